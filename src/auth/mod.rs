@@ -1,0 +1,78 @@
+//! Authentication: access keys, their secrets, and the principal attached to a request.
+
+mod keys;
+
+pub use keys::{KeyStore, Secret};
+
+use s3s::S3Request;
+
+/// Who is making a request, attached to it by the access check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant: String,
+    pub user: String,
+    pub access_key: String,
+    pub root: bool,
+}
+
+/// The tenant of the bootstrap administrator.
+pub const ROOT_TENANT: &str = "root";
+
+impl Principal {
+    /// The principal of an anonymous request.
+    #[must_use]
+    pub fn anonymous() -> Self {
+        Self { tenant: String::new(), user: String::new(), access_key: String::new(), root: false }
+    }
+
+    /// The principal attached to `req` (anonymous if none).
+    #[must_use]
+    pub fn of<T>(req: &S3Request<T>) -> Self {
+        req.extensions.get::<Self>().cloned().unwrap_or_else(Self::anonymous)
+    }
+
+    #[must_use]
+    pub fn is_anonymous(&self) -> bool {
+        self.access_key.is_empty()
+    }
+
+    /// Whether this principal may see buckets of `tenant`.
+    #[must_use]
+    pub fn sees_tenant(&self, tenant: &str) -> bool {
+        !self.is_anonymous() && self.tenant == tenant
+    }
+}
+
+/// The root credentials: from the configuration when given, else those kept in
+/// `{data_dir}/root-credentials`, else freshly generated and kept there (mode 0600).
+/// Returns whether they were generated now (so the caller prints them, once).
+pub fn root_credentials(cfg: &crate::config::RootConfig, data_dir: &std::path::Path) -> std::io::Result<(String, Secret, bool)> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if let (Some(a), Some(s)) = (&cfg.access_key, &cfg.secret_key) {
+        return Ok((a.clone(), Secret::new(s.clone()), false));
+    }
+    let path = data_dir.join("root-credentials");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let mut access = None;
+        let mut secret = None;
+        for line in text.lines() {
+            if let Some(v) = line.strip_prefix("access_key=") {
+                access = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("secret_key=") {
+                secret = Some(Secret::new(v.trim()));
+            }
+        }
+        return match (access, secret) {
+            (Some(a), Some(s)) => Ok((a, s, false)),
+            _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is malformed", path.display()))),
+        };
+    }
+    let access = keys::generate_access_key();
+    let secret = Secret::generate();
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    writeln!(f, "access_key={access}\nsecret_key={}", secret.expose())?;
+    f.sync_all()?;
+    Ok((access, secret, true))
+}

@@ -1,0 +1,278 @@
+//! Blob files: object bytes on local disk, named by a random internal id (never by the
+//! object key, so any key is safe and `a/b` and `a/b/c` coexist).
+//!
+//! Layout under the data directory: `tmp/{id}` while a blob is being written (everything
+//! there is garbage after a restart), `blobs/{id[0..2]}/{id}` once complete. A blob is
+//! visible to clients only once an index entry in the metadata store references it.
+
+use crate::backend::Error;
+use crate::meta::Segment;
+use crate::proof::hashing::BodyHasher;
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use s3s::StdError;
+use tokio::task::spawn_blocking;
+
+/// Bytes gathered before a blocking write; hashing and writing one batch overlaps with
+/// receiving the next.
+const WRITE_BATCH: usize = 1 << 20;
+/// Largest chunk read from disk at once for a GET body.
+const READ_CHUNK: usize = 256 << 10;
+
+pub struct BlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+    fsync: bool,
+    body_idle_timeout: Duration,
+}
+
+/// A complete blob in `tmp/`, not yet installed; removed on drop unless installed.
+pub struct PendingBlob {
+    pub id: String,
+    pub size: u64,
+    path: PathBuf,
+    installed: bool,
+}
+
+impl Drop for PendingBlob {
+    fn drop(&mut self) {
+        if !self.installed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A fresh 128-bit random id, lower-case hex.
+#[must_use]
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    hex_simd::encode_to_string(b, hex_simd::AsciiCase::Lower)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    spawn_blocking(f).await.map_err(io::Error::other)?
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl BlobStore {
+    /// Opens the blob directories under `data_dir`, emptying `tmp/` (left-overs of a crash).
+    pub fn open(data_dir: &Path, fsync: bool, body_idle_timeout: Duration) -> io::Result<Self> {
+        let blobs = data_dir.join("blobs");
+        let tmp = data_dir.join("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        for i in 0..=255u8 {
+            std::fs::create_dir_all(blobs.join(format!("{i:02x}")))?;
+        }
+        Ok(Self { blobs, tmp, fsync, body_idle_timeout })
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.blobs.join(id.get(..2).unwrap_or("00")).join(id)
+    }
+
+    /// Writes `body` to a new blob in `tmp/`, feeding every byte to `hasher` once.
+    /// Fails with `EntityTooLarge` past `max_size` bytes and `IncompleteBody` if the body
+    /// errors (client gone, stream cut short) and `RequestTimeout` if it stalls; nothing
+    /// is left behind on failure.
+    pub async fn write<S>(&self, mut body: S, hasher: BodyHasher, max_size: u64) -> Result<(PendingBlob, BodyHasher), Error>
+    where
+        S: Stream<Item = Result<Bytes, StdError>> + Unpin,
+    {
+        let id = new_id();
+        let path = self.tmp.join(&id);
+        let mut pending = PendingBlob { id, size: 0, path: path.clone(), installed: false };
+        let fsync = self.fsync;
+
+        // The file and hasher travel into each blocking batch and come back with it.
+        let mut state: Option<(Option<File>, BodyHasher)> = Some((None, hasher));
+        let mut inflight: Option<tokio::task::JoinHandle<io::Result<(Option<File>, BodyHasher)>>> = None;
+        let mut batch: Vec<Bytes> = Vec::new();
+        let mut batch_len = 0usize;
+        loop {
+            let next = match tokio::time::timeout(self.body_idle_timeout, body.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Some(h) = inflight.take() {
+                        let _ = h.await;
+                    }
+                    return Err(Error::RequestTimeout);
+                }
+            };
+            let done = match next {
+                Some(Ok(chunk)) => {
+                    pending.size += chunk.len() as u64;
+                    if pending.size > max_size {
+                        if let Some(h) = inflight.take() {
+                            let _ = h.await;
+                        }
+                        return Err(Error::EntityTooLarge);
+                    }
+                    batch_len += chunk.len();
+                    batch.push(chunk);
+                    false
+                }
+                Some(Err(e)) => {
+                    if let Some(h) = inflight.take() {
+                        let _ = h.await;
+                    }
+                    return Err(Error::body(e));
+                }
+                None => true,
+            };
+            if !done && batch_len < WRITE_BATCH {
+                continue;
+            }
+            if let Some(h) = inflight.take() {
+                state = Some(h.await.map_err(io::Error::other)??);
+            }
+            let (file, mut hasher) = state.take().expect("state is returned by every batch");
+            let chunks = std::mem::take(&mut batch);
+            batch_len = 0;
+            let path = path.clone();
+            let task = spawn_blocking(move || {
+                let mut file = match file {
+                    Some(f) => f,
+                    None => File::create_new(&path)?,
+                };
+                for c in &chunks {
+                    hasher.update(c);
+                    file.write_all(c)?;
+                }
+                if done && fsync {
+                    file.sync_data()?;
+                }
+                Ok((Some(file), hasher))
+            });
+            if done {
+                let (_, hasher) = task.await.map_err(io::Error::other)??;
+                return Ok((pending, hasher));
+            }
+            inflight = Some(task);
+        }
+    }
+
+    /// Moves a complete blob into place (durably, when fsync is on); returns its id.
+    pub async fn install(&self, mut pending: PendingBlob) -> Result<Segment, Error> {
+        let dest = self.path(&pending.id);
+        let src = pending.path.clone();
+        let fsync = self.fsync;
+        blocking(move || {
+            std::fs::rename(&src, &dest)?;
+            if fsync && let Some(dir) = dest.parent() {
+                sync_dir(dir)?;
+            }
+            Ok(())
+        })
+        .await?;
+        pending.installed = true;
+        Ok(Segment { blob: pending.id.clone(), size: pending.size })
+    }
+
+    /// A new blob with the same bytes as `id` (a hard link: no bytes are copied).
+    pub async fn link(&self, seg: &Segment) -> Result<Segment, Error> {
+        let id = new_id();
+        let src = self.path(&seg.blob);
+        let dest = self.path(&id);
+        let fsync = self.fsync;
+        blocking(move || {
+            std::fs::hard_link(&src, &dest)?;
+            if fsync && let Some(dir) = dest.parent() {
+                sync_dir(dir)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(Segment { blob: id, size: seg.size })
+    }
+
+    /// Removes blobs that no index entry references any more. Best effort: a blob left
+    /// behind is an orphan that the clean-up job removes.
+    pub fn remove<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let paths: Vec<PathBuf> = ids.into_iter().map(|id| self.path(id)).collect();
+        if paths.is_empty() {
+            return;
+        }
+        tokio::spawn(blocking(move || {
+            for p in paths {
+                if let Err(e) = std::fs::remove_file(&p)
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %p.display(), error = %e, "blob removal failed; left for clean-up");
+                }
+            }
+            Ok(())
+        }));
+    }
+
+    /// Streams `range` of the object made of `segments`.
+    pub fn read(&self, segments: &[Segment], range: Range<u64>) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
+        // (path, offset in blob, length) for each segment overlapping the range.
+        let mut spans = Vec::new();
+        let mut seg_start = 0u64;
+        for seg in segments {
+            let seg_end = seg_start + seg.size;
+            let start = range.start.max(seg_start);
+            let end = range.end.min(seg_end);
+            if start < end {
+                spans.push((self.path(&seg.blob), start - seg_start, end - start));
+            }
+            seg_start = seg_end;
+        }
+        spans.reverse();
+        futures::stream::try_unfold(
+            (spans, None::<(File, u64)>),
+            |(mut spans, mut current)| async move {
+                if current.is_none() {
+                    let Some((path, offset, len)) = spans.pop() else {
+                        return Ok(None);
+                    };
+                    let file = blocking(move || {
+                        let mut f = File::open(path)?;
+                        f.seek(SeekFrom::Start(offset))?;
+                        Ok(f)
+                    })
+                    .await?;
+                    current = Some((file, len));
+                }
+                let (mut file, remaining) = current.take().expect("set above");
+                let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(READ_CHUNK);
+                let (file, chunk) = blocking(move || {
+                    let mut buf = vec![0u8; want];
+                    file.read_exact(&mut buf)?;
+                    Ok((file, Bytes::from(buf)))
+                })
+                .await?;
+                let left = remaining - chunk.len() as u64;
+                let next = (left > 0).then_some((file, left));
+                Ok(Some((chunk, (spans, next))))
+            },
+        )
+    }
+
+    /// Ids of every installed blob, with its age (for orphan clean-up).
+    pub fn list(&self) -> io::Result<Vec<(String, std::time::Duration)>> {
+        let mut out = Vec::new();
+        for dir in std::fs::read_dir(&self.blobs)? {
+            for entry in std::fs::read_dir(dir?.path())? {
+                let entry = entry?;
+                let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+                out.push((entry.file_name().to_string_lossy().into_owned(), age));
+            }
+        }
+        Ok(out)
+    }
+}

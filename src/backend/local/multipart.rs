@@ -1,0 +1,375 @@
+//! Multipart uploads. Parts are blobs of their own; completion writes no bytes: the
+//! object's segments are the chosen parts, so completing a 5 GiB upload is one metadata
+//! transaction.
+
+use super::object::{ReadConditionsOwned, commit, copy_source};
+use super::*;
+use crate::auth::Principal;
+use crate::meta::{ObjectRecord, PartRecord, Segment, UploadRecord};
+
+use s3s::S3Response;
+use s3s::dto::*;
+
+use crate::backend::Error;
+
+/// Smallest part allowed, except the last.
+const MIN_PART_SIZE: u64 = 5 << 20;
+const MAX_PART_NUMBER: i32 = 10_000;
+
+/// The upload `id`, checked to belong to `bucket`/`key`.
+fn upload(b: &LocalBackend, bucket: &str, key: &str, id: &str) -> Result<UploadRecord, Error> {
+    match b.store.upload_get(id)? {
+        Some(u) if u.bucket == bucket && u.key == key => Ok(u),
+        _ => {
+            b.bucket(bucket)?;
+            Err(Error::NoSuchUpload)
+        }
+    }
+}
+
+fn part_number(n: i32) -> Result<u32, Error> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(n.unsigned_abs())
+    } else {
+        Err(Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()))
+    }
+}
+
+pub(super) async fn create_multipart_upload(b: &LocalBackend, mut req: S3Request<CreateMultipartUploadInput>) -> Result<S3Response<CreateMultipartUploadOutput>, Error> {
+    let input = &mut req.input;
+    if input.key.len() > 1024 {
+        return Err(Error::KeyTooLong);
+    }
+    b.bucket(&input.bucket)?;
+    let tags = parse_tagging_header(input.tagging.as_deref())?;
+    let algorithm = input.checksum_algorithm.take().map(|a| a.as_str().to_ascii_uppercase());
+    if let Some(alg) = &algorithm
+        && !crate::proof::hashing::ChecksumSet::default().add(alg)
+    {
+        return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
+    }
+    let record = UploadRecord {
+        bucket: input.bucket.clone(),
+        key: input.key.clone(),
+        initiated_ns: now_ns(),
+        attrs: attrs_from_input!(input),
+        tags,
+        checksum_algorithm: algorithm.clone(),
+        owner: Principal::of(&req).access_key,
+    };
+    let id = blobs::new_id();
+    b.store.upload_create(&id, &record)?;
+    b.sync_meta().await?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(record.bucket),
+        key: Some(record.key),
+        upload_id: Some(id),
+        checksum_algorithm: algorithm.map(ChecksumAlgorithm::from),
+        ..Default::default()
+    }))
+}
+
+/// Records a part whose blob is installed; releases the blob it replaces (or its own
+/// blob if the upload went away meanwhile).
+async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord) -> Result<(), Error> {
+    match b.store.part_put(upload_id, part) {
+        Ok(old) => {
+            b.sync_meta().await?;
+            if let Some(old) = old {
+                b.blobs.remove([old.blob.as_str()]);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            b.blobs.remove([part.blob.as_str()]);
+            Err(e.into())
+        }
+    }
+}
+
+pub(super) async fn upload_part(b: &LocalBackend, mut req: S3Request<UploadPartInput>) -> Result<S3Response<UploadPartOutput>, Error> {
+    let input = &mut req.input;
+    let number = part_number(input.part_number)?;
+    let upload_id = input.upload_id.clone();
+    upload(b, &input.bucket, &input.key, &upload_id)?;
+    let expect = Expected {
+        content_md5: input.content_md5.take(),
+        checksums: Checksums {
+            crc32: input.checksum_crc32.take(),
+            crc32c: input.checksum_crc32c.take(),
+            crc64nvme: input.checksum_crc64nvme.take(),
+            sha1: input.checksum_sha1.take(),
+            sha256: input.checksum_sha256.take(),
+        },
+        algorithm: input.checksum_algorithm.take().map(|a| a.as_str().to_owned()),
+    };
+    let body = input.body.take();
+    let (pending, digests) = b.ingest(&req, body, expect).await?;
+    let segment = b.blobs.install(pending).await?;
+    let part = PartRecord {
+        number,
+        blob: segment.blob,
+        size: segment.size,
+        etag: digests.md5_hex(),
+        last_modified_ns: now_ns(),
+        checksums: digests.checksums,
+    };
+    record_part(b, &upload_id, &part).await?;
+    let c = part.checksums;
+    Ok(S3Response::new(UploadPartOutput {
+        e_tag: Some(etag(&part.etag)),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        ..Default::default()
+    }))
+}
+
+/// Parses `x-amz-copy-source-range: bytes=first-last` against a source of `size` bytes.
+fn copy_range(h: Option<&str>, size: u64) -> Result<std::ops::Range<u64>, Error> {
+    let Some(h) = h else { return Ok(0..size) };
+    let invalid = || Error::InvalidArgument(format!("Range specified is not valid for source object of size: {size}"));
+    let (first, last) = h.strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(invalid)?;
+    let first: u64 = first.trim().parse().map_err(|_| invalid())?;
+    let last: u64 = last.trim().parse().map_err(|_| invalid())?;
+    if first > last || last >= size {
+        return Err(invalid());
+    }
+    Ok(first..last + 1)
+}
+
+pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {
+    let input = &req.input;
+    let number = part_number(input.part_number)?;
+    upload(b, &input.bucket, &input.key, &input.upload_id)?;
+    let conditions: ReadConditionsOwned<'_> = (
+        input.copy_source_if_match.as_ref(),
+        input.copy_source_if_none_match.as_ref(),
+        input.copy_source_if_modified_since.as_ref(),
+        input.copy_source_if_unmodified_since.as_ref(),
+    );
+    let (_, _, src) = copy_source(b, &input.copy_source, conditions)?;
+    let range = copy_range(input.copy_source_range.as_deref(), src.size)?;
+    let body = futures::StreamExt::map(b.blobs.read(&src.segments, range), |r| r.map_err(|e| Box::new(e) as s3s::StdError));
+    let (pending, hasher) = b.blobs.write(Box::pin(body), BodyHasher::new(ChecksumSet::default()), b.opts.max_object_size).await?;
+    let digests = hasher.finish();
+    let segment = b.blobs.install(pending).await?;
+    let part = PartRecord {
+        number,
+        blob: segment.blob,
+        size: segment.size,
+        etag: digests.md5_hex(),
+        last_modified_ns: now_ns(),
+        checksums: digests.checksums,
+    };
+    record_part(b, &input.upload_id, &part).await?;
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(CopyPartResult {
+            e_tag: Some(etag(&part.etag)),
+            last_modified: Some(timestamp(part.last_modified_ns)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<CompleteMultipartUploadInput>) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
+    let input = req.input;
+    let up = upload(b, &input.bucket, &input.key, &input.upload_id)?;
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+    if requested.is_empty() {
+        return Err(Error::MalformedXml("You must specify at least one part".into()));
+    }
+    let stored = b.store.part_list(&input.upload_id)?;
+    let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
+    let mut prev = 0u32;
+    for p in &requested {
+        let n = part_number(p.part_number.ok_or_else(|| Error::MalformedXml("PartNumber is required".into()))?)?;
+        if n <= prev {
+            return Err(Error::InvalidPartOrder);
+        }
+        prev = n;
+        let part = stored
+            .iter()
+            .find(|s| s.number == n)
+            .filter(|s| p.e_tag.as_ref().is_none_or(|e| e.value().trim_matches('"') == s.etag))
+            .ok_or_else(|| Error::InvalidPart("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.".into()))?;
+        chosen.push(part);
+    }
+    if chosen[..chosen.len() - 1].iter().any(|p| p.size < MIN_PART_SIZE) {
+        return Err(Error::EntityTooSmall);
+    }
+    let mut md5s = Vec::with_capacity(chosen.len() * 16);
+    for p in &chosen {
+        let raw = hex_simd::decode_to_vec(&p.etag).map_err(|_| Error::InvalidPart("corrupt part etag".into()))?;
+        md5s.extend_from_slice(&raw);
+    }
+    let mut h = <s3s::crypto::Md5 as s3s::crypto::Checksum>::new();
+    s3s::crypto::Checksum::update(&mut h, &md5s);
+    let etag_value = format!("{}-{}", hex_simd::encode_to_string(s3s::crypto::Checksum::finalize(h), hex_simd::AsciiCase::Lower), chosen.len());
+    let record = ObjectRecord {
+        size: chosen.iter().map(|p| p.size).sum(),
+        etag: etag_value,
+        last_modified_ns: now_ns(),
+        segments: chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect(),
+        multipart: true,
+        attrs: up.attrs,
+        checksums: Checksums::default(),
+        tags: up.tags,
+        owner: up.owner,
+    };
+    let record = commit(b, &input.bucket, &input.key, record, &precondition, Some(&input.upload_id)).await?;
+    // Parts uploaded but not named in the completion are discarded.
+    b.blobs.remove(stored.iter().filter(|s| !record.segments.iter().any(|seg| seg.blob == s.blob)).map(|s| s.blob.as_str()));
+    Ok(S3Response::new(CompleteMultipartUploadOutput {
+        location: Some(format!("/{}/{}", input.bucket, input.key)),
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        e_tag: Some(etag(&record.etag)),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn abort_multipart_upload(b: &LocalBackend, req: S3Request<AbortMultipartUploadInput>) -> Result<S3Response<AbortMultipartUploadOutput>, Error> {
+    let input = req.input;
+    upload(b, &input.bucket, &input.key, &input.upload_id)?;
+    let parts = b.store.upload_delete(&input.upload_id)?;
+    b.sync_meta().await?;
+    b.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
+    Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
+}
+
+pub(super) async fn list_parts(b: &LocalBackend, req: S3Request<ListPartsInput>) -> Result<S3Response<ListPartsOutput>, Error> {
+    let input = req.input;
+    let up = upload(b, &input.bucket, &input.key, &input.upload_id)?;
+    let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+    let marker = input.part_number_marker.unwrap_or(0);
+    let after: Vec<PartRecord> = b
+        .store
+        .part_list(&input.upload_id)?
+        .into_iter()
+        .filter(|p| i64::from(p.number) > i64::from(marker))
+        .collect();
+    let truncated = after.len() > max;
+    let page: Vec<Part> = after
+        .into_iter()
+        .take(max)
+        .map(|p| Part {
+            part_number: Some(i32::try_from(p.number).unwrap_or(i32::MAX)),
+            e_tag: Some(etag(&p.etag)),
+            size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+            last_modified: Some(timestamp(p.last_modified_ns)),
+            checksum_crc32: p.checksums.crc32,
+            checksum_crc32c: p.checksums.crc32c,
+            checksum_crc64nvme: p.checksums.crc64nvme,
+            checksum_sha1: p.checksums.sha1,
+            checksum_sha256: p.checksums.sha256,
+        })
+        .collect();
+    let own = owner(&b.bucket(&input.bucket)?.tenant);
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(input.upload_id),
+        part_number_marker: Some(marker),
+        next_part_number_marker: page.last().and_then(|p| p.part_number).filter(|_| truncated),
+        max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+        is_truncated: Some(truncated),
+        parts: Some(page),
+        owner: Some(own.clone()),
+        initiator: Some(Initiator { id: own.id.clone(), display_name: own.display_name }),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        checksum_algorithm: up.checksum_algorithm.map(ChecksumAlgorithm::from),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn list_multipart_uploads(b: &LocalBackend, req: S3Request<ListMultipartUploadsInput>) -> Result<S3Response<ListMultipartUploadsOutput>, Error> {
+    let input = req.input;
+    let bucket = b.bucket(&input.bucket)?;
+    let own = owner(&bucket.tenant);
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let max = usize::try_from(input.max_uploads.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+    let key_marker = input.key_marker.clone().unwrap_or_default();
+    let id_marker = input.upload_id_marker.clone().unwrap_or_default();
+    let mut uploads = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let mut next = (None, None);
+    for (id, u) in b.store.upload_list(&input.bucket)? {
+        if !u.key.starts_with(&prefix) {
+            continue;
+        }
+        let after_marker = u.key > key_marker || (u.key == key_marker && !id_marker.is_empty() && id > id_marker);
+        if !key_marker.is_empty() && !after_marker {
+            continue;
+        }
+        if let Some(d) = &delimiter
+            && let Some(pos) = u.key[prefix.len()..].find(d.as_str())
+        {
+            let cp = u.key[..prefix.len() + pos + d.len()].to_owned();
+            if prefixes.last() != Some(&cp) {
+                if uploads.len() + prefixes.len() == max {
+                    truncated = true;
+                    break;
+                }
+                prefixes.push(cp);
+            }
+            continue;
+        }
+        if uploads.len() + prefixes.len() == max {
+            truncated = true;
+            break;
+        }
+        next = (Some(u.key.clone()), Some(id.clone()));
+        uploads.push(MultipartUpload {
+            key: Some(u.key),
+            upload_id: Some(id),
+            initiated: Some(timestamp(u.initiated_ns)),
+            owner: Some(own.clone()),
+            initiator: Some(Initiator { id: own.id.clone(), display_name: own.display_name.clone() }),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
+            ..Default::default()
+        });
+    }
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(input.bucket),
+        prefix: Some(prefix),
+        delimiter,
+        key_marker: input.key_marker,
+        upload_id_marker: input.upload_id_marker,
+        next_key_marker: if truncated { next.0 } else { None },
+        next_upload_id_marker: if truncated { next.1 } else { None },
+        max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
+        is_truncated: Some(truncated),
+        uploads: (!uploads.is_empty()).then_some(uploads),
+        common_prefixes: (!prefixes.is_empty()).then(|| prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+        ..Default::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ranges_are_checked_against_the_source() {
+        assert_eq!(copy_range(None, 10).unwrap(), 0..10);
+        assert_eq!(copy_range(Some("bytes=2-5"), 10).unwrap(), 2..6);
+        assert!(copy_range(Some("bytes=5-10"), 10).is_err());
+        assert!(copy_range(Some("bytes=5-2"), 10).is_err());
+        assert!(copy_range(Some("5-6"), 10).is_err());
+    }
+
+    #[test]
+    fn part_numbers_are_bounded() {
+        assert!(part_number(0).is_err());
+        assert!(part_number(10_001).is_err());
+        assert_eq!(part_number(10_000).unwrap(), 10_000);
+    }
+}

@@ -1,0 +1,172 @@
+//! Storage backends. A backend is S3-shaped: it implements [`s3s::S3`] for the operations
+//! it stores, plus the [`Backend`] extras the gateway needs (readiness).
+
+pub mod local;
+
+use s3s::{S3Error, S3ErrorCode, StdError};
+use std::io;
+
+/// Whether an error is the client's fault, the upstream's, or ours; decides the status
+/// class and the log level (4xx at info, 5xx at warn/error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    Client,
+    Upstream,
+    Internal,
+}
+
+/// Errors of the storage layer. [`From<Error> for S3Error`] is the single table mapping
+/// them to S3 error codes.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("The specified bucket does not exist")]
+    NoSuchBucket,
+    #[error("The specified key does not exist.")]
+    NoSuchKey,
+    #[error("The specified multipart upload does not exist.")]
+    NoSuchUpload,
+    #[error("The bucket you tried to delete is not empty")]
+    BucketNotEmpty,
+    #[error("Your previous request to create the named bucket succeeded and you already own it.")]
+    BucketAlreadyOwnedByYou,
+    #[error("The requested bucket name is not available.")]
+    BucketAlreadyExists,
+    #[error("At least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed,
+    #[error("Not Modified")]
+    NotModified,
+    #[error("The requested range is not satisfiable")]
+    InvalidRange,
+    #[error("The requested partnumber is not satisfiable")]
+    InvalidPartNumber,
+    #[error("{0}")]
+    MalformedXml(String),
+    #[error("{0}")]
+    InvalidPart(String),
+    #[error("The list of parts was not in ascending order.")]
+    InvalidPartOrder,
+    #[error("Your proposed upload is smaller than the minimum allowed object size.")]
+    EntityTooSmall,
+    #[error("Your proposed upload exceeds the maximum allowed object size.")]
+    EntityTooLarge,
+    #[error("{0}")]
+    BadDigest(String),
+    #[error("The Content-MD5 you specified is not valid.")]
+    InvalidDigest,
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("Your key is too long")]
+    KeyTooLong,
+    #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
+    IncompleteBody(String),
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch,
+    #[error("The request signature we calculated does not match the signature you provided.")]
+    ChunkSignatureMismatch,
+    #[error("Your socket connection to the server was not read from or written to within the timeout period.")]
+    RequestTimeout,
+    #[error("{0}")]
+    NotImplemented(&'static str),
+    #[error("disk: {0}")]
+    Io(#[from] io::Error),
+    #[error("metadata: {0}")]
+    Meta(crate::meta::Error),
+}
+
+impl Error {
+    /// A failed request body: the client stopped sending, sent less than it announced,
+    /// or sent bytes whose signature or payload hash did not verify.
+    pub fn body(e: StdError) -> Self {
+        // s3s's body verifiers are private types: tell them apart by their messages.
+        let msg = e.to_string();
+        if msg.contains("Sha256Mismatch") {
+            Self::ContentSha256Mismatch
+        } else if msg.contains("SignatureMismatch") {
+            Self::ChunkSignatureMismatch
+        } else {
+            Self::IncompleteBody(msg)
+        }
+    }
+
+    #[must_use]
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Io(_) | Self::Meta(_) => ErrorClass::Internal,
+            _ => ErrorClass::Client,
+        }
+    }
+}
+
+impl From<crate::meta::Error> for Error {
+    fn from(e: crate::meta::Error) -> Self {
+        use crate::meta::Error as M;
+        match e {
+            M::NoSuchBucket => Self::NoSuchBucket,
+            M::PreconditionFailed => Self::PreconditionFailed,
+            M::BucketNotEmpty => Self::BucketNotEmpty,
+            M::NoSuchUpload => Self::NoSuchUpload,
+            e @ (M::Storage(_) | M::Corrupt(_)) => Self::Meta(e),
+        }
+    }
+}
+
+impl From<Error> for S3Error {
+    fn from(e: Error) -> Self {
+        use S3ErrorCode as C;
+        let code = match &e {
+            Error::NoSuchBucket => C::NoSuchBucket,
+            Error::NoSuchKey => C::NoSuchKey,
+            Error::NoSuchUpload => C::NoSuchUpload,
+            Error::BucketNotEmpty => C::BucketNotEmpty,
+            Error::BucketAlreadyOwnedByYou => C::BucketAlreadyOwnedByYou,
+            Error::BucketAlreadyExists => C::BucketAlreadyExists,
+            Error::PreconditionFailed => C::PreconditionFailed,
+            Error::NotModified => C::NotModified,
+            Error::InvalidRange => C::InvalidRange,
+            Error::InvalidPartNumber => C::Custom("InvalidPartNumber".into()),
+            Error::MalformedXml(_) => C::MalformedXML,
+            Error::InvalidPart(_) => C::InvalidPart,
+            Error::InvalidPartOrder => C::InvalidPartOrder,
+            Error::EntityTooSmall => C::EntityTooSmall,
+            Error::EntityTooLarge => C::EntityTooLarge,
+            Error::BadDigest(_) => C::BadDigest,
+            Error::InvalidDigest => C::InvalidDigest,
+            Error::InvalidArgument(_) => C::InvalidArgument,
+            Error::InvalidRequest(_) => C::InvalidRequest,
+            Error::KeyTooLong => C::KeyTooLongError,
+            Error::IncompleteBody(_) => C::IncompleteBody,
+            Error::RequestTimeout => C::RequestTimeout,
+            Error::ContentSha256Mismatch => C::Custom("XAmzContentSHA256Mismatch".into()),
+            Error::ChunkSignatureMismatch => C::SignatureDoesNotMatch,
+            Error::NotImplemented(_) => C::NotImplemented,
+            Error::Io(_) | Error::Meta(_) => C::InternalError,
+        };
+        match e.class() {
+            ErrorClass::Client => {
+                tracing::info!(code = code.as_str(), error = %e, "request refused");
+                let mut err = S3Error::with_message(code, e.to_string());
+                if matches!(e, Error::InvalidPartNumber) {
+                    err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+                }
+                err
+            }
+            ErrorClass::Upstream => {
+                tracing::warn!(code = code.as_str(), error = %e, "upstream failure");
+                S3Error::with_message(code, "The upstream service is unavailable.")
+            }
+            ErrorClass::Internal => {
+                tracing::error!(error = %e, "internal error");
+                S3Error::with_message(code, "We encountered an internal error. Please try again.")
+            }
+        }
+    }
+}
+
+/// A storage engine behind the gateway.
+#[async_trait::async_trait]
+pub trait Backend: s3s::S3 {
+    /// Whether the backend can serve requests now (for `/ready`); the reason if not.
+    async fn ready(&self) -> Result<(), String>;
+}

@@ -1,0 +1,24 @@
+//! tollgate: an S3-compatible gateway.
+//!
+//! # Layout
+//!
+//! Each module owns one concern (see `../shared/DESIGN.md` and the README):
+//!
+//! - [`config`]: serde configuration with documented defaults and env overrides.
+//! - [`server`]: listener, s3s service, operational routes, graceful shutdown.
+//! - [`auth`]: access keys, secrets, the principal attached to each request (`S3Auth`).
+//! - [`policy`]: the access check made before the backend is touched (`S3Access`).
+//! - [`backend`]: the `Backend` trait and its engines ([`backend::local`]).
+//! - [`proof`]: digests computed while bodies stream.
+//! - [`meta`]: the metadata store trait and its sled implementation (the only sled user).
+//! - [`obs`]: logging, `/health`, `/ready`.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod backend;
+pub mod config;
+pub mod meta;
+pub mod obs;
+pub mod policy;
+pub mod proof;
+pub mod server;

@@ -1,0 +1,114 @@
+//! Metadata: the typed records tollgate keeps and the [`Store`] trait that holds them.
+//!
+//! Only this module knows the store is sled ([`SledStore`]); everything else sees the
+//! trait and the records, so a store can be swapped without touching the S3 layer.
+
+mod records;
+mod sled_store;
+
+pub use records::*;
+pub use sled_store::SledStore;
+
+use std::collections::BTreeSet;
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("bucket is not empty")]
+    BucketNotEmpty,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("metadata store: {0}")]
+    Storage(String),
+    #[error("corrupt metadata record: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What must hold of the current object for a write to proceed; checked inside the
+/// same transaction as the write, so concurrent conditional writers cannot both win.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Precondition {
+    #[default]
+    None,
+    /// `If-None-Match: *`: the key must not exist.
+    Absent,
+    /// `If-Match: *`: the key must exist.
+    Present,
+    /// `If-Match: "etag"`: the key must exist with this ETag (unquoted).
+    ETagIs(String),
+}
+
+impl Precondition {
+    #[must_use]
+    pub fn holds(&self, current: Option<&ObjectRecord>) -> bool {
+        match (self, current) {
+            (Self::None, _) | (Self::Absent, None) | (Self::Present, Some(_)) => true,
+            (Self::ETagIs(etag), Some(cur)) => cur.etag == *etag,
+            _ => false,
+        }
+    }
+}
+
+/// One object entry returned by a listing scan.
+pub type ObjectEntry = (String, ObjectRecord);
+
+/// The metadata store. Every method is a short, synchronous, in-memory-fast operation
+/// except [`Store::flush`], which makes all earlier writes durable.
+pub trait Store: Send + Sync + 'static {
+    fn bucket_get(&self, name: &str) -> Result<Option<BucketRecord>>;
+    /// Creates the bucket; returns the existing record instead if the name is taken.
+    fn bucket_create(&self, record: &BucketRecord) -> Result<Option<BucketRecord>>;
+    /// Deletes an empty bucket (`BucketNotEmpty` otherwise), atomically with respect to
+    /// concurrent object commits, which update the bucket's usage in their transaction.
+    fn bucket_delete(&self, name: &str) -> Result<()>;
+    fn bucket_list(&self) -> Result<Vec<BucketRecord>>;
+
+    fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+    /// Writes `record` under `key` if `precondition` holds; returns the replaced record.
+    /// When `upload` is given, that multipart upload and its parts are removed in the
+    /// same transaction (completion).
+    fn object_commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: &ObjectRecord,
+        precondition: &Precondition,
+        upload: Option<&str>,
+    ) -> Result<Option<ObjectRecord>>;
+    /// Removes the key; returns the removed record, if any.
+    fn object_delete(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+    /// Replaces the tags of an existing object; returns false if the key does not exist.
+    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>) -> Result<bool>;
+    /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first
+    /// key `>= from` (or the bucket's first key).
+    fn object_scan<'a>(
+        &'a self,
+        bucket: &str,
+        prefix: &str,
+        from: Option<&str>,
+    ) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;
+
+    fn upload_create(&self, id: &str, record: &UploadRecord) -> Result<()>;
+    fn upload_get(&self, id: &str) -> Result<Option<UploadRecord>>;
+    /// Removes the upload and its parts; returns the removed parts (their blobs are now
+    /// unreferenced).
+    fn upload_delete(&self, id: &str) -> Result<Vec<PartRecord>>;
+    /// All uploads of a bucket, ordered by (key, upload id).
+    fn upload_list(&self, bucket: &str) -> Result<Vec<(String, UploadRecord)>>;
+    /// Records a part; returns the part it replaced.
+    fn part_put(&self, upload_id: &str, record: &PartRecord) -> Result<Option<PartRecord>>;
+    /// Parts of an upload, ordered by part number.
+    fn part_list(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
+
+    /// Every blob id referenced by an object or a pending part (for orphan clean-up).
+    fn referenced_blobs(&self) -> Result<BTreeSet<String>>;
+
+    /// Makes every write made so far durable (group-committed across callers).
+    fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>>;
+}

@@ -1,0 +1,122 @@
+//! Records kept in the metadata store (serialized as JSON: small, inspectable, and
+//! tolerant of added fields).
+
+use serde::{Deserialize, Serialize};
+
+/// A bucket and the usage counters kept exact by every object commit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketRecord {
+    pub name: String,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created_ns: i128,
+    /// Owning tenant.
+    pub tenant: String,
+    #[serde(default)]
+    pub objects: u64,
+    #[serde(default)]
+    pub bytes: u64,
+}
+
+/// One contiguous run of an object's bytes, stored as one blob.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Segment {
+    pub blob: String,
+    pub size: u64,
+}
+
+/// Content checksums (base64, as on the wire), stored as uploaded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checksums {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc64nvme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl Checksums {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The HTTP attributes of an object that S3 keeps and returns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectAttrs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    /// `Expires`, as an HTTP date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website_redirect_location: Option<String>,
+    /// `x-amz-meta-*`, names lower-cased, in name order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_metadata: Vec<(String, String)>,
+}
+
+/// The index entry of a visible object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectRecord {
+    pub size: u64,
+    /// ETag without quotes: hex MD5, or `"{md5 of part md5s}-{n}"` for multipart objects.
+    pub etag: String,
+    pub last_modified_ns: i128,
+    /// The bytes, in order. One segment, or one per part of a multipart object.
+    pub segments: Vec<Segment>,
+    /// True if completed from a multipart upload (segments are its parts).
+    #[serde(default)]
+    pub multipart: bool,
+    #[serde(default)]
+    pub attrs: ObjectAttrs,
+    #[serde(default, skip_serializing_if = "Checksums::is_empty")]
+    pub checksums: Checksums,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// Access key id of the writer.
+    #[serde(default)]
+    pub owner: String,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ns: i128,
+    pub attrs: ObjectAttrs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// Checksum algorithm announced at creation (upper case), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<String>,
+    #[serde(default)]
+    pub owner: String,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartRecord {
+    pub number: u32,
+    pub blob: String,
+    pub size: u64,
+    /// Hex MD5 of the part, unquoted.
+    pub etag: String,
+    pub last_modified_ns: i128,
+    #[serde(default, skip_serializing_if = "Checksums::is_empty")]
+    pub checksums: Checksums,
+}

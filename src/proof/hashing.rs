@@ -1,0 +1,132 @@
+//! Digests computed while a body streams through: every byte is hashed once, by every
+//! digest that needs it, on its way to storage.
+
+use s3s::checksum::ChecksumHasher;
+use s3s::crypto::{Checksum as _, Md5};
+
+use crate::meta::Checksums;
+
+/// The digests of one body: MD5 (the ETag) and the S3 checksums the client asked for.
+pub struct BodyHasher {
+    md5: Md5,
+    checksums: ChecksumHasher,
+}
+
+/// Which S3 checksum algorithms to compute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChecksumSet {
+    pub crc32: bool,
+    pub crc32c: bool,
+    pub crc64nvme: bool,
+    pub sha1: bool,
+    pub sha256: bool,
+}
+
+impl ChecksumSet {
+    /// Adds the algorithm named as on the wire (`CRC32`, `crc32c`, ...); false if unknown.
+    pub fn add(&mut self, algorithm: &str) -> bool {
+        match algorithm.to_ascii_uppercase().as_str() {
+            "CRC32" => self.crc32 = true,
+            "CRC32C" => self.crc32c = true,
+            "CRC64NVME" => self.crc64nvme = true,
+            "SHA1" => self.sha1 = true,
+            "SHA256" => self.sha256 = true,
+            _ => return false,
+        }
+        true
+    }
+
+    /// The algorithms for which `expected` carries a value.
+    #[must_use]
+    pub fn of(expected: &Checksums) -> Self {
+        Self {
+            crc32: expected.crc32.is_some(),
+            crc32c: expected.crc32c.is_some(),
+            crc64nvme: expected.crc64nvme.is_some(),
+            sha1: expected.sha1.is_some(),
+            sha256: expected.sha256.is_some(),
+        }
+    }
+}
+
+/// The finished digests of a body.
+#[derive(Debug, Clone)]
+pub struct BodyDigests {
+    pub md5: [u8; 16],
+    pub checksums: Checksums,
+}
+
+impl BodyDigests {
+    #[must_use]
+    pub fn md5_hex(&self) -> String {
+        hex_simd::encode_to_string(self.md5, hex_simd::AsciiCase::Lower)
+    }
+}
+
+impl BodyHasher {
+    #[must_use]
+    pub fn new(set: ChecksumSet) -> Self {
+        let mut checksums = ChecksumHasher::default();
+        if set.crc32 {
+            checksums.crc32 = Some(Default::default());
+        }
+        if set.crc32c {
+            checksums.crc32c = Some(Default::default());
+        }
+        if set.crc64nvme {
+            checksums.crc64nvme = Some(Default::default());
+        }
+        if set.sha1 {
+            checksums.sha1 = Some(Default::default());
+        }
+        if set.sha256 {
+            checksums.sha256 = Some(Default::default());
+        }
+        Self { md5: Md5::new(), checksums }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        self.checksums.update(data);
+    }
+
+    #[must_use]
+    pub fn finish(self) -> BodyDigests {
+        let c = self.checksums.finalize();
+        BodyDigests {
+            md5: self.md5.finalize(),
+            checksums: Checksums {
+                crc32: c.checksum_crc32,
+                crc32c: c.checksum_crc32c,
+                crc64nvme: c.checksum_crc64nvme,
+                sha1: c.checksum_sha1,
+                sha256: c.checksum_sha256,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_match_known_vectors() {
+        let mut set = ChecksumSet::default();
+        assert!(set.add("crc32"));
+        assert!(set.add("SHA256"));
+        assert!(!set.add("md4"));
+        let mut h = BodyHasher::new(set);
+        h.update(b"hello ");
+        h.update(b"world");
+        let d = h.finish();
+        assert_eq!(d.md5_hex(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        // crc32("hello world") = 0x0d4a1185
+        assert_eq!(d.checksums.crc32.as_deref(), Some("DUoRhQ=="));
+        assert_eq!(
+            d.checksums.sha256.as_deref(),
+            Some("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")
+        );
+        assert!(d.checksums.crc32c.is_none());
+    }
+}

@@ -1,0 +1,259 @@
+//! The HTTP server: accepts connections on an already-bound listener, serves the S3
+//! front (s3s) and the operational endpoints, and shuts down gracefully.
+
+use crate::auth::{self, KeyStore};
+use crate::backend::Backend;
+use crate::backend::local::{LocalBackend, LocalOptions};
+use crate::config::Config;
+use crate::meta::{SledStore, Store};
+use crate::obs;
+use crate::policy::Policy;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+/// Startup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("metadata store: {0}")]
+    Meta(#[from] crate::meta::Error),
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Everything a running gateway holds.
+pub struct App {
+    pub config: Config,
+    store: Arc<dyn Store>,
+    backend: Arc<dyn Backend>,
+    s3: S3Service,
+    /// Root credentials generated at this start (to be shown once).
+    pub generated_root: Option<(String, auth::Secret)>,
+    /// Root access key id.
+    pub root_access_key: String,
+}
+
+impl App {
+    /// Opens the data directory and builds the service.
+    pub fn open(config: Config) -> Result<Self, Error> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
+        let backend = Arc::new(LocalBackend::open(&config.data_dir, Arc::clone(&store), LocalOptions {
+            fsync: config.storage.fsync,
+            max_object_size: config.storage.max_object_size,
+            body_idle_timeout: config.server.body_idle_timeout(),
+        })?);
+        let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
+        let keys = Arc::new(KeyStore::with_root(&root_key, root_secret.clone()));
+
+        let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend) as Arc<dyn Backend>));
+        b.set_auth(ArcAuth(Arc::clone(&keys)));
+        b.set_access(Policy::new(Arc::clone(&keys)));
+        if !config.domains.is_empty() {
+            let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
+            b.set_host(host);
+        }
+        let mut s3_config = s3s::config::S3Config::default();
+        s3_config.xml_max_body_size = config.server.max_xml_body_bytes;
+        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
+        Ok(Self {
+            s3: b.build(),
+            store,
+            backend,
+            generated_root: generated.then(|| (root_key.clone(), root_secret)),
+            root_access_key: root_key,
+            config,
+        })
+    }
+
+    /// Makes all metadata durable (on shutdown).
+    pub async fn flush(&self) -> Result<(), crate::meta::Error> {
+        self.store.flush().await
+    }
+}
+
+/// s3s wants an owned `S3`; the backend is shared.
+struct ArcS3(Arc<dyn Backend>);
+
+macro_rules! forward_s3 {
+    ($($op:ident($input:ident) -> $output:ident;)*) => {
+        #[async_trait::async_trait]
+        impl s3s::S3 for ArcS3 {
+            $(
+                async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
+                    self.0.$op(req).await
+                }
+            )*
+        }
+    };
+}
+
+forward_s3! {
+    list_buckets(ListBucketsInput) -> ListBucketsOutput;
+    create_bucket(CreateBucketInput) -> CreateBucketOutput;
+    delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
+    head_bucket(HeadBucketInput) -> HeadBucketOutput;
+    get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
+    get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
+    put_object(PutObjectInput) -> PutObjectOutput;
+    get_object(GetObjectInput) -> GetObjectOutput;
+    head_object(HeadObjectInput) -> HeadObjectOutput;
+    delete_object(DeleteObjectInput) -> DeleteObjectOutput;
+    delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+    copy_object(CopyObjectInput) -> CopyObjectOutput;
+    list_objects(ListObjectsInput) -> ListObjectsOutput;
+    list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
+    list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;
+    create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
+    upload_part(UploadPartInput) -> UploadPartOutput;
+    upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
+    complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
+    abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+    list_parts(ListPartsInput) -> ListPartsOutput;
+    list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
+    get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
+    put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
+    delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
+    get_bucket_acl(GetBucketAclInput) -> GetBucketAclOutput;
+    get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
+    put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
+    put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
+}
+
+struct ArcAuth(Arc<KeyStore>);
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for ArcAuth {
+    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        self.0.get_secret_key(access_key).await
+    }
+}
+
+/// Request ids: a random per-process prefix and a counter, so ids are unique and cheap.
+struct RequestIds {
+    prefix: u32,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).expect("the OS random source is available");
+        Self { prefix: u32::from_le_bytes(b), next: AtomicU64::new(1) }
+    }
+
+    fn next(&self) -> String {
+        format!("{:08X}{:016X}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+    let request_id = ids.next();
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
+    async move {
+        let started = std::time::Instant::now();
+        let mut resp = match obs::route(&app, &req).await {
+            Some(resp) => resp,
+            None => match app.s3.call(req.map(s3s::Body::from)).await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "request aborted");
+                    http::Response::builder()
+                        .status(http::StatusCode::INTERNAL_SERVER_ERROR)
+                        .body(s3s::Body::empty())
+                        .unwrap_or_default()
+                }
+            },
+        };
+        if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+            resp.headers_mut().insert("x-amz-request-id", v);
+        }
+        let status = resp.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if status >= 500 {
+            tracing::warn!(status, ms, "served");
+        } else if status >= 400 {
+            tracing::info!(status, ms, "served");
+        } else {
+            tracing::debug!(status, ms, "served");
+        }
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+impl App {
+    pub(crate) async fn ready(&self) -> Result<(), String> {
+        self.backend.ready().await
+    }
+}
+
+/// Serves `listener` until `shutdown` completes, then lets in-flight requests finish
+/// (up to the configured grace period) and flushes the metadata.
+pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let app = Arc::new(app);
+    let ids = Arc::new(RequestIds::new());
+    let mut conn_builder = ConnBuilder::new(TokioExecutor::new());
+    conn_builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(app.config.server.header_timeout_secs))
+        .max_buf_size(app.config.server.max_header_bytes.max(8192));
+    conn_builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::error!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.as_mut() => break,
+        };
+        // Without TCP_NODELAY small responses wait on delayed ACKs (~40 ms).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+        let app = Arc::clone(&app);
+        let ids = Arc::clone(&ids);
+        let service = service_fn(move |req| handle(Arc::clone(&app), Arc::clone(&ids), peer, req));
+        let conn = conn_builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
+    }
+    if let Err(e) = app.flush().await {
+        tracing::error!(error = %e, "final metadata flush failed");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
