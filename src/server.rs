@@ -31,6 +31,8 @@ pub enum Error {
     Meta(#[from] crate::meta::Error),
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    #[error("storage: {0}")]
+    Backend(#[from] crate::backend::Error),
     #[error("configuration: {0}")]
     Config(String),
 }

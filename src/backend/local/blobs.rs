@@ -218,6 +218,17 @@ impl BlobStore {
         }));
     }
 
+    /// Removes blobs synchronously (clean-up jobs); a blob already gone is fine.
+    pub fn remove_now<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
+        for id in ids {
+            match std::fs::remove_file(self.path(id)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Streams `range` of the object made of `segments`.
     pub fn read(&self, segments: &[Segment], range: Range<u64>) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
         // (path, offset in blob, length) for each segment overlapping the range.

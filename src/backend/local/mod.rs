@@ -44,8 +44,39 @@ pub struct LocalBackend {
 }
 
 impl LocalBackend {
-    pub fn open(data_dir: &Path, store: Arc<dyn Store>, opts: LocalOptions) -> std::io::Result<Self> {
-        Ok(Self { blobs: BlobStore::open(data_dir, opts.fsync, opts.body_idle_timeout)?, store, opts })
+    /// Opens the backend and reconciles disk with the index: nothing is in flight yet,
+    /// so every blob no index entry references is an orphan of a crash.
+    pub fn open(data_dir: &Path, store: Arc<dyn Store>, opts: LocalOptions) -> Result<Self, Error> {
+        let backend = Self { blobs: BlobStore::open(data_dir, opts.fsync, opts.body_idle_timeout)?, store, opts };
+        let report = backend.reconcile(Duration::ZERO)?;
+        if report.orphan_blobs > 0 || report.missing_blobs > 0 {
+            tracing::warn!(orphans_removed = report.orphan_blobs, missing = report.missing_blobs, "reconciled blobs with the index");
+        }
+        Ok(backend)
+    }
+
+    /// Removes blobs older than `min_age` that nothing references, and counts index
+    /// entries whose blobs are missing (never deleted: that is for an operator to see).
+    pub fn reconcile(&self, min_age: Duration) -> Result<ReconcileReport, Error> {
+        let referenced = self.store.referenced_blobs()?;
+        let on_disk = self.blobs.list()?;
+        let mut report = ReconcileReport::default();
+        let mut orphans = Vec::new();
+        for (id, age) in &on_disk {
+            if !referenced.contains(id) && *age >= min_age {
+                orphans.push(id.clone());
+            }
+        }
+        let present: std::collections::BTreeSet<&str> = on_disk.iter().map(|(id, _)| id.as_str()).collect();
+        for id in &referenced {
+            if !present.contains(id.as_str()) {
+                tracing::error!(blob = %id, "index entry references a missing blob");
+                report.missing_blobs += 1;
+            }
+        }
+        report.orphan_blobs = orphans.len();
+        self.blobs.remove_now(orphans.iter().map(String::as_str))?;
+        Ok(report)
     }
 
     /// Makes the writes so far durable, when configured to.
@@ -115,6 +146,15 @@ impl LocalBackend {
         verify_checksums(&expected, &digests.checksums)?;
         Ok((pending, digests))
     }
+}
+
+/// What a reconciliation of disk and index found (and repaired).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Unreferenced blobs removed.
+    pub orphan_blobs: usize,
+    /// Referenced blobs not on disk.
+    pub missing_blobs: usize,
 }
 
 /// What a client declared about a body it is sending.

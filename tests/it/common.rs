@@ -1,0 +1,237 @@
+//! The test harness: a real gateway on port 0 with a temporary data directory, an
+//! aws-sdk-s3 client pointed at it, and a raw HTTP client for what SDKs will not send.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tollgate::config::Config;
+use tollgate::server::{self, App};
+
+pub const ACCESS_KEY: &str = "TGTESTROOTKEY0000001";
+pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdefghijklmn";
+
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Gateway {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a gateway whose config `tweak` may adjust.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, tweak).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut cfg = Config::default();
+        cfg.data_dir = dir.path().to_owned();
+        cfg.root.access_key = Some(ACCESS_KEY.into());
+        cfg.root.secret_key = Some(SECRET_KEY.into());
+        tweak(&mut cfg);
+        let app = App::open(cfg).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server::run(listener, app, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self { addr, dir, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the gateway gracefully and returns its data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn client(&self) -> Client {
+        self.client_with(ACCESS_KEY, SECRET_KEY)
+    }
+
+    pub fn client_with(&self, access_key: &str, secret_key: &str) -> Client {
+        client_for(&self.endpoint(), access_key, secret_key)
+    }
+
+    /// A fresh bucket.
+    pub async fn bucket(&self, name: &str) -> String {
+        self.client().create_bucket().bucket(name).send().await.unwrap();
+        name.to_owned()
+    }
+}
+
+/// An aws-sdk-s3 client for `endpoint` (plain HTTP, path style, us-east-1).
+pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> Client {
+    {
+        let creds = Credentials::new(access_key, secret_key, None, None, "test");
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        Client::from_conf(conf)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A raw HTTP/1.1 response.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Signs a request (SigV4 header auth, `UNSIGNED-PAYLOAD`) and returns its headers.
+pub fn sign(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let mut headers: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    headers.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder().method(method).uri(url).body(()).unwrap();
+    for (k, v) in &headers {
+        req.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+    }
+    instructions.apply_to_request_http1x(&mut req);
+    req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect()
+}
+
+/// Sends `head` (request line and headers, without the final blank line) then `body`,
+/// and reads the response. `declared_len` lets a test announce more than it sends;
+/// `stall` keeps the connection open without sending more (a slow client).
+pub async fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[(String, String)], body: &[u8], declared_len: Option<usize>) -> RawResponse {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case("host") {
+            continue;
+        }
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("content-length: {}\r\n\r\n", declared_len.unwrap_or(body.len())));
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    if declared_len.is_some_and(|d| d > body.len()) {
+        // Cut the body short: the client goes away.
+        s.shutdown().await.unwrap();
+    }
+    read_response(&mut s).await
+}
+
+pub async fn read_response(s: &mut TcpStream) -> RawResponse {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf)).await;
+    let text_end = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |p| p + 4);
+    let head = String::from_utf8_lossy(&buf[..text_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    RawResponse { status, headers, body: buf[text_end..].to_vec() }
+}
+
+/// The S3 error code of an SDK error.
+pub fn code<E: aws_sdk_s3::error::ProvideErrorMetadata>(e: &E) -> String {
+    e.code().unwrap_or("<none>").to_owned()
+}
+
+/// The HTTP status of an SDK error.
+pub fn status<E, R: std::fmt::Debug>(e: &aws_sdk_s3::error::SdkError<E, R>) -> u16
+where
+    R: HasStatus,
+{
+    e.raw_response().map_or(0, HasStatus::status_u16)
+}
+
+pub trait HasStatus {
+    fn status_u16(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_u16(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u8) -> Vec<u8> {
+    let mut x: u32 = 0x9E37_79B9 ^ u32::from(seed);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn md5_hex(b: &[u8]) -> String {
+    use s3s::crypto::Checksum;
+    let mut h = s3s::crypto::Md5::new();
+    h.update(b);
+    hex_simd::encode_to_string(h.finalize(), hex_simd::AsciiCase::Lower)
+}

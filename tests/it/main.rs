@@ -1,0 +1,12 @@
+//! Integration tests: a real gateway on port 0, driven by aws-sdk-s3 and raw HTTP.
+
+mod common;
+
+mod auth;
+mod buckets;
+mod conditional;
+mod crash;
+mod hostile;
+mod listing;
+mod multipart;
+mod objects;
