@@ -34,6 +34,32 @@ pub struct Config {
     pub storage: StorageConfig,
     pub server: ServerConfig,
     pub root: RootConfig,
+    pub auth: AuthConfig,
+    pub audit: AuditConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// File holding the base64 master key that seals secret keys at rest; generated
+    /// (mode 0600) if missing. Default `{data_dir}/master.key`. `TOLLGATE_MASTER_KEY`
+    /// (base64) takes precedence over any file.
+    pub master_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days an audit entry is kept; 0 keeps entries forever.
+    pub retention_days: u64,
+    /// Seconds between two prunings of expired entries.
+    pub prune_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 90, prune_interval_secs: 3600 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +122,8 @@ impl Default for Config {
             storage: StorageConfig::default(),
             server: ServerConfig::default(),
             root: RootConfig::default(),
+            auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -171,6 +199,7 @@ impl Config {
         env_parse("TOLLGATE_LOG_LEVEL", &mut self.log.level)?;
         env_parse("TOLLGATE_FSYNC", &mut self.storage.fsync)?;
         env_parse("TOLLGATE_MAX_OBJECT_SIZE", &mut self.storage.max_object_size)?;
+        env_parse("TOLLGATE_AUDIT_RETENTION_DAYS", &mut self.audit.retention_days)?;
         if let Ok(v) = std::env::var("TOLLGATE_ROOT_ACCESS_KEY") {
             self.root.access_key = Some(v);
         }
@@ -192,6 +221,9 @@ impl Config {
         }
         if let Some(d) = self.domains.iter().find(|d| d.contains('/')) {
             return Err(Error::Invalid(format!("domain {d:?} must be a host name, not a URL")));
+        }
+        if self.audit.prune_interval_secs == 0 {
+            return Err(Error::Invalid("audit.prune_interval_secs must be at least 1".into()));
         }
         if self.server.body_idle_timeout_secs == 0 || self.server.header_timeout_secs == 0 {
             return Err(Error::Invalid("timeouts must be at least one second".into()));
@@ -215,6 +247,8 @@ mod tests {
         assert_eq!(cfg.storage.max_object_size, def.storage.max_object_size);
         assert_eq!(cfg.server.body_idle_timeout_secs, def.server.body_idle_timeout_secs);
         assert_eq!(cfg.log.format, def.log.format);
+        assert_eq!(cfg.audit.retention_days, def.audit.retention_days);
+        assert_eq!(cfg.auth.master_key_file, def.auth.master_key_file);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!
 //! - [`config`]: serde configuration with documented defaults and env overrides.
 //! - [`server`]: listener, s3s service, operational routes, graceful shutdown.
-//! - [`auth`]: access keys, secrets, the principal attached to each request (`S3Auth`).
+//! - [`admin`]: the admin API (`/_tollgate/admin/`) and its CLI client.
+//! - [`audit`]: audit entries of state changes and denials.
+//! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`).
 //! - [`policy`]: the access check made before the backend is touched (`S3Access`).
 //! - [`backend`]: the `Backend` trait and its engines ([`backend::local`]).
 //! - [`proof`]: digests computed while bodies stream.
@@ -14,6 +16,8 @@
 //! - [`obs`]: logging, `/health`, `/ready`.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod config;

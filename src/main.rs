@@ -26,12 +26,37 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Manage a running gateway through its admin API.
+    Admin {
+        #[command(flatten)]
+        conn: tollgate::admin::client::Connection,
+        #[command(subcommand)]
+        command: tollgate::admin::client::AdminCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, listen, data_dir } => serve(config, listen, data_dir),
+        Command::Admin { conn, command } => admin(&conn, command),
+    }
+}
+
+fn admin(conn: &tollgate::admin::client::Connection, command: tollgate::admin::client::AdminCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(tollgate::admin::client::run(conn, command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate admin: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! The HTTP server: accepts connections on an already-bound listener, serves the S3
 //! front (s3s) and the operational endpoints, and shuts down gracefully.
 
-use crate::auth::{self, KeyStore};
+use crate::admin::AdminApi;
+use crate::audit::RequestContext;
+use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
 use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::config::Config;
-use crate::meta::{SledStore, Store};
+use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs;
 use crate::policy::Policy;
 
@@ -60,11 +62,18 @@ impl App {
             body_idle_timeout: config.server.body_idle_timeout(),
         })?);
         let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
-        let keys = Arc::new(KeyStore::with_root(&root_key, root_secret.clone()));
+        if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
+            store.tenant_create(&TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns() }, None)?;
+        }
+        let master_file = config.auth.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
+        let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
+        let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
         let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend) as Arc<dyn Backend>));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
-        b.set_access(Policy::new(Arc::clone(&keys)));
+        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store)));
+        b.set_route(AdminApi::new(Arc::clone(&store), Arc::clone(&keys)));
+        b.set_validation(crate::admin::BucketNames);
         if !config.domains.is_empty() {
             let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
             b.set_host(host);
@@ -163,8 +172,9 @@ impl RequestIds {
     }
 }
 
-async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
     let request_id = ids.next();
+    req.extensions_mut().insert(RequestContext { request_id: request_id.clone(), peer });
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
         let started = std::time::Instant::now();
@@ -199,6 +209,25 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, req: http
     .await
 }
 
+/// Removes audit entries past their retention, periodically, until told to stop.
+async fn prune_audit(store: Arc<dyn Store>, cfg: crate::config::AuditConfig, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if cfg.retention_days == 0 {
+        return;
+    }
+    let retention_ns = i128::from(cfg.retention_days) * 86_400 * 1_000_000_000;
+    loop {
+        match store.audit_prune(crate::audit::now_ns() - retention_ns) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "pruned expired audit entries"),
+            Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(cfg.prune_interval_secs)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 impl App {
     pub(crate) async fn ready(&self) -> Result<(), String> {
         self.backend.ready().await
@@ -218,6 +247,8 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
         .max_buf_size(app.config.server.max_header_bytes.max(8192));
     conn_builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let pruner = tokio::spawn(prune_audit(Arc::clone(&app.store), app.config.audit.clone(), jobs_stopped));
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     loop {
@@ -249,6 +280,8 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
         });
     }
     tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_jobs.send(true);
+    let _ = pruner.await;
     let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");

@@ -1,10 +1,11 @@
 //! Access keys and their secrets.
 
-use super::{Principal, ROOT_TENANT};
+use super::{MasterKey, Principal, ROOT_TENANT};
+use crate::meta::{self, AuditEntry, KeyRecord, Role, Store};
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use s3s::S3Result;
 use s3s::auth::{S3Auth, SecretKey};
@@ -65,47 +66,170 @@ pub fn generate_access_key() -> String {
 struct KeyEntry {
     secret: Secret,
     principal: Principal,
+    /// When `last_used` was last written to the store (it is persisted at most once a minute).
+    persisted_ns: i128,
 }
 
-/// The access keys the gateway accepts, resolving a key id to its secret (for s3s's
-/// signature check) and to the principal it acts for.
-#[derive(Default)]
+/// A key just created: the only time its secret is shown.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewKey {
+    pub access_key: String,
+    pub secret_key: String,
+    pub tenant: String,
+    pub user: String,
+}
+
+/// How often the last-used time of a key is written back.
+const LAST_USED_PERIOD_NS: i128 = 60_000_000_000;
+
+/// The access keys the gateway accepts: the root key (from configuration) and the keys
+/// of users, kept in the metadata store with sealed secrets and cached here, decrypted,
+/// for the signature check. Changes go to the store and the cache together, so a
+/// disabled or deleted key is refused at once.
 pub struct KeyStore {
-    keys: RwLock<HashMap<String, KeyEntry>>,
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    cache: RwLock<HashMap<String, KeyEntry>>,
+}
+
+fn poisoned<T>(e: std::sync::PoisonError<T>) -> T {
+    e.into_inner()
 }
 
 impl KeyStore {
-    /// A store holding only the root key.
-    #[must_use]
-    pub fn with_root(access_key: &str, secret: Secret) -> Self {
-        let store = Self::default();
-        let principal = Principal {
+    /// Loads every enabled key of the store, and the root key.
+    pub fn open(store: Arc<dyn Store>, master: MasterKey, root_key: &str, root_secret: Secret) -> Result<Self, meta::Error> {
+        let ks = Self { store, master, cache: RwLock::new(HashMap::new()) };
+        let root = Principal {
             tenant: ROOT_TENANT.to_owned(),
             user: "root".to_owned(),
-            access_key: access_key.to_owned(),
+            access_key: root_key.to_owned(),
+            role: Role::Admin,
             root: true,
         };
-        store
-            .keys
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(access_key.to_owned(), KeyEntry { secret, principal });
-        store
+        let mut cache = HashMap::new();
+        cache.insert(root_key.to_owned(), KeyEntry { secret: root_secret, principal: root, persisted_ns: i128::MAX });
+        for rec in ks.store.key_list()? {
+            if rec.enabled
+                && let Some(entry) = ks.entry(&rec)?
+            {
+                cache.insert(rec.access_key.clone(), entry);
+            }
+        }
+        *ks.cache.write().unwrap_or_else(poisoned) = cache;
+        Ok(ks)
     }
 
-    /// The principal acting with `access_key`, if the key is known.
+    fn entry(&self, rec: &KeyRecord) -> Result<Option<KeyEntry>, meta::Error> {
+        let Some(user) = self.store.user_get(&rec.tenant, &rec.user)? else { return Ok(None) };
+        let Some(secret) = self.master.open(&rec.secret_sealed) else {
+            tracing::error!(access_key = %rec.access_key, "secret does not open with the master key; key disabled");
+            return Ok(None);
+        };
+        let principal = Principal {
+            tenant: rec.tenant.clone(),
+            user: rec.user.clone(),
+            access_key: rec.access_key.clone(),
+            role: user.role,
+            root: false,
+        };
+        Ok(Some(KeyEntry { secret, principal, persisted_ns: rec.last_used_ns }))
+    }
+
+    /// The principal acting with `access_key`, if the key is known and enabled; records
+    /// its use.
     #[must_use]
     pub fn principal(&self, access_key: &str) -> Option<Principal> {
-        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.get(access_key).map(|e| e.principal.clone())
+        let now = crate::audit::now_ns();
+        let (principal, stale) = {
+            let cache = self.cache.read().unwrap_or_else(poisoned);
+            let e = cache.get(access_key)?;
+            (e.principal.clone(), now - e.persisted_ns > LAST_USED_PERIOD_NS)
+        };
+        if stale {
+            self.persist_last_used(access_key, now);
+        }
+        Some(principal)
+    }
+
+    fn persist_last_used(&self, access_key: &str, now: i128) {
+        if let Some(e) = self.cache.write().unwrap_or_else(poisoned).get_mut(access_key) {
+            e.persisted_ns = now;
+        }
+        match self.store.key_get(access_key) {
+            Ok(Some(mut rec)) => {
+                rec.last_used_ns = now;
+                if let Err(e) = self.store.key_put(&rec, None) {
+                    tracing::warn!(error = %e, "could not record key use");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not record key use"),
+        }
+    }
+
+    /// Creates a key for an existing user.
+    pub fn create(&self, tenant: &str, user: &str, audit: Option<&AuditEntry>) -> Result<NewKey, meta::Error> {
+        let access_key = generate_access_key();
+        let secret = Secret::generate();
+        let rec = KeyRecord {
+            access_key: access_key.clone(),
+            tenant: tenant.to_owned(),
+            user: user.to_owned(),
+            secret_sealed: self.master.seal(&secret),
+            enabled: true,
+            created_ns: crate::audit::now_ns(),
+            last_used_ns: 0,
+        };
+        self.store.key_put(&rec, audit)?;
+        if let Some(entry) = self.entry(&rec)? {
+            self.cache.write().unwrap_or_else(poisoned).insert(access_key.clone(), entry);
+        }
+        Ok(NewKey { access_key, secret_key: secret.expose().to_owned(), tenant: tenant.to_owned(), user: user.to_owned() })
+    }
+
+    /// The stored record of a key (its secret sealed).
+    pub fn get(&self, access_key: &str) -> Result<Option<KeyRecord>, meta::Error> {
+        self.store.key_get(access_key)
+    }
+
+    pub fn set_enabled(&self, access_key: &str, enabled: bool, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
+        let mut rec = self.store.key_get(access_key)?.ok_or(meta::Error::NotFound)?;
+        rec.enabled = enabled;
+        self.store.key_put(&rec, audit)?;
+        let mut cache = self.cache.write().unwrap_or_else(poisoned);
+        if enabled {
+            if let Some(entry) = self.entry(&rec)? {
+                cache.insert(rec.access_key.clone(), entry);
+            }
+        } else {
+            cache.remove(access_key);
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, access_key: &str, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
+        self.store.key_delete(access_key, audit)?;
+        self.cache.write().unwrap_or_else(poisoned).remove(access_key);
+        Ok(())
+    }
+
+    /// Deletes a user with all its keys.
+    pub fn delete_user(&self, tenant: &str, user: &str, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
+        let keys = self.store.user_delete(tenant, user, audit)?;
+        let mut cache = self.cache.write().unwrap_or_else(poisoned);
+        for k in keys {
+            cache.remove(&k);
+        }
+        Ok(())
     }
 }
 
 #[async_trait::async_trait]
 impl S3Auth for KeyStore {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match keys.get(access_key) {
+        let cache = self.cache.read().unwrap_or_else(poisoned);
+        match cache.get(access_key) {
             Some(e) => Ok(SecretKey::from(e.secret.expose())),
             None => Err(s3s::s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
         }
@@ -134,11 +258,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unknown_keys_are_invalid_access_key_id() {
-        let ks = KeyStore::with_root("ROOT", Secret::new("s"));
+    async fn keys_are_sealed_cached_and_revoked_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(meta::SledStore::open(&dir.path().join("meta")).unwrap());
+        let master = || MasterKey::load(None, &dir.path().join("mk")).unwrap();
+        let ks = KeyStore::open(Arc::clone(&store), master(), "ROOT", Secret::new("s")).unwrap();
         assert_eq!(ks.get_secret_key("ROOT").await.unwrap().expose(), "s");
         let err = ks.get_secret_key("NOPE").await.unwrap_err();
         assert_eq!(*err.code(), s3s::S3ErrorCode::InvalidAccessKeyId);
         assert!(ks.principal("ROOT").unwrap().root);
+
+        store.tenant_create(&meta::TenantRecord { name: "acme".into(), created_ns: 0 }, None).unwrap();
+        store.user_create(&meta::UserRecord { tenant: "acme".into(), name: "ann".into(), role: Role::Writer, created_ns: 0 }, None).unwrap();
+        let k = ks.create("acme", "ann", None).unwrap();
+        assert_eq!(ks.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);
+        let p = ks.principal(&k.access_key).unwrap();
+        assert_eq!((p.tenant.as_str(), p.user.as_str(), p.role, p.root), ("acme", "ann", Role::Writer, false));
+        let stored = store.key_get(&k.access_key).unwrap().unwrap();
+        assert!(!stored.secret_sealed.contains(&k.secret_key));
+
+        // A restart finds the key again through the master key.
+        let ks2 = KeyStore::open(Arc::clone(&store), master(), "ROOT", Secret::new("s")).unwrap();
+        assert_eq!(ks2.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);
+
+        ks.set_enabled(&k.access_key, false, None).unwrap();
+        assert!(ks.get_secret_key(&k.access_key).await.is_err());
+        assert!(ks.principal(&k.access_key).is_none());
+        ks.set_enabled(&k.access_key, true, None).unwrap();
+        assert!(ks.principal(&k.access_key).is_some());
+        ks.delete_user("acme", "ann", None).unwrap();
+        assert!(ks.get_secret_key(&k.access_key).await.is_err());
+        assert!(store.key_get(&k.access_key).unwrap().is_none());
     }
 }

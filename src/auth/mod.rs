@@ -1,8 +1,13 @@
-//! Authentication: access keys, their secrets, and the principal attached to a request.
+//! Authentication: tenants' users and their access keys, secrets sealed at rest, and the
+//! principal attached to each request.
 
 mod keys;
+mod master;
 
-pub use keys::{KeyStore, Secret};
+pub use keys::{KeyStore, NewKey, Secret, generate_access_key};
+pub use master::MasterKey;
+
+pub use crate::meta::Role;
 
 use s3s::S3Request;
 
@@ -12,6 +17,8 @@ pub struct Principal {
     pub tenant: String,
     pub user: String,
     pub access_key: String,
+    pub role: Role,
+    /// The bootstrap administrator: manages every tenant.
     pub root: bool,
 }
 
@@ -22,7 +29,7 @@ impl Principal {
     /// The principal of an anonymous request.
     #[must_use]
     pub fn anonymous() -> Self {
-        Self { tenant: String::new(), user: String::new(), access_key: String::new(), root: false }
+        Self { tenant: String::new(), user: String::new(), access_key: String::new(), role: Role::Reader, root: false }
     }
 
     /// The principal attached to `req` (anonymous if none).
@@ -36,13 +43,18 @@ impl Principal {
         self.access_key.is_empty()
     }
 
-    /// Whether this principal may see buckets of `tenant`.
+    /// Whether this principal acts within `tenant` (root acts within every tenant).
     #[must_use]
     pub fn sees_tenant(&self, tenant: &str) -> bool {
-        !self.is_anonymous() && self.tenant == tenant
+        !self.is_anonymous() && (self.root || self.tenant == tenant)
+    }
+
+    /// Whether this principal may administer `tenant` (users, keys, buckets' settings).
+    #[must_use]
+    pub fn administers(&self, tenant: &str) -> bool {
+        self.root || (self.role == Role::Admin && self.tenant == tenant)
     }
 }
-
 /// The root credentials: from the configuration when given, else those kept in
 /// `{data_dir}/root-credentials`, else freshly generated and kept there (mode 0600).
 /// Returns whether they were generated now (so the caller prints them, once).

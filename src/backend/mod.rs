@@ -107,7 +107,7 @@ impl From<crate::meta::Error> for Error {
             M::PreconditionFailed => Self::PreconditionFailed,
             M::BucketNotEmpty => Self::BucketNotEmpty,
             M::NoSuchUpload => Self::NoSuchUpload,
-            e @ (M::Storage(_) | M::Corrupt(_)) => Self::Meta(e),
+            e @ (M::Storage(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }
     }
 }

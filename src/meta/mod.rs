@@ -22,6 +22,12 @@ pub enum Error {
     BucketNotEmpty,
     #[error("no such upload")]
     NoSuchUpload,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("not found")]
+    NotFound,
+    #[error("still in use: {0}")]
+    InUse(&'static str),
     #[error("metadata store: {0}")]
     Storage(String),
     #[error("corrupt metadata record: {0}")]
@@ -59,14 +65,18 @@ impl Precondition {
 pub type ObjectEntry = (String, ObjectRecord);
 
 /// The metadata store. Every method is a short, synchronous, in-memory-fast operation
-/// except [`Store::flush`], which makes all earlier writes durable.
+/// except [`Store::flush`], which makes all earlier writes durable. Every method that
+/// changes state takes the audit entry describing the change, written in the same
+/// transaction.
 pub trait Store: Send + Sync + 'static {
     fn bucket_get(&self, name: &str) -> Result<Option<BucketRecord>>;
     /// Creates the bucket; returns the existing record instead if the name is taken.
-    fn bucket_create(&self, record: &BucketRecord) -> Result<Option<BucketRecord>>;
+    fn bucket_create(&self, record: &BucketRecord, audit: Option<&AuditEntry>) -> Result<Option<BucketRecord>>;
     /// Deletes an empty bucket (`BucketNotEmpty` otherwise), atomically with respect to
     /// concurrent object commits, which update the bucket's usage in their transaction.
-    fn bucket_delete(&self, name: &str) -> Result<()>;
+    fn bucket_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
+    /// Changes a bucket's owner and visibility (usage counters are kept).
+    fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
     fn bucket_list(&self) -> Result<Vec<BucketRecord>>;
 
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
@@ -80,11 +90,12 @@ pub trait Store: Send + Sync + 'static {
         record: &ObjectRecord,
         precondition: &Precondition,
         upload: Option<&str>,
+        audit: Option<&AuditEntry>,
     ) -> Result<Option<ObjectRecord>>;
     /// Removes the key; returns the removed record, if any.
-    fn object_delete(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>) -> Result<Option<ObjectRecord>>;
     /// Replaces the tags of an existing object; returns false if the key does not exist.
-    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>) -> Result<bool>;
+    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first
     /// key `>= from` (or the bucket's first key).
     fn object_scan<'a>(
@@ -94,20 +105,45 @@ pub trait Store: Send + Sync + 'static {
         from: Option<&str>,
     ) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;
 
-    fn upload_create(&self, id: &str, record: &UploadRecord) -> Result<()>;
+    fn upload_create(&self, id: &str, record: &UploadRecord, audit: Option<&AuditEntry>) -> Result<()>;
     fn upload_get(&self, id: &str) -> Result<Option<UploadRecord>>;
     /// Removes the upload and its parts; returns the removed parts (their blobs are now
     /// unreferenced).
-    fn upload_delete(&self, id: &str) -> Result<Vec<PartRecord>>;
+    fn upload_delete(&self, id: &str, audit: Option<&AuditEntry>) -> Result<Vec<PartRecord>>;
     /// All uploads of a bucket, ordered by (key, upload id).
     fn upload_list(&self, bucket: &str) -> Result<Vec<(String, UploadRecord)>>;
     /// Records a part; returns the part it replaced.
-    fn part_put(&self, upload_id: &str, record: &PartRecord) -> Result<Option<PartRecord>>;
+    fn part_put(&self, upload_id: &str, record: &PartRecord, audit: Option<&AuditEntry>) -> Result<Option<PartRecord>>;
     /// Parts of an upload, ordered by part number.
     fn part_list(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
 
     /// Every blob id referenced by an object or a pending part (for orphan clean-up).
     fn referenced_blobs(&self) -> Result<BTreeSet<String>>;
+
+    fn tenant_create(&self, record: &TenantRecord, audit: Option<&AuditEntry>) -> Result<()>;
+    fn tenant_get(&self, name: &str) -> Result<Option<TenantRecord>>;
+    fn tenant_list(&self) -> Result<Vec<TenantRecord>>;
+    /// Deletes a tenant that owns no bucket and no user (`InUse` otherwise).
+    fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
+
+    fn user_create(&self, record: &UserRecord, audit: Option<&AuditEntry>) -> Result<()>;
+    fn user_get(&self, tenant: &str, name: &str) -> Result<Option<UserRecord>>;
+    fn user_list(&self) -> Result<Vec<UserRecord>>;
+    /// Deletes a user and all its keys; returns the deleted access key ids.
+    fn user_delete(&self, tenant: &str, name: &str, audit: Option<&AuditEntry>) -> Result<Vec<String>>;
+
+    /// Creates or replaces an access key.
+    fn key_put(&self, record: &KeyRecord, audit: Option<&AuditEntry>) -> Result<()>;
+    fn key_get(&self, access_key: &str) -> Result<Option<KeyRecord>>;
+    fn key_list(&self) -> Result<Vec<KeyRecord>>;
+    fn key_delete(&self, access_key: &str, audit: Option<&AuditEntry>) -> Result<()>;
+
+    /// Appends an entry that describes no other change (a denial).
+    fn audit_append(&self, entry: &AuditEntry) -> Result<()>;
+    /// Entries with `from_ns <= time < to_ns`, oldest first.
+    fn audit_scan<'a>(&'a self, from_ns: i128, to_ns: i128) -> Box<dyn Iterator<Item = Result<AuditEntry>> + 'a>;
+    /// Removes entries older than `before_ns`; returns how many.
+    fn audit_prune(&self, before_ns: i128) -> Result<usize>;
 
     /// Makes every write made so far durable (group-committed across callers).
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>>;

@@ -15,6 +15,8 @@ pub struct BucketRecord {
     pub objects: u64,
     #[serde(default)]
     pub bytes: u64,
+    #[serde(default)]
+    pub visibility: Visibility,
 }
 
 /// One contiguous run of an object's bytes, stored as one blob.
@@ -119,4 +121,75 @@ pub struct PartRecord {
     pub last_modified_ns: i128,
     #[serde(default, skip_serializing_if = "Checksums::is_empty")]
     pub checksums: Checksums,
+}
+
+/// Who may read a bucket without being its tenant.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Visibility {
+    #[default]
+    Private,
+    /// Anyone, anonymous included, may GET, HEAD and list; writes stay with the tenant.
+    PublicRead,
+}
+
+/// An organisation: owns buckets and users.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub name: String,
+    pub created_ns: i128,
+}
+
+/// A user's role within its tenant.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Reader,
+    Writer,
+    Admin,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserRecord {
+    pub tenant: String,
+    pub name: String,
+    pub role: Role,
+    pub created_ns: i128,
+}
+
+/// An access key. The secret is stored encrypted (AEAD under the master key).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub access_key: String,
+    pub tenant: String,
+    pub user: String,
+    /// Nonce and ciphertext of the secret, base64.
+    pub secret_sealed: String,
+    pub enabled: bool,
+    pub created_ns: i128,
+    #[serde(default)]
+    pub last_used_ns: i128,
+}
+
+/// One audit log entry: a state change or a denial.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Time, nanoseconds since the Unix epoch.
+    pub time_ns: i128,
+    pub request_id: String,
+    /// Access key id of the caller; empty when anonymous.
+    pub principal: String,
+    #[serde(default)]
+    pub user: String,
+    pub tenant: String,
+    pub source: String,
+    pub operation: String,
+    #[serde(default)]
+    pub bucket: String,
+    #[serde(default)]
+    pub key: String,
+    /// `ok` or `denied`.
+    pub outcome: String,
+    #[serde(default)]
+    pub bytes: u64,
 }

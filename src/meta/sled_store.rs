@@ -7,6 +7,10 @@
 //! - `uploads`:  upload id → [`UploadRecord`]
 //! - `upload_keys`: bucket `0x00` key `0x00` upload id → `[]` (ordered listing of uploads)
 //! - `parts`:    upload id `0x00` part number (big endian u32) → [`PartRecord`]
+//! - `tenants`:  tenant name → [`TenantRecord`]
+//! - `users`:    tenant `0x00` user name → [`UserRecord`]
+//! - `keys`:     access key id → [`KeyRecord`]
+//! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
 
 use super::*;
@@ -25,6 +29,10 @@ pub struct SledStore {
     uploads: Tree,
     upload_keys: Tree,
     parts: Tree,
+    tenants: Tree,
+    users: Tree,
+    keys: Tree,
+    audit: Tree,
 }
 
 impl From<sled::Error> for Error {
@@ -112,7 +120,30 @@ fn update_usage(
     Ok(())
 }
 
+fn time_key(ns: i128) -> [u8; 8] {
+    u64::try_from(ns.max(0)).unwrap_or(u64::MAX).to_be_bytes()
+}
+
+/// Writes the audit entry (if any) inside a transaction.
+fn tx_audit(
+    tree: &TransactionalTree,
+    entry: Option<&(Vec<u8>, Vec<u8>)>,
+) -> std::result::Result<(), ConflictableTransactionError<Error>> {
+    if let Some((k, v)) = entry {
+        tree.insert(k.as_slice(), v.as_slice())?;
+    }
+    Ok(())
+}
+
 impl SledStore {
+    /// The audit key and value of `entry`: time first, so the tree is a time-ordered log.
+    fn audit_row(&self, entry: Option<&AuditEntry>) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let Some(e) = entry else { return Ok(None) };
+        let mut k = time_key(e.time_ns).to_vec();
+        k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        Ok(Some((k, encode(e))))
+    }
+
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         let db = sled::Config::new()
@@ -138,6 +169,10 @@ impl SledStore {
             uploads: db.open_tree("uploads")?,
             upload_keys: db.open_tree("upload_keys")?,
             parts: db.open_tree("parts")?,
+            tenants: db.open_tree("tenants")?,
+            users: db.open_tree("users")?,
+            keys: db.open_tree("keys")?,
+            audit: db.open_tree("audit")?,
             db,
         })
     }
@@ -153,28 +188,32 @@ impl SledStore {
     }
 }
 
+fn user_key(tenant: &str, name: &str) -> Vec<u8> {
+    object_key(tenant, name)
+}
+
 impl Store for SledStore {
     fn bucket_get(&self, name: &str) -> Result<Option<BucketRecord>> {
         self.buckets.get(name)?.map(|v| decode(&v)).transpose()
     }
 
-    fn bucket_create(&self, record: &BucketRecord) -> Result<Option<BucketRecord>> {
-        match self
-            .buckets
-            .compare_and_swap(&record.name, None::<&[u8]>, Some(encode(record)))?
-        {
-            Ok(()) => Ok(None),
-            Err(cas) => cas.current.map(|v| decode(&v)).transpose(),
-        }
+    fn bucket_create(&self, record: &BucketRecord, audit: Option<&AuditEntry>) -> Result<Option<BucketRecord>> {
+        let row = self.audit_row(audit)?;
+        let value = encode(record);
+        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
+            if let Some(raw) = buckets.get(record.name.as_bytes())? {
+                return Ok(Some(tx_decode(&raw)?));
+            }
+            buckets.insert(record.name.as_bytes(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(None)
+        }))
     }
 
-    fn bucket_delete(&self, name: &str) -> Result<()> {
-        let has_uploads = self
-            .upload_keys
-            .scan_prefix(object_key(name, ""))
-            .next()
-            .is_some();
-        flatten(self.buckets.transaction(|buckets| {
+    fn bucket_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
+        let has_uploads = self.upload_keys.scan_prefix(object_key(name, "")).next().is_some();
+        let row = self.audit_row(audit)?;
+        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
             let Some(raw) = buckets.get(name.as_bytes())? else {
                 return abort(Error::NoSuchBucket);
             };
@@ -183,7 +222,26 @@ impl Store for SledStore {
                 return abort(Error::BucketNotEmpty);
             }
             buckets.remove(name.as_bytes())?;
+            tx_audit(audit, row.as_ref())?;
             Ok(())
+        }))
+    }
+
+    fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
+        let row = self.audit_row(audit)?;
+        flatten((&self.buckets, &self.tenants, &self.audit).transaction(|(buckets, tenants, audit)| {
+            let Some(raw) = buckets.get(name.as_bytes())? else {
+                return abort(Error::NoSuchBucket);
+            };
+            if tenants.get(tenant.as_bytes())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            let mut rec: BucketRecord = tx_decode(&raw)?;
+            rec.tenant = tenant.to_owned();
+            rec.visibility = visibility;
+            buckets.insert(name.as_bytes(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(rec)
         }))
     }
 
@@ -192,10 +250,7 @@ impl Store for SledStore {
     }
 
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        self.objects
-            .get(object_key(bucket, key))?
-            .map(|v| decode(&v))
-            .transpose()
+        self.objects.get(object_key(bucket, key))?.map(|v| decode(&v)).transpose()
     }
 
     fn object_commit(
@@ -205,6 +260,7 @@ impl Store for SledStore {
         record: &ObjectRecord,
         precondition: &Precondition,
         upload: Option<&str>,
+        audit: Option<&AuditEntry>,
     ) -> Result<Option<ObjectRecord>> {
         let parts = match upload {
             Some(id) => self.part_keys(id)?,
@@ -212,9 +268,10 @@ impl Store for SledStore {
         };
         let okey = object_key(bucket, key);
         let value = encode(record);
+        let row = self.audit_row(audit)?;
         flatten(
-            (&self.buckets, &self.objects, &self.uploads, &self.upload_keys, &self.parts).transaction(
-                |(buckets, objects, uploads, upload_keys, parts_tree)| {
+            (&self.buckets, &self.objects, &self.uploads, &self.upload_keys, &self.parts, &self.audit).transaction(
+                |(buckets, objects, uploads, upload_keys, parts_tree, audit)| {
                     let old: Option<ObjectRecord> = match objects.get(&okey)? {
                         Some(raw) => Some(tx_decode(&raw)?),
                         None => None,
@@ -233,15 +290,18 @@ impl Store for SledStore {
                     }
                     update_usage(buckets, bucket, old.as_ref(), Some(record))?;
                     objects.insert(okey.as_slice(), value.as_slice())?;
+                    tx_audit(audit, row.as_ref())?;
                     Ok(old)
                 },
             ),
         )
     }
 
-    fn object_delete(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
+    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>) -> Result<Option<ObjectRecord>> {
         let okey = object_key(bucket, key);
-        flatten((&self.buckets, &self.objects).transaction(|(buckets, objects)| {
+        let row = self.audit_row(audit)?;
+        flatten((&self.buckets, &self.objects, &self.audit).transaction(|(buckets, objects, audit)| {
+            tx_audit(audit, row.as_ref())?;
             let Some(raw) = objects.remove(okey.as_slice())? else {
                 if buckets.get(bucket.as_bytes())?.is_none() {
                     return abort(Error::NoSuchBucket);
@@ -254,15 +314,17 @@ impl Store for SledStore {
         }))
     }
 
-    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>) -> Result<bool> {
+    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
         let okey = object_key(bucket, key);
-        flatten(self.objects.transaction(|objects| {
+        let row = self.audit_row(audit)?;
+        flatten((&self.objects, &self.audit).transaction(|(objects, audit)| {
             let Some(raw) = objects.get(okey.as_slice())? else {
                 return Ok(false);
             };
             let mut rec: ObjectRecord = tx_decode(&raw)?;
             rec.tags.clone_from(&tags);
             objects.insert(okey.as_slice(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
             Ok(true)
         }))
     }
@@ -286,23 +348,24 @@ impl Store for SledStore {
                 .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&scan_prefix)))
                 .map(move |r| {
                     let (k, v) = r?;
-                    let key = String::from_utf8(k[strip..].to_vec())
-                        .map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let key = String::from_utf8(k[strip..].to_vec()).map_err(|e| Error::Corrupt(e.to_string()))?;
                     Ok((key, decode(&v)?))
                 }),
         )
     }
 
-    fn upload_create(&self, id: &str, record: &UploadRecord) -> Result<()> {
+    fn upload_create(&self, id: &str, record: &UploadRecord, audit: Option<&AuditEntry>) -> Result<()> {
         let value = encode(record);
         let ukey = upload_key(&record.bucket, &record.key, id);
-        flatten((&self.buckets, &self.uploads, &self.upload_keys).transaction(
-            |(buckets, uploads, upload_keys)| {
+        let row = self.audit_row(audit)?;
+        flatten((&self.buckets, &self.uploads, &self.upload_keys, &self.audit).transaction(
+            |(buckets, uploads, upload_keys, audit)| {
                 if buckets.get(record.bucket.as_bytes())?.is_none() {
                     return abort(Error::NoSuchBucket);
                 }
                 uploads.insert(id.as_bytes(), value.as_slice())?;
                 upload_keys.insert(ukey.as_slice(), &[])?;
+                tx_audit(audit, row.as_ref())?;
                 Ok(())
             },
         ))
@@ -312,10 +375,11 @@ impl Store for SledStore {
         self.uploads.get(id)?.map(|v| decode(&v)).transpose()
     }
 
-    fn upload_delete(&self, id: &str) -> Result<Vec<PartRecord>> {
+    fn upload_delete(&self, id: &str, audit: Option<&AuditEntry>) -> Result<Vec<PartRecord>> {
         let parts = self.part_keys(id)?;
-        flatten((&self.uploads, &self.upload_keys, &self.parts).transaction(
-            |(uploads, upload_keys, parts_tree)| {
+        let row = self.audit_row(audit)?;
+        flatten((&self.uploads, &self.upload_keys, &self.parts, &self.audit).transaction(
+            |(uploads, upload_keys, parts_tree, audit)| {
                 let Some(raw) = uploads.remove(id.as_bytes())? else {
                     return abort(Error::NoSuchUpload);
                 };
@@ -324,6 +388,7 @@ impl Store for SledStore {
                 for (k, _) in &parts {
                     parts_tree.remove(k)?;
                 }
+                tx_audit(audit, row.as_ref())?;
                 Ok(())
             },
         ))?;
@@ -343,13 +408,15 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn part_put(&self, upload_id: &str, record: &PartRecord) -> Result<Option<PartRecord>> {
+    fn part_put(&self, upload_id: &str, record: &PartRecord, audit: Option<&AuditEntry>) -> Result<Option<PartRecord>> {
         let pkey = part_key(upload_id, record.number);
         let value = encode(record);
-        flatten((&self.uploads, &self.parts).transaction(|(uploads, parts)| {
+        let row = self.audit_row(audit)?;
+        flatten((&self.uploads, &self.parts, &self.audit).transaction(|(uploads, parts, audit)| {
             if uploads.get(upload_id.as_bytes())?.is_none() {
                 return abort(Error::NoSuchUpload);
             }
+            tx_audit(audit, row.as_ref())?;
             match parts.insert(pkey.as_slice(), value.as_slice())? {
                 Some(old) => Ok(Some(tx_decode(&old)?)),
                 None => Ok(None),
@@ -374,6 +441,145 @@ impl Store for SledStore {
         Ok(set)
     }
 
+    fn tenant_create(&self, record: &TenantRecord, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let value = encode(record);
+        flatten((&self.tenants, &self.audit).transaction(|(tenants, audit)| {
+            if tenants.get(record.name.as_bytes())?.is_some() {
+                return abort(Error::AlreadyExists);
+            }
+            tenants.insert(record.name.as_bytes(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    fn tenant_get(&self, name: &str) -> Result<Option<TenantRecord>> {
+        self.tenants.get(name)?.map(|v| decode(&v)).transpose()
+    }
+
+    fn tenant_list(&self) -> Result<Vec<TenantRecord>> {
+        self.tenants.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
+        if self.users.scan_prefix(user_key(name, "")).next().is_some() {
+            return Err(Error::InUse("the tenant still has users"));
+        }
+        if self.bucket_list()?.iter().any(|b| b.tenant == name) {
+            return Err(Error::InUse("the tenant still owns buckets"));
+        }
+        let row = self.audit_row(audit)?;
+        flatten((&self.tenants, &self.audit).transaction(|(tenants, audit)| {
+            if tenants.remove(name.as_bytes())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    fn user_create(&self, record: &UserRecord, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let ukey = user_key(&record.tenant, &record.name);
+        let value = encode(record);
+        flatten((&self.tenants, &self.users, &self.audit).transaction(|(tenants, users, audit)| {
+            if tenants.get(record.tenant.as_bytes())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            if users.get(ukey.as_slice())?.is_some() {
+                return abort(Error::AlreadyExists);
+            }
+            users.insert(ukey.as_slice(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    fn user_get(&self, tenant: &str, name: &str) -> Result<Option<UserRecord>> {
+        self.users.get(user_key(tenant, name))?.map(|v| decode(&v)).transpose()
+    }
+
+    fn user_list(&self) -> Result<Vec<UserRecord>> {
+        self.users.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    fn user_delete(&self, tenant: &str, name: &str, audit: Option<&AuditEntry>) -> Result<Vec<String>> {
+        let keys: Vec<String> = self
+            .key_list()?
+            .into_iter()
+            .filter(|k| k.tenant == tenant && k.user == name)
+            .map(|k| k.access_key)
+            .collect();
+        let row = self.audit_row(audit)?;
+        let ukey = user_key(tenant, name);
+        flatten((&self.users, &self.keys, &self.audit).transaction(|(users, key_tree, audit)| {
+            if users.remove(ukey.as_slice())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            for k in &keys {
+                key_tree.remove(k.as_bytes())?;
+            }
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))?;
+        Ok(keys)
+    }
+
+    fn key_put(&self, record: &KeyRecord, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let value = encode(record);
+        let ukey = user_key(&record.tenant, &record.user);
+        flatten((&self.users, &self.keys, &self.audit).transaction(|(users, keys, audit)| {
+            if users.get(ukey.as_slice())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            keys.insert(record.access_key.as_bytes(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    fn key_get(&self, access_key: &str) -> Result<Option<KeyRecord>> {
+        self.keys.get(access_key)?.map(|v| decode(&v)).transpose()
+    }
+
+    fn key_list(&self) -> Result<Vec<KeyRecord>> {
+        self.keys.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    fn key_delete(&self, access_key: &str, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        flatten((&self.keys, &self.audit).transaction(|(keys, audit)| {
+            if keys.remove(access_key.as_bytes())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    fn audit_append(&self, entry: &AuditEntry) -> Result<()> {
+        if let Some((k, v)) = self.audit_row(Some(entry))? {
+            self.audit.insert(k, v)?;
+        }
+        Ok(())
+    }
+
+    fn audit_scan<'a>(&'a self, from_ns: i128, to_ns: i128) -> Box<dyn Iterator<Item = Result<AuditEntry>> + 'a> {
+        let (from, to) = (time_key(from_ns), time_key(to_ns));
+        Box::new(self.audit.range(from..to).values().map(|v| decode(&v?)))
+    }
+
+    fn audit_prune(&self, before_ns: i128) -> Result<usize> {
+        let mut n = 0;
+        for k in self.audit.range(..time_key(before_ns)).keys() {
+            self.audit.remove(k?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.db.flush_async().await?;
@@ -393,7 +599,7 @@ mod tests {
     }
 
     fn bucket(name: &str) -> BucketRecord {
-        BucketRecord { name: name.into(), created_ns: 0, tenant: "t".into(), objects: 0, bytes: 0 }
+        BucketRecord { name: name.into(), created_ns: 0, tenant: "t".into(), objects: 0, bytes: 0, visibility: Visibility::Private }
     }
 
     fn object(etag: &str, size: u64) -> ObjectRecord {
@@ -413,31 +619,31 @@ mod tests {
     #[test]
     fn commit_checks_preconditions_and_keeps_usage_exact() {
         let (_d, s) = store();
-        assert_eq!(s.bucket_create(&bucket("b")).unwrap(), None);
-        assert!(s.bucket_create(&bucket("b")).unwrap().is_some());
-        s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, None).unwrap();
+        assert_eq!(s.bucket_create(&bucket("b"), None).unwrap(), None);
+        assert!(s.bucket_create(&bucket("b"), None).unwrap().is_some());
+        s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, None, None).unwrap();
         assert!(matches!(
-            s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, None),
+            s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, None, None),
             Err(Error::PreconditionFailed)
         ));
         assert!(matches!(
-            s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), None),
+            s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), None, None),
             Err(Error::PreconditionFailed)
         ));
         let old = s
-            .object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), None)
+            .object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), None, None)
             .unwrap();
         assert_eq!(old.unwrap().etag, "e1");
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (1, 5));
-        assert!(matches!(s.bucket_delete("b"), Err(Error::BucketNotEmpty)));
-        assert!(s.object_delete("b", "k").unwrap().is_some());
-        assert!(s.object_delete("b", "k").unwrap().is_none());
+        assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
+        assert!(s.object_delete("b", "k", None).unwrap().is_some());
+        assert!(s.object_delete("b", "k", None).unwrap().is_none());
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (0, 0));
-        s.bucket_delete("b").unwrap();
+        s.bucket_delete("b", None).unwrap();
         assert!(matches!(
-            s.object_commit("b", "k", &object("e3", 1), &Precondition::None, None),
+            s.object_commit("b", "k", &object("e3", 1), &Precondition::None, None, None),
             Err(Error::NoSuchBucket)
         ));
     }
@@ -445,14 +651,14 @@ mod tests {
     #[test]
     fn scan_is_ordered_and_bounded_by_bucket_and_prefix() {
         let (_d, s) = store();
-        s.bucket_create(&bucket("a")).unwrap();
-        s.bucket_create(&bucket("ab")).unwrap();
+        s.bucket_create(&bucket("a"), None).unwrap();
+        s.bucket_create(&bucket("ab"), None).unwrap();
         for k in ["x/2", "x/1", "y", "x/10", ""] {
             if !k.is_empty() {
-                s.object_commit("a", k, &object(k, 1), &Precondition::None, None).unwrap();
+                s.object_commit("a", k, &object(k, 1), &Precondition::None, None, None).unwrap();
             }
         }
-        s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, None).unwrap();
+        s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, None, None).unwrap();
         let keys: Vec<String> = s.object_scan("a", "x/", None).map(|r| r.unwrap().0).collect();
         assert_eq!(keys, ["x/1", "x/10", "x/2"]);
         let keys: Vec<String> = s.object_scan("a", "", Some("x/10")).map(|r| r.unwrap().0).collect();
@@ -462,7 +668,7 @@ mod tests {
     #[test]
     fn completing_an_upload_removes_it_with_its_parts() {
         let (_d, s) = store();
-        s.bucket_create(&bucket("b")).unwrap();
+        s.bucket_create(&bucket("b"), None).unwrap();
         let up = UploadRecord {
             bucket: "b".into(),
             key: "k".into(),
@@ -472,7 +678,7 @@ mod tests {
             checksum_algorithm: None,
             owner: String::new(),
         };
-        s.upload_create("u1", &up).unwrap();
+        s.upload_create("u1", &up, None).unwrap();
         let part = PartRecord {
             number: 1,
             blob: "p1".into(),
@@ -481,16 +687,16 @@ mod tests {
             last_modified_ns: 0,
             checksums: Checksums::default(),
         };
-        assert!(s.part_put("u1", &part).unwrap().is_none());
+        assert!(s.part_put("u1", &part, None).unwrap().is_none());
         assert_eq!(s.upload_list("b").unwrap().len(), 1);
         assert!(s.referenced_blobs().unwrap().contains("p1"));
-        assert!(matches!(s.bucket_delete("b"), Err(Error::BucketNotEmpty)));
-        s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1")).unwrap();
+        assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
+        s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None).unwrap();
         assert!(s.upload_get("u1").unwrap().is_none());
         assert!(s.part_list("u1").unwrap().is_empty());
         assert!(s.upload_list("b").unwrap().is_empty());
         assert!(matches!(
-            s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1")),
+            s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None),
             Err(Error::NoSuchUpload)
         ));
     }

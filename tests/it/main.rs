@@ -10,3 +10,4 @@ mod hostile;
 mod listing;
 mod multipart;
 mod objects;
+mod tenancy;

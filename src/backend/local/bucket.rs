@@ -34,8 +34,10 @@ pub(super) async fn create_bucket(b: &LocalBackend, req: S3Request<CreateBucketI
         tenant: principal.tenant.clone(),
         objects: 0,
         bytes: 0,
+        visibility: crate::meta::Visibility::Private,
     };
-    if let Some(existing) = b.store.bucket_create(&record)? {
+    let audit = crate::audit::entry(&req, "CreateBucket", &record.name, "", 0);
+    if let Some(existing) = b.store.bucket_create(&record, Some(&audit))? {
         return Err(if existing.tenant == principal.tenant {
             Error::BucketAlreadyOwnedByYou
         } else {
@@ -47,7 +49,8 @@ pub(super) async fn create_bucket(b: &LocalBackend, req: S3Request<CreateBucketI
 }
 
 pub(super) async fn delete_bucket(b: &LocalBackend, req: S3Request<DeleteBucketInput>) -> Result<S3Response<DeleteBucketOutput>, Error> {
-    b.store.bucket_delete(&req.input.bucket)?;
+    let audit = crate::audit::entry(&req, "DeleteBucket", &req.input.bucket, "", 0);
+    b.store.bucket_delete(&req.input.bucket, Some(&audit))?;
     b.sync_meta().await?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }

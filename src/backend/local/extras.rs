@@ -16,6 +16,7 @@ pub(super) async fn get_object_tagging(b: &LocalBackend, req: S3Request<GetObjec
 }
 
 pub(super) async fn put_object_tagging(b: &LocalBackend, req: S3Request<PutObjectTaggingInput>) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
+    let audit = crate::audit::entry(&req, "PutObjectTagging", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     let tags: Vec<(String, String)> = input
         .tagging
@@ -24,17 +25,18 @@ pub(super) async fn put_object_tagging(b: &LocalBackend, req: S3Request<PutObjec
         .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
         .collect();
     validate_tags(&tags)?;
-    set_tags(b, &input.bucket, &input.key, tags).await?;
+    set_tags(b, &input.bucket, &input.key, tags, &audit).await?;
     Ok(S3Response::new(PutObjectTaggingOutput::default()))
 }
 
 pub(super) async fn delete_object_tagging(b: &LocalBackend, req: S3Request<DeleteObjectTaggingInput>) -> Result<S3Response<DeleteObjectTaggingOutput>, Error> {
-    set_tags(b, &req.input.bucket, &req.input.key, Vec::new()).await?;
+    let audit = crate::audit::entry(&req, "DeleteObjectTagging", &req.input.bucket, &req.input.key, 0);
+    set_tags(b, &req.input.bucket, &req.input.key, Vec::new(), &audit).await?;
     Ok(S3Response::with_status(DeleteObjectTaggingOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
-async fn set_tags(b: &LocalBackend, bucket: &str, key: &str, tags: Vec<(String, String)>) -> Result<(), Error> {
-    if !b.store.object_set_tags(bucket, key, tags)? {
+async fn set_tags(b: &LocalBackend, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    if !b.store.object_set_tags(bucket, key, tags, Some(audit))? {
         b.bucket(bucket)?;
         return Err(Error::NoSuchKey);
     }

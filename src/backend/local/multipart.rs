@@ -58,7 +58,8 @@ pub(super) async fn create_multipart_upload(b: &LocalBackend, mut req: S3Request
         owner: Principal::of(&req).access_key,
     };
     let id = blobs::new_id();
-    b.store.upload_create(&id, &record)?;
+    let audit = crate::audit::entry(&req, "CreateMultipartUpload", &record.bucket, &record.key, 0);
+    b.store.upload_create(&id, &record, Some(&audit))?;
     b.sync_meta().await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(record.bucket),
@@ -71,8 +72,8 @@ pub(super) async fn create_multipart_upload(b: &LocalBackend, mut req: S3Request
 
 /// Records a part whose blob is installed; releases the blob it replaces (or its own
 /// blob if the upload went away meanwhile).
-async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord) -> Result<(), Error> {
-    match b.store.part_put(upload_id, part) {
+async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    match b.store.part_put(upload_id, part, Some(audit)) {
         Ok(old) => {
             b.sync_meta().await?;
             if let Some(old) = old {
@@ -114,7 +115,8 @@ pub(super) async fn upload_part(b: &LocalBackend, mut req: S3Request<UploadPartI
         last_modified_ns: now_ns(),
         checksums: digests.checksums,
     };
-    record_part(b, &upload_id, &part).await?;
+    let audit = crate::audit::entry(&req, "UploadPart", &req.input.bucket, &req.input.key, part.size);
+    record_part(b, &upload_id, &part, &audit).await?;
     let c = part.checksums;
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
@@ -164,7 +166,8 @@ pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPart
         last_modified_ns: now_ns(),
         checksums: digests.checksums,
     };
-    record_part(b, &input.upload_id, &part).await?;
+    let audit = crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, part.size);
+    record_part(b, &input.upload_id, &part, &audit).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&part.etag)),
@@ -176,6 +179,7 @@ pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPart
 }
 
 pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<CompleteMultipartUploadInput>) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
+    let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     let up = upload(b, &input.bucket, &input.key, &input.upload_id)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
@@ -221,7 +225,8 @@ pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<C
         tags: up.tags,
         owner: up.owner,
     };
-    let record = commit(b, &input.bucket, &input.key, record, &precondition, Some(&input.upload_id)).await?;
+    audit.bytes = record.size;
+    let record = commit(b, &input.bucket, &input.key, record, &precondition, Some(&input.upload_id), &audit).await?;
     // Parts uploaded but not named in the completion are discarded.
     b.blobs.remove(stored.iter().filter(|s| !record.segments.iter().any(|seg| seg.blob == s.blob)).map(|s| s.blob.as_str()));
     Ok(S3Response::new(CompleteMultipartUploadOutput {
@@ -234,9 +239,10 @@ pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<C
 }
 
 pub(super) async fn abort_multipart_upload(b: &LocalBackend, req: S3Request<AbortMultipartUploadInput>) -> Result<S3Response<AbortMultipartUploadOutput>, Error> {
+    let audit = crate::audit::entry(&req, "AbortMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     upload(b, &input.bucket, &input.key, &input.upload_id)?;
-    let parts = b.store.upload_delete(&input.upload_id)?;
+    let parts = b.store.upload_delete(&input.upload_id, Some(&audit))?;
     b.sync_meta().await?;
     b.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
     Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))

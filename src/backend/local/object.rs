@@ -59,7 +59,8 @@ pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInp
         tags,
         owner: Principal::of(&req).access_key,
     };
-    let record = commit(b, &req.input.bucket, &req.input.key, record, &precondition, None).await?;
+    let audit = crate::audit::entry(&req, "PutObject", &req.input.bucket, &req.input.key, record.size);
+    let record = commit(b, &req.input.bucket, &req.input.key, record, &precondition, None, &audit).await?;
     let c = record.checksums;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag(&record.etag)),
@@ -81,8 +82,9 @@ pub(super) async fn commit(
     record: ObjectRecord,
     precondition: &crate::meta::Precondition,
     upload: Option<&str>,
+    audit: &crate::meta::AuditEntry,
 ) -> Result<ObjectRecord, Error> {
-    match b.store.object_commit(bucket, key, &record, precondition, upload) {
+    match b.store.object_commit(bucket, key, &record, precondition, upload, Some(audit)) {
         Ok(old) => {
             b.sync_meta().await?;
             if let Some(old) = old {
@@ -286,12 +288,12 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
 }
 
 /// Deletes one key; deleting a missing key succeeds, as in S3.
-async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(), Error> {
+async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     if version_id.is_some_and(|v| v != "null") {
         return Err(Error::InvalidArgument("Invalid version id specified".into()));
     }
     check_key(key)?;
-    if let Some(old) = b.store.object_delete(bucket, key)? {
+    if let Some(old) = b.store.object_delete(bucket, key, Some(audit))? {
         b.sync_meta().await?;
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
     }
@@ -299,12 +301,14 @@ async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Optio
 }
 
 pub(super) async fn delete_object(b: &LocalBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
+    let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref()).await?;
+    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &audit).await?;
     Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
+    let mut audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
     let input = req.input;
     b.bucket(&input.bucket)?;
     if input.delete.objects.len() > 1000 {
@@ -314,7 +318,8 @@ pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObject
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
-        match delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref()).await {
+        audit.key.clone_from(&obj.key);
+        match delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &audit).await {
             Ok(()) => {
                 if !quiet {
                     deleted.push(DeletedObject { key: Some(obj.key), version_id: obj.version_id, ..Default::default() });
@@ -404,7 +409,8 @@ pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectI
         tags,
         owner: Principal::of(&req).access_key,
     };
-    let record = commit(b, &req.input.bucket, &req.input.key, record, &crate::meta::Precondition::None, None).await?;
+    let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, record.size);
+    let record = commit(b, &req.input.bucket, &req.input.key, record, &crate::meta::Precondition::None, None, &audit).await?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag(&record.etag)),

@@ -1,0 +1,299 @@
+//! `tollgate admin ...`: the command-line client of the admin API.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// Where the admin API is and who calls it.
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// Gateway endpoint.
+    #[arg(long, env = "TOLLGATE_ENDPOINT", default_value = "http://127.0.0.1:9000", global = true)]
+    pub endpoint: String,
+    /// Access key of an admin or root user.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", global = true, hide_env_values = true)]
+    pub access_key: Option<String>,
+    /// Secret key of that user.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Region the gateway signs for.
+    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1", global = true)]
+    pub region: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Tenants: create, list, delete.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Users of a tenant, with a role: admin, writer or reader.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Access keys (the secret is shown once, at creation).
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Buckets' owner and visibility.
+    #[command(subcommand)]
+    Bucket(BucketCmd),
+    /// The audit log, filtered; `--jsonl` exports JSON lines.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCmd {
+    Create { name: String },
+    List,
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    Create {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        #[arg(long, default_value = "writer")]
+        role: String,
+    },
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: String,
+    },
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    Enable { access_key: String },
+    Disable { access_key: String },
+    Delete { access_key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BucketCmd {
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Sets visibility (private, public-read) and/or the owning tenant.
+    Set {
+        name: String,
+        #[arg(long)]
+        visibility: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Access key id of the caller.
+    #[arg(long)]
+    principal: Option<String>,
+    #[arg(long)]
+    bucket: Option<String>,
+    /// `ok` or `denied`.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// RFC 3339 time, inclusive.
+    #[arg(long)]
+    since: Option<String>,
+    /// RFC 3339 time, exclusive.
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    /// Export as JSON lines.
+    #[arg(long)]
+    jsonl: bool,
+}
+
+fn rfc3339_ns(s: &str) -> Result<i128, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(time::OffsetDateTime::unix_timestamp_nanos)
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time: {e}"))
+}
+
+/// Runs one admin command; the error is a message for the operator.
+pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
+    let enc = |pairs: Vec<(&str, Option<String>)>| {
+        let v: Vec<(&str, String)> = pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+        let q = serde_urlencoded::to_string(v).unwrap_or_default();
+        if q.is_empty() { String::new() } else { format!("?{q}") }
+    };
+    let (method, path, body) = match cmd {
+        AdminCommand::Tenant(TenantCmd::Create { name }) => ("POST", "tenants".to_owned(), Some(json!({"name": name}))),
+        AdminCommand::Tenant(TenantCmd::List) => ("GET", "tenants".to_owned(), None),
+        AdminCommand::Tenant(TenantCmd::Delete { name }) => ("DELETE", format!("tenants/{name}"), None),
+        AdminCommand::User(UserCmd::Create { tenant, name, role }) => {
+            ("POST", "users".to_owned(), Some(json!({"tenant": tenant, "name": name, "role": role})))
+        }
+        AdminCommand::User(UserCmd::List { tenant }) => ("GET", format!("users{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::User(UserCmd::Delete { tenant, name }) => ("DELETE", format!("users/{tenant}/{name}"), None),
+        AdminCommand::Key(KeyCmd::Create { tenant, user }) => ("POST", "keys".to_owned(), Some(json!({"tenant": tenant, "user": user}))),
+        AdminCommand::Key(KeyCmd::List { tenant }) => ("GET", format!("keys{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::Key(KeyCmd::Enable { access_key }) => ("POST", format!("keys/{access_key}/enable"), None),
+        AdminCommand::Key(KeyCmd::Disable { access_key }) => ("POST", format!("keys/{access_key}/disable"), None),
+        AdminCommand::Key(KeyCmd::Delete { access_key }) => ("DELETE", format!("keys/{access_key}"), None),
+        AdminCommand::Bucket(BucketCmd::List { tenant }) => ("GET", format!("buckets{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::Bucket(BucketCmd::Set { name, visibility, tenant }) => {
+            ("PUT", format!("buckets/{name}"), Some(json!({"visibility": visibility, "tenant": tenant})))
+        }
+        AdminCommand::Audit(a) => {
+            let since = a.since.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
+            let until = a.until.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
+            let q = enc(vec![
+                ("tenant", a.tenant),
+                ("principal", a.principal),
+                ("bucket", a.bucket),
+                ("outcome", a.outcome),
+                ("since_ns", since),
+                ("until_ns", until),
+                ("limit", Some(a.limit.to_string())),
+            ]);
+            let v = call(conn, "GET", &format!("audit{q}"), None).await?;
+            if a.jsonl {
+                for e in v.as_array().into_iter().flatten() {
+                    println!("{e}");
+                }
+                return Ok(());
+            }
+            print_value(conn.json, &v);
+            return Ok(());
+        }
+    };
+    let body = body.map(|mut b| {
+        // Unset optional settings are left out, not sent as null.
+        if let Some(o) = b.as_object_mut() {
+            o.retain(|_, v| !v.is_null());
+        }
+        b
+    });
+    let v = call(conn, method, &path, body).await?;
+    print_value(conn.json, &v);
+    Ok(())
+}
+
+/// One signed call to the admin API.
+pub async fn call(conn: &Connection, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use sha2::Digest;
+
+    let (Some(ak), Some(sk)) = (&conn.access_key, &conn.secret_key) else {
+        return Err("credentials needed: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into());
+    };
+    let url = format!("{}{}{}", conn.endpoint.trim_end_matches('/'), super::PREFIX, path);
+    let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let payload_hash = hex_simd::encode_to_string(sha2::Sha256::digest(&payload), hex_simd::AsciiCase::Lower);
+    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "tollgate-admin").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&conn.region)
+        .name("s3")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let headers = [("x-amz-content-sha256", payload_hash.as_str())];
+    let signable = SignableRequest::new(method, &url, headers.iter().copied(), SignableBody::Precomputed(payload_hash.clone()))
+        .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header("x-amz-content-sha256", &payload_hash)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(payload)))
+        .map_err(|e| e.to_string())?;
+    instructions.apply_to_request_http1x(&mut req);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let resp = client.request(req).await.map_err(|e| format!("cannot reach {}: {e}", conn.endpoint))?;
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({"error": String::from_utf8_lossy(&bytes)}));
+    if status.is_success() {
+        Ok(value)
+    } else {
+        Err(format!("{status}: {}", value.get("error").map_or_else(|| value.to_string(), |e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))))
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Renders a JSON value as a table (an array of objects) or `key: value` lines.
+#[must_use]
+pub fn render(v: &Value) -> String {
+    let rows: Vec<&serde_json::Map<String, Value>> = match v {
+        Value::Array(a) => a.iter().filter_map(Value::as_object).collect(),
+        Value::Object(o) => {
+            return o.iter().map(|(k, v)| format!("{k}: {}\n", cell(v))).collect();
+        }
+        other => return format!("{}\n", cell(other)),
+    };
+    let Some(first) = rows.first() else { return "(none)\n".into() };
+    let cols: Vec<&String> = first.keys().collect();
+    let grid: Vec<Vec<String>> = rows.iter().map(|r| cols.iter().map(|c| r.get(*c).map(cell).unwrap_or_default()).collect()).collect();
+    let widths: Vec<usize> = cols.iter().enumerate().map(|(i, c)| grid.iter().map(|r| r[i].len()).chain([c.len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<String>| -> String {
+        let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        format!("{}\n", s.join("  ").trim_end())
+    };
+    let mut out = line(cols.iter().map(|c| c.to_uppercase()).collect());
+    for r in grid {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+fn print_value(json: bool, v: &Value) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else {
+        print!("{}", render(v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let v = json!([{"name": "acme", "n": 1}, {"name": "b", "n": 22}]);
+        // Columns in key order (serde_json maps are sorted).
+        assert_eq!(render(&v), "N   NAME\n1   acme\n22  b\n");
+        assert_eq!(render(&json!([])), "(none)\n");
+        assert_eq!(render(&json!({"a": "x"})), "a: x\n");
+    }
+}

@@ -1,0 +1,326 @@
+//! The admin API under `/_tollgate/admin/` (JSON, SigV4-signed by an admin or root key)
+//! and its command-line client ([`client`]).
+//!
+//! | method and path                         | body / query                      | who                 |
+//! |-----------------------------------------|-----------------------------------|---------------------|
+//! | `GET /tenants`                          |                                   | root; admins: own   |
+//! | `POST /tenants`                         | `{"name"}`                        | root                |
+//! | `DELETE /tenants/{tenant}`              |                                   | root                |
+//! | `GET /users`                            | `?tenant=`                        | admins of the tenant|
+//! | `POST /users`                           | `{"tenant","name","role"}`        | admins of the tenant|
+//! | `DELETE /users/{tenant}/{user}`         |                                   | admins of the tenant|
+//! | `GET /keys`                             | `?tenant=`                        | admins of the tenant|
+//! | `POST /keys`                            | `{"tenant","user"}` → secret, once| admins of the tenant|
+//! | `POST /keys/{key}/enable`, `/disable`   |                                   | admins of the tenant|
+//! | `DELETE /keys/{key}`                    |                                   | admins of the tenant|
+//! | `GET /buckets`                          | `?tenant=`                        | admins of the tenant|
+//! | `PUT /buckets/{bucket}`                 | `{"visibility"?, "tenant"?}`      | admins of both tenants |
+//! | `GET /audit`                            | `?tenant=&principal=&bucket=&outcome=&since_ns=&until_ns=&limit=` | admins: own tenant |
+
+pub mod client;
+
+use crate::audit::{self, AuditQuery, RequestContext};
+use crate::auth::{KeyStore, Principal, Role};
+use crate::meta::{self, Store, TenantRecord, UserRecord, Visibility};
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use s3s::route::S3Route;
+use s3s::{Body, S3Request, S3Response, S3Result};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub const PREFIX: &str = "/_tollgate/admin/";
+/// The first path segment of the gateway's own endpoints (never a valid bucket name).
+pub const RESERVED_SEGMENT: &str = "_tollgate";
+
+/// AWS bucket naming rules, plus the reserved segment so that s3s routes
+/// `/_tollgate/...` to the admin API instead of refusing it as a bucket name.
+pub struct BucketNames;
+
+impl s3s::validation::NameValidation for BucketNames {
+    fn validate_bucket_name(&self, name: &str) -> bool {
+        name == RESERVED_SEGMENT || s3s::path::check_bucket_name(name)
+    }
+}
+const MAX_BODY: usize = 64 << 10;
+
+/// An admin API failure: its status and a message for the caller.
+#[derive(Debug)]
+struct ApiError(StatusCode, String);
+
+impl From<meta::Error> for ApiError {
+    fn from(e: meta::Error) -> Self {
+        match e {
+            meta::Error::NotFound | meta::Error::NoSuchBucket => Self(StatusCode::NOT_FOUND, "not found".into()),
+            meta::Error::AlreadyExists => Self(StatusCode::CONFLICT, "already exists".into()),
+            meta::Error::InUse(why) => Self(StatusCode::CONFLICT, why.into()),
+            e => {
+                tracing::error!(error = %e, "admin API storage failure");
+                Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+            }
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn forbidden() -> ApiError {
+    ApiError(StatusCode::FORBIDDEN, "access denied".into())
+}
+
+type ApiResult = Result<serde_json::Value, ApiError>;
+
+/// Names of tenants and users: 1 to 64 of `[a-z0-9._-]`, starting alphanumeric.
+fn valid_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    tenant: String,
+    name: String,
+    role: Role,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKeyRequest {
+    tenant: String,
+    user: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketSettings {
+    visibility: Option<Visibility>,
+    tenant: Option<String>,
+}
+
+/// A key as listed: never its secret.
+#[derive(Serialize)]
+struct KeyView {
+    access_key: String,
+    tenant: String,
+    user: String,
+    enabled: bool,
+    created_ns: i128,
+    last_used_ns: i128,
+}
+
+pub struct AdminApi {
+    store: Arc<dyn Store>,
+    keys: Arc<KeyStore>,
+}
+
+impl AdminApi {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyStore>) -> Self {
+        Self { store, keys }
+    }
+
+    async fn handle(&self, p: &Principal, cx: Option<&RequestContext>, method: &Method, path: &str, query: &str, body: &[u8]) -> ApiResult {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let audit = |op: &str, target: &str| audit::entry_for(p, cx, op, "", target, "ok", 0);
+        let parse = |b: &[u8]| -> Result<serde_json::Value, ApiError> { serde_json::from_slice(b).map_err(|e| bad(format!("invalid JSON body: {e}"))) };
+        let q: AuditQuery = serde_urlencoded::from_str(query).map_err(|e| bad(format!("invalid query: {e}")))?;
+        let scope = |t: Option<&String>| -> Result<Option<String>, ApiError> {
+            match t {
+                Some(t) if p.administers(t) => Ok(Some(t.clone())),
+                Some(_) => Err(forbidden()),
+                None if p.root => Ok(None),
+                None => Ok(Some(p.tenant.clone())),
+            }
+        };
+        match (method.as_str(), segments.as_slice()) {
+            ("GET", ["tenants"]) => {
+                let list: Vec<TenantRecord> = self.store.tenant_list()?.into_iter().filter(|t| p.administers(&t.name)).collect();
+                Ok(json!(list))
+            }
+            ("POST", ["tenants"]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                let t: NewTenant = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                if !valid_name(&t.name) {
+                    return Err(bad("tenant names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
+                }
+                let rec = TenantRecord { name: t.name, created_ns: audit::now_ns() };
+                self.store.tenant_create(&rec, Some(&audit("AdminCreateTenant", &rec.name)))?;
+                Ok(json!(rec))
+            }
+            ("DELETE", ["tenants", t]) => {
+                if !p.root || *t == crate::auth::ROOT_TENANT {
+                    return Err(forbidden());
+                }
+                self.store.tenant_delete(t, Some(&audit("AdminDeleteTenant", t)))?;
+                Ok(json!({"deleted": t}))
+            }
+            ("GET", ["users"]) => {
+                let tenant = scope(q.tenant.as_ref())?;
+                let list: Vec<UserRecord> =
+                    self.store.user_list()?.into_iter().filter(|u| tenant.as_ref().is_none_or(|t| *t == u.tenant)).collect();
+                Ok(json!(list))
+            }
+            ("POST", ["users"]) => {
+                let u: NewUser = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                if !p.administers(&u.tenant) {
+                    return Err(forbidden());
+                }
+                if !valid_name(&u.name) {
+                    return Err(bad("user names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
+                }
+                let rec = UserRecord { tenant: u.tenant, name: u.name, role: u.role, created_ns: audit::now_ns() };
+                self.store.user_create(&rec, Some(&audit("AdminCreateUser", &format!("{}/{}", rec.tenant, rec.name))))?;
+                Ok(json!(rec))
+            }
+            ("DELETE", ["users", t, u]) => {
+                if !p.administers(t) {
+                    return Err(forbidden());
+                }
+                self.keys.delete_user(t, u, Some(&audit("AdminDeleteUser", &format!("{t}/{u}"))))?;
+                Ok(json!({"deleted": format!("{t}/{u}")}))
+            }
+            ("GET", ["keys"]) => {
+                let tenant = scope(q.tenant.as_ref())?;
+                let list: Vec<KeyView> = self
+                    .store
+                    .key_list()?
+                    .into_iter()
+                    .filter(|k| tenant.as_ref().is_none_or(|t| *t == k.tenant))
+                    .map(|k| KeyView {
+                        access_key: k.access_key,
+                        tenant: k.tenant,
+                        user: k.user,
+                        enabled: k.enabled,
+                        created_ns: k.created_ns,
+                        last_used_ns: k.last_used_ns,
+                    })
+                    .collect();
+                Ok(json!(list))
+            }
+            ("POST", ["keys"]) => {
+                let k: NewKeyRequest = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                if !p.administers(&k.tenant) {
+                    return Err(forbidden());
+                }
+                let created = self.keys.create(&k.tenant, &k.user, Some(&audit("AdminCreateKey", &format!("{}/{}", k.tenant, k.user))))?;
+                Ok(json!(created))
+            }
+            ("POST", ["keys", ak, action @ ("enable" | "disable")]) => {
+                self.key_tenant_check(p, ak)?;
+                let enable = *action == "enable";
+                let op = if enable { "AdminEnableKey" } else { "AdminDisableKey" };
+                self.keys.set_enabled(ak, enable, Some(&audit(op, ak)))?;
+                Ok(json!({"access_key": ak, "enabled": enable}))
+            }
+            ("DELETE", ["keys", ak]) => {
+                self.key_tenant_check(p, ak)?;
+                self.keys.delete(ak, Some(&audit("AdminDeleteKey", ak)))?;
+                Ok(json!({"deleted": ak}))
+            }
+            ("GET", ["buckets"]) => {
+                let tenant = scope(q.tenant.as_ref())?;
+                let list: Vec<_> = self.store.bucket_list()?.into_iter().filter(|b| tenant.as_ref().is_none_or(|t| *t == b.tenant)).collect();
+                Ok(json!(list))
+            }
+            ("PUT", ["buckets", name]) => {
+                let s: BucketSettings = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let cur = self.store.bucket_get(name)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                let tenant = s.tenant.unwrap_or_else(|| cur.tenant.clone());
+                if !p.administers(&cur.tenant) || !p.administers(&tenant) {
+                    return Err(forbidden());
+                }
+                let rec = self.store.bucket_update(name, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&audit("AdminSetBucket", name)))?;
+                Ok(json!(rec))
+            }
+            ("GET", ["audit"]) => {
+                let mut q = q;
+                q.tenant = scope(q.tenant.as_ref())?;
+                let limit = q.limit.unwrap_or(1000).min(10_000);
+                let mut out = Vec::new();
+                for e in self.store.audit_scan(q.since_ns.unwrap_or(0), q.until_ns.unwrap_or(i128::from(u64::MAX))) {
+                    let e = e?;
+                    if q.matches(&e) {
+                        out.push(e);
+                        if out.len() == limit {
+                            break;
+                        }
+                    }
+                }
+                Ok(json!(out))
+            }
+            _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}"))),
+        }
+    }
+
+    fn key_tenant_check(&self, p: &Principal, ak: &str) -> Result<(), ApiError> {
+        let rec = self.keys.get(ak)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such key".into()))?;
+        if p.administers(&rec.tenant) { Ok(()) } else { Err(forbidden()) }
+    }
+}
+
+fn respond(status: StatusCode, value: &serde_json::Value) -> S3Response<Body> {
+    let mut resp = S3Response::new(Body::from(value.to_string()));
+    resp.status = Some(status);
+    resp.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    resp
+}
+
+#[async_trait::async_trait]
+impl S3Route for AdminApi {
+    fn is_match(&self, _: &Method, uri: &http::Uri, _: &http::HeaderMap, _: &mut http::Extensions) -> bool {
+        uri.path().starts_with(PREFIX)
+    }
+
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        let Some(creds) = &req.credentials else {
+            return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
+        };
+        let p = self.keys.principal(&creds.access_key).ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?;
+        if !p.root && p.role != Role::Admin {
+            if let Err(e) = self.store.audit_append(&audit::entry_for(&p, req.extensions.get::<RequestContext>(), "Admin", "", req.uri.path(), "denied", 0)) {
+                tracing::error!(error = %e, "audit append failed");
+            }
+            return Err(s3s::s3_error!(AccessDenied, "the admin API needs an admin or root key"));
+        }
+        req.extensions.insert(p);
+        Ok(())
+    }
+
+    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let p = Principal::of(&req);
+        let cx = req.extensions.get::<RequestContext>().cloned();
+        let path = req.uri.path().trim_start_matches(PREFIX).to_owned();
+        let query = req.uri.query().unwrap_or("").to_owned();
+        let body = match http_body_util::Limited::new(req.input, MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, &json!({"error": "body too large"}))),
+        };
+        Ok(match self.handle(&p, cx.as_ref(), &req.method, &path, &query, &body).await {
+            Ok(v) => respond(StatusCode::OK, &v),
+            Err(ApiError(status, msg)) => {
+                if status == StatusCode::FORBIDDEN {
+                    let entry = audit::entry_for(&p, cx.as_ref(), "Admin", "", &path, "denied", 0);
+                    if let Err(e) = self.store.audit_append(&entry) {
+                        tracing::error!(error = %e, "audit append failed");
+                    }
+                }
+                respond(status, &json!({"error": msg}))
+            }
+        })
+    }
+}
