@@ -243,6 +243,22 @@ pub async fn call(conn: &Connection, method: &str, path: &str, body: Option<Valu
     }
 }
 
+/// Times are kept as nanoseconds (`*_ns`); tables show them as RFC 3339.
+fn time_cell(v: &Value) -> String {
+    match v.as_i64() {
+        Some(0) | None => String::new(),
+        Some(ns) => time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+            .ok()
+            .and_then(|t| t.replace_nanosecond(0).ok())
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| ns.to_string()),
+    }
+}
+
+fn column_cell(col: &str, v: &Value) -> String {
+    if col.ends_with("_ns") { time_cell(v) } else { cell(v) }
+}
+
 fn cell(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -257,19 +273,20 @@ pub fn render(v: &Value) -> String {
     let rows: Vec<&serde_json::Map<String, Value>> = match v {
         Value::Array(a) => a.iter().filter_map(Value::as_object).collect(),
         Value::Object(o) => {
-            return o.iter().map(|(k, v)| format!("{k}: {}\n", cell(v))).collect();
+            return o.iter().map(|(k, v)| format!("{}: {}\n", k.trim_end_matches("_ns"), column_cell(k, v))).collect();
         }
         other => return format!("{}\n", cell(other)),
     };
     let Some(first) = rows.first() else { return "(none)\n".into() };
     let cols: Vec<&String> = first.keys().collect();
-    let grid: Vec<Vec<String>> = rows.iter().map(|r| cols.iter().map(|c| r.get(*c).map(cell).unwrap_or_default()).collect()).collect();
+    let grid: Vec<Vec<String>> =
+        rows.iter().map(|r| cols.iter().map(|c| r.get(*c).map(|v| column_cell(c, v)).unwrap_or_default()).collect()).collect();
     let widths: Vec<usize> = cols.iter().enumerate().map(|(i, c)| grid.iter().map(|r| r[i].len()).chain([c.len()]).max().unwrap_or(0)).collect();
     let line = |cells: Vec<String>| -> String {
         let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         format!("{}\n", s.join("  ").trim_end())
     };
-    let mut out = line(cols.iter().map(|c| c.to_uppercase()).collect());
+    let mut out = line(cols.iter().map(|c| c.trim_end_matches("_ns").to_uppercase()).collect());
     for r in grid {
         out.push_str(&line(r));
     }
@@ -295,5 +312,6 @@ mod tests {
         assert_eq!(render(&v), "N   NAME\n1   acme\n22  b\n");
         assert_eq!(render(&json!([])), "(none)\n");
         assert_eq!(render(&json!({"a": "x"})), "a: x\n");
+        assert_eq!(render(&json!({"created_ns": 1_700_000_000_123_456_789_i64})), "created: 2023-11-14T22:13:20Z\n");
     }
 }
