@@ -36,6 +36,28 @@ pub struct Config {
     pub root: RootConfig,
     pub auth: AuthConfig,
     pub audit: AuditConfig,
+    pub proofs: ProofConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProofConfig {
+    /// Record a signed, chained manifest of every stored and deleted object version.
+    pub enabled: bool,
+    /// Ed25519 signing key (base64 seed, mode 0600); generated if missing. Default
+    /// `{data_dir}/proof-signing.key`. Replace the file to rotate: old public keys stay
+    /// published.
+    pub signing_key_file: Option<PathBuf>,
+    /// Seconds between two background scrubs (re-hashing stored objects); 0: never.
+    pub scrub_interval_secs: u64,
+    /// Bytes per second a scrub may read.
+    pub scrub_bytes_per_sec: u64,
+}
+
+impl Default for ProofConfig {
+    fn default() -> Self {
+        Self { enabled: true, signing_key_file: None, scrub_interval_secs: 86_400, scrub_bytes_per_sec: 64 << 20 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -124,6 +146,7 @@ impl Default for Config {
             root: RootConfig::default(),
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
+            proofs: ProofConfig::default(),
         }
     }
 }
@@ -200,6 +223,7 @@ impl Config {
         env_parse("TOLLGATE_FSYNC", &mut self.storage.fsync)?;
         env_parse("TOLLGATE_MAX_OBJECT_SIZE", &mut self.storage.max_object_size)?;
         env_parse("TOLLGATE_AUDIT_RETENTION_DAYS", &mut self.audit.retention_days)?;
+        env_parse("TOLLGATE_PROOFS", &mut self.proofs.enabled)?;
         if let Ok(v) = std::env::var("TOLLGATE_ROOT_ACCESS_KEY") {
             self.root.access_key = Some(v);
         }
@@ -248,6 +272,9 @@ mod tests {
         assert_eq!(cfg.server.body_idle_timeout_secs, def.server.body_idle_timeout_secs);
         assert_eq!(cfg.log.format, def.log.format);
         assert_eq!(cfg.audit.retention_days, def.audit.retention_days);
+        assert_eq!(cfg.proofs.enabled, def.proofs.enabled);
+        assert_eq!(cfg.proofs.scrub_interval_secs, def.proofs.scrub_interval_secs);
+        assert_eq!(cfg.proofs.scrub_bytes_per_sec, def.proofs.scrub_bytes_per_sec);
         assert_eq!(cfg.auth.master_key_file, def.auth.master_key_file);
     }
 

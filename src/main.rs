@@ -26,6 +26,14 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Proof manifests: fetch, verify a file (offline with --manifest and --pubkey),
+    /// verify a tenant's chain.
+    Proof {
+        #[command(flatten)]
+        conn: tollgate::admin::client::Connection,
+        #[command(subcommand)]
+        command: tollgate::proof::cli::ProofCommand,
+    },
     /// Manage a running gateway through its admin API.
     Admin {
         #[command(flatten)]
@@ -39,11 +47,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, listen, data_dir } => serve(config, listen, data_dir),
-        Command::Admin { conn, command } => admin(&conn, command),
+        Command::Admin { conn, command } => client("admin", tollgate::admin::client::run(&conn, command)),
+        Command::Proof { conn, command } => client("proof", tollgate::proof::cli::run(&conn, command)),
     }
 }
 
-fn admin(conn: &tollgate::admin::client::Connection, command: tollgate::admin::client::AdminCommand) -> ExitCode {
+/// Runs one client command of the CLI.
+fn client(name: &str, command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -51,10 +61,10 @@ fn admin(conn: &tollgate::admin::client::Connection, command: tollgate::admin::c
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(tollgate::admin::client::run(conn, command)) {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tollgate admin: {e}");
+            eprintln!("tollgate {name}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,8 @@
 //! The HTTP server: accepts connections on an already-bound listener, serves the S3
 //! front (s3s) and the operational endpoints, and shuts down gracefully.
 
-use crate::admin::AdminApi;
+use crate::admin::{AdminApi, LastScrub, Routes, proofs::ProofApi};
+use crate::proof::Prover;
 use crate::audit::RequestContext;
 use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
@@ -44,6 +45,7 @@ pub struct App {
     pub config: Config,
     store: Arc<dyn Store>,
     backend: Arc<dyn Backend>,
+    last_scrub: LastScrub,
     s3: S3Service,
     /// Root credentials generated at this start (to be shown once).
     pub generated_root: Option<(String, auth::Secret)>,
@@ -56,11 +58,24 @@ impl App {
     pub fn open(config: Config) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir)?;
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
-        let backend = Arc::new(LocalBackend::open(&config.data_dir, Arc::clone(&store), LocalOptions {
-            fsync: config.storage.fsync,
-            max_object_size: config.storage.max_object_size,
-            body_idle_timeout: config.server.body_idle_timeout(),
-        })?);
+        let prover = if config.proofs.enabled {
+            let file = config.proofs.signing_key_file.clone().unwrap_or_else(|| config.data_dir.join("proof-signing.key"));
+            let prover = Prover::load(&file)?;
+            store.proof_key_put(prover.key_id(), &prover.public_key())?;
+            Some(Arc::new(prover))
+        } else {
+            None
+        };
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::open(
+            &config.data_dir,
+            Arc::clone(&store),
+            LocalOptions {
+                fsync: config.storage.fsync,
+                max_object_size: config.storage.max_object_size,
+                body_idle_timeout: config.server.body_idle_timeout(),
+            },
+            prover.clone(),
+        )?);
         let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
             store.tenant_create(&TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns() }, None)?;
@@ -69,10 +84,14 @@ impl App {
         let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
-        let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend) as Arc<dyn Backend>));
+        let last_scrub = LastScrub::default();
+        let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend)));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store)));
-        b.set_route(AdminApi::new(Arc::clone(&store), Arc::clone(&keys)));
+        b.set_route(Routes {
+            admin: AdminApi::new(Arc::clone(&store), Arc::clone(&keys), Arc::clone(&backend), config.proofs.scrub_bytes_per_sec, Arc::clone(&last_scrub)),
+            proofs: ProofApi::new(Arc::clone(&store), prover),
+        });
         b.set_validation(crate::admin::BucketNames);
         if !config.domains.is_empty() {
             let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
@@ -85,6 +104,7 @@ impl App {
             s3: b.build(),
             store,
             backend,
+            last_scrub,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             config,
@@ -228,6 +248,31 @@ async fn prune_audit(store: Arc<dyn Store>, cfg: crate::config::AuditConfig, mut
     }
 }
 
+/// Re-hashes stored objects against their manifests every `scrub_interval_secs`.
+async fn scrub_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let cfg = &app.config.proofs;
+    if !cfg.enabled || cfg.scrub_interval_secs == 0 {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(cfg.scrub_interval_secs)) => {}
+            _ = stop.changed() => return,
+        }
+        let mut last = app.last_scrub.lock().await;
+        tokio::select! {
+            report = app.backend.scrub(cfg.scrub_bytes_per_sec) => match report {
+                Ok(r) => {
+                    tracing::info!(objects = r.objects, bytes = r.bytes, mismatches = r.mismatches.len(), "scrub finished");
+                    *last = Some(r);
+                }
+                Err(e) => tracing::warn!(error = %e, "scrub failed"),
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 impl App {
     pub(crate) async fn ready(&self) -> Result<(), String> {
         self.backend.ready().await
@@ -248,7 +293,8 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     conn_builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-    let pruner = tokio::spawn(prune_audit(Arc::clone(&app.store), app.config.audit.clone(), jobs_stopped));
+    let pruner = tokio::spawn(prune_audit(Arc::clone(&app.store), app.config.audit.clone(), jobs_stopped.clone()));
+    let scrubber = tokio::spawn(scrub_periodically(Arc::clone(&app), jobs_stopped));
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     loop {
@@ -282,6 +328,7 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = stop_jobs.send(true);
     let _ = pruner.await;
+    let _ = scrubber.await;
     let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");

@@ -45,6 +45,12 @@ pub enum AdminCommand {
     Bucket(BucketCmd),
     /// The audit log, filtered; `--jsonl` exports JSON lines.
     Audit(AuditArgs),
+    /// Re-hash every stored object against its proof manifest now (root only), or
+    /// `--last` to show the last scrub's report.
+    Scrub {
+        #[arg(long)]
+        last: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +169,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         AdminCommand::Bucket(BucketCmd::Set { name, visibility, tenant }) => {
             ("PUT", format!("buckets/{name}"), Some(json!({"visibility": visibility, "tenant": tenant})))
         }
+        AdminCommand::Scrub { last } => (if last { "GET" } else { "POST" }, "scrub".to_owned(), None),
         AdminCommand::Audit(a) => {
             let since = a.since.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
             let until = a.until.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
@@ -200,14 +207,30 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
 
 /// One signed call to the admin API.
 pub async fn call(conn: &Connection, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+    if conn.access_key.is_none() || conn.secret_key.is_none() {
+        return Err("credentials needed: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into());
+    }
+    let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    request(conn, method, &format!("{}{path}", super::PREFIX), payload).await
+}
+
+/// One call to the gateway's own endpoints (`full_path` from the root), signed when
+/// credentials are given, anonymous otherwise.
+pub async fn request(conn: &Connection, method: &str, full_path: &str, payload: Vec<u8>) -> Result<Value, String> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use sha2::Digest;
 
+    let url = format!("{}{full_path}", conn.endpoint.trim_end_matches('/'));
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
     let (Some(ak), Some(sk)) = (&conn.access_key, &conn.secret_key) else {
-        return Err("credentials needed: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into());
+        *req.body_mut() = Full::new(Bytes::from(payload));
+        return send(conn, req).await;
     };
-    let url = format!("{}{}{}", conn.endpoint.trim_end_matches('/'), super::PREFIX, path);
-    let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
     let payload_hash = hex_simd::encode_to_string(sha2::Sha256::digest(&payload), hex_simd::AsciiCase::Lower);
     let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "tollgate-admin").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
@@ -223,14 +246,13 @@ pub async fn call(conn: &Connection, method: &str, path: &str, body: Option<Valu
     let signable = SignableRequest::new(method, &url, headers.iter().copied(), SignableBody::Precomputed(payload_hash.clone()))
         .map_err(|e| e.to_string())?;
     let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(&url)
-        .header("x-amz-content-sha256", &payload_hash)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(payload)))
-        .map_err(|e| e.to_string())?;
+    req.headers_mut().insert("x-amz-content-sha256", payload_hash.parse().map_err(|_| "bad hash".to_owned())?);
+    *req.body_mut() = Full::new(Bytes::from(payload));
     instructions.apply_to_request_http1x(&mut req);
+    send(conn, req).await
+}
+
+async fn send(conn: &Connection, req: http::Request<Full<Bytes>>) -> Result<Value, String> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let resp = client.request(req).await.map_err(|e| format!("cannot reach {}: {e}", conn.endpoint))?;
     let status = resp.status();

@@ -18,9 +18,11 @@
 //! | `GET /audit`                            | `?tenant=&principal=&bucket=&outcome=&since_ns=&until_ns=&limit=` | admins: own tenant |
 
 pub mod client;
+pub mod proofs;
 
 use crate::audit::{self, AuditQuery, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
+use crate::backend::{Backend, ScrubReport};
 use crate::meta::{self, Store, TenantRecord, UserRecord, Visibility};
 
 use std::sync::Arc;
@@ -49,7 +51,7 @@ const MAX_BODY: usize = 64 << 10;
 
 /// An admin API failure: its status and a message for the caller.
 #[derive(Debug)]
-struct ApiError(StatusCode, String);
+pub(crate) struct ApiError(StatusCode, String);
 
 impl From<meta::Error> for ApiError {
     fn from(e: meta::Error) -> Self {
@@ -65,7 +67,7 @@ impl From<meta::Error> for ApiError {
     }
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
+pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
@@ -73,7 +75,7 @@ fn forbidden() -> ApiError {
     ApiError(StatusCode::FORBIDDEN, "access denied".into())
 }
 
-type ApiResult = Result<serde_json::Value, ApiError>;
+pub(crate) type ApiResult = Result<serde_json::Value, ApiError>;
 
 /// Names of tenants and users: 1 to 64 of `[a-z0-9._-]`, starting alphanumeric.
 fn valid_name(s: &str) -> bool {
@@ -121,15 +123,21 @@ struct KeyView {
     last_used_ns: i128,
 }
 
+/// The last scrub's report, shared by the background job and the API.
+pub type LastScrub = Arc<tokio::sync::Mutex<Option<ScrubReport>>>;
+
 pub struct AdminApi {
     store: Arc<dyn Store>,
     keys: Arc<KeyStore>,
+    backend: Arc<dyn Backend>,
+    scrub_rate: u64,
+    last_scrub: LastScrub,
 }
 
 impl AdminApi {
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyStore>) -> Self {
-        Self { store, keys }
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyStore>, backend: Arc<dyn Backend>, scrub_rate: u64, last_scrub: LastScrub) -> Self {
+        Self { store, keys, backend, scrub_rate, last_scrub }
     }
 
     async fn handle(&self, p: &Principal, cx: Option<&RequestContext>, method: &Method, path: &str, query: &str, body: &[u8]) -> ApiResult {
@@ -263,6 +271,19 @@ impl AdminApi {
                 }
                 Ok(json!(out))
             }
+            ("GET", ["scrub"]) => Ok(json!(*self.last_scrub.lock().await)),
+            ("POST", ["scrub"]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                let mut last = self.last_scrub.lock().await;
+                let report = self.backend.scrub(self.scrub_rate).await.map_err(|e| {
+                    tracing::error!(error = %e, "scrub failed");
+                    ApiError(StatusCode::INTERNAL_SERVER_ERROR, "scrub failed".into())
+                })?;
+                *last = Some(report.clone());
+                Ok(json!(report))
+            }
             _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}"))),
         }
     }
@@ -280,44 +301,59 @@ fn respond(status: StatusCode, value: &serde_json::Value) -> S3Response<Body> {
     resp
 }
 
+/// The gateway's own endpoints under `/_tollgate/`: the admin API and the proof API.
+pub struct Routes {
+    pub admin: AdminApi,
+    pub proofs: proofs::ProofApi,
+}
+
+impl Routes {
+    fn audit_denial(&self, p: &Principal, cx: Option<&RequestContext>, path: &str) {
+        if let Err(e) = self.admin.store.audit_append(&audit::entry_for(p, cx, "Admin", "", path, "denied", 0)) {
+            tracing::error!(error = %e, "audit append failed");
+        }
+    }
+}
+
 #[async_trait::async_trait]
-impl S3Route for AdminApi {
+impl S3Route for Routes {
     fn is_match(&self, _: &Method, uri: &http::Uri, _: &http::HeaderMap, _: &mut http::Extensions) -> bool {
-        uri.path().starts_with(PREFIX)
+        uri.path().starts_with(PREFIX) || uri.path().starts_with(proofs::PREFIX)
     }
 
+    /// Signatures are checked by s3s before this; each API decides who may call it
+    /// (the proof API serves anonymous readers of public buckets).
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
-        let Some(creds) = &req.credentials else {
-            return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
-        };
-        let p = self.keys.principal(&creds.access_key).ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?;
-        if !p.root && p.role != Role::Admin {
-            if let Err(e) = self.store.audit_append(&audit::entry_for(&p, req.extensions.get::<RequestContext>(), "Admin", "", req.uri.path(), "denied", 0)) {
-                tracing::error!(error = %e, "audit append failed");
-            }
-            return Err(s3s::s3_error!(AccessDenied, "the admin API needs an admin or root key"));
+        if let Some(creds) = &req.credentials {
+            let p = self.admin.keys.principal(&creds.access_key).ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?;
+            req.extensions.insert(p);
         }
-        req.extensions.insert(p);
         Ok(())
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let p = Principal::of(&req);
         let cx = req.extensions.get::<RequestContext>().cloned();
-        let path = req.uri.path().trim_start_matches(PREFIX).to_owned();
         let query = req.uri.query().unwrap_or("").to_owned();
-        let body = match http_body_util::Limited::new(req.input, MAX_BODY).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, &json!({"error": "body too large"}))),
+        let result = if let Some(path) = req.uri.path().strip_prefix(proofs::PREFIX) {
+            let path = path.to_owned();
+            self.proofs.handle(&p, &req.method, &path, &query, req.input).await
+        } else {
+            let path = req.uri.path().trim_start_matches(PREFIX).to_owned();
+            if !p.root && (p.is_anonymous() || p.role != Role::Admin) {
+                self.audit_denial(&p, cx.as_ref(), &path);
+                return Err(s3s::s3_error!(AccessDenied, "the admin API needs an admin or root key"));
+            }
+            match http_body_util::Limited::new(req.input, MAX_BODY).collect().await {
+                Ok(body) => self.admin.handle(&p, cx.as_ref(), &req.method, &path, &query, &body.to_bytes()).await,
+                Err(_) => Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "body too large".into())),
+            }
         };
-        Ok(match self.handle(&p, cx.as_ref(), &req.method, &path, &query, &body).await {
+        Ok(match result {
             Ok(v) => respond(StatusCode::OK, &v),
             Err(ApiError(status, msg)) => {
                 if status == StatusCode::FORBIDDEN {
-                    let entry = audit::entry_for(&p, cx.as_ref(), "Admin", "", &path, "denied", 0);
-                    if let Err(e) = self.store.audit_append(&entry) {
-                        tracing::error!(error = %e, "audit append failed");
-                    }
+                    self.audit_denial(&p, cx.as_ref(), req.uri.path());
                 }
                 respond(status, &json!({"error": msg}))
             }

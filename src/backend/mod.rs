@@ -164,9 +164,31 @@ impl From<Error> for S3Error {
     }
 }
 
+/// A stored object whose bytes no longer hash to what its manifest recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScrubMismatch {
+    pub bucket: String,
+    pub key: String,
+    pub proof_id: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// The result of one scrub.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScrubReport {
+    pub objects: u64,
+    pub bytes: u64,
+    pub mismatches: Vec<ScrubMismatch>,
+}
+
 /// A storage engine behind the gateway.
 #[async_trait::async_trait]
 pub trait Backend: s3s::S3 {
     /// Whether the backend can serve requests now (for `/ready`); the reason if not.
     async fn ready(&self) -> Result<(), String>;
+
+    /// Re-hashes every stored object against its recorded SHA-256, reading at most
+    /// `bytes_per_sec` (0: unbounded). Never changes anything.
+    async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error>;
 }

@@ -61,6 +61,24 @@ impl Precondition {
     }
 }
 
+pub use crate::proof::manifest::Manifest;
+
+/// A proof manifest to record with a change. The store fills in its place in the
+/// tenant's chain (`seq`, `prev`) inside the transaction, then `sign` signs it, so
+/// concurrent writers of one tenant always form one linear chain.
+pub struct ProofDraft<'a> {
+    pub manifest: Manifest,
+    pub sign: &'a (dyn Fn(&mut Manifest) + Sync),
+}
+
+/// The head of a tenant's proof chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChainHead {
+    pub seq: u64,
+    /// Hash of the manifest at `seq`.
+    pub hash: String,
+}
+
 /// One object entry returned by a listing scan.
 pub type ObjectEntry = (String, ObjectRecord);
 
@@ -91,9 +109,11 @@ pub trait Store: Send + Sync + 'static {
         precondition: &Precondition,
         upload: Option<&str>,
         audit: Option<&AuditEntry>,
+        proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<ObjectRecord>>;
-    /// Removes the key; returns the removed record, if any.
-    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>) -> Result<Option<ObjectRecord>>;
+    /// Removes the key; returns the removed record, if any. The proof (of the deletion)
+    /// is recorded only if a record was removed.
+    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>>;
     /// Replaces the tags of an existing object; returns false if the key does not exist.
     fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first
@@ -144,6 +164,18 @@ pub trait Store: Send + Sync + 'static {
     fn audit_scan<'a>(&'a self, from_ns: i128, to_ns: i128) -> Box<dyn Iterator<Item = Result<AuditEntry>> + 'a>;
     /// Removes entries older than `before_ns`; returns how many.
     fn audit_prune(&self, before_ns: i128) -> Result<usize>;
+
+    fn proof_get(&self, id: &str) -> Result<Option<Manifest>>;
+    /// Every manifest of a key, oldest first.
+    fn proof_of_object(&self, bucket: &str, key: &str) -> Result<Vec<Manifest>>;
+    /// Every manifest recording a body with this SHA-256 (lower-case hex).
+    fn proof_by_sha256(&self, sha256: &str) -> Result<Vec<Manifest>>;
+    /// A tenant's chain from `from_seq` on, in order.
+    fn proof_chain<'a>(&'a self, tenant: &str, from_seq: u64) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a>;
+    fn proof_head(&self, tenant: &str) -> Result<Option<ChainHead>>;
+    /// Publishes a signing key's public half (base64) under its id; old ones are kept.
+    fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()>;
+    fn proof_keys(&self) -> Result<Vec<(String, String)>>;
 
     /// Makes every write made so far durable (group-committed across callers).
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>>;

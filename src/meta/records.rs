@@ -92,6 +92,12 @@ pub struct ObjectRecord {
     /// Access key id of the writer.
     #[serde(default)]
     pub owner: String,
+    /// Lower-case hex SHA-256 of the whole body.
+    #[serde(default)]
+    pub sha256: String,
+    /// Id of the proof manifest recording this version.
+    #[serde(default)]
+    pub proof_id: String,
 }
 
 /// A multipart upload in progress.

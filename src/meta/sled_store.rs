@@ -10,6 +10,11 @@
 //! - `tenants`:  tenant name → [`TenantRecord`]
 //! - `users`:    tenant `0x00` user name → [`UserRecord`]
 //! - `keys`:     access key id → [`KeyRecord`]
+//! - `proofs`:   proof id → [`Manifest`]
+//! - `proof_index`: `c` tenant `0x00` seq (BE u64) → id (the chain);
+//!   `o` bucket `0x00` key `0x00` n (BE u64) → id (by object); `s` sha256 `0x00` id → `[]`
+//! - `proof_heads`: tenant → [`ChainHead`]
+//! - `proof_keys`: key id → public key (base64)
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
 
@@ -33,6 +38,10 @@ pub struct SledStore {
     users: Tree,
     keys: Tree,
     audit: Tree,
+    proofs: Tree,
+    proof_index: Tree,
+    proof_heads: Tree,
+    proof_keys: Tree,
 }
 
 impl From<sled::Error> for Error {
@@ -135,7 +144,56 @@ fn tx_audit(
     Ok(())
 }
 
+fn index_key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = vec![kind];
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// Appends a proof draft to its tenant's chain inside a transaction.
+fn tx_proof(
+    proofs: &TransactionalTree,
+    index: &TransactionalTree,
+    heads: &TransactionalTree,
+    draft: Option<&ProofDraft<'_>>,
+    object_n: u64,
+) -> std::result::Result<(), ConflictableTransactionError<Error>> {
+    let Some(draft) = draft else { return Ok(()) };
+    let mut m = draft.manifest.clone();
+    let head: ChainHead = match heads.get(m.tenant.as_bytes())? {
+        Some(raw) => tx_decode(&raw)?,
+        None => ChainHead::default(),
+    };
+    m.seq = head.seq + 1;
+    m.prev = head.hash;
+    (draft.sign)(&mut m);
+    let next = ChainHead { seq: m.seq, hash: m.hash() };
+    heads.insert(m.tenant.as_bytes(), encode(&next))?;
+    proofs.insert(m.id.as_bytes(), encode(&m))?;
+    index.insert(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes())?;
+    index.insert(index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes())?;
+    if !m.sha256.is_empty() {
+        index.insert(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), &[])?;
+    }
+    Ok(())
+}
+
 impl SledStore {
+    fn proofs_of_ids(&self, ids: impl Iterator<Item = sled::Result<sled::IVec>>) -> Result<Vec<Manifest>> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(raw) = self.proofs.get(id?)? {
+                out.push(decode(&raw)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The audit key and value of `entry`: time first, so the tree is a time-ordered log.
     fn audit_row(&self, entry: Option<&AuditEntry>) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let Some(e) = entry else { return Ok(None) };
@@ -173,6 +231,10 @@ impl SledStore {
             users: db.open_tree("users")?,
             keys: db.open_tree("keys")?,
             audit: db.open_tree("audit")?,
+            proofs: db.open_tree("proofs")?,
+            proof_index: db.open_tree("proof_index")?,
+            proof_heads: db.open_tree("proof_heads")?,
+            proof_keys: db.open_tree("proof_keys")?,
             db,
         })
     }
@@ -261,7 +323,9 @@ impl Store for SledStore {
         precondition: &Precondition,
         upload: Option<&str>,
         audit: Option<&AuditEntry>,
+        proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<ObjectRecord>> {
+        let object_n = self.db.generate_id()?;
         let parts = match upload {
             Some(id) => self.part_keys(id)?,
             None => Vec::new(),
@@ -270,8 +334,18 @@ impl Store for SledStore {
         let value = encode(record);
         let row = self.audit_row(audit)?;
         flatten(
-            (&self.buckets, &self.objects, &self.uploads, &self.upload_keys, &self.parts, &self.audit).transaction(
-                |(buckets, objects, uploads, upload_keys, parts_tree, audit)| {
+            (
+                &self.buckets,
+                &self.objects,
+                &self.uploads,
+                &self.upload_keys,
+                &self.parts,
+                &self.audit,
+                &self.proofs,
+                &self.proof_index,
+                &self.proof_heads,
+            )
+                .transaction(|(buckets, objects, uploads, upload_keys, parts_tree, audit, proofs, index, heads)| {
                     let old: Option<ObjectRecord> = match objects.get(&okey)? {
                         Some(raw) => Some(tx_decode(&raw)?),
                         None => None,
@@ -291,16 +365,18 @@ impl Store for SledStore {
                     update_usage(buckets, bucket, old.as_ref(), Some(record))?;
                     objects.insert(okey.as_slice(), value.as_slice())?;
                     tx_audit(audit, row.as_ref())?;
+                    tx_proof(proofs, index, heads, proof, object_n)?;
                     Ok(old)
-                },
-            ),
+                }),
         )
     }
 
-    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>) -> Result<Option<ObjectRecord>> {
+    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
-        flatten((&self.buckets, &self.objects, &self.audit).transaction(|(buckets, objects, audit)| {
+        let object_n = self.db.generate_id()?;
+        let trees = (&self.buckets, &self.objects, &self.audit, &self.proofs, &self.proof_index, &self.proof_heads);
+        flatten(trees.transaction(|(buckets, objects, audit, proofs, index, heads)| {
             tx_audit(audit, row.as_ref())?;
             let Some(raw) = objects.remove(okey.as_slice())? else {
                 if buckets.get(bucket.as_bytes())?.is_none() {
@@ -310,6 +386,7 @@ impl Store for SledStore {
             };
             let old: ObjectRecord = tx_decode(&raw)?;
             update_usage(buckets, bucket, Some(&old), None)?;
+            tx_proof(proofs, index, heads, proof, object_n)?;
             Ok(Some(old))
         }))
     }
@@ -580,6 +657,63 @@ impl Store for SledStore {
         Ok(n)
     }
 
+    fn proof_get(&self, id: &str) -> Result<Option<Manifest>> {
+        self.proofs.get(id)?.map(|v| decode(&v)).transpose()
+    }
+
+    fn proof_of_object(&self, bucket: &str, key: &str) -> Result<Vec<Manifest>> {
+        let mut prefix = index_key(b'o', &[bucket.as_bytes(), key.as_bytes()]);
+        prefix.push(0);
+        // A key containing NUL could share the prefix: keep exact matches only.
+        let mut found = self.proofs_of_ids(self.proof_index.scan_prefix(prefix).values())?;
+        found.retain(|m| m.bucket == bucket && m.key == key);
+        Ok(found)
+    }
+
+    fn proof_by_sha256(&self, sha256: &str) -> Result<Vec<Manifest>> {
+        let mut prefix = index_key(b's', &[sha256.as_bytes()]);
+        prefix.push(0);
+        let strip = prefix.len();
+        let ids = self.proof_index.scan_prefix(prefix).keys().map(move |k| k.map(|k| sled::IVec::from(&k[strip..])));
+        self.proofs_of_ids(ids)
+    }
+
+    fn proof_chain<'a>(&'a self, tenant: &str, from_seq: u64) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a> {
+        let mut prefix = index_key(b'c', &[tenant.as_bytes()]);
+        prefix.push(0);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&from_seq.to_be_bytes());
+        Box::new(
+            self.proof_index
+                .range(start..)
+                .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+                .map(move |r| {
+                    let (_, id) = r?;
+                    let raw = self.proofs.get(&id)?.ok_or_else(|| Error::Corrupt("chain names a missing manifest".into()))?;
+                    decode(&raw)
+                }),
+        )
+    }
+
+    fn proof_head(&self, tenant: &str) -> Result<Option<ChainHead>> {
+        self.proof_heads.get(tenant)?.map(|v| decode(&v)).transpose()
+    }
+
+    fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()> {
+        self.proof_keys.insert(key_id, public_key.as_bytes())?;
+        Ok(())
+    }
+
+    fn proof_keys(&self) -> Result<Vec<(String, String)>> {
+        self.proof_keys
+            .iter()
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
+            })
+            .collect()
+    }
+
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.db.flush_async().await?;
@@ -613,6 +747,8 @@ mod tests {
             checksums: Checksums::default(),
             tags: vec![],
             owner: String::new(),
+            sha256: String::new(),
+            proof_id: String::new(),
         }
     }
 
@@ -621,29 +757,29 @@ mod tests {
         let (_d, s) = store();
         assert_eq!(s.bucket_create(&bucket("b"), None).unwrap(), None);
         assert!(s.bucket_create(&bucket("b"), None).unwrap().is_some());
-        s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, None, None).unwrap();
+        s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, None, None, None).unwrap();
         assert!(matches!(
-            s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, None, None),
+            s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, None, None, None),
             Err(Error::PreconditionFailed)
         ));
         assert!(matches!(
-            s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), None, None),
+            s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), None, None, None),
             Err(Error::PreconditionFailed)
         ));
         let old = s
-            .object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), None, None)
+            .object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), None, None, None)
             .unwrap();
         assert_eq!(old.unwrap().etag, "e1");
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (1, 5));
         assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
-        assert!(s.object_delete("b", "k", None).unwrap().is_some());
-        assert!(s.object_delete("b", "k", None).unwrap().is_none());
+        assert!(s.object_delete("b", "k", None, None).unwrap().is_some());
+        assert!(s.object_delete("b", "k", None, None).unwrap().is_none());
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (0, 0));
         s.bucket_delete("b", None).unwrap();
         assert!(matches!(
-            s.object_commit("b", "k", &object("e3", 1), &Precondition::None, None, None),
+            s.object_commit("b", "k", &object("e3", 1), &Precondition::None, None, None, None),
             Err(Error::NoSuchBucket)
         ));
     }
@@ -655,10 +791,10 @@ mod tests {
         s.bucket_create(&bucket("ab"), None).unwrap();
         for k in ["x/2", "x/1", "y", "x/10", ""] {
             if !k.is_empty() {
-                s.object_commit("a", k, &object(k, 1), &Precondition::None, None, None).unwrap();
+                s.object_commit("a", k, &object(k, 1), &Precondition::None, None, None, None).unwrap();
             }
         }
-        s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, None, None).unwrap();
+        s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, None, None, None).unwrap();
         let keys: Vec<String> = s.object_scan("a", "x/", None).map(|r| r.unwrap().0).collect();
         assert_eq!(keys, ["x/1", "x/10", "x/2"]);
         let keys: Vec<String> = s.object_scan("a", "", Some("x/10")).map(|r| r.unwrap().0).collect();
@@ -691,12 +827,12 @@ mod tests {
         assert_eq!(s.upload_list("b").unwrap().len(), 1);
         assert!(s.referenced_blobs().unwrap().contains("p1"));
         assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
-        s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None).unwrap();
+        s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None, None).unwrap();
         assert!(s.upload_get("u1").unwrap().is_none());
         assert!(s.part_list("u1").unwrap().is_empty());
         assert!(s.upload_list("b").unwrap().is_empty());
         assert!(matches!(
-            s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None),
+            s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None, None),
             Err(Error::NoSuchUpload)
         ));
     }

@@ -3,12 +3,15 @@
 
 use s3s::checksum::ChecksumHasher;
 use s3s::crypto::{Checksum as _, Md5};
+use sha2::Digest as _;
 
 use crate::meta::Checksums;
 
-/// The digests of one body: MD5 (the ETag) and the S3 checksums the client asked for.
+/// The digests of one body: MD5 (the ETag), SHA-256 (the proof manifest) and the S3
+/// checksums the client asked for.
 pub struct BodyHasher {
     md5: Md5,
+    sha256: sha2::Sha256,
     checksums: ChecksumHasher,
 }
 
@@ -53,6 +56,8 @@ impl ChecksumSet {
 #[derive(Debug, Clone)]
 pub struct BodyDigests {
     pub md5: [u8; 16],
+    /// Lower-case hex SHA-256 of the body.
+    pub sha256: String,
     pub checksums: Checksums,
 }
 
@@ -82,11 +87,12 @@ impl BodyHasher {
         if set.sha256 {
             checksums.sha256 = Some(Default::default());
         }
-        Self { md5: Md5::new(), checksums }
+        Self { md5: Md5::new(), sha256: sha2::Sha256::new(), checksums }
     }
 
     pub fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
+        self.sha256.update(data);
         self.checksums.update(data);
     }
 
@@ -95,6 +101,7 @@ impl BodyHasher {
         let c = self.checksums.finalize();
         BodyDigests {
             md5: self.md5.finalize(),
+            sha256: hex_simd::encode_to_string(self.sha256.finalize(), hex_simd::AsciiCase::Lower),
             checksums: Checksums {
                 crc32: c.checksum_crc32,
                 crc32c: c.checksum_crc32c,
@@ -121,6 +128,7 @@ mod tests {
         h.update(b"world");
         let d = h.finish();
         assert_eq!(d.md5_hex(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(d.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
         // crc32("hello world") = 0x0d4a1185
         assert_eq!(d.checksums.crc32.as_deref(), Some("DUoRhQ=="));
         assert_eq!(

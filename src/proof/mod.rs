@@ -1,3 +1,108 @@
-//! Proofs of what was stored. For now: the streaming digests every stored body gets.
+//! Proofs of what was stored: streaming digests ([`hashing`]), signed and chained
+//! manifests ([`manifest`]), and the gateway's signing key ([`Prover`]).
 
+pub mod cli;
 pub mod hashing;
+pub mod manifest;
+
+use manifest::{Manifest, VERSION};
+
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use ed25519_dalek::SigningKey;
+use zeroize::Zeroizing;
+
+/// The gateway's Ed25519 signing key. Kept (base64 seed, mode 0600) in a file; to rotate,
+/// replace the file: old public keys stay published under their ids.
+pub struct Prover {
+    key: SigningKey,
+    key_id: String,
+}
+
+impl std::fmt::Debug for Prover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prover").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+/// What a manifest records about one change.
+pub struct Change<'a> {
+    pub op: &'a str,
+    pub tenant: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+    pub etag: &'a str,
+    pub content_type: &'a str,
+    pub principal: &'a str,
+}
+
+impl Prover {
+    /// Loads the key from `file`, or generates it there.
+    pub fn load(file: &Path) -> io::Result<Self> {
+        let seed: Zeroizing<[u8; 32]> = match std::fs::read_to_string(file) {
+            Ok(text) => {
+                if std::fs::metadata(file)?.permissions().mode() & 0o077 != 0 {
+                    return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is readable by others: chmod 600 it", file.display())));
+                }
+                let raw = Zeroizing::new(base64_simd::STANDARD.decode_to_vec(text.trim()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "signing key is not base64"))?);
+                Zeroizing::new(raw.as_slice().try_into().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "signing key must be 32 bytes"))?)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                getrandom::fill(seed.as_mut()).map_err(|e| io::Error::other(e.to_string()))?;
+                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file)?;
+                io::Write::write_all(&mut f, base64_simd::STANDARD.encode_to_string(seed.as_ref()).as_bytes())?;
+                f.sync_all()?;
+                seed
+            }
+            Err(e) => return Err(e),
+        };
+        let key = SigningKey::from_bytes(&seed);
+        let key_id = manifest::key_id(&key.verifying_key());
+        Ok(Self { key, key_id })
+    }
+
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The public key, base64.
+    #[must_use]
+    pub fn public_key(&self) -> String {
+        base64_simd::STANDARD.encode_to_string(self.key.verifying_key().as_bytes())
+    }
+
+    /// A manifest for `change`, not yet placed in the chain nor signed.
+    #[must_use]
+    pub fn draft(&self, c: &Change<'_>) -> Manifest {
+        let now = time::OffsetDateTime::now_utc();
+        Manifest {
+            v: VERSION,
+            id: manifest::new_id(),
+            op: c.op.to_owned(),
+            tenant: c.tenant.to_owned(),
+            bucket: c.bucket.to_owned(),
+            key: c.key.to_owned(),
+            size: c.size,
+            sha256: c.sha256.to_owned(),
+            etag: c.etag.to_owned(),
+            content_type: c.content_type.to_owned(),
+            principal: c.principal.to_owned(),
+            created: now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            seq: 0,
+            prev: String::new(),
+            key_id: self.key_id.clone(),
+            sig: String::new(),
+        }
+    }
+
+    /// Signs a manifest (after the store placed it in the chain).
+    pub fn sign(&self, m: &mut Manifest) {
+        m.sign(&self.key);
+    }
+}

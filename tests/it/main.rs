@@ -10,4 +10,5 @@ mod hostile;
 mod listing;
 mod multipart;
 mod objects;
+mod proofs;
 mod tenancy;

@@ -12,11 +12,13 @@ mod extras;
 mod list;
 mod multipart;
 mod object;
+mod scrub;
 
 pub use blobs::BlobStore;
 
 use crate::backend::{Backend, Error};
 use crate::meta::{Checksums, ObjectAttrs, Precondition, Store};
+use crate::proof::Prover;
 use crate::proof::hashing::{BodyDigests, BodyHasher, ChecksumSet};
 
 use std::path::Path;
@@ -41,13 +43,15 @@ pub struct LocalBackend {
     store: Arc<dyn Store>,
     blobs: BlobStore,
     opts: LocalOptions,
+    /// Signs a proof manifest for every stored or deleted object version (if enabled).
+    prover: Option<Arc<Prover>>,
 }
 
 impl LocalBackend {
     /// Opens the backend and reconciles disk with the index: nothing is in flight yet,
     /// so every blob no index entry references is an orphan of a crash.
-    pub fn open(data_dir: &Path, store: Arc<dyn Store>, opts: LocalOptions) -> Result<Self, Error> {
-        let backend = Self { blobs: BlobStore::open(data_dir, opts.fsync, opts.body_idle_timeout)?, store, opts };
+    pub fn open(data_dir: &Path, store: Arc<dyn Store>, opts: LocalOptions, prover: Option<Arc<Prover>>) -> Result<Self, Error> {
+        let backend = Self { blobs: BlobStore::open(data_dir, opts.fsync, opts.body_idle_timeout)?, store, opts, prover };
         let report = backend.reconcile(Duration::ZERO)?;
         if report.orphan_blobs > 0 || report.missing_blobs > 0 {
             tracing::warn!(orphans_removed = report.orphan_blobs, missing = report.missing_blobs, "reconciled blobs with the index");
@@ -255,6 +259,17 @@ fn etag(s: &str) -> ETag {
     ETag::Strong(s.to_owned())
 }
 
+/// Adds `x-tollgate-proof-id` and `x-tollgate-sha256` for a recorded object version.
+fn proof_headers(headers: &mut http::HeaderMap, rec: &crate::meta::ObjectRecord) {
+    if rec.proof_id.is_empty() {
+        return;
+    }
+    if let (Ok(id), Ok(sha)) = (http::HeaderValue::from_str(&rec.proof_id), http::HeaderValue::from_str(&rec.sha256)) {
+        headers.insert("x-tollgate-proof-id", id);
+        headers.insert("x-tollgate-sha256", sha);
+    }
+}
+
 fn owner(tenant: &str) -> Owner {
     Owner { id: Some(tenant.to_owned()), display_name: Some(tenant.to_owned()) }
 }
@@ -303,6 +318,10 @@ fn validate_tags(tags: &[(String, String)]) -> Result<(), Error> {
 impl Backend for LocalBackend {
     async fn ready(&self) -> Result<(), String> {
         self.store.bucket_list().map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn scrub(&self, bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
+        self.scrub_all(bytes_per_sec).await
     }
 }
 

@@ -214,28 +214,41 @@ pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<C
     let mut h = <s3s::crypto::Md5 as s3s::crypto::Checksum>::new();
     s3s::crypto::Checksum::update(&mut h, &md5s);
     let etag_value = format!("{}-{}", hex_simd::encode_to_string(s3s::crypto::Checksum::finalize(h), hex_simd::AsciiCase::Lower), chosen.len());
+    // The SHA-256 of the whole object: its parts read in order, streamed, once.
+    let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();
+    let size: u64 = chosen.iter().map(|p| p.size).sum();
+    let mut sha = <sha2::Sha256 as sha2::Digest>::new();
+    let mut body = std::pin::pin!(b.blobs.read(&segments, 0..size));
+    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+        sha2::Digest::update(&mut sha, chunk?);
+    }
+    let sha256 = hex_simd::encode_to_string(sha2::Digest::finalize(sha), hex_simd::AsciiCase::Lower);
     let record = ObjectRecord {
-        size: chosen.iter().map(|p| p.size).sum(),
+        size,
         etag: etag_value,
         last_modified_ns: now_ns(),
-        segments: chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect(),
+        segments,
         multipart: true,
         attrs: up.attrs,
         checksums: Checksums::default(),
         tags: up.tags,
         owner: up.owner,
+        sha256,
+        proof_id: String::new(),
     };
     audit.bytes = record.size;
     let record = commit(b, &input.bucket, &input.key, record, &precondition, Some(&input.upload_id), &audit).await?;
     // Parts uploaded but not named in the completion are discarded.
     b.blobs.remove(stored.iter().filter(|s| !record.segments.iter().any(|seg| seg.blob == s.blob)).map(|s| s.blob.as_str()));
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
+    let mut headers = http::HeaderMap::new();
+    proof_headers(&mut headers, &record);
+    Ok(S3Response::with_headers(CompleteMultipartUploadOutput {
         location: Some(format!("/{}/{}", input.bucket, input.key)),
         bucket: Some(input.bucket),
         key: Some(input.key),
         e_tag: Some(etag(&record.etag)),
         ..Default::default()
-    }))
+    }, headers))
 }
 
 pub(super) async fn abort_multipart_upload(b: &LocalBackend, req: S3Request<AbortMultipartUploadInput>) -> Result<S3Response<AbortMultipartUploadOutput>, Error> {

@@ -58,11 +58,15 @@ pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInp
         checksums: digests.checksums,
         tags,
         owner: Principal::of(&req).access_key,
+        sha256: digests.sha256,
+        proof_id: String::new(),
     };
     let audit = crate::audit::entry(&req, "PutObject", &req.input.bucket, &req.input.key, record.size);
     let record = commit(b, &req.input.bucket, &req.input.key, record, &precondition, None, &audit).await?;
+    let mut headers = http::HeaderMap::new();
+    proof_headers(&mut headers, &record);
     let c = record.checksums;
-    Ok(S3Response::new(PutObjectOutput {
+    Ok(S3Response::with_headers(PutObjectOutput {
         e_tag: Some(etag(&record.etag)),
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
@@ -70,7 +74,7 @@ pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInp
         checksum_sha1: c.sha1,
         checksum_sha256: c.sha256,
         ..Default::default()
-    }))
+    }, headers))
 }
 
 /// Makes `record` visible under `key` (if `precondition` holds), then releases the blobs of
@@ -79,12 +83,33 @@ pub(super) async fn commit(
     b: &LocalBackend,
     bucket: &str,
     key: &str,
-    record: ObjectRecord,
+    mut record: ObjectRecord,
     precondition: &crate::meta::Precondition,
     upload: Option<&str>,
     audit: &crate::meta::AuditEntry,
 ) -> Result<ObjectRecord, Error> {
-    match b.store.object_commit(bucket, key, &record, precondition, upload, Some(audit)) {
+    let tenant = b.bucket(bucket)?.tenant;
+    let draft = b.prover.as_ref().map(|p| p.draft(&crate::proof::Change {
+        op: "put",
+        tenant: &tenant,
+        bucket,
+        key,
+        size: record.size,
+        sha256: &record.sha256,
+        etag: &record.etag,
+        content_type: record.attrs.content_type.as_deref().unwrap_or(""),
+        principal: &audit.principal,
+    }));
+    if let Some(d) = &draft {
+        record.proof_id.clone_from(&d.id);
+    }
+    let sign = |m: &mut crate::meta::Manifest| {
+        if let Some(p) = &b.prover {
+            p.sign(m);
+        }
+    };
+    let proof = draft.map(|manifest| crate::meta::ProofDraft { manifest, sign: &sign });
+    match b.store.object_commit(bucket, key, &record, precondition, upload, Some(audit), proof.as_ref()) {
         Ok(old) => {
             b.sync_meta().await?;
             if let Some(old) = old {
@@ -239,7 +264,9 @@ pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>)
         tag_count: tag_count(&rec),
         ..Default::default()
     };
-    Ok(S3Response::new(output))
+    let mut resp = S3Response::new(output);
+    proof_headers(&mut resp.headers, &rec);
+    Ok(resp)
 }
 
 pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
@@ -281,6 +308,7 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
         ..Default::default()
     };
     let mut resp = S3Response::new(output);
+    proof_headers(&mut resp.headers, &rec);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }
@@ -293,7 +321,27 @@ async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Optio
         return Err(Error::InvalidArgument("Invalid version id specified".into()));
     }
     check_key(key)?;
-    if let Some(old) = b.store.object_delete(bucket, key, Some(audit))? {
+    let tenant = b.bucket(bucket)?.tenant;
+    let sign = |m: &mut crate::meta::Manifest| {
+        if let Some(p) = &b.prover {
+            p.sign(m);
+        }
+    };
+    let proof = b.prover.as_ref().map(|p| crate::meta::ProofDraft {
+        manifest: p.draft(&crate::proof::Change {
+            op: "delete",
+            tenant: &tenant,
+            bucket,
+            key,
+            size: 0,
+            sha256: "",
+            etag: "",
+            content_type: "",
+            principal: &audit.principal,
+        }),
+        sign: &sign,
+    });
+    if let Some(old) = b.store.object_delete(bucket, key, Some(audit), proof.as_ref())? {
         b.sync_meta().await?;
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
     }
@@ -408,10 +456,15 @@ pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectI
         checksums: src.checksums.clone(),
         tags,
         owner: Principal::of(&req).access_key,
+        // The same bytes (hard links): the source's digest, which scrub re-checks.
+        sha256: src.sha256.clone(),
+        proof_id: String::new(),
     };
     let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, record.size);
     let record = commit(b, &req.input.bucket, &req.input.key, record, &crate::meta::Precondition::None, None, &audit).await?;
-    Ok(S3Response::new(CopyObjectOutput {
+    let mut headers = http::HeaderMap::new();
+    proof_headers(&mut headers, &record);
+    Ok(S3Response::with_headers(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag(&record.etag)),
             last_modified: Some(timestamp(record.last_modified_ns)),
@@ -422,7 +475,7 @@ pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectI
             ..Default::default()
         }),
         ..Default::default()
-    }))
+    }, headers))
 }
 
 #[cfg(test)]
@@ -440,6 +493,8 @@ mod tests {
             checksums: Checksums::default(),
             tags: vec![],
             owner: String::new(),
+            sha256: String::new(),
+            proof_id: String::new(),
         }
     }
 

@@ -1,0 +1,173 @@
+//! The proof API under `/_tollgate/proofs/`. Who may read a manifest follows who may
+//! read its object (anonymous callers included, for public-read buckets).
+//!
+//! | method and path                     | returns                                              |
+//! |-------------------------------------|------------------------------------------------------|
+//! | `GET /pubkey`                       | the current key id and every public key, by id       |
+//! | `GET /object/{bucket}/{key}`        | every manifest of the key, oldest first              |
+//! | `GET /id/{proof id}`                | one manifest                                         |
+//! | `GET /sha256/{hex}`                 | every manifest of a body with that digest            |
+//! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, and its head (admins) |
+//! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
+
+use super::{ApiError, ApiResult, bad};
+use crate::auth::Principal;
+use crate::meta::{Manifest, Store};
+use crate::policy::{Access, decide};
+use crate::proof::Prover;
+use crate::proof::manifest;
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use http_body_util::BodyExt;
+use serde_json::json;
+use sha2::Digest as _;
+
+pub const PREFIX: &str = "/_tollgate/proofs/";
+const CHAIN_PAGE: usize = 10_000;
+
+pub struct ProofApi {
+    store: Arc<dyn Store>,
+    prover: Option<Arc<Prover>>,
+}
+
+fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such proof".into())
+}
+
+impl ProofApi {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Self {
+        Self { store, prover }
+    }
+
+    /// Whether `p` may read the object a manifest records.
+    fn may_read(&self, p: &Principal, m: &Manifest) -> Result<bool, ApiError> {
+        match self.store.bucket_get(&m.bucket)? {
+            Some(b) if b.tenant == m.tenant => Ok(decide(p, Access::PublicRead, Some(&b)).is_ok()),
+            // The bucket is gone or changed hands: the recording tenant's users only.
+            _ => Ok(p.sees_tenant(&m.tenant)),
+        }
+    }
+
+    fn readable(&self, p: &Principal, found: Vec<Manifest>) -> Result<Vec<Manifest>, ApiError> {
+        let mut out = Vec::with_capacity(found.len());
+        for m in found {
+            if self.may_read(p, &m)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Signature and chain checks of one manifest against the store.
+    fn check(&self, m: &Manifest) -> Result<serde_json::Value, ApiError> {
+        let keys = self.store.proof_keys()?;
+        let signature_valid = keys
+            .iter()
+            .find(|(id, _)| *id == m.key_id)
+            .and_then(|(_, pk)| manifest::parse_public_key(pk))
+            .is_some_and(|k| m.verify(&k).is_ok());
+        let mut neighbours = self.store.proof_chain(&m.tenant, m.seq.saturating_sub(1).max(1));
+        let mut chain_intact = true;
+        if m.seq > 1 {
+            chain_intact &= matches!(neighbours.next(), Some(Ok(prev)) if prev.hash() == m.prev);
+        }
+        chain_intact &= matches!(neighbours.next(), Some(Ok(same)) if same == *m);
+        if let Some(next) = neighbours.next() {
+            chain_intact &= next.is_ok_and(|n| n.prev == m.hash());
+        }
+        Ok(json!({"manifest": m, "signature_valid": signature_valid, "chain_intact": chain_intact}))
+    }
+
+    pub(super) async fn handle(&self, p: &Principal, method: &http::Method, path: &str, query: &str, body: s3s::Body) -> ApiResult {
+        let segments: Vec<&str> = path.splitn(3, '/').collect();
+        match (method.as_str(), segments.as_slice()) {
+            ("GET", ["pubkey"]) => {
+                let keys: serde_json::Map<String, serde_json::Value> = self.store.proof_keys()?.into_iter().map(|(id, pk)| (id, json!(pk))).collect();
+                Ok(json!({"current": self.prover.as_ref().map(|p| p.key_id()), "keys": keys}))
+            }
+            ("GET", ["object", bucket, key]) => {
+                let key = percent_decode(key)?;
+                let found = self.readable(p, self.store.proof_of_object(bucket, &key)?)?;
+                if found.is_empty() {
+                    return Err(not_found());
+                }
+                Ok(json!(found))
+            }
+            ("GET", ["id", id]) => {
+                let m = self.store.proof_get(id)?.ok_or_else(not_found)?;
+                if !self.may_read(p, &m)? {
+                    return Err(not_found());
+                }
+                Ok(json!(m))
+            }
+            ("GET", ["sha256", hex]) => Ok(json!(self.readable(p, self.store.proof_by_sha256(&hex.to_ascii_lowercase())?)?)),
+            ("GET", ["chain", tenant]) => {
+                if !p.administers(tenant) {
+                    return Err(ApiError(StatusCode::FORBIDDEN, "access denied".into()));
+                }
+                let from: u64 = form_value(query, "from").map(|v| v.parse()).transpose().map_err(|_| bad("from must be a number"))?.unwrap_or(1);
+                let chain: Vec<Manifest> = self.store.proof_chain(tenant, from.max(1)).take(CHAIN_PAGE).collect::<Result<_, _>>()?;
+                Ok(json!({"head": self.store.proof_head(tenant)?, "manifests": chain}))
+            }
+            ("POST", ["verify"]) => {
+                let sha = match form_value(query, "sha256") {
+                    Some(h) => h.to_ascii_lowercase(),
+                    None => hash_body(body).await?,
+                };
+                let found = self.readable(p, self.store.proof_by_sha256(&sha)?)?;
+                let checks = found.iter().map(|m| self.check(m)).collect::<Result<Vec<_>, _>>()?;
+                Ok(json!({"sha256": sha, "matches": checks}))
+            }
+            _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no proof endpoint {method} {PREFIX}{path}"))),
+        }
+    }
+}
+
+fn form_value(query: &str, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn percent_decode(s: &str) -> Result<String, ApiError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or_else(|| bad("bad percent-encoding"))?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).map_err(|_| bad("bad percent-encoding"))?, 16).map_err(|_| bad("bad percent-encoding"))?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad("key is not UTF-8"))
+}
+
+/// SHA-256 of a request body, streamed (any size, never buffered whole).
+async fn hash_body(mut body: s3s::Body) -> Result<String, ApiError> {
+    let mut sha = sha2::Sha256::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| bad(format!("body: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            sha.update(data);
+        }
+    }
+    Ok(hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_of_keys() {
+        assert_eq!(percent_decode("a%20b%2Bc/%C3%A9").unwrap(), "a b+c/é");
+        assert!(percent_decode("%zz").is_err());
+        assert!(percent_decode("%4").is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! `tollgate proof ...`: fetch manifests, verify a file against one (offline when given
+//! the manifest and the public key), and walk a tenant's whole chain.
+
+use super::manifest::{self, Manifest};
+use crate::admin::client::{Connection, request};
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::Value;
+use sha2::Digest as _;
+
+#[derive(Debug, Subcommand)]
+pub enum ProofCommand {
+    /// A key's manifests (--bucket, --key), one manifest (--id), or all of a digest (--sha256).
+    Get {
+        #[arg(long, requires = "key")]
+        bucket: Option<String>,
+        #[arg(long, requires = "bucket")]
+        key: Option<String>,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        sha256: Option<String>,
+    },
+    /// The gateway's public keys.
+    Pubkey,
+    /// What the gateway recorded for FILE. With --manifest and --pubkey this runs
+    /// offline: it needs nothing but the file, the manifest and the public key.
+    Verify {
+        file: PathBuf,
+        /// A manifest (JSON), e.g. saved from `tollgate proof get`.
+        #[arg(long, requires = "pubkey")]
+        manifest: Option<PathBuf>,
+        /// The public key (base64 or hex), from `tollgate proof pubkey`.
+        #[arg(long, requires = "manifest")]
+        pubkey: Option<String>,
+    },
+    /// Tenant chains.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Walk a tenant's whole chain: every signature and every link.
+    Verify {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// Lower-case hex SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut sha = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+    }
+    Ok(hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower))
+}
+
+/// Checks a file against a manifest and a public key, with no gateway involved.
+pub fn verify_offline(file: &Path, manifest_json: &[u8], pubkey: &str) -> Result<Manifest, String> {
+    let m = Manifest::parse(manifest_json).map_err(|e| e.to_string())?;
+    let key = manifest::parse_public_key(pubkey).ok_or("the public key is not a 32-byte Ed25519 key in base64 or hex")?;
+    if manifest::key_id(&key) != m.key_id {
+        return Err(format!("the manifest was signed with key {}, not this one ({})", m.key_id, manifest::key_id(&key)));
+    }
+    m.verify(&key).map_err(|e| e.to_string())?;
+    let digest = sha256_file(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    if digest != m.sha256 {
+        return Err(format!("the file's SHA-256 {digest} is not the recorded {}", m.sha256));
+    }
+    Ok(m)
+}
+
+fn print(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
+    let base = crate::admin::proofs::PREFIX;
+    match cmd {
+        ProofCommand::Get { bucket, key, id, sha256 } => {
+            let path = match (bucket, key, id, sha256) {
+                (Some(b), Some(k), None, None) => format!("{base}object/{b}/{}", encode_key(&k)),
+                (None, None, Some(id), None) => format!("{base}id/{id}"),
+                (None, None, None, Some(h)) => format!("{base}sha256/{h}"),
+                _ => return Err("give --bucket and --key, or --id, or --sha256".into()),
+            };
+            print(&request(conn, "GET", &path, Vec::new()).await?);
+        }
+        ProofCommand::Pubkey => print(&request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?),
+        ProofCommand::Verify { file, manifest, pubkey } => match (manifest, pubkey) {
+            (Some(m), Some(pk)) => {
+                let json = std::fs::read(&m).map_err(|e| format!("{}: {e}", m.display()))?;
+                let m = verify_offline(&file, &json, &pk)?;
+                println!(
+                    "OK: {} is what the gateway recorded as {}/{} ({} bytes, sha256 {}) at {}, proof {} (seq {} of tenant {}), signed by key {}",
+                    file.display(), m.bucket, m.key, m.size, m.sha256, m.created, m.id, m.seq, m.tenant, m.key_id
+                );
+            }
+            _ => {
+                let digest = sha256_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let v = request(conn, "POST", &format!("{base}verify?sha256={digest}"), Vec::new()).await?;
+                print(&v);
+                let ok = v["matches"].as_array().is_some_and(|m| m.iter().any(|c| c["signature_valid"] == true && c["chain_intact"] == true));
+                if !ok {
+                    return Err(format!("no valid manifest records sha256 {digest}"));
+                }
+            }
+        },
+        ProofCommand::Chain(ChainCommand::Verify { tenant }) => {
+            let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
+            let key_for = |id: &str| keys["keys"][id].as_str().and_then(manifest::parse_public_key);
+            let mut from = 1u64;
+            let mut prev = String::new();
+            let mut total = 0u64;
+            loop {
+                let page = request(conn, "GET", &format!("{base}chain/{tenant}?from={from}"), Vec::new()).await?;
+                let manifests: Vec<Manifest> = serde_json::from_value(page["manifests"].clone()).map_err(|e| e.to_string())?;
+                if manifests.is_empty() {
+                    let head_seq = page["head"]["seq"].as_u64().unwrap_or(0);
+                    if head_seq + 1 != from {
+                        return Err(format!("chain of {tenant} ends at seq {} but its head is {head_seq}", from - 1));
+                    }
+                    break;
+                }
+                total += manifest::verify_chain(&manifests, from, &prev, key_for).map_err(|e| e.to_string())?;
+                let last = manifests.last().expect("not empty");
+                prev = last.hash();
+                from = last.seq + 1;
+            }
+            println!("OK: chain of tenant {tenant}: {total} manifests, every signature valid, every link intact");
+        }
+    }
+    Ok(())
+}
+
+/// Percent-encodes a key for a URL path (keeping `/`).
+fn encode_key(k: &str) -> String {
+    k.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
