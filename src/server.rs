@@ -163,6 +163,12 @@ forward_s3! {
     get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
     put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
     put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
+    get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
+    get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
+    get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
+    get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
+    get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
+    get_bucket_website(GetBucketWebsiteInput) -> GetBucketWebsiteOutput;
 }
 
 struct ArcAuth(Arc<KeyStore>);

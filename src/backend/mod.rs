@@ -69,6 +69,10 @@ pub enum Error {
     RequestTimeout,
     #[error("{0}")]
     NotImplemented(&'static str),
+    /// A bucket setting tollgate does not store (policy, CORS, lifecycle, ...): AWS answers
+    /// a bucket without one with this resource's "not found" error, and so do we.
+    #[error("The {0} configuration does not exist")]
+    Unconfigured(BucketSetting),
     #[error("disk: {0}")]
     Io(#[from] io::Error),
     #[error("metadata: {0}")]
@@ -141,6 +145,7 @@ impl From<Error> for S3Error {
             Error::ContentSha256Mismatch => C::Custom("XAmzContentSHA256Mismatch".into()),
             Error::ChunkSignatureMismatch => C::SignatureDoesNotMatch,
             Error::NotImplemented(_) => C::NotImplemented,
+            Error::Unconfigured(setting) => setting.missing_code(),
             Error::Io(_) | Error::Meta(_) => C::InternalError,
         };
         match e.class() {
@@ -161,6 +166,43 @@ impl From<Error> for S3Error {
                 S3Error::with_message(code, "We encountered an internal error. Please try again.")
             }
         }
+    }
+}
+
+/// Bucket settings every bucket lacks, each with the error AWS gives when it is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSetting {
+    Policy,
+    Cors,
+    Lifecycle,
+    Encryption,
+    Tagging,
+    Website,
+}
+
+impl BucketSetting {
+    fn missing_code(self) -> S3ErrorCode {
+        match self {
+            Self::Policy => S3ErrorCode::NoSuchBucketPolicy,
+            Self::Cors => S3ErrorCode::NoSuchCORSConfiguration,
+            Self::Lifecycle => S3ErrorCode::NoSuchLifecycleConfiguration,
+            Self::Encryption => S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
+            Self::Tagging => S3ErrorCode::NoSuchTagSet,
+            Self::Website => S3ErrorCode::NoSuchWebsiteConfiguration,
+        }
+    }
+}
+
+impl std::fmt::Display for BucketSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Policy => "bucket policy",
+            Self::Cors => "CORS",
+            Self::Lifecycle => "lifecycle",
+            Self::Encryption => "server side encryption",
+            Self::Tagging => "tag set",
+            Self::Website => "website",
+        })
     }
 }
 

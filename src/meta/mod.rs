@@ -101,6 +101,8 @@ pub trait Store: Send + Sync + 'static {
     /// Writes `record` under `key` if `precondition` holds; returns the replaced record.
     /// When `upload` is given, that multipart upload and its parts are removed in the
     /// same transaction (completion).
+    // One argument per thing the transaction writes; a wrapper struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn object_commit(
         &self,
         bucket: &str,

@@ -36,7 +36,8 @@ pub fn classify(op: &str) -> Access {
         "ListBuckets" => Access::ListBuckets,
         "GetObject" | "HeadObject" | "ListObjects" | "ListObjectsV2" | "HeadBucket" | "GetBucketLocation" => Access::PublicRead,
         "ListObjectVersions" | "GetObjectTagging" | "GetObjectAcl" | "GetBucketAcl" | "GetBucketVersioning" | "ListParts"
-        | "ListMultipartUploads" => Access::Read,
+        | "ListMultipartUploads" | "GetBucketPolicy" | "GetBucketCors" | "GetBucketLifecycleConfiguration" | "GetBucketEncryption"
+        | "GetBucketTagging" | "GetBucketWebsite" => Access::Read,
         "PutObject" | "DeleteObject" | "DeleteObjects" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy"
         | "CompleteMultipartUpload" | "AbortMultipartUpload" | "PutObjectTagging" | "DeleteObjectTagging" | "PutObjectAcl" => {
             Access::Write

@@ -62,3 +62,24 @@ async fn data_survives_a_graceful_restart() {
     let got = gw.client().get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), b"kept");
 }
+
+/// Bucket settings tollgate does not store read as "never configured", as on AWS, so
+/// tools that inspect a bucket (s3cmd info, terraform) see a normal bucket.
+#[tokio::test]
+async fn unstored_bucket_settings_read_as_not_configured() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("settings").await;
+    let e = c.get_bucket_policy().bucket(&b).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (404, "NoSuchBucketPolicy".to_owned()));
+    let e = c.get_bucket_cors().bucket(&b).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (404, "NoSuchCORSConfiguration".to_owned()));
+    let e = c.get_bucket_lifecycle_configuration().bucket(&b).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (404, "NoSuchLifecycleConfiguration".to_owned()));
+    let e = c.get_bucket_tagging().bucket(&b).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (404, "NoSuchTagSet".to_owned()));
+    let e = c.get_bucket_encryption().bucket(&b).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "ServerSideEncryptionConfigurationNotFoundError");
+    let e = c.get_bucket_policy().bucket("no-such-bucket").send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchBucket");
+}

@@ -34,8 +34,7 @@ impl Gateway {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut cfg = Config::default();
-        cfg.data_dir = dir.path().to_owned();
+        let mut cfg = Config { data_dir: dir.path().to_owned(), ..Config::default() };
         cfg.root.access_key = Some(ACCESS_KEY.into());
         cfg.root.secret_key = Some(SECRET_KEY.into());
         tweak(&mut cfg);
@@ -199,9 +198,9 @@ pub fn code<E: aws_sdk_s3::error::ProvideErrorMetadata>(e: &E) -> String {
 }
 
 /// The HTTP status of an SDK error.
-pub fn status<E, R: std::fmt::Debug>(e: &aws_sdk_s3::error::SdkError<E, R>) -> u16
+pub fn status<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> u16
 where
-    R: HasStatus,
+    R: HasStatus + std::fmt::Debug,
 {
     e.raw_response().map_or(0, HasStatus::status_u16)
 }

@@ -65,6 +65,41 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Bytes written between two background syncs of a blob being received.
+const EARLY_SYNC_EVERY: u64 = 4 * 1024 * 1024;
+
+/// At most one background `fdatasync` of a blob in flight at a time.
+#[derive(Default)]
+struct EarlySync {
+    running: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    started_at: u64,
+}
+
+impl EarlySync {
+    /// Starts a sync of `file` (on a cloned descriptor) if enough has been written since
+    /// the last one and the last one has finished.
+    fn maybe_start(&mut self, file: &File, written: u64) -> io::Result<()> {
+        if written - self.started_at < EARLY_SYNC_EVERY || self.running.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
+        // A finished sync's error must not be lost: the final sync might not see it again.
+        if let Some(done) = self.running.take().and_then(futures::FutureExt::now_or_never) {
+            done.map_err(io::Error::other)??;
+        }
+        let clone = file.try_clone()?;
+        self.started_at = written;
+        self.running = Some(spawn_blocking(move || clone.sync_data()));
+        Ok(())
+    }
+
+    async fn finish(self) -> io::Result<()> {
+        match self.running {
+            Some(h) => h.await.map_err(io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
 impl BlobStore {
     /// Opens the blob directories under `data_dir`, emptying `tmp/` (left-overs of a crash).
     pub fn open(data_dir: &Path, fsync: bool, body_idle_timeout: Duration) -> io::Result<Self> {
@@ -98,17 +133,25 @@ impl BlobStore {
         let fsync = self.fsync;
 
         // The file and hasher travel into each blocking batch and come back with it.
-        let mut state: Option<(Option<File>, BodyHasher)> = Some((None, hasher));
-        let mut inflight: Option<tokio::task::JoinHandle<io::Result<(Option<File>, BodyHasher)>>> = None;
+        type WriterState = (Option<File>, BodyHasher);
+        let mut state: Option<WriterState> = Some((None, hasher));
+        let mut inflight: Option<tokio::task::JoinHandle<io::Result<WriterState>>> = None;
+        // Background `fdatasync`s while the body is still arriving, so the disk writes
+        // overlap the network instead of all landing in one final sync.
+        let mut early_sync = EarlySync::default();
         let mut batch: Vec<Bytes> = Vec::new();
         let mut batch_len = 0usize;
+        let abandon = |inflight: Option<tokio::task::JoinHandle<_>>, early_sync: EarlySync| async move {
+            if let Some(h) = inflight {
+                let _ = h.await;
+            }
+            early_sync.finish().await.ok();
+        };
         loop {
             let next = match tokio::time::timeout(self.body_idle_timeout, body.next()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    if let Some(h) = inflight.take() {
-                        let _ = h.await;
-                    }
+                    abandon(inflight.take(), early_sync).await;
                     return Err(Error::RequestTimeout);
                 }
             };
@@ -116,9 +159,7 @@ impl BlobStore {
                 Some(Ok(chunk)) => {
                     pending.size += chunk.len() as u64;
                     if pending.size > max_size {
-                        if let Some(h) = inflight.take() {
-                            let _ = h.await;
-                        }
+                        abandon(inflight.take(), early_sync).await;
                         return Err(Error::EntityTooLarge);
                     }
                     batch_len += chunk.len();
@@ -126,9 +167,7 @@ impl BlobStore {
                     false
                 }
                 Some(Err(e)) => {
-                    if let Some(h) = inflight.take() {
-                        let _ = h.await;
-                    }
+                    abandon(inflight.take(), early_sync).await;
                     return Err(Error::body(e));
                 }
                 None => true,
@@ -137,7 +176,11 @@ impl BlobStore {
                 continue;
             }
             if let Some(h) = inflight.take() {
-                state = Some(h.await.map_err(io::Error::other)??);
+                let written = h.await.map_err(io::Error::other)??;
+                if fsync && !done && let Some(file) = &written.0 {
+                    early_sync.maybe_start(file, pending.size)?;
+                }
+                state = Some(written);
             }
             let (file, mut hasher) = state.take().expect("state is returned by every batch");
             let chunks = std::mem::take(&mut batch);
@@ -152,13 +195,14 @@ impl BlobStore {
                     hasher.update(c);
                     file.write_all(c)?;
                 }
-                if done && fsync {
-                    file.sync_data()?;
-                }
                 Ok((Some(file), hasher))
             });
             if done {
-                let (_, hasher) = task.await.map_err(io::Error::other)??;
+                let (file, hasher) = task.await.map_err(io::Error::other)??;
+                early_sync.finish().await?;
+                if fsync && let Some(file) = file {
+                    blocking(move || file.sync_data()).await?;
+                }
                 return Ok((pending, hasher));
             }
             inflight = Some(task);

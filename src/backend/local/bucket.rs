@@ -45,7 +45,7 @@ pub(super) async fn create_bucket(b: &LocalBackend, req: S3Request<CreateBucketI
         });
     }
     b.sync_meta().await?;
-    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", req.input.bucket)), ..Default::default() }))
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", req.input.bucket)) }))
 }
 
 pub(super) async fn delete_bucket(b: &LocalBackend, req: S3Request<DeleteBucketInput>) -> Result<S3Response<DeleteBucketOutput>, Error> {

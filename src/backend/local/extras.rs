@@ -1,13 +1,14 @@
-//! Object tagging and ACLs. tollgate's access model is tenants and topics, not ACLs:
-//! the ACL calls answer the owner's FULL_CONTROL grant (s3cmd and others ask for it) and
-//! accept only the canned `private` ACL.
+//! Object tagging, ACLs and the bucket settings tollgate does not store. tollgate's access
+//! model is tenants and topics, not ACLs: the ACL calls answer the owner's FULL_CONTROL grant
+//! (s3cmd and others ask for it) and accept only the canned `private` ACL; reads of policy,
+//! CORS, lifecycle, encryption, tagging and website settings answer "not configured".
 
 use super::*;
 
 use s3s::S3Response;
 use s3s::dto::*;
 
-use crate::backend::Error;
+use crate::backend::{BucketSetting, Error};
 
 pub(super) async fn get_object_tagging(b: &LocalBackend, req: S3Request<GetObjectTaggingInput>) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
     let rec = b.object(&req.input.bucket, &req.input.key)?;
@@ -88,4 +89,38 @@ pub(super) async fn put_bucket_acl(b: &LocalBackend, req: S3Request<PutBucketAcl
     b.bucket(&req.input.bucket)?;
     only_private(req.input.acl.as_ref().map(BucketCannedACL::as_str))?;
     Ok(S3Response::new(PutBucketAclOutput::default()))
+}
+
+/// Answers a read of a bucket setting tollgate never stores: the bucket must exist, and
+/// then the setting is absent, as on an AWS bucket where it was never configured.
+fn unconfigured<T>(b: &LocalBackend, bucket: &str, setting: BucketSetting) -> Result<T, Error> {
+    b.bucket(bucket)?;
+    Err(Error::Unconfigured(setting))
+}
+
+pub(super) async fn get_bucket_policy(b: &LocalBackend, req: S3Request<GetBucketPolicyInput>) -> Result<S3Response<GetBucketPolicyOutput>, Error> {
+    unconfigured(b, &req.input.bucket, BucketSetting::Policy)
+}
+
+pub(super) async fn get_bucket_cors(b: &LocalBackend, req: S3Request<GetBucketCorsInput>) -> Result<S3Response<GetBucketCorsOutput>, Error> {
+    unconfigured(b, &req.input.bucket, BucketSetting::Cors)
+}
+
+pub(super) async fn get_bucket_lifecycle_configuration(
+    b: &LocalBackend,
+    req: S3Request<GetBucketLifecycleConfigurationInput>,
+) -> Result<S3Response<GetBucketLifecycleConfigurationOutput>, Error> {
+    unconfigured(b, &req.input.bucket, BucketSetting::Lifecycle)
+}
+
+pub(super) async fn get_bucket_encryption(b: &LocalBackend, req: S3Request<GetBucketEncryptionInput>) -> Result<S3Response<GetBucketEncryptionOutput>, Error> {
+    unconfigured(b, &req.input.bucket, BucketSetting::Encryption)
+}
+
+pub(super) async fn get_bucket_tagging(b: &LocalBackend, req: S3Request<GetBucketTaggingInput>) -> Result<S3Response<GetBucketTaggingOutput>, Error> {
+    unconfigured(b, &req.input.bucket, BucketSetting::Tagging)
+}
+
+pub(super) async fn get_bucket_website(b: &LocalBackend, req: S3Request<GetBucketWebsiteInput>) -> Result<S3Response<GetBucketWebsiteOutput>, Error> {
+    unconfigured(b, &req.input.bucket, BucketSetting::Website)
 }

@@ -371,4 +371,10 @@ s3_operations! {
     extras::get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
     extras::put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
     extras::put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
+    extras::get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
+    extras::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
+    extras::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
+    extras::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
+    extras::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
+    extras::get_bucket_website(GetBucketWebsiteInput) -> GetBucketWebsiteOutput;
 }
