@@ -1,0 +1,129 @@
+# shellcheck shell=bash
+# Shared by the bench scripts: builds, starts and stops the servers under test.
+#
+# Servers (names accepted by start_server):
+#   tollgate            the release build, defaults (fsync on, proofs on)
+#   tollgate-noproofs   the same with proof manifests off (TOLLGATE_PROOFS=false)
+#   s3s-fs              s3s-fs 0.14.1, the reference (plain files, no fsync, no metadata db)
+#
+# Environment: TOLLGATE_BIN (use this binary instead of building one), BASE_PORT
+# (default 19001: servers get consecutive ports), BENCH_TMPDIR (parent of the temp dir).
+
+AK="benchaccesskey"
+SK="benchsecretkey0123456789"
+HOST=127.0.0.1
+BASE_PORT="${BASE_PORT:-19001}"
+KNOWN_SERVERS="tollgate tollgate-noproofs s3s-fs"
+PIDS=()
+declare -A PORT PID_OF
+
+bench_name="$(basename "$0" .sh)"
+say() { echo "$bench_name: $*" >&2; }
+
+# SIGTERM, then SIGKILL if the process is still there after 10 s.
+stop_pid() {
+    local _
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        say "pid $1 ignored SIGTERM for 10 s; sending SIGKILL"
+        kill -9 "$1" 2>/dev/null || true
+    fi
+    wait "$1" 2>/dev/null || true
+}
+
+# The EXIT trap: stops every server started, removes WORK unless KEEP=1.
+# shellcheck disable=SC2317  # called through the EXIT trap
+bench_cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    if [[ ${KEEP:-0} == 1 ]]; then say "kept $WORK"; else rm -rf "$WORK"; fi
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+check_servers() { # server...
+    local s
+    for s in "$@"; do
+        [[ " $KNOWN_SERVERS " == *" $s "* ]] || { say "unknown server '$s' (known: $KNOWN_SERVERS)"; exit 2; }
+    done
+}
+
+# Builds loadgen and, if a tollgate variant is among the servers, tollgate (release);
+# installs s3s-fs if it is among them and missing. Sets LOADGEN, TOLLGATE, S3SFS.
+build_tools() { # server...
+    say "building loadgen"
+    cargo build --release -p loadgen >&2
+    LOADGEN="$ROOT/target/release/loadgen"
+    TOLLGATE="${TOLLGATE_BIN:-$ROOT/target/release/tollgate}"
+    if [[ " $* " == *" tollgate"* && -z ${TOLLGATE_BIN:-} ]]; then
+        say "building tollgate"
+        cargo build --release --bin tollgate >&2
+    fi
+    if [[ " $* " == *" s3s-fs "* ]]; then
+        if ! command -v s3s-fs >/dev/null; then
+            say "installing s3s-fs 0.14.1"
+            cargo install s3s-fs --version 0.14.1 --features binary --locked >&2
+        fi
+        S3SFS="$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")"
+    fi
+}
+
+wait_ready() { # name pid url want  (want: a status code, or "any")
+    local code _
+    for _ in $(seq 1 300); do
+        if ! kill -0 "$2" 2>/dev/null; then
+            say "$1 exited during startup; log:"
+            tail -n 30 "$WORK/$1.log" >&2
+            return 1
+        fi
+        code="$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$3" 2>/dev/null || true)"
+        if [[ $4 == any && $code =~ ^[1-5][0-9][0-9]$ ]] || [[ $code == "$4" ]]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    say "$1 not ready at $3 after 30 s (last status: ${code:-none})"
+    return 1
+}
+
+# Starts server NAME on the INDEX-th port with a fresh data dir; sets PORT[NAME], PID_OF[NAME].
+start_server() { # name index
+    local name="$1" port=$((BASE_PORT + $2)) dir="$WORK/$1-data" pid
+    mkdir -p "$dir"
+    if port_in_use "$port"; then say "port $port busy"; exit 1; fi
+    case "$name" in
+        tollgate | tollgate-noproofs)
+            local proofs=true
+            [[ $name == tollgate-noproofs ]] && proofs=false
+            TOLLGATE_PROOFS="$proofs" TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" \
+                "$TOLLGATE" serve --listen "$HOST:$port" --data-dir "$dir" >"$WORK/$name.log" 2>&1 &
+            pid=$!
+            PIDS+=("$pid")
+            wait_ready "$name" "$pid" "http://$HOST:$port/health" 200
+            ;;
+        s3s-fs)
+            "$S3SFS" --host "$HOST" --port "$port" --access-key "$AK" --secret-key "$SK" "$dir" \
+                >"$WORK/$name.log" 2>&1 &
+            pid=$!
+            PIDS+=("$pid")
+            wait_ready "$name" "$pid" "http://$HOST:$port/" any
+            ;;
+    esac
+    PORT[$name]=$port
+    PID_OF[$name]=$pid
+    say "$name up on $HOST:$port (pid $pid, data $dir)"
+}
+
+# Stops server NAME and removes its data dir.
+stop_server() { # name
+    stop_pid "${PID_OF[$1]}"
+    rm -rf "$WORK/$1-data"
+}
+
+machine_line() {
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(rustc --version)"
+}

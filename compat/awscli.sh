@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# aws-cli compatibility suite: drives a live S3 endpoint exactly as a user would.
+# env: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (region us-east-1, path-style)
+set -euo pipefail
+SUITE=awscli
+# shellcheck source=compat/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+command -v aws >/dev/null || { echo "FAIL $SUITE: aws not installed"; exit 1; }
+
+# Private aws config: path-style addressing; a second one presigning with SigV4.
+export AWS_CONFIG_FILE="$WORK/aws-config"
+export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+cat >"$AWS_CONFIG_FILE" <<CFG
+[default]
+region = us-east-1
+s3 =
+    addressing_style = path
+CFG
+CFG_V4="$WORK/aws-config-v4"
+cat >"$CFG_V4" <<CFG
+[default]
+region = us-east-1
+s3 =
+    addressing_style = path
+    signature_version = s3v4
+CFG
+
+awsc() { aws --endpoint-url "$S3_ENDPOINT" "$@"; }
+# pyj EXPR: evaluate a python expression over the JSON document `d` read from stdin.
+pyj() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+B=$(unique_bucket awscli)
+B_FULL=$(unique_bucket awscli2)
+cleanup() {
+  awsc s3 rb --force "s3://$B" >/dev/null 2>&1 || true
+  awsc s3 rb --force "s3://$B_FULL" >/dev/null 2>&1 || true
+  cleanup_work
+}
+trap cleanup EXIT
+
+echo "$SUITE: $(aws --version 2>&1) against $S3_ENDPOINT, bucket $B"
+
+# --- fixtures ----------------------------------------------------------------
+printf 'hello tollgate\nsecond line\n' >"$WORK/small.txt"
+python3 -c "import os,sys; sys.stdout.buffer.write(os.urandom(20*1024*1024))" >"$WORK/big.bin"
+python3 "$COMPAT_DIR/gen_tree.py" "$WORK/tree" --count 300
+TOP_DIRS=$(cd "$WORK/tree" && LC_ALL=C ls -1)
+META_KEY='meta/obj é+ x=1.txt'
+mkdir -p "$WORK/down"
+
+# --- buckets and cp ------------------------------------------------------------
+t_mb() {
+  out=$(awsc s3 mb "s3://$B")
+  assert_contains "$out" "make_bucket: $B"
+  awsc s3api head-bucket --bucket "$B"
+}
+t_ls_buckets() {
+  out=$(awsc s3 ls)
+  assert_contains "$out" " $B"
+}
+t_cp_small_up() {
+  awsc s3 cp "$WORK/small.txt" "s3://$B/small.txt" --only-show-errors
+  ct=$(awsc s3api head-object --bucket "$B" --key small.txt --query ContentType --output text)
+  assert_eq "text/plain" "$ct" "guessed Content-Type"
+}
+t_cp_small_down() {
+  awsc s3 cp "s3://$B/small.txt" "$WORK/down/small.txt" --only-show-errors
+  assert_same_file "$WORK/small.txt" "$WORK/down/small.txt"
+}
+t_cp_big_up() {
+  awsc s3 cp "$WORK/big.bin" "s3://$B/big.bin" --only-show-errors
+  head=$(awsc s3api head-object --bucket "$B" --key big.bin --output json)
+  assert_eq 20971520 "$(pyj 'd["ContentLength"]' <<<"$head")" ContentLength
+  # aws-cli uploads 20 MiB as 3 parts of 8 MiB: the ETag is md5-of-md5s "-3".
+  etag=$(pyj 'd["ETag"]' <<<"$head")
+  [[ "$etag" =~ ^\"[0-9a-f]{32}-3\"$ ]] || fail "multipart ETag expected \"<md5>-3\", got $etag"
+}
+t_cp_big_down() {
+  awsc s3 cp "s3://$B/big.bin" "$WORK/down/big.bin" --only-show-errors
+  assert_same_file "$WORK/big.bin" "$WORK/down/big.bin"
+}
+
+# --- sync ----------------------------------------------------------------------
+local_keys() { (cd "$WORK/tree" && find . -type f | sed 's|^\./|tree/|' | LC_ALL=C sort); }
+ls_keys() { python3 -c 'import sys; [print(l.rstrip("\n").split(None, 3)[3]) for l in sys.stdin if l.strip()]'; }
+t_sync_up() {
+  awsc s3 sync "$WORK/tree" "s3://$B/tree" --only-show-errors
+}
+t_ls_recursive() {
+  awsc s3 ls --recursive "s3://$B/tree/" | ls_keys | LC_ALL=C sort >"$WORK/remote-keys"
+  local_keys >"$WORK/local-keys"
+  assert_eq 300 "$(wc -l <"$WORK/remote-keys")" "number of keys listed"
+  diff "$WORK/local-keys" "$WORK/remote-keys"
+}
+t_ls_flat() {
+  out=$(awsc s3 ls "s3://$B/tree/")
+  while IFS= read -r d; do
+    assert_contains "$out" "PRE $d/" "ls of tree/"
+  done <<<"$TOP_DIRS"
+  assert_eq "$(wc -l <<<"$TOP_DIRS")" "$(wc -l <<<"$out")" "number of entries in ls tree/"
+  root=$(awsc s3 ls "s3://$B/")
+  assert_contains "$root" "PRE tree/" "ls of bucket root"
+  assert_contains "$root" " small.txt" "ls of bucket root"
+  assert_contains "$root" " big.bin" "ls of bucket root"
+}
+t_sync_down() {
+  awsc s3 sync "s3://$B/tree" "$WORK/tree-down" --only-show-errors
+  diff -r "$WORK/tree" "$WORK/tree-down"
+}
+t_sync_noop() {
+  out=$(awsc s3 sync "$WORK/tree" "s3://$B/tree")
+  assert_eq "" "$out" "second sync up should copy nothing"
+  out=$(awsc s3 sync "s3://$B/tree" "$WORK/tree-down")
+  assert_eq "" "$out" "second sync down should copy nothing"
+}
+
+# --- s3api ---------------------------------------------------------------------
+t_head_object() {
+  head=$(awsc s3api head-object --bucket "$B" --key small.txt --output json)
+  assert_eq "$(stat -c %s "$WORK/small.txt")" "$(pyj 'd["ContentLength"]' <<<"$head")" ContentLength
+  assert_eq "\"$(md5sum "$WORK/small.txt" | cut -d' ' -f1)\"" "$(pyj 'd["ETag"]' <<<"$head")" ETag
+  [ -n "$(pyj 'd["LastModified"]' <<<"$head")" ] || fail "no LastModified"
+}
+t_head_missing() {
+  set +e
+  out=$(awsc s3api head-object --bucket "$B" --key no/such/key 2>&1)
+  rc=$?
+  set -e
+  [ $rc -ne 0 ] || fail "head-object on a missing key succeeded"
+  assert_contains "$out" "(404)"
+}
+t_put_metadata() {
+  awsc s3api put-object --bucket "$B" --key "$META_KEY" --body "$WORK/small.txt" \
+    --metadata 'color=blue,Owner-Name=alice' --content-type 'text/x-tollgate; charset=utf-8' >/dev/null
+  head=$(awsc s3api head-object --bucket "$B" --key "$META_KEY" --output json)
+  assert_eq 'text/x-tollgate; charset=utf-8' "$(pyj 'd["ContentType"]' <<<"$head")" ContentType
+  assert_eq blue "$(pyj 'd["Metadata"].get("color")' <<<"$head")" "metadata color"
+  assert_eq alice "$(pyj 'd["Metadata"].get("owner-name")' <<<"$head")" "metadata owner-name"
+}
+t_get_range() {
+  resp=$(awsc s3api get-object --bucket "$B" --key big.bin --range bytes=1000-1999 "$WORK/range.out" --output json)
+  assert_eq 1000 "$(stat -c %s "$WORK/range.out")" "ranged body size"
+  python3 - "$WORK/big.bin" "$WORK/range.out" <<'PY'
+import sys
+full = open(sys.argv[1], "rb").read()
+part = open(sys.argv[2], "rb").read()
+assert part == full[1000:2000], "ranged body differs from bytes 1000-1999"
+PY
+  assert_eq "bytes 1000-1999/20971520" "$(pyj 'd.get("ContentRange")' <<<"$resp")" ContentRange
+}
+t_list_delimiter() {
+  out=$(awsc s3api list-objects-v2 --bucket "$B" --prefix tree/ --delimiter / --output json)
+  got=$(pyj '"\n".join(sorted(p["Prefix"] for p in d.get("CommonPrefixes", [])))' <<<"$out")
+  want=$(sed 's|^|tree/|; s|$|/|' <<<"$TOP_DIRS" | python3 -c 'import sys; print("\n".join(sorted(l.rstrip("\n") for l in sys.stdin)))')
+  assert_eq "$want" "$got" "CommonPrefixes under tree/"
+  assert_eq 0 "$(pyj 'len(d.get("Contents", []))' <<<"$out")" "Contents under tree/ with delimiter"
+  out=$(awsc s3api list-objects-v2 --bucket "$B" --delimiter / --output json)
+  assert_eq "['meta/', 'tree/']" "$(pyj 'sorted(p["Prefix"] for p in d.get("CommonPrefixes", []))' <<<"$out")" "root CommonPrefixes"
+  assert_eq "['big.bin', 'small.txt']" "$(pyj 'sorted(c["Key"] for c in d.get("Contents", []))' <<<"$out")" "root Contents"
+}
+t_copy_object() {
+  awsc s3api copy-object --bucket "$B" --key 'copies/copy é+.txt' --copy-source "$B/$META_KEY" >/dev/null
+  awsc s3api get-object --bucket "$B" --key 'copies/copy é+.txt' "$WORK/copy.out" >/dev/null
+  assert_same_file "$WORK/small.txt" "$WORK/copy.out"
+  head=$(awsc s3api head-object --bucket "$B" --key 'copies/copy é+.txt' --output json)
+  assert_eq 'text/x-tollgate; charset=utf-8' "$(pyj 'd["ContentType"]' <<<"$head")" "copied ContentType"
+  assert_eq blue "$(pyj 'd["Metadata"].get("color")' <<<"$head")" "copied metadata"
+  awsc s3api copy-object --bucket "$B" --key copies/small.txt --copy-source "$B/small.txt" >/dev/null
+}
+t_tagging() {
+  awsc s3api put-object-tagging --bucket "$B" --key small.txt \
+    --tagging '{"TagSet":[{"Key":"env","Value":"test"},{"Key":"team","Value":"a b+c"}]}'
+  out=$(awsc s3api get-object-tagging --bucket "$B" --key small.txt --output json)
+  assert_eq "[('env', 'test'), ('team', 'a b+c')]" \
+    "$(pyj 'sorted((t["Key"], t["Value"]) for t in d["TagSet"])' <<<"$out")" TagSet
+}
+t_delete_objects() {
+  awsc s3api put-object --bucket "$B" --key 'del/one' --body "$WORK/small.txt" >/dev/null
+  awsc s3api put-object --bucket "$B" --key 'del/two é+' --body "$WORK/small.txt" >/dev/null
+  out=$(awsc s3api delete-objects --bucket "$B" --output json \
+    --delete '{"Objects":[{"Key":"del/one"},{"Key":"del/two é+"}],"Quiet":false}')
+  assert_eq "['del/one', 'del/two é+']" "$(pyj 'sorted(x["Key"] for x in d.get("Deleted", []))' <<<"$out")" Deleted
+  assert_eq 0 "$(pyj 'len(d.get("Errors", []))' <<<"$out")" "Errors"
+  n=$(awsc s3api list-objects-v2 --bucket "$B" --prefix del/ --query 'length(Contents || `[]`)' --output text)
+  assert_eq 0 "$n" "keys left under del/"
+}
+t_list_versions() {
+  out=$(awsc s3api list-object-versions --bucket "$B" --prefix copies/ --output json)
+  assert_eq "['copies/copy é+.txt', 'copies/small.txt']" \
+    "$(pyj 'sorted(v["Key"] for v in d.get("Versions", []))' <<<"$out")" "Versions keys"
+  assert_eq "{'null'}" "$(pyj 'set(v.get("VersionId") for v in d.get("Versions", []))' <<<"$out")" "VersionId"
+  assert_eq "{True}" "$(pyj 'set(v.get("IsLatest") for v in d.get("Versions", []))' <<<"$out")" "IsLatest"
+}
+t_bucket_acl() {
+  out=$(awsc s3api get-bucket-acl --bucket "$B" --output json)
+  [ -n "$(pyj 'd["Owner"].get("ID", "")' <<<"$out")" ] || fail "no Owner.ID in $out"
+  assert_contains "$(pyj '[g["Permission"] for g in d.get("Grants", [])]' <<<"$out")" FULL_CONTROL Grants
+}
+t_presign_default() {
+  url=$(awsc s3 presign "s3://$B/small.txt" --expires-in 300)
+  echo "url: $url"
+  # aws-cli v1 presigns with SigV2 by default; v2 uses SigV4. Either must work.
+  curl -fsS -o "$WORK/presigned.out" "$url"
+  assert_same_file "$WORK/small.txt" "$WORK/presigned.out"
+  url=$(awsc s3 presign "s3://$B/$META_KEY" --expires-in 300)
+  echo "url: $url"
+  curl -fsS -o "$WORK/presigned2.out" "$url"
+  assert_same_file "$WORK/small.txt" "$WORK/presigned2.out"
+}
+t_presign_v4() {
+  url=$(AWS_CONFIG_FILE=$CFG_V4 aws --endpoint-url "$S3_ENDPOINT" s3 presign "s3://$B/$META_KEY" --expires-in 300)
+  echo "url: $url"
+  assert_contains "$url" "X-Amz-Signature=" "SigV4 presigned URL"
+  curl -fsS -o "$WORK/presigned3.out" "$url"
+  assert_same_file "$WORK/small.txt" "$WORK/presigned3.out"
+}
+t_presign_tampered() {
+  for cfg in "$AWS_CONFIG_FILE" "$CFG_V4"; do
+    url=$(AWS_CONFIG_FILE=$cfg aws --endpoint-url "$S3_ENDPOINT" s3 presign "s3://$B/small.txt" --expires-in 300)
+    # change the object: the signature no longer matches
+    bad=${url/small.txt/big.bin}
+    code=$(curl -sS -o /dev/null -w '%{http_code}' "$bad")
+    assert_eq 403 "$code" "status of a presigned URL used for another key ($cfg)"
+  done
+}
+t_rb_not_empty() {
+  # on a bucket of its own, so a server that wrongly deletes it breaks no other check
+  awsc s3 mb "s3://$B_FULL" >/dev/null
+  awsc s3 cp "$WORK/small.txt" "s3://$B_FULL/keep me.txt" --only-show-errors
+  set +e
+  out=$(awsc s3 rb "s3://$B_FULL" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -ne 0 ] || fail "rb of a non-empty bucket succeeded"
+  assert_contains "$out" BucketNotEmpty
+  awsc s3api head-object --bucket "$B_FULL" --key "keep me.txt" >/dev/null
+  awsc s3 rb --force "s3://$B_FULL" >/dev/null
+}
+t_rm_recursive() {
+  awsc s3 rm --recursive "s3://$B/tree/" --only-show-errors
+  out=$(awsc s3 ls --recursive "s3://$B/tree/" || true)
+  assert_eq "" "$out" "listing of tree/ after rm --recursive"
+  awsc s3 rm --recursive "s3://$B" --only-show-errors
+  n=$(awsc s3api list-objects-v2 --bucket "$B" --query 'length(Contents || `[]`)' --output text)
+  assert_eq 0 "$n" "keys left in bucket"
+}
+t_rb() {
+  awsc s3 rb "s3://$B"
+  set +e
+  out=$(awsc s3api head-bucket --bucket "$B" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -ne 0 ] || fail "bucket still exists after rb"
+  assert_contains "$out" "404"
+}
+
+check "s3 mb" t_mb
+check "s3 ls lists the new bucket" t_ls_buckets
+check "s3 cp small file up (Content-Type guessed)" t_cp_small_up
+check "s3 cp small file down, sha256 equal" t_cp_small_down
+check "s3 cp 20 MiB up (multipart, ETag -3)" t_cp_big_up
+check "s3 cp 20 MiB down, sha256 equal" t_cp_big_down
+check "s3 sync up: 300 files, awkward names" t_sync_up
+check "s3 ls --recursive lists exactly the synced keys" t_ls_recursive
+check "s3 ls (not recursive) shows PRE entries" t_ls_flat
+check "s3 sync down into a fresh dir, diff -r empty" t_sync_down
+check "s3 sync again is a no-op both ways" t_sync_noop
+check "s3api head-object" t_head_object
+check "s3api head-object on a missing key is 404" t_head_missing
+check "s3api put-object --metadata --content-type, head-object" t_put_metadata
+check "s3api get-object --range" t_get_range
+check "s3api list-objects-v2 --delimiter" t_list_delimiter
+check "s3api copy-object (keys with é, +, =; metadata copied)" t_copy_object
+check "s3api put/get-object-tagging" t_tagging
+check "s3api delete-objects" t_delete_objects
+check "s3api list-object-versions (VersionId null)" t_list_versions
+check "s3api get-bucket-acl" t_bucket_acl
+check "s3 presign (default signature) fetched with curl" t_presign_default
+check "s3 presign (SigV4) fetched with curl" t_presign_v4
+check "presigned URL reused for another key is 403" t_presign_tampered
+check "s3 rb on a non-empty bucket is BucketNotEmpty" t_rb_not_empty
+check "s3 rm --recursive" t_rm_recursive
+check "s3 rb" t_rb
+
+finish

@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""boto3 compatibility suite: drives a live S3 endpoint exactly as an SDK user would.
+
+env: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (region us-east-1, path-style).
+Prints one PASS/FAIL line per check and a final "boto3: N passed, M failed" line;
+exits 1 if any check failed.
+"""
+import concurrent.futures
+import hashlib
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import boto3
+import botocore
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+SUITE = "boto3"
+MIB = 1024 * 1024
+ENDPOINT = os.environ.get("S3_ENDPOINT")
+AK = os.environ.get("AWS_ACCESS_KEY_ID")
+SK = os.environ.get("AWS_SECRET_ACCESS_KEY")
+if not (ENDPOINT and AK and SK):
+    sys.exit("S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+    os.environ.pop(var, None)
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def make_client(signature_version=None, ak=AK, sk=SK):
+    cfg = Config(
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
+        max_pool_connections=16,
+        **({"signature_version": signature_version} if signature_version else {}),
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id=ak,
+        aws_secret_access_key=sk,
+        config=cfg,
+    )
+
+
+s3 = make_client()
+RUN = f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
+BUCKET = f"tgc-boto3-{RUN}"
+BUCKET_LIST = f"tgc-boto3l-{RUN}"  # the 1200-key listing bucket
+created_buckets = []
+WORK = tempfile.mkdtemp(prefix="tgcompat-boto3.")
+
+passed = 0
+failed = []
+
+
+def check(name):
+    def deco(fn):
+        global passed
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - a check fails on anything
+            failed.append(name)
+            print(f"FAIL {SUITE}: {name}: {type(e).__name__}: {e}", flush=True)
+            tb = traceback.format_exc().rstrip().splitlines()
+            for line in tb[-6:]:
+                print(f"    | {line}")
+        else:
+            passed += 1
+            print(f"PASS {SUITE}: {name}", flush=True)
+        return fn
+
+    return deco
+
+
+def error_of(fn, *args, **kwargs):
+    """Run fn, expect a ClientError; return (code, http status)."""
+    try:
+        fn(*args, **kwargs)
+    except ClientError as e:
+        return e.response["Error"].get("Code"), e.response["ResponseMetadata"].get("HTTPStatusCode")
+    raise AssertionError(f"{fn.__name__} succeeded, an error was expected")
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(MIB), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def http(method, url, data=None, headers=None):
+    """Plain urllib request; returns (status, body, headers), never raises on HTTP errors."""
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+def tamper_signature(url):
+    """Flip the first character of the (X-Amz-)Signature value, keeping its format."""
+    m = re.search(r"(?:X-Amz-Signature|Signature)=([^&])", url)
+    assert m, f"no signature in {url}"
+    c = m.group(1)
+    repl = "1" if c == "0" else "0" if c in "0123456789abcdef" else "B" if c == "A" else "A"
+    return url[: m.start(1)] + repl + url[m.end(1):]
+
+
+def empty_and_delete(bucket):
+    """Best-effort clean-up that does not depend on ListObjectVersions."""
+    try:
+        for up in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if objs:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objs, "Quiet": True})
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        s3.delete_bucket(Bucket=bucket)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+print(f"{SUITE}: boto3 {boto3.__version__}, botocore {botocore.__version__} against {ENDPOINT}, bucket {BUCKET}")
+
+# ---------------------------------------------------------------------------
+try:
+
+    @check("create_bucket")
+    def _():
+        s3.create_bucket(Bucket=BUCKET)
+        created_buckets.append(BUCKET)
+        s3.head_bucket(Bucket=BUCKET)
+        names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert BUCKET in names, f"{BUCKET} not in list_buckets: {names}"
+
+    # --- multipart transfer ------------------------------------------------
+    BIG = os.path.join(WORK, "big.bin")
+    BIG_SIZE = 20 * MIB + 12345  # > 16 MiB: 3 parts of 8, 8 and 4 MiB
+    with open(BIG, "wb") as f:
+        f.write(os.urandom(BIG_SIZE))
+    TC = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB)
+
+    @check("upload_file > 16 MiB (multipart), download_file, sha256 equal")
+    def _():
+        s3.upload_file(BIG, BUCKET, "multi/big.bin", Config=TC)
+        head = s3.head_object(Bucket=BUCKET, Key="multi/big.bin")
+        assert head["ContentLength"] == BIG_SIZE, f"ContentLength {head['ContentLength']}"
+        assert head["ETag"].strip('"').endswith("-3"), f"multipart ETag should end in -3: {head['ETag']}"
+        out = os.path.join(WORK, "big.down")
+        s3.download_file(BUCKET, "multi/big.bin", out, Config=TC)
+        assert sha256_file(out) == sha256_file(BIG), "downloaded file differs"
+
+    @check("get_object PartNumber=1 returns only part 1 (206, PartsCount)")
+    def _():
+        r = s3.get_object(Bucket=BUCKET, Key="multi/big.bin", PartNumber=1)
+        body = r["Body"].read()
+        assert r["ContentLength"] == 8 * MIB, f"ContentLength {r['ContentLength']} != 8 MiB"
+        assert len(body) == 8 * MIB, f"body length {len(body)}"
+        assert r.get("PartsCount") == 3, f"PartsCount {r.get('PartsCount')!r}"
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 206, f"status {r['ResponseMetadata']['HTTPStatusCode']}"
+        with open(BIG, "rb") as f:
+            assert body == f.read(8 * MIB), "part 1 bytes differ"
+        h = s3.head_object(Bucket=BUCKET, Key="multi/big.bin", PartNumber=3)
+        assert h["ContentLength"] == BIG_SIZE - 16 * MIB, f"part 3 ContentLength {h['ContentLength']}"
+
+    # --- listing -----------------------------------------------------------
+    LIST_KEYS = [f"k/{i:04d}" for i in range(1180)] + [
+        "k/Z", "k/a", "k/a b", "k/a+b", "k/a%2Bb", "k/é", "k/日本", "k/~tilde",
+        "k/sub/x", "k/sub/y", "k/sub2/z", "k/-dash", "k/.dot", "k/_u", "k/=eq",
+        "k/zz/é/1", "k/\u00c9", "k/e\u0301", "k/\U0001f600", "k/'q'",
+    ]
+    WANT_SORTED = sorted(LIST_KEYS, key=lambda k: k.encode("utf-8"))
+
+    @check(f"put {len(LIST_KEYS)} small objects (8 threads)")
+    def _():
+        s3.create_bucket(Bucket=BUCKET_LIST)
+        created_buckets.append(BUCKET_LIST)
+
+        def put(k):
+            s3.put_object(Bucket=BUCKET_LIST, Key=k, Body=k.encode())
+
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            list(ex.map(put, LIST_KEYS))
+
+    @check("list_objects_v2 paginator (PageSize 250): all keys, in UTF-8 byte order")
+    def _():
+        pages = list(
+            s3.get_paginator("list_objects_v2").paginate(
+                Bucket=BUCKET_LIST, PaginationConfig={"PageSize": 250}
+            )
+        )
+        got = [o["Key"] for p in pages for o in p.get("Contents", [])]
+        assert len(pages) == (len(LIST_KEYS) + 249) // 250, f"{len(pages)} pages"
+        for p in pages[:-1]:
+            assert p["KeyCount"] == 250 and p["IsTruncated"], f"page KeyCount {p['KeyCount']} truncated {p['IsTruncated']}"
+        assert not pages[-1]["IsTruncated"], "last page is truncated"
+        missing = set(LIST_KEYS) - set(got)
+        extra = set(got) - set(LIST_KEYS)
+        assert not missing and not extra, f"missing {sorted(missing)[:10]}, extra {sorted(extra)[:10]}"
+        assert got == WANT_SORTED, "keys are not in UTF-8 byte order: " + str(
+            next((a, b) for a, b in zip(got, WANT_SORTED) if a != b)
+        )
+
+    @check("list_objects_v2 MaxKeys=1000 then StartAfter / ContinuationToken")
+    def _():
+        r = s3.list_objects_v2(Bucket=BUCKET_LIST, MaxKeys=1000)
+        assert r["KeyCount"] == 1000 and r["IsTruncated"], f"KeyCount {r['KeyCount']}, truncated {r['IsTruncated']}"
+        r2 = s3.list_objects_v2(Bucket=BUCKET_LIST, ContinuationToken=r["NextContinuationToken"])
+        assert [o["Key"] for o in r["Contents"] + r2["Contents"]] == WANT_SORTED, "two pages != all keys"
+        r3 = s3.list_objects_v2(Bucket=BUCKET_LIST, StartAfter="k/1170", MaxKeys=5)
+        assert [o["Key"] for o in r3["Contents"]] == WANT_SORTED[WANT_SORTED.index("k/1170") + 1:][:5], "StartAfter"
+
+    @check("list_objects (v1) paginator with Marker: all keys, ETags present")
+    def _():
+        got = []
+        for p in s3.get_paginator("list_objects").paginate(Bucket=BUCKET_LIST, PaginationConfig={"PageSize": 300}):
+            for o in p.get("Contents", []):
+                assert o.get("ETag"), f"no ETag on {o['Key']}"
+                got.append(o["Key"])
+        assert got == WANT_SORTED, f"{len(got)} keys, first difference " + str(
+            next(((a, b) for a, b in zip(got, WANT_SORTED) if a != b), None)
+        )
+
+    @check("list_objects_v2 with Delimiter: CommonPrefixes")
+    def _():
+        # as on AWS, MaxKeys above 1000 is capped at 1000
+        r = s3.list_objects_v2(Bucket=BUCKET_LIST, Prefix="k/", Delimiter="/", MaxKeys=2000)
+        assert r["KeyCount"] == 1000 and r["IsTruncated"], f"KeyCount {r['KeyCount']}, truncated {r['IsTruncated']}"
+        r2 = s3.list_objects_v2(Bucket=BUCKET_LIST, Prefix="k/", Delimiter="/", ContinuationToken=r["NextContinuationToken"])
+        assert not r2["IsTruncated"], "second page truncated"
+        prefixes = [p["Prefix"] for p in r.get("CommonPrefixes", []) + r2.get("CommonPrefixes", [])]
+        assert prefixes == ["k/sub/", "k/sub2/", "k/zz/"], f"CommonPrefixes {prefixes}"
+        keys = [o["Key"] for o in r.get("Contents", []) + r2.get("Contents", [])]
+        assert "k/sub/x" not in keys and "k/0000" in keys, "Contents must not include keys below a prefix"
+        assert len(keys) == len(LIST_KEYS) - 4, f"{len(keys)} Contents"
+        r = s3.list_objects_v2(Bucket=BUCKET_LIST, Delimiter="/")
+        assert [p["Prefix"] for p in r.get("CommonPrefixes", [])] == ["k/"], "root CommonPrefixes"
+        assert r.get("KeyCount") == 1, f"root KeyCount {r.get('KeyCount')}"
+        # a delimiter listing paginates over prefixes too
+        got = []
+        for p in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET_LIST, Prefix="k/", Delimiter="/", PaginationConfig={"PageSize": 100}
+        ):
+            got += [o["Key"] for o in p.get("Contents", [])] + [c["Prefix"] for c in p.get("CommonPrefixes", [])]
+        assert sorted(got) == sorted(keys + prefixes), "paginated delimiter listing differs"
+
+    PLUS_KEY = "enc/a+b c=d%41 é.txt"
+
+    @check("key with '+' and space round-trips through EncodingType=url listing")
+    def _():
+        s3.put_object(Bucket=BUCKET, Key=PLUS_KEY, Body=b"plus")
+        # botocore sets EncodingType=url itself and decodes the answer (unquote_plus)
+        r = s3.list_objects_v2(Bucket=BUCKET, Prefix="enc/")
+        keys = [o["Key"] for o in r.get("Contents", [])]
+        assert keys == [PLUS_KEY], f"auto-decoded keys {keys!r}"
+        r = s3.list_objects(Bucket=BUCKET, Prefix="enc/")
+        keys = [o["Key"] for o in r.get("Contents", [])]
+        assert keys == [PLUS_KEY], f"v1 auto-decoded keys {keys!r}"
+        # explicitly asked for: botocore leaves the encoded form alone
+        r = s3.list_objects_v2(Bucket=BUCKET, Prefix="enc/", EncodingType="url")
+        raw = [o["Key"] for o in r.get("Contents", [])]
+        assert r.get("EncodingType") == "url", f"EncodingType {r.get('EncodingType')!r}"
+        assert len(raw) == 1 and "+" not in raw[0].replace("%2B", ""), f"'+' not encoded: {raw!r}"
+        assert urllib.parse.unquote_plus(raw[0]) == PLUS_KEY, f"raw key {raw!r} does not decode to {PLUS_KEY!r}"
+        # prefixes are encoded too
+        r = s3.list_objects_v2(Bucket=BUCKET, Prefix="enc/a+", Delimiter=" ")
+        cps = [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        assert cps == ["enc/a+b "], f"CommonPrefixes {cps!r}"
+        h = s3.head_object(Bucket=BUCKET, Key=PLUS_KEY)
+        assert h["ContentLength"] == 4
+
+    # --- presigned URLs ----------------------------------------------------
+    def presign_roundtrip(client, label):
+        key = f"presign/{label} é+x.txt"
+        body = f"presigned put {label}".encode()
+        url = client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": BUCKET, "Key": key, "ContentType": "application/octet-stream"},
+            ExpiresIn=300,
+        )
+        print(f"    {label} PUT url: {url}")
+        st, resp, _ = http("PUT", url, data=body, headers={"Content-Type": "application/octet-stream"})
+        assert st == 200, f"presigned PUT status {st}: {resp[:300]!r}"
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body, "PUT body not stored"
+        url = client.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=300)
+        print(f"    {label} GET url: {url}")
+        st, resp, _ = http("GET", url)
+        assert st == 200, f"presigned GET status {st}: {resp[:300]!r}"
+        assert resp == body, "presigned GET body differs"
+        return url
+
+    @check("presigned PUT and GET, default signature (urllib)")
+    def _():
+        url = presign_roundtrip(make_client(), "default")
+        # record which signature the default produced
+        sig = "SigV2" if "AWSAccessKeyId=" in url else "SigV4" if "X-Amz-Signature=" in url else "?"
+        print(f"    default presign signature: {sig}")
+
+    @check("presigned PUT and GET, SigV4 (urllib)")
+    def _():
+        url = presign_roundtrip(make_client("s3v4"), "s3v4")
+        assert "X-Amz-Signature=" in url, "not a SigV4 URL"
+
+    @check("presigned GET with a tampered signature is 403")
+    def _():
+        for sv in (None, "s3v4"):
+            url = make_client(sv).generate_presigned_url(
+                "get_object", Params={"Bucket": BUCKET, "Key": PLUS_KEY}, ExpiresIn=300
+            )
+            bad = tamper_signature(url)
+            st, resp, _ = http("GET", bad)
+            assert st == 403, f"{sv or 'default'}: status {st}: {resp[:200]!r}"
+
+    # --- conditional requests ---------------------------------------------
+    @check("conditional GET/HEAD: If-None-Match etag -> 304, If-Match wrong -> 412")
+    def _():
+        etag = s3.put_object(Bucket=BUCKET, Key="cond/obj", Body=b"conditional")["ETag"]
+        code, status = error_of(s3.get_object, Bucket=BUCKET, Key="cond/obj", IfNoneMatch=etag)
+        assert (code, status) == ("304", 304), f"If-None-Match: {(code, status)}"
+        code, status = error_of(s3.head_object, Bucket=BUCKET, Key="cond/obj", IfNoneMatch=etag)
+        assert status == 304, f"HEAD If-None-Match: {(code, status)}"
+        code, status = error_of(s3.get_object, Bucket=BUCKET, Key="cond/obj", IfMatch='"0123456789abcdef0123456789abcdef"')
+        assert (code, status) == ("PreconditionFailed", 412), f"If-Match: {(code, status)}"
+        r = s3.get_object(Bucket=BUCKET, Key="cond/obj", IfMatch=etag)
+        assert r["Body"].read() == b"conditional"
+        r = s3.get_object(Bucket=BUCKET, Key="cond/obj", IfNoneMatch='"0123456789abcdef0123456789abcdef"')
+        assert r["Body"].read() == b"conditional"
+
+    @check("put_object If-None-Match '*' on an existing key -> 412, nothing changed")
+    def _():
+        code, status = error_of(s3.put_object, Bucket=BUCKET, Key="cond/obj", Body=b"overwrite", IfNoneMatch="*")
+        assert (code, status) == ("PreconditionFailed", 412), f"{(code, status)}"
+        assert s3.get_object(Bucket=BUCKET, Key="cond/obj")["Body"].read() == b"conditional", "object was overwritten"
+        s3.put_object(Bucket=BUCKET, Key="cond/new", Body=b"new", IfNoneMatch="*")
+        assert s3.get_object(Bucket=BUCKET, Key="cond/new")["Body"].read() == b"new"
+
+    @check("head_object on a missing key -> 404; get_object -> NoSuchKey")
+    def _():
+        code, status = error_of(s3.head_object, Bucket=BUCKET, Key="no/such/key")
+        assert (code, status) == ("404", 404), f"{(code, status)}"
+        code, status = error_of(s3.get_object, Bucket=BUCKET, Key="no/such/key")
+        assert (code, status) == ("NoSuchKey", 404), f"{(code, status)}"
+        code, status = error_of(s3.head_bucket, Bucket=f"tgc-missing-{RUN}")
+        assert status == 404, f"head_bucket missing: {(code, status)}"
+
+    @check("unknown access key -> InvalidAccessKeyId, wrong secret -> SignatureDoesNotMatch")
+    def _():
+        bad = make_client(ak="TGCOMPATNOSUCHKEY000", sk=SK)
+        code, status = error_of(bad.list_objects_v2, Bucket=BUCKET)
+        assert (code, status) == ("InvalidAccessKeyId", 403), f"unknown key: {(code, status)}"
+        bad = make_client(ak=AK, sk=SK + "x")
+        code, status = error_of(bad.list_objects_v2, Bucket=BUCKET)
+        assert (code, status) == ("SignatureDoesNotMatch", 403), f"wrong secret: {(code, status)}"
+
+    @check("put_object with a wrong x-amz-checksum-crc32 is refused and nothing is stored")
+    def _():
+        code, status = error_of(
+            s3.put_object, Bucket=BUCKET, Key="cond/badsum", Body=b"checksummed body", ChecksumCRC32="AAAAAA=="
+        )
+        assert status == 400, f"{(code, status)}"
+        code, status = error_of(s3.head_object, Bucket=BUCKET, Key="cond/badsum")
+        assert status == 404, f"object stored despite bad checksum: {(code, status)}"
+
+    # --- delete / copy -----------------------------------------------------
+    @check("delete_objects")
+    def _():
+        keys = ["del/1", "del/2 é+", "del/3=x"]
+        for k in keys:
+            s3.put_object(Bucket=BUCKET, Key=k, Body=b"x")
+        r = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys] + [{"Key": "del/missing"}]})
+        assert sorted(d["Key"] for d in r.get("Deleted", [])) == sorted(keys + ["del/missing"]), f"Deleted {r.get('Deleted')}"
+        assert not r.get("Errors"), f"Errors {r.get('Errors')}"
+        assert s3.list_objects_v2(Bucket=BUCKET, Prefix="del/")["KeyCount"] == 0, "keys left"
+        s3.put_object(Bucket=BUCKET, Key="del/q", Body=b"x")
+        r = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "del/q"}], "Quiet": True})
+        assert not r.get("Deleted") and not r.get("Errors"), f"Quiet answer {r}"
+        assert s3.list_objects_v2(Bucket=BUCKET, Prefix="del/")["KeyCount"] == 0, "quiet delete left keys"
+
+    @check("copy_object (metadata copied, then replaced)")
+    def _():
+        s3.put_object(
+            Bucket=BUCKET, Key="copy/src é+", Body=b"copy me", ContentType="text/x-src", Metadata={"color": "blue"}
+        )
+        r = s3.copy_object(Bucket=BUCKET, Key="copy/dst 1", CopySource={"Bucket": BUCKET, "Key": "copy/src é+"})
+        src = s3.head_object(Bucket=BUCKET, Key="copy/src é+")
+        assert r["CopyObjectResult"]["ETag"] == src["ETag"], "copy ETag differs from source"
+        g = s3.get_object(Bucket=BUCKET, Key="copy/dst 1")
+        assert g["Body"].read() == b"copy me"
+        assert g["ContentType"] == "text/x-src" and g["Metadata"] == {"color": "blue"}, f"{g['ContentType']} {g['Metadata']}"
+        s3.copy_object(
+            Bucket=BUCKET, Key="copy/dst 2", CopySource=f"{BUCKET}/copy/src é+",
+            MetadataDirective="REPLACE", ContentType="text/x-new", Metadata={"shape": "round"},
+        )
+        g = s3.head_object(Bucket=BUCKET, Key="copy/dst 2")
+        assert g["ContentType"] == "text/x-new" and g["Metadata"] == {"shape": "round"}, f"{g['ContentType']} {g['Metadata']}"
+
+    # --- bucket deletion ---------------------------------------------------
+    @check("delete_bucket on a non-empty bucket -> 409 BucketNotEmpty, nothing deleted")
+    def _():
+        code, status = error_of(s3.delete_bucket, Bucket=BUCKET)
+        assert (code, status) == ("BucketNotEmpty", 409), f"{(code, status)}"
+        s3.head_bucket(Bucket=BUCKET)
+        assert s3.get_object(Bucket=BUCKET, Key="cond/obj")["Body"].read() == b"conditional"
+
+    @check("empty a bucket with list_object_versions + delete_objects(VersionId 'null')")
+    def _():
+        stored = sum(p.get("KeyCount", 0) for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET))
+        assert stored > 0, "the bucket is already empty: nothing to test"
+        total = 0
+        seen_versions = set()
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
+            vers = page.get("Versions", []) + page.get("DeleteMarkers", [])
+            seen_versions |= {v.get("VersionId") for v in vers}
+            objs = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in vers]
+            if objs:
+                r = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": objs})
+                assert not r.get("Errors"), f"delete_objects errors {r.get('Errors')[:3]}"
+                total += len(objs)
+        assert total == stored, f"{total} versions listed for {stored} objects"
+        assert seen_versions == {"null"}, f"VersionIds {seen_versions}"
+        left = s3.list_objects_v2(Bucket=BUCKET)
+        assert left["KeyCount"] == 0, f"{left['KeyCount']} keys left: {[o['Key'] for o in left.get('Contents', [])][:5]}"
+        s3.delete_bucket(Bucket=BUCKET)
+        created_buckets.remove(BUCKET)
+        code, status = error_of(s3.head_bucket, Bucket=BUCKET)
+        assert status == 404, f"bucket still there: {(code, status)}"
+
+finally:
+    for b in list(created_buckets):
+        empty_and_delete(b)
+    for root, dirs, files in os.walk(WORK, topdown=False):
+        for n in files:
+            os.unlink(os.path.join(root, n))
+        os.rmdir(root)
+
+print(f"{SUITE}: {passed} passed, {len(failed)} failed")
+for name in failed:
+    print(f"  failed: {name}")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# rclone compatibility suite: drives a live S3 endpoint exactly as a user would.
+# env: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (region us-east-1, path-style)
+set -euo pipefail
+SUITE=rclone
+# shellcheck source=compat/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+command -v rclone >/dev/null || { echo "FAIL $SUITE: rclone not installed"; exit 1; }
+
+# The remote "tg:" lives only in the environment; an empty private config file.
+export RCLONE_CONFIG="$WORK/rclone.conf"
+: >"$RCLONE_CONFIG"
+export RCLONE_CONFIG_TG_TYPE=s3
+export RCLONE_CONFIG_TG_PROVIDER=Other
+export RCLONE_CONFIG_TG_ENDPOINT="$S3_ENDPOINT"
+export RCLONE_CONFIG_TG_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
+export RCLONE_CONFIG_TG_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
+export RCLONE_CONFIG_TG_REGION=us-east-1
+export RCLONE_CONFIG_TG_FORCE_PATH_STYLE=true
+# multipart above 5 MiB, so the 12 MiB file in the tree goes up in parts
+export RCLONE_S3_UPLOAD_CUTOFF=5M RCLONE_S3_CHUNK_SIZE=5M
+export RCLONE_RETRIES=1 RCLONE_LOW_LEVEL_RETRIES=2 RCLONE_CONTIMEOUT=10s RCLONE_TIMEOUT=60s
+
+B=$(unique_bucket rclone)
+B2=$(unique_bucket rclone2)
+cleanup() {
+  rclone purge "tg:$B" >/dev/null 2>&1 || true
+  rclone rmdir "tg:$B2" >/dev/null 2>&1 || true
+  cleanup_work
+}
+trap cleanup EXIT
+
+echo "$SUITE: $(rclone version | head -n1) against $S3_ENDPOINT, bucket $B"
+
+python3 "$COMPAT_DIR/gen_tree.py" "$WORK/tree" --count 150 --seed 7 --big-mib 12
+TOP_DIRS=$(cd "$WORK/tree" && find . -mindepth 1 -maxdepth 1 -type d | sed 's|^\./||; s|$|/|' | LC_ALL=C sort)
+local_files() { (cd "$WORK/tree" && find . -type f | sed 's|^\./||' | LC_ALL=C sort); }
+
+t_mkdir() {
+  rclone mkdir "tg:$B"
+  out=$(rclone lsd tg:)
+  assert_contains "$out" " $B" "rclone lsd tg:"
+}
+t_sync_up() {
+  rclone sync "$WORK/tree" "tg:$B/tree"
+}
+t_check() {
+  out=$(rclone check "$WORK/tree" "tg:$B/tree" 2>&1)
+  echo "$out"
+  assert_contains "$out" "0 differences found"
+  assert_contains "$out" "151 matching files"
+}
+t_lsf_recursive() {
+  local_files >"$WORK/local-files"
+  rclone lsf -R --files-only "tg:$B/tree" | LC_ALL=C sort >"$WORK/remote-files"
+  diff "$WORK/local-files" "$WORK/remote-files"
+  # --fast-list lists the whole tree in one recursive listing (empty delimiter)
+  rclone lsf -R --files-only --fast-list "tg:$B/tree" | LC_ALL=C sort >"$WORK/remote-files-fast"
+  diff "$WORK/local-files" "$WORK/remote-files-fast"
+}
+t_lsf_flat() {
+  out=$(rclone lsf "tg:$B/tree" | LC_ALL=C sort)
+  want=$( (echo "$TOP_DIRS"; echo "big file+ é.bin") | LC_ALL=C sort)
+  assert_eq "$want" "$out" "rclone lsf tg:$B/tree"
+}
+t_sync_down() {
+  rclone sync "tg:$B/tree" "$WORK/tree-down"
+  diff -r "$WORK/tree" "$WORK/tree-down"
+}
+t_sync_noop() {
+  out=$(rclone sync -v "$WORK/tree" "tg:$B/tree" 2>&1)
+  if grep -E 'Copied|Updated|Deleted' <<<"$out"; then fail "second sync transferred something"; fi
+}
+t_copyto_cat() {
+  rclone copyto "tg:$B/tree/big file+ é.bin" "tg:$B/copy/big copy+ é.bin"
+  rclone cat "tg:$B/copy/big copy+ é.bin" >"$WORK/cat.out"
+  assert_same_file "$WORK/tree/big file+ é.bin" "$WORK/cat.out"
+  rclone moveto "tg:$B/copy/big copy+ é.bin" "tg:$B/copy/moved =%41.bin"
+  out=$(rclone lsf "tg:$B/copy")
+  assert_eq "moved =%41.bin" "$out" "lsf after moveto"
+}
+t_delete_filtered() {
+  before=$(rclone lsf -R --files-only "tg:$B/tree" | wc -l)
+  want_gone=$(local_files | grep -c -- '+plus\.bin$')
+  [ "$want_gone" -gt 0 ] || fail "tree has no +plus files"
+  rclone delete "tg:$B/tree" --include '*+plus.bin'
+  after=$(rclone lsf -R --files-only "tg:$B/tree")
+  if grep -- '+plus\.bin$' <<<"$after"; then fail "+plus files survived rclone delete"; fi
+  assert_eq $((before - want_gone)) "$(wc -l <<<"$after")" "files left after delete"
+}
+t_purge() {
+  rclone purge "tg:$B"
+  out=$(rclone lsd tg:)
+  if grep -qF " $B" <<<"$out"; then fail "bucket still listed after purge"; fi
+}
+t_rmdir() {
+  rclone mkdir "tg:$B2"
+  assert_contains "$(rclone lsd tg:)" " $B2" "lsd after mkdir"
+  rclone rmdir "tg:$B2"
+  out=$(rclone lsd tg:)
+  if grep -qF " $B2" <<<"$out"; then fail "bucket still listed after rmdir"; fi
+}
+
+check "rclone mkdir (bucket)" t_mkdir
+check "rclone sync up: 151 files, awkward names, one multipart" t_sync_up
+check "rclone check: 0 differences" t_check
+check "rclone lsf -R (with and without --fast-list)" t_lsf_recursive
+check "rclone lsf (top level)" t_lsf_flat
+check "rclone sync down into a fresh dir, diff -r empty" t_sync_down
+check "rclone sync again transfers nothing" t_sync_noop
+check "rclone copyto (server-side copy), cat, moveto" t_copyto_cat
+check "rclone delete --include" t_delete_filtered
+check "rclone purge" t_purge
+check "rclone mkdir + rmdir of an empty bucket" t_rmdir
+
+finish
