@@ -37,6 +37,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub audit: AuditConfig,
     pub proofs: ProofConfig,
+    pub limits: crate::limits::LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +148,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
             proofs: ProofConfig::default(),
+            limits: crate::limits::LimitsConfig::default(),
         }
     }
 }
@@ -224,6 +226,7 @@ impl Config {
         env_parse("TOLLGATE_MAX_OBJECT_SIZE", &mut self.storage.max_object_size)?;
         env_parse("TOLLGATE_AUDIT_RETENTION_DAYS", &mut self.audit.retention_days)?;
         env_parse("TOLLGATE_PROOFS", &mut self.proofs.enabled)?;
+        env_parse("TOLLGATE_LIMITS", &mut self.limits.enabled)?;
         if let Ok(v) = std::env::var("TOLLGATE_ROOT_ACCESS_KEY") {
             self.root.access_key = Some(v);
         }

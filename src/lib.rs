@@ -21,6 +21,7 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod limits;
 pub mod meta;
 pub mod obs;
 pub mod policy;

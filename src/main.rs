@@ -34,6 +34,15 @@ enum Command {
         #[command(subcommand)]
         command: tollgate::proof::cli::ProofCommand,
     },
+    /// Exit 0 if a running gateway is ready (`GET /ready` answers 200): for health checks.
+    Probe {
+        /// host:port of the gateway.
+        #[arg(long, default_value = "127.0.0.1:9000", env = "TOLLGATE_PROBE_ADDR")]
+        addr: String,
+        /// Check only that the process answers (`/health`), not that it can serve (`/ready`).
+        #[arg(long)]
+        alive: bool,
+    },
     /// Manage a running gateway through its admin API.
     Admin {
         #[command(flatten)]
@@ -47,6 +56,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, listen, data_dir } => serve(config, listen, data_dir),
+        Command::Probe { addr, alive } => {
+            client("probe", tollgate::obs::probe(&addr, if alive { "/health" } else { "/ready" }))
+        }
         Command::Admin { conn, command } => client("admin", tollgate::admin::client::run(&conn, command)),
         Command::Proof { conn, command } => client("proof", tollgate::proof::cli::run(&conn, command)),
     }

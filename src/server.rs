@@ -1,13 +1,14 @@
 //! The HTTP server: accepts connections on an already-bound listener, serves the S3
 //! front (s3s) and the operational endpoints, and shuts down gracefully.
 
-use crate::admin::{AdminApi, LastScrub, Routes, proofs::ProofApi};
+use crate::admin::{AdminApi, AdminParts, LastScrub, Routes, proofs::ProofApi};
 use crate::proof::Prover;
 use crate::audit::RequestContext;
 use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
 use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::config::Config;
+use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs;
 use crate::policy::Policy;
@@ -78,7 +79,7 @@ impl App {
         )?);
         let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
-            store.tenant_create(&TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns() }, None)?;
+            store.tenant_create(&TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns(), quota: crate::meta::Quota::default() }, None)?;
         }
         let master_file = config.auth.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
@@ -87,9 +88,17 @@ impl App {
         let last_scrub = LastScrub::default();
         let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend)));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
-        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store)));
+        let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
+        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store), Arc::clone(&limiter)));
         b.set_route(Routes {
-            admin: AdminApi::new(Arc::clone(&store), Arc::clone(&keys), Arc::clone(&backend), config.proofs.scrub_bytes_per_sec, Arc::clone(&last_scrub)),
+            admin: AdminApi::new(AdminParts {
+                store: Arc::clone(&store),
+                keys: Arc::clone(&keys),
+                backend: Arc::clone(&backend),
+                limiter,
+                scrub_rate: config.proofs.scrub_bytes_per_sec,
+                last_scrub: Arc::clone(&last_scrub),
+            }),
             proofs: ProofApi::new(Arc::clone(&store), prover),
         });
         b.set_validation(crate::admin::BucketNames);
@@ -200,13 +209,14 @@ impl RequestIds {
 
 async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
     let request_id = ids.next();
-    req.extensions_mut().insert(RequestContext { request_id: request_id.clone(), peer });
+    let admission = Arc::new(std::sync::OnceLock::new());
+    req.extensions_mut().insert(RequestContext { request_id: request_id.clone(), peer, admission: Arc::clone(&admission) });
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
         let started = std::time::Instant::now();
         let mut resp = match obs::route(&app, &req).await {
             Some(resp) => resp,
-            None => match app.s3.call(req.map(s3s::Body::from)).await {
+            None => match app.s3.call(req.map(|body| s3s::Body::http_body(MeteredBody::new(body, Arc::clone(&admission))))).await {
                 Ok(resp) => resp,
                 Err(e) => {
                     tracing::warn!(error = ?e, "request aborted");
@@ -219,6 +229,17 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
         };
         if let Ok(v) = http::HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
+        }
+        if let Some(a) = admission.get() {
+            if let Some((limit, remaining, reset)) = a.headers {
+                let h = resp.headers_mut();
+                h.insert("ratelimit-limit", limit.into());
+                h.insert("ratelimit-remaining", remaining.into());
+                h.insert("ratelimit-reset", reset.into());
+            }
+            if !a.bytes.is_empty() {
+                resp = resp.map(|body| s3s::Body::http_body(MeteredBody::new(body, admission)));
+            }
         }
         let status = resp.status().as_u16();
         let ms = started.elapsed().as_secs_f64() * 1e3;

@@ -45,6 +45,17 @@ pub enum AdminCommand {
     Bucket(BucketCmd),
     /// The audit log, filtered; `--jsonl` exports JSON lines.
     Audit(AuditArgs),
+    /// Rate limits of a tenant or an access key (overrides of the configured defaults).
+    #[command(subcommand)]
+    Limits(LimitsCmd),
+    /// Storage quotas of a tenant or a bucket.
+    #[command(subcommand)]
+    Quota(QuotaCmd),
+    /// Objects and bytes stored per tenant and bucket, with their quotas.
+    Usage {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Re-hash every stored object against its proof manifest now (root only), or
     /// `--last` to show the last scrub's report.
     Scrub {
@@ -113,6 +124,68 @@ pub enum BucketCmd {
     },
 }
 
+/// Whose limits: exactly one of `--tenant` or `--key`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct LimitTarget {
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long)]
+    key: Option<String>,
+}
+
+impl LimitTarget {
+    fn path(&self) -> String {
+        match (&self.tenant, &self.key) {
+            (Some(t), _) => format!("limits/tenant/{t}"),
+            (None, Some(k)) => format!("limits/key/{k}"),
+            (None, None) => "limits".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LimitsCmd {
+    /// Show the override and the limits in force.
+    Get {
+        #[command(flatten)]
+        target: LimitTarget,
+    },
+    /// Set an override (unset rates are 0: unlimited); effective at once.
+    Set {
+        #[command(flatten)]
+        target: LimitTarget,
+        #[arg(long, default_value_t = 0)]
+        read_requests: u32,
+        #[arg(long, default_value_t = 0)]
+        write_requests: u32,
+        #[arg(long, default_value_t = 0)]
+        read_bytes: u64,
+        #[arg(long, default_value_t = 0)]
+        write_bytes: u64,
+    },
+    /// Remove the override: back to the configured defaults.
+    Delete {
+        #[command(flatten)]
+        target: LimitTarget,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuotaCmd {
+    /// Set a quota (0: no limit).
+    Set {
+        #[arg(long, conflicts_with = "bucket", required_unless_present = "bucket")]
+        tenant: Option<String>,
+        #[arg(long)]
+        bucket: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        max_bytes: u64,
+        #[arg(long, default_value_t = 0)]
+        max_objects: u64,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[arg(long)]
@@ -169,6 +242,22 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         AdminCommand::Bucket(BucketCmd::Set { name, visibility, tenant }) => {
             ("PUT", format!("buckets/{name}"), Some(json!({"visibility": visibility, "tenant": tenant})))
         }
+        AdminCommand::Limits(LimitsCmd::Get { target }) => ("GET", target.path(), None),
+        AdminCommand::Limits(LimitsCmd::Delete { target }) => ("DELETE", target.path(), None),
+        AdminCommand::Limits(LimitsCmd::Set { target, read_requests, write_requests, read_bytes, write_bytes }) => (
+            "PUT",
+            target.path(),
+            Some(json!({"read_requests": read_requests, "write_requests": write_requests, "read_bytes": read_bytes, "write_bytes": write_bytes})),
+        ),
+        AdminCommand::Quota(QuotaCmd::Set { tenant, bucket, max_bytes, max_objects }) => {
+            let path = match (tenant, bucket) {
+                (Some(t), _) => format!("quotas/tenant/{t}"),
+                (None, Some(b)) => format!("quotas/bucket/{b}"),
+                (None, None) => return Err("give --tenant or --bucket".into()),
+            };
+            ("PUT", path, Some(json!({"max_bytes": max_bytes, "max_objects": max_objects})))
+        }
+        AdminCommand::Usage { tenant } => ("GET", format!("usage{}", enc(vec![("tenant", tenant)])), None),
         AdminCommand::Scrub { last } => (if last { "GET" } else { "POST" }, "scrub".to_owned(), None),
         AdminCommand::Audit(a) => {
             let since = a.since.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());

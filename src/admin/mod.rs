@@ -15,6 +15,12 @@
 //! | `DELETE /keys/{key}`                    |                                   | admins of the tenant|
 //! | `GET /buckets`                          | `?tenant=`                        | admins of the tenant|
 //! | `PUT /buckets/{bucket}`                 | `{"visibility"?, "tenant"?}`      | admins of both tenants |
+//! | `GET /usage`                            | `?tenant=`                        | admins: own tenant  |
+//! | `PUT /quotas/tenant/{tenant}`           | `{"max_bytes","max_objects"}`     | root                |
+//! | `PUT /quotas/bucket/{bucket}`           | `{"max_bytes","max_objects"}`     | admins of its tenant|
+//! | `GET /limits/{tenant\|key}/{name}`      | → override and limits in force    | admins of the tenant|
+//! | `PUT /limits/{tenant\|key}/{name}`      | rates (see `[limits]` in the config) | root (tenant), admins (key) |
+//! | `DELETE /limits/{tenant\|key}/{name}`   | back to the configured defaults   | as PUT              |
 //! | `GET /audit`                            | `?tenant=&principal=&bucket=&outcome=&since_ns=&until_ns=&limit=` | admins: own tenant |
 
 pub mod client;
@@ -23,7 +29,8 @@ pub mod proofs;
 use crate::audit::{self, AuditQuery, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::backend::{Backend, ScrubReport};
-use crate::meta::{self, Store, TenantRecord, UserRecord, Visibility};
+use crate::limits::{Limiter, Rates, Subject};
+use crate::meta::{self, Quota, Store, TenantRecord, UserRecord, Visibility};
 
 use std::sync::Arc;
 
@@ -59,6 +66,7 @@ impl From<meta::Error> for ApiError {
             meta::Error::NotFound | meta::Error::NoSuchBucket => Self(StatusCode::NOT_FOUND, "not found".into()),
             meta::Error::AlreadyExists => Self(StatusCode::CONFLICT, "already exists".into()),
             meta::Error::InUse(why) => Self(StatusCode::CONFLICT, why.into()),
+            meta::Error::QuotaExceeded(why) => Self(StatusCode::FORBIDDEN, why),
             e => {
                 tracing::error!(error = %e, "admin API storage failure");
                 Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
@@ -126,18 +134,64 @@ struct KeyView {
 /// The last scrub's report, shared by the background job and the API.
 pub type LastScrub = Arc<tokio::sync::Mutex<Option<ScrubReport>>>;
 
+/// What the admin API works on.
+pub struct AdminParts {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyStore>,
+    pub backend: Arc<dyn Backend>,
+    pub limiter: Arc<Limiter>,
+    pub scrub_rate: u64,
+    pub last_scrub: LastScrub,
+}
+
 pub struct AdminApi {
     store: Arc<dyn Store>,
     keys: Arc<KeyStore>,
     backend: Arc<dyn Backend>,
+    limiter: Arc<Limiter>,
     scrub_rate: u64,
     last_scrub: LastScrub,
 }
 
 impl AdminApi {
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyStore>, backend: Arc<dyn Backend>, scrub_rate: u64, last_scrub: LastScrub) -> Self {
-        Self { store, keys, backend, scrub_rate, last_scrub }
+    pub fn new(parts: AdminParts) -> Self {
+        let AdminParts { store, keys, backend, limiter, scrub_rate, last_scrub } = parts;
+        Self { store, keys, backend, limiter, scrub_rate, last_scrub }
+    }
+
+    /// The tenant a limit subject belongs to, and whether `p` may change its limits: a
+    /// tenant's own limits are the operator's (root), a key's are its tenant admins'.
+    fn limit_subject(&self, p: &Principal, kind: &str, name: &str) -> Result<(Subject, String, bool), ApiError> {
+        match kind {
+            "tenant" => {
+                self.store.tenant_get(name)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such tenant".into()))?;
+                Ok((Subject::Tenant(name.to_owned()), name.to_owned(), p.root))
+            }
+            "key" => {
+                let rec = self.keys.get(name)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such key".into()))?;
+                let may_set = p.administers(&rec.tenant);
+                Ok((Subject::Key(name.to_owned()), rec.tenant, may_set))
+            }
+            _ => Err(bad("limits apply to a tenant or a key: /limits/tenant/NAME or /limits/key/ACCESSKEY")),
+        }
+    }
+
+    fn limits_view(&self, subject: &Subject) -> Result<serde_json::Value, ApiError> {
+        let stored = self.store.limits_all()?.into_iter().find(|(id, _)| *id == subject.id()).map(|(_, r)| r);
+        Ok(json!({"subject": subject.id(), "override": stored, "effective": self.limiter.effective(subject)}))
+    }
+
+    fn usage_view(&self, tenant: &TenantRecord) -> Result<serde_json::Value, ApiError> {
+        let (objects, bytes) = self.store.tenant_usage(&tenant.name)?;
+        let buckets: Vec<_> = self
+            .store
+            .bucket_list()?
+            .into_iter()
+            .filter(|b| b.tenant == tenant.name)
+            .map(|b| json!({"bucket": b.name, "objects": b.objects, "bytes": b.bytes, "quota": b.quota}))
+            .collect();
+        Ok(json!({"tenant": tenant.name, "objects": objects, "bytes": bytes, "quota": tenant.quota, "buckets": buckets}))
     }
 
     async fn handle(&self, p: &Principal, cx: Option<&RequestContext>, method: &Method, path: &str, query: &str, body: &[u8]) -> ApiResult {
@@ -166,7 +220,7 @@ impl AdminApi {
                 if !valid_name(&t.name) {
                     return Err(bad("tenant names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
                 }
-                let rec = TenantRecord { name: t.name, created_ns: audit::now_ns() };
+                let rec = TenantRecord { name: t.name, created_ns: audit::now_ns(), quota: meta::Quota::default() };
                 self.store.tenant_create(&rec, Some(&audit("AdminCreateTenant", &rec.name)))?;
                 Ok(json!(rec))
             }
@@ -254,6 +308,54 @@ impl AdminApi {
                 }
                 let rec = self.store.bucket_update(name, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&audit("AdminSetBucket", name)))?;
                 Ok(json!(rec))
+            }
+            ("GET", ["usage"]) => {
+                let tenant = scope(q.tenant.as_ref())?;
+                let mut out = Vec::new();
+                for t in self.store.tenant_list()? {
+                    if tenant.as_ref().is_none_or(|only| *only == t.name) {
+                        out.push(self.usage_view(&t)?);
+                    }
+                }
+                Ok(json!(out))
+            }
+            ("PUT", ["quotas", "tenant", t]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                let quota: Quota = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let rec = self.store.tenant_set_quota(t, quota, Some(&audit("AdminSetTenantQuota", t)))?;
+                Ok(json!(rec))
+            }
+            ("PUT", ["quotas", "bucket", b]) => {
+                let cur = self.store.bucket_get(b)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                if !p.administers(&cur.tenant) {
+                    return Err(forbidden());
+                }
+                let quota: Quota = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let rec = self.store.bucket_set_quota(b, quota, Some(&audit("AdminSetBucketQuota", b)))?;
+                Ok(json!(rec))
+            }
+            ("GET", ["limits", kind, name]) => {
+                let (subject, tenant, _) = self.limit_subject(p, kind, name)?;
+                if !p.administers(&tenant) {
+                    return Err(forbidden());
+                }
+                self.limits_view(&subject)
+            }
+            (m @ ("PUT" | "DELETE"), ["limits", kind, name]) => {
+                let (subject, _, may_set) = self.limit_subject(p, kind, name)?;
+                if !may_set {
+                    return Err(forbidden());
+                }
+                let rates: Option<Rates> = if m == "PUT" {
+                    Some(serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?)
+                } else {
+                    None
+                };
+                self.store.limits_set(&subject.id(), rates.as_ref(), Some(&audit("AdminSetLimits", &subject.id())))?;
+                self.limiter.set_override(&subject, rates);
+                self.limits_view(&subject)
             }
             ("GET", ["audit"]) => {
                 let mut q = q;

@@ -13,6 +13,9 @@ use s3s::S3Request;
 pub struct RequestContext {
     pub request_id: String,
     pub peer: SocketAddr,
+    /// Filled by the access check when it admits the request: the rate-limit headers and
+    /// the byte buckets the request and response bodies are charged to.
+    pub admission: std::sync::Arc<std::sync::OnceLock<crate::limits::Admission>>,
 }
 
 /// The current time in nanoseconds since the Unix epoch.

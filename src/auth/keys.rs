@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(*err.code(), s3s::S3ErrorCode::InvalidAccessKeyId);
         assert!(ks.principal("ROOT").unwrap().root);
 
-        store.tenant_create(&meta::TenantRecord { name: "acme".into(), created_ns: 0 }, None).unwrap();
+        store.tenant_create(&meta::TenantRecord { name: "acme".into(), created_ns: 0, quota: meta::Quota::default() }, None).unwrap();
         store.user_create(&meta::UserRecord { tenant: "acme".into(), name: "ann".into(), role: Role::Writer, created_ns: 0 }, None).unwrap();
         let k = ks.create("acme", "ann", None).unwrap();
         assert_eq!(ks.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);

@@ -69,6 +69,8 @@ pub enum Error {
     RequestTimeout,
     #[error("{0}")]
     NotImplemented(&'static str),
+    #[error("Quota exceeded: {0}")]
+    QuotaExceeded(String),
     /// A bucket setting tollgate does not store (policy, CORS, lifecycle, ...): AWS answers
     /// a bucket without one with this resource's "not found" error, and so do we.
     #[error("The {0} configuration does not exist")]
@@ -111,6 +113,7 @@ impl From<crate::meta::Error> for Error {
             M::PreconditionFailed => Self::PreconditionFailed,
             M::BucketNotEmpty => Self::BucketNotEmpty,
             M::NoSuchUpload => Self::NoSuchUpload,
+            M::QuotaExceeded(why) => Self::QuotaExceeded(why),
             e @ (M::Storage(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }
     }
@@ -146,14 +149,17 @@ impl From<Error> for S3Error {
             Error::ChunkSignatureMismatch => C::SignatureDoesNotMatch,
             Error::NotImplemented(_) => C::NotImplemented,
             Error::Unconfigured(setting) => setting.missing_code(),
+            Error::QuotaExceeded(_) => C::Custom("QuotaExceeded".into()),
             Error::Io(_) | Error::Meta(_) => C::InternalError,
         };
         match e.class() {
             ErrorClass::Client => {
                 tracing::info!(code = code.as_str(), error = %e, "request refused");
                 let mut err = S3Error::with_message(code, e.to_string());
-                if matches!(e, Error::InvalidPartNumber) {
-                    err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+                match e {
+                    Error::InvalidPartNumber => err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE),
+                    Error::QuotaExceeded(_) => err.set_status_code(http::StatusCode::FORBIDDEN),
+                    _ => {}
                 }
                 err
             }

@@ -28,6 +28,8 @@ pub enum Error {
     NotFound,
     #[error("still in use: {0}")]
     InUse(&'static str),
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
     #[error("metadata store: {0}")]
     Storage(String),
     #[error("corrupt metadata record: {0}")]
@@ -96,6 +98,8 @@ pub trait Store: Send + Sync + 'static {
     /// Changes a bucket's owner and visibility (usage counters are kept).
     fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
     fn bucket_list(&self) -> Result<Vec<BucketRecord>>;
+    /// Sets a bucket's quota; returns the updated record.
+    fn bucket_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
 
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
     /// Writes `record` under `key` if `precondition` holds; returns the replaced record.
@@ -145,6 +149,10 @@ pub trait Store: Send + Sync + 'static {
     fn tenant_create(&self, record: &TenantRecord, audit: Option<&AuditEntry>) -> Result<()>;
     fn tenant_get(&self, name: &str) -> Result<Option<TenantRecord>>;
     fn tenant_list(&self) -> Result<Vec<TenantRecord>>;
+    /// Sets a tenant's quota; returns the updated record.
+    fn tenant_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<TenantRecord>;
+    /// `(objects, bytes)` stored in the tenant's buckets.
+    fn tenant_usage(&self, name: &str) -> Result<(u64, u64)>;
     /// Deletes a tenant that owns no bucket and no user (`InUse` otherwise).
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
 
@@ -178,6 +186,11 @@ pub trait Store: Send + Sync + 'static {
     /// Publishes a signing key's public half (base64) under its id; old ones are kept.
     fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()>;
     fn proof_keys(&self) -> Result<Vec<(String, String)>>;
+
+    /// Stored rate-limit overrides: subject id (`tenant:T`, `key:K`) → rates.
+    fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>>;
+    /// Sets (or with `None` removes) the override of a subject.
+    fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()>;
 
     /// Makes every write made so far durable (group-committed across callers).
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>>;

@@ -17,6 +17,37 @@ pub struct BucketRecord {
     pub bytes: u64,
     #[serde(default)]
     pub visibility: Visibility,
+    #[serde(default)]
+    pub quota: Quota,
+}
+
+/// Limits on what a bucket or a tenant may hold; 0 means no limit.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quota {
+    pub max_bytes: u64,
+    pub max_objects: u64,
+}
+
+impl Quota {
+    #[must_use]
+    pub fn is_unlimited(&self) -> bool {
+        self.max_bytes == 0 && self.max_objects == 0
+    }
+
+    /// Whether replacing an object of `old_size` (`None`: a new key) by one of `new_size`
+    /// keeps usage `(objects, bytes)` within the quota. A write that does not grow usage
+    /// is always allowed, so a tenant over a lowered quota can still shrink.
+    pub fn admits(&self, objects: u64, bytes: u64, old_size: Option<u64>, new_size: u64) -> Result<(), String> {
+        if old_size.is_none() && self.max_objects > 0 && objects + 1 > self.max_objects {
+            return Err(format!("the object count quota ({}) is reached", self.max_objects));
+        }
+        let old = old_size.unwrap_or(0);
+        if new_size > old && self.max_bytes > 0 && bytes - old.min(bytes) + new_size > self.max_bytes {
+            return Err(format!("the storage quota ({} bytes) would be exceeded", self.max_bytes));
+        }
+        Ok(())
+    }
 }
 
 /// One contiguous run of an object's bytes, stored as one blob.
@@ -144,6 +175,8 @@ pub enum Visibility {
 pub struct TenantRecord {
     pub name: String,
     pub created_ns: i128,
+    #[serde(default)]
+    pub quota: Quota,
 }
 
 /// A user's role within its tenant.

@@ -15,6 +15,7 @@
 //!   `o` bucket `0x00` key `0x00` n (BE u64) → id (by object); `s` sha256 `0x00` id → `[]`
 //! - `proof_heads`: tenant → [`ChainHead`]
 //! - `proof_keys`: key id → public key (base64)
+//! - `limits`:   subject (`tenant:T`, `key:K`) → [`crate::limits::Rates`]
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
 
@@ -42,6 +43,7 @@ pub struct SledStore {
     proof_index: Tree,
     proof_heads: Tree,
     proof_keys: Tree,
+    limits: Tree,
     group_flush: GroupFlush,
     /// Serializes the transactions that change an object: they all update their bucket's
     /// usage counters and their tenant's chain head, so concurrent ones would conflict and
@@ -152,6 +154,11 @@ fn update_usage(
         return abort(Error::NoSuchBucket);
     };
     let mut rec: BucketRecord = tx_decode(&raw)?;
+    if let Some(new) = new
+        && let Err(why) = rec.quota.admits(rec.objects, rec.bytes, old.map(|o| o.size), new.size)
+    {
+        return abort(Error::QuotaExceeded(format!("bucket {bucket}: {why}")));
+    }
     if let Some(old) = old {
         rec.objects = rec.objects.saturating_sub(1);
         rec.bytes = rec.bytes.saturating_sub(old.size);
@@ -270,10 +277,27 @@ impl SledStore {
             proof_index: db.open_tree("proof_index")?,
             proof_heads: db.open_tree("proof_heads")?,
             proof_keys: db.open_tree("proof_keys")?,
+            limits: db.open_tree("limits")?,
             group_flush: GroupFlush::default(),
             object_writes: std::sync::Mutex::new(()),
             db,
         })
+    }
+
+    /// Refuses a write that would take the bucket's tenant past its quota. Called with
+    /// `object_writes` held, so the usage it reads cannot change before the commit.
+    fn check_tenant_quota(&self, bucket: &str, okey: &[u8], new_size: u64) -> Result<()> {
+        // A missing bucket is reported by the transaction.
+        let Some(b) = self.bucket_get(bucket)? else { return Ok(()) };
+        let Some(t) = self.tenant_get(&b.tenant)? else { return Ok(()) };
+        if t.quota.is_unlimited() {
+            return Ok(());
+        }
+        let old: Option<ObjectRecord> = self.objects.get(okey)?.map(|v| decode(&v)).transpose()?;
+        let (objects, bytes) = self.tenant_usage(&b.tenant)?;
+        t.quota
+            .admits(objects, bytes, old.map(|o| o.size), new_size)
+            .map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
     }
 
     fn part_keys(&self, upload_id: &str) -> Result<Vec<(sled::IVec, PartRecord)>> {
@@ -348,6 +372,20 @@ impl Store for SledStore {
         self.buckets.iter().values().map(|v| decode(&v?)).collect()
     }
 
+    fn bucket_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
+        let row = self.audit_row(audit)?;
+        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
+            let Some(raw) = buckets.get(name.as_bytes())? else {
+                return abort(Error::NoSuchBucket);
+            };
+            let mut rec: BucketRecord = tx_decode(&raw)?;
+            rec.quota = quota;
+            buckets.insert(name.as_bytes(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(rec)
+        }))
+    }
+
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         self.objects.get(object_key(bucket, key))?.map(|v| decode(&v)).transpose()
     }
@@ -371,6 +409,7 @@ impl Store for SledStore {
         let value = encode(record);
         let row = self.audit_row(audit)?;
         let _serial = self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.check_tenant_quota(bucket, &okey, record.size)?;
         flatten(
             (
                 &self.buckets,
@@ -578,6 +617,25 @@ impl Store for SledStore {
         self.tenants.iter().values().map(|v| decode(&v?)).collect()
     }
 
+    fn tenant_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<TenantRecord> {
+        let row = self.audit_row(audit)?;
+        flatten((&self.tenants, &self.audit).transaction(|(tenants, audit)| {
+            let Some(raw) = tenants.get(name.as_bytes())? else {
+                return abort(Error::NotFound);
+            };
+            let mut rec: TenantRecord = tx_decode(&raw)?;
+            rec.quota = quota;
+            tenants.insert(name.as_bytes(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(rec)
+        }))
+    }
+
+    fn tenant_usage(&self, name: &str) -> Result<(u64, u64)> {
+        // The sum of the tenant's buckets' counters, which every object transaction keeps exact.
+        Ok(self.bucket_list()?.iter().filter(|b| b.tenant == name).fold((0, 0), |(o, s), b| (o + b.objects, s + b.bytes)))
+    }
+
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
         if self.users.scan_prefix(user_key(name, "")).next().is_some() {
             return Err(Error::InUse("the tenant still has users"));
@@ -753,6 +811,29 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>> {
+        self.limits
+            .iter()
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&v)?))
+            })
+            .collect()
+    }
+
+    fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let value = rates.map(encode);
+        flatten((&self.limits, &self.audit).transaction(|(limits, audit)| {
+            match &value {
+                Some(v) => limits.insert(subject.as_bytes(), v.as_slice())?,
+                None => limits.remove(subject.as_bytes())?,
+            };
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>> {
         Box::pin(self.group_flush.flush(&self.db))
     }
@@ -769,7 +850,7 @@ mod tests {
     }
 
     fn bucket(name: &str) -> BucketRecord {
-        BucketRecord { name: name.into(), created_ns: 0, tenant: "t".into(), objects: 0, bytes: 0, visibility: Visibility::Private }
+        BucketRecord { name: name.into(), created_ns: 0, tenant: "t".into(), objects: 0, bytes: 0, visibility: Visibility::Private, quota: Quota::default() }
     }
 
     fn object(etag: &str, size: u64) -> ObjectRecord {

@@ -41,3 +41,28 @@ pub async fn route(app: &App, req: &http::Request<Incoming>) -> Option<http::Res
         _ => None,
     }
 }
+
+/// `tollgate probe`: asks a running gateway's `/ready` (or `/health`) over plain HTTP/1.1,
+/// for container health checks, which have no curl. `Ok` only on a 200 answer.
+pub async fn probe(addr: &str, path: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io = async {
+        let mut conn = tokio::net::TcpStream::connect(addr).await?;
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), io)
+        .await
+        .map_err(|_| format!("{addr}: no answer within 5 s"))?
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        Err(format!("{path} answered {status:?} {body}"))
+    }
+}

@@ -6,6 +6,7 @@
 
 use crate::audit::{self, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
+use crate::limits::{Class, Limiter};
 use crate::meta::{BucketRecord, Store, Visibility};
 
 use std::sync::Arc;
@@ -84,12 +85,44 @@ pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>) -> R
 pub struct Policy {
     keys: Arc<KeyStore>,
     store: Arc<dyn Store>,
+    limiter: Arc<Limiter>,
 }
 
 impl Policy {
     #[must_use]
-    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>) -> Self {
-        Self { keys, store }
+    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>) -> Self {
+        Self { keys, store, limiter }
+    }
+
+    /// Charges an allowed request to its rate limits: records its admission for the
+    /// bodies and headers, or refuses it with 503 SlowDown and Retry-After (audited).
+    fn admit(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, access: Access, bucket: &str, key: &str) -> S3Result<()> {
+        let Some(cx) = cx else { return Ok(()) };
+        let class = match access {
+            Access::ListBuckets | Access::PublicRead | Access::Read => Class::Read,
+            Access::Write | Access::Manage => Class::Write,
+        };
+        match self.limiter.admit(p, cx.peer.ip(), class) {
+            Ok(admission) => {
+                let _ = cx.admission.set(admission);
+                Ok(())
+            }
+            Err(throttled) => {
+                tracing::info!(op, bucket, principal = %p.access_key, retry_after_ms = throttled.retry_after.as_millis(), "throttled");
+                if let Err(e) = self.store.audit_append(&audit::entry_for(p, Some(cx), op, bucket, key, "throttled", 0)) {
+                    tracing::error!(error = %e, "audit append failed");
+                }
+                let mut err = s3s::s3_error!(SlowDown, "Please reduce your request rate.");
+                let mut headers = http::HeaderMap::new();
+                let retry = throttled.retry_after.as_secs() + u64::from(throttled.retry_after.subsec_nanos() > 0);
+                headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(retry.max(1)));
+                headers.insert("ratelimit-limit", http::HeaderValue::from(throttled.limit));
+                headers.insert("ratelimit-remaining", http::HeaderValue::from(0u64));
+                headers.insert("ratelimit-reset", http::HeaderValue::from(retry.max(1)));
+                err.set_headers(headers);
+                Err(err)
+            }
+        }
     }
 
     fn bucket(&self, name: &str) -> S3Result<Option<BucketRecord>> {
@@ -145,7 +178,9 @@ impl S3Access for Policy {
         }
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let rcx = cx.extensions_mut().get::<RequestContext>().cloned();
-        self.enforce(&principal, rcx.as_ref(), op, classify(op), &bucket, &key)?;
+        let access = classify(op);
+        self.enforce(&principal, rcx.as_ref(), op, access, &bucket, &key)?;
+        self.admit(&principal, rcx.as_ref(), op, access, &bucket, &key)?;
         cx.extensions_mut().insert(principal);
         Ok(())
     }
@@ -168,7 +203,7 @@ mod tests {
     }
 
     fn bucket(tenant: &str, visibility: Visibility) -> BucketRecord {
-        BucketRecord { name: "b".into(), created_ns: 0, tenant: tenant.into(), objects: 0, bytes: 0, visibility }
+        BucketRecord { name: "b".into(), created_ns: 0, tenant: tenant.into(), objects: 0, bytes: 0, visibility, quota: crate::meta::Quota::default() }
     }
 
     const ALL: [Access; 5] = [Access::ListBuckets, Access::PublicRead, Access::Read, Access::Write, Access::Manage];

@@ -118,4 +118,11 @@ async fn health_and_readiness() {
     assert!(r.text().contains("ready"));
     // Every response carries a request id.
     assert!(r.header("x-amz-request-id").is_some());
+    // The container health check's probe agrees, and fails once the gateway is gone.
+    let addr = gw.addr.to_string();
+    tollgate::obs::probe(&addr, "/ready").await.unwrap();
+    tollgate::obs::probe(&addr, "/health").await.unwrap();
+    assert!(tollgate::obs::probe(&addr, "/no-such-path").await.is_err());
+    gw.stop().await;
+    assert!(tollgate::obs::probe(&addr, "/ready").await.is_err());
 }

@@ -7,6 +7,7 @@ mod buckets;
 mod conditional;
 mod crash;
 mod hostile;
+mod limits;
 mod listing;
 mod multipart;
 mod objects;

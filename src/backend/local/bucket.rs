@@ -35,6 +35,7 @@ pub(super) async fn create_bucket(b: &LocalBackend, req: S3Request<CreateBucketI
         objects: 0,
         bytes: 0,
         visibility: crate::meta::Visibility::Private,
+        quota: crate::meta::Quota::default(),
     };
     let audit = crate::audit::entry(&req, "CreateBucket", &record.name, "", 0);
     if let Some(existing) = b.store.bucket_create(&record, Some(&audit))? {

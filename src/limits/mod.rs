@@ -1,0 +1,483 @@
+//! Rate limits: GCRA token buckets (the `governor` crate) on requests and bytes per
+//! second, separately for reads and writes, per tenant, per access key, and per source
+//! address for anonymous requests.
+//!
+//! Requests are admitted (or refused with `SlowDown`) in the access check, after
+//! authentication; bytes are charged as bodies stream through [`MeteredBody`], so a large
+//! upload already admitted is slowed, never cut off. Limits come from the config and from
+//! per-tenant / per-key overrides stored in the metadata store, changed at run time.
+//!
+//! Memory is bounded: a bucket idle for longer than it takes to refill is the same as a
+//! new one, so such entries are dropped whenever the table reaches `max_tracked`.
+
+mod body;
+
+pub use body::MeteredBody;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::meta::Store;
+
+/// Per-second limits of one subject; 0 means unlimited. Each allows a burst of one
+/// second's worth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rates {
+    /// GET, HEAD and list requests per second.
+    pub read_requests: u32,
+    /// Every other request per second.
+    pub write_requests: u32,
+    /// Response body bytes per second of reads.
+    pub read_bytes: u64,
+    /// Request body bytes per second of writes.
+    pub write_bytes: u64,
+}
+
+impl Rates {
+    fn get(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::ReadRequests => u64::from(self.read_requests),
+            Kind::WriteRequests => u64::from(self.write_requests),
+            Kind::ReadBytes => self.read_bytes,
+            Kind::WriteBytes => self.write_bytes,
+        }
+    }
+}
+
+/// Which way a request moves data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    ReadRequests,
+    WriteRequests,
+    ReadBytes,
+    WriteBytes,
+}
+
+impl Class {
+    fn requests(self) -> Kind {
+        match self {
+            Self::Read => Kind::ReadRequests,
+            Self::Write => Kind::WriteRequests,
+        }
+    }
+    fn bytes(self) -> Kind {
+        match self {
+            Self::Read => Kind::ReadBytes,
+            Self::Write => Kind::WriteBytes,
+        }
+    }
+}
+
+/// Who a limit applies to. Overrides are stored under [`Subject::id`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    Tenant(String),
+    Key(String),
+    Address(IpAddr),
+}
+
+impl Subject {
+    /// The stored form: `tenant:NAME`, `key:ACCESSKEY`, `address:IP`.
+    #[must_use]
+    pub fn id(&self) -> String {
+        match self {
+            Self::Tenant(t) => format!("tenant:{t}"),
+            Self::Key(k) => format!("key:{k}"),
+            Self::Address(a) => format!("address:{a}"),
+        }
+    }
+
+    /// Parses the stored form (only tenants and keys take overrides).
+    pub fn parse(id: &str) -> Option<Self> {
+        match id.split_once(':')? {
+            ("tenant", t) if !t.is_empty() => Some(Self::Tenant(t.to_owned())),
+            ("key", k) if !k.is_empty() => Some(Self::Key(k.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// The `[limits]` section of the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Off: no limiter at all (no headers, no state).
+    pub enabled: bool,
+    /// Default limits of each tenant (all its keys together).
+    pub tenant: Rates,
+    /// Default limits of each access key.
+    pub key: Rates,
+    /// Limits of anonymous requests, per source address.
+    pub anonymous: Rates,
+    /// Token buckets kept in memory before idle ones are evicted.
+    pub max_tracked: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { enabled: true, tenant: Rates::default(), key: Rates::default(), anonymous: Rates::default(), max_tracked: 100_000 }
+    }
+}
+
+/// governor's clock on tokio's: real time in service, controllable in tests
+/// (`tokio::time::pause`).
+#[derive(Debug, Clone)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, StateInformationMiddleware>;
+
+/// One token bucket and what it was built for.
+struct Bucket {
+    gcra: Arc<Gcra>,
+    rate: u64,
+    last_used: Duration,
+}
+
+/// A byte bucket handed to a streaming body.
+#[derive(Clone)]
+pub struct ByteBucket {
+    gcra: Arc<Gcra>,
+    clock: TokioClock,
+    burst: u32,
+}
+
+impl std::fmt::Debug for ByteBucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteBucket").field("bytes_per_sec", &self.burst).finish_non_exhaustive()
+    }
+}
+
+impl ByteBucket {
+    /// Takes up to `want` bytes' worth of tokens: how many were taken, or how long to
+    /// wait before trying again.
+    fn take(&self, want: u64) -> Result<u64, Duration> {
+        let n = u32::try_from(want).unwrap_or(u32::MAX).min(self.burst).max(1);
+        let cells = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        match self.gcra.check_n(cells) {
+            Ok(Ok(_)) => Ok(u64::from(n)),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now()).max(Duration::from_millis(1))),
+            // n never exceeds the burst; treat the impossible as "wait a second".
+            Err(_) => Err(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// What an admitted request carries: its rate-limit headers and the byte buckets its
+/// body is charged to.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` of the tightest
+    /// request bucket, if any applies.
+    pub headers: Option<(u64, u64, u64)>,
+    pub bytes: Vec<ByteBucket>,
+}
+
+/// A refused request: when to retry, and the headers to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub retry_after: Duration,
+    pub limit: u64,
+}
+
+pub struct Limiter {
+    config: LimitsConfig,
+    clock: TokioClock,
+    overrides: RwLock<HashMap<String, Rates>>,
+    buckets: Mutex<HashMap<(Subject, Kind), Bucket>>,
+}
+
+impl Limiter {
+    /// A limiter with the overrides currently stored.
+    pub fn new(config: LimitsConfig, store: &dyn Store) -> crate::meta::Result<Self> {
+        let overrides = store.limits_all()?.into_iter().collect();
+        Ok(Self {
+            config,
+            clock: TokioClock { origin: tokio::time::Instant::now() },
+            overrides: RwLock::new(overrides),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.config.enabled
+    }
+
+    /// Replaces (or with `None` removes) the override of `subject`, effective for the next
+    /// request. The caller has stored it.
+    pub fn set_override(&self, subject: &Subject, rates: Option<Rates>) {
+        let mut map = self.overrides.write().unwrap_or_else(PoisonError::into_inner);
+        match rates {
+            Some(r) => map.insert(subject.id(), r),
+            None => map.remove(&subject.id()),
+        };
+    }
+
+    /// The limits in force for `subject`: its override, else the configured default.
+    #[must_use]
+    pub fn effective(&self, subject: &Subject) -> Rates {
+        if let Some(r) = self.overrides.read().unwrap_or_else(PoisonError::into_inner).get(&subject.id()) {
+            return *r;
+        }
+        match subject {
+            Subject::Tenant(_) => self.config.tenant,
+            Subject::Key(_) => self.config.key,
+            Subject::Address(_) => self.config.anonymous,
+        }
+    }
+
+    fn subjects(principal: &Principal, peer: IpAddr) -> Vec<Subject> {
+        if principal.is_anonymous() {
+            vec![Subject::Address(peer)]
+        } else if principal.root {
+            // Root is the operator: never limited.
+            Vec::new()
+        } else {
+            vec![Subject::Tenant(principal.tenant.clone()), Subject::Key(principal.access_key.clone())]
+        }
+    }
+
+    /// Admits one request of `class`, or says when to retry.
+    pub fn admit(&self, principal: &Principal, peer: IpAddr, class: Class) -> Result<Admission, Throttled> {
+        let mut admission = Admission::default();
+        if !self.config.enabled {
+            return Ok(admission);
+        }
+        let subjects = Self::subjects(principal, peer);
+        let rates: Vec<(Subject, Rates)> = subjects.into_iter().map(|s| {
+            let r = self.effective(&s);
+            (s, r)
+        }).collect();
+        if rates.iter().all(|(_, r)| r.get(class.requests()) == 0 && r.get(class.bytes()) == 0) {
+            return Ok(admission);
+        }
+        let now = self.clock.now();
+        let mut table = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        for (subject, r) in &rates {
+            let rate = r.get(class.requests());
+            if rate == 0 {
+                continue;
+            }
+            let gcra = self.bucket(&mut table, subject, class.requests(), rate, now);
+            match gcra.check() {
+                Ok(snapshot) => {
+                    let remaining = u64::from(snapshot.remaining_burst_capacity());
+                    // The reset: time until the bucket is full again.
+                    let reset = (rate - remaining.min(rate)).div_ceil(rate.max(1));
+                    if admission.headers.is_none_or(|(_, rem, _)| remaining < rem) {
+                        admission.headers = Some((rate, remaining, reset));
+                    }
+                }
+                Err(not_until) => {
+                    return Err(Throttled { retry_after: not_until.wait_time_from(now), limit: rate });
+                }
+            }
+        }
+        for (subject, r) in &rates {
+            let rate = r.get(class.bytes());
+            if rate > 0 {
+                let gcra = self.bucket(&mut table, subject, class.bytes(), rate, now);
+                admission.bytes.push(ByteBucket { gcra, clock: self.clock.clone(), burst: burst(rate).get() });
+            }
+        }
+        Ok(admission)
+    }
+
+    /// The bucket of `(subject, kind)` for `rate`, made (or remade, if the rate changed)
+    /// as needed; evicts idle buckets when the table is full.
+    fn bucket(&self, table: &mut HashMap<(Subject, Kind), Bucket>, subject: &Subject, kind: Kind, rate: u64, now: Duration) -> Arc<Gcra> {
+        let key = (subject.clone(), kind);
+        if let Some(b) = table.get_mut(&key)
+            && b.rate == rate
+        {
+            b.last_used = now;
+            return b.gcra.clone();
+        }
+        if table.len() >= self.config.max_tracked.max(1) {
+            Self::evict(table, now, self.config.max_tracked.max(1));
+        }
+        let quota = Quota::per_second(burst(rate));
+        let gcra = Arc::new(RateLimiter::direct_with_clock(quota, self.clock.clone()).with_middleware::<StateInformationMiddleware>());
+        table.insert(key, Bucket { gcra: gcra.clone(), rate, last_used: now });
+        gcra
+    }
+
+    /// Drops buckets idle for a full refill (a fresh bucket behaves the same); if a flood
+    /// of new subjects leaves the table still full, drops the least recently used half.
+    fn evict(table: &mut HashMap<(Subject, Kind), Bucket>, now: Duration, max: usize) {
+        const REFILL: Duration = Duration::from_secs(1);
+        table.retain(|_, b| now.saturating_sub(b.last_used) < REFILL);
+        if table.len() >= max {
+            let mut ages: Vec<Duration> = table.values().map(|b| b.last_used).collect();
+            ages.sort_unstable();
+            let cutoff = ages[ages.len() / 2];
+            table.retain(|_, b| b.last_used > cutoff);
+        }
+    }
+
+    /// Token buckets currently held (for tests and metrics).
+    #[must_use]
+    pub fn tracked(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// A burst of one second's worth (at least 1, at most `u32::MAX` cells).
+fn burst(rate: u64) -> NonZeroU32 {
+    NonZeroU32::new(u32::try_from(rate).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn limiter(config: LimitsConfig) -> Limiter {
+        Limiter {
+            config,
+            clock: TokioClock { origin: tokio::time::Instant::now() },
+            overrides: RwLock::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn user(tenant: &str, key: &str) -> Principal {
+        Principal { tenant: tenant.into(), user: "u".into(), access_key: key.into(), role: Role::Writer, root: false }
+    }
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn per_key(read_requests: u32) -> LimitsConfig {
+        LimitsConfig { key: Rates { read_requests, ..Rates::default() }, ..LimitsConfig::default() }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_then_refill_at_the_rate() {
+        let l = limiter(per_key(10));
+        let p = user("a", "K1");
+        for i in 0..10 {
+            let a = l.admit(&p, PEER, Class::Read).unwrap_or_else(|_| panic!("request {i} of the burst refused"));
+            assert_eq!(a.headers.unwrap().1, 9 - i, "remaining after request {i}");
+        }
+        let t = l.admit(&p, PEER, Class::Read).expect_err("the 11th request in the same instant is throttled");
+        assert_eq!(t.limit, 10);
+        assert!(t.retry_after > Duration::ZERO && t.retry_after <= Duration::from_millis(100), "{:?}", t.retry_after);
+        // One token every 100 ms.
+        tokio::time::advance(Duration::from_millis(100)).await;
+        l.admit(&p, PEER, Class::Read).unwrap();
+        assert!(l.admit(&p, PEER, Class::Read).is_err());
+        // A full second refills the whole burst, and no more.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        for _ in 0..10 {
+            l.admit(&p, PEER, Class::Read).unwrap();
+        }
+        assert!(l.admit(&p, PEER, Class::Read).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_and_writes_keys_and_tenants_are_separate() {
+        let l = limiter(LimitsConfig { tenant: Rates { write_requests: 3, ..Rates::default() }, ..per_key(2) });
+        let (k1, k2, other) = (user("a", "K1"), user("a", "K2"), user("b", "K3"));
+        l.admit(&k1, PEER, Class::Read).unwrap();
+        l.admit(&k1, PEER, Class::Read).unwrap();
+        assert!(l.admit(&k1, PEER, Class::Read).is_err(), "K1's reads are spent");
+        l.admit(&k2, PEER, Class::Read).unwrap();
+        // Writes have their own buckets; the tenant's write limit covers its keys together.
+        l.admit(&k1, PEER, Class::Write).unwrap();
+        l.admit(&k1, PEER, Class::Write).unwrap();
+        l.admit(&k2, PEER, Class::Write).unwrap();
+        assert!(l.admit(&k2, PEER, Class::Write).is_err(), "tenant a's 3 writes are spent");
+        l.admit(&other, PEER, Class::Write).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overrides_apply_at_once_and_root_is_never_limited() {
+        let l = limiter(per_key(1));
+        let p = user("a", "K1");
+        l.admit(&p, PEER, Class::Read).unwrap();
+        assert!(l.admit(&p, PEER, Class::Read).is_err());
+        l.set_override(&Subject::Key("K1".into()), Some(Rates { read_requests: 100, ..Rates::default() }));
+        for _ in 0..50 {
+            l.admit(&p, PEER, Class::Read).unwrap();
+        }
+        l.set_override(&Subject::Key("K1".into()), Some(Rates::default()));
+        for _ in 0..500 {
+            l.admit(&p, PEER, Class::Read).unwrap();
+        }
+        let root = Principal { root: true, ..user("", "ROOT") };
+        let l = limiter(LimitsConfig { tenant: Rates { read_requests: 1, ..Rates::default() }, ..per_key(1) });
+        for _ in 0..100 {
+            l.admit(&root, PEER, Class::Read).unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn anonymous_requests_are_limited_per_address() {
+        let l = limiter(LimitsConfig { anonymous: Rates { read_requests: 1, ..Rates::default() }, ..LimitsConfig::default() });
+        let anon = Principal::anonymous();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        l.admit(&anon, PEER, Class::Read).unwrap();
+        assert!(l.admit(&anon, PEER, Class::Read).is_err());
+        l.admit(&anon, other, Class::Read).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn state_stays_bounded_under_a_flood_of_addresses() {
+        let max = 1000;
+        let l = limiter(LimitsConfig { anonymous: Rates { read_requests: 5, ..Rates::default() }, max_tracked: max, ..LimitsConfig::default() });
+        let anon = Principal::anonymous();
+        for i in 0..50_000u32 {
+            let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            l.admit(&anon, addr, Class::Read).unwrap();
+            assert!(l.tracked() <= max, "{} buckets after {i} addresses", l.tracked());
+            if i % 5000 == 0 {
+                tokio::time::advance(Duration::from_millis(300)).await;
+            }
+        }
+        // A flooding address that keeps coming back is still limited after the evictions.
+        let hot: IpAddr = "10.255.255.255".parse().unwrap();
+        for _ in 0..5 {
+            l.admit(&anon, hot, Class::Read).unwrap();
+        }
+        assert!(l.admit(&anon, hot, Class::Read).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn byte_buckets_pace_a_stream() {
+        let l = limiter(LimitsConfig { key: Rates { write_bytes: 1000, ..Rates::default() }, ..LimitsConfig::default() });
+        let a = l.admit(&user("a", "K1"), PEER, Class::Write).unwrap();
+        assert!(a.headers.is_none(), "no request limit, no request headers");
+        let b = &a.bytes[0];
+        assert_eq!(b.take(5000), Ok(1000), "at most one burst at a time");
+        let wait = b.take(500).unwrap_err();
+        assert!(wait >= Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
+        tokio::time::advance(wait).await;
+        assert_eq!(b.take(500), Ok(500));
+    }
+}
