@@ -79,7 +79,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
             bucket="bench-${workload}-$(tr -cd 'a-z0-9' <<<"${size,,}")"
             echo "== [round $round/$ROUNDS] $label on $s (c=$conc, $bound)" >&2
             # shellcheck disable=SC2086
-            if ! line="$("$LOADGEN" --endpoint "http://$HOST:${PORT[$s]}" --access-key "$AK" --secret-key "$SK" \
+            if ! line="$("$LOADGEN" --endpoint "http://$HOST:${PORT[$s]}" --access-key "${KEY_OF[$s]}" --secret-key "${SECRET_OF[$s]}" \
                     --bucket "$bucket" --prefix "$workload/" --workload "$workload" --size "$size" \
                     --concurrency "$conc" $bound --keys "$keys" --timeout 60 --json)"; then
                 say "loadgen reported errors for $label on $s"

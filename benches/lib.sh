@@ -4,7 +4,12 @@
 # Servers (names accepted by start_server):
 #   tollgate            the release build, defaults (fsync on, proofs on)
 #   tollgate-noproofs   the same with proof manifests off (TOLLGATE_PROOFS=false)
+#   tollgate-limits     requests signed by a tenant's key (not root) with rate limits and
+#                       quotas set on the tenant and the key, far above what is reached
+#   tollgate-nolimits   the same tenant key, limiter off (TOLLGATE_LIMITS=false), no quota
 #   s3s-fs              s3s-fs 0.14.1, the reference (plain files, no fsync, no metadata db)
+#
+# Each server's credentials are in KEY_OF[name] and SECRET_OF[name].
 #
 # Environment: TOLLGATE_BIN (use this binary instead of building one), BASE_PORT
 # (default 19001: servers get consecutive ports), BENCH_TMPDIR (parent of the temp dir).
@@ -13,9 +18,9 @@ AK="benchaccesskey"
 SK="benchsecretkey0123456789"
 HOST=127.0.0.1
 BASE_PORT="${BASE_PORT:-19001}"
-KNOWN_SERVERS="tollgate tollgate-noproofs s3s-fs"
+KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-limits tollgate-nolimits s3s-fs"
 PIDS=()
-declare -A PORT PID_OF
+declare -A PORT PID_OF KEY_OF SECRET_OF
 
 bench_name="$(basename "$0" .sh)"
 say() { echo "$bench_name: $*" >&2; }
@@ -96,10 +101,11 @@ start_server() { # name index
     mkdir -p "$dir"
     if port_in_use "$port"; then say "port $port busy"; exit 1; fi
     case "$name" in
-        tollgate | tollgate-noproofs)
-            local proofs=true
+        tollgate*)
+            local proofs=true limits=true
             [[ $name == tollgate-noproofs ]] && proofs=false
-            TOLLGATE_PROOFS="$proofs" TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" \
+            [[ $name == tollgate-nolimits ]] && limits=false
+            TOLLGATE_PROOFS="$proofs" TOLLGATE_LIMITS="$limits" TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" \
                 "$TOLLGATE" serve --listen "$HOST:$port" --data-dir "$dir" >"$WORK/$name.log" 2>&1 &
             pid=$!
             PIDS+=("$pid")
@@ -115,7 +121,43 @@ start_server() { # name index
     esac
     PORT[$name]=$port
     PID_OF[$name]=$pid
+    KEY_OF[$name]=$AK
+    SECRET_OF[$name]=$SK
+    case "$name" in
+        tollgate-limits | tollgate-nolimits)
+            local rate=1000000
+            [[ $name == tollgate-nolimits ]] && rate=0
+            tenant_key "$name" bench "$rate"
+            KEY_OF[$name]=$TENANT_KEY
+            SECRET_OF[$name]=$TENANT_SECRET
+            ;;
+    esac
     say "$name up on $HOST:$port (pid $pid, data $dir)"
+}
+
+# The admin CLI against server NAME, as root.
+admin() { # name args...
+    local name=$1
+    shift
+    AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$TOLLGATE" admin --endpoint "http://$HOST:${PORT[$name]}" "$@"
+}
+
+# Creates tenant TENANT with an admin user and key on server NAME; sets TENANT_KEY and
+# TENANT_SECRET. With RATE > 0, sets every rate limit of the tenant and the key to RATE per
+# second (bytes: RATE MiB/s) and quotas of 1 PB / 10^12 objects on the tenant.
+tenant_key() { # name tenant rate
+    local name=$1 tenant=$2 rate=$3 created
+    admin "$name" tenant create "$tenant" >/dev/null
+    admin "$name" user create --tenant "$tenant" --role admin "$tenant" >/dev/null
+    created="$(admin "$name" --json key create --tenant "$tenant" --user "$tenant")"
+    TENANT_KEY="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_key"])' <<<"$created")"
+    TENANT_SECRET="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["secret_key"])' <<<"$created")"
+    if (( rate > 0 )); then
+        local rates=(--read-requests "$rate" --write-requests "$rate" --read-bytes "$((rate << 20))" --write-bytes "$((rate << 20))")
+        admin "$name" limits set --tenant "$tenant" "${rates[@]}" >/dev/null
+        admin "$name" limits set --key "$TENANT_KEY" "${rates[@]}" >/dev/null
+        admin "$name" quota set --tenant "$tenant" --max-bytes 1000000000000000 --max-objects 1000000000000 >/dev/null
+    fi
 }
 
 # Stops server NAME and removes its data dir.

@@ -56,7 +56,7 @@ for s in "${SERVERS[@]}"; do
     port="${PORT[$s]}"
     idle_kib="$(kib "$PID" VmRSS)"
     echo "== $s up (pid $PID), idle RSS $((idle_kib / 1024)) MiB" >&2
-    common=(--endpoint "http://$HOST:$port" --access-key "$AK" --secret-key "$SK" --bucket rss --key big.bin --timeout 600 --json)
+    common=(--endpoint "http://$HOST:$port" --access-key "${KEY_OF[$s]}" --secret-key "${SECRET_OF[$s]}" --bucket rss --key big.bin --timeout 600 --json)
     up="$("$LOADGEN" "${common[@]}" --file "$SRC")"
     echo "   $up" >&2
     after_put_kib="$(kib "$PID" VmHWM)"

@@ -2,7 +2,8 @@
 # Run the real-client compatibility suites against a freshly started tollgate.
 #
 #   compat/run.sh                  build target/debug/tollgate, run every suite
-#   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd)
+#   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants;
+#                                  tenants needs TOLLGATE_BIN, for `tollgate admin`)
 #   TOLLGATE_BIN=path compat/run.sh    use that binary, build nothing
 #   COMPAT_EXTERNAL=1 S3_ENDPOINT=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... compat/run.sh
 #                                  run against an already running S3 server (start nothing)
@@ -13,7 +14,7 @@ set -euo pipefail
 
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$COMPAT_DIR/.." && pwd)
-ALL_SUITES=(awscli boto3 rclone s3cmd)
+ALL_SUITES=(awscli boto3 rclone s3cmd tenants)
 SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-300}
 
 suite_cmd() {
@@ -22,6 +23,7 @@ suite_cmd() {
     boto3) echo "python3 $COMPAT_DIR/boto3_suite.py" ;;
     rclone) echo "bash $COMPAT_DIR/rclone.sh" ;;
     s3cmd) echo "bash $COMPAT_DIR/s3cmd.sh" ;;
+    tenants) echo "bash $COMPAT_DIR/tenants.sh" ;;
     *) return 1 ;;
   esac
 }
@@ -110,7 +112,7 @@ else
   done
   echo "compat: server healthy at $S3_ENDPOINT (pid $SERVER_PID)"
 fi
-export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY TOLLGATE_BIN
 export AWS_DEFAULT_REGION=us-east-1
 
 passed=0

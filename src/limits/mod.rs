@@ -64,10 +64,10 @@ pub enum Class {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
-    ReadRequests,
-    WriteRequests,
-    ReadBytes,
-    WriteBytes,
+    ReadRequests = 0,
+    WriteRequests = 1,
+    ReadBytes = 2,
+    WriteBytes = 3,
 }
 
 impl Class {
@@ -152,10 +152,16 @@ impl Clock for TokioClock {
 
 type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, StateInformationMiddleware>;
 
-/// One token bucket and what it was built for.
+/// One token bucket and the rate it was built for.
 struct Bucket {
     gcra: Arc<Gcra>,
     rate: u64,
+}
+
+/// A subject's buckets, one per [`Kind`], made on first use.
+#[derive(Default)]
+struct SubjectBuckets {
+    kinds: [Option<Bucket>; 4],
     last_used: Duration,
 }
 
@@ -208,14 +214,14 @@ pub struct Throttled {
 pub struct Limiter {
     config: LimitsConfig,
     clock: TokioClock,
-    overrides: RwLock<HashMap<String, Rates>>,
-    buckets: Mutex<HashMap<(Subject, Kind), Bucket>>,
+    overrides: RwLock<HashMap<Subject, Rates>>,
+    buckets: Mutex<HashMap<Subject, SubjectBuckets>>,
 }
 
 impl Limiter {
     /// A limiter with the overrides currently stored.
     pub fn new(config: LimitsConfig, store: &dyn Store) -> crate::meta::Result<Self> {
-        let overrides = store.limits_all()?.into_iter().collect();
+        let overrides = store.limits_all()?.into_iter().filter_map(|(id, r)| Some((Subject::parse(&id)?, r))).collect();
         Ok(Self {
             config,
             clock: TokioClock { origin: tokio::time::Instant::now() },
@@ -234,15 +240,15 @@ impl Limiter {
     pub fn set_override(&self, subject: &Subject, rates: Option<Rates>) {
         let mut map = self.overrides.write().unwrap_or_else(PoisonError::into_inner);
         match rates {
-            Some(r) => map.insert(subject.id(), r),
-            None => map.remove(&subject.id()),
+            Some(r) => map.insert(subject.clone(), r),
+            None => map.remove(subject),
         };
     }
 
     /// The limits in force for `subject`: its override, else the configured default.
     #[must_use]
     pub fn effective(&self, subject: &Subject) -> Rates {
-        if let Some(r) = self.overrides.read().unwrap_or_else(PoisonError::into_inner).get(&subject.id()) {
+        if let Some(r) = self.overrides.read().unwrap_or_else(PoisonError::into_inner).get(subject) {
             return *r;
         }
         match subject {
@@ -310,27 +316,31 @@ impl Limiter {
     }
 
     /// The bucket of `(subject, kind)` for `rate`, made (or remade, if the rate changed)
-    /// as needed; evicts idle buckets when the table is full.
-    fn bucket(&self, table: &mut HashMap<(Subject, Kind), Bucket>, subject: &Subject, kind: Kind, rate: u64, now: Duration) -> Arc<Gcra> {
-        let key = (subject.clone(), kind);
-        if let Some(b) = table.get_mut(&key)
-            && b.rate == rate
-        {
-            b.last_used = now;
-            return b.gcra.clone();
-        }
-        if table.len() >= self.config.max_tracked.max(1) {
+    /// as needed; evicts idle subjects when the table is full.
+    fn bucket(&self, table: &mut HashMap<Subject, SubjectBuckets>, subject: &Subject, kind: Kind, rate: u64, now: Duration) -> Arc<Gcra> {
+        if !table.contains_key(subject) && table.len() >= self.config.max_tracked.max(1) {
             Self::evict(table, now, self.config.max_tracked.max(1));
         }
-        let quota = Quota::per_second(burst(rate));
-        let gcra = Arc::new(RateLimiter::direct_with_clock(quota, self.clock.clone()).with_middleware::<StateInformationMiddleware>());
-        table.insert(key, Bucket { gcra: gcra.clone(), rate, last_used: now });
-        gcra
+        let entry = match table.get_mut(subject) {
+            Some(e) => e,
+            None => table.entry(subject.clone()).or_default(),
+        };
+        entry.last_used = now;
+        let slot = &mut entry.kinds[kind as usize];
+        match slot {
+            Some(b) if b.rate == rate => b.gcra.clone(),
+            _ => {
+                let quota = Quota::per_second(burst(rate));
+                let gcra = Arc::new(RateLimiter::direct_with_clock(quota, self.clock.clone()).with_middleware::<StateInformationMiddleware>());
+                *slot = Some(Bucket { gcra: gcra.clone(), rate });
+                gcra
+            }
+        }
     }
 
-    /// Drops buckets idle for a full refill (a fresh bucket behaves the same); if a flood
+    /// Drops subjects idle for a full refill (fresh buckets behave the same); if a flood
     /// of new subjects leaves the table still full, drops the least recently used half.
-    fn evict(table: &mut HashMap<(Subject, Kind), Bucket>, now: Duration, max: usize) {
+    fn evict(table: &mut HashMap<Subject, SubjectBuckets>, now: Duration, max: usize) {
         const REFILL: Duration = Duration::from_secs(1);
         table.retain(|_, b| now.saturating_sub(b.last_used) < REFILL);
         if table.len() >= max {
@@ -341,7 +351,7 @@ impl Limiter {
         }
     }
 
-    /// Token buckets currently held (for tests and metrics).
+    /// Subjects whose buckets are held (for tests and metrics).
     #[must_use]
     pub fn tracked(&self) -> usize {
         self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
