@@ -13,6 +13,7 @@
 #                   round); the table shows the median-ops/s round (default 1)
 #   --keep          keep the temp dirs (data, logs, raw results)
 #   --out FILE      also write the raw JSON result lines to FILE
+#   --rows REGEX    run only the matrix rows whose label matches (e.g. '4KiB')
 #
 # Environment: see benches/lib.sh (TOLLGATE_BIN, BASE_PORT, BENCH_TMPDIR).
 # Only loopback addresses are used. Both servers are stopped on exit.
@@ -22,6 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SERVERS=(tollgate s3s-fs)
+ROWS=""
 DURATION=10
 BIG_OPS=40
 KEEP=0
@@ -35,6 +37,7 @@ while [[ $# -gt 0 ]]; do
         --rounds) ROUNDS="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --out) OUT="$2"; shift 2 ;;
+        --rows) ROWS="$2"; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$ROOT/benches/compare.sh"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -63,6 +66,12 @@ MATRIX=(
     "LIST 1000|list|4KiB|16|--duration $DURATION|1000"
     "mixed 4KiB|mixed|4KiB|16|--duration $DURATION|1000"
 )
+if [[ -n $ROWS ]]; then
+    kept=()
+    for entry in "${MATRIX[@]}"; do [[ ${entry%%|*} =~ $ROWS ]] && kept+=("$entry"); done
+    MATRIX=("${kept[@]}")
+    (( ${#MATRIX[@]} > 0 )) || { say "--rows $ROWS matches no row"; exit 2; }
+fi
 
 declare -A RES
 RAW="$WORK/results.jsonl"

@@ -53,11 +53,14 @@ pub struct ProofConfig {
     pub scrub_interval_secs: u64,
     /// Bytes per second a scrub may read.
     pub scrub_bytes_per_sec: u64,
+    /// Days after which the manifests of a deleted object (its versions and its deletion)
+    /// are pruned, leaving a signed checkpoint in the chain; 0: kept forever.
+    pub deleted_retention_days: u64,
 }
 
 impl Default for ProofConfig {
     fn default() -> Self {
-        Self { enabled: true, signing_key_file: None, scrub_interval_secs: 86_400, scrub_bytes_per_sec: 64 << 20 }
+        Self { enabled: true, signing_key_file: None, scrub_interval_secs: 86_400, scrub_bytes_per_sec: 64 << 20, deleted_retention_days: 0 }
     }
 }
 

@@ -47,6 +47,7 @@ pub struct App {
     store: Arc<dyn Store>,
     backend: Arc<dyn Backend>,
     last_scrub: LastScrub,
+    prover: Option<Arc<Prover>>,
     s3: S3Service,
     /// Root credentials generated at this start (to be shown once).
     pub generated_root: Option<(String, auth::Secret)>,
@@ -96,10 +97,12 @@ impl App {
                 keys: Arc::clone(&keys),
                 backend: Arc::clone(&backend),
                 limiter,
+                prover: prover.clone(),
+                proof_retention_days: config.proofs.deleted_retention_days,
                 scrub_rate: config.proofs.scrub_bytes_per_sec,
                 last_scrub: Arc::clone(&last_scrub),
             }),
-            proofs: ProofApi::new(Arc::clone(&store), prover),
+            proofs: ProofApi::new(Arc::clone(&store), prover.clone()),
         });
         b.set_validation(crate::admin::BucketNames);
         if !config.domains.is_empty() {
@@ -114,6 +117,7 @@ impl App {
             store,
             backend,
             last_scrub,
+            prover: prover.clone(),
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             config,
@@ -256,20 +260,36 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
     .await
 }
 
-/// Removes audit entries past their retention, periodically, until told to stop.
-async fn prune_audit(store: Arc<dyn Store>, cfg: crate::config::AuditConfig, mut stop: tokio::sync::watch::Receiver<bool>) {
-    if cfg.retention_days == 0 {
+/// Removes audit entries and manifests of deleted objects past their retention,
+/// every `audit.prune_interval_secs`, until told to stop.
+async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let audit = &app.config.audit;
+    let proof_days = app.config.proofs.deleted_retention_days;
+    let prover = app.prover.clone().filter(|_| proof_days > 0);
+    if audit.retention_days == 0 && prover.is_none() {
         return;
     }
-    let retention_ns = i128::from(cfg.retention_days) * 86_400 * 1_000_000_000;
+    let retention_ns = i128::from(audit.retention_days) * 86_400 * 1_000_000_000;
     loop {
-        match store.audit_prune(crate::audit::now_ns() - retention_ns) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "pruned expired audit entries"),
-            Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
+        if audit.retention_days > 0 {
+            match app.store.audit_prune(crate::audit::now_ns() - retention_ns) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "pruned expired audit entries"),
+                Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
+            }
+        }
+        if let Some(prover) = &prover {
+            let (store, prover) = (Arc::clone(&app.store), Arc::clone(prover));
+            let older_than = Duration::from_secs(proof_days * 86_400);
+            match tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), older_than)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(removed = n, "pruned manifests of deleted objects"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "proof pruning failed"),
+                Err(e) => tracing::warn!(error = %e, "proof pruning task failed"),
+            }
         }
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(cfg.prune_interval_secs)) => {}
+            () = tokio::time::sleep(Duration::from_secs(audit.prune_interval_secs)) => {}
             _ = stop.changed() => return,
         }
     }
@@ -320,7 +340,7 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     conn_builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-    let pruner = tokio::spawn(prune_audit(Arc::clone(&app.store), app.config.audit.clone(), jobs_stopped.clone()));
+    let pruner = tokio::spawn(prune_expired(Arc::clone(&app), jobs_stopped.clone()));
     let scrubber = tokio::spawn(scrub_periodically(Arc::clone(&app), jobs_stopped));
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(addr = %listener.local_addr()?, "listening");

@@ -56,6 +56,12 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Prune the manifests of deleted objects now (root only), leaving signed checkpoints.
+    PruneProofs {
+        /// Deleted more than this long ago (default: proofs.deleted_retention_days).
+        #[arg(long)]
+        older_than_secs: Option<u64>,
+    },
     /// Re-hash every stored object against its proof manifest now (root only), or
     /// `--last` to show the last scrub's report.
     Scrub {
@@ -256,6 +262,9 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
                 (None, None) => return Err("give --tenant or --bucket".into()),
             };
             ("PUT", path, Some(json!({"max_bytes": max_bytes, "max_objects": max_objects})))
+        }
+        AdminCommand::PruneProofs { older_than_secs } => {
+            ("POST", format!("prune-proofs{}", enc(vec![("older_than_secs", older_than_secs.map(|s| s.to_string()))])), None)
         }
         AdminCommand::Usage { tenant } => ("GET", format!("usage{}", enc(vec![("tenant", tenant)])), None),
         AdminCommand::Scrub { last } => (if last { "GET" } else { "POST" }, "scrub".to_owned(), None),

@@ -21,6 +21,7 @@
 //! | `GET /limits/{tenant\|key}/{name}`      | → override and limits in force    | admins of the tenant|
 //! | `PUT /limits/{tenant\|key}/{name}`      | rates (see `[limits]` in the config) | root (tenant), admins (key) |
 //! | `DELETE /limits/{tenant\|key}/{name}`   | back to the configured defaults   | as PUT              |
+//! | `POST /prune-proofs`                    | `?older_than_secs=` (default: the configured retention) | root |
 //! | `GET /audit`                            | `?tenant=&principal=&bucket=&outcome=&since_ns=&until_ns=&limit=` | admins: own tenant |
 
 pub mod client;
@@ -30,6 +31,7 @@ use crate::audit::{self, AuditQuery, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::backend::{Backend, ScrubReport};
 use crate::limits::{Limiter, Rates, Subject};
+use crate::proof::Prover;
 use crate::meta::{self, Quota, Store, TenantRecord, UserRecord, Visibility};
 
 use std::sync::Arc;
@@ -140,6 +142,8 @@ pub struct AdminParts {
     pub keys: Arc<KeyStore>,
     pub backend: Arc<dyn Backend>,
     pub limiter: Arc<Limiter>,
+    pub prover: Option<Arc<Prover>>,
+    pub proof_retention_days: u64,
     pub scrub_rate: u64,
     pub last_scrub: LastScrub,
 }
@@ -149,6 +153,8 @@ pub struct AdminApi {
     keys: Arc<KeyStore>,
     backend: Arc<dyn Backend>,
     limiter: Arc<Limiter>,
+    prover: Option<Arc<Prover>>,
+    proof_retention_days: u64,
     scrub_rate: u64,
     last_scrub: LastScrub,
 }
@@ -156,8 +162,8 @@ pub struct AdminApi {
 impl AdminApi {
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts { store, keys, backend, limiter, scrub_rate, last_scrub } = parts;
-        Self { store, keys, backend, limiter, scrub_rate, last_scrub }
+        let AdminParts { store, keys, backend, limiter, prover, proof_retention_days, scrub_rate, last_scrub } = parts;
+        Self { store, keys, backend, limiter, prover, proof_retention_days, scrub_rate, last_scrub }
     }
 
     /// The tenant a limit subject belongs to, and whether `p` may change its limits: a
@@ -372,6 +378,22 @@ impl AdminApi {
                     }
                 }
                 Ok(json!(out))
+            }
+            ("POST", ["prune-proofs"]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                let prover = self.prover.clone().ok_or_else(|| bad("proofs are disabled"))?;
+                let secs: u64 = match query.split('&').find_map(|kv| kv.strip_prefix("older_than_secs=")) {
+                    Some(v) => v.parse().map_err(|_| bad("older_than_secs must be a number"))?,
+                    None if self.proof_retention_days > 0 => self.proof_retention_days * 86_400,
+                    None => return Err(bad("no proofs.deleted_retention_days configured: give ?older_than_secs=")),
+                };
+                let store = Arc::clone(&self.store);
+                let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), std::time::Duration::from_secs(secs)))
+                    .await
+                    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+                Ok(json!({"removed": removed}))
             }
             ("GET", ["scrub"]) => Ok(json!(*self.last_scrub.lock().await)),
             ("POST", ["scrub"]) => {

@@ -7,12 +7,12 @@
 //! | `GET /object/{bucket}/{key}`        | every manifest of the key, oldest first              |
 //! | `GET /id/{proof id}`                | one manifest                                         |
 //! | `GET /sha256/{hex}`                 | every manifest of a body with that digest            |
-//! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, and its head (admins) |
+//! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
 //! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
 
 use super::{ApiError, ApiResult, bad};
 use crate::auth::Principal;
-use crate::meta::{Manifest, Store};
+use crate::meta::{Checkpoint, Manifest, Store};
 use crate::policy::{Access, decide};
 use crate::proof::Prover;
 use crate::proof::manifest;
@@ -69,15 +69,27 @@ impl ProofApi {
             .find(|(id, _)| *id == m.key_id)
             .and_then(|(_, pk)| manifest::parse_public_key(pk))
             .is_some_and(|k| m.verify(&k).is_ok());
-        let mut neighbours = self.store.proof_chain(&m.tenant, m.seq.saturating_sub(1).max(1));
-        let mut chain_intact = true;
-        if m.seq > 1 {
-            chain_intact &= matches!(neighbours.next(), Some(Ok(prev)) if prev.hash() == m.prev);
-        }
-        chain_intact &= matches!(neighbours.next(), Some(Ok(same)) if same == *m);
-        if let Some(next) = neighbours.next() {
-            chain_intact &= next.is_ok_and(|n| n.prev == m.hash());
-        }
+        // Its neighbours in the chain are manifests, or checkpoints of pruned runs.
+        let checkpoints = self.store.proof_checkpoints(&m.tenant)?;
+        let at = |seq: u64| -> Result<Option<Manifest>, ApiError> {
+            Ok(self.store.proof_chain(&m.tenant, seq).next().transpose()?.filter(|x| x.seq == seq))
+        };
+        let hash_before = if m.seq <= 1 {
+            Some(String::new())
+        } else if let Some(c) = checkpoints.iter().find(|c| c.last_seq + 1 == m.seq) {
+            Some(c.last_hash.clone())
+        } else {
+            at(m.seq - 1)?.map(|p| p.hash())
+        };
+        let linked_after = if let Some(c) = checkpoints.iter().find(|c| c.first_seq == m.seq + 1) {
+            c.first_prev == m.hash()
+        } else {
+            match at(m.seq + 1)? {
+                Some(next) => next.prev == m.hash(),
+                None => self.store.proof_head(&m.tenant)?.is_some_and(|h| h.seq == m.seq),
+            }
+        };
+        let chain_intact = hash_before.as_deref() == Some(m.prev.as_str()) && at(m.seq)?.as_ref() == Some(m) && linked_after;
         Ok(json!({"manifest": m, "signature_valid": signature_valid, "chain_intact": chain_intact}))
     }
 
@@ -110,7 +122,8 @@ impl ProofApi {
                 }
                 let from: u64 = form_value(query, "from").map(|v| v.parse()).transpose().map_err(|_| bad("from must be a number"))?.unwrap_or(1);
                 let chain: Vec<Manifest> = self.store.proof_chain(tenant, from.max(1)).take(CHAIN_PAGE).collect::<Result<_, _>>()?;
-                Ok(json!({"head": self.store.proof_head(tenant)?, "manifests": chain}))
+                let checkpoints: Vec<Checkpoint> = self.store.proof_checkpoints(tenant)?.into_iter().filter(|c| c.last_seq >= from).collect();
+                Ok(json!({"head": self.store.proof_head(tenant)?, "manifests": chain, "checkpoints": checkpoints}))
             }
             ("POST", ["verify"]) => {
                 let sha = match form_value(query, "sha256") {

@@ -63,7 +63,7 @@ impl Precondition {
     }
 }
 
-pub use crate::proof::manifest::Manifest;
+pub use crate::proof::manifest::{Checkpoint, Manifest};
 
 /// A proof manifest to record with a change. The store fills in its place in the
 /// tenant's chain (`seq`, `prev`) inside the transaction, then `sign` signs it, so
@@ -186,6 +186,13 @@ pub trait Store: Send + Sync + 'static {
     /// Publishes a signing key's public half (base64) under its id; old ones are kept.
     fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()>;
     fn proof_keys(&self) -> Result<Vec<(String, String)>>;
+    /// A tenant's checkpoints (each standing in for a pruned run), by first seq.
+    fn proof_checkpoints(&self, tenant: &str) -> Result<Vec<Checkpoint>>;
+    /// Prunes every manifest of each object whose latest manifest is a deletion that
+    /// `expired` accepts. Each maximal run of pruned seqs of a tenant, merged with the
+    /// checkpoints next to it, is replaced by one checkpoint (drafted here, dated and
+    /// signed by `sign`) in the same transaction. Returns how many manifests were removed.
+    fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64>;
 
     /// Stored rate-limit overrides: subject id (`tenant:T`, `key:K`) → rates.
     fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>>;

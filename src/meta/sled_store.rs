@@ -15,6 +15,7 @@
 //!   `o` bucket `0x00` key `0x00` n (BE u64) → id (by object); `s` sha256 `0x00` id → `[]`
 //! - `proof_heads`: tenant → [`ChainHead`]
 //! - `proof_keys`: key id → public key (base64)
+//! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
 //! - `limits`:   subject (`tenant:T`, `key:K`) → [`crate::limits::Rates`]
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
@@ -24,6 +25,7 @@ use super::*;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 const SCHEMA_VERSION: &[u8] = b"1";
@@ -43,12 +45,15 @@ pub struct SledStore {
     proof_index: Tree,
     proof_heads: Tree,
     proof_keys: Tree,
+    proof_checkpoints: Tree,
     limits: Tree,
     group_flush: GroupFlush,
     /// Serializes the transactions that change an object: they all update their bucket's
     /// usage counters and their tenant's chain head, so concurrent ones would conflict and
     /// sled would retry them (re-signing each time) — queueing is cheaper than retrying.
-    object_writes: std::sync::Mutex<()>,
+    /// It guards each tenant's usage (objects, bytes): the sum of its buckets' counters,
+    /// computed at open and kept in step with every commit, for O(1) quota checks.
+    object_writes: std::sync::Mutex<HashMap<String, (u64, u64)>>,
 }
 
 /// Group commit for [`Store::flush`]: concurrent writers share one `fsync`.
@@ -171,6 +176,17 @@ fn update_usage(
     Ok(())
 }
 
+/// Applies replacing an object of `old` size by one of `new` size to a tenant's usage.
+fn apply_usage(usage: &mut HashMap<String, (u64, u64)>, tenant: &str, old: Option<u64>, new: Option<u64>) {
+    let u = usage.entry(tenant.to_owned()).or_default();
+    if let Some(size) = old {
+        *u = (u.0.saturating_sub(1), u.1.saturating_sub(size));
+    }
+    if let Some(size) = new {
+        *u = (u.0 + 1, u.1 + size);
+    }
+}
+
 fn time_key(ns: i128) -> [u8; 8] {
     u64::try_from(ns.max(0)).unwrap_or(u64::MAX).to_be_bytes()
 }
@@ -263,7 +279,7 @@ impl SledStore {
                 )));
             }
         }
-        Ok(Self {
+        Self {
             buckets: db.open_tree("buckets")?,
             objects: db.open_tree("objects")?,
             uploads: db.open_tree("uploads")?,
@@ -277,24 +293,42 @@ impl SledStore {
             proof_index: db.open_tree("proof_index")?,
             proof_heads: db.open_tree("proof_heads")?,
             proof_keys: db.open_tree("proof_keys")?,
+            proof_checkpoints: db.open_tree("proof_checkpoints")?,
             limits: db.open_tree("limits")?,
             group_flush: GroupFlush::default(),
-            object_writes: std::sync::Mutex::new(()),
+            object_writes: std::sync::Mutex::new(HashMap::new()),
             db,
-        })
+        }
+        .with_tenant_usage()
+    }
+
+    /// Sums each tenant's buckets' usage counters (which every object transaction keeps
+    /// exact) into the in-memory tenant usage.
+    fn with_tenant_usage(self) -> Result<Self> {
+        let mut usage: HashMap<String, (u64, u64)> = HashMap::new();
+        for b in self.bucket_list()? {
+            let u = usage.entry(b.tenant).or_default();
+            *u = (u.0 + b.objects, u.1 + b.bytes);
+        }
+        *self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = usage;
+        Ok(self)
+    }
+
+    fn lock_object_writes(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, u64)>> {
+        self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Refuses a write that would take the bucket's tenant past its quota. Called with
-    /// `object_writes` held, so the usage it reads cannot change before the commit.
-    fn check_tenant_quota(&self, bucket: &str, okey: &[u8], new_size: u64) -> Result<()> {
+    /// `object_writes` held (`usage`), so usage cannot change before the commit.
+    fn check_tenant_quota(&self, usage: &HashMap<String, (u64, u64)>, bucket: Option<&BucketRecord>, okey: &[u8], new_size: u64) -> Result<()> {
         // A missing bucket is reported by the transaction.
-        let Some(b) = self.bucket_get(bucket)? else { return Ok(()) };
+        let Some(b) = bucket else { return Ok(()) };
         let Some(t) = self.tenant_get(&b.tenant)? else { return Ok(()) };
         if t.quota.is_unlimited() {
             return Ok(());
         }
         let old: Option<ObjectRecord> = self.objects.get(okey)?.map(|v| decode(&v)).transpose()?;
-        let (objects, bytes) = self.tenant_usage(&b.tenant)?;
+        let (objects, bytes) = usage.get(&b.tenant).copied().unwrap_or_default();
         t.quota
             .admits(objects, bytes, old.map(|o| o.size), new_size)
             .map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
@@ -352,7 +386,9 @@ impl Store for SledStore {
 
     fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
         let row = self.audit_row(audit)?;
-        flatten((&self.buckets, &self.tenants, &self.audit).transaction(|(buckets, tenants, audit)| {
+        // A change of owner moves the bucket's usage between tenants.
+        let mut usage = self.lock_object_writes();
+        let (rec, old_tenant) = flatten((&self.buckets, &self.tenants, &self.audit).transaction(|(buckets, tenants, audit)| {
             let Some(raw) = buckets.get(name.as_bytes())? else {
                 return abort(Error::NoSuchBucket);
             };
@@ -360,12 +396,19 @@ impl Store for SledStore {
                 return abort(Error::NotFound);
             }
             let mut rec: BucketRecord = tx_decode(&raw)?;
-            rec.tenant = tenant.to_owned();
+            let old_tenant = std::mem::replace(&mut rec.tenant, tenant.to_owned());
             rec.visibility = visibility;
             buckets.insert(name.as_bytes(), encode(&rec))?;
             tx_audit(audit, row.as_ref())?;
-            Ok(rec)
-        }))
+            Ok((rec, old_tenant))
+        }))?;
+        if old_tenant != rec.tenant {
+            let from = usage.entry(old_tenant).or_default();
+            *from = (from.0.saturating_sub(rec.objects), from.1.saturating_sub(rec.bytes));
+            let to = usage.entry(rec.tenant.clone()).or_default();
+            *to = (to.0 + rec.objects, to.1 + rec.bytes);
+        }
+        Ok(rec)
     }
 
     fn bucket_list(&self) -> Result<Vec<BucketRecord>> {
@@ -408,9 +451,10 @@ impl Store for SledStore {
         let okey = object_key(bucket, key);
         let value = encode(record);
         let row = self.audit_row(audit)?;
-        let _serial = self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.check_tenant_quota(bucket, &okey, record.size)?;
-        flatten(
+        let mut usage = self.lock_object_writes();
+        let bucket_rec = self.bucket_get(bucket)?;
+        self.check_tenant_quota(&usage, bucket_rec.as_ref(), &okey, record.size)?;
+        let old = flatten(
             (
                 &self.buckets,
                 &self.objects,
@@ -445,7 +489,11 @@ impl Store for SledStore {
                     tx_proof(proofs, index, heads, proof, object_n)?;
                     Ok(old)
                 }),
-        )
+        )?;
+        if let Some(b) = bucket_rec {
+            apply_usage(&mut usage, &b.tenant, old.as_ref().map(|o| o.size), Some(record.size));
+        }
+        Ok(old)
     }
 
     fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>> {
@@ -453,8 +501,9 @@ impl Store for SledStore {
         let row = self.audit_row(audit)?;
         let object_n = self.db.generate_id()?;
         let trees = (&self.buckets, &self.objects, &self.audit, &self.proofs, &self.proof_index, &self.proof_heads);
-        let _serial = self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        flatten(trees.transaction(|(buckets, objects, audit, proofs, index, heads)| {
+        let mut usage = self.lock_object_writes();
+        let bucket_rec = self.bucket_get(bucket)?;
+        let old = flatten(trees.transaction(|(buckets, objects, audit, proofs, index, heads)| {
             tx_audit(audit, row.as_ref())?;
             let Some(raw) = objects.remove(okey.as_slice())? else {
                 if buckets.get(bucket.as_bytes())?.is_none() {
@@ -466,7 +515,11 @@ impl Store for SledStore {
             update_usage(buckets, bucket, Some(&old), None)?;
             tx_proof(proofs, index, heads, proof, object_n)?;
             Ok(Some(old))
-        }))
+        }))?;
+        if let (Some(b), Some(o)) = (&bucket_rec, &old) {
+            apply_usage(&mut usage, &b.tenant, Some(o.size), None);
+        }
+        Ok(old)
     }
 
     fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
@@ -632,8 +685,7 @@ impl Store for SledStore {
     }
 
     fn tenant_usage(&self, name: &str) -> Result<(u64, u64)> {
-        // The sum of the tenant's buckets' counters, which every object transaction keeps exact.
-        Ok(self.bucket_list()?.iter().filter(|b| b.tenant == name).fold((0, 0), |(o, s), b| (o + b.objects, s + b.bytes)))
+        Ok(self.lock_object_writes().get(name).copied().unwrap_or_default())
     }
 
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
@@ -809,6 +861,80 @@ impl Store for SledStore {
                 Ok((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
             })
             .collect()
+    }
+
+    fn proof_checkpoints(&self, tenant: &str) -> Result<Vec<Checkpoint>> {
+        self.proof_checkpoints.scan_prefix(index_key(b'k', &[tenant.as_bytes(), &[]])).values().map(|v| decode(&v?)).collect()
+    }
+
+    fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64> {
+        // Every manifest by object, with its by-object index key, oldest first.
+        let mut objects: HashMap<(String, String), Vec<(sled::IVec, Manifest)>> = HashMap::new();
+        for r in self.proof_index.scan_prefix([b'o']) {
+            let (k, id) = r?;
+            let Some(raw) = self.proofs.get(&id)? else { continue };
+            let m: Manifest = decode(&raw)?;
+            objects.entry((m.bucket.clone(), m.key.clone())).or_default().push((k, m));
+        }
+        // What goes, per tenant and seq.
+        let mut doomed: BTreeMap<String, BTreeMap<u64, (sled::IVec, Manifest)>> = BTreeMap::new();
+        for versions in objects.into_values() {
+            if versions.last().is_some_and(|(_, m)| m.op == "delete" && expired(m)) {
+                for (k, m) in versions {
+                    doomed.entry(m.tenant.clone()).or_default().insert(m.seq, (k, m));
+                }
+            }
+        }
+        let mut removed = 0u64;
+        for (tenant, seqs) in doomed {
+            let mut checkpoints: BTreeMap<u64, Checkpoint> = self.proof_checkpoints(&tenant)?.into_iter().map(|c| (c.first_seq, c)).collect();
+            let mut runs: Vec<Vec<(sled::IVec, Manifest)>> = Vec::new();
+            for (seq, entry) in seqs {
+                match runs.last_mut() {
+                    Some(run) if run.last().is_some_and(|(_, m)| m.seq + 1 == seq) => run.push(entry),
+                    _ => runs.push(vec![entry]),
+                }
+            }
+            for run in runs {
+                let (first, last) = (&run[0].1, &run[run.len() - 1].1);
+                let before = checkpoints.values().find(|c| c.last_seq + 1 == first.seq).map(|c| c.first_seq);
+                let before = before.and_then(|s| checkpoints.remove(&s));
+                let after = checkpoints.remove(&(last.seq + 1));
+                let mut cp = Checkpoint {
+                    v: crate::proof::manifest::VERSION,
+                    tenant: tenant.clone(),
+                    first_seq: before.as_ref().map_or(first.seq, |c| c.first_seq),
+                    last_seq: after.as_ref().map_or(last.seq, |c| c.last_seq),
+                    first_prev: before.as_ref().map_or_else(|| first.prev.clone(), |c| c.first_prev.clone()),
+                    last_hash: after.as_ref().map_or_else(|| last.hash(), |c| c.last_hash.clone()),
+                    created: String::new(),
+                    key_id: String::new(),
+                    sig: String::new(),
+                };
+                sign(&mut cp);
+                let cp_key = |seq: u64| index_key(b'k', &[tenant.as_bytes(), &seq.to_be_bytes()]);
+                let replaced: Vec<Vec<u8>> = before.iter().chain(after.iter()).map(|c| cp_key(c.first_seq)).collect();
+                let value = encode(&cp);
+                flatten((&self.proofs, &self.proof_index, &self.proof_checkpoints).transaction(|(proofs, index, cps)| {
+                    for (object_key, m) in &run {
+                        proofs.remove(m.id.as_bytes())?;
+                        index.remove(object_key)?;
+                        index.remove(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]))?;
+                        if !m.sha256.is_empty() {
+                            index.remove(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]))?;
+                        }
+                    }
+                    for k in &replaced {
+                        cps.remove(k.as_slice())?;
+                    }
+                    cps.insert(cp_key(cp.first_seq), value.as_slice())?;
+                    Ok(())
+                }))?;
+                removed += run.len() as u64;
+                checkpoints.insert(cp.first_seq, cp);
+            }
+        }
+        Ok(removed)
     }
 
     fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>> {

@@ -120,25 +120,25 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
         ProofCommand::Chain(ChainCommand::Verify { tenant }) => {
             let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
             let key_for = |id: &str| keys["keys"][id].as_str().and_then(manifest::parse_public_key);
-            let mut from = 1u64;
-            let mut prev = String::new();
-            let mut total = 0u64;
+            let mut walk = manifest::ChainWalk::new(1, "", key_for);
             loop {
+                let from = walk.next_seq;
                 let page = request(conn, "GET", &format!("{base}chain/{tenant}?from={from}"), Vec::new()).await?;
                 let manifests: Vec<Manifest> = serde_json::from_value(page["manifests"].clone()).map_err(|e| e.to_string())?;
-                if manifests.is_empty() {
+                let checkpoints: Vec<manifest::Checkpoint> = serde_json::from_value(page["checkpoints"].clone()).map_err(|e| e.to_string())?;
+                walk.walk(&manifests, &checkpoints).map_err(|e| e.to_string())?;
+                if walk.next_seq == from {
                     let head_seq = page["head"]["seq"].as_u64().unwrap_or(0);
                     if head_seq + 1 != from {
                         return Err(format!("chain of {tenant} ends at seq {} but its head is {head_seq}", from - 1));
                     }
                     break;
                 }
-                total += manifest::verify_chain(&manifests, from, &prev, key_for).map_err(|e| e.to_string())?;
-                let last = manifests.last().expect("not empty");
-                prev = last.hash();
-                from = last.seq + 1;
             }
-            println!("OK: chain of tenant {tenant}: {total} manifests, every signature valid, every link intact");
+            println!(
+                "OK: chain of tenant {tenant}: {} manifests and {} pruned under signed checkpoints, every signature valid, every link intact",
+                walk.manifests, walk.pruned
+            );
         }
     }
     Ok(())

@@ -112,15 +112,64 @@ pub fn key_id(key: &VerifyingKey) -> String {
     hex(sha2::Sha256::digest(key.as_bytes()))[..16].to_owned()
 }
 
+/// What a signed record (manifest or checkpoint) signs: its canonical JSON without `sig`.
+fn unsigned_canonical<T: Serialize>(record: &T) -> String {
+    let mut v = serde_json::to_value(record).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("sig");
+    }
+    canonical(&v)
+}
+
+/// `(key_id, base64 signature)` of `bytes`.
+fn sign_bytes(key: &SigningKey, bytes: &str) -> (String, String) {
+    let sig = key.sign(bytes.as_bytes());
+    (key_id(&key.verifying_key()), base64_simd::STANDARD.encode_to_string(sig.to_bytes()))
+}
+
+fn check_signature(key: &VerifyingKey, sig_b64: &str, bytes: &str) -> Result<(), VerifyError> {
+    let raw = base64_simd::STANDARD.decode_to_vec(sig_b64).map_err(|_| VerifyError::BadSignature)?;
+    let sig = Signature::from_slice(&raw).map_err(|_| VerifyError::BadSignature)?;
+    key.verify(bytes.as_bytes(), &sig).map_err(|_| VerifyError::BadSignature)
+}
+
+/// Stands in for a run of pruned manifests `first_seq..=last_seq` of a tenant's chain, so
+/// the chain stays verifiable across the gap: the manifest before the run hashes to
+/// `first_prev`, the one after it has `prev == last_hash`. Signed like a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub v: u32,
+    pub tenant: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// `prev` of the manifest at `first_seq`.
+    pub first_prev: String,
+    /// Hash of the manifest at `last_seq`.
+    pub last_hash: String,
+    /// RFC 3339, UTC: when the run was pruned.
+    pub created: String,
+    pub key_id: String,
+    #[serde(default)]
+    pub sig: String,
+}
+
+impl Checkpoint {
+    /// Sets `key_id` and `sig`.
+    pub fn sign(&mut self, key: &SigningKey) {
+        self.key_id = key_id(&key.verifying_key());
+        (self.key_id, self.sig) = sign_bytes(key, &unsigned_canonical(self));
+    }
+
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), VerifyError> {
+        check_signature(key, &self.sig, &unsigned_canonical(self))
+    }
+}
+
 impl Manifest {
     /// The canonical JSON that is signed: every field but `sig`.
     #[must_use]
     pub fn signed_bytes(&self) -> String {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Some(o) = v.as_object_mut() {
-            o.remove("sig");
-        }
-        canonical(&v)
+        unsigned_canonical(self)
     }
 
     /// The canonical JSON of the whole manifest (what the next one's `prev` hashes).
@@ -138,15 +187,12 @@ impl Manifest {
     /// Sets `key_id` and `sig`.
     pub fn sign(&mut self, key: &SigningKey) {
         self.key_id = key_id(&key.verifying_key());
-        let sig = key.sign(self.signed_bytes().as_bytes());
-        self.sig = base64_simd::STANDARD.encode_to_string(sig.to_bytes());
+        (self.key_id, self.sig) = sign_bytes(key, &self.signed_bytes());
     }
 
     /// Checks the signature against `key`.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), VerifyError> {
-        let raw = base64_simd::STANDARD.decode_to_vec(&self.sig).map_err(|_| VerifyError::BadSignature)?;
-        let sig = Signature::from_slice(&raw).map_err(|_| VerifyError::BadSignature)?;
-        key.verify(self.signed_bytes().as_bytes(), &sig).map_err(|_| VerifyError::BadSignature)
+        check_signature(key, &self.sig, &self.signed_bytes())
     }
 
     pub fn parse(json: &[u8]) -> Result<Self, VerifyError> {
@@ -161,30 +207,85 @@ pub fn parse_public_key(s: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&raw.try_into().ok()?).ok()
 }
 
-/// Checks a tenant's chain: consecutive `seq` from `start`, each `prev` the hash of the
-/// one before (the first `prev` must be `start_prev`), each signature valid under a key
-/// that `key_for` knows.
+/// Walks a tenant's chain in order, page by page: consecutive `seq`, each `prev` the hash
+/// of the one before, each signature valid under a key that `key_for` knows; a pruned run
+/// is crossed by its checkpoint, itself signed and linked at both ends.
+pub struct ChainWalk<F> {
+    pub next_seq: u64,
+    pub prev: String,
+    pub manifests: u64,
+    pub pruned: u64,
+    key_for: F,
+}
+
+impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
+    /// A walk from `start` (1 for a whole chain), whose first `prev` must be `start_prev`.
+    pub fn new(start: u64, start_prev: &str, key_for: F) -> Self {
+        Self { next_seq: start, prev: start_prev.to_owned(), manifests: 0, pruned: 0, key_for }
+    }
+
+    fn broken(seq: u64, why: impl Into<String>) -> VerifyError {
+        VerifyError::BrokenChain { seq, why: why.into() }
+    }
+
+    pub fn manifest(&mut self, m: &Manifest) -> Result<(), VerifyError> {
+        if m.seq != self.next_seq {
+            return Err(Self::broken(m.seq, format!("expected seq {}", self.next_seq)));
+        }
+        if m.prev != self.prev {
+            return Err(Self::broken(m.seq, "prev does not match the previous manifest"));
+        }
+        let key = (self.key_for)(&m.key_id).ok_or_else(|| VerifyError::UnknownKey(m.key_id.clone()))?;
+        m.verify(&key).map_err(|_| Self::broken(m.seq, "signature does not verify"))?;
+        self.prev = m.hash();
+        self.next_seq += 1;
+        self.manifests += 1;
+        Ok(())
+    }
+
+    pub fn checkpoint(&mut self, c: &Checkpoint) -> Result<(), VerifyError> {
+        if c.first_seq != self.next_seq || c.last_seq < c.first_seq {
+            return Err(Self::broken(c.first_seq, format!("checkpoint of {}..={} where seq {} was expected", c.first_seq, c.last_seq, self.next_seq)));
+        }
+        if c.first_prev != self.prev {
+            return Err(Self::broken(c.first_seq, "checkpoint does not follow the previous manifest"));
+        }
+        let key = (self.key_for)(&c.key_id).ok_or_else(|| VerifyError::UnknownKey(c.key_id.clone()))?;
+        c.verify(&key).map_err(|_| Self::broken(c.first_seq, "checkpoint signature does not verify"))?;
+        self.prev.clone_from(&c.last_hash);
+        self.pruned += c.last_seq - c.first_seq + 1;
+        self.next_seq = c.last_seq + 1;
+        Ok(())
+    }
+
+    /// Walks `manifests` (in order), crossing gaps with `checkpoints`, including a pruned
+    /// run after the last manifest.
+    pub fn walk<'a>(&mut self, manifests: impl IntoIterator<Item = &'a Manifest>, checkpoints: &[Checkpoint]) -> Result<(), VerifyError> {
+        let cross = |walk: &mut Self| -> Result<(), VerifyError> {
+            while let Some(c) = checkpoints.iter().find(|c| c.first_seq == walk.next_seq) {
+                walk.checkpoint(c)?;
+            }
+            Ok(())
+        };
+        for m in manifests {
+            cross(self)?;
+            self.manifest(m)?;
+        }
+        cross(self)
+    }
+}
+
+/// Checks a tenant's chain from `start` (see [`ChainWalk`]); returns how many manifests.
 pub fn verify_chain<'a>(
     manifests: impl IntoIterator<Item = &'a Manifest>,
+    checkpoints: &[Checkpoint],
     start: u64,
     start_prev: &str,
     key_for: impl Fn(&str) -> Option<VerifyingKey>,
 ) -> Result<u64, VerifyError> {
-    let mut expect_seq = start;
-    let mut prev = start_prev.to_owned();
-    for m in manifests {
-        if m.seq != expect_seq {
-            return Err(VerifyError::BrokenChain { seq: m.seq, why: format!("expected seq {expect_seq}") });
-        }
-        if m.prev != prev {
-            return Err(VerifyError::BrokenChain { seq: m.seq, why: "prev does not match the previous manifest".into() });
-        }
-        let key = key_for(&m.key_id).ok_or_else(|| VerifyError::UnknownKey(m.key_id.clone()))?;
-        m.verify(&key).map_err(|_| VerifyError::BrokenChain { seq: m.seq, why: "signature does not verify".into() })?;
-        prev = m.hash();
-        expect_seq += 1;
-    }
-    Ok(expect_seq - start)
+    let mut walk = ChainWalk::new(start, start_prev, key_for);
+    walk.walk(manifests, checkpoints)?;
+    Ok(walk.manifests)
 }
 
 #[cfg(test)]
@@ -255,28 +356,77 @@ mod tests {
         let pk = k.verifying_key();
         let keys = |id: &str| (id == key_id(&pk)).then_some(pk);
         let c = chain(5, &k);
-        assert_eq!(verify_chain(&c, 1, "", keys).unwrap(), 5);
+        assert_eq!(verify_chain(&c, &[], 1, "", keys).unwrap(), 5);
 
         let mut deleted = c.clone();
         deleted.remove(2);
-        assert!(matches!(verify_chain(&deleted, 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
+        assert!(matches!(verify_chain(&deleted, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
 
         let mut reordered = c.clone();
         reordered.swap(1, 2);
-        assert!(verify_chain(&reordered, 1, "", keys).is_err());
+        assert!(verify_chain(&reordered, &[], 1, "", keys).is_err());
 
         let mut edited = c.clone();
         edited[3].size = 99;
-        assert!(matches!(verify_chain(&edited, 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
+        assert!(matches!(verify_chain(&edited, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
 
         // Re-signing an edited manifest still breaks the link to the next one.
         let mut resigned = c.clone();
         resigned[1].size = 99;
         resigned[1].sign(&k);
-        assert!(matches!(verify_chain(&resigned, 1, "", keys), Err(VerifyError::BrokenChain { seq: 3, .. })));
+        assert!(matches!(verify_chain(&resigned, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 3, .. })));
 
         // A suffix verifies from a checkpoint (seq and hash of the last pruned one).
-        assert_eq!(verify_chain(&c[2..], 3, &c[1].hash(), keys).unwrap(), 3);
+        assert_eq!(verify_chain(&c[2..], &[], 3, &c[1].hash(), keys).unwrap(), 3);
+    }
+
+    fn checkpoint(c: &[Manifest], first: usize, last: usize, k: &SigningKey) -> Checkpoint {
+        let mut cp = Checkpoint {
+            v: VERSION,
+            tenant: "t".into(),
+            first_seq: c[first].seq,
+            last_seq: c[last].seq,
+            first_prev: c[first].prev.clone(),
+            last_hash: c[last].hash(),
+            created: "2026-01-01T00:00:00Z".into(),
+            key_id: String::new(),
+            sig: String::new(),
+        };
+        cp.sign(k);
+        cp
+    }
+
+    #[test]
+    fn checkpoints_bridge_pruned_runs_and_are_checked_like_manifests() {
+        let k = key(4);
+        let pk = k.verifying_key();
+        let keys = |id: &str| (id == key_id(&pk)).then_some(pk);
+        let c = chain(8, &k);
+        // Prune seq 2..=3 and 7..=8 (a trailing run): manifests 1, 4, 5, 6 remain.
+        let kept: Vec<Manifest> = [0, 3, 4, 5].iter().map(|&i| c[i].clone()).collect();
+        let cps = [checkpoint(&c, 1, 2, &k), checkpoint(&c, 6, 7, &k)];
+        let mut walk = ChainWalk::new(1, "", keys);
+        walk.walk(&kept, &cps).unwrap();
+        assert_eq!((walk.manifests, walk.pruned, walk.next_seq), (4, 4, 9));
+        // The whole chain pruned is still a chain.
+        assert_eq!(verify_chain([], &[checkpoint(&c, 0, 7, &k)], 1, "", keys).unwrap(), 0);
+
+        // Without the checkpoint the gap is found.
+        assert!(matches!(verify_chain(&kept, &cps[1..], 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
+        // A forged checkpoint (edited, or signed by another key) is refused.
+        let mut forged = cps.clone();
+        forged[0].last_seq = 4;
+        assert!(verify_chain(&kept, &forged, 1, "", keys).is_err());
+        let mut other = cps.clone();
+        other[0] = checkpoint(&c, 1, 2, &key(5));
+        assert!(verify_chain(&kept, &other, 1, "", keys).is_err());
+        // A checkpoint that hides an edited manifest does not link.
+        let mut edited = c.clone();
+        edited[1].size = 99;
+        edited[1].sign(&k);
+        let lying = [checkpoint(&edited, 1, 1, &k), checkpoint(&c, 2, 2, &k)];
+        let kept: Vec<Manifest> = [0, 3].iter().map(|&i| c[i].clone()).collect();
+        assert!(matches!(verify_chain(&kept, &lying, 1, "", keys), Err(VerifyError::BrokenChain { seq: 3, .. })));
     }
 
     #[test]

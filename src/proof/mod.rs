@@ -6,6 +6,7 @@ pub mod hashing;
 pub mod manifest;
 
 use manifest::{Manifest, VERSION};
+use crate::meta::Store;
 
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -80,7 +81,6 @@ impl Prover {
     /// A manifest for `change`, not yet placed in the chain nor signed.
     #[must_use]
     pub fn draft(&self, c: &Change<'_>) -> Manifest {
-        let now = time::OffsetDateTime::now_utc();
         Manifest {
             v: VERSION,
             id: manifest::new_id(),
@@ -93,7 +93,7 @@ impl Prover {
             etag: c.etag.to_owned(),
             content_type: c.content_type.to_owned(),
             principal: c.principal.to_owned(),
-            created: now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            created: rfc3339_now(),
             seq: 0,
             prev: String::new(),
             key_id: self.key_id.clone(),
@@ -105,4 +105,22 @@ impl Prover {
     pub fn sign(&self, m: &mut Manifest) {
         m.sign(&self.key);
     }
+
+    /// Prunes the manifests of objects deleted more than `older_than` ago, leaving signed
+    /// checkpoints (see [`Store::proof_prune`]); returns how many were removed.
+    pub fn prune(&self, store: &dyn Store, older_than: std::time::Duration) -> Result<u64, crate::meta::Error> {
+        let cutoff = time::OffsetDateTime::now_utc() - older_than;
+        let expired = |m: &Manifest| {
+            time::OffsetDateTime::parse(&m.created, &time::format_description::well_known::Rfc3339).is_ok_and(|t| t <= cutoff)
+        };
+        let sign = |c: &mut manifest::Checkpoint| {
+            c.created = rfc3339_now();
+            c.sign(&self.key);
+        };
+        store.proof_prune(&expired, &sign)
+    }
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -193,3 +193,69 @@ async fn concurrent_writes_keep_one_linear_chain_and_proofs_follow_read_access()
     let anon = tollgate::admin::client::Connection { access_key: None, secret_key: None, ..root_conn(&gw) };
     assert!(request(&anon, "GET", &format!("/_tollgate/proofs/id/{id}"), Vec::new()).await.unwrap_err().contains("404"));
 }
+
+/// Retention: manifests of deleted objects are pruned, the chain still verifies end to
+/// end across the pruned runs (signed checkpoints), and live objects keep their proofs.
+#[tokio::test]
+async fn pruned_manifests_leave_a_verifiable_chain() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("retained").await;
+    let put = |k: &'static str, v: &'static [u8]| {
+        let c = c.clone();
+        let b = b.clone();
+        async move { c.put_object().bucket(&b).key(k).body(v.to_vec().into()).send().await.unwrap() }
+    };
+    put("a", b"a1").await;
+    put("b", b"b1").await;
+    put("a", b"a2").await;
+    c.delete_object().bucket(&b).key("a").send().await.unwrap();
+    put("c", b"c1").await;
+    c.delete_object().bucket(&b).key("b").send().await.unwrap();
+    put("d", b"d1").await;
+    let root = root_conn(&gw);
+    let chain = |from: u64| {
+        let root = &root;
+        async move { request(root, "GET", &format!("/_tollgate/proofs/chain/root?from={from}"), Vec::new()).await }
+    };
+    let before = chain(1).await.unwrap();
+    let head_seq = before["head"]["seq"].as_u64().unwrap();
+
+    // Nothing is old enough under a day's retention.
+    let v = call(&root, "POST", "prune-proofs?older_than_secs=86400", None).await.unwrap();
+    assert_eq!(v["removed"], 0);
+    let v = call(&root, "POST", "prune-proofs?older_than_secs=0", None).await.unwrap();
+    assert_eq!(v["removed"], 5, "a: 2 puts and a delete, b: a put and a delete");
+    for gone in ["a", "b"] {
+        let e = request(&root, "GET", &format!("/_tollgate/proofs/object/{b}/{gone}"), Vec::new()).await.unwrap_err();
+        assert!(e.starts_with("404"), "{gone}: {e}");
+    }
+    assert_eq!(proofs_of(&gw, &b, "c").await.len(), 1);
+    let after = chain(1).await.unwrap();
+    assert_eq!(after["head"]["seq"].as_u64().unwrap(), head_seq, "the head is unchanged");
+    assert!(!after["checkpoints"].as_array().unwrap().is_empty());
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    // A live object's manifest still verifies with its chain links, pruned neighbours and all.
+    let v = request(&root, "POST", &format!("/_tollgate/proofs/verify?sha256={}", sha_hex(b"c1")), Vec::new()).await.unwrap();
+    assert_eq!(v["matches"][0]["signature_valid"], true);
+    assert_eq!(v["matches"][0]["chain_intact"], true, "{v}");
+
+    // Pruning again, next to the earlier runs, merges them into fewer checkpoints.
+    c.delete_object().bucket(&b).key("c").send().await.unwrap();
+    put("e", b"e1").await;
+    let v = call(&root, "POST", "prune-proofs?older_than_secs=0", None).await.unwrap();
+    assert_eq!(v["removed"], 2);
+    let merged = chain(1).await.unwrap();
+    let cps = merged["checkpoints"].as_array().unwrap();
+    let covered: u64 = cps.iter().map(|c| c["last_seq"].as_u64().unwrap() - c["first_seq"].as_u64().unwrap() + 1).sum();
+    assert_eq!(covered, 7);
+    assert!(cps.len() < 3, "adjacent runs merge: {cps:?}");
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    // Writes after pruning extend the same chain.
+    put("f", b"f1").await;
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+
+    // Only root prunes.
+    let (ak, sk) = user(&gw, "acme", "boss", "admin").await;
+    assert!(call(&conn(&gw, &ak, &sk), "POST", "prune-proofs?older_than_secs=0", None).await.is_err());
+}
