@@ -10,7 +10,7 @@ use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::config::Config;
 use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
-use crate::obs;
+use crate::obs::{self, metrics::Metrics};
 use crate::policy::Policy;
 
 use std::convert::Infallible;
@@ -48,6 +48,7 @@ pub struct App {
     backend: Arc<dyn Backend>,
     last_scrub: LastScrub,
     prover: Option<Arc<Prover>>,
+    pub(crate) metrics: Arc<Metrics>,
     s3: S3Service,
     /// Root credentials generated at this start (to be shown once).
     pub generated_root: Option<(String, auth::Secret)>,
@@ -87,10 +88,11 @@ impl App {
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
         let last_scrub = LastScrub::default();
-        let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend)));
+        let metrics = Arc::new(Metrics::default());
+        let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend), Arc::clone(&metrics)));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
-        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store), Arc::clone(&limiter)));
+        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store), Arc::clone(&limiter), Arc::clone(&metrics)));
         b.set_route(Routes {
             admin: AdminApi::new(AdminParts {
                 store: Arc::clone(&store),
@@ -118,6 +120,7 @@ impl App {
             backend,
             last_scrub,
             prover: prover.clone(),
+            metrics,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             config,
@@ -130,8 +133,8 @@ impl App {
     }
 }
 
-/// s3s wants an owned `S3`; the backend is shared.
-struct ArcS3(Arc<dyn Backend>);
+/// s3s wants an owned `S3`; the backend is shared. Each call is timed for the metrics.
+struct ArcS3(Arc<dyn Backend>, Arc<Metrics>);
 
 macro_rules! forward_s3 {
     ($($op:ident($input:ident) -> $output:ident;)*) => {
@@ -139,7 +142,11 @@ macro_rules! forward_s3 {
         impl s3s::S3 for ArcS3 {
             $(
                 async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
-                    self.0.$op(req).await
+                    let started = std::time::Instant::now();
+                    let result = self.0.$op(req).await;
+                    let failed = result.as_ref().err().is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
+                    self.1.backend_call(stringify!($input).trim_end_matches("Input"), started.elapsed(), failed);
+                    result
                 }
             )*
         }
@@ -214,9 +221,18 @@ impl RequestIds {
 async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
     let request_id = ids.next();
     let admission = Arc::new(std::sync::OnceLock::new());
-    req.extensions_mut().insert(RequestContext { request_id: request_id.clone(), peer, admission: Arc::clone(&admission) });
+    let operation = Arc::new(std::sync::OnceLock::new());
+    req.extensions_mut().insert(RequestContext {
+        request_id: request_id.clone(),
+        peer,
+        admission: Arc::clone(&admission),
+        operation: Arc::clone(&operation),
+    });
+    let bytes_in = declared_length(req.headers(), "x-amz-decoded-content-length").or_else(|| declared_length(req.headers(), "content-length"));
+    let own_endpoint = own_endpoint_label(req.uri().path());
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
+        let _in_flight = app.metrics.start_request();
         let started = std::time::Instant::now();
         let mut resp = match obs::route(&app, &req).await {
             Some(resp) => resp,
@@ -246,6 +262,9 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
             }
         }
         let status = resp.status().as_u16();
+        let op = operation.get().copied().or(own_endpoint).unwrap_or("unauthenticated");
+        let bytes_out = declared_length(resp.headers(), "content-length");
+        app.metrics.request_done(op, status, started.elapsed(), bytes_in.unwrap_or(0), bytes_out.unwrap_or(0));
         let ms = started.elapsed().as_secs_f64() * 1e3;
         if status >= 500 {
             tracing::warn!(status, ms, "served");
@@ -260,6 +279,23 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
     .await
 }
 
+fn declared_length(headers: &http::HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.parse().ok()
+}
+
+/// The metrics label of the gateway's own endpoints (the S3 ones are labelled by the
+/// access check).
+fn own_endpoint_label(path: &str) -> Option<&'static str> {
+    match path {
+        "/health" => Some("health"),
+        "/ready" => Some("ready"),
+        "/metrics" => Some("metrics"),
+        p if p.starts_with(crate::admin::PREFIX) => Some("admin"),
+        p if p.starts_with(crate::admin::proofs::PREFIX) => Some("proofs"),
+        _ => None,
+    }
+}
+
 /// Removes audit entries and manifests of deleted objects past their retention,
 /// every `audit.prune_interval_secs`, until told to stop.
 async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -272,7 +308,9 @@ async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<boo
     let retention_ns = i128::from(audit.retention_days) * 86_400 * 1_000_000_000;
     loop {
         if audit.retention_days > 0 {
-            match app.store.audit_prune(crate::audit::now_ns() - retention_ns) {
+            let result = app.store.audit_prune(crate::audit::now_ns() - retention_ns);
+            app.metrics.job_run("audit_retention", result.is_ok());
+            match result {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "pruned expired audit entries"),
                 Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
@@ -281,7 +319,9 @@ async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<boo
         if let Some(prover) = &prover {
             let (store, prover) = (Arc::clone(&app.store), Arc::clone(prover));
             let older_than = Duration::from_secs(proof_days * 86_400);
-            match tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), older_than)).await {
+            let result = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), older_than)).await;
+            app.metrics.job_run("proof_retention", matches!(result, Ok(Ok(_))));
+            match result {
                 Ok(Ok(0)) => {}
                 Ok(Ok(n)) => tracing::info!(removed = n, "pruned manifests of deleted objects"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "proof pruning failed"),
@@ -310,10 +350,14 @@ async fn scrub_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receive
         tokio::select! {
             report = app.backend.scrub(cfg.scrub_bytes_per_sec) => match report {
                 Ok(r) => {
+                    app.metrics.job_run("scrub", r.mismatches.is_empty());
                     tracing::info!(objects = r.objects, bytes = r.bytes, mismatches = r.mismatches.len(), "scrub finished");
                     *last = Some(r);
                 }
-                Err(e) => tracing::warn!(error = %e, "scrub failed"),
+                Err(e) => {
+                    app.metrics.job_run("scrub", false);
+                    tracing::warn!(error = %e, "scrub failed");
+                }
             },
             _ = stop.changed() => return,
         }
@@ -323,6 +367,11 @@ async fn scrub_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receive
 impl App {
     pub(crate) async fn ready(&self) -> Result<(), String> {
         self.backend.ready().await
+    }
+
+    /// Bytes the metadata database takes on disk (0 if it cannot tell).
+    pub(crate) fn metadata_size(&self) -> u64 {
+        self.store.size_on_disk().unwrap_or(0)
     }
 }
 

@@ -16,6 +16,8 @@ pub struct RequestContext {
     /// Filled by the access check when it admits the request: the rate-limit headers and
     /// the byte buckets the request and response bodies are charged to.
     pub admission: std::sync::Arc<std::sync::OnceLock<crate::limits::Admission>>,
+    /// The S3 operation, as a metrics label, once the access check knows it.
+    pub operation: std::sync::Arc<std::sync::OnceLock<&'static str>>,
 }
 
 /// The current time in nanoseconds since the Unix epoch.

@@ -199,6 +199,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sets (or with `None` removes) the override of a subject.
     fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()>;
 
+    /// Bytes the store takes on disk.
+    fn size_on_disk(&self) -> Result<u64>;
+
     /// Makes every write made so far durable (group-committed across callers).
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>>;
 }

@@ -960,6 +960,10 @@ impl Store for SledStore {
         }))
     }
 
+    fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>> {
         Box::pin(self.group_flush.flush(&self.db))
     }

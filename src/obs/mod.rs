@@ -1,4 +1,7 @@
-//! Observability: logging setup and the operational endpoints (`/health`, `/ready`).
+//! Observability: logging setup, metrics and the operational endpoints (`/health`, `/ready`,
+//! `/metrics`).
+
+pub mod metrics;
 
 use crate::config::{LogConfig, LogFormat};
 use crate::server::App;
@@ -30,6 +33,13 @@ pub async fn route(app: &App, req: &http::Request<Incoming>) -> Option<http::Res
         return None;
     }
     match req.uri().path() {
+        "/metrics" => {
+            let text = app.metrics.render(app.metadata_size());
+            let mut resp = http::Response::new(s3s::Body::from(text));
+            resp.headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+            Some(resp)
+        }
         "/health" => Some(json(http::StatusCode::OK, &serde_json::json!({"status": "ok"}))),
         "/ready" => Some(match app.ready().await {
             Ok(()) => json(http::StatusCode::OK, &serde_json::json!({"status": "ready"})),

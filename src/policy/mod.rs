@@ -7,6 +7,7 @@
 use crate::audit::{self, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::limits::{Class, Limiter};
+use crate::obs::metrics::Metrics;
 use crate::meta::{BucketRecord, Store, Visibility};
 
 use std::sync::Arc;
@@ -86,12 +87,13 @@ pub struct Policy {
     keys: Arc<KeyStore>,
     store: Arc<dyn Store>,
     limiter: Arc<Limiter>,
+    metrics: Arc<Metrics>,
 }
 
 impl Policy {
     #[must_use]
-    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>) -> Self {
-        Self { keys, store, limiter }
+    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>, metrics: Arc<Metrics>) -> Self {
+        Self { keys, store, limiter, metrics }
     }
 
     /// Charges an allowed request to its rate limits: records its admission for the
@@ -108,6 +110,7 @@ impl Policy {
                 Ok(())
             }
             Err(throttled) => {
+                self.metrics.denied("throttled");
                 tracing::info!(op, bucket, principal = %p.access_key, retry_after_ms = throttled.retry_after.as_millis(), "throttled");
                 if let Err(e) = self.store.audit_append(&audit::entry_for(p, Some(cx), op, bucket, key, "throttled", 0)) {
                     tracing::error!(error = %e, "audit append failed");
@@ -141,6 +144,11 @@ impl Policy {
         match decide(p, access, record.as_ref()) {
             Ok(()) => Ok(()),
             Err(why) => {
+                self.metrics.denied(match why {
+                    Denial::Anonymous => "anonymous",
+                    Denial::ForeignBucket => "foreign_bucket",
+                    Denial::Role => "role",
+                });
                 tracing::info!(op, bucket, reason = ?why, principal = %p.access_key, "access denied");
                 if let Err(e) = self.store.audit_append(&audit::entry_for(p, cx, op, bucket, key, "denied", 0)) {
                     tracing::error!(error = %e, "audit append failed");
@@ -178,6 +186,9 @@ impl S3Access for Policy {
         }
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let rcx = cx.extensions_mut().get::<RequestContext>().cloned();
+        if let Some(rcx) = &rcx {
+            let _ = rcx.operation.set(crate::obs::metrics::operation_label(op));
+        }
         let access = classify(op);
         self.enforce(&principal, rcx.as_ref(), op, access, &bucket, &key)?;
         self.admit(&principal, rcx.as_ref(), op, access, &bucket, &key)?;

@@ -126,3 +126,46 @@ async fn health_and_readiness() {
     gw.stop().await;
     assert!(tollgate::obs::probe(&addr, "/ready").await.is_err());
 }
+
+/// The value of one sample line of a Prometheus text exposition.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_move_with_requests() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("metered").await;
+    let scrape = || async { raw(gw.addr, "GET", "/metrics", &[], b"", None).await };
+    let before = scrape().await;
+    assert_eq!(before.status, 200);
+    assert!(before.header("content-type").unwrap().starts_with("application/openmetrics-text"));
+    let before = before.text();
+    let put_ok = r#"tollgate_requests_total{operation="PutObject",status="200"}"#;
+    let get_missing = r#"tollgate_requests_total{operation="GetObject",status="404"}"#;
+    let anonymous = r#"tollgate_denied_requests_total{reason="anonymous"}"#;
+
+    for i in 0..3 {
+        c.put_object().bucket(&b).key(format!("k{i}")).body(vec![7u8; 1000].into()).send().await.unwrap();
+    }
+    let _ = c.get_object().bucket(&b).key("missing").send().await;
+    assert_eq!(raw(gw.addr, "GET", &format!("/{b}/k0"), &[], b"", None).await.status, 403);
+
+    let after = scrape().await.text();
+    assert_eq!(sample(&after, put_ok) - sample(&before, put_ok), 3.0);
+    assert_eq!(sample(&after, get_missing) - sample(&before, get_missing), 1.0);
+    assert_eq!(sample(&after, anonymous) - sample(&before, anonymous), 1.0);
+    let bytes_in = r#"tollgate_body_bytes_total{direction="in"}"#;
+    assert!(sample(&after, bytes_in) - sample(&before, bytes_in) >= 3000.0);
+    assert!(sample(&after, r#"tollgate_backend_duration_seconds_count{operation="PutObject"}"#) >= 3.0);
+    assert!(sample(&after, "tollgate_metadata_size_bytes") > 0.0);
+    // Every sample line is `name{labels} value`, and no label carries a bucket or key.
+    for line in after.lines().filter(|l| !l.starts_with('#')) {
+        let (_, value) = line.rsplit_once(' ').unwrap();
+        value.parse::<f64>().unwrap_or_else(|_| panic!("bad sample line {line}"));
+        assert!(!line.contains(&b) && !line.contains("k0"), "high-cardinality label in {line}");
+    }
+}

@@ -1,0 +1,180 @@
+//! Prometheus metrics (`GET /metrics`, text format, through `prometheus-client`).
+//!
+//! Labels have bounded cardinality: S3 operation names (a fixed set), status codes,
+//! denial reasons, job names. Never keys, buckets or principals.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabel {
+    direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    job: &'static str,
+    result: &'static str,
+}
+
+/// The S3 operations tollgate serves or answers, as `'static` label values.
+const OPERATIONS: &[&str] = &[
+    "ListBuckets", "CreateBucket", "DeleteBucket", "HeadBucket", "GetBucketLocation", "GetBucketVersioning",
+    "PutObject", "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject", "ListObjects",
+    "ListObjectsV2", "ListObjectVersions", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+    "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", "ListMultipartUploads", "GetObjectTagging",
+    "PutObjectTagging", "DeleteObjectTagging", "GetBucketAcl", "GetObjectAcl", "PutBucketAcl", "PutObjectAcl",
+    "GetBucketPolicy", "GetBucketCors", "GetBucketLifecycleConfiguration", "GetBucketEncryption",
+    "GetBucketTagging", "GetBucketWebsite",
+];
+
+/// The label of an S3 operation name: itself if known, else `other` (bounded cardinality).
+#[must_use]
+pub fn operation_label(name: &str) -> &'static str {
+    OPERATIONS.iter().find(|op| **op == name).copied().unwrap_or("other")
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to ~16 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 17))
+}
+
+/// Every metric the gateway exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<OperationLabel, Histogram, fn() -> Histogram>,
+    bytes: Family<DirectionLabel, Counter>,
+    denied: Family<ReasonLabel, Counter>,
+    in_flight: Gauge,
+    backend_latency: Family<OperationLabel, Histogram, fn() -> Histogram>,
+    backend_errors: Family<OperationLabel, Counter>,
+    jobs: Family<JobLabels, Counter>,
+    meta_size: Gauge<u64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tollgate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Requests served, by S3 operation and HTTP status", requests.clone());
+        let latency = Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("request_duration_seconds", "Time to the response head, by S3 operation", latency.clone());
+        let bytes = Family::<DirectionLabel, Counter>::default();
+        registry.register("body_bytes", "Declared body bytes received (in) and sent (out)", bytes.clone());
+        let denied = Family::<ReasonLabel, Counter>::default();
+        registry.register("denied_requests", "Requests refused by the access check, by reason", denied.clone());
+        let in_flight = Gauge::default();
+        registry.register("in_flight_requests", "Requests being served", in_flight.clone());
+        let backend_latency = Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("backend_duration_seconds", "Storage backend time, by S3 operation", backend_latency.clone());
+        let backend_errors = Family::<OperationLabel, Counter>::default();
+        registry.register("backend_errors", "Storage backend failures (5xx), by S3 operation", backend_errors.clone());
+        let jobs = Family::<JobLabels, Counter>::default();
+        registry.register("job_runs", "Background job runs, by job and result", jobs.clone());
+        let meta_size = Gauge::<u64, AtomicU64>::default();
+        registry.register("metadata_size_bytes", "Size of the metadata database on disk", meta_size.clone());
+        Self { registry, requests, latency, bytes, denied, in_flight, backend_latency, backend_errors, jobs, meta_size }
+    }
+}
+
+/// Decrements the in-flight gauge when the request is done, however it ends.
+pub struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
+
+impl Metrics {
+    #[must_use]
+    pub fn start_request(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(self)
+    }
+
+    pub fn request_done(&self, operation: &'static str, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
+        self.requests.get_or_create(&RequestLabels { operation, status }).inc();
+        self.latency.get_or_create(&OperationLabel { operation }).observe(elapsed.as_secs_f64());
+        self.bytes.get_or_create(&DirectionLabel { direction: "in" }).inc_by(bytes_in);
+        self.bytes.get_or_create(&DirectionLabel { direction: "out" }).inc_by(bytes_out);
+    }
+
+    /// `reason`: `anonymous`, `foreign_bucket`, `role`, `throttled`.
+    pub fn denied(&self, reason: &'static str) {
+        self.denied.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    pub fn backend_call(&self, operation: &'static str, elapsed: Duration, server_error: bool) {
+        self.backend_latency.get_or_create(&OperationLabel { operation }).observe(elapsed.as_secs_f64());
+        if server_error {
+            self.backend_errors.get_or_create(&OperationLabel { operation }).inc();
+        }
+    }
+
+    pub fn job_run(&self, job: &'static str, ok: bool) {
+        self.jobs.get_or_create(&JobLabels { job, result: if ok { "ok" } else { "error" } }).inc();
+    }
+
+    /// The text exposition, with the metadata size sampled now.
+    #[must_use]
+    pub fn render(&self, meta_size: u64) -> String {
+        self.meta_size.set(meta_size);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_counters_histograms_and_bounded_labels() {
+        let m = Metrics::default();
+        {
+            let _f = m.start_request();
+            m.request_done("GetObject", 200, Duration::from_millis(3), 0, 4096);
+        }
+        m.request_done("GetObject", 404, Duration::from_millis(1), 0, 0);
+        m.denied("throttled");
+        m.backend_call("GetObject", Duration::from_millis(2), false);
+        m.job_run("scrub", true);
+        let text = m.render(12345);
+        assert!(text.contains(r#"tollgate_requests_total{operation="GetObject",status="200"} 1"#), "{text}");
+        assert!(text.contains(r#"tollgate_requests_total{operation="GetObject",status="404"} 1"#));
+        assert!(text.contains(r#"tollgate_body_bytes_total{direction="out"} 4096"#));
+        assert!(text.contains(r#"tollgate_denied_requests_total{reason="throttled"} 1"#));
+        assert!(text.contains(r#"tollgate_request_duration_seconds_count{operation="GetObject"} 2"#));
+        assert!(text.contains(r#"tollgate_job_runs_total{job="scrub",result="ok"} 1"#));
+        assert!(text.contains("tollgate_in_flight_requests 0"));
+        assert!(text.contains("tollgate_metadata_size_bytes 12345"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
