@@ -2,8 +2,8 @@
 # Run the real-client compatibility suites against a freshly started tollgate.
 #
 #   compat/run.sh                  build target/debug/tollgate, run every suite
-#   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants;
-#                                  tenants needs TOLLGATE_BIN, for `tollgate admin`)
+#   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants
+#                                  topics; tenants and topics need TOLLGATE_BIN, for `tollgate admin`)
 #   TOLLGATE_BIN=path compat/run.sh    use that binary, build nothing
 #   COMPAT_EXTERNAL=1 S3_ENDPOINT=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... compat/run.sh
 #                                  run against an already running S3 server (start nothing)
@@ -14,7 +14,7 @@ set -euo pipefail
 
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$COMPAT_DIR/.." && pwd)
-ALL_SUITES=(awscli boto3 rclone s3cmd tenants)
+ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics)
 SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-300}
 
 suite_cmd() {
@@ -24,6 +24,7 @@ suite_cmd() {
     rclone) echo "bash $COMPAT_DIR/rclone.sh" ;;
     s3cmd) echo "bash $COMPAT_DIR/s3cmd.sh" ;;
     tenants) echo "bash $COMPAT_DIR/tenants.sh" ;;
+    topics) echo "python3 $COMPAT_DIR/boto3_topics.py" ;;
     *) return 1 ;;
   esac
 }

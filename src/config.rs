@@ -38,6 +38,24 @@ pub struct Config {
     pub audit: AuditConfig,
     pub proofs: ProofConfig,
     pub limits: crate::limits::LimitsConfig,
+    pub topics: TopicsConfig,
+}
+
+/// `[topics]`: per-prefix permissions (see `policy::topics`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Multipart uploads into a topic not completed within this many seconds are aborted
+    /// by a background job (run every `audit.prune_interval_secs`); 0: never.
+    pub upload_expiry_secs: u64,
+    /// Topics created (or updated) at start, besides those set at run time.
+    pub rules: Vec<crate::meta::TopicRule>,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self { upload_expiry_secs: 86_400, rules: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +170,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             proofs: ProofConfig::default(),
             limits: crate::limits::LimitsConfig::default(),
+            topics: TopicsConfig::default(),
         }
     }
 }
@@ -240,6 +259,9 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), Error> {
+        if let Some(bad) = self.topics.rules.iter().find(|r| !crate::policy::topics::valid_topic_name(&r.topic)) {
+            return Err(Error::Invalid(format!("topic {:?}: a topic is a key prefix like inbox or a/b, without leading or trailing /", bad.topic)));
+        }
         match (&self.root.access_key, &self.root.secret_key) {
             (Some(_), None) | (None, Some(_)) => {
                 return Err(Error::Invalid("root access_key and secret_key must be given together".into()));

@@ -12,6 +12,7 @@ use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs::{self, metrics::Metrics};
 use crate::policy::Policy;
+use crate::policy::topics::Topics;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -49,6 +50,7 @@ pub struct App {
     last_scrub: LastScrub,
     prover: Option<Arc<Prover>>,
     pub(crate) metrics: Arc<Metrics>,
+    topics: Arc<Topics>,
     s3: S3Service,
     /// Root credentials generated at this start (to be shown once).
     pub generated_root: Option<(String, auth::Secret)>,
@@ -89,16 +91,26 @@ impl App {
 
         let last_scrub = LastScrub::default();
         let metrics = Arc::new(Metrics::default());
-        let mut b = S3ServiceBuilder::new(ArcS3(Arc::clone(&backend), Arc::clone(&metrics)));
+        let topics = Arc::new(Topics::load(Arc::clone(&store))?);
+        for rule in &config.topics.rules {
+            topics.put(rule, None)?;
+        }
+        let mut b = S3ServiceBuilder::new(ArcS3 {
+            backend: Arc::clone(&backend),
+            metrics: Arc::clone(&metrics),
+            topics: Arc::clone(&topics),
+            store: Arc::clone(&store),
+        });
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
-        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store), Arc::clone(&limiter), Arc::clone(&metrics)));
+        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store), Arc::clone(&limiter), Arc::clone(&metrics), Arc::clone(&topics)));
         b.set_route(Routes {
             admin: AdminApi::new(AdminParts {
                 store: Arc::clone(&store),
                 keys: Arc::clone(&keys),
                 backend: Arc::clone(&backend),
                 limiter,
+                topics: Arc::clone(&topics),
                 prover: prover.clone(),
                 proof_retention_days: config.proofs.deleted_retention_days,
                 scrub_rate: config.proofs.scrub_bytes_per_sec,
@@ -121,6 +133,7 @@ impl App {
             last_scrub,
             prover: prover.clone(),
             metrics,
+            topics,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             config,
@@ -133,8 +146,64 @@ impl App {
     }
 }
 
-/// s3s wants an owned `S3`; the backend is shared. Each call is timed for the metrics.
-struct ArcS3(Arc<dyn Backend>, Arc<Metrics>);
+/// s3s wants an owned `S3`; the backend is shared. Each call is timed for the metrics,
+/// and listings of buckets with topics are filtered to what the caller may read.
+struct ArcS3 {
+    backend: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
+    topics: Arc<Topics>,
+    store: Arc<dyn Store>,
+}
+
+impl ArcS3 {
+    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = s3s::S3Result<T>>) -> s3s::S3Result<T> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        let failed = result.as_ref().err().is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
+        self.metrics.backend_call(operation, started.elapsed(), failed);
+        result
+    }
+
+    /// A filter keeping the keys and common prefixes of `bucket` the caller may read, if
+    /// the bucket has topics.
+    fn listing_filter<T>(&self, req: &s3s::S3Request<T>, bucket: &str) -> Option<ListingFilter> {
+        let rules = self.topics.of(bucket);
+        if rules.is_empty() {
+            return None;
+        }
+        let tenant = self.store.bucket_get(bucket).ok().flatten()?.tenant;
+        Some(ListingFilter { rules, tenant, principal: auth::Principal::of(req) })
+    }
+}
+
+/// Which listed keys a caller may see under a bucket's topics.
+struct ListingFilter {
+    rules: Arc<Vec<crate::meta::TopicRule>>,
+    tenant: String,
+    principal: auth::Principal,
+}
+
+impl ListingFilter {
+    fn readable(&self, key: &str) -> bool {
+        crate::policy::topics::locate(&self.rules, key)
+            .is_none_or(|t| crate::policy::topics::decide(&self.principal, &self.tenant, &t, crate::policy::topics::TopicOp::Read).is_ok())
+    }
+
+    /// A common prefix is shown if something under it may be read: a prefix inside an
+    /// owner's space stands for that owner's keys.
+    fn readable_prefix(&self, prefix: &str) -> bool {
+        match crate::policy::topics::locate(&self.rules, prefix) {
+            Some(t) if !t.owner.is_empty() => self.readable(&format!("{}/{}/-", t.rule.topic, t.owner)),
+            _ => true,
+        }
+    }
+
+    fn keep<T>(&self, items: &mut Option<Vec<T>>, key: impl Fn(&T) -> Option<&str>, prefix: bool) {
+        if let Some(v) = items {
+            v.retain(|item| key(item).is_none_or(|k| if prefix { self.readable_prefix(k) } else { self.readable(k) }));
+        }
+    }
+}
 
 macro_rules! forward_s3 {
     ($($op:ident($input:ident) -> $output:ident;)*) => {
@@ -142,13 +211,42 @@ macro_rules! forward_s3 {
         impl s3s::S3 for ArcS3 {
             $(
                 async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
-                    let started = std::time::Instant::now();
-                    let result = self.0.$op(req).await;
-                    let failed = result.as_ref().err().is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
-                    self.1.backend_call(stringify!($input).trim_end_matches("Input"), started.elapsed(), failed);
-                    result
+                    self.timed(stringify!($input).trim_end_matches("Input"), self.backend.$op(req)).await
                 }
             )*
+
+            async fn list_objects(&self, req: s3s::S3Request<s3s::dto::ListObjectsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectsOutput>> {
+                let filter = self.listing_filter(&req, &req.input.bucket.clone());
+                let mut resp = self.timed("ListObjects", self.backend.list_objects(req)).await?;
+                if let Some(f) = filter {
+                    f.keep(&mut resp.output.contents, |o| o.key.as_deref(), false);
+                    f.keep(&mut resp.output.common_prefixes, |p| p.prefix.as_deref(), true);
+                }
+                Ok(resp)
+            }
+
+            async fn list_objects_v2(&self, req: s3s::S3Request<s3s::dto::ListObjectsV2Input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectsV2Output>> {
+                let filter = self.listing_filter(&req, &req.input.bucket.clone());
+                let mut resp = self.timed("ListObjectsV2", self.backend.list_objects_v2(req)).await?;
+                if let Some(f) = filter {
+                    let out = &mut resp.output;
+                    f.keep(&mut out.contents, |o| o.key.as_deref(), false);
+                    f.keep(&mut out.common_prefixes, |p| p.prefix.as_deref(), true);
+                    let shown = out.contents.as_ref().map_or(0, Vec::len) + out.common_prefixes.as_ref().map_or(0, Vec::len);
+                    out.key_count = Some(i32::try_from(shown).unwrap_or(i32::MAX));
+                }
+                Ok(resp)
+            }
+
+            async fn list_object_versions(&self, req: s3s::S3Request<s3s::dto::ListObjectVersionsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectVersionsOutput>> {
+                let filter = self.listing_filter(&req, &req.input.bucket.clone());
+                let mut resp = self.timed("ListObjectVersions", self.backend.list_object_versions(req)).await?;
+                if let Some(f) = filter {
+                    f.keep(&mut resp.output.versions, |v| v.key.as_deref(), false);
+                    f.keep(&mut resp.output.common_prefixes, |p| p.prefix.as_deref(), true);
+                }
+                Ok(resp)
+            }
         }
     };
 }
@@ -166,9 +264,6 @@ forward_s3! {
     delete_object(DeleteObjectInput) -> DeleteObjectOutput;
     delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
     copy_object(CopyObjectInput) -> CopyObjectOutput;
-    list_objects(ListObjectsInput) -> ListObjectsOutput;
-    list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
-    list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;
     create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
     upload_part(UploadPartInput) -> UploadPartOutput;
     upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
@@ -302,7 +397,8 @@ async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<boo
     let audit = &app.config.audit;
     let proof_days = app.config.proofs.deleted_retention_days;
     let prover = app.prover.clone().filter(|_| proof_days > 0);
-    if audit.retention_days == 0 && prover.is_none() {
+    let upload_expiry = app.config.topics.upload_expiry_secs;
+    if audit.retention_days == 0 && prover.is_none() && upload_expiry == 0 {
         return;
     }
     let retention_ns = i128::from(audit.retention_days) * 86_400 * 1_000_000_000;
@@ -328,11 +424,39 @@ async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<boo
                 Err(e) => tracing::warn!(error = %e, "proof pruning task failed"),
             }
         }
+        if upload_expiry > 0 {
+            let result = expire_topic_uploads(&app, upload_expiry).await;
+            app.metrics.job_run("topic_upload_expiry", result.is_ok());
+            match result {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(aborted = n, "expired abandoned multipart uploads into topics"),
+                Err(e) => tracing::warn!(error = %e, "multipart upload expiry failed"),
+            }
+        }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(audit.prune_interval_secs)) => {}
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Aborts multipart uploads into any topic started more than `expiry_secs` ago.
+pub async fn expire_topic_uploads(app: &App, expiry_secs: u64) -> Result<u64, crate::backend::Error> {
+    let cutoff = crate::audit::now_ns() - i128::from(expiry_secs) * 1_000_000_000;
+    let mut aborted = 0;
+    for bucket in app.store.bucket_list()? {
+        let rules = app.topics.of(&bucket.name);
+        if rules.is_empty() {
+            continue;
+        }
+        for (id, up) in app.store.upload_list(&bucket.name)? {
+            if up.initiated_ns <= cutoff && crate::policy::topics::locate(&rules, &up.key).is_some() {
+                app.backend.expire_upload(&id).await?;
+                aborted += 1;
+            }
+        }
+    }
+    Ok(aborted)
 }
 
 /// Re-hashes stored objects against their manifests every `scrub_interval_secs`.

@@ -56,6 +56,9 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Topics: per-prefix permissions inside a bucket.
+    #[command(subcommand)]
+    Topic(TopicCmd),
     /// Prune the manifests of deleted objects now (root only), leaving signed checkpoints.
     PruneProofs {
         /// Deleted more than this long ago (default: proofs.deleted_retention_days).
@@ -178,6 +181,41 @@ pub enum LimitsCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TopicCmd {
+    /// Create or replace a topic: keys {topic}/{owner}/{name} of the bucket follow its modes.
+    Set {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        topic: String,
+        /// single-auth, single-open, append-auth or append-open.
+        #[arg(long)]
+        write: String,
+        /// auth, open or public.
+        #[arg(long)]
+        read: String,
+        /// {name} must be the lower-case hex SHA-256 of the body.
+        #[arg(long)]
+        content_addressed: bool,
+        #[arg(long, default_value_t = 0)]
+        max_size: u64,
+        /// Accepted content type (repeat for several; none: any).
+        #[arg(long = "content-type")]
+        content_types: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        bucket: Option<String>,
+    },
+    Delete {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        topic: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum QuotaCmd {
     /// Set a quota (0: no limit).
     Set {
@@ -263,6 +301,13 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
             };
             ("PUT", path, Some(json!({"max_bytes": max_bytes, "max_objects": max_objects})))
         }
+        AdminCommand::Topic(TopicCmd::Set { bucket, topic, write, read, content_addressed, max_size, content_types }) => (
+            "PUT",
+            format!("topics/{bucket}/{topic}"),
+            Some(json!({"write": write, "read": read, "content_addressed": content_addressed, "max_size": max_size, "content_types": content_types})),
+        ),
+        AdminCommand::Topic(TopicCmd::List { bucket }) => ("GET", format!("topics{}", enc(vec![("bucket", bucket)])), None),
+        AdminCommand::Topic(TopicCmd::Delete { bucket, topic }) => ("DELETE", format!("topics/{bucket}/{topic}"), None),
         AdminCommand::PruneProofs { older_than_secs } => {
             ("POST", format!("prune-proofs{}", enc(vec![("older_than_secs", older_than_secs.map(|s| s.to_string()))])), None)
         }

@@ -21,6 +21,9 @@
 //! | `GET /limits/{tenant\|key}/{name}`      | → override and limits in force    | admins of the tenant|
 //! | `PUT /limits/{tenant\|key}/{name}`      | rates (see `[limits]` in the config) | root (tenant), admins (key) |
 //! | `DELETE /limits/{tenant\|key}/{name}`   | back to the configured defaults   | as PUT              |
+//! | `GET /topics`                           | `?bucket=`                        | admins: own buckets |
+//! | `PUT /topics/{bucket}/{topic}`          | `{"write","read","content_addressed"?,"max_size"?,"content_types"?}` | admins of its tenant |
+//! | `DELETE /topics/{bucket}/{topic}`       |                                   | admins of its tenant|
 //! | `POST /prune-proofs`                    | `?older_than_secs=` (default: the configured retention) | root |
 //! | `GET /audit`                            | `?tenant=&principal=&bucket=&outcome=&since_ns=&until_ns=&limit=` | admins: own tenant |
 
@@ -32,7 +35,8 @@ use crate::auth::{KeyStore, Principal, Role};
 use crate::backend::{Backend, ScrubReport};
 use crate::limits::{Limiter, Rates, Subject};
 use crate::proof::Prover;
-use crate::meta::{self, Quota, Store, TenantRecord, UserRecord, Visibility};
+use crate::meta::{self, Quota, Store, TenantRecord, TopicRule, UserRecord, Visibility};
+use crate::policy::topics::Topics;
 
 use std::sync::Arc;
 
@@ -142,6 +146,7 @@ pub struct AdminParts {
     pub keys: Arc<KeyStore>,
     pub backend: Arc<dyn Backend>,
     pub limiter: Arc<Limiter>,
+    pub topics: Arc<Topics>,
     pub prover: Option<Arc<Prover>>,
     pub proof_retention_days: u64,
     pub scrub_rate: u64,
@@ -153,6 +158,7 @@ pub struct AdminApi {
     keys: Arc<KeyStore>,
     backend: Arc<dyn Backend>,
     limiter: Arc<Limiter>,
+    topics: Arc<Topics>,
     prover: Option<Arc<Prover>>,
     proof_retention_days: u64,
     scrub_rate: u64,
@@ -162,8 +168,8 @@ pub struct AdminApi {
 impl AdminApi {
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts { store, keys, backend, limiter, prover, proof_retention_days, scrub_rate, last_scrub } = parts;
-        Self { store, keys, backend, limiter, prover, proof_retention_days, scrub_rate, last_scrub }
+        let AdminParts { store, keys, backend, limiter, topics, prover, proof_retention_days, scrub_rate, last_scrub } = parts;
+        Self { store, keys, backend, limiter, topics, prover, proof_retention_days, scrub_rate, last_scrub }
     }
 
     /// The tenant a limit subject belongs to, and whether `p` may change its limits: a
@@ -378,6 +384,42 @@ impl AdminApi {
                     }
                 }
                 Ok(json!(out))
+            }
+            ("GET", ["topics"]) => {
+                let bucket = q.bucket.clone();
+                let mut out = Vec::new();
+                for r in self.store.topic_list()? {
+                    if bucket.as_ref().is_some_and(|b| *b != r.bucket) {
+                        continue;
+                    }
+                    if self.store.bucket_get(&r.bucket)?.is_some_and(|b| p.administers(&b.tenant)) {
+                        out.push(r);
+                    }
+                }
+                Ok(json!(out))
+            }
+            (m @ ("PUT" | "DELETE"), ["topics", bucket, topic @ ..]) if !topic.is_empty() => {
+                let topic = topic.join("/");
+                let b = self.store.bucket_get(bucket)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                if !p.administers(&b.tenant) {
+                    return Err(forbidden());
+                }
+                let target = format!("{bucket}/{topic}");
+                if m == "DELETE" {
+                    self.topics.delete(bucket, &topic, Some(&audit("AdminDeleteTopic", &target)))?;
+                    return Ok(json!({"deleted": target}));
+                }
+                if !crate::policy::topics::valid_topic_name(&topic) {
+                    return Err(bad("a topic is a key prefix like inbox or a/b, without leading or trailing /"));
+                }
+                let mut v = parse(body)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("bucket".into(), json!(bucket));
+                    o.insert("topic".into(), json!(topic));
+                }
+                let rule: TopicRule = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+                self.topics.put(&rule, Some(&audit("AdminSetTopic", &target)))?;
+                Ok(json!(rule))
             }
             ("POST", ["prune-proofs"]) => {
                 if !p.root {

@@ -239,4 +239,7 @@ pub trait Backend: s3s::S3 {
     /// Re-hashes every stored object against its recorded SHA-256, reading at most
     /// `bytes_per_sec` (0: unbounded). Never changes anything.
     async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error>;
+
+    /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
+    async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;
 }

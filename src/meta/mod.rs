@@ -194,6 +194,13 @@ pub trait Store: Send + Sync + 'static {
     /// signed by `sign`) in the same transaction. Returns how many manifests were removed.
     fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64>;
 
+    /// Creates or replaces a topic rule.
+    fn topic_put(&self, rule: &TopicRule, audit: Option<&AuditEntry>) -> Result<()>;
+    /// Removes a topic rule (`NotFound` if there is none).
+    fn topic_delete(&self, bucket: &str, topic: &str, audit: Option<&AuditEntry>) -> Result<()>;
+    /// Every topic rule, by bucket and topic.
+    fn topic_list(&self) -> Result<Vec<TopicRule>>;
+
     /// Stored rate-limit overrides: subject id (`tenant:T`, `key:K`) → rates.
     fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>>;
     /// Sets (or with `None` removes) the override of a subject.

@@ -232,3 +232,49 @@ pub struct AuditEntry {
     #[serde(default)]
     pub bytes: u64,
 }
+
+/// Who may write under a topic (see `policy::topics`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteMode {
+    /// Only `{owner}`; one current object per owner, replaced under `If-Match`.
+    SingleAuth,
+    /// Any signed caller; one current object per owner, replaced under `If-Match`.
+    SingleOpen,
+    /// Only `{owner}`; immutable.
+    AppendAuth,
+    /// Any signed caller (a mailbox to `{owner}`); immutable.
+    AppendOpen,
+}
+
+/// Who may read and list under a topic.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadMode {
+    /// `{owner}` and the bucket's tenant admins.
+    Auth,
+    /// Any signed caller.
+    Open,
+    /// Anyone, anonymous included.
+    Public,
+}
+
+/// A topic: keys `{topic}/{owner}/{name}` of `bucket` follow these rules.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TopicRule {
+    pub bucket: String,
+    /// The key prefix, without its trailing `/`.
+    pub topic: String,
+    pub write: WriteMode,
+    pub read: ReadMode,
+    /// `{name}` must be the lower-case hex SHA-256 of the body (checked as it streams).
+    #[serde(default)]
+    pub content_addressed: bool,
+    /// Largest object accepted, in bytes; 0: no limit beyond the gateway's.
+    #[serde(default)]
+    pub max_size: u64,
+    /// Content types accepted; empty: any.
+    #[serde(default)]
+    pub content_types: Vec<String>,
+}

@@ -16,6 +16,7 @@
 //! - `proof_heads`: tenant → [`ChainHead`]
 //! - `proof_keys`: key id → public key (base64)
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
+//! - `topics`:   bucket `0x00` topic → [`TopicRule`]
 //! - `limits`:   subject (`tenant:T`, `key:K`) → [`crate::limits::Rates`]
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
@@ -46,6 +47,7 @@ pub struct SledStore {
     proof_heads: Tree,
     proof_keys: Tree,
     proof_checkpoints: Tree,
+    topics: Tree,
     limits: Tree,
     group_flush: GroupFlush,
     /// Serializes the transactions that change an object: they all update their bucket's
@@ -294,6 +296,7 @@ impl SledStore {
             proof_heads: db.open_tree("proof_heads")?,
             proof_keys: db.open_tree("proof_keys")?,
             proof_checkpoints: db.open_tree("proof_checkpoints")?,
+            topics: db.open_tree("topics")?,
             limits: db.open_tree("limits")?,
             group_flush: GroupFlush::default(),
             object_writes: std::sync::Mutex::new(HashMap::new()),
@@ -935,6 +938,31 @@ impl Store for SledStore {
             }
         }
         Ok(removed)
+    }
+
+    fn topic_put(&self, rule: &TopicRule, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let value = encode(rule);
+        flatten((&self.topics, &self.audit).transaction(|(topics, audit)| {
+            topics.insert(object_key(&rule.bucket, &rule.topic), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    fn topic_delete(&self, bucket: &str, topic: &str, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        flatten((&self.topics, &self.audit).transaction(|(topics, audit)| {
+            if topics.remove(object_key(bucket, topic))?.is_none() {
+                return abort(Error::NotFound);
+            }
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    fn topic_list(&self) -> Result<Vec<TopicRule>> {
+        self.topics.iter().values().map(|v| decode(&v?)).collect()
     }
 
     fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>> {

@@ -6,9 +6,14 @@
 
 use crate::audit::{self, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
+pub mod topics;
+
 use crate::limits::{Class, Limiter};
 use crate::obs::metrics::Metrics;
-use crate::meta::{BucketRecord, Store, Visibility};
+use crate::meta::{BucketRecord, ReadMode, Store, Visibility, WriteMode};
+use topics::{TopicDenial, TopicKey, TopicOp, Topics};
+
+use s3s::dto::ETagCondition;
 
 use std::sync::Arc;
 
@@ -88,12 +93,140 @@ pub struct Policy {
     store: Arc<dyn Store>,
     limiter: Arc<Limiter>,
     metrics: Arc<Metrics>,
+    topics: Arc<Topics>,
+}
+
+/// The S3 operations that act on one key, and what they do to it under a topic (`None`:
+/// a write, Create or Overwrite depending on whether the key exists).
+fn topic_op(op: &str) -> Option<Option<TopicOp>> {
+    match op {
+        "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl" | "GetObjectAttributes" => Some(Some(TopicOp::Read)),
+        "DeleteObject" => Some(Some(TopicOp::Delete)),
+        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload"
+        | "AbortMultipartUpload" | "ListParts" | "PutObjectTagging" | "DeleteObjectTagging" | "PutObjectAcl" => Some(None),
+        _ => None,
+    }
+}
+
+/// `name=value` of a URL query, decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn refuse(code: s3s::S3ErrorCode, msg: impl Into<std::borrow::Cow<'static, str>>) -> s3s::S3Error {
+    s3s::S3Error::with_message(code, msg)
+}
+
+/// The essence of a content type (`text/plain; charset=utf-8` → `text/plain`).
+fn essence(ct: &str) -> &str {
+    ct.split(';').next().unwrap_or("").trim()
 }
 
 impl Policy {
     #[must_use]
-    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>, metrics: Arc<Metrics>) -> Self {
-        Self { keys, store, limiter, metrics }
+    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>, metrics: Arc<Metrics>, topics: Arc<Topics>) -> Self {
+        Self { keys, store, limiter, metrics, topics }
+    }
+
+    fn deny(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, bucket: &str, key: &str, reason: &'static str) -> s3s::S3Error {
+        self.metrics.denied(reason);
+        tracing::info!(op, bucket, reason, principal = %p.access_key, "access denied");
+        if let Err(e) = self.store.audit_append(&audit::entry_for(p, cx, op, bucket, key, "denied", 0)) {
+            tracing::error!(error = %e, "audit append failed");
+        }
+        s3s::s3_error!(AccessDenied, "Access Denied")
+    }
+
+    /// Applies the bucket's topic rules, if the request falls under a topic: `Ok(true)`
+    /// when they allowed it (the tenant rules then do not apply: a mailbox takes writes
+    /// from other tenants), `Ok(false)` when no topic is concerned.
+    fn topic_check(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, bucket: &str, key: &str, query: &str) -> S3Result<bool> {
+        let rules = self.topics.of(bucket);
+        if rules.is_empty() {
+            return Ok(false);
+        }
+        let Some(record) = self.bucket(bucket)? else { return Ok(false) };
+        if matches!(op, "ListObjects" | "ListObjectsV2" | "ListObjectVersions") {
+            // A listing inside an open or public topic is allowed to those its read mode
+            // lets in; every listing of the bucket is then filtered key by key.
+            let prefix = query_param(query, "prefix").unwrap_or_default();
+            return Ok(match topics::listing_topic(&rules, &prefix).map(|r| r.read) {
+                Some(ReadMode::Public) => true,
+                Some(ReadMode::Open) if !p.is_anonymous() => true,
+                _ => false,
+            });
+        }
+        let (Some(what), Some(t)) = (topic_op(op), topics::locate(&rules, key)) else { return Ok(false) };
+        let what = match what {
+            Some(what) => what,
+            None if self.object_exists(bucket, key)? => TopicOp::Overwrite,
+            None => TopicOp::Create,
+        };
+        match topics::decide(p, &record.tenant, &t, what) {
+            Ok(()) => Ok(true),
+            Err(TopicDenial::Immutable) => Err(self.deny(p, cx, op, bucket, key, "topic_immutable")),
+            Err(_) => Err(self.deny(p, cx, op, bucket, key, "topic")),
+        }
+    }
+
+    fn object_exists(&self, bucket: &str, key: &str) -> S3Result<bool> {
+        self.store.object_get(bucket, key).map(|o| o.is_some()).map_err(|e| {
+            tracing::error!(error = %e, "object lookup failed");
+            s3s::s3_error!(InternalError)
+        })
+    }
+
+    /// The rules of a write of `size` bytes of `content_type` under a topic: size, type,
+    /// and for `single-*` topics the optimistic lock (and one object per owner).
+    fn topic_write_rules(t: &TopicKey<'_>, size: Option<u64>, content_type: Option<&str>) -> S3Result<()> {
+        let r = t.rule;
+        if r.max_size > 0 && size.is_some_and(|n| n > r.max_size) {
+            return Err(refuse(s3s::S3ErrorCode::EntityTooLarge, format!("objects under topic {} are at most {} bytes", r.topic, r.max_size)));
+        }
+        if !r.content_types.is_empty() && !content_type.is_some_and(|ct| r.content_types.iter().any(|a| a == essence(ct))) {
+            return Err(refuse(
+                s3s::S3ErrorCode::InvalidArgument,
+                format!("content type {:?} is not accepted under topic {} (accepted: {})", content_type.unwrap_or(""), r.topic, r.content_types.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `single-*` topics: a write carries `If-Match` (replace) or `If-None-Match: *`
+    /// (create), and a create finds no other object of the owner's.
+    fn single_lock_rules(&self, t: &TopicKey<'_>, bucket: &str, key: &str, if_match: bool, if_none_match_any: bool) -> S3Result<()> {
+        if !matches!(t.rule.write, WriteMode::SingleAuth | WriteMode::SingleOpen) {
+            return Ok(());
+        }
+        if !if_match && !if_none_match_any {
+            return Err(refuse(
+                s3s::S3ErrorCode::PreconditionFailed,
+                format!("writes under topic {} must carry If-Match with the current ETag, or If-None-Match: * to create", t.rule.topic),
+            ));
+        }
+        if if_none_match_any {
+            let owner_prefix = format!("{}/{}/", t.rule.topic, t.owner);
+            let other = self.store.object_scan(bucket, &owner_prefix, None).find_map(|r| r.ok().map(|(k, _)| k).filter(|k| k != key));
+            if let Some(other) = other {
+                return Err(refuse(
+                    s3s::S3ErrorCode::PreconditionFailed,
+                    format!("topic {} holds one object per owner: replace {other} with If-Match", t.rule.topic),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A read of `bucket/key` (a GET, or a copy's source): the topic's read mode if the
+    /// key is under one, else the tenant rules.
+    fn authorize_read(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, bucket: &str, key: &str) -> S3Result<()> {
+        let rules = self.topics.of(bucket);
+        if let Some(t) = topics::locate(&rules, key)
+            && let Some(record) = self.bucket(bucket)?
+        {
+            return topics::decide(p, &record.tenant, &t, TopicOp::Read).map_err(|_| self.deny(p, cx, op, bucket, key, "topic"));
+        }
+        self.enforce(p, cx, op, Access::PublicRead, bucket, key)
     }
 
     /// Charges an allowed request to its rate limits: records its admission for the
@@ -143,18 +276,11 @@ impl Policy {
         let record = if bucket.is_empty() || op == "CreateBucket" { None } else { self.bucket(bucket)? };
         match decide(p, access, record.as_ref()) {
             Ok(()) => Ok(()),
-            Err(why) => {
-                self.metrics.denied(match why {
-                    Denial::Anonymous => "anonymous",
-                    Denial::ForeignBucket => "foreign_bucket",
-                    Denial::Role => "role",
-                });
-                tracing::info!(op, bucket, reason = ?why, principal = %p.access_key, "access denied");
-                if let Err(e) = self.store.audit_append(&audit::entry_for(p, cx, op, bucket, key, "denied", 0)) {
-                    tracing::error!(error = %e, "audit append failed");
-                }
-                Err(s3s::s3_error!(AccessDenied, "Access Denied"))
-            }
+            Err(why) => Err(self.deny(p, cx, op, bucket, key, match why {
+                Denial::Anonymous => "anonymous",
+                Denial::ForeignBucket => "foreign_bucket",
+                Denial::Role => "role",
+            })),
         }
     }
 
@@ -163,7 +289,7 @@ impl Policy {
     fn check_copy_source<T>(&self, req: &S3Request<T>, op: &str, source: &CopySource) -> S3Result<()> {
         let CopySource::Bucket { bucket, key, .. } = source else { return Ok(()) };
         let p = Principal::of(req);
-        self.enforce(&p, req.extensions.get::<RequestContext>(), op, Access::PublicRead, bucket, key)
+        self.authorize_read(&p, req.extensions.get::<RequestContext>(), op, bucket, key)
     }
 }
 
@@ -190,14 +316,106 @@ impl S3Access for Policy {
             let _ = rcx.operation.set(crate::obs::metrics::operation_label(op));
         }
         let access = classify(op);
-        self.enforce(&principal, rcx.as_ref(), op, access, &bucket, &key)?;
+        let query = cx.uri().query().unwrap_or("").to_owned();
+        if !self.topic_check(&principal, rcx.as_ref(), op, &bucket, &key, &query)? {
+            self.enforce(&principal, rcx.as_ref(), op, access, &bucket, &key)?;
+        }
         self.admit(&principal, rcx.as_ref(), op, access, &bucket, &key)?;
         cx.extensions_mut().insert(principal);
         Ok(())
     }
 
     async fn copy_object(&self, req: &mut S3Request<s3s::dto::CopyObjectInput>) -> S3Result<()> {
-        self.check_copy_source(req, "CopyObject", &req.input.copy_source)
+        self.check_copy_source(req, "CopyObject", &req.input.copy_source)?;
+        let rules = self.topics.of(&req.input.bucket);
+        let Some(t) = topics::locate(&rules, &req.input.key) else { return Ok(()) };
+        if matches!(t.rule.write, WriteMode::SingleAuth | WriteMode::SingleOpen) {
+            return Err(refuse(
+                s3s::S3ErrorCode::InvalidRequest,
+                format!("objects under topic {} are replaced under If-Match: PUT the object instead of copying it", t.rule.topic),
+            ));
+        }
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &req.input.copy_source else { return Ok(()) };
+        let source = self.store.object_get(src_bucket, src_key).map_err(|_| s3s::s3_error!(InternalError))?;
+        let Some(source) = source else { return Ok(()) };
+        let replace = req.input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
+        let content_type = if replace { req.input.content_type.clone() } else { source.attrs.content_type.clone() };
+        Self::topic_write_rules(&t, Some(source.size), content_type.as_deref())?;
+        if t.rule.content_addressed && source.sha256 != t.name {
+            return Err(refuse(s3s::S3ErrorCode::BadDigest, format!("{} is not the SHA-256 of the source object", t.name)));
+        }
+        Ok(())
+    }
+
+    async fn put_object(&self, req: &mut S3Request<s3s::dto::PutObjectInput>) -> S3Result<()> {
+        let rules = self.topics.of(&req.input.bucket);
+        let Some(t) = topics::locate(&rules, &req.input.key) else { return Ok(()) };
+        let size = req.input.content_length.and_then(|n| u64::try_from(n).ok());
+        Self::topic_write_rules(&t, size, req.input.content_type.as_deref())?;
+        let if_none_match_any = req.input.if_none_match.as_ref().is_some_and(ETagCondition::is_any);
+        self.single_lock_rules(&t, &req.input.bucket, &req.input.key, req.input.if_match.is_some(), if_none_match_any)?;
+        if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) {
+            // Immutable: even a racing writer cannot replace what another just stored.
+            req.input.if_none_match = Some(ETagCondition::Any);
+        }
+        if t.rule.content_addressed {
+            // The backend verifies x-amz-checksum-sha256 while the body streams and stores
+            // nothing on a mismatch: the name is that checksum.
+            let digest = (t.name.len() == 64 && t.name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .then(|| hex_simd::decode_to_vec(t.name).ok())
+                .flatten()
+                .ok_or_else(|| refuse(s3s::S3ErrorCode::BadDigest, format!("under topic {} the name must be the lower-case hex SHA-256 of the body", t.rule.topic)))?;
+            req.input.checksum_sha256 = Some(base64_simd::STANDARD.encode_to_string(digest));
+        }
+        Ok(())
+    }
+
+    async fn create_multipart_upload(&self, req: &mut S3Request<s3s::dto::CreateMultipartUploadInput>) -> S3Result<()> {
+        let rules = self.topics.of(&req.input.bucket);
+        let Some(t) = topics::locate(&rules, &req.input.key) else { return Ok(()) };
+        if t.rule.content_addressed {
+            return Err(refuse(
+                s3s::S3ErrorCode::InvalidRequest,
+                format!("topic {} is content-addressed: upload each object in one PUT (its name is the SHA-256 of the whole body)", t.rule.topic),
+            ));
+        }
+        Self::topic_write_rules(&t, None, req.input.content_type.as_deref())
+    }
+
+    async fn upload_part(&self, req: &mut S3Request<s3s::dto::UploadPartInput>) -> S3Result<()> {
+        let rules = self.topics.of(&req.input.bucket);
+        let Some(t) = topics::locate(&rules, &req.input.key) else { return Ok(()) };
+        let size = req.input.content_length.and_then(|n| u64::try_from(n).ok());
+        Self::topic_write_rules(&t, size, None)
+    }
+
+    async fn complete_multipart_upload(&self, req: &mut S3Request<s3s::dto::CompleteMultipartUploadInput>) -> S3Result<()> {
+        let rules = self.topics.of(&req.input.bucket);
+        let Some(t) = topics::locate(&rules, &req.input.key) else { return Ok(()) };
+        let if_none_match_any = req.input.if_none_match.as_ref().is_some_and(ETagCondition::is_any);
+        self.single_lock_rules(&t, &req.input.bucket, &req.input.key, req.input.if_match.is_some(), if_none_match_any)?;
+        if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) {
+            req.input.if_none_match = Some(ETagCondition::Any);
+        }
+        Ok(())
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<s3s::dto::DeleteObjectsInput>) -> S3Result<()> {
+        let rules = self.topics.of(&req.input.bucket);
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let p = Principal::of(req);
+        let cx = req.extensions.get::<RequestContext>();
+        let Some(record) = self.bucket(&req.input.bucket)? else { return Ok(()) };
+        for o in &req.input.delete.objects {
+            if let Some(t) = topics::locate(&rules, &o.key)
+                && topics::decide(&p, &record.tenant, &t, TopicOp::Delete).is_err()
+            {
+                return Err(self.deny(&p, cx, "DeleteObjects", &req.input.bucket, &o.key, "topic"));
+            }
+        }
+        Ok(())
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<s3s::dto::UploadPartCopyInput>) -> S3Result<()> {

@@ -13,3 +13,4 @@ mod multipart;
 mod objects;
 mod proofs;
 mod tenancy;
+mod topics;

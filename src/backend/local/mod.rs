@@ -323,6 +323,16 @@ impl Backend for LocalBackend {
     async fn scrub(&self, bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
         self.scrub_all(bytes_per_sec).await
     }
+
+    async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
+        let Some(up) = self.store.upload_get(upload_id)? else { return Ok(()) };
+        let gateway = crate::auth::Principal::anonymous();
+        let audit = crate::audit::entry_for(&gateway, None, "ExpireMultipartUpload", &up.bucket, &up.key, "ok", 0);
+        let parts = self.store.upload_delete(upload_id, Some(&audit))?;
+        self.sync_meta().await?;
+        self.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
+        Ok(())
+    }
 }
 
 /// Implements [`s3s::S3`] by calling the operation functions of the group files, whose
