@@ -9,15 +9,7 @@ SUITE=awscli
 command -v aws >/dev/null || { echo "FAIL $SUITE: aws not installed"; exit 1; }
 
 # Private aws config: path-style addressing; a second one presigning with SigV4.
-export AWS_CONFIG_FILE="$WORK/aws-config"
-export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
-: >"$AWS_SHARED_CREDENTIALS_FILE"
-cat >"$AWS_CONFIG_FILE" <<CFG
-[default]
-region = us-east-1
-s3 =
-    addressing_style = path
-CFG
+private_aws_config
 CFG_V4="$WORK/aws-config-v4"
 cat >"$CFG_V4" <<CFG
 [default]

@@ -79,3 +79,17 @@ finish() {
 }
 
 cleanup_work() { rm -rf "$WORK"; }
+
+# aws-cli reads a private config (region, path-style addressing) and an empty credentials
+# file from $WORK, never the user's own.
+private_aws_config() {
+  export AWS_CONFIG_FILE="$WORK/aws-config"
+  export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
+  : >"$AWS_SHARED_CREDENTIALS_FILE"
+  cat >"$AWS_CONFIG_FILE" <<CFG
+[default]
+region = us-east-1
+s3 =
+    addressing_style = path
+CFG
+}

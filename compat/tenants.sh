@@ -20,15 +20,7 @@ pyj() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 RUN=$(date +%s)-$RANDOM
 ACME=acme-$RUN
 GLOBEX=globex-$RUN
-export AWS_CONFIG_FILE="$WORK/aws-config"
-export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
-cat >"$AWS_CONFIG_FILE" <<CFG
-[default]
-region = us-east-1
-s3 =
-    addressing_style = path
-CFG
-: >"$AWS_SHARED_CREDENTIALS_FILE"
+private_aws_config
 for t in "$ACME" "$GLOBEX"; do
   tgadmin tenant create "$t" >/dev/null
   tgadmin user create --tenant "$t" --role admin boss >/dev/null

@@ -110,6 +110,7 @@ impl App {
                 keys: Arc::clone(&keys),
                 backend: Arc::clone(&backend),
                 limiter,
+                metrics: Arc::clone(&metrics),
                 topics: Arc::clone(&topics),
                 prover: prover.clone(),
                 proof_retention_days: config.proofs.deleted_retention_days,
@@ -331,7 +332,13 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
         let started = std::time::Instant::now();
         let mut resp = match obs::route(&app, &req).await {
             Some(resp) => resp,
-            None => match app.s3.call(req.map(|body| s3s::Body::http_body(MeteredBody::new(body, Arc::clone(&admission))))).await {
+            None => match app.s3.call(if app.config.limits.enabled {
+                req.map(|body| s3s::Body::http_body(MeteredBody::new(body, Arc::clone(&admission))))
+            } else {
+                req.map(s3s::Body::from)
+            })
+            .await
+            {
                 Ok(resp) => resp,
                 Err(e) => {
                     tracing::warn!(error = ?e, "request aborted");
@@ -414,7 +421,7 @@ async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<boo
         }
         if let Some(prover) = &prover {
             let (store, prover) = (Arc::clone(&app.store), Arc::clone(prover));
-            let older_than = Duration::from_secs(proof_days * 86_400);
+            let older_than = Duration::from_secs(proof_days.saturating_mul(86_400));
             let result = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), older_than)).await;
             app.metrics.job_run("proof_retention", matches!(result, Ok(Ok(_))));
             match result {
@@ -474,7 +481,7 @@ async fn scrub_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receive
         tokio::select! {
             report = app.backend.scrub(cfg.scrub_bytes_per_sec) => match report {
                 Ok(r) => {
-                    app.metrics.job_run("scrub", r.mismatches.is_empty());
+                    app.metrics.scrub_done(&r);
                     tracing::info!(objects = r.objects, bytes = r.bytes, mismatches = r.mismatches.len(), "scrub finished");
                     *last = Some(r);
                 }

@@ -34,6 +34,7 @@ use crate::audit::{self, AuditQuery, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::backend::{Backend, ScrubReport};
 use crate::limits::{Limiter, Rates, Subject};
+use crate::obs::metrics::Metrics;
 use crate::proof::Prover;
 use crate::meta::{self, Quota, Store, TenantRecord, TopicRule, UserRecord, Visibility};
 use crate::policy::topics::Topics;
@@ -79,6 +80,11 @@ impl From<meta::Error> for ApiError {
             }
         }
     }
+}
+
+/// `name=value` of a URL query, decoded.
+pub(crate) fn form_value(query: &str, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
@@ -146,6 +152,7 @@ pub struct AdminParts {
     pub keys: Arc<KeyStore>,
     pub backend: Arc<dyn Backend>,
     pub limiter: Arc<Limiter>,
+    pub metrics: Arc<Metrics>,
     pub topics: Arc<Topics>,
     pub prover: Option<Arc<Prover>>,
     pub proof_retention_days: u64,
@@ -158,6 +165,7 @@ pub struct AdminApi {
     keys: Arc<KeyStore>,
     backend: Arc<dyn Backend>,
     limiter: Arc<Limiter>,
+    metrics: Arc<Metrics>,
     topics: Arc<Topics>,
     prover: Option<Arc<Prover>>,
     proof_retention_days: u64,
@@ -168,8 +176,8 @@ pub struct AdminApi {
 impl AdminApi {
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts { store, keys, backend, limiter, topics, prover, proof_retention_days, scrub_rate, last_scrub } = parts;
-        Self { store, keys, backend, limiter, topics, prover, proof_retention_days, scrub_rate, last_scrub }
+        let AdminParts { store, keys, backend, limiter, metrics, topics, prover, proof_retention_days, scrub_rate, last_scrub } = parts;
+        Self { store, keys, backend, limiter, metrics, topics, prover, proof_retention_days, scrub_rate, last_scrub }
     }
 
     /// The tenant a limit subject belongs to, and whether `p` may change its limits: a
@@ -426,9 +434,9 @@ impl AdminApi {
                     return Err(forbidden());
                 }
                 let prover = self.prover.clone().ok_or_else(|| bad("proofs are disabled"))?;
-                let secs: u64 = match query.split('&').find_map(|kv| kv.strip_prefix("older_than_secs=")) {
+                let secs: u64 = match form_value(query, "older_than_secs") {
                     Some(v) => v.parse().map_err(|_| bad("older_than_secs must be a number"))?,
-                    None if self.proof_retention_days > 0 => self.proof_retention_days * 86_400,
+                    None if self.proof_retention_days > 0 => self.proof_retention_days.saturating_mul(86_400),
                     None => return Err(bad("no proofs.deleted_retention_days configured: give ?older_than_secs=")),
                 };
                 let store = Arc::clone(&self.store);
@@ -444,9 +452,11 @@ impl AdminApi {
                 }
                 let mut last = self.last_scrub.lock().await;
                 let report = self.backend.scrub(self.scrub_rate).await.map_err(|e| {
+                    self.metrics.job_run("scrub", false);
                     tracing::error!(error = %e, "scrub failed");
                     ApiError(StatusCode::INTERNAL_SERVER_ERROR, "scrub failed".into())
                 })?;
+                self.metrics.scrub_done(&report);
                 *last = Some(report.clone());
                 Ok(json!(report))
             }

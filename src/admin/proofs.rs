@@ -10,7 +10,7 @@
 //! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
 //! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
 
-use super::{ApiError, ApiResult, bad};
+use super::{ApiError, ApiResult, bad, form_value};
 use crate::auth::Principal;
 use crate::meta::{Checkpoint, Manifest, Store};
 use crate::policy::{Access, decide};
@@ -137,10 +137,6 @@ impl ProofApi {
             _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no proof endpoint {method} {PREFIX}{path}"))),
         }
     }
-}
-
-fn form_value(query: &str, name: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 fn percent_decode(s: &str) -> Result<String, ApiError> {

@@ -73,6 +73,7 @@ pub struct Metrics {
     backend_latency: Family<OperationLabel, Histogram, fn() -> Histogram>,
     backend_errors: Family<OperationLabel, Counter>,
     jobs: Family<JobLabels, Counter>,
+    scrub_mismatches: Gauge<u64, AtomicU64>,
     meta_size: Gauge<u64, AtomicU64>,
 }
 
@@ -95,9 +96,11 @@ impl Default for Metrics {
         registry.register("backend_errors", "Storage backend failures (5xx), by S3 operation", backend_errors.clone());
         let jobs = Family::<JobLabels, Counter>::default();
         registry.register("job_runs", "Background job runs, by job and result", jobs.clone());
+        let scrub_mismatches = Gauge::<u64, AtomicU64>::default();
+        registry.register("scrub_mismatches", "Objects whose bytes did not match their manifest in the last scrub", scrub_mismatches.clone());
         let meta_size = Gauge::<u64, AtomicU64>::default();
         registry.register("metadata_size_bytes", "Size of the metadata database on disk", meta_size.clone());
-        Self { registry, requests, latency, bytes, denied, in_flight, backend_latency, backend_errors, jobs, meta_size }
+        Self { registry, requests, latency, bytes, denied, in_flight, backend_latency, backend_errors, jobs, scrub_mismatches, meta_size }
     }
 }
 
@@ -138,6 +141,12 @@ impl Metrics {
 
     pub fn job_run(&self, job: &'static str, ok: bool) {
         self.jobs.get_or_create(&JobLabels { job, result: if ok { "ok" } else { "error" } }).inc();
+    }
+
+    /// Records a finished scrub: its run, and how many objects no longer match.
+    pub fn scrub_done(&self, report: &crate::backend::ScrubReport) {
+        self.job_run("scrub", report.mismatches.is_empty());
+        self.scrub_mismatches.set(report.mismatches.len() as u64);
     }
 
     /// The text exposition, with the metadata size sampled now.

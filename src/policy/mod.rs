@@ -108,11 +108,6 @@ fn topic_op(op: &str) -> Option<Option<TopicOp>> {
     }
 }
 
-/// `name=value` of a URL query, decoded.
-fn query_param(query: &str, name: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
 fn refuse(code: s3s::S3ErrorCode, msg: impl Into<std::borrow::Cow<'static, str>>) -> s3s::S3Error {
     s3s::S3Error::with_message(code, msg)
 }
@@ -149,7 +144,7 @@ impl Policy {
         if matches!(op, "ListObjects" | "ListObjectsV2" | "ListObjectVersions") {
             // A listing inside an open or public topic is allowed to those its read mode
             // lets in; every listing of the bucket is then filtered key by key.
-            let prefix = query_param(query, "prefix").unwrap_or_default();
+            let prefix = crate::admin::form_value(query, "prefix").unwrap_or_default();
             return Ok(match topics::listing_topic(&rules, &prefix).map(|r| r.read) {
                 Some(ReadMode::Public) => true,
                 Some(ReadMode::Open) if !p.is_anonymous() => true,

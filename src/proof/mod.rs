@@ -109,7 +109,11 @@ impl Prover {
     /// Prunes the manifests of objects deleted more than `older_than` ago, leaving signed
     /// checkpoints (see [`Store::proof_prune`]); returns how many were removed.
     pub fn prune(&self, store: &dyn Store, older_than: std::time::Duration) -> Result<u64, crate::meta::Error> {
-        let cutoff = time::OffsetDateTime::now_utc() - older_than;
+        // A retention longer than the calendar goes back expires nothing (and never panics).
+        let Some(cutoff) = time::OffsetDateTime::now_utc().checked_sub(time::Duration::try_from(older_than).unwrap_or(time::Duration::MAX))
+        else {
+            return Ok(0);
+        };
         let expired = |m: &Manifest| {
             time::OffsetDateTime::parse(&m.created, &time::format_description::well_known::Rfc3339).is_ok_and(|t| t <= cutoff)
         };

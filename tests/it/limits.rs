@@ -187,6 +187,20 @@ async fn quotas_hold_exactly_under_concurrent_uploads_and_across_restarts() {
     c.put_object().bucket("quota-one").key("fits").body(vec![1u8; usize::try_from(room).unwrap()].into()).send().await.unwrap();
     let e = c.put_object().bucket("quota-one").key("one-more").body(vec![1u8; 1].into()).send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "QuotaExceeded");
+
+    // Giving a bucket to another tenant moves its usage with it.
+    user(&gw, "beta", "w", "admin").await;
+    let moved = c.list_objects_v2().bucket("quota-two").send().await.unwrap();
+    let moved_bytes: i64 = moved.contents().iter().filter_map(|o| o.size()).sum();
+    let moved = (u64::try_from(moved.key_count().unwrap_or(0)).unwrap(), u64::try_from(moved_bytes).unwrap());
+    assert!(moved.0 > 0, "quota-two holds something to move");
+    let alpha_before = usage(&call(&root, "GET", "usage?tenant=alpha", None).await.unwrap());
+    call(&root, "PUT", "buckets/quota-two", Some(json!({"tenant": "beta"}))).await.unwrap();
+    let alpha_after = usage(&call(&root, "GET", "usage?tenant=alpha", None).await.unwrap());
+    assert_eq!((alpha_before.0 - alpha_after.0, alpha_before.1 - alpha_after.1), moved);
+    assert_eq!(usage(&call(&root, "GET", "usage?tenant=beta", None).await.unwrap()), moved);
+    // ... and alpha has room again under its quota.
+    c.put_object().bucket("quota-one").key("one-more").body(vec![1u8; 1].into()).send().await.unwrap();
 }
 
 #[tokio::test]
@@ -203,4 +217,21 @@ async fn only_root_sets_tenant_limits_and_quotas() {
     assert_eq!(v["effective"]["write_requests"], 7);
     let e = call(&admin, "GET", "limits/tenant/beta", None).await.unwrap_err();
     assert!(e.contains("404") || e.contains("403"), "{e}");
+}
+
+#[tokio::test]
+async fn with_the_limiter_off_nothing_is_limited_or_metered() {
+    let gw = Gateway::start_with(|c| {
+        c.limits.enabled = false;
+        c.limits.key = Rates { read_requests: 1, write_bytes: 1, ..Rates::default() };
+    })
+    .await;
+    let (ak, sk) = user(&gw, "alpha", "w", "admin").await;
+    let c = no_retry(&gw, &ak, &sk);
+    c.create_bucket().bucket("free").send().await.unwrap();
+    // A 64 KiB body at "1 byte/s" would take a day if metered.
+    c.put_object().bucket("free").key("k").body(vec![1u8; 64 << 10].into()).send().await.unwrap();
+    for _ in 0..10 {
+        c.head_object().bucket("free").key("k").send().await.unwrap();
+    }
 }

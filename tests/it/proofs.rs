@@ -148,6 +148,9 @@ async fn scrub_and_verify_find_a_tampered_blob() {
     assert_eq!(mism[0]["key"], "rot");
     assert_eq!(mism[0]["expected"], sha_hex(&body));
     assert_eq!(call(&root, "GET", "scrub", None).await.unwrap(), report, "the last report is kept");
+    let metrics = raw(gw.addr, "GET", "/metrics", &[], b"", None).await.text();
+    assert!(metrics.lines().any(|l| l == "tollgate_scrub_mismatches 1"), "mismatch not in metrics");
+    assert!(metrics.contains(r#"tollgate_job_runs_total{job="scrub",result="error"} 1"#));
 
     // verify of the bytes now served matches no manifest; the original bytes still do.
     // The SDK itself notices: the stored CRC32 no longer matches the bytes served.
@@ -221,6 +224,10 @@ async fn pruned_manifests_leave_a_verifiable_chain() {
     let before = chain(1).await.unwrap();
     let head_seq = before["head"]["seq"].as_u64().unwrap();
 
+    // Hostile retention values are refused or harmless, never a panic.
+    assert!(call(&root, "POST", "prune-proofs?older_than_secs=-1", None).await.unwrap_err().starts_with("400"));
+    let v = call(&root, "POST", &format!("prune-proofs?older_than_secs={}", u64::MAX), None).await.unwrap();
+    assert_eq!(v["removed"], 0);
     // Nothing is old enough under a day's retention.
     let v = call(&root, "POST", "prune-proofs?older_than_secs=86400", None).await.unwrap();
     assert_eq!(v["removed"], 0);
