@@ -8,6 +8,12 @@
 #   COMPAT_EXTERNAL=1 S3_ENDPOINT=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... compat/run.sh
 #                                  run against an already running S3 server (start nothing)
 #   COMPAT_KEEP=1                  keep the server's data dir and log
+#   COMPAT_UPSTREAM=tollgate       run the tollgate under test as a gateway in front of a second
+#                                  tollgate (local disk, own port and root keys), with every gateway
+#                                  bucket mapped into one upstream bucket (TOLLGATE_UPSTREAM_BUCKET)
+#   COMPAT_UPSTREAM=moto           the same in front of moto_server (python moto[server]), gateway
+#                                  bucket B stored as upstream bucket gw-B (TOLLGATE_UPSTREAM_BUCKET_PREFIX)
+#                                  (unset: the tollgate under test stores on local disk, as always)
 #
 # The last line is "compat: N passed, M failed" (N, M count suites); exit 1 if any failed.
 set -euo pipefail
@@ -34,6 +40,16 @@ for s in "${SUITES[@]}"; do
   suite_cmd "$s" >/dev/null || { echo "compat: unknown suite '$s' (known: ${ALL_SUITES[*]})" >&2; exit 2; }
 done
 
+UPSTREAM_MODE=${COMPAT_UPSTREAM:-}
+case "$UPSTREAM_MODE" in
+  "" | tollgate | moto) ;;
+  *) echo "compat: COMPAT_UPSTREAM must be tollgate or moto, not '$UPSTREAM_MODE'" >&2; exit 2 ;;
+esac
+if [ -n "$UPSTREAM_MODE" ] && [ "${COMPAT_EXTERNAL:-0}" = 1 ]; then
+  echo "compat: COMPAT_UPSTREAM and COMPAT_EXTERNAL=1 exclude each other (an external server is run by someone else)" >&2
+  exit 2
+fi
+
 # pip may have put aws in a scripts dir that is not on PATH
 for d in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')" "$HOME/.local/bin"; do
   case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
@@ -41,29 +57,66 @@ done
 export PATH
 
 SERVER_PID=""
+UPSTREAM_PID=""
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-compat.XXXXXX")
 SERVER_LOG="$RUN_DIR/server.log"
+UPSTREAM_LOG="$RUN_DIR/upstream.log"
 
-server_alive() { [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; }
-show_server_log() {
-  [ -s "$SERVER_LOG" ] || return 0
-  echo "---- last lines of the server log ($SERVER_LOG) ----"
-  tail -n 40 "$SERVER_LOG"
+pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+server_alive() { pid_alive "$SERVER_PID"; }
+upstream_alive() { pid_alive "$UPSTREAM_PID"; }
+# the gateway under test and, in upstream mode, the upstream it forwards to
+servers_alive() { server_alive && { [ -z "$UPSTREAM_MODE" ] || upstream_alive; }; }
+show_log() { # file title
+  [ -s "$1" ] || return 0
+  echo "---- last lines of the $2 log ($1) ----"
+  tail -n 40 "$1"
   echo "----"
 }
-stop_server() {
-  if server_alive; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do server_alive || break; sleep 0.1; done
-    if server_alive; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
-    wait "$SERVER_PID" 2>/dev/null || true
+show_server_log() {
+  show_log "$SERVER_LOG" server
+  [ -z "$UPSTREAM_MODE" ] || show_log "$UPSTREAM_LOG" "upstream ($UPSTREAM_MODE)"
+}
+stop_pid() { # pid: TERM, up to 5 s, then KILL
+  if pid_alive "$1"; then
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq 50); do pid_alive "$1" || break; sleep 0.1; done
+    if pid_alive "$1"; then kill -9 "$1" 2>/dev/null || true; fi
+    wait "$1" 2>/dev/null || true
   fi
+}
+stop_server() {
+  stop_pid "$SERVER_PID"
   SERVER_PID=""
+  stop_pid "$UPSTREAM_PID"
+  UPSTREAM_PID=""
 }
 cleanup() {
   stop_server
   [ "${COMPAT_KEEP:-0}" = 1 ] || rm -rf "$RUN_DIR"
 }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+give_up() { # message: no suite can run
+  echo "compat: $1"
+  show_server_log
+  echo "compat: 0 passed, ${#SUITES[@]} failed"
+  exit 1
+}
+# wait_ready URL PID WHAT: until GET URL answers 200 (30 s at most, and only while PID lives)
+wait_ready() {
+  local url=$1 pid=$2 what=$3 deadline=$((SECONDS + 30))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)" = 200 ]; do
+    pid_alive "$pid" || give_up "the $what exited before it was healthy"
+    [ $SECONDS -lt $deadline ] || give_up "GET $url did not answer 200 within 30 s"
+    sleep 0.2
+  done
+}
+# Env for the gateway under test in upstream mode: nothing inherited may pick another mapping.
+UPSTREAM_VARS=(TOLLGATE_UPSTREAM TOLLGATE_UPSTREAM_ACCESS_KEY TOLLGATE_UPSTREAM_SECRET_KEY
+  TOLLGATE_UPSTREAM_BUCKET TOLLGATE_UPSTREAM_BUCKET_PREFIX TOLLGATE_UPSTREAM_META_BUCKET)
+UNSET_UPSTREAM_VARS=()
+for v in "${UPSTREAM_VARS[@]}"; do UNSET_UPSTREAM_VARS+=(-u "$v"); done
+GATEWAY_ENV=()
 [ "${COMPAT_KEEP:-0}" != 1 ] || echo "compat: keeping the server's data dir and log in $RUN_DIR"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -82,7 +135,55 @@ else
   case "$TOLLGATE_BIN" in /*) ;; *) TOLLGATE_BIN="$PWD/$TOLLGATE_BIN" ;; esac
   [ -x "$TOLLGATE_BIN" ] || { echo "compat: $TOLLGATE_BIN is not an executable"; echo "compat: 0 passed, ${#SUITES[@]} failed"; exit 1; }
 
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  case "$UPSTREAM_MODE" in
+    "")
+      echo "compat: mode: tollgate on local disk"
+      ;;
+    tollgate)
+      UPSTREAM_PORT=$(free_port)
+      UPSTREAM_URL="http://127.0.0.1:$UPSTREAM_PORT"
+      UPSTREAM_AK=TGCOMPATUPSTREAMK001
+      UPSTREAM_SK=tgcompat-upstream-secret-0123456789abcdef
+      UPSTREAM_BUCKET=tgc-upstream
+      mkdir -p "$RUN_DIR/upstream-data"
+      echo "compat: mode: gateway in front of an upstream tollgate at $UPSTREAM_URL, every bucket inside upstream bucket $UPSTREAM_BUCKET (TOLLGATE_UPSTREAM_BUCKET)"
+      echo "compat: starting the upstream: $TOLLGATE_BIN serve --listen 127.0.0.1:$UPSTREAM_PORT"
+      env "${UNSET_UPSTREAM_VARS[@]}" TOLLGATE_ROOT_ACCESS_KEY=$UPSTREAM_AK TOLLGATE_ROOT_SECRET_KEY=$UPSTREAM_SK \
+        "$TOLLGATE_BIN" serve --listen "127.0.0.1:$UPSTREAM_PORT" --data-dir "$RUN_DIR/upstream-data" \
+        >"$UPSTREAM_LOG" 2>&1 </dev/null &
+      UPSTREAM_PID=$!
+      wait_ready "$UPSTREAM_URL/health" "$UPSTREAM_PID" "upstream tollgate"
+      echo "compat: upstream tollgate healthy at $UPSTREAM_URL (pid $UPSTREAM_PID); creating bucket $UPSTREAM_BUCKET in it"
+      python3 - "$UPSTREAM_URL" "$UPSTREAM_AK" "$UPSTREAM_SK" "$UPSTREAM_BUCKET" <<'PY' || give_up "could not create bucket $UPSTREAM_BUCKET in the upstream"
+import sys
+import boto3
+from botocore.config import Config
+url, ak, sk, bucket = sys.argv[1:]
+boto3.client("s3", endpoint_url=url, aws_access_key_id=ak, aws_secret_access_key=sk, region_name="us-east-1",
+             config=Config(s3={"addressing_style": "path"})).create_bucket(Bucket=bucket)
+PY
+      UPSTREAM_MAPPING="TOLLGATE_UPSTREAM_BUCKET=$UPSTREAM_BUCKET"
+      GATEWAY_ENV=("TOLLGATE_UPSTREAM_ACCESS_KEY=$UPSTREAM_AK" "TOLLGATE_UPSTREAM_SECRET_KEY=$UPSTREAM_SK" "$UPSTREAM_MAPPING")
+      ;;
+    moto)
+      python3 -c 'import moto.server, flask, flask_cors' 2>/dev/null ||
+        give_up "COMPAT_UPSTREAM=moto needs moto_server: pip install 'moto[server]' (.ci/install-tools.sh does)"
+      UPSTREAM_PORT=$(free_port)
+      UPSTREAM_URL="http://127.0.0.1:$UPSTREAM_PORT"
+      echo "compat: mode: gateway in front of moto_server at $UPSTREAM_URL, bucket B stored as gw-B (TOLLGATE_UPSTREAM_BUCKET_PREFIX)"
+      echo "compat: starting the upstream: python3 -m moto.server -H 127.0.0.1 -p $UPSTREAM_PORT ($(python3 -c 'import moto; print("moto", moto.__version__)' 2>/dev/null))"
+      python3 -m moto.server -H 127.0.0.1 -p "$UPSTREAM_PORT" >"$UPSTREAM_LOG" 2>&1 </dev/null &
+      UPSTREAM_PID=$!
+      # moto has no /health: an anonymous ListBuckets answers 200 once it serves S3
+      wait_ready "$UPSTREAM_URL/" "$UPSTREAM_PID" "upstream moto_server"
+      echo "compat: upstream moto_server up at $UPSTREAM_URL (pid $UPSTREAM_PID)"
+      # moto checks no signature: any keys do
+      UPSTREAM_MAPPING="TOLLGATE_UPSTREAM_BUCKET_PREFIX=gw-"
+      GATEWAY_ENV=(TOLLGATE_UPSTREAM_ACCESS_KEY=tgcompat-moto TOLLGATE_UPSTREAM_SECRET_KEY=tgcompat-moto-secret "$UPSTREAM_MAPPING")
+      ;;
+  esac
+
+  PORT=$(free_port)
   DATA_DIR="$RUN_DIR/data"
   mkdir -p "$DATA_DIR"
   export TOLLGATE_ROOT_ACCESS_KEY=TGCOMPATROOTKEY00001
@@ -91,26 +192,17 @@ else
   export AWS_SECRET_ACCESS_KEY=$TOLLGATE_ROOT_SECRET_KEY
   export S3_ENDPOINT="http://127.0.0.1:$PORT"
 
-  echo "compat: starting $TOLLGATE_BIN serve --listen 127.0.0.1:$PORT"
-  "$TOLLGATE_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" >"$SERVER_LOG" 2>&1 </dev/null &
+  if [ -z "$UPSTREAM_MODE" ]; then
+    echo "compat: starting $TOLLGATE_BIN serve --listen 127.0.0.1:$PORT"
+    "$TOLLGATE_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" >"$SERVER_LOG" 2>&1 </dev/null &
+  else
+    echo "compat: starting $TOLLGATE_BIN serve --listen 127.0.0.1:$PORT --upstream $UPSTREAM_URL ($UPSTREAM_MAPPING)"
+    env "${UNSET_UPSTREAM_VARS[@]}" "${GATEWAY_ENV[@]}" \
+      "$TOLLGATE_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --upstream "$UPSTREAM_URL" \
+      >"$SERVER_LOG" 2>&1 </dev/null &
+  fi
   SERVER_PID=$!
-
-  deadline=$((SECONDS + 30))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$S3_ENDPOINT/health" 2>/dev/null)" = 200 ]; do
-    if ! server_alive; then
-      echo "compat: the server exited before it was healthy"
-      show_server_log
-      echo "compat: 0 passed, ${#SUITES[@]} failed"
-      exit 1
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      echo "compat: GET $S3_ENDPOINT/health did not answer 200 within 30 s"
-      show_server_log
-      echo "compat: 0 passed, ${#SUITES[@]} failed"
-      exit 1
-    fi
-    sleep 0.2
-  done
+  wait_ready "$S3_ENDPOINT/health" "$SERVER_PID" server
   echo "compat: server healthy at $S3_ENDPOINT (pid $SERVER_PID)"
 fi
 export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY TOLLGATE_BIN
@@ -136,6 +228,10 @@ for s in "${SUITES[@]}"; do
     echo "compat: the server died during suite $s"
     show_server_log
     rc=1
+  elif [ -n "$UPSTREAM_MODE" ] && ! upstream_alive; then
+    echo "compat: the upstream ($UPSTREAM_MODE) died during suite $s"
+    show_server_log
+    rc=1
   fi
   if [ $rc -eq 0 ]; then
     passed=$((passed + 1))
@@ -145,8 +241,8 @@ for s in "${SUITES[@]}"; do
     failed_names+=("$s")
     echo "===== $s: FAIL (exit $rc, ${took}s) ====="
   fi
-  # the suites after this one cannot run without a server
-  if [ "${COMPAT_EXTERNAL:-0}" != 1 ] && ! server_alive; then break; fi
+  # the suites after this one cannot run without a server (or its upstream)
+  if [ "${COMPAT_EXTERNAL:-0}" != 1 ] && ! servers_alive; then break; fi
 done
 ran=$((passed + failed))
 if [ "$ran" -lt "${#SUITES[@]}" ]; then

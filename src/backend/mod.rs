@@ -1,7 +1,13 @@
 //! Storage backends. A backend is S3-shaped: it implements [`s3s::S3`] for the operations
-//! it stores, plus the [`Backend`] extras the gateway needs (readiness).
+//! it stores, plus the [`Backend`] extras the gateway needs (readiness, scrub, expiry).
+//! Both engines keep the gateway's [`index::Index`] (buckets, object records, uploads,
+//! usage, proofs) and differ in where the bytes go: [`local`] disk or an [`upstream`] S3.
 
+mod answers;
+pub mod index;
+pub(crate) mod listing;
 pub mod local;
+pub(crate) mod s3util;
 
 use s3s::{S3Error, S3ErrorCode, StdError};
 use std::io;
@@ -243,3 +249,21 @@ pub trait Backend: s3s::S3 {
     /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;
 }
+
+/// Implements [`s3s::S3`] for a backend by calling operation functions (of its group
+/// files, or the shared [`answers`] and [`listing`]), whose [`Error`]s map to S3 errors
+/// through one table.
+macro_rules! s3_operations {
+    ($backend:ty; $($group:ident :: $op:ident ($input:ident) -> $output:ident;)*) => {
+        #[async_trait::async_trait]
+        impl s3s::S3 for $backend {
+            $(
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
+                    Ok($group::$op(self, req).await?)
+                }
+            )*
+        }
+    };
+}
+pub(crate) use s3_operations;

@@ -12,29 +12,6 @@ use s3s::dto::*;
 
 use crate::backend::Error;
 
-/// Smallest part allowed, except the last.
-const MIN_PART_SIZE: u64 = 5 << 20;
-const MAX_PART_NUMBER: i32 = 10_000;
-
-/// The upload `id`, checked to belong to `bucket`/`key`.
-fn upload(b: &LocalBackend, bucket: &str, key: &str, id: &str) -> Result<UploadRecord, Error> {
-    match b.store.upload_get(id)? {
-        Some(u) if u.bucket == bucket && u.key == key => Ok(u),
-        _ => {
-            b.bucket(bucket)?;
-            Err(Error::NoSuchUpload)
-        }
-    }
-}
-
-fn part_number(n: i32) -> Result<u32, Error> {
-    if (1..=MAX_PART_NUMBER).contains(&n) {
-        Ok(n.unsigned_abs())
-    } else {
-        Err(Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()))
-    }
-}
-
 pub(super) async fn create_multipart_upload(b: &LocalBackend, mut req: S3Request<CreateMultipartUploadInput>) -> Result<S3Response<CreateMultipartUploadOutput>, Error> {
     let input = &mut req.input;
     if input.key.len() > 1024 {
@@ -60,7 +37,7 @@ pub(super) async fn create_multipart_upload(b: &LocalBackend, mut req: S3Request
     let id = blobs::new_id();
     let audit = crate::audit::entry(&req, "CreateMultipartUpload", &record.bucket, &record.key, 0);
     b.store.upload_create(&id, &record, Some(&audit))?;
-    b.sync_meta().await?;
+    b.sync().await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(record.bucket),
         key: Some(record.key),
@@ -75,7 +52,7 @@ pub(super) async fn create_multipart_upload(b: &LocalBackend, mut req: S3Request
 async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     match b.store.part_put(upload_id, part, Some(audit)) {
         Ok(old) => {
-            b.sync_meta().await?;
+            b.sync().await?;
             if let Some(old) = old {
                 b.blobs.remove([old.blob.as_str()]);
             }
@@ -92,18 +69,8 @@ pub(super) async fn upload_part(b: &LocalBackend, mut req: S3Request<UploadPartI
     let input = &mut req.input;
     let number = part_number(input.part_number)?;
     let upload_id = input.upload_id.clone();
-    upload(b, &input.bucket, &input.key, &upload_id)?;
-    let expect = Expected {
-        content_md5: input.content_md5.take(),
-        checksums: Checksums {
-            crc32: input.checksum_crc32.take(),
-            crc32c: input.checksum_crc32c.take(),
-            crc64nvme: input.checksum_crc64nvme.take(),
-            sha1: input.checksum_sha1.take(),
-            sha256: input.checksum_sha256.take(),
-        },
-        algorithm: input.checksum_algorithm.take().map(|a| a.as_str().to_owned()),
-    };
+    b.upload(&input.bucket, &input.key, &upload_id)?;
+    let expect = expected_from_input!(input);
     let body = input.body.take();
     let (pending, digests) = b.ingest(&req, body, expect).await?;
     let segment = b.blobs.install(pending).await?;
@@ -129,23 +96,10 @@ pub(super) async fn upload_part(b: &LocalBackend, mut req: S3Request<UploadPartI
     }))
 }
 
-/// Parses `x-amz-copy-source-range: bytes=first-last` against a source of `size` bytes.
-fn copy_range(h: Option<&str>, size: u64) -> Result<std::ops::Range<u64>, Error> {
-    let Some(h) = h else { return Ok(0..size) };
-    let invalid = || Error::InvalidArgument(format!("Range specified is not valid for source object of size: {size}"));
-    let (first, last) = h.strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(invalid)?;
-    let first: u64 = first.trim().parse().map_err(|_| invalid())?;
-    let last: u64 = last.trim().parse().map_err(|_| invalid())?;
-    if first > last || last >= size {
-        return Err(invalid());
-    }
-    Ok(first..last + 1)
-}
-
 pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {
     let input = &req.input;
     let number = part_number(input.part_number)?;
-    upload(b, &input.bucket, &input.key, &input.upload_id)?;
+    b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let conditions: ReadConditionsOwned<'_> = (
         input.copy_source_if_match.as_ref(),
         input.copy_source_if_none_match.as_ref(),
@@ -181,7 +135,7 @@ pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPart
 pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<CompleteMultipartUploadInput>) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
     let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    let up = upload(b, &input.bucket, &input.key, &input.upload_id)?;
+    let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     if requested.is_empty() {
@@ -254,122 +208,11 @@ pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<C
 pub(super) async fn abort_multipart_upload(b: &LocalBackend, req: S3Request<AbortMultipartUploadInput>) -> Result<S3Response<AbortMultipartUploadOutput>, Error> {
     let audit = crate::audit::entry(&req, "AbortMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    upload(b, &input.bucket, &input.key, &input.upload_id)?;
+    b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let parts = b.store.upload_delete(&input.upload_id, Some(&audit))?;
-    b.sync_meta().await?;
+    b.sync().await?;
     b.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
     Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
-}
-
-pub(super) async fn list_parts(b: &LocalBackend, req: S3Request<ListPartsInput>) -> Result<S3Response<ListPartsOutput>, Error> {
-    let input = req.input;
-    let up = upload(b, &input.bucket, &input.key, &input.upload_id)?;
-    let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
-    let marker = input.part_number_marker.unwrap_or(0);
-    let after: Vec<PartRecord> = b
-        .store
-        .part_list(&input.upload_id)?
-        .into_iter()
-        .filter(|p| i64::from(p.number) > i64::from(marker))
-        .collect();
-    let truncated = after.len() > max;
-    let page: Vec<Part> = after
-        .into_iter()
-        .take(max)
-        .map(|p| Part {
-            part_number: Some(i32::try_from(p.number).unwrap_or(i32::MAX)),
-            e_tag: Some(etag(&p.etag)),
-            size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
-            last_modified: Some(timestamp(p.last_modified_ns)),
-            checksum_crc32: p.checksums.crc32,
-            checksum_crc32c: p.checksums.crc32c,
-            checksum_crc64nvme: p.checksums.crc64nvme,
-            checksum_sha1: p.checksums.sha1,
-            checksum_sha256: p.checksums.sha256,
-        })
-        .collect();
-    let own = owner(&b.bucket(&input.bucket)?.tenant);
-    Ok(S3Response::new(ListPartsOutput {
-        bucket: Some(input.bucket),
-        key: Some(input.key),
-        upload_id: Some(input.upload_id),
-        part_number_marker: Some(marker),
-        next_part_number_marker: page.last().and_then(|p| p.part_number).filter(|_| truncated),
-        max_parts: Some(i32::try_from(max).unwrap_or(1000)),
-        is_truncated: Some(truncated),
-        parts: Some(page),
-        owner: Some(own.clone()),
-        initiator: Some(Initiator { id: own.id.clone(), display_name: own.display_name }),
-        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-        checksum_algorithm: up.checksum_algorithm.map(ChecksumAlgorithm::from),
-        ..Default::default()
-    }))
-}
-
-pub(super) async fn list_multipart_uploads(b: &LocalBackend, req: S3Request<ListMultipartUploadsInput>) -> Result<S3Response<ListMultipartUploadsOutput>, Error> {
-    let input = req.input;
-    let bucket = b.bucket(&input.bucket)?;
-    let own = owner(&bucket.tenant);
-    let prefix = input.prefix.clone().unwrap_or_default();
-    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
-    let max = usize::try_from(input.max_uploads.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
-    let key_marker = input.key_marker.clone().unwrap_or_default();
-    let id_marker = input.upload_id_marker.clone().unwrap_or_default();
-    let mut uploads = Vec::new();
-    let mut prefixes: Vec<String> = Vec::new();
-    let mut truncated = false;
-    let mut next = (None, None);
-    for (id, u) in b.store.upload_list(&input.bucket)? {
-        if !u.key.starts_with(&prefix) {
-            continue;
-        }
-        let after_marker = u.key > key_marker || (u.key == key_marker && !id_marker.is_empty() && id > id_marker);
-        if !key_marker.is_empty() && !after_marker {
-            continue;
-        }
-        if let Some(d) = &delimiter
-            && let Some(pos) = u.key[prefix.len()..].find(d.as_str())
-        {
-            let cp = u.key[..prefix.len() + pos + d.len()].to_owned();
-            if prefixes.last() != Some(&cp) {
-                if uploads.len() + prefixes.len() == max {
-                    truncated = true;
-                    break;
-                }
-                prefixes.push(cp);
-            }
-            continue;
-        }
-        if uploads.len() + prefixes.len() == max {
-            truncated = true;
-            break;
-        }
-        next = (Some(u.key.clone()), Some(id.clone()));
-        uploads.push(MultipartUpload {
-            key: Some(u.key),
-            upload_id: Some(id),
-            initiated: Some(timestamp(u.initiated_ns)),
-            owner: Some(own.clone()),
-            initiator: Some(Initiator { id: own.id.clone(), display_name: own.display_name.clone() }),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
-            ..Default::default()
-        });
-    }
-    Ok(S3Response::new(ListMultipartUploadsOutput {
-        bucket: Some(input.bucket),
-        prefix: Some(prefix),
-        delimiter,
-        key_marker: input.key_marker,
-        upload_id_marker: input.upload_id_marker,
-        next_key_marker: if truncated { next.0 } else { None },
-        next_upload_id_marker: if truncated { next.1 } else { None },
-        max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
-        is_truncated: Some(truncated),
-        uploads: (!uploads.is_empty()).then_some(uploads),
-        common_prefixes: (!prefixes.is_empty()).then(|| prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
-        ..Default::default()
-    }))
 }
 
 #[cfg(test)]

@@ -11,18 +11,6 @@ use s3s::dto::*;
 
 use crate::backend::Error;
 
-/// Keys that S3 refuses: over 1024 bytes (s3s checks path keys; this also covers keys
-/// named in request bodies, such as DeleteObjects).
-fn check_key(key: &str) -> Result<(), Error> {
-    if key.len() > 1024 {
-        return Err(Error::KeyTooLong);
-    }
-    if key.is_empty() {
-        return Err(Error::InvalidArgument("Object key must not be empty".into()));
-    }
-    Ok(())
-}
-
 pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
     let input = &mut req.input;
     check_key(&input.key)?;
@@ -34,17 +22,7 @@ pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInp
     }
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let attrs = attrs_from_input!(input);
-    let expect = Expected {
-        content_md5: input.content_md5.take(),
-        checksums: Checksums {
-            crc32: input.checksum_crc32.take(),
-            crc32c: input.checksum_crc32c.take(),
-            crc64nvme: input.checksum_crc64nvme.take(),
-            sha1: input.checksum_sha1.take(),
-            sha256: input.checksum_sha256.take(),
-        },
-        algorithm: input.checksum_algorithm.take().map(|a| a.as_str().to_owned()),
-    };
+    let expect = expected_from_input!(input);
     let body = input.body.take();
     let (pending, digests) = b.ingest(&req, body, expect).await?;
     let segment = b.blobs.install(pending).await?;
@@ -83,35 +61,14 @@ pub(super) async fn commit(
     b: &LocalBackend,
     bucket: &str,
     key: &str,
-    mut record: ObjectRecord,
+    record: ObjectRecord,
     precondition: &crate::meta::Precondition,
     upload: Option<&str>,
     audit: &crate::meta::AuditEntry,
 ) -> Result<ObjectRecord, Error> {
-    let tenant = b.bucket(bucket)?.tenant;
-    let draft = b.prover.as_ref().map(|p| p.draft(&crate::proof::Change {
-        op: "put",
-        tenant: &tenant,
-        bucket,
-        key,
-        size: record.size,
-        sha256: &record.sha256,
-        etag: &record.etag,
-        content_type: record.attrs.content_type.as_deref().unwrap_or(""),
-        principal: &audit.principal,
-    }));
-    if let Some(d) = &draft {
-        record.proof_id.clone_from(&d.id);
-    }
-    let sign = |m: &mut crate::meta::Manifest| {
-        if let Some(p) = &b.prover {
-            p.sign(m);
-        }
-    };
-    let proof = draft.map(|manifest| crate::meta::ProofDraft { manifest, sign: &sign });
-    match b.store.object_commit(bucket, key, &record, precondition, upload, Some(audit), proof.as_ref()) {
-        Ok(old) => {
-            b.sync_meta().await?;
+    let segments = record.segments.clone();
+    match b.index.commit(bucket, key, record, precondition, upload, audit).await {
+        Ok((record, old)) => {
             if let Some(old) = old {
                 b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
             }
@@ -119,9 +76,9 @@ pub(super) async fn commit(
         }
         Err(e) => {
             if upload.is_none() {
-                b.blobs.remove(record.segments.iter().map(|s| s.blob.as_str()));
+                b.blobs.remove(segments.iter().map(|s| s.blob.as_str()));
             }
-            Err(e.into())
+            Err(e)
         }
     }
 }
@@ -321,28 +278,7 @@ async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Optio
         return Err(Error::InvalidArgument("Invalid version id specified".into()));
     }
     check_key(key)?;
-    let tenant = b.bucket(bucket)?.tenant;
-    let sign = |m: &mut crate::meta::Manifest| {
-        if let Some(p) = &b.prover {
-            p.sign(m);
-        }
-    };
-    let proof = b.prover.as_ref().map(|p| crate::meta::ProofDraft {
-        manifest: p.draft(&crate::proof::Change {
-            op: "delete",
-            tenant: &tenant,
-            bucket,
-            key,
-            size: 0,
-            sha256: "",
-            etag: "",
-            content_type: "",
-            principal: &audit.principal,
-        }),
-        sign: &sign,
-    });
-    if let Some(old) = b.store.object_delete(bucket, key, Some(audit), proof.as_ref())? {
-        b.sync_meta().await?;
+    if let Some(old) = b.index.delete(bucket, key, audit).await? {
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
     }
     Ok(())
@@ -481,6 +417,8 @@ pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectI
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::ObjectAttrs;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn rec(etag: &str, segs: &[u64], multipart: bool) -> ObjectRecord {
         ObjectRecord {

@@ -1,0 +1,283 @@
+//! S3 request and response helpers shared by every backend: what a client declared about
+//! a body and its verification, object attributes, dates, ETags, tags, preconditions.
+
+use crate::backend::Error;
+use crate::meta::{Checksums, Precondition};
+use crate::proof::hashing::{BodyDigests, BodyHasher, ChecksumSet};
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use s3s::dto::{ETag, ETagCondition, Owner, Timestamp, TimestampFormat};
+use s3s::{S3Request, TrailingHeaders};
+
+/// Smallest part allowed, except the last.
+pub(crate) const MIN_PART_SIZE: u64 = 5 << 20;
+const MAX_PART_NUMBER: i32 = 10_000;
+
+/// What a client declared about a body it is sending.
+#[derive(Debug, Default)]
+pub(crate) struct Expected {
+    pub content_md5: Option<String>,
+    pub checksums: Checksums,
+    pub algorithm: Option<String>,
+}
+
+/// The declarations of a body (`Content-MD5`, checksums in headers or trailers), ready to
+/// be checked against the digests computed while the body streams.
+pub(crate) struct BodyCheck {
+    content_md5: Option<[u8; 16]>,
+    expected: Checksums,
+    set: ChecksumSet,
+    trailer_names: Vec<String>,
+    trailers: Option<TrailingHeaders>,
+}
+
+impl BodyCheck {
+    pub fn new<T>(req: &S3Request<T>, expect: Expected) -> Result<Self, Error> {
+        let content_md5 = match &expect.content_md5 {
+            Some(b64) => {
+                let raw = base64_simd::STANDARD.decode_to_vec(b64.trim()).map_err(|_| Error::InvalidDigest)?;
+                Some(<[u8; 16]>::try_from(raw.as_slice()).map_err(|_| Error::InvalidDigest)?)
+            }
+            None => None,
+        };
+        let mut set = ChecksumSet::of(&expect.checksums);
+        if let Some(alg) = &expect.algorithm
+            && !set.add(alg)
+        {
+            return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
+        }
+        let trailer_names = trailer_checksums(req);
+        for name in &trailer_names {
+            if !set.add(name.trim_start_matches("x-amz-checksum-")) {
+                return Err(Error::InvalidArgument(format!("unsupported trailing checksum {name}")));
+            }
+        }
+        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names, trailers: req.trailing_headers.clone() })
+    }
+
+    /// A hasher computing every digest this check needs.
+    pub fn hasher(&self) -> BodyHasher {
+        BodyHasher::new(self.set)
+    }
+
+    /// Checks the finished digests against every declaration (trailers are read now: the
+    /// body has ended).
+    pub fn verify(&self, digests: &BodyDigests) -> Result<(), Error> {
+        if let Some(md5) = self.content_md5
+            && md5 != digests.md5
+        {
+            return Err(Error::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
+        }
+        let mut expected = self.expected.clone();
+        if !self.trailer_names.is_empty() {
+            let trailers = self.trailers.as_ref().and_then(TrailingHeaders::take).unwrap_or_default();
+            for name in &self.trailer_names {
+                let value = trailers
+                    .get(name.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::InvalidRequest(format!("missing trailing checksum {name}")))?;
+                *checksum_slot(&mut expected, name) = Some(value);
+            }
+        }
+        verify_checksums(&expected, &digests.checksums)
+    }
+}
+
+/// The body declarations of a `PutObject` or `UploadPart` input.
+macro_rules! expected_from_input {
+    ($input:expr) => {
+        crate::backend::s3util::Expected {
+            content_md5: $input.content_md5.take(),
+            checksums: crate::meta::Checksums {
+                crc32: $input.checksum_crc32.take(),
+                crc32c: $input.checksum_crc32c.take(),
+                crc64nvme: $input.checksum_crc64nvme.take(),
+                sha1: $input.checksum_sha1.take(),
+                sha256: $input.checksum_sha256.take(),
+            },
+            algorithm: $input.checksum_algorithm.take().map(|a| a.as_str().to_owned()),
+        }
+    };
+}
+pub(crate) use expected_from_input;
+
+/// Keys that S3 refuses: over 1024 bytes (s3s checks path keys; this also covers keys
+/// named in request bodies, such as DeleteObjects).
+pub(crate) fn check_key(key: &str) -> Result<(), Error> {
+    if key.len() > 1024 {
+        return Err(Error::KeyTooLong);
+    }
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("Object key must not be empty".into()));
+    }
+    Ok(())
+}
+
+pub(crate) fn part_number(n: i32) -> Result<u32, Error> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(n.unsigned_abs())
+    } else {
+        Err(Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()))
+    }
+}
+
+/// Parses `x-amz-copy-source-range: bytes=first-last` against a source of `size` bytes.
+pub(crate) fn copy_range(h: Option<&str>, size: u64) -> Result<std::ops::Range<u64>, Error> {
+    let Some(h) = h else { return Ok(0..size) };
+    let invalid = || Error::InvalidArgument(format!("Range specified is not valid for source object of size: {size}"));
+    let (first, last) = h.strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(invalid)?;
+    let first: u64 = first.trim().parse().map_err(|_| invalid())?;
+    let last: u64 = last.trim().parse().map_err(|_| invalid())?;
+    if first > last || last >= size {
+        return Err(invalid());
+    }
+    Ok(first..last + 1)
+}
+
+/// Names (lower case) of the checksums announced in `x-amz-trailer`.
+fn trailer_checksums<T>(req: &S3Request<T>) -> Vec<String> {
+    req.headers
+        .get_all("x-amz-trailer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| s.starts_with("x-amz-checksum-"))
+        .collect()
+}
+
+fn checksum_slot<'a>(c: &'a mut Checksums, name: &str) -> &'a mut Option<String> {
+    match name.trim_start_matches("x-amz-checksum-") {
+        "crc32" => &mut c.crc32,
+        "crc32c" => &mut c.crc32c,
+        "crc64nvme" => &mut c.crc64nvme,
+        "sha1" => &mut c.sha1,
+        _ => &mut c.sha256,
+    }
+}
+
+fn verify_checksums(expected: &Checksums, actual: &Checksums) -> Result<(), Error> {
+    let pairs = [
+        ("CRC32", &expected.crc32, &actual.crc32),
+        ("CRC32C", &expected.crc32c, &actual.crc32c),
+        ("CRC64NVME", &expected.crc64nvme, &actual.crc64nvme),
+        ("SHA1", &expected.sha1, &actual.sha1),
+        ("SHA256", &expected.sha256, &actual.sha256),
+    ];
+    for (name, want, got) in pairs {
+        if let Some(want) = want
+            && Some(want) != got.as_ref()
+        {
+            return Err(Error::BadDigest(format!("The {name} you specified did not match the calculated checksum.")));
+        }
+    }
+    Ok(())
+}
+
+/// The object attributes carried by a write request.
+macro_rules! attrs_from_input {
+    ($input:expr) => {
+        crate::meta::ObjectAttrs {
+            content_type: $input.content_type.take(),
+            content_encoding: $input.content_encoding.take(),
+            content_disposition: $input.content_disposition.take(),
+            content_language: $input.content_language.take(),
+            cache_control: $input.cache_control.take(),
+            expires: $input.expires.take().map(|t| crate::backend::s3util::http_date(&t)),
+            website_redirect_location: $input.website_redirect_location.take(),
+            user_metadata: crate::backend::s3util::sorted_metadata($input.metadata.take()),
+        }
+    };
+}
+pub(crate) use attrs_from_input;
+
+pub(crate) fn sorted_metadata(m: Option<s3s::dto::Metadata>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    v.sort();
+    v
+}
+
+pub(crate) fn metadata_map(v: &[(String, String)]) -> Option<s3s::dto::Metadata> {
+    (!v.is_empty()).then(|| v.iter().cloned().collect())
+}
+
+pub(crate) fn http_date(t: &Timestamp) -> String {
+    let mut buf = Vec::new();
+    let _ = t.format(TimestampFormat::HttpDate, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+pub(crate) fn parse_http_date(s: &str) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
+}
+
+pub(crate) fn now_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+pub(crate) fn timestamp(ns: i128) -> Timestamp {
+    let d = Duration::from_nanos(u64::try_from(ns).unwrap_or(0));
+    Timestamp::from(UNIX_EPOCH + d)
+}
+
+pub(crate) fn etag(s: &str) -> ETag {
+    ETag::Strong(s.to_owned())
+}
+
+/// Adds `x-tollgate-proof-id` and `x-tollgate-sha256` for a recorded object version.
+pub(crate) fn proof_headers(headers: &mut http::HeaderMap, rec: &crate::meta::ObjectRecord) {
+    if rec.proof_id.is_empty() {
+        return;
+    }
+    if let (Ok(id), Ok(sha)) = (http::HeaderValue::from_str(&rec.proof_id), http::HeaderValue::from_str(&rec.sha256)) {
+        headers.insert("x-tollgate-proof-id", id);
+        headers.insert("x-tollgate-sha256", sha);
+    }
+}
+
+pub(crate) fn owner(tenant: &str) -> Owner {
+    Owner { id: Some(tenant.to_owned()), display_name: Some(tenant.to_owned()) }
+}
+
+/// `If-Match` / `If-None-Match` of a write as a store precondition.
+pub(crate) fn write_precondition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> Result<Precondition, Error> {
+    match (if_match, if_none_match) {
+        (Some(_), Some(_)) => Err(Error::InvalidRequest("If-Match and If-None-Match cannot be combined".into())),
+        (Some(ETagCondition::Any), None) => Ok(Precondition::Present),
+        (Some(ETagCondition::ETag(e)), None) => Ok(Precondition::ETagIs(e.value().to_owned())),
+        (None, Some(ETagCondition::Any)) => Ok(Precondition::Absent),
+        (None, Some(ETagCondition::ETag(_))) => {
+            Err(Error::NotImplemented("If-None-Match on writes supports only '*'"))
+        }
+        (None, None) => Ok(Precondition::None),
+    }
+}
+
+/// Parses an `x-amz-tagging` header (URL query form) into tags, with S3's limits.
+pub(crate) fn parse_tagging_header(h: Option<&str>) -> Result<Vec<(String, String)>, Error> {
+    let Some(h) = h else { return Ok(Vec::new()) };
+    let tags: Vec<(String, String)> =
+        serde_urlencoded::from_str(h).map_err(|_| Error::InvalidArgument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.".into()))?;
+    validate_tags(&tags)?;
+    Ok(tags)
+}
+
+pub(crate) fn validate_tags(tags: &[(String, String)]) -> Result<(), Error> {
+    if tags.len() > 10 {
+        return Err(Error::InvalidArgument("Object tags cannot be greater than 10".into()));
+    }
+    let mut names: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Error::InvalidArgument("Cannot provide multiple Tags with the same key".into()));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(Error::InvalidArgument("The TagKey you have provided is invalid".into()));
+        }
+    }
+    Ok(())
+}
+
