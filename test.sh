@@ -4,6 +4,10 @@
 #   2. cargo nextest run --no-fail-fast (cargo test if nextest is missing)
 #   3. cargo build --bin tollgate
 #   4. compat/run.sh: aws-cli, boto3, rclone and s3cmd against the debug binary
+#   5. the integration tests (--test it) again through the upstream backend:
+#      TOLLGATE_TEST_UPSTREAM=tollgate, then TOLLGATE_TEST_UPSTREAM=moto against a moto_server
+#      this script starts (TOLLGATE_TEST_MOTO_URL) and stops
+#   6. compat/run.sh again with the debug binary as a gateway: COMPAT_UPSTREAM=tollgate, then moto
 # Arguments are passed to compat/run.sh (e.g. ./test.sh boto3). Exit 1 if anything failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -14,15 +18,20 @@ bash .ci/install-tools.sh
 status=0
 failed_steps=()
 
+have_nextest=0
+if cargo nextest --version >/dev/null 2>&1; then have_nextest=1; fi
+
 echo "==== cargo tests ===="
-if cargo nextest --version >/dev/null 2>&1; then
+if [ $have_nextest = 1 ]; then
   cargo nextest run --no-fail-fast || { status=1; failed_steps+=("cargo nextest"); }
 else
   cargo test --no-fail-fast || { status=1; failed_steps+=("cargo test"); }
 fi
 
+built=0
 echo "==== cargo build --bin tollgate ===="
 if cargo build --bin tollgate; then
+  built=1
   echo "==== compat suites ===="
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/run.sh "$@" ||
     { status=1; failed_steps+=("compat"); }
@@ -30,6 +39,74 @@ else
   status=1
   failed_steps+=("cargo build (compat suites not run)")
   echo "compat: 0 passed, 1 failed"
+fi
+
+# --- the same tests through the upstream backend ----------------------------
+it_tests() { # name: cargo's integration tests (tests/it) with the environment given by the caller
+  if [ $have_nextest = 1 ]; then
+    cargo nextest run --no-fail-fast --test it || { status=1; failed_steps+=("$1"); }
+  else
+    cargo test --no-fail-fast --test it || { status=1; failed_steps+=("$1"); }
+  fi
+}
+
+MOTO_PID=""
+stop_moto() {
+  if [ -n "$MOTO_PID" ] && kill -0 "$MOTO_PID" 2>/dev/null; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$MOTO_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$MOTO_PID" 2>/dev/null; then kill -9 "$MOTO_PID" 2>/dev/null || true; fi
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+  MOTO_PID=""
+}
+MOTO_LOG=$(mktemp "${TMPDIR:-/tmp}/tollgate-test-moto.XXXXXX")
+trap 'stop_moto; rm -f "$MOTO_LOG"' EXIT
+trap 'exit 130' INT TERM
+# start_moto: moto_server on a free port, TOLLGATE_TEST_MOTO_URL exported; 1 if it does not come up
+start_moto() {
+  local port deadline=$((SECONDS + 30))
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  export TOLLGATE_TEST_MOTO_URL="http://127.0.0.1:$port"
+  echo "test.sh: starting python3 -m moto.server -H 127.0.0.1 -p $port"
+  python3 -m moto.server -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 </dev/null &
+  MOTO_PID=$!
+  # moto has no /health: an anonymous ListBuckets answers 200 once it serves S3
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$TOLLGATE_TEST_MOTO_URL/" 2>/dev/null)" = 200 ]; do
+    if ! kill -0 "$MOTO_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      echo "test.sh: moto_server did not come up at $TOLLGATE_TEST_MOTO_URL; its log:"
+      tail -n 40 "$MOTO_LOG"
+      stop_moto
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+echo "==== cargo integration tests through an upstream tollgate ===="
+TOLLGATE_TEST_UPSTREAM=tollgate it_tests "cargo --test it (upstream tollgate)"
+
+echo "==== cargo integration tests through moto_server ===="
+if start_moto; then
+  TOLLGATE_TEST_UPSTREAM=moto it_tests "cargo --test it (upstream moto)"
+  if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+    echo "test.sh: moto_server died during the tests; its log:"
+    tail -n 40 "$MOTO_LOG"
+  fi
+  stop_moto
+else
+  status=1
+  failed_steps+=("moto_server (cargo --test it with upstream moto not run)")
+fi
+
+if [ $built = 1 ]; then
+  for upstream in tollgate moto; do
+    echo "==== compat suites through an upstream ($upstream) ===="
+    COMPAT_UPSTREAM=$upstream TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/run.sh "$@" ||
+      { status=1; failed_steps+=("compat (upstream $upstream)"); }
+  done
+else
+  failed_steps+=("compat through upstreams not run")
 fi
 
 if [ $status -ne 0 ]; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the tools the compat suites need (rclone, s3cmd, curl, aws-cli, boto3).
+# Install the tools the compat suites need (rclone, s3cmd, curl, aws-cli, boto3) and moto_server,
+# the S3 upstream of the upstream=moto test runs (moto[server]).
 # Idempotent and quiet: does nothing when everything is already there.
 # Used by .ci/run and ./test.sh.  Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -32,6 +33,8 @@ pip_install() {
 want_pip=()
 "$PY" -c 'import boto3' >/dev/null 2>&1 || want_pip+=(boto3)
 command -v aws >/dev/null 2>&1 || want_pip+=(awscli)
+# moto_server is started as `python3 -m moto.server`; the [server] extra brings flask and flask-cors
+"$PY" -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1 || want_pip+=("moto[server]")
 if [ ${#want_pip[@]} -gt 0 ]; then
   pip_install "${want_pip[@]}"
   # pyenv needs its shims regenerated before a freshly installed console script is on PATH.

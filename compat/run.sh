@@ -247,7 +247,7 @@ done
 ran=$((passed + failed))
 if [ "$ran" -lt "${#SUITES[@]}" ]; then
   skipped=$((${#SUITES[@]} - ran))
-  echo "compat: $skipped suite(s) not run because the server died"
+  echo "compat: $skipped suite(s) not run because the server${UPSTREAM_MODE:+ or its upstream} died"
   failed=$((failed + skipped))
 fi
 

@@ -39,6 +39,129 @@ pub struct Config {
     pub proofs: ProofConfig,
     pub limits: crate::limits::LimitsConfig,
     pub topics: TopicsConfig,
+    /// Where object bytes go: `local` (files under `data_dir`) or `upstream` (an S3 service).
+    pub backend: BackendKind,
+    pub upstream: UpstreamConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Local,
+    Upstream,
+}
+
+/// `[upstream]`: the S3 service the upstream backend forwards to.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Base URL, such as `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    /// Region the upstream signs in.
+    pub region: String,
+    /// Upstream credentials; `TOLLGATE_UPSTREAM_ACCESS_KEY` / `TOLLGATE_UPSTREAM_SECRET_KEY`
+    /// override them, then `secret_key_file` is read if no secret is given.
+    pub access_key: String,
+    pub secret_key: String,
+    pub secret_key_file: Option<PathBuf>,
+    /// Path-style addressing (`endpoint/bucket/key`); false: virtual-hosted (`bucket.host`).
+    pub path_style: bool,
+    /// Mapping. Empty: each gateway bucket is the upstream bucket `{bucket_prefix}{bucket}`.
+    /// Set: every gateway bucket lives under the prefix `{tenant}/{bucket}/` of this one
+    /// upstream bucket (which must exist).
+    pub bucket: String,
+    pub bucket_prefix: String,
+    /// Milliseconds to open a connection.
+    pub connect_timeout_ms: u64,
+    /// Seconds the upstream may stay silent: before answering a request, or while a body
+    /// it should be reading waits.
+    pub timeout_secs: u64,
+    /// Retries of idempotent requests (GET, HEAD, list, DELETE) that failed to connect,
+    /// timed out or got a 5xx, with exponential backoff and jitter.
+    pub retries: u32,
+    /// First backoff, in milliseconds (doubled at each retry, capped at 2 s).
+    pub retry_base_ms: u64,
+    /// Seconds an idle pooled connection is kept.
+    pub pool_idle_secs: u64,
+    /// Upstream bucket receiving the gateway's proof manifests and audit entries, under
+    /// `.tollgate/{instance}/`, so `tollgate admin rebuild` can restore them; empty: off.
+    pub meta_bucket: String,
+    /// Name of this gateway instance in `meta_bucket` (instances sharing an upstream must
+    /// use distinct names).
+    pub instance: String,
+    /// Seconds between two uploads of new metadata to `meta_bucket`.
+    pub mirror_interval_secs: u64,
+}
+
+impl std::fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("bucket", &self.bucket)
+            .field("bucket_prefix", &self.bucket_prefix)
+            .field("meta_bucket", &self.meta_bucket)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            access_key: String::new(),
+            secret_key: String::new(),
+            secret_key_file: None,
+            path_style: true,
+            bucket: String::new(),
+            bucket_prefix: String::new(),
+            connect_timeout_ms: 3000,
+            timeout_secs: 30,
+            retries: 3,
+            retry_base_ms: 50,
+            pool_idle_secs: 60,
+            meta_bucket: String::new(),
+            instance: "default".into(),
+            mirror_interval_secs: 10,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    /// Points at `url`; credentials in the URL (`http://KEY:SECRET@host:port`) are taken
+    /// out of it.
+    pub fn set_url(&mut self, url: &str) -> Result<(), Error> {
+        let invalid = || Error::Invalid(format!("upstream URL {url:?} is not http(s)://[key:secret@]host[:port]"));
+        let (scheme, rest) = url.split_once("://").filter(|(s, _)| *s == "http" || *s == "https").ok_or_else(invalid)?;
+        let (userinfo, host) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        if host.is_empty() {
+            return Err(invalid());
+        }
+        if let Some((key, secret)) = userinfo.and_then(|u| u.split_once(':')) {
+            self.access_key = key.to_owned();
+            self.secret_key = secret.to_owned();
+        }
+        self.endpoint = format!("{scheme}://{host}");
+        Ok(())
+    }
+
+    /// The secret key: given, or read from `secret_key_file`.
+    pub fn secret(&self) -> Result<String, Error> {
+        match (&self.secret_key_file, self.secret_key.is_empty()) {
+            (Some(path), true) => std::fs::read_to_string(path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|source| Error::Read { path: path.clone(), source }),
+            _ => Ok(self.secret_key.clone()),
+        }
+    }
 }
 
 /// `[topics]`: per-prefix permissions (see `policy::topics`).
@@ -171,6 +294,8 @@ impl Default for Config {
             proofs: ProofConfig::default(),
             limits: crate::limits::LimitsConfig::default(),
             topics: TopicsConfig::default(),
+            backend: BackendKind::Local,
+            upstream: UpstreamConfig::default(),
         }
     }
 }
@@ -255,6 +380,24 @@ impl Config {
         if let Ok(v) = std::env::var("TOLLGATE_ROOT_SECRET_KEY") {
             self.root.secret_key = Some(v);
         }
+        if let Ok(v) = std::env::var("TOLLGATE_UPSTREAM") {
+            self.backend = BackendKind::Upstream;
+            self.upstream.set_url(&v)?;
+        }
+        let up = &mut self.upstream;
+        for (name, slot) in [
+            ("TOLLGATE_UPSTREAM_ACCESS_KEY", &mut up.access_key),
+            ("TOLLGATE_UPSTREAM_SECRET_KEY", &mut up.secret_key),
+            ("TOLLGATE_UPSTREAM_REGION", &mut up.region),
+            ("TOLLGATE_UPSTREAM_BUCKET", &mut up.bucket),
+            ("TOLLGATE_UPSTREAM_BUCKET_PREFIX", &mut up.bucket_prefix),
+            ("TOLLGATE_UPSTREAM_META_BUCKET", &mut up.meta_bucket),
+            ("TOLLGATE_UPSTREAM_INSTANCE", &mut up.instance),
+        ] {
+            if let Ok(v) = std::env::var(name) {
+                *slot = v;
+            }
+        }
         Ok(())
     }
 
@@ -273,6 +416,18 @@ impl Config {
         }
         if let Some(d) = self.domains.iter().find(|d| d.contains('/')) {
             return Err(Error::Invalid(format!("domain {d:?} must be a host name, not a URL")));
+        }
+        if self.backend == BackendKind::Upstream {
+            let up = &self.upstream;
+            if !(up.endpoint.starts_with("http://") || up.endpoint.starts_with("https://")) {
+                return Err(Error::Invalid("backend = \"upstream\" needs upstream.endpoint (http:// or https://)".into()));
+            }
+            if up.timeout_secs == 0 || up.connect_timeout_ms == 0 || up.mirror_interval_secs == 0 {
+                return Err(Error::Invalid("upstream timeouts and mirror_interval_secs must be positive".into()));
+            }
+            if up.instance.is_empty() || up.instance.contains('/') {
+                return Err(Error::Invalid("upstream.instance must be a non-empty name without '/'".into()));
+            }
         }
         if self.audit.prune_interval_secs == 0 {
             return Err(Error::Invalid("audit.prune_interval_secs must be at least 1".into()));

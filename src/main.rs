@@ -25,6 +25,10 @@ enum Command {
         /// Data directory (overrides the config).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Forward to this S3 endpoint (`backend = "upstream"`), e.g.
+        /// `https://s3.eu-west-1.amazonaws.com` or `http://KEY:SECRET@127.0.0.1:9100`.
+        #[arg(long)]
+        upstream: Option<String>,
     },
     /// Proof manifests: fetch, verify a file (offline with --manifest and --pubkey),
     /// verify a tenant's chain.
@@ -55,7 +59,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, listen, data_dir } => serve(config, listen, data_dir),
+        Command::Serve { config, listen, data_dir, upstream } => serve(config, listen, data_dir, upstream.as_deref()),
         Command::Probe { addr, alive } => {
             client("probe", tollgate::obs::probe(&addr, if alive { "/health" } else { "/ready" }))
         }
@@ -82,8 +86,16 @@ fn client(name: &str, command: impl std::future::Future<Output = Result<(), Stri
     }
 }
 
-fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir: Option<PathBuf>) -> ExitCode {
-    let mut cfg = match Config::load(config.as_deref()) {
+fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> ExitCode {
+    let loaded = Config::load(config.as_deref()).and_then(|mut cfg| {
+        if let Some(url) = upstream {
+            cfg.backend = tollgate::config::BackendKind::Upstream;
+            cfg.upstream.set_url(url)?;
+            cfg.validate()?;
+        }
+        Ok(cfg)
+    });
+    let mut cfg = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tollgate: {e}");

@@ -7,7 +7,9 @@ use crate::audit::RequestContext;
 use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
 use crate::backend::local::{LocalBackend, LocalOptions};
-use crate::config::Config;
+use crate::backend::upstream::client::ClientOptions;
+use crate::backend::upstream::{Mapping, UpstreamBackend, UpstreamOptions};
+use crate::config::{BackendKind, Config};
 use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs::{self, metrics::Metrics};
@@ -71,16 +73,7 @@ impl App {
         } else {
             None
         };
-        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::open(
-            &config.data_dir,
-            Arc::clone(&store),
-            LocalOptions {
-                fsync: config.storage.fsync,
-                max_object_size: config.storage.max_object_size,
-                body_idle_timeout: config.server.body_idle_timeout(),
-            },
-            prover.clone(),
-        )?);
+        let backend = open_backend(&config, Arc::clone(&store), prover.clone())?;
         let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
             store.tenant_create(&TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns(), quota: crate::meta::Quota::default() }, None)?;
@@ -145,6 +138,49 @@ impl App {
     pub async fn flush(&self) -> Result<(), crate::meta::Error> {
         self.store.flush().await
     }
+}
+
+/// The configured storage engine.
+fn open_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<Arc<dyn Backend>, Error> {
+    Ok(match config.backend {
+        BackendKind::Local => Arc::new(LocalBackend::open(
+            &config.data_dir,
+            store,
+            LocalOptions {
+                fsync: config.storage.fsync,
+                max_object_size: config.storage.max_object_size,
+                body_idle_timeout: config.server.body_idle_timeout(),
+            },
+            prover,
+        )?),
+        BackendKind::Upstream => {
+            let up = &config.upstream;
+            let secret = up.secret().map_err(|e| Error::Config(e.to_string()))?;
+            let mapping = if up.bucket.is_empty() {
+                Mapping::Buckets { prefix: up.bucket_prefix.clone() }
+            } else {
+                Mapping::Prefix { bucket: up.bucket.clone() }
+            };
+            Arc::new(UpstreamBackend::open(store, prover, UpstreamOptions {
+                client: ClientOptions {
+                    endpoint: up.endpoint.clone(),
+                    region: up.region.clone(),
+                    access_key: up.access_key.clone(),
+                    secret_key: auth::Secret::new(secret),
+                    path_style: up.path_style,
+                    connect_timeout: Duration::from_millis(up.connect_timeout_ms),
+                    timeout: Duration::from_secs(up.timeout_secs),
+                    retries: up.retries,
+                    retry_base: Duration::from_millis(up.retry_base_ms),
+                    pool_idle: Duration::from_secs(up.pool_idle_secs),
+                },
+                mapping,
+                max_object_size: config.storage.max_object_size,
+                body_idle_timeout: config.server.body_idle_timeout(),
+                fsync: config.storage.fsync,
+            })?)
+        }
+    })
 }
 
 /// s3s wants an owned `S3`; the backend is shared. Each call is timed for the metrics,

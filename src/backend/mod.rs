@@ -8,6 +8,8 @@ pub mod index;
 pub(crate) mod listing;
 pub mod local;
 pub(crate) mod s3util;
+mod scrub;
+pub mod upstream;
 
 use s3s::{S3Error, S3ErrorCode, StdError};
 use std::io;
@@ -81,6 +83,14 @@ pub enum Error {
     /// a bucket without one with this resource's "not found" error, and so do we.
     #[error("The {0} configuration does not exist")]
     Unconfigured(BucketSetting),
+    #[error("You must provide the Content-Length HTTP header.")]
+    MissingContentLength,
+    /// An S3 error the upstream answered, relayed with its code and status.
+    #[error("upstream {status} {code}: {message}")]
+    Upstream { status: u16, code: String, message: String },
+    /// The upstream could not be reached or did not answer in time.
+    #[error("upstream unavailable: {0}")]
+    Unavailable(String),
     #[error("disk: {0}")]
     Io(#[from] io::Error),
     #[error("metadata: {0}")]
@@ -106,6 +116,8 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Io(_) | Self::Meta(_) => ErrorClass::Internal,
+            Self::Unavailable(_) => ErrorClass::Upstream,
+            Self::Upstream { status, .. } if *status >= 500 => ErrorClass::Upstream,
             _ => ErrorClass::Client,
         }
     }
@@ -156,6 +168,9 @@ impl From<Error> for S3Error {
             Error::NotImplemented(_) => C::NotImplemented,
             Error::Unconfigured(setting) => setting.missing_code(),
             Error::QuotaExceeded(_) => C::Custom("QuotaExceeded".into()),
+            Error::MissingContentLength => C::MissingContentLength,
+            Error::Upstream { status, code, .. } if *status < 500 => S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or_else(|| C::Custom(code.clone().into())),
+            Error::Upstream { .. } | Error::Unavailable(_) => C::ServiceUnavailable,
             Error::Io(_) | Error::Meta(_) => C::InternalError,
         };
         match e.class() {
@@ -165,13 +180,23 @@ impl From<Error> for S3Error {
                 match e {
                     Error::InvalidPartNumber => err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE),
                     Error::QuotaExceeded(_) => err.set_status_code(http::StatusCode::FORBIDDEN),
+                    Error::Upstream { status, message, .. } => {
+                        if let Ok(s) = http::StatusCode::from_u16(status) {
+                            err.set_status_code(s);
+                        }
+                        if !message.is_empty() {
+                            err.set_message(message);
+                        }
+                    }
                     _ => {}
                 }
                 err
             }
             ErrorClass::Upstream => {
                 tracing::warn!(code = code.as_str(), error = %e, "upstream failure");
-                S3Error::with_message(code, "The upstream service is unavailable.")
+                let mut err = S3Error::with_message(code, "The upstream storage is unavailable; please retry.");
+                err.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+                err
             }
             ErrorClass::Internal => {
                 tracing::error!(error = %e, "internal error");

@@ -281,3 +281,43 @@ pub(crate) fn validate_tags(tags: &[(String, String)]) -> Result<(), Error> {
     Ok(())
 }
 
+
+/// The uploaded parts a CompleteMultipartUpload names, in its order, checked as S3 does:
+/// at least one, ascending numbers, each uploaded (with the ETag given, if any), all but
+/// the last at least 5 MiB.
+pub(crate) fn chosen_parts<'a>(requested: &[s3s::dto::CompletedPart], stored: &'a [crate::meta::PartRecord]) -> Result<Vec<&'a crate::meta::PartRecord>, Error> {
+    if requested.is_empty() {
+        return Err(Error::MalformedXml("You must specify at least one part".into()));
+    }
+    let mut chosen = Vec::with_capacity(requested.len());
+    let mut prev = 0u32;
+    for p in requested {
+        let n = part_number(p.part_number.ok_or_else(|| Error::MalformedXml("PartNumber is required".into()))?)?;
+        if n <= prev {
+            return Err(Error::InvalidPartOrder);
+        }
+        prev = n;
+        let part = stored
+            .iter()
+            .find(|s| s.number == n)
+            .filter(|s| p.e_tag.as_ref().is_none_or(|e| e.value().trim_matches('"') == s.etag))
+            .ok_or_else(|| Error::InvalidPart("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.".into()))?;
+        chosen.push(part);
+    }
+    if chosen[..chosen.len() - 1].iter().any(|p| p.size < MIN_PART_SIZE) {
+        return Err(Error::EntityTooSmall);
+    }
+    Ok(chosen)
+}
+
+/// The ETag of a multipart object: the MD5 of its parts' MD5s, then `-{parts}`.
+pub(crate) fn multipart_etag(parts: &[&crate::meta::PartRecord]) -> Result<String, Error> {
+    let mut md5s = Vec::with_capacity(parts.len() * 16);
+    for p in parts {
+        let raw = hex_simd::decode_to_vec(&p.etag).map_err(|_| Error::InvalidPart("corrupt part etag".into()))?;
+        md5s.extend_from_slice(&raw);
+    }
+    let mut h = <s3s::crypto::Md5 as s3s::crypto::Checksum>::new();
+    s3s::crypto::Checksum::update(&mut h, &md5s);
+    Ok(format!("{}-{}", hex_simd::encode_to_string(s3s::crypto::Checksum::finalize(h), hex_simd::AsciiCase::Lower), parts.len()))
+}

@@ -10,7 +10,6 @@ mod blobs;
 mod list;
 mod multipart;
 mod object;
-mod scrub;
 
 pub use blobs::BlobStore;
 
@@ -111,6 +110,16 @@ pub struct ReconcileReport {
     pub missing_blobs: usize,
 }
 
+impl crate::backend::scrub::ObjectReader for LocalBackend {
+    fn index(&self) -> &Index {
+        &self.index
+    }
+
+    async fn open(&self, _bucket: &str, _key: &str, rec: &crate::meta::ObjectRecord) -> Result<crate::backend::scrub::ByteStream, Error> {
+        Ok(Box::pin(self.blobs.read(&rec.segments, 0..rec.size)))
+    }
+}
+
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
     async fn ready(&self) -> Result<(), String> {
@@ -118,7 +127,7 @@ impl Backend for LocalBackend {
     }
 
     async fn scrub(&self, bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
-        self.scrub_all(bytes_per_sec).await
+        crate::backend::scrub::scrub(self, bytes_per_sec).await
     }
 
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {

@@ -138,36 +138,9 @@ pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<C
     let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
-    if requested.is_empty() {
-        return Err(Error::MalformedXml("You must specify at least one part".into()));
-    }
     let stored = b.store.part_list(&input.upload_id)?;
-    let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
-    let mut prev = 0u32;
-    for p in &requested {
-        let n = part_number(p.part_number.ok_or_else(|| Error::MalformedXml("PartNumber is required".into()))?)?;
-        if n <= prev {
-            return Err(Error::InvalidPartOrder);
-        }
-        prev = n;
-        let part = stored
-            .iter()
-            .find(|s| s.number == n)
-            .filter(|s| p.e_tag.as_ref().is_none_or(|e| e.value().trim_matches('"') == s.etag))
-            .ok_or_else(|| Error::InvalidPart("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.".into()))?;
-        chosen.push(part);
-    }
-    if chosen[..chosen.len() - 1].iter().any(|p| p.size < MIN_PART_SIZE) {
-        return Err(Error::EntityTooSmall);
-    }
-    let mut md5s = Vec::with_capacity(chosen.len() * 16);
-    for p in &chosen {
-        let raw = hex_simd::decode_to_vec(&p.etag).map_err(|_| Error::InvalidPart("corrupt part etag".into()))?;
-        md5s.extend_from_slice(&raw);
-    }
-    let mut h = <s3s::crypto::Md5 as s3s::crypto::Checksum>::new();
-    s3s::crypto::Checksum::update(&mut h, &md5s);
-    let etag_value = format!("{}-{}", hex_simd::encode_to_string(s3s::crypto::Checksum::finalize(h), hex_simd::AsciiCase::Lower), chosen.len());
+    let chosen = chosen_parts(&requested, &stored)?;
+    let etag_value = multipart_etag(&chosen)?;
     // The SHA-256 of the whole object: its parts read in order, streamed, once.
     let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();
     let size: u64 = chosen.iter().map(|p| p.size).sum();

@@ -1,28 +1,50 @@
 //! Scrub: re-hashes stored objects against the SHA-256 their manifests recorded, at a
 //! bounded rate, and reports mismatches (bit rot, tampering). It never deletes data.
 
-use super::*;
-use crate::backend::{ScrubMismatch, ScrubReport};
+use crate::backend::index::Index;
+use crate::backend::{Error, ScrubMismatch, ScrubReport};
+use crate::meta::ObjectRecord;
 
-use futures::StreamExt;
+use std::io;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use sha2::Digest as _;
-use std::time::Instant;
 
-impl LocalBackend {
-    pub(super) async fn scrub_all(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+/// An object's bytes, as a backend reads them back.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
+
+/// A backend whose stored objects can be read back whole.
+pub(crate) trait ObjectReader {
+    fn index(&self) -> &Index;
+    async fn open(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<ByteStream, Error>;
+}
+
+/// Re-hashes every indexed object of `backend` at most `bytes_per_sec` (0: unbounded).
+pub(crate) async fn scrub(backend: &impl ObjectReader, bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+    let index = backend.index();
+    {
         let started = Instant::now();
         let mut report = ScrubReport::default();
         let mut read = 0u64;
-        for bucket in self.store.bucket_list()? {
+        for bucket in index.store.bucket_list()? {
             // Collect first: the scan must not hold the index while hashing for long.
-            let entries: Vec<_> = self.store.object_scan(&bucket.name, "", None).collect::<Result<_, _>>()?;
+            let entries: Vec<_> = index.store.object_scan(&bucket.name, "", None).collect::<Result<_, _>>()?;
             for (key, rec) in entries {
                 if rec.sha256.is_empty() {
                     continue;
                 }
                 let mut sha = sha2::Sha256::new();
-                let mut body = std::pin::pin!(self.blobs.read(&rec.segments, 0..rec.size));
                 let mut failed = None;
+                let mut body: ByteStream = match backend.open(&bucket.name, &key, &rec).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        Box::pin(futures::stream::empty())
+                    }
+                };
                 while let Some(chunk) = body.next().await {
                     match chunk {
                         Ok(c) => {

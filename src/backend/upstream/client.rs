@@ -1,0 +1,311 @@
+//! The upstream's HTTP client: pooled keep-alive connections (HTTP, or HTTPS through
+//! rustls with the system's roots), SigV4 with `UNSIGNED-PAYLOAD` so bodies stream and are
+//! never buffered, retries with exponential backoff and jitter for idempotent requests,
+//! and a liveness watchdog instead of a total timeout: a 5 GiB upload may take minutes, a
+//! silent upstream may not.
+
+use super::body::Progress;
+use crate::backend::Error;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use s3s::StdError;
+
+/// A request body sent upstream.
+pub type UpBody = http_body_util::combinators::UnsyncBoxBody<Bytes, StdError>;
+
+/// The connection settings of an upstream.
+pub struct ClientOptions {
+    pub endpoint: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: crate::auth::Secret,
+    pub path_style: bool,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub retry_base: Duration,
+    pub pool_idle: Duration,
+}
+
+pub struct Client {
+    http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, UpBody>,
+    scheme: String,
+    authority: String,
+    region: String,
+    identity: aws_smithy_runtime_api::client::identity::Identity,
+    path_style: bool,
+    timeout: Duration,
+    retries: u32,
+    retry_base: Duration,
+}
+
+/// One request to the upstream: an upstream bucket (empty: the service), a key (empty:
+/// the bucket), sub-resources and headers.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    pub bucket: String,
+    pub key: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+}
+
+impl Call {
+    pub fn new(method: Method, bucket: &str, key: &str) -> Self {
+        Self { method, bucket: bucket.to_owned(), key: key.to_owned(), query: Vec::new(), headers: HeaderMap::new() }
+    }
+
+    #[must_use]
+    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.query.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Adds a header; values that are not valid header text are dropped (they came from
+    /// a parsed client request, so they were valid there).
+    #[must_use]
+    pub fn header(mut self, name: &'static str, value: impl AsRef<str>) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
+            self.headers.append(name, v);
+        }
+        self
+    }
+
+    #[must_use]
+    pub fn header_opt(self, name: &'static str, value: Option<impl AsRef<str>>) -> Self {
+        match value {
+            Some(v) => self.header(name, v),
+            None => self,
+        }
+    }
+
+    /// GET, HEAD and DELETE may be sent twice with the same effect.
+    fn idempotent(&self) -> bool {
+        matches!(self.method, Method::GET | Method::HEAD | Method::DELETE)
+    }
+}
+
+/// S3's URI encoding: everything but unreserved characters (and `/` in paths).
+pub fn uri_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Client {
+    pub fn new(opts: ClientOptions) -> Result<Self, String> {
+        let (scheme, authority) = opts.endpoint.trim_end_matches('/').split_once("://").ok_or("the upstream endpoint needs a scheme")?;
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(opts.connect_timeout));
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| format!("no TLS root certificates: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = HyperClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(opts.pool_idle)
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .build(https);
+        let identity = aws_credential_types::Credentials::new(opts.access_key, opts.secret_key.expose().to_owned(), None, None, "tollgate-upstream").into();
+        Ok(Self {
+            http: client,
+            scheme: scheme.to_owned(),
+            authority: authority.to_owned(),
+            region: opts.region,
+            identity,
+            path_style: opts.path_style,
+            timeout: opts.timeout,
+            retries: opts.retries,
+            retry_base: opts.retry_base,
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn url(&self, call: &Call) -> String {
+        let key = uri_encode(&call.key, true);
+        let mut url = match (call.bucket.is_empty(), self.path_style) {
+            (true, _) => format!("{}://{}/", self.scheme, self.authority),
+            (false, true) => format!("{}://{}/{}/{key}", self.scheme, self.authority, uri_encode(&call.bucket, false)),
+            (false, false) => format!("{}://{}.{}/{key}", self.scheme, call.bucket, self.authority),
+        };
+        if !call.query.is_empty() {
+            let mut q: Vec<String> = call
+                .query
+                .iter()
+                .map(|(k, v)| if v.is_empty() { uri_encode(k, false) } else { format!("{}={}", uri_encode(k, false), uri_encode(v, false)) })
+                .collect();
+            q.sort();
+            url.push('?');
+            url.push_str(&q.join("&"));
+        }
+        url
+    }
+
+    /// Builds and signs the request of `call`.
+    fn signed(&self, call: &Call, body: UpBody) -> Result<Request<UpBody>, Error> {
+        use aws_sigv4::http_request::{PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign};
+        let url = self.url(call);
+        let mut req = Request::builder().method(call.method.clone()).uri(&url).body(body).map_err(|e| Error::Unavailable(format!("bad upstream request: {e}")))?;
+        *req.headers_mut() = call.headers.clone();
+        req.headers_mut().insert("x-amz-content-sha256", HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+        let mut settings = SigningSettings::default();
+        // S3 signs the path as sent: encoded once, never normalized.
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region(&self.region)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?
+            .into();
+        let headers: Vec<(&str, &str)> = req.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+        let signable = SignableRequest::new(call.method.as_str(), &url, headers.into_iter(), SignableBody::UnsignedPayload)
+            .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?.into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        Ok(req)
+    }
+
+    /// Sends a request with a small body (empty for most), retrying on connection failures
+    /// and, for idempotent requests, on timeouts and 5xx answers. Returns the final
+    /// answer, whatever its status.
+    pub async fn send(&self, call: &Call, body: Bytes) -> Result<Response<Incoming>, Error> {
+        let mut attempt = 0;
+        loop {
+            let req = self.signed(call, full(body.clone()))?;
+            let result = tokio::time::timeout(self.timeout, self.http.request(req)).await;
+            // A failed connection never reached the upstream: any request may be re-sent.
+            let retry = attempt < self.retries
+                && match &result {
+                    Ok(Ok(resp)) => call.idempotent() && is_retryable_status(resp.status()),
+                    Ok(Err(e)) => e.is_connect() || call.idempotent(),
+                    Err(_) => call.idempotent(),
+                };
+            if !retry {
+                return match result {
+                    Ok(Ok(resp)) => Ok(resp),
+                    Ok(Err(e)) => Err(Error::Unavailable(format!("{} {}: {e}", call.method, self.authority))),
+                    Err(_) => Err(Error::Unavailable(format!("{} {}: no answer within {:?}", call.method, self.authority, self.timeout))),
+                };
+            }
+            let delay = backoff(self.retry_base, attempt);
+            tracing::info!(attempt, delay_ms = delay.as_millis() as u64, method = %call.method, "retrying an upstream request");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Sends a request with a streamed body (never retried: the body is consumed). The
+    /// upstream must keep reading: if it stalls for the timeout while the body has bytes
+    /// for it, or does not answer that long after the body ended, the request fails.
+    pub async fn send_body(&self, call: &Call, body: UpBody, progress: Arc<Progress>) -> Result<Response<Incoming>, Error> {
+        let req = self.signed(call, body)?;
+        tokio::select! {
+            result = self.http.request(req) => result.map_err(|e| Error::Unavailable(format!("{} {}: {e}", call.method, self.authority))),
+            () = progress.stalled(self.timeout) => Err(Error::Unavailable(format!("{} {}: the upstream stopped reading for {:?}", call.method, self.authority, self.timeout))),
+        }
+    }
+
+    /// The answer if it is a success, else the upstream's S3 error.
+    pub async fn ok(&self, resp: Response<Incoming>) -> Result<Response<Incoming>, Error> {
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        Err(self.error_of(resp).await)
+    }
+
+    /// The whole (small) body of a successful answer: XML results.
+    pub async fn xml(&self, resp: Response<Incoming>) -> Result<Bytes, Error> {
+        let resp = self.ok(resp).await?;
+        let body = self.read_small(resp).await?;
+        // CopyObject and CompleteMultipartUpload may fail after a 200 has been sent.
+        if super::xml::is_error(&body) {
+            return Err(super::xml::error(StatusCode::INTERNAL_SERVER_ERROR, &body));
+        }
+        Ok(body)
+    }
+
+    async fn read_small(&self, resp: Response<Incoming>) -> Result<Bytes, Error> {
+        let limited = http_body_util::Limited::new(resp.into_body(), 16 << 20);
+        match tokio::time::timeout(self.timeout, limited.collect()).await {
+            Ok(Ok(c)) => Ok(c.to_bytes()),
+            Ok(Err(e)) => Err(Error::Unavailable(format!("reading an upstream answer: {e}"))),
+            Err(_) => Err(Error::Unavailable("the upstream stopped sending its answer".into())),
+        }
+    }
+
+    /// The S3 error an unsuccessful answer carries (HEAD answers have no body: their
+    /// status decides).
+    pub async fn error_of(&self, resp: Response<Incoming>) -> Error {
+        let status = resp.status();
+        match status {
+            StatusCode::NOT_MODIFIED => return Error::NotModified,
+            StatusCode::PRECONDITION_FAILED => return Error::PreconditionFailed,
+            _ => {}
+        }
+        let body = self.read_small(resp).await.unwrap_or_default();
+        super::xml::error(status, &body)
+    }
+}
+
+fn full(bytes: Bytes) -> UpBody {
+    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn is_retryable_status(s: StatusCode) -> bool {
+    matches!(s, StatusCode::INTERNAL_SERVER_ERROR | StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
+}
+
+/// Exponential backoff from `base`, capped at 2 s, with full jitter (a random share of
+/// the step), so retrying gateways do not hammer a recovering upstream in step.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let step = base.saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(2));
+    let mut b = [0u8; 4];
+    let jitter = if getrandom::fill(&mut b).is_ok() { f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX) } else { 0.5 };
+    step.mul_f64(0.5 + jitter / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_once_keeping_slashes() {
+        assert_eq!(uri_encode("a b/c+d/é~", true), "a%20b/c%2Bd/%C3%A9~");
+        assert_eq!(uri_encode("x/y", false), "x%2Fy");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        for attempt in 0..20 {
+            let d = backoff(base, attempt);
+            let step = base.saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(2));
+            assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The upstream backend: object bytes live in another S3 service (AWS S3, Ceph RGW, MinIO,
+//! Garage, moto, another tollgate), reached with the gateway's own credentials. Requests
+//! are rebuilt and re-signed ([`client`]), bodies stream both ways and are hashed once on
+//! the way ([`body`]), answers are parsed with quick-xml ([`xml`]).
+//!
+//! The gateway keeps its [`Index`] as for the local backend: buckets belong to tenants,
+//! and every object written through the gateway has a record (size, ETag, SHA-256, proof
+//! id, checksums, tags) that drives usage, quotas, proofs and topic rules. The upstream is
+//! the truth for bytes, attributes and listings: reads and listings are forwarded, so
+//! objects written by another gateway instance sharing the upstream are seen too. Writes
+//! to one key are serialized inside the gateway, so conditional writes (`If-Match`,
+//! `If-None-Match: *`) hold even against an upstream that ignores them.
+//!
+//! One file per operation group: [`bucket`], [`object`], [`list`], [`multipart`].
+
+mod body;
+mod bucket;
+pub mod client;
+mod list;
+mod locks;
+mod multipart;
+mod object;
+mod xml;
+
+use crate::backend::index::Index;
+use crate::backend::{Backend, Error, ScrubReport, answers, listing};
+use crate::meta::{BucketRecord, Store};
+use crate::proof::Prover;
+
+use client::{Call, Client, ClientOptions};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+
+/// Where gateway buckets live upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    /// Each gateway bucket is the upstream bucket `{prefix}{bucket}`.
+    Buckets { prefix: String },
+    /// Every gateway bucket is the prefix `{tenant}/{bucket}/` of this upstream bucket.
+    Prefix { bucket: String },
+}
+
+/// Settings of the upstream backend.
+pub struct UpstreamOptions {
+    pub client: ClientOptions,
+    pub mapping: Mapping,
+    /// Largest object (or part) accepted, in bytes.
+    pub max_object_size: u64,
+    /// How long a client's request body may stall before the request fails.
+    pub body_idle_timeout: Duration,
+    /// Sync the index before acknowledging a write.
+    pub fsync: bool,
+}
+
+pub struct UpstreamBackend {
+    index: Index,
+    client: Client,
+    mapping: Mapping,
+    max_object_size: u64,
+    body_idle_timeout: Duration,
+    /// How long the upstream may stay silent in the middle of a download.
+    timeout: Duration,
+    locks: locks::KeyLocks,
+}
+
+/// The backend answers index lookups itself (`self.bucket(..)`, `self.store`).
+impl std::ops::Deref for UpstreamBackend {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        &self.index
+    }
+}
+
+/// Where one gateway bucket's keys are upstream.
+#[derive(Debug, Clone)]
+struct Place {
+    bucket: String,
+    /// Prefix of every key (empty when buckets map one to one).
+    root: String,
+}
+
+impl Place {
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.root)
+    }
+}
+
+impl UpstreamBackend {
+    pub fn open(store: Arc<dyn Store>, prover: Option<Arc<Prover>>, opts: UpstreamOptions) -> Result<Self, Error> {
+        let timeout = opts.client.timeout;
+        let client = Client::new(opts.client).map_err(Error::Unavailable)?;
+        Ok(Self {
+            index: Index { store, prover, fsync: opts.fsync },
+            client,
+            mapping: opts.mapping,
+            max_object_size: opts.max_object_size,
+            body_idle_timeout: opts.body_idle_timeout,
+            timeout,
+            locks: locks::KeyLocks::default(),
+        })
+    }
+
+    fn place_of(&self, rec: &BucketRecord) -> Place {
+        match &self.mapping {
+            Mapping::Buckets { prefix } => Place { bucket: format!("{prefix}{}", rec.name), root: String::new() },
+            Mapping::Prefix { bucket } => Place { bucket: bucket.clone(), root: format!("{}/{}/", rec.tenant, rec.name) },
+        }
+    }
+
+    /// Where a gateway bucket is upstream (`NoSuchBucket` if the gateway has no such bucket).
+    fn place(&self, bucket: &str) -> Result<Place, Error> {
+        Ok(self.place_of(&self.bucket(bucket)?))
+    }
+
+    /// Sends a body-less request and returns the successful answer or the upstream's error.
+    async fn call(&self, call: Call) -> Result<http::Response<hyper::body::Incoming>, Error> {
+        let resp = self.client.send(&call, Bytes::new()).await?;
+        self.client.ok(resp).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for UpstreamBackend {
+    async fn ready(&self) -> Result<(), String> {
+        self.store.bucket_list().map_err(|e| format!("metadata: {e}"))?;
+        let probe = match &self.mapping {
+            Mapping::Prefix { bucket } => Call::new(Method::HEAD, bucket, ""),
+            Mapping::Buckets { .. } => Call::new(Method::GET, "", ""),
+        };
+        // Any answer below 500 (even a refusal) shows the upstream is there and serving.
+        match self.client.send(&probe, Bytes::new()).await {
+            Ok(resp) if !resp.status().is_server_error() => Ok(()),
+            Ok(resp) => Err(format!("upstream answered {}", resp.status())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+        crate::backend::scrub::scrub(self, bytes_per_sec).await
+    }
+
+    async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
+        multipart::expire(self, upload_id).await
+    }
+}
+
+impl crate::backend::scrub::ObjectReader for UpstreamBackend {
+    fn index(&self) -> &Index {
+        &self.index
+    }
+
+    async fn open(&self, bucket: &str, key: &str, _rec: &crate::meta::ObjectRecord) -> Result<crate::backend::scrub::ByteStream, Error> {
+        object::download(self, bucket, key).await
+    }
+}
+
+crate::backend::s3_operations! { UpstreamBackend;
+    answers::list_buckets(ListBucketsInput) -> ListBucketsOutput;
+    bucket::create_bucket(CreateBucketInput) -> CreateBucketOutput;
+    bucket::delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
+    answers::head_bucket(HeadBucketInput) -> HeadBucketOutput;
+    answers::get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
+    answers::get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
+    object::put_object(PutObjectInput) -> PutObjectOutput;
+    object::get_object(GetObjectInput) -> GetObjectOutput;
+    object::head_object(HeadObjectInput) -> HeadObjectOutput;
+    object::delete_object(DeleteObjectInput) -> DeleteObjectOutput;
+    object::delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+    object::copy_object(CopyObjectInput) -> CopyObjectOutput;
+    listing::list_objects(ListObjectsInput) -> ListObjectsOutput;
+    listing::list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
+    listing::list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;
+    multipart::create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
+    multipart::upload_part(UploadPartInput) -> UploadPartOutput;
+    multipart::upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
+    multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
+    multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+    answers::list_parts(ListPartsInput) -> ListPartsOutput;
+    answers::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
+    object::get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
+    object::put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
+    object::delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
+    answers::get_bucket_acl(GetBucketAclInput) -> GetBucketAclOutput;
+    answers::get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
+    answers::put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
+    answers::put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
+    answers::get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
+    answers::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
+    answers::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
+    answers::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
+    answers::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
+    answers::get_bucket_website(GetBucketWebsiteInput) -> GetBucketWebsiteOutput;
+}

@@ -1,0 +1,619 @@
+//! Object operations through the upstream: put, get, head, delete (one and many), copy,
+//! tagging.
+
+use super::body::{IdleLimited, Progress, Upload};
+use super::client::{Call, uri_encode};
+use super::{Place, UpstreamBackend, xml};
+use crate::auth::Principal;
+use crate::backend::Error;
+use crate::backend::s3util::*;
+use crate::meta::{Checksums, ObjectAttrs, ObjectRecord, Precondition};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use http_body_util::BodyExt;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response};
+
+/// Adds the attribute headers of a write (`Content-Type`, `x-amz-meta-*`, ...).
+pub(super) fn with_attrs(mut call: Call, a: &ObjectAttrs) -> Call {
+    call = call
+        .header_opt("content-type", a.content_type.as_ref())
+        .header_opt("content-encoding", a.content_encoding.as_ref())
+        .header_opt("content-disposition", a.content_disposition.as_ref())
+        .header_opt("content-language", a.content_language.as_ref())
+        .header_opt("cache-control", a.cache_control.as_ref())
+        .header_opt("expires", a.expires.as_ref())
+        .header_opt("x-amz-website-redirect-location", a.website_redirect_location.as_ref());
+    for (k, v) in &a.user_metadata {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()), http::HeaderValue::from_str(v)) {
+            call.headers.append(name, value);
+        }
+    }
+    call
+}
+
+/// Adds the checksums a client declared in headers, so the upstream keeps them too.
+pub(super) fn with_checksums(call: Call, c: &Checksums) -> Call {
+    call.header_opt("x-amz-checksum-crc32", c.crc32.as_ref())
+        .header_opt("x-amz-checksum-crc32c", c.crc32c.as_ref())
+        .header_opt("x-amz-checksum-crc64nvme", c.crc64nvme.as_ref())
+        .header_opt("x-amz-checksum-sha1", c.sha1.as_ref())
+        .header_opt("x-amz-checksum-sha256", c.sha256.as_ref())
+}
+
+fn etag_header(e: &ETagCondition) -> String {
+    match e {
+        ETagCondition::Any => "*".to_owned(),
+        ETagCondition::ETag(t) => format!("\"{}\"", t.value()),
+    }
+}
+
+/// The announced length of a request body: S3 needs one, and the upstream is sent exactly
+/// that many bytes.
+pub(super) fn body_length<T>(req: &S3Request<T>, declared: Option<i64>) -> Result<u64, Error> {
+    let header = req.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    declared.and_then(|n| u64::try_from(n).ok()).or(header).ok_or(Error::MissingContentLength)
+}
+
+/// Streams a client's body to the upstream with `call`, hashed and checked on the way.
+/// Returns the upstream's answer headers and the body's digests; if the body fails a
+/// check, the upstream request is cut short and the client gets the check's error.
+pub(super) async fn send_upload<T>(
+    b: &UpstreamBackend,
+    req: &S3Request<T>,
+    call: Call,
+    body: Option<StreamingBlob>,
+    expect: Expected,
+    length: u64,
+) -> Result<(HeaderMap, crate::proof::hashing::BodyDigests), Error> {
+    if length > b.max_object_size {
+        return Err(Error::EntityTooLarge);
+    }
+    let check = BodyCheck::new(req, expect)?;
+    let progress = Progress::new();
+    let (upload, outcome) = Upload::new(body, check, length, b.body_idle_timeout, std::sync::Arc::clone(&progress));
+    let call = call.header("content-length", length.to_string());
+    let sent = if length == 0 {
+        // An empty body may never be polled by the connection: check it here, then send.
+        let drained: Vec<_> = futures::StreamExt::collect(upload).await;
+        if drained.iter().any(Result::is_err) {
+            Err(Error::IncompleteBody("the body did not verify".into()))
+        } else {
+            b.client.send(&call, Bytes::new()).await
+        }
+    } else {
+        let stream = futures::StreamExt::map(upload, |r| r.map(http_body::Frame::data));
+        b.client.send_body(&call, http_body_util::StreamBody::new(stream).boxed_unsync(), progress).await
+    };
+    let client_fault = || outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    let resp = match sent {
+        Ok(resp) => resp,
+        Err(e) => {
+            return Err(match client_fault() {
+                Some(Err(client)) => client,
+                _ => e,
+            });
+        }
+    };
+    let resp = match b.client.ok(resp).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(match client_fault() {
+                Some(Err(client)) => client,
+                _ => e,
+            });
+        }
+    };
+    match client_fault() {
+        Some(Ok(digests)) => Ok((resp.headers().clone(), digests)),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::Unavailable("the upstream answered before the whole body was sent".into())),
+    }
+}
+
+pub(super) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The ETag of an answer, unquoted.
+pub(super) fn etag_of(h: &HeaderMap) -> String {
+    header_str(h, "etag").unwrap_or("").trim_matches('"').to_owned()
+}
+
+/// Checks a write's precondition against the index (under the key's lock).
+fn check_precondition(b: &UpstreamBackend, bucket: &str, key: &str, p: &Precondition) -> Result<(), Error> {
+    if p.holds(b.store.object_get(bucket, key)?.as_ref()) { Ok(()) } else { Err(Error::PreconditionFailed) }
+}
+
+/// Refuses early a write that would exceed a quota (the index re-checks at commit).
+fn check_quota(b: &UpstreamBackend, bucket: &str, key: &str, size: u64) -> Result<(), Error> {
+    let rec = b.bucket(bucket)?;
+    let old = b.store.object_get(bucket, key)?.map(|o| o.size);
+    rec.quota.admits(rec.objects, rec.bytes, old, size).map_err(Error::QuotaExceeded)?;
+    if let Some(t) = b.store.tenant_get(&rec.tenant)?
+        && !t.quota.is_unlimited()
+    {
+        let (objects, bytes) = b.store.tenant_usage(&rec.tenant)?;
+        t.quota.admits(objects, bytes, old, size).map_err(Error::QuotaExceeded)?;
+    }
+    Ok(())
+}
+
+/// Records a version the upstream now holds. If the index refuses it (a quota crossed by
+/// a concurrent write), the upstream copy is removed again, so nothing unaccounted stays.
+pub(super) async fn record(b: &UpstreamBackend, place: &Place, bucket: &str, key: &str, rec: ObjectRecord, upload: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<ObjectRecord, Error> {
+    match b.index.commit(bucket, key, rec, &Precondition::None, upload, audit).await {
+        Ok((rec, _)) => Ok(rec),
+        Err(e) => {
+            tracing::warn!(bucket, key, error = %e, "index refused an upstream write; removing it");
+            let _ = b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
+            let _ = b.index.delete(bucket, key, audit).await;
+            Err(e)
+        }
+    }
+}
+
+pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
+    let input = &mut req.input;
+    check_key(&input.key)?;
+    let place = b.place(&input.bucket)?;
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let tags = parse_tagging_header(input.tagging.as_deref())?;
+    let length = body_length(&req, req.input.content_length)?;
+    let input = &mut req.input;
+    let attrs = attrs_from_input!(input);
+    let expect = expected_from_input!(input);
+    let body = input.body.take();
+    let (bucket, key) = (input.bucket.clone(), input.key.clone());
+    check_quota(b, &bucket, &key, length)?;
+    let _lock = b.locks.lock(&bucket, &key).await;
+    check_precondition(b, &bucket, &key, &precondition)?;
+    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(&key)), &attrs);
+    call = with_checksums(call, &expect.checksums)
+        .header_opt("content-md5", expect.content_md5.as_ref())
+        .header_opt("x-amz-tagging", req.input.tagging.as_ref())
+        .header_opt("if-match", req.input.if_match.as_ref().map(etag_header))
+        .header_opt("if-none-match", req.input.if_none_match.as_ref().map(etag_header));
+    let (headers, digests) = send_upload(b, &req, call, body, expect, length).await?;
+    let rec = ObjectRecord {
+        size: length,
+        etag: etag_of(&headers),
+        last_modified_ns: now_ns(),
+        segments: Vec::new(),
+        multipart: false,
+        attrs,
+        checksums: digests.checksums,
+        tags,
+        owner: Principal::of(&req).access_key,
+        sha256: digests.sha256,
+        proof_id: String::new(),
+    };
+    let audit = crate::audit::entry(&req, "PutObject", &bucket, &key, rec.size);
+    let rec = record(b, &place, &bucket, &key, rec, None, &audit).await?;
+    let mut out_headers = HeaderMap::new();
+    proof_headers(&mut out_headers, &rec);
+    let c = rec.checksums;
+    Ok(S3Response::with_headers(
+        PutObjectOutput {
+            e_tag: Some(etag(&rec.etag)),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            ..Default::default()
+        },
+        out_headers,
+    ))
+}
+
+/// The object description an upstream answer carries in its headers.
+struct Described {
+    content_length: Option<i64>,
+    content_range: Option<String>,
+    etag: String,
+    last_modified: Option<Timestamp>,
+    attrs: ObjectAttrs,
+    parts_count: Option<i32>,
+    tag_count: Option<i32>,
+    checksums: Checksums,
+}
+
+fn describe(h: &HeaderMap) -> Described {
+    let s = |n: &str| header_str(h, n).map(str::to_owned);
+    let mut user_metadata: Vec<(String, String)> = h
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-amz-meta-")?.to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    user_metadata.sort();
+    Described {
+        content_length: header_str(h, "content-length").and_then(|v| v.parse().ok()),
+        content_range: s("content-range"),
+        etag: etag_of(h),
+        last_modified: header_str(h, "last-modified").and_then(parse_http_date),
+        attrs: ObjectAttrs {
+            content_type: s("content-type"),
+            content_encoding: s("content-encoding"),
+            content_disposition: s("content-disposition"),
+            content_language: s("content-language"),
+            cache_control: s("cache-control"),
+            expires: s("expires"),
+            website_redirect_location: s("x-amz-website-redirect-location"),
+            user_metadata,
+        },
+        parts_count: header_str(h, "x-amz-mp-parts-count").and_then(|v| v.parse().ok()),
+        tag_count: header_str(h, "x-amz-tagging-count").and_then(|v| v.parse().ok()),
+        checksums: Checksums {
+            crc32: s("x-amz-checksum-crc32"),
+            crc32c: s("x-amz-checksum-crc32c"),
+            crc64nvme: s("x-amz-checksum-crc64nvme"),
+            sha1: s("x-amz-checksum-sha1"),
+            sha256: s("x-amz-checksum-sha256"),
+        },
+    }
+}
+
+/// A read forwarded upstream with its range and conditions.
+fn read_call(method: Method, place: &Place, key: &str, range: Option<&Range>, part_number: Option<i32>, c: (Option<&ETagCondition>, Option<&ETagCondition>, Option<&Timestamp>, Option<&Timestamp>), checksum_mode: Option<&ChecksumMode>) -> Call {
+    let mut call = Call::new(method, &place.bucket, &place.key(key))
+        .header_opt("if-match", c.0.map(etag_header))
+        .header_opt("if-none-match", c.1.map(etag_header))
+        .header_opt("if-modified-since", c.2.map(http_date))
+        .header_opt("if-unmodified-since", c.3.map(http_date))
+        .header_opt("x-amz-checksum-mode", checksum_mode.map(ChecksumMode::as_str));
+    if let Some(r) = range {
+        call = call.header("range", range_header(r));
+    }
+    if let Some(n) = part_number {
+        call = call.query("partNumber", n.to_string());
+    }
+    call
+}
+
+fn range_header(r: &Range) -> String {
+    match r {
+        Range::Int { first, last: Some(last) } => format!("bytes={first}-{last}"),
+        Range::Int { first, last: None } => format!("bytes={first}-"),
+        Range::Suffix { length } => format!("bytes=-{length}"),
+    }
+}
+
+/// What the index adds to an upstream object it recorded (same ETag): proof headers, and
+/// checksums computed on the way in that the upstream may not keep.
+fn recorded(b: &UpstreamBackend, bucket: &str, key: &str, etag: &str) -> Option<ObjectRecord> {
+    b.store.object_get(bucket, key).ok().flatten().filter(|r| r.etag == etag)
+}
+
+fn not_a_version(v: Option<&str>) -> Result<(), Error> {
+    if v.is_some_and(|v| v != "null") {
+        return Err(Error::InvalidArgument("Invalid version id specified".into()));
+    }
+    Ok(())
+}
+
+/// Picks the index's checksums for a whole-object read asked with checksum mode, when the
+/// upstream returned none.
+fn merge_checksums(d: &mut Described, rec: Option<&ObjectRecord>, mode: Option<&ChecksumMode>) {
+    if d.checksums.is_empty()
+        && d.content_range.is_none()
+        && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+        && let Some(r) = rec.filter(|r| !r.multipart)
+    {
+        d.checksums = r.checksums.clone();
+    }
+}
+
+pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
+    let input = req.input;
+    not_a_version(input.version_id.as_deref())?;
+    let place = b.place(&input.bucket)?;
+    let call = read_call(
+        Method::GET,
+        &place,
+        &input.key,
+        input.range.as_ref(),
+        input.part_number,
+        (input.if_match.as_ref(), input.if_none_match.as_ref(), input.if_modified_since.as_ref(), input.if_unmodified_since.as_ref()),
+        input.checksum_mode.as_ref(),
+    );
+    let resp = b.call(call).await.map_err(missing_key)?;
+    let mut d = describe(resp.headers());
+    let rec = recorded(b, &input.bucket, &input.key, &d.etag);
+    merge_checksums(&mut d, rec.as_ref(), input.checksum_mode.as_ref());
+    let body = IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout);
+    let a = d.attrs;
+    let c = d.checksums;
+    let output = GetObjectOutput {
+        body: Some(StreamingBlob::wrap(body)),
+        content_length: d.content_length,
+        content_range: d.content_range,
+        parts_count: d.parts_count,
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag(&d.etag)),
+        last_modified: d.last_modified,
+        metadata: metadata_map(&a.user_metadata),
+        content_type: input.response_content_type.or(a.content_type),
+        content_encoding: input.response_content_encoding.or(a.content_encoding),
+        content_disposition: input.response_content_disposition.or(a.content_disposition),
+        content_language: input.response_content_language.or(a.content_language),
+        cache_control: input.response_cache_control.or(a.cache_control),
+        expires: input.response_expires.or_else(|| a.expires.as_deref().and_then(parse_http_date)),
+        website_redirect_location: a.website_redirect_location,
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        tag_count: d.tag_count,
+        ..Default::default()
+    };
+    let mut resp = S3Response::new(output);
+    if let Some(rec) = &rec {
+        proof_headers(&mut resp.headers, rec);
+    }
+    Ok(resp)
+}
+
+/// A 404 from a key read is `NoSuchKey` (HEAD answers carry no code).
+pub(super) fn missing_key(e: Error) -> Error {
+    match e {
+        Error::Upstream { status: 404, code, .. } if code == "NoSuchKey" || code.is_empty() => Error::NoSuchKey,
+        e => e,
+    }
+}
+
+pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
+    let input = req.input;
+    not_a_version(input.version_id.as_deref())?;
+    let place = b.place(&input.bucket)?;
+    let call = read_call(
+        Method::HEAD,
+        &place,
+        &input.key,
+        input.range.as_ref(),
+        input.part_number,
+        (input.if_match.as_ref(), input.if_none_match.as_ref(), input.if_modified_since.as_ref(), input.if_unmodified_since.as_ref()),
+        input.checksum_mode.as_ref(),
+    );
+    let resp = b.call(call).await.map_err(missing_key)?;
+    let partial = resp.status() == http::StatusCode::PARTIAL_CONTENT;
+    let mut d = describe(resp.headers());
+    let rec = recorded(b, &input.bucket, &input.key, &d.etag);
+    merge_checksums(&mut d, rec.as_ref(), input.checksum_mode.as_ref());
+    let a = d.attrs;
+    let c = d.checksums;
+    let output = HeadObjectOutput {
+        content_length: d.content_length,
+        content_range: d.content_range,
+        parts_count: d.parts_count,
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag(&d.etag)),
+        last_modified: d.last_modified,
+        metadata: metadata_map(&a.user_metadata),
+        content_type: input.response_content_type.or(a.content_type),
+        content_encoding: input.response_content_encoding.or(a.content_encoding),
+        content_disposition: input.response_content_disposition.or(a.content_disposition),
+        content_language: input.response_content_language.or(a.content_language),
+        cache_control: input.response_cache_control.or(a.cache_control),
+        expires: input.response_expires.or_else(|| a.expires.as_deref().and_then(parse_http_date)),
+        website_redirect_location: a.website_redirect_location,
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        ..Default::default()
+    };
+    let mut resp = S3Response::new(output);
+    if let Some(rec) = &rec {
+        proof_headers(&mut resp.headers, rec);
+    }
+    if partial {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(resp)
+}
+
+/// Reads an object back whole (for scrub, and to hash what the upstream assembled).
+pub(super) async fn download(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<crate::backend::scrub::ByteStream, Error> {
+    let place = b.place(bucket)?;
+    let resp = b.call(Call::new(Method::GET, &place.bucket, &place.key(key))).await.map_err(missing_key)?;
+    Ok(Box::pin(IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout)))
+}
+
+/// The size and SHA-256 of an object as the upstream holds it, read back once.
+pub(super) async fn hash_back(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<(u64, String), Error> {
+    use sha2::Digest as _;
+    let mut body = download(b, bucket, key).await?;
+    let mut sha = sha2::Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+        let chunk = chunk.map_err(|e| Error::Unavailable(e.to_string()))?;
+        size += chunk.len() as u64;
+        sha.update(&chunk);
+    }
+    Ok((size, hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower)))
+}
+
+/// Deletes one key upstream and from the index; deleting a missing key succeeds, as in S3.
+async fn delete_key(b: &UpstreamBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    not_a_version(version_id)?;
+    check_key(key)?;
+    let place = b.place(bucket)?;
+    let _lock = b.locks.lock(bucket, key).await;
+    match b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await {
+        Ok(_) | Err(Error::Upstream { status: 404, .. }) => {}
+        Err(e) => return Err(e),
+    }
+    b.index.delete(bucket, key, audit).await?;
+    Ok(())
+}
+
+pub(super) async fn delete_object(b: &UpstreamBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
+    let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
+    let input = req.input;
+    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &audit).await?;
+    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+}
+
+/// Keys of one DeleteObjects deleted at once.
+const DELETE_CONCURRENCY: usize = 16;
+
+pub(super) async fn delete_objects(b: &UpstreamBackend, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
+    use futures::StreamExt;
+    let audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
+    let input = req.input;
+    b.bucket(&input.bucket)?;
+    if input.delete.objects.len() > 1000 {
+        return Err(Error::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into()));
+    }
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let bucket = &input.bucket;
+    let results: Vec<(ObjectIdentifier, Result<(), Error>)> = futures::stream::iter(input.delete.objects)
+        .map(|obj| {
+            let mut audit = audit.clone();
+            audit.key.clone_from(&obj.key);
+            async move {
+                let r = delete_key(b, bucket, &obj.key, obj.version_id.as_deref(), &audit).await;
+                (obj, r)
+            }
+        })
+        .buffered(DELETE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for (obj, r) in results {
+        match r {
+            Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(obj.key), version_id: obj.version_id, ..Default::default() }),
+            Ok(()) => {}
+            Err(e) => {
+                let s3: s3s::S3Error = e.into();
+                errors.push(s3s::dto::Error { code: Some(s3.code().as_str().to_owned()), key: Some(obj.key), message: s3.message().map(str::to_owned), version_id: obj.version_id });
+            }
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput { deleted: (!deleted.is_empty()).then_some(deleted), errors: (!errors.is_empty()).then_some(errors), ..Default::default() }))
+}
+
+/// The source of a copy, located upstream, as `x-amz-copy-source`.
+pub(super) fn copy_source_header(b: &UpstreamBackend, source: &CopySource) -> Result<(String, String, String), Error> {
+    let CopySource::Bucket { bucket, key, version_id } = source else {
+        return Err(Error::NotImplemented("access point copy sources are not supported"));
+    };
+    not_a_version(version_id.as_deref())?;
+    let place = b.place(bucket)?;
+    let header = format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&place.key(key), true));
+    Ok((bucket.to_string(), key.to_string(), header))
+}
+
+pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
+    let input = &mut req.input;
+    check_key(&input.key)?;
+    let (src_bucket, src_key, source) = copy_source_header(b, &input.copy_source)?;
+    let place = b.place(&input.bucket)?;
+    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    if src_bucket == input.bucket && src_key == input.key && !replace_meta && !replace_tags {
+        return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
+    }
+    let new_attrs = replace_meta.then(|| attrs_from_input!(input));
+    let new_tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
+    let (bucket, key) = (input.bucket.clone(), input.key.clone());
+    let mut call = Call::new(Method::PUT, &place.bucket, &place.key(&key))
+        .header("x-amz-copy-source", &source)
+        .header_opt("x-amz-copy-source-if-match", input.copy_source_if_match.as_ref().map(etag_header))
+        .header_opt("x-amz-copy-source-if-none-match", input.copy_source_if_none_match.as_ref().map(etag_header))
+        .header_opt("x-amz-copy-source-if-modified-since", input.copy_source_if_modified_since.as_ref().map(http_date))
+        .header_opt("x-amz-copy-source-if-unmodified-since", input.copy_source_if_unmodified_since.as_ref().map(http_date));
+    if let Some(a) = &new_attrs {
+        call = with_attrs(call.header("x-amz-metadata-directive", "REPLACE"), a);
+    }
+    if replace_tags {
+        call = call.header("x-amz-tagging-directive", "REPLACE").header_opt("x-amz-tagging", input.tagging.as_ref());
+    }
+    let _lock = b.locks.lock(&bucket, &key).await;
+    let resp = b.client.send(&call, Bytes::new()).await?;
+    let result: xml::ETagResult = xml::parse(&b.client.xml(resp).await.map_err(missing_key)?)?;
+    let new_etag = result.etag.trim_matches('"').to_owned();
+    // The same bytes as the source: its recorded digest if the index knows that version,
+    // else read back once.
+    let src = b.store.object_get(&src_bucket, &src_key)?.filter(|s| s.etag == new_etag && !s.sha256.is_empty());
+    let (size, sha256, checksums, multipart, old_attrs, old_tags) = match src {
+        Some(s) => (s.size, s.sha256, s.checksums, s.multipart, s.attrs, s.tags),
+        None => {
+            let (size, sha) = hash_back(b, &bucket, &key).await?;
+            (size, sha, Checksums::default(), new_etag.contains('-'), ObjectAttrs::default(), Vec::new())
+        }
+    };
+    let rec = ObjectRecord {
+        size,
+        etag: new_etag,
+        last_modified_ns: now_ns(),
+        segments: Vec::new(),
+        multipart,
+        attrs: new_attrs.unwrap_or(old_attrs),
+        checksums,
+        tags: new_tags.unwrap_or(old_tags),
+        owner: Principal::of(&req).access_key,
+        sha256,
+        proof_id: String::new(),
+    };
+    let audit = crate::audit::entry(&req, "CopyObject", &bucket, &key, rec.size);
+    let rec = record(b, &place, &bucket, &key, rec, None, &audit).await?;
+    let mut headers = HeaderMap::new();
+    proof_headers(&mut headers, &rec);
+    Ok(S3Response::with_headers(
+        CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(etag(&rec.etag)),
+                last_modified: Some(timestamp(rec.last_modified_ns)),
+                checksum_crc32: rec.checksums.crc32.clone(),
+                checksum_crc32c: rec.checksums.crc32c.clone(),
+                checksum_sha1: rec.checksums.sha1.clone(),
+                checksum_sha256: rec.checksums.sha256.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        headers,
+    ))
+}
+
+pub(super) async fn get_object_tagging(b: &UpstreamBackend, req: S3Request<GetObjectTaggingInput>) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
+    let input = req.input;
+    let place = b.place(&input.bucket)?;
+    let resp = b.client.send(&Call::new(Method::GET, &place.bucket, &place.key(&input.key)).query("tagging", ""), Bytes::new()).await?;
+    let body = b.client.xml(resp).await.map_err(missing_key)?;
+    let tagging: xml::Tagging = xml::parse(&body)?;
+    let tag_set = tagging.tag_set.tag.into_iter().map(|t| Tag { key: Some(t.key), value: Some(t.value) }).collect();
+    Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: None }))
+}
+
+async fn set_tags(b: &UpstreamBackend, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    let place = b.place(bucket)?;
+    let _lock = b.locks.lock(bucket, key).await;
+    let call = Call::new(if tags.is_empty() { Method::DELETE } else { Method::PUT }, &place.bucket, &place.key(key)).query("tagging", "");
+    let body = if tags.is_empty() { Bytes::new() } else { Bytes::from(xml::tagging_body(&tags)) };
+    let resp = b.client.send(&call, body).await?;
+    b.client.ok(resp).await.map_err(missing_key)?;
+    // Objects the index does not know (written by another instance) have no record to update.
+    b.store.object_set_tags(bucket, key, tags, Some(audit))?;
+    b.index.sync().await
+}
+
+pub(super) async fn put_object_tagging(b: &UpstreamBackend, req: S3Request<PutObjectTaggingInput>) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
+    let audit = crate::audit::entry(&req, "PutObjectTagging", &req.input.bucket, &req.input.key, 0);
+    let input = req.input;
+    let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect();
+    validate_tags(&tags)?;
+    set_tags(b, &input.bucket, &input.key, tags, &audit).await?;
+    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+}
+
+pub(super) async fn delete_object_tagging(b: &UpstreamBackend, req: S3Request<DeleteObjectTaggingInput>) -> Result<S3Response<DeleteObjectTaggingOutput>, Error> {
+    let audit = crate::audit::entry(&req, "DeleteObjectTagging", &req.input.bucket, &req.input.key, 0);
+    set_tags(b, &req.input.bucket, &req.input.key, Vec::new(), &audit).await?;
+    Ok(S3Response::with_status(DeleteObjectTaggingOutput::default(), http::StatusCode::NO_CONTENT))
+}
