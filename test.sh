@@ -42,13 +42,30 @@ else
 fi
 
 # --- the same tests through the upstream backend ----------------------------
-it_tests() { # name: cargo's integration tests (tests/it) with the environment given by the caller
+# it_tests NAME [SKIP...]: cargo's integration tests (tests/it) with the environment given by
+# the caller, leaving out the tests whose names contain a SKIP
+it_tests() {
+  local name=$1 filter="all()" skip_args=()
+  shift
+  for t in "$@"; do filter="$filter - test(~$t)"; skip_args+=(--skip "$t"); done
   if [ $have_nextest = 1 ]; then
-    cargo nextest run --no-fail-fast --test it || { status=1; failed_steps+=("$1"); }
+    cargo nextest run --no-fail-fast --test it -E "$filter" || { status=1; failed_steps+=("$name"); }
   else
-    cargo test --no-fail-fast --test it || { status=1; failed_steps+=("$1"); }
+    cargo test --no-fail-fast --test it -- "${skip_args[@]}" || { status=1; failed_steps+=("$name"); }
   fi
 }
+
+# crash:: kills a local-disk gateway process and counts its blob files: local backend only.
+LOCAL_ONLY=(crash::)
+# Tests that read stored bytes on disk (the tollgate upstream's; moto keeps none), and
+# tests of behaviour moto lacks (compat/MOTO.md): copy-source conditions, GET ?partNumber.
+NOT_ON_MOTO=(
+  hostile::a_body_shorter_than_its_content_length_stores_nothing
+  hostile::a_stalled_upload_times_out_and_stores_nothing
+  proofs::scrub_and_verify_find_a_tampered_blob
+  objects::copies_follow_directives_and_source_conditions
+  multipart::multipart_upload_complete_and_part_reads
+)
 
 MOTO_PID=""
 stop_moto() {
@@ -84,11 +101,11 @@ start_moto() {
 }
 
 echo "==== cargo integration tests through an upstream tollgate ===="
-TOLLGATE_TEST_UPSTREAM=tollgate it_tests "cargo --test it (upstream tollgate)"
+TOLLGATE_TEST_UPSTREAM=tollgate it_tests "cargo --test it (upstream tollgate)" "${LOCAL_ONLY[@]}"
 
 echo "==== cargo integration tests through moto_server ===="
 if start_moto; then
-  TOLLGATE_TEST_UPSTREAM=moto it_tests "cargo --test it (upstream moto)"
+  TOLLGATE_TEST_UPSTREAM=moto it_tests "cargo --test it (upstream moto)" "${LOCAL_ONLY[@]}" "${NOT_ON_MOTO[@]}"
   if ! kill -0 "$MOTO_PID" 2>/dev/null; then
     echo "test.sh: moto_server died during the tests; its log:"
     tail -n 40 "$MOTO_LOG"

@@ -41,6 +41,7 @@ pub(crate) async fn create_bucket(b: &Index, req: S3Request<CreateBucketInput>) 
         bytes: 0,
         visibility: crate::meta::Visibility::Private,
         quota: crate::meta::Quota::default(),
+        origin: principal.tenant.clone(),
     };
     let audit = crate::audit::entry(&req, "CreateBucket", &record.name, "", 0);
     if let Some(existing) = b.store.bucket_create(&record, Some(&audit))? {

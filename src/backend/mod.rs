@@ -184,9 +184,7 @@ impl From<Error> for S3Error {
                         if let Ok(s) = http::StatusCode::from_u16(status) {
                             err.set_status_code(s);
                         }
-                        if !message.is_empty() {
-                            err.set_message(message);
-                        }
+                        err.set_message(if message.is_empty() { "The upstream storage refused the request.".to_owned() } else { message });
                     }
                     _ => {}
                 }

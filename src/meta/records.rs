@@ -19,6 +19,10 @@ pub struct BucketRecord {
     pub visibility: Visibility,
     #[serde(default)]
     pub quota: Quota,
+    /// The tenant that created the bucket (it may since have changed owner): fixes where
+    /// the bucket lives in an upstream mapped by prefix. Empty in records older than it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin: String,
 }
 
 /// Limits on what a bucket or a tenant may hold; 0 means no limit.

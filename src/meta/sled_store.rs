@@ -1008,7 +1008,7 @@ mod tests {
     }
 
     fn bucket(name: &str) -> BucketRecord {
-        BucketRecord { name: name.into(), created_ns: 0, tenant: "t".into(), objects: 0, bytes: 0, visibility: Visibility::Private, quota: Quota::default() }
+        BucketRecord { name: name.into(), created_ns: 0, tenant: "t".into(), objects: 0, bytes: 0, visibility: Visibility::Private, quota: Quota::default(), origin: String::new() }
     }
 
     fn object(etag: &str, size: u64) -> ObjectRecord {

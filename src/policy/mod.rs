@@ -427,7 +427,7 @@ mod tests {
     }
 
     fn bucket(tenant: &str, visibility: Visibility) -> BucketRecord {
-        BucketRecord { name: "b".into(), created_ns: 0, tenant: tenant.into(), objects: 0, bytes: 0, visibility, quota: crate::meta::Quota::default() }
+        BucketRecord { name: "b".into(), created_ns: 0, tenant: tenant.into(), objects: 0, bytes: 0, visibility, quota: crate::meta::Quota::default(), origin: String::new() }
     }
 
     const ALL: [Access; 5] = [Access::ListBuckets, Access::PublicRead, Access::Read, Access::Write, Access::Manage];

@@ -20,7 +20,23 @@ pub struct Gateway {
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The local-disk gateway this one forwards to, when the suite runs through an
+    /// upstream (`TOLLGATE_TEST_UPSTREAM=tollgate`).
+    pub upstream: Option<Box<Gateway>>,
 }
+
+/// Upstreams of stopped gateways, by their data directory, for a restart.
+static PARKED: std::sync::Mutex<Vec<(std::path::PathBuf, Box<Gateway>)>> = std::sync::Mutex::new(Vec::new());
+
+/// Which storage the suite's gateways use: `TOLLGATE_TEST_UPSTREAM` unset (local disk),
+/// `tollgate` (forwarding to a second, local-disk gateway, buckets one to one under the
+/// name prefix `gw-`; prefix mapping has its own tests in `upstream`) or `moto` (forwarding to the moto server at `TOLLGATE_TEST_MOTO_URL`,
+/// buckets one to one under a per-gateway name prefix).
+pub fn upstream_mode() -> Option<String> {
+    std::env::var("TOLLGATE_TEST_UPSTREAM").ok().filter(|m| !m.is_empty())
+}
+
+
 
 impl Gateway {
     pub async fn start() -> Self {
@@ -34,6 +50,67 @@ impl Gateway {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut upstream = None;
+        let mut through: Option<Box<dyn FnOnce(&mut Config)>> = None;
+        match upstream_mode().as_deref() {
+            None => {}
+            Some("tollgate") => {
+                let parked = {
+                    let mut parked = PARKED.lock().unwrap();
+                    parked.iter().position(|(d, _)| d == dir.path()).map(|i| parked.remove(i).1)
+                };
+                let inner = match parked {
+                    Some(up) => *up,
+                    None => Self::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await,
+                };
+                let endpoint = inner.endpoint();
+                upstream = Some(Box::new(inner));
+                through = Some(Box::new(move |cfg: &mut Config| {
+                    cfg.backend = tollgate::config::BackendKind::Upstream;
+                    cfg.upstream.endpoint = endpoint;
+                    cfg.upstream.access_key = ACCESS_KEY.into();
+                    cfg.upstream.secret_key = SECRET_KEY.into();
+                    cfg.upstream.bucket_prefix = "gw-".into();
+                }));
+            }
+            Some("moto") => {
+                let endpoint = std::env::var("TOLLGATE_TEST_MOTO_URL").expect("TOLLGATE_TEST_UPSTREAM=moto needs TOLLGATE_TEST_MOTO_URL");
+                // Named after the data directory, so a restarted gateway finds its buckets.
+                let digest = <sha2::Sha256 as sha2::Digest>::digest(dir.path().to_string_lossy().as_bytes());
+                let prefix = format!("m{}-", hex_simd::encode_to_string(&digest[..4], hex_simd::AsciiCase::Lower));
+                through = Some(Box::new(move |cfg: &mut Config| {
+                    cfg.backend = tollgate::config::BackendKind::Upstream;
+                    cfg.upstream.endpoint = endpoint;
+                    cfg.upstream.access_key = "moto".into();
+                    cfg.upstream.secret_key = "moto-secret".into();
+                    cfg.upstream.bucket_prefix = prefix;
+                }));
+            }
+            Some(other) => panic!("unknown TOLLGATE_TEST_UPSTREAM={other} (tollgate or moto)"),
+        }
+        let mut gw = Self::start_local_in(dir, |cfg| {
+            if let Some(f) = through {
+                f(cfg);
+            }
+            tweak(cfg);
+        })
+        .await;
+        gw.upstream = upstream;
+        gw
+    }
+
+    /// The directory where object bytes land on disk: this gateway's, or its local
+    /// upstream's. Tests that inspect stored bytes need one (they are not run against moto).
+    pub fn storage_dir(&self) -> &std::path::Path {
+        match (&self.upstream, upstream_mode()) {
+            (Some(up), _) => up.dir.path(),
+            (None, None) => self.dir.path(),
+            (None, Some(m)) => panic!("this test inspects stored bytes on disk; it cannot run with TOLLGATE_TEST_UPSTREAM={m}"),
+        }
+    }
+
+    /// A gateway on the local-disk backend (whatever the suite's mode), with `tweak`.
+    pub async fn start_local_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut cfg = Config { data_dir: dir.path().to_owned(), ..Config::default() };
         cfg.root.access_key = Some(ACCESS_KEY.into());
         cfg.root.secret_key = Some(SECRET_KEY.into());
@@ -49,11 +126,15 @@ impl Gateway {
             .await
             .unwrap();
         });
-        Self { addr, dir, stop: Some(stop), task: Some(task) }
+        Self { addr, dir, stop: Some(stop), task: Some(task), upstream: None }
     }
 
-    /// Stops the gateway gracefully and returns its data directory.
+    /// Stops the gateway gracefully and returns its data directory (its upstream, if any,
+    /// keeps running for the next gateway started in that directory).
     pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(up) = self.upstream.take() {
+            PARKED.lock().unwrap().push((self.dir.path().to_owned(), up));
+        }
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

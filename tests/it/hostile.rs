@@ -65,8 +65,8 @@ async fn a_body_shorter_than_its_content_length_stores_nothing() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let e = c.head_object().bucket(&b).key("cut").send().await.unwrap_err();
     assert_eq!(status(&e), 404);
-    assert_eq!(count_files(&gw.dir.path().join("tmp")), 0, "no partial blob left in tmp/");
-    assert_eq!(count_files(&gw.dir.path().join("blobs")), 0);
+    assert_eq!(count_files(&gw.storage_dir().join("tmp")), 0, "no partial blob left in tmp/");
+    assert_eq!(count_files(&gw.storage_dir().join("blobs")), 0);
 }
 
 #[tokio::test]
@@ -93,7 +93,7 @@ async fn a_stalled_upload_times_out_and_stores_nothing() {
     assert!(r.text().contains("RequestTimeout"), "{}", r.text());
     let e = c.head_object().bucket(&b).key("slow").send().await.unwrap_err();
     assert_eq!(status(&e), 404);
-    assert_eq!(count_files(&gw.dir.path().join("tmp")), 0);
+    assert_eq!(count_files(&gw.storage_dir().join("tmp")), 0);
 }
 
 #[tokio::test]

@@ -132,7 +132,7 @@ async fn scrub_and_verify_find_a_tampered_blob() {
 
     // Flip one byte of the stored blob behind the gateway's back.
     let mut blobs = Vec::new();
-    for d in std::fs::read_dir(gw.dir.path().join("blobs")).unwrap().flatten() {
+    for d in std::fs::read_dir(gw.storage_dir().join("blobs")).unwrap().flatten() {
         for f in std::fs::read_dir(d.path()).unwrap().flatten() {
             blobs.push(f.path());
         }

@@ -40,7 +40,9 @@ use http::Method;
 pub enum Mapping {
     /// Each gateway bucket is the upstream bucket `{prefix}{bucket}`.
     Buckets { prefix: String },
-    /// Every gateway bucket is the prefix `{tenant}/{bucket}/` of this upstream bucket.
+    /// Every gateway bucket is the prefix `{tenant}/{bucket}/` of this upstream bucket
+    /// (`tenant`: the one that created it). Keys are then shorter than 1024 bytes by the
+    /// length of that prefix.
     Prefix { bucket: String },
 }
 
@@ -107,7 +109,11 @@ impl UpstreamBackend {
     fn place_of(&self, rec: &BucketRecord) -> Place {
         match &self.mapping {
             Mapping::Buckets { prefix } => Place { bucket: format!("{prefix}{}", rec.name), root: String::new() },
-            Mapping::Prefix { bucket } => Place { bucket: bucket.clone(), root: format!("{}/{}/", rec.tenant, rec.name) },
+            Mapping::Prefix { bucket } => {
+                // The creating tenant, not the current owner: a change of owner moves no bytes.
+                let tenant = if rec.origin.is_empty() { &rec.tenant } else { &rec.origin };
+                Place { bucket: bucket.clone(), root: format!("{tenant}/{}/", rec.name) }
+            }
         }
     }
 
