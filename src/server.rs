@@ -8,7 +8,7 @@ use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
 use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::backend::upstream::client::ClientOptions;
-use crate::backend::upstream::{Mapping, UpstreamBackend, UpstreamOptions};
+use crate::backend::upstream::{Mapping, MirrorTarget, UpstreamBackend, UpstreamOptions};
 use crate::config::{BackendKind, Config};
 use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
@@ -178,6 +178,7 @@ fn open_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prove
                 max_object_size: config.storage.max_object_size,
                 body_idle_timeout: config.server.body_idle_timeout(),
                 fsync: config.storage.fsync,
+                mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget { bucket: up.meta_bucket.clone(), instance: up.instance.clone() }),
             })?)
         }
     })
@@ -502,6 +503,31 @@ pub async fn expire_topic_uploads(app: &App, expiry_secs: u64) -> Result<u64, cr
     Ok(aborted)
 }
 
+/// Copies new metadata to the backend's mirror every `upstream.mirror_interval_secs`, and
+/// once more on shutdown.
+async fn mirror_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if app.config.backend != BackendKind::Upstream || app.config.upstream.meta_bucket.is_empty() {
+        return;
+    }
+    let interval = Duration::from_secs(app.config.upstream.mirror_interval_secs);
+    loop {
+        let stopping = tokio::select! {
+            () = tokio::time::sleep(interval) => false,
+            _ = stop.changed() => true,
+        };
+        let result = app.backend.mirror_metadata(!stopping).await;
+        app.metrics.job_run("metadata_mirror", result.is_ok());
+        match result {
+            Ok(Some(r)) if r.objects_written > 0 => tracing::debug!(manifests = r.manifests, audit_entries = r.audit_entries, "mirrored metadata"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "metadata mirror failed"),
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
 /// Re-hashes stored objects against their manifests every `scrub_interval_secs`.
 async fn scrub_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let cfg = &app.config.proofs;
@@ -557,6 +583,9 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let pruner = tokio::spawn(prune_expired(Arc::clone(&app), jobs_stopped.clone()));
+    // The mirror stops last, after in-flight requests, so its final pass has their proofs.
+    let (stop_mirror, mirror_stopped) = tokio::sync::watch::channel(false);
+    let mirror = tokio::spawn(mirror_periodically(Arc::clone(&app), mirror_stopped));
     let scrubber = tokio::spawn(scrub_periodically(Arc::clone(&app), jobs_stopped));
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(addr = %listener.local_addr()?, "listening");
@@ -596,6 +625,8 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
     }
+    let _ = stop_mirror.send(true);
+    let _ = mirror.await;
     if let Err(e) = app.flush().await {
         tracing::error!(error = %e, "final metadata flush failed");
     }

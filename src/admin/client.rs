@@ -71,6 +71,13 @@ pub enum AdminCommand {
         #[arg(long)]
         last: bool,
     },
+    /// Copy new proofs, audit entries and records to the upstream's metadata mirror now
+    /// (root only; it also runs every upstream.mirror_interval_secs).
+    Mirror,
+    /// Fill this gateway's empty metadata store from its upstream mirror (root only): after
+    /// the metadata directory was lost. Keep master.key and proof-signing.key: secrets and
+    /// signatures need them.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -313,6 +320,8 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         }
         AdminCommand::Usage { tenant } => ("GET", format!("usage{}", enc(vec![("tenant", tenant)])), None),
         AdminCommand::Scrub { last } => (if last { "GET" } else { "POST" }, "scrub".to_owned(), None),
+        AdminCommand::Mirror => ("POST", "mirror".to_owned(), None),
+        AdminCommand::Rebuild => ("POST", "rebuild".to_owned(), None),
         AdminCommand::Audit(a) => {
             let since = a.since.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
             let until = a.until.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());

@@ -445,6 +445,26 @@ impl AdminApi {
                     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
                 Ok(json!({"removed": removed}))
             }
+            ("POST", ["mirror"]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                let report = self.backend.mirror_metadata(true).await.map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("mirror failed: {e}")))?;
+                Ok(report.map_or_else(|| json!({"mirror": "none configured"}), |r| json!(r)))
+            }
+            ("POST", ["rebuild"]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                let report = self.backend.restore_metadata().await.map_err(|e| match e {
+                    crate::backend::Error::InvalidRequest(why) => bad(why),
+                    e => ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("rebuild failed: {e}")),
+                })?;
+                let keys = self.keys.load_stored()?;
+                self.topics.reload_all()?;
+                tracing::info!(manifests = report.manifests, audit_entries = report.audit_entries, objects = report.objects_indexed, keys, "rebuilt the metadata store from the upstream");
+                Ok(json!(report))
+            }
             ("GET", ["scrub"]) => Ok(json!(*self.last_scrub.lock().await)),
             ("POST", ["scrub"]) => {
                 if !p.root {

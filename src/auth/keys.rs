@@ -107,17 +107,25 @@ impl KeyStore {
             role: Role::Admin,
             root: true,
         };
-        let mut cache = HashMap::new();
-        cache.insert(root_key.to_owned(), KeyEntry { secret: root_secret, principal: root, persisted_ns: i128::MAX });
-        for rec in ks.store.key_list()? {
-            if rec.enabled
-                && let Some(entry) = ks.entry(&rec)?
-            {
-                cache.insert(rec.access_key.clone(), entry);
+        ks.cache.write().unwrap_or_else(poisoned).insert(root_key.to_owned(), KeyEntry { secret: root_secret, principal: root, persisted_ns: i128::MAX });
+        ks.load_stored()?;
+        Ok(ks)
+    }
+
+    /// Takes in the enabled keys of the store that are not known yet (at start, and after
+    /// a rebuild restored keys); returns how many.
+    pub fn load_stored(&self) -> Result<usize, meta::Error> {
+        let mut added = 0;
+        for rec in self.store.key_list()? {
+            if !rec.enabled || self.cache.read().unwrap_or_else(poisoned).contains_key(&rec.access_key) {
+                continue;
+            }
+            if let Some(entry) = self.entry(&rec)? {
+                self.cache.write().unwrap_or_else(poisoned).insert(rec.access_key.clone(), entry);
+                added += 1;
             }
         }
-        *ks.cache.write().unwrap_or_else(poisoned) = cache;
-        Ok(ks)
+        Ok(added)
     }
 
     fn entry(&self, rec: &KeyRecord) -> Result<Option<KeyEntry>, meta::Error> {

@@ -271,6 +271,18 @@ pub trait Backend: s3s::S3 {
 
     /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;
+
+    /// Copies new proof manifests, audit entries and records to the backend's metadata
+    /// mirror; `None` if it keeps none. `settled_only`: leave out the newest audit entries,
+    /// which requests still in flight may precede.
+    async fn mirror_metadata(&self, _settled_only: bool) -> Result<Option<upstream::MirrorReport>, Error> {
+        Ok(None)
+    }
+
+    /// Fills an empty metadata store from the backend's metadata mirror.
+    async fn restore_metadata(&self) -> Result<upstream::RestoreReport, Error> {
+        Err(Error::InvalidRequest("the local backend keeps no metadata mirror: nothing to rebuild from".into()))
+    }
 }
 
 /// Implements [`s3s::S3`] for a backend by calling operation functions (of its group

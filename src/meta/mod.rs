@@ -206,6 +206,15 @@ pub trait Store: Send + Sync + 'static {
     /// Sets (or with `None` removes) the override of a subject.
     fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()>;
 
+    /// A small named value of the gateway's own (such as how far the metadata mirror got).
+    fn setting_get(&self, name: &str) -> Result<Option<String>>;
+    fn setting_put(&self, name: &str, value: &str) -> Result<()>;
+    /// Restores manifests recorded elsewhere (a rebuild), in chain order; a tenant's chain
+    /// head follows its highest seq.
+    fn proof_import(&self, manifests: &[Manifest]) -> Result<()>;
+    /// Restores a checkpoint recorded elsewhere.
+    fn checkpoint_import(&self, checkpoint: &Checkpoint) -> Result<()>;
+
     /// Bytes the store takes on disk.
     fn size_on_disk(&self) -> Result<u64>;
 

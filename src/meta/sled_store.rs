@@ -49,6 +49,7 @@ pub struct SledStore {
     proof_checkpoints: Tree,
     topics: Tree,
     limits: Tree,
+    settings: Tree,
     group_flush: GroupFlush,
     /// Serializes the transactions that change an object: they all update their bucket's
     /// usage counters and their tenant's chain head, so concurrent ones would conflict and
@@ -298,6 +299,7 @@ impl SledStore {
             proof_checkpoints: db.open_tree("proof_checkpoints")?,
             topics: db.open_tree("topics")?,
             limits: db.open_tree("limits")?,
+            settings: db.open_tree("settings")?,
             group_flush: GroupFlush::default(),
             object_writes: std::sync::Mutex::new(HashMap::new()),
             db,
@@ -986,6 +988,37 @@ impl Store for SledStore {
             tx_audit(audit, row.as_ref())?;
             Ok(())
         }))
+    }
+
+    fn setting_get(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.settings.get(name)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn setting_put(&self, name: &str, value: &str) -> Result<()> {
+        self.settings.insert(name, value.as_bytes())?;
+        Ok(())
+    }
+
+    fn proof_import(&self, manifests: &[Manifest]) -> Result<()> {
+        for m in manifests {
+            let object_n = self.db.generate_id()?;
+            self.proofs.insert(m.id.as_bytes(), encode(m))?;
+            self.proof_index.insert(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes())?;
+            self.proof_index.insert(index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes())?;
+            if !m.sha256.is_empty() {
+                self.proof_index.insert(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), &[])?;
+            }
+            let ahead = self.proof_head(&m.tenant)?.is_none_or(|h| h.seq < m.seq);
+            if ahead {
+                self.proof_heads.insert(m.tenant.as_bytes(), encode(&ChainHead { seq: m.seq, hash: m.hash() }))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoint_import(&self, c: &Checkpoint) -> Result<()> {
+        self.proof_checkpoints.insert(index_key(b'k', &[c.tenant.as_bytes(), &c.first_seq.to_be_bytes()]), encode(c))?;
+        Ok(())
     }
 
     fn size_on_disk(&self) -> Result<u64> {

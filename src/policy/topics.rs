@@ -102,12 +102,19 @@ pub struct Topics {
 
 impl Topics {
     pub fn load(store: Arc<dyn Store>) -> crate::meta::Result<Self> {
+        let topics = Self { store, by_bucket: RwLock::new(HashMap::new()) };
+        topics.reload_all()?;
+        Ok(topics)
+    }
+
+    /// Re-reads every rule from the store (at start, and after a rebuild).
+    pub fn reload_all(&self) -> crate::meta::Result<()> {
         let mut by_bucket: HashMap<String, Vec<TopicRule>> = HashMap::new();
-        for r in store.topic_list()? {
+        for r in self.store.topic_list()? {
             by_bucket.entry(r.bucket.clone()).or_default().push(r);
         }
-        let by_bucket = by_bucket.into_iter().map(|(b, v)| (b, Arc::new(v))).collect();
-        Ok(Self { store, by_bucket: RwLock::new(by_bucket) })
+        *self.by_bucket.write().unwrap_or_else(PoisonError::into_inner) = by_bucket.into_iter().map(|(b, v)| (b, Arc::new(v))).collect();
+        Ok(())
     }
 
     /// The rules of `bucket` (empty for most buckets).

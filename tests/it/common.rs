@@ -25,6 +25,9 @@ pub struct Gateway {
     pub upstream: Option<Box<Gateway>>,
 }
 
+/// A change to a gateway's configuration.
+type ConfigTweak = Box<dyn FnOnce(&mut Config)>;
+
 /// Upstreams of stopped gateways, by their data directory, for a restart.
 static PARKED: std::sync::Mutex<Vec<(std::path::PathBuf, Box<Gateway>)>> = std::sync::Mutex::new(Vec::new());
 
@@ -51,7 +54,7 @@ impl Gateway {
 
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut upstream = None;
-        let mut through: Option<Box<dyn FnOnce(&mut Config)>> = None;
+        let mut through: Option<ConfigTweak> = None;
         match upstream_mode().as_deref() {
             None => {}
             Some("tollgate") => {

@@ -14,3 +14,4 @@ mod objects;
 mod proofs;
 mod tenancy;
 mod topics;
+mod upstream;

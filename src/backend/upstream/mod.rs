@@ -18,6 +18,7 @@ mod bucket;
 pub mod client;
 mod list;
 mod locks;
+mod mirror;
 mod multipart;
 mod object;
 mod xml;
@@ -28,6 +29,7 @@ use crate::meta::{BucketRecord, Store};
 use crate::proof::Prover;
 
 use client::{Call, Client, ClientOptions};
+pub use mirror::{MirrorReport, MirrorTarget, RestoreReport};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +58,8 @@ pub struct UpstreamOptions {
     pub body_idle_timeout: Duration,
     /// Sync the index before acknowledging a write.
     pub fsync: bool,
+    /// Where the gateway's metadata is mirrored, if anywhere.
+    pub mirror: Option<MirrorTarget>,
 }
 
 pub struct UpstreamBackend {
@@ -67,6 +71,7 @@ pub struct UpstreamBackend {
     /// How long the upstream may stay silent in the middle of a download.
     timeout: Duration,
     locks: locks::KeyLocks,
+    mirror: Option<MirrorTarget>,
 }
 
 /// The backend answers index lookups itself (`self.bucket(..)`, `self.store`).
@@ -103,6 +108,7 @@ impl UpstreamBackend {
             body_idle_timeout: opts.body_idle_timeout,
             timeout,
             locks: locks::KeyLocks::default(),
+            mirror: opts.mirror,
         })
     }
 
@@ -151,6 +157,20 @@ impl Backend for UpstreamBackend {
 
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
         multipart::expire(self, upload_id).await
+    }
+
+    async fn mirror_metadata(&self, settled_only: bool) -> Result<Option<MirrorReport>, Error> {
+        match &self.mirror {
+            Some(t) => self.mirror(t, settled_only).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn restore_metadata(&self) -> Result<RestoreReport, Error> {
+        match &self.mirror {
+            Some(t) => self.restore(t).await,
+            None => Err(Error::InvalidRequest("no upstream.meta_bucket is configured: nothing to rebuild from".into())),
+        }
     }
 }
 

@@ -1,0 +1,281 @@
+//! The gateway's metadata, mirrored into the upstream so a lost metadata database can be
+//! rebuilt from it. Under `{meta_bucket}/.tollgate/{instance}/`:
+//!
+//! - `proofs/{tenant}/{first seq}-{last seq}.jsonl`: each tenant's manifests, in batches;
+//! - `checkpoints/{tenant}.json`: the tenant's checkpoints (pruned runs);
+//! - `audit/{first ns}-{last ns}.jsonl`: audit entries, in batches;
+//! - `state.json`: tenants, users, access keys (secrets sealed by the master key, which is
+//!   not mirrored), buckets, topics and the proof signing keys' public halves.
+//!
+//! Each instance sharing an upstream writes under its own name; what is per instance
+//! (chains, audit, quotas' usage) stays so after a rebuild.
+
+use super::client::Call;
+use super::{UpstreamBackend, xml};
+use crate::backend::Error;
+use crate::meta::{AuditEntry, BucketRecord, Checkpoint, KeyRecord, Manifest, ObjectAttrs, ObjectRecord, Precondition, TenantRecord, TopicRule, UserRecord};
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+/// Where the mirror goes.
+#[derive(Debug, Clone)]
+pub struct MirrorTarget {
+    pub bucket: String,
+    pub instance: String,
+}
+
+impl MirrorTarget {
+    fn root(&self) -> String {
+        format!(".tollgate/{}/", self.instance)
+    }
+}
+
+/// Audit entries are mirrored once this old: an entry is appended when its request ends
+/// but dated when it began, so the newest ones may still gain older neighbours.
+const AUDIT_SETTLE_NS: i128 = 120 * 1_000_000_000;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    tenants: Vec<TenantRecord>,
+    users: Vec<UserRecord>,
+    keys: Vec<KeyRecord>,
+    buckets: Vec<BucketRecord>,
+    topics: Vec<TopicRule>,
+    proof_keys: Vec<(String, String)>,
+}
+
+/// What one mirror pass wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MirrorReport {
+    pub manifests: u64,
+    pub audit_entries: u64,
+    pub objects_written: u64,
+}
+
+/// What a rebuild restored.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RestoreReport {
+    pub tenants: u64,
+    pub users: u64,
+    pub keys: u64,
+    pub buckets: u64,
+    pub topics: u64,
+    pub manifests: u64,
+    pub checkpoints: u64,
+    pub audit_entries: u64,
+    pub objects_indexed: u64,
+}
+
+fn jsonl<T: Serialize>(items: &[T]) -> Result<Bytes, Error> {
+    let mut out = Vec::new();
+    for i in items {
+        serde_json::to_writer(&mut out, i).map_err(|e| Error::Unavailable(e.to_string()))?;
+        out.push(b'\n');
+    }
+    Ok(Bytes::from(out))
+}
+
+fn parse_jsonl<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<Vec<T>, Error> {
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).map_err(|e| Error::Unavailable(format!("a mirrored record does not parse: {e}"))))
+        .collect()
+}
+
+impl UpstreamBackend {
+    async fn put_meta(&self, t: &MirrorTarget, name: &str, body: Bytes) -> Result<(), Error> {
+        let call = Call::new(Method::PUT, &t.bucket, &format!("{}{name}", t.root())).header("content-type", "application/json");
+        let resp = self.client.send(&call, body).await?;
+        self.client.ok(resp).await.map(|_| ())
+    }
+
+    async fn get_meta(&self, t: &MirrorTarget, key: &str) -> Result<Option<Bytes>, Error> {
+        let resp = self.client.send(&Call::new(Method::GET, &t.bucket, key), Bytes::new()).await?;
+        if resp.status() == http::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        self.client.xml(resp).await.map(Some)
+    }
+
+    /// Every key under `prefix` of the upstream bucket `bucket`, in order.
+    async fn list_meta(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
+        let mut keys = Vec::new();
+        let mut after = String::new();
+        loop {
+            let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("prefix", prefix);
+            if !after.is_empty() {
+                call = call.query("start-after", after.as_str());
+            }
+            let resp = self.client.send(&call, Bytes::new()).await?;
+            let page: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
+            let n = page.contents.len();
+            keys.extend(page.contents.into_iter().map(|o| o.key));
+            match keys.last() {
+                Some(last) if page.is_truncated && n > 0 => after.clone_from(last),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    /// Writes what is new since the last pass; `settled_only`: audit entries only once
+    /// [`AUDIT_SETTLE_NS`] old (false when nothing is in flight: on shutdown).
+    pub(super) async fn mirror(&self, t: &MirrorTarget, settled_only: bool) -> Result<MirrorReport, Error> {
+        let store = &self.index.store;
+        let mut report = MirrorReport::default();
+        let tenants = store.tenant_list()?;
+        for tenant in &tenants {
+            let cursor_name = format!("mirror.proofs.{}", tenant.name);
+            let done: u64 = store.setting_get(&cursor_name)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+            let batch: Vec<Manifest> = store.proof_chain(&tenant.name, done + 1).collect::<Result<_, _>>()?;
+            if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
+                self.put_meta(t, &format!("proofs/{}/{:020}-{:020}.jsonl", tenant.name, first.seq, last.seq), jsonl(&batch)?).await?;
+                store.setting_put(&cursor_name, &last.seq.to_string())?;
+                report.manifests += batch.len() as u64;
+                report.objects_written += 1;
+            }
+            let checkpoints = store.proof_checkpoints(&tenant.name)?;
+            let seen_name = format!("mirror.checkpoints.{}", tenant.name);
+            let fingerprint = checkpoints.iter().map(|c| format!("{}-{}", c.first_seq, c.last_seq)).collect::<Vec<_>>().join(",");
+            if !checkpoints.is_empty() && store.setting_get(&seen_name)?.as_deref() != Some(fingerprint.as_str()) {
+                let body = serde_json::to_vec(&checkpoints).map_err(|e| Error::Unavailable(e.to_string()))?;
+                self.put_meta(t, &format!("checkpoints/{}.json", tenant.name), Bytes::from(body)).await?;
+                store.setting_put(&seen_name, &fingerprint)?;
+                report.objects_written += 1;
+            }
+        }
+        let from: i128 = store.setting_get("mirror.audit")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let to = crate::audit::now_ns() - if settled_only { AUDIT_SETTLE_NS } else { 0 };
+        if to > from {
+            let entries: Vec<AuditEntry> = store.audit_scan(from, to).collect::<Result<_, _>>()?;
+            if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+                self.put_meta(t, &format!("audit/{:020}-{:020}.jsonl", first.time_ns, last.time_ns), jsonl(&entries)?).await?;
+                report.audit_entries += entries.len() as u64;
+                report.objects_written += 1;
+            }
+            store.setting_put("mirror.audit", &to.to_string())?;
+        }
+        let state = State {
+            tenants,
+            users: store.user_list()?,
+            keys: store.key_list()?,
+            buckets: store.bucket_list()?,
+            topics: store.topic_list()?,
+            proof_keys: store.proof_keys()?,
+        };
+        let body = serde_json::to_vec(&state).map_err(|e| Error::Unavailable(e.to_string()))?;
+        let fingerprint = hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(&body), hex_simd::AsciiCase::Lower);
+        if store.setting_get("mirror.state")?.as_deref() != Some(fingerprint.as_str()) {
+            self.put_meta(t, "state.json", Bytes::from(body)).await?;
+            store.setting_put("mirror.state", &fingerprint)?;
+            report.objects_written += 1;
+        }
+        self.index.sync().await?;
+        Ok(report)
+    }
+
+    /// Restores an empty metadata store from the mirror: records, manifests, checkpoints,
+    /// audit, and the object index as the manifests left it (the latest version of each
+    /// key that was not deleted). Refused if the store already has buckets.
+    pub(super) async fn restore(&self, t: &MirrorTarget) -> Result<RestoreReport, Error> {
+        let store = &self.index.store;
+        if !store.bucket_list()?.is_empty() {
+            return Err(Error::InvalidRequest("the metadata store has buckets: a rebuild only fills an empty one".into()));
+        }
+        let root = t.root();
+        let mut report = RestoreReport::default();
+        let state: State = match self.get_meta(t, &format!("{root}state.json")).await? {
+            Some(body) => serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("state.json does not parse: {e}")))?,
+            None => return Err(Error::InvalidRequest(format!("nothing mirrored under {}/{root}", t.bucket))),
+        };
+        for r in &state.tenants {
+            if store.tenant_get(&r.name)?.is_none() {
+                store.tenant_create(r, None)?;
+                report.tenants += 1;
+            }
+        }
+        for r in &state.users {
+            if store.user_get(&r.tenant, &r.name)?.is_none() {
+                store.user_create(r, None)?;
+                report.users += 1;
+            }
+        }
+        for r in &state.keys {
+            store.key_put(r, None)?;
+            report.keys += 1;
+        }
+        for r in &state.buckets {
+            let fresh = BucketRecord { objects: 0, bytes: 0, ..r.clone() };
+            store.bucket_create(&fresh, None)?;
+            report.buckets += 1;
+        }
+        for r in &state.topics {
+            store.topic_put(r, None)?;
+            report.topics += 1;
+        }
+        for (id, pk) in &state.proof_keys {
+            store.proof_key_put(id, pk)?;
+        }
+        // Manifests, per tenant, in chain order (file names sort by first seq).
+        let mut latest: BTreeMap<(String, String), Manifest> = BTreeMap::new();
+        for key in self.list_meta(&t.bucket, &format!("{root}proofs/")).await? {
+            let Some(body) = self.get_meta(t, &key).await? else { continue };
+            let batch: Vec<Manifest> = parse_jsonl(&body)?;
+            store.proof_import(&batch)?;
+            report.manifests += batch.len() as u64;
+            for m in batch {
+                let slot = latest.entry((m.bucket.clone(), m.key.clone())).or_insert_with(|| m.clone());
+                if (m.tenant == slot.tenant && m.seq >= slot.seq) || (m.tenant != slot.tenant && m.created >= slot.created) {
+                    *slot = m;
+                }
+            }
+        }
+        for key in self.list_meta(&t.bucket, &format!("{root}checkpoints/")).await? {
+            let Some(body) = self.get_meta(t, &key).await? else { continue };
+            let checkpoints: Vec<Checkpoint> = serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("{key} does not parse: {e}")))?;
+            for c in &checkpoints {
+                store.checkpoint_import(c)?;
+                report.checkpoints += 1;
+            }
+        }
+        for key in self.list_meta(&t.bucket, &format!("{root}audit/")).await? {
+            let Some(body) = self.get_meta(t, &key).await? else { continue };
+            for e in parse_jsonl::<AuditEntry>(&body)? {
+                store.audit_append(&e)?;
+                report.audit_entries += 1;
+            }
+        }
+        for ((bucket, key), m) in latest {
+            if m.op != "put" || store.bucket_get(&bucket)?.is_none() {
+                continue;
+            }
+            let rec = ObjectRecord {
+                size: m.size,
+                etag: m.etag.clone(),
+                last_modified_ns: 0,
+                segments: Vec::new(),
+                multipart: m.etag.contains('-'),
+                attrs: ObjectAttrs { content_type: (!m.content_type.is_empty()).then(|| m.content_type.clone()), ..ObjectAttrs::default() },
+                checksums: crate::meta::Checksums::default(),
+                tags: Vec::new(),
+                owner: m.principal.clone(),
+                sha256: m.sha256.clone(),
+                proof_id: m.id.clone(),
+            };
+            store.object_commit(&bucket, &key, &rec, &Precondition::None, None, None, None)?;
+            report.objects_indexed += 1;
+        }
+        // Continue mirroring after what was restored, not from the start.
+        for tenant in store.tenant_list()? {
+            if let Some(h) = store.proof_head(&tenant.name)? {
+                store.setting_put(&format!("mirror.proofs.{}", tenant.name), &h.seq.to_string())?;
+            }
+        }
+        store.setting_put("mirror.audit", &(crate::audit::now_ns() - AUDIT_SETTLE_NS).to_string())?;
+        store.flush().await?;
+        Ok(report)
+    }
+}

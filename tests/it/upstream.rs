@@ -1,0 +1,369 @@
+//! The upstream backend against a local-disk tollgate, directly or through a proxy that
+//! injects faults: prefix mapping, a rebuild of lost metadata from the upstream mirror,
+//! and the upstream failing, stalling or answering 500.
+
+use crate::common::*;
+use crate::tenancy::{root_conn, user};
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tollgate::admin::client::{call, request};
+use tollgate::config::{BackendKind, Config};
+
+/// Points `cfg` at `upstream` with the test root keys.
+fn forward_to(cfg: &mut Config, endpoint: String) {
+    cfg.backend = BackendKind::Upstream;
+    cfg.upstream.endpoint = endpoint;
+    cfg.upstream.access_key = ACCESS_KEY.into();
+    cfg.upstream.secret_key = SECRET_KEY.into();
+    cfg.upstream.retry_base_ms = 10;
+}
+
+/// What the proxy does to the next connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Pass,
+    /// Answer `500 InternalError` to this many requests, then pass.
+    Fail500(u32),
+    /// Pass the request, then cut the response after this many bytes.
+    CutResponse(usize),
+    /// Cut the request after this many bytes of it.
+    CutRequest(usize),
+    /// Accept and never answer.
+    Stall,
+    /// Refuse connections (the upstream is down).
+    Down,
+}
+
+/// A TCP proxy in front of an upstream, injecting [`Fault`]s. Setting a fault closes the
+/// open (pooled) connections, so the gateway's next request meets it.
+struct FaultProxy {
+    addr: SocketAddr,
+    fault: Arc<Mutex<Fault>>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl FaultProxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fault = Arc::new(Mutex::new(Fault::Pass));
+        let (generation, watch) = tokio::sync::watch::channel(0u64);
+        let f = Arc::clone(&fault);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let f = Arc::clone(&f);
+                let mut changed = watch.clone();
+                changed.mark_unchanged();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = serve(client, upstream, f) => {}
+                        _ = changed.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, fault, generation }
+    }
+
+    fn set(&self, f: Fault) {
+        *self.fault.lock().unwrap() = f;
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+async fn serve(mut client: TcpStream, upstream: SocketAddr, fault: Arc<Mutex<Fault>>) {
+    let now = *fault.lock().unwrap();
+    match now {
+        Fault::Down => {}
+        Fault::Stall => {
+            let mut buf = vec![0u8; 1 << 16];
+            while matches!(client.read(&mut buf).await, Ok(n) if n > 0) {}
+        }
+        Fault::Fail500(n) if n > 0 => {
+            *fault.lock().unwrap() = if n == 1 { Fault::Pass } else { Fault::Fail500(n - 1) };
+            let mut buf = vec![0u8; 1 << 16];
+            let _ = client.read(&mut buf).await;
+            let body = "<Error><Code>InternalError</Code><Message>injected</Message></Error>";
+            let resp = format!("HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = client.write_all(resp.as_bytes()).await;
+        }
+        _ => {
+            let Ok(mut up) = TcpStream::connect(upstream).await else { return };
+            let (mut cr, mut cw) = client.split();
+            let (mut ur, mut uw) = up.split();
+            let limit = |f: Fault, request: bool| match f {
+                Fault::CutRequest(n) if request => n,
+                Fault::CutResponse(n) if !request => n,
+                _ => usize::MAX,
+            };
+            let to_up = copy_limited(&mut cr, &mut uw, limit(now, true));
+            let to_client = copy_limited(&mut ur, &mut cw, limit(now, false));
+            // Either direction hitting its limit (or ending) drops the whole connection.
+            tokio::select! {
+                () = to_up => {}
+                () = to_client => {}
+            }
+        }
+    }
+}
+
+async fn copy_limited(r: &mut (impl AsyncReadExt + Unpin), w: &mut (impl AsyncWriteExt + Unpin), mut limit: usize) {
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                // Keep the other direction going until it ends too.
+                std::future::pending::<()>().await;
+                return;
+            }
+            Ok(n) => n,
+        };
+        let n = n.min(limit);
+        if w.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        limit -= n;
+        if limit == 0 {
+            return;
+        }
+    }
+}
+
+async fn through_proxy(tweak: impl FnOnce(&mut Config)) -> (Gateway, Gateway, FaultProxy) {
+    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let proxy = FaultProxy::start(inner.addr).await;
+    let endpoint = proxy.endpoint();
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |cfg| {
+        forward_to(cfg, endpoint);
+        cfg.upstream.bucket_prefix = "gw-".into();
+        tweak(cfg);
+    })
+    .await;
+    (gw, inner, proxy)
+}
+
+fn usage_bytes(v: &serde_json::Value) -> u64 {
+    v.as_array().unwrap().iter().find(|t| t["tenant"] == "root").map_or(0, |t| t["bytes"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn buckets_map_to_prefixes_and_listings_hide_them() {
+    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    inner.client().create_bucket().bucket("shared").send().await.unwrap();
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |cfg| {
+        forward_to(cfg, inner.endpoint());
+        cfg.upstream.bucket = "shared".into();
+    })
+    .await;
+    let c = gw.client();
+    gw.bucket("photos").await;
+    for k in ["a/1", "a/2", "b", "sp ace+é"] {
+        c.put_object().bucket("photos").key(k).body(k.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    // Upstream: under {tenant}/{bucket}/.
+    let up = inner.client().list_objects_v2().bucket("shared").send().await.unwrap();
+    let up_keys: Vec<&str> = up.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(up_keys, ["root/photos/a/1", "root/photos/a/2", "root/photos/b", "root/photos/sp ace+é"]);
+    // Gateway: the client's keys, folded and paged in its own terms.
+    let top = c.list_objects_v2().bucket("photos").delimiter("/").send().await.unwrap();
+    assert_eq!(top.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["a/"]);
+    assert_eq!(top.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["b", "sp ace+é"]);
+    let p1 = c.list_objects_v2().bucket("photos").max_keys(2).send().await.unwrap();
+    assert_eq!(p1.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["a/1", "a/2"]);
+    let token = p1.next_continuation_token().unwrap();
+    assert!(!String::from_utf8_lossy(&base64_simd::URL_SAFE_NO_PAD.decode_to_vec(token).unwrap()).contains("root/"), "tokens carry no upstream layout");
+    let p2 = c.list_objects_v2().bucket("photos").max_keys(2).continuation_token(token).send().await.unwrap();
+    assert_eq!(p2.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["b", "sp ace+é"]);
+    assert!(!p2.is_truncated().unwrap());
+    // A prefix and a delimiter on a page boundary.
+    let v1 = c.list_objects().bucket("photos").delimiter("/").max_keys(1).send().await.unwrap();
+    assert_eq!(v1.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["a/"]);
+    let v1b = c.list_objects().bucket("photos").delimiter("/").marker(v1.next_marker().unwrap()).send().await.unwrap();
+    assert_eq!(v1b.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["b", "sp ace+é"]);
+    // Deleting the gateway bucket needs it empty upstream.
+    let e = c.delete_bucket().bucket("photos").send().await.unwrap_err();
+    assert_eq!(status(&e), 409);
+}
+
+#[tokio::test]
+async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
+    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    inner.client().create_bucket().bucket("gw-meta").send().await.unwrap();
+    let endpoint = inner.endpoint();
+    let setup = |cfg: &mut Config| {
+        forward_to(cfg, endpoint.clone());
+        cfg.upstream.bucket_prefix = "a-".into();
+        cfg.upstream.meta_bucket = "gw-meta".into();
+        cfg.upstream.instance = "one".into();
+    };
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), setup).await;
+    let c = gw.client();
+    gw.bucket("docs").await;
+    c.put_object().bucket("docs").key("keep").body(b"kept bytes".to_vec().into()).send().await.unwrap();
+    c.put_object().bucket("docs").key("gone").body(b"short-lived".to_vec().into()).send().await.unwrap();
+    c.delete_object().bucket("docs").key("gone").send().await.unwrap();
+    let (ak, sk) = user(&gw, "acme", "ann", "writer").await;
+    let root = root_conn(&gw);
+    let chain_before = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
+    assert_eq!(chain_before["head"]["seq"], 3);
+    // Stopping mirrors the rest; then the metadata directory is lost.
+    let dir = gw.stop().await;
+    std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
+
+    let gw = Gateway::start_local_in(dir, setup).await;
+    let c = gw.client();
+    assert_eq!(status(&c.head_bucket().bucket("docs").send().await.unwrap_err()), 404, "the new store is empty");
+    let root = root_conn(&gw);
+    let report = call(&root, "POST", "rebuild", None).await.unwrap();
+    assert_eq!(report["manifests"], 3);
+    assert_eq!(report["buckets"], 1);
+    assert_eq!(report["objects_indexed"], 1);
+    assert!(report["audit_entries"].as_u64().unwrap() >= 7, "{report}");
+    // Proofs: the chain is whole again and verifies; the kept object carries its proof.
+    let chain = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
+    assert_eq!(chain["head"], chain_before["head"]);
+    assert_eq!(chain["manifests"], chain_before["manifests"]);
+    let got = c.get_object().bucket("docs").key("keep").send().await.unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], b"kept bytes");
+    let v = request(&root, "POST", "/_tollgate/proofs/verify", body.to_vec()).await.unwrap();
+    assert_eq!(v["matches"][0]["signature_valid"], true);
+    assert_eq!(v["matches"][0]["chain_intact"], true);
+    // Audit: the writes before the loss are there.
+    let audit = call(&root, "GET", "audit", None).await.unwrap();
+    let ops: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["operation"].as_str()).collect();
+    for op in ["CreateBucket", "PutObject", "DeleteObject"] {
+        assert!(ops.contains(&op), "{op} missing from {ops:?}");
+    }
+    // Usage and the restored tenant's key work again.
+    let usage = call(&root, "GET", "usage", None).await.unwrap();
+    assert_eq!(usage_bytes(&usage), 10);
+    let ann = gw.client_with(&ak, &sk);
+    assert!(ann.list_buckets().send().await.is_ok());
+    // A second rebuild would mix two histories: refused.
+    assert!(call(&root, "POST", "rebuild", None).await.unwrap_err().contains("400"));
+}
+
+#[tokio::test]
+async fn readiness_follows_the_upstream_and_requests_fail_fast_when_it_is_down() {
+    let (gw, _inner, proxy) = through_proxy(|c| c.upstream.retries = 2).await;
+    let ready = raw(gw.addr, "GET", "/ready", &[], b"", None).await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let c = gw.client();
+    gw.bucket("rrr").await;
+    c.put_object().bucket("rrr").key("k").body(b"v".to_vec().into()).send().await.unwrap();
+
+    proxy.set(Fault::Down);
+    let ready = raw(gw.addr, "GET", "/ready", &[], b"", None).await;
+    assert_eq!(ready.status, 503);
+    let why: serde_json::Value = serde_json::from_slice(&ready.body).unwrap();
+    assert!(why["failed"]["backend"].as_str().unwrap().contains("upstream"), "{why}");
+    let started = Instant::now();
+    let e = no_retry_client(&gw).get_object().bucket("rrr").key("k").send().await.unwrap_err();
+    assert_eq!(status(&e), 503);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
+    proxy.set(Fault::Pass);
+    let ready = raw(gw.addr, "GET", "/ready", &[], b"", None).await;
+    assert_eq!(ready.status, 200);
+}
+
+/// A client that does not retry: each request the test makes is one request.
+fn no_retry_client(gw: &Gateway) -> aws_sdk_s3::Client {
+    let conf = gw.client().config().to_builder().retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+#[tokio::test]
+async fn idempotent_requests_are_retried_past_upstream_500s() {
+    let (gw, _inner, proxy) = through_proxy(|_| {}).await;
+    let c = no_retry_client(&gw);
+    gw.bucket("rrr").await;
+    c.put_object().bucket("rrr").key("k").body(b"value".to_vec().into()).send().await.unwrap();
+    proxy.set(Fault::Fail500(2));
+    let got = c.get_object().bucket("rrr").key("k").send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"value");
+    proxy.set(Fault::Fail500(100));
+    let e = c.get_object().bucket("rrr").key("k").send().await.unwrap_err();
+    assert_eq!(status(&e), 503, "retries are bounded");
+}
+
+#[tokio::test]
+async fn an_upstream_gone_mid_download_fails_the_download() {
+    let (gw, _inner, proxy) = through_proxy(|_| {}).await;
+    let c = no_retry_client(&gw);
+    gw.bucket("rrr").await;
+    let big = vec![7u8; 4 << 20];
+    c.put_object().bucket("rrr").key("big").body(big.clone().into()).send().await.unwrap();
+    proxy.set(Fault::CutResponse(1 << 20));
+    let result = tokio::time::timeout(Duration::from_secs(20), async {
+        let resp = c.get_object().bucket("rrr").key("big").send().await?;
+        resp.body.collect().await.map(|b| b.into_bytes().len()).map_err(aws_sdk_s3::error::SdkError::construction_failure)
+    })
+    .await
+    .expect("no hang");
+    assert!(result.is_err(), "a cut download must not look complete: {result:?}");
+}
+
+#[tokio::test]
+async fn an_upstream_gone_mid_upload_leaves_no_metadata() {
+    let (gw, _inner, proxy) = through_proxy(|_| {}).await;
+    let c = no_retry_client(&gw);
+    gw.bucket("rrr").await;
+    proxy.set(Fault::CutRequest(256 << 10));
+    let e = c.put_object().bucket("rrr").key("half").body(vec![1u8; 2 << 20].into()).send().await.unwrap_err();
+    assert_eq!(status(&e), 503);
+    proxy.set(Fault::Pass);
+    assert_eq!(status(&c.head_object().bucket("rrr").key("half").send().await.unwrap_err()), 404);
+    let root = root_conn(&gw);
+    assert_eq!(usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()), 0, "no quota charge");
+    let chain = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
+    assert!(chain["head"].is_null() || chain["head"]["seq"] == 0, "no proof: {chain}");
+
+    // Multipart: a part cut on its way fails alone; the upload goes on and completes.
+    let up = c.create_multipart_upload().bucket("rrr").key("mp").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part1 = vec![3u8; 5 << 20];
+    proxy.set(Fault::CutRequest(1 << 20));
+    let e = c.upload_part().bucket("rrr").key("mp").upload_id(id).part_number(1).body(part1.clone().into()).send().await.unwrap_err();
+    assert_eq!(status(&e), 503);
+    proxy.set(Fault::Pass);
+    let p1 = c.upload_part().bucket("rrr").key("mp").upload_id(id).part_number(1).body(part1.into()).send().await.unwrap();
+    let p2 = c.upload_part().bucket("rrr").key("mp").upload_id(id).part_number(2).body(b"tail".to_vec().into()).send().await.unwrap();
+    let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build())
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(2).e_tag(p2.e_tag().unwrap()).build())
+        .build();
+    c.complete_multipart_upload().bucket("rrr").key("mp").upload_id(id).multipart_upload(parts).send().await.unwrap();
+    let head = c.head_object().bucket("rrr").key("mp").send().await.unwrap();
+    assert_eq!(head.content_length(), Some((5 << 20) + 4));
+    assert_eq!(usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()), (5 << 20) + 4);
+}
+
+#[tokio::test]
+async fn a_silent_upstream_times_out_instead_of_hanging() {
+    let (gw, _inner, proxy) = through_proxy(|c| {
+        c.upstream.timeout_secs = 1;
+        c.upstream.retries = 1;
+    })
+    .await;
+    let c = no_retry_client(&gw);
+    gw.bucket("rrr").await;
+    c.put_object().bucket("rrr").key("k").body(b"v".to_vec().into()).send().await.unwrap();
+    proxy.set(Fault::Stall);
+    let started = Instant::now();
+    let e = c.get_object().bucket("rrr").key("k").send().await.unwrap_err();
+    assert_eq!(status(&e), 503);
+    let e = c.put_object().bucket("rrr").key("k2").body(vec![0u8; 1 << 20].into()).send().await.unwrap_err();
+    assert_eq!(status(&e), 503);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
