@@ -35,6 +35,8 @@ want_pip=()
 command -v aws >/dev/null 2>&1 || want_pip+=(awscli)
 # moto_server is started as `python3 -m moto.server`; the [server] extra brings flask and flask-cors
 "$PY" -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1 || want_pip+=("moto[server]")
+# the metrics suite parses /metrics with the Prometheus client library's parser
+"$PY" -c 'import prometheus_client' >/dev/null 2>&1 || want_pip+=(prometheus-client)
 if [ ${#want_pip[@]} -gt 0 ]; then
   pip_install "${want_pip[@]}"
   # pyenv needs its shims regenerated before a freshly installed console script is on PATH.

@@ -13,7 +13,8 @@
 #                   round); the table shows the median-ops/s round (default 1)
 #   --keep          keep the temp dirs (data, logs, raw results)
 #   --out FILE      also write the raw JSON result lines to FILE
-#   --rows REGEX    run only the matrix rows whose label matches (e.g. '4KiB')
+#   --rows REGEX    run only the matrix rows whose label matches (e.g. '4KiB'); rows
+#                   ending in c1 run one request at a time (latency without queueing)
 #
 # Environment: see benches/lib.sh (TOLLGATE_BIN, BASE_PORT, BENCH_TMPDIR).
 # Only loopback addresses are used. Both servers are stopped on exit.
@@ -65,6 +66,10 @@ MATRIX=(
     "GET 64MiB|get|64MiB|4|--ops $BIG_OPS|8"
     "LIST 1000|list|4KiB|16|--duration $DURATION|1000"
     "mixed 4KiB|mixed|4KiB|16|--duration $DURATION|1000"
+    "PUT 4KiB c1|put|4KiB|1|--duration $DURATION|1000"
+    "GET 4KiB c1|get|4KiB|1|--duration $DURATION|1000"
+    "PUT 64MiB c1|put|64MiB|1|--ops $BIG_OPS|8"
+    "GET 64MiB c1|get|64MiB|1|--ops $BIG_OPS|8"
 )
 if [[ -n $ROWS ]]; then
     kept=()

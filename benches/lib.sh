@@ -8,6 +8,10 @@
 #                       quotas set on the tenant and the key, far above what is reached
 #   tollgate-nolimits   the same tenant key, limiter off (TOLLGATE_LIMITS=false), no quota
 #   s3s-fs              s3s-fs 0.14.1, the reference (plain files, no fsync, no metadata db)
+#   upstream-direct     a tollgate on local disk (defaults) listening on BASE_PORT + 20, measured
+#                       directly: the reference for
+#   tollgate-upstream   a tollgate (defaults: proofs, fsync of its index) forwarding to
+#                       upstream-direct (`serve --upstream`), buckets named gw-B there
 #
 # Each server's credentials are in KEY_OF[name] and SECRET_OF[name].
 #
@@ -18,7 +22,8 @@ AK="benchaccesskey"
 SK="benchsecretkey0123456789"
 HOST=127.0.0.1
 BASE_PORT="${BASE_PORT:-19001}"
-KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-limits tollgate-nolimits s3s-fs"
+KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream"
+UPSTREAM_DIRECT_PORT=$((BASE_PORT + 20))
 PIDS=()
 declare -A PORT PID_OF KEY_OF SECRET_OF
 
@@ -98,10 +103,20 @@ wait_ready() { # name pid url want  (want: a status code, or "any")
 # Starts server NAME on the INDEX-th port with a fresh data dir; sets PORT[NAME], PID_OF[NAME].
 start_server() { # name index
     local name="$1" port=$((BASE_PORT + $2)) dir="$WORK/$1-data" pid
+    [[ $name == upstream-direct ]] && port=$UPSTREAM_DIRECT_PORT
     mkdir -p "$dir"
     if port_in_use "$port"; then say "port $port busy"; exit 1; fi
     case "$name" in
-        tollgate*)
+        tollgate-upstream)
+            # Its upstream may start after it: nothing is forwarded before the load begins.
+            TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" TOLLGATE_UPSTREAM_BUCKET_PREFIX=gw- \
+                "$TOLLGATE" serve --listen "$HOST:$port" --data-dir "$dir" --upstream "http://$AK:$SK@$HOST:$UPSTREAM_DIRECT_PORT" \
+                >"$WORK/$name.log" 2>&1 &
+            pid=$!
+            PIDS+=("$pid")
+            wait_ready "$name" "$pid" "http://$HOST:$port/health" 200
+            ;;
+        tollgate* | upstream-direct)
             local proofs=true limits=true
             [[ $name == tollgate-noproofs ]] && proofs=false
             [[ $name == tollgate-nolimits ]] && limits=false

@@ -68,9 +68,16 @@ passed = 0
 failed = []
 
 
-def check(name):
+# Behaviour moto lacks, passed through by the gateway in front of it (compat/MOTO.md).
+MOTO_LACKS = os.environ.get("COMPAT_UPSTREAM") == "moto"
+
+
+def check(name, skip=None):
     def deco(fn):
         global passed
+        if skip:
+            print(f"SKIP {SUITE}: {name}: {skip}", flush=True)
+            return fn
         try:
             fn()
         except Exception as e:  # noqa: BLE001 - a check fails on anything
@@ -173,7 +180,8 @@ try:
         s3.download_file(BUCKET, "multi/big.bin", out, Config=TC)
         assert sha256_file(out) == sha256_file(BIG), "downloaded file differs"
 
-    @check("get_object PartNumber=1 returns only part 1 (206, PartsCount)")
+    @check("get_object PartNumber=1 returns only part 1 (206, PartsCount)",
+           skip=MOTO_LACKS and "moto answers GET ?partNumber with the whole object (compat/MOTO.md)")
     def _():
         r = s3.get_object(Bucket=BUCKET, Key="multi/big.bin", PartNumber=1)
         body = r["Body"].read()

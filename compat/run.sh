@@ -2,7 +2,7 @@
 # Run the real-client compatibility suites against a freshly started tollgate.
 #
 #   compat/run.sh                  build target/debug/tollgate, run every suite
-#   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants
+#   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants metrics
 #                                  topics; tenants and topics need TOLLGATE_BIN, for `tollgate admin`)
 #   TOLLGATE_BIN=path compat/run.sh    use that binary, build nothing
 #   COMPAT_EXTERNAL=1 S3_ENDPOINT=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... compat/run.sh
@@ -20,7 +20,7 @@ set -euo pipefail
 
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$COMPAT_DIR/.." && pwd)
-ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics)
+ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics)
 SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-300}
 
 suite_cmd() {
@@ -31,6 +31,7 @@ suite_cmd() {
     s3cmd) echo "bash $COMPAT_DIR/s3cmd.sh" ;;
     tenants) echo "bash $COMPAT_DIR/tenants.sh" ;;
     topics) echo "python3 $COMPAT_DIR/boto3_topics.py" ;;
+    metrics) echo "python3 $COMPAT_DIR/metrics.py" ;;
     *) return 1 ;;
   esac
 }

@@ -459,6 +459,26 @@ mod tests {
         assert_eq!(cfg.proofs.scrub_interval_secs, def.proofs.scrub_interval_secs);
         assert_eq!(cfg.proofs.scrub_bytes_per_sec, def.proofs.scrub_bytes_per_sec);
         assert_eq!(cfg.auth.master_key_file, def.auth.master_key_file);
+        assert_eq!(cfg.backend, def.backend);
+        let (u, d) = (&cfg.upstream, &def.upstream);
+        assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
+        assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));
+    }
+
+    #[test]
+    fn upstream_urls_carry_credentials_out_of_the_endpoint() {
+        let mut u = UpstreamConfig::default();
+        u.set_url("http://AK:S3CR3T@127.0.0.1:9100").unwrap();
+        assert_eq!((u.endpoint.as_str(), u.access_key.as_str(), u.secret_key.as_str()), ("http://127.0.0.1:9100", "AK", "S3CR3T"));
+        assert!(!format!("{u:?}").contains("S3CR3T"), "the secret is redacted");
+        u.set_url("https://s3.amazonaws.com").unwrap();
+        assert_eq!(u.endpoint, "https://s3.amazonaws.com");
+        assert!(u.set_url("ftp://x").is_err());
+        assert!(u.set_url("http://").is_err());
+        let mut cfg = Config { backend: BackendKind::Upstream, ..Config::default() };
+        assert!(cfg.validate().is_err(), "upstream without an endpoint");
+        cfg.upstream.endpoint = "http://h:1".into();
+        assert!(cfg.validate().is_ok());
     }
 
     #[test]

@@ -558,8 +558,17 @@ async fn scrub_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receive
 }
 
 impl App {
-    pub(crate) async fn ready(&self) -> Result<(), String> {
-        self.backend.ready().await
+    /// Whether the gateway can serve: its metadata store takes writes and its backend
+    /// answers. Otherwise, what failed, by part.
+    pub(crate) async fn ready(&self) -> Result<(), serde_json::Map<String, serde_json::Value>> {
+        let mut failed = serde_json::Map::new();
+        if let Err(e) = self.store.setting_put("ready.probe", &crate::audit::now_ns().to_string()) {
+            failed.insert("metadata".into(), format!("not writable: {e}").into());
+        }
+        if let Err(reason) = self.backend.ready().await {
+            failed.insert("backend".into(), reason.into());
+        }
+        if failed.is_empty() { Ok(()) } else { Err(failed) }
     }
 
     /// Bytes the metadata database takes on disk (0 if it cannot tell).

@@ -43,10 +43,7 @@ pub async fn route(app: &App, req: &http::Request<Incoming>) -> Option<http::Res
         "/health" => Some(json(http::StatusCode::OK, &serde_json::json!({"status": "ok"}))),
         "/ready" => Some(match app.ready().await {
             Ok(()) => json(http::StatusCode::OK, &serde_json::json!({"status": "ready"})),
-            Err(reason) => json(
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                &serde_json::json!({"status": "not ready", "failed": {"backend": reason}}),
-            ),
+            Err(failed) => json(http::StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"status": "not ready", "failed": failed})),
         }),
         _ => None,
     }

@@ -77,11 +77,16 @@ async fn responses_carry_ratelimit_headers_and_the_sdk_retry_recovers() {
     let gw = Gateway::start_with(|c| c.limits.key = Rates { read_requests: 3, write_requests: 20, ..Rates::default() }).await;
     let (ak, sk) = user(&gw, "alpha", "w", "admin").await;
     // The SDK's standard retry (3 attempts, jittered backoff) absorbs SlowDown with no user
-    // action: 30 back-to-back PUTs against 20 per second all succeed.
+    // action: 30 PUTs at once against 20 per second all succeed. (At once: one after the
+    // other, a loaded machine may never reach 20 per second.)
     let c = client_for(&gw.endpoint(), &ak, &sk);
     c.create_bucket().bucket("paced").send().await.unwrap();
-    for i in 0..30 {
-        c.put_object().bucket("paced").key(format!("k{i}")).body(b"x".to_vec().into()).send().await.unwrap();
+    let puts = (0..30).map(|i| {
+        let c = c.clone();
+        tokio::spawn(async move { c.put_object().bucket("paced").key(format!("k{i}")).body(b"x".to_vec().into()).send().await })
+    });
+    for put in futures::future::join_all(puts).await {
+        put.unwrap().unwrap();
     }
     let throttled = call(&root_conn(&gw), "GET", "audit?outcome=throttled", None).await.unwrap();
     assert!(!throttled.as_array().unwrap().is_empty(), "the limit was never hit: the test proves nothing");
