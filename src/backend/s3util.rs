@@ -321,3 +321,103 @@ pub(crate) fn multipart_etag(parts: &[&crate::meta::PartRecord]) -> Result<Strin
     s3s::crypto::Checksum::update(&mut h, &md5s);
     Ok(format!("{}-{}", hex_simd::encode_to_string(s3s::crypto::Checksum::finalize(h), hex_simd::AsciiCase::Lower), parts.len()))
 }
+
+/// Buckets are never versioned: only the version `null` exists.
+pub(crate) fn only_null_version(v: Option<&str>) -> Result<(), Error> {
+    if v.is_some_and(|v| v != "null") {
+        return Err(Error::InvalidArgument("Invalid version id specified".into()));
+    }
+    Ok(())
+}
+
+/// The bucket and key a copy names (version `null` only; access points are not supported).
+pub(crate) fn copy_source_location(source: &s3s::dto::CopySource) -> Result<(&str, &str), Error> {
+    let s3s::dto::CopySource::Bucket { bucket, key, version_id } = source else {
+        return Err(Error::NotImplemented("access point copy sources are not supported"));
+    };
+    only_null_version(version_id.as_deref())?;
+    Ok((bucket, key))
+}
+
+/// The keys of a DeleteObjects request (at most 1000, as S3 allows) and its `Quiet` flag.
+pub(crate) fn delete_request(delete: s3s::dto::Delete) -> Result<(Vec<s3s::dto::ObjectIdentifier>, bool), Error> {
+    if delete.objects.len() > 1000 {
+        return Err(Error::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into()));
+    }
+    Ok((delete.objects, delete.quiet.unwrap_or(false)))
+}
+
+/// The DeleteObjects answer for each key's outcome (deleted keys left out when quiet).
+pub(crate) fn delete_objects_output(outcomes: impl IntoIterator<Item = (s3s::dto::ObjectIdentifier, Result<(), Error>)>, quiet: bool) -> s3s::dto::DeleteObjectsOutput {
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for (obj, r) in outcomes {
+        match r {
+            Ok(()) if !quiet => deleted.push(s3s::dto::DeletedObject { key: Some(obj.key), version_id: obj.version_id, ..Default::default() }),
+            Ok(()) => {}
+            Err(e) => {
+                let s3: s3s::S3Error = e.into();
+                errors.push(s3s::dto::Error { code: Some(s3.code().as_str().to_owned()), key: Some(obj.key), message: s3.message().map(str::to_owned), version_id: obj.version_id });
+            }
+        }
+    }
+    s3s::dto::DeleteObjectsOutput { deleted: (!deleted.is_empty()).then_some(deleted), errors: (!errors.is_empty()).then_some(errors), ..Default::default() }
+}
+
+/// The size and lower-hex SHA-256 of a stream's bytes, read once.
+pub(crate) async fn sha256_of<E>(stream: impl futures::Stream<Item = Result<bytes::Bytes, E>>) -> Result<(u64, String), E> {
+    use sha2::Digest as _;
+    let mut stream = std::pin::pin!(stream);
+    let mut sha = sha2::Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        sha.update(&chunk);
+    }
+    Ok((size, hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower)))
+}
+
+/// S3's URI encoding (also that of `encoding-type=url` listings): everything but
+/// unreserved characters, and `/` unless `keep_slash`, as `%XX`.
+pub(crate) fn uri_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_encoding_escapes_all_but_unreserved() {
+        assert_eq!(uri_encode("a b+c/%é~", true), "a%20b%2Bc/%25%C3%A9~");
+        assert_eq!(uri_encode("A-z_0.9~", true), "A-z_0.9~");
+        assert_eq!(uri_encode("x/y", false), "x%2Fy");
+    }
+
+    #[test]
+    fn only_the_null_version_and_bucket_sources_are_accepted() {
+        assert!(only_null_version(None).is_ok() && only_null_version(Some("null")).is_ok());
+        assert!(matches!(only_null_version(Some("v1")), Err(Error::InvalidArgument(_))));
+        let src = s3s::dto::CopySource::Bucket { bucket: "b".into(), key: "k/1".into(), version_id: None };
+        assert_eq!(copy_source_location(&src).unwrap(), ("b", "k/1"));
+    }
+
+    #[test]
+    fn delete_answers_list_errors_and_hide_deletions_when_quiet() {
+        let id = |k: &str| s3s::dto::ObjectIdentifier { key: k.into(), ..Default::default() };
+        let out = delete_objects_output([(id("a"), Ok(())), (id("b"), Err(Error::KeyTooLong))], true);
+        assert!(out.deleted.is_none());
+        assert_eq!(out.errors.unwrap()[0].code.as_deref(), Some("KeyTooLongError"));
+        let many = s3s::dto::Delete { objects: (0..1001).map(|i| id(&i.to_string())).collect(), quiet: None };
+        assert!(matches!(delete_request(many), Err(Error::MalformedXml(_))));
+    }
+}

@@ -192,6 +192,13 @@ async fn buckets_map_to_prefixes_and_listings_hide_them() {
     // Deleting the gateway bucket needs it empty upstream.
     let e = c.delete_bucket().bucket("photos").send().await.unwrap_err();
     assert_eq!(status(&e), 409);
+    // A change of owner moves no bytes: the bucket stays under its creator's prefix.
+    let root = root_conn(&gw);
+    call(&root, "POST", "tenants", Some(serde_json::json!({"name": "acme"}))).await.unwrap();
+    call(&root, "PUT", "buckets/photos", Some(serde_json::json!({"tenant": "acme"}))).await.unwrap();
+    let got = c.get_object().bucket("photos").key("a/1").send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"a/1");
+    assert_eq!(c.list_objects_v2().bucket("photos").send().await.unwrap().contents().len(), 4);
 }
 
 #[tokio::test]

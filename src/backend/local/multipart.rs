@@ -144,12 +144,7 @@ pub(super) async fn complete_multipart_upload(b: &LocalBackend, req: S3Request<C
     // The SHA-256 of the whole object: its parts read in order, streamed, once.
     let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();
     let size: u64 = chosen.iter().map(|p| p.size).sum();
-    let mut sha = <sha2::Sha256 as sha2::Digest>::new();
-    let mut body = std::pin::pin!(b.blobs.read(&segments, 0..size));
-    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
-        sha2::Digest::update(&mut sha, chunk?);
-    }
-    let sha256 = hex_simd::encode_to_string(sha2::Digest::finalize(sha), hex_simd::AsciiCase::Lower);
+    let (_, sha256) = sha256_of(b.blobs.read(&segments, 0..size)).await?;
     let record = ObjectRecord {
         size,
         etag: etag_value,

@@ -183,9 +183,7 @@ fn tag_count(rec: &ObjectRecord) -> Option<i32> {
 
 pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let input = req.input;
-    if input.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(Error::InvalidArgument("Invalid version id specified".into()));
-    }
+    only_null_version(input.version_id.as_deref())?;
     let rec = b.object(&input.bucket, &input.key)?;
     check_read_conditions(&rec, &ReadConditions {
         if_match: input.if_match.as_ref(),
@@ -228,9 +226,7 @@ pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>)
 
 pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let input = req.input;
-    if input.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(Error::InvalidArgument("Invalid version id specified".into()));
-    }
+    only_null_version(input.version_id.as_deref())?;
     let rec = b.object(&input.bucket, &input.key)?;
     check_read_conditions(&rec, &ReadConditions {
         if_match: input.if_match.as_ref(),
@@ -274,9 +270,7 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
 
 /// Deletes one key; deleting a missing key succeeds, as in S3.
 async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
-    if version_id.is_some_and(|v| v != "null") {
-        return Err(Error::InvalidArgument("Invalid version id specified".into()));
-    }
+    only_null_version(version_id)?;
     check_key(key)?;
     if let Some(old) = b.index.delete(bucket, key, audit).await? {
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
@@ -295,36 +289,14 @@ pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObject
     let mut audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
     let input = req.input;
     b.bucket(&input.bucket)?;
-    if input.delete.objects.len() > 1000 {
-        return Err(Error::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into()));
-    }
-    let quiet = input.delete.quiet.unwrap_or(false);
-    let mut deleted = Vec::new();
-    let mut errors = Vec::new();
-    for obj in input.delete.objects {
+    let (objects, quiet) = delete_request(input.delete)?;
+    let mut outcomes = Vec::with_capacity(objects.len());
+    for obj in objects {
         audit.key.clone_from(&obj.key);
-        match delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &audit).await {
-            Ok(()) => {
-                if !quiet {
-                    deleted.push(DeletedObject { key: Some(obj.key), version_id: obj.version_id, ..Default::default() });
-                }
-            }
-            Err(e) => {
-                let s3: s3s::S3Error = e.into();
-                errors.push(s3s::dto::Error {
-                    code: Some(s3.code().as_str().to_owned()),
-                    key: Some(obj.key),
-                    message: s3.message().map(str::to_owned),
-                    version_id: obj.version_id,
-                });
-            }
-        }
+        let r = delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &audit).await;
+        outcomes.push((obj, r));
     }
-    Ok(S3Response::new(DeleteObjectsOutput {
-        deleted: (!deleted.is_empty()).then_some(deleted),
-        errors: (!errors.is_empty()).then_some(errors),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
 }
 
 /// The source object of a copy, after its `x-amz-copy-source-if-*` conditions.
@@ -333,12 +305,7 @@ pub(super) fn copy_source(
     source: &CopySource,
     conditions: ReadConditionsOwned<'_>,
 ) -> Result<(String, String, ObjectRecord), Error> {
-    let CopySource::Bucket { bucket, key, version_id } = source else {
-        return Err(Error::NotImplemented("access point copy sources are not supported"));
-    };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(Error::InvalidArgument("Invalid version id specified".into()));
-    }
+    let (bucket, key) = copy_source_location(source)?;
     let rec = b.object(bucket, key)?;
     // For copies a failed If-None-Match / If-Modified-Since is 412, not 304.
     check_read_conditions(&rec, &ReadConditions {

@@ -6,6 +6,7 @@
 
 use super::body::Progress;
 use crate::backend::Error;
+use crate::backend::s3util::uri_encode;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -94,19 +95,6 @@ impl Call {
     }
 }
 
-/// S3's URI encoding: everything but unreserved characters (and `/` in paths).
-pub fn uri_encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Self, String> {
         let (scheme, authority) = opts.endpoint.trim_end_matches('/').split_once("://").ok_or("the upstream endpoint needs a scheme")?;
@@ -114,9 +102,18 @@ impl Client {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(opts.connect_timeout));
         http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("no TLS root certificates: {e}"))?
+        let tls = if scheme == "https" {
+            hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().map_err(|e| format!("no TLS root certificates (install ca-certificates): {e}"))?
+        } else {
+            // A plain-HTTP upstream needs no roots: a machine without any still works.
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
+        };
+        let https = tls
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -292,12 +289,6 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_encoded_once_keeping_slashes() {
-        assert_eq!(uri_encode("a b/c+d/é~", true), "a%20b/c%2Bd/%C3%A9~");
-        assert_eq!(uri_encode("x/y", false), "x%2Fy");
-    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -3,7 +3,7 @@
 //! the upstream's id, and each part, for listings, topic rules and completion checks.
 
 use super::client::Call;
-use super::object::{body_length, copy_source_header, etag_of, hash_back, missing_key, record, send_upload, with_attrs};
+use super::object::{body_length, copy_source_header, etag_header, etag_of, hash_back, missing_key, record, send_upload, with_attrs};
 use super::{UpstreamBackend, xml};
 use crate::auth::Principal;
 use crate::backend::Error;
@@ -104,8 +104,8 @@ pub(super) async fn upload_part_copy(b: &UpstreamBackend, req: S3Request<UploadP
     let call = part_call(&place, &input.key, &input.upload_id, number)
         .header("x-amz-copy-source", &source)
         .header_opt("x-amz-copy-source-range", input.copy_source_range.as_ref())
-        .header_opt("x-amz-copy-source-if-match", input.copy_source_if_match.as_ref().map(|e| format!("\"{}\"", e_value(e))))
-        .header_opt("x-amz-copy-source-if-none-match", input.copy_source_if_none_match.as_ref().map(|e| format!("\"{}\"", e_value(e))))
+        .header_opt("x-amz-copy-source-if-match", input.copy_source_if_match.as_ref().map(etag_header))
+        .header_opt("x-amz-copy-source-if-none-match", input.copy_source_if_none_match.as_ref().map(etag_header))
         .header_opt("x-amz-copy-source-if-modified-since", input.copy_source_if_modified_since.as_ref().map(http_date))
         .header_opt("x-amz-copy-source-if-unmodified-since", input.copy_source_if_unmodified_since.as_ref().map(http_date));
     let resp = b.client.send(&call, Bytes::new()).await?;
@@ -126,12 +126,6 @@ pub(super) async fn upload_part_copy(b: &UpstreamBackend, req: S3Request<UploadP
     }))
 }
 
-fn e_value(e: &ETagCondition) -> String {
-    match e {
-        ETagCondition::Any => "*".into(),
-        ETagCondition::ETag(t) => t.value().to_owned(),
-    }
-}
 
 pub(super) async fn complete_multipart_upload(b: &UpstreamBackend, req: S3Request<CompleteMultipartUploadInput>) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
     let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);

@@ -2,7 +2,7 @@
 //! tagging.
 
 use super::body::{IdleLimited, Progress, Upload};
-use super::client::{Call, uri_encode};
+use super::client::Call;
 use super::{Place, UpstreamBackend, xml};
 use crate::auth::Principal;
 use crate::backend::Error;
@@ -42,7 +42,7 @@ pub(super) fn with_checksums(call: Call, c: &Checksums) -> Call {
         .header_opt("x-amz-checksum-sha256", c.sha256.as_ref())
 }
 
-fn etag_header(e: &ETagCondition) -> String {
+pub(super) fn etag_header(e: &ETagCondition) -> String {
     match e {
         ETagCondition::Any => "*".to_owned(),
         ETagCondition::ETag(t) => format!("\"{}\"", t.value()),
@@ -285,12 +285,6 @@ fn recorded(b: &UpstreamBackend, bucket: &str, key: &str, etag: &str) -> Option<
     b.store.object_get(bucket, key).ok().flatten().filter(|r| r.etag == etag)
 }
 
-fn not_a_version(v: Option<&str>) -> Result<(), Error> {
-    if v.is_some_and(|v| v != "null") {
-        return Err(Error::InvalidArgument("Invalid version id specified".into()));
-    }
-    Ok(())
-}
 
 /// Picks the index's checksums for a whole-object read asked with checksum mode, when the
 /// upstream returned none.
@@ -306,7 +300,7 @@ fn merge_checksums(d: &mut Described, rec: Option<&ObjectRecord>, mode: Option<&
 
 pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let input = req.input;
-    not_a_version(input.version_id.as_deref())?;
+    only_null_version(input.version_id.as_deref())?;
     let place = b.place(&input.bucket)?;
     let call = read_call(
         Method::GET,
@@ -365,7 +359,7 @@ pub(super) fn missing_key(e: Error) -> Error {
 
 pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let input = req.input;
-    not_a_version(input.version_id.as_deref())?;
+    only_null_version(input.version_id.as_deref())?;
     let place = b.place(&input.bucket)?;
     let call = read_call(
         Method::HEAD,
@@ -424,21 +418,12 @@ pub(super) async fn download(b: &UpstreamBackend, bucket: &str, key: &str) -> Re
 
 /// The size and SHA-256 of an object as the upstream holds it, read back once.
 pub(super) async fn hash_back(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<(u64, String), Error> {
-    use sha2::Digest as _;
-    let mut body = download(b, bucket, key).await?;
-    let mut sha = sha2::Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
-        let chunk = chunk.map_err(|e| Error::Unavailable(e.to_string()))?;
-        size += chunk.len() as u64;
-        sha.update(&chunk);
-    }
-    Ok((size, hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower)))
+    sha256_of(download(b, bucket, key).await?).await.map_err(|e| Error::Unavailable(e.to_string()))
 }
 
 /// Deletes one key upstream and from the index; deleting a missing key succeeds, as in S3.
 async fn delete_key(b: &UpstreamBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
-    not_a_version(version_id)?;
+    only_null_version(version_id)?;
     check_key(key)?;
     let place = b.place(bucket)?;
     let _lock = b.locks.lock(bucket, key).await;
@@ -465,12 +450,9 @@ pub(super) async fn delete_objects(b: &UpstreamBackend, req: S3Request<DeleteObj
     let audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
     let input = req.input;
     b.bucket(&input.bucket)?;
-    if input.delete.objects.len() > 1000 {
-        return Err(Error::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into()));
-    }
-    let quiet = input.delete.quiet.unwrap_or(false);
+    let (objects, quiet) = delete_request(input.delete)?;
     let bucket = &input.bucket;
-    let results: Vec<(ObjectIdentifier, Result<(), Error>)> = futures::stream::iter(input.delete.objects)
+    let outcomes: Vec<(ObjectIdentifier, Result<(), Error>)> = futures::stream::iter(objects)
         .map(|obj| {
             let mut audit = audit.clone();
             audit.key.clone_from(&obj.key);
@@ -482,27 +464,12 @@ pub(super) async fn delete_objects(b: &UpstreamBackend, req: S3Request<DeleteObj
         .buffered(DELETE_CONCURRENCY)
         .collect()
         .await;
-    let mut deleted = Vec::new();
-    let mut errors = Vec::new();
-    for (obj, r) in results {
-        match r {
-            Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(obj.key), version_id: obj.version_id, ..Default::default() }),
-            Ok(()) => {}
-            Err(e) => {
-                let s3: s3s::S3Error = e.into();
-                errors.push(s3s::dto::Error { code: Some(s3.code().as_str().to_owned()), key: Some(obj.key), message: s3.message().map(str::to_owned), version_id: obj.version_id });
-            }
-        }
-    }
-    Ok(S3Response::new(DeleteObjectsOutput { deleted: (!deleted.is_empty()).then_some(deleted), errors: (!errors.is_empty()).then_some(errors), ..Default::default() }))
+    Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
 }
 
 /// The source of a copy, located upstream, as `x-amz-copy-source`.
 pub(super) fn copy_source_header(b: &UpstreamBackend, source: &CopySource) -> Result<(String, String, String), Error> {
-    let CopySource::Bucket { bucket, key, version_id } = source else {
-        return Err(Error::NotImplemented("access point copy sources are not supported"));
-    };
-    not_a_version(version_id.as_deref())?;
+    let (bucket, key) = copy_source_location(source)?;
     let place = b.place(bucket)?;
     let header = format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&place.key(key), true));
     Ok((bucket.to_string(), key.to_string(), header))
