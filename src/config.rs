@@ -39,6 +39,7 @@ pub struct Config {
     pub proofs: ProofConfig,
     pub limits: crate::limits::LimitsConfig,
     pub topics: TopicsConfig,
+    pub jobs: JobsConfig,
     /// Where object bytes go: `local` (files under `data_dir`) or `upstream` (an S3 service).
     pub backend: BackendKind,
     pub upstream: UpstreamConfig,
@@ -169,7 +170,7 @@ impl UpstreamConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TopicsConfig {
     /// Multipart uploads into a topic not completed within this many seconds are aborted
-    /// by a background job (run every `audit.prune_interval_secs`); 0: never.
+    /// by a background job (run every `jobs.upload_expiry_interval_secs`); 0: never.
     pub upload_expiry_secs: u64,
     /// Topics created (or updated) at start, besides those set at run time.
     pub rules: Vec<crate::meta::TopicRule>,
@@ -178,6 +179,42 @@ pub struct TopicsConfig {
 impl Default for TopicsConfig {
     fn default() -> Self {
         Self { upload_expiry_secs: 86_400, rules: Vec::new() }
+    }
+}
+
+/// `[jobs]`: the background job scheduler (`crate::jobs`) and the jobs of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Attempts after a failed run before waiting for the next interval.
+    pub retries: u32,
+    /// First retry after this many milliseconds, doubling (with jitter) per attempt.
+    pub retry_base_ms: u64,
+    /// On shutdown, running jobs get this long to finish before they are cancelled.
+    pub shutdown_deadline_secs: u64,
+    /// Multipart uploads outside topics not completed within this many seconds are
+    /// aborted (topics have `topics.upload_expiry_secs`); 0: never.
+    pub upload_expiry_secs: u64,
+    /// Seconds between two runs of the multipart expiry.
+    pub upload_expiry_interval_secs: u64,
+    /// Seconds between two reconciliations of stored bytes and the index; 0: never.
+    pub reconcile_interval_secs: u64,
+    /// Bytes and entries younger than this are left alone by the reconciliation (a write
+    /// in flight has its bytes stored before its entry).
+    pub reconcile_min_age_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            retries: 3,
+            retry_base_ms: 1000,
+            shutdown_deadline_secs: 10,
+            upload_expiry_secs: 7 * 86_400,
+            upload_expiry_interval_secs: 3600,
+            reconcile_interval_secs: 6 * 3600,
+            reconcile_min_age_secs: 3600,
+        }
     }
 }
 
@@ -294,6 +331,7 @@ impl Default for Config {
             proofs: ProofConfig::default(),
             limits: crate::limits::LimitsConfig::default(),
             topics: TopicsConfig::default(),
+            jobs: JobsConfig::default(),
             backend: BackendKind::Local,
             upstream: UpstreamConfig::default(),
         }
@@ -428,6 +466,9 @@ impl Config {
             if up.instance.is_empty() || up.instance.contains('/') {
                 return Err(Error::Invalid("upstream.instance must be a non-empty name without '/'".into()));
             }
+        }
+        if self.jobs.upload_expiry_interval_secs == 0 {
+            return Err(Error::Invalid("jobs.upload_expiry_interval_secs must be at least 1".into()));
         }
         if self.audit.prune_interval_secs == 0 {
             return Err(Error::Invalid("audit.prune_interval_secs must be at least 1".into()));

@@ -13,7 +13,10 @@
 //! - [`backend`]: the `Backend` trait and its engines ([`backend::local`]).
 //! - [`proof`]: digests computed while bodies stream.
 //! - [`meta`]: the metadata store trait and its sled implementation (the only sled user).
-//! - [`obs`]: logging, `/health`, `/ready`.
+//! - [`obs`]: logging, metrics, `/health`, `/ready`.
+//! - [`jobs`]: the background job scheduler and its workers.
+//! - [`migrate`]: `tollgate migrate`, copying objects between backends.
+//! - [`retry`]: backoff with jitter.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -21,9 +24,11 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod jobs;
 pub mod limits;
 pub mod meta;
 pub mod obs;
 pub mod policy;
 pub mod proof;
+pub mod retry;
 pub mod server;

@@ -1,7 +1,7 @@
 //! The HTTP server: accepts connections on an already-bound listener, serves the S3
 //! front (s3s) and the operational endpoints, and shuts down gracefully.
 
-use crate::admin::{AdminApi, AdminParts, LastScrub, Routes, proofs::ProofApi};
+use crate::admin::{AdminApi, AdminParts, Routes, proofs::ProofApi};
 use crate::proof::Prover;
 use crate::audit::RequestContext;
 use crate::auth::{self, KeyStore, MasterKey};
@@ -11,6 +11,7 @@ use crate::backend::upstream::client::ClientOptions;
 use crate::backend::upstream::{Mapping, MirrorTarget, UpstreamBackend, UpstreamOptions};
 use crate::config::{BackendKind, Config};
 use crate::limits::{Limiter, MeteredBody};
+use crate::jobs::{RetryPolicy, Scheduler, workers};
 use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs::{self, metrics::Metrics};
 use crate::policy::Policy;
@@ -49,10 +50,8 @@ pub struct App {
     pub config: Config,
     store: Arc<dyn Store>,
     backend: Arc<dyn Backend>,
-    last_scrub: LastScrub,
-    prover: Option<Arc<Prover>>,
+    jobs: Arc<Scheduler>,
     pub(crate) metrics: Arc<Metrics>,
-    topics: Arc<Topics>,
     s3: S3Service,
     /// Root credentials generated at this start (to be shown once).
     pub generated_root: Option<(String, auth::Secret)>,
@@ -82,12 +81,20 @@ impl App {
         let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
-        let last_scrub = LastScrub::default();
         let metrics = Arc::new(Metrics::default());
         let topics = Arc::new(Topics::load(Arc::clone(&store))?);
         for rule in &config.topics.rules {
             topics.put(rule, None)?;
         }
+        let job_parts = workers::Parts {
+            store: Arc::clone(&store),
+            backend: Arc::clone(&backend),
+            topics: Arc::clone(&topics),
+            prover: prover.clone(),
+            metrics: Arc::clone(&metrics),
+        };
+        let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
+        let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
         let mut b = S3ServiceBuilder::new(ArcS3 {
             backend: Arc::clone(&backend),
             metrics: Arc::clone(&metrics),
@@ -103,12 +110,10 @@ impl App {
                 keys: Arc::clone(&keys),
                 backend: Arc::clone(&backend),
                 limiter,
-                metrics: Arc::clone(&metrics),
                 topics: Arc::clone(&topics),
                 prover: prover.clone(),
                 proof_retention_days: config.proofs.deleted_retention_days,
-                scrub_rate: config.proofs.scrub_bytes_per_sec,
-                last_scrub: Arc::clone(&last_scrub),
+                jobs: Arc::clone(&jobs),
             }),
             proofs: ProofApi::new(Arc::clone(&store), prover.clone()),
         });
@@ -124,10 +129,8 @@ impl App {
             s3: b.build(),
             store,
             backend,
-            last_scrub,
-            prover: prover.clone(),
+            jobs,
             metrics,
-            topics,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             config,
@@ -435,128 +438,6 @@ fn own_endpoint_label(path: &str) -> Option<&'static str> {
     }
 }
 
-/// Removes audit entries and manifests of deleted objects past their retention,
-/// every `audit.prune_interval_secs`, until told to stop.
-async fn prune_expired(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let audit = &app.config.audit;
-    let proof_days = app.config.proofs.deleted_retention_days;
-    let prover = app.prover.clone().filter(|_| proof_days > 0);
-    let upload_expiry = app.config.topics.upload_expiry_secs;
-    if audit.retention_days == 0 && prover.is_none() && upload_expiry == 0 {
-        return;
-    }
-    let retention_ns = i128::from(audit.retention_days) * 86_400 * 1_000_000_000;
-    loop {
-        if audit.retention_days > 0 {
-            let result = app.store.audit_prune(crate::audit::now_ns() - retention_ns);
-            app.metrics.job_run("audit_retention", result.is_ok());
-            match result {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "pruned expired audit entries"),
-                Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
-            }
-        }
-        if let Some(prover) = &prover {
-            let (store, prover) = (Arc::clone(&app.store), Arc::clone(prover));
-            let older_than = Duration::from_secs(proof_days.saturating_mul(86_400));
-            let result = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), older_than)).await;
-            app.metrics.job_run("proof_retention", matches!(result, Ok(Ok(_))));
-            match result {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(removed = n, "pruned manifests of deleted objects"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "proof pruning failed"),
-                Err(e) => tracing::warn!(error = %e, "proof pruning task failed"),
-            }
-        }
-        if upload_expiry > 0 {
-            let result = expire_topic_uploads(&app, upload_expiry).await;
-            app.metrics.job_run("topic_upload_expiry", result.is_ok());
-            match result {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(aborted = n, "expired abandoned multipart uploads into topics"),
-                Err(e) => tracing::warn!(error = %e, "multipart upload expiry failed"),
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(audit.prune_interval_secs)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// Aborts multipart uploads into any topic started more than `expiry_secs` ago.
-pub async fn expire_topic_uploads(app: &App, expiry_secs: u64) -> Result<u64, crate::backend::Error> {
-    let cutoff = crate::audit::now_ns() - i128::from(expiry_secs) * 1_000_000_000;
-    let mut aborted = 0;
-    for bucket in app.store.bucket_list()? {
-        let rules = app.topics.of(&bucket.name);
-        if rules.is_empty() {
-            continue;
-        }
-        for (id, up) in app.store.upload_list(&bucket.name)? {
-            if up.initiated_ns <= cutoff && crate::policy::topics::locate(&rules, &up.key).is_some() {
-                app.backend.expire_upload(&id).await?;
-                aborted += 1;
-            }
-        }
-    }
-    Ok(aborted)
-}
-
-/// Copies new metadata to the backend's mirror every `upstream.mirror_interval_secs`, and
-/// once more on shutdown.
-async fn mirror_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    if app.config.backend != BackendKind::Upstream || app.config.upstream.meta_bucket.is_empty() {
-        return;
-    }
-    let interval = Duration::from_secs(app.config.upstream.mirror_interval_secs);
-    loop {
-        let stopping = tokio::select! {
-            () = tokio::time::sleep(interval) => false,
-            _ = stop.changed() => true,
-        };
-        let result = app.backend.mirror_metadata(!stopping).await;
-        app.metrics.job_run("metadata_mirror", result.is_ok());
-        match result {
-            Ok(Some(r)) if r.objects_written > 0 => tracing::debug!(manifests = r.manifests, audit_entries = r.audit_entries, "mirrored metadata"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "metadata mirror failed"),
-        }
-        if stopping {
-            return;
-        }
-    }
-}
-
-/// Re-hashes stored objects against their manifests every `scrub_interval_secs`.
-async fn scrub_periodically(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let cfg = &app.config.proofs;
-    if !cfg.enabled || cfg.scrub_interval_secs == 0 {
-        return;
-    }
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(cfg.scrub_interval_secs)) => {}
-            _ = stop.changed() => return,
-        }
-        let mut last = app.last_scrub.lock().await;
-        tokio::select! {
-            report = app.backend.scrub(cfg.scrub_bytes_per_sec) => match report {
-                Ok(r) => {
-                    app.metrics.scrub_done(&r);
-                    tracing::info!(objects = r.objects, bytes = r.bytes, mismatches = r.mismatches.len(), "scrub finished");
-                    *last = Some(r);
-                }
-                Err(e) => {
-                    app.metrics.job_run("scrub", false);
-                    tracing::warn!(error = %e, "scrub failed");
-                }
-            },
-            _ = stop.changed() => return,
-        }
-    }
-}
-
 impl App {
     /// Whether the gateway can serve: its metadata store takes writes and its backend
     /// answers. Otherwise, what failed, by part.
@@ -591,11 +472,7 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     conn_builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-    let pruner = tokio::spawn(prune_expired(Arc::clone(&app), jobs_stopped.clone()));
-    // The mirror stops last, after in-flight requests, so its final pass has their proofs.
-    let (stop_mirror, mirror_stopped) = tokio::sync::watch::channel(false);
-    let mirror = tokio::spawn(mirror_periodically(Arc::clone(&app), mirror_stopped));
-    let scrubber = tokio::spawn(scrub_periodically(Arc::clone(&app), jobs_stopped));
+    let jobs = app.jobs.start(&jobs_stopped);
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     loop {
@@ -628,14 +505,19 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     }
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = stop_jobs.send(true);
-    let _ = pruner.await;
-    let _ = scrubber.await;
     let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
+    let requests_done = async {
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
+        }
+    };
+    tokio::join!(requests_done, jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs)));
+    // Last, so that it has the proofs and audit entries of every request served.
+    match app.backend.mirror_metadata(false).await {
+        Ok(Some(r)) => tracing::info!(manifests = r.manifests, audit_entries = r.audit_entries, "final metadata mirror pass"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "final metadata mirror pass failed"),
     }
-    let _ = stop_mirror.send(true);
-    let _ = mirror.await;
     if let Err(e) = app.flush().await {
         tracing::error!(error = %e, "final metadata flush failed");
     }

@@ -71,6 +71,12 @@ pub enum AdminCommand {
         #[arg(long)]
         last: bool,
     },
+    /// Background jobs: each one's last run, result and next run (root only); `run JOB`
+    /// runs one now and prints its outcome.
+    Jobs {
+        #[command(subcommand)]
+        command: Option<JobsCmd>,
+    },
     /// Copy new proofs, audit entries and records to the upstream's metadata mirror now
     /// (root only; it also runs every upstream.mirror_interval_secs).
     Mirror,
@@ -78,6 +84,13 @@ pub enum AdminCommand {
     /// the metadata directory was lost. Keep master.key and proof-signing.key: secrets and
     /// signatures need them.
     Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCmd {
+    /// Run a job now: upload_expiry, reconcile, scrub, audit_retention, proof_retention,
+    /// metadata_mirror (those configured).
+    Run { job: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,6 +333,12 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         }
         AdminCommand::Usage { tenant } => ("GET", format!("usage{}", enc(vec![("tenant", tenant)])), None),
         AdminCommand::Scrub { last } => (if last { "GET" } else { "POST" }, "scrub".to_owned(), None),
+        AdminCommand::Jobs { command: Some(JobsCmd::Run { job }) } => ("POST", format!("jobs/{job}/run"), None),
+        AdminCommand::Jobs { command: None } => {
+            let v = call(conn, "GET", "jobs", None).await?;
+            print_value(conn.json, &if conn.json { v } else { job_rows(&v) });
+            return Ok(());
+        }
         AdminCommand::Mirror => ("POST", "mirror".to_owned(), None),
         AdminCommand::Rebuild => ("POST", "rebuild".to_owned(), None),
         AdminCommand::Audit(a) => {
@@ -415,6 +434,26 @@ async fn send(conn: &Connection, req: http::Request<Full<Bytes>>) -> Result<Valu
     } else {
         Err(format!("{status}: {}", value.get("error").map_or_else(|| value.to_string(), |e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))))
     }
+}
+
+/// The columns of `tollgate admin jobs` (the outcome's detail stays in `--json`).
+fn job_rows(v: &Value) -> Value {
+    let rows = v.as_array().into_iter().flatten().map(|j| {
+        json!({
+            "job": j["name"],
+            "every_secs": j["interval_secs"],
+            "running": j["running"],
+            "runs": j["runs"],
+            "failures": j["failures"],
+            "last_run_ns": j["last_started_ns"],
+            "last_ms": j["last_duration_ms"],
+            "result": match j["last_ok"].as_bool() { Some(true) => "ok", Some(false) => "error", None => "" },
+            "changed": j["last_outcome"]["changed"],
+            "error": j["last_error"],
+            "next_run_ns": j["next_run_ns"],
+        })
+    });
+    Value::Array(rows.collect())
 }
 
 /// Times are kept as nanoseconds (`*_ns`); tables show them as RFC 3339.

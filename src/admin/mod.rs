@@ -25,6 +25,9 @@
 //! | `PUT /topics/{bucket}/{topic}`          | `{"write","read","content_addressed"?,"max_size"?,"content_types"?}` | admins of its tenant |
 //! | `DELETE /topics/{bucket}/{topic}`       |                                   | admins of its tenant|
 //! | `POST /prune-proofs`                    | `?older_than_secs=` (default: the configured retention) | root |
+//! | `GET /jobs`                             | → each job's last run and next one | root               |
+//! | `POST /jobs/{job}/run`                  | → the run's outcome               | root                |
+//! | `GET /scrub`, `POST /scrub`             | the last scrub's report; run one now | root (POST)      |
 //! | `GET /audit`                            | `?tenant=&principal=&bucket=&outcome=&since_ns=&until_ns=&limit=` | admins: own tenant |
 
 pub mod client;
@@ -32,9 +35,9 @@ pub mod proofs;
 
 use crate::audit::{self, AuditQuery, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
-use crate::backend::{Backend, ScrubReport};
+use crate::backend::Backend;
+use crate::jobs::Scheduler;
 use crate::limits::{Limiter, Rates, Subject};
-use crate::obs::metrics::Metrics;
 use crate::proof::Prover;
 use crate::meta::{self, Quota, Store, TenantRecord, TopicRule, UserRecord, Visibility};
 use crate::policy::topics::Topics;
@@ -143,21 +146,16 @@ struct KeyView {
     last_used_ns: i128,
 }
 
-/// The last scrub's report, shared by the background job and the API.
-pub type LastScrub = Arc<tokio::sync::Mutex<Option<ScrubReport>>>;
-
 /// What the admin API works on.
 pub struct AdminParts {
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyStore>,
     pub backend: Arc<dyn Backend>,
     pub limiter: Arc<Limiter>,
-    pub metrics: Arc<Metrics>,
     pub topics: Arc<Topics>,
     pub prover: Option<Arc<Prover>>,
     pub proof_retention_days: u64,
-    pub scrub_rate: u64,
-    pub last_scrub: LastScrub,
+    pub jobs: Arc<Scheduler>,
 }
 
 pub struct AdminApi {
@@ -165,19 +163,17 @@ pub struct AdminApi {
     keys: Arc<KeyStore>,
     backend: Arc<dyn Backend>,
     limiter: Arc<Limiter>,
-    metrics: Arc<Metrics>,
     topics: Arc<Topics>,
     prover: Option<Arc<Prover>>,
     proof_retention_days: u64,
-    scrub_rate: u64,
-    last_scrub: LastScrub,
+    jobs: Arc<Scheduler>,
 }
 
 impl AdminApi {
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts { store, keys, backend, limiter, metrics, topics, prover, proof_retention_days, scrub_rate, last_scrub } = parts;
-        Self { store, keys, backend, limiter, metrics, topics, prover, proof_retention_days, scrub_rate, last_scrub }
+        let AdminParts { store, keys, backend, limiter, topics, prover, proof_retention_days, jobs } = parts;
+        Self { store, keys, backend, limiter, topics, prover, proof_retention_days, jobs }
     }
 
     /// The tenant a limit subject belongs to, and whether `p` may change its limits: a
@@ -465,22 +461,36 @@ impl AdminApi {
                 tracing::info!(manifests = report.manifests, audit_entries = report.audit_entries, objects = report.objects_indexed, keys, "rebuilt the metadata store from the upstream");
                 Ok(json!(report))
             }
-            ("GET", ["scrub"]) => Ok(json!(*self.last_scrub.lock().await)),
+            ("GET", ["jobs"]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                Ok(json!(self.jobs.statuses()))
+            }
+            ("POST", ["jobs", name, "run"]) => {
+                if !p.root {
+                    return Err(forbidden());
+                }
+                Ok(json!(self.run_job(name).await?))
+            }
+            // The scrub's report itself (the shape `tollgate admin scrub` prints).
+            ("GET", ["scrub"]) => Ok(self.jobs.status("scrub").and_then(|s| s.last_outcome).map_or(serde_json::Value::Null, |o| o.detail)),
             ("POST", ["scrub"]) => {
                 if !p.root {
                     return Err(forbidden());
                 }
-                let mut last = self.last_scrub.lock().await;
-                let report = self.backend.scrub(self.scrub_rate).await.map_err(|e| {
-                    self.metrics.job_run("scrub", false);
-                    tracing::error!(error = %e, "scrub failed");
-                    ApiError(StatusCode::INTERNAL_SERVER_ERROR, "scrub failed".into())
-                })?;
-                self.metrics.scrub_done(&report);
-                *last = Some(report.clone());
-                Ok(json!(report))
+                Ok(self.run_job("scrub").await?.detail)
             }
             _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}"))),
+        }
+    }
+
+    /// Runs a background job now; its outcome, or why it failed.
+    async fn run_job(&self, name: &str) -> Result<crate::jobs::Outcome, ApiError> {
+        match self.jobs.run_now(name).await {
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("job {name} failed: {e}"))),
+            None => Err(ApiError(StatusCode::NOT_FOUND, format!("no job {name} (not configured)"))),
         }
     }
 

@@ -94,9 +94,9 @@ impl Index {
         Ok((record, old))
     }
 
-    /// Removes `key` from the index with the proof of its deletion; returns the removed
-    /// record (none if the key was not indexed).
-    pub async fn delete(&self, bucket: &str, key: &str, audit: &AuditEntry) -> Result<Option<ObjectRecord>, Error> {
+    /// Removes `key` from the index, if `precondition` holds, with the proof of its
+    /// deletion; returns the removed record (none if the key was not indexed).
+    pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<Option<ObjectRecord>, Error> {
         let tenant = self.bucket(bucket)?.tenant;
         let sign = |m: &mut Manifest| self.sign(m);
         let proof = self.prover.as_ref().map(|p| ProofDraft {
@@ -113,10 +113,23 @@ impl Index {
             }),
             sign: &sign,
         });
-        let old = self.store.object_delete(bucket, key, Some(audit), proof.as_ref())?;
+        let old = self.store.object_delete(bucket, key, precondition, Some(audit), proof.as_ref())?;
         if old.is_some() {
             self.sync().await?;
         }
         Ok(old)
+    }
+
+    /// Removes the entry of an object whose bytes are gone (a repair by the gateway,
+    /// audited, with the proof of its deletion), unless it changed since `rec` was read.
+    /// Returns whether it removed it.
+    pub async fn remove_orphan(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
+        let gateway = crate::auth::Principal::anonymous();
+        let audit = crate::audit::entry_for(&gateway, None, "RepairOrphanEntry", bucket, key, "ok", 0);
+        match self.delete(bucket, key, &Precondition::Is(Box::new(rec.clone())), &audit).await {
+            Ok(removed) => Ok(removed.is_some()),
+            Err(Error::PreconditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

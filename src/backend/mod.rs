@@ -259,6 +259,29 @@ pub struct ScrubReport {
     pub mismatches: Vec<ScrubMismatch>,
 }
 
+/// What a reconciliation of stored bytes and the index found, and repaired.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReconcileReport {
+    /// Stored bytes no index entry references, removed (local blobs).
+    pub orphan_blobs: u64,
+    /// Index entries whose bytes are gone, removed (with the proof of their deletion).
+    pub orphan_entries: u64,
+    /// Objects in the storage the index does not know (written past the gateway or by
+    /// another instance): left alone.
+    pub unindexed: u64,
+    /// Index entries whose bytes another backend holds (before a `tollgate migrate`):
+    /// left alone.
+    pub held_elsewhere: u64,
+}
+
+impl ReconcileReport {
+    /// Repairs made.
+    #[must_use]
+    pub fn repairs(&self) -> u64 {
+        self.orphan_blobs + self.orphan_entries
+    }
+}
+
 /// A storage engine behind the gateway.
 #[async_trait::async_trait]
 pub trait Backend: s3s::S3 {
@@ -268,6 +291,11 @@ pub trait Backend: s3s::S3 {
     /// Re-hashes every stored object against its recorded SHA-256, reading at most
     /// `bytes_per_sec` (0: unbounded). Never changes anything.
     async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error>;
+
+    /// Reconciles stored bytes and the index both ways, logging each repair: removes
+    /// stored bytes nothing references and index entries whose bytes are gone. What is
+    /// younger than `min_age` is left alone (writes in flight).
+    async fn reconcile(&self, min_age: std::time::Duration) -> Result<ReconcileReport, Error>;
 
     /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;

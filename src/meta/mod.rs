@@ -50,6 +50,9 @@ pub enum Precondition {
     Present,
     /// `If-Match: "etag"`: the key must exist with this ETag (unquoted).
     ETagIs(String),
+    /// The key must hold exactly this record (a background repair must not undo a
+    /// write made since it looked).
+    Is(Box<ObjectRecord>),
 }
 
 impl Precondition {
@@ -58,6 +61,7 @@ impl Precondition {
         match (self, current) {
             (Self::None, _) | (Self::Absent, None) | (Self::Present, Some(_)) => true,
             (Self::ETagIs(etag), Some(cur)) => cur.etag == *etag,
+            (Self::Is(rec), Some(cur)) => **rec == *cur,
             _ => false,
         }
     }
@@ -119,7 +123,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ObjectRecord>>;
     /// Removes the key; returns the removed record, if any. The proof (of the deletion)
     /// is recorded only if a record was removed.
-    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>>;
+    fn object_delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>>;
     /// Replaces the tags of an existing object; returns false if the key does not exist.
     fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first

@@ -501,7 +501,7 @@ impl Store for SledStore {
         Ok(old)
     }
 
-    fn object_delete(&self, bucket: &str, key: &str, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>> {
+    fn object_delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
         let object_n = self.db.generate_id()?;
@@ -510,13 +510,17 @@ impl Store for SledStore {
         let bucket_rec = self.bucket_get(bucket)?;
         let old = flatten(trees.transaction(|(buckets, objects, audit, proofs, index, heads)| {
             tx_audit(audit, row.as_ref())?;
-            let Some(raw) = objects.remove(okey.as_slice())? else {
+            let Some(raw) = objects.get(okey.as_slice())? else {
                 if buckets.get(bucket.as_bytes())?.is_none() {
                     return abort(Error::NoSuchBucket);
                 }
-                return Ok(None);
+                return if precondition.holds(None) { Ok(None) } else { abort(Error::PreconditionFailed) };
             };
             let old: ObjectRecord = tx_decode(&raw)?;
+            if !precondition.holds(Some(&old)) {
+                return abort(Error::PreconditionFailed);
+            }
+            objects.remove(okey.as_slice())?;
             update_usage(buckets, bucket, Some(&old), None)?;
             tx_proof(proofs, index, heads, proof, object_n)?;
             Ok(Some(old))
@@ -1081,8 +1085,15 @@ mod tests {
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (1, 5));
         assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
-        assert!(s.object_delete("b", "k", None, None).unwrap().is_some());
-        assert!(s.object_delete("b", "k", None, None).unwrap().is_none());
+        // A repair holding a stale record must not remove what replaced it.
+        let stale = Precondition::Is(Box::new(object("e1", 10)));
+        assert!(matches!(s.object_delete("b", "k", &stale, None, None), Err(Error::PreconditionFailed)));
+        let current = Precondition::Is(Box::new(s.object_get("b", "k").unwrap().unwrap()));
+        assert!(s.object_delete("b", "k", &current, None, None).unwrap().is_some());
+        assert!(matches!(s.object_delete("b", "k", &current, None, None), Err(Error::PreconditionFailed)));
+        s.object_commit("b", "k", &object("e2", 5), &Precondition::None, None, None, None).unwrap();
+        assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
+        assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_none());
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (0, 0));
         s.bucket_delete("b", None).unwrap();

@@ -40,6 +40,11 @@ struct JobLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabel {
+    job: &'static str,
+}
+
 /// The S3 operations tollgate serves or answers, as `'static` label values.
 const OPERATIONS: &[&str] = &[
     "ListBuckets", "CreateBucket", "DeleteBucket", "HeadBucket", "GetBucketLocation", "GetBucketVersioning",
@@ -73,6 +78,10 @@ pub struct Metrics {
     backend_latency: Family<OperationLabel, Histogram, fn() -> Histogram>,
     backend_errors: Family<OperationLabel, Counter>,
     jobs: Family<JobLabels, Counter>,
+    job_last_run: Family<JobLabel, Gauge<f64, AtomicU64>>,
+    job_last_success: Family<JobLabel, Gauge<f64, AtomicU64>>,
+    job_duration: Family<JobLabel, Gauge<f64, AtomicU64>>,
+    job_changes: Family<JobLabel, Counter>,
     scrub_mismatches: Gauge<u64, AtomicU64>,
     meta_size: Gauge<u64, AtomicU64>,
 }
@@ -96,11 +105,19 @@ impl Default for Metrics {
         registry.register("backend_errors", "Storage backend failures (5xx), by S3 operation", backend_errors.clone());
         let jobs = Family::<JobLabels, Counter>::default();
         registry.register("job_runs", "Background job runs, by job and result", jobs.clone());
+        let job_last_run = Family::<JobLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register("job_last_run_timestamp_seconds", "When each job last finished a run (Unix time)", job_last_run.clone());
+        let job_last_success = Family::<JobLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register("job_last_success_timestamp_seconds", "When each job last finished a run without error (Unix time)", job_last_success.clone());
+        let job_duration = Family::<JobLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register("job_last_duration_seconds", "How long each job's last run took", job_duration.clone());
+        let job_changes = Family::<JobLabel, Counter>::default();
+        registry.register("job_changes", "Things background jobs changed (removed, aborted, repaired), by job", job_changes.clone());
         let scrub_mismatches = Gauge::<u64, AtomicU64>::default();
         registry.register("scrub_mismatches", "Objects whose bytes did not match their manifest in the last scrub", scrub_mismatches.clone());
         let meta_size = Gauge::<u64, AtomicU64>::default();
         registry.register("metadata_size_bytes", "Size of the metadata database on disk", meta_size.clone());
-        Self { registry, requests, latency, bytes, denied, in_flight, backend_latency, backend_errors, jobs, scrub_mismatches, meta_size }
+        Self { registry, requests, latency, bytes, denied, in_flight, backend_latency, backend_errors, jobs, job_last_run, job_last_success, job_duration, job_changes, scrub_mismatches, meta_size }
     }
 }
 
@@ -139,14 +156,22 @@ impl Metrics {
         }
     }
 
-    pub fn job_run(&self, job: &'static str, ok: bool) {
+    /// Records a finished job run: its result, when, how long, and how much it changed.
+    pub fn job_finished(&self, job: &'static str, ok: bool, elapsed: Duration, changed: u64) {
         self.jobs.get_or_create(&JobLabels { job, result: if ok { "ok" } else { "error" } }).inc();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let label = JobLabel { job };
+        self.job_last_run.get_or_create(&label).set(now);
+        if ok {
+            self.job_last_success.get_or_create(&label).set(now);
+        }
+        self.job_duration.get_or_create(&label).set(elapsed.as_secs_f64());
+        self.job_changes.get_or_create(&label).inc_by(changed);
     }
 
-    /// Records a finished scrub: its run, and how many objects no longer match.
-    pub fn scrub_done(&self, report: &crate::backend::ScrubReport) {
-        self.job_run("scrub", report.mismatches.is_empty());
-        self.scrub_mismatches.set(report.mismatches.len() as u64);
+    /// How many objects no longer matched their manifests in the last scrub.
+    pub fn scrub_mismatches(&self, count: usize) {
+        self.scrub_mismatches.set(count as u64);
     }
 
     /// The text exposition, with the metadata size sampled now.
@@ -174,7 +199,7 @@ mod tests {
         m.request_done("GetObject", 404, Duration::from_millis(1), 0, 0);
         m.denied("throttled");
         m.backend_call("GetObject", Duration::from_millis(2), false);
-        m.job_run("scrub", true);
+        m.job_finished("scrub", true, Duration::from_millis(1500), 2);
         let text = m.render(12345);
         assert!(text.contains(r#"tollgate_requests_total{operation="GetObject",status="200"} 1"#), "{text}");
         assert!(text.contains(r#"tollgate_requests_total{operation="GetObject",status="404"} 1"#));
@@ -182,6 +207,9 @@ mod tests {
         assert!(text.contains(r#"tollgate_denied_requests_total{reason="throttled"} 1"#));
         assert!(text.contains(r#"tollgate_request_duration_seconds_count{operation="GetObject"} 2"#));
         assert!(text.contains(r#"tollgate_job_runs_total{job="scrub",result="ok"} 1"#));
+        assert!(text.contains(r#"tollgate_job_last_duration_seconds{job="scrub"} 1.5"#), "{text}");
+        assert!(text.contains(r#"tollgate_job_changes_total{job="scrub"} 2"#));
+        assert!(text.contains(r#"tollgate_job_last_success_timestamp_seconds{job="scrub"}"#));
         assert!(text.contains("tollgate_in_flight_requests 0"));
         assert!(text.contains("tollgate_metadata_size_bytes 12345"));
         assert!(text.ends_with("# EOF\n"));

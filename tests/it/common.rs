@@ -40,6 +40,12 @@ pub fn upstream_mode() -> Option<String> {
 }
 
 
+/// The prefix of a gateway's buckets on moto: named after its data directory, so that a
+/// restarted gateway finds its buckets.
+pub fn moto_bucket_prefix(data_dir: &std::path::Path) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(data_dir.to_string_lossy().as_bytes());
+    format!("m{}-", hex_simd::encode_to_string(&digest[..4], hex_simd::AsciiCase::Lower))
+}
 
 impl Gateway {
     pub async fn start() -> Self {
@@ -78,9 +84,7 @@ impl Gateway {
             }
             Some("moto") => {
                 let endpoint = std::env::var("TOLLGATE_TEST_MOTO_URL").expect("TOLLGATE_TEST_UPSTREAM=moto needs TOLLGATE_TEST_MOTO_URL");
-                // Named after the data directory, so a restarted gateway finds its buckets.
-                let digest = <sha2::Sha256 as sha2::Digest>::digest(dir.path().to_string_lossy().as_bytes());
-                let prefix = format!("m{}-", hex_simd::encode_to_string(&digest[..4], hex_simd::AsciiCase::Lower));
+                let prefix = moto_bucket_prefix(dir.path());
                 through = Some(Box::new(move |cfg: &mut Config| {
                     cfg.backend = tollgate::config::BackendKind::Upstream;
                     cfg.upstream.endpoint = endpoint;
@@ -158,6 +162,19 @@ impl Gateway {
 
     pub fn client_with(&self, access_key: &str, secret_key: &str) -> Client {
         client_for(&self.endpoint(), access_key, secret_key)
+    }
+
+    /// An S3 client of the storage behind the gateway and the name `bucket` has there
+    /// (`None` on the local backend).
+    pub fn behind(&self, bucket: &str) -> Option<(Client, String)> {
+        match upstream_mode().as_deref() {
+            None => None,
+            Some("moto") => {
+                let url = std::env::var("TOLLGATE_TEST_MOTO_URL").unwrap();
+                Some((client_for(&url, "moto", "moto-secret"), format!("{}{bucket}", moto_bucket_prefix(self.dir.path()))))
+            }
+            Some(_) => Some((self.upstream.as_ref().unwrap().client(), format!("gw-{bucket}"))),
+        }
     }
 
     /// A fresh bucket.

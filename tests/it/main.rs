@@ -7,6 +7,7 @@ mod buckets;
 mod conditional;
 mod crash;
 mod hostile;
+mod jobs;
 mod limits;
 mod listing;
 mod multipart;

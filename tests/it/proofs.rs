@@ -150,7 +150,7 @@ async fn scrub_and_verify_find_a_tampered_blob() {
     assert_eq!(call(&root, "GET", "scrub", None).await.unwrap(), report, "the last report is kept");
     let metrics = raw(gw.addr, "GET", "/metrics", &[], b"", None).await.text();
     assert!(metrics.lines().any(|l| l == "tollgate_scrub_mismatches 1"), "mismatch not in metrics");
-    assert!(metrics.contains(r#"tollgate_job_runs_total{job="scrub",result="error"} 1"#));
+    assert!(metrics.contains(r#"tollgate_job_runs_total{job="scrub",result="ok"} 2"#), "a scrub that finds damage ran fine");
 
     // verify of the bytes now served matches no manifest; the original bytes still do.
     // The SDK itself notices: the stored CRC32 no longer matches the bytes served.

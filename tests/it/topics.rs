@@ -197,7 +197,7 @@ async fn a_mailbox_takes_mail_from_another_tenant_for_its_recipient_only() {
 async fn abandoned_uploads_into_topics_expire() {
     let gw = Gateway::start_with(|c| {
         c.topics.upload_expiry_secs = 1;
-        c.audit.prune_interval_secs = 1;
+        c.jobs.upload_expiry_interval_secs = 1;
     })
     .await;
     let c = gw.client();

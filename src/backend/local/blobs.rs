@@ -318,6 +318,10 @@ impl BlobStore {
         )
     }
 
+    pub async fn exists(&self, id: &str) -> io::Result<bool> {
+        tokio::fs::try_exists(self.path(id)).await
+    }
+
     /// Ids of every installed blob, with its age (for orphan clean-up).
     pub fn list(&self) -> io::Result<Vec<(String, std::time::Duration)>> {
         let mut out = Vec::new();

@@ -53,40 +53,55 @@ impl std::ops::Deref for LocalBackend {
 }
 
 impl LocalBackend {
-    /// Opens the backend and reconciles disk with the index: nothing is in flight yet,
-    /// so every blob no index entry references is an orphan of a crash.
+    /// Opens the backend and removes blobs no index entry references: nothing is in
+    /// flight yet, so they are orphans of a crash.
     pub fn open(data_dir: &Path, store: Arc<dyn Store>, opts: LocalOptions, prover: Option<Arc<Prover>>) -> Result<Self, Error> {
         let index = Index { store, prover, fsync: opts.fsync };
         let backend = Self { blobs: BlobStore::open(data_dir, opts.fsync, opts.body_idle_timeout)?, index, opts };
-        let report = backend.reconcile(Duration::ZERO)?;
-        if report.orphan_blobs > 0 || report.missing_blobs > 0 {
-            tracing::warn!(orphans_removed = report.orphan_blobs, missing = report.missing_blobs, "reconciled blobs with the index");
-        }
+        backend.remove_orphan_blobs(Duration::ZERO)?;
         Ok(backend)
     }
 
-    /// Removes blobs older than `min_age` that nothing references, and counts index
-    /// entries whose blobs are missing (never deleted: that is for an operator to see).
-    pub fn reconcile(&self, min_age: Duration) -> Result<ReconcileReport, Error> {
+    /// Removes blobs older than `min_age` that nothing references; returns how many.
+    fn remove_orphan_blobs(&self, min_age: Duration) -> Result<u64, Error> {
         let referenced = self.store.referenced_blobs()?;
-        let on_disk = self.blobs.list()?;
-        let mut report = ReconcileReport::default();
-        let mut orphans = Vec::new();
-        for (id, age) in &on_disk {
-            if !referenced.contains(id) && *age >= min_age {
-                orphans.push(id.clone());
-            }
+        let orphans: Vec<String> = self.blobs.list()?.into_iter().filter(|(id, age)| !referenced.contains(id) && *age >= min_age).map(|(id, _)| id).collect();
+        for id in &orphans {
+            tracing::warn!(blob = %id, "removing a blob no index entry references");
         }
-        let present: std::collections::BTreeSet<&str> = on_disk.iter().map(|(id, _)| id.as_str()).collect();
-        for id in &referenced {
-            if !present.contains(id.as_str()) {
-                tracing::error!(blob = %id, "index entry references a missing blob");
-                report.missing_blobs += 1;
-            }
-        }
-        report.orphan_blobs = orphans.len();
         self.blobs.remove_now(orphans.iter().map(String::as_str))?;
-        Ok(report)
+        Ok(orphans.len() as u64)
+    }
+
+    /// Removes index entries older than `min_age` whose blobs are gone from disk (the
+    /// object then answers 404 instead of failing every read; its manifests stay).
+    async fn remove_orphan_entries(&self, min_age: Duration, report: &mut crate::backend::ReconcileReport) -> Result<(), Error> {
+        let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
+        for bucket in self.store.bucket_list()? {
+            let entries: Vec<_> = self.store.object_scan(&bucket.name, "", None).collect::<Result<_, _>>()?;
+            for (key, rec) in entries {
+                if rec.segments.is_empty() && rec.size > 0 {
+                    report.held_elsewhere += 1;
+                    continue;
+                }
+                if rec.last_modified_ns > newest_ns {
+                    continue;
+                }
+                let mut missing = None;
+                for seg in &rec.segments {
+                    if !self.blobs.exists(&seg.blob).await? {
+                        missing = Some(seg.blob.clone());
+                        break;
+                    }
+                }
+                let Some(blob) = missing else { continue };
+                if self.index.remove_orphan(&bucket.name, &key, &rec).await? {
+                    tracing::error!(bucket = %bucket.name, key = %key, blob = %blob, proof_id = %rec.proof_id, "removed an index entry whose blob is missing");
+                    report.orphan_entries += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Streams a request body into a new blob, verifying `Content-MD5` and any
@@ -99,15 +114,6 @@ impl LocalBackend {
         check.verify(&digests)?;
         Ok((pending, digests))
     }
-}
-
-/// What a reconciliation of disk and index found (and repaired).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ReconcileReport {
-    /// Unreferenced blobs removed.
-    pub orphan_blobs: usize,
-    /// Referenced blobs not on disk.
-    pub missing_blobs: usize,
 }
 
 impl crate::backend::scrub::ObjectReader for LocalBackend {
@@ -128,6 +134,12 @@ impl Backend for LocalBackend {
 
     async fn scrub(&self, bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
         crate::backend::scrub::scrub(self, bytes_per_sec).await
+    }
+
+    async fn reconcile(&self, min_age: Duration) -> Result<crate::backend::ReconcileReport, Error> {
+        let mut report = crate::backend::ReconcileReport { orphan_blobs: self.remove_orphan_blobs(min_age)?, ..Default::default() };
+        self.remove_orphan_entries(min_age, &mut report).await?;
+        Ok(report)
     }
 
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {

@@ -272,7 +272,7 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
 async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     only_null_version(version_id)?;
     check_key(key)?;
-    if let Some(old) = b.index.delete(bucket, key, audit).await? {
+    if let Some(old) = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await? {
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
     }
     Ok(())

@@ -209,7 +209,7 @@ impl Client {
                     Err(_) => Err(Error::Unavailable(format!("{} {}: no answer within {:?}", call.method, self.authority, self.timeout))),
                 };
             }
-            let delay = backoff(self.retry_base, attempt);
+            let delay = crate::retry::backoff(self.retry_base, attempt, Duration::from_secs(2));
             tracing::info!(attempt, delay_ms = delay.as_millis() as u64, method = %call.method, "retrying an upstream request");
             tokio::time::sleep(delay).await;
             attempt += 1;
@@ -275,28 +275,4 @@ fn full(bytes: Bytes) -> UpBody {
 
 fn is_retryable_status(s: StatusCode) -> bool {
     matches!(s, StatusCode::INTERNAL_SERVER_ERROR | StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
-}
-
-/// Exponential backoff from `base`, capped at 2 s, with full jitter (a random share of
-/// the step), so retrying gateways do not hammer a recovering upstream in step.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let step = base.saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(2));
-    let mut b = [0u8; 4];
-    let jitter = if getrandom::fill(&mut b).is_ok() { f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX) } else { 0.5 };
-    step.mul_f64(0.5 + jitter / 2.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let base = Duration::from_millis(100);
-        for attempt in 0..20 {
-            let d = backoff(base, attempt);
-            let step = base.saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(2));
-            assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
-        }
-    }
 }

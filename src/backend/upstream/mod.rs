@@ -155,6 +155,10 @@ impl Backend for UpstreamBackend {
         crate::backend::scrub::scrub(self, bytes_per_sec).await
     }
 
+    async fn reconcile(&self, min_age: std::time::Duration) -> Result<crate::backend::ReconcileReport, Error> {
+        list::reconcile(self, min_age).await
+    }
+
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
         multipart::expire(self, upload_id).await
     }

@@ -148,7 +148,7 @@ pub(super) async fn record(b: &UpstreamBackend, place: &Place, bucket: &str, key
         Err(e) => {
             tracing::warn!(bucket, key, error = %e, "index refused an upstream write; removing it");
             let _ = b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
-            let _ = b.index.delete(bucket, key, audit).await;
+            let _ = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await;
             Err(e)
         }
     }
@@ -431,7 +431,7 @@ async fn delete_key(b: &UpstreamBackend, bucket: &str, key: &str, version_id: Op
         Ok(_) | Err(Error::Upstream { status: 404, .. }) => {}
         Err(e) => return Err(e),
     }
-    b.index.delete(bucket, key, audit).await?;
+    b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await?;
     Ok(())
 }
 

@@ -1,0 +1,208 @@
+//! The gateway's background jobs. Each is safe while traffic flows: removals are
+//! conditional on what the job read (a write made since wins), and every change is
+//! audited as the gateway.
+
+use super::{Job, Outcome, Scheduled};
+use crate::backend::Backend;
+use crate::config::{BackendKind, Config};
+use crate::meta::Store;
+use crate::obs::metrics::Metrics;
+use crate::policy::topics::Topics;
+use crate::proof::Prover;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+/// What the jobs work on.
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub backend: Arc<dyn Backend>,
+    pub topics: Arc<Topics>,
+    pub prover: Option<Arc<Prover>>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The jobs `config` asks for, with their intervals.
+#[must_use]
+pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
+    let secs = Duration::from_secs;
+    let days = |d: u64| secs(d.saturating_mul(86_400));
+    let mut jobs = vec![
+        Scheduled::new(
+            "upload_expiry",
+            secs(config.jobs.upload_expiry_interval_secs),
+            UploadExpiry {
+                store: Arc::clone(&parts.store),
+                backend: Arc::clone(&parts.backend),
+                topics: Arc::clone(&parts.topics),
+                in_topics: secs(config.topics.upload_expiry_secs),
+                elsewhere: secs(config.jobs.upload_expiry_secs),
+            },
+        ),
+        Scheduled::new(
+            "reconcile",
+            secs(config.jobs.reconcile_interval_secs),
+            Reconcile { backend: Arc::clone(&parts.backend), min_age: secs(config.jobs.reconcile_min_age_secs) },
+        ),
+    ];
+    if config.proofs.enabled {
+        let scrub = Scrub { backend: Arc::clone(&parts.backend), metrics: Arc::clone(&parts.metrics), bytes_per_sec: config.proofs.scrub_bytes_per_sec };
+        jobs.push(Scheduled::new("scrub", secs(config.proofs.scrub_interval_secs), scrub));
+    }
+    if config.audit.retention_days > 0 {
+        let retention = AuditRetention { store: Arc::clone(&parts.store), keep: days(config.audit.retention_days) };
+        jobs.push(Scheduled::new("audit_retention", secs(config.audit.prune_interval_secs), retention));
+    }
+    if let Some(prover) = parts.prover.clone().filter(|_| config.proofs.deleted_retention_days > 0) {
+        let retention = ProofRetention { store: Arc::clone(&parts.store), prover, keep: days(config.proofs.deleted_retention_days) };
+        jobs.push(Scheduled::new("proof_retention", secs(config.audit.prune_interval_secs), retention));
+    }
+    if config.backend == BackendKind::Upstream && !config.upstream.meta_bucket.is_empty() {
+        let mirror = MetadataMirror { backend: Arc::clone(&parts.backend) };
+        jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
+    }
+    jobs
+}
+
+/// Aborts multipart uploads left unfinished: those into a topic after
+/// `topics.upload_expiry_secs`, the others after `jobs.upload_expiry_secs` (0: never).
+pub struct UploadExpiry {
+    store: Arc<dyn Store>,
+    backend: Arc<dyn Backend>,
+    topics: Arc<Topics>,
+    in_topics: Duration,
+    elsewhere: Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for UploadExpiry {
+    async fn run(&self) -> Result<Outcome, String> {
+        let now = crate::audit::now_ns();
+        let cutoff = |expiry: Duration| (!expiry.is_zero()).then(|| now - i128::try_from(expiry.as_nanos()).unwrap_or(i128::MAX));
+        let (in_topics, elsewhere) = (cutoff(self.in_topics), cutoff(self.elsewhere));
+        let mut aborted = 0;
+        for bucket in self.store.bucket_list().map_err(|e| e.to_string())? {
+            let rules = self.topics.of(&bucket.name);
+            for (id, up) in self.store.upload_list(&bucket.name).map_err(|e| e.to_string())? {
+                let in_topic = crate::policy::topics::locate(&rules, &up.key).is_some();
+                let cutoff = if in_topic { in_topics } else { elsewhere };
+                if cutoff.is_some_and(|c| up.initiated_ns <= c) {
+                    self.backend.expire_upload(&id).await.map_err(|e| e.to_string())?;
+                    tracing::info!(bucket = %bucket.name, key = %up.key, upload_id = %id, in_topic, "aborted an abandoned multipart upload");
+                    aborted += 1;
+                }
+            }
+        }
+        Ok(Outcome::new(aborted, json!({ "aborted": aborted })))
+    }
+}
+
+/// Reconciles stored bytes and the index both ways ([`Backend::reconcile`]).
+pub struct Reconcile {
+    backend: Arc<dyn Backend>,
+    min_age: Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for Reconcile {
+    async fn run(&self) -> Result<Outcome, String> {
+        let report = self.backend.reconcile(self.min_age).await.map_err(|e| e.to_string())?;
+        Ok(Outcome::new(report.repairs(), report))
+    }
+}
+
+/// Re-hashes stored objects against their manifests. Mismatches are findings, not
+/// failures: they show in the outcome and the `tollgate_scrub_mismatches` gauge.
+pub struct Scrub {
+    backend: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
+    bytes_per_sec: u64,
+}
+
+#[async_trait::async_trait]
+impl Job for Scrub {
+    async fn run(&self) -> Result<Outcome, String> {
+        let report = self.backend.scrub(self.bytes_per_sec).await.map_err(|e| e.to_string())?;
+        self.metrics.scrub_mismatches(report.mismatches.len());
+        tracing::info!(objects = report.objects, bytes = report.bytes, mismatches = report.mismatches.len(), "scrub finished");
+        Ok(Outcome::new(0, report))
+    }
+}
+
+/// Removes audit entries older than `audit.retention_days`.
+pub struct AuditRetention {
+    store: Arc<dyn Store>,
+    keep: Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for AuditRetention {
+    async fn run(&self) -> Result<Outcome, String> {
+        let before = crate::audit::now_ns() - i128::try_from(self.keep.as_nanos()).unwrap_or(i128::MAX);
+        let store = Arc::clone(&self.store);
+        let removed = tokio::task::spawn_blocking(move || store.audit_prune(before)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        Ok(Outcome::new(removed as u64, json!({ "removed": removed })))
+    }
+}
+
+/// Prunes the manifests of objects deleted more than `proofs.deleted_retention_days`
+/// ago, leaving signed checkpoints in the chains.
+pub struct ProofRetention {
+    store: Arc<dyn Store>,
+    prover: Arc<Prover>,
+    keep: Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for ProofRetention {
+    async fn run(&self) -> Result<Outcome, String> {
+        let (store, prover, keep) = (Arc::clone(&self.store), Arc::clone(&self.prover), self.keep);
+        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), keep)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        Ok(Outcome::new(removed, json!({ "removed": removed })))
+    }
+}
+
+/// Copies new metadata to the upstream's mirror (settled audit entries only: the final
+/// pass at shutdown takes the rest).
+pub struct MetadataMirror {
+    backend: Arc<dyn Backend>,
+}
+
+#[async_trait::async_trait]
+impl Job for MetadataMirror {
+    async fn run(&self) -> Result<Outcome, String> {
+        let report = self.backend.mirror_metadata(true).await.map_err(|e| e.to_string())?;
+        Ok(Outcome::new(report.as_ref().map_or(0, |r| r.objects_written), report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{AuditEntry, SledStore};
+
+    fn entry(time_ns: i128) -> AuditEntry {
+        let mut e = crate::audit::entry_for(&crate::auth::Principal::anonymous(), None, "PutObject", "b", "k", "ok", 0);
+        e.time_ns = time_ns;
+        e
+    }
+
+    #[tokio::test]
+    async fn audit_retention_removes_only_expired_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let now = crate::audit::now_ns();
+        let day = 86_400 * 1_000_000_000i128;
+        store.audit_append(&entry(now - 40 * day)).unwrap();
+        store.audit_append(&entry(now - 10 * day)).unwrap();
+        store.audit_append(&entry(now)).unwrap();
+        let job = AuditRetention { store: Arc::clone(&store), keep: Duration::from_secs(30 * 86_400) };
+        let outcome = job.run().await.unwrap();
+        assert_eq!(outcome.changed, 1);
+        let left: Vec<i128> = store.audit_scan(0, i128::MAX).map(|e| e.unwrap().time_ns).collect();
+        assert_eq!(left, [now - 10 * day, now]);
+        assert_eq!(job.run().await.unwrap().changed, 0, "nothing left to remove");
+    }
+}
