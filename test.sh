@@ -55,8 +55,9 @@ it_tests() {
   fi
 }
 
-# crash:: kills a local-disk gateway process and counts its blob files: local backend only.
-LOCAL_ONLY=(crash::)
+# crash:: kills a local-disk gateway process and counts its blob files; migrate:: sets up
+# both backends itself: local backend only.
+LOCAL_ONLY=(crash:: migrate::)
 # Tests that read stored bytes on disk (the tollgate upstream's; moto keeps none), and
 # tests of behaviour moto lacks (compat/MOTO.md): copy-source conditions, GET ?partNumber.
 NOT_ON_MOTO=(

@@ -53,6 +53,27 @@ pub enum BackendKind {
     Upstream,
 }
 
+impl BackendKind {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Upstream => "upstream",
+        }
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(Self::Local),
+            "upstream" => Ok(Self::Upstream),
+            other => Err(format!("unknown backend {other:?}: local or upstream")),
+        }
+    }
+}
+
 /// `[upstream]`: the S3 service the upstream backend forwards to.
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -27,6 +27,7 @@ pub mod config;
 pub mod jobs;
 pub mod limits;
 pub mod meta;
+pub mod migrate;
 pub mod obs;
 pub mod policy;
 pub mod proof;

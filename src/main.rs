@@ -47,6 +47,35 @@ enum Command {
         #[arg(long)]
         alive: bool,
     },
+    /// Copy every object (or one bucket's) between the local and the upstream backend,
+    /// verified against its proof manifest; resumable. Run with the gateway stopped; a
+    /// complete run switches the data directory to the destination (README, "Migration").
+    Migrate {
+        /// Configuration file: the data directory and the `[upstream]` to use.
+        #[arg(long, env = "TOLLGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory (overrides the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The upstream, as for `serve --upstream` (overrides the config).
+        #[arg(long)]
+        upstream: Option<String>,
+        /// Where the objects are now: local or upstream.
+        #[arg(long)]
+        from: tollgate::config::BackendKind,
+        /// Where they go: local or upstream.
+        #[arg(long)]
+        to: tollgate::config::BackendKind,
+        /// Only this bucket (the run then does not switch backends).
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Count what would be copied; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Objects copied at once.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
     /// Manage a running gateway through its admin API.
     Admin {
         #[command(flatten)]
@@ -62,6 +91,10 @@ fn main() -> ExitCode {
         Command::Serve { config, listen, data_dir, upstream } => serve(config, listen, data_dir, upstream.as_deref()),
         Command::Probe { addr, alive } => {
             client("probe", tollgate::obs::probe(&addr, if alive { "/health" } else { "/ready" }))
+        }
+        Command::Migrate { config, data_dir, upstream, from, to, bucket, dry_run, parallel } => {
+            let opts = tollgate::migrate::Options { from, to, bucket, dry_run, parallel };
+            migrate(config, data_dir, upstream.as_deref(), &opts)
         }
         Command::Admin { conn, command } => client("admin", tollgate::admin::client::run(&conn, command)),
         Command::Proof { conn, command } => client("proof", tollgate::proof::cli::run(&conn, command)),
@@ -86,16 +119,58 @@ fn client(name: &str, command: impl std::future::Future<Output = Result<(), Stri
     }
 }
 
-fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> ExitCode {
-    let loaded = Config::load(config.as_deref()).and_then(|mut cfg| {
-        if let Some(url) = upstream {
-            cfg.backend = tollgate::config::BackendKind::Upstream;
-            cfg.upstream.set_url(url)?;
-            cfg.validate()?;
+/// The configuration from `config`, with the command line's overrides.
+fn load_config(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> Result<Config, String> {
+    let mut cfg = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(url) = upstream {
+        cfg.backend = tollgate::config::BackendKind::Upstream;
+        cfg.upstream.set_url(url).map_err(|e| e.to_string())?;
+        cfg.validate().map_err(|e| e.to_string())?;
+    }
+    if let Some(d) = data_dir {
+        cfg.data_dir = d;
+    }
+    Ok(cfg)
+}
+
+fn migrate(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<&str>, opts: &tollgate::migrate::Options) -> ExitCode {
+    let mut cfg = match load_config(config, data_dir, upstream) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::from(2);
         }
-        Ok(cfg)
-    });
-    let mut cfg = match loaded {
+    };
+    // The upstream is configured for the migration whichever backend serves today.
+    cfg.backend = opts.from;
+    tollgate::obs::init_logging(&cfg.log);
+    let Some(runtime) = multi_thread_runtime() else { return ExitCode::FAILURE };
+    runtime.block_on(async {
+        let progress = tollgate::migrate::Progress::default();
+        let started = std::time::Instant::now();
+        let result = tokio::select! {
+            r = tollgate::migrate::run(&cfg, opts, &progress) => r,
+            () = tollgate::migrate::show_progress(&progress) => unreachable!("the display runs until the migration ends"),
+        };
+        eprintln!("\r\x1b[2K{}", progress.line(started.elapsed()));
+        match result {
+            Ok(report) => {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                if report.switched {
+                    eprintln!("tollgate: the objects are now held by the {} backend: set backend = \"{}\" before starting the gateway", opts.to.name(), opts.to.name());
+                }
+                if report.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            }
+            Err(e) => {
+                eprintln!("tollgate migrate: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> ExitCode {
+    let mut cfg = match load_config(config, data_dir, upstream) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tollgate: {e}");
@@ -105,17 +180,8 @@ fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir
     if let Some(l) = listen {
         cfg.listen = l;
     }
-    if let Some(d) = data_dir {
-        cfg.data_dir = d;
-    }
     tollgate::obs::init_logging(&cfg.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tollgate: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = multi_thread_runtime() else { return ExitCode::FAILURE };
     runtime.block_on(async move {
         let listen = cfg.listen;
         let app = match App::open(cfg) {
@@ -147,6 +213,10 @@ fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir
             }
         }
     })
+}
+
+fn multi_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| eprintln!("tollgate: cannot start the runtime: {e}")).ok()
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -64,6 +64,7 @@ impl App {
     pub fn open(config: Config) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir)?;
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
+        check_holding_backend(store.as_ref(), config.backend)?;
         let prover = if config.proofs.enabled {
             let file = config.proofs.signing_key_file.clone().unwrap_or_else(|| config.data_dir.join("proof-signing.key"));
             let prover = Prover::load(&file)?;
@@ -146,45 +147,62 @@ impl App {
 /// The configured storage engine.
 fn open_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<Arc<dyn Backend>, Error> {
     Ok(match config.backend {
-        BackendKind::Local => Arc::new(LocalBackend::open(
-            &config.data_dir,
-            store,
-            LocalOptions {
-                fsync: config.storage.fsync,
-                max_object_size: config.storage.max_object_size,
-                body_idle_timeout: config.server.body_idle_timeout(),
-            },
-            prover,
-        )?),
-        BackendKind::Upstream => {
-            let up = &config.upstream;
-            let secret = up.secret().map_err(|e| Error::Config(e.to_string()))?;
-            let mapping = if up.bucket.is_empty() {
-                Mapping::Buckets { prefix: up.bucket_prefix.clone() }
-            } else {
-                Mapping::Prefix { bucket: up.bucket.clone() }
-            };
-            Arc::new(UpstreamBackend::open(store, prover, UpstreamOptions {
-                client: ClientOptions {
-                    endpoint: up.endpoint.clone(),
-                    region: up.region.clone(),
-                    access_key: up.access_key.clone(),
-                    secret_key: auth::Secret::new(secret),
-                    path_style: up.path_style,
-                    connect_timeout: Duration::from_millis(up.connect_timeout_ms),
-                    timeout: Duration::from_secs(up.timeout_secs),
-                    retries: up.retries,
-                    retry_base: Duration::from_millis(up.retry_base_ms),
-                    pool_idle: Duration::from_secs(up.pool_idle_secs),
-                },
-                mapping,
-                max_object_size: config.storage.max_object_size,
-                body_idle_timeout: config.server.body_idle_timeout(),
-                fsync: config.storage.fsync,
-                mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget { bucket: up.meta_bucket.clone(), instance: up.instance.clone() }),
-            })?)
-        }
+        BackendKind::Local => Arc::new(local_backend(config, store, prover)?),
+        BackendKind::Upstream => Arc::new(upstream_backend(config, store, prover)?),
     })
+}
+
+/// The local-disk backend `config` describes.
+pub fn local_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<LocalBackend, Error> {
+    let opts = LocalOptions {
+        fsync: config.storage.fsync,
+        max_object_size: config.storage.max_object_size,
+        body_idle_timeout: config.server.body_idle_timeout(),
+    };
+    Ok(LocalBackend::open(&config.data_dir, store, opts, prover)?)
+}
+
+/// The upstream backend `config` describes.
+pub fn upstream_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<UpstreamBackend, Error> {
+    let up = &config.upstream;
+    let secret = up.secret().map_err(|e| Error::Config(e.to_string()))?;
+    let mapping = if up.bucket.is_empty() { Mapping::Buckets { prefix: up.bucket_prefix.clone() } } else { Mapping::Prefix { bucket: up.bucket.clone() } };
+    Ok(UpstreamBackend::open(store, prover, UpstreamOptions {
+        client: ClientOptions {
+            endpoint: up.endpoint.clone(),
+            region: up.region.clone(),
+            access_key: up.access_key.clone(),
+            secret_key: auth::Secret::new(secret),
+            path_style: up.path_style,
+            connect_timeout: Duration::from_millis(up.connect_timeout_ms),
+            timeout: Duration::from_secs(up.timeout_secs),
+            retries: up.retries,
+            retry_base: Duration::from_millis(up.retry_base_ms),
+            pool_idle: Duration::from_secs(up.pool_idle_secs),
+        },
+        mapping,
+        max_object_size: config.storage.max_object_size,
+        body_idle_timeout: config.server.body_idle_timeout(),
+        fsync: config.storage.fsync,
+        mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget { bucket: up.meta_bucket.clone(), instance: up.instance.clone() }),
+    })?)
+}
+
+/// The setting naming the backend that holds the objects' bytes.
+pub const HOLDING_BACKEND: &str = "storage.backend";
+
+/// Refuses to serve with a backend that does not hold the objects (the configuration
+/// changed without `tollgate migrate`); records the backend on first start.
+fn check_holding_backend(store: &dyn Store, configured: BackendKind) -> Result<(), Error> {
+    match store.setting_get(HOLDING_BACKEND)? {
+        None => Ok(store.setting_put(HOLDING_BACKEND, configured.name())?),
+        Some(held) if held == configured.name() => Ok(()),
+        Some(held) => Err(Error::Config(format!(
+            "the objects are held by the {held} backend, but backend = \"{}\": run `tollgate migrate --from {held} --to {}` first (or set backend = \"{held}\")",
+            configured.name(),
+            configured.name()
+        ))),
+    }
 }
 
 /// s3s wants an owned `S3`; the backend is shared. Each call is timed for the metrics,

@@ -282,6 +282,20 @@ impl ReconcileReport {
     }
 }
 
+/// What `tollgate migrate` asks of a backend: stored objects' bytes read and written as
+/// they are, under the same index entry (no new version, proof or usage).
+#[async_trait::async_trait]
+pub(crate) trait Relocation: Send + Sync {
+    /// Makes ready to receive a bucket's objects (an upstream bucket is created).
+    async fn prepare(&self, bucket: &str) -> Result<(), Error>;
+    /// Whether `rec`'s bytes are here already, whole (a resumed migration skips them).
+    async fn holds(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord) -> Result<bool, Error>;
+    /// `rec`'s bytes as stored here.
+    async fn read(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord) -> Result<scrub::ByteStream, Error>;
+    /// Stores `body` as `rec`'s bytes, unless it fails `expect` (then nothing is kept).
+    async fn write(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord, body: scrub::ByteStream, expect: s3util::Expected) -> Result<(), Error>;
+}
+
 /// A storage engine behind the gateway.
 #[async_trait::async_trait]
 pub trait Backend: s3s::S3 {

@@ -34,6 +34,19 @@ pub(crate) struct BodyCheck {
 
 impl BodyCheck {
     pub fn new<T>(req: &S3Request<T>, expect: Expected) -> Result<Self, Error> {
+        let mut check = Self::expecting(expect)?;
+        for name in trailer_checksums(req) {
+            if !check.set.add(name.trim_start_matches("x-amz-checksum-")) {
+                return Err(Error::InvalidArgument(format!("unsupported trailing checksum {name}")));
+            }
+            check.trailer_names.push(name);
+        }
+        check.trailers = req.trailing_headers.clone();
+        Ok(check)
+    }
+
+    /// The check of a body whose digests are known beforehand (no trailers).
+    pub fn expecting(expect: Expected) -> Result<Self, Error> {
         let content_md5 = match &expect.content_md5 {
             Some(b64) => {
                 let raw = base64_simd::STANDARD.decode_to_vec(b64.trim()).map_err(|_| Error::InvalidDigest)?;
@@ -47,13 +60,7 @@ impl BodyCheck {
         {
             return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
         }
-        let trailer_names = trailer_checksums(req);
-        for name in &trailer_names {
-            if !set.add(name.trim_start_matches("x-amz-checksum-")) {
-                return Err(Error::InvalidArgument(format!("unsupported trailing checksum {name}")));
-            }
-        }
-        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names, trailers: req.trailing_headers.clone() })
+        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None })
     }
 
     /// A hasher computing every digest this check needs.

@@ -124,6 +124,9 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the key; returns the removed record, if any. The proof (of the deletion)
     /// is recorded only if a record was removed.
     fn object_delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: Option<&AuditEntry>, proof: Option<&ProofDraft<'_>>) -> Result<Option<ObjectRecord>>;
+    /// Points an entry at new segments (its bytes moved by a migration: same size and
+    /// digests, so no new version, proof or usage), if it is still `expected`.
+    fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()>;
     /// Replaces the tags of an existing object; returns false if the key does not exist.
     fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first

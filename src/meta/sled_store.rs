@@ -531,6 +531,21 @@ impl Store for SledStore {
         Ok(old)
     }
 
+    fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()> {
+        let okey = object_key(bucket, key);
+        let row = self.audit_row(audit)?;
+        flatten((&self.objects, &self.audit).transaction(|(objects, audit)| {
+            let current: Option<ObjectRecord> = objects.get(okey.as_slice())?.map(|raw| tx_decode(&raw)).transpose()?;
+            if current.as_ref() != Some(expected) {
+                return abort(Error::PreconditionFailed);
+            }
+            let rec = ObjectRecord { segments: segments.clone(), ..expected.clone() };
+            objects.insert(okey.as_slice(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
     fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;

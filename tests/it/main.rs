@@ -10,6 +10,7 @@ mod hostile;
 mod jobs;
 mod limits;
 mod listing;
+mod migrate;
 mod multipart;
 mod objects;
 mod proofs;

@@ -318,8 +318,13 @@ impl BlobStore {
         )
     }
 
-    pub async fn exists(&self, id: &str) -> io::Result<bool> {
-        tokio::fs::try_exists(self.path(id)).await
+    /// The size of blob `id` on disk; `None` if it is not there.
+    pub async fn size_of(&self, id: &str) -> io::Result<Option<u64>> {
+        match tokio::fs::metadata(self.path(id)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Ids of every installed blob, with its age (for orphan clean-up).

@@ -10,6 +10,7 @@ mod blobs;
 mod list;
 mod multipart;
 mod object;
+mod relocate;
 
 pub use blobs::BlobStore;
 
@@ -89,7 +90,7 @@ impl LocalBackend {
                 }
                 let mut missing = None;
                 for seg in &rec.segments {
-                    if !self.blobs.exists(&seg.blob).await? {
+                    if self.blobs.size_of(&seg.blob).await?.is_none() {
                         missing = Some(seg.blob.clone());
                         break;
                     }

@@ -15,24 +15,27 @@ pub(super) async fn create_bucket(b: &UpstreamBackend, req: S3Request<CreateBuck
     if let Some(existing) = b.store.bucket_get(&name)? {
         return Err(if existing.tenant == crate::auth::Principal::of(&req).tenant { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
     }
-    if let Mapping::Buckets { prefix } = &b.mapping {
-        let region = b.client.region();
-        // us-east-1 takes no location; elsewhere the bucket must be created in the region signed for.
-        let body = if region == "us-east-1" {
-            Bytes::new()
-        } else {
-            Bytes::from(format!("<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"))
-        };
-        let resp = b.client.send(&Call::new(Method::PUT, &format!("{prefix}{name}"), ""), body).await?;
-        match b.client.ok(resp).await {
-            // Adopting an upstream bucket the gateway's credentials already own (a rebuilt
-            // index, a migration) is fine.
-            Ok(_) => {}
-            Err(Error::Upstream { code, .. }) if code == "BucketAlreadyOwnedByYou" => {}
-            Err(e) => return Err(e),
-        }
-    }
+    ensure_upstream_bucket(b, &name).await?;
     answers::create_bucket(b, req).await
+}
+
+/// Creates the upstream bucket of gateway bucket `name` (one-to-one mapping), adopting one
+/// the gateway's credentials already own (a rebuilt index, a migration).
+pub(super) async fn ensure_upstream_bucket(b: &UpstreamBackend, name: &str) -> Result<(), Error> {
+    let Mapping::Buckets { prefix } = &b.mapping else { return Ok(()) };
+    let region = b.client.region();
+    // us-east-1 takes no location; elsewhere the bucket must be created in the region signed for.
+    let body = if region == "us-east-1" {
+        Bytes::new()
+    } else {
+        Bytes::from(format!("<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"))
+    };
+    let resp = b.client.send(&Call::new(Method::PUT, &format!("{prefix}{name}"), ""), body).await?;
+    match b.client.ok(resp).await {
+        Ok(_) => Ok(()),
+        Err(Error::Upstream { code, .. }) if code == "BucketAlreadyOwnedByYou" => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 pub(super) async fn delete_bucket(b: &UpstreamBackend, req: S3Request<DeleteBucketInput>) -> Result<S3Response<DeleteBucketOutput>, Error> {

@@ -21,6 +21,7 @@ mod locks;
 mod mirror;
 mod multipart;
 mod object;
+mod relocate;
 mod xml;
 
 use crate::backend::index::Index;

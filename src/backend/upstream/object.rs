@@ -56,21 +56,19 @@ pub(super) fn body_length<T>(req: &S3Request<T>, declared: Option<i64>) -> Resul
     declared.and_then(|n| u64::try_from(n).ok()).or(header).ok_or(Error::MissingContentLength)
 }
 
-/// Streams a client's body to the upstream with `call`, hashed and checked on the way.
+/// Streams a body to the upstream with `call`, hashed and checked on the way.
 /// Returns the upstream's answer headers and the body's digests; if the body fails a
 /// check, the upstream request is cut short and the client gets the check's error.
-pub(super) async fn send_upload<T>(
+pub(super) async fn send_upload(
     b: &UpstreamBackend,
-    req: &S3Request<T>,
+    check: BodyCheck,
     call: Call,
     body: Option<StreamingBlob>,
-    expect: Expected,
     length: u64,
 ) -> Result<(HeaderMap, crate::proof::hashing::BodyDigests), Error> {
     if length > b.max_object_size {
         return Err(Error::EntityTooLarge);
     }
-    let check = BodyCheck::new(req, expect)?;
     let progress = Progress::new();
     let (upload, outcome) = Upload::new(body, check, length, b.body_idle_timeout, std::sync::Arc::clone(&progress));
     let call = call.header("content-length", length.to_string());
@@ -175,7 +173,7 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
         .header_opt("x-amz-tagging", req.input.tagging.as_ref())
         .header_opt("if-match", req.input.if_match.as_ref().map(etag_header))
         .header_opt("if-none-match", req.input.if_none_match.as_ref().map(etag_header));
-    let (headers, digests) = send_upload(b, &req, call, body, expect, length).await?;
+    let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length).await?;
     let rec = ObjectRecord {
         size: length,
         etag: etag_of(&headers),

@@ -1,0 +1,296 @@
+//! `tollgate migrate`: copies the objects of this gateway's index from one backend to the
+//! other (local disk, the configured upstream), several at a time, each streamed from
+//! source to destination and verified on its way against its proof manifest (SHA-256)
+//! and recorded digests, before the destination keeps it.
+//!
+//! It runs with the gateway stopped (the metadata store admits one process). An object
+//! the destination already holds whole is skipped, so an interrupted run resumes where it
+//! stopped. When a run over every bucket copies everything, the metadata store records
+//! the destination as the backend holding the objects, and the gateway then refuses to
+//! start on the old one; a run limited to `--bucket` never switches.
+
+use crate::backend::Relocation;
+use crate::backend::s3util::Expected;
+use crate::config::{BackendKind, Config};
+use crate::meta::{ObjectRecord, SledStore, Store};
+use crate::server::{self, HOLDING_BACKEND};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+/// What to migrate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub from: BackendKind,
+    pub to: BackendKind,
+    /// Only this bucket (the run then never switches the holding backend).
+    pub bucket: Option<String>,
+    /// Count what would be copied; write nothing.
+    pub dry_run: bool,
+    /// Objects copied at once.
+    pub parallel: usize,
+}
+
+/// Counters a progress display reads while the migration runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub objects_total: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub objects_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+}
+
+/// An object that could not be copied, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub bucket: String,
+    pub key: String,
+    pub error: String,
+}
+
+/// The final report.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub objects: u64,
+    pub bytes: u64,
+    /// Copied (or, in a dry run, to be copied).
+    pub copied: u64,
+    /// Already held whole by the destination.
+    pub skipped: u64,
+    pub failed: u64,
+    /// Copied and found to match their proof manifest's SHA-256.
+    pub verified: u64,
+    /// Copied without a manifest to check against (written with proofs off).
+    pub unverified: u64,
+    pub failures: Vec<Failure>,
+    /// Whether the destination now holds the objects (the gateway must be configured
+    /// with `backend = "{to}"`).
+    pub switched: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot open the metadata store (stop the gateway first: it holds the store): {0}")]
+    Store(crate::meta::Error),
+    #[error("metadata: {0}")]
+    Meta(#[from] crate::meta::Error),
+    #[error("{0}")]
+    Open(#[from] server::Error),
+}
+
+/// How one object went.
+enum Copied {
+    Skipped,
+    Verified,
+    Unverified,
+}
+
+/// Runs a migration of `config`'s data directory.
+#[tracing::instrument(skip_all, fields(from = opts.from.name(), to = opts.to.name(), bucket = opts.bucket.as_deref().unwrap_or("*")))]
+pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result<Report, Error> {
+    if opts.from == opts.to {
+        return Err(Error::Invalid("--from and --to are the same backend".into()));
+    }
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta")).map_err(Error::Store)?);
+    if let Some(held) = store.setting_get(HOLDING_BACKEND)?
+        && held != opts.from.name()
+    {
+        return Err(Error::Invalid(format!("the objects are held by the {held} backend, not {}", opts.from.name())));
+    }
+    let source = relocation(config, opts.from, &store)?;
+    let dest = relocation(config, opts.to, &store)?;
+    let mut buckets = store.bucket_list()?;
+    if let Some(only) = &opts.bucket {
+        buckets.retain(|b| b.name == *only);
+        if buckets.is_empty() {
+            return Err(Error::Invalid(format!("no bucket {only}")));
+        }
+    }
+    let mut objects: Vec<(String, String, ObjectRecord)> = Vec::new();
+    for b in &buckets {
+        for entry in store.object_scan(&b.name, "", None) {
+            let (key, rec) = entry?;
+            objects.push((b.name.clone(), key, rec));
+        }
+    }
+    let mut report = Report { objects: objects.len() as u64, bytes: objects.iter().map(|(_, _, r)| r.size).sum(), ..Report::default() };
+    progress.objects_total.store(report.objects, Ordering::Relaxed);
+    progress.bytes_total.store(report.bytes, Ordering::Relaxed);
+    if !opts.dry_run {
+        for b in &buckets {
+            dest.prepare(&b.name).await.map_err(|e| Error::Invalid(format!("preparing bucket {} on the {} backend: {e}", b.name, opts.to.name())))?;
+        }
+    }
+    let copies = futures::stream::iter(objects).map(|(bucket, key, rec)| {
+        let (source, dest, store) = (&source, &dest, &store);
+        async move {
+            let result = copy_one(store.as_ref(), source.as_ref(), dest.as_ref(), &bucket, &key, &rec, opts.dry_run).await;
+            progress.objects_done.fetch_add(1, Ordering::Relaxed);
+            progress.bytes_done.fetch_add(rec.size, Ordering::Relaxed);
+            (bucket, key, result)
+        }
+    });
+    let mut copies = copies.buffer_unordered(opts.parallel.max(1));
+    while let Some((bucket, key, result)) = copies.next().await {
+        match result {
+            Ok(Copied::Skipped) => report.skipped += 1,
+            Ok(copied) => {
+                report.copied += 1;
+                if matches!(copied, Copied::Verified) {
+                    report.verified += 1;
+                } else {
+                    report.unverified += 1;
+                }
+            }
+            Err(error) => {
+                tracing::error!(bucket = %bucket, key = %key, error = %error, "object not migrated");
+                report.failed += 1;
+                report.failures.push(Failure { bucket, key, error });
+            }
+        }
+    }
+    drop(copies);
+    if !opts.dry_run {
+        store.flush().await?;
+        if opts.bucket.is_none() && report.failed == 0 {
+            store.setting_put(HOLDING_BACKEND, opts.to.name())?;
+            store.flush().await?;
+            report.switched = true;
+        }
+    }
+    Ok(report)
+}
+
+/// Redraws a progress line on stderr (objects, bytes, rate, ETA) until dropped; on a
+/// terminal in place every 250 ms, elsewhere one line every 10 s.
+pub async fn show_progress(progress: &Progress) {
+    use std::io::{IsTerminal, Write};
+    let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(if tty { 250 } else { 10_000 }));
+    loop {
+        tick.tick().await;
+        let line = progress.line(started.elapsed());
+        let mut err = std::io::stderr().lock();
+        let _ = if tty { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
+        let _ = err.flush();
+    }
+}
+
+impl Progress {
+    /// `[####----] 3/8 objects  1.0/4.0 MiB  2.0 MiB/s  ETA 2s`, after `elapsed`.
+    #[must_use]
+    pub fn line(&self, elapsed: std::time::Duration) -> String {
+        progress_line(self, elapsed)
+    }
+}
+
+fn progress_line(p: &Progress, elapsed: std::time::Duration) -> String {
+    let (objects, objects_total) = (p.objects_done.load(Ordering::Relaxed), p.objects_total.load(Ordering::Relaxed));
+    let (bytes, bytes_total) = (p.bytes_done.load(Ordering::Relaxed), p.bytes_total.load(Ordering::Relaxed));
+    let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
+    let eta = if bytes == 0 { "?".to_owned() } else { format!("{:.0}s", bytes_total.saturating_sub(bytes) as f64 / rate) };
+    let mib = |b: f64| b / f64::from(1 << 20);
+    let width = 30usize;
+    let filled = if bytes_total == 0 { width } else { (width as f64 * bytes as f64 / bytes_total as f64) as usize }.min(width);
+    format!(
+        "[{}{}] {objects}/{objects_total} objects  {:.1}/{:.1} MiB  {:.1} MiB/s  ETA {eta}",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        mib(bytes as f64),
+        mib(bytes_total as f64),
+        mib(rate)
+    )
+}
+
+fn relocation(config: &Config, kind: BackendKind, store: &Arc<dyn Store>) -> Result<Box<dyn Relocation>, Error> {
+    Ok(match kind {
+        BackendKind::Local => Box::new(server::local_backend(config, Arc::clone(store), None)?),
+        BackendKind::Upstream => {
+            if config.upstream.endpoint.is_empty() {
+                return Err(Error::Invalid("no upstream configured: [upstream] in the config, or --upstream URL".into()));
+            }
+            Box::new(server::upstream_backend(config, Arc::clone(store), None)?)
+        }
+    })
+}
+
+/// Copies one object unless the destination holds it; verifies it against its manifest.
+async fn copy_one(store: &dyn Store, source: &dyn Relocation, dest: &dyn Relocation, bucket: &str, key: &str, rec: &ObjectRecord, dry_run: bool) -> Result<Copied, String> {
+    if dest.holds(bucket, key, rec).await.map_err(|e| format!("checking the destination: {e}"))? {
+        return Ok(Copied::Skipped);
+    }
+    let manifest = if rec.proof_id.is_empty() { None } else { store.proof_get(&rec.proof_id).map_err(|e| e.to_string())? };
+    if let Some(m) = &manifest
+        && m.sha256 != rec.sha256
+    {
+        return Err(format!("the index's SHA-256 {} is not its manifest's {}", rec.sha256, m.sha256));
+    }
+    if dry_run {
+        return Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified });
+    }
+    let expect = expectation(rec, manifest.as_ref().map(|m| m.sha256.as_str()))?;
+    let body = source.read(bucket, key, rec).await.map_err(|e| format!("reading the source: {e}"))?;
+    dest.write(bucket, key, rec, body, expect).await.map_err(|e| e.to_string())?;
+    Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified })
+}
+
+/// What the copied bytes must hash to: the manifest's SHA-256, the recorded checksums, and
+/// for a single-part object the MD5 its ETag is.
+fn expectation(rec: &ObjectRecord, manifest_sha256: Option<&str>) -> Result<Expected, String> {
+    let mut checksums = rec.checksums.clone();
+    if let Some(hex) = manifest_sha256 {
+        let raw = hex_simd::decode_to_vec(hex).map_err(|_| format!("the manifest's SHA-256 {hex:?} is not hex"))?;
+        checksums.sha256 = Some(base64_simd::STANDARD.encode_to_string(raw));
+    }
+    let content_md5 = (!rec.multipart)
+        .then(|| hex_simd::decode_to_vec(&rec.etag).ok().filter(|md5| md5.len() == 16))
+        .flatten()
+        .map(|md5| base64_simd::STANDARD.encode_to_string(md5));
+    Ok(Expected { content_md5, checksums, algorithm: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_shows_counts_rate_and_eta() {
+        let p = Progress::default();
+        p.objects_total.store(4, Ordering::Relaxed);
+        p.bytes_total.store(40 << 20, Ordering::Relaxed);
+        p.objects_done.store(1, Ordering::Relaxed);
+        p.bytes_done.store(10 << 20, Ordering::Relaxed);
+        let line = progress_line(&p, std::time::Duration::from_secs(2));
+        assert_eq!(line, "[#######-----------------------] 1/4 objects  10.0/40.0 MiB  5.0 MiB/s  ETA 6s");
+    }
+
+    #[test]
+    fn expectations_name_the_manifest_digest_and_single_part_md5() {
+        let rec = ObjectRecord {
+            size: 3,
+            etag: "900150983cd24fb0d6963f7d28e17f72".into(),
+            last_modified_ns: 0,
+            segments: Vec::new(),
+            multipart: false,
+            attrs: Default::default(),
+            checksums: Default::default(),
+            tags: Vec::new(),
+            owner: String::new(),
+            sha256: String::new(),
+            proof_id: String::new(),
+        };
+        let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let e = expectation(&rec, Some(sha)).unwrap();
+        assert_eq!(e.content_md5.as_deref(), Some("kAFQmDzST7DWlj99KOF/cg=="));
+        assert_eq!(e.checksums.sha256.as_deref(), Some("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="));
+        let multipart = ObjectRecord { etag: "abc-2".into(), multipart: true, ..rec };
+        assert!(expectation(&multipart, None).unwrap().content_md5.is_none());
+        assert!(expectation(&multipart, Some("zz")).is_err());
+    }
+}

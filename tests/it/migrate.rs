@@ -1,0 +1,177 @@
+//! `tollgate migrate` between local disk and an upstream (a second, local-disk tollgate):
+//! a dry run, a copy that fails its manifest, an interrupted run that resumes, the switch
+//! of the holding backend, and the way back for objects written meanwhile.
+
+use crate::common::*;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tollgate::config::{BackendKind, Config};
+use tollgate::migrate::{Options, Progress, Report};
+
+/// The migration's configuration: `dir`'s data, `upstream` with buckets under `mig-`.
+fn config(dir: &std::path::Path, upstream: &Gateway) -> Config {
+    let mut cfg = Config { data_dir: dir.to_owned(), ..Config::default() };
+    cfg.upstream.endpoint = upstream.endpoint();
+    cfg.upstream.access_key = ACCESS_KEY.into();
+    cfg.upstream.secret_key = SECRET_KEY.into();
+    cfg.upstream.bucket_prefix = "mig-".into();
+    cfg.upstream.retry_base_ms = 10;
+    cfg
+}
+
+fn opts(from: BackendKind, to: BackendKind) -> Options {
+    Options { from, to, bucket: None, dry_run: false, parallel: 4 }
+}
+
+async fn migrate(cfg: &Config, o: &Options) -> Report {
+    tollgate::migrate::run(cfg, o, &Progress::default()).await.unwrap()
+}
+
+/// A gateway on `dir` forwarding to `upstream` as the migration placed the objects.
+async fn serve_upstream(dir: tempfile::TempDir, upstream: &Gateway) -> Gateway {
+    let endpoint = upstream.endpoint();
+    Gateway::start_local_in(dir, move |c| {
+        c.backend = BackendKind::Upstream;
+        c.upstream.endpoint = endpoint;
+        c.upstream.access_key = ACCESS_KEY.into();
+        c.upstream.secret_key = SECRET_KEY.into();
+        c.upstream.bucket_prefix = "mig-".into();
+    })
+    .await
+}
+
+async fn body(c: &aws_sdk_s3::Client, b: &str, k: &str) -> Vec<u8> {
+    c.get_object().bucket(b).key(k).send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn an_interrupted_migration_resumes_verifies_and_switches_backends() {
+    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let c = gw.client();
+    let (logs, docs) = (gw.bucket("logs").await, gw.bucket("docs").await);
+    for i in 0..120 {
+        c.put_object().bucket(&logs).key(format!("day/{i:03}")).body(data(16_384 + i, i as u8).into()).send().await.unwrap();
+    }
+    c.put_object()
+        .bucket(&docs)
+        .key("report.pdf")
+        .content_type("application/pdf")
+        .metadata("author", "ada")
+        .tagging("class=internal")
+        .body(data(70_000, 7).into())
+        .send()
+        .await
+        .unwrap();
+    c.put_object().bucket(&docs).key("empty").body(Vec::new().into()).send().await.unwrap();
+    let big = data((5 << 20) + 4321, 9);
+    let up = c.create_multipart_upload().bucket(&docs).key("big").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in [&big[..5 << 20], &big[5 << 20..]].into_iter().enumerate() {
+        let n = n as i32 + 1;
+        let p = c.upload_part().bucket(&docs).key("big").upload_id(id).part_number(n).body(chunk.to_vec().into()).send().await.unwrap();
+        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(p.e_tag().unwrap()).build());
+    }
+    let done = c
+        .complete_multipart_upload()
+        .bucket(&docs)
+        .key("big")
+        .upload_id(id)
+        .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    let big_etag = done.e_tag().unwrap().to_owned();
+    c.put_object().bucket(&docs).key("rot").body(data(50_001, 3).into()).send().await.unwrap();
+    let dir = gw.stop().await;
+
+    // One blob rots on disk: its copy must be refused, not carried over.
+    let victim = std::fs::read_dir(dir.path().join("blobs"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .find(|f| f.metadata().unwrap().len() == 50_001)
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&victim, bytes).unwrap();
+
+    let cfg = config(dir.path(), &upstream);
+    let to_upstream = opts(BackendKind::Local, BackendKind::Upstream);
+
+    // A dry run counts and writes nothing.
+    let dry = migrate(&cfg, &Options { dry_run: true, ..to_upstream.clone() }).await;
+    assert_eq!((dry.objects, dry.copied, dry.skipped, dry.failed, dry.switched), (124, 124, 0, 0, false), "{dry:?}");
+    let up_client = upstream.client();
+    assert!(up_client.list_buckets().send().await.unwrap().buckets().is_empty(), "a dry run creates nothing");
+
+    // Interrupted after a few objects.
+    let progress = Arc::new(Progress::default());
+    let task = {
+        let (cfg, o, progress) = (cfg.clone(), Options { parallel: 1, ..to_upstream.clone() }, Arc::clone(&progress));
+        tokio::spawn(async move { tollgate::migrate::run(&cfg, &o, &progress).await })
+    };
+    while progress.objects_done.load(Ordering::Relaxed) < 10 {
+        assert!(!task.is_finished(), "the migration ended before it could be interrupted");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    // The store is released once the task is gone; give sled's threads a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = tollgate::server::App::open(Config { backend: BackendKind::Upstream, ..cfg.clone() });
+    assert!(refused.is_err_and(|e| e.to_string().contains("held by the local backend")), "nothing switched yet");
+
+    // Resumed: what was copied is skipped; the rotten object fails and blocks the switch.
+    let resumed = migrate(&cfg, &to_upstream).await;
+    // Ten were done when it stopped, "rot" (failed) among them.
+    assert!(resumed.skipped >= 9, "{resumed:?}");
+    assert_eq!(resumed.copied + resumed.skipped + resumed.failed, 124);
+    assert_eq!((resumed.failed, resumed.verified, resumed.switched), (1, resumed.copied, false), "{resumed:?}");
+    assert_eq!(resumed.failures[0].key, "rot");
+    assert!(resumed.failures[0].error.contains("did not match") || resumed.failures[0].error.contains("BadDigest") || resumed.failures[0].error.contains("checksum"), "{:?}", resumed.failures);
+    let e = up_client.head_object().bucket("mig-docs").key("rot").send().await.unwrap_err();
+    assert_eq!(status(&e), 404, "no copy of bytes that fail their manifest");
+
+    // The operator deletes the damaged object; the next run finishes and switches.
+    let gw = Gateway::start_local_in(dir, |_| {}).await;
+    gw.client().delete_object().bucket(&docs).key("rot").send().await.unwrap();
+    let dir = gw.stop().await;
+    let last = migrate(&cfg, &to_upstream).await;
+    assert_eq!((last.objects, last.copied, last.skipped, last.failed, last.switched), (123, 0, 123, 0, true), "{last:?}");
+    assert!(tollgate::server::App::open(Config { backend: BackendKind::Local, ..cfg.clone() }).is_err(), "the local backend no longer holds the objects");
+
+    // Served from the upstream: same bytes, ETags (multipart included), attributes, proofs.
+    let gw = serve_upstream(dir, &upstream).await;
+    let c = gw.client();
+    assert_eq!(body(&c, &logs, "day/007").await, data(16_384 + 7, 7));
+    assert_eq!(body(&c, &docs, "empty").await, b"");
+    let head = c.head_object().bucket(&docs).key("big").send().await.unwrap();
+    assert_eq!(head.e_tag(), Some(big_etag.as_str()));
+    assert_eq!(body(&c, &docs, "big").await, big);
+    let head = c.head_object().bucket(&docs).key("report.pdf").send().await.unwrap();
+    assert_eq!(head.content_type(), Some("application/pdf"));
+    assert_eq!(head.metadata().unwrap().get("author").map(String::as_str), Some("ada"));
+    let tags = c.get_object_tagging().bucket(&docs).key("report.pdf").send().await.unwrap();
+    assert_eq!(tags.tag_set()[0].key(), "class");
+    let url = format!("{}/{docs}/report.pdf", gw.endpoint());
+    assert!(raw(gw.addr, "HEAD", &format!("/{docs}/report.pdf"), &sign("HEAD", &url, &[]), b"", None).await.header("x-tollgate-proof-id").is_some());
+
+    // Written while on the upstream, then migrated back to local disk.
+    c.put_object().bucket(&logs).key("day/new").body(b"written upstream".to_vec().into()).send().await.unwrap();
+    c.put_object().bucket(&logs).key("day/000").body(b"overwritten upstream".to_vec().into()).send().await.unwrap();
+    let dir = gw.stop().await;
+    let back = migrate(&cfg, &opts(BackendKind::Upstream, BackendKind::Local)).await;
+    assert_eq!((back.objects, back.copied, back.skipped, back.failed, back.switched), (124, 2, 122, 0, true), "{back:?}");
+    assert_eq!(back.verified, 2);
+    let gw = Gateway::start_local_in(dir, |_| {}).await;
+    let c = gw.client();
+    assert_eq!(body(&c, &logs, "day/new").await, b"written upstream");
+    assert_eq!(body(&c, &logs, "day/000").await, b"overwritten upstream");
+    assert_eq!(body(&c, &docs, "big").await, big);
+}
