@@ -186,26 +186,23 @@ impl Progress {
     /// `[####----] 3/8 objects  1.0/4.0 MiB  2.0 MiB/s  ETA 2s`, after `elapsed`.
     #[must_use]
     pub fn line(&self, elapsed: std::time::Duration) -> String {
-        progress_line(self, elapsed)
+        let p = self;
+        let (objects, objects_total) = (p.objects_done.load(Ordering::Relaxed), p.objects_total.load(Ordering::Relaxed));
+        let (bytes, bytes_total) = (p.bytes_done.load(Ordering::Relaxed), p.bytes_total.load(Ordering::Relaxed));
+        let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
+        let eta = if bytes == 0 { "?".to_owned() } else { format!("{:.0}s", bytes_total.saturating_sub(bytes) as f64 / rate) };
+        let mib = |b: f64| b / f64::from(1 << 20);
+        let width = 30usize;
+        let filled = if bytes_total == 0 { width } else { (width as f64 * bytes as f64 / bytes_total as f64) as usize }.min(width);
+        format!(
+            "[{}{}] {objects}/{objects_total} objects  {:.1}/{:.1} MiB  {:.1} MiB/s  ETA {eta}",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            mib(bytes as f64),
+            mib(bytes_total as f64),
+            mib(rate)
+        )
     }
-}
-
-fn progress_line(p: &Progress, elapsed: std::time::Duration) -> String {
-    let (objects, objects_total) = (p.objects_done.load(Ordering::Relaxed), p.objects_total.load(Ordering::Relaxed));
-    let (bytes, bytes_total) = (p.bytes_done.load(Ordering::Relaxed), p.bytes_total.load(Ordering::Relaxed));
-    let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
-    let eta = if bytes == 0 { "?".to_owned() } else { format!("{:.0}s", bytes_total.saturating_sub(bytes) as f64 / rate) };
-    let mib = |b: f64| b / f64::from(1 << 20);
-    let width = 30usize;
-    let filled = if bytes_total == 0 { width } else { (width as f64 * bytes as f64 / bytes_total as f64) as usize }.min(width);
-    format!(
-        "[{}{}] {objects}/{objects_total} objects  {:.1}/{:.1} MiB  {:.1} MiB/s  ETA {eta}",
-        "#".repeat(filled),
-        "-".repeat(width - filled),
-        mib(bytes as f64),
-        mib(bytes_total as f64),
-        mib(rate)
-    )
 }
 
 fn relocation(config: &Config, kind: BackendKind, store: &Arc<dyn Store>) -> Result<Box<dyn Relocation>, Error> {
@@ -266,7 +263,7 @@ mod tests {
         p.bytes_total.store(40 << 20, Ordering::Relaxed);
         p.objects_done.store(1, Ordering::Relaxed);
         p.bytes_done.store(10 << 20, Ordering::Relaxed);
-        let line = progress_line(&p, std::time::Duration::from_secs(2));
+        let line = p.line(std::time::Duration::from_secs(2));
         assert_eq!(line, "[#######-----------------------] 1/4 objects  10.0/40.0 MiB  5.0 MiB/s  ETA 6s");
     }
 

@@ -16,7 +16,7 @@ impl Relocation for LocalBackend {
     }
 
     async fn holds(&self, _bucket: &str, _key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
-        if rec.segments.iter().map(|s| s.size).sum::<u64>() != rec.size || (rec.segments.is_empty() && rec.size > 0) {
+        if rec.segments.iter().map(|s| s.size).sum::<u64>() != rec.size {
             return Ok(false);
         }
         for seg in &rec.segments {
