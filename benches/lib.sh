@@ -12,6 +12,8 @@
 #                       directly: the reference for
 #   tollgate-upstream   a tollgate (defaults: proofs, fsync of its index) forwarding to
 #                       upstream-direct (`serve --upstream`), buckets named gw-B there
+#   tollgate-upstream-nofsync  the same without syncing its index (TOLLGATE_FSYNC=false):
+#                       what the gateway adds besides its own fsync
 #
 # Each server's credentials are in KEY_OF[name] and SECRET_OF[name].
 #
@@ -22,7 +24,7 @@ AK="benchaccesskey"
 SK="benchsecretkey0123456789"
 HOST=127.0.0.1
 BASE_PORT="${BASE_PORT:-19001}"
-KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream"
+KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream tollgate-upstream-nofsync"
 UPSTREAM_DIRECT_PORT=$((BASE_PORT + 20))
 PIDS=()
 declare -A PORT PID_OF KEY_OF SECRET_OF
@@ -107,9 +109,11 @@ start_server() { # name index
     mkdir -p "$dir"
     if port_in_use "$port"; then say "port $port busy"; exit 1; fi
     case "$name" in
-        tollgate-upstream)
+        tollgate-upstream | tollgate-upstream-nofsync)
             # Its upstream may start after it: nothing is forwarded before the load begins.
-            TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" TOLLGATE_UPSTREAM_BUCKET_PREFIX=gw- \
+            local fsync=true
+            [[ $name == tollgate-upstream-nofsync ]] && fsync=false
+            TOLLGATE_FSYNC="$fsync" TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" TOLLGATE_UPSTREAM_BUCKET_PREFIX=gw- \
                 "$TOLLGATE" serve --listen "$HOST:$port" --data-dir "$dir" --upstream "http://$AK:$SK@$HOST:$UPSTREAM_DIRECT_PORT" \
                 >"$WORK/$name.log" 2>&1 &
             pid=$!

@@ -156,8 +156,10 @@ fn migrate(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<
         match result {
             Ok(report) => {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-                if report.switched {
-                    eprintln!("tollgate: the objects are now held by the {} backend: set backend = \"{}\" before starting the gateway", opts.to.name(), opts.to.name());
+                match (&opts.bucket, report.switched) {
+                    (Some(bucket), true) => eprintln!("tollgate: bucket {bucket} is now held by the {} backend; the gateway serves it from there (keep [upstream] configured while any bucket is held upstream)", opts.to.name()),
+                    (None, true) => eprintln!("tollgate: the objects are now held by the {} backend: set backend = \"{}\" before starting the gateway", opts.to.name(), opts.to.name()),
+                    (_, false) => {}
                 }
                 if report.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
             }

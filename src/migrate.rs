@@ -1,19 +1,22 @@
-//! `tollgate migrate`: copies the objects of this gateway's index from one backend to the
-//! other (local disk, the configured upstream), several at a time, each streamed from
-//! source to destination and verified on its way against its proof manifest (SHA-256)
-//! and recorded digests, before the destination keeps it.
+//! `tollgate migrate`: moves buckets from one backend to the other (local disk, the
+//! configured upstream): every object of the index is copied, several at a time, each
+//! streamed from source to destination and verified on its way against its proof manifest
+//! (SHA-256) and recorded digests, before the destination keeps it.
 //!
 //! It runs with the gateway stopped (the metadata store admits one process). An object
 //! the destination already holds whole is skipped, so an interrupted run resumes where it
-//! stopped. When a run over every bucket copies everything, the metadata store records
-//! the destination as the backend holding the objects, and the gateway then refuses to
-//! start on the old one; a run limited to `--bucket` never switches.
+//! stopped. When every object is copied, the metadata store records the destination as
+//! the bucket's backend ([`Placement`]): `--bucket B` moves B alone (the gateway then
+//! serves B from the destination and its other buckets as before); a run over every
+//! bucket makes the destination the holding backend, and the gateway then refuses to
+//! start configured with the old one.
 
 use crate::backend::Relocation;
+use crate::backend::placement::Placement;
 use crate::backend::s3util::Expected;
 use crate::config::{BackendKind, Config};
 use crate::meta::{ObjectRecord, SledStore, Store};
-use crate::server::{self, HOLDING_BACKEND};
+use crate::server;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +29,7 @@ use serde::Serialize;
 pub struct Options {
     pub from: BackendKind,
     pub to: BackendKind,
-    /// Only this bucket (the run then never switches the holding backend).
+    /// Only this bucket: it alone moves.
     pub bucket: Option<String>,
     /// Count what would be copied; write nothing.
     pub dry_run: bool,
@@ -66,8 +69,8 @@ pub struct Report {
     /// Copied without a manifest to check against (written with proofs off).
     pub unverified: u64,
     pub failures: Vec<Failure>,
-    /// Whether the destination now holds the objects (the gateway must be configured
-    /// with `backend = "{to}"`).
+    /// Whether the destination now holds the migrated buckets (after a run over every
+    /// bucket, the gateway must be configured with `backend = "{to}"`).
     pub switched: bool,
 }
 
@@ -97,20 +100,28 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
         return Err(Error::Invalid("--from and --to are the same backend".into()));
     }
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta")).map_err(Error::Store)?);
-    if let Some(held) = store.setting_get(HOLDING_BACKEND)?
-        && held != opts.from.name()
-    {
-        return Err(Error::Invalid(format!("the objects are held by the {held} backend, not {}", opts.from.name())));
+    let mut placement = Placement::load(store.as_ref(), opts.from).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut buckets = store.bucket_list()?;
+    match &opts.bucket {
+        Some(only) => {
+            buckets.retain(|b| b.name == *only);
+            if buckets.is_empty() {
+                return Err(Error::Invalid(format!("no bucket {only}")));
+            }
+            let holder = placement.holder(only);
+            if holder != opts.from {
+                return Err(Error::Invalid(format!("bucket {only} is held by the {} backend, not {}", holder.name(), opts.from.name())));
+            }
+        }
+        None => {
+            if !placement.uses(opts.from) {
+                return Err(Error::Invalid(format!("the {} backend holds no bucket", opts.from.name())));
+            }
+            buckets.retain(|b| placement.holder(&b.name) == opts.from);
+        }
     }
     let source = relocation(config, opts.from, &store)?;
     let dest = relocation(config, opts.to, &store)?;
-    let mut buckets = store.bucket_list()?;
-    if let Some(only) = &opts.bucket {
-        buckets.retain(|b| b.name == *only);
-        if buckets.is_empty() {
-            return Err(Error::Invalid(format!("no bucket {only}")));
-        }
-    }
     let mut objects: Vec<(String, String, ObjectRecord)> = Vec::new();
     for b in &buckets {
         for entry in store.object_scan(&b.name, "", None) {
@@ -119,6 +130,14 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
         }
     }
     let mut report = Report { objects: objects.len() as u64, bytes: objects.iter().map(|(_, _, r)| r.size).sum(), ..Report::default() };
+    // An upload in progress would be lost with its bucket's move: it blocks the switch.
+    for b in &buckets {
+        for (id, upload) in store.upload_list(&b.name)? {
+            let error = format!("multipart upload {id} in progress: complete or abort it before moving the bucket");
+            report.failed += 1;
+            report.failures.push(Failure { bucket: b.name.clone(), key: upload.key, error });
+        }
+    }
     progress.objects_total.store(report.objects, Ordering::Relaxed);
     progress.bytes_total.store(report.bytes, Ordering::Relaxed);
     if !opts.dry_run {
@@ -157,8 +176,12 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
     drop(copies);
     if !opts.dry_run {
         store.flush().await?;
-        if opts.bucket.is_none() && report.failed == 0 {
-            store.setting_put(HOLDING_BACKEND, opts.to.name())?;
+        if report.failed == 0 {
+            match &opts.bucket {
+                Some(bucket) => placement.place(bucket, opts.to),
+                None => placement = Placement { holding: opts.to, moved: Default::default() },
+            }
+            placement.save(store.as_ref()).map_err(|e| Error::Invalid(e.to_string()))?;
             store.flush().await?;
             report.switched = true;
         }

@@ -6,6 +6,7 @@ use crate::proof::Prover;
 use crate::audit::RequestContext;
 use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
+use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::backend::upstream::client::ClientOptions;
 use crate::backend::upstream::{Mapping, MirrorTarget, UpstreamBackend, UpstreamOptions};
@@ -49,7 +50,7 @@ pub enum Error {
 pub struct App {
     pub config: Config,
     store: Arc<dyn Store>,
-    backend: Arc<dyn Backend>,
+    backends: Arc<Backends>,
     jobs: Arc<Scheduler>,
     pub(crate) metrics: Arc<Metrics>,
     s3: S3Service,
@@ -73,7 +74,7 @@ impl App {
         } else {
             None
         };
-        let backend = open_backend(&config, Arc::clone(&store), prover.clone())?;
+        let backends = open_backends(&config, &store, prover.as_ref())?;
         let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
             store.tenant_create(&TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns(), quota: crate::meta::Quota::default() }, None)?;
@@ -89,7 +90,7 @@ impl App {
         }
         let job_parts = workers::Parts {
             store: Arc::clone(&store),
-            backend: Arc::clone(&backend),
+            backend: Arc::clone(&backends),
             topics: Arc::clone(&topics),
             prover: prover.clone(),
             metrics: Arc::clone(&metrics),
@@ -97,7 +98,7 @@ impl App {
         let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
         let mut b = S3ServiceBuilder::new(ArcS3 {
-            backend: Arc::clone(&backend),
+            backends: Arc::clone(&backends),
             metrics: Arc::clone(&metrics),
             topics: Arc::clone(&topics),
             store: Arc::clone(&store),
@@ -109,7 +110,7 @@ impl App {
             admin: AdminApi::new(AdminParts {
                 store: Arc::clone(&store),
                 keys: Arc::clone(&keys),
-                backend: Arc::clone(&backend),
+                backend: Arc::clone(&backends),
                 limiter,
                 topics: Arc::clone(&topics),
                 prover: prover.clone(),
@@ -129,7 +130,7 @@ impl App {
         Ok(Self {
             s3: b.build(),
             store,
-            backend,
+            backends,
             jobs,
             metrics,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
@@ -144,12 +145,20 @@ impl App {
     }
 }
 
-/// The configured storage engine.
-fn open_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<Arc<dyn Backend>, Error> {
-    Ok(match config.backend {
-        BackendKind::Local => Arc::new(local_backend(config, store, prover)?),
-        BackendKind::Upstream => Arc::new(upstream_backend(config, store, prover)?),
-    })
+/// The backends holding the gateway's buckets: the configured one, and the other if
+/// `tollgate migrate --bucket` moved a bucket there.
+fn open_backends(config: &Config, store: &Arc<dyn Store>, prover: Option<&Arc<Prover>>) -> Result<Arc<Backends>, Error> {
+    let placement = Placement::load(store.as_ref(), config.backend)?;
+    let mut local: Option<Arc<dyn Backend>> = None;
+    if placement.uses(BackendKind::Local) {
+        local = Some(Arc::new(local_backend(config, Arc::clone(store), prover.cloned())?));
+    }
+    let mut upstream: Option<Arc<dyn Backend>> = None;
+    if placement.uses(BackendKind::Upstream) && !config.upstream.endpoint.is_empty() {
+        upstream = Some(Arc::new(upstream_backend(config, Arc::clone(store), prover.cloned())?));
+    }
+    let backends = Backends::new(Arc::clone(store), placement, local, upstream).map_err(|e| Error::Config(format!("{e}: configure [upstream] (or --upstream URL)")))?;
+    Ok(Arc::new(backends))
 }
 
 /// The local-disk backend `config` describes.
@@ -188,9 +197,6 @@ pub fn upstream_backend(config: &Config, store: Arc<dyn Store>, prover: Option<A
     })?)
 }
 
-/// The setting naming the backend that holds the objects' bytes.
-pub const HOLDING_BACKEND: &str = "storage.backend";
-
 /// Refuses to serve with a backend that does not hold the objects (the configuration
 /// changed without `tollgate migrate`); records the backend on first start.
 fn check_holding_backend(store: &dyn Store, configured: BackendKind) -> Result<(), Error> {
@@ -208,7 +214,7 @@ fn check_holding_backend(store: &dyn Store, configured: BackendKind) -> Result<(
 /// s3s wants an owned `S3`; the backend is shared. Each call is timed for the metrics,
 /// and listings of buckets with topics are filtered to what the caller may read.
 struct ArcS3 {
-    backend: Arc<dyn Backend>,
+    backends: Arc<Backends>,
     metrics: Arc<Metrics>,
     topics: Arc<Topics>,
     store: Arc<dyn Store>,
@@ -270,13 +276,46 @@ macro_rules! forward_s3 {
         impl s3s::S3 for ArcS3 {
             $(
                 async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
-                    self.timed(stringify!($input).trim_end_matches("Input"), self.backend.$op(req)).await
+                    self.timed(stringify!($input).trim_end_matches("Input"), self.backends.of(&req.input.bucket).$op(req)).await
                 }
             )*
 
+            async fn list_buckets(&self, req: s3s::S3Request<s3s::dto::ListBucketsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListBucketsOutput>> {
+                self.timed("ListBuckets", self.backends.holding().list_buckets(req)).await
+            }
+
+            /// New buckets go to the holding backend, whatever a deleted namesake's was.
+            async fn create_bucket(&self, req: s3s::S3Request<s3s::dto::CreateBucketInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::CreateBucketOutput>> {
+                let bucket = req.input.bucket.clone();
+                let resp = self.timed("CreateBucket", self.backends.holding().create_bucket(req)).await?;
+                self.backends.forget(&bucket)?;
+                Ok(resp)
+            }
+
+            async fn delete_bucket(&self, req: s3s::S3Request<s3s::dto::DeleteBucketInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::DeleteBucketOutput>> {
+                let bucket = req.input.bucket.clone();
+                let resp = self.timed("DeleteBucket", self.backends.of(&bucket).delete_bucket(req)).await?;
+                self.backends.forget(&bucket)?;
+                Ok(resp)
+            }
+
+            async fn copy_object(&self, req: s3s::S3Request<s3s::dto::CopyObjectInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::CopyObjectOutput>> {
+                if let s3s::dto::CopySource::Bucket { bucket, .. } = &req.input.copy_source {
+                    self.backends.check_copy(bucket, &req.input.bucket)?;
+                }
+                self.timed("CopyObject", self.backends.of(&req.input.bucket).copy_object(req)).await
+            }
+
+            async fn upload_part_copy(&self, req: s3s::S3Request<s3s::dto::UploadPartCopyInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::UploadPartCopyOutput>> {
+                if let s3s::dto::CopySource::Bucket { bucket, .. } = &req.input.copy_source {
+                    self.backends.check_copy(bucket, &req.input.bucket)?;
+                }
+                self.timed("UploadPartCopy", self.backends.of(&req.input.bucket).upload_part_copy(req)).await
+            }
+
             async fn list_objects(&self, req: s3s::S3Request<s3s::dto::ListObjectsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectsOutput>> {
                 let filter = self.listing_filter(&req, &req.input.bucket.clone());
-                let mut resp = self.timed("ListObjects", self.backend.list_objects(req)).await?;
+                let mut resp = self.timed("ListObjects", self.backends.of(&req.input.bucket).list_objects(req)).await?;
                 if let Some(f) = filter {
                     f.keep(&mut resp.output.contents, |o| o.key.as_deref(), false);
                     f.keep(&mut resp.output.common_prefixes, |p| p.prefix.as_deref(), true);
@@ -286,7 +325,7 @@ macro_rules! forward_s3 {
 
             async fn list_objects_v2(&self, req: s3s::S3Request<s3s::dto::ListObjectsV2Input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectsV2Output>> {
                 let filter = self.listing_filter(&req, &req.input.bucket.clone());
-                let mut resp = self.timed("ListObjectsV2", self.backend.list_objects_v2(req)).await?;
+                let mut resp = self.timed("ListObjectsV2", self.backends.of(&req.input.bucket).list_objects_v2(req)).await?;
                 if let Some(f) = filter {
                     let out = &mut resp.output;
                     f.keep(&mut out.contents, |o| o.key.as_deref(), false);
@@ -299,7 +338,7 @@ macro_rules! forward_s3 {
 
             async fn list_object_versions(&self, req: s3s::S3Request<s3s::dto::ListObjectVersionsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectVersionsOutput>> {
                 let filter = self.listing_filter(&req, &req.input.bucket.clone());
-                let mut resp = self.timed("ListObjectVersions", self.backend.list_object_versions(req)).await?;
+                let mut resp = self.timed("ListObjectVersions", self.backends.of(&req.input.bucket).list_object_versions(req)).await?;
                 if let Some(f) = filter {
                     f.keep(&mut resp.output.versions, |v| v.key.as_deref(), false);
                     f.keep(&mut resp.output.common_prefixes, |p| p.prefix.as_deref(), true);
@@ -311,9 +350,6 @@ macro_rules! forward_s3 {
 }
 
 forward_s3! {
-    list_buckets(ListBucketsInput) -> ListBucketsOutput;
-    create_bucket(CreateBucketInput) -> CreateBucketOutput;
-    delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
     head_bucket(HeadBucketInput) -> HeadBucketOutput;
     get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
     get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
@@ -322,10 +358,8 @@ forward_s3! {
     head_object(HeadObjectInput) -> HeadObjectOutput;
     delete_object(DeleteObjectInput) -> DeleteObjectOutput;
     delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
-    copy_object(CopyObjectInput) -> CopyObjectOutput;
     create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
     upload_part(UploadPartInput) -> UploadPartOutput;
-    upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
     complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
     abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     list_parts(ListPartsInput) -> ListPartsOutput;
@@ -464,7 +498,7 @@ impl App {
         if let Err(e) = self.store.setting_put("ready.probe", &crate::audit::now_ns().to_string()) {
             failed.insert("metadata".into(), format!("not writable: {e}").into());
         }
-        if let Err(reason) = self.backend.ready().await {
+        if let Err(reason) = self.backends.ready().await {
             failed.insert("backend".into(), reason.into());
         }
         if failed.is_empty() { Ok(()) } else { Err(failed) }
@@ -531,7 +565,7 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     };
     tokio::join!(requests_done, jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs)));
     // Last, so that it has the proofs and audit entries of every request served.
-    match app.backend.mirror_metadata(false).await {
+    match app.backends.mirror_metadata(false).await {
         Ok(Some(r)) => tracing::info!(manifests = r.manifests, audit_entries = r.audit_entries, "final metadata mirror pass"),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "final metadata mirror pass failed"),

@@ -35,7 +35,7 @@ pub mod proofs;
 
 use crate::audit::{self, AuditQuery, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
-use crate::backend::Backend;
+use crate::backend::placement::Backends;
 use crate::jobs::Scheduler;
 use crate::limits::{Limiter, Rates, Subject};
 use crate::proof::Prover;
@@ -150,7 +150,7 @@ struct KeyView {
 pub struct AdminParts {
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyStore>,
-    pub backend: Arc<dyn Backend>,
+    pub backend: Arc<Backends>,
     pub limiter: Arc<Limiter>,
     pub topics: Arc<Topics>,
     pub prover: Option<Arc<Prover>>,
@@ -161,7 +161,7 @@ pub struct AdminParts {
 pub struct AdminApi {
     store: Arc<dyn Store>,
     keys: Arc<KeyStore>,
-    backend: Arc<dyn Backend>,
+    backend: Arc<Backends>,
     limiter: Arc<Limiter>,
     topics: Arc<Topics>,
     prover: Option<Arc<Prover>>,

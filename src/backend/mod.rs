@@ -8,6 +8,7 @@ pub mod index;
 pub(crate) mod listing;
 pub mod local;
 pub(crate) mod s3util;
+pub mod placement;
 mod scrub;
 pub mod upstream;
 
@@ -302,14 +303,15 @@ pub trait Backend: s3s::S3 {
     /// Whether the backend can serve requests now (for `/ready`); the reason if not.
     async fn ready(&self) -> Result<(), String>;
 
-    /// Re-hashes every stored object against its recorded SHA-256, reading at most
-    /// `bytes_per_sec` (0: unbounded). Never changes anything.
-    async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error>;
+    /// Re-hashes every stored object of `buckets` against its recorded SHA-256, reading
+    /// at most `bytes_per_sec` (0: unbounded). Never changes anything.
+    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error>;
 
-    /// Reconciles stored bytes and the index both ways, logging each repair: removes
-    /// stored bytes nothing references and index entries whose bytes are gone. What is
-    /// younger than `min_age` is left alone (writes in flight).
-    async fn reconcile(&self, min_age: std::time::Duration) -> Result<ReconcileReport, Error>;
+    /// Reconciles stored bytes and the index entries of `buckets` (those this backend
+    /// holds) both ways, logging each repair: removes stored bytes nothing references and
+    /// index entries whose bytes are gone. What is younger than `min_age` is left alone
+    /// (writes in flight).
+    async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<ReconcileReport, Error>;
 
     /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;

@@ -63,16 +63,24 @@ impl BodyCheck {
         Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None })
     }
 
-    /// A hasher computing every digest this check needs.
+    /// A hasher computing every digest this check needs, and MD5 (the ETag of a body the
+    /// gateway stores itself).
     pub fn hasher(&self) -> BodyHasher {
         BodyHasher::new(self.set)
+    }
+
+    /// A hasher computing every digest this check needs, MD5 only if declared (a body
+    /// whose ETag another store computes).
+    pub fn hasher_for_forwarding(&self) -> BodyHasher {
+        let hasher = BodyHasher::new(self.set);
+        if self.content_md5.is_some() { hasher } else { hasher.without_md5() }
     }
 
     /// Checks the finished digests against every declaration (trailers are read now: the
     /// body has ended).
     pub fn verify(&self, digests: &BodyDigests) -> Result<(), Error> {
         if let Some(md5) = self.content_md5
-            && md5 != digests.md5
+            && Some(md5) != digests.md5
         {
             return Err(Error::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
         }
@@ -416,6 +424,24 @@ mod tests {
         assert!(matches!(only_null_version(Some("v1")), Err(Error::InvalidArgument(_))));
         let src = s3s::dto::CopySource::Bucket { bucket: "b".into(), key: "k/1".into(), version_id: None };
         assert_eq!(copy_source_location(&src).unwrap(), ("b", "k/1"));
+    }
+
+    #[test]
+    fn forwarded_bodies_hash_md5_only_when_declared() {
+        let hash = |check: &BodyCheck| {
+            let mut h = check.hasher_for_forwarding();
+            h.update(b"abc");
+            h.finish()
+        };
+        let plain = BodyCheck::expecting(Expected::default()).unwrap();
+        assert!(hash(&plain).md5.is_none());
+        assert!(plain.verify(&hash(&plain)).is_ok());
+        let declared = |b64: &str| BodyCheck::expecting(Expected { content_md5: Some(b64.into()), ..Default::default() }).unwrap();
+        let good = declared("kAFQmDzST7DWlj99KOF/cg==");
+        assert!(hash(&good).md5.is_some() && good.verify(&hash(&good)).is_ok());
+        let bad = declared("AAAAAAAAAAAAAAAAAAAAAA==");
+        assert!(matches!(bad.verify(&hash(&bad)), Err(Error::BadDigest(_))));
+        assert_eq!(plain.hasher().finish().md5_hex(), "d41d8cd98f00b204e9800998ecf8427e", "a stored body's ETag is always computed");
     }
 
     #[test]

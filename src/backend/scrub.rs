@@ -22,23 +22,24 @@ pub(crate) trait ObjectReader {
     async fn open(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<ByteStream, Error>;
 }
 
-/// Re-hashes every indexed object of `backend` at most `bytes_per_sec` (0: unbounded).
-pub(crate) async fn scrub(backend: &impl ObjectReader, bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+/// Re-hashes every indexed object of `buckets` on `backend` at most `bytes_per_sec` (0:
+/// unbounded).
+pub(crate) async fn scrub(backend: &impl ObjectReader, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
     let index = backend.index();
     {
         let started = Instant::now();
         let mut report = ScrubReport::default();
         let mut read = 0u64;
-        for bucket in index.store.bucket_list()? {
+        for bucket in buckets {
             // Collect first: the scan must not hold the index while hashing for long.
-            let entries: Vec<_> = index.store.object_scan(&bucket.name, "", None).collect::<Result<_, _>>()?;
+            let entries: Vec<_> = index.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
             for (key, rec) in entries {
                 if rec.sha256.is_empty() {
                     continue;
                 }
                 let mut sha = sha2::Sha256::new();
                 let mut failed = None;
-                let mut body: ByteStream = match backend.open(&bucket.name, &key, &rec).await {
+                let mut body: ByteStream = match backend.open(bucket, &key, &rec).await {
                     Ok(b) => b,
                     Err(e) => {
                         failed = Some(e.to_string());
@@ -64,9 +65,9 @@ pub(crate) async fn scrub(backend: &impl ObjectReader, bytes_per_sec: u64) -> Re
                     None => hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower),
                 };
                 if actual != rec.sha256 {
-                    tracing::error!(bucket = %bucket.name, key = %key, expected = %rec.sha256, actual = %actual, "scrub: stored bytes do not match their manifest");
+                    tracing::error!(bucket = %bucket, key = %key, expected = %rec.sha256, actual = %actual, "scrub: stored bytes do not match their manifest");
                     report.mismatches.push(ScrubMismatch {
-                        bucket: bucket.name.clone(),
+                        bucket: bucket.clone(),
                         key,
                         proof_id: rec.proof_id.clone(),
                         expected: rec.sha256.clone(),

@@ -3,8 +3,8 @@
 //! audited as the gateway.
 
 use super::{Job, Outcome, Scheduled};
-use crate::backend::Backend;
-use crate::config::{BackendKind, Config};
+use crate::backend::placement::Backends;
+use crate::config::Config;
 use crate::meta::Store;
 use crate::obs::metrics::Metrics;
 use crate::policy::topics::Topics;
@@ -18,7 +18,7 @@ use serde_json::json;
 /// What the jobs work on.
 pub struct Parts {
     pub store: Arc<dyn Store>,
-    pub backend: Arc<dyn Backend>,
+    pub backend: Arc<Backends>,
     pub topics: Arc<Topics>,
     pub prover: Option<Arc<Prover>>,
     pub metrics: Arc<Metrics>,
@@ -59,7 +59,7 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
         let retention = ProofRetention { store: Arc::clone(&parts.store), prover, keep: days(config.proofs.deleted_retention_days) };
         jobs.push(Scheduled::new("proof_retention", secs(config.audit.prune_interval_secs), retention));
     }
-    if config.backend == BackendKind::Upstream && !config.upstream.meta_bucket.is_empty() {
+    if parts.backend.upstream_opened() && !config.upstream.meta_bucket.is_empty() {
         let mirror = MetadataMirror { backend: Arc::clone(&parts.backend) };
         jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
     }
@@ -70,7 +70,7 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
 /// `topics.upload_expiry_secs`, the others after `jobs.upload_expiry_secs` (0: never).
 pub struct UploadExpiry {
     store: Arc<dyn Store>,
-    backend: Arc<dyn Backend>,
+    backend: Arc<Backends>,
     topics: Arc<Topics>,
     in_topics: Duration,
     elsewhere: Duration,
@@ -99,9 +99,9 @@ impl Job for UploadExpiry {
     }
 }
 
-/// Reconciles stored bytes and the index both ways ([`Backend::reconcile`]).
+/// Reconciles stored bytes and the index both ways ([`Backends::reconcile`]).
 pub struct Reconcile {
-    backend: Arc<dyn Backend>,
+    backend: Arc<Backends>,
     min_age: Duration,
 }
 
@@ -116,7 +116,7 @@ impl Job for Reconcile {
 /// Re-hashes stored objects against their manifests. Mismatches are findings, not
 /// failures: they show in the outcome and the `tollgate_scrub_mismatches` gauge.
 pub struct Scrub {
-    backend: Arc<dyn Backend>,
+    backend: Arc<Backends>,
     metrics: Arc<Metrics>,
     bytes_per_sec: u64,
 }
@@ -167,7 +167,7 @@ impl Job for ProofRetention {
 /// Copies new metadata to the upstream's mirror (settled audit entries only: the final
 /// pass at shutdown takes the rest).
 pub struct MetadataMirror {
-    backend: Arc<dyn Backend>,
+    backend: Arc<Backends>,
 }
 
 #[async_trait::async_trait]

@@ -10,7 +10,7 @@ use crate::meta::Checksums;
 /// The digests of one body: MD5 (the ETag), SHA-256 (the proof manifest) and the S3
 /// checksums the client asked for.
 pub struct BodyHasher {
-    md5: Md5,
+    md5: Option<Md5>,
     sha256: sha2::Sha256,
     checksums: ChecksumHasher,
 }
@@ -55,16 +55,18 @@ impl ChecksumSet {
 /// The finished digests of a body.
 #[derive(Debug, Clone)]
 pub struct BodyDigests {
-    pub md5: [u8; 16],
+    /// Computed unless the hasher was built [`BodyHasher::without_md5`].
+    pub md5: Option<[u8; 16]>,
     /// Lower-case hex SHA-256 of the body.
     pub sha256: String,
     pub checksums: Checksums,
 }
 
 impl BodyDigests {
+    /// The MD5 in hex, as a single-part ETag (empty if not computed).
     #[must_use]
     pub fn md5_hex(&self) -> String {
-        hex_simd::encode_to_string(self.md5, hex_simd::AsciiCase::Lower)
+        self.md5.map(|md5| hex_simd::encode_to_string(md5, hex_simd::AsciiCase::Lower)).unwrap_or_default()
     }
 }
 
@@ -87,11 +89,20 @@ impl BodyHasher {
         if set.sha256 {
             checksums.sha256 = Some(Default::default());
         }
-        Self { md5: Md5::new(), sha256: sha2::Sha256::new(), checksums }
+        Self { md5: Some(Md5::new()), sha256: sha2::Sha256::new(), checksums }
+    }
+
+    /// Leaves MD5 out: the costliest digest per byte, needed only for an ETag the gateway
+    /// computes itself or a declared `Content-MD5`.
+    #[must_use]
+    pub fn without_md5(self) -> Self {
+        Self { md5: None, ..self }
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        if let Some(md5) = &mut self.md5 {
+            md5.update(data);
+        }
         self.sha256.update(data);
         self.checksums.update(data);
     }
@@ -100,7 +111,7 @@ impl BodyHasher {
     pub fn finish(self) -> BodyDigests {
         let c = self.checksums.finalize();
         BodyDigests {
-            md5: self.md5.finalize(),
+            md5: self.md5.map(Md5::finalize),
             sha256: hex_simd::encode_to_string(self.sha256.finalize(), hex_simd::AsciiCase::Lower),
             checksums: Checksums {
                 crc32: c.checksum_crc32,

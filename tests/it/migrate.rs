@@ -30,15 +30,23 @@ async fn migrate(cfg: &Config, o: &Options) -> Report {
     tollgate::migrate::run(cfg, o, &Progress::default()).await.unwrap()
 }
 
-/// A gateway on `dir` forwarding to `upstream` as the migration placed the objects.
-async fn serve_upstream(dir: tempfile::TempDir, upstream: &Gateway) -> Gateway {
+/// Configures `upstream` as the gateway's upstream, where the migration put the buckets.
+fn with_upstream(upstream: &Gateway) -> impl Fn(&mut Config) + use<> {
     let endpoint = upstream.endpoint();
-    Gateway::start_local_in(dir, move |c| {
-        c.backend = BackendKind::Upstream;
-        c.upstream.endpoint = endpoint;
+    move |c: &mut Config| {
+        c.upstream.endpoint.clone_from(&endpoint);
         c.upstream.access_key = ACCESS_KEY.into();
         c.upstream.secret_key = SECRET_KEY.into();
         c.upstream.bucket_prefix = "mig-".into();
+    }
+}
+
+/// A gateway on `dir` forwarding to `upstream` as the migration placed the objects.
+async fn serve_upstream(dir: tempfile::TempDir, upstream: &Gateway) -> Gateway {
+    let configure = with_upstream(upstream);
+    Gateway::start_local_in(dir, move |c| {
+        c.backend = BackendKind::Upstream;
+        configure(c);
     })
     .await
 }
@@ -174,4 +182,78 @@ async fn an_interrupted_migration_resumes_verifies_and_switches_backends() {
     assert_eq!(body(&c, &logs, "day/new").await, b"written upstream");
     assert_eq!(body(&c, &logs, "day/000").await, b"overwritten upstream");
     assert_eq!(body(&c, &docs, "big").await, big);
+}
+
+#[tokio::test]
+async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
+    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let c = gw.client();
+    let (stay, moving) = (gw.bucket("stay").await, gw.bucket("moving").await);
+    c.put_object().bucket(&stay).key("a").body(data(10_000, 1).into()).send().await.unwrap();
+    for k in ["x", "y"] {
+        c.put_object().bucket(&moving).key(k).body(data(20_000, k.as_bytes()[0]).into()).send().await.unwrap();
+    }
+    let pending = c.create_multipart_upload().bucket(&moving).key("half").send().await.unwrap();
+    let dir = gw.stop().await;
+    let cfg = config(dir.path(), &upstream);
+    let one = Options { bucket: Some(moving.clone()), ..opts(BackendKind::Local, BackendKind::Upstream) };
+
+    // An upload in progress would be lost with the move: it blocks the switch.
+    let blocked = migrate(&cfg, &one).await;
+    assert_eq!((blocked.objects, blocked.copied, blocked.failed, blocked.switched), (2, 2, 1, false), "{blocked:?}");
+    assert!(blocked.failures[0].error.contains("in progress"), "{:?}", blocked.failures);
+    let gw = Gateway::start_local_in(dir, |_| {}).await;
+    gw.client().abort_multipart_upload().bucket(&moving).key("half").upload_id(pending.upload_id().unwrap()).send().await.unwrap();
+    let dir = gw.stop().await;
+    let moved = migrate(&cfg, &one).await;
+    assert_eq!((moved.objects, moved.skipped, moved.failed, moved.switched), (2, 2, 0, true), "{moved:?}");
+    let again = tollgate::migrate::run(&cfg, &one, &Progress::default()).await;
+    assert!(again.is_err_and(|e| e.to_string().contains("held by the upstream backend")), "a moved bucket is not moved twice");
+
+    // The gateway stays on local disk; without an upstream it cannot serve the moved bucket.
+    let no_upstream = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+    let refused = tollgate::server::App::open(no_upstream);
+    assert!(refused.is_err_and(|e| e.to_string().contains(&format!("upstream backend holds buckets ({moving})"))));
+
+    let configure = with_upstream(&upstream);
+    let gw = Gateway::start_local_in(dir, move |c| {
+        configure(c);
+        c.jobs.reconcile_min_age_secs = 0;
+    })
+    .await;
+    let c = gw.client();
+    let up = upstream.client();
+    assert_eq!(body(&c, &stay, "a").await, data(10_000, 1));
+    assert_eq!(body(&c, &moving, "x").await, data(20_000, b'x'));
+    assert_eq!(status(&up.head_bucket().bucket(format!("mig-{stay}")).send().await.unwrap_err()), 404, "the other bucket stays on local disk");
+    c.put_object().bucket(&moving).key("z").body(b"new".to_vec().into()).send().await.unwrap();
+    c.put_object().bucket(&stay).key("b").body(b"local".to_vec().into()).send().await.unwrap();
+    assert_eq!(up.head_object().bucket(format!("mig-{moving}")).key("z").send().await.unwrap().content_length(), Some(3), "writes to the moved bucket go upstream");
+    c.copy_object().bucket(&moving).key("x2").copy_source(format!("{moving}/x")).send().await.unwrap();
+    assert_eq!(body(&c, &moving, "x2").await, data(20_000, b'x'));
+    let across = c.copy_object().bucket(&moving).key("from-stay").copy_source(format!("{stay}/a")).send().await.unwrap_err();
+    assert_eq!((status(&across), code(&across.into_service_error())), (501, "NotImplemented".to_owned()));
+    let mut names: Vec<String> = c.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
+    names.sort();
+    assert_eq!(names, [moving.clone(), stay.clone()]);
+
+    // Jobs look at each bucket on its own backend: nothing to repair, everything scrubbed.
+    let root = crate::tenancy::root_conn(&gw);
+    let run = tollgate::admin::client::call(&root, "POST", "jobs/reconcile/run", None).await.unwrap();
+    assert_eq!((run["detail"]["orphan_entries"].as_u64(), run["detail"]["orphan_blobs"].as_u64()), (Some(0), Some(0)), "{run}");
+    let run = tollgate::admin::client::call(&root, "POST", "jobs/scrub/run", None).await.unwrap();
+    assert_eq!((run["detail"]["objects"].as_u64(), run["detail"]["mismatches"].as_array().map(Vec::len)), (Some(6), Some(0)), "{run}");
+
+    // A deleted bucket's name is created anew on the holding backend.
+    for k in ["x", "y", "z", "x2"] {
+        c.delete_object().bucket(&moving).key(k).send().await.unwrap();
+    }
+    c.delete_bucket().bucket(&moving).send().await.unwrap();
+    c.create_bucket().bucket(&moving).send().await.unwrap();
+    c.put_object().bucket(&moving).key("k").body(b"on disk".to_vec().into()).send().await.unwrap();
+    assert_eq!(status(&up.head_object().bucket(format!("mig-{moving}")).key("k").send().await.unwrap_err()), 404);
+    let dir = gw.stop().await;
+    let gw = Gateway::start_local_in(dir, |_| {}).await;
+    assert_eq!(body(&gw.client(), &moving, "k").await, b"on disk", "no bucket is held upstream any more: no upstream needed");
 }

@@ -74,12 +74,12 @@ impl LocalBackend {
         Ok(orphans.len() as u64)
     }
 
-    /// Removes index entries older than `min_age` whose blobs are gone from disk (the
-    /// object then answers 404 instead of failing every read; its manifests stay).
-    async fn remove_orphan_entries(&self, min_age: Duration, report: &mut crate::backend::ReconcileReport) -> Result<(), Error> {
+    /// Removes index entries of `buckets` older than `min_age` whose blobs are gone from
+    /// disk (the object then answers 404 instead of failing every read; its manifests stay).
+    async fn remove_orphan_entries(&self, buckets: &[String], min_age: Duration, report: &mut crate::backend::ReconcileReport) -> Result<(), Error> {
         let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
-        for bucket in self.store.bucket_list()? {
-            let entries: Vec<_> = self.store.object_scan(&bucket.name, "", None).collect::<Result<_, _>>()?;
+        for bucket in buckets {
+            let entries: Vec<_> = self.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
             for (key, rec) in entries {
                 if rec.segments.is_empty() && rec.size > 0 {
                     report.held_elsewhere += 1;
@@ -96,8 +96,8 @@ impl LocalBackend {
                     }
                 }
                 let Some(blob) = missing else { continue };
-                if self.index.remove_orphan(&bucket.name, &key, &rec).await? {
-                    tracing::error!(bucket = %bucket.name, key = %key, blob = %blob, proof_id = %rec.proof_id, "removed an index entry whose blob is missing");
+                if self.index.remove_orphan(bucket, &key, &rec).await? {
+                    tracing::error!(bucket = %bucket, key = %key, blob = %blob, proof_id = %rec.proof_id, "removed an index entry whose blob is missing");
                     report.orphan_entries += 1;
                 }
             }
@@ -133,13 +133,13 @@ impl Backend for LocalBackend {
         self.store.bucket_list().map(|_| ()).map_err(|e| e.to_string())
     }
 
-    async fn scrub(&self, bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
-        crate::backend::scrub::scrub(self, bytes_per_sec).await
+    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
+        crate::backend::scrub::scrub(self, buckets, bytes_per_sec).await
     }
 
-    async fn reconcile(&self, min_age: Duration) -> Result<crate::backend::ReconcileReport, Error> {
+    async fn reconcile(&self, buckets: &[String], min_age: Duration) -> Result<crate::backend::ReconcileReport, Error> {
         let mut report = crate::backend::ReconcileReport { orphan_blobs: self.remove_orphan_blobs(min_age)?, ..Default::default() };
-        self.remove_orphan_entries(min_age, &mut report).await?;
+        self.remove_orphan_entries(buckets, min_age, &mut report).await?;
         Ok(report)
     }
 

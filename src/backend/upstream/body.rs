@@ -82,7 +82,7 @@ impl Upload {
         let inner = inner.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
         let upload = Self {
             inner,
-            hasher: Some(check.hasher()),
+            hasher: Some(check.hasher_for_forwarding()),
             check,
             held: None,
             received: 0,

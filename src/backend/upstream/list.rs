@@ -67,17 +67,17 @@ impl PageSource for UpstreamBackend {
 /// Walks each bucket's index beside the upstream's listing: entries the upstream no
 /// longer holds (deleted past the gateway) are removed once a HEAD confirms it; objects
 /// the index does not know are counted, never touched (another instance may own them).
-pub(super) async fn reconcile(b: &UpstreamBackend, min_age: std::time::Duration) -> Result<ReconcileReport, Error> {
+pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: std::time::Duration) -> Result<ReconcileReport, Error> {
     const PAGE: usize = 1000;
     let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
     let mut report = ReconcileReport::default();
-    for bucket in b.store.bucket_list()? {
-        let entries: Vec<(String, ObjectRecord)> = b.store.object_scan(&bucket.name, "", None).collect::<Result<_, _>>()?;
+    for bucket in buckets {
+        let entries: Vec<(String, ObjectRecord)> = b.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
         let mut missing = Vec::new();
         let mut next = 0;
         let mut after: Option<String> = None;
         loop {
-            let page = b.page(&bucket.name, "", None, after.as_deref(), PAGE).await?;
+            let page = b.page(bucket, "", None, after.as_deref(), PAGE).await?;
             let listed: std::collections::BTreeSet<&str> = page.objects.iter().map(|(k, _)| k.as_str()).collect();
             // Entries up to the page's last key (all the rest after the last page).
             let mut matched = 0;
@@ -98,17 +98,17 @@ pub(super) async fn reconcile(b: &UpstreamBackend, min_age: std::time::Duration)
             }
             after = page.last;
         }
-        let place = b.place(&bucket.name)?;
+        let place = b.place(bucket)?;
         for i in missing {
             let (key, rec) = &entries[i];
-            let _lock = b.locks.lock(&bucket.name, key).await;
+            let _lock = b.locks.lock(bucket, key).await;
             match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(key))).await {
                 Err(Error::Upstream { status: 404, .. }) => {}
                 Ok(_) => continue,
                 Err(e) => return Err(e),
             }
-            if b.index.remove_orphan(&bucket.name, key, rec).await? {
-                tracing::error!(bucket = %bucket.name, key = %key, proof_id = %rec.proof_id, "removed an index entry whose object the upstream no longer holds");
+            if b.index.remove_orphan(bucket, key, rec).await? {
+                tracing::error!(bucket = %bucket, key = %key, proof_id = %rec.proof_id, "removed an index entry whose object the upstream no longer holds");
                 report.orphan_entries += 1;
             }
         }

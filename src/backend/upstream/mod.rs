@@ -152,12 +152,12 @@ impl Backend for UpstreamBackend {
         }
     }
 
-    async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error> {
-        crate::backend::scrub::scrub(self, bytes_per_sec).await
+    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+        crate::backend::scrub::scrub(self, buckets, bytes_per_sec).await
     }
 
-    async fn reconcile(&self, min_age: std::time::Duration) -> Result<crate::backend::ReconcileReport, Error> {
-        list::reconcile(self, min_age).await
+    async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<crate::backend::ReconcileReport, Error> {
+        list::reconcile(self, buckets, min_age).await
     }
 
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
