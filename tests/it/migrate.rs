@@ -234,6 +234,10 @@ async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
     assert_eq!(body(&c, &moving, "x2").await, data(20_000, b'x'));
     let across = c.copy_object().bucket(&moving).key("from-stay").copy_source(format!("{stay}/a")).send().await.unwrap_err();
     assert_eq!((status(&across), code(&across.into_service_error())), (501, "NotImplemented".to_owned()));
+    let upload = c.create_multipart_upload().bucket(&moving).key("parts").send().await.unwrap();
+    let part_across = c.upload_part_copy().bucket(&moving).key("parts").upload_id(upload.upload_id().unwrap()).part_number(1).copy_source(format!("{stay}/a")).send().await.unwrap_err();
+    assert_eq!(status(&part_across), 501);
+    c.abort_multipart_upload().bucket(&moving).key("parts").upload_id(upload.upload_id().unwrap()).send().await.unwrap();
     let mut names: Vec<String> = c.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
     names.sort();
     assert_eq!(names, [moving.clone(), stay.clone()]);
