@@ -101,6 +101,11 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
     }
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta")).map_err(Error::Store)?);
     let mut placement = Placement::load(store.as_ref(), opts.from).map_err(|e| Error::Invalid(e.to_string()))?;
+    let pending = store.pending_list()?;
+    if !pending.is_empty() {
+        // Finishing them needs the gateway's backends as they were.
+        return Err(Error::Invalid(format!("{} writes were in flight when the gateway last stopped: start it once (it finishes them), stop it, then migrate", pending.len())));
+    }
     let mut buckets = store.bucket_list()?;
     match &opts.bucket {
         Some(only) => {

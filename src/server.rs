@@ -513,6 +513,8 @@ impl App {
 /// Serves `listener` until `shutdown` completes, then lets in-flight requests finish
 /// (up to the configured grace period) and flushes the metadata.
 pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    // Before any request can touch their keys.
+    app.backends.finish_pending().await.map_err(|e| std::io::Error::other(format!("cannot finish the writes pending since the last stop: {e}")))?;
     let app = Arc::new(app);
     let ids = Arc::new(RequestIds::new());
     let mut conn_builder = ConnBuilder::new(TokioExecutor::new());

@@ -5,7 +5,7 @@
 //! transaction.
 
 use crate::backend::Error;
-use crate::meta::{AuditEntry, BucketRecord, Manifest, ObjectRecord, Precondition, ProofDraft, Store, UploadRecord};
+use crate::meta::{AuditEntry, BucketRecord, Completes, Manifest, ObjectRecord, PendingWrite, Precondition, ProofDraft, Store, UploadRecord};
 use crate::proof::Prover;
 
 use std::sync::Arc;
@@ -60,19 +60,65 @@ impl Index {
 
     /// Records `record` under `key` if `precondition` holds, with its proof manifest, and
     /// makes it durable. Returns the record as stored (with its proof id) and the record it
-    /// replaced. When `upload` is given, that upload and its parts go in the same transaction.
+    /// replaced. What it `completes` (an upload) goes in the same transaction.
     pub async fn commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: ObjectRecord,
+        precondition: &Precondition,
+        completes: Completes<'_>,
+        audit: &AuditEntry,
+    ) -> Result<(ObjectRecord, Option<ObjectRecord>), Error> {
+        let committed = self.write(bucket, key, record, precondition, completes, audit, None)?;
+        self.sync().await?;
+        Ok(committed)
+    }
+
+    /// Records durably, before the backend answers, that `record` (all but its ETag) is
+    /// on its way there, as the pending write `id`, and chooses its proof id. Then
+    /// [`Index::commit_pending`] commits the backend's answer without a sync of its own:
+    /// the gateway's sync overlaps the backend's work instead of following it.
+    pub async fn prepare(&self, id: &str, bucket: &str, key: &str, record: &mut ObjectRecord, audit: &AuditEntry) -> Result<(), Error> {
+        if self.prover.is_some() {
+            record.proof_id = crate::proof::manifest::new_id();
+        }
+        let write = PendingWrite { bucket: bucket.to_owned(), key: key.to_owned(), record: record.clone(), audit: audit.clone() };
+        self.store.pending_put(id, &write)?;
+        self.sync().await
+    }
+
+    /// Commits a prepared write once the backend has stored it (with `record`'s proof id),
+    /// removing the pending write in the same transaction. Not synced: the pending write
+    /// is durable and finishes the commit after a crash; the next sync (any write's, or
+    /// the store's periodic one) makes it durable.
+    pub fn commit_pending(&self, id: &str, bucket: &str, key: &str, record: ObjectRecord, audit: &AuditEntry) -> Result<ObjectRecord, Error> {
+        let proof_id = record.proof_id.clone();
+        let (rec, _) = self.write(bucket, key, record, &Precondition::None, Completes::Pending(id), audit, Some(proof_id))?;
+        Ok(rec)
+    }
+
+    /// Forgets a prepared write the backend did not store.
+    pub fn abandon(&self, id: &str) -> Result<(), Error> {
+        Ok(self.store.pending_remove(id)?)
+    }
+
+    /// One object transaction: the record, its audit entry and its proof manifest (with
+    /// `proof_id` if given, else a new one). Not synced.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
         &self,
         bucket: &str,
         key: &str,
         mut record: ObjectRecord,
         precondition: &Precondition,
-        upload: Option<&str>,
+        completes: Completes<'_>,
         audit: &AuditEntry,
+        proof_id: Option<String>,
     ) -> Result<(ObjectRecord, Option<ObjectRecord>), Error> {
         let tenant = self.bucket(bucket)?.tenant;
         let draft = self.prover.as_ref().map(|p| {
-            p.draft(&crate::proof::Change {
+            let mut m = p.draft(&crate::proof::Change {
                 op: "put",
                 tenant: &tenant,
                 bucket,
@@ -82,15 +128,18 @@ impl Index {
                 etag: &record.etag,
                 content_type: record.attrs.content_type.as_deref().unwrap_or(""),
                 principal: &audit.principal,
-            })
+            });
+            if let Some(id) = proof_id.filter(|id| !id.is_empty()) {
+                m.id = id;
+            }
+            m
         });
         if let Some(d) = &draft {
             record.proof_id.clone_from(&d.id);
         }
         let sign = |m: &mut Manifest| self.sign(m);
         let proof = draft.map(|manifest| ProofDraft { manifest, sign: &sign });
-        let old = self.store.object_commit(bucket, key, &record, precondition, upload, Some(audit), proof.as_ref())?;
-        self.sync().await?;
+        let old = self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), proof.as_ref())?;
         Ok((record, old))
     }
 

@@ -316,6 +316,13 @@ pub trait Backend: s3s::S3 {
     /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;
 
+    /// Finishes a write that was pending when the gateway stopped (see
+    /// [`crate::meta::PendingWrite`]): commits it if this backend holds exactly its bytes,
+    /// and says whether it did. Only forwarded writes are recorded pending.
+    async fn finish_pending(&self, _id: &str, _write: &crate::meta::PendingWrite) -> Result<bool, Error> {
+        Ok(false)
+    }
+
     /// Copies new proof manifests, audit entries and records to the backend's metadata
     /// mirror; `None` if it keeps none. `settled_only`: leave out the newest audit entries,
     /// which requests still in flight may precede.

@@ -167,6 +167,28 @@ impl Backends {
             .collect())
     }
 
+    /// Finishes the writes that were pending when the gateway stopped (see
+    /// [`crate::meta::PendingWrite`]), each on its bucket's backend, and forgets those the
+    /// backend does not hold; then syncs. Returns how many were committed and forgotten.
+    pub async fn finish_pending(&self) -> Result<(usize, usize), Error> {
+        let (mut committed, mut forgotten) = (0, 0);
+        for (id, write) in self.store.pending_list()? {
+            let (bucket, key) = (&write.bucket, &write.key);
+            if self.of(bucket).finish_pending(&id, &write).await? {
+                tracing::info!(bucket, key, "committed a write pending since the last stop");
+                committed += 1;
+            } else {
+                tracing::info!(bucket, key, "dropped a write pending since the last stop: its backend does not hold its bytes");
+                self.store.pending_remove(&id)?;
+                forgotten += 1;
+            }
+        }
+        if committed + forgotten > 0 {
+            self.store.flush().await?;
+        }
+        Ok((committed, forgotten))
+    }
+
     /// Whether every backend can serve; the first reason if not.
     pub async fn ready(&self) -> Result<(), String> {
         for backend in [&self.local, &self.upstream].into_iter().flatten() {

@@ -85,6 +85,16 @@ pub struct ChainHead {
     pub hash: String,
 }
 
+/// What an object commit finishes, removed in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completes<'a> {
+    Nothing,
+    /// A multipart upload and its parts (completion); `NoSuchUpload` if it is gone.
+    Upload(&'a str),
+    /// A [`PendingWrite`], by id.
+    Pending(&'a str),
+}
+
 /// One object entry returned by a listing scan.
 pub type ObjectEntry = (String, ObjectRecord);
 
@@ -107,8 +117,7 @@ pub trait Store: Send + Sync + 'static {
 
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
     /// Writes `record` under `key` if `precondition` holds; returns the replaced record.
-    /// When `upload` is given, that multipart upload and its parts are removed in the
-    /// same transaction (completion).
+    /// What it `completes` is removed in the same transaction.
     // One argument per thing the transaction writes; a wrapper struct would only rename them.
     #[allow(clippy::too_many_arguments)]
     fn object_commit(
@@ -117,7 +126,7 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         record: &ObjectRecord,
         precondition: &Precondition,
-        upload: Option<&str>,
+        completes: Completes<'_>,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<ObjectRecord>>;
@@ -149,6 +158,14 @@ pub trait Store: Send + Sync + 'static {
     fn part_put(&self, upload_id: &str, record: &PartRecord, audit: Option<&AuditEntry>) -> Result<Option<PartRecord>>;
     /// Parts of an upload, ordered by part number.
     fn part_list(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
+
+    /// Records a write on its way to a backend (see [`PendingWrite`]).
+    fn pending_put(&self, id: &str, write: &PendingWrite) -> Result<()>;
+    /// Every pending write, by id.
+    fn pending_list(&self) -> Result<Vec<(String, PendingWrite)>>;
+    /// Forgets a pending write (the backend refused it, or does not hold it); no error if
+    /// it is already gone.
+    fn pending_remove(&self, id: &str) -> Result<()>;
 
     /// Every blob id referenced by an object or a pending part (for orphan clean-up).
     fn referenced_blobs(&self) -> Result<BTreeSet<String>>;

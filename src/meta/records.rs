@@ -214,6 +214,20 @@ pub struct KeyRecord {
     pub last_used_ns: i128,
 }
 
+/// A write forwarded to a backend that has not answered yet, recorded durably before it
+/// answers so that the gateway's own sync overlaps the backend's work (see
+/// `backend::index::Index::prepare`). Its commit removes it; after a crash, the gateway
+/// commits it at start if the backend holds exactly these bytes, and drops it otherwise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingWrite {
+    pub bucket: String,
+    pub key: String,
+    /// The record to commit, but for the backend's ETag; its proof id is already chosen
+    /// (the client is told it before the commit is durable).
+    pub record: ObjectRecord,
+    pub audit: AuditEntry,
+}
+
 /// One audit log entry: a state change or a denial.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {

@@ -18,6 +18,7 @@
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
 //! - `topics`:   bucket `0x00` topic → [`TopicRule`]
 //! - `limits`:   subject (`tenant:T`, `key:K`) → [`crate::limits::Rates`]
+//! - `pending`:  id → [`PendingWrite`] (writes a backend has not answered yet)
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
 
@@ -38,6 +39,7 @@ pub struct SledStore {
     uploads: Tree,
     upload_keys: Tree,
     parts: Tree,
+    pending: Tree,
     tenants: Tree,
     users: Tree,
     keys: Tree,
@@ -288,6 +290,7 @@ impl SledStore {
             uploads: db.open_tree("uploads")?,
             upload_keys: db.open_tree("upload_keys")?,
             parts: db.open_tree("parts")?,
+            pending: db.open_tree("pending")?,
             tenants: db.open_tree("tenants")?,
             users: db.open_tree("users")?,
             keys: db.open_tree("keys")?,
@@ -444,14 +447,14 @@ impl Store for SledStore {
         key: &str,
         record: &ObjectRecord,
         precondition: &Precondition,
-        upload: Option<&str>,
+        completes: Completes<'_>,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<ObjectRecord>> {
         let object_n = self.db.generate_id()?;
-        let parts = match upload {
-            Some(id) => self.part_keys(id)?,
-            None => Vec::new(),
+        let parts = match completes {
+            Completes::Upload(id) => self.part_keys(id)?,
+            Completes::Nothing | Completes::Pending(_) => Vec::new(),
         };
         let okey = object_key(bucket, key);
         let value = encode(record);
@@ -466,12 +469,13 @@ impl Store for SledStore {
                 &self.uploads,
                 &self.upload_keys,
                 &self.parts,
+                &self.pending,
                 &self.audit,
                 &self.proofs,
                 &self.proof_index,
                 &self.proof_heads,
             )
-                .transaction(|(buckets, objects, uploads, upload_keys, parts_tree, audit, proofs, index, heads)| {
+                .transaction(|(buckets, objects, uploads, upload_keys, parts_tree, pending, audit, proofs, index, heads)| {
                     let old: Option<ObjectRecord> = match objects.get(&okey)? {
                         Some(raw) => Some(tx_decode(&raw)?),
                         None => None,
@@ -479,13 +483,19 @@ impl Store for SledStore {
                     if !precondition.holds(old.as_ref()) {
                         return abort(Error::PreconditionFailed);
                     }
-                    if let Some(id) = upload {
-                        if uploads.remove(id.as_bytes())?.is_none() {
-                            return abort(Error::NoSuchUpload);
+                    match completes {
+                        Completes::Nothing => {}
+                        Completes::Upload(id) => {
+                            if uploads.remove(id.as_bytes())?.is_none() {
+                                return abort(Error::NoSuchUpload);
+                            }
+                            upload_keys.remove(upload_key(bucket, key, id))?;
+                            for (k, _) in &parts {
+                                parts_tree.remove(k)?;
+                            }
                         }
-                        upload_keys.remove(upload_key(bucket, key, id))?;
-                        for (k, _) in &parts {
-                            parts_tree.remove(k)?;
+                        Completes::Pending(id) => {
+                            pending.remove(id.as_bytes())?;
                         }
                     }
                     update_usage(buckets, bucket, old.as_ref(), Some(record))?;
@@ -1009,6 +1019,23 @@ impl Store for SledStore {
         }))
     }
 
+    fn pending_put(&self, id: &str, write: &PendingWrite) -> Result<()> {
+        self.pending.insert(id.as_bytes(), encode(write))?;
+        Ok(())
+    }
+
+    fn pending_list(&self) -> Result<Vec<(String, PendingWrite)>> {
+        self.pending.iter().map(|kv| {
+            let (k, v) = kv?;
+            Ok((String::from_utf8_lossy(&k).into_owned(), decode(&v)?))
+        }).collect()
+    }
+
+    fn pending_remove(&self, id: &str) -> Result<()> {
+        self.pending.remove(id.as_bytes())?;
+        Ok(())
+    }
+
     fn setting_get(&self, name: &str) -> Result<Option<String>> {
         Ok(self.settings.get(name)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
@@ -1084,17 +1111,17 @@ mod tests {
         let (_d, s) = store();
         assert_eq!(s.bucket_create(&bucket("b"), None).unwrap(), None);
         assert!(s.bucket_create(&bucket("b"), None).unwrap().is_some());
-        s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, None, None, None).unwrap();
+        s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, Completes::Nothing, None, None).unwrap();
         assert!(matches!(
-            s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, None, None, None),
+            s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, Completes::Nothing, None, None),
             Err(Error::PreconditionFailed)
         ));
         assert!(matches!(
-            s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), None, None, None),
+            s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), Completes::Nothing, None, None),
             Err(Error::PreconditionFailed)
         ));
         let old = s
-            .object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), None, None, None)
+            .object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), Completes::Nothing, None, None)
             .unwrap();
         assert_eq!(old.unwrap().etag, "e1");
         let b = s.bucket_get("b").unwrap().unwrap();
@@ -1106,14 +1133,14 @@ mod tests {
         let current = Precondition::Is(Box::new(s.object_get("b", "k").unwrap().unwrap()));
         assert!(s.object_delete("b", "k", &current, None, None).unwrap().is_some());
         assert!(matches!(s.object_delete("b", "k", &current, None, None), Err(Error::PreconditionFailed)));
-        s.object_commit("b", "k", &object("e2", 5), &Precondition::None, None, None, None).unwrap();
+        s.object_commit("b", "k", &object("e2", 5), &Precondition::None, Completes::Nothing, None, None).unwrap();
         assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
         assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_none());
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (0, 0));
         s.bucket_delete("b", None).unwrap();
         assert!(matches!(
-            s.object_commit("b", "k", &object("e3", 1), &Precondition::None, None, None, None),
+            s.object_commit("b", "k", &object("e3", 1), &Precondition::None, Completes::Nothing, None, None),
             Err(Error::NoSuchBucket)
         ));
     }
@@ -1131,7 +1158,7 @@ mod tests {
                 tokio::spawn(async move {
                     for j in 0..8 {
                         let key = format!("k{i}-{j}");
-                        s.object_commit("b", &key, &object(&key, 1), &Precondition::None, None, None, None).unwrap();
+                        s.object_commit("b", &key, &object(&key, 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
                         s.flush().await.unwrap();
                     }
                 })
@@ -1154,10 +1181,10 @@ mod tests {
         s.bucket_create(&bucket("ab"), None).unwrap();
         for k in ["x/2", "x/1", "y", "x/10", ""] {
             if !k.is_empty() {
-                s.object_commit("a", k, &object(k, 1), &Precondition::None, None, None, None).unwrap();
+                s.object_commit("a", k, &object(k, 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
             }
         }
-        s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, None, None, None).unwrap();
+        s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
         let keys: Vec<String> = s.object_scan("a", "x/", None).map(|r| r.unwrap().0).collect();
         assert_eq!(keys, ["x/1", "x/10", "x/2"]);
         let keys: Vec<String> = s.object_scan("a", "", Some("x/10")).map(|r| r.unwrap().0).collect();
@@ -1190,13 +1217,44 @@ mod tests {
         assert_eq!(s.upload_list("b").unwrap().len(), 1);
         assert!(s.referenced_blobs().unwrap().contains("p1"));
         assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
-        s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None, None).unwrap();
+        s.object_commit("b", "k", &object("m", 3), &Precondition::None, Completes::Upload("u1"), None, None).unwrap();
         assert!(s.upload_get("u1").unwrap().is_none());
         assert!(s.part_list("u1").unwrap().is_empty());
         assert!(s.upload_list("b").unwrap().is_empty());
         assert!(matches!(
-            s.object_commit("b", "k", &object("m", 3), &Precondition::None, Some("u1"), None, None),
+            s.object_commit("b", "k", &object("m", 3), &Precondition::None, Completes::Upload("u1"), None, None),
             Err(Error::NoSuchUpload)
         ));
+    }
+
+    #[test]
+    fn a_pending_write_is_listed_until_its_commit_or_removal() {
+        let (_d, s) = store();
+        s.bucket_create(&bucket("b"), None).unwrap();
+        let audit = AuditEntry {
+            time_ns: 1,
+            request_id: "r".into(),
+            principal: "p".into(),
+            user: String::new(),
+            tenant: "t".into(),
+            source: String::new(),
+            operation: "PutObject".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            outcome: "ok".into(),
+            bytes: 3,
+        };
+        let write = PendingWrite { bucket: "b".into(), key: "k".into(), record: object("", 3), audit };
+        s.pending_put("w1", &write).unwrap();
+        s.pending_put("w2", &PendingWrite { key: "k2".into(), ..write.clone() }).unwrap();
+        assert_eq!(s.pending_list().unwrap(), vec![("w1".to_owned(), write.clone()), ("w2".to_owned(), PendingWrite { key: "k2".into(), ..write })]);
+        // The commit removes its pending write in the same transaction.
+        s.object_commit("b", "k", &object("e", 3), &Precondition::None, Completes::Pending("w1"), None, None).unwrap();
+        assert_eq!(s.pending_list().unwrap().len(), 1);
+        assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e");
+        s.pending_remove("w2").unwrap();
+        s.pending_remove("w2").unwrap();
+        assert!(s.pending_list().unwrap().is_empty());
+        assert!(s.object_get("b", "k2").unwrap().is_none());
     }
 }

@@ -354,6 +354,8 @@ async fn an_upstream_gone_mid_upload_leaves_no_metadata() {
     let head = c.head_object().bucket("rrr").key("mp").send().await.unwrap();
     assert_eq!(head.content_length(), Some((5 << 20) + 4));
     assert_eq!(usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()), (5 << 20) + 4);
+    let dir = gw.stop().await;
+    assert!(tollgate::meta::Store::pending_list(&store_of(&dir)).unwrap().is_empty(), "the cut upload left no pending write");
 }
 
 #[tokio::test]
@@ -373,4 +375,85 @@ async fn a_silent_upstream_times_out_instead_of_hanging() {
     let e = c.put_object().bucket("rrr").key("k2").body(vec![0u8; 1 << 20].into()).send().await.unwrap_err();
     assert_eq!(status(&e), 503);
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+/// Opens a stopped gateway's metadata store.
+fn store_of(dir: &tempfile::TempDir) -> tollgate::meta::SledStore {
+    tollgate::meta::SledStore::open(&dir.path().join("meta")).unwrap()
+}
+
+#[tokio::test]
+async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
+    use tollgate::meta::{AuditEntry, ObjectRecord, PendingWrite, Store};
+    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let endpoint = inner.endpoint();
+    let through = |cfg: &mut Config| {
+        forward_to(cfg, endpoint.clone());
+        cfg.upstream.bucket_prefix = "gw-".into();
+    };
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), through).await;
+    let c = gw.client();
+    gw.bucket("pend").await;
+    c.put_object().bucket("pend").key("acked").body(data(3000, 1).into()).send().await.unwrap();
+    let dir = gw.stop().await;
+    let store = store_of(&dir);
+    assert!(store.pending_list().unwrap().is_empty(), "an acknowledged write leaves no pending record");
+    let acked = store.object_get("pend", "acked").unwrap().unwrap();
+    assert!(store.proof_get(&acked.proof_id).unwrap().is_some(), "its chosen proof id is its manifest's");
+
+    // A crash as the gateway sees it: three writes recorded pending. The upstream holds the
+    // bytes of the first, nothing for the second, other bytes for the third.
+    let up = inner.client();
+    let late = data(5000, 2);
+    up.put_object().bucket("gw-pend").key("late").body(late.clone().into()).send().await.unwrap();
+    up.put_object().bucket("gw-pend").key("other").body(data(10, 3).into()).send().await.unwrap();
+    let pending = |key: &str, body: &[u8], proof_id: &str| PendingWrite {
+        bucket: "pend".into(),
+        key: key.into(),
+        record: ObjectRecord {
+            size: body.len() as u64,
+            etag: String::new(),
+            last_modified_ns: 1,
+            segments: Vec::new(),
+            multipart: false,
+            attrs: Default::default(),
+            checksums: Default::default(),
+            tags: Vec::new(),
+            owner: ACCESS_KEY.into(),
+            sha256: hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(body), hex_simd::AsciiCase::Lower),
+            proof_id: proof_id.into(),
+        },
+        audit: AuditEntry {
+            time_ns: 1,
+            request_id: "req".into(),
+            principal: ACCESS_KEY.into(),
+            user: String::new(),
+            tenant: "root".into(),
+            source: "127.0.0.1".into(),
+            operation: "PutObject".into(),
+            bucket: "pend".into(),
+            key: key.into(),
+            outcome: "ok".into(),
+            bytes: body.len() as u64,
+        },
+    };
+    store.pending_put("w-late", &pending("late", &late, "proofoflate")).unwrap();
+    store.pending_put("w-lost", &pending("lost", b"never sent", "proofoflost")).unwrap();
+    store.pending_put("w-other", &pending("other", b"not these bytes", "proofofother")).unwrap();
+    store.flush().await.unwrap();
+    drop(store);
+
+    let gw = Gateway::start_local_in(dir, through).await;
+    let head = gw.client().head_object().bucket("pend").key("late").send().await.unwrap();
+    assert_eq!(head.e_tag(), Some(format!("\"{}\"", md5_hex(&late)).as_str()));
+    let dir = gw.stop().await;
+    let store = store_of(&dir);
+    assert!(store.pending_list().unwrap().is_empty());
+    let rec = store.object_get("pend", "late").unwrap().expect("the write the upstream holds is committed");
+    assert_eq!((rec.etag.as_str(), rec.proof_id.as_str()), (md5_hex(&late).as_str(), "proofoflate"), "with the upstream's ETag and the proof id told to the client");
+    let manifest = store.proof_get("proofoflate").unwrap().unwrap();
+    assert_eq!((manifest.size, manifest.sha256), (5000, rec.sha256));
+    assert!(store.object_get("pend", "lost").unwrap().is_none(), "a write the upstream never got is dropped");
+    assert!(store.object_get("pend", "other").unwrap().is_none(), "a write whose bytes the upstream does not hold is dropped");
+    assert!(store.proof_get("proofoflost").unwrap().is_none() && store.proof_get("proofofother").unwrap().is_none());
 }

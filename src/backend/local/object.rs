@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::auth::Principal;
-use crate::meta::{ObjectRecord, Segment};
+use crate::meta::{Completes, ObjectRecord, Segment};
 
 use std::ops::Range as ByteRange;
 
@@ -67,7 +67,7 @@ pub(super) async fn commit(
     audit: &crate::meta::AuditEntry,
 ) -> Result<ObjectRecord, Error> {
     let segments = record.segments.clone();
-    match b.index.commit(bucket, key, record, precondition, upload, audit).await {
+    match b.index.commit(bucket, key, record, precondition, upload.map_or(Completes::Nothing, Completes::Upload), audit).await {
         Ok((record, old)) => {
             if let Some(old) = old {
                 b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));

@@ -57,7 +57,43 @@ impl Progress {
 }
 
 /// What an upload body found: its digests once complete and verified, or why it was cut.
-pub type Outcome = Arc<Mutex<Option<Result<BodyDigests, Error>>>>;
+#[derive(Default)]
+pub struct Outcome {
+    found: Mutex<Option<Result<BodyDigests, Error>>>,
+    /// Signalled when `found` is set, or when the body is dropped unfinished.
+    settled: tokio::sync::Notify,
+}
+
+impl Outcome {
+    fn set(&self, found: Result<BodyDigests, Error>) {
+        *self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
+        self.settled.notify_one();
+    }
+
+    /// What the body found so far: its digests (kept for [`Outcome::verified`]) or its
+    /// error (taken).
+    pub fn found(&self) -> Option<Result<BodyDigests, Error>> {
+        let mut found = self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*found {
+            Some(Ok(digests)) => Some(Ok(digests.clone())),
+            _ => found.take(),
+        }
+    }
+
+    /// The body's digests as soon as it has been read whole and verified (before the
+    /// upstream answers); `None` if it failed or was dropped unfinished.
+    pub async fn verified(&self) -> Option<BodyDigests> {
+        loop {
+            if let Some(found) = &*self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+                return found.as_ref().ok().cloned();
+            }
+            self.settled.notified().await;
+            if self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_none() {
+                return None;
+            }
+        }
+    }
+}
 
 /// A client's body on its way upstream: hashed, counted, checked, with its last chunk held
 /// back until the checks pass.
@@ -68,7 +104,7 @@ pub struct Upload {
     held: Option<Bytes>,
     received: u64,
     length: u64,
-    outcome: Outcome,
+    outcome: Arc<Outcome>,
     progress: Arc<Progress>,
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
@@ -77,28 +113,27 @@ pub struct Upload {
 
 impl Upload {
     /// `length` is what the client announced; a body of any other size is refused.
-    pub fn new(inner: Option<StreamingBlob>, check: BodyCheck, length: u64, idle_timeout: Duration, progress: Arc<Progress>) -> (Self, Outcome) {
-        let outcome: Outcome = Arc::default();
+    /// `outcome` learns what the body found.
+    pub fn new(inner: Option<StreamingBlob>, check: BodyCheck, length: u64, idle_timeout: Duration, progress: Arc<Progress>, outcome: Arc<Outcome>) -> Self {
         let inner = inner.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
-        let upload = Self {
+        Self {
             inner,
             hasher: Some(check.hasher_for_forwarding()),
             check,
             held: None,
             received: 0,
             length,
-            outcome: Arc::clone(&outcome),
+            outcome,
             progress,
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             idle_timeout,
             done: false,
-        };
-        (upload, outcome)
+        }
     }
 
     fn fail(&mut self, e: Error) -> Poll<Option<Result<Bytes, StdError>>> {
         let msg = e.to_string();
-        *self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Err(e));
+        self.outcome.set(Err(e));
         self.done = true;
         Poll::Ready(Some(Err(msg.into())))
     }
@@ -112,7 +147,7 @@ impl Upload {
         if let Err(e) = self.check.verify(&digests) {
             return self.fail(e);
         }
-        *self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Ok(digests));
+        self.outcome.set(Ok(digests));
         self.done = true;
         self.progress.moved();
         Poll::Ready(self.held.take().map(Ok))
@@ -154,6 +189,14 @@ impl Stream for Upload {
                     return Poll::Pending;
                 }
             }
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.done {
+            self.outcome.settled.notify_one();
         }
     }
 }
@@ -228,33 +271,61 @@ mod tests {
         StreamingBlob::wrap(futures::stream::iter(chunks.iter().map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))).collect::<Vec<_>>()))
     }
 
+    fn upload(body: StreamingBlob, check: BodyCheck, length: u64) -> (Upload, Arc<Outcome>) {
+        let outcome = Arc::new(Outcome::default());
+        (Upload::new(Some(body), check, length, Duration::from_secs(5), Progress::new(), Arc::clone(&outcome)), outcome)
+    }
+
     #[tokio::test]
     async fn a_verified_body_passes_whole_and_reports_its_digests() {
-        let (up, outcome) = Upload::new(Some(blob(&[b"hello ", b"world"])), check(b"hello world"), 11, Duration::from_secs(5), Progress::new());
+        let (up, outcome) = upload(blob(&[b"hello ", b"world"]), check(b"hello world"), 11);
         let out: Vec<_> = up.collect().await;
         let bytes: Vec<u8> = out.into_iter().flat_map(|r| r.unwrap().to_vec()).collect();
         assert_eq!(bytes, b"hello world");
-        let digests = outcome.lock().unwrap().take().unwrap().unwrap();
+        let digests = outcome.found().unwrap().unwrap();
         assert_eq!(digests.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
     }
 
     #[tokio::test]
     async fn a_body_failing_its_digest_never_delivers_its_last_chunk() {
-        let (up, outcome) = Upload::new(Some(blob(&[b"hello ", b"world"])), check(b"something else"), 11, Duration::from_secs(5), Progress::new());
+        let (up, outcome) = upload(blob(&[b"hello ", b"world"]), check(b"something else"), 11);
         let out: Vec<_> = up.collect().await;
         assert_eq!(out.len(), 2, "the first chunk, then the error");
         assert_eq!(&out[0].as_ref().unwrap()[..], b"hello ");
         assert!(out[1].is_err());
-        assert!(matches!(outcome.lock().unwrap().take(), Some(Err(Error::BadDigest(_)))));
+        assert!(matches!(outcome.found(), Some(Err(Error::BadDigest(_)))));
     }
 
     #[tokio::test]
     async fn a_body_shorter_or_longer_than_announced_is_cut() {
-        let (up, outcome) = Upload::new(Some(blob(&[b"abc"])), check(b"abc"), 4, Duration::from_secs(5), Progress::new());
+        let (up, outcome) = upload(blob(&[b"abc"]), check(b"abc"), 4);
         assert!(up.collect::<Vec<_>>().await.last().unwrap().is_err());
-        assert!(matches!(outcome.lock().unwrap().take(), Some(Err(Error::IncompleteBody(_)))));
-        let (up, _) = Upload::new(Some(blob(&[b"abc", b"def"])), check(b"abcdef"), 4, Duration::from_secs(5), Progress::new());
+        assert!(matches!(outcome.found(), Some(Err(Error::IncompleteBody(_)))));
+        let (up, _) = upload(blob(&[b"abc", b"def"]), check(b"abcdef"), 4);
         assert!(up.collect::<Vec<_>>().await.last().unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn verified_waits_for_the_whole_body_and_gives_up_if_it_is_dropped() {
+        let (up, outcome) = upload(blob(&[b"hello ", b"world"]), check(b"hello world"), 11);
+        let waiting = tokio::spawn({
+            let outcome = Arc::clone(&outcome);
+            async move { outcome.verified().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "nothing read yet");
+        let _: Vec<_> = up.collect().await;
+        assert_eq!(waiting.await.unwrap().unwrap().sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+        assert!(outcome.found().is_some_and(|f| f.is_ok()), "the digests stay for the sender");
+
+        let (mut up, outcome) = upload(blob(&[b"hello ", b"world"]), check(b"hello world"), 11);
+        let waiting = tokio::spawn(async move { outcome.verified().await });
+        assert!(up.next().await.is_some());
+        drop(up);
+        assert!(waiting.await.unwrap().is_none(), "a body dropped unfinished");
+        let (up, outcome) = upload(blob(&[b"abc"]), check(b"abd"), 3);
+        let _: Vec<_> = up.collect().await;
+        assert!(outcome.verified().await.is_none(), "a body failing its check");
     }
 
     #[tokio::test(start_paused = true)]

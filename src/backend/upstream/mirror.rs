@@ -265,7 +265,7 @@ impl UpstreamBackend {
                 sha256: m.sha256.clone(),
                 proof_id: m.id.clone(),
             };
-            store.object_commit(&bucket, &key, &rec, &Precondition::None, None, None, None)?;
+            store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
             report.objects_indexed += 1;
         }
         // Continue mirroring after what was restored, not from the start.

@@ -164,6 +164,10 @@ impl Backend for UpstreamBackend {
         multipart::expire(self, upload_id).await
     }
 
+    async fn finish_pending(&self, id: &str, write: &crate::meta::PendingWrite) -> Result<bool, Error> {
+        object::finish_pending(self, id, write).await
+    }
+
     async fn mirror_metadata(&self, settled_only: bool) -> Result<Option<MirrorReport>, Error> {
         match &self.mirror {
             Some(t) => self.mirror(t, settled_only).await.map(Some),

@@ -74,7 +74,7 @@ pub(super) async fn upload_part(b: &UpstreamBackend, mut req: S3Request<UploadPa
     let body = input.body.take();
     let call = super::object::with_checksums(part_call(&place, &input.key, &input.upload_id, number), &expect.checksums)
         .header_opt("content-md5", expect.content_md5.as_ref());
-    let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length).await?;
+    let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, Default::default()).await?;
     let part = PartRecord { number, blob: String::new(), size: length, etag: etag_of(&headers), last_modified_ns: now_ns(), checksums: digests.checksums };
     let audit = crate::audit::entry(&req, "UploadPart", &req.input.bucket, &req.input.key, part.size);
     record_part(b, &req.input.upload_id, &part, &audit).await?;

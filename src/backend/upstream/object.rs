@@ -1,13 +1,13 @@
 //! Object operations through the upstream: put, get, head, delete (one and many), copy,
 //! tagging.
 
-use super::body::{IdleLimited, Progress, Upload};
+use super::body::{IdleLimited, Outcome, Progress, Upload};
 use super::client::Call;
 use super::{Place, UpstreamBackend, xml};
 use crate::auth::Principal;
 use crate::backend::Error;
 use crate::backend::s3util::*;
-use crate::meta::{Checksums, ObjectAttrs, ObjectRecord, Precondition};
+use crate::meta::{Checksums, Completes, ObjectAttrs, ObjectRecord, Precondition};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -65,12 +65,13 @@ pub(super) async fn send_upload(
     call: Call,
     body: Option<StreamingBlob>,
     length: u64,
+    outcome: std::sync::Arc<Outcome>,
 ) -> Result<(HeaderMap, crate::proof::hashing::BodyDigests), Error> {
     if length > b.max_object_size {
         return Err(Error::EntityTooLarge);
     }
     let progress = Progress::new();
-    let (upload, outcome) = Upload::new(body, check, length, b.body_idle_timeout, std::sync::Arc::clone(&progress));
+    let upload = Upload::new(body, check, length, b.body_idle_timeout, std::sync::Arc::clone(&progress), std::sync::Arc::clone(&outcome));
     let call = call.header("content-length", length.to_string());
     let sent = if length == 0 {
         // An empty body may never be polled by the connection: check it here, then send.
@@ -84,7 +85,7 @@ pub(super) async fn send_upload(
         let stream = futures::StreamExt::map(upload, |r| r.map(http_body::Frame::data));
         b.client.send_body(&call, http_body_util::StreamBody::new(stream).boxed_unsync(), progress).await
     };
-    let client_fault = || outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    let client_fault = || outcome.found();
     let resp = match sent {
         Ok(resp) => resp,
         Err(e) => {
@@ -141,15 +142,19 @@ fn check_quota(b: &UpstreamBackend, bucket: &str, key: &str, size: u64) -> Resul
 /// Records a version the upstream now holds. If the index refuses it (a quota crossed by
 /// a concurrent write), the upstream copy is removed again, so nothing unaccounted stays.
 pub(super) async fn record(b: &UpstreamBackend, place: &Place, bucket: &str, key: &str, rec: ObjectRecord, upload: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<ObjectRecord, Error> {
-    match b.index.commit(bucket, key, rec, &Precondition::None, upload, audit).await {
+    match b.index.commit(bucket, key, rec, &Precondition::None, upload.map_or(Completes::Nothing, Completes::Upload), audit).await {
         Ok((rec, _)) => Ok(rec),
-        Err(e) => {
-            tracing::warn!(bucket, key, error = %e, "index refused an upstream write; removing it");
-            let _ = b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
-            let _ = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await;
-            Err(e)
-        }
+        Err(e) => Err(unrecorded(b, place, bucket, key, audit, e).await),
     }
+}
+
+/// Removes again a version the upstream holds but the gateway could not record (`e`),
+/// with the index entry of the version it replaced; returns `e`.
+async fn unrecorded(b: &UpstreamBackend, place: &Place, bucket: &str, key: &str, audit: &crate::meta::AuditEntry, e: Error) -> Error {
+    tracing::warn!(bucket, key, error = %e, "the index refused an upstream write; removing it");
+    let _ = b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
+    let _ = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await;
+    e
 }
 
 pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
@@ -173,22 +178,57 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
         .header_opt("x-amz-tagging", req.input.tagging.as_ref())
         .header_opt("if-match", req.input.if_match.as_ref().map(etag_header))
         .header_opt("if-none-match", req.input.if_none_match.as_ref().map(etag_header));
-    let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length).await?;
-    let rec = ObjectRecord {
+    let record = ObjectRecord {
         size: length,
-        etag: etag_of(&headers),
+        etag: String::new(),
         last_modified_ns: now_ns(),
         segments: Vec::new(),
         multipart: false,
         attrs,
-        checksums: digests.checksums,
+        checksums: Checksums::default(),
         tags,
         owner: Principal::of(&req).access_key,
-        sha256: digests.sha256,
+        sha256: String::new(),
         proof_id: String::new(),
     };
-    let audit = crate::audit::entry(&req, "PutObject", &bucket, &key, rec.size);
-    let rec = record(b, &place, &bucket, &key, rec, None, &audit).await?;
+    let audit = crate::audit::entry(&req, "PutObject", &bucket, &key, length);
+    // The gateway records the write (durably) while the upstream stores the bytes, as soon
+    // as the body has been read whole; the upstream's answer is then committed unsynced.
+    let pending = crate::proof::manifest::new_id();
+    let outcome = std::sync::Arc::new(Outcome::default());
+    let (sent, prepared) = {
+        let sending = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, std::sync::Arc::clone(&outcome));
+        let preparing = async {
+            let digests = outcome.verified().await?;
+            let mut record = ObjectRecord { checksums: digests.checksums, sha256: digests.sha256, ..record };
+            Some(b.index.prepare(&pending, &bucket, &key, &mut record, &audit).await.map(|()| record))
+        };
+        tokio::pin!(sending, preparing);
+        tokio::select! {
+            sent = &mut sending => match sent {
+                Ok(sent) => (Ok(sent), preparing.await),
+                Err(e) => (Err(e), None),
+            },
+            prepared = &mut preparing => (sending.await, prepared),
+        }
+    };
+    let (headers, record) = match (sent, prepared) {
+        (Ok((headers, _)), Some(Ok(record))) => (headers, record),
+        (Ok(_), prepared) => {
+            let e = prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the upstream answered before the whole body was sent".into()));
+            let e = unrecorded(b, &place, &bucket, &key, &audit, e).await;
+            return Err(abandon(b, &pending, e));
+        }
+        (Err(e), _) => return Err(abandon(b, &pending, e)),
+    };
+    let record = ObjectRecord { etag: etag_of(&headers), ..record };
+    let rec = match b.index.commit_pending(&pending, &bucket, &key, record, &audit) {
+        Ok(rec) => rec,
+        Err(e) => {
+            let e = unrecorded(b, &place, &bucket, &key, &audit, e).await;
+            return Err(abandon(b, &pending, e));
+        }
+    };
     let mut out_headers = HeaderMap::new();
     proof_headers(&mut out_headers, &rec);
     let c = rec.checksums;
@@ -204,6 +244,35 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
         },
         out_headers,
     ))
+}
+
+/// Commits a write pending since the gateway stopped if the upstream holds an object of its
+/// size whose bytes (read back once) have its SHA-256, with the upstream's ETag.
+pub(super) async fn finish_pending(b: &UpstreamBackend, id: &str, w: &crate::meta::PendingWrite) -> Result<bool, Error> {
+    let place = match b.place(&w.bucket) {
+        Ok(place) => place,
+        Err(Error::NoSuchBucket) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let head = match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(&w.key))).await.map_err(missing_key) {
+        Ok(resp) => resp,
+        Err(Error::NoSuchKey) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let etag = etag_of(head.headers());
+    if hash_back(b, &w.bucket, &w.key).await? != (w.record.size, w.record.sha256.clone()) {
+        return Ok(false);
+    }
+    b.index.commit_pending(id, &w.bucket, &w.key, ObjectRecord { etag, ..w.record.clone() }, &w.audit)?;
+    Ok(true)
+}
+
+/// Forgets the pending write of a failed upload; returns the upload's error.
+fn abandon(b: &UpstreamBackend, pending: &str, e: Error) -> Error {
+    if let Err(forget) = b.index.abandon(pending) {
+        tracing::warn!(pending, error = %forget, "could not forget a failed write's pending record");
+    }
+    e
 }
 
 /// The object description an upstream answer carries in its headers.

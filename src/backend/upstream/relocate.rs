@@ -45,7 +45,7 @@ impl Relocation for UpstreamBackend {
         let parts: Vec<u64> = rec.segments.iter().map(|s| s.size).collect();
         if !rec.multipart || parts.is_empty() {
             let call = with_checksums(object(), &rec.checksums).header_opt("content-md5", expect.content_md5.as_ref());
-            let (headers, _) = send_upload(self, BodyCheck::expecting(expect)?, call, Some(StreamingBlob::wrap(body)), rec.size).await?;
+            let (headers, _) = send_upload(self, BodyCheck::expecting(expect)?, call, Some(StreamingBlob::wrap(body)), rec.size, Default::default()).await?;
             return self.same_etag(&place, key, &etag_of(&headers), &rec.etag).await;
         }
         let start = with_attrs(Call::new(Method::POST, &place.bucket, &place.key(key)).query("uploads", ""), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
@@ -80,7 +80,7 @@ impl UpstreamBackend {
             let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
             let part_body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
             let call = Call::new(Method::PUT, &place.bucket, &place.key(key)).query("partNumber", number.to_string()).query("uploadId", upload);
-            let send = send_upload(self, BodyCheck::expecting(Expected::default())?, call, Some(StreamingBlob::wrap(part_body)), size);
+            let send = send_upload(self, BodyCheck::expecting(Expected::default())?, call, Some(StreamingBlob::wrap(part_body)), size, Default::default());
             // Feeds exactly `size` bytes of the object to this part, keeping the rest.
             let feed = async {
                 let mut left = size;
