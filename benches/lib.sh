@@ -18,7 +18,9 @@
 # Each server's credentials are in KEY_OF[name] and SECRET_OF[name].
 #
 # Environment: TOLLGATE_BIN (use this binary instead of building one), BASE_PORT
-# (default 19001: servers get consecutive ports), BENCH_TMPDIR (parent of the temp dir).
+# (default 19001: servers get consecutive ports), BENCH_TMPDIR (parent of the temp dir),
+# UPSTREAM_TMPDIR (parent of upstream-direct's data dir instead; e.g. /dev/shm, so that
+# its fsyncs do not queue on the gateway's disk, as with an upstream on other machines).
 
 AK="benchaccesskey"
 SK="benchsecretkey0123456789"
@@ -27,7 +29,7 @@ BASE_PORT="${BASE_PORT:-19001}"
 KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream tollgate-upstream-nofsync"
 UPSTREAM_DIRECT_PORT=$((BASE_PORT + 20))
 PIDS=()
-declare -A PORT PID_OF KEY_OF SECRET_OF
+declare -A PORT PID_OF KEY_OF SECRET_OF DIR_OF
 
 bench_name="$(basename "$0" .sh)"
 say() { echo "$bench_name: $*" >&2; }
@@ -52,7 +54,7 @@ stop_pid() {
 bench_cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    if [[ ${KEEP:-0} == 1 ]]; then say "kept $WORK"; else rm -rf "$WORK"; fi
+    if [[ ${KEEP:-0} == 1 ]]; then say "kept $WORK"; else rm -rf "$WORK" "${DIR_OF[@]}"; fi
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
@@ -105,8 +107,12 @@ wait_ready() { # name pid url want  (want: a status code, or "any")
 # Starts server NAME on the INDEX-th port with a fresh data dir; sets PORT[NAME], PID_OF[NAME].
 start_server() { # name index
     local name="$1" port=$((BASE_PORT + $2)) dir="$WORK/$1-data" pid
-    [[ $name == upstream-direct ]] && port=$UPSTREAM_DIRECT_PORT
+    if [[ $name == upstream-direct ]]; then
+        port=$UPSTREAM_DIRECT_PORT
+        [[ -n ${UPSTREAM_TMPDIR:-} ]] && dir="$(mktemp -d "$UPSTREAM_TMPDIR/tollgate-upstream.XXXXXX")"
+    fi
     mkdir -p "$dir"
+    DIR_OF[$name]="$dir"
     if port_in_use "$port"; then say "port $port busy"; exit 1; fi
     case "$name" in
         tollgate-upstream | tollgate-upstream-nofsync)
@@ -182,7 +188,7 @@ tenant_key() { # name tenant rate
 # Stops server NAME and removes its data dir.
 stop_server() { # name
     stop_pid "${PID_OF[$1]}"
-    rm -rf "$WORK/$1-data"
+    rm -rf "${DIR_OF[$1]}"
 }
 
 machine_line() {
