@@ -442,6 +442,11 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
     store.pending_put("w-other", &pending("other", b"not these bytes", "proofofother")).unwrap();
     store.flush().await.unwrap();
     drop(store);
+    let mut cfg = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+    through(&mut cfg);
+    let opts = tollgate::migrate::Options { from: BackendKind::Upstream, to: BackendKind::Local, bucket: None, dry_run: true, parallel: 1 };
+    let refused = tollgate::migrate::run(&cfg, &opts, &tollgate::migrate::Progress::default()).await.unwrap_err();
+    assert!(refused.to_string().contains("3 writes were in flight"), "migrate waits for the pending writes: {refused}");
 
     let gw = Gateway::start_local_in(dir, through).await;
     let head = gw.client().head_object().bucket("pend").key("late").send().await.unwrap();

@@ -212,22 +212,15 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
             prepared = &mut preparing => (sending.await, prepared),
         }
     };
-    let (headers, record) = match (sent, prepared) {
-        (Ok((headers, _)), Some(Ok(record))) => (headers, record),
-        (Ok(_), prepared) => {
-            let e = prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the upstream answered before the whole body was sent".into()));
-            let e = unrecorded(b, &place, &bucket, &key, &audit, e).await;
-            return Err(abandon(b, &pending, e));
-        }
+    let committed = match (sent, prepared) {
+        (Ok((headers, _)), Some(Ok(record))) => b.index.commit_pending(&pending, &bucket, &key, ObjectRecord { etag: etag_of(&headers), ..record }, &audit),
+        (Ok(_), prepared) => Err(prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the upstream answered before the whole body was sent".into()))),
         (Err(e), _) => return Err(abandon(b, &pending, e)),
     };
-    let record = ObjectRecord { etag: etag_of(&headers), ..record };
-    let rec = match b.index.commit_pending(&pending, &bucket, &key, record, &audit) {
+    let rec = match committed {
         Ok(rec) => rec,
-        Err(e) => {
-            let e = unrecorded(b, &place, &bucket, &key, &audit, e).await;
-            return Err(abandon(b, &pending, e));
-        }
+        // The upstream holds a version the gateway could not record.
+        Err(e) => return Err(abandon(b, &pending, unrecorded(b, &place, &bucket, &key, &audit, e).await)),
     };
     let mut out_headers = HeaderMap::new();
     proof_headers(&mut out_headers, &rec);
