@@ -4,8 +4,9 @@
 #   docker run -d -p 9000:9000 -v tollgate-data:/data \
 #       -e TOLLGATE_ROOT_ACCESS_KEY=... -e TOLLGATE_ROOT_SECRET_KEY=... tollgate
 #
-# Configuration: environment variables (TOLLGATE_*, see conf/tollgate.toml), or a file
-# mounted at /etc/tollgate/tollgate.toml and named with -e TOLLGATE_CONFIG=/etc/tollgate/tollgate.toml.
+# Configuration: environment variables (TOLLGATE_*, see conf/tollgate.toml), or a file mounted
+# over /etc/tollgate/tollgate.toml (the image's own, conf/container.toml, only asks for JSON logs).
+# compat/container.sh builds and checks this image as the README runs it.
 
 # ---- build -------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS build
@@ -32,10 +33,11 @@ RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin toll
     && mkdir -p /data /etc/tollgate && chown tollgate:tollgate /data
 COPY --from=build /src/target/release/tollgate /usr/local/bin/tollgate
 COPY conf/tollgate.toml /etc/tollgate/tollgate.example.toml
+COPY conf/container.toml /etc/tollgate/tollgate.toml
 USER tollgate
-ENV TOLLGATE_LISTEN=0.0.0.0:9000 \
-    TOLLGATE_DATA_DIR=/data \
-    TOLLGATE_LOG_FORMAT=json
+ENV TOLLGATE_CONFIG=/etc/tollgate/tollgate.toml \
+    TOLLGATE_LISTEN=0.0.0.0:9000 \
+    TOLLGATE_DATA_DIR=/data
 VOLUME ["/data"]
 EXPOSE 9000
 HEALTHCHECK --interval=15s --timeout=6s --start-period=10s --retries=3 \

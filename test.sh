@@ -8,6 +8,8 @@
 #      TOLLGATE_TEST_UPSTREAM=tollgate, then TOLLGATE_TEST_UPSTREAM=moto against a moto_server
 #      this script starts (TOLLGATE_TEST_MOTO_URL) and stops
 #   6. compat/run.sh again with the debug binary as a gateway: COMPAT_UPSTREAM=tollgate, then moto
+#   7. compat/container.sh: the Dockerfile built and its image run as the README shows
+#      (TOLLGATE_TEST_CONTAINER=0 leaves it out, e.g. for a quick run)
 # Arguments are passed to compat/run.sh (e.g. ./test.sh boto3). Exit 1 if anything failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -125,6 +127,11 @@ if [ $built = 1 ]; then
   done
 else
   failed_steps+=("compat through upstreams not run")
+fi
+
+if [ "${TOLLGATE_TEST_CONTAINER:-1}" != 0 ]; then
+  echo "==== the container image (compat/container.sh) ===="
+  bash compat/container.sh || { status=1; failed_steps+=("container"); }
 fi
 
 if [ $status -ne 0 ]; then
