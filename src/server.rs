@@ -491,11 +491,16 @@ fn own_endpoint_label(path: &str) -> Option<&'static str> {
 }
 
 impl App {
-    /// Whether the gateway can serve: its metadata store takes writes and its backend
-    /// answers. Otherwise, what failed, by part.
+    /// Whether the gateway can serve: its metadata store takes a durable write (synced, so
+    /// a full or failing disk shows) and its backend answers. Otherwise, what failed, by part.
     pub(crate) async fn ready(&self) -> Result<(), serde_json::Map<String, serde_json::Value>> {
         let mut failed = serde_json::Map::new();
-        if let Err(e) = self.store.setting_put("ready.probe", &crate::audit::now_ns().to_string()) {
+        let written = self.store.setting_put("ready.probe", &crate::audit::now_ns().to_string());
+        let synced = match written {
+            Ok(()) => self.store.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = synced {
             failed.insert("metadata".into(), format!("not writable: {e}").into());
         }
         if let Err(reason) = self.backends.ready().await {
