@@ -28,7 +28,7 @@ RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin tollgat
 FROM debian:bookworm-slim
 # CA roots for HTTPS upstreams (backend = "upstream").
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin tollgate \
     && mkdir -p /data /etc/tollgate && chown tollgate:tollgate /data
 COPY --from=build /src/target/release/tollgate /usr/local/bin/tollgate

@@ -160,7 +160,8 @@ pass "base images present"
 step "docker build -t $TAG ."
 start=$SECONDS
 if docker build -t "$TAG" . >"$WORK/build.log" 2>&1; then
-  pass "the image builds ($((SECONDS - start)) s, $(docker image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}'))"
+  mb() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'; }
+  pass "the image builds ($((SECONDS - start)) s; $(mb "$TAG"), of which the base debian:bookworm-slim $(mb debian:bookworm-slim))"
 else
   fail "the image builds" "$(cat "$WORK/build.log")"
   finish
