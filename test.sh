@@ -3,7 +3,9 @@
 #   1. installs the compat tools if missing (.ci/install-tools.sh)
 #   2. cargo nextest run --no-fail-fast (cargo test if nextest is missing)
 #   3. cargo build --bin tollgate
-#   4. compat/run.sh: aws-cli, boto3, rclone and s3cmd against the debug binary
+#   4. compat/run.sh: aws-cli, boto3, rclone and s3cmd against the debug binary; then
+#      compat/operator.sh: the README's operations walked through with the binary (admin jobs,
+#      SIGTERM, migrate: dry run, interrupted and resumed, one bucket, every bucket)
 #   5. the integration tests (--test it) again through the upstream backend:
 #      TOLLGATE_TEST_UPSTREAM=tollgate, then TOLLGATE_TEST_UPSTREAM=moto against a moto_server
 #      this script starts (TOLLGATE_TEST_MOTO_URL) and stops
@@ -37,6 +39,9 @@ if cargo build --bin tollgate; then
   echo "==== compat suites ===="
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/run.sh "$@" ||
     { status=1; failed_steps+=("compat"); }
+  echo "==== an operator's day (compat/operator.sh) ===="
+  TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/operator.sh ||
+    { status=1; failed_steps+=("operator"); }
 else
   status=1
   failed_steps+=("cargo build (compat suites not run)")
