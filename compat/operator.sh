@@ -6,7 +6,9 @@
 # (a dry run first, then a run killed half-way and run again, which resumes); the gateway
 # started again serving that bucket from the upstream and the others from disk; then every
 # bucket moved, the old backend refused, and the gateway serving everything from the
-# upstream, each object as written and its proof verifying.
+# upstream, each object as written and its proof verifying. Last, a gateway whose disk
+# fills up (a small tmpfs: needs root, or sudo) turns not ready, refuses writes with a clear
+# 503 and keeps nothing of them, and recovers once space is freed.
 #
 #   TOLLGATE_BIN=target/debug/tollgate compat/operator.sh
 #
@@ -34,6 +36,8 @@ command -v aws >/dev/null || { echo "FAIL $SUITE: aws not installed"; exit 1; }
 private_aws_config
 
 CFG=$WORK/tollgate.toml
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
 UPSTREAM_PID=""
 # Checks run in subshells (lib.sh), so the gateway's pid and exit status go through files.
 GATEWAY_PID_FILE=$WORK/gateway.pid
@@ -42,6 +46,11 @@ cleanup() {
   for pid in "$(cat "$GATEWAY_PID_FILE" 2>/dev/null)" "$(cat "$WORK/migrate.pid" 2>/dev/null)"; do
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
   done
+  if [ -f "$WORK/small.pid" ]; then
+    kill "$(cat "$WORK/small.pid")" 2>/dev/null || true
+    sleep 0.5
+  fi
+  if mountpoint -q "$WORK/small-disk" 2>/dev/null; then $SUDO umount "$WORK/small-disk" || true; fi
   if [ -n "$UPSTREAM_PID" ]; then
     kill "$UPSTREAM_PID" 2>/dev/null || true
     wait "$UPSTREAM_PID" 2>/dev/null || true
@@ -275,6 +284,43 @@ t_served_from_upstream() {
   stop_gateway
 }
 
+t_full_disk() {
+  local disk=$WORK/small-disk port url pid ready out
+  mkdir -p "$disk"
+  $SUDO mount -t tmpfs -o size=32m tmpfs "$disk" || fail "cannot mount a 32 MiB tmpfs (needs root or sudo)"
+  port=$(free_port)
+  url=http://127.0.0.1:$port
+  TOLLGATE_ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID TOLLGATE_ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+    "$TOLLGATE_BIN" serve --listen "127.0.0.1:$port" --data-dir "$disk/data" >"$WORK/small.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$WORK/small.pid"
+  wait_ready "$url/ready" "$pid" || fail "the gateway on the small disk did not become ready"
+  aws --endpoint-url "$url" s3 mb s3://small
+  aws --endpoint-url "$url" s3 cp --quiet "$WORK/media-src/poster.txt" s3://small/before.txt
+  dd if=/dev/zero of="$disk/filler" bs=1M 2>/dev/null || true # until the disk is full
+  ready=$(curl -s -w ' %{http_code}' "$url/ready")
+  echo "full: /ready: $ready"
+  assert_contains "$ready" " 503" "/ready on a full disk"
+  assert_contains "$ready" "No space left on device" "/ready on a full disk"
+  if out=$(AWS_MAX_ATTEMPTS=1 aws --endpoint-url "$url" s3api put-object --bucket small --key during.txt --body "$WORK/media-src/poster.txt" 2>&1); then
+    fail "a PUT on a full disk succeeded: $out"
+  fi
+  echo "full: PUT: $out"
+  assert_contains "$out" "ServiceUnavailable" "a PUT on a full disk"
+  assert_contains "$out" "storage is full" "a PUT on a full disk"
+  assert_eq "" "$(ls -A "$disk/data/tmp")" "files left in tmp/"
+  assert_eq 1 "$(aws --endpoint-url "$url" s3 ls s3://small/ | wc -l)" "objects listed after the refused PUT"
+  rm "$disk/filler"
+  wait_ready "$url/ready" "$pid" || fail "not ready again after space was freed"
+  aws --endpoint-url "$url" s3 cp --quiet "$WORK/media-src/poster.txt" s3://small/during.txt
+  aws --endpoint-url "$url" s3 cp --quiet s3://small/during.txt "$WORK/during.back"
+  assert_same_file "$WORK/media-src/poster.txt" "$WORK/during.back"
+  kill "$pid"
+  wait "$pid" || fail "the gateway on the small disk did not exit cleanly"
+  rm -f "$WORK/small.pid"
+  $SUDO umount "$disk"
+}
+
 check "a gateway on local disk, filled by aws-cli" t_fill
 check "tollgate admin jobs lists the jobs and runs one" t_jobs
 check "the gateway stops on SIGTERM (exit 0)" t_stop
@@ -284,4 +330,5 @@ check "the gateway serves the moved bucket from the upstream, the other from dis
 check "migrate of every bucket moves the rest and switches" t_every_bucket
 check "the gateway refuses the old backend after the switch" t_old_backend_refused
 check "with backend = upstream every object reads back as written" t_served_from_upstream
+check "a full disk: not ready, writes refused with 503 and nothing kept; space freed, served again" t_full_disk
 finish

@@ -172,6 +172,7 @@ impl From<Error> for S3Error {
             Error::MissingContentLength => C::MissingContentLength,
             Error::Upstream { status, code, .. } if *status < 500 => S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or_else(|| C::Custom(code.clone().into())),
             Error::Upstream { .. } | Error::Unavailable(_) => C::ServiceUnavailable,
+            Error::Io(io) if io.kind() == io::ErrorKind::StorageFull => C::ServiceUnavailable,
             Error::Io(_) | Error::Meta(_) => C::InternalError,
         };
         match e.class() {
@@ -199,6 +200,12 @@ impl From<Error> for S3Error {
             }
             ErrorClass::Internal => {
                 tracing::error!(error = %e, "internal error");
+                if code == C::ServiceUnavailable {
+                    // A full disk: retryable once space is freed, and nothing was stored.
+                    let mut err = S3Error::with_message(code, "The gateway's storage is full; nothing was stored. Please retry later.");
+                    err.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+                    return err;
+                }
                 S3Error::with_message(code, "We encountered an internal error. Please try again.")
             }
         }
@@ -353,3 +360,20 @@ macro_rules! s3_operations {
     };
 }
 pub(crate) use s3_operations;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_a_retryable_503_and_other_disk_errors_a_500() {
+        let full = S3Error::from(Error::Io(io::Error::from(io::ErrorKind::StorageFull)));
+        assert_eq!(*full.code(), S3ErrorCode::ServiceUnavailable);
+        assert_eq!(full.status_code(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+        assert!(full.message().is_some_and(|m| m.contains("storage is full")));
+
+        let other = S3Error::from(Error::Io(io::Error::from(io::ErrorKind::PermissionDenied)));
+        assert_eq!(*other.code(), S3ErrorCode::InternalError);
+        assert_eq!(other.message(), Some("We encountered an internal error. Please try again."));
+    }
+}

@@ -115,6 +115,23 @@ impl BlobStore {
         Ok(Self { blobs, tmp, fsync, body_idle_timeout })
     }
 
+    /// Whether a blob can be written now: a 4 KiB file in `tmp/` is written (and synced,
+    /// when fsync is on), then removed. Fails on a full or read-only disk, which a read
+    /// of the metadata cannot show.
+    pub async fn probe_write(&self) -> io::Result<()> {
+        let path = self.tmp.join(format!("ready-probe-{}", new_id()));
+        let fsync = self.fsync;
+        blocking(move || {
+            let written = File::create_new(&path).and_then(|mut f| {
+                f.write_all(&[0u8; 4096])?;
+                if fsync { f.sync_data() } else { Ok(()) }
+            });
+            let _ = std::fs::remove_file(&path);
+            written
+        })
+        .await
+    }
+
     fn path(&self, id: &str) -> PathBuf {
         self.blobs.join(id.get(..2).unwrap_or("00")).join(id)
     }

@@ -130,7 +130,8 @@ impl crate::backend::scrub::ObjectReader for LocalBackend {
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
     async fn ready(&self) -> Result<(), String> {
-        self.store.bucket_list().map(|_| ()).map_err(|e| e.to_string())
+        self.store.bucket_list().map_err(|e| e.to_string())?;
+        self.blobs.probe_write().await.map_err(|e| format!("local disk: cannot write a blob: {e}"))
     }
 
     async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
