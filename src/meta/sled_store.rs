@@ -246,6 +246,27 @@ fn tx_proof(
     Ok(())
 }
 
+/// How long [`open_db`] waits for the database's file lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the sled database in `dir`. sled releases its file lock from its own threads a
+/// little after the last handle is dropped (spacejam/sled#1289), so an open in the same
+/// process right after a close (a migration run after another) waits for it, briefly; a
+/// lock another process holds still fails, after [`LOCK_WAIT`].
+fn open_db(dir: &Path) -> Result<Db> {
+    let config = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024);
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            // sled reports the lock as a plain I/O error with this message.
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return Ok(r?),
+        }
+    }
+}
+
 impl SledStore {
     fn proofs_of_ids(&self, ids: impl Iterator<Item = sled::Result<sled::IVec>>) -> Result<Vec<Manifest>> {
         let mut out = Vec::new();
@@ -267,10 +288,7 @@ impl SledStore {
 
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            .open()?;
+        let db = open_db(dir)?;
         let schema = db.open_tree("schema")?;
         match schema.get("version")? {
             None => {
@@ -1084,6 +1102,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SledStore::open(dir.path()).unwrap();
         (dir, s)
+    }
+
+    #[test]
+    fn a_store_reopens_after_a_close_and_waits_for_a_held_lock_before_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..30 {
+            let s = SledStore::open(dir.path()).unwrap_or_else(|e| panic!("open {i}: {e}"));
+            s.setting_put("n", &i.to_string()).unwrap();
+            s.db.flush().unwrap();
+        }
+        let held = SledStore::open(dir.path()).unwrap();
+        let started = std::time::Instant::now();
+        let e = SledStore::open(dir.path()).err().expect("a second open while the first lives fails");
+        assert!(e.to_string().contains("lock"), "{e}");
+        assert!(started.elapsed() >= LOCK_WAIT, "{:?}", started.elapsed());
+        drop(held);
     }
 
     fn bucket(name: &str) -> BucketRecord {

@@ -209,7 +209,7 @@ async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
     let moved = migrate(&cfg, &one).await;
     assert_eq!((moved.objects, moved.skipped, moved.failed, moved.switched), (2, 2, 0, true), "{moved:?}");
     let again = tollgate::migrate::run(&cfg, &one, &Progress::default()).await;
-    assert!(again.is_err_and(|e| e.to_string().contains("held by the upstream backend")), "a moved bucket is not moved twice");
+    assert!(matches!(&again, Err(e) if e.to_string().contains("held by the upstream backend")), "a moved bucket is not moved twice: {again:?}");
 
     // The gateway stays on local disk; without an upstream it cannot serve the moved bucket.
     let no_upstream = Config { data_dir: dir.path().to_owned(), ..Config::default() };
