@@ -75,6 +75,8 @@ NOT_ON_MOTO=(
   multipart::multipart_upload_complete_and_part_reads
 )
 
+# shellcheck source=compat/net.sh
+. compat/net.sh
 MOTO_PID=""
 stop_moto() {
   if [ -n "$MOTO_PID" ] && kill -0 "$MOTO_PID" 2>/dev/null; then
@@ -91,7 +93,7 @@ trap 'exit 130' INT TERM
 # start_moto: moto_server on a free port, TOLLGATE_TEST_MOTO_URL exported; 1 if it does not come up
 start_moto() {
   local port deadline=$((SECONDS + 30))
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  port=$(free_port)
   export TOLLGATE_TEST_MOTO_URL="http://127.0.0.1:$port"
   echo "test.sh: starting python3 -m moto.server -H 127.0.0.1 -p $port"
   python3 -m moto.server -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 </dev/null &

@@ -126,7 +126,8 @@ EOF
 }
 
 # --- the checks ----------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=compat/net.sh
+. "$ROOT/compat/net.sh"
 
 # wait_healthy: the HEALTHCHECK's verdict, within 90 s
 wait_healthy() {

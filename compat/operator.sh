@@ -19,7 +19,8 @@ TOLLGATE_BIN=$(realpath "$TOLLGATE_BIN")
 # Only this script's settings: nothing from the caller's TOLLGATE_* environment.
 while read -r v; do [ "$v" = TOLLGATE_BIN ] || unset "$v"; done < <(compgen -e | grep '^TOLLGATE_' || true)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=compat/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 PORT=$(free_port)
 UPSTREAM_PORT=$(free_port)
 UPSTREAM_URL=http://127.0.0.1:$UPSTREAM_PORT
@@ -59,16 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# wait_ready URL PID: until URL answers 200, while PID lives (30 s at most)
-wait_ready() {
-  for _ in $(seq 300); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null)" = 200 ] && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 # The upstream: a second tollgate on local disk with its own root key.
 TOLLGATE_ROOT_ACCESS_KEY=$UP_AK TOLLGATE_ROOT_SECRET_KEY=$UP_SK \

@@ -96,21 +96,19 @@ cleanup() {
   stop_server
   [ "${COMPAT_KEEP:-0}" = 1 ] || rm -rf "$RUN_DIR"
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=compat/net.sh
+. "$COMPAT_DIR/net.sh"
 give_up() { # message: no suite can run
   echo "compat: $1"
   show_server_log
   echo "compat: 0 passed, ${#SUITES[@]} failed"
   exit 1
 }
-# wait_ready URL PID WHAT: until GET URL answers 200 (30 s at most, and only while PID lives)
-wait_ready() {
-  local url=$1 pid=$2 what=$3 deadline=$((SECONDS + 30))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)" = 200 ]; do
-    pid_alive "$pid" || give_up "the $what exited before it was healthy"
-    [ $SECONDS -lt $deadline ] || give_up "GET $url did not answer 200 within 30 s"
-    sleep 0.2
-  done
+# server_up URL PID WHAT: GET URL answers 200 within 30 s, while PID lives; else no suite runs
+server_up() {
+  wait_ready "$1" "$2" && return 0
+  pid_alive "$2" || give_up "the $3 exited before it was healthy"
+  give_up "GET $1 did not answer 200 within 30 s"
 }
 # Env for the gateway under test in upstream mode: nothing inherited may pick another mapping.
 UPSTREAM_VARS=(TOLLGATE_UPSTREAM TOLLGATE_UPSTREAM_ACCESS_KEY TOLLGATE_UPSTREAM_SECRET_KEY
@@ -153,7 +151,7 @@ else
         "$TOLLGATE_BIN" serve --listen "127.0.0.1:$UPSTREAM_PORT" --data-dir "$RUN_DIR/upstream-data" \
         >"$UPSTREAM_LOG" 2>&1 </dev/null &
       UPSTREAM_PID=$!
-      wait_ready "$UPSTREAM_URL/health" "$UPSTREAM_PID" "upstream tollgate"
+      server_up "$UPSTREAM_URL/health" "$UPSTREAM_PID" "upstream tollgate"
       echo "compat: upstream tollgate healthy at $UPSTREAM_URL (pid $UPSTREAM_PID); creating bucket $UPSTREAM_BUCKET in it"
       python3 - "$UPSTREAM_URL" "$UPSTREAM_AK" "$UPSTREAM_SK" "$UPSTREAM_BUCKET" <<'PY' || give_up "could not create bucket $UPSTREAM_BUCKET in the upstream"
 import sys
@@ -176,7 +174,7 @@ PY
       python3 -m moto.server -H 127.0.0.1 -p "$UPSTREAM_PORT" >"$UPSTREAM_LOG" 2>&1 </dev/null &
       UPSTREAM_PID=$!
       # moto has no /health: an anonymous ListBuckets answers 200 once it serves S3
-      wait_ready "$UPSTREAM_URL/" "$UPSTREAM_PID" "upstream moto_server"
+      server_up "$UPSTREAM_URL/" "$UPSTREAM_PID" "upstream moto_server"
       echo "compat: upstream moto_server up at $UPSTREAM_URL (pid $UPSTREAM_PID)"
       # moto checks no signature: any keys do
       UPSTREAM_MAPPING="TOLLGATE_UPSTREAM_BUCKET_PREFIX=gw-"
@@ -203,7 +201,7 @@ PY
       >"$SERVER_LOG" 2>&1 </dev/null &
   fi
   SERVER_PID=$!
-  wait_ready "$S3_ENDPOINT/health" "$SERVER_PID" server
+  server_up "$S3_ENDPOINT/health" "$SERVER_PID" server
   echo "compat: server healthy at $S3_ENDPOINT (pid $SERVER_PID)"
 fi
 export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY TOLLGATE_BIN
