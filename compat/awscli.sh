@@ -20,8 +20,6 @@ s3 =
 CFG
 
 awsc() { aws --endpoint-url "$S3_ENDPOINT" "$@"; }
-# pyj EXPR: evaluate a python expression over the JSON document `d` read from stdin.
-pyj() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 B=$(unique_bucket awscli)
 B_FULL=$(unique_bucket awscli2)

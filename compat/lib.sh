@@ -65,6 +65,8 @@ assert_contains() { # haystack needle [what]
   case "$1" in *"$2"*) ;; *) fail "${3:-output} does not contain [$2]: [$1]" ;; esac
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# pyj EXPR: evaluate a python expression over the JSON document `d` read from stdin.
+pyj() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 assert_same_file() { # a b
   [ "$(sha "$1")" == "$(sha "$2")" ] || fail "sha256 differs: $1 vs $2"
 }

@@ -120,7 +120,6 @@ upstream_keys() {
   xml=$(upstream_list "$1") || { echo 0; return 0; }
   python3 -c 'import sys; print(sys.stdin.read().count("<Key>"))' <<<"$xml"
 }
-json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 LOGS=logs
 MEDIA=media
@@ -172,9 +171,9 @@ t_stop() { stop_gateway; }
 t_dry_run() {
   local report
   report=$(tollgate migrate --config "$CFG" --from local --to upstream --bucket "$LOGS" --dry-run 2>"$WORK/dry.err")
-  assert_eq "$N_LOGS" "$(json_field '["copied"]' <<<"$report")" "objects a dry run would copy"
-  assert_eq 0 "$(json_field '["failed"]' <<<"$report")" "failures in a dry run"
-  assert_eq False "$(json_field '["switched"]' <<<"$report")" "a dry run switches nothing"
+  assert_eq "$N_LOGS" "$(pyj 'd["copied"]' <<<"$report")" "objects a dry run would copy"
+  assert_eq 0 "$(pyj 'd["failed"]' <<<"$report")" "failures in a dry run"
+  assert_eq False "$(pyj 'd["switched"]' <<<"$report")" "a dry run switches nothing"
   # nothing was written upstream
   if upstream_list "gw-$LOGS" >/dev/null; then
     fail "the dry run created the upstream bucket gw-$LOGS"
@@ -207,14 +206,14 @@ t_interrupted_then_resumed() {
   cat "$WORK/second.err"
   assert_eq 0 "$rc" "exit status of the resumed run"
   local copied skipped verified
-  copied=$(json_field '["copied"]' <<<"$report")
-  skipped=$(json_field '["skipped"]' <<<"$report")
-  verified=$(json_field '["verified"]' <<<"$report")
+  copied=$(pyj 'd["copied"]' <<<"$report")
+  skipped=$(pyj 'd["skipped"]' <<<"$report")
+  verified=$(pyj 'd["verified"]' <<<"$report")
   [ "$skipped" -ge "$held" ] || fail "the resumed run skipped $skipped, the upstream already held $held"
   assert_eq "$N_LOGS" "$((copied + skipped))" "copied + skipped"
   assert_eq "$copied" "$verified" "copied objects verified against their manifests"
-  assert_eq 0 "$(json_field '["failed"]' <<<"$report")" "failures"
-  assert_eq True "$(json_field '["switched"]' <<<"$report")" "the bucket switched"
+  assert_eq 0 "$(pyj 'd["failed"]' <<<"$report")" "failures"
+  assert_eq True "$(pyj 'd["switched"]' <<<"$report")" "the bucket switched"
   assert_contains "$(cat "$WORK/second.err")" "$N_LOGS/$N_LOGS objects" "the progress line"
   assert_contains "$(cat "$WORK/second.err")" "bucket $LOGS is now held by the upstream backend" "the closing message"
   assert_eq "$N_LOGS" "$(upstream_keys "gw-$LOGS")" "objects the upstream holds"
@@ -241,10 +240,10 @@ t_every_bucket() {
   report=$(tollgate migrate --config "$CFG" --from local --to upstream 2>"$WORK/all.err")
   cat "$WORK/all.err"
   # the buckets still on local disk: $MEDIA's two objects ($LOGS is upstream already)
-  assert_eq 2 "$(json_field '["objects"]' <<<"$report")" "objects to move"
-  assert_eq 2 "$(json_field '["copied"]' <<<"$report")" "objects copied"
-  assert_eq 2 "$(json_field '["verified"]' <<<"$report")" "objects verified"
-  assert_eq True "$(json_field '["switched"]' <<<"$report")" "switched"
+  assert_eq 2 "$(pyj 'd["objects"]' <<<"$report")" "objects to move"
+  assert_eq 2 "$(pyj 'd["copied"]' <<<"$report")" "objects copied"
+  assert_eq 2 "$(pyj 'd["verified"]' <<<"$report")" "objects verified"
+  assert_eq True "$(pyj 'd["switched"]' <<<"$report")" "switched"
   assert_contains "$(cat "$WORK/all.err")" 'set backend = "upstream"' "the closing message"
 }
 
@@ -268,8 +267,8 @@ t_served_from_upstream() {
   s3 cp --quiet "s3://$MEDIA/film.bin" "$WORK/film.back"
   assert_same_file "$WORK/media-src/film.bin" "$WORK/film.back"
   head=$(aws --endpoint-url "$S3_ENDPOINT" s3api head-object --bucket "$MEDIA" --key poster.txt)
-  assert_eq text/plain "$(json_field '["ContentType"]' <<<"$head")" "poster.txt's content type"
-  assert_eq ops "$(json_field '["Metadata"]["owner"]' <<<"$head")" "poster.txt's user metadata"
+  assert_eq text/plain "$(pyj 'd["ContentType"]' <<<"$head")" "poster.txt's content type"
+  assert_eq ops "$(pyj 'd["Metadata"]["owner"]' <<<"$head")" "poster.txt's user metadata"
   # the gateway's proof of the film, recorded when it was first written, still holds
   tollgate proof --endpoint "$S3_ENDPOINT" verify "$WORK/film.back"
   stop_gateway

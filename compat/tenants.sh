@@ -15,7 +15,6 @@ command -v aws >/dev/null || { echo "FAIL $SUITE: aws not installed"; exit 1; }
 ROOT_AK=$AWS_ACCESS_KEY_ID
 ROOT_SK=$AWS_SECRET_ACCESS_KEY
 tgadmin() { AWS_ACCESS_KEY_ID=$ROOT_AK AWS_SECRET_ACCESS_KEY=$ROOT_SK "$TOLLGATE_BIN" admin --endpoint "$S3_ENDPOINT" "$@"; }
-pyj() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 RUN=$(date +%s)-$RANDOM
 ACME=acme-$RUN
