@@ -113,6 +113,11 @@ impl Error {
         }
     }
 
+    /// The disk is full: answered 503, retryable once space is freed (nothing was stored).
+    fn is_storage_full(&self) -> bool {
+        matches!(self, Self::Io(e) if e.kind() == io::ErrorKind::StorageFull)
+    }
+
     #[must_use]
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -172,7 +177,7 @@ impl From<Error> for S3Error {
             Error::MissingContentLength => C::MissingContentLength,
             Error::Upstream { status, code, .. } if *status < 500 => S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or_else(|| C::Custom(code.clone().into())),
             Error::Upstream { .. } | Error::Unavailable(_) => C::ServiceUnavailable,
-            Error::Io(io) if io.kind() == io::ErrorKind::StorageFull => C::ServiceUnavailable,
+            e if e.is_storage_full() => C::ServiceUnavailable,
             Error::Io(_) | Error::Meta(_) => C::InternalError,
         };
         match e.class() {
@@ -200,8 +205,7 @@ impl From<Error> for S3Error {
             }
             ErrorClass::Internal => {
                 tracing::error!(error = %e, "internal error");
-                if code == C::ServiceUnavailable {
-                    // A full disk: retryable once space is freed, and nothing was stored.
+                if e.is_storage_full() {
                     let mut err = S3Error::with_message(code, "The gateway's storage is full; nothing was stored. Please retry later.");
                     err.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
                     return err;
