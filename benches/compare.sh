@@ -95,7 +95,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
             # shellcheck disable=SC2086
             if ! line="$("$LOADGEN" --endpoint "http://$HOST:${PORT[$s]}" --access-key "${KEY_OF[$s]}" --secret-key "${SECRET_OF[$s]}" \
                     --bucket "$bucket" --prefix "$workload/" --workload "$workload" --size "$size" \
-                    --concurrency "$conc" $bound --keys "$keys" --timeout 60 --json)"; then
+                    --concurrency "$conc" $bound --keys "$keys" --timeout 60 --server-pid "${PID_OF[$s]}" --json)"; then
                 say "loadgen reported errors for $label on $s"
             fi
             if [[ -z $line ]]; then
@@ -128,32 +128,35 @@ echo
 if [[ ${#SERVERS[@]} == 2 ]]; then
     A="${SERVERS[0]}" B="${SERVERS[1]}"
     echo "A = $A, B = $B"
-    printf '%-11s %11s %11s %6s %9s %9s %19s %19s\n' \
-        workload "A ops/s" "B ops/s" ratio "A MiB/s" "B MiB/s" "A p50/p99 ms" "B p50/p99 ms"
+    printf '%-11s %11s %11s %6s %9s %9s %19s %19s %13s\n' \
+        workload "A ops/s" "B ops/s" ratio "A MiB/s" "B MiB/s" "A p50/p99 ms" "B p50/p99 ms" "A/B cpu ms"
     for entry in "${MATRIX[@]}"; do
         label="${entry%%|*}"
         t="$(median_line "$label" "$A")"; f="$(median_line "$label" "$B")"
         to="$(field "$t" ops_per_s)"; fo="$(field "$f" ops_per_s)"
         ratio="$(awk -v a="$to" -v b="$fo" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
         te="$(field "$t" errors)"; fe="$(field "$f" errors)"
-        printf '%-11s %11s %11s %6s %9s %9s %19s %19s\n' "$label" \
+        printf '%-11s %11s %11s %6s %9s %9s %19s %19s %13s\n' "$label" \
             "$to$([[ $te != 0 ]] && echo "($te)")" "$fo$([[ $fe != 0 ]] && echo "($fe)")" "$ratio" \
             "$(field "$t" mib_per_s)" "$(field "$f" mib_per_s)" \
-            "$(field "$t" p50_ms)/$(field "$t" p99_ms)" "$(field "$f" p50_ms)/$(field "$f" p99_ms)"
+            "$(field "$t" p50_ms)/$(field "$t" p99_ms)" "$(field "$f" p50_ms)/$(field "$f" p99_ms)" \
+            "$(field "$t" server_cpu_ms_per_op)/$(field "$f" server_cpu_ms_per_op)"
     done
     echo
     echo "ratio = A ops/s / B ops/s (above 1: A is faster)"
+    echo "cpu ms = the server process's CPU time (user + system, all threads) per request"
 else
     s="${SERVERS[0]}"
-    printf '%-11s %9s %7s %10s %9s %9s %9s\n' workload ops errors "ops/s" "MiB/s" "p50 ms" "p99 ms"
+    printf '%-11s %9s %7s %10s %9s %9s %9s %7s\n' workload ops errors "ops/s" "MiB/s" "p50 ms" "p99 ms" "cpu ms"
     for entry in "${MATRIX[@]}"; do
         label="${entry%%|*}"
         r="$(median_line "$label" "$s")"
-        printf '%-11s %9s %7s %10s %9s %9s %9s\n' "$label" "$(field "$r" ops)" "$(field "$r" errors)" \
-            "$(field "$r" ops_per_s)" "$(field "$r" mib_per_s)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)"
+        printf '%-11s %9s %7s %10s %9s %9s %9s %7s\n' "$label" "$(field "$r" ops)" "$(field "$r" errors)" \
+            "$(field "$r" ops_per_s)" "$(field "$r" mib_per_s)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" \
+            "$(field "$r" server_cpu_ms_per_op)"
     done
     echo
-    echo "server: $s only"
+    echo "server: $s only; cpu ms = its CPU time (user + system, all threads) per request"
 fi
 if [[ -n $OUT ]]; then
     cp "$RAW" "$OUT"

@@ -106,6 +106,10 @@ struct Args {
     /// Print one JSON line instead of the text report.
     #[arg(long)]
     json: bool,
+    /// Also report the CPU time (user + system, all threads) this process, the server
+    /// under test on this machine, spent per successful request of the measured phase.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// File mode: upload this file (streamed from disk) as one PUT of --key.
     #[arg(long)]
     file: Option<PathBuf>,
@@ -534,6 +538,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
 
+    let server_cpu_before = args.server_pid.map(process_cpu).transpose()?;
     let start = Instant::now();
     let deadline = duration.map(|d| start + Duration::from_secs_f64(d));
     let mut handles = Vec::with_capacity(args.concurrency);
@@ -598,6 +603,10 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         total.lat_us.extend(st.lat_us);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let server_cpu_ms_per_op = match (args.server_pid, server_cpu_before) {
+        (Some(pid), Some(before)) if total.ok > 0 => Some((process_cpu(pid)? - before).as_secs_f64() * 1000.0 / total.ok as f64),
+        _ => None,
+    };
     total.lat_us.sort_unstable();
     let pct = |p: f64| -> f64 {
         if total.lat_us.is_empty() {
@@ -618,8 +627,9 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     let (p50, p99) = (pct(50.0), pct(99.0));
 
     if args.json {
+        let server_cpu = server_cpu_ms_per_op.map(|ms| format!(",\"server_cpu_ms_per_op\":{ms:.3}")).unwrap_or_default();
         println!(
-            "{{\"workload\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"errors\":{},\"elapsed_s\":{:.3},\"ops_per_s\":{:.2},\"mib_per_s\":{:.2},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{:.3},\"max_ms\":{:.3},\"bytes\":{}}}",
+            "{{\"workload\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"errors\":{},\"elapsed_s\":{:.3},\"ops_per_s\":{:.2},\"mib_per_s\":{:.2},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{:.3},\"max_ms\":{:.3},\"bytes\":{}{server_cpu}}}",
             args.workload.name(),
             size,
             args.concurrency,
@@ -647,8 +657,22 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         println!("p99          {p99:.3} ms");
         println!("mean         {mean_ms:.3} ms");
         println!("max          {max_ms:.3} ms");
+        if let Some(ms) = server_cpu_ms_per_op {
+            println!("server CPU   {ms:.3} ms/op");
+        }
     }
     Ok(if total.errors > 0 { 1 } else { 0 })
+}
+
+/// The CPU time (user + system, all threads) process `pid` has used so far, from
+/// `/proc/PID/stat` (Linux), to the kernel's USER_HZ tick of 10 ms.
+fn process_cpu(pid: u32) -> Result<Duration, BoxError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name in parentheses may hold spaces; fields count on after it, from
+    // field 3 (state): utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').ok_or("malformed /proc stat")?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).ok_or("malformed /proc stat");
+    Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
 }
 
 /// Deterministic, non-repeating-looking payload (not all zeros, so nothing
@@ -777,6 +801,19 @@ mod tests {
         assert!(parse_size("KiB").is_err());
         assert_eq!(human_size(64 << 20), "64MiB");
         assert_eq!(human_size(4097), "4097B");
+    }
+
+    #[test]
+    fn process_cpu_counts_this_process_working() {
+        let before = process_cpu(std::process::id()).unwrap();
+        let spin = Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < Duration::from_millis(200) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let used = process_cpu(std::process::id()).unwrap() - before;
+        assert!(used >= Duration::from_millis(100), "{used:?} for 200 ms of spinning");
+        assert!(process_cpu(u32::MAX).is_err());
     }
 
     #[test]
