@@ -8,7 +8,8 @@
 # bucket moved, the old backend refused, and the gateway serving everything from the
 # upstream, each object as written and its proof verifying. Last, a gateway whose disk
 # fills up (a small tmpfs: needs root, or sudo) turns not ready, refuses writes with a clear
-# 503 and keeps nothing of them, and recovers once space is freed.
+# 503 and keeps nothing of them, and recovers once space is freed; filled again until its
+# metadata store meets it, it refuses with 503 and serves again after a restart.
 #
 #   TOLLGATE_BIN=target/debug/tollgate compat/operator.sh
 #
@@ -280,11 +281,14 @@ t_full_disk() {
   $SUDO mount -t tmpfs -o size=32m tmpfs "$disk" || fail "cannot mount a 32 MiB tmpfs (needs root or sudo)"
   port=$(free_port)
   url=http://127.0.0.1:$port
-  TOLLGATE_ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID TOLLGATE_ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
-    "$TOLLGATE_BIN" serve --listen "127.0.0.1:$port" --data-dir "$disk/data" >"$WORK/small.log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$WORK/small.pid"
-  wait_ready "$url/ready" "$pid" || fail "the gateway on the small disk did not become ready"
+  start_small() {
+    TOLLGATE_ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID TOLLGATE_ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+      "$TOLLGATE_BIN" serve --listen "127.0.0.1:$port" --data-dir "$disk/data" >>"$WORK/small.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$WORK/small.pid"
+    wait_ready "$url/ready" "$pid" || fail "the gateway on the small disk did not become ready"
+  }
+  start_small
   aws --endpoint-url "$url" s3 mb s3://small
   aws --endpoint-url "$url" s3 cp --quiet "$WORK/media-src/poster.txt" s3://small/before.txt
   dd if=/dev/zero of="$disk/filler" bs=1M 2>/dev/null || true # until the disk is full
@@ -305,6 +309,33 @@ t_full_disk() {
   aws --endpoint-url "$url" s3 cp --quiet "$WORK/media-src/poster.txt" s3://small/during.txt
   aws --endpoint-url "$url" s3 cp --quiet s3://small/during.txt "$WORK/during.back"
   assert_same_file "$WORK/media-src/poster.txt" "$WORK/during.back"
+  # Full again; bucket creations write metadata only, until the metadata store meets it.
+  dd if=/dev/zero of="$disk/filler" bs=1M 2>/dev/null || true
+  local i refused=""
+  for i in $(seq 1 200); do
+    if ! out=$(AWS_MAX_ATTEMPTS=1 aws --endpoint-url "$url" s3api create-bucket --bucket "meta-$i" 2>&1); then
+      refused=meta-$i
+      break
+    fi
+  done
+  [[ -n $refused ]] || fail "200 bucket creations on a full disk all succeeded"
+  echo "full metadata: CreateBucket $refused: $out"
+  assert_contains "$out" "ServiceUnavailable" "a bucket creation on a full metadata disk"
+  assert_contains "$out" "metadata storage is full" "a bucket creation on a full metadata disk"
+  rm "$disk/filler"
+  ready=$(curl -s -w ' %{http_code}' "$url/ready")
+  echo "space freed, no restart: /ready: $ready"
+  assert_contains "$ready" " 503" "/ready after the metadata store met a full disk"
+  assert_contains "$ready" "metadata" "/ready after the metadata store met a full disk"
+  kill "$pid"
+  wait "$pid" || fail "the gateway on the small disk did not exit cleanly after its metadata store failed"
+  start_small
+  if aws --endpoint-url "$url" s3api head-bucket --bucket "$refused" 2>/dev/null; then
+    fail "the refused bucket $refused exists after the restart"
+  fi
+  aws --endpoint-url "$url" s3 cp --quiet s3://small/during.txt "$WORK/during.back2"
+  assert_same_file "$WORK/media-src/poster.txt" "$WORK/during.back2"
+  aws --endpoint-url "$url" s3 mb "s3://$refused"
   kill "$pid"
   wait "$pid" || fail "the gateway on the small disk did not exit cleanly"
   rm -f "$WORK/small.pid"
@@ -320,5 +351,5 @@ check "the gateway serves the moved bucket from the upstream, the other from dis
 check "migrate of every bucket moves the rest and switches" t_every_bucket
 check "the gateway refuses the old backend after the switch" t_old_backend_refused
 check "with backend = upstream every object reads back as written" t_served_from_upstream
-check "a full disk: not ready, writes refused with 503 and nothing kept; space freed, served again" t_full_disk
+check "a full disk: not ready, writes refused with 503 and nothing kept; space freed, served again; the metadata store full: 503, served again after a restart" t_full_disk
 finish

@@ -77,6 +77,10 @@ impl From<meta::Error> for ApiError {
             meta::Error::AlreadyExists => Self(StatusCode::CONFLICT, "already exists".into()),
             meta::Error::InUse(why) => Self(StatusCode::CONFLICT, why.into()),
             meta::Error::QuotaExceeded(why) => Self(StatusCode::FORBIDDEN, why),
+            e @ meta::Error::StorageFull(_) => {
+                tracing::error!(error = %e, "admin API: the metadata store's disk is full");
+                Self(StatusCode::SERVICE_UNAVAILABLE, "the gateway's metadata storage is full: the change was not kept; free space, then restart the gateway".into())
+            }
             e => {
                 tracing::error!(error = %e, "admin API storage failure");
                 Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())

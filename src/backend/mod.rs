@@ -113,9 +113,14 @@ impl Error {
         }
     }
 
-    /// The disk is full: answered 503, retryable once space is freed (nothing was stored).
+    /// The disk is full (the backend's or the index's): answered 503, retryable once
+    /// space is freed (nothing was stored).
     fn is_storage_full(&self) -> bool {
-        matches!(self, Self::Io(e) if e.kind() == io::ErrorKind::StorageFull)
+        match self {
+            Self::Io(e) => e.kind() == io::ErrorKind::StorageFull,
+            Self::Meta(e) => matches!(e, crate::meta::Error::StorageFull(_)),
+            _ => false,
+        }
     }
 
     #[must_use]
@@ -138,7 +143,7 @@ impl From<crate::meta::Error> for Error {
             M::BucketNotEmpty => Self::BucketNotEmpty,
             M::NoSuchUpload => Self::NoSuchUpload,
             M::QuotaExceeded(why) => Self::QuotaExceeded(why),
-            e @ (M::Storage(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
+            e @ (M::Storage(_) | M::StorageFull(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }
     }
 }
@@ -206,7 +211,13 @@ impl From<Error> for S3Error {
             ErrorClass::Internal => {
                 tracing::error!(error = %e, "internal error");
                 if e.is_storage_full() {
-                    let mut err = S3Error::with_message(code, "The gateway's storage is full; nothing was stored. Please retry later.");
+                    let message = if matches!(e, Error::Meta(_)) {
+                        // sled keeps a failed log write as an error for every later write.
+                        "The gateway's metadata storage is full; the change was not kept, and writes fail until space is freed and the gateway restarts."
+                    } else {
+                        "The gateway's storage is full; nothing was stored. Please retry later."
+                    };
+                    let mut err = S3Error::with_message(code, message);
                     err.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
                     return err;
                 }
@@ -375,6 +386,9 @@ mod tests {
         assert_eq!(*full.code(), S3ErrorCode::ServiceUnavailable);
         assert_eq!(full.status_code(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
         assert!(full.message().is_some_and(|m| m.contains("storage is full")));
+        let index_full = S3Error::from(Error::from(crate::meta::Error::StorageFull("No space left on device".into())));
+        assert_eq!(index_full.status_code(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+        assert!(index_full.message().is_some_and(|m| m.contains("metadata storage is full") && m.contains("restarts")));
 
         let other = S3Error::from(Error::Io(io::Error::from(io::ErrorKind::PermissionDenied)));
         assert_eq!(*other.code(), S3ErrorCode::InternalError);

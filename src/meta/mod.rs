@@ -32,6 +32,9 @@ pub enum Error {
     QuotaExceeded(String),
     #[error("metadata store: {0}")]
     Storage(String),
+    /// The metadata store's disk is full.
+    #[error("metadata store: disk full: {0}")]
+    StorageFull(String),
     #[error("corrupt metadata record: {0}")]
     Corrupt(String),
 }

@@ -93,7 +93,10 @@ impl GroupFlush {
 
 impl From<sled::Error> for Error {
     fn from(e: sled::Error) -> Self {
-        Self::Storage(e.to_string())
+        match e {
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => Self::StorageFull(io.to_string()),
+            e => Self::Storage(e.to_string()),
+        }
     }
 }
 
@@ -1138,6 +1141,14 @@ mod tests {
             sha256: String::new(),
             proof_id: String::new(),
         }
+    }
+
+    #[test]
+    fn a_full_disk_under_sled_is_told_apart() {
+        let full = Error::from(sled::Error::Io(std::io::Error::from_raw_os_error(28)));
+        assert!(matches!(full, Error::StorageFull(_)), "{full:?}");
+        let other = Error::from(sled::Error::Io(std::io::Error::from_raw_os_error(5)));
+        assert!(matches!(other, Error::Storage(_)), "{other:?}");
     }
 
     #[test]
