@@ -208,6 +208,53 @@ macro_rules! attrs_from_input {
 }
 pub(crate) use attrs_from_input;
 
+/// What a GetObject or HeadObject answers about the object read (from the index, or from
+/// the upstream's headers).
+pub(crate) struct ObjectRead {
+    pub content_length: Option<i64>,
+    pub content_range: Option<String>,
+    pub etag: String,
+    pub last_modified: Option<Timestamp>,
+    pub attrs: crate::meta::ObjectAttrs,
+    pub parts_count: Option<i32>,
+    pub tag_count: Option<i32>,
+    pub checksums: Checksums,
+}
+
+/// The `GetObjectOutput` or `HeadObjectOutput` (s3s types with the same fields) of `$read`,
+/// an [`ObjectRead`], with the `response-*` overrides of the request's `$input`, and any
+/// further `field: value` (GetObject's body and tag count).
+macro_rules! object_read_output {
+    ($output:ident, $input:expr, $read:expr $(, $field:ident: $value:expr)* $(,)?) => {{
+        let read: crate::backend::s3util::ObjectRead = $read;
+        let (a, c) = (read.attrs, read.checksums);
+        s3s::dto::$output {
+            content_length: read.content_length,
+            content_range: read.content_range,
+            parts_count: read.parts_count,
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(crate::backend::s3util::etag(&read.etag)),
+            last_modified: read.last_modified,
+            metadata: crate::backend::s3util::metadata_map(&a.user_metadata),
+            content_type: $input.response_content_type.or(a.content_type),
+            content_encoding: $input.response_content_encoding.or(a.content_encoding),
+            content_disposition: $input.response_content_disposition.or(a.content_disposition),
+            content_language: $input.response_content_language.or(a.content_language),
+            cache_control: $input.response_cache_control.or(a.cache_control),
+            expires: $input.response_expires.or_else(|| a.expires.as_deref().and_then(crate::backend::s3util::parse_http_date)),
+            website_redirect_location: a.website_redirect_location,
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            $($field: $value,)*
+            ..Default::default()
+        }
+    }};
+}
+pub(crate) use object_read_output;
+
 pub(crate) fn sorted_metadata(m: Option<s3s::dto::Metadata>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     v.sort();

@@ -168,6 +168,20 @@ fn select(rec: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>) -
 }
 
 /// The checksums to return: only when asked, and only for a whole object.
+/// What a read of `sel` of `rec` answers about it.
+fn object_read(rec: &ObjectRecord, mode: Option<&ChecksumMode>, sel: Selection) -> ObjectRead {
+    ObjectRead {
+        checksums: returned_checksums(rec, mode, &sel),
+        content_length: Some(i64::try_from(sel.range.end - sel.range.start).unwrap_or(i64::MAX)),
+        content_range: sel.content_range,
+        etag: rec.etag.clone(),
+        last_modified: Some(timestamp(rec.last_modified_ns)),
+        attrs: rec.attrs.clone(),
+        parts_count: sel.parts_count,
+        tag_count: tag_count(rec),
+    }
+}
+
 fn returned_checksums(rec: &ObjectRecord, mode: Option<&ChecksumMode>, sel: &Selection) -> Checksums {
     let whole = sel.range.start == 0 && sel.range.end == rec.size;
     if whole && !rec.multipart && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) {
@@ -193,32 +207,9 @@ pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>)
     })?;
     let sel = select(&rec, input.range.as_ref(), input.part_number)?;
     let body = b.blobs.read(&rec.segments, sel.range.clone());
-    let c = returned_checksums(&rec, input.checksum_mode.as_ref(), &sel);
-    let a = &rec.attrs;
-    let output = GetObjectOutput {
-        body: Some(StreamingBlob::wrap(body)),
-        content_length: Some(i64::try_from(sel.range.end - sel.range.start).unwrap_or(i64::MAX)),
-        content_range: sel.content_range,
-        parts_count: sel.parts_count,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag(&rec.etag)),
-        last_modified: Some(timestamp(rec.last_modified_ns)),
-        metadata: metadata_map(&a.user_metadata),
-        content_type: input.response_content_type.or_else(|| a.content_type.clone()),
-        content_encoding: input.response_content_encoding.or_else(|| a.content_encoding.clone()),
-        content_disposition: input.response_content_disposition.or_else(|| a.content_disposition.clone()),
-        content_language: input.response_content_language.or_else(|| a.content_language.clone()),
-        cache_control: input.response_cache_control.or_else(|| a.cache_control.clone()),
-        expires: input.response_expires.or_else(|| a.expires.as_deref().and_then(parse_http_date)),
-        website_redirect_location: a.website_redirect_location.clone(),
-        checksum_crc32: c.crc32,
-        checksum_crc32c: c.crc32c,
-        checksum_crc64nvme: c.crc64nvme,
-        checksum_sha1: c.sha1,
-        checksum_sha256: c.sha256,
-        tag_count: tag_count(&rec),
-        ..Default::default()
-    };
+    let read = object_read(&rec, input.checksum_mode.as_ref(), sel);
+    let tag_count = read.tag_count;
+    let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
     let mut resp = S3Response::new(output);
     proof_headers(&mut resp.headers, &rec);
     Ok(resp)
@@ -235,31 +226,8 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
         if_unmodified_since: input.if_unmodified_since.as_ref(),
     })?;
     let sel = select(&rec, input.range.as_ref(), input.part_number)?;
-    let c = returned_checksums(&rec, input.checksum_mode.as_ref(), &sel);
     let partial = sel.content_range.is_some();
-    let a = &rec.attrs;
-    let output = HeadObjectOutput {
-        content_length: Some(i64::try_from(sel.range.end - sel.range.start).unwrap_or(i64::MAX)),
-        content_range: sel.content_range,
-        parts_count: sel.parts_count,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag(&rec.etag)),
-        last_modified: Some(timestamp(rec.last_modified_ns)),
-        metadata: metadata_map(&a.user_metadata),
-        content_type: input.response_content_type.or_else(|| a.content_type.clone()),
-        content_encoding: input.response_content_encoding.or_else(|| a.content_encoding.clone()),
-        content_disposition: input.response_content_disposition.or_else(|| a.content_disposition.clone()),
-        content_language: input.response_content_language.or_else(|| a.content_language.clone()),
-        cache_control: input.response_cache_control.or_else(|| a.cache_control.clone()),
-        expires: input.response_expires.or_else(|| a.expires.as_deref().and_then(parse_http_date)),
-        website_redirect_location: a.website_redirect_location.clone(),
-        checksum_crc32: c.crc32,
-        checksum_crc32c: c.crc32c,
-        checksum_crc64nvme: c.crc64nvme,
-        checksum_sha1: c.sha1,
-        checksum_sha256: c.sha256,
-        ..Default::default()
-    };
+    let output = object_read_output!(HeadObjectOutput, input, object_read(&rec, input.checksum_mode.as_ref(), sel));
     let mut resp = S3Response::new(output);
     proof_headers(&mut resp.headers, &rec);
     if partial {

@@ -269,25 +269,14 @@ fn abandon(b: &UpstreamBackend, pending: &str, e: Error) -> Error {
 }
 
 /// The object description an upstream answer carries in its headers.
-struct Described {
-    content_length: Option<i64>,
-    content_range: Option<String>,
-    etag: String,
-    last_modified: Option<Timestamp>,
-    attrs: ObjectAttrs,
-    parts_count: Option<i32>,
-    tag_count: Option<i32>,
-    checksums: Checksums,
-}
-
-fn describe(h: &HeaderMap) -> Described {
+fn describe(h: &HeaderMap) -> ObjectRead {
     let s = |n: &str| header_str(h, n).map(str::to_owned);
     let mut user_metadata: Vec<(String, String)> = h
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-amz-meta-")?.to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     user_metadata.sort();
-    Described {
+    ObjectRead {
         content_length: header_str(h, "content-length").and_then(|v| v.parse().ok()),
         content_range: s("content-range"),
         etag: etag_of(h),
@@ -348,7 +337,7 @@ fn recorded(b: &UpstreamBackend, bucket: &str, key: &str, etag: &str) -> Option<
 
 /// Picks the index's checksums for a whole-object read asked with checksum mode, when the
 /// upstream returned none.
-fn merge_checksums(d: &mut Described, rec: Option<&ObjectRecord>, mode: Option<&ChecksumMode>) {
+fn merge_checksums(d: &mut ObjectRead, rec: Option<&ObjectRecord>, mode: Option<&ChecksumMode>) {
     if d.checksums.is_empty()
         && d.content_range.is_none()
         && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
@@ -376,32 +365,8 @@ pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInpu
     let rec = recorded(b, &input.bucket, &input.key, &d.etag);
     merge_checksums(&mut d, rec.as_ref(), input.checksum_mode.as_ref());
     let body = IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout);
-    let a = d.attrs;
-    let c = d.checksums;
-    let output = GetObjectOutput {
-        body: Some(StreamingBlob::wrap(body)),
-        content_length: d.content_length,
-        content_range: d.content_range,
-        parts_count: d.parts_count,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag(&d.etag)),
-        last_modified: d.last_modified,
-        metadata: metadata_map(&a.user_metadata),
-        content_type: input.response_content_type.or(a.content_type),
-        content_encoding: input.response_content_encoding.or(a.content_encoding),
-        content_disposition: input.response_content_disposition.or(a.content_disposition),
-        content_language: input.response_content_language.or(a.content_language),
-        cache_control: input.response_cache_control.or(a.cache_control),
-        expires: input.response_expires.or_else(|| a.expires.as_deref().and_then(parse_http_date)),
-        website_redirect_location: a.website_redirect_location,
-        checksum_crc32: c.crc32,
-        checksum_crc32c: c.crc32c,
-        checksum_crc64nvme: c.crc64nvme,
-        checksum_sha1: c.sha1,
-        checksum_sha256: c.sha256,
-        tag_count: d.tag_count,
-        ..Default::default()
-    };
+    let tag_count = d.tag_count;
+    let output = object_read_output!(GetObjectOutput, input, d, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
     let mut resp = S3Response::new(output);
     if let Some(rec) = &rec {
         proof_headers(&mut resp.headers, rec);
@@ -435,30 +400,7 @@ pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectIn
     let mut d = describe(resp.headers());
     let rec = recorded(b, &input.bucket, &input.key, &d.etag);
     merge_checksums(&mut d, rec.as_ref(), input.checksum_mode.as_ref());
-    let a = d.attrs;
-    let c = d.checksums;
-    let output = HeadObjectOutput {
-        content_length: d.content_length,
-        content_range: d.content_range,
-        parts_count: d.parts_count,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag(&d.etag)),
-        last_modified: d.last_modified,
-        metadata: metadata_map(&a.user_metadata),
-        content_type: input.response_content_type.or(a.content_type),
-        content_encoding: input.response_content_encoding.or(a.content_encoding),
-        content_disposition: input.response_content_disposition.or(a.content_disposition),
-        content_language: input.response_content_language.or(a.content_language),
-        cache_control: input.response_cache_control.or(a.cache_control),
-        expires: input.response_expires.or_else(|| a.expires.as_deref().and_then(parse_http_date)),
-        website_redirect_location: a.website_redirect_location,
-        checksum_crc32: c.crc32,
-        checksum_crc32c: c.crc32c,
-        checksum_crc64nvme: c.crc64nvme,
-        checksum_sha1: c.sha1,
-        checksum_sha256: c.sha256,
-        ..Default::default()
-    };
+    let output = object_read_output!(HeadObjectOutput, input, d);
     let mut resp = S3Response::new(output);
     if let Some(rec) = &rec {
         proof_headers(&mut resp.headers, rec);
