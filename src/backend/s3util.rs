@@ -208,6 +208,54 @@ macro_rules! attrs_from_input {
 }
 pub(crate) use attrs_from_input;
 
+/// The conditional headers of a read.
+#[derive(Clone, Copy)]
+pub(crate) struct ReadConditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+/// What a GetObject or HeadObject asks of its key: conditions, range or part, checksums.
+pub(crate) struct ReadRequest<'a> {
+    pub conditions: ReadConditions<'a>,
+    pub range: Option<&'a s3s::dto::Range>,
+    pub part_number: Option<i32>,
+    pub checksum_mode: Option<&'a s3s::dto::ChecksumMode>,
+}
+
+/// The [`ReadRequest`] of a `GetObjectInput` or `HeadObjectInput` (same fields).
+macro_rules! read_request {
+    ($input:expr) => {
+        crate::backend::s3util::ReadRequest {
+            conditions: crate::backend::s3util::ReadConditions {
+                if_match: $input.if_match.as_ref(),
+                if_none_match: $input.if_none_match.as_ref(),
+                if_modified_since: $input.if_modified_since.as_ref(),
+                if_unmodified_since: $input.if_unmodified_since.as_ref(),
+            },
+            range: $input.range.as_ref(),
+            part_number: $input.part_number,
+            checksum_mode: $input.checksum_mode.as_ref(),
+        }
+    };
+}
+pub(crate) use read_request;
+
+/// The `x-amz-copy-source-if-*` conditions of a `CopyObjectInput` or `UploadPartCopyInput`.
+macro_rules! copy_source_conditions {
+    ($input:expr) => {
+        crate::backend::s3util::ReadConditions {
+            if_match: $input.copy_source_if_match.as_ref(),
+            if_none_match: $input.copy_source_if_none_match.as_ref(),
+            if_modified_since: $input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $input.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+pub(crate) use copy_source_conditions;
+
 /// What a GetObject or HeadObject answers about the object read (from the index, or from
 /// the upstream's headers).
 pub(crate) struct ObjectRead {

@@ -2,7 +2,7 @@
 //! object's segments are the chosen parts, so completing a 5 GiB upload is one metadata
 //! transaction.
 
-use super::object::{ReadConditionsOwned, commit, copy_source};
+use super::object::{commit, copy_source};
 use super::*;
 use crate::auth::Principal;
 use crate::meta::{ObjectRecord, PartRecord, Segment, UploadRecord};
@@ -100,13 +100,7 @@ pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPart
     let input = &req.input;
     let number = part_number(input.part_number)?;
     b.upload(&input.bucket, &input.key, &input.upload_id)?;
-    let conditions: ReadConditionsOwned<'_> = (
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-    );
-    let (_, _, src) = copy_source(b, &input.copy_source, conditions)?;
+    let (_, _, src) = copy_source(b, &input.copy_source, &copy_source_conditions!(input))?;
     let range = copy_range(input.copy_source_range.as_deref(), src.size)?;
     let body = futures::StreamExt::map(b.blobs.read(&src.segments, range), |r| r.map_err(|e| Box::new(e) as s3s::StdError));
     let (pending, hasher) = b.blobs.write(Box::pin(body), BodyHasher::new(ChecksumSet::default()), b.opts.max_object_size).await?;

@@ -83,14 +83,6 @@ pub(super) async fn commit(
     }
 }
 
-/// The conditional headers of a read.
-struct ReadConditions<'a> {
-    if_match: Option<&'a ETagCondition>,
-    if_none_match: Option<&'a ETagCondition>,
-    if_modified_since: Option<&'a Timestamp>,
-    if_unmodified_since: Option<&'a Timestamp>,
-}
-
 /// Evaluates read preconditions with S3's precedence: a true `If-Match` overrides a false
 /// `If-Unmodified-Since`, a false `If-None-Match` overrides a true `If-Modified-Since`.
 fn check_read_conditions(rec: &ObjectRecord, c: &ReadConditions<'_>) -> Result<(), Error> {
@@ -168,20 +160,6 @@ fn select(rec: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>) -
 }
 
 /// The checksums to return: only when asked, and only for a whole object.
-/// What a read of `sel` of `rec` answers about it.
-fn object_read(rec: &ObjectRecord, mode: Option<&ChecksumMode>, sel: Selection) -> ObjectRead {
-    ObjectRead {
-        checksums: returned_checksums(rec, mode, &sel),
-        content_length: Some(i64::try_from(sel.range.end - sel.range.start).unwrap_or(i64::MAX)),
-        content_range: sel.content_range,
-        etag: rec.etag.clone(),
-        last_modified: Some(timestamp(rec.last_modified_ns)),
-        attrs: rec.attrs.clone(),
-        parts_count: sel.parts_count,
-        tag_count: tag_count(rec),
-    }
-}
-
 fn returned_checksums(rec: &ObjectRecord, mode: Option<&ChecksumMode>, sel: &Selection) -> Checksums {
     let whole = sel.range.start == 0 && sel.range.end == rec.size;
     if whole && !rec.multipart && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) {
@@ -195,19 +173,30 @@ fn tag_count(rec: &ObjectRecord) -> Option<i32> {
     (!rec.tags.is_empty()).then(|| i32::try_from(rec.tags.len()).unwrap_or(i32::MAX))
 }
 
+/// The record a GetObject or HeadObject reads, the part of it selected, and what the
+/// answer says about it, once the request's conditions hold.
+fn read_selected(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>, r: &ReadRequest<'_>) -> Result<(ObjectRecord, Selection, ObjectRead), Error> {
+    only_null_version(version_id)?;
+    let rec = b.object(bucket, key)?;
+    check_read_conditions(&rec, &r.conditions)?;
+    let sel = select(&rec, r.range, r.part_number)?;
+    let read = ObjectRead {
+        checksums: returned_checksums(&rec, r.checksum_mode, &sel),
+        content_length: Some(i64::try_from(sel.range.end - sel.range.start).unwrap_or(i64::MAX)),
+        content_range: sel.content_range.clone(),
+        etag: rec.etag.clone(),
+        last_modified: Some(timestamp(rec.last_modified_ns)),
+        attrs: rec.attrs.clone(),
+        parts_count: sel.parts_count,
+        tag_count: tag_count(&rec),
+    };
+    Ok((rec, sel, read))
+}
+
 pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let input = req.input;
-    only_null_version(input.version_id.as_deref())?;
-    let rec = b.object(&input.bucket, &input.key)?;
-    check_read_conditions(&rec, &ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    })?;
-    let sel = select(&rec, input.range.as_ref(), input.part_number)?;
-    let body = b.blobs.read(&rec.segments, sel.range.clone());
-    let read = object_read(&rec, input.checksum_mode.as_ref(), sel);
+    let (rec, sel, read) = read_selected(b, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input))?;
+    let body = b.blobs.read(&rec.segments, sel.range);
     let tag_count = read.tag_count;
     let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
     let mut resp = S3Response::new(output);
@@ -217,17 +206,9 @@ pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>)
 
 pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let input = req.input;
-    only_null_version(input.version_id.as_deref())?;
-    let rec = b.object(&input.bucket, &input.key)?;
-    check_read_conditions(&rec, &ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    })?;
-    let sel = select(&rec, input.range.as_ref(), input.part_number)?;
+    let (rec, sel, read) = read_selected(b, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input))?;
     let partial = sel.content_range.is_some();
-    let output = object_read_output!(HeadObjectOutput, input, object_read(&rec, input.checksum_mode.as_ref(), sel));
+    let output = object_read_output!(HeadObjectOutput, input, read);
     let mut resp = S3Response::new(output);
     proof_headers(&mut resp.headers, &rec);
     if partial {
@@ -271,34 +252,19 @@ pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObject
 pub(super) fn copy_source(
     b: &LocalBackend,
     source: &CopySource,
-    conditions: ReadConditionsOwned<'_>,
+    conditions: &ReadConditions<'_>,
 ) -> Result<(String, String, ObjectRecord), Error> {
     let (bucket, key) = copy_source_location(source)?;
     let rec = b.object(bucket, key)?;
     // For copies a failed If-None-Match / If-Modified-Since is 412, not 304.
-    check_read_conditions(&rec, &ReadConditions {
-        if_match: conditions.0,
-        if_none_match: conditions.1,
-        if_modified_since: conditions.2,
-        if_unmodified_since: conditions.3,
-    })
-    .map_err(|e| if matches!(e, Error::NotModified) { Error::PreconditionFailed } else { e })?;
+    check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified) { Error::PreconditionFailed } else { e })?;
     Ok((bucket.to_string(), key.to_string(), rec))
 }
-
-/// `(if-match, if-none-match, if-modified-since, if-unmodified-since)` of a copy source.
-pub(super) type ReadConditionsOwned<'a> =
-    (Option<&'a ETagCondition>, Option<&'a ETagCondition>, Option<&'a Timestamp>, Option<&'a Timestamp>);
 
 pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
     let input = &mut req.input;
     check_key(&input.key)?;
-    let (src_bucket, src_key, src) = copy_source(b, &input.copy_source, (
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-    ))?;
+    let (src_bucket, src_key, src) = copy_source(b, &input.copy_source, &copy_source_conditions!(input))?;
     b.bucket(&input.bucket)?;
     let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
     let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);

@@ -3,7 +3,7 @@
 //! the upstream's id, and each part, for listings, topic rules and completion checks.
 
 use super::client::Call;
-use super::object::{body_length, copy_source_header, etag_header, etag_of, hash_back, missing_key, record, send_upload, with_attrs};
+use super::object::{COPY_SOURCE_CONDITION_HEADERS, body_length, copy_source_header, etag_of, hash_back, missing_key, record, send_upload, with_attrs, with_conditions};
 use super::{UpstreamBackend, xml};
 use crate::auth::Principal;
 use crate::backend::Error;
@@ -101,13 +101,13 @@ pub(super) async fn upload_part_copy(b: &UpstreamBackend, req: S3Request<UploadP
     let head = b.call(Call::new(Method::HEAD, &src_place.bucket, &src_place.key(&src_key))).await.map_err(missing_key)?;
     let src_size = super::object::header_str(head.headers(), "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let range = copy_range(input.copy_source_range.as_deref(), src_size)?;
-    let call = part_call(&place, &input.key, &input.upload_id, number)
-        .header("x-amz-copy-source", &source)
-        .header_opt("x-amz-copy-source-range", input.copy_source_range.as_ref())
-        .header_opt("x-amz-copy-source-if-match", input.copy_source_if_match.as_ref().map(etag_header))
-        .header_opt("x-amz-copy-source-if-none-match", input.copy_source_if_none_match.as_ref().map(etag_header))
-        .header_opt("x-amz-copy-source-if-modified-since", input.copy_source_if_modified_since.as_ref().map(http_date))
-        .header_opt("x-amz-copy-source-if-unmodified-since", input.copy_source_if_unmodified_since.as_ref().map(http_date));
+    let call = with_conditions(
+        part_call(&place, &input.key, &input.upload_id, number)
+            .header("x-amz-copy-source", &source)
+            .header_opt("x-amz-copy-source-range", input.copy_source_range.as_ref()),
+        COPY_SOURCE_CONDITION_HEADERS,
+        &copy_source_conditions!(input),
+    );
     let resp = b.client.send(&call, Bytes::new()).await?;
     let result: xml::ETagResult = xml::parse(&b.client.xml(resp).await?)?;
     let part = PartRecord {

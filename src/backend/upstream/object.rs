@@ -33,6 +33,19 @@ pub(super) fn with_attrs(mut call: Call, a: &ObjectAttrs) -> Call {
     call
 }
 
+/// The headers of a read's conditions, and of a copy source's.
+const READ_CONDITION_HEADERS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+pub(super) const COPY_SOURCE_CONDITION_HEADERS: [&str; 4] =
+    ["x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match", "x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"];
+
+/// Sends conditions `c` under `names` (in the order of [`READ_CONDITION_HEADERS`]).
+pub(super) fn with_conditions(call: Call, names: [&'static str; 4], c: &ReadConditions<'_>) -> Call {
+    call.header_opt(names[0], c.if_match.map(etag_header))
+        .header_opt(names[1], c.if_none_match.map(etag_header))
+        .header_opt(names[2], c.if_modified_since.map(http_date))
+        .header_opt(names[3], c.if_unmodified_since.map(http_date))
+}
+
 /// Adds the checksums a client declared in headers, so the upstream keeps them too.
 pub(super) fn with_checksums(call: Call, c: &Checksums) -> Call {
     call.header_opt("x-amz-checksum-crc32", c.crc32.as_ref())
@@ -42,7 +55,7 @@ pub(super) fn with_checksums(call: Call, c: &Checksums) -> Call {
         .header_opt("x-amz-checksum-sha256", c.sha256.as_ref())
 }
 
-pub(super) fn etag_header(e: &ETagCondition) -> String {
+fn etag_header(e: &ETagCondition) -> String {
     match e {
         ETagCondition::Any => "*".to_owned(),
         ETagCondition::ETag(t) => format!("\"{}\"", t.value()),
@@ -303,21 +316,32 @@ fn describe(h: &HeaderMap) -> ObjectRead {
     }
 }
 
-/// A read forwarded upstream with its range and conditions.
-fn read_call(method: Method, place: &Place, key: &str, range: Option<&Range>, part_number: Option<i32>, c: (Option<&ETagCondition>, Option<&ETagCondition>, Option<&Timestamp>, Option<&Timestamp>), checksum_mode: Option<&ChecksumMode>) -> Call {
-    let mut call = Call::new(method, &place.bucket, &place.key(key))
-        .header_opt("if-match", c.0.map(etag_header))
-        .header_opt("if-none-match", c.1.map(etag_header))
-        .header_opt("if-modified-since", c.2.map(http_date))
-        .header_opt("if-unmodified-since", c.3.map(http_date))
-        .header_opt("x-amz-checksum-mode", checksum_mode.map(ChecksumMode::as_str));
-    if let Some(r) = range {
-        call = call.header("range", range_header(r));
+/// A GetObject or HeadObject forwarded upstream (`method`), with its range and conditions:
+/// the upstream's answer, what it says of the object with what the index adds, and the
+/// index's record of the same version.
+async fn read_upstream(
+    b: &UpstreamBackend,
+    method: Method,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    r: &ReadRequest<'_>,
+) -> Result<(http::Response<hyper::body::Incoming>, ObjectRead, Option<ObjectRecord>), Error> {
+    only_null_version(version_id)?;
+    let place = b.place(bucket)?;
+    let mut call = with_conditions(Call::new(method, &place.bucket, &place.key(key)), READ_CONDITION_HEADERS, &r.conditions)
+        .header_opt("x-amz-checksum-mode", r.checksum_mode.map(ChecksumMode::as_str));
+    if let Some(range) = r.range {
+        call = call.header("range", range_header(range));
     }
-    if let Some(n) = part_number {
+    if let Some(n) = r.part_number {
         call = call.query("partNumber", n.to_string());
     }
-    call
+    let resp = b.call(call).await.map_err(missing_key)?;
+    let mut read = describe(resp.headers());
+    let rec = recorded(b, bucket, key, &read.etag);
+    merge_checksums(&mut read, rec.as_ref(), r.checksum_mode);
+    Ok((resp, read, rec))
 }
 
 fn range_header(r: &Range) -> String {
@@ -349,24 +373,10 @@ fn merge_checksums(d: &mut ObjectRead, rec: Option<&ObjectRecord>, mode: Option<
 
 pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let input = req.input;
-    only_null_version(input.version_id.as_deref())?;
-    let place = b.place(&input.bucket)?;
-    let call = read_call(
-        Method::GET,
-        &place,
-        &input.key,
-        input.range.as_ref(),
-        input.part_number,
-        (input.if_match.as_ref(), input.if_none_match.as_ref(), input.if_modified_since.as_ref(), input.if_unmodified_since.as_ref()),
-        input.checksum_mode.as_ref(),
-    );
-    let resp = b.call(call).await.map_err(missing_key)?;
-    let mut d = describe(resp.headers());
-    let rec = recorded(b, &input.bucket, &input.key, &d.etag);
-    merge_checksums(&mut d, rec.as_ref(), input.checksum_mode.as_ref());
+    let (resp, read, rec) = read_upstream(b, Method::GET, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
     let body = IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout);
-    let tag_count = d.tag_count;
-    let output = object_read_output!(GetObjectOutput, input, d, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
+    let tag_count = read.tag_count;
+    let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
     let mut resp = S3Response::new(output);
     if let Some(rec) = &rec {
         proof_headers(&mut resp.headers, rec);
@@ -384,23 +394,9 @@ pub(super) fn missing_key(e: Error) -> Error {
 
 pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let input = req.input;
-    only_null_version(input.version_id.as_deref())?;
-    let place = b.place(&input.bucket)?;
-    let call = read_call(
-        Method::HEAD,
-        &place,
-        &input.key,
-        input.range.as_ref(),
-        input.part_number,
-        (input.if_match.as_ref(), input.if_none_match.as_ref(), input.if_modified_since.as_ref(), input.if_unmodified_since.as_ref()),
-        input.checksum_mode.as_ref(),
-    );
-    let resp = b.call(call).await.map_err(missing_key)?;
+    let (resp, read, rec) = read_upstream(b, Method::HEAD, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
     let partial = resp.status() == http::StatusCode::PARTIAL_CONTENT;
-    let mut d = describe(resp.headers());
-    let rec = recorded(b, &input.bucket, &input.key, &d.etag);
-    merge_checksums(&mut d, rec.as_ref(), input.checksum_mode.as_ref());
-    let output = object_read_output!(HeadObjectOutput, input, d);
+    let output = object_read_output!(HeadObjectOutput, input, read);
     let mut resp = S3Response::new(output);
     if let Some(rec) = &rec {
         proof_headers(&mut resp.headers, rec);
@@ -490,12 +486,11 @@ pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObje
     let new_attrs = replace_meta.then(|| attrs_from_input!(input));
     let new_tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let (bucket, key) = (input.bucket.clone(), input.key.clone());
-    let mut call = Call::new(Method::PUT, &place.bucket, &place.key(&key))
-        .header("x-amz-copy-source", &source)
-        .header_opt("x-amz-copy-source-if-match", input.copy_source_if_match.as_ref().map(etag_header))
-        .header_opt("x-amz-copy-source-if-none-match", input.copy_source_if_none_match.as_ref().map(etag_header))
-        .header_opt("x-amz-copy-source-if-modified-since", input.copy_source_if_modified_since.as_ref().map(http_date))
-        .header_opt("x-amz-copy-source-if-unmodified-since", input.copy_source_if_unmodified_since.as_ref().map(http_date));
+    let mut call = with_conditions(
+        Call::new(Method::PUT, &place.bucket, &place.key(&key)).header("x-amz-copy-source", &source),
+        COPY_SOURCE_CONDITION_HEADERS,
+        &copy_source_conditions!(input),
+    );
     if let Some(a) = &new_attrs {
         call = with_attrs(call.header("x-amz-metadata-directive", "REPLACE"), a);
     }
