@@ -418,6 +418,7 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
     });
     let bytes_in = declared_length(req.headers(), "x-amz-decoded-content-length").or_else(|| declared_length(req.headers(), "content-length"));
     let own_endpoint = own_endpoint_label(req.uri().path());
+    let expects_continue = req.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
         let _in_flight = app.metrics.start_request();
@@ -443,6 +444,12 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
         };
         if let Ok(v) = http::HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
+        }
+        if expects_continue && !resp.status().is_success() {
+            // A refusal before the body was asked for: the client may or may not send the
+            // body now, so the connection cannot be trusted for another request (botocore
+            // skips it, and hyper sometimes read the next request's first bytes as it).
+            resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
         if let Some(a) = admission.get() {
             if let Some((limit, remaining, reset)) = a.headers {

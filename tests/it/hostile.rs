@@ -96,6 +96,23 @@ async fn a_stalled_upload_times_out_and_stores_nothing() {
     assert_eq!(count_files(&gw.storage_dir().join("tmp")), 0);
 }
 
+/// A client that sent `Expect: 100-continue` and got a refusal instead of `100 Continue`
+/// holds its body back (botocore does); the server must not then read the client's next
+/// request as that body: it closes the connection.
+#[tokio::test]
+async fn a_refusal_before_100_continue_closes_the_connection() {
+    use tokio::io::AsyncWriteExt;
+    let gw = Gateway::start().await;
+    let b = gw.bucket("expect").await;
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    // Anonymous: refused before the body is read.
+    let head = format!("PUT /{b}/k HTTP/1.1\r\nhost: {}\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n", gw.addr);
+    s.write_all(head.as_bytes()).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), read_response(&mut s)).await.expect("the server closes the connection after its answer");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close")), "{:?}", r.headers);
+}
+
 #[tokio::test]
 async fn oversized_objects_are_refused() {
     let gw = Gateway::start_with(|c| c.storage.max_object_size = 64 << 10).await;
