@@ -88,22 +88,50 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, listen, data_dir, upstream } => serve(config, listen, data_dir, upstream.as_deref()),
-        Command::Probe { addr, alive } => {
-            client("probe", tollgate::obs::probe(&addr, if alive { "/health" } else { "/ready" }))
-        }
-        Command::Migrate { config, data_dir, upstream, from, to, bucket, dry_run, parallel } => {
-            let opts = tollgate::migrate::Options { from, to, bucket, dry_run, parallel };
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            upstream,
+        } => serve(config, listen, data_dir, upstream.as_deref()),
+        Command::Probe { addr, alive } => client(
+            "probe",
+            tollgate::obs::probe(&addr, if alive { "/health" } else { "/ready" }),
+        ),
+        Command::Migrate {
+            config,
+            data_dir,
+            upstream,
+            from,
+            to,
+            bucket,
+            dry_run,
+            parallel,
+        } => {
+            let opts = tollgate::migrate::Options {
+                from,
+                to,
+                bucket,
+                dry_run,
+                parallel,
+            };
             migrate(config, data_dir, upstream.as_deref(), &opts)
         }
-        Command::Admin { conn, command } => client("admin", tollgate::admin::client::run(&conn, command)),
-        Command::Proof { conn, command } => client("proof", tollgate::proof::cli::run(&conn, command)),
+        Command::Admin { conn, command } => {
+            client("admin", tollgate::admin::client::run(&conn, command))
+        }
+        Command::Proof { conn, command } => {
+            client("proof", tollgate::proof::cli::run(&conn, command))
+        }
     }
 }
 
 /// Runs one client command of the CLI.
 fn client(name: &str, command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tollgate: cannot start the runtime: {e}");
@@ -120,7 +148,11 @@ fn client(name: &str, command: impl std::future::Future<Output = Result<(), Stri
 }
 
 /// The configuration from `config`, with the command line's overrides.
-fn load_config(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> Result<Config, String> {
+fn load_config(
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    upstream: Option<&str>,
+) -> Result<Config, String> {
     let mut cfg = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(url) = upstream {
         cfg.backend = tollgate::config::BackendKind::Upstream;
@@ -133,7 +165,12 @@ fn load_config(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Opt
     Ok(cfg)
 }
 
-fn migrate(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<&str>, opts: &tollgate::migrate::Options) -> ExitCode {
+fn migrate(
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    upstream: Option<&str>,
+    opts: &tollgate::migrate::Options,
+) -> ExitCode {
     let mut cfg = match load_config(config, data_dir, upstream) {
         Ok(c) => c,
         Err(e) => {
@@ -144,7 +181,9 @@ fn migrate(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<
     // The upstream is configured for the migration whichever backend serves today.
     cfg.backend = opts.from;
     tollgate::obs::init_logging(&cfg.log);
-    let Some(runtime) = multi_thread_runtime() else { return ExitCode::FAILURE };
+    let Some(runtime) = multi_thread_runtime() else {
+        return ExitCode::FAILURE;
+    };
     runtime.block_on(async {
         let progress = tollgate::migrate::Progress::default();
         let started = std::time::Instant::now();
@@ -171,7 +210,12 @@ fn migrate(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<
     })
 }
 
-fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> ExitCode {
+fn serve(
+    config: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    data_dir: Option<PathBuf>,
+    upstream: Option<&str>,
+) -> ExitCode {
     let mut cfg = match load_config(config, data_dir, upstream) {
         Ok(c) => c,
         Err(e) => {
@@ -183,7 +227,9 @@ fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir
         cfg.listen = l;
     }
     tollgate::obs::init_logging(&cfg.log);
-    let Some(runtime) = multi_thread_runtime() else { return ExitCode::FAILURE };
+    let Some(runtime) = multi_thread_runtime() else {
+        return ExitCode::FAILURE;
+    };
     runtime.block_on(async move {
         let listen = cfg.listen;
         let app = match App::open(cfg) {
@@ -218,7 +264,11 @@ fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir
 }
 
 fn multi_thread_runtime() -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| eprintln!("tollgate: cannot start the runtime: {e}")).ok()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("tollgate: cannot start the runtime: {e}"))
+        .ok()
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -2,27 +2,27 @@
 //! front (s3s) and the operational endpoints, and shuts down gracefully.
 
 use crate::admin::{AdminApi, AdminParts, Routes, proofs::ProofApi};
-use crate::proof::Prover;
 use crate::audit::RequestContext;
 use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
-use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::local::{LocalBackend, LocalOptions};
+use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::upstream::client::ClientOptions;
 use crate::backend::upstream::{Mapping, MirrorTarget, UpstreamBackend, UpstreamOptions};
 use crate::config::{BackendKind, Config};
-use crate::limits::{Limiter, MeteredBody};
 use crate::jobs::{RetryPolicy, Scheduler, workers};
+use crate::limits::xml_body::{Seen, XmlBody, is_config_request};
+use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs::{self, metrics::Metrics};
 use crate::policy::Policy;
 use crate::policy::topics::Topics;
+use crate::proof::Prover;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -53,6 +53,8 @@ pub struct App {
     backends: Arc<Backends>,
     jobs: Arc<Scheduler>,
     pub(crate) metrics: Arc<Metrics>,
+    limiter: Arc<Limiter>,
+    denials: Arc<crate::audit::DenialLog>,
     s3: S3Service,
     /// Root credentials generated at this start (to be shown once).
     pub generated_root: Option<(String, auth::Secret)>,
@@ -67,7 +69,11 @@ impl App {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
         check_holding_backend(store.as_ref(), config.backend)?;
         let prover = if config.proofs.enabled {
-            let file = config.proofs.signing_key_file.clone().unwrap_or_else(|| config.data_dir.join("proof-signing.key"));
+            let file = config
+                .proofs
+                .signing_key_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("proof-signing.key"));
             let prover = Prover::load(&file)?;
             store.proof_key_put(prover.key_id(), &prover.public_key())?;
             Some(Arc::new(prover))
@@ -75,13 +81,33 @@ impl App {
             None
         };
         let backends = open_backends(&config, &store, prover.as_ref())?;
-        let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
+        let (root_key, root_secret, generated) =
+            auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
-            store.tenant_create(&TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns(), quota: crate::meta::Quota::default() }, None)?;
+            store.tenant_create(
+                &TenantRecord {
+                    name: auth::ROOT_TENANT.into(),
+                    created_ns: crate::audit::now_ns(),
+                    quota: crate::meta::Quota::default(),
+                },
+                None,
+            )?;
         }
-        let master_file = config.auth.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
-        let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
-        let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
+        let master_file = config
+            .auth
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("master.key"));
+        let master = MasterKey::load(
+            std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(),
+            &master_file,
+        )?;
+        let keys = Arc::new(KeyStore::open(
+            Arc::clone(&store),
+            master,
+            &root_key,
+            root_secret.clone(),
+        )?);
 
         let metrics = Arc::new(Metrics::default());
         let topics = Arc::new(Topics::load(Arc::clone(&store))?);
@@ -95,8 +121,15 @@ impl App {
             prover: prover.clone(),
             metrics: Arc::clone(&metrics),
         };
-        let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
-        let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
+        let retry = RetryPolicy {
+            retries: config.jobs.retries,
+            base: Duration::from_millis(config.jobs.retry_base_ms),
+        };
+        let jobs = Arc::new(Scheduler::new(
+            workers::configured(&config, &job_parts),
+            retry,
+            Arc::clone(&metrics),
+        ));
         let mut b = S3ServiceBuilder::new(ArcS3 {
             backends: Arc::clone(&backends),
             metrics: Arc::clone(&metrics),
@@ -105,34 +138,47 @@ impl App {
         });
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
-        b.set_access(Policy::new(Arc::clone(&keys), Arc::clone(&store), Arc::clone(&limiter), Arc::clone(&metrics), Arc::clone(&topics)));
+        let denials = Arc::new(crate::audit::DenialLog::default());
+        b.set_access(Policy::new(
+            Arc::clone(&keys),
+            Arc::clone(&store),
+            Arc::clone(&limiter),
+            Arc::clone(&metrics),
+            Arc::clone(&topics),
+        ));
         b.set_route(Routes {
             admin: AdminApi::new(AdminParts {
                 store: Arc::clone(&store),
                 keys: Arc::clone(&keys),
                 backend: Arc::clone(&backends),
-                limiter,
+                limiter: Arc::clone(&limiter),
                 topics: Arc::clone(&topics),
                 prover: prover.clone(),
                 proof_retention_days: config.proofs.deleted_retention_days,
                 jobs: Arc::clone(&jobs),
+                denials: Arc::clone(&denials),
             }),
             proofs: ProofApi::new(Arc::clone(&store), prover.clone()),
         });
         b.set_validation(crate::admin::BucketNames);
         if !config.domains.is_empty() {
-            let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
+            let host = s3s::host::MultiDomain::new(&config.domains)
+                .map_err(|e| Error::Config(e.to_string()))?;
             b.set_host(host);
         }
         let mut s3_config = s3s::config::S3Config::default();
         s3_config.xml_max_body_size = config.server.max_xml_body_bytes;
-        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
+        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+            s3_config,
+        ))));
         Ok(Self {
             s3: b.build(),
             store,
             backends,
             jobs,
             metrics,
+            limiter,
+            denials,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             config,
@@ -147,22 +193,39 @@ impl App {
 
 /// The backends holding the gateway's buckets: the configured one, and the other if
 /// `tollgate migrate --bucket` moved a bucket there.
-fn open_backends(config: &Config, store: &Arc<dyn Store>, prover: Option<&Arc<Prover>>) -> Result<Arc<Backends>, Error> {
+fn open_backends(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    prover: Option<&Arc<Prover>>,
+) -> Result<Arc<Backends>, Error> {
     let placement = Placement::load(store.as_ref(), config.backend)?;
     let mut local: Option<Arc<dyn Backend>> = None;
     if placement.uses(BackendKind::Local) {
-        local = Some(Arc::new(local_backend(config, Arc::clone(store), prover.cloned())?));
+        local = Some(Arc::new(local_backend(
+            config,
+            Arc::clone(store),
+            prover.cloned(),
+        )?));
     }
     let mut upstream: Option<Arc<dyn Backend>> = None;
     if placement.uses(BackendKind::Upstream) && !config.upstream.endpoint.is_empty() {
-        upstream = Some(Arc::new(upstream_backend(config, Arc::clone(store), prover.cloned())?));
+        upstream = Some(Arc::new(upstream_backend(
+            config,
+            Arc::clone(store),
+            prover.cloned(),
+        )?));
     }
-    let backends = Backends::new(Arc::clone(store), placement, local, upstream).map_err(|e| Error::Config(format!("{e}: configure [upstream] (or --upstream URL)")))?;
+    let backends = Backends::new(Arc::clone(store), placement, local, upstream)
+        .map_err(|e| Error::Config(format!("{e}: configure [upstream] (or --upstream URL)")))?;
     Ok(Arc::new(backends))
 }
 
 /// The local-disk backend `config` describes.
-pub fn local_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<LocalBackend, Error> {
+pub fn local_backend(
+    config: &Config,
+    store: Arc<dyn Store>,
+    prover: Option<Arc<Prover>>,
+) -> Result<LocalBackend, Error> {
     let opts = LocalOptions {
         fsync: config.storage.fsync,
         max_object_size: config.storage.max_object_size,
@@ -172,29 +235,48 @@ pub fn local_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<
 }
 
 /// The upstream backend `config` describes.
-pub fn upstream_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<UpstreamBackend, Error> {
+pub fn upstream_backend(
+    config: &Config,
+    store: Arc<dyn Store>,
+    prover: Option<Arc<Prover>>,
+) -> Result<UpstreamBackend, Error> {
     let up = &config.upstream;
     let secret = up.secret().map_err(|e| Error::Config(e.to_string()))?;
-    let mapping = if up.bucket.is_empty() { Mapping::Buckets { prefix: up.bucket_prefix.clone() } } else { Mapping::Prefix { bucket: up.bucket.clone() } };
-    Ok(UpstreamBackend::open(store, prover, UpstreamOptions {
-        client: ClientOptions {
-            endpoint: up.endpoint.clone(),
-            region: up.region.clone(),
-            access_key: up.access_key.clone(),
-            secret_key: auth::Secret::new(secret),
-            path_style: up.path_style,
-            connect_timeout: Duration::from_millis(up.connect_timeout_ms),
-            timeout: Duration::from_secs(up.timeout_secs),
-            retries: up.retries,
-            retry_base: Duration::from_millis(up.retry_base_ms),
-            pool_idle: Duration::from_secs(up.pool_idle_secs),
+    let mapping = if up.bucket.is_empty() {
+        Mapping::Buckets {
+            prefix: up.bucket_prefix.clone(),
+        }
+    } else {
+        Mapping::Prefix {
+            bucket: up.bucket.clone(),
+        }
+    };
+    Ok(UpstreamBackend::open(
+        store,
+        prover,
+        UpstreamOptions {
+            client: ClientOptions {
+                endpoint: up.endpoint.clone(),
+                region: up.region.clone(),
+                access_key: up.access_key.clone(),
+                secret_key: auth::Secret::new(secret),
+                path_style: up.path_style,
+                connect_timeout: Duration::from_millis(up.connect_timeout_ms),
+                timeout: Duration::from_secs(up.timeout_secs),
+                retries: up.retries,
+                retry_base: Duration::from_millis(up.retry_base_ms),
+                pool_idle: Duration::from_secs(up.pool_idle_secs),
+            },
+            mapping,
+            max_object_size: config.storage.max_object_size,
+            body_idle_timeout: config.server.body_idle_timeout(),
+            fsync: config.storage.fsync,
+            mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget {
+                bucket: up.meta_bucket.clone(),
+                instance: up.instance.clone(),
+            }),
         },
-        mapping,
-        max_object_size: config.storage.max_object_size,
-        body_idle_timeout: config.server.body_idle_timeout(),
-        fsync: config.storage.fsync,
-        mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget { bucket: up.meta_bucket.clone(), instance: up.instance.clone() }),
-    })?)
+    )?)
 }
 
 /// Refuses to serve with a backend that does not hold the objects (the configuration
@@ -221,11 +303,19 @@ struct ArcS3 {
 }
 
 impl ArcS3 {
-    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = s3s::S3Result<T>>) -> s3s::S3Result<T> {
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = s3s::S3Result<T>>,
+    ) -> s3s::S3Result<T> {
         let started = std::time::Instant::now();
         let result = call.await;
-        let failed = result.as_ref().err().is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
-        self.metrics.backend_call(operation, started.elapsed(), failed);
+        let failed = result
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
+        self.metrics
+            .backend_call(operation, started.elapsed(), failed);
         result
     }
 
@@ -237,7 +327,11 @@ impl ArcS3 {
             return None;
         }
         let tenant = self.store.bucket_get(bucket).ok().flatten()?.tenant;
-        Some(ListingFilter { rules, tenant, principal: auth::Principal::of(req) })
+        Some(ListingFilter {
+            rules,
+            tenant,
+            principal: auth::Principal::of(req),
+        })
     }
 }
 
@@ -250,22 +344,39 @@ struct ListingFilter {
 
 impl ListingFilter {
     fn readable(&self, key: &str) -> bool {
-        crate::policy::topics::locate(&self.rules, key)
-            .is_none_or(|t| crate::policy::topics::decide(&self.principal, &self.tenant, &t, crate::policy::topics::TopicOp::Read).is_ok())
+        crate::policy::topics::locate(&self.rules, key).is_none_or(|t| {
+            crate::policy::topics::decide(
+                &self.principal,
+                &self.tenant,
+                &t,
+                crate::policy::topics::TopicOp::Read,
+            )
+            .is_ok()
+        })
     }
 
     /// A common prefix is shown if something under it may be read: a prefix inside an
     /// owner's space stands for that owner's keys.
     fn readable_prefix(&self, prefix: &str) -> bool {
         match crate::policy::topics::locate(&self.rules, prefix) {
-            Some(t) if !t.owner.is_empty() => self.readable(&format!("{}/{}/-", t.rule.topic, t.owner)),
+            Some(t) if !t.owner.is_empty() => {
+                self.readable(&format!("{}/{}/-", t.rule.topic, t.owner))
+            }
             _ => true,
         }
     }
 
     fn keep<T>(&self, items: &mut Option<Vec<T>>, key: impl Fn(&T) -> Option<&str>, prefix: bool) {
         if let Some(v) = items {
-            v.retain(|item| key(item).is_none_or(|k| if prefix { self.readable_prefix(k) } else { self.readable(k) }));
+            v.retain(|item| {
+                key(item).is_none_or(|k| {
+                    if prefix {
+                        self.readable_prefix(k)
+                    } else {
+                        self.readable(k)
+                    }
+                })
+            });
         }
     }
 }
@@ -388,67 +499,197 @@ impl s3s::auth::S3Auth for ArcAuth {
     }
 }
 
-/// Request ids: a random per-process prefix and a counter, so ids are unique and cheap.
-struct RequestIds {
-    prefix: u32,
-    next: AtomicU64,
+/// A request id: 16 random upper-case hex digits, as AWS's look (never a counter, which
+/// would tell a caller how busy the gateway is).
+fn request_id() -> String {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    hex_simd::encode_to_string(b, hex_simd::AsciiCase::Upper)
 }
 
-impl RequestIds {
-    fn new() -> Self {
-        let mut b = [0u8; 4];
-        getrandom::fill(&mut b).expect("the OS random source is available");
-        Self { prefix: u32::from_le_bytes(b), next: AtomicU64::new(1) }
-    }
+/// An S3 XML error answer made by the server itself (before s3s).
+fn refusal_response(
+    refusal: &crate::auth::screen::Refusal,
+    request_id: &str,
+) -> http::Response<s3s::Body> {
+    http::Response::builder()
+        .status(refusal.status)
+        .header(http::header::CONTENT_TYPE, "application/xml")
+        .body(s3s::Body::from(refusal.to_xml(request_id)))
+        .unwrap_or_default()
+}
 
-    fn next(&self) -> String {
-        format!("{:08X}{:016X}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
+/// The refusal of a configuration document over `limit` bytes.
+fn too_big(limit: u64) -> crate::auth::screen::Refusal {
+    crate::auth::screen::Refusal {
+        status: http::StatusCode::BAD_REQUEST,
+        code: "MaxMessageLengthExceeded",
+        message: format!(
+            "Your request was too big: configuration documents are at most {limit} bytes (server.max_xml_body_bytes)."
+        ),
+        details: Vec::new(),
     }
 }
 
-async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
-    let request_id = ids.next();
+/// The client's fault behind s3s's internal error on a configuration document, if its body
+/// shows one: too large, or not the body `x-amz-content-sha256` declared.
+fn client_fault_of(
+    seen: &std::sync::Mutex<Seen>,
+    declared_sha256: Option<&str>,
+    limit: u64,
+) -> Option<crate::auth::screen::Refusal> {
+    let seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.exceeded {
+        return Some(too_big(limit));
+    }
+    declared_sha256
+        .filter(|d| seen.contradicts(d))
+        .map(|_| crate::auth::screen::Refusal {
+            status: http::StatusCode::BAD_REQUEST,
+            code: "XAmzContentSHA256Mismatch",
+            message: "The provided 'x-amz-content-sha256' header does not match what was computed."
+                .into(),
+            details: Vec::new(),
+        })
+}
+
+/// The answer to an address that spent its budget of unauthenticated failures.
+fn slow_down(throttled: crate::limits::Throttled, request_id: &str) -> http::Response<s3s::Body> {
+    let retry =
+        throttled.retry_after.as_secs() + u64::from(throttled.retry_after.subsec_nanos() > 0);
+    let refusal = crate::auth::screen::Refusal {
+        status: http::StatusCode::SERVICE_UNAVAILABLE,
+        code: "SlowDown",
+        message: "Please reduce your request rate.".into(),
+        details: Vec::new(),
+    };
+    let mut resp = refusal_response(&refusal, request_id);
+    resp.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(retry.max(1)),
+    );
+    resp
+}
+
+/// Removes a `Range` header S3 would ignore: one it cannot parse, or a multi-range one
+/// (S3 serves one range at most, and answers the whole object to anything else). A header
+/// the signature covers stays (dropping it would break the signature): s3s refuses it
+/// with `400 InvalidArgument`.
+fn drop_ignored_range(req: &mut http::Request<Incoming>) {
+    if !matches!(*req.method(), http::Method::GET | http::Method::HEAD) {
+        return;
+    }
+    let ignored = req
+        .headers()
+        .get(http::header::RANGE)
+        .is_some_and(|v| match v.to_str() {
+            Ok(s) => s.contains(',') || s3s::dto::Range::parse(s).is_err(),
+            Err(_) => true,
+        });
+    if ignored
+        && !crate::auth::screen::signs_header(
+            req.uri().query().unwrap_or(""),
+            req.headers(),
+            "range",
+        )
+    {
+        req.headers_mut().remove(http::header::RANGE);
+    }
+}
+
+/// Whether a request announces a body (which an early refusal leaves unread).
+fn has_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || declared_length(headers, "content-length").is_some_and(|n| n > 0)
+}
+
+async fn handle(
+    app: Arc<App>,
+    peer: SocketAddr,
+    mut req: http::Request<Incoming>,
+) -> Result<http::Response<s3s::Body>, Infallible> {
+    let request_id = request_id();
     let admission = Arc::new(std::sync::OnceLock::new());
     let operation = Arc::new(std::sync::OnceLock::new());
-    req.extensions_mut().insert(RequestContext {
+    let context = RequestContext {
         request_id: request_id.clone(),
         peer,
         admission: Arc::clone(&admission),
         operation: Arc::clone(&operation),
-    });
-    let bytes_in = declared_length(req.headers(), "x-amz-decoded-content-length").or_else(|| declared_length(req.headers(), "content-length"));
+        authenticated: Arc::default(),
+    };
+    req.extensions_mut().insert(context.clone());
+    drop_ignored_range(&mut req);
+    let bytes_in = declared_length(req.headers(), "x-amz-decoded-content-length")
+        .or_else(|| declared_length(req.headers(), "content-length"));
     let own_endpoint = own_endpoint_label(req.uri().path());
-    let expects_continue = req.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expects_continue = req
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let body_announced = has_body(req.headers());
+    let config_document = body_announced
+        && is_config_request(req.method(), req.uri().query().unwrap_or(""), req.headers());
+    let xml_limit = app.config.server.max_xml_body_bytes as u64;
+    let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
+    let declared_sha256 = req
+        .headers()
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
         let _in_flight = app.metrics.start_request();
         let started = std::time::Instant::now();
+        // Refused before authentication (an address over its failure budget, or
+        // authentication parameters AWS would refuse).
+        let mut pre_refused = false;
         let mut resp = match obs::route(&app, &req).await {
             Some(resp) => resp,
-            None => match app.s3.call(if app.config.limits.enabled {
-                req.map(|body| s3s::Body::http_body(MeteredBody::new(body, Arc::clone(&admission))))
-            } else {
-                req.map(s3s::Body::from)
-            })
-            .await
-            {
-                Ok(resp) => resp,
-                Err(e) => {
-                    tracing::warn!(error = ?e, "request aborted");
-                    http::Response::builder()
-                        .status(http::StatusCode::INTERNAL_SERVER_ERROR)
-                        .body(s3s::Body::empty())
-                        .unwrap_or_default()
+            None => {
+                if let Some(throttled) = app.limiter.blocked(peer.ip()) {
+                    pre_refused = true;
+                    slow_down(throttled, &request_id)
+                } else if let Err(refusal) = crate::auth::screen::screen(req.uri().query().unwrap_or(""), req.headers(), &app.config.region) {
+                    tracing::info!(code = refusal.code, reason = %refusal.message, "request refused before authentication");
+                    pre_refused = true;
+                    refusal_response(&refusal, &request_id)
+                } else if config_document && bytes_in.is_some_and(|n| n > xml_limit) {
+                    refusal_response(&too_big(xml_limit), &request_id)
+                } else {
+                    let (limited, admission) = (app.config.limits.enabled, Arc::clone(&admission));
+                    let req = req.map(|body| match (config_document, limited) {
+                        (true, true) => s3s::Body::http_body(MeteredBody::new(XmlBody::new(body, xml_limit, Arc::clone(&seen)), admission)),
+                        (true, false) => s3s::Body::http_body(XmlBody::new(body, xml_limit, Arc::clone(&seen))),
+                        (false, true) => s3s::Body::http_body(MeteredBody::new(body, admission)),
+                        (false, false) => s3s::Body::from(body),
+                    });
+                    match app.s3.call(req).await {
+                        Ok(resp) if config_document && resp.status() == http::StatusCode::INTERNAL_SERVER_ERROR => {
+                            client_fault_of(&seen, declared_sha256.as_deref(), xml_limit).map_or(resp, |refusal| refusal_response(&refusal, &request_id))
+                        }
+                        Ok(resp) => resp,
+                        Err(e) => {
+                            tracing::warn!(error = ?e, "request aborted");
+                            http::Response::builder()
+                                .status(http::StatusCode::INTERNAL_SERVER_ERROR)
+                                .body(s3s::Body::empty())
+                                .unwrap_or_default()
+                        }
+                    }
                 }
-            },
+            }
         };
         if let Ok(v) = http::HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
-        if expects_continue && !resp.status().is_success() {
-            // A refusal before the body was asked for: the client may or may not send the
-            // body now, so the connection cannot be trusted for another request (botocore
-            // skips it, and hyper sometimes read the next request's first bytes as it).
+        if (expects_continue || body_announced) && !resp.status().is_success() {
+            // A refusal, perhaps before the body was read (or asked for): the client may
+            // or may not send the rest now, so the connection cannot be trusted for another
+            // request (botocore skips the body after a refused 100-continue, and hyper
+            // sometimes read the next request's first bytes as it).
             resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
         if let Some(a) = admission.get() {
@@ -464,6 +705,9 @@ async fn handle(app: Arc<App>, ids: Arc<RequestIds>, peer: SocketAddr, mut req: 
         }
         let status = resp.status().as_u16();
         let op = operation.get().copied().or(own_endpoint).unwrap_or("unauthenticated");
+        if pre_refused || (status == 403 && !context.is_authenticated()) {
+            app.unauthenticated_refusal(peer.ip(), op, &request_id);
+        }
         let bytes_out = declared_length(resp.headers(), "content-length");
         app.metrics.request_done(op, status, started.elapsed(), bytes_in.unwrap_or(0), bytes_out.unwrap_or(0));
         let ms = started.elapsed().as_secs_f64() * 1e3;
@@ -502,7 +746,9 @@ impl App {
     /// a full or failing disk shows) and its backend answers. Otherwise, what failed, by part.
     pub(crate) async fn ready(&self) -> Result<(), serde_json::Map<String, serde_json::Value>> {
         let mut failed = serde_json::Map::new();
-        let written = self.store.setting_put("ready.probe", &crate::audit::now_ns().to_string());
+        let written = self
+            .store
+            .setting_put("ready.probe", &crate::audit::now_ns().to_string());
         let synced = match written {
             Ok(()) => self.store.flush().await,
             Err(e) => Err(e),
@@ -513,7 +759,26 @@ impl App {
         if let Err(reason) = self.backends.ready().await {
             failed.insert("backend".into(), reason.into());
         }
-        if failed.is_empty() { Ok(()) } else { Err(failed) }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed)
+        }
+    }
+
+    /// Records a request refused without a verified signature: counted, charged to the
+    /// source address's failure budget, and audited with the others of its address and
+    /// minute (see [`crate::audit::DenialLog`]).
+    fn unauthenticated_refusal(&self, source: std::net::IpAddr, operation: &str, request_id: &str) {
+        self.metrics.unauthenticated_denial();
+        self.limiter.charge_failure(source);
+        self.denials.record(
+            self.store.as_ref(),
+            source,
+            operation,
+            request_id,
+            crate::audit::now_ns(),
+        );
     }
 
     /// Bytes the metadata database takes on disk (0 if it cannot tell).
@@ -522,13 +787,33 @@ impl App {
     }
 }
 
+/// Writes the unauthenticated denials of past minutes every few seconds, until `stopped`.
+async fn flush_denials(app: Arc<App>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                app.denials.flush(app.store.as_ref(), crate::audit::now_ns(), false);
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
 /// Serves `listener` until `shutdown` completes, then lets in-flight requests finish
 /// (up to the configured grace period) and flushes the metadata.
-pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     // Before any request can touch their keys.
-    app.backends.finish_pending().await.map_err(|e| std::io::Error::other(format!("cannot finish the writes pending since the last stop: {e}")))?;
+    app.backends.finish_pending().await.map_err(|e| {
+        std::io::Error::other(format!(
+            "cannot finish the writes pending since the last stop: {e}"
+        ))
+    })?;
     let app = Arc::new(app);
-    let ids = Arc::new(RequestIds::new());
     let mut conn_builder = ConnBuilder::new(TokioExecutor::new());
     conn_builder
         .http1()
@@ -539,6 +824,7 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let jobs = app.jobs.start(&jobs_stopped);
+    let denial_flusher = tokio::spawn(flush_denials(Arc::clone(&app), jobs_stopped.clone()));
     let mut shutdown = std::pin::pin!(shutdown);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     loop {
@@ -559,9 +845,10 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
             tracing::debug!(error = %e, "set_nodelay failed");
         }
         let app = Arc::clone(&app);
-        let ids = Arc::clone(&ids);
-        let service = service_fn(move |req| handle(Arc::clone(&app), Arc::clone(&ids), peer, req));
-        let conn = conn_builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let service = service_fn(move |req| handle(Arc::clone(&app), peer, req));
+        let conn = conn_builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -573,14 +860,30 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     let _ = stop_jobs.send(true);
     let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
     let requests_done = async {
-        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "in-flight requests did not finish in time"
+            );
         }
     };
-    tokio::join!(requests_done, jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs)));
+    tokio::join!(
+        requests_done,
+        jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs))
+    );
+    let _ = denial_flusher.await;
+    app.denials
+        .flush(app.store.as_ref(), crate::audit::now_ns(), true);
     // Last, so that it has the proofs and audit entries of every request served.
     match app.backends.mirror_metadata(false).await {
-        Ok(Some(r)) => tracing::info!(manifests = r.manifests, audit_entries = r.audit_entries, "final metadata mirror pass"),
+        Ok(Some(r)) => tracing::info!(
+            manifests = r.manifests,
+            audit_entries = r.audit_entries,
+            "final metadata mirror pass"
+        ),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "final metadata mirror pass failed"),
     }

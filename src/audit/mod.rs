@@ -5,6 +5,12 @@ use crate::auth::Principal;
 use crate::meta::AuditEntry;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+mod denials;
+
+pub use denials::DenialLog;
 
 use s3s::S3Request;
 
@@ -18,6 +24,21 @@ pub struct RequestContext {
     pub admission: std::sync::Arc<std::sync::OnceLock<crate::limits::Admission>>,
     /// The S3 operation, as a metrics label, once the access check knows it.
     pub operation: std::sync::Arc<std::sync::OnceLock<&'static str>>,
+    /// Set once the request's signature verified and its key is known: a refusal of a
+    /// request without it is an unauthenticated denial ([`DenialLog`]).
+    pub authenticated: Arc<AtomicBool>,
+}
+
+impl RequestContext {
+    /// Marks the request as made by a known, verified key.
+    pub fn mark_authenticated(&self) {
+        self.authenticated.store(true, Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated.load(Ordering::Relaxed)
+    }
 }
 
 /// The current time in nanoseconds since the Unix epoch.
@@ -30,7 +51,15 @@ pub fn now_ns() -> i128 {
 
 /// An entry for a request by `principal` described by `cx`.
 #[must_use]
-pub fn entry_for(principal: &Principal, cx: Option<&RequestContext>, operation: &str, bucket: &str, key: &str, outcome: &str, bytes: u64) -> AuditEntry {
+pub fn entry_for(
+    principal: &Principal,
+    cx: Option<&RequestContext>,
+    operation: &str,
+    bucket: &str,
+    key: &str,
+    outcome: &str,
+    bytes: u64,
+) -> AuditEntry {
     AuditEntry {
         time_ns: now_ns(),
         request_id: cx.map(|c| c.request_id.clone()).unwrap_or_default(),
@@ -43,13 +72,28 @@ pub fn entry_for(principal: &Principal, cx: Option<&RequestContext>, operation: 
         key: key.to_owned(),
         outcome: outcome.to_owned(),
         bytes,
+        count: 1,
     }
 }
 
 /// The entry of a successful state change made by `req`.
 #[must_use]
-pub fn entry<T>(req: &S3Request<T>, operation: &str, bucket: &str, key: &str, bytes: u64) -> AuditEntry {
-    entry_for(&Principal::of(req), req.extensions.get::<RequestContext>(), operation, bucket, key, "ok", bytes)
+pub fn entry<T>(
+    req: &S3Request<T>,
+    operation: &str,
+    bucket: &str,
+    key: &str,
+    bytes: u64,
+) -> AuditEntry {
+    entry_for(
+        &Principal::of(req),
+        req.extensions.get::<RequestContext>(),
+        operation,
+        bucket,
+        key,
+        "ok",
+        bytes,
+    )
 }
 
 /// Filters of an audit query.
@@ -72,6 +116,9 @@ impl AuditQuery {
     #[must_use]
     pub fn matches(&self, e: &AuditEntry) -> bool {
         let eq = |f: &Option<String>, v: &str| f.as_deref().is_none_or(|f| f == v);
-        eq(&self.tenant, &e.tenant) && eq(&self.principal, &e.principal) && eq(&self.bucket, &e.bucket) && eq(&self.outcome, &e.outcome)
+        eq(&self.tenant, &e.tenant)
+            && eq(&self.principal, &e.principal)
+            && eq(&self.bucket, &e.bucket)
+            && eq(&self.outcome, &e.outcome)
     }
 }

@@ -27,10 +27,12 @@ fn decode_key(text: &str) -> io::Result<MasterKey> {
             .decode_to_vec(text.trim())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "master key is not base64"))?,
     );
-    let key: [u8; 32] = raw
-        .as_slice()
-        .try_into()
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "master key must be 32 bytes (base64)"))?;
+    let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "master key must be 32 bytes (base64)",
+        )
+    })?;
     Ok(MasterKey(Zeroizing::new(key)))
 }
 
@@ -55,7 +57,11 @@ impl MasterKey {
                 let mut key = Zeroizing::new([0u8; 32]);
                 getrandom::fill(key.as_mut()).map_err(|e| io::Error::other(e.to_string()))?;
                 let text = Zeroizing::new(base64_simd::STANDARD.encode_to_string(key.as_ref()));
-                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file)?;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(file)?;
                 io::Write::write_all(&mut f, text.as_bytes())?;
                 f.sync_all()?;
                 Ok(Self(key))
@@ -107,7 +113,10 @@ mod tests {
         assert!(!sealed.contains("super-secret"));
         assert_eq!(k.open(&sealed).unwrap(), Secret::new("super-secret-value"));
         let again = MasterKey::load(None, &dir.path().join("mk")).unwrap();
-        assert_eq!(again.open(&sealed).unwrap(), Secret::new("super-secret-value"));
+        assert_eq!(
+            again.open(&sealed).unwrap(),
+            Secret::new("super-secret-value")
+        );
         let other = MasterKey::load(None, &dir.path().join("other")).unwrap();
         assert!(other.open(&sealed).is_none());
         assert_eq!(format!("{k:?}"), "MasterKey(<redacted>)");
@@ -119,6 +128,9 @@ mod tests {
         let path = dir.path().join("mk");
         MasterKey::load(None, &path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(MasterKey::load(None, &path).unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            MasterKey::load(None, &path).unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
     }
 }

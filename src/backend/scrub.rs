@@ -24,7 +24,11 @@ pub(crate) trait ObjectReader {
 
 /// Re-hashes every indexed object of `buckets` on `backend` at most `bytes_per_sec` (0:
 /// unbounded).
-pub(crate) async fn scrub(backend: &impl ObjectReader, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+pub(crate) async fn scrub(
+    backend: &impl ObjectReader,
+    buckets: &[String],
+    bytes_per_sec: u64,
+) -> Result<ScrubReport, Error> {
     let index = backend.index();
     {
         let started = Instant::now();
@@ -32,7 +36,10 @@ pub(crate) async fn scrub(backend: &impl ObjectReader, buckets: &[String], bytes
         let mut read = 0u64;
         for bucket in buckets {
             // Collect first: the scan must not hold the index while hashing for long.
-            let entries: Vec<_> = index.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
+            let entries: Vec<_> = index
+                .store
+                .object_scan(bucket, "", None)
+                .collect::<Result<_, _>>()?;
             for (key, rec) in entries {
                 if rec.sha256.is_empty() {
                     continue;

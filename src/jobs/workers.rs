@@ -44,24 +44,62 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
         Scheduled::new(
             "reconcile",
             secs(config.jobs.reconcile_interval_secs),
-            Reconcile { backend: Arc::clone(&parts.backend), min_age: secs(config.jobs.reconcile_min_age_secs) },
+            Reconcile {
+                backend: Arc::clone(&parts.backend),
+                min_age: secs(config.jobs.reconcile_min_age_secs),
+            },
         ),
     ];
     if config.proofs.enabled {
-        let scrub = Scrub { backend: Arc::clone(&parts.backend), metrics: Arc::clone(&parts.metrics), bytes_per_sec: config.proofs.scrub_bytes_per_sec };
-        jobs.push(Scheduled::new("scrub", secs(config.proofs.scrub_interval_secs), scrub));
+        let scrub = Scrub {
+            backend: Arc::clone(&parts.backend),
+            metrics: Arc::clone(&parts.metrics),
+            bytes_per_sec: config.proofs.scrub_bytes_per_sec,
+        };
+        jobs.push(Scheduled::new(
+            "scrub",
+            secs(config.proofs.scrub_interval_secs),
+            scrub,
+        ));
     }
-    if config.audit.retention_days > 0 {
-        let retention = AuditRetention { store: Arc::clone(&parts.store), keep: days(config.audit.retention_days) };
-        jobs.push(Scheduled::new("audit_retention", secs(config.audit.prune_interval_secs), retention));
+    if config.audit.retention_days > 0 || config.audit.max_entries > 0 {
+        let retention = AuditRetention {
+            store: Arc::clone(&parts.store),
+            keep: (config.audit.retention_days > 0).then(|| days(config.audit.retention_days)),
+            max_entries: config.audit.max_entries,
+            metrics: Arc::clone(&parts.metrics),
+        };
+        jobs.push(Scheduled::new(
+            "audit_retention",
+            secs(config.audit.prune_interval_secs),
+            retention,
+        ));
     }
-    if let Some(prover) = parts.prover.clone().filter(|_| config.proofs.deleted_retention_days > 0) {
-        let retention = ProofRetention { store: Arc::clone(&parts.store), prover, keep: days(config.proofs.deleted_retention_days) };
-        jobs.push(Scheduled::new("proof_retention", secs(config.audit.prune_interval_secs), retention));
+    if let Some(prover) = parts
+        .prover
+        .clone()
+        .filter(|_| config.proofs.deleted_retention_days > 0)
+    {
+        let retention = ProofRetention {
+            store: Arc::clone(&parts.store),
+            prover,
+            keep: days(config.proofs.deleted_retention_days),
+        };
+        jobs.push(Scheduled::new(
+            "proof_retention",
+            secs(config.audit.prune_interval_secs),
+            retention,
+        ));
     }
     if parts.backend.upstream_opened() && !config.upstream.meta_bucket.is_empty() {
-        let mirror = MetadataMirror { backend: Arc::clone(&parts.backend) };
-        jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
+        let mirror = MetadataMirror {
+            backend: Arc::clone(&parts.backend),
+        };
+        jobs.push(Scheduled::new(
+            "metadata_mirror",
+            secs(config.upstream.mirror_interval_secs),
+            mirror,
+        ));
     }
     jobs
 }
@@ -80,16 +118,26 @@ pub struct UploadExpiry {
 impl Job for UploadExpiry {
     async fn run(&self) -> Result<Outcome, String> {
         let now = crate::audit::now_ns();
-        let cutoff = |expiry: Duration| (!expiry.is_zero()).then(|| now - i128::try_from(expiry.as_nanos()).unwrap_or(i128::MAX));
+        let cutoff = |expiry: Duration| {
+            (!expiry.is_zero())
+                .then(|| now - i128::try_from(expiry.as_nanos()).unwrap_or(i128::MAX))
+        };
         let (in_topics, elsewhere) = (cutoff(self.in_topics), cutoff(self.elsewhere));
         let mut aborted = 0;
         for bucket in self.store.bucket_list().map_err(|e| e.to_string())? {
             let rules = self.topics.of(&bucket.name);
-            for (id, up) in self.store.upload_list(&bucket.name).map_err(|e| e.to_string())? {
+            for (id, up) in self
+                .store
+                .upload_list(&bucket.name)
+                .map_err(|e| e.to_string())?
+            {
                 let in_topic = crate::policy::topics::locate(&rules, &up.key).is_some();
                 let cutoff = if in_topic { in_topics } else { elsewhere };
                 if cutoff.is_some_and(|c| up.initiated_ns <= c) {
-                    self.backend.expire_upload(&id).await.map_err(|e| e.to_string())?;
+                    self.backend
+                        .expire_upload(&id)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     tracing::info!(bucket = %bucket.name, key = %up.key, upload_id = %id, in_topic, "aborted an abandoned multipart upload");
                     aborted += 1;
                 }
@@ -108,7 +156,11 @@ pub struct Reconcile {
 #[async_trait::async_trait]
 impl Job for Reconcile {
     async fn run(&self) -> Result<Outcome, String> {
-        let report = self.backend.reconcile(self.min_age).await.map_err(|e| e.to_string())?;
+        let report = self
+            .backend
+            .reconcile(self.min_age)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Outcome::new(report.repairs(), report))
     }
 }
@@ -124,26 +176,59 @@ pub struct Scrub {
 #[async_trait::async_trait]
 impl Job for Scrub {
     async fn run(&self) -> Result<Outcome, String> {
-        let report = self.backend.scrub(self.bytes_per_sec).await.map_err(|e| e.to_string())?;
+        let report = self
+            .backend
+            .scrub(self.bytes_per_sec)
+            .await
+            .map_err(|e| e.to_string())?;
         self.metrics.scrub_mismatches(report.mismatches.len());
-        tracing::info!(objects = report.objects, bytes = report.bytes, mismatches = report.mismatches.len(), "scrub finished");
+        tracing::info!(
+            objects = report.objects,
+            bytes = report.bytes,
+            mismatches = report.mismatches.len(),
+            "scrub finished"
+        );
         Ok(Outcome::new(0, report))
     }
 }
 
-/// Removes audit entries older than `audit.retention_days`.
+/// Removes audit entries older than `audit.retention_days`, then the oldest beyond
+/// `audit.max_entries`.
 pub struct AuditRetention {
     store: Arc<dyn Store>,
-    keep: Duration,
+    keep: Option<Duration>,
+    max_entries: usize,
+    metrics: Arc<Metrics>,
 }
 
 #[async_trait::async_trait]
 impl Job for AuditRetention {
     async fn run(&self) -> Result<Outcome, String> {
-        let before = crate::audit::now_ns() - i128::try_from(self.keep.as_nanos()).unwrap_or(i128::MAX);
-        let store = Arc::clone(&self.store);
-        let removed = tokio::task::spawn_blocking(move || store.audit_prune(before)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-        Ok(Outcome::new(removed as u64, json!({ "removed": removed })))
+        let before = self.keep.map(|keep| {
+            crate::audit::now_ns() - i128::try_from(keep.as_nanos()).unwrap_or(i128::MAX)
+        });
+        let (store, max) = (Arc::clone(&self.store), self.max_entries);
+        let (expired, kept, trimmed) =
+            tokio::task::spawn_blocking(move || -> crate::meta::Result<(usize, usize, usize)> {
+                let expired = before.map_or(Ok(0), |b| store.audit_prune(b))?;
+                let (kept, trimmed) = store.audit_trim(if max == 0 { usize::MAX } else { max })?;
+                Ok((expired, kept, trimmed))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        self.metrics.audit_pruned(kept, trimmed);
+        if trimmed > 0 {
+            tracing::warn!(
+                trimmed,
+                max_entries = self.max_entries,
+                "the audit log reached audit.max_entries: its oldest entries were removed"
+            );
+        }
+        Ok(Outcome::new(
+            (expired + trimmed) as u64,
+            json!({ "removed": expired, "trimmed": trimmed, "entries": kept }),
+        ))
     }
 }
 
@@ -159,7 +244,10 @@ pub struct ProofRetention {
 impl Job for ProofRetention {
     async fn run(&self) -> Result<Outcome, String> {
         let (store, prover, keep) = (Arc::clone(&self.store), Arc::clone(&self.prover), self.keep);
-        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), keep)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), keep))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         Ok(Outcome::new(removed, json!({ "removed": removed })))
     }
 }
@@ -173,8 +261,15 @@ pub struct MetadataMirror {
 #[async_trait::async_trait]
 impl Job for MetadataMirror {
     async fn run(&self) -> Result<Outcome, String> {
-        let report = self.backend.mirror_metadata(true).await.map_err(|e| e.to_string())?;
-        Ok(Outcome::new(report.as_ref().map_or(0, |r| r.objects_written), report))
+        let report = self
+            .backend
+            .mirror_metadata(true)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Outcome::new(
+            report.as_ref().map_or(0, |r| r.objects_written),
+            report,
+        ))
     }
 }
 
@@ -184,7 +279,15 @@ mod tests {
     use crate::meta::{AuditEntry, SledStore};
 
     fn entry(time_ns: i128) -> AuditEntry {
-        let mut e = crate::audit::entry_for(&crate::auth::Principal::anonymous(), None, "PutObject", "b", "k", "ok", 0);
+        let mut e = crate::audit::entry_for(
+            &crate::auth::Principal::anonymous(),
+            None,
+            "PutObject",
+            "b",
+            "k",
+            "ok",
+            0,
+        );
         e.time_ns = time_ns;
         e
     }
@@ -198,11 +301,53 @@ mod tests {
         store.audit_append(&entry(now - 40 * day)).unwrap();
         store.audit_append(&entry(now - 10 * day)).unwrap();
         store.audit_append(&entry(now)).unwrap();
-        let job = AuditRetention { store: Arc::clone(&store), keep: Duration::from_secs(30 * 86_400) };
+        let metrics = Arc::new(Metrics::default());
+        let job = AuditRetention {
+            store: Arc::clone(&store),
+            keep: Some(Duration::from_secs(30 * 86_400)),
+            max_entries: 0,
+            metrics: Arc::clone(&metrics),
+        };
         let outcome = job.run().await.unwrap();
         assert_eq!(outcome.changed, 1);
-        let left: Vec<i128> = store.audit_scan(0, i128::MAX).map(|e| e.unwrap().time_ns).collect();
+        let left: Vec<i128> = store
+            .audit_scan(0, i128::MAX)
+            .map(|e| e.unwrap().time_ns)
+            .collect();
         assert_eq!(left, [now - 10 * day, now]);
-        assert_eq!(job.run().await.unwrap().changed, 0, "nothing left to remove");
+        assert_eq!(
+            job.run().await.unwrap().changed,
+            0,
+            "nothing left to remove"
+        );
+        assert!(metrics.render(0).contains("tollgate_audit_entries 2"));
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_is_capped_by_removing_its_oldest_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        for t in 1..=10 {
+            store.audit_append(&entry(t)).unwrap();
+        }
+        let metrics = Arc::new(Metrics::default());
+        let job = AuditRetention {
+            store: Arc::clone(&store),
+            keep: None,
+            max_entries: 4,
+            metrics: Arc::clone(&metrics),
+        };
+        assert_eq!(job.run().await.unwrap().changed, 6);
+        let left: Vec<i128> = store
+            .audit_scan(0, i128::MAX)
+            .map(|e| e.unwrap().time_ns)
+            .collect();
+        assert_eq!(left, [7, 8, 9, 10]);
+        let text = metrics.render(0);
+        assert!(
+            text.contains("tollgate_audit_entries 4")
+                && text.contains("tollgate_audit_trimmed_total 6"),
+            "{text}"
+        );
     }
 }

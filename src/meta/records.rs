@@ -42,13 +42,28 @@ impl Quota {
     /// Whether replacing an object of `old_size` (`None`: a new key) by one of `new_size`
     /// keeps usage `(objects, bytes)` within the quota. A write that does not grow usage
     /// is always allowed, so a tenant over a lowered quota can still shrink.
-    pub fn admits(&self, objects: u64, bytes: u64, old_size: Option<u64>, new_size: u64) -> Result<(), String> {
+    pub fn admits(
+        &self,
+        objects: u64,
+        bytes: u64,
+        old_size: Option<u64>,
+        new_size: u64,
+    ) -> Result<(), String> {
         if old_size.is_none() && self.max_objects > 0 && objects + 1 > self.max_objects {
-            return Err(format!("the object count quota ({}) is reached", self.max_objects));
+            return Err(format!(
+                "the object count quota ({}) is reached",
+                self.max_objects
+            ));
         }
         let old = old_size.unwrap_or(0);
-        if new_size > old && self.max_bytes > 0 && bytes - old.min(bytes) + new_size > self.max_bytes {
-            return Err(format!("the storage quota ({} bytes) would be exceeded", self.max_bytes));
+        if new_size > old
+            && self.max_bytes > 0
+            && bytes - old.min(bytes) + new_size > self.max_bytes
+        {
+            return Err(format!(
+                "the storage quota ({} bytes) would be exceeded",
+                self.max_bytes
+            ));
         }
         Ok(())
     }
@@ -249,6 +264,20 @@ pub struct AuditEntry {
     pub outcome: String,
     #[serde(default)]
     pub bytes: u64,
+    /// How many requests this entry stands for: more than one for the unauthenticated
+    /// denials of one source address in one minute, which are recorded together.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+// serde's skip_serializing_if passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 /// Who may write under a topic (see `policy::topics`).

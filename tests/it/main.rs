@@ -14,6 +14,7 @@ mod migrate;
 mod multipart;
 mod objects;
 mod proofs;
+mod security;
 mod tenancy;
 mod topics;
 mod upstream;

@@ -604,7 +604,9 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let server_cpu_ms_per_op = match (args.server_pid, server_cpu_before) {
-        (Some(pid), Some(before)) if total.ok > 0 => Some((process_cpu(pid)? - before).as_secs_f64() * 1000.0 / total.ok as f64),
+        (Some(pid), Some(before)) if total.ok > 0 => {
+            Some((process_cpu(pid)? - before).as_secs_f64() * 1000.0 / total.ok as f64)
+        }
         _ => None,
     };
     total.lat_us.sort_unstable();
@@ -627,7 +629,9 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     let (p50, p99) = (pct(50.0), pct(99.0));
 
     if args.json {
-        let server_cpu = server_cpu_ms_per_op.map(|ms| format!(",\"server_cpu_ms_per_op\":{ms:.3}")).unwrap_or_default();
+        let server_cpu = server_cpu_ms_per_op
+            .map(|ms| format!(",\"server_cpu_ms_per_op\":{ms:.3}"))
+            .unwrap_or_default();
         println!(
             "{{\"workload\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"errors\":{},\"elapsed_s\":{:.3},\"ops_per_s\":{:.2},\"mib_per_s\":{:.2},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{:.3},\"max_ms\":{:.3},\"bytes\":{}{server_cpu}}}",
             args.workload.name(),
@@ -670,8 +674,18 @@ fn process_cpu(pid: u32) -> Result<Duration, BoxError> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name in parentheses may hold spaces; fields count on after it, from
     // field 3 (state): utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat.rsplit_once(')').ok_or("malformed /proc stat")?.1.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).ok_or("malformed /proc stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .ok_or("malformed /proc stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .ok_or("malformed /proc stat")
+    };
     Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
 }
 
@@ -812,7 +826,10 @@ mod tests {
             x = std::hint::black_box(x.wrapping_add(1));
         }
         let used = process_cpu(std::process::id()).unwrap() - before;
-        assert!(used >= Duration::from_millis(100), "{used:?} for 200 ms of spinning");
+        assert!(
+            used >= Duration::from_millis(100),
+            "{used:?} for 200 ms of spinning"
+        );
         assert!(process_cpu(u32::MAX).is_err());
     }
 
