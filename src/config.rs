@@ -10,15 +10,9 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    Parse { path: PathBuf, source: toml::de::Error },
     #[error("invalid value of {name}: {value:?}")]
     Env { name: &'static str, value: String },
     #[error("invalid configuration: {0}")]
@@ -164,15 +158,8 @@ impl UpstreamConfig {
     /// Points at `url`; credentials in the URL (`http://KEY:SECRET@host:port`) are taken
     /// out of it.
     pub fn set_url(&mut self, url: &str) -> Result<(), Error> {
-        let invalid = || {
-            Error::Invalid(format!(
-                "upstream URL {url:?} is not http(s)://[key:secret@]host[:port]"
-            ))
-        };
-        let (scheme, rest) = url
-            .split_once("://")
-            .filter(|(s, _)| *s == "http" || *s == "https")
-            .ok_or_else(invalid)?;
+        let invalid = || Error::Invalid(format!("upstream URL {url:?} is not http(s)://[key:secret@]host[:port]"));
+        let (scheme, rest) = url.split_once("://").filter(|(s, _)| *s == "http" || *s == "https").ok_or_else(invalid)?;
         let (userinfo, host) = match rest.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, rest),
@@ -191,12 +178,7 @@ impl UpstreamConfig {
     /// The secret key: given, or read from `secret_key_file`.
     pub fn secret(&self) -> Result<String, Error> {
         match (&self.secret_key_file, self.secret_key.is_empty()) {
-            (Some(path), true) => std::fs::read_to_string(path)
-                .map(|s| s.trim().to_owned())
-                .map_err(|source| Error::Read {
-                    path: path.clone(),
-                    source,
-                }),
+            (Some(path), true) => std::fs::read_to_string(path).map(|s| s.trim().to_owned()).map_err(|source| Error::Read { path: path.clone(), source }),
             _ => Ok(self.secret_key.clone()),
         }
     }
@@ -215,10 +197,7 @@ pub struct TopicsConfig {
 
 impl Default for TopicsConfig {
     fn default() -> Self {
-        Self {
-            upload_expiry_secs: 86_400,
-            rules: Vec::new(),
-        }
+        Self { upload_expiry_secs: 86_400, rules: Vec::new() }
     }
 }
 
@@ -278,13 +257,7 @@ pub struct ProofConfig {
 
 impl Default for ProofConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            signing_key_file: None,
-            scrub_interval_secs: 86_400,
-            scrub_bytes_per_sec: 64 << 20,
-            deleted_retention_days: 0,
-        }
+        Self { enabled: true, signing_key_file: None, scrub_interval_secs: 86_400, scrub_bytes_per_sec: 64 << 20, deleted_retention_days: 0 }
     }
 }
 
@@ -310,11 +283,7 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self {
-            retention_days: 90,
-            prune_interval_secs: 3600,
-            max_entries: 10_000_000,
-        }
+        Self { retention_days: 90, prune_interval_secs: 3600, max_entries: 10_000_000 }
     }
 }
 
@@ -393,31 +362,19 @@ impl Default for Config {
 impl Default for LogConfig {
     fn default() -> Self {
         // s3s logs refused requests at ERROR; tollgate logs each outcome itself.
-        Self {
-            format: LogFormat::Text,
-            level: "info,s3s=off".into(),
-        }
+        Self { format: LogFormat::Text, level: "info,s3s=off".into() }
     }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self {
-            fsync: true,
-            max_object_size: 5 << 40,
-        }
+        Self { fsync: true, max_object_size: 5 << 40 }
     }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            header_timeout_secs: 30,
-            body_idle_timeout_secs: 60,
-            shutdown_grace_secs: 30,
-            max_header_bytes: 64 << 10,
-            max_xml_body_bytes: 2 << 20,
-        }
+        Self { header_timeout_secs: 30, body_idle_timeout_secs: 60, shutdown_grace_secs: 30, max_header_bytes: 64 << 10, max_xml_body_bytes: 2 << 20 }
     }
 }
 
@@ -440,14 +397,8 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Self, Error> {
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| Error::Read {
-                    path: p.into(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| Error::Parse {
-                    path: p.into(),
-                    source,
-                })?
+                let text = std::fs::read_to_string(p).map_err(|source| Error::Read { path: p.into(), source })?;
+                toml::from_str(&text).map_err(|source| Error::Parse { path: p.into(), source })?
             }
             None => Self::default(),
         };
@@ -461,35 +412,21 @@ impl Config {
         env_parse("TOLLGATE_DATA_DIR", &mut self.data_dir)?;
         env_parse("TOLLGATE_REGION", &mut self.region)?;
         if let Ok(v) = std::env::var("TOLLGATE_DOMAINS") {
-            self.domains = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
+            self.domains = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         }
         if let Ok(v) = std::env::var("TOLLGATE_LOG_FORMAT") {
             self.log.format = match v.as_str() {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
                 _ => {
-                    return Err(Error::Env {
-                        name: "TOLLGATE_LOG_FORMAT",
-                        value: v,
-                    });
+                    return Err(Error::Env { name: "TOLLGATE_LOG_FORMAT", value: v });
                 }
             };
         }
         env_parse("TOLLGATE_LOG_LEVEL", &mut self.log.level)?;
         env_parse("TOLLGATE_FSYNC", &mut self.storage.fsync)?;
-        env_parse(
-            "TOLLGATE_MAX_OBJECT_SIZE",
-            &mut self.storage.max_object_size,
-        )?;
-        env_parse(
-            "TOLLGATE_AUDIT_RETENTION_DAYS",
-            &mut self.audit.retention_days,
-        )?;
+        env_parse("TOLLGATE_MAX_OBJECT_SIZE", &mut self.storage.max_object_size)?;
+        env_parse("TOLLGATE_AUDIT_RETENTION_DAYS", &mut self.audit.retention_days)?;
         env_parse("TOLLGATE_PROOFS", &mut self.proofs.enabled)?;
         env_parse("TOLLGATE_LIMITS", &mut self.limits.enabled)?;
         if let Ok(v) = std::env::var("TOLLGATE_ROOT_ACCESS_KEY") {
@@ -520,67 +457,41 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), Error> {
-        if let Some(bad) = self
-            .topics
-            .rules
-            .iter()
-            .find(|r| !crate::policy::topics::valid_topic_name(&r.topic))
-        {
-            return Err(Error::Invalid(format!(
-                "topic {:?}: a topic is a key prefix like inbox or a/b, without leading or trailing /",
-                bad.topic
-            )));
+        if let Some(bad) = self.topics.rules.iter().find(|r| !crate::policy::topics::valid_topic_name(&r.topic)) {
+            return Err(Error::Invalid(format!("topic {:?}: a topic is a key prefix like inbox or a/b, without leading or trailing /", bad.topic)));
         }
         match (&self.root.access_key, &self.root.secret_key) {
             (Some(_), None) | (None, Some(_)) => {
-                return Err(Error::Invalid(
-                    "root access_key and secret_key must be given together".into(),
-                ));
+                return Err(Error::Invalid("root access_key and secret_key must be given together".into()));
             }
             (Some(a), Some(s)) if a.len() < 3 || s.len() < 8 => {
-                return Err(Error::Invalid(
-                    "root access key needs >= 3 characters and secret key >= 8".into(),
-                ));
+                return Err(Error::Invalid("root access key needs >= 3 characters and secret key >= 8".into()));
             }
             _ => {}
         }
         if let Some(d) = self.domains.iter().find(|d| d.contains('/')) {
-            return Err(Error::Invalid(format!(
-                "domain {d:?} must be a host name, not a URL"
-            )));
+            return Err(Error::Invalid(format!("domain {d:?} must be a host name, not a URL")));
         }
         if self.backend == BackendKind::Upstream {
             let up = &self.upstream;
             if !(up.endpoint.starts_with("http://") || up.endpoint.starts_with("https://")) {
-                return Err(Error::Invalid(
-                    "backend = \"upstream\" needs upstream.endpoint (http:// or https://)".into(),
-                ));
+                return Err(Error::Invalid("backend = \"upstream\" needs upstream.endpoint (http:// or https://)".into()));
             }
             if up.timeout_secs == 0 || up.connect_timeout_ms == 0 || up.mirror_interval_secs == 0 {
-                return Err(Error::Invalid(
-                    "upstream timeouts and mirror_interval_secs must be positive".into(),
-                ));
+                return Err(Error::Invalid("upstream timeouts and mirror_interval_secs must be positive".into()));
             }
             if up.instance.is_empty() || up.instance.contains('/') {
-                return Err(Error::Invalid(
-                    "upstream.instance must be a non-empty name without '/'".into(),
-                ));
+                return Err(Error::Invalid("upstream.instance must be a non-empty name without '/'".into()));
             }
         }
         if self.jobs.upload_expiry_interval_secs == 0 {
-            return Err(Error::Invalid(
-                "jobs.upload_expiry_interval_secs must be at least 1".into(),
-            ));
+            return Err(Error::Invalid("jobs.upload_expiry_interval_secs must be at least 1".into()));
         }
         if self.audit.prune_interval_secs == 0 {
-            return Err(Error::Invalid(
-                "audit.prune_interval_secs must be at least 1".into(),
-            ));
+            return Err(Error::Invalid("audit.prune_interval_secs must be at least 1".into()));
         }
         if self.server.body_idle_timeout_secs == 0 || self.server.header_timeout_secs == 0 {
-            return Err(Error::Invalid(
-                "timeouts must be at least one second".into(),
-            ));
+            return Err(Error::Invalid("timeouts must be at least one second".into()));
         }
         Ok(())
     }
@@ -599,68 +510,30 @@ mod tests {
         assert_eq!(cfg.data_dir, def.data_dir);
         assert_eq!(cfg.storage.fsync, def.storage.fsync);
         assert_eq!(cfg.storage.max_object_size, def.storage.max_object_size);
-        assert_eq!(
-            cfg.server.body_idle_timeout_secs,
-            def.server.body_idle_timeout_secs
-        );
+        assert_eq!(cfg.server.body_idle_timeout_secs, def.server.body_idle_timeout_secs);
         assert_eq!(cfg.log.format, def.log.format);
         assert_eq!(cfg.audit.retention_days, def.audit.retention_days);
         assert_eq!(cfg.proofs.enabled, def.proofs.enabled);
-        assert_eq!(
-            cfg.proofs.scrub_interval_secs,
-            def.proofs.scrub_interval_secs
-        );
-        assert_eq!(
-            cfg.proofs.scrub_bytes_per_sec,
-            def.proofs.scrub_bytes_per_sec
-        );
+        assert_eq!(cfg.proofs.scrub_interval_secs, def.proofs.scrub_interval_secs);
+        assert_eq!(cfg.proofs.scrub_bytes_per_sec, def.proofs.scrub_bytes_per_sec);
         assert_eq!(cfg.auth.master_key_file, def.auth.master_key_file);
         assert_eq!(cfg.backend, def.backend);
         let (u, d) = (&cfg.upstream, &def.upstream);
-        assert_eq!(
-            (
-                u.timeout_secs,
-                u.retries,
-                u.retry_base_ms,
-                u.connect_timeout_ms
-            ),
-            (
-                d.timeout_secs,
-                d.retries,
-                d.retry_base_ms,
-                d.connect_timeout_ms
-            )
-        );
-        assert_eq!(
-            (u.path_style, &u.region, &u.instance, u.mirror_interval_secs),
-            (d.path_style, &d.region, &d.instance, d.mirror_interval_secs)
-        );
+        assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
+        assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));
     }
 
     #[test]
     fn upstream_urls_carry_credentials_out_of_the_endpoint() {
         let mut u = UpstreamConfig::default();
         u.set_url("http://AK:S3CR3T@127.0.0.1:9100").unwrap();
-        assert_eq!(
-            (
-                u.endpoint.as_str(),
-                u.access_key.as_str(),
-                u.secret_key.as_str()
-            ),
-            ("http://127.0.0.1:9100", "AK", "S3CR3T")
-        );
-        assert!(
-            !format!("{u:?}").contains("S3CR3T"),
-            "the secret is redacted"
-        );
+        assert_eq!((u.endpoint.as_str(), u.access_key.as_str(), u.secret_key.as_str()), ("http://127.0.0.1:9100", "AK", "S3CR3T"));
+        assert!(!format!("{u:?}").contains("S3CR3T"), "the secret is redacted");
         u.set_url("https://s3.amazonaws.com").unwrap();
         assert_eq!(u.endpoint, "https://s3.amazonaws.com");
         assert!(u.set_url("ftp://x").is_err());
         assert!(u.set_url("http://").is_err());
-        let mut cfg = Config {
-            backend: BackendKind::Upstream,
-            ..Config::default()
-        };
+        let mut cfg = Config { backend: BackendKind::Upstream, ..Config::default() };
         assert!(cfg.validate().is_err(), "upstream without an endpoint");
         cfg.upstream.endpoint = "http://h:1".into();
         assert!(cfg.validate().is_ok());

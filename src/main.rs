@@ -88,50 +88,20 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve {
-            config,
-            listen,
-            data_dir,
-            upstream,
-        } => serve(config, listen, data_dir, upstream.as_deref()),
-        Command::Probe { addr, alive } => client(
-            "probe",
-            tollgate::obs::probe(&addr, if alive { "/health" } else { "/ready" }),
-        ),
-        Command::Migrate {
-            config,
-            data_dir,
-            upstream,
-            from,
-            to,
-            bucket,
-            dry_run,
-            parallel,
-        } => {
-            let opts = tollgate::migrate::Options {
-                from,
-                to,
-                bucket,
-                dry_run,
-                parallel,
-            };
+        Command::Serve { config, listen, data_dir, upstream } => serve(config, listen, data_dir, upstream.as_deref()),
+        Command::Probe { addr, alive } => client("probe", tollgate::obs::probe(&addr, if alive { "/health" } else { "/ready" })),
+        Command::Migrate { config, data_dir, upstream, from, to, bucket, dry_run, parallel } => {
+            let opts = tollgate::migrate::Options { from, to, bucket, dry_run, parallel };
             migrate(config, data_dir, upstream.as_deref(), &opts)
         }
-        Command::Admin { conn, command } => {
-            client("admin", tollgate::admin::client::run(&conn, command))
-        }
-        Command::Proof { conn, command } => {
-            client("proof", tollgate::proof::cli::run(&conn, command))
-        }
+        Command::Admin { conn, command } => client("admin", tollgate::admin::client::run(&conn, command)),
+        Command::Proof { conn, command } => client("proof", tollgate::proof::cli::run(&conn, command)),
     }
 }
 
 /// Runs one client command of the CLI.
 fn client(name: &str, command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tollgate: cannot start the runtime: {e}");
@@ -148,11 +118,7 @@ fn client(name: &str, command: impl std::future::Future<Output = Result<(), Stri
 }
 
 /// The configuration from `config`, with the command line's overrides.
-fn load_config(
-    config: Option<PathBuf>,
-    data_dir: Option<PathBuf>,
-    upstream: Option<&str>,
-) -> Result<Config, String> {
+fn load_config(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> Result<Config, String> {
     let mut cfg = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(url) = upstream {
         cfg.backend = tollgate::config::BackendKind::Upstream;
@@ -165,12 +131,7 @@ fn load_config(
     Ok(cfg)
 }
 
-fn migrate(
-    config: Option<PathBuf>,
-    data_dir: Option<PathBuf>,
-    upstream: Option<&str>,
-    opts: &tollgate::migrate::Options,
-) -> ExitCode {
+fn migrate(config: Option<PathBuf>, data_dir: Option<PathBuf>, upstream: Option<&str>, opts: &tollgate::migrate::Options) -> ExitCode {
     let mut cfg = match load_config(config, data_dir, upstream) {
         Ok(c) => c,
         Err(e) => {
@@ -210,12 +171,7 @@ fn migrate(
     })
 }
 
-fn serve(
-    config: Option<PathBuf>,
-    listen: Option<std::net::SocketAddr>,
-    data_dir: Option<PathBuf>,
-    upstream: Option<&str>,
-) -> ExitCode {
+fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir: Option<PathBuf>, upstream: Option<&str>) -> ExitCode {
     let mut cfg = match load_config(config, data_dir, upstream) {
         Ok(c) => c,
         Err(e) => {
@@ -264,11 +220,7 @@ fn serve(
 }
 
 fn multi_thread_runtime() -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| eprintln!("tollgate: cannot start the runtime: {e}"))
-        .ok()
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| eprintln!("tollgate: cannot start the runtime: {e}")).ok()
 }
 
 /// Completes on SIGINT or SIGTERM.

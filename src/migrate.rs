@@ -97,14 +97,10 @@ enum Copied {
 #[tracing::instrument(skip_all, fields(from = opts.from.name(), to = opts.to.name(), bucket = opts.bucket.as_deref().unwrap_or("*")))]
 pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result<Report, Error> {
     if opts.from == opts.to {
-        return Err(Error::Invalid(
-            "--from and --to are the same backend".into(),
-        ));
+        return Err(Error::Invalid("--from and --to are the same backend".into()));
     }
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(&config.data_dir.join("meta")).map_err(Error::Store)?);
-    let mut placement =
-        Placement::load(store.as_ref(), opts.from).map_err(|e| Error::Invalid(e.to_string()))?;
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta")).map_err(Error::Store)?);
+    let mut placement = Placement::load(store.as_ref(), opts.from).map_err(|e| Error::Invalid(e.to_string()))?;
     let pending = store.pending_list()?;
     if !pending.is_empty() {
         // Finishing them needs the gateway's backends as they were.
@@ -122,19 +118,12 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
             }
             let holder = placement.holder(only);
             if holder != opts.from {
-                return Err(Error::Invalid(format!(
-                    "bucket {only} is held by the {} backend, not {}",
-                    holder.name(),
-                    opts.from.name()
-                )));
+                return Err(Error::Invalid(format!("bucket {only} is held by the {} backend, not {}", holder.name(), opts.from.name())));
             }
         }
         None => {
             if !placement.uses(opts.from) {
-                return Err(Error::Invalid(format!(
-                    "the {} backend holds no bucket",
-                    opts.from.name()
-                )));
+                return Err(Error::Invalid(format!("the {} backend holds no bucket", opts.from.name())));
             }
             buckets.retain(|b| placement.holder(&b.name) == opts.from);
         }
@@ -148,53 +137,26 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
             objects.push((b.name.clone(), key, rec));
         }
     }
-    let mut report = Report {
-        objects: objects.len() as u64,
-        bytes: objects.iter().map(|(_, _, r)| r.size).sum(),
-        ..Report::default()
-    };
+    let mut report = Report { objects: objects.len() as u64, bytes: objects.iter().map(|(_, _, r)| r.size).sum(), ..Report::default() };
     // An upload in progress would be lost with its bucket's move: it blocks the switch.
     for b in &buckets {
         for (id, upload) in store.upload_list(&b.name)? {
-            let error = format!(
-                "multipart upload {id} in progress: complete or abort it before moving the bucket"
-            );
+            let error = format!("multipart upload {id} in progress: complete or abort it before moving the bucket");
             report.failed += 1;
-            report.failures.push(Failure {
-                bucket: b.name.clone(),
-                key: upload.key,
-                error,
-            });
+            report.failures.push(Failure { bucket: b.name.clone(), key: upload.key, error });
         }
     }
-    progress
-        .objects_total
-        .store(report.objects, Ordering::Relaxed);
+    progress.objects_total.store(report.objects, Ordering::Relaxed);
     progress.bytes_total.store(report.bytes, Ordering::Relaxed);
     if !opts.dry_run {
         for b in &buckets {
-            dest.prepare(&b.name).await.map_err(|e| {
-                Error::Invalid(format!(
-                    "preparing bucket {} on the {} backend: {e}",
-                    b.name,
-                    opts.to.name()
-                ))
-            })?;
+            dest.prepare(&b.name).await.map_err(|e| Error::Invalid(format!("preparing bucket {} on the {} backend: {e}", b.name, opts.to.name())))?;
         }
     }
     let copies = futures::stream::iter(objects).map(|(bucket, key, rec)| {
         let (source, dest, store) = (&source, &dest, &store);
         async move {
-            let result = copy_one(
-                store.as_ref(),
-                source.as_ref(),
-                dest.as_ref(),
-                &bucket,
-                &key,
-                &rec,
-                opts.dry_run,
-            )
-            .await;
+            let result = copy_one(store.as_ref(), source.as_ref(), dest.as_ref(), &bucket, &key, &rec, opts.dry_run).await;
             progress.objects_done.fetch_add(1, Ordering::Relaxed);
             progress.bytes_done.fetch_add(rec.size, Ordering::Relaxed);
             (bucket, key, result)
@@ -225,16 +187,9 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
         if report.failed == 0 {
             match &opts.bucket {
                 Some(bucket) => placement.place(bucket, opts.to),
-                None => {
-                    placement = Placement {
-                        holding: opts.to,
-                        moved: Default::default(),
-                    }
-                }
+                None => placement = Placement { holding: opts.to, moved: Default::default() },
             }
-            placement
-                .save(store.as_ref())
-                .map_err(|e| Error::Invalid(e.to_string()))?;
+            placement.save(store.as_ref()).map_err(|e| Error::Invalid(e.to_string()))?;
             store.flush().await?;
             report.switched = true;
         }
@@ -248,20 +203,12 @@ pub async fn show_progress(progress: &Progress) {
     use std::io::{IsTerminal, Write};
     let tty = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(if tty {
-        250
-    } else {
-        10_000
-    }));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(if tty { 250 } else { 10_000 }));
     loop {
         tick.tick().await;
         let line = progress.line(started.elapsed());
         let mut err = std::io::stderr().lock();
-        let _ = if tty {
-            write!(err, "\r\x1b[2K{line}")
-        } else {
-            writeln!(err, "{line}")
-        };
+        let _ = if tty { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
         let _ = err.flush();
     }
 }
@@ -271,28 +218,13 @@ impl Progress {
     #[must_use]
     pub fn line(&self, elapsed: std::time::Duration) -> String {
         let p = self;
-        let (objects, objects_total) = (
-            p.objects_done.load(Ordering::Relaxed),
-            p.objects_total.load(Ordering::Relaxed),
-        );
-        let (bytes, bytes_total) = (
-            p.bytes_done.load(Ordering::Relaxed),
-            p.bytes_total.load(Ordering::Relaxed),
-        );
+        let (objects, objects_total) = (p.objects_done.load(Ordering::Relaxed), p.objects_total.load(Ordering::Relaxed));
+        let (bytes, bytes_total) = (p.bytes_done.load(Ordering::Relaxed), p.bytes_total.load(Ordering::Relaxed));
         let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
-        let eta = if bytes == 0 {
-            "?".to_owned()
-        } else {
-            format!("{:.0}s", bytes_total.saturating_sub(bytes) as f64 / rate)
-        };
+        let eta = if bytes == 0 { "?".to_owned() } else { format!("{:.0}s", bytes_total.saturating_sub(bytes) as f64 / rate) };
         let mib = |b: f64| b / f64::from(1 << 20);
         let width = 30usize;
-        let filled = if bytes_total == 0 {
-            width
-        } else {
-            (width as f64 * bytes as f64 / bytes_total as f64) as usize
-        }
-        .min(width);
+        let filled = if bytes_total == 0 { width } else { (width as f64 * bytes as f64 / bytes_total as f64) as usize }.min(width);
         format!(
             "[{}{}] {objects}/{objects_total} objects  {:.1}/{:.1} MiB  {:.1} MiB/s  ETA {eta}",
             "#".repeat(filled),
@@ -304,18 +236,12 @@ impl Progress {
     }
 }
 
-fn relocation(
-    config: &Config,
-    kind: BackendKind,
-    store: &Arc<dyn Store>,
-) -> Result<Box<dyn Relocation>, Error> {
+fn relocation(config: &Config, kind: BackendKind, store: &Arc<dyn Store>) -> Result<Box<dyn Relocation>, Error> {
     Ok(match kind {
         BackendKind::Local => Box::new(server::local_backend(config, Arc::clone(store), None)?),
         BackendKind::Upstream => {
             if config.upstream.endpoint.is_empty() {
-                return Err(Error::Invalid(
-                    "no upstream configured: [upstream] in the config, or --upstream URL".into(),
-                ));
+                return Err(Error::Invalid("no upstream configured: [upstream] in the config, or --upstream URL".into()));
             }
             Box::new(server::upstream_backend(config, Arc::clone(store), None)?)
         }
@@ -332,46 +258,22 @@ async fn copy_one(
     rec: &ObjectRecord,
     dry_run: bool,
 ) -> Result<Copied, String> {
-    if dest
-        .holds(bucket, key, rec)
-        .await
-        .map_err(|e| format!("checking the destination: {e}"))?
-    {
+    if dest.holds(bucket, key, rec).await.map_err(|e| format!("checking the destination: {e}"))? {
         return Ok(Copied::Skipped);
     }
-    let manifest = if rec.proof_id.is_empty() {
-        None
-    } else {
-        store.proof_get(&rec.proof_id).map_err(|e| e.to_string())?
-    };
+    let manifest = if rec.proof_id.is_empty() { None } else { store.proof_get(&rec.proof_id).map_err(|e| e.to_string())? };
     if let Some(m) = &manifest
         && m.sha256 != rec.sha256
     {
-        return Err(format!(
-            "the index's SHA-256 {} is not its manifest's {}",
-            rec.sha256, m.sha256
-        ));
+        return Err(format!("the index's SHA-256 {} is not its manifest's {}", rec.sha256, m.sha256));
     }
     if dry_run {
-        return Ok(if manifest.is_some() {
-            Copied::Verified
-        } else {
-            Copied::Unverified
-        });
+        return Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified });
     }
     let expect = expectation(rec, manifest.as_ref().map(|m| m.sha256.as_str()))?;
-    let body = source
-        .read(bucket, key, rec)
-        .await
-        .map_err(|e| format!("reading the source: {e}"))?;
-    dest.write(bucket, key, rec, body, expect)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(if manifest.is_some() {
-        Copied::Verified
-    } else {
-        Copied::Unverified
-    })
+    let body = source.read(bucket, key, rec).await.map_err(|e| format!("reading the source: {e}"))?;
+    dest.write(bucket, key, rec, body, expect).await.map_err(|e| e.to_string())?;
+    Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified })
 }
 
 /// What the copied bytes must hash to: the manifest's SHA-256, the recorded checksums, and
@@ -379,23 +281,14 @@ async fn copy_one(
 fn expectation(rec: &ObjectRecord, manifest_sha256: Option<&str>) -> Result<Expected, String> {
     let mut checksums = rec.checksums.clone();
     if let Some(hex) = manifest_sha256 {
-        let raw = hex_simd::decode_to_vec(hex)
-            .map_err(|_| format!("the manifest's SHA-256 {hex:?} is not hex"))?;
+        let raw = hex_simd::decode_to_vec(hex).map_err(|_| format!("the manifest's SHA-256 {hex:?} is not hex"))?;
         checksums.sha256 = Some(base64_simd::STANDARD.encode_to_string(raw));
     }
     let content_md5 = (!rec.multipart)
-        .then(|| {
-            hex_simd::decode_to_vec(&rec.etag)
-                .ok()
-                .filter(|md5| md5.len() == 16)
-        })
+        .then(|| hex_simd::decode_to_vec(&rec.etag).ok().filter(|md5| md5.len() == 16))
         .flatten()
         .map(|md5| base64_simd::STANDARD.encode_to_string(md5));
-    Ok(Expected {
-        content_md5,
-        checksums,
-        algorithm: None,
-    })
+    Ok(Expected { content_md5, checksums, algorithm: None })
 }
 
 #[cfg(test)]
@@ -410,10 +303,7 @@ mod tests {
         p.objects_done.store(1, Ordering::Relaxed);
         p.bytes_done.store(10 << 20, Ordering::Relaxed);
         let line = p.line(std::time::Duration::from_secs(2));
-        assert_eq!(
-            line,
-            "[#######-----------------------] 1/4 objects  10.0/40.0 MiB  5.0 MiB/s  ETA 6s"
-        );
+        assert_eq!(line, "[#######-----------------------] 1/4 objects  10.0/40.0 MiB  5.0 MiB/s  ETA 6s");
     }
 
     #[test]
@@ -434,15 +324,8 @@ mod tests {
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         let e = expectation(&rec, Some(sha)).unwrap();
         assert_eq!(e.content_md5.as_deref(), Some("kAFQmDzST7DWlj99KOF/cg=="));
-        assert_eq!(
-            e.checksums.sha256.as_deref(),
-            Some("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")
-        );
-        let multipart = ObjectRecord {
-            etag: "abc-2".into(),
-            multipart: true,
-            ..rec
-        };
+        assert_eq!(e.checksums.sha256.as_deref(), Some("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="));
+        let multipart = ObjectRecord { etag: "abc-2".into(), multipart: true, ..rec };
         assert!(expectation(&multipart, None).unwrap().content_md5.is_none());
         assert!(expectation(&multipart, Some("zz")).is_err());
     }

@@ -8,11 +8,7 @@ use std::time::Duration;
 pub fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
     let step = base.saturating_mul(1 << attempt.min(16)).min(cap);
     let mut b = [0u8; 4];
-    let jitter = if getrandom::fill(&mut b).is_ok() {
-        f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
-    } else {
-        0.5
-    };
+    let jitter = if getrandom::fill(&mut b).is_ok() { f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX) } else { 0.5 };
     step.mul_f64(0.5 + jitter / 2.0)
 }
 

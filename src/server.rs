@@ -69,11 +69,7 @@ impl App {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
         check_holding_backend(store.as_ref(), config.backend)?;
         let prover = if config.proofs.enabled {
-            let file = config
-                .proofs
-                .signing_key_file
-                .clone()
-                .unwrap_or_else(|| config.data_dir.join("proof-signing.key"));
+            let file = config.proofs.signing_key_file.clone().unwrap_or_else(|| config.data_dir.join("proof-signing.key"));
             let prover = Prover::load(&file)?;
             store.proof_key_put(prover.key_id(), &prover.public_key())?;
             Some(Arc::new(prover))
@@ -81,33 +77,16 @@ impl App {
             None
         };
         let backends = open_backends(&config, &store, prover.as_ref())?;
-        let (root_key, root_secret, generated) =
-            auth::root_credentials(&config.root, &config.data_dir)?;
+        let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
             store.tenant_create(
-                &TenantRecord {
-                    name: auth::ROOT_TENANT.into(),
-                    created_ns: crate::audit::now_ns(),
-                    quota: crate::meta::Quota::default(),
-                },
+                &TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns(), quota: crate::meta::Quota::default() },
                 None,
             )?;
         }
-        let master_file = config
-            .auth
-            .master_key_file
-            .clone()
-            .unwrap_or_else(|| config.data_dir.join("master.key"));
-        let master = MasterKey::load(
-            std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(),
-            &master_file,
-        )?;
-        let keys = Arc::new(KeyStore::open(
-            Arc::clone(&store),
-            master,
-            &root_key,
-            root_secret.clone(),
-        )?);
+        let master_file = config.auth.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
+        let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
+        let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
         let metrics = Arc::new(Metrics::default());
         let topics = Arc::new(Topics::load(Arc::clone(&store))?);
@@ -121,15 +100,8 @@ impl App {
             prover: prover.clone(),
             metrics: Arc::clone(&metrics),
         };
-        let retry = RetryPolicy {
-            retries: config.jobs.retries,
-            base: Duration::from_millis(config.jobs.retry_base_ms),
-        };
-        let jobs = Arc::new(Scheduler::new(
-            workers::configured(&config, &job_parts),
-            retry,
-            Arc::clone(&metrics),
-        ));
+        let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
+        let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
         let mut b = S3ServiceBuilder::new(ArcS3 {
             backends: Arc::clone(&backends),
             metrics: Arc::clone(&metrics),
@@ -145,6 +117,7 @@ impl App {
             Arc::clone(&limiter),
             Arc::clone(&metrics),
             Arc::clone(&topics),
+            config.storage.max_object_size,
         ));
         b.set_route(Routes {
             admin: AdminApi::new(AdminParts {
@@ -162,15 +135,12 @@ impl App {
         });
         b.set_validation(crate::admin::BucketNames);
         if !config.domains.is_empty() {
-            let host = s3s::host::MultiDomain::new(&config.domains)
-                .map_err(|e| Error::Config(e.to_string()))?;
+            let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
             b.set_host(host);
         }
         let mut s3_config = s3s::config::S3Config::default();
         s3_config.xml_max_body_size = config.server.max_xml_body_bytes;
-        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
-            s3_config,
-        ))));
+        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
         Ok(Self {
             s3: b.build(),
             store,
@@ -193,64 +163,33 @@ impl App {
 
 /// The backends holding the gateway's buckets: the configured one, and the other if
 /// `tollgate migrate --bucket` moved a bucket there.
-fn open_backends(
-    config: &Config,
-    store: &Arc<dyn Store>,
-    prover: Option<&Arc<Prover>>,
-) -> Result<Arc<Backends>, Error> {
+fn open_backends(config: &Config, store: &Arc<dyn Store>, prover: Option<&Arc<Prover>>) -> Result<Arc<Backends>, Error> {
     let placement = Placement::load(store.as_ref(), config.backend)?;
     let mut local: Option<Arc<dyn Backend>> = None;
     if placement.uses(BackendKind::Local) {
-        local = Some(Arc::new(local_backend(
-            config,
-            Arc::clone(store),
-            prover.cloned(),
-        )?));
+        local = Some(Arc::new(local_backend(config, Arc::clone(store), prover.cloned())?));
     }
     let mut upstream: Option<Arc<dyn Backend>> = None;
     if placement.uses(BackendKind::Upstream) && !config.upstream.endpoint.is_empty() {
-        upstream = Some(Arc::new(upstream_backend(
-            config,
-            Arc::clone(store),
-            prover.cloned(),
-        )?));
+        upstream = Some(Arc::new(upstream_backend(config, Arc::clone(store), prover.cloned())?));
     }
-    let backends = Backends::new(Arc::clone(store), placement, local, upstream)
-        .map_err(|e| Error::Config(format!("{e}: configure [upstream] (or --upstream URL)")))?;
+    let backends =
+        Backends::new(Arc::clone(store), placement, local, upstream).map_err(|e| Error::Config(format!("{e}: configure [upstream] (or --upstream URL)")))?;
     Ok(Arc::new(backends))
 }
 
 /// The local-disk backend `config` describes.
-pub fn local_backend(
-    config: &Config,
-    store: Arc<dyn Store>,
-    prover: Option<Arc<Prover>>,
-) -> Result<LocalBackend, Error> {
-    let opts = LocalOptions {
-        fsync: config.storage.fsync,
-        max_object_size: config.storage.max_object_size,
-        body_idle_timeout: config.server.body_idle_timeout(),
-    };
+pub fn local_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<LocalBackend, Error> {
+    let opts =
+        LocalOptions { fsync: config.storage.fsync, max_object_size: config.storage.max_object_size, body_idle_timeout: config.server.body_idle_timeout() };
     Ok(LocalBackend::open(&config.data_dir, store, opts, prover)?)
 }
 
 /// The upstream backend `config` describes.
-pub fn upstream_backend(
-    config: &Config,
-    store: Arc<dyn Store>,
-    prover: Option<Arc<Prover>>,
-) -> Result<UpstreamBackend, Error> {
+pub fn upstream_backend(config: &Config, store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Result<UpstreamBackend, Error> {
     let up = &config.upstream;
     let secret = up.secret().map_err(|e| Error::Config(e.to_string()))?;
-    let mapping = if up.bucket.is_empty() {
-        Mapping::Buckets {
-            prefix: up.bucket_prefix.clone(),
-        }
-    } else {
-        Mapping::Prefix {
-            bucket: up.bucket.clone(),
-        }
-    };
+    let mapping = if up.bucket.is_empty() { Mapping::Buckets { prefix: up.bucket_prefix.clone() } } else { Mapping::Prefix { bucket: up.bucket.clone() } };
     Ok(UpstreamBackend::open(
         store,
         prover,
@@ -271,10 +210,7 @@ pub fn upstream_backend(
             max_object_size: config.storage.max_object_size,
             body_idle_timeout: config.server.body_idle_timeout(),
             fsync: config.storage.fsync,
-            mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget {
-                bucket: up.meta_bucket.clone(),
-                instance: up.instance.clone(),
-            }),
+            mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget { bucket: up.meta_bucket.clone(), instance: up.instance.clone() }),
         },
     )?)
 }
@@ -303,19 +239,11 @@ struct ArcS3 {
 }
 
 impl ArcS3 {
-    async fn timed<T>(
-        &self,
-        operation: &'static str,
-        call: impl Future<Output = s3s::S3Result<T>>,
-    ) -> s3s::S3Result<T> {
+    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = s3s::S3Result<T>>) -> s3s::S3Result<T> {
         let started = std::time::Instant::now();
         let result = call.await;
-        let failed = result
-            .as_ref()
-            .err()
-            .is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
-        self.metrics
-            .backend_call(operation, started.elapsed(), failed);
+        let failed = result.as_ref().err().is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
+        self.metrics.backend_call(operation, started.elapsed(), failed);
         result
     }
 
@@ -327,11 +255,7 @@ impl ArcS3 {
             return None;
         }
         let tenant = self.store.bucket_get(bucket).ok().flatten()?.tenant;
-        Some(ListingFilter {
-            rules,
-            tenant,
-            principal: auth::Principal::of(req),
-        })
+        Some(ListingFilter { rules, tenant, principal: auth::Principal::of(req) })
     }
 }
 
@@ -344,39 +268,22 @@ struct ListingFilter {
 
 impl ListingFilter {
     fn readable(&self, key: &str) -> bool {
-        crate::policy::topics::locate(&self.rules, key).is_none_or(|t| {
-            crate::policy::topics::decide(
-                &self.principal,
-                &self.tenant,
-                &t,
-                crate::policy::topics::TopicOp::Read,
-            )
-            .is_ok()
-        })
+        crate::policy::topics::locate(&self.rules, key)
+            .is_none_or(|t| crate::policy::topics::decide(&self.principal, &self.tenant, &t, crate::policy::topics::TopicOp::Read).is_ok())
     }
 
     /// A common prefix is shown if something under it may be read: a prefix inside an
     /// owner's space stands for that owner's keys.
     fn readable_prefix(&self, prefix: &str) -> bool {
         match crate::policy::topics::locate(&self.rules, prefix) {
-            Some(t) if !t.owner.is_empty() => {
-                self.readable(&format!("{}/{}/-", t.rule.topic, t.owner))
-            }
+            Some(t) if !t.owner.is_empty() => self.readable(&format!("{}/{}/-", t.rule.topic, t.owner)),
             _ => true,
         }
     }
 
     fn keep<T>(&self, items: &mut Option<Vec<T>>, key: impl Fn(&T) -> Option<&str>, prefix: bool) {
         if let Some(v) = items {
-            v.retain(|item| {
-                key(item).is_none_or(|k| {
-                    if prefix {
-                        self.readable_prefix(k)
-                    } else {
-                        self.readable(k)
-                    }
-                })
-            });
+            v.retain(|item| key(item).is_none_or(|k| if prefix { self.readable_prefix(k) } else { self.readable(k) }));
         }
     }
 }
@@ -508,10 +415,7 @@ fn request_id() -> String {
 }
 
 /// An S3 XML error answer made by the server itself (before s3s).
-fn refusal_response(
-    refusal: &crate::auth::screen::Refusal,
-    request_id: &str,
-) -> http::Response<s3s::Body> {
+fn refusal_response(refusal: &crate::auth::screen::Refusal, request_id: &str) -> http::Response<s3s::Body> {
     http::Response::builder()
         .status(refusal.status)
         .header(http::header::CONTENT_TYPE, "application/xml")
@@ -524,41 +428,29 @@ fn too_big(limit: u64) -> crate::auth::screen::Refusal {
     crate::auth::screen::Refusal {
         status: http::StatusCode::BAD_REQUEST,
         code: "MaxMessageLengthExceeded",
-        message: format!(
-            "Your request was too big: configuration documents are at most {limit} bytes (server.max_xml_body_bytes)."
-        ),
+        message: format!("Your request was too big: configuration documents are at most {limit} bytes (server.max_xml_body_bytes)."),
         details: Vec::new(),
     }
 }
 
 /// The client's fault behind s3s's internal error on a configuration document, if its body
 /// shows one: too large, or not the body `x-amz-content-sha256` declared.
-fn client_fault_of(
-    seen: &std::sync::Mutex<Seen>,
-    declared_sha256: Option<&str>,
-    limit: u64,
-) -> Option<crate::auth::screen::Refusal> {
-    let seen = seen
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+fn client_fault_of(seen: &std::sync::Mutex<Seen>, declared_sha256: Option<&str>, limit: u64) -> Option<crate::auth::screen::Refusal> {
+    let seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if seen.exceeded {
         return Some(too_big(limit));
     }
-    declared_sha256
-        .filter(|d| seen.contradicts(d))
-        .map(|_| crate::auth::screen::Refusal {
-            status: http::StatusCode::BAD_REQUEST,
-            code: "XAmzContentSHA256Mismatch",
-            message: "The provided 'x-amz-content-sha256' header does not match what was computed."
-                .into(),
-            details: Vec::new(),
-        })
+    declared_sha256.filter(|d| seen.contradicts(d)).map(|_| crate::auth::screen::Refusal {
+        status: http::StatusCode::BAD_REQUEST,
+        code: "XAmzContentSHA256Mismatch",
+        message: "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
+        details: Vec::new(),
+    })
 }
 
 /// The answer to an address that spent its budget of unauthenticated failures.
 fn slow_down(throttled: crate::limits::Throttled, request_id: &str) -> http::Response<s3s::Body> {
-    let retry =
-        throttled.retry_after.as_secs() + u64::from(throttled.retry_after.subsec_nanos() > 0);
+    let retry = throttled.retry_after.as_secs() + u64::from(throttled.retry_after.subsec_nanos() > 0);
     let refusal = crate::auth::screen::Refusal {
         status: http::StatusCode::SERVICE_UNAVAILABLE,
         code: "SlowDown",
@@ -566,10 +458,7 @@ fn slow_down(throttled: crate::limits::Throttled, request_id: &str) -> http::Res
         details: Vec::new(),
     };
     let mut resp = refusal_response(&refusal, request_id);
-    resp.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from(retry.max(1)),
-    );
+    resp.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(retry.max(1)));
     resp
 }
 
@@ -581,35 +470,21 @@ fn drop_ignored_range(req: &mut http::Request<Incoming>) {
     if !matches!(*req.method(), http::Method::GET | http::Method::HEAD) {
         return;
     }
-    let ignored = req
-        .headers()
-        .get(http::header::RANGE)
-        .is_some_and(|v| match v.to_str() {
-            Ok(s) => s.contains(',') || s3s::dto::Range::parse(s).is_err(),
-            Err(_) => true,
-        });
-    if ignored
-        && !crate::auth::screen::signs_header(
-            req.uri().query().unwrap_or(""),
-            req.headers(),
-            "range",
-        )
-    {
+    let ignored = req.headers().get(http::header::RANGE).is_some_and(|v| match v.to_str() {
+        Ok(s) => s.contains(',') || s3s::dto::Range::parse(s).is_err(),
+        Err(_) => true,
+    });
+    if ignored && !crate::auth::screen::signs_header(req.uri().query().unwrap_or(""), req.headers(), "range") {
         req.headers_mut().remove(http::header::RANGE);
     }
 }
 
 /// Whether a request announces a body (which an early refusal leaves unread).
 fn has_body(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(http::header::TRANSFER_ENCODING)
-        || declared_length(headers, "content-length").is_some_and(|n| n > 0)
+    headers.contains_key(http::header::TRANSFER_ENCODING) || declared_length(headers, "content-length").is_some_and(|n| n > 0)
 }
 
-async fn handle(
-    app: Arc<App>,
-    peer: SocketAddr,
-    mut req: http::Request<Incoming>,
-) -> Result<http::Response<s3s::Body>, Infallible> {
+async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
     let request_id = request_id();
     let admission = Arc::new(std::sync::OnceLock::new());
     let operation = Arc::new(std::sync::OnceLock::new());
@@ -622,23 +497,14 @@ async fn handle(
     };
     req.extensions_mut().insert(context.clone());
     drop_ignored_range(&mut req);
-    let bytes_in = declared_length(req.headers(), "x-amz-decoded-content-length")
-        .or_else(|| declared_length(req.headers(), "content-length"));
+    let bytes_in = declared_length(req.headers(), "x-amz-decoded-content-length").or_else(|| declared_length(req.headers(), "content-length"));
     let own_endpoint = own_endpoint_label(req.uri().path());
-    let expects_continue = req
-        .headers()
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expects_continue = req.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let body_announced = has_body(req.headers());
-    let config_document = body_announced
-        && is_config_request(req.method(), req.uri().query().unwrap_or(""), req.headers());
+    let config_document = body_announced && is_config_request(req.method(), req.uri().query().unwrap_or(""), req.headers());
     let xml_limit = app.config.server.max_xml_body_bytes as u64;
     let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
-    let declared_sha256 = req
-        .headers()
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let declared_sha256 = req.headers().get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
         let _in_flight = app.metrics.start_request();
@@ -673,10 +539,7 @@ async fn handle(
                         Ok(resp) => resp,
                         Err(e) => {
                             tracing::warn!(error = ?e, "request aborted");
-                            http::Response::builder()
-                                .status(http::StatusCode::INTERNAL_SERVER_ERROR)
-                                .body(s3s::Body::empty())
-                                .unwrap_or_default()
+                            http::Response::builder().status(http::StatusCode::INTERNAL_SERVER_ERROR).body(s3s::Body::empty()).unwrap_or_default()
                         }
                     }
                 }
@@ -746,9 +609,7 @@ impl App {
     /// a full or failing disk shows) and its backend answers. Otherwise, what failed, by part.
     pub(crate) async fn ready(&self) -> Result<(), serde_json::Map<String, serde_json::Value>> {
         let mut failed = serde_json::Map::new();
-        let written = self
-            .store
-            .setting_put("ready.probe", &crate::audit::now_ns().to_string());
+        let written = self.store.setting_put("ready.probe", &crate::audit::now_ns().to_string());
         let synced = match written {
             Ok(()) => self.store.flush().await,
             Err(e) => Err(e),
@@ -759,11 +620,7 @@ impl App {
         if let Err(reason) = self.backends.ready().await {
             failed.insert("backend".into(), reason.into());
         }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(failed)
-        }
+        if failed.is_empty() { Ok(()) } else { Err(failed) }
     }
 
     /// Records a request refused without a verified signature: counted, charged to the
@@ -772,13 +629,7 @@ impl App {
     fn unauthenticated_refusal(&self, source: std::net::IpAddr, operation: &str, request_id: &str) {
         self.metrics.unauthenticated_denial();
         self.limiter.charge_failure(source);
-        self.denials.record(
-            self.store.as_ref(),
-            source,
-            operation,
-            request_id,
-            crate::audit::now_ns(),
-        );
+        self.denials.record(self.store.as_ref(), source, operation, request_id, crate::audit::now_ns());
     }
 
     /// Bytes the metadata database takes on disk (0 if it cannot tell).
@@ -802,17 +653,9 @@ async fn flush_denials(app: Arc<App>, mut stopped: tokio::sync::watch::Receiver<
 
 /// Serves `listener` until `shutdown` completes, then lets in-flight requests finish
 /// (up to the configured grace period) and flushes the metadata.
-pub async fn run(
-    listener: TcpListener,
-    app: App,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     // Before any request can touch their keys.
-    app.backends.finish_pending().await.map_err(|e| {
-        std::io::Error::other(format!(
-            "cannot finish the writes pending since the last stop: {e}"
-        ))
-    })?;
+    app.backends.finish_pending().await.map_err(|e| std::io::Error::other(format!("cannot finish the writes pending since the last stop: {e}")))?;
     let app = Arc::new(app);
     let mut conn_builder = ConnBuilder::new(TokioExecutor::new());
     conn_builder
@@ -846,9 +689,7 @@ pub async fn run(
         }
         let app = Arc::clone(&app);
         let service = service_fn(move |req| handle(Arc::clone(&app), peer, req));
-        let conn = conn_builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let conn = conn_builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -860,30 +701,16 @@ pub async fn run(
     let _ = stop_jobs.send(true);
     let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
     let requests_done = async {
-        if tokio::time::timeout(grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                grace_secs = grace.as_secs(),
-                "in-flight requests did not finish in time"
-            );
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
         }
     };
-    tokio::join!(
-        requests_done,
-        jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs))
-    );
+    tokio::join!(requests_done, jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs)));
     let _ = denial_flusher.await;
-    app.denials
-        .flush(app.store.as_ref(), crate::audit::now_ns(), true);
+    app.denials.flush(app.store.as_ref(), crate::audit::now_ns(), true);
     // Last, so that it has the proofs and audit entries of every request served.
     match app.backends.mirror_metadata(false).await {
-        Ok(Some(r)) => tracing::info!(
-            manifests = r.manifests,
-            audit_entries = r.audit_entries,
-            "final metadata mirror pass"
-        ),
+        Ok(Some(r)) => tracing::info!(manifests = r.manifests, audit_entries = r.audit_entries, "final metadata mirror pass"),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "final metadata mirror pass failed"),
     }

@@ -13,31 +13,16 @@ use serde_json::{Value, json};
 #[derive(Debug, Args)]
 pub struct Connection {
     /// Gateway endpoint.
-    #[arg(
-        long,
-        env = "TOLLGATE_ENDPOINT",
-        default_value = "http://127.0.0.1:9000",
-        global = true
-    )]
+    #[arg(long, env = "TOLLGATE_ENDPOINT", default_value = "http://127.0.0.1:9000", global = true)]
     pub endpoint: String,
     /// Access key of an admin or root user.
     #[arg(long, env = "AWS_ACCESS_KEY_ID", global = true, hide_env_values = true)]
     pub access_key: Option<String>,
     /// Secret key of that user.
-    #[arg(
-        long,
-        env = "AWS_SECRET_ACCESS_KEY",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
     /// Region the gateway signs for.
-    #[arg(
-        long,
-        env = "AWS_DEFAULT_REGION",
-        default_value = "us-east-1",
-        global = true
-    )]
+    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1", global = true)]
     pub region: String,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
@@ -305,148 +290,54 @@ fn rfc3339_ns(s: &str) -> Result<i128, String> {
 /// Runs one admin command; the error is a message for the operator.
 pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
     let enc = |pairs: Vec<(&str, Option<String>)>| {
-        let v: Vec<(&str, String)> = pairs
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
+        let v: Vec<(&str, String)> = pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
         let q = serde_urlencoded::to_string(v).unwrap_or_default();
-        if q.is_empty() {
-            String::new()
-        } else {
-            format!("?{q}")
-        }
+        if q.is_empty() { String::new() } else { format!("?{q}") }
     };
     let (method, path, body) = match cmd {
-        AdminCommand::Tenant(TenantCmd::Create { name }) => {
-            ("POST", "tenants".to_owned(), Some(json!({"name": name})))
-        }
+        AdminCommand::Tenant(TenantCmd::Create { name }) => ("POST", "tenants".to_owned(), Some(json!({"name": name}))),
         AdminCommand::Tenant(TenantCmd::List) => ("GET", "tenants".to_owned(), None),
-        AdminCommand::Tenant(TenantCmd::Delete { name }) => {
-            ("DELETE", format!("tenants/{name}"), None)
+        AdminCommand::Tenant(TenantCmd::Delete { name }) => ("DELETE", format!("tenants/{name}"), None),
+        AdminCommand::User(UserCmd::Create { tenant, name, role }) => ("POST", "users".to_owned(), Some(json!({"tenant": tenant, "name": name, "role": role}))),
+        AdminCommand::User(UserCmd::List { tenant }) => ("GET", format!("users{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::User(UserCmd::Delete { tenant, name }) => ("DELETE", format!("users/{tenant}/{name}"), None),
+        AdminCommand::Key(KeyCmd::Create { tenant, user }) => ("POST", "keys".to_owned(), Some(json!({"tenant": tenant, "user": user}))),
+        AdminCommand::Key(KeyCmd::List { tenant }) => ("GET", format!("keys{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::Key(KeyCmd::Enable { access_key }) => ("POST", format!("keys/{access_key}/enable"), None),
+        AdminCommand::Key(KeyCmd::Disable { access_key }) => ("POST", format!("keys/{access_key}/disable"), None),
+        AdminCommand::Key(KeyCmd::Delete { access_key }) => ("DELETE", format!("keys/{access_key}"), None),
+        AdminCommand::Bucket(BucketCmd::List { tenant }) => ("GET", format!("buckets{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::Bucket(BucketCmd::Set { name, visibility, tenant }) => {
+            ("PUT", format!("buckets/{name}"), Some(json!({"visibility": visibility, "tenant": tenant})))
         }
-        AdminCommand::User(UserCmd::Create { tenant, name, role }) => (
-            "POST",
-            "users".to_owned(),
-            Some(json!({"tenant": tenant, "name": name, "role": role})),
-        ),
-        AdminCommand::User(UserCmd::List { tenant }) => (
-            "GET",
-            format!("users{}", enc(vec![("tenant", tenant)])),
-            None,
-        ),
-        AdminCommand::User(UserCmd::Delete { tenant, name }) => {
-            ("DELETE", format!("users/{tenant}/{name}"), None)
-        }
-        AdminCommand::Key(KeyCmd::Create { tenant, user }) => (
-            "POST",
-            "keys".to_owned(),
-            Some(json!({"tenant": tenant, "user": user})),
-        ),
-        AdminCommand::Key(KeyCmd::List { tenant }) => (
-            "GET",
-            format!("keys{}", enc(vec![("tenant", tenant)])),
-            None,
-        ),
-        AdminCommand::Key(KeyCmd::Enable { access_key }) => {
-            ("POST", format!("keys/{access_key}/enable"), None)
-        }
-        AdminCommand::Key(KeyCmd::Disable { access_key }) => {
-            ("POST", format!("keys/{access_key}/disable"), None)
-        }
-        AdminCommand::Key(KeyCmd::Delete { access_key }) => {
-            ("DELETE", format!("keys/{access_key}"), None)
-        }
-        AdminCommand::Bucket(BucketCmd::List { tenant }) => (
-            "GET",
-            format!("buckets{}", enc(vec![("tenant", tenant)])),
-            None,
-        ),
-        AdminCommand::Bucket(BucketCmd::Set {
-            name,
-            visibility,
-            tenant,
-        }) => (
-            "PUT",
-            format!("buckets/{name}"),
-            Some(json!({"visibility": visibility, "tenant": tenant})),
-        ),
         AdminCommand::Limits(LimitsCmd::Get { target }) => ("GET", target.path(), None),
         AdminCommand::Limits(LimitsCmd::Delete { target }) => ("DELETE", target.path(), None),
-        AdminCommand::Limits(LimitsCmd::Set {
-            target,
-            read_requests,
-            write_requests,
-            read_bytes,
-            write_bytes,
-        }) => (
+        AdminCommand::Limits(LimitsCmd::Set { target, read_requests, write_requests, read_bytes, write_bytes }) => (
             "PUT",
             target.path(),
-            Some(
-                json!({"read_requests": read_requests, "write_requests": write_requests, "read_bytes": read_bytes, "write_bytes": write_bytes}),
-            ),
+            Some(json!({"read_requests": read_requests, "write_requests": write_requests, "read_bytes": read_bytes, "write_bytes": write_bytes})),
         ),
-        AdminCommand::Quota(QuotaCmd::Set {
-            tenant,
-            bucket,
-            max_bytes,
-            max_objects,
-        }) => {
+        AdminCommand::Quota(QuotaCmd::Set { tenant, bucket, max_bytes, max_objects }) => {
             let path = match (tenant, bucket) {
                 (Some(t), _) => format!("quotas/tenant/{t}"),
                 (None, Some(b)) => format!("quotas/bucket/{b}"),
                 (None, None) => return Err("give --tenant or --bucket".into()),
             };
-            (
-                "PUT",
-                path,
-                Some(json!({"max_bytes": max_bytes, "max_objects": max_objects})),
-            )
+            ("PUT", path, Some(json!({"max_bytes": max_bytes, "max_objects": max_objects})))
         }
-        AdminCommand::Topic(TopicCmd::Set {
-            bucket,
-            topic,
-            write,
-            read,
-            content_addressed,
-            max_size,
-            content_types,
-        }) => (
+        AdminCommand::Topic(TopicCmd::Set { bucket, topic, write, read, content_addressed, max_size, content_types }) => (
             "PUT",
             format!("topics/{bucket}/{topic}"),
-            Some(
-                json!({"write": write, "read": read, "content_addressed": content_addressed, "max_size": max_size, "content_types": content_types}),
-            ),
+            Some(json!({"write": write, "read": read, "content_addressed": content_addressed, "max_size": max_size, "content_types": content_types})),
         ),
-        AdminCommand::Topic(TopicCmd::List { bucket }) => (
-            "GET",
-            format!("topics{}", enc(vec![("bucket", bucket)])),
-            None,
-        ),
-        AdminCommand::Topic(TopicCmd::Delete { bucket, topic }) => {
-            ("DELETE", format!("topics/{bucket}/{topic}"), None)
+        AdminCommand::Topic(TopicCmd::List { bucket }) => ("GET", format!("topics{}", enc(vec![("bucket", bucket)])), None),
+        AdminCommand::Topic(TopicCmd::Delete { bucket, topic }) => ("DELETE", format!("topics/{bucket}/{topic}"), None),
+        AdminCommand::PruneProofs { older_than_secs } => {
+            ("POST", format!("prune-proofs{}", enc(vec![("older_than_secs", older_than_secs.map(|s| s.to_string()))])), None)
         }
-        AdminCommand::PruneProofs { older_than_secs } => (
-            "POST",
-            format!(
-                "prune-proofs{}",
-                enc(vec![(
-                    "older_than_secs",
-                    older_than_secs.map(|s| s.to_string())
-                )])
-            ),
-            None,
-        ),
-        AdminCommand::Usage { tenant } => (
-            "GET",
-            format!("usage{}", enc(vec![("tenant", tenant)])),
-            None,
-        ),
-        AdminCommand::Scrub { last } => {
-            (if last { "GET" } else { "POST" }, "scrub".to_owned(), None)
-        }
-        AdminCommand::Jobs {
-            command: Some(JobsCmd::Run { job }),
-        } => ("POST", format!("jobs/{job}/run"), None),
+        AdminCommand::Usage { tenant } => ("GET", format!("usage{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::Scrub { last } => (if last { "GET" } else { "POST" }, "scrub".to_owned(), None),
+        AdminCommand::Jobs { command: Some(JobsCmd::Run { job }) } => ("POST", format!("jobs/{job}/run"), None),
         AdminCommand::Jobs { command: None } => {
             let v = call(conn, "GET", "jobs", None).await?;
             print_value(conn.json, &if conn.json { v } else { job_rows(&v) });
@@ -455,18 +346,8 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         AdminCommand::Mirror => ("POST", "mirror".to_owned(), None),
         AdminCommand::Rebuild => ("POST", "rebuild".to_owned(), None),
         AdminCommand::Audit(a) => {
-            let since = a
-                .since
-                .as_deref()
-                .map(rfc3339_ns)
-                .transpose()?
-                .map(|n| n.to_string());
-            let until = a
-                .until
-                .as_deref()
-                .map(rfc3339_ns)
-                .transpose()?
-                .map(|n| n.to_string());
+            let since = a.since.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
+            let until = a.until.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
             let q = enc(vec![
                 ("tenant", a.tenant),
                 ("principal", a.principal),
@@ -500,12 +381,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
 }
 
 /// One signed call to the admin API.
-pub async fn call(
-    conn: &Connection,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Result<Value, String> {
+pub async fn call(conn: &Connection, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
     if conn.access_key.is_none() || conn.secret_key.is_none() {
         return Err("credentials needed: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into());
     }
@@ -515,12 +391,7 @@ pub async fn call(
 
 /// One call to the gateway's own endpoints (`full_path` from the root), signed when
 /// credentials are given, anonymous otherwise.
-pub async fn request(
-    conn: &Connection,
-    method: &str,
-    full_path: &str,
-    payload: Vec<u8>,
-) -> Result<Value, String> {
+pub async fn request(conn: &Connection, method: &str, full_path: &str, payload: Vec<u8>) -> Result<Value, String> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use sha2::Digest;
 
@@ -535,10 +406,8 @@ pub async fn request(
         *req.body_mut() = Full::new(Bytes::from(payload));
         return send(conn, req).await;
     };
-    let payload_hash =
-        hex_simd::encode_to_string(sha2::Sha256::digest(&payload), hex_simd::AsciiCase::Lower);
-    let identity =
-        aws_credential_types::Credentials::new(ak, sk, None, None, "tollgate-admin").into();
+    let payload_hash = hex_simd::encode_to_string(sha2::Sha256::digest(&payload), hex_simd::AsciiCase::Lower);
+    let identity = aws_credential_types::Credentials::new(ak, sk, None, None, "tollgate-admin").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region(&conn.region)
@@ -549,20 +418,9 @@ pub async fn request(
         .map_err(|e| e.to_string())?
         .into();
     let headers = [("x-amz-content-sha256", payload_hash.as_str())];
-    let signable = SignableRequest::new(
-        method,
-        &url,
-        headers.iter().copied(),
-        SignableBody::Precomputed(payload_hash.clone()),
-    )
-    .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| e.to_string())?
-        .into_parts();
-    req.headers_mut().insert(
-        "x-amz-content-sha256",
-        payload_hash.parse().map_err(|_| "bad hash".to_owned())?,
-    );
+    let signable = SignableRequest::new(method, &url, headers.iter().copied(), SignableBody::Precomputed(payload_hash.clone())).map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
+    req.headers_mut().insert("x-amz-content-sha256", payload_hash.parse().map_err(|_| "bad hash".to_owned())?);
     *req.body_mut() = Full::new(Bytes::from(payload));
     instructions.apply_to_request_http1x(&mut req);
     send(conn, req).await
@@ -570,29 +428,14 @@ pub async fn request(
 
 async fn send(conn: &Connection, req: http::Request<Full<Bytes>>) -> Result<Value, String> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let resp = client
-        .request(req)
-        .await
-        .map_err(|e| format!("cannot reach {}: {e}", conn.endpoint))?;
+    let resp = client.request(req).await.map_err(|e| format!("cannot reach {}: {e}", conn.endpoint))?;
     let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    let value: Value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| json!({"error": String::from_utf8_lossy(&bytes)}));
+    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({"error": String::from_utf8_lossy(&bytes)}));
     if status.is_success() {
         Ok(value)
     } else {
-        Err(format!(
-            "{status}: {}",
-            value.get("error").map_or_else(
-                || value.to_string(),
-                |e| e.as_str().map_or_else(|| e.to_string(), str::to_owned)
-            )
-        ))
+        Err(format!("{status}: {}", value.get("error").map_or_else(|| value.to_string(), |e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))))
     }
 }
 
@@ -623,20 +466,13 @@ fn time_cell(v: &Value) -> String {
         Some(ns) => time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
             .ok()
             .and_then(|t| t.replace_nanosecond(0).ok())
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
             .unwrap_or_else(|| ns.to_string()),
     }
 }
 
 fn column_cell(col: &str, v: &Value) -> String {
-    if col.ends_with("_ns") {
-        time_cell(v)
-    } else {
-        cell(v)
-    }
+    if col.ends_with("_ns") { time_cell(v) } else { cell(v) }
 }
 
 fn cell(v: &Value) -> String {
@@ -653,10 +489,7 @@ pub fn render(v: &Value) -> String {
     let rows: Vec<&serde_json::Map<String, Value>> = match v {
         Value::Array(a) => a.iter().filter_map(Value::as_object).collect(),
         Value::Object(o) => {
-            return o
-                .iter()
-                .map(|(k, v)| format!("{}: {}\n", k.trim_end_matches("_ns"), column_cell(k, v)))
-                .collect();
+            return o.iter().map(|(k, v)| format!("{}: {}\n", k.trim_end_matches("_ns"), column_cell(k, v))).collect();
         }
         other => return format!("{}\n", cell(other)),
     };
@@ -664,38 +497,13 @@ pub fn render(v: &Value) -> String {
         return "(none)\n".into();
     };
     let cols: Vec<&String> = first.keys().collect();
-    let grid: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            cols.iter()
-                .map(|c| r.get(*c).map(|v| column_cell(c, v)).unwrap_or_default())
-                .collect()
-        })
-        .collect();
-    let widths: Vec<usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            grid.iter()
-                .map(|r| r[i].len())
-                .chain([c.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let grid: Vec<Vec<String>> = rows.iter().map(|r| cols.iter().map(|c| r.get(*c).map(|v| column_cell(c, v)).unwrap_or_default()).collect()).collect();
+    let widths: Vec<usize> = cols.iter().enumerate().map(|(i, c)| grid.iter().map(|r| r[i].len()).chain([c.len()]).max().unwrap_or(0)).collect();
     let line = |cells: Vec<String>| -> String {
-        let s: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         format!("{}\n", s.join("  ").trim_end())
     };
-    let mut out = line(
-        cols.iter()
-            .map(|c| c.trim_end_matches("_ns").to_uppercase())
-            .collect(),
-    );
+    let mut out = line(cols.iter().map(|c| c.trim_end_matches("_ns").to_uppercase()).collect());
     for r in grid {
         out.push_str(&line(r));
     }
@@ -721,9 +529,6 @@ mod tests {
         assert_eq!(render(&v), "N   NAME\n1   acme\n22  b\n");
         assert_eq!(render(&json!([])), "(none)\n");
         assert_eq!(render(&json!({"a": "x"})), "a: x\n");
-        assert_eq!(
-            render(&json!({"created_ns": 1_700_000_000_123_456_789_i64})),
-            "created: 2023-11-14T22:13:20Z\n"
-        );
+        assert_eq!(render(&json!({"created_ns": 1_700_000_000_123_456_789_i64})), "created: 2023-11-14T22:13:20Z\n");
     }
 }

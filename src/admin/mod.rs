@@ -73,15 +73,16 @@ pub(crate) struct ApiError(StatusCode, String);
 impl From<meta::Error> for ApiError {
     fn from(e: meta::Error) -> Self {
         match e {
-            meta::Error::NotFound | meta::Error::NoSuchBucket => {
-                Self(StatusCode::NOT_FOUND, "not found".into())
-            }
+            meta::Error::NotFound | meta::Error::NoSuchBucket => Self(StatusCode::NOT_FOUND, "not found".into()),
             meta::Error::AlreadyExists => Self(StatusCode::CONFLICT, "already exists".into()),
             meta::Error::InUse(why) => Self(StatusCode::CONFLICT, why.into()),
             meta::Error::QuotaExceeded(why) => Self(StatusCode::FORBIDDEN, why),
             e @ meta::Error::StorageFull(_) => {
                 tracing::error!(error = %e, "admin API: the metadata store's disk is full");
-                Self(StatusCode::SERVICE_UNAVAILABLE, "the gateway's metadata storage is full: the change was not kept; free space, then restart the gateway".into())
+                Self(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the gateway's metadata storage is full: the change was not kept; free space, then restart the gateway".into(),
+                )
             }
             e => {
                 tracing::error!(error = %e, "admin API storage failure");
@@ -93,11 +94,7 @@ impl From<meta::Error> for ApiError {
 
 /// `name=value` of a URL query, decoded.
 pub(crate) fn form_value(query: &str, name: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok()?.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
@@ -117,9 +114,7 @@ pub(crate) type ApiResult = Result<serde_json::Value, ApiError>;
 /// Names of tenants and users: 1 to 64 of `[a-z0-9._-]`, starting alphanumeric.
 fn valid_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        })
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
         && s.as_bytes()[0].is_ascii_alphanumeric()
 }
 
@@ -191,69 +186,29 @@ pub struct AdminApi {
 impl AdminApi {
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts {
-            store,
-            keys,
-            backend,
-            limiter,
-            topics,
-            prover,
-            proof_retention_days,
-            jobs,
-            denials,
-        } = parts;
-        Self {
-            store,
-            keys,
-            backend,
-            limiter,
-            topics,
-            prover,
-            proof_retention_days,
-            jobs,
-            denials,
-        }
+        let AdminParts { store, keys, backend, limiter, topics, prover, proof_retention_days, jobs, denials } = parts;
+        Self { store, keys, backend, limiter, topics, prover, proof_retention_days, jobs, denials }
     }
 
     /// The tenant a limit subject belongs to, and whether `p` may change its limits: a
     /// tenant's own limits are the operator's (root), a key's are its tenant admins'.
-    fn limit_subject(
-        &self,
-        p: &Principal,
-        kind: &str,
-        name: &str,
-    ) -> Result<(Subject, String, bool), ApiError> {
+    fn limit_subject(&self, p: &Principal, kind: &str, name: &str) -> Result<(Subject, String, bool), ApiError> {
         match kind {
             "tenant" => {
-                self.store
-                    .tenant_get(name)?
-                    .ok_or(ApiError(StatusCode::NOT_FOUND, "no such tenant".into()))?;
+                self.store.tenant_get(name)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such tenant".into()))?;
                 Ok((Subject::Tenant(name.to_owned()), name.to_owned(), p.root))
             }
             "key" => {
-                let rec = self
-                    .keys
-                    .get(name)?
-                    .filter(|r| p.administers(&r.tenant))
-                    .ok_or_else(no_such_key)?;
+                let rec = self.keys.get(name)?.filter(|r| p.administers(&r.tenant)).ok_or_else(no_such_key)?;
                 Ok((Subject::Key(name.to_owned()), rec.tenant, true))
             }
-            _ => Err(bad(
-                "limits apply to a tenant or a key: /limits/tenant/NAME or /limits/key/ACCESSKEY",
-            )),
+            _ => Err(bad("limits apply to a tenant or a key: /limits/tenant/NAME or /limits/key/ACCESSKEY")),
         }
     }
 
     fn limits_view(&self, subject: &Subject) -> Result<serde_json::Value, ApiError> {
-        let stored = self
-            .store
-            .limits_all()?
-            .into_iter()
-            .find(|(id, _)| *id == subject.id())
-            .map(|(_, r)| r);
-        Ok(
-            json!({"subject": subject.id(), "override": stored, "effective": self.limiter.effective(subject)}),
-        )
+        let stored = self.store.limits_all()?.into_iter().find(|(id, _)| *id == subject.id()).map(|(_, r)| r);
+        Ok(json!({"subject": subject.id(), "override": stored, "effective": self.limiter.effective(subject)}))
     }
 
     fn usage_view(&self, tenant: &TenantRecord) -> Result<serde_json::Value, ApiError> {
@@ -265,27 +220,14 @@ impl AdminApi {
             .filter(|b| b.tenant == tenant.name)
             .map(|b| json!({"bucket": b.name, "objects": b.objects, "bytes": b.bytes, "quota": b.quota}))
             .collect();
-        Ok(
-            json!({"tenant": tenant.name, "objects": objects, "bytes": bytes, "quota": tenant.quota, "buckets": buckets}),
-        )
+        Ok(json!({"tenant": tenant.name, "objects": objects, "bytes": bytes, "quota": tenant.quota, "buckets": buckets}))
     }
 
-    async fn handle(
-        &self,
-        p: &Principal,
-        cx: Option<&RequestContext>,
-        method: &Method,
-        path: &str,
-        query: &str,
-        body: &[u8],
-    ) -> ApiResult {
+    async fn handle(&self, p: &Principal, cx: Option<&RequestContext>, method: &Method, path: &str, query: &str, body: &[u8]) -> ApiResult {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let audit = |op: &str, target: &str| audit::entry_for(p, cx, op, "", target, "ok", 0);
-        let parse = |b: &[u8]| -> Result<serde_json::Value, ApiError> {
-            serde_json::from_slice(b).map_err(|e| bad(format!("invalid JSON body: {e}")))
-        };
-        let q: AuditQuery =
-            serde_urlencoded::from_str(query).map_err(|e| bad(format!("invalid query: {e}")))?;
+        let parse = |b: &[u8]| -> Result<serde_json::Value, ApiError> { serde_json::from_slice(b).map_err(|e| bad(format!("invalid JSON body: {e}"))) };
+        let q: AuditQuery = serde_urlencoded::from_str(query).map_err(|e| bad(format!("invalid query: {e}")))?;
         let scope = |t: Option<&String>| -> Result<Option<String>, ApiError> {
             match t {
                 Some(t) if p.administers(t) => Ok(Some(t.clone())),
@@ -296,87 +238,50 @@ impl AdminApi {
         };
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["tenants"]) => {
-                let list: Vec<TenantRecord> = self
-                    .store
-                    .tenant_list()?
-                    .into_iter()
-                    .filter(|t| p.administers(&t.name))
-                    .collect();
+                let list: Vec<TenantRecord> = self.store.tenant_list()?.into_iter().filter(|t| p.administers(&t.name)).collect();
                 Ok(json!(list))
             }
             ("POST", ["tenants"]) => {
                 if !p.root {
                     return Err(forbidden());
                 }
-                let t: NewTenant =
-                    serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let t: NewTenant = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 if !valid_name(&t.name) {
-                    return Err(bad(
-                        "tenant names are 1-64 characters of a-z, 0-9, '.', '_', '-'",
-                    ));
+                    return Err(bad("tenant names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
                 }
-                let rec = TenantRecord {
-                    name: t.name,
-                    created_ns: audit::now_ns(),
-                    quota: meta::Quota::default(),
-                };
-                self.store
-                    .tenant_create(&rec, Some(&audit("AdminCreateTenant", &rec.name)))?;
+                let rec = TenantRecord { name: t.name, created_ns: audit::now_ns(), quota: meta::Quota::default() };
+                self.store.tenant_create(&rec, Some(&audit("AdminCreateTenant", &rec.name)))?;
                 Ok(json!(rec))
             }
             ("DELETE", ["tenants", t]) => {
                 if !p.root || *t == crate::auth::ROOT_TENANT {
                     return Err(forbidden());
                 }
-                self.store
-                    .tenant_delete(t, Some(&audit("AdminDeleteTenant", t)))?;
+                self.store.tenant_delete(t, Some(&audit("AdminDeleteTenant", t)))?;
                 Ok(json!({"deleted": t}))
             }
             ("GET", ["users"]) => {
                 let tenant = scope(q.tenant.as_ref())?;
-                let list: Vec<UserRecord> = self
-                    .store
-                    .user_list()?
-                    .into_iter()
-                    .filter(|u| tenant.as_ref().is_none_or(|t| *t == u.tenant))
-                    .collect();
+                let list: Vec<UserRecord> = self.store.user_list()?.into_iter().filter(|u| tenant.as_ref().is_none_or(|t| *t == u.tenant)).collect();
                 Ok(json!(list))
             }
             ("POST", ["users"]) => {
-                let u: NewUser =
-                    serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let u: NewUser = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 if !p.administers(&u.tenant) {
                     return Err(forbidden());
                 }
                 if !valid_name(&u.name) {
-                    return Err(bad(
-                        "user names are 1-64 characters of a-z, 0-9, '.', '_', '-'",
-                    ));
+                    return Err(bad("user names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
                 }
-                let rec = UserRecord {
-                    tenant: u.tenant,
-                    name: u.name,
-                    role: u.role,
-                    created_ns: audit::now_ns(),
-                };
-                self.store.user_create(
-                    &rec,
-                    Some(&audit(
-                        "AdminCreateUser",
-                        &format!("{}/{}", rec.tenant, rec.name),
-                    )),
-                )?;
+                let rec = UserRecord { tenant: u.tenant, name: u.name, role: u.role, created_ns: audit::now_ns() };
+                self.store.user_create(&rec, Some(&audit("AdminCreateUser", &format!("{}/{}", rec.tenant, rec.name))))?;
                 Ok(json!(rec))
             }
             ("DELETE", ["users", t, u]) => {
                 if !p.administers(t) {
                     return Err(forbidden());
                 }
-                self.keys.delete_user(
-                    t,
-                    u,
-                    Some(&audit("AdminDeleteUser", &format!("{t}/{u}"))),
-                )?;
+                self.keys.delete_user(t, u, Some(&audit("AdminDeleteUser", &format!("{t}/{u}"))))?;
                 Ok(json!({"deleted": format!("{t}/{u}")}))
             }
             ("GET", ["keys"]) => {
@@ -398,29 +303,17 @@ impl AdminApi {
                 Ok(json!(list))
             }
             ("POST", ["keys"]) => {
-                let k: NewKeyRequest =
-                    serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let k: NewKeyRequest = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 if !p.administers(&k.tenant) {
                     return Err(forbidden());
                 }
-                let created = self.keys.create(
-                    &k.tenant,
-                    &k.user,
-                    Some(&audit(
-                        "AdminCreateKey",
-                        &format!("{}/{}", k.tenant, k.user),
-                    )),
-                )?;
+                let created = self.keys.create(&k.tenant, &k.user, Some(&audit("AdminCreateKey", &format!("{}/{}", k.tenant, k.user))))?;
                 Ok(json!(created))
             }
             ("POST", ["keys", ak, action @ ("enable" | "disable")]) => {
                 self.key_tenant_check(p, ak)?;
                 let enable = *action == "enable";
-                let op = if enable {
-                    "AdminEnableKey"
-                } else {
-                    "AdminDisableKey"
-                };
+                let op = if enable { "AdminEnableKey" } else { "AdminDisableKey" };
                 self.keys.set_enabled(ak, enable, Some(&audit(op, ak)))?;
                 Ok(json!({"access_key": ak, "enabled": enable}))
             }
@@ -431,31 +324,17 @@ impl AdminApi {
             }
             ("GET", ["buckets"]) => {
                 let tenant = scope(q.tenant.as_ref())?;
-                let list: Vec<_> = self
-                    .store
-                    .bucket_list()?
-                    .into_iter()
-                    .filter(|b| tenant.as_ref().is_none_or(|t| *t == b.tenant))
-                    .collect();
+                let list: Vec<_> = self.store.bucket_list()?.into_iter().filter(|b| tenant.as_ref().is_none_or(|t| *t == b.tenant)).collect();
                 Ok(json!(list))
             }
             ("PUT", ["buckets", name]) => {
-                let s: BucketSettings =
-                    serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
-                let cur = self
-                    .store
-                    .bucket_get(name)?
-                    .ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                let s: BucketSettings = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let cur = self.store.bucket_get(name)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
                 let tenant = s.tenant.unwrap_or_else(|| cur.tenant.clone());
                 if !p.administers(&cur.tenant) || !p.administers(&tenant) {
                     return Err(forbidden());
                 }
-                let rec = self.store.bucket_update(
-                    name,
-                    &tenant,
-                    s.visibility.unwrap_or(cur.visibility),
-                    Some(&audit("AdminSetBucket", name)),
-                )?;
+                let rec = self.store.bucket_update(name, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&audit("AdminSetBucket", name)))?;
                 Ok(json!(rec))
             }
             ("GET", ["usage"]) => {
@@ -472,30 +351,17 @@ impl AdminApi {
                 if !p.root {
                     return Err(forbidden());
                 }
-                let quota: Quota =
-                    serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
-                let rec = self.store.tenant_set_quota(
-                    t,
-                    quota,
-                    Some(&audit("AdminSetTenantQuota", t)),
-                )?;
+                let quota: Quota = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let rec = self.store.tenant_set_quota(t, quota, Some(&audit("AdminSetTenantQuota", t)))?;
                 Ok(json!(rec))
             }
             ("PUT", ["quotas", "bucket", b]) => {
-                let cur = self
-                    .store
-                    .bucket_get(b)?
-                    .ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                let cur = self.store.bucket_get(b)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
                 if !p.administers(&cur.tenant) {
                     return Err(forbidden());
                 }
-                let quota: Quota =
-                    serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
-                let rec = self.store.bucket_set_quota(
-                    b,
-                    quota,
-                    Some(&audit("AdminSetBucketQuota", b)),
-                )?;
+                let quota: Quota = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
+                let rec = self.store.bucket_set_quota(b, quota, Some(&audit("AdminSetBucketQuota", b)))?;
                 Ok(json!(rec))
             }
             ("GET", ["limits", kind, name]) => {
@@ -510,30 +376,18 @@ impl AdminApi {
                 if !may_set {
                     return Err(forbidden());
                 }
-                let rates: Option<Rates> = if m == "PUT" {
-                    Some(serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?)
-                } else {
-                    None
-                };
-                self.store.limits_set(
-                    &subject.id(),
-                    rates.as_ref(),
-                    Some(&audit("AdminSetLimits", &subject.id())),
-                )?;
+                let rates: Option<Rates> = if m == "PUT" { Some(serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?) } else { None };
+                self.store.limits_set(&subject.id(), rates.as_ref(), Some(&audit("AdminSetLimits", &subject.id())))?;
                 self.limiter.set_override(&subject, rates);
                 self.limits_view(&subject)
             }
             ("GET", ["audit"]) => {
-                self.denials
-                    .flush(self.store.as_ref(), audit::now_ns(), true);
+                self.denials.flush(self.store.as_ref(), audit::now_ns(), true);
                 let mut q = q;
                 q.tenant = scope(q.tenant.as_ref())?;
                 let limit = q.limit.unwrap_or(1000).min(10_000);
                 let mut out = Vec::new();
-                for e in self.store.audit_scan(
-                    q.since_ns.unwrap_or(0),
-                    q.until_ns.unwrap_or(i128::from(u64::MAX)),
-                ) {
+                for e in self.store.audit_scan(q.since_ns.unwrap_or(0), q.until_ns.unwrap_or(i128::from(u64::MAX))) {
                     let e = e?;
                     if q.matches(&e) {
                         out.push(e);
@@ -551,11 +405,7 @@ impl AdminApi {
                     if bucket.as_ref().is_some_and(|b| *b != r.bucket) {
                         continue;
                     }
-                    if self
-                        .store
-                        .bucket_get(&r.bucket)?
-                        .is_some_and(|b| p.administers(&b.tenant))
-                    {
+                    if self.store.bucket_get(&r.bucket)?.is_some_and(|b| p.administers(&b.tenant)) {
                         out.push(r);
                     }
                 }
@@ -563,26 +413,17 @@ impl AdminApi {
             }
             (m @ ("PUT" | "DELETE"), ["topics", bucket, topic @ ..]) if !topic.is_empty() => {
                 let topic = topic.join("/");
-                let b = self
-                    .store
-                    .bucket_get(bucket)?
-                    .ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                let b = self.store.bucket_get(bucket)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
                 if !p.administers(&b.tenant) {
                     return Err(forbidden());
                 }
                 let target = format!("{bucket}/{topic}");
                 if m == "DELETE" {
-                    self.topics.delete(
-                        bucket,
-                        &topic,
-                        Some(&audit("AdminDeleteTopic", &target)),
-                    )?;
+                    self.topics.delete(bucket, &topic, Some(&audit("AdminDeleteTopic", &target)))?;
                     return Ok(json!({"deleted": target}));
                 }
                 if !crate::policy::topics::valid_topic_name(&topic) {
-                    return Err(bad(
-                        "a topic is a key prefix like inbox or a/b, without leading or trailing /",
-                    ));
+                    return Err(bad("a topic is a key prefix like inbox or a/b, without leading or trailing /"));
                 }
                 let mut v = parse(body)?;
                 if let Some(o) = v.as_object_mut() {
@@ -590,49 +431,32 @@ impl AdminApi {
                     o.insert("topic".into(), json!(topic));
                 }
                 let rule: TopicRule = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
-                self.topics
-                    .put(&rule, Some(&audit("AdminSetTopic", &target)))?;
+                self.topics.put(&rule, Some(&audit("AdminSetTopic", &target)))?;
                 Ok(json!(rule))
             }
             ("POST", ["prune-proofs"]) => {
                 if !p.root {
                     return Err(forbidden());
                 }
-                let prover = self
-                    .prover
-                    .clone()
-                    .ok_or_else(|| bad("proofs are disabled"))?;
+                let prover = self.prover.clone().ok_or_else(|| bad("proofs are disabled"))?;
                 let secs: u64 = match form_value(query, "older_than_secs") {
-                    Some(v) => v
-                        .parse()
-                        .map_err(|_| bad("older_than_secs must be a number"))?,
-                    None if self.proof_retention_days > 0 => {
-                        self.proof_retention_days.saturating_mul(86_400)
-                    }
+                    Some(v) => v.parse().map_err(|_| bad("older_than_secs must be a number"))?,
+                    None if self.proof_retention_days > 0 => self.proof_retention_days.saturating_mul(86_400),
                     None => {
-                        return Err(bad(
-                            "no proofs.deleted_retention_days configured: give ?older_than_secs=",
-                        ));
+                        return Err(bad("no proofs.deleted_retention_days configured: give ?older_than_secs="));
                     }
                 };
                 let store = Arc::clone(&self.store);
-                let removed = tokio::task::spawn_blocking(move || {
-                    prover.prune(store.as_ref(), std::time::Duration::from_secs(secs))
-                })
-                .await
-                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+                let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), std::time::Duration::from_secs(secs)))
+                    .await
+                    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
                 Ok(json!({"removed": removed}))
             }
             ("POST", ["mirror"]) => {
                 if !p.root {
                     return Err(forbidden());
                 }
-                let report = self.backend.mirror_metadata(true).await.map_err(|e| {
-                    ApiError(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("mirror failed: {e}"),
-                    )
-                })?;
+                let report = self.backend.mirror_metadata(true).await.map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("mirror failed: {e}")))?;
                 Ok(report.map_or_else(|| json!({"mirror": "none configured"}), |r| json!(r)))
             }
             ("POST", ["rebuild"]) => {
@@ -641,10 +465,7 @@ impl AdminApi {
                 }
                 let report = self.backend.restore_metadata().await.map_err(|e| match e {
                     crate::backend::Error::InvalidRequest(why) => bad(why),
-                    e => ApiError(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("rebuild failed: {e}"),
-                    ),
+                    e => ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("rebuild failed: {e}")),
                 })?;
                 let keys = self.keys.load_stored()?;
                 self.topics.reload_all()?;
@@ -672,21 +493,14 @@ impl AdminApi {
             // The scrub's report itself (the shape `tollgate admin scrub` prints): it names
             // every tenant's objects, so it is root's alone.
             ("GET", ["scrub"]) if !p.root => Err(forbidden()),
-            ("GET", ["scrub"]) => Ok(self
-                .jobs
-                .status("scrub")
-                .and_then(|s| s.last_outcome)
-                .map_or(serde_json::Value::Null, |o| o.detail)),
+            ("GET", ["scrub"]) => Ok(self.jobs.status("scrub").and_then(|s| s.last_outcome).map_or(serde_json::Value::Null, |o| o.detail)),
             ("POST", ["scrub"]) => {
                 if !p.root {
                     return Err(forbidden());
                 }
                 Ok(self.run_job("scrub").await?.detail)
             }
-            _ => Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no admin endpoint {method} {PREFIX}{path}"),
-            )),
+            _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}"))),
         }
     }
 
@@ -694,14 +508,8 @@ impl AdminApi {
     async fn run_job(&self, name: &str) -> Result<crate::jobs::Outcome, ApiError> {
         match self.jobs.run_now(name).await {
             Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(e)) => Err(ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("job {name} failed: {e}"),
-            )),
-            None => Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no job {name} (not configured)"),
-            )),
+            Some(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("job {name} failed: {e}"))),
+            None => Err(ApiError(StatusCode::NOT_FOUND, format!("no job {name} (not configured)"))),
         }
     }
 
@@ -718,10 +526,7 @@ impl AdminApi {
 fn respond(status: StatusCode, value: &serde_json::Value) -> S3Response<Body> {
     let mut resp = S3Response::new(Body::from(value.to_string()));
     resp.status = Some(status);
-    resp.headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    resp.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -738,11 +543,7 @@ impl Routes {
         if p.is_anonymous() {
             return;
         }
-        if let Err(e) = self
-            .admin
-            .store
-            .audit_append(&audit::entry_for(p, cx, "Admin", "", path, "denied", 0))
-        {
+        if let Err(e) = self.admin.store.audit_append(&audit::entry_for(p, cx, "Admin", "", path, "denied", 0)) {
             tracing::error!(error = %e, "audit append failed");
         }
     }
@@ -750,13 +551,7 @@ impl Routes {
 
 #[async_trait::async_trait]
 impl S3Route for Routes {
-    fn is_match(
-        &self,
-        _: &Method,
-        uri: &http::Uri,
-        _: &http::HeaderMap,
-        _: &mut http::Extensions,
-    ) -> bool {
+    fn is_match(&self, _: &Method, uri: &http::Uri, _: &http::HeaderMap, _: &mut http::Extensions) -> bool {
         uri.path().starts_with(PREFIX) || uri.path().starts_with(proofs::PREFIX)
     }
 
@@ -764,11 +559,7 @@ impl S3Route for Routes {
     /// (the proof API serves anonymous readers of public buckets).
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         if let Some(creds) = &req.credentials {
-            let p = self
-                .admin
-                .keys
-                .principal(&creds.access_key)
-                .ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?;
+            let p = self.admin.keys.principal(&creds.access_key).ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?;
             if let Some(cx) = req.extensions.get::<RequestContext>() {
                 cx.mark_authenticated();
             }
@@ -783,38 +574,16 @@ impl S3Route for Routes {
         let query = req.uri.query().unwrap_or("").to_owned();
         let result = if let Some(path) = req.uri.path().strip_prefix(proofs::PREFIX) {
             let path = path.to_owned();
-            self.proofs
-                .handle(&p, &req.method, &path, &query, req.input)
-                .await
+            self.proofs.handle(&p, &req.method, &path, &query, req.input).await
         } else {
             let path = req.uri.path().trim_start_matches(PREFIX).to_owned();
             if !p.root && (p.is_anonymous() || p.role != Role::Admin) {
                 self.audit_denial(&p, cx.as_ref(), &path);
-                return Err(s3s::s3_error!(
-                    AccessDenied,
-                    "the admin API needs an admin or root key"
-                ));
+                return Err(s3s::s3_error!(AccessDenied, "the admin API needs an admin or root key"));
             }
-            match http_body_util::Limited::new(req.input, MAX_BODY)
-                .collect()
-                .await
-            {
-                Ok(body) => {
-                    self.admin
-                        .handle(
-                            &p,
-                            cx.as_ref(),
-                            &req.method,
-                            &path,
-                            &query,
-                            &body.to_bytes(),
-                        )
-                        .await
-                }
-                Err(_) => Err(ApiError(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body too large".into(),
-                )),
+            match http_body_util::Limited::new(req.input, MAX_BODY).collect().await {
+                Ok(body) => self.admin.handle(&p, cx.as_ref(), &req.method, &path, &query, &body.to_bytes()).await,
+                Err(_) => Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "body too large".into())),
             }
         };
         Ok(match result {

@@ -41,7 +41,19 @@ impl ProofApi {
     pub fn new(store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Self {
         Self { store, prover }
     }
+}
 
+/// A manifest as `p` may see it: one recorded before manifests named their writer by
+/// pseudonym holds an access key id, which only the tenant's admins see (for others it is
+/// replaced by its pseudonym, and that copy's signature no longer verifies).
+fn shown_to(p: &Principal, mut m: Manifest) -> Manifest {
+    if !p.administers(&m.tenant) {
+        m.principal = crate::proof::pseudonym(&m.principal);
+    }
+    m
+}
+
+impl ProofApi {
     /// Whether `p` may read the object a manifest records.
     fn may_read(&self, p: &Principal, m: &Manifest) -> Result<bool, ApiError> {
         match self.store.bucket_get(&m.bucket)? {
@@ -55,7 +67,7 @@ impl ProofApi {
         let mut out = Vec::with_capacity(found.len());
         for m in found {
             if self.may_read(p, &m)? {
-                out.push(m);
+                out.push(shown_to(p, m));
             }
         }
         Ok(out)
@@ -64,21 +76,11 @@ impl ProofApi {
     /// Signature and chain checks of one manifest against the store.
     fn check(&self, m: &Manifest) -> Result<serde_json::Value, ApiError> {
         let keys = self.store.proof_keys()?;
-        let signature_valid = keys
-            .iter()
-            .find(|(id, _)| *id == m.key_id)
-            .and_then(|(_, pk)| manifest::parse_public_key(pk))
-            .is_some_and(|k| m.verify(&k).is_ok());
+        let signature_valid =
+            keys.iter().find(|(id, _)| *id == m.key_id).and_then(|(_, pk)| manifest::parse_public_key(pk)).is_some_and(|k| m.verify(&k).is_ok());
         // Its neighbours in the chain are manifests, or checkpoints of pruned runs.
         let checkpoints = self.store.proof_checkpoints(&m.tenant)?;
-        let at = |seq: u64| -> Result<Option<Manifest>, ApiError> {
-            Ok(self
-                .store
-                .proof_chain(&m.tenant, seq)
-                .next()
-                .transpose()?
-                .filter(|x| x.seq == seq))
-        };
+        let at = |seq: u64| -> Result<Option<Manifest>, ApiError> { Ok(self.store.proof_chain(&m.tenant, seq).next().transpose()?.filter(|x| x.seq == seq)) };
         let hash_before = if m.seq <= 1 {
             Some(String::new())
         } else if let Some(c) = checkpoints.iter().find(|c| c.last_seq + 1 == m.seq) {
@@ -91,35 +93,18 @@ impl ProofApi {
         } else {
             match at(m.seq + 1)? {
                 Some(next) => next.prev == m.hash(),
-                None => self
-                    .store
-                    .proof_head(&m.tenant)?
-                    .is_some_and(|h| h.seq == m.seq),
+                None => self.store.proof_head(&m.tenant)?.is_some_and(|h| h.seq == m.seq),
             }
         };
-        let chain_intact = hash_before.as_deref() == Some(m.prev.as_str())
-            && at(m.seq)?.as_ref() == Some(m)
-            && linked_after;
+        let chain_intact = hash_before.as_deref() == Some(m.prev.as_str()) && at(m.seq)?.as_ref() == Some(m) && linked_after;
         Ok(json!({"manifest": m, "signature_valid": signature_valid, "chain_intact": chain_intact}))
     }
 
-    pub(super) async fn handle(
-        &self,
-        p: &Principal,
-        method: &http::Method,
-        path: &str,
-        query: &str,
-        body: s3s::Body,
-    ) -> ApiResult {
+    pub(super) async fn handle(&self, p: &Principal, method: &http::Method, path: &str, query: &str, body: s3s::Body) -> ApiResult {
         let segments: Vec<&str> = path.splitn(3, '/').collect();
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["pubkey"]) => {
-                let keys: serde_json::Map<String, serde_json::Value> = self
-                    .store
-                    .proof_keys()?
-                    .into_iter()
-                    .map(|(id, pk)| (id, json!(pk)))
-                    .collect();
+                let keys: serde_json::Map<String, serde_json::Value> = self.store.proof_keys()?.into_iter().map(|(id, pk)| (id, json!(pk))).collect();
                 Ok(json!({"current": self.prover.as_ref().map(|p| p.key_id()), "keys": keys}))
             }
             ("GET", ["object", bucket, key]) => {
@@ -135,34 +120,17 @@ impl ProofApi {
                 if !self.may_read(p, &m)? {
                     return Err(not_found());
                 }
-                Ok(json!(m))
+                Ok(json!(shown_to(p, m)))
             }
-            ("GET", ["sha256", hex]) => Ok(json!(
-                self.readable(p, self.store.proof_by_sha256(&hex.to_ascii_lowercase())?)?
-            )),
+            ("GET", ["sha256", hex]) => Ok(json!(self.readable(p, self.store.proof_by_sha256(&hex.to_ascii_lowercase())?)?)),
             ("GET", ["chain", tenant]) => {
                 if !p.administers(tenant) {
                     return Err(ApiError(StatusCode::FORBIDDEN, "access denied".into()));
                 }
-                let from: u64 = form_value(query, "from")
-                    .map(|v| v.parse())
-                    .transpose()
-                    .map_err(|_| bad("from must be a number"))?
-                    .unwrap_or(1);
-                let chain: Vec<Manifest> = self
-                    .store
-                    .proof_chain(tenant, from.max(1))
-                    .take(CHAIN_PAGE)
-                    .collect::<Result<_, _>>()?;
-                let checkpoints: Vec<Checkpoint> = self
-                    .store
-                    .proof_checkpoints(tenant)?
-                    .into_iter()
-                    .filter(|c| c.last_seq >= from)
-                    .collect();
-                Ok(
-                    json!({"head": self.store.proof_head(tenant)?, "manifests": chain, "checkpoints": checkpoints}),
-                )
+                let from: u64 = form_value(query, "from").map(|v| v.parse()).transpose().map_err(|_| bad("from must be a number"))?.unwrap_or(1);
+                let chain: Vec<Manifest> = self.store.proof_chain(tenant, from.max(1)).take(CHAIN_PAGE).collect::<Result<_, _>>()?;
+                let checkpoints: Vec<Checkpoint> = self.store.proof_checkpoints(tenant)?.into_iter().filter(|c| c.last_seq >= from).collect();
+                Ok(json!({"head": self.store.proof_head(tenant)?, "manifests": chain, "checkpoints": checkpoints}))
             }
             ("POST", ["verify"]) => {
                 let sha = match form_value(query, "sha256") {
@@ -170,16 +138,10 @@ impl ProofApi {
                     None => hash_body(body).await?,
                 };
                 let found = self.readable(p, self.store.proof_by_sha256(&sha)?)?;
-                let checks = found
-                    .iter()
-                    .map(|m| self.check(m))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let checks = found.iter().map(|m| self.check(m)).collect::<Result<Vec<_>, _>>()?;
                 Ok(json!({"sha256": sha, "matches": checks}))
             }
-            _ => Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no proof endpoint {method} {PREFIX}{path}"),
-            )),
+            _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no proof endpoint {method} {PREFIX}{path}"))),
         }
     }
 }
@@ -190,14 +152,8 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .ok_or_else(|| bad("bad percent-encoding"))?;
-            let v = u8::from_str_radix(
-                std::str::from_utf8(hex).map_err(|_| bad("bad percent-encoding"))?,
-                16,
-            )
-            .map_err(|_| bad("bad percent-encoding"))?;
+            let hex = bytes.get(i + 1..i + 3).ok_or_else(|| bad("bad percent-encoding"))?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).map_err(|_| bad("bad percent-encoding"))?, 16).map_err(|_| bad("bad percent-encoding"))?;
             out.push(v);
             i += 3;
         } else {
@@ -217,10 +173,7 @@ async fn hash_body(mut body: s3s::Body) -> Result<String, ApiError> {
             sha.update(data);
         }
     }
-    Ok(hex_simd::encode_to_string(
-        sha.finalize(),
-        hex_simd::AsciiCase::Lower,
-    ))
+    Ok(hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower))
 }
 
 #[cfg(test)]

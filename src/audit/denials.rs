@@ -30,14 +30,7 @@ pub struct DenialLog {
 impl DenialLog {
     /// Counts one refused unauthenticated request of `operation` from `source`; writes
     /// the entries of windows it closes.
-    pub fn record(
-        &self,
-        store: &dyn Store,
-        source: IpAddr,
-        operation: &str,
-        request_id: &str,
-        now_ns: i128,
-    ) {
+    pub fn record(&self, store: &dyn Store, source: IpAddr, operation: &str, request_id: &str, now_ns: i128) {
         let minute = now_ns.div_euclid(MINUTE_NS);
         let fresh = || Window {
             minute,
@@ -66,11 +59,7 @@ impl DenialLog {
                 }
                 Some(w) => vec![std::mem::replace(w, fresh()).entry],
                 None => {
-                    let all = if full {
-                        windows.drain().map(|(_, w)| w.entry).collect()
-                    } else {
-                        Vec::new()
-                    };
+                    let all = if full { windows.drain().map(|(_, w)| w.entry).collect() } else { Vec::new() };
                     windows.insert(source, fresh());
                     all
                 }
@@ -85,15 +74,8 @@ impl DenialLog {
         let minute = now_ns.div_euclid(MINUTE_NS);
         let closed: Vec<AuditEntry> = {
             let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-            let done: Vec<IpAddr> = windows
-                .iter()
-                .filter(|(_, w)| all || w.minute < minute)
-                .map(|(ip, _)| *ip)
-                .collect();
-            done.iter()
-                .filter_map(|ip| windows.remove(ip))
-                .map(|w| w.entry)
-                .collect()
+            let done: Vec<IpAddr> = windows.iter().filter(|(_, w)| all || w.minute < minute).map(|(ip, _)| *ip).collect();
+            done.iter().filter_map(|ip| windows.remove(ip)).map(|w| w.entry).collect()
         };
         write(store, &closed);
         closed.len()
@@ -114,10 +96,7 @@ mod tests {
     use crate::meta::SledStore;
 
     fn entries(store: &dyn Store) -> Vec<AuditEntry> {
-        store
-            .audit_scan(0, i128::MAX)
-            .collect::<Result<_, _>>()
-            .unwrap()
+        store.audit_scan(0, i128::MAX).collect::<Result<_, _>>().unwrap()
     }
 
     #[test]
@@ -131,27 +110,13 @@ mod tests {
             log.record(&store, a, "GetObject", &format!("r{i}"), t0 + i);
         }
         log.record(&store, b, "unauthenticated", "rb", t0 + 1);
-        assert!(
-            entries(&store).is_empty(),
-            "nothing is written within the minute"
-        );
+        assert!(entries(&store).is_empty(), "nothing is written within the minute");
         // The next minute's first refusal closes the window.
         log.record(&store, a, "GetObject", "next", t0 + MINUTE_NS);
         let written = entries(&store);
         assert_eq!(written.len(), 1);
-        assert_eq!(
-            (
-                written[0].count,
-                written[0].request_id.as_str(),
-                written[0].outcome.as_str()
-            ),
-            (500, "r0", "denied")
-        );
-        assert_eq!(
-            log.flush(&store, t0 + MINUTE_NS, false),
-            1,
-            "only b's window is of a past minute"
-        );
+        assert_eq!((written[0].count, written[0].request_id.as_str(), written[0].outcome.as_str()), (500, "r0", "denied"));
+        assert_eq!(log.flush(&store, t0 + MINUTE_NS, false), 1, "only b's window is of a past minute");
         assert_eq!(log.flush(&store, t0 + MINUTE_NS, true), 1);
         let counts: u64 = entries(&store).iter().map(|e| e.count).sum();
         assert_eq!(counts, 502);

@@ -44,22 +44,12 @@ impl RequestContext {
 /// The current time in nanoseconds since the Unix epoch.
 #[must_use]
 pub fn now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
 }
 
 /// An entry for a request by `principal` described by `cx`.
 #[must_use]
-pub fn entry_for(
-    principal: &Principal,
-    cx: Option<&RequestContext>,
-    operation: &str,
-    bucket: &str,
-    key: &str,
-    outcome: &str,
-    bytes: u64,
-) -> AuditEntry {
+pub fn entry_for(principal: &Principal, cx: Option<&RequestContext>, operation: &str, bucket: &str, key: &str, outcome: &str, bytes: u64) -> AuditEntry {
     AuditEntry {
         time_ns: now_ns(),
         request_id: cx.map(|c| c.request_id.clone()).unwrap_or_default(),
@@ -78,22 +68,8 @@ pub fn entry_for(
 
 /// The entry of a successful state change made by `req`.
 #[must_use]
-pub fn entry<T>(
-    req: &S3Request<T>,
-    operation: &str,
-    bucket: &str,
-    key: &str,
-    bytes: u64,
-) -> AuditEntry {
-    entry_for(
-        &Principal::of(req),
-        req.extensions.get::<RequestContext>(),
-        operation,
-        bucket,
-        key,
-        "ok",
-        bytes,
-    )
+pub fn entry<T>(req: &S3Request<T>, operation: &str, bucket: &str, key: &str, bytes: u64) -> AuditEntry {
+    entry_for(&Principal::of(req), req.extensions.get::<RequestContext>(), operation, bucket, key, "ok", bytes)
 }
 
 /// Filters of an audit query.
@@ -116,9 +92,6 @@ impl AuditQuery {
     #[must_use]
     pub fn matches(&self, e: &AuditEntry) -> bool {
         let eq = |f: &Option<String>, v: &str| f.as_deref().is_none_or(|f| f == v);
-        eq(&self.tenant, &e.tenant)
-            && eq(&self.principal, &e.principal)
-            && eq(&self.bucket, &e.bucket)
-            && eq(&self.outcome, &e.outcome)
+        eq(&self.tenant, &e.tenant) && eq(&self.principal, &e.principal) && eq(&self.bucket, &e.bucket) && eq(&self.outcome, &e.outcome)
     }
 }

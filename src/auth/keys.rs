@@ -98,32 +98,10 @@ fn poisoned<T>(e: std::sync::PoisonError<T>) -> T {
 
 impl KeyStore {
     /// Loads every enabled key of the store, and the root key.
-    pub fn open(
-        store: Arc<dyn Store>,
-        master: MasterKey,
-        root_key: &str,
-        root_secret: Secret,
-    ) -> Result<Self, meta::Error> {
-        let ks = Self {
-            store,
-            master,
-            cache: RwLock::new(HashMap::new()),
-        };
-        let root = Principal {
-            tenant: ROOT_TENANT.to_owned(),
-            user: "root".to_owned(),
-            access_key: root_key.to_owned(),
-            role: Role::Admin,
-            root: true,
-        };
-        ks.cache.write().unwrap_or_else(poisoned).insert(
-            root_key.to_owned(),
-            KeyEntry {
-                secret: root_secret,
-                principal: root,
-                persisted_ns: i128::MAX,
-            },
-        );
+    pub fn open(store: Arc<dyn Store>, master: MasterKey, root_key: &str, root_secret: Secret) -> Result<Self, meta::Error> {
+        let ks = Self { store, master, cache: RwLock::new(HashMap::new()) };
+        let root = Principal { tenant: ROOT_TENANT.to_owned(), user: "root".to_owned(), access_key: root_key.to_owned(), role: Role::Admin, root: true };
+        ks.cache.write().unwrap_or_else(poisoned).insert(root_key.to_owned(), KeyEntry { secret: root_secret, principal: root, persisted_ns: i128::MAX });
         ks.load_stored()?;
         Ok(ks)
     }
@@ -133,20 +111,11 @@ impl KeyStore {
     pub fn load_stored(&self) -> Result<usize, meta::Error> {
         let mut added = 0;
         for rec in self.store.key_list()? {
-            if !rec.enabled
-                || self
-                    .cache
-                    .read()
-                    .unwrap_or_else(poisoned)
-                    .contains_key(&rec.access_key)
-            {
+            if !rec.enabled || self.cache.read().unwrap_or_else(poisoned).contains_key(&rec.access_key) {
                 continue;
             }
             if let Some(entry) = self.entry(&rec)? {
-                self.cache
-                    .write()
-                    .unwrap_or_else(poisoned)
-                    .insert(rec.access_key.clone(), entry);
+                self.cache.write().unwrap_or_else(poisoned).insert(rec.access_key.clone(), entry);
                 added += 1;
             }
         }
@@ -161,18 +130,8 @@ impl KeyStore {
             tracing::error!(access_key = %rec.access_key, "secret does not open with the master key; key disabled");
             return Ok(None);
         };
-        let principal = Principal {
-            tenant: rec.tenant.clone(),
-            user: rec.user.clone(),
-            access_key: rec.access_key.clone(),
-            role: user.role,
-            root: false,
-        };
-        Ok(Some(KeyEntry {
-            secret,
-            principal,
-            persisted_ns: rec.last_used_ns,
-        }))
+        let principal = Principal { tenant: rec.tenant.clone(), user: rec.user.clone(), access_key: rec.access_key.clone(), role: user.role, root: false };
+        Ok(Some(KeyEntry { secret, principal, persisted_ns: rec.last_used_ns }))
     }
 
     /// The principal acting with `access_key`, if the key is known and enabled; records
@@ -183,10 +142,7 @@ impl KeyStore {
         let (principal, stale) = {
             let cache = self.cache.read().unwrap_or_else(poisoned);
             let e = cache.get(access_key)?;
-            (
-                e.principal.clone(),
-                now - e.persisted_ns > LAST_USED_PERIOD_NS,
-            )
+            (e.principal.clone(), now - e.persisted_ns > LAST_USED_PERIOD_NS)
         };
         if stale {
             self.persist_last_used(access_key, now);
@@ -195,12 +151,7 @@ impl KeyStore {
     }
 
     fn persist_last_used(&self, access_key: &str, now: i128) {
-        if let Some(e) = self
-            .cache
-            .write()
-            .unwrap_or_else(poisoned)
-            .get_mut(access_key)
-        {
+        if let Some(e) = self.cache.write().unwrap_or_else(poisoned).get_mut(access_key) {
             e.persisted_ns = now;
         }
         match self.store.key_get(access_key) {
@@ -216,12 +167,7 @@ impl KeyStore {
     }
 
     /// Creates a key for an existing user.
-    pub fn create(
-        &self,
-        tenant: &str,
-        user: &str,
-        audit: Option<&AuditEntry>,
-    ) -> Result<NewKey, meta::Error> {
+    pub fn create(&self, tenant: &str, user: &str, audit: Option<&AuditEntry>) -> Result<NewKey, meta::Error> {
         let access_key = generate_access_key();
         let secret = Secret::generate();
         let rec = KeyRecord {
@@ -235,17 +181,9 @@ impl KeyStore {
         };
         self.store.key_put(&rec, audit)?;
         if let Some(entry) = self.entry(&rec)? {
-            self.cache
-                .write()
-                .unwrap_or_else(poisoned)
-                .insert(access_key.clone(), entry);
+            self.cache.write().unwrap_or_else(poisoned).insert(access_key.clone(), entry);
         }
-        Ok(NewKey {
-            access_key,
-            secret_key: secret.expose().to_owned(),
-            tenant: tenant.to_owned(),
-            user: user.to_owned(),
-        })
+        Ok(NewKey { access_key, secret_key: secret.expose().to_owned(), tenant: tenant.to_owned(), user: user.to_owned() })
     }
 
     /// The stored record of a key (its secret sealed).
@@ -253,16 +191,8 @@ impl KeyStore {
         self.store.key_get(access_key)
     }
 
-    pub fn set_enabled(
-        &self,
-        access_key: &str,
-        enabled: bool,
-        audit: Option<&AuditEntry>,
-    ) -> Result<(), meta::Error> {
-        let mut rec = self
-            .store
-            .key_get(access_key)?
-            .ok_or(meta::Error::NotFound)?;
+    pub fn set_enabled(&self, access_key: &str, enabled: bool, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
+        let mut rec = self.store.key_get(access_key)?.ok_or(meta::Error::NotFound)?;
         rec.enabled = enabled;
         self.store.key_put(&rec, audit)?;
         let mut cache = self.cache.write().unwrap_or_else(poisoned);
@@ -278,20 +208,12 @@ impl KeyStore {
 
     pub fn delete(&self, access_key: &str, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
         self.store.key_delete(access_key, audit)?;
-        self.cache
-            .write()
-            .unwrap_or_else(poisoned)
-            .remove(access_key);
+        self.cache.write().unwrap_or_else(poisoned).remove(access_key);
         Ok(())
     }
 
     /// Deletes a user with all its keys.
-    pub fn delete_user(
-        &self,
-        tenant: &str,
-        user: &str,
-        audit: Option<&AuditEntry>,
-    ) -> Result<(), meta::Error> {
+    pub fn delete_user(&self, tenant: &str, user: &str, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
         let keys = self.store.user_delete(tenant, user, audit)?;
         let mut cache = self.cache.write().unwrap_or_else(poisoned);
         for k in keys {
@@ -307,10 +229,7 @@ impl S3Auth for KeyStore {
         let cache = self.cache.read().unwrap_or_else(poisoned);
         match cache.get(access_key) {
             Some(e) => Ok(SecretKey::from(e.secret.expose())),
-            None => Err(s3s::s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )),
+            None => Err(s3s::s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
         }
     }
 }
@@ -333,17 +252,13 @@ mod tests {
     fn access_keys_look_like_aws_ones() {
         let k = generate_access_key();
         assert_eq!(k.len(), 20);
-        assert!(
-            k.chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        );
+        assert!(k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
     }
 
     #[tokio::test]
     async fn keys_are_sealed_cached_and_revoked_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(meta::SledStore::open(&dir.path().join("meta")).unwrap());
+        let store: Arc<dyn Store> = Arc::new(meta::SledStore::open(&dir.path().join("meta")).unwrap());
         let master = || MasterKey::load(None, &dir.path().join("mk")).unwrap();
         let ks = KeyStore::open(Arc::clone(&store), master(), "ROOT", Secret::new("s")).unwrap();
         assert_eq!(ks.get_secret_key("ROOT").await.unwrap().expose(), "s");
@@ -351,46 +266,18 @@ mod tests {
         assert_eq!(*err.code(), s3s::S3ErrorCode::InvalidAccessKeyId);
         assert!(ks.principal("ROOT").unwrap().root);
 
-        store
-            .tenant_create(
-                &meta::TenantRecord {
-                    name: "acme".into(),
-                    created_ns: 0,
-                    quota: meta::Quota::default(),
-                },
-                None,
-            )
-            .unwrap();
-        store
-            .user_create(
-                &meta::UserRecord {
-                    tenant: "acme".into(),
-                    name: "ann".into(),
-                    role: Role::Writer,
-                    created_ns: 0,
-                },
-                None,
-            )
-            .unwrap();
+        store.tenant_create(&meta::TenantRecord { name: "acme".into(), created_ns: 0, quota: meta::Quota::default() }, None).unwrap();
+        store.user_create(&meta::UserRecord { tenant: "acme".into(), name: "ann".into(), role: Role::Writer, created_ns: 0 }, None).unwrap();
         let k = ks.create("acme", "ann", None).unwrap();
-        assert_eq!(
-            ks.get_secret_key(&k.access_key).await.unwrap().expose(),
-            k.secret_key
-        );
+        assert_eq!(ks.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);
         let p = ks.principal(&k.access_key).unwrap();
-        assert_eq!(
-            (p.tenant.as_str(), p.user.as_str(), p.role, p.root),
-            ("acme", "ann", Role::Writer, false)
-        );
+        assert_eq!((p.tenant.as_str(), p.user.as_str(), p.role, p.root), ("acme", "ann", Role::Writer, false));
         let stored = store.key_get(&k.access_key).unwrap().unwrap();
         assert!(!stored.secret_sealed.contains(&k.secret_key));
 
         // A restart finds the key again through the master key.
         let ks2 = KeyStore::open(Arc::clone(&store), master(), "ROOT", Secret::new("s")).unwrap();
-        assert_eq!(
-            ks2.get_secret_key(&k.access_key).await.unwrap().expose(),
-            k.secret_key
-        );
+        assert_eq!(ks2.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);
 
         ks.set_enabled(&k.access_key, false, None).unwrap();
         assert!(ks.get_secret_key(&k.access_key).await.is_err());

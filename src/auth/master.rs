@@ -22,17 +22,9 @@ impl std::fmt::Debug for MasterKey {
 }
 
 fn decode_key(text: &str) -> io::Result<MasterKey> {
-    let raw = Zeroizing::new(
-        base64_simd::STANDARD
-            .decode_to_vec(text.trim())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "master key is not base64"))?,
-    );
-    let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "master key must be 32 bytes (base64)",
-        )
-    })?;
+    let raw =
+        Zeroizing::new(base64_simd::STANDARD.decode_to_vec(text.trim()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "master key is not base64"))?);
+    let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "master key must be 32 bytes (base64)"))?;
     Ok(MasterKey(Zeroizing::new(key)))
 }
 
@@ -46,10 +38,7 @@ impl MasterKey {
         match std::fs::metadata(file) {
             Ok(meta) => {
                 if meta.permissions().mode() & 0o077 != 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!("{} is readable by others: chmod 600 it", file.display()),
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is readable by others: chmod 600 it", file.display())));
                 }
                 decode_key(&Zeroizing::new(std::fs::read_to_string(file)?))
             }
@@ -57,11 +46,7 @@ impl MasterKey {
                 let mut key = Zeroizing::new([0u8; 32]);
                 getrandom::fill(key.as_mut()).map_err(|e| io::Error::other(e.to_string()))?;
                 let text = Zeroizing::new(base64_simd::STANDARD.encode_to_string(key.as_ref()));
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(file)?;
+                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file)?;
                 io::Write::write_all(&mut f, text.as_bytes())?;
                 f.sync_all()?;
                 Ok(Self(key))
@@ -79,10 +64,7 @@ impl MasterKey {
     pub fn seal(&self, secret: &Secret) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).expect("the OS random source is available");
-        let ct = self
-            .cipher()
-            .encrypt(Nonce::from_slice(&nonce), secret.expose().as_bytes())
-            .expect("encryption of a short secret cannot fail");
+        let ct = self.cipher().encrypt(Nonce::from_slice(&nonce), secret.expose().as_bytes()).expect("encryption of a short secret cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         base64_simd::STANDARD.encode_to_string(out)
@@ -113,10 +95,7 @@ mod tests {
         assert!(!sealed.contains("super-secret"));
         assert_eq!(k.open(&sealed).unwrap(), Secret::new("super-secret-value"));
         let again = MasterKey::load(None, &dir.path().join("mk")).unwrap();
-        assert_eq!(
-            again.open(&sealed).unwrap(),
-            Secret::new("super-secret-value")
-        );
+        assert_eq!(again.open(&sealed).unwrap(), Secret::new("super-secret-value"));
         let other = MasterKey::load(None, &dir.path().join("other")).unwrap();
         assert!(other.open(&sealed).is_none());
         assert_eq!(format!("{k:?}"), "MasterKey(<redacted>)");
@@ -128,9 +107,6 @@ mod tests {
         let path = dir.path().join("mk");
         MasterKey::load(None, &path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            MasterKey::load(None, &path).unwrap_err().kind(),
-            io::ErrorKind::PermissionDenied
-        );
+        assert_eq!(MasterKey::load(None, &path).unwrap_err().kind(), io::ErrorKind::PermissionDenied);
     }
 }

@@ -30,22 +30,13 @@ impl Principal {
     /// The principal of an anonymous request.
     #[must_use]
     pub fn anonymous() -> Self {
-        Self {
-            tenant: String::new(),
-            user: String::new(),
-            access_key: String::new(),
-            role: Role::Reader,
-            root: false,
-        }
+        Self { tenant: String::new(), user: String::new(), access_key: String::new(), role: Role::Reader, root: false }
     }
 
     /// The principal attached to `req` (anonymous if none).
     #[must_use]
     pub fn of<T>(req: &S3Request<T>) -> Self {
-        req.extensions
-            .get::<Self>()
-            .cloned()
-            .unwrap_or_else(Self::anonymous)
+        req.extensions.get::<Self>().cloned().unwrap_or_else(Self::anonymous)
     }
 
     #[must_use]
@@ -68,10 +59,7 @@ impl Principal {
 /// The root credentials: from the configuration when given, else those kept in
 /// `{data_dir}/root-credentials`, else freshly generated and kept there (mode 0600).
 /// Returns whether they were generated now (so the caller prints them, once).
-pub fn root_credentials(
-    cfg: &crate::config::RootConfig,
-    data_dir: &std::path::Path,
-) -> std::io::Result<(String, Secret, bool)> {
+pub fn root_credentials(cfg: &crate::config::RootConfig, data_dir: &std::path::Path) -> std::io::Result<(String, Secret, bool)> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 
@@ -91,19 +79,12 @@ pub fn root_credentials(
         }
         return match (access, secret) {
             (Some(a), Some(s)) => Ok((a, s, false)),
-            _ => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} is malformed", path.display()),
-            )),
+            _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is malformed", path.display()))),
         };
     }
     let access = keys::generate_access_key();
     let secret = Secret::generate();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
     writeln!(f, "access_key={access}\nsecret_key={}", secret.expose())?;
     f.sync_all()?;
     Ok((access, secret, true))

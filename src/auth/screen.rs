@@ -30,12 +30,7 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            details: Vec::new(),
-        }
+        Self { status, code, message: message.into(), details: Vec::new() }
     }
 
     fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -113,11 +108,7 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 fn mechanism<'a>(query: &str, headers: &'a HeaderMap) -> Result<Mechanism<'a>, Refusal> {
-    let params = if query.contains("X-Amz-") || query.contains("Signature") {
-        query_pairs(query)
-    } else {
-        Vec::new()
-    };
+    let params = if query.contains("X-Amz-") || query.contains("Signature") { query_pairs(query) } else { Vec::new() };
     let has = |name: &str| params.iter().any(|(k, _)| k == name);
     let presigned_v4 = has("X-Amz-Algorithm") || has("X-Amz-Signature") || has("X-Amz-Credential");
     let presigned_v2 = has("Signature") && has("AWSAccessKeyId");
@@ -141,12 +132,7 @@ fn mechanism<'a>(query: &str, headers: &'a HeaderMap) -> Result<Mechanism<'a>, R
         Some(v) => match v.to_str() {
             Ok(s) if s.starts_with("AWS4-") => Ok(Mechanism::HeaderV4(s)),
             Ok(s) if s.starts_with("AWS ") => Ok(Mechanism::HeaderOther),
-            _ => Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidArgument",
-                "Unsupported Authorization Type",
-            )
-            .with("ArgumentName", "Authorization")),
+            _ => Err(Refusal::new(StatusCode::BAD_REQUEST, "InvalidArgument", "Unsupported Authorization Type").with("ArgumentName", "Authorization")),
         },
     }
 }
@@ -165,54 +151,33 @@ pub fn screen(query: &str, headers: &HeaderMap, region: &str) -> Result<(), Refu
 /// cannot be dropped without breaking the signature.
 #[must_use]
 pub fn signs_header(query: &str, headers: &HeaderMap, name: &str) -> bool {
-    let listed = |signed: &str| {
-        signed
-            .split(';')
-            .any(|h| h.trim().eq_ignore_ascii_case(name))
-    };
+    let listed = |signed: &str| signed.split(';').any(|h| h.trim().eq_ignore_ascii_case(name));
     match mechanism(query, headers) {
-        Ok(Mechanism::PresignedV4 { params }) => params
-            .iter()
-            .any(|(k, v)| k == "X-Amz-SignedHeaders" && listed(v)),
-        Ok(Mechanism::HeaderV4(auth)) => auth
-            .split_once(' ')
-            .and_then(|(_, p)| auth_param(p, "SignedHeaders"))
-            .is_some_and(listed),
+        Ok(Mechanism::PresignedV4 { params }) => params.iter().any(|(k, v)| k == "X-Amz-SignedHeaders" && listed(v)),
+        Ok(Mechanism::HeaderV4(auth)) => auth.split_once(' ').and_then(|(_, p)| auth_param(p, "SignedHeaders")).is_some_and(listed),
         _ => false,
     }
 }
 
 fn query_refusal(message: impl Into<String>) -> Refusal {
-    Refusal::new(
-        StatusCode::BAD_REQUEST,
-        "AuthorizationQueryParametersError",
-        message,
-    )
+    Refusal::new(StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", message)
 }
 
-fn screen_presigned(
-    params: &[(String, String)],
-    headers: &HeaderMap,
-    region: &str,
-) -> Result<(), Refusal> {
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+fn screen_presigned(params: &[(String, String)], headers: &HeaderMap, region: &str) -> Result<(), Refusal> {
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let algorithm = get("X-Amz-Algorithm").unwrap_or("");
     if algorithm != ALGORITHM {
-        return Err(query_refusal(format!(
-            "X-Amz-Algorithm only supports \"{ALGORITHM}\""
-        )));
+        return Err(query_refusal(format!("X-Amz-Algorithm only supports \"{ALGORITHM}\"")));
     }
     let credential = get("X-Amz-Credential").unwrap_or("");
     let scope = scope(credential).ok_or_else(|| {
-        query_refusal("Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
+        query_refusal(
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
+        )
     })?;
     if scope.region != region {
-        return Err(query_refusal(format!("Error parsing the X-Amz-Credential parameter; the region '{}' is wrong; expecting '{region}'", scope.region)).with("Region", region));
+        return Err(query_refusal(format!("Error parsing the X-Amz-Credential parameter; the region '{}' is wrong; expecting '{region}'", scope.region))
+            .with("Region", region));
     }
     if scope.service != "s3" {
         return Err(query_refusal(format!(
@@ -220,61 +185,37 @@ fn screen_presigned(
             scope.service
         )));
     }
-    let expires =
-        get("X-Amz-Expires").ok_or_else(|| query_refusal("X-Amz-Expires must be given"))?;
-    let expires: u64 = expires
-        .parse()
-        .map_err(|_| query_refusal("X-Amz-Expires should be a number"))?;
+    let expires = get("X-Amz-Expires").ok_or_else(|| query_refusal("X-Amz-Expires must be given"))?;
+    let expires: u64 = expires.parse().map_err(|_| query_refusal("X-Amz-Expires should be a number"))?;
     if expires > MAX_PRESIGNED_EXPIRES_SECS {
-        return Err(query_refusal(format!(
-            "X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES_SECS}"
-        )));
+        return Err(query_refusal(format!("X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES_SECS}")));
     }
     let signed = get("X-Amz-SignedHeaders").unwrap_or("");
     check_signed_headers(signed, headers)
 }
 
 fn header_refusal(message: impl Into<String>) -> Refusal {
-    Refusal::new(
-        StatusCode::BAD_REQUEST,
-        "AuthorizationHeaderMalformed",
-        message,
-    )
+    Refusal::new(StatusCode::BAD_REQUEST, "AuthorizationHeaderMalformed", message)
 }
 
 /// The value of `name=` in a SigV4 `Authorization` header (its parameters are separated
 /// by commas and optional spaces).
 fn auth_param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
-    params
-        .split(',')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+    params.split(',').map(str::trim).find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
 }
 
 fn screen_header(auth: &str, headers: &HeaderMap, region: &str) -> Result<(), Refusal> {
     let (algorithm, params) = auth.split_once(' ').unwrap_or((auth, ""));
     if algorithm != ALGORITHM {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
-            "Unsupported Authorization Type",
-        )
-        .with("ArgumentName", "Authorization"));
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "InvalidArgument", "Unsupported Authorization Type").with("ArgumentName", "Authorization"));
     }
     let malformed = || {
-        header_refusal(
-            "The authorization header is malformed; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
-        )
+        header_refusal("The authorization header is malformed; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
     };
-    let scope = auth_param(params, "Credential")
-        .and_then(scope)
-        .ok_or_else(malformed)?;
+    let scope = auth_param(params, "Credential").and_then(scope).ok_or_else(malformed)?;
     if scope.region != region {
-        return Err(header_refusal(format!(
-            "The authorization header is malformed; the region '{}' is wrong; expecting '{region}'",
-            scope.region
-        ))
-        .with("Region", region));
+        return Err(header_refusal(format!("The authorization header is malformed; the region '{}' is wrong; expecting '{region}'", scope.region))
+            .with("Region", region));
     }
     if scope.service != "s3" {
         return Err(header_refusal(format!(
@@ -282,9 +223,7 @@ fn screen_header(auth: &str, headers: &HeaderMap, region: &str) -> Result<(), Re
             scope.service
         )));
     }
-    let signed = auth_param(params, "SignedHeaders").ok_or_else(|| {
-        header_refusal("The authorization header is malformed; SignedHeaders is missing.")
-    })?;
+    let signed = auth_param(params, "SignedHeaders").ok_or_else(|| header_refusal("The authorization header is malformed; SignedHeaders is missing."))?;
     check_signed_headers(signed, headers)
 }
 
@@ -297,10 +236,7 @@ fn check_signed_headers(signed: &str, headers: &HeaderMap) -> Result<(), Refusal
     }
     for name in headers.keys() {
         let name = name.as_str();
-        if name.starts_with("x-amz-")
-            && !UNSIGNED_ALLOWED.contains(&name)
-            && !signed.iter().any(|h| h.eq_ignore_ascii_case(name))
-            && !unsigned.contains(&name)
+        if name.starts_with("x-amz-") && !UNSIGNED_ALLOWED.contains(&name) && !signed.iter().any(|h| h.eq_ignore_ascii_case(name)) && !unsigned.contains(&name)
         {
             unsigned.push(name);
         }
@@ -308,12 +244,8 @@ fn check_signed_headers(signed: &str, headers: &HeaderMap) -> Result<(), Refusal
     if unsigned.is_empty() {
         return Ok(());
     }
-    Err(Refusal::new(
-        StatusCode::FORBIDDEN,
-        "AccessDenied",
-        "There were headers present in the request which were not signed",
-    )
-    .with("HeadersNotSigned", unsigned.join(", ")))
+    Err(Refusal::new(StatusCode::FORBIDDEN, "AccessDenied", "There were headers present in the request which were not signed")
+        .with("HeadersNotSigned", unsigned.join(", ")))
 }
 
 #[cfg(test)]
@@ -323,10 +255,7 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
+            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
         }
         h
     }
@@ -340,98 +269,41 @@ mod tests {
     }
 
     fn auth(signed: &str, scope: &str) -> String {
-        format!(
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/{scope}/aws4_request, SignedHeaders={signed}, Signature=abcd"
-        )
+        format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/{scope}/aws4_request, SignedHeaders={signed}, Signature=abcd")
     }
 
     #[test]
     fn a_presigned_url_used_as_signed_passes() {
-        assert_eq!(
-            screen(&presigned(""), &headers(&[("host", "h")]), "us-east-1"),
-            Ok(())
-        );
+        assert_eq!(screen(&presigned(""), &headers(&[("host", "h")]), "us-east-1"), Ok(()));
         // The payload hash is checked against the body, so it may be left unsigned.
-        assert_eq!(
-            screen(
-                &presigned(""),
-                &headers(&[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]),
-                "us-east-1"
-            ),
-            Ok(())
-        );
+        assert_eq!(screen(&presigned(""), &headers(&[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]), "us-east-1"), Ok(()));
     }
 
     #[test]
     fn unsigned_amz_headers_are_refused_and_named() {
-        for added in [
-            "x-amz-copy-source",
-            "x-amz-meta-evil",
-            "x-amz-tagging",
-            "x-amz-acl",
-        ] {
+        for added in ["x-amz-copy-source", "x-amz-meta-evil", "x-amz-tagging", "x-amz-acl"] {
             let r = screen(&presigned(""), &headers(&[(added, "v")]), "us-east-1").unwrap_err();
             assert_eq!((r.status, r.code), (StatusCode::FORBIDDEN, "AccessDenied"));
             assert_eq!(r.details, vec![("HeadersNotSigned", added.to_owned())]);
         }
         let signed = auth("host;x-amz-content-sha256;x-amz-date", "us-east-1/s3");
-        let h = headers(&[
-            ("authorization", &signed),
-            ("x-amz-date", "d"),
-            ("x-amz-meta-a", "1"),
-            ("x-amz-copy-source", "b/k"),
-        ]);
+        let h = headers(&[("authorization", &signed), ("x-amz-date", "d"), ("x-amz-meta-a", "1"), ("x-amz-copy-source", "b/k")]);
         let r = screen("", &h, "us-east-1").unwrap_err();
+        assert_eq!(r.details, vec![("HeadersNotSigned", "x-amz-meta-a, x-amz-copy-source".to_owned())]);
+        let all = auth("host;x-amz-copy-source;x-amz-date;x-amz-meta-a", "us-east-1/s3");
         assert_eq!(
-            r.details,
-            vec![(
-                "HeadersNotSigned",
-                "x-amz-meta-a, x-amz-copy-source".to_owned()
-            )]
-        );
-        let all = auth(
-            "host;x-amz-copy-source;x-amz-date;x-amz-meta-a",
-            "us-east-1/s3",
-        );
-        assert_eq!(
-            screen(
-                "",
-                &headers(&[
-                    ("authorization", &all),
-                    ("x-amz-date", "d"),
-                    ("x-amz-meta-a", "1"),
-                    ("x-amz-copy-source", "b/k")
-                ]),
-                "us-east-1"
-            ),
+            screen("", &headers(&[("authorization", &all), ("x-amz-date", "d"), ("x-amz-meta-a", "1"), ("x-amz-copy-source", "b/k")]), "us-east-1"),
             Ok(())
         );
     }
 
     #[test]
     fn signed_headers_are_told_apart() {
-        let h = headers(&[
-            (
-                "authorization",
-                &auth("host;range;x-amz-date", "us-east-1/s3"),
-            ),
-            ("range", "bytes=x"),
-        ]);
+        let h = headers(&[("authorization", &auth("host;range;x-amz-date", "us-east-1/s3")), ("range", "bytes=x")]);
         assert!(signs_header("", &h, "range"));
-        assert!(!signs_header(
-            "",
-            &headers(&[("authorization", &auth("host;x-amz-date", "us-east-1/s3"))]),
-            "range"
-        ));
-        assert!(!signs_header(
-            &presigned(""),
-            &headers(&[("range", "bytes=x")]),
-            "range"
-        ));
-        assert!(
-            !signs_header("", &headers(&[("range", "bytes=x")]), "range"),
-            "anonymous"
-        );
+        assert!(!signs_header("", &headers(&[("authorization", &auth("host;x-amz-date", "us-east-1/s3"))]), "range"));
+        assert!(!signs_header(&presigned(""), &headers(&[("range", "bytes=x")]), "range"));
+        assert!(!signs_header("", &headers(&[("range", "bytes=x")]), "range"), "anonymous");
     }
 
     #[test]
@@ -439,12 +311,7 @@ mod tests {
         let q = presigned("").replace("X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=x-amz-date");
         let r = screen(&q, &headers(&[]), "us-east-1").unwrap_err();
         assert_eq!(r.details, vec![("HeadersNotSigned", "host".to_owned())]);
-        let r = screen(
-            "",
-            &headers(&[("authorization", &auth("x-amz-date", "us-east-1/s3"))]),
-            "us-east-1",
-        )
-        .unwrap_err();
+        let r = screen("", &headers(&[("authorization", &auth("x-amz-date", "us-east-1/s3"))]), "us-east-1").unwrap_err();
         assert_eq!(r.code, "AccessDenied");
     }
 
@@ -455,108 +322,57 @@ mod tests {
         for bad in ["604801", "-1", "x", "99999999999999999999999"] {
             let q = presigned("").replace("X-Amz-Expires=3600", &format!("X-Amz-Expires={bad}"));
             let r = screen(&q, &headers(&[]), "us-east-1").unwrap_err();
-            assert_eq!(
-                (r.status, r.code),
-                (StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError"),
-                "{bad}"
-            );
+            assert_eq!((r.status, r.code), (StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError"), "{bad}");
         }
     }
 
     #[test]
     fn the_region_and_service_must_be_the_gateways() {
         let r = screen(&presigned(""), &headers(&[]), "eu-west-1").unwrap_err();
-        assert_eq!(
-            (r.code, r.details.clone()),
-            (
-                "AuthorizationQueryParametersError",
-                vec![("Region", "eu-west-1".to_owned())]
-            )
-        );
+        assert_eq!((r.code, r.details.clone()), ("AuthorizationQueryParametersError", vec![("Region", "eu-west-1".to_owned())]));
         let h = headers(&[("authorization", &auth("host", "eu-west-1/s3"))]);
         let r = screen("", &h, "us-east-1").unwrap_err();
-        assert_eq!(
-            (r.status, r.code),
-            (StatusCode::BAD_REQUEST, "AuthorizationHeaderMalformed")
-        );
+        assert_eq!((r.status, r.code), (StatusCode::BAD_REQUEST, "AuthorizationHeaderMalformed"));
         assert!(r.to_xml("id").contains("<Region>us-east-1</Region>"));
-        let r = screen(
-            "",
-            &headers(&[("authorization", &auth("host", "us-east-1/ec2"))]),
-            "us-east-1",
-        )
-        .unwrap_err();
+        let r = screen("", &headers(&[("authorization", &auth("host", "us-east-1/ec2"))]), "us-east-1").unwrap_err();
         assert_eq!(r.code, "AuthorizationHeaderMalformed");
         let q = presigned("").replace("%2Fs3%2F", "%2Fsts%2F");
-        assert_eq!(
-            screen(&q, &headers(&[]), "us-east-1").unwrap_err().code,
-            "AuthorizationQueryParametersError"
-        );
+        assert_eq!(screen(&q, &headers(&[]), "us-east-1").unwrap_err().code, "AuthorizationQueryParametersError");
     }
 
     #[test]
     fn unsupported_algorithms_are_client_errors() {
         let q = presigned("").replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512");
-        assert_eq!(
-            screen(&q, &headers(&[]), "us-east-1").unwrap_err().status,
-            StatusCode::BAD_REQUEST
-        );
+        assert_eq!(screen(&q, &headers(&[]), "us-east-1").unwrap_err().status, StatusCode::BAD_REQUEST);
         let h = headers(&[("authorization", "AWS4-ECDSA-P256-SHA256 Credential=x")]);
-        assert_eq!(
-            screen("", &h, "us-east-1").unwrap_err().status,
-            StatusCode::BAD_REQUEST
-        );
+        assert_eq!(screen("", &h, "us-east-1").unwrap_err().status, StatusCode::BAD_REQUEST);
         let h = headers(&[("authorization", "Bearer token")]);
-        assert_eq!(
-            screen("", &h, "us-east-1").unwrap_err().code,
-            "InvalidArgument"
-        );
+        assert_eq!(screen("", &h, "us-east-1").unwrap_err().code, "InvalidArgument");
     }
 
     #[test]
     fn one_mechanism_per_request() {
         let h = headers(&[("authorization", &auth("host", "us-east-1/s3"))]);
         let r = screen(&presigned(""), &h, "us-east-1").unwrap_err();
-        assert_eq!(
-            (r.status, r.code),
-            (StatusCode::BAD_REQUEST, "InvalidArgument")
-        );
+        assert_eq!((r.status, r.code), (StatusCode::BAD_REQUEST, "InvalidArgument"));
         let v2 = "AWSAccessKeyId=AK&Expires=1&Signature=x";
-        assert_eq!(
-            screen(v2, &h, "us-east-1").unwrap_err().code,
-            "InvalidArgument"
-        );
-        assert_eq!(
-            screen(v2, &headers(&[("x-amz-meta-a", "1")]), "us-east-1"),
-            Ok(()),
-            "SigV2 signs every x-amz-* header"
-        );
+        assert_eq!(screen(v2, &h, "us-east-1").unwrap_err().code, "InvalidArgument");
+        assert_eq!(screen(v2, &headers(&[("x-amz-meta-a", "1")]), "us-east-1"), Ok(()), "SigV2 signs every x-amz-* header");
     }
 
     #[test]
     fn malformed_credentials_are_refused_not_panicked_on() {
-        for cred in [
-            "",
-            "a",
-            "a/b",
-            "a/b/c/d/e/f",
-            "%2F%2F%2F%2F",
-            "AK/2026/us-east-1/s3/aws4_requestX",
-        ] {
+        for cred in ["", "a", "a/b", "a/b/c/d/e/f", "%2F%2F%2F%2F", "AK/2026/us-east-1/s3/aws4_requestX"] {
             let q = presigned("").replace(CRED, cred);
             assert!(screen(&q, &headers(&[]), "us-east-1").is_err(), "{cred}");
-            let h = headers(&[(
-                "authorization",
-                &format!("AWS4-HMAC-SHA256 Credential={cred}, SignedHeaders=host, Signature=x"),
-            )]);
+            let h = headers(&[("authorization", &format!("AWS4-HMAC-SHA256 Credential={cred}, SignedHeaders=host, Signature=x"))]);
             assert!(screen("", &h, "us-east-1").is_err(), "{cred}");
         }
     }
 
     #[test]
     fn error_documents_escape_their_values() {
-        let r = Refusal::new(StatusCode::BAD_REQUEST, "InvalidArgument", "a<b&c")
-            .with("Region", "\"r\"");
+        let r = Refusal::new(StatusCode::BAD_REQUEST, "InvalidArgument", "a<b&c").with("Region", "\"r\"");
         assert_eq!(
             r.to_xml("RID"),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidArgument</Code><Message>a&lt;b&amp;c</Message><Region>&quot;r&quot;</Region><RequestId>RID</RequestId></Error>"

@@ -14,34 +14,20 @@ use crate::meta::{BucketRecord, PartRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
-pub(crate) async fn list_buckets(
-    b: &Index,
-    req: S3Request<ListBucketsInput>,
-) -> Result<S3Response<ListBucketsOutput>, Error> {
+pub(crate) async fn list_buckets(b: &Index, req: S3Request<ListBucketsInput>) -> Result<S3Response<ListBucketsOutput>, Error> {
     let principal = Principal::of(&req);
     let mut buckets: Vec<Bucket> = b
         .store
         .bucket_list()?
         .into_iter()
         .filter(|r| principal.sees_tenant(&r.tenant))
-        .map(|r| Bucket {
-            name: Some(r.name),
-            creation_date: Some(timestamp(r.created_ns)),
-            bucket_region: None,
-        })
+        .map(|r| Bucket { name: Some(r.name), creation_date: Some(timestamp(r.created_ns)), bucket_region: None })
         .collect();
     buckets.sort_by(|x, y| x.name.cmp(&y.name));
-    Ok(S3Response::new(ListBucketsOutput {
-        buckets: Some(buckets),
-        owner: Some(owner(&principal.tenant)),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner(&principal.tenant)), ..Default::default() }))
 }
 
-pub(crate) async fn create_bucket(
-    b: &Index,
-    req: S3Request<CreateBucketInput>,
-) -> Result<S3Response<CreateBucketOutput>, Error> {
+pub(crate) async fn create_bucket(b: &Index, req: S3Request<CreateBucketInput>) -> Result<S3Response<CreateBucketOutput>, Error> {
     let principal = Principal::of(&req);
     let record = BucketRecord {
         name: req.input.bucket.clone(),
@@ -55,123 +41,57 @@ pub(crate) async fn create_bucket(
     };
     let audit = crate::audit::entry(&req, "CreateBucket", &record.name, "", 0);
     if let Some(existing) = b.store.bucket_create(&record, Some(&audit))? {
-        return Err(if existing.tenant == principal.tenant {
-            Error::BucketAlreadyOwnedByYou
-        } else {
-            Error::BucketAlreadyExists
-        });
+        return Err(if existing.tenant == principal.tenant { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
     }
     b.sync().await?;
-    Ok(S3Response::new(CreateBucketOutput {
-        location: Some(format!("/{}", req.input.bucket)),
-    }))
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", req.input.bucket)) }))
 }
 
-pub(crate) async fn delete_bucket(
-    b: &Index,
-    req: S3Request<DeleteBucketInput>,
-) -> Result<S3Response<DeleteBucketOutput>, Error> {
+pub(crate) async fn delete_bucket(b: &Index, req: S3Request<DeleteBucketInput>) -> Result<S3Response<DeleteBucketOutput>, Error> {
     let audit = crate::audit::entry(&req, "DeleteBucket", &req.input.bucket, "", 0);
     b.store.bucket_delete(&req.input.bucket, Some(&audit))?;
     b.sync().await?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 
-pub(crate) async fn head_bucket(
-    b: &Index,
-    req: S3Request<HeadBucketInput>,
-) -> Result<S3Response<HeadBucketOutput>, Error> {
+pub(crate) async fn head_bucket(b: &Index, req: S3Request<HeadBucketInput>) -> Result<S3Response<HeadBucketOutput>, Error> {
     b.bucket(&req.input.bucket)?;
-    Ok(S3Response::new(HeadBucketOutput {
-        bucket_region: Some("us-east-1".into()),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some("us-east-1".into()), ..Default::default() }))
 }
 
-pub(crate) async fn get_bucket_location(
-    b: &Index,
-    req: S3Request<GetBucketLocationInput>,
-) -> Result<S3Response<GetBucketLocationOutput>, Error> {
+pub(crate) async fn get_bucket_location(b: &Index, req: S3Request<GetBucketLocationInput>) -> Result<S3Response<GetBucketLocationOutput>, Error> {
     b.bucket(&req.input.bucket)?;
     // us-east-1 is reported as an empty LocationConstraint, as AWS does.
     Ok(S3Response::new(GetBucketLocationOutput::default()))
 }
 
-pub(crate) async fn get_bucket_versioning(
-    b: &Index,
-    req: S3Request<GetBucketVersioningInput>,
-) -> Result<S3Response<GetBucketVersioningOutput>, Error> {
+pub(crate) async fn get_bucket_versioning(b: &Index, req: S3Request<GetBucketVersioningInput>) -> Result<S3Response<GetBucketVersioningOutput>, Error> {
     b.bucket(&req.input.bucket)?;
     // Buckets are never versioned: an empty configuration, as for a bucket that never was.
     Ok(S3Response::new(GetBucketVersioningOutput::default()))
 }
-pub(crate) async fn get_object_tagging(
-    b: &Index,
-    req: S3Request<GetObjectTaggingInput>,
-) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
+pub(crate) async fn get_object_tagging(b: &Index, req: S3Request<GetObjectTaggingInput>) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
     let rec = b.object(&req.input.bucket, &req.input.key)?;
-    let tag_set = rec
-        .tags
-        .into_iter()
-        .map(|(k, v)| Tag {
-            key: Some(k),
-            value: Some(v),
-        })
-        .collect();
-    Ok(S3Response::new(GetObjectTaggingOutput {
-        tag_set,
-        version_id: None,
-    }))
+    let tag_set = rec.tags.into_iter().map(|(k, v)| Tag { key: Some(k), value: Some(v) }).collect();
+    Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: None }))
 }
 
-pub(crate) async fn put_object_tagging(
-    b: &Index,
-    req: S3Request<PutObjectTaggingInput>,
-) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(
-        &req,
-        "PutObjectTagging",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+pub(crate) async fn put_object_tagging(b: &Index, req: S3Request<PutObjectTaggingInput>) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
+    let audit = crate::audit::entry(&req, "PutObjectTagging", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    let tags: Vec<(String, String)> = input
-        .tagging
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect();
+    let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect();
     validate_tags(&tags)?;
     set_tags(b, &input.bucket, &input.key, tags, &audit).await?;
     Ok(S3Response::new(PutObjectTaggingOutput::default()))
 }
 
-pub(crate) async fn delete_object_tagging(
-    b: &Index,
-    req: S3Request<DeleteObjectTaggingInput>,
-) -> Result<S3Response<DeleteObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(
-        &req,
-        "DeleteObjectTagging",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+pub(crate) async fn delete_object_tagging(b: &Index, req: S3Request<DeleteObjectTaggingInput>) -> Result<S3Response<DeleteObjectTaggingOutput>, Error> {
+    let audit = crate::audit::entry(&req, "DeleteObjectTagging", &req.input.bucket, &req.input.key, 0);
     set_tags(b, &req.input.bucket, &req.input.key, Vec::new(), &audit).await?;
-    Ok(S3Response::with_status(
-        DeleteObjectTaggingOutput::default(),
-        http::StatusCode::NO_CONTENT,
-    ))
+    Ok(S3Response::with_status(DeleteObjectTaggingOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
-pub(crate) async fn set_tags(
-    b: &Index,
-    bucket: &str,
-    key: &str,
-    tags: Vec<(String, String)>,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
+pub(crate) async fn set_tags(b: &Index, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     if !b.store.object_set_tags(bucket, key, tags, Some(audit))? {
         b.bucket(bucket)?;
         return Err(Error::NoSuchKey);
@@ -194,54 +114,33 @@ fn owner_acl(tenant: &str) -> (Owner, Vec<Grant>) {
     (own, vec![grant])
 }
 
-pub(crate) async fn get_bucket_acl(
-    b: &Index,
-    req: S3Request<GetBucketAclInput>,
-) -> Result<S3Response<GetBucketAclOutput>, Error> {
+pub(crate) async fn get_bucket_acl(b: &Index, req: S3Request<GetBucketAclInput>) -> Result<S3Response<GetBucketAclOutput>, Error> {
     let bucket = b.bucket(&req.input.bucket)?;
     let (own, grants) = owner_acl(&bucket.tenant);
-    Ok(S3Response::new(GetBucketAclOutput {
-        owner: Some(own),
-        grants: Some(grants),
-    }))
+    Ok(S3Response::new(GetBucketAclOutput { owner: Some(own), grants: Some(grants) }))
 }
 
-pub(crate) async fn get_object_acl(
-    b: &Index,
-    req: S3Request<GetObjectAclInput>,
-) -> Result<S3Response<GetObjectAclOutput>, Error> {
+pub(crate) async fn get_object_acl(b: &Index, req: S3Request<GetObjectAclInput>) -> Result<S3Response<GetObjectAclOutput>, Error> {
     b.object(&req.input.bucket, &req.input.key)?;
     let bucket = b.bucket(&req.input.bucket)?;
     let (own, grants) = owner_acl(&bucket.tenant);
-    Ok(S3Response::new(GetObjectAclOutput {
-        owner: Some(own),
-        grants: Some(grants),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(GetObjectAclOutput { owner: Some(own), grants: Some(grants), ..Default::default() }))
 }
 
 fn only_private(acl: Option<&str>) -> Result<(), Error> {
     match acl {
         None | Some("private") => Ok(()),
-        Some(_) => Err(Error::NotImplemented(
-            "only the canned ACL 'private' is supported; bucket visibility is set through the admin API",
-        )),
+        Some(_) => Err(Error::NotImplemented("only the canned ACL 'private' is supported; bucket visibility is set through the admin API")),
     }
 }
 
-pub(crate) async fn put_object_acl(
-    b: &Index,
-    req: S3Request<PutObjectAclInput>,
-) -> Result<S3Response<PutObjectAclOutput>, Error> {
+pub(crate) async fn put_object_acl(b: &Index, req: S3Request<PutObjectAclInput>) -> Result<S3Response<PutObjectAclOutput>, Error> {
     b.object(&req.input.bucket, &req.input.key)?;
     only_private(req.input.acl.as_ref().map(ObjectCannedACL::as_str))?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
-pub(crate) async fn put_bucket_acl(
-    b: &Index,
-    req: S3Request<PutBucketAclInput>,
-) -> Result<S3Response<PutBucketAclOutput>, Error> {
+pub(crate) async fn put_bucket_acl(b: &Index, req: S3Request<PutBucketAclInput>) -> Result<S3Response<PutBucketAclOutput>, Error> {
     b.bucket(&req.input.bucket)?;
     only_private(req.input.acl.as_ref().map(BucketCannedACL::as_str))?;
     Ok(S3Response::new(PutBucketAclOutput::default()))
@@ -254,17 +153,11 @@ fn unconfigured<T>(b: &Index, bucket: &str, setting: BucketSetting) -> Result<T,
     Err(Error::Unconfigured(setting))
 }
 
-pub(crate) async fn get_bucket_policy(
-    b: &Index,
-    req: S3Request<GetBucketPolicyInput>,
-) -> Result<S3Response<GetBucketPolicyOutput>, Error> {
+pub(crate) async fn get_bucket_policy(b: &Index, req: S3Request<GetBucketPolicyInput>) -> Result<S3Response<GetBucketPolicyOutput>, Error> {
     unconfigured(b, &req.input.bucket, BucketSetting::Policy)
 }
 
-pub(crate) async fn get_bucket_cors(
-    b: &Index,
-    req: S3Request<GetBucketCorsInput>,
-) -> Result<S3Response<GetBucketCorsOutput>, Error> {
+pub(crate) async fn get_bucket_cors(b: &Index, req: S3Request<GetBucketCorsInput>) -> Result<S3Response<GetBucketCorsOutput>, Error> {
     unconfigured(b, &req.input.bucket, BucketSetting::Cors)
 }
 
@@ -275,40 +168,23 @@ pub(crate) async fn get_bucket_lifecycle_configuration(
     unconfigured(b, &req.input.bucket, BucketSetting::Lifecycle)
 }
 
-pub(crate) async fn get_bucket_encryption(
-    b: &Index,
-    req: S3Request<GetBucketEncryptionInput>,
-) -> Result<S3Response<GetBucketEncryptionOutput>, Error> {
+pub(crate) async fn get_bucket_encryption(b: &Index, req: S3Request<GetBucketEncryptionInput>) -> Result<S3Response<GetBucketEncryptionOutput>, Error> {
     unconfigured(b, &req.input.bucket, BucketSetting::Encryption)
 }
 
-pub(crate) async fn get_bucket_tagging(
-    b: &Index,
-    req: S3Request<GetBucketTaggingInput>,
-) -> Result<S3Response<GetBucketTaggingOutput>, Error> {
+pub(crate) async fn get_bucket_tagging(b: &Index, req: S3Request<GetBucketTaggingInput>) -> Result<S3Response<GetBucketTaggingOutput>, Error> {
     unconfigured(b, &req.input.bucket, BucketSetting::Tagging)
 }
 
-pub(crate) async fn get_bucket_website(
-    b: &Index,
-    req: S3Request<GetBucketWebsiteInput>,
-) -> Result<S3Response<GetBucketWebsiteOutput>, Error> {
+pub(crate) async fn get_bucket_website(b: &Index, req: S3Request<GetBucketWebsiteInput>) -> Result<S3Response<GetBucketWebsiteOutput>, Error> {
     unconfigured(b, &req.input.bucket, BucketSetting::Website)
 }
-pub(crate) async fn list_parts(
-    b: &Index,
-    req: S3Request<ListPartsInput>,
-) -> Result<S3Response<ListPartsOutput>, Error> {
+pub(crate) async fn list_parts(b: &Index, req: S3Request<ListPartsInput>) -> Result<S3Response<ListPartsOutput>, Error> {
     let input = req.input;
     let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
     let marker = input.part_number_marker.unwrap_or(0);
-    let after: Vec<PartRecord> = b
-        .store
-        .part_list(&input.upload_id)?
-        .into_iter()
-        .filter(|p| i64::from(p.number) > i64::from(marker))
-        .collect();
+    let after: Vec<PartRecord> = b.store.part_list(&input.upload_id)?.into_iter().filter(|p| i64::from(p.number) > i64::from(marker)).collect();
     let truncated = after.len() > max;
     let page: Vec<Part> = after
         .into_iter()
@@ -331,28 +207,19 @@ pub(crate) async fn list_parts(
         key: Some(input.key),
         upload_id: Some(input.upload_id),
         part_number_marker: Some(marker),
-        next_part_number_marker: page
-            .last()
-            .and_then(|p| p.part_number)
-            .filter(|_| truncated),
+        next_part_number_marker: page.last().and_then(|p| p.part_number).filter(|_| truncated),
         max_parts: Some(i32::try_from(max).unwrap_or(1000)),
         is_truncated: Some(truncated),
         parts: Some(page),
         owner: Some(own.clone()),
-        initiator: Some(Initiator {
-            id: own.id.clone(),
-            display_name: own.display_name,
-        }),
+        initiator: Some(Initiator { id: own.id.clone(), display_name: own.display_name }),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
         checksum_algorithm: up.checksum_algorithm.map(ChecksumAlgorithm::from),
         ..Default::default()
     }))
 }
 
-pub(crate) async fn list_multipart_uploads(
-    b: &Index,
-    req: S3Request<ListMultipartUploadsInput>,
-) -> Result<S3Response<ListMultipartUploadsOutput>, Error> {
+pub(crate) async fn list_multipart_uploads(b: &Index, req: S3Request<ListMultipartUploadsInput>) -> Result<S3Response<ListMultipartUploadsOutput>, Error> {
     let input = req.input;
     let bucket = b.bucket(&input.bucket)?;
     let own = owner(&bucket.tenant);
@@ -369,8 +236,7 @@ pub(crate) async fn list_multipart_uploads(
         if !u.key.starts_with(&prefix) {
             continue;
         }
-        let after_marker =
-            u.key > key_marker || (u.key == key_marker && !id_marker.is_empty() && id > id_marker);
+        let after_marker = u.key > key_marker || (u.key == key_marker && !id_marker.is_empty() && id > id_marker);
         if !key_marker.is_empty() && !after_marker {
             continue;
         }
@@ -397,10 +263,7 @@ pub(crate) async fn list_multipart_uploads(
             upload_id: Some(id),
             initiated: Some(timestamp(u.initiated_ns)),
             owner: Some(own.clone()),
-            initiator: Some(Initiator {
-                id: own.id.clone(),
-                display_name: own.display_name.clone(),
-            }),
+            initiator: Some(Initiator { id: own.id.clone(), display_name: own.display_name.clone() }),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
             ..Default::default()
@@ -417,12 +280,7 @@ pub(crate) async fn list_multipart_uploads(
         max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
         is_truncated: Some(truncated),
         uploads: (!uploads.is_empty()).then_some(uploads),
-        common_prefixes: (!prefixes.is_empty()).then(|| {
-            prefixes
-                .into_iter()
-                .map(|p| CommonPrefix { prefix: Some(p) })
-                .collect()
-        }),
+        common_prefixes: (!prefixes.is_empty()).then(|| prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
         ..Default::default()
     }))
 }

@@ -5,10 +5,7 @@
 //! transaction.
 
 use crate::backend::Error;
-use crate::meta::{
-    AuditEntry, BucketRecord, Completes, Manifest, ObjectRecord, PendingWrite, Precondition,
-    ProofDraft, Store, UploadRecord,
-};
+use crate::meta::{AuditEntry, BucketRecord, Completes, Manifest, ObjectRecord, PendingWrite, Precondition, ProofDraft, Store, UploadRecord};
 use crate::proof::Prover;
 
 use std::sync::Arc;
@@ -82,23 +79,11 @@ impl Index {
     /// on its way there, as the pending write `id`, and chooses its proof id. Then
     /// [`Index::commit_pending`] commits the backend's answer without a sync of its own:
     /// the gateway's sync overlaps the backend's work instead of following it.
-    pub async fn prepare(
-        &self,
-        id: &str,
-        bucket: &str,
-        key: &str,
-        record: &mut ObjectRecord,
-        audit: &AuditEntry,
-    ) -> Result<(), Error> {
+    pub async fn prepare(&self, id: &str, bucket: &str, key: &str, record: &mut ObjectRecord, audit: &AuditEntry) -> Result<(), Error> {
         if self.prover.is_some() {
             record.proof_id = crate::proof::manifest::new_id();
         }
-        let write = PendingWrite {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            record: record.clone(),
-            audit: audit.clone(),
-        };
+        let write = PendingWrite { bucket: bucket.to_owned(), key: key.to_owned(), record: record.clone(), audit: audit.clone() };
         self.store.pending_put(id, &write)?;
         self.sync().await
     }
@@ -107,24 +92,9 @@ impl Index {
     /// removing the pending write in the same transaction. Not synced: the pending write
     /// is durable and finishes the commit after a crash; the next sync (any write's, or
     /// the store's periodic one) makes it durable.
-    pub fn commit_pending(
-        &self,
-        id: &str,
-        bucket: &str,
-        key: &str,
-        record: ObjectRecord,
-        audit: &AuditEntry,
-    ) -> Result<ObjectRecord, Error> {
+    pub fn commit_pending(&self, id: &str, bucket: &str, key: &str, record: ObjectRecord, audit: &AuditEntry) -> Result<ObjectRecord, Error> {
         let proof_id = record.proof_id.clone();
-        let (rec, _) = self.write(
-            bucket,
-            key,
-            record,
-            &Precondition::None,
-            Completes::Pending(id),
-            audit,
-            Some(proof_id),
-        )?;
+        let (rec, _) = self.write(bucket, key, record, &Precondition::None, Completes::Pending(id), audit, Some(proof_id))?;
         Ok(rec)
     }
 
@@ -168,31 +138,14 @@ impl Index {
             record.proof_id.clone_from(&d.id);
         }
         let sign = |m: &mut Manifest| self.sign(m);
-        let proof = draft.map(|manifest| ProofDraft {
-            manifest,
-            sign: &sign,
-        });
-        let old = self.store.object_commit(
-            bucket,
-            key,
-            &record,
-            precondition,
-            completes,
-            Some(audit),
-            proof.as_ref(),
-        )?;
+        let proof = draft.map(|manifest| ProofDraft { manifest, sign: &sign });
+        let old = self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), proof.as_ref())?;
         Ok((record, old))
     }
 
     /// Removes `key` from the index, if `precondition` holds, with the proof of its
     /// deletion; returns the removed record (none if the key was not indexed).
-    pub async fn delete(
-        &self,
-        bucket: &str,
-        key: &str,
-        precondition: &Precondition,
-        audit: &AuditEntry,
-    ) -> Result<Option<ObjectRecord>, Error> {
+    pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<Option<ObjectRecord>, Error> {
         let tenant = self.bucket(bucket)?.tenant;
         let sign = |m: &mut Manifest| self.sign(m);
         let proof = self.prover.as_ref().map(|p| ProofDraft {
@@ -209,9 +162,7 @@ impl Index {
             }),
             sign: &sign,
         });
-        let old =
-            self.store
-                .object_delete(bucket, key, precondition, Some(audit), proof.as_ref())?;
+        let old = self.store.object_delete(bucket, key, precondition, Some(audit), proof.as_ref())?;
         if old.is_some() {
             self.sync().await?;
         }
@@ -221,24 +172,10 @@ impl Index {
     /// Removes the entry of an object whose bytes are gone (a repair by the gateway,
     /// audited, with the proof of its deletion), unless it changed since `rec` was read.
     /// Returns whether it removed it.
-    pub async fn remove_orphan(
-        &self,
-        bucket: &str,
-        key: &str,
-        rec: &ObjectRecord,
-    ) -> Result<bool, Error> {
+    pub async fn remove_orphan(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
         let gateway = crate::auth::Principal::anonymous();
-        let audit =
-            crate::audit::entry_for(&gateway, None, "RepairOrphanEntry", bucket, key, "ok", 0);
-        match self
-            .delete(
-                bucket,
-                key,
-                &Precondition::Is(Box::new(rec.clone())),
-                &audit,
-            )
-            .await
-        {
+        let audit = crate::audit::entry_for(&gateway, None, "RepairOrphanEntry", bucket, key, "ok", 0);
+        match self.delete(bucket, key, &Precondition::Is(Box::new(rec.clone())), &audit).await {
             Ok(removed) => Ok(removed.is_some()),
             Err(Error::PreconditionFailed) => Ok(false),
             Err(e) => Err(e),

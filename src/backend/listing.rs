@@ -24,12 +24,7 @@ pub(crate) struct Page {
 
 impl Page {
     pub fn empty() -> Self {
-        Self {
-            objects: Vec::new(),
-            prefixes: Vec::new(),
-            truncated: false,
-            last: None,
-        }
+        Self { objects: Vec::new(), prefixes: Vec::new(), truncated: false, last: None }
     }
 }
 
@@ -40,22 +35,13 @@ pub(crate) trait PageSource {
     /// Up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
     /// `after`, folding keys at `delimiter`. Only the size, ETag and time of each record
     /// are used.
-    async fn page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        after: Option<&str>,
-        max: usize,
-    ) -> Result<Page, Error>;
+    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error>;
 }
 
 /// The common prefix `key` folds into under `prefix` and `delimiter`, if any.
 pub(crate) fn folded(key: &str, prefix: &str, delimiter: Option<&str>) -> Option<String> {
     let d = delimiter?;
-    key.get(prefix.len()..)?
-        .find(d)
-        .map(|pos| key[..prefix.len() + pos + d.len()].to_owned())
+    key.get(prefix.len()..)?.find(d).map(|pos| key[..prefix.len() + pos + d.len()].to_owned())
 }
 
 struct Encoder(bool);
@@ -65,9 +51,7 @@ impl Encoder {
         match t.map(EncodingType::as_str) {
             None => Ok(Self(false)),
             Some(EncodingType::URL) => Ok(Self(true)),
-            Some(_) => Err(Error::InvalidArgument(
-                "Invalid Encoding Method specified in Request".into(),
-            )),
+            Some(_) => Err(Error::InvalidArgument("Invalid Encoding Method specified in Request".into())),
         }
     }
     fn enc(&self, s: String) -> String {
@@ -80,9 +64,7 @@ impl Encoder {
 
 fn max_keys(m: Option<i32>) -> Result<usize, Error> {
     match m {
-        Some(m) if m < 0 => Err(Error::InvalidArgument(
-            "max-keys must be non-negative".into(),
-        )),
+        Some(m) if m < 0 => Err(Error::InvalidArgument("max-keys must be non-negative".into())),
         Some(m) => Ok(usize::try_from(m.min(MAX_KEYS)).unwrap_or(0)),
         None => Ok(MAX_KEYS as usize),
     }
@@ -94,14 +76,7 @@ fn non_empty(s: Option<&String>) -> Option<&str> {
 }
 
 fn common_prefixes(enc: &Encoder, prefixes: Vec<String>) -> Option<Vec<CommonPrefix>> {
-    (!prefixes.is_empty()).then(|| {
-        prefixes
-            .into_iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc.enc(p)),
-            })
-            .collect()
-    })
+    (!prefixes.is_empty()).then(|| prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(enc.enc(p)) }).collect())
 }
 
 fn object_entry(enc: &Encoder, key: String, rec: &ObjectRecord, owner: Option<&Owner>) -> Object {
@@ -110,49 +85,28 @@ fn object_entry(enc: &Encoder, key: String, rec: &ObjectRecord, owner: Option<&O
         e_tag: Some(etag(&rec.etag)),
         last_modified: Some(timestamp(rec.last_modified_ns)),
         size: Some(i64::try_from(rec.size).unwrap_or(i64::MAX)),
-        storage_class: Some(ObjectStorageClass::from_static(
-            ObjectStorageClass::STANDARD,
-        )),
+        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
         owner: owner.cloned(),
         ..Default::default()
     }
 }
 
-pub(crate) async fn list_objects(
-    b: &impl PageSource,
-    req: S3Request<ListObjectsInput>,
-) -> Result<S3Response<ListObjectsOutput>, Error> {
+pub(crate) async fn list_objects(b: &impl PageSource, req: S3Request<ListObjectsInput>) -> Result<S3Response<ListObjectsOutput>, Error> {
     let input = req.input;
     let enc = Encoder::new(input.encoding_type.as_ref())?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = non_empty(input.delimiter.as_ref());
     let max = max_keys(input.max_keys)?;
-    let page = b
-        .page(
-            &input.bucket,
-            &prefix,
-            delimiter,
-            non_empty(input.marker.as_ref()),
-            max,
-        )
-        .await?;
+    let page = b.page(&input.bucket, &prefix, delimiter, non_empty(input.marker.as_ref()), max).await?;
     let bucket = b.index().bucket(&input.bucket)?;
     let own = owner(&bucket.tenant);
-    let contents: Vec<Object> = page
-        .objects
-        .into_iter()
-        .map(|(k, r)| object_entry(&enc, k, &r, Some(&own)))
-        .collect();
+    let contents: Vec<Object> = page.objects.into_iter().map(|(k, r)| object_entry(&enc, k, &r, Some(&own))).collect();
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(enc.enc(prefix)),
         delimiter: enc.opt(delimiter.map(str::to_owned)),
         marker: Some(enc.enc(input.marker.unwrap_or_default())),
-        next_marker: if page.truncated {
-            enc.opt(page.last)
-        } else {
-            None
-        },
+        next_marker: if page.truncated { enc.opt(page.last) } else { None },
         max_keys: Some(i32::try_from(max).unwrap_or(MAX_KEYS)),
         is_truncated: Some(page.truncated),
         contents: (!contents.is_empty()).then_some(contents),
@@ -171,15 +125,10 @@ fn decode_token(token: &str) -> Result<String, Error> {
         .decode_to_vec(token)
         .ok()
         .and_then(|v| String::from_utf8(v).ok())
-        .ok_or_else(|| {
-            Error::InvalidArgument("The continuation token provided is incorrect".into())
-        })
+        .ok_or_else(|| Error::InvalidArgument("The continuation token provided is incorrect".into()))
 }
 
-pub(crate) async fn list_objects_v2(
-    b: &impl PageSource,
-    req: S3Request<ListObjectsV2Input>,
-) -> Result<S3Response<ListObjectsV2Output>, Error> {
+pub(crate) async fn list_objects_v2(b: &impl PageSource, req: S3Request<ListObjectsV2Input>) -> Result<S3Response<ListObjectsV2Output>, Error> {
     let input = req.input;
     let enc = Encoder::new(input.encoding_type.as_ref())?;
     let prefix = input.prefix.clone().unwrap_or_default();
@@ -189,31 +138,17 @@ pub(crate) async fn list_objects_v2(
         Some(t) => Some(decode_token(t)?),
         None => input.start_after.clone().filter(|s| !s.is_empty()),
     };
-    let page = b
-        .page(&input.bucket, &prefix, delimiter, after.as_deref(), max)
-        .await?;
-    let own = if input.fetch_owner == Some(true) {
-        Some(owner(&b.index().bucket(&input.bucket)?.tenant))
-    } else {
-        None
-    };
+    let page = b.page(&input.bucket, &prefix, delimiter, after.as_deref(), max).await?;
+    let own = if input.fetch_owner == Some(true) { Some(owner(&b.index().bucket(&input.bucket)?.tenant)) } else { None };
     let key_count = page.objects.len() + page.prefixes.len();
-    let contents: Vec<Object> = page
-        .objects
-        .into_iter()
-        .map(|(k, r)| object_entry(&enc, k, &r, own.as_ref()))
-        .collect();
+    let contents: Vec<Object> = page.objects.into_iter().map(|(k, r)| object_entry(&enc, k, &r, own.as_ref())).collect();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(enc.enc(prefix)),
         delimiter: enc.opt(delimiter.map(str::to_owned)),
         start_after: enc.opt(input.start_after),
         continuation_token: input.continuation_token,
-        next_continuation_token: if page.truncated {
-            page.last.as_deref().map(encode_token)
-        } else {
-            None
-        },
+        next_continuation_token: if page.truncated { page.last.as_deref().map(encode_token) } else { None },
         key_count: Some(i32::try_from(key_count).unwrap_or(MAX_KEYS)),
         max_keys: Some(i32::try_from(max).unwrap_or(MAX_KEYS)),
         is_truncated: Some(page.truncated),
@@ -225,24 +160,13 @@ pub(crate) async fn list_objects_v2(
 }
 
 /// Buckets are unversioned: every current object is listed as version `null`.
-pub(crate) async fn list_object_versions(
-    b: &impl PageSource,
-    req: S3Request<ListObjectVersionsInput>,
-) -> Result<S3Response<ListObjectVersionsOutput>, Error> {
+pub(crate) async fn list_object_versions(b: &impl PageSource, req: S3Request<ListObjectVersionsInput>) -> Result<S3Response<ListObjectVersionsOutput>, Error> {
     let input = req.input;
     let enc = Encoder::new(input.encoding_type.as_ref())?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = non_empty(input.delimiter.as_ref());
     let max = max_keys(input.max_keys)?;
-    let page = b
-        .page(
-            &input.bucket,
-            &prefix,
-            delimiter,
-            non_empty(input.key_marker.as_ref()),
-            max,
-        )
-        .await?;
+    let page = b.page(&input.bucket, &prefix, delimiter, non_empty(input.key_marker.as_ref()), max).await?;
     let own = owner(&b.index().bucket(&input.bucket)?.tenant);
     let versions: Vec<ObjectVersion> = page
         .objects
@@ -254,9 +178,7 @@ pub(crate) async fn list_object_versions(
             e_tag: Some(etag(&r.etag)),
             last_modified: Some(timestamp(r.last_modified_ns)),
             size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
-            storage_class: Some(ObjectVersionStorageClass::from_static(
-                ObjectVersionStorageClass::STANDARD,
-            )),
+            storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
             owner: Some(own.clone()),
             ..Default::default()
         })
@@ -267,11 +189,7 @@ pub(crate) async fn list_object_versions(
         delimiter: enc.opt(delimiter.map(str::to_owned)),
         key_marker: Some(enc.enc(input.key_marker.unwrap_or_default())),
         version_id_marker: input.version_id_marker,
-        next_key_marker: if page.truncated {
-            enc.opt(page.last)
-        } else {
-            None
-        },
+        next_key_marker: if page.truncated { enc.opt(page.last) } else { None },
         next_version_id_marker: page.truncated.then(|| "null".to_owned()),
         max_keys: Some(i32::try_from(max).unwrap_or(MAX_KEYS)),
         is_truncated: Some(page.truncated),

@@ -74,9 +74,7 @@ pub enum Error {
     ContentSha256Mismatch,
     #[error("The request signature we calculated does not match the signature you provided.")]
     ChunkSignatureMismatch,
-    #[error(
-        "Your socket connection to the server was not read from or written to within the timeout period."
-    )]
+    #[error("Your socket connection to the server was not read from or written to within the timeout period.")]
     RequestTimeout,
     #[error("{0}")]
     NotImplemented(&'static str),
@@ -90,11 +88,7 @@ pub enum Error {
     MissingContentLength,
     /// An S3 error the upstream answered, relayed with its code and status.
     #[error("upstream {status} {code}: {message}")]
-    Upstream {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Upstream { status: u16, code: String, message: String },
     /// The upstream could not be reached or did not answer in time.
     #[error("upstream unavailable: {0}")]
     Unavailable(String),
@@ -149,12 +143,7 @@ impl From<crate::meta::Error> for Error {
             M::BucketNotEmpty => Self::BucketNotEmpty,
             M::NoSuchUpload => Self::NoSuchUpload,
             M::QuotaExceeded(why) => Self::QuotaExceeded(why),
-            e @ (M::Storage(_)
-            | M::StorageFull(_)
-            | M::Corrupt(_)
-            | M::AlreadyExists
-            | M::NotFound
-            | M::InUse(_)) => Self::Meta(e),
+            e @ (M::Storage(_) | M::StorageFull(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }
     }
 }
@@ -191,10 +180,7 @@ impl From<Error> for S3Error {
             Error::Unconfigured(setting) => setting.missing_code(),
             Error::QuotaExceeded(_) => C::Custom("QuotaExceeded".into()),
             Error::MissingContentLength => C::MissingContentLength,
-            Error::Upstream { status, code, .. } if *status < 500 => {
-                S3ErrorCode::from_bytes(code.as_bytes())
-                    .unwrap_or_else(|| C::Custom(code.clone().into()))
-            }
+            Error::Upstream { status, code, .. } if *status < 500 => S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or_else(|| C::Custom(code.clone().into())),
             Error::Upstream { .. } | Error::Unavailable(_) => C::ServiceUnavailable,
             e if e.is_storage_full() => C::ServiceUnavailable,
             Error::Io(_) | Error::Meta(_) => C::InternalError,
@@ -204,25 +190,15 @@ impl From<Error> for S3Error {
                 tracing::info!(code = code.as_str(), error = %e, "request refused");
                 let mut err = S3Error::with_message(code, e.to_string());
                 match e {
-                    Error::InvalidPartNumber => {
-                        err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE)
-                    }
+                    Error::InvalidPartNumber => err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE),
                     // A custom code has no status of its own in s3s (it would be a 500).
-                    Error::ContentSha256Mismatch => {
-                        err.set_status_code(http::StatusCode::BAD_REQUEST)
-                    }
+                    Error::ContentSha256Mismatch => err.set_status_code(http::StatusCode::BAD_REQUEST),
                     Error::QuotaExceeded(_) => err.set_status_code(http::StatusCode::FORBIDDEN),
-                    Error::Upstream {
-                        status, message, ..
-                    } => {
+                    Error::Upstream { status, message, .. } => {
                         if let Ok(s) = http::StatusCode::from_u16(status) {
                             err.set_status_code(s);
                         }
-                        err.set_message(if message.is_empty() {
-                            "The upstream storage refused the request.".to_owned()
-                        } else {
-                            message
-                        });
+                        err.set_message(if message.is_empty() { "The upstream storage refused the request.".to_owned() } else { message });
                     }
                     _ => {}
                 }
@@ -230,10 +206,7 @@ impl From<Error> for S3Error {
             }
             ErrorClass::Upstream => {
                 tracing::warn!(code = code.as_str(), error = %e, "upstream failure");
-                let mut err = S3Error::with_message(
-                    code,
-                    "The upstream storage is unavailable; please retry.",
-                );
+                let mut err = S3Error::with_message(code, "The upstream storage is unavailable; please retry.");
                 err.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
                 err
             }
@@ -341,28 +314,11 @@ pub(crate) trait Relocation: Send + Sync {
     /// Makes ready to receive a bucket's objects (an upstream bucket is created).
     async fn prepare(&self, bucket: &str) -> Result<(), Error>;
     /// Whether `rec`'s bytes are here already, whole (a resumed migration skips them).
-    async fn holds(
-        &self,
-        bucket: &str,
-        key: &str,
-        rec: &crate::meta::ObjectRecord,
-    ) -> Result<bool, Error>;
+    async fn holds(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord) -> Result<bool, Error>;
     /// `rec`'s bytes as stored here.
-    async fn read(
-        &self,
-        bucket: &str,
-        key: &str,
-        rec: &crate::meta::ObjectRecord,
-    ) -> Result<scrub::ByteStream, Error>;
+    async fn read(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord) -> Result<scrub::ByteStream, Error>;
     /// Stores `body` as `rec`'s bytes, unless it fails `expect` (then nothing is kept).
-    async fn write(
-        &self,
-        bucket: &str,
-        key: &str,
-        rec: &crate::meta::ObjectRecord,
-        body: scrub::ByteStream,
-        expect: s3util::Expected,
-    ) -> Result<(), Error>;
+    async fn write(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord, body: scrub::ByteStream, expect: s3util::Expected) -> Result<(), Error>;
 }
 
 /// A storage engine behind the gateway.
@@ -379,11 +335,7 @@ pub trait Backend: s3s::S3 {
     /// holds) both ways, logging each repair: removes stored bytes nothing references and
     /// index entries whose bytes are gone. What is younger than `min_age` is left alone
     /// (writes in flight).
-    async fn reconcile(
-        &self,
-        buckets: &[String],
-        min_age: std::time::Duration,
-    ) -> Result<ReconcileReport, Error>;
+    async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<ReconcileReport, Error>;
 
     /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
     async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;
@@ -391,29 +343,20 @@ pub trait Backend: s3s::S3 {
     /// Finishes a write that was pending when the gateway stopped (see
     /// [`crate::meta::PendingWrite`]): commits it if this backend holds exactly its bytes,
     /// and says whether it did. Only forwarded writes are recorded pending.
-    async fn finish_pending(
-        &self,
-        _id: &str,
-        _write: &crate::meta::PendingWrite,
-    ) -> Result<bool, Error> {
+    async fn finish_pending(&self, _id: &str, _write: &crate::meta::PendingWrite) -> Result<bool, Error> {
         Ok(false)
     }
 
     /// Copies new proof manifests, audit entries and records to the backend's metadata
     /// mirror; `None` if it keeps none. `settled_only`: leave out the newest audit entries,
     /// which requests still in flight may precede.
-    async fn mirror_metadata(
-        &self,
-        _settled_only: bool,
-    ) -> Result<Option<upstream::MirrorReport>, Error> {
+    async fn mirror_metadata(&self, _settled_only: bool) -> Result<Option<upstream::MirrorReport>, Error> {
         Ok(None)
     }
 
     /// Fills an empty metadata store from the backend's metadata mirror.
     async fn restore_metadata(&self) -> Result<upstream::RestoreReport, Error> {
-        Err(Error::InvalidRequest(
-            "the local backend keeps no metadata mirror: nothing to rebuild from".into(),
-        ))
+        Err(Error::InvalidRequest("the local backend keeps no metadata mirror: nothing to rebuild from".into()))
     }
 }
 
@@ -443,32 +386,14 @@ mod tests {
     fn a_full_disk_is_a_retryable_503_and_other_disk_errors_a_500() {
         let full = S3Error::from(Error::Io(io::Error::from(io::ErrorKind::StorageFull)));
         assert_eq!(*full.code(), S3ErrorCode::ServiceUnavailable);
-        assert_eq!(
-            full.status_code(),
-            Some(http::StatusCode::SERVICE_UNAVAILABLE)
-        );
-        assert!(
-            full.message()
-                .is_some_and(|m| m.contains("storage is full"))
-        );
-        let index_full = S3Error::from(Error::from(crate::meta::Error::StorageFull(
-            "No space left on device".into(),
-        )));
-        assert_eq!(
-            index_full.status_code(),
-            Some(http::StatusCode::SERVICE_UNAVAILABLE)
-        );
-        assert!(
-            index_full
-                .message()
-                .is_some_and(|m| m.contains("metadata storage is full") && m.contains("restarts"))
-        );
+        assert_eq!(full.status_code(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+        assert!(full.message().is_some_and(|m| m.contains("storage is full")));
+        let index_full = S3Error::from(Error::from(crate::meta::Error::StorageFull("No space left on device".into())));
+        assert_eq!(index_full.status_code(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+        assert!(index_full.message().is_some_and(|m| m.contains("metadata storage is full") && m.contains("restarts")));
 
         let other = S3Error::from(Error::Io(io::Error::from(io::ErrorKind::PermissionDenied)));
         assert_eq!(*other.code(), S3ErrorCode::InternalError);
-        assert_eq!(
-            other.message(),
-            Some("We encountered an internal error. Please try again.")
-        );
+        assert_eq!(other.message(), Some("We encountered an internal error. Please try again."));
     }
 }

@@ -33,17 +33,14 @@ impl Placement {
     /// The placement the store records; `fallback` holds everything in a store that
     /// records none yet.
     pub fn load(store: &dyn Store, fallback: BackendKind) -> Result<Self, Error> {
-        let invalid = |what: &str, e: String| {
-            Error::Meta(crate::meta::Error::Corrupt(format!("setting {what}: {e}")))
-        };
+        let invalid = |what: &str, e: String| Error::Meta(crate::meta::Error::Corrupt(format!("setting {what}: {e}")));
         let holding = match store.setting_get(HOLDING_BACKEND)? {
             Some(name) => name.parse().map_err(|e| invalid(HOLDING_BACKEND, e))?,
             None => fallback,
         };
         let mut moved = BTreeMap::new();
         if let Some(json) = store.setting_get(MOVED_BUCKETS)? {
-            let names: BTreeMap<String, String> =
-                serde_json::from_str(&json).map_err(|e| invalid(MOVED_BUCKETS, e.to_string()))?;
+            let names: BTreeMap<String, String> = serde_json::from_str(&json).map_err(|e| invalid(MOVED_BUCKETS, e.to_string()))?;
             for (bucket, name) in names {
                 moved.insert(bucket, name.parse().map_err(|e| invalid(MOVED_BUCKETS, e))?);
             }
@@ -53,17 +50,9 @@ impl Placement {
 
     /// Records this placement.
     pub fn save(&self, store: &dyn Store) -> Result<(), Error> {
-        let names: BTreeMap<&str, &str> = self
-            .moved
-            .iter()
-            .map(|(b, k)| (b.as_str(), k.name()))
-            .collect();
+        let names: BTreeMap<&str, &str> = self.moved.iter().map(|(b, k)| (b.as_str(), k.name())).collect();
         store.setting_put(HOLDING_BACKEND, self.holding.name())?;
-        store.setting_put(
-            MOVED_BUCKETS,
-            &serde_json::to_string(&names)
-                .map_err(|e| Error::Meta(crate::meta::Error::Corrupt(e.to_string())))?,
-        )?;
+        store.setting_put(MOVED_BUCKETS, &serde_json::to_string(&names).map_err(|e| Error::Meta(crate::meta::Error::Corrupt(e.to_string())))?)?;
         Ok(())
     }
 
@@ -104,31 +93,14 @@ pub struct Backends {
 
 impl Backends {
     /// Routes by `placement`, which must name only the backends given.
-    pub fn new(
-        store: Arc<dyn Store>,
-        placement: Placement,
-        local: Option<Arc<dyn Backend>>,
-        upstream: Option<Arc<dyn Backend>>,
-    ) -> Result<Self, String> {
-        for (kind, backend) in [
-            (BackendKind::Local, &local),
-            (BackendKind::Upstream, &upstream),
-        ] {
+    pub fn new(store: Arc<dyn Store>, placement: Placement, local: Option<Arc<dyn Backend>>, upstream: Option<Arc<dyn Backend>>) -> Result<Self, String> {
+        for (kind, backend) in [(BackendKind::Local, &local), (BackendKind::Upstream, &upstream)] {
             if placement.uses(kind) && backend.is_none() {
-                let buckets: Vec<&str> = placement
-                    .moved
-                    .iter()
-                    .filter(|(_, k)| **k == kind)
-                    .map(|(b, _)| b.as_str())
-                    .collect();
+                let buckets: Vec<&str> = placement.moved.iter().filter(|(_, k)| **k == kind).map(|(b, _)| b.as_str()).collect();
                 return Err(format!(
                     "the {} backend holds buckets ({}) but is not configured",
                     kind.name(),
-                    if buckets.is_empty() {
-                        "all".to_owned()
-                    } else {
-                        buckets.join(", ")
-                    }
+                    if buckets.is_empty() { "all".to_owned() } else { buckets.join(", ") }
                 ));
             }
         }
@@ -136,25 +108,12 @@ impl Backends {
             BackendKind::Local => local.clone(),
             BackendKind::Upstream => upstream.clone(),
         };
-        let holding = holding.ok_or_else(|| {
-            format!(
-                "the {} backend holds the buckets but is not configured",
-                placement.holding.name()
-            )
-        })?;
-        Ok(Self {
-            store,
-            placement: RwLock::new(placement),
-            holding,
-            local,
-            upstream,
-        })
+        let holding = holding.ok_or_else(|| format!("the {} backend holds the buckets but is not configured", placement.holding.name()))?;
+        Ok(Self { store, placement: RwLock::new(placement), holding, local, upstream })
     }
 
     fn placement(&self) -> std::sync::RwLockReadGuard<'_, Placement> {
-        self.placement
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.placement.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn backend(&self, kind: BackendKind) -> &Arc<dyn Backend> {
@@ -180,10 +139,7 @@ impl Backends {
 
     /// Drops a bucket's placement (it was deleted, or created anew on the holding backend).
     pub fn forget(&self, bucket: &str) -> Result<(), Error> {
-        let mut placement = self
-            .placement
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut placement = self.placement.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if placement.moved.remove(bucket).is_some() {
             placement.save(self.store.as_ref())?;
         }
@@ -198,36 +154,21 @@ impl Backends {
         if from == to {
             return Ok(());
         }
-        tracing::info!(
-            source_bucket,
-            bucket,
-            from = from.name(),
-            to = to.name(),
-            "copy between backends refused"
-        );
-        Err(Error::NotImplemented(
-            "Copying between buckets held by different backends is not supported: download and upload instead.",
-        ))
+        tracing::info!(source_bucket, bucket, from = from.name(), to = to.name(), "copy between backends refused");
+        Err(Error::NotImplemented("Copying between buckets held by different backends is not supported: download and upload instead."))
     }
 
     /// The opened backends, each with the names of the buckets it holds.
     fn with_buckets(&self) -> Result<Vec<HeldBuckets<'_>>, Error> {
         let buckets = self.store.bucket_list()?;
         let placement = self.placement().clone();
-        Ok([
-            (BackendKind::Local, &self.local),
-            (BackendKind::Upstream, &self.upstream),
-        ]
-        .into_iter()
-        .filter_map(|(kind, backend)| {
-            let held = buckets
-                .iter()
-                .filter(|b| placement.holder(&b.name) == kind)
-                .map(|b| b.name.clone())
-                .collect();
-            Some((backend.as_ref()?, held))
-        })
-        .collect())
+        Ok([(BackendKind::Local, &self.local), (BackendKind::Upstream, &self.upstream)]
+            .into_iter()
+            .filter_map(|(kind, backend)| {
+                let held = buckets.iter().filter(|b| placement.holder(&b.name) == kind).map(|b| b.name.clone()).collect();
+                Some((backend.as_ref()?, held))
+            })
+            .collect())
     }
 
     /// Finishes the writes that were pending when the gateway stopped (see
@@ -241,11 +182,7 @@ impl Backends {
                 tracing::info!(bucket, key, "committed a write pending since the last stop");
                 committed += 1;
             } else {
-                tracing::info!(
-                    bucket,
-                    key,
-                    "dropped a write pending since the last stop: its backend does not hold its bytes"
-                );
+                tracing::info!(bucket, key, "dropped a write pending since the last stop: its backend does not hold its bytes");
                 self.store.pending_remove(&id)?;
                 forgotten += 1;
             }
@@ -329,28 +266,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         let fresh = Placement::load(&store, BackendKind::Upstream).unwrap();
-        assert_eq!(
-            fresh,
-            Placement {
-                holding: BackendKind::Upstream,
-                moved: BTreeMap::new()
-            }
-        );
+        assert_eq!(fresh, Placement { holding: BackendKind::Upstream, moved: BTreeMap::new() });
 
-        let mut p = Placement {
-            holding: BackendKind::Local,
-            moved: BTreeMap::new(),
-        };
+        let mut p = Placement { holding: BackendKind::Local, moved: BTreeMap::new() };
         p.place("logs", BackendKind::Upstream);
         p.place("docs", BackendKind::Local);
-        assert_eq!(
-            (p.holder("logs"), p.holder("docs"), p.holder("new")),
-            (
-                BackendKind::Upstream,
-                BackendKind::Local,
-                BackendKind::Local
-            )
-        );
+        assert_eq!((p.holder("logs"), p.holder("docs"), p.holder("new")), (BackendKind::Upstream, BackendKind::Local, BackendKind::Local));
         assert!(p.uses(BackendKind::Upstream));
         p.save(&store).unwrap();
         assert_eq!(Placement::load(&store, BackendKind::Upstream).unwrap(), p);
@@ -363,9 +284,7 @@ mod tests {
     fn a_corrupt_setting_is_an_error_not_a_guess() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        store
-            .setting_put(MOVED_BUCKETS, r#"{"logs":"tape"}"#)
-            .unwrap();
+        store.setting_put(MOVED_BUCKETS, r#"{"logs":"tape"}"#).unwrap();
         assert!(Placement::load(&store, BackendKind::Local).is_err());
     }
 }

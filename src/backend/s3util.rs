@@ -14,6 +14,56 @@ use s3s::{S3Request, TrailingHeaders};
 pub(crate) const MIN_PART_SIZE: u64 = 5 << 20;
 const MAX_PART_NUMBER: i32 = 10_000;
 
+/// The body of a write held to its declared length: s3s decodes an aws-chunked body
+/// without checking it against `x-amz-decoded-content-length`, and size limits (topics,
+/// objects, quotas) are checked against that declaration, so a body longer or shorter than
+/// declared fails (`IncompleteBody`) as soon as it shows, and nothing is stored.
+pub(crate) fn declared_body(headers: &http::HeaderMap, body: Option<s3s::dto::StreamingBlob>) -> Option<s3s::dto::StreamingBlob> {
+    let declared = headers.get("x-amz-decoded-content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match (declared, body) {
+        (Some(declared), Some(body)) => Some(s3s::dto::StreamingBlob::wrap(DeclaredLength { inner: body, declared, seen: 0 })),
+        (Some(declared), None) if declared > 0 => Some(s3s::dto::StreamingBlob::wrap(DeclaredLength {
+            inner: s3s::dto::StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()),
+            declared,
+            seen: 0,
+        })),
+        (_, body) => body,
+    }
+}
+
+struct DeclaredLength {
+    inner: s3s::dto::StreamingBlob,
+    declared: u64,
+    seen: u64,
+}
+
+impl futures::Stream for DeclaredLength {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match futures::ready!(std::pin::Pin::new(&mut this.inner).poll_next(cx)) {
+            Some(Ok(chunk)) => {
+                this.seen += chunk.len() as u64;
+                if this.seen > this.declared {
+                    return Poll::Ready(Some(Err(std::io::Error::other(format!(
+                        "the decoded body is longer than its x-amz-decoded-content-length ({})",
+                        this.declared
+                    )))));
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(std::io::Error::other(e.to_string())))),
+            None if this.seen < this.declared => Poll::Ready(Some(Err(std::io::Error::other(format!(
+                "the decoded body ({} bytes) is shorter than its x-amz-decoded-content-length ({})",
+                this.seen, this.declared
+            ))))),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
 /// What a client declared about a body it is sending.
 #[derive(Debug, Default)]
 pub(crate) struct Expected {
@@ -37,9 +87,7 @@ impl BodyCheck {
         let mut check = Self::expecting(expect)?;
         for name in trailer_checksums(req) {
             if !check.set.add(name.trim_start_matches("x-amz-checksum-")) {
-                return Err(Error::InvalidArgument(format!(
-                    "unsupported trailing checksum {name}"
-                )));
+                return Err(Error::InvalidArgument(format!("unsupported trailing checksum {name}")));
             }
             check.trailer_names.push(name);
         }
@@ -51,9 +99,7 @@ impl BodyCheck {
     pub fn expecting(expect: Expected) -> Result<Self, Error> {
         let content_md5 = match &expect.content_md5 {
             Some(b64) => {
-                let raw = base64_simd::STANDARD
-                    .decode_to_vec(b64.trim())
-                    .map_err(|_| Error::InvalidDigest)?;
+                let raw = base64_simd::STANDARD.decode_to_vec(b64.trim()).map_err(|_| Error::InvalidDigest)?;
                 Some(<[u8; 16]>::try_from(raw.as_slice()).map_err(|_| Error::InvalidDigest)?)
             }
             None => None,
@@ -62,17 +108,9 @@ impl BodyCheck {
         if let Some(alg) = &expect.algorithm
             && !set.add(alg)
         {
-            return Err(Error::InvalidArgument(format!(
-                "unsupported checksum algorithm {alg}"
-            )));
+            return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
         }
-        Ok(Self {
-            content_md5,
-            expected: expect.checksums,
-            set,
-            trailer_names: Vec::new(),
-            trailers: None,
-        })
+        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None })
     }
 
     /// A hasher computing every digest this check needs, and MD5 (the ETag of a body the
@@ -85,11 +123,7 @@ impl BodyCheck {
     /// whose ETag another store computes).
     pub fn hasher_for_forwarding(&self) -> BodyHasher {
         let hasher = BodyHasher::new(self.set);
-        if self.content_md5.is_some() {
-            hasher
-        } else {
-            hasher.without_md5()
-        }
+        if self.content_md5.is_some() { hasher } else { hasher.without_md5() }
     }
 
     /// Checks the finished digests against every declaration (trailers are read now: the
@@ -98,25 +132,17 @@ impl BodyCheck {
         if let Some(md5) = self.content_md5
             && Some(md5) != digests.md5
         {
-            return Err(Error::BadDigest(
-                "The Content-MD5 you specified did not match what we received.".into(),
-            ));
+            return Err(Error::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
         }
         let mut expected = self.expected.clone();
         if !self.trailer_names.is_empty() {
-            let trailers = self
-                .trailers
-                .as_ref()
-                .and_then(TrailingHeaders::take)
-                .unwrap_or_default();
+            let trailers = self.trailers.as_ref().and_then(TrailingHeaders::take).unwrap_or_default();
             for name in &self.trailer_names {
                 let value = trailers
                     .get(name.as_str())
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
-                    .ok_or_else(|| {
-                        Error::InvalidRequest(format!("missing trailing checksum {name}"))
-                    })?;
+                    .ok_or_else(|| Error::InvalidRequest(format!("missing trailing checksum {name}")))?;
                 *checksum_slot(&mut expected, name) = Some(value);
             }
         }
@@ -136,10 +162,7 @@ macro_rules! expected_from_input {
                 sha1: $input.checksum_sha1.take(),
                 sha256: $input.checksum_sha256.take(),
             },
-            algorithm: $input
-                .checksum_algorithm
-                .take()
-                .map(|a| a.as_str().to_owned()),
+            algorithm: $input.checksum_algorithm.take().map(|a| a.as_str().to_owned()),
         }
     };
 }
@@ -152,9 +175,7 @@ pub(crate) fn check_key(key: &str) -> Result<(), Error> {
         return Err(Error::KeyTooLong);
     }
     if key.is_empty() {
-        return Err(Error::InvalidArgument(
-            "Object key must not be empty".into(),
-        ));
+        return Err(Error::InvalidArgument("Object key must not be empty".into()));
     }
     Ok(())
 }
@@ -163,24 +184,15 @@ pub(crate) fn part_number(n: i32) -> Result<u32, Error> {
     if (1..=MAX_PART_NUMBER).contains(&n) {
         Ok(n.unsigned_abs())
     } else {
-        Err(Error::InvalidArgument(
-            "Part number must be an integer between 1 and 10000, inclusive".into(),
-        ))
+        Err(Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()))
     }
 }
 
 /// Parses `x-amz-copy-source-range: bytes=first-last` against a source of `size` bytes.
 pub(crate) fn copy_range(h: Option<&str>, size: u64) -> Result<std::ops::Range<u64>, Error> {
     let Some(h) = h else { return Ok(0..size) };
-    let invalid = || {
-        Error::InvalidArgument(format!(
-            "Range specified is not valid for source object of size: {size}"
-        ))
-    };
-    let (first, last) = h
-        .strip_prefix("bytes=")
-        .and_then(|r| r.split_once('-'))
-        .ok_or_else(invalid)?;
+    let invalid = || Error::InvalidArgument(format!("Range specified is not valid for source object of size: {size}"));
+    let (first, last) = h.strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(invalid)?;
     let first: u64 = first.trim().parse().map_err(|_| invalid())?;
     let last: u64 = last.trim().parse().map_err(|_| invalid())?;
     if first > last || last >= size {
@@ -223,9 +235,7 @@ fn verify_checksums(expected: &Checksums, actual: &Checksums) -> Result<(), Erro
         if let Some(want) = want
             && Some(want) != got.as_ref()
         {
-            return Err(Error::BadDigest(format!(
-                "The {name} you specified did not match the calculated checksum."
-            )));
+            return Err(Error::BadDigest(format!("The {name} you specified did not match the calculated checksum.")));
         }
     }
     Ok(())
@@ -240,10 +250,7 @@ macro_rules! attrs_from_input {
             content_disposition: $input.content_disposition.take(),
             content_language: $input.content_language.take(),
             cache_control: $input.cache_control.take(),
-            expires: $input
-                .expires
-                .take()
-                .map(|t| crate::backend::s3util::http_date(&t)),
+            expires: $input.expires.take().map(|t| crate::backend::s3util::http_date(&t)),
             website_redirect_location: $input.website_redirect_location.take(),
             user_metadata: crate::backend::s3util::sorted_metadata($input.metadata.take()),
         }
@@ -347,11 +354,7 @@ macro_rules! object_read_output {
 pub(crate) use object_read_output;
 
 pub(crate) fn sorted_metadata(m: Option<s3s::dto::Metadata>) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = m
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
+    let mut v: Vec<(String, String)> = m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     v.sort();
     v
 }
@@ -371,9 +374,7 @@ pub(crate) fn parse_http_date(s: &str) -> Option<Timestamp> {
 }
 
 pub(crate) fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
 }
 
 pub(crate) fn timestamp(ns: i128) -> Timestamp {
@@ -390,37 +391,24 @@ pub(crate) fn proof_headers(headers: &mut http::HeaderMap, rec: &crate::meta::Ob
     if rec.proof_id.is_empty() {
         return;
     }
-    if let (Ok(id), Ok(sha)) = (
-        http::HeaderValue::from_str(&rec.proof_id),
-        http::HeaderValue::from_str(&rec.sha256),
-    ) {
+    if let (Ok(id), Ok(sha)) = (http::HeaderValue::from_str(&rec.proof_id), http::HeaderValue::from_str(&rec.sha256)) {
         headers.insert("x-tollgate-proof-id", id);
         headers.insert("x-tollgate-sha256", sha);
     }
 }
 
 pub(crate) fn owner(tenant: &str) -> Owner {
-    Owner {
-        id: Some(tenant.to_owned()),
-        display_name: Some(tenant.to_owned()),
-    }
+    Owner { id: Some(tenant.to_owned()), display_name: Some(tenant.to_owned()) }
 }
 
 /// `If-Match` / `If-None-Match` of a write as a store precondition.
-pub(crate) fn write_precondition(
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-) -> Result<Precondition, Error> {
+pub(crate) fn write_precondition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> Result<Precondition, Error> {
     match (if_match, if_none_match) {
-        (Some(_), Some(_)) => Err(Error::InvalidRequest(
-            "If-Match and If-None-Match cannot be combined".into(),
-        )),
+        (Some(_), Some(_)) => Err(Error::InvalidRequest("If-Match and If-None-Match cannot be combined".into())),
         (Some(ETagCondition::Any), None) => Ok(Precondition::Present),
         (Some(ETagCondition::ETag(e)), None) => Ok(Precondition::ETagIs(e.value().to_owned())),
         (None, Some(ETagCondition::Any)) => Ok(Precondition::Absent),
-        (None, Some(ETagCondition::ETag(_))) => Err(Error::NotImplemented(
-            "If-None-Match on writes supports only '*'",
-        )),
+        (None, Some(ETagCondition::ETag(_))) => Err(Error::NotImplemented("If-None-Match on writes supports only '*'")),
         (None, None) => Ok(Precondition::None),
     }
 }
@@ -428,30 +416,25 @@ pub(crate) fn write_precondition(
 /// Parses an `x-amz-tagging` header (URL query form) into tags, with S3's limits.
 pub(crate) fn parse_tagging_header(h: Option<&str>) -> Result<Vec<(String, String)>, Error> {
     let Some(h) = h else { return Ok(Vec::new()) };
-    let tags: Vec<(String, String)> =
-        serde_urlencoded::from_str(h).map_err(|_| Error::InvalidArgument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.".into()))?;
+    let tags: Vec<(String, String)> = serde_urlencoded::from_str(h).map_err(|_| {
+        Error::InvalidArgument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.".into())
+    })?;
     validate_tags(&tags)?;
     Ok(tags)
 }
 
 pub(crate) fn validate_tags(tags: &[(String, String)]) -> Result<(), Error> {
     if tags.len() > 10 {
-        return Err(Error::InvalidArgument(
-            "Object tags cannot be greater than 10".into(),
-        ));
+        return Err(Error::InvalidArgument("Object tags cannot be greater than 10".into()));
     }
     let mut names: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::InvalidArgument(
-            "Cannot provide multiple Tags with the same key".into(),
-        ));
+        return Err(Error::InvalidArgument("Cannot provide multiple Tags with the same key".into()));
     }
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-            return Err(Error::InvalidArgument(
-                "The TagKey you have provided is invalid".into(),
-            ));
+            return Err(Error::InvalidArgument("The TagKey you have provided is invalid".into()));
         }
     }
     Ok(())
@@ -465,17 +448,12 @@ pub(crate) fn chosen_parts<'a>(
     stored: &'a [crate::meta::PartRecord],
 ) -> Result<Vec<&'a crate::meta::PartRecord>, Error> {
     if requested.is_empty() {
-        return Err(Error::MalformedXml(
-            "You must specify at least one part".into(),
-        ));
+        return Err(Error::MalformedXml("You must specify at least one part".into()));
     }
     let mut chosen = Vec::with_capacity(requested.len());
     let mut prev = 0u32;
     for p in requested {
-        let n = part_number(
-            p.part_number
-                .ok_or_else(|| Error::MalformedXml("PartNumber is required".into()))?,
-        )?;
+        let n = part_number(p.part_number.ok_or_else(|| Error::MalformedXml("PartNumber is required".into()))?)?;
         if n <= prev {
             return Err(Error::InvalidPartOrder);
         }
@@ -487,10 +465,7 @@ pub(crate) fn chosen_parts<'a>(
             .ok_or_else(|| Error::InvalidPart("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.".into()))?;
         chosen.push(part);
     }
-    if chosen[..chosen.len() - 1]
-        .iter()
-        .any(|p| p.size < MIN_PART_SIZE)
-    {
+    if chosen[..chosen.len() - 1].iter().any(|p| p.size < MIN_PART_SIZE) {
         return Err(Error::EntityTooSmall);
     }
     Ok(chosen)
@@ -500,52 +475,33 @@ pub(crate) fn chosen_parts<'a>(
 pub(crate) fn multipart_etag(parts: &[&crate::meta::PartRecord]) -> Result<String, Error> {
     let mut md5s = Vec::with_capacity(parts.len() * 16);
     for p in parts {
-        let raw = hex_simd::decode_to_vec(&p.etag)
-            .map_err(|_| Error::InvalidPart("corrupt part etag".into()))?;
+        let raw = hex_simd::decode_to_vec(&p.etag).map_err(|_| Error::InvalidPart("corrupt part etag".into()))?;
         md5s.extend_from_slice(&raw);
     }
     let mut h = <s3s::crypto::Md5 as s3s::crypto::Checksum>::new();
     s3s::crypto::Checksum::update(&mut h, &md5s);
-    Ok(format!(
-        "{}-{}",
-        hex_simd::encode_to_string(
-            s3s::crypto::Checksum::finalize(h),
-            hex_simd::AsciiCase::Lower
-        ),
-        parts.len()
-    ))
+    Ok(format!("{}-{}", hex_simd::encode_to_string(s3s::crypto::Checksum::finalize(h), hex_simd::AsciiCase::Lower), parts.len()))
 }
 
 /// Buckets are never versioned: only the version `null` exists.
 pub(crate) fn only_null_version(v: Option<&str>) -> Result<(), Error> {
     if v.is_some_and(|v| v != "null") {
-        return Err(Error::InvalidArgument(
-            "Invalid version id specified".into(),
-        ));
+        return Err(Error::InvalidArgument("Invalid version id specified".into()));
     }
     Ok(())
 }
 
 /// The bucket and key a copy names (version `null` only; access points are not supported).
 pub(crate) fn copy_source_location(source: &s3s::dto::CopySource) -> Result<(&str, &str), Error> {
-    let s3s::dto::CopySource::Bucket {
-        bucket,
-        key,
-        version_id,
-    } = source
-    else {
-        return Err(Error::NotImplemented(
-            "access point copy sources are not supported",
-        ));
+    let s3s::dto::CopySource::Bucket { bucket, key, version_id } = source else {
+        return Err(Error::NotImplemented("access point copy sources are not supported"));
     };
     only_null_version(version_id.as_deref())?;
     Ok((bucket, key))
 }
 
 /// The keys of a DeleteObjects request (at most 1000, as S3 allows) and its `Quiet` flag.
-pub(crate) fn delete_request(
-    delete: s3s::dto::Delete,
-) -> Result<(Vec<s3s::dto::ObjectIdentifier>, bool), Error> {
+pub(crate) fn delete_request(delete: s3s::dto::Delete) -> Result<(Vec<s3s::dto::ObjectIdentifier>, bool), Error> {
     if delete.objects.len() > 1000 {
         return Err(Error::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into()));
     }
@@ -561,11 +517,7 @@ pub(crate) fn delete_objects_output(
     let mut errors = Vec::new();
     for (obj, r) in outcomes {
         match r {
-            Ok(()) if !quiet => deleted.push(s3s::dto::DeletedObject {
-                key: Some(obj.key),
-                version_id: obj.version_id,
-                ..Default::default()
-            }),
+            Ok(()) if !quiet => deleted.push(s3s::dto::DeletedObject { key: Some(obj.key), version_id: obj.version_id, ..Default::default() }),
             Ok(()) => {}
             Err(e) => {
                 let s3: s3s::S3Error = e.into();
@@ -578,17 +530,11 @@ pub(crate) fn delete_objects_output(
             }
         }
     }
-    s3s::dto::DeleteObjectsOutput {
-        deleted: (!deleted.is_empty()).then_some(deleted),
-        errors: (!errors.is_empty()).then_some(errors),
-        ..Default::default()
-    }
+    s3s::dto::DeleteObjectsOutput { deleted: (!deleted.is_empty()).then_some(deleted), errors: (!errors.is_empty()).then_some(errors), ..Default::default() }
 }
 
 /// The size and lower-hex SHA-256 of a stream's bytes, read once.
-pub(crate) async fn sha256_of<E>(
-    stream: impl futures::Stream<Item = Result<bytes::Bytes, E>>,
-) -> Result<(u64, String), E> {
+pub(crate) async fn sha256_of<E>(stream: impl futures::Stream<Item = Result<bytes::Bytes, E>>) -> Result<(u64, String), E> {
     use sha2::Digest as _;
     let mut stream = std::pin::pin!(stream);
     let mut sha = sha2::Sha256::new();
@@ -598,10 +544,7 @@ pub(crate) async fn sha256_of<E>(
         size += chunk.len() as u64;
         sha.update(&chunk);
     }
-    Ok((
-        size,
-        hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower),
-    ))
+    Ok((size, hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower)))
 }
 
 /// S3's URI encoding (also that of `encoding-type=url` listings): everything but
@@ -609,10 +552,7 @@ pub(crate) async fn sha256_of<E>(
 pub(crate) fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/')
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -635,15 +575,8 @@ mod tests {
     #[test]
     fn only_the_null_version_and_bucket_sources_are_accepted() {
         assert!(only_null_version(None).is_ok() && only_null_version(Some("null")).is_ok());
-        assert!(matches!(
-            only_null_version(Some("v1")),
-            Err(Error::InvalidArgument(_))
-        ));
-        let src = s3s::dto::CopySource::Bucket {
-            bucket: "b".into(),
-            key: "k/1".into(),
-            version_id: None,
-        };
+        assert!(matches!(only_null_version(Some("v1")), Err(Error::InvalidArgument(_))));
+        let src = s3s::dto::CopySource::Bucket { bucket: "b".into(), key: "k/1".into(), version_id: None };
         assert_eq!(copy_source_location(&src).unwrap(), ("b", "k/1"));
     }
 
@@ -657,41 +590,21 @@ mod tests {
         let plain = BodyCheck::expecting(Expected::default()).unwrap();
         assert!(hash(&plain).md5.is_none());
         assert!(plain.verify(&hash(&plain)).is_ok());
-        let declared = |b64: &str| {
-            BodyCheck::expecting(Expected {
-                content_md5: Some(b64.into()),
-                ..Default::default()
-            })
-            .unwrap()
-        };
+        let declared = |b64: &str| BodyCheck::expecting(Expected { content_md5: Some(b64.into()), ..Default::default() }).unwrap();
         let good = declared("kAFQmDzST7DWlj99KOF/cg==");
         assert!(hash(&good).md5.is_some() && good.verify(&hash(&good)).is_ok());
         let bad = declared("AAAAAAAAAAAAAAAAAAAAAA==");
         assert!(matches!(bad.verify(&hash(&bad)), Err(Error::BadDigest(_))));
-        assert_eq!(
-            plain.hasher().finish().md5_hex(),
-            "d41d8cd98f00b204e9800998ecf8427e",
-            "a stored body's ETag is always computed"
-        );
+        assert_eq!(plain.hasher().finish().md5_hex(), "d41d8cd98f00b204e9800998ecf8427e", "a stored body's ETag is always computed");
     }
 
     #[test]
     fn delete_answers_list_errors_and_hide_deletions_when_quiet() {
-        let id = |k: &str| s3s::dto::ObjectIdentifier {
-            key: k.into(),
-            ..Default::default()
-        };
-        let out =
-            delete_objects_output([(id("a"), Ok(())), (id("b"), Err(Error::KeyTooLong))], true);
+        let id = |k: &str| s3s::dto::ObjectIdentifier { key: k.into(), ..Default::default() };
+        let out = delete_objects_output([(id("a"), Ok(())), (id("b"), Err(Error::KeyTooLong))], true);
         assert!(out.deleted.is_none());
-        assert_eq!(
-            out.errors.unwrap()[0].code.as_deref(),
-            Some("KeyTooLongError")
-        );
-        let many = s3s::dto::Delete {
-            objects: (0..1001).map(|i| id(&i.to_string())).collect(),
-            quiet: None,
-        };
+        assert_eq!(out.errors.unwrap()[0].code.as_deref(), Some("KeyTooLongError"));
+        let many = s3s::dto::Delete { objects: (0..1001).map(|i| id(&i.to_string())).collect(), quiet: None };
         assert!(matches!(delete_request(many), Err(Error::MalformedXml(_))));
     }
 }

@@ -24,11 +24,7 @@ pub(crate) trait ObjectReader {
 
 /// Re-hashes every indexed object of `buckets` on `backend` at most `bytes_per_sec` (0:
 /// unbounded).
-pub(crate) async fn scrub(
-    backend: &impl ObjectReader,
-    buckets: &[String],
-    bytes_per_sec: u64,
-) -> Result<ScrubReport, Error> {
+pub(crate) async fn scrub(backend: &impl ObjectReader, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
     let index = backend.index();
     {
         let started = Instant::now();
@@ -36,10 +32,7 @@ pub(crate) async fn scrub(
         let mut read = 0u64;
         for bucket in buckets {
             // Collect first: the scan must not hold the index while hashing for long.
-            let entries: Vec<_> = index
-                .store
-                .object_scan(bucket, "", None)
-                .collect::<Result<_, _>>()?;
+            let entries: Vec<_> = index.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
             for (key, rec) in entries {
                 if rec.sha256.is_empty() {
                     continue;
@@ -73,13 +66,7 @@ pub(crate) async fn scrub(
                 };
                 if actual != rec.sha256 {
                     tracing::error!(bucket = %bucket, key = %key, expected = %rec.sha256, actual = %actual, "scrub: stored bytes do not match their manifest");
-                    report.mismatches.push(ScrubMismatch {
-                        bucket: bucket.clone(),
-                        key,
-                        proof_id: rec.proof_id.clone(),
-                        expected: rec.sha256.clone(),
-                        actual,
-                    });
+                    report.mismatches.push(ScrubMismatch { bucket: bucket.clone(), key, proof_id: rec.proof_id.clone(), expected: rec.sha256.clone(), actual });
                 }
             }
         }

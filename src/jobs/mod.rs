@@ -32,11 +32,7 @@ pub struct Scheduled {
 
 impl Scheduled {
     pub fn new(name: &'static str, interval: Duration, job: impl Job + 'static) -> Self {
-        Self {
-            name,
-            interval,
-            job: Box::new(job),
-        }
+        Self { name, interval, job: Box::new(job) }
     }
 }
 
@@ -51,10 +47,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(changed: u64, detail: impl Serialize) -> Self {
-        Self {
-            changed,
-            detail: serde_json::to_value(detail).unwrap_or_default(),
-        }
+        Self { changed, detail: serde_json::to_value(detail).unwrap_or_default() }
     }
 }
 
@@ -121,23 +114,11 @@ impl Scheduler {
         let slots = jobs
             .into_iter()
             .map(|job| {
-                let status = JobStatus {
-                    name: job.name,
-                    interval_secs: job.interval.as_secs(),
-                    ..JobStatus::default()
-                };
-                Arc::new(Slot {
-                    job,
-                    turn: tokio::sync::Mutex::new(()),
-                    status: Mutex::new(status),
-                })
+                let status = JobStatus { name: job.name, interval_secs: job.interval.as_secs(), ..JobStatus::default() };
+                Arc::new(Slot { job, turn: tokio::sync::Mutex::new(()), status: Mutex::new(status) })
             })
             .collect();
-        Self {
-            slots,
-            retry,
-            metrics,
-        }
+        Self { slots, retry, metrics }
     }
 
     /// Every job's status, in registration order.
@@ -176,8 +157,7 @@ impl Scheduler {
         let result = slot.job.job.run().await;
         let elapsed = started.elapsed();
         let changed = result.as_ref().map_or(0, |o| o.changed);
-        self.metrics
-            .job_finished(name, result.is_ok(), elapsed, changed);
+        self.metrics.job_finished(name, result.is_ok(), elapsed, changed);
         let mut st = slot.status();
         st.runs += 1;
         st.last_duration_ms = Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
@@ -185,18 +165,9 @@ impl Scheduler {
         match &result {
             Ok(outcome) => {
                 if outcome.changed > 0 {
-                    tracing::info!(
-                        job = name,
-                        changed = outcome.changed,
-                        elapsed_ms = elapsed.as_millis() as u64,
-                        "job changed things"
-                    );
+                    tracing::info!(job = name, changed = outcome.changed, elapsed_ms = elapsed.as_millis() as u64, "job changed things");
                 } else {
-                    tracing::debug!(
-                        job = name,
-                        elapsed_ms = elapsed.as_millis() as u64,
-                        "job found nothing to do"
-                    );
+                    tracing::debug!(job = name, elapsed_ms = elapsed.as_millis() as u64, "job found nothing to do");
                 }
                 st.last_error = None;
                 st.last_outcome = Some(outcome.clone());
@@ -218,18 +189,14 @@ impl Scheduler {
                 tasks.spawn(Arc::clone(self).every_interval(Arc::clone(slot), stop.clone()));
             }
         }
-        Running {
-            tasks,
-            scheduler: Arc::clone(self),
-        }
+        Running { tasks, scheduler: Arc::clone(self) }
     }
 
     async fn every_interval(self: Arc<Self>, slot: Arc<Slot>, mut stop: watch::Receiver<bool>) {
         let interval = slot.job.interval;
         let mut wait = interval;
         loop {
-            slot.status().next_run_ns =
-                Some(crate::audit::now_ns() + i128::try_from(wait.as_nanos()).unwrap_or(i128::MAX));
+            slot.status().next_run_ns = Some(crate::audit::now_ns() + i128::try_from(wait.as_nanos()).unwrap_or(i128::MAX));
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => return,
@@ -241,10 +208,7 @@ impl Scheduler {
                 }
                 if attempt < self.retry.retries {
                     let backoff = crate::retry::backoff(self.retry.base, attempt, interval);
-                    slot.status().next_run_ns = Some(
-                        crate::audit::now_ns()
-                            + i128::try_from(backoff.as_nanos()).unwrap_or(i128::MAX),
-                    );
+                    slot.status().next_run_ns = Some(crate::audit::now_ns() + i128::try_from(backoff.as_nanos()).unwrap_or(i128::MAX));
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         _ = stop.changed() => return,
@@ -267,13 +231,7 @@ impl Running {
     pub async fn finish(mut self, deadline: Duration) {
         let all_done = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(deadline, all_done).await.is_err() {
-            let running: Vec<&str> = self
-                .scheduler
-                .statuses()
-                .into_iter()
-                .filter(|s| s.running)
-                .map(|s| s.name)
-                .collect();
+            let running: Vec<&str> = self.scheduler.statuses().into_iter().filter(|s| s.running).map(|s| s.name).collect();
             tracing::warn!(deadline_secs = deadline.as_secs(), jobs = ?running, "jobs did not finish by the shutdown deadline: cancelled");
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
@@ -298,30 +256,16 @@ mod tests {
         async fn run(&self) -> Result<Outcome, String> {
             tokio::time::sleep(self.takes).await;
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            if n < self.failures {
-                Err(format!("failure {n}"))
-            } else {
-                Ok(Outcome::new(1, "done"))
-            }
+            if n < self.failures { Err(format!("failure {n}")) } else { Ok(Outcome::new(1, "done")) }
         }
     }
 
     fn scheduler(failures: u32, takes: Duration, retries: u32) -> (Arc<Scheduler>, Arc<AtomicU32>) {
         let calls = Arc::new(AtomicU32::new(0));
-        let job = Flaky {
-            failures,
-            calls: Arc::clone(&calls),
-            takes,
-        };
-        let retry = RetryPolicy {
-            retries,
-            base: Duration::from_secs(1),
-        };
+        let job = Flaky { failures, calls: Arc::clone(&calls), takes };
+        let retry = RetryPolicy { retries, base: Duration::from_secs(1) };
         let jobs = vec![Scheduled::new("flaky", Duration::from_secs(60), job)];
-        (
-            Arc::new(Scheduler::new(jobs, retry, Arc::new(Metrics::default()))),
-            calls,
-        )
+        (Arc::new(Scheduler::new(jobs, retry, Arc::new(Metrics::default()))), calls)
     }
 
     #[tokio::test(start_paused = true)]
@@ -331,11 +275,7 @@ mod tests {
         let running = s.start(&stopped);
         // First run after one interval, then two retries within a few seconds of backoff.
         tokio::time::sleep(Duration::from_secs(59)).await;
-        assert_eq!(
-            calls.load(Ordering::SeqCst),
-            0,
-            "nothing runs before the interval"
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing runs before the interval");
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let st = s.status("flaky").unwrap();
@@ -345,10 +285,7 @@ mod tests {
         stop.send(true).unwrap();
         running.finish(Duration::from_secs(1)).await;
         let metrics = s.metrics.render(0);
-        assert!(
-            metrics.contains(r#"tollgate_job_runs_total{job="flaky",result="error"} 2"#),
-            "{metrics}"
-        );
+        assert!(metrics.contains(r#"tollgate_job_runs_total{job="flaky",result="error"} 2"#), "{metrics}");
         assert!(metrics.contains(r#"tollgate_job_runs_total{job="flaky",result="ok"} 1"#));
     }
 
@@ -360,11 +297,7 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(100)).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3, "one run and two retries");
         tokio::time::sleep(Duration::from_secs(60)).await;
-        assert_eq!(
-            calls.load(Ordering::SeqCst),
-            6,
-            "three more at the next interval"
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 6, "three more at the next interval");
         let st = s.status("flaky").unwrap();
         assert_eq!(st.last_ok, Some(false));
         assert!(st.last_error.unwrap().starts_with("failure"));

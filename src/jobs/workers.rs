@@ -44,23 +44,12 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
         Scheduled::new(
             "reconcile",
             secs(config.jobs.reconcile_interval_secs),
-            Reconcile {
-                backend: Arc::clone(&parts.backend),
-                min_age: secs(config.jobs.reconcile_min_age_secs),
-            },
+            Reconcile { backend: Arc::clone(&parts.backend), min_age: secs(config.jobs.reconcile_min_age_secs) },
         ),
     ];
     if config.proofs.enabled {
-        let scrub = Scrub {
-            backend: Arc::clone(&parts.backend),
-            metrics: Arc::clone(&parts.metrics),
-            bytes_per_sec: config.proofs.scrub_bytes_per_sec,
-        };
-        jobs.push(Scheduled::new(
-            "scrub",
-            secs(config.proofs.scrub_interval_secs),
-            scrub,
-        ));
+        let scrub = Scrub { backend: Arc::clone(&parts.backend), metrics: Arc::clone(&parts.metrics), bytes_per_sec: config.proofs.scrub_bytes_per_sec };
+        jobs.push(Scheduled::new("scrub", secs(config.proofs.scrub_interval_secs), scrub));
     }
     if config.audit.retention_days > 0 || config.audit.max_entries > 0 {
         let retention = AuditRetention {
@@ -69,37 +58,15 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
             max_entries: config.audit.max_entries,
             metrics: Arc::clone(&parts.metrics),
         };
-        jobs.push(Scheduled::new(
-            "audit_retention",
-            secs(config.audit.prune_interval_secs),
-            retention,
-        ));
+        jobs.push(Scheduled::new("audit_retention", secs(config.audit.prune_interval_secs), retention));
     }
-    if let Some(prover) = parts
-        .prover
-        .clone()
-        .filter(|_| config.proofs.deleted_retention_days > 0)
-    {
-        let retention = ProofRetention {
-            store: Arc::clone(&parts.store),
-            prover,
-            keep: days(config.proofs.deleted_retention_days),
-        };
-        jobs.push(Scheduled::new(
-            "proof_retention",
-            secs(config.audit.prune_interval_secs),
-            retention,
-        ));
+    if let Some(prover) = parts.prover.clone().filter(|_| config.proofs.deleted_retention_days > 0) {
+        let retention = ProofRetention { store: Arc::clone(&parts.store), prover, keep: days(config.proofs.deleted_retention_days) };
+        jobs.push(Scheduled::new("proof_retention", secs(config.audit.prune_interval_secs), retention));
     }
     if parts.backend.upstream_opened() && !config.upstream.meta_bucket.is_empty() {
-        let mirror = MetadataMirror {
-            backend: Arc::clone(&parts.backend),
-        };
-        jobs.push(Scheduled::new(
-            "metadata_mirror",
-            secs(config.upstream.mirror_interval_secs),
-            mirror,
-        ));
+        let mirror = MetadataMirror { backend: Arc::clone(&parts.backend) };
+        jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
     }
     jobs
 }
@@ -118,26 +85,16 @@ pub struct UploadExpiry {
 impl Job for UploadExpiry {
     async fn run(&self) -> Result<Outcome, String> {
         let now = crate::audit::now_ns();
-        let cutoff = |expiry: Duration| {
-            (!expiry.is_zero())
-                .then(|| now - i128::try_from(expiry.as_nanos()).unwrap_or(i128::MAX))
-        };
+        let cutoff = |expiry: Duration| (!expiry.is_zero()).then(|| now - i128::try_from(expiry.as_nanos()).unwrap_or(i128::MAX));
         let (in_topics, elsewhere) = (cutoff(self.in_topics), cutoff(self.elsewhere));
         let mut aborted = 0;
         for bucket in self.store.bucket_list().map_err(|e| e.to_string())? {
             let rules = self.topics.of(&bucket.name);
-            for (id, up) in self
-                .store
-                .upload_list(&bucket.name)
-                .map_err(|e| e.to_string())?
-            {
+            for (id, up) in self.store.upload_list(&bucket.name).map_err(|e| e.to_string())? {
                 let in_topic = crate::policy::topics::locate(&rules, &up.key).is_some();
                 let cutoff = if in_topic { in_topics } else { elsewhere };
                 if cutoff.is_some_and(|c| up.initiated_ns <= c) {
-                    self.backend
-                        .expire_upload(&id)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    self.backend.expire_upload(&id).await.map_err(|e| e.to_string())?;
                     tracing::info!(bucket = %bucket.name, key = %up.key, upload_id = %id, in_topic, "aborted an abandoned multipart upload");
                     aborted += 1;
                 }
@@ -156,11 +113,7 @@ pub struct Reconcile {
 #[async_trait::async_trait]
 impl Job for Reconcile {
     async fn run(&self) -> Result<Outcome, String> {
-        let report = self
-            .backend
-            .reconcile(self.min_age)
-            .await
-            .map_err(|e| e.to_string())?;
+        let report = self.backend.reconcile(self.min_age).await.map_err(|e| e.to_string())?;
         Ok(Outcome::new(report.repairs(), report))
     }
 }
@@ -176,18 +129,9 @@ pub struct Scrub {
 #[async_trait::async_trait]
 impl Job for Scrub {
     async fn run(&self) -> Result<Outcome, String> {
-        let report = self
-            .backend
-            .scrub(self.bytes_per_sec)
-            .await
-            .map_err(|e| e.to_string())?;
+        let report = self.backend.scrub(self.bytes_per_sec).await.map_err(|e| e.to_string())?;
         self.metrics.scrub_mismatches(report.mismatches.len());
-        tracing::info!(
-            objects = report.objects,
-            bytes = report.bytes,
-            mismatches = report.mismatches.len(),
-            "scrub finished"
-        );
+        tracing::info!(objects = report.objects, bytes = report.bytes, mismatches = report.mismatches.len(), "scrub finished");
         Ok(Outcome::new(0, report))
     }
 }
@@ -204,31 +148,21 @@ pub struct AuditRetention {
 #[async_trait::async_trait]
 impl Job for AuditRetention {
     async fn run(&self) -> Result<Outcome, String> {
-        let before = self.keep.map(|keep| {
-            crate::audit::now_ns() - i128::try_from(keep.as_nanos()).unwrap_or(i128::MAX)
-        });
+        let before = self.keep.map(|keep| crate::audit::now_ns() - i128::try_from(keep.as_nanos()).unwrap_or(i128::MAX));
         let (store, max) = (Arc::clone(&self.store), self.max_entries);
-        let (expired, kept, trimmed) =
-            tokio::task::spawn_blocking(move || -> crate::meta::Result<(usize, usize, usize)> {
-                let expired = before.map_or(Ok(0), |b| store.audit_prune(b))?;
-                let (kept, trimmed) = store.audit_trim(if max == 0 { usize::MAX } else { max })?;
-                Ok((expired, kept, trimmed))
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let (expired, kept, trimmed) = tokio::task::spawn_blocking(move || -> crate::meta::Result<(usize, usize, usize)> {
+            let expired = before.map_or(Ok(0), |b| store.audit_prune(b))?;
+            let (kept, trimmed) = store.audit_trim(if max == 0 { usize::MAX } else { max })?;
+            Ok((expired, kept, trimmed))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
         self.metrics.audit_pruned(kept, trimmed);
         if trimmed > 0 {
-            tracing::warn!(
-                trimmed,
-                max_entries = self.max_entries,
-                "the audit log reached audit.max_entries: its oldest entries were removed"
-            );
+            tracing::warn!(trimmed, max_entries = self.max_entries, "the audit log reached audit.max_entries: its oldest entries were removed");
         }
-        Ok(Outcome::new(
-            (expired + trimmed) as u64,
-            json!({ "removed": expired, "trimmed": trimmed, "entries": kept }),
-        ))
+        Ok(Outcome::new((expired + trimmed) as u64, json!({ "removed": expired, "trimmed": trimmed, "entries": kept })))
     }
 }
 
@@ -244,10 +178,7 @@ pub struct ProofRetention {
 impl Job for ProofRetention {
     async fn run(&self) -> Result<Outcome, String> {
         let (store, prover, keep) = (Arc::clone(&self.store), Arc::clone(&self.prover), self.keep);
-        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), keep))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), keep)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
         Ok(Outcome::new(removed, json!({ "removed": removed })))
     }
 }
@@ -261,15 +192,8 @@ pub struct MetadataMirror {
 #[async_trait::async_trait]
 impl Job for MetadataMirror {
     async fn run(&self) -> Result<Outcome, String> {
-        let report = self
-            .backend
-            .mirror_metadata(true)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Outcome::new(
-            report.as_ref().map_or(0, |r| r.objects_written),
-            report,
-        ))
+        let report = self.backend.mirror_metadata(true).await.map_err(|e| e.to_string())?;
+        Ok(Outcome::new(report.as_ref().map_or(0, |r| r.objects_written), report))
     }
 }
 
@@ -279,15 +203,7 @@ mod tests {
     use crate::meta::{AuditEntry, SledStore};
 
     fn entry(time_ns: i128) -> AuditEntry {
-        let mut e = crate::audit::entry_for(
-            &crate::auth::Principal::anonymous(),
-            None,
-            "PutObject",
-            "b",
-            "k",
-            "ok",
-            0,
-        );
+        let mut e = crate::audit::entry_for(&crate::auth::Principal::anonymous(), None, "PutObject", "b", "k", "ok", 0);
         e.time_ns = time_ns;
         e
     }
@@ -302,24 +218,12 @@ mod tests {
         store.audit_append(&entry(now - 10 * day)).unwrap();
         store.audit_append(&entry(now)).unwrap();
         let metrics = Arc::new(Metrics::default());
-        let job = AuditRetention {
-            store: Arc::clone(&store),
-            keep: Some(Duration::from_secs(30 * 86_400)),
-            max_entries: 0,
-            metrics: Arc::clone(&metrics),
-        };
+        let job = AuditRetention { store: Arc::clone(&store), keep: Some(Duration::from_secs(30 * 86_400)), max_entries: 0, metrics: Arc::clone(&metrics) };
         let outcome = job.run().await.unwrap();
         assert_eq!(outcome.changed, 1);
-        let left: Vec<i128> = store
-            .audit_scan(0, i128::MAX)
-            .map(|e| e.unwrap().time_ns)
-            .collect();
+        let left: Vec<i128> = store.audit_scan(0, i128::MAX).map(|e| e.unwrap().time_ns).collect();
         assert_eq!(left, [now - 10 * day, now]);
-        assert_eq!(
-            job.run().await.unwrap().changed,
-            0,
-            "nothing left to remove"
-        );
+        assert_eq!(job.run().await.unwrap().changed, 0, "nothing left to remove");
         assert!(metrics.render(0).contains("tollgate_audit_entries 2"));
     }
 
@@ -331,23 +235,11 @@ mod tests {
             store.audit_append(&entry(t)).unwrap();
         }
         let metrics = Arc::new(Metrics::default());
-        let job = AuditRetention {
-            store: Arc::clone(&store),
-            keep: None,
-            max_entries: 4,
-            metrics: Arc::clone(&metrics),
-        };
+        let job = AuditRetention { store: Arc::clone(&store), keep: None, max_entries: 4, metrics: Arc::clone(&metrics) };
         assert_eq!(job.run().await.unwrap().changed, 6);
-        let left: Vec<i128> = store
-            .audit_scan(0, i128::MAX)
-            .map(|e| e.unwrap().time_ns)
-            .collect();
+        let left: Vec<i128> = store.audit_scan(0, i128::MAX).map(|e| e.unwrap().time_ns).collect();
         assert_eq!(left, [7, 8, 9, 10]);
         let text = metrics.render(0);
-        assert!(
-            text.contains("tollgate_audit_entries 4")
-                && text.contains("tollgate_audit_trimmed_total 6"),
-            "{text}"
-        );
+        assert!(text.contains("tollgate_audit_entries 4") && text.contains("tollgate_audit_trimmed_total 6"), "{text}");
     }
 }

@@ -22,12 +22,7 @@ pub struct MeteredBody<B> {
 
 impl<B> MeteredBody<B> {
     pub fn new(inner: B, admission: Arc<OnceLock<Admission>>) -> Self {
-        Self {
-            inner,
-            admission,
-            held: None,
-            sleep: None,
-        }
+        Self { inner, admission, held: None, sleep: None }
     }
 }
 
@@ -38,10 +33,7 @@ where
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = &mut *self;
         loop {
             if let Some(sleep) = &mut this.sleep {
@@ -109,61 +101,32 @@ mod tests {
 
     fn bucket(rate: u32, clock: &TokioClock) -> ByteBucket {
         let quota = governor::Quota::per_second(std::num::NonZeroU32::new(rate).unwrap());
-        let gcra: Gcra =
-            governor::RateLimiter::direct_with_clock(quota, clock.clone()).with_middleware();
-        ByteBucket {
-            gcra: Arc::new(gcra),
-            clock: clock.clone(),
-            burst: rate,
-        }
+        let gcra: Gcra = governor::RateLimiter::direct_with_clock(quota, clock.clone()).with_middleware();
+        ByteBucket { gcra: Arc::new(gcra), clock: clock.clone(), burst: rate }
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_metered_body_arrives_whole_at_the_configured_rate() {
-        let clock = TokioClock {
-            origin: tokio::time::Instant::now(),
-        };
-        let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = (0..10)
-            .map(|i| Ok(Frame::data(Bytes::from(vec![i; 1000]))))
-            .collect();
+        let clock = TokioClock { origin: tokio::time::Instant::now() };
+        let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = (0..10).map(|i| Ok(Frame::data(Bytes::from(vec![i; 1000])))).collect();
         let inner = http_body_util::StreamBody::new(futures::stream::iter(chunks));
         let slot = Arc::new(OnceLock::new());
-        let _ = slot.set(Admission {
-            headers: None,
-            bytes: vec![bucket(2000, &clock), bucket(4000, &clock)],
-        });
+        let _ = slot.set(Admission { headers: None, bytes: vec![bucket(2000, &clock), bucket(4000, &clock)] });
         let started = tokio::time::Instant::now();
-        let body = MeteredBody::new(inner, slot)
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes();
+        let body = MeteredBody::new(inner, slot).collect().await.unwrap().to_bytes();
         assert_eq!(body.len(), 10_000);
-        assert!(
-            body.chunks(1000)
-                .enumerate()
-                .all(|(i, c)| c.iter().all(|&b| usize::from(b) == i)),
-            "bytes in order"
-        );
+        assert!(body.chunks(1000).enumerate().all(|(i, c)| c.iter().all(|&b| usize::from(b) == i)), "bytes in order");
         // 10,000 bytes at 2,000/s with a 2,000-byte burst: 4 s, not less.
         let took = started.elapsed();
-        assert!(
-            took >= Duration::from_secs(4) && took < Duration::from_millis(4100),
-            "{took:?}"
-        );
+        assert!(took >= Duration::from_secs(4) && took < Duration::from_millis(4100), "{took:?}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_unmetered_body_passes_straight_through() {
-        let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
-            vec![Ok(Frame::data(Bytes::from_static(b"abc")))];
+        let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = vec![Ok(Frame::data(Bytes::from_static(b"abc")))];
         let inner = http_body_util::StreamBody::new(futures::stream::iter(chunks));
         let started = tokio::time::Instant::now();
-        let body = MeteredBody::new(inner, Arc::new(OnceLock::new()))
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes();
+        let body = MeteredBody::new(inner, Arc::new(OnceLock::new())).collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"abc");
         assert_eq!(started.elapsed(), Duration::ZERO);
     }

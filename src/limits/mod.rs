@@ -141,14 +141,7 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            tenant: Rates::default(),
-            key: Rates::default(),
-            anonymous: Rates::default(),
-            unauthenticated_failures: 20,
-            max_tracked: 100_000,
-        }
+        Self { enabled: true, tenant: Rates::default(), key: Rates::default(), anonymous: Rates::default(), unauthenticated_failures: 20, max_tracked: 100_000 }
     }
 }
 
@@ -194,9 +187,7 @@ pub struct ByteBucket {
 
 impl std::fmt::Debug for ByteBucket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ByteBucket")
-            .field("bytes_per_sec", &self.burst)
-            .finish_non_exhaustive()
+        f.debug_struct("ByteBucket").field("bytes_per_sec", &self.burst).finish_non_exhaustive()
     }
 }
 
@@ -204,16 +195,11 @@ impl ByteBucket {
     /// Takes up to `want` bytes' worth of tokens: how many were taken, or how long to
     /// wait before trying again.
     fn take(&self, want: u64) -> Result<u64, Duration> {
-        let n = u32::try_from(want)
-            .unwrap_or(u32::MAX)
-            .min(self.burst)
-            .max(1);
+        let n = u32::try_from(want).unwrap_or(u32::MAX).min(self.burst).max(1);
         let cells = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         match self.gcra.check_n(cells) {
             Ok(Ok(_)) => Ok(u64::from(n)),
-            Ok(Err(not_until)) => Err(not_until
-                .wait_time_from(self.clock.now())
-                .max(Duration::from_millis(1))),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now()).max(Duration::from_millis(1))),
             // n never exceeds the burst; treat the impossible as "wait a second".
             Err(_) => Err(Duration::from_secs(1)),
         }
@@ -247,19 +233,8 @@ pub struct Limiter {
 impl Limiter {
     /// A limiter with the overrides currently stored.
     pub fn new(config: LimitsConfig, store: &dyn Store) -> crate::meta::Result<Self> {
-        let overrides = store
-            .limits_all()?
-            .into_iter()
-            .filter_map(|(id, r)| Some((Subject::parse(&id)?, r)))
-            .collect();
-        Ok(Self {
-            config,
-            clock: TokioClock {
-                origin: tokio::time::Instant::now(),
-            },
-            overrides: RwLock::new(overrides),
-            buckets: Mutex::new(HashMap::new()),
-        })
+        let overrides = store.limits_all()?.into_iter().filter_map(|(id, r)| Some((Subject::parse(&id)?, r))).collect();
+        Ok(Self { config, clock: TokioClock { origin: tokio::time::Instant::now() }, overrides: RwLock::new(overrides), buckets: Mutex::new(HashMap::new()) })
     }
 
     #[must_use]
@@ -270,10 +245,7 @@ impl Limiter {
     /// Replaces (or with `None` removes) the override of `subject`, effective for the next
     /// request. The caller has stored it.
     pub fn set_override(&self, subject: &Subject, rates: Option<Rates>) {
-        let mut map = self
-            .overrides
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.overrides.write().unwrap_or_else(PoisonError::into_inner);
         match rates {
             Some(r) => map.insert(subject.clone(), r),
             None => map.remove(subject),
@@ -283,12 +255,7 @@ impl Limiter {
     /// The limits in force for `subject`: its override, else the configured default.
     #[must_use]
     pub fn effective(&self, subject: &Subject) -> Rates {
-        if let Some(r) = self
-            .overrides
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(subject)
-        {
+        if let Some(r) = self.overrides.read().unwrap_or_else(PoisonError::into_inner).get(subject) {
             return *r;
         }
         match subject {
@@ -305,20 +272,12 @@ impl Limiter {
             // Root is the operator: never limited.
             Vec::new()
         } else {
-            vec![
-                Subject::Tenant(principal.tenant.clone()),
-                Subject::Key(principal.access_key.clone()),
-            ]
+            vec![Subject::Tenant(principal.tenant.clone()), Subject::Key(principal.access_key.clone())]
         }
     }
 
     /// Admits one request of `class`, or says when to retry.
-    pub fn admit(
-        &self,
-        principal: &Principal,
-        peer: IpAddr,
-        class: Class,
-    ) -> Result<Admission, Throttled> {
+    pub fn admit(&self, principal: &Principal, peer: IpAddr, class: Class) -> Result<Admission, Throttled> {
         let mut admission = Admission::default();
         if !self.config.enabled {
             return Ok(admission);
@@ -331,10 +290,7 @@ impl Limiter {
                 (s, r)
             })
             .collect();
-        if rates
-            .iter()
-            .all(|(_, r)| r.get(class.requests()) == 0 && r.get(class.bytes()) == 0)
-        {
+        if rates.iter().all(|(_, r)| r.get(class.requests()) == 0 && r.get(class.bytes()) == 0) {
             return Ok(admission);
         }
         let now = self.clock.now();
@@ -355,10 +311,7 @@ impl Limiter {
                     }
                 }
                 Err(not_until) => {
-                    return Err(Throttled {
-                        retry_after: not_until.wait_time_from(now),
-                        limit: rate,
-                    });
+                    return Err(Throttled { retry_after: not_until.wait_time_from(now), limit: rate });
                 }
             }
         }
@@ -366,11 +319,7 @@ impl Limiter {
             let rate = r.get(class.bytes());
             if rate > 0 {
                 let gcra = self.bucket(&mut table, subject, class.bytes(), rate, now);
-                admission.bytes.push(ByteBucket {
-                    gcra,
-                    clock: self.clock.clone(),
-                    burst: burst(rate).get(),
-                });
+                admission.bytes.push(ByteBucket { gcra, clock: self.clock.clone(), burst: burst(rate).get() });
             }
         }
         Ok(admission)
@@ -378,14 +327,7 @@ impl Limiter {
 
     /// The bucket of `(subject, kind)` for `rate`, made (or remade, if the rate changed)
     /// as needed; evicts idle subjects when the table is full.
-    fn bucket(
-        &self,
-        table: &mut HashMap<Subject, SubjectBuckets>,
-        subject: &Subject,
-        kind: Kind,
-        rate: u64,
-        now: Duration,
-    ) -> Arc<Gcra> {
+    fn bucket(&self, table: &mut HashMap<Subject, SubjectBuckets>, subject: &Subject, kind: Kind, rate: u64, now: Duration) -> Arc<Gcra> {
         if !table.contains_key(subject) && table.len() >= self.config.max_tracked.max(1) {
             Self::evict(table, now, self.config.max_tracked.max(1));
         }
@@ -399,14 +341,8 @@ impl Limiter {
             Some(b) if b.rate == rate => b.gcra.clone(),
             _ => {
                 let quota = Quota::per_second(burst(rate));
-                let gcra = Arc::new(
-                    RateLimiter::direct_with_clock(quota, self.clock.clone())
-                        .with_middleware::<StateInformationMiddleware>(),
-                );
-                *slot = Some(Bucket {
-                    gcra: gcra.clone(),
-                    rate,
-                });
+                let gcra = Arc::new(RateLimiter::direct_with_clock(quota, self.clock.clone()).with_middleware::<StateInformationMiddleware>());
+                *slot = Some(Bucket { gcra: gcra.clone(), rate });
                 gcra
             }
         }
@@ -436,10 +372,7 @@ impl Limiter {
         let now = self.clock.now();
         let table = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let until = table.get(&Subject::Address(peer))?.blocked_until;
-        (until > now).then(|| Throttled {
-            retry_after: until - now,
-            limit: rate,
-        })
+        (until > now).then(|| Throttled { retry_after: until - now, limit: rate })
     }
 
     /// Charges an unauthenticated refusal to `peer`'s failure budget; once it is spent,
@@ -463,10 +396,7 @@ impl Limiter {
     /// Subjects whose buckets are held (for tests and metrics).
     #[must_use]
     pub fn tracked(&self) -> usize {
-        self.buckets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
@@ -483,42 +413,25 @@ mod tests {
     fn limiter(config: LimitsConfig) -> Limiter {
         Limiter {
             config,
-            clock: TokioClock {
-                origin: tokio::time::Instant::now(),
-            },
+            clock: TokioClock { origin: tokio::time::Instant::now() },
             overrides: RwLock::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     fn user(tenant: &str, key: &str) -> Principal {
-        Principal {
-            tenant: tenant.into(),
-            user: "u".into(),
-            access_key: key.into(),
-            role: Role::Writer,
-            root: false,
-        }
+        Principal { tenant: tenant.into(), user: "u".into(), access_key: key.into(), role: Role::Writer, root: false }
     }
 
     const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     fn per_key(read_requests: u32) -> LimitsConfig {
-        LimitsConfig {
-            key: Rates {
-                read_requests,
-                ..Rates::default()
-            },
-            ..LimitsConfig::default()
-        }
+        LimitsConfig { key: Rates { read_requests, ..Rates::default() }, ..LimitsConfig::default() }
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_address_that_spends_its_failure_budget_is_refused_until_it_refills() {
-        let l = limiter(LimitsConfig {
-            unauthenticated_failures: 5,
-            ..LimitsConfig::default()
-        });
+        let l = limiter(LimitsConfig { unauthenticated_failures: 5, ..LimitsConfig::default() });
         let other: IpAddr = "10.1.1.1".parse().unwrap();
         for _ in 0..5 {
             assert!(l.blocked(PEER).is_none());
@@ -526,28 +439,13 @@ mod tests {
         }
         assert!(l.blocked(PEER).is_none(), "the burst itself is allowed");
         l.charge_failure(PEER);
-        let t = l
-            .blocked(PEER)
-            .expect("the sixth failure in an instant blocks the address");
+        let t = l.blocked(PEER).expect("the sixth failure in an instant blocks the address");
         assert_eq!(t.limit, 5);
-        assert!(
-            t.retry_after <= Duration::from_millis(200),
-            "{:?}",
-            t.retry_after
-        );
-        assert!(
-            l.blocked(other).is_none(),
-            "other addresses are not affected"
-        );
+        assert!(t.retry_after <= Duration::from_millis(200), "{:?}", t.retry_after);
+        assert!(l.blocked(other).is_none(), "other addresses are not affected");
         tokio::time::advance(Duration::from_millis(250)).await;
-        assert!(
-            l.blocked(PEER).is_none(),
-            "unblocked once a failure's worth refilled"
-        );
-        let off = limiter(LimitsConfig {
-            unauthenticated_failures: 0,
-            ..LimitsConfig::default()
-        });
+        assert!(l.blocked(PEER).is_none(), "unblocked once a failure's worth refilled");
+        let off = limiter(LimitsConfig { unauthenticated_failures: 0, ..LimitsConfig::default() });
         for _ in 0..100 {
             off.charge_failure(PEER);
         }
@@ -559,20 +457,12 @@ mod tests {
         let l = limiter(per_key(10));
         let p = user("a", "K1");
         for i in 0..10 {
-            let a = l
-                .admit(&p, PEER, Class::Read)
-                .unwrap_or_else(|_| panic!("request {i} of the burst refused"));
+            let a = l.admit(&p, PEER, Class::Read).unwrap_or_else(|_| panic!("request {i} of the burst refused"));
             assert_eq!(a.headers.unwrap().1, 9 - i, "remaining after request {i}");
         }
-        let t = l
-            .admit(&p, PEER, Class::Read)
-            .expect_err("the 11th request in the same instant is throttled");
+        let t = l.admit(&p, PEER, Class::Read).expect_err("the 11th request in the same instant is throttled");
         assert_eq!(t.limit, 10);
-        assert!(
-            t.retry_after > Duration::ZERO && t.retry_after <= Duration::from_millis(100),
-            "{:?}",
-            t.retry_after
-        );
+        assert!(t.retry_after > Duration::ZERO && t.retry_after <= Duration::from_millis(100), "{:?}", t.retry_after);
         // One token every 100 ms.
         tokio::time::advance(Duration::from_millis(100)).await;
         l.admit(&p, PEER, Class::Read).unwrap();
@@ -587,29 +477,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn reads_and_writes_keys_and_tenants_are_separate() {
-        let l = limiter(LimitsConfig {
-            tenant: Rates {
-                write_requests: 3,
-                ..Rates::default()
-            },
-            ..per_key(2)
-        });
+        let l = limiter(LimitsConfig { tenant: Rates { write_requests: 3, ..Rates::default() }, ..per_key(2) });
         let (k1, k2, other) = (user("a", "K1"), user("a", "K2"), user("b", "K3"));
         l.admit(&k1, PEER, Class::Read).unwrap();
         l.admit(&k1, PEER, Class::Read).unwrap();
-        assert!(
-            l.admit(&k1, PEER, Class::Read).is_err(),
-            "K1's reads are spent"
-        );
+        assert!(l.admit(&k1, PEER, Class::Read).is_err(), "K1's reads are spent");
         l.admit(&k2, PEER, Class::Read).unwrap();
         // Writes have their own buckets; the tenant's write limit covers its keys together.
         l.admit(&k1, PEER, Class::Write).unwrap();
         l.admit(&k1, PEER, Class::Write).unwrap();
         l.admit(&k2, PEER, Class::Write).unwrap();
-        assert!(
-            l.admit(&k2, PEER, Class::Write).is_err(),
-            "tenant a's 3 writes are spent"
-        );
+        assert!(l.admit(&k2, PEER, Class::Write).is_err(), "tenant a's 3 writes are spent");
         l.admit(&other, PEER, Class::Write).unwrap();
     }
 
@@ -619,13 +497,7 @@ mod tests {
         let p = user("a", "K1");
         l.admit(&p, PEER, Class::Read).unwrap();
         assert!(l.admit(&p, PEER, Class::Read).is_err());
-        l.set_override(
-            &Subject::Key("K1".into()),
-            Some(Rates {
-                read_requests: 100,
-                ..Rates::default()
-            }),
-        );
+        l.set_override(&Subject::Key("K1".into()), Some(Rates { read_requests: 100, ..Rates::default() }));
         for _ in 0..50 {
             l.admit(&p, PEER, Class::Read).unwrap();
         }
@@ -633,17 +505,8 @@ mod tests {
         for _ in 0..500 {
             l.admit(&p, PEER, Class::Read).unwrap();
         }
-        let root = Principal {
-            root: true,
-            ..user("", "ROOT")
-        };
-        let l = limiter(LimitsConfig {
-            tenant: Rates {
-                read_requests: 1,
-                ..Rates::default()
-            },
-            ..per_key(1)
-        });
+        let root = Principal { root: true, ..user("", "ROOT") };
+        let l = limiter(LimitsConfig { tenant: Rates { read_requests: 1, ..Rates::default() }, ..per_key(1) });
         for _ in 0..100 {
             l.admit(&root, PEER, Class::Read).unwrap();
         }
@@ -651,13 +514,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn anonymous_requests_are_limited_per_address() {
-        let l = limiter(LimitsConfig {
-            anonymous: Rates {
-                read_requests: 1,
-                ..Rates::default()
-            },
-            ..LimitsConfig::default()
-        });
+        let l = limiter(LimitsConfig { anonymous: Rates { read_requests: 1, ..Rates::default() }, ..LimitsConfig::default() });
         let anon = Principal::anonymous();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         l.admit(&anon, PEER, Class::Read).unwrap();
@@ -668,23 +525,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn state_stays_bounded_under_a_flood_of_addresses() {
         let max = 1000;
-        let l = limiter(LimitsConfig {
-            anonymous: Rates {
-                read_requests: 5,
-                ..Rates::default()
-            },
-            max_tracked: max,
-            ..LimitsConfig::default()
-        });
+        let l = limiter(LimitsConfig { anonymous: Rates { read_requests: 5, ..Rates::default() }, max_tracked: max, ..LimitsConfig::default() });
         let anon = Principal::anonymous();
         for i in 0..50_000u32 {
             let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             l.admit(&anon, addr, Class::Read).unwrap();
-            assert!(
-                l.tracked() <= max,
-                "{} buckets after {i} addresses",
-                l.tracked()
-            );
+            assert!(l.tracked() <= max, "{} buckets after {i} addresses", l.tracked());
             if i % 5000 == 0 {
                 tokio::time::advance(Duration::from_millis(300)).await;
             }
@@ -699,22 +545,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn byte_buckets_pace_a_stream() {
-        let l = limiter(LimitsConfig {
-            key: Rates {
-                write_bytes: 1000,
-                ..Rates::default()
-            },
-            ..LimitsConfig::default()
-        });
+        let l = limiter(LimitsConfig { key: Rates { write_bytes: 1000, ..Rates::default() }, ..LimitsConfig::default() });
         let a = l.admit(&user("a", "K1"), PEER, Class::Write).unwrap();
         assert!(a.headers.is_none(), "no request limit, no request headers");
         let b = &a.bytes[0];
         assert_eq!(b.take(5000), Ok(1000), "at most one burst at a time");
         let wait = b.take(500).unwrap_err();
-        assert!(
-            wait >= Duration::from_millis(400) && wait <= Duration::from_millis(500),
-            "{wait:?}"
-        );
+        assert!(wait >= Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
         tokio::time::advance(wait).await;
         assert_eq!(b.take(500), Ok(500));
     }

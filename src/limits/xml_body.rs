@@ -50,11 +50,7 @@ pub fn is_config_request(method: &http::Method, query: &str, headers: &http::Hea
         http::Method::POST => !headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("multipart/form-data")
-            }),
+            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data")),
         _ => false,
     }
 }
@@ -107,10 +103,7 @@ where
     type Data = Bytes;
     type Error = StdError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, StdError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, StdError>>> {
         let this = &mut *self;
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
@@ -156,58 +149,26 @@ mod tests {
         assert!(is_config_request(&http::Method::POST, "delete", &none));
         assert!(is_config_request(&http::Method::POST, "uploadId=x", &none));
         assert!(is_config_request(&http::Method::PUT, "tagging", &none));
-        assert!(is_config_request(
-            &http::Method::PUT,
-            "versionId=1&acl=",
-            &none
-        ));
-        assert!(
-            !is_config_request(&http::Method::PUT, "", &none),
-            "PutObject"
-        );
-        assert!(
-            !is_config_request(&http::Method::PUT, "partNumber=1&uploadId=x", &none),
-            "UploadPart"
-        );
-        assert!(!is_config_request(
-            &http::Method::PUT,
-            "x-id=tagging-not",
-            &none
-        ));
-        assert!(
-            !is_config_request(
-                &http::Method::POST,
-                "",
-                &headers("multipart/form-data; boundary=x")
-            ),
-            "a form upload"
-        );
+        assert!(is_config_request(&http::Method::PUT, "versionId=1&acl=", &none));
+        assert!(!is_config_request(&http::Method::PUT, "", &none), "PutObject");
+        assert!(!is_config_request(&http::Method::PUT, "partNumber=1&uploadId=x", &none), "UploadPart");
+        assert!(!is_config_request(&http::Method::PUT, "x-id=tagging-not", &none));
+        assert!(!is_config_request(&http::Method::POST, "", &headers("multipart/form-data; boundary=x")), "a form upload");
         assert!(!is_config_request(&http::Method::GET, "tagging", &none));
     }
 
     #[tokio::test]
     async fn bodies_are_hashed_and_cut_at_the_limit() {
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let body = XmlBody::new(
-            http_body_util::Full::new(Bytes::from_static(b"abc")),
-            10,
-            Arc::clone(&seen),
-        );
-        assert_eq!(
-            body.collect().await.unwrap().to_bytes(),
-            Bytes::from_static(b"abc")
-        );
+        let body = XmlBody::new(http_body_util::Full::new(Bytes::from_static(b"abc")), 10, Arc::clone(&seen));
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"abc"));
         let s = seen.lock().unwrap().clone();
         let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         assert!(!s.exceeded && !s.contradicts(abc) && s.contradicts(&"0".repeat(64)));
         assert!(!s.contradicts("UNSIGNED-PAYLOAD"));
 
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let body = XmlBody::new(
-            http_body_util::Full::new(Bytes::from_static(b"abcdef")),
-            4,
-            Arc::clone(&seen),
-        );
+        let body = XmlBody::new(http_body_util::Full::new(Bytes::from_static(b"abcdef")), 4, Arc::clone(&seen));
         assert!(body.collect().await.is_err());
         assert!(seen.lock().unwrap().exceeded);
     }

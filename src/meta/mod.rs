@@ -108,30 +108,15 @@ pub type ObjectEntry = (String, ObjectRecord);
 pub trait Store: Send + Sync + 'static {
     fn bucket_get(&self, name: &str) -> Result<Option<BucketRecord>>;
     /// Creates the bucket; returns the existing record instead if the name is taken.
-    fn bucket_create(
-        &self,
-        record: &BucketRecord,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Option<BucketRecord>>;
+    fn bucket_create(&self, record: &BucketRecord, audit: Option<&AuditEntry>) -> Result<Option<BucketRecord>>;
     /// Deletes an empty bucket (`BucketNotEmpty` otherwise), atomically with respect to
     /// concurrent object commits, which update the bucket's usage in their transaction.
     fn bucket_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
     /// Changes a bucket's owner and visibility (usage counters are kept).
-    fn bucket_update(
-        &self,
-        name: &str,
-        tenant: &str,
-        visibility: Visibility,
-        audit: Option<&AuditEntry>,
-    ) -> Result<BucketRecord>;
+    fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
     fn bucket_list(&self) -> Result<Vec<BucketRecord>>;
     /// Sets a bucket's quota; returns the updated record.
-    fn bucket_set_quota(
-        &self,
-        name: &str,
-        quota: Quota,
-        audit: Option<&AuditEntry>,
-    ) -> Result<BucketRecord>;
+    fn bucket_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
 
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
     /// Writes `record` under `key` if `precondition` holds; returns the replaced record.
@@ -160,37 +145,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ObjectRecord>>;
     /// Points an entry at new segments (its bytes moved by a migration: same size and
     /// digests, so no new version, proof or usage), if it is still `expected`.
-    fn object_relocate(
-        &self,
-        bucket: &str,
-        key: &str,
-        expected: &ObjectRecord,
-        segments: Vec<Segment>,
-        audit: Option<&AuditEntry>,
-    ) -> Result<()>;
+    fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()>;
     /// Replaces the tags of an existing object; returns false if the key does not exist.
-    fn object_set_tags(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: Vec<(String, String)>,
-        audit: Option<&AuditEntry>,
-    ) -> Result<bool>;
+    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first
     /// key `>= from` (or the bucket's first key).
-    fn object_scan<'a>(
-        &'a self,
-        bucket: &str,
-        prefix: &str,
-        from: Option<&str>,
-    ) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;
+    fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;
 
-    fn upload_create(
-        &self,
-        id: &str,
-        record: &UploadRecord,
-        audit: Option<&AuditEntry>,
-    ) -> Result<()>;
+    fn upload_create(&self, id: &str, record: &UploadRecord, audit: Option<&AuditEntry>) -> Result<()>;
     fn upload_get(&self, id: &str) -> Result<Option<UploadRecord>>;
     /// Removes the upload and its parts; returns the removed parts (their blobs are now
     /// unreferenced).
@@ -198,12 +160,7 @@ pub trait Store: Send + Sync + 'static {
     /// All uploads of a bucket, ordered by (key, upload id).
     fn upload_list(&self, bucket: &str) -> Result<Vec<(String, UploadRecord)>>;
     /// Records a part; returns the part it replaced.
-    fn part_put(
-        &self,
-        upload_id: &str,
-        record: &PartRecord,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Option<PartRecord>>;
+    fn part_put(&self, upload_id: &str, record: &PartRecord, audit: Option<&AuditEntry>) -> Result<Option<PartRecord>>;
     /// Parts of an upload, ordered by part number.
     fn part_list(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
 
@@ -222,12 +179,7 @@ pub trait Store: Send + Sync + 'static {
     fn tenant_get(&self, name: &str) -> Result<Option<TenantRecord>>;
     fn tenant_list(&self) -> Result<Vec<TenantRecord>>;
     /// Sets a tenant's quota; returns the updated record.
-    fn tenant_set_quota(
-        &self,
-        name: &str,
-        quota: Quota,
-        audit: Option<&AuditEntry>,
-    ) -> Result<TenantRecord>;
+    fn tenant_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<TenantRecord>;
     /// `(objects, bytes)` stored in the tenant's buckets.
     fn tenant_usage(&self, name: &str) -> Result<(u64, u64)>;
     /// Deletes a tenant that owns no bucket and no user (`InUse` otherwise).
@@ -237,12 +189,7 @@ pub trait Store: Send + Sync + 'static {
     fn user_get(&self, tenant: &str, name: &str) -> Result<Option<UserRecord>>;
     fn user_list(&self) -> Result<Vec<UserRecord>>;
     /// Deletes a user and all its keys; returns the deleted access key ids.
-    fn user_delete(
-        &self,
-        tenant: &str,
-        name: &str,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Vec<String>>;
+    fn user_delete(&self, tenant: &str, name: &str, audit: Option<&AuditEntry>) -> Result<Vec<String>>;
 
     /// Creates or replaces an access key.
     fn key_put(&self, record: &KeyRecord, audit: Option<&AuditEntry>) -> Result<()>;
@@ -253,11 +200,7 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an entry that describes no other change (a denial).
     fn audit_append(&self, entry: &AuditEntry) -> Result<()>;
     /// Entries with `from_ns <= time < to_ns`, oldest first.
-    fn audit_scan<'a>(
-        &'a self,
-        from_ns: i128,
-        to_ns: i128,
-    ) -> Box<dyn Iterator<Item = Result<AuditEntry>> + 'a>;
+    fn audit_scan<'a>(&'a self, from_ns: i128, to_ns: i128) -> Box<dyn Iterator<Item = Result<AuditEntry>> + 'a>;
     /// Removes entries older than `before_ns`; returns how many.
     fn audit_prune(&self, before_ns: i128) -> Result<usize>;
     /// Removes the oldest entries beyond `max_entries`; returns how many are left and
@@ -270,11 +213,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every manifest recording a body with this SHA-256 (lower-case hex).
     fn proof_by_sha256(&self, sha256: &str) -> Result<Vec<Manifest>>;
     /// A tenant's chain from `from_seq` on, in order.
-    fn proof_chain<'a>(
-        &'a self,
-        tenant: &str,
-        from_seq: u64,
-    ) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a>;
+    fn proof_chain<'a>(&'a self, tenant: &str, from_seq: u64) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a>;
     fn proof_head(&self, tenant: &str) -> Result<Option<ChainHead>>;
     /// Publishes a signing key's public half (base64) under its id; old ones are kept.
     fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()>;
@@ -285,11 +224,7 @@ pub trait Store: Send + Sync + 'static {
     /// `expired` accepts. Each maximal run of pruned seqs of a tenant, merged with the
     /// checkpoints next to it, is replaced by one checkpoint (drafted here, dated and
     /// signed by `sign`) in the same transaction. Returns how many manifests were removed.
-    fn proof_prune(
-        &self,
-        expired: &dyn Fn(&Manifest) -> bool,
-        sign: &dyn Fn(&mut Checkpoint),
-    ) -> Result<u64>;
+    fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64>;
 
     /// Creates or replaces a topic rule.
     fn topic_put(&self, rule: &TopicRule, audit: Option<&AuditEntry>) -> Result<()>;
@@ -301,12 +236,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stored rate-limit overrides: subject id (`tenant:T`, `key:K`) → rates.
     fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>>;
     /// Sets (or with `None` removes) the override of a subject.
-    fn limits_set(
-        &self,
-        subject: &str,
-        rates: Option<&crate::limits::Rates>,
-        audit: Option<&AuditEntry>,
-    ) -> Result<()>;
+    fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()>;
 
     /// A small named value of the gateway's own (such as how far the metadata mirror got).
     fn setting_get(&self, name: &str) -> Result<Option<String>>;

@@ -42,28 +42,13 @@ impl Quota {
     /// Whether replacing an object of `old_size` (`None`: a new key) by one of `new_size`
     /// keeps usage `(objects, bytes)` within the quota. A write that does not grow usage
     /// is always allowed, so a tenant over a lowered quota can still shrink.
-    pub fn admits(
-        &self,
-        objects: u64,
-        bytes: u64,
-        old_size: Option<u64>,
-        new_size: u64,
-    ) -> Result<(), String> {
+    pub fn admits(&self, objects: u64, bytes: u64, old_size: Option<u64>, new_size: u64) -> Result<(), String> {
         if old_size.is_none() && self.max_objects > 0 && objects + 1 > self.max_objects {
-            return Err(format!(
-                "the object count quota ({}) is reached",
-                self.max_objects
-            ));
+            return Err(format!("the object count quota ({}) is reached", self.max_objects));
         }
         let old = old_size.unwrap_or(0);
-        if new_size > old
-            && self.max_bytes > 0
-            && bytes - old.min(bytes) + new_size > self.max_bytes
-        {
-            return Err(format!(
-                "the storage quota ({} bytes) would be exceeded",
-                self.max_bytes
-            ));
+        if new_size > old && self.max_bytes > 0 && bytes - old.min(bytes) + new_size > self.max_bytes {
+            return Err(format!("the storage quota ({} bytes) would be exceeded", self.max_bytes));
         }
         Ok(())
     }

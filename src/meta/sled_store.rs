@@ -83,9 +83,7 @@ impl GroupFlush {
         }
         let covers = self.tickets.load(SeqCst);
         let db = db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| Error::Storage(format!("flush task failed: {e}")))??;
+        tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| Error::Storage(format!("flush task failed: {e}")))??;
         *flushed = covers;
         Ok(())
     }
@@ -94,9 +92,7 @@ impl GroupFlush {
 impl From<sled::Error> for Error {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
-                Self::StorageFull(io.to_string())
-            }
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => Self::StorageFull(io.to_string()),
             e => Self::Storage(e.to_string()),
         }
     }
@@ -152,9 +148,7 @@ fn abort<T>(e: Error) -> std::result::Result<T, ConflictableTransactionError<Err
     Err(ConflictableTransactionError::Abort(e))
 }
 
-fn tx_decode<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> std::result::Result<T, ConflictableTransactionError<Error>> {
+fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, ConflictableTransactionError<Error>> {
     decode(bytes).map_err(ConflictableTransactionError::Abort)
 }
 
@@ -170,9 +164,7 @@ fn update_usage(
     };
     let mut rec: BucketRecord = tx_decode(&raw)?;
     if let Some(new) = new
-        && let Err(why) = rec
-            .quota
-            .admits(rec.objects, rec.bytes, old.map(|o| o.size), new.size)
+        && let Err(why) = rec.quota.admits(rec.objects, rec.bytes, old.map(|o| o.size), new.size)
     {
         return abort(Error::QuotaExceeded(format!("bucket {bucket}: {why}")));
     }
@@ -189,12 +181,7 @@ fn update_usage(
 }
 
 /// Applies replacing an object of `old` size by one of `new` size to a tenant's usage.
-fn apply_usage(
-    usage: &mut HashMap<String, (u64, u64)>,
-    tenant: &str,
-    old: Option<u64>,
-    new: Option<u64>,
-) {
+fn apply_usage(usage: &mut HashMap<String, (u64, u64)>, tenant: &str, old: Option<u64>, new: Option<u64>) {
     let u = usage.entry(tenant.to_owned()).or_default();
     if let Some(size) = old {
         *u = (u.0.saturating_sub(1), u.1.saturating_sub(size));
@@ -209,10 +196,7 @@ fn time_key(ns: i128) -> [u8; 8] {
 }
 
 /// Writes the audit entry (if any) inside a transaction.
-fn tx_audit(
-    tree: &TransactionalTree,
-    entry: Option<&(Vec<u8>, Vec<u8>)>,
-) -> std::result::Result<(), ConflictableTransactionError<Error>> {
+fn tx_audit(tree: &TransactionalTree, entry: Option<&(Vec<u8>, Vec<u8>)>) -> std::result::Result<(), ConflictableTransactionError<Error>> {
     if let Some((k, v)) = entry {
         tree.insert(k.as_slice(), v.as_slice())?;
     }
@@ -247,32 +231,13 @@ fn tx_proof(
     m.seq = head.seq + 1;
     m.prev = head.hash;
     (draft.sign)(&mut m);
-    let next = ChainHead {
-        seq: m.seq,
-        hash: m.hash(),
-    };
+    let next = ChainHead { seq: m.seq, hash: m.hash() };
     heads.insert(m.tenant.as_bytes(), encode(&next))?;
     proofs.insert(m.id.as_bytes(), encode(&m))?;
-    index.insert(
-        index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]),
-        m.id.as_bytes(),
-    )?;
-    index.insert(
-        index_key(
-            b'o',
-            &[
-                m.bucket.as_bytes(),
-                m.key.as_bytes(),
-                &object_n.to_be_bytes(),
-            ],
-        ),
-        m.id.as_bytes(),
-    )?;
+    index.insert(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes())?;
+    index.insert(index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes())?;
     if !m.sha256.is_empty() {
-        index.insert(
-            index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]),
-            &[],
-        )?;
+        index.insert(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), &[])?;
     }
     Ok(())
 }
@@ -285,17 +250,12 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// process right after a close (a migration run after another) waits for it, briefly; a
 /// lock another process holds still fails, after [`LOCK_WAIT`].
 fn open_db(dir: &Path) -> Result<Db> {
-    let config = sled::Config::new()
-        .path(dir)
-        .cache_capacity(64 * 1024 * 1024);
+    let config = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024);
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match config.open() {
             // sled reports the lock as a plain I/O error with this message.
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             r => return Ok(r?),
@@ -304,10 +264,7 @@ fn open_db(dir: &Path) -> Result<Db> {
 }
 
 impl SledStore {
-    fn proofs_of_ids(
-        &self,
-        ids: impl Iterator<Item = sled::Result<sled::IVec>>,
-    ) -> Result<Vec<Manifest>> {
+    fn proofs_of_ids(&self, ids: impl Iterator<Item = sled::Result<sled::IVec>>) -> Result<Vec<Manifest>> {
         let mut out = Vec::new();
         for id in ids {
             if let Some(raw) = self.proofs.get(id?)? {
@@ -335,10 +292,7 @@ impl SledStore {
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}
             Some(v) => {
-                return Err(Error::Corrupt(format!(
-                    "unsupported schema version {}",
-                    String::from_utf8_lossy(&v)
-                )));
+                return Err(Error::Corrupt(format!("unsupported schema version {}", String::from_utf8_lossy(&v))));
             }
         }
         Self {
@@ -375,28 +329,17 @@ impl SledStore {
             let u = usage.entry(b.tenant).or_default();
             *u = (u.0 + b.objects, u.1 + b.bytes);
         }
-        *self
-            .object_writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = usage;
+        *self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = usage;
         Ok(self)
     }
 
     fn lock_object_writes(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, u64)>> {
-        self.object_writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Refuses a write that would take the bucket's tenant past its quota. Called with
     /// `object_writes` held (`usage`), so usage cannot change before the commit.
-    fn check_tenant_quota(
-        &self,
-        usage: &HashMap<String, (u64, u64)>,
-        bucket: Option<&BucketRecord>,
-        okey: &[u8],
-        new_size: u64,
-    ) -> Result<()> {
+    fn check_tenant_quota(&self, usage: &HashMap<String, (u64, u64)>, bucket: Option<&BucketRecord>, okey: &[u8], new_size: u64) -> Result<()> {
         // A missing bucket is reported by the transaction.
         let Some(b) = bucket else { return Ok(()) };
         let Some(t) = self.tenant_get(&b.tenant)? else {
@@ -407,9 +350,7 @@ impl SledStore {
         }
         let old: Option<ObjectRecord> = self.objects.get(okey)?.map(|v| decode(&v)).transpose()?;
         let (objects, bytes) = usage.get(&b.tenant).copied().unwrap_or_default();
-        t.quota
-            .admits(objects, bytes, old.map(|o| o.size), new_size)
-            .map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
+        t.quota.admits(objects, bytes, old.map(|o| o.size), new_size).map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
     }
 
     fn part_keys(&self, upload_id: &str) -> Result<Vec<(sled::IVec, PartRecord)>> {
@@ -432,80 +373,57 @@ impl Store for SledStore {
         self.buckets.get(name)?.map(|v| decode(&v)).transpose()
     }
 
-    fn bucket_create(
-        &self,
-        record: &BucketRecord,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Option<BucketRecord>> {
+    fn bucket_create(&self, record: &BucketRecord, audit: Option<&AuditEntry>) -> Result<Option<BucketRecord>> {
         let row = self.audit_row(audit)?;
         let value = encode(record);
-        flatten(
-            (&self.buckets, &self.audit).transaction(|(buckets, audit)| {
-                if let Some(raw) = buckets.get(record.name.as_bytes())? {
-                    return Ok(Some(tx_decode(&raw)?));
-                }
-                buckets.insert(record.name.as_bytes(), value.as_slice())?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(None)
-            }),
-        )
+        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
+            if let Some(raw) = buckets.get(record.name.as_bytes())? {
+                return Ok(Some(tx_decode(&raw)?));
+            }
+            buckets.insert(record.name.as_bytes(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(None)
+        }))
     }
 
     fn bucket_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
-        let has_uploads = self
-            .upload_keys
-            .scan_prefix(object_key(name, ""))
-            .next()
-            .is_some();
+        let has_uploads = self.upload_keys.scan_prefix(object_key(name, "")).next().is_some();
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.buckets, &self.audit).transaction(|(buckets, audit)| {
-                let Some(raw) = buckets.get(name.as_bytes())? else {
-                    return abort(Error::NoSuchBucket);
-                };
-                let rec: BucketRecord = tx_decode(&raw)?;
-                if rec.objects > 0 || has_uploads {
-                    return abort(Error::BucketNotEmpty);
-                }
-                buckets.remove(name.as_bytes())?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(())
-            }),
-        )
+        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
+            let Some(raw) = buckets.get(name.as_bytes())? else {
+                return abort(Error::NoSuchBucket);
+            };
+            let rec: BucketRecord = tx_decode(&raw)?;
+            if rec.objects > 0 || has_uploads {
+                return abort(Error::BucketNotEmpty);
+            }
+            buckets.remove(name.as_bytes())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
-    fn bucket_update(
-        &self,
-        name: &str,
-        tenant: &str,
-        visibility: Visibility,
-        audit: Option<&AuditEntry>,
-    ) -> Result<BucketRecord> {
+    fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
         let row = self.audit_row(audit)?;
         // A change of owner moves the bucket's usage between tenants.
         let mut usage = self.lock_object_writes();
-        let (rec, old_tenant) = flatten((&self.buckets, &self.tenants, &self.audit).transaction(
-            |(buckets, tenants, audit)| {
-                let Some(raw) = buckets.get(name.as_bytes())? else {
-                    return abort(Error::NoSuchBucket);
-                };
-                if tenants.get(tenant.as_bytes())?.is_none() {
-                    return abort(Error::NotFound);
-                }
-                let mut rec: BucketRecord = tx_decode(&raw)?;
-                let old_tenant = std::mem::replace(&mut rec.tenant, tenant.to_owned());
-                rec.visibility = visibility;
-                buckets.insert(name.as_bytes(), encode(&rec))?;
-                tx_audit(audit, row.as_ref())?;
-                Ok((rec, old_tenant))
-            },
-        ))?;
+        let (rec, old_tenant) = flatten((&self.buckets, &self.tenants, &self.audit).transaction(|(buckets, tenants, audit)| {
+            let Some(raw) = buckets.get(name.as_bytes())? else {
+                return abort(Error::NoSuchBucket);
+            };
+            if tenants.get(tenant.as_bytes())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            let mut rec: BucketRecord = tx_decode(&raw)?;
+            let old_tenant = std::mem::replace(&mut rec.tenant, tenant.to_owned());
+            rec.visibility = visibility;
+            buckets.insert(name.as_bytes(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok((rec, old_tenant))
+        }))?;
         if old_tenant != rec.tenant {
             let from = usage.entry(old_tenant).or_default();
-            *from = (
-                from.0.saturating_sub(rec.objects),
-                from.1.saturating_sub(rec.bytes),
-            );
+            *from = (from.0.saturating_sub(rec.objects), from.1.saturating_sub(rec.bytes));
             let to = usage.entry(rec.tenant.clone()).or_default();
             *to = (to.0 + rec.objects, to.1 + rec.bytes);
         }
@@ -516,32 +434,22 @@ impl Store for SledStore {
         self.buckets.iter().values().map(|v| decode(&v?)).collect()
     }
 
-    fn bucket_set_quota(
-        &self,
-        name: &str,
-        quota: Quota,
-        audit: Option<&AuditEntry>,
-    ) -> Result<BucketRecord> {
+    fn bucket_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.buckets, &self.audit).transaction(|(buckets, audit)| {
-                let Some(raw) = buckets.get(name.as_bytes())? else {
-                    return abort(Error::NoSuchBucket);
-                };
-                let mut rec: BucketRecord = tx_decode(&raw)?;
-                rec.quota = quota;
-                buckets.insert(name.as_bytes(), encode(&rec))?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(rec)
-            }),
-        )
+        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
+            let Some(raw) = buckets.get(name.as_bytes())? else {
+                return abort(Error::NoSuchBucket);
+            };
+            let mut rec: BucketRecord = tx_decode(&raw)?;
+            rec.quota = quota;
+            buckets.insert(name.as_bytes(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(rec)
+        }))
     }
 
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        self.objects
-            .get(object_key(bucket, key))?
-            .map(|v| decode(&v))
-            .transpose()
+        self.objects.get(object_key(bucket, key))?.map(|v| decode(&v)).transpose()
     }
 
     fn object_commit(
@@ -578,56 +486,38 @@ impl Store for SledStore {
                 &self.proof_index,
                 &self.proof_heads,
             )
-                .transaction(
-                    |(
-                        buckets,
-                        objects,
-                        uploads,
-                        upload_keys,
-                        parts_tree,
-                        pending,
-                        audit,
-                        proofs,
-                        index,
-                        heads,
-                    )| {
-                        let old: Option<ObjectRecord> = match objects.get(&okey)? {
-                            Some(raw) => Some(tx_decode(&raw)?),
-                            None => None,
-                        };
-                        if !precondition.holds(old.as_ref()) {
-                            return abort(Error::PreconditionFailed);
-                        }
-                        match completes {
-                            Completes::Nothing => {}
-                            Completes::Upload(id) => {
-                                if uploads.remove(id.as_bytes())?.is_none() {
-                                    return abort(Error::NoSuchUpload);
-                                }
-                                upload_keys.remove(upload_key(bucket, key, id))?;
-                                for (k, _) in &parts {
-                                    parts_tree.remove(k)?;
-                                }
+                .transaction(|(buckets, objects, uploads, upload_keys, parts_tree, pending, audit, proofs, index, heads)| {
+                    let old: Option<ObjectRecord> = match objects.get(&okey)? {
+                        Some(raw) => Some(tx_decode(&raw)?),
+                        None => None,
+                    };
+                    if !precondition.holds(old.as_ref()) {
+                        return abort(Error::PreconditionFailed);
+                    }
+                    match completes {
+                        Completes::Nothing => {}
+                        Completes::Upload(id) => {
+                            if uploads.remove(id.as_bytes())?.is_none() {
+                                return abort(Error::NoSuchUpload);
                             }
-                            Completes::Pending(id) => {
-                                pending.remove(id.as_bytes())?;
+                            upload_keys.remove(upload_key(bucket, key, id))?;
+                            for (k, _) in &parts {
+                                parts_tree.remove(k)?;
                             }
                         }
-                        update_usage(buckets, bucket, old.as_ref(), Some(record))?;
-                        objects.insert(okey.as_slice(), value.as_slice())?;
-                        tx_audit(audit, row.as_ref())?;
-                        tx_proof(proofs, index, heads, proof, object_n)?;
-                        Ok(old)
-                    },
-                ),
+                        Completes::Pending(id) => {
+                            pending.remove(id.as_bytes())?;
+                        }
+                    }
+                    update_usage(buckets, bucket, old.as_ref(), Some(record))?;
+                    objects.insert(okey.as_slice(), value.as_slice())?;
+                    tx_audit(audit, row.as_ref())?;
+                    tx_proof(proofs, index, heads, proof, object_n)?;
+                    Ok(old)
+                }),
         )?;
         if let Some(b) = bucket_rec {
-            apply_usage(
-                &mut usage,
-                &b.tenant,
-                old.as_ref().map(|o| o.size),
-                Some(record.size),
-            );
+            apply_usage(&mut usage, &b.tenant, old.as_ref().map(|o| o.size), Some(record.size));
         }
         Ok(old)
     }
@@ -643,104 +533,63 @@ impl Store for SledStore {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
         let object_n = self.db.generate_id()?;
-        let trees = (
-            &self.buckets,
-            &self.objects,
-            &self.audit,
-            &self.proofs,
-            &self.proof_index,
-            &self.proof_heads,
-        );
+        let trees = (&self.buckets, &self.objects, &self.audit, &self.proofs, &self.proof_index, &self.proof_heads);
         let mut usage = self.lock_object_writes();
         let bucket_rec = self.bucket_get(bucket)?;
-        let old = flatten(
-            trees.transaction(|(buckets, objects, audit, proofs, index, heads)| {
-                tx_audit(audit, row.as_ref())?;
-                let Some(raw) = objects.get(okey.as_slice())? else {
-                    if buckets.get(bucket.as_bytes())?.is_none() {
-                        return abort(Error::NoSuchBucket);
-                    }
-                    return if precondition.holds(None) {
-                        Ok(None)
-                    } else {
-                        abort(Error::PreconditionFailed)
-                    };
-                };
-                let old: ObjectRecord = tx_decode(&raw)?;
-                if !precondition.holds(Some(&old)) {
-                    return abort(Error::PreconditionFailed);
+        let old = flatten(trees.transaction(|(buckets, objects, audit, proofs, index, heads)| {
+            tx_audit(audit, row.as_ref())?;
+            let Some(raw) = objects.get(okey.as_slice())? else {
+                if buckets.get(bucket.as_bytes())?.is_none() {
+                    return abort(Error::NoSuchBucket);
                 }
-                objects.remove(okey.as_slice())?;
-                update_usage(buckets, bucket, Some(&old), None)?;
-                tx_proof(proofs, index, heads, proof, object_n)?;
-                Ok(Some(old))
-            }),
-        )?;
+                return if precondition.holds(None) { Ok(None) } else { abort(Error::PreconditionFailed) };
+            };
+            let old: ObjectRecord = tx_decode(&raw)?;
+            if !precondition.holds(Some(&old)) {
+                return abort(Error::PreconditionFailed);
+            }
+            objects.remove(okey.as_slice())?;
+            update_usage(buckets, bucket, Some(&old), None)?;
+            tx_proof(proofs, index, heads, proof, object_n)?;
+            Ok(Some(old))
+        }))?;
         if let (Some(b), Some(o)) = (&bucket_rec, &old) {
             apply_usage(&mut usage, &b.tenant, Some(o.size), None);
         }
         Ok(old)
     }
 
-    fn object_relocate(
-        &self,
-        bucket: &str,
-        key: &str,
-        expected: &ObjectRecord,
-        segments: Vec<Segment>,
-        audit: Option<&AuditEntry>,
-    ) -> Result<()> {
+    fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.objects, &self.audit).transaction(|(objects, audit)| {
-                let current: Option<ObjectRecord> = objects
-                    .get(okey.as_slice())?
-                    .map(|raw| tx_decode(&raw))
-                    .transpose()?;
-                if current.as_ref() != Some(expected) {
-                    return abort(Error::PreconditionFailed);
-                }
-                let rec = ObjectRecord {
-                    segments: segments.clone(),
-                    ..expected.clone()
-                };
-                objects.insert(okey.as_slice(), encode(&rec))?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(())
-            }),
-        )
+        flatten((&self.objects, &self.audit).transaction(|(objects, audit)| {
+            let current: Option<ObjectRecord> = objects.get(okey.as_slice())?.map(|raw| tx_decode(&raw)).transpose()?;
+            if current.as_ref() != Some(expected) {
+                return abort(Error::PreconditionFailed);
+            }
+            let rec = ObjectRecord { segments: segments.clone(), ..expected.clone() };
+            objects.insert(okey.as_slice(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
-    fn object_set_tags(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: Vec<(String, String)>,
-        audit: Option<&AuditEntry>,
-    ) -> Result<bool> {
+    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.objects, &self.audit).transaction(|(objects, audit)| {
-                let Some(raw) = objects.get(okey.as_slice())? else {
-                    return Ok(false);
-                };
-                let mut rec: ObjectRecord = tx_decode(&raw)?;
-                rec.tags.clone_from(&tags);
-                objects.insert(okey.as_slice(), encode(&rec))?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(true)
-            }),
-        )
+        flatten((&self.objects, &self.audit).transaction(|(objects, audit)| {
+            let Some(raw) = objects.get(okey.as_slice())? else {
+                return Ok(false);
+            };
+            let mut rec: ObjectRecord = tx_decode(&raw)?;
+            rec.tags.clone_from(&tags);
+            objects.insert(okey.as_slice(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(true)
+        }))
     }
 
-    fn object_scan<'a>(
-        &'a self,
-        bucket: &str,
-        prefix: &str,
-        from: Option<&str>,
-    ) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a> {
+    fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a> {
         let base = object_key(bucket, "");
         let strip = base.len();
         let scan_prefix = object_key(bucket, prefix);
@@ -748,44 +597,26 @@ impl Store for SledStore {
             Some(from) if from > prefix => object_key(bucket, from),
             _ => scan_prefix.clone(),
         };
-        Box::new(
-            self.objects
-                .range(start..)
-                .take_while(move |r| {
-                    r.as_ref()
-                        .map_or(true, |(k, _)| k.starts_with(&scan_prefix))
-                })
-                .map(move |r| {
-                    let (k, v) = r?;
-                    let key = String::from_utf8(k[strip..].to_vec())
-                        .map_err(|e| Error::Corrupt(e.to_string()))?;
-                    Ok((key, decode(&v)?))
-                }),
-        )
+        Box::new(self.objects.range(start..).take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&scan_prefix))).map(move |r| {
+            let (k, v) = r?;
+            let key = String::from_utf8(k[strip..].to_vec()).map_err(|e| Error::Corrupt(e.to_string()))?;
+            Ok((key, decode(&v)?))
+        }))
     }
 
-    fn upload_create(
-        &self,
-        id: &str,
-        record: &UploadRecord,
-        audit: Option<&AuditEntry>,
-    ) -> Result<()> {
+    fn upload_create(&self, id: &str, record: &UploadRecord, audit: Option<&AuditEntry>) -> Result<()> {
         let value = encode(record);
         let ukey = upload_key(&record.bucket, &record.key, id);
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.buckets, &self.uploads, &self.upload_keys, &self.audit).transaction(
-                |(buckets, uploads, upload_keys, audit)| {
-                    if buckets.get(record.bucket.as_bytes())?.is_none() {
-                        return abort(Error::NoSuchBucket);
-                    }
-                    uploads.insert(id.as_bytes(), value.as_slice())?;
-                    upload_keys.insert(ukey.as_slice(), &[])?;
-                    tx_audit(audit, row.as_ref())?;
-                    Ok(())
-                },
-            ),
-        )
+        flatten((&self.buckets, &self.uploads, &self.upload_keys, &self.audit).transaction(|(buckets, uploads, upload_keys, audit)| {
+            if buckets.get(record.bucket.as_bytes())?.is_none() {
+                return abort(Error::NoSuchBucket);
+            }
+            uploads.insert(id.as_bytes(), value.as_slice())?;
+            upload_keys.insert(ukey.as_slice(), &[])?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
     fn upload_get(&self, id: &str) -> Result<Option<UploadRecord>> {
@@ -795,22 +626,18 @@ impl Store for SledStore {
     fn upload_delete(&self, id: &str, audit: Option<&AuditEntry>) -> Result<Vec<PartRecord>> {
         let parts = self.part_keys(id)?;
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.uploads, &self.upload_keys, &self.parts, &self.audit).transaction(
-                |(uploads, upload_keys, parts_tree, audit)| {
-                    let Some(raw) = uploads.remove(id.as_bytes())? else {
-                        return abort(Error::NoSuchUpload);
-                    };
-                    let rec: UploadRecord = tx_decode(&raw)?;
-                    upload_keys.remove(upload_key(&rec.bucket, &rec.key, id))?;
-                    for (k, _) in &parts {
-                        parts_tree.remove(k)?;
-                    }
-                    tx_audit(audit, row.as_ref())?;
-                    Ok(())
-                },
-            ),
-        )?;
+        flatten((&self.uploads, &self.upload_keys, &self.parts, &self.audit).transaction(|(uploads, upload_keys, parts_tree, audit)| {
+            let Some(raw) = uploads.remove(id.as_bytes())? else {
+                return abort(Error::NoSuchUpload);
+            };
+            let rec: UploadRecord = tx_decode(&raw)?;
+            upload_keys.remove(upload_key(&rec.bucket, &rec.key, id))?;
+            for (k, _) in &parts {
+                parts_tree.remove(k)?;
+            }
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))?;
         Ok(parts.into_iter().map(|(_, p)| p).collect())
     }
 
@@ -829,35 +656,24 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn part_put(
-        &self,
-        upload_id: &str,
-        record: &PartRecord,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Option<PartRecord>> {
+    fn part_put(&self, upload_id: &str, record: &PartRecord, audit: Option<&AuditEntry>) -> Result<Option<PartRecord>> {
         let pkey = part_key(upload_id, record.number);
         let value = encode(record);
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.uploads, &self.parts, &self.audit).transaction(|(uploads, parts, audit)| {
-                if uploads.get(upload_id.as_bytes())?.is_none() {
-                    return abort(Error::NoSuchUpload);
-                }
-                tx_audit(audit, row.as_ref())?;
-                match parts.insert(pkey.as_slice(), value.as_slice())? {
-                    Some(old) => Ok(Some(tx_decode(&old)?)),
-                    None => Ok(None),
-                }
-            }),
-        )
+        flatten((&self.uploads, &self.parts, &self.audit).transaction(|(uploads, parts, audit)| {
+            if uploads.get(upload_id.as_bytes())?.is_none() {
+                return abort(Error::NoSuchUpload);
+            }
+            tx_audit(audit, row.as_ref())?;
+            match parts.insert(pkey.as_slice(), value.as_slice())? {
+                Some(old) => Ok(Some(tx_decode(&old)?)),
+                None => Ok(None),
+            }
+        }))
     }
 
     fn part_list(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
-        Ok(self
-            .part_keys(upload_id)?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect())
+        Ok(self.part_keys(upload_id)?.into_iter().map(|(_, p)| p).collect())
     }
 
     fn referenced_blobs(&self) -> Result<BTreeSet<String>> {
@@ -876,16 +692,14 @@ impl Store for SledStore {
     fn tenant_create(&self, record: &TenantRecord, audit: Option<&AuditEntry>) -> Result<()> {
         let row = self.audit_row(audit)?;
         let value = encode(record);
-        flatten(
-            (&self.tenants, &self.audit).transaction(|(tenants, audit)| {
-                if tenants.get(record.name.as_bytes())?.is_some() {
-                    return abort(Error::AlreadyExists);
-                }
-                tenants.insert(record.name.as_bytes(), value.as_slice())?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(())
-            }),
-        )
+        flatten((&self.tenants, &self.audit).transaction(|(tenants, audit)| {
+            if tenants.get(record.name.as_bytes())?.is_some() {
+                return abort(Error::AlreadyExists);
+            }
+            tenants.insert(record.name.as_bytes(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
     fn tenant_get(&self, name: &str) -> Result<Option<TenantRecord>> {
@@ -896,33 +710,22 @@ impl Store for SledStore {
         self.tenants.iter().values().map(|v| decode(&v?)).collect()
     }
 
-    fn tenant_set_quota(
-        &self,
-        name: &str,
-        quota: Quota,
-        audit: Option<&AuditEntry>,
-    ) -> Result<TenantRecord> {
+    fn tenant_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<TenantRecord> {
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.tenants, &self.audit).transaction(|(tenants, audit)| {
-                let Some(raw) = tenants.get(name.as_bytes())? else {
-                    return abort(Error::NotFound);
-                };
-                let mut rec: TenantRecord = tx_decode(&raw)?;
-                rec.quota = quota;
-                tenants.insert(name.as_bytes(), encode(&rec))?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(rec)
-            }),
-        )
+        flatten((&self.tenants, &self.audit).transaction(|(tenants, audit)| {
+            let Some(raw) = tenants.get(name.as_bytes())? else {
+                return abort(Error::NotFound);
+            };
+            let mut rec: TenantRecord = tx_decode(&raw)?;
+            rec.quota = quota;
+            tenants.insert(name.as_bytes(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(rec)
+        }))
     }
 
     fn tenant_usage(&self, name: &str) -> Result<(u64, u64)> {
-        Ok(self
-            .lock_object_writes()
-            .get(name)
-            .copied()
-            .unwrap_or_default())
+        Ok(self.lock_object_writes().get(name).copied().unwrap_or_default())
     }
 
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
@@ -933,73 +736,54 @@ impl Store for SledStore {
             return Err(Error::InUse("the tenant still owns buckets"));
         }
         let row = self.audit_row(audit)?;
-        flatten(
-            (&self.tenants, &self.audit).transaction(|(tenants, audit)| {
-                if tenants.remove(name.as_bytes())?.is_none() {
-                    return abort(Error::NotFound);
-                }
-                tx_audit(audit, row.as_ref())?;
-                Ok(())
-            }),
-        )
+        flatten((&self.tenants, &self.audit).transaction(|(tenants, audit)| {
+            if tenants.remove(name.as_bytes())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
     fn user_create(&self, record: &UserRecord, audit: Option<&AuditEntry>) -> Result<()> {
         let row = self.audit_row(audit)?;
         let ukey = user_key(&record.tenant, &record.name);
         let value = encode(record);
-        flatten(
-            (&self.tenants, &self.users, &self.audit).transaction(|(tenants, users, audit)| {
-                if tenants.get(record.tenant.as_bytes())?.is_none() {
-                    return abort(Error::NotFound);
-                }
-                if users.get(ukey.as_slice())?.is_some() {
-                    return abort(Error::AlreadyExists);
-                }
-                users.insert(ukey.as_slice(), value.as_slice())?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(())
-            }),
-        )
+        flatten((&self.tenants, &self.users, &self.audit).transaction(|(tenants, users, audit)| {
+            if tenants.get(record.tenant.as_bytes())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            if users.get(ukey.as_slice())?.is_some() {
+                return abort(Error::AlreadyExists);
+            }
+            users.insert(ukey.as_slice(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
     fn user_get(&self, tenant: &str, name: &str) -> Result<Option<UserRecord>> {
-        self.users
-            .get(user_key(tenant, name))?
-            .map(|v| decode(&v))
-            .transpose()
+        self.users.get(user_key(tenant, name))?.map(|v| decode(&v)).transpose()
     }
 
     fn user_list(&self) -> Result<Vec<UserRecord>> {
         self.users.iter().values().map(|v| decode(&v?)).collect()
     }
 
-    fn user_delete(
-        &self,
-        tenant: &str,
-        name: &str,
-        audit: Option<&AuditEntry>,
-    ) -> Result<Vec<String>> {
-        let keys: Vec<String> = self
-            .key_list()?
-            .into_iter()
-            .filter(|k| k.tenant == tenant && k.user == name)
-            .map(|k| k.access_key)
-            .collect();
+    fn user_delete(&self, tenant: &str, name: &str, audit: Option<&AuditEntry>) -> Result<Vec<String>> {
+        let keys: Vec<String> = self.key_list()?.into_iter().filter(|k| k.tenant == tenant && k.user == name).map(|k| k.access_key).collect();
         let row = self.audit_row(audit)?;
         let ukey = user_key(tenant, name);
-        flatten(
-            (&self.users, &self.keys, &self.audit).transaction(|(users, key_tree, audit)| {
-                if users.remove(ukey.as_slice())?.is_none() {
-                    return abort(Error::NotFound);
-                }
-                for k in &keys {
-                    key_tree.remove(k.as_bytes())?;
-                }
-                tx_audit(audit, row.as_ref())?;
-                Ok(())
-            }),
-        )?;
+        flatten((&self.users, &self.keys, &self.audit).transaction(|(users, key_tree, audit)| {
+            if users.remove(ukey.as_slice())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            for k in &keys {
+                key_tree.remove(k.as_bytes())?;
+            }
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))?;
         Ok(keys)
     }
 
@@ -1007,16 +791,14 @@ impl Store for SledStore {
         let row = self.audit_row(audit)?;
         let value = encode(record);
         let ukey = user_key(&record.tenant, &record.user);
-        flatten(
-            (&self.users, &self.keys, &self.audit).transaction(|(users, keys, audit)| {
-                if users.get(ukey.as_slice())?.is_none() {
-                    return abort(Error::NotFound);
-                }
-                keys.insert(record.access_key.as_bytes(), value.as_slice())?;
-                tx_audit(audit, row.as_ref())?;
-                Ok(())
-            }),
-        )
+        flatten((&self.users, &self.keys, &self.audit).transaction(|(users, keys, audit)| {
+            if users.get(ukey.as_slice())?.is_none() {
+                return abort(Error::NotFound);
+            }
+            keys.insert(record.access_key.as_bytes(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
     fn key_get(&self, access_key: &str) -> Result<Option<KeyRecord>> {
@@ -1045,11 +827,7 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn audit_scan<'a>(
-        &'a self,
-        from_ns: i128,
-        to_ns: i128,
-    ) -> Box<dyn Iterator<Item = Result<AuditEntry>> + 'a> {
+    fn audit_scan<'a>(&'a self, from_ns: i128, to_ns: i128) -> Box<dyn Iterator<Item = Result<AuditEntry>> + 'a> {
         let (from, to) = (time_key(from_ns), time_key(to_ns));
         Box::new(self.audit.range(from..to).values().map(|v| decode(&v?)))
     }
@@ -1089,43 +867,24 @@ impl Store for SledStore {
         let mut prefix = index_key(b's', &[sha256.as_bytes()]);
         prefix.push(0);
         let strip = prefix.len();
-        let ids = self
-            .proof_index
-            .scan_prefix(prefix)
-            .keys()
-            .map(move |k| k.map(|k| sled::IVec::from(&k[strip..])));
+        let ids = self.proof_index.scan_prefix(prefix).keys().map(move |k| k.map(|k| sled::IVec::from(&k[strip..])));
         self.proofs_of_ids(ids)
     }
 
-    fn proof_chain<'a>(
-        &'a self,
-        tenant: &str,
-        from_seq: u64,
-    ) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a> {
+    fn proof_chain<'a>(&'a self, tenant: &str, from_seq: u64) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a> {
         let mut prefix = index_key(b'c', &[tenant.as_bytes()]);
         prefix.push(0);
         let mut start = prefix.clone();
         start.extend_from_slice(&from_seq.to_be_bytes());
-        Box::new(
-            self.proof_index
-                .range(start..)
-                .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-                .map(move |r| {
-                    let (_, id) = r?;
-                    let raw = self
-                        .proofs
-                        .get(&id)?
-                        .ok_or_else(|| Error::Corrupt("chain names a missing manifest".into()))?;
-                    decode(&raw)
-                }),
-        )
+        Box::new(self.proof_index.range(start..).take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))).map(move |r| {
+            let (_, id) = r?;
+            let raw = self.proofs.get(&id)?.ok_or_else(|| Error::Corrupt("chain names a missing manifest".into()))?;
+            decode(&raw)
+        }))
     }
 
     fn proof_head(&self, tenant: &str) -> Result<Option<ChainHead>> {
-        self.proof_heads
-            .get(tenant)?
-            .map(|v| decode(&v))
-            .transpose()
+        self.proof_heads.get(tenant)?.map(|v| decode(&v)).transpose()
     }
 
     fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()> {
@@ -1138,27 +897,16 @@ impl Store for SledStore {
             .iter()
             .map(|r| {
                 let (k, v) = r?;
-                Ok((
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                ))
+                Ok((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
             })
             .collect()
     }
 
     fn proof_checkpoints(&self, tenant: &str) -> Result<Vec<Checkpoint>> {
-        self.proof_checkpoints
-            .scan_prefix(index_key(b'k', &[tenant.as_bytes(), &[]]))
-            .values()
-            .map(|v| decode(&v?))
-            .collect()
+        self.proof_checkpoints.scan_prefix(index_key(b'k', &[tenant.as_bytes(), &[]])).values().map(|v| decode(&v?)).collect()
     }
 
-    fn proof_prune(
-        &self,
-        expired: &dyn Fn(&Manifest) -> bool,
-        sign: &dyn Fn(&mut Checkpoint),
-    ) -> Result<u64> {
+    fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64> {
         // Every manifest by object, with its by-object index key, oldest first.
         let mut objects: HashMap<(String, String), Vec<(sled::IVec, Manifest)>> = HashMap::new();
         for r in self.proof_index.scan_prefix([b'o']) {
@@ -1167,48 +915,30 @@ impl Store for SledStore {
                 continue;
             };
             let m: Manifest = decode(&raw)?;
-            objects
-                .entry((m.bucket.clone(), m.key.clone()))
-                .or_default()
-                .push((k, m));
+            objects.entry((m.bucket.clone(), m.key.clone())).or_default().push((k, m));
         }
         // What goes, per tenant and seq.
         let mut doomed: BTreeMap<String, BTreeMap<u64, (sled::IVec, Manifest)>> = BTreeMap::new();
         for versions in objects.into_values() {
-            if versions
-                .last()
-                .is_some_and(|(_, m)| m.op == "delete" && expired(m))
-            {
+            if versions.last().is_some_and(|(_, m)| m.op == "delete" && expired(m)) {
                 for (k, m) in versions {
-                    doomed
-                        .entry(m.tenant.clone())
-                        .or_default()
-                        .insert(m.seq, (k, m));
+                    doomed.entry(m.tenant.clone()).or_default().insert(m.seq, (k, m));
                 }
             }
         }
         let mut removed = 0u64;
         for (tenant, seqs) in doomed {
-            let mut checkpoints: BTreeMap<u64, Checkpoint> = self
-                .proof_checkpoints(&tenant)?
-                .into_iter()
-                .map(|c| (c.first_seq, c))
-                .collect();
+            let mut checkpoints: BTreeMap<u64, Checkpoint> = self.proof_checkpoints(&tenant)?.into_iter().map(|c| (c.first_seq, c)).collect();
             let mut runs: Vec<Vec<(sled::IVec, Manifest)>> = Vec::new();
             for (seq, entry) in seqs {
                 match runs.last_mut() {
-                    Some(run) if run.last().is_some_and(|(_, m)| m.seq + 1 == seq) => {
-                        run.push(entry)
-                    }
+                    Some(run) if run.last().is_some_and(|(_, m)| m.seq + 1 == seq) => run.push(entry),
                     _ => runs.push(vec![entry]),
                 }
             }
             for run in runs {
                 let (first, last) = (&run[0].1, &run[run.len() - 1].1);
-                let before = checkpoints
-                    .values()
-                    .find(|c| c.last_seq + 1 == first.seq)
-                    .map(|c| c.first_seq);
+                let before = checkpoints.values().find(|c| c.last_seq + 1 == first.seq).map(|c| c.first_seq);
                 let before = before.and_then(|s| checkpoints.remove(&s));
                 let after = checkpoints.remove(&(last.seq + 1));
                 let mut cp = Checkpoint {
@@ -1216,49 +946,31 @@ impl Store for SledStore {
                     tenant: tenant.clone(),
                     first_seq: before.as_ref().map_or(first.seq, |c| c.first_seq),
                     last_seq: after.as_ref().map_or(last.seq, |c| c.last_seq),
-                    first_prev: before
-                        .as_ref()
-                        .map_or_else(|| first.prev.clone(), |c| c.first_prev.clone()),
-                    last_hash: after
-                        .as_ref()
-                        .map_or_else(|| last.hash(), |c| c.last_hash.clone()),
+                    first_prev: before.as_ref().map_or_else(|| first.prev.clone(), |c| c.first_prev.clone()),
+                    last_hash: after.as_ref().map_or_else(|| last.hash(), |c| c.last_hash.clone()),
                     created: String::new(),
                     key_id: String::new(),
                     sig: String::new(),
                 };
                 sign(&mut cp);
                 let cp_key = |seq: u64| index_key(b'k', &[tenant.as_bytes(), &seq.to_be_bytes()]);
-                let replaced: Vec<Vec<u8>> = before
-                    .iter()
-                    .chain(after.iter())
-                    .map(|c| cp_key(c.first_seq))
-                    .collect();
+                let replaced: Vec<Vec<u8>> = before.iter().chain(after.iter()).map(|c| cp_key(c.first_seq)).collect();
                 let value = encode(&cp);
-                flatten(
-                    (&self.proofs, &self.proof_index, &self.proof_checkpoints).transaction(
-                        |(proofs, index, cps)| {
-                            for (object_key, m) in &run {
-                                proofs.remove(m.id.as_bytes())?;
-                                index.remove(object_key)?;
-                                index.remove(index_key(
-                                    b'c',
-                                    &[m.tenant.as_bytes(), &m.seq.to_be_bytes()],
-                                ))?;
-                                if !m.sha256.is_empty() {
-                                    index.remove(index_key(
-                                        b's',
-                                        &[m.sha256.as_bytes(), m.id.as_bytes()],
-                                    ))?;
-                                }
-                            }
-                            for k in &replaced {
-                                cps.remove(k.as_slice())?;
-                            }
-                            cps.insert(cp_key(cp.first_seq), value.as_slice())?;
-                            Ok(())
-                        },
-                    ),
-                )?;
+                flatten((&self.proofs, &self.proof_index, &self.proof_checkpoints).transaction(|(proofs, index, cps)| {
+                    for (object_key, m) in &run {
+                        proofs.remove(m.id.as_bytes())?;
+                        index.remove(object_key)?;
+                        index.remove(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]))?;
+                        if !m.sha256.is_empty() {
+                            index.remove(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]))?;
+                        }
+                    }
+                    for k in &replaced {
+                        cps.remove(k.as_slice())?;
+                    }
+                    cps.insert(cp_key(cp.first_seq), value.as_slice())?;
+                    Ok(())
+                }))?;
                 removed += run.len() as u64;
                 checkpoints.insert(cp.first_seq, cp);
             }
@@ -1301,12 +1013,7 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn limits_set(
-        &self,
-        subject: &str,
-        rates: Option<&crate::limits::Rates>,
-        audit: Option<&AuditEntry>,
-    ) -> Result<()> {
+    fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()> {
         let row = self.audit_row(audit)?;
         let value = rates.map(encode);
         flatten((&self.limits, &self.audit).transaction(|(limits, audit)| {
@@ -1340,10 +1047,7 @@ impl Store for SledStore {
     }
 
     fn setting_get(&self, name: &str) -> Result<Option<String>> {
-        Ok(self
-            .settings
-            .get(name)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        Ok(self.settings.get(name)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     fn setting_put(&self, name: &str, value: &str) -> Result<()> {
@@ -1355,46 +1059,21 @@ impl Store for SledStore {
         for m in manifests {
             let object_n = self.db.generate_id()?;
             self.proofs.insert(m.id.as_bytes(), encode(m))?;
-            self.proof_index.insert(
-                index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]),
-                m.id.as_bytes(),
-            )?;
-            self.proof_index.insert(
-                index_key(
-                    b'o',
-                    &[
-                        m.bucket.as_bytes(),
-                        m.key.as_bytes(),
-                        &object_n.to_be_bytes(),
-                    ],
-                ),
-                m.id.as_bytes(),
-            )?;
+            self.proof_index.insert(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes())?;
+            self.proof_index.insert(index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes())?;
             if !m.sha256.is_empty() {
-                self.proof_index.insert(
-                    index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]),
-                    &[],
-                )?;
+                self.proof_index.insert(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), &[])?;
             }
             let ahead = self.proof_head(&m.tenant)?.is_none_or(|h| h.seq < m.seq);
             if ahead {
-                self.proof_heads.insert(
-                    m.tenant.as_bytes(),
-                    encode(&ChainHead {
-                        seq: m.seq,
-                        hash: m.hash(),
-                    }),
-                )?;
+                self.proof_heads.insert(m.tenant.as_bytes(), encode(&ChainHead { seq: m.seq, hash: m.hash() }))?;
             }
         }
         Ok(())
     }
 
     fn checkpoint_import(&self, c: &Checkpoint) -> Result<()> {
-        self.proof_checkpoints.insert(
-            index_key(b'k', &[c.tenant.as_bytes(), &c.first_seq.to_be_bytes()]),
-            encode(c),
-        )?;
+        self.proof_checkpoints.insert(index_key(b'k', &[c.tenant.as_bytes(), &c.first_seq.to_be_bytes()]), encode(c))?;
         Ok(())
     }
 
@@ -1427,9 +1106,7 @@ mod tests {
         }
         let held = SledStore::open(dir.path()).unwrap();
         let started = std::time::Instant::now();
-        let e = SledStore::open(dir.path())
-            .err()
-            .expect("a second open while the first lives fails");
+        let e = SledStore::open(dir.path()).err().expect("a second open while the first lives fails");
         assert!(e.to_string().contains("lock"), "{e}");
         assert!(started.elapsed() >= LOCK_WAIT, "{:?}", started.elapsed());
         drop(held);
@@ -1453,10 +1130,7 @@ mod tests {
             size,
             etag: etag.into(),
             last_modified_ns: 0,
-            segments: vec![Segment {
-                blob: format!("blob-{etag}"),
-                size,
-            }],
+            segments: vec![Segment { blob: format!("blob-{etag}"), size }],
             multipart: false,
             attrs: ObjectAttrs::default(),
             checksums: Checksums::default(),
@@ -1480,109 +1154,30 @@ mod tests {
         let (_d, s) = store();
         assert_eq!(s.bucket_create(&bucket("b"), None).unwrap(), None);
         assert!(s.bucket_create(&bucket("b"), None).unwrap().is_some());
-        s.object_commit(
-            "b",
-            "k",
-            &object("e1", 10),
-            &Precondition::Absent,
-            Completes::Nothing,
-            None,
-            None,
-        )
-        .unwrap();
+        s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, Completes::Nothing, None, None).unwrap();
+        assert!(matches!(s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, Completes::Nothing, None, None), Err(Error::PreconditionFailed)));
         assert!(matches!(
-            s.object_commit(
-                "b",
-                "k",
-                &object("e2", 5),
-                &Precondition::Absent,
-                Completes::Nothing,
-                None,
-                None
-            ),
+            s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), Completes::Nothing, None, None),
             Err(Error::PreconditionFailed)
         ));
-        assert!(matches!(
-            s.object_commit(
-                "b",
-                "k",
-                &object("e2", 5),
-                &Precondition::ETagIs("zz".into()),
-                Completes::Nothing,
-                None,
-                None
-            ),
-            Err(Error::PreconditionFailed)
-        ));
-        let old = s
-            .object_commit(
-                "b",
-                "k",
-                &object("e2", 5),
-                &Precondition::ETagIs("e1".into()),
-                Completes::Nothing,
-                None,
-                None,
-            )
-            .unwrap();
+        let old = s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), Completes::Nothing, None, None).unwrap();
         assert_eq!(old.unwrap().etag, "e1");
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (1, 5));
-        assert!(matches!(
-            s.bucket_delete("b", None),
-            Err(Error::BucketNotEmpty)
-        ));
+        assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
         // A repair holding a stale record must not remove what replaced it.
         let stale = Precondition::Is(Box::new(object("e1", 10)));
-        assert!(matches!(
-            s.object_delete("b", "k", &stale, None, None),
-            Err(Error::PreconditionFailed)
-        ));
+        assert!(matches!(s.object_delete("b", "k", &stale, None, None), Err(Error::PreconditionFailed)));
         let current = Precondition::Is(Box::new(s.object_get("b", "k").unwrap().unwrap()));
-        assert!(
-            s.object_delete("b", "k", &current, None, None)
-                .unwrap()
-                .is_some()
-        );
-        assert!(matches!(
-            s.object_delete("b", "k", &current, None, None),
-            Err(Error::PreconditionFailed)
-        ));
-        s.object_commit(
-            "b",
-            "k",
-            &object("e2", 5),
-            &Precondition::None,
-            Completes::Nothing,
-            None,
-            None,
-        )
-        .unwrap();
-        assert!(
-            s.object_delete("b", "k", &Precondition::None, None, None)
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            s.object_delete("b", "k", &Precondition::None, None, None)
-                .unwrap()
-                .is_none()
-        );
+        assert!(s.object_delete("b", "k", &current, None, None).unwrap().is_some());
+        assert!(matches!(s.object_delete("b", "k", &current, None, None), Err(Error::PreconditionFailed)));
+        s.object_commit("b", "k", &object("e2", 5), &Precondition::None, Completes::Nothing, None, None).unwrap();
+        assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
+        assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_none());
         let b = s.bucket_get("b").unwrap().unwrap();
         assert_eq!((b.objects, b.bytes), (0, 0));
         s.bucket_delete("b", None).unwrap();
-        assert!(matches!(
-            s.object_commit(
-                "b",
-                "k",
-                &object("e3", 1),
-                &Precondition::None,
-                Completes::Nothing,
-                None,
-                None
-            ),
-            Err(Error::NoSuchBucket)
-        ));
+        assert!(matches!(s.object_commit("b", "k", &object("e3", 1), &Precondition::None, Completes::Nothing, None, None), Err(Error::NoSuchBucket)));
     }
 
     /// Concurrent committers on a multi-threaded runtime all get their flush; commits and
@@ -1598,26 +1193,14 @@ mod tests {
                 tokio::spawn(async move {
                     for j in 0..8 {
                         let key = format!("k{i}-{j}");
-                        s.object_commit(
-                            "b",
-                            &key,
-                            &object(&key, 1),
-                            &Precondition::None,
-                            Completes::Nothing,
-                            None,
-                            None,
-                        )
-                        .unwrap();
+                        s.object_commit("b", &key, &object(&key, 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
                         s.flush().await.unwrap();
                     }
                 })
             })
             .collect();
         let all = futures::future::join_all(tasks);
-        for r in tokio::time::timeout(std::time::Duration::from_secs(60), all)
-            .await
-            .expect("commits wedged")
-        {
+        for r in tokio::time::timeout(std::time::Duration::from_secs(60), all).await.expect("commits wedged") {
             r.unwrap();
         }
         assert_eq!(s.bucket_get("b").unwrap().unwrap().objects, 64 * 8);
@@ -1633,37 +1216,13 @@ mod tests {
         s.bucket_create(&bucket("ab"), None).unwrap();
         for k in ["x/2", "x/1", "y", "x/10", ""] {
             if !k.is_empty() {
-                s.object_commit(
-                    "a",
-                    k,
-                    &object(k, 1),
-                    &Precondition::None,
-                    Completes::Nothing,
-                    None,
-                    None,
-                )
-                .unwrap();
+                s.object_commit("a", k, &object(k, 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
             }
         }
-        s.object_commit(
-            "ab",
-            "x/0",
-            &object("o", 1),
-            &Precondition::None,
-            Completes::Nothing,
-            None,
-            None,
-        )
-        .unwrap();
-        let keys: Vec<String> = s
-            .object_scan("a", "x/", None)
-            .map(|r| r.unwrap().0)
-            .collect();
+        s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
+        let keys: Vec<String> = s.object_scan("a", "x/", None).map(|r| r.unwrap().0).collect();
         assert_eq!(keys, ["x/1", "x/10", "x/2"]);
-        let keys: Vec<String> = s
-            .object_scan("a", "", Some("x/10"))
-            .map(|r| r.unwrap().0)
-            .collect();
+        let keys: Vec<String> = s.object_scan("a", "", Some("x/10")).map(|r| r.unwrap().0).collect();
         assert_eq!(keys, ["x/10", "x/2", "y"]);
     }
 
@@ -1681,46 +1240,16 @@ mod tests {
             owner: String::new(),
         };
         s.upload_create("u1", &up, None).unwrap();
-        let part = PartRecord {
-            number: 1,
-            blob: "p1".into(),
-            size: 3,
-            etag: "e".into(),
-            last_modified_ns: 0,
-            checksums: Checksums::default(),
-        };
+        let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default() };
         assert!(s.part_put("u1", &part, None).unwrap().is_none());
         assert_eq!(s.upload_list("b").unwrap().len(), 1);
         assert!(s.referenced_blobs().unwrap().contains("p1"));
-        assert!(matches!(
-            s.bucket_delete("b", None),
-            Err(Error::BucketNotEmpty)
-        ));
-        s.object_commit(
-            "b",
-            "k",
-            &object("m", 3),
-            &Precondition::None,
-            Completes::Upload("u1"),
-            None,
-            None,
-        )
-        .unwrap();
+        assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
+        s.object_commit("b", "k", &object("m", 3), &Precondition::None, Completes::Upload("u1"), None, None).unwrap();
         assert!(s.upload_get("u1").unwrap().is_none());
         assert!(s.part_list("u1").unwrap().is_empty());
         assert!(s.upload_list("b").unwrap().is_empty());
-        assert!(matches!(
-            s.object_commit(
-                "b",
-                "k",
-                &object("m", 3),
-                &Precondition::None,
-                Completes::Upload("u1"),
-                None,
-                None
-            ),
-            Err(Error::NoSuchUpload)
-        ));
+        assert!(matches!(s.object_commit("b", "k", &object("m", 3), &Precondition::None, Completes::Upload("u1"), None, None), Err(Error::NoSuchUpload)));
     }
 
     #[test]
@@ -1741,45 +1270,12 @@ mod tests {
             bytes: 3,
             count: 1,
         };
-        let write = PendingWrite {
-            bucket: "b".into(),
-            key: "k".into(),
-            record: object("", 3),
-            audit,
-        };
+        let write = PendingWrite { bucket: "b".into(), key: "k".into(), record: object("", 3), audit };
         s.pending_put("w1", &write).unwrap();
-        s.pending_put(
-            "w2",
-            &PendingWrite {
-                key: "k2".into(),
-                ..write.clone()
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            s.pending_list().unwrap(),
-            vec![
-                ("w1".to_owned(), write.clone()),
-                (
-                    "w2".to_owned(),
-                    PendingWrite {
-                        key: "k2".into(),
-                        ..write
-                    }
-                )
-            ]
-        );
+        s.pending_put("w2", &PendingWrite { key: "k2".into(), ..write.clone() }).unwrap();
+        assert_eq!(s.pending_list().unwrap(), vec![("w1".to_owned(), write.clone()), ("w2".to_owned(), PendingWrite { key: "k2".into(), ..write })]);
         // The commit removes its pending write in the same transaction.
-        s.object_commit(
-            "b",
-            "k",
-            &object("e", 3),
-            &Precondition::None,
-            Completes::Pending("w1"),
-            None,
-            None,
-        )
-        .unwrap();
+        s.object_commit("b", "k", &object("e", 3), &Precondition::None, Completes::Pending("w1"), None, None).unwrap();
         assert_eq!(s.pending_list().unwrap().len(), 1);
         assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e");
         s.pending_remove("w2").unwrap();

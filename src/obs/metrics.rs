@@ -87,11 +87,7 @@ const OPERATIONS: &[&str] = &[
 /// The label of an S3 operation name: itself if known, else `other` (bounded cardinality).
 #[must_use]
 pub fn operation_label(name: &str) -> &'static str {
-    OPERATIONS
-        .iter()
-        .find(|op| **op == name)
-        .copied()
-        .unwrap_or("other")
+    OPERATIONS.iter().find(|op| **op == name).copied().unwrap_or("other")
 }
 
 fn latency_histogram() -> Histogram {
@@ -125,94 +121,33 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("tollgate");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "requests",
-            "Requests served, by S3 operation and HTTP status",
-            requests.clone(),
-        );
-        let latency = Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
-        registry.register(
-            "request_duration_seconds",
-            "Time to the response head, by S3 operation",
-            latency.clone(),
-        );
+        registry.register("requests", "Requests served, by S3 operation and HTTP status", requests.clone());
+        let latency = Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("request_duration_seconds", "Time to the response head, by S3 operation", latency.clone());
         let bytes = Family::<DirectionLabel, Counter>::default();
-        registry.register(
-            "body_bytes",
-            "Declared body bytes received (in) and sent (out)",
-            bytes.clone(),
-        );
+        registry.register("body_bytes", "Declared body bytes received (in) and sent (out)", bytes.clone());
         let denied = Family::<ReasonLabel, Counter>::default();
-        registry.register(
-            "denied_requests",
-            "Requests refused by the access check, by reason",
-            denied.clone(),
-        );
+        registry.register("denied_requests", "Requests refused by the access check, by reason", denied.clone());
         let in_flight = Gauge::default();
-        registry.register(
-            "in_flight_requests",
-            "Requests being served",
-            in_flight.clone(),
-        );
-        let backend_latency =
-            Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
-                latency_histogram,
-            );
-        registry.register(
-            "backend_duration_seconds",
-            "Storage backend time, by S3 operation",
-            backend_latency.clone(),
-        );
+        registry.register("in_flight_requests", "Requests being served", in_flight.clone());
+        let backend_latency = Family::<OperationLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("backend_duration_seconds", "Storage backend time, by S3 operation", backend_latency.clone());
         let backend_errors = Family::<OperationLabel, Counter>::default();
-        registry.register(
-            "backend_errors",
-            "Storage backend failures (5xx), by S3 operation",
-            backend_errors.clone(),
-        );
+        registry.register("backend_errors", "Storage backend failures (5xx), by S3 operation", backend_errors.clone());
         let jobs = Family::<JobLabels, Counter>::default();
-        registry.register(
-            "job_runs",
-            "Background job runs, by job and result",
-            jobs.clone(),
-        );
+        registry.register("job_runs", "Background job runs, by job and result", jobs.clone());
         let job_last_run = Family::<JobLabel, Gauge<f64, AtomicU64>>::default();
-        registry.register(
-            "job_last_run_timestamp_seconds",
-            "When each job last finished a run (Unix time)",
-            job_last_run.clone(),
-        );
+        registry.register("job_last_run_timestamp_seconds", "When each job last finished a run (Unix time)", job_last_run.clone());
         let job_last_success = Family::<JobLabel, Gauge<f64, AtomicU64>>::default();
-        registry.register(
-            "job_last_success_timestamp_seconds",
-            "When each job last finished a run without error (Unix time)",
-            job_last_success.clone(),
-        );
+        registry.register("job_last_success_timestamp_seconds", "When each job last finished a run without error (Unix time)", job_last_success.clone());
         let job_duration = Family::<JobLabel, Gauge<f64, AtomicU64>>::default();
-        registry.register(
-            "job_last_duration_seconds",
-            "How long each job's last run took",
-            job_duration.clone(),
-        );
+        registry.register("job_last_duration_seconds", "How long each job's last run took", job_duration.clone());
         let job_changes = Family::<JobLabel, Counter>::default();
-        registry.register(
-            "job_changes",
-            "Things background jobs changed (removed, aborted, repaired), by job",
-            job_changes.clone(),
-        );
+        registry.register("job_changes", "Things background jobs changed (removed, aborted, repaired), by job", job_changes.clone());
         let scrub_mismatches = Gauge::<u64, AtomicU64>::default();
-        registry.register(
-            "scrub_mismatches",
-            "Objects whose bytes did not match their manifest in the last scrub",
-            scrub_mismatches.clone(),
-        );
+        registry.register("scrub_mismatches", "Objects whose bytes did not match their manifest in the last scrub", scrub_mismatches.clone());
         let meta_size = Gauge::<u64, AtomicU64>::default();
-        registry.register(
-            "metadata_size_bytes",
-            "Size of the metadata database on disk",
-            meta_size.clone(),
-        );
+        registry.register("metadata_size_bytes", "Size of the metadata database on disk", meta_size.clone());
         let unauthenticated_denials = Counter::default();
         registry.register(
             "unauthenticated_denials",
@@ -220,17 +155,9 @@ impl Default for Metrics {
             unauthenticated_denials.clone(),
         );
         let audit_entries = Gauge::<u64, AtomicU64>::default();
-        registry.register(
-            "audit_entries",
-            "Audit entries kept, counted at the last pruning",
-            audit_entries.clone(),
-        );
+        registry.register("audit_entries", "Audit entries kept, counted at the last pruning", audit_entries.clone());
         let audit_trimmed = Counter::default();
-        registry.register(
-            "audit_trimmed",
-            "Oldest audit entries removed because the log reached audit.max_entries",
-            audit_trimmed.clone(),
-        );
+        registry.register("audit_trimmed", "Oldest audit entries removed because the log reached audit.max_entries", audit_trimmed.clone());
         Self {
             registry,
             requests,
@@ -270,26 +197,11 @@ impl Metrics {
         InFlight(self)
     }
 
-    pub fn request_done(
-        &self,
-        operation: &'static str,
-        status: u16,
-        elapsed: Duration,
-        bytes_in: u64,
-        bytes_out: u64,
-    ) {
-        self.requests
-            .get_or_create(&RequestLabels { operation, status })
-            .inc();
-        self.latency
-            .get_or_create(&OperationLabel { operation })
-            .observe(elapsed.as_secs_f64());
-        self.bytes
-            .get_or_create(&DirectionLabel { direction: "in" })
-            .inc_by(bytes_in);
-        self.bytes
-            .get_or_create(&DirectionLabel { direction: "out" })
-            .inc_by(bytes_out);
+    pub fn request_done(&self, operation: &'static str, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
+        self.requests.get_or_create(&RequestLabels { operation, status }).inc();
+        self.latency.get_or_create(&OperationLabel { operation }).observe(elapsed.as_secs_f64());
+        self.bytes.get_or_create(&DirectionLabel { direction: "in" }).inc_by(bytes_in);
+        self.bytes.get_or_create(&DirectionLabel { direction: "out" }).inc_by(bytes_out);
     }
 
     /// `reason`: `anonymous`, `foreign_bucket`, `role`, `throttled`.
@@ -298,36 +210,22 @@ impl Metrics {
     }
 
     pub fn backend_call(&self, operation: &'static str, elapsed: Duration, server_error: bool) {
-        self.backend_latency
-            .get_or_create(&OperationLabel { operation })
-            .observe(elapsed.as_secs_f64());
+        self.backend_latency.get_or_create(&OperationLabel { operation }).observe(elapsed.as_secs_f64());
         if server_error {
-            self.backend_errors
-                .get_or_create(&OperationLabel { operation })
-                .inc();
+            self.backend_errors.get_or_create(&OperationLabel { operation }).inc();
         }
     }
 
     /// Records a finished job run: its result, when, how long, and how much it changed.
     pub fn job_finished(&self, job: &'static str, ok: bool, elapsed: Duration, changed: u64) {
-        self.jobs
-            .get_or_create(&JobLabels {
-                job,
-                result: if ok { "ok" } else { "error" },
-            })
-            .inc();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
+        self.jobs.get_or_create(&JobLabels { job, result: if ok { "ok" } else { "error" } }).inc();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         let label = JobLabel { job };
         self.job_last_run.get_or_create(&label).set(now);
         if ok {
             self.job_last_success.get_or_create(&label).set(now);
         }
-        self.job_duration
-            .get_or_create(&label)
-            .set(elapsed.as_secs_f64());
+        self.job_duration.get_or_create(&label).set(elapsed.as_secs_f64());
         self.job_changes.get_or_create(&label).inc_by(changed);
     }
 
@@ -374,21 +272,13 @@ mod tests {
         m.backend_call("GetObject", Duration::from_millis(2), false);
         m.job_finished("scrub", true, Duration::from_millis(1500), 2);
         let text = m.render(12345);
-        assert!(
-            text.contains(r#"tollgate_requests_total{operation="GetObject",status="200"} 1"#),
-            "{text}"
-        );
+        assert!(text.contains(r#"tollgate_requests_total{operation="GetObject",status="200"} 1"#), "{text}");
         assert!(text.contains(r#"tollgate_requests_total{operation="GetObject",status="404"} 1"#));
         assert!(text.contains(r#"tollgate_body_bytes_total{direction="out"} 4096"#));
         assert!(text.contains(r#"tollgate_denied_requests_total{reason="throttled"} 1"#));
-        assert!(
-            text.contains(r#"tollgate_request_duration_seconds_count{operation="GetObject"} 2"#)
-        );
+        assert!(text.contains(r#"tollgate_request_duration_seconds_count{operation="GetObject"} 2"#));
         assert!(text.contains(r#"tollgate_job_runs_total{job="scrub",result="ok"} 1"#));
-        assert!(
-            text.contains(r#"tollgate_job_last_duration_seconds{job="scrub"} 1.5"#),
-            "{text}"
-        );
+        assert!(text.contains(r#"tollgate_job_last_duration_seconds{job="scrub"} 1.5"#), "{text}");
         assert!(text.contains(r#"tollgate_job_changes_total{job="scrub"} 2"#));
         assert!(text.contains(r#"tollgate_job_last_success_timestamp_seconds{job="scrub"}"#));
         assert!(text.contains("tollgate_in_flight_requests 0"));

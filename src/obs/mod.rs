@@ -12,27 +12,15 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global tracing subscriber (text or JSON lines on stderr).
 pub fn init_logging(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match cfg.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
     };
 }
 
 fn json(status: http::StatusCode, body: &serde_json::Value) -> http::Response<s3s::Body> {
-    http::Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(s3s::Body::from(body.to_string()))
-        .unwrap_or_default()
+    http::Response::builder().status(status).header(http::header::CONTENT_TYPE, "application/json").body(s3s::Body::from(body.to_string())).unwrap_or_default()
 }
 
 /// Answers the operational endpoints; `None` for everything else (the S3 front).
@@ -44,27 +32,13 @@ pub async fn route(app: &App, req: &http::Request<Incoming>) -> Option<http::Res
         "/metrics" => {
             let text = app.metrics.render(app.metadata_size());
             let mut resp = http::Response::new(s3s::Body::from(text));
-            resp.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
+            resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
             Some(resp)
         }
-        "/health" => Some(json(
-            http::StatusCode::OK,
-            &serde_json::json!({"status": "ok"}),
-        )),
+        "/health" => Some(json(http::StatusCode::OK, &serde_json::json!({"status": "ok"}))),
         "/ready" => Some(match app.ready().await {
-            Ok(()) => json(
-                http::StatusCode::OK,
-                &serde_json::json!({"status": "ready"}),
-            ),
-            Err(failed) => json(
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                &serde_json::json!({"status": "not ready", "failed": failed}),
-            ),
+            Ok(()) => json(http::StatusCode::OK, &serde_json::json!({"status": "ready"})),
+            Err(failed) => json(http::StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"status": "not ready", "failed": failed})),
         }),
         _ => None,
     }
@@ -76,10 +50,7 @@ pub async fn probe(addr: &str, path: &str) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let io = async {
         let mut conn = tokio::net::TcpStream::connect(addr).await?;
-        conn.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
         let mut answer = Vec::new();
         conn.read_to_end(&mut answer).await?;
         Ok::<_, std::io::Error>(answer)

@@ -41,8 +41,7 @@ pub enum Access {
 pub fn classify(op: &str) -> Access {
     match op {
         "ListBuckets" => Access::ListBuckets,
-        "GetObject" | "HeadObject" | "ListObjects" | "ListObjectsV2" | "HeadBucket"
-        | "GetBucketLocation" => Access::PublicRead,
+        "GetObject" | "HeadObject" | "ListObjects" | "ListObjectsV2" | "HeadBucket" | "GetBucketLocation" => Access::PublicRead,
         "ListObjectVersions"
         | "GetObjectTagging"
         | "GetObjectAcl"
@@ -88,11 +87,7 @@ pub enum Denial {
 pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>) -> Result<(), Denial> {
     let public = bucket.is_some_and(|b| b.visibility == Visibility::PublicRead);
     if p.is_anonymous() {
-        return if access == Access::PublicRead && public {
-            Ok(())
-        } else {
-            Err(Denial::Anonymous)
-        };
+        return if access == Access::PublicRead && public { Ok(()) } else { Err(Denial::Anonymous) };
     }
     if access == Access::ListBuckets {
         return Ok(());
@@ -100,22 +95,14 @@ pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>) -> R
     if let Some(b) = bucket
         && !p.sees_tenant(&b.tenant)
     {
-        return if access == Access::PublicRead && public {
-            Ok(())
-        } else {
-            Err(Denial::ForeignBucket)
-        };
+        return if access == Access::PublicRead && public { Ok(()) } else { Err(Denial::ForeignBucket) };
     }
     let needed = match access {
         Access::ListBuckets | Access::PublicRead | Access::Read => Role::Reader,
         Access::Write => Role::Writer,
         Access::Manage => Role::Admin,
     };
-    if p.root || p.role >= needed {
-        Ok(())
-    } else {
-        Err(Denial::Role)
-    }
+    if p.root || p.role >= needed { Ok(()) } else { Err(Denial::Role) }
 }
 
 /// The access check of every S3 request.
@@ -125,17 +112,15 @@ pub struct Policy {
     limiter: Arc<Limiter>,
     metrics: Arc<Metrics>,
     topics: Arc<Topics>,
+    /// Largest object or part accepted (`storage.max_object_size`).
+    max_object_size: u64,
 }
 
 /// The S3 operations that act on one key, and what they do to it under a topic (`None`:
 /// a write, Create or Overwrite depending on whether the key exists).
 fn topic_op(op: &str) -> Option<Option<TopicOp>> {
     match op {
-        "GetObject"
-        | "HeadObject"
-        | "GetObjectTagging"
-        | "GetObjectAcl"
-        | "GetObjectAttributes" => Some(Some(TopicOp::Read)),
+        "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl" | "GetObjectAttributes" => Some(Some(TopicOp::Read)),
         "DeleteObject" => Some(Some(TopicOp::Delete)),
         "PutObject"
         | "CopyObject"
@@ -163,39 +148,49 @@ fn essence(ct: &str) -> &str {
 
 impl Policy {
     #[must_use]
-    pub fn new(
-        keys: Arc<KeyStore>,
-        store: Arc<dyn Store>,
-        limiter: Arc<Limiter>,
-        metrics: Arc<Metrics>,
-        topics: Arc<Topics>,
-    ) -> Self {
-        Self {
-            keys,
-            store,
-            limiter,
-            metrics,
-            topics,
-        }
+    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>, metrics: Arc<Metrics>, topics: Arc<Topics>, max_object_size: u64) -> Self {
+        Self { keys, store, limiter, metrics, topics, max_object_size }
     }
 
-    fn deny(
-        &self,
-        p: &Principal,
-        cx: Option<&RequestContext>,
-        op: &str,
-        bucket: &str,
-        key: &str,
-        reason: &'static str,
-    ) -> s3s::S3Error {
+    /// Refuses at once, before its body is read, a write whose declared size is over the
+    /// object size limit or the room left by the bucket's and tenant's quotas (the commit
+    /// re-checks what really arrived).
+    fn declared_size_rules(&self, bucket: &str, key: Option<&str>, size: Option<u64>) -> S3Result<()> {
+        let Some(size) = size else { return Ok(()) };
+        if size > self.max_object_size {
+            return Err(refuse(
+                s3s::S3ErrorCode::EntityTooLarge,
+                format!("Your proposed upload exceeds the maximum allowed object size ({} bytes).", self.max_object_size),
+            ));
+        }
+        let (Some(key), Some(record)) = (key, self.bucket(bucket)?) else { return Ok(()) };
+        let internal = |e: crate::meta::Error| {
+            tracing::error!(error = %e, "quota lookup failed");
+            s3s::s3_error!(InternalError)
+        };
+        let old = self.store.object_get(bucket, key).map_err(internal)?.map(|o| o.size);
+        let mut verdict = record.quota.admits(record.objects, record.bytes, old, size);
+        if verdict.is_ok()
+            && let Some(tenant) = self.store.tenant_get(&record.tenant).map_err(internal)?
+            && !tenant.quota.is_unlimited()
+        {
+            let (objects, bytes) = self.store.tenant_usage(&record.tenant).map_err(internal)?;
+            verdict = tenant.quota.admits(objects, bytes, old, size);
+        }
+        verdict.map_err(|why| {
+            let mut e = refuse(s3s::S3ErrorCode::Custom("QuotaExceeded".into()), format!("Quota exceeded: {why}"));
+            e.set_status_code(http::StatusCode::FORBIDDEN);
+            e
+        })
+    }
+
+    fn deny(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, bucket: &str, key: &str, reason: &'static str) -> s3s::S3Error {
         self.metrics.denied(reason);
         tracing::info!(op, bucket, reason, principal = %p.access_key, "access denied");
         // An anonymous denial is audited by the server with the others of its source
         // address and minute (audit::DenialLog): one entry each would let a flood fill the disk.
         if !p.is_anonymous()
-            && let Err(e) = self
-                .store
-                .audit_append(&audit::entry_for(p, cx, op, bucket, key, "denied", 0))
+            && let Err(e) = self.store.audit_append(&audit::entry_for(p, cx, op, bucket, key, "denied", 0))
         {
             tracing::error!(error = %e, "audit append failed");
         }
@@ -205,15 +200,7 @@ impl Policy {
     /// Applies the bucket's topic rules, if the request falls under a topic: `Ok(true)`
     /// when they allowed it (the tenant rules then do not apply: a mailbox takes writes
     /// from other tenants), `Ok(false)` when no topic is concerned.
-    fn topic_check(
-        &self,
-        p: &Principal,
-        cx: Option<&RequestContext>,
-        op: &str,
-        bucket: &str,
-        key: &str,
-        query: &str,
-    ) -> S3Result<bool> {
+    fn topic_check(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, bucket: &str, key: &str, query: &str) -> S3Result<bool> {
         let rules = self.topics.of(bucket);
         if rules.is_empty() {
             return Ok(false);
@@ -225,13 +212,11 @@ impl Policy {
             // A listing inside an open or public topic is allowed to those its read mode
             // lets in; every listing of the bucket is then filtered key by key.
             let prefix = crate::admin::form_value(query, "prefix").unwrap_or_default();
-            return Ok(
-                match topics::listing_topic(&rules, &prefix).map(|r| r.read) {
-                    Some(ReadMode::Public) => true,
-                    Some(ReadMode::Open) if !p.is_anonymous() => true,
-                    _ => false,
-                },
-            );
+            return Ok(match topics::listing_topic(&rules, &prefix).map(|r| r.read) {
+                Some(ReadMode::Public) => true,
+                Some(ReadMode::Open) if !p.is_anonymous() => true,
+                _ => false,
+            });
         }
         let (Some(what), Some(t)) = (topic_op(op), topics::locate(&rules, key)) else {
             return Ok(false);
@@ -242,52 +227,42 @@ impl Policy {
             None => TopicOp::Create,
         };
         match topics::decide(p, &record.tenant, &t, what) {
-            Ok(()) => Ok(true),
-            Err(TopicDenial::Immutable) => {
-                Err(self.deny(p, cx, op, bucket, key, "topic_immutable"))
+            Ok(()) if matches!(what, TopicOp::Create | TopicOp::Overwrite) && !p.root && !self.is_user(&record.tenant, t.owner)? => {
+                // Open topics take writes from anyone, but only into the space of a user of
+                // the bucket's tenant (the README's `{owner}`), never an invented one.
+                Err(self.deny(p, cx, op, bucket, key, "topic"))
             }
+            Ok(()) => Ok(true),
+            Err(TopicDenial::Immutable) => Err(self.deny(p, cx, op, bucket, key, "topic_immutable")),
             Err(_) => Err(self.deny(p, cx, op, bucket, key, "topic")),
         }
     }
 
+    fn is_user(&self, tenant: &str, name: &str) -> S3Result<bool> {
+        self.store.user_get(tenant, name).map(|u| u.is_some()).map_err(|e| {
+            tracing::error!(error = %e, "user lookup failed");
+            s3s::s3_error!(InternalError)
+        })
+    }
+
     fn object_exists(&self, bucket: &str, key: &str) -> S3Result<bool> {
-        self.store
-            .object_get(bucket, key)
-            .map(|o| o.is_some())
-            .map_err(|e| {
-                tracing::error!(error = %e, "object lookup failed");
-                s3s::s3_error!(InternalError)
-            })
+        self.store.object_get(bucket, key).map(|o| o.is_some()).map_err(|e| {
+            tracing::error!(error = %e, "object lookup failed");
+            s3s::s3_error!(InternalError)
+        })
     }
 
     /// The rules of a write of `size` bytes of `content_type` under a topic: size, type,
     /// and for `single-*` topics the optimistic lock (and one object per owner).
-    fn topic_write_rules(
-        t: &TopicKey<'_>,
-        size: Option<u64>,
-        content_type: Option<&str>,
-    ) -> S3Result<()> {
+    fn topic_write_rules(t: &TopicKey<'_>, size: Option<u64>, content_type: Option<&str>) -> S3Result<()> {
         let r = t.rule;
         if r.max_size > 0 && size.is_some_and(|n| n > r.max_size) {
-            return Err(refuse(
-                s3s::S3ErrorCode::EntityTooLarge,
-                format!(
-                    "objects under topic {} are at most {} bytes",
-                    r.topic, r.max_size
-                ),
-            ));
+            return Err(refuse(s3s::S3ErrorCode::EntityTooLarge, format!("objects under topic {} are at most {} bytes", r.topic, r.max_size)));
         }
-        if !r.content_types.is_empty()
-            && !content_type.is_some_and(|ct| r.content_types.iter().any(|a| a == essence(ct)))
-        {
+        if !r.content_types.is_empty() && !content_type.is_some_and(|ct| r.content_types.iter().any(|a| a == essence(ct))) {
             return Err(refuse(
                 s3s::S3ErrorCode::InvalidArgument,
-                format!(
-                    "content type {:?} is not accepted under topic {} (accepted: {})",
-                    content_type.unwrap_or(""),
-                    r.topic,
-                    r.content_types.join(", ")
-                ),
+                format!("content type {:?} is not accepted under topic {} (accepted: {})", content_type.unwrap_or(""), r.topic, r.content_types.join(", ")),
             ));
         }
         Ok(())
@@ -295,39 +270,23 @@ impl Policy {
 
     /// `single-*` topics: a write carries `If-Match` (replace) or `If-None-Match: *`
     /// (create), and a create finds no other object of the owner's.
-    fn single_lock_rules(
-        &self,
-        t: &TopicKey<'_>,
-        bucket: &str,
-        key: &str,
-        if_match: bool,
-        if_none_match_any: bool,
-    ) -> S3Result<()> {
+    fn single_lock_rules(&self, t: &TopicKey<'_>, bucket: &str, key: &str, if_match: bool, if_none_match_any: bool) -> S3Result<()> {
         if !matches!(t.rule.write, WriteMode::SingleAuth | WriteMode::SingleOpen) {
             return Ok(());
         }
         if !if_match && !if_none_match_any {
             return Err(refuse(
                 s3s::S3ErrorCode::PreconditionFailed,
-                format!(
-                    "writes under topic {} must carry If-Match with the current ETag, or If-None-Match: * to create",
-                    t.rule.topic
-                ),
+                format!("writes under topic {} must carry If-Match with the current ETag, or If-None-Match: * to create", t.rule.topic),
             ));
         }
         if if_none_match_any {
             let owner_prefix = format!("{}/{}/", t.rule.topic, t.owner);
-            let other = self
-                .store
-                .object_scan(bucket, &owner_prefix, None)
-                .find_map(|r| r.ok().map(|(k, _)| k).filter(|k| k != key));
+            let other = self.store.object_scan(bucket, &owner_prefix, None).find_map(|r| r.ok().map(|(k, _)| k).filter(|k| k != key));
             if let Some(other) = other {
                 return Err(refuse(
                     s3s::S3ErrorCode::PreconditionFailed,
-                    format!(
-                        "topic {} holds one object per owner: replace {other} with If-Match",
-                        t.rule.topic
-                    ),
+                    format!("topic {} holds one object per owner: replace {other} with If-Match", t.rule.topic),
                 ));
             }
         }
@@ -336,35 +295,19 @@ impl Policy {
 
     /// A read of `bucket/key` (a GET, or a copy's source): the topic's read mode if the
     /// key is under one, else the tenant rules.
-    fn authorize_read(
-        &self,
-        p: &Principal,
-        cx: Option<&RequestContext>,
-        op: &str,
-        bucket: &str,
-        key: &str,
-    ) -> S3Result<()> {
+    fn authorize_read(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, bucket: &str, key: &str) -> S3Result<()> {
         let rules = self.topics.of(bucket);
         if let Some(t) = topics::locate(&rules, key)
             && let Some(record) = self.bucket(bucket)?
         {
-            return topics::decide(p, &record.tenant, &t, TopicOp::Read)
-                .map_err(|_| self.deny(p, cx, op, bucket, key, "topic"));
+            return topics::decide(p, &record.tenant, &t, TopicOp::Read).map_err(|_| self.deny(p, cx, op, bucket, key, "topic"));
         }
         self.enforce(p, cx, op, Access::PublicRead, bucket, key)
     }
 
     /// Charges an allowed request to its rate limits: records its admission for the
     /// bodies and headers, or refuses it with 503 SlowDown and Retry-After (audited).
-    fn admit(
-        &self,
-        p: &Principal,
-        cx: Option<&RequestContext>,
-        op: &str,
-        access: Access,
-        bucket: &str,
-        key: &str,
-    ) -> S3Result<()> {
+    fn admit(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, access: Access, bucket: &str, key: &str) -> S3Result<()> {
         let Some(cx) = cx else { return Ok(()) };
         let class = match access {
             Access::ListBuckets | Access::PublicRead | Access::Read => Class::Read,
@@ -378,25 +321,13 @@ impl Policy {
             Err(throttled) => {
                 self.metrics.denied("throttled");
                 tracing::info!(op, bucket, principal = %p.access_key, retry_after_ms = throttled.retry_after.as_millis(), "throttled");
-                if let Err(e) = self.store.audit_append(&audit::entry_for(
-                    p,
-                    Some(cx),
-                    op,
-                    bucket,
-                    key,
-                    "throttled",
-                    0,
-                )) {
+                if let Err(e) = self.store.audit_append(&audit::entry_for(p, Some(cx), op, bucket, key, "throttled", 0)) {
                     tracing::error!(error = %e, "audit append failed");
                 }
                 let mut err = s3s::s3_error!(SlowDown, "Please reduce your request rate.");
                 let mut headers = http::HeaderMap::new();
-                let retry = throttled.retry_after.as_secs()
-                    + u64::from(throttled.retry_after.subsec_nanos() > 0);
-                headers.insert(
-                    http::header::RETRY_AFTER,
-                    http::HeaderValue::from(retry.max(1)),
-                );
+                let retry = throttled.retry_after.as_secs() + u64::from(throttled.retry_after.subsec_nanos() > 0);
+                headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(retry.max(1)));
                 headers.insert("ratelimit-limit", http::HeaderValue::from(throttled.limit));
                 headers.insert("ratelimit-remaining", http::HeaderValue::from(0u64));
                 headers.insert("ratelimit-reset", http::HeaderValue::from(retry.max(1)));
@@ -415,22 +346,10 @@ impl Policy {
 
     /// Checks `access` to `bucket`; a denial is audited and answered AccessDenied, never
     /// revealing whether a key exists.
-    fn enforce(
-        &self,
-        p: &Principal,
-        cx: Option<&RequestContext>,
-        op: &str,
-        access: Access,
-        bucket: &str,
-        key: &str,
-    ) -> S3Result<()> {
+    fn enforce(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, access: Access, bucket: &str, key: &str) -> S3Result<()> {
         // CreateBucket names a bucket that should not exist yet: a taken name is the
         // backend's BucketAlreadyExists, not a denial.
-        let record = if bucket.is_empty() || op == "CreateBucket" {
-            None
-        } else {
-            self.bucket(bucket)?
-        };
+        let record = if bucket.is_empty() || op == "CreateBucket" { None } else { self.bucket(bucket)? };
         match decide(p, access, record.as_ref()) {
             Ok(()) => Ok(()),
             Err(why) => Err(self.deny(
@@ -450,12 +369,7 @@ impl Policy {
 
     /// A copy reads its source: the caller must be allowed to GET it too (so a
     /// public-read source may be copied, as it may be downloaded).
-    fn check_copy_source<T>(
-        &self,
-        req: &S3Request<T>,
-        op: &str,
-        source: &CopySource,
-    ) -> S3Result<()> {
+    fn check_copy_source<T>(&self, req: &S3Request<T>, op: &str, source: &CopySource) -> S3Result<()> {
         let CopySource::Bucket { bucket, key, .. } = source else {
             return Ok(());
         };
@@ -468,10 +382,7 @@ impl Policy {
 impl S3Access for Policy {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let principal = match cx.credentials() {
-            Some(creds) => self
-                .keys
-                .principal(&creds.access_key)
-                .ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?,
+            Some(creds) => self.keys.principal(&creds.access_key).ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?,
             None => Principal::anonymous(),
         };
         if !principal.is_anonymous()
@@ -513,64 +424,34 @@ impl S3Access for Policy {
         if matches!(t.rule.write, WriteMode::SingleAuth | WriteMode::SingleOpen) {
             return Err(refuse(
                 s3s::S3ErrorCode::InvalidRequest,
-                format!(
-                    "objects under topic {} are replaced under If-Match: PUT the object instead of copying it",
-                    t.rule.topic
-                ),
+                format!("objects under topic {} are replaced under If-Match: PUT the object instead of copying it", t.rule.topic),
             ));
         }
-        let CopySource::Bucket {
-            bucket: src_bucket,
-            key: src_key,
-            ..
-        } = &req.input.copy_source
-        else {
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &req.input.copy_source else {
             return Ok(());
         };
-        let source = self
-            .store
-            .object_get(src_bucket, src_key)
-            .map_err(|_| s3s::s3_error!(InternalError))?;
+        let source = self.store.object_get(src_bucket, src_key).map_err(|_| s3s::s3_error!(InternalError))?;
         let Some(source) = source else { return Ok(()) };
-        let replace = req
-            .input
-            .metadata_directive
-            .as_ref()
-            .is_some_and(|d| d.as_str() == "REPLACE");
-        let content_type = if replace {
-            req.input.content_type.clone()
-        } else {
-            source.attrs.content_type.clone()
-        };
+        let replace = req.input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
+        let content_type = if replace { req.input.content_type.clone() } else { source.attrs.content_type.clone() };
         Self::topic_write_rules(&t, Some(source.size), content_type.as_deref())?;
         if t.rule.content_addressed && source.sha256 != t.name {
-            return Err(refuse(
-                s3s::S3ErrorCode::BadDigest,
-                format!("{} is not the SHA-256 of the source object", t.name),
-            ));
+            return Err(refuse(s3s::S3ErrorCode::BadDigest, format!("{} is not the SHA-256 of the source object", t.name)));
         }
         Ok(())
     }
 
     async fn put_object(&self, req: &mut S3Request<s3s::dto::PutObjectInput>) -> S3Result<()> {
+        let declared = req.input.content_length.and_then(|n| u64::try_from(n).ok());
+        self.declared_size_rules(&req.input.bucket, Some(&req.input.key), declared)?;
         let rules = self.topics.of(&req.input.bucket);
         let Some(t) = topics::locate(&rules, &req.input.key) else {
             return Ok(());
         };
         let size = req.input.content_length.and_then(|n| u64::try_from(n).ok());
         Self::topic_write_rules(&t, size, req.input.content_type.as_deref())?;
-        let if_none_match_any = req
-            .input
-            .if_none_match
-            .as_ref()
-            .is_some_and(ETagCondition::is_any);
-        self.single_lock_rules(
-            &t,
-            &req.input.bucket,
-            &req.input.key,
-            req.input.if_match.is_some(),
-            if_none_match_any,
-        )?;
+        let if_none_match_any = req.input.if_none_match.as_ref().is_some_and(ETagCondition::is_any);
+        self.single_lock_rules(&t, &req.input.bucket, &req.input.key, req.input.if_match.is_some(), if_none_match_any)?;
         if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) {
             // Immutable: even a racing writer cannot replace what another just stored.
             req.input.if_none_match = Some(ETagCondition::Any);
@@ -578,30 +459,18 @@ impl S3Access for Policy {
         if t.rule.content_addressed {
             // The backend verifies x-amz-checksum-sha256 while the body streams and stores
             // nothing on a mismatch: the name is that checksum.
-            let digest = (t.name.len() == 64
-                && t.name
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| hex_simd::decode_to_vec(t.name).ok())
-            .flatten()
-            .ok_or_else(|| {
-                refuse(
-                    s3s::S3ErrorCode::BadDigest,
-                    format!(
-                        "under topic {} the name must be the lower-case hex SHA-256 of the body",
-                        t.rule.topic
-                    ),
-                )
-            })?;
+            let digest = (t.name.len() == 64 && t.name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .then(|| hex_simd::decode_to_vec(t.name).ok())
+                .flatten()
+                .ok_or_else(|| {
+                    refuse(s3s::S3ErrorCode::BadDigest, format!("under topic {} the name must be the lower-case hex SHA-256 of the body", t.rule.topic))
+                })?;
             req.input.checksum_sha256 = Some(base64_simd::STANDARD.encode_to_string(digest));
         }
         Ok(())
     }
 
-    async fn create_multipart_upload(
-        &self,
-        req: &mut S3Request<s3s::dto::CreateMultipartUploadInput>,
-    ) -> S3Result<()> {
+    async fn create_multipart_upload(&self, req: &mut S3Request<s3s::dto::CreateMultipartUploadInput>) -> S3Result<()> {
         let rules = self.topics.of(&req.input.bucket);
         let Some(t) = topics::locate(&rules, &req.input.key) else {
             return Ok(());
@@ -609,16 +478,15 @@ impl S3Access for Policy {
         if t.rule.content_addressed {
             return Err(refuse(
                 s3s::S3ErrorCode::InvalidRequest,
-                format!(
-                    "topic {} is content-addressed: upload each object in one PUT (its name is the SHA-256 of the whole body)",
-                    t.rule.topic
-                ),
+                format!("topic {} is content-addressed: upload each object in one PUT (its name is the SHA-256 of the whole body)", t.rule.topic),
             ));
         }
         Self::topic_write_rules(&t, None, req.input.content_type.as_deref())
     }
 
     async fn upload_part(&self, req: &mut S3Request<s3s::dto::UploadPartInput>) -> S3Result<()> {
+        let declared = req.input.content_length.and_then(|n| u64::try_from(n).ok());
+        self.declared_size_rules(&req.input.bucket, None, declared)?;
         let rules = self.topics.of(&req.input.bucket);
         let Some(t) = topics::locate(&rules, &req.input.key) else {
             return Ok(());
@@ -627,36 +495,20 @@ impl S3Access for Policy {
         Self::topic_write_rules(&t, size, None)
     }
 
-    async fn complete_multipart_upload(
-        &self,
-        req: &mut S3Request<s3s::dto::CompleteMultipartUploadInput>,
-    ) -> S3Result<()> {
+    async fn complete_multipart_upload(&self, req: &mut S3Request<s3s::dto::CompleteMultipartUploadInput>) -> S3Result<()> {
         let rules = self.topics.of(&req.input.bucket);
         let Some(t) = topics::locate(&rules, &req.input.key) else {
             return Ok(());
         };
-        let if_none_match_any = req
-            .input
-            .if_none_match
-            .as_ref()
-            .is_some_and(ETagCondition::is_any);
-        self.single_lock_rules(
-            &t,
-            &req.input.bucket,
-            &req.input.key,
-            req.input.if_match.is_some(),
-            if_none_match_any,
-        )?;
+        let if_none_match_any = req.input.if_none_match.as_ref().is_some_and(ETagCondition::is_any);
+        self.single_lock_rules(&t, &req.input.bucket, &req.input.key, req.input.if_match.is_some(), if_none_match_any)?;
         if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) {
             req.input.if_none_match = Some(ETagCondition::Any);
         }
         Ok(())
     }
 
-    async fn delete_objects(
-        &self,
-        req: &mut S3Request<s3s::dto::DeleteObjectsInput>,
-    ) -> S3Result<()> {
+    async fn delete_objects(&self, req: &mut S3Request<s3s::dto::DeleteObjectsInput>) -> S3Result<()> {
         let rules = self.topics.of(&req.input.bucket);
         if rules.is_empty() {
             return Ok(());
@@ -676,10 +528,7 @@ impl S3Access for Policy {
         Ok(())
     }
 
-    async fn upload_part_copy(
-        &self,
-        req: &mut S3Request<s3s::dto::UploadPartCopyInput>,
-    ) -> S3Result<()> {
+    async fn upload_part_copy(&self, req: &mut S3Request<s3s::dto::UploadPartCopyInput>) -> S3Result<()> {
         self.check_copy_source(req, "UploadPartCopy", &req.input.copy_source)
     }
 }
@@ -689,13 +538,7 @@ mod tests {
     use super::*;
 
     fn principal(tenant: &str, role: Role) -> Principal {
-        Principal {
-            tenant: tenant.into(),
-            user: "u".into(),
-            access_key: format!("K-{tenant}-{role:?}"),
-            role,
-            root: false,
-        }
+        Principal { tenant: tenant.into(), user: "u".into(), access_key: format!("K-{tenant}-{role:?}"), role, root: false }
     }
 
     fn bucket(tenant: &str, visibility: Visibility) -> BucketRecord {
@@ -711,31 +554,14 @@ mod tests {
         }
     }
 
-    const ALL: [Access; 5] = [
-        Access::ListBuckets,
-        Access::PublicRead,
-        Access::Read,
-        Access::Write,
-        Access::Manage,
-    ];
+    const ALL: [Access; 5] = [Access::ListBuckets, Access::PublicRead, Access::Read, Access::Write, Access::Manage];
 
     #[test]
     fn roles_within_the_own_tenant() {
         let own = bucket("a", Visibility::Private);
         for (role, allowed) in [
-            (
-                Role::Reader,
-                vec![Access::ListBuckets, Access::PublicRead, Access::Read],
-            ),
-            (
-                Role::Writer,
-                vec![
-                    Access::ListBuckets,
-                    Access::PublicRead,
-                    Access::Read,
-                    Access::Write,
-                ],
-            ),
+            (Role::Reader, vec![Access::ListBuckets, Access::PublicRead, Access::Read]),
+            (Role::Writer, vec![Access::ListBuckets, Access::PublicRead, Access::Read, Access::Write]),
             (Role::Admin, ALL.to_vec()),
         ] {
             for access in ALL {
@@ -751,10 +577,7 @@ mod tests {
             let foreign = bucket("b", vis);
             for role in [Role::Reader, Role::Writer, Role::Admin] {
                 for access in [Access::Read, Access::Write, Access::Manage] {
-                    assert_eq!(
-                        decide(&principal("a", role), access, Some(&foreign)),
-                        Err(Denial::ForeignBucket)
-                    );
+                    assert_eq!(decide(&principal("a", role), access, Some(&foreign)), Err(Denial::ForeignBucket));
                 }
                 let public_read = decide(&principal("a", role), Access::PublicRead, Some(&foreign));
                 assert_eq!(public_read.is_ok(), vis == Visibility::PublicRead);
@@ -768,11 +591,7 @@ mod tests {
         for access in ALL {
             for vis in [Visibility::Private, Visibility::PublicRead] {
                 let ok = decide(&anon, access, Some(&bucket("a", vis))).is_ok();
-                assert_eq!(
-                    ok,
-                    access == Access::PublicRead && vis == Visibility::PublicRead,
-                    "{access:?} {vis:?}"
-                );
+                assert_eq!(ok, access == Access::PublicRead && vis == Visibility::PublicRead, "{access:?} {vis:?}");
             }
             assert!(decide(&anon, access, None).is_err());
         }

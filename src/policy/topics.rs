@@ -46,11 +46,7 @@ pub enum TopicDenial {
 pub fn locate<'a>(rules: &'a [TopicRule], key: &'a str) -> Option<TopicKey<'a>> {
     let rule = rules
         .iter()
-        .filter(|r| {
-            key.len() > r.topic.len()
-                && key.starts_with(r.topic.as_str())
-                && key.as_bytes()[r.topic.len()] == b'/'
-        })
+        .filter(|r| key.len() > r.topic.len() && key.starts_with(r.topic.as_str()) && key.as_bytes()[r.topic.len()] == b'/')
         .max_by_key(|r| r.topic.len())?;
     let rest = &key[rule.topic.len() + 1..];
     let (owner, name) = rest.split_once('/').unwrap_or((rest, ""));
@@ -63,19 +59,10 @@ fn is_owner(p: &Principal, bucket_tenant: &str, owner: &str) -> bool {
 }
 
 /// The topic decision for `op` by `p` on `t`, in a bucket of `bucket_tenant`.
-pub fn decide(
-    p: &Principal,
-    bucket_tenant: &str,
-    t: &TopicKey<'_>,
-    op: TopicOp,
-) -> Result<(), TopicDenial> {
+pub fn decide(p: &Principal, bucket_tenant: &str, t: &TopicKey<'_>, op: TopicOp) -> Result<(), TopicDenial> {
     let owner = is_owner(p, bucket_tenant, t.owner);
     let allowed = |yes: bool| {
-        if yes {
-            Ok(())
-        } else {
-            Err(TopicDenial::NotAllowed)
-        }
+        if yes { Ok(()) } else { Err(TopicDenial::NotAllowed) }
     };
     match op {
         TopicOp::Read => allowed(match t.rule.read {
@@ -83,11 +70,7 @@ pub fn decide(
             ReadMode::Open => !p.is_anonymous(),
             ReadMode::Auth => owner || p.administers(bucket_tenant),
         }),
-        TopicOp::Overwrite | TopicOp::Delete
-            if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) =>
-        {
-            Err(TopicDenial::Immutable)
-        }
+        TopicOp::Overwrite | TopicOp::Delete if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) => Err(TopicDenial::Immutable),
         TopicOp::Create | TopicOp::Overwrite | TopicOp::Delete => {
             if t.owner.is_empty() || t.name.is_empty() {
                 return Err(TopicDenial::NoName);
@@ -106,11 +89,7 @@ pub fn decide(
 pub fn listing_topic<'a>(rules: &'a [TopicRule], prefix: &str) -> Option<&'a TopicRule> {
     rules
         .iter()
-        .filter(|r| {
-            prefix.len() > r.topic.len()
-                && prefix.starts_with(r.topic.as_str())
-                && prefix.as_bytes()[r.topic.len()] == b'/'
-        })
+        .filter(|r| prefix.len() > r.topic.len() && prefix.starts_with(r.topic.as_str()) && prefix.as_bytes()[r.topic.len()] == b'/')
         .max_by_key(|r| r.topic.len())
 }
 
@@ -123,10 +102,7 @@ pub struct Topics {
 
 impl Topics {
     pub fn load(store: Arc<dyn Store>) -> crate::meta::Result<Self> {
-        let topics = Self {
-            store,
-            by_bucket: RwLock::new(HashMap::new()),
-        };
+        let topics = Self { store, by_bucket: RwLock::new(HashMap::new()) };
         topics.reload_all()?;
         Ok(topics)
     }
@@ -137,38 +113,19 @@ impl Topics {
         for r in self.store.topic_list()? {
             by_bucket.entry(r.bucket.clone()).or_default().push(r);
         }
-        *self
-            .by_bucket
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = by_bucket
-            .into_iter()
-            .map(|(b, v)| (b, Arc::new(v)))
-            .collect();
+        *self.by_bucket.write().unwrap_or_else(PoisonError::into_inner) = by_bucket.into_iter().map(|(b, v)| (b, Arc::new(v))).collect();
         Ok(())
     }
 
     /// The rules of `bucket` (empty for most buckets).
     #[must_use]
     pub fn of(&self, bucket: &str) -> Arc<Vec<TopicRule>> {
-        self.by_bucket
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(bucket)
-            .cloned()
-            .unwrap_or_default()
+        self.by_bucket.read().unwrap_or_else(PoisonError::into_inner).get(bucket).cloned().unwrap_or_default()
     }
 
     fn reload(&self, bucket: &str) -> crate::meta::Result<()> {
-        let rules: Vec<TopicRule> = self
-            .store
-            .topic_list()?
-            .into_iter()
-            .filter(|r| r.bucket == bucket)
-            .collect();
-        let mut map = self
-            .by_bucket
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let rules: Vec<TopicRule> = self.store.topic_list()?.into_iter().filter(|r| r.bucket == bucket).collect();
+        let mut map = self.by_bucket.write().unwrap_or_else(PoisonError::into_inner);
         if rules.is_empty() {
             map.remove(bucket);
         } else {
@@ -177,21 +134,12 @@ impl Topics {
         Ok(())
     }
 
-    pub fn put(
-        &self,
-        rule: &TopicRule,
-        audit: Option<&crate::meta::AuditEntry>,
-    ) -> crate::meta::Result<()> {
+    pub fn put(&self, rule: &TopicRule, audit: Option<&crate::meta::AuditEntry>) -> crate::meta::Result<()> {
         self.store.topic_put(rule, audit)?;
         self.reload(&rule.bucket)
     }
 
-    pub fn delete(
-        &self,
-        bucket: &str,
-        topic: &str,
-        audit: Option<&crate::meta::AuditEntry>,
-    ) -> crate::meta::Result<()> {
+    pub fn delete(&self, bucket: &str, topic: &str, audit: Option<&crate::meta::AuditEntry>) -> crate::meta::Result<()> {
         self.store.topic_delete(bucket, topic, audit)?;
         self.reload(bucket)
     }
@@ -200,9 +148,7 @@ impl Topics {
 /// A topic name: 1 to 256 bytes, no leading or trailing `/`, no empty segment, no `..`.
 #[must_use]
 pub fn valid_topic_name(t: &str) -> bool {
-    (1..=256).contains(&t.len())
-        && t.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
-        && !t.chars().any(char::is_control)
+    (1..=256).contains(&t.len()) && t.split('/').all(|s| !s.is_empty() && s != "." && s != "..") && !t.chars().any(char::is_control)
 }
 
 #[cfg(test)]
@@ -210,40 +156,16 @@ mod tests {
     use super::*;
     use crate::auth::Role;
 
-    const WRITE_MODES: [WriteMode; 4] = [
-        WriteMode::SingleAuth,
-        WriteMode::SingleOpen,
-        WriteMode::AppendAuth,
-        WriteMode::AppendOpen,
-    ];
+    const WRITE_MODES: [WriteMode; 4] = [WriteMode::SingleAuth, WriteMode::SingleOpen, WriteMode::AppendAuth, WriteMode::AppendOpen];
     const READ_MODES: [ReadMode; 3] = [ReadMode::Auth, ReadMode::Open, ReadMode::Public];
-    const OPS: [TopicOp; 4] = [
-        TopicOp::Read,
-        TopicOp::Create,
-        TopicOp::Overwrite,
-        TopicOp::Delete,
-    ];
+    const OPS: [TopicOp; 4] = [TopicOp::Read, TopicOp::Create, TopicOp::Overwrite, TopicOp::Delete];
 
     fn rule(write: WriteMode, read: ReadMode) -> TopicRule {
-        TopicRule {
-            bucket: "b".into(),
-            topic: "inbox".into(),
-            write,
-            read,
-            content_addressed: false,
-            max_size: 0,
-            content_types: vec![],
-        }
+        TopicRule { bucket: "b".into(), topic: "inbox".into(), write, read, content_addressed: false, max_size: 0, content_types: vec![] }
     }
 
     fn user(tenant: &str, name: &str, role: Role) -> Principal {
-        Principal {
-            tenant: tenant.into(),
-            user: name.into(),
-            access_key: format!("K-{tenant}-{name}"),
-            role,
-            root: false,
-        }
+        Principal { tenant: tenant.into(), user: name.into(), access_key: format!("K-{tenant}-{name}"), role, root: false }
     }
 
     /// Everyone who might call: the owner, their tenant's other users of each role, another
@@ -254,40 +176,20 @@ mod tests {
             ("owner-writer", user("a", "alice", Role::Writer)),
             ("same-tenant writer", user("a", "bob", Role::Writer)),
             ("same-tenant admin", user("a", "carol", Role::Admin)),
-            (
-                "namesake in another tenant",
-                user("b", "alice", Role::Admin),
-            ),
-            (
-                "root",
-                Principal {
-                    root: true,
-                    ..user("root", "root", Role::Admin)
-                },
-            ),
+            ("namesake in another tenant", user("b", "alice", Role::Admin)),
+            ("root", Principal { root: true, ..user("root", "root", Role::Admin) }),
             ("anonymous", Principal::anonymous()),
         ]
     }
 
     #[test]
     fn keys_locate_their_topic_owner_and_name() {
-        let rules = vec![
-            rule(WriteMode::SingleAuth, ReadMode::Auth),
-            TopicRule {
-                topic: "inbox/urgent".into(),
-                ..rule(WriteMode::AppendOpen, ReadMode::Auth)
-            },
-        ];
+        let rules =
+            vec![rule(WriteMode::SingleAuth, ReadMode::Auth), TopicRule { topic: "inbox/urgent".into(), ..rule(WriteMode::AppendOpen, ReadMode::Auth) }];
         let t = locate(&rules, "inbox/alice/2026/x.json").unwrap();
-        assert_eq!(
-            (t.rule.topic.as_str(), t.owner, t.name),
-            ("inbox", "alice", "2026/x.json")
-        );
+        assert_eq!((t.rule.topic.as_str(), t.owner, t.name), ("inbox", "alice", "2026/x.json"));
         let t = locate(&rules, "inbox/urgent/bob/m1").unwrap();
-        assert_eq!(
-            (t.rule.topic.as_str(), t.owner, t.name),
-            ("inbox/urgent", "bob", "m1")
-        );
+        assert_eq!((t.rule.topic.as_str(), t.owner, t.name), ("inbox/urgent", "bob", "m1"));
         let t = locate(&rules, "inbox/alice").unwrap();
         assert_eq!((t.owner, t.name), ("alice", ""));
         assert!(locate(&rules, "inboxes/alice/x").is_none());
@@ -305,57 +207,32 @@ mod tests {
         for write in WRITE_MODES {
             for read in READ_MODES {
                 let r = rule(write, read);
-                let t = TopicKey {
-                    rule: &r,
-                    owner: "alice",
-                    name: "m1",
-                };
+                let t = TopicKey { rule: &r, owner: "alice", name: "m1" };
                 for (who, p) in callers() {
                     let owner = who.starts_with("owner");
                     for op in OPS {
                         let got = decide(&p, "a", &t, op);
                         let append = matches!(write, WriteMode::AppendAuth | WriteMode::AppendOpen);
-                        let open_write =
-                            matches!(write, WriteMode::SingleOpen | WriteMode::AppendOpen);
+                        let open_write = matches!(write, WriteMode::SingleOpen | WriteMode::AppendOpen);
                         let want = match op {
                             TopicOp::Read => match read {
                                 ReadMode::Public => true,
                                 ReadMode::Open => who != "anonymous",
-                                ReadMode::Auth => {
-                                    owner || who == "same-tenant admin" || who == "root"
-                                }
+                                ReadMode::Auth => owner || who == "same-tenant admin" || who == "root",
                             },
                             TopicOp::Overwrite | TopicOp::Delete if append => false,
                             _ if open_write => who != "anonymous",
                             _ => owner,
                         };
-                        assert_eq!(
-                            got.is_ok(),
-                            want,
-                            "{write:?}/{read:?}: {who} {op:?} -> {got:?}"
-                        );
+                        assert_eq!(got.is_ok(), want, "{write:?}/{read:?}: {who} {op:?} -> {got:?}");
                         if append && matches!(op, TopicOp::Overwrite | TopicOp::Delete) {
                             assert_eq!(got, Err(TopicDenial::Immutable));
                         }
                     }
                 }
                 // A write must name an object under an owner.
-                for t in [
-                    TopicKey {
-                        rule: &r,
-                        owner: "alice",
-                        name: "",
-                    },
-                    TopicKey {
-                        rule: &r,
-                        owner: "",
-                        name: "",
-                    },
-                ] {
-                    assert_eq!(
-                        decide(&user("a", "alice", Role::Writer), "a", &t, TopicOp::Create),
-                        Err(TopicDenial::NoName)
-                    );
+                for t in [TopicKey { rule: &r, owner: "alice", name: "" }, TopicKey { rule: &r, owner: "", name: "" }] {
+                    assert_eq!(decide(&user("a", "alice", Role::Writer), "a", &t, TopicOp::Create), Err(TopicDenial::NoName));
                 }
             }
         }

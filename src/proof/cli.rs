@@ -63,31 +63,20 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         sha.update(&buf[..n]);
     }
-    Ok(hex_simd::encode_to_string(
-        sha.finalize(),
-        hex_simd::AsciiCase::Lower,
-    ))
+    Ok(hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower))
 }
 
 /// Checks a file against a manifest and a public key, with no gateway involved.
 pub fn verify_offline(file: &Path, manifest_json: &[u8], pubkey: &str) -> Result<Manifest, String> {
     let m = Manifest::parse(manifest_json).map_err(|e| e.to_string())?;
-    let key = manifest::parse_public_key(pubkey)
-        .ok_or("the public key is not a 32-byte Ed25519 key in base64 or hex")?;
+    let key = manifest::parse_public_key(pubkey).ok_or("the public key is not a 32-byte Ed25519 key in base64 or hex")?;
     if manifest::key_id(&key) != m.key_id {
-        return Err(format!(
-            "the manifest was signed with key {}, not this one ({})",
-            m.key_id,
-            manifest::key_id(&key)
-        ));
+        return Err(format!("the manifest was signed with key {}, not this one ({})", m.key_id, manifest::key_id(&key)));
     }
     m.verify(&key).map_err(|e| e.to_string())?;
     let digest = sha256_file(file).map_err(|e| format!("{}: {e}", file.display()))?;
     if digest != m.sha256 {
-        return Err(format!(
-            "the file's SHA-256 {digest} is not the recorded {}",
-            m.sha256
-        ));
+        return Err(format!("the file's SHA-256 {digest} is not the recorded {}", m.sha256));
     }
     Ok(m)
 }
@@ -99,12 +88,7 @@ fn print(v: &Value) {
 pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
     let base = crate::admin::proofs::PREFIX;
     match cmd {
-        ProofCommand::Get {
-            bucket,
-            key,
-            id,
-            sha256,
-        } => {
+        ProofCommand::Get { bucket, key, id, sha256 } => {
             let path = match (bucket, key, id, sha256) {
                 (Some(b), Some(k), None, None) => format!("{base}object/{b}/{}", encode_key(&k)),
                 (None, None, Some(id), None) => format!("{base}id/{id}"),
@@ -113,14 +97,8 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
             };
             print(&request(conn, "GET", &path, Vec::new()).await?);
         }
-        ProofCommand::Pubkey => {
-            print(&request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?)
-        }
-        ProofCommand::Verify {
-            file,
-            manifest,
-            pubkey,
-        } => match (manifest, pubkey) {
+        ProofCommand::Pubkey => print(&request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?),
+        ProofCommand::Verify { file, manifest, pubkey } => match (manifest, pubkey) {
             (Some(m), Some(pk)) => {
                 let json = std::fs::read(&m).map_err(|e| format!("{}: {e}", m.display()))?;
                 let m = verify_offline(&file, &json, &pk)?;
@@ -140,18 +118,9 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
             }
             _ => {
                 let digest = sha256_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-                let v = request(
-                    conn,
-                    "POST",
-                    &format!("{base}verify?sha256={digest}"),
-                    Vec::new(),
-                )
-                .await?;
+                let v = request(conn, "POST", &format!("{base}verify?sha256={digest}"), Vec::new()).await?;
                 print(&v);
-                let ok = v["matches"].as_array().is_some_and(|m| {
-                    m.iter()
-                        .any(|c| c["signature_valid"] == true && c["chain_intact"] == true)
-                });
+                let ok = v["matches"].as_array().is_some_and(|m| m.iter().any(|c| c["signature_valid"] == true && c["chain_intact"] == true));
                 if !ok {
                     return Err(format!("no valid manifest records sha256 {digest}"));
                 }
@@ -159,35 +128,18 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
         },
         ProofCommand::Chain(ChainCommand::Verify { tenant }) => {
             let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
-            let key_for = |id: &str| {
-                keys["keys"][id]
-                    .as_str()
-                    .and_then(manifest::parse_public_key)
-            };
+            let key_for = |id: &str| keys["keys"][id].as_str().and_then(manifest::parse_public_key);
             let mut walk = manifest::ChainWalk::new(1, "", key_for);
             loop {
                 let from = walk.next_seq;
-                let page = request(
-                    conn,
-                    "GET",
-                    &format!("{base}chain/{tenant}?from={from}"),
-                    Vec::new(),
-                )
-                .await?;
-                let manifests: Vec<Manifest> =
-                    serde_json::from_value(page["manifests"].clone()).map_err(|e| e.to_string())?;
-                let checkpoints: Vec<manifest::Checkpoint> =
-                    serde_json::from_value(page["checkpoints"].clone())
-                        .map_err(|e| e.to_string())?;
-                walk.walk(&manifests, &checkpoints)
-                    .map_err(|e| e.to_string())?;
+                let page = request(conn, "GET", &format!("{base}chain/{tenant}?from={from}"), Vec::new()).await?;
+                let manifests: Vec<Manifest> = serde_json::from_value(page["manifests"].clone()).map_err(|e| e.to_string())?;
+                let checkpoints: Vec<manifest::Checkpoint> = serde_json::from_value(page["checkpoints"].clone()).map_err(|e| e.to_string())?;
+                walk.walk(&manifests, &checkpoints).map_err(|e| e.to_string())?;
                 if walk.next_seq == from {
                     let head_seq = page["head"]["seq"].as_u64().unwrap_or(0);
                     if head_seq + 1 != from {
-                        return Err(format!(
-                            "chain of {tenant} ends at seq {} but its head is {head_seq}",
-                            from - 1
-                        ));
+                        return Err(format!("chain of {tenant} ends at seq {} but its head is {head_seq}", from - 1));
                     }
                     break;
                 }
@@ -203,13 +155,5 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
 
 /// Percent-encodes a key for a URL path (keeping `/`).
 fn encode_key(k: &str) -> String {
-    k.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    k.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }

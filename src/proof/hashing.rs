@@ -66,9 +66,7 @@ impl BodyDigests {
     /// The MD5 in hex, as a single-part ETag (empty if not computed).
     #[must_use]
     pub fn md5_hex(&self) -> String {
-        self.md5
-            .map(|md5| hex_simd::encode_to_string(md5, hex_simd::AsciiCase::Lower))
-            .unwrap_or_default()
+        self.md5.map(|md5| hex_simd::encode_to_string(md5, hex_simd::AsciiCase::Lower)).unwrap_or_default()
     }
 }
 
@@ -91,11 +89,7 @@ impl BodyHasher {
         if set.sha256 {
             checksums.sha256 = Some(Default::default());
         }
-        Self {
-            md5: Some(Md5::new()),
-            sha256: sha2::Sha256::new(),
-            checksums,
-        }
+        Self { md5: Some(Md5::new()), sha256: sha2::Sha256::new(), checksums }
     }
 
     /// Leaves MD5 out: the costliest digest per byte, needed only for an ETag the gateway
@@ -145,16 +139,10 @@ mod tests {
         h.update(b"world");
         let d = h.finish();
         assert_eq!(d.md5_hex(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
-        assert_eq!(
-            d.sha256,
-            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-        );
+        assert_eq!(d.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
         // crc32("hello world") = 0x0d4a1185
         assert_eq!(d.checksums.crc32.as_deref(), Some("DUoRhQ=="));
-        assert_eq!(
-            d.checksums.sha256.as_deref(),
-            Some("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")
-        );
+        assert_eq!(d.checksums.sha256.as_deref(), Some("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="));
         assert!(d.checksums.crc32c.is_none());
     }
 }

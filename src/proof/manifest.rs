@@ -103,9 +103,7 @@ pub fn new_id() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("the OS random source is available");
     let n = u128::from_be_bytes(b);
-    (0..26)
-        .map(|i| ALPHABET[((n >> (i * 5)) & 31) as usize] as char)
-        .collect()
+    (0..26).map(|i| ALPHABET[((n >> (i * 5)) & 31) as usize] as char).collect()
 }
 
 /// The key id of a public key: the first 16 hex characters of its SHA-256.
@@ -126,19 +124,13 @@ fn unsigned_canonical<T: Serialize>(record: &T) -> String {
 /// `(key_id, base64 signature)` of `bytes`.
 fn sign_bytes(key: &SigningKey, bytes: &str) -> (String, String) {
     let sig = key.sign(bytes.as_bytes());
-    (
-        key_id(&key.verifying_key()),
-        base64_simd::STANDARD.encode_to_string(sig.to_bytes()),
-    )
+    (key_id(&key.verifying_key()), base64_simd::STANDARD.encode_to_string(sig.to_bytes()))
 }
 
 fn check_signature(key: &VerifyingKey, sig_b64: &str, bytes: &str) -> Result<(), VerifyError> {
-    let raw = base64_simd::STANDARD
-        .decode_to_vec(sig_b64)
-        .map_err(|_| VerifyError::BadSignature)?;
+    let raw = base64_simd::STANDARD.decode_to_vec(sig_b64).map_err(|_| VerifyError::BadSignature)?;
     let sig = Signature::from_slice(&raw).map_err(|_| VerifyError::BadSignature)?;
-    key.verify(bytes.as_bytes(), &sig)
-        .map_err(|_| VerifyError::BadSignature)
+    key.verify(bytes.as_bytes(), &sig).map_err(|_| VerifyError::BadSignature)
 }
 
 /// Stands in for a run of pruned manifests `first_seq..=last_seq` of a tenant's chain, so
@@ -258,11 +250,7 @@ impl Manifest {
 /// Parses a public key given as base64 or hex.
 pub fn parse_public_key(s: &str) -> Option<VerifyingKey> {
     let s = s.trim();
-    let raw = base64_simd::STANDARD
-        .decode_to_vec(s)
-        .ok()
-        .filter(|r| r.len() == 32)
-        .or_else(|| hex_simd::decode_to_vec(s).ok())?;
+    let raw = base64_simd::STANDARD.decode_to_vec(s).ok().filter(|r| r.len() == 32).or_else(|| hex_simd::decode_to_vec(s).ok())?;
     VerifyingKey::from_bytes(&raw.try_into().ok()?).ok()
 }
 
@@ -280,39 +268,22 @@ pub struct ChainWalk<F> {
 impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
     /// A walk from `start` (1 for a whole chain), whose first `prev` must be `start_prev`.
     pub fn new(start: u64, start_prev: &str, key_for: F) -> Self {
-        Self {
-            next_seq: start,
-            prev: start_prev.to_owned(),
-            manifests: 0,
-            pruned: 0,
-            key_for,
-        }
+        Self { next_seq: start, prev: start_prev.to_owned(), manifests: 0, pruned: 0, key_for }
     }
 
     fn broken(seq: u64, why: impl Into<String>) -> VerifyError {
-        VerifyError::BrokenChain {
-            seq,
-            why: why.into(),
-        }
+        VerifyError::BrokenChain { seq, why: why.into() }
     }
 
     pub fn manifest(&mut self, m: &Manifest) -> Result<(), VerifyError> {
         if m.seq != self.next_seq {
-            return Err(Self::broken(
-                m.seq,
-                format!("expected seq {}", self.next_seq),
-            ));
+            return Err(Self::broken(m.seq, format!("expected seq {}", self.next_seq)));
         }
         if m.prev != self.prev {
-            return Err(Self::broken(
-                m.seq,
-                "prev does not match the previous manifest",
-            ));
+            return Err(Self::broken(m.seq, "prev does not match the previous manifest"));
         }
-        let key =
-            (self.key_for)(&m.key_id).ok_or_else(|| VerifyError::UnknownKey(m.key_id.clone()))?;
-        m.verify(&key)
-            .map_err(|_| Self::broken(m.seq, "signature does not verify"))?;
+        let key = (self.key_for)(&m.key_id).ok_or_else(|| VerifyError::UnknownKey(m.key_id.clone()))?;
+        m.verify(&key).map_err(|_| Self::broken(m.seq, "signature does not verify"))?;
         self.prev = m.hash();
         self.next_seq += 1;
         self.manifests += 1;
@@ -321,24 +292,13 @@ impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
 
     pub fn checkpoint(&mut self, c: &Checkpoint) -> Result<(), VerifyError> {
         if c.first_seq != self.next_seq || c.last_seq < c.first_seq {
-            return Err(Self::broken(
-                c.first_seq,
-                format!(
-                    "checkpoint of {}..={} where seq {} was expected",
-                    c.first_seq, c.last_seq, self.next_seq
-                ),
-            ));
+            return Err(Self::broken(c.first_seq, format!("checkpoint of {}..={} where seq {} was expected", c.first_seq, c.last_seq, self.next_seq)));
         }
         if c.first_prev != self.prev {
-            return Err(Self::broken(
-                c.first_seq,
-                "checkpoint does not follow the previous manifest",
-            ));
+            return Err(Self::broken(c.first_seq, "checkpoint does not follow the previous manifest"));
         }
-        let key =
-            (self.key_for)(&c.key_id).ok_or_else(|| VerifyError::UnknownKey(c.key_id.clone()))?;
-        c.verify(&key)
-            .map_err(|_| Self::broken(c.first_seq, "checkpoint signature does not verify"))?;
+        let key = (self.key_for)(&c.key_id).ok_or_else(|| VerifyError::UnknownKey(c.key_id.clone()))?;
+        c.verify(&key).map_err(|_| Self::broken(c.first_seq, "checkpoint signature does not verify"))?;
         self.prev.clone_from(&c.last_hash);
         self.pruned += c.last_seq - c.first_seq + 1;
         self.next_seq = c.last_seq + 1;
@@ -347,11 +307,7 @@ impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
 
     /// Walks `manifests` (in order), crossing gaps with `checkpoints`, including a pruned
     /// run after the last manifest.
-    pub fn walk<'a>(
-        &mut self,
-        manifests: impl IntoIterator<Item = &'a Manifest>,
-        checkpoints: &[Checkpoint],
-    ) -> Result<(), VerifyError> {
+    pub fn walk<'a>(&mut self, manifests: impl IntoIterator<Item = &'a Manifest>, checkpoints: &[Checkpoint]) -> Result<(), VerifyError> {
         let cross = |walk: &mut Self| -> Result<(), VerifyError> {
             while let Some(c) = checkpoints.iter().find(|c| c.first_seq == walk.next_seq) {
                 walk.checkpoint(c)?;
@@ -421,8 +377,7 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_keys_and_drops_white_space() {
-        let v: Value =
-            serde_json::from_str(r#"{ "b": [1, {"z": 1, "a": "x"}], "a": null }"#).unwrap();
+        let v: Value = serde_json::from_str(r#"{ "b": [1, {"z": 1, "a": "x"}], "a": null }"#).unwrap();
         assert_eq!(canonical(&v), r#"{"a":null,"b":[1,{"a":"x","z":1}]}"#);
     }
 
@@ -446,20 +401,11 @@ mod tests {
         m.sign(&k);
         m.verify(&k.verifying_key()).unwrap();
         let json = serde_json::to_vec(&m).unwrap();
-        Manifest::parse(&json)
-            .unwrap()
-            .verify(&k.verifying_key())
-            .unwrap();
+        Manifest::parse(&json).unwrap().verify(&k.verifying_key()).unwrap();
         let mut edited = m.clone();
         edited.size = 4;
-        assert_eq!(
-            edited.verify(&k.verifying_key()),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            m.verify(&key(2).verifying_key()),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(edited.verify(&k.verifying_key()), Err(VerifyError::BadSignature));
+        assert_eq!(m.verify(&key(2).verifying_key()), Err(VerifyError::BadSignature));
         let pk = base64_simd::STANDARD.encode_to_string(k.verifying_key().as_bytes());
         assert_eq!(parse_public_key(&pk), Some(k.verifying_key()));
     }
@@ -474,10 +420,7 @@ mod tests {
 
         let mut deleted = c.clone();
         deleted.remove(2);
-        assert!(matches!(
-            verify_chain(&deleted, &[], 1, "", keys),
-            Err(VerifyError::BrokenChain { seq: 4, .. })
-        ));
+        assert!(matches!(verify_chain(&deleted, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
 
         let mut reordered = c.clone();
         reordered.swap(1, 2);
@@ -485,25 +428,16 @@ mod tests {
 
         let mut edited = c.clone();
         edited[3].size = 99;
-        assert!(matches!(
-            verify_chain(&edited, &[], 1, "", keys),
-            Err(VerifyError::BrokenChain { seq: 4, .. })
-        ));
+        assert!(matches!(verify_chain(&edited, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
 
         // Re-signing an edited manifest still breaks the link to the next one.
         let mut resigned = c.clone();
         resigned[1].size = 99;
         resigned[1].sign(&k);
-        assert!(matches!(
-            verify_chain(&resigned, &[], 1, "", keys),
-            Err(VerifyError::BrokenChain { seq: 3, .. })
-        ));
+        assert!(matches!(verify_chain(&resigned, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 3, .. })));
 
         // A suffix verifies from a checkpoint (seq and hash of the last pruned one).
-        assert_eq!(
-            verify_chain(&c[2..], &[], 3, &c[1].hash(), keys).unwrap(),
-            3
-        );
+        assert_eq!(verify_chain(&c[2..], &[], 3, &c[1].hash(), keys).unwrap(), 3);
     }
 
     fn checkpoint(c: &[Manifest], first: usize, last: usize, k: &SigningKey) -> Checkpoint {
@@ -535,16 +469,10 @@ mod tests {
         walk.walk(&kept, &cps).unwrap();
         assert_eq!((walk.manifests, walk.pruned, walk.next_seq), (4, 4, 9));
         // The whole chain pruned is still a chain.
-        assert_eq!(
-            verify_chain([], &[checkpoint(&c, 0, 7, &k)], 1, "", keys).unwrap(),
-            0
-        );
+        assert_eq!(verify_chain([], &[checkpoint(&c, 0, 7, &k)], 1, "", keys).unwrap(), 0);
 
         // Without the checkpoint the gap is found.
-        assert!(matches!(
-            verify_chain(&kept, &cps[1..], 1, "", keys),
-            Err(VerifyError::BrokenChain { seq: 4, .. })
-        ));
+        assert!(matches!(verify_chain(&kept, &cps[1..], 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
         // A forged checkpoint (edited, or signed by another key) is refused.
         let mut forged = cps.clone();
         forged[0].last_seq = 4;
@@ -558,10 +486,7 @@ mod tests {
         edited[1].sign(&k);
         let lying = [checkpoint(&edited, 1, 1, &k), checkpoint(&c, 2, 2, &k)];
         let kept: Vec<Manifest> = [0, 3].iter().map(|&i| c[i].clone()).collect();
-        assert!(matches!(
-            verify_chain(&kept, &lying, 1, "", keys),
-            Err(VerifyError::BrokenChain { seq: 3, .. })
-        ));
+        assert!(matches!(verify_chain(&kept, &lying, 1, "", keys), Err(VerifyError::BrokenChain { seq: 3, .. })));
     }
 
     #[test]

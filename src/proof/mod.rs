@@ -24,9 +24,7 @@ pub struct Prover {
 
 impl std::fmt::Debug for Prover {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prover")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("Prover").field("key_id", &self.key_id).finish_non_exhaustive()
     }
 }
 
@@ -49,33 +47,18 @@ impl Prover {
         let seed: Zeroizing<[u8; 32]> = match std::fs::read_to_string(file) {
             Ok(text) => {
                 if std::fs::metadata(file)?.permissions().mode() & 0o077 != 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!("{} is readable by others: chmod 600 it", file.display()),
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is readable by others: chmod 600 it", file.display())));
                 }
-                let raw =
-                    Zeroizing::new(base64_simd::STANDARD.decode_to_vec(text.trim()).map_err(
-                        |_| io::Error::new(io::ErrorKind::InvalidData, "signing key is not base64"),
-                    )?);
-                Zeroizing::new(raw.as_slice().try_into().map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidData, "signing key must be 32 bytes")
-                })?)
+                let raw = Zeroizing::new(
+                    base64_simd::STANDARD.decode_to_vec(text.trim()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "signing key is not base64"))?,
+                );
+                Zeroizing::new(raw.as_slice().try_into().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "signing key must be 32 bytes"))?)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 getrandom::fill(seed.as_mut()).map_err(|e| io::Error::other(e.to_string()))?;
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(file)?;
-                io::Write::write_all(
-                    &mut f,
-                    base64_simd::STANDARD
-                        .encode_to_string(seed.as_ref())
-                        .as_bytes(),
-                )?;
+                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file)?;
+                io::Write::write_all(&mut f, base64_simd::STANDARD.encode_to_string(seed.as_ref()).as_bytes())?;
                 f.sync_all()?;
                 seed
             }
@@ -111,7 +94,7 @@ impl Prover {
             sha256: c.sha256.to_owned(),
             etag: c.etag.to_owned(),
             content_type: c.content_type.to_owned(),
-            principal: c.principal.to_owned(),
+            principal: pseudonym(c.principal),
             created: rfc3339_now(),
             seq: 0,
             prev: String::new(),
@@ -127,21 +110,12 @@ impl Prover {
 
     /// Prunes the manifests of objects deleted more than `older_than` ago, leaving signed
     /// checkpoints (see [`Store::proof_prune`]); returns how many were removed.
-    pub fn prune(
-        &self,
-        store: &dyn Store,
-        older_than: std::time::Duration,
-    ) -> Result<u64, crate::meta::Error> {
+    pub fn prune(&self, store: &dyn Store, older_than: std::time::Duration) -> Result<u64, crate::meta::Error> {
         // A retention longer than the calendar goes back expires nothing (and never panics).
-        let Some(cutoff) = time::OffsetDateTime::now_utc()
-            .checked_sub(time::Duration::try_from(older_than).unwrap_or(time::Duration::MAX))
-        else {
+        let Some(cutoff) = time::OffsetDateTime::now_utc().checked_sub(time::Duration::try_from(older_than).unwrap_or(time::Duration::MAX)) else {
             return Ok(0);
         };
-        let expired = |m: &Manifest| {
-            time::OffsetDateTime::parse(&m.created, &time::format_description::well_known::Rfc3339)
-                .is_ok_and(|t| t <= cutoff)
-        };
+        let expired = |m: &Manifest| time::OffsetDateTime::parse(&m.created, &time::format_description::well_known::Rfc3339).is_ok_and(|t| t <= cutoff);
         let sign = |c: &mut manifest::Checkpoint| {
             c.created = rfc3339_now();
             c.sign(&self.key);
@@ -151,7 +125,18 @@ impl Prover {
 }
 
 fn rfc3339_now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+/// How a manifest names its writer: `sha256:` and the first 32 hex digits of the
+/// SHA-256 of the access key id (empty for the gateway itself). Stable, so a tenant's
+/// admins can match it against their keys and the audit log, but a manifest served to
+/// anyone who may read the object does not hand out a key id.
+#[must_use]
+pub fn pseudonym(access_key: &str) -> String {
+    use sha2::Digest as _;
+    if access_key.is_empty() || access_key.starts_with("sha256:") {
+        return access_key.to_owned();
+    }
+    let digest = sha2::Sha256::digest(access_key.as_bytes());
+    format!("sha256:{}", &hex_simd::encode_to_string(digest, hex_simd::AsciiCase::Lower)[..32])
 }

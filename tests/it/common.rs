@@ -29,27 +29,21 @@ pub struct Gateway {
 type ConfigTweak = Box<dyn FnOnce(&mut Config)>;
 
 /// Upstreams of stopped gateways, by their data directory, for a restart.
-static PARKED: std::sync::Mutex<Vec<(std::path::PathBuf, Box<Gateway>)>> =
-    std::sync::Mutex::new(Vec::new());
+static PARKED: std::sync::Mutex<Vec<(std::path::PathBuf, Box<Gateway>)>> = std::sync::Mutex::new(Vec::new());
 
 /// Which storage the suite's gateways use: `TOLLGATE_TEST_UPSTREAM` unset (local disk),
 /// `tollgate` (forwarding to a second, local-disk gateway, buckets one to one under the
 /// name prefix `gw-`; prefix mapping has its own tests in `upstream`) or `moto` (forwarding to the moto server at `TOLLGATE_TEST_MOTO_URL`,
 /// buckets one to one under a per-gateway name prefix).
 pub fn upstream_mode() -> Option<String> {
-    std::env::var("TOLLGATE_TEST_UPSTREAM")
-        .ok()
-        .filter(|m| !m.is_empty())
+    std::env::var("TOLLGATE_TEST_UPSTREAM").ok().filter(|m| !m.is_empty())
 }
 
 /// The prefix of a gateway's buckets on moto: named after its data directory, so that a
 /// restarted gateway finds its buckets.
 pub fn moto_bucket_prefix(data_dir: &std::path::Path) -> String {
     let digest = <sha2::Sha256 as sha2::Digest>::digest(data_dir.to_string_lossy().as_bytes());
-    format!(
-        "m{}-",
-        hex_simd::encode_to_string(&digest[..4], hex_simd::AsciiCase::Lower)
-    )
+    format!("m{}-", hex_simd::encode_to_string(&digest[..4], hex_simd::AsciiCase::Lower))
 }
 
 impl Gateway {
@@ -71,10 +65,7 @@ impl Gateway {
             Some("tollgate") => {
                 let parked = {
                     let mut parked = PARKED.lock().unwrap();
-                    parked
-                        .iter()
-                        .position(|(d, _)| d == dir.path())
-                        .map(|i| parked.remove(i).1)
+                    parked.iter().position(|(d, _)| d == dir.path()).map(|i| parked.remove(i).1)
                 };
                 let inner = match parked {
                     Some(up) => *up,
@@ -91,8 +82,7 @@ impl Gateway {
                 }));
             }
             Some("moto") => {
-                let endpoint = std::env::var("TOLLGATE_TEST_MOTO_URL")
-                    .expect("TOLLGATE_TEST_UPSTREAM=moto needs TOLLGATE_TEST_MOTO_URL");
+                let endpoint = std::env::var("TOLLGATE_TEST_MOTO_URL").expect("TOLLGATE_TEST_UPSTREAM=moto needs TOLLGATE_TEST_MOTO_URL");
                 let prefix = moto_bucket_prefix(dir.path());
                 through = Some(Box::new(move |cfg: &mut Config| {
                     cfg.backend = tollgate::config::BackendKind::Upstream;
@@ -121,18 +111,13 @@ impl Gateway {
         match (&self.upstream, upstream_mode()) {
             (Some(up), _) => up.dir.path(),
             (None, None) => self.dir.path(),
-            (None, Some(m)) => panic!(
-                "this test inspects stored bytes on disk; it cannot run with TOLLGATE_TEST_UPSTREAM={m}"
-            ),
+            (None, Some(m)) => panic!("this test inspects stored bytes on disk; it cannot run with TOLLGATE_TEST_UPSTREAM={m}"),
         }
     }
 
     /// A gateway on the local-disk backend (whatever the suite's mode), with `tweak`.
     pub async fn start_local_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut cfg = Config {
-            data_dir: dir.path().to_owned(),
-            ..Config::default()
-        };
+        let mut cfg = Config { data_dir: dir.path().to_owned(), ..Config::default() };
         cfg.root.access_key = Some(ACCESS_KEY.into());
         cfg.root.secret_key = Some(SECRET_KEY.into());
         tweak(&mut cfg);
@@ -147,23 +132,14 @@ impl Gateway {
             .await
             .unwrap();
         });
-        Self {
-            addr,
-            dir,
-            stop: Some(stop),
-            task: Some(task),
-            upstream: None,
-        }
+        Self { addr, dir, stop: Some(stop), task: Some(task), upstream: None }
     }
 
     /// Stops the gateway gracefully and returns its data directory (its upstream, if any,
     /// keeps running for the next gateway started in that directory).
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(up) = self.upstream.take() {
-            PARKED
-                .lock()
-                .unwrap()
-                .push((self.dir.path().to_owned(), up));
+            PARKED.lock().unwrap().push((self.dir.path().to_owned(), up));
         }
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
@@ -194,26 +170,15 @@ impl Gateway {
             None => None,
             Some("moto") => {
                 let url = std::env::var("TOLLGATE_TEST_MOTO_URL").unwrap();
-                Some((
-                    client_for(&url, "moto", "moto-secret"),
-                    format!("{}{bucket}", moto_bucket_prefix(self.dir.path())),
-                ))
+                Some((client_for(&url, "moto", "moto-secret"), format!("{}{bucket}", moto_bucket_prefix(self.dir.path()))))
             }
-            Some(_) => Some((
-                self.upstream.as_ref().unwrap().client(),
-                format!("gw-{bucket}"),
-            )),
+            Some(_) => Some((self.upstream.as_ref().unwrap().client(), format!("gw-{bucket}"))),
         }
     }
 
     /// A fresh bucket.
     pub async fn bucket(&self, name: &str) -> String {
-        self.client()
-            .create_bucket()
-            .bucket(name)
-            .send()
-            .await
-            .unwrap();
+        self.client().create_bucket().bucket(name).send().await.unwrap();
         name.to_owned()
     }
 }
@@ -252,10 +217,7 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -266,8 +228,7 @@ impl RawResponse {
 pub fn sign(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
-    let identity =
-        aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
@@ -277,48 +238,22 @@ pub fn sign(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, Str
         .build()
         .unwrap()
         .into();
-    let mut headers: Vec<(String, String)> = extra
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let mut headers: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     headers.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::UnsignedPayload,
-    )
-    .unwrap();
+    let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::UnsignedPayload).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .body(())
-        .unwrap();
+    let mut req = http::Request::builder().method(method).uri(url).body(()).unwrap();
     for (k, v) in &headers {
-        req.headers_mut().insert(
-            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
+        req.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
     }
     instructions.apply_to_request_http1x(&mut req);
-    req.headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
-        .collect()
+    req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect()
 }
 
 /// Sends `head` (request line and headers, without the final blank line) then `body`,
 /// and reads the response. `declared_len` lets a test announce more than it sends;
 /// `stall` keeps the connection open without sending more (a slow client).
-pub async fn raw(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    declared_len: Option<usize>,
-) -> RawResponse {
+pub async fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[(String, String)], body: &[u8], declared_len: Option<usize>) -> RawResponse {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     for (k, v) in headers {
@@ -327,10 +262,7 @@ pub async fn raw(
         }
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str(&format!(
-        "content-length: {}\r\n\r\n",
-        declared_len.unwrap_or(body.len())
-    ));
+    head.push_str(&format!("content-length: {}\r\n\r\n", declared_len.unwrap_or(body.len())));
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(body).await.unwrap();
     if declared_len.is_some_and(|d| d > body.len()) {
@@ -343,26 +275,12 @@ pub async fn raw(
 pub async fn read_response(s: &mut TcpStream) -> RawResponse {
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf)).await;
-    let text_end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(buf.len(), |p| p + 4);
+    let text_end = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |p| p + 4);
     let head = String::from_utf8_lossy(&buf[..text_end]).into_owned();
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    RawResponse {
-        status,
-        headers,
-        body: buf[text_end..].to_vec(),
-    }
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+    RawResponse { status, headers, body: buf[text_end..].to_vec() }
 }
 
 /// The S3 error code of an SDK error.

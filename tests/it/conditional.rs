@@ -7,66 +7,16 @@ async fn conditional_puts_answer_412() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("cond-writes").await;
-    let v1 = c
-        .put_object()
-        .bucket(&b)
-        .key("k")
-        .body(b"1".to_vec().into())
-        .if_none_match("*")
-        .send()
-        .await
-        .unwrap();
-    let e = c
-        .put_object()
-        .bucket(&b)
-        .key("k")
-        .body(b"2".to_vec().into())
-        .if_none_match("*")
-        .send()
-        .await
-        .unwrap_err();
+    let v1 = c.put_object().bucket(&b).key("k").body(b"1".to_vec().into()).if_none_match("*").send().await.unwrap();
+    let e = c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).if_none_match("*").send().await.unwrap_err();
     assert_eq!(status(&e), 412);
     assert_eq!(code(e.as_service_error().unwrap()), "PreconditionFailed");
-    let e = c
-        .put_object()
-        .bucket(&b)
-        .key("k")
-        .body(b"2".to_vec().into())
-        .if_match("\"stale\"")
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).if_match("\"stale\"").send().await.unwrap_err();
     assert_eq!(status(&e), 412);
-    let e = c
-        .put_object()
-        .bucket(&b)
-        .key("absent")
-        .body(b"2".to_vec().into())
-        .if_match(v1.e_tag().unwrap())
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.put_object().bucket(&b).key("absent").body(b"2".to_vec().into()).if_match(v1.e_tag().unwrap()).send().await.unwrap_err();
     assert_eq!(status(&e), 412);
-    c.put_object()
-        .bucket(&b)
-        .key("k")
-        .body(b"2".to_vec().into())
-        .if_match(v1.e_tag().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let got = c
-        .get_object()
-        .bucket(&b)
-        .key("k")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).if_match(v1.e_tag().unwrap()).send().await.unwrap();
+    let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), b"2");
 }
 
@@ -75,43 +25,18 @@ async fn concurrent_conditional_writers_exactly_one_wins() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("race").await;
-    let base = c
-        .put_object()
-        .bucket(&b)
-        .key("snap")
-        .body(b"base".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let base = c.put_object().bucket(&b).key("snap").body(b"base".to_vec().into()).send().await.unwrap();
     let etag = base.e_tag().unwrap().to_owned();
     let mut create = Vec::new();
     let mut replace = Vec::new();
     for i in 0..12u8 {
         let c = c.clone();
         let b1 = b.clone();
-        create.push(tokio::spawn(async move {
-            c.put_object()
-                .bucket(&b1)
-                .key("new")
-                .body(vec![i; 64].into())
-                .if_none_match("*")
-                .send()
-                .await
-                .is_ok()
-        }));
+        create.push(tokio::spawn(async move { c.put_object().bucket(&b1).key("new").body(vec![i; 64].into()).if_none_match("*").send().await.is_ok() }));
         let c = gw.client();
         let b2 = b.clone();
         let etag = etag.clone();
-        replace.push(tokio::spawn(async move {
-            c.put_object()
-                .bucket(&b2)
-                .key("snap")
-                .body(vec![i; 64].into())
-                .if_match(etag)
-                .send()
-                .await
-                .is_ok()
-        }));
+        replace.push(tokio::spawn(async move { c.put_object().bucket(&b2).key("snap").body(vec![i; 64].into()).if_match(etag).send().await.is_ok() }));
     }
     let mut created = 0;
     for h in create {
@@ -121,14 +46,8 @@ async fn concurrent_conditional_writers_exactly_one_wins() {
     for h in replace {
         replaced += usize::from(h.await.unwrap());
     }
-    assert_eq!(
-        created, 1,
-        "If-None-Match: * lets exactly one writer create"
-    );
-    assert_eq!(
-        replaced, 1,
-        "If-Match on one ETag lets exactly one writer replace"
-    );
+    assert_eq!(created, 1, "If-None-Match: * lets exactly one writer create");
+    assert_eq!(replaced, 1, "If-Match on one ETag lets exactly one writer replace");
 }
 
 #[tokio::test]
@@ -136,70 +55,15 @@ async fn conditional_multipart_completion() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("cond-mpu").await;
-    c.put_object()
-        .bucket(&b)
-        .key("k")
-        .body(b"exists".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket(&b)
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("k").body(b"exists".to_vec().into()).send().await.unwrap();
+    let up = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap();
     let id = up.upload_id().unwrap();
-    let p = c
-        .upload_part()
-        .bucket(&b)
-        .key("k")
-        .upload_id(id)
-        .part_number(1)
-        .body(b"part".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    let done = CompletedMultipartUpload::builder()
-        .parts(
-            CompletedPart::builder()
-                .part_number(1)
-                .e_tag(p.e_tag().unwrap())
-                .build(),
-        )
-        .build();
-    let e = c
-        .complete_multipart_upload()
-        .bucket(&b)
-        .key("k")
-        .upload_id(id)
-        .multipart_upload(done.clone())
-        .if_none_match("*")
-        .send()
-        .await
-        .unwrap_err();
+    let p = c.upload_part().bucket(&b).key("k").upload_id(id).part_number(1).body(b"part".to_vec().into()).send().await.unwrap();
+    let done = CompletedMultipartUpload::builder().parts(CompletedPart::builder().part_number(1).e_tag(p.e_tag().unwrap()).build()).build();
+    let e = c.complete_multipart_upload().bucket(&b).key("k").upload_id(id).multipart_upload(done.clone()).if_none_match("*").send().await.unwrap_err();
     assert_eq!(status(&e), 412);
     // The upload survives a failed precondition and can still complete.
-    c.complete_multipart_upload()
-        .bucket(&b)
-        .key("k")
-        .upload_id(id)
-        .multipart_upload(done)
-        .send()
-        .await
-        .unwrap();
-    let got = c
-        .get_object()
-        .bucket(&b)
-        .key("k")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    c.complete_multipart_upload().bucket(&b).key("k").upload_id(id).multipart_upload(done).send().await.unwrap();
+    let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), b"part");
 }

@@ -8,21 +8,12 @@ use std::process::Stdio;
 use std::time::Duration;
 
 fn blob_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("blobs"))
-        .unwrap()
-        .flatten()
-        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
-        .sum()
+    std::fs::read_dir(dir.join("blobs")).unwrap().flatten().map(|d| std::fs::read_dir(d.path()).unwrap().count()).sum()
 }
 
 async fn spawn(dir: &Path, port: u16) -> tokio::process::Child {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
         .env("TOLLGATE_ROOT_ACCESS_KEY", ACCESS_KEY)
         .env("TOLLGATE_ROOT_SECRET_KEY", SECRET_KEY)
@@ -33,10 +24,7 @@ async fn spawn(dir: &Path, port: u16) -> tokio::process::Child {
         .unwrap();
     // The listener is bound once the data directory is open and its orphans are removed.
     for _ in 0..400 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return child;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -45,11 +33,7 @@ async fn spawn(dir: &Path, port: u16) -> tokio::process::Child {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -66,14 +50,7 @@ async fn kill_9_during_uploads_leaves_only_complete_objects() {
         writers.push(tokio::spawn(async move {
             for i in 0..10_000u32 {
                 let body = data(64 << 10 | usize::from(w) << 8, w ^ i as u8);
-                if c.put_object()
-                    .bucket("crash")
-                    .key(format!("w{w}/{i}"))
-                    .body(body.into())
-                    .send()
-                    .await
-                    .is_err()
-                {
+                if c.put_object().bucket("crash").key(format!("w{w}/{i}")).body(body.into()).send().await.is_err() {
                     break;
                 }
             }
@@ -87,50 +64,23 @@ async fn kill_9_during_uploads_leaves_only_complete_objects() {
     }
 
     let mut child = spawn(dir.path(), port).await;
-    let listed = c
-        .list_objects_v2()
-        .bucket("crash")
-        .max_keys(1000)
-        .send()
-        .await
-        .unwrap();
+    let listed = c.list_objects_v2().bucket("crash").max_keys(1000).send().await.unwrap();
     let mut seen = listed.contents().to_vec();
     let mut token = listed.next_continuation_token().map(str::to_owned);
     while let Some(t) = token {
-        let page = c
-            .list_objects_v2()
-            .bucket("crash")
-            .continuation_token(t)
-            .send()
-            .await
-            .unwrap();
+        let page = c.list_objects_v2().bucket("crash").continuation_token(t).send().await.unwrap();
         seen.extend(page.contents().iter().cloned());
         token = page.next_continuation_token().map(str::to_owned);
     }
     assert!(!seen.is_empty(), "some uploads completed before the kill");
     for o in &seen {
-        let got = c
-            .get_object()
-            .bucket("crash")
-            .key(o.key().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let got = c.get_object().bucket("crash").key(o.key().unwrap()).send().await.unwrap();
         let etag = got.e_tag().unwrap().to_owned();
         let body = got.body.collect().await.unwrap().into_bytes();
-        assert_eq!(
-            etag,
-            format!("\"{}\"", md5_hex(&body)),
-            "{} is complete and intact",
-            o.key().unwrap()
-        );
+        assert_eq!(etag, format!("\"{}\"", md5_hex(&body)), "{} is complete and intact", o.key().unwrap());
         assert_eq!(body.len() as i64, o.size().unwrap());
     }
-    assert_eq!(
-        blob_files(dir.path()),
-        seen.len(),
-        "start-up clean-up removed every orphan blob"
-    );
+    assert_eq!(blob_files(dir.path()), seen.len(), "start-up clean-up removed every orphan blob");
     child.start_kill().unwrap();
     child.wait().await.unwrap();
 }
@@ -150,31 +100,17 @@ impl Mpu {
     }
     /// S3's multipart ETag: the MD5 of the parts' binary MD5s, then `-` and their count.
     fn etag(&self) -> String {
-        let md5s: Vec<u8> = self
-            .etags
-            .iter()
-            .flat_map(|e| hex_simd::decode_to_vec(e.trim_matches('"')).unwrap())
-            .collect();
+        let md5s: Vec<u8> = self.etags.iter().flat_map(|e| hex_simd::decode_to_vec(e.trim_matches('"')).unwrap()).collect();
         format!("\"{}-{}\"", md5_hex(&md5s), self.parts.len())
     }
     fn completed(&self) -> aws_sdk_s3::types::CompletedMultipartUpload {
-        let parts = self.etags.iter().enumerate().map(|(i, e)| {
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(i as i32 + 1)
-                .e_tag(e)
-                .build()
-        });
-        aws_sdk_s3::types::CompletedMultipartUpload::builder()
-            .set_parts(Some(parts.collect()))
-            .build()
+        let parts = self.etags.iter().enumerate().map(|(i, e)| aws_sdk_s3::types::CompletedPart::builder().part_number(i as i32 + 1).e_tag(e).build());
+        aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts.collect())).build()
     }
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    hex_simd::encode_to_string(
-        <sha2::Sha256 as sha2::Digest>::digest(b),
-        hex_simd::AsciiCase::Lower,
-    )
+    hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(b), hex_simd::AsciiCase::Lower)
 }
 
 /// Reads `key` whole: its ETag and bytes, or `None` if there is no such key.
@@ -182,17 +118,10 @@ async fn read_object(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<
     match c.get_object().bucket(bucket).key(key).send().await {
         Ok(got) => {
             let etag = got.e_tag().unwrap().to_owned();
-            Some((
-                etag,
-                got.body.collect().await.unwrap().into_bytes().to_vec(),
-            ))
+            Some((etag, got.body.collect().await.unwrap().into_bytes().to_vec()))
         }
         Err(e) => {
-            assert_eq!(
-                code(e.as_service_error().unwrap()),
-                "NoSuchKey",
-                "GET {key}: {e:?}"
-            );
+            assert_eq!(code(e.as_service_error().unwrap()), "NoSuchKey", "GET {key}: {e:?}");
             None
         }
     }
@@ -214,12 +143,7 @@ async fn kill_9_during_complete_multipart_upload_leaves_only_whole_objects() {
     let c = client_for(&format!("http://127.0.0.1:{port}"), ACCESS_KEY, SECRET_KEY);
     // No retries: a completion the SDK retried against the restarted gateway would look
     // acknowledged by the first one.
-    let c = aws_sdk_s3::Client::from_conf(
-        c.config()
-            .to_builder()
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-            .build(),
-    );
+    let c = aws_sdk_s3::Client::from_conf(c.config().to_builder().retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()).build());
     c.create_bucket().bucket("mpu").send().await.unwrap();
 
     // Two shared 5 MiB parts; uploads of 2 parts (5 MiB + tail) and of 3 (10 MiB + tail),
@@ -228,27 +152,13 @@ async fn kill_9_during_complete_multipart_upload_leaves_only_whole_objects() {
     let mut uploads = Vec::new();
     for u in 0..UPLOADS {
         let key = format!("obj/{u:02}");
-        let id = c
-            .create_multipart_upload()
-            .bucket("mpu")
-            .key(&key)
-            .send()
-            .await
-            .unwrap()
-            .upload_id()
-            .unwrap()
-            .to_owned();
+        let id = c.create_multipart_upload().bucket("mpu").key(&key).send().await.unwrap().upload_id().unwrap().to_owned();
         let mut parts = vec![big[0].clone()];
         if u % 3 == 2 {
             parts.push(big[1].clone());
         }
         parts.push(Arc::new(data(1000 + 37 * u, 100 + u as u8)));
-        uploads.push(Mpu {
-            key,
-            id,
-            parts,
-            etags: Vec::new(),
-        });
+        uploads.push(Mpu { key, id, parts, etags: Vec::new() });
     }
     // Upload the parts, a few at a time.
     let mut sends = Vec::new();
@@ -256,16 +166,7 @@ async fn kill_9_during_complete_multipart_upload_leaves_only_whole_objects() {
         for (p, bytes) in m.parts.iter().enumerate() {
             let (c, key, id, bytes) = (c.clone(), m.key.clone(), m.id.clone(), bytes.clone());
             sends.push(async move {
-                let out = c
-                    .upload_part()
-                    .bucket("mpu")
-                    .key(key)
-                    .upload_id(id)
-                    .part_number(p as i32 + 1)
-                    .body(bytes.to_vec().into())
-                    .send()
-                    .await
-                    .unwrap();
+                let out = c.upload_part().bucket("mpu").key(key).upload_id(id).part_number(p as i32 + 1).body(bytes.to_vec().into()).send().await.unwrap();
                 (u, p, out.e_tag().unwrap().to_owned())
             });
         }
@@ -283,53 +184,26 @@ async fn kill_9_during_complete_multipart_upload_leaves_only_whole_objects() {
     }
     for (u, m) in uploads.iter_mut().enumerate() {
         m.etags = (0..m.parts.len()).map(|p| etags[&(u, p)].clone()).collect();
-        assert_eq!(
-            m.etags
-                .iter()
-                .map(|e| e.trim_matches('"').to_owned())
-                .collect::<Vec<_>>(),
-            m.parts.iter().map(|b| md5_hex(b)).collect::<Vec<_>>()
-        );
+        assert_eq!(m.etags.iter().map(|e| e.trim_matches('"').to_owned()).collect::<Vec<_>>(), m.parts.iter().map(|b| md5_hex(b)).collect::<Vec<_>>());
     }
 
     // Every completion at once; SIGKILL as soon as the first is acknowledged.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for (u, m) in uploads.iter().enumerate() {
-        let (c, tx, key, id, done) = (
-            c.clone(),
-            tx.clone(),
-            m.key.clone(),
-            m.id.clone(),
-            m.completed(),
-        );
+        let (c, tx, key, id, done) = (c.clone(), tx.clone(), m.key.clone(), m.id.clone(), m.completed());
         tokio::spawn(async move {
-            let r = c
-                .complete_multipart_upload()
-                .bucket("mpu")
-                .key(key)
-                .upload_id(id)
-                .multipart_upload(done)
-                .send()
-                .await;
-            let _ = tx.send((
-                u,
-                r.map(|o| o.e_tag().map(str::to_owned))
-                    .map_err(|e| format!("{e:?}")),
-            ));
+            let r = c.complete_multipart_upload().bucket("mpu").key(key).upload_id(id).multipart_upload(done).send().await;
+            let _ = tx.send((u, r.map(|o| o.e_tag().map(str::to_owned)).map_err(|e| format!("{e:?}"))));
         });
     }
     drop(tx);
     let mut acked: HashMap<usize, String> = HashMap::new();
     let mut failed = 0;
     let mut killed = false;
-    while let Some((u, r)) = tokio::time::timeout(Duration::from_secs(40), rx.recv())
-        .await
-        .expect("completions answer or fail")
-    {
+    while let Some((u, r)) = tokio::time::timeout(Duration::from_secs(40), rx.recv()).await.expect("completions answer or fail") {
         match r {
             Ok(etag) => {
-                let etag =
-                    etag.unwrap_or_else(|| panic!("upload {u} acknowledged without an ETag"));
+                let etag = etag.unwrap_or_else(|| panic!("upload {u} acknowledged without an ETag"));
                 acked.insert(u, etag);
                 if !killed {
                     child.start_kill().unwrap(); // SIGKILL
@@ -343,10 +217,7 @@ async fn kill_9_during_complete_multipart_upload_leaves_only_whole_objects() {
         }
     }
     child.wait().await.unwrap();
-    eprintln!(
-        "{} completions acknowledged, {failed} cut by the kill",
-        acked.len()
-    );
+    eprintln!("{} completions acknowledged, {failed} cut by the kill", acked.len());
     assert!(!acked.is_empty());
 
     // Restart on the same data directory.
@@ -359,90 +230,38 @@ async fn kill_9_during_complete_multipart_upload_leaves_only_whole_objects() {
         let want = m.bytes();
         let found = read_object(&c, "mpu", &m.key).await;
         if let Some(etag) = acked.get(&u) {
-            assert_eq!(
-                etag,
-                &m.etag(),
-                "{}: the acknowledged ETag is the multipart ETag of its parts",
-                m.key
-            );
+            assert_eq!(etag, &m.etag(), "{}: the acknowledged ETag is the multipart ETag of its parts", m.key);
         }
         match found {
             Some((etag, body)) => {
                 assert_eq!(body.len(), want.len(), "{}: no partial object", m.key);
-                assert_eq!(
-                    sha256_hex(&body),
-                    sha256_hex(&want),
-                    "{}: its bytes are its parts' in order",
-                    m.key
-                );
+                assert_eq!(sha256_hex(&body), sha256_hex(&want), "{}: its bytes are its parts' in order", m.key);
                 assert_eq!(etag, m.etag(), "{}: its ETag is its parts'", m.key);
                 if let Some(a) = acked.get(&u) {
                     assert_eq!(&etag, a, "{}: the acknowledged ETag", m.key);
                 } else {
                     whole_unacked += 1;
                 }
-                let err = c
-                    .list_parts()
-                    .bucket("mpu")
-                    .key(&m.key)
-                    .upload_id(&m.id)
-                    .send()
-                    .await
-                    .expect_err("a completed upload is gone");
-                assert_eq!(
-                    code(err.as_service_error().unwrap()),
-                    "NoSuchUpload",
-                    "{}",
-                    m.key
-                );
+                let err = c.list_parts().bucket("mpu").key(&m.key).upload_id(&m.id).send().await.expect_err("a completed upload is gone");
+                assert_eq!(code(err.as_service_error().unwrap()), "NoSuchUpload", "{}", m.key);
                 objects += 1;
                 expected_blobs += m.parts.len();
             }
             None => {
-                assert!(
-                    !acked.contains_key(&u),
-                    "{}: acknowledged completion lost after the restart",
-                    m.key
-                );
-                match c
-                    .list_parts()
-                    .bucket("mpu")
-                    .key(&m.key)
-                    .upload_id(&m.id)
-                    .send()
-                    .await
-                {
+                assert!(!acked.contains_key(&u), "{}: acknowledged completion lost after the restart", m.key);
+                match c.list_parts().bucket("mpu").key(&m.key).upload_id(&m.id).send().await {
                     Ok(listed) => {
-                        let listed: Vec<(i32, String, i64)> = listed
-                            .parts()
-                            .iter()
-                            .map(|p| {
-                                (
-                                    p.part_number().unwrap(),
-                                    p.e_tag().unwrap().to_owned(),
-                                    p.size().unwrap(),
-                                )
-                            })
-                            .collect();
-                        let uploaded: Vec<(i32, String, i64)> = m
-                            .etags
-                            .iter()
-                            .zip(&m.parts)
-                            .enumerate()
-                            .map(|(i, (e, b))| (i as i32 + 1, e.clone(), b.len() as i64))
-                            .collect();
+                        let listed: Vec<(i32, String, i64)> =
+                            listed.parts().iter().map(|p| (p.part_number().unwrap(), p.e_tag().unwrap().to_owned(), p.size().unwrap())).collect();
+                        let uploaded: Vec<(i32, String, i64)> =
+                            m.etags.iter().zip(&m.parts).enumerate().map(|(i, (e, b))| (i as i32 + 1, e.clone(), b.len() as i64)).collect();
                         assert_eq!(listed, uploaded, "{}: the upload keeps its parts", m.key);
                         expected_blobs += m.parts.len();
                         still_uploads += 1;
                         pending.push(u);
                     }
                     Err(e) => {
-                        assert_eq!(
-                            code(e.as_service_error().unwrap()),
-                            "NoSuchUpload",
-                            "{}: {e:?}",
-                            m.key
-                        );
+                        assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "{}: {e:?}", m.key);
                         gone += 1;
                         gone_blobs += m.parts.len();
                     }
@@ -454,83 +273,33 @@ async fn kill_9_during_complete_multipart_upload_leaves_only_whole_objects() {
         "after the restart: {} acknowledged and whole, {whole_unacked} whole though unacknowledged, {still_uploads} still uploads, {gone} gone",
         acked.len()
     );
-    assert_eq!(
-        blob_files(dir.path()),
-        expected_blobs,
-        "start-up clean-up removed every orphan blob, and only those"
-    );
+    assert_eq!(blob_files(dir.path()), expected_blobs, "start-up clean-up removed every orphan blob, and only those");
     let listed = c.list_objects_v2().bucket("mpu").send().await.unwrap();
-    assert_eq!(
-        listed.contents().len(),
-        objects,
-        "no other object is listed"
-    );
+    assert_eq!(listed.contents().len(), objects, "no other object is listed");
     for o in listed.contents() {
-        let m = uploads
-            .iter()
-            .find(|m| Some(m.key.as_str()) == o.key())
-            .unwrap();
-        assert_eq!(
-            o.size(),
-            Some(m.bytes().len() as i64),
-            "{}: listed size",
-            m.key
-        );
+        let m = uploads.iter().find(|m| Some(m.key.as_str()) == o.key()).unwrap();
+        assert_eq!(o.size(), Some(m.bytes().len() as i64), "{}: listed size", m.key);
     }
-    let open = c
-        .list_multipart_uploads()
-        .bucket("mpu")
-        .send()
-        .await
-        .unwrap();
-    let mut open_ids: Vec<&str> = open
-        .uploads()
-        .iter()
-        .map(|u| u.upload_id().unwrap())
-        .collect();
+    let open = c.list_multipart_uploads().bucket("mpu").send().await.unwrap();
+    let mut open_ids: Vec<&str> = open.uploads().iter().map(|u| u.upload_id().unwrap()).collect();
     let mut want_ids: Vec<&str> = pending.iter().map(|&u| uploads[u].id.as_str()).collect();
     open_ids.sort_unstable();
     want_ids.sort_unstable();
-    assert_eq!(
-        open_ids, want_ids,
-        "the uploads listed are those not completed"
-    );
+    assert_eq!(open_ids, want_ids, "the uploads listed are those not completed");
 
     // The uploads the kill interrupted complete now, whole.
     for &u in &pending {
         let m = &uploads[u];
-        let out = c
-            .complete_multipart_upload()
-            .bucket("mpu")
-            .key(&m.key)
-            .upload_id(&m.id)
-            .multipart_upload(m.completed())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            out.e_tag(),
-            Some(m.etag().as_str()),
-            "{}: completed after the restart",
-            m.key
-        );
+        let out = c.complete_multipart_upload().bucket("mpu").key(&m.key).upload_id(&m.id).multipart_upload(m.completed()).send().await.unwrap();
+        assert_eq!(out.e_tag(), Some(m.etag().as_str()), "{}: completed after the restart", m.key);
         let (etag, body) = read_object(&c, "mpu", &m.key).await.unwrap();
         assert_eq!(etag, m.etag());
-        assert_eq!(
-            sha256_hex(&body),
-            sha256_hex(&m.bytes()),
-            "{}: whole after its completion",
-            m.key
-        );
+        assert_eq!(sha256_hex(&body), sha256_hex(&m.bytes()), "{}: whole after its completion", m.key);
         objects += 1;
     }
     assert_eq!(objects + gone, UPLOADS);
     let object_blobs: usize = uploads.iter().map(|m| m.parts.len()).sum::<usize>() - gone_blobs;
-    assert_eq!(
-        blob_files(dir.path()),
-        object_blobs,
-        "every blob left belongs to an object"
-    );
+    assert_eq!(blob_files(dir.path()), object_blobs, "every blob left belongs to an object");
     child.start_kill().unwrap();
     child.wait().await.unwrap();
 }

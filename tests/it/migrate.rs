@@ -13,10 +13,7 @@ use tollgate::migrate::{Options, Progress, Report};
 
 /// The migration's configuration: `dir`'s data, `upstream` with buckets under `mig-`.
 fn config(dir: &std::path::Path, upstream: &Gateway) -> Config {
-    let mut cfg = Config {
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
+    let mut cfg = Config { data_dir: dir.to_owned(), ..Config::default() };
     cfg.upstream.endpoint = upstream.endpoint();
     cfg.upstream.access_key = ACCESS_KEY.into();
     cfg.upstream.secret_key = SECRET_KEY.into();
@@ -26,19 +23,11 @@ fn config(dir: &std::path::Path, upstream: &Gateway) -> Config {
 }
 
 fn opts(from: BackendKind, to: BackendKind) -> Options {
-    Options {
-        from,
-        to,
-        bucket: None,
-        dry_run: false,
-        parallel: 4,
-    }
+    Options { from, to, bucket: None, dry_run: false, parallel: 4 }
 }
 
 async fn migrate(cfg: &Config, o: &Options) -> Report {
-    tollgate::migrate::run(cfg, o, &Progress::default())
-        .await
-        .unwrap()
+    tollgate::migrate::run(cfg, o, &Progress::default()).await.unwrap()
 }
 
 /// Configures `upstream` as the gateway's upstream, where the migration put the buckets.
@@ -63,18 +52,7 @@ async fn serve_upstream(dir: tempfile::TempDir, upstream: &Gateway) -> Gateway {
 }
 
 async fn body(c: &aws_sdk_s3::Client, b: &str, k: &str) -> Vec<u8> {
-    c.get_object()
-        .bucket(b)
-        .key(k)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes()
-        .to_vec()
+    c.get_object().bucket(b).key(k).send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec()
 }
 
 #[tokio::test]
@@ -84,13 +62,7 @@ async fn an_interrupted_migration_resumes_verifies_and_switches_backends() {
     let c = gw.client();
     let (logs, docs) = (gw.bucket("logs").await, gw.bucket("docs").await);
     for i in 0..120 {
-        c.put_object()
-            .bucket(&logs)
-            .key(format!("day/{i:03}"))
-            .body(data(16_384 + i, i as u8).into())
-            .send()
-            .await
-            .unwrap();
+        c.put_object().bucket(&logs).key(format!("day/{i:03}")).body(data(16_384 + i, i as u8).into()).send().await.unwrap();
     }
     c.put_object()
         .bucket(&docs)
@@ -102,63 +74,27 @@ async fn an_interrupted_migration_resumes_verifies_and_switches_backends() {
         .send()
         .await
         .unwrap();
-    c.put_object()
-        .bucket(&docs)
-        .key("empty")
-        .body(Vec::new().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&docs).key("empty").body(Vec::new().into()).send().await.unwrap();
     let big = data((5 << 20) + 4321, 9);
-    let up = c
-        .create_multipart_upload()
-        .bucket(&docs)
-        .key("big")
-        .send()
-        .await
-        .unwrap();
+    let up = c.create_multipart_upload().bucket(&docs).key("big").send().await.unwrap();
     let id = up.upload_id().unwrap();
     let mut parts = Vec::new();
     for (n, chunk) in [&big[..5 << 20], &big[5 << 20..]].into_iter().enumerate() {
         let n = n as i32 + 1;
-        let p = c
-            .upload_part()
-            .bucket(&docs)
-            .key("big")
-            .upload_id(id)
-            .part_number(n)
-            .body(chunk.to_vec().into())
-            .send()
-            .await
-            .unwrap();
-        parts.push(
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag().unwrap())
-                .build(),
-        );
+        let p = c.upload_part().bucket(&docs).key("big").upload_id(id).part_number(n).body(chunk.to_vec().into()).send().await.unwrap();
+        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(p.e_tag().unwrap()).build());
     }
     let done = c
         .complete_multipart_upload()
         .bucket(&docs)
         .key("big")
         .upload_id(id)
-        .multipart_upload(
-            aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+        .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
         .send()
         .await
         .unwrap();
     let big_etag = done.e_tag().unwrap().to_owned();
-    c.put_object()
-        .bucket(&docs)
-        .key("rot")
-        .body(data(50_001, 3).into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&docs).key("rot").body(data(50_001, 3).into()).send().await.unwrap();
     let dir = gw.stop().await;
 
     // One blob rots on disk: its copy must be refused, not carried over.
@@ -177,80 +113,34 @@ async fn an_interrupted_migration_resumes_verifies_and_switches_backends() {
     let to_upstream = opts(BackendKind::Local, BackendKind::Upstream);
 
     // A dry run counts and writes nothing.
-    let dry = migrate(
-        &cfg,
-        &Options {
-            dry_run: true,
-            ..to_upstream.clone()
-        },
-    )
-    .await;
-    assert_eq!(
-        (
-            dry.objects,
-            dry.copied,
-            dry.skipped,
-            dry.failed,
-            dry.switched
-        ),
-        (124, 124, 0, 0, false),
-        "{dry:?}"
-    );
+    let dry = migrate(&cfg, &Options { dry_run: true, ..to_upstream.clone() }).await;
+    assert_eq!((dry.objects, dry.copied, dry.skipped, dry.failed, dry.switched), (124, 124, 0, 0, false), "{dry:?}");
     let up_client = upstream.client();
-    assert!(
-        up_client
-            .list_buckets()
-            .send()
-            .await
-            .unwrap()
-            .buckets()
-            .is_empty(),
-        "a dry run creates nothing"
-    );
+    assert!(up_client.list_buckets().send().await.unwrap().buckets().is_empty(), "a dry run creates nothing");
 
     // Interrupted after a few objects.
     let progress = Arc::new(Progress::default());
     let task = {
-        let (cfg, o, progress) = (
-            cfg.clone(),
-            Options {
-                parallel: 1,
-                ..to_upstream.clone()
-            },
-            Arc::clone(&progress),
-        );
+        let (cfg, o, progress) = (cfg.clone(), Options { parallel: 1, ..to_upstream.clone() }, Arc::clone(&progress));
         tokio::spawn(async move { tollgate::migrate::run(&cfg, &o, &progress).await })
     };
     while progress.objects_done.load(Ordering::Relaxed) < 10 {
-        assert!(
-            !task.is_finished(),
-            "the migration ended before it could be interrupted"
-        );
+        assert!(!task.is_finished(), "the migration ended before it could be interrupted");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
     // The store is released once the task is gone; give sled's threads a moment.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let refused = tollgate::server::App::open(Config {
-        backend: BackendKind::Upstream,
-        ..cfg.clone()
-    });
-    assert!(
-        refused.is_err_and(|e| e.to_string().contains("held by the local backend")),
-        "nothing switched yet"
-    );
+    let refused = tollgate::server::App::open(Config { backend: BackendKind::Upstream, ..cfg.clone() });
+    assert!(refused.is_err_and(|e| e.to_string().contains("held by the local backend")), "nothing switched yet");
 
     // Resumed: what was copied is skipped; the rotten object fails and blocks the switch.
     let resumed = migrate(&cfg, &to_upstream).await;
     // Ten were done when it stopped, "rot" (failed) among them.
     assert!(resumed.skipped >= 9, "{resumed:?}");
     assert_eq!(resumed.copied + resumed.skipped + resumed.failed, 124);
-    assert_eq!(
-        (resumed.failed, resumed.verified, resumed.switched),
-        (1, resumed.copied, false),
-        "{resumed:?}"
-    );
+    assert_eq!((resumed.failed, resumed.verified, resumed.switched), (1, resumed.copied, false), "{resumed:?}");
     assert_eq!(resumed.failures[0].key, "rot");
     assert!(
         resumed.failures[0].error.contains("did not match")
@@ -259,123 +149,39 @@ async fn an_interrupted_migration_resumes_verifies_and_switches_backends() {
         "{:?}",
         resumed.failures
     );
-    let e = up_client
-        .head_object()
-        .bucket("mig-docs")
-        .key("rot")
-        .send()
-        .await
-        .unwrap_err();
+    let e = up_client.head_object().bucket("mig-docs").key("rot").send().await.unwrap_err();
     assert_eq!(status(&e), 404, "no copy of bytes that fail their manifest");
 
     // The operator deletes the damaged object; the next run finishes and switches.
     let gw = Gateway::start_local_in(dir, |_| {}).await;
-    gw.client()
-        .delete_object()
-        .bucket(&docs)
-        .key("rot")
-        .send()
-        .await
-        .unwrap();
+    gw.client().delete_object().bucket(&docs).key("rot").send().await.unwrap();
     let dir = gw.stop().await;
     let last = migrate(&cfg, &to_upstream).await;
-    assert_eq!(
-        (
-            last.objects,
-            last.copied,
-            last.skipped,
-            last.failed,
-            last.switched
-        ),
-        (123, 0, 123, 0, true),
-        "{last:?}"
-    );
-    assert!(
-        tollgate::server::App::open(Config {
-            backend: BackendKind::Local,
-            ..cfg.clone()
-        })
-        .is_err(),
-        "the local backend no longer holds the objects"
-    );
+    assert_eq!((last.objects, last.copied, last.skipped, last.failed, last.switched), (123, 0, 123, 0, true), "{last:?}");
+    assert!(tollgate::server::App::open(Config { backend: BackendKind::Local, ..cfg.clone() }).is_err(), "the local backend no longer holds the objects");
 
     // Served from the upstream: same bytes, ETags (multipart included), attributes, proofs.
     let gw = serve_upstream(dir, &upstream).await;
     let c = gw.client();
     assert_eq!(body(&c, &logs, "day/007").await, data(16_384 + 7, 7));
     assert_eq!(body(&c, &docs, "empty").await, b"");
-    let head = c
-        .head_object()
-        .bucket(&docs)
-        .key("big")
-        .send()
-        .await
-        .unwrap();
+    let head = c.head_object().bucket(&docs).key("big").send().await.unwrap();
     assert_eq!(head.e_tag(), Some(big_etag.as_str()));
     assert_eq!(body(&c, &docs, "big").await, big);
-    let head = c
-        .head_object()
-        .bucket(&docs)
-        .key("report.pdf")
-        .send()
-        .await
-        .unwrap();
+    let head = c.head_object().bucket(&docs).key("report.pdf").send().await.unwrap();
     assert_eq!(head.content_type(), Some("application/pdf"));
-    assert_eq!(
-        head.metadata().unwrap().get("author").map(String::as_str),
-        Some("ada")
-    );
-    let tags = c
-        .get_object_tagging()
-        .bucket(&docs)
-        .key("report.pdf")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(head.metadata().unwrap().get("author").map(String::as_str), Some("ada"));
+    let tags = c.get_object_tagging().bucket(&docs).key("report.pdf").send().await.unwrap();
     assert_eq!(tags.tag_set()[0].key(), "class");
     let url = format!("{}/{docs}/report.pdf", gw.endpoint());
-    assert!(
-        raw(
-            gw.addr,
-            "HEAD",
-            &format!("/{docs}/report.pdf"),
-            &sign("HEAD", &url, &[]),
-            b"",
-            None
-        )
-        .await
-        .header("x-tollgate-proof-id")
-        .is_some()
-    );
+    assert!(raw(gw.addr, "HEAD", &format!("/{docs}/report.pdf"), &sign("HEAD", &url, &[]), b"", None).await.header("x-tollgate-proof-id").is_some());
 
     // Written while on the upstream, then migrated back to local disk.
-    c.put_object()
-        .bucket(&logs)
-        .key("day/new")
-        .body(b"written upstream".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    c.put_object()
-        .bucket(&logs)
-        .key("day/000")
-        .body(b"overwritten upstream".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&logs).key("day/new").body(b"written upstream".to_vec().into()).send().await.unwrap();
+    c.put_object().bucket(&logs).key("day/000").body(b"overwritten upstream".to_vec().into()).send().await.unwrap();
     let dir = gw.stop().await;
     let back = migrate(&cfg, &opts(BackendKind::Upstream, BackendKind::Local)).await;
-    assert_eq!(
-        (
-            back.objects,
-            back.copied,
-            back.skipped,
-            back.failed,
-            back.switched
-        ),
-        (124, 2, 122, 0, true),
-        "{back:?}"
-    );
+    assert_eq!((back.objects, back.copied, back.skipped, back.failed, back.switched), (124, 2, 122, 0, true), "{back:?}");
     assert_eq!(back.verified, 2);
     let gw = Gateway::start_local_in(dir, |_| {}).await;
     let c = gw.client();
@@ -390,85 +196,31 @@ async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
     let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
     let c = gw.client();
     let (stay, moving) = (gw.bucket("stay").await, gw.bucket("moving").await);
-    c.put_object()
-        .bucket(&stay)
-        .key("a")
-        .body(data(10_000, 1).into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&stay).key("a").body(data(10_000, 1).into()).send().await.unwrap();
     for k in ["x", "y"] {
-        c.put_object()
-            .bucket(&moving)
-            .key(k)
-            .body(data(20_000, k.as_bytes()[0]).into())
-            .send()
-            .await
-            .unwrap();
+        c.put_object().bucket(&moving).key(k).body(data(20_000, k.as_bytes()[0]).into()).send().await.unwrap();
     }
-    let pending = c
-        .create_multipart_upload()
-        .bucket(&moving)
-        .key("half")
-        .send()
-        .await
-        .unwrap();
+    let pending = c.create_multipart_upload().bucket(&moving).key("half").send().await.unwrap();
     let dir = gw.stop().await;
     let cfg = config(dir.path(), &upstream);
-    let one = Options {
-        bucket: Some(moving.clone()),
-        ..opts(BackendKind::Local, BackendKind::Upstream)
-    };
+    let one = Options { bucket: Some(moving.clone()), ..opts(BackendKind::Local, BackendKind::Upstream) };
 
     // An upload in progress would be lost with the move: it blocks the switch.
     let blocked = migrate(&cfg, &one).await;
-    assert_eq!(
-        (
-            blocked.objects,
-            blocked.copied,
-            blocked.failed,
-            blocked.switched
-        ),
-        (2, 2, 1, false),
-        "{blocked:?}"
-    );
-    assert!(
-        blocked.failures[0].error.contains("in progress"),
-        "{:?}",
-        blocked.failures
-    );
+    assert_eq!((blocked.objects, blocked.copied, blocked.failed, blocked.switched), (2, 2, 1, false), "{blocked:?}");
+    assert!(blocked.failures[0].error.contains("in progress"), "{:?}", blocked.failures);
     let gw = Gateway::start_local_in(dir, |_| {}).await;
-    gw.client()
-        .abort_multipart_upload()
-        .bucket(&moving)
-        .key("half")
-        .upload_id(pending.upload_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    gw.client().abort_multipart_upload().bucket(&moving).key("half").upload_id(pending.upload_id().unwrap()).send().await.unwrap();
     let dir = gw.stop().await;
     let moved = migrate(&cfg, &one).await;
-    assert_eq!(
-        (moved.objects, moved.skipped, moved.failed, moved.switched),
-        (2, 2, 0, true),
-        "{moved:?}"
-    );
+    assert_eq!((moved.objects, moved.skipped, moved.failed, moved.switched), (2, 2, 0, true), "{moved:?}");
     let again = tollgate::migrate::run(&cfg, &one, &Progress::default()).await;
-    assert!(
-        matches!(&again, Err(e) if e.to_string().contains("held by the upstream backend")),
-        "a moved bucket is not moved twice: {again:?}"
-    );
+    assert!(matches!(&again, Err(e) if e.to_string().contains("held by the upstream backend")), "a moved bucket is not moved twice: {again:?}");
 
     // The gateway stays on local disk; without an upstream it cannot serve the moved bucket.
-    let no_upstream = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
+    let no_upstream = Config { data_dir: dir.path().to_owned(), ..Config::default() };
     let refused = tollgate::server::App::open(no_upstream);
-    assert!(refused.is_err_and(|e| {
-        e.to_string()
-            .contains(&format!("upstream backend holds buckets ({moving})"))
-    }));
+    assert!(refused.is_err_and(|e| { e.to_string().contains(&format!("upstream backend holds buckets ({moving})")) }));
 
     let configure = with_upstream(&upstream);
     let gw = Gateway::start_local_in(dir, move |c| {
@@ -480,69 +232,19 @@ async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
     let up = upstream.client();
     assert_eq!(body(&c, &stay, "a").await, data(10_000, 1));
     assert_eq!(body(&c, &moving, "x").await, data(20_000, b'x'));
+    assert_eq!(status(&up.head_bucket().bucket(format!("mig-{stay}")).send().await.unwrap_err()), 404, "the other bucket stays on local disk");
+    c.put_object().bucket(&moving).key("z").body(b"new".to_vec().into()).send().await.unwrap();
+    c.put_object().bucket(&stay).key("b").body(b"local".to_vec().into()).send().await.unwrap();
     assert_eq!(
-        status(
-            &up.head_bucket()
-                .bucket(format!("mig-{stay}"))
-                .send()
-                .await
-                .unwrap_err()
-        ),
-        404,
-        "the other bucket stays on local disk"
-    );
-    c.put_object()
-        .bucket(&moving)
-        .key("z")
-        .body(b"new".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    c.put_object()
-        .bucket(&stay)
-        .key("b")
-        .body(b"local".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        up.head_object()
-            .bucket(format!("mig-{moving}"))
-            .key("z")
-            .send()
-            .await
-            .unwrap()
-            .content_length(),
+        up.head_object().bucket(format!("mig-{moving}")).key("z").send().await.unwrap().content_length(),
         Some(3),
         "writes to the moved bucket go upstream"
     );
-    c.copy_object()
-        .bucket(&moving)
-        .key("x2")
-        .copy_source(format!("{moving}/x"))
-        .send()
-        .await
-        .unwrap();
+    c.copy_object().bucket(&moving).key("x2").copy_source(format!("{moving}/x")).send().await.unwrap();
     assert_eq!(body(&c, &moving, "x2").await, data(20_000, b'x'));
-    let across = c
-        .copy_object()
-        .bucket(&moving)
-        .key("from-stay")
-        .copy_source(format!("{stay}/a"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (status(&across), code(&across.into_service_error())),
-        (501, "NotImplemented".to_owned())
-    );
-    let upload = c
-        .create_multipart_upload()
-        .bucket(&moving)
-        .key("parts")
-        .send()
-        .await
-        .unwrap();
+    let across = c.copy_object().bucket(&moving).key("from-stay").copy_source(format!("{stay}/a")).send().await.unwrap_err();
+    assert_eq!((status(&across), code(&across.into_service_error())), (501, "NotImplemented".to_owned()));
+    let upload = c.create_multipart_upload().bucket(&moving).key("parts").send().await.unwrap();
     let part_across = c
         .upload_part_copy()
         .bucket(&moving)
@@ -554,84 +256,27 @@ async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
         .await
         .unwrap_err();
     assert_eq!(status(&part_across), 501);
-    c.abort_multipart_upload()
-        .bucket(&moving)
-        .key("parts")
-        .upload_id(upload.upload_id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let mut names: Vec<String> = c
-        .list_buckets()
-        .send()
-        .await
-        .unwrap()
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name().map(str::to_owned))
-        .collect();
+    c.abort_multipart_upload().bucket(&moving).key("parts").upload_id(upload.upload_id().unwrap()).send().await.unwrap();
+    let mut names: Vec<String> = c.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
     names.sort();
     assert_eq!(names, [moving.clone(), stay.clone()]);
 
     // Jobs look at each bucket on its own backend: nothing to repair, everything scrubbed.
     let root = crate::tenancy::root_conn(&gw);
-    let run = tollgate::admin::client::call(&root, "POST", "jobs/reconcile/run", None)
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            run["detail"]["orphan_entries"].as_u64(),
-            run["detail"]["orphan_blobs"].as_u64()
-        ),
-        (Some(0), Some(0)),
-        "{run}"
-    );
-    let run = tollgate::admin::client::call(&root, "POST", "jobs/scrub/run", None)
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            run["detail"]["objects"].as_u64(),
-            run["detail"]["mismatches"].as_array().map(Vec::len)
-        ),
-        (Some(6), Some(0)),
-        "{run}"
-    );
+    let run = tollgate::admin::client::call(&root, "POST", "jobs/reconcile/run", None).await.unwrap();
+    assert_eq!((run["detail"]["orphan_entries"].as_u64(), run["detail"]["orphan_blobs"].as_u64()), (Some(0), Some(0)), "{run}");
+    let run = tollgate::admin::client::call(&root, "POST", "jobs/scrub/run", None).await.unwrap();
+    assert_eq!((run["detail"]["objects"].as_u64(), run["detail"]["mismatches"].as_array().map(Vec::len)), (Some(6), Some(0)), "{run}");
 
     // A deleted bucket's name is created anew on the holding backend.
     for k in ["x", "y", "z", "x2"] {
-        c.delete_object()
-            .bucket(&moving)
-            .key(k)
-            .send()
-            .await
-            .unwrap();
+        c.delete_object().bucket(&moving).key(k).send().await.unwrap();
     }
     c.delete_bucket().bucket(&moving).send().await.unwrap();
     c.create_bucket().bucket(&moving).send().await.unwrap();
-    c.put_object()
-        .bucket(&moving)
-        .key("k")
-        .body(b"on disk".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        status(
-            &up.head_object()
-                .bucket(format!("mig-{moving}"))
-                .key("k")
-                .send()
-                .await
-                .unwrap_err()
-        ),
-        404
-    );
+    c.put_object().bucket(&moving).key("k").body(b"on disk".to_vec().into()).send().await.unwrap();
+    assert_eq!(status(&up.head_object().bucket(format!("mig-{moving}")).key("k").send().await.unwrap_err()), 404);
     let dir = gw.stop().await;
     let gw = Gateway::start_local_in(dir, |_| {}).await;
-    assert_eq!(
-        body(&gw.client(), &moving, "k").await,
-        b"on disk",
-        "no bucket is held upstream any more: no upstream needed"
-    );
+    assert_eq!(body(&gw.client(), &moving, "k").await, b"on disk", "no bucket is held upstream any more: no upstream needed");
 }

@@ -14,17 +14,7 @@ fn sha_hex(b: &[u8]) -> String {
 }
 
 async fn proofs_of(gw: &Gateway, bucket: &str, key: &str) -> Vec<Value> {
-    request(
-        &root_conn(gw),
-        "GET",
-        &format!("/_tollgate/proofs/object/{bucket}/{key}"),
-        Vec::new(),
-    )
-    .await
-    .unwrap()
-    .as_array()
-    .unwrap()
-    .clone()
+    request(&root_conn(gw), "GET", &format!("/_tollgate/proofs/object/{bucket}/{key}"), Vec::new()).await.unwrap().as_array().unwrap().clone()
 }
 
 #[tokio::test]
@@ -34,15 +24,7 @@ async fn every_write_path_records_a_signed_manifest() {
     let b = gw.bucket("proved").await;
     let body = data(70_000, 4);
 
-    let put = c
-        .put_object()
-        .bucket(&b)
-        .key("p")
-        .body(body.clone().into())
-        .content_type("text/x")
-        .send()
-        .await
-        .unwrap();
+    let put = c.put_object().bucket(&b).key("p").body(body.clone().into()).content_type("text/x").send().await.unwrap();
     let head = c.head_object().bucket(&b).key("p").send().await.unwrap();
     let id = put_proof_id(&gw, &b, "p").await;
     let m = &proofs_of(&gw, &b, "p").await[0];
@@ -56,168 +38,52 @@ async fn every_write_path_records_a_signed_manifest() {
 
     // The response headers of PUT, HEAD and GET name the proof.
     let url = format!("{}/{b}/p", gw.endpoint());
-    let r = raw(
-        gw.addr,
-        "HEAD",
-        &format!("/{b}/p"),
-        &sign("HEAD", &url, &[]),
-        b"",
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "HEAD", &format!("/{b}/p"), &sign("HEAD", &url, &[]), b"", None).await;
     assert_eq!(r.header("x-tollgate-proof-id"), Some(id.as_str()));
     assert_eq!(r.header("x-tollgate-sha256"), Some(sha_hex(&body).as_str()));
-    let r = raw(
-        gw.addr,
-        "GET",
-        &format!("/{b}/p"),
-        &sign("GET", &url, &[]),
-        b"",
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "GET", &format!("/{b}/p"), &sign("GET", &url, &[]), b"", None).await;
     assert_eq!(r.header("x-tollgate-proof-id"), Some(id.as_str()));
 
-    c.copy_object()
-        .bucket(&b)
-        .key("copy")
-        .copy_source(format!("{b}/p"))
-        .send()
-        .await
-        .unwrap();
+    c.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/p")).send().await.unwrap();
     let m = &proofs_of(&gw, &b, "copy").await[0];
     assert_eq!(m["sha256"], sha_hex(&body));
 
-    let up = c
-        .create_multipart_upload()
-        .bucket(&b)
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
+    let up = c.create_multipart_upload().bucket(&b).key("mp").send().await.unwrap();
     let uid = up.upload_id().unwrap();
     let p1 = data(5 << 20, 1);
     let p2 = data(1000, 2);
-    let e1 = c
-        .upload_part()
-        .bucket(&b)
-        .key("mp")
-        .upload_id(uid)
-        .part_number(1)
-        .body(p1.clone().into())
-        .send()
-        .await
-        .unwrap();
-    let e2 = c
-        .upload_part()
-        .bucket(&b)
-        .key("mp")
-        .upload_id(uid)
-        .part_number(2)
-        .body(p2.clone().into())
-        .send()
-        .await
-        .unwrap();
+    let e1 = c.upload_part().bucket(&b).key("mp").upload_id(uid).part_number(1).body(p1.clone().into()).send().await.unwrap();
+    let e2 = c.upload_part().bucket(&b).key("mp").upload_id(uid).part_number(2).body(p2.clone().into()).send().await.unwrap();
     let parts = CompletedMultipartUpload::builder()
-        .parts(
-            CompletedPart::builder()
-                .part_number(1)
-                .e_tag(e1.e_tag().unwrap())
-                .build(),
-        )
-        .parts(
-            CompletedPart::builder()
-                .part_number(2)
-                .e_tag(e2.e_tag().unwrap())
-                .build(),
-        )
+        .parts(CompletedPart::builder().part_number(1).e_tag(e1.e_tag().unwrap()).build())
+        .parts(CompletedPart::builder().part_number(2).e_tag(e2.e_tag().unwrap()).build())
         .build();
-    c.complete_multipart_upload()
-        .bucket(&b)
-        .key("mp")
-        .upload_id(uid)
-        .multipart_upload(parts)
-        .send()
-        .await
-        .unwrap();
+    c.complete_multipart_upload().bucket(&b).key("mp").upload_id(uid).multipart_upload(parts).send().await.unwrap();
     let m = &proofs_of(&gw, &b, "mp").await[0];
-    assert_eq!(
-        m["sha256"],
-        sha_hex(&[p1, p2].concat()),
-        "parts hashed in order"
-    );
+    assert_eq!(m["sha256"], sha_hex(&[p1, p2].concat()), "parts hashed in order");
 
     // Overwrite and delete are recorded too; history stays complete.
-    c.put_object()
-        .bucket(&b)
-        .key("p")
-        .body(b"v2".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("p").body(b"v2".to_vec().into()).send().await.unwrap();
     c.delete_object().bucket(&b).key("p").send().await.unwrap();
     let history = proofs_of(&gw, &b, "p").await;
     let ops: Vec<&str> = history.iter().filter_map(|m| m["op"].as_str()).collect();
     assert_eq!(ops, ["put", "put", "delete"]);
 
     // Look-ups by id and by digest.
-    let by_id = request(
-        &root_conn(&gw),
-        "GET",
-        &format!("/_tollgate/proofs/id/{id}"),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let by_id = request(&root_conn(&gw), "GET", &format!("/_tollgate/proofs/id/{id}"), Vec::new()).await.unwrap();
     assert_eq!(by_id["id"], id);
-    let by_sha = request(
-        &root_conn(&gw),
-        "GET",
-        &format!("/_tollgate/proofs/sha256/{}", sha_hex(&body)),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        by_sha.as_array().unwrap().len(),
-        2,
-        "the original and its copy"
-    );
+    let by_sha = request(&root_conn(&gw), "GET", &format!("/_tollgate/proofs/sha256/{}", sha_hex(&body)), Vec::new()).await.unwrap();
+    assert_eq!(by_sha.as_array().unwrap().len(), 2, "the original and its copy");
 
     // The whole chain verifies, as the CLI walks it.
-    proof_cli(
-        &root_conn(&gw),
-        ProofCommand::Chain(ChainCommand::Verify {
-            tenant: "root".into(),
-        }),
-    )
-    .await
-    .unwrap();
-    let chain = request(
-        &root_conn(&gw),
-        "GET",
-        "/_tollgate/proofs/chain/root",
-        Vec::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        chain["head"]["seq"], 5,
-        "put, copy, complete, overwrite, delete"
-    );
+    proof_cli(&root_conn(&gw), ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    let chain = request(&root_conn(&gw), "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
+    assert_eq!(chain["head"]["seq"], 5, "put, copy, complete, overwrite, delete");
 }
 
 async fn put_proof_id(gw: &Gateway, b: &str, k: &str) -> String {
     let url = format!("{}/{b}/{k}", gw.endpoint());
-    let r = raw(
-        gw.addr,
-        "HEAD",
-        &format!("/{b}/{k}"),
-        &sign("HEAD", &url, &[]),
-        b"",
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "HEAD", &format!("/{b}/{k}"), &sign("HEAD", &url, &[]), b"", None).await;
     r.header("x-tollgate-proof-id").unwrap().to_owned()
 }
 
@@ -227,26 +93,11 @@ async fn a_third_party_verifies_offline_with_only_the_public_key() {
     let c = gw.client();
     let b = gw.bucket("offline").await;
     let body = data(12_345, 9);
-    c.put_object()
-        .bucket(&b)
-        .key("doc")
-        .body(body.clone().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("doc").body(body.clone().into()).send().await.unwrap();
     let manifest = proofs_of(&gw, &b, "doc").await[0].clone();
-    let anon = tollgate::admin::client::Connection {
-        access_key: None,
-        secret_key: None,
-        ..root_conn(&gw)
-    };
-    let keys = request(&anon, "GET", "/_tollgate/proofs/pubkey", Vec::new())
-        .await
-        .unwrap();
-    let pubkey = keys["keys"][keys["current"].as_str().unwrap()]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let anon = tollgate::admin::client::Connection { access_key: None, secret_key: None, ..root_conn(&gw) };
+    let keys = request(&anon, "GET", "/_tollgate/proofs/pubkey", Vec::new()).await.unwrap();
+    let pubkey = keys["keys"][keys["current"].as_str().unwrap()].as_str().unwrap().to_owned();
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("doc");
@@ -254,19 +105,12 @@ async fn a_third_party_verifies_offline_with_only_the_public_key() {
     let json = serde_json::to_vec(&manifest).unwrap();
     drop(gw); // offline: the gateway is gone
     let m = verify_offline(&file, &json, &pubkey).unwrap();
-    assert_eq!(
-        (m.bucket.as_str(), m.key.as_str(), m.size),
-        ("offline", "doc", 12_345)
-    );
+    assert_eq!((m.bucket.as_str(), m.key.as_str(), m.size), ("offline", "doc", 12_345));
 
     let mut tampered = body.clone();
     tampered[100] ^= 1;
     std::fs::write(&file, &tampered).unwrap();
-    assert!(
-        verify_offline(&file, &json, &pubkey)
-            .unwrap_err()
-            .contains("SHA-256")
-    );
+    assert!(verify_offline(&file, &json, &pubkey).unwrap_err().contains("SHA-256"));
     std::fs::write(&file, &body).unwrap();
     let mut forged: Value = manifest.clone();
     forged["size"] = 1.into();
@@ -279,20 +123,8 @@ async fn scrub_and_verify_find_a_tampered_blob() {
     let c = gw.client();
     let b = gw.bucket("scrubbed").await;
     let body = data(50_000, 5);
-    c.put_object()
-        .bucket(&b)
-        .key("good")
-        .body(data(1000, 1).into())
-        .send()
-        .await
-        .unwrap();
-    c.put_object()
-        .bucket(&b)
-        .key("rot")
-        .body(body.clone().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("good").body(data(1000, 1).into()).send().await.unwrap();
+    c.put_object().bucket(&b).key("rot").body(body.clone().into()).send().await.unwrap();
     let root = root_conn(&gw);
     let clean = call(&root, "POST", "scrub", None).await.unwrap();
     assert_eq!(clean["objects"], 2);
@@ -300,18 +132,12 @@ async fn scrub_and_verify_find_a_tampered_blob() {
 
     // Flip one byte of the stored blob behind the gateway's back.
     let mut blobs = Vec::new();
-    for d in std::fs::read_dir(gw.storage_dir().join("blobs"))
-        .unwrap()
-        .flatten()
-    {
+    for d in std::fs::read_dir(gw.storage_dir().join("blobs")).unwrap().flatten() {
         for f in std::fs::read_dir(d.path()).unwrap().flatten() {
             blobs.push(f.path());
         }
     }
-    let victim = blobs
-        .iter()
-        .find(|p| std::fs::metadata(p).unwrap().len() == 50_000)
-        .unwrap();
+    let victim = blobs.iter().find(|p| std::fs::metadata(p).unwrap().len() == 50_000).unwrap();
     let mut bytes = std::fs::read(victim).unwrap();
     bytes[777] ^= 0x40;
     std::fs::write(victim, &bytes).unwrap();
@@ -321,54 +147,21 @@ async fn scrub_and_verify_find_a_tampered_blob() {
     assert_eq!(mism.len(), 1);
     assert_eq!(mism[0]["key"], "rot");
     assert_eq!(mism[0]["expected"], sha_hex(&body));
-    assert_eq!(
-        call(&root, "GET", "scrub", None).await.unwrap(),
-        report,
-        "the last report is kept"
-    );
+    assert_eq!(call(&root, "GET", "scrub", None).await.unwrap(), report, "the last report is kept");
     let metrics = raw(gw.addr, "GET", "/metrics", &[], b"", None).await.text();
-    assert!(
-        metrics.lines().any(|l| l == "tollgate_scrub_mismatches 1"),
-        "mismatch not in metrics"
-    );
-    assert!(
-        metrics.contains(r#"tollgate_job_runs_total{job="scrub",result="ok"} 2"#),
-        "a scrub that finds damage ran fine"
-    );
+    assert!(metrics.lines().any(|l| l == "tollgate_scrub_mismatches 1"), "mismatch not in metrics");
+    assert!(metrics.contains(r#"tollgate_job_runs_total{job="scrub",result="ok"} 2"#), "a scrub that finds damage ran fine");
 
     // verify of the bytes now served matches no manifest; the original bytes still do.
     // The SDK itself notices: the stored CRC32 no longer matches the bytes served.
-    let e = c
-        .get_object()
-        .bucket(&b)
-        .key("rot")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap_err();
+    let e = c.get_object().bucket(&b).key("rot").send().await.unwrap().body.collect().await.unwrap_err();
     assert!(format!("{e:?}").contains("ChecksumMismatch"), "{e:?}");
     let url = format!("{}/{b}/rot", gw.endpoint());
-    let served = raw(
-        gw.addr,
-        "GET",
-        &format!("/{b}/rot"),
-        &sign("GET", &url, &[]),
-        b"",
-        None,
-    )
-    .await
-    .body;
+    let served = raw(gw.addr, "GET", &format!("/{b}/rot"), &sign("GET", &url, &[]), b"", None).await.body;
     assert_eq!(served, bytes);
-    let v = request(&root, "POST", "/_tollgate/proofs/verify", served)
-        .await
-        .unwrap();
+    let v = request(&root, "POST", "/_tollgate/proofs/verify", served).await.unwrap();
     assert!(v["matches"].as_array().unwrap().is_empty());
-    let v = request(&root, "POST", "/_tollgate/proofs/verify", body)
-        .await
-        .unwrap();
+    let v = request(&root, "POST", "/_tollgate/proofs/verify", body).await.unwrap();
     assert_eq!(v["matches"][0]["signature_valid"], true);
     assert_eq!(v["matches"][0]["chain_intact"], true);
 }
@@ -382,92 +175,26 @@ async fn concurrent_writes_keep_one_linear_chain_and_proofs_follow_read_access()
     for i in 0..24u8 {
         let c = c.clone();
         let b = b.clone();
-        tasks.push(tokio::spawn(async move {
-            c.put_object()
-                .bucket(&b)
-                .key(format!("k{i}"))
-                .body(vec![i; 100].into())
-                .send()
-                .await
-                .unwrap()
-        }));
+        tasks.push(tokio::spawn(async move { c.put_object().bucket(&b).key(format!("k{i}")).body(vec![i; 100].into()).send().await.unwrap() }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    proof_cli(
-        &root_conn(&gw),
-        ProofCommand::Chain(ChainCommand::Verify {
-            tenant: "root".into(),
-        }),
-    )
-    .await
-    .unwrap();
-    let chain = request(
-        &root_conn(&gw),
-        "GET",
-        "/_tollgate/proofs/chain/root",
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    proof_cli(&root_conn(&gw), ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    let chain = request(&root_conn(&gw), "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
     assert_eq!(chain["head"]["seq"], 24);
-    let seqs: Vec<u64> = chain["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_u64().unwrap())
-        .collect();
+    let seqs: Vec<u64> = chain["manifests"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=24).collect::<Vec<_>>());
 
     // Another tenant cannot read these proofs, nor walk this chain.
     let (ak, sk) = user(&gw, "other", "eve", "admin").await;
     let eve = conn(&gw, &ak, &sk);
     let id = chain["manifests"][0]["id"].as_str().unwrap();
-    assert!(
-        request(
-            &eve,
-            "GET",
-            &format!("/_tollgate/proofs/id/{id}"),
-            Vec::new()
-        )
-        .await
-        .unwrap_err()
-        .contains("404")
-    );
-    assert!(
-        request(
-            &eve,
-            "GET",
-            &format!("/_tollgate/proofs/object/{b}/k1"),
-            Vec::new()
-        )
-        .await
-        .unwrap_err()
-        .contains("404")
-    );
-    assert!(
-        request(&eve, "GET", "/_tollgate/proofs/chain/root", Vec::new())
-            .await
-            .unwrap_err()
-            .contains("403")
-    );
-    let anon = tollgate::admin::client::Connection {
-        access_key: None,
-        secret_key: None,
-        ..root_conn(&gw)
-    };
-    assert!(
-        request(
-            &anon,
-            "GET",
-            &format!("/_tollgate/proofs/id/{id}"),
-            Vec::new()
-        )
-        .await
-        .unwrap_err()
-        .contains("404")
-    );
+    assert!(request(&eve, "GET", &format!("/_tollgate/proofs/id/{id}"), Vec::new()).await.unwrap_err().contains("404"));
+    assert!(request(&eve, "GET", &format!("/_tollgate/proofs/object/{b}/k1"), Vec::new()).await.unwrap_err().contains("404"));
+    assert!(request(&eve, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap_err().contains("403"));
+    let anon = tollgate::admin::client::Connection { access_key: None, secret_key: None, ..root_conn(&gw) };
+    assert!(request(&anon, "GET", &format!("/_tollgate/proofs/id/{id}"), Vec::new()).await.unwrap_err().contains("404"));
 }
 
 /// Retention: manifests of deleted objects are pruned, the chain still verifies end to
@@ -480,15 +207,7 @@ async fn pruned_manifests_leave_a_verifiable_chain() {
     let put = |k: &'static str, v: &'static [u8]| {
         let c = c.clone();
         let b = b.clone();
-        async move {
-            c.put_object()
-                .bucket(&b)
-                .key(k)
-                .body(v.to_vec().into())
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { c.put_object().bucket(&b).key(k).body(v.to_vec().into()).send().await.unwrap() }
     };
     put("a", b"a1").await;
     put("b", b"b1").await;
@@ -500,130 +219,50 @@ async fn pruned_manifests_leave_a_verifiable_chain() {
     let root = root_conn(&gw);
     let chain = |from: u64| {
         let root = &root;
-        async move {
-            request(
-                root,
-                "GET",
-                &format!("/_tollgate/proofs/chain/root?from={from}"),
-                Vec::new(),
-            )
-            .await
-        }
+        async move { request(root, "GET", &format!("/_tollgate/proofs/chain/root?from={from}"), Vec::new()).await }
     };
     let before = chain(1).await.unwrap();
     let head_seq = before["head"]["seq"].as_u64().unwrap();
 
     // Hostile retention values are refused or harmless, never a panic.
-    assert!(
-        call(&root, "POST", "prune-proofs?older_than_secs=-1", None)
-            .await
-            .unwrap_err()
-            .starts_with("400")
-    );
-    let v = call(
-        &root,
-        "POST",
-        &format!("prune-proofs?older_than_secs={}", u64::MAX),
-        None,
-    )
-    .await
-    .unwrap();
+    assert!(call(&root, "POST", "prune-proofs?older_than_secs=-1", None).await.unwrap_err().starts_with("400"));
+    let v = call(&root, "POST", &format!("prune-proofs?older_than_secs={}", u64::MAX), None).await.unwrap();
     assert_eq!(v["removed"], 0);
     // Nothing is old enough under a day's retention.
-    let v = call(&root, "POST", "prune-proofs?older_than_secs=86400", None)
-        .await
-        .unwrap();
+    let v = call(&root, "POST", "prune-proofs?older_than_secs=86400", None).await.unwrap();
     assert_eq!(v["removed"], 0);
-    let v = call(&root, "POST", "prune-proofs?older_than_secs=0", None)
-        .await
-        .unwrap();
-    assert_eq!(
-        v["removed"], 5,
-        "a: 2 puts and a delete, b: a put and a delete"
-    );
+    let v = call(&root, "POST", "prune-proofs?older_than_secs=0", None).await.unwrap();
+    assert_eq!(v["removed"], 5, "a: 2 puts and a delete, b: a put and a delete");
     for gone in ["a", "b"] {
-        let e = request(
-            &root,
-            "GET",
-            &format!("/_tollgate/proofs/object/{b}/{gone}"),
-            Vec::new(),
-        )
-        .await
-        .unwrap_err();
+        let e = request(&root, "GET", &format!("/_tollgate/proofs/object/{b}/{gone}"), Vec::new()).await.unwrap_err();
         assert!(e.starts_with("404"), "{gone}: {e}");
     }
     assert_eq!(proofs_of(&gw, &b, "c").await.len(), 1);
     let after = chain(1).await.unwrap();
-    assert_eq!(
-        after["head"]["seq"].as_u64().unwrap(),
-        head_seq,
-        "the head is unchanged"
-    );
+    assert_eq!(after["head"]["seq"].as_u64().unwrap(), head_seq, "the head is unchanged");
     assert!(!after["checkpoints"].as_array().unwrap().is_empty());
-    proof_cli(
-        &root,
-        ProofCommand::Chain(ChainCommand::Verify {
-            tenant: "root".into(),
-        }),
-    )
-    .await
-    .unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
     // A live object's manifest still verifies with its chain links, pruned neighbours and all.
-    let v = request(
-        &root,
-        "POST",
-        &format!("/_tollgate/proofs/verify?sha256={}", sha_hex(b"c1")),
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    let v = request(&root, "POST", &format!("/_tollgate/proofs/verify?sha256={}", sha_hex(b"c1")), Vec::new()).await.unwrap();
     assert_eq!(v["matches"][0]["signature_valid"], true);
     assert_eq!(v["matches"][0]["chain_intact"], true, "{v}");
 
     // Pruning again, next to the earlier runs, merges them into fewer checkpoints.
     c.delete_object().bucket(&b).key("c").send().await.unwrap();
     put("e", b"e1").await;
-    let v = call(&root, "POST", "prune-proofs?older_than_secs=0", None)
-        .await
-        .unwrap();
+    let v = call(&root, "POST", "prune-proofs?older_than_secs=0", None).await.unwrap();
     assert_eq!(v["removed"], 2);
     let merged = chain(1).await.unwrap();
     let cps = merged["checkpoints"].as_array().unwrap();
-    let covered: u64 = cps
-        .iter()
-        .map(|c| c["last_seq"].as_u64().unwrap() - c["first_seq"].as_u64().unwrap() + 1)
-        .sum();
+    let covered: u64 = cps.iter().map(|c| c["last_seq"].as_u64().unwrap() - c["first_seq"].as_u64().unwrap() + 1).sum();
     assert_eq!(covered, 7);
     assert!(cps.len() < 3, "adjacent runs merge: {cps:?}");
-    proof_cli(
-        &root,
-        ProofCommand::Chain(ChainCommand::Verify {
-            tenant: "root".into(),
-        }),
-    )
-    .await
-    .unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
     // Writes after pruning extend the same chain.
     put("f", b"f1").await;
-    proof_cli(
-        &root,
-        ProofCommand::Chain(ChainCommand::Verify {
-            tenant: "root".into(),
-        }),
-    )
-    .await
-    .unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
 
     // Only root prunes.
     let (ak, sk) = user(&gw, "acme", "boss", "admin").await;
-    assert!(
-        call(
-            &conn(&gw, &ak, &sk),
-            "POST",
-            "prune-proofs?older_than_secs=0",
-            None
-        )
-        .await
-        .is_err()
-    );
+    assert!(call(&conn(&gw, &ak, &sk), "POST", "prune-proofs?older_than_secs=0", None).await.is_err());
 }

@@ -18,20 +18,8 @@ fn path_and_query(uri: &str) -> String {
 
 /// A presigned PUT of `bucket/key`: its path and query, and the headers it was signed with.
 async fn presigned_put(gw: &Gateway, bucket: &str, key: &str) -> (String, Vec<(String, String)>) {
-    let put = gw
-        .client()
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
-        .await
-        .unwrap();
-    (
-        path_and_query(put.uri()),
-        put.headers()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-    )
+    let put = gw.client().put_object().bucket(bucket).key(key).presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap()).await.unwrap();
+    (path_and_query(put.uri()), put.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
 }
 
 fn with(mut headers: Vec<(String, String)>, name: &str, value: &str) -> Vec<(String, String)> {
@@ -44,49 +32,14 @@ async fn headers_outside_the_signature_are_refused_and_change_nothing() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("unsigned").await;
-    c.put_object()
-        .bucket(&b)
-        .key("secret")
-        .body(b"private bytes".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("secret").body(b"private bytes".to_vec().into()).send().await.unwrap();
 
     let (url, signed) = presigned_put(&gw, &b, "dst").await;
-    for (name, value) in [
-        ("x-amz-copy-source", format!("{b}/secret")),
-        ("x-amz-meta-evil", "1".into()),
-        ("x-amz-tagging", "a=b".into()),
-    ] {
-        let r = raw(
-            gw.addr,
-            "PUT",
-            &url,
-            &with(signed.clone(), name, &value),
-            b"",
-            None,
-        )
-        .await;
+    for (name, value) in [("x-amz-copy-source", format!("{b}/secret")), ("x-amz-meta-evil", "1".into()), ("x-amz-tagging", "a=b".into())] {
+        let r = raw(gw.addr, "PUT", &url, &with(signed.clone(), name, &value), b"", None).await;
         assert_eq!(r.status, 403, "{name}: {}", r.text());
-        assert!(
-            r.text().contains("<Code>AccessDenied</Code>")
-                && r.text()
-                    .contains(&format!("<HeadersNotSigned>{name}</HeadersNotSigned>")),
-            "{}",
-            r.text()
-        );
-        assert_eq!(
-            status(
-                &c.head_object()
-                    .bucket(&b)
-                    .key("dst")
-                    .send()
-                    .await
-                    .unwrap_err()
-            ),
-            404,
-            "{name}: nothing was stored"
-        );
+        assert!(r.text().contains("<Code>AccessDenied</Code>") && r.text().contains(&format!("<HeadersNotSigned>{name}</HeadersNotSigned>")), "{}", r.text());
+        assert_eq!(status(&c.head_object().bucket(&b).key("dst").send().await.unwrap_err()), 404, "{name}: nothing was stored");
     }
     // Used as signed, the URL still works.
     let r = raw(gw.addr, "PUT", &url, &signed, b"mine", None).await;
@@ -99,13 +52,7 @@ async fn headers_outside_the_signature_are_refused_and_change_nothing() {
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(r.text().contains("x-amz-meta-added"));
     let headers = sign("PUT", &endpoint, &[("x-amz-meta-signed", "1")]);
-    assert_eq!(
-        raw(gw.addr, "PUT", &format!("/{b}/hdr"), &headers, b"x", None)
-            .await
-            .status,
-        200,
-        "a signed x-amz-meta header is fine"
-    );
+    assert_eq!(raw(gw.addr, "PUT", &format!("/{b}/hdr"), &headers, b"x", None).await.status, 200, "a signed x-amz-meta header is fine");
 }
 
 #[tokio::test]
@@ -115,122 +62,30 @@ async fn presigned_limits_region_and_one_mechanism() {
     let (url, signed) = presigned_put(&gw, &b, "k").await;
     assert!(url.contains("X-Amz-Expires=300"));
 
-    let r = raw(
-        gw.addr,
-        "PUT",
-        &url.replace("X-Amz-Expires=300", "X-Amz-Expires=604801"),
-        &signed,
-        b"x",
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "PUT", &url.replace("X-Amz-Expires=300", "X-Amz-Expires=604801"), &signed, b"x", None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(
-        r.text().contains("AuthorizationQueryParametersError") && r.text().contains("604800"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().contains("AuthorizationQueryParametersError") && r.text().contains("604800"), "{}", r.text());
 
-    let r = raw(
-        gw.addr,
-        "PUT",
-        &url.replace("%2Fus-east-1%2F", "%2Feu-west-1%2F"),
-        &signed,
-        b"x",
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "PUT", &url.replace("%2Fus-east-1%2F", "%2Feu-west-1%2F"), &signed, b"x", None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(
-        r.text().contains("<Region>us-east-1</Region>"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().contains("<Region>us-east-1</Region>"), "{}", r.text());
 
     let header_signed = sign("PUT", &format!("{}/{b}/k", gw.endpoint()), &[]);
-    let moved: Vec<(String, String)> = header_signed
-        .iter()
-        .map(|(k, v)| (k.clone(), v.replace("/us-east-1/", "/eu-west-1/")))
-        .collect();
+    let moved: Vec<(String, String)> = header_signed.iter().map(|(k, v)| (k.clone(), v.replace("/us-east-1/", "/eu-west-1/"))).collect();
     let r = raw(gw.addr, "PUT", &format!("/{b}/k"), &moved, b"x", None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(
-        r.text().contains("AuthorizationHeaderMalformed")
-            && r.text().contains("<Region>us-east-1</Region>"),
-        "{}",
-        r.text()
-    );
-    let other_service: Vec<(String, String)> = header_signed
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.replace("/s3/aws4_request", "/ec2/aws4_request"),
-            )
-        })
-        .collect();
-    assert_eq!(
-        raw(
-            gw.addr,
-            "PUT",
-            &format!("/{b}/k"),
-            &other_service,
-            b"x",
-            None
-        )
-        .await
-        .status,
-        400
-    );
+    assert!(r.text().contains("AuthorizationHeaderMalformed") && r.text().contains("<Region>us-east-1</Region>"), "{}", r.text());
+    let other_service: Vec<(String, String)> = header_signed.iter().map(|(k, v)| (k.clone(), v.replace("/s3/aws4_request", "/ec2/aws4_request"))).collect();
+    assert_eq!(raw(gw.addr, "PUT", &format!("/{b}/k"), &other_service, b"x", None).await.status, 400);
 
-    let auth = header_signed
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .unwrap()
-        .clone();
-    let r = raw(
-        gw.addr,
-        "PUT",
-        &url,
-        &with(signed.clone(), &auth.0, &auth.1),
-        b"x",
-        None,
-    )
-    .await;
+    let auth = header_signed.iter().find(|(k, _)| k == "authorization").unwrap().clone();
+    let r = raw(gw.addr, "PUT", &url, &with(signed.clone(), &auth.0, &auth.1), b"x", None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(
-        r.text().contains("InvalidArgument") && r.text().contains("Only one auth mechanism"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().contains("InvalidArgument") && r.text().contains("Only one auth mechanism"), "{}", r.text());
 
-    let r = raw(
-        gw.addr,
-        "PUT",
-        &url.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512"),
-        &signed,
-        b"x",
-        None,
-    )
-    .await;
-    assert_eq!(
-        r.status,
-        400,
-        "an unsupported algorithm is the client's fault: {}",
-        r.text()
-    );
-    assert_eq!(
-        status(
-            &gw.client()
-                .head_object()
-                .bucket(&b)
-                .key("k")
-                .send()
-                .await
-                .unwrap_err()
-        ),
-        404
-    );
+    let r = raw(gw.addr, "PUT", &url.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512"), &signed, b"x", None).await;
+    assert_eq!(r.status, 400, "an unsupported algorithm is the client's fault: {}", r.text());
+    assert_eq!(status(&gw.client().head_object().bucket(&b).key("k").send().await.unwrap_err()), 404);
 }
 
 #[tokio::test]
@@ -252,52 +107,21 @@ async fn refused_unauthenticated_requests_are_audited_together_and_throttled() {
         };
         statuses.push(r.status);
     }
-    assert!(
-        statuses.iter().all(|s| *s == 403 || *s == 503),
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.contains(&503),
-        "the address spent its failure budget: {statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().take(20).filter(|s| **s == 403).count(),
-        20,
-        "the burst is answered normally"
-    );
+    assert!(statuses.iter().all(|s| *s == 403 || *s == 503), "{statuses:?}");
+    assert!(statuses.contains(&503), "the address spent its failure budget: {statuses:?}");
+    assert_eq!(statuses.iter().take(20).filter(|s| **s == 403).count(), 20, "the burst is answered normally");
     // A signed caller from the same address is still refused until the budget refills...
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    gw.client()
-        .head_bucket()
-        .bucket(&b)
-        .send()
-        .await
-        .expect("...and served once it has");
+    gw.client().head_bucket().bucket(&b).send().await.expect("...and served once it has");
 
-    let denied = call(&root_conn(&gw), "GET", "audit?outcome=denied", None)
-        .await
-        .unwrap();
+    let denied = call(&root_conn(&gw), "GET", "audit?outcome=denied", None).await.unwrap();
     let entries = denied.as_array().unwrap();
-    assert!(
-        !entries.is_empty() && entries.len() <= 4,
-        "one entry per address and minute: {denied}"
-    );
-    let counted: u64 = entries
-        .iter()
-        .map(|e| e["count"].as_u64().unwrap_or(1))
-        .sum();
+    assert!(!entries.is_empty() && entries.len() <= 4, "one entry per address and minute: {denied}");
+    let counted: u64 = entries.iter().map(|e| e["count"].as_u64().unwrap_or(1)).sum();
     assert_eq!(counted, 60, "every refusal is counted: {denied}");
-    assert!(
-        entries
-            .iter()
-            .all(|e| e["principal"] == "" && e["source"] == "127.0.0.1"),
-        "{denied}"
-    );
+    assert!(entries.iter().all(|e| e["principal"] == "" && e["source"] == "127.0.0.1"), "{denied}");
     let metrics = reqwest_like_get(&gw, "/metrics").await;
-    assert!(
-        metrics.contains("tollgate_unauthenticated_denials_total 60"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("tollgate_unauthenticated_denials_total 60"), "{metrics}");
 }
 
 async fn reqwest_like_get(gw: &Gateway, path: &str) -> String {
@@ -309,96 +133,38 @@ async fn client_faults_are_4xx_not_5xx() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("faults").await;
-    c.put_object()
-        .bucket(&b)
-        .key("keep")
-        .body(b"x".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("keep").body(b"x".to_vec().into()).send().await.unwrap();
     let wrong = "0".repeat(64);
 
     // An object body that is not the one whose hash was signed.
     let url = format!("{}/{b}/k", gw.endpoint());
     let signed = sign_with_payload("PUT", &url, &wrong);
-    let r = raw(
-        gw.addr,
-        "PUT",
-        &format!("/{b}/k"),
-        &signed,
-        b"not those bytes",
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "PUT", &format!("/{b}/k"), &signed, b"not those bytes", None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(
-        r.text().contains("XAmzContentSHA256Mismatch"),
-        "{}",
-        r.text()
-    );
-    assert_eq!(
-        status(
-            &c.head_object()
-                .bucket(&b)
-                .key("k")
-                .send()
-                .await
-                .unwrap_err()
-        ),
-        404
-    );
+    assert!(r.text().contains("XAmzContentSHA256Mismatch"), "{}", r.text());
+    assert_eq!(status(&c.head_object().bucket(&b).key("k").send().await.unwrap_err()), 404);
 
     // The same for a configuration document, which s3s reads whole.
     let url = format!("{}/{b}?delete", gw.endpoint());
     let body = b"<Delete><Object><Key>keep</Key></Object></Delete>";
     let signed = sign_with_payload("POST", &url, &wrong);
-    let r = raw(
-        gw.addr,
-        "POST",
-        &format!("/{b}?delete"),
-        &signed,
-        body,
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "POST", &format!("/{b}?delete"), &signed, body, None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(
-        r.text().contains("XAmzContentSHA256Mismatch"),
-        "{}",
-        r.text()
-    );
-    c.head_object()
-        .bucket(&b)
-        .key("keep")
-        .send()
-        .await
-        .expect("nothing was deleted");
+    assert!(r.text().contains("XAmzContentSHA256Mismatch"), "{}", r.text());
+    c.head_object().bucket(&b).key("keep").send().await.expect("nothing was deleted");
 
     // A configuration document over the limit, declared or streamed.
     let huge = vec![b' '; (2 << 20) + 10];
-    let r = raw(
-        gw.addr,
-        "POST",
-        &format!("/{b}?delete"),
-        &sign("POST", &url, &[]),
-        &huge,
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "POST", &format!("/{b}?delete"), &sign("POST", &url, &[]), &huge, None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(
-        r.text().contains("MaxMessageLengthExceeded"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().contains("MaxMessageLengthExceeded"), "{}", r.text());
     c.head_object().bucket(&b).key("keep").send().await.unwrap();
 }
 
 /// Signs with an explicit payload hash (header auth).
 fn sign_with_payload(method: &str, url: &str, payload_sha256: &str) -> Vec<(String, String)> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity =
-        aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
@@ -409,26 +175,12 @@ fn sign_with_payload(method: &str, url: &str, payload_sha256: &str) -> Vec<(Stri
         .unwrap()
         .into();
     let headers = [("x-amz-content-sha256", payload_sha256)];
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().copied(),
-        SignableBody::Precomputed(payload_sha256.to_owned()),
-    )
-    .unwrap();
+    let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Precomputed(payload_sha256.to_owned())).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .body(())
-        .unwrap();
-    req.headers_mut()
-        .insert("x-amz-content-sha256", payload_sha256.parse().unwrap());
+    let mut req = http::Request::builder().method(method).uri(url).body(()).unwrap();
+    req.headers_mut().insert("x-amz-content-sha256", payload_sha256.parse().unwrap());
     instructions.apply_to_request_http1x(&mut req);
-    req.headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
-        .collect()
+    req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect()
 }
 
 #[tokio::test]
@@ -436,66 +188,20 @@ async fn ranges_are_ignored_clamped_or_refused_as_s3_does() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ranges").await;
-    c.put_object()
-        .bucket(&b)
-        .key("ten")
-        .body(b"0123456789".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("ten").body(b"0123456789".to_vec().into()).send().await.unwrap();
     let url = format!("{}/{b}/ten", gw.endpoint());
     // Ranges S3 ignores, added to a presigned GET (which signs only the host, as curl
     // users send them).
-    let get = c
-        .get_object()
-        .bucket(&b)
-        .key("ten")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
-        .await
-        .unwrap();
+    let get = c.get_object().bucket(&b).key("ten").presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap()).await.unwrap();
     for range in ["bytes=abc", "bytes=0-1,4-5", "items=0-1", "bytes=--1"] {
-        let r = raw(
-            gw.addr,
-            "GET",
-            &path_and_query(get.uri()),
-            &[("range".into(), range.into())],
-            b"",
-            None,
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.body.as_slice()),
-            (200, &b"0123456789"[..]),
-            "{range}: {}",
-            r.text()
-        );
+        let r = raw(gw.addr, "GET", &path_and_query(get.uri()), &[("range".into(), range.into())], b"", None).await;
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"0123456789"[..]), "{range}: {}", r.text());
     }
     // A signed one cannot be dropped: refused rather than served wrong.
-    let r = raw(
-        gw.addr,
-        "GET",
-        &format!("/{b}/ten"),
-        &sign("GET", &url, &[("range", "bytes=abc")]),
-        b"",
-        None,
-    )
-    .await;
+    let r = raw(gw.addr, "GET", &format!("/{b}/ten"), &sign("GET", &url, &[("range", "bytes=abc")]), b"", None).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    for (range, status, body) in [
-        ("bytes=5-1000", 206, &b"56789"[..]),
-        ("bytes=-3", 206, b"789"),
-        ("bytes=-0", 416, b""),
-        ("bytes=10-", 416, b""),
-    ] {
-        let r = raw(
-            gw.addr,
-            "GET",
-            &format!("/{b}/ten"),
-            &sign("GET", &url, &[("range", range)]),
-            b"",
-            None,
-        )
-        .await;
+    for (range, status, body) in [("bytes=5-1000", 206, &b"56789"[..]), ("bytes=-3", 206, b"789"), ("bytes=-0", 416, b""), ("bytes=10-", 416, b"")] {
+        let r = raw(gw.addr, "GET", &format!("/{b}/ten"), &sign("GET", &url, &[("range", range)]), b"", None).await;
         assert_eq!(r.status, status, "{range}: {}", r.text());
         if status != 416 {
             assert_eq!(r.body, body, "{range}");
@@ -508,21 +214,10 @@ async fn request_ids_are_random() {
     let gw = Gateway::start().await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let r = raw(
-            gw.addr,
-            "GET",
-            "/",
-            &sign("GET", &format!("{}/", gw.endpoint()), &[]),
-            b"",
-            None,
-        )
-        .await;
+        let r = raw(gw.addr, "GET", "/", &sign("GET", &format!("{}/", gw.endpoint()), &[]), b"", None).await;
         ids.push(u64::from_str_radix(r.header("x-amz-request-id").unwrap(), 16).unwrap());
     }
-    assert!(
-        ids.windows(2).all(|w| w[0].abs_diff(w[1]) > 1 << 16),
-        "{ids:x?}"
-    );
+    assert!(ids.windows(2).all(|w| w[0].abs_diff(w[1]) > 1 << 16), "{ids:x?}");
 }
 
 #[tokio::test]
@@ -533,4 +228,124 @@ async fn scrub_reports_are_roots_alone() {
     let e = call(&admin, "GET", "scrub", None).await.unwrap_err();
     assert!(e.contains("403"), "{e}");
     let _: Value = call(&root_conn(&gw), "GET", "scrub", None).await.unwrap();
+}
+
+/// CRC32 (IEEE), base64: the trailing checksum of an aws-chunked body.
+fn crc32_b64(data: &[u8]) -> String {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    base64_simd::STANDARD.encode_to_string((!crc).to_be_bytes())
+}
+
+/// Signs (header auth) with `payload` as x-amz-content-sha256 and `extra` headers signed too.
+fn sign_streaming(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let payload = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let mut headers: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    headers.push(("x-amz-content-sha256".into(), payload.into()));
+    let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Precomputed(payload.into())).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder().method(method).uri(url).body(()).unwrap();
+    for (k, v) in &headers {
+        req.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+    }
+    instructions.apply_to_request_http1x(&mut req);
+    req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect()
+}
+
+#[tokio::test]
+async fn an_aws_chunked_body_must_match_its_declared_length() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("chunked").await;
+    let data = vec![b'z'; 3000];
+    let body = {
+        let mut v = format!("{:x}\r\n", data.len()).into_bytes();
+        v.extend_from_slice(&data);
+        v.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n", crc32_b64(&data)).as_bytes());
+        v
+    };
+    for (declared, ok) in [(100usize, false), (5000, false), (3000, true)] {
+        let key = format!("k{declared}");
+        let url = format!("{}/{b}/{key}", gw.endpoint());
+        let decl = declared.to_string();
+        let headers = sign_streaming(
+            "PUT",
+            &url,
+            &[("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", &decl), ("x-amz-trailer", "x-amz-checksum-crc32")],
+        );
+        let r = raw(gw.addr, "PUT", &format!("/{b}/{key}"), &headers, &body, None).await;
+        if ok {
+            assert_eq!(r.status, 200, "{}", r.text());
+            let got = c.get_object().bucket(&b).key(&key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+            assert_eq!(got.as_ref(), data.as_slice());
+        } else {
+            assert_eq!(r.status, 400, "declared {declared}: {}", r.text());
+            assert_eq!(status(&c.head_object().bucket(&b).key(&key).send().await.unwrap_err()), 404, "declared {declared}: nothing stored");
+        }
+    }
+}
+
+#[tokio::test]
+async fn declared_sizes_over_a_limit_are_refused_before_the_body() {
+    let gw = Gateway::start_with(|c| c.storage.max_object_size = 1 << 20).await;
+    let b = gw.bucket("declared").await;
+    let url = format!("{}/{b}/big", gw.endpoint());
+    // Only the headers are sent: the answer must not wait for a body.
+    let started = std::time::Instant::now();
+    let r = raw(gw.addr, "PUT", &format!("/{b}/big"), &sign("PUT", &url, &[]), b"", Some(6_000_000_000_000)).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("EntityTooLarge"), "{}", r.text());
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    call(&root_conn(&gw), "PUT", &format!("quotas/bucket/{b}"), Some(serde_json::json!({"max_bytes": 1000}))).await.unwrap();
+    let url = format!("{}/{b}/q", gw.endpoint());
+    let r = raw(gw.addr, "PUT", &format!("/{b}/q"), &sign("PUT", &url, &[]), b"", Some(5000)).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("QuotaExceeded"), "{}", r.text());
+    assert_eq!(r.header("connection"), Some("close"));
+    gw.client().put_object().bucket(&b).key("small").body(vec![1u8; 500].into()).send().await.expect("within the quota");
+}
+
+#[tokio::test]
+async fn open_topics_take_writes_only_into_users_spaces() {
+    let gw = Gateway::start().await;
+    let root = root_conn(&gw);
+    let (_owner_key, _) = crate::tenancy::user(&gw, "mail", "alice", "admin").await;
+    let (zed_key, zed_secret) = crate::tenancy::user(&gw, "other", "zed", "writer").await;
+    let b = gw.bucket("mailbox").await;
+    call(&root, "PUT", &format!("buckets/{b}"), Some(serde_json::json!({"tenant": "mail"}))).await.unwrap();
+    call(&root, "PUT", &format!("topics/{b}/inbox"), Some(serde_json::json!({"write": "append-open", "read": "auth"}))).await.unwrap();
+    let zed = gw.client_with(&zed_key, &zed_secret);
+    zed.put_object().bucket(&b).key("inbox/alice/1").body(b"hi".to_vec().into()).send().await.expect("a mailbox of a user");
+    let e = zed.put_object().bucket(&b).key("inbox/nosuchuser/1").body(b"hi".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(status(&e), 403);
+}
+
+#[tokio::test]
+async fn manifests_served_to_anyone_name_no_access_key() {
+    let gw = Gateway::start().await;
+    let b = gw.bucket("public-proofs").await;
+    gw.client().put_object().bucket(&b).key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    call(&root_conn(&gw), "PUT", &format!("buckets/{b}"), Some(serde_json::json!({"visibility": "public-read"}))).await.unwrap();
+    let r = raw(gw.addr, "GET", &format!("/_tollgate/proofs/object/{b}/k"), &[], b"", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains(ACCESS_KEY), "{}", r.text());
+    assert!(r.text().contains("\"principal\":\"sha256:"), "{}", r.text());
 }

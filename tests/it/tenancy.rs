@@ -13,34 +13,16 @@ pub fn root_conn(gw: &Gateway) -> Connection {
 }
 
 pub fn conn(gw: &Gateway, ak: &str, sk: &str) -> Connection {
-    Connection {
-        endpoint: gw.endpoint(),
-        access_key: Some(ak.into()),
-        secret_key: Some(sk.into()),
-        region: "us-east-1".into(),
-        json: true,
-    }
+    Connection { endpoint: gw.endpoint(), access_key: Some(ak.into()), secret_key: Some(sk.into()), region: "us-east-1".into(), json: true }
 }
 
 /// Creates tenant `t` (if needed), user `u` with `role` and a key; returns (key, secret).
 pub async fn user(gw: &Gateway, t: &str, u: &str, role: &str) -> (String, String) {
     let root = root_conn(gw);
     let _ = call(&root, "POST", "tenants", Some(json!({"name": t}))).await;
-    call(
-        &root,
-        "POST",
-        "users",
-        Some(json!({"tenant": t, "name": u, "role": role})),
-    )
-    .await
-    .unwrap();
-    let k = call(&root, "POST", "keys", Some(json!({"tenant": t, "user": u})))
-        .await
-        .unwrap();
-    (
-        k["access_key"].as_str().unwrap().to_owned(),
-        k["secret_key"].as_str().unwrap().to_owned(),
-    )
+    call(&root, "POST", "users", Some(json!({"tenant": t, "name": u, "role": role}))).await.unwrap();
+    let k = call(&root, "POST", "keys", Some(json!({"tenant": t, "user": u}))).await.unwrap();
+    (k["access_key"].as_str().unwrap().to_owned(), k["secret_key"].as_str().unwrap().to_owned())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,58 +71,26 @@ async fn run(c: &Client, op: &str, bucket: &str) -> u16 {
         "GetObject" => st(c.get_object().bucket(bucket).key("obj").send().await),
         "HeadObject" => st(c.head_object().bucket(bucket).key("obj").send().await),
         "HeadMissingObject" => st(c.head_object().bucket(bucket).key("missing").send().await),
-        "GetObjectTagging" => st(c
-            .get_object_tagging()
-            .bucket(bucket)
-            .key("obj")
-            .send()
-            .await),
+        "GetObjectTagging" => st(c.get_object_tagging().bucket(bucket).key("obj").send().await),
         "ListMultipartUploads" => st(c.list_multipart_uploads().bucket(bucket).send().await),
         "ListObjectVersions" => st(c.list_object_versions().bucket(bucket).send().await),
-        "PutObject" => st(c
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(b"w".to_vec().into())
-            .send()
-            .await),
+        "PutObject" => st(c.put_object().bucket(bucket).key(key).body(b"w".to_vec().into()).send().await),
         "DeleteObject" => st(c.delete_object().bucket(bucket).key(key).send().await),
         "DeleteObjects" => st(c
             .delete_objects()
             .bucket(bucket)
-            .delete(
-                Delete::builder()
-                    .objects(ObjectIdentifier::builder().key(key).build().unwrap())
-                    .build()
-                    .unwrap(),
-            )
+            .delete(Delete::builder().objects(ObjectIdentifier::builder().key(key).build().unwrap()).build().unwrap())
             .send()
             .await),
-        "CopyObject" => st(c
-            .copy_object()
-            .bucket(bucket)
-            .key(key)
-            .copy_source(format!("{bucket}/obj"))
-            .send()
-            .await),
+        "CopyObject" => st(c.copy_object().bucket(bucket).key(key).copy_source(format!("{bucket}/obj")).send().await),
         "PutObjectTagging" => st(c
             .put_object_tagging()
             .bucket(bucket)
             .key("obj")
-            .tagging(
-                Tagging::builder()
-                    .tag_set(Tag::builder().key("a").value("b").build().unwrap())
-                    .build()
-                    .unwrap(),
-            )
+            .tagging(Tagging::builder().tag_set(Tag::builder().key("a").value("b").build().unwrap()).build().unwrap())
             .send()
             .await),
-        "CreateMultipartUpload" => st(c
-            .create_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await),
+        "CreateMultipartUpload" => st(c.create_multipart_upload().bucket(bucket).key(key).send().await),
         // Never empty: an allowed DeleteBucket answers BucketNotEmpty, and nothing is lost.
         "DeleteBucket" => st(c.delete_bucket().bucket(bucket).send().await),
         "GetBucketAcl" => st(c.get_bucket_acl().bucket(bucket).send().await),
@@ -161,17 +111,9 @@ fn anonymous_request(op: &str, bucket: &str) -> (&'static str, String, Vec<u8>) 
         "ListObjectVersions" => ("GET", format!("/{bucket}?versions"), vec![]),
         "PutObject" => ("PUT", format!("/{bucket}/scratch"), b"w".to_vec()),
         "DeleteObject" => ("DELETE", format!("/{bucket}/scratch"), vec![]),
-        "DeleteObjects" => (
-            "POST",
-            format!("/{bucket}?delete"),
-            b"<Delete><Object><Key>scratch</Key></Object></Delete>".to_vec(),
-        ),
+        "DeleteObjects" => ("POST", format!("/{bucket}?delete"), b"<Delete><Object><Key>scratch</Key></Object></Delete>".to_vec()),
         "CopyObject" => ("PUT", format!("/{bucket}/scratch"), vec![]),
-        "PutObjectTagging" => (
-            "PUT",
-            format!("/{bucket}/obj?tagging"),
-            b"<Tagging><TagSet></TagSet></Tagging>".to_vec(),
-        ),
+        "PutObjectTagging" => ("PUT", format!("/{bucket}/obj?tagging"), b"<Tagging><TagSet></TagSet></Tagging>".to_vec()),
         "CreateMultipartUpload" => ("POST", format!("/{bucket}/scratch?uploads"), vec![]),
         "DeleteBucket" => ("DELETE", format!("/{bucket}"), vec![]),
         "GetBucketAcl" => ("GET", format!("/{bucket}?acl"), vec![]),
@@ -205,37 +147,16 @@ async fn access_matrix_of_two_tenants() {
 
     // Buckets: ta-private (ta), tb-private (tb), tb-public (tb, public-read); each holds "obj".
     let rc = gw.client();
-    for (b, owner, public) in [
-        ("ta-private", "ta", false),
-        ("tb-private", "tb", false),
-        ("tb-public", "tb", true),
-    ] {
+    for (b, owner, public) in [("ta-private", "ta", false), ("tb-private", "tb", false), ("tb-public", "tb", true)] {
         rc.create_bucket().bucket(b).send().await.unwrap();
-        rc.put_object()
-            .bucket(b)
-            .key("obj")
-            .body(b"o".to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        rc.put_object().bucket(b).key("obj").body(b"o".to_vec().into()).send().await.unwrap();
         let vis = if public { "public-read" } else { "private" };
-        call(
-            &root,
-            "PUT",
-            &format!("buckets/{b}"),
-            Some(json!({"tenant": owner, "visibility": vis})),
-        )
-        .await
-        .unwrap();
+        call(&root, "PUT", &format!("buckets/{b}"), Some(json!({"tenant": owner, "visibility": vis}))).await.unwrap();
     }
 
     let mut cells = 0;
     for (tenant, role, client) in &clients {
-        for (bucket, owner, public) in [
-            ("ta-private", "ta", false),
-            ("tb-private", "tb", false),
-            ("tb-public", "tb", true),
-        ] {
+        for (bucket, owner, public) in [("ta-private", "ta", false), ("tb-private", "tb", false), ("tb-public", "tb", true)] {
             for (op, kind) in OPS {
                 let status = match client {
                     Some(c) => run(c, op, bucket).await,
@@ -245,16 +166,9 @@ async fn access_matrix_of_two_tenants() {
                     }
                 };
                 let allowed = expected(*role, tenant == owner, public, kind);
-                assert_eq!(
-                    status != 403,
-                    allowed,
-                    "{role:?}@{tenant} {op} on {bucket}: status {status}"
-                );
+                assert_eq!(status != 403, allowed, "{role:?}@{tenant} {op} on {bucket}: status {status}");
                 if allowed {
-                    assert!(
-                        status < 500,
-                        "{role:?}@{tenant} {op} on {bucket}: status {status}"
-                    );
+                    assert!(status < 500, "{role:?}@{tenant} {op} on {bucket}: status {status}");
                 }
                 cells += 1;
             }
@@ -265,67 +179,22 @@ async fn access_matrix_of_two_tenants() {
     // ListBuckets shows each tenant only its own buckets.
     for (tenant, _, client) in &clients {
         let Some(c) = client else { continue };
-        let names: Vec<String> = c
-            .list_buckets()
-            .send()
-            .await
-            .unwrap()
-            .buckets()
-            .iter()
-            .filter_map(|b| b.name().map(str::to_owned))
-            .collect();
-        let want: Vec<&str> = if tenant == "ta" {
-            vec!["ta-private"]
-        } else {
-            vec!["tb-private", "tb-public"]
-        };
+        let names: Vec<String> = c.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
+        let want: Vec<&str> = if tenant == "ta" { vec!["ta-private"] } else { vec!["tb-private", "tb-public"] };
         assert_eq!(names, want, "{tenant}");
     }
     // A name another tenant owns is BucketAlreadyExists.
     let ta_admin = clients[0].2.as_ref().unwrap();
-    let e = ta_admin
-        .create_bucket()
-        .bucket("tb-private")
-        .send()
-        .await
-        .unwrap_err();
+    let e = ta_admin.create_bucket().bucket("tb-private").send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "BucketAlreadyExists");
-    ta_admin
-        .create_bucket()
-        .bucket("ta-second")
-        .send()
-        .await
-        .unwrap();
+    ta_admin.create_bucket().bucket("ta-second").send().await.unwrap();
     // Copying from a foreign bucket is denied, even into one's own.
     let ta_writer = clients[1].2.as_ref().unwrap();
-    let e = ta_writer
-        .copy_object()
-        .bucket("ta-private")
-        .key("stolen")
-        .copy_source("tb-private/obj")
-        .send()
-        .await
-        .unwrap_err();
+    let e = ta_writer.copy_object().bucket("ta-private").key("stolen").copy_source("tb-private/obj").send().await.unwrap_err();
     assert_eq!(status(&e), 403);
     // A public-read source may be copied, as it may be downloaded.
-    ta_writer
-        .copy_object()
-        .bucket("ta-private")
-        .key("fine")
-        .copy_source("tb-public/obj")
-        .send()
-        .await
-        .unwrap();
-    let e = ta_writer
-        .upload_part_copy()
-        .bucket("ta-private")
-        .key("k")
-        .upload_id("x")
-        .part_number(1)
-        .copy_source("tb-private/obj")
-        .send()
-        .await
-        .unwrap_err();
+    ta_writer.copy_object().bucket("ta-private").key("fine").copy_source("tb-public/obj").send().await.unwrap();
+    let e = ta_writer.upload_part_copy().bucket("ta-private").key("k").upload_id("x").part_number(1).copy_source("tb-private/obj").send().await.unwrap_err();
     assert_eq!(status(&e), 403);
 }
 
@@ -337,48 +206,24 @@ async fn disabled_and_deleted_keys_are_refused_at_once_and_secrets_stay_secret()
     let c = gw.client_with(&ak, &sk);
     c.list_buckets().send().await.unwrap();
 
-    call(&root, "POST", &format!("keys/{ak}/disable"), None)
-        .await
-        .unwrap();
+    call(&root, "POST", &format!("keys/{ak}/disable"), None).await.unwrap();
     let e = c.list_buckets().send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "InvalidAccessKeyId");
-    call(&root, "POST", &format!("keys/{ak}/enable"), None)
-        .await
-        .unwrap();
+    call(&root, "POST", &format!("keys/{ak}/enable"), None).await.unwrap();
     c.list_buckets().send().await.unwrap();
 
     let listed = call(&root, "GET", "keys", None).await.unwrap();
-    assert!(
-        !listed.to_string().contains(&sk),
-        "listings never show secrets"
-    );
+    assert!(!listed.to_string().contains(&sk), "listings never show secrets");
     let audit = call(&root, "GET", "audit", None).await.unwrap();
-    assert!(
-        !audit.to_string().contains(&sk),
-        "audit entries never hold secrets"
-    );
+    assert!(!audit.to_string().contains(&sk), "audit entries never hold secrets");
 
     // The admin API is for admins: a writer key is refused, and the refusal is audited.
     let writer = conn(&gw, &ak, &sk);
-    assert!(
-        call(&writer, "GET", "tenants", None)
-            .await
-            .unwrap_err()
-            .contains("403")
-    );
-    let denied = call(
-        &root,
-        "GET",
-        &format!("audit?outcome=denied&principal={ak}"),
-        None,
-    )
-    .await
-    .unwrap();
+    assert!(call(&writer, "GET", "tenants", None).await.unwrap_err().contains("403"));
+    let denied = call(&root, "GET", &format!("audit?outcome=denied&principal={ak}"), None).await.unwrap();
     assert!(!denied.as_array().unwrap().is_empty());
 
-    call(&root, "DELETE", &format!("keys/{ak}"), None)
-        .await
-        .unwrap();
+    call(&root, "DELETE", &format!("keys/{ak}"), None).await.unwrap();
     let e = c.list_buckets().send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "InvalidAccessKeyId");
 
@@ -395,11 +240,7 @@ fn grep_dir(dir: &std::path::Path, needle: &[u8], hits: &mut Vec<std::path::Path
         let p = e.path();
         if p.is_dir() {
             grep_dir(&p, needle, hits);
-        } else if std::fs::read(&p)
-            .unwrap()
-            .windows(needle.len())
-            .any(|w| w == needle)
-        {
+        } else if std::fs::read(&p).unwrap().windows(needle.len()).any(|w| w == needle) {
             hits.push(p);
         }
     }
@@ -412,92 +253,21 @@ async fn tenant_admins_manage_only_their_tenant() {
     user(&gw, "tb", "other", "writer").await;
     let admin = conn(&gw, &ak, &sk);
     let tenants = call(&admin, "GET", "tenants", None).await.unwrap();
-    let names: Vec<&str> = tenants
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
+    let names: Vec<&str> = tenants.as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names, ["ta"]);
-    assert!(
-        call(&admin, "POST", "tenants", Some(json!({"name": "tc"})))
-            .await
-            .unwrap_err()
-            .contains("403")
-    );
-    assert!(
-        call(
-            &admin,
-            "POST",
-            "users",
-            Some(json!({"tenant": "tb", "name": "x", "role": "admin"}))
-        )
-        .await
-        .unwrap_err()
-        .contains("403")
-    );
-    call(
-        &admin,
-        "POST",
-        "users",
-        Some(json!({"tenant": "ta", "name": "new", "role": "reader"})),
-    )
-    .await
-    .unwrap();
-    let k = call(
-        &admin,
-        "POST",
-        "keys",
-        Some(json!({"tenant": "ta", "user": "new"})),
-    )
-    .await
-    .unwrap();
+    assert!(call(&admin, "POST", "tenants", Some(json!({"name": "tc"}))).await.unwrap_err().contains("403"));
+    assert!(call(&admin, "POST", "users", Some(json!({"tenant": "tb", "name": "x", "role": "admin"}))).await.unwrap_err().contains("403"));
+    call(&admin, "POST", "users", Some(json!({"tenant": "ta", "name": "new", "role": "reader"}))).await.unwrap();
+    let k = call(&admin, "POST", "keys", Some(json!({"tenant": "ta", "user": "new"}))).await.unwrap();
     assert!(k["secret_key"].as_str().is_some_and(|s| s.len() == 40));
     let users = call(&admin, "GET", "users", None).await.unwrap();
-    assert!(
-        users
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|u| u["tenant"] == "ta")
-    );
+    assert!(users.as_array().unwrap().iter().all(|u| u["tenant"] == "ta"));
     let audit = call(&admin, "GET", "audit", None).await.unwrap();
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e: &Value| e["tenant"] == "ta" || e["tenant"] == Value::Null)
-    );
-    assert!(
-        call(&admin, "GET", "audit?tenant=tb", None)
-            .await
-            .unwrap_err()
-            .contains("403")
-    );
+    assert!(audit.as_array().unwrap().iter().all(|e: &Value| e["tenant"] == "ta" || e["tenant"] == Value::Null));
+    assert!(call(&admin, "GET", "audit?tenant=tb", None).await.unwrap_err().contains("403"));
     // Invalid input is refused clearly.
-    assert!(
-        call(
-            &admin,
-            "POST",
-            "users",
-            Some(json!({"tenant": "ta", "name": "../x", "role": "reader"}))
-        )
-        .await
-        .unwrap_err()
-        .contains("400")
-    );
-    assert!(
-        call(
-            &admin,
-            "POST",
-            "users",
-            Some(json!({"tenant": "ta", "name": "y", "role": "god"}))
-        )
-        .await
-        .unwrap_err()
-        .contains("400")
-    );
+    assert!(call(&admin, "POST", "users", Some(json!({"tenant": "ta", "name": "../x", "role": "reader"}))).await.unwrap_err().contains("400"));
+    assert!(call(&admin, "POST", "users", Some(json!({"tenant": "ta", "name": "y", "role": "god"}))).await.unwrap_err().contains("400"));
 }
 
 #[tokio::test]
@@ -506,23 +276,10 @@ async fn state_changes_are_audited_with_their_request() {
     let root = root_conn(&gw);
     let c = gw.client();
     let b = gw.bucket("audited").await;
-    c.put_object()
-        .bucket(&b)
-        .key("k")
-        .body(vec![1u8; 321].into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket(&b).key("k").body(vec![1u8; 321].into()).send().await.unwrap();
     c.delete_object().bucket(&b).key("k").send().await.unwrap();
-    let entries = call(&root, "GET", &format!("audit?bucket={b}"), None)
-        .await
-        .unwrap();
-    let ops: Vec<&str> = entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["operation"].as_str())
-        .collect();
+    let entries = call(&root, "GET", &format!("audit?bucket={b}"), None).await.unwrap();
+    let ops: Vec<&str> = entries.as_array().unwrap().iter().filter_map(|e| e["operation"].as_str()).collect();
     assert_eq!(ops, ["CreateBucket", "PutObject", "DeleteObject"]);
     let put = &entries[1];
     assert_eq!(put["bytes"], 321);
@@ -530,15 +287,10 @@ async fn state_changes_are_audited_with_their_request() {
     assert_eq!(put["principal"], ACCESS_KEY);
     assert!(put["source"].as_str().unwrap().starts_with("127.0.0.1:"));
     let id = put["request_id"].as_str().unwrap();
-    assert!(
-        id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-        "{id}"
-    );
+    assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
     let r = raw(gw.addr, "GET", &format!("/{b}?list-type=2"), &[], b"", None).await;
     assert_eq!(r.status, 403);
-    let denied = call(&root, "GET", "audit?outcome=denied", None)
-        .await
-        .unwrap();
+    let denied = call(&root, "GET", "audit?outcome=denied", None).await.unwrap();
     assert_eq!(denied.as_array().unwrap().len(), 1);
     assert_eq!(denied[0]["operation"], "ListObjectsV2");
     assert_eq!(denied[0]["principal"], "");

@@ -67,11 +67,7 @@ impl FaultProxy {
                 });
             }
         });
-        Self {
-            addr,
-            fault,
-            generation,
-        }
+        Self { addr, fault, generation }
     }
 
     fn set(&self, f: Fault) {
@@ -93,18 +89,11 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, fault: Arc<Mutex<Fau
             while matches!(client.read(&mut buf).await, Ok(n) if n > 0) {}
         }
         Fault::Fail500(n) if n > 0 => {
-            *fault.lock().unwrap() = if n == 1 {
-                Fault::Pass
-            } else {
-                Fault::Fail500(n - 1)
-            };
+            *fault.lock().unwrap() = if n == 1 { Fault::Pass } else { Fault::Fail500(n - 1) };
             let mut buf = vec![0u8; 1 << 16];
             let _ = client.read(&mut buf).await;
             let body = "<Error><Code>InternalError</Code><Message>injected</Message></Error>";
-            let resp = format!(
-                "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let resp = format!("HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
             let _ = client.write_all(resp.as_bytes()).await;
         }
         _ => {
@@ -129,11 +118,7 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, fault: Arc<Mutex<Fau
     }
 }
 
-async fn copy_limited(
-    r: &mut (impl AsyncReadExt + Unpin),
-    w: &mut (impl AsyncWriteExt + Unpin),
-    mut limit: usize,
-) {
+async fn copy_limited(r: &mut (impl AsyncReadExt + Unpin), w: &mut (impl AsyncWriteExt + Unpin), mut limit: usize) {
     let mut buf = vec![0u8; 16 << 10];
     loop {
         let n = match r.read(&mut buf).await {
@@ -169,23 +154,13 @@ async fn through_proxy(tweak: impl FnOnce(&mut Config)) -> (Gateway, Gateway, Fa
 }
 
 fn usage_bytes(v: &serde_json::Value) -> u64 {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["tenant"] == "root")
-        .map_or(0, |t| t["bytes"].as_u64().unwrap())
+    v.as_array().unwrap().iter().find(|t| t["tenant"] == "root").map_or(0, |t| t["bytes"].as_u64().unwrap())
 }
 
 #[tokio::test]
 async fn buckets_map_to_prefixes_and_listings_hide_them() {
     let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
-    inner
-        .client()
-        .create_bucket()
-        .bucket("shared")
-        .send()
-        .await
-        .unwrap();
+    inner.client().create_bucket().bucket("shared").send().await.unwrap();
     let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |cfg| {
         forward_to(cfg, inner.endpoint());
         cfg.upstream.bucket = "shared".into();
@@ -194,172 +169,44 @@ async fn buckets_map_to_prefixes_and_listings_hide_them() {
     let c = gw.client();
     gw.bucket("photos").await;
     for k in ["a/1", "a/2", "b", "sp ace+é"] {
-        c.put_object()
-            .bucket("photos")
-            .key(k)
-            .body(k.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        c.put_object().bucket("photos").key(k).body(k.as_bytes().to_vec().into()).send().await.unwrap();
     }
     // Upstream: under {tenant}/{bucket}/.
-    let up = inner
-        .client()
-        .list_objects_v2()
-        .bucket("shared")
-        .send()
-        .await
-        .unwrap();
+    let up = inner.client().list_objects_v2().bucket("shared").send().await.unwrap();
     let up_keys: Vec<&str> = up.contents().iter().filter_map(|o| o.key()).collect();
-    assert_eq!(
-        up_keys,
-        [
-            "root/photos/a/1",
-            "root/photos/a/2",
-            "root/photos/b",
-            "root/photos/sp ace+é"
-        ]
-    );
+    assert_eq!(up_keys, ["root/photos/a/1", "root/photos/a/2", "root/photos/b", "root/photos/sp ace+é"]);
     // Gateway: the client's keys, folded and paged in its own terms.
-    let top = c
-        .list_objects_v2()
-        .bucket("photos")
-        .delimiter("/")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        top.common_prefixes()
-            .iter()
-            .filter_map(|p| p.prefix())
-            .collect::<Vec<_>>(),
-        ["a/"]
-    );
-    assert_eq!(
-        top.contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .collect::<Vec<_>>(),
-        ["b", "sp ace+é"]
-    );
-    let p1 = c
-        .list_objects_v2()
-        .bucket("photos")
-        .max_keys(2)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        p1.contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .collect::<Vec<_>>(),
-        ["a/1", "a/2"]
-    );
+    let top = c.list_objects_v2().bucket("photos").delimiter("/").send().await.unwrap();
+    assert_eq!(top.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["a/"]);
+    assert_eq!(top.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["b", "sp ace+é"]);
+    let p1 = c.list_objects_v2().bucket("photos").max_keys(2).send().await.unwrap();
+    assert_eq!(p1.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["a/1", "a/2"]);
     let token = p1.next_continuation_token().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&base64_simd::URL_SAFE_NO_PAD.decode_to_vec(token).unwrap())
-            .contains("root/"),
-        "tokens carry no upstream layout"
-    );
-    let p2 = c
-        .list_objects_v2()
-        .bucket("photos")
-        .max_keys(2)
-        .continuation_token(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        p2.contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .collect::<Vec<_>>(),
-        ["b", "sp ace+é"]
-    );
+    assert!(!String::from_utf8_lossy(&base64_simd::URL_SAFE_NO_PAD.decode_to_vec(token).unwrap()).contains("root/"), "tokens carry no upstream layout");
+    let p2 = c.list_objects_v2().bucket("photos").max_keys(2).continuation_token(token).send().await.unwrap();
+    assert_eq!(p2.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["b", "sp ace+é"]);
     assert!(!p2.is_truncated().unwrap());
     // A prefix and a delimiter on a page boundary.
-    let v1 = c
-        .list_objects()
-        .bucket("photos")
-        .delimiter("/")
-        .max_keys(1)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        v1.common_prefixes()
-            .iter()
-            .filter_map(|p| p.prefix())
-            .collect::<Vec<_>>(),
-        ["a/"]
-    );
-    let v1b = c
-        .list_objects()
-        .bucket("photos")
-        .delimiter("/")
-        .marker(v1.next_marker().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        v1b.contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .collect::<Vec<_>>(),
-        ["b", "sp ace+é"]
-    );
+    let v1 = c.list_objects().bucket("photos").delimiter("/").max_keys(1).send().await.unwrap();
+    assert_eq!(v1.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["a/"]);
+    let v1b = c.list_objects().bucket("photos").delimiter("/").marker(v1.next_marker().unwrap()).send().await.unwrap();
+    assert_eq!(v1b.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["b", "sp ace+é"]);
     // Deleting the gateway bucket needs it empty upstream.
     let e = c.delete_bucket().bucket("photos").send().await.unwrap_err();
     assert_eq!(status(&e), 409);
     // A change of owner moves no bytes: the bucket stays under its creator's prefix.
     let root = root_conn(&gw);
-    call(
-        &root,
-        "POST",
-        "tenants",
-        Some(serde_json::json!({"name": "acme"})),
-    )
-    .await
-    .unwrap();
-    call(
-        &root,
-        "PUT",
-        "buckets/photos",
-        Some(serde_json::json!({"tenant": "acme"})),
-    )
-    .await
-    .unwrap();
-    let got = c
-        .get_object()
-        .bucket("photos")
-        .key("a/1")
-        .send()
-        .await
-        .unwrap();
+    call(&root, "POST", "tenants", Some(serde_json::json!({"name": "acme"}))).await.unwrap();
+    call(&root, "PUT", "buckets/photos", Some(serde_json::json!({"tenant": "acme"}))).await.unwrap();
+    let got = c.get_object().bucket("photos").key("a/1").send().await.unwrap();
     assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"a/1");
-    assert_eq!(
-        c.list_objects_v2()
-            .bucket("photos")
-            .send()
-            .await
-            .unwrap()
-            .contents()
-            .len(),
-        4
-    );
+    assert_eq!(c.list_objects_v2().bucket("photos").send().await.unwrap().contents().len(), 4);
 }
 
 #[tokio::test]
 async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
-    inner
-        .client()
-        .create_bucket()
-        .bucket("gw-meta")
-        .send()
-        .await
-        .unwrap();
+    inner.client().create_bucket().bucket("gw-meta").send().await.unwrap();
     let endpoint = inner.endpoint();
     let setup = |cfg: &mut Config| {
         forward_to(cfg, endpoint.clone());
@@ -370,31 +217,12 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), setup).await;
     let c = gw.client();
     gw.bucket("docs").await;
-    c.put_object()
-        .bucket("docs")
-        .key("keep")
-        .body(b"kept bytes".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    c.put_object()
-        .bucket("docs")
-        .key("gone")
-        .body(b"short-lived".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    c.delete_object()
-        .bucket("docs")
-        .key("gone")
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("docs").key("keep").body(b"kept bytes".to_vec().into()).send().await.unwrap();
+    c.put_object().bucket("docs").key("gone").body(b"short-lived".to_vec().into()).send().await.unwrap();
+    c.delete_object().bucket("docs").key("gone").send().await.unwrap();
     let (ak, sk) = user(&gw, "acme", "ann", "writer").await;
     let root = root_conn(&gw);
-    let chain_before = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new())
-        .await
-        .unwrap();
+    let chain_before = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
     assert_eq!(chain_before["head"]["seq"], 3);
     // Stopping mirrors the rest; then the metadata directory is lost.
     let dir = gw.stop().await;
@@ -402,11 +230,7 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
 
     let gw = Gateway::start_local_in(dir, setup).await;
     let c = gw.client();
-    assert_eq!(
-        status(&c.head_bucket().bucket("docs").send().await.unwrap_err()),
-        404,
-        "the new store is empty"
-    );
+    assert_eq!(status(&c.head_bucket().bucket("docs").send().await.unwrap_err()), 404, "the new store is empty");
     let root = root_conn(&gw);
     let report = call(&root, "POST", "rebuild", None).await.unwrap();
     assert_eq!(report["manifests"], 3);
@@ -414,33 +238,18 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     assert_eq!(report["objects_indexed"], 1);
     assert!(report["audit_entries"].as_u64().unwrap() >= 7, "{report}");
     // Proofs: the chain is whole again and verifies; the kept object carries its proof.
-    let chain = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new())
-        .await
-        .unwrap();
+    let chain = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
     assert_eq!(chain["head"], chain_before["head"]);
     assert_eq!(chain["manifests"], chain_before["manifests"]);
-    let got = c
-        .get_object()
-        .bucket("docs")
-        .key("keep")
-        .send()
-        .await
-        .unwrap();
+    let got = c.get_object().bucket("docs").key("keep").send().await.unwrap();
     let body = got.body.collect().await.unwrap().into_bytes();
     assert_eq!(&body[..], b"kept bytes");
-    let v = request(&root, "POST", "/_tollgate/proofs/verify", body.to_vec())
-        .await
-        .unwrap();
+    let v = request(&root, "POST", "/_tollgate/proofs/verify", body.to_vec()).await.unwrap();
     assert_eq!(v["matches"][0]["signature_valid"], true);
     assert_eq!(v["matches"][0]["chain_intact"], true);
     // Audit: the writes before the loss are there.
     let audit = call(&root, "GET", "audit", None).await.unwrap();
-    let ops: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["operation"].as_str())
-        .collect();
+    let ops: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["operation"].as_str()).collect();
     for op in ["CreateBucket", "PutObject", "DeleteObject"] {
         assert!(ops.contains(&op), "{op} missing from {ops:?}");
     }
@@ -450,12 +259,7 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     let ann = gw.client_with(&ak, &sk);
     assert!(ann.list_buckets().send().await.is_ok());
     // A second rebuild would mix two histories: refused.
-    assert!(
-        call(&root, "POST", "rebuild", None)
-            .await
-            .unwrap_err()
-            .contains("400")
-    );
+    assert!(call(&root, "POST", "rebuild", None).await.unwrap_err().contains("400"));
 }
 
 #[tokio::test]
@@ -465,39 +269,17 @@ async fn readiness_follows_the_upstream_and_requests_fail_fast_when_it_is_down()
     assert_eq!(ready.status, 200, "{}", ready.text());
     let c = gw.client();
     gw.bucket("rrr").await;
-    c.put_object()
-        .bucket("rrr")
-        .key("k")
-        .body(b"v".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("rrr").key("k").body(b"v".to_vec().into()).send().await.unwrap();
 
     proxy.set(Fault::Down);
     let ready = raw(gw.addr, "GET", "/ready", &[], b"", None).await;
     assert_eq!(ready.status, 503);
     let why: serde_json::Value = serde_json::from_slice(&ready.body).unwrap();
-    assert!(
-        why["failed"]["backend"]
-            .as_str()
-            .unwrap()
-            .contains("upstream"),
-        "{why}"
-    );
+    assert!(why["failed"]["backend"].as_str().unwrap().contains("upstream"), "{why}");
     let started = Instant::now();
-    let e = no_retry_client(&gw)
-        .get_object()
-        .bucket("rrr")
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
+    let e = no_retry_client(&gw).get_object().bucket("rrr").key("k").send().await.unwrap_err();
     assert_eq!(status(&e), 503);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 
     proxy.set(Fault::Pass);
     let ready = raw(gw.addr, "GET", "/ready", &[], b"", None).await;
@@ -506,12 +288,7 @@ async fn readiness_follows_the_upstream_and_requests_fail_fast_when_it_is_down()
 
 /// A client that does not retry: each request the test makes is one request.
 fn no_retry_client(gw: &Gateway) -> aws_sdk_s3::Client {
-    let conf = gw
-        .client()
-        .config()
-        .to_builder()
-        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-        .build();
+    let conf = gw.client().config().to_builder().retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()).build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
@@ -520,27 +297,12 @@ async fn idempotent_requests_are_retried_past_upstream_500s() {
     let (gw, _inner, proxy) = through_proxy(|_| {}).await;
     let c = no_retry_client(&gw);
     gw.bucket("rrr").await;
-    c.put_object()
-        .bucket("rrr")
-        .key("k")
-        .body(b"value".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("rrr").key("k").body(b"value".to_vec().into()).send().await.unwrap();
     proxy.set(Fault::Fail500(2));
     let got = c.get_object().bucket("rrr").key("k").send().await.unwrap();
-    assert_eq!(
-        &got.body.collect().await.unwrap().into_bytes()[..],
-        b"value"
-    );
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"value");
     proxy.set(Fault::Fail500(100));
-    let e = c
-        .get_object()
-        .bucket("rrr")
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.get_object().bucket("rrr").key("k").send().await.unwrap_err();
     assert_eq!(status(&e), 503, "retries are bounded");
 }
 
@@ -550,28 +312,15 @@ async fn an_upstream_gone_mid_download_fails_the_download() {
     let c = no_retry_client(&gw);
     gw.bucket("rrr").await;
     let big = vec![7u8; 4 << 20];
-    c.put_object()
-        .bucket("rrr")
-        .key("big")
-        .body(big.clone().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("rrr").key("big").body(big.clone().into()).send().await.unwrap();
     proxy.set(Fault::CutResponse(1 << 20));
     let result = tokio::time::timeout(Duration::from_secs(20), async {
         let resp = c.get_object().bucket("rrr").key("big").send().await?;
-        resp.body
-            .collect()
-            .await
-            .map(|b| b.into_bytes().len())
-            .map_err(aws_sdk_s3::error::SdkError::construction_failure)
+        resp.body.collect().await.map(|b| b.into_bytes().len()).map_err(aws_sdk_s3::error::SdkError::construction_failure)
     })
     .await
     .expect("no hang");
-    assert!(
-        result.is_err(),
-        "a cut download must not look complete: {result:?}"
-    );
+    assert!(result.is_err(), "a cut download must not look complete: {result:?}");
 }
 
 #[tokio::test]
@@ -580,125 +329,35 @@ async fn an_upstream_gone_mid_upload_leaves_no_metadata() {
     let c = no_retry_client(&gw);
     gw.bucket("rrr").await;
     proxy.set(Fault::CutRequest(256 << 10));
-    let e = c
-        .put_object()
-        .bucket("rrr")
-        .key("half")
-        .body(vec![1u8; 2 << 20].into())
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.put_object().bucket("rrr").key("half").body(vec![1u8; 2 << 20].into()).send().await.unwrap_err();
     assert_eq!(status(&e), 503);
     proxy.set(Fault::Pass);
-    assert_eq!(
-        status(
-            &c.head_object()
-                .bucket("rrr")
-                .key("half")
-                .send()
-                .await
-                .unwrap_err()
-        ),
-        404
-    );
+    assert_eq!(status(&c.head_object().bucket("rrr").key("half").send().await.unwrap_err()), 404);
     let root = root_conn(&gw);
-    assert_eq!(
-        usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()),
-        0,
-        "no quota charge"
-    );
-    let chain = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new())
-        .await
-        .unwrap();
-    assert!(
-        chain["head"].is_null() || chain["head"]["seq"] == 0,
-        "no proof: {chain}"
-    );
+    assert_eq!(usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()), 0, "no quota charge");
+    let chain = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
+    assert!(chain["head"].is_null() || chain["head"]["seq"] == 0, "no proof: {chain}");
 
     // Multipart: a part cut on its way fails alone; the upload goes on and completes.
-    let up = c
-        .create_multipart_upload()
-        .bucket("rrr")
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
+    let up = c.create_multipart_upload().bucket("rrr").key("mp").send().await.unwrap();
     let id = up.upload_id().unwrap();
     let part1 = vec![3u8; 5 << 20];
     proxy.set(Fault::CutRequest(1 << 20));
-    let e = c
-        .upload_part()
-        .bucket("rrr")
-        .key("mp")
-        .upload_id(id)
-        .part_number(1)
-        .body(part1.clone().into())
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.upload_part().bucket("rrr").key("mp").upload_id(id).part_number(1).body(part1.clone().into()).send().await.unwrap_err();
     assert_eq!(status(&e), 503);
     proxy.set(Fault::Pass);
-    let p1 = c
-        .upload_part()
-        .bucket("rrr")
-        .key("mp")
-        .upload_id(id)
-        .part_number(1)
-        .body(part1.into())
-        .send()
-        .await
-        .unwrap();
-    let p2 = c
-        .upload_part()
-        .bucket("rrr")
-        .key("mp")
-        .upload_id(id)
-        .part_number(2)
-        .body(b"tail".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let p1 = c.upload_part().bucket("rrr").key("mp").upload_id(id).part_number(1).body(part1.into()).send().await.unwrap();
+    let p2 = c.upload_part().bucket("rrr").key("mp").upload_id(id).part_number(2).body(b"tail".to_vec().into()).send().await.unwrap();
     let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder()
-        .parts(
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(1)
-                .e_tag(p1.e_tag().unwrap())
-                .build(),
-        )
-        .parts(
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(2)
-                .e_tag(p2.e_tag().unwrap())
-                .build(),
-        )
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build())
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(2).e_tag(p2.e_tag().unwrap()).build())
         .build();
-    c.complete_multipart_upload()
-        .bucket("rrr")
-        .key("mp")
-        .upload_id(id)
-        .multipart_upload(parts)
-        .send()
-        .await
-        .unwrap();
-    let head = c
-        .head_object()
-        .bucket("rrr")
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
+    c.complete_multipart_upload().bucket("rrr").key("mp").upload_id(id).multipart_upload(parts).send().await.unwrap();
+    let head = c.head_object().bucket("rrr").key("mp").send().await.unwrap();
     assert_eq!(head.content_length(), Some((5 << 20) + 4));
-    assert_eq!(
-        usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()),
-        (5 << 20) + 4
-    );
+    assert_eq!(usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()), (5 << 20) + 4);
     let dir = gw.stop().await;
-    assert!(
-        tollgate::meta::Store::pending_list(&store_of(&dir))
-            .unwrap()
-            .is_empty(),
-        "the cut upload left no pending write"
-    );
+    assert!(tollgate::meta::Store::pending_list(&store_of(&dir)).unwrap().is_empty(), "the cut upload left no pending write");
 }
 
 #[tokio::test]
@@ -710,37 +369,14 @@ async fn a_silent_upstream_times_out_instead_of_hanging() {
     .await;
     let c = no_retry_client(&gw);
     gw.bucket("rrr").await;
-    c.put_object()
-        .bucket("rrr")
-        .key("k")
-        .body(b"v".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("rrr").key("k").body(b"v".to_vec().into()).send().await.unwrap();
     proxy.set(Fault::Stall);
     let started = Instant::now();
-    let e = c
-        .get_object()
-        .bucket("rrr")
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.get_object().bucket("rrr").key("k").send().await.unwrap_err();
     assert_eq!(status(&e), 503);
-    let e = c
-        .put_object()
-        .bucket("rrr")
-        .key("k2")
-        .body(vec![0u8; 1 << 20].into())
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.put_object().bucket("rrr").key("k2").body(vec![0u8; 1 << 20].into()).send().await.unwrap_err();
     assert_eq!(status(&e), 503);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
 
 /// Opens a stopped gateway's metadata store.
@@ -760,43 +396,19 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
     let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), through).await;
     let c = gw.client();
     gw.bucket("pend").await;
-    c.put_object()
-        .bucket("pend")
-        .key("acked")
-        .body(data(3000, 1).into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("pend").key("acked").body(data(3000, 1).into()).send().await.unwrap();
     let dir = gw.stop().await;
     let store = store_of(&dir);
-    assert!(
-        store.pending_list().unwrap().is_empty(),
-        "an acknowledged write leaves no pending record"
-    );
+    assert!(store.pending_list().unwrap().is_empty(), "an acknowledged write leaves no pending record");
     let acked = store.object_get("pend", "acked").unwrap().unwrap();
-    assert!(
-        store.proof_get(&acked.proof_id).unwrap().is_some(),
-        "its chosen proof id is its manifest's"
-    );
+    assert!(store.proof_get(&acked.proof_id).unwrap().is_some(), "its chosen proof id is its manifest's");
 
     // A crash as the gateway sees it: three writes recorded pending. The upstream holds the
     // bytes of the first, nothing for the second, other bytes for the third.
     let up = inner.client();
     let late = data(5000, 2);
-    up.put_object()
-        .bucket("gw-pend")
-        .key("late")
-        .body(late.clone().into())
-        .send()
-        .await
-        .unwrap();
-    up.put_object()
-        .bucket("gw-pend")
-        .key("other")
-        .body(data(10, 3).into())
-        .send()
-        .await
-        .unwrap();
+    up.put_object().bucket("gw-pend").key("late").body(late.clone().into()).send().await.unwrap();
+    up.put_object().bucket("gw-pend").key("other").body(data(10, 3).into()).send().await.unwrap();
     let pending = |key: &str, body: &[u8], proof_id: &str| PendingWrite {
         bucket: "pend".into(),
         key: key.into(),
@@ -810,10 +422,7 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             checksums: Default::default(),
             tags: Vec::new(),
             owner: ACCESS_KEY.into(),
-            sha256: hex_simd::encode_to_string(
-                <sha2::Sha256 as sha2::Digest>::digest(body),
-                hex_simd::AsciiCase::Lower,
-            ),
+            sha256: hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(body), hex_simd::AsciiCase::Lower),
             proof_id: proof_id.into(),
         },
         audit: AuditEntry {
@@ -831,60 +440,24 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             count: 1,
         },
     };
-    store
-        .pending_put("w-late", &pending("late", &late, "proofoflate"))
-        .unwrap();
-    store
-        .pending_put("w-lost", &pending("lost", b"never sent", "proofoflost"))
-        .unwrap();
-    store
-        .pending_put(
-            "w-other",
-            &pending("other", b"not these bytes", "proofofother"),
-        )
-        .unwrap();
+    store.pending_put("w-late", &pending("late", &late, "proofoflate")).unwrap();
+    store.pending_put("w-lost", &pending("lost", b"never sent", "proofoflost")).unwrap();
+    store.pending_put("w-other", &pending("other", b"not these bytes", "proofofother")).unwrap();
     store.flush().await.unwrap();
     drop(store);
-    let mut cfg = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
+    let mut cfg = Config { data_dir: dir.path().to_owned(), ..Config::default() };
     through(&mut cfg);
-    let opts = tollgate::migrate::Options {
-        from: BackendKind::Upstream,
-        to: BackendKind::Local,
-        bucket: None,
-        dry_run: true,
-        parallel: 1,
-    };
-    let refused = tollgate::migrate::run(&cfg, &opts, &tollgate::migrate::Progress::default())
-        .await
-        .unwrap_err();
-    assert!(
-        refused.to_string().contains("3 writes were in flight"),
-        "migrate waits for the pending writes: {refused}"
-    );
+    let opts = tollgate::migrate::Options { from: BackendKind::Upstream, to: BackendKind::Local, bucket: None, dry_run: true, parallel: 1 };
+    let refused = tollgate::migrate::run(&cfg, &opts, &tollgate::migrate::Progress::default()).await.unwrap_err();
+    assert!(refused.to_string().contains("3 writes were in flight"), "migrate waits for the pending writes: {refused}");
 
     let gw = Gateway::start_local_in(dir, through).await;
-    let head = gw
-        .client()
-        .head_object()
-        .bucket("pend")
-        .key("late")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        head.e_tag(),
-        Some(format!("\"{}\"", md5_hex(&late)).as_str())
-    );
+    let head = gw.client().head_object().bucket("pend").key("late").send().await.unwrap();
+    assert_eq!(head.e_tag(), Some(format!("\"{}\"", md5_hex(&late)).as_str()));
     let dir = gw.stop().await;
     let store = store_of(&dir);
     assert!(store.pending_list().unwrap().is_empty());
-    let rec = store
-        .object_get("pend", "late")
-        .unwrap()
-        .expect("the write the upstream holds is committed");
+    let rec = store.object_get("pend", "late").unwrap().expect("the write the upstream holds is committed");
     assert_eq!(
         (rec.etag.as_str(), rec.proof_id.as_str()),
         (md5_hex(&late).as_str(), "proofoflate"),
@@ -892,16 +465,7 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
     );
     let manifest = store.proof_get("proofoflate").unwrap().unwrap();
     assert_eq!((manifest.size, manifest.sha256), (5000, rec.sha256));
-    assert!(
-        store.object_get("pend", "lost").unwrap().is_none(),
-        "a write the upstream never got is dropped"
-    );
-    assert!(
-        store.object_get("pend", "other").unwrap().is_none(),
-        "a write whose bytes the upstream does not hold is dropped"
-    );
-    assert!(
-        store.proof_get("proofoflost").unwrap().is_none()
-            && store.proof_get("proofofother").unwrap().is_none()
-    );
+    assert!(store.object_get("pend", "lost").unwrap().is_none(), "a write the upstream never got is dropped");
+    assert!(store.object_get("pend", "other").unwrap().is_none(), "a write whose bytes the upstream does not hold is dropped");
+    assert!(store.proof_get("proofoflost").unwrap().is_none() && store.proof_get("proofofother").unwrap().is_none());
 }

@@ -135,13 +135,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "MB" | "mb" => 1_000_000,
         "GB" | "gb" => 1_000_000_000,
         other => {
-            return Err(format!(
-                "unknown size suffix `{other}` (use B, KiB, MiB, GiB, KB, MB, GB)"
-            ));
+            return Err(format!("unknown size suffix `{other}` (use B, KiB, MiB, GiB, KB, MB, GB)"));
         }
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size `{s}` overflows"))
+    n.checked_mul(mult).ok_or_else(|| format!("size `{s}` overflows"))
 }
 
 fn human_size(n: u64) -> String {
@@ -181,28 +178,9 @@ impl std::fmt::Display for OpError {
 }
 
 impl Ctx {
-    fn request(
-        &self,
-        method: Method,
-        path: &str,
-        query: &str,
-        payload_hash: &str,
-        body: ReqBody,
-        len: Option<u64>,
-    ) -> Request<ReqBody> {
-        let signed = self.signer.sign(
-            method.as_str(),
-            &self.host,
-            path,
-            query,
-            payload_hash,
-            SystemTime::now(),
-        );
-        let uri = if query.is_empty() {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}{path}?{query}", self.base)
-        };
+    fn request(&self, method: Method, path: &str, query: &str, payload_hash: &str, body: ReqBody, len: Option<u64>) -> Request<ReqBody> {
+        let signed = self.signer.sign(method.as_str(), &self.host, path, query, payload_hash, SystemTime::now());
+        let uri = if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{query}", self.base) };
         let mut b = Request::builder()
             .method(method)
             .uri(uri.parse::<Uri>().expect("valid request URI"))
@@ -223,29 +201,20 @@ impl Ctx {
     async fn send(&self, req: Request<ReqBody>) -> Result<Response<Incoming>, OpError> {
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(OpError::Other(format!(
-                "request failed: {}",
-                error_chain(&e)
-            ))),
+            Ok(Err(e)) => Err(OpError::Other(format!("request failed: {}", error_chain(&e)))),
             Err(_) => Err(OpError::Other("request timed out (headers)".into())),
         }
     }
 
     /// Read the whole response body, counting bytes; keep at most `keep` bytes.
-    async fn drain(
-        &self,
-        resp: Response<Incoming>,
-        keep: usize,
-    ) -> Result<(StatusCode, u64, Vec<u8>), OpError> {
+    async fn drain(&self, resp: Response<Incoming>, keep: usize) -> Result<(StatusCode, u64, Vec<u8>), OpError> {
         let status = resp.status();
         let mut body = resp.into_body();
         let mut n = 0u64;
         let mut kept = Vec::new();
         let fut = async {
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| {
-                    OpError::Other(format!("body read failed: {}", error_chain(&e)))
-                })?;
+                let frame = frame.map_err(|e| OpError::Other(format!("body read failed: {}", error_chain(&e))))?;
                 if let Ok(data) = frame.into_data() {
                     n += data.len() as u64;
                     if kept.len() < keep {
@@ -268,14 +237,7 @@ impl Ctx {
         let resp = self.send(req).await?;
         let ok = resp.status().is_success();
         let (status, n, kept) = self.drain(resp, if ok { 0 } else { 2048 }).await?;
-        if ok {
-            Ok(n)
-        } else {
-            Err(OpError::Status(
-                status,
-                String::from_utf8_lossy(&kept).into_owned(),
-            ))
-        }
+        if ok { Ok(n) } else { Err(OpError::Status(status, String::from_utf8_lossy(&kept).into_owned())) }
     }
 
     fn report(&self, what: &str, e: &OpError) {
@@ -288,43 +250,24 @@ impl Ctx {
     }
 
     async fn put(&self, key: &str, payload: &Bytes) -> Result<u64, OpError> {
-        let body = Full::new(payload.clone())
-            .map_err(|never| match never {})
-            .boxed_unsync();
-        let req = self.request(
-            Method::PUT,
-            &self.object_path(key),
-            "",
-            UNSIGNED_PAYLOAD,
-            body,
-            Some(payload.len() as u64),
-        );
+        let body = Full::new(payload.clone()).map_err(|never| match never {}).boxed_unsync();
+        let req = self.request(Method::PUT, &self.object_path(key), "", UNSIGNED_PAYLOAD, body, Some(payload.len() as u64));
         self.exchange(req).await?;
         Ok(payload.len() as u64)
     }
 
     async fn get(&self, key: &str, expect: u64) -> Result<u64, OpError> {
-        let req = self.request(
-            Method::GET,
-            &self.object_path(key),
-            "",
-            EMPTY_SHA256,
-            empty(),
-            None,
-        );
+        let req = self.request(Method::GET, &self.object_path(key), "", EMPTY_SHA256, empty(), None);
         let n = self.exchange(req).await?;
         if n != expect {
-            return Err(OpError::Other(format!(
-                "GET {key}: got {n} bytes, expected {expect}"
-            )));
+            return Err(OpError::Other(format!("GET {key}: got {n} bytes, expected {expect}")));
         }
         Ok(n)
     }
 
     async fn list(&self, prefix: &str, max_keys: u32) -> Result<u64, OpError> {
         let mk = max_keys.to_string();
-        let query =
-            sigv4::canonical_query(&[("list-type", "2"), ("prefix", prefix), ("max-keys", &mk)]);
+        let query = sigv4::canonical_query(&[("list-type", "2"), ("prefix", prefix), ("max-keys", &mk)]);
         let path = sigv4::encode_path(&format!("/{}", self.bucket));
         let req = self.request(Method::GET, &path, &query, EMPTY_SHA256, empty(), None);
         self.exchange(req).await?;
@@ -337,21 +280,14 @@ impl Ctx {
         let req = self.request(Method::PUT, &path, "", EMPTY_SHA256, empty(), Some(0));
         match self.exchange(req).await {
             Ok(_) => Ok(()),
-            Err(OpError::Status(StatusCode::CONFLICT, body))
-                if body.contains("BucketAlreadyOwnedByYou")
-                    || body.contains("BucketAlreadyExists") =>
-            {
-                Ok(())
-            }
+            Err(OpError::Status(StatusCode::CONFLICT, body)) if body.contains("BucketAlreadyOwnedByYou") || body.contains("BucketAlreadyExists") => Ok(()),
             Err(e) => Err(e),
         }
     }
 }
 
 fn empty() -> ReqBody {
-    Empty::<Bytes>::new()
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -410,10 +346,7 @@ impl Body for FileBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         if self.remaining == 0 {
             return Poll::Ready(None);
         }
@@ -426,10 +359,7 @@ impl Body for FileBody {
             Poll::Ready(Ok(())) => {
                 let n = rb.filled().len();
                 if n == 0 {
-                    return Poll::Ready(Some(Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "file shorter than its size",
-                    ))));
+                    return Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "file shorter than its size"))));
                 }
                 buf.truncate(n);
                 self.remaining -= n as u64;
@@ -472,11 +402,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     if uri.scheme_str() != Some("http") {
         return Err("only http:// endpoints are supported".into());
     }
-    let host = uri
-        .authority()
-        .ok_or("endpoint needs a host")?
-        .as_str()
-        .to_owned();
+    let host = uri.authority().ok_or("endpoint needs a host")?.as_str().to_owned();
     if args.concurrency == 0 {
         return Err("--concurrency must be at least 1".into());
     }
@@ -484,10 +410,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_keepalive(Some(Duration::from_secs(60)));
-    let client = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(args.concurrency * 2)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector);
+    let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.concurrency * 2).pool_idle_timeout(Duration::from_secs(90)).build(connector);
 
     let ctx = Arc::new(Ctx {
         client,
@@ -499,9 +422,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         reported: AtomicUsize::new(0),
     });
 
-    ctx.create_bucket()
-        .await
-        .map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
+    ctx.create_bucket().await.map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
 
     if args.file.is_some() || args.download_to.is_some() {
         return file_mode(&ctx, &args).await;
@@ -517,14 +438,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     if args.workload != Workload::Put && !args.no_populate {
         let t0 = Instant::now();
         populate(&ctx, &args, &payload).await?;
-        eprintln!(
-            "loadgen: populated {} x {} under {}/{} in {:.1}s",
-            args.keys,
-            human_size(size),
-            args.bucket,
-            args.prefix,
-            t0.elapsed().as_secs_f64()
-        );
+        eprintln!("loadgen: populated {} x {} under {}/{} in {:.1}s", args.keys, human_size(size), args.bucket, args.prefix, t0.elapsed().as_secs_f64());
     }
 
     let duration = match (args.duration, args.ops) {
@@ -533,10 +447,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     };
     let ops_limit = args.ops;
     let issued = Arc::new(AtomicU64::new(0));
-    let seed0 = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
+    let seed0 = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
 
     let server_cpu_before = args.server_pid.map(process_cpu).transpose()?;
     let start = Instant::now();
@@ -604,9 +515,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let server_cpu_ms_per_op = match (args.server_pid, server_cpu_before) {
-        (Some(pid), Some(before)) if total.ok > 0 => {
-            Some((process_cpu(pid)? - before).as_secs_f64() * 1000.0 / total.ok as f64)
-        }
+        (Some(pid), Some(before)) if total.ok > 0 => Some((process_cpu(pid)? - before).as_secs_f64() * 1000.0 / total.ok as f64),
         _ => None,
     };
     total.lat_us.sort_unstable();
@@ -618,20 +527,14 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         let rank = ((p / 100.0) * total.lat_us.len() as f64).ceil() as usize;
         total.lat_us[rank.clamp(1, total.lat_us.len()) - 1] as f64 / 1000.0
     };
-    let mean_ms = if total.lat_us.is_empty() {
-        0.0
-    } else {
-        total.lat_us.iter().sum::<u64>() as f64 / total.lat_us.len() as f64 / 1000.0
-    };
+    let mean_ms = if total.lat_us.is_empty() { 0.0 } else { total.lat_us.iter().sum::<u64>() as f64 / total.lat_us.len() as f64 / 1000.0 };
     let max_ms = total.lat_us.last().copied().unwrap_or(0) as f64 / 1000.0;
     let ops_s = total.ok as f64 / elapsed;
     let mib_s = total.bytes as f64 / (1024.0 * 1024.0) / elapsed;
     let (p50, p99) = (pct(50.0), pct(99.0));
 
     if args.json {
-        let server_cpu = server_cpu_ms_per_op
-            .map(|ms| format!(",\"server_cpu_ms_per_op\":{ms:.3}"))
-            .unwrap_or_default();
+        let server_cpu = server_cpu_ms_per_op.map(|ms| format!(",\"server_cpu_ms_per_op\":{ms:.3}")).unwrap_or_default();
         println!(
             "{{\"workload\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"errors\":{},\"elapsed_s\":{:.3},\"ops_per_s\":{:.2},\"mib_per_s\":{:.2},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{:.3},\"max_ms\":{:.3},\"bytes\":{}{server_cpu}}}",
             args.workload.name(),
@@ -674,18 +577,8 @@ fn process_cpu(pid: u32) -> Result<Duration, BoxError> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name in parentheses may hold spaces; fields count on after it, from
     // field 3 (state): utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .ok_or("malformed /proc stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<u64>().ok())
-            .ok_or("malformed /proc stat")
-    };
+    let fields: Vec<&str> = stat.rsplit_once(')').ok_or("malformed /proc stat")?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).ok_or("malformed /proc stat");
     Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
 }
 
@@ -707,8 +600,7 @@ async fn populate(ctx: &Arc<Ctx>, args: &Args, payload: &Bytes) -> Result<(), Bo
     let failed = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
     for _ in 0..args.concurrency.min(args.keys as usize) {
-        let (ctx, payload, next, failed) =
-            (ctx.clone(), payload.clone(), next.clone(), failed.clone());
+        let (ctx, payload, next, failed) = (ctx.clone(), payload.clone(), next.clone(), failed.clone());
         let (prefix, keys) = (args.prefix.clone(), args.keys);
         handles.push(tokio::spawn(async move {
             loop {
@@ -740,34 +632,20 @@ async fn file_mode(ctx: &Arc<Ctx>, args: &Args) -> Result<i32, BoxError> {
     if let Some(src) = &args.file {
         let file = tokio::fs::File::open(src).await?;
         let len = file.metadata().await?.len();
-        let body = FileBody {
-            file,
-            remaining: len,
-        }
-        .boxed_unsync();
+        let body = FileBody { file, remaining: len }.boxed_unsync();
         let req = ctx.request(Method::PUT, &path, "", UNSIGNED_PAYLOAD, body, Some(len));
         let t0 = Instant::now();
-        ctx.exchange(req)
-            .await
-            .map_err(|e| format!("PUT {}: {e}", args.key))?;
+        ctx.exchange(req).await.map_err(|e| format!("PUT {}: {e}", args.key))?;
         let s = t0.elapsed().as_secs_f64();
         report_file("upload", args, len, s);
     }
     if let Some(dst) = &args.download_to {
         let req = ctx.request(Method::GET, &path, "", EMPTY_SHA256, empty(), None);
         let t0 = Instant::now();
-        let resp = ctx
-            .send(req)
-            .await
-            .map_err(|e| format!("GET {}: {e}", args.key))?;
+        let resp = ctx.send(req).await.map_err(|e| format!("GET {}: {e}", args.key))?;
         if !resp.status().is_success() {
             let (status, _, kept) = ctx.drain(resp, 2048).await.map_err(|e| e.to_string())?;
-            return Err(format!(
-                "GET {}: HTTP {status}: {}",
-                args.key,
-                String::from_utf8_lossy(&kept)
-            )
-            .into());
+            return Err(format!("GET {}: HTTP {status}: {}", args.key, String::from_utf8_lossy(&kept)).into());
         }
         let mut out = tokio::fs::File::create(dst).await?;
         let mut body = resp.into_body();
@@ -788,15 +666,9 @@ async fn file_mode(ctx: &Arc<Ctx>, args: &Args) -> Result<i32, BoxError> {
 fn report_file(what: &str, args: &Args, bytes: u64, secs: f64) {
     let mib_s = bytes as f64 / (1024.0 * 1024.0) / secs;
     if args.json {
-        println!(
-            "{{\"workload\":\"{what}\",\"key\":\"{}\",\"bytes\":{bytes},\"elapsed_s\":{secs:.3},\"mib_per_s\":{mib_s:.2}}}",
-            args.key
-        );
+        println!("{{\"workload\":\"{what}\",\"key\":\"{}\",\"bytes\":{bytes},\"elapsed_s\":{secs:.3},\"mib_per_s\":{mib_s:.2}}}", args.key);
     } else {
-        println!(
-            "{what:<9} {} {} B in {secs:.3} s ({mib_s:.1} MiB/s)",
-            args.key, bytes
-        );
+        println!("{what:<9} {} {} B in {secs:.3} s ({mib_s:.1} MiB/s)", args.key, bytes);
     }
 }
 
@@ -826,10 +698,7 @@ mod tests {
             x = std::hint::black_box(x.wrapping_add(1));
         }
         let used = process_cpu(std::process::id()).unwrap() - before;
-        assert!(
-            used >= Duration::from_millis(100),
-            "{used:?} for 200 ms of spinning"
-        );
+        assert!(used >= Duration::from_millis(100), "{used:?} for 200 ms of spinning");
         assert!(process_cpu(u32::MAX).is_err());
     }
 

@@ -57,9 +57,7 @@ pub fn new_id() -> String {
     hex_simd::encode_to_string(b, hex_simd::AsciiCase::Lower)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
     spawn_blocking(f).await.map_err(io::Error::other)?
 }
 
@@ -81,17 +79,11 @@ impl EarlySync {
     /// Starts a sync of `file` (on a cloned descriptor) if enough has been written since
     /// the last one and the last one has finished.
     fn maybe_start(&mut self, file: &File, written: u64) -> io::Result<()> {
-        if written - self.started_at < EARLY_SYNC_EVERY
-            || self.running.as_ref().is_some_and(|h| !h.is_finished())
-        {
+        if written - self.started_at < EARLY_SYNC_EVERY || self.running.as_ref().is_some_and(|h| !h.is_finished()) {
             return Ok(());
         }
         // A finished sync's error must not be lost: the final sync might not see it again.
-        if let Some(done) = self
-            .running
-            .take()
-            .and_then(futures::FutureExt::now_or_never)
-        {
+        if let Some(done) = self.running.take().and_then(futures::FutureExt::now_or_never) {
             done.map_err(io::Error::other)??;
         }
         let clone = file.try_clone()?;
@@ -120,12 +112,7 @@ impl BlobStore {
         for i in 0..=255u8 {
             std::fs::create_dir_all(blobs.join(format!("{i:02x}")))?;
         }
-        Ok(Self {
-            blobs,
-            tmp,
-            fsync,
-            body_idle_timeout,
-        })
+        Ok(Self { blobs, tmp, fsync, body_idle_timeout })
     }
 
     /// Whether a blob can be written now: a 4 KiB file in `tmp/` is written (and synced,
@@ -153,23 +140,13 @@ impl BlobStore {
     /// Fails with `EntityTooLarge` past `max_size` bytes and `IncompleteBody` if the body
     /// errors (client gone, stream cut short) and `RequestTimeout` if it stalls; nothing
     /// is left behind on failure.
-    pub async fn write<S>(
-        &self,
-        mut body: S,
-        hasher: BodyHasher,
-        max_size: u64,
-    ) -> Result<(PendingBlob, BodyHasher), Error>
+    pub async fn write<S>(&self, mut body: S, hasher: BodyHasher, max_size: u64) -> Result<(PendingBlob, BodyHasher), Error>
     where
         S: Stream<Item = Result<Bytes, StdError>> + Unpin,
     {
         let id = new_id();
         let path = self.tmp.join(&id);
-        let mut pending = PendingBlob {
-            id,
-            size: 0,
-            path: path.clone(),
-            installed: false,
-        };
+        let mut pending = PendingBlob { id, size: 0, path: path.clone(), installed: false };
         let fsync = self.fsync;
 
         // The file and hasher travel into each blocking batch and come back with it.
@@ -266,10 +243,7 @@ impl BlobStore {
         })
         .await?;
         pending.installed = true;
-        Ok(Segment {
-            blob: pending.id.clone(),
-            size: pending.size,
-        })
+        Ok(Segment { blob: pending.id.clone(), size: pending.size })
     }
 
     /// A new blob with the same bytes as `id` (a hard link: no bytes are copied).
@@ -286,10 +260,7 @@ impl BlobStore {
             Ok(())
         })
         .await?;
-        Ok(Segment {
-            blob: id,
-            size: seg.size,
-        })
+        Ok(Segment { blob: id, size: seg.size })
     }
 
     /// Removes blobs that no index entry references any more. Best effort: a blob left
@@ -323,11 +294,7 @@ impl BlobStore {
     }
 
     /// Streams `range` of the object made of `segments`.
-    pub fn read(
-        &self,
-        segments: &[Segment],
-        range: Range<u64>,
-    ) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
+    pub fn read(&self, segments: &[Segment], range: Range<u64>) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
         // (path, offset in blob, length) for each segment overlapping the range.
         let mut spans = Vec::new();
         let mut seg_start = 0u64;
@@ -341,36 +308,31 @@ impl BlobStore {
             seg_start = seg_end;
         }
         spans.reverse();
-        futures::stream::try_unfold(
-            (spans, None::<(File, u64)>),
-            |(mut spans, mut current)| async move {
-                if current.is_none() {
-                    let Some((path, offset, len)) = spans.pop() else {
-                        return Ok(None);
-                    };
-                    let file = blocking(move || {
-                        let mut f = File::open(path)?;
-                        f.seek(SeekFrom::Start(offset))?;
-                        Ok(f)
-                    })
-                    .await?;
-                    current = Some((file, len));
-                }
-                let (mut file, remaining) = current.take().expect("set above");
-                let want = usize::try_from(remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(READ_CHUNK);
-                let (file, chunk) = blocking(move || {
-                    let mut buf = vec![0u8; want];
-                    file.read_exact(&mut buf)?;
-                    Ok((file, Bytes::from(buf)))
+        futures::stream::try_unfold((spans, None::<(File, u64)>), |(mut spans, mut current)| async move {
+            if current.is_none() {
+                let Some((path, offset, len)) = spans.pop() else {
+                    return Ok(None);
+                };
+                let file = blocking(move || {
+                    let mut f = File::open(path)?;
+                    f.seek(SeekFrom::Start(offset))?;
+                    Ok(f)
                 })
                 .await?;
-                let left = remaining - chunk.len() as u64;
-                let next = (left > 0).then_some((file, left));
-                Ok(Some((chunk, (spans, next))))
-            },
-        )
+                current = Some((file, len));
+            }
+            let (mut file, remaining) = current.take().expect("set above");
+            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(READ_CHUNK);
+            let (file, chunk) = blocking(move || {
+                let mut buf = vec![0u8; want];
+                file.read_exact(&mut buf)?;
+                Ok((file, Bytes::from(buf)))
+            })
+            .await?;
+            let left = remaining - chunk.len() as u64;
+            let next = (left > 0).then_some((file, left));
+            Ok(Some((chunk, (spans, next))))
+        })
     }
 
     /// The size of blob `id` on disk; `None` if it is not there.

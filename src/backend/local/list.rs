@@ -9,28 +9,14 @@ impl PageSource for LocalBackend {
         &self.index
     }
 
-    async fn page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        after: Option<&str>,
-        max: usize,
-    ) -> Result<Page, Error> {
+    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
         scan(self, bucket, prefix, delimiter, after, max)
     }
 }
 
 /// Lists up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
 /// `after`, folding keys at `delimiter`.
-fn scan(
-    b: &LocalBackend,
-    bucket: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
-    after: Option<&str>,
-    max: usize,
-) -> Result<Page, Error> {
+fn scan(b: &LocalBackend, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
     b.bucket(bucket)?;
     let mut page = Page::empty();
     if max == 0 {

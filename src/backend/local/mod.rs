@@ -56,22 +56,9 @@ impl std::ops::Deref for LocalBackend {
 impl LocalBackend {
     /// Opens the backend and removes blobs no index entry references: nothing is in
     /// flight yet, so they are orphans of a crash.
-    pub fn open(
-        data_dir: &Path,
-        store: Arc<dyn Store>,
-        opts: LocalOptions,
-        prover: Option<Arc<Prover>>,
-    ) -> Result<Self, Error> {
-        let index = Index {
-            store,
-            prover,
-            fsync: opts.fsync,
-        };
-        let backend = Self {
-            blobs: BlobStore::open(data_dir, opts.fsync, opts.body_idle_timeout)?,
-            index,
-            opts,
-        };
+    pub fn open(data_dir: &Path, store: Arc<dyn Store>, opts: LocalOptions, prover: Option<Arc<Prover>>) -> Result<Self, Error> {
+        let index = Index { store, prover, fsync: opts.fsync };
+        let backend = Self { blobs: BlobStore::open(data_dir, opts.fsync, opts.body_idle_timeout)?, index, opts };
         backend.remove_orphan_blobs(Duration::ZERO)?;
         Ok(backend)
     }
@@ -79,13 +66,7 @@ impl LocalBackend {
     /// Removes blobs older than `min_age` that nothing references; returns how many.
     fn remove_orphan_blobs(&self, min_age: Duration) -> Result<u64, Error> {
         let referenced = self.store.referenced_blobs()?;
-        let orphans: Vec<String> = self
-            .blobs
-            .list()?
-            .into_iter()
-            .filter(|(id, age)| !referenced.contains(id) && *age >= min_age)
-            .map(|(id, _)| id)
-            .collect();
+        let orphans: Vec<String> = self.blobs.list()?.into_iter().filter(|(id, age)| !referenced.contains(id) && *age >= min_age).map(|(id, _)| id).collect();
         for id in &orphans {
             tracing::warn!(blob = %id, "removing a blob no index entry references");
         }
@@ -95,19 +76,10 @@ impl LocalBackend {
 
     /// Removes index entries of `buckets` older than `min_age` whose blobs are gone from
     /// disk (the object then answers 404 instead of failing every read; its manifests stay).
-    async fn remove_orphan_entries(
-        &self,
-        buckets: &[String],
-        min_age: Duration,
-        report: &mut crate::backend::ReconcileReport,
-    ) -> Result<(), Error> {
-        let newest_ns =
-            crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
+    async fn remove_orphan_entries(&self, buckets: &[String], min_age: Duration, report: &mut crate::backend::ReconcileReport) -> Result<(), Error> {
+        let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
         for bucket in buckets {
-            let entries: Vec<_> = self
-                .store
-                .object_scan(bucket, "", None)
-                .collect::<Result<_, _>>()?;
+            let entries: Vec<_> = self.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
             for (key, rec) in entries {
                 if rec.segments.is_empty() && rec.size > 0 {
                     report.held_elsewhere += 1;
@@ -135,20 +107,10 @@ impl LocalBackend {
 
     /// Streams a request body into a new blob, verifying `Content-MD5` and any
     /// `x-amz-checksum-*` given in headers or trailers. On any mismatch nothing is kept.
-    async fn ingest<T>(
-        &self,
-        req: &S3Request<T>,
-        body: Option<StreamingBlob>,
-        expect: Expected,
-    ) -> Result<(blobs::PendingBlob, BodyDigests), Error> {
+    async fn ingest<T>(&self, req: &S3Request<T>, body: Option<StreamingBlob>, expect: Expected) -> Result<(blobs::PendingBlob, BodyDigests), Error> {
         let check = BodyCheck::new(req, expect)?;
-        let body = body.unwrap_or_else(|| {
-            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
-        });
-        let (pending, hasher) = self
-            .blobs
-            .write(body, check.hasher(), self.opts.max_object_size)
-            .await?;
+        let body = body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        let (pending, hasher) = self.blobs.write(body, check.hasher(), self.opts.max_object_size).await?;
         let digests = hasher.finish();
         check.verify(&digests)?;
         Ok((pending, digests))
@@ -160,12 +122,7 @@ impl crate::backend::scrub::ObjectReader for LocalBackend {
         &self.index
     }
 
-    async fn open(
-        &self,
-        _bucket: &str,
-        _key: &str,
-        rec: &crate::meta::ObjectRecord,
-    ) -> Result<crate::backend::scrub::ByteStream, Error> {
+    async fn open(&self, _bucket: &str, _key: &str, rec: &crate::meta::ObjectRecord) -> Result<crate::backend::scrub::ByteStream, Error> {
         Ok(Box::pin(self.blobs.read(&rec.segments, 0..rec.size)))
     }
 }
@@ -174,31 +131,16 @@ impl crate::backend::scrub::ObjectReader for LocalBackend {
 impl Backend for LocalBackend {
     async fn ready(&self) -> Result<(), String> {
         self.store.bucket_list().map_err(|e| e.to_string())?;
-        self.blobs
-            .probe_write()
-            .await
-            .map_err(|e| format!("local disk: cannot write a blob: {e}"))
+        self.blobs.probe_write().await.map_err(|e| format!("local disk: cannot write a blob: {e}"))
     }
 
-    async fn scrub(
-        &self,
-        buckets: &[String],
-        bytes_per_sec: u64,
-    ) -> Result<crate::backend::ScrubReport, Error> {
+    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
         crate::backend::scrub::scrub(self, buckets, bytes_per_sec).await
     }
 
-    async fn reconcile(
-        &self,
-        buckets: &[String],
-        min_age: Duration,
-    ) -> Result<crate::backend::ReconcileReport, Error> {
-        let mut report = crate::backend::ReconcileReport {
-            orphan_blobs: self.remove_orphan_blobs(min_age)?,
-            ..Default::default()
-        };
-        self.remove_orphan_entries(buckets, min_age, &mut report)
-            .await?;
+    async fn reconcile(&self, buckets: &[String], min_age: Duration) -> Result<crate::backend::ReconcileReport, Error> {
+        let mut report = crate::backend::ReconcileReport { orphan_blobs: self.remove_orphan_blobs(min_age)?, ..Default::default() };
+        self.remove_orphan_entries(buckets, min_age, &mut report).await?;
         Ok(report)
     }
 
@@ -207,15 +149,7 @@ impl Backend for LocalBackend {
             return Ok(());
         };
         let gateway = crate::auth::Principal::anonymous();
-        let audit = crate::audit::entry_for(
-            &gateway,
-            None,
-            "ExpireMultipartUpload",
-            &up.bucket,
-            &up.key,
-            "ok",
-            0,
-        );
+        let audit = crate::audit::entry_for(&gateway, None, "ExpireMultipartUpload", &up.bucket, &up.key, "ok", 0);
         let parts = self.store.upload_delete(upload_id, Some(&audit))?;
         self.sync().await?;
         self.blobs.remove(parts.iter().map(|p| p.blob.as_str()));

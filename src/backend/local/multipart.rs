@@ -22,16 +22,11 @@ pub(super) async fn create_multipart_upload(
     }
     b.bucket(&input.bucket)?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let algorithm = input
-        .checksum_algorithm
-        .take()
-        .map(|a| a.as_str().to_ascii_uppercase());
+    let algorithm = input.checksum_algorithm.take().map(|a| a.as_str().to_ascii_uppercase());
     if let Some(alg) = &algorithm
         && !crate::proof::hashing::ChecksumSet::default().add(alg)
     {
-        return Err(Error::InvalidArgument(format!(
-            "unsupported checksum algorithm {alg}"
-        )));
+        return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
     }
     let record = UploadRecord {
         bucket: input.bucket.clone(),
@@ -43,13 +38,7 @@ pub(super) async fn create_multipart_upload(
         owner: Principal::of(&req).access_key,
     };
     let id = blobs::new_id();
-    let audit = crate::audit::entry(
-        &req,
-        "CreateMultipartUpload",
-        &record.bucket,
-        &record.key,
-        0,
-    );
+    let audit = crate::audit::entry(&req, "CreateMultipartUpload", &record.bucket, &record.key, 0);
     b.store.upload_create(&id, &record, Some(&audit))?;
     b.sync().await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -63,12 +52,7 @@ pub(super) async fn create_multipart_upload(
 
 /// Records a part whose blob is installed; releases the blob it replaces (or its own
 /// blob if the upload went away meanwhile).
-async fn record_part(
-    b: &LocalBackend,
-    upload_id: &str,
-    part: &PartRecord,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
+async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     match b.store.part_put(upload_id, part, Some(audit)) {
         Ok(old) => {
             b.sync().await?;
@@ -84,33 +68,18 @@ async fn record_part(
     }
 }
 
-pub(super) async fn upload_part(
-    b: &LocalBackend,
-    mut req: S3Request<UploadPartInput>,
-) -> Result<S3Response<UploadPartOutput>, Error> {
+pub(super) async fn upload_part(b: &LocalBackend, mut req: S3Request<UploadPartInput>) -> Result<S3Response<UploadPartOutput>, Error> {
     let input = &mut req.input;
     let number = part_number(input.part_number)?;
     let upload_id = input.upload_id.clone();
     b.upload(&input.bucket, &input.key, &upload_id)?;
     let expect = expected_from_input!(input);
     let body = input.body.take();
+    let body = declared_body(&req.headers, body);
     let (pending, digests) = b.ingest(&req, body, expect).await?;
     let segment = b.blobs.install(pending).await?;
-    let part = PartRecord {
-        number,
-        blob: segment.blob,
-        size: segment.size,
-        etag: digests.md5_hex(),
-        last_modified_ns: now_ns(),
-        checksums: digests.checksums,
-    };
-    let audit = crate::audit::entry(
-        &req,
-        "UploadPart",
-        &req.input.bucket,
-        &req.input.key,
-        part.size,
-    );
+    let part = PartRecord { number, blob: segment.blob, size: segment.size, etag: digests.md5_hex(), last_modified_ns: now_ns(), checksums: digests.checksums };
+    let audit = crate::audit::entry(&req, "UploadPart", &req.input.bucket, &req.input.key, part.size);
     record_part(b, &upload_id, &part, &audit).await?;
     let c = part.checksums;
     Ok(S3Response::new(UploadPartOutput {
@@ -124,44 +93,21 @@ pub(super) async fn upload_part(
     }))
 }
 
-pub(super) async fn upload_part_copy(
-    b: &LocalBackend,
-    req: S3Request<UploadPartCopyInput>,
-) -> Result<S3Response<UploadPartCopyOutput>, Error> {
+pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {
     let input = &req.input;
     let number = part_number(input.part_number)?;
     b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let (_, _, src) = copy_source(b, &input.copy_source, &copy_source_conditions!(input))?;
     let range = copy_range(input.copy_source_range.as_deref(), src.size)?;
-    let body = futures::StreamExt::map(b.blobs.read(&src.segments, range), |r| {
-        r.map_err(|e| Box::new(e) as s3s::StdError)
-    });
-    let (pending, hasher) = b
-        .blobs
-        .write(
-            Box::pin(body),
-            BodyHasher::new(ChecksumSet::default()),
-            b.opts.max_object_size,
-        )
-        .await?;
+    let body = futures::StreamExt::map(b.blobs.read(&src.segments, range), |r| r.map_err(|e| Box::new(e) as s3s::StdError));
+    let (pending, hasher) = b.blobs.write(Box::pin(body), BodyHasher::new(ChecksumSet::default()), b.opts.max_object_size).await?;
     let digests = hasher.finish();
     let segment = b.blobs.install(pending).await?;
-    let part = PartRecord {
-        number,
-        blob: segment.blob,
-        size: segment.size,
-        etag: digests.md5_hex(),
-        last_modified_ns: now_ns(),
-        checksums: digests.checksums,
-    };
+    let part = PartRecord { number, blob: segment.blob, size: segment.size, etag: digests.md5_hex(), last_modified_ns: now_ns(), checksums: digests.checksums };
     let audit = crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, part.size);
     record_part(b, &input.upload_id, &part, &audit).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
-        copy_part_result: Some(CopyPartResult {
-            e_tag: Some(etag(&part.etag)),
-            last_modified: Some(timestamp(part.last_modified_ns)),
-            ..Default::default()
-        }),
+        copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),
         ..Default::default()
     }))
 }
@@ -170,31 +116,16 @@ pub(super) async fn complete_multipart_upload(
     b: &LocalBackend,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
-    let mut audit = crate::audit::entry(
-        &req,
-        "CompleteMultipartUpload",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+    let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let requested = input
-        .multipart_upload
-        .and_then(|m| m.parts)
-        .unwrap_or_default();
+    let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     let stored = b.store.part_list(&input.upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
     let etag_value = multipart_etag(&chosen)?;
     // The SHA-256 of the whole object: its parts read in order, streamed, once.
-    let segments: Vec<Segment> = chosen
-        .iter()
-        .map(|p| Segment {
-            blob: p.blob.clone(),
-            size: p.size,
-        })
-        .collect();
+    let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();
     let size: u64 = chosen.iter().map(|p| p.size).sum();
     let (_, sha256) = sha256_of(b.blobs.read(&segments, 0..size)).await?;
     let record = ObjectRecord {
@@ -211,23 +142,9 @@ pub(super) async fn complete_multipart_upload(
         proof_id: String::new(),
     };
     audit.bytes = record.size;
-    let record = commit(
-        b,
-        &input.bucket,
-        &input.key,
-        record,
-        &precondition,
-        Some(&input.upload_id),
-        &audit,
-    )
-    .await?;
+    let record = commit(b, &input.bucket, &input.key, record, &precondition, Some(&input.upload_id), &audit).await?;
     // Parts uploaded but not named in the completion are discarded.
-    b.blobs.remove(
-        stored
-            .iter()
-            .filter(|s| !record.segments.iter().any(|seg| seg.blob == s.blob))
-            .map(|s| s.blob.as_str()),
-    );
+    b.blobs.remove(stored.iter().filter(|s| !record.segments.iter().any(|seg| seg.blob == s.blob)).map(|s| s.blob.as_str()));
     let mut headers = http::HeaderMap::new();
     proof_headers(&mut headers, &record);
     Ok(S3Response::with_headers(
@@ -246,22 +163,13 @@ pub(super) async fn abort_multipart_upload(
     b: &LocalBackend,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> Result<S3Response<AbortMultipartUploadOutput>, Error> {
-    let audit = crate::audit::entry(
-        &req,
-        "AbortMultipartUpload",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+    let audit = crate::audit::entry(&req, "AbortMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let parts = b.store.upload_delete(&input.upload_id, Some(&audit))?;
     b.sync().await?;
     b.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
-    Ok(S3Response::with_status(
-        AbortMultipartUploadOutput::default(),
-        http::StatusCode::NO_CONTENT,
-    ))
+    Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
 #[cfg(test)]

@@ -11,10 +11,7 @@ use s3s::dto::*;
 
 use crate::backend::Error;
 
-pub(super) async fn put_object(
-    b: &LocalBackend,
-    mut req: S3Request<PutObjectInput>,
-) -> Result<S3Response<PutObjectOutput>, Error> {
+pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
     let input = &mut req.input;
     check_key(&input.key)?;
     b.bucket(&input.bucket)?;
@@ -27,6 +24,7 @@ pub(super) async fn put_object(
     let attrs = attrs_from_input!(input);
     let expect = expected_from_input!(input);
     let body = input.body.take();
+    let body = declared_body(&req.headers, body);
     let (pending, digests) = b.ingest(&req, body, expect).await?;
     let segment = b.blobs.install(pending).await?;
     let record = ObjectRecord {
@@ -42,23 +40,8 @@ pub(super) async fn put_object(
         sha256: digests.sha256,
         proof_id: String::new(),
     };
-    let audit = crate::audit::entry(
-        &req,
-        "PutObject",
-        &req.input.bucket,
-        &req.input.key,
-        record.size,
-    );
-    let record = commit(
-        b,
-        &req.input.bucket,
-        &req.input.key,
-        record,
-        &precondition,
-        None,
-        &audit,
-    )
-    .await?;
+    let audit = crate::audit::entry(&req, "PutObject", &req.input.bucket, &req.input.key, record.size);
+    let record = commit(b, &req.input.bucket, &req.input.key, record, &precondition, None, &audit).await?;
     let mut headers = http::HeaderMap::new();
     proof_headers(&mut headers, &record);
     let c = record.checksums;
@@ -88,18 +71,7 @@ pub(super) async fn commit(
     audit: &crate::meta::AuditEntry,
 ) -> Result<ObjectRecord, Error> {
     let segments = record.segments.clone();
-    match b
-        .index
-        .commit(
-            bucket,
-            key,
-            record,
-            precondition,
-            upload.map_or(Completes::Nothing, Completes::Upload),
-            audit,
-        )
-        .await
-    {
+    match b.index.commit(bucket, key, record, precondition, upload.map_or(Completes::Nothing, Completes::Upload), audit).await {
         Ok((record, old)) => {
             if let Some(old) = old {
                 b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
@@ -162,22 +134,13 @@ struct Selection {
     parts_count: Option<i32>,
 }
 
-fn select(
-    rec: &ObjectRecord,
-    range: Option<&Range>,
-    part_number: Option<i32>,
-) -> Result<Selection, Error> {
+fn select(rec: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>) -> Result<Selection, Error> {
     let size = rec.size;
     match (range, part_number) {
-        (Some(_), Some(_)) => Err(Error::InvalidRequest(
-            "Cannot specify both Range header and partNumber query parameter".into(),
-        )),
+        (Some(_), Some(_)) => Err(Error::InvalidRequest("Cannot specify both Range header and partNumber query parameter".into())),
         (None, Some(n)) => {
             let parts = if rec.multipart { rec.segments.len() } else { 1 };
-            let idx = usize::try_from(n)
-                .ok()
-                .filter(|n| (1..=parts).contains(n))
-                .ok_or(Error::InvalidPartNumber)?;
+            let idx = usize::try_from(n).ok().filter(|n| (1..=parts).contains(n)).ok_or(Error::InvalidPartNumber)?;
             let (start, len) = if rec.multipart {
                 let start: u64 = rec.segments[..idx - 1].iter().map(|s| s.size).sum();
                 (start, rec.segments[idx - 1].size)
@@ -194,32 +157,16 @@ fn select(
         (Some(r), None) => {
             let range = r.check(size).map_err(|_| Error::InvalidRange)?;
             let content_range = Some(format!("bytes {}-{}/{size}", range.start, range.end - 1));
-            Ok(Selection {
-                range,
-                content_range,
-                parts_count: None,
-            })
+            Ok(Selection { range, content_range, parts_count: None })
         }
-        (None, None) => Ok(Selection {
-            range: 0..size,
-            content_range: None,
-            parts_count: None,
-        }),
+        (None, None) => Ok(Selection { range: 0..size, content_range: None, parts_count: None }),
     }
 }
 
 /// The checksums to return: only when asked, and only for a whole object.
-fn returned_checksums(
-    rec: &ObjectRecord,
-    mode: Option<&ChecksumMode>,
-    sel: &Selection,
-) -> Checksums {
+fn returned_checksums(rec: &ObjectRecord, mode: Option<&ChecksumMode>, sel: &Selection) -> Checksums {
     let whole = sel.range.start == 0 && sel.range.end == rec.size;
-    if whole && !rec.multipart && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) {
-        rec.checksums.clone()
-    } else {
-        Checksums::default()
-    }
+    if whole && !rec.multipart && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) { rec.checksums.clone() } else { Checksums::default() }
 }
 
 fn tag_count(rec: &ObjectRecord) -> Option<i32> {
@@ -252,18 +199,9 @@ fn read_selected(
     Ok((rec, sel, read))
 }
 
-pub(super) async fn get_object(
-    b: &LocalBackend,
-    req: S3Request<GetObjectInput>,
-) -> Result<S3Response<GetObjectOutput>, Error> {
+pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let input = req.input;
-    let (rec, sel, read) = read_selected(
-        b,
-        &input.bucket,
-        &input.key,
-        input.version_id.as_deref(),
-        &read_request!(input),
-    )?;
+    let (rec, sel, read) = read_selected(b, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input))?;
     let body = b.blobs.read(&rec.segments, sel.range);
     let tag_count = read.tag_count;
     let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
@@ -272,18 +210,9 @@ pub(super) async fn get_object(
     Ok(resp)
 }
 
-pub(super) async fn head_object(
-    b: &LocalBackend,
-    req: S3Request<HeadObjectInput>,
-) -> Result<S3Response<HeadObjectOutput>, Error> {
+pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let input = req.input;
-    let (rec, sel, read) = read_selected(
-        b,
-        &input.bucket,
-        &input.key,
-        input.version_id.as_deref(),
-        &read_request!(input),
-    )?;
+    let (rec, sel, read) = read_selected(b, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input))?;
     let partial = sel.content_range.is_some();
     let output = object_read_output!(HeadObjectOutput, input, read);
     let mut resp = S3Response::new(output);
@@ -295,49 +224,23 @@ pub(super) async fn head_object(
 }
 
 /// Deletes one key; deleting a missing key succeeds, as in S3.
-async fn delete_key(
-    b: &LocalBackend,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
+async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     only_null_version(version_id)?;
     check_key(key)?;
-    if let Some(old) = b
-        .index
-        .delete(bucket, key, &crate::meta::Precondition::None, audit)
-        .await?
-    {
+    if let Some(old) = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await? {
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
     }
     Ok(())
 }
 
-pub(super) async fn delete_object(
-    b: &LocalBackend,
-    req: S3Request<DeleteObjectInput>,
-) -> Result<S3Response<DeleteObjectOutput>, Error> {
+pub(super) async fn delete_object(b: &LocalBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
     let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    delete_key(
-        b,
-        &input.bucket,
-        &input.key,
-        input.version_id.as_deref(),
-        &audit,
-    )
-    .await?;
-    Ok(S3Response::with_status(
-        DeleteObjectOutput::default(),
-        http::StatusCode::NO_CONTENT,
-    ))
+    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &audit).await?;
+    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
-pub(super) async fn delete_objects(
-    b: &LocalBackend,
-    req: S3Request<DeleteObjectsInput>,
-) -> Result<S3Response<DeleteObjectsOutput>, Error> {
+pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
     let mut audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
     let input = req.input;
     b.bucket(&input.bucket)?;
@@ -345,68 +248,33 @@ pub(super) async fn delete_objects(
     let mut outcomes = Vec::with_capacity(objects.len());
     for obj in objects {
         audit.key.clone_from(&obj.key);
-        let r = delete_key(
-            b,
-            &input.bucket,
-            &obj.key,
-            obj.version_id.as_deref(),
-            &audit,
-        )
-        .await;
+        let r = delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &audit).await;
         outcomes.push((obj, r));
     }
     Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
 }
 
 /// The source object of a copy, after its `x-amz-copy-source-if-*` conditions.
-pub(super) fn copy_source(
-    b: &LocalBackend,
-    source: &CopySource,
-    conditions: &ReadConditions<'_>,
-) -> Result<(String, String, ObjectRecord), Error> {
+pub(super) fn copy_source(b: &LocalBackend, source: &CopySource, conditions: &ReadConditions<'_>) -> Result<(String, String, ObjectRecord), Error> {
     let (bucket, key) = copy_source_location(source)?;
     let rec = b.object(bucket, key)?;
     // For copies a failed If-None-Match / If-Modified-Since is 412, not 304.
-    check_read_conditions(&rec, conditions).map_err(|e| {
-        if matches!(e, Error::NotModified) {
-            Error::PreconditionFailed
-        } else {
-            e
-        }
-    })?;
+    check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified) { Error::PreconditionFailed } else { e })?;
     Ok((bucket.to_string(), key.to_string(), rec))
 }
 
-pub(super) async fn copy_object(
-    b: &LocalBackend,
-    mut req: S3Request<CopyObjectInput>,
-) -> Result<S3Response<CopyObjectOutput>, Error> {
+pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
     let input = &mut req.input;
     check_key(&input.key)?;
-    let (src_bucket, src_key, src) =
-        copy_source(b, &input.copy_source, &copy_source_conditions!(input))?;
+    let (src_bucket, src_key, src) = copy_source(b, &input.copy_source, &copy_source_conditions!(input))?;
     b.bucket(&input.bucket)?;
-    let replace_meta = input
-        .metadata_directive
-        .as_ref()
-        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    let replace_tags = input
-        .tagging_directive
-        .as_ref()
-        .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
     if src_bucket == input.bucket && src_key == input.key && !replace_meta && !replace_tags {
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
-    let attrs = if replace_meta {
-        attrs_from_input!(input)
-    } else {
-        src.attrs.clone()
-    };
-    let tags = if replace_tags {
-        parse_tagging_header(input.tagging.as_deref())?
-    } else {
-        src.tags.clone()
-    };
+    let attrs = if replace_meta { attrs_from_input!(input) } else { src.attrs.clone() };
+    let tags = if replace_tags { parse_tagging_header(input.tagging.as_deref())? } else { src.tags.clone() };
     let mut segments: Vec<Segment> = Vec::with_capacity(src.segments.len());
     for seg in &src.segments {
         match b.blobs.link(seg).await {
@@ -431,23 +299,8 @@ pub(super) async fn copy_object(
         sha256: src.sha256.clone(),
         proof_id: String::new(),
     };
-    let audit = crate::audit::entry(
-        &req,
-        "CopyObject",
-        &req.input.bucket,
-        &req.input.key,
-        record.size,
-    );
-    let record = commit(
-        b,
-        &req.input.bucket,
-        &req.input.key,
-        record,
-        &crate::meta::Precondition::None,
-        None,
-        &audit,
-    )
-    .await?;
+    let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, record.size);
+    let record = commit(b, &req.input.bucket, &req.input.key, record, &crate::meta::Precondition::None, None, &audit).await?;
     let mut headers = http::HeaderMap::new();
     proof_headers(&mut headers, &record);
     Ok(S3Response::with_headers(
@@ -478,13 +331,7 @@ mod tests {
             size: segs.iter().sum(),
             etag: etag.into(),
             last_modified_ns: 1_000 * 1_000_000_000,
-            segments: segs
-                .iter()
-                .map(|s| Segment {
-                    blob: String::new(),
-                    size: *s,
-                })
-                .collect(),
+            segments: segs.iter().map(|s| Segment { blob: String::new(), size: *s }).collect(),
             multipart,
             attrs: ObjectAttrs::default(),
             checksums: Checksums::default(),
@@ -502,14 +349,8 @@ mod tests {
         assert_eq!(s.range, 5..10);
         assert_eq!(s.content_range.as_deref(), Some("bytes 5-9/12"));
         assert_eq!(s.parts_count, Some(3));
-        assert!(matches!(
-            select(&r, None, Some(4)),
-            Err(Error::InvalidPartNumber)
-        ));
-        assert!(matches!(
-            select(&r, None, Some(0)),
-            Err(Error::InvalidPartNumber)
-        ));
+        assert!(matches!(select(&r, None, Some(4)), Err(Error::InvalidPartNumber)));
+        assert!(matches!(select(&r, None, Some(0)), Err(Error::InvalidPartNumber)));
         let single = rec("e", &[7], false);
         assert_eq!(select(&single, None, Some(1)).unwrap().range, 0..7);
     }
@@ -532,30 +373,13 @@ mod tests {
         let other = ETagCondition::ETag(ETag::Strong("zzz".into()));
         let early = Timestamp::from(UNIX_EPOCH + Duration::from_secs(10));
         let late = Timestamp::from(UNIX_EPOCH + Duration::from_secs(5000));
-        let c = |im, inm, ims, ius| ReadConditions {
-            if_match: im,
-            if_none_match: inm,
-            if_modified_since: ims,
-            if_unmodified_since: ius,
-        };
+        let c = |im, inm, ims, ius| ReadConditions { if_match: im, if_none_match: inm, if_modified_since: ims, if_unmodified_since: ius };
         assert!(check_read_conditions(&r, &c(Some(&m), None, None, Some(&early))).is_ok());
-        assert!(matches!(
-            check_read_conditions(&r, &c(Some(&other), None, None, None)),
-            Err(Error::PreconditionFailed)
-        ));
-        assert!(matches!(
-            check_read_conditions(&r, &c(None, None, None, Some(&early))),
-            Err(Error::PreconditionFailed)
-        ));
-        assert!(matches!(
-            check_read_conditions(&r, &c(None, Some(&m), None, None)),
-            Err(Error::NotModified)
-        ));
+        assert!(matches!(check_read_conditions(&r, &c(Some(&other), None, None, None)), Err(Error::PreconditionFailed)));
+        assert!(matches!(check_read_conditions(&r, &c(None, None, None, Some(&early))), Err(Error::PreconditionFailed)));
+        assert!(matches!(check_read_conditions(&r, &c(None, Some(&m), None, None)), Err(Error::NotModified)));
         assert!(check_read_conditions(&r, &c(None, Some(&other), Some(&late), None)).is_ok());
-        assert!(matches!(
-            check_read_conditions(&r, &c(None, None, Some(&late), None)),
-            Err(Error::NotModified)
-        ));
+        assert!(matches!(check_read_conditions(&r, &c(None, None, Some(&late), None)), Err(Error::NotModified)));
         assert!(check_read_conditions(&r, &c(None, None, Some(&early), None)).is_ok());
     }
 }

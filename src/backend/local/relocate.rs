@@ -31,34 +31,17 @@ impl Relocation for LocalBackend {
         crate::backend::scrub::ObjectReader::open(self, bucket, key, rec).await
     }
 
-    async fn write(
-        &self,
-        bucket: &str,
-        key: &str,
-        rec: &ObjectRecord,
-        body: ByteStream,
-        expect: Expected,
-    ) -> Result<(), Error> {
+    async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<(), Error> {
         let check = BodyCheck::expecting(expect)?;
-        let (pending, hasher) = self
-            .blobs
-            .write(StreamingBlob::wrap(body), check.hasher(), u64::MAX)
-            .await?;
+        let (pending, hasher) = self.blobs.write(StreamingBlob::wrap(body), check.hasher(), u64::MAX).await?;
         check.verify(&hasher.finish())?;
         if pending.size != rec.size {
-            return Err(Error::IncompleteBody(format!(
-                "read {} bytes of {}",
-                pending.size, rec.size
-            )));
+            return Err(Error::IncompleteBody(format!("read {} bytes of {}", pending.size, rec.size)));
         }
         let segment = self.blobs.install(pending).await?;
         let gateway = crate::auth::Principal::anonymous();
-        let audit =
-            crate::audit::entry_for(&gateway, None, "MigrateObject", bucket, key, "ok", rec.size);
-        if let Err(e) =
-            self.store
-                .object_relocate(bucket, key, rec, vec![segment.clone()], Some(&audit))
-        {
+        let audit = crate::audit::entry_for(&gateway, None, "MigrateObject", bucket, key, "ok", rec.size);
+        if let Err(e) = self.store.object_relocate(bucket, key, rec, vec![segment.clone()], Some(&audit)) {
             self.blobs.remove([segment.blob.as_str()]);
             return Err(e.into());
         }

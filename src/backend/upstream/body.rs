@@ -30,11 +30,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-            waiting_on_client: AtomicBool::new(false),
-        })
+        Arc::new(Self { start: Instant::now(), last_ms: AtomicU64::new(0), waiting_on_client: AtomicBool::new(false) })
     }
 
     fn now_ms(&self) -> u64 {
@@ -52,10 +48,7 @@ impl Progress {
         let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         loop {
             tokio::time::sleep(tick).await;
-            let idle = Duration::from_millis(
-                self.now_ms()
-                    .saturating_sub(self.last_ms.load(Ordering::Relaxed)),
-            );
+            let idle = Duration::from_millis(self.now_ms().saturating_sub(self.last_ms.load(Ordering::Relaxed)));
             if !self.waiting_on_client.load(Ordering::Relaxed) && idle >= timeout {
                 return;
             }
@@ -73,20 +66,14 @@ pub struct Outcome {
 
 impl Outcome {
     fn set(&self, found: Result<BodyDigests, Error>) {
-        *self
-            .found
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
+        *self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
         self.settled.notify_one();
     }
 
     /// What the body found so far: its digests (kept for [`Outcome::verified`]) or its
     /// error (taken).
     pub fn found(&self) -> Option<Result<BodyDigests, Error>> {
-        let mut found = self
-            .found
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut found = self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match &*found {
             Some(Ok(digests)) => Some(Ok(digests.clone())),
             _ => found.take(),
@@ -97,20 +84,11 @@ impl Outcome {
     /// upstream answers); `None` if it failed or was dropped unfinished.
     pub async fn verified(&self) -> Option<BodyDigests> {
         loop {
-            if let Some(found) = &*self
-                .found
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-            {
+            if let Some(found) = &*self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
                 return found.as_ref().ok().cloned();
             }
             self.settled.notified().await;
-            if self
-                .found
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .is_none()
-            {
+            if self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_none() {
                 return None;
             }
         }
@@ -136,17 +114,8 @@ pub struct Upload {
 impl Upload {
     /// `length` is what the client announced; a body of any other size is refused.
     /// `outcome` learns what the body found.
-    pub fn new(
-        inner: Option<StreamingBlob>,
-        check: BodyCheck,
-        length: u64,
-        idle_timeout: Duration,
-        progress: Arc<Progress>,
-        outcome: Arc<Outcome>,
-    ) -> Self {
-        let inner = inner.unwrap_or_else(|| {
-            StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>())
-        });
+    pub fn new(inner: Option<StreamingBlob>, check: BodyCheck, length: u64, idle_timeout: Duration, progress: Arc<Progress>, outcome: Arc<Outcome>) -> Self {
+        let inner = inner.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
         Self {
             inner,
             hasher: Some(check.hasher_for_forwarding()),
@@ -171,10 +140,7 @@ impl Upload {
 
     fn finish(&mut self) -> Poll<Option<Result<Bytes, StdError>>> {
         if self.received != self.length {
-            return self.fail(Error::IncompleteBody(format!(
-                "received {} of {} bytes",
-                self.received, self.length
-            )));
+            return self.fail(Error::IncompleteBody(format!("received {} of {} bytes", self.received, self.length)));
         }
         let digests = self.hasher.take().map(BodyHasher::finish);
         let Some(digests) = digests else {
@@ -206,10 +172,7 @@ impl Stream for Upload {
                     this.idle.as_mut().reset(deadline);
                     this.received += chunk.len() as u64;
                     if this.received > this.length {
-                        return this.fail(Error::IncompleteBody(format!(
-                            "more than the {} bytes announced",
-                            this.length
-                        )));
+                        return this.fail(Error::IncompleteBody(format!("more than the {} bytes announced", this.length)));
                     }
                     if let Some(h) = &mut this.hasher {
                         h.update(&chunk);
@@ -221,9 +184,7 @@ impl Stream for Upload {
                 Poll::Ready(Some(Err(e))) => return this.fail(Error::body(e)),
                 Poll::Ready(None) => return this.finish(),
                 Poll::Pending => {
-                    this.progress
-                        .waiting_on_client
-                        .store(true, Ordering::Relaxed);
+                    this.progress.waiting_on_client.store(true, Ordering::Relaxed);
                     if this.idle.as_mut().poll(cx).is_ready() {
                         return this.fail(Error::RequestTimeout);
                     }
@@ -251,11 +212,7 @@ pub struct IdleLimited<S> {
 
 impl<S> IdleLimited<S> {
     pub fn new(inner: S, timeout: Duration) -> Self {
-        Self {
-            inner,
-            idle: Box::pin(tokio::time::sleep(timeout)),
-            timeout,
-        }
+        Self { inner, idle: Box::pin(tokio::time::sleep(timeout)), timeout }
     }
 }
 
@@ -281,14 +238,8 @@ where
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
                 if this.idle.as_mut().poll(cx).is_ready() {
-                    tracing::warn!(
-                        timeout_secs = this.timeout.as_secs(),
-                        "upstream download stalled"
-                    );
-                    return Poll::Ready(Some(Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the upstream stopped sending",
-                    ))));
+                    tracing::warn!(timeout_secs = this.timeout.as_secs(), "upstream download stalled");
+                    return Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the upstream stopped sending"))));
                 }
                 Poll::Pending
             }
@@ -315,38 +266,16 @@ mod tests {
             service: None,
             trailing_headers: None,
         };
-        BodyCheck::new(
-            &req,
-            Expected {
-                content_md5: Some(base64_simd::STANDARD.encode_to_string(md5)),
-                ..Default::default()
-            },
-        )
-        .unwrap()
+        BodyCheck::new(&req, Expected { content_md5: Some(base64_simd::STANDARD.encode_to_string(md5)), ..Default::default() }).unwrap()
     }
 
     fn blob(chunks: &[&'static [u8]]) -> StreamingBlob {
-        StreamingBlob::wrap(futures::stream::iter(
-            chunks
-                .iter()
-                .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c)))
-                .collect::<Vec<_>>(),
-        ))
+        StreamingBlob::wrap(futures::stream::iter(chunks.iter().map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))).collect::<Vec<_>>()))
     }
 
     fn upload(body: StreamingBlob, check: BodyCheck, length: u64) -> (Upload, Arc<Outcome>) {
         let outcome = Arc::new(Outcome::default());
-        (
-            Upload::new(
-                Some(body),
-                check,
-                length,
-                Duration::from_secs(5),
-                Progress::new(),
-                Arc::clone(&outcome),
-            ),
-            outcome,
-        )
+        (Upload::new(Some(body), check, length, Duration::from_secs(5), Progress::new(), Arc::clone(&outcome)), outcome)
     }
 
     #[tokio::test]
@@ -356,10 +285,7 @@ mod tests {
         let bytes: Vec<u8> = out.into_iter().flat_map(|r| r.unwrap().to_vec()).collect();
         assert_eq!(bytes, b"hello world");
         let digests = outcome.found().unwrap().unwrap();
-        assert_eq!(
-            digests.sha256,
-            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-        );
+        assert_eq!(digests.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
     }
 
     #[tokio::test]
@@ -376,10 +302,7 @@ mod tests {
     async fn a_body_shorter_or_longer_than_announced_is_cut() {
         let (up, outcome) = upload(blob(&[b"abc"]), check(b"abc"), 4);
         assert!(up.collect::<Vec<_>>().await.last().unwrap().is_err());
-        assert!(matches!(
-            outcome.found(),
-            Some(Err(Error::IncompleteBody(_)))
-        ));
+        assert!(matches!(outcome.found(), Some(Err(Error::IncompleteBody(_)))));
         let (up, _) = upload(blob(&[b"abc", b"def"]), check(b"abcdef"), 4);
         assert!(up.collect::<Vec<_>>().await.last().unwrap().is_err());
     }
@@ -394,29 +317,17 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "nothing read yet");
         let _: Vec<_> = up.collect().await;
-        assert_eq!(
-            waiting.await.unwrap().unwrap().sha256,
-            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-        );
-        assert!(
-            outcome.found().is_some_and(|f| f.is_ok()),
-            "the digests stay for the sender"
-        );
+        assert_eq!(waiting.await.unwrap().unwrap().sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+        assert!(outcome.found().is_some_and(|f| f.is_ok()), "the digests stay for the sender");
 
         let (mut up, outcome) = upload(blob(&[b"hello ", b"world"]), check(b"hello world"), 11);
         let waiting = tokio::spawn(async move { outcome.verified().await });
         assert!(up.next().await.is_some());
         drop(up);
-        assert!(
-            waiting.await.unwrap().is_none(),
-            "a body dropped unfinished"
-        );
+        assert!(waiting.await.unwrap().is_none(), "a body dropped unfinished");
         let (up, outcome) = upload(blob(&[b"abc"]), check(b"abd"), 3);
         let _: Vec<_> = up.collect().await;
-        assert!(
-            outcome.verified().await.is_none(),
-            "a body failing its check"
-        );
+        assert!(outcome.verified().await.is_none(), "a body failing its check");
     }
 
     #[tokio::test(start_paused = true)]
@@ -433,12 +344,10 @@ mod tests {
     async fn progress_reports_a_stall_only_when_not_waiting_on_the_client() {
         let p = Progress::new();
         p.waiting_on_client.store(true, Ordering::Relaxed);
-        let waited =
-            tokio::time::timeout(Duration::from_secs(10), p.stalled(Duration::from_secs(2))).await;
+        let waited = tokio::time::timeout(Duration::from_secs(10), p.stalled(Duration::from_secs(2))).await;
         assert!(waited.is_err(), "a slow client is not a stalled upstream");
         p.moved();
-        let waited =
-            tokio::time::timeout(Duration::from_secs(10), p.stalled(Duration::from_secs(2))).await;
+        let waited = tokio::time::timeout(Duration::from_secs(10), p.stalled(Duration::from_secs(2))).await;
         assert!(waited.is_ok());
     }
 }

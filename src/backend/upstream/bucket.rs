@@ -10,19 +10,10 @@ use http::Method;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
-pub(super) async fn create_bucket(
-    b: &UpstreamBackend,
-    req: S3Request<CreateBucketInput>,
-) -> Result<S3Response<CreateBucketOutput>, Error> {
+pub(super) async fn create_bucket(b: &UpstreamBackend, req: S3Request<CreateBucketInput>) -> Result<S3Response<CreateBucketOutput>, Error> {
     let name = req.input.bucket.clone();
     if let Some(existing) = b.store.bucket_get(&name)? {
-        return Err(
-            if existing.tenant == crate::auth::Principal::of(&req).tenant {
-                Error::BucketAlreadyOwnedByYou
-            } else {
-                Error::BucketAlreadyExists
-            },
-        );
+        return Err(if existing.tenant == crate::auth::Principal::of(&req).tenant { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
     }
     ensure_upstream_bucket(b, &name).await?;
     answers::create_bucket(b, req).await
@@ -39,17 +30,9 @@ pub(super) async fn ensure_upstream_bucket(b: &UpstreamBackend, name: &str) -> R
     let body = if region == "us-east-1" {
         Bytes::new()
     } else {
-        Bytes::from(format!(
-            "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
-        ))
+        Bytes::from(format!("<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"))
     };
-    let resp = b
-        .client
-        .send(
-            &Call::new(Method::PUT, &format!("{prefix}{name}"), ""),
-            body,
-        )
-        .await?;
+    let resp = b.client.send(&Call::new(Method::PUT, &format!("{prefix}{name}"), ""), body).await?;
     match b.client.ok(resp).await {
         Ok(_) => Ok(()),
         Err(Error::Upstream { code, .. }) if code == "BucketAlreadyOwnedByYou" => Ok(()),
@@ -57,27 +40,20 @@ pub(super) async fn ensure_upstream_bucket(b: &UpstreamBackend, name: &str) -> R
     }
 }
 
-pub(super) async fn delete_bucket(
-    b: &UpstreamBackend,
-    req: S3Request<DeleteBucketInput>,
-) -> Result<S3Response<DeleteBucketOutput>, Error> {
+pub(super) async fn delete_bucket(b: &UpstreamBackend, req: S3Request<DeleteBucketInput>) -> Result<S3Response<DeleteBucketOutput>, Error> {
     let rec = b.bucket(&req.input.bucket)?;
     if rec.objects > 0 {
         return Err(Error::BucketNotEmpty);
     }
     let place = b.place_of(&rec);
     match &b.mapping {
-        Mapping::Buckets { .. } => match b.call(Call::new(Method::DELETE, &place.bucket, "")).await
-        {
+        Mapping::Buckets { .. } => match b.call(Call::new(Method::DELETE, &place.bucket, "")).await {
             Ok(_) => {}
             Err(Error::Upstream { code, .. }) if code == "NoSuchBucket" => {}
             Err(e) => return Err(e),
         },
         Mapping::Prefix { .. } => {
-            let call = Call::new(Method::GET, &place.bucket, "")
-                .query("list-type", "2")
-                .query("max-keys", "1")
-                .query("prefix", place.root.as_str());
+            let call = Call::new(Method::GET, &place.bucket, "").query("list-type", "2").query("max-keys", "1").query("prefix", place.root.as_str());
             let resp = b.client.send(&call, Bytes::new()).await?;
             let listed: super::xml::ListResult = super::xml::parse(&b.client.xml(resp).await?)?;
             if !listed.contents.is_empty() {

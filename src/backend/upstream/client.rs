@@ -62,13 +62,7 @@ pub struct Call {
 
 impl Call {
     pub fn new(method: Method, bucket: &str, key: &str) -> Self {
-        Self {
-            method,
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            query: Vec::new(),
-            headers: HeaderMap::new(),
-        }
+        Self { method, bucket: bucket.to_owned(), key: key.to_owned(), query: Vec::new(), headers: HeaderMap::new() }
     }
 
     #[must_use]
@@ -103,43 +97,25 @@ impl Call {
 
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Self, String> {
-        let (scheme, authority) = opts
-            .endpoint
-            .trim_end_matches('/')
-            .split_once("://")
-            .ok_or("the upstream endpoint needs a scheme")?;
+        let (scheme, authority) = opts.endpoint.trim_end_matches('/').split_once("://").ok_or("the upstream endpoint needs a scheme")?;
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.set_connect_timeout(Some(opts.connect_timeout));
         http.enforce_http(false);
         let tls = if scheme == "https" {
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_native_roots()
-                .map_err(|e| format!("no TLS root certificates (install ca-certificates): {e}"))?
+            hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().map_err(|e| format!("no TLS root certificates (install ca-certificates): {e}"))?
         } else {
             // A plain-HTTP upstream needs no roots: a machine without any still works.
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
         };
         let https = tls.https_or_http().enable_http1().wrap_connector(http);
-        let client = HyperClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(opts.pool_idle)
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .build(https);
-        let identity = aws_credential_types::Credentials::new(
-            opts.access_key,
-            opts.secret_key.expose().to_owned(),
-            None,
-            None,
-            "tollgate-upstream",
-        )
-        .into();
+        let client = HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(opts.pool_idle).pool_timer(hyper_util::rt::TokioTimer::new()).build(https);
+        let identity = aws_credential_types::Credentials::new(opts.access_key, opts.secret_key.expose().to_owned(), None, None, "tollgate-upstream").into();
         Ok(Self {
             http: client,
             scheme: scheme.to_owned(),
@@ -161,25 +137,14 @@ impl Client {
         let key = uri_encode(&call.key, true);
         let mut url = match (call.bucket.is_empty(), self.path_style) {
             (true, _) => format!("{}://{}/", self.scheme, self.authority),
-            (false, true) => format!(
-                "{}://{}/{}/{key}",
-                self.scheme,
-                self.authority,
-                uri_encode(&call.bucket, false)
-            ),
+            (false, true) => format!("{}://{}/{}/{key}", self.scheme, self.authority, uri_encode(&call.bucket, false)),
             (false, false) => format!("{}://{}.{}/{key}", self.scheme, call.bucket, self.authority),
         };
         if !call.query.is_empty() {
             let mut q: Vec<String> = call
                 .query
                 .iter()
-                .map(|(k, v)| {
-                    if v.is_empty() {
-                        uri_encode(k, false)
-                    } else {
-                        format!("{}={}", uri_encode(k, false), uri_encode(v, false))
-                    }
-                })
+                .map(|(k, v)| if v.is_empty() { uri_encode(k, false) } else { format!("{}={}", uri_encode(k, false), uri_encode(v, false)) })
                 .collect();
             q.sort();
             url.push('?');
@@ -190,21 +155,12 @@ impl Client {
 
     /// Builds and signs the request of `call`.
     fn signed(&self, call: &Call, body: UpBody) -> Result<Request<UpBody>, Error> {
-        use aws_sigv4::http_request::{
-            PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-            UriPathNormalizationMode, sign,
-        };
+        use aws_sigv4::http_request::{PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign};
         let url = self.url(call);
-        let mut req = Request::builder()
-            .method(call.method.clone())
-            .uri(&url)
-            .body(body)
-            .map_err(|e| Error::Unavailable(format!("bad upstream request: {e}")))?;
+        let mut req =
+            Request::builder().method(call.method.clone()).uri(&url).body(body).map_err(|e| Error::Unavailable(format!("bad upstream request: {e}")))?;
         *req.headers_mut() = call.headers.clone();
-        req.headers_mut().insert(
-            "x-amz-content-sha256",
-            HeaderValue::from_static("UNSIGNED-PAYLOAD"),
-        );
+        req.headers_mut().insert("x-amz-content-sha256", HeaderValue::from_static("UNSIGNED-PAYLOAD"));
         let mut settings = SigningSettings::default();
         // S3 signs the path as sent: encoded once, never normalized.
         settings.percent_encoding_mode = PercentEncodingMode::Single;
@@ -218,21 +174,10 @@ impl Client {
             .build()
             .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?
             .into();
-        let headers: Vec<(&str, &str)> = req
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-            .collect();
-        let signable = SignableRequest::new(
-            call.method.as_str(),
-            &url,
-            headers.into_iter(),
-            SignableBody::UnsignedPayload,
-        )
-        .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?
-            .into_parts();
+        let headers: Vec<(&str, &str)> = req.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+        let signable = SignableRequest::new(call.method.as_str(), &url, headers.into_iter(), SignableBody::UnsignedPayload)
+            .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?.into_parts();
         instructions.apply_to_request_http1x(&mut req);
         Ok(req)
     }
@@ -255,14 +200,8 @@ impl Client {
             if !retry {
                 return match result {
                     Ok(Ok(resp)) => Ok(resp),
-                    Ok(Err(e)) => Err(Error::Unavailable(format!(
-                        "{} {}: {e}",
-                        call.method, self.authority
-                    ))),
-                    Err(_) => Err(Error::Unavailable(format!(
-                        "{} {}: no answer within {:?}",
-                        call.method, self.authority, self.timeout
-                    ))),
+                    Ok(Err(e)) => Err(Error::Unavailable(format!("{} {}: {e}", call.method, self.authority))),
+                    Err(_) => Err(Error::Unavailable(format!("{} {}: no answer within {:?}", call.method, self.authority, self.timeout))),
                 };
             }
             let delay = crate::retry::backoff(self.retry_base, attempt, Duration::from_secs(2));
@@ -275,12 +214,7 @@ impl Client {
     /// Sends a request with a streamed body (never retried: the body is consumed). The
     /// upstream must keep reading: if it stalls for the timeout while the body has bytes
     /// for it, or does not answer that long after the body ended, the request fails.
-    pub async fn send_body(
-        &self,
-        call: &Call,
-        body: UpBody,
-        progress: Arc<Progress>,
-    ) -> Result<Response<Incoming>, Error> {
+    pub async fn send_body(&self, call: &Call, body: UpBody, progress: Arc<Progress>) -> Result<Response<Incoming>, Error> {
         let req = self.signed(call, body)?;
         tokio::select! {
             result = self.http.request(req) => result.map_err(|e| Error::Unavailable(format!("{} {}: {e}", call.method, self.authority))),
@@ -311,12 +245,8 @@ impl Client {
         let limited = http_body_util::Limited::new(resp.into_body(), 16 << 20);
         match tokio::time::timeout(self.timeout, limited.collect()).await {
             Ok(Ok(c)) => Ok(c.to_bytes()),
-            Ok(Err(e)) => Err(Error::Unavailable(format!(
-                "reading an upstream answer: {e}"
-            ))),
-            Err(_) => Err(Error::Unavailable(
-                "the upstream stopped sending its answer".into(),
-            )),
+            Ok(Err(e)) => Err(Error::Unavailable(format!("reading an upstream answer: {e}"))),
+            Err(_) => Err(Error::Unavailable("the upstream stopped sending its answer".into())),
         }
     }
 
@@ -335,17 +265,9 @@ impl Client {
 }
 
 fn full(bytes: Bytes) -> UpBody {
-    http_body_util::Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
 fn is_retryable_status(s: StatusCode) -> bool {
-    matches!(
-        s,
-        StatusCode::INTERNAL_SERVER_ERROR
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT
-    )
+    matches!(s, StatusCode::INTERNAL_SERVER_ERROR | StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
 }

@@ -18,14 +18,7 @@ impl PageSource for UpstreamBackend {
         &self.index
     }
 
-    async fn page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        after: Option<&str>,
-        max: usize,
-    ) -> Result<Page, Error> {
+    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
         let place = self.place(bucket)?;
         if max == 0 {
             return Ok(Page::empty());
@@ -50,14 +43,8 @@ impl PageSource for UpstreamBackend {
         let result: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
         let encoded = result.encoding_type.as_deref() == Some("url");
         let ours = |k: &str| -> Result<Option<String>, Error> {
-            let k = if encoded {
-                url_decode(k)?
-            } else {
-                k.to_owned()
-            };
-            Ok(k.strip_prefix(place.root.as_str())
-                .map(str::to_owned)
-                .filter(|k| after.is_none_or(|a| k.as_str() > a)))
+            let k = if encoded { url_decode(k)? } else { k.to_owned() };
+            Ok(k.strip_prefix(place.root.as_str()).map(str::to_owned).filter(|k| after.is_none_or(|a| k.as_str() > a)))
         };
         let mut page = Page::empty();
         for o in result.contents {
@@ -72,13 +59,7 @@ impl PageSource for UpstreamBackend {
             }
         }
         page.truncated = result.is_truncated;
-        page.last = page
-            .objects
-            .last()
-            .map(|(k, _)| k.clone())
-            .into_iter()
-            .chain(page.prefixes.last().cloned())
-            .max();
+        page.last = page.objects.last().map(|(k, _)| k.clone()).into_iter().chain(page.prefixes.last().cloned()).max();
         Ok(page)
     }
 }
@@ -86,27 +67,18 @@ impl PageSource for UpstreamBackend {
 /// Walks each bucket's index beside the upstream's listing: entries the upstream no
 /// longer holds (deleted past the gateway) are removed once a HEAD confirms it; objects
 /// the index does not know are counted, never touched (another instance may own them).
-pub(super) async fn reconcile(
-    b: &UpstreamBackend,
-    buckets: &[String],
-    min_age: std::time::Duration,
-) -> Result<ReconcileReport, Error> {
+pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: std::time::Duration) -> Result<ReconcileReport, Error> {
     const PAGE: usize = 1000;
-    let newest_ns =
-        crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
+    let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
     let mut report = ReconcileReport::default();
     for bucket in buckets {
-        let entries: Vec<(String, ObjectRecord)> = b
-            .store
-            .object_scan(bucket, "", None)
-            .collect::<Result<_, _>>()?;
+        let entries: Vec<(String, ObjectRecord)> = b.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
         let mut missing = Vec::new();
         let mut next = 0;
         let mut after: Option<String> = None;
         loop {
             let page = b.page(bucket, "", None, after.as_deref(), PAGE).await?;
-            let listed: std::collections::BTreeSet<&str> =
-                page.objects.iter().map(|(k, _)| k.as_str()).collect();
+            let listed: std::collections::BTreeSet<&str> = page.objects.iter().map(|(k, _)| k.as_str()).collect();
             // Entries up to the page's last key (all the rest after the last page).
             let mut matched = 0;
             while let Some((key, rec)) = entries.get(next) {
@@ -130,10 +102,7 @@ pub(super) async fn reconcile(
         for i in missing {
             let (key, rec) = &entries[i];
             let _lock = b.locks.lock(bucket, key).await;
-            match b
-                .call(Call::new(Method::HEAD, &place.bucket, &place.key(key)))
-                .await
-            {
+            match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(key))).await {
                 Err(Error::Upstream { status: 404, .. }) => {}
                 Ok(_) => continue,
                 Err(e) => return Err(e),

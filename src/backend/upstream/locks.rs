@@ -23,17 +23,11 @@ impl KeyLocks {
         let id = (bucket.to_owned(), key.to_owned());
         let slot = Arc::clone(self.map().entry(id.clone()).or_default());
         let guard = slot.lock_owned().await;
-        KeyGuard {
-            locks: self,
-            id,
-            guard: Some(guard),
-        }
+        KeyGuard { locks: self, id, guard: Some(guard) }
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Slot>> {
-        self.held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     #[cfg(test)]
@@ -47,10 +41,7 @@ impl Drop for KeyGuard<'_> {
         drop(self.guard.take());
         let mut map = self.locks.map();
         // Only the map holds it now: nobody waits for this key.
-        if map
-            .get(&self.id)
-            .is_some_and(|slot| Arc::strong_count(slot) == 1)
-        {
+        if map.get(&self.id).is_some_and(|slot| Arc::strong_count(slot) == 1) {
             map.remove(&self.id);
         }
     }

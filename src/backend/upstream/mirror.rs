@@ -13,10 +13,7 @@
 use super::client::Call;
 use super::{UpstreamBackend, xml};
 use crate::backend::Error;
-use crate::meta::{
-    AuditEntry, BucketRecord, Checkpoint, KeyRecord, Manifest, ObjectAttrs, ObjectRecord,
-    Precondition, TenantRecord, TopicRule, UserRecord,
-};
+use crate::meta::{AuditEntry, BucketRecord, Checkpoint, KeyRecord, Manifest, ObjectAttrs, ObjectRecord, Precondition, TenantRecord, TopicRule, UserRecord};
 
 use std::collections::BTreeMap;
 
@@ -85,26 +82,19 @@ fn jsonl<T: Serialize>(items: &[T]) -> Result<Bytes, Error> {
 fn parse_jsonl<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<Vec<T>, Error> {
     body.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| {
-            serde_json::from_slice(l)
-                .map_err(|e| Error::Unavailable(format!("a mirrored record does not parse: {e}")))
-        })
+        .map(|l| serde_json::from_slice(l).map_err(|e| Error::Unavailable(format!("a mirrored record does not parse: {e}"))))
         .collect()
 }
 
 impl UpstreamBackend {
     async fn put_meta(&self, t: &MirrorTarget, name: &str, body: Bytes) -> Result<(), Error> {
-        let call = Call::new(Method::PUT, &t.bucket, &format!("{}{name}", t.root()))
-            .header("content-type", "application/json");
+        let call = Call::new(Method::PUT, &t.bucket, &format!("{}{name}", t.root())).header("content-type", "application/json");
         let resp = self.client.send(&call, body).await?;
         self.client.ok(resp).await.map(|_| ())
     }
 
     async fn get_meta(&self, t: &MirrorTarget, key: &str) -> Result<Option<Bytes>, Error> {
-        let resp = self
-            .client
-            .send(&Call::new(Method::GET, &t.bucket, key), Bytes::new())
-            .await?;
+        let resp = self.client.send(&Call::new(Method::GET, &t.bucket, key), Bytes::new()).await?;
         if resp.status() == http::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -116,9 +106,7 @@ impl UpstreamBackend {
         let mut keys = Vec::new();
         let mut after = String::new();
         loop {
-            let mut call = Call::new(Method::GET, bucket, "")
-                .query("list-type", "2")
-                .query("prefix", prefix);
+            let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("prefix", prefix);
             if !after.is_empty() {
                 call = call.query("start-after", after.as_str());
             }
@@ -135,73 +123,36 @@ impl UpstreamBackend {
 
     /// Writes what is new since the last pass; `settled_only`: audit entries only once
     /// [`AUDIT_SETTLE_NS`] old (false when nothing is in flight: on shutdown).
-    pub(super) async fn mirror(
-        &self,
-        t: &MirrorTarget,
-        settled_only: bool,
-    ) -> Result<MirrorReport, Error> {
+    pub(super) async fn mirror(&self, t: &MirrorTarget, settled_only: bool) -> Result<MirrorReport, Error> {
         let store = &self.index.store;
         let mut report = MirrorReport::default();
         let tenants = store.tenant_list()?;
         for tenant in &tenants {
             let cursor_name = format!("mirror.proofs.{}", tenant.name);
-            let done: u64 = store
-                .setting_get(&cursor_name)?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let batch: Vec<Manifest> = store
-                .proof_chain(&tenant.name, done + 1)
-                .collect::<Result<_, _>>()?;
+            let done: u64 = store.setting_get(&cursor_name)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+            let batch: Vec<Manifest> = store.proof_chain(&tenant.name, done + 1).collect::<Result<_, _>>()?;
             if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
-                self.put_meta(
-                    t,
-                    &format!(
-                        "proofs/{}/{:020}-{:020}.jsonl",
-                        tenant.name, first.seq, last.seq
-                    ),
-                    jsonl(&batch)?,
-                )
-                .await?;
+                self.put_meta(t, &format!("proofs/{}/{:020}-{:020}.jsonl", tenant.name, first.seq, last.seq), jsonl(&batch)?).await?;
                 store.setting_put(&cursor_name, &last.seq.to_string())?;
                 report.manifests += batch.len() as u64;
                 report.objects_written += 1;
             }
             let checkpoints = store.proof_checkpoints(&tenant.name)?;
             let seen_name = format!("mirror.checkpoints.{}", tenant.name);
-            let fingerprint = checkpoints
-                .iter()
-                .map(|c| format!("{}-{}", c.first_seq, c.last_seq))
-                .collect::<Vec<_>>()
-                .join(",");
-            if !checkpoints.is_empty()
-                && store.setting_get(&seen_name)?.as_deref() != Some(fingerprint.as_str())
-            {
-                let body = serde_json::to_vec(&checkpoints)
-                    .map_err(|e| Error::Unavailable(e.to_string()))?;
-                self.put_meta(
-                    t,
-                    &format!("checkpoints/{}.json", tenant.name),
-                    Bytes::from(body),
-                )
-                .await?;
+            let fingerprint = checkpoints.iter().map(|c| format!("{}-{}", c.first_seq, c.last_seq)).collect::<Vec<_>>().join(",");
+            if !checkpoints.is_empty() && store.setting_get(&seen_name)?.as_deref() != Some(fingerprint.as_str()) {
+                let body = serde_json::to_vec(&checkpoints).map_err(|e| Error::Unavailable(e.to_string()))?;
+                self.put_meta(t, &format!("checkpoints/{}.json", tenant.name), Bytes::from(body)).await?;
                 store.setting_put(&seen_name, &fingerprint)?;
                 report.objects_written += 1;
             }
         }
-        let from: i128 = store
-            .setting_get("mirror.audit")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let from: i128 = store.setting_get("mirror.audit")?.and_then(|v| v.parse().ok()).unwrap_or(0);
         let to = crate::audit::now_ns() - if settled_only { AUDIT_SETTLE_NS } else { 0 };
         if to > from {
             let entries: Vec<AuditEntry> = store.audit_scan(from, to).collect::<Result<_, _>>()?;
             if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
-                self.put_meta(
-                    t,
-                    &format!("audit/{:020}-{:020}.jsonl", first.time_ns, last.time_ns),
-                    jsonl(&entries)?,
-                )
-                .await?;
+                self.put_meta(t, &format!("audit/{:020}-{:020}.jsonl", first.time_ns, last.time_ns), jsonl(&entries)?).await?;
                 report.audit_entries += entries.len() as u64;
                 report.objects_written += 1;
             }
@@ -216,10 +167,7 @@ impl UpstreamBackend {
             proof_keys: store.proof_keys()?,
         };
         let body = serde_json::to_vec(&state).map_err(|e| Error::Unavailable(e.to_string()))?;
-        let fingerprint = hex_simd::encode_to_string(
-            <sha2::Sha256 as sha2::Digest>::digest(&body),
-            hex_simd::AsciiCase::Lower,
-        );
+        let fingerprint = hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(&body), hex_simd::AsciiCase::Lower);
         if store.setting_get("mirror.state")?.as_deref() != Some(fingerprint.as_str()) {
             self.put_meta(t, "state.json", Bytes::from(body)).await?;
             store.setting_put("mirror.state", &fingerprint)?;
@@ -235,20 +183,14 @@ impl UpstreamBackend {
     pub(super) async fn restore(&self, t: &MirrorTarget) -> Result<RestoreReport, Error> {
         let store = &self.index.store;
         if !store.bucket_list()?.is_empty() {
-            return Err(Error::InvalidRequest(
-                "the metadata store has buckets: a rebuild only fills an empty one".into(),
-            ));
+            return Err(Error::InvalidRequest("the metadata store has buckets: a rebuild only fills an empty one".into()));
         }
         let root = t.root();
         let mut report = RestoreReport::default();
         let state: State = match self.get_meta(t, &format!("{root}state.json")).await? {
-            Some(body) => serde_json::from_slice(&body)
-                .map_err(|e| Error::Unavailable(format!("state.json does not parse: {e}")))?,
+            Some(body) => serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("state.json does not parse: {e}")))?,
             None => {
-                return Err(Error::InvalidRequest(format!(
-                    "nothing mirrored under {}/{root}",
-                    t.bucket
-                )));
+                return Err(Error::InvalidRequest(format!("nothing mirrored under {}/{root}", t.bucket)));
             }
         };
         for r in &state.tenants {
@@ -268,11 +210,7 @@ impl UpstreamBackend {
             report.keys += 1;
         }
         for r in &state.buckets {
-            let fresh = BucketRecord {
-                objects: 0,
-                bytes: 0,
-                ..r.clone()
-            };
+            let fresh = BucketRecord { objects: 0, bytes: 0, ..r.clone() };
             store.bucket_create(&fresh, None)?;
             report.buckets += 1;
         }
@@ -293,25 +231,17 @@ impl UpstreamBackend {
             store.proof_import(&batch)?;
             report.manifests += batch.len() as u64;
             for m in batch {
-                let slot = latest
-                    .entry((m.bucket.clone(), m.key.clone()))
-                    .or_insert_with(|| m.clone());
-                if (m.tenant == slot.tenant && m.seq >= slot.seq)
-                    || (m.tenant != slot.tenant && m.created >= slot.created)
-                {
+                let slot = latest.entry((m.bucket.clone(), m.key.clone())).or_insert_with(|| m.clone());
+                if (m.tenant == slot.tenant && m.seq >= slot.seq) || (m.tenant != slot.tenant && m.created >= slot.created) {
                     *slot = m;
                 }
             }
         }
-        for key in self
-            .list_meta(&t.bucket, &format!("{root}checkpoints/"))
-            .await?
-        {
+        for key in self.list_meta(&t.bucket, &format!("{root}checkpoints/")).await? {
             let Some(body) = self.get_meta(t, &key).await? else {
                 continue;
             };
-            let checkpoints: Vec<Checkpoint> = serde_json::from_slice(&body)
-                .map_err(|e| Error::Unavailable(format!("{key} does not parse: {e}")))?;
+            let checkpoints: Vec<Checkpoint> = serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("{key} does not parse: {e}")))?;
             for c in &checkpoints {
                 store.checkpoint_import(c)?;
                 report.checkpoints += 1;
@@ -336,40 +266,23 @@ impl UpstreamBackend {
                 last_modified_ns: 0,
                 segments: Vec::new(),
                 multipart: m.etag.contains('-'),
-                attrs: ObjectAttrs {
-                    content_type: (!m.content_type.is_empty()).then(|| m.content_type.clone()),
-                    ..ObjectAttrs::default()
-                },
+                attrs: ObjectAttrs { content_type: (!m.content_type.is_empty()).then(|| m.content_type.clone()), ..ObjectAttrs::default() },
                 checksums: crate::meta::Checksums::default(),
                 tags: Vec::new(),
                 owner: m.principal.clone(),
                 sha256: m.sha256.clone(),
                 proof_id: m.id.clone(),
             };
-            store.object_commit(
-                &bucket,
-                &key,
-                &rec,
-                &Precondition::None,
-                crate::meta::Completes::Nothing,
-                None,
-                None,
-            )?;
+            store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
             report.objects_indexed += 1;
         }
         // Continue mirroring after what was restored, not from the start.
         for tenant in store.tenant_list()? {
             if let Some(h) = store.proof_head(&tenant.name)? {
-                store.setting_put(
-                    &format!("mirror.proofs.{}", tenant.name),
-                    &h.seq.to_string(),
-                )?;
+                store.setting_put(&format!("mirror.proofs.{}", tenant.name), &h.seq.to_string())?;
             }
         }
-        store.setting_put(
-            "mirror.audit",
-            &(crate::audit::now_ns() - AUDIT_SETTLE_NS).to_string(),
-        )?;
+        store.setting_put("mirror.audit", &(crate::audit::now_ns() - AUDIT_SETTLE_NS).to_string())?;
         store.flush().await?;
         Ok(report)
     }

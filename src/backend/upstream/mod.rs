@@ -98,19 +98,11 @@ impl Place {
 }
 
 impl UpstreamBackend {
-    pub fn open(
-        store: Arc<dyn Store>,
-        prover: Option<Arc<Prover>>,
-        opts: UpstreamOptions,
-    ) -> Result<Self, Error> {
+    pub fn open(store: Arc<dyn Store>, prover: Option<Arc<Prover>>, opts: UpstreamOptions) -> Result<Self, Error> {
         let timeout = opts.client.timeout;
         let client = Client::new(opts.client).map_err(Error::Unavailable)?;
         Ok(Self {
-            index: Index {
-                store,
-                prover,
-                fsync: opts.fsync,
-            },
+            index: Index { store, prover, fsync: opts.fsync },
             client,
             mapping: opts.mapping,
             max_object_size: opts.max_object_size,
@@ -123,21 +115,11 @@ impl UpstreamBackend {
 
     fn place_of(&self, rec: &BucketRecord) -> Place {
         match &self.mapping {
-            Mapping::Buckets { prefix } => Place {
-                bucket: format!("{prefix}{}", rec.name),
-                root: String::new(),
-            },
+            Mapping::Buckets { prefix } => Place { bucket: format!("{prefix}{}", rec.name), root: String::new() },
             Mapping::Prefix { bucket } => {
                 // The creating tenant, not the current owner: a change of owner moves no bytes.
-                let tenant = if rec.origin.is_empty() {
-                    &rec.tenant
-                } else {
-                    &rec.origin
-                };
-                Place {
-                    bucket: bucket.clone(),
-                    root: format!("{tenant}/{}/", rec.name),
-                }
+                let tenant = if rec.origin.is_empty() { &rec.tenant } else { &rec.origin };
+                Place { bucket: bucket.clone(), root: format!("{tenant}/{}/", rec.name) }
             }
         }
     }
@@ -157,9 +139,7 @@ impl UpstreamBackend {
 #[async_trait::async_trait]
 impl Backend for UpstreamBackend {
     async fn ready(&self) -> Result<(), String> {
-        self.store
-            .bucket_list()
-            .map_err(|e| format!("metadata: {e}"))?;
+        self.store.bucket_list().map_err(|e| format!("metadata: {e}"))?;
         let probe = match &self.mapping {
             Mapping::Prefix { bucket } => Call::new(Method::HEAD, bucket, ""),
             Mapping::Buckets { .. } => Call::new(Method::GET, "", ""),
@@ -176,11 +156,7 @@ impl Backend for UpstreamBackend {
         crate::backend::scrub::scrub(self, buckets, bytes_per_sec).await
     }
 
-    async fn reconcile(
-        &self,
-        buckets: &[String],
-        min_age: std::time::Duration,
-    ) -> Result<crate::backend::ReconcileReport, Error> {
+    async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<crate::backend::ReconcileReport, Error> {
         list::reconcile(self, buckets, min_age).await
     }
 
@@ -188,11 +164,7 @@ impl Backend for UpstreamBackend {
         multipart::expire(self, upload_id).await
     }
 
-    async fn finish_pending(
-        &self,
-        id: &str,
-        write: &crate::meta::PendingWrite,
-    ) -> Result<bool, Error> {
+    async fn finish_pending(&self, id: &str, write: &crate::meta::PendingWrite) -> Result<bool, Error> {
         object::finish_pending(self, id, write).await
     }
 
@@ -206,9 +178,7 @@ impl Backend for UpstreamBackend {
     async fn restore_metadata(&self) -> Result<RestoreReport, Error> {
         match &self.mirror {
             Some(t) => self.restore(t).await,
-            None => Err(Error::InvalidRequest(
-                "no upstream.meta_bucket is configured: nothing to rebuild from".into(),
-            )),
+            None => Err(Error::InvalidRequest("no upstream.meta_bucket is configured: nothing to rebuild from".into())),
         }
     }
 }
@@ -218,12 +188,7 @@ impl crate::backend::scrub::ObjectReader for UpstreamBackend {
         &self.index
     }
 
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-        _rec: &crate::meta::ObjectRecord,
-    ) -> Result<crate::backend::scrub::ByteStream, Error> {
+    async fn open(&self, bucket: &str, key: &str, _rec: &crate::meta::ObjectRecord) -> Result<crate::backend::scrub::ByteStream, Error> {
         object::download(self, bucket, key).await
     }
 }

@@ -4,8 +4,7 @@
 
 use super::client::Call;
 use super::object::{
-    COPY_SOURCE_CONDITION_HEADERS, body_length, copy_source_header, etag_of, hash_back,
-    missing_key, record, send_upload, with_attrs, with_conditions,
+    COPY_SOURCE_CONDITION_HEADERS, body_length, copy_source_header, etag_of, hash_back, missing_key, record, send_upload, with_attrs, with_conditions,
 };
 use super::{UpstreamBackend, xml};
 use crate::auth::Principal;
@@ -26,16 +25,11 @@ pub(super) async fn create_multipart_upload(
     check_key(&input.key)?;
     let place = b.place(&input.bucket)?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let algorithm = input
-        .checksum_algorithm
-        .take()
-        .map(|a| a.as_str().to_ascii_uppercase());
+    let algorithm = input.checksum_algorithm.take().map(|a| a.as_str().to_ascii_uppercase());
     if let Some(alg) = &algorithm
         && !crate::proof::hashing::ChecksumSet::default().add(alg)
     {
-        return Err(Error::InvalidArgument(format!(
-            "unsupported checksum algorithm {alg}"
-        )));
+        return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
     }
     let record = UploadRecord {
         bucket: input.bucket.clone(),
@@ -46,28 +40,16 @@ pub(super) async fn create_multipart_upload(
         checksum_algorithm: algorithm.clone(),
         owner: Principal::of(&req).access_key,
     };
-    let call = with_attrs(
-        Call::new(Method::POST, &place.bucket, &place.key(&record.key)).query("uploads", ""),
-        &record.attrs,
-    )
-    .header_opt("x-amz-tagging", req.input.tagging.as_ref())
-    .header_opt("x-amz-checksum-algorithm", algorithm.as_ref());
+    let call = with_attrs(Call::new(Method::POST, &place.bucket, &place.key(&record.key)).query("uploads", ""), &record.attrs)
+        .header_opt("x-amz-tagging", req.input.tagging.as_ref())
+        .header_opt("x-amz-checksum-algorithm", algorithm.as_ref());
     let resp = b.client.send(&call, Bytes::new()).await?;
     let started: xml::Initiated = xml::parse(&b.client.xml(resp).await?)?;
     if started.upload_id.is_empty() {
-        return Err(Error::Unavailable(
-            "the upstream started an upload without an id".into(),
-        ));
+        return Err(Error::Unavailable("the upstream started an upload without an id".into()));
     }
-    let audit = crate::audit::entry(
-        &req,
-        "CreateMultipartUpload",
-        &record.bucket,
-        &record.key,
-        0,
-    );
-    b.store
-        .upload_create(&started.upload_id, &record, Some(&audit))?;
+    let audit = crate::audit::entry(&req, "CreateMultipartUpload", &record.bucket, &record.key, 0);
+    b.store.upload_create(&started.upload_id, &record, Some(&audit))?;
     b.index.sync().await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(record.bucket),
@@ -79,25 +61,15 @@ pub(super) async fn create_multipart_upload(
 }
 
 fn part_call(place: &super::Place, key: &str, upload_id: &str, number: u32) -> Call {
-    Call::new(Method::PUT, &place.bucket, &place.key(key))
-        .query("partNumber", number.to_string())
-        .query("uploadId", upload_id)
+    Call::new(Method::PUT, &place.bucket, &place.key(key)).query("partNumber", number.to_string()).query("uploadId", upload_id)
 }
 
-async fn record_part(
-    b: &UpstreamBackend,
-    upload_id: &str,
-    part: &PartRecord,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
+async fn record_part(b: &UpstreamBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     b.store.part_put(upload_id, part, Some(audit))?;
     b.index.sync().await
 }
 
-pub(super) async fn upload_part(
-    b: &UpstreamBackend,
-    mut req: S3Request<UploadPartInput>,
-) -> Result<S3Response<UploadPartOutput>, Error> {
+pub(super) async fn upload_part(b: &UpstreamBackend, mut req: S3Request<UploadPartInput>) -> Result<S3Response<UploadPartOutput>, Error> {
     let number = part_number(req.input.part_number)?;
     let length = body_length(&req, req.input.content_length)?;
     let input = &mut req.input;
@@ -105,35 +77,12 @@ pub(super) async fn upload_part(
     let place = b.place(&input.bucket)?;
     let expect = expected_from_input!(input);
     let body = input.body.take();
-    let call = super::object::with_checksums(
-        part_call(&place, &input.key, &input.upload_id, number),
-        &expect.checksums,
-    )
-    .header_opt("content-md5", expect.content_md5.as_ref());
-    let (headers, digests) = send_upload(
-        b,
-        BodyCheck::new(&req, expect)?,
-        call,
-        body,
-        length,
-        Default::default(),
-    )
-    .await?;
-    let part = PartRecord {
-        number,
-        blob: String::new(),
-        size: length,
-        etag: etag_of(&headers),
-        last_modified_ns: now_ns(),
-        checksums: digests.checksums,
-    };
-    let audit = crate::audit::entry(
-        &req,
-        "UploadPart",
-        &req.input.bucket,
-        &req.input.key,
-        part.size,
-    );
+    let body = declared_body(&req.headers, body);
+    let call = super::object::with_checksums(part_call(&place, &input.key, &input.upload_id, number), &expect.checksums)
+        .header_opt("content-md5", expect.content_md5.as_ref());
+    let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, Default::default()).await?;
+    let part = PartRecord { number, blob: String::new(), size: length, etag: etag_of(&headers), last_modified_ns: now_ns(), checksums: digests.checksums };
+    let audit = crate::audit::entry(&req, "UploadPart", &req.input.bucket, &req.input.key, part.size);
     record_part(b, &req.input.upload_id, &part, &audit).await?;
     let c = part.checksums;
     Ok(S3Response::new(UploadPartOutput {
@@ -147,10 +96,7 @@ pub(super) async fn upload_part(
     }))
 }
 
-pub(super) async fn upload_part_copy(
-    b: &UpstreamBackend,
-    req: S3Request<UploadPartCopyInput>,
-) -> Result<S3Response<UploadPartCopyOutput>, Error> {
+pub(super) async fn upload_part_copy(b: &UpstreamBackend, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {
     let input = &req.input;
     let number = part_number(input.part_number)?;
     b.upload(&input.bucket, &input.key, &input.upload_id)?;
@@ -158,17 +104,8 @@ pub(super) async fn upload_part_copy(
     let (src_bucket, src_key, source) = copy_source_header(b, &input.copy_source)?;
     // The part's size: the range, checked against the source's size.
     let src_place = b.place(&src_bucket)?;
-    let head = b
-        .call(Call::new(
-            Method::HEAD,
-            &src_place.bucket,
-            &src_place.key(&src_key),
-        ))
-        .await
-        .map_err(missing_key)?;
-    let src_size = super::object::header_str(head.headers(), "content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let head = b.call(Call::new(Method::HEAD, &src_place.bucket, &src_place.key(&src_key))).await.map_err(missing_key)?;
+    let src_size = super::object::header_str(head.headers(), "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let range = copy_range(input.copy_source_range.as_deref(), src_size)?;
     let call = with_conditions(
         part_call(&place, &input.key, &input.upload_id, number)
@@ -190,11 +127,7 @@ pub(super) async fn upload_part_copy(
     let audit = crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, part.size);
     record_part(b, &input.upload_id, &part, &audit).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
-        copy_part_result: Some(CopyPartResult {
-            e_tag: Some(etag(&part.etag)),
-            last_modified: Some(timestamp(part.last_modified_ns)),
-            ..Default::default()
-        }),
+        copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),
         ..Default::default()
     }))
 }
@@ -203,37 +136,21 @@ pub(super) async fn complete_multipart_upload(
     b: &UpstreamBackend,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
-    let mut audit = crate::audit::entry(
-        &req,
-        "CompleteMultipartUpload",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+    let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let place = b.place(&input.bucket)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let requested = input
-        .multipart_upload
-        .and_then(|m| m.parts)
-        .unwrap_or_default();
+    let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     let stored = b.store.part_list(&input.upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
     let _lock = b.locks.lock(&input.bucket, &input.key).await;
     if !precondition.holds(b.store.object_get(&input.bucket, &input.key)?.as_ref()) {
         return Err(Error::PreconditionFailed);
     }
-    let body: Vec<(u32, String)> = chosen
-        .iter()
-        .map(|p| (p.number, format!("\"{}\"", p.etag)))
-        .collect();
-    let call = Call::new(Method::POST, &place.bucket, &place.key(&input.key))
-        .query("uploadId", input.upload_id.as_str());
-    let resp = b
-        .client
-        .send(&call, Bytes::from(xml::complete_body(&body)))
-        .await?;
+    let body: Vec<(u32, String)> = chosen.iter().map(|p| (p.number, format!("\"{}\"", p.etag))).collect();
+    let call = Call::new(Method::POST, &place.bucket, &place.key(&input.key)).query("uploadId", input.upload_id.as_str());
+    let resp = b.client.send(&call, Bytes::from(xml::complete_body(&body))).await?;
     let done: xml::ETagResult = xml::parse(&b.client.xml(resp).await?)?;
     // The SHA-256 of the whole object: what the upstream assembled, read back once.
     let (size, sha256) = hash_back(b, &input.bucket, &input.key).await?;
@@ -255,16 +172,7 @@ pub(super) async fn complete_multipart_upload(
         proof_id: String::new(),
     };
     audit.bytes = rec.size;
-    let rec = record(
-        b,
-        &place,
-        &input.bucket,
-        &input.key,
-        rec,
-        Some(&input.upload_id),
-        &audit,
-    )
-    .await?;
+    let rec = record(b, &place, &input.bucket, &input.key, rec, Some(&input.upload_id), &audit).await?;
     let mut headers = http::HeaderMap::new();
     proof_headers(&mut headers, &rec);
     Ok(S3Response::with_headers(
@@ -280,20 +188,9 @@ pub(super) async fn complete_multipart_upload(
 }
 
 /// Aborts an upload upstream (an upload it no longer knows is gone already) and forgets it.
-async fn abort(
-    b: &UpstreamBackend,
-    up: &UploadRecord,
-    upload_id: &str,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
+async fn abort(b: &UpstreamBackend, up: &UploadRecord, upload_id: &str, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     let place = b.place(&up.bucket)?;
-    match b
-        .call(
-            Call::new(Method::DELETE, &place.bucket, &place.key(&up.key))
-                .query("uploadId", upload_id),
-        )
-        .await
-    {
+    match b.call(Call::new(Method::DELETE, &place.bucket, &place.key(&up.key)).query("uploadId", upload_id)).await {
         Ok(_) | Err(Error::Upstream { status: 404, .. }) => {}
         Err(e) => return Err(e),
     }
@@ -305,20 +202,11 @@ pub(super) async fn abort_multipart_upload(
     b: &UpstreamBackend,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> Result<S3Response<AbortMultipartUploadOutput>, Error> {
-    let audit = crate::audit::entry(
-        &req,
-        "AbortMultipartUpload",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+    let audit = crate::audit::entry(&req, "AbortMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = &req.input;
     let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     abort(b, &up, &input.upload_id, &audit).await?;
-    Ok(S3Response::with_status(
-        AbortMultipartUploadOutput::default(),
-        http::StatusCode::NO_CONTENT,
-    ))
+    Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn expire(b: &UpstreamBackend, upload_id: &str) -> Result<(), Error> {
@@ -326,14 +214,6 @@ pub(super) async fn expire(b: &UpstreamBackend, upload_id: &str) -> Result<(), E
         return Ok(());
     };
     let gateway = crate::auth::Principal::anonymous();
-    let audit = crate::audit::entry_for(
-        &gateway,
-        None,
-        "ExpireMultipartUpload",
-        &up.bucket,
-        &up.key,
-        "ok",
-        0,
-    );
+    let audit = crate::audit::entry_for(&gateway, None, "ExpireMultipartUpload", &up.bucket, &up.key, "ok", 0);
     abort(b, &up, upload_id, &audit).await
 }

@@ -24,15 +24,9 @@ pub(super) fn with_attrs(mut call: Call, a: &ObjectAttrs) -> Call {
         .header_opt("content-language", a.content_language.as_ref())
         .header_opt("cache-control", a.cache_control.as_ref())
         .header_opt("expires", a.expires.as_ref())
-        .header_opt(
-            "x-amz-website-redirect-location",
-            a.website_redirect_location.as_ref(),
-        );
+        .header_opt("x-amz-website-redirect-location", a.website_redirect_location.as_ref());
     for (k, v) in &a.user_metadata {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
-            http::HeaderValue::from_str(v),
-        ) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()), http::HeaderValue::from_str(v)) {
             call.headers.append(name, value);
         }
     }
@@ -40,25 +34,12 @@ pub(super) fn with_attrs(mut call: Call, a: &ObjectAttrs) -> Call {
 }
 
 /// The headers of a read's conditions, and of a copy source's.
-const READ_CONDITION_HEADERS: [&str; 4] = [
-    "if-match",
-    "if-none-match",
-    "if-modified-since",
-    "if-unmodified-since",
-];
-pub(super) const COPY_SOURCE_CONDITION_HEADERS: [&str; 4] = [
-    "x-amz-copy-source-if-match",
-    "x-amz-copy-source-if-none-match",
-    "x-amz-copy-source-if-modified-since",
-    "x-amz-copy-source-if-unmodified-since",
-];
+const READ_CONDITION_HEADERS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+pub(super) const COPY_SOURCE_CONDITION_HEADERS: [&str; 4] =
+    ["x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match", "x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"];
 
 /// Sends conditions `c` under `names` (in the order of [`READ_CONDITION_HEADERS`]).
-pub(super) fn with_conditions(
-    call: Call,
-    names: [&'static str; 4],
-    c: &ReadConditions<'_>,
-) -> Call {
+pub(super) fn with_conditions(call: Call, names: [&'static str; 4], c: &ReadConditions<'_>) -> Call {
     call.header_opt(names[0], c.if_match.map(etag_header))
         .header_opt(names[1], c.if_none_match.map(etag_header))
         .header_opt(names[2], c.if_modified_since.map(http_date))
@@ -84,14 +65,8 @@ fn etag_header(e: &ETagCondition) -> String {
 /// The announced length of a request body: S3 needs one, and the upstream is sent exactly
 /// that many bytes.
 pub(super) fn body_length<T>(req: &S3Request<T>, declared: Option<i64>) -> Result<u64, Error> {
-    let header = req
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    declared
-        .and_then(|n| u64::try_from(n).ok())
-        .or(header)
-        .ok_or(Error::MissingContentLength)
+    let header = req.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    declared.and_then(|n| u64::try_from(n).ok()).or(header).ok_or(Error::MissingContentLength)
 }
 
 /// Streams a body to the upstream with `call`, hashed and checked on the way.
@@ -109,32 +84,15 @@ pub(super) async fn send_upload(
         return Err(Error::EntityTooLarge);
     }
     let progress = Progress::new();
-    let upload = Upload::new(
-        body,
-        check,
-        length,
-        b.body_idle_timeout,
-        std::sync::Arc::clone(&progress),
-        std::sync::Arc::clone(&outcome),
-    );
+    let upload = Upload::new(body, check, length, b.body_idle_timeout, std::sync::Arc::clone(&progress), std::sync::Arc::clone(&outcome));
     let call = call.header("content-length", length.to_string());
     let sent = if length == 0 {
         // An empty body may never be polled by the connection: check it here, then send.
         let drained: Vec<_> = futures::StreamExt::collect(upload).await;
-        if drained.iter().any(Result::is_err) {
-            Err(Error::IncompleteBody("the body did not verify".into()))
-        } else {
-            b.client.send(&call, Bytes::new()).await
-        }
+        if drained.iter().any(Result::is_err) { Err(Error::IncompleteBody("the body did not verify".into())) } else { b.client.send(&call, Bytes::new()).await }
     } else {
         let stream = futures::StreamExt::map(upload, |r| r.map(http_body::Frame::data));
-        b.client
-            .send_body(
-                &call,
-                http_body_util::StreamBody::new(stream).boxed_unsync(),
-                progress,
-            )
-            .await
+        b.client.send_body(&call, http_body_util::StreamBody::new(stream).boxed_unsync(), progress).await
     };
     let client_fault = || outcome.found();
     let resp = match sent {
@@ -158,9 +116,7 @@ pub(super) async fn send_upload(
     match client_fault() {
         Some(Ok(digests)) => Ok((resp.headers().clone(), digests)),
         Some(Err(e)) => Err(e),
-        None => Err(Error::Unavailable(
-            "the upstream answered before the whole body was sent".into(),
-        )),
+        None => Err(Error::Unavailable("the upstream answered before the whole body was sent".into())),
     }
 }
 
@@ -170,40 +126,24 @@ pub(super) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The ETag of an answer, unquoted.
 pub(super) fn etag_of(h: &HeaderMap) -> String {
-    header_str(h, "etag")
-        .unwrap_or("")
-        .trim_matches('"')
-        .to_owned()
+    header_str(h, "etag").unwrap_or("").trim_matches('"').to_owned()
 }
 
 /// Checks a write's precondition against the index (under the key's lock).
-fn check_precondition(
-    b: &UpstreamBackend,
-    bucket: &str,
-    key: &str,
-    p: &Precondition,
-) -> Result<(), Error> {
-    if p.holds(b.store.object_get(bucket, key)?.as_ref()) {
-        Ok(())
-    } else {
-        Err(Error::PreconditionFailed)
-    }
+fn check_precondition(b: &UpstreamBackend, bucket: &str, key: &str, p: &Precondition) -> Result<(), Error> {
+    if p.holds(b.store.object_get(bucket, key)?.as_ref()) { Ok(()) } else { Err(Error::PreconditionFailed) }
 }
 
 /// Refuses early a write that would exceed a quota (the index re-checks at commit).
 fn check_quota(b: &UpstreamBackend, bucket: &str, key: &str, size: u64) -> Result<(), Error> {
     let rec = b.bucket(bucket)?;
     let old = b.store.object_get(bucket, key)?.map(|o| o.size);
-    rec.quota
-        .admits(rec.objects, rec.bytes, old, size)
-        .map_err(Error::QuotaExceeded)?;
+    rec.quota.admits(rec.objects, rec.bytes, old, size).map_err(Error::QuotaExceeded)?;
     if let Some(t) = b.store.tenant_get(&rec.tenant)?
         && !t.quota.is_unlimited()
     {
         let (objects, bytes) = b.store.tenant_usage(&rec.tenant)?;
-        t.quota
-            .admits(objects, bytes, old, size)
-            .map_err(Error::QuotaExceeded)?;
+        t.quota.admits(objects, bytes, old, size).map_err(Error::QuotaExceeded)?;
     }
     Ok(())
 }
@@ -219,18 +159,7 @@ pub(super) async fn record(
     upload: Option<&str>,
     audit: &crate::meta::AuditEntry,
 ) -> Result<ObjectRecord, Error> {
-    match b
-        .index
-        .commit(
-            bucket,
-            key,
-            rec,
-            &Precondition::None,
-            upload.map_or(Completes::Nothing, Completes::Upload),
-            audit,
-        )
-        .await
-    {
+    match b.index.commit(bucket, key, rec, &Precondition::None, upload.map_or(Completes::Nothing, Completes::Upload), audit).await {
         Ok((rec, _)) => Ok(rec),
         Err(e) => Err(unrecorded(b, place, bucket, key, audit, e).await),
     }
@@ -238,29 +167,14 @@ pub(super) async fn record(
 
 /// Removes again a version the upstream holds but the gateway could not record (`e`),
 /// with the index entry of the version it replaced; returns `e`.
-async fn unrecorded(
-    b: &UpstreamBackend,
-    place: &Place,
-    bucket: &str,
-    key: &str,
-    audit: &crate::meta::AuditEntry,
-    e: Error,
-) -> Error {
+async fn unrecorded(b: &UpstreamBackend, place: &Place, bucket: &str, key: &str, audit: &crate::meta::AuditEntry, e: Error) -> Error {
     tracing::warn!(bucket, key, error = %e, "the index refused an upstream write; removing it");
-    let _ = b
-        .call(Call::new(Method::DELETE, &place.bucket, &place.key(key)))
-        .await;
-    let _ = b
-        .index
-        .delete(bucket, key, &crate::meta::Precondition::None, audit)
-        .await;
+    let _ = b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
+    let _ = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await;
     e
 }
 
-pub(super) async fn put_object(
-    b: &UpstreamBackend,
-    mut req: S3Request<PutObjectInput>,
-) -> Result<S3Response<PutObjectOutput>, Error> {
+pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
     let input = &mut req.input;
     check_key(&input.key)?;
     let place = b.place(&input.bucket)?;
@@ -271,22 +185,17 @@ pub(super) async fn put_object(
     let attrs = attrs_from_input!(input);
     let expect = expected_from_input!(input);
     let body = input.body.take();
+    let body = declared_body(&req.headers, body);
     let (bucket, key) = (input.bucket.clone(), input.key.clone());
     check_quota(b, &bucket, &key, length)?;
     let _lock = b.locks.lock(&bucket, &key).await;
     check_precondition(b, &bucket, &key, &precondition)?;
-    let mut call = with_attrs(
-        Call::new(Method::PUT, &place.bucket, &place.key(&key)),
-        &attrs,
-    );
+    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(&key)), &attrs);
     call = with_checksums(call, &expect.checksums)
         .header_opt("content-md5", expect.content_md5.as_ref())
         .header_opt("x-amz-tagging", req.input.tagging.as_ref())
         .header_opt("if-match", req.input.if_match.as_ref().map(etag_header))
-        .header_opt(
-            "if-none-match",
-            req.input.if_none_match.as_ref().map(etag_header),
-        );
+        .header_opt("if-none-match", req.input.if_none_match.as_ref().map(etag_header));
     let record = ObjectRecord {
         size: length,
         etag: String::new(),
@@ -306,27 +215,11 @@ pub(super) async fn put_object(
     let pending = crate::proof::manifest::new_id();
     let outcome = std::sync::Arc::new(Outcome::default());
     let (sent, prepared) = {
-        let sending = send_upload(
-            b,
-            BodyCheck::new(&req, expect)?,
-            call,
-            body,
-            length,
-            std::sync::Arc::clone(&outcome),
-        );
+        let sending = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, std::sync::Arc::clone(&outcome));
         let preparing = async {
             let digests = outcome.verified().await?;
-            let mut record = ObjectRecord {
-                checksums: digests.checksums,
-                sha256: digests.sha256,
-                ..record
-            };
-            Some(
-                b.index
-                    .prepare(&pending, &bucket, &key, &mut record, &audit)
-                    .await
-                    .map(|()| record),
-            )
+            let mut record = ObjectRecord { checksums: digests.checksums, sha256: digests.sha256, ..record };
+            Some(b.index.prepare(&pending, &bucket, &key, &mut record, &audit).await.map(|()| record))
         };
         tokio::pin!(sending, preparing);
         tokio::select! {
@@ -338,30 +231,17 @@ pub(super) async fn put_object(
         }
     };
     let committed = match (sent, prepared) {
-        (Ok((headers, _)), Some(Ok(record))) => b.index.commit_pending(
-            &pending,
-            &bucket,
-            &key,
-            ObjectRecord {
-                etag: etag_of(&headers),
-                ..record
-            },
-            &audit,
-        ),
-        (Ok(_), prepared) => Err(prepared.and_then(Result::err).unwrap_or_else(|| {
-            Error::Unavailable("the upstream answered before the whole body was sent".into())
-        })),
+        (Ok((headers, _)), Some(Ok(record))) => b.index.commit_pending(&pending, &bucket, &key, ObjectRecord { etag: etag_of(&headers), ..record }, &audit),
+        (Ok(_), prepared) => {
+            Err(prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the upstream answered before the whole body was sent".into())))
+        }
         (Err(e), _) => return Err(abandon(b, &pending, e)),
     };
     let rec = match committed {
         Ok(rec) => rec,
         // The upstream holds a version the gateway could not record.
         Err(e) => {
-            return Err(abandon(
-                b,
-                &pending,
-                unrecorded(b, &place, &bucket, &key, &audit, e).await,
-            ));
+            return Err(abandon(b, &pending, unrecorded(b, &place, &bucket, &key, &audit, e).await));
         }
     };
     let mut out_headers = HeaderMap::new();
@@ -383,21 +263,13 @@ pub(super) async fn put_object(
 
 /// Commits a write pending since the gateway stopped if the upstream holds an object of its
 /// size whose bytes (read back once) have its SHA-256, with the upstream's ETag.
-pub(super) async fn finish_pending(
-    b: &UpstreamBackend,
-    id: &str,
-    w: &crate::meta::PendingWrite,
-) -> Result<bool, Error> {
+pub(super) async fn finish_pending(b: &UpstreamBackend, id: &str, w: &crate::meta::PendingWrite) -> Result<bool, Error> {
     let place = match b.place(&w.bucket) {
         Ok(place) => place,
         Err(Error::NoSuchBucket) => return Ok(false),
         Err(e) => return Err(e),
     };
-    let head = match b
-        .call(Call::new(Method::HEAD, &place.bucket, &place.key(&w.key)))
-        .await
-        .map_err(missing_key)
-    {
+    let head = match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(&w.key))).await.map_err(missing_key) {
         Ok(resp) => resp,
         Err(Error::NoSuchKey) => return Ok(false),
         Err(e) => return Err(e),
@@ -406,16 +278,7 @@ pub(super) async fn finish_pending(
     if hash_back(b, &w.bucket, &w.key).await? != (w.record.size, w.record.sha256.clone()) {
         return Ok(false);
     }
-    b.index.commit_pending(
-        id,
-        &w.bucket,
-        &w.key,
-        ObjectRecord {
-            etag,
-            ..w.record.clone()
-        },
-        &w.audit,
-    )?;
+    b.index.commit_pending(id, &w.bucket, &w.key, ObjectRecord { etag, ..w.record.clone() }, &w.audit)?;
     Ok(true)
 }
 
@@ -430,15 +293,8 @@ fn abandon(b: &UpstreamBackend, pending: &str, e: Error) -> Error {
 /// The object description an upstream answer carries in its headers.
 fn describe(h: &HeaderMap) -> ObjectRead {
     let s = |n: &str| header_str(h, n).map(str::to_owned);
-    let mut user_metadata: Vec<(String, String)> = h
-        .iter()
-        .filter_map(|(k, v)| {
-            Some((
-                k.as_str().strip_prefix("x-amz-meta-")?.to_owned(),
-                v.to_str().ok()?.to_owned(),
-            ))
-        })
-        .collect();
+    let mut user_metadata: Vec<(String, String)> =
+        h.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-amz-meta-")?.to_owned(), v.to_str().ok()?.to_owned()))).collect();
     user_metadata.sort();
     ObjectRead {
         content_length: header_str(h, "content-length").and_then(|v| v.parse().ok()),
@@ -477,25 +333,11 @@ async fn read_upstream(
     key: &str,
     version_id: Option<&str>,
     r: &ReadRequest<'_>,
-) -> Result<
-    (
-        http::Response<hyper::body::Incoming>,
-        ObjectRead,
-        Option<ObjectRecord>,
-    ),
-    Error,
-> {
+) -> Result<(http::Response<hyper::body::Incoming>, ObjectRead, Option<ObjectRecord>), Error> {
     only_null_version(version_id)?;
     let place = b.place(bucket)?;
-    let mut call = with_conditions(
-        Call::new(method, &place.bucket, &place.key(key)),
-        READ_CONDITION_HEADERS,
-        &r.conditions,
-    )
-    .header_opt(
-        "x-amz-checksum-mode",
-        r.checksum_mode.map(ChecksumMode::as_str),
-    );
+    let mut call = with_conditions(Call::new(method, &place.bucket, &place.key(key)), READ_CONDITION_HEADERS, &r.conditions)
+        .header_opt("x-amz-checksum-mode", r.checksum_mode.map(ChecksumMode::as_str));
     if let Some(range) = r.range {
         call = call.header("range", range_header(range));
     }
@@ -511,10 +353,7 @@ async fn read_upstream(
 
 fn range_header(r: &Range) -> String {
     match r {
-        Range::Int {
-            first,
-            last: Some(last),
-        } => format!("bytes={first}-{last}"),
+        Range::Int { first, last: Some(last) } => format!("bytes={first}-{last}"),
         Range::Int { first, last: None } => format!("bytes={first}-"),
         Range::Suffix { length } => format!("bytes=-{length}"),
     }
@@ -523,11 +362,7 @@ fn range_header(r: &Range) -> String {
 /// What the index adds to an upstream object it recorded (same ETag): proof headers, and
 /// checksums computed on the way in that the upstream may not keep.
 fn recorded(b: &UpstreamBackend, bucket: &str, key: &str, etag: &str) -> Option<ObjectRecord> {
-    b.store
-        .object_get(bucket, key)
-        .ok()
-        .flatten()
-        .filter(|r| r.etag == etag)
+    b.store.object_get(bucket, key).ok().flatten().filter(|r| r.etag == etag)
 }
 
 /// Picks the index's checksums for a whole-object read asked with checksum mode, when the
@@ -542,24 +377,10 @@ fn merge_checksums(d: &mut ObjectRead, rec: Option<&ObjectRecord>, mode: Option<
     }
 }
 
-pub(super) async fn get_object(
-    b: &UpstreamBackend,
-    req: S3Request<GetObjectInput>,
-) -> Result<S3Response<GetObjectOutput>, Error> {
+pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let input = req.input;
-    let (resp, read, rec) = read_upstream(
-        b,
-        Method::GET,
-        &input.bucket,
-        &input.key,
-        input.version_id.as_deref(),
-        &read_request!(input),
-    )
-    .await?;
-    let body = IdleLimited::new(
-        http_body_util::BodyDataStream::new(resp.into_body()),
-        b.timeout,
-    );
+    let (resp, read, rec) = read_upstream(b, Method::GET, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
+    let body = IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout);
     let tag_count = read.tag_count;
     let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
     let mut resp = S3Response::new(output);
@@ -572,27 +393,14 @@ pub(super) async fn get_object(
 /// A 404 from a key read is `NoSuchKey` (HEAD answers carry no code).
 pub(super) fn missing_key(e: Error) -> Error {
     match e {
-        Error::Upstream {
-            status: 404, code, ..
-        } if code == "NoSuchKey" || code.is_empty() => Error::NoSuchKey,
+        Error::Upstream { status: 404, code, .. } if code == "NoSuchKey" || code.is_empty() => Error::NoSuchKey,
         e => e,
     }
 }
 
-pub(super) async fn head_object(
-    b: &UpstreamBackend,
-    req: S3Request<HeadObjectInput>,
-) -> Result<S3Response<HeadObjectOutput>, Error> {
+pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let input = req.input;
-    let (resp, read, rec) = read_upstream(
-        b,
-        Method::HEAD,
-        &input.bucket,
-        &input.key,
-        input.version_id.as_deref(),
-        &read_request!(input),
-    )
-    .await?;
+    let (resp, read, rec) = read_upstream(b, Method::HEAD, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
     let partial = resp.status() == http::StatusCode::PARTIAL_CONTENT;
     let output = object_read_output!(HeadObjectOutput, input, read);
     let mut resp = S3Response::new(output);
@@ -606,85 +414,42 @@ pub(super) async fn head_object(
 }
 
 /// Reads an object back whole (for scrub, and to hash what the upstream assembled).
-pub(super) async fn download(
-    b: &UpstreamBackend,
-    bucket: &str,
-    key: &str,
-) -> Result<crate::backend::scrub::ByteStream, Error> {
+pub(super) async fn download(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<crate::backend::scrub::ByteStream, Error> {
     let place = b.place(bucket)?;
-    let resp = b
-        .call(Call::new(Method::GET, &place.bucket, &place.key(key)))
-        .await
-        .map_err(missing_key)?;
-    Ok(Box::pin(IdleLimited::new(
-        http_body_util::BodyDataStream::new(resp.into_body()),
-        b.timeout,
-    )))
+    let resp = b.call(Call::new(Method::GET, &place.bucket, &place.key(key))).await.map_err(missing_key)?;
+    Ok(Box::pin(IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout)))
 }
 
 /// The size and SHA-256 of an object as the upstream holds it, read back once.
-pub(super) async fn hash_back(
-    b: &UpstreamBackend,
-    bucket: &str,
-    key: &str,
-) -> Result<(u64, String), Error> {
-    sha256_of(download(b, bucket, key).await?)
-        .await
-        .map_err(|e| Error::Unavailable(e.to_string()))
+pub(super) async fn hash_back(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<(u64, String), Error> {
+    sha256_of(download(b, bucket, key).await?).await.map_err(|e| Error::Unavailable(e.to_string()))
 }
 
 /// Deletes one key upstream and from the index; deleting a missing key succeeds, as in S3.
-async fn delete_key(
-    b: &UpstreamBackend,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
+async fn delete_key(b: &UpstreamBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     only_null_version(version_id)?;
     check_key(key)?;
     let place = b.place(bucket)?;
     let _lock = b.locks.lock(bucket, key).await;
-    match b
-        .call(Call::new(Method::DELETE, &place.bucket, &place.key(key)))
-        .await
-    {
+    match b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await {
         Ok(_) | Err(Error::Upstream { status: 404, .. }) => {}
         Err(e) => return Err(e),
     }
-    b.index
-        .delete(bucket, key, &crate::meta::Precondition::None, audit)
-        .await?;
+    b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await?;
     Ok(())
 }
 
-pub(super) async fn delete_object(
-    b: &UpstreamBackend,
-    req: S3Request<DeleteObjectInput>,
-) -> Result<S3Response<DeleteObjectOutput>, Error> {
+pub(super) async fn delete_object(b: &UpstreamBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
     let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    delete_key(
-        b,
-        &input.bucket,
-        &input.key,
-        input.version_id.as_deref(),
-        &audit,
-    )
-    .await?;
-    Ok(S3Response::with_status(
-        DeleteObjectOutput::default(),
-        http::StatusCode::NO_CONTENT,
-    ))
+    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &audit).await?;
+    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
 /// Keys of one DeleteObjects deleted at once.
 const DELETE_CONCURRENCY: usize = 16;
 
-pub(super) async fn delete_objects(
-    b: &UpstreamBackend,
-    req: S3Request<DeleteObjectsInput>,
-) -> Result<S3Response<DeleteObjectsOutput>, Error> {
+pub(super) async fn delete_objects(b: &UpstreamBackend, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
     use futures::StreamExt;
     let audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
     let input = req.input;
@@ -707,49 +472,28 @@ pub(super) async fn delete_objects(
 }
 
 /// The source of a copy, located upstream, as `x-amz-copy-source`.
-pub(super) fn copy_source_header(
-    b: &UpstreamBackend,
-    source: &CopySource,
-) -> Result<(String, String, String), Error> {
+pub(super) fn copy_source_header(b: &UpstreamBackend, source: &CopySource) -> Result<(String, String, String), Error> {
     let (bucket, key) = copy_source_location(source)?;
     let place = b.place(bucket)?;
-    let header = format!(
-        "/{}/{}",
-        uri_encode(&place.bucket, false),
-        uri_encode(&place.key(key), true)
-    );
+    let header = format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&place.key(key), true));
     Ok((bucket.to_string(), key.to_string(), header))
 }
 
-pub(super) async fn copy_object(
-    b: &UpstreamBackend,
-    mut req: S3Request<CopyObjectInput>,
-) -> Result<S3Response<CopyObjectOutput>, Error> {
+pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
     let input = &mut req.input;
     check_key(&input.key)?;
     let (src_bucket, src_key, source) = copy_source_header(b, &input.copy_source)?;
     let place = b.place(&input.bucket)?;
-    let replace_meta = input
-        .metadata_directive
-        .as_ref()
-        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    let replace_tags = input
-        .tagging_directive
-        .as_ref()
-        .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
     if src_bucket == input.bucket && src_key == input.key && !replace_meta && !replace_tags {
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
     let new_attrs = replace_meta.then(|| attrs_from_input!(input));
-    let new_tags = if replace_tags {
-        Some(parse_tagging_header(input.tagging.as_deref())?)
-    } else {
-        None
-    };
+    let new_tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let (bucket, key) = (input.bucket.clone(), input.key.clone());
     let mut call = with_conditions(
-        Call::new(Method::PUT, &place.bucket, &place.key(&key))
-            .header("x-amz-copy-source", &source),
+        Call::new(Method::PUT, &place.bucket, &place.key(&key)).header("x-amz-copy-source", &source),
         COPY_SOURCE_CONDITION_HEADERS,
         &copy_source_conditions!(input),
     );
@@ -757,9 +501,7 @@ pub(super) async fn copy_object(
         call = with_attrs(call.header("x-amz-metadata-directive", "REPLACE"), a);
     }
     if replace_tags {
-        call = call
-            .header("x-amz-tagging-directive", "REPLACE")
-            .header_opt("x-amz-tagging", input.tagging.as_ref());
+        call = call.header("x-amz-tagging-directive", "REPLACE").header_opt("x-amz-tagging", input.tagging.as_ref());
     }
     let _lock = b.locks.lock(&bucket, &key).await;
     let resp = b.client.send(&call, Bytes::new()).await?;
@@ -767,22 +509,12 @@ pub(super) async fn copy_object(
     let new_etag = result.etag.trim_matches('"').to_owned();
     // The same bytes as the source: its recorded digest if the index knows that version,
     // else read back once.
-    let src = b
-        .store
-        .object_get(&src_bucket, &src_key)?
-        .filter(|s| s.etag == new_etag && !s.sha256.is_empty());
+    let src = b.store.object_get(&src_bucket, &src_key)?.filter(|s| s.etag == new_etag && !s.sha256.is_empty());
     let (size, sha256, checksums, multipart, old_attrs, old_tags) = match src {
         Some(s) => (s.size, s.sha256, s.checksums, s.multipart, s.attrs, s.tags),
         None => {
             let (size, sha) = hash_back(b, &bucket, &key).await?;
-            (
-                size,
-                sha,
-                Checksums::default(),
-                new_etag.contains('-'),
-                ObjectAttrs::default(),
-                Vec::new(),
-            )
+            (size, sha, Checksums::default(), new_etag.contains('-'), ObjectAttrs::default(), Vec::new())
         }
     };
     let rec = ObjectRecord {
@@ -819,60 +551,21 @@ pub(super) async fn copy_object(
     ))
 }
 
-pub(super) async fn get_object_tagging(
-    b: &UpstreamBackend,
-    req: S3Request<GetObjectTaggingInput>,
-) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
+pub(super) async fn get_object_tagging(b: &UpstreamBackend, req: S3Request<GetObjectTaggingInput>) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
     let input = req.input;
     let place = b.place(&input.bucket)?;
-    let resp = b
-        .client
-        .send(
-            &Call::new(Method::GET, &place.bucket, &place.key(&input.key)).query("tagging", ""),
-            Bytes::new(),
-        )
-        .await?;
+    let resp = b.client.send(&Call::new(Method::GET, &place.bucket, &place.key(&input.key)).query("tagging", ""), Bytes::new()).await?;
     let body = b.client.xml(resp).await.map_err(missing_key)?;
     let tagging: xml::Tagging = xml::parse(&body)?;
-    let tag_set = tagging
-        .tag_set
-        .tag
-        .into_iter()
-        .map(|t| Tag {
-            key: Some(t.key),
-            value: Some(t.value),
-        })
-        .collect();
-    Ok(S3Response::new(GetObjectTaggingOutput {
-        tag_set,
-        version_id: None,
-    }))
+    let tag_set = tagging.tag_set.tag.into_iter().map(|t| Tag { key: Some(t.key), value: Some(t.value) }).collect();
+    Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: None }))
 }
 
-async fn set_tags(
-    b: &UpstreamBackend,
-    bucket: &str,
-    key: &str,
-    tags: Vec<(String, String)>,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
+async fn set_tags(b: &UpstreamBackend, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     let place = b.place(bucket)?;
     let _lock = b.locks.lock(bucket, key).await;
-    let call = Call::new(
-        if tags.is_empty() {
-            Method::DELETE
-        } else {
-            Method::PUT
-        },
-        &place.bucket,
-        &place.key(key),
-    )
-    .query("tagging", "");
-    let body = if tags.is_empty() {
-        Bytes::new()
-    } else {
-        Bytes::from(xml::tagging_body(&tags))
-    };
+    let call = Call::new(if tags.is_empty() { Method::DELETE } else { Method::PUT }, &place.bucket, &place.key(key)).query("tagging", "");
+    let body = if tags.is_empty() { Bytes::new() } else { Bytes::from(xml::tagging_body(&tags)) };
     let resp = b.client.send(&call, body).await?;
     b.client.ok(resp).await.map_err(missing_key)?;
     // Objects the index does not know (written by another instance) have no record to update.
@@ -880,24 +573,10 @@ async fn set_tags(
     b.index.sync().await
 }
 
-pub(super) async fn put_object_tagging(
-    b: &UpstreamBackend,
-    req: S3Request<PutObjectTaggingInput>,
-) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(
-        &req,
-        "PutObjectTagging",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+pub(super) async fn put_object_tagging(b: &UpstreamBackend, req: S3Request<PutObjectTaggingInput>) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
+    let audit = crate::audit::entry(&req, "PutObjectTagging", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    let tags: Vec<(String, String)> = input
-        .tagging
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect();
+    let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect();
     validate_tags(&tags)?;
     set_tags(b, &input.bucket, &input.key, tags, &audit).await?;
     Ok(S3Response::new(PutObjectTaggingOutput::default()))
@@ -907,16 +586,7 @@ pub(super) async fn delete_object_tagging(
     b: &UpstreamBackend,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> Result<S3Response<DeleteObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(
-        &req,
-        "DeleteObjectTagging",
-        &req.input.bucket,
-        &req.input.key,
-        0,
-    );
+    let audit = crate::audit::entry(&req, "DeleteObjectTagging", &req.input.bucket, &req.input.key, 0);
     set_tags(b, &req.input.bucket, &req.input.key, Vec::new(), &audit).await?;
-    Ok(S3Response::with_status(
-        DeleteObjectTaggingOutput::default(),
-        http::StatusCode::NO_CONTENT,
-    ))
+    Ok(S3Response::with_status(DeleteObjectTaggingOutput::default(), http::StatusCode::NO_CONTENT))
 }

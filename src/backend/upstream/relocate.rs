@@ -24,14 +24,9 @@ impl Relocation for UpstreamBackend {
 
     async fn holds(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
         let place = self.place(bucket)?;
-        match self
-            .call(Call::new(Method::HEAD, &place.bucket, &place.key(key)))
-            .await
-            .map_err(missing_key)
-        {
+        match self.call(Call::new(Method::HEAD, &place.bucket, &place.key(key))).await.map_err(missing_key) {
             Ok(resp) => {
-                let size = header_str(resp.headers(), "content-length")
-                    .and_then(|v| v.parse::<u64>().ok());
+                let size = header_str(resp.headers(), "content-length").and_then(|v| v.parse::<u64>().ok());
                 Ok(size == Some(rec.size) && etag_of(resp.headers()) == rec.etag)
             }
             Err(Error::NoSuchKey) => Ok(false),
@@ -39,90 +34,38 @@ impl Relocation for UpstreamBackend {
         }
     }
 
-    async fn read(
-        &self,
-        bucket: &str,
-        key: &str,
-        _rec: &ObjectRecord,
-    ) -> Result<ByteStream, Error> {
+    async fn read(&self, bucket: &str, key: &str, _rec: &ObjectRecord) -> Result<ByteStream, Error> {
         super::object::download(self, bucket, key).await
     }
 
-    async fn write(
-        &self,
-        bucket: &str,
-        key: &str,
-        rec: &ObjectRecord,
-        body: ByteStream,
-        expect: Expected,
-    ) -> Result<(), Error> {
+    async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<(), Error> {
         let place = self.place(bucket)?;
-        let tags = (!rec.tags.is_empty())
-            .then(|| serde_urlencoded::to_string(&rec.tags).unwrap_or_default());
-        let object = || {
-            with_attrs(
-                Call::new(Method::PUT, &place.bucket, &place.key(key)),
-                &rec.attrs,
-            )
-            .header_opt("x-amz-tagging", tags.as_ref())
-        };
+        let tags = (!rec.tags.is_empty()).then(|| serde_urlencoded::to_string(&rec.tags).unwrap_or_default());
+        let object = || with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(key)), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
         let parts: Vec<u64> = rec.segments.iter().map(|s| s.size).collect();
         if !rec.multipart || parts.is_empty() {
-            let call = with_checksums(object(), &rec.checksums)
-                .header_opt("content-md5", expect.content_md5.as_ref());
-            let (headers, _) = send_upload(
-                self,
-                BodyCheck::expecting(expect)?,
-                call,
-                Some(StreamingBlob::wrap(body)),
-                rec.size,
-                Default::default(),
-            )
-            .await?;
-            return self
-                .same_etag(&place, key, &etag_of(&headers), &rec.etag)
-                .await;
+            let call = with_checksums(object(), &rec.checksums).header_opt("content-md5", expect.content_md5.as_ref());
+            let (headers, _) = send_upload(self, BodyCheck::expecting(expect)?, call, Some(StreamingBlob::wrap(body)), rec.size, Default::default()).await?;
+            return self.same_etag(&place, key, &etag_of(&headers), &rec.etag).await;
         }
-        let start = with_attrs(
-            Call::new(Method::POST, &place.bucket, &place.key(key)).query("uploads", ""),
-            &rec.attrs,
-        )
-        .header_opt("x-amz-tagging", tags.as_ref());
-        let started: xml::Initiated = xml::parse(
-            &self
-                .client
-                .xml(self.client.send(&start, Bytes::new()).await?)
-                .await?,
-        )?;
+        let start =
+            with_attrs(Call::new(Method::POST, &place.bucket, &place.key(key)).query("uploads", ""), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
+        let started: xml::Initiated = xml::parse(&self.client.xml(self.client.send(&start, Bytes::new()).await?).await?)?;
         let upload = started.upload_id;
-        let result = self
-            .send_parts(&place, key, &upload, &parts, body, expect)
-            .await;
+        let result = self.send_parts(&place, key, &upload, &parts, body, expect).await;
         let etags = match result {
             Ok(etags) => etags,
             Err(e) => {
-                let abort = Call::new(Method::DELETE, &place.bucket, &place.key(key))
-                    .query("uploadId", upload.as_str());
+                let abort = Call::new(Method::DELETE, &place.bucket, &place.key(key)).query("uploadId", upload.as_str());
                 if let Err(abort_error) = self.call(abort).await {
                     tracing::warn!(key, error = %abort_error, "could not abort a failed migration upload");
                 }
                 return Err(e);
             }
         };
-        let complete = Call::new(Method::POST, &place.bucket, &place.key(key))
-            .query("uploadId", upload.as_str());
-        let done: xml::ETagResult = xml::parse(
-            &self
-                .client
-                .xml(
-                    self.client
-                        .send(&complete, Bytes::from(xml::complete_body(&etags)))
-                        .await?,
-                )
-                .await?,
-        )?;
-        self.same_etag(&place, key, done.etag.trim_matches('"'), &rec.etag)
-            .await
+        let complete = Call::new(Method::POST, &place.bucket, &place.key(key)).query("uploadId", upload.as_str());
+        let done: xml::ETagResult = xml::parse(&self.client.xml(self.client.send(&complete, Bytes::from(xml::complete_body(&etags))).await?).await?)?;
+        self.same_etag(&place, key, done.etag.trim_matches('"'), &rec.etag).await
     }
 }
 
@@ -142,23 +85,11 @@ impl UpstreamBackend {
         let mut carry: Option<Bytes> = None;
         let mut etags = Vec::with_capacity(parts.len());
         for (i, &size) in parts.iter().enumerate() {
-            let number =
-                u32::try_from(i + 1).map_err(|_| Error::InvalidRequest("too many parts".into()))?;
+            let number = u32::try_from(i + 1).map_err(|_| Error::InvalidRequest("too many parts".into()))?;
             let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-            let part_body = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            });
-            let call = Call::new(Method::PUT, &place.bucket, &place.key(key))
-                .query("partNumber", number.to_string())
-                .query("uploadId", upload);
-            let send = send_upload(
-                self,
-                BodyCheck::expecting(Expected::default())?,
-                call,
-                Some(StreamingBlob::wrap(part_body)),
-                size,
-                Default::default(),
-            );
+            let part_body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+            let call = Call::new(Method::PUT, &place.bucket, &place.key(key)).query("partNumber", number.to_string()).query("uploadId", upload);
+            let send = send_upload(self, BodyCheck::expecting(Expected::default())?, call, Some(StreamingBlob::wrap(part_body)), size, Default::default());
             // Feeds exactly `size` bytes of the object to this part, keeping the rest.
             let feed = async {
                 let mut left = size;
@@ -168,9 +99,7 @@ impl UpstreamBackend {
                         None => match body.next().await {
                             Some(Ok(c)) => c,
                             Some(Err(e)) => {
-                                return Err(Error::IncompleteBody(format!(
-                                    "reading the source: {e}"
-                                )));
+                                return Err(Error::IncompleteBody(format!("reading the source: {e}")));
                             }
                             None => {
                                 return Err(Error::IncompleteBody("the source ended early".into()));
@@ -195,41 +124,22 @@ impl UpstreamBackend {
             etags.push((number, format!("\"{}\"", etag_of(&headers))));
         }
         if carry.is_some_and(|c| !c.is_empty()) || body.next().await.is_some() {
-            return Err(Error::IncompleteBody(
-                "the source is longer than its parts".into(),
-            ));
+            return Err(Error::IncompleteBody("the source is longer than its parts".into()));
         }
         let sha256 = base64_simd::STANDARD.encode_to_string(whole.finalize());
-        if expect
-            .checksums
-            .sha256
-            .as_ref()
-            .is_some_and(|e| *e != sha256)
-        {
-            return Err(Error::BadDigest(
-                "the object's bytes do not match its manifest's SHA-256".into(),
-            ));
+        if expect.checksums.sha256.as_ref().is_some_and(|e| *e != sha256) {
+            return Err(Error::BadDigest("the object's bytes do not match its manifest's SHA-256".into()));
         }
         Ok(etags)
     }
 
     /// Checks that the upstream's ETag of a migrated object is the recorded one (so both
     /// agree on its MD5s); if not, the copy is removed again.
-    async fn same_etag(
-        &self,
-        place: &super::Place,
-        key: &str,
-        got: &str,
-        recorded: &str,
-    ) -> Result<(), Error> {
+    async fn same_etag(&self, place: &super::Place, key: &str, got: &str, recorded: &str) -> Result<(), Error> {
         if got == recorded {
             return Ok(());
         }
-        let _ = self
-            .call(Call::new(Method::DELETE, &place.bucket, &place.key(key)))
-            .await;
-        Err(Error::BadDigest(format!(
-            "the upstream's ETag {got} is not the recorded {recorded}"
-        )))
+        let _ = self.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
+        Err(Error::BadDigest(format!("the upstream's ETag {got} is not the recorded {recorded}")))
     }
 }

@@ -76,26 +76,14 @@ struct ErrorBody {
 }
 
 pub fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, Error> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Error::Unavailable("the upstream answered XML that is not UTF-8".into()))?;
-    quick_xml::de::from_str(text)
-        .map_err(|e| Error::Unavailable(format!("the upstream answered unreadable XML: {e}")))
+    let text = std::str::from_utf8(body).map_err(|_| Error::Unavailable("the upstream answered XML that is not UTF-8".into()))?;
+    quick_xml::de::from_str(text).map_err(|e| Error::Unavailable(format!("the upstream answered unreadable XML: {e}")))
 }
 
 /// Whether a 200 answer is in fact an error (CopyObject, CompleteMultipartUpload).
 pub fn is_error(body: &[u8]) -> bool {
-    let start = body
-        .iter()
-        .position(|b| *b == b'<')
-        .map_or(body, |i| &body[i..]);
-    let start = if start.starts_with(b"<?xml") {
-        start
-            .iter()
-            .position(|b| *b == b'>')
-            .map_or(start, |i| &start[i + 1..])
-    } else {
-        start
-    };
+    let start = body.iter().position(|b| *b == b'<').map_or(body, |i| &body[i..]);
+    let start = if start.starts_with(b"<?xml") { start.iter().position(|b| *b == b'>').map_or(start, |i| &start[i + 1..]) } else { start };
     start.trim_ascii_start().starts_with(b"<Error>")
 }
 
@@ -114,21 +102,14 @@ pub fn error(status: StatusCode, body: &[u8]) -> Error {
     } else {
         parsed.code
     };
-    Error::Upstream {
-        status: status.as_u16(),
-        code,
-        message: parsed.message,
-    }
+    Error::Upstream { status: status.as_u16(), code, message: parsed.message }
 }
 
 /// A `CompleteMultipartUpload` body naming `parts` (number, quoted ETag).
 pub fn complete_body(parts: &[(u32, String)]) -> String {
     let mut s = String::from("<CompleteMultipartUpload>");
     for (n, etag) in parts {
-        s.push_str(&format!(
-            "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>",
-            escape(etag.as_str())
-        ));
+        s.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>", escape(etag.as_str())));
     }
     s.push_str("</CompleteMultipartUpload>");
     s
@@ -138,11 +119,7 @@ pub fn complete_body(parts: &[(u32, String)]) -> String {
 pub fn tagging_body(tags: &[(String, String)]) -> String {
     let mut s = String::from("<Tagging><TagSet>");
     for (k, v) in tags {
-        s.push_str(&format!(
-            "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
-            escape(k.as_str()),
-            escape(v.as_str())
-        ));
+        s.push_str(&format!("<Tag><Key>{}</Key><Value>{}</Value></Tag>", escape(k.as_str()), escape(v.as_str())));
     }
     s.push_str("</TagSet></Tagging>");
     s
@@ -166,9 +143,7 @@ mod tests {
         assert_eq!(r.contents[0].size, 5);
         assert_eq!(r.common_prefixes[0].prefix, "t/d/");
         assert_eq!(r.encoding_type.as_deref(), Some("url"));
-        let empty: ListResult =
-            parse(b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>")
-                .unwrap();
+        let empty: ListResult = parse(b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>").unwrap();
         assert!(empty.contents.is_empty() && !empty.is_truncated);
     }
 
@@ -176,44 +151,22 @@ mod tests {
     fn errors_keep_their_code_even_in_a_200() {
         let body = b"<?xml version=\"1.0\"?>\n<Error><Code>InvalidPart</Code><Message>nope</Message></Error>";
         assert!(is_error(body));
-        assert!(!is_error(
-            b"<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>"
-        ));
+        assert!(!is_error(b"<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>"));
         match error(StatusCode::BAD_REQUEST, body) {
-            Error::Upstream {
-                status,
-                code,
-                message,
-            } => assert_eq!(
-                (status, code.as_str(), message.as_str()),
-                (400, "InvalidPart", "nope")
-            ),
+            Error::Upstream { status, code, message } => assert_eq!((status, code.as_str(), message.as_str()), (400, "InvalidPart", "nope")),
             e => panic!("{e:?}"),
         }
-        assert!(
-            matches!(error(StatusCode::NOT_FOUND, b""), Error::Upstream { code, .. } if code == "NoSuchKey")
-        );
+        assert!(matches!(error(StatusCode::NOT_FOUND, b""), Error::Upstream { code, .. } if code == "NoSuchKey"));
     }
 
     #[test]
     fn bodies_escape_what_they_carry() {
-        assert_eq!(
-            tagging_body(&[("a<b".into(), "&".into())]),
-            "<Tagging><TagSet><Tag><Key>a&lt;b</Key><Value>&amp;</Value></Tag></TagSet></Tagging>"
-        );
+        assert_eq!(tagging_body(&[("a<b".into(), "&".into())]), "<Tagging><TagSet><Tag><Key>a&lt;b</Key><Value>&amp;</Value></Tag></TagSet></Tagging>");
         assert_eq!(
             complete_body(&[(1, "\"e\"".into())]),
             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&quot;e&quot;</ETag></Part></CompleteMultipartUpload>"
         );
-        let t: Tagging =
-            parse(b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>")
-                .unwrap();
-        assert_eq!(
-            (
-                t.tag_set.tag[0].key.as_str(),
-                t.tag_set.tag[0].value.as_str()
-            ),
-            ("k", "v")
-        );
+        let t: Tagging = parse(b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>").unwrap();
+        assert_eq!((t.tag_set.tag[0].key.as_str(), t.tag_set.tag[0].value.as_str()), ("k", "v"));
     }
 }
