@@ -24,6 +24,7 @@
 #     with the last);
 #   - a comment `→ profile "NAME"` after `key create` means the key is an aws-cli profile
 #     NAME for the commands after it: the harness configures it with `aws configure set`.
+# After a command fails, the rest of its block is shown as not run; the next block runs.
 # What a command must do:
 #   - exit 0; with pipefail, so `aws ... | grep` needs both to succeed;
 #   - unless its comment starts with an HTTP status ("# 403: not his to read"): then it
@@ -66,15 +67,18 @@ SKIP=(
   # TOLLGATE_TEST_UPSTREAM=tollgate|moto (./test.sh runs both).
   "tollgate serve --upstream https://s3.eu-west-1.amazonaws.com"
   # A second gateway in the foreground, in front of an upstream on port 9100. Forwarding:
-  # as above; credentials in the URL: config.rs's unit tests (set_url).
+  # as above; credentials in the URL: config.rs's unit test
+  # upstream_urls_carry_credentials_out_of_the_endpoint (parsing only).
   "tollgate serve --upstream http://KEY:SECRET@127.0.0.1:9100"
   # tollgate migrate needs the gateway stopped (the metadata store admits one process) and
-  # a tollgate.toml with an [upstream]; compat/operator.sh runs these three as written
-  # (dry run, one bucket killed half-way and resumed, every bucket) on its own gateway.
+  # a tollgate.toml with an [upstream]; compat/operator.sh runs these three, with its own
+  # file and bucket names (dry run; one bucket, killed half-way and run again; every
+  # bucket), stopping and starting its own gateway around them.
   "tollgate migrate --config tollgate.toml --from local --to upstream --bucket logs --dry-run"
   "tollgate migrate --config tollgate.toml --from local --to upstream --bucket logs"
   "tollgate migrate --config tollgate.toml --from local --to upstream"
-  # The image: compat/container.sh builds it and runs it as shown (./test.sh step 7).
+  # Needs a Docker engine: compat/container.sh builds the image and runs it with these
+  # flags (its own name, port and volume), ./test.sh step 7.
   "docker build -t tollgate ."
   "docker run -d --name tollgate -p 9000:9000 -v tollgate-data:/data -e TOLLGATE_ROOT_ACCESS_KEY=admin -e TOLLGATE_ROOT_SECRET_KEY=change-me-please tollgate"
 )
@@ -256,7 +260,7 @@ if ! python3 "$WORK/readme.py" extract "$README" "$WORK/skip.txt" >"$WORK/plan.t
 fi
 
 # --- the README's world: its names, removed before and after -----------------------------
-root_env() { env AWS_ACCESS_KEY_ID="$ROOT_AK" AWS_SECRET_ACCESS_KEY="$ROOT_SK" AWS_ENDPOINT_URL="$S3_ENDPOINT" \
+root_env() { env -u AWS_PROFILE AWS_ACCESS_KEY_ID="$ROOT_AK" AWS_SECRET_ACCESS_KEY="$ROOT_SK" AWS_ENDPOINT_URL="$S3_ENDPOINT" \
   TOLLGATE_ENDPOINT="$S3_ENDPOINT" AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials" "$@"; }
 remove_readme_names() {
   local t u
@@ -283,6 +287,7 @@ export TOLLGATE_BIN
 declare -A CAP=() SECRET_OF=() CREATED=()
 fixtures_made=""
 # fixture NAME: make what the README assumes exists, once, before a command naming it
+# (its output in $WORK/err)
 fixture() {
   case " $fixtures_made " in *" $1 "*) return 0 ;; esac
   fixtures_made="$fixtures_made $1"
@@ -294,7 +299,7 @@ fixture() {
       ;;
     report.pdf)
       head -c 200000 /dev/urandom >report.pdf
-      root_env aws s3 cp report.pdf s3://acme-data/report.pdf >/dev/null
+      root_env aws s3 cp --only-show-errors report.pdf s3://acme-data/report.pdf
       ;;
   esac
 }
@@ -388,11 +393,14 @@ while IFS=$'\t' read -r -u 3 action block line expect tag profile b64; do
     echo "not run $SUITE: $what (README.md:$block_failed failed before it in this example)"
     continue
   fi
-  case "$cmd" in *./pictures*) fixture pictures ;; esac
-  case "$cmd" in *report.pdf*) fixture report.pdf ;; esac
   : >"$WORK/out"
   : >"$WORK/err"
   run_cmd=""
+  for f in pictures report.pdf; do
+    case "$cmd" in *"$f"*) ;; *) continue ;; esac
+    fixture "$f" >"$WORK/err" 2>&1 </dev/null || { failed_cmd "$what" "fixture $f could not be made"; block_failed=$line; }
+  done
+  [ -z "$block_failed" ] || continue
   if ! run_cmd=$(substitute "$cmd"); then
     echo "$run_cmd" >"$WORK/err"
     run_cmd=""
@@ -433,15 +441,15 @@ while IFS=$'\t' read -r -u 3 action block line expect tag profile b64; do
   done < <(python3 "$WORK/readme.py" capture "$WORK/out")
   [ -z "${CAP[access_key]:-}" ] || [ -z "${CAP[secret_key]:-}" ] || SECRET_OF[${CAP[access_key]}]=${CAP[secret_key]}
   if [ "$profile" != - ]; then
-    aws configure set aws_access_key_id "${CAP[access_key]}" --profile "$profile"
-    aws configure set aws_secret_access_key "${CAP[secret_key]}" --profile "$profile"
+    aws configure set aws_access_key_id "${CAP[access_key]}" --profile "$profile" </dev/null
+    aws configure set aws_secret_access_key "${CAP[secret_key]}" --profile "$profile" </dev/null
   fi
   pass "$what (${took}s)"
   # what the command promises, checked
   case "$cmd" in
     "tollgate admin key disable "*)
       key=$(awk '{print $5}' <<<"$run_cmd")
-      if out=$(AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=${SECRET_OF[$key]:-unknown} aws s3 ls 2>&1); then
+      if out=$(env -u AWS_PROFILE AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="${SECRET_OF[$key]:-unknown}" aws s3 ls 2>&1 </dev/null); then
         echo "$out" >"$WORK/out"
         : >"$WORK/err"
         failed_cmd "$what" "the disabled key $key still lists buckets"
