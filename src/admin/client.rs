@@ -132,14 +132,26 @@ pub enum KeyCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    // The target key is `key`, not `access_key`: that id is the global `--access-key` of
+    // the caller (`Connection`), and clap would copy the positional into it, signing the
+    // request with the target's key id (SignatureDoesNotMatch).
+    /// Let a disabled key sign again.
     Enable {
-        access_key: String,
+        /// The key's access key id (the caller's is --access-key).
+        #[arg(value_name = "ACCESS_KEY")]
+        key: String,
     },
+    /// Refuse every request signed with this key, at once.
     Disable {
-        access_key: String,
+        /// The key's access key id (the caller's is --access-key).
+        #[arg(value_name = "ACCESS_KEY")]
+        key: String,
     },
+    /// Delete the key for good.
     Delete {
-        access_key: String,
+        /// The key's access key id (the caller's is --access-key).
+        #[arg(value_name = "ACCESS_KEY")]
+        key: String,
     },
 }
 
@@ -303,9 +315,9 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         AdminCommand::User(UserCmd::Delete { tenant, name }) => ("DELETE", format!("users/{tenant}/{name}"), None),
         AdminCommand::Key(KeyCmd::Create { tenant, user }) => ("POST", "keys".to_owned(), Some(json!({"tenant": tenant, "user": user}))),
         AdminCommand::Key(KeyCmd::List { tenant }) => ("GET", format!("keys{}", enc(vec![("tenant", tenant)])), None),
-        AdminCommand::Key(KeyCmd::Enable { access_key }) => ("POST", format!("keys/{access_key}/enable"), None),
-        AdminCommand::Key(KeyCmd::Disable { access_key }) => ("POST", format!("keys/{access_key}/disable"), None),
-        AdminCommand::Key(KeyCmd::Delete { access_key }) => ("DELETE", format!("keys/{access_key}"), None),
+        AdminCommand::Key(KeyCmd::Enable { key }) => ("POST", format!("keys/{key}/enable"), None),
+        AdminCommand::Key(KeyCmd::Disable { key }) => ("POST", format!("keys/{key}/disable"), None),
+        AdminCommand::Key(KeyCmd::Delete { key }) => ("DELETE", format!("keys/{key}"), None),
         AdminCommand::Bucket(BucketCmd::List { tenant }) => ("GET", format!("buckets{}", enc(vec![("tenant", tenant)])), None),
         AdminCommand::Bucket(BucketCmd::Set { name, visibility, tenant }) => {
             ("PUT", format!("buckets/{name}"), Some(json!({"visibility": visibility, "tenant": tenant})))
@@ -493,9 +505,7 @@ pub fn render(v: &Value) -> String {
         }
         other => return format!("{}\n", cell(other)),
     };
-    let Some(first) = rows.first() else {
-        return "(none)\n".into();
-    };
+    let Some(first) = rows.first() else { return "(none)\n".into() };
     let cols: Vec<&String> = first.keys().collect();
     let grid: Vec<Vec<String>> = rows.iter().map(|r| cols.iter().map(|c| r.get(*c).map(|v| column_cell(c, v)).unwrap_or_default()).collect()).collect();
     let widths: Vec<usize> = cols.iter().enumerate().map(|(i, c)| grid.iter().map(|r| r[i].len()).chain([c.len()]).max().unwrap_or(0)).collect();
@@ -521,6 +531,68 @@ fn print_value(json: bool, v: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    /// `tollgate admin` as main.rs declares it.
+    #[derive(Debug, Parser)]
+    struct Admin {
+        #[command(flatten)]
+        conn: Connection,
+        #[command(subcommand)]
+        command: AdminCommand,
+    }
+
+    fn parse(line: &str) -> Admin {
+        let args = line.split_whitespace();
+        let matches = Admin::command().no_binary_name(true).try_get_matches_from(args);
+        let matches = matches.unwrap_or_else(|e| panic!("{line}: {e}"));
+        Admin::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    #[test]
+    fn a_target_key_is_not_the_callers_key() {
+        for verb in ["enable", "disable", "delete"] {
+            for line in
+                [format!("--access-key ROOTKEY --secret-key S key {verb} TARGETKEY"), format!("key {verb} TARGETKEY --access-key ROOTKEY --secret-key S")]
+            {
+                let a = parse(&line);
+                assert_eq!(a.conn.access_key.as_deref(), Some("ROOTKEY"), "{line}");
+                let AdminCommand::Key(KeyCmd::Enable { key } | KeyCmd::Disable { key } | KeyCmd::Delete { key }) = a.command else {
+                    panic!("{line}: {:?}", a.command)
+                };
+                assert_eq!(key, "TARGETKEY", "{line}");
+            }
+        }
+        let a = parse("--access-key ROOTKEY limits set --key TARGETKEY --read-requests 5");
+        assert_eq!(a.conn.access_key.as_deref(), Some("ROOTKEY"));
+        let AdminCommand::Limits(LimitsCmd::Set { target, .. }) = a.command else { panic!("{:?}", a.command) };
+        assert_eq!(target.key.as_deref(), Some("TARGETKEY"));
+    }
+
+    /// No argument of any `admin` or `proof` subcommand shares an id with a global argument
+    /// of `Connection`: clap would store its value as the caller's (endpoint, access key...).
+    #[test]
+    fn no_subcommand_argument_shadows_a_connection_argument() {
+        fn walk(cmd: &clap::Command, globals: &[String], path: &str, found: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if globals.iter().any(|g| g == a.get_id().as_str()) {
+                    found.push(format!("{path}: {}", a.get_id()));
+                }
+            }
+            for sc in cmd.get_subcommands() {
+                walk(sc, globals, &format!("{path} {}", sc.get_name()), found);
+            }
+        }
+        let globals: Vec<String> = Connection::augment_args(clap::Command::new("conn")).get_arguments().map(|a| a.get_id().to_string()).collect();
+        assert!(globals.iter().any(|g| g == "access_key"), "{globals:?}");
+        let mut found = Vec::new();
+        let admin = AdminCommand::augment_subcommands(clap::Command::new("admin"));
+        let proof = crate::proof::cli::ProofCommand::augment_subcommands(clap::Command::new("proof"));
+        for sc in admin.get_subcommands().chain(proof.get_subcommands()) {
+            walk(sc, &globals, sc.get_name(), &mut found);
+        }
+        assert!(found.is_empty(), "arguments that clap would store as the connection's: {found:?}");
+    }
 
     #[test]
     fn tables_align_columns() {
