@@ -1,4 +1,5 @@
-//! The admin API under `/_tollgate/admin/` (JSON, SigV4-signed by an admin or root key)
+//! The admin API under `/_tollgate/admin/` (JSON, SigV4-signed by an admin or root key;
+//! requests are dispatched through [`ENDPOINTS`], which says who may call each)
 //! and its command-line client ([`client`]).
 //!
 //! | method and path                         | body / query                      | who                 |
@@ -27,7 +28,7 @@
 //! | `POST /prune-proofs`                    | `?older_than_secs=` (default: the configured retention) | root |
 //! | `GET /jobs`                             | → each job's last run and next one | root               |
 //! | `POST /jobs/{job}/run`                  | → the run's outcome               | root                |
-//! | `GET /scrub`, `POST /scrub`             | the last scrub's report; run one now | root (POST)      |
+//! | `GET /scrub`, `POST /scrub`             | the last scrub's report; run one now | root             |
 //! | `GET /audit`                            | `?tenant=&principal=&bucket=&outcome=&since_ns=&until_ns=&limit=` | admins: own tenant |
 
 pub mod client;
@@ -52,6 +53,87 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub const PREFIX: &str = "/_tollgate/admin/";
+
+/// Who may call an admin endpoint (every caller is an admin or root: see [`Routes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Root alone: the endpoint concerns every tenant, or the gateway itself.
+    Root,
+    /// Root, or an admin of the tenant the request names (its handler checks which).
+    TenantAdmin,
+    /// Any admin; the answer shows only the caller's tenant (root: every tenant).
+    AnyAdmin,
+}
+
+/// One admin endpoint: method, path pattern (`{name}` is one segment, `{name..}` the
+/// rest) and who may call it. [`ENDPOINTS`] is the table the API dispatches through: a
+/// route missing from it is 404, and the access-matrix test walks every entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub who: Who,
+}
+
+const fn ep(method: &'static str, path: &'static str, who: Who) -> Endpoint {
+    Endpoint { method, path, who }
+}
+
+/// Every admin endpoint.
+pub const ENDPOINTS: &[Endpoint] = &[
+    ep("GET", "tenants", Who::AnyAdmin),
+    ep("POST", "tenants", Who::Root),
+    ep("DELETE", "tenants/{tenant}", Who::Root),
+    ep("GET", "users", Who::AnyAdmin),
+    ep("POST", "users", Who::TenantAdmin),
+    ep("DELETE", "users/{tenant}/{user}", Who::TenantAdmin),
+    ep("GET", "keys", Who::AnyAdmin),
+    ep("POST", "keys", Who::TenantAdmin),
+    ep("POST", "keys/{key}/enable", Who::TenantAdmin),
+    ep("POST", "keys/{key}/disable", Who::TenantAdmin),
+    ep("DELETE", "keys/{key}", Who::TenantAdmin),
+    ep("GET", "buckets", Who::AnyAdmin),
+    ep("PUT", "buckets/{bucket}", Who::TenantAdmin),
+    ep("GET", "usage", Who::AnyAdmin),
+    ep("PUT", "quotas/tenant/{tenant}", Who::Root),
+    ep("PUT", "quotas/bucket/{bucket}", Who::TenantAdmin),
+    ep("GET", "limits/{kind}/{name}", Who::TenantAdmin),
+    ep("PUT", "limits/{kind}/{name}", Who::TenantAdmin),
+    ep("DELETE", "limits/{kind}/{name}", Who::TenantAdmin),
+    ep("GET", "audit", Who::AnyAdmin),
+    ep("GET", "topics", Who::AnyAdmin),
+    ep("PUT", "topics/{bucket}/{topic..}", Who::TenantAdmin),
+    ep("DELETE", "topics/{bucket}/{topic..}", Who::TenantAdmin),
+    ep("POST", "prune-proofs", Who::Root),
+    ep("POST", "mirror", Who::Root),
+    ep("POST", "rebuild", Who::Root),
+    ep("GET", "jobs", Who::Root),
+    ep("POST", "jobs/{job}/run", Who::Root),
+    ep("GET", "scrub", Who::Root),
+    ep("POST", "scrub", Who::Root),
+];
+
+impl Endpoint {
+    /// The endpoint a request's method and path segments address.
+    #[must_use]
+    pub fn of(method: &str, segments: &[&str]) -> Option<&'static Self> {
+        ENDPOINTS.iter().find(|e| e.method == method && e.matches(segments))
+    }
+
+    fn matches(&self, segments: &[&str]) -> bool {
+        let pattern: Vec<&str> = self.path.split('/').collect();
+        for (i, p) in pattern.iter().enumerate() {
+            if p.ends_with("..}") {
+                return segments.len() > i;
+            }
+            match segments.get(i) {
+                Some(s) if p.starts_with('{') || s == p => {}
+                _ => return false,
+            }
+        }
+        segments.len() == pattern.len()
+    }
+}
 /// The first path segment of the gateway's own endpoints (never a valid bucket name).
 pub const RESERVED_SEGMENT: &str = "_tollgate";
 
@@ -236,15 +318,17 @@ impl AdminApi {
                 None => Ok(Some(p.tenant.clone())),
             }
         };
+        let endpoint =
+            Endpoint::of(method.as_str(), &segments).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}")))?;
+        if endpoint.who == Who::Root && !p.root {
+            return Err(forbidden());
+        }
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["tenants"]) => {
                 let list: Vec<TenantRecord> = self.store.tenant_list()?.into_iter().filter(|t| p.administers(&t.name)).collect();
                 Ok(json!(list))
             }
             ("POST", ["tenants"]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
                 let t: NewTenant = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 if !valid_name(&t.name) {
                     return Err(bad("tenant names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
@@ -254,7 +338,7 @@ impl AdminApi {
                 Ok(json!(rec))
             }
             ("DELETE", ["tenants", t]) => {
-                if !p.root || *t == crate::auth::ROOT_TENANT {
+                if *t == crate::auth::ROOT_TENANT {
                     return Err(forbidden());
                 }
                 self.store.tenant_delete(t, Some(&audit("AdminDeleteTenant", t)))?;
@@ -310,7 +394,7 @@ impl AdminApi {
                 let created = self.keys.create(&k.tenant, &k.user, Some(&audit("AdminCreateKey", &format!("{}/{}", k.tenant, k.user))))?;
                 Ok(json!(created))
             }
-            ("POST", ["keys", ak, action @ ("enable" | "disable")]) => {
+            ("POST", ["keys", ak, action]) => {
                 self.key_tenant_check(p, ak)?;
                 let enable = *action == "enable";
                 let op = if enable { "AdminEnableKey" } else { "AdminDisableKey" };
@@ -348,9 +432,6 @@ impl AdminApi {
                 Ok(json!(out))
             }
             ("PUT", ["quotas", "tenant", t]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
                 let quota: Quota = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 let rec = self.store.tenant_set_quota(t, quota, Some(&audit("AdminSetTenantQuota", t)))?;
                 Ok(json!(rec))
@@ -435,9 +516,6 @@ impl AdminApi {
                 Ok(json!(rule))
             }
             ("POST", ["prune-proofs"]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
                 let prover = self.prover.clone().ok_or_else(|| bad("proofs are disabled"))?;
                 let secs: u64 = match form_value(query, "older_than_secs") {
                     Some(v) => v.parse().map_err(|_| bad("older_than_secs must be a number"))?,
@@ -453,16 +531,10 @@ impl AdminApi {
                 Ok(json!({"removed": removed}))
             }
             ("POST", ["mirror"]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
                 let report = self.backend.mirror_metadata(true).await.map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("mirror failed: {e}")))?;
                 Ok(report.map_or_else(|| json!({"mirror": "none configured"}), |r| json!(r)))
             }
             ("POST", ["rebuild"]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
                 let report = self.backend.restore_metadata().await.map_err(|e| match e {
                     crate::backend::Error::InvalidRequest(why) => bad(why),
                     e => ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("rebuild failed: {e}")),
@@ -478,28 +550,11 @@ impl AdminApi {
                 );
                 Ok(json!(report))
             }
-            ("GET", ["jobs"]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
-                Ok(json!(self.jobs.statuses()))
-            }
-            ("POST", ["jobs", name, "run"]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
-                Ok(json!(self.run_job(name).await?))
-            }
-            // The scrub's report itself (the shape `tollgate admin scrub` prints): it names
-            // every tenant's objects, so it is root's alone.
-            ("GET", ["scrub"]) if !p.root => Err(forbidden()),
+            ("GET", ["jobs"]) => Ok(json!(self.jobs.statuses())),
+            ("POST", ["jobs", name, "run"]) => Ok(json!(self.run_job(name).await?)),
+            // The scrub's report itself (the shape `tollgate admin scrub` prints).
             ("GET", ["scrub"]) => Ok(self.jobs.status("scrub").and_then(|s| s.last_outcome).map_or(serde_json::Value::Null, |o| o.detail)),
-            ("POST", ["scrub"]) => {
-                if !p.root {
-                    return Err(forbidden());
-                }
-                Ok(self.run_job("scrub").await?.detail)
-            }
+            ("POST", ["scrub"]) => Ok(self.run_job("scrub").await?.detail),
             _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}"))),
         }
     }

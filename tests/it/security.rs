@@ -349,3 +349,104 @@ async fn manifests_served_to_anyone_name_no_access_key() {
     assert!(!r.text().contains(ACCESS_KEY), "{}", r.text());
     assert!(r.text().contains("\"principal\":\"sha256:"), "{}", r.text());
 }
+
+/// A concrete request for each admin endpoint, on tenant `ta`'s resources. An endpoint
+/// without a case here fails the matrix: every route needs a decision.
+fn concrete(e: &tollgate::admin::Endpoint, bucket: &str, key: &str) -> (String, Option<Value>) {
+    use serde_json::json;
+    let path = match e.path {
+        "tenants" | "users" | "keys" | "buckets" | "usage" | "audit" | "topics" | "prune-proofs" | "mirror" | "rebuild" | "jobs" | "scrub" => e.path.to_owned(),
+        "tenants/{tenant}" => "tenants/tz".into(),
+        "users/{tenant}/{user}" => "users/ta/victim".into(),
+        "keys/{key}/enable" => format!("keys/{key}/enable"),
+        "keys/{key}/disable" => format!("keys/{key}/disable"),
+        "keys/{key}" => format!("keys/{key}"),
+        "buckets/{bucket}" | "quotas/bucket/{bucket}" => e.path.replace("{bucket}", bucket),
+        "quotas/tenant/{tenant}" => "quotas/tenant/ta".into(),
+        "limits/{kind}/{name}" => format!("limits/key/{key}"),
+        "topics/{bucket}/{topic..}" => format!("topics/{bucket}/t"),
+        "jobs/{job}/run" => "jobs/audit_retention/run".into(),
+        other => panic!("the access matrix has no case for admin endpoint {} {other}", e.method),
+    };
+    let body = match (e.method, e.path) {
+        ("POST", "tenants") => Some(json!({"name": "tnew"})),
+        ("POST", "users") => Some(json!({"tenant": "ta", "name": "u2", "role": "reader"})),
+        ("POST", "keys") => Some(json!({"tenant": "ta", "user": "u1"})),
+        ("PUT", "buckets/{bucket}") => Some(json!({"visibility": "private"})),
+        ("PUT", p) if p.starts_with("quotas/") => Some(json!({"max_bytes": 0})),
+        ("PUT", "limits/{kind}/{name}") => Some(json!({})),
+        ("PUT", "topics/{bucket}/{topic..}") => Some(json!({"write": "append-open", "read": "auth"})),
+        _ => None,
+    };
+    (path, body)
+}
+
+#[tokio::test]
+async fn every_admin_endpoint_decides_who_may_call_it() {
+    use tollgate::admin::{ENDPOINTS, Who};
+    let gw = Gateway::start_with(|c| c.limits.unauthenticated_failures = 0).await;
+    let root = root_conn(&gw);
+    let (a_admin, a_secret) = crate::tenancy::user(&gw, "ta", "boss", "admin").await;
+    let (a_writer, a_writer_secret) = crate::tenancy::user(&gw, "ta", "writer", "writer").await;
+    let (a_reader, a_reader_secret) = crate::tenancy::user(&gw, "ta", "reader", "reader").await;
+    let (victim_key, _) = crate::tenancy::user(&gw, "ta", "victim", "reader").await;
+    crate::tenancy::user(&gw, "ta", "u1", "reader").await;
+    let (b_admin, b_secret) = crate::tenancy::user(&gw, "tb", "boss", "admin").await;
+    call(&root, "POST", "tenants", Some(serde_json::json!({"name": "tz"}))).await.unwrap();
+    let bucket = gw.bucket("matrix-ta").await;
+    call(&root, "PUT", &format!("buckets/{bucket}"), Some(serde_json::json!({"tenant": "ta"}))).await.unwrap();
+
+    let status_of = |r: Result<Value, String>| match r {
+        Ok(_) => 200,
+        Err(e) => {
+            e.split_whitespace().find_map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u16>().ok().filter(|n| (100..600).contains(n))).unwrap_or(0)
+        }
+    };
+    // Refused callers first, then the allowed ones (whose calls may change things).
+    for e in ENDPOINTS {
+        let (path, body) = concrete(e, &bucket, &victim_key);
+        let full = format!("/_tollgate/admin/{path}");
+        let anon = raw(gw.addr, e.method, &full, &[], body.as_ref().map(|b| b.to_string()).unwrap_or_default().as_bytes(), None).await;
+        assert_eq!(anon.status, 403, "anonymous {} {path}: {}", e.method, anon.text());
+        for (ak, sk, who) in [(&a_writer, &a_writer_secret, "writer"), (&a_reader, &a_reader_secret, "reader")] {
+            let s = status_of(call(&crate::tenancy::conn(&gw, ak, sk), e.method, &path, body.clone()).await);
+            assert_eq!(s, 403, "a {who} of ta: {} {path}", e.method);
+        }
+        let other = call(&crate::tenancy::conn(&gw, &b_admin, &b_secret), e.method, &path, body.clone()).await;
+        match e.who {
+            Who::AnyAdmin => {
+                let v = other.unwrap_or_else(|err| panic!("tb's admin {} {path}: {err}", e.method));
+                let text = v.to_string();
+                if path == "audit" {
+                    // Its own refused attempts name ta's resources: what matters is whose entries.
+                    assert!(v.as_array().unwrap().iter().all(|entry| entry["tenant"] == "tb"), "tb's admin sees ta's audit: {text}");
+                } else {
+                    assert!(
+                        !text.contains(&bucket) && !text.contains(&victim_key) && !text.contains("\"ta\""),
+                        "tb's admin sees ta in {} {path}: {text}",
+                        e.method
+                    );
+                }
+            }
+            Who::Root | Who::TenantAdmin => {
+                let s = status_of(other);
+                assert!(s == 403 || s == 404, "tb's admin {} {path}: {s}", e.method);
+            }
+        }
+    }
+    for e in ENDPOINTS {
+        let (path, body) = concrete(e, &bucket, &victim_key);
+        let s = status_of(call(&crate::tenancy::conn(&gw, &a_admin, &a_secret), e.method, &path, body.clone()).await);
+        if e.who == Who::Root {
+            assert_eq!(s, 403, "ta's admin {} {path}", e.method);
+        } else {
+            assert!(s != 403 && s != 0, "ta's admin {} {path}: {s}", e.method);
+        }
+    }
+    for e in ENDPOINTS {
+        let (path, body) = concrete(e, &bucket, &victim_key);
+        let s = status_of(call(&root, e.method, &path, body).await);
+        assert!(s != 403 && s != 0, "root {} {path}: {s}", e.method);
+        assert!(!(s == 404 && ["GET", "POST"].contains(&e.method) && !path.contains('/')), "root {} {path}: every listed endpoint has a handler", e.method);
+    }
+}
