@@ -211,6 +211,7 @@ pub fn upstream_backend(config: &Config, store: Arc<dyn Store>, prover: Option<A
             body_idle_timeout: config.server.body_idle_timeout(),
             fsync: config.storage.fsync,
             mirror: (!up.meta_bucket.is_empty()).then(|| MirrorTarget { bucket: up.meta_bucket.clone(), instance: up.instance.clone() }),
+            spool_dir: config.data_dir.join("spool"),
         },
     )?)
 }

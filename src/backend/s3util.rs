@@ -246,7 +246,7 @@ macro_rules! attrs_from_input {
     ($input:expr) => {
         crate::meta::ObjectAttrs {
             content_type: $input.content_type.take(),
-            content_encoding: $input.content_encoding.take(),
+            content_encoding: crate::backend::s3util::stored_encoding($input.content_encoding.take()),
             content_disposition: $input.content_disposition.take(),
             content_language: $input.content_language.take(),
             cache_control: $input.cache_control.take(),
@@ -384,6 +384,46 @@ pub(crate) fn timestamp(ns: i128) -> Timestamp {
 
 pub(crate) fn etag(s: &str) -> ETag {
     ETag::Strong(s.to_owned())
+}
+
+/// The `Content-Encoding` to keep: without `aws-chunked`, which describes how the body
+/// was sent, not what it is (`gzip, aws-chunked` is stored as `gzip`).
+pub(crate) fn stored_encoding(declared: Option<String>) -> Option<String> {
+    let declared = declared?;
+    if !declared.to_ascii_lowercase().contains("aws-chunked") {
+        return Some(declared);
+    }
+    let kept: Vec<&str> = declared.split(',').map(str::trim).filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked")).collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
+/// Sends back non-ASCII `x-amz-meta-*` values as the raw UTF-8 the client sent: s3s would
+/// send them RFC 2047-encoded, and clients compare them with what they put. (The headers
+/// given here replace s3s's.)
+pub(crate) fn raw_metadata_headers(headers: &mut http::HeaderMap, metadata: &[(String, String)]) {
+    for (k, v) in metadata.iter().filter(|(_, v)| !v.is_ascii()) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()), http::HeaderValue::from_bytes(v.as_bytes())) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// A metadata value as received from an upstream: raw UTF-8, or RFC 2047 `=?UTF-8?B?...?=`
+/// encoded-words (as S3 services send non-ASCII values), decoded.
+pub(crate) fn metadata_value(raw: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
+    let encoded = |w: &str| {
+        let lower = w.to_ascii_lowercase();
+        (lower.starts_with("=?utf-8?b?") && lower.ends_with("?=") && w.len() >= 12)
+            .then(|| base64_simd::STANDARD.decode_to_vec(&w[10..w.len() - 2]).ok())
+            .flatten()
+    };
+    if words.is_empty() || !words.iter().all(|w| encoded(w).is_some()) {
+        return Some(text.to_owned());
+    }
+    let bytes: Vec<u8> = words.iter().filter_map(|w| encoded(w)).flatten().collect();
+    String::from_utf8(bytes).ok()
 }
 
 /// Adds `x-tollgate-proof-id` and `x-tollgate-sha256` for a recorded object version.
@@ -564,6 +604,24 @@ pub(crate) fn uri_encode(s: &str, keep_slash: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_chunked_is_not_a_stored_encoding() {
+        assert_eq!(stored_encoding(Some("gzip, aws-chunked".into())).as_deref(), Some("gzip"));
+        assert_eq!(stored_encoding(Some("aws-chunked,gzip,br".into())).as_deref(), Some("gzip, br"));
+        assert_eq!(stored_encoding(Some("aws-chunked".into())), None);
+        assert_eq!(stored_encoding(Some("identity".into())).as_deref(), Some("identity"));
+        assert_eq!(stored_encoding(None), None);
+    }
+
+    #[test]
+    fn metadata_values_from_upstreams_are_decoded() {
+        assert_eq!(metadata_value("h\u{e9}llo".as_bytes()).unwrap(), "h\u{e9}llo");
+        assert_eq!(metadata_value(b"=?UTF-8?B?aMOpbGxvIHfDtnJsZCDml6XmnKw=?=").unwrap(), "h\u{e9}llo w\u{f6}rld \u{65e5}\u{672c}");
+        assert_eq!(metadata_value(b"=?utf-8?b?aMOp?= =?UTF-8?B?bGxv?=").unwrap(), "h\u{e9}llo");
+        assert_eq!(metadata_value(b"plain =?x").unwrap(), "plain =?x");
+        assert!(metadata_value(&[0xff, 0xfe]).is_none());
+    }
 
     #[test]
     fn uri_encoding_escapes_all_but_unreserved() {

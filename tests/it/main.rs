@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod buckets;
 mod conditional;
+mod conformance;
 mod crash;
 mod hostile;
 mod jobs;

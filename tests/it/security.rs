@@ -231,7 +231,7 @@ async fn scrub_reports_are_roots_alone() {
 }
 
 /// CRC32 (IEEE), base64: the trailing checksum of an aws-chunked body.
-fn crc32_b64(data: &[u8]) -> String {
+pub fn crc32_b64(data: &[u8]) -> String {
     let mut crc = !0u32;
     for &b in data {
         crc ^= u32::from(b);
@@ -243,7 +243,7 @@ fn crc32_b64(data: &[u8]) -> String {
 }
 
 /// Signs (header auth) with `payload` as x-amz-content-sha256 and `extra` headers signed too.
-fn sign_streaming(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn sign_streaming(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     let payload = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
     let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();

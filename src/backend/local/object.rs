@@ -207,6 +207,7 @@ pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>)
     let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
     let mut resp = S3Response::new(output);
     proof_headers(&mut resp.headers, &rec);
+    raw_metadata_headers(&mut resp.headers, &rec.attrs.user_metadata);
     Ok(resp)
 }
 
@@ -217,6 +218,7 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
     let output = object_read_output!(HeadObjectOutput, input, read);
     let mut resp = S3Response::new(output);
     proof_headers(&mut resp.headers, &rec);
+    raw_metadata_headers(&mut resp.headers, &rec.attrs.user_metadata);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }

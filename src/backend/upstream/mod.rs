@@ -22,6 +22,7 @@ mod mirror;
 mod multipart;
 mod object;
 mod relocate;
+mod spool;
 mod xml;
 
 use crate::backend::index::Index;
@@ -61,6 +62,8 @@ pub struct UpstreamOptions {
     pub fsync: bool,
     /// Where the gateway's metadata is mirrored, if anywhere.
     pub mirror: Option<MirrorTarget>,
+    /// Where bodies of unknown length wait until their length is known (emptied at open).
+    pub spool_dir: std::path::PathBuf,
 }
 
 pub struct UpstreamBackend {
@@ -73,6 +76,7 @@ pub struct UpstreamBackend {
     timeout: Duration,
     locks: locks::KeyLocks,
     mirror: Option<MirrorTarget>,
+    spool_dir: std::path::PathBuf,
 }
 
 /// The backend answers index lookups itself (`self.bucket(..)`, `self.store`).
@@ -101,6 +105,7 @@ impl UpstreamBackend {
     pub fn open(store: Arc<dyn Store>, prover: Option<Arc<Prover>>, opts: UpstreamOptions) -> Result<Self, Error> {
         let timeout = opts.client.timeout;
         let client = Client::new(opts.client).map_err(Error::Unavailable)?;
+        spool::reset(&opts.spool_dir)?;
         Ok(Self {
             index: Index { store, prover, fsync: opts.fsync },
             client,
@@ -110,6 +115,7 @@ impl UpstreamBackend {
             timeout,
             locks: locks::KeyLocks::default(),
             mirror: opts.mirror,
+            spool_dir: opts.spool_dir,
         })
     }
 

@@ -71,13 +71,15 @@ async fn record_part(b: &UpstreamBackend, upload_id: &str, part: &PartRecord, au
 
 pub(super) async fn upload_part(b: &UpstreamBackend, mut req: S3Request<UploadPartInput>) -> Result<S3Response<UploadPartOutput>, Error> {
     let number = part_number(req.input.part_number)?;
-    let length = body_length(&req, req.input.content_length)?;
+    let declared = body_length(&req, req.input.content_length);
     let input = &mut req.input;
     b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let place = b.place(&input.bucket)?;
     let expect = expected_from_input!(input);
     let body = input.body.take();
     let body = declared_body(&req.headers, body);
+    let (body, length, _spooled) = super::object::sized(b, declared, body).await?;
+    let input = &req.input;
     let call = super::object::with_checksums(part_call(&place, &input.key, &input.upload_id, number), &expect.checksums)
         .header_opt("content-md5", expect.content_md5.as_ref());
     let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, Default::default()).await?;

@@ -69,6 +69,22 @@ pub(super) fn body_length<T>(req: &S3Request<T>, declared: Option<i64>) -> Resul
     declared.and_then(|n| u64::try_from(n).ok()).or(header).ok_or(Error::MissingContentLength)
 }
 
+/// A body with its length: as declared, or learned by spooling it (HTTP chunked).
+pub(super) async fn sized(
+    b: &UpstreamBackend,
+    declared: Result<u64, Error>,
+    body: Option<StreamingBlob>,
+) -> Result<(Option<StreamingBlob>, u64, Option<super::spool::Spooled>), Error> {
+    match declared {
+        Ok(length) => Ok((body, length, None)),
+        Err(Error::MissingContentLength) => {
+            let (body, length, spooled) = super::spool::spool(&b.spool_dir, body, b.max_object_size, b.body_idle_timeout).await?;
+            Ok((Some(body), length, Some(spooled)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Streams a body to the upstream with `call`, hashed and checked on the way.
 /// Returns the upstream's answer headers and the body's digests; if the body fails a
 /// check, the upstream request is cut short and the client gets the check's error.
@@ -180,13 +196,14 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
     let place = b.place(&input.bucket)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let length = body_length(&req, req.input.content_length)?;
+    let declared = body_length(&req, req.input.content_length);
     let input = &mut req.input;
     let attrs = attrs_from_input!(input);
     let expect = expected_from_input!(input);
     let body = input.body.take();
     let body = declared_body(&req.headers, body);
-    let (bucket, key) = (input.bucket.clone(), input.key.clone());
+    let (body, length, _spooled) = sized(b, declared, body).await?;
+    let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
     check_quota(b, &bucket, &key, length)?;
     let _lock = b.locks.lock(&bucket, &key).await;
     check_precondition(b, &bucket, &key, &precondition)?;
@@ -294,7 +311,7 @@ fn abandon(b: &UpstreamBackend, pending: &str, e: Error) -> Error {
 fn describe(h: &HeaderMap) -> ObjectRead {
     let s = |n: &str| header_str(h, n).map(str::to_owned);
     let mut user_metadata: Vec<(String, String)> =
-        h.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-amz-meta-")?.to_owned(), v.to_str().ok()?.to_owned()))).collect();
+        h.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-amz-meta-")?.to_owned(), metadata_value(v.as_bytes())?))).collect();
     user_metadata.sort();
     ObjectRead {
         content_length: header_str(h, "content-length").and_then(|v| v.parse().ok()),
@@ -382,8 +399,10 @@ pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInpu
     let (resp, read, rec) = read_upstream(b, Method::GET, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
     let body = IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout);
     let tag_count = read.tag_count;
+    let mut raw = HeaderMap::new();
+    raw_metadata_headers(&mut raw, &read.attrs.user_metadata);
     let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
-    let mut resp = S3Response::new(output);
+    let mut resp = S3Response::with_headers(output, raw);
     if let Some(rec) = &rec {
         proof_headers(&mut resp.headers, rec);
     }
@@ -402,8 +421,10 @@ pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectIn
     let input = req.input;
     let (resp, read, rec) = read_upstream(b, Method::HEAD, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
     let partial = resp.status() == http::StatusCode::PARTIAL_CONTENT;
+    let mut raw = HeaderMap::new();
+    raw_metadata_headers(&mut raw, &read.attrs.user_metadata);
     let output = object_read_output!(HeadObjectOutput, input, read);
-    let mut resp = S3Response::new(output);
+    let mut resp = S3Response::with_headers(output, raw);
     if let Some(rec) = &rec {
         proof_headers(&mut resp.headers, rec);
     }

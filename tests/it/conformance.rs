@@ -1,0 +1,107 @@
+//! Details real clients and SDK retries hit, answered as AWS S3 answers them.
+
+use crate::common::*;
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use tokio::io::AsyncWriteExt;
+
+fn path_and_query(uri: &str) -> String {
+    let u: http::Uri = uri.parse().unwrap();
+    u.path_and_query().unwrap().to_string()
+}
+
+/// Sends `body` with `Transfer-Encoding: chunked` (no Content-Length), in chunks of `chunk`.
+async fn send_chunked(gw: &Gateway, method: &str, path: &str, headers: &[(String, String)], body: &[u8], chunk: usize) -> RawResponse {
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ntransfer-encoding: chunked\r\n", gw.addr);
+    for (k, v) in headers {
+        if !k.eq_ignore_ascii_case("host") {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    for part in body.chunks(chunk) {
+        s.write_all(format!("{:x}\r\n", part.len()).as_bytes()).await.unwrap();
+        s.write_all(part).await.unwrap();
+        s.write_all(b"\r\n").await.unwrap();
+    }
+    s.write_all(b"0\r\n\r\n").await.unwrap();
+    read_response(&mut s).await
+}
+
+#[tokio::test]
+async fn a_presigned_put_with_http_chunked_body_is_stored() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("chunked-te").await;
+    let data = data(300_000, 7);
+    let put = c.put_object().bucket(&b).key("te").presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap()).await.unwrap();
+    let headers: Vec<(String, String)> = put.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let r = send_chunked(&gw, "PUT", &path_and_query(put.uri()), &headers, &data, 10_000).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = c.get_object().bucket(&b).key("te").send().await.unwrap();
+    assert_eq!(got.e_tag(), Some(format!("\"{}\"", md5_hex(&data)).as_str()));
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), data.as_slice());
+}
+
+#[tokio::test]
+async fn non_ascii_metadata_and_content_encoding_come_back_as_sent() {
+    let gw = Gateway::start().await;
+    let b = gw.bucket("meta-utf8").await;
+    let url = format!("{}/{b}/m", gw.endpoint());
+    let value = "h\u{e9}llo w\u{f6}rld \u{65e5}\u{672c}";
+    let headers = sign_utf8("PUT", &url, &[("x-amz-meta-name", value), ("content-encoding", "gzip")]);
+    let r = raw(gw.addr, "PUT", &format!("/{b}/m"), &headers, b"data", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = raw(gw.addr, "HEAD", &format!("/{b}/m"), &sign("HEAD", &url, &[]), b"", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-amz-meta-name"), Some(value), "{:?}", r.headers);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+}
+
+/// Signs (header auth, `UNSIGNED-PAYLOAD`) with `extra` headers whose values may be raw
+/// UTF-8 (sent as such on the wire), returning every header to send.
+fn sign_utf8(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let mut headers: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    headers.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
+    let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::UnsignedPayload).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    headers.extend(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())));
+    headers
+}
+
+#[tokio::test]
+async fn aws_chunked_is_not_stored_as_a_content_encoding() {
+    use crate::security::{crc32_b64, sign_streaming};
+    let gw = Gateway::start().await;
+    let b = gw.bucket("enc").await;
+    let data = b"compressed, say".to_vec();
+    let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n", crc32_b64(&data)).as_bytes());
+    let url = format!("{}/{b}/gz", gw.endpoint());
+    let len = data.len().to_string();
+    let headers = sign_streaming(
+        "PUT",
+        &url,
+        &[("content-encoding", "gzip, aws-chunked"), ("x-amz-decoded-content-length", &len), ("x-amz-trailer", "x-amz-checksum-crc32")],
+    );
+    let r = raw(gw.addr, "PUT", &format!("/{b}/gz"), &headers, &body, None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = gw.client().head_object().bucket(&b).key("gz").send().await.unwrap();
+    assert_eq!(head.content_encoding(), Some("gzip"));
+}
