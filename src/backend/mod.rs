@@ -65,6 +65,8 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
+    InvalidTag(String),
+    #[error("{0}")]
     InvalidRequest(String),
     #[error("Your key is too long")]
     KeyTooLong,
@@ -170,6 +172,7 @@ impl From<Error> for S3Error {
             Error::BadDigest(_) => C::BadDigest,
             Error::InvalidDigest => C::InvalidDigest,
             Error::InvalidArgument(_) => C::InvalidArgument,
+            Error::InvalidTag(_) => C::InvalidTag,
             Error::InvalidRequest(_) => C::InvalidRequest,
             Error::KeyTooLong => C::KeyTooLongError,
             Error::IncompleteBody(_) => C::IncompleteBody,

@@ -463,21 +463,38 @@ pub(crate) fn parse_tagging_header(h: Option<&str>) -> Result<Vec<(String, Strin
     Ok(tags)
 }
 
+/// S3's limits on a tag set: at most 10 tags, distinct keys of 1 to 128 characters,
+/// values of at most 256, both of letters, digits, white space and `+ - = . _ : / @`
+/// (`InvalidTag` otherwise).
 pub(crate) fn validate_tags(tags: &[(String, String)]) -> Result<(), Error> {
     if tags.len() > 10 {
-        return Err(Error::InvalidArgument("Object tags cannot be greater than 10".into()));
+        return Err(Error::InvalidTag("Object tags cannot be greater than 10".into()));
     }
     let mut names: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::InvalidArgument("Cannot provide multiple Tags with the same key".into()));
+        return Err(Error::InvalidTag("Cannot provide multiple Tags with the same key".into()));
     }
     for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-            return Err(Error::InvalidArgument("The TagKey you have provided is invalid".into()));
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(Error::InvalidTag("The TagKey you have provided is invalid".into()));
+        }
+        if v.chars().count() > 256 {
+            return Err(Error::InvalidTag("The TagValue you have provided is invalid".into()));
+        }
+        let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "+-=._:/@".contains(c);
+        if !k.chars().all(allowed) || !v.chars().all(allowed) {
+            return Err(Error::InvalidTag("Tags may hold only letters, digits, white space and + - = . _ : / @".into()));
         }
     }
     Ok(())
+}
+
+/// `x-amz-tagging-count` on a HEAD answer (s3s's HeadObjectOutput has no field for it).
+pub(crate) fn tag_count_header(headers: &mut http::HeaderMap, count: Option<i32>) {
+    if let Some(n) = count.filter(|n| *n > 0) {
+        headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
+    }
 }
 
 /// The uploaded parts a CompleteMultipartUpload names, in its order, checked as S3 does:

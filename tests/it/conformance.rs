@@ -105,3 +105,36 @@ async fn aws_chunked_is_not_stored_as_a_content_encoding() {
     let head = gw.client().head_object().bucket(&b).key("gz").send().await.unwrap();
     assert_eq!(head.content_encoding(), Some("gzip"));
 }
+
+#[tokio::test]
+async fn tags_round_trip_are_counted_and_limited() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("tags").await;
+    c.put_object().bucket(&b).key("t").tagging("a=&b%20c=d%2Be%3Df%2F%40").body(b"x".to_vec().into()).send().await.unwrap();
+    let tags = c.get_object_tagging().bucket(&b).key("t").send().await.unwrap();
+    let mut got: Vec<(String, String)> = tags.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+    got.sort();
+    assert_eq!(got, [("a".to_owned(), String::new()), ("b c".to_owned(), "d+e=f/@".to_owned())]);
+    assert_eq!(c.get_object().bucket(&b).key("t").send().await.unwrap().tag_count(), Some(2));
+    let url = format!("{}/{b}/t", gw.endpoint());
+    let head = raw(gw.addr, "HEAD", &format!("/{b}/t"), &sign("HEAD", &url, &[]), b"", None).await;
+    assert_eq!(head.header("x-amz-tagging-count"), Some("2"));
+
+    let tag = |k: String, v: String| Tag::builder().key(k).value(v).build().unwrap();
+    let too_many = Tagging::builder().set_tag_set(Some((0..11).map(|i| tag(format!("k{i}"), "v".into())).collect())).build().unwrap();
+    let long_key = Tagging::builder().tag_set(tag("k".repeat(129), "v".into())).build().unwrap();
+    let long_value = Tagging::builder().tag_set(tag("k".into(), "v".repeat(257))).build().unwrap();
+    for (what, tagging) in [("11 tags", too_many), ("a 129-character key", long_key), ("a 257-character value", long_value)] {
+        let e = c.put_object_tagging().bucket(&b).key("t").tagging(tagging).send().await.unwrap_err();
+        assert_eq!((status(&e), code(e.as_service_error().unwrap())), (400, "InvalidTag".to_owned()), "{what}");
+    }
+    let e = c.put_object().bucket(&b).key("u").tagging("k=a%26b").body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "InvalidTag", "& is not a tag character");
+    let header: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
+    let e = c.put_object().bucket(&b).key("u").tagging(header.join("&")).body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "InvalidTag");
+    let fine = Tagging::builder().tag_set(tag("k".repeat(128), "v".repeat(256))).build().unwrap();
+    c.put_object_tagging().bucket(&b).key("t").tagging(fine).send().await.expect("the limits themselves are allowed");
+}

@@ -215,10 +215,12 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
     let input = req.input;
     let (rec, sel, read) = read_selected(b, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input))?;
     let partial = sel.content_range.is_some();
+    let tag_count = read.tag_count;
     let output = object_read_output!(HeadObjectOutput, input, read);
     let mut resp = S3Response::new(output);
     proof_headers(&mut resp.headers, &rec);
     raw_metadata_headers(&mut resp.headers, &rec.attrs.user_metadata);
+    tag_count_header(&mut resp.headers, tag_count);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }

@@ -174,7 +174,9 @@ impl Client {
             .build()
             .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?
             .into();
-        let headers: Vec<(&str, &str)> = req.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+        // Values as UTF-8, not only ASCII (`to_str`): a non-ASCII x-amz-meta-* header left out
+        // of the signature would be refused by the upstream as unsigned.
+        let headers: Vec<(&str, &str)> = req.headers().iter().filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?))).collect();
         let signable = SignableRequest::new(call.method.as_str(), &url, headers.into_iter(), SignableBody::UnsignedPayload)
             .map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?;
         let (instructions, _) = sign(signable, &params).map_err(|e| Error::Unavailable(format!("cannot sign: {e}")))?.into_parts();

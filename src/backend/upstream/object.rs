@@ -365,6 +365,10 @@ async fn read_upstream(
     let mut read = describe(resp.headers());
     let rec = recorded(b, bucket, key, &read.etag);
     merge_checksums(&mut read, rec.as_ref(), r.checksum_mode);
+    if read.tag_count.is_none() {
+        // An upstream may not say on HEAD: the index knows for what the gateway wrote.
+        read.tag_count = rec.as_ref().and_then(|r| i32::try_from(r.tags.len()).ok()).filter(|n| *n > 0);
+    }
     Ok((resp, read, rec))
 }
 
@@ -423,6 +427,7 @@ pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectIn
     let partial = resp.status() == http::StatusCode::PARTIAL_CONTENT;
     let mut raw = HeaderMap::new();
     raw_metadata_headers(&mut raw, &read.attrs.user_metadata);
+    tag_count_header(&mut raw, read.tag_count);
     let output = object_read_output!(HeadObjectOutput, input, read);
     let mut resp = S3Response::with_headers(output, raw);
     if let Some(rec) = &rec {
