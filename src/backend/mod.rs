@@ -193,7 +193,7 @@ impl From<Error> for S3Error {
                 tracing::info!(code = code.as_str(), error = %e, "request refused");
                 let mut err = S3Error::with_message(code, e.to_string());
                 match e {
-                    Error::InvalidPartNumber => err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE),
+                    Error::InvalidPartNumber => err.set_status_code(http::StatusCode::BAD_REQUEST),
                     // A custom code has no status of its own in s3s (it would be a 500).
                     Error::ContentSha256Mismatch => err.set_status_code(http::StatusCode::BAD_REQUEST),
                     Error::QuotaExceeded(_) => err.set_status_code(http::StatusCode::FORBIDDEN),

@@ -83,7 +83,8 @@ pub(crate) struct BodyCheck {
 }
 
 impl BodyCheck {
-    pub fn new<T>(req: &S3Request<T>, expect: Expected) -> Result<Self, Error> {
+    pub fn new<T>(req: &S3Request<T>, mut expect: Expected) -> Result<Self, Error> {
+        presigned_checksums(req.uri.query().unwrap_or(""), &mut expect);
         let mut check = Self::expecting(expect)?;
         for name in trailer_checksums(req) {
             if !check.set.add(name.trim_start_matches("x-amz-checksum-")) {
@@ -195,8 +196,12 @@ pub(crate) fn copy_range(h: Option<&str>, size: u64) -> Result<std::ops::Range<u
     let (first, last) = h.strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(invalid)?;
     let first: u64 = first.trim().parse().map_err(|_| invalid())?;
     let last: u64 = last.trim().parse().map_err(|_| invalid())?;
-    if first > last || last >= size {
+    if first > last {
         return Err(invalid());
+    }
+    if last >= size {
+        // Well formed, but past the source's end.
+        return Err(Error::InvalidRange);
     }
     Ok(first..last + 1)
 }
@@ -211,6 +216,25 @@ fn trailer_checksums<T>(req: &S3Request<T>) -> Vec<String> {
         .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| s.starts_with("x-amz-checksum-"))
         .collect()
+}
+
+/// Checksums a presigned URL carries in its query (signed with it: the JavaScript SDK
+/// presigns PutObject with `x-amz-checksum-crc32` by default), checked like headers.
+fn presigned_checksums(query: &str, expect: &mut Expected) {
+    if !query.contains("x-amz-") && !query.contains("X-Amz-") {
+        return;
+    }
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default() {
+        let k = k.to_ascii_lowercase();
+        if k == "x-amz-sdk-checksum-algorithm" {
+            expect.algorithm.get_or_insert(v.to_ascii_uppercase());
+        } else if matches!(
+            k.as_str(),
+            "x-amz-checksum-crc32" | "x-amz-checksum-crc32c" | "x-amz-checksum-crc64nvme" | "x-amz-checksum-sha1" | "x-amz-checksum-sha256"
+        ) {
+            checksum_slot(&mut expect.checksums, &k).get_or_insert(v);
+        }
+    }
 }
 
 fn checksum_slot<'a>(c: &'a mut Checksums, name: &str) -> &'a mut Option<String> {

@@ -415,6 +415,19 @@ impl S3Access for Policy {
         Ok(())
     }
 
+    async fn get_object(&self, req: &mut S3Request<s3s::dto::GetObjectInput>) -> S3Result<()> {
+        let i = &req.input;
+        let overrides =
+            [&i.response_cache_control, &i.response_content_disposition, &i.response_content_encoding, &i.response_content_language, &i.response_content_type]
+                .iter()
+                .any(|o| o.is_some())
+                || i.response_expires.is_some();
+        if overrides && Principal::of(req).is_anonymous() {
+            return Err(refuse(s3s::S3ErrorCode::InvalidRequest, "Request specific response headers cannot be used for anonymous GET requests."));
+        }
+        Ok(())
+    }
+
     async fn copy_object(&self, req: &mut S3Request<s3s::dto::CopyObjectInput>) -> S3Result<()> {
         self.check_copy_source(req, "CopyObject", &req.input.copy_source)?;
         let rules = self.topics.of(&req.input.bucket);

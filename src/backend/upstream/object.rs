@@ -361,7 +361,11 @@ async fn read_upstream(
     if let Some(n) = r.part_number {
         call = call.query("partNumber", n.to_string());
     }
-    let resp = b.call(call).await.map_err(missing_key)?;
+    let resp = b.call(call).await.map_err(missing_key).map_err(|e| match e {
+        // Some upstreams answer a part number past the object's parts as an unsatisfiable range.
+        Error::Upstream { status: 416, .. } if r.part_number.is_some() && r.range.is_none() => Error::InvalidPartNumber,
+        e => e,
+    })?;
     let mut read = describe(resp.headers());
     let rec = recorded(b, bucket, key, &read.etag);
     merge_checksums(&mut read, rec.as_ref(), r.checksum_mode);
