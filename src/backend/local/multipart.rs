@@ -2,10 +2,10 @@
 //! object's segments are the chosen parts, so completing a 5 GiB upload is one metadata
 //! transaction.
 
-use super::object::{commit, copy_source};
+use super::object::copy_source;
 use super::*;
 use crate::auth::Principal;
-use crate::meta::{ObjectRecord, PartRecord, Segment, UploadRecord};
+use crate::meta::{Completes, ObjectRecord, PartRecord, Segment, UploadRecord};
 
 use s3s::S3Response;
 use s3s::dto::*;
@@ -118,12 +118,19 @@ pub(super) async fn complete_multipart_upload(
 ) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
     let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
-    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
-    let stored = b.store.part_list(&input.upload_id)?;
+    let (bucket, key, upload_id) = (input.bucket, input.key, input.upload_id);
+    // An upload completed already: a repeat of that completion is answered as it was.
+    let repeated = || b.index.completed(&bucket, &key, &upload_id, &requested).map(|rec| completed_output(bucket.clone(), key.clone(), &rec));
+    let up = match b.upload(&bucket, &key, &upload_id) {
+        Err(Error::NoSuchUpload) => return repeated(),
+        r => r?,
+    };
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let stored = b.store.part_list(&upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
     let etag_value = multipart_etag(&chosen)?;
+    let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
     // The SHA-256 of the whole object: its parts read in order, streamed, once.
     let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();
     let size: u64 = chosen.iter().map(|p| p.size).sum();
@@ -142,21 +149,21 @@ pub(super) async fn complete_multipart_upload(
         proof_id: String::new(),
     };
     audit.bytes = record.size;
-    let record = commit(b, &input.bucket, &input.key, record, &precondition, Some(&input.upload_id), &audit).await?;
+    let completes = Completes::Multipart { upload: &upload_id, parts: &digest };
+    let record = match b.index.commit(&bucket, &key, record, &precondition, completes, &audit).await {
+        Ok((record, old)) => {
+            if let Some(old) = old {
+                b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
+            }
+            record
+        }
+        // A concurrent completion of this upload committed first (the parts are its).
+        Err(Error::NoSuchUpload) => return repeated(),
+        Err(e) => return Err(e),
+    };
     // Parts uploaded but not named in the completion are discarded.
     b.blobs.remove(stored.iter().filter(|s| !record.segments.iter().any(|seg| seg.blob == s.blob)).map(|s| s.blob.as_str()));
-    let mut headers = http::HeaderMap::new();
-    proof_headers(&mut headers, &record);
-    Ok(S3Response::with_headers(
-        CompleteMultipartUploadOutput {
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
-            bucket: Some(input.bucket),
-            key: Some(input.key),
-            e_tag: Some(etag(&record.etag)),
-            ..Default::default()
-        },
-        headers,
-    ))
+    Ok(completed_output(bucket, key, &record))
 }
 
 pub(super) async fn abort_multipart_upload(
