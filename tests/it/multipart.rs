@@ -237,8 +237,8 @@ async fn concurrent_completions_of_one_upload_both_succeed() {
     }
 }
 
-/// A request body that sends its first half, then waits for `gate` before the rest: an
-/// upload that finishes only when the test says so.
+/// A request body that sends `first`, then waits for `gate` before the rest: an upload
+/// that finishes only when the test says so.
 struct Gated {
     first: Option<bytes::Bytes>,
     rest: Option<bytes::Bytes>,
@@ -273,6 +273,36 @@ impl http_body::Body for Gated {
     }
 }
 
+/// Uploads `body` as part `number`, sending its first `sent` bytes at once and the rest
+/// when `gate` opens.
+fn gated_part(
+    c: &aws_sdk_s3::Client,
+    b: &str,
+    key: &str,
+    id: &str,
+    number: i32,
+    body: &[u8],
+    sent: usize,
+    gate: tokio::sync::oneshot::Receiver<()>,
+) -> impl std::future::Future<
+    Output = Result<aws_sdk_s3::operation::upload_part::UploadPartOutput, aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::upload_part::UploadPartError>>,
+> {
+    let gated = Gated {
+        first: Some(bytes::Bytes::copy_from_slice(&body[..sent])),
+        rest: Some(bytes::Bytes::copy_from_slice(&body[sent..])),
+        gate: Some(gate),
+        len: body.len() as u64,
+    };
+    c.upload_part()
+        .bucket(b)
+        .key(key)
+        .upload_id(id)
+        .part_number(number)
+        .content_length(body.len() as i64)
+        .body(aws_sdk_s3::primitives::ByteStream::from_body_1_x(gated))
+        .send()
+}
+
 fn blob_count(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir.join("blobs")).map_or(0, |rd| rd.flatten().map(|d| std::fs::read_dir(d.path()).map_or(0, Iterator::count)).sum())
 }
@@ -289,21 +319,7 @@ async fn a_part_uploaded_twice_at_once_is_the_one_that_finished_last() {
     let (slow, fast) = (data(6 * MIB, 7), data(5 * MIB + 17, 8));
     let (open, gate) = tokio::sync::oneshot::channel();
     let half = slow.len() / 2;
-    let body = Gated {
-        first: Some(bytes::Bytes::copy_from_slice(&slow[..half])),
-        rest: Some(bytes::Bytes::copy_from_slice(&slow[half..])),
-        gate: Some(gate),
-        len: slow.len() as u64,
-    };
-    let slow_upload = c
-        .upload_part()
-        .bucket(&b)
-        .key("k")
-        .upload_id(&id)
-        .part_number(1)
-        .content_length(slow.len() as i64)
-        .body(aws_sdk_s3::primitives::ByteStream::from_body_1_x(body))
-        .send();
+    let slow_upload = gated_part(&c, &b, "k", &id, 1, &slow, half, gate);
     let fast_then_open = async {
         // The slow upload is under way (its first half sent) when the fast one starts.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -334,5 +350,60 @@ async fn a_part_uploaded_twice_at_once_is_the_one_that_finished_last() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(blob_count(&dir), 1, "only the object's blob is left");
+    }
+}
+
+/// A part's second upload finishing while the upload is being completed with its first
+/// (a retry racing its first attempt, the client completing on the first answer): the
+/// completion and the late part never mix. Either the completion came first (the object
+/// is the first upload's bytes, the late part is refused) or the late part did (the
+/// completion naming the replaced part fails with InvalidPart, and one naming the late
+/// part makes the object); the object reads back whole, and no blob is left but its own.
+#[tokio::test]
+async fn a_part_replaced_while_its_upload_completes_never_mixes() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("mpu-mix").await;
+    for round in 0..3u8 {
+        let id = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap().upload_id().unwrap().to_owned();
+        let (first, late) = (data(24 * MIB, round), data(6 * MIB, round + 100));
+        let r = c.upload_part().bucket(&b).key("k").upload_id(&id).part_number(1).body(first.clone().into()).send().await.unwrap();
+        let first_etag = r.e_tag().unwrap().to_owned();
+        let (open, gate) = tokio::sync::oneshot::channel();
+        // All but the last byte of the late upload is in before the completion starts.
+        let late_upload = gated_part(&c, &b, "k", &id, 1, &late, late.len() - 1, gate);
+        let complete_then_open = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let completion = c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(parts(&[(1, &first_etag)])).send();
+            let opener = async {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(round))).await;
+                open.send(()).unwrap();
+            };
+            tokio::join!(completion, opener).0
+        };
+        let (late_done, completed) = tokio::join!(late_upload, complete_then_open);
+        let expected = match (completed, late_done) {
+            (Ok(_), Err(e)) => {
+                assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "round {round}");
+                first.clone()
+            }
+            (Err(e), Ok(late_part)) => {
+                assert_eq!(code(e.as_service_error().unwrap()), "InvalidPart", "round {round}");
+                let late_etag = late_part.e_tag().unwrap();
+                c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(parts(&[(1, late_etag)])).send().await.unwrap();
+                late.clone()
+            }
+            (completed, late_done) => panic!("round {round}: completion {completed:?}, late part {late_done:?}"),
+        };
+        let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+        assert!(got.as_ref() == expected.as_slice(), "round {round}: the object is one upload's bytes, whole");
+        if upstream_mode().as_deref() != Some("moto") {
+            let dir = gw.storage_dir().to_owned();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while blob_count(&dir) != 1 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(blob_count(&dir), 1, "round {round}: only the object's blob is left");
+        }
     }
 }

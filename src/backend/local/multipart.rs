@@ -50,9 +50,49 @@ pub(super) async fn create_multipart_upload(
     }))
 }
 
+/// Per-upload locks (upload ids are random, unique across the process's backends): a part
+/// is recorded, replacing and releasing the part of its number, either before a
+/// completion of its upload reads the parts or after the completion committed, never in
+/// between — else the completion could make an object of a part whose blob the replacing
+/// part just released, and leave the replacing part's record behind. Only the recording
+/// waits, not the part's bytes, and only for a completion of the same upload.
+#[derive(Default)]
+struct UploadLocks(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>);
+
+static UPLOAD_LOCKS: std::sync::LazyLock<UploadLocks> = std::sync::LazyLock::new(UploadLocks::default);
+
+/// Holds an upload's lock; the entry goes away with its last holder or waiter.
+struct UploadGuard {
+    id: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl UploadLocks {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+async fn lock_upload(id: &str) -> UploadGuard {
+    let slot = std::sync::Arc::clone(UPLOAD_LOCKS.map().entry(id.to_owned()).or_default());
+    UploadGuard { id: id.to_owned(), guard: Some(slot.lock_owned().await) }
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = UPLOAD_LOCKS.map();
+        // Only the map holds it now: nobody waits for this upload.
+        if map.get(&self.id).is_some_and(|slot| std::sync::Arc::strong_count(slot) == 1) {
+            map.remove(&self.id);
+        }
+    }
+}
+
 /// Records a part whose blob is installed; releases the blob it replaces (or its own
 /// blob if the upload went away meanwhile).
 async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    let _lock = lock_upload(upload_id).await;
     match b.store.part_put(upload_id, part, Some(audit)) {
         Ok(old) => {
             b.sync().await?;
@@ -122,11 +162,12 @@ pub(super) async fn complete_multipart_upload(
     let (bucket, key, upload_id) = (input.bucket, input.key, input.upload_id);
     // An upload completed already: a repeat of that completion is answered as it was.
     let repeated = || b.index.completed(&bucket, &key, &upload_id, &requested).map(|rec| completed_output(bucket.clone(), key.clone(), &rec));
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let _lock = lock_upload(&upload_id).await;
     let up = match b.upload(&bucket, &key, &upload_id) {
         Err(Error::NoSuchUpload) => return repeated(),
         r => r?,
     };
-    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let stored = b.store.part_list(&upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
     let etag_value = multipart_etag(&chosen)?;
