@@ -64,8 +64,14 @@ fn part_call(place: &super::Place, key: &str, upload_id: &str, number: u32) -> C
     Call::new(Method::PUT, &place.bucket, &place.key(key)).query("partNumber", number.to_string()).query("uploadId", upload_id)
 }
 
-async fn record_part(b: &UpstreamBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
-    b.store.part_put(upload_id, part, Some(audit))?;
+/// Records a part the upstream stored. Under the key's lock, which a completion holds from
+/// reading the parts until it is recorded: a part is recorded before (the completion sees
+/// it) or after (refused, `NoSuchUpload`), whatever the upstream made of the race.
+async fn record_part(b: &UpstreamBackend, bucket: &str, key: &str, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    {
+        let _lock = b.locks.lock(bucket, key).await;
+        b.store.part_put(upload_id, part, Some(audit))?;
+    }
     b.index.sync().await
 }
 
@@ -82,10 +88,24 @@ pub(super) async fn upload_part(b: &UpstreamBackend, mut req: S3Request<UploadPa
     let input = &req.input;
     let call = super::object::with_checksums(part_call(&place, &input.key, &input.upload_id, number), &expect.checksums)
         .header_opt("content-md5", expect.content_md5.as_ref());
-    let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, Default::default()).await?;
+    let (headers, digests) = match send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, Default::default()).await {
+        Ok(sent) => sent,
+        // The upload was completed or aborted while the part streamed: whatever the upstream
+        // made of that (moto answers 500), the part has no upload. A completion in flight
+        // holds the key's lock until it is recorded.
+        Err(e) if !matches!(e, Error::Upstream { status: 400..500, .. }) => {
+            drop(b.locks.lock(&req.input.bucket, &req.input.key).await);
+            if b.store.upload_get(&req.input.upload_id)?.is_none() {
+                tracing::info!(error = %e, "a part's upload went away while it streamed");
+                return Err(Error::NoSuchUpload);
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let part = PartRecord { number, blob: String::new(), size: length, etag: etag_of(&headers), last_modified_ns: now_ns(), checksums: digests.checksums };
     let audit = crate::audit::entry(&req, "UploadPart", &req.input.bucket, &req.input.key, part.size);
-    record_part(b, &req.input.upload_id, &part, &audit).await?;
+    record_part(b, &req.input.bucket, &req.input.key, &req.input.upload_id, &part, &audit).await?;
     let c = part.checksums;
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
@@ -127,7 +147,7 @@ pub(super) async fn upload_part_copy(b: &UpstreamBackend, req: S3Request<UploadP
         checksums: crate::meta::Checksums::default(),
     };
     let audit = crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, part.size);
-    record_part(b, &input.upload_id, &part, &audit).await?;
+    record_part(b, &input.bucket, &input.key, &input.upload_id, &part, &audit).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),
         ..Default::default()
@@ -151,14 +171,14 @@ pub(super) async fn complete_multipart_upload(
     };
     let place = b.place(&bucket)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let stored = b.store.part_list(&upload_id)?;
-    let chosen = chosen_parts(&requested, &stored)?;
-    let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
     let _lock = b.locks.lock(&bucket, &key).await;
     if b.store.upload_get(&upload_id)?.is_none() {
         // A concurrent completion of this upload finished while this one waited.
         return repeated();
     }
+    let stored = b.store.part_list(&upload_id)?;
+    let chosen = chosen_parts(&requested, &stored)?;
+    let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
     if !precondition.holds(b.store.object_get(&bucket, &key)?.as_ref()) {
         return Err(Error::PreconditionFailed);
     }
