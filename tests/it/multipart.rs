@@ -273,33 +273,36 @@ impl http_body::Body for Gated {
     }
 }
 
-/// Uploads `body` as part `number`, sending its first `sent` bytes at once and the rest
-/// when `gate` opens.
+impl Gated {
+    /// `body`, its first `sent` bytes at once and the rest when `gate` opens.
+    fn new(body: &[u8], sent: usize, gate: tokio::sync::oneshot::Receiver<()>) -> Self {
+        Self {
+            first: Some(bytes::Bytes::copy_from_slice(&body[..sent])),
+            rest: Some(bytes::Bytes::copy_from_slice(&body[sent..])),
+            gate: Some(gate),
+            len: body.len() as u64,
+        }
+    }
+}
+
+/// Uploads a gated body as part `number` of `key`.
 fn gated_part(
     c: &aws_sdk_s3::Client,
     b: &str,
     key: &str,
     id: &str,
     number: i32,
-    body: &[u8],
-    sent: usize,
-    gate: tokio::sync::oneshot::Receiver<()>,
+    body: Gated,
 ) -> impl std::future::Future<
     Output = Result<aws_sdk_s3::operation::upload_part::UploadPartOutput, aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::upload_part::UploadPartError>>,
 > {
-    let gated = Gated {
-        first: Some(bytes::Bytes::copy_from_slice(&body[..sent])),
-        rest: Some(bytes::Bytes::copy_from_slice(&body[sent..])),
-        gate: Some(gate),
-        len: body.len() as u64,
-    };
     c.upload_part()
         .bucket(b)
         .key(key)
         .upload_id(id)
         .part_number(number)
-        .content_length(body.len() as i64)
-        .body(aws_sdk_s3::primitives::ByteStream::from_body_1_x(gated))
+        .content_length(body.len as i64)
+        .body(aws_sdk_s3::primitives::ByteStream::from_body_1_x(body))
         .send()
 }
 
@@ -319,7 +322,7 @@ async fn a_part_uploaded_twice_at_once_is_the_one_that_finished_last() {
     let (slow, fast) = (data(6 * MIB, 7), data(5 * MIB + 17, 8));
     let (open, gate) = tokio::sync::oneshot::channel();
     let half = slow.len() / 2;
-    let slow_upload = gated_part(&c, &b, "k", &id, 1, &slow, half, gate);
+    let slow_upload = gated_part(&c, &b, "k", &id, 1, Gated::new(&slow, half, gate));
     let fast_then_open = async {
         // The slow upload is under way (its first half sent) when the fast one starts.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -371,7 +374,7 @@ async fn a_part_replaced_while_its_upload_completes_never_mixes() {
         let first_etag = r.e_tag().unwrap().to_owned();
         let (open, gate) = tokio::sync::oneshot::channel();
         // All but the last byte of the late upload is in before the completion starts.
-        let late_upload = gated_part(&c, &b, "k", &id, 1, &late, late.len() - 1, gate);
+        let late_upload = gated_part(&c, &b, "k", &id, 1, Gated::new(&late, late.len() - 1, gate));
         let complete_then_open = async {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             let completion = c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(parts(&[(1, &first_etag)])).send();
