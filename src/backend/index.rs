@@ -52,6 +52,22 @@ impl Index {
         }
     }
 
+    /// The object a completion of `upload_id` with `requested` made, if it is still the
+    /// key's current object and that was the part list it was completed with: a repeated
+    /// completion (an SDK retry) is answered as the first was. `NoSuchUpload` otherwise.
+    pub fn completed(&self, bucket: &str, key: &str, upload_id: &str, requested: &[s3s::dto::CompletedPart]) -> Result<ObjectRecord, Error> {
+        let done = self.store.completed_get(bucket, key)?.filter(|c| c.upload_id == upload_id);
+        let same_parts = |c: &crate::meta::CompletedUpload| crate::backend::s3util::requested_digest(requested).is_some_and(|d| d == c.parts);
+        if let Some(done) = done.filter(same_parts)
+            && let Some(current) = self.store.object_get(bucket, key)?
+            && done.made(&current)
+        {
+            return Ok(current);
+        }
+        self.bucket(bucket)?;
+        Err(Error::NoSuchUpload)
+    }
+
     fn sign(&self, m: &mut Manifest) {
         if let Some(p) = &self.prover {
             p.sign(m);

@@ -564,6 +564,43 @@ pub(crate) fn multipart_etag(parts: &[&crate::meta::PartRecord]) -> Result<Strin
     Ok(format!("{}-{}", hex_simd::encode_to_string(s3s::crypto::Checksum::finalize(h), hex_simd::AsciiCase::Lower), parts.len()))
 }
 
+/// The digest a completion is remembered by ([`crate::meta::CompletedUpload::parts`]):
+/// the SHA-256 of `{number} {etag}\n` per part, ETags unquoted.
+pub(crate) fn part_list_digest<'a>(parts: impl IntoIterator<Item = (u32, &'a str)>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (n, etag) in parts {
+        h.update(format!("{n} {}\n", etag.trim_matches('"')).as_bytes());
+    }
+    hex_simd::encode_to_string(h.finalize(), hex_simd::AsciiCase::Lower)
+}
+
+/// The digest of a completion request's part list; `None` if a part lacks its number or
+/// ETag (such a list cannot be the repeat of a completion).
+pub(crate) fn requested_digest(requested: &[s3s::dto::CompletedPart]) -> Option<String> {
+    let mut parts = Vec::with_capacity(requested.len());
+    for p in requested {
+        parts.push((u32::try_from(p.part_number?).ok()?, p.e_tag.as_ref()?.value()));
+    }
+    Some(part_list_digest(parts))
+}
+
+/// The answer to a completion that made `rec` (the first time, or repeated).
+pub(crate) fn completed_output(bucket: String, key: String, rec: &crate::meta::ObjectRecord) -> s3s::S3Response<s3s::dto::CompleteMultipartUploadOutput> {
+    let mut headers = http::HeaderMap::new();
+    proof_headers(&mut headers, rec);
+    s3s::S3Response::with_headers(
+        s3s::dto::CompleteMultipartUploadOutput {
+            location: Some(format!("/{bucket}/{key}")),
+            bucket: Some(bucket),
+            key: Some(key),
+            e_tag: Some(etag(&rec.etag)),
+            ..Default::default()
+        },
+        headers,
+    )
+}
+
 /// Buckets are never versioned: only the version `null` exists.
 pub(crate) fn only_null_version(v: Option<&str>) -> Result<(), Error> {
     if v.is_some_and(|v| v != "null") {

@@ -94,6 +94,13 @@ pub enum Completes<'a> {
     Nothing,
     /// A multipart upload and its parts (completion); `NoSuchUpload` if it is gone.
     Upload(&'a str),
+    /// Likewise, and the completion is remembered (a [`CompletedUpload`] of the committed
+    /// record and `parts`, the digest of the completed part list) while the object is the
+    /// key's current one, for a repeated completion.
+    Multipart {
+        upload: &'a str,
+        parts: &'a str,
+    },
     /// A [`PendingWrite`], by id.
     Pending(&'a str),
 }
@@ -163,6 +170,9 @@ pub trait Store: Send + Sync + 'static {
     fn part_put(&self, upload_id: &str, record: &PartRecord, audit: Option<&AuditEntry>) -> Result<Option<PartRecord>>;
     /// Parts of an upload, ordered by part number.
     fn part_list(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
+    /// The completion remembered for the key's current object, if it was made by one
+    /// (see [`Completes::Multipart`]).
+    fn completed_get(&self, bucket: &str, key: &str) -> Result<Option<CompletedUpload>>;
 
     /// Records a write on its way to a backend (see [`PendingWrite`]).
     fn pending_put(&self, id: &str, write: &PendingWrite) -> Result<()>;

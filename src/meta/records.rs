@@ -151,6 +151,31 @@ pub struct UploadRecord {
     pub owner: String,
 }
 
+/// The completion of a multipart upload, kept while the object it made is the key's
+/// current object (an overwrite or a deletion of the key removes it in the same
+/// transaction), so that a repeated CompleteMultipartUpload (an SDK retry whose first
+/// answer was lost) answers as the first did, as AWS does. One per key at most.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompletedUpload {
+    pub upload_id: String,
+    /// Lower-case hex SHA-256 of the completed part list (`{number} {etag}\n` per part,
+    /// ETags unquoted): a fixed size whatever the number of parts.
+    pub parts: String,
+    /// The object made: its ETag, last-modified time and proof id.
+    pub etag: String,
+    pub last_modified_ns: i128,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub proof_id: String,
+}
+
+impl CompletedUpload {
+    /// Whether `current` is still the object this completion made.
+    #[must_use]
+    pub fn made(&self, current: &ObjectRecord) -> bool {
+        current.multipart && current.etag == self.etag && current.last_modified_ns == self.last_modified_ns && current.proof_id == self.proof_id
+    }
+}
+
 /// One uploaded part of a multipart upload.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartRecord {

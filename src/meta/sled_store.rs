@@ -7,6 +7,8 @@
 //! - `uploads`:  upload id → [`UploadRecord`]
 //! - `upload_keys`: bucket `0x00` key `0x00` upload id → `[]` (ordered listing of uploads)
 //! - `parts`:    upload id `0x00` part number (big endian u32) → [`PartRecord`]
+//! - `completed`: bucket `0x00` key → [`CompletedUpload`] (the completion that made the
+//!   key's current object; every other commit or deletion of the key removes it)
 //! - `tenants`:  tenant name → [`TenantRecord`]
 //! - `users`:    tenant `0x00` user name → [`UserRecord`]
 //! - `keys`:     access key id → [`KeyRecord`]
@@ -39,6 +41,7 @@ pub struct SledStore {
     uploads: Tree,
     upload_keys: Tree,
     parts: Tree,
+    completed: Tree,
     pending: Tree,
     tenants: Tree,
     users: Tree,
@@ -301,6 +304,7 @@ impl SledStore {
             uploads: db.open_tree("uploads")?,
             upload_keys: db.open_tree("upload_keys")?,
             parts: db.open_tree("parts")?,
+            completed: db.open_tree("completed")?,
             pending: db.open_tree("pending")?,
             tenants: db.open_tree("tenants")?,
             users: db.open_tree("users")?,
@@ -464,11 +468,21 @@ impl Store for SledStore {
     ) -> Result<Option<ObjectRecord>> {
         let object_n = self.db.generate_id()?;
         let parts = match completes {
-            Completes::Upload(id) => self.part_keys(id)?,
+            Completes::Upload(id) | Completes::Multipart { upload: id, .. } => self.part_keys(id)?,
             Completes::Nothing | Completes::Pending(_) => Vec::new(),
         };
         let okey = object_key(bucket, key);
         let value = encode(record);
+        let completion = match completes {
+            Completes::Multipart { upload, parts } => Some(encode(&CompletedUpload {
+                upload_id: upload.to_owned(),
+                parts: parts.to_owned(),
+                etag: record.etag.clone(),
+                last_modified_ns: record.last_modified_ns,
+                proof_id: record.proof_id.clone(),
+            })),
+            _ => None,
+        };
         let row = self.audit_row(audit)?;
         let mut usage = self.lock_object_writes();
         let bucket_rec = self.bucket_get(bucket)?;
@@ -480,13 +494,14 @@ impl Store for SledStore {
                 &self.uploads,
                 &self.upload_keys,
                 &self.parts,
+                &self.completed,
                 &self.pending,
                 &self.audit,
                 &self.proofs,
                 &self.proof_index,
                 &self.proof_heads,
             )
-                .transaction(|(buckets, objects, uploads, upload_keys, parts_tree, pending, audit, proofs, index, heads)| {
+                .transaction(|(buckets, objects, uploads, upload_keys, parts_tree, completed, pending, audit, proofs, index, heads)| {
                     let old: Option<ObjectRecord> = match objects.get(&okey)? {
                         Some(raw) => Some(tx_decode(&raw)?),
                         None => None,
@@ -496,7 +511,7 @@ impl Store for SledStore {
                     }
                     match completes {
                         Completes::Nothing => {}
-                        Completes::Upload(id) => {
+                        Completes::Upload(id) | Completes::Multipart { upload: id, .. } => {
                             if uploads.remove(id.as_bytes())?.is_none() {
                                 return abort(Error::NoSuchUpload);
                             }
@@ -509,6 +524,10 @@ impl Store for SledStore {
                             pending.remove(id.as_bytes())?;
                         }
                     }
+                    match &completion {
+                        Some(c) => completed.insert(okey.as_slice(), c.as_slice())?,
+                        None => completed.remove(okey.as_slice())?,
+                    };
                     update_usage(buckets, bucket, old.as_ref(), Some(record))?;
                     objects.insert(okey.as_slice(), value.as_slice())?;
                     tx_audit(audit, row.as_ref())?;
@@ -533,10 +552,10 @@ impl Store for SledStore {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
         let object_n = self.db.generate_id()?;
-        let trees = (&self.buckets, &self.objects, &self.audit, &self.proofs, &self.proof_index, &self.proof_heads);
+        let trees = (&self.buckets, &self.objects, &self.completed, &self.audit, &self.proofs, &self.proof_index, &self.proof_heads);
         let mut usage = self.lock_object_writes();
         let bucket_rec = self.bucket_get(bucket)?;
-        let old = flatten(trees.transaction(|(buckets, objects, audit, proofs, index, heads)| {
+        let old = flatten(trees.transaction(|(buckets, objects, completed, audit, proofs, index, heads)| {
             tx_audit(audit, row.as_ref())?;
             let Some(raw) = objects.get(okey.as_slice())? else {
                 if buckets.get(bucket.as_bytes())?.is_none() {
@@ -549,6 +568,7 @@ impl Store for SledStore {
                 return abort(Error::PreconditionFailed);
             }
             objects.remove(okey.as_slice())?;
+            completed.remove(okey.as_slice())?;
             update_usage(buckets, bucket, Some(&old), None)?;
             tx_proof(proofs, index, heads, proof, object_n)?;
             Ok(Some(old))
@@ -674,6 +694,10 @@ impl Store for SledStore {
 
     fn part_list(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
         Ok(self.part_keys(upload_id)?.into_iter().map(|(_, p)| p).collect())
+    }
+
+    fn completed_get(&self, bucket: &str, key: &str) -> Result<Option<CompletedUpload>> {
+        self.completed.get(object_key(bucket, key))?.map(|v| decode(&v)).transpose()
     }
 
     fn referenced_blobs(&self) -> Result<BTreeSet<String>> {
@@ -1250,6 +1274,41 @@ mod tests {
         assert!(s.part_list("u1").unwrap().is_empty());
         assert!(s.upload_list("b").unwrap().is_empty());
         assert!(matches!(s.object_commit("b", "k", &object("m", 3), &Precondition::None, Completes::Upload("u1"), None, None), Err(Error::NoSuchUpload)));
+    }
+
+    #[test]
+    fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
+        let (_d, s) = store();
+        s.bucket_create(&bucket("b"), None).unwrap();
+        let up = UploadRecord {
+            bucket: "b".into(),
+            key: "k".into(),
+            initiated_ns: 0,
+            attrs: ObjectAttrs::default(),
+            tags: vec![],
+            checksum_algorithm: None,
+            owner: String::new(),
+        };
+        let complete = |id: &str| {
+            s.upload_create(id, &up, None).unwrap();
+            let rec = ObjectRecord { multipart: true, last_modified_ns: 7, proof_id: format!("p-{id}"), ..object(id, 3) };
+            s.object_commit("b", "k", &rec, &Precondition::None, Completes::Multipart { upload: id, parts: "digest" }, None, None).unwrap();
+            rec
+        };
+        let rec = complete("u1");
+        let done = s.completed_get("b", "k").unwrap().unwrap();
+        assert_eq!((done.upload_id.as_str(), done.parts.as_str(), done.etag.as_str(), done.proof_id.as_str()), ("u1", "digest", "u1", "p-u1"));
+        assert!(done.made(&rec));
+        assert!(!done.made(&ObjectRecord { last_modified_ns: 8, ..rec }));
+        // Another completion of the key replaces it; any other write removes it.
+        complete("u2");
+        assert_eq!(s.completed_get("b", "k").unwrap().unwrap().upload_id, "u2");
+        s.object_commit("b", "k", &object("e", 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
+        assert!(s.completed_get("b", "k").unwrap().is_none());
+        complete("u3");
+        assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
+        assert!(s.completed_get("b", "k").unwrap().is_none());
+        s.bucket_delete("b", None).unwrap();
     }
 
     #[test]

@@ -157,3 +157,256 @@ async fn abort_and_part_copy() {
     let got = c.get_object().bucket(&b).key("copied").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert!(got.as_ref() == src.as_slice());
 }
+
+/// Uploads two parts (5 MiB, then 3 bytes) of a new upload of `key`; returns the upload id
+/// and the parts' ETags.
+async fn two_parts(c: &aws_sdk_s3::Client, b: &str, key: &str, seed: u8) -> (String, Vec<(i32, String)>) {
+    let id = c.create_multipart_upload().bucket(b).key(key).send().await.unwrap().upload_id().unwrap().to_owned();
+    let mut etags = Vec::new();
+    for (n, body) in [(1, data(5 * MIB, seed)), (2, b"end".to_vec())] {
+        let r = c.upload_part().bucket(b).key(key).upload_id(&id).part_number(n).body(body.into()).send().await.unwrap();
+        etags.push((n, r.e_tag().unwrap().to_owned()));
+    }
+    (id, etags)
+}
+
+fn as_parts(etags: &[(i32, String)]) -> CompletedMultipartUpload {
+    parts(&etags.iter().map(|(n, e)| (*n, e.as_str())).collect::<Vec<_>>())
+}
+
+/// A completion repeated after it succeeded (an SDK retry whose first answer was lost)
+/// answers as the first time, as AWS does, until the object is overwritten or deleted;
+/// another part list, another key or an upload never completed stay `NoSuchUpload`.
+#[tokio::test]
+async fn a_repeated_completion_answers_as_the_first_until_the_object_changes() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("mpu-again").await;
+    let (id, etags) = two_parts(&c, &b, "k", 4).await;
+    let complete = |id: &str, list: CompletedMultipartUpload| c.complete_multipart_upload().bucket(&b).key("k").upload_id(id).multipart_upload(list).send();
+    let first = complete(&id, as_parts(&etags)).await.unwrap();
+    let expected = [data(5 * MIB, 4).as_slice(), b"end"].concat();
+    for _ in 0..2 {
+        let again = complete(&id, as_parts(&etags)).await.unwrap_or_else(|e| panic!("a repeated completion: {e:?}"));
+        assert_eq!(again.e_tag(), first.e_tag());
+        assert_eq!((again.bucket(), again.key(), again.location()), (first.bucket(), first.key(), first.location()));
+    }
+    let got = c.get_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(got.e_tag(), first.e_tag());
+    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == expected.as_slice());
+    // Not the same completion: another part list, another key.
+    let e = complete(&id, as_parts(&etags[..1])).await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload");
+    let e = complete(&id, as_parts(&[(1, etags[0].1.clone()), (2, etags[0].1.clone())])).await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload");
+    let e = c.complete_multipart_upload().bucket(&b).key("other").upload_id(&id).multipart_upload(as_parts(&etags)).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload");
+    // Overwritten: the completion is no longer the object.
+    c.put_object().bucket(&b).key("k").body(b"new".to_vec().into()).send().await.unwrap();
+    let e = complete(&id, as_parts(&etags)).await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload");
+    let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(got.as_ref(), b"new");
+    // Deleted: likewise.
+    let (id, etags) = two_parts(&c, &b, "k", 5).await;
+    complete(&id, as_parts(&etags)).await.unwrap();
+    complete(&id, as_parts(&etags)).await.unwrap();
+    c.delete_object().bucket(&b).key("k").send().await.unwrap();
+    let e = complete(&id, as_parts(&etags)).await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload");
+    let e = c.head_object().bucket(&b).key("k").send().await.unwrap_err();
+    assert_eq!(status(&e), 404);
+}
+
+/// Two completions of one upload at once (a retry racing its first attempt) both succeed
+/// with the same ETag, and the object stays whole.
+#[tokio::test]
+async fn concurrent_completions_of_one_upload_both_succeed() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("mpu-race").await;
+    for round in 0..3u8 {
+        let (id, etags) = two_parts(&c, &b, "k", round).await;
+        let complete = || c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(as_parts(&etags)).send();
+        let (one, two) = tokio::join!(complete(), complete());
+        let (one, two) = (one.unwrap_or_else(|e| panic!("round {round}: {e:?}")), two.unwrap_or_else(|e| panic!("round {round}: {e:?}")));
+        assert_eq!(one.e_tag(), two.e_tag());
+        let got = c.get_object().bucket(&b).key("k").send().await.unwrap();
+        assert_eq!(got.e_tag(), one.e_tag());
+        assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == [data(5 * MIB, round).as_slice(), b"end"].concat().as_slice());
+    }
+}
+
+/// A request body that sends `first`, then waits for `gate` before the rest: an upload
+/// that finishes only when the test says so.
+struct Gated {
+    first: Option<bytes::Bytes>,
+    rest: Option<bytes::Bytes>,
+    gate: Option<tokio::sync::oneshot::Receiver<()>>,
+    len: u64,
+}
+
+impl http_body::Body for Gated {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        use std::task::Poll;
+        if let Some(b) = self.first.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(b))));
+        }
+        if let Some(gate) = &mut self.gate {
+            if std::pin::Pin::new(gate).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.gate = None;
+        }
+        Poll::Ready(self.rest.take().map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len)
+    }
+}
+
+impl Gated {
+    /// `body`, its first `sent` bytes at once and the rest when `gate` opens.
+    fn new(body: &[u8], sent: usize, gate: tokio::sync::oneshot::Receiver<()>) -> Self {
+        Self {
+            first: Some(bytes::Bytes::copy_from_slice(&body[..sent])),
+            rest: Some(bytes::Bytes::copy_from_slice(&body[sent..])),
+            gate: Some(gate),
+            len: body.len() as u64,
+        }
+    }
+}
+
+/// Uploads a gated body as part `number` of `key`.
+fn gated_part(
+    c: &aws_sdk_s3::Client,
+    b: &str,
+    key: &str,
+    id: &str,
+    number: i32,
+    body: Gated,
+) -> impl std::future::Future<
+    Output = Result<aws_sdk_s3::operation::upload_part::UploadPartOutput, aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::upload_part::UploadPartError>>,
+> {
+    c.upload_part()
+        .bucket(b)
+        .key(key)
+        .upload_id(id)
+        .part_number(number)
+        .content_length(body.len as i64)
+        .body(aws_sdk_s3::primitives::ByteStream::from_body_1_x(body))
+        .send()
+}
+
+fn blob_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("blobs")).map_or(0, |rd| rd.flatten().map(|d| std::fs::read_dir(d.path()).map_or(0, Iterator::count)).sum())
+}
+
+/// One part number uploaded twice at once (a retry racing its first attempt, with other
+/// bytes): the upload that finished last is the part, in ListParts, for the completion and
+/// in the object; the other's bytes are released (no blob left behind on disk).
+#[tokio::test]
+async fn a_part_uploaded_twice_at_once_is_the_one_that_finished_last() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("mpu-twice").await;
+    let id = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap().upload_id().unwrap().to_owned();
+    let (slow, fast) = (data(6 * MIB, 7), data(5 * MIB + 17, 8));
+    let (open, gate) = tokio::sync::oneshot::channel();
+    let half = slow.len() / 2;
+    let slow_upload = gated_part(&c, &b, "k", &id, 1, Gated::new(&slow, half, gate));
+    let fast_then_open = async {
+        // The slow upload is under way (its first half sent) when the fast one starts.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let r = c.upload_part().bucket(&b).key("k").upload_id(&id).part_number(1).body(fast.clone().into()).send().await.unwrap();
+        open.send(()).unwrap();
+        r
+    };
+    let (slow_done, fast_done) = tokio::join!(slow_upload, fast_then_open);
+    let slow_done = slow_done.unwrap();
+    let (slow_etag, fast_etag) = (slow_done.e_tag().unwrap().to_owned(), fast_done.e_tag().unwrap().to_owned());
+    assert_eq!(slow_etag, format!("\"{}\"", md5_hex(&slow)));
+    assert_eq!(fast_etag, format!("\"{}\"", md5_hex(&fast)));
+
+    let listed = c.list_parts().bucket(&b).key("k").upload_id(&id).send().await.unwrap();
+    let listed: Vec<(Option<i32>, Option<&str>, Option<i64>)> = listed.parts().iter().map(|p| (p.part_number(), p.e_tag(), p.size())).collect();
+    assert_eq!(listed, [(Some(1), Some(slow_etag.as_str()), Some(slow.len() as i64))]);
+    let e = c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(parts(&[(1, &fast_etag)])).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "InvalidPart");
+    c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(parts(&[(1, &slow_etag)])).send().await.unwrap();
+    let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert!(got.as_ref() == slow.as_slice(), "the object is the part that finished last");
+
+    if upstream_mode().as_deref() != Some("moto") {
+        // The faster upload's bytes are released: one blob, the object's, is left.
+        let dir = gw.storage_dir().to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while blob_count(&dir) != 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(blob_count(&dir), 1, "only the object's blob is left");
+    }
+}
+
+/// A part's second upload finishing while the upload is being completed with its first
+/// (a retry racing its first attempt, the client completing on the first answer): the
+/// completion and the late part never mix. Either the completion came first (the object
+/// is the first upload's bytes, the late part is refused) or the late part did (the
+/// completion naming the replaced part fails with InvalidPart, and one naming the late
+/// part makes the object); the object reads back whole, and no blob is left but its own.
+#[tokio::test]
+async fn a_part_replaced_while_its_upload_completes_never_mixes() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("mpu-mix").await;
+    for round in 0..3u8 {
+        let id = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap().upload_id().unwrap().to_owned();
+        let (first, late) = (data(24 * MIB, round), data(6 * MIB, round + 100));
+        let r = c.upload_part().bucket(&b).key("k").upload_id(&id).part_number(1).body(first.clone().into()).send().await.unwrap();
+        let first_etag = r.e_tag().unwrap().to_owned();
+        let (open, gate) = tokio::sync::oneshot::channel();
+        // All but the last byte of the late upload is in before the completion starts.
+        let late_upload = gated_part(&c, &b, "k", &id, 1, Gated::new(&late, late.len() - 1, gate));
+        let complete_then_open = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let completion = c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(parts(&[(1, &first_etag)])).send();
+            let opener = async {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(round))).await;
+                open.send(()).unwrap();
+            };
+            tokio::join!(completion, opener).0
+        };
+        let (late_done, completed) = tokio::join!(late_upload, complete_then_open);
+        let expected = match (completed, late_done) {
+            (Ok(_), Err(e)) => {
+                assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "round {round}");
+                first.clone()
+            }
+            (Err(e), Ok(late_part)) => {
+                assert_eq!(code(e.as_service_error().unwrap()), "InvalidPart", "round {round}");
+                let late_etag = late_part.e_tag().unwrap();
+                c.complete_multipart_upload().bucket(&b).key("k").upload_id(&id).multipart_upload(parts(&[(1, late_etag)])).send().await.unwrap();
+                late.clone()
+            }
+            (completed, late_done) => panic!("round {round}: completion {completed:?}, late part {late_done:?}"),
+        };
+        let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+        assert!(got.as_ref() == expected.as_slice(), "round {round}: the object is one upload's bytes, whole");
+        if upstream_mode().as_deref() != Some("moto") {
+            let dir = gw.storage_dir().to_owned();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while blob_count(&dir) != 1 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(blob_count(&dir), 1, "round {round}: only the object's blob is left");
+        }
+    }
+}

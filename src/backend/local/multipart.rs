@@ -2,10 +2,10 @@
 //! object's segments are the chosen parts, so completing a 5 GiB upload is one metadata
 //! transaction.
 
-use super::object::{commit, copy_source};
+use super::object::copy_source;
 use super::*;
 use crate::auth::Principal;
-use crate::meta::{ObjectRecord, PartRecord, Segment, UploadRecord};
+use crate::meta::{Completes, ObjectRecord, PartRecord, Segment, UploadRecord};
 
 use s3s::S3Response;
 use s3s::dto::*;
@@ -50,9 +50,49 @@ pub(super) async fn create_multipart_upload(
     }))
 }
 
+/// Per-upload locks (upload ids are random, unique across the process's backends): a part
+/// is recorded, replacing and releasing the part of its number, either before a
+/// completion of its upload reads the parts or after the completion committed, never in
+/// between — else the completion could make an object of a part whose blob the replacing
+/// part just released, and leave the replacing part's record behind. Only the recording
+/// waits, not the part's bytes, and only for a completion of the same upload.
+#[derive(Default)]
+struct UploadLocks(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>);
+
+static UPLOAD_LOCKS: std::sync::LazyLock<UploadLocks> = std::sync::LazyLock::new(UploadLocks::default);
+
+/// Holds an upload's lock; the entry goes away with its last holder or waiter.
+struct UploadGuard {
+    id: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl UploadLocks {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+async fn lock_upload(id: &str) -> UploadGuard {
+    let slot = std::sync::Arc::clone(UPLOAD_LOCKS.map().entry(id.to_owned()).or_default());
+    UploadGuard { id: id.to_owned(), guard: Some(slot.lock_owned().await) }
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = UPLOAD_LOCKS.map();
+        // Only the map holds it now: nobody waits for this upload.
+        if map.get(&self.id).is_some_and(|slot| std::sync::Arc::strong_count(slot) == 1) {
+            map.remove(&self.id);
+        }
+    }
+}
+
 /// Records a part whose blob is installed; releases the blob it replaces (or its own
 /// blob if the upload went away meanwhile).
 async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    let _lock = lock_upload(upload_id).await;
     match b.store.part_put(upload_id, part, Some(audit)) {
         Ok(old) => {
             b.sync().await?;
@@ -118,12 +158,20 @@ pub(super) async fn complete_multipart_upload(
 ) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
     let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
-    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
-    let stored = b.store.part_list(&input.upload_id)?;
+    let (bucket, key, upload_id) = (input.bucket, input.key, input.upload_id);
+    // An upload completed already: a repeat of that completion is answered as it was.
+    let repeated = || b.index.completed(&bucket, &key, &upload_id, &requested).map(|rec| completed_output(bucket.clone(), key.clone(), &rec));
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let _lock = lock_upload(&upload_id).await;
+    let up = match b.upload(&bucket, &key, &upload_id) {
+        Err(Error::NoSuchUpload) => return repeated(),
+        r => r?,
+    };
+    let stored = b.store.part_list(&upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
     let etag_value = multipart_etag(&chosen)?;
+    let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
     // The SHA-256 of the whole object: its parts read in order, streamed, once.
     let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();
     let size: u64 = chosen.iter().map(|p| p.size).sum();
@@ -142,21 +190,21 @@ pub(super) async fn complete_multipart_upload(
         proof_id: String::new(),
     };
     audit.bytes = record.size;
-    let record = commit(b, &input.bucket, &input.key, record, &precondition, Some(&input.upload_id), &audit).await?;
+    let completes = Completes::Multipart { upload: &upload_id, parts: &digest };
+    let record = match b.index.commit(&bucket, &key, record, &precondition, completes, &audit).await {
+        Ok((record, old)) => {
+            if let Some(old) = old {
+                b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
+            }
+            record
+        }
+        // A concurrent completion of this upload committed first (the parts are its).
+        Err(Error::NoSuchUpload) => return repeated(),
+        Err(e) => return Err(e),
+    };
     // Parts uploaded but not named in the completion are discarded.
     b.blobs.remove(stored.iter().filter(|s| !record.segments.iter().any(|seg| seg.blob == s.blob)).map(|s| s.blob.as_str()));
-    let mut headers = http::HeaderMap::new();
-    proof_headers(&mut headers, &record);
-    Ok(S3Response::with_headers(
-        CompleteMultipartUploadOutput {
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
-            bucket: Some(input.bucket),
-            key: Some(input.key),
-            e_tag: Some(etag(&record.etag)),
-            ..Default::default()
-        },
-        headers,
-    ))
+    Ok(completed_output(bucket, key, &record))
 }
 
 pub(super) async fn abort_multipart_upload(

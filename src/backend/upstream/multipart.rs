@@ -4,13 +4,13 @@
 
 use super::client::Call;
 use super::object::{
-    COPY_SOURCE_CONDITION_HEADERS, body_length, copy_source_header, etag_of, hash_back, missing_key, record, send_upload, with_attrs, with_conditions,
+    COPY_SOURCE_CONDITION_HEADERS, body_length, copy_source_header, etag_of, hash_back, missing_key, send_upload, unrecorded, with_attrs, with_conditions,
 };
 use super::{UpstreamBackend, xml};
 use crate::auth::Principal;
 use crate::backend::Error;
 use crate::backend::s3util::*;
-use crate::meta::{ObjectRecord, PartRecord, UploadRecord};
+use crate::meta::{Completes, ObjectRecord, PartRecord, Precondition, UploadRecord};
 
 use bytes::Bytes;
 use http::Method;
@@ -64,8 +64,14 @@ fn part_call(place: &super::Place, key: &str, upload_id: &str, number: u32) -> C
     Call::new(Method::PUT, &place.bucket, &place.key(key)).query("partNumber", number.to_string()).query("uploadId", upload_id)
 }
 
-async fn record_part(b: &UpstreamBackend, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
-    b.store.part_put(upload_id, part, Some(audit))?;
+/// Records a part the upstream stored. Under the key's lock, which a completion holds from
+/// reading the parts until it is recorded: a part is recorded before (the completion sees
+/// it) or after (refused, `NoSuchUpload`), whatever the upstream made of the race.
+async fn record_part(b: &UpstreamBackend, bucket: &str, key: &str, upload_id: &str, part: &PartRecord, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+    {
+        let _lock = b.locks.lock(bucket, key).await;
+        b.store.part_put(upload_id, part, Some(audit))?;
+    }
     b.index.sync().await
 }
 
@@ -82,10 +88,24 @@ pub(super) async fn upload_part(b: &UpstreamBackend, mut req: S3Request<UploadPa
     let input = &req.input;
     let call = super::object::with_checksums(part_call(&place, &input.key, &input.upload_id, number), &expect.checksums)
         .header_opt("content-md5", expect.content_md5.as_ref());
-    let (headers, digests) = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, Default::default()).await?;
+    let (headers, digests) = match send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, Default::default()).await {
+        Ok(sent) => sent,
+        // The upload was completed or aborted while the part streamed: whatever the upstream
+        // made of that (moto answers 500), the part has no upload. A completion in flight
+        // holds the key's lock until it is recorded.
+        Err(e) if !matches!(e, Error::Upstream { status: 400..500, .. }) => {
+            drop(b.locks.lock(&req.input.bucket, &req.input.key).await);
+            if b.store.upload_get(&req.input.upload_id)?.is_none() {
+                tracing::info!(error = %e, "a part's upload went away while it streamed");
+                return Err(Error::NoSuchUpload);
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let part = PartRecord { number, blob: String::new(), size: length, etag: etag_of(&headers), last_modified_ns: now_ns(), checksums: digests.checksums };
     let audit = crate::audit::entry(&req, "UploadPart", &req.input.bucket, &req.input.key, part.size);
-    record_part(b, &req.input.upload_id, &part, &audit).await?;
+    record_part(b, &req.input.bucket, &req.input.key, &req.input.upload_id, &part, &audit).await?;
     let c = part.checksums;
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
@@ -127,7 +147,7 @@ pub(super) async fn upload_part_copy(b: &UpstreamBackend, req: S3Request<UploadP
         checksums: crate::meta::Checksums::default(),
     };
     let audit = crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, part.size);
-    record_part(b, &input.upload_id, &part, &audit).await?;
+    record_part(b, &input.bucket, &input.key, &input.upload_id, &part, &audit).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),
         ..Default::default()
@@ -140,25 +160,37 @@ pub(super) async fn complete_multipart_upload(
 ) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
     let mut audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
-    let place = b.place(&input.bucket)?;
-    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
-    let stored = b.store.part_list(&input.upload_id)?;
+    let (bucket, key, upload_id) = (input.bucket, input.key, input.upload_id);
+    // An upload completed already: a repeat of that completion is answered from its record
+    // (the upstream's completion is not repeated).
+    let repeated = || b.index.completed(&bucket, &key, &upload_id, &requested).map(|rec| completed_output(bucket.clone(), key.clone(), &rec));
+    let up = match b.upload(&bucket, &key, &upload_id) {
+        Err(Error::NoSuchUpload) => return repeated(),
+        r => r?,
+    };
+    let place = b.place(&bucket)?;
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let _lock = b.locks.lock(&bucket, &key).await;
+    if b.store.upload_get(&upload_id)?.is_none() {
+        // A concurrent completion of this upload finished while this one waited.
+        return repeated();
+    }
+    let stored = b.store.part_list(&upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
-    let _lock = b.locks.lock(&input.bucket, &input.key).await;
-    if !precondition.holds(b.store.object_get(&input.bucket, &input.key)?.as_ref()) {
+    let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
+    if !precondition.holds(b.store.object_get(&bucket, &key)?.as_ref()) {
         return Err(Error::PreconditionFailed);
     }
     let body: Vec<(u32, String)> = chosen.iter().map(|p| (p.number, format!("\"{}\"", p.etag))).collect();
-    let call = Call::new(Method::POST, &place.bucket, &place.key(&input.key)).query("uploadId", input.upload_id.as_str());
+    let call = Call::new(Method::POST, &place.bucket, &place.key(&key)).query("uploadId", upload_id.as_str());
     let resp = b.client.send(&call, Bytes::from(xml::complete_body(&body))).await?;
     let done: xml::ETagResult = xml::parse(&b.client.xml(resp).await?)?;
     // The SHA-256 of the whole object: what the upstream assembled, read back once.
-    let (size, sha256) = hash_back(b, &input.bucket, &input.key).await?;
+    let (size, sha256) = hash_back(b, &bucket, &key).await?;
     let expected: u64 = chosen.iter().map(|p| p.size).sum();
     if size != expected {
-        tracing::warn!(bucket = %input.bucket, key = %input.key, size, expected, "the upstream assembled an object of another size than its parts");
+        tracing::warn!(%bucket, %key, size, expected, "the upstream assembled an object of another size than its parts");
     }
     let rec = ObjectRecord {
         size,
@@ -174,19 +206,12 @@ pub(super) async fn complete_multipart_upload(
         proof_id: String::new(),
     };
     audit.bytes = rec.size;
-    let rec = record(b, &place, &input.bucket, &input.key, rec, Some(&input.upload_id), &audit).await?;
-    let mut headers = http::HeaderMap::new();
-    proof_headers(&mut headers, &rec);
-    Ok(S3Response::with_headers(
-        CompleteMultipartUploadOutput {
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
-            bucket: Some(input.bucket),
-            key: Some(input.key),
-            e_tag: Some(etag(&rec.etag)),
-            ..Default::default()
-        },
-        headers,
-    ))
+    let completes = Completes::Multipart { upload: &upload_id, parts: &digest };
+    let rec = match b.index.commit(&bucket, &key, rec, &Precondition::None, completes, &audit).await {
+        Ok((rec, _)) => rec,
+        Err(e) => return Err(unrecorded(b, &place, &bucket, &key, &audit, e).await),
+    };
+    Ok(completed_output(bucket, key, &rec))
 }
 
 /// Aborts an upload upstream (an upload it no longer knows is gone already) and forgets it.

@@ -183,7 +183,7 @@ pub(super) async fn record(
 
 /// Removes again a version the upstream holds but the gateway could not record (`e`),
 /// with the index entry of the version it replaced; returns `e`.
-async fn unrecorded(b: &UpstreamBackend, place: &Place, bucket: &str, key: &str, audit: &crate::meta::AuditEntry, e: Error) -> Error {
+pub(super) async fn unrecorded(b: &UpstreamBackend, place: &Place, bucket: &str, key: &str, audit: &crate::meta::AuditEntry, e: Error) -> Error {
     tracing::warn!(bucket, key, error = %e, "the index refused an upstream write; removing it");
     let _ = b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
     let _ = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await;
