@@ -133,6 +133,32 @@ pub struct ObjectRecord {
     /// Id of the proof manifest recording this version.
     #[serde(default)]
     pub proof_id: String,
+    /// `COMPOSITE` or `FULL_OBJECT`: what `checksums` are of a multipart object completed
+    /// from an upload that declared a checksum algorithm (a composite value ends `-{parts}`).
+    /// `None` for other objects (their checksums are of the whole body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+    /// The parts of a multipart object, in order (empty for other objects and in records
+    /// older than it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<ObjectPartRecord>,
+}
+
+impl ObjectRecord {
+    /// The checksums of the whole body (a composite checksum is not one).
+    #[must_use]
+    pub fn whole_body_checksums(&self) -> Checksums {
+        if self.checksum_type.as_deref() == Some("COMPOSITE") { Checksums::default() } else { self.checksums.clone() }
+    }
+}
+
+/// One part of a completed multipart object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectPartRecord {
+    pub number: u32,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Checksums::is_empty")]
+    pub checksums: Checksums,
 }
 
 /// A multipart upload in progress.
@@ -147,6 +173,9 @@ pub struct UploadRecord {
     /// Checksum algorithm announced at creation (upper case), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<String>,
+    /// `COMPOSITE` or `FULL_OBJECT` when a checksum algorithm was announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
     #[serde(default)]
     pub owner: String,
 }

@@ -1138,6 +1138,8 @@ mod tests {
             owner: String::new(),
             sha256: String::new(),
             proof_id: String::new(),
+            checksum_type: None,
+            parts: Vec::new(),
         }
     }
 
@@ -1237,6 +1239,7 @@ mod tests {
             attrs: ObjectAttrs::default(),
             tags: vec![],
             checksum_algorithm: None,
+            checksum_type: None,
             owner: String::new(),
         };
         s.upload_create("u1", &up, None).unwrap();
