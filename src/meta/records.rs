@@ -339,3 +339,26 @@ pub struct TopicRule {
     #[serde(default)]
     pub content_types: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_older_than_parts_and_checksum_types_load() {
+        let old = r#"{"size":3,"etag":"e-1","last_modified_ns":0,"segments":[{"blob":"b","size":3}],"multipart":true}"#;
+        let rec: ObjectRecord = serde_json::from_str(old).unwrap();
+        assert!(rec.parts.is_empty() && rec.checksum_type.is_none());
+        let up: UploadRecord = serde_json::from_str(r#"{"bucket":"b","key":"k","initiated_ns":0,"attrs":{},"checksum_algorithm":"CRC32"}"#).unwrap();
+        assert_eq!((up.checksum_algorithm.as_deref(), up.checksum_type), (Some("CRC32"), None));
+        let composite = ObjectRecord {
+            checksums: Checksums { sha256: Some("x-2".into()), ..Checksums::default() },
+            checksum_type: Some("COMPOSITE".into()),
+            parts: vec![ObjectPartRecord { number: 1, size: 3, checksums: Checksums::default() }],
+            ..rec
+        };
+        let again: ObjectRecord = serde_json::from_str(&serde_json::to_string(&composite).unwrap()).unwrap();
+        assert_eq!(again, composite);
+        assert!(again.whole_body_checksums().is_empty(), "a composite checksum is not of the whole body");
+    }
+}
