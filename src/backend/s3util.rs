@@ -574,14 +574,29 @@ pub(crate) fn upload_checksum(
 
 /// What a completed multipart object records of its checksums: the object's checksum per
 /// its upload's algorithm and type (none without an algorithm, or if a part lacks it), that
-/// type, and its parts. A whole-object checksum the Complete request `declared` for that
-/// algorithm must match (`BadDigest` otherwise; a composite one with or without `-{parts}`).
+/// type, and its parts. Part checksums the Complete request names (`requested`, in the
+/// order of `chosen`) must be the parts' (`InvalidPart`); a whole-object checksum it
+/// `declared` for the upload's algorithm must match (`BadDigest`; a composite one with or
+/// without `-{parts}`).
 pub(crate) fn completed_checksum(
     up: &crate::meta::UploadRecord,
+    requested: &[s3s::dto::CompletedPart],
     chosen: &[&crate::meta::PartRecord],
     declared: &Checksums,
 ) -> Result<(Checksums, Option<String>, Vec<crate::meta::ObjectPartRecord>), Error> {
     use crate::proof::combine;
+    for (r, p) in requested.iter().zip(chosen) {
+        let named = [
+            (&r.checksum_crc32, &p.checksums.crc32),
+            (&r.checksum_crc32c, &p.checksums.crc32c),
+            (&r.checksum_crc64nvme, &p.checksums.crc64nvme),
+            (&r.checksum_sha1, &p.checksums.sha1),
+            (&r.checksum_sha256, &p.checksums.sha256),
+        ];
+        if named.iter().any(|(want, have)| matches!((want, have), (Some(w), Some(h)) if w != h)) {
+            return Err(Error::InvalidPart(format!("The checksum of part {} does not match the uploaded part's.", p.number)));
+        }
+    }
     let parts = chosen.iter().map(|p| crate::meta::ObjectPartRecord { number: p.number, size: p.size, checksums: p.checksums.clone() }).collect();
     let (Some(alg), Some(ty)) = (&up.checksum_algorithm, &up.checksum_type) else {
         return Ok((Checksums::default(), None, parts));

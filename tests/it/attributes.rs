@@ -90,7 +90,15 @@ async fn full_object_crc32_of_a_multipart_object_is_the_crc_of_its_bytes() {
     assert_eq!(listed.parts()[0].checksum_crc32(), Some(checksum("CRC32", &p1).as_str()));
     assert_eq!(listed.parts()[1].checksum_crc32(), Some(checksum("CRC32", &p2).as_str()));
 
-    // A completion declaring another full-object CRC is refused, and the upload stays.
+    // A completion naming another checksum for a part is refused, and the upload stays.
+    let mut wrong = parts.clone();
+    wrong.parts = wrong.parts.map(|mut v| {
+        v[1] = CompletedPart::builder().part_number(2).e_tag(v[1].e_tag().unwrap()).checksum_crc32("AAAAAA==").build();
+        v
+    });
+    let e = c.complete_multipart_upload().bucket(&b).key("obj").upload_id(&id).multipart_upload(wrong).send().await.unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidPart"));
+    // So is one declaring another full-object CRC.
     let e =
         c.complete_multipart_upload().bucket(&b).key("obj").upload_id(&id).multipart_upload(parts.clone()).checksum_crc32("AAAAAA==").send().await.unwrap_err();
     assert_eq!((status(&e), code(&e).as_str()), (400, "BadDigest"));

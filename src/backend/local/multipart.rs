@@ -127,7 +127,7 @@ pub(super) async fn complete_multipart_upload(
     let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     let stored = b.store.part_list(&input.upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
-    let (checksums, checksum_type, parts) = completed_checksum(&up, &chosen, &declared_checksums!(input))?;
+    let (checksums, checksum_type, parts) = completed_checksum(&up, &requested, &chosen, &declared_checksums!(input))?;
     let etag_value = multipart_etag(&chosen)?;
     // The SHA-256 of the whole object: its parts read in order, streamed, once.
     let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();

@@ -146,7 +146,7 @@ pub(super) async fn complete_multipart_upload(
     let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
     let stored = b.store.part_list(&input.upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
-    let (checksums, checksum_type, parts) = completed_checksum(&up, &chosen, &declared_checksums!(input))?;
+    let (checksums, checksum_type, parts) = completed_checksum(&up, &requested, &chosen, &declared_checksums!(input))?;
     let _lock = b.locks.lock(&input.bucket, &input.key).await;
     if !precondition.holds(b.store.object_get(&input.bucket, &input.key)?.as_ref()) {
         return Err(Error::PreconditionFailed);
