@@ -382,6 +382,7 @@ forward_s3! {
     complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
     abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     list_parts(ListPartsInput) -> ListPartsOutput;
+    get_object_attributes(GetObjectAttributesInput) -> GetObjectAttributesOutput;
     list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
     get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
     put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;

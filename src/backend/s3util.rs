@@ -341,6 +341,8 @@ pub(crate) struct ObjectRead {
     pub parts_count: Option<i32>,
     pub tag_count: Option<i32>,
     pub checksums: Checksums,
+    /// `x-amz-checksum-type` of `checksums`, when there are some.
+    pub checksum_type: Option<String>,
 }
 
 /// The `GetObjectOutput` or `HeadObjectOutput` (s3s types with the same fields) of `$read`,
@@ -370,6 +372,7 @@ macro_rules! object_read_output {
             checksum_crc64nvme: c.crc64nvme,
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
+            checksum_type: read.checksum_type.map(s3s::dto::ChecksumType::from),
             $($field: $value,)*
             ..Default::default()
         }
@@ -595,11 +598,103 @@ pub(crate) fn completed_output(bucket: String, key: String, rec: &crate::meta::O
             bucket: Some(bucket),
             key: Some(key),
             e_tag: Some(etag(&rec.etag)),
+            checksum_crc32: rec.checksums.crc32.clone(),
+            checksum_crc32c: rec.checksums.crc32c.clone(),
+            checksum_crc64nvme: rec.checksums.crc64nvme.clone(),
+            checksum_sha1: rec.checksums.sha1.clone(),
+            checksum_sha256: rec.checksums.sha256.clone(),
+            checksum_type: rec.checksum_type.clone().map(s3s::dto::ChecksumType::from),
             ..Default::default()
         },
         headers,
     )
 }
+
+/// The checksum algorithm (upper case) and type a CreateMultipartUpload declares, checked
+/// as S3 does: a type needs an algorithm, `FULL_OBJECT` only with a CRC, CRC64NVME only as
+/// `FULL_OBJECT`; an algorithm without a type gets its default type.
+pub(crate) fn upload_checksum(
+    algorithm: Option<&s3s::dto::ChecksumAlgorithm>,
+    ty: Option<&s3s::dto::ChecksumType>,
+) -> Result<(Option<String>, Option<String>), Error> {
+    use crate::proof::combine;
+    let algorithm = algorithm.map(|a| a.as_str().to_ascii_uppercase());
+    let ty = ty.map(|t| t.as_str().to_ascii_uppercase());
+    let Some(alg) = algorithm else {
+        return match ty {
+            Some(_) => Err(Error::InvalidRequest("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.".into())),
+            None => Ok((None, None)),
+        };
+    };
+    if !ChecksumSet::default().add(&alg) {
+        return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
+    }
+    let ty = ty.unwrap_or_else(|| combine::default_type(&alg).to_owned());
+    if ty != combine::COMPOSITE && ty != combine::FULL_OBJECT {
+        return Err(Error::InvalidArgument(format!("Value for x-amz-checksum-type header is invalid: {ty}")));
+    }
+    if !combine::supports(&alg, &ty) {
+        return Err(Error::InvalidRequest(format!("The {ty} checksum type cannot be used with the {} checksum algorithm.", alg.to_ascii_lowercase())));
+    }
+    Ok((Some(alg), Some(ty)))
+}
+
+/// What a completed multipart object records of its checksums: the object's checksum per
+/// its upload's algorithm and type (none without an algorithm, or if a part lacks it), that
+/// type, and its parts. Part checksums the Complete request names (`requested`, in the
+/// order of `chosen`) must be the parts' (`InvalidPart`); a whole-object checksum it
+/// `declared` for the upload's algorithm must match (`BadDigest`; a composite one with or
+/// without `-{parts}`).
+pub(crate) fn completed_checksum(
+    up: &crate::meta::UploadRecord,
+    requested: &[s3s::dto::CompletedPart],
+    chosen: &[&crate::meta::PartRecord],
+    declared: &Checksums,
+) -> Result<(Checksums, Option<String>, Vec<crate::meta::ObjectPartRecord>), Error> {
+    use crate::proof::combine;
+    for (r, p) in requested.iter().zip(chosen) {
+        let named = [
+            (&r.checksum_crc32, &p.checksums.crc32),
+            (&r.checksum_crc32c, &p.checksums.crc32c),
+            (&r.checksum_crc64nvme, &p.checksums.crc64nvme),
+            (&r.checksum_sha1, &p.checksums.sha1),
+            (&r.checksum_sha256, &p.checksums.sha256),
+        ];
+        if named.iter().any(|(want, have)| matches!((want, have), (Some(w), Some(h)) if w != h)) {
+            return Err(Error::InvalidPart(format!("The checksum of part {} does not match the uploaded part's.", p.number)));
+        }
+    }
+    let parts = chosen.iter().map(|p| crate::meta::ObjectPartRecord { number: p.number, size: p.size, checksums: p.checksums.clone() }).collect();
+    let (Some(alg), Some(ty)) = (&up.checksum_algorithm, &up.checksum_type) else {
+        return Ok((Checksums::default(), None, parts));
+    };
+    let sized: Vec<(u64, &Checksums)> = chosen.iter().map(|p| (p.size, &p.checksums)).collect();
+    let Some(value) = combine::multipart(alg, ty, &sized) else {
+        tracing::warn!(algorithm = %alg, checksum_type = %ty, "a part lacks its checksum: the object gets none");
+        return Ok((Checksums::default(), None, parts));
+    };
+    if let Some(want) = combine::value(declared, alg) {
+        let bare = value.rsplit_once('-').filter(|_| ty == combine::COMPOSITE).map_or(value.as_str(), |(b, _)| b);
+        if want != &value && want != bare {
+            return Err(Error::BadDigest(format!("The {alg} you specified did not match the calculated checksum.")));
+        }
+    }
+    Ok((combine::only(alg, value), Some(ty.clone()), parts))
+}
+
+/// The whole-object checksums a CompleteMultipartUpload request declares.
+macro_rules! declared_checksums {
+    ($input:expr) => {
+        crate::meta::Checksums {
+            crc32: $input.checksum_crc32.clone(),
+            crc32c: $input.checksum_crc32c.clone(),
+            crc64nvme: $input.checksum_crc64nvme.clone(),
+            sha1: $input.checksum_sha1.clone(),
+            sha256: $input.checksum_sha256.clone(),
+        }
+    };
+}
+pub(crate) use declared_checksums;
 
 /// Buckets are never versioned: only the version `null` exists.
 pub(crate) fn only_null_version(v: Option<&str>) -> Result<(), Error> {

@@ -133,6 +133,32 @@ pub struct ObjectRecord {
     /// Id of the proof manifest recording this version.
     #[serde(default)]
     pub proof_id: String,
+    /// `COMPOSITE` or `FULL_OBJECT`: what `checksums` are of a multipart object completed
+    /// from an upload that declared a checksum algorithm (a composite value ends `-{parts}`).
+    /// `None` for other objects (their checksums are of the whole body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+    /// The parts of a multipart object, in order (empty for other objects and in records
+    /// older than it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<ObjectPartRecord>,
+}
+
+impl ObjectRecord {
+    /// The checksums of the whole body (a composite checksum is not one).
+    #[must_use]
+    pub fn whole_body_checksums(&self) -> Checksums {
+        if self.checksum_type.as_deref() == Some("COMPOSITE") { Checksums::default() } else { self.checksums.clone() }
+    }
+}
+
+/// One part of a completed multipart object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectPartRecord {
+    pub number: u32,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Checksums::is_empty")]
+    pub checksums: Checksums,
 }
 
 /// A multipart upload in progress.
@@ -147,6 +173,9 @@ pub struct UploadRecord {
     /// Checksum algorithm announced at creation (upper case), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<String>,
+    /// `COMPOSITE` or `FULL_OBJECT` when a checksum algorithm was announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
     #[serde(default)]
     pub owner: String,
 }
@@ -334,4 +363,27 @@ pub struct TopicRule {
     /// Content types accepted; empty: any.
     #[serde(default)]
     pub content_types: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_older_than_parts_and_checksum_types_load() {
+        let old = r#"{"size":3,"etag":"e-1","last_modified_ns":0,"segments":[{"blob":"b","size":3}],"multipart":true}"#;
+        let rec: ObjectRecord = serde_json::from_str(old).unwrap();
+        assert!(rec.parts.is_empty() && rec.checksum_type.is_none());
+        let up: UploadRecord = serde_json::from_str(r#"{"bucket":"b","key":"k","initiated_ns":0,"attrs":{},"checksum_algorithm":"CRC32"}"#).unwrap();
+        assert_eq!((up.checksum_algorithm.as_deref(), up.checksum_type), (Some("CRC32"), None));
+        let composite = ObjectRecord {
+            checksums: Checksums { sha256: Some("x-2".into()), ..Checksums::default() },
+            checksum_type: Some("COMPOSITE".into()),
+            parts: vec![ObjectPartRecord { number: 1, size: 3, checksums: Checksums::default() }],
+            ..rec
+        };
+        let again: ObjectRecord = serde_json::from_str(&serde_json::to_string(&composite).unwrap()).unwrap();
+        assert_eq!(again, composite);
+        assert!(again.whole_body_checksums().is_empty(), "a composite checksum is not of the whole body");
+    }
 }

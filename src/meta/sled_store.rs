@@ -1162,6 +1162,8 @@ mod tests {
             owner: String::new(),
             sha256: String::new(),
             proof_id: String::new(),
+            checksum_type: None,
+            parts: Vec::new(),
         }
     }
 
@@ -1261,6 +1263,7 @@ mod tests {
             attrs: ObjectAttrs::default(),
             tags: vec![],
             checksum_algorithm: None,
+            checksum_type: None,
             owner: String::new(),
         };
         s.upload_create("u1", &up, None).unwrap();
@@ -1287,6 +1290,7 @@ mod tests {
             attrs: ObjectAttrs::default(),
             tags: vec![],
             checksum_algorithm: None,
+            checksum_type: None,
             owner: String::new(),
         };
         let complete = |id: &str| {

@@ -56,6 +56,7 @@ const OPERATIONS: &[&str] = &[
     "PutObject",
     "GetObject",
     "HeadObject",
+    "GetObjectAttributes",
     "DeleteObject",
     "DeleteObjects",
     "CopyObject",

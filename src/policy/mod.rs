@@ -41,7 +41,7 @@ pub enum Access {
 pub fn classify(op: &str) -> Access {
     match op {
         "ListBuckets" => Access::ListBuckets,
-        "GetObject" | "HeadObject" | "ListObjects" | "ListObjectsV2" | "HeadBucket" | "GetBucketLocation" => Access::PublicRead,
+        "GetObject" | "HeadObject" | "GetObjectAttributes" | "ListObjects" | "ListObjectsV2" | "HeadBucket" | "GetBucketLocation" => Access::PublicRead,
         "ListObjectVersions"
         | "GetObjectTagging"
         | "GetObjectAcl"
@@ -622,6 +622,7 @@ mod tests {
     #[test]
     fn operations_are_classified() {
         assert_eq!(classify("GetObject"), Access::PublicRead);
+        assert_eq!(classify("GetObjectAttributes"), Access::PublicRead);
         assert_eq!(classify("ListMultipartUploads"), Access::Read);
         assert_eq!(classify("CompleteMultipartUpload"), Access::Write);
         assert_eq!(classify("DeleteBucket"), Access::Manage);

@@ -2,6 +2,7 @@
 //! manifests ([`manifest`]), and the gateway's signing key ([`Prover`]).
 
 pub mod cli;
+pub mod combine;
 pub mod hashing;
 pub mod manifest;
 

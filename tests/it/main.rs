@@ -2,6 +2,7 @@
 
 mod common;
 
+mod attributes;
 mod auth;
 mod buckets;
 mod conditional;

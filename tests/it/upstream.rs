@@ -424,6 +424,8 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             owner: ACCESS_KEY.into(),
             sha256: hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(body), hex_simd::AsciiCase::Lower),
             proof_id: proof_id.into(),
+            checksum_type: None,
+            parts: Vec::new(),
         },
         audit: AuditEntry {
             time_ns: 1,

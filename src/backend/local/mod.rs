@@ -179,6 +179,7 @@ crate::backend::s3_operations! { LocalBackend;
     multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
     multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     answers::list_parts(ListPartsInput) -> ListPartsOutput;
+    answers::get_object_attributes(GetObjectAttributesInput) -> GetObjectAttributesOutput;
     answers::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
     answers::get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
     answers::put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;

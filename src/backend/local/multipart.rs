@@ -22,12 +22,7 @@ pub(super) async fn create_multipart_upload(
     }
     b.bucket(&input.bucket)?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let algorithm = input.checksum_algorithm.take().map(|a| a.as_str().to_ascii_uppercase());
-    if let Some(alg) = &algorithm
-        && !crate::proof::hashing::ChecksumSet::default().add(alg)
-    {
-        return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
-    }
+    let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
     let record = UploadRecord {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
@@ -35,6 +30,7 @@ pub(super) async fn create_multipart_upload(
         attrs: attrs_from_input!(input),
         tags,
         checksum_algorithm: algorithm.clone(),
+        checksum_type: checksum_type.clone(),
         owner: Principal::of(&req).access_key,
     };
     let id = blobs::new_id();
@@ -46,6 +42,7 @@ pub(super) async fn create_multipart_upload(
         key: Some(record.key),
         upload_id: Some(id),
         checksum_algorithm: algorithm.map(ChecksumAlgorithm::from),
+        checksum_type: checksum_type.map(ChecksumType::from),
         ..Default::default()
     }))
 }
@@ -112,8 +109,10 @@ pub(super) async fn upload_part(b: &LocalBackend, mut req: S3Request<UploadPartI
     let input = &mut req.input;
     let number = part_number(input.part_number)?;
     let upload_id = input.upload_id.clone();
-    b.upload(&input.bucket, &input.key, &upload_id)?;
-    let expect = expected_from_input!(input);
+    let up = b.upload(&input.bucket, &input.key, &upload_id)?;
+    let mut expect = expected_from_input!(input);
+    // The upload's checksum is computed for every part, declared or not (completion needs it).
+    expect.algorithm = expect.algorithm.or(up.checksum_algorithm);
     let body = input.body.take();
     let body = declared_body(&req.headers, body);
     let (pending, digests) = b.ingest(&req, body, expect).await?;
@@ -136,11 +135,16 @@ pub(super) async fn upload_part(b: &LocalBackend, mut req: S3Request<UploadPartI
 pub(super) async fn upload_part_copy(b: &LocalBackend, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {
     let input = &req.input;
     let number = part_number(input.part_number)?;
-    b.upload(&input.bucket, &input.key, &input.upload_id)?;
+    let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let (_, _, src) = copy_source(b, &input.copy_source, &copy_source_conditions!(input))?;
+    // The upload's checksum, for completion.
+    let mut set = ChecksumSet::default();
+    if let Some(alg) = &up.checksum_algorithm {
+        set.add(alg);
+    }
     let range = copy_range(input.copy_source_range.as_deref(), src.size)?;
     let body = futures::StreamExt::map(b.blobs.read(&src.segments, range), |r| r.map_err(|e| Box::new(e) as s3s::StdError));
-    let (pending, hasher) = b.blobs.write(Box::pin(body), BodyHasher::new(ChecksumSet::default()), b.opts.max_object_size).await?;
+    let (pending, hasher) = b.blobs.write(Box::pin(body), BodyHasher::new(set), b.opts.max_object_size).await?;
     let digests = hasher.finish();
     let segment = b.blobs.install(pending).await?;
     let part = PartRecord { number, blob: segment.blob, size: segment.size, etag: digests.md5_hex(), last_modified_ns: now_ns(), checksums: digests.checksums };
@@ -170,6 +174,7 @@ pub(super) async fn complete_multipart_upload(
     };
     let stored = b.store.part_list(&upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
+    let (checksums, checksum_type, parts) = completed_checksum(&up, &requested, &chosen, &declared_checksums!(input))?;
     let etag_value = multipart_etag(&chosen)?;
     let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
     // The SHA-256 of the whole object: its parts read in order, streamed, once.
@@ -183,11 +188,13 @@ pub(super) async fn complete_multipart_upload(
         segments,
         multipart: true,
         attrs: up.attrs,
-        checksums: Checksums::default(),
+        checksums,
         tags: up.tags,
         owner: up.owner,
         sha256,
         proof_id: String::new(),
+        checksum_type,
+        parts,
     };
     audit.bytes = record.size;
     let completes = Completes::Multipart { upload: &upload_id, parts: &digest };

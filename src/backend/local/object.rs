@@ -39,6 +39,8 @@ pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInp
         owner: Principal::of(&req).access_key,
         sha256: digests.sha256,
         proof_id: String::new(),
+        checksum_type: None,
+        parts: Vec::new(),
     };
     let audit = crate::audit::entry(&req, "PutObject", &req.input.bucket, &req.input.key, record.size);
     let record = commit(b, &req.input.bucket, &req.input.key, record, &precondition, None, &audit).await?;
@@ -163,10 +165,15 @@ fn select(rec: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>) -
     }
 }
 
-/// The checksums to return: only when asked, and only for a whole object.
-fn returned_checksums(rec: &ObjectRecord, mode: Option<&ChecksumMode>, sel: &Selection) -> Checksums {
-    let whole = sel.range.start == 0 && sel.range.end == rec.size;
-    if whole && !rec.multipart && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) { rec.checksums.clone() } else { Checksums::default() }
+/// The checksums to return, with their type: only when asked, and only for a whole object
+/// (a multipart object's are composite or full-object, per its upload).
+fn returned_checksums(rec: &ObjectRecord, mode: Option<&ChecksumMode>, sel: &Selection) -> (Checksums, Option<String>) {
+    let whole = sel.range.start == 0 && sel.range.end == rec.size && (!rec.multipart || sel.parts_count.is_none());
+    if whole && !rec.checksums.is_empty() && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) {
+        (rec.checksums.clone(), Some(rec.checksum_type.clone().unwrap_or_else(|| crate::proof::combine::FULL_OBJECT.to_owned())))
+    } else {
+        (Checksums::default(), None)
+    }
 }
 
 fn tag_count(rec: &ObjectRecord) -> Option<i32> {
@@ -186,8 +193,10 @@ fn read_selected(
     let rec = b.object(bucket, key)?;
     check_read_conditions(&rec, &r.conditions)?;
     let sel = select(&rec, r.range, r.part_number)?;
+    let (checksums, checksum_type) = returned_checksums(&rec, r.checksum_mode, &sel);
     let read = ObjectRead {
-        checksums: returned_checksums(&rec, r.checksum_mode, &sel),
+        checksums,
+        checksum_type,
         content_length: Some(i64::try_from(sel.range.end - sel.range.start).unwrap_or(i64::MAX)),
         content_range: sel.content_range.clone(),
         etag: rec.etag.clone(),
@@ -302,6 +311,8 @@ pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectI
         // The same bytes (hard links): the source's digest, which scrub re-checks.
         sha256: src.sha256.clone(),
         proof_id: String::new(),
+        checksum_type: src.checksum_type.clone(),
+        parts: src.parts.clone(),
     };
     let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, record.size);
     let record = commit(b, &req.input.bucket, &req.input.key, record, &crate::meta::Precondition::None, None, &audit).await?;
@@ -341,6 +352,8 @@ mod tests {
             checksums: Checksums::default(),
             tags: vec![],
             owner: String::new(),
+            checksum_type: None,
+            parts: Vec::new(),
             sha256: String::new(),
             proof_id: String::new(),
         }

@@ -133,6 +133,8 @@ fn listed(size: u64, etag: &str, last_modified: &str) -> ObjectRecord {
         owner: String::new(),
         sha256: String::new(),
         proof_id: String::new(),
+        checksum_type: None,
+        parts: Vec::new(),
     }
 }
 

@@ -272,6 +272,8 @@ impl UpstreamBackend {
                 owner: m.principal.clone(),
                 sha256: m.sha256.clone(),
                 proof_id: m.id.clone(),
+                checksum_type: None,
+                parts: Vec::new(),
             };
             store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
             report.objects_indexed += 1;

@@ -221,6 +221,7 @@ crate::backend::s3_operations! { UpstreamBackend;
     multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
     multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     answers::list_parts(ListPartsInput) -> ListPartsOutput;
+    object::get_object_attributes(GetObjectAttributesInput) -> GetObjectAttributesOutput;
     answers::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
     object::get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
     object::put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;

@@ -25,12 +25,7 @@ pub(super) async fn create_multipart_upload(
     check_key(&input.key)?;
     let place = b.place(&input.bucket)?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let algorithm = input.checksum_algorithm.take().map(|a| a.as_str().to_ascii_uppercase());
-    if let Some(alg) = &algorithm
-        && !crate::proof::hashing::ChecksumSet::default().add(alg)
-    {
-        return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
-    }
+    let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
     let record = UploadRecord {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
@@ -38,11 +33,13 @@ pub(super) async fn create_multipart_upload(
         attrs: attrs_from_input!(input),
         tags,
         checksum_algorithm: algorithm.clone(),
+        checksum_type: checksum_type.clone(),
         owner: Principal::of(&req).access_key,
     };
     let call = with_attrs(Call::new(Method::POST, &place.bucket, &place.key(&record.key)).query("uploads", ""), &record.attrs)
         .header_opt("x-amz-tagging", req.input.tagging.as_ref())
-        .header_opt("x-amz-checksum-algorithm", algorithm.as_ref());
+        .header_opt("x-amz-checksum-algorithm", algorithm.as_ref())
+        .header_opt("x-amz-checksum-type", checksum_type.as_ref());
     let resp = b.client.send(&call, Bytes::new()).await?;
     let started: xml::Initiated = xml::parse(&b.client.xml(resp).await?)?;
     if started.upload_id.is_empty() {
@@ -56,6 +53,7 @@ pub(super) async fn create_multipart_upload(
         key: Some(record.key),
         upload_id: Some(started.upload_id),
         checksum_algorithm: algorithm.map(ChecksumAlgorithm::from),
+        checksum_type: checksum_type.map(ChecksumType::from),
         ..Default::default()
     }))
 }
@@ -79,9 +77,11 @@ pub(super) async fn upload_part(b: &UpstreamBackend, mut req: S3Request<UploadPa
     let number = part_number(req.input.part_number)?;
     let declared = body_length(&req, req.input.content_length);
     let input = &mut req.input;
-    b.upload(&input.bucket, &input.key, &input.upload_id)?;
+    let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let place = b.place(&input.bucket)?;
-    let expect = expected_from_input!(input);
+    let mut expect = expected_from_input!(input);
+    // The upload's checksum is computed for every part, declared or not (completion needs it).
+    expect.algorithm = expect.algorithm.or(up.checksum_algorithm);
     let body = input.body.take();
     let body = declared_body(&req.headers, body);
     let (body, length, _spooled) = super::object::sized(b, declared, body).await?;
@@ -179,6 +179,7 @@ pub(super) async fn complete_multipart_upload(
     let stored = b.store.part_list(&upload_id)?;
     let chosen = chosen_parts(&requested, &stored)?;
     let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
+    let (checksums, checksum_type, parts) = completed_checksum(&up, &requested, &chosen, &declared_checksums!(input))?;
     if !precondition.holds(b.store.object_get(&bucket, &key)?.as_ref()) {
         return Err(Error::PreconditionFailed);
     }
@@ -199,11 +200,13 @@ pub(super) async fn complete_multipart_upload(
         segments: Vec::new(),
         multipart: true,
         attrs: up.attrs,
-        checksums: crate::meta::Checksums::default(),
+        checksums,
         tags: up.tags,
         owner: up.owner,
         sha256,
         proof_id: String::new(),
+        checksum_type,
+        parts,
     };
     audit.bytes = rec.size;
     let completes = Completes::Multipart { upload: &upload_id, parts: &digest };

@@ -225,6 +225,8 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
         owner: Principal::of(&req).access_key,
         sha256: String::new(),
         proof_id: String::new(),
+        checksum_type: None,
+        parts: Vec::new(),
     };
     let audit = crate::audit::entry(&req, "PutObject", &bucket, &key, length);
     // The gateway records the write (durably) while the upstream stores the bytes, as soon
@@ -337,6 +339,7 @@ fn describe(h: &HeaderMap) -> ObjectRead {
             sha1: s("x-amz-checksum-sha1"),
             sha256: s("x-amz-checksum-sha256"),
         },
+        checksum_type: s("x-amz-checksum-type"),
     }
 }
 
@@ -390,15 +393,17 @@ fn recorded(b: &UpstreamBackend, bucket: &str, key: &str, etag: &str) -> Option<
     b.store.object_get(bucket, key).ok().flatten().filter(|r| r.etag == etag)
 }
 
-/// Picks the index's checksums for a whole-object read asked with checksum mode, when the
-/// upstream returned none.
+/// Picks the index's checksums for a whole-object read asked with checksum mode: computed
+/// by the gateway on the same bytes (a multipart object's per its upload's type, which an
+/// upstream may not support), they replace the upstream's.
 fn merge_checksums(d: &mut ObjectRead, rec: Option<&ObjectRecord>, mode: Option<&ChecksumMode>) {
-    if d.checksums.is_empty()
-        && d.content_range.is_none()
+    if d.content_range.is_none()
         && mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
-        && let Some(r) = rec.filter(|r| !r.multipart)
+        && d.parts_count.is_none()
+        && let Some(r) = rec.filter(|r| !r.checksums.is_empty())
     {
         d.checksums = r.checksums.clone();
+        d.checksum_type = Some(r.checksum_type.clone().unwrap_or_else(|| crate::proof::combine::FULL_OBJECT.to_owned()));
     }
 }
 
@@ -415,6 +420,47 @@ pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInpu
         proof_headers(&mut resp.headers, rec);
     }
     Ok(resp)
+}
+
+/// GetObjectAttributes: from the index record when the gateway wrote the version the
+/// upstream holds (same ETag), else from the upstream's HEAD (size, ETag, checksums asked
+/// with checksum mode, the part count of a multipart ETag).
+pub(super) async fn get_object_attributes(
+    b: &UpstreamBackend,
+    req: S3Request<GetObjectAttributesInput>,
+) -> Result<S3Response<GetObjectAttributesOutput>, Error> {
+    use crate::backend::answers::{WantedAttributes, object_attributes};
+    let input = req.input;
+    let wanted = WantedAttributes::of(&input)?;
+    only_null_version(input.version_id.as_deref())?;
+    let place = b.place(&input.bucket)?;
+    let head = b.call(Call::new(Method::HEAD, &place.bucket, &place.key(&input.key)).header("x-amz-checksum-mode", "ENABLED")).await.map_err(missing_key)?;
+    let read = describe(head.headers());
+    let rec = match recorded(b, &input.bucket, &input.key, &read.etag) {
+        Some(rec) => rec,
+        None => {
+            let composite = [&read.checksums.crc32, &read.checksums.crc32c, &read.checksums.sha1, &read.checksums.sha256]
+                .iter()
+                .any(|v| v.as_ref().is_some_and(|v| v.contains('-')));
+            let checksum_type = read.checksum_type.clone().or_else(|| composite.then(|| crate::proof::combine::COMPOSITE.to_owned()));
+            ObjectRecord {
+                size: read.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                multipart: read.etag.contains('-'),
+                etag: read.etag,
+                last_modified_ns: read.last_modified.map_or(0, |t| time::OffsetDateTime::from(t).unix_timestamp_nanos()),
+                segments: Vec::new(),
+                attrs: ObjectAttrs::default(),
+                checksums: read.checksums,
+                tags: Vec::new(),
+                owner: String::new(),
+                sha256: String::new(),
+                proof_id: String::new(),
+                checksum_type,
+                parts: Vec::new(),
+            }
+        }
+    };
+    Ok(S3Response::new(object_attributes(&rec, &wanted, &input)))
 }
 
 /// A 404 from a key read is `NoSuchKey` (HEAD answers carry no code).
@@ -540,11 +586,11 @@ pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObje
     // The same bytes as the source: its recorded digest if the index knows that version,
     // else read back once.
     let src = b.store.object_get(&src_bucket, &src_key)?.filter(|s| s.etag == new_etag && !s.sha256.is_empty());
-    let (size, sha256, checksums, multipart, old_attrs, old_tags) = match src {
-        Some(s) => (s.size, s.sha256, s.checksums, s.multipart, s.attrs, s.tags),
+    let (size, sha256, checksums, multipart, old_attrs, old_tags, checksum_type, parts) = match src {
+        Some(s) => (s.size, s.sha256, s.checksums, s.multipart, s.attrs, s.tags, s.checksum_type, s.parts),
         None => {
             let (size, sha) = hash_back(b, &bucket, &key).await?;
-            (size, sha, Checksums::default(), new_etag.contains('-'), ObjectAttrs::default(), Vec::new())
+            (size, sha, Checksums::default(), new_etag.contains('-'), ObjectAttrs::default(), Vec::new(), None, Vec::new())
         }
     };
     let rec = ObjectRecord {
@@ -559,6 +605,8 @@ pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObje
         owner: Principal::of(&req).access_key,
         sha256,
         proof_id: String::new(),
+        checksum_type,
+        parts,
     };
     let audit = crate::audit::entry(&req, "CopyObject", &bucket, &key, rec.size);
     let rec = record(b, &place, &bucket, &key, rec, None, &audit).await?;

@@ -44,7 +44,7 @@ impl Relocation for UpstreamBackend {
         let object = || with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(key)), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
         let parts: Vec<u64> = rec.segments.iter().map(|s| s.size).collect();
         if !rec.multipart || parts.is_empty() {
-            let call = with_checksums(object(), &rec.checksums).header_opt("content-md5", expect.content_md5.as_ref());
+            let call = with_checksums(object(), &rec.whole_body_checksums()).header_opt("content-md5", expect.content_md5.as_ref());
             let (headers, _) = send_upload(self, BodyCheck::expecting(expect)?, call, Some(StreamingBlob::wrap(body)), rec.size, Default::default()).await?;
             return self.same_etag(&place, key, &etag_of(&headers), &rec.etag).await;
         }
