@@ -441,6 +441,37 @@ pub(crate) fn owner(tenant: &str) -> Owner {
     Owner { id: Some(tenant.to_owned()), display_name: Some(tenant.to_owned()) }
 }
 
+/// The headers of a 304 answer, of those an object's 200 answer has (`headers`): its
+/// validators and caching headers, as RFC 9110 asks and AWS answers.
+pub(crate) fn not_modified_headers(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::new();
+    for name in [http::header::ETAG, http::header::LAST_MODIFIED, http::header::CACHE_CONTROL, http::header::EXPIRES] {
+        if let Some(v) = headers.get(&name) {
+            out.insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// The 304 of a read of `rec`, with its `ETag`, `Last-Modified` and caching headers.
+pub(crate) fn not_modified(rec: &crate::meta::ObjectRecord) -> Error {
+    let mut headers = http::HeaderMap::new();
+    let mut put = |name: http::header::HeaderName, value: &str| {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    put(http::header::ETAG, &format!("\"{}\"", rec.etag));
+    put(http::header::LAST_MODIFIED, &http_date(&timestamp(rec.last_modified_ns)));
+    if let Some(v) = &rec.attrs.cache_control {
+        put(http::header::CACHE_CONTROL, v);
+    }
+    if let Some(v) = &rec.attrs.expires {
+        put(http::header::EXPIRES, v);
+    }
+    Error::NotModified(Box::new(headers))
+}
+
 /// `If-Match` / `If-None-Match` of a write as a store precondition.
 pub(crate) fn write_precondition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> Result<Precondition, Error> {
     match (if_match, if_none_match) {

@@ -1,5 +1,6 @@
 use crate::common::*;
 
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 #[tokio::test]
@@ -66,4 +67,37 @@ async fn conditional_multipart_completion() {
     c.complete_multipart_upload().bucket(&b).key("k").upload_id(id).multipart_upload(done).send().await.unwrap();
     let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), b"part");
+}
+
+/// A header of an SDK error's raw answer.
+fn error_header<E, R: std::fmt::Debug>(e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response<R>>, name: &str) -> Option<String> {
+    e.raw_response().and_then(|r| r.headers().get(name)).map(str::to_owned)
+}
+
+#[tokio::test]
+async fn not_modified_answers_carry_etag_and_last_modified() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("cond-304").await;
+    let put = c.put_object().bucket(&b).key("k").body(b"v1".to_vec().into()).send().await.unwrap();
+    let etag = put.e_tag().unwrap().to_owned();
+    let head = c.head_object().bucket(&b).key("k").send().await.unwrap();
+    let modified = head.last_modified().unwrap().fmt(DateTimeFormat::HttpDate).unwrap();
+    let future = DateTime::from_secs(4_000_000_000);
+
+    let e = c.get_object().bucket(&b).key("k").if_none_match(&etag).send().await.unwrap_err();
+    assert_eq!(status(&e), 304);
+    assert_eq!(error_header(&e, "etag").as_deref(), Some(etag.as_str()));
+    assert_eq!(error_header(&e, "last-modified").as_deref(), Some(modified.as_str()));
+    let e = c.get_object().bucket(&b).key("k").if_modified_since(future).send().await.unwrap_err();
+    assert_eq!(status(&e), 304);
+    assert_eq!(error_header(&e, "etag").as_deref(), Some(etag.as_str()));
+    assert_eq!(error_header(&e, "last-modified").as_deref(), Some(modified.as_str()));
+    let e = c.head_object().bucket(&b).key("k").if_none_match(&etag).send().await.unwrap_err();
+    assert_eq!(status(&e), 304);
+    assert_eq!(error_header(&e, "etag").as_deref(), Some(etag.as_str()));
+    assert_eq!(error_header(&e, "last-modified").as_deref(), Some(modified.as_str()));
+    let e = c.head_object().bucket(&b).key("k").if_modified_since(future).send().await.unwrap_err();
+    assert_eq!(status(&e), 304);
+    assert_eq!(error_header(&e, "etag").as_deref(), Some(etag.as_str()));
 }

@@ -110,17 +110,17 @@ fn check_read_conditions(rec: &ObjectRecord, c: &ReadConditions<'_>) -> Result<(
         }
     }
     match c.if_none_match {
-        Some(ETagCondition::Any) => return Err(Error::NotModified),
+        Some(ETagCondition::Any) => return Err(not_modified(rec)),
         Some(ETagCondition::ETag(e)) => {
             if current.weak_cmp(e) {
-                return Err(Error::NotModified);
+                return Err(not_modified(rec));
             }
         }
         None => {
             if let Some(t) = c.if_modified_since
                 && modified <= secs(t)
             {
-                return Err(Error::NotModified);
+                return Err(not_modified(rec));
             }
         }
     }
@@ -263,7 +263,7 @@ pub(super) fn copy_source(b: &LocalBackend, source: &CopySource, conditions: &Re
     let (bucket, key) = copy_source_location(source)?;
     let rec = b.object(bucket, key)?;
     // For copies a failed If-None-Match / If-Modified-Since is 412, not 304.
-    check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified) { Error::PreconditionFailed } else { e })?;
+    check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
     Ok((bucket.to_string(), key.to_string(), rec))
 }
 
@@ -381,9 +381,9 @@ mod tests {
         assert!(check_read_conditions(&r, &c(Some(&m), None, None, Some(&early))).is_ok());
         assert!(matches!(check_read_conditions(&r, &c(Some(&other), None, None, None)), Err(Error::PreconditionFailed)));
         assert!(matches!(check_read_conditions(&r, &c(None, None, None, Some(&early))), Err(Error::PreconditionFailed)));
-        assert!(matches!(check_read_conditions(&r, &c(None, Some(&m), None, None)), Err(Error::NotModified)));
+        assert!(matches!(check_read_conditions(&r, &c(None, Some(&m), None, None)), Err(Error::NotModified(_))));
         assert!(check_read_conditions(&r, &c(None, Some(&other), Some(&late), None)).is_ok());
-        assert!(matches!(check_read_conditions(&r, &c(None, None, Some(&late), None)), Err(Error::NotModified)));
+        assert!(matches!(check_read_conditions(&r, &c(None, None, Some(&late), None)), Err(Error::NotModified(_))));
         assert!(check_read_conditions(&r, &c(None, None, Some(&early), None)).is_ok());
     }
 }
