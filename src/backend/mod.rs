@@ -146,6 +146,7 @@ impl From<crate::meta::Error> for Error {
             M::PreconditionFailed => Self::PreconditionFailed,
             M::BucketNotEmpty => Self::BucketNotEmpty,
             M::NoSuchUpload => Self::NoSuchUpload,
+            M::NoSuchKey => Self::NoSuchKey,
             M::QuotaExceeded(why) => Self::QuotaExceeded(why),
             e @ (M::Storage(_) | M::StorageFull(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }

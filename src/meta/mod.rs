@@ -22,6 +22,9 @@ pub enum Error {
     BucketNotEmpty,
     #[error("no such upload")]
     NoSuchUpload,
+    /// A precondition needed the key to exist (`If-Match`), and it does not.
+    #[error("no such key")]
+    NoSuchKey,
     #[error("already exists")]
     AlreadyExists,
     #[error("not found")]
@@ -66,6 +69,19 @@ impl Precondition {
             (Self::ETagIs(etag), Some(cur)) => cur.etag == *etag,
             (Self::Is(rec), Some(cur)) => **rec == *cur,
             _ => false,
+        }
+    }
+
+    /// Whether the precondition holds of `current`, and if not, the error S3 answers: a
+    /// key that `If-Match` needs and that does not exist is `NoSuchKey` (404), any other
+    /// failure `PreconditionFailed` (412).
+    pub fn check(&self, current: Option<&ObjectRecord>) -> Result<()> {
+        if self.holds(current) {
+            Ok(())
+        } else if current.is_none() && matches!(self, Self::Present | Self::ETagIs(_)) {
+            Err(Error::NoSuchKey)
+        } else {
+            Err(Error::PreconditionFailed)
         }
     }
 }

@@ -14,8 +14,6 @@ async fn conditional_puts_answer_412() {
     assert_eq!(code(e.as_service_error().unwrap()), "PreconditionFailed");
     let e = c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).if_match("\"stale\"").send().await.unwrap_err();
     assert_eq!(status(&e), 412);
-    let e = c.put_object().bucket(&b).key("absent").body(b"2".to_vec().into()).if_match(v1.e_tag().unwrap()).send().await.unwrap_err();
-    assert_eq!(status(&e), 412);
     c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).if_match(v1.e_tag().unwrap()).send().await.unwrap();
     let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), b"2");
@@ -100,4 +98,35 @@ async fn not_modified_answers_carry_etag_and_last_modified() {
     let e = c.head_object().bucket(&b).key("k").if_modified_since(future).send().await.unwrap_err();
     assert_eq!(status(&e), 304);
     assert_eq!(error_header(&e, "etag").as_deref(), Some(etag.as_str()));
+}
+
+#[tokio::test]
+async fn if_match_on_a_missing_key_is_no_such_key() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("cond-missing").await;
+    let e = c.put_object().bucket(&b).key("absent").body(b"x".to_vec().into()).if_match("\"0123456789abcdef0123456789abcdef\"").send().await.unwrap_err();
+    assert_eq!(status(&e), 404);
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchKey");
+    let e = c.put_object().bucket(&b).key("absent").body(b"x".to_vec().into()).if_match("*").send().await.unwrap_err();
+    assert_eq!(status(&e), 404);
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchKey");
+    c.head_object().bucket(&b).key("absent").send().await.unwrap_err();
+    // An object that exists with another ETag is still a 412.
+    c.put_object().bucket(&b).key("present").body(b"x".to_vec().into()).send().await.unwrap();
+    let e = c.put_object().bucket(&b).key("present").body(b"y".to_vec().into()).if_match("\"0123456789abcdef0123456789abcdef\"").send().await.unwrap_err();
+    assert_eq!(status(&e), 412);
+}
+
+#[tokio::test]
+async fn if_none_match_with_an_etag_on_writes_is_not_implemented_as_on_aws() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("cond-inm-etag").await;
+    let v1 = c.put_object().bucket(&b).key("k").body(b"1".to_vec().into()).send().await.unwrap();
+    let e = c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).if_none_match(v1.e_tag().unwrap()).send().await.unwrap_err();
+    assert_eq!(status(&e), 501);
+    assert_eq!(code(e.as_service_error().unwrap()), "NotImplemented");
+    let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(got.as_ref(), b"1", "nothing was written");
 }

@@ -17,9 +17,7 @@ pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInp
     b.bucket(&input.bucket)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     // Fail fast before reading the body; the transaction re-checks authoritatively.
-    if !precondition.holds(b.store.object_get(&input.bucket, &input.key)?.as_ref()) {
-        return Err(Error::PreconditionFailed);
-    }
+    precondition.check(b.store.object_get(&input.bucket, &input.key)?.as_ref())?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let attrs = attrs_from_input!(input);
     let expect = expected_from_input!(input);

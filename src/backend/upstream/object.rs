@@ -147,7 +147,7 @@ pub(super) fn etag_of(h: &HeaderMap) -> String {
 
 /// Checks a write's precondition against the index (under the key's lock).
 fn check_precondition(b: &UpstreamBackend, bucket: &str, key: &str, p: &Precondition) -> Result<(), Error> {
-    if p.holds(b.store.object_get(bucket, key)?.as_ref()) { Ok(()) } else { Err(Error::PreconditionFailed) }
+    Ok(p.check(b.store.object_get(bucket, key)?.as_ref())?)
 }
 
 /// Refuses early a write that would exceed a quota (the index re-checks at commit).
