@@ -484,6 +484,32 @@ pub(crate) fn write_precondition(if_match: Option<&ETagCondition>, if_none_match
     }
 }
 
+/// The conditions of a delete (`If-Match`, `x-amz-if-match-size`,
+/// `x-amz-if-match-last-modified-time`, or the `ETag`, `Size` and `LastModifiedTime` of a
+/// DeleteObjects entry) as a store precondition. A missing key is `NoSuchKey` if `If-Match`
+/// was given, else deleted as any delete is.
+pub(crate) fn delete_precondition(if_match: Option<&ETagCondition>, size: Option<i64>, modified: Option<&Timestamp>) -> Result<Precondition, Error> {
+    if if_match.is_none() && size.is_none() && modified.is_none() {
+        return Ok(Precondition::None);
+    }
+    let size = size.map(|s| u64::try_from(s).map_err(|_| Error::InvalidArgument("The size must not be negative".into()))).transpose()?;
+    Ok(Precondition::Matches {
+        exists: if_match.is_some(),
+        etag: match if_match {
+            Some(ETagCondition::ETag(e)) => Some(e.value().to_owned()),
+            Some(ETagCondition::Any) | None => None,
+        },
+        size,
+        modified_secs: modified.map(|t| time::OffsetDateTime::from(t.clone()).unix_timestamp()),
+    })
+}
+
+/// The conditions of one DeleteObjects entry (its `ETag`, `Size` and `LastModifiedTime`).
+pub(crate) fn entry_precondition(obj: &s3s::dto::ObjectIdentifier) -> Result<Precondition, Error> {
+    let if_match = obj.e_tag.as_ref().map(|e| if e.value() == "*" { ETagCondition::Any } else { ETagCondition::ETag(e.clone()) });
+    delete_precondition(if_match.as_ref(), obj.size, obj.last_modified_time.as_ref())
+}
+
 /// Parses an `x-amz-tagging` header (URL query form) into tags, with S3's limits.
 pub(crate) fn parse_tagging_header(h: Option<&str>) -> Result<Vec<(String, String)>, Error> {
     let Some(h) = h else { return Ok(Vec::new()) };

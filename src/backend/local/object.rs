@@ -225,11 +225,19 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
     Ok(resp)
 }
 
-/// Deletes one key; deleting a missing key succeeds, as in S3.
-async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+/// Deletes one key if `precondition` holds; deleting a missing key succeeds, as in S3,
+/// unless `If-Match` asked for it.
+async fn delete_key(
+    b: &LocalBackend,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    precondition: &crate::meta::Precondition,
+    audit: &crate::meta::AuditEntry,
+) -> Result<(), Error> {
     only_null_version(version_id)?;
     check_key(key)?;
-    if let Some(old) = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await? {
+    if let Some(old) = b.index.delete(bucket, key, precondition, audit).await? {
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
     }
     Ok(())
@@ -238,7 +246,8 @@ async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Optio
 pub(super) async fn delete_object(b: &LocalBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
     let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &audit).await?;
+    let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
+    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
     Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
@@ -250,7 +259,10 @@ pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObject
     let mut outcomes = Vec::with_capacity(objects.len());
     for obj in objects {
         audit.key.clone_from(&obj.key);
-        let r = delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &audit).await;
+        let r = match entry_precondition(&obj) {
+            Ok(precondition) => delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &precondition, &audit).await,
+            Err(e) => Err(e),
+        };
         outcomes.push((obj, r));
     }
     Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
