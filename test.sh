@@ -66,13 +66,15 @@ it_tests() {
 # both backends itself: local backend only.
 LOCAL_ONLY=(crash:: migrate::)
 # Tests that read stored bytes on disk (the tollgate upstream's; moto keeps none), and
-# tests of behaviour moto lacks (compat/MOTO.md): copy-source conditions, GET ?partNumber.
+# tests of behaviour moto lacks (compat/MOTO.md): copy-source conditions, GET ?partNumber,
+# Last-Modified on a GET's 304.
 NOT_ON_MOTO=(
   hostile::a_body_shorter_than_its_content_length_stores_nothing
   hostile::a_stalled_upload_times_out_and_stores_nothing
   proofs::scrub_and_verify_find_a_tampered_blob
   objects::copies_follow_directives_and_source_conditions
   multipart::multipart_upload_complete_and_part_reads
+  conditional::not_modified_answers_carry_etag_and_last_modified
 )
 
 # shellcheck source=compat/net.sh

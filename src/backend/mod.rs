@@ -42,8 +42,10 @@ pub enum Error {
     BucketAlreadyExists,
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,
+    /// A read's `If-None-Match` / `If-Modified-Since` (304), with the headers the answer
+    /// carries (`ETag`, `Last-Modified`, ...).
     #[error("Not Modified")]
-    NotModified,
+    NotModified(Box<http::HeaderMap>),
     #[error("The requested range is not satisfiable")]
     InvalidRange,
     #[error("The requested partnumber is not satisfiable")]
@@ -144,6 +146,7 @@ impl From<crate::meta::Error> for Error {
             M::PreconditionFailed => Self::PreconditionFailed,
             M::BucketNotEmpty => Self::BucketNotEmpty,
             M::NoSuchUpload => Self::NoSuchUpload,
+            M::NoSuchKey => Self::NoSuchKey,
             M::QuotaExceeded(why) => Self::QuotaExceeded(why),
             e @ (M::Storage(_) | M::StorageFull(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }
@@ -161,7 +164,7 @@ impl From<Error> for S3Error {
             Error::BucketAlreadyOwnedByYou => C::BucketAlreadyOwnedByYou,
             Error::BucketAlreadyExists => C::BucketAlreadyExists,
             Error::PreconditionFailed => C::PreconditionFailed,
-            Error::NotModified => C::NotModified,
+            Error::NotModified(_) => C::NotModified,
             Error::InvalidRange => C::InvalidRange,
             Error::InvalidPartNumber => C::Custom("InvalidPartNumber".into()),
             Error::MalformedXml(_) => C::MalformedXML,
@@ -194,6 +197,8 @@ impl From<Error> for S3Error {
                 let mut err = S3Error::with_message(code, e.to_string());
                 match e {
                     Error::InvalidPartNumber => err.set_status_code(http::StatusCode::BAD_REQUEST),
+                    // s3s answers an error's headers in place of its own (the 304 has no body).
+                    Error::NotModified(headers) => err.set_headers(*headers),
                     // A custom code has no status of its own in s3s (it would be a 500).
                     Error::ContentSha256Mismatch => err.set_status_code(http::StatusCode::BAD_REQUEST),
                     Error::QuotaExceeded(_) => err.set_status_code(http::StatusCode::FORBIDDEN),

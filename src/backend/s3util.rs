@@ -468,6 +468,37 @@ pub(crate) fn owner(tenant: &str) -> Owner {
     Owner { id: Some(tenant.to_owned()), display_name: Some(tenant.to_owned()) }
 }
 
+/// The headers of a 304 answer, of those an object's 200 answer has (`headers`): its
+/// validators and caching headers, as RFC 9110 asks and AWS answers.
+pub(crate) fn not_modified_headers(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::new();
+    for name in [http::header::ETAG, http::header::LAST_MODIFIED, http::header::CACHE_CONTROL, http::header::EXPIRES] {
+        if let Some(v) = headers.get(&name) {
+            out.insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// The 304 of a read of `rec`, with its `ETag`, `Last-Modified` and caching headers.
+pub(crate) fn not_modified(rec: &crate::meta::ObjectRecord) -> Error {
+    let mut headers = http::HeaderMap::new();
+    let mut put = |name: http::header::HeaderName, value: &str| {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    put(http::header::ETAG, &format!("\"{}\"", rec.etag));
+    put(http::header::LAST_MODIFIED, &http_date(&timestamp(rec.last_modified_ns)));
+    if let Some(v) = &rec.attrs.cache_control {
+        put(http::header::CACHE_CONTROL, v);
+    }
+    if let Some(v) = &rec.attrs.expires {
+        put(http::header::EXPIRES, v);
+    }
+    Error::NotModified(Box::new(headers))
+}
+
 /// `If-Match` / `If-None-Match` of a write as a store precondition.
 pub(crate) fn write_precondition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> Result<Precondition, Error> {
     match (if_match, if_none_match) {
@@ -478,6 +509,32 @@ pub(crate) fn write_precondition(if_match: Option<&ETagCondition>, if_none_match
         (None, Some(ETagCondition::ETag(_))) => Err(Error::NotImplemented("If-None-Match on writes supports only '*'")),
         (None, None) => Ok(Precondition::None),
     }
+}
+
+/// The conditions of a delete (`If-Match`, `x-amz-if-match-size`,
+/// `x-amz-if-match-last-modified-time`, or the `ETag`, `Size` and `LastModifiedTime` of a
+/// DeleteObjects entry) as a store precondition. A missing key is `NoSuchKey` if `If-Match`
+/// was given, else deleted as any delete is.
+pub(crate) fn delete_precondition(if_match: Option<&ETagCondition>, size: Option<i64>, modified: Option<&Timestamp>) -> Result<Precondition, Error> {
+    if if_match.is_none() && size.is_none() && modified.is_none() {
+        return Ok(Precondition::None);
+    }
+    let size = size.map(|s| u64::try_from(s).map_err(|_| Error::InvalidArgument("The size must not be negative".into()))).transpose()?;
+    Ok(Precondition::Matches {
+        exists: if_match.is_some(),
+        etag: match if_match {
+            Some(ETagCondition::ETag(e)) => Some(e.value().to_owned()),
+            Some(ETagCondition::Any) | None => None,
+        },
+        size,
+        modified_secs: modified.map(|t| time::OffsetDateTime::from(t.clone()).unix_timestamp()),
+    })
+}
+
+/// The conditions of one DeleteObjects entry (its `ETag`, `Size` and `LastModifiedTime`).
+pub(crate) fn entry_precondition(obj: &s3s::dto::ObjectIdentifier) -> Result<Precondition, Error> {
+    let if_match = obj.e_tag.as_ref().map(|e| if e.value() == "*" { ETagCondition::Any } else { ETagCondition::ETag(e.clone()) });
+    delete_precondition(if_match.as_ref(), obj.size, obj.last_modified_time.as_ref())
 }
 
 /// Parses an `x-amz-tagging` header (URL query form) into tags, with S3's limits.

@@ -22,6 +22,9 @@ pub enum Error {
     BucketNotEmpty,
     #[error("no such upload")]
     NoSuchUpload,
+    /// A precondition needed the key to exist (`If-Match`), and it does not.
+    #[error("no such key")]
+    NoSuchKey,
     #[error("already exists")]
     AlreadyExists,
     #[error("not found")]
@@ -56,6 +59,10 @@ pub enum Precondition {
     /// The key must hold exactly this record (a background repair must not undo a
     /// write made since it looked).
     Is(Box<ObjectRecord>),
+    /// A conditional delete's: the current object must have every given attribute
+    /// (`If-Match`'s ETag, `x-amz-if-match-size`, `x-amz-if-match-last-modified-time` in
+    /// whole seconds); a missing key holds unless `exists` (any `If-Match`) is asked.
+    Matches { exists: bool, etag: Option<String>, size: Option<u64>, modified_secs: Option<i64> },
 }
 
 impl Precondition {
@@ -65,7 +72,26 @@ impl Precondition {
             (Self::None, _) | (Self::Absent, None) | (Self::Present, Some(_)) => true,
             (Self::ETagIs(etag), Some(cur)) => cur.etag == *etag,
             (Self::Is(rec), Some(cur)) => **rec == *cur,
+            (Self::Matches { exists, .. }, None) => !exists,
+            (Self::Matches { etag, size, modified_secs, .. }, Some(cur)) => {
+                etag.as_ref().is_none_or(|e| cur.etag == *e)
+                    && size.is_none_or(|s| cur.size == s)
+                    && modified_secs.is_none_or(|t| i64::try_from(cur.last_modified_ns.div_euclid(1_000_000_000)).ok() == Some(t))
+            }
             _ => false,
+        }
+    }
+
+    /// Whether the precondition holds of `current`, and if not, the error S3 answers: a
+    /// key that `If-Match` needs and that does not exist is `NoSuchKey` (404), any other
+    /// failure `PreconditionFailed` (412).
+    pub fn check(&self, current: Option<&ObjectRecord>) -> Result<()> {
+        if self.holds(current) {
+            Ok(())
+        } else if current.is_none() && matches!(self, Self::Present | Self::ETagIs(_) | Self::Matches { exists: true, .. }) {
+            Err(Error::NoSuchKey)
+        } else {
+            Err(Error::PreconditionFailed)
         }
     }
 }

@@ -506,8 +506,8 @@ impl Store for SledStore {
                         Some(raw) => Some(tx_decode(&raw)?),
                         None => None,
                     };
-                    if !precondition.holds(old.as_ref()) {
-                        return abort(Error::PreconditionFailed);
+                    if let Err(e) = precondition.check(old.as_ref()) {
+                        return abort(e);
                     }
                     match completes {
                         Completes::Nothing => {}
@@ -561,11 +561,14 @@ impl Store for SledStore {
                 if buckets.get(bucket.as_bytes())?.is_none() {
                     return abort(Error::NoSuchBucket);
                 }
-                return if precondition.holds(None) { Ok(None) } else { abort(Error::PreconditionFailed) };
+                return match precondition.check(None) {
+                    Ok(()) => Ok(None),
+                    Err(e) => abort(e),
+                };
             };
             let old: ObjectRecord = tx_decode(&raw)?;
-            if !precondition.holds(Some(&old)) {
-                return abort(Error::PreconditionFailed);
+            if let Err(e) = precondition.check(Some(&old)) {
+                return abort(e);
             }
             objects.remove(okey.as_slice())?;
             completed.remove(okey.as_slice())?;

@@ -17,9 +17,7 @@ pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInp
     b.bucket(&input.bucket)?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     // Fail fast before reading the body; the transaction re-checks authoritatively.
-    if !precondition.holds(b.store.object_get(&input.bucket, &input.key)?.as_ref()) {
-        return Err(Error::PreconditionFailed);
-    }
+    precondition.check(b.store.object_get(&input.bucket, &input.key)?.as_ref())?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let attrs = attrs_from_input!(input);
     let expect = expected_from_input!(input);
@@ -112,17 +110,17 @@ fn check_read_conditions(rec: &ObjectRecord, c: &ReadConditions<'_>) -> Result<(
         }
     }
     match c.if_none_match {
-        Some(ETagCondition::Any) => return Err(Error::NotModified),
+        Some(ETagCondition::Any) => return Err(not_modified(rec)),
         Some(ETagCondition::ETag(e)) => {
             if current.weak_cmp(e) {
-                return Err(Error::NotModified);
+                return Err(not_modified(rec));
             }
         }
         None => {
             if let Some(t) = c.if_modified_since
                 && modified <= secs(t)
             {
-                return Err(Error::NotModified);
+                return Err(not_modified(rec));
             }
         }
     }
@@ -236,11 +234,19 @@ pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput
     Ok(resp)
 }
 
-/// Deletes one key; deleting a missing key succeeds, as in S3.
-async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+/// Deletes one key if `precondition` holds; deleting a missing key succeeds, as in S3,
+/// unless `If-Match` asked for it.
+async fn delete_key(
+    b: &LocalBackend,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    precondition: &crate::meta::Precondition,
+    audit: &crate::meta::AuditEntry,
+) -> Result<(), Error> {
     only_null_version(version_id)?;
     check_key(key)?;
-    if let Some(old) = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await? {
+    if let Some(old) = b.index.delete(bucket, key, precondition, audit).await? {
         b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
     }
     Ok(())
@@ -249,7 +255,8 @@ async fn delete_key(b: &LocalBackend, bucket: &str, key: &str, version_id: Optio
 pub(super) async fn delete_object(b: &LocalBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
     let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &audit).await?;
+    let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
+    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
     Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
@@ -261,7 +268,10 @@ pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObject
     let mut outcomes = Vec::with_capacity(objects.len());
     for obj in objects {
         audit.key.clone_from(&obj.key);
-        let r = delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &audit).await;
+        let r = match entry_precondition(&obj) {
+            Ok(precondition) => delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &precondition, &audit).await,
+            Err(e) => Err(e),
+        };
         outcomes.push((obj, r));
     }
     Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
@@ -272,7 +282,7 @@ pub(super) fn copy_source(b: &LocalBackend, source: &CopySource, conditions: &Re
     let (bucket, key) = copy_source_location(source)?;
     let rec = b.object(bucket, key)?;
     // For copies a failed If-None-Match / If-Modified-Since is 412, not 304.
-    check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified) { Error::PreconditionFailed } else { e })?;
+    check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
     Ok((bucket.to_string(), key.to_string(), rec))
 }
 
@@ -394,9 +404,9 @@ mod tests {
         assert!(check_read_conditions(&r, &c(Some(&m), None, None, Some(&early))).is_ok());
         assert!(matches!(check_read_conditions(&r, &c(Some(&other), None, None, None)), Err(Error::PreconditionFailed)));
         assert!(matches!(check_read_conditions(&r, &c(None, None, None, Some(&early))), Err(Error::PreconditionFailed)));
-        assert!(matches!(check_read_conditions(&r, &c(None, Some(&m), None, None)), Err(Error::NotModified)));
+        assert!(matches!(check_read_conditions(&r, &c(None, Some(&m), None, None)), Err(Error::NotModified(_))));
         assert!(check_read_conditions(&r, &c(None, Some(&other), Some(&late), None)).is_ok());
-        assert!(matches!(check_read_conditions(&r, &c(None, None, Some(&late), None)), Err(Error::NotModified)));
+        assert!(matches!(check_read_conditions(&r, &c(None, None, Some(&late), None)), Err(Error::NotModified(_))));
         assert!(check_read_conditions(&r, &c(None, None, Some(&early), None)).is_ok());
     }
 }

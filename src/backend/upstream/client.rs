@@ -257,7 +257,7 @@ impl Client {
     pub async fn error_of(&self, resp: Response<Incoming>) -> Error {
         let status = resp.status();
         match status {
-            StatusCode::NOT_MODIFIED => return Error::NotModified,
+            StatusCode::NOT_MODIFIED => return Error::NotModified(Box::new(crate::backend::s3util::not_modified_headers(resp.headers()))),
             StatusCode::PRECONDITION_FAILED => return Error::PreconditionFailed,
             _ => {}
         }

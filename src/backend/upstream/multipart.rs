@@ -180,9 +180,7 @@ pub(super) async fn complete_multipart_upload(
     let chosen = chosen_parts(&requested, &stored)?;
     let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
     let (checksums, checksum_type, parts) = completed_checksum(&up, &requested, &chosen, &declared_checksums!(input))?;
-    if !precondition.holds(b.store.object_get(&bucket, &key)?.as_ref()) {
-        return Err(Error::PreconditionFailed);
-    }
+    precondition.check(b.store.object_get(&bucket, &key)?.as_ref())?;
     let body: Vec<(u32, String)> = chosen.iter().map(|p| (p.number, format!("\"{}\"", p.etag))).collect();
     let call = Call::new(Method::POST, &place.bucket, &place.key(&key)).query("uploadId", upload_id.as_str());
     let resp = b.client.send(&call, Bytes::from(xml::complete_body(&body))).await?;

@@ -147,7 +147,7 @@ pub(super) fn etag_of(h: &HeaderMap) -> String {
 
 /// Checks a write's precondition against the index (under the key's lock).
 fn check_precondition(b: &UpstreamBackend, bucket: &str, key: &str, p: &Precondition) -> Result<(), Error> {
-    if p.holds(b.store.object_get(bucket, key)?.as_ref()) { Ok(()) } else { Err(Error::PreconditionFailed) }
+    Ok(p.check(b.store.object_get(bucket, key)?.as_ref())?)
 }
 
 /// Refuses early a write that would exceed a quota (the index re-checks at commit).
@@ -501,24 +501,76 @@ pub(super) async fn hash_back(b: &UpstreamBackend, bucket: &str, key: &str) -> R
     sha256_of(download(b, bucket, key).await?).await.map_err(|e| Error::Unavailable(e.to_string()))
 }
 
-/// Deletes one key upstream and from the index; deleting a missing key succeeds, as in S3.
-async fn delete_key(b: &UpstreamBackend, bucket: &str, key: &str, version_id: Option<&str>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+/// Deletes one key upstream and from the index if `precondition` holds; deleting a missing
+/// key succeeds, as in S3, unless `If-Match` asked for it.
+async fn delete_key(
+    b: &UpstreamBackend,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    precondition: &Precondition,
+    audit: &crate::meta::AuditEntry,
+) -> Result<(), Error> {
     only_null_version(version_id)?;
     check_key(key)?;
     let place = b.place(bucket)?;
     let _lock = b.locks.lock(bucket, key).await;
-    match b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await {
-        Ok(_) | Err(Error::Upstream { status: 404, .. }) => {}
-        Err(e) => return Err(e),
+    check_delete(b, &place, key, precondition).await?;
+    // The upstream checks the ETag again, against writers of other instances (`*` is not
+    // sent: the check above made it, and some stores compare it as an ETag).
+    let etag = match precondition {
+        Precondition::Matches { etag: Some(e), .. } => Some(format!("\"{e}\"")),
+        _ => None,
+    };
+    match b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key)).header_opt("if-match", etag.as_ref())).await {
+        Ok(_) => {}
+        Err(Error::Upstream { status: 404, .. }) if precondition.holds(None) => {}
+        Err(e) => return Err(missing_key(e)),
     }
-    b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await?;
+    b.index.delete(bucket, key, &Precondition::None, audit).await?;
     Ok(())
+}
+
+/// Checks a delete's conditions against the object as the upstream holds it (the
+/// upstream's ETag, size and Last-Modified, as reads and listings show them).
+async fn check_delete(b: &UpstreamBackend, place: &Place, key: &str, precondition: &Precondition) -> Result<(), Error> {
+    if *precondition == Precondition::None {
+        return Ok(());
+    }
+    let current = match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(key))).await.map_err(missing_key) {
+        Ok(resp) => Some(upstream_version(resp.headers())),
+        Err(Error::NoSuchKey) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(precondition.check(current.as_ref())?)
+}
+
+/// What an upstream HEAD answer says of an object's version, as a record (ETag, size,
+/// Last-Modified; nothing else).
+fn upstream_version(h: &HeaderMap) -> ObjectRecord {
+    let modified = header_str(h, "last-modified").and_then(parse_http_date).map_or(0, |t| time::OffsetDateTime::from(t).unix_timestamp());
+    ObjectRecord {
+        size: header_str(h, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0),
+        etag: etag_of(h),
+        last_modified_ns: i128::from(modified) * 1_000_000_000,
+        segments: Vec::new(),
+        multipart: false,
+        attrs: ObjectAttrs::default(),
+        checksums: Checksums::default(),
+        tags: Vec::new(),
+        owner: String::new(),
+        sha256: String::new(),
+        proof_id: String::new(),
+        checksum_type: None,
+        parts: Vec::new(),
+    }
 }
 
 pub(super) async fn delete_object(b: &UpstreamBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
     let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
     let input = req.input;
-    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &audit).await?;
+    let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
+    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
     Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
@@ -537,7 +589,10 @@ pub(super) async fn delete_objects(b: &UpstreamBackend, req: S3Request<DeleteObj
             let mut audit = audit.clone();
             audit.key.clone_from(&obj.key);
             async move {
-                let r = delete_key(b, bucket, &obj.key, obj.version_id.as_deref(), &audit).await;
+                let r = match entry_precondition(&obj) {
+                    Ok(precondition) => delete_key(b, bucket, &obj.key, obj.version_id.as_deref(), &precondition, &audit).await,
+                    Err(e) => Err(e),
+                };
                 (obj, r)
             }
         })
