@@ -9,6 +9,8 @@ use crate::tenancy::user;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::{RequestId, RequestIdExt};
+use aws_sdk_s3::presigning::PresigningConfig;
+use std::time::Duration;
 
 /// The text of element `name` in an XML document (the first one).
 fn element(body: &str, name: &str) -> Option<String> {
@@ -102,4 +104,88 @@ async fn head_errors_carry_both_ids_in_headers_and_no_body() {
     // The GET of the same object says the same HostId in its body.
     let e = c.get_object().bucket(&b).key("missing").send().await.unwrap_err();
     assert_eq!(ids(&e).0, host_id);
+}
+
+fn path_and_query(uri: &str) -> String {
+    let u: http::Uri = uri.parse().unwrap();
+    u.path_and_query().unwrap().to_string()
+}
+
+/// A bucket that does not exist is 404 NoSuchBucket whoever asks; 403 is only for a
+/// bucket that exists and is not the caller's. Fails before the fix: the access check
+/// refused the anonymous and the under-privileged callers first (403).
+#[tokio::test]
+async fn a_missing_bucket_is_404_for_anyone() {
+    let gw = Gateway::start().await;
+    let b = gw.bucket("exists-private").await;
+    let (rk, rs) = user(&gw, "t", "reader", "reader").await;
+    let reader = gw.client_with(&rk, &rs);
+
+    // Anonymous.
+    for (method, path) in [("GET", "/no-such-bucket/k"), ("GET", "/no-such-bucket"), ("HEAD", "/no-such-bucket"), ("DELETE", "/no-such-bucket")] {
+        let r = raw(gw.addr, method, path, &[], b"", None).await;
+        assert_eq!(r.status, 404, "anonymous {method} {path}: {}", r.text());
+        if method != "HEAD" {
+            assert_eq!(element(&r.text(), "Code").as_deref(), Some("NoSuchBucket"), "{}", r.text());
+        }
+    }
+    let r = raw(gw.addr, "PUT", "/no-such-bucket/k", &[], b"anonymous bytes", None).await;
+    assert_eq!((r.status, element(&r.text(), "Code")), (404, Some("NoSuchBucket".to_owned())), "{}", r.text());
+
+    // Signed by a reader, for operations a reader may not do.
+    let e = reader.delete_bucket().bucket("no-such-bucket").send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (404, "NoSuchBucket".to_owned()));
+    let e = reader.put_object().bucket("no-such-bucket").key("k").body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (404, "NoSuchBucket".to_owned()));
+
+    // Presigned by a reader.
+    let put = reader.put_object().bucket("no-such-bucket").key("k").presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap()).await.unwrap();
+    let headers: Vec<(String, String)> = put.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let r = raw(gw.addr, "PUT", &path_and_query(put.uri()), &headers, b"presigned", None).await;
+    assert_eq!((r.status, element(&r.text(), "Code")), (404, Some("NoSuchBucket".to_owned())), "{}", r.text());
+
+    // A bucket that exists and is not the caller's stays 403.
+    let r = raw(gw.addr, "GET", &format!("/{b}/k"), &[], b"", None).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let e = reader.get_object().bucket(&b).key("k").send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (403, "AccessDenied".to_owned()));
+    // Nothing was created by the refused writes.
+    let names: Vec<String> = gw.client().list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
+    assert_eq!(names, [b]);
+}
+
+/// `x-amz-expected-bucket-owner` (and `x-amz-source-expected-bucket-owner` of a copy):
+/// present and not the bucket owner's canonical id (the `Owner` ID of ListBuckets and
+/// GetBucketAcl) is 403 AccessDenied. Fails before the fix: the header was ignored.
+#[tokio::test]
+async fn a_wrong_expected_bucket_owner_is_access_denied() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("owned").await;
+    c.put_object().bucket(&b).key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    let owner = c.get_bucket_acl().bucket(&b).send().await.unwrap().owner().unwrap().id().unwrap().to_owned();
+    assert_eq!(c.list_buckets().send().await.unwrap().owner().unwrap().id(), Some(owner.as_str()));
+    let wrong = "111122223333";
+
+    c.get_object().bucket(&b).key("k").expected_bucket_owner(&owner).send().await.unwrap();
+    c.head_bucket().bucket(&b).expected_bucket_owner(&owner).send().await.unwrap();
+
+    let e = c.get_object().bucket(&b).key("k").expected_bucket_owner(wrong).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (403, "AccessDenied".to_owned()));
+    let e = c.head_bucket().bucket(&b).expected_bucket_owner(wrong).send().await.unwrap_err();
+    assert_eq!(status(&e), 403);
+    let e = c.put_object().bucket(&b).key("k2").body(b"y".to_vec().into()).expected_bucket_owner(wrong).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (403, "AccessDenied".to_owned()));
+    assert_eq!(status(&c.head_object().bucket(&b).key("k2").send().await.unwrap_err()), 404, "nothing stored");
+    let e = c.list_objects_v2().bucket(&b).expected_bucket_owner(wrong).send().await.unwrap_err();
+    assert_eq!(status(&e), 403);
+
+    // A copy: the source's owner is checked too.
+    let e = c.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/k")).expected_source_bucket_owner(wrong).send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (403, "AccessDenied".to_owned()));
+    c.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/k")).expected_source_bucket_owner(&owner).expected_bucket_owner(&owner).send().await.unwrap();
+
+    // A missing bucket is still 404, whatever owner is expected.
+    let e = c.get_object().bucket("no-such-bucket").key("k").expected_bucket_owner(wrong).send().await.unwrap_err();
+    assert_eq!(status(&e), 404);
 }
