@@ -107,6 +107,7 @@ impl App {
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
         let mut b = S3ServiceBuilder::new(ArcS3 {
             backends: Arc::clone(&backends),
+            region: config.region.clone(),
             metrics: Arc::clone(&metrics),
             topics: Arc::clone(&topics),
             store: Arc::clone(&store),
@@ -238,6 +239,8 @@ fn check_holding_backend(store: &dyn Store, configured: BackendKind) -> Result<(
 /// and listings of buckets with topics are filtered to what the caller may read.
 struct ArcS3 {
     backends: Arc<Backends>,
+    /// The gateway's region (`region`): every bucket's.
+    region: String,
     metrics: Arc<Metrics>,
     topics: Arc<Topics>,
     store: Arc<dyn Store>,
@@ -303,13 +306,40 @@ macro_rules! forward_s3 {
                 }
             )*
 
+            /// Every bucket is in the gateway's region: `bucket-region` naming another lists
+            /// none, and each listed bucket says the gateway's.
             async fn list_buckets(&self, req: s3s::S3Request<s3s::dto::ListBucketsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListBucketsOutput>> {
-                self.timed("ListBuckets", self.backends.holding().list_buckets(req)).await
+                let elsewhere = req.input.bucket_region.as_ref().is_some_and(|r| *r != self.region);
+                let mut resp = self.timed("ListBuckets", self.backends.holding().list_buckets(req)).await?;
+                let out = &mut resp.output;
+                if elsewhere {
+                    out.buckets = Some(Vec::new());
+                    out.continuation_token = None;
+                }
+                for b in out.buckets.iter_mut().flatten() {
+                    b.bucket_region = Some(self.region.clone());
+                }
+                Ok(resp)
             }
 
             /// New buckets go to the holding backend, whatever a deleted namesake's was.
+            ///
+            /// Re-creating one's own bucket is answered as AWS answers it in the gateway's
+            /// region: in us-east-1, the legacy `200 OK` (nothing changes: tollgate keeps no
+            /// ACL to reset), elsewhere `409 BucketAlreadyOwnedByYou` (from the backend, as
+            /// is `409 BucketAlreadyExists` for another tenant's). s3s and the SDKs take
+            /// either: the 200 is a CreateBucket success with its `Location`.
             async fn create_bucket(&self, req: s3s::S3Request<s3s::dto::CreateBucketInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::CreateBucketOutput>> {
                 let bucket = req.input.bucket.clone();
+                if self.region == "us-east-1" {
+                    let existing = self.store.bucket_get(&bucket).map_err(|e| {
+                        tracing::error!(error = %e, "bucket lookup failed");
+                        s3s::s3_error!(InternalError)
+                    })?;
+                    if existing.is_some_and(|r| r.tenant == auth::Principal::of(&req).tenant) {
+                        return Ok(s3s::S3Response::new(s3s::dto::CreateBucketOutput { location: Some(format!("/{bucket}")) }));
+                    }
+                }
                 let resp = self.timed("CreateBucket", self.backends.holding().create_bucket(req)).await?;
                 self.backends.forget(&bucket)?;
                 Ok(resp)
