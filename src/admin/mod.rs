@@ -155,9 +155,7 @@ impl BucketNames {
 
 impl s3s::validation::NameValidation for BucketNames {
     fn validate_bucket_name(&self, name: &str) -> bool {
-        name == RESERVED_SEGMENT
-            || aws_bucket_name(name)
-            || (s3s::path::check_bucket_name(name) && self.store.bucket_get(name).ok().flatten().is_some())
+        name == RESERVED_SEGMENT || aws_bucket_name(name) || (s3s::path::check_bucket_name(name) && self.store.bucket_get(name).ok().flatten().is_some())
     }
 }
 

@@ -55,12 +55,7 @@ pub(crate) async fn list_buckets(b: &Index, req: S3Request<ListBucketsInput>) ->
     records.truncate(max);
     let continuation_token = records.last().filter(|_| truncated).map(|r| base64_simd::URL_SAFE_NO_PAD.encode_to_string(r.name.as_bytes()));
     let buckets = records.into_iter().map(|r| Bucket { name: Some(r.name), creation_date: Some(timestamp(r.created_ns)), bucket_region: None }).collect();
-    Ok(S3Response::new(ListBucketsOutput {
-        buckets: Some(buckets),
-        owner: Some(owner(&principal.tenant)),
-        continuation_token,
-        prefix: input.prefix.clone(),
-    }))
+    Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner(&principal.tenant)), continuation_token, prefix: input.prefix.clone() }))
 }
 
 pub(crate) async fn create_bucket(b: &Index, req: S3Request<CreateBucketInput>) -> Result<S3Response<CreateBucketOutput>, Error> {

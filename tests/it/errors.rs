@@ -183,7 +183,15 @@ async fn a_wrong_expected_bucket_owner_is_access_denied() {
     // A copy: the source's owner is checked too.
     let e = c.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/k")).expected_source_bucket_owner(wrong).send().await.unwrap_err();
     assert_eq!((status(&e), code(e.as_service_error().unwrap())), (403, "AccessDenied".to_owned()));
-    c.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/k")).expected_source_bucket_owner(&owner).expected_bucket_owner(&owner).send().await.unwrap();
+    c.copy_object()
+        .bucket(&b)
+        .key("copy")
+        .copy_source(format!("{b}/k"))
+        .expected_source_bucket_owner(&owner)
+        .expected_bucket_owner(&owner)
+        .send()
+        .await
+        .unwrap();
 
     // A missing bucket is still 404, whatever owner is expected.
     let e = c.get_object().bucket("no-such-bucket").key("k").expected_bucket_owner(wrong).send().await.unwrap_err();
