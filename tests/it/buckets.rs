@@ -119,7 +119,7 @@ async fn bucket_names_follow_the_aws_rules() {
     ];
     for name in bad {
         let e = c.create_bucket().bucket(name).send().await.unwrap_err();
-        let code = e.as_service_error().map(|s| code(s));
+        let code = e.as_service_error().map(code);
         assert_eq!((status(&e), code.as_deref()), (400, Some("InvalidBucketName")), "{name} must be refused: {e:?}");
     }
     // The SDK takes `--x-s3` for a directory bucket (S3 Express) and will not send it
