@@ -129,7 +129,9 @@ async fn bucket_names_follow_the_aws_rules() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("<Code>InvalidBucketName</Code>"), "{}", r.text());
 
-    let longest = "a".repeat(63);
+    // Through an upstream the name gets the mapping's prefix (`gw-`, moto's `m........-`),
+    // and the upstream's limit of 63 characters holds for the whole.
+    let longest = "a".repeat(if upstream_mode().is_some() { 53 } else { 63 });
     for good in ["abc", longest.as_str(), "my.bucket-1", "1.2.3", "1.2.3.4.5", "xn-ok", "s3alias-ok", "ok-sthree", "demo-amzn-s3"] {
         c.create_bucket().bucket(good).send().await.unwrap_or_else(|e| panic!("{good}: {e:?}"));
         c.head_bucket().bucket(good).send().await.unwrap();
