@@ -322,6 +322,22 @@ macro_rules! forward_s3 {
                 Ok(resp)
             }
 
+            async fn head_bucket(&self, req: s3s::S3Request<s3s::dto::HeadBucketInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::HeadBucketOutput>> {
+                let mut resp = self.timed("HeadBucket", self.backends.of(&req.input.bucket).head_bucket(req)).await?;
+                resp.output.bucket_region = Some(self.region.clone());
+                Ok(resp)
+            }
+
+            /// us-east-1 is an empty LocationConstraint, as AWS reports it; any other region
+            /// is named.
+            async fn get_bucket_location(&self, req: s3s::S3Request<s3s::dto::GetBucketLocationInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::GetBucketLocationOutput>> {
+                let mut resp = self.timed("GetBucketLocation", self.backends.of(&req.input.bucket).get_bucket_location(req)).await?;
+                if self.region != "us-east-1" {
+                    resp.output.location_constraint = Some(s3s::dto::BucketLocationConstraint::from(self.region.clone()));
+                }
+                Ok(resp)
+            }
+
             /// New buckets go to the holding backend, whatever a deleted namesake's was.
             ///
             /// Re-creating one's own bucket is answered as AWS answers it in the gateway's
@@ -403,8 +419,6 @@ macro_rules! forward_s3 {
 }
 
 forward_s3! {
-    head_bucket(HeadBucketInput) -> HeadBucketOutput;
-    get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
     get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
     put_object(PutObjectInput) -> PutObjectOutput;
     get_object(GetObjectInput) -> GetObjectOutput;

@@ -143,7 +143,8 @@ async fn bucket_names_follow_the_aws_rules() {
 
 /// Creating a bucket that exists: another tenant's is `409 BucketAlreadyExists`; one's own
 /// is `200 OK` in us-east-1 (AWS's legacy answer there) and `409 BucketAlreadyOwnedByYou`
-/// in any other region. Fails before the fix: us-east-1 answered 409.
+/// in any other region. Fails before the fix: us-east-1 answered 409 (and HeadBucket and
+/// GetBucketLocation said us-east-1 whatever the gateway's region).
 #[tokio::test]
 async fn recreating_buckets_answers_as_aws_per_region() {
     let gw = Gateway::start().await;
@@ -171,6 +172,9 @@ async fn recreating_buckets_answers_as_aws_per_region() {
     assert_eq!((status(&e), code(e.as_service_error().unwrap())), (409, "BucketAlreadyOwnedByYou".to_owned()));
     let listed = c.list_buckets().send().await.unwrap();
     assert_eq!(listed.buckets()[0].bucket_region(), Some("eu-west-1"));
+    assert_eq!(c.head_bucket().bucket("mine").send().await.unwrap().bucket_region(), Some("eu-west-1"));
+    let loc = c.get_bucket_location().bucket("mine").send().await.unwrap();
+    assert_eq!(loc.location_constraint().map(|l| l.as_str()), Some("eu-west-1"));
 }
 
 /// ListBuckets pages (`max-buckets`, `continuation-token`), filters (`prefix`,
