@@ -60,6 +60,9 @@ pub struct App {
     pub generated_root: Option<(String, auth::Secret)>,
     /// Root access key id.
     pub root_access_key: String,
+    /// This process's `HostId` (and `x-amz-id-2`): opaque, the same for every answer of one
+    /// run, so that a report quoting it names the instance that answered.
+    host_id: String,
 }
 
 impl App {
@@ -104,6 +107,7 @@ impl App {
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
         let mut b = S3ServiceBuilder::new(ArcS3 {
             backends: Arc::clone(&backends),
+            region: config.region.clone(),
             metrics: Arc::clone(&metrics),
             topics: Arc::clone(&topics),
             store: Arc::clone(&store),
@@ -133,7 +137,7 @@ impl App {
             }),
             proofs: ProofApi::new(Arc::clone(&store), prover.clone()),
         });
-        b.set_validation(crate::admin::BucketNames);
+        b.set_validation(crate::admin::BucketNames::new(Arc::clone(&store)));
         if !config.domains.is_empty() {
             let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
             b.set_host(host);
@@ -151,6 +155,7 @@ impl App {
             denials,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
+            host_id: host_id(),
             config,
         })
     }
@@ -234,6 +239,8 @@ fn check_holding_backend(store: &dyn Store, configured: BackendKind) -> Result<(
 /// and listings of buckets with topics are filtered to what the caller may read.
 struct ArcS3 {
     backends: Arc<Backends>,
+    /// The gateway's region (`region`): every bucket's.
+    region: String,
     metrics: Arc<Metrics>,
     topics: Arc<Topics>,
     store: Arc<dyn Store>,
@@ -299,13 +306,56 @@ macro_rules! forward_s3 {
                 }
             )*
 
+            /// Every bucket is in the gateway's region: `bucket-region` naming another lists
+            /// none, and each listed bucket says the gateway's.
             async fn list_buckets(&self, req: s3s::S3Request<s3s::dto::ListBucketsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListBucketsOutput>> {
-                self.timed("ListBuckets", self.backends.holding().list_buckets(req)).await
+                let elsewhere = req.input.bucket_region.as_ref().is_some_and(|r| *r != self.region);
+                let mut resp = self.timed("ListBuckets", self.backends.holding().list_buckets(req)).await?;
+                let out = &mut resp.output;
+                if elsewhere {
+                    out.buckets = Some(Vec::new());
+                    out.continuation_token = None;
+                }
+                for b in out.buckets.iter_mut().flatten() {
+                    b.bucket_region = Some(self.region.clone());
+                }
+                Ok(resp)
+            }
+
+            async fn head_bucket(&self, req: s3s::S3Request<s3s::dto::HeadBucketInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::HeadBucketOutput>> {
+                let mut resp = self.timed("HeadBucket", self.backends.of(&req.input.bucket).head_bucket(req)).await?;
+                resp.output.bucket_region = Some(self.region.clone());
+                Ok(resp)
+            }
+
+            /// us-east-1 is an empty LocationConstraint, as AWS reports it; any other region
+            /// is named.
+            async fn get_bucket_location(&self, req: s3s::S3Request<s3s::dto::GetBucketLocationInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::GetBucketLocationOutput>> {
+                let mut resp = self.timed("GetBucketLocation", self.backends.of(&req.input.bucket).get_bucket_location(req)).await?;
+                if self.region != "us-east-1" {
+                    resp.output.location_constraint = Some(s3s::dto::BucketLocationConstraint::from(self.region.clone()));
+                }
+                Ok(resp)
             }
 
             /// New buckets go to the holding backend, whatever a deleted namesake's was.
+            ///
+            /// Re-creating one's own bucket is answered as AWS answers it in the gateway's
+            /// region: in us-east-1, the legacy `200 OK` (nothing changes: tollgate keeps no
+            /// ACL to reset), elsewhere `409 BucketAlreadyOwnedByYou` (from the backend, as
+            /// is `409 BucketAlreadyExists` for another tenant's). s3s and the SDKs take
+            /// either: the 200 is a CreateBucket success with its `Location`.
             async fn create_bucket(&self, req: s3s::S3Request<s3s::dto::CreateBucketInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::CreateBucketOutput>> {
                 let bucket = req.input.bucket.clone();
+                if self.region == "us-east-1" {
+                    let existing = self.store.bucket_get(&bucket).map_err(|e| {
+                        tracing::error!(error = %e, "bucket lookup failed");
+                        s3s::s3_error!(InternalError)
+                    })?;
+                    if existing.is_some_and(|r| r.tenant == auth::Principal::of(&req).tenant) {
+                        return Ok(s3s::S3Response::new(s3s::dto::CreateBucketOutput { location: Some(format!("/{bucket}")) }));
+                    }
+                }
                 let resp = self.timed("CreateBucket", self.backends.holding().create_bucket(req)).await?;
                 self.backends.forget(&bucket)?;
                 Ok(resp)
@@ -369,8 +419,6 @@ macro_rules! forward_s3 {
 }
 
 forward_s3! {
-    head_bucket(HeadBucketInput) -> HeadBucketOutput;
-    get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
     get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
     put_object(PutObjectInput) -> PutObjectOutput;
     get_object(GetObjectInput) -> GetObjectOutput;
@@ -414,6 +462,71 @@ fn request_id() -> String {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).expect("the OS random source is available");
     hex_simd::encode_to_string(b, hex_simd::AsciiCase::Upper)
+}
+
+/// A per-process `HostId`: base64 of 24 random bytes (AWS's are opaque base64 too).
+fn host_id() -> String {
+    let mut b = [0u8; 24];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    base64_simd::STANDARD.encode_to_string(b)
+}
+
+/// The codes whose error document names the resource (`<Resource>`, the request path), as
+/// S3's do: what does not exist, what may not be touched, and bucket name conflicts.
+fn names_resource(code: &str) -> bool {
+    code.starts_with("NoSuch") || matches!(code, "AccessDenied" | "BucketNotEmpty" | "BucketAlreadyExists" | "BucketAlreadyOwnedByYou" | "InvalidBucketName")
+}
+
+fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Completes an S3 XML error document with what S3 puts in every one: `RequestId` (the
+/// `x-amz-request-id` header), `HostId` (the `x-amz-id-2` header) and, for errors about a
+/// resource, `Resource`. `None` if `body` is not an error document or lacks nothing.
+///
+/// Done here, on the serialized answer, rather than on [`s3s::S3Error`]s before s3s writes
+/// them: the errors of s3s itself (signature, parsing, routing) never pass through tollgate
+/// code, and s3s's serializer writes neither `HostId` nor `Resource`. Error answers are
+/// small and fully buffered (`Body::bytes`), so rewriting one costs a copy of a few hundred
+/// bytes, and only on errors.
+fn complete_error_document(body: &[u8], request_id: &str, host_id: &str, resource: &str) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let trimmed = text.trim_end();
+    let rest = trimmed.strip_prefix("<?xml").map_or(Some(trimmed), |r| r.find("?>").map(|i| r[i + 2..].trim_start()))?;
+    if !rest.starts_with("<Error>") || !trimmed.ends_with("</Error>") {
+        return None;
+    }
+    let code = rest.find("<Code>").and_then(|i| rest[i + 6..].find("</Code>").map(|j| &rest[i + 6..i + 6 + j])).unwrap_or("");
+    let mut added = String::new();
+    if names_resource(code) && !rest.contains("<Resource>") {
+        added.push_str(&format!("<Resource>{}</Resource>", escape_text(resource)));
+    }
+    if !rest.contains("<RequestId>") {
+        added.push_str(&format!("<RequestId>{}</RequestId>", escape_text(request_id)));
+    }
+    if !rest.contains("<HostId>") {
+        added.push_str(&format!("<HostId>{}</HostId>", escape_text(host_id)));
+    }
+    if added.is_empty() {
+        return None;
+    }
+    let end = trimmed.len() - "</Error>".len();
+    Some([&trimmed.as_bytes()[..end], added.as_bytes(), b"</Error>"].concat())
+}
+
+/// Completes the error document of `resp` (see [`complete_error_document`]), if it is one.
+fn complete_error_answer(resp: &mut http::Response<s3s::Body>, request_id: &str, host_id: &str, resource: &str) {
+    if resp.status().as_u16() < 400 {
+        return;
+    }
+    let Some(body) = resp.body().bytes() else { return };
+    if let Some(done) = complete_error_document(&body, request_id, host_id, resource) {
+        if resp.headers().contains_key(http::header::CONTENT_LENGTH) {
+            resp.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(done.len()));
+        }
+        *resp.body_mut() = s3s::Body::from(bytes::Bytes::from(done));
+    }
 }
 
 /// An S3 XML error answer made by the server itself (before s3s).
@@ -507,6 +620,12 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
     let xml_limit = app.config.server.max_xml_body_bytes as u64;
     let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
     let declared_sha256 = req.headers().get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // The request path; a bucket's without the slash SDKs add (`/bucket/` is `/bucket`).
+    let resource = {
+        let path = req.uri().path();
+        let bucket_only = path.strip_suffix('/').filter(|p| p.len() > 1 && !p[1..].contains('/'));
+        bucket_only.unwrap_or(path).to_owned()
+    };
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
         let _in_flight = app.metrics.start_request();
@@ -547,8 +666,12 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
                 }
             }
         };
+        complete_error_answer(&mut resp, &request_id, &app.host_id, &resource);
         if let Ok(v) = http::HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
+        }
+        if let Ok(v) = http::HeaderValue::from_str(&app.host_id) {
+            resp.headers_mut().insert("x-amz-id-2", v);
         }
         if (expects_continue || body_announced) && !resp.status().is_success() {
             // A refusal, perhaps before the body was read (or asked for): the client may
@@ -721,4 +844,31 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_error_document;
+
+    fn complete(body: &str) -> Option<String> {
+        complete_error_document(body.as_bytes(), "RID", "HID", "/b/k&1").map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn error_documents_get_what_they_lack() {
+        let s3s = r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>m</Message></Error>"#;
+        assert_eq!(
+            complete(s3s).unwrap(),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>m</Message><Resource>/b/k&amp;1</Resource><RequestId>RID</RequestId><HostId>HID</HostId></Error>"#
+        );
+        // A code about no resource gets no Resource; a RequestId present is kept.
+        let own = "<Error><Code>SlowDown</Code><Message>m</Message><RequestId>RID</RequestId></Error>";
+        assert_eq!(complete(own).unwrap(), "<Error><Code>SlowDown</Code><Message>m</Message><RequestId>RID</RequestId><HostId>HID</HostId></Error>");
+        let whole = "<Error><Code>SlowDown</Code><RequestId>R</RequestId><HostId>H</HostId></Error>";
+        assert_eq!(complete(whole), None);
+        // Not an error document: left alone.
+        assert_eq!(complete(r#"{"error":"x"}"#), None);
+        assert_eq!(complete("<ListBucketResult></ListBucketResult>"), None);
+        assert_eq!(complete(""), None);
+    }
 }

@@ -14,17 +14,48 @@ use crate::meta::{BucketRecord, ObjectRecord, PartRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
+/// The most buckets one ListBuckets page holds, and the page size AWS applies when
+/// `max-buckets` is absent but another paging parameter is given.
+const MAX_BUCKETS: i32 = 10_000;
+
+/// ListBuckets, paged as AWS pages it since 2024: `prefix` filters by name, `max-buckets`
+/// (1 to 10,000) bounds a page, and `ContinuationToken` (opaque: the base64 of the last
+/// name listed) continues after it. Without any of those every bucket is listed, as
+/// before 2024. The bucket region (`bucket-region`, `BucketRegion`) is the gateway's, set
+/// by the server, which knows it.
 pub(crate) async fn list_buckets(b: &Index, req: S3Request<ListBucketsInput>) -> Result<S3Response<ListBucketsOutput>, Error> {
     let principal = Principal::of(&req);
-    let mut buckets: Vec<Bucket> = b
+    let input = &req.input;
+    let paged = input.max_buckets.is_some() || input.continuation_token.is_some() || input.prefix.is_some() || input.bucket_region.is_some();
+    let max = match input.max_buckets {
+        Some(n) if !(1..=MAX_BUCKETS).contains(&n) => return Err(Error::InvalidArgument(format!("max-buckets must be between 1 and {MAX_BUCKETS}"))),
+        Some(n) => usize::try_from(n).unwrap_or(0),
+        None if paged => usize::try_from(MAX_BUCKETS).unwrap_or(0),
+        None => usize::MAX,
+    };
+    let after = match input.continuation_token.as_deref() {
+        None => None,
+        Some(t) => Some(
+            base64_simd::URL_SAFE_NO_PAD
+                .decode_to_vec(t)
+                .ok()
+                .and_then(|v| String::from_utf8(v).ok())
+                .ok_or_else(|| Error::InvalidArgument("The continuation token provided is incorrect".into()))?,
+        ),
+    };
+    let prefix = input.prefix.as_deref().unwrap_or("");
+    let mut records: Vec<BucketRecord> = b
         .store
         .bucket_list()?
         .into_iter()
-        .filter(|r| principal.sees_tenant(&r.tenant))
-        .map(|r| Bucket { name: Some(r.name), creation_date: Some(timestamp(r.created_ns)), bucket_region: None })
+        .filter(|r| principal.sees_tenant(&r.tenant) && r.name.starts_with(prefix) && after.as_ref().is_none_or(|a| r.name > *a))
         .collect();
-    buckets.sort_by(|x, y| x.name.cmp(&y.name));
-    Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner(&principal.tenant)), ..Default::default() }))
+    records.sort_by(|x, y| x.name.cmp(&y.name));
+    let truncated = records.len() > max;
+    records.truncate(max);
+    let continuation_token = records.last().filter(|_| truncated).map(|r| base64_simd::URL_SAFE_NO_PAD.encode_to_string(r.name.as_bytes()));
+    let buckets = records.into_iter().map(|r| Bucket { name: Some(r.name), creation_date: Some(timestamp(r.created_ns)), bucket_region: None }).collect();
+    Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner(&principal.tenant)), continuation_token, prefix: input.prefix.clone() }))
 }
 
 pub(crate) async fn create_bucket(b: &Index, req: S3Request<CreateBucketInput>) -> Result<S3Response<CreateBucketOutput>, Error> {

@@ -83,7 +83,8 @@ pub enum Denial {
 }
 
 /// The access decision. `bucket` is the record of the bucket addressed (`None`: no bucket
-/// in the request, or no such bucket, which the backend then reports).
+/// in the request, or the one a CreateBucket names; a request on a bucket that does not
+/// exist never gets here, see [`Policy::addressed`]).
 pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>) -> Result<(), Denial> {
     let public = bucket.is_some_and(|b| b.visibility == Visibility::PublicRead);
     if p.is_anonymous() {
@@ -337,6 +338,25 @@ impl Policy {
         }
     }
 
+    /// The record of the bucket a request addresses. A bucket that does not exist is
+    /// `404 NoSuchBucket` whoever asks (anonymous, presigned, any role), as on S3: only a
+    /// bucket that exists and is not the caller's is `403`. An `expected_owner`
+    /// (`x-amz-expected-bucket-owner`, or `x-amz-source-expected-bucket-owner` for a copy's
+    /// source) that is not the owning tenant's canonical id (the `Owner` ID of ListBuckets
+    /// and GetBucketAcl) is `403 AccessDenied` (audited).
+    fn addressed(&self, p: &Principal, cx: Option<&RequestContext>, op: &str, bucket: &str, key: &str, expected_owner: Option<&str>) -> S3Result<()> {
+        let Some(record) = self.bucket(bucket)? else {
+            tracing::info!(op, bucket, principal = %p.access_key, "no such bucket");
+            return Err(s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"));
+        };
+        if let Some(expected) = expected_owner
+            && crate::backend::s3util::owner(&record.tenant).id.as_deref() != Some(expected)
+        {
+            return Err(self.deny(p, cx, op, bucket, key, "expected_owner"));
+        }
+        Ok(())
+    }
+
     fn bucket(&self, name: &str) -> S3Result<Option<BucketRecord>> {
         self.store.bucket_get(name).map_err(|e| {
             tracing::error!(error = %e, "bucket lookup failed");
@@ -374,7 +394,10 @@ impl Policy {
             return Ok(());
         };
         let p = Principal::of(req);
-        self.authorize_read(&p, req.extensions.get::<RequestContext>(), op, bucket, key)
+        let cx = req.extensions.get::<RequestContext>();
+        let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
+        self.addressed(&p, cx, op, bucket, key, expected)?;
+        self.authorize_read(&p, cx, op, bucket, key)
     }
 }
 
@@ -406,6 +429,11 @@ impl S3Access for Policy {
             let _ = rcx.operation.set(crate::obs::metrics::operation_label(op));
         }
         let access = classify(op);
+        if !bucket.is_empty() && op != "CreateBucket" {
+            // An unreadable header value matches no owner.
+            let expected = cx.headers().get("x-amz-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
+            self.addressed(&principal, rcx.as_ref(), op, &bucket, &key, expected)?;
+        }
         let query = cx.uri().query().unwrap_or("").to_owned();
         if !self.topic_check(&principal, rcx.as_ref(), op, &bucket, &key, &query)? {
             self.enforce(&principal, rcx.as_ref(), op, access, &bucket, &key)?;

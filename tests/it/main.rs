@@ -8,6 +8,7 @@ mod buckets;
 mod conditional;
 mod conformance;
 mod crash;
+mod errors;
 mod hostile;
 mod jobs;
 mod limits;
