@@ -690,13 +690,28 @@ def flood(n, headers_fn, path):
     return statuses
 
 
+def denied_audit():
+    """Every denied audit entry (`tollgate admin audit --outcome denied --jsonl`, as root)."""
+    out = subprocess.run([TOLLGATE, "admin", "--endpoint", ENDPOINT, "audit", "--outcome", "denied", "--jsonl", "--limit", "10000"],
+                         env=dict(os.environ, AWS_ACCESS_KEY_ID=ROOT_AK, AWS_SECRET_ACCESS_KEY=ROOT_SK),
+                         capture_output=True, text=True, timeout=60)
+    expect(out.returncode == 0, f"tollgate admin audit --outcome denied --jsonl: exit {out.returncode}: {out.stderr.strip()}")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def audit_identity(e):
+    return json.dumps({k: v for k, v in e.items() if k != "count"}, sort_keys=True)
+
+
 @check("5 300 anonymous + 300 badly signed requests: refused, a few aggregated audit entries, counted in /metrics")
 def _():
-    before = scrape_counter("tollgate_unauthenticated_denials_total") or 0.0
-    time.sleep(1.1)
-    # (`tollgate admin audit --since` answers 400 "i128 is not supported" on some versions:
-    # the time window is applied here, on time_ns)
-    since_ns = time.time_ns()
+    metric_before = scrape_counter("tollgate_unauthenticated_denials_total") or 0.0
+    # What the flood adds to the audit is told apart by a snapshot before it (entries new
+    # since, or whose count grew), not by a time window: an aggregated entry may carry the
+    # time its window opened (and `--since` answers 400 "i128 is not supported" on some versions).
+    before = {}
+    for e in denied_audit():
+        before[audit_identity(e)] = e.get("count", 1) if isinstance(e.get("count"), int) else 1
     unknown_ak = "AKHOSTILE" + uuid.uuid4().hex[:11].upper()
     anon = flood(300, lambda: {"Host": HOSTPORT}, f"/{B}/secret")
     bad = flood(300, lambda: sign_headers("GET", f"/{B}/secret", payload_hash=hashlib.sha256(b"").hexdigest(),
@@ -705,28 +720,32 @@ def _():
     for what, st in (("anonymous", anon), ("bad signature", bad)):
         expect(set(st) <= {403, 503}, f"{what} GETs of a private object: expected only 403 or 503, got {st}")
     refused = anon.get(403, 0) + bad.get(403, 0)
-    # the audit may aggregate asynchronously: poll for a few seconds
-    deadline = time.monotonic() + 6
+    # the refusals that reach the audit: at least the anonymous ones or the badly signed ones
+    # (300), or every 403 if the per-address failure limit tripped before that
+    want = min(300, refused)
+    deadline = time.monotonic() + 6  # the audit may aggregate asynchronously
     while True:
-        out = subprocess.run([TOLLGATE, "admin", "--endpoint", ENDPOINT, "audit", "--outcome", "denied", "--jsonl", "--limit", "10000"],
-                             env=dict(os.environ, AWS_ACCESS_KEY_ID=ROOT_AK, AWS_SECRET_ACCESS_KEY=ROOT_SK),
-                             capture_output=True, text=True, timeout=60)
-        expect(out.returncode == 0, f"tollgate admin audit --outcome denied --jsonl: exit {out.returncode}: {out.stderr.strip()}")
-        entries = [e for e in (json.loads(line) for line in out.stdout.splitlines() if line.strip())
-                   if int(e.get("time_ns", 0)) >= since_ns]
-        counted = sum(e["count"] for e in entries if isinstance(e.get("count"), int))
-        if counted >= min(300, refused) or time.monotonic() > deadline:
+        added, counted = [], 0
+        for e in denied_audit():
+            n = e["count"] if isinstance(e.get("count"), int) else None
+            old = before.get(audit_identity(e))
+            if old is None:
+                added.append(e)
+                counted += n or 0
+            elif n is not None and n > old:
+                added.append(e)
+                counted += n - old
+        if counted >= want or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    sample = json.dumps(entries[:3])
-    expect(len(entries) <= 10, f"{len(entries)} denied audit entries for 600 refused requests (expected <= 10); first: {sample}")
-    expect(all(isinstance(e.get("count"), int) for e in entries), f"audit entries without an integer count field: {sample}")
-    # the refusals that reach the audit: at least the anonymous ones or the badly signed ones (300),
-    # or every 403 if the per-address failure limit tripped before that
-    expect(counted >= min(300, refused), f"the audit entries' counts sum to {counted}, fewer than min(300, {refused} refusals (403)): {sample}")
-    after = scrape_counter("tollgate_unauthenticated_denials_total")
-    expect(after is not None, "/metrics has no tollgate_unauthenticated_denials_total")
-    expect(after - before >= refused, f"tollgate_unauthenticated_denials_total grew by {after - before}, expected >= {refused}")
+    sample = json.dumps(added[:3])
+    expect(len(added) <= 10, f"{len(added)} new denied audit entries for 600 refused requests (expected <= 10); first: {sample}")
+    expect(all(isinstance(e.get("count"), int) for e in added), f"audit entries without an integer count field: {sample}")
+    expect(counted >= want, f"the new audit entries' counts sum to {counted}, expected >= min(300, {refused} refusals (403)): {sample}")
+    metric_after = scrape_counter("tollgate_unauthenticated_denials_total")
+    expect(metric_after is not None, "/metrics has no tollgate_unauthenticated_denials_total")
+    expect(metric_after - metric_before >= refused,
+           f"tollgate_unauthenticated_denials_total grew by {metric_after - metric_before}, expected >= {refused} (the 403s)")
 
 
 # ---------------------------------------------------------------- cleanup and summary
