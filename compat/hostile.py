@@ -757,6 +757,10 @@ try:
             for o in page.get("Contents", []):
                 c.delete_object(Bucket=bucket, Key=o["Key"])
         c.delete_bucket(Bucket=bucket)
+    for tenant, users in ((TA, ("boss", "alice")), (TB, ("zed",))):
+        for user in users:
+            admin("user", "delete", "--tenant", tenant, user)
+        admin("tenant", "delete", tenant)
 except Exception as e:  # noqa: BLE001 - cleanup is best effort, the checks decided
     print(f"{SUITE}: cleanup: {e!r}", flush=True)
 
