@@ -226,10 +226,21 @@ def expect_absent(bucket, key, secret=None):
     expect(st == 404, f"{bucket}/{key} after a refused write: expected 404, got {st} ({body[:200]!r})")
 
 
-def admin(*args, ak=None, sk=None):
+def run_admin(args, ak=None, sk=None):
+    """`tollgate admin ARGS`; a 503 SlowDown (after the flood the per-address failure budget
+    refuses this address's requests, root's too, until it refills) is retried for 10 s."""
     env = dict(os.environ, AWS_ACCESS_KEY_ID=ak or ROOT_AK, AWS_SECRET_ACCESS_KEY=sk or ROOT_SK)
-    out = subprocess.run([TOLLGATE, "admin", "--endpoint", ENDPOINT, "--json", *args], env=env,
-                         capture_output=True, text=True, timeout=60)
+    deadline = time.monotonic() + 10
+    while True:
+        out = subprocess.run([TOLLGATE, "admin", "--endpoint", ENDPOINT, *args], env=env,
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode == 0 or "SlowDown" not in out.stderr or time.monotonic() > deadline:
+            return out
+        time.sleep(0.5)
+
+
+def admin(*args, ak=None, sk=None):
+    out = run_admin(["--json", *args], ak, sk)
     if out.returncode != 0:
         raise RuntimeError(f"tollgate admin {' '.join(args)}: exit {out.returncode}: {out.stderr.strip()} {out.stdout.strip()}")
     return json.loads(out.stdout) if out.stdout.strip() else None
@@ -570,7 +581,12 @@ def _():
 # ---------------------------------------------------------------- 8. ranges
 
 def range_get(spec):
-    return signed("GET", f"/{B}/ten", headers={"Range": spec})
+    # Range outside SignedHeaders, as a URL presigned without it would send it: a signed
+    # Range that S3 would ignore cannot be dropped without breaking the signature (README,
+    # Security), so the gateway refuses it instead (400 InvalidArgument)
+    h = sign_headers("GET", f"/{B}/ten", payload_hash=hashlib.sha256(b"").hexdigest())
+    h["Range"] = spec
+    return raw("GET", f"/{B}/ten", headers=h)
 
 
 for _spec, _status, _body, _crange in [
@@ -581,7 +597,7 @@ for _spec, _status, _body, _crange in [
     ("bytes=-0", 416, None, None),
     ("bytes=10-", 416, None, None),
 ]:
-    @check(f"8 Range: {_spec} on 0123456789: {_status}" + (f" {_body.decode()}" if _body else "") + (f", Content-Range {_crange}" if _crange else ""))
+    @check(f"8 Range (unsigned): {_spec} on 0123456789: {_status}" + (f" {_body.decode()}" if _body else "") + (f", Content-Range {_crange}" if _crange else ""))
     def _(spec=_spec, status=_status, body=_body, crange=_crange):
         r = range_get(spec)
         got = (r.status, r.body if body is not None else None, r.headers.get("content-range") if crange else None)
@@ -692,9 +708,7 @@ def flood(n, headers_fn, path):
 
 def denied_audit():
     """Every denied audit entry (`tollgate admin audit --outcome denied --jsonl`, as root)."""
-    out = subprocess.run([TOLLGATE, "admin", "--endpoint", ENDPOINT, "audit", "--outcome", "denied", "--jsonl", "--limit", "10000"],
-                         env=dict(os.environ, AWS_ACCESS_KEY_ID=ROOT_AK, AWS_SECRET_ACCESS_KEY=ROOT_SK),
-                         capture_output=True, text=True, timeout=60)
+    out = run_admin(["audit", "--outcome", "denied", "--jsonl", "--limit", "10000"])
     expect(out.returncode == 0, f"tollgate admin audit --outcome denied --jsonl: exit {out.returncode}: {out.stderr.strip()}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
@@ -714,15 +728,16 @@ def _():
         before[audit_identity(e)] = e.get("count", 1) if isinstance(e.get("count"), int) else 1
     unknown_ak = "AKHOSTILE" + uuid.uuid4().hex[:11].upper()
     anon = flood(300, lambda: {"Host": HOSTPORT}, f"/{B}/secret")
+    time.sleep(2)  # the per-address failure budget refills: the bad signatures meet the check too
     bad = flood(300, lambda: sign_headers("GET", f"/{B}/secret", payload_hash=hashlib.sha256(b"").hexdigest(),
                                           ak=unknown_ak, sk="not-a-secret"), f"/{B}/secret")
     print(f"    anonymous: {anon}, bad signature: {bad}", flush=True)
     for what, st in (("anonymous", anon), ("bad signature", bad)):
         expect(set(st) <= {403, 503}, f"{what} GETs of a private object: expected only 403 or 503, got {st}")
     refused = anon.get(403, 0) + bad.get(403, 0)
-    # the refusals that reach the audit: at least the anonymous ones or the badly signed ones
-    # (300), or every 403 if the per-address failure limit tripped before that
-    want = min(300, refused)
+    # every refusal that got past the per-address failure budget (403) is accounted for;
+    # the throttled ones (503) may be counted as well, nothing else of note
+    want = refused
     deadline = time.monotonic() + 6  # the audit may aggregate asynchronously
     while True:
         added, counted = [], 0
@@ -739,9 +754,10 @@ def _():
             break
         time.sleep(0.5)
     sample = json.dumps(added[:3])
+    print(f"    {len(added)} new denied audit entries, counts summing to {counted}", flush=True)
     expect(len(added) <= 10, f"{len(added)} new denied audit entries for 600 refused requests (expected <= 10); first: {sample}")
     expect(all(isinstance(e.get("count"), int) for e in added), f"audit entries without an integer count field: {sample}")
-    expect(counted >= want, f"the new audit entries' counts sum to {counted}, expected >= min(300, {refused} refusals (403)): {sample}")
+    expect(want <= counted <= 600 + 20, f"the new audit entries' counts sum to {counted}, expected between the {refused} refusals (403) and the 600 requests (+20): {sample}")
     metric_after = scrape_counter("tollgate_unauthenticated_denials_total")
     expect(metric_after is not None, "/metrics has no tollgate_unauthenticated_denials_total")
     expect(metric_after - metric_before >= refused,
