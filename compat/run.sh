@@ -3,8 +3,10 @@
 #
 #   compat/run.sh                  build target/debug/tollgate, run every suite
 #   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants metrics
-#                                  topics readme; tenants, topics and readme need TOLLGATE_BIN, for
-#                                  `tollgate admin`; readme runs README.md's shell examples)
+#                                  topics readme hostile; tenants, topics, readme and hostile need
+#                                  TOLLGATE_BIN, for `tollgate admin`; readme runs README.md's shell
+#                                  examples; hostile sends raw, hand-signed attacks and runs last, as
+#                                  its failure flood may trip the per-address limit)
 #   TOLLGATE_BIN=path compat/run.sh    use that binary, build nothing
 #   COMPAT_EXTERNAL=1 S3_ENDPOINT=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... compat/run.sh
 #                                  run against an already running S3 server (start nothing)
@@ -21,7 +23,7 @@ set -euo pipefail
 
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$COMPAT_DIR/.." && pwd)
-ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics readme)
+ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics readme hostile)
 SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-300}
 
 suite_cmd() {
@@ -34,6 +36,7 @@ suite_cmd() {
     topics) echo "python3 $COMPAT_DIR/boto3_topics.py" ;;
     metrics) echo "python3 $COMPAT_DIR/metrics.py" ;;
     readme) echo "bash $COMPAT_DIR/readme.sh" ;;
+    hostile) echo "python3 $COMPAT_DIR/hostile.py" ;;
     *) return 1 ;;
   esac
 }
