@@ -8,6 +8,7 @@ mod buckets;
 mod conditional;
 mod conformance;
 mod crash;
+mod fuzz;
 mod hostile;
 mod jobs;
 mod limits;
