@@ -1840,6 +1840,8 @@ enum FormMutation {
     Truncate(f64),
     BoundaryInBody(String),
     ContentType(Vec<u8>),
+    /// The boundary unquoted in `Content-Type`, whatever it holds.
+    Unquoted,
 }
 
 #[derive(Debug, Clone)]
@@ -1874,7 +1876,9 @@ fn policy_json() -> impl Strategy<Value = String> {
 
 fn form_case() -> impl Strategy<Value = FormCase> {
     let boundary = prop_oneof![
-        4 => "[A-Za-z0-9'()+_,./:=?-]{1,70}",
+        4 => "[A-Za-z0-9'+_.-]{1,70}",
+        // Characters a boundary may have only in quotes (RFC 2046).
+        2 => "[A-Za-z0-9'()+_,./:=? -]{1,69}[A-Za-z0-9]",
         1 => Just(String::new()),
         1 => "[ -~]{0,100}",
         1 => "[a-z]{71,300}",
@@ -1899,6 +1903,7 @@ fn form_case() -> impl Strategy<Value = FormCase> {
         Just(FormMutation::FileFirst),
         (field, value_bytes(60)).prop_map(|(i, v)| FormMutation::PartHeaders(i, v)),
         Just(FormMutation::NoClosingBoundary),
+        Just(FormMutation::Unquoted),
         (0.0..1.0f64).prop_map(FormMutation::Truncate),
         "[ -~]{0,20}".prop_map(FormMutation::BoundaryInBody),
         prop_oneof![
@@ -1980,8 +1985,16 @@ fn post_object_forms() {
             form_part("x-amz-signature", signature.as_bytes()),
             FormPart { headers: b"Content-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\nContent-Type: text/plain".to_vec(), value: b"posted file body".to_vec() },
         ];
-        let mut content_type =
-            format!("multipart/form-data; boundary={}", case.boundary).into_bytes();
+        let token = case
+            .boundary
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"'+_.-".contains(&b));
+        let mut content_type = if token {
+            format!("multipart/form-data; boundary={}", case.boundary)
+        } else {
+            format!("multipart/form-data; boundary=\"{}\"", case.boundary)
+        }
+        .into_bytes();
         let mut closing = true;
         let mut truncate = None;
         let mut body_boundary = case.boundary.clone();
@@ -2025,6 +2038,10 @@ fn post_object_forms() {
                 FormMutation::Truncate(f) => truncate = Some(*f),
                 FormMutation::BoundaryInBody(b) => body_boundary.clone_from(b),
                 FormMutation::ContentType(v) => content_type.clone_from(v),
+                FormMutation::Unquoted => {
+                    content_type =
+                        format!("multipart/form-data; boundary={}", case.boundary).into_bytes()
+                }
             }
         }
         let mut body = Vec::new();
@@ -2050,8 +2067,8 @@ fn post_object_forms() {
         }
         let untouched = case.mutations.is_empty()
             && matches!(case.policy, PolicyMutation::None)
-            && case.boundary.bytes().all(|b| b.is_ascii_alphanumeric())
-            && !case.boundary.is_empty();
+            && token
+            && (1..=70).contains(&case.boundary.len());
         if untouched && !(200..300).contains(&resp.status) {
             return Err(failure(
                 &req,
