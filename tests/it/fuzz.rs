@@ -12,15 +12,22 @@
 //! Some families check more (a valid request must succeed, a range must select the right
 //! bytes, an accepted key must read back byte-identical).
 //!
-//! Cases per property: `TOLLGATE_FUZZ_CASES` (default 48, a few seconds each in debug). A
-//! longer campaign, with a fixed seed to replay it:
+//! Cases per property: `TOLLGATE_FUZZ_CASES` (default 48: the module takes about ten seconds
+//! in debug). A longer campaign, and the replay of one with the seed its failure names:
 //!
 //! ```text
 //! TOLLGATE_FUZZ_CASES=5000 cargo nextest run --test it fuzz::
-//! PROPTEST_RNG_SEED=12345 TOLLGATE_FUZZ_CASES=5000 cargo nextest run --test it fuzz::ranges
+//! PROPTEST_RNG_SEED=12345 TOLLGATE_FUZZ_CASES=5000 cargo nextest run --test it fuzz::range_headers
 //! ```
 //!
-//! A failure is shrunk (for at most a minute) and reported with the request as sent.
+//! A failure is shrunk (for at most a minute) and reported with the request as sent. A
+//! campaign that should list every kind of failure rather than stop at the first one:
+//!
+//! ```text
+//! TOLLGATE_FUZZ_EXPLORE=1 TOLLGATE_FUZZ_CASES=10000 cargo nextest run --no-fail-fast --test it fuzz:: --no-capture
+//! ```
+//!
+//! (no shrinking there: each kind is shown with the first input that met it).
 
 use crate::common::*;
 
@@ -30,7 +37,9 @@ use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestError, TestRunner};
+use proptest::test_runner::{
+    Config as RunnerConfig, RngSeed, TestCaseError, TestError, TestRunner,
+};
 use tokio::io::AsyncWriteExt;
 
 // ---------------------------------------------------------------------------------------
@@ -54,7 +63,7 @@ fn run<S: Strategy>(h: &Harness, strategy: S, test: impl Fn(S::Value) -> Result<
 where
     S::Value: std::fmt::Debug,
 {
-    let config = RunnerConfig {
+    let mut config = RunnerConfig {
         cases: cases(),
         // No regression files in the source tree; a seed replays a campaign instead.
         failure_persistence: None,
@@ -62,6 +71,20 @@ where
         max_shrink_iters: 2_000,
         ..RunnerConfig::default()
     };
+    // A seed of our own (unless PROPTEST_RNG_SEED gives one), to be named in a failure.
+    let seed = match config.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => {
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b).unwrap();
+            u64::from_le_bytes(b)
+        }
+    };
+    config.rng_seed = RngSeed::Fixed(seed);
+    let replay = format!(
+        "replay: PROPTEST_RNG_SEED={seed} TOLLGATE_FUZZ_CASES={}",
+        cases()
+    );
     let mut runner = TestRunner::new(config);
     if std::env::var("TOLLGATE_FUZZ_EXPLORE").is_ok_and(|v| v == "1") {
         let mut kinds: BTreeMap<String, (u32, String)> = BTreeMap::new();
@@ -83,7 +106,7 @@ where
                 .map(|(k, (n, example))| format!("=== {k} ({n} cases); for example:\n{example}"))
                 .collect();
             panic!(
-                "{} kinds of failure:\n{}",
+                "{} kinds of failure ({replay}):\n{}",
                 report.len(),
                 report.join("\n\n")
             );
@@ -93,9 +116,9 @@ where
     match runner.run(&strategy, |input| h.case(|| test(input))) {
         Ok(()) => {}
         Err(TestError::Fail(reason, input)) => {
-            panic!("minimal failing input: {input:#?}\n{reason}")
+            panic!("minimal failing input ({replay}): {input:#?}\n{reason}")
         }
-        Err(e) => panic!("{e}"),
+        Err(e) => panic!("{e} ({replay})"),
     }
 }
 
@@ -604,6 +627,19 @@ fn pct_decode(s: &str, plus_is_space: bool) -> Vec<u8> {
 #[derive(Clone)]
 struct Text(Vec<u8>);
 
+impl From<Text> for Vec<u8> {
+    fn from(t: Text) -> Self {
+        t.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "b\"{}\"", self.0.escape_ascii())
@@ -620,29 +656,31 @@ fn at(frac: f64, len: usize) -> usize {
 // ---------------------------------------------------------------------------------------
 
 /// Header-value bytes: anything but CR and LF.
-fn value_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+fn value_bytes(max: usize) -> impl Strategy<Value = Text> {
     prop::collection::vec(
         any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'),
         0..max,
     )
+    .prop_map(Text)
 }
 
 /// A hostile token: empty, printable, unicode, non-ASCII bytes, or very long.
-fn garbage() -> impl Strategy<Value = Vec<u8>> {
+fn garbage() -> impl Strategy<Value = Text> {
     prop_oneof![
         Just(Vec::new()),
         "[ -~]{0,24}".prop_map(String::into_bytes),
         "[a-zA-Z0-9/=,;:_-]{0,40}".prop_map(String::into_bytes),
         any::<String>().prop_map(|s| s.replace(['\r', '\n'], "").into_bytes()),
         prop::collection::vec(0x80u8..=0xff, 1..12),
-        value_bytes(32),
+        value_bytes(32).prop_map(|t| t.0),
         (1usize..20_000, "[A-Za-z0-9/]").prop_map(|(n, c)| c.repeat(n).into_bytes()),
         (60_000usize..80_000).prop_map(|n| vec![b'a'; n]),
     ]
+    .prop_map(Text)
 }
 
 /// A hostile date: wrong formats and impossible values.
-fn bad_date() -> impl Strategy<Value = Vec<u8>> {
+fn bad_date() -> impl Strategy<Value = Text> {
     prop_oneof![
         Just(b"".to_vec()),
         Just(b"20261301".to_vec()),
@@ -655,8 +693,9 @@ fn bad_date() -> impl Strategy<Value = Vec<u8>> {
         Just(b"20260229T000000Z".to_vec()),
         "[0-9]{0,20}".prop_map(String::into_bytes),
         "[0-9TZ:+-]{0,20}".prop_map(String::into_bytes),
-        garbage(),
+        garbage().prop_map(|t| t.0),
     ]
+    .prop_map(Text)
 }
 
 /// A hostile number as text.
@@ -687,26 +726,26 @@ enum AuthMutation {
     Truncate(f64),
     /// Components of `Credential=..., SignedHeaders=..., Signature=...` in another order.
     Reorder(Vec<usize>),
-    DuplicateSignedHeaders(Vec<u8>),
+    DuplicateSignedHeaders(Text),
     Scope {
-        access: Option<Vec<u8>>,
-        date: Option<Vec<u8>>,
-        region: Option<Vec<u8>>,
-        service: Option<Vec<u8>>,
-        terminator: Option<Vec<u8>>,
+        access: Option<Text>,
+        date: Option<Text>,
+        region: Option<Text>,
+        service: Option<Text>,
+        terminator: Option<Text>,
         extra_parts: usize,
     },
-    Component(usize, Vec<u8>),
-    Signature(Vec<u8>),
-    Algorithm(Vec<u8>),
-    Insert(f64, Vec<u8>),
+    Component(usize, Text),
+    Signature(Text),
+    Algorithm(Text),
+    Insert(f64, Text),
     FlipByte(f64, u8),
-    Random(Vec<u8>),
-    AmzDate(Vec<u8>),
-    ContentSha(Vec<u8>),
-    TwoAuthorizations(Vec<u8>),
-    SigV2(Vec<u8>),
-    Separators(Vec<u8>),
+    Random(Text),
+    AmzDate(Text),
+    ContentSha(Text),
+    TwoAuthorizations(Text),
+    SigV2(Text),
+    Separators(Text),
 }
 
 fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
@@ -716,8 +755,11 @@ fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
         Just(vec![0usize, 1, 2])
             .prop_shuffle()
             .prop_map(AuthMutation::Reorder),
-        prop_oneof![Just(b"host;x-amz-date".to_vec()), garbage()]
-            .prop_map(AuthMutation::DuplicateSignedHeaders),
+        prop_oneof![
+            Just(b"host;x-amz-date".to_vec()),
+            garbage().prop_map(|t| t.0)
+        ]
+        .prop_map(|v| AuthMutation::DuplicateSignedHeaders(Text(v))),
         (
             opt(),
             prop::option::of(bad_date()),
@@ -742,16 +784,16 @@ fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
             "[0-9a-f]{63}".prop_map(String::into_bytes),
             "[g-z]{64}".prop_map(String::into_bytes),
             "[0-9A-F]{64}".prop_map(String::into_bytes),
-            garbage()
+            garbage().prop_map(|t| t.0)
         ]
-        .prop_map(AuthMutation::Signature),
+        .prop_map(|v| AuthMutation::Signature(Text(v))),
         prop_oneof![
             Just(b"AWS4-HMAC-SHA512".to_vec()),
             Just(b"AWS4-ECDSA-P256-SHA256".to_vec()),
             Just(b"aws4-hmac-sha256".to_vec()),
-            garbage()
+            garbage().prop_map(|t| t.0)
         ]
-        .prop_map(AuthMutation::Algorithm),
+        .prop_map(|v| AuthMutation::Algorithm(Text(v))),
         (0.0..1.0f64, garbage()).prop_map(|(f, v)| AuthMutation::Insert(f, v)),
         (0.0..1.0f64, 1u8..=255).prop_map(|(f, x)| AuthMutation::FlipByte(f, x)),
         value_bytes(300).prop_map(AuthMutation::Random),
@@ -760,9 +802,9 @@ fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
             Just(b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD".to_vec()),
             Just(b"STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_vec()),
             "[0-9a-f]{64}".prop_map(String::into_bytes),
-            garbage()
+            garbage().prop_map(|t| t.0)
         ]
-        .prop_map(AuthMutation::ContentSha),
+        .prop_map(|v| AuthMutation::ContentSha(Text(v))),
         garbage().prop_map(AuthMutation::TwoAuthorizations),
         garbage().prop_map(AuthMutation::SigV2),
         prop_oneof![
@@ -773,7 +815,7 @@ fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
             Just(b"".to_vec()),
             Just(b"  ".to_vec())
         ]
-        .prop_map(AuthMutation::Separators),
+        .prop_map(|v| AuthMutation::Separators(Text(v))),
     ]
 }
 
@@ -836,7 +878,7 @@ fn mutate_auth(req: &mut Req, m: &AuthMutation) {
                 .enumerate()
             {
                 if let (Some(v), Some(f)) = (v, fields.get_mut(i)) {
-                    f.clone_from(v);
+                    *f = v.to_vec();
                 }
             }
             fields.truncate(5usize.saturating_sub(*extra_parts % 2 * *extra_parts));
@@ -882,7 +924,7 @@ fn mutate_auth(req: &mut Req, m: &AuthMutation) {
             }
             a
         }
-        AuthMutation::Random(v) => v.clone(),
+        AuthMutation::Random(v) => v.to_vec(),
         AuthMutation::AmzDate(v) => {
             req.set_header("x-amz-date", v.clone());
             auth
@@ -892,7 +934,7 @@ fn mutate_auth(req: &mut Req, m: &AuthMutation) {
             auth
         }
         AuthMutation::TwoAuthorizations(v) => {
-            req.headers.push(("authorization".into(), v.clone()));
+            req.headers.push(("authorization".into(), v.to_vec()));
             auth
         }
         AuthMutation::SigV2(v) => {
@@ -985,16 +1027,16 @@ const PRESIGN_PARAMS: [&str; 7] = [
 #[derive(Debug, Clone)]
 enum QueryMutation {
     Expires(String),
-    Date(Vec<u8>),
+    Date(Text),
     /// A credential of this many `/`-separated parts (from the real one, then garbage).
-    CredentialParts(usize, Vec<u8>),
-    Signature(Vec<u8>),
-    Set(usize, Vec<u8>),
+    CredentialParts(usize, Text),
+    Signature(Text),
+    Set(usize, Text),
     Remove(usize),
-    Duplicate(usize, Option<Vec<u8>>),
+    Duplicate(usize, Option<Text>),
     PercentGarbage(usize, f64, &'static str),
     LowerCaseName(usize),
-    Raw(Vec<u8>),
+    Raw(Text),
     AlsoHeaderAuth,
 }
 
@@ -1022,9 +1064,9 @@ fn query_mutation() -> impl Strategy<Value = QueryMutation> {
             "[0-9a-f]{63}".prop_map(String::into_bytes),
             "[0-9a-f]{64}".prop_map(String::into_bytes),
             "[g-z]{64}".prop_map(String::into_bytes),
-            garbage()
+            garbage().prop_map(|t| t.0)
         ]
-        .prop_map(QueryMutation::Signature),
+        .prop_map(|v| QueryMutation::Signature(Text(v))),
         (idx.clone(), garbage()).prop_map(|(i, v)| QueryMutation::Set(i, v)),
         idx.clone().prop_map(QueryMutation::Remove),
         (idx.clone(), prop::option::of(garbage()))
@@ -1080,7 +1122,7 @@ fn mutate_query(
             let real = String::from_utf8_lossy(&pct_decode(&String::from_utf8_lossy(&real), false))
                 .into_owned();
             let mut parts: Vec<Vec<u8>> = real.split('/').map(|p| p.as_bytes().to_vec()).collect();
-            parts.resize(*n, g.clone());
+            parts.resize(*n, g.to_vec());
             set(pairs, "X-Amz-Credential", query_bytes(&parts.join(&b'/')));
         }
         QueryMutation::Signature(v) => set(pairs, "X-Amz-Signature", query_bytes(v)),
@@ -1207,7 +1249,7 @@ enum Trailer {
     None,
     Crc32,
     WrongCrc32,
-    Text(Vec<u8>),
+    Text(Text),
     NoColon,
     Many(usize),
     NoFinalCrlf,
@@ -1536,7 +1578,7 @@ fn range_header() -> impl Strategy<Value = Vec<u8>> {
         ],
         4 => (unit, prop::collection::vec(range_spec(), 1..4), prop::sample::select(vec![",", ", ", " , ", ",,"]))
             .prop_map(|(u, specs, sep)| format!("{u}{}", specs.join(sep)).into_bytes()),
-        1 => value_bytes(60),
+        1 => value_bytes(60).prop_map(|t| t.0),
         1 => any::<String>().prop_map(|s| s.replace(['\r', '\n'], "").into_bytes()),
     ]
 }
@@ -1658,7 +1700,7 @@ enum XmlTarget {
 #[derive(Debug, Clone)]
 enum XmlMutation {
     Truncate(f64),
-    Insert(f64, Vec<u8>),
+    Insert(f64, Text),
     Snippet(f64, &'static str),
     Doctype(&'static str),
     /// Wrap the document's root (or, if `inner`, its first child) in `depth` elements.
@@ -1709,7 +1751,7 @@ fn xml_mutation() -> impl Strategy<Value = XmlMutation> {
     prop_oneof![
         (0.0..1.0f64).prop_map(XmlMutation::Truncate),
         (0.0..1.0f64, prop::collection::vec(any::<u8>(), 1..16))
-            .prop_map(|(f, b)| XmlMutation::Insert(f, b)),
+            .prop_map(|(f, b)| XmlMutation::Insert(f, Text(b))),
         (0.0..1.0f64, prop::sample::select(SNIPPETS.to_vec()))
             .prop_map(|(f, s)| XmlMutation::Snippet(f, s)),
         prop::sample::select(DOCTYPES.to_vec()).prop_map(XmlMutation::Doctype),
@@ -1899,13 +1941,13 @@ enum FormMutation {
     Drop(usize),
     Duplicate(usize),
     Huge(usize, usize),
-    Value(usize, Vec<u8>),
+    Value(usize, Text),
     FileFirst,
-    PartHeaders(usize, Vec<u8>),
+    PartHeaders(usize, Text),
     NoClosingBoundary,
     Truncate(f64),
     BoundaryInBody(String),
-    ContentType(Vec<u8>),
+    ContentType(Text),
     /// The boundary unquoted in `Content-Type`, whatever it holds.
     Unquoted,
 }
@@ -1978,9 +2020,9 @@ fn form_case() -> impl Strategy<Value = FormCase> {
             Just(b"multipart/form-data; boundary=\"\"".to_vec()),
             Just(b"multipart/mixed; boundary=x".to_vec()),
             Just(b"application/x-www-form-urlencoded".to_vec()),
-            garbage()
+            garbage().prop_map(|t| t.0)
         ]
-        .prop_map(FormMutation::ContentType),
+        .prop_map(|v| FormMutation::ContentType(Text(v))),
     ];
     (
         boundary,
@@ -2087,7 +2129,7 @@ fn post_object_forms() {
                 }
                 FormMutation::Value(i, v) => {
                     if let Some(p) = parts.get_mut(*i) {
-                        p.value.clone_from(v);
+                        p.value = v.to_vec();
                     }
                 }
                 FormMutation::FileFirst => {
@@ -2097,13 +2139,13 @@ fn post_object_forms() {
                 }
                 FormMutation::PartHeaders(i, v) => {
                     if let Some(p) = parts.get_mut(*i) {
-                        p.headers.clone_from(v);
+                        p.headers = v.to_vec();
                     }
                 }
                 FormMutation::NoClosingBoundary => closing = false,
                 FormMutation::Truncate(f) => truncate = Some(*f),
                 FormMutation::BoundaryInBody(b) => body_boundary.clone_from(b),
-                FormMutation::ContentType(v) => content_type.clone_from(v),
+                FormMutation::ContentType(v) => content_type = v.to_vec(),
                 FormMutation::Unquoted => {
                     content_type =
                         format!("multipart/form-data; boundary={}", case.boundary).into_bytes()
