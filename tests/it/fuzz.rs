@@ -37,9 +37,7 @@ use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{
-    Config as RunnerConfig, RngSeed, TestCaseError, TestError, TestRunner,
-};
+use proptest::test_runner::{Config as RunnerConfig, RngSeed, TestCaseError, TestError, TestRunner};
 use tokio::io::AsyncWriteExt;
 
 // ---------------------------------------------------------------------------------------
@@ -48,10 +46,7 @@ use tokio::io::AsyncWriteExt;
 
 /// Cases per property (`TOLLGATE_FUZZ_CASES`).
 fn cases() -> u32 {
-    std::env::var("TOLLGATE_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
+    std::env::var("TOLLGATE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
 }
 
 /// Runs `test` on `cases()` inputs from `strategy` against `h`'s gateway (each case checked
@@ -81,10 +76,7 @@ where
         }
     };
     config.rng_seed = RngSeed::Fixed(seed);
-    let replay = format!(
-        "replay: PROPTEST_RNG_SEED={seed} TOLLGATE_FUZZ_CASES={}",
-        cases()
-    );
+    let replay = format!("replay: PROPTEST_RNG_SEED={seed} TOLLGATE_FUZZ_CASES={}", cases());
     let mut runner = TestRunner::new(config);
     if std::env::var("TOLLGATE_FUZZ_EXPLORE").is_ok_and(|v| v == "1") {
         let mut kinds: BTreeMap<String, (u32, String)> = BTreeMap::new();
@@ -94,22 +86,13 @@ where
             if let Err(e) = h.case(|| test(input)) {
                 let e = e.to_string();
                 let kind = failure_kind(&e);
-                let entry = kinds
-                    .entry(kind)
-                    .or_insert_with(|| (0, format!("{shown}\n{e}")));
+                let entry = kinds.entry(kind).or_insert_with(|| (0, format!("{shown}\n{e}")));
                 entry.0 += 1;
             }
         }
         if !kinds.is_empty() {
-            let report: Vec<String> = kinds
-                .into_iter()
-                .map(|(k, (n, example))| format!("=== {k} ({n} cases); for example:\n{example}"))
-                .collect();
-            panic!(
-                "{} kinds of failure ({replay}):\n{}",
-                report.len(),
-                report.join("\n\n")
-            );
+            let report: Vec<String> = kinds.into_iter().map(|(k, (n, example))| format!("=== {k} ({n} cases); for example:\n{example}")).collect();
+            panic!("{} kinds of failure ({replay}):\n{}", report.len(), report.join("\n\n"));
         }
         return;
     }
@@ -126,18 +109,9 @@ where
 /// id, the S3 error code, and where a panic was.
 fn failure_kind(message: &str) -> String {
     let first = message.lines().next().unwrap_or("");
-    let first = first
-        .rsplit_once(' ')
-        .filter(|(_, id)| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map_or(first, |(f, _)| f);
-    let code = message
-        .split_once("<Code>")
-        .and_then(|(_, r)| r.split_once("</Code>"))
-        .map_or("", |(c, _)| c);
-    let panic_at = message
-        .split_once("panicked at ")
-        .and_then(|(_, r)| r.split_once('\n'))
-        .map_or("", |(l, _)| l);
+    let first = first.rsplit_once(' ').filter(|(_, id)| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())).map_or(first, |(f, _)| f);
+    let code = message.split_once("<Code>").and_then(|(_, r)| r.split_once("</Code>")).map_or("", |(c, _)| c);
+    let panic_at = message.split_once("panicked at ").and_then(|(_, r)| r.split_once('\n')).map_or("", |(l, _)| l);
     // Numbers (byte offsets, lengths) do not make another kind.
     let mut kind = String::new();
     for c in format!("{first} {code} {panic_at}").chars() {
@@ -158,14 +132,8 @@ fn record_panics() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if let Some(name) = std::thread::current()
-                .name()
-                .filter(|n| n.starts_with("fuzz-gw-"))
-            {
-                PANICS
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(format!("{name}: {info}"));
+            if let Some(name) = std::thread::current().name().filter(|n| n.starts_with("fuzz-gw-")) {
+                PANICS.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{name}: {info}"));
             }
             previous(info);
         }));
@@ -186,12 +154,7 @@ struct Req {
 
 impl Req {
     fn new(method: &str, target: impl Into<Vec<u8>>) -> Self {
-        Self {
-            method: method.into(),
-            target: target.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Self { method: method.into(), target: target.into(), headers: Vec::new(), body: Vec::new() }
     }
 
     fn header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
@@ -206,21 +169,14 @@ impl Req {
 
     fn set_header(&mut self, name: &str, value: impl Into<Vec<u8>>) {
         let value = value.into();
-        match self
-            .headers
-            .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        {
+        match self.headers.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
             Some(h) => h.1 = value,
             None => self.headers.push((name.into(), value)),
         }
     }
 
     fn get_header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
     }
 
     fn bytes(&self, host: &str) -> Vec<u8> {
@@ -228,13 +184,7 @@ impl Req {
         out.extend_from_slice(self.method.as_bytes());
         out.push(b' ');
         out.extend_from_slice(&self.target);
-        out.extend_from_slice(
-            format!(
-                " HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n",
-                self.body.len()
-            )
-            .as_bytes(),
-        );
+        out.extend_from_slice(format!(" HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n", self.body.len()).as_bytes());
         for (k, v) in &self.headers {
             out.extend_from_slice(k.as_bytes());
             out.extend_from_slice(b": ");
@@ -252,22 +202,14 @@ impl Req {
         for (k, v) in &self.headers {
             s.push_str(&format!("{k}: {}\n", cut(v, 600)));
         }
-        s.push_str(&format!(
-            "[body, {} bytes] {}",
-            self.body.len(),
-            cut(&self.body, 1200)
-        ));
+        s.push_str(&format!("[body, {} bytes] {}", self.body.len(), cut(&self.body, 1200)));
         s
     }
 }
 
 fn cut(b: &[u8], max: usize) -> String {
     let shown = b.get(..max).unwrap_or(b).escape_ascii().to_string();
-    if b.len() > max {
-        format!("{shown}...[{} bytes]", b.len())
-    } else {
-        shown
-    }
+    if b.len() > max { format!("{shown}...[{} bytes]", b.len()) } else { shown }
 }
 
 /// One gateway on its own runtime, and the statuses it answered (for the summary).
@@ -284,23 +226,13 @@ impl Harness {
     fn start(family: &str) -> Self {
         record_panics();
         let name = format!("fuzz-gw-{family}");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(&name)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(&name).enable_all().build().unwrap();
         let gw = rt.block_on(async {
             let gw = Gateway::start_with(|c| c.limits.enabled = false).await;
             gw.bucket(BUCKET).await;
             gw
         });
-        Self {
-            name,
-            rt,
-            gw: Some(gw),
-            statuses: Mutex::new(BTreeMap::new()),
-        }
+        Self { name, rt, gw: Some(gw), statuses: Mutex::new(BTreeMap::new()) }
     }
 
     fn gw(&self) -> &Gateway {
@@ -326,17 +258,8 @@ impl Harness {
             let _ = s.write_all(&bytes).await;
             tokio::time::timeout(Duration::from_secs(20), read_response(&mut s)).await
         });
-        let resp = resp.unwrap_or(RawResponse {
-            status: 0,
-            headers: Vec::new(),
-            body: b"(no answer within 20 s)".to_vec(),
-        });
-        *self
-            .statuses
-            .lock()
-            .unwrap()
-            .entry(resp.status)
-            .or_default() += 1;
+        let resp = resp.unwrap_or(RawResponse { status: 0, headers: Vec::new(), body: b"(no answer within 20 s)".to_vec() });
+        *self.statuses.lock().unwrap().entry(resp.status).or_default() += 1;
         resp
     }
 
@@ -352,9 +275,7 @@ impl Harness {
     /// Panics recorded on this gateway's threads since the last call.
     fn take_panics(&self) -> Vec<String> {
         let mut all = PANICS.lock().unwrap_or_else(|e| e.into_inner());
-        let (mine, others) = std::mem::take(&mut *all)
-            .into_iter()
-            .partition(|p| p.starts_with(&format!("{}:", self.name)));
+        let (mine, others) = std::mem::take(&mut *all).into_iter().partition(|p| p.starts_with(&format!("{}:", self.name)));
         *all = others;
         mine
     }
@@ -367,12 +288,8 @@ impl Harness {
         let outcome = f();
         let panics = self.take_panics();
         if !panics.is_empty() {
-            let also = outcome
-                .err()
-                .map_or_else(String::new, |e| format!("\n(the case also failed: {e})"));
-            return Err(TestCaseError::fail(format!(
-                "the gateway panicked: {panics:#?}{also}"
-            )));
+            let also = outcome.err().map_or_else(String::new, |e| format!("\n(the case also failed: {e})"));
+            return Err(TestCaseError::fail(format!("the gateway panicked: {panics:#?}{also}")));
         }
         outcome?;
         let health = Req::new("GET", "/health");
@@ -386,57 +303,27 @@ impl Harness {
     /// Headers signed with SigV4 (root credentials, the given payload hash), host left out
     /// (the sender writes it). The path is taken as it is (S3: single encoding, no
     /// normalization).
-    fn sign(
-        &self,
-        method: &str,
-        target: &str,
-        headers: &[(&str, &str)],
-        payload: &str,
-    ) -> Option<Vec<(String, Vec<u8>)>> {
+    fn sign(&self, method: &str, target: &str, headers: &[(&str, &str)], payload: &str) -> Option<Vec<(String, Vec<u8>)>> {
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         all.push(("x-amz-content-sha256", payload));
-        let (signed, _) = sigv4(
-            method,
-            &format!("http://{}{target}", self.host()),
-            &all,
-            payload,
-            None,
-        )?;
+        let (signed, _) = sigv4(method, &format!("http://{}{target}", self.host()), &all, payload, None)?;
         Some(signed)
     }
 
     /// A presigned target (path and query) for `method` on `target`.
     fn presign(&self, method: &str, target: &str, expires: Duration) -> Option<String> {
-        let (_, uri) = sigv4(
-            method,
-            &format!("http://{}{target}", self.host()),
-            &[],
-            "UNSIGNED-PAYLOAD",
-            Some(expires),
-        )?;
+        let (_, uri) = sigv4(method, &format!("http://{}{target}", self.host()), &[], "UNSIGNED-PAYLOAD", Some(expires))?;
         Some(uri)
     }
 
     /// PUT through the SDK (setup).
     fn put(&self, key: &str, body: &[u8]) {
         let c = self.gw().client();
-        self.block_on(
-            c.put_object()
-                .bucket(BUCKET)
-                .key(key)
-                .body(body.to_vec().into())
-                .send(),
-        )
-        .unwrap();
+        self.block_on(c.put_object().bucket(BUCKET).key(key).body(body.to_vec().into()).send()).unwrap();
     }
 
     fn summary(&self, extra: &str) {
-        eprintln!(
-            "{}: {} cases, statuses {:?} {extra}",
-            self.name,
-            cases(),
-            self.statuses.lock().unwrap()
-        );
+        eprintln!("{}: {} cases, statuses {:?} {extra}", self.name, cases(), self.statuses.lock().unwrap());
     }
 }
 
@@ -460,20 +347,10 @@ fn failure(req: &Req, resp: &RawResponse, what: &str) -> TestCaseError {
 
 /// SigV4 through aws-sigv4: the signed headers (without host) and the request target
 /// (with the presigning query, if `presign`).
-fn sigv4(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    payload: &str,
-    presign: Option<Duration>,
-) -> Option<(Headers, String)> {
-    use aws_sigv4::http_request::{
-        PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
-        UriPathNormalizationMode, sign,
-    };
+fn sigv4(method: &str, url: &str, headers: &[(&str, &str)], payload: &str, presign: Option<Duration>) -> Option<(Headers, String)> {
+    use aws_sigv4::http_request::{PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings, UriPathNormalizationMode, sign};
     use aws_sigv4::sign::v4;
-    let identity =
-        aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "fuzz").into();
+    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "fuzz").into();
     let mut settings = SigningSettings::default();
     settings.percent_encoding_mode = PercentEncodingMode::Single;
     settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
@@ -481,44 +358,18 @@ fn sigv4(
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(expires);
     }
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .ok()?
-        .into();
-    let body = if presign.is_some() {
-        SignableBody::UnsignedPayload
-    } else {
-        SignableBody::Precomputed(payload.into())
-    };
+    let params =
+        v4::SigningParams::builder().identity(&identity).region("us-east-1").name("s3").time(SystemTime::now()).settings(settings).build().ok()?.into();
+    let body = if presign.is_some() { SignableBody::UnsignedPayload } else { SignableBody::Precomputed(payload.into()) };
     let signable = SignableRequest::new(method, url, headers.iter().copied(), body).ok()?;
     let (instructions, _) = sign(signable, &params).ok()?.into_parts();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .body(())
-        .ok()?;
+    let mut req = http::Request::builder().method(method).uri(url).body(()).ok()?;
     for (k, v) in headers {
-        req.headers_mut().append(
-            http::HeaderName::from_bytes(k.as_bytes()).ok()?,
-            http::HeaderValue::from_str(v).ok()?,
-        );
+        req.headers_mut().append(http::HeaderName::from_bytes(k.as_bytes()).ok()?, http::HeaderValue::from_str(v).ok()?);
     }
     instructions.apply_to_request_http1x(&mut req);
-    let signed = req
-        .headers()
-        .iter()
-        .filter(|(k, _)| *k != http::header::HOST)
-        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-        .collect();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), ToString::to_string);
+    let signed = req.headers().iter().filter(|(k, _)| *k != http::header::HOST).map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+    let target = req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string);
     Some((signed, target))
 }
 
@@ -565,11 +416,7 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -578,10 +425,7 @@ fn crc32(data: &[u8]) -> u32 {
 /// `YYYYMMDDTHHMMSSZ` now.
 fn amz_date_now() -> String {
     let now = time::OffsetDateTime::now_utc();
-    now.format(time::macros::format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    ))
-    .unwrap()
+    now.format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap()
 }
 
 /// Percent-encodes everything but unreserved characters (and `/` if `keep_slash`).
@@ -603,11 +447,7 @@ fn pct_decode(s: &str, plus_is_space: bool) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' => match b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
+            b'%' => match b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(v) => {
                     out.push(v);
                     i += 3;
@@ -657,11 +497,7 @@ fn at(frac: f64, len: usize) -> usize {
 
 /// Header-value bytes: anything but CR and LF.
 fn value_bytes(max: usize) -> impl Strategy<Value = Text> {
-    prop::collection::vec(
-        any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'),
-        0..max,
-    )
-    .prop_map(Text)
+    prop::collection::vec(any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'), 0..max).prop_map(Text)
 }
 
 /// A hostile token: empty, printable, unicode, non-ASCII bytes, or very long.
@@ -752,32 +588,11 @@ fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
     let opt = || prop::option::of(garbage());
     prop_oneof![
         (0.0..1.0f64).prop_map(AuthMutation::Truncate),
-        Just(vec![0usize, 1, 2])
-            .prop_shuffle()
-            .prop_map(AuthMutation::Reorder),
-        prop_oneof![
-            Just(b"host;x-amz-date".to_vec()),
-            garbage().prop_map(|t| t.0)
-        ]
-        .prop_map(|v| AuthMutation::DuplicateSignedHeaders(Text(v))),
-        (
-            opt(),
-            prop::option::of(bad_date()),
-            opt(),
-            opt(),
-            opt(),
-            0usize..4
-        )
-            .prop_map(|(access, date, region, service, terminator, extra_parts)| {
-                AuthMutation::Scope {
-                    access,
-                    date,
-                    region,
-                    service,
-                    terminator,
-                    extra_parts,
-                }
-            }),
+        Just(vec![0usize, 1, 2]).prop_shuffle().prop_map(AuthMutation::Reorder),
+        prop_oneof![Just(b"host;x-amz-date".to_vec()), garbage().prop_map(|t| t.0)].prop_map(|v| AuthMutation::DuplicateSignedHeaders(Text(v))),
+        (opt(), prop::option::of(bad_date()), opt(), opt(), opt(), 0usize..4).prop_map(|(access, date, region, service, terminator, extra_parts)| {
+            AuthMutation::Scope { access, date, region, service, terminator, extra_parts }
+        }),
         (0usize..3, garbage()).prop_map(|(i, v)| AuthMutation::Component(i, v)),
         prop_oneof![
             Just(b"abc".to_vec()),
@@ -807,15 +622,8 @@ fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
         .prop_map(|v| AuthMutation::ContentSha(Text(v))),
         garbage().prop_map(AuthMutation::TwoAuthorizations),
         garbage().prop_map(AuthMutation::SigV2),
-        prop_oneof![
-            Just(b",".to_vec()),
-            Just(b", ".to_vec()),
-            Just(b" ,".to_vec()),
-            Just(b";".to_vec()),
-            Just(b"".to_vec()),
-            Just(b"  ".to_vec())
-        ]
-        .prop_map(|v| AuthMutation::Separators(Text(v))),
+        prop_oneof![Just(b",".to_vec()), Just(b", ".to_vec()), Just(b" ,".to_vec()), Just(b";".to_vec()), Just(b"".to_vec()), Just(b"  ".to_vec())]
+            .prop_map(|v| AuthMutation::Separators(Text(v))),
     ]
 }
 
@@ -824,10 +632,7 @@ fn auth_mutation() -> impl Strategy<Value = AuthMutation> {
 fn split_auth(v: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     let s = String::from_utf8_lossy(v).into_owned();
     let (alg, rest) = s.split_once(' ').unwrap_or((&s, ""));
-    (
-        alg.as_bytes().to_vec(),
-        rest.split(", ").map(|c| c.as_bytes().to_vec()).collect(),
-    )
+    (alg.as_bytes().to_vec(), rest.split(", ").map(|c| c.as_bytes().to_vec()).collect())
 }
 
 fn join_auth(alg: &[u8], parts: &[Vec<u8>], sep: &[u8]) -> Vec<u8> {
@@ -847,36 +652,17 @@ fn mutate_auth(req: &mut Req, m: &AuthMutation) {
     let (alg, mut parts) = split_auth(&auth);
     let new = match m {
         AuthMutation::Truncate(f) => auth[..at(*f, auth.len())].to_vec(),
-        AuthMutation::Reorder(order) => join_auth(
-            &alg,
-            &order
-                .iter()
-                .filter_map(|i| parts.get(*i).cloned())
-                .collect::<Vec<_>>(),
-            b", ",
-        ),
+        AuthMutation::Reorder(order) => join_auth(&alg, &order.iter().filter_map(|i| parts.get(*i).cloned()).collect::<Vec<_>>(), b", "),
         AuthMutation::DuplicateSignedHeaders(v) => {
             let mut dup = b"SignedHeaders=".to_vec();
             dup.extend_from_slice(v);
             parts.insert(1, dup);
             join_auth(&alg, &parts, b", ")
         }
-        AuthMutation::Scope {
-            access,
-            date,
-            region,
-            service,
-            terminator,
-            extra_parts,
-        } => {
-            let cred =
-                String::from_utf8_lossy(parts[0].strip_prefix(b"Credential=").unwrap_or(&parts[0]))
-                    .into_owned();
+        AuthMutation::Scope { access, date, region, service, terminator, extra_parts } => {
+            let cred = String::from_utf8_lossy(parts[0].strip_prefix(b"Credential=").unwrap_or(&parts[0])).into_owned();
             let mut fields: Vec<Vec<u8>> = cred.split('/').map(|f| f.as_bytes().to_vec()).collect();
-            for (i, v) in [access, date, region, service, terminator]
-                .into_iter()
-                .enumerate()
-            {
+            for (i, v) in [access, date, region, service, terminator].into_iter().enumerate() {
                 if let (Some(v), Some(f)) = (v, fields.get_mut(i)) {
                     *f = v.to_vec();
                 }
@@ -962,18 +748,8 @@ fn sigv4_authorization_headers() {
     h.put("obj", b"hello");
     // The harness's signing works: an untouched request reads the object.
     let headers = h.sign("GET", "/fuzz/obj", &[], "UNSIGNED-PAYLOAD").unwrap();
-    let ok = h.send(&Req {
-        method: "GET".into(),
-        target: b"/fuzz/obj".to_vec(),
-        headers,
-        body: Vec::new(),
-    });
-    assert_eq!(
-        (ok.status, ok.body.as_slice()),
-        (200, &b"hello"[..]),
-        "{}",
-        ok.text()
-    );
+    let ok = h.send(&Req { method: "GET".into(), target: b"/fuzz/obj".to_vec(), headers, body: Vec::new() });
+    assert_eq!((ok.status, ok.body.as_slice()), (200, &b"hello"[..]), "{}", ok.text());
 
     let target = prop_oneof![
         Just(AuthTarget::GetObject),
@@ -982,31 +758,22 @@ fn sigv4_authorization_headers() {
         Just(AuthTarget::HeadObject),
         Just(AuthTarget::ListBuckets)
     ];
-    run(
-        &h,
-        (target, prop::collection::vec(auth_mutation(), 1..4)),
-        |(target, mutations)| {
-            let (method, path, body): (&str, &str, &[u8]) = match target {
-                AuthTarget::GetObject => ("GET", "/fuzz/obj", b""),
-                AuthTarget::PutObject => ("PUT", "/fuzz/written", b"body bytes"),
-                AuthTarget::ListBucket => ("GET", "/fuzz?list-type=2&prefix=o", b""),
-                AuthTarget::HeadObject => ("HEAD", "/fuzz/obj", b""),
-                AuthTarget::ListBuckets => ("GET", "/", b""),
-            };
-            let headers = h.sign(method, path, &[], "UNSIGNED-PAYLOAD").unwrap();
-            let mut req = Req {
-                method: method.into(),
-                target: path.into(),
-                headers,
-                body: body.to_vec(),
-            };
-            for m in &mutations {
-                mutate_auth(&mut req, m);
-            }
-            h.send_ok(&req)?;
-            Ok(())
-        },
-    );
+    run(&h, (target, prop::collection::vec(auth_mutation(), 1..4)), |(target, mutations)| {
+        let (method, path, body): (&str, &str, &[u8]) = match target {
+            AuthTarget::GetObject => ("GET", "/fuzz/obj", b""),
+            AuthTarget::PutObject => ("PUT", "/fuzz/written", b"body bytes"),
+            AuthTarget::ListBucket => ("GET", "/fuzz?list-type=2&prefix=o", b""),
+            AuthTarget::HeadObject => ("HEAD", "/fuzz/obj", b""),
+            AuthTarget::ListBuckets => ("GET", "/", b""),
+        };
+        let headers = h.sign(method, path, &[], "UNSIGNED-PAYLOAD").unwrap();
+        let mut req = Req { method: method.into(), target: path.into(), headers, body: body.to_vec() };
+        for m in &mutations {
+            mutate_auth(&mut req, m);
+        }
+        h.send_ok(&req)?;
+        Ok(())
+    });
     h.summary("");
 }
 
@@ -1014,15 +781,7 @@ fn sigv4_authorization_headers() {
 // 2. Presigned query strings
 // ---------------------------------------------------------------------------------------
 
-const PRESIGN_PARAMS: [&str; 7] = [
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-    "x-id",
-];
+const PRESIGN_PARAMS: [&str; 7] = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature", "x-id"];
 
 #[derive(Debug, Clone)]
 enum QueryMutation {
@@ -1042,15 +801,7 @@ enum QueryMutation {
 
 /// Query-string bytes: printable ASCII (sent as is) or percent-encoded anything.
 fn query_bytes(v: &[u8]) -> Vec<u8> {
-    v.iter()
-        .flat_map(|&b| {
-            if b.is_ascii_graphic() && b != b'&' && b != b'#' {
-                vec![b]
-            } else {
-                format!("%{b:02X}").into_bytes()
-            }
-        })
-        .collect()
+    v.iter().flat_map(|&b| if b.is_ascii_graphic() && b != b'&' && b != b'#' { vec![b] } else { format!("%{b:02X}").into_bytes() }).collect()
 }
 
 fn query_mutation() -> impl Strategy<Value = QueryMutation> {
@@ -1069,26 +820,8 @@ fn query_mutation() -> impl Strategy<Value = QueryMutation> {
         .prop_map(|v| QueryMutation::Signature(Text(v))),
         (idx.clone(), garbage()).prop_map(|(i, v)| QueryMutation::Set(i, v)),
         idx.clone().prop_map(QueryMutation::Remove),
-        (idx.clone(), prop::option::of(garbage()))
-            .prop_map(|(i, v)| QueryMutation::Duplicate(i, v)),
-        (
-            idx.clone(),
-            0.0..1.0f64,
-            prop::sample::select(vec![
-                "%",
-                "%G1",
-                "%zz",
-                "%FF",
-                "%00",
-                "%C3%28",
-                "%%",
-                "%2",
-                "%E2%82",
-                "%ED%A0%80",
-                "+",
-                "%0D%0A"
-            ])
-        )
+        (idx.clone(), prop::option::of(garbage())).prop_map(|(i, v)| QueryMutation::Duplicate(i, v)),
+        (idx.clone(), 0.0..1.0f64, prop::sample::select(vec!["%", "%G1", "%zz", "%FF", "%00", "%C3%28", "%%", "%2", "%E2%82", "%ED%A0%80", "+", "%0D%0A"]))
             .prop_map(|(i, f, g)| QueryMutation::PercentGarbage(i, f, g)),
         idx.prop_map(QueryMutation::LowerCaseName),
         value_bytes(64).prop_map(QueryMutation::Raw),
@@ -1096,19 +829,9 @@ fn query_mutation() -> impl Strategy<Value = QueryMutation> {
     ]
 }
 
-fn mutate_query(
-    pairs: &mut Vec<(Vec<u8>, Vec<u8>)>,
-    raw_tail: &mut Vec<u8>,
-    header_auth: &mut bool,
-    m: &QueryMutation,
-) {
-    let find = |pairs: &Vec<(Vec<u8>, Vec<u8>)>, name: &str| {
-        pairs
-            .iter()
-            .position(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
-    };
-    let set = |pairs: &mut Vec<(Vec<u8>, Vec<u8>)>, name: &str, v: Vec<u8>| match find(pairs, name)
-    {
+fn mutate_query(pairs: &mut Vec<(Vec<u8>, Vec<u8>)>, raw_tail: &mut Vec<u8>, header_auth: &mut bool, m: &QueryMutation) {
+    let find = |pairs: &Vec<(Vec<u8>, Vec<u8>)>, name: &str| pairs.iter().position(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()));
+    let set = |pairs: &mut Vec<(Vec<u8>, Vec<u8>)>, name: &str, v: Vec<u8>| match find(pairs, name) {
         Some(i) => pairs[i].1 = v,
         None => pairs.push((name.as_bytes().to_vec(), v)),
     };
@@ -1116,20 +839,15 @@ fn mutate_query(
         QueryMutation::Expires(v) => set(pairs, "X-Amz-Expires", query_bytes(v.as_bytes())),
         QueryMutation::Date(v) => set(pairs, "X-Amz-Date", query_bytes(v)),
         QueryMutation::CredentialParts(n, g) => {
-            let real = find(pairs, "X-Amz-Credential")
-                .map(|i| pairs[i].1.clone())
-                .unwrap_or_default();
-            let real = String::from_utf8_lossy(&pct_decode(&String::from_utf8_lossy(&real), false))
-                .into_owned();
+            let real = find(pairs, "X-Amz-Credential").map(|i| pairs[i].1.clone()).unwrap_or_default();
+            let real = String::from_utf8_lossy(&pct_decode(&String::from_utf8_lossy(&real), false)).into_owned();
             let mut parts: Vec<Vec<u8>> = real.split('/').map(|p| p.as_bytes().to_vec()).collect();
             parts.resize(*n, g.to_vec());
             set(pairs, "X-Amz-Credential", query_bytes(&parts.join(&b'/')));
         }
         QueryMutation::Signature(v) => set(pairs, "X-Amz-Signature", query_bytes(v)),
         QueryMutation::Set(i, v) => set(pairs, PRESIGN_PARAMS[*i], query_bytes(v)),
-        QueryMutation::Remove(i) => {
-            pairs.retain(|(k, _)| !k.eq_ignore_ascii_case(PRESIGN_PARAMS[*i].as_bytes()))
-        }
+        QueryMutation::Remove(i) => pairs.retain(|(k, _)| !k.eq_ignore_ascii_case(PRESIGN_PARAMS[*i].as_bytes())),
         QueryMutation::Duplicate(i, v) => {
             if let Some(j) = find(pairs, PRESIGN_PARAMS[*i]) {
                 let (k, old) = pairs[j].clone();
@@ -1160,63 +878,48 @@ fn mutate_query(
 fn presigned_query_strings() {
     let h = Harness::start("presign");
     h.put("obj", b"presigned body");
-    let t = h
-        .presign("GET", "/fuzz/obj", Duration::from_secs(600))
-        .unwrap();
+    let t = h.presign("GET", "/fuzz/obj", Duration::from_secs(600)).unwrap();
     let ok = h.send(&Req::new("GET", t));
-    assert_eq!(
-        (ok.status, ok.body.as_slice()),
-        (200, &b"presigned body"[..]),
-        "{}",
-        ok.text()
-    );
+    assert_eq!((ok.status, ok.body.as_slice()), (200, &b"presigned body"[..]), "{}", ok.text());
 
-    run(
-        &h,
-        (any::<bool>(), prop::collection::vec(query_mutation(), 1..4)),
-        |(put, mutations)| {
-            let (method, path) = if put {
-                ("PUT", "/fuzz/presigned-put")
-            } else {
-                ("GET", "/fuzz/obj")
-            };
-            let target = h.presign(method, path, Duration::from_secs(600)).unwrap();
-            let (path_part, query) = target.split_once('?').unwrap_or((&target, ""));
-            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = query
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (k.as_bytes().to_vec(), v.as_bytes().to_vec())
-                })
-                .collect();
-            let mut raw_tail = Vec::new();
-            let mut header_auth = false;
-            for m in &mutations {
-                mutate_query(&mut pairs, &mut raw_tail, &mut header_auth, m);
+    run(&h, (any::<bool>(), prop::collection::vec(query_mutation(), 1..4)), |(put, mutations)| {
+        let (method, path) = if put { ("PUT", "/fuzz/presigned-put") } else { ("GET", "/fuzz/obj") };
+        let target = h.presign(method, path, Duration::from_secs(600)).unwrap();
+        let (path_part, query) = target.split_once('?').unwrap_or((&target, ""));
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.as_bytes().to_vec(), v.as_bytes().to_vec())
+            })
+            .collect();
+        let mut raw_tail = Vec::new();
+        let mut header_auth = false;
+        for m in &mutations {
+            mutate_query(&mut pairs, &mut raw_tail, &mut header_auth, m);
+        }
+        let mut t = path_part.as_bytes().to_vec();
+        t.push(b'?');
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                t.push(b'&');
             }
-            let mut t = path_part.as_bytes().to_vec();
-            t.push(b'?');
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    t.push(b'&');
-                }
-                t.extend_from_slice(k);
-                t.push(b'=');
-                t.extend_from_slice(v);
-            }
-            t.extend_from_slice(&raw_tail);
-            let mut req = Req::new(method, t);
-            if put {
-                req.body = b"written through a presigned url".to_vec();
-            }
-            if header_auth {
-                req.headers = h.sign(method, path, &[], "UNSIGNED-PAYLOAD").unwrap();
-            }
-            h.send_ok(&req)?;
-            Ok(())
-        },
-    );
+            t.extend_from_slice(k);
+            t.push(b'=');
+            t.extend_from_slice(v);
+        }
+        t.extend_from_slice(&raw_tail);
+        let mut req = Req::new(method, t);
+        if put {
+            req.body = b"written through a presigned url".to_vec();
+        }
+        if header_auth {
+            req.headers = h.sign(method, path, &[], "UNSIGNED-PAYLOAD").unwrap();
+        }
+        h.send_ok(&req)?;
+        Ok(())
+    });
     h.summary("");
 }
 
@@ -1299,20 +1002,8 @@ fn size_line(correct_weight: u32) -> impl Strategy<Value = SizeLine> {
 }
 
 fn chunked_case() -> impl Strategy<Value = ChunkedCase> {
-    let chunk = (
-        0usize..3000,
-        size_line(12),
-        prop::bool::weighted(0.95),
-        prop::bool::weighted(0.95),
-    )
-        .prop_map(
-            |(len, size_line, crlf_after_size, crlf_after_data)| ChunkSpec {
-                len,
-                size_line,
-                crlf_after_size,
-                crlf_after_data,
-            },
-        );
+    let chunk = (0usize..3000, size_line(12), prop::bool::weighted(0.95), prop::bool::weighted(0.95))
+        .prop_map(|(len, size_line, crlf_after_size, crlf_after_data)| ChunkSpec { len, size_line, crlf_after_size, crlf_after_data });
     let trailer = prop_oneof![
         3 => Just(Trailer::Crc32),
         1 => Just(Trailer::None),
@@ -1329,44 +1020,18 @@ fn chunked_case() -> impl Strategy<Value = ChunkedCase> {
         1 => Just(DecodedLength::Missing),
     ];
     let mode = prop_oneof![6 => Just(ChunkMode::UnsignedTrailer), 1 => Just(ChunkMode::SignedChunks), 1 => Just(ChunkMode::NoContentEncoding)];
-    let hostile = (
-        mode,
-        prop::collection::vec(chunk, 0..5),
-        size_line(12),
-        trailer,
-        decoded,
-        prop::option::weighted(0.15, 0.0..1.0f64),
-        any::<u8>(),
-    )
-        .prop_map(
-            |(mode, chunks, final_line, trailer, decoded, truncate, seed)| ChunkedCase {
-                mode,
-                chunks,
-                final_line,
-                trailer,
-                decoded,
-                truncate,
-                seed,
-            },
-        );
-    let valid_chunk = (1usize..3000).prop_map(|len| ChunkSpec {
-        len,
-        size_line: SizeLine::Correct,
-        crlf_after_size: true,
-        crlf_after_data: true,
+    let hostile = (mode, prop::collection::vec(chunk, 0..5), size_line(12), trailer, decoded, prop::option::weighted(0.15, 0.0..1.0f64), any::<u8>())
+        .prop_map(|(mode, chunks, final_line, trailer, decoded, truncate, seed)| ChunkedCase { mode, chunks, final_line, trailer, decoded, truncate, seed });
+    let valid_chunk = (1usize..3000).prop_map(|len| ChunkSpec { len, size_line: SizeLine::Correct, crlf_after_size: true, crlf_after_data: true });
+    let valid = (prop::collection::vec(valid_chunk, 0..4), any::<u8>()).prop_map(|(chunks, seed)| ChunkedCase {
+        mode: ChunkMode::UnsignedTrailer,
+        chunks,
+        final_line: SizeLine::Correct,
+        trailer: Trailer::Crc32,
+        decoded: DecodedLength::Correct,
+        truncate: None,
+        seed,
     });
-    let valid =
-        (prop::collection::vec(valid_chunk, 0..4), any::<u8>()).prop_map(|(chunks, seed)| {
-            ChunkedCase {
-                mode: ChunkMode::UnsignedTrailer,
-                chunks,
-                final_line: SizeLine::Correct,
-                trailer: Trailer::Crc32,
-                decoded: DecodedLength::Correct,
-                truncate: None,
-                seed,
-            }
-        });
     prop_oneof![1 => valid, 3 => hostile]
 }
 
@@ -1395,9 +1060,7 @@ impl ChunkedCase {
     fn valid(&self) -> bool {
         let ok_line = |l: &SizeLine| matches!(l, SizeLine::Correct | SizeLine::Uppercase);
         matches!(self.mode, ChunkMode::UnsignedTrailer)
-            && self.chunks.iter().all(|c| {
-                c.len > 0 && ok_line(&c.size_line) && c.crlf_after_size && c.crlf_after_data
-            })
+            && self.chunks.iter().all(|c| c.len > 0 && ok_line(&c.size_line) && c.crlf_after_size && c.crlf_after_data)
             && ok_line(&self.final_line)
             && matches!(self.trailer, Trailer::Crc32)
             && matches!(self.decoded, DecodedLength::Correct)
@@ -1425,17 +1088,13 @@ impl ChunkedCase {
         let crc = b64(&crc32(&decoded).to_be_bytes());
         match &self.trailer {
             Trailer::None => {}
-            Trailer::Crc32 => {
-                body.extend_from_slice(format!("x-amz-checksum-crc32:{crc}\r\n").as_bytes())
-            }
+            Trailer::Crc32 => body.extend_from_slice(format!("x-amz-checksum-crc32:{crc}\r\n").as_bytes()),
             Trailer::WrongCrc32 => body.extend_from_slice(b"x-amz-checksum-crc32:AAAAAA==\r\n"),
             Trailer::Text(t) => {
                 body.extend_from_slice(t);
                 body.extend_from_slice(b"\r\n");
             }
-            Trailer::NoColon => {
-                body.extend_from_slice(format!("x-amz-checksum-crc32 {crc}\r\n").as_bytes())
-            }
+            Trailer::NoColon => body.extend_from_slice(format!("x-amz-checksum-crc32 {crc}\r\n").as_bytes()),
             Trailer::Many(n) => {
                 for i in 0..*n {
                     body.extend_from_slice(format!("x-amz-meta-t{i}:v\r\n").as_bytes());
@@ -1485,18 +1144,10 @@ fn aws_chunked_bodies() {
             headers.push(("x-amz-trailer", "x-amz-checksum-crc32"));
         }
         // Header values aws-sigv4 will not sign (control characters) go unsigned.
-        let Some(signed) = h
-            .sign("PUT", "/fuzz/chunked", &headers, payload)
-            .or_else(|| h.sign("PUT", "/fuzz/chunked", &[], payload))
-        else {
+        let Some(signed) = h.sign("PUT", "/fuzz/chunked", &headers, payload).or_else(|| h.sign("PUT", "/fuzz/chunked", &[], payload)) else {
             return Ok(());
         };
-        let mut req = Req {
-            method: "PUT".into(),
-            target: b"/fuzz/chunked".to_vec(),
-            headers: signed,
-            body,
-        };
+        let mut req = Req { method: "PUT".into(), target: b"/fuzz/chunked".to_vec(), headers: signed, body };
         if let Some(d) = &decoded_len {
             req.set_header("x-amz-decoded-content-length", d.as_bytes());
         }
@@ -1504,35 +1155,22 @@ fn aws_chunked_bodies() {
         if case.valid() {
             valid_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if resp.status != 200 {
-                return Err(failure(
-                    &req,
-                    &resp,
-                    "a valid aws-chunked upload must succeed",
-                ));
+                return Err(failure(&req, &resp, "a valid aws-chunked upload must succeed"));
             }
             let get = Req {
                 method: "GET".into(),
                 target: b"/fuzz/chunked".to_vec(),
-                headers: h
-                    .sign("GET", "/fuzz/chunked", &[], "UNSIGNED-PAYLOAD")
-                    .unwrap(),
+                headers: h.sign("GET", "/fuzz/chunked", &[], "UNSIGNED-PAYLOAD").unwrap(),
                 body: Vec::new(),
             };
             let back = h.send_ok(&get)?;
             if back.status != 200 || back.body != decoded {
-                return Err(failure(
-                    &req,
-                    &back,
-                    "the object uploaded aws-chunked must read back as its decoded bytes",
-                ));
+                return Err(failure(&req, &back, "the object uploaded aws-chunked must read back as its decoded bytes"));
             }
         }
         Ok(())
     });
-    h.summary(&format!(
-        "({} valid uploads checked)",
-        valid_count.load(std::sync::atomic::Ordering::Relaxed)
-    ));
+    h.summary(&format!("({} valid uploads checked)", valid_count.load(std::sync::atomic::Ordering::Relaxed)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1542,16 +1180,7 @@ fn aws_chunked_bodies() {
 const RANGED_LEN: u64 = 1000;
 
 fn range_number() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        0u64..1100,
-        Just(0),
-        Just(RANGED_LEN - 1),
-        Just(RANGED_LEN),
-        Just(u64::MAX),
-        Just(u64::MAX - 1),
-        Just(i64::MAX as u64),
-        any::<u64>()
-    ]
+    prop_oneof![0u64..1100, Just(0), Just(RANGED_LEN - 1), Just(RANGED_LEN), Just(u64::MAX), Just(u64::MAX - 1), Just(i64::MAX as u64), any::<u64>()]
 }
 
 fn range_spec() -> impl Strategy<Value = String> {
@@ -1588,11 +1217,7 @@ fn satisfiable(range: &[u8]) -> Option<(usize, usize)> {
     let spec = std::str::from_utf8(range).ok()?.strip_prefix("bytes=")?;
     let (first, last) = spec.split_once('-')?;
     let number = |s: &str| {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse::<u64>().ok()
-        } else {
-            None
-        }
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<u64>().ok() } else { None }
     };
     let (s, e) = match (first, last) {
         ("", n) => {
@@ -1613,75 +1238,37 @@ fn range_headers() {
     let h = Harness::start("range");
     let content = data(RANGED_LEN as usize, 4);
     h.put("ranged", &content);
-    run(
-        &h,
-        (
-            range_header().prop_map(Text),
-            any::<bool>(),
-            prop::bool::weighted(0.2),
-        ),
-        |(range, head, part_number)| {
-            let method = if head { "HEAD" } else { "GET" };
-            let target = if part_number {
-                "/fuzz/ranged?partNumber=1"
-            } else {
-                "/fuzz/ranged"
-            };
-            let mut req = Req {
-                method: method.into(),
-                target: target.into(),
-                headers: h.sign(method, target, &[], "UNSIGNED-PAYLOAD").unwrap(),
-                body: Vec::new(),
-            };
-            let range = range.0;
-            req.set_header("range", range.clone());
-            let resp = h.send_ok(&req)?;
-            let body_ok = |want: &[u8]| head || resp.body == want;
-            if let Some((s, e)) = satisfiable(&range).filter(|_| !part_number && !head)
-                && (resp.status != 206 || !body_ok(&content[s..=e]))
-            {
-                return Err(failure(
-                    &req,
-                    &resp,
-                    &format!("a satisfiable range must answer 206 with bytes {s}-{e}"),
-                ));
+    run(&h, (range_header().prop_map(Text), any::<bool>(), prop::bool::weighted(0.2)), |(range, head, part_number)| {
+        let method = if head { "HEAD" } else { "GET" };
+        let target = if part_number { "/fuzz/ranged?partNumber=1" } else { "/fuzz/ranged" };
+        let mut req = Req { method: method.into(), target: target.into(), headers: h.sign(method, target, &[], "UNSIGNED-PAYLOAD").unwrap(), body: Vec::new() };
+        let range = range.0;
+        req.set_header("range", range.clone());
+        let resp = h.send_ok(&req)?;
+        let body_ok = |want: &[u8]| head || resp.body == want;
+        if let Some((s, e)) = satisfiable(&range).filter(|_| !part_number && !head)
+            && (resp.status != 206 || !body_ok(&content[s..=e]))
+        {
+            return Err(failure(&req, &resp, &format!("a satisfiable range must answer 206 with bytes {s}-{e}")));
+        }
+        match resp.status {
+            200 if !body_ok(&content) => Err(failure(&req, &resp, "200 must carry the whole object")),
+            206 => {
+                let cr = resp.header("content-range").unwrap_or("").to_owned();
+                let parsed = cr.strip_prefix("bytes ").and_then(|r| {
+                    let (span, total) = r.split_once('/')?;
+                    let (s, e) = span.split_once('-')?;
+                    Some((s.parse::<usize>().ok()?, e.parse::<usize>().ok()?, total.parse::<u64>().ok()?))
+                });
+                match parsed {
+                    Some((s, e, RANGED_LEN)) if s <= e && (e as u64) < RANGED_LEN && body_ok(&content[s..=e]) => Ok(()),
+                    _ => Err(failure(&req, &resp, &format!("206 with Content-Range {cr:?} and a body of {} bytes", resp.body.len()))),
+                }
             }
-            match resp.status {
-                200 if !body_ok(&content) => {
-                    Err(failure(&req, &resp, "200 must carry the whole object"))
-                }
-                206 => {
-                    let cr = resp.header("content-range").unwrap_or("").to_owned();
-                    let parsed = cr.strip_prefix("bytes ").and_then(|r| {
-                        let (span, total) = r.split_once('/')?;
-                        let (s, e) = span.split_once('-')?;
-                        Some((
-                            s.parse::<usize>().ok()?,
-                            e.parse::<usize>().ok()?,
-                            total.parse::<u64>().ok()?,
-                        ))
-                    });
-                    match parsed {
-                        Some((s, e, RANGED_LEN))
-                            if s <= e && (e as u64) < RANGED_LEN && body_ok(&content[s..=e]) =>
-                        {
-                            Ok(())
-                        }
-                        _ => Err(failure(
-                            &req,
-                            &resp,
-                            &format!(
-                                "206 with Content-Range {cr:?} and a body of {} bytes",
-                                resp.body.len()
-                            ),
-                        )),
-                    }
-                }
-                _ => Ok(()),
-            }?;
-            Ok(())
-        },
-    );
+            _ => Ok(()),
+        }?;
+        Ok(())
+    });
     h.summary("");
 }
 
@@ -1750,22 +1337,11 @@ const DOCTYPES: [&str; 4] = [
 fn xml_mutation() -> impl Strategy<Value = XmlMutation> {
     prop_oneof![
         (0.0..1.0f64).prop_map(XmlMutation::Truncate),
-        (0.0..1.0f64, prop::collection::vec(any::<u8>(), 1..16))
-            .prop_map(|(f, b)| XmlMutation::Insert(f, Text(b))),
-        (0.0..1.0f64, prop::sample::select(SNIPPETS.to_vec()))
-            .prop_map(|(f, s)| XmlMutation::Snippet(f, s)),
+        (0.0..1.0f64, prop::collection::vec(any::<u8>(), 1..16)).prop_map(|(f, b)| XmlMutation::Insert(f, Text(b))),
+        (0.0..1.0f64, prop::sample::select(SNIPPETS.to_vec())).prop_map(|(f, s)| XmlMutation::Snippet(f, s)),
         prop::sample::select(DOCTYPES.to_vec()).prop_map(XmlMutation::Doctype),
-        (
-            prop_oneof![1usize..50, 1000usize..5000, 50_000usize..150_000],
-            any::<bool>()
-        )
-            .prop_map(|(depth, inner)| XmlMutation::Nest { depth, inner }),
-        prop_oneof![
-            1usize..5000,
-            1_000_000usize..1_100_000,
-            2_090_000usize..2_110_000
-        ]
-        .prop_map(XmlMutation::HugeText),
+        (prop_oneof![1usize..50, 1000usize..5000, 50_000usize..150_000], any::<bool>()).prop_map(|(depth, inner)| XmlMutation::Nest { depth, inner }),
+        prop_oneof![1usize..5000, 1_000_000usize..1_100_000, 2_090_000usize..2_110_000].prop_map(XmlMutation::HugeText),
         prop_oneof![0usize..3, 999usize..1003, 5000usize..6000].prop_map(XmlMutation::Repeat),
         (0.0..1.0f64, 1u8..=255).prop_map(|(f, x)| XmlMutation::FlipByte(f, x)),
         prop::sample::select(vec![
@@ -1815,10 +1391,7 @@ fn mutate_xml(doc: &mut Vec<u8>, m: &XmlMutation) {
         }
         XmlMutation::HugeText(n) => {
             // Into the first text node (after the first `>` that is followed by text).
-            let i = doc
-                .windows(2)
-                .position(|w| w[0] == b'>' && w[1] != b'<')
-                .map_or(doc.len(), |p| p + 1);
+            let i = doc.windows(2).position(|w| w[0] == b'>' && w[1] != b'<').map_or(doc.len(), |p| p + 1);
             doc.splice(i..i, std::iter::repeat_n(b'x', *n));
         }
         XmlMutation::Repeat(n) => {
@@ -1872,7 +1445,8 @@ fn xml_bodies() {
                     let (upload, etag) = h.block_on(async {
                         let up = c.create_multipart_upload().bucket(BUCKET).key("mpu").send().await.unwrap();
                         let id = up.upload_id().unwrap().to_owned();
-                        let part = c.upload_part().bucket(BUCKET).key("mpu").upload_id(&id).part_number(1).body(b"part one".to_vec().into()).send().await.unwrap();
+                        let part =
+                            c.upload_part().bucket(BUCKET).key("mpu").upload_id(&id).part_number(1).body(b"part one".to_vec().into()).send().await.unwrap();
                         (id, part.e_tag().unwrap().to_owned())
                     });
                     (
@@ -1905,15 +1479,9 @@ fn xml_bodies() {
                 1 => None,
                 _ => Some("1B2M2Y8AsgTpgAmY7PhCfg==".to_owned()),
             };
-            let extra: Vec<(&str, &str)> =
-                md5.iter().map(|m| ("content-md5", m.as_str())).collect();
+            let extra: Vec<(&str, &str)> = md5.iter().map(|m| ("content-md5", m.as_str())).collect();
             let signed = h.sign(method, &path, &extra, &sha256_hex(&doc)).unwrap();
-            let req = Req {
-                method: method.into(),
-                target: path.into_bytes(),
-                headers: signed,
-                body: doc,
-            };
+            let req = Req { method: method.into(), target: path.into_bytes(), headers: signed, body: doc };
             h.send_ok(&req)?;
             Ok(())
         },
@@ -2002,11 +1570,7 @@ fn form_case() -> impl Strategy<Value = FormCase> {
     let mutation = prop_oneof![
         field.clone().prop_map(FormMutation::Drop),
         field.clone().prop_map(FormMutation::Duplicate),
-        (
-            field.clone(),
-            prop_oneof![1000usize..10_000, 1_000_000usize..1_100_000]
-        )
-            .prop_map(|(i, n)| FormMutation::Huge(i, n)),
+        (field.clone(), prop_oneof![1000usize..10_000, 1_000_000usize..1_100_000]).prop_map(|(i, n)| FormMutation::Huge(i, n)),
         (field.clone(), garbage()).prop_map(|(i, v)| FormMutation::Value(i, v)),
         Just(FormMutation::FileFirst),
         (field, value_bytes(60)).prop_map(|(i, v)| FormMutation::PartHeaders(i, v)),
@@ -2024,18 +1588,12 @@ fn form_case() -> impl Strategy<Value = FormCase> {
         ]
         .prop_map(|v| FormMutation::ContentType(Text(v))),
     ];
-    (
+    (boundary, policy, any::<bool>(), prop::collection::vec(mutation, 0..3)).prop_map(|(boundary, policy, resign, mutations)| FormCase {
         boundary,
         policy,
-        any::<bool>(),
-        prop::collection::vec(mutation, 0..3),
-    )
-        .prop_map(|(boundary, policy, resign, mutations)| FormCase {
-            boundary,
-            policy,
-            resign,
-            mutations,
-        })
+        resign,
+        mutations,
+    })
 }
 
 /// A POST policy signature (SigV4: the policy's base64 signed with the day's key).
@@ -2054,10 +1612,7 @@ struct FormPart {
 }
 
 fn form_part(name: &str, value: &[u8]) -> FormPart {
-    FormPart {
-        headers: format!("Content-Disposition: form-data; name=\"{name}\"").into_bytes(),
-        value: value.to_vec(),
-    }
+    FormPart { headers: format!("Content-Disposition: form-data; name=\"{name}\"").into_bytes(), value: value.to_vec() }
 }
 
 #[test]
@@ -2079,9 +1634,7 @@ fn post_object_forms() {
                 p
             }
             PolicyMutation::Json(j) => b64(j.as_bytes()),
-            PolicyMutation::JsonTruncated(f) => {
-                b64(&real_policy.as_bytes()[..at(*f, real_policy.len())])
-            }
+            PolicyMutation::JsonTruncated(f) => b64(&real_policy.as_bytes()[..at(*f, real_policy.len())]),
         };
         let signature = post_signature(&date, if case.resign { &policy_b64 } else { &real_b64 });
         let mut parts = vec![
@@ -2091,18 +1644,15 @@ fn post_object_forms() {
             form_part("x-amz-date", date.as_bytes()),
             form_part("policy", policy_b64.as_bytes()),
             form_part("x-amz-signature", signature.as_bytes()),
-            FormPart { headers: b"Content-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\nContent-Type: text/plain".to_vec(), value: b"posted file body".to_vec() },
+            FormPart {
+                headers: b"Content-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\nContent-Type: text/plain".to_vec(),
+                value: b"posted file body".to_vec(),
+            },
         ];
-        let token = case
-            .boundary
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"'+_.-".contains(&b));
-        let mut content_type = if token {
-            format!("multipart/form-data; boundary={}", case.boundary)
-        } else {
-            format!("multipart/form-data; boundary=\"{}\"", case.boundary)
-        }
-        .into_bytes();
+        let token = case.boundary.bytes().all(|b| b.is_ascii_alphanumeric() || b"'+_.-".contains(&b));
+        let mut content_type =
+            if token { format!("multipart/form-data; boundary={}", case.boundary) } else { format!("multipart/form-data; boundary=\"{}\"", case.boundary) }
+                .into_bytes();
         let mut closing = true;
         let mut truncate = None;
         let mut body_boundary = case.boundary.clone();
@@ -2115,10 +1665,7 @@ fn post_object_forms() {
                 }
                 FormMutation::Duplicate(i) => {
                     if let Some(p) = parts.get(*i) {
-                        let copy = FormPart {
-                            headers: p.headers.clone(),
-                            value: p.value.clone(),
-                        };
+                        let copy = FormPart { headers: p.headers.clone(), value: p.value.clone() };
                         parts.push(copy);
                     }
                 }
@@ -2146,10 +1693,7 @@ fn post_object_forms() {
                 FormMutation::Truncate(f) => truncate = Some(*f),
                 FormMutation::BoundaryInBody(b) => body_boundary.clone_from(b),
                 FormMutation::ContentType(v) => content_type = v.to_vec(),
-                FormMutation::Unquoted => {
-                    content_type =
-                        format!("multipart/form-data; boundary={}", case.boundary).into_bytes()
-                }
+                FormMutation::Unquoted => content_type = format!("multipart/form-data; boundary={}", case.boundary).into_bytes(),
             }
         }
         let mut body = Vec::new();
@@ -2166,30 +1710,18 @@ fn post_object_forms() {
         if let Some(f) = truncate {
             body.truncate(at(f, body.len()));
         }
-        let req = Req::new("POST", "/fuzz")
-            .header("content-type", content_type)
-            .body(body);
+        let req = Req::new("POST", "/fuzz").header("content-type", content_type).body(body);
         let resp = h.send_ok(&req)?;
         if resp.status < 300 {
             accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let untouched = case.mutations.is_empty()
-            && matches!(case.policy, PolicyMutation::None)
-            && token
-            && (1..=70).contains(&case.boundary.len());
+        let untouched = case.mutations.is_empty() && matches!(case.policy, PolicyMutation::None) && token && (1..=70).contains(&case.boundary.len());
         if untouched && !(200..300).contains(&resp.status) {
-            return Err(failure(
-                &req,
-                &resp,
-                "an untouched POST object form must succeed",
-            ));
+            return Err(failure(&req, &resp, "an untouched POST object form must succeed"));
         }
         Ok(())
     });
-    h.summary(&format!(
-        "({} forms accepted)",
-        accepted.load(std::sync::atomic::Ordering::Relaxed)
-    ));
+    h.summary(&format!("({} forms accepted)", accepted.load(std::sync::atomic::Ordering::Relaxed)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2243,120 +1775,77 @@ fn object_keys() {
         1 => (0.0..1.0f64, prop::sample::select(vec!["%", "%zz", "%G0", "%C3", "%C3%28", "%FF", "%00", "%2", "%2F..%2F", "%ED%A0%80", "%F4%90%80%80", "%E2%82"]))
             .prop_map(|(f, g)| KeyPath::Raw(f, g)),
     ];
-    run(
-        &h,
-        (
-            prop::collection::vec(key_segment(), 1..6),
-            path_mode,
-            any::<u8>(),
-        ),
-        |(segments, mode, seed)| {
-            let key = segments.concat();
-            let target = match &mode {
-                KeyPath::Encoded => format!("/{BUCKET}/{}", pct(key.as_bytes(), true)),
-                KeyPath::Raw(f, g) => {
-                    // As is, but for what cannot be in a request line (it would not reach S3 at all).
-                    let mut k: String = key
-                        .chars()
-                        .map(|c| {
-                            if c.is_ascii_graphic() && c != '?' && c != '#' {
-                                c.to_string()
-                            } else {
-                                pct(c.to_string().as_bytes(), false)
-                            }
-                        })
-                        .collect();
-                    k.insert_str(at(*f, k.len()).min(k.len()), g);
-                    while !k.is_char_boundary(k.len()) {
-                        k.pop();
-                    }
-                    format!("/{BUCKET}/{k}")
+    run(&h, (prop::collection::vec(key_segment(), 1..6), path_mode, any::<u8>()), |(segments, mode, seed)| {
+        let key = segments.concat();
+        let target = match &mode {
+            KeyPath::Encoded => format!("/{BUCKET}/{}", pct(key.as_bytes(), true)),
+            KeyPath::Raw(f, g) => {
+                // As is, but for what cannot be in a request line (it would not reach S3 at all).
+                let mut k: String = key
+                    .chars()
+                    .map(|c| if c.is_ascii_graphic() && c != '?' && c != '#' { c.to_string() } else { pct(c.to_string().as_bytes(), false) })
+                    .collect();
+                k.insert_str(at(*f, k.len()).min(k.len()), g);
+                while !k.is_char_boundary(k.len()) {
+                    k.pop();
                 }
-            };
-            let req_for = |method: &str, target: &str, body: &[u8]| -> Req {
-                let headers = h
-                    .sign(method, target, &[], "UNSIGNED-PAYLOAD")
-                    .unwrap_or_default();
-                Req {
-                    method: method.into(),
-                    target: target.as_bytes().to_vec(),
-                    headers,
-                    body: body.to_vec(),
-                }
-            };
-            let in_range = |req: &Req, resp: &RawResponse| -> Result<(), TestCaseError> {
-                if (200..500).contains(&resp.status) && !(300..400).contains(&resp.status) {
-                    Ok(())
-                } else {
-                    Err(failure(req, resp, "keys are answered 2xx or 4xx"))
-                }
-            };
-            let body = data(usize::from(seed) * 7, seed);
-            let put = req_for("PUT", &target, &body);
-            let resp = h.send_ok(&put)?;
-            in_range(&put, &resp)?;
-            if resp.status >= 300 {
-                return Ok(());
+                format!("/{BUCKET}/{k}")
             }
-            accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let get = req_for("GET", &target, b"");
-            let got = h.send_ok(&get)?;
-            if got.status != 200 || got.body != body {
-                return Err(failure(
-                    &get,
-                    &got,
-                    &format!(
-                        "an accepted key must read back byte-identical ({} bytes put)",
-                        body.len()
-                    ),
-                ));
+        };
+        let req_for = |method: &str, target: &str, body: &[u8]| -> Req {
+            let headers = h.sign(method, target, &[], "UNSIGNED-PAYLOAD").unwrap_or_default();
+            Req { method: method.into(), target: target.as_bytes().to_vec(), headers, body: body.to_vec() }
+        };
+        let in_range = |req: &Req, resp: &RawResponse| -> Result<(), TestCaseError> {
+            if (200..500).contains(&resp.status) && !(300..400).contains(&resp.status) {
+                Ok(())
+            } else {
+                Err(failure(req, resp, "keys are answered 2xx or 4xx"))
             }
-            let head = req_for("HEAD", &target, b"");
-            let headed = h.send_ok(&head)?;
-            if headed.status != 200
-                || headed.header("content-length") != Some(body.len().to_string().as_str())
-            {
-                return Err(failure(&head, &headed, "HEAD of an accepted key"));
+        };
+        let body = data(usize::from(seed) * 7, seed);
+        let put = req_for("PUT", &target, &body);
+        let resp = h.send_ok(&put)?;
+        in_range(&put, &resp)?;
+        if resp.status >= 300 {
+            return Ok(());
+        }
+        accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let get = req_for("GET", &target, b"");
+        let got = h.send_ok(&get)?;
+        if got.status != 200 || got.body != body {
+            return Err(failure(&get, &got, &format!("an accepted key must read back byte-identical ({} bytes put)", body.len())));
+        }
+        let head = req_for("HEAD", &target, b"");
+        let headed = h.send_ok(&head)?;
+        if headed.status != 200 || headed.header("content-length") != Some(body.len().to_string().as_str()) {
+            return Err(failure(&head, &headed, "HEAD of an accepted key"));
+        }
+        if let KeyPath::Encoded = mode {
+            let list_target = format!("/{BUCKET}?list-type=2&encoding-type=url&prefix={}", pct(key.as_bytes(), false));
+            let list = req_for("GET", &list_target, b"");
+            let listed = h.send_ok(&list)?;
+            let text = listed.text();
+            let found = text
+                .split("<Key>")
+                .skip(1)
+                .filter_map(|s| s.split_once("</Key>"))
+                .any(|(k, _)| pct_decode(k, false) == key.as_bytes() || pct_decode(k, true) == key.as_bytes());
+            if listed.status != 200 || !found {
+                return Err(failure(&list, &listed, &format!("an accepted key is listed under its own prefix: {key:?}")));
             }
-            if let KeyPath::Encoded = mode {
-                let list_target = format!(
-                    "/{BUCKET}?list-type=2&encoding-type=url&prefix={}",
-                    pct(key.as_bytes(), false)
-                );
-                let list = req_for("GET", &list_target, b"");
-                let listed = h.send_ok(&list)?;
-                let text = listed.text();
-                let found = text
-                    .split("<Key>")
-                    .skip(1)
-                    .filter_map(|s| s.split_once("</Key>"))
-                    .any(|(k, _)| {
-                        pct_decode(k, false) == key.as_bytes()
-                            || pct_decode(k, true) == key.as_bytes()
-                    });
-                if listed.status != 200 || !found {
-                    return Err(failure(
-                        &list,
-                        &listed,
-                        &format!("an accepted key is listed under its own prefix: {key:?}"),
-                    ));
-                }
-            }
-            let del = req_for("DELETE", &target, b"");
-            let deleted = h.send_ok(&del)?;
-            in_range(&del, &deleted)?;
-            if !(200..300).contains(&deleted.status) {
-                return Err(failure(&del, &deleted, "DELETE of an accepted key"));
-            }
-            let gone = h.send_ok(&get)?;
-            if gone.status != 404 {
-                return Err(failure(&get, &gone, "GET after DELETE"));
-            }
-            Ok(())
-        },
-    );
-    h.summary(&format!(
-        "({} keys accepted and read back)",
-        accepted.load(std::sync::atomic::Ordering::Relaxed)
-    ));
+        }
+        let del = req_for("DELETE", &target, b"");
+        let deleted = h.send_ok(&del)?;
+        in_range(&del, &deleted)?;
+        if !(200..300).contains(&deleted.status) {
+            return Err(failure(&del, &deleted, "DELETE of an accepted key"));
+        }
+        let gone = h.send_ok(&get)?;
+        if gone.status != 404 {
+            return Err(failure(&get, &gone, "GET after DELETE"));
+        }
+        Ok(())
+    });
+    h.summary(&format!("({} keys accepted and read back)", accepted.load(std::sync::atomic::Ordering::Relaxed)));
 }
