@@ -109,19 +109,20 @@ where
 /// id, the S3 error code, and where a panic was.
 fn failure_kind(message: &str) -> String {
     let first = message.lines().next().unwrap_or("");
-    let first = first.rsplit_once(' ').filter(|(_, id)| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())).map_or(first, |(f, _)| f);
-    let code = message.split_once("<Code>").and_then(|(_, r)| r.split_once("</Code>")).map_or("", |(c, _)| c);
-    let panic_at = message.split_once("panicked at ").and_then(|(_, r)| r.split_once('\n')).map_or("", |(l, _)| l);
-    // Numbers (byte offsets, lengths) do not make another kind.
+    // What was checked (numbers, e.g. byte offsets, do not make another kind), then the status.
+    let (what, rest) = first.rsplit_once(": status ").unwrap_or((first, ""));
     let mut kind = String::new();
-    for c in format!("{first} {code} {panic_at}").chars() {
+    for c in what.chars() {
         if !c.is_ascii_digit() {
             kind.push(c);
-        } else if !kind.ends_with('N') {
-            kind.push('N');
+        } else if !kind.ends_with('#') {
+            kind.push('#');
         }
     }
-    kind
+    let status = rest.split(' ').next().unwrap_or("");
+    let code = message.split_once("<Code>").and_then(|(_, r)| r.split_once("</Code>")).map_or("", |(c, _)| c);
+    let panic_at = message.split_once("panicked at ").and_then(|(_, r)| r.split_once('\n')).map_or("", |(l, _)| l);
+    format!("{kind}: status {status} {code} {panic_at}")
 }
 
 /// Panics on the gateways' runtime threads (named `fuzz-gw-<family>`), by thread name.
