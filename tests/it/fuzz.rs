@@ -952,6 +952,8 @@ struct ChunkSpec {
     size_line: SizeLine,
     crlf_after_size: bool,
     crlf_after_data: bool,
+    /// Its signature (if signed) is wrong in one digit.
+    bad_signature: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -978,6 +980,9 @@ enum ChunkMode {
     UnsignedTrailer,
     /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` with made-up chunk signatures.
     SignedChunks,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` with the right chunk signatures (of the data as
+    /// sent, whatever the size lines say).
+    SignedValid,
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` without `Content-Encoding: aws-chunked`.
     NoContentEncoding,
 }
@@ -1009,8 +1014,9 @@ fn size_line(correct_weight: u32) -> impl Strategy<Value = SizeLine> {
 }
 
 fn chunked_case() -> impl Strategy<Value = ChunkedCase> {
-    let chunk = (0usize..3000, size_line(12), prop::bool::weighted(0.95), prop::bool::weighted(0.95))
-        .prop_map(|(len, size_line, crlf_after_size, crlf_after_data)| ChunkSpec { len, size_line, crlf_after_size, crlf_after_data });
+    let chunk = (0usize..3000, size_line(12), prop::bool::weighted(0.95), prop::bool::weighted(0.95), prop::bool::weighted(0.1)).prop_map(
+        |(len, size_line, crlf_after_size, crlf_after_data, bad_signature)| ChunkSpec { len, size_line, crlf_after_size, crlf_after_data, bad_signature },
+    );
     let trailer = prop_oneof![
         3 => Just(Trailer::Crc32),
         1 => Just(Trailer::None),
@@ -1026,15 +1032,21 @@ fn chunked_case() -> impl Strategy<Value = ChunkedCase> {
         1 => bad_number().prop_map(DecodedLength::Text),
         1 => Just(DecodedLength::Missing),
     ];
-    let mode = prop_oneof![6 => Just(ChunkMode::UnsignedTrailer), 1 => Just(ChunkMode::SignedChunks), 1 => Just(ChunkMode::NoContentEncoding)];
+    let mode = prop_oneof![
+        5 => Just(ChunkMode::UnsignedTrailer),
+        3 => Just(ChunkMode::SignedValid),
+        1 => Just(ChunkMode::SignedChunks),
+        1 => Just(ChunkMode::NoContentEncoding)
+    ];
     let hostile = (mode, prop::collection::vec(chunk, 0..5), size_line(12), trailer, decoded, prop::option::weighted(0.15, 0.0..1.0f64), any::<u8>())
         .prop_map(|(mode, chunks, final_line, trailer, decoded, truncate, seed)| ChunkedCase { mode, chunks, final_line, trailer, decoded, truncate, seed });
-    let valid_chunk = (1usize..3000).prop_map(|len| ChunkSpec { len, size_line: SizeLine::Correct, crlf_after_size: true, crlf_after_data: true });
-    let valid = (prop::collection::vec(valid_chunk, 0..4), any::<u8>()).prop_map(|(chunks, seed)| ChunkedCase {
-        mode: ChunkMode::UnsignedTrailer,
+    let valid_chunk =
+        (1usize..3000).prop_map(|len| ChunkSpec { len, size_line: SizeLine::Correct, crlf_after_size: true, crlf_after_data: true, bad_signature: false });
+    let valid = (prop::collection::vec(valid_chunk, 0..4), any::<bool>(), any::<u8>()).prop_map(|(chunks, signed, seed)| ChunkedCase {
+        mode: if signed { ChunkMode::SignedValid } else { ChunkMode::UnsignedTrailer },
         chunks,
         final_line: SizeLine::Correct,
-        trailer: Trailer::Crc32,
+        trailer: if signed { Trailer::None } else { Trailer::Crc32 },
         decoded: DecodedLength::Correct,
         truncate: None,
         seed,
@@ -1042,7 +1054,32 @@ fn chunked_case() -> impl Strategy<Value = ChunkedCase> {
     prop_oneof![1 => valid, 3 => hostile]
 }
 
-fn render_size(line: &SizeLine, len: usize, mode: ChunkMode) -> Vec<u8> {
+/// Chunk signatures of `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, each chained to the one before
+/// (the first to the request's signature).
+struct ChunkSigner {
+    key: [u8; 32],
+    date: String,
+    previous: String,
+}
+
+impl ChunkSigner {
+    fn new(amz_date: &str, seed: &str) -> Self {
+        let mut k = hmac_sha256(format!("AWS4{SECRET_KEY}").as_bytes(), amz_date.get(..8).unwrap_or("").as_bytes());
+        for part in ["us-east-1", "s3", "aws4_request"] {
+            k = hmac_sha256(&k, part.as_bytes());
+        }
+        Self { key: k, date: amz_date.to_owned(), previous: seed.to_owned() }
+    }
+
+    fn next(&mut self, chunk: &[u8]) -> String {
+        let scope = format!("{}/us-east-1/s3/aws4_request", self.date.get(..8).unwrap_or(""));
+        let to_sign = format!("AWS4-HMAC-SHA256-PAYLOAD\n{}\n{scope}\n{}\n{}\n{}", self.date, self.previous, sha256_hex(b""), sha256_hex(chunk));
+        self.previous = hex(&hmac_sha256(&self.key, to_sign.as_bytes()));
+        self.previous.clone()
+    }
+}
+
+fn render_size(line: &SizeLine, len: usize, mode: ChunkMode, signature: Option<String>) -> Vec<u8> {
     let mut s = match line {
         SizeLine::Correct | SizeLine::Extension(_) => format!("{len:x}"),
         SizeLine::Hex(n) => format!("{n:x}"),
@@ -1055,6 +1092,9 @@ fn render_size(line: &SizeLine, len: usize, mode: ChunkMode) -> Vec<u8> {
     if let SizeLine::Extension(e) = line {
         s.push(';');
         s.push_str(e);
+    } else if let Some(sig) = signature {
+        s.push_str(";chunk-signature=");
+        s.push_str(&sig);
     } else if matches!(mode, ChunkMode::SignedChunks) {
         s.push_str(";chunk-signature=");
         s.push_str(&"0".repeat(64));
@@ -1066,21 +1106,34 @@ impl ChunkedCase {
     /// Whether nothing is wrong with the request: it must then succeed.
     fn valid(&self) -> bool {
         let ok_line = |l: &SizeLine| matches!(l, SizeLine::Correct | SizeLine::Uppercase);
-        matches!(self.mode, ChunkMode::UnsignedTrailer)
-            && self.chunks.iter().all(|c| c.len > 0 && ok_line(&c.size_line) && c.crlf_after_size && c.crlf_after_data)
+        let framed = match self.mode {
+            ChunkMode::UnsignedTrailer => matches!(self.trailer, Trailer::Crc32),
+            ChunkMode::SignedValid => matches!(self.trailer, Trailer::None),
+            _ => false,
+        };
+        framed
+            && self.chunks.iter().all(|c| c.len > 0 && ok_line(&c.size_line) && c.crlf_after_size && c.crlf_after_data && !c.bad_signature)
             && ok_line(&self.final_line)
-            && matches!(self.trailer, Trailer::Crc32)
             && matches!(self.decoded, DecodedLength::Correct)
             && self.truncate.is_none()
     }
 
-    /// The body as sent and the data it encodes.
-    fn render(&self) -> (Vec<u8>, Vec<u8>) {
+    /// The data the body encodes.
+    fn decoded(&self) -> Vec<u8> {
+        self.chunks.iter().enumerate().flat_map(|(i, c)| data(c.len, self.seed.wrapping_add(i as u8))).collect()
+    }
+
+    /// The body as sent and the data it encodes (chunks signed by `signer`, if any).
+    fn render(&self, mut signer: Option<ChunkSigner>) -> (Vec<u8>, Vec<u8>) {
         let mut body = Vec::new();
         let mut decoded = Vec::new();
         for (i, c) in self.chunks.iter().enumerate() {
             let d = data(c.len, self.seed.wrapping_add(i as u8));
-            body.extend_from_slice(&render_size(&c.size_line, c.len, self.mode));
+            let sig = signer
+                .as_mut()
+                .map(|s| s.next(&d))
+                .map(|sig| if c.bad_signature { format!("{}{}", if sig.starts_with('0') { '1' } else { '0' }, &sig[1..]) } else { sig });
+            body.extend_from_slice(&render_size(&c.size_line, c.len, self.mode, sig));
             if c.crlf_after_size {
                 body.extend_from_slice(b"\r\n");
             }
@@ -1090,7 +1143,8 @@ impl ChunkedCase {
             }
             decoded.extend_from_slice(&d);
         }
-        body.extend_from_slice(&render_size(&self.final_line, 0, self.mode));
+        let sig = signer.as_mut().map(|s| s.next(b""));
+        body.extend_from_slice(&render_size(&self.final_line, 0, self.mode, sig));
         body.extend_from_slice(b"\r\n");
         let crc = b64(&crc32(&decoded).to_be_bytes());
         match &self.trailer {
@@ -1128,8 +1182,9 @@ impl ChunkedCase {
 fn aws_chunked_bodies() {
     let h = Harness::start("chunked");
     let valid_count = std::sync::atomic::AtomicU32::new(0);
+    let forged_count = std::sync::atomic::AtomicU32::new(0);
     run(&h, chunked_case(), |case| {
-        let (body, decoded) = case.render();
+        let decoded = case.decoded();
         let decoded_len = match &case.decoded {
             DecodedLength::Correct => Some(decoded.len().to_string()),
             DecodedLength::Off(d) => Some((decoded.len() as i64).saturating_add(*d).to_string()),
@@ -1137,7 +1192,7 @@ fn aws_chunked_bodies() {
             DecodedLength::Missing => None,
         };
         let payload = match case.mode {
-            ChunkMode::SignedChunks => "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            ChunkMode::SignedChunks | ChunkMode::SignedValid => "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
             _ => "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         };
         let mut headers: Vec<(&str, &str)> = Vec::new();
@@ -1154,11 +1209,29 @@ fn aws_chunked_bodies() {
         let Some(signed) = h.sign("PUT", "/fuzz/chunked", &headers, payload).or_else(|| h.sign("PUT", "/fuzz/chunked", &[], payload)) else {
             return Ok(());
         };
+        let signer = match case.mode {
+            ChunkMode::SignedValid => {
+                let header = |name: &str| signed.iter().find(|(k, _)| k == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+                let seed = header("authorization").rsplit_once("Signature=").map(|(_, s)| s.to_owned()).unwrap_or_default();
+                Some(ChunkSigner::new(&header("x-amz-date"), &seed))
+            }
+            _ => None,
+        };
+        let (body, decoded) = case.render(signer);
         let mut req = Req { method: "PUT".into(), target: b"/fuzz/chunked".to_vec(), headers: signed, body };
         if let Some(d) = &decoded_len {
             req.set_header("x-amz-decoded-content-length", d.as_bytes());
         }
         let resp = h.send_ok(&req)?;
+        let forged = matches!(case.mode, ChunkMode::SignedValid)
+            && (case.chunks.iter().any(|c| c.bad_signature || matches!(c.size_line, SizeLine::Extension(_)))
+                || matches!(case.final_line, SizeLine::Extension(_)));
+        if forged {
+            forged_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if (200..300).contains(&resp.status) {
+                return Err(failure(&req, &resp, "a chunk without its right signature must not be stored"));
+            }
+        }
         if case.valid() {
             valid_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if resp.status != 200 {
@@ -1177,7 +1250,8 @@ fn aws_chunked_bodies() {
         }
         Ok(())
     });
-    h.summary(&format!("({} valid uploads checked)", valid_count.load(std::sync::atomic::Ordering::Relaxed)));
+    let (valid, forged) = (valid_count.load(std::sync::atomic::Ordering::Relaxed), forged_count.load(std::sync::atomic::Ordering::Relaxed));
+    h.summary(&format!("({valid} valid uploads checked, {forged} with a forged chunk refused)"));
 }
 
 // ---------------------------------------------------------------------------------------
