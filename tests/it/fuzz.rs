@@ -740,6 +740,33 @@ fn mutate_auth(req: &mut Req, m: &AuthMutation) {
     req.set_header("authorization", new);
 }
 
+/// What a request's SigV4 header auth says, read leniently (components in any order,
+/// whitespace around them, names in any case): the algorithm, the components, `x-amz-date`
+/// and `x-amz-content-sha256`.
+type AuthMeaning = (Vec<u8>, BTreeMap<String, Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn auth_meaning(req: &Req) -> AuthMeaning {
+    let auth = req.get_header("authorization").unwrap_or_default();
+    let (alg, rest) = match auth.iter().position(|b| *b == b' ') {
+        Some(i) => (auth[..i].to_vec(), &auth[i + 1..]),
+        None => (auth.to_vec(), &b""[..]),
+    };
+    let mut components = BTreeMap::new();
+    for part in rest.split(|b| *b == b',') {
+        let part = part.trim_ascii();
+        let (name, value) = match part.iter().position(|b| *b == b'=') {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, &b""[..]),
+        };
+        let name = String::from_utf8_lossy(name.trim_ascii()).to_ascii_lowercase();
+        // A name given twice with different values: neither counts.
+        if components.insert(name.clone(), value.trim_ascii().to_vec()).is_some_and(|old| old != value.trim_ascii()) {
+            components.insert(name, b"(ambiguous)".to_vec());
+        }
+    }
+    (alg, components, req.get_header("x-amz-date").map(<[u8]>::to_vec), req.get_header("x-amz-content-sha256").map(<[u8]>::to_vec))
+}
+
 #[derive(Debug, Clone, Copy)]
 enum AuthTarget {
     GetObject,
@@ -765,6 +792,7 @@ fn sigv4_authorization_headers() {
         Just(AuthTarget::HeadObject),
         Just(AuthTarget::ListBuckets)
     ];
+    let forged = std::sync::atomic::AtomicU32::new(0);
     run(&h, (target, prop::collection::vec(auth_mutation(), 1..4)), |(target, mutations)| {
         let (method, path, body): (&str, &str, &[u8]) = match target {
             AuthTarget::GetObject => ("GET", "/fuzz/obj", b""),
@@ -775,13 +803,23 @@ fn sigv4_authorization_headers() {
         };
         let headers = h.sign(method, path, &[], "UNSIGNED-PAYLOAD").unwrap();
         let mut req = Req { method: method.into(), target: path.into(), headers, body: body.to_vec() };
+        let original = auth_meaning(&req);
         for m in &mutations {
             mutate_auth(&mut req, m);
         }
-        h.send_ok(&req)?;
+        let resp = h.send_ok(&req)?;
+        // Nothing here is public: a request that no longer carries its own signature must not
+        // get through (a second Authorization header after the real one is left open).
+        let two = mutations.iter().any(|m| matches!(m, AuthMutation::TwoAuthorizations(_)));
+        if !two && auth_meaning(&req) != original {
+            forged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if (200..300).contains(&resp.status) {
+                return Err(failure(&req, &resp, "a request whose signature does not hold must not succeed"));
+            }
+        }
         Ok(())
     });
-    h.summary("");
+    h.summary(&format!("({} forged requests refused)", forged.load(std::sync::atomic::Ordering::Relaxed)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -889,6 +927,7 @@ fn presigned_query_strings() {
     let ok = h.send(&Req::new("GET", t));
     assert_eq!((ok.status, ok.body.as_slice()), (200, &b"presigned body"[..]), "{}", ok.text());
 
+    let forged = std::sync::atomic::AtomicU32::new(0);
     run(&h, (any::<bool>(), prop::collection::vec(query_mutation(), 1..4)), |(put, mutations)| {
         let (method, path) = if put { ("PUT", "/fuzz/presigned-put") } else { ("GET", "/fuzz/obj") };
         let target = h.presign(method, path, Duration::from_secs(600)).unwrap();
@@ -901,11 +940,17 @@ fn presigned_query_strings() {
                 (k.as_bytes().to_vec(), v.as_bytes().to_vec())
             })
             .collect();
+        let meaning = |pairs: &[(Vec<u8>, Vec<u8>)]| -> std::collections::BTreeSet<(Vec<u8>, Vec<u8>)> {
+            let decode = |b: &[u8]| pct_decode(&String::from_utf8_lossy(b), true);
+            pairs.iter().map(|(k, v)| (decode(k).to_ascii_lowercase(), decode(v))).collect()
+        };
+        let original = meaning(&pairs);
         let mut raw_tail = Vec::new();
         let mut header_auth = false;
         for m in &mutations {
             mutate_query(&mut pairs, &mut raw_tail, &mut header_auth, m);
         }
+        let changed = meaning(&pairs) != original || raw_tail.iter().any(|b| *b != b'&');
         let mut t = path_part.as_bytes().to_vec();
         t.push(b'?');
         for (i, (k, v)) in pairs.iter().enumerate() {
@@ -924,10 +969,17 @@ fn presigned_query_strings() {
         if header_auth {
             req.headers = h.sign(method, path, &[], "UNSIGNED-PAYLOAD").unwrap();
         }
-        h.send_ok(&req)?;
+        let resp = h.send_ok(&req)?;
+        // Nothing here is public: a presigned URL changed in any signed part must not work.
+        if changed && !header_auth {
+            forged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if (200..300).contains(&resp.status) {
+                return Err(failure(&req, &resp, "a presigned URL whose signature does not hold must not work"));
+            }
+        }
         Ok(())
     });
-    h.summary("");
+    h.summary(&format!("({} forged URLs refused)", forged.load(std::sync::atomic::Ordering::Relaxed)));
 }
 
 // ---------------------------------------------------------------------------------------
