@@ -91,6 +91,7 @@ where
             }
         }
         if !kinds.is_empty() {
+            h.summary("(failed)");
             let report: Vec<String> = kinds.into_iter().map(|(k, (n, example))| format!("=== {k} ({n} cases); for example:\n{example}")).collect();
             panic!("{} kinds of failure ({replay}):\n{}", report.len(), report.join("\n\n"));
         }
@@ -99,6 +100,7 @@ where
     match runner.run(&strategy, |input| h.case(|| test(input))) {
         Ok(()) => {}
         Err(TestError::Fail(reason, input)) => {
+            h.summary("(failed)");
             panic!("minimal failing input ({replay}): {input:#?}\n{reason}")
         }
         Err(e) => panic!("{e} ({replay})"),
