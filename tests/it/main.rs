@@ -9,6 +9,7 @@ mod conditional;
 mod conformance;
 mod crash;
 mod errors;
+mod fuzz;
 mod hostile;
 mod jobs;
 mod limits;
