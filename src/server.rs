@@ -529,6 +529,20 @@ fn complete_error_answer(resp: &mut http::Response<s3s::Body>, request_id: &str,
     }
 }
 
+/// The client's fault behind s3s's 501 on a POST, if its message shows one.
+fn form_fault(resp: &http::Response<s3s::Body>) -> Option<crate::auth::screen::Refusal> {
+    let body = resp.body().bytes()?;
+    let says = |what: &str| body.windows(what.len()).any(|w| w == what.as_bytes());
+    let (code, message) = if says("x-amz-algorithm") {
+        ("InvalidArgument", "The form's x-amz-algorithm must be AWS4-HMAC-SHA256.")
+    } else if says("Unknown operation") {
+        ("MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.")
+    } else {
+        return None;
+    };
+    Some(crate::auth::screen::Refusal { status: http::StatusCode::BAD_REQUEST, code, message: message.into(), details: Vec::new() })
+}
+
 /// An S3 XML error answer made by the server itself (before s3s).
 fn refusal_response(refusal: &crate::auth::screen::Refusal, request_id: &str) -> http::Response<s3s::Body> {
     http::Response::builder()
@@ -589,9 +603,23 @@ fn drop_ignored_range(req: &mut http::Request<Incoming>) {
         Ok(s) => s.contains(',') || s3s::dto::Range::parse(s).is_err(),
         Err(_) => true,
     });
-    if ignored && !crate::auth::screen::signs_header(req.uri().query().unwrap_or(""), req.headers(), "range") {
+    if crate::auth::screen::signs_header(req.uri().query().unwrap_or(""), req.headers(), "range") {
+        return;
+    }
+    let open_ended = req.headers().get(http::header::RANGE).and_then(|v| v.to_str().ok()).and_then(open_ended_range);
+    if let Some(v) = open_ended.and_then(|r| http::HeaderValue::from_str(&r).ok()) {
+        req.headers_mut().insert(http::header::RANGE, v);
+    } else if ignored {
         req.headers_mut().remove(http::header::RANGE);
     }
+}
+
+/// `bytes=N-` for `bytes=N-M` whose end is too large a number to parse (a range to the end
+/// of the object, RFC 9110 clamps it), if N itself is one.
+fn open_ended_range(range: &str) -> Option<String> {
+    let (first, last) = range.strip_prefix("bytes=")?.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(first) && digits(last) && first.parse::<i64>().is_ok() && last.parse::<i64>().is_err()).then(|| format!("bytes={first}-"))
 }
 
 /// Whether a request announces a body (which an early refusal leaves unread).
@@ -616,6 +644,7 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
     let own_endpoint = own_endpoint_label(req.uri().path());
     let expects_continue = req.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let body_announced = has_body(req.headers());
+    let is_post = *req.method() == http::Method::POST;
     let config_document = body_announced && is_config_request(req.method(), req.uri().query().unwrap_or(""), req.headers());
     let xml_limit = app.config.server.max_xml_body_bytes as u64;
     let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
@@ -639,7 +668,9 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
                 if let Some(throttled) = app.limiter.blocked(peer.ip()) {
                     pre_refused = true;
                     slow_down(throttled, &request_id)
-                } else if let Err(refusal) = crate::auth::screen::screen(req.uri().query().unwrap_or(""), req.headers(), &app.config.region) {
+                } else if let Err(refusal) = crate::auth::screen::screen(req.uri().query().unwrap_or(""), req.headers(), &app.config.region)
+                    .and_then(|()| crate::auth::screen::screen_form(req.method(), req.headers()))
+                {
                     tracing::info!(code = refusal.code, reason = %refusal.message, "request refused before authentication");
                     pre_refused = true;
                     refusal_response(&refusal, &request_id)
@@ -657,6 +688,13 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
                         Ok(resp) if config_document && resp.status() == http::StatusCode::INTERNAL_SERVER_ERROR => {
                             client_fault_of(&seen, declared_sha256.as_deref(), xml_limit).map_or(resp, |refusal| refusal_response(&refusal, &request_id))
                         }
+                        // s3s answers a POST it cannot read as a form (or as any operation),
+                        // or a form naming another signing algorithm, 501, as if the gateway
+                        // lacked something: it is the request's fault.
+                        Ok(resp) if is_post && resp.status() == http::StatusCode::NOT_IMPLEMENTED => match form_fault(&resp) {
+                            Some(refusal) => refusal_response(&refusal, &request_id),
+                            None => resp,
+                        },
                         Ok(resp) => resp,
                         Err(e) => {
                             tracing::warn!(error = ?e, "request aborted");

@@ -511,7 +511,7 @@ impl AdminApi {
                 q.tenant = scope(q.tenant.as_ref())?;
                 let limit = q.limit.unwrap_or(1000).min(10_000);
                 let mut out = Vec::new();
-                for e in self.store.audit_scan(q.since_ns.unwrap_or(0), q.until_ns.unwrap_or(i128::from(u64::MAX))) {
+                for e in self.store.audit_scan(q.since_ns.map_or(0, i128::from), q.until_ns.map_or(i128::from(u64::MAX), i128::from)) {
                     let e = e?;
                     if q.matches(&e) {
                         out.push(e);

@@ -80,10 +80,11 @@ pub struct AuditQuery {
     pub principal: Option<String>,
     pub bucket: Option<String>,
     pub outcome: Option<String>,
-    /// Inclusive lower bound, nanoseconds since the epoch.
-    pub since_ns: Option<i128>,
+    /// Inclusive lower bound, nanoseconds since the epoch. (i64, not i128 as entries keep
+    /// times: URL query decoding has no 128-bit integers, and i64 reaches 2262.)
+    pub since_ns: Option<i64>,
     /// Exclusive upper bound, nanoseconds since the epoch.
-    pub until_ns: Option<i128>,
+    pub until_ns: Option<i64>,
     /// Page size (default 1000).
     pub limit: Option<usize>,
 }

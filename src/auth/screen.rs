@@ -89,9 +89,42 @@ fn scope(credential: &str) -> Option<Scope<'_>> {
     let terminator = parts.next()?;
     let service = parts.next()?;
     let region = parts.next()?;
-    let _date = parts.next()?;
+    let date = parts.next()?;
     let _key = parts.next()?;
-    (terminator == "aws4_request").then_some(Scope { region, service })
+    (terminator == "aws4_request" && date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit())).then_some(Scope { region, service })
+}
+
+/// `yyyyMMdd'T'HHmmss'Z'`, the only date form SigV4 knows (checked here because s3s 0.14's
+/// parser subtracts before it checks for a digit, which panics in debug builds).
+fn is_amz_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 16 && b[8] == b'T' && b[15] == b'Z' && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+}
+
+/// Checks the form of a browser upload (`POST` with `multipart/form-data`): its boundary
+/// must be one RFC 2046 allows, or s3s cannot read the form (and answered 501).
+pub fn screen_form(method: &http::Method, headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(ct) = headers.get(http::header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes())) else { return Ok(()) };
+    if *method != http::Method::POST || !ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data") {
+        return Ok(());
+    }
+    let boundary = ct.split(';').skip(1).filter_map(|p| p.split_once('=')).find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary")).map(|(_, v)| v.trim_end());
+    // RFC 2046's boundary characters; unquoted, a token's (no spaces, no tspecials).
+    let valid = boundary.is_some_and(|raw| {
+        let (b, quoted) = raw.strip_prefix('"').and_then(|b| b.strip_suffix('"')).map_or((raw, false), |b| (b, true));
+        (1..=70).contains(&b.len())
+            && !b.ends_with(' ')
+            && b.bytes().all(|c| c.is_ascii_alphanumeric() || b"'+_-.".contains(&c) || (quoted && b"(),/:=? ".contains(&c)))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "MalformedPOSTRequest",
+            "The body of your POST request is not well-formed multipart/form-data: its boundary is missing or invalid.",
+        ))
+    }
 }
 
 /// How a request authenticates, as far as the screen needs to know.
@@ -185,6 +218,9 @@ fn screen_presigned(params: &[(String, String)], headers: &HeaderMap, region: &s
             scope.service
         )));
     }
+    if !is_amz_date(get("X-Amz-Date").unwrap_or("")) {
+        return Err(query_refusal("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""));
+    }
     let expires = get("X-Amz-Expires").ok_or_else(|| query_refusal("X-Amz-Expires must be given"))?;
     let expires: u64 = expires.parse().map_err(|_| query_refusal("X-Amz-Expires should be a number"))?;
     if expires > MAX_PRESIGNED_EXPIRES_SECS {
@@ -222,6 +258,9 @@ fn screen_header(auth: &str, headers: &HeaderMap, region: &str) -> Result<(), Re
             "The authorization header is malformed; incorrect service \"{}\". This endpoint belongs to \"s3\".",
             scope.service
         )));
+    }
+    if headers.get("x-amz-date").is_some_and(|d| !d.to_str().is_ok_and(is_amz_date)) {
+        return Err(Refusal::new(StatusCode::FORBIDDEN, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"));
     }
     let signed = auth_param(params, "SignedHeaders").ok_or_else(|| header_refusal("The authorization header is malformed; SignedHeaders is missing."))?;
     check_signed_headers(signed, headers)
@@ -287,12 +326,16 @@ mod tests {
             assert_eq!(r.details, vec![("HeadersNotSigned", added.to_owned())]);
         }
         let signed = auth("host;x-amz-content-sha256;x-amz-date", "us-east-1/s3");
-        let h = headers(&[("authorization", &signed), ("x-amz-date", "d"), ("x-amz-meta-a", "1"), ("x-amz-copy-source", "b/k")]);
+        let h = headers(&[("authorization", &signed), ("x-amz-date", "20261201T000000Z"), ("x-amz-meta-a", "1"), ("x-amz-copy-source", "b/k")]);
         let r = screen("", &h, "us-east-1").unwrap_err();
         assert_eq!(r.details, vec![("HeadersNotSigned", "x-amz-meta-a, x-amz-copy-source".to_owned())]);
         let all = auth("host;x-amz-copy-source;x-amz-date;x-amz-meta-a", "us-east-1/s3");
         assert_eq!(
-            screen("", &headers(&[("authorization", &all), ("x-amz-date", "d"), ("x-amz-meta-a", "1"), ("x-amz-copy-source", "b/k")]), "us-east-1"),
+            screen(
+                "",
+                &headers(&[("authorization", &all), ("x-amz-date", "20261201T000000Z"), ("x-amz-meta-a", "1"), ("x-amz-copy-source", "b/k")]),
+                "us-east-1"
+            ),
             Ok(())
         );
     }
@@ -368,6 +411,39 @@ mod tests {
             let h = headers(&[("authorization", &format!("AWS4-HMAC-SHA256 Credential={cred}, SignedHeaders=host, Signature=x"))]);
             assert!(screen("", &h, "us-east-1").is_err(), "{cred}");
         }
+    }
+
+    #[test]
+    fn malformed_dates_are_refused_before_s3s_parses_them() {
+        let q = presigned("").replace("20261201T000000Z", "-0001231T000000Z");
+        assert_eq!(screen(&q, &headers(&[]), "us-east-1").unwrap_err().code, "AuthorizationQueryParametersError");
+        let bad_scope = "AWS4-HMAC-SHA256 Credential=AK/2026!201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
+        assert_eq!(screen("", &headers(&[("authorization", bad_scope)]), "us-east-1").unwrap_err().code, "AuthorizationHeaderMalformed");
+        let h = headers(&[("authorization", &auth("host;x-amz-date", "us-east-1/s3")), ("x-amz-date", "2026120!T000000Z")]);
+        assert_eq!(screen("", &h, "us-east-1").unwrap_err().code, "AccessDenied");
+        assert!(is_amz_date("20261201T235959Z") && !is_amz_date("20261201T23595Z") && !is_amz_date("2026120xT235959Z"));
+    }
+
+    #[test]
+    fn form_boundaries_must_be_readable() {
+        let post = http::Method::POST;
+        let form = |ct: &str| screen_form(&post, &headers(&[("content-type", ct)]));
+        assert_eq!(form("multipart/form-data; boundary=----abc123"), Ok(()));
+        assert_eq!(form("multipart/form-data; boundary=\"a b:c\""), Ok(()));
+        let non_ascii = http::HeaderValue::from_bytes(b"multipart/form-data; boundary=\"0\"\xf0\x90\xa2\xa7\"").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, non_ascii);
+        assert_eq!(screen_form(&post, &h).map_err(|r| r.code), Err("MalformedPOSTRequest"));
+        for bad in [
+            "multipart/form-data; boundary= a",
+            "multipart/form-data",
+            "multipart/form-data; boundary=\"\"",
+            "multipart/form-data; boundary=(0;",
+            "multipart/form-data; boundary=a,b",
+        ] {
+            assert_eq!(form(bad).map_err(|r| r.code), Err("MalformedPOSTRequest"), "{bad:?}");
+        }
+        assert_eq!(screen_form(&http::Method::PUT, &headers(&[("content-type", "multipart/form-data")])), Ok(()), "an object's own type");
     }
 
     #[test]

@@ -450,3 +450,14 @@ async fn every_admin_endpoint_decides_who_may_call_it() {
         assert!(!(s == 404 && ["GET", "POST"].contains(&e.method) && !path.contains('/')), "root {} {path}: every listed endpoint has a handler", e.method);
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_can_be_read_by_time() {
+    let gw = Gateway::start().await;
+    let b = gw.bucket("audit-times").await;
+    let now = i64::try_from(tollgate::audit::now_ns()).unwrap();
+    let all = call(&root_conn(&gw), "GET", &format!("audit?bucket={b}&since_ns=0&until_ns={}", now + 60_000_000_000), None).await.unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    let none = call(&root_conn(&gw), "GET", &format!("audit?bucket={b}&until_ns={}", now - 60_000_000_000), None).await.unwrap();
+    assert!(none.as_array().unwrap().is_empty(), "{none}");
+}
