@@ -406,7 +406,7 @@ fn hex(b: &[u8]) -> String {
     hex_simd::encode_to_string(b, hex_simd::AsciiCase::Lower)
 }
 
-fn b64(b: &[u8]) -> String {
+pub(crate) fn b64(b: &[u8]) -> String {
     base64_simd::STANDARD.encode_to_string(b)
 }
 
@@ -432,7 +432,7 @@ fn crc32(data: &[u8]) -> u32 {
 }
 
 /// `YYYYMMDDTHHMMSSZ` now.
-fn amz_date_now() -> String {
+pub(crate) fn amz_date_now() -> String {
     let now = time::OffsetDateTime::now_utc();
     now.format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap()
 }
@@ -1732,7 +1732,7 @@ fn form_case() -> impl Strategy<Value = FormCase> {
 }
 
 /// A POST policy signature (SigV4: the policy's base64 signed with the day's key).
-fn post_signature(date: &str, policy_b64: &str) -> String {
+pub(crate) fn post_signature(date: &str, policy_b64: &str) -> String {
     let day = &date[..8];
     let k = hmac_sha256(format!("AWS4{SECRET_KEY}").as_bytes(), day.as_bytes());
     let k = hmac_sha256(&k, b"us-east-1");

@@ -461,3 +461,51 @@ async fn the_audit_log_can_be_read_by_time() {
     let none = call(&root_conn(&gw), "GET", &format!("audit?bucket={b}&until_ns={}", now - 60_000_000_000), None).await.unwrap();
     assert!(none.as_array().unwrap().is_empty(), "{none}");
 }
+
+#[tokio::test]
+async fn form_fields_outside_the_post_policy_are_refused() {
+    use crate::fuzz::{amz_date_now, b64, post_signature};
+    let gw = Gateway::start().await;
+    let b = gw.bucket("forms").await;
+    let date = amz_date_now();
+    let credential = format!("{ACCESS_KEY}/{}/us-east-1/s3/aws4_request", &date[..8]);
+    let policy = b64(serde_json::json!({
+        "expiration": "2099-01-01T00:00:00.000Z",
+        "conditions": [
+            {"bucket": b}, ["starts-with", "$key", "form/"], {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+            {"x-amz-credential": credential}, {"x-amz-date": date}
+        ]
+    })
+    .to_string()
+    .as_bytes());
+    let signature = post_signature(&date, &policy);
+    let form = |extra: &[(&str, &str)]| {
+        let mut fields = vec![
+            ("key", "form/k"),
+            ("x-amz-algorithm", "AWS4-HMAC-SHA256"),
+            ("x-amz-credential", credential.as_str()),
+            ("x-amz-date", date.as_str()),
+            ("policy", policy.as_str()),
+            ("x-amz-signature", signature.as_str()),
+        ];
+        fields.extend_from_slice(extra);
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        body.extend_from_slice(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\nposted\r\n--XyZ--\r\n",
+        );
+        body
+    };
+    let ct = vec![("content-type".to_owned(), "multipart/form-data; boundary=XyZ".to_owned())];
+    for extra in [("x-amz-meta-evil", "1"), ("x-amz-copy-source", "forms/other"), ("x-amz-tagging", "<Tagging/>")] {
+        let r = raw(gw.addr, "POST", &format!("/{b}"), &ct, &form(&[extra]), None).await;
+        assert_eq!(r.status, 403, "{}: {}", extra.0, r.text());
+        assert!(r.text().contains("not specified in the policy"), "{}", r.text());
+        assert_eq!(status(&gw.client().head_object().bucket(&b).key("form/k").send().await.unwrap_err()), 404);
+    }
+    let r = raw(gw.addr, "POST", &format!("/{b}"), &ct, &form(&[]), None).await;
+    assert!(r.status / 100 == 2, "the form as signed: {}", r.text());
+    gw.client().head_object().bucket(&b).key("form/k").send().await.unwrap();
+}
