@@ -506,7 +506,8 @@ pub(crate) fn write_precondition(if_match: Option<&ETagCondition>, if_none_match
         (Some(ETagCondition::Any), None) => Ok(Precondition::Present),
         (Some(ETagCondition::ETag(e)), None) => Ok(Precondition::ETagIs(e.value().to_owned())),
         (None, Some(ETagCondition::Any)) => Ok(Precondition::Absent),
-        (None, Some(ETagCondition::ETag(_))) => Err(Error::NotImplemented("If-None-Match on writes supports only '*'")),
+        // AWS itself takes only '*' here (501 otherwise); the HTTP meaning is plain.
+        (None, Some(ETagCondition::ETag(e))) => Ok(Precondition::ETagIsNot(e.value().to_owned())),
         (None, None) => Ok(Precondition::None),
     }
 }

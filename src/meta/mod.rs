@@ -56,6 +56,8 @@ pub enum Precondition {
     Present,
     /// `If-Match: "etag"`: the key must exist with this ETag (unquoted).
     ETagIs(String),
+    /// `If-None-Match: "etag"`: the key must not hold this ETag (it may be missing).
+    ETagIsNot(String),
     /// The key must hold exactly this record (a background repair must not undo a
     /// write made since it looked).
     Is(Box<ObjectRecord>),
@@ -71,6 +73,8 @@ impl Precondition {
         match (self, current) {
             (Self::None, _) | (Self::Absent, None) | (Self::Present, Some(_)) => true,
             (Self::ETagIs(etag), Some(cur)) => cur.etag == *etag,
+            (Self::ETagIsNot(_), None) => true,
+            (Self::ETagIsNot(etag), Some(cur)) => cur.etag != *etag,
             (Self::Is(rec), Some(cur)) => **rec == *cur,
             (Self::Matches { exists, .. }, None) => !exists,
             (Self::Matches { etag, size, modified_secs, .. }, Some(cur)) => {

@@ -119,16 +119,24 @@ async fn if_match_on_a_missing_key_is_no_such_key() {
 }
 
 #[tokio::test]
-async fn if_none_match_with_an_etag_on_writes_is_not_implemented_as_on_aws() {
+async fn if_none_match_with_an_etag_on_writes_refuses_that_version() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("cond-inm-etag").await;
     let v1 = c.put_object().bucket(&b).key("k").body(b"1".to_vec().into()).send().await.unwrap();
     let e = c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).if_none_match(v1.e_tag().unwrap()).send().await.unwrap_err();
-    assert_eq!(status(&e), 501);
-    assert_eq!(code(e.as_service_error().unwrap()), "NotImplemented");
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (412, "PreconditionFailed".to_owned()));
     let got = c.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), b"1", "nothing was written");
+    c.put_object()
+        .bucket(&b)
+        .key("k")
+        .body(b"3".to_vec().into())
+        .if_none_match("\"0123456789abcdef0123456789abcdef\"")
+        .send()
+        .await
+        .expect("another ETag: the write proceeds");
+    c.put_object().bucket(&b).key("new").body(b"4".to_vec().into()).if_none_match(v1.e_tag().unwrap()).send().await.expect("a missing key holds no ETag");
 }
 
 #[tokio::test]

@@ -212,7 +212,9 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
         .header_opt("content-md5", expect.content_md5.as_ref())
         .header_opt("x-amz-tagging", req.input.tagging.as_ref())
         .header_opt("if-match", req.input.if_match.as_ref().map(etag_header))
-        .header_opt("if-none-match", req.input.if_none_match.as_ref().map(etag_header));
+        // Only '*' goes upstream (S3 services refuse an ETag there): the gateway checks an
+        // ETag itself, under the key's lock, against what it recorded.
+        .header_opt("if-none-match", req.input.if_none_match.as_ref().filter(|c| c.is_any()).map(etag_header));
     let record = ObjectRecord {
         size: length,
         etag: String::new(),
