@@ -308,6 +308,12 @@ macro_rules! forward_s3 {
 
             /// Every bucket is in the gateway's region: `bucket-region` naming another lists
             /// none, and each listed bucket says the gateway's.
+            /// tollgate makes no torrents: every object is answered as AWS answers one it has no
+            /// torrent of (404 NoSuchKey), after the access check and the bucket's existence.
+            async fn get_object_torrent(&self, _req: s3s::S3Request<s3s::dto::GetObjectTorrentInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::GetObjectTorrentOutput>> {
+                Err(s3s::s3_error!(NoSuchKey, "The specified key does not exist."))
+            }
+
             async fn list_buckets(&self, req: s3s::S3Request<s3s::dto::ListBucketsInput>) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListBucketsOutput>> {
                 let elsewhere = req.input.bucket_region.as_ref().is_some_and(|r| *r != self.region);
                 let mut resp = self.timed("ListBuckets", self.backends.holding().list_buckets(req)).await?;

@@ -57,6 +57,7 @@ const OPERATIONS: &[&str] = &[
     "GetObject",
     "HeadObject",
     "GetObjectAttributes",
+    "GetObjectTorrent",
     "DeleteObject",
     "DeleteObjects",
     "CopyObject",

@@ -41,7 +41,9 @@ pub enum Access {
 pub fn classify(op: &str) -> Access {
     match op {
         "ListBuckets" => Access::ListBuckets,
-        "GetObject" | "HeadObject" | "GetObjectAttributes" | "ListObjects" | "ListObjectsV2" | "HeadBucket" | "GetBucketLocation" => Access::PublicRead,
+        "GetObject" | "HeadObject" | "GetObjectAttributes" | "GetObjectTorrent" | "ListObjects" | "ListObjectsV2" | "HeadBucket" | "GetBucketLocation" => {
+            Access::PublicRead
+        }
         "ListObjectVersions"
         | "GetObjectTagging"
         | "GetObjectAcl"
@@ -121,7 +123,7 @@ pub struct Policy {
 /// a write, Create or Overwrite depending on whether the key exists).
 fn topic_op(op: &str) -> Option<Option<TopicOp>> {
     match op {
-        "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl" | "GetObjectAttributes" => Some(Some(TopicOp::Read)),
+        "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl" | "GetObjectAttributes" | "GetObjectTorrent" => Some(Some(TopicOp::Read)),
         "DeleteObject" => Some(Some(TopicOp::Delete)),
         "PutObject"
         | "CopyObject"

@@ -237,3 +237,15 @@ fn presign_with_query_checksum(gw: &Gateway, bucket: &str, key: &str, sum: &str)
     instructions.apply_to_request_http1x(&mut req);
     path_and_query(&req.uri().to_string())
 }
+
+#[tokio::test]
+async fn torrents_are_answered_as_for_an_object_without_one() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("torrents").await;
+    c.put_object().bucket(&b).key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    let e = c.get_object_torrent().bucket(&b).key("k").send().await.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap())), (404, "NoSuchKey".to_owned()));
+    let e = c.get_object_torrent().bucket("no-such-bucket-here").key("k").send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchBucket");
+}
