@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs all of tollgate's tests:
-#   1. installs the compat tools if missing (.ci/install-tools.sh)
+#   1. installs the compat tools if missing (.ci/install-tools.sh); cargo fmt --check and
+#      cargo clippy --all-targets -D warnings (rustfmt.toml, the [lints] of Cargo.toml)
 #   2. cargo nextest run --no-fail-fast (cargo test if nextest is missing)
 #   3. cargo build --bin tollgate
 #   4. compat/run.sh: aws-cli, boto3, rclone and s3cmd against the debug binary; then
@@ -28,6 +29,10 @@ if cargo nextest --version >/dev/null 2>&1; then have_nextest=1; fi
 # The fuzz harness (tests/it/fuzz.rs) draws a random seed unless given one: CI runs a fixed
 # seed so that its result is reproducible; campaigns with fresh seeds are described there.
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261201}"
+
+echo "==== cargo fmt --check, cargo clippy -D warnings ===="
+cargo fmt --check || { status=1; failed_steps+=("cargo fmt --check"); }
+cargo clippy --all-targets -- -D warnings || { status=1; failed_steps+=("cargo clippy"); }
 
 echo "==== cargo tests ===="
 if [ $have_nextest = 1 ]; then
