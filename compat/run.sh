@@ -3,10 +3,12 @@
 #
 #   compat/run.sh                  build target/debug/tollgate, run every suite
 #   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants metrics
-#                                  topics readme hostile; tenants, topics, readme and hostile need
+#                                  topics readme retry hostile; tenants, topics, readme and hostile need
 #                                  TOLLGATE_BIN, for `tollgate admin`; readme runs README.md's shell
-#                                  examples; hostile sends raw, hand-signed attacks and runs last, as
-#                                  its failure flood may trip the per-address limit)
+#                                  examples; retry runs boto3 through a proxy that loses the first
+#                                  CompleteMultipartUpload response; hostile sends raw, hand-signed
+#                                  attacks and runs last, as its failure flood may trip the
+#                                  per-address limit)
 #   TOLLGATE_BIN=path compat/run.sh    use that binary, build nothing
 #   COMPAT_EXTERNAL=1 S3_ENDPOINT=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... compat/run.sh
 #                                  run against an already running S3 server (start nothing)
@@ -23,7 +25,7 @@ set -euo pipefail
 
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$COMPAT_DIR/.." && pwd)
-ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics readme hostile)
+ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics readme retry hostile)
 SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-300}
 
 suite_cmd() {
@@ -36,6 +38,7 @@ suite_cmd() {
     topics) echo "python3 $COMPAT_DIR/boto3_topics.py" ;;
     metrics) echo "python3 $COMPAT_DIR/metrics.py" ;;
     readme) echo "bash $COMPAT_DIR/readme.sh" ;;
+    retry) echo "python3 $COMPAT_DIR/retry.py" ;;
     hostile) echo "python3 $COMPAT_DIR/hostile.py" ;;
     *) return 1 ;;
   esac
