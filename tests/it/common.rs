@@ -226,6 +226,13 @@ impl RawResponse {
 
 /// Signs a request (SigV4 header auth, `UNSIGNED-PAYLOAD`) and returns its headers.
 pub fn sign(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    sign_with(method, url, extra, "UNSIGNED-PAYLOAD")
+}
+
+/// Signs a request (SigV4 header auth) with `payload` as its `x-amz-content-sha256` (a hex
+/// digest, `UNSIGNED-PAYLOAD` or a streaming mode) and `extra` headers signed too, whose
+/// values may be raw UTF-8; returns every header to send.
+pub fn sign_with(method: &str, url: &str, extra: &[(&str, &str)], payload: &str) -> Vec<(String, String)> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
     let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
@@ -239,15 +246,11 @@ pub fn sign(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, Str
         .unwrap()
         .into();
     let mut headers: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    headers.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
-    let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::UnsignedPayload).unwrap();
+    headers.push(("x-amz-content-sha256".into(), payload.into()));
+    let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Precomputed(payload.into())).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder().method(method).uri(url).body(()).unwrap();
-    for (k, v) in &headers {
-        req.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
-    }
-    instructions.apply_to_request_http1x(&mut req);
-    req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect()
+    headers.extend(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())));
+    headers
 }
 
 /// Sends `head` (request line and headers, without the final blank line) then `body`,

@@ -53,7 +53,7 @@ async fn non_ascii_metadata_and_content_encoding_come_back_as_sent() {
     let b = gw.bucket("meta-utf8").await;
     let url = format!("{}/{b}/m", gw.endpoint());
     let value = "h\u{e9}llo w\u{f6}rld \u{65e5}\u{672c}";
-    let headers = sign_utf8("PUT", &url, &[("x-amz-meta-name", value), ("content-encoding", "gzip")]);
+    let headers = sign("PUT", &url, &[("x-amz-meta-name", value), ("content-encoding", "gzip")]);
     let r = raw(gw.addr, "PUT", &format!("/{b}/m"), &headers, b"data", None).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = raw(gw.addr, "HEAD", &format!("/{b}/m"), &sign("HEAD", &url, &[]), b"", None).await;
@@ -62,31 +62,9 @@ async fn non_ascii_metadata_and_content_encoding_come_back_as_sent() {
     assert_eq!(r.header("content-encoding"), Some("gzip"));
 }
 
-/// Signs (header auth, `UNSIGNED-PAYLOAD`) with `extra` headers whose values may be raw
-/// UTF-8 (sent as such on the wire), returning every header to send.
-fn sign_utf8(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let mut headers: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    headers.push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
-    let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::UnsignedPayload).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    headers.extend(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())));
-    headers
-}
-
 #[tokio::test]
 async fn aws_chunked_is_not_stored_as_a_content_encoding() {
-    use crate::security::{crc32_b64, sign_streaming};
+    use crate::security::{STREAMING_TRAILER, crc32_b64};
     let gw = Gateway::start().await;
     let b = gw.bucket("enc").await;
     let data = b"compressed, say".to_vec();
@@ -95,10 +73,11 @@ async fn aws_chunked_is_not_stored_as_a_content_encoding() {
     body.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n", crc32_b64(&data)).as_bytes());
     let url = format!("{}/{b}/gz", gw.endpoint());
     let len = data.len().to_string();
-    let headers = sign_streaming(
+    let headers = sign_with(
         "PUT",
         &url,
         &[("content-encoding", "gzip, aws-chunked"), ("x-amz-decoded-content-length", &len), ("x-amz-trailer", "x-amz-checksum-crc32")],
+        STREAMING_TRAILER,
     );
     let r = raw(gw.addr, "PUT", &format!("/{b}/gz"), &headers, &body, None).await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -138,7 +138,7 @@ async fn client_faults_are_4xx_not_5xx() {
 
     // An object body that is not the one whose hash was signed.
     let url = format!("{}/{b}/k", gw.endpoint());
-    let signed = sign_with_payload("PUT", &url, &wrong);
+    let signed = sign_with("PUT", &url, &[], &wrong);
     let r = raw(gw.addr, "PUT", &format!("/{b}/k"), &signed, b"not those bytes", None).await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("XAmzContentSHA256Mismatch"), "{}", r.text());
@@ -147,7 +147,7 @@ async fn client_faults_are_4xx_not_5xx() {
     // The same for a configuration document, which s3s reads whole.
     let url = format!("{}/{b}?delete", gw.endpoint());
     let body = b"<Delete><Object><Key>keep</Key></Object></Delete>";
-    let signed = sign_with_payload("POST", &url, &wrong);
+    let signed = sign_with("POST", &url, &[], &wrong);
     let r = raw(gw.addr, "POST", &format!("/{b}?delete"), &signed, body, None).await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("XAmzContentSHA256Mismatch"), "{}", r.text());
@@ -159,28 +159,6 @@ async fn client_faults_are_4xx_not_5xx() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("MaxMessageLengthExceeded"), "{}", r.text());
     c.head_object().bucket(&b).key("keep").send().await.unwrap();
-}
-
-/// Signs with an explicit payload hash (header auth).
-fn sign_with_payload(method: &str, url: &str, payload_sha256: &str) -> Vec<(String, String)> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let headers = [("x-amz-content-sha256", payload_sha256)];
-    let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Precomputed(payload_sha256.to_owned())).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder().method(method).uri(url).body(()).unwrap();
-    req.headers_mut().insert("x-amz-content-sha256", payload_sha256.parse().unwrap());
-    instructions.apply_to_request_http1x(&mut req);
-    req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect()
 }
 
 #[tokio::test]
@@ -230,6 +208,9 @@ async fn scrub_reports_are_roots_alone() {
     let _: Value = call(&root_conn(&gw), "GET", "scrub", None).await.unwrap();
 }
 
+/// The payload mode of aws-chunked bodies with unsigned chunks and a trailing checksum.
+pub const STREAMING_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
 /// CRC32 (IEEE), base64: the trailing checksum of an aws-chunked body.
 pub fn crc32_b64(data: &[u8]) -> String {
     let mut crc = !0u32;
@@ -240,32 +221,6 @@ pub fn crc32_b64(data: &[u8]) -> String {
         }
     }
     base64_simd::STANDARD.encode_to_string((!crc).to_be_bytes())
-}
-
-/// Signs (header auth) with `payload` as x-amz-content-sha256 and `extra` headers signed too.
-pub fn sign_streaming(method: &str, url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let payload = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let mut headers: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    headers.push(("x-amz-content-sha256".into(), payload.into()));
-    let signable = SignableRequest::new(method, url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Precomputed(payload.into())).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder().method(method).uri(url).body(()).unwrap();
-    for (k, v) in &headers {
-        req.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
-    }
-    instructions.apply_to_request_http1x(&mut req);
-    req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect()
 }
 
 #[tokio::test]
@@ -284,10 +239,11 @@ async fn an_aws_chunked_body_must_match_its_declared_length() {
         let key = format!("k{declared}");
         let url = format!("{}/{b}/{key}", gw.endpoint());
         let decl = declared.to_string();
-        let headers = sign_streaming(
+        let headers = sign_with(
             "PUT",
             &url,
             &[("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", &decl), ("x-amz-trailer", "x-amz-checksum-crc32")],
+            STREAMING_TRAILER,
         );
         let r = raw(gw.addr, "PUT", &format!("/{b}/{key}"), &headers, &body, None).await;
         if ok {
