@@ -646,6 +646,29 @@ pub(crate) fn requested_digest(requested: &[s3s::dto::CompletedPart]) -> Option<
     Some(part_list_digest(parts))
 }
 
+/// The answer to a CopyObject that made `rec`.
+pub(crate) fn copied_output(rec: &crate::meta::ObjectRecord) -> s3s::S3Response<s3s::dto::CopyObjectOutput> {
+    let mut headers = http::HeaderMap::new();
+    proof_headers(&mut headers, rec);
+    let c = &rec.checksums;
+    s3s::S3Response::with_headers(
+        s3s::dto::CopyObjectOutput {
+            copy_object_result: Some(s3s::dto::CopyObjectResult {
+                e_tag: Some(etag(&rec.etag)),
+                last_modified: Some(timestamp(rec.last_modified_ns)),
+                checksum_crc32: c.crc32.clone(),
+                checksum_crc32c: c.crc32c.clone(),
+                checksum_crc64nvme: c.crc64nvme.clone(),
+                checksum_sha1: c.sha1.clone(),
+                checksum_sha256: c.sha256.clone(),
+                checksum_type: rec.checksum_type.clone().map(s3s::dto::ChecksumType::from),
+            }),
+            ..Default::default()
+        },
+        headers,
+    )
+}
+
 /// The answer to a completion that made `rec` (the first time, or repeated).
 pub(crate) fn completed_output(bucket: String, key: String, rec: &crate::meta::ObjectRecord) -> s3s::S3Response<s3s::dto::CompleteMultipartUploadOutput> {
     let mut headers = http::HeaderMap::new();

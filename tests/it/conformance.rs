@@ -228,3 +228,22 @@ async fn torrents_are_answered_as_for_an_object_without_one() {
     let e = c.get_object_torrent().bucket("no-such-bucket-here").key("k").send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "NoSuchBucket");
 }
+
+#[tokio::test]
+async fn a_copy_answers_with_the_checksums_of_its_source() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("copy-sums").await;
+    let put = c
+        .put_object()
+        .bucket(&b)
+        .key("src")
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
+        .body(b"checksummed".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let sum = put.checksum_crc64_nvme().expect("the PUT's CRC64NVME").to_owned();
+    let copied = c.copy_object().bucket(&b).key("dst").copy_source(format!("{b}/src")).send().await.unwrap();
+    assert_eq!(copied.copy_object_result().and_then(|r| r.checksum_crc64_nvme()), Some(sum.as_str()));
+}

@@ -326,23 +326,7 @@ pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectI
     };
     let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, record.size);
     let record = commit(b, &req.input.bucket, &req.input.key, record, &crate::meta::Precondition::None, None, &audit).await?;
-    let mut headers = http::HeaderMap::new();
-    proof_headers(&mut headers, &record);
-    Ok(S3Response::with_headers(
-        CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(etag(&record.etag)),
-                last_modified: Some(timestamp(record.last_modified_ns)),
-                checksum_crc32: record.checksums.crc32.clone(),
-                checksum_crc32c: record.checksums.crc32c.clone(),
-                checksum_sha1: record.checksums.sha1.clone(),
-                checksum_sha256: record.checksums.sha256.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        headers,
-    ))
+    Ok(copied_output(&record))
 }
 
 #[cfg(test)]

@@ -667,23 +667,7 @@ pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObje
     };
     let audit = crate::audit::entry(&req, "CopyObject", &bucket, &key, rec.size);
     let rec = record(b, &place, &bucket, &key, rec, None, &audit).await?;
-    let mut headers = HeaderMap::new();
-    proof_headers(&mut headers, &rec);
-    Ok(S3Response::with_headers(
-        CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(etag(&rec.etag)),
-                last_modified: Some(timestamp(rec.last_modified_ns)),
-                checksum_crc32: rec.checksums.crc32.clone(),
-                checksum_crc32c: rec.checksums.crc32c.clone(),
-                checksum_sha1: rec.checksums.sha1.clone(),
-                checksum_sha256: rec.checksums.sha256.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        headers,
-    ))
+    Ok(copied_output(&rec))
 }
 
 pub(super) async fn get_object_tagging(b: &UpstreamBackend, req: S3Request<GetObjectTaggingInput>) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
