@@ -10,7 +10,10 @@
 //! - [`audit`]: audit entries of state changes and denials.
 //! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`).
 //! - [`policy`]: the access check made before the backend is touched (`S3Access`).
-//! - [`backend`]: the `Backend` trait and its engines ([`backend::local`]).
+//! - [`s3`]: the gateway: one [`s3::Gateway`] implementing the S3 API over the engines,
+//!   one file per operation group.
+//! - [`backend`]: the narrow `Backend` engine contract and its engines ([`backend::local`],
+//!   [`backend::upstream`]), with the object index they commit to.
 //! - [`proof`]: digests computed while bodies stream.
 //! - [`meta`]: the metadata store trait and its sled implementation (the only sled user).
 //! - [`obs`]: logging, metrics, `/health`, `/ready`.
@@ -32,4 +35,5 @@ pub mod obs;
 pub mod policy;
 pub mod proof;
 pub mod retry;
+pub mod s3;
 pub mod server;

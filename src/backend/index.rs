@@ -68,6 +68,15 @@ impl Index {
         Err(Error::NoSuchUpload)
     }
 
+    /// Replaces the tags of an indexed object (`NoSuchKey` if there is none).
+    pub async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
+        if !self.store.object_set_tags(bucket, key, tags, Some(audit))? {
+            self.bucket(bucket)?;
+            return Err(Error::NoSuchKey);
+        }
+        self.sync().await
+    }
+
     fn sign(&self, m: &mut Manifest) {
         if let Some(p) = &self.prover {
             p.sign(m);

@@ -1,9 +1,11 @@
-//! Storage backends. A backend is S3-shaped: it implements [`s3s::S3`] for the operations
-//! it stores, plus the [`Backend`] extras the gateway needs (readiness, scrub, expiry).
-//! Both engines keep the gateway's [`index::Index`] (buckets, object records, uploads,
-//! usage, proofs) and differ in where the bytes go: [`local`] disk or an [`upstream`] S3.
+//! Storage engines behind the gateway ([`crate::s3::Gateway`]). An engine implements the
+//! narrow [`Backend`] contract ([`engine`]): it stores, reads and removes bytes, and
+//! commits what it stored to the gateway's [`index::Index`] (buckets, object records,
+//! uploads, usage, proofs) when its storage allows. The engines differ only in where the
+//! bytes go: [`local`] disk or an [`upstream`] S3 service. Everything S3-level (request
+//! validation, preconditions, tags, attributes, audit entries, answers) is the gateway's.
 
-mod answers;
+mod engine;
 pub mod index;
 pub(crate) mod listing;
 pub mod local;
@@ -11,6 +13,10 @@ pub mod placement;
 pub(crate) mod s3util;
 mod scrub;
 pub mod upstream;
+
+pub use engine::{Backend, Incoming, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
+pub use listing::Page;
+pub use s3util::{BodyCheck, ObjectRead, ReadConditions, ReadRequest};
 
 use s3s::{S3Error, S3ErrorCode, StdError};
 use std::io;
@@ -328,63 +334,6 @@ pub(crate) trait Relocation: Send + Sync {
     /// Stores `body` as `rec`'s bytes, unless it fails `expect` (then nothing is kept).
     async fn write(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord, body: scrub::ByteStream, expect: s3util::Expected) -> Result<(), Error>;
 }
-
-/// A storage engine behind the gateway.
-#[async_trait::async_trait]
-pub trait Backend: s3s::S3 {
-    /// Whether the backend can serve requests now (for `/ready`); the reason if not.
-    async fn ready(&self) -> Result<(), String>;
-
-    /// Re-hashes every stored object of `buckets` against its recorded SHA-256, reading
-    /// at most `bytes_per_sec` (0: unbounded). Never changes anything.
-    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error>;
-
-    /// Reconciles stored bytes and the index entries of `buckets` (those this backend
-    /// holds) both ways, logging each repair: removes stored bytes nothing references and
-    /// index entries whose bytes are gone. What is younger than `min_age` is left alone
-    /// (writes in flight).
-    async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<ReconcileReport, Error>;
-
-    /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
-    async fn expire_upload(&self, upload_id: &str) -> Result<(), Error>;
-
-    /// Finishes a write that was pending when the gateway stopped (see
-    /// [`crate::meta::PendingWrite`]): commits it if this backend holds exactly its bytes,
-    /// and says whether it did. Only forwarded writes are recorded pending.
-    async fn finish_pending(&self, _id: &str, _write: &crate::meta::PendingWrite) -> Result<bool, Error> {
-        Ok(false)
-    }
-
-    /// Copies new proof manifests, audit entries and records to the backend's metadata
-    /// mirror; `None` if it keeps none. `settled_only`: leave out the newest audit entries,
-    /// which requests still in flight may precede.
-    async fn mirror_metadata(&self, _settled_only: bool) -> Result<Option<upstream::MirrorReport>, Error> {
-        Ok(None)
-    }
-
-    /// Fills an empty metadata store from the backend's metadata mirror.
-    async fn restore_metadata(&self) -> Result<upstream::RestoreReport, Error> {
-        Err(Error::InvalidRequest("the local backend keeps no metadata mirror: nothing to rebuild from".into()))
-    }
-}
-
-/// Implements [`s3s::S3`] for a backend by calling operation functions (of its group
-/// files, or the shared [`answers`] and [`listing`]), whose [`Error`]s map to S3 errors
-/// through one table.
-macro_rules! s3_operations {
-    ($backend:ty; $($group:ident :: $op:ident ($input:ident) -> $output:ident;)*) => {
-        #[async_trait::async_trait]
-        impl s3s::S3 for $backend {
-            $(
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
-                    Ok($group::$op(self, req).await?)
-                }
-            )*
-        }
-    };
-}
-pub(crate) use s3_operations;
 
 #[cfg(test)]
 mod tests {

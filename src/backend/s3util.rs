@@ -74,7 +74,7 @@ pub(crate) struct Expected {
 
 /// The declarations of a body (`Content-MD5`, checksums in headers or trailers), ready to
 /// be checked against the digests computed while the body streams.
-pub(crate) struct BodyCheck {
+pub struct BodyCheck {
     content_md5: Option<[u8; 16]>,
     expected: Checksums,
     set: ChecksumSet,
@@ -83,7 +83,7 @@ pub(crate) struct BodyCheck {
 }
 
 impl BodyCheck {
-    pub fn new<T>(req: &S3Request<T>, mut expect: Expected) -> Result<Self, Error> {
+    pub(crate) fn new<T>(req: &S3Request<T>, mut expect: Expected) -> Result<Self, Error> {
         presigned_checksums(req.uri.query().unwrap_or(""), &mut expect);
         let mut check = Self::expecting(expect)?;
         for name in trailer_checksums(req) {
@@ -97,7 +97,7 @@ impl BodyCheck {
     }
 
     /// The check of a body whose digests are known beforehand (no trailers).
-    pub fn expecting(expect: Expected) -> Result<Self, Error> {
+    pub(crate) fn expecting(expect: Expected) -> Result<Self, Error> {
         let content_md5 = match &expect.content_md5 {
             Some(b64) => {
                 let raw = base64_simd::STANDARD.decode_to_vec(b64.trim()).map_err(|_| Error::InvalidDigest)?;
@@ -112,6 +112,16 @@ impl BodyCheck {
             return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
         }
         Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None })
+    }
+
+    /// The checksums declared in headers or the presigned query (not trailers).
+    pub fn declared(&self) -> &Checksums {
+        &self.expected
+    }
+
+    /// The declared `Content-MD5`, base64 encoded.
+    pub fn declared_md5(&self) -> Option<String> {
+        self.content_md5.map(|md5| base64_simd::STANDARD.encode_to_string(md5))
     }
 
     /// A hasher computing every digest this check needs, and MD5 (the ETag of a body the
@@ -168,6 +178,32 @@ macro_rules! expected_from_input {
     };
 }
 pub(crate) use expected_from_input;
+
+/// The length a client announced for a body (`x-amz-decoded-content-length` as s3s
+/// parsed it, else `Content-Length`); none for an HTTP-chunked body.
+pub(crate) fn declared_length(headers: &http::HeaderMap, content_length: Option<i64>) -> Option<u64> {
+    let header = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    content_length.and_then(|n| u64::try_from(n).ok()).or(header)
+}
+
+/// The record of a new object before its bytes are stored: what the request says of it.
+pub(crate) fn new_record(attrs: crate::meta::ObjectAttrs, tags: Vec<(String, String)>, owner: String) -> crate::meta::ObjectRecord {
+    crate::meta::ObjectRecord {
+        size: 0,
+        etag: String::new(),
+        last_modified_ns: now_ns(),
+        segments: Vec::new(),
+        multipart: false,
+        attrs,
+        checksums: Checksums::default(),
+        tags,
+        owner,
+        sha256: String::new(),
+        proof_id: String::new(),
+        checksum_type: None,
+        parts: Vec::new(),
+    }
+}
 
 /// Keys that S3 refuses: over 1024 bytes (s3s checks path keys; this also covers keys
 /// named in request bodies, such as DeleteObjects).
@@ -284,7 +320,7 @@ pub(crate) use attrs_from_input;
 
 /// The conditional headers of a read.
 #[derive(Clone, Copy)]
-pub(crate) struct ReadConditions<'a> {
+pub struct ReadConditions<'a> {
     pub if_match: Option<&'a ETagCondition>,
     pub if_none_match: Option<&'a ETagCondition>,
     pub if_modified_since: Option<&'a Timestamp>,
@@ -292,7 +328,7 @@ pub(crate) struct ReadConditions<'a> {
 }
 
 /// What a GetObject or HeadObject asks of its key: conditions, range or part, checksums.
-pub(crate) struct ReadRequest<'a> {
+pub struct ReadRequest<'a> {
     pub conditions: ReadConditions<'a>,
     pub range: Option<&'a s3s::dto::Range>,
     pub part_number: Option<i32>,
@@ -332,7 +368,7 @@ pub(crate) use copy_source_conditions;
 
 /// What a GetObject or HeadObject answers about the object read (from the index, or from
 /// the upstream's headers).
-pub(crate) struct ObjectRead {
+pub struct ObjectRead {
     pub content_length: Option<i64>,
     pub content_range: Option<String>,
     pub etag: String,
@@ -611,6 +647,35 @@ pub(crate) fn chosen_parts<'a>(
         return Err(Error::EntityTooSmall);
     }
     Ok(chosen)
+}
+
+/// What a completion makes of an upload's stored parts.
+pub(crate) struct CompletionPlan<'a> {
+    /// The parts named, in order.
+    pub chosen: Vec<&'a crate::meta::PartRecord>,
+    /// The object's checksums per its upload's algorithm and type, that type, its parts.
+    pub checksums: Checksums,
+    pub checksum_type: Option<String>,
+    pub parts: Vec<crate::meta::ObjectPartRecord>,
+    /// The digest the completion is remembered by ([`part_list_digest`]).
+    pub digest: String,
+    /// The object's size: its parts'.
+    pub size: u64,
+}
+
+/// Checks a completion's part list against the `stored` parts of upload `up` and combines
+/// their checksums ([`chosen_parts`], [`completed_checksum`]).
+pub(crate) fn plan_completion<'a>(
+    up: &crate::meta::UploadRecord,
+    requested: &[s3s::dto::CompletedPart],
+    stored: &'a [crate::meta::PartRecord],
+    declared: &Checksums,
+) -> Result<CompletionPlan<'a>, Error> {
+    let chosen = chosen_parts(requested, stored)?;
+    let (checksums, checksum_type, parts) = completed_checksum(up, requested, &chosen, declared)?;
+    let digest = part_list_digest(chosen.iter().map(|p| (p.number, p.etag.as_str())));
+    let size = chosen.iter().map(|p| p.size).sum();
+    Ok(CompletionPlan { chosen, checksums, checksum_type, parts, digest, size })
 }
 
 /// The ETag of a multipart object: the MD5 of its parts' MD5s, then `-{parts}`.

@@ -2,21 +2,11 @@
 //! delimiter folds a subtree into one CommonPrefix and the scan jumps past it.
 
 use super::*;
-use crate::backend::listing::{Page, PageSource, folded};
-
-impl PageSource for LocalBackend {
-    fn index(&self) -> &Index {
-        &self.index
-    }
-
-    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
-        scan(self, bucket, prefix, delimiter, after, max)
-    }
-}
+use crate::backend::listing::folded;
 
 /// Lists up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
 /// `after`, folding keys at `delimiter`.
-fn scan(b: &LocalBackend, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
+pub(super) fn scan(b: &LocalBackend, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
     b.bucket(bucket)?;
     let mut page = Page::empty();
     if max == 0 {

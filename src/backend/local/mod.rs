@@ -3,8 +3,7 @@
 //! bytes written and synced to `tmp/`, moved into `blobs/`, then one metadata
 //! transaction (conditional checks, index entry, usage) makes it visible.
 //!
-//! One file per operation group: [`object`], [`list`], [`multipart`]; what is answered
-//! from the index alone is in [`crate::backend::answers`].
+//! One file per operation group: [`object`], [`list`], [`multipart`].
 
 mod blobs;
 mod list;
@@ -15,17 +14,17 @@ mod relocate;
 pub use blobs::BlobStore;
 
 use crate::backend::index::Index;
-use crate::backend::s3util::*;
-use crate::backend::{Backend, Error, answers, listing};
-use crate::meta::{Checksums, Store};
+use crate::backend::listing::Page;
+use crate::backend::s3util::ReadRequest;
+use crate::backend::{Backend, Error, Incoming, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
+use crate::meta::{AuditEntry, ObjectRecord, PartRecord, Precondition, Store, UploadRecord};
 use crate::proof::Prover;
-use crate::proof::hashing::{BodyDigests, BodyHasher, ChecksumSet};
+use crate::proof::hashing::BodyDigests;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3s::S3Request;
 use s3s::dto::StreamingBlob;
 
 /// Settings of the local backend.
@@ -107,12 +106,11 @@ impl LocalBackend {
 
     /// Streams a request body into a new blob, verifying `Content-MD5` and any
     /// `x-amz-checksum-*` given in headers or trailers. On any mismatch nothing is kept.
-    async fn ingest<T>(&self, req: &S3Request<T>, body: Option<StreamingBlob>, expect: Expected) -> Result<(blobs::PendingBlob, BodyDigests), Error> {
-        let check = BodyCheck::new(req, expect)?;
-        let body = body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
-        let (pending, hasher) = self.blobs.write(body, check.hasher(), self.opts.max_object_size).await?;
+    async fn ingest(&self, incoming: Incoming) -> Result<(blobs::PendingBlob, BodyDigests), Error> {
+        let body = incoming.body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>()));
+        let (pending, hasher) = self.blobs.write(body, incoming.check.hasher(), self.opts.max_object_size).await?;
         let digests = hasher.finish();
-        check.verify(&digests)?;
+        incoming.check.verify(&digests)?;
         Ok((pending, digests))
     }
 }
@@ -129,9 +127,59 @@ impl crate::backend::scrub::ObjectReader for LocalBackend {
 
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
+    fn index(&self) -> &Index {
+        &self.index
+    }
+
     async fn ready(&self) -> Result<(), String> {
         self.store.bucket_list().map_err(|e| e.to_string())?;
         self.blobs.probe_write().await.map_err(|e| format!("local disk: cannot write a blob: {e}"))
+    }
+
+    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
+        list::scan(self, bucket, prefix, delimiter, after, max)
+    }
+
+    async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error> {
+        object::put(self, object).await
+    }
+
+    async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+        object::read(self, bucket, key, request, with_body)
+    }
+
+    async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<(), Error> {
+        if let Some(old) = self.index.delete(bucket, key, precondition, audit).await? {
+            self.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
+        }
+        Ok(())
+    }
+
+    async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
+        object::copy(self, copy).await
+    }
+
+    async fn start_upload(&self, _upload: &UploadRecord, _tagging: Option<&str>) -> Result<String, Error> {
+        Ok(blobs::new_id())
+    }
+
+    async fn upload_part(&self, part: NewPart<'_>) -> Result<PartRecord, Error> {
+        multipart::upload_part(self, part).await
+    }
+
+    async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
+        multipart::upload_part_copy(self, part).await
+    }
+
+    async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error> {
+        multipart::complete(self, completion).await
+    }
+
+    async fn abort(&self, _upload: &UploadRecord, upload_id: &str, audit: &AuditEntry) -> Result<(), Error> {
+        let parts = self.store.upload_delete(upload_id, Some(audit))?;
+        self.sync().await?;
+        self.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
+        Ok(())
     }
 
     async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
@@ -143,55 +191,4 @@ impl Backend for LocalBackend {
         self.remove_orphan_entries(buckets, min_age, &mut report).await?;
         Ok(report)
     }
-
-    async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
-        let Some(up) = self.store.upload_get(upload_id)? else {
-            return Ok(());
-        };
-        let gateway = crate::auth::Principal::anonymous();
-        let audit = crate::audit::entry_for(&gateway, None, "ExpireMultipartUpload", &up.bucket, &up.key, "ok", 0);
-        let parts = self.store.upload_delete(upload_id, Some(&audit))?;
-        self.sync().await?;
-        self.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
-        Ok(())
-    }
-}
-
-crate::backend::s3_operations! { LocalBackend;
-    answers::list_buckets(ListBucketsInput) -> ListBucketsOutput;
-    answers::create_bucket(CreateBucketInput) -> CreateBucketOutput;
-    answers::delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
-    answers::head_bucket(HeadBucketInput) -> HeadBucketOutput;
-    answers::get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-    answers::get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
-    object::put_object(PutObjectInput) -> PutObjectOutput;
-    object::get_object(GetObjectInput) -> GetObjectOutput;
-    object::head_object(HeadObjectInput) -> HeadObjectOutput;
-    object::delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-    object::delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
-    object::copy_object(CopyObjectInput) -> CopyObjectOutput;
-    listing::list_objects(ListObjectsInput) -> ListObjectsOutput;
-    listing::list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
-    listing::list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;
-    multipart::create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
-    multipart::upload_part(UploadPartInput) -> UploadPartOutput;
-    multipart::upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
-    multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
-    multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
-    answers::list_parts(ListPartsInput) -> ListPartsOutput;
-    answers::get_object_attributes(GetObjectAttributesInput) -> GetObjectAttributesOutput;
-    answers::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
-    answers::get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
-    answers::put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
-    answers::delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
-    answers::get_bucket_acl(GetBucketAclInput) -> GetBucketAclOutput;
-    answers::get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
-    answers::put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
-    answers::put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
-    answers::get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
-    answers::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
-    answers::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
-    answers::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
-    answers::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
-    answers::get_bucket_website(GetBucketWebsiteInput) -> GetBucketWebsiteOutput;
 }

@@ -1,62 +1,30 @@
-//! Object operations: put, get, head, delete (one and many), copy.
+//! Objects on local disk: put, read, copy (deletes are in the engine's impl).
 
 use super::*;
-use crate::auth::Principal;
-use crate::meta::{Completes, ObjectRecord, Segment};
+use crate::backend::s3util::*;
+use crate::meta::{Checksums, Completes, Segment};
 
 use std::ops::Range as ByteRange;
 
-use s3s::S3Response;
 use s3s::dto::*;
 
 use crate::backend::Error;
 
-pub(super) async fn put_object(b: &LocalBackend, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
-    let input = &mut req.input;
-    check_key(&input.key)?;
-    b.bucket(&input.bucket)?;
-    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    // Fail fast before reading the body; the transaction re-checks authoritatively.
-    precondition.check(b.store.object_get(&input.bucket, &input.key)?.as_ref())?;
-    let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let attrs = attrs_from_input!(input);
-    let expect = expected_from_input!(input);
-    let body = input.body.take();
-    let body = declared_body(&req.headers, body);
-    let (pending, digests) = b.ingest(&req, body, expect).await?;
+pub(super) async fn put(b: &LocalBackend, object: NewObject) -> Result<ObjectRecord, Error> {
+    let NewObject { bucket, key, precondition, record, incoming, mut audit, .. } = object;
+    let (pending, digests) = b.ingest(incoming).await?;
     let segment = b.blobs.install(pending).await?;
     let record = ObjectRecord {
         size: segment.size,
         etag: digests.md5_hex(),
         last_modified_ns: now_ns(),
         segments: vec![segment],
-        multipart: false,
-        attrs,
         checksums: digests.checksums,
-        tags,
-        owner: Principal::of(&req).access_key,
         sha256: digests.sha256,
-        proof_id: String::new(),
-        checksum_type: None,
-        parts: Vec::new(),
+        ..record
     };
-    let audit = crate::audit::entry(&req, "PutObject", &req.input.bucket, &req.input.key, record.size);
-    let record = commit(b, &req.input.bucket, &req.input.key, record, &precondition, None, &audit).await?;
-    let mut headers = http::HeaderMap::new();
-    proof_headers(&mut headers, &record);
-    let c = record.checksums;
-    Ok(S3Response::with_headers(
-        PutObjectOutput {
-            e_tag: Some(etag(&record.etag)),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            ..Default::default()
-        },
-        headers,
-    ))
+    audit.bytes = record.size;
+    commit(b, &bucket, &key, record, &precondition, None, &audit).await
 }
 
 /// Makes `record` visible under `key` (if `precondition` holds), then releases the blobs of
@@ -180,14 +148,7 @@ fn tag_count(rec: &ObjectRecord) -> Option<i32> {
 
 /// The record a GetObject or HeadObject reads, the part of it selected, and what the
 /// answer says about it, once the request's conditions hold.
-fn read_selected(
-    b: &LocalBackend,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-    r: &ReadRequest<'_>,
-) -> Result<(ObjectRecord, Selection, ObjectRead), Error> {
-    only_null_version(version_id)?;
+fn read_selected(b: &LocalBackend, bucket: &str, key: &str, r: &ReadRequest<'_>) -> Result<(ObjectRecord, Selection, ObjectRead), Error> {
     let rec = b.object(bucket, key)?;
     check_read_conditions(&rec, &r.conditions)?;
     let sel = select(&rec, r.range, r.part_number)?;
@@ -206,98 +167,23 @@ fn read_selected(
     Ok((rec, sel, read))
 }
 
-pub(super) async fn get_object(b: &LocalBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
-    let input = req.input;
-    let (rec, sel, read) = read_selected(b, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input))?;
-    let body = b.blobs.read(&rec.segments, sel.range);
-    let tag_count = read.tag_count;
-    let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
-    let mut resp = S3Response::new(output);
-    proof_headers(&mut resp.headers, &rec);
-    raw_metadata_headers(&mut resp.headers, &rec.attrs.user_metadata);
-    Ok(resp)
-}
-
-pub(super) async fn head_object(b: &LocalBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
-    let input = req.input;
-    let (rec, sel, read) = read_selected(b, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input))?;
-    let partial = sel.content_range.is_some();
-    let tag_count = read.tag_count;
-    let output = object_read_output!(HeadObjectOutput, input, read);
-    let mut resp = S3Response::new(output);
-    proof_headers(&mut resp.headers, &rec);
-    raw_metadata_headers(&mut resp.headers, &rec.attrs.user_metadata);
-    tag_count_header(&mut resp.headers, tag_count);
-    if partial {
-        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-    }
-    Ok(resp)
-}
-
-/// Deletes one key if `precondition` holds; deleting a missing key succeeds, as in S3,
-/// unless `If-Match` asked for it.
-async fn delete_key(
-    b: &LocalBackend,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-    precondition: &crate::meta::Precondition,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
-    only_null_version(version_id)?;
-    check_key(key)?;
-    if let Some(old) = b.index.delete(bucket, key, precondition, audit).await? {
-        b.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
-    }
-    Ok(())
-}
-
-pub(super) async fn delete_object(b: &LocalBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
-    let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
-    let input = req.input;
-    let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
-    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
-    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
-}
-
-pub(super) async fn delete_objects(b: &LocalBackend, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
-    let mut audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
-    let input = req.input;
-    b.bucket(&input.bucket)?;
-    let (objects, quiet) = delete_request(input.delete)?;
-    let mut outcomes = Vec::with_capacity(objects.len());
-    for obj in objects {
-        audit.key.clone_from(&obj.key);
-        let r = match entry_precondition(&obj) {
-            Ok(precondition) => delete_key(b, &input.bucket, &obj.key, obj.version_id.as_deref(), &precondition, &audit).await,
-            Err(e) => Err(e),
-        };
-        outcomes.push((obj, r));
-    }
-    Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
+pub(super) fn read(b: &LocalBackend, bucket: &str, key: &str, r: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+    let (rec, sel, read) = read_selected(b, bucket, key, r)?;
+    let body = with_body.then(|| StreamingBlob::wrap(b.blobs.read(&rec.segments, sel.range.clone())));
+    Ok(Readout { read, record: Some(rec), body, partial: sel.content_range.is_some() })
 }
 
 /// The source object of a copy, after its `x-amz-copy-source-if-*` conditions.
-pub(super) fn copy_source(b: &LocalBackend, source: &CopySource, conditions: &ReadConditions<'_>) -> Result<(String, String, ObjectRecord), Error> {
-    let (bucket, key) = copy_source_location(source)?;
+pub(super) fn copy_source(b: &LocalBackend, bucket: &str, key: &str, conditions: &ReadConditions<'_>) -> Result<ObjectRecord, Error> {
     let rec = b.object(bucket, key)?;
     // For copies a failed If-None-Match / If-Modified-Since is 412, not 304.
     check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
-    Ok((bucket.to_string(), key.to_string(), rec))
+    Ok(rec)
 }
 
-pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
-    let input = &mut req.input;
-    check_key(&input.key)?;
-    let (src_bucket, src_key, src) = copy_source(b, &input.copy_source, &copy_source_conditions!(input))?;
-    b.bucket(&input.bucket)?;
-    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-    if src_bucket == input.bucket && src_key == input.key && !replace_meta && !replace_tags {
-        return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
-    }
-    let attrs = if replace_meta { attrs_from_input!(input) } else { src.attrs.clone() };
-    let tags = if replace_tags { parse_tagging_header(input.tagging.as_deref())? } else { src.tags.clone() };
+pub(super) async fn copy(b: &LocalBackend, c: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
+    let src = copy_source(b, c.source_bucket, c.source_key, &c.conditions)?;
+    b.bucket(c.bucket)?;
     let mut segments: Vec<Segment> = Vec::with_capacity(src.segments.len());
     for seg in &src.segments {
         match b.blobs.link(seg).await {
@@ -314,19 +200,19 @@ pub(super) async fn copy_object(b: &LocalBackend, mut req: S3Request<CopyObjectI
         last_modified_ns: now_ns(),
         segments,
         multipart: src.multipart,
-        attrs,
+        attrs: c.attrs.unwrap_or_else(|| src.attrs.clone()),
         checksums: src.checksums.clone(),
-        tags,
-        owner: Principal::of(&req).access_key,
+        tags: c.tags.unwrap_or_else(|| src.tags.clone()),
+        owner: c.owner,
         // The same bytes (hard links): the source's digest, which scrub re-checks.
         sha256: src.sha256.clone(),
         proof_id: String::new(),
         checksum_type: src.checksum_type.clone(),
         parts: src.parts.clone(),
     };
-    let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, record.size);
-    let record = commit(b, &req.input.bucket, &req.input.key, record, &crate::meta::Precondition::None, None, &audit).await?;
-    Ok(copied_output(&record))
+    let mut audit = c.audit;
+    audit.bytes = record.size;
+    commit(b, c.bucket, c.key, record, &crate::meta::Precondition::None, None, &audit).await
 }
 
 #[cfg(test)]

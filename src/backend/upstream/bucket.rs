@@ -3,21 +3,11 @@
 
 use super::client::Call;
 use super::{Mapping, UpstreamBackend};
-use crate::backend::{Error, answers};
+use crate::backend::Error;
+use crate::meta::BucketRecord;
 
 use bytes::Bytes;
 use http::Method;
-use s3s::dto::*;
-use s3s::{S3Request, S3Response};
-
-pub(super) async fn create_bucket(b: &UpstreamBackend, req: S3Request<CreateBucketInput>) -> Result<S3Response<CreateBucketOutput>, Error> {
-    let name = req.input.bucket.clone();
-    if let Some(existing) = b.store.bucket_get(&name)? {
-        return Err(if existing.tenant == crate::auth::Principal::of(&req).tenant { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
-    }
-    ensure_upstream_bucket(b, &name).await?;
-    answers::create_bucket(b, req).await
-}
 
 /// Creates the upstream bucket of gateway bucket `name` (one-to-one mapping), adopting one
 /// the gateway's credentials already own (a rebuilt index, a migration).
@@ -40,12 +30,10 @@ pub(super) async fn ensure_upstream_bucket(b: &UpstreamBackend, name: &str) -> R
     }
 }
 
-pub(super) async fn delete_bucket(b: &UpstreamBackend, req: S3Request<DeleteBucketInput>) -> Result<S3Response<DeleteBucketOutput>, Error> {
-    let rec = b.bucket(&req.input.bucket)?;
-    if rec.objects > 0 {
-        return Err(Error::BucketNotEmpty);
-    }
-    let place = b.place_of(&rec);
+/// Deletes the upstream bucket of an empty gateway bucket (one-to-one mapping), or checks
+/// that its prefix holds nothing (objects another instance wrote).
+pub(super) async fn remove(b: &UpstreamBackend, rec: &BucketRecord) -> Result<(), Error> {
+    let place = b.place_of(rec);
     match &b.mapping {
         Mapping::Buckets { .. } => match b.call(Call::new(Method::DELETE, &place.bucket, "")).await {
             Ok(_) => {}
@@ -61,5 +49,5 @@ pub(super) async fn delete_bucket(b: &UpstreamBackend, req: S3Request<DeleteBuck
             }
         }
     }
-    answers::delete_bucket(b, req).await
+    Ok(())
 }

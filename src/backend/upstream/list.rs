@@ -5,20 +5,15 @@
 
 use super::client::Call;
 use super::{UpstreamBackend, xml};
-use crate::backend::index::Index;
-use crate::backend::listing::{Page, PageSource, folded};
+use crate::backend::listing::{Page, folded};
 use crate::backend::{Error, ReconcileReport};
 use crate::meta::{ObjectAttrs, ObjectRecord};
 
 use bytes::Bytes;
 use http::Method;
 
-impl PageSource for UpstreamBackend {
-    fn index(&self) -> &Index {
-        &self.index
-    }
-
-    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
+impl UpstreamBackend {
+    pub(super) async fn list_page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
         let place = self.place(bucket)?;
         if max == 0 {
             return Ok(Page::empty());
@@ -77,7 +72,7 @@ pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: 
         let mut next = 0;
         let mut after: Option<String> = None;
         loop {
-            let page = b.page(bucket, "", None, after.as_deref(), PAGE).await?;
+            let page = b.list_page(bucket, "", None, after.as_deref(), PAGE).await?;
             let listed: std::collections::BTreeSet<&str> = page.objects.iter().map(|(k, _)| k.as_str()).collect();
             // Entries up to the page's last key (all the rest after the last page).
             let mut matched = 0;

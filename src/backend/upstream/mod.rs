@@ -12,6 +12,7 @@
 //! `If-None-Match: *`) hold even against an upstream that ignores them.
 //!
 //! One file per operation group: [`bucket`], [`object`], [`list`], [`multipart`].
+//! The gateway ([`crate::s3`]) decides everything S3-level; this engine moves bytes.
 
 mod body;
 mod bucket;
@@ -26,8 +27,10 @@ mod spool;
 mod xml;
 
 use crate::backend::index::Index;
-use crate::backend::{Backend, Error, ScrubReport, answers, listing};
-use crate::meta::{BucketRecord, Store};
+use crate::backend::listing::Page;
+use crate::backend::s3util::ReadRequest;
+use crate::backend::{Backend, Error, NewObject, NewPart, ObjectCopy, PartCopy, Readout, ScrubReport, UploadCompletion};
+use crate::meta::{AuditEntry, BucketRecord, ObjectRecord, PartRecord, Precondition, Store, UploadRecord};
 use crate::proof::Prover;
 
 use client::{Call, Client, ClientOptions};
@@ -144,6 +147,10 @@ impl UpstreamBackend {
 
 #[async_trait::async_trait]
 impl Backend for UpstreamBackend {
+    fn index(&self) -> &Index {
+        &self.index
+    }
+
     async fn ready(&self) -> Result<(), String> {
         self.store.bucket_list().map_err(|e| format!("metadata: {e}"))?;
         let probe = match &self.mapping {
@@ -158,16 +165,76 @@ impl Backend for UpstreamBackend {
         }
     }
 
+    async fn create_bucket(&self, name: &str) -> Result<(), Error> {
+        bucket::ensure_upstream_bucket(self, name).await
+    }
+
+    async fn remove_bucket(&self, rec: &BucketRecord) -> Result<(), Error> {
+        bucket::remove(self, rec).await
+    }
+
+    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
+        self.list_page(bucket, prefix, delimiter, after, max).await
+    }
+
+    async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error> {
+        object::put(self, object).await
+    }
+
+    async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+        object::read(self, bucket, key, request, with_body).await
+    }
+
+    async fn attributes(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
+        object::attributes(self, bucket, key).await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<(), Error> {
+        object::delete(self, bucket, key, precondition, audit).await
+    }
+
+    fn deletes_at_once(&self) -> usize {
+        object::DELETE_CONCURRENCY
+    }
+
+    async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
+        object::copy(self, copy).await
+    }
+
+    async fn tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
+        object::tags(self, bucket, key).await
+    }
+
+    async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
+        object::set_tags(self, bucket, key, tags, audit).await
+    }
+
+    async fn start_upload(&self, upload: &UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
+        multipart::start(self, upload, tagging).await
+    }
+
+    async fn upload_part(&self, part: NewPart<'_>) -> Result<PartRecord, Error> {
+        multipart::upload_part(self, part).await
+    }
+
+    async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
+        multipart::upload_part_copy(self, part).await
+    }
+
+    async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error> {
+        multipart::complete(self, completion).await
+    }
+
+    async fn abort(&self, upload: &UploadRecord, upload_id: &str, audit: &AuditEntry) -> Result<(), Error> {
+        multipart::abort(self, upload, upload_id, audit).await
+    }
+
     async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
         crate::backend::scrub::scrub(self, buckets, bytes_per_sec).await
     }
 
     async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<crate::backend::ReconcileReport, Error> {
         list::reconcile(self, buckets, min_age).await
-    }
-
-    async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
-        multipart::expire(self, upload_id).await
     }
 
     async fn finish_pending(&self, id: &str, write: &crate::meta::PendingWrite) -> Result<bool, Error> {
@@ -197,43 +264,4 @@ impl crate::backend::scrub::ObjectReader for UpstreamBackend {
     async fn open(&self, bucket: &str, key: &str, _rec: &crate::meta::ObjectRecord) -> Result<crate::backend::scrub::ByteStream, Error> {
         object::download(self, bucket, key).await
     }
-}
-
-crate::backend::s3_operations! { UpstreamBackend;
-    answers::list_buckets(ListBucketsInput) -> ListBucketsOutput;
-    bucket::create_bucket(CreateBucketInput) -> CreateBucketOutput;
-    bucket::delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
-    answers::head_bucket(HeadBucketInput) -> HeadBucketOutput;
-    answers::get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-    answers::get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
-    object::put_object(PutObjectInput) -> PutObjectOutput;
-    object::get_object(GetObjectInput) -> GetObjectOutput;
-    object::head_object(HeadObjectInput) -> HeadObjectOutput;
-    object::delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-    object::delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
-    object::copy_object(CopyObjectInput) -> CopyObjectOutput;
-    listing::list_objects(ListObjectsInput) -> ListObjectsOutput;
-    listing::list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
-    listing::list_object_versions(ListObjectVersionsInput) -> ListObjectVersionsOutput;
-    multipart::create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
-    multipart::upload_part(UploadPartInput) -> UploadPartOutput;
-    multipart::upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
-    multipart::complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
-    multipart::abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
-    answers::list_parts(ListPartsInput) -> ListPartsOutput;
-    object::get_object_attributes(GetObjectAttributesInput) -> GetObjectAttributesOutput;
-    answers::list_multipart_uploads(ListMultipartUploadsInput) -> ListMultipartUploadsOutput;
-    object::get_object_tagging(GetObjectTaggingInput) -> GetObjectTaggingOutput;
-    object::put_object_tagging(PutObjectTaggingInput) -> PutObjectTaggingOutput;
-    object::delete_object_tagging(DeleteObjectTaggingInput) -> DeleteObjectTaggingOutput;
-    answers::get_bucket_acl(GetBucketAclInput) -> GetBucketAclOutput;
-    answers::get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
-    answers::put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
-    answers::put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
-    answers::get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
-    answers::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
-    answers::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
-    answers::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
-    answers::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
-    answers::get_bucket_website(GetBucketWebsiteInput) -> GetBucketWebsiteOutput;
 }

@@ -1,19 +1,16 @@
-//! Object operations through the upstream: put, get, head, delete (one and many), copy,
-//! tagging.
+//! Objects through the upstream: put, read, attributes, delete, copy, tagging.
 
 use super::body::{IdleLimited, Outcome, Progress, Upload};
 use super::client::Call;
 use super::{Place, UpstreamBackend, xml};
-use crate::auth::Principal;
-use crate::backend::Error;
 use crate::backend::s3util::*;
+use crate::backend::{Error, Incoming, NewObject, ObjectCopy, Readout};
 use crate::meta::{Checksums, Completes, ObjectAttrs, ObjectRecord, Precondition};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use http_body_util::BodyExt;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response};
 
 /// Adds the attribute headers of a write (`Content-Type`, `x-amz-meta-*`, ...).
 pub(super) fn with_attrs(mut call: Call, a: &ObjectAttrs) -> Call {
@@ -60,13 +57,6 @@ fn etag_header(e: &ETagCondition) -> String {
         ETagCondition::Any => "*".to_owned(),
         ETagCondition::ETag(t) => format!("\"{}\"", t.value()),
     }
-}
-
-/// The announced length of a request body: S3 needs one, and the upstream is sent exactly
-/// that many bytes.
-pub(super) fn body_length<T>(req: &S3Request<T>, declared: Option<i64>) -> Result<u64, Error> {
-    let header = req.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    declared.and_then(|n| u64::try_from(n).ok()).or(header).ok_or(Error::MissingContentLength)
 }
 
 /// A body with its length: as declared, or learned by spooling it (HTTP chunked).
@@ -190,53 +180,29 @@ pub(super) async fn unrecorded(b: &UpstreamBackend, place: &Place, bucket: &str,
     e
 }
 
-pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
-    let input = &mut req.input;
-    check_key(&input.key)?;
-    let place = b.place(&input.bucket)?;
-    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let tags = parse_tagging_header(input.tagging.as_deref())?;
-    let declared = body_length(&req, req.input.content_length);
-    let input = &mut req.input;
-    let attrs = attrs_from_input!(input);
-    let expect = expected_from_input!(input);
-    let body = input.body.take();
-    let body = declared_body(&req.headers, body);
-    let (body, length, _spooled) = sized(b, declared, body).await?;
-    let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+pub(super) async fn put(b: &UpstreamBackend, object: NewObject) -> Result<ObjectRecord, Error> {
+    let NewObject { bucket, key, precondition, record, tagging, incoming, mut audit } = object;
+    let place = b.place(&bucket)?;
+    let Incoming { body, length, check } = incoming;
+    let (body, length, _spooled) = sized(b, length.ok_or(Error::MissingContentLength), body).await?;
     check_quota(b, &bucket, &key, length)?;
     let _lock = b.locks.lock(&bucket, &key).await;
     check_precondition(b, &bucket, &key, &precondition)?;
-    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(&key)), &attrs);
-    call = with_checksums(call, &expect.checksums)
-        .header_opt("content-md5", expect.content_md5.as_ref())
-        .header_opt("x-amz-tagging", req.input.tagging.as_ref())
-        .header_opt("if-match", req.input.if_match.as_ref().map(etag_header))
-        // Only '*' goes upstream (S3 services refuse an ETag there): the gateway checks an
-        // ETag itself, under the key's lock, against what it recorded.
-        .header_opt("if-none-match", req.input.if_none_match.as_ref().filter(|c| c.is_any()).map(etag_header));
-    let record = ObjectRecord {
-        size: length,
-        etag: String::new(),
-        last_modified_ns: now_ns(),
-        segments: Vec::new(),
-        multipart: false,
-        attrs,
-        checksums: Checksums::default(),
-        tags,
-        owner: Principal::of(&req).access_key,
-        sha256: String::new(),
-        proof_id: String::new(),
-        checksum_type: None,
-        parts: Vec::new(),
-    };
-    let audit = crate::audit::entry(&req, "PutObject", &bucket, &key, length);
+    let (if_match, if_none_match) = upstream_conditions(&precondition);
+    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(&key)), &record.attrs);
+    call = with_checksums(call, check.declared())
+        .header_opt("content-md5", check.declared_md5())
+        .header_opt("x-amz-tagging", tagging.as_ref())
+        .header_opt("if-match", if_match)
+        .header_opt("if-none-match", if_none_match);
+    let record = ObjectRecord { size: length, ..record };
+    audit.bytes = length;
     // The gateway records the write (durably) while the upstream stores the bytes, as soon
     // as the body has been read whole; the upstream's answer is then committed unsynced.
     let pending = crate::proof::manifest::new_id();
     let outcome = std::sync::Arc::new(Outcome::default());
     let (sent, prepared) = {
-        let sending = send_upload(b, BodyCheck::new(&req, expect)?, call, body, length, std::sync::Arc::clone(&outcome));
+        let sending = send_upload(b, check, call, body, length, std::sync::Arc::clone(&outcome));
         let preparing = async {
             let digests = outcome.verified().await?;
             let mut record = ObjectRecord { checksums: digests.checksums, sha256: digests.sha256, ..record };
@@ -258,28 +224,23 @@ pub(super) async fn put_object(b: &UpstreamBackend, mut req: S3Request<PutObject
         }
         (Err(e), _) => return Err(abandon(b, &pending, e)),
     };
-    let rec = match committed {
-        Ok(rec) => rec,
+    match committed {
+        Ok(rec) => Ok(rec),
         // The upstream holds a version the gateway could not record.
-        Err(e) => {
-            return Err(abandon(b, &pending, unrecorded(b, &place, &bucket, &key, &audit, e).await));
-        }
-    };
-    let mut out_headers = HeaderMap::new();
-    proof_headers(&mut out_headers, &rec);
-    let c = rec.checksums;
-    Ok(S3Response::with_headers(
-        PutObjectOutput {
-            e_tag: Some(etag(&rec.etag)),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            ..Default::default()
-        },
-        out_headers,
-    ))
+        Err(e) => Err(abandon(b, &pending, unrecorded(b, &place, &bucket, &key, &audit, e).await)),
+    }
+}
+
+/// The conditional headers of a write's precondition as sent upstream: only `*` goes as
+/// `If-None-Match` (S3 services refuse an ETag there: the gateway checks one itself, under
+/// the key's lock, against what it recorded).
+fn upstream_conditions(p: &Precondition) -> (Option<String>, Option<String>) {
+    match p {
+        Precondition::Present => (Some("*".to_owned()), None),
+        Precondition::ETagIs(e) => (Some(format!("\"{e}\"")), None),
+        Precondition::Absent => (None, Some("*".to_owned())),
+        _ => (None, None),
+    }
 }
 
 /// Commits a write pending since the gateway stopped if the upstream holds an object of its
@@ -353,10 +314,8 @@ async fn read_upstream(
     method: Method,
     bucket: &str,
     key: &str,
-    version_id: Option<&str>,
     r: &ReadRequest<'_>,
 ) -> Result<(http::Response<hyper::body::Incoming>, ObjectRead, Option<ObjectRecord>), Error> {
-    only_null_version(version_id)?;
     let place = b.place(bucket)?;
     let mut call = with_conditions(Call::new(method, &place.bucket, &place.key(key)), READ_CONDITION_HEADERS, &r.conditions)
         .header_opt("x-amz-checksum-mode", r.checksum_mode.map(ChecksumMode::as_str));
@@ -409,36 +368,22 @@ fn merge_checksums(d: &mut ObjectRead, rec: Option<&ObjectRecord>, mode: Option<
     }
 }
 
-pub(super) async fn get_object(b: &UpstreamBackend, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
-    let input = req.input;
-    let (resp, read, rec) = read_upstream(b, Method::GET, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
-    let body = IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout);
-    let tag_count = read.tag_count;
-    let mut raw = HeaderMap::new();
-    raw_metadata_headers(&mut raw, &read.attrs.user_metadata);
-    let output = object_read_output!(GetObjectOutput, input, read, body: Some(StreamingBlob::wrap(body)), tag_count: tag_count);
-    let mut resp = S3Response::with_headers(output, raw);
-    if let Some(rec) = &rec {
-        proof_headers(&mut resp.headers, rec);
-    }
-    Ok(resp)
+pub(super) async fn read(b: &UpstreamBackend, bucket: &str, key: &str, r: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+    let method = if with_body { Method::GET } else { Method::HEAD };
+    let (resp, read, record) = read_upstream(b, method, bucket, key, r).await?;
+    let partial = resp.status() == http::StatusCode::PARTIAL_CONTENT;
+    let body = with_body.then(|| StreamingBlob::wrap(IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout)));
+    Ok(Readout { read, record, body, partial })
 }
 
 /// GetObjectAttributes: from the index record when the gateway wrote the version the
 /// upstream holds (same ETag), else from the upstream's HEAD (size, ETag, checksums asked
 /// with checksum mode, the part count of a multipart ETag).
-pub(super) async fn get_object_attributes(
-    b: &UpstreamBackend,
-    req: S3Request<GetObjectAttributesInput>,
-) -> Result<S3Response<GetObjectAttributesOutput>, Error> {
-    use crate::backend::answers::{WantedAttributes, object_attributes};
-    let input = req.input;
-    let wanted = WantedAttributes::of(&input)?;
-    only_null_version(input.version_id.as_deref())?;
-    let place = b.place(&input.bucket)?;
-    let head = b.call(Call::new(Method::HEAD, &place.bucket, &place.key(&input.key)).header("x-amz-checksum-mode", "ENABLED")).await.map_err(missing_key)?;
+pub(super) async fn attributes(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
+    let place = b.place(bucket)?;
+    let head = b.call(Call::new(Method::HEAD, &place.bucket, &place.key(key)).header("x-amz-checksum-mode", "ENABLED")).await.map_err(missing_key)?;
     let read = describe(head.headers());
-    let rec = match recorded(b, &input.bucket, &input.key, &read.etag) {
+    Ok(match recorded(b, bucket, key, &read.etag) {
         Some(rec) => rec,
         None => {
             let composite = [&read.checksums.crc32, &read.checksums.crc32c, &read.checksums.sha1, &read.checksums.sha256]
@@ -461,8 +406,7 @@ pub(super) async fn get_object_attributes(
                 parts: Vec::new(),
             }
         }
-    };
-    Ok(S3Response::new(object_attributes(&rec, &wanted, &input)))
+    })
 }
 
 /// A 404 from a key read is `NoSuchKey` (HEAD answers carry no code).
@@ -471,24 +415,6 @@ pub(super) fn missing_key(e: Error) -> Error {
         Error::Upstream { status: 404, code, .. } if code == "NoSuchKey" || code.is_empty() => Error::NoSuchKey,
         e => e,
     }
-}
-
-pub(super) async fn head_object(b: &UpstreamBackend, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
-    let input = req.input;
-    let (resp, read, rec) = read_upstream(b, Method::HEAD, &input.bucket, &input.key, input.version_id.as_deref(), &read_request!(input)).await?;
-    let partial = resp.status() == http::StatusCode::PARTIAL_CONTENT;
-    let mut raw = HeaderMap::new();
-    raw_metadata_headers(&mut raw, &read.attrs.user_metadata);
-    tag_count_header(&mut raw, read.tag_count);
-    let output = object_read_output!(HeadObjectOutput, input, read);
-    let mut resp = S3Response::with_headers(output, raw);
-    if let Some(rec) = &rec {
-        proof_headers(&mut resp.headers, rec);
-    }
-    if partial {
-        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-    }
-    Ok(resp)
 }
 
 /// Reads an object back whole (for scrub, and to hash what the upstream assembled).
@@ -505,16 +431,7 @@ pub(super) async fn hash_back(b: &UpstreamBackend, bucket: &str, key: &str) -> R
 
 /// Deletes one key upstream and from the index if `precondition` holds; deleting a missing
 /// key succeeds, as in S3, unless `If-Match` asked for it.
-async fn delete_key(
-    b: &UpstreamBackend,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-    precondition: &Precondition,
-    audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
-    only_null_version(version_id)?;
-    check_key(key)?;
+pub(super) async fn delete(b: &UpstreamBackend, bucket: &str, key: &str, precondition: &Precondition, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     let place = b.place(bucket)?;
     let _lock = b.locks.lock(bucket, key).await;
     check_delete(b, &place, key, precondition).await?;
@@ -568,85 +485,41 @@ fn upstream_version(h: &HeaderMap) -> ObjectRecord {
     }
 }
 
-pub(super) async fn delete_object(b: &UpstreamBackend, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
-    let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
-    let input = req.input;
-    let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
-    delete_key(b, &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
-    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
-}
-
 /// Keys of one DeleteObjects deleted at once.
-const DELETE_CONCURRENCY: usize = 16;
-
-pub(super) async fn delete_objects(b: &UpstreamBackend, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
-    use futures::StreamExt;
-    let audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
-    let input = req.input;
-    b.bucket(&input.bucket)?;
-    let (objects, quiet) = delete_request(input.delete)?;
-    let bucket = &input.bucket;
-    let outcomes: Vec<(ObjectIdentifier, Result<(), Error>)> = futures::stream::iter(objects)
-        .map(|obj| {
-            let mut audit = audit.clone();
-            audit.key.clone_from(&obj.key);
-            async move {
-                let r = match entry_precondition(&obj) {
-                    Ok(precondition) => delete_key(b, bucket, &obj.key, obj.version_id.as_deref(), &precondition, &audit).await,
-                    Err(e) => Err(e),
-                };
-                (obj, r)
-            }
-        })
-        .buffered(DELETE_CONCURRENCY)
-        .collect()
-        .await;
-    Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
-}
+pub(super) const DELETE_CONCURRENCY: usize = 16;
 
 /// The source of a copy, located upstream, as `x-amz-copy-source`.
-pub(super) fn copy_source_header(b: &UpstreamBackend, source: &CopySource) -> Result<(String, String, String), Error> {
-    let (bucket, key) = copy_source_location(source)?;
+pub(super) fn copy_source_header(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<String, Error> {
     let place = b.place(bucket)?;
-    let header = format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&place.key(key), true));
-    Ok((bucket.to_string(), key.to_string(), header))
+    Ok(format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&place.key(key), true)))
 }
 
-pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
-    let input = &mut req.input;
-    check_key(&input.key)?;
-    let (src_bucket, src_key, source) = copy_source_header(b, &input.copy_source)?;
-    let place = b.place(&input.bucket)?;
-    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-    if src_bucket == input.bucket && src_key == input.key && !replace_meta && !replace_tags {
-        return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
-    }
-    let new_attrs = replace_meta.then(|| attrs_from_input!(input));
-    let new_tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
-    let (bucket, key) = (input.bucket.clone(), input.key.clone());
+pub(super) async fn copy(b: &UpstreamBackend, c: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
+    let source = copy_source_header(b, c.source_bucket, c.source_key)?;
+    let place = b.place(c.bucket)?;
+    let (bucket, key) = (c.bucket, c.key);
     let mut call = with_conditions(
-        Call::new(Method::PUT, &place.bucket, &place.key(&key)).header("x-amz-copy-source", &source),
+        Call::new(Method::PUT, &place.bucket, &place.key(key)).header("x-amz-copy-source", &source),
         COPY_SOURCE_CONDITION_HEADERS,
-        &copy_source_conditions!(input),
+        &c.conditions,
     );
-    if let Some(a) = &new_attrs {
+    if let Some(a) = &c.attrs {
         call = with_attrs(call.header("x-amz-metadata-directive", "REPLACE"), a);
     }
-    if replace_tags {
-        call = call.header("x-amz-tagging-directive", "REPLACE").header_opt("x-amz-tagging", input.tagging.as_ref());
+    if c.tags.is_some() {
+        call = call.header("x-amz-tagging-directive", "REPLACE").header_opt("x-amz-tagging", c.tagging);
     }
-    let _lock = b.locks.lock(&bucket, &key).await;
+    let _lock = b.locks.lock(bucket, key).await;
     let resp = b.client.send(&call, Bytes::new()).await?;
     let result: xml::ETagResult = xml::parse(&b.client.xml(resp).await.map_err(missing_key)?)?;
     let new_etag = result.etag.trim_matches('"').to_owned();
     // The same bytes as the source: its recorded digest if the index knows that version,
     // else read back once.
-    let src = b.store.object_get(&src_bucket, &src_key)?.filter(|s| s.etag == new_etag && !s.sha256.is_empty());
+    let src = b.store.object_get(c.source_bucket, c.source_key)?.filter(|s| s.etag == new_etag && !s.sha256.is_empty());
     let (size, sha256, checksums, multipart, old_attrs, old_tags, checksum_type, parts) = match src {
         Some(s) => (s.size, s.sha256, s.checksums, s.multipart, s.attrs, s.tags, s.checksum_type, s.parts),
         None => {
-            let (size, sha) = hash_back(b, &bucket, &key).await?;
+            let (size, sha) = hash_back(b, bucket, key).await?;
             (size, sha, Checksums::default(), new_etag.contains('-'), ObjectAttrs::default(), Vec::new(), None, Vec::new())
         }
     };
@@ -656,31 +529,29 @@ pub(super) async fn copy_object(b: &UpstreamBackend, mut req: S3Request<CopyObje
         last_modified_ns: now_ns(),
         segments: Vec::new(),
         multipart,
-        attrs: new_attrs.unwrap_or(old_attrs),
+        attrs: c.attrs.unwrap_or(old_attrs),
         checksums,
-        tags: new_tags.unwrap_or(old_tags),
-        owner: Principal::of(&req).access_key,
+        tags: c.tags.unwrap_or(old_tags),
+        owner: c.owner,
         sha256,
         proof_id: String::new(),
         checksum_type,
         parts,
     };
-    let audit = crate::audit::entry(&req, "CopyObject", &bucket, &key, rec.size);
-    let rec = record(b, &place, &bucket, &key, rec, None, &audit).await?;
-    Ok(copied_output(&rec))
+    let mut audit = c.audit;
+    audit.bytes = rec.size;
+    record(b, &place, bucket, key, rec, None, &audit).await
 }
 
-pub(super) async fn get_object_tagging(b: &UpstreamBackend, req: S3Request<GetObjectTaggingInput>) -> Result<S3Response<GetObjectTaggingOutput>, Error> {
-    let input = req.input;
-    let place = b.place(&input.bucket)?;
-    let resp = b.client.send(&Call::new(Method::GET, &place.bucket, &place.key(&input.key)).query("tagging", ""), Bytes::new()).await?;
+pub(super) async fn tags(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
+    let place = b.place(bucket)?;
+    let resp = b.client.send(&Call::new(Method::GET, &place.bucket, &place.key(key)).query("tagging", ""), Bytes::new()).await?;
     let body = b.client.xml(resp).await.map_err(missing_key)?;
     let tagging: xml::Tagging = xml::parse(&body)?;
-    let tag_set = tagging.tag_set.tag.into_iter().map(|t| Tag { key: Some(t.key), value: Some(t.value) }).collect();
-    Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: None }))
+    Ok(tagging.tag_set.tag.into_iter().map(|t| (t.key, t.value)).collect())
 }
 
-async fn set_tags(b: &UpstreamBackend, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+pub(super) async fn set_tags(b: &UpstreamBackend, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
     let place = b.place(bucket)?;
     let _lock = b.locks.lock(bucket, key).await;
     let call = Call::new(if tags.is_empty() { Method::DELETE } else { Method::PUT }, &place.bucket, &place.key(key)).query("tagging", "");
@@ -690,22 +561,4 @@ async fn set_tags(b: &UpstreamBackend, bucket: &str, key: &str, tags: Vec<(Strin
     // Objects the index does not know (written by another instance) have no record to update.
     b.store.object_set_tags(bucket, key, tags, Some(audit))?;
     b.index.sync().await
-}
-
-pub(super) async fn put_object_tagging(b: &UpstreamBackend, req: S3Request<PutObjectTaggingInput>) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(&req, "PutObjectTagging", &req.input.bucket, &req.input.key, 0);
-    let input = req.input;
-    let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect();
-    validate_tags(&tags)?;
-    set_tags(b, &input.bucket, &input.key, tags, &audit).await?;
-    Ok(S3Response::new(PutObjectTaggingOutput::default()))
-}
-
-pub(super) async fn delete_object_tagging(
-    b: &UpstreamBackend,
-    req: S3Request<DeleteObjectTaggingInput>,
-) -> Result<S3Response<DeleteObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(&req, "DeleteObjectTagging", &req.input.bucket, &req.input.key, 0);
-    set_tags(b, &req.input.bucket, &req.input.key, Vec::new(), &audit).await?;
-    Ok(S3Response::with_status(DeleteObjectTaggingOutput::default(), http::StatusCode::NO_CONTENT))
 }

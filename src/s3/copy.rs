@@ -1,0 +1,73 @@
+//! Server-side copies: CopyObject and UploadPartCopy. Both ends must be held by the same
+//! engine (neither can read the other's bytes).
+
+use super::Gateway;
+use crate::auth::Principal;
+use crate::backend::s3util::*;
+use crate::backend::{Error, ObjectCopy, PartCopy};
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response};
+
+/// The bucket and key a copy reads, once both ends are known to be on one engine.
+fn source(g: &Gateway, source: &CopySource, bucket: &str) -> Result<(String, String), Error> {
+    if let CopySource::Bucket { bucket: from, .. } = source {
+        g.backends.check_copy(from, bucket)?;
+    }
+    let (b, k) = copy_source_location(source)?;
+    Ok((b.to_owned(), k.to_owned()))
+}
+
+pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
+    let (source_bucket, source_key) = source(g, &req.input.copy_source, &req.input.bucket)?;
+    let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, 0);
+    let owner = Principal::of(&req).access_key;
+    let input = &mut req.input;
+    check_key(&input.key)?;
+    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    if source_bucket == input.bucket && source_key == input.key && !replace_meta && !replace_tags {
+        return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
+    }
+    let attrs = replace_meta.then(|| attrs_from_input!(input));
+    let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
+    let input = &req.input;
+    let copy = ObjectCopy {
+        source_bucket: &source_bucket,
+        source_key: &source_key,
+        conditions: copy_source_conditions!(input),
+        bucket: &input.bucket,
+        key: &input.key,
+        attrs,
+        tags,
+        tagging: input.tagging.as_deref().filter(|_| replace_tags),
+        owner,
+        audit,
+    };
+    let record = g.backends.of(&input.bucket).copy(copy).await?;
+    Ok(copied_output(&record))
+}
+
+pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {
+    let input = &req.input;
+    let (source_bucket, source_key) = source(g, &input.copy_source, &input.bucket)?;
+    let number = part_number(input.part_number)?;
+    let backend = g.backends.of(&input.bucket);
+    let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
+    let part = backend
+        .upload_part_copy(PartCopy {
+            upload: &upload,
+            upload_id: &input.upload_id,
+            number,
+            source_bucket: &source_bucket,
+            source_key: &source_key,
+            conditions: copy_source_conditions!(input),
+            range: input.copy_source_range.as_deref(),
+            audit: crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, 0),
+        })
+        .await?;
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),
+        ..Default::default()
+    }))
+}

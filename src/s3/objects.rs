@@ -1,0 +1,142 @@
+//! Object operations: put, get, head, delete (one and many).
+
+use super::Gateway;
+use crate::auth::Principal;
+use crate::backend::s3util::*;
+use crate::backend::{Backend, Error, Incoming, NewObject};
+use crate::meta::Precondition;
+
+use futures::StreamExt;
+use http::HeaderMap;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response};
+
+pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
+    let backend = g.backends.of(&req.input.bucket);
+    let index = backend.index();
+    let input = &mut req.input;
+    check_key(&input.key)?;
+    index.bucket(&input.bucket)?;
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    // Fail fast before reading the body; the commit re-checks authoritatively.
+    precondition.check(index.store.object_get(&input.bucket, &input.key)?.as_ref())?;
+    let tags = parse_tagging_header(input.tagging.as_deref())?;
+    let length = declared_length(&req.headers, input.content_length);
+    let attrs = attrs_from_input!(input);
+    let expect = expected_from_input!(input);
+    let body = declared_body(&req.headers, input.body.take());
+    let check = BodyCheck::new(&req, expect)?;
+    let object = NewObject {
+        audit: crate::audit::entry(&req, "PutObject", &req.input.bucket, &req.input.key, 0),
+        record: new_record(attrs, tags, Principal::of(&req).access_key),
+        bucket: req.input.bucket,
+        key: req.input.key,
+        precondition,
+        tagging: req.input.tagging,
+        incoming: Incoming { body, length, check },
+    };
+    let record = backend.put(object).await?;
+    let mut headers = HeaderMap::new();
+    proof_headers(&mut headers, &record);
+    let c = record.checksums;
+    Ok(S3Response::with_headers(
+        PutObjectOutput {
+            e_tag: Some(etag(&record.etag)),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            ..Default::default()
+        },
+        headers,
+    ))
+}
+
+/// The headers every read answer carries beside its output: raw UTF-8 metadata values and,
+/// for a version the gateway wrote, its proof.
+fn read_headers(out: &crate::backend::Readout) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    raw_metadata_headers(&mut headers, &out.read.attrs.user_metadata);
+    if let Some(rec) = &out.record {
+        proof_headers(&mut headers, rec);
+    }
+    headers
+}
+
+pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
+    let input = req.input;
+    only_null_version(input.version_id.as_deref())?;
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &read_request!(input), true).await?;
+    let headers = read_headers(&out);
+    let tag_count = out.read.tag_count;
+    let output = object_read_output!(GetObjectOutput, input, out.read, body: out.body, tag_count: tag_count);
+    Ok(S3Response::with_headers(output, headers))
+}
+
+pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
+    let input = req.input;
+    only_null_version(input.version_id.as_deref())?;
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &read_request!(input), false).await?;
+    let mut headers = read_headers(&out);
+    tag_count_header(&mut headers, out.read.tag_count);
+    let partial = out.partial;
+    let mut resp = S3Response::with_headers(object_read_output!(HeadObjectOutput, input, out.read), headers);
+    if partial {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(resp)
+}
+
+/// tollgate makes no torrents: every object is answered as AWS answers one it has no
+/// torrent of (404 NoSuchKey), after the access check and the bucket's existence.
+pub(super) async fn get_object_torrent(_g: &Gateway, _req: S3Request<GetObjectTorrentInput>) -> Result<S3Response<GetObjectTorrentOutput>, Error> {
+    Err(Error::NoSuchKey)
+}
+
+/// Deletes one key if `precondition` holds.
+async fn delete_key(
+    backend: &dyn Backend,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    precondition: &Precondition,
+    audit: &crate::meta::AuditEntry,
+) -> Result<(), Error> {
+    only_null_version(version_id)?;
+    check_key(key)?;
+    backend.delete(bucket, key, precondition, audit).await
+}
+
+pub(super) async fn delete_object(g: &Gateway, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
+    let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
+    let input = req.input;
+    let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
+    delete_key(g.backends.of(&input.bucket).as_ref(), &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
+    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+}
+
+pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
+    let audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
+    let input = req.input;
+    let backend = g.backends.of(&input.bucket).as_ref();
+    backend.index().bucket(&input.bucket)?;
+    let (objects, quiet) = delete_request(input.delete)?;
+    let bucket = &input.bucket;
+    let outcomes: Vec<(ObjectIdentifier, Result<(), Error>)> = futures::stream::iter(objects)
+        .map(|obj| {
+            let mut audit = audit.clone();
+            audit.key.clone_from(&obj.key);
+            async move {
+                let r = match entry_precondition(&obj) {
+                    Ok(precondition) => delete_key(backend, bucket, &obj.key, obj.version_id.as_deref(), &precondition, &audit).await,
+                    Err(e) => Err(e),
+                };
+                (obj, r)
+            }
+        })
+        .buffered(backend.deletes_at_once())
+        .collect()
+        .await;
+    Ok(S3Response::new(delete_objects_output(outcomes, quiet)))
+}
