@@ -81,9 +81,9 @@ pub(super) async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
     let audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
-    let input = req.input;
+    let mut input = req.input;
     let backend = g.backends.of(&input.bucket);
-    let requested = input.multipart_upload.as_ref().and_then(|m| m.parts.clone()).unwrap_or_default();
+    let requested = input.multipart_upload.take().and_then(|m| m.parts).unwrap_or_default();
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let completion = UploadCompletion {
         bucket: &input.bucket,

@@ -68,19 +68,7 @@ async fn record_part(b: &LocalBackend, upload_id: &str, part: &PartRecord, audit
 
 pub(super) async fn upload_part(b: &LocalBackend, p: NewPart<'_>) -> Result<PartRecord, Error> {
     let (pending, digests) = b.ingest(p.incoming).await?;
-    let segment = b.blobs.install(pending).await?;
-    let part = PartRecord {
-        number: p.number,
-        blob: segment.blob,
-        size: segment.size,
-        etag: digests.md5_hex(),
-        last_modified_ns: now_ns(),
-        checksums: digests.checksums,
-    };
-    let mut audit = p.audit;
-    audit.bytes = part.size;
-    record_part(b, p.upload_id, &part, &audit).await?;
-    Ok(part)
+    install_part(b, p.upload_id, p.number, pending, digests, p.audit).await
 }
 
 pub(super) async fn upload_part_copy(b: &LocalBackend, p: PartCopy<'_>) -> Result<PartRecord, Error> {
@@ -93,19 +81,22 @@ pub(super) async fn upload_part_copy(b: &LocalBackend, p: PartCopy<'_>) -> Resul
     let range = copy_range(p.range, src.size)?;
     let body = futures::StreamExt::map(b.blobs.read(&src.segments, range), |r| r.map_err(|e| Box::new(e) as s3s::StdError));
     let (pending, hasher) = b.blobs.write(Box::pin(body), BodyHasher::new(set), b.opts.max_object_size).await?;
-    let digests = hasher.finish();
+    install_part(b, p.upload_id, p.number, pending, hasher.finish(), p.audit).await
+}
+
+/// Installs a part's written blob and records it (the audit entry gets its size).
+async fn install_part(
+    b: &LocalBackend,
+    upload_id: &str,
+    number: u32,
+    pending: blobs::PendingBlob,
+    digests: BodyDigests,
+    mut audit: AuditEntry,
+) -> Result<PartRecord, Error> {
     let segment = b.blobs.install(pending).await?;
-    let part = PartRecord {
-        number: p.number,
-        blob: segment.blob,
-        size: segment.size,
-        etag: digests.md5_hex(),
-        last_modified_ns: now_ns(),
-        checksums: digests.checksums,
-    };
-    let mut audit = p.audit;
+    let part = PartRecord { number, blob: segment.blob, size: segment.size, etag: digests.md5_hex(), last_modified_ns: now_ns(), checksums: digests.checksums };
     audit.bytes = part.size;
-    record_part(b, p.upload_id, &part, &audit).await?;
+    record_part(b, upload_id, &part, &audit).await?;
     Ok(part)
 }
 
