@@ -2,8 +2,9 @@
 //! storage class and size.
 
 use super::Gateway;
+use super::request::only_null_version;
 use crate::backend::Error;
-use crate::backend::s3util::{etag, only_null_version, timestamp};
+use crate::backend::s3util::{etag, timestamp};
 use crate::meta::ObjectRecord;
 
 use s3s::dto::*;

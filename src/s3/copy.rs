@@ -2,9 +2,12 @@
 //! engine (neither can read the other's bytes).
 
 use super::Gateway;
+use super::answer::copied_output;
+use super::request::*;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Error, ObjectCopy, PartCopy};
+use crate::meta::ObjectAttrs;
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -29,13 +32,13 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
     if source_bucket == input.bucket && source_key == input.key && !replace_meta && !replace_tags {
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
-    let attrs = replace_meta.then(|| attrs_from_input!(input));
+    let attrs = replace_meta.then(|| ObjectAttrs::from(&mut *input));
     let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let input = &req.input;
     let copy = ObjectCopy {
         source_bucket: &source_bucket,
         source_key: &source_key,
-        conditions: copy_source_conditions!(input),
+        conditions: ReadConditions::from(input),
         bucket: &input.bucket,
         key: &input.key,
         attrs,
@@ -61,7 +64,7 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
             number,
             source_bucket: &source_bucket,
             source_key: &source_key,
-            conditions: copy_source_conditions!(input),
+            conditions: ReadConditions::from(input),
             range: input.copy_source_range.as_deref(),
             audit: crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, 0),
         })

@@ -5,19 +5,22 @@
 //! reads and removes bytes and commits them to the index.
 //!
 //! One file per operation group: [`buckets`], [`objects`], [`copy`], [`multipart`],
-//! [`listing`], [`tagging`], [`acl`], [`attributes`], [`settings`]. A new S3 feature gets
+//! [`listing`], [`tagging`], [`acl`], [`attributes`], [`settings`]; what a request says is
+//! read in [`request`], shared answers are built in [`answer`]. A new S3 feature gets
 //! a file of its own here, and an engine method only if it needs bytes moved differently.
 //!
 //! Access is decided before any of this runs ([`crate::policy`]); every call is timed for
 //! the metrics.
 
 mod acl;
-pub(crate) mod attributes;
+mod answer;
+mod attributes;
 mod buckets;
 mod copy;
 mod listing;
 mod multipart;
 mod objects;
+mod request;
 mod settings;
 mod tagging;
 

@@ -3,9 +3,12 @@
 //! the first was.
 
 use super::Gateway;
+use super::answer::completed_output;
+use super::request::*;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Error, Incoming, NewPart, UploadCompletion};
+use crate::meta::ObjectAttrs;
 use crate::meta::{PartRecord, UploadRecord};
 
 use s3s::dto::*;
@@ -25,7 +28,7 @@ pub(super) async fn create_multipart_upload(
         bucket: input.bucket.clone(),
         key: input.key.clone(),
         initiated_ns: now_ns(),
-        attrs: attrs_from_input!(input),
+        attrs: ObjectAttrs::from(&mut *input),
         tags,
         checksum_algorithm: algorithm.clone(),
         checksum_type: checksum_type.clone(),
@@ -51,7 +54,7 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
-    let mut expect = expected_from_input!(input);
+    let mut expect = Expected::from(&mut *input);
     // The upload's checksum is computed for every part, declared or not (completion needs it).
     expect.algorithm = expect.algorithm.or_else(|| upload.checksum_algorithm.clone());
     let body = declared_body(&req.headers, input.body.take());
@@ -90,7 +93,7 @@ pub(super) async fn complete_multipart_upload(
         key: &input.key,
         upload_id: &input.upload_id,
         requested: &requested,
-        declared: &declared_checksums!(input),
+        declared: &declared_checksums(&input),
         precondition,
         audit,
     };

@@ -1,9 +1,12 @@
 //! Object operations: put, get, head, delete (one and many).
 
 use super::Gateway;
+use super::answer::*;
+use super::request::*;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Backend, Error, Incoming, NewObject};
+use crate::meta::ObjectAttrs;
 use crate::meta::Precondition;
 
 use futures::StreamExt;
@@ -22,8 +25,8 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     precondition.check(index.store.object_get(&input.bucket, &input.key)?.as_ref())?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let length = declared_length(&req.headers, input.content_length);
-    let attrs = attrs_from_input!(input);
-    let expect = expected_from_input!(input);
+    let attrs = ObjectAttrs::from(&mut *input);
+    let expect = Expected::from(&mut *input);
     let body = declared_body(&req.headers, input.body.take());
     let check = BodyCheck::new(&req, expect)?;
     let object = NewObject {
@@ -65,23 +68,25 @@ fn read_headers(out: &crate::backend::Readout) -> HeaderMap {
 }
 
 pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
-    let input = req.input;
+    let mut input = req.input;
     only_null_version(input.version_id.as_deref())?;
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &read_request!(input), true).await?;
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &ReadRequest::from(&input), true).await?;
     let headers = read_headers(&out);
     let tag_count = out.read.tag_count;
-    let output = object_read_output!(GetObjectOutput, input, out.read, body: out.body, tag_count: tag_count);
+    let mut output = GetObjectOutput::answering(out.read, Overrides::from(&mut input));
+    output.body = out.body;
+    output.tag_count = tag_count;
     Ok(S3Response::with_headers(output, headers))
 }
 
 pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
-    let input = req.input;
+    let mut input = req.input;
     only_null_version(input.version_id.as_deref())?;
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &read_request!(input), false).await?;
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &ReadRequest::from(&input), false).await?;
     let mut headers = read_headers(&out);
     tag_count_header(&mut headers, out.read.tag_count);
     let partial = out.partial;
-    let mut resp = S3Response::with_headers(object_read_output!(HeadObjectOutput, input, out.read), headers);
+    let mut resp = S3Response::with_headers(HeadObjectOutput::answering(out.read, Overrides::from(&mut input)), headers);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }

@@ -1,8 +1,8 @@
 //! Object tagging: read, replace, remove (validated here, kept where the engine keeps them).
 
 use super::Gateway;
+use super::request::validate_tags;
 use crate::backend::Error;
-use crate::backend::s3util::validate_tags;
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
