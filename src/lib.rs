@@ -20,6 +20,8 @@
 //! - [`jobs`]: the background job scheduler and its workers.
 //! - [`migrate`]: `tollgate migrate`, copying objects between backends.
 //! - [`retry`]: backoff with jitter.
+//! - [`names`]: names checked or reserved on both the S3 side and the admin API (bucket,
+//!   tenant and user names, the `_tollgate` segment) and a URL query's named value.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -31,6 +33,7 @@ pub mod jobs;
 pub mod limits;
 pub mod meta;
 pub mod migrate;
+pub mod names;
 pub mod obs;
 pub mod policy;
 pub mod proof;

@@ -10,9 +10,10 @@
 //! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
 //! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
 
-use super::{ApiError, ApiResult, bad, form_value};
+use super::{ApiError, ApiResult, bad};
 use crate::auth::Principal;
 use crate::meta::{Checkpoint, Manifest, Store};
+use crate::names::form_value;
 use crate::policy::{Access, decide};
 use crate::proof::Prover;
 use crate::proof::manifest;
