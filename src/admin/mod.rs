@@ -137,42 +137,69 @@ impl Endpoint {
 }
 const MAX_BODY: usize = 64 << 10;
 
-/// An admin API failure: its status and a message for the caller.
-#[derive(Debug)]
-pub(crate) struct ApiError(StatusCode, String);
+/// An admin or proof API failure. Its message is the `error` of the JSON answer; its
+/// status is given by [`ApiError::status`].
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("access denied")]
+    Denied,
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The message names what was not found (`no such key`, `no admin endpoint ...`).
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("body too large")]
+    BodyTooLarge,
+    #[error("{0}")]
+    Internal(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Denied | Self::QuotaExceeded(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A 404 naming the kind of thing missing: `no such {what}`.
+    fn no_such(what: &str) -> Self {
+        Self::NotFound(format!("no such {what}"))
+    }
+}
 
 impl From<meta::Error> for ApiError {
     fn from(e: meta::Error) -> Self {
         match e {
-            meta::Error::NotFound | meta::Error::NoSuchBucket => Self(StatusCode::NOT_FOUND, "not found".into()),
-            meta::Error::AlreadyExists => Self(StatusCode::CONFLICT, "already exists".into()),
-            meta::Error::InUse(why) => Self(StatusCode::CONFLICT, why.into()),
-            meta::Error::QuotaExceeded(why) => Self(StatusCode::FORBIDDEN, why),
+            meta::Error::NotFound | meta::Error::NoSuchBucket => Self::NotFound("not found".into()),
+            meta::Error::AlreadyExists => Self::Conflict("already exists".into()),
+            meta::Error::InUse(why) => Self::Conflict(why.into()),
+            meta::Error::QuotaExceeded(why) => Self::QuotaExceeded(why),
             e @ meta::Error::StorageFull(_) => {
                 tracing::error!(error = %e, "admin API: the metadata store's disk is full");
-                Self(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the gateway's metadata storage is full: the change was not kept; free space, then restart the gateway".into(),
-                )
+                Self::Unavailable("the gateway's metadata storage is full: the change was not kept; free space, then restart the gateway".into())
             }
             e => {
                 tracing::error!(error = %e, "admin API storage failure");
-                Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+                Self::Internal("internal error".into())
             }
         }
     }
 }
 
 pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
-}
-
-fn no_such_key() -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "no such key".into())
-}
-
-fn forbidden() -> ApiError {
-    ApiError(StatusCode::FORBIDDEN, "access denied".into())
+    ApiError::BadRequest(msg.into())
 }
 
 pub(crate) type ApiResult = Result<serde_json::Value, ApiError>;
@@ -254,11 +281,11 @@ impl AdminApi {
     fn limit_subject(&self, p: &Principal, kind: &str, name: &str) -> Result<(Subject, String, bool), ApiError> {
         match kind {
             "tenant" => {
-                self.store.tenant_get(name)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such tenant".into()))?;
+                self.store.tenant_get(name)?.ok_or(ApiError::no_such("tenant"))?;
                 Ok((Subject::Tenant(name.to_owned()), name.to_owned(), p.root))
             }
             "key" => {
-                let rec = self.keys.get(name)?.filter(|r| p.administers(&r.tenant)).ok_or_else(no_such_key)?;
+                let rec = self.keys.get(name)?.filter(|r| p.administers(&r.tenant)).ok_or_else(|| ApiError::no_such("key"))?;
                 Ok((Subject::Key(name.to_owned()), rec.tenant, true))
             }
             _ => Err(bad("limits apply to a tenant or a key: /limits/tenant/NAME or /limits/key/ACCESSKEY")),
@@ -290,15 +317,14 @@ impl AdminApi {
         let scope = |t: Option<&String>| -> Result<Option<String>, ApiError> {
             match t {
                 Some(t) if p.administers(t) => Ok(Some(t.clone())),
-                Some(_) => Err(forbidden()),
+                Some(_) => Err(ApiError::Denied),
                 None if p.root => Ok(None),
                 None => Ok(Some(p.tenant.clone())),
             }
         };
-        let endpoint =
-            Endpoint::of(method.as_str(), &segments).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}")))?;
+        let endpoint = Endpoint::of(method.as_str(), &segments).ok_or_else(|| ApiError::NotFound(format!("no admin endpoint {method} {PREFIX}{path}")))?;
         if endpoint.who == Who::Root && !p.root {
-            return Err(forbidden());
+            return Err(ApiError::Denied);
         }
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["tenants"]) => {
@@ -316,7 +342,7 @@ impl AdminApi {
             }
             ("DELETE", ["tenants", t]) => {
                 if *t == crate::auth::ROOT_TENANT {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 self.store.tenant_delete(t, Some(&audit("AdminDeleteTenant", t)))?;
                 Ok(json!({"deleted": t}))
@@ -329,7 +355,7 @@ impl AdminApi {
             ("POST", ["users"]) => {
                 let u: NewUser = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 if !p.administers(&u.tenant) {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 if !valid_identity_name(&u.name) {
                     return Err(bad("user names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
@@ -340,7 +366,7 @@ impl AdminApi {
             }
             ("DELETE", ["users", t, u]) => {
                 if !p.administers(t) {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 self.keys.delete_user(t, u, Some(&audit("AdminDeleteUser", &format!("{t}/{u}"))))?;
                 Ok(json!({"deleted": format!("{t}/{u}")}))
@@ -366,7 +392,7 @@ impl AdminApi {
             ("POST", ["keys"]) => {
                 let k: NewKeyRequest = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 if !p.administers(&k.tenant) {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 let created = self.keys.create(&k.tenant, &k.user, Some(&audit("AdminCreateKey", &format!("{}/{}", k.tenant, k.user))))?;
                 Ok(json!(created))
@@ -390,10 +416,10 @@ impl AdminApi {
             }
             ("PUT", ["buckets", name]) => {
                 let s: BucketSettings = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
-                let cur = self.store.bucket_get(name)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                let cur = self.store.bucket_get(name)?.ok_or_else(|| ApiError::no_such("bucket"))?;
                 let tenant = s.tenant.unwrap_or_else(|| cur.tenant.clone());
                 if !p.administers(&cur.tenant) || !p.administers(&tenant) {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 let rec = self.store.bucket_update(name, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&audit("AdminSetBucket", name)))?;
                 Ok(json!(rec))
@@ -414,9 +440,9 @@ impl AdminApi {
                 Ok(json!(rec))
             }
             ("PUT", ["quotas", "bucket", b]) => {
-                let cur = self.store.bucket_get(b)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                let cur = self.store.bucket_get(b)?.ok_or_else(|| ApiError::no_such("bucket"))?;
                 if !p.administers(&cur.tenant) {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 let quota: Quota = serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?;
                 let rec = self.store.bucket_set_quota(b, quota, Some(&audit("AdminSetBucketQuota", b)))?;
@@ -425,14 +451,14 @@ impl AdminApi {
             ("GET", ["limits", kind, name]) => {
                 let (subject, tenant, _) = self.limit_subject(p, kind, name)?;
                 if !p.administers(&tenant) {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 self.limits_view(&subject)
             }
             (m @ ("PUT" | "DELETE"), ["limits", kind, name]) => {
                 let (subject, _, may_set) = self.limit_subject(p, kind, name)?;
                 if !may_set {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 let rates: Option<Rates> = if m == "PUT" { Some(serde_json::from_value(parse(body)?).map_err(|e| bad(e.to_string()))?) } else { None };
                 self.store.limits_set(&subject.id(), rates.as_ref(), Some(&audit("AdminSetLimits", &subject.id())))?;
@@ -471,9 +497,9 @@ impl AdminApi {
             }
             (m @ ("PUT" | "DELETE"), ["topics", bucket, topic @ ..]) if !topic.is_empty() => {
                 let topic = topic.join("/");
-                let b = self.store.bucket_get(bucket)?.ok_or(ApiError(StatusCode::NOT_FOUND, "no such bucket".into()))?;
+                let b = self.store.bucket_get(bucket)?.ok_or_else(|| ApiError::no_such("bucket"))?;
                 if !p.administers(&b.tenant) {
-                    return Err(forbidden());
+                    return Err(ApiError::Denied);
                 }
                 let target = format!("{bucket}/{topic}");
                 if m == "DELETE" {
@@ -504,17 +530,17 @@ impl AdminApi {
                 let store = Arc::clone(&self.store);
                 let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), std::time::Duration::from_secs(secs)))
                     .await
-                    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+                    .map_err(|e| ApiError::Internal(e.to_string()))??;
                 Ok(json!({"removed": removed}))
             }
             ("POST", ["mirror"]) => {
-                let report = self.backend.mirror_metadata(true).await.map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("mirror failed: {e}")))?;
+                let report = self.backend.mirror_metadata(true).await.map_err(|e| ApiError::Unavailable(format!("mirror failed: {e}")))?;
                 Ok(report.map_or_else(|| json!({"mirror": "none configured"}), |r| json!(r)))
             }
             ("POST", ["rebuild"]) => {
                 let report = self.backend.restore_metadata().await.map_err(|e| match e {
                     crate::backend::Error::InvalidRequest(why) => bad(why),
-                    e => ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("rebuild failed: {e}")),
+                    e => ApiError::Unavailable(format!("rebuild failed: {e}")),
                 })?;
                 let keys = self.keys.load_stored()?;
                 self.topics.reload_all()?;
@@ -532,7 +558,7 @@ impl AdminApi {
             // The scrub's report itself (the shape `tollgate admin scrub` prints).
             ("GET", ["scrub"]) => Ok(self.jobs.status("scrub").and_then(|s| s.last_outcome).map_or(serde_json::Value::Null, |o| o.detail)),
             ("POST", ["scrub"]) => Ok(self.run_job("scrub").await?.detail),
-            _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {PREFIX}{path}"))),
+            _ => Err(ApiError::NotFound(format!("no admin endpoint {method} {PREFIX}{path}"))),
         }
     }
 
@@ -540,8 +566,8 @@ impl AdminApi {
     async fn run_job(&self, name: &str) -> Result<crate::jobs::Outcome, ApiError> {
         match self.jobs.run_now(name).await {
             Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("job {name} failed: {e}"))),
-            None => Err(ApiError(StatusCode::NOT_FOUND, format!("no job {name} (not configured)"))),
+            Some(Err(e)) => Err(ApiError::Internal(format!("job {name} failed: {e}"))),
+            None => Err(ApiError::NotFound(format!("no job {name} (not configured)"))),
         }
     }
 
@@ -550,7 +576,7 @@ impl AdminApi {
     fn key_tenant_check(&self, p: &Principal, ak: &str) -> Result<(), ApiError> {
         match self.keys.get(ak)? {
             Some(rec) if p.administers(&rec.tenant) => Ok(()),
-            _ => Err(no_such_key()),
+            _ => Err(ApiError::no_such("key")),
         }
     }
 }
@@ -615,16 +641,17 @@ impl S3Route for Routes {
             }
             match http_body_util::Limited::new(req.input, MAX_BODY).collect().await {
                 Ok(body) => self.admin.handle(&p, cx.as_ref(), &req.method, &path, &query, &body.to_bytes()).await,
-                Err(_) => Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "body too large".into())),
+                Err(_) => Err(ApiError::BodyTooLarge),
             }
         };
         Ok(match result {
             Ok(v) => respond(StatusCode::OK, &v),
-            Err(ApiError(status, msg)) => {
+            Err(e) => {
+                let status = e.status();
                 if status == StatusCode::FORBIDDEN {
                     self.audit_denial(&p, cx.as_ref(), req.uri.path());
                 }
-                respond(status, &json!({"error": msg}))
+                respond(status, &json!({"error": e.to_string()}))
             }
         })
     }

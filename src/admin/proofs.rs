@@ -20,7 +20,6 @@ use crate::proof::manifest;
 
 use std::sync::Arc;
 
-use http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::json;
 use sha2::Digest as _;
@@ -34,7 +33,7 @@ pub struct ProofApi {
 }
 
 fn not_found() -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "no such proof".into())
+    ApiError::no_such("proof")
 }
 
 impl ProofApi {
@@ -126,7 +125,7 @@ impl ProofApi {
             ("GET", ["sha256", hex]) => Ok(json!(self.readable(p, self.store.proof_by_sha256(&hex.to_ascii_lowercase())?)?)),
             ("GET", ["chain", tenant]) => {
                 if !p.administers(tenant) {
-                    return Err(ApiError(StatusCode::FORBIDDEN, "access denied".into()));
+                    return Err(ApiError::Denied);
                 }
                 let from: u64 = form_value(query, "from").map(|v| v.parse()).transpose().map_err(|_| bad("from must be a number"))?.unwrap_or(1);
                 let chain: Vec<Manifest> = self.store.proof_chain(tenant, from.max(1)).take(CHAIN_PAGE).collect::<Result<_, _>>()?;
@@ -142,7 +141,7 @@ impl ProofApi {
                 let checks = found.iter().map(|m| self.check(m)).collect::<Result<Vec<_>, _>>()?;
                 Ok(json!({"sha256": sha, "matches": checks}))
             }
-            _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no proof endpoint {method} {PREFIX}{path}"))),
+            _ => Err(ApiError::NotFound(format!("no proof endpoint {method} {PREFIX}{path}"))),
         }
     }
 }
