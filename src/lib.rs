@@ -6,7 +6,8 @@
 //!
 //! - [`config`]: serde configuration with documented defaults and env overrides.
 //! - [`server`]: listener, s3s service, operational routes, graceful shutdown.
-//! - [`admin`]: the admin API (`/_tollgate/admin/`) and its CLI client.
+//! - [`admin`]: the admin API (`/_tollgate/admin/`: `endpoints.rs` declares each endpoint and
+//!   who may call it, one file per resource handles them) and its CLI client.
 //! - [`audit`]: audit entries of state changes and denials.
 //! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`).
 //! - [`policy`]: the access check made before the backend is touched (`S3Access`).

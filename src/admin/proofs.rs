@@ -9,8 +9,10 @@
 //! | `GET /sha256/{hex}`                 | every manifest of a body with that digest            |
 //! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
 //! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
+//!
+//! Also the admin API's pruning of old manifests (`POST /_tollgate/admin/prune-proofs`).
 
-use super::{ApiError, ApiResult, bad};
+use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
 use crate::auth::Principal;
 use crate::meta::{Checkpoint, Manifest, Store};
 use crate::names::form_value;
@@ -143,6 +145,24 @@ impl ProofApi {
             }
             _ => Err(ApiError::NotFound(format!("no proof endpoint {method} {PREFIX}{path}"))),
         }
+    }
+}
+
+impl AdminApi {
+    /// Prunes the manifests of objects deleted longer ago than `?older_than_secs=` (default:
+    /// the configured retention).
+    pub(super) async fn prune_proofs(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let prover = self.prover.clone().ok_or_else(|| bad("proofs are disabled"))?;
+        let secs: u64 = match form_value(req.query, "older_than_secs") {
+            Some(v) => v.parse().map_err(|_| bad("older_than_secs must be a number"))?,
+            None if self.proof_retention_days > 0 => self.proof_retention_days.saturating_mul(86_400),
+            None => return Err(bad("no proofs.deleted_retention_days configured: give ?older_than_secs=")),
+        };
+        let store = Arc::clone(&self.store);
+        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), std::time::Duration::from_secs(secs)))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        Ok(json!({"removed": removed}))
     }
 }
 
