@@ -6,7 +6,8 @@
 //!
 //! - [`config`]: serde configuration with documented defaults and env overrides.
 //! - [`server`]: listener, s3s service, operational routes, graceful shutdown.
-//! - [`admin`]: the admin API (`/_tollgate/admin/`) and its CLI client.
+//! - [`admin`]: the admin API (`/_tollgate/admin/`: `endpoints.rs` declares each endpoint and
+//!   who may call it, one file per resource handles them) and its CLI client.
 //! - [`audit`]: audit entries of state changes and denials.
 //! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`).
 //! - [`policy`]: the access check made before the backend is touched (`S3Access`).
@@ -20,6 +21,8 @@
 //! - [`jobs`]: the background job scheduler and its workers.
 //! - [`migrate`]: `tollgate migrate`, copying objects between backends.
 //! - [`retry`]: backoff with jitter.
+//! - [`names`]: names checked or reserved on both the S3 side and the admin API (bucket,
+//!   tenant and user names, the `_tollgate` segment) and a URL query's named value.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -31,6 +34,7 @@ pub mod jobs;
 pub mod limits;
 pub mod meta;
 pub mod migrate;
+pub mod names;
 pub mod obs;
 pub mod policy;
 pub mod proof;

@@ -133,7 +133,7 @@ impl App {
             }),
             proofs: ProofApi::new(Arc::clone(&store), prover.clone()),
         });
-        b.set_validation(crate::admin::BucketNames::new(Arc::clone(&store)));
+        b.set_validation(crate::names::BucketNames::new(Arc::clone(&store)));
         if !config.domains.is_empty() {
             let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
             b.set_host(host);

@@ -9,17 +9,19 @@
 //! | `GET /sha256/{hex}`                 | every manifest of a body with that digest            |
 //! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
 //! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
+//!
+//! Also the admin API's pruning of old manifests (`POST /_tollgate/admin/prune-proofs`).
 
-use super::{ApiError, ApiResult, bad, form_value};
+use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
 use crate::auth::Principal;
 use crate::meta::{Checkpoint, Manifest, Store};
+use crate::names::form_value;
 use crate::policy::{Access, decide};
 use crate::proof::Prover;
 use crate::proof::manifest;
 
 use std::sync::Arc;
 
-use http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::json;
 use sha2::Digest as _;
@@ -33,7 +35,7 @@ pub struct ProofApi {
 }
 
 fn not_found() -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "no such proof".into())
+    ApiError::no_such("proof")
 }
 
 impl ProofApi {
@@ -125,7 +127,7 @@ impl ProofApi {
             ("GET", ["sha256", hex]) => Ok(json!(self.readable(p, self.store.proof_by_sha256(&hex.to_ascii_lowercase())?)?)),
             ("GET", ["chain", tenant]) => {
                 if !p.administers(tenant) {
-                    return Err(ApiError(StatusCode::FORBIDDEN, "access denied".into()));
+                    return Err(ApiError::Denied);
                 }
                 let from: u64 = form_value(query, "from").map(|v| v.parse()).transpose().map_err(|_| bad("from must be a number"))?.unwrap_or(1);
                 let chain: Vec<Manifest> = self.store.proof_chain(tenant, from.max(1)).take(CHAIN_PAGE).collect::<Result<_, _>>()?;
@@ -141,8 +143,26 @@ impl ProofApi {
                 let checks = found.iter().map(|m| self.check(m)).collect::<Result<Vec<_>, _>>()?;
                 Ok(json!({"sha256": sha, "matches": checks}))
             }
-            _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no proof endpoint {method} {PREFIX}{path}"))),
+            _ => Err(ApiError::NotFound(format!("no proof endpoint {method} {PREFIX}{path}"))),
         }
+    }
+}
+
+impl AdminApi {
+    /// Prunes the manifests of objects deleted longer ago than `?older_than_secs=` (default:
+    /// the configured retention).
+    pub(super) async fn prune_proofs(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let prover = self.prover.clone().ok_or_else(|| bad("proofs are disabled"))?;
+        let secs: u64 = match form_value(req.query, "older_than_secs") {
+            Some(v) => v.parse().map_err(|_| bad("older_than_secs must be a number"))?,
+            None if self.proof_retention_days > 0 => self.proof_retention_days.saturating_mul(86_400),
+            None => return Err(bad("no proofs.deleted_retention_days configured: give ?older_than_secs=")),
+        };
+        let store = Arc::clone(&self.store);
+        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), std::time::Duration::from_secs(secs)))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        Ok(json!({"removed": removed}))
     }
 }
 

@@ -214,7 +214,7 @@ impl Policy {
         if matches!(op, "ListObjects" | "ListObjectsV2" | "ListObjectVersions") {
             // A listing inside an open or public topic is allowed to those its read mode
             // lets in; every listing of the bucket is then filtered key by key.
-            let prefix = crate::admin::form_value(query, "prefix").unwrap_or_default();
+            let prefix = crate::names::form_value(query, "prefix").unwrap_or_default();
             return Ok(match topics::listing_topic(&rules, &prefix).map(|r| r.read) {
                 Some(ReadMode::Public) => true,
                 Some(ReadMode::Open) if !p.is_anonymous() => true,
@@ -422,7 +422,7 @@ impl S3Access for Policy {
             s3s::path::S3Path::Bucket { bucket } => (bucket.as_ref(), ""),
             s3s::path::S3Path::Object { bucket, key } => (bucket.as_ref(), key.as_ref()),
         };
-        if bucket == crate::admin::RESERVED_SEGMENT {
+        if bucket == crate::names::RESERVED_SEGMENT {
             return Err(s3s::s3_error!(InvalidBucketName));
         }
         let (bucket, key) = (bucket.to_owned(), key.to_owned());

@@ -1,0 +1,33 @@
+//! Buckets: listed, and their visibility or tenant changed.
+
+use super::{AdminApi, AdminRequest, ApiError, ApiResult};
+use crate::meta::Visibility;
+
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketSettings {
+    visibility: Option<Visibility>,
+    tenant: Option<String>,
+}
+
+impl AdminApi {
+    pub(super) fn list_buckets(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let tenant = req.tenant_scope()?;
+        let list: Vec<_> = self.store.bucket_list()?.into_iter().filter(|b| tenant.as_ref().is_none_or(|t| *t == b.tenant)).collect();
+        Ok(json!(list))
+    }
+
+    /// A bucket changing hands needs an admin of both tenants.
+    pub(super) fn set_bucket(&self, req: &AdminRequest<'_>, bucket: &str) -> ApiResult {
+        let s: BucketSettings = req.body()?;
+        let cur = self.store.bucket_get(bucket)?.ok_or_else(|| ApiError::no_such("bucket"))?;
+        let tenant = s.tenant.unwrap_or_else(|| cur.tenant.clone());
+        req.require_admin_of(&cur.tenant)?;
+        req.require_admin_of(&tenant)?;
+        let rec = self.store.bucket_update(bucket, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&req.audit("AdminSetBucket", bucket)))?;
+        Ok(json!(rec))
+    }
+}

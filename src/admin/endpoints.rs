@@ -1,0 +1,185 @@
+//! The admin API's endpoints, declared once: each one's method, path pattern, who may call
+//! it, and the [`Action`] a request for it parses into.
+
+/// Who may call an admin endpoint (every caller is an admin or root: see [`super::Routes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Root alone: the endpoint concerns every tenant, or the gateway itself.
+    Root,
+    /// Root, or an admin of the tenant the request names (its handler checks which: the
+    /// tenant is known once the resource is read).
+    TenantAdmin,
+    /// Any admin; the answer shows only the caller's tenant (root: every tenant).
+    AnyAdmin,
+}
+
+/// One admin endpoint: method, path pattern (`{name}` is one segment, `{name..}` the
+/// rest) and who may call it. [`ENDPOINTS`] lists them all: a route missing from it is
+/// 404, and the access-matrix test walks every entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub who: Who,
+}
+
+impl Endpoint {
+    fn matches(&self, method: &str, segments: &[&str]) -> bool {
+        if self.method != method {
+            return false;
+        }
+        let pattern: Vec<&str> = self.path.split('/').collect();
+        for (i, p) in pattern.iter().enumerate() {
+            if p.ends_with("..}") {
+                return segments.len() > i;
+            }
+            match segments.get(i) {
+                Some(s) if p.starts_with('{') || s == p => {}
+                _ => return false,
+            }
+        }
+        segments.len() == pattern.len()
+    }
+
+    /// The path parameter `name` of a request this endpoint [`matches`](Self::matches):
+    /// its segment, or for `{name..}` the rest of the path joined by `/`.
+    fn param(&self, segments: &[&str], name: &str) -> Option<String> {
+        for (i, p) in self.path.split('/').enumerate() {
+            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(rest) if rest.strip_suffix("..") == Some(name) => return Some(segments.get(i..)?.join("/")),
+                Some(one) if one == name => return segments.get(i).map(|s| (*s).to_owned()),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// Generates, from one list, [`Action`] (a variant per endpoint, its path parameters as
+/// fields named as in the pattern), [`ENDPOINTS`], and the parsing of a request into an
+/// action, so that an endpoint cannot be routed without saying who may call it.
+macro_rules! endpoints {
+    ($( $(#[doc = $doc:literal])* $action:ident $({ $($param:ident),+ })? = $method:ident $path:literal, $who:ident; )+) => {
+        /// A request to the admin API, parsed: the endpoint it asks for, with its path parameters.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Action {
+            $( $(#[doc = $doc])* $action $({ $($param: String),+ })?, )+
+        }
+
+        /// Every admin endpoint, in the order requests are matched.
+        pub const ENDPOINTS: &[Endpoint] = &[$( endpoints!(@endpoint $method $path $who), )+];
+
+        impl Action {
+            /// The action a request's method and path segments ask for (`None`: no endpoint).
+            #[must_use]
+            pub fn parse(method: &str, segments: &[&str]) -> Option<Self> {
+                $({
+                    let endpoint = endpoints!(@endpoint $method $path $who);
+                    if endpoint.matches(method, segments) {
+                        return Some(Self::$action $({ $($param: endpoint.param(segments, stringify!($param))?),+ })?);
+                    }
+                })+
+                None
+            }
+
+            /// The endpoint this action is asked through, which says who may ask for it.
+            #[must_use]
+            pub fn endpoint(&self) -> &'static Endpoint {
+                match self {
+                    $( Self::$action { .. } => &endpoints!(@endpoint $method $path $who), )+
+                }
+            }
+        }
+    };
+    (@endpoint $method:ident $path:literal $who:ident) => {
+        Endpoint { method: stringify!($method), path: $path, who: Who::$who }
+    };
+}
+
+endpoints! {
+    ListTenants = GET "tenants", AnyAdmin;
+    CreateTenant = POST "tenants", Root;
+    DeleteTenant { tenant } = DELETE "tenants/{tenant}", Root;
+    ListUsers = GET "users", AnyAdmin;
+    CreateUser = POST "users", TenantAdmin;
+    DeleteUser { tenant, user } = DELETE "users/{tenant}/{user}", TenantAdmin;
+    ListKeys = GET "keys", AnyAdmin;
+    CreateKey = POST "keys", TenantAdmin;
+    EnableKey { key } = POST "keys/{key}/enable", TenantAdmin;
+    DisableKey { key } = POST "keys/{key}/disable", TenantAdmin;
+    DeleteKey { key } = DELETE "keys/{key}", TenantAdmin;
+    ListBuckets = GET "buckets", AnyAdmin;
+    SetBucket { bucket } = PUT "buckets/{bucket}", TenantAdmin;
+    Usage = GET "usage", AnyAdmin;
+    SetTenantQuota { tenant } = PUT "quotas/tenant/{tenant}", Root;
+    SetBucketQuota { bucket } = PUT "quotas/bucket/{bucket}", TenantAdmin;
+    /// `kind` is `tenant` or `key`: a tenant's limits are root's to change, a key's its tenant admins'.
+    GetLimits { kind, name } = GET "limits/{kind}/{name}", TenantAdmin;
+    SetLimits { kind, name } = PUT "limits/{kind}/{name}", TenantAdmin;
+    ResetLimits { kind, name } = DELETE "limits/{kind}/{name}", TenantAdmin;
+    ReadAudit = GET "audit", AnyAdmin;
+    ListTopics = GET "topics", AnyAdmin;
+    SetTopic { bucket, topic } = PUT "topics/{bucket}/{topic..}", TenantAdmin;
+    DeleteTopic { bucket, topic } = DELETE "topics/{bucket}/{topic..}", TenantAdmin;
+    PruneProofs = POST "prune-proofs", Root;
+    Mirror = POST "mirror", Root;
+    Rebuild = POST "rebuild", Root;
+    ListJobs = GET "jobs", Root;
+    RunJob { job } = POST "jobs/{job}/run", Root;
+    ScrubReport = GET "scrub", Root;
+    RunScrub = POST "scrub", Root;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, ENDPOINTS};
+
+    /// Each pattern's parameters, and a request for it with each parameter `v-{name}`.
+    fn concrete(pattern: &str) -> (Vec<String>, String) {
+        let mut names = Vec::new();
+        let segments: Vec<String> = pattern
+            .split('/')
+            .map(|p| match p.strip_prefix('{') {
+                Some(param) => {
+                    let name = param.trim_end_matches('}').trim_end_matches("..").to_owned();
+                    let value = format!("v-{name}");
+                    names.push(name);
+                    value
+                }
+                None => p.to_owned(),
+            })
+            .collect();
+        (names, segments.join("/"))
+    }
+
+    #[test]
+    fn every_endpoint_parses_into_its_own_action_with_its_parameters() {
+        for e in ENDPOINTS {
+            let (names, path) = concrete(e.path);
+            let segments: Vec<&str> = path.split('/').collect();
+            let action = Action::parse(e.method, &segments).unwrap_or_else(|| panic!("{} {path} parses to no action", e.method));
+            assert_eq!(action.endpoint(), e, "{action:?}");
+            let shown = format!("{action:?}");
+            for name in &names {
+                assert!(shown.contains(&format!("{name}: \"v-{name}\"")), "{} {}: {shown}", e.method, e.path);
+            }
+            assert_eq!(shown.matches(": \"").count(), names.len(), "{} {}: {shown}", e.method, e.path);
+        }
+    }
+
+    #[test]
+    fn a_rest_parameter_takes_every_remaining_segment() {
+        let topic = |segments: &[&str]| Action::parse("PUT", segments);
+        assert_eq!(topic(&["topics", "b", "in", "box"]), Some(Action::SetTopic { bucket: "b".into(), topic: "in/box".into() }));
+        assert_eq!(topic(&["topics", "b"]), None);
+    }
+
+    #[test]
+    fn requests_for_no_endpoint_parse_to_nothing() {
+        for (method, segments) in
+            [("GET", &["tenant"][..]), ("PUT", &["tenants"]), ("DELETE", &["users", "t"]), ("POST", &["keys", "k", "rotate"]), ("GET", &[])]
+        {
+            assert_eq!(Action::parse(method, segments), None, "{method} {segments:?}");
+        }
+    }
+}

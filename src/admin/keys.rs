@@ -1,0 +1,75 @@
+//! Access keys: listed (never their secret), created (the secret shown once), enabled,
+//! disabled and deleted.
+
+use super::{AdminApi, AdminRequest, ApiError, ApiResult};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKeyRequest {
+    tenant: String,
+    user: String,
+}
+
+/// A key as listed: never its secret.
+#[derive(Serialize)]
+struct KeyView {
+    access_key: String,
+    tenant: String,
+    user: String,
+    enabled: bool,
+    created_ns: i128,
+    last_used_ns: i128,
+}
+
+impl AdminApi {
+    pub(super) fn list_keys(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let tenant = req.tenant_scope()?;
+        let list: Vec<KeyView> = self
+            .store
+            .key_list()?
+            .into_iter()
+            .filter(|k| tenant.as_ref().is_none_or(|t| *t == k.tenant))
+            .map(|k| KeyView {
+                access_key: k.access_key,
+                tenant: k.tenant,
+                user: k.user,
+                enabled: k.enabled,
+                created_ns: k.created_ns,
+                last_used_ns: k.last_used_ns,
+            })
+            .collect();
+        Ok(json!(list))
+    }
+
+    pub(super) fn create_key(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let k: NewKeyRequest = req.body()?;
+        req.require_admin_of(&k.tenant)?;
+        let created = self.keys.create(&k.tenant, &k.user, Some(&req.audit("AdminCreateKey", &format!("{}/{}", k.tenant, k.user))))?;
+        Ok(json!(created))
+    }
+
+    pub(super) fn set_key_enabled(&self, req: &AdminRequest<'_>, key: &str, enabled: bool) -> ApiResult {
+        self.require_key_admin(req, key)?;
+        let op = if enabled { "AdminEnableKey" } else { "AdminDisableKey" };
+        self.keys.set_enabled(key, enabled, Some(&req.audit(op, key)))?;
+        Ok(json!({"access_key": key, "enabled": enabled}))
+    }
+
+    pub(super) fn delete_key(&self, req: &AdminRequest<'_>, key: &str) -> ApiResult {
+        self.require_key_admin(req, key)?;
+        self.keys.delete(key, Some(&req.audit("AdminDeleteKey", key)))?;
+        Ok(json!({"deleted": key}))
+    }
+
+    /// The tenant admin check of a key. Another tenant's key is answered exactly as a key
+    /// that does not exist, so key ids cannot be probed.
+    fn require_key_admin(&self, req: &AdminRequest<'_>, key: &str) -> Result<(), ApiError> {
+        match self.keys.get(key)? {
+            Some(rec) if req.principal.administers(&rec.tenant) => Ok(()),
+            _ => Err(ApiError::no_such("key")),
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Users of a tenant: listed, created and deleted (with their keys).
+
+use super::{AdminApi, AdminRequest, ApiResult, bad};
+use crate::auth::Role;
+use crate::meta::UserRecord;
+use crate::names::valid_identity_name;
+
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    tenant: String,
+    name: String,
+    role: Role,
+}
+
+impl AdminApi {
+    pub(super) fn list_users(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let tenant = req.tenant_scope()?;
+        let list: Vec<UserRecord> = self.store.user_list()?.into_iter().filter(|u| tenant.as_ref().is_none_or(|t| *t == u.tenant)).collect();
+        Ok(json!(list))
+    }
+
+    pub(super) fn create_user(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let u: NewUser = req.body()?;
+        req.require_admin_of(&u.tenant)?;
+        if !valid_identity_name(&u.name) {
+            return Err(bad("user names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
+        }
+        let rec = UserRecord { tenant: u.tenant, name: u.name, role: u.role, created_ns: crate::audit::now_ns() };
+        self.store.user_create(&rec, Some(&req.audit("AdminCreateUser", &format!("{}/{}", rec.tenant, rec.name))))?;
+        Ok(json!(rec))
+    }
+
+    pub(super) fn delete_user(&self, req: &AdminRequest<'_>, tenant: &str, user: &str) -> ApiResult {
+        req.require_admin_of(tenant)?;
+        self.keys.delete_user(tenant, user, Some(&req.audit("AdminDeleteUser", &format!("{tenant}/{user}"))))?;
+        Ok(json!({"deleted": format!("{tenant}/{user}")}))
+    }
+}
