@@ -25,8 +25,11 @@ use std::io;
 /// class and the log level (4xx at info, 5xx at warn/error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
+    /// The request was wrong or is refused (4xx, logged at info).
     Client,
+    /// The upstream failed or could not be reached (503, logged at warn).
     Upstream,
+    /// The gateway's own disk or metadata failed (500, or 503 when full; logged at error).
     Internal,
 }
 
@@ -34,76 +37,116 @@ pub enum ErrorClass {
 /// them to S3 error codes.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The gateway has no bucket of that name (404 NoSuchBucket).
     #[error("The specified bucket does not exist")]
     NoSuchBucket,
+    /// The bucket has no object under that key (404 NoSuchKey).
     #[error("The specified key does not exist.")]
     NoSuchKey,
+    /// No such upload of this key: never started, completed, or aborted (404 NoSuchUpload).
     #[error("The specified multipart upload does not exist.")]
     NoSuchUpload,
+    /// DeleteBucket on a bucket that still holds objects (409 BucketNotEmpty).
     #[error("The bucket you tried to delete is not empty")]
     BucketNotEmpty,
+    /// CreateBucket of a name the caller's tenant has (409 BucketAlreadyOwnedByYou).
     #[error("Your previous request to create the named bucket succeeded and you already own it.")]
     BucketAlreadyOwnedByYou,
+    /// CreateBucket of a name another tenant has; names are global (409 BucketAlreadyExists).
     #[error("The requested bucket name is not available.")]
     BucketAlreadyExists,
+    /// An `If-Match`, `If-None-Match: *` or `If-Unmodified-Since` (or its copy-source form)
+    /// did not hold (412 PreconditionFailed).
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,
     /// A read's `If-None-Match` / `If-Modified-Since` (304), with the headers the answer
     /// carries (`ETag`, `Last-Modified`, ...).
     #[error("Not Modified")]
     NotModified(Box<http::HeaderMap>),
+    /// A `Range` (or `x-amz-copy-source-range`) past the object's end (416 InvalidRange).
     #[error("The requested range is not satisfiable")]
     InvalidRange,
+    /// A read's `partNumber` the object does not have (400 InvalidPartNumber).
     #[error("The requested partnumber is not satisfiable")]
     InvalidPartNumber,
+    /// A request body that is not the XML the operation takes (400 MalformedXML).
     #[error("{0}")]
     MalformedXml(String),
+    /// A completion's part was not uploaded, or has another ETag or checksum (400 InvalidPart).
     #[error("{0}")]
     InvalidPart(String),
+    /// A completion whose part numbers do not strictly ascend (400 InvalidPartOrder).
     #[error("The list of parts was not in ascending order.")]
     InvalidPartOrder,
+    /// A completion with a part other than the last under 5 MiB (400 EntityTooSmall).
     #[error("Your proposed upload is smaller than the minimum allowed object size.")]
     EntityTooSmall,
+    /// A body over the configured maximum object (or part) size (400 EntityTooLarge).
     #[error("Your proposed upload exceeds the maximum allowed object size.")]
     EntityTooLarge,
+    /// The bytes received fail their `Content-MD5` or `x-amz-checksum-*` (400 BadDigest).
     #[error("{0}")]
     BadDigest(String),
+    /// A `Content-MD5` that is not the base64 of 16 bytes (400 InvalidDigest).
     #[error("The Content-MD5 you specified is not valid.")]
     InvalidDigest,
+    /// A header or query parameter with a value S3 refuses (400 InvalidArgument).
     #[error("{0}")]
     InvalidArgument(String),
+    /// A tag set S3 refuses: over 10 tags, a repeated key, a key or value too long or with
+    /// other characters (400 InvalidTag).
     #[error("{0}")]
     InvalidTag(String),
+    /// A request refused as a whole: headers that cannot be combined, a copy onto itself
+    /// that changes nothing, a rebuild with nothing to rebuild from (400 InvalidRequest).
     #[error("{0}")]
     InvalidRequest(String),
+    /// A key over 1024 bytes (400 KeyTooLongError).
     #[error("Your key is too long")]
     KeyTooLong,
+    /// The client stopped sending, or sent fewer bytes than announced (400 IncompleteBody).
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
     IncompleteBody(String),
+    /// A signed body does not hash to its `x-amz-content-sha256` (400 XAmzContentSHA256Mismatch).
     #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
     ContentSha256Mismatch,
+    /// A chunk of an `aws-chunked` body fails its signature (403 SignatureDoesNotMatch).
     #[error("The request signature we calculated does not match the signature you provided.")]
     ChunkSignatureMismatch,
+    /// A request body stalled for longer than the body idle timeout (400 RequestTimeout).
     #[error("Your socket connection to the server was not read from or written to within the timeout period.")]
     RequestTimeout,
+    /// An S3 feature tollgate does not offer, with what to do instead (501 NotImplemented).
     #[error("{0}")]
     NotImplemented(&'static str),
+    /// The write would take its bucket or tenant past a quota (403 QuotaExceeded).
     #[error("Quota exceeded: {0}")]
     QuotaExceeded(String),
     /// A bucket setting tollgate does not store (policy, CORS, lifecycle, ...): AWS answers
     /// a bucket without one with this resource's "not found" error, and so do we.
     #[error("The {0} configuration does not exist")]
     Unconfigured(BucketSetting),
+    /// A body sent without its length (HTTP chunked): the upstream engine's cue to spool it
+    /// to learn the length (411 MissingContentLength, were it answered).
     #[error("You must provide the Content-Length HTTP header.")]
     MissingContentLength,
     /// An S3 error the upstream answered, relayed with its code and status.
     #[error("upstream {status} {code}: {message}")]
-    Upstream { status: u16, code: String, message: String },
+    Upstream {
+        /// The upstream's HTTP status.
+        status: u16,
+        /// The upstream's S3 error code (`NoSuchKey`, `SlowDown`, ...).
+        code: String,
+        /// The upstream's message; empty if it sent none (HEAD answers have no body).
+        message: String,
+    },
     /// The upstream could not be reached or did not answer in time.
     #[error("upstream unavailable: {0}")]
     Unavailable(String),
+    /// The gateway's disk failed (500 InternalError; 503 when it is full).
     #[error("disk: {0}")]
     Io(#[from] io::Error),
+    /// The metadata store failed (500 InternalError; 503 when its disk is full).
     #[error("metadata: {0}")]
     Meta(crate::meta::Error),
 }
@@ -133,6 +176,7 @@ impl Error {
         }
     }
 
+    /// Whose fault this error is, which decides its status class and log level.
     #[must_use]
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -246,11 +290,17 @@ impl From<Error> for S3Error {
 /// Bucket settings every bucket lacks, each with the error AWS gives when it is absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketSetting {
+    /// GetBucketPolicy (404 NoSuchBucketPolicy).
     Policy,
+    /// GetBucketCors (404 NoSuchCORSConfiguration).
     Cors,
+    /// GetBucketLifecycleConfiguration (404 NoSuchLifecycleConfiguration).
     Lifecycle,
+    /// GetBucketEncryption (404 ServerSideEncryptionConfigurationNotFoundError).
     Encryption,
+    /// GetBucketTagging (404 NoSuchTagSet).
     Tagging,
+    /// GetBucketWebsite (404 NoSuchWebsiteConfiguration).
     Website,
 }
 
@@ -283,18 +333,26 @@ impl std::fmt::Display for BucketSetting {
 /// A stored object whose bytes no longer hash to what its manifest recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ScrubMismatch {
+    /// The gateway bucket holding the object.
     pub bucket: String,
+    /// The object's key.
     pub key: String,
+    /// The proof manifest recording the expected hash (empty when proofs are off).
     pub proof_id: String,
+    /// The SHA-256 recorded at write time, lower-case hex.
     pub expected: String,
+    /// The SHA-256 of the bytes read back, lower-case hex, or `unreadable: {error}`.
     pub actual: String,
 }
 
 /// The result of one scrub.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ScrubReport {
+    /// Objects re-hashed (those without a recorded SHA-256 are skipped, not counted).
     pub objects: u64,
+    /// Bytes read back, in total.
     pub bytes: u64,
+    /// The objects whose bytes did not hash as recorded; empty when all did.
     pub mismatches: Vec<ScrubMismatch>,
 }
 
