@@ -14,6 +14,7 @@ use s3s::dto::StreamingBlob;
 
 /// A request body on its way in, with what it must turn out to be.
 pub struct Incoming {
+    /// The bytes as they arrive; `None` for a request without a body (an empty object).
     pub body: Option<StreamingBlob>,
     /// The length the client announced (none for an HTTP-chunked body).
     pub length: Option<u64>,
@@ -23,7 +24,9 @@ pub struct Incoming {
 
 /// A new object: its body, and everything about it the request decided.
 pub struct NewObject {
+    /// The gateway bucket to write to.
     pub bucket: String,
+    /// The object's key, checked already (not empty, at most 1024 bytes).
     pub key: String,
     /// Must hold against the key's current object when the write commits.
     pub precondition: Precondition,
@@ -31,6 +34,7 @@ pub struct NewObject {
     pub record: ObjectRecord,
     /// The client's `x-amz-tagging`, as sent (an upstream keeps the tags too).
     pub tagging: Option<String>,
+    /// The body to store.
     pub incoming: Incoming,
     /// The write's audit entry; the engine sets its size.
     pub audit: AuditEntry,
@@ -38,17 +42,23 @@ pub struct NewObject {
 
 /// A server-side copy (CopyObject).
 pub struct ObjectCopy<'a> {
+    /// The gateway bucket of `x-amz-copy-source`.
     pub source_bucket: &'a str,
+    /// The key of `x-amz-copy-source`, decoded.
     pub source_key: &'a str,
     /// `x-amz-copy-source-if-*`.
     pub conditions: ReadConditions<'a>,
+    /// The gateway bucket the copy goes to.
     pub bucket: &'a str,
+    /// The key the copy goes to.
     pub key: &'a str,
-    /// `REPLACE` directives: new attributes, new tags (else the source's are kept).
+    /// New attributes (`x-amz-metadata-directive: REPLACE`); `None`: the source's are kept.
     pub attrs: Option<ObjectAttrs>,
+    /// New tags (`x-amz-tagging-directive: REPLACE`); `None`: the source's are kept.
     pub tags: Option<Vec<(String, String)>>,
     /// The client's `x-amz-tagging`, as sent.
     pub tagging: Option<&'a str>,
+    /// The access key id the copy is recorded as written by.
     pub owner: String,
     /// The copy's audit entry; the engine sets its size.
     pub audit: AuditEntry,
@@ -56,9 +66,13 @@ pub struct ObjectCopy<'a> {
 
 /// A part of a multipart upload.
 pub struct NewPart<'a> {
+    /// The upload, as the index records it (checked to belong to the request's key).
     pub upload: &'a UploadRecord,
+    /// The upload's id, as the engine gave it.
     pub upload_id: &'a str,
+    /// The part number, 1 to 10000.
     pub number: u32,
+    /// The part's body.
     pub incoming: Incoming,
     /// The part's audit entry; the engine sets its size.
     pub audit: AuditEntry,
@@ -66,11 +80,17 @@ pub struct NewPart<'a> {
 
 /// A part copied from an object (UploadPartCopy).
 pub struct PartCopy<'a> {
+    /// The upload, as the index records it (checked to belong to the request's key).
     pub upload: &'a UploadRecord,
+    /// The upload's id, as the engine gave it.
     pub upload_id: &'a str,
+    /// The part number, 1 to 10000.
     pub number: u32,
+    /// The gateway bucket of `x-amz-copy-source`.
     pub source_bucket: &'a str,
+    /// The key of `x-amz-copy-source`, decoded.
     pub source_key: &'a str,
+    /// `x-amz-copy-source-if-*`.
     pub conditions: ReadConditions<'a>,
     /// `x-amz-copy-source-range`, as sent.
     pub range: Option<&'a str>,
@@ -80,12 +100,17 @@ pub struct PartCopy<'a> {
 
 /// A completion of a multipart upload, with the parts the client chose.
 pub struct UploadCompletion<'a> {
+    /// The gateway bucket of the upload.
     pub bucket: &'a str,
+    /// The key the upload completes into.
     pub key: &'a str,
+    /// The upload's id, as the engine gave it.
     pub upload_id: &'a str,
+    /// The parts the client listed, in its order, with their ETags and checksums as sent.
     pub requested: &'a [s3s::dto::CompletedPart],
     /// The whole-object checksums the client declared (`x-amz-checksum-*`).
     pub declared: &'a crate::meta::Checksums,
+    /// Must hold against the key's current object when the completion commits.
     pub precondition: Precondition,
     /// The completion's audit entry; the engine sets its size.
     pub audit: AuditEntry,
@@ -93,6 +118,7 @@ pub struct UploadCompletion<'a> {
 
 /// What a GetObject or HeadObject reads.
 pub struct Readout {
+    /// The answer's headers: length, range, ETag, attributes, checksums, part and tag counts.
     pub read: ObjectRead,
     /// The index's record of the version read, if the gateway wrote it (proof headers).
     pub record: Option<ObjectRecord>,

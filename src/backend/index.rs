@@ -10,7 +10,9 @@ use crate::proof::Prover;
 
 use std::sync::Arc;
 
+/// The object index every engine commits to, over the metadata store.
 pub struct Index {
+    /// The metadata store holding the records (shared with the rest of the gateway).
     pub store: Arc<dyn Store>,
     /// Signs a proof manifest for every stored or deleted object version (if enabled).
     pub prover: Option<Arc<Prover>>,
@@ -27,10 +29,12 @@ impl Index {
         Ok(())
     }
 
+    /// The bucket `name` (`NoSuchBucket` if the gateway has none).
     pub fn bucket(&self, name: &str) -> Result<BucketRecord, Error> {
         self.store.bucket_get(name)?.ok_or(Error::NoSuchBucket)
     }
 
+    /// The record of `key` (`NoSuchKey`, or `NoSuchBucket` when the bucket is missing too).
     pub fn object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
         match self.store.object_get(bucket, key)? {
             Some(rec) => Ok(rec),

@@ -43,6 +43,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// A gateway over `backends`; `region` is every bucket's, `topics` filter listings.
     #[must_use]
     pub fn new(backends: Arc<Backends>, region: String, metrics: Arc<Metrics>, topics: Arc<Topics>, store: Arc<dyn Store>) -> Self {
         Self { backends, region, metrics, topics, store }
