@@ -26,6 +26,7 @@ const WRITE_BATCH: usize = 1 << 20;
 /// Largest chunk read from disk at once for a GET body.
 const READ_CHUNK: usize = 256 << 10;
 
+/// The blob files under one data directory.
 pub struct BlobStore {
     blobs: PathBuf,
     tmp: PathBuf,

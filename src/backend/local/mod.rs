@@ -38,6 +38,7 @@ pub struct LocalOptions {
     pub body_idle_timeout: Duration,
 }
 
+/// The engine keeping object bytes as blob files on local disk.
 pub struct LocalBackend {
     index: Index,
     blobs: BlobStore,

@@ -25,18 +25,30 @@ pub type UpBody = http_body_util::combinators::UnsyncBoxBody<Bytes, StdError>;
 
 /// The connection settings of an upstream.
 pub struct ClientOptions {
+    /// The service URL with its scheme (`https://s3.eu-west-1.amazonaws.com`).
     pub endpoint: String,
+    /// The region requests are signed for.
     pub region: String,
+    /// The gateway's own access key id at the upstream.
     pub access_key: String,
+    /// The secret of `access_key`.
     pub secret_key: crate::auth::Secret,
+    /// Name the bucket in the path (`endpoint/bucket/key`) rather than the host
+    /// (`bucket.endpoint/key`).
     pub path_style: bool,
+    /// How long a new connection may take to open.
     pub connect_timeout: Duration,
+    /// How long the upstream may stay silent: before answering, or mid-transfer.
     pub timeout: Duration,
+    /// Retries after the first attempt (idempotent requests, and any that never connected).
     pub retries: u32,
+    /// The first retry's backoff; each next one doubles it, with jitter, up to 2 s.
     pub retry_base: Duration,
+    /// How long an idle pooled connection is kept open.
     pub pool_idle: Duration,
 }
 
+/// A signing, retrying HTTP client of one upstream, shared by every request.
 pub struct Client {
     http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, UpBody>,
     scheme: String,
@@ -53,18 +65,25 @@ pub struct Client {
 /// the bucket), sub-resources and headers.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The HTTP method.
     pub method: Method,
+    /// The upstream bucket; empty for a service request (ListBuckets).
     pub bucket: String,
+    /// The upstream key, unencoded; empty for a bucket request.
     pub key: String,
+    /// Query parameters and sub-resources (`uploads`, `tagging`), unencoded.
     pub query: Vec<(String, String)>,
+    /// Request headers; the signature's are added when it is sent.
     pub headers: HeaderMap,
 }
 
 impl Call {
+    /// A request without query parameters or headers.
     pub fn new(method: Method, bucket: &str, key: &str) -> Self {
         Self { method, bucket: bucket.to_owned(), key: key.to_owned(), query: Vec::new(), headers: HeaderMap::new() }
     }
 
+    /// Adds a query parameter (`value` empty for a bare sub-resource: `?uploads`).
     #[must_use]
     pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
         self.query.push((name.to_owned(), value.into()));
@@ -81,6 +100,7 @@ impl Call {
         self
     }
 
+    /// Adds a header if there is a value; `None` adds nothing.
     #[must_use]
     pub fn header_opt(self, name: &'static str, value: Option<impl AsRef<str>>) -> Self {
         match value {
@@ -96,6 +116,8 @@ impl Call {
 }
 
 impl Client {
+    /// A client of `opts.endpoint`; connections are opened on first use. Fails on an
+    /// endpoint without a scheme, or an HTTPS one when the system has no root certificates.
     pub fn new(opts: ClientOptions) -> Result<Self, String> {
         let (scheme, authority) = opts.endpoint.trim_end_matches('/').split_once("://").ok_or("the upstream endpoint needs a scheme")?;
         let mut http = HttpConnector::new();
@@ -129,6 +151,7 @@ impl Client {
         })
     }
 
+    /// The region requests are signed for (CreateBucket names it as the location).
     pub fn region(&self) -> &str {
         &self.region
     }

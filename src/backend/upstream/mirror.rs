@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 /// Where the mirror goes.
 #[derive(Debug, Clone)]
 pub struct MirrorTarget {
+    /// The upstream bucket holding the mirror (`upstream.meta_bucket`).
     pub bucket: String,
+    /// This gateway's name: its mirror is under `.tollgate/{instance}/`.
     pub instance: String,
 }
 
@@ -51,22 +53,34 @@ struct State {
 /// What one mirror pass wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MirrorReport {
+    /// Proof manifests newly mirrored.
     pub manifests: u64,
+    /// Audit entries newly mirrored.
     pub audit_entries: u64,
+    /// Upstream objects written: manifest and audit batches, checkpoints, `state.json`.
     pub objects_written: u64,
 }
 
 /// What a rebuild restored.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RestoreReport {
+    /// Tenants created (those the store had already are left as they are).
     pub tenants: u64,
+    /// Users created (those the store had already are left as they are).
     pub users: u64,
+    /// Access keys restored.
     pub keys: u64,
+    /// Buckets restored, their usage counted anew from the objects indexed.
     pub buckets: u64,
+    /// Topic rules restored.
     pub topics: u64,
+    /// Proof manifests imported, every tenant's chain.
     pub manifests: u64,
+    /// Proof checkpoints imported (runs of pruned manifests).
     pub checkpoints: u64,
+    /// Audit entries imported.
     pub audit_entries: u64,
+    /// Object records rebuilt from the latest manifest of each key not deleted.
     pub objects_indexed: u64,
 }
 

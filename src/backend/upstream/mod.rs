@@ -46,16 +46,24 @@ use http::Method;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mapping {
     /// Each gateway bucket is the upstream bucket `{prefix}{bucket}`.
-    Buckets { prefix: String },
+    Buckets {
+        /// Put before each gateway bucket's name (may be empty).
+        prefix: String,
+    },
     /// Every gateway bucket is the prefix `{tenant}/{bucket}/` of this upstream bucket
     /// (`tenant`: the one that created it). Keys are then shorter than 1024 bytes by the
     /// length of that prefix.
-    Prefix { bucket: String },
+    Prefix {
+        /// The one upstream bucket holding every gateway bucket.
+        bucket: String,
+    },
 }
 
 /// Settings of the upstream backend.
 pub struct UpstreamOptions {
+    /// How to reach and sign for the upstream.
     pub client: ClientOptions,
+    /// Where gateway buckets live upstream.
     pub mapping: Mapping,
     /// Largest object (or part) accepted, in bytes.
     pub max_object_size: u64,
@@ -69,6 +77,7 @@ pub struct UpstreamOptions {
     pub spool_dir: std::path::PathBuf,
 }
 
+/// The engine keeping object bytes in another S3 service.
 pub struct UpstreamBackend {
     index: Index,
     client: Client,
@@ -105,6 +114,9 @@ impl Place {
 }
 
 impl UpstreamBackend {
+    /// Opens the engine: its client (which connects on first use), and the spool directory
+    /// emptied of bodies a crash left. `Unavailable` if the endpoint has no scheme, or no
+    /// TLS roots for HTTPS.
     pub fn open(store: Arc<dyn Store>, prover: Option<Arc<Prover>>, opts: UpstreamOptions) -> Result<Self, Error> {
         let timeout = opts.client.timeout;
         let client = Client::new(opts.client).map_err(Error::Unavailable)?;
