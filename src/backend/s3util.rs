@@ -199,30 +199,46 @@ fn verify_checksums(expected: &Checksums, actual: &Checksums) -> Result<(), Erro
 /// The conditional headers of a read.
 #[derive(Clone, Copy)]
 pub struct ReadConditions<'a> {
+    /// `If-Match`: the object must have this ETag (or exist, for `*`), else 412.
     pub if_match: Option<&'a ETagCondition>,
+    /// `If-None-Match`: the object must not have this ETag, else 304 (412 for a copy source).
     pub if_none_match: Option<&'a ETagCondition>,
+    /// `If-Modified-Since` (whole seconds): else 304, unless `If-None-Match` was given.
     pub if_modified_since: Option<&'a Timestamp>,
+    /// `If-Unmodified-Since` (whole seconds): else 412, unless `If-Match` was given.
     pub if_unmodified_since: Option<&'a Timestamp>,
 }
 
 /// What a GetObject or HeadObject asks of its key: conditions, range or part, checksums.
 pub struct ReadRequest<'a> {
+    /// The `If-*` headers.
     pub conditions: ReadConditions<'a>,
+    /// `Range`: the bytes asked for (none: the whole object).
     pub range: Option<&'a s3s::dto::Range>,
+    /// `partNumber`: one part of a multipart object (part 1 of any other is all of it).
     pub part_number: Option<i32>,
+    /// `x-amz-checksum-mode: ENABLED` asks for the stored checksums of a whole object.
     pub checksum_mode: Option<&'a s3s::dto::ChecksumMode>,
 }
 
 /// What a GetObject or HeadObject answers about the object read (from the index, or from
 /// the upstream's headers).
 pub struct ObjectRead {
+    /// Bytes answered (the range's or part's length, else the object's size).
     pub content_length: Option<i64>,
+    /// `bytes first-last/size` when a range or part was selected.
     pub content_range: Option<String>,
+    /// The object's ETag, unquoted.
     pub etag: String,
+    /// When the object was written (HTTP dates: whole seconds).
     pub last_modified: Option<Timestamp>,
+    /// Content headers and user metadata stored with the object.
     pub attrs: crate::meta::ObjectAttrs,
+    /// The number of parts of a multipart object, when a part was asked for.
     pub parts_count: Option<i32>,
+    /// How many tags the object has (`x-amz-tagging-count`; none when it has none).
     pub tag_count: Option<i32>,
+    /// Checksums answered (only for a whole object asked with checksum mode).
     pub checksums: Checksums,
     /// `x-amz-checksum-type` of `checksums`, when there are some.
     pub checksum_type: Option<String>,
