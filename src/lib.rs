@@ -10,6 +10,7 @@
 //!   who may call it, one file per resource handles them) and its CLI client.
 //! - [`audit`]: audit entries of state changes and denials.
 //! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`).
+//! - [`ops`]: the one list of S3 operations (`Operation`: access class, writes, topic action, metrics label).
 //! - [`policy`]: the access check made before the backend is touched (`S3Access`).
 //! - [`s3`]: the gateway: one [`s3::Gateway`] implementing the S3 API over the engines,
 //!   one file per operation group.
@@ -36,6 +37,7 @@ pub mod meta;
 pub mod migrate;
 pub mod names;
 pub mod obs;
+pub mod ops;
 pub mod policy;
 pub mod proof;
 pub mod retry;

@@ -15,6 +15,7 @@ use crate::limits::xml_body::{Seen, XmlBody, is_config_request};
 use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs::{self, metrics::Metrics};
+use crate::ops::RequestKind;
 use crate::policy::Policy;
 use crate::policy::topics::Topics;
 use crate::proof::Prover;
@@ -425,7 +426,7 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
     req.extensions_mut().insert(context.clone());
     drop_ignored_range(&mut req);
     let bytes_in = declared_length(req.headers(), "x-amz-decoded-content-length").or_else(|| declared_length(req.headers(), "content-length"));
-    let own_endpoint = own_endpoint_label(req.uri().path());
+    let own_endpoint = own_endpoint(req.uri().path());
     let expects_continue = req.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let body_announced = has_body(req.headers());
     let is_post = *req.method() == http::Method::POST;
@@ -514,12 +515,12 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
             }
         }
         let status = resp.status().as_u16();
-        let op = operation.get().copied().or(own_endpoint).unwrap_or("unauthenticated");
+        let kind = operation.get().copied().map(RequestKind::S3).or(own_endpoint).unwrap_or(RequestKind::Unidentified);
         if pre_refused || (status == 403 && !context.is_authenticated()) {
-            app.unauthenticated_refusal(peer.ip(), op, &request_id);
+            app.unauthenticated_refusal(peer.ip(), kind, &request_id);
         }
         let bytes_out = declared_length(resp.headers(), "content-length");
-        app.metrics.request_done(op, status, started.elapsed(), bytes_in.unwrap_or(0), bytes_out.unwrap_or(0));
+        app.metrics.request_done(kind, status, started.elapsed(), bytes_in.unwrap_or(0), bytes_out.unwrap_or(0));
         let ms = started.elapsed().as_secs_f64() * 1e3;
         if status >= 500 {
             tracing::warn!(status, ms, "served");
@@ -538,15 +539,15 @@ fn declared_length(headers: &http::HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.parse().ok()
 }
 
-/// The metrics label of the gateway's own endpoints (the S3 ones are labelled by the
+/// Which of the gateway's own endpoints a path is (the S3 operations are identified by the
 /// access check).
-fn own_endpoint_label(path: &str) -> Option<&'static str> {
+fn own_endpoint(path: &str) -> Option<RequestKind> {
     match path {
-        "/health" => Some("health"),
-        "/ready" => Some("ready"),
-        "/metrics" => Some("metrics"),
-        p if p.starts_with(crate::admin::PREFIX) => Some("admin"),
-        p if p.starts_with(crate::admin::proofs::PREFIX) => Some("proofs"),
+        "/health" => Some(RequestKind::Health),
+        "/ready" => Some(RequestKind::Ready),
+        "/metrics" => Some(RequestKind::Metrics),
+        p if p.starts_with(crate::admin::PREFIX) => Some(RequestKind::Admin),
+        p if p.starts_with(crate::admin::proofs::PREFIX) => Some(RequestKind::Proofs),
         _ => None,
     }
 }
@@ -573,10 +574,10 @@ impl App {
     /// Records a request refused without a verified signature: counted, charged to the
     /// source address's failure budget, and audited with the others of its address and
     /// minute (see [`crate::audit::DenialLog`]).
-    fn unauthenticated_refusal(&self, source: std::net::IpAddr, operation: &str, request_id: &str) {
+    fn unauthenticated_refusal(&self, source: std::net::IpAddr, request: RequestKind, request_id: &str) {
         self.metrics.unauthenticated_denial();
         self.limiter.charge_failure(source);
-        self.denials.record(self.store.as_ref(), source, operation, request_id, crate::audit::now_ns());
+        self.denials.record(self.store.as_ref(), source, request.label(), request_id, crate::audit::now_ns());
     }
 
     /// Bytes the metadata database takes on disk (0 if it cannot tell).

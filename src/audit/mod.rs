@@ -3,6 +3,7 @@
 
 use crate::auth::Principal;
 use crate::meta::AuditEntry;
+use crate::ops::Operation;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,8 +23,8 @@ pub struct RequestContext {
     /// Filled by the access check when it admits the request: the rate-limit headers and
     /// the byte buckets the request and response bodies are charged to.
     pub admission: std::sync::Arc<std::sync::OnceLock<crate::limits::Admission>>,
-    /// The S3 operation, as a metrics label, once the access check knows it.
-    pub operation: std::sync::Arc<std::sync::OnceLock<&'static str>>,
+    /// The S3 operation, once the access check knows it.
+    pub operation: std::sync::Arc<std::sync::OnceLock<Operation>>,
     /// Set once the request's signature verified and its key is known: a refusal of a
     /// request without it is an unauthenticated denial ([`DenialLog`]).
     pub authenticated: Arc<AtomicBool>,

@@ -1,7 +1,8 @@
 //! Prometheus metrics (`GET /metrics`, text format, through `prometheus-client`).
 //!
-//! Labels have bounded cardinality: S3 operation names (a fixed set), status codes,
-//! denial reasons, job names. Never keys, buckets or principals.
+//! Labels have bounded cardinality: S3 operation names (a fixed set, see
+//! [`Operation::metric_label`]), status codes, denial reasons, job names. Never keys,
+//! buckets or principals.
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -12,6 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::ops::{Operation, RequestKind};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -43,53 +46,6 @@ struct JobLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabel {
     job: &'static str,
-}
-
-/// The S3 operations tollgate serves or answers, as `'static` label values.
-const OPERATIONS: &[&str] = &[
-    "ListBuckets",
-    "CreateBucket",
-    "DeleteBucket",
-    "HeadBucket",
-    "GetBucketLocation",
-    "GetBucketVersioning",
-    "PutObject",
-    "GetObject",
-    "HeadObject",
-    "GetObjectAttributes",
-    "GetObjectTorrent",
-    "DeleteObject",
-    "DeleteObjects",
-    "CopyObject",
-    "ListObjects",
-    "ListObjectsV2",
-    "ListObjectVersions",
-    "CreateMultipartUpload",
-    "UploadPart",
-    "UploadPartCopy",
-    "CompleteMultipartUpload",
-    "AbortMultipartUpload",
-    "ListParts",
-    "ListMultipartUploads",
-    "GetObjectTagging",
-    "PutObjectTagging",
-    "DeleteObjectTagging",
-    "GetBucketAcl",
-    "GetObjectAcl",
-    "PutBucketAcl",
-    "PutObjectAcl",
-    "GetBucketPolicy",
-    "GetBucketCors",
-    "GetBucketLifecycleConfiguration",
-    "GetBucketEncryption",
-    "GetBucketTagging",
-    "GetBucketWebsite",
-];
-
-/// The label of an S3 operation name: itself if known, else `other` (bounded cardinality).
-#[must_use]
-pub fn operation_label(name: &str) -> &'static str {
-    OPERATIONS.iter().find(|op| **op == name).copied().unwrap_or("other")
 }
 
 fn latency_histogram() -> Histogram {
@@ -199,7 +155,8 @@ impl Metrics {
         InFlight(self)
     }
 
-    pub fn request_done(&self, operation: &'static str, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
+    pub fn request_done(&self, request: RequestKind, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
+        let operation = request.label();
         self.requests.get_or_create(&RequestLabels { operation, status }).inc();
         self.latency.get_or_create(&OperationLabel { operation }).observe(elapsed.as_secs_f64());
         self.bytes.get_or_create(&DirectionLabel { direction: "in" }).inc_by(bytes_in);
@@ -211,7 +168,8 @@ impl Metrics {
         self.denied.get_or_create(&ReasonLabel { reason }).inc();
     }
 
-    pub fn backend_call(&self, operation: &'static str, elapsed: Duration, server_error: bool) {
+    pub fn backend_call(&self, operation: Operation, elapsed: Duration, server_error: bool) {
+        let operation = operation.metric_label();
         self.backend_latency.get_or_create(&OperationLabel { operation }).observe(elapsed.as_secs_f64());
         if server_error {
             self.backend_errors.get_or_create(&OperationLabel { operation }).inc();
@@ -267,11 +225,11 @@ mod tests {
         let m = Metrics::default();
         {
             let _f = m.start_request();
-            m.request_done("GetObject", 200, Duration::from_millis(3), 0, 4096);
+            m.request_done(RequestKind::S3(Operation::GetObject), 200, Duration::from_millis(3), 0, 4096);
         }
-        m.request_done("GetObject", 404, Duration::from_millis(1), 0, 0);
+        m.request_done(RequestKind::S3(Operation::GetObject), 404, Duration::from_millis(1), 0, 0);
         m.denied("throttled");
-        m.backend_call("GetObject", Duration::from_millis(2), false);
+        m.backend_call(Operation::GetObject, Duration::from_millis(2), false);
         m.job_finished("scrub", true, Duration::from_millis(1500), 2);
         let text = m.render(12345);
         assert!(text.contains(r#"tollgate_requests_total{operation="GetObject",status="200"} 1"#), "{text}");

@@ -27,6 +27,7 @@ mod tagging;
 use crate::backend::placement::Backends;
 use crate::meta::Store;
 use crate::obs::metrics::Metrics;
+use crate::ops::{Operation, OperationInput};
 use crate::policy::topics::Topics;
 
 use std::future::Future;
@@ -50,7 +51,7 @@ impl Gateway {
     }
 
     /// Runs an operation, timing it for the metrics.
-    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = Result<T, crate::backend::Error>>) -> s3s::S3Result<T> {
+    async fn timed<T>(&self, operation: Operation, call: impl Future<Output = Result<T, crate::backend::Error>>) -> s3s::S3Result<T> {
         let started = std::time::Instant::now();
         let result = call.await.map_err(s3s::S3Error::from);
         let failed = result.as_ref().err().is_some_and(|e| e.status_code().is_some_and(|s| s.is_server_error()));
@@ -68,7 +69,7 @@ macro_rules! s3_operations {
             $(
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
-                    self.timed(stringify!($input).trim_end_matches("Input"), $group::$op(self, req)).await
+                    self.timed(<s3s::dto::$input as OperationInput>::OPERATION, $group::$op(self, req)).await
                 }
             )*
         }

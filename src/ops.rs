@@ -1,0 +1,444 @@
+//! The S3 operations, listed once.
+//!
+//! One table gives each operation s3s routes its name (as s3s's `S3Operation::name` spells
+//! it), who may call it ([`Access`]), whether it writes, what it does under a bucket's topics
+//! ([`TopicAction`]) and its metrics label; [`Operation`] and its methods are generated from it,
+//! so `policy`, `obs`, the audit log and the server share one list.
+//!
+//! Every operation of s3s 0.14 is in the table (a unit test walks s3s's list), so none gets
+//! a class by default: a name the table lacks ([`Operation::from_name`] is `None`) is refused
+//! by the access check. Each entry names its s3s input type, which must exist and be the
+//! operation's name followed by `Input`: a misspelt entry does not compile.
+
+/// What an operation does, for the access decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// ListBuckets: any signed request (the listing is filtered by tenant).
+    ListBuckets,
+    /// Reads that a `public-read` bucket opens to anyone.
+    PublicRead,
+    /// Other reads: the tenant's users.
+    Read,
+    /// Object writes: the tenant's writers and admins.
+    Write,
+    /// Bucket creation, deletion and settings: the tenant's admins.
+    Manage,
+}
+
+/// What an operation does under a bucket's topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicAction {
+    /// Reads the key it names.
+    Read,
+    /// Deletes the key it names.
+    Delete,
+    /// Writes the key it names: a create or an overwrite, depending on whether it exists.
+    Write,
+    /// Lists keys, which the topics' read modes then filter.
+    List,
+}
+
+/// The operation an s3s input type is the input of.
+pub trait OperationInput {
+    const OPERATION: Operation;
+}
+
+/// Whether two strings are equal, in a constant (`str::eq` is not `const`).
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Generates [`Operation`] from two lists: the operations tollgate classifies (access class,
+/// whether they write, topic action; labelled by name in metrics), and the ones only an admin
+/// may call (labelled `other`).
+macro_rules! operations {
+    (
+        classified { $($name:ident($input:ident) => $access:ident, $moves:ident, $topic:tt;)* }
+        admin_only { $($other:ident($other_input:ident) => $other_moves:ident;)* }
+    ) => {
+        /// An S3 operation, as s3s routes it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operation {
+            $($name,)*
+            $($other,)*
+        }
+
+        impl Operation {
+            /// Every operation, classified ones first.
+            pub const ALL: &[Operation] = &[$(Self::$name,)* $(Self::$other,)*];
+
+            /// The operation s3s names `name`; `None` for one the table lacks.
+            #[must_use]
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $(stringify!($name) => Some(Self::$name),)*
+                    $(stringify!($other) => Some(Self::$other),)*
+                    _ => None,
+                }
+            }
+
+            /// The S3 name, as s3s and the audit log spell it.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                    $(Self::$other => stringify!($other),)*
+                }
+            }
+
+            /// Who may call it.
+            #[must_use]
+            pub const fn access(self) -> Access {
+                match self {
+                    $(Self::$name => Access::$access,)*
+                    $(Self::$other => Access::Manage,)*
+                }
+            }
+
+            /// Whether it sends data to the gateway (charged to the write limits) rather
+            /// than reading from it.
+            #[must_use]
+            pub const fn writes(self) -> bool {
+                match self {
+                    $(Self::$name => operations!(@writes $moves),)*
+                    $(Self::$other => operations!(@writes $other_moves),)*
+                }
+            }
+
+            /// What it does under a bucket's topics; `None` for an operation they leave alone.
+            #[must_use]
+            pub const fn topic_action(self) -> Option<TopicAction> {
+                match self {
+                    $(Self::$name => operations!(@topic $topic),)*
+                    $(Self::$other => None,)*
+                }
+            }
+
+            /// Its metrics label: the name of a classified operation, `other` for the rest
+            /// (which s3s answers NotImplemented, but PostObject).
+            #[must_use]
+            pub const fn metric_label(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                    $(Self::$other => "other",)*
+                }
+            }
+        }
+
+        $(impl OperationInput for s3s::dto::$input {
+            const OPERATION: Operation = Operation::$name;
+        })*
+        $(impl OperationInput for s3s::dto::$other_input {
+            const OPERATION: Operation = Operation::$other;
+        })*
+
+        const _: () = {
+            $(assert!(same(concat!(stringify!($name), "Input"), stringify!($input)), concat!(stringify!($input), " is not the input of ", stringify!($name)));)*
+            $(assert!(same(concat!(stringify!($other), "Input"), stringify!($other_input)), concat!(stringify!($other_input), " is not the input of ", stringify!($other)));)*
+        };
+    };
+    (@writes writes) => { true };
+    (@writes reads) => { false };
+    (@topic _) => { None };
+    (@topic $action:ident) => { Some(TopicAction::$action) };
+}
+
+operations! {
+    // Topic `_`: the topics leave the operation alone.
+    classified {
+        // operation(s3s input)                                                  access       moves    topic
+        AbortMultipartUpload(AbortMultipartUploadInput)                       => Write,       writes,  Write;
+        CompleteMultipartUpload(CompleteMultipartUploadInput)                 => Write,       writes,  Write;
+        CopyObject(CopyObjectInput)                                           => Write,       writes,  Write;
+        CreateBucket(CreateBucketInput)                                       => Manage,      writes,  _;
+        CreateMultipartUpload(CreateMultipartUploadInput)                     => Write,       writes,  Write;
+        DeleteBucket(DeleteBucketInput)                                       => Manage,      writes,  _;
+        DeleteObject(DeleteObjectInput)                                       => Write,       writes,  Delete;
+        DeleteObjectTagging(DeleteObjectTaggingInput)                         => Write,       writes,  Write;
+        DeleteObjects(DeleteObjectsInput)                                     => Write,       writes,  _;
+        GetBucketAcl(GetBucketAclInput)                                       => Read,        reads,   _;
+        GetBucketCors(GetBucketCorsInput)                                     => Read,        reads,   _;
+        GetBucketEncryption(GetBucketEncryptionInput)                         => Read,        reads,   _;
+        GetBucketLifecycleConfiguration(GetBucketLifecycleConfigurationInput) => Read,        reads,   _;
+        GetBucketLocation(GetBucketLocationInput)                             => PublicRead,  reads,   _;
+        GetBucketPolicy(GetBucketPolicyInput)                                 => Read,        reads,   _;
+        GetBucketTagging(GetBucketTaggingInput)                               => Read,        reads,   _;
+        GetBucketVersioning(GetBucketVersioningInput)                         => Read,        reads,   _;
+        GetBucketWebsite(GetBucketWebsiteInput)                               => Read,        reads,   _;
+        GetObject(GetObjectInput)                                             => PublicRead,  reads,   Read;
+        GetObjectAcl(GetObjectAclInput)                                       => Read,        reads,   Read;
+        GetObjectAttributes(GetObjectAttributesInput)                         => PublicRead,  reads,   Read;
+        GetObjectTagging(GetObjectTaggingInput)                               => Read,        reads,   Read;
+        GetObjectTorrent(GetObjectTorrentInput)                               => PublicRead,  reads,   Read;
+        HeadBucket(HeadBucketInput)                                           => PublicRead,  reads,   _;
+        HeadObject(HeadObjectInput)                                           => PublicRead,  reads,   Read;
+        ListBuckets(ListBucketsInput)                                         => ListBuckets, reads,   _;
+        ListMultipartUploads(ListMultipartUploadsInput)                       => Read,        reads,   _;
+        ListObjectVersions(ListObjectVersionsInput)                           => Read,        reads,   List;
+        ListObjects(ListObjectsInput)                                         => PublicRead,  reads,   List;
+        ListObjectsV2(ListObjectsV2Input)                                     => PublicRead,  reads,   List;
+        ListParts(ListPartsInput)                                             => Read,        reads,   Write;
+        PutBucketAcl(PutBucketAclInput)                                       => Manage,      writes,  _;
+        PutObject(PutObjectInput)                                             => Write,       writes,  Write;
+        PutObjectAcl(PutObjectAclInput)                                       => Write,       writes,  Write;
+        PutObjectTagging(PutObjectTaggingInput)                               => Write,       writes,  Write;
+        UploadPart(UploadPartInput)                                           => Write,       writes,  Write;
+        UploadPartCopy(UploadPartCopyInput)                                   => Write,       writes,  Write;
+    }
+    // Only an admin passes the access check of these; s3s then answers them 501
+    // NotImplemented, except PostObject (a browser form upload), which it serves as a PutObject.
+    admin_only {
+        CreateBucketMetadataTableConfiguration(CreateBucketMetadataTableConfigurationInput)           => writes;
+        CreateSession(CreateSessionInput)                                                             => writes;
+        DeleteBucketAnalyticsConfiguration(DeleteBucketAnalyticsConfigurationInput)                   => writes;
+        DeleteBucketCors(DeleteBucketCorsInput)                                                       => writes;
+        DeleteBucketEncryption(DeleteBucketEncryptionInput)                                           => writes;
+        DeleteBucketIntelligentTieringConfiguration(DeleteBucketIntelligentTieringConfigurationInput) => writes;
+        DeleteBucketInventoryConfiguration(DeleteBucketInventoryConfigurationInput)                   => writes;
+        DeleteBucketLifecycle(DeleteBucketLifecycleInput)                                             => writes;
+        DeleteBucketMetadataTableConfiguration(DeleteBucketMetadataTableConfigurationInput)           => writes;
+        DeleteBucketMetricsConfiguration(DeleteBucketMetricsConfigurationInput)                       => writes;
+        DeleteBucketOwnershipControls(DeleteBucketOwnershipControlsInput)                             => writes;
+        DeleteBucketPolicy(DeleteBucketPolicyInput)                                                   => writes;
+        DeleteBucketReplication(DeleteBucketReplicationInput)                                         => writes;
+        DeleteBucketTagging(DeleteBucketTaggingInput)                                                 => writes;
+        DeleteBucketWebsite(DeleteBucketWebsiteInput)                                                 => writes;
+        DeletePublicAccessBlock(DeletePublicAccessBlockInput)                                         => writes;
+        GetBucketAccelerateConfiguration(GetBucketAccelerateConfigurationInput)                       => reads;
+        GetBucketAnalyticsConfiguration(GetBucketAnalyticsConfigurationInput)                         => reads;
+        GetBucketIntelligentTieringConfiguration(GetBucketIntelligentTieringConfigurationInput)       => reads;
+        GetBucketInventoryConfiguration(GetBucketInventoryConfigurationInput)                         => reads;
+        GetBucketLogging(GetBucketLoggingInput)                                                       => reads;
+        GetBucketMetadataTableConfiguration(GetBucketMetadataTableConfigurationInput)                 => reads;
+        GetBucketMetricsConfiguration(GetBucketMetricsConfigurationInput)                             => reads;
+        GetBucketNotificationConfiguration(GetBucketNotificationConfigurationInput)                   => reads;
+        GetBucketOwnershipControls(GetBucketOwnershipControlsInput)                                   => reads;
+        GetBucketPolicyStatus(GetBucketPolicyStatusInput)                                             => reads;
+        GetBucketReplication(GetBucketReplicationInput)                                               => reads;
+        GetBucketRequestPayment(GetBucketRequestPaymentInput)                                         => reads;
+        GetObjectLegalHold(GetObjectLegalHoldInput)                                                   => reads;
+        GetObjectLockConfiguration(GetObjectLockConfigurationInput)                                   => reads;
+        GetObjectRetention(GetObjectRetentionInput)                                                   => reads;
+        GetPublicAccessBlock(GetPublicAccessBlockInput)                                               => reads;
+        ListBucketAnalyticsConfigurations(ListBucketAnalyticsConfigurationsInput)                     => reads;
+        ListBucketIntelligentTieringConfigurations(ListBucketIntelligentTieringConfigurationsInput)   => reads;
+        ListBucketInventoryConfigurations(ListBucketInventoryConfigurationsInput)                     => reads;
+        ListBucketMetricsConfigurations(ListBucketMetricsConfigurationsInput)                         => reads;
+        ListDirectoryBuckets(ListDirectoryBucketsInput)                                               => reads;
+        PostObject(PostObjectInput)                                                                   => writes;
+        PutBucketAccelerateConfiguration(PutBucketAccelerateConfigurationInput)                       => writes;
+        PutBucketAnalyticsConfiguration(PutBucketAnalyticsConfigurationInput)                         => writes;
+        PutBucketCors(PutBucketCorsInput)                                                             => writes;
+        PutBucketEncryption(PutBucketEncryptionInput)                                                 => writes;
+        PutBucketIntelligentTieringConfiguration(PutBucketIntelligentTieringConfigurationInput)       => writes;
+        PutBucketInventoryConfiguration(PutBucketInventoryConfigurationInput)                         => writes;
+        PutBucketLifecycleConfiguration(PutBucketLifecycleConfigurationInput)                         => writes;
+        PutBucketLogging(PutBucketLoggingInput)                                                       => writes;
+        PutBucketMetricsConfiguration(PutBucketMetricsConfigurationInput)                             => writes;
+        PutBucketNotificationConfiguration(PutBucketNotificationConfigurationInput)                   => writes;
+        PutBucketOwnershipControls(PutBucketOwnershipControlsInput)                                   => writes;
+        PutBucketPolicy(PutBucketPolicyInput)                                                         => writes;
+        PutBucketReplication(PutBucketReplicationInput)                                               => writes;
+        PutBucketRequestPayment(PutBucketRequestPaymentInput)                                         => writes;
+        PutBucketTagging(PutBucketTaggingInput)                                                       => writes;
+        PutBucketVersioning(PutBucketVersioningInput)                                                 => writes;
+        PutBucketWebsite(PutBucketWebsiteInput)                                                       => writes;
+        PutObjectLegalHold(PutObjectLegalHoldInput)                                                   => writes;
+        PutObjectLockConfiguration(PutObjectLockConfigurationInput)                                   => writes;
+        PutObjectRetention(PutObjectRetentionInput)                                                   => writes;
+        PutPublicAccessBlock(PutPublicAccessBlockInput)                                               => writes;
+        RestoreObject(RestoreObjectInput)                                                             => writes;
+        SelectObjectContent(SelectObjectContentInput)                                                 => reads;
+        WriteGetObjectResponse(WriteGetObjectResponseInput)                                           => writes;
+    }
+}
+
+/// What a request was, as far as the gateway knows when it answers: its metrics label,
+/// and the operation its audit entry names if it is refused unauthenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// An S3 request whose operation the access check identified.
+    S3(Operation),
+    /// `GET /health`.
+    Health,
+    /// `GET /ready`.
+    Ready,
+    /// `GET /metrics`.
+    Metrics,
+    /// The admin API.
+    Admin,
+    /// The proof API.
+    Proofs,
+    /// Refused before its operation was known (by the signature check, mostly).
+    Unidentified,
+}
+
+impl RequestKind {
+    /// The label of its metrics and of its unauthenticated denials in the audit log.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::S3(op) => op.metric_label(),
+            Self::Health => "health",
+            Self::Ready => "ready",
+            Self::Metrics => "metrics",
+            Self::Admin => "admin",
+            Self::Proofs => "proofs",
+            Self::Unidentified => "unauthenticated",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every operation name s3s 0.14.1 routes (the `Operation::name` of each operation in
+    /// its `src/ops/generated.rs`); a newer s3s's operations must be added to the table.
+    const S3S_OPERATIONS: &[&str] = &[
+        "AbortMultipartUpload",
+        "CompleteMultipartUpload",
+        "CopyObject",
+        "CreateBucket",
+        "CreateBucketMetadataTableConfiguration",
+        "CreateMultipartUpload",
+        "CreateSession",
+        "DeleteBucket",
+        "DeleteBucketAnalyticsConfiguration",
+        "DeleteBucketCors",
+        "DeleteBucketEncryption",
+        "DeleteBucketIntelligentTieringConfiguration",
+        "DeleteBucketInventoryConfiguration",
+        "DeleteBucketLifecycle",
+        "DeleteBucketMetadataTableConfiguration",
+        "DeleteBucketMetricsConfiguration",
+        "DeleteBucketOwnershipControls",
+        "DeleteBucketPolicy",
+        "DeleteBucketReplication",
+        "DeleteBucketTagging",
+        "DeleteBucketWebsite",
+        "DeleteObject",
+        "DeleteObjectTagging",
+        "DeleteObjects",
+        "DeletePublicAccessBlock",
+        "GetBucketAccelerateConfiguration",
+        "GetBucketAcl",
+        "GetBucketAnalyticsConfiguration",
+        "GetBucketCors",
+        "GetBucketEncryption",
+        "GetBucketIntelligentTieringConfiguration",
+        "GetBucketInventoryConfiguration",
+        "GetBucketLifecycleConfiguration",
+        "GetBucketLocation",
+        "GetBucketLogging",
+        "GetBucketMetadataTableConfiguration",
+        "GetBucketMetricsConfiguration",
+        "GetBucketNotificationConfiguration",
+        "GetBucketOwnershipControls",
+        "GetBucketPolicy",
+        "GetBucketPolicyStatus",
+        "GetBucketReplication",
+        "GetBucketRequestPayment",
+        "GetBucketTagging",
+        "GetBucketVersioning",
+        "GetBucketWebsite",
+        "GetObject",
+        "GetObjectAcl",
+        "GetObjectAttributes",
+        "GetObjectLegalHold",
+        "GetObjectLockConfiguration",
+        "GetObjectRetention",
+        "GetObjectTagging",
+        "GetObjectTorrent",
+        "GetPublicAccessBlock",
+        "HeadBucket",
+        "HeadObject",
+        "ListBucketAnalyticsConfigurations",
+        "ListBucketIntelligentTieringConfigurations",
+        "ListBucketInventoryConfigurations",
+        "ListBucketMetricsConfigurations",
+        "ListBuckets",
+        "ListDirectoryBuckets",
+        "ListMultipartUploads",
+        "ListObjectVersions",
+        "ListObjects",
+        "ListObjectsV2",
+        "ListParts",
+        "PutBucketAccelerateConfiguration",
+        "PutBucketAcl",
+        "PutBucketAnalyticsConfiguration",
+        "PutBucketCors",
+        "PutBucketEncryption",
+        "PutBucketIntelligentTieringConfiguration",
+        "PutBucketInventoryConfiguration",
+        "PutBucketLifecycleConfiguration",
+        "PutBucketLogging",
+        "PutBucketMetricsConfiguration",
+        "PutBucketNotificationConfiguration",
+        "PutBucketOwnershipControls",
+        "PutBucketPolicy",
+        "PutBucketReplication",
+        "PutBucketRequestPayment",
+        "PutBucketTagging",
+        "PutBucketVersioning",
+        "PutBucketWebsite",
+        "PutObject",
+        "PutObjectAcl",
+        "PutObjectLegalHold",
+        "PutObjectLockConfiguration",
+        "PutObjectRetention",
+        "PutObjectTagging",
+        "PutPublicAccessBlock",
+        "RestoreObject",
+        "SelectObjectContent",
+        "UploadPart",
+        "UploadPartCopy",
+        "WriteGetObjectResponse",
+        "PostObject",
+    ];
+
+    #[test]
+    fn every_s3s_operation_is_in_the_table_and_nothing_else() {
+        for name in S3S_OPERATIONS {
+            assert_eq!(Operation::from_name(name).map(Operation::name), Some(*name), "{name} is not classified");
+        }
+        assert_eq!(Operation::ALL.len(), S3S_OPERATIONS.len(), "the table holds an operation s3s does not route");
+        assert_eq!(Operation::from_name("GetObjects"), None);
+    }
+
+    #[test]
+    fn operations_are_classified() {
+        let access = |name| Operation::from_name(name).map(Operation::access);
+        assert_eq!(access("GetObject"), Some(Access::PublicRead));
+        assert_eq!(access("GetObjectAttributes"), Some(Access::PublicRead));
+        assert_eq!(access("ListMultipartUploads"), Some(Access::Read));
+        assert_eq!(access("CompleteMultipartUpload"), Some(Access::Write));
+        assert_eq!(access("DeleteBucket"), Some(Access::Manage));
+        assert_eq!(access("PutBucketLifecycleConfiguration"), Some(Access::Manage));
+    }
+
+    #[test]
+    fn input_types_name_their_operation() {
+        assert_eq!(<s3s::dto::PutObjectInput as OperationInput>::OPERATION, Operation::PutObject);
+        assert_eq!(<s3s::dto::GetBucketLoggingInput as OperationInput>::OPERATION, Operation::GetBucketLogging);
+    }
+
+    #[test]
+    fn metrics_label_unclassified_operations_other() {
+        assert_eq!(Operation::GetObject.metric_label(), "GetObject");
+        assert_eq!(Operation::PostObject.metric_label(), "other");
+        assert_eq!(RequestKind::S3(Operation::PutBucketLogging).label(), "other");
+        assert_eq!(RequestKind::Unidentified.label(), "unauthenticated");
+    }
+}
