@@ -577,7 +577,7 @@ impl App {
     fn unauthenticated_refusal(&self, source: std::net::IpAddr, request: RequestKind, request_id: &str) {
         self.metrics.unauthenticated_denial();
         self.limiter.charge_failure(source);
-        self.denials.record(self.store.as_ref(), source, request.label(), request_id, crate::audit::now_ns());
+        self.denials.record(self.store.as_ref(), source, request, request_id, crate::audit::now_ns());
     }
 
     /// Bytes the metadata database takes on disk (0 if it cannot tell).

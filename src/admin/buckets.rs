@@ -1,6 +1,7 @@
 //! Buckets: listed, and their visibility or tenant changed.
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult};
+use crate::audit::GatewayOp;
 use crate::meta::Visibility;
 
 use serde::Deserialize;
@@ -27,7 +28,7 @@ impl AdminApi {
         let tenant = s.tenant.unwrap_or_else(|| cur.tenant.clone());
         req.require_admin_of(&cur.tenant)?;
         req.require_admin_of(&tenant)?;
-        let rec = self.store.bucket_update(bucket, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&req.audit("AdminSetBucket", bucket)))?;
+        let rec = self.store.bucket_update(bucket, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&req.audit(GatewayOp::AdminSetBucket, bucket)))?;
         Ok(json!(rec))
     }
 }

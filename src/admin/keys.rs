@@ -2,6 +2,7 @@
 //! disabled and deleted.
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult};
+use crate::audit::GatewayOp;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -47,20 +48,20 @@ impl AdminApi {
     pub(super) fn create_key(&self, req: &AdminRequest<'_>) -> ApiResult {
         let k: NewKeyRequest = req.body()?;
         req.require_admin_of(&k.tenant)?;
-        let created = self.keys.create(&k.tenant, &k.user, Some(&req.audit("AdminCreateKey", &format!("{}/{}", k.tenant, k.user))))?;
+        let created = self.keys.create(&k.tenant, &k.user, Some(&req.audit(GatewayOp::AdminCreateKey, &format!("{}/{}", k.tenant, k.user))))?;
         Ok(json!(created))
     }
 
     pub(super) fn set_key_enabled(&self, req: &AdminRequest<'_>, key: &str, enabled: bool) -> ApiResult {
         self.require_key_admin(req, key)?;
-        let op = if enabled { "AdminEnableKey" } else { "AdminDisableKey" };
+        let op = if enabled { GatewayOp::AdminEnableKey } else { GatewayOp::AdminDisableKey };
         self.keys.set_enabled(key, enabled, Some(&req.audit(op, key)))?;
         Ok(json!({"access_key": key, "enabled": enabled}))
     }
 
     pub(super) fn delete_key(&self, req: &AdminRequest<'_>, key: &str) -> ApiResult {
         self.require_key_admin(req, key)?;
-        self.keys.delete(key, Some(&req.audit("AdminDeleteKey", key)))?;
+        self.keys.delete(key, Some(&req.audit(GatewayOp::AdminDeleteKey, key)))?;
         Ok(json!({"deleted": key}))
     }
 

@@ -1,6 +1,7 @@
 //! Rate limit overrides of a tenant or an access key, and the limits in force.
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
+use crate::audit::GatewayOp;
 use crate::limits::{Rates, Subject};
 
 use serde_json::json;
@@ -39,7 +40,7 @@ impl AdminApi {
         }
         let rates = rates()?;
         let id = s.subject.id();
-        self.store.limits_set(&id, rates.as_ref(), Some(&req.audit("AdminSetLimits", &id)))?;
+        self.store.limits_set(&id, rates.as_ref(), Some(&req.audit(GatewayOp::AdminSetLimits, &id)))?;
         self.limiter.set_override(&s.subject, rates);
         self.limits_view(&s.subject)
     }

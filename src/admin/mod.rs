@@ -51,7 +51,7 @@ mod users;
 
 pub use endpoints::{Action, ENDPOINTS, Endpoint, Who};
 
-use crate::audit::{AuditQuery, RequestContext};
+use crate::audit::{AuditQuery, GatewayOp, Outcome, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::backend::placement::Backends;
 use crate::jobs::Scheduler;
@@ -152,8 +152,8 @@ struct AdminRequest<'a> {
 
 impl AdminRequest<'_> {
     /// The audit entry of a change this request made.
-    fn audit(&self, operation: &str, target: &str) -> AuditEntry {
-        crate::audit::entry_for(self.principal, self.context, operation, "", target, "ok", 0)
+    fn audit(&self, operation: GatewayOp, target: &str) -> AuditEntry {
+        crate::audit::entry_for(self.principal, self.context, operation, "", target, Outcome::Ok, 0)
     }
 
     fn json_body(&self) -> Result<serde_json::Value, ApiError> {
@@ -278,7 +278,7 @@ impl Routes {
         if p.is_anonymous() {
             return;
         }
-        if let Err(e) = self.admin.store.audit_append(&crate::audit::entry_for(p, cx, "Admin", "", path, "denied", 0)) {
+        if let Err(e) = self.admin.store.audit_append(&crate::audit::entry_for(p, cx, GatewayOp::Admin, "", path, Outcome::Denied, 0)) {
             tracing::error!(error = %e, "audit append failed");
         }
     }

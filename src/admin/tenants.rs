@@ -1,6 +1,7 @@
 //! Tenants: listed, created and deleted.
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
+use crate::audit::GatewayOp;
 use crate::meta::{Quota, TenantRecord};
 use crate::names::valid_identity_name;
 
@@ -25,7 +26,7 @@ impl AdminApi {
             return Err(bad("tenant names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
         }
         let rec = TenantRecord { name: t.name, created_ns: crate::audit::now_ns(), quota: Quota::default() };
-        self.store.tenant_create(&rec, Some(&req.audit("AdminCreateTenant", &rec.name)))?;
+        self.store.tenant_create(&rec, Some(&req.audit(GatewayOp::AdminCreateTenant, &rec.name)))?;
         Ok(json!(rec))
     }
 
@@ -34,7 +35,7 @@ impl AdminApi {
         if tenant == crate::auth::ROOT_TENANT {
             return Err(ApiError::Denied);
         }
-        self.store.tenant_delete(tenant, Some(&req.audit("AdminDeleteTenant", tenant)))?;
+        self.store.tenant_delete(tenant, Some(&req.audit(GatewayOp::AdminDeleteTenant, tenant)))?;
         Ok(json!({"deleted": tenant}))
     }
 }

@@ -1,6 +1,7 @@
 //! Topics: rules for key prefixes of a bucket, listed, set and deleted.
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
+use crate::audit::GatewayOp;
 use crate::meta::TopicRule;
 use crate::policy::topics::valid_topic_name;
 
@@ -33,14 +34,14 @@ impl AdminApi {
             o.insert("topic".into(), json!(topic));
         }
         let rule: TopicRule = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
-        self.topics.put(&rule, Some(&req.audit("AdminSetTopic", &format!("{bucket}/{topic}"))))?;
+        self.topics.put(&rule, Some(&req.audit(GatewayOp::AdminSetTopic, &format!("{bucket}/{topic}"))))?;
         Ok(json!(rule))
     }
 
     pub(super) fn delete_topic(&self, req: &AdminRequest<'_>, bucket: &str, topic: &str) -> ApiResult {
         self.require_bucket_admin(req, bucket)?;
         let target = format!("{bucket}/{topic}");
-        self.topics.delete(bucket, topic, Some(&req.audit("AdminDeleteTopic", &target)))?;
+        self.topics.delete(bucket, topic, Some(&req.audit(GatewayOp::AdminDeleteTopic, &target)))?;
         Ok(json!({"deleted": target}))
     }
 

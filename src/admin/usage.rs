@@ -1,6 +1,7 @@
 //! What tenants and their buckets use, and the quotas that bound it.
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult};
+use crate::audit::GatewayOp;
 use crate::meta::{Quota, TenantRecord};
 
 use serde_json::json;
@@ -31,7 +32,7 @@ impl AdminApi {
 
     pub(super) fn set_tenant_quota(&self, req: &AdminRequest<'_>, tenant: &str) -> ApiResult {
         let quota: Quota = req.body()?;
-        let rec = self.store.tenant_set_quota(tenant, quota, Some(&req.audit("AdminSetTenantQuota", tenant)))?;
+        let rec = self.store.tenant_set_quota(tenant, quota, Some(&req.audit(GatewayOp::AdminSetTenantQuota, tenant)))?;
         Ok(json!(rec))
     }
 
@@ -39,7 +40,7 @@ impl AdminApi {
         let cur = self.store.bucket_get(bucket)?.ok_or_else(|| ApiError::no_such("bucket"))?;
         req.require_admin_of(&cur.tenant)?;
         let quota: Quota = req.body()?;
-        let rec = self.store.bucket_set_quota(bucket, quota, Some(&req.audit("AdminSetBucketQuota", bucket)))?;
+        let rec = self.store.bucket_set_quota(bucket, quota, Some(&req.audit(GatewayOp::AdminSetBucketQuota, bucket)))?;
         Ok(json!(rec))
     }
 }

@@ -1,6 +1,7 @@
 //! Users of a tenant: listed, created and deleted (with their keys).
 
 use super::{AdminApi, AdminRequest, ApiResult, bad};
+use crate::audit::GatewayOp;
 use crate::auth::Role;
 use crate::meta::UserRecord;
 use crate::names::valid_identity_name;
@@ -30,13 +31,13 @@ impl AdminApi {
             return Err(bad("user names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
         }
         let rec = UserRecord { tenant: u.tenant, name: u.name, role: u.role, created_ns: crate::audit::now_ns() };
-        self.store.user_create(&rec, Some(&req.audit("AdminCreateUser", &format!("{}/{}", rec.tenant, rec.name))))?;
+        self.store.user_create(&rec, Some(&req.audit(GatewayOp::AdminCreateUser, &format!("{}/{}", rec.tenant, rec.name))))?;
         Ok(json!(rec))
     }
 
     pub(super) fn delete_user(&self, req: &AdminRequest<'_>, tenant: &str, user: &str) -> ApiResult {
         req.require_admin_of(tenant)?;
-        self.keys.delete_user(tenant, user, Some(&req.audit("AdminDeleteUser", &format!("{tenant}/{user}"))))?;
+        self.keys.delete_user(tenant, user, Some(&req.audit(GatewayOp::AdminDeleteUser, &format!("{tenant}/{user}"))))?;
         Ok(json!({"deleted": format!("{tenant}/{user}")}))
     }
 }

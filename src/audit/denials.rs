@@ -4,7 +4,9 @@
 //! (and per flush), carrying the number of refusals it stands for; memory is bounded by
 //! [`MAX_SOURCES`], past which the windows are written out early.
 
+use super::Outcome;
 use crate::meta::{AuditEntry, Store};
+use crate::ops::RequestKind;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -28,9 +30,9 @@ pub struct DenialLog {
 }
 
 impl DenialLog {
-    /// Counts one refused unauthenticated request of `operation` from `source`; writes
+    /// Counts one refused unauthenticated request of `request`'s kind from `source`; writes
     /// the entries of windows it closes.
-    pub fn record(&self, store: &dyn Store, source: IpAddr, operation: &str, request_id: &str, now_ns: i128) {
+    pub fn record(&self, store: &dyn Store, source: IpAddr, request: RequestKind, request_id: &str, now_ns: i128) {
         let minute = now_ns.div_euclid(MINUTE_NS);
         let fresh = || Window {
             minute,
@@ -41,10 +43,10 @@ impl DenialLog {
                 user: String::new(),
                 tenant: String::new(),
                 source: source.to_string(),
-                operation: operation.to_owned(),
+                operation: request.label().to_owned(),
                 bucket: String::new(),
                 key: String::new(),
-                outcome: "denied".to_owned(),
+                outcome: Outcome::Denied.name().to_owned(),
                 bytes: 0,
                 count: 1,
             },
@@ -94,6 +96,9 @@ fn write(store: &dyn Store, entries: &[AuditEntry]) {
 mod tests {
     use super::*;
     use crate::meta::SledStore;
+    use crate::ops::Operation;
+
+    const GET_OBJECT: RequestKind = RequestKind::S3(Operation::GetObject);
 
     fn entries(store: &dyn Store) -> Vec<AuditEntry> {
         store.audit_scan(0, i128::MAX).collect::<Result<_, _>>().unwrap()
@@ -107,12 +112,12 @@ mod tests {
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let t0 = 100 * MINUTE_NS;
         for i in 0..500 {
-            log.record(&store, a, "GetObject", &format!("r{i}"), t0 + i);
+            log.record(&store, a, GET_OBJECT, &format!("r{i}"), t0 + i);
         }
-        log.record(&store, b, "unauthenticated", "rb", t0 + 1);
+        log.record(&store, b, RequestKind::Unidentified, "rb", t0 + 1);
         assert!(entries(&store).is_empty(), "nothing is written within the minute");
         // The next minute's first refusal closes the window.
-        log.record(&store, a, "GetObject", "next", t0 + MINUTE_NS);
+        log.record(&store, a, GET_OBJECT, "next", t0 + MINUTE_NS);
         let written = entries(&store);
         assert_eq!(written.len(), 1);
         assert_eq!((written[0].count, written[0].request_id.as_str(), written[0].outcome.as_str()), (500, "r0", "denied"));
@@ -128,7 +133,7 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         let log = DenialLog::default();
         for i in 0..=MAX_SOURCES as u32 {
-            log.record(&store, IpAddr::from(i.to_be_bytes()), "GetObject", "r", 0);
+            log.record(&store, IpAddr::from(i.to_be_bytes()), GET_OBJECT, "r", 0);
         }
         assert_eq!(entries(&store).len(), MAX_SOURCES);
         assert_eq!(log.windows.lock().unwrap().len(), 1);

@@ -48,9 +48,117 @@ pub fn now_ns() -> i128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
 }
 
+/// Generates [`GatewayOp`], each action named in the log as its variant is.
+macro_rules! gateway_ops {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// What the gateway itself, or its admin API, does or refuses.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum GatewayOp {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl GatewayOp {
+            /// The name the audit log keeps.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+gateway_ops! {
+    /// A request to the admin API, refused.
+    Admin,
+    AdminCreateTenant,
+    AdminDeleteTenant,
+    AdminCreateUser,
+    AdminDeleteUser,
+    AdminCreateKey,
+    AdminEnableKey,
+    AdminDisableKey,
+    AdminDeleteKey,
+    AdminSetBucket,
+    AdminSetTenantQuota,
+    AdminSetBucketQuota,
+    AdminSetLimits,
+    AdminSetTopic,
+    AdminDeleteTopic,
+    /// An abandoned multipart upload aborted by the expiry job.
+    ExpireMultipartUpload,
+    /// An index entry whose bytes are gone, removed by the reconciliation.
+    RepairOrphanEntry,
+    /// An object moved to another storage place.
+    MigrateObject,
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOp {
+    /// An S3 request.
+    S3(Operation),
+    /// A change by the gateway or its admin API.
+    Gateway(GatewayOp),
+}
+
+impl AuditOp {
+    /// The name the audit log keeps: the S3 operation's, or the gateway action's.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::S3(op) => op.name(),
+            Self::Gateway(op) => op.name(),
+        }
+    }
+}
+
+impl From<Operation> for AuditOp {
+    fn from(op: Operation) -> Self {
+        Self::S3(op)
+    }
+}
+
+impl From<GatewayOp> for AuditOp {
+    fn from(op: GatewayOp) -> Self {
+        Self::Gateway(op)
+    }
+}
+
+/// How the request an audit entry records ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Refused by the access check.
+    Denied,
+    /// Refused by the rate limits.
+    Throttled,
+}
+
+impl Outcome {
+    /// The name the audit log keeps (and its queries filter on).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Denied => "denied",
+            Self::Throttled => "throttled",
+        }
+    }
+}
+
 /// An entry for a request by `principal` described by `cx`.
 #[must_use]
-pub fn entry_for(principal: &Principal, cx: Option<&RequestContext>, operation: &str, bucket: &str, key: &str, outcome: &str, bytes: u64) -> AuditEntry {
+pub fn entry_for(
+    principal: &Principal,
+    cx: Option<&RequestContext>,
+    operation: impl Into<AuditOp>,
+    bucket: &str,
+    key: &str,
+    outcome: Outcome,
+    bytes: u64,
+) -> AuditEntry {
     AuditEntry {
         time_ns: now_ns(),
         request_id: cx.map(|c| c.request_id.clone()).unwrap_or_default(),
@@ -58,10 +166,10 @@ pub fn entry_for(principal: &Principal, cx: Option<&RequestContext>, operation: 
         user: principal.user.clone(),
         tenant: principal.tenant.clone(),
         source: cx.map(|c| c.peer.to_string()).unwrap_or_default(),
-        operation: operation.to_owned(),
+        operation: operation.into().name().to_owned(),
         bucket: bucket.to_owned(),
         key: key.to_owned(),
-        outcome: outcome.to_owned(),
+        outcome: outcome.name().to_owned(),
         bytes,
         count: 1,
     }
@@ -69,8 +177,8 @@ pub fn entry_for(principal: &Principal, cx: Option<&RequestContext>, operation: 
 
 /// The entry of a successful state change made by `req`.
 #[must_use]
-pub fn entry<T>(req: &S3Request<T>, operation: &str, bucket: &str, key: &str, bytes: u64) -> AuditEntry {
-    entry_for(&Principal::of(req), req.extensions.get::<RequestContext>(), operation, bucket, key, "ok", bytes)
+pub fn entry<T>(req: &S3Request<T>, operation: Operation, bucket: &str, key: &str, bytes: u64) -> AuditEntry {
+    entry_for(&Principal::of(req), req.extensions.get::<RequestContext>(), operation, bucket, key, Outcome::Ok, bytes)
 }
 
 /// Filters of an audit query.
@@ -95,5 +203,20 @@ impl AuditQuery {
     pub fn matches(&self, e: &AuditEntry) -> bool {
         let eq = |f: &Option<String>, v: &str| f.as_deref().is_none_or(|f| f == v);
         eq(&self.tenant, &e.tenant) && eq(&self.principal, &e.principal) && eq(&self.bucket, &e.bucket) && eq(&self.outcome, &e.outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_operations_and_outcomes_are_stored_as_the_names_the_log_always_had() {
+        let p = Principal::anonymous();
+        let e = entry_for(&p, None, Operation::CompleteMultipartUpload, "b", "k", Outcome::Throttled, 0);
+        assert_eq!((e.operation.as_str(), e.outcome.as_str()), ("CompleteMultipartUpload", "throttled"));
+        let e = entry_for(&p, None, GatewayOp::AdminSetTenantQuota, "", "t", Outcome::Denied, 0);
+        assert_eq!((e.operation.as_str(), e.outcome.as_str()), ("AdminSetTenantQuota", "denied"));
+        assert_eq!((GatewayOp::Admin.name(), GatewayOp::RepairOrphanEntry.name(), Outcome::Ok.name()), ("Admin", "RepairOrphanEntry", "ok"));
     }
 }

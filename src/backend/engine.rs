@@ -208,7 +208,8 @@ pub trait Backend: Send + Sync {
             return Ok(());
         };
         let gateway = crate::auth::Principal::anonymous();
-        let audit = crate::audit::entry_for(&gateway, None, "ExpireMultipartUpload", &upload.bucket, &upload.key, "ok", 0);
+        let audit =
+            crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::ExpireMultipartUpload, &upload.bucket, &upload.key, crate::audit::Outcome::Ok, 0);
         self.abort(&upload, upload_id, &audit).await
     }
 

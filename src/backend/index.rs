@@ -203,7 +203,7 @@ impl Index {
     /// Returns whether it removed it.
     pub async fn remove_orphan(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
         let gateway = crate::auth::Principal::anonymous();
-        let audit = crate::audit::entry_for(&gateway, None, "RepairOrphanEntry", bucket, key, "ok", 0);
+        let audit = crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::RepairOrphanEntry, bucket, key, crate::audit::Outcome::Ok, 0);
         match self.delete(bucket, key, &Precondition::Is(Box::new(rec.clone())), &audit).await {
             Ok(removed) => Ok(removed.is_some()),
             Err(Error::PreconditionFailed) => Ok(false),

@@ -203,7 +203,8 @@ mod tests {
     use crate::meta::{AuditEntry, SledStore};
 
     fn entry(time_ns: i128) -> AuditEntry {
-        let mut e = crate::audit::entry_for(&crate::auth::Principal::anonymous(), None, "PutObject", "b", "k", "ok", 0);
+        let mut e =
+            crate::audit::entry_for(&crate::auth::Principal::anonymous(), None, crate::ops::Operation::PutObject, "b", "k", crate::audit::Outcome::Ok, 0);
         e.time_ns = time_ns;
         e
     }

@@ -4,7 +4,7 @@
 //! allow or deny out. [`Policy`] gathers those facts for each request, attaches the
 //! principal, and records every denial in the audit log.
 
-use crate::audit::{self, RequestContext};
+use crate::audit::{self, Outcome, RequestContext};
 use crate::auth::{KeyStore, Principal, Role};
 pub mod topics;
 
@@ -123,7 +123,7 @@ impl Policy {
         // An anonymous denial is audited by the server with the others of its source
         // address and minute (audit::DenialLog): one entry each would let a flood fill the disk.
         if !p.is_anonymous()
-            && let Err(e) = self.store.audit_append(&audit::entry_for(p, cx, op.name(), bucket, key, "denied", 0))
+            && let Err(e) = self.store.audit_append(&audit::entry_for(p, cx, op, bucket, key, Outcome::Denied, 0))
         {
             tracing::error!(error = %e, "audit append failed");
         }
@@ -255,7 +255,7 @@ impl Policy {
             Err(throttled) => {
                 self.metrics.denied("throttled");
                 tracing::info!(op = op.name(), bucket, principal = %p.access_key, retry_after_ms = throttled.retry_after.as_millis(), "throttled");
-                if let Err(e) = self.store.audit_append(&audit::entry_for(p, Some(cx), op.name(), bucket, key, "throttled", 0)) {
+                if let Err(e) = self.store.audit_append(&audit::entry_for(p, Some(cx), op, bucket, key, Outcome::Throttled, 0)) {
                     tracing::error!(error = %e, "audit append failed");
                 }
                 let mut err = s3s::s3_error!(SlowDown, "Please reduce your request rate.");

@@ -92,7 +92,7 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
         quota: crate::meta::Quota::default(),
         origin: principal.tenant.clone(),
     };
-    let audit = crate::audit::entry(&req, "CreateBucket", &name, "", 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::CreateBucket, &name, "", 0);
     if let Some(existing) = g.store.bucket_create(&record, Some(&audit))? {
         return Err(if existing.tenant == principal.tenant { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
     }
@@ -109,7 +109,7 @@ pub(super) async fn delete_bucket(g: &Gateway, req: S3Request<DeleteBucketInput>
         return Err(Error::BucketNotEmpty);
     }
     backend.remove_bucket(&record).await?;
-    let audit = crate::audit::entry(&req, "DeleteBucket", name, "", 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteBucket, name, "", 0);
     g.store.bucket_delete(name, Some(&audit))?;
     backend.index().sync().await?;
     g.backends.forget(name)?;

@@ -23,7 +23,7 @@ fn source(g: &Gateway, source: &CopySource, bucket: &str) -> Result<(String, Str
 
 pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
     let (source_bucket, source_key) = source(g, &req.input.copy_source, &req.input.bucket)?;
-    let audit = crate::audit::entry(&req, "CopyObject", &req.input.bucket, &req.input.key, 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::CopyObject, &req.input.bucket, &req.input.key, 0);
     let owner = Principal::of(&req).access_key;
     let input = &mut req.input;
     check_key(&input.key)?;
@@ -66,7 +66,7 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
             source_key: &source_key,
             conditions: ReadConditions::from(input),
             range: input.copy_source_range.as_deref(),
-            audit: crate::audit::entry(&req, "UploadPartCopy", &input.bucket, &input.key, 0),
+            audit: crate::audit::entry(&req, crate::ops::Operation::UploadPartCopy, &input.bucket, &input.key, 0),
         })
         .await?;
     Ok(S3Response::new(UploadPartCopyOutput {

@@ -35,7 +35,7 @@ pub(super) async fn create_multipart_upload(
         owner: Principal::of(&req).access_key,
     };
     let id = backend.start_upload(&record, req.input.tagging.as_deref()).await?;
-    let audit = crate::audit::entry(&req, "CreateMultipartUpload", &record.bucket, &record.key, 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);
     g.store.upload_create(&id, &record, Some(&audit))?;
     backend.index().sync().await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -64,7 +64,7 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
         upload_id: &req.input.upload_id,
         number,
         incoming: Incoming { body, length, check },
-        audit: crate::audit::entry(&req, "UploadPart", &req.input.bucket, &req.input.key, 0),
+        audit: crate::audit::entry(&req, crate::ops::Operation::UploadPart, &req.input.bucket, &req.input.key, 0),
     };
     let part = backend.upload_part(part).await?;
     let c = part.checksums;
@@ -83,7 +83,7 @@ pub(super) async fn complete_multipart_upload(
     g: &Gateway,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> Result<S3Response<CompleteMultipartUploadOutput>, Error> {
-    let audit = crate::audit::entry(&req, "CompleteMultipartUpload", &req.input.bucket, &req.input.key, 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::CompleteMultipartUpload, &req.input.bucket, &req.input.key, 0);
     let mut input = req.input;
     let backend = g.backends.of(&input.bucket);
     let requested = input.multipart_upload.take().and_then(|m| m.parts).unwrap_or_default();
@@ -109,7 +109,7 @@ pub(super) async fn complete_multipart_upload(
 }
 
 pub(super) async fn abort_multipart_upload(g: &Gateway, req: S3Request<AbortMultipartUploadInput>) -> Result<S3Response<AbortMultipartUploadOutput>, Error> {
-    let audit = crate::audit::entry(&req, "AbortMultipartUpload", &req.input.bucket, &req.input.key, 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::AbortMultipartUpload, &req.input.bucket, &req.input.key, 0);
     let input = &req.input;
     let backend = g.backends.of(&input.bucket);
     let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;

@@ -30,7 +30,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let body = declared_body(&req.headers, input.body.take());
     let check = BodyCheck::new(&req, expect)?;
     let object = NewObject {
-        audit: crate::audit::entry(&req, "PutObject", &req.input.bucket, &req.input.key, 0),
+        audit: crate::audit::entry(&req, crate::ops::Operation::PutObject, &req.input.bucket, &req.input.key, 0),
         record: new_record(attrs, tags, Principal::of(&req).access_key),
         bucket: req.input.bucket,
         key: req.input.key,
@@ -114,7 +114,7 @@ async fn delete_key(
 }
 
 pub(super) async fn delete_object(g: &Gateway, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
-    let audit = crate::audit::entry(&req, "DeleteObject", &req.input.bucket, &req.input.key, 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteObject, &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
     delete_key(g.backends.of(&input.bucket).as_ref(), &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
@@ -122,7 +122,7 @@ pub(super) async fn delete_object(g: &Gateway, req: S3Request<DeleteObjectInput>
 }
 
 pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
-    let audit = crate::audit::entry(&req, "DeleteObjects", &req.input.bucket, "", 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteObjects, &req.input.bucket, "", 0);
     let input = req.input;
     let backend = g.backends.of(&input.bucket).as_ref();
     backend.index().bucket(&input.bucket)?;

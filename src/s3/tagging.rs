@@ -15,7 +15,7 @@ pub(super) async fn get_object_tagging(g: &Gateway, req: S3Request<GetObjectTagg
 }
 
 pub(super) async fn put_object_tagging(g: &Gateway, req: S3Request<PutObjectTaggingInput>) -> Result<S3Response<PutObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(&req, "PutObjectTagging", &req.input.bucket, &req.input.key, 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::PutObjectTagging, &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect();
     validate_tags(&tags)?;
@@ -24,7 +24,7 @@ pub(super) async fn put_object_tagging(g: &Gateway, req: S3Request<PutObjectTagg
 }
 
 pub(super) async fn delete_object_tagging(g: &Gateway, req: S3Request<DeleteObjectTaggingInput>) -> Result<S3Response<DeleteObjectTaggingOutput>, Error> {
-    let audit = crate::audit::entry(&req, "DeleteObjectTagging", &req.input.bucket, &req.input.key, 0);
+    let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteObjectTagging, &req.input.bucket, &req.input.key, 0);
     let input = &req.input;
     g.backends.of(&input.bucket).set_tags(&input.bucket, &input.key, Vec::new(), &audit).await?;
     Ok(S3Response::with_status(DeleteObjectTaggingOutput::default(), http::StatusCode::NO_CONTENT))

@@ -40,7 +40,7 @@ impl Relocation for LocalBackend {
         }
         let segment = self.blobs.install(pending).await?;
         let gateway = crate::auth::Principal::anonymous();
-        let audit = crate::audit::entry_for(&gateway, None, "MigrateObject", bucket, key, "ok", rec.size);
+        let audit = crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::MigrateObject, bucket, key, crate::audit::Outcome::Ok, rec.size);
         if let Err(e) = self.store.object_relocate(bucket, key, rec, vec![segment.clone()], Some(&audit)) {
             self.blobs.remove([segment.blob.as_str()]);
             return Err(e.into());
