@@ -40,6 +40,7 @@ pub enum TopicAction {
 
 /// The operation an s3s input type is the input of.
 pub trait OperationInput {
+    /// The operation this type is the input of.
     const OPERATION: Operation;
 }
 
@@ -70,8 +71,8 @@ macro_rules! operations {
         /// An S3 operation, as s3s routes it.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Operation {
-            $($name,)*
-            $($other,)*
+            $(#[doc = concat!("`", stringify!($name), "`")] $name,)*
+            $(#[doc = concat!("`", stringify!($other), "` (admin-only)")] $other,)*
         }
 
         impl Operation {

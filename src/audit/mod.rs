@@ -72,19 +72,33 @@ macro_rules! gateway_ops {
 gateway_ops! {
     /// A request to the admin API, refused.
     Admin,
+    /// A tenant created.
     AdminCreateTenant,
+    /// A tenant deleted.
     AdminDeleteTenant,
+    /// A user created.
     AdminCreateUser,
+    /// A user deleted, with its keys.
     AdminDeleteUser,
+    /// An access key created.
     AdminCreateKey,
+    /// An access key enabled.
     AdminEnableKey,
+    /// An access key disabled.
     AdminDisableKey,
+    /// An access key deleted.
     AdminDeleteKey,
+    /// A bucket's owner or visibility changed.
     AdminSetBucket,
+    /// A tenant's quota set.
     AdminSetTenantQuota,
+    /// A bucket's quota set.
     AdminSetBucketQuota,
+    /// Rate limits set for a tenant, a key or an address.
     AdminSetLimits,
+    /// A bucket's topic rule set.
     AdminSetTopic,
+    /// A bucket's topic rule deleted.
     AdminDeleteTopic,
     /// An abandoned multipart upload aborted by the expiry job.
     ExpireMultipartUpload,
@@ -129,6 +143,7 @@ impl From<GatewayOp> for AuditOp {
 /// How the request an audit entry records ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Done.
     Ok,
     /// Refused by the access check.
     Denied,
