@@ -56,12 +56,95 @@ pub struct SledStore {
     limits: Tree,
     settings: Tree,
     group_flush: GroupFlush,
-    /// Serializes the transactions that change an object: they all update their bucket's
-    /// usage counters and their tenant's chain head, so concurrent ones would conflict and
-    /// sled would retry them (re-signing each time) — queueing is cheaper than retrying.
-    /// It guards each tenant's usage (objects, bytes): the sum of its buckets' counters,
-    /// computed at open and kept in step with every commit, for O(1) quota checks.
-    object_writes: std::sync::Mutex<HashMap<String, (u64, u64)>>,
+    writes: TenantWrites,
+}
+
+/// Objects and bytes stored by each tenant (of those hashed to one shard of [`TenantWrites`]).
+type TenantUsage = HashMap<String, (u64, u64)>;
+
+/// How many locks [`TenantWrites`] spreads the tenants over.
+const WRITE_SHARDS: usize = 64;
+
+/// The locks of object writes, one per shard of tenants (by hash of the tenant's name),
+/// so that writes of different tenants do not wait for each other. A tenant's shard lock
+/// guards:
+/// - the tenant's usage (the sum of its buckets' counters, computed at open and kept in
+///   step with every commit, for O(1) quota checks): a quota check and the commit it
+///   admits cannot interleave with another write of the tenant;
+/// - the head of the tenant's proof chain: a manifest is placed after the head (`seq`,
+///   `prev`) and signed under the lock but before the transaction, which only checks that
+///   the head did not move (see [`SealedProof`]);
+/// - the counters of the tenant's buckets, which each object transaction updates.
+///
+/// sled runs every transaction of the process under one global lock: what a transaction
+/// does is kept to reads and inserts of bytes prepared outside it.
+struct TenantWrites {
+    shards: Vec<std::sync::Mutex<TenantUsage>>,
+}
+
+/// The shard locks of some tenants, held.
+struct LockedTenants<'a> {
+    guards: Vec<(usize, std::sync::MutexGuard<'a, TenantUsage>)>,
+}
+
+impl TenantWrites {
+    fn new(usage: TenantUsage) -> Self {
+        let mut shards: Vec<TenantUsage> = (0..WRITE_SHARDS).map(|_| HashMap::new()).collect();
+        for (tenant, u) in usage {
+            shards[Self::shard(&tenant)].insert(tenant, u);
+        }
+        Self { shards: shards.into_iter().map(std::sync::Mutex::new).collect() }
+    }
+
+    fn shard(tenant: &str) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        tenant.hash(&mut h);
+        // The remainder is below WRITE_SHARDS: it fits any usize.
+        usize::try_from(h.finish() % WRITE_SHARDS as u64).unwrap_or_default()
+    }
+
+    /// Locks the shards of `tenants`, in shard order (so two writers locking two tenants
+    /// each cannot deadlock), each shard once.
+    fn lock<'t>(&self, tenants: impl IntoIterator<Item = &'t str>) -> LockedTenants<'_> {
+        let mut shards: Vec<usize> = tenants.into_iter().map(Self::shard).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let guards = shards.into_iter().map(|i| (i, self.shards[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner))).collect();
+        LockedTenants { guards }
+    }
+}
+
+impl LockedTenants<'_> {
+    fn shard_of(&mut self, tenant: &str) -> &mut TenantUsage {
+        let shard = TenantWrites::shard(tenant);
+        let (_, guard) = self.guards.iter_mut().find(|(i, _)| *i == shard).expect("the tenant's shard is locked");
+        guard
+    }
+
+    /// `(objects, bytes)` of a locked tenant.
+    fn usage(&mut self, tenant: &str) -> (u64, u64) {
+        self.shard_of(tenant).get(tenant).copied().unwrap_or_default()
+    }
+
+    /// Applies replacing an object of `old` size by one of `new` size to a locked tenant's usage.
+    fn apply(&mut self, tenant: &str, old: Option<u64>, new: Option<u64>) {
+        let u = self.shard_of(tenant).entry(tenant.to_owned()).or_default();
+        if let Some(size) = old {
+            *u = (u.0.saturating_sub(1), u.1.saturating_sub(size));
+        }
+        if let Some(size) = new {
+            *u = (u.0 + 1, u.1 + size);
+        }
+    }
+
+    /// Moves a bucket's `(objects, bytes)` from one locked tenant's usage to another's.
+    fn transfer(&mut self, from: &str, to: &str, (objects, bytes): (u64, u64)) {
+        let u = self.shard_of(from).entry(from.to_owned()).or_default();
+        *u = (u.0.saturating_sub(objects), u.1.saturating_sub(bytes));
+        let u = self.shard_of(to).entry(to.to_owned()).or_default();
+        *u = (u.0 + objects, u.1 + bytes);
+    }
 }
 
 /// Group commit for [`Store::flush`]: concurrent writers share one `fsync`.
@@ -183,17 +266,6 @@ fn update_usage(
     Ok(())
 }
 
-/// Applies replacing an object of `old` size by one of `new` size to a tenant's usage.
-fn apply_usage(usage: &mut HashMap<String, (u64, u64)>, tenant: &str, old: Option<u64>, new: Option<u64>) {
-    let u = usage.entry(tenant.to_owned()).or_default();
-    if let Some(size) = old {
-        *u = (u.0.saturating_sub(1), u.1.saturating_sub(size));
-    }
-    if let Some(size) = new {
-        *u = (u.0 + 1, u.1 + size);
-    }
-}
-
 fn time_key(ns: i128) -> [u8; 8] {
     u64::try_from(ns.max(0)).unwrap_or(u64::MAX).to_be_bytes()
 }
@@ -217,30 +289,62 @@ fn index_key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-/// Appends a proof draft to its tenant's chain inside a transaction.
+/// The proof index rows of a manifest: its place in its tenant's chain, among the
+/// manifests of its object (`object_n` orders them) and by body digest.
+fn proof_index_rows(m: &Manifest, object_n: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut rows = vec![
+        (index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes().to_vec()),
+        (index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes().to_vec()),
+    ];
+    if !m.sha256.is_empty() {
+        rows.push((index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), Vec::new()));
+    }
+    rows
+}
+
+/// A proof manifest placed after its tenant's chain head and signed, as the bytes its
+/// transaction inserts. Sealed under the tenant's write lock but outside the transaction
+/// (sled's global lock), where the signature, the hash and the JSON would hold up every
+/// writer of the process.
+struct SealedProof {
+    tenant: String,
+    /// The raw head the manifest follows (none: the chain's first).
+    follows: Option<sled::IVec>,
+    head: Vec<u8>,
+    id: String,
+    manifest: Vec<u8>,
+    index_rows: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What one try of an object transaction did.
+enum Attempt<T> {
+    Committed(T),
+    /// What its proof was sealed against changed (the tenant's chain head moved, or the
+    /// object it records the deletion of appeared): nothing was written; seal and try again.
+    Stale,
+}
+
+/// Whether the chain head `sealed` follows is still its tenant's head.
+fn tx_chain_holds(heads: &TransactionalTree, sealed: Option<&SealedProof>) -> std::result::Result<bool, ConflictableTransactionError<Error>> {
+    match sealed {
+        Some(s) => Ok(heads.get(s.tenant.as_bytes())? == s.follows),
+        None => Ok(true),
+    }
+}
+
+/// Appends a sealed proof to its tenant's chain inside a transaction (after
+/// [`tx_chain_holds`]).
 fn tx_proof(
     proofs: &TransactionalTree,
     index: &TransactionalTree,
     heads: &TransactionalTree,
-    draft: Option<&ProofDraft<'_>>,
-    object_n: u64,
+    sealed: Option<&SealedProof>,
 ) -> std::result::Result<(), ConflictableTransactionError<Error>> {
-    let Some(draft) = draft else { return Ok(()) };
-    let mut m = draft.manifest.clone();
-    let head: ChainHead = match heads.get(m.tenant.as_bytes())? {
-        Some(raw) => tx_decode(&raw)?,
-        None => ChainHead::default(),
-    };
-    m.seq = head.seq + 1;
-    m.prev = head.hash;
-    (draft.sign)(&mut m);
-    let next = ChainHead { seq: m.seq, hash: m.hash() };
-    heads.insert(m.tenant.as_bytes(), encode(&next))?;
-    proofs.insert(m.id.as_bytes(), encode(&m))?;
-    index.insert(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes())?;
-    index.insert(index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes())?;
-    if !m.sha256.is_empty() {
-        index.insert(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), &[])?;
+    let Some(s) = sealed else { return Ok(()) };
+    heads.insert(s.tenant.as_bytes(), s.head.as_slice())?;
+    proofs.insert(s.id.as_bytes(), s.manifest.as_slice())?;
+    for (k, v) in &s.index_rows {
+        index.insert(k.as_slice(), v.as_slice())?;
     }
     Ok(())
 }
@@ -319,7 +423,7 @@ impl SledStore {
             limits: db.open_tree("limits")?,
             settings: db.open_tree("settings")?,
             group_flush: GroupFlush::default(),
-            object_writes: std::sync::Mutex::new(HashMap::new()),
+            writes: TenantWrites::new(HashMap::new()),
             db,
         }
         .with_tenant_usage()
@@ -327,23 +431,33 @@ impl SledStore {
 
     /// Sums each tenant's buckets' usage counters (which every object transaction keeps
     /// exact) into the in-memory tenant usage.
-    fn with_tenant_usage(self) -> Result<Self> {
-        let mut usage: HashMap<String, (u64, u64)> = HashMap::new();
+    fn with_tenant_usage(mut self) -> Result<Self> {
+        let mut usage = TenantUsage::new();
         for b in self.bucket_list()? {
             let u = usage.entry(b.tenant).or_default();
             *u = (u.0 + b.objects, u.1 + b.bytes);
         }
-        *self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = usage;
+        self.writes = TenantWrites::new(usage);
         Ok(self)
     }
 
-    fn lock_object_writes(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, u64)>> {
-        self.object_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Reads `bucket` and locks the writes of its owner (and of the tenants `also`). The
+    /// owner may change until the lock is held, so the bucket is read again under it, until
+    /// the two agree.
+    fn lock_bucket_owner(&self, bucket: &str, also: &[&str]) -> Result<(Option<BucketRecord>, LockedTenants<'_>)> {
+        loop {
+            let before = self.bucket_get(bucket)?;
+            let locked = self.writes.lock(before.iter().map(|b| b.tenant.as_str()).chain(also.iter().copied()));
+            let now = self.bucket_get(bucket)?;
+            if now.as_ref().map(|b| &b.tenant) == before.as_ref().map(|b| &b.tenant) {
+                return Ok((now, locked));
+            }
+        }
     }
 
     /// Refuses a write that would take the bucket's tenant past its quota. Called with
-    /// `object_writes` held (`usage`), so usage cannot change before the commit.
-    fn check_tenant_quota(&self, usage: &HashMap<String, (u64, u64)>, bucket: Option<&BucketRecord>, okey: &[u8], new_size: u64) -> Result<()> {
+    /// the tenant locked, so its usage cannot change before the commit.
+    fn check_tenant_quota(&self, locked: &mut LockedTenants<'_>, bucket: Option<&BucketRecord>, okey: &[u8], new_size: u64) -> Result<()> {
         // A missing bucket is reported by the transaction.
         let Some(b) = bucket else { return Ok(()) };
         let Some(t) = self.tenant_get(&b.tenant)? else {
@@ -353,8 +467,27 @@ impl SledStore {
             return Ok(());
         }
         let old: Option<ObjectRecord> = self.objects.get(okey)?.map(|v| decode(&v)).transpose()?;
-        let (objects, bytes) = usage.get(&b.tenant).copied().unwrap_or_default();
+        let (objects, bytes) = locked.usage(&b.tenant);
         t.quota.admits(objects, bytes, old.map(|o| o.size), new_size).map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
+    }
+
+    /// Places `draft` after its tenant's current chain head and signs it (see
+    /// [`SealedProof`]); called with the tenant locked.
+    fn seal(&self, draft: &ProofDraft<'_>, object_n: u64) -> Result<SealedProof> {
+        let follows = self.proof_heads.get(draft.manifest.tenant.as_bytes())?;
+        let head: ChainHead = follows.as_deref().map(decode).transpose()?.unwrap_or_default();
+        let mut m = draft.manifest.clone();
+        m.seq = head.seq + 1;
+        m.prev = head.hash;
+        (draft.sign)(&mut m);
+        Ok(SealedProof {
+            follows,
+            head: encode(&ChainHead { seq: m.seq, hash: m.hash() }),
+            index_rows: proof_index_rows(&m, object_n),
+            manifest: encode(&m),
+            id: m.id,
+            tenant: m.tenant,
+        })
     }
 
     fn part_keys(&self, upload_id: &str) -> Result<Vec<(sled::IVec, PartRecord)>> {
@@ -409,8 +542,8 @@ impl Store for SledStore {
 
     fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
         let row = self.audit_row(audit)?;
-        // A change of owner moves the bucket's usage between tenants.
-        let mut usage = self.lock_object_writes();
+        // A change of owner moves the bucket's usage between tenants: both are locked.
+        let (_, mut locked) = self.lock_bucket_owner(name, &[tenant])?;
         let (rec, old_tenant) = flatten((&self.buckets, &self.tenants, &self.audit).transaction(|(buckets, tenants, audit)| {
             let Some(raw) = buckets.get(name.as_bytes())? else {
                 return abort(Error::NoSuchBucket);
@@ -426,10 +559,7 @@ impl Store for SledStore {
             Ok((rec, old_tenant))
         }))?;
         if old_tenant != rec.tenant {
-            let from = usage.entry(old_tenant).or_default();
-            *from = (from.0.saturating_sub(rec.objects), from.1.saturating_sub(rec.bytes));
-            let to = usage.entry(rec.tenant.clone()).or_default();
-            *to = (to.0 + rec.objects, to.1 + rec.bytes);
+            locked.transfer(&old_tenant, &rec.tenant, (rec.objects, rec.bytes));
         }
         Ok(rec)
     }
@@ -466,7 +596,6 @@ impl Store for SledStore {
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<ObjectRecord>> {
-        let object_n = self.db.generate_id()?;
         let parts = match completes {
             Completes::Upload(id) | Completes::Multipart { upload: id, .. } => self.part_keys(id)?,
             Completes::Nothing | Completes::Pending(_) => Vec::new(),
@@ -484,24 +613,30 @@ impl Store for SledStore {
             _ => None,
         };
         let row = self.audit_row(audit)?;
-        let mut usage = self.lock_object_writes();
-        let bucket_rec = self.bucket_get(bucket)?;
-        self.check_tenant_quota(&usage, bucket_rec.as_ref(), &okey, record.size)?;
-        let old = flatten(
-            (
-                &self.buckets,
-                &self.objects,
-                &self.uploads,
-                &self.upload_keys,
-                &self.parts,
-                &self.completed,
-                &self.pending,
-                &self.audit,
-                &self.proofs,
-                &self.proof_index,
-                &self.proof_heads,
-            )
-                .transaction(|(buckets, objects, uploads, upload_keys, parts_tree, completed, pending, audit, proofs, index, heads)| {
+        let trees = (
+            &self.buckets,
+            &self.objects,
+            &self.uploads,
+            &self.upload_keys,
+            &self.parts,
+            &self.completed,
+            &self.pending,
+            &self.audit,
+            &self.proofs,
+            &self.proof_index,
+            &self.proof_heads,
+        );
+        let (bucket_rec, mut locked) = self.lock_bucket_owner(bucket, &[])?;
+        self.check_tenant_quota(&mut locked, bucket_rec.as_ref(), &okey, record.size)?;
+        loop {
+            // Taken under the lock, so that the order of an object's manifests is the order of its commits.
+            let object_n = self.db.generate_id()?;
+            let sealed = proof.map(|draft| self.seal(draft, object_n)).transpose()?;
+            let attempt =
+                flatten(trees.transaction(|(buckets, objects, uploads, upload_keys, parts_tree, completed, pending, audit, proofs, index, heads)| {
+                    if !tx_chain_holds(heads, sealed.as_ref())? {
+                        return Ok(Attempt::Stale);
+                    }
                     let old: Option<ObjectRecord> = match objects.get(&okey)? {
                         Some(raw) => Some(tx_decode(&raw)?),
                         None => None,
@@ -531,14 +666,15 @@ impl Store for SledStore {
                     update_usage(buckets, bucket, old.as_ref(), Some(record))?;
                     objects.insert(okey.as_slice(), value.as_slice())?;
                     tx_audit(audit, row.as_ref())?;
-                    tx_proof(proofs, index, heads, proof, object_n)?;
-                    Ok(old)
-                }),
-        )?;
-        if let Some(b) = bucket_rec {
-            apply_usage(&mut usage, &b.tenant, old.as_ref().map(|o| o.size), Some(record.size));
+                    tx_proof(proofs, index, heads, sealed.as_ref())?;
+                    Ok(Attempt::Committed(old))
+                }))?;
+            let Attempt::Committed(old) = attempt else { continue };
+            if let Some(b) = bucket_rec {
+                locked.apply(&b.tenant, old.as_ref().map(|o| o.size), Some(record.size));
+            }
+            return Ok(old);
         }
-        Ok(old)
     }
 
     fn object_delete(
@@ -551,35 +687,49 @@ impl Store for SledStore {
     ) -> Result<Option<ObjectRecord>> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
-        let object_n = self.db.generate_id()?;
         let trees = (&self.buckets, &self.objects, &self.completed, &self.audit, &self.proofs, &self.proof_index, &self.proof_heads);
-        let mut usage = self.lock_object_writes();
-        let bucket_rec = self.bucket_get(bucket)?;
-        let old = flatten(trees.transaction(|(buckets, objects, completed, audit, proofs, index, heads)| {
-            tx_audit(audit, row.as_ref())?;
-            let Some(raw) = objects.get(okey.as_slice())? else {
-                if buckets.get(bucket.as_bytes())?.is_none() {
-                    return abort(Error::NoSuchBucket);
-                }
-                return match precondition.check(None) {
-                    Ok(()) => Ok(None),
-                    Err(e) => abort(e),
-                };
+        let (bucket_rec, mut locked) = self.lock_bucket_owner(bucket, &[])?;
+        loop {
+            let object_n = self.db.generate_id()?;
+            // A deletion is proved only if there is something to delete: no signature for the rest.
+            let sealed = match proof {
+                Some(draft) if self.objects.contains_key(okey.as_slice())? => Some(self.seal(draft, object_n)?),
+                _ => None,
             };
-            let old: ObjectRecord = tx_decode(&raw)?;
-            if let Err(e) = precondition.check(Some(&old)) {
-                return abort(e);
+            let attempt = flatten(trees.transaction(|(buckets, objects, completed, audit, proofs, index, heads)| {
+                if !tx_chain_holds(heads, sealed.as_ref())? {
+                    return Ok(Attempt::Stale);
+                }
+                let Some(raw) = objects.get(okey.as_slice())? else {
+                    tx_audit(audit, row.as_ref())?;
+                    if buckets.get(bucket.as_bytes())?.is_none() {
+                        return abort(Error::NoSuchBucket);
+                    }
+                    return match precondition.check(None) {
+                        Ok(()) => Ok(Attempt::Committed(None)),
+                        Err(e) => abort(e),
+                    };
+                };
+                if proof.is_some() && sealed.is_none() {
+                    return Ok(Attempt::Stale);
+                }
+                tx_audit(audit, row.as_ref())?;
+                let old: ObjectRecord = tx_decode(&raw)?;
+                if let Err(e) = precondition.check(Some(&old)) {
+                    return abort(e);
+                }
+                objects.remove(okey.as_slice())?;
+                completed.remove(okey.as_slice())?;
+                update_usage(buckets, bucket, Some(&old), None)?;
+                tx_proof(proofs, index, heads, sealed.as_ref())?;
+                Ok(Attempt::Committed(Some(old)))
+            }))?;
+            let Attempt::Committed(old) = attempt else { continue };
+            if let (Some(b), Some(o)) = (&bucket_rec, &old) {
+                locked.apply(&b.tenant, Some(o.size), None);
             }
-            objects.remove(okey.as_slice())?;
-            completed.remove(okey.as_slice())?;
-            update_usage(buckets, bucket, Some(&old), None)?;
-            tx_proof(proofs, index, heads, proof, object_n)?;
-            Ok(Some(old))
-        }))?;
-        if let (Some(b), Some(o)) = (&bucket_rec, &old) {
-            apply_usage(&mut usage, &b.tenant, Some(o.size), None);
+            return Ok(old);
         }
-        Ok(old)
     }
 
     fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()> {
@@ -752,7 +902,7 @@ impl Store for SledStore {
     }
 
     fn tenant_usage(&self, name: &str) -> Result<(u64, u64)> {
-        Ok(self.lock_object_writes().get(name).copied().unwrap_or_default())
+        Ok(self.writes.lock([name]).usage(name))
     }
 
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
@@ -1086,10 +1236,8 @@ impl Store for SledStore {
         for m in manifests {
             let object_n = self.db.generate_id()?;
             self.proofs.insert(m.id.as_bytes(), encode(m))?;
-            self.proof_index.insert(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes())?;
-            self.proof_index.insert(index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes())?;
-            if !m.sha256.is_empty() {
-                self.proof_index.insert(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), &[])?;
+            for (k, v) in proof_index_rows(m, object_n) {
+                self.proof_index.insert(k, v)?;
             }
             let ahead = self.proof_head(&m.tenant)?.is_none_or(|h| h.seq < m.seq);
             if ahead {
@@ -1236,6 +1384,80 @@ mod tests {
         drop(s);
         let reopened = SledStore::open(dir.path()).unwrap();
         assert_eq!(reopened.object_scan("b", "", None).count(), 64 * 8);
+    }
+
+    fn draft(op: &str, tenant: &str, bucket: &str, key: &str) -> Manifest {
+        Manifest {
+            v: 1,
+            id: format!("{op} {bucket}/{key}"),
+            op: op.into(),
+            tenant: tenant.into(),
+            bucket: bucket.into(),
+            key: key.into(),
+            size: 1,
+            sha256: String::new(),
+            etag: String::new(),
+            content_type: String::new(),
+            principal: String::new(),
+            created: String::new(),
+            seq: 0,
+            prev: String::new(),
+            key_id: String::new(),
+            sig: String::new(),
+        }
+    }
+
+    /// Writers of two tenants commit at once while a bucket changes owner back and forth:
+    /// each tenant's chain stays one linear chain and each tenant's usage stays the sum of
+    /// its buckets' counters.
+    #[test]
+    fn concurrent_writers_keep_chains_linear_and_usage_exact() {
+        let (_d, s) = store();
+        for t in ["t1", "t2"] {
+            let tenant = TenantRecord { name: t.into(), created_ns: 0, quota: Quota::default() };
+            s.tenant_create(&tenant, None).unwrap();
+            s.bucket_create(&BucketRecord { tenant: t.into(), ..bucket(&format!("b-{t}")) }, None).unwrap();
+        }
+        s.bucket_create(&BucketRecord { tenant: "t1".into(), ..bucket("moving") }, None).unwrap();
+        let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
+        std::thread::scope(|scope| {
+            for writer in 0..6 {
+                let s = &s;
+                scope.spawn(move || {
+                    let b = ["b-t1", "b-t2", "moving"][writer % 3];
+                    for i in 0..20 {
+                        let key = format!("k{writer}-{i}");
+                        let tenant = s.bucket_get(b).unwrap().unwrap().tenant;
+                        let proof = ProofDraft { manifest: draft("put", &tenant, b, &key), sign: &sign };
+                        s.object_commit(b, &key, &object(&key, 3), &Precondition::None, Completes::Nothing, None, Some(&proof)).unwrap();
+                        if i % 2 == 1 {
+                            s.object_delete(b, &key, &Precondition::None, None, Some(&ProofDraft { manifest: draft("delete", &tenant, b, &key), sign: &sign }))
+                                .unwrap();
+                        }
+                    }
+                });
+            }
+            scope.spawn(|| {
+                for i in 0..40 {
+                    s.bucket_update("moving", ["t1", "t2"][i % 2], Visibility::Private, None).unwrap();
+                }
+            });
+        });
+        for t in ["t1", "t2"] {
+            let chain: Vec<Manifest> = s.proof_chain(t, 1).map(Result::unwrap).collect();
+            for (n, pair) in chain.windows(2).enumerate() {
+                assert_eq!((pair[0].seq, pair[1].seq), (n as u64 + 1, n as u64 + 2), "{t}");
+                assert_eq!(pair[1].prev, pair[0].hash(), "{t} at {}", pair[1].seq);
+                assert_eq!(pair[1].sig, format!("signed {}", pair[1].seq));
+            }
+            let head = s.proof_head(t).unwrap().unwrap();
+            assert_eq!((head.seq, head.hash.as_str()), (chain.len() as u64, chain.last().unwrap().hash().as_str()));
+            let (objects, bytes) = s.bucket_list().unwrap().iter().filter(|b| b.tenant == t).fold((0, 0), |(o, b), r| (o + r.objects, b + r.bytes));
+            assert_eq!(s.tenant_usage(t).unwrap(), (objects, bytes), "{t}");
+        }
+        let total: u64 = ["t1", "t2"].iter().map(|t| s.proof_head(t).unwrap().unwrap().seq).sum();
+        assert_eq!(total, 6 * (20 + 10));
+        assert_eq!(s.bucket_list().unwrap().iter().map(|b| b.objects).sum::<u64>(), 6 * 10);
     }
 
     #[test]
