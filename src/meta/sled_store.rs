@@ -19,7 +19,7 @@
 //! - `proof_keys`: key id → public key (base64)
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
 //! - `topics`:   bucket `0x00` topic → [`TopicRule`]
-//! - `limits`:   subject (`tenant:T`, `key:K`) → [`crate::limits::Rates`]
+//! - `limits`:   subject (`tenant:T`, `key:K`) → [`Rates`]
 //! - `pending`:  id → [`PendingWrite`] (writes a backend has not answered yet)
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
@@ -1119,7 +1119,7 @@ impl Store for SledStore {
                 let before = before.and_then(|s| checkpoints.remove(&s));
                 let after = checkpoints.remove(&(last.seq + 1));
                 let mut cp = Checkpoint {
-                    v: crate::proof::manifest::VERSION,
+                    v: MANIFEST_VERSION,
                     tenant: tenant.clone(),
                     first_seq: before.as_ref().map_or(first.seq, |c| c.first_seq),
                     last_seq: after.as_ref().map_or(last.seq, |c| c.last_seq),
@@ -1180,7 +1180,7 @@ impl Store for SledStore {
         self.topics.iter().values().map(|v| decode(&v?)).collect()
     }
 
-    fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>> {
+    fn limits_all(&self) -> Result<Vec<(String, Rates)>> {
         self.limits
             .iter()
             .map(|r| {
@@ -1190,7 +1190,7 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()> {
+    fn limits_set(&self, subject: &str, rates: Option<&Rates>, audit: Option<&AuditEntry>) -> Result<()> {
         let row = self.audit_row(audit)?;
         let value = rates.map(encode);
         flatten((&self.limits, &self.audit).transaction(|(limits, audit)| {
