@@ -16,8 +16,12 @@
 //!   one file per operation group.
 //! - [`backend`]: the narrow `Backend` engine contract and its engines ([`backend::local`],
 //!   [`backend::upstream`]), with the object index they commit to.
-//! - [`proof`]: digests computed while bodies stream.
-//! - [`meta`]: the metadata store trait and its sled implementation (the only sled user).
+//! - [`limits`]: rate limits (GCRA) and byte metering; its stored overrides are `meta`'s [`meta::Rates`].
+//! - [`proof`]: digests computed while bodies stream; drafting, signing and verifying proof
+//!   manifests (the records themselves, [`meta::Manifest`], are `meta`'s).
+//! - [`meta`]: the records, the metadata store trait and its sled implementation (the only
+//!   sled user), one file per record family under `meta/sled_store/`. It imports neither
+//!   `proof` nor `limits`.
 //! - [`obs`]: logging, metrics, `/health`, `/ready`.
 //! - [`jobs`]: the background job scheduler and its workers.
 //! - [`migrate`]: `tollgate migrate`, copying objects between backends.

@@ -10,6 +10,17 @@ use crate::proof::Prover;
 
 use std::sync::Arc;
 
+/// Runs a metadata transaction where it may block: sled's transactions wait on one lock
+/// shared by the whole process (and on its I/O), which on a tokio worker would hold up
+/// every other task queued there. On a multi-threaded runtime the worker hands its tasks
+/// to another thread first; elsewhere (a current-thread runtime, or none) it runs in place.
+fn off_worker<T>(transaction: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(transaction),
+        _ => transaction(),
+    }
+}
+
 /// The object index every engine commits to, over the metadata store.
 pub struct Index {
     /// The metadata store holding the records (shared with the rest of the gateway).
@@ -168,7 +179,7 @@ impl Index {
         }
         let sign = |m: &mut Manifest| self.sign(m);
         let proof = draft.map(|manifest| ProofDraft { manifest, sign: &sign });
-        let old = self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), proof.as_ref())?;
+        let old = off_worker(|| self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), proof.as_ref()))?;
         Ok((record, old))
     }
 
@@ -191,7 +202,7 @@ impl Index {
             }),
             sign: &sign,
         });
-        let old = self.store.object_delete(bucket, key, precondition, Some(audit), proof.as_ref())?;
+        let old = off_worker(|| self.store.object_delete(bucket, key, precondition, Some(audit), proof.as_ref()))?;
         if old.is_some() {
             self.sync().await?;
         }

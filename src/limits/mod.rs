@@ -28,35 +28,8 @@ use governor::{Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
+pub use crate::meta::Rates;
 use crate::meta::Store;
-
-/// Per-second limits of one subject; 0 means unlimited. Each allows a burst of one
-/// second's worth.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Rates {
-    /// GET, HEAD and list requests per second.
-    pub read_requests: u32,
-    /// Every other request per second.
-    pub write_requests: u32,
-    /// Response body bytes per second of reads.
-    pub read_bytes: u64,
-    /// Request body bytes per second of writes.
-    pub write_bytes: u64,
-}
-
-impl Rates {
-    fn get(&self, kind: Kind) -> u64 {
-        match kind {
-            Kind::ReadRequests => u64::from(self.read_requests),
-            Kind::WriteRequests => u64::from(self.write_requests),
-            Kind::ReadBytes => self.read_bytes,
-            Kind::WriteBytes => self.write_bytes,
-            // Not a rate of a subject's: configured for every address alike.
-            Kind::Failures => 0,
-        }
-    }
-}
 
 /// Which way a request moves data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,6 +46,20 @@ enum Kind {
     WriteBytes = 3,
     /// Refused unauthenticated requests of a source address.
     Failures = 4,
+}
+
+impl Kind {
+    /// This kind's limit in `rates`.
+    fn limit_in(self, rates: &Rates) -> u64 {
+        match self {
+            Self::ReadRequests => u64::from(rates.read_requests),
+            Self::WriteRequests => u64::from(rates.write_requests),
+            Self::ReadBytes => rates.read_bytes,
+            Self::WriteBytes => rates.write_bytes,
+            // Not a rate of a subject's: configured for every address alike.
+            Self::Failures => 0,
+        }
+    }
 }
 
 impl Class {
@@ -290,13 +277,13 @@ impl Limiter {
                 (s, r)
             })
             .collect();
-        if rates.iter().all(|(_, r)| r.get(class.requests()) == 0 && r.get(class.bytes()) == 0) {
+        if rates.iter().all(|(_, r)| class.requests().limit_in(r) == 0 && class.bytes().limit_in(r) == 0) {
             return Ok(admission);
         }
         let now = self.clock.now();
         let mut table = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         for (subject, r) in &rates {
-            let rate = r.get(class.requests());
+            let rate = class.requests().limit_in(r);
             if rate == 0 {
                 continue;
             }
@@ -316,7 +303,7 @@ impl Limiter {
             }
         }
         for (subject, r) in &rates {
-            let rate = r.get(class.bytes());
+            let rate = class.bytes().limit_in(r);
             if rate > 0 {
                 let gcra = self.bucket(&mut table, subject, class.bytes(), rate, now);
                 admission.bytes.push(ByteBucket { gcra, clock: self.clock.clone(), burst: burst(rate).get() });

@@ -3,9 +3,11 @@
 //! Only this module knows the store is sled ([`SledStore`]); everything else sees the
 //! trait and the records, so a store can be swapped without touching the S3 layer.
 
+mod chain;
 mod records;
 mod sled_store;
 
+pub use chain::*;
 pub use records::*;
 pub use sled_store::SledStore;
 
@@ -100,22 +102,12 @@ impl Precondition {
     }
 }
 
-pub use crate::proof::manifest::{Checkpoint, Manifest};
-
 /// A proof manifest to record with a change. The store fills in its place in the
-/// tenant's chain (`seq`, `prev`) inside the transaction, then `sign` signs it, so
+/// tenant's chain (`seq`, `prev`) under the tenant's write lock, then `sign` signs it, so
 /// concurrent writers of one tenant always form one linear chain.
 pub struct ProofDraft<'a> {
     pub manifest: Manifest,
     pub sign: &'a (dyn Fn(&mut Manifest) + Sync),
-}
-
-/// The head of a tenant's proof chain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ChainHead {
-    pub seq: u64,
-    /// Hash of the manifest at `seq`.
-    pub hash: String,
 }
 
 /// What an object commit finishes, removed in the same transaction.
@@ -274,9 +266,9 @@ pub trait Store: Send + Sync + 'static {
     fn topic_list(&self) -> Result<Vec<TopicRule>>;
 
     /// Stored rate-limit overrides: subject id (`tenant:T`, `key:K`) → rates.
-    fn limits_all(&self) -> Result<Vec<(String, crate::limits::Rates)>>;
+    fn limits_all(&self) -> Result<Vec<(String, Rates)>>;
     /// Sets (or with `None` removes) the override of a subject.
-    fn limits_set(&self, subject: &str, rates: Option<&crate::limits::Rates>, audit: Option<&AuditEntry>) -> Result<()>;
+    fn limits_set(&self, subject: &str, rates: Option<&Rates>, audit: Option<&AuditEntry>) -> Result<()>;
 
     /// A small named value of the gateway's own (such as how far the metadata mirror got).
     fn setting_get(&self, name: &str) -> Result<Option<String>>;

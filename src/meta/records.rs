@@ -365,6 +365,21 @@ pub struct TopicRule {
     pub content_types: Vec<String>,
 }
 
+/// Per-second limits of one subject; 0 means unlimited. Each allows a burst of one
+/// second's worth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rates {
+    /// GET, HEAD and list requests per second.
+    pub read_requests: u32,
+    /// Every other request per second.
+    pub write_requests: u32,
+    /// Response body bytes per second of reads.
+    pub read_bytes: u64,
+    /// Request body bytes per second of writes.
+    pub write_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

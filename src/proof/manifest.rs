@@ -3,43 +3,11 @@
 //! public key (`tollgate proof verify`).
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
-/// Manifest format version.
-pub const VERSION: u32 = 1;
-
-/// The record of one stored (or deleted) object version.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Manifest {
-    pub v: u32,
-    /// 128-bit random, base32 (lower case, no padding).
-    pub id: String,
-    /// `put` or `delete`.
-    pub op: String,
-    pub tenant: String,
-    pub bucket: String,
-    pub key: String,
-    pub size: u64,
-    /// Lower-case hex SHA-256 of the full body (empty for deletes).
-    pub sha256: String,
-    pub etag: String,
-    pub content_type: String,
-    /// Access key id of the writer.
-    pub principal: String,
-    /// RFC 3339, UTC.
-    pub created: String,
-    /// Position in the tenant's chain, from 1.
-    pub seq: u64,
-    /// Hex SHA-256 of the previous manifest of the tenant (canonical JSON, signature
-    /// included); empty for the first.
-    pub prev: String,
-    pub key_id: String,
-    /// Base64 Ed25519 signature of the canonical JSON without `sig`.
-    #[serde(default)]
-    pub sig: String,
-}
+pub use crate::meta::{Checkpoint, MANIFEST_VERSION as VERSION, Manifest};
 
 /// Errors of manifest checks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,26 +101,6 @@ fn check_signature(key: &VerifyingKey, sig_b64: &str, bytes: &str) -> Result<(),
     key.verify(bytes.as_bytes(), &sig).map_err(|_| VerifyError::BadSignature)
 }
 
-/// Stands in for a run of pruned manifests `first_seq..=last_seq` of a tenant's chain, so
-/// the chain stays verifiable across the gap: the manifest before the run hashes to
-/// `first_prev`, the one after it has `prev == last_hash`. Signed like a manifest.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Checkpoint {
-    pub v: u32,
-    pub tenant: String,
-    pub first_seq: u64,
-    pub last_seq: u64,
-    /// `prev` of the manifest at `first_seq`.
-    pub first_prev: String,
-    /// Hash of the manifest at `last_seq`.
-    pub last_hash: String,
-    /// RFC 3339, UTC: when the run was pruned.
-    pub created: String,
-    pub key_id: String,
-    #[serde(default)]
-    pub sig: String,
-}
-
 impl Checkpoint {
     /// Sets `key_id` and `sig`.
     pub fn sign(&mut self, key: &SigningKey) {
@@ -165,72 +113,7 @@ impl Checkpoint {
     }
 }
 
-/// A manifest's fields in the canonical (sorted) order, so that serializing it gives the
-/// canonical JSON directly: signing and chaining each take it on the path of every write,
-/// where building a [`Value`] and sorting its keys cost several times as much.
-#[derive(Serialize)]
-struct SortedManifest<'a> {
-    bucket: &'a str,
-    content_type: &'a str,
-    created: &'a str,
-    etag: &'a str,
-    id: &'a str,
-    key: &'a str,
-    key_id: &'a str,
-    op: &'a str,
-    prev: &'a str,
-    principal: &'a str,
-    seq: u64,
-    sha256: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sig: Option<&'a str>,
-    size: u64,
-    tenant: &'a str,
-    v: u32,
-}
-
 impl Manifest {
-    fn sorted(&self, with_sig: bool) -> String {
-        let m = SortedManifest {
-            bucket: &self.bucket,
-            content_type: &self.content_type,
-            created: &self.created,
-            etag: &self.etag,
-            id: &self.id,
-            key: &self.key,
-            key_id: &self.key_id,
-            op: &self.op,
-            prev: &self.prev,
-            principal: &self.principal,
-            seq: self.seq,
-            sha256: &self.sha256,
-            sig: with_sig.then_some(self.sig.as_str()),
-            size: self.size,
-            tenant: &self.tenant,
-            v: self.v,
-        };
-        // Plain strings and integers: serializing them cannot fail.
-        serde_json::to_string(&m).unwrap_or_default()
-    }
-
-    /// The canonical JSON that is signed: every field but `sig`.
-    #[must_use]
-    pub fn signed_bytes(&self) -> String {
-        self.sorted(false)
-    }
-
-    /// The canonical JSON of the whole manifest (what the next one's `prev` hashes).
-    #[must_use]
-    pub fn canonical_json(&self) -> String {
-        self.sorted(true)
-    }
-
-    /// Hex SHA-256 of [`Manifest::canonical_json`].
-    #[must_use]
-    pub fn hash(&self) -> String {
-        hex(sha2::Sha256::digest(self.canonical_json().as_bytes()))
-    }
-
     /// Sets `key_id` and `sig`.
     pub fn sign(&mut self, key: &SigningKey) {
         self.key_id = key_id(&key.verifying_key());

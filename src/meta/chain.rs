@@ -1,0 +1,135 @@
+//! The records of the proof chains: manifests and checkpoints, and the canonical JSON and
+//! hash that link a tenant's manifests into a chain (the store keeps each chain's head).
+//! Signing and verifying them is the `proof` module's.
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+/// Manifest format version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// The record of one stored (or deleted) object version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub v: u32,
+    /// 128-bit random, base32 (lower case, no padding).
+    pub id: String,
+    /// `put` or `delete`.
+    pub op: String,
+    pub tenant: String,
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the full body (empty for deletes).
+    pub sha256: String,
+    pub etag: String,
+    pub content_type: String,
+    /// Access key id of the writer.
+    pub principal: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    /// Position in the tenant's chain, from 1.
+    pub seq: u64,
+    /// Hex SHA-256 of the previous manifest of the tenant (canonical JSON, signature
+    /// included); empty for the first.
+    pub prev: String,
+    pub key_id: String,
+    /// Base64 Ed25519 signature of the canonical JSON without `sig`.
+    #[serde(default)]
+    pub sig: String,
+}
+
+/// A manifest's fields in the canonical (sorted) order, so that serializing it gives the
+/// canonical JSON directly: signing and chaining each take it on the path of every write,
+/// where building a [`Value`] and sorting its keys cost several times as much.
+#[derive(Serialize)]
+struct SortedManifest<'a> {
+    bucket: &'a str,
+    content_type: &'a str,
+    created: &'a str,
+    etag: &'a str,
+    id: &'a str,
+    key: &'a str,
+    key_id: &'a str,
+    op: &'a str,
+    prev: &'a str,
+    principal: &'a str,
+    seq: u64,
+    sha256: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sig: Option<&'a str>,
+    size: u64,
+    tenant: &'a str,
+    v: u32,
+}
+
+impl Manifest {
+    fn sorted(&self, with_sig: bool) -> String {
+        let m = SortedManifest {
+            bucket: &self.bucket,
+            content_type: &self.content_type,
+            created: &self.created,
+            etag: &self.etag,
+            id: &self.id,
+            key: &self.key,
+            key_id: &self.key_id,
+            op: &self.op,
+            prev: &self.prev,
+            principal: &self.principal,
+            seq: self.seq,
+            sha256: &self.sha256,
+            sig: with_sig.then_some(self.sig.as_str()),
+            size: self.size,
+            tenant: &self.tenant,
+            v: self.v,
+        };
+        // Plain strings and integers: serializing them cannot fail.
+        serde_json::to_string(&m).unwrap_or_default()
+    }
+
+    /// The canonical JSON that is signed: every field but `sig`.
+    #[must_use]
+    pub fn signed_bytes(&self) -> String {
+        self.sorted(false)
+    }
+
+    /// The canonical JSON of the whole manifest (what the next one's `prev` hashes).
+    #[must_use]
+    pub fn canonical_json(&self) -> String {
+        self.sorted(true)
+    }
+
+    /// Hex SHA-256 of [`Manifest::canonical_json`].
+    #[must_use]
+    pub fn hash(&self) -> String {
+        hex_simd::encode_to_string(sha2::Sha256::digest(self.canonical_json().as_bytes()), hex_simd::AsciiCase::Lower)
+    }
+}
+
+/// Stands in for a run of pruned manifests `first_seq..=last_seq` of a tenant's chain, so
+/// the chain stays verifiable across the gap: the manifest before the run hashes to
+/// `first_prev`, the one after it has `prev == last_hash`. Signed like a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub v: u32,
+    pub tenant: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// `prev` of the manifest at `first_seq`.
+    pub first_prev: String,
+    /// Hash of the manifest at `last_seq`.
+    pub last_hash: String,
+    /// RFC 3339, UTC: when the run was pruned.
+    pub created: String,
+    pub key_id: String,
+    #[serde(default)]
+    pub sig: String,
+}
+
+/// The head of a tenant's proof chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    pub seq: u64,
+    /// Hash of the manifest at `seq`.
+    pub hash: String,
+}

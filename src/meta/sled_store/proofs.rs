@@ -1,0 +1,247 @@
+//! Proof manifests, each tenant's chain and its checkpoints, and the signing keys' public halves.
+
+use super::*;
+
+pub(super) fn index_key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = vec![kind];
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The proof index rows of a manifest: its place in its tenant's chain, among the
+/// manifests of its object (`object_n` orders them) and by body digest.
+pub(super) fn proof_index_rows(m: &Manifest, object_n: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut rows = vec![
+        (index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]), m.id.as_bytes().to_vec()),
+        (index_key(b'o', &[m.bucket.as_bytes(), m.key.as_bytes(), &object_n.to_be_bytes()]), m.id.as_bytes().to_vec()),
+    ];
+    if !m.sha256.is_empty() {
+        rows.push((index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), Vec::new()));
+    }
+    rows
+}
+
+/// A proof manifest placed after its tenant's chain head and signed, as the bytes its
+/// transaction inserts. Sealed under the tenant's write lock but outside the transaction
+/// (sled's global lock), where the signature, the hash and the JSON would hold up every
+/// writer of the process.
+pub(super) struct SealedProof {
+    tenant: String,
+    /// The raw head the manifest follows (none: the chain's first).
+    follows: Option<sled::IVec>,
+    head: Vec<u8>,
+    id: String,
+    manifest: Vec<u8>,
+    index_rows: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Whether the chain head `sealed` follows is still its tenant's head.
+pub(super) fn tx_chain_holds(heads: &TransactionalTree, sealed: Option<&SealedProof>) -> std::result::Result<bool, ConflictableTransactionError<Error>> {
+    match sealed {
+        Some(s) => Ok(heads.get(s.tenant.as_bytes())? == s.follows),
+        None => Ok(true),
+    }
+}
+
+/// Appends a sealed proof to its tenant's chain inside a transaction (after
+/// [`tx_chain_holds`]).
+pub(super) fn tx_proof(
+    proofs: &TransactionalTree,
+    index: &TransactionalTree,
+    heads: &TransactionalTree,
+    sealed: Option<&SealedProof>,
+) -> std::result::Result<(), ConflictableTransactionError<Error>> {
+    let Some(s) = sealed else { return Ok(()) };
+    heads.insert(s.tenant.as_bytes(), s.head.as_slice())?;
+    proofs.insert(s.id.as_bytes(), s.manifest.as_slice())?;
+    for (k, v) in &s.index_rows {
+        index.insert(k.as_slice(), v.as_slice())?;
+    }
+    Ok(())
+}
+
+impl SledStore {
+    pub(super) fn proofs_of_ids(&self, ids: impl Iterator<Item = sled::Result<sled::IVec>>) -> Result<Vec<Manifest>> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(raw) = self.proofs.get(id?)? {
+                out.push(decode(&raw)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Places `draft` after its tenant's current chain head and signs it (see
+    /// [`SealedProof`]); called with the tenant locked.
+    pub(super) fn seal(&self, draft: &ProofDraft<'_>, object_n: u64) -> Result<SealedProof> {
+        let follows = self.proof_heads.get(draft.manifest.tenant.as_bytes())?;
+        let head: ChainHead = follows.as_deref().map(decode).transpose()?.unwrap_or_default();
+        let mut m = draft.manifest.clone();
+        m.seq = head.seq + 1;
+        m.prev = head.hash;
+        (draft.sign)(&mut m);
+        Ok(SealedProof {
+            follows,
+            head: encode(&ChainHead { seq: m.seq, hash: m.hash() }),
+            index_rows: proof_index_rows(&m, object_n),
+            manifest: encode(&m),
+            id: m.id,
+            tenant: m.tenant,
+        })
+    }
+}
+
+impl SledStore {
+    pub(super) fn proof_get(&self, id: &str) -> Result<Option<Manifest>> {
+        self.proofs.get(id)?.map(|v| decode(&v)).transpose()
+    }
+
+    pub(super) fn proof_of_object(&self, bucket: &str, key: &str) -> Result<Vec<Manifest>> {
+        let mut prefix = index_key(b'o', &[bucket.as_bytes(), key.as_bytes()]);
+        prefix.push(0);
+        // A key containing NUL could share the prefix: keep exact matches only.
+        let mut found = self.proofs_of_ids(self.proof_index.scan_prefix(prefix).values())?;
+        found.retain(|m| m.bucket == bucket && m.key == key);
+        Ok(found)
+    }
+
+    pub(super) fn proof_by_sha256(&self, sha256: &str) -> Result<Vec<Manifest>> {
+        let mut prefix = index_key(b's', &[sha256.as_bytes()]);
+        prefix.push(0);
+        let strip = prefix.len();
+        let ids = self.proof_index.scan_prefix(prefix).keys().map(move |k| k.map(|k| sled::IVec::from(&k[strip..])));
+        self.proofs_of_ids(ids)
+    }
+
+    pub(super) fn proof_chain<'a>(&'a self, tenant: &str, from_seq: u64) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a> {
+        let mut prefix = index_key(b'c', &[tenant.as_bytes()]);
+        prefix.push(0);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&from_seq.to_be_bytes());
+        Box::new(self.proof_index.range(start..).take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))).map(move |r| {
+            let (_, id) = r?;
+            let raw = self.proofs.get(&id)?.ok_or_else(|| Error::Corrupt("chain names a missing manifest".into()))?;
+            decode(&raw)
+        }))
+    }
+
+    pub(super) fn proof_head(&self, tenant: &str) -> Result<Option<ChainHead>> {
+        self.proof_heads.get(tenant)?.map(|v| decode(&v)).transpose()
+    }
+
+    pub(super) fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()> {
+        self.proof_keys.insert(key_id, public_key.as_bytes())?;
+        Ok(())
+    }
+
+    pub(super) fn proof_keys(&self) -> Result<Vec<(String, String)>> {
+        self.proof_keys
+            .iter()
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
+            })
+            .collect()
+    }
+
+    pub(super) fn proof_checkpoints(&self, tenant: &str) -> Result<Vec<Checkpoint>> {
+        self.proof_checkpoints.scan_prefix(index_key(b'k', &[tenant.as_bytes(), &[]])).values().map(|v| decode(&v?)).collect()
+    }
+
+    pub(super) fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64> {
+        // Every manifest by object, with its by-object index key, oldest first.
+        let mut objects: HashMap<(String, String), Vec<(sled::IVec, Manifest)>> = HashMap::new();
+        for r in self.proof_index.scan_prefix([b'o']) {
+            let (k, id) = r?;
+            let Some(raw) = self.proofs.get(&id)? else {
+                continue;
+            };
+            let m: Manifest = decode(&raw)?;
+            objects.entry((m.bucket.clone(), m.key.clone())).or_default().push((k, m));
+        }
+        // What goes, per tenant and seq.
+        let mut doomed: BTreeMap<String, BTreeMap<u64, (sled::IVec, Manifest)>> = BTreeMap::new();
+        for versions in objects.into_values() {
+            if versions.last().is_some_and(|(_, m)| m.op == "delete" && expired(m)) {
+                for (k, m) in versions {
+                    doomed.entry(m.tenant.clone()).or_default().insert(m.seq, (k, m));
+                }
+            }
+        }
+        let mut removed = 0u64;
+        for (tenant, seqs) in doomed {
+            let mut checkpoints: BTreeMap<u64, Checkpoint> = self.proof_checkpoints(&tenant)?.into_iter().map(|c| (c.first_seq, c)).collect();
+            let mut runs: Vec<Vec<(sled::IVec, Manifest)>> = Vec::new();
+            for (seq, entry) in seqs {
+                match runs.last_mut() {
+                    Some(run) if run.last().is_some_and(|(_, m)| m.seq + 1 == seq) => run.push(entry),
+                    _ => runs.push(vec![entry]),
+                }
+            }
+            for run in runs {
+                let (first, last) = (&run[0].1, &run[run.len() - 1].1);
+                let before = checkpoints.values().find(|c| c.last_seq + 1 == first.seq).map(|c| c.first_seq);
+                let before = before.and_then(|s| checkpoints.remove(&s));
+                let after = checkpoints.remove(&(last.seq + 1));
+                let mut cp = Checkpoint {
+                    v: MANIFEST_VERSION,
+                    tenant: tenant.clone(),
+                    first_seq: before.as_ref().map_or(first.seq, |c| c.first_seq),
+                    last_seq: after.as_ref().map_or(last.seq, |c| c.last_seq),
+                    first_prev: before.as_ref().map_or_else(|| first.prev.clone(), |c| c.first_prev.clone()),
+                    last_hash: after.as_ref().map_or_else(|| last.hash(), |c| c.last_hash.clone()),
+                    created: String::new(),
+                    key_id: String::new(),
+                    sig: String::new(),
+                };
+                sign(&mut cp);
+                let cp_key = |seq: u64| index_key(b'k', &[tenant.as_bytes(), &seq.to_be_bytes()]);
+                let replaced: Vec<Vec<u8>> = before.iter().chain(after.iter()).map(|c| cp_key(c.first_seq)).collect();
+                let value = encode(&cp);
+                flatten((&self.proofs, &self.proof_index, &self.proof_checkpoints).transaction(|(proofs, index, cps)| {
+                    for (object_key, m) in &run {
+                        proofs.remove(m.id.as_bytes())?;
+                        index.remove(object_key)?;
+                        index.remove(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]))?;
+                        if !m.sha256.is_empty() {
+                            index.remove(index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]))?;
+                        }
+                    }
+                    for k in &replaced {
+                        cps.remove(k.as_slice())?;
+                    }
+                    cps.insert(cp_key(cp.first_seq), value.as_slice())?;
+                    Ok(())
+                }))?;
+                removed += run.len() as u64;
+                checkpoints.insert(cp.first_seq, cp);
+            }
+        }
+        Ok(removed)
+    }
+
+    pub(super) fn proof_import(&self, manifests: &[Manifest]) -> Result<()> {
+        for m in manifests {
+            let object_n = self.db.generate_id()?;
+            self.proofs.insert(m.id.as_bytes(), encode(m))?;
+            for (k, v) in proof_index_rows(m, object_n) {
+                self.proof_index.insert(k, v)?;
+            }
+            let ahead = self.proof_head(&m.tenant)?.is_none_or(|h| h.seq < m.seq);
+            if ahead {
+                self.proof_heads.insert(m.tenant.as_bytes(), encode(&ChainHead { seq: m.seq, hash: m.hash() }))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn checkpoint_import(&self, c: &Checkpoint) -> Result<()> {
+        self.proof_checkpoints.insert(index_key(b'k', &[c.tenant.as_bytes(), &c.first_seq.to_be_bytes()]), encode(c))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,310 @@
+//! Tests of the sled store, across families.
+
+use super::*;
+
+fn store() -> (tempfile::TempDir, SledStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(dir.path()).unwrap();
+    (dir, s)
+}
+
+#[test]
+fn a_store_reopens_after_a_close_and_waits_for_a_held_lock_before_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..30 {
+        let s = SledStore::open(dir.path()).unwrap_or_else(|e| panic!("open {i}: {e}"));
+        s.setting_put("n", &i.to_string()).unwrap();
+        s.db.flush().unwrap();
+    }
+    let held = SledStore::open(dir.path()).unwrap();
+    let started = std::time::Instant::now();
+    let e = SledStore::open(dir.path()).err().expect("a second open while the first lives fails");
+    assert!(e.to_string().contains("lock"), "{e}");
+    assert!(started.elapsed() >= LOCK_WAIT, "{:?}", started.elapsed());
+    drop(held);
+}
+
+fn bucket(name: &str) -> BucketRecord {
+    BucketRecord {
+        name: name.into(),
+        created_ns: 0,
+        tenant: "t".into(),
+        objects: 0,
+        bytes: 0,
+        visibility: Visibility::Private,
+        quota: Quota::default(),
+        origin: String::new(),
+    }
+}
+
+fn object(etag: &str, size: u64) -> ObjectRecord {
+    ObjectRecord {
+        size,
+        etag: etag.into(),
+        last_modified_ns: 0,
+        segments: vec![Segment { blob: format!("blob-{etag}"), size }],
+        multipart: false,
+        attrs: ObjectAttrs::default(),
+        checksums: Checksums::default(),
+        tags: vec![],
+        owner: String::new(),
+        sha256: String::new(),
+        proof_id: String::new(),
+        checksum_type: None,
+        parts: Vec::new(),
+    }
+}
+
+#[test]
+fn a_full_disk_under_sled_is_told_apart() {
+    let full = Error::from(sled::Error::Io(std::io::Error::from_raw_os_error(28)));
+    assert!(matches!(full, Error::StorageFull(_)), "{full:?}");
+    let other = Error::from(sled::Error::Io(std::io::Error::from_raw_os_error(5)));
+    assert!(matches!(other, Error::Storage(_)), "{other:?}");
+}
+
+#[test]
+fn commit_checks_preconditions_and_keeps_usage_exact() {
+    let (_d, s) = store();
+    assert_eq!(s.bucket_create(&bucket("b"), None).unwrap(), None);
+    assert!(s.bucket_create(&bucket("b"), None).unwrap().is_some());
+    s.object_commit("b", "k", &object("e1", 10), &Precondition::Absent, Completes::Nothing, None, None).unwrap();
+    assert!(matches!(s.object_commit("b", "k", &object("e2", 5), &Precondition::Absent, Completes::Nothing, None, None), Err(Error::PreconditionFailed)));
+    assert!(matches!(
+        s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("zz".into()), Completes::Nothing, None, None),
+        Err(Error::PreconditionFailed)
+    ));
+    let old = s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), Completes::Nothing, None, None).unwrap();
+    assert_eq!(old.unwrap().etag, "e1");
+    let b = s.bucket_get("b").unwrap().unwrap();
+    assert_eq!((b.objects, b.bytes), (1, 5));
+    assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
+    // A repair holding a stale record must not remove what replaced it.
+    let stale = Precondition::Is(Box::new(object("e1", 10)));
+    assert!(matches!(s.object_delete("b", "k", &stale, None, None), Err(Error::PreconditionFailed)));
+    let current = Precondition::Is(Box::new(s.object_get("b", "k").unwrap().unwrap()));
+    assert!(s.object_delete("b", "k", &current, None, None).unwrap().is_some());
+    assert!(matches!(s.object_delete("b", "k", &current, None, None), Err(Error::PreconditionFailed)));
+    s.object_commit("b", "k", &object("e2", 5), &Precondition::None, Completes::Nothing, None, None).unwrap();
+    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
+    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_none());
+    let b = s.bucket_get("b").unwrap().unwrap();
+    assert_eq!((b.objects, b.bytes), (0, 0));
+    s.bucket_delete("b", None).unwrap();
+    assert!(matches!(s.object_commit("b", "k", &object("e3", 1), &Precondition::None, Completes::Nothing, None, None), Err(Error::NoSuchBucket)));
+}
+
+/// Concurrent committers on a multi-threaded runtime all get their flush; commits and
+/// flushes interleaving must never wedge (sled's own `flush_async` did, under load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_and_flushes_complete() {
+    let (dir, s) = store();
+    let s = std::sync::Arc::new(s);
+    s.bucket_create(&bucket("b"), None).unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for j in 0..8 {
+                    let key = format!("k{i}-{j}");
+                    s.object_commit("b", &key, &object(&key, 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
+                    s.flush().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let all = futures::future::join_all(tasks);
+    for r in tokio::time::timeout(std::time::Duration::from_secs(60), all).await.expect("commits wedged") {
+        r.unwrap();
+    }
+    assert_eq!(s.bucket_get("b").unwrap().unwrap().objects, 64 * 8);
+    drop(s);
+    let reopened = SledStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.object_scan("b", "", None).count(), 64 * 8);
+}
+
+fn draft(op: &str, tenant: &str, bucket: &str, key: &str) -> Manifest {
+    Manifest {
+        v: 1,
+        id: format!("{op} {bucket}/{key}"),
+        op: op.into(),
+        tenant: tenant.into(),
+        bucket: bucket.into(),
+        key: key.into(),
+        size: 1,
+        sha256: String::new(),
+        etag: String::new(),
+        content_type: String::new(),
+        principal: String::new(),
+        created: String::new(),
+        seq: 0,
+        prev: String::new(),
+        key_id: String::new(),
+        sig: String::new(),
+    }
+}
+
+/// Writers of two tenants commit at once while a bucket changes owner back and forth:
+/// each tenant's chain stays one linear chain and each tenant's usage stays the sum of
+/// its buckets' counters.
+#[test]
+fn concurrent_writers_keep_chains_linear_and_usage_exact() {
+    let (_d, s) = store();
+    for t in ["t1", "t2"] {
+        let tenant = TenantRecord { name: t.into(), created_ns: 0, quota: Quota::default() };
+        s.tenant_create(&tenant, None).unwrap();
+        s.bucket_create(&BucketRecord { tenant: t.into(), ..bucket(&format!("b-{t}")) }, None).unwrap();
+    }
+    s.bucket_create(&BucketRecord { tenant: "t1".into(), ..bucket("moving") }, None).unwrap();
+    let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
+    std::thread::scope(|scope| {
+        for writer in 0..6 {
+            let s = &s;
+            scope.spawn(move || {
+                let b = ["b-t1", "b-t2", "moving"][writer % 3];
+                for i in 0..20 {
+                    let key = format!("k{writer}-{i}");
+                    let tenant = s.bucket_get(b).unwrap().unwrap().tenant;
+                    let proof = ProofDraft { manifest: draft("put", &tenant, b, &key), sign: &sign };
+                    s.object_commit(b, &key, &object(&key, 3), &Precondition::None, Completes::Nothing, None, Some(&proof)).unwrap();
+                    if i % 2 == 1 {
+                        s.object_delete(b, &key, &Precondition::None, None, Some(&ProofDraft { manifest: draft("delete", &tenant, b, &key), sign: &sign }))
+                            .unwrap();
+                    }
+                }
+            });
+        }
+        scope.spawn(|| {
+            for i in 0..40 {
+                s.bucket_update("moving", ["t1", "t2"][i % 2], Visibility::Private, None).unwrap();
+            }
+        });
+    });
+    for t in ["t1", "t2"] {
+        let chain: Vec<Manifest> = s.proof_chain(t, 1).map(Result::unwrap).collect();
+        for (n, pair) in chain.windows(2).enumerate() {
+            assert_eq!((pair[0].seq, pair[1].seq), (n as u64 + 1, n as u64 + 2), "{t}");
+            assert_eq!(pair[1].prev, pair[0].hash(), "{t} at {}", pair[1].seq);
+            assert_eq!(pair[1].sig, format!("signed {}", pair[1].seq));
+        }
+        let head = s.proof_head(t).unwrap().unwrap();
+        assert_eq!((head.seq, head.hash.as_str()), (chain.len() as u64, chain.last().unwrap().hash().as_str()));
+        let (objects, bytes) = s.bucket_list().unwrap().iter().filter(|b| b.tenant == t).fold((0, 0), |(o, b), r| (o + r.objects, b + r.bytes));
+        assert_eq!(s.tenant_usage(t).unwrap(), (objects, bytes), "{t}");
+    }
+    let total: u64 = ["t1", "t2"].iter().map(|t| s.proof_head(t).unwrap().unwrap().seq).sum();
+    assert_eq!(total, 6 * (20 + 10));
+    assert_eq!(s.bucket_list().unwrap().iter().map(|b| b.objects).sum::<u64>(), 6 * 10);
+}
+
+#[test]
+fn scan_is_ordered_and_bounded_by_bucket_and_prefix() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("a"), None).unwrap();
+    s.bucket_create(&bucket("ab"), None).unwrap();
+    for k in ["x/2", "x/1", "y", "x/10", ""] {
+        if !k.is_empty() {
+            s.object_commit("a", k, &object(k, 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
+        }
+    }
+    s.object_commit("ab", "x/0", &object("o", 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
+    let keys: Vec<String> = s.object_scan("a", "x/", None).map(|r| r.unwrap().0).collect();
+    assert_eq!(keys, ["x/1", "x/10", "x/2"]);
+    let keys: Vec<String> = s.object_scan("a", "", Some("x/10")).map(|r| r.unwrap().0).collect();
+    assert_eq!(keys, ["x/10", "x/2", "y"]);
+}
+
+#[test]
+fn completing_an_upload_removes_it_with_its_parts() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    let up = UploadRecord {
+        bucket: "b".into(),
+        key: "k".into(),
+        initiated_ns: 0,
+        attrs: ObjectAttrs::default(),
+        tags: vec![],
+        checksum_algorithm: None,
+        checksum_type: None,
+        owner: String::new(),
+    };
+    s.upload_create("u1", &up, None).unwrap();
+    let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default() };
+    assert!(s.part_put("u1", &part, None).unwrap().is_none());
+    assert_eq!(s.upload_list("b").unwrap().len(), 1);
+    assert!(s.referenced_blobs().unwrap().contains("p1"));
+    assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
+    s.object_commit("b", "k", &object("m", 3), &Precondition::None, Completes::Upload("u1"), None, None).unwrap();
+    assert!(s.upload_get("u1").unwrap().is_none());
+    assert!(s.part_list("u1").unwrap().is_empty());
+    assert!(s.upload_list("b").unwrap().is_empty());
+    assert!(matches!(s.object_commit("b", "k", &object("m", 3), &Precondition::None, Completes::Upload("u1"), None, None), Err(Error::NoSuchUpload)));
+}
+
+#[test]
+fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    let up = UploadRecord {
+        bucket: "b".into(),
+        key: "k".into(),
+        initiated_ns: 0,
+        attrs: ObjectAttrs::default(),
+        tags: vec![],
+        checksum_algorithm: None,
+        checksum_type: None,
+        owner: String::new(),
+    };
+    let complete = |id: &str| {
+        s.upload_create(id, &up, None).unwrap();
+        let rec = ObjectRecord { multipart: true, last_modified_ns: 7, proof_id: format!("p-{id}"), ..object(id, 3) };
+        s.object_commit("b", "k", &rec, &Precondition::None, Completes::Multipart { upload: id, parts: "digest" }, None, None).unwrap();
+        rec
+    };
+    let rec = complete("u1");
+    let done = s.completed_get("b", "k").unwrap().unwrap();
+    assert_eq!((done.upload_id.as_str(), done.parts.as_str(), done.etag.as_str(), done.proof_id.as_str()), ("u1", "digest", "u1", "p-u1"));
+    assert!(done.made(&rec));
+    assert!(!done.made(&ObjectRecord { last_modified_ns: 8, ..rec }));
+    // Another completion of the key replaces it; any other write removes it.
+    complete("u2");
+    assert_eq!(s.completed_get("b", "k").unwrap().unwrap().upload_id, "u2");
+    s.object_commit("b", "k", &object("e", 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
+    assert!(s.completed_get("b", "k").unwrap().is_none());
+    complete("u3");
+    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
+    assert!(s.completed_get("b", "k").unwrap().is_none());
+    s.bucket_delete("b", None).unwrap();
+}
+
+#[test]
+fn a_pending_write_is_listed_until_its_commit_or_removal() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    let audit = AuditEntry {
+        time_ns: 1,
+        request_id: "r".into(),
+        principal: "p".into(),
+        user: String::new(),
+        tenant: "t".into(),
+        source: String::new(),
+        operation: "PutObject".into(),
+        bucket: "b".into(),
+        key: "k".into(),
+        outcome: "ok".into(),
+        bytes: 3,
+        count: 1,
+    };
+    let write = PendingWrite { bucket: "b".into(), key: "k".into(), record: object("", 3), audit };
+    s.pending_put("w1", &write).unwrap();
+    s.pending_put("w2", &PendingWrite { key: "k2".into(), ..write.clone() }).unwrap();
+    assert_eq!(s.pending_list().unwrap(), vec![("w1".to_owned(), write.clone()), ("w2".to_owned(), PendingWrite { key: "k2".into(), ..write })]);
+    // The commit removes its pending write in the same transaction.
+    s.object_commit("b", "k", &object("e", 3), &Precondition::None, Completes::Pending("w1"), None, None).unwrap();
+    assert_eq!(s.pending_list().unwrap().len(), 1);
+    assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e");
+    s.pending_remove("w2").unwrap();
+    s.pending_remove("w2").unwrap();
+    assert!(s.pending_list().unwrap().is_empty());
+    assert!(s.object_get("b", "k2").unwrap().is_none());
+}
