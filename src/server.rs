@@ -2,7 +2,6 @@
 //! front (s3s) and the operational endpoints, and shuts down gracefully.
 
 use crate::admin::{AdminApi, AdminParts, Routes, proofs::ProofApi};
-use crate::audit::RequestContext;
 use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Backend;
 use crate::backend::local::{LocalBackend, LocalOptions};
@@ -19,6 +18,7 @@ use crate::ops::RequestKind;
 use crate::policy::Policy;
 use crate::policy::topics::Topics;
 use crate::proof::Prover;
+use crate::request::RequestContext;
 use crate::s3::Gateway;
 
 use std::convert::Infallible;
@@ -85,7 +85,7 @@ impl App {
         let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
             store.tenant_create(
-                &TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::audit::now_ns(), quota: crate::meta::Quota::default() },
+                &TenantRecord { name: auth::ROOT_TENANT.into(), created_ns: crate::clock::now_ns(), quota: crate::meta::Quota::default() },
                 None,
             )?;
         }
@@ -592,7 +592,7 @@ async fn flush_denials(app: Arc<App>, mut stopped: tokio::sync::watch::Receiver<
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                app.denials.flush(app.store.as_ref(), crate::audit::now_ns(), false);
+                app.denials.flush(app.store.as_ref(), crate::clock::now_ns(), false);
             }
             _ = stopped.changed() => return,
         }
@@ -655,7 +655,7 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
     };
     tokio::join!(requests_done, jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs)));
     let _ = denial_flusher.await;
-    app.denials.flush(app.store.as_ref(), crate::audit::now_ns(), true);
+    app.denials.flush(app.store.as_ref(), crate::clock::now_ns(), true);
     // Last, so that it has the proofs and audit entries of every request served.
     match app.backends.mirror_metadata(false).await {
         Ok(Some(r)) => tracing::info!(manifests = r.manifests, audit_entries = r.audit_entries, "final metadata mirror pass"),

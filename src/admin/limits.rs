@@ -50,7 +50,7 @@ impl AdminApi {
         match kind {
             "tenant" => {
                 self.store.tenant_get(name)?.ok_or_else(|| ApiError::no_such("tenant"))?;
-                Ok(LimitSubject { subject: Subject::Tenant(name.to_owned()), tenant: name.to_owned(), may_change: p.root })
+                Ok(LimitSubject { subject: Subject::Tenant(name.to_owned()), tenant: name.to_owned(), may_change: p.is_root() })
             }
             "key" => {
                 // Another tenant's key is answered as one that does not exist.

@@ -51,7 +51,7 @@ mod users;
 
 pub use endpoints::{Action, ENDPOINTS, Endpoint, Who};
 
-use crate::audit::{AuditQuery, GatewayOp, Outcome, RequestContext};
+use crate::audit::{AuditQuery, GatewayOp, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::backend::placement::Backends;
 use crate::jobs::Scheduler;
@@ -59,6 +59,7 @@ use crate::limits::Limiter;
 use crate::meta::{self, AuditEntry, Store};
 use crate::policy::topics::Topics;
 use crate::proof::Prover;
+use crate::request::RequestContext;
 
 use std::sync::Arc;
 
@@ -174,8 +175,8 @@ impl AdminRequest<'_> {
     fn tenant_scope(&self) -> Result<Option<String>, ApiError> {
         match &self.filters.tenant {
             Some(t) => self.require_admin_of(t).map(|()| Some(t.clone())),
-            None if self.principal.root => Ok(None),
-            None => Ok(Some(self.principal.tenant.clone())),
+            None if self.principal.is_root() => Ok(None),
+            None => Ok(Some(self.principal.tenant().to_owned())),
         }
     }
 }
@@ -219,7 +220,7 @@ impl AdminApi {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let filters = serde_urlencoded::from_str(query).map_err(|e| bad(format!("invalid query: {e}")))?;
         let action = Action::parse(method.as_str(), &segments).ok_or_else(|| ApiError::NotFound(format!("no admin endpoint {method} {PREFIX}{path}")))?;
-        if action.endpoint().who == Who::Root && !p.root {
+        if action.endpoint().who == Who::Root && !p.is_root() {
             return Err(ApiError::Denied);
         }
         let req = AdminRequest { principal: p, context: cx, filters, query, body };
@@ -312,7 +313,7 @@ impl S3Route for Routes {
             self.proofs.handle(&p, &req.method, &path, &query, req.input).await
         } else {
             let path = req.uri.path().trim_start_matches(PREFIX).to_owned();
-            if !p.root && (p.is_anonymous() || p.role != Role::Admin) {
+            if !p.is_root() && p.identity().is_none_or(|i| i.role != Role::Admin) {
                 self.audit_denial(&p, cx.as_ref(), &path);
                 return Err(s3s::s3_error!(AccessDenied, "the admin API needs an admin or root key"));
             }

@@ -4,49 +4,16 @@
 use crate::auth::Principal;
 use crate::meta::AuditEntry;
 use crate::ops::Operation;
-
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::request::RequestContext;
 
 mod denials;
 
 pub use denials::DenialLog;
 
+/// The clock audit entries are stamped with.
+pub use crate::clock::now_ns;
+
 use s3s::S3Request;
-
-/// Per-request facts the server attaches to every request (as an HTTP extension).
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    pub request_id: String,
-    pub peer: SocketAddr,
-    /// Filled by the access check when it admits the request: the rate-limit headers and
-    /// the byte buckets the request and response bodies are charged to.
-    pub admission: std::sync::Arc<std::sync::OnceLock<crate::limits::Admission>>,
-    /// The S3 operation, once the access check knows it.
-    pub operation: std::sync::Arc<std::sync::OnceLock<Operation>>,
-    /// Set once the request's signature verified and its key is known: a refusal of a
-    /// request without it is an unauthenticated denial ([`DenialLog`]).
-    pub authenticated: Arc<AtomicBool>,
-}
-
-impl RequestContext {
-    /// Marks the request as made by a known, verified key.
-    pub fn mark_authenticated(&self) {
-        self.authenticated.store(true, Ordering::Relaxed);
-    }
-
-    #[must_use]
-    pub fn is_authenticated(&self) -> bool {
-        self.authenticated.load(Ordering::Relaxed)
-    }
-}
-
-/// The current time in nanoseconds since the Unix epoch.
-#[must_use]
-pub fn now_ns() -> i128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
-}
 
 /// Generates [`GatewayOp`], each action named in the log as its variant is.
 macro_rules! gateway_ops {
@@ -177,9 +144,9 @@ pub fn entry_for(
     AuditEntry {
         time_ns: now_ns(),
         request_id: cx.map(|c| c.request_id.clone()).unwrap_or_default(),
-        principal: principal.access_key.clone(),
-        user: principal.user.clone(),
-        tenant: principal.tenant.clone(),
+        principal: principal.access_key().to_owned(),
+        user: principal.user().to_owned(),
+        tenant: principal.tenant().to_owned(),
         source: cx.map(|c| c.peer.to_string()).unwrap_or_default(),
         operation: operation.into().name().to_owned(),
         bucket: bucket.to_owned(),
@@ -227,7 +194,7 @@ mod tests {
 
     #[test]
     fn typed_operations_and_outcomes_are_stored_as_the_names_the_log_always_had() {
-        let p = Principal::anonymous();
+        let p = Principal::Anonymous;
         let e = entry_for(&p, None, Operation::CompleteMultipartUpload, "b", "k", Outcome::Throttled, 0);
         assert_eq!((e.operation.as_str(), e.outcome.as_str()), ("CompleteMultipartUpload", "throttled"));
         let e = entry_for(&p, None, GatewayOp::AdminSetTenantQuota, "", "t", Outcome::Denied, 0);

@@ -1,6 +1,6 @@
 //! Access keys and their secrets.
 
-use super::{MasterKey, Principal, ROOT_TENANT};
+use super::{Identity, MasterKey, Principal, ROOT_TENANT};
 use crate::meta::{self, AuditEntry, KeyRecord, Role, Store};
 
 use std::collections::HashMap;
@@ -65,7 +65,7 @@ pub fn generate_access_key() -> String {
 
 struct KeyEntry {
     secret: Secret,
-    principal: Principal,
+    identity: Identity,
     /// When `last_used` was last written to the store (it is persisted at most once a minute).
     persisted_ns: i128,
 }
@@ -100,8 +100,8 @@ impl KeyStore {
     /// Loads every enabled key of the store, and the root key.
     pub fn open(store: Arc<dyn Store>, master: MasterKey, root_key: &str, root_secret: Secret) -> Result<Self, meta::Error> {
         let ks = Self { store, master, cache: RwLock::new(HashMap::new()) };
-        let root = Principal { tenant: ROOT_TENANT.to_owned(), user: "root".to_owned(), access_key: root_key.to_owned(), role: Role::Admin, root: true };
-        ks.cache.write().unwrap_or_else(poisoned).insert(root_key.to_owned(), KeyEntry { secret: root_secret, principal: root, persisted_ns: i128::MAX });
+        let root = Identity { tenant: ROOT_TENANT.to_owned(), user: "root".to_owned(), access_key: root_key.to_owned(), role: Role::Admin, root: true };
+        ks.cache.write().unwrap_or_else(poisoned).insert(root_key.to_owned(), KeyEntry { secret: root_secret, identity: root, persisted_ns: i128::MAX });
         ks.load_stored()?;
         Ok(ks)
     }
@@ -130,24 +130,24 @@ impl KeyStore {
             tracing::error!(access_key = %rec.access_key, "secret does not open with the master key; key disabled");
             return Ok(None);
         };
-        let principal = Principal { tenant: rec.tenant.clone(), user: rec.user.clone(), access_key: rec.access_key.clone(), role: user.role, root: false };
-        Ok(Some(KeyEntry { secret, principal, persisted_ns: rec.last_used_ns }))
+        let identity = Identity { tenant: rec.tenant.clone(), user: rec.user.clone(), access_key: rec.access_key.clone(), role: user.role, root: false };
+        Ok(Some(KeyEntry { secret, identity, persisted_ns: rec.last_used_ns }))
     }
 
     /// The principal acting with `access_key`, if the key is known and enabled; records
     /// its use.
     #[must_use]
     pub fn principal(&self, access_key: &str) -> Option<Principal> {
-        let now = crate::audit::now_ns();
-        let (principal, stale) = {
+        let now = crate::clock::now_ns();
+        let (identity, stale) = {
             let cache = self.cache.read().unwrap_or_else(poisoned);
             let e = cache.get(access_key)?;
-            (e.principal.clone(), now - e.persisted_ns > LAST_USED_PERIOD_NS)
+            (e.identity.clone(), now - e.persisted_ns > LAST_USED_PERIOD_NS)
         };
         if stale {
             self.persist_last_used(access_key, now);
         }
-        Some(principal)
+        Some(Principal::Key(identity))
     }
 
     fn persist_last_used(&self, access_key: &str, now: i128) {
@@ -176,7 +176,7 @@ impl KeyStore {
             user: user.to_owned(),
             secret_sealed: self.master.seal(&secret),
             enabled: true,
-            created_ns: crate::audit::now_ns(),
+            created_ns: crate::clock::now_ns(),
             last_used_ns: 0,
         };
         self.store.key_put(&rec, audit)?;
@@ -264,13 +264,13 @@ mod tests {
         assert_eq!(ks.get_secret_key("ROOT").await.unwrap().expose(), "s");
         let err = ks.get_secret_key("NOPE").await.unwrap_err();
         assert_eq!(*err.code(), s3s::S3ErrorCode::InvalidAccessKeyId);
-        assert!(ks.principal("ROOT").unwrap().root);
+        assert!(ks.principal("ROOT").unwrap().is_root());
 
         store.tenant_create(&meta::TenantRecord { name: "acme".into(), created_ns: 0, quota: meta::Quota::default() }, None).unwrap();
         store.user_create(&meta::UserRecord { tenant: "acme".into(), name: "ann".into(), role: Role::Writer, created_ns: 0 }, None).unwrap();
         let k = ks.create("acme", "ann", None).unwrap();
         assert_eq!(ks.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);
-        let p = ks.principal(&k.access_key).unwrap();
+        let Some(Principal::Key(p)) = ks.principal(&k.access_key) else { panic!("a user's key is a key principal") };
         assert_eq!((p.tenant.as_str(), p.user.as_str(), p.role, p.root), ("acme", "ann", Role::Writer, false));
         let stored = store.key_get(&k.access_key).unwrap().unwrap();
         assert!(!stored.secret_sealed.contains(&k.secret_key));

@@ -12,9 +12,21 @@ pub use crate::meta::Role;
 
 use s3s::S3Request;
 
-/// Who is making a request, attached to it by the access check.
+/// Who is making a request, attached to it by the access check, or the gateway itself for
+/// its own background work.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub enum Principal {
+    /// A request without credentials.
+    Anonymous,
+    /// The gateway's own work (upload expiry, reconciliation, finishing interrupted writes).
+    Gateway,
+    /// The user behind a verified access key.
+    Key(Identity),
+}
+
+/// A user as one of their access keys identifies them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
     pub tenant: String,
     pub user: String,
     pub access_key: String,
@@ -27,33 +39,60 @@ pub struct Principal {
 pub const ROOT_TENANT: &str = "root";
 
 impl Principal {
-    /// The principal of an anonymous request.
-    #[must_use]
-    pub fn anonymous() -> Self {
-        Self { tenant: String::new(), user: String::new(), access_key: String::new(), role: Role::Reader, root: false }
-    }
-
     /// The principal attached to `req` (anonymous if none).
     #[must_use]
     pub fn of<T>(req: &S3Request<T>) -> Self {
-        req.extensions.get::<Self>().cloned().unwrap_or_else(Self::anonymous)
+        req.extensions.get::<Self>().cloned().unwrap_or(Self::Anonymous)
     }
 
     #[must_use]
     pub fn is_anonymous(&self) -> bool {
-        self.access_key.is_empty()
+        matches!(self, Self::Anonymous)
+    }
+
+    /// The identity behind the request's key; `None` for the anonymous and the gateway.
+    #[must_use]
+    pub fn identity(&self) -> Option<&Identity> {
+        match self {
+            Self::Key(identity) => Some(identity),
+            Self::Anonymous | Self::Gateway => None,
+        }
+    }
+
+    /// The access key, empty without one (as records and audit entries keep it).
+    #[must_use]
+    pub fn access_key(&self) -> &str {
+        self.identity().map_or("", |i| &i.access_key)
+    }
+
+    /// The user's tenant, empty without a key.
+    #[must_use]
+    pub fn tenant(&self) -> &str {
+        self.identity().map_or("", |i| &i.tenant)
+    }
+
+    /// The user's name, empty without a key.
+    #[must_use]
+    pub fn user(&self) -> &str {
+        self.identity().map_or("", |i| &i.user)
+    }
+
+    /// Whether this is the bootstrap administrator.
+    #[must_use]
+    pub fn is_root(&self) -> bool {
+        self.identity().is_some_and(|i| i.root)
     }
 
     /// Whether this principal acts within `tenant` (root acts within every tenant).
     #[must_use]
     pub fn sees_tenant(&self, tenant: &str) -> bool {
-        !self.is_anonymous() && (self.root || self.tenant == tenant)
+        self.identity().is_some_and(|i| i.root || i.tenant == tenant)
     }
 
     /// Whether this principal may administer `tenant` (users, keys, buckets' settings).
     #[must_use]
     pub fn administers(&self, tenant: &str) -> bool {
-        self.root || (self.role == Role::Admin && self.tenant == tenant)
+        self.identity().is_some_and(|i| i.root || (i.role == Role::Admin && i.tenant == tenant))
     }
 }
 /// The root credentials: from the configuration when given, else those kept in

@@ -207,7 +207,7 @@ pub trait Backend: Send + Sync {
         let Some(upload) = self.index().store.upload_get(upload_id)? else {
             return Ok(());
         };
-        let gateway = crate::auth::Principal::anonymous();
+        let gateway = crate::auth::Principal::Gateway;
         let audit =
             crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::ExpireMultipartUpload, &upload.bucket, &upload.key, crate::audit::Outcome::Ok, 0);
         self.abort(&upload, upload_id, &audit).await

@@ -213,7 +213,7 @@ impl Index {
     /// audited, with the proof of its deletion), unless it changed since `rec` was read.
     /// Returns whether it removed it.
     pub async fn remove_orphan(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
-        let gateway = crate::auth::Principal::anonymous();
+        let gateway = crate::auth::Principal::Gateway;
         let audit = crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::RepairOrphanEntry, bucket, key, crate::audit::Outcome::Ok, 0);
         match self.delete(bucket, key, &Precondition::Is(Box::new(rec.clone())), &audit).await {
             Ok(removed) => Ok(removed.is_some()),

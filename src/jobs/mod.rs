@@ -150,7 +150,7 @@ impl Scheduler {
         {
             let mut st = slot.status();
             st.running = true;
-            st.last_started_ns = Some(crate::audit::now_ns());
+            st.last_started_ns = Some(crate::clock::now_ns());
         }
         let _flag = RunningFlag(slot);
         let started = Instant::now();
@@ -196,7 +196,7 @@ impl Scheduler {
         let interval = slot.job.interval;
         let mut wait = interval;
         loop {
-            slot.status().next_run_ns = Some(crate::audit::now_ns() + i128::try_from(wait.as_nanos()).unwrap_or(i128::MAX));
+            slot.status().next_run_ns = Some(crate::clock::now_ns() + i128::try_from(wait.as_nanos()).unwrap_or(i128::MAX));
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => return,
@@ -208,7 +208,7 @@ impl Scheduler {
                 }
                 if attempt < self.retry.retries {
                     let backoff = crate::retry::backoff(self.retry.base, attempt, interval);
-                    slot.status().next_run_ns = Some(crate::audit::now_ns() + i128::try_from(backoff.as_nanos()).unwrap_or(i128::MAX));
+                    slot.status().next_run_ns = Some(crate::clock::now_ns() + i128::try_from(backoff.as_nanos()).unwrap_or(i128::MAX));
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         _ = stop.changed() => return,

@@ -203,8 +203,7 @@ mod tests {
     use crate::meta::{AuditEntry, SledStore};
 
     fn entry(time_ns: i128) -> AuditEntry {
-        let mut e =
-            crate::audit::entry_for(&crate::auth::Principal::anonymous(), None, crate::ops::Operation::PutObject, "b", "k", crate::audit::Outcome::Ok, 0);
+        let mut e = crate::audit::entry_for(&crate::auth::Principal::Gateway, None, crate::ops::Operation::PutObject, "b", "k", crate::audit::Outcome::Ok, 0);
         e.time_ns = time_ns;
         e
     }
@@ -213,7 +212,7 @@ mod tests {
     async fn audit_retention_removes_only_expired_entries() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
-        let now = crate::audit::now_ns();
+        let now = crate::clock::now_ns();
         let day = 86_400 * 1_000_000_000i128;
         store.audit_append(&entry(now - 40 * day)).unwrap();
         store.audit_append(&entry(now - 10 * day)).unwrap();

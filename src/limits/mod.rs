@@ -253,13 +253,11 @@ impl Limiter {
     }
 
     fn subjects(principal: &Principal, peer: IpAddr) -> Vec<Subject> {
-        if principal.is_anonymous() {
-            vec![Subject::Address(peer)]
-        } else if principal.root {
+        match principal.identity() {
+            None => vec![Subject::Address(peer)],
             // Root is the operator: never limited.
-            Vec::new()
-        } else {
-            vec![Subject::Tenant(principal.tenant.clone()), Subject::Key(principal.access_key.clone())]
+            Some(i) if i.root => Vec::new(),
+            Some(i) => vec![Subject::Tenant(i.tenant.clone()), Subject::Key(i.access_key.clone())],
         }
     }
 
@@ -395,7 +393,7 @@ fn burst(rate: u64) -> NonZeroU32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use crate::auth::{Identity, Role};
 
     fn limiter(config: LimitsConfig) -> Limiter {
         Limiter {
@@ -407,7 +405,11 @@ mod tests {
     }
 
     fn user(tenant: &str, key: &str) -> Principal {
-        Principal { tenant: tenant.into(), user: "u".into(), access_key: key.into(), role: Role::Writer, root: false }
+        Principal::Key(identity(tenant, key))
+    }
+
+    fn identity(tenant: &str, key: &str) -> Identity {
+        Identity { tenant: tenant.into(), user: "u".into(), access_key: key.into(), role: Role::Writer, root: false }
     }
 
     const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
@@ -492,7 +494,7 @@ mod tests {
         for _ in 0..500 {
             l.admit(&p, PEER, Class::Read).unwrap();
         }
-        let root = Principal { root: true, ..user("", "ROOT") };
+        let root = Principal::Key(Identity { root: true, ..identity("", "ROOT") });
         let l = limiter(LimitsConfig { tenant: Rates { read_requests: 1, ..Rates::default() }, ..per_key(1) });
         for _ in 0..100 {
             l.admit(&root, PEER, Class::Read).unwrap();
@@ -502,7 +504,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn anonymous_requests_are_limited_per_address() {
         let l = limiter(LimitsConfig { anonymous: Rates { read_requests: 1, ..Rates::default() }, ..LimitsConfig::default() });
-        let anon = Principal::anonymous();
+        let anon = Principal::Anonymous;
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         l.admit(&anon, PEER, Class::Read).unwrap();
         assert!(l.admit(&anon, PEER, Class::Read).is_err());
@@ -513,7 +515,7 @@ mod tests {
     async fn state_stays_bounded_under_a_flood_of_addresses() {
         let max = 1000;
         let l = limiter(LimitsConfig { anonymous: Rates { read_requests: 5, ..Rates::default() }, max_tracked: max, ..LimitsConfig::default() });
-        let anon = Principal::anonymous();
+        let anon = Principal::Anonymous;
         for i in 0..50_000u32 {
             let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             l.admit(&anon, addr, Class::Read).unwrap();

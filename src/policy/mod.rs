@@ -4,8 +4,9 @@
 //! allow or deny out. [`Policy`] gathers those facts for each request, attaches the
 //! principal, and records every denial in the audit log.
 
-use crate::audit::{self, Outcome, RequestContext};
+use crate::audit::{self, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
+use crate::request::RequestContext;
 pub mod topics;
 
 use crate::limits::{Class, Limiter};
@@ -40,9 +41,9 @@ pub enum Denial {
 /// exist never gets here, see [`Policy::addressed`]).
 pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>) -> Result<(), Denial> {
     let public = bucket.is_some_and(|b| b.visibility == Visibility::PublicRead);
-    if p.is_anonymous() {
+    let Some(identity) = p.identity() else {
         return if access == Access::PublicRead && public { Ok(()) } else { Err(Denial::Anonymous) };
-    }
+    };
     if access == Access::ListBuckets {
         return Ok(());
     }
@@ -56,7 +57,7 @@ pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>) -> R
         Access::Write => Role::Writer,
         Access::Manage => Role::Admin,
     };
-    if p.root || p.role >= needed { Ok(()) } else { Err(Denial::Role) }
+    if identity.root || identity.role >= needed { Ok(()) } else { Err(Denial::Role) }
 }
 
 /// The access check of every S3 request.
@@ -119,7 +120,7 @@ impl Policy {
 
     fn deny(&self, p: &Principal, cx: Option<&RequestContext>, op: Operation, bucket: &str, key: &str, reason: &'static str) -> s3s::S3Error {
         self.metrics.denied(reason);
-        tracing::info!(op = op.name(), bucket, reason, principal = %p.access_key, "access denied");
+        tracing::info!(op = op.name(), bucket, reason, principal = %p.access_key(), "access denied");
         // An anonymous denial is audited by the server with the others of its source
         // address and minute (audit::DenialLog): one entry each would let a flood fill the disk.
         if !p.is_anonymous()
@@ -164,7 +165,7 @@ impl Policy {
             _ => TopicOp::Create,
         };
         match topics::decide(p, &record.tenant, &t, what) {
-            Ok(()) if matches!(what, TopicOp::Create | TopicOp::Overwrite) && !p.root && !self.is_user(&record.tenant, t.owner)? => {
+            Ok(()) if matches!(what, TopicOp::Create | TopicOp::Overwrite) && !p.is_root() && !self.is_user(&record.tenant, t.owner)? => {
                 // Open topics take writes from anyone, but only into the space of a user of
                 // the bucket's tenant (the README's `{owner}`), never an invented one.
                 Err(self.deny(p, cx, op, bucket, key, "topic"))
@@ -254,7 +255,7 @@ impl Policy {
             }
             Err(throttled) => {
                 self.metrics.denied("throttled");
-                tracing::info!(op = op.name(), bucket, principal = %p.access_key, retry_after_ms = throttled.retry_after.as_millis(), "throttled");
+                tracing::info!(op = op.name(), bucket, principal = %p.access_key(), retry_after_ms = throttled.retry_after.as_millis(), "throttled");
                 if let Err(e) = self.store.audit_append(&audit::entry_for(p, Some(cx), op, bucket, key, Outcome::Throttled, 0)) {
                     tracing::error!(error = %e, "audit append failed");
                 }
@@ -279,7 +280,7 @@ impl Policy {
     /// and GetBucketAcl) is `403 AccessDenied` (audited).
     fn addressed(&self, p: &Principal, cx: Option<&RequestContext>, op: Operation, bucket: &str, key: &str, expected_owner: Option<&str>) -> S3Result<()> {
         let Some(record) = self.bucket(bucket)? else {
-            tracing::info!(op = op.name(), bucket, principal = %p.access_key, "no such bucket");
+            tracing::info!(op = op.name(), bucket, principal = %p.access_key(), "no such bucket");
             return Err(s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"));
         };
         if let Some(expected) = expected_owner
@@ -339,7 +340,7 @@ impl S3Access for Policy {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let principal = match cx.credentials() {
             Some(creds) => self.keys.principal(&creds.access_key).ok_or_else(|| s3s::s3_error!(InvalidAccessKeyId))?,
-            None => Principal::anonymous(),
+            None => Principal::Anonymous,
         };
         if !principal.is_anonymous()
             && let Some(rcx) = cx.extensions_mut().get::<RequestContext>()
@@ -512,9 +513,14 @@ impl S3Access for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Identity;
+
+    fn identity(tenant: &str, role: Role) -> Identity {
+        Identity { tenant: tenant.into(), user: "u".into(), access_key: format!("K-{tenant}-{role:?}"), role, root: false }
+    }
 
     fn principal(tenant: &str, role: Role) -> Principal {
-        Principal { tenant: tenant.into(), user: "u".into(), access_key: format!("K-{tenant}-{role:?}"), role, root: false }
+        Principal::Key(identity(tenant, role))
     }
 
     fn bucket(tenant: &str, visibility: Visibility) -> BucketRecord {
@@ -563,7 +569,7 @@ mod tests {
 
     #[test]
     fn anonymous_may_only_read_public_buckets() {
-        let anon = Principal::anonymous();
+        let anon = Principal::Anonymous;
         for access in ALL {
             for vis in [Visibility::Private, Visibility::PublicRead] {
                 let ok = decide(&anon, access, Some(&bucket("a", vis))).is_ok();
@@ -575,8 +581,7 @@ mod tests {
 
     #[test]
     fn root_manages_every_tenant() {
-        let mut root = principal("root", Role::Admin);
-        root.root = true;
+        let root = Principal::Key(Identity { root: true, ..identity("root", Role::Admin) });
         for access in ALL {
             assert!(decide(&root, access, Some(&bucket("other", Visibility::Private))).is_ok());
         }

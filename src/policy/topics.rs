@@ -55,7 +55,7 @@ pub fn locate<'a>(rules: &'a [TopicRule], key: &'a str) -> Option<TopicKey<'a>> 
 
 /// Whether `p` owns the `{owner}` space: a user of the bucket's tenant by that name.
 fn is_owner(p: &Principal, bucket_tenant: &str, owner: &str) -> bool {
-    !p.is_anonymous() && !owner.is_empty() && p.tenant == bucket_tenant && p.user == owner
+    p.identity().is_some_and(|i| !owner.is_empty() && i.tenant == bucket_tenant && i.user == owner)
 }
 
 /// The topic decision for `op` by `p` on `t`, in a bucket of `bucket_tenant`.
@@ -154,7 +154,7 @@ pub fn valid_topic_name(t: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use crate::auth::{Identity, Role};
 
     const WRITE_MODES: [WriteMode; 4] = [WriteMode::SingleAuth, WriteMode::SingleOpen, WriteMode::AppendAuth, WriteMode::AppendOpen];
     const READ_MODES: [ReadMode; 3] = [ReadMode::Auth, ReadMode::Open, ReadMode::Public];
@@ -164,8 +164,12 @@ mod tests {
         TopicRule { bucket: "b".into(), topic: "inbox".into(), write, read, content_addressed: false, max_size: 0, content_types: vec![] }
     }
 
+    fn identity(tenant: &str, name: &str, role: Role) -> Identity {
+        Identity { tenant: tenant.into(), user: name.into(), access_key: format!("K-{tenant}-{name}"), role, root: false }
+    }
+
     fn user(tenant: &str, name: &str, role: Role) -> Principal {
-        Principal { tenant: tenant.into(), user: name.into(), access_key: format!("K-{tenant}-{name}"), role, root: false }
+        Principal::Key(identity(tenant, name, role))
     }
 
     /// Everyone who might call: the owner, their tenant's other users of each role, another
@@ -177,8 +181,8 @@ mod tests {
             ("same-tenant writer", user("a", "bob", Role::Writer)),
             ("same-tenant admin", user("a", "carol", Role::Admin)),
             ("namesake in another tenant", user("b", "alice", Role::Admin)),
-            ("root", Principal { root: true, ..user("root", "root", Role::Admin) }),
-            ("anonymous", Principal::anonymous()),
+            ("root", Principal::Key(Identity { root: true, ..identity("root", "root", Role::Admin) })),
+            ("anonymous", Principal::Anonymous),
         ]
     }
 

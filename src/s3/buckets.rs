@@ -40,7 +40,7 @@ pub(super) async fn list_buckets(g: &Gateway, req: S3Request<ListBucketsInput>) 
                 .ok_or_else(|| Error::InvalidArgument("The continuation token provided is incorrect".into()))?,
         ),
     };
-    let owner = Some(owner(&principal.tenant));
+    let owner = Some(owner(principal.tenant()));
     if input.bucket_region.as_ref().is_some_and(|r| *r != g.region) {
         return Ok(S3Response::new(ListBucketsOutput { buckets: Some(Vec::new()), owner, continuation_token: None, prefix: input.prefix.clone() }));
     }
@@ -74,7 +74,7 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
     let name = req.input.bucket.clone();
     let location = Some(format!("/{name}"));
     if let Some(existing) = g.store.bucket_get(&name)? {
-        return match existing.tenant == principal.tenant {
+        return match existing.tenant == principal.tenant() {
             true if g.region == "us-east-1" => Ok(S3Response::new(CreateBucketOutput { location })),
             true => Err(Error::BucketAlreadyOwnedByYou),
             false => Err(Error::BucketAlreadyExists),
@@ -85,16 +85,16 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
     let record = BucketRecord {
         name: name.clone(),
         created_ns: now_ns(),
-        tenant: principal.tenant.clone(),
+        tenant: principal.tenant().to_owned(),
         objects: 0,
         bytes: 0,
         visibility: crate::meta::Visibility::Private,
         quota: crate::meta::Quota::default(),
-        origin: principal.tenant.clone(),
+        origin: principal.tenant().to_owned(),
     };
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateBucket, &name, "", 0);
     if let Some(existing) = g.store.bucket_create(&record, Some(&audit))? {
-        return Err(if existing.tenant == principal.tenant { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
+        return Err(if existing.tenant == principal.tenant() { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
     }
     backend.index().sync().await?;
     g.backends.forget(&name)?;

@@ -24,7 +24,7 @@ fn source(g: &Gateway, source: &CopySource, bucket: &str) -> Result<(String, Str
 pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
     let (source_bucket, source_key) = source(g, &req.input.copy_source, &req.input.bucket)?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CopyObject, &req.input.bucket, &req.input.key, 0);
-    let owner = Principal::of(&req).access_key;
+    let owner = Principal::of(&req).access_key().to_owned();
     let input = &mut req.input;
     check_key(&input.key)?;
     let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);

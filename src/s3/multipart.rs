@@ -32,7 +32,7 @@ pub(super) async fn create_multipart_upload(
         tags,
         checksum_algorithm: algorithm.clone(),
         checksum_type: checksum_type.clone(),
-        owner: Principal::of(&req).access_key,
+        owner: Principal::of(&req).access_key().to_owned(),
     };
     let id = backend.start_upload(&record, req.input.tagging.as_deref()).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);

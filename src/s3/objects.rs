@@ -31,7 +31,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let check = BodyCheck::new(&req, expect)?;
     let object = NewObject {
         audit: crate::audit::entry(&req, crate::ops::Operation::PutObject, &req.input.bucket, &req.input.key, 0),
-        record: new_record(attrs, tags, Principal::of(&req).access_key),
+        record: new_record(attrs, tags, Principal::of(&req).access_key().to_owned()),
         bucket: req.input.bucket,
         key: req.input.key,
         precondition,

@@ -39,7 +39,7 @@ impl Relocation for LocalBackend {
             return Err(Error::IncompleteBody(format!("read {} bytes of {}", pending.size, rec.size)));
         }
         let segment = self.blobs.install(pending).await?;
-        let gateway = crate::auth::Principal::anonymous();
+        let gateway = crate::auth::Principal::Gateway;
         let audit = crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::MigrateObject, bucket, key, crate::audit::Outcome::Ok, rec.size);
         if let Err(e) = self.store.object_relocate(bucket, key, rec, vec![segment.clone()], Some(&audit)) {
             self.blobs.remove([segment.blob.as_str()]);

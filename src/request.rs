@@ -1,0 +1,36 @@
+//! The per-request facts the server attaches to every request, shared by the access check,
+//! the audit log and the admin API.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::limits::Admission;
+use crate::ops::Operation;
+
+/// Per-request facts the server attaches to every request (as an HTTP extension).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub peer: SocketAddr,
+    /// Filled by the access check when it admits the request: the rate-limit headers and
+    /// the byte buckets the request and response bodies are charged to.
+    pub admission: Arc<OnceLock<Admission>>,
+    /// The S3 operation, once the access check knows it.
+    pub operation: Arc<OnceLock<Operation>>,
+    /// Set once the request's signature verified and its key is known: a refusal of a
+    /// request without it is an unauthenticated denial ([`crate::audit::DenialLog`]).
+    pub authenticated: Arc<AtomicBool>,
+}
+
+impl RequestContext {
+    /// Marks the request as made by a known, verified key.
+    pub fn mark_authenticated(&self) {
+        self.authenticated.store(true, Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated.load(Ordering::Relaxed)
+    }
+}
