@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::auth::RootConfig;
+use crate::obs::{LogConfig, LogFormat};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read config file {path}: {source}")]
@@ -289,22 +292,6 @@ impl Default for AuditConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct LogConfig {
-    /// `text` or `json`.
-    pub format: LogFormat,
-    /// A tracing filter, such as `info` or `tollgate=debug,info`; `RUST_LOG` overrides it.
-    pub level: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Sync object bytes and metadata to disk before acknowledging a write.
     pub fsync: bool,
@@ -327,15 +314,6 @@ pub struct ServerConfig {
     pub max_xml_body_bytes: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RootConfig {
-    /// Access key of the bootstrap administrator; with `secret_key`. If unset, credentials
-    /// are generated on first start and kept in `{data_dir}/root-credentials` (mode 0600).
-    pub access_key: Option<String>,
-    pub secret_key: Option<String>,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -356,13 +334,6 @@ impl Default for Config {
             backend: BackendKind::Local,
             upstream: UpstreamConfig::default(),
         }
-    }
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        // s3s logs refused requests at ERROR; tollgate logs each outcome itself.
-        Self { format: LogFormat::Text, level: "info,s3s=off".into() }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::jobs::{RetryPolicy, Scheduler, workers};
 use crate::limits::xml_body::{Seen, XmlBody, is_config_request};
 use crate::limits::{Limiter, MeteredBody};
 use crate::meta::{SledStore, Store, TenantRecord};
-use crate::obs::{self, metrics::Metrics};
+use crate::obs::{self, Readiness, Unready, metrics::Metrics};
 use crate::ops::RequestKind;
 use crate::policy::Policy;
 use crate::policy::topics::Topics;
@@ -447,7 +447,7 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
         // Refused before authentication (an address over its failure budget, or
         // authentication parameters AWS would refuse).
         let mut pre_refused = false;
-        let mut resp = match obs::route(&app, &req).await {
+        let mut resp = match obs::route(app.as_ref(), &app.metrics, &req).await {
             Some(resp) => resp,
             None => {
                 if let Some(throttled) = app.limiter.blocked(peer.ip()) {
@@ -552,37 +552,34 @@ fn own_endpoint(path: &str) -> Option<RequestKind> {
     }
 }
 
-impl App {
+#[async_trait::async_trait]
+impl Readiness for App {
     /// Whether the gateway can serve: its metadata store takes a durable write (synced, so
     /// a full or failing disk shows) and its backend answers. Otherwise, what failed, by part.
-    pub(crate) async fn ready(&self) -> Result<(), serde_json::Map<String, serde_json::Value>> {
-        let mut failed = serde_json::Map::new();
-        let written = self.store.setting_put("ready.probe", &crate::audit::now_ns().to_string());
+    async fn ready(&self) -> Result<(), Unready> {
+        let written = self.store.setting_put("ready.probe", &crate::clock::now_ns().to_string());
         let synced = match written {
             Ok(()) => self.store.flush().await,
             Err(e) => Err(e),
         };
-        if let Err(e) = synced {
-            failed.insert("metadata".into(), format!("not writable: {e}").into());
-        }
-        if let Err(reason) = self.backends.ready().await {
-            failed.insert("backend".into(), reason.into());
-        }
-        if failed.is_empty() { Ok(()) } else { Err(failed) }
+        let failed =
+            Unready { backend: self.backends.ready().await.err().map(|e| e.to_string()), metadata: synced.err().map(|e| format!("not writable: {e}")) };
+        if failed.backend.is_none() && failed.metadata.is_none() { Ok(()) } else { Err(failed) }
     }
 
+    fn metadata_size(&self) -> u64 {
+        self.store.size_on_disk().unwrap_or(0)
+    }
+}
+
+impl App {
     /// Records a request refused without a verified signature: counted, charged to the
     /// source address's failure budget, and audited with the others of its address and
     /// minute (see [`crate::audit::DenialLog`]).
     fn unauthenticated_refusal(&self, source: std::net::IpAddr, request: RequestKind, request_id: &str) {
         self.metrics.unauthenticated_denial();
         self.limiter.charge_failure(source);
-        self.denials.record(self.store.as_ref(), source, request, request_id, crate::audit::now_ns());
-    }
-
-    /// Bytes the metadata database takes on disk (0 if it cannot tell).
-    pub(crate) fn metadata_size(&self) -> u64 {
-        self.store.size_on_disk().unwrap_or(0)
+        self.denials.record(self.store.as_ref(), source, request, request_id, crate::clock::now_ns());
     }
 }
 

@@ -11,6 +11,7 @@ pub use master::MasterKey;
 pub use crate::meta::Role;
 
 use s3s::S3Request;
+use serde::Deserialize;
 
 /// Who is making a request, attached to it by the access check, or the gateway itself for
 /// its own background work.
@@ -95,10 +96,21 @@ impl Principal {
         self.identity().is_some_and(|i| i.root || (i.role == Role::Admin && i.tenant == tenant))
     }
 }
+
+/// `[root]` of the configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RootConfig {
+    /// Access key of the bootstrap administrator; with `secret_key`. If unset, credentials
+    /// are generated on first start and kept in `{data_dir}/root-credentials` (mode 0600).
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+}
+
 /// The root credentials: from the configuration when given, else those kept in
 /// `{data_dir}/root-credentials`, else freshly generated and kept there (mode 0600).
 /// Returns whether they were generated now (so the caller prints them, once).
-pub fn root_credentials(cfg: &crate::config::RootConfig, data_dir: &std::path::Path) -> std::io::Result<(String, Secret, bool)> {
+pub fn root_credentials(cfg: &RootConfig, data_dir: &std::path::Path) -> std::io::Result<(String, Secret, bool)> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 

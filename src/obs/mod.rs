@@ -3,11 +3,56 @@
 
 pub mod metrics;
 
-use crate::config::{LogConfig, LogFormat};
-use crate::server::App;
+use metrics::Metrics;
 
 use hyper::body::Incoming;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
+
+/// `[log]` of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, such as `info` or `tollgate=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        // s3s logs refused requests at ERROR; tollgate logs each outcome itself.
+        Self { format: LogFormat::Text, level: "info,s3s=off".into() }
+    }
+}
+
+/// What the operational endpoints ask of the gateway (the server answers, so this module
+/// does not depend on it).
+#[async_trait::async_trait]
+pub trait Readiness: Send + Sync {
+    /// Whether the gateway can serve now; otherwise what cannot, and why.
+    async fn ready(&self) -> Result<(), Unready>;
+
+    /// Bytes the metadata database takes on disk (0 if it cannot tell), for `/metrics`.
+    fn metadata_size(&self) -> u64;
+}
+
+/// The parts of the gateway that cannot serve now, each with its reason as `/ready` shows it
+/// (in name order, as the answer always listed them).
+#[derive(Debug, Default, Serialize)]
+pub struct Unready {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
 
 /// Installs the global tracing subscriber (text or JSON lines on stderr).
 pub fn init_logging(cfg: &LogConfig) {
@@ -24,19 +69,19 @@ fn json(status: http::StatusCode, body: &serde_json::Value) -> http::Response<s3
 }
 
 /// Answers the operational endpoints; `None` for everything else (the S3 front).
-pub async fn route(app: &App, req: &http::Request<Incoming>) -> Option<http::Response<s3s::Body>> {
+pub async fn route(gateway: &impl Readiness, metrics: &Metrics, req: &http::Request<Incoming>) -> Option<http::Response<s3s::Body>> {
     if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
         return None;
     }
     match req.uri().path() {
         "/metrics" => {
-            let text = app.metrics.render(app.metadata_size());
+            let text = metrics.render(gateway.metadata_size());
             let mut resp = http::Response::new(s3s::Body::from(text));
             resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
             Some(resp)
         }
         "/health" => Some(json(http::StatusCode::OK, &serde_json::json!({"status": "ok"}))),
-        "/ready" => Some(match app.ready().await {
+        "/ready" => Some(match gateway.ready().await {
             Ok(()) => json(http::StatusCode::OK, &serde_json::json!({"status": "ready"})),
             Err(failed) => json(http::StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"status": "not ready", "failed": failed})),
         }),
