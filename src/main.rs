@@ -100,7 +100,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs one client command of the CLI.
-fn client(name: &str, command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+fn client<E: std::fmt::Display>(name: &str, command: impl std::future::Future<Output = Result<(), E>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -84,6 +84,28 @@ pub enum Error {
     Meta(#[from] crate::meta::Error),
     #[error("{0}")]
     Open(#[from] server::Error),
+    /// Which backend holds which bucket cannot be read or recorded.
+    #[error("{0}")]
+    Placement(crate::backend::Error),
+    #[error("preparing bucket {bucket} on the {backend} backend: {source}")]
+    Prepare { bucket: String, backend: &'static str, source: crate::backend::Error },
+}
+
+/// Why one object was not migrated (a line of the report's failures).
+#[derive(Debug, thiserror::Error)]
+enum CopyError {
+    #[error("checking the destination: {0}")]
+    CheckDestination(crate::backend::Error),
+    #[error("{0}")]
+    Manifest(crate::meta::Error),
+    #[error("the index's SHA-256 {index} is not its manifest's {manifest}")]
+    ManifestMismatch { index: String, manifest: String },
+    #[error("the manifest's SHA-256 {0:?} is not hex")]
+    ManifestNotHex(String),
+    #[error("reading the source: {0}")]
+    ReadSource(crate::backend::Error),
+    #[error("{0}")]
+    WriteDestination(crate::backend::Error),
 }
 
 /// How one object went.
@@ -100,7 +122,7 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
         return Err(Error::Invalid("--from and --to are the same backend".into()));
     }
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta")).map_err(Error::Store)?);
-    let mut placement = Placement::load(store.as_ref(), opts.from).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut placement = Placement::load(store.as_ref(), opts.from).map_err(Error::Placement)?;
     let pending = store.pending_list()?;
     if !pending.is_empty() {
         // Finishing them needs the gateway's backends as they were.
@@ -150,7 +172,7 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
     progress.bytes_total.store(report.bytes, Ordering::Relaxed);
     if !opts.dry_run {
         for b in &buckets {
-            dest.prepare(&b.name).await.map_err(|e| Error::Invalid(format!("preparing bucket {} on the {} backend: {e}", b.name, opts.to.name())))?;
+            dest.prepare(&b.name).await.map_err(|source| Error::Prepare { bucket: b.name.clone(), backend: opts.to.name(), source })?;
         }
     }
     let copies = futures::stream::iter(objects).map(|(bucket, key, rec)| {
@@ -177,7 +199,7 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
             Err(error) => {
                 tracing::error!(bucket = %bucket, key = %key, error = %error, "object not migrated");
                 report.failed += 1;
-                report.failures.push(Failure { bucket, key, error });
+                report.failures.push(Failure { bucket, key, error: error.to_string() });
             }
         }
     }
@@ -189,7 +211,7 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
                 Some(bucket) => placement.place(bucket, opts.to),
                 None => placement = Placement { holding: opts.to, moved: Default::default() },
             }
-            placement.save(store.as_ref()).map_err(|e| Error::Invalid(e.to_string()))?;
+            placement.save(store.as_ref()).map_err(Error::Placement)?;
             store.flush().await?;
             report.switched = true;
         }
@@ -257,31 +279,31 @@ async fn copy_one(
     key: &str,
     rec: &ObjectRecord,
     dry_run: bool,
-) -> Result<Copied, String> {
-    if dest.holds(bucket, key, rec).await.map_err(|e| format!("checking the destination: {e}"))? {
+) -> Result<Copied, CopyError> {
+    if dest.holds(bucket, key, rec).await.map_err(CopyError::CheckDestination)? {
         return Ok(Copied::Skipped);
     }
-    let manifest = if rec.proof_id.is_empty() { None } else { store.proof_get(&rec.proof_id).map_err(|e| e.to_string())? };
+    let manifest = if rec.proof_id.is_empty() { None } else { store.proof_get(&rec.proof_id).map_err(CopyError::Manifest)? };
     if let Some(m) = &manifest
         && m.sha256 != rec.sha256
     {
-        return Err(format!("the index's SHA-256 {} is not its manifest's {}", rec.sha256, m.sha256));
+        return Err(CopyError::ManifestMismatch { index: rec.sha256.clone(), manifest: m.sha256.clone() });
     }
     if dry_run {
         return Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified });
     }
     let expect = expectation(rec, manifest.as_ref().map(|m| m.sha256.as_str()))?;
-    let body = source.read(bucket, key, rec).await.map_err(|e| format!("reading the source: {e}"))?;
-    dest.write(bucket, key, rec, body, expect).await.map_err(|e| e.to_string())?;
+    let body = source.read(bucket, key, rec).await.map_err(CopyError::ReadSource)?;
+    dest.write(bucket, key, rec, body, expect).await.map_err(CopyError::WriteDestination)?;
     Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified })
 }
 
 /// What the copied bytes must hash to: the manifest's SHA-256, the recorded checksums, and
 /// for a single-part object the MD5 its ETag is.
-fn expectation(rec: &ObjectRecord, manifest_sha256: Option<&str>) -> Result<Expected, String> {
+fn expectation(rec: &ObjectRecord, manifest_sha256: Option<&str>) -> Result<Expected, CopyError> {
     let mut checksums = rec.whole_body_checksums();
     if let Some(hex) = manifest_sha256 {
-        let raw = hex_simd::decode_to_vec(hex).map_err(|_| format!("the manifest's SHA-256 {hex:?} is not hex"))?;
+        let raw = hex_simd::decode_to_vec(hex).map_err(|_| CopyError::ManifestNotHex(hex.to_owned()))?;
         checksums.sha256 = Some(base64_simd::STANDARD.encode_to_string(raw));
     }
     let content_md5 = (!rec.multipart)

@@ -128,6 +128,23 @@ pub struct Readout {
     pub partial: bool,
 }
 
+/// Why an engine cannot serve requests now (the `backend` part of `/ready`'s answer).
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// The local engine cannot read its index.
+    #[error("{0}")]
+    LocalMetadata(crate::meta::Error),
+    #[error("local disk: cannot write a blob: {0}")]
+    LocalDisk(std::io::Error),
+    /// The upstream engine cannot read its index.
+    #[error("metadata: {0}")]
+    UpstreamMetadata(crate::meta::Error),
+    #[error("upstream answered {0}")]
+    UpstreamStatus(http::StatusCode),
+    #[error(transparent)]
+    Upstream(Error),
+}
+
 /// A storage engine behind the gateway.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
@@ -135,7 +152,7 @@ pub trait Backend: Send + Sync {
     fn index(&self) -> &Index;
 
     /// Whether the engine can serve requests now (for `/ready`); the reason if not.
-    async fn ready(&self) -> Result<(), String>;
+    async fn ready(&self) -> Result<(), NotReady>;
 
     /// Prepares storage for a new bucket (before the index records it).
     async fn create_bucket(&self, _name: &str) -> Result<(), Error> {

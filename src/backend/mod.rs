@@ -14,7 +14,7 @@ pub(crate) mod s3util;
 mod scrub;
 pub mod upstream;
 
-pub use engine::{Backend, Incoming, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
+pub use engine::{Backend, Incoming, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, UploadCompletion};
 pub use listing::Page;
 pub use s3util::{BodyCheck, ObjectRead, ReadConditions, ReadRequest};
 

@@ -7,7 +7,7 @@
 //! upstream opens both) and sends each request, job and repair to the bucket's backend.
 
 use crate::backend::upstream::{MirrorReport, RestoreReport};
-use crate::backend::{Backend, Error, ReconcileReport, ScrubReport};
+use crate::backend::{Backend, Error, NotReady, ReconcileReport, ScrubReport};
 use crate::config::BackendKind;
 use crate::meta::Store;
 
@@ -194,7 +194,7 @@ impl Backends {
     }
 
     /// Whether every backend can serve; the first reason if not.
-    pub async fn ready(&self) -> Result<(), String> {
+    pub async fn ready(&self) -> Result<(), NotReady> {
         for backend in [&self.local, &self.upstream].into_iter().flatten() {
             backend.ready().await?;
         }

@@ -19,7 +19,19 @@ use tokio::task::JoinSet;
 #[async_trait::async_trait]
 pub trait Job: Send + Sync {
     /// Runs once. An error is retried with backoff (the next attempt starts afresh).
-    async fn run(&self) -> Result<Outcome, String>;
+    async fn run(&self) -> Result<Outcome, JobError>;
+}
+
+/// Why a run failed; its message is the job's `last_error`.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Meta(#[from] crate::meta::Error),
+    #[error(transparent)]
+    Backend(#[from] crate::backend::Error),
+    /// The blocking task doing the work panicked or was cancelled.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// A job with its name (a metrics label and the admin API's handle) and the time
@@ -138,13 +150,13 @@ impl Scheduler {
 
     /// Runs job `name` once now (after a run in progress, if any), without retries;
     /// `None` if there is no such job.
-    pub async fn run_now(&self, name: &str) -> Option<Result<Outcome, String>> {
+    pub async fn run_now(&self, name: &str) -> Option<Result<Outcome, JobError>> {
         let slot = self.slot(name)?;
         Some(self.run_once(slot).await)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(job = slot.job.name))]
-    async fn run_once(&self, slot: &Slot) -> Result<Outcome, String> {
+    async fn run_once(&self, slot: &Slot) -> Result<Outcome, JobError> {
         let _turn = slot.turn.lock().await;
         let name = slot.job.name;
         {
@@ -175,7 +187,7 @@ impl Scheduler {
             Err(e) => {
                 tracing::warn!(job = name, error = %e, "job failed");
                 st.failures += 1;
-                st.last_error = Some(e.clone());
+                st.last_error = Some(e.to_string());
             }
         }
         result
@@ -253,10 +265,11 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Job for Flaky {
-        async fn run(&self) -> Result<Outcome, String> {
+        async fn run(&self) -> Result<Outcome, JobError> {
             tokio::time::sleep(self.takes).await;
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            if n < self.failures { Err(format!("failure {n}")) } else { Ok(Outcome::new(1, "done")) }
+            // An error whose message is its text alone.
+            if n < self.failures { Err(crate::backend::Error::InvalidRequest(format!("failure {n}")).into()) } else { Ok(Outcome::new(1, "done")) }
         }
     }
 
@@ -334,7 +347,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn on_demand_runs_are_recorded() {
         let (s, _) = scheduler(1, Duration::ZERO, 0);
-        assert_eq!(s.run_now("flaky").await.unwrap(), Err("failure 0".into()));
+        assert_eq!(s.run_now("flaky").await.unwrap().map_err(|e| e.to_string()), Err("failure 0".into()));
         assert_eq!(s.run_now("flaky").await.unwrap().unwrap().changed, 1);
         assert!(s.run_now("nope").await.is_none());
         let st = s.status("flaky").unwrap();

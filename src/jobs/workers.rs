@@ -2,7 +2,7 @@
 //! conditional on what the job read (a write made since wins), and every change is
 //! audited as the gateway.
 
-use super::{Job, Outcome, Scheduled};
+use super::{Job, JobError, Outcome, Scheduled};
 use crate::backend::placement::Backends;
 use crate::config::Config;
 use crate::meta::Store;
@@ -83,18 +83,18 @@ pub struct UploadExpiry {
 
 #[async_trait::async_trait]
 impl Job for UploadExpiry {
-    async fn run(&self) -> Result<Outcome, String> {
-        let now = crate::audit::now_ns();
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let now = crate::clock::now_ns();
         let cutoff = |expiry: Duration| (!expiry.is_zero()).then(|| now - i128::try_from(expiry.as_nanos()).unwrap_or(i128::MAX));
         let (in_topics, elsewhere) = (cutoff(self.in_topics), cutoff(self.elsewhere));
         let mut aborted = 0;
-        for bucket in self.store.bucket_list().map_err(|e| e.to_string())? {
+        for bucket in self.store.bucket_list()? {
             let rules = self.topics.of(&bucket.name);
-            for (id, up) in self.store.upload_list(&bucket.name).map_err(|e| e.to_string())? {
+            for (id, up) in self.store.upload_list(&bucket.name)? {
                 let in_topic = crate::policy::topics::locate(&rules, &up.key).is_some();
                 let cutoff = if in_topic { in_topics } else { elsewhere };
                 if cutoff.is_some_and(|c| up.initiated_ns <= c) {
-                    self.backend.expire_upload(&id).await.map_err(|e| e.to_string())?;
+                    self.backend.expire_upload(&id).await?;
                     tracing::info!(bucket = %bucket.name, key = %up.key, upload_id = %id, in_topic, "aborted an abandoned multipart upload");
                     aborted += 1;
                 }
@@ -112,8 +112,8 @@ pub struct Reconcile {
 
 #[async_trait::async_trait]
 impl Job for Reconcile {
-    async fn run(&self) -> Result<Outcome, String> {
-        let report = self.backend.reconcile(self.min_age).await.map_err(|e| e.to_string())?;
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let report = self.backend.reconcile(self.min_age).await?;
         Ok(Outcome::new(report.repairs(), report))
     }
 }
@@ -128,8 +128,8 @@ pub struct Scrub {
 
 #[async_trait::async_trait]
 impl Job for Scrub {
-    async fn run(&self) -> Result<Outcome, String> {
-        let report = self.backend.scrub(self.bytes_per_sec).await.map_err(|e| e.to_string())?;
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let report = self.backend.scrub(self.bytes_per_sec).await?;
         self.metrics.scrub_mismatches(report.mismatches.len());
         tracing::info!(objects = report.objects, bytes = report.bytes, mismatches = report.mismatches.len(), "scrub finished");
         Ok(Outcome::new(0, report))
@@ -147,17 +147,15 @@ pub struct AuditRetention {
 
 #[async_trait::async_trait]
 impl Job for AuditRetention {
-    async fn run(&self) -> Result<Outcome, String> {
-        let before = self.keep.map(|keep| crate::audit::now_ns() - i128::try_from(keep.as_nanos()).unwrap_or(i128::MAX));
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let before = self.keep.map(|keep| crate::clock::now_ns() - i128::try_from(keep.as_nanos()).unwrap_or(i128::MAX));
         let (store, max) = (Arc::clone(&self.store), self.max_entries);
         let (expired, kept, trimmed) = tokio::task::spawn_blocking(move || -> crate::meta::Result<(usize, usize, usize)> {
             let expired = before.map_or(Ok(0), |b| store.audit_prune(b))?;
             let (kept, trimmed) = store.audit_trim(if max == 0 { usize::MAX } else { max })?;
             Ok((expired, kept, trimmed))
         })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .await??;
         self.metrics.audit_pruned(kept, trimmed);
         if trimmed > 0 {
             tracing::warn!(trimmed, max_entries = self.max_entries, "the audit log reached audit.max_entries: its oldest entries were removed");
@@ -176,9 +174,9 @@ pub struct ProofRetention {
 
 #[async_trait::async_trait]
 impl Job for ProofRetention {
-    async fn run(&self) -> Result<Outcome, String> {
+    async fn run(&self) -> Result<Outcome, JobError> {
         let (store, prover, keep) = (Arc::clone(&self.store), Arc::clone(&self.prover), self.keep);
-        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), keep)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let removed = tokio::task::spawn_blocking(move || prover.prune(store.as_ref(), keep)).await??;
         Ok(Outcome::new(removed, json!({ "removed": removed })))
     }
 }
@@ -191,8 +189,8 @@ pub struct MetadataMirror {
 
 #[async_trait::async_trait]
 impl Job for MetadataMirror {
-    async fn run(&self) -> Result<Outcome, String> {
-        let report = self.backend.mirror_metadata(true).await.map_err(|e| e.to_string())?;
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let report = self.backend.mirror_metadata(true).await?;
         Ok(Outcome::new(report.as_ref().map_or(0, |r| r.objects_written), report))
     }
 }

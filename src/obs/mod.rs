@@ -89,9 +89,21 @@ pub async fn route(gateway: &impl Readiness, metrics: &Metrics, req: &http::Requ
     }
 }
 
+/// Why `tollgate probe` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{addr}: no answer within 5 s")]
+    Timeout { addr: String },
+    #[error("{addr}: {source}")]
+    Io { addr: String, source: std::io::Error },
+    /// Any answer but 200: its status line and body.
+    #[error("{path} answered {status:?} {body}")]
+    NotOk { path: String, status: String, body: String },
+}
+
 /// `tollgate probe`: asks a running gateway's `/ready` (or `/health`) over plain HTTP/1.1,
 /// for container health checks, which have no curl. `Ok` only on a 200 answer.
-pub async fn probe(addr: &str, path: &str) -> Result<(), String> {
+pub async fn probe(addr: &str, path: &str) -> Result<(), ProbeError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let io = async {
         let mut conn = tokio::net::TcpStream::connect(addr).await?;
@@ -102,14 +114,14 @@ pub async fn probe(addr: &str, path: &str) -> Result<(), String> {
     };
     let answer = tokio::time::timeout(std::time::Duration::from_secs(5), io)
         .await
-        .map_err(|_| format!("{addr}: no answer within 5 s"))?
-        .map_err(|e| format!("{addr}: {e}"))?;
+        .map_err(|_| ProbeError::Timeout { addr: addr.to_owned() })?
+        .map_err(|source| ProbeError::Io { addr: addr.to_owned(), source })?;
     let text = String::from_utf8_lossy(&answer);
     let status = text.lines().next().unwrap_or_default();
     if status.split_whitespace().nth(1) == Some("200") {
         Ok(())
     } else {
         let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        Err(format!("{path} answered {status:?} {body}"))
+        Err(ProbeError::NotOk { path: path.to_owned(), status: status.to_owned(), body: body.to_owned() })
     }
 }

@@ -132,9 +132,9 @@ impl Backend for LocalBackend {
         &self.index
     }
 
-    async fn ready(&self) -> Result<(), String> {
-        self.store.bucket_list().map_err(|e| e.to_string())?;
-        self.blobs.probe_write().await.map_err(|e| format!("local disk: cannot write a blob: {e}"))
+    async fn ready(&self) -> Result<(), crate::backend::NotReady> {
+        self.store.bucket_list().map_err(crate::backend::NotReady::LocalMetadata)?;
+        self.blobs.probe_write().await.map_err(crate::backend::NotReady::LocalDisk)
     }
 
     async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {

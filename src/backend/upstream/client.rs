@@ -48,6 +48,17 @@ pub struct ClientOptions {
     pub pool_idle: Duration,
 }
 
+/// Why a client cannot be set up from its options.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the upstream endpoint needs a scheme")]
+    NoScheme,
+    #[error("no TLS root certificates (install ca-certificates): {0}")]
+    NoRootCertificates(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] rustls::Error),
+}
+
 /// A signing, retrying HTTP client of one upstream, shared by every request.
 pub struct Client {
     http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, UpBody>,
@@ -118,19 +129,18 @@ impl Call {
 impl Client {
     /// A client of `opts.endpoint`; connections are opened on first use. Fails on an
     /// endpoint without a scheme, or an HTTPS one when the system has no root certificates.
-    pub fn new(opts: ClientOptions) -> Result<Self, String> {
-        let (scheme, authority) = opts.endpoint.trim_end_matches('/').split_once("://").ok_or("the upstream endpoint needs a scheme")?;
+    pub fn new(opts: ClientOptions) -> Result<Self, SetupError> {
+        let (scheme, authority) = opts.endpoint.trim_end_matches('/').split_once("://").ok_or(SetupError::NoScheme)?;
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.set_connect_timeout(Some(opts.connect_timeout));
         http.enforce_http(false);
         let tls = if scheme == "https" {
-            hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().map_err(|e| format!("no TLS root certificates (install ca-certificates): {e}"))?
+            hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().map_err(SetupError::NoRootCertificates)?
         } else {
             // A plain-HTTP upstream needs no roots: a machine without any still works.
             let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
+                .with_safe_default_protocol_versions()?
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth();
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)

@@ -29,7 +29,7 @@ mod xml;
 use crate::backend::index::Index;
 use crate::backend::listing::Page;
 use crate::backend::s3util::ReadRequest;
-use crate::backend::{Backend, Error, NewObject, NewPart, ObjectCopy, PartCopy, Readout, ScrubReport, UploadCompletion};
+use crate::backend::{Backend, Error, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, ScrubReport, UploadCompletion};
 use crate::meta::{AuditEntry, BucketRecord, ObjectRecord, PartRecord, Precondition, Store, UploadRecord};
 use crate::proof::Prover;
 
@@ -119,7 +119,7 @@ impl UpstreamBackend {
     /// TLS roots for HTTPS.
     pub fn open(store: Arc<dyn Store>, prover: Option<Arc<Prover>>, opts: UpstreamOptions) -> Result<Self, Error> {
         let timeout = opts.client.timeout;
-        let client = Client::new(opts.client).map_err(Error::Unavailable)?;
+        let client = Client::new(opts.client).map_err(|e| Error::Unavailable(e.to_string()))?;
         spool::reset(&opts.spool_dir)?;
         Ok(Self {
             index: Index { store, prover, fsync: opts.fsync },
@@ -163,8 +163,8 @@ impl Backend for UpstreamBackend {
         &self.index
     }
 
-    async fn ready(&self) -> Result<(), String> {
-        self.store.bucket_list().map_err(|e| format!("metadata: {e}"))?;
+    async fn ready(&self) -> Result<(), NotReady> {
+        self.store.bucket_list().map_err(NotReady::UpstreamMetadata)?;
         let probe = match &self.mapping {
             Mapping::Prefix { bucket } => Call::new(Method::HEAD, bucket, ""),
             Mapping::Buckets { .. } => Call::new(Method::GET, "", ""),
@@ -172,8 +172,8 @@ impl Backend for UpstreamBackend {
         // Any answer below 500 (even a refusal) shows the upstream is there and serving.
         match self.client.send(&probe, Bytes::new()).await {
             Ok(resp) if !resp.status().is_server_error() => Ok(()),
-            Ok(resp) => Err(format!("upstream answered {}", resp.status())),
-            Err(e) => Err(e.to_string()),
+            Ok(resp) => Err(NotReady::UpstreamStatus(resp.status())),
+            Err(e) => Err(NotReady::Upstream(e)),
         }
     }
 
