@@ -4,12 +4,15 @@
 //!
 //! Each module owns one concern (see `../shared/DESIGN.md` and the README):
 //!
-//! - [`config`]: serde configuration with documented defaults and env overrides.
+//! - [`config`]: serde configuration with documented defaults and env overrides; it assembles
+//!   the sections other modules own ([`auth::RootConfig`], [`obs::LogConfig`], [`limits::LimitsConfig`]).
 //! - [`server`]: listener, s3s service, operational routes, graceful shutdown.
 //! - [`admin`]: the admin API (`/_tollgate/admin/`: `endpoints.rs` declares each endpoint and
 //!   who may call it, one file per resource handles them) and its CLI client.
+//! - [`request`]: the per-request context the server attaches (request id, peer, admission).
 //! - [`audit`]: audit entries of state changes and denials.
-//! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`).
+//! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`):
+//!   anonymous, a key's user, or the gateway itself.
 //! - [`ops`]: the one list of S3 operations (`Operation`: access class, writes, topic action, metrics label).
 //! - [`policy`]: the access check made before the backend is touched (`S3Access`).
 //! - [`s3`]: the gateway: one [`s3::Gateway`] implementing the S3 API over the engines,
@@ -22,12 +25,14 @@
 //! - [`meta`]: the records, the metadata store trait and its sled implementation (the only
 //!   sled user), one file per record family under `meta/sled_store/`. It imports neither
 //!   `proof` nor `limits`.
-//! - [`obs`]: logging, metrics, `/health`, `/ready`.
+//! - [`obs`]: logging, metrics, `/health`, `/ready`; imports no other module (the server answers
+//!   its [`obs::Readiness`] trait).
 //! - [`jobs`]: the background job scheduler and its workers.
 //! - [`migrate`]: `tollgate migrate`, copying objects between backends.
 //! - [`retry`]: backoff with jitter.
 //! - [`names`]: names checked or reserved on both the S3 side and the admin API (bucket,
 //!   tenant and user names, the `_tollgate` segment) and a URL query's named value.
+//! - [`clock`]: the wall clock records and audit entries keep.
 #![forbid(unsafe_code)]
 
 pub mod admin;
