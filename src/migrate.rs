@@ -318,6 +318,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copy_failures_read_as_the_report_shows_them() {
+        let mismatch = CopyError::ManifestMismatch { index: "aa".into(), manifest: "bb".into() };
+        assert_eq!(mismatch.to_string(), "the index's SHA-256 aa is not its manifest's bb");
+        assert_eq!(CopyError::ManifestNotHex("zz".into()).to_string(), r#"the manifest's SHA-256 "zz" is not hex"#);
+        assert_eq!(CopyError::ReadSource(crate::backend::Error::NoSuchKey).to_string(), "reading the source: The specified key does not exist.");
+    }
+
+    #[test]
     fn progress_shows_counts_rate_and_eta() {
         let p = Progress::default();
         p.objects_total.store(4, Ordering::Relaxed);

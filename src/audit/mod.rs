@@ -191,6 +191,7 @@ impl AuditQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{Identity, Role};
 
     #[test]
     fn typed_operations_and_outcomes_are_stored_as_the_names_the_log_always_had() {
@@ -200,5 +201,16 @@ mod tests {
         let e = entry_for(&p, None, GatewayOp::AdminSetTenantQuota, "", "t", Outcome::Denied, 0);
         assert_eq!((e.operation.as_str(), e.outcome.as_str()), ("AdminSetTenantQuota", "denied"));
         assert_eq!((GatewayOp::Admin.name(), GatewayOp::RepairOrphanEntry.name(), Outcome::Ok.name()), ("Admin", "RepairOrphanEntry", "ok"));
+    }
+
+    #[test]
+    fn entries_name_a_keys_user_and_no_one_for_the_anonymous_or_the_gateway() {
+        for nobody in [Principal::Anonymous, Principal::Gateway] {
+            let e = entry_for(&nobody, None, Operation::PutObject, "b", "k", Outcome::Ok, 0);
+            assert_eq!((e.principal.as_str(), e.user.as_str(), e.tenant.as_str()), ("", "", ""), "{nobody:?}");
+        }
+        let ann = Principal::Key(Identity { tenant: "acme".into(), user: "ann".into(), access_key: "AK".into(), role: Role::Writer, root: false });
+        let e = entry_for(&ann, None, Operation::PutObject, "b", "k", Outcome::Ok, 0);
+        assert_eq!((e.principal.as_str(), e.user.as_str(), e.tenant.as_str()), ("AK", "ann", "acme"));
     }
 }

@@ -125,3 +125,23 @@ pub async fn probe(addr: &str, path: &str) -> Result<(), ProbeError> {
         Err(ProbeError::NotOk { path: path.to_owned(), status: status.to_owned(), body: body.to_owned() })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unready_parts_are_listed_in_name_order() {
+        let both = Unready { backend: Some("b".into()), metadata: Some("m".into()) };
+        assert_eq!(serde_json::to_string(&both).unwrap(), r#"{"backend":"b","metadata":"m"}"#);
+        let metadata = Unready { backend: None, metadata: Some("m".into()) };
+        assert_eq!(serde_json::to_string(&metadata).unwrap(), r#"{"metadata":"m"}"#);
+    }
+
+    #[test]
+    fn probe_failures_read_as_the_cli_prints_them() {
+        let refused = ProbeError::NotOk { path: "/ready".into(), status: "HTTP/1.1 503 Service Unavailable".into(), body: "{}".into() };
+        assert_eq!(refused.to_string(), r#"/ready answered "HTTP/1.1 503 Service Unavailable" {}"#);
+        assert_eq!(ProbeError::Timeout { addr: "127.0.0.1:1".into() }.to_string(), "127.0.0.1:1: no answer within 5 s");
+    }
+}
