@@ -428,7 +428,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), Error> {
-        if let Some(bad) = self.topics.rules.iter().find(|r| !crate::policy::topics::valid_topic_name(&r.topic)) {
+        if let Some(bad) = self.topics.rules.iter().find(|r| !crate::names::valid_topic_name(&r.topic)) {
             return Err(Error::Invalid(format!("topic {:?}: a topic is a key prefix like inbox or a/b, without leading or trailing /", bad.topic)));
         }
         match (&self.root.access_key, &self.root.secret_key) {

@@ -31,7 +31,7 @@
 //! - [`migrate`]: `tollgate migrate`, copying objects between backends.
 //! - [`retry`]: backoff with jitter.
 //! - [`names`]: names checked or reserved on both the S3 side and the admin API (bucket,
-//!   tenant and user names, the `_tollgate` segment) and a URL query's named value.
+//!   tenant, user and topic names, the `_tollgate` segment) and a URL query's named value.
 //! - [`clock`]: the wall clock records and audit entries keep.
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,5 @@
 //! Names checked or reserved by more than one module: the path segment of the gateway's own
-//! endpoints, bucket, tenant and user naming rules, and a named value of a URL query. Its
+//! endpoints, bucket, tenant, user and topic naming rules, and a named value of a URL query. Its
 //! own module so that the S3 side (`policy`, `server`) and the admin API share them without
 //! importing each other.
 
@@ -77,9 +77,15 @@ fn ip_shaped(name: &str) -> bool {
     groups.len() == 4 && groups.iter().all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|c| c.is_ascii_digit()))
 }
 
+/// A topic name: 1 to 256 bytes, no leading or trailing `/`, no empty segment, no `..`.
+#[must_use]
+pub fn valid_topic_name(t: &str) -> bool {
+    (1..=256).contains(&t.len()) && t.split('/').all(|s| !s.is_empty() && s != "." && s != "..") && !t.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{aws_bucket_name, form_value, valid_identity_name};
+    use super::{aws_bucket_name, form_value, valid_identity_name, valid_topic_name};
 
     #[test]
     fn bucket_names_follow_aws_rules() {
@@ -110,5 +116,15 @@ mod tests {
     fn form_values_are_decoded() {
         assert_eq!(form_value("a=1&prefix=x%2Fy+z", "prefix").as_deref(), Some("x/y z"));
         assert_eq!(form_value("a=1", "prefix"), None);
+    }
+
+    #[test]
+    fn topic_names_are_clean_prefixes() {
+        for ok in ["inbox", "a/b", "snap-shots.v1"] {
+            assert!(valid_topic_name(ok), "{ok}");
+        }
+        for bad in ["", "/inbox", "inbox/", "a//b", "a/../b", "..", "a\nb"] {
+            assert!(!valid_topic_name(bad), "{bad:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
 use crate::audit::GatewayOp;
 use crate::meta::TopicRule;
-use crate::policy::topics::valid_topic_name;
+use crate::names::valid_topic_name;
 
 use serde_json::json;
 
