@@ -9,7 +9,7 @@
 //! - [`server`]: listener, s3s service, operational routes, graceful shutdown.
 //! - [`admin`]: the admin API (`/_tollgate/admin/`: `endpoints.rs` declares each endpoint and
 //!   who may call it, one file per resource handles them) and its CLI client.
-//! - [`request`]: the per-request context the server attaches (request id, peer, admission).
+//! - [`context`]: the per-request context the server attaches (request id, peer, admission).
 //! - [`audit`]: audit entries of state changes and denials.
 //! - [`auth`]: tenants' users, access keys, secrets, the principal attached to each request (`S3Auth`):
 //!   anonymous, a key's user, or the gateway itself.
@@ -41,6 +41,7 @@ pub mod auth;
 pub mod backend;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod jobs;
 pub mod limits;
 pub mod meta;
@@ -50,7 +51,6 @@ pub mod obs;
 pub mod ops;
 pub mod policy;
 pub mod proof;
-pub mod request;
 pub mod retry;
 pub mod s3;
 pub mod server;

@@ -9,6 +9,7 @@ use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::upstream::client::ClientOptions;
 use crate::backend::upstream::{Mapping, MirrorTarget, UpstreamBackend, UpstreamOptions};
 use crate::config::{BackendKind, Config};
+use crate::context::RequestContext;
 use crate::jobs::{RetryPolicy, Scheduler, workers};
 use crate::limits::xml_body::{Seen, XmlBody, is_config_request};
 use crate::limits::{Limiter, MeteredBody};
@@ -18,7 +19,6 @@ use crate::ops::RequestKind;
 use crate::policy::Policy;
 use crate::policy::topics::Topics;
 use crate::proof::Prover;
-use crate::request::RequestContext;
 use crate::s3::Gateway;
 
 use std::convert::Infallible;

@@ -54,12 +54,12 @@ pub use endpoints::{Action, ENDPOINTS, Endpoint, Who};
 use crate::audit::{AuditQuery, GatewayOp, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::backend::placement::Backends;
+use crate::context::RequestContext;
 use crate::jobs::Scheduler;
 use crate::limits::Limiter;
 use crate::meta::{self, AuditEntry, Store};
 use crate::policy::topics::Topics;
 use crate::proof::Prover;
-use crate::request::RequestContext;
 
 use std::sync::Arc;
 

@@ -2,9 +2,9 @@
 //! in the same metadata transaction as the change it describes.
 
 use crate::auth::Principal;
+use crate::context::RequestContext;
 use crate::meta::AuditEntry;
 use crate::ops::Operation;
-use crate::request::RequestContext;
 
 mod denials;
 

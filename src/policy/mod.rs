@@ -6,7 +6,7 @@
 
 use crate::audit::{self, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
-use crate::request::RequestContext;
+use crate::context::RequestContext;
 pub mod topics;
 
 use crate::limits::{Class, Limiter};
