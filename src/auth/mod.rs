@@ -28,9 +28,13 @@ pub enum Principal {
 /// A user as one of their access keys identifies them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// The tenant the user belongs to.
     pub tenant: String,
+    /// The user's name within the tenant.
     pub user: String,
+    /// The key the request was signed with.
     pub access_key: String,
+    /// What the user may do within the tenant.
     pub role: Role,
     /// The bootstrap administrator: manages every tenant.
     pub root: bool,
@@ -46,6 +50,7 @@ impl Principal {
         req.extensions.get::<Self>().cloned().unwrap_or(Self::Anonymous)
     }
 
+    /// Whether the request came without credentials.
     #[must_use]
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Self::Anonymous)

@@ -134,13 +134,16 @@ pub enum NotReady {
     /// The local engine cannot read its index.
     #[error("{0}")]
     LocalMetadata(crate::meta::Error),
+    /// The local engine cannot write a blob (a full or read-only disk).
     #[error("local disk: cannot write a blob: {0}")]
     LocalDisk(std::io::Error),
     /// The upstream engine cannot read its index.
     #[error("metadata: {0}")]
     UpstreamMetadata(crate::meta::Error),
+    /// The upstream answered its probe with a server error.
     #[error("upstream answered {0}")]
     UpstreamStatus(http::StatusCode),
+    /// The upstream could not be reached.
     #[error(transparent)]
     Upstream(Error),
 }

@@ -25,8 +25,10 @@ pub trait Job: Send + Sync {
 /// Why a run failed; its message is the job's `last_error`.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
+    /// The metadata store failed.
     #[error(transparent)]
     Meta(#[from] crate::meta::Error),
+    /// A storage engine failed.
     #[error(transparent)]
     Backend(#[from] crate::backend::Error),
     /// The blocking task doing the work panicked or was cancelled.

@@ -48,8 +48,10 @@ pub trait Readiness: Send + Sync {
 /// (in name order, as the answer always listed them).
 #[derive(Debug, Default, Serialize)]
 pub struct Unready {
+    /// A storage engine does not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// The metadata store does not take a durable write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
 }
@@ -92,8 +94,10 @@ pub async fn route(gateway: &impl Readiness, metrics: &Metrics, req: &http::Requ
 /// Why `tollgate probe` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// The gateway at `addr` did not answer in time.
     #[error("{addr}: no answer within 5 s")]
     Timeout { addr: String },
+    /// No connection to `addr`, or it broke.
     #[error("{addr}: {source}")]
     Io { addr: String, source: std::io::Error },
     /// Any answer but 200: its status line and body.

@@ -51,10 +51,13 @@ pub struct ClientOptions {
 /// Why a client cannot be set up from its options.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// The endpoint is not `http://...` or `https://...`.
     #[error("the upstream endpoint needs a scheme")]
     NoScheme,
+    /// An HTTPS endpoint, and the system has no root certificates to check it with.
     #[error("no TLS root certificates (install ca-certificates): {0}")]
     NoRootCertificates(std::io::Error),
+    /// rustls refused the TLS configuration.
     #[error(transparent)]
     Tls(#[from] rustls::Error),
 }
