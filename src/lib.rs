@@ -25,7 +25,7 @@
 //! - [`meta`]: the records, the metadata store trait and its sled implementation (the only
 //!   sled user), one file per record family under `meta/sled_store/`. It imports neither
 //!   `proof` nor `limits`.
-//! - [`obs`]: logging, metrics, `/health`, `/ready`; imports no other module (the server answers
+//! - [`obs`]: logging, metrics, `/health`, `/ready`; imports only [`ops`] (the server answers
 //!   its [`obs::Readiness`] trait).
 //! - [`jobs`]: the background job scheduler and its workers.
 //! - [`migrate`]: `tollgate migrate`, copying objects between backends.
