@@ -11,18 +11,25 @@ pub const MANIFEST_VERSION: u32 = 1;
 /// The record of one stored (or deleted) object version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
+    /// Format version: [`MANIFEST_VERSION`].
     pub v: u32,
     /// 128-bit random, base32 (lower case, no padding).
     pub id: String,
     /// `put` or `delete`.
     pub op: String,
+    /// The tenant owning the bucket, whose chain the manifest is in.
     pub tenant: String,
+    /// The bucket of the object.
     pub bucket: String,
+    /// The object key.
     pub key: String,
+    /// Body length, in bytes (0 for deletes).
     pub size: u64,
     /// Lower-case hex SHA-256 of the full body (empty for deletes).
     pub sha256: String,
+    /// The object's ETag, unquoted (empty for deletes).
     pub etag: String,
+    /// The object's `Content-Type`; empty if none was given.
     pub content_type: String,
     /// Access key id of the writer.
     pub principal: String,
@@ -33,6 +40,7 @@ pub struct Manifest {
     /// Hex SHA-256 of the previous manifest of the tenant (canonical JSON, signature
     /// included); empty for the first.
     pub prev: String,
+    /// Id of the signing key: the first 16 hex characters of its public key's SHA-256.
     pub key_id: String,
     /// Base64 Ed25519 signature of the canonical JSON without `sig`.
     #[serde(default)]
@@ -111,9 +119,13 @@ impl Manifest {
 /// `first_prev`, the one after it has `prev == last_hash`. Signed like a manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// Format version: [`MANIFEST_VERSION`].
     pub v: u32,
+    /// The tenant whose chain it is in.
     pub tenant: String,
+    /// Seq of the first pruned manifest.
     pub first_seq: u64,
+    /// Seq of the last pruned manifest.
     pub last_seq: u64,
     /// `prev` of the manifest at `first_seq`.
     pub first_prev: String,
@@ -121,7 +133,9 @@ pub struct Checkpoint {
     pub last_hash: String,
     /// RFC 3339, UTC: when the run was pruned.
     pub created: String,
+    /// Id of the signing key, as in a manifest.
     pub key_id: String,
+    /// Base64 Ed25519 signature of the canonical JSON without `sig`.
     #[serde(default)]
     pub sig: String,
 }
@@ -129,6 +143,7 @@ pub struct Checkpoint {
 /// The head of a tenant's proof chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainHead {
+    /// Seq of the latest manifest.
     pub seq: u64,
     /// Hash of the manifest at `seq`.
     pub hash: String,

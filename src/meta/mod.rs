@@ -16,40 +16,55 @@ use std::collections::BTreeSet;
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The bucket an object or upload operation names does not exist (404 `NoSuchBucket`).
     #[error("no such bucket")]
     NoSuchBucket,
+    /// The write's [`Precondition`] does not hold of the current object (412 `PreconditionFailed`).
     #[error("precondition failed")]
     PreconditionFailed,
+    /// A bucket deletion found objects or uploads still in it (409 `BucketNotEmpty`).
     #[error("bucket is not empty")]
     BucketNotEmpty,
+    /// The multipart upload was completed or aborted meanwhile, or never existed (404 `NoSuchUpload`).
     #[error("no such upload")]
     NoSuchUpload,
     /// A precondition needed the key to exist (`If-Match`), and it does not.
     #[error("no such key")]
     NoSuchKey,
+    /// A tenant or user of that name exists already (409 from the admin API).
     #[error("already exists")]
     AlreadyExists,
+    /// The record a change names (tenant, user, access key, topic rule...) does not exist
+    /// (404 from the admin API).
     #[error("not found")]
     NotFound,
+    /// A tenant to delete still owns something; says what (409 from the admin API).
     #[error("still in use: {0}")]
     InUse(&'static str),
+    /// A commit would take a bucket or its tenant beyond its [`Quota`]; says which and how
+    /// (S3 `QuotaExceeded`).
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
+    /// The store itself failed (I/O, a transaction or the flush task); answered as 500.
     #[error("metadata store: {0}")]
     Storage(String),
     /// The metadata store's disk is full.
     #[error("metadata store: disk full: {0}")]
     StorageFull(String),
+    /// A stored record does not decode, or the store's schema version is not this
+    /// build's; answered as 500.
     #[error("corrupt metadata record: {0}")]
     Corrupt(String),
 }
 
+/// The result of a metadata store operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What must hold of the current object for a write to proceed; checked inside the
 /// same transaction as the write, so concurrent conditional writers cannot both win.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Precondition {
+    /// No condition: the write proceeds whatever the key holds.
     #[default]
     None,
     /// `If-None-Match: *`: the key must not exist.
@@ -66,10 +81,20 @@ pub enum Precondition {
     /// A conditional delete's: the current object must have every given attribute
     /// (`If-Match`'s ETag, `x-amz-if-match-size`, `x-amz-if-match-last-modified-time` in
     /// whole seconds); a missing key holds unless `exists` (any `If-Match`) is asked.
-    Matches { exists: bool, etag: Option<String>, size: Option<u64>, modified_secs: Option<i64> },
+    Matches {
+        /// The key must exist (any `If-Match` was given).
+        exists: bool,
+        /// The ETag the object must have, unquoted; `None`: any.
+        etag: Option<String>,
+        /// The size the object must have, in bytes; `None`: any.
+        size: Option<u64>,
+        /// The last-modified time the object must have, seconds since the Unix epoch; `None`: any.
+        modified_secs: Option<i64>,
+    },
 }
 
 impl Precondition {
+    /// Whether the precondition holds of `current` (`None`: the key does not exist).
     #[must_use]
     pub fn holds(&self, current: Option<&ObjectRecord>) -> bool {
         match (self, current) {
@@ -106,13 +131,16 @@ impl Precondition {
 /// tenant's chain (`seq`, `prev`) under the tenant's write lock, then `sign` signs it, so
 /// concurrent writers of one tenant always form one linear chain.
 pub struct ProofDraft<'a> {
+    /// The manifest, complete but for its chain place and signature.
     pub manifest: Manifest,
+    /// Signs the manifest once its chain place is filled in.
     pub sign: &'a (dyn Fn(&mut Manifest) + Sync),
 }
 
 /// What an object commit finishes, removed in the same transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completes<'a> {
+    /// A plain write: nothing else is removed.
     Nothing,
     /// A multipart upload and its parts (completion); `NoSuchUpload` if it is gone.
     Upload(&'a str),
@@ -120,7 +148,9 @@ pub enum Completes<'a> {
     /// record and `parts`, the digest of the completed part list) while the object is the
     /// key's current one, for a repeated completion.
     Multipart {
+        /// The upload id.
         upload: &'a str,
+        /// Lower-case hex SHA-256 of the completed part list (see [`CompletedUpload::parts`]).
         parts: &'a str,
     },
     /// A [`PendingWrite`], by id.
@@ -135,6 +165,7 @@ pub type ObjectEntry = (String, ObjectRecord);
 /// changes state takes the audit entry describing the change, written in the same
 /// transaction.
 pub trait Store: Send + Sync + 'static {
+    /// The bucket of that name, if it exists.
     fn bucket_get(&self, name: &str) -> Result<Option<BucketRecord>>;
     /// Creates the bucket; returns the existing record instead if the name is taken.
     fn bucket_create(&self, record: &BucketRecord, audit: Option<&AuditEntry>) -> Result<Option<BucketRecord>>;
@@ -143,10 +174,12 @@ pub trait Store: Send + Sync + 'static {
     fn bucket_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
     /// Changes a bucket's owner and visibility (usage counters are kept).
     fn bucket_update(&self, name: &str, tenant: &str, visibility: Visibility, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
+    /// Every bucket, by name.
     fn bucket_list(&self) -> Result<Vec<BucketRecord>>;
     /// Sets a bucket's quota; returns the updated record.
     fn bucket_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
 
+    /// The current object under `key`, if any.
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
     /// Writes `record` under `key` if `precondition` holds; returns the replaced record.
     /// What it `completes` is removed in the same transaction.
@@ -181,7 +214,9 @@ pub trait Store: Send + Sync + 'static {
     /// key `>= from` (or the bucket's first key).
     fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;
 
+    /// Records a new multipart upload under its id (`NoSuchBucket` if the bucket is gone).
     fn upload_create(&self, id: &str, record: &UploadRecord, audit: Option<&AuditEntry>) -> Result<()>;
+    /// The multipart upload of that id, if it is still in progress.
     fn upload_get(&self, id: &str) -> Result<Option<UploadRecord>>;
     /// Removes the upload and its parts; returns the removed parts (their blobs are now
     /// unreferenced).
@@ -207,8 +242,11 @@ pub trait Store: Send + Sync + 'static {
     /// Every blob id referenced by an object or a pending part (for orphan clean-up).
     fn referenced_blobs(&self) -> Result<BTreeSet<String>>;
 
+    /// Creates a tenant (`AlreadyExists` if the name is taken).
     fn tenant_create(&self, record: &TenantRecord, audit: Option<&AuditEntry>) -> Result<()>;
+    /// The tenant of that name, if it exists.
     fn tenant_get(&self, name: &str) -> Result<Option<TenantRecord>>;
+    /// Every tenant, by name.
     fn tenant_list(&self) -> Result<Vec<TenantRecord>>;
     /// Sets a tenant's quota; returns the updated record.
     fn tenant_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<TenantRecord>;
@@ -217,16 +255,23 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a tenant that owns no bucket and no user (`InUse` otherwise).
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
 
+    /// Creates a user in its tenant (`NotFound` without the tenant, `AlreadyExists` if the
+    /// name is taken there).
     fn user_create(&self, record: &UserRecord, audit: Option<&AuditEntry>) -> Result<()>;
+    /// The user `name` of `tenant`, if it exists.
     fn user_get(&self, tenant: &str, name: &str) -> Result<Option<UserRecord>>;
+    /// Every user, by tenant and name.
     fn user_list(&self) -> Result<Vec<UserRecord>>;
     /// Deletes a user and all its keys; returns the deleted access key ids.
     fn user_delete(&self, tenant: &str, name: &str, audit: Option<&AuditEntry>) -> Result<Vec<String>>;
 
     /// Creates or replaces an access key.
     fn key_put(&self, record: &KeyRecord, audit: Option<&AuditEntry>) -> Result<()>;
+    /// The access key of that id, if it exists.
     fn key_get(&self, access_key: &str) -> Result<Option<KeyRecord>>;
+    /// Every access key, by id.
     fn key_list(&self) -> Result<Vec<KeyRecord>>;
+    /// Deletes an access key (`NotFound` if there is none).
     fn key_delete(&self, access_key: &str, audit: Option<&AuditEntry>) -> Result<()>;
 
     /// Appends an entry that describes no other change (a denial).
@@ -239,6 +284,7 @@ pub trait Store: Send + Sync + 'static {
     /// how many were removed.
     fn audit_trim(&self, max_entries: usize) -> Result<(usize, usize)>;
 
+    /// The manifest of that id, if it is kept (not pruned).
     fn proof_get(&self, id: &str) -> Result<Option<Manifest>>;
     /// Every manifest of a key, oldest first.
     fn proof_of_object(&self, bucket: &str, key: &str) -> Result<Vec<Manifest>>;
@@ -246,9 +292,11 @@ pub trait Store: Send + Sync + 'static {
     fn proof_by_sha256(&self, sha256: &str) -> Result<Vec<Manifest>>;
     /// A tenant's chain from `from_seq` on, in order.
     fn proof_chain<'a>(&'a self, tenant: &str, from_seq: u64) -> Box<dyn Iterator<Item = Result<Manifest>> + 'a>;
+    /// The head of a tenant's chain; `None` before its first manifest.
     fn proof_head(&self, tenant: &str) -> Result<Option<ChainHead>>;
     /// Publishes a signing key's public half (base64) under its id; old ones are kept.
     fn proof_key_put(&self, key_id: &str, public_key: &str) -> Result<()>;
+    /// Every published signing key: `(key id, base64 public key)`.
     fn proof_keys(&self) -> Result<Vec<(String, String)>>;
     /// A tenant's checkpoints (each standing in for a pruned run), by first seq.
     fn proof_checkpoints(&self, tenant: &str) -> Result<Vec<Checkpoint>>;
@@ -272,6 +320,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// A small named value of the gateway's own (such as how far the metadata mirror got).
     fn setting_get(&self, name: &str) -> Result<Option<String>>;
+    /// Sets a named value of the gateway's own (see [`Store::setting_get`]).
     fn setting_put(&self, name: &str, value: &str) -> Result<()>;
     /// Restores manifests recorded elsewhere (a rebuild), in chain order; a tenant's chain
     /// head follows its highest seq.

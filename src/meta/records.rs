@@ -6,17 +6,22 @@ use serde::{Deserialize, Serialize};
 /// A bucket and the usage counters kept exact by every object commit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BucketRecord {
+    /// The bucket name (global across tenants).
     pub name: String,
     /// Creation time, nanoseconds since the Unix epoch.
     pub created_ns: i128,
     /// Owning tenant.
     pub tenant: String,
+    /// Current objects in the bucket.
     #[serde(default)]
     pub objects: u64,
+    /// Bytes of the current objects' bodies (uploads in progress not counted).
     #[serde(default)]
     pub bytes: u64,
+    /// Who besides the tenant may read it.
     #[serde(default)]
     pub visibility: Visibility,
+    /// The bucket's own limits (the tenant's apply as well).
     #[serde(default)]
     pub quota: Quota,
     /// The tenant that created the bucket (it may since have changed owner): fixes where
@@ -29,11 +34,14 @@ pub struct BucketRecord {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Quota {
+    /// Most bytes of object bodies; 0: no limit.
     pub max_bytes: u64,
+    /// Most objects; 0: no limit.
     pub max_objects: u64,
 }
 
 impl Quota {
+    /// Whether neither limit is set.
     #[must_use]
     pub fn is_unlimited(&self) -> bool {
         self.max_bytes == 0 && self.max_objects == 0
@@ -57,26 +65,34 @@ impl Quota {
 /// One contiguous run of an object's bytes, stored as one blob.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Segment {
+    /// Id of the blob in the backend's blob store.
     pub blob: String,
+    /// Length of the run, in bytes.
     pub size: u64,
 }
 
 /// Content checksums (base64, as on the wire), stored as uploaded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Checksums {
+    /// `x-amz-checksum-crc32`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc32: Option<String>,
+    /// `x-amz-checksum-crc32c`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc32c: Option<String>,
+    /// `x-amz-checksum-crc64nvme`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc64nvme: Option<String>,
+    /// `x-amz-checksum-sha1`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// `x-amz-checksum-sha256`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }
 
 impl Checksums {
+    /// Whether no checksum is stored.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
@@ -86,19 +102,25 @@ impl Checksums {
 /// The HTTP attributes of an object that S3 keeps and returns.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ObjectAttrs {
+    /// `Content-Type`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// `Content-Encoding`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
+    /// `Content-Disposition`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_disposition: Option<String>,
+    /// `Content-Language`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_language: Option<String>,
+    /// `Cache-Control`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<String>,
     /// `Expires`, as an HTTP date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// `x-amz-website-redirect-location`; `None`: not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website_redirect_location: Option<String>,
     /// `x-amz-meta-*`, names lower-cased, in name order.
@@ -109,19 +131,24 @@ pub struct ObjectAttrs {
 /// The index entry of a visible object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ObjectRecord {
+    /// Body length, in bytes.
     pub size: u64,
     /// ETag without quotes: hex MD5, or `"{md5 of part md5s}-{n}"` for multipart objects.
     pub etag: String,
+    /// Last-Modified, nanoseconds since the Unix epoch.
     pub last_modified_ns: i128,
     /// The bytes, in order. One segment, or one per part of a multipart object.
     pub segments: Vec<Segment>,
     /// True if completed from a multipart upload (segments are its parts).
     #[serde(default)]
     pub multipart: bool,
+    /// The HTTP attributes given at upload.
     #[serde(default)]
     pub attrs: ObjectAttrs,
+    /// The checksums given at upload (see `checksum_type` for a multipart object).
     #[serde(default, skip_serializing_if = "Checksums::is_empty")]
     pub checksums: Checksums,
+    /// The object's tags, `(key, value)`; empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
     /// Access key id of the writer.
@@ -155,8 +182,11 @@ impl ObjectRecord {
 /// One part of a completed multipart object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ObjectPartRecord {
+    /// The part number the client gave it (1 to 10 000).
     pub number: u32,
+    /// Length of the part, in bytes.
     pub size: u64,
+    /// The part's checksums, as uploaded; empty: none.
     #[serde(default, skip_serializing_if = "Checksums::is_empty")]
     pub checksums: Checksums,
 }
@@ -164,10 +194,15 @@ pub struct ObjectPartRecord {
 /// A multipart upload in progress.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UploadRecord {
+    /// The bucket the object will be in.
     pub bucket: String,
+    /// The key the object will have.
     pub key: String,
+    /// When CreateMultipartUpload was answered, nanoseconds since the Unix epoch.
     pub initiated_ns: i128,
+    /// The HTTP attributes the completed object will have, given at creation.
     pub attrs: ObjectAttrs,
+    /// The tags the completed object will have, given at creation; empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
     /// Checksum algorithm announced at creation (upper case), if any.
@@ -176,6 +211,7 @@ pub struct UploadRecord {
     /// `COMPOSITE` or `FULL_OBJECT` when a checksum algorithm was announced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_type: Option<String>,
+    /// Access key id of the caller that created the upload.
     #[serde(default)]
     pub owner: String,
 }
@@ -186,13 +222,16 @@ pub struct UploadRecord {
 /// answer was lost) answers as the first did, as AWS does. One per key at most.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CompletedUpload {
+    /// The upload that was completed.
     pub upload_id: String,
     /// Lower-case hex SHA-256 of the completed part list (`{number} {etag}\n` per part,
     /// ETags unquoted): a fixed size whatever the number of parts.
     pub parts: String,
     /// The object made: its ETag, last-modified time and proof id.
     pub etag: String,
+    /// The object's last-modified time, nanoseconds since the Unix epoch.
     pub last_modified_ns: i128,
+    /// The object's proof id; empty when no manifest was recorded.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub proof_id: String,
 }
@@ -208,12 +247,17 @@ impl CompletedUpload {
 /// One uploaded part of a multipart upload.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartRecord {
+    /// The part number the client gave it (1 to 10 000); a new upload of it replaces this one.
     pub number: u32,
+    /// Id of the blob holding the part's bytes.
     pub blob: String,
+    /// Length of the part, in bytes.
     pub size: u64,
     /// Hex MD5 of the part, unquoted.
     pub etag: String,
+    /// When the part was uploaded, nanoseconds since the Unix epoch.
     pub last_modified_ns: i128,
+    /// The part's checksums, as uploaded; empty: none.
     #[serde(default, skip_serializing_if = "Checksums::is_empty")]
     pub checksums: Checksums,
 }
@@ -222,6 +266,7 @@ pub struct PartRecord {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Visibility {
+    /// Only the tenant's users (and root) may read.
     #[default]
     Private,
     /// Anyone, anonymous included, may GET, HEAD and list; writes stay with the tenant.
@@ -231,8 +276,11 @@ pub enum Visibility {
 /// An organisation: owns buckets and users.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TenantRecord {
+    /// The tenant name, unique.
     pub name: String,
+    /// Creation time, nanoseconds since the Unix epoch.
     pub created_ns: i128,
+    /// Limits on all the tenant's buckets together.
     #[serde(default)]
     pub quota: Quota,
 }
@@ -241,29 +289,44 @@ pub struct TenantRecord {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// May list the tenant's buckets and read their objects.
     Reader,
+    /// May also write and delete objects.
     Writer,
+    /// May also create and delete the tenant's buckets and change their settings.
     Admin,
 }
 
+/// A user of a tenant; its access keys act with its role.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserRecord {
+    /// The tenant the user belongs to.
     pub tenant: String,
+    /// The user name, unique within the tenant.
     pub name: String,
+    /// What the user may do in its tenant.
     pub role: Role,
+    /// Creation time, nanoseconds since the Unix epoch.
     pub created_ns: i128,
 }
 
 /// An access key. The secret is stored encrypted (AEAD under the master key).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeyRecord {
+    /// The access key id, as in a SigV4 credential.
     pub access_key: String,
+    /// The tenant of the key's user.
     pub tenant: String,
+    /// The user the key acts as.
     pub user: String,
     /// Nonce and ciphertext of the secret, base64.
     pub secret_sealed: String,
+    /// False: requests signed with the key are refused.
     pub enabled: bool,
+    /// Creation time, nanoseconds since the Unix epoch.
     pub created_ns: i128,
+    /// Last authenticated use, nanoseconds since the Unix epoch; persisted now and then,
+    /// not on every request; 0: never used.
     #[serde(default)]
     pub last_used_ns: i128,
 }
@@ -274,11 +337,14 @@ pub struct KeyRecord {
 /// commits it at start if the backend holds exactly these bytes, and drops it otherwise.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingWrite {
+    /// The bucket written to.
     pub bucket: String,
+    /// The key written.
     pub key: String,
     /// The record to commit, but for the backend's ETag; its proof id is already chosen
     /// (the client is told it before the commit is durable).
     pub record: ObjectRecord,
+    /// The audit entry its commit writes.
     pub audit: AuditEntry,
 }
 
@@ -287,20 +353,28 @@ pub struct PendingWrite {
 pub struct AuditEntry {
     /// Time, nanoseconds since the Unix epoch.
     pub time_ns: i128,
+    /// The request's id (as in `x-amz-request-id`); empty for changes no request made.
     pub request_id: String,
     /// Access key id of the caller; empty when anonymous.
     pub principal: String,
+    /// The caller's user name; empty when anonymous.
     #[serde(default)]
     pub user: String,
+    /// The caller's tenant; empty when anonymous.
     pub tenant: String,
+    /// The caller's socket address; empty for changes no request made.
     pub source: String,
+    /// The operation's name (an S3 operation or an admin action).
     pub operation: String,
+    /// The bucket acted on; empty if none.
     #[serde(default)]
     pub bucket: String,
+    /// The object key acted on; empty if none.
     #[serde(default)]
     pub key: String,
     /// `ok` or `denied`.
     pub outcome: String,
+    /// Body bytes written or read by the request; 0 if none.
     #[serde(default)]
     pub bytes: u64,
     /// How many requests this entry stands for: more than one for the unauthenticated
@@ -349,10 +423,13 @@ pub enum ReadMode {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TopicRule {
+    /// The bucket the rule applies in.
     pub bucket: String,
     /// The key prefix, without its trailing `/`.
     pub topic: String,
+    /// Who may write under the topic.
     pub write: WriteMode,
+    /// Who may read and list under the topic.
     pub read: ReadMode,
     /// `{name}` must be the lower-case hex SHA-256 of the body (checked as it streams).
     #[serde(default)]

@@ -55,6 +55,7 @@ use std::path::Path;
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
+/// The metadata [`Store`] on a sled database in one directory, one tree per record family.
 pub struct SledStore {
     db: Db,
     buckets: Tree,
