@@ -29,6 +29,7 @@ pub struct Connection {
     pub json: bool,
 }
 
+/// What `tollgate admin` can do: each subcommand is one admin API call, its answer printed as a table or JSON.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Tenants: create, list, delete.
@@ -53,6 +54,7 @@ pub enum AdminCommand {
     Quota(QuotaCmd),
     /// Objects and bytes stored per tenant and bucket, with their quotas.
     Usage {
+        /// Only this tenant (default: the caller's; root sees every tenant).
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -68,12 +70,14 @@ pub enum AdminCommand {
     /// Re-hash every stored object against its proof manifest now (root only), or
     /// `--last` to show the last scrub's report.
     Scrub {
+        /// Show the last scrub's report instead of starting one.
         #[arg(long)]
         last: bool,
     },
     /// Background jobs: each one's last run, result and next run (root only); `run JOB`
     /// runs one now and prints its outcome.
     Jobs {
+        /// Without one, list the jobs.
         #[command(subcommand)]
         command: Option<JobsCmd>,
     },
@@ -86,49 +90,79 @@ pub enum AdminCommand {
     Rebuild,
 }
 
+/// What to do with one background job.
 #[derive(Debug, Subcommand)]
 pub enum JobsCmd {
     /// Run a job now: upload_expiry, reconcile, scrub, audit_retention, proof_retention,
     /// metadata_mirror (those configured).
-    Run { job: String },
+    Run {
+        /// The job's name.
+        job: String,
+    },
 }
 
+/// Tenant commands (creating and deleting one is root's).
 #[derive(Debug, Subcommand)]
 pub enum TenantCmd {
-    Create { name: String },
+    /// Create a tenant (root only).
+    Create {
+        /// Tenant name.
+        name: String,
+    },
+    /// List the tenants the caller may see.
     List,
-    Delete { name: String },
+    /// Delete a tenant (root only).
+    Delete {
+        /// Tenant name.
+        name: String,
+    },
 }
 
+/// User commands.
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
+    /// Create a user in a tenant, with a role.
     Create {
+        /// Tenant the user belongs to.
         #[arg(long)]
         tenant: String,
+        /// User name, unique within its tenant.
         name: String,
+        /// admin, writer or reader.
         #[arg(long, default_value = "writer")]
         role: String,
     },
+    /// List users.
     List {
+        /// Only this tenant's users (default: the caller's; root sees every tenant).
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Delete a user.
     Delete {
+        /// Tenant the user belongs to.
         #[arg(long)]
         tenant: String,
+        /// User name.
         name: String,
     },
 }
 
+/// Access key commands.
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
+    /// Create an access key for a user; its secret is printed this once only.
     Create {
+        /// Tenant of the user.
         #[arg(long)]
         tenant: String,
+        /// User the key signs for.
         #[arg(long)]
         user: String,
     },
+    /// List access keys (never their secrets).
     List {
+        /// Only this tenant's keys (default: the caller's; root sees every tenant).
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -155,17 +189,23 @@ pub enum KeyCmd {
     },
 }
 
+/// Bucket commands.
 #[derive(Debug, Subcommand)]
 pub enum BucketCmd {
+    /// List buckets with their owner and visibility.
     List {
+        /// Only this tenant's buckets (default: the caller's; root sees every tenant).
         #[arg(long)]
         tenant: Option<String>,
     },
     /// Sets visibility (private, public-read) and/or the owning tenant.
     Set {
+        /// Bucket name.
         name: String,
+        /// private or public-read.
         #[arg(long)]
         visibility: Option<String>,
+        /// The tenant that owns the bucket from now on.
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -191,39 +231,50 @@ impl LimitTarget {
     }
 }
 
+/// Rate-limit override commands.
 #[derive(Debug, Subcommand)]
 pub enum LimitsCmd {
     /// Show the override and the limits in force.
     Get {
+        /// Whose limits.
         #[command(flatten)]
         target: LimitTarget,
     },
     /// Set an override (unset rates are 0: unlimited); effective at once.
     Set {
+        /// Whose limits.
         #[command(flatten)]
         target: LimitTarget,
+        /// GET, HEAD and list requests per second.
         #[arg(long, default_value_t = 0)]
         read_requests: u32,
+        /// Every other request per second.
         #[arg(long, default_value_t = 0)]
         write_requests: u32,
+        /// Response body bytes per second of reads.
         #[arg(long, default_value_t = 0)]
         read_bytes: u64,
+        /// Request body bytes per second of writes.
         #[arg(long, default_value_t = 0)]
         write_bytes: u64,
     },
     /// Remove the override: back to the configured defaults.
     Delete {
+        /// Whose limits.
         #[command(flatten)]
         target: LimitTarget,
     },
 }
 
+/// Topic commands.
 #[derive(Debug, Subcommand)]
 pub enum TopicCmd {
     /// Create or replace a topic: keys {topic}/{owner}/{name} of the bucket follow its modes.
     Set {
+        /// Bucket the topic is in.
         #[arg(long)]
         bucket: String,
+        /// Key prefix the topic governs: its keys are {topic}/{owner}/{name}.
         #[arg(long)]
         topic: String,
         /// single-auth, single-open, append-auth or append-open.
@@ -235,39 +286,51 @@ pub enum TopicCmd {
         /// {name} must be the lower-case hex SHA-256 of the body.
         #[arg(long)]
         content_addressed: bool,
+        /// Largest accepted body, in bytes (0: no limit).
         #[arg(long, default_value_t = 0)]
         max_size: u64,
         /// Accepted content type (repeat for several; none: any).
         #[arg(long = "content-type")]
         content_types: Vec<String>,
     },
+    /// List topics.
     List {
+        /// Only this bucket's topics (default: every bucket the caller may see).
         #[arg(long)]
         bucket: Option<String>,
     },
+    /// Delete a topic: its keys follow the bucket's permissions again.
     Delete {
+        /// Bucket the topic is in.
         #[arg(long)]
         bucket: String,
+        /// The topic's key prefix.
         #[arg(long)]
         topic: String,
     },
 }
 
+/// Storage quota commands.
 #[derive(Debug, Subcommand)]
 pub enum QuotaCmd {
     /// Set a quota (0: no limit).
     Set {
+        /// Quota of this tenant, all its buckets together.
         #[arg(long, conflicts_with = "bucket", required_unless_present = "bucket")]
         tenant: Option<String>,
+        /// Quota of this bucket.
         #[arg(long)]
         bucket: Option<String>,
+        /// Most bytes stored (0: no limit).
         #[arg(long, default_value_t = 0)]
         max_bytes: u64,
+        /// Most objects stored (0: no limit).
         #[arg(long, default_value_t = 0)]
         max_objects: u64,
     },
 }
 
+/// Filters of the audit log (each absent one matches every entry), and the output format.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[arg(long)]

@@ -18,8 +18,11 @@ pub enum Who {
 /// 404, and the access-matrix test walks every entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
+    /// HTTP method, upper-case (`GET`, `PUT`, `POST`, `DELETE`).
     pub method: &'static str,
+    /// Path after [`super::PREFIX`], `/`-separated, with its `{name}` and `{name..}` parameters.
     pub path: &'static str,
+    /// Who may call it.
     pub who: Who,
 }
 
@@ -63,7 +66,7 @@ macro_rules! endpoints {
         /// A request to the admin API, parsed: the endpoint it asks for, with its path parameters.
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum Action {
-            $( $(#[doc = $doc])* $action $({ $($param: String),+ })?, )+
+            $( $(#[doc = $doc])* $action $({ $(#[doc = concat!("The path's `{", stringify!($param), "}` segment.")] $param: String),+ })?, )+
         }
 
         /// Every admin endpoint, in the order requests are matched.
@@ -97,36 +100,65 @@ macro_rules! endpoints {
 }
 
 endpoints! {
+    /// The tenants the caller may see.
     ListTenants = GET "tenants", AnyAdmin;
+    /// Create a tenant.
     CreateTenant = POST "tenants", Root;
+    /// Delete a tenant (never root's own).
     DeleteTenant { tenant } = DELETE "tenants/{tenant}", Root;
+    /// The users of the tenants the caller may see.
     ListUsers = GET "users", AnyAdmin;
+    /// Create a user in a tenant, with a role.
     CreateUser = POST "users", TenantAdmin;
+    /// Delete a user of `tenant`.
     DeleteUser { tenant, user } = DELETE "users/{tenant}/{user}", TenantAdmin;
+    /// The access keys of the tenants the caller may see, without their secrets.
     ListKeys = GET "keys", AnyAdmin;
+    /// Create an access key for a user; the answer holds its secret, shown this once only.
     CreateKey = POST "keys", TenantAdmin;
+    /// Let a disabled key sign again.
     EnableKey { key } = POST "keys/{key}/enable", TenantAdmin;
+    /// Refuse every request signed with the key, at once.
     DisableKey { key } = POST "keys/{key}/disable", TenantAdmin;
+    /// Delete the key for good.
     DeleteKey { key } = DELETE "keys/{key}", TenantAdmin;
+    /// The buckets of the tenants the caller may see, with owner and visibility.
     ListBuckets = GET "buckets", AnyAdmin;
+    /// Set a bucket's visibility and/or owning tenant.
     SetBucket { bucket } = PUT "buckets/{bucket}", TenantAdmin;
+    /// Objects and bytes stored per tenant and bucket, with their quotas.
     Usage = GET "usage", AnyAdmin;
+    /// Set a tenant's storage quota, all its buckets together.
     SetTenantQuota { tenant } = PUT "quotas/tenant/{tenant}", Root;
+    /// Set a bucket's storage quota.
     SetBucketQuota { bucket } = PUT "quotas/bucket/{bucket}", TenantAdmin;
     /// `kind` is `tenant` or `key`: a tenant's limits are root's to change, a key's its tenant admins'.
     GetLimits { kind, name } = GET "limits/{kind}/{name}", TenantAdmin;
+    /// Set the rate-limit override of a tenant or key; effective at once.
     SetLimits { kind, name } = PUT "limits/{kind}/{name}", TenantAdmin;
+    /// Remove the override: back to the configured defaults.
     ResetLimits { kind, name } = DELETE "limits/{kind}/{name}", TenantAdmin;
+    /// The audit log, filtered by the query.
     ReadAudit = GET "audit", AnyAdmin;
+    /// The topics of the buckets the caller may see.
     ListTopics = GET "topics", AnyAdmin;
+    /// Create or replace a topic (its name may hold `/`, hence the rest of the path).
     SetTopic { bucket, topic } = PUT "topics/{bucket}/{topic..}", TenantAdmin;
+    /// Delete a topic.
     DeleteTopic { bucket, topic } = DELETE "topics/{bucket}/{topic..}", TenantAdmin;
+    /// Prune the manifests of deleted objects now, leaving signed checkpoints.
     PruneProofs = POST "prune-proofs", Root;
+    /// Copy new proofs, audit entries and records to the upstream's metadata mirror now.
     Mirror = POST "mirror", Root;
+    /// Fill an empty metadata store from the upstream's mirror.
     Rebuild = POST "rebuild", Root;
+    /// Each background job's last run, result and next run.
     ListJobs = GET "jobs", Root;
+    /// Run a background job now and answer its outcome.
     RunJob { job } = POST "jobs/{job}/run", Root;
+    /// The last scrub's report.
     ScrubReport = GET "scrub", Root;
+    /// Re-hash every stored object against its proof manifest now.
     RunScrub = POST "scrub", Root;
 }
 

@@ -70,6 +70,7 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+/// Path prefix of the admin API; its first segment is [`crate::names::RESERVED_SEGMENT`], never a bucket name.
 pub const PREFIX: &str = "/_tollgate/admin/";
 
 const MAX_BODY: usize = 64 << 10;
@@ -183,18 +184,27 @@ impl AdminRequest<'_> {
 
 /// What the admin API works on.
 pub struct AdminParts {
+    /// Metadata: tenants, users, buckets, quotas, topics, audit log.
     pub store: Arc<dyn Store>,
+    /// Access keys, with their secrets.
     pub keys: Arc<KeyStore>,
+    /// The storage engines, through which the metadata is mirrored to and rebuilt from the upstream.
     pub backend: Arc<Backends>,
+    /// Rate limiter, told at once when an override changes.
     pub limiter: Arc<Limiter>,
+    /// Topic rules, reloaded when one is set or deleted.
     pub topics: Arc<Topics>,
+    /// Signs proof manifests and checkpoints (`None`: proofs are off).
     pub prover: Option<Arc<Prover>>,
+    /// Days a deleted object's manifests are kept before pruning (the `prune-proofs` default).
     pub proof_retention_days: u64,
+    /// Background jobs, listed and run on demand.
     pub jobs: Arc<Scheduler>,
     /// Unauthenticated denials not yet written (flushed before the audit log is read).
     pub denials: Arc<crate::audit::DenialLog>,
 }
 
+/// The admin API: authorizes a request against its endpoint's [`Who`], then carries it out, audited.
 pub struct AdminApi {
     store: Arc<dyn Store>,
     keys: Arc<KeyStore>,
@@ -208,6 +218,7 @@ pub struct AdminApi {
 }
 
 impl AdminApi {
+    /// An admin API working on `parts`.
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
         let AdminParts { store, keys, backend, limiter, topics, prover, proof_retention_days, jobs, denials } = parts;
@@ -268,7 +279,9 @@ fn respond(status: StatusCode, value: &serde_json::Value) -> S3Response<Body> {
 
 /// The gateway's own endpoints under `/_tollgate/`: the admin API and the proof API.
 pub struct Routes {
+    /// Requests under [`PREFIX`].
     pub admin: AdminApi,
+    /// Requests under [`proofs::PREFIX`].
     pub proofs: proofs::ProofApi,
 }
 

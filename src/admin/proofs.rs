@@ -26,9 +26,11 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use sha2::Digest as _;
 
+/// Path prefix of the proof API: manifests, public keys and tenant chains.
 pub const PREFIX: &str = "/_tollgate/proofs/";
 const CHAIN_PAGE: usize = 10_000;
 
+/// The proof API: serves manifests and chains to whoever may see them, and the public keys to anyone.
 pub struct ProofApi {
     store: Arc<dyn Store>,
     prover: Option<Arc<Prover>>,
@@ -39,6 +41,7 @@ fn not_found() -> ApiError {
 }
 
 impl ProofApi {
+    /// A proof API over `store`'s manifests (`prover` `None`: proofs are off and there is no key to serve).
     #[must_use]
     pub fn new(store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Self {
         Self { store, prover }
