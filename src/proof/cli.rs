@@ -11,16 +11,21 @@ use clap::Subcommand;
 use serde_json::Value;
 use sha2::Digest as _;
 
+/// `tollgate proof` subcommands: fetch manifests and public keys from the proof API, verify files and chains.
 #[derive(Debug, Subcommand)]
 pub enum ProofCommand {
     /// A key's manifests (--bucket, --key), one manifest (--id), or all of a digest (--sha256).
     Get {
+        /// Bucket of the key (with --key).
         #[arg(long, requires = "key")]
         bucket: Option<String>,
+        /// Object key (with --bucket).
         #[arg(long, requires = "bucket")]
         key: Option<String>,
+        /// Manifest id.
         #[arg(long)]
         id: Option<String>,
+        /// Lower-case hex SHA-256 of a body: every manifest recording it.
         #[arg(long)]
         sha256: Option<String>,
     },
@@ -29,6 +34,7 @@ pub enum ProofCommand {
     /// What the gateway recorded for FILE. With --manifest and --pubkey this runs
     /// offline: it needs nothing but the file, the manifest and the public key.
     Verify {
+        /// The file to check.
         file: PathBuf,
         /// A manifest (JSON), e.g. saved from `tollgate proof get`.
         #[arg(long, requires = "pubkey")]
@@ -42,10 +48,12 @@ pub enum ProofCommand {
     Chain(ChainCommand),
 }
 
+/// Tenant chain commands.
 #[derive(Debug, Subcommand)]
 pub enum ChainCommand {
     /// Walk a tenant's whole chain: every signature and every link.
     Verify {
+        /// Tenant whose chain to walk.
         #[arg(long)]
         tenant: String,
     },
@@ -85,6 +93,7 @@ fn print(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// Runs `cmd` against the gateway of `conn` (or offline), printing what it finds; the error is the message for the user.
 pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
     let base = crate::admin::proofs::PREFIX;
     match cmd {

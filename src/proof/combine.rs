@@ -5,8 +5,9 @@
 
 use crate::meta::Checksums;
 
-/// `x-amz-checksum-type` values.
+/// `x-amz-checksum-type` of a checksum of the parts' checksums, suffixed `-{parts}`.
 pub const COMPOSITE: &str = "COMPOSITE";
+/// `x-amz-checksum-type` of a CRC of the whole object's bytes.
 pub const FULL_OBJECT: &str = "FULL_OBJECT";
 
 /// A reflected CRC with all-ones initial value and final xor (CRC32, CRC32C, CRC64NVME).

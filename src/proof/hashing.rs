@@ -18,10 +18,15 @@ pub struct BodyHasher {
 /// Which S3 checksum algorithms to compute.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChecksumSet {
+    /// CRC32 (`x-amz-checksum-crc32`).
     pub crc32: bool,
+    /// CRC32C (`x-amz-checksum-crc32c`).
     pub crc32c: bool,
+    /// CRC64NVME (`x-amz-checksum-crc64nvme`).
     pub crc64nvme: bool,
+    /// SHA-1 (`x-amz-checksum-sha1`).
     pub sha1: bool,
+    /// SHA-256 as an S3 checksum (`x-amz-checksum-sha256`, base64), besides the hex digest always computed.
     pub sha256: bool,
 }
 
@@ -59,6 +64,7 @@ pub struct BodyDigests {
     pub md5: Option<[u8; 16]>,
     /// Lower-case hex SHA-256 of the body.
     pub sha256: String,
+    /// The S3 checksums asked for in the [`ChecksumSet`] (the others `None`).
     pub checksums: Checksums,
 }
 
@@ -71,6 +77,7 @@ impl BodyDigests {
 }
 
 impl BodyHasher {
+    /// A hasher of MD5, SHA-256 and the checksums in `set`.
     #[must_use]
     pub fn new(set: ChecksumSet) -> Self {
         let mut checksums = ChecksumHasher::default();
@@ -99,6 +106,7 @@ impl BodyHasher {
         Self { md5: None, ..self }
     }
 
+    /// Feeds the next bytes of the body.
     pub fn update(&mut self, data: &[u8]) {
         if let Some(md5) = &mut self.md5 {
             md5.update(data);
@@ -107,6 +115,7 @@ impl BodyHasher {
         self.checksums.update(data);
     }
 
+    /// The digests of everything fed.
     #[must_use]
     pub fn finish(self) -> BodyDigests {
         let c = self.checksums.finalize();

@@ -12,14 +12,23 @@ pub use crate::meta::{Checkpoint, MANIFEST_VERSION as VERSION, Manifest};
 /// Errors of manifest checks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    /// The manifest does not parse as one; the parser's message.
     #[error("manifest is not valid JSON: {0}")]
     Malformed(String),
+    /// The signature does not verify under the key given.
     #[error("signature does not verify")]
     BadSignature,
+    /// Signed by a key id no known public key has.
     #[error("manifest signed with unknown key {0}")]
     UnknownKey(String),
+    /// The chain is broken at `seq`: a gap, a wrong link or a bad signature, as `why` says.
     #[error("chain broken at seq {seq}: {why}")]
-    BrokenChain { seq: u64, why: String },
+    BrokenChain {
+        /// The `seq` of the manifest or checkpoint where the walk stopped.
+        seq: u64,
+        /// What is wrong there.
+        why: String,
+    },
 }
 
 /// Serializes a JSON value with object keys sorted and no insignificant white space.
@@ -108,6 +117,7 @@ impl Checkpoint {
         (self.key_id, self.sig) = sign_bytes(key, &unsigned_canonical(self));
     }
 
+    /// Checks the signature against `key`.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), VerifyError> {
         check_signature(key, &self.sig, &unsigned_canonical(self))
     }
@@ -125,6 +135,7 @@ impl Manifest {
         check_signature(key, &self.sig, &self.signed_bytes())
     }
 
+    /// Reads a manifest from its JSON, without checking its signature.
     pub fn parse(json: &[u8]) -> Result<Self, VerifyError> {
         serde_json::from_slice(json).map_err(|e| VerifyError::Malformed(e.to_string()))
     }
@@ -141,9 +152,13 @@ pub fn parse_public_key(s: &str) -> Option<VerifyingKey> {
 /// of the one before, each signature valid under a key that `key_for` knows; a pruned run
 /// is crossed by its checkpoint, itself signed and linked at both ends.
 pub struct ChainWalk<F> {
+    /// The `seq` the next manifest (or checkpoint's first) must have.
     pub next_seq: u64,
+    /// The hash the next manifest's (or checkpoint's) `prev` must be: the last manifest's, or a checkpoint's `last_hash`.
     pub prev: String,
+    /// Manifests verified so far.
     pub manifests: u64,
+    /// Manifests crossed by checkpoints (pruned) so far.
     pub pruned: u64,
     key_for: F,
 }
@@ -158,6 +173,7 @@ impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
         VerifyError::BrokenChain { seq, why: why.into() }
     }
 
+    /// Checks the next manifest: its `seq`, its link to the previous one and its signature.
     pub fn manifest(&mut self, m: &Manifest) -> Result<(), VerifyError> {
         if m.seq != self.next_seq {
             return Err(Self::broken(m.seq, format!("expected seq {}", self.next_seq)));
@@ -173,6 +189,7 @@ impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
         Ok(())
     }
 
+    /// Crosses a pruned run with its checkpoint: it must start at the next `seq`, follow the previous link and be signed.
     pub fn checkpoint(&mut self, c: &Checkpoint) -> Result<(), VerifyError> {
         if c.first_seq != self.next_seq || c.last_seq < c.first_seq {
             return Err(Self::broken(c.first_seq, format!("checkpoint of {}..={} where seq {} was expected", c.first_seq, c.last_seq, self.next_seq)));

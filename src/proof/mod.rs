@@ -31,14 +31,23 @@ impl std::fmt::Debug for Prover {
 
 /// What a manifest records about one change.
 pub struct Change<'a> {
+    /// `put` or `delete`.
     pub op: &'a str,
+    /// Tenant owning the bucket: the manifest joins this tenant's chain.
     pub tenant: &'a str,
+    /// Bucket of the object.
     pub bucket: &'a str,
+    /// Object key.
     pub key: &'a str,
+    /// Bytes stored (0 for a delete).
     pub size: u64,
+    /// Lower-case hex SHA-256 of the body (empty for a delete).
     pub sha256: &'a str,
+    /// ETag without quotes (empty for a delete).
     pub etag: &'a str,
+    /// Content type as stored (empty if none was given, and for a delete).
     pub content_type: &'a str,
+    /// Access key id of the caller (empty when anonymous).
     pub principal: &'a str,
 }
 
@@ -70,6 +79,7 @@ impl Prover {
         Ok(Self { key, key_id })
     }
 
+    /// The id of the signing key: the one its public key is published under.
     #[must_use]
     pub fn key_id(&self) -> &str {
         &self.key_id
