@@ -34,6 +34,7 @@ pub struct BucketNames {
 }
 
 impl BucketNames {
+    /// Bucket names checked against the rules and the buckets `store` holds.
     #[must_use]
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self { store }

@@ -21,6 +21,7 @@ pub struct MeteredBody<B> {
 }
 
 impl<B> MeteredBody<B> {
+    /// Wraps `inner`; `admission` is set once the access check has admitted the request.
     pub fn new(inner: B, admission: Arc<OnceLock<Admission>>) -> Self {
         Self { inner, admission, held: None, sleep: None }
     }

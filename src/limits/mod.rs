@@ -34,7 +34,9 @@ use crate::meta::Store;
 /// Which way a request moves data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
+    /// GET, HEAD and list requests: charged to the read rates, their response bodies to `read_bytes`.
     Read,
+    /// Every other request: charged to the write rates, its request body to `write_bytes`.
     Write,
 }
 
@@ -80,8 +82,11 @@ impl Class {
 /// Who a limit applies to. Overrides are stored under [`Subject::id`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Subject {
+    /// Every key of a tenant together.
     Tenant(String),
+    /// One access key, by id.
     Key(String),
+    /// An anonymous caller, by its peer address.
     Address(IpAddr),
 }
 
@@ -200,16 +205,20 @@ pub struct Admission {
     /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` of the tightest
     /// request bucket, if any applies.
     pub headers: Option<(u64, u64, u64)>,
+    /// One per subject (tenant, then key) with a byte rate for the class; empty: bytes are not limited.
     pub bytes: Vec<ByteBucket>,
 }
 
 /// A refused request: when to retry, and the headers to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {
+    /// How long to wait before retrying (`Retry-After`).
     pub retry_after: Duration,
+    /// The rate of the bucket that refused (`RateLimit-Limit`).
     pub limit: u64,
 }
 
+/// Per-subject token buckets for requests and body bytes, with the stored overrides of the configured rates.
 pub struct Limiter {
     config: LimitsConfig,
     clock: TokioClock,
@@ -224,6 +233,7 @@ impl Limiter {
         Ok(Self { config, clock: TokioClock { origin: tokio::time::Instant::now() }, overrides: RwLock::new(overrides), buckets: Mutex::new(HashMap::new()) })
     }
 
+    /// Whether rate limiting is configured on (off: every request is admitted, no headers).
     #[must_use]
     pub fn enabled(&self) -> bool {
         self.config.enabled

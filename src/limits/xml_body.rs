@@ -78,6 +78,7 @@ impl Seen {
     }
 }
 
+/// A configuration request's body, cut at `limit` bytes and hashed as it streams, both noted in its [`Seen`].
 pub struct XmlBody<B> {
     inner: B,
     limit: u64,

@@ -81,6 +81,7 @@ fn essence(ct: &str) -> &str {
 }
 
 impl Policy {
+    /// The access check over its parts; an object or part declared larger than `max_object_size` bytes is refused (EntityTooLarge).
     #[must_use]
     pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>, metrics: Arc<Metrics>, topics: Arc<Topics>, max_object_size: u64) -> Self {
         Self { keys, store, limiter, metrics, topics, max_object_size }

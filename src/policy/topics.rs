@@ -12,7 +12,9 @@ use crate::meta::{ReadMode, Store, TopicRule, WriteMode};
 /// A key located under a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicKey<'a> {
+    /// The rule of the topic the key is under.
     pub rule: &'a TopicRule,
+    /// The segment after the topic: the name of the user of the bucket's tenant who owns the key.
     pub owner: &'a str,
     /// The rest of the key after `{topic}/{owner}/` (empty if the key stops there).
     pub name: &'a str,
@@ -27,6 +29,7 @@ pub enum TopicOp {
     Create,
     /// A write to a key that exists.
     Overwrite,
+    /// A delete of the key.
     Delete,
 }
 
@@ -101,6 +104,7 @@ pub struct Topics {
 }
 
 impl Topics {
+    /// Every bucket's topic rules, as stored.
     pub fn load(store: Arc<dyn Store>) -> crate::meta::Result<Self> {
         let topics = Self { store, by_bucket: RwLock::new(HashMap::new()) };
         topics.reload_all()?;
@@ -134,11 +138,13 @@ impl Topics {
         Ok(())
     }
 
+    /// Stores `rule` (replacing the bucket's rule for the same topic) and reloads its bucket.
     pub fn put(&self, rule: &TopicRule, audit: Option<&crate::meta::AuditEntry>) -> crate::meta::Result<()> {
         self.store.topic_put(rule, audit)?;
         self.reload(&rule.bucket)
     }
 
+    /// Deletes the topic `topic` of `bucket` and reloads the bucket's rules.
     pub fn delete(&self, bucket: &str, topic: &str, audit: Option<&crate::meta::AuditEntry>) -> crate::meta::Result<()> {
         self.store.topic_delete(bucket, topic, audit)?;
         self.reload(bucket)
