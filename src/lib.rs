@@ -33,9 +33,17 @@
 //! - [`names`]: names checked or reserved on both the S3 side and the admin API (bucket,
 //!   tenant, user and topic names, the `_tollgate` segment) and a URL query's named value.
 //! - [`clock`]: the wall clock records and audit entries keep.
+//! - [`api_client`]: the HTTP client of the gateway's own APIs, shared by the `tollgate
+//!   admin` and `tollgate proof` commands.
+//!
+//! Imports point down and never form a cycle: `server` → `s3`, `policy`, `admin` →
+//! `backend` → `meta`; `meta` imports nothing of the crate. A single crate keeps builds
+//! short on two cores; the unit test in `import_direction.rs` checks the direction from the
+//! sources, as a workspace of crates would make the compiler check it.
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod api_client;
 pub mod audit;
 pub mod auth;
 pub mod backend;
@@ -54,3 +62,6 @@ pub mod proof;
 pub mod retry;
 pub mod s3;
 pub mod server;
+
+#[cfg(test)]
+mod import_direction;

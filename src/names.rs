@@ -10,6 +10,9 @@ use std::sync::Arc;
 /// The first path segment of the gateway's own endpoints (never a valid bucket name).
 pub const RESERVED_SEGMENT: &str = "_tollgate";
 
+/// Where the proof API is served (public manifests, public keys, chains).
+pub const PROOFS_PREFIX: &str = "/_tollgate/proofs/";
+
 /// `name=value` of a URL query, decoded.
 #[must_use]
 pub fn form_value(query: &str, name: &str) -> Option<String> {

@@ -27,7 +27,7 @@ use serde_json::json;
 use sha2::Digest as _;
 
 /// Path prefix of the proof API: manifests, public keys and tenant chains.
-pub const PREFIX: &str = "/_tollgate/proofs/";
+pub const PREFIX: &str = crate::names::PROOFS_PREFIX;
 const CHAIN_PAGE: usize = 10_000;
 
 /// The proof API: serves manifests and chains to whoever may see them, and the public keys to anyone.

@@ -2,7 +2,7 @@
 //! the manifest and the public key), and walk a tenant's whole chain.
 
 use super::manifest::{self, Manifest};
-use crate::admin::client::{Connection, request};
+use crate::api_client::{Connection, request};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -95,7 +95,7 @@ fn print(v: &Value) {
 
 /// Runs `cmd` against the gateway of `conn` (or offline), printing what it finds; the error is the message for the user.
 pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
-    let base = crate::admin::proofs::PREFIX;
+    let base = crate::names::PROOFS_PREFIX;
     match cmd {
         ProofCommand::Get { bucket, key, id, sha256 } => {
             let path = match (bucket, key, id, sha256) {
