@@ -10,18 +10,39 @@ use serde::Deserialize;
 pub use crate::auth::RootConfig;
 use crate::obs::{LogConfig, LogFormat};
 
+/// Why the configuration could not be loaded; the command (`serve`, `migrate`) prints it and exits.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The file given with `--config` cannot be read.
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error reading it.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown setting or a value of the wrong type.
     #[error("invalid config file {path}: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// Where and why parsing failed.
+        source: toml::de::Error,
+    },
+    /// An environment variable overriding a setting does not parse as that setting's type.
     #[error("invalid value of {name}: {value:?}")]
-    Env { name: &'static str, value: String },
+    Env {
+        /// The variable, such as `TOLLGATE_LISTEN`.
+        name: &'static str,
+        /// Its value, as given.
+        value: String,
+    },
+    /// Settings that parse but do not make sense together (checked by [`Config::validate`]).
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
 
+/// The whole configuration: the top-level settings of `conf/tollgate.toml` and one field per `[section]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -33,30 +54,45 @@ pub struct Config {
     pub region: String,
     /// Base domains for virtual-hosted-style requests (`bucket.domain`); empty: path style only.
     pub domains: Vec<String>,
+    /// `[log]`: log format and filter.
     pub log: LogConfig,
+    /// `[storage]`: durability and object size limit.
     pub storage: StorageConfig,
+    /// `[server]`: HTTP timeouts and request size limits.
     pub server: ServerConfig,
+    /// `[root]`: the bootstrap administrator's credentials.
     pub root: RootConfig,
+    /// `[auth]`: where the master key sealing secret keys is kept.
     pub auth: AuthConfig,
+    /// `[audit]`: retention of the audit log.
     pub audit: AuditConfig,
+    /// `[proofs]`: signed manifests, scrubbing and their retention.
     pub proofs: ProofConfig,
+    /// `[limits]`: request and byte rate limits.
     pub limits: crate::limits::LimitsConfig,
+    /// `[topics]`: per-prefix permissions inside buckets.
     pub topics: TopicsConfig,
+    /// `[jobs]`: background jobs' retries, deadlines and intervals.
     pub jobs: JobsConfig,
     /// Where object bytes go: `local` (files under `data_dir`) or `upstream` (an S3 service).
     pub backend: BackendKind,
+    /// `[upstream]`: the S3 service the upstream backend forwards to (and `tollgate migrate` moves to or from).
     pub upstream: UpstreamConfig,
 }
 
+/// Which backend holds object bytes (the `backend` setting, `tollgate migrate --from/--to`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
+    /// Files under `data_dir` (`blobs/`).
     #[default]
     Local,
+    /// Another S3 service, configured in `[upstream]`.
     Upstream,
 }
 
 impl BackendKind {
+    /// The name used in the config file and on the command line: `local` or `upstream`.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
@@ -88,7 +124,9 @@ pub struct UpstreamConfig {
     /// Upstream credentials; `TOLLGATE_UPSTREAM_ACCESS_KEY` / `TOLLGATE_UPSTREAM_SECRET_KEY`
     /// override them, then `secret_key_file` is read if no secret is given.
     pub access_key: String,
+    /// The secret key matching `access_key`; empty: read from `secret_key_file`.
     pub secret_key: String,
+    /// File holding the upstream secret key, read when no secret is given otherwise.
     pub secret_key_file: Option<PathBuf>,
     /// Path-style addressing (`endpoint/bucket/key`); false: virtual-hosted (`bucket.host`).
     pub path_style: bool,
@@ -96,6 +134,7 @@ pub struct UpstreamConfig {
     /// Set: every gateway bucket lives under the prefix `{tenant}/{bucket}/` of this one
     /// upstream bucket (which must exist).
     pub bucket: String,
+    /// Prefix of the upstream bucket names when `bucket` is empty; unused otherwise.
     pub bucket_prefix: String,
     /// Milliseconds to open a connection.
     pub connect_timeout_ms: u64,
@@ -240,6 +279,7 @@ impl Default for JobsConfig {
     }
 }
 
+/// `[proofs]`: signed, hash-chained manifests of stored and deleted object versions.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProofConfig {
@@ -264,6 +304,7 @@ impl Default for ProofConfig {
     }
 }
 
+/// `[auth]`: the master key that encrypts secret access keys at rest.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
@@ -273,6 +314,7 @@ pub struct AuthConfig {
     pub master_key_file: Option<PathBuf>,
 }
 
+/// `[audit]`: how long audit entries are kept and how many at most.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
@@ -290,6 +332,7 @@ impl Default for AuditConfig {
     }
 }
 
+/// `[storage]`: durability of writes and the largest object accepted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
@@ -299,6 +342,7 @@ pub struct StorageConfig {
     pub max_object_size: u64,
 }
 
+/// `[server]`: HTTP timeouts, shutdown grace and request size limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
@@ -350,6 +394,7 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// `body_idle_timeout_secs` as a duration: how long an upload may stall before `RequestTimeout`.
     #[must_use]
     pub fn body_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.body_idle_timeout_secs)
@@ -427,6 +472,11 @@ impl Config {
         Ok(())
     }
 
+    /// Refuses settings that parse but cannot work together (root credentials given by
+    /// halves, URL-shaped domains, an upstream backend without endpoint, zero intervals).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], saying which setting to fix.
     pub fn validate(&self) -> Result<(), Error> {
         if let Some(bad) = self.topics.rules.iter().find(|r| !crate::names::valid_topic_name(&r.topic)) {
             return Err(Error::Invalid(format!("topic {:?}: a topic is a key prefix like inbox or a/b, without leading or trailing /", bad.topic)));

@@ -109,6 +109,7 @@ pub struct RootConfig {
     /// Access key of the bootstrap administrator; with `secret_key`. If unset, credentials
     /// are generated on first start and kept in `{data_dir}/root-credentials` (mode 0600).
     pub access_key: Option<String>,
+    /// Secret key of the bootstrap administrator (at least 8 characters); with `access_key`.
     pub secret_key: Option<String>,
 }
 
