@@ -27,7 +27,9 @@ use serde::Serialize;
 /// What to migrate.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The backend holding the objects now.
     pub from: BackendKind,
+    /// The backend to move them to.
     pub to: BackendKind,
     /// Only this bucket: it alone moves.
     pub bucket: Option<String>,
@@ -40,55 +42,80 @@ pub struct Options {
 /// Counters a progress display reads while the migration runs.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Objects to migrate, known once the index is scanned.
     pub objects_total: AtomicU64,
+    /// Their total size, in bytes.
     pub bytes_total: AtomicU64,
+    /// Objects dealt with so far (copied, skipped or failed).
     pub objects_done: AtomicU64,
+    /// Their size, in bytes.
     pub bytes_done: AtomicU64,
 }
 
 /// An object that could not be copied, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
+    /// The object's bucket.
     pub bucket: String,
+    /// The object's key (or the key of a multipart upload in progress, which blocks the move).
     pub key: String,
+    /// Why it was not copied, for a person to read.
     pub error: String,
 }
 
 /// The final report.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// Objects in the migrated buckets' index.
     pub objects: u64,
+    /// Their total size, in bytes.
     pub bytes: u64,
     /// Copied (or, in a dry run, to be copied).
     pub copied: u64,
     /// Already held whole by the destination.
     pub skipped: u64,
+    /// Not copied: each has a line in `failures`.
     pub failed: u64,
     /// Copied and found to match their proof manifest's SHA-256.
     pub verified: u64,
     /// Copied without a manifest to check against (written with proofs off).
     pub unverified: u64,
+    /// What failed and why; non-empty blocks the switch to the destination.
     pub failures: Vec<Failure>,
     /// Whether the destination now holds the migrated buckets (after a run over every
     /// bucket, the gateway must be configured with `backend = "{to}"`).
     pub switched: bool,
 }
 
+/// Why a migration could not run at all (one object's failure is a line of the [`Report`] instead).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The options do not fit the configuration or the data: same backend twice, no such
+    /// bucket, the bucket held elsewhere, no upstream configured.
     #[error("{0}")]
     Invalid(String),
+    /// The metadata store cannot be opened, most often because the gateway is running.
     #[error("cannot open the metadata store (stop the gateway first: it holds the store): {0}")]
     Store(crate::meta::Error),
+    /// Reading the index (buckets, objects, uploads) failed.
     #[error("metadata: {0}")]
     Meta(#[from] crate::meta::Error),
+    /// A backend could not be opened from the configuration.
     #[error("{0}")]
     Open(#[from] server::Error),
     /// Which backend holds which bucket cannot be read or recorded.
     #[error("{0}")]
     Placement(crate::backend::Error),
+    /// The destination could not make ready a bucket to receive objects (such as creating it upstream).
     #[error("preparing bucket {bucket} on the {backend} backend: {source}")]
-    Prepare { bucket: String, backend: &'static str, source: crate::backend::Error },
+    Prepare {
+        /// The bucket being moved.
+        bucket: String,
+        /// The destination backend's name.
+        backend: &'static str,
+        /// The destination's error.
+        source: crate::backend::Error,
+    },
 }
 
 /// Why one object was not migrated (a line of the report's failures).
