@@ -39,12 +39,16 @@ pub enum JobError {
 /// A job with its name (a metrics label and the admin API's handle) and the time
 /// between two runs (zero: only on demand).
 pub struct Scheduled {
+    /// The job's name, such as `reconcile`.
     pub name: &'static str,
+    /// Time between two scheduled runs; zero: run only on demand.
     pub interval: Duration,
+    /// The work itself.
     pub job: Box<dyn Job>,
 }
 
 impl Scheduled {
+    /// `job`, run every `interval` (zero: on demand only) under `name`.
     pub fn new(name: &'static str, interval: Duration, job: impl Job + 'static) -> Self {
         Self { name, interval, job: Box::new(job) }
     }
@@ -60,6 +64,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A run that changed `changed` things; `detail` is shown as JSON (null if it cannot be serialized).
     pub fn new(changed: u64, detail: impl Serialize) -> Self {
         Self { changed, detail: serde_json::to_value(detail).unwrap_or_default() }
     }
@@ -68,16 +73,23 @@ impl Outcome {
 /// A job's last-run status, as `tollgate admin jobs` shows it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JobStatus {
+    /// The job's name.
     pub name: &'static str,
     /// 0: on demand only.
     pub interval_secs: u64,
+    /// Whether a run is in progress now.
     pub running: bool,
+    /// Runs finished since start, each retry counting as one.
     pub runs: u64,
+    /// Of those, the runs that failed.
     pub failures: u64,
     /// When the last run started (ns since the Unix epoch).
     pub last_started_ns: Option<i128>,
+    /// How long the last finished run took, in milliseconds; `None`: none finished yet.
     pub last_duration_ms: Option<u64>,
+    /// Whether the last finished run succeeded; `None`: none finished yet.
     pub last_ok: Option<bool>,
+    /// Why the last run failed; `None` if it succeeded or none finished yet.
     pub last_error: Option<String>,
     /// The outcome of the last successful run.
     pub last_outcome: Option<Outcome>,
@@ -116,6 +128,7 @@ impl Drop for RunningFlag<'_> {
     }
 }
 
+/// Runs the registered jobs on their intervals and on demand, keeping each one's [`JobStatus`].
 pub struct Scheduler {
     slots: Vec<Arc<Slot>>,
     retry: RetryPolicy,
@@ -123,6 +136,7 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// A scheduler for `jobs`, none running until [`Scheduler::start`]; each run is counted in `metrics`.
     #[must_use]
     pub fn new(jobs: Vec<Scheduled>, retry: RetryPolicy, metrics: Arc<Metrics>) -> Self {
         let slots = jobs
@@ -141,6 +155,7 @@ impl Scheduler {
         self.slots.iter().map(|s| s.status().clone()).collect()
     }
 
+    /// Job `name`'s status; `None` if there is no such job.
     #[must_use]
     pub fn status(&self, name: &str) -> Option<JobStatus> {
         self.slot(name).map(|s| s.status().clone())

@@ -17,10 +17,15 @@ use serde_json::json;
 
 /// What the jobs work on.
 pub struct Parts {
+    /// The metadata store (index, uploads, audit log).
     pub store: Arc<dyn Store>,
+    /// The storage engines holding object bytes.
     pub backend: Arc<Backends>,
+    /// Topic rules, for the expiry of uploads into topics.
     pub topics: Arc<Topics>,
+    /// The proof recorder, for pruning deleted objects' manifests; `None`: proofs are off.
     pub prover: Option<Arc<Prover>>,
+    /// Where the jobs report what they found (such as the audit entry count).
     pub metrics: Arc<Metrics>,
 }
 
