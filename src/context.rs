@@ -11,7 +11,9 @@ use crate::ops::Operation;
 /// Per-request facts the server attaches to every request (as an HTTP extension).
 #[derive(Debug, Clone)]
 pub struct RequestContext {
+    /// The id returned in `x-amz-request-id` and error documents: 16 random hex digits.
     pub request_id: String,
+    /// The client's address, as the TCP connection shows it.
     pub peer: SocketAddr,
     /// Filled by the access check when it admits the request: the rate-limit headers and
     /// the byte buckets the request and response bodies are charged to.
@@ -29,6 +31,7 @@ impl RequestContext {
         self.authenticated.store(true, Ordering::Relaxed);
     }
 
+    /// Whether the request's signature verified against a known key.
     #[must_use]
     pub fn is_authenticated(&self) -> bool {
         self.authenticated.load(Ordering::Relaxed)

@@ -38,18 +38,24 @@ use tracing::Instrument;
 /// Startup failures.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The metadata store cannot be opened or read (another process may hold it).
     #[error("metadata store: {0}")]
     Meta(#[from] crate::meta::Error),
+    /// The data directory or a key file cannot be created or read.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A storage engine cannot be opened.
     #[error("storage: {0}")]
     Backend(#[from] crate::backend::Error),
+    /// The configuration cannot work with the data: bad domains, no usable upstream, or
+    /// objects held by another backend than the configured one.
     #[error("configuration: {0}")]
     Config(String),
 }
 
 /// Everything a running gateway holds.
 pub struct App {
+    /// The configuration the gateway was started with.
     pub config: Config,
     store: Arc<dyn Store>,
     backends: Arc<Backends>,

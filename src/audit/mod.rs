@@ -167,9 +167,13 @@ pub fn entry<T>(req: &S3Request<T>, operation: Operation, bucket: &str, key: &st
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct AuditQuery {
+    /// Only entries of this tenant; `None`: any.
     pub tenant: Option<String>,
+    /// Only entries made by this access key; `None`: any.
     pub principal: Option<String>,
+    /// Only entries acting on this bucket; `None`: any.
     pub bucket: Option<String>,
+    /// Only entries with this outcome, `ok` or `denied`; `None`: any.
     pub outcome: Option<String>,
     /// Inclusive lower bound, nanoseconds since the epoch. (i64, not i128 as entries keep
     /// times: URL query decoding has no 128-bit integers, and i64 reaches 2262.)
@@ -181,6 +185,8 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// Whether `e` passes the tenant, principal, bucket and outcome filters (the time
+    /// bounds and the page size are applied by the scan that reads the entries).
     #[must_use]
     pub fn matches(&self, e: &AuditEntry) -> bool {
         let eq = |f: &Option<String>, v: &str| f.as_deref().is_none_or(|f| f == v);

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 pub struct Secret(Zeroizing<String>);
 
 impl Secret {
+    /// Wraps a secret read from configuration, a request or the unsealed store.
     #[must_use]
     pub fn new(s: impl Into<String>) -> Self {
         Self(Zeroizing::new(s.into()))
@@ -73,9 +74,13 @@ struct KeyEntry {
 /// A key just created: the only time its secret is shown.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NewKey {
+    /// The access key ID clients send in their signatures.
     pub access_key: String,
+    /// The secret, in clear: stored sealed, it cannot be read back later.
     pub secret_key: String,
+    /// The tenant whose buckets the key acts on.
     pub tenant: String,
+    /// The user, within that tenant, the key belongs to.
     pub user: String,
 }
 
@@ -191,6 +196,11 @@ impl KeyStore {
         self.store.key_get(access_key)
     }
 
+    /// Enables or disables a key, effective at once: a disabled key's signatures are refused.
+    /// `audit` is recorded with the change.
+    ///
+    /// # Errors
+    /// [`meta::Error::NotFound`] if there is no such key, or the store's error.
     pub fn set_enabled(&self, access_key: &str, enabled: bool, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
         let mut rec = self.store.key_get(access_key)?.ok_or(meta::Error::NotFound)?;
         rec.enabled = enabled;
@@ -206,6 +216,10 @@ impl KeyStore {
         Ok(())
     }
 
+    /// Deletes a key, effective at once; `audit` is recorded with the deletion.
+    ///
+    /// # Errors
+    /// The store's error.
     pub fn delete(&self, access_key: &str, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
         self.store.key_delete(access_key, audit)?;
         self.cache.write().unwrap_or_else(poisoned).remove(access_key);

@@ -21,8 +21,11 @@ const UNSIGNED_ALLOWED: &[&str] = &["x-amz-content-sha256"];
 /// A refusal, with the extra elements AWS adds to its error document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// The HTTP status: 400 for malformed authorization, 403 for a refused one.
     pub status: StatusCode,
+    /// The S3 error code, such as `SignatureDoesNotMatch`.
     pub code: &'static str,
+    /// The error document's `Message`, for a person to read.
     pub message: String,
     /// Further elements of the error document (`Region`, `HeadersNotSigned`).
     pub details: Vec<(&'static str, String)>,

@@ -149,12 +149,15 @@ impl Drop for InFlight<'_> {
 }
 
 impl Metrics {
+    /// Counts a request as in flight until the returned guard is dropped.
     #[must_use]
     pub fn start_request(&self) -> InFlight<'_> {
         self.in_flight.inc();
         InFlight(self)
     }
 
+    /// Records a served request: its count by operation and status, the time to its response
+    /// head, and the declared body bytes received and sent.
     pub fn request_done(&self, request: RequestKind, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
         let operation = request.label();
         self.requests.get_or_create(&RequestLabels { operation, status }).inc();
@@ -168,6 +171,8 @@ impl Metrics {
         self.denied.get_or_create(&ReasonLabel { reason }).inc();
     }
 
+    /// Records the time a storage backend took for `operation`, and counts it as an error
+    /// when it failed on the backend's side (a 5xx).
     pub fn backend_call(&self, operation: Operation, elapsed: Duration, server_error: bool) {
         let operation = operation.metric_label();
         self.backend_latency.get_or_create(&OperationLabel { operation }).observe(elapsed.as_secs_f64());

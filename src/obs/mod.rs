@@ -19,10 +19,13 @@ pub struct LogConfig {
     pub level: String,
 }
 
+/// How log lines are written to stderr (`[log] format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
@@ -96,13 +99,28 @@ pub async fn route(gateway: &impl Readiness, metrics: &Metrics, req: &http::Requ
 pub enum ProbeError {
     /// The gateway at `addr` did not answer in time.
     #[error("{addr}: no answer within 5 s")]
-    Timeout { addr: String },
+    Timeout {
+        /// The address probed.
+        addr: String,
+    },
     /// No connection to `addr`, or it broke.
     #[error("{addr}: {source}")]
-    Io { addr: String, source: std::io::Error },
+    Io {
+        /// The address probed.
+        addr: String,
+        /// The connection error.
+        source: std::io::Error,
+    },
     /// Any answer but 200: its status line and body.
     #[error("{path} answered {status:?} {body}")]
-    NotOk { path: String, status: String, body: String },
+    NotOk {
+        /// The path asked for, `/ready` or `/health`.
+        path: String,
+        /// The HTTP status line.
+        status: String,
+        /// The response body, which says what is not ready.
+        body: String,
+    },
 }
 
 /// `tollgate probe`: asks a running gateway's `/ready` (or `/health`) over plain HTTP/1.1,
