@@ -41,6 +41,7 @@
 //! short on two cores; the unit test in `import_direction.rs` checks the direction from the
 //! sources, as a workspace of crates would make the compiler check it.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod admin;
 pub mod api_client;
