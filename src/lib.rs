@@ -17,8 +17,9 @@
 //! - [`policy`]: the access check made before the backend is touched (`S3Access`).
 //! - [`s3`]: the gateway: one [`s3::Gateway`] implementing the S3 API over the engines,
 //!   one file per operation group.
-//! - [`backend`]: the narrow `Backend` engine contract and its engines ([`backend::local`],
-//!   [`backend::upstream`]), with the object index they commit to.
+//! - [`backend`]: the object layer ([`backend::Objects`]) that owns every index commit, over
+//!   the narrow [`backend::Engine`] contract and its engines ([`backend::local`],
+//!   [`backend::upstream`]), which only move bytes.
 //! - [`limits`]: rate limits (GCRA) and byte metering; its stored overrides are `meta`'s [`meta::Rates`].
 //! - [`proof`]: digests computed while bodies stream; drafting, signing and verifying proof
 //!   manifests (the records themselves, [`meta::Manifest`], are `meta`'s).

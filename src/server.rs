@@ -3,7 +3,7 @@
 
 use crate::admin::{AdminApi, AdminParts, Routes, proofs::ProofApi};
 use crate::auth::{self, KeyStore, MasterKey};
-use crate::backend::Backend;
+use crate::backend::Engine;
 use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::upstream::client::ClientOptions;
@@ -173,11 +173,11 @@ impl App {
 /// `tollgate migrate --bucket` moved a bucket there.
 fn open_backends(config: &Config, store: &Arc<dyn Store>, prover: Option<&Arc<Prover>>) -> Result<Arc<Backends>, Error> {
     let placement = Placement::load(store.as_ref(), config.backend)?;
-    let mut local: Option<Arc<dyn Backend>> = None;
+    let mut local: Option<Arc<dyn Engine>> = None;
     if placement.uses(BackendKind::Local) {
         local = Some(Arc::new(local_backend(config, Arc::clone(store), prover.cloned())?));
     }
-    let mut upstream: Option<Arc<dyn Backend>> = None;
+    let mut upstream: Option<Arc<dyn Engine>> = None;
     if placement.uses(BackendKind::Upstream) && !config.upstream.endpoint.is_empty() {
         upstream = Some(Arc::new(upstream_backend(config, Arc::clone(store), prover.cloned())?));
     }

@@ -1,14 +1,23 @@
-//! The contract between the gateway and a storage engine: typed requests the gateway has
-//! already validated and decided (key, precondition, attributes, tags, owner, audit entry,
-//! the checks a body must pass), and what the engine answers (records, bytes). An engine
-//! never sees an S3 request; it stores bytes where it keeps them and commits them to the
-//! [`Index`] at the point its storage makes safe.
+//! The contract between the gateway and a storage engine. The gateway's object layer
+//! ([`super::objects::Objects`]) takes typed requests the S3 layer has already validated and
+//! decided (key, precondition, attributes, tags, owner, audit entry, the checks a body must
+//! pass), and owns every index commit: locks, preconditions, quotas, proofs, pending writes,
+//! and which stored bytes a commit releases. An [`Engine`] only moves bytes: it stores a
+//! body or part and says what it stored, reads a range of what the index records, copies
+//! and composes server-side, and releases bytes nothing references.
+//!
+//! Engines differ in how they keep bytes ([`Keeping`]): in immutable blobs of their own
+//! naming that a commit makes visible (local disk), or at the object's key in another S3
+//! service ([`AtKey`], an upstream), which other writers may share: reads, conditions and
+//! tags are then forwarded there, and a write replaces the key's bytes before the index
+//! records it.
 
 use super::listing::Page;
 use super::s3util::{BodyCheck, ObjectRead, ReadConditions, ReadRequest};
-use super::{Error, ReconcileReport, ScrubReport, upstream};
+use super::{Error, ReconcileReport, upstream};
 use crate::backend::index::Index;
-use crate::meta::{AuditEntry, BucketRecord, ObjectAttrs, ObjectRecord, PartRecord, Precondition, UploadRecord};
+use crate::meta::{AuditEntry, Checksums, ObjectAttrs, ObjectRecord, PartRecord, Precondition, Segment, UploadRecord};
+use crate::proof::hashing::BodyDigests;
 
 use s3s::dto::StreamingBlob;
 
@@ -148,11 +157,91 @@ pub enum NotReady {
     Upstream(Error),
 }
 
-/// A storage engine behind the gateway.
+/// How an engine keeps bytes, which decides how the object layer commits and reads them.
+pub enum Keeping<'a> {
+    /// In immutable blobs of the engine's own naming, made visible by the index commit;
+    /// reads are answered from the index's records.
+    Blobs,
+    /// At the object's key in a store other writers may share.
+    AtKey(&'a dyn AtKey),
+}
+
+/// Where a body goes: its object, and what the object layer decided of it.
+pub struct BlobWrite<'a> {
+    /// The gateway bucket.
+    pub bucket: &'a str,
+    /// The object's key.
+    pub key: &'a str,
+    /// Stored beside the bytes where the engine keeps attributes (an upstream).
+    pub attrs: &'a ObjectAttrs,
+    /// The client's `x-amz-tagging`, as sent (an upstream keeps the tags too).
+    pub tagging: Option<&'a str>,
+    /// The write's precondition, checked by the object layer already; an engine storing at
+    /// the key repeats it where its store can, against writers it shares the store with.
+    pub precondition: &'a Precondition,
+    /// Checked with the body's length before any byte replaces what is at the key (the
+    /// quotas; the index checks them again at commit).
+    pub admits: &'a (dyn Fn(u64) -> Result<(), Error> + Send + Sync),
+}
+
+/// Bytes an engine stored, not visible until the object layer commits them.
+pub struct Stored {
+    /// Their length.
+    pub size: u64,
+    /// The object's ETag, unquoted.
+    pub etag: String,
+    /// The checksums computed on the way in.
+    pub checksums: Checksums,
+    /// Lower-case hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Where the engine keeps them (empty: at the key).
+    pub segments: Vec<Segment>,
+}
+
+/// Tells the object layer a body's digests as soon as it has been read whole and passed
+/// its checks, before storage acknowledges it (an upstream write's record is then made
+/// durable while the upstream stores the bytes).
+pub type Verified = tokio::sync::oneshot::Sender<Received>;
+
+/// A body read whole that passed its checks.
+pub struct Received {
+    /// Its length.
+    pub size: u64,
+    /// Its digests.
+    pub digests: BodyDigests,
+}
+
+/// What an engine storing at the key answers itself, from its store.
 #[async_trait::async_trait]
-pub trait Backend: Send + Sync {
-    /// The gateway's index, which this engine commits to.
+pub trait AtKey: Send + Sync {
+    /// Reads an object (its bytes only if `with_body`), the request's conditions checked
+    /// by the store.
+    async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error>;
+
+    /// The record GetObjectAttributes describes: the index's for a version the gateway
+    /// wrote, else what the store says.
+    async fn attributes(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error>;
+
+    /// An object's tags, as the store keeps them.
+    async fn tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error>;
+
+    /// Replaces an object's tags in the store (none: removes them).
+    async fn set_tags(&self, bucket: &str, key: &str, tags: &[(String, String)]) -> Result<(), Error>;
+
+    /// Removes the object at `key` if `precondition` holds against what the store holds; a
+    /// missing key is removed already unless the precondition asks for it to exist.
+    async fn remove(&self, bucket: &str, key: &str, precondition: &Precondition) -> Result<(), Error>;
+}
+
+/// A storage engine behind the gateway: moves bytes, commits nothing.
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync {
+    /// The gateway's index, which the engine's maintenance (scrub, reconcile, mirror)
+    /// reads and repairs.
     fn index(&self) -> &Index;
+
+    /// How the engine keeps bytes.
+    fn keeping(&self) -> Keeping<'_>;
 
     /// Whether the engine can serve requests now (for `/ready`); the reason if not.
     async fn ready(&self) -> Result<(), NotReady>;
@@ -164,7 +253,7 @@ pub trait Backend: Send + Sync {
 
     /// Releases the storage of an empty bucket (before the index forgets it); refuses a
     /// bucket whose storage still holds objects.
-    async fn remove_bucket(&self, _bucket: &BucketRecord) -> Result<(), Error> {
+    async fn remove_bucket(&self, _bucket: &crate::meta::BucketRecord) -> Result<(), Error> {
         Ok(())
     }
 
@@ -173,69 +262,40 @@ pub trait Backend: Send + Sync {
     /// are used.
     async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error>;
 
-    /// Stores a new object and commits it; returns the record as committed.
-    async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error>;
+    /// Stores a body for `target`, verifying it; tells `verified` its digests as soon as
+    /// it has been read whole. On failure nothing is left stored (but what an engine
+    /// storing at the key replaced).
+    async fn write(&self, target: &BlobWrite<'_>, incoming: Incoming, verified: Verified) -> Result<Stored, Error>;
 
-    /// Reads an object (its bytes only if `with_body`) once the request's conditions hold.
-    async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error>;
+    /// Reads `range` of the bytes of `key` that `record` describes (and, for blobs, locates).
+    async fn open(&self, bucket: &str, key: &str, record: &ObjectRecord, range: std::ops::Range<u64>) -> Result<super::scrub::ByteStream, Error>;
 
-    /// The record GetObjectAttributes describes.
-    async fn attributes(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
-        self.index().object(bucket, key)
-    }
+    /// Copies an object server-side; returns the copy as a record: the source's, located
+    /// where the copy is (with its attributes and tags, which the object layer may
+    /// replace). `source` is the index's record of the source: checked against the copy's
+    /// conditions already when the engine keeps blobs; for one storing at the key, the
+    /// record the gateway wrote, if any (the store checks the conditions).
+    async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error>;
 
-    /// Deletes a key if `precondition` holds; a missing key is deleted already (as in S3),
-    /// unless the precondition asks for it to exist.
-    async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<(), Error>;
-
-    /// How many keys of one DeleteObjects are deleted at once.
-    fn deletes_at_once(&self) -> usize {
-        1
-    }
-
-    /// Copies an object server-side and commits the copy.
-    async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error>;
-
-    /// An object's tags.
-    async fn tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
-        Ok(self.index().object(bucket, key)?.tags)
-    }
-
-    /// Replaces an object's tags (none: removes them).
-    async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
-        self.index().set_tags(bucket, key, tags, audit).await
-    }
+    /// Releases stored bytes nothing references any more (none: kept at a key).
+    fn release(&self, segments: &[Segment]);
 
     /// Starts a multipart upload in storage; returns its id (the index records it after).
     async fn start_upload(&self, upload: &UploadRecord, tagging: Option<&str>) -> Result<String, Error>;
 
-    /// Stores a part and records it; returns its record.
-    async fn upload_part(&self, part: NewPart<'_>) -> Result<PartRecord, Error>;
+    /// Stores part `number` of an upload; returns its record (not yet recorded).
+    async fn write_part(&self, upload: &UploadRecord, upload_id: &str, number: u32, incoming: Incoming) -> Result<PartRecord, Error>;
 
-    /// Copies a range of an object into a part and records it; returns its record.
-    async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error>;
+    /// Copies a range of an object into a part; `source` as for [`Engine::copy`].
+    async fn copy_part(&self, part: &PartCopy<'_>, source: Option<&ObjectRecord>) -> Result<PartRecord, Error>;
 
-    /// Assembles the chosen parts into the object and commits it. `NoSuchUpload` if the
-    /// upload is gone (completed meanwhile, or aborted).
-    async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error>;
+    /// Assembles the chosen parts (in order, `size` bytes in all) into the upload's object.
+    async fn compose(&self, upload: &UploadRecord, upload_id: &str, chosen: &[&PartRecord], size: u64) -> Result<Stored, Error>;
 
-    /// Removes an upload's parts from storage and the upload from the index.
-    async fn abort(&self, upload: &UploadRecord, upload_id: &str, audit: &AuditEntry) -> Result<(), Error>;
-
-    /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
-    async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
-        let Some(upload) = self.index().store.upload_get(upload_id)? else {
-            return Ok(());
-        };
-        let gateway = crate::auth::Principal::Gateway;
-        let audit =
-            crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::ExpireMultipartUpload, &upload.bucket, &upload.key, crate::audit::Outcome::Ok, 0);
-        self.abort(&upload, upload_id, &audit).await
+    /// Removes an upload from storage (its part blobs are released after the index forgets it).
+    async fn abort_upload(&self, _upload: &UploadRecord, _upload_id: &str) -> Result<(), Error> {
+        Ok(())
     }
-
-    /// Re-hashes every stored object of `buckets` against its recorded SHA-256, reading
-    /// at most `bytes_per_sec` (0: unbounded). Never changes anything.
-    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error>;
 
     /// Reconciles stored bytes and the index entries of `buckets` (those this engine
     /// holds) both ways, logging each repair: removes stored bytes nothing references and
@@ -243,11 +303,11 @@ pub trait Backend: Send + Sync {
     /// (writes in flight).
     async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<ReconcileReport, Error>;
 
-    /// Finishes a write that was pending when the gateway stopped (see
-    /// [`crate::meta::PendingWrite`]): commits it if this engine holds exactly its bytes,
-    /// and says whether it did. Only forwarded writes are recorded pending.
-    async fn finish_pending(&self, _id: &str, _write: &crate::meta::PendingWrite) -> Result<bool, Error> {
-        Ok(false)
+    /// The ETag under which this engine holds exactly the bytes of a write pending when
+    /// the gateway stopped (see [`crate::meta::PendingWrite`]); `None` if it does not.
+    /// Only writes at the key are recorded pending.
+    async fn holds_pending(&self, _write: &crate::meta::PendingWrite) -> Result<Option<String>, Error> {
+        Ok(None)
     }
 
     /// Copies new proof manifests, audit entries and records to the engine's metadata

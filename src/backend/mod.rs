@@ -1,20 +1,25 @@
-//! Storage engines behind the gateway ([`crate::s3::Gateway`]). An engine implements the
-//! narrow [`Backend`] contract ([`engine`]): it stores, reads and removes bytes, and
-//! commits what it stored to the gateway's [`index::Index`] (buckets, object records,
-//! uploads, usage, proofs) when its storage allows. The engines differ only in where the
-//! bytes go: [`local`] disk or an [`upstream`] S3 service. Everything S3-level (request
-//! validation, preconditions, tags, attributes, audit entries, answers) is the gateway's.
+//! Storage behind the gateway ([`crate::s3::Gateway`]). Storage engines implement the
+//! narrow [`Engine`] contract ([`engine`]): they store, read, copy and release bytes and
+//! commit nothing. The object layer ([`Objects`], one per engine) owns every commit to
+//! the gateway's [`index::Index`] (object records, parts, uploads, usage, proofs, pending
+//! writes), written once for both engines. The engines differ only in where the bytes go:
+//! [`local`] disk or an [`upstream`] S3 service. Everything S3-level (request validation,
+//! preconditions, tags, attributes, audit entries, answers) is the S3 layer's.
 
 mod engine;
 pub mod index;
 pub(crate) mod listing;
 pub mod local;
+mod locks;
+mod objects;
 pub mod placement;
+mod reads;
 pub(crate) mod s3util;
 mod scrub;
 pub mod upstream;
 
-pub use engine::{Backend, Incoming, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, UploadCompletion};
+pub use engine::{AtKey, BlobWrite, Engine, Incoming, Keeping, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, Received, Stored, UploadCompletion, Verified};
+pub use objects::Objects;
 pub use listing::Page;
 pub use s3util::{BodyCheck, ObjectRead, ReadConditions, ReadRequest};
 

@@ -7,7 +7,7 @@
 //! upstream opens both) and sends each request, job and repair to the bucket's backend.
 
 use crate::backend::upstream::{MirrorReport, RestoreReport};
-use crate::backend::{Backend, Error, NotReady, ReconcileReport, ScrubReport};
+use crate::backend::{Engine, Error, NotReady, Objects, ReconcileReport, ScrubReport};
 use crate::config::BackendKind;
 use crate::meta::Store;
 
@@ -79,21 +79,21 @@ impl Placement {
 }
 
 /// A backend and the names of the buckets it holds.
-type HeldBuckets<'a> = (&'a Arc<dyn Backend>, Vec<String>);
+type HeldBuckets<'a> = (&'a Objects, Vec<String>);
 
 /// The backends a gateway serves from, each request sent to its bucket's.
 pub struct Backends {
     store: Arc<dyn Store>,
     placement: RwLock<Placement>,
     /// The backend holding the buckets not moved (opened whatever the placement).
-    holding: Arc<dyn Backend>,
-    local: Option<Arc<dyn Backend>>,
-    upstream: Option<Arc<dyn Backend>>,
+    holding: Arc<Objects>,
+    local: Option<Arc<Objects>>,
+    upstream: Option<Arc<Objects>>,
 }
 
 impl Backends {
     /// Routes by `placement`, which must name only the backends given.
-    pub fn new(store: Arc<dyn Store>, placement: Placement, local: Option<Arc<dyn Backend>>, upstream: Option<Arc<dyn Backend>>) -> Result<Self, String> {
+    pub fn new(store: Arc<dyn Store>, placement: Placement, local: Option<Arc<dyn Engine>>, upstream: Option<Arc<dyn Engine>>) -> Result<Self, String> {
         for (kind, backend) in [(BackendKind::Local, &local), (BackendKind::Upstream, &upstream)] {
             if placement.uses(kind) && backend.is_none() {
                 let buckets: Vec<&str> = placement.moved.iter().filter(|(_, k)| **k == kind).map(|(b, _)| b.as_str()).collect();
@@ -104,6 +104,8 @@ impl Backends {
                 ));
             }
         }
+        let objects = |engine: Option<Arc<dyn Engine>>| engine.map(|e| Arc::new(Objects::new(e)));
+        let (local, upstream) = (objects(local), objects(upstream));
         let holding = match placement.holding {
             BackendKind::Local => local.clone(),
             BackendKind::Upstream => upstream.clone(),
@@ -116,7 +118,7 @@ impl Backends {
         self.placement.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn backend(&self, kind: BackendKind) -> &Arc<dyn Backend> {
+    fn backend(&self, kind: BackendKind) -> &Arc<Objects> {
         // `new` refuses a placement naming a backend it was not given, and placements only
         // change back to the holding backend (`forget`): the fallback is never taken.
         let backend = match kind {
@@ -127,13 +129,13 @@ impl Backends {
     }
 
     /// The backend holding `bucket` (new buckets: the holding backend).
-    pub fn of(&self, bucket: &str) -> &Arc<dyn Backend> {
+    pub fn of(&self, bucket: &str) -> &Arc<Objects> {
         let kind = self.placement().holder(bucket);
         self.backend(kind)
     }
 
     /// The backend new buckets are created on.
-    pub fn holding(&self) -> &Arc<dyn Backend> {
+    pub fn holding(&self) -> &Arc<Objects> {
         &self.holding
     }
 
@@ -166,7 +168,7 @@ impl Backends {
             .into_iter()
             .filter_map(|(kind, backend)| {
                 let held = buckets.iter().filter(|b| placement.holder(&b.name) == kind).map(|b| b.name.clone()).collect();
-                Some((backend.as_ref()?, held))
+                Some((backend.as_deref()?, held))
             })
             .collect())
     }
@@ -196,7 +198,7 @@ impl Backends {
     /// Whether every backend can serve; the first reason if not.
     pub async fn ready(&self) -> Result<(), NotReady> {
         for backend in [&self.local, &self.upstream].into_iter().flatten() {
-            backend.ready().await?;
+            backend.engine().ready().await?;
         }
         Ok(())
     }
@@ -205,7 +207,7 @@ impl Backends {
     pub async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error> {
         let mut total = ScrubReport::default();
         for (backend, buckets) in self.with_buckets()? {
-            let report = backend.scrub(&buckets, bytes_per_sec).await?;
+            let report = crate::backend::scrub::scrub(backend.engine(), &buckets, bytes_per_sec).await?;
             total.objects += report.objects;
             total.bytes += report.bytes;
             total.mismatches.extend(report.mismatches);
@@ -217,7 +219,7 @@ impl Backends {
     pub async fn reconcile(&self, min_age: Duration) -> Result<ReconcileReport, Error> {
         let mut total = ReconcileReport::default();
         for (backend, buckets) in self.with_buckets()? {
-            let report = backend.reconcile(&buckets, min_age).await?;
+            let report = backend.engine().reconcile(&buckets, min_age).await?;
             total.orphan_blobs += report.orphan_blobs;
             total.orphan_entries += report.orphan_entries;
             total.unindexed += report.unindexed;
@@ -241,18 +243,18 @@ impl Backends {
     }
 
     /// The backend keeping a metadata mirror, if any (the upstream's, when it is opened).
-    fn mirrored(&self) -> &Arc<dyn Backend> {
-        self.upstream.as_ref().unwrap_or(&self.holding)
+    fn mirrored(&self) -> &Objects {
+        self.upstream.as_deref().unwrap_or(&self.holding)
     }
 
-    /// See [`Backend::mirror_metadata`].
+    /// See [`Engine::mirror_metadata`].
     pub async fn mirror_metadata(&self, settled_only: bool) -> Result<Option<MirrorReport>, Error> {
-        self.mirrored().mirror_metadata(settled_only).await
+        self.mirrored().engine().mirror_metadata(settled_only).await
     }
 
-    /// See [`Backend::restore_metadata`].
+    /// See [`Engine::restore_metadata`].
     pub async fn restore_metadata(&self) -> Result<RestoreReport, Error> {
-        self.mirrored().restore_metadata().await
+        self.mirrored().engine().restore_metadata().await
     }
 }
 

@@ -1,9 +1,7 @@
 //! Scrub: re-hashes stored objects against the SHA-256 their manifests recorded, at a
 //! bounded rate, and reports mismatches (bit rot, tampering). It never deletes data.
 
-use crate::backend::index::Index;
-use crate::backend::{Error, ScrubMismatch, ScrubReport};
-use crate::meta::ObjectRecord;
+use crate::backend::{Engine, Error, ScrubMismatch, ScrubReport};
 
 use std::io;
 use std::pin::Pin;
@@ -16,16 +14,10 @@ use sha2::Digest as _;
 /// An object's bytes, as a backend reads them back.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
 
-/// A backend whose stored objects can be read back whole.
-pub(crate) trait ObjectReader {
-    fn index(&self) -> &Index;
-    async fn open(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<ByteStream, Error>;
-}
-
-/// Re-hashes every indexed object of `buckets` on `backend` at most `bytes_per_sec` (0:
-/// unbounded).
-pub(crate) async fn scrub(backend: &impl ObjectReader, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
-    let index = backend.index();
+/// Re-hashes every indexed object of `buckets` on `engine` against its recorded SHA-256,
+/// reading at most `bytes_per_sec` (0: unbounded). Never changes anything.
+pub(crate) async fn scrub(engine: &dyn Engine, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+    let index = engine.index();
     {
         let started = Instant::now();
         let mut report = ScrubReport::default();
@@ -39,7 +31,7 @@ pub(crate) async fn scrub(backend: &impl ObjectReader, buckets: &[String], bytes
                 }
                 let mut sha = sha2::Sha256::new();
                 let mut failed = None;
-                let mut body: ByteStream = match backend.open(bucket, &key, &rec).await {
+                let mut body: ByteStream = match engine.open(bucket, &key, &rec, 0..rec.size).await {
                     Ok(b) => b,
                     Err(e) => {
                         failed = Some(e.to_string());

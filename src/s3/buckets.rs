@@ -81,7 +81,7 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
         };
     }
     let backend = g.backends.holding();
-    backend.create_bucket(&name).await?;
+    backend.engine().create_bucket(&name).await?;
     let record = BucketRecord {
         name: name.clone(),
         created_ns: now_ns(),
@@ -108,7 +108,7 @@ pub(super) async fn delete_bucket(g: &Gateway, req: S3Request<DeleteBucketInput>
     if record.objects > 0 {
         return Err(Error::BucketNotEmpty);
     }
-    backend.remove_bucket(&record).await?;
+    backend.engine().remove_bucket(&record).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteBucket, name, "", 0);
     g.store.bucket_delete(name, Some(&audit))?;
     backend.index().sync().await?;

@@ -1,8 +1,8 @@
-//! The S3 layer: one [`Gateway`] implementing [`s3s::S3`] over the storage engines
-//! ([`crate::backend::Backend`]). Everything S3-level is decided here, once for every
+//! The S3 layer: one [`Gateway`] implementing [`s3s::S3`] over the object layer
+//! ([`crate::backend::Objects`]). Everything S3-level is decided here, once for every
 //! engine: request validation, preconditions, tags and attributes, topic-filtered
-//! listings, audit entries, and the answers with their headers. An engine only stores,
-//! reads and removes bytes and commits them to the index.
+//! listings, audit entries, and the answers with their headers. The object layer commits
+//! what an engine ([`crate::backend::Engine`]) stores; an engine only moves bytes.
 //!
 //! One file per operation group: [`buckets`], [`objects`], [`copy`], [`multipart`],
 //! [`listing`], [`tagging`], [`acl`], [`attributes`], [`settings`]; what a request says is

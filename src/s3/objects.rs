@@ -5,7 +5,7 @@ use super::answer::*;
 use super::request::*;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
-use crate::backend::{Backend, Error, Incoming, NewObject};
+use crate::backend::{Error, Incoming, NewObject, Objects};
 use crate::meta::ObjectAttrs;
 use crate::meta::Precondition;
 
@@ -101,7 +101,7 @@ pub(super) async fn get_object_torrent(_g: &Gateway, _req: S3Request<GetObjectTo
 
 /// Deletes one key if `precondition` holds.
 async fn delete_key(
-    backend: &dyn Backend,
+    backend: &Objects,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,

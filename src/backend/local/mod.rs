@@ -3,7 +3,8 @@
 //! bytes written and synced to `tmp/`, moved into `blobs/`, then one metadata
 //! transaction (conditional checks, index entry, usage) makes it visible.
 //!
-//! One file per operation group: [`object`], [`list`], [`multipart`].
+//! One file per operation group: [`object`], [`list`], [`multipart`]. The object layer
+//! ([`crate::backend::Objects`]) commits what this engine stores.
 
 mod blobs;
 mod list;
@@ -15,9 +16,9 @@ pub use blobs::BlobStore;
 
 use crate::backend::index::Index;
 use crate::backend::listing::Page;
-use crate::backend::s3util::ReadRequest;
-use crate::backend::{Backend, Error, Incoming, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
-use crate::meta::{AuditEntry, ObjectRecord, PartRecord, Precondition, Store, UploadRecord};
+use crate::backend::scrub::ByteStream;
+use crate::backend::{BlobWrite, Engine, Error, Incoming, Keeping, ObjectCopy, PartCopy, Stored, Verified};
+use crate::meta::{ObjectRecord, PartRecord, Segment, Store, UploadRecord};
 use crate::proof::Prover;
 use crate::proof::hashing::BodyDigests;
 
@@ -116,20 +117,14 @@ impl LocalBackend {
     }
 }
 
-impl crate::backend::scrub::ObjectReader for LocalBackend {
-    fn index(&self) -> &Index {
-        &self.index
-    }
-
-    async fn open(&self, _bucket: &str, _key: &str, rec: &crate::meta::ObjectRecord) -> Result<crate::backend::scrub::ByteStream, Error> {
-        Ok(Box::pin(self.blobs.read(&rec.segments, 0..rec.size)))
-    }
-}
-
 #[async_trait::async_trait]
-impl Backend for LocalBackend {
+impl Engine for LocalBackend {
     fn index(&self) -> &Index {
         &self.index
+    }
+
+    fn keeping(&self) -> Keeping<'_> {
+        Keeping::Blobs
     }
 
     async fn ready(&self) -> Result<(), crate::backend::NotReady> {
@@ -141,50 +136,36 @@ impl Backend for LocalBackend {
         list::scan(self, bucket, prefix, delimiter, after, max)
     }
 
-    async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error> {
-        object::put(self, object).await
+    async fn write(&self, _target: &BlobWrite<'_>, incoming: Incoming, _verified: Verified) -> Result<Stored, Error> {
+        object::write(self, incoming).await
     }
 
-    async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
-        object::read(self, bucket, key, request, with_body)
+    async fn open(&self, _bucket: &str, _key: &str, record: &ObjectRecord, range: std::ops::Range<u64>) -> Result<ByteStream, Error> {
+        Ok(Box::pin(self.blobs.read(&record.segments, range)))
     }
 
-    async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<(), Error> {
-        if let Some(old) = self.index.delete(bucket, key, precondition, audit).await? {
-            self.blobs.remove(old.segments.iter().map(|s| s.blob.as_str()));
-        }
-        Ok(())
+    async fn copy(&self, _copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error> {
+        object::copy(self, source.ok_or(Error::NoSuchKey)?).await
     }
 
-    async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
-        object::copy(self, copy).await
+    fn release(&self, segments: &[Segment]) {
+        self.blobs.remove(segments.iter().map(|s| s.blob.as_str()));
     }
 
     async fn start_upload(&self, _upload: &UploadRecord, _tagging: Option<&str>) -> Result<String, Error> {
         Ok(blobs::new_id())
     }
 
-    async fn upload_part(&self, part: NewPart<'_>) -> Result<PartRecord, Error> {
-        multipart::upload_part(self, part).await
+    async fn write_part(&self, _upload: &UploadRecord, _upload_id: &str, number: u32, incoming: Incoming) -> Result<PartRecord, Error> {
+        multipart::write_part(self, number, incoming).await
     }
 
-    async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
-        multipart::upload_part_copy(self, part).await
+    async fn copy_part(&self, part: &PartCopy<'_>, source: Option<&ObjectRecord>) -> Result<PartRecord, Error> {
+        multipart::copy_part(self, part, source.ok_or(Error::NoSuchKey)?).await
     }
 
-    async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error> {
-        multipart::complete(self, completion).await
-    }
-
-    async fn abort(&self, _upload: &UploadRecord, upload_id: &str, audit: &AuditEntry) -> Result<(), Error> {
-        let parts = self.store.upload_delete(upload_id, Some(audit))?;
-        self.sync().await?;
-        self.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
-        Ok(())
-    }
-
-    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<crate::backend::ScrubReport, Error> {
-        crate::backend::scrub::scrub(self, buckets, bytes_per_sec).await
+    async fn compose(&self, _upload: &UploadRecord, _upload_id: &str, chosen: &[&PartRecord], size: u64) -> Result<Stored, Error> {
+        multipart::compose(self, chosen, size).await
     }
 
     async fn reconcile(&self, buckets: &[String], min_age: Duration) -> Result<crate::backend::ReconcileReport, Error> {

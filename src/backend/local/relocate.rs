@@ -28,7 +28,7 @@ impl Relocation for LocalBackend {
     }
 
     async fn read(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<ByteStream, Error> {
-        crate::backend::scrub::ObjectReader::open(self, bucket, key, rec).await
+        crate::backend::Engine::open(self, bucket, key, rec, 0..rec.size).await
     }
 
     async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<(), Error> {

@@ -96,7 +96,8 @@ pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: 
         let place = b.place(bucket)?;
         for i in missing {
             let (key, rec) = &entries[i];
-            let _lock = b.locks.lock(bucket, key).await;
+            // A write committed since `rec` was read keeps its entry: `remove_orphan` removes
+            // only an unchanged one.
             match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(key))).await {
                 Err(Error::Upstream { status: 404, .. }) => {}
                 Ok(_) => continue,

@@ -7,9 +7,10 @@
 //! and every object written through the gateway has a record (size, ETag, SHA-256, proof
 //! id, checksums, tags) that drives usage, quotas, proofs and topic rules. The upstream is
 //! the truth for bytes, attributes and listings: reads and listings are forwarded, so
-//! objects written by another gateway instance sharing the upstream are seen too. Writes
-//! to one key are serialized inside the gateway, so conditional writes (`If-Match`,
-//! `If-None-Match: *`) hold even against an upstream that ignores them.
+//! objects written by another gateway instance sharing the upstream are seen too. It
+//! stores at the key ([`crate::backend::AtKey`]): the object layer gives writes to one key
+//! turns, so conditional writes (`If-Match`, `If-None-Match: *`) hold even against an
+//! upstream that ignores them.
 //!
 //! One file per operation group: [`bucket`], [`object`], [`list`], [`multipart`].
 //! The gateway ([`crate::s3`]) decides everything S3-level; this engine moves bytes.
@@ -18,7 +19,6 @@ mod body;
 mod bucket;
 pub mod client;
 mod list;
-mod locks;
 mod mirror;
 mod multipart;
 mod object;
@@ -29,8 +29,9 @@ mod xml;
 use crate::backend::index::Index;
 use crate::backend::listing::Page;
 use crate::backend::s3util::ReadRequest;
-use crate::backend::{Backend, Error, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, ScrubReport, UploadCompletion};
-use crate::meta::{AuditEntry, BucketRecord, ObjectRecord, PartRecord, Precondition, Store, UploadRecord};
+use crate::backend::scrub::ByteStream;
+use crate::backend::{AtKey, BlobWrite, Engine, Error, Incoming, Keeping, NotReady, ObjectCopy, PartCopy, Readout, Stored, Verified};
+use crate::meta::{BucketRecord, ObjectRecord, PartRecord, Precondition, Segment, Store, UploadRecord};
 use crate::proof::Prover;
 
 use client::{Call, Client, ClientOptions};
@@ -86,7 +87,6 @@ pub struct UpstreamBackend {
     body_idle_timeout: Duration,
     /// How long the upstream may stay silent in the middle of a download.
     timeout: Duration,
-    locks: locks::KeyLocks,
     mirror: Option<MirrorTarget>,
     spool_dir: std::path::PathBuf,
 }
@@ -128,7 +128,6 @@ impl UpstreamBackend {
             max_object_size: opts.max_object_size,
             body_idle_timeout: opts.body_idle_timeout,
             timeout,
-            locks: locks::KeyLocks::default(),
             mirror: opts.mirror,
             spool_dir: opts.spool_dir,
         })
@@ -158,9 +157,13 @@ impl UpstreamBackend {
 }
 
 #[async_trait::async_trait]
-impl Backend for UpstreamBackend {
+impl Engine for UpstreamBackend {
     fn index(&self) -> &Index {
         &self.index
+    }
+
+    fn keeping(&self) -> Keeping<'_> {
+        Keeping::AtKey(self)
     }
 
     async fn ready(&self) -> Result<(), NotReady> {
@@ -189,68 +192,48 @@ impl Backend for UpstreamBackend {
         self.list_page(bucket, prefix, delimiter, after, max).await
     }
 
-    async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error> {
-        object::put(self, object).await
+    async fn write(&self, target: &BlobWrite<'_>, incoming: Incoming, verified: Verified) -> Result<Stored, Error> {
+        object::write(self, target, incoming, verified).await
     }
 
-    async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
-        object::read(self, bucket, key, request, with_body).await
+    async fn open(&self, bucket: &str, key: &str, record: &ObjectRecord, range: std::ops::Range<u64>) -> Result<ByteStream, Error> {
+        object::download(self, bucket, key, (range != (0..record.size)).then_some(range)).await
     }
 
-    async fn attributes(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
-        object::attributes(self, bucket, key).await
+    async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error> {
+        object::copy(self, copy, source).await
     }
 
-    async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<(), Error> {
-        object::delete(self, bucket, key, precondition, audit).await
-    }
-
-    fn deletes_at_once(&self) -> usize {
-        object::DELETE_CONCURRENCY
-    }
-
-    async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
-        object::copy(self, copy).await
-    }
-
-    async fn tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
-        object::tags(self, bucket, key).await
-    }
-
-    async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
-        object::set_tags(self, bucket, key, tags, audit).await
+    fn release(&self, _segments: &[Segment]) {
+        // Bytes at a key are replaced or removed in place: nothing is left to release.
     }
 
     async fn start_upload(&self, upload: &UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
         multipart::start(self, upload, tagging).await
     }
 
-    async fn upload_part(&self, part: NewPart<'_>) -> Result<PartRecord, Error> {
-        multipart::upload_part(self, part).await
+    async fn write_part(&self, upload: &UploadRecord, upload_id: &str, number: u32, incoming: Incoming) -> Result<PartRecord, Error> {
+        multipart::write_part(self, upload, upload_id, number, incoming).await
     }
 
-    async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
-        multipart::upload_part_copy(self, part).await
+    async fn copy_part(&self, part: &PartCopy<'_>, _source: Option<&ObjectRecord>) -> Result<PartRecord, Error> {
+        multipart::copy_part(self, part).await
     }
 
-    async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error> {
-        multipart::complete(self, completion).await
+    async fn compose(&self, upload: &UploadRecord, upload_id: &str, chosen: &[&PartRecord], size: u64) -> Result<Stored, Error> {
+        multipart::compose(self, upload, upload_id, chosen, size).await
     }
 
-    async fn abort(&self, upload: &UploadRecord, upload_id: &str, audit: &AuditEntry) -> Result<(), Error> {
-        multipart::abort(self, upload, upload_id, audit).await
-    }
-
-    async fn scrub(&self, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
-        crate::backend::scrub::scrub(self, buckets, bytes_per_sec).await
+    async fn abort_upload(&self, upload: &UploadRecord, upload_id: &str) -> Result<(), Error> {
+        multipart::abort(self, upload, upload_id).await
     }
 
     async fn reconcile(&self, buckets: &[String], min_age: std::time::Duration) -> Result<crate::backend::ReconcileReport, Error> {
         list::reconcile(self, buckets, min_age).await
     }
 
-    async fn finish_pending(&self, id: &str, write: &crate::meta::PendingWrite) -> Result<bool, Error> {
-        object::finish_pending(self, id, write).await
+    async fn holds_pending(&self, write: &crate::meta::PendingWrite) -> Result<Option<String>, Error> {
+        object::holds_pending(self, write).await
     }
 
     async fn mirror_metadata(&self, settled_only: bool) -> Result<Option<MirrorReport>, Error> {
@@ -268,12 +251,25 @@ impl Backend for UpstreamBackend {
     }
 }
 
-impl crate::backend::scrub::ObjectReader for UpstreamBackend {
-    fn index(&self) -> &Index {
-        &self.index
+#[async_trait::async_trait]
+impl AtKey for UpstreamBackend {
+    async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+        object::read(self, bucket, key, request, with_body).await
     }
 
-    async fn open(&self, bucket: &str, key: &str, _rec: &crate::meta::ObjectRecord) -> Result<crate::backend::scrub::ByteStream, Error> {
-        object::download(self, bucket, key).await
+    async fn attributes(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
+        object::attributes(self, bucket, key).await
+    }
+
+    async fn tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
+        object::tags(self, bucket, key).await
+    }
+
+    async fn set_tags(&self, bucket: &str, key: &str, tags: &[(String, String)]) -> Result<(), Error> {
+        object::set_tags(self, bucket, key, tags).await
+    }
+
+    async fn remove(&self, bucket: &str, key: &str, precondition: &Precondition) -> Result<(), Error> {
+        object::remove(self, bucket, key, precondition).await
     }
 }

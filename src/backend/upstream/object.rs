@@ -1,11 +1,11 @@
-//! Objects through the upstream: put, read, attributes, delete, copy, tagging.
+//! Objects through the upstream: write, read, attributes, remove, copy, tagging.
 
 use super::body::{IdleLimited, Outcome, Progress, Upload};
 use super::client::Call;
 use super::{Place, UpstreamBackend, xml};
 use crate::backend::s3util::*;
-use crate::backend::{Error, Incoming, NewObject, ObjectCopy, Readout};
-use crate::meta::{Checksums, Completes, ObjectAttrs, ObjectRecord, Precondition};
+use crate::backend::{BlobWrite, Error, Incoming, ObjectCopy, Readout, Received, Stored, Verified};
+use crate::meta::{Checksums, ObjectAttrs, ObjectRecord, Precondition};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -135,105 +135,34 @@ pub(super) fn etag_of(h: &HeaderMap) -> String {
     header_str(h, "etag").unwrap_or("").trim_matches('"').to_owned()
 }
 
-/// Checks a write's precondition against the index (under the key's lock).
-fn check_precondition(b: &UpstreamBackend, bucket: &str, key: &str, p: &Precondition) -> Result<(), Error> {
-    Ok(p.check(b.store.object_get(bucket, key)?.as_ref())?)
-}
-
-/// Refuses early a write that would exceed a quota (the index re-checks at commit).
-fn check_quota(b: &UpstreamBackend, bucket: &str, key: &str, size: u64) -> Result<(), Error> {
-    let rec = b.bucket(bucket)?;
-    let old = b.store.object_get(bucket, key)?.map(|o| o.size);
-    rec.quota.admits(rec.objects, rec.bytes, old, size).map_err(Error::QuotaExceeded)?;
-    if let Some(t) = b.store.tenant_get(&rec.tenant)?
-        && !t.quota.is_unlimited()
-    {
-        let (objects, bytes) = b.store.tenant_usage(&rec.tenant)?;
-        t.quota.admits(objects, bytes, old, size).map_err(Error::QuotaExceeded)?;
-    }
-    Ok(())
-}
-
-/// Records a version the upstream now holds. If the index refuses it (a quota crossed by
-/// a concurrent write), the upstream copy is removed again, so nothing unaccounted stays.
-pub(super) async fn record(
-    b: &UpstreamBackend,
-    place: &Place,
-    bucket: &str,
-    key: &str,
-    rec: ObjectRecord,
-    upload: Option<&str>,
-    audit: &crate::meta::AuditEntry,
-) -> Result<ObjectRecord, Error> {
-    match b.index.commit(bucket, key, rec, &Precondition::None, upload.map_or(Completes::Nothing, Completes::Upload), audit).await {
-        Ok((rec, _)) => Ok(rec),
-        Err(e) => Err(unrecorded(b, place, bucket, key, audit, e).await),
-    }
-}
-
-/// Removes again a version the upstream holds but the gateway could not record (`e`),
-/// with the index entry of the version it replaced; returns `e`.
-pub(super) async fn unrecorded(b: &UpstreamBackend, place: &Place, bucket: &str, key: &str, audit: &crate::meta::AuditEntry, e: Error) -> Error {
-    tracing::warn!(bucket, key, error = %e, "the index refused an upstream write; removing it");
-    let _ = b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
-    let _ = b.index.delete(bucket, key, &crate::meta::Precondition::None, audit).await;
-    e
-}
-
-pub(super) async fn put(b: &UpstreamBackend, object: NewObject) -> Result<ObjectRecord, Error> {
-    let NewObject { bucket, key, precondition, record, tagging, incoming, mut audit } = object;
-    let place = b.place(&bucket)?;
+/// Stores a body at its key upstream, streamed, hashed and checked on the way; tells
+/// `verified` as soon as the body was read whole and passed its checks.
+pub(super) async fn write(b: &UpstreamBackend, target: &BlobWrite<'_>, incoming: Incoming, verified: Verified) -> Result<Stored, Error> {
+    let place = b.place(target.bucket)?;
     let Incoming { body, length, check } = incoming;
     let (body, length, _spooled) = sized(b, length.ok_or(Error::MissingContentLength), body).await?;
-    check_quota(b, &bucket, &key, length)?;
-    let _lock = b.locks.lock(&bucket, &key).await;
-    check_precondition(b, &bucket, &key, &precondition)?;
-    let (if_match, if_none_match) = upstream_conditions(&precondition);
-    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(&key)), &record.attrs);
+    (target.admits)(length)?;
+    let (if_match, if_none_match) = upstream_conditions(target.precondition);
+    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(target.key)), target.attrs);
     call = with_checksums(call, check.declared())
         .header_opt("content-md5", check.declared_md5())
-        .header_opt("x-amz-tagging", tagging.as_ref())
+        .header_opt("x-amz-tagging", target.tagging)
         .header_opt("if-match", if_match)
         .header_opt("if-none-match", if_none_match);
-    let record = ObjectRecord { size: length, ..record };
-    audit.bytes = length;
-    // The gateway records the write (durably) while the upstream stores the bytes, as soon
-    // as the body has been read whole; the upstream's answer is then committed unsynced.
-    let pending = crate::proof::manifest::new_id();
     let outcome = std::sync::Arc::new(Outcome::default());
-    let (sent, prepared) = {
-        let sending = send_upload(b, check, call, body, length, std::sync::Arc::clone(&outcome));
-        let preparing = async {
-            let digests = outcome.verified().await?;
-            let mut record = ObjectRecord { checksums: digests.checksums, sha256: digests.sha256, ..record };
-            Some(b.index.prepare(&pending, &bucket, &key, &mut record, &audit).await.map(|()| record))
-        };
-        tokio::pin!(sending, preparing);
-        tokio::select! {
-            sent = &mut sending => match sent {
-                Ok(sent) => (Ok(sent), preparing.await),
-                Err(e) => (Err(e), None),
-            },
-            prepared = &mut preparing => (sending.await, prepared),
+    let tell = async {
+        if let Some(digests) = outcome.verified().await {
+            let _ = verified.send(Received { size: length, digests });
         }
     };
-    let committed = match (sent, prepared) {
-        (Ok((headers, _)), Some(Ok(record))) => b.index.commit_pending(&pending, &bucket, &key, ObjectRecord { etag: etag_of(&headers), ..record }, &audit),
-        (Ok(_), prepared) => {
-            Err(prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the upstream answered before the whole body was sent".into())))
-        }
-        (Err(e), _) => return Err(abandon(b, &pending, e)),
-    };
-    match committed {
-        Ok(rec) => Ok(rec),
-        // The upstream holds a version the gateway could not record.
-        Err(e) => Err(abandon(b, &pending, unrecorded(b, &place, &bucket, &key, &audit, e).await)),
-    }
+    let (sent, ()) = tokio::join!(send_upload(b, check, call, body, length, std::sync::Arc::clone(&outcome)), tell);
+    let (headers, digests) = sent?;
+    Ok(Stored { size: length, etag: etag_of(&headers), checksums: digests.checksums, sha256: digests.sha256, segments: Vec::new() })
 }
 
 /// The conditional headers of a write's precondition as sent upstream: only `*` goes as
 /// `If-None-Match` (S3 services refuse an ETag there: the gateway checks one itself, under
-/// the key's lock, against what it recorded).
+/// the key's turn, against what it recorded).
 fn upstream_conditions(p: &Precondition) -> (Option<String>, Option<String>) {
     match p {
         Precondition::Present => (Some("*".to_owned()), None),
@@ -243,33 +172,24 @@ fn upstream_conditions(p: &Precondition) -> (Option<String>, Option<String>) {
     }
 }
 
-/// Commits a write pending since the gateway stopped if the upstream holds an object of its
-/// size whose bytes (read back once) have its SHA-256, with the upstream's ETag.
-pub(super) async fn finish_pending(b: &UpstreamBackend, id: &str, w: &crate::meta::PendingWrite) -> Result<bool, Error> {
+/// The ETag of the object the upstream holds if it has the size and bytes (read back
+/// once) of a write pending since the gateway stopped.
+pub(super) async fn holds_pending(b: &UpstreamBackend, w: &crate::meta::PendingWrite) -> Result<Option<String>, Error> {
     let place = match b.place(&w.bucket) {
         Ok(place) => place,
-        Err(Error::NoSuchBucket) => return Ok(false),
+        Err(Error::NoSuchBucket) => return Ok(None),
         Err(e) => return Err(e),
     };
     let head = match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(&w.key))).await.map_err(missing_key) {
         Ok(resp) => resp,
-        Err(Error::NoSuchKey) => return Ok(false),
+        Err(Error::NoSuchKey) => return Ok(None),
         Err(e) => return Err(e),
     };
     let etag = etag_of(head.headers());
     if hash_back(b, &w.bucket, &w.key).await? != (w.record.size, w.record.sha256.clone()) {
-        return Ok(false);
+        return Ok(None);
     }
-    b.index.commit_pending(id, &w.bucket, &w.key, ObjectRecord { etag, ..w.record.clone() }, &w.audit)?;
-    Ok(true)
-}
-
-/// Forgets the pending write of a failed upload; returns the upload's error.
-fn abandon(b: &UpstreamBackend, pending: &str, e: Error) -> Error {
-    if let Err(forget) = b.index.abandon(pending) {
-        tracing::warn!(pending, error = %forget, "could not forget a failed write's pending record");
-    }
-    e
+    Ok(Some(etag))
 }
 
 /// The object description an upstream answer carries in its headers.
@@ -417,23 +337,24 @@ pub(super) fn missing_key(e: Error) -> Error {
     }
 }
 
-/// Reads an object back whole (for scrub, and to hash what the upstream assembled).
-pub(super) async fn download(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<crate::backend::scrub::ByteStream, Error> {
+/// Reads an object back, whole or a non-empty `range` of it (for scrub, and to hash what
+/// the upstream assembled).
+pub(super) async fn download(b: &UpstreamBackend, bucket: &str, key: &str, range: Option<std::ops::Range<u64>>) -> Result<crate::backend::scrub::ByteStream, Error> {
     let place = b.place(bucket)?;
-    let resp = b.call(Call::new(Method::GET, &place.bucket, &place.key(key))).await.map_err(missing_key)?;
+    let call = Call::new(Method::GET, &place.bucket, &place.key(key)).header_opt("range", range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1))));
+    let resp = b.call(call).await.map_err(missing_key)?;
     Ok(Box::pin(IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout)))
 }
 
 /// The size and SHA-256 of an object as the upstream holds it, read back once.
 pub(super) async fn hash_back(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<(u64, String), Error> {
-    sha256_of(download(b, bucket, key).await?).await.map_err(|e| Error::Unavailable(e.to_string()))
+    sha256_of(download(b, bucket, key, None).await?).await.map_err(|e| Error::Unavailable(e.to_string()))
 }
 
-/// Deletes one key upstream and from the index if `precondition` holds; deleting a missing
-/// key succeeds, as in S3, unless `If-Match` asked for it.
-pub(super) async fn delete(b: &UpstreamBackend, bucket: &str, key: &str, precondition: &Precondition, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+/// Removes one key upstream if `precondition` holds; removing a missing key succeeds, as
+/// in S3, unless `If-Match` asked for it.
+pub(super) async fn remove(b: &UpstreamBackend, bucket: &str, key: &str, precondition: &Precondition) -> Result<(), Error> {
     let place = b.place(bucket)?;
-    let _lock = b.locks.lock(bucket, key).await;
     check_delete(b, &place, key, precondition).await?;
     // The upstream checks the ETag again, against writers of other instances (`*` is not
     // sent: the check above made it, and some stores compare it as an ETag).
@@ -442,12 +363,10 @@ pub(super) async fn delete(b: &UpstreamBackend, bucket: &str, key: &str, precond
         _ => None,
     };
     match b.call(Call::new(Method::DELETE, &place.bucket, &place.key(key)).header_opt("if-match", etag.as_ref())).await {
-        Ok(_) => {}
-        Err(Error::Upstream { status: 404, .. }) if precondition.holds(None) => {}
-        Err(e) => return Err(missing_key(e)),
+        Ok(_) => Ok(()),
+        Err(Error::Upstream { status: 404, .. }) if precondition.holds(None) => Ok(()),
+        Err(e) => Err(missing_key(e)),
     }
-    b.index.delete(bucket, key, &Precondition::None, audit).await?;
-    Ok(())
 }
 
 /// Checks a delete's conditions against the object as the upstream holds it (the
@@ -485,21 +404,18 @@ fn upstream_version(h: &HeaderMap) -> ObjectRecord {
     }
 }
 
-/// Keys of one DeleteObjects deleted at once.
-pub(super) const DELETE_CONCURRENCY: usize = 16;
-
 /// The source of a copy, located upstream, as `x-amz-copy-source`.
 pub(super) fn copy_source_header(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<String, Error> {
     let place = b.place(bucket)?;
     Ok(format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&place.key(key), true)))
 }
 
-pub(super) async fn copy(b: &UpstreamBackend, c: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
-    let source = copy_source_header(b, c.source_bucket, c.source_key)?;
+/// Copies server-side upstream; `source`: the index's record of the source, if the gateway wrote it.
+pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error> {
+    let source_header = copy_source_header(b, c.source_bucket, c.source_key)?;
     let place = b.place(c.bucket)?;
-    let (bucket, key) = (c.bucket, c.key);
     let mut call = with_conditions(
-        Call::new(Method::PUT, &place.bucket, &place.key(key)).header("x-amz-copy-source", &source),
+        Call::new(Method::PUT, &place.bucket, &place.key(c.key)).header("x-amz-copy-source", &source_header),
         COPY_SOURCE_CONDITION_HEADERS,
         &c.conditions,
     );
@@ -509,38 +425,30 @@ pub(super) async fn copy(b: &UpstreamBackend, c: ObjectCopy<'_>) -> Result<Objec
     if c.tags.is_some() {
         call = call.header("x-amz-tagging-directive", "REPLACE").header_opt("x-amz-tagging", c.tagging);
     }
-    let _lock = b.locks.lock(bucket, key).await;
     let resp = b.client.send(&call, Bytes::new()).await?;
     let result: xml::ETagResult = xml::parse(&b.client.xml(resp).await.map_err(missing_key)?)?;
-    let new_etag = result.etag.trim_matches('"').to_owned();
+    let etag = result.etag.trim_matches('"').to_owned();
     // The same bytes as the source: its recorded digest if the index knows that version,
     // else read back once.
-    let src = b.store.object_get(c.source_bucket, c.source_key)?.filter(|s| s.etag == new_etag && !s.sha256.is_empty());
-    let (size, sha256, checksums, multipart, old_attrs, old_tags, checksum_type, parts) = match src {
-        Some(s) => (s.size, s.sha256, s.checksums, s.multipart, s.attrs, s.tags, s.checksum_type, s.parts),
-        None => {
-            let (size, sha) = hash_back(b, bucket, key).await?;
-            (size, sha, Checksums::default(), new_etag.contains('-'), ObjectAttrs::default(), Vec::new(), None, Vec::new())
-        }
-    };
-    let rec = ObjectRecord {
+    if let Some(s) = source.filter(|s| s.etag == etag && !s.sha256.is_empty()) {
+        return Ok(ObjectRecord { etag, segments: Vec::new(), ..s.clone() });
+    }
+    let (size, sha256) = hash_back(b, c.bucket, c.key).await?;
+    Ok(ObjectRecord {
         size,
-        etag: new_etag,
+        multipart: etag.contains('-'),
+        etag,
         last_modified_ns: now_ns(),
         segments: Vec::new(),
-        multipart,
-        attrs: c.attrs.unwrap_or(old_attrs),
-        checksums,
-        tags: c.tags.unwrap_or(old_tags),
-        owner: c.owner,
+        attrs: ObjectAttrs::default(),
+        checksums: Checksums::default(),
+        tags: Vec::new(),
+        owner: String::new(),
         sha256,
         proof_id: String::new(),
-        checksum_type,
-        parts,
-    };
-    let mut audit = c.audit;
-    audit.bytes = rec.size;
-    record(b, &place, bucket, key, rec, None, &audit).await
+        checksum_type: None,
+        parts: Vec::new(),
+    })
 }
 
 pub(super) async fn tags(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
@@ -551,14 +459,11 @@ pub(super) async fn tags(b: &UpstreamBackend, bucket: &str, key: &str) -> Result
     Ok(tagging.tag_set.tag.into_iter().map(|t| (t.key, t.value)).collect())
 }
 
-pub(super) async fn set_tags(b: &UpstreamBackend, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &crate::meta::AuditEntry) -> Result<(), Error> {
+pub(super) async fn set_tags(b: &UpstreamBackend, bucket: &str, key: &str, tags: &[(String, String)]) -> Result<(), Error> {
     let place = b.place(bucket)?;
-    let _lock = b.locks.lock(bucket, key).await;
     let call = Call::new(if tags.is_empty() { Method::DELETE } else { Method::PUT }, &place.bucket, &place.key(key)).query("tagging", "");
-    let body = if tags.is_empty() { Bytes::new() } else { Bytes::from(xml::tagging_body(&tags)) };
+    let body = if tags.is_empty() { Bytes::new() } else { Bytes::from(xml::tagging_body(tags)) };
     let resp = b.client.send(&call, body).await?;
     b.client.ok(resp).await.map_err(missing_key)?;
-    // Objects the index does not know (written by another instance) have no record to update.
-    b.store.object_set_tags(bucket, key, tags, Some(audit))?;
-    b.index.sync().await
+    Ok(())
 }

@@ -35,7 +35,7 @@ impl Relocation for UpstreamBackend {
     }
 
     async fn read(&self, bucket: &str, key: &str, _rec: &ObjectRecord) -> Result<ByteStream, Error> {
-        super::object::download(self, bucket, key).await
+        super::object::download(self, bucket, key, None).await
     }
 
     async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<(), Error> {

@@ -1,0 +1,420 @@
+//! The object layer over one storage engine, written once for every engine: it owns every
+//! index commit of an object, a part or an upload. It takes the S3 layer's decided
+//! requests, has the engine move the bytes, and commits what was stored: under the key's
+//! turn and after a precondition check when the engine stores at the key, recorded pending
+//! while such an engine stores the bytes, with quotas checked before anything is replaced,
+//! and the bytes a commit replaced (or a refused commit stored) released again.
+
+use super::engine::{AtKey, BlobWrite, Engine, Keeping, Received, Stored};
+use super::index::Index;
+use super::locks::Locks;
+use super::s3util::{ReadConditions, ReadRequest, now_ns, plan_completion};
+use super::{Error, ErrorClass, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
+use crate::meta::{AuditEntry, Completes, ObjectRecord, PartRecord, Precondition, Segment, UploadRecord};
+
+use std::sync::Arc;
+
+/// Deletes of one DeleteObjects sent at once to an engine storing at the key (a store over
+/// the network: concurrency hides its latency). Blob deletes are metadata transactions of
+/// their own, one at a time.
+const DELETES_AT_ONCE_AT_KEY: usize = 16;
+
+/// One engine's objects, as the gateway commits them.
+pub struct Objects {
+    engine: Arc<dyn Engine>,
+    /// Turns of writes to one key (bucket, key), for engines storing at the key.
+    keys: Locks<(String, String)>,
+    /// Turns of part records and completions of one upload (by upload id).
+    uploads: Locks<String>,
+}
+
+impl Objects {
+    /// The object layer over `engine`.
+    #[must_use]
+    pub fn new(engine: Arc<dyn Engine>) -> Self {
+        Self { engine, keys: Locks::default(), uploads: Locks::default() }
+    }
+
+    /// The engine, for what is not an object operation (buckets, listing, maintenance).
+    #[must_use]
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
+    }
+
+    /// The gateway's index.
+    #[must_use]
+    pub fn index(&self) -> &Index {
+        self.engine.index()
+    }
+
+    fn at_key(&self) -> Option<&dyn AtKey> {
+        match self.engine.keeping() {
+            Keeping::AtKey(at) => Some(at),
+            Keeping::Blobs => None,
+        }
+    }
+
+    /// Waits for the key's turn when the engine stores at the key: a write there replaces
+    /// the bytes before its commit, so writes to one key take turns and a conditional
+    /// write's check cannot interleave with another's effect. Blob writes need no turn:
+    /// their commit checks the precondition atomically.
+    async fn turn(&self, bucket: &str, key: &str) -> Option<super::locks::Guard<'_, (String, String)>> {
+        match self.at_key() {
+            Some(_) => Some(self.keys.lock((bucket.to_owned(), key.to_owned())).await),
+            None => None,
+        }
+    }
+
+    /// Whether the quotas admit `size` bytes under `key` (the index re-checks at commit).
+    fn admits(&self, bucket: &str, key: &str, size: u64) -> Result<(), Error> {
+        let index = self.index();
+        let rec = index.bucket(bucket)?;
+        let old = index.store.object_get(bucket, key)?.map(|o| o.size);
+        rec.quota.admits(rec.objects, rec.bytes, old, size).map_err(Error::QuotaExceeded)?;
+        if let Some(t) = index.store.tenant_get(&rec.tenant)?
+            && !t.quota.is_unlimited()
+        {
+            let (objects, bytes) = index.store.tenant_usage(&rec.tenant)?;
+            t.quota.admits(objects, bytes, old, size).map_err(Error::QuotaExceeded)?;
+        }
+        Ok(())
+    }
+
+    /// Commits `record` under `key` if `precondition` holds, then releases the bytes of the
+    /// object it replaced. If the index refuses it, what the engine stored goes again: a
+    /// blob write's bytes (not a completion's: its parts stay with the upload), or the
+    /// object an engine storing at the key holds now.
+    async fn commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: ObjectRecord,
+        precondition: &Precondition,
+        completes: Completes<'_>,
+        audit: &AuditEntry,
+    ) -> Result<ObjectRecord, Error> {
+        let segments = record.segments.clone();
+        let completion = matches!(completes, Completes::Multipart { .. });
+        match self.index().commit(bucket, key, record, precondition, completes, audit).await {
+            Ok((record, old)) => {
+                if let Some(old) = old {
+                    self.engine.release(&old.segments);
+                }
+                Ok(record)
+            }
+            Err(e) if self.at_key().is_some() => Err(self.unrecorded(bucket, key, audit, e).await),
+            Err(e) => {
+                if !completion {
+                    self.engine.release(&segments);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes again an object an engine stores at the key but the index refused (`e`),
+    /// with the index entry of the version it replaced; returns `e`.
+    async fn unrecorded(&self, bucket: &str, key: &str, audit: &AuditEntry, e: Error) -> Error {
+        tracing::warn!(bucket, key, error = %e, "the index refused a write stored at the key; removing it");
+        if let Some(at) = self.at_key() {
+            let _ = at.remove(bucket, key, &Precondition::None).await;
+        }
+        let _ = self.index().delete(bucket, key, &Precondition::None, audit).await;
+        e
+    }
+
+    /// Stores a new object and commits it; returns the record as committed.
+    pub async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error> {
+        let NewObject { bucket, key, precondition, record, tagging, incoming, audit } = object;
+        let index = self.index();
+        let _turn = self.turn(&bucket, &key).await;
+        let admits = |size| self.admits(&bucket, &key, size);
+        let target = BlobWrite { bucket: &bucket, key: &key, attrs: &record.attrs, tagging: tagging.as_deref(), precondition: &precondition, admits: &admits };
+        let (verified, received) = tokio::sync::oneshot::channel::<Received>();
+        if self.at_key().is_none() {
+            let stored = self.engine.write(&target, incoming, verified).await?;
+            let record = stored_record(stored, record);
+            let audit = AuditEntry { bytes: record.size, ..audit };
+            return self.commit(&bucket, &key, record, &precondition, Completes::Nothing, &audit).await;
+        }
+        precondition.check(index.store.object_get(&bucket, &key)?.as_ref())?;
+        // The write is recorded (durably) as pending while the engine stores the bytes, as
+        // soon as the body was read whole and verified; the engine's answer then commits
+        // unsynced, and a crash in between is finished at start-up.
+        let pending = crate::proof::manifest::new_id();
+        let writing = self.engine.write(&target, incoming, verified);
+        let preparing = async {
+            let body = received.await.ok()?;
+            let mut record = ObjectRecord { size: body.size, checksums: body.digests.checksums, sha256: body.digests.sha256, ..record.clone() };
+            let audit = AuditEntry { bytes: body.size, ..audit.clone() };
+            Some(index.prepare(&pending, &bucket, &key, &mut record, &audit).await.map(|()| (record, audit)))
+        };
+        let (stored, prepared) = {
+            tokio::pin!(writing, preparing);
+            tokio::select! {
+                stored = &mut writing => match stored {
+                    Ok(stored) => (Ok(stored), preparing.await),
+                    Err(e) => (Err(e), None),
+                },
+                prepared = &mut preparing => (writing.await, prepared),
+            }
+        };
+        let committed = match (stored, prepared) {
+            (Ok(stored), Some(Ok((record, audit)))) => {
+                index.commit_pending(&pending, &bucket, &key, ObjectRecord { etag: stored.etag, ..record }, &audit).map_err(|e| (e, audit))
+            }
+            (Ok(_), prepared) => {
+                let e = prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the engine stored a body it had not read whole".into()));
+                Err((e, audit))
+            }
+            (Err(e), _) => return Err(self.abandon(&pending, e)),
+        };
+        match committed {
+            Ok(record) => Ok(record),
+            Err((e, audit)) => Err(self.abandon(&pending, self.unrecorded(&bucket, &key, &audit, e).await)),
+        }
+    }
+
+    /// Forgets the pending record of a failed write; returns the write's error.
+    fn abandon(&self, pending: &str, e: Error) -> Error {
+        if let Err(forget) = self.index().abandon(pending) {
+            tracing::warn!(pending, error = %forget, "could not forget a failed write's pending record");
+        }
+        e
+    }
+
+    /// Finishes a write that was pending when the gateway stopped: commits it if the
+    /// engine holds exactly its bytes, and says whether it did.
+    pub async fn finish_pending(&self, id: &str, write: &crate::meta::PendingWrite) -> Result<bool, Error> {
+        let Some(etag) = self.engine.holds_pending(write).await? else {
+            return Ok(false);
+        };
+        self.index().commit_pending(id, &write.bucket, &write.key, ObjectRecord { etag, ..write.record.clone() }, &write.audit)?;
+        Ok(true)
+    }
+
+    /// Reads an object (its bytes only if `with_body`) once the request's conditions hold.
+    pub async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+        match self.at_key() {
+            Some(at) => at.read(bucket, key, request, with_body).await,
+            None => super::reads::read(self.index(), self.engine.as_ref(), bucket, key, request, with_body).await,
+        }
+    }
+
+    /// The record GetObjectAttributes describes.
+    pub async fn attributes(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
+        match self.at_key() {
+            Some(at) => at.attributes(bucket, key).await,
+            None => self.index().object(bucket, key),
+        }
+    }
+
+    /// An object's tags.
+    pub async fn tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
+        match self.at_key() {
+            Some(at) => at.tags(bucket, key).await,
+            None => Ok(self.index().object(bucket, key)?.tags),
+        }
+    }
+
+    /// Replaces an object's tags (none: removes them).
+    pub async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
+        let Some(at) = self.at_key() else {
+            return self.index().set_tags(bucket, key, tags, audit).await;
+        };
+        let _turn = self.turn(bucket, key).await;
+        at.set_tags(bucket, key, &tags).await?;
+        // An object the index does not know (written by another writer) has no record to update.
+        self.index().store.object_set_tags(bucket, key, tags, Some(audit))?;
+        self.index().sync().await
+    }
+
+    /// Deletes a key if `precondition` holds; a missing key is deleted already (as in S3),
+    /// unless the precondition asks for it to exist.
+    pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<(), Error> {
+        let index = self.index();
+        if let Some(at) = self.at_key() {
+            // The store holds the truth of what is at the key: the precondition is its to check.
+            let _turn = self.turn(bucket, key).await;
+            at.remove(bucket, key, precondition).await?;
+            index.delete(bucket, key, &Precondition::None, audit).await?;
+        } else if let Some(old) = index.delete(bucket, key, precondition, audit).await? {
+            self.engine.release(&old.segments);
+        }
+        Ok(())
+    }
+
+    /// How many keys of one DeleteObjects are deleted at once.
+    #[must_use]
+    pub fn deletes_at_once(&self) -> usize {
+        if self.at_key().is_some() { DELETES_AT_ONCE_AT_KEY } else { 1 }
+    }
+
+    /// The index's record of a copy's source: checked against the copy's conditions when
+    /// the engine keeps blobs; when it stores at the key, the record if the gateway wrote
+    /// one (the store checks the conditions).
+    fn copy_source(&self, bucket: &str, key: &str, conditions: &ReadConditions<'_>) -> Result<Option<ObjectRecord>, Error> {
+        match self.at_key() {
+            Some(_) => Ok(self.index().store.object_get(bucket, key)?),
+            None => super::reads::copy_source(self.index(), bucket, key, conditions).map(Some),
+        }
+    }
+
+    /// Copies an object server-side and commits the copy.
+    pub async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
+        let source = self.copy_source(copy.source_bucket, copy.source_key, &copy.conditions)?;
+        self.index().bucket(copy.bucket)?;
+        let _turn = self.turn(copy.bucket, copy.key).await;
+        let copied = self.engine.copy(&copy, source.as_ref()).await?;
+        let ObjectCopy { bucket, key, attrs, tags, owner, audit, .. } = copy;
+        let record = ObjectRecord {
+            last_modified_ns: now_ns(),
+            attrs: attrs.unwrap_or(copied.attrs),
+            tags: tags.unwrap_or(copied.tags),
+            owner,
+            proof_id: String::new(),
+            ..copied
+        };
+        let audit = AuditEntry { bytes: record.size, ..audit };
+        self.commit(bucket, key, record, &Precondition::None, Completes::Nothing, &audit).await
+    }
+
+    /// Starts a multipart upload in storage; returns its id (the S3 layer records it).
+    pub async fn start_upload(&self, upload: &UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
+        self.engine.start_upload(upload, tagging).await
+    }
+
+    /// Stores a part and records it; returns its record.
+    pub async fn upload_part(&self, part: NewPart<'_>) -> Result<PartRecord, Error> {
+        let NewPart { upload, upload_id, number, incoming, audit } = part;
+        let stored = match self.engine.write_part(upload, upload_id, number, incoming).await {
+            Ok(stored) => stored,
+            // The upload may have been completed or aborted while the part streamed, and the
+            // store failed the part for it (moto answers 500). A completion in flight holds
+            // the upload's turn until it is recorded.
+            Err(e) if e.class() != ErrorClass::Client => {
+                drop(self.uploads.lock(upload_id.to_owned()).await);
+                if self.index().store.upload_get(upload_id)?.is_none() {
+                    tracing::info!(error = %e, "a part's upload went away while it streamed");
+                    return Err(Error::NoSuchUpload);
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        self.record_part(upload_id, stored, audit).await
+    }
+
+    /// Copies a range of an object into a part and records it; returns its record.
+    pub async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
+        let source = self.copy_source(part.source_bucket, part.source_key, &part.conditions)?;
+        let stored = self.engine.copy_part(&part, source.as_ref()).await?;
+        self.record_part(part.upload_id, stored, part.audit).await
+    }
+
+    /// Records a stored part, releasing the part of its number it replaces (or its own bytes
+    /// if the upload went away meanwhile). In the upload's turn: a part is recorded either
+    /// before a completion reads the parts or after it committed, never in between, else
+    /// the completion could make an object of a part whose bytes were just released.
+    async fn record_part(&self, upload_id: &str, part: PartRecord, audit: AuditEntry) -> Result<PartRecord, Error> {
+        let audit = AuditEntry { bytes: part.size, ..audit };
+        let recorded = {
+            let _turn = self.uploads.lock(upload_id.to_owned()).await;
+            self.index().store.part_put(upload_id, &part, Some(&audit))
+        };
+        match recorded {
+            Ok(old) => {
+                self.index().sync().await?;
+                if let Some(old) = old {
+                    self.engine.release(&[part_segment(&old)]);
+                }
+                Ok(part)
+            }
+            Err(e) => {
+                self.engine.release(&[part_segment(&part)]);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Assembles the chosen parts into the object and commits it. `NoSuchUpload` if the
+    /// upload is gone (completed meanwhile, or aborted).
+    pub async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error> {
+        let UploadCompletion { bucket, key, upload_id, requested, declared, precondition, audit } = completion;
+        let _upload_turn = self.uploads.lock(upload_id.to_owned()).await;
+        let _turn = self.turn(bucket, key).await;
+        let index = self.index();
+        let up = index.upload(bucket, key, upload_id)?;
+        let stored = index.store.part_list(upload_id)?;
+        let plan = plan_completion(&up, requested, &stored, declared)?;
+        let precondition = if self.at_key().is_some() {
+            precondition.check(index.store.object_get(bucket, key)?.as_ref())?;
+            Precondition::None
+        } else {
+            precondition
+        };
+        let composed = self.engine.compose(&up, upload_id, &plan.chosen, plan.size).await?;
+        let record = ObjectRecord {
+            size: composed.size,
+            etag: composed.etag,
+            last_modified_ns: now_ns(),
+            segments: composed.segments,
+            multipart: true,
+            attrs: up.attrs,
+            checksums: plan.checksums,
+            tags: up.tags,
+            owner: up.owner,
+            sha256: composed.sha256,
+            proof_id: String::new(),
+            checksum_type: plan.checksum_type,
+            parts: plan.parts,
+        };
+        let audit = AuditEntry { bytes: record.size, ..audit };
+        let completes = Completes::Multipart { upload: upload_id, parts: &plan.digest };
+        // A concurrent completion of this upload may have committed first: `NoSuchUpload`.
+        let record = self.commit(bucket, key, record, &precondition, completes, &audit).await?;
+        // Parts uploaded but not named in the completion are discarded.
+        let unused: Vec<Segment> = stored.iter().filter(|p| !record.segments.iter().any(|s| s.blob == p.blob)).map(part_segment).collect();
+        self.engine.release(&unused);
+        Ok(record)
+    }
+
+    /// Removes an upload from storage and from the index, then its parts' bytes.
+    pub async fn abort(&self, upload: &UploadRecord, upload_id: &str, audit: &AuditEntry) -> Result<(), Error> {
+        self.engine.abort_upload(upload, upload_id).await?;
+        let parts = self.index().store.upload_delete(upload_id, Some(audit))?;
+        self.index().sync().await?;
+        self.engine.release(&parts.iter().map(part_segment).collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// Aborts an abandoned multipart upload (a background job's; audited as the gateway).
+    pub async fn expire_upload(&self, upload_id: &str) -> Result<(), Error> {
+        let Some(upload) = self.index().store.upload_get(upload_id)? else {
+            return Ok(());
+        };
+        let gateway = crate::auth::Principal::Gateway;
+        let audit =
+            crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::ExpireMultipartUpload, &upload.bucket, &upload.key, crate::audit::Outcome::Ok, 0);
+        self.abort(&upload, upload_id, &audit).await
+    }
+}
+
+/// The record of stored bytes: `record` (what the request decided) with what the bytes
+/// decided.
+fn stored_record(stored: Stored, record: ObjectRecord) -> ObjectRecord {
+    ObjectRecord {
+        size: stored.size,
+        etag: stored.etag,
+        last_modified_ns: now_ns(),
+        segments: stored.segments,
+        checksums: stored.checksums,
+        sha256: stored.sha256,
+        ..record
+    }
+}
+
+/// Where a part's bytes are, as a segment of the object it may become.
+fn part_segment(part: &PartRecord) -> Segment {
+    Segment { blob: part.blob.clone(), size: part.size }
+}
