@@ -18,9 +18,11 @@ pub(crate) mod s3util;
 mod scrub;
 pub mod upstream;
 
-pub use engine::{AtKey, BlobWrite, Engine, Incoming, Keeping, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, Received, Stored, UploadCompletion, Verified};
-pub use objects::Objects;
+pub use engine::{
+    AtKey, BlobWrite, Engine, Incoming, Keeping, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, Received, Stored, UploadCompletion, Verified,
+};
 pub use listing::Page;
+pub use objects::Objects;
 pub use s3util::{BodyCheck, ObjectRead, ReadConditions, ReadRequest};
 
 use s3s::{S3Error, S3ErrorCode, StdError};

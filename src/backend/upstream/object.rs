@@ -339,9 +339,15 @@ pub(super) fn missing_key(e: Error) -> Error {
 
 /// Reads an object back, whole or a non-empty `range` of it (for scrub, and to hash what
 /// the upstream assembled).
-pub(super) async fn download(b: &UpstreamBackend, bucket: &str, key: &str, range: Option<std::ops::Range<u64>>) -> Result<crate::backend::scrub::ByteStream, Error> {
+pub(super) async fn download(
+    b: &UpstreamBackend,
+    bucket: &str,
+    key: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<crate::backend::scrub::ByteStream, Error> {
     let place = b.place(bucket)?;
-    let call = Call::new(Method::GET, &place.bucket, &place.key(key)).header_opt("range", range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1))));
+    let call =
+        Call::new(Method::GET, &place.bucket, &place.key(key)).header_opt("range", range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1))));
     let resp = b.call(call).await.map_err(missing_key)?;
     Ok(Box::pin(IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout)))
 }
