@@ -177,6 +177,11 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
             buckets.retain(|b| placement.holder(&b.name) == opts.from);
         }
     }
+    // Only blobs keep versions (the upstream engine stores at the key): moving a versioned
+    // bucket would drop all but its current objects.
+    if let Some(b) = buckets.iter().find(|b| !b.versioning.is_unversioned()) {
+        return Err(Error::Invalid(format!("bucket {} is versioned: versioned buckets cannot be migrated yet", b.name)));
+    }
     let source = relocation(config, opts.from, &store)?;
     let dest = relocation(config, opts.to, &store)?;
     let mut objects: Vec<(String, String, ObjectRecord)> = Vec::new();
@@ -379,6 +384,7 @@ mod tests {
             proof_id: String::new(),
             checksum_type: None,
             parts: Vec::new(),
+            version_id: String::new(),
         };
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         let e = expectation(&rec, Some(sha)).unwrap();

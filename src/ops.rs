@@ -191,6 +191,7 @@ operations! {
         ListObjectsV2(ListObjectsV2Input)                                     => PublicRead,  reads,   List;
         ListParts(ListPartsInput)                                             => Read,        reads,   Write;
         PutBucketAcl(PutBucketAclInput)                                       => Manage,      writes,  _;
+        PutBucketVersioning(PutBucketVersioningInput)                         => Manage,      writes,  _;
         PutObject(PutObjectInput)                                             => Write,       writes,  Write;
         PutObjectAcl(PutObjectAclInput)                                       => Write,       writes,  Write;
         PutObjectTagging(PutObjectTaggingInput)                               => Write,       writes,  Write;
@@ -253,7 +254,6 @@ operations! {
         PutBucketReplication(PutBucketReplicationInput)                                               => writes;
         PutBucketRequestPayment(PutBucketRequestPaymentInput)                                         => writes;
         PutBucketTagging(PutBucketTaggingInput)                                                       => writes;
-        PutBucketVersioning(PutBucketVersioningInput)                                                 => writes;
         PutBucketWebsite(PutBucketWebsiteInput)                                                       => writes;
         PutObjectLegalHold(PutObjectLegalHoldInput)                                                   => writes;
         PutObjectLockConfiguration(PutObjectLockConfigurationInput)                                   => writes;

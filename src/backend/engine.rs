@@ -55,6 +55,8 @@ pub struct ObjectCopy<'a> {
     pub source_bucket: &'a str,
     /// The key of `x-amz-copy-source`, decoded.
     pub source_key: &'a str,
+    /// The source's version, if `x-amz-copy-source` names one.
+    pub source_version: Option<&'a str>,
     /// `x-amz-copy-source-if-*`.
     pub conditions: ReadConditions<'a>,
     /// The gateway bucket the copy goes to.
@@ -99,6 +101,8 @@ pub struct PartCopy<'a> {
     pub source_bucket: &'a str,
     /// The key of `x-amz-copy-source`, decoded.
     pub source_key: &'a str,
+    /// The source's version, if `x-amz-copy-source` names one.
+    pub source_version: Option<&'a str>,
     /// `x-amz-copy-source-if-*`.
     pub conditions: ReadConditions<'a>,
     /// `x-amz-copy-source-range`, as sent.

@@ -5,7 +5,9 @@
 //! transaction.
 
 use crate::backend::Error;
-use crate::meta::{AuditEntry, BucketRecord, Completes, Manifest, ObjectRecord, PendingWrite, Precondition, ProofDraft, Store, UploadRecord};
+use crate::meta::{
+    AuditEntry, BucketRecord, Completes, Deleted, Manifest, ObjectRecord, PendingWrite, Precondition, ProofDraft, Store, UploadRecord, VersionRecord,
+};
 use crate::proof::Prover;
 
 use std::sync::Arc;
@@ -83,11 +85,12 @@ impl Index {
         Err(Error::NoSuchUpload)
     }
 
-    /// Replaces the tags of an indexed object (`NoSuchKey` if there is none).
-    pub async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
-        if !self.store.object_set_tags(bucket, key, tags, Some(audit))? {
+    /// Replaces the tags of an indexed object, or of its version `version` (`NoSuchKey`
+    /// or `NoSuchVersion` if there is none).
+    pub async fn set_tags(&self, bucket: &str, key: &str, version: Option<&str>, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
+        if !self.store.object_set_tags(bucket, key, version, tags, Some(audit))? {
             self.bucket(bucket)?;
-            return Err(Error::NoSuchKey);
+            return Err(if version.is_some() { Error::NoSuchVersion } else { Error::NoSuchKey });
         }
         self.sync().await
     }
@@ -99,8 +102,9 @@ impl Index {
     }
 
     /// Records `record` under `key` if `precondition` holds, with its proof manifest, and
-    /// makes it durable. Returns the record as stored (with its proof id) and the record it
-    /// replaced. What it `completes` (an upload) goes in the same transaction.
+    /// makes it durable. Returns the record as stored (with its proof and version ids) and
+    /// the object no version references any more. What it `completes` (an upload) goes in
+    /// the same transaction.
     pub async fn commit(
         &self,
         bucket: &str,
@@ -179,19 +183,24 @@ impl Index {
         }
         let sign = |m: &mut Manifest| self.sign(m);
         let proof = draft.map(|manifest| ProofDraft { manifest, sign: &sign });
-        let old = off_worker(|| self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), proof.as_ref()))?;
-        Ok((record, old))
+        let committed = off_worker(|| self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), proof.as_ref()))?;
+        record.version_id = committed.version_id;
+        Ok((record, committed.released))
     }
 
-    /// Removes `key` from the index, if `precondition` holds, with the proof of its
-    /// deletion; returns the removed record (none if the key was not indexed).
-    pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<Option<ObjectRecord>, Error> {
-        let tenant = self.bucket(bucket)?.tenant;
-        let sign = |m: &mut Manifest| self.sign(m);
-        let proof = self.prover.as_ref().map(|p| ProofDraft {
+    /// The proof draft of a deletion of `key` (none when proofs are off).
+    fn deletion_proof<'s>(
+        &self,
+        tenant: &str,
+        bucket: &str,
+        key: &str,
+        audit: &AuditEntry,
+        sign: &'s (dyn Fn(&mut Manifest) + Sync),
+    ) -> Option<ProofDraft<'s>> {
+        self.prover.as_ref().map(|p| ProofDraft {
             manifest: p.draft(&crate::proof::Change {
                 op: "delete",
-                tenant: &tenant,
+                tenant,
                 bucket,
                 key,
                 size: 0,
@@ -200,13 +209,35 @@ impl Index {
                 content_type: "",
                 principal: &audit.principal,
             }),
-            sign: &sign,
-        });
-        let old = off_worker(|| self.store.object_delete(bucket, key, precondition, Some(audit), proof.as_ref()))?;
-        if old.is_some() {
+            sign,
+        })
+    }
+
+    /// Removes `key`'s current object from the index (in a versioned bucket: puts a delete
+    /// marker on it), if `precondition` holds, with the proof of its deletion; says what
+    /// it released.
+    pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<Deleted, Error> {
+        let tenant = self.bucket(bucket)?.tenant;
+        let sign = |m: &mut Manifest| self.sign(m);
+        let proof = self.deletion_proof(&tenant, bucket, key, audit, &sign);
+        let deleted = off_worker(|| self.store.object_delete(bucket, key, precondition, Some(audit), proof.as_ref()))?;
+        if deleted.released.is_some() || deleted.marker.is_some() {
             self.sync().await?;
         }
-        Ok(old)
+        Ok(deleted)
+    }
+
+    /// Removes one version of `key` for good (a versioned bucket's), with the proof of its
+    /// deletion if it was an object; returns it (none: no such version).
+    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: &str, audit: &AuditEntry) -> Result<Option<VersionRecord>, Error> {
+        let tenant = self.bucket(bucket)?.tenant;
+        let sign = |m: &mut Manifest| self.sign(m);
+        let proof = self.deletion_proof(&tenant, bucket, key, audit, &sign);
+        let removed = off_worker(|| self.store.version_delete(bucket, key, version_id, Some(audit), proof.as_ref()))?;
+        if removed.is_some() {
+            self.sync().await?;
+        }
+        Ok(removed)
     }
 
     /// Removes the entry of an object whose bytes are gone (a repair by the gateway,
@@ -215,8 +246,13 @@ impl Index {
     pub async fn remove_orphan(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
         let gateway = crate::auth::Principal::Gateway;
         let audit = crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::RepairOrphanEntry, bucket, key, crate::audit::Outcome::Ok, 0);
+        if !rec.version_id.is_empty() {
+            // A version of a versioned bucket: that version goes, not the key (no delete
+            // marker for a repair).
+            return Ok(self.delete_version(bucket, key, &rec.version_id, &audit).await?.is_some());
+        }
         match self.delete(bucket, key, &Precondition::Is(Box::new(rec.clone())), &audit).await {
-            Ok(removed) => Ok(removed.is_some()),
+            Ok(removed) => Ok(removed.released.is_some()),
             Err(Error::PreconditionFailed) => Ok(false),
             Err(e) => Err(e),
         }

@@ -50,6 +50,18 @@ pub enum Error {
     /// The bucket has no object under that key (404 NoSuchKey).
     #[error("The specified key does not exist.")]
     NoSuchKey,
+    /// The key has no version of that id (404 NoSuchVersion).
+    #[error("The specified version does not exist.")]
+    NoSuchVersion,
+    /// A read of a delete marker: the key's latest version (404 NoSuchKey), or one named by
+    /// its version id (405 MethodNotAllowed); the answer says which marker it is.
+    #[error("{}", if *.named { "The specified method is not allowed against this resource." } else { "The specified key does not exist." })]
+    DeleteMarker {
+        /// The marker's version id.
+        version_id: String,
+        /// Whether the request named it by its version id.
+        named: bool,
+    },
     /// No such upload of this key: never started, completed, or aborted (404 NoSuchUpload).
     #[error("The specified multipart upload does not exist.")]
     NoSuchUpload,
@@ -205,6 +217,7 @@ impl From<crate::meta::Error> for Error {
             M::NoSuchUpload => Self::NoSuchUpload,
             M::NoSuchKey => Self::NoSuchKey,
             M::QuotaExceeded(why) => Self::QuotaExceeded(why),
+            M::Invalid(why) => Self::InvalidRequest(why),
             e @ (M::Storage(_) | M::StorageFull(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }
     }
@@ -217,6 +230,9 @@ impl From<Error> for S3Error {
             Error::NoSuchBucket => C::NoSuchBucket,
             Error::NoSuchKey => C::NoSuchKey,
             Error::NoSuchUpload => C::NoSuchUpload,
+            Error::NoSuchVersion => C::NoSuchVersion,
+            Error::DeleteMarker { named: true, .. } => C::MethodNotAllowed,
+            Error::DeleteMarker { named: false, .. } => C::NoSuchKey,
             Error::BucketNotEmpty => C::BucketNotEmpty,
             Error::BucketAlreadyOwnedByYou => C::BucketAlreadyOwnedByYou,
             Error::BucketAlreadyExists => C::BucketAlreadyExists,
@@ -256,6 +272,7 @@ impl From<Error> for S3Error {
                     Error::InvalidPartNumber => err.set_status_code(http::StatusCode::BAD_REQUEST),
                     // s3s answers an error's headers in place of its own (the 304 has no body).
                     Error::NotModified(headers) => err.set_headers(*headers),
+                    Error::DeleteMarker { version_id, .. } => err.set_headers(delete_marker_headers(&version_id)),
                     // A custom code has no status of its own in s3s (it would be a 500).
                     Error::ContentSha256Mismatch => err.set_status_code(http::StatusCode::BAD_REQUEST),
                     Error::QuotaExceeded(_) => err.set_status_code(http::StatusCode::FORBIDDEN),
@@ -292,6 +309,18 @@ impl From<Error> for S3Error {
             }
         }
     }
+}
+
+/// The headers of an answer about a delete marker: s3s sends an error's headers in place of
+/// its own, so the XML body's type goes too.
+fn delete_marker_headers(version_id: &str) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    h.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Ok(v) = http::HeaderValue::from_str(version_id) {
+        h.insert("x-amz-version-id", v);
+    }
+    h
 }
 
 /// Bucket settings every bucket lacks, each with the error AWS gives when it is absent.

@@ -10,7 +10,7 @@ use super::index::Index;
 use super::locks::Locks;
 use super::s3util::{ReadConditions, ReadRequest, now_ns, plan_completion};
 use super::{Error, ErrorClass, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
-use crate::meta::{AuditEntry, Completes, ObjectRecord, PartRecord, Precondition, Segment, UploadRecord};
+use crate::meta::{AuditEntry, Completes, Deleted, NULL_VERSION, ObjectRecord, PartRecord, Precondition, Segment, UploadRecord, VersionRecord, Versioning};
 
 use std::sync::Arc;
 
@@ -193,55 +193,141 @@ impl Objects {
         Ok(true)
     }
 
-    /// Reads an object (its bytes only if `with_body`) once the request's conditions hold.
-    pub async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+    /// Whether the engine keeps bytes in blobs of its own (where versions can live).
+    #[must_use]
+    pub fn keeps_blobs(&self) -> bool {
+        self.at_key().is_none()
+    }
+
+    /// The index's record of `key`'s current object, or of its version `version`: a
+    /// delete marker is `DeleteMarker`, an unknown version `NoSuchVersion`. A version id
+    /// other than `null` in a bucket never versioned is refused, as S3 does.
+    pub fn version(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectRecord, Error> {
+        let index = self.index();
+        let versioning = index.bucket(bucket)?.versioning;
+        let Some(id) = version.filter(|_| versioning != Versioning::Unversioned) else {
+            if version.is_some_and(|v| v != NULL_VERSION) {
+                return Err(Error::InvalidArgument("Invalid version id specified".into()));
+            }
+            return match index.store.object_get(bucket, key)? {
+                Some(rec) => Ok(rec),
+                None if versioning == Versioning::Unversioned => Err(Error::NoSuchKey),
+                // The latest version may be a delete marker: the answer says so.
+                None => match index.store.version_scan(bucket, key, None).next().transpose()? {
+                    Some((k, v)) if k == key && v.object.is_none() => Err(Error::DeleteMarker { version_id: v.version_id, named: false }),
+                    _ => Err(Error::NoSuchKey),
+                },
+            };
+        };
+        match index.store.version_get(bucket, key, id)? {
+            Some(VersionRecord { object: Some(rec), .. }) => Ok(rec),
+            Some(marker) => Err(Error::DeleteMarker { version_id: marker.version_id, named: true }),
+            None => Err(Error::NoSuchVersion),
+        }
+    }
+
+    /// Refuses a version id on an engine storing at the key: only blobs keep versions.
+    fn at_key_version<'v>(&self, at: &'v dyn AtKey, version: Option<&str>) -> Result<&'v dyn AtKey, Error> {
+        match version {
+            Some(v) if v != NULL_VERSION => Err(Error::InvalidArgument("Invalid version id specified".into())),
+            _ => Ok(at),
+        }
+    }
+
+    /// Reads an object, or its version `version` (its bytes only if `with_body`), once
+    /// the request's conditions hold.
+    pub async fn read(&self, bucket: &str, key: &str, version: Option<&str>, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
         match self.at_key() {
-            Some(at) => at.read(bucket, key, request, with_body).await,
-            None => super::reads::read(self.index(), self.engine.as_ref(), bucket, key, request, with_body).await,
+            Some(at) => self.at_key_version(at, version)?.read(bucket, key, request, with_body).await,
+            None => super::reads::read(self.engine.as_ref(), bucket, key, self.version(bucket, key, version)?, request, with_body).await,
         }
     }
 
     /// The record GetObjectAttributes describes.
-    pub async fn attributes(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
+    pub async fn attributes(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectRecord, Error> {
         match self.at_key() {
-            Some(at) => at.attributes(bucket, key).await,
-            None => self.index().object(bucket, key),
+            Some(at) => self.at_key_version(at, version)?.attributes(bucket, key).await,
+            None => self.version(bucket, key, version),
         }
     }
 
-    /// An object's tags.
-    pub async fn tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, Error> {
+    /// An object's tags, or its version's, with the version id (none in a bucket never
+    /// versioned).
+    pub async fn tags(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<(Option<String>, Vec<(String, String)>), Error> {
         match self.at_key() {
-            Some(at) => at.tags(bucket, key).await,
-            None => Ok(self.index().object(bucket, key)?.tags),
+            Some(at) => Ok((None, self.at_key_version(at, version)?.tags(bucket, key).await?)),
+            None => {
+                let rec = self.version(bucket, key, version)?;
+                Ok((Some(rec.version_id).filter(|v| !v.is_empty()), rec.tags))
+            }
         }
     }
 
-    /// Replaces an object's tags (none: removes them).
-    pub async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: &AuditEntry) -> Result<(), Error> {
+    /// Replaces an object's tags, or its version's (none: removes them); returns the
+    /// version id tagged (none in a bucket never versioned).
+    pub async fn set_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: Vec<(String, String)>,
+        audit: &AuditEntry,
+    ) -> Result<Option<String>, Error> {
         let Some(at) = self.at_key() else {
-            return self.index().set_tags(bucket, key, tags, audit).await;
+            // The version named must exist (a delete marker has no tags).
+            let rec = self.version(bucket, key, version)?;
+            let id = Some(rec.version_id).filter(|v| !v.is_empty());
+            self.index().set_tags(bucket, key, id.as_deref(), tags, audit).await?;
+            return Ok(id);
         };
         let _turn = self.turn(bucket, key).await;
-        at.set_tags(bucket, key, &tags).await?;
+        self.at_key_version(at, version)?.set_tags(bucket, key, &tags).await?;
         // An object the index does not know (written by another writer) has no record to update.
-        self.index().store.object_set_tags(bucket, key, tags, Some(audit))?;
-        self.index().sync().await
+        self.index().store.object_set_tags(bucket, key, None, tags, Some(audit))?;
+        self.index().sync().await?;
+        Ok(None)
     }
 
     /// Deletes a key if `precondition` holds; a missing key is deleted already (as in S3),
-    /// unless the precondition asks for it to exist.
-    pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<(), Error> {
+    /// unless the precondition asks for it to exist. In a versioned bucket a delete marker
+    /// goes on top of the key's versions.
+    pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<Deleted, Error> {
         let index = self.index();
         if let Some(at) = self.at_key() {
             // The store holds the truth of what is at the key: the precondition is its to check.
             let _turn = self.turn(bucket, key).await;
             at.remove(bucket, key, precondition).await?;
-            index.delete(bucket, key, &Precondition::None, audit).await?;
-        } else if let Some(old) = index.delete(bucket, key, precondition, audit).await? {
+            return index.delete(bucket, key, &Precondition::None, audit).await;
+        }
+        let deleted = index.delete(bucket, key, precondition, audit).await?;
+        if let Some(old) = &deleted.released {
             self.engine.release(&old.segments);
         }
-        Ok(())
+        Ok(deleted)
+    }
+
+    /// Removes version `version_id` of `key` for good (S3's DeleteObject with a version
+    /// id); returns it (none if there was no such version). In a bucket never versioned
+    /// only `null` is a version: the key's object.
+    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: &str, audit: &AuditEntry) -> Result<Option<VersionRecord>, Error> {
+        let index = self.index();
+        if index.bucket(bucket)?.versioning == Versioning::Unversioned || self.at_key().is_some() {
+            if version_id != NULL_VERSION {
+                return Err(Error::InvalidArgument("Invalid version id specified".into()));
+            }
+            let deleted = self.delete(bucket, key, &Precondition::None, audit).await?;
+            return Ok(deleted.released.map(|object| VersionRecord {
+                version_id: NULL_VERSION.to_owned(),
+                last_modified_ns: object.last_modified_ns,
+                owner: object.owner.clone(),
+                object: Some(object),
+            }));
+        }
+        let removed = index.delete_version(bucket, key, version_id, audit).await?;
+        if let Some(object) = removed.as_ref().and_then(|v| v.object.as_ref()) {
+            self.engine.release(&object.segments);
+        }
+        Ok(removed)
     }
 
     /// How many keys of one DeleteObjects are deleted at once.
@@ -250,19 +336,32 @@ impl Objects {
         if self.at_key().is_some() { DELETES_AT_ONCE_AT_KEY } else { 1 }
     }
 
-    /// The index's record of a copy's source: checked against the copy's conditions when
-    /// the engine keeps blobs; when it stores at the key, the record if the gateway wrote
-    /// one (the store checks the conditions).
-    fn copy_source(&self, bucket: &str, key: &str, conditions: &ReadConditions<'_>) -> Result<Option<ObjectRecord>, Error> {
+    /// The index's record of a copy's source (its version `version`, if named): checked
+    /// against the copy's conditions when the engine keeps blobs; when it stores at the
+    /// key, the record if the gateway wrote one (the store checks the conditions).
+    fn copy_source(&self, bucket: &str, key: &str, version: Option<&str>, conditions: &ReadConditions<'_>) -> Result<Option<ObjectRecord>, Error> {
         match self.at_key() {
-            Some(_) => Ok(self.index().store.object_get(bucket, key)?),
-            None => super::reads::copy_source(self.index(), bucket, key, conditions).map(Some),
+            Some(at) => {
+                self.at_key_version(at, version)?;
+                Ok(self.index().store.object_get(bucket, key)?)
+            }
+            None => {
+                let rec = self.version(bucket, key, version).map_err(|e| match e {
+                    // S3 refuses a copy of a delete marker named by its id as a bad request.
+                    Error::DeleteMarker { named: true, .. } => {
+                        Error::InvalidRequest("The source of a copy request may not specifically refer to a delete marker by version id.".into())
+                    }
+                    Error::DeleteMarker { named: false, .. } => Error::NoSuchKey,
+                    e => e,
+                })?;
+                super::reads::copy_source(rec, conditions).map(Some)
+            }
         }
     }
 
     /// Copies an object server-side and commits the copy.
     pub async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
-        let source = self.copy_source(copy.source_bucket, copy.source_key, &copy.conditions)?;
+        let source = self.copy_source(copy.source_bucket, copy.source_key, copy.source_version, &copy.conditions)?;
         self.index().bucket(copy.bucket)?;
         let _turn = self.turn(copy.bucket, copy.key).await;
         let copied = self.engine.copy(&copy, source.as_ref()).await?;
@@ -307,7 +406,7 @@ impl Objects {
 
     /// Copies a range of an object into a part and records it; returns its record.
     pub async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
-        let source = self.copy_source(part.source_bucket, part.source_key, &part.conditions)?;
+        let source = self.copy_source(part.source_bucket, part.source_key, part.source_version, &part.conditions)?;
         let stored = self.engine.copy_part(&part, source.as_ref()).await?;
         self.record_part(part.upload_id, stored, part.audit).await
     }
@@ -368,6 +467,7 @@ impl Objects {
             proof_id: String::new(),
             checksum_type: plan.checksum_type,
             parts: plan.parts,
+            version_id: String::new(),
         };
         let audit = AuditEntry { bytes: record.size, ..audit };
         let completes = Completes::Multipart { upload: upload_id, parts: &plan.digest };

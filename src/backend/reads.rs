@@ -2,7 +2,6 @@
 //! range or part selected, and what the answer says of the object.
 
 use super::engine::{Engine, Readout};
-use super::index::Index;
 use super::s3util::*;
 use crate::backend::Error;
 use crate::meta::{Checksums, ObjectRecord};
@@ -104,8 +103,7 @@ fn tag_count(rec: &ObjectRecord) -> Option<i32> {
 
 /// The record a GetObject or HeadObject reads, the part of it selected, and what the
 /// answer says about it, once the request's conditions hold.
-fn read_selected(index: &Index, bucket: &str, key: &str, r: &ReadRequest<'_>) -> Result<(ObjectRecord, Selection, ObjectRead), Error> {
-    let rec = index.object(bucket, key)?;
+fn read_selected(rec: ObjectRecord, r: &ReadRequest<'_>) -> Result<(ObjectRecord, Selection, ObjectRead), Error> {
     check_read_conditions(&rec, &r.conditions)?;
     let sel = select(&rec, r.range, r.part_number)?;
     let (checksums, checksum_type) = returned_checksums(&rec, r.checksum_mode, &sel);
@@ -123,17 +121,16 @@ fn read_selected(index: &Index, bucket: &str, key: &str, r: &ReadRequest<'_>) ->
     Ok((rec, sel, read))
 }
 
-/// A GetObject or HeadObject answered from the index's record, with the bytes the engine
-/// reads of it.
-pub(super) async fn read(index: &Index, engine: &dyn Engine, bucket: &str, key: &str, r: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
-    let (rec, sel, read) = read_selected(index, bucket, key, r)?;
+/// A GetObject or HeadObject of `key`'s version `rec` (from the index), with the bytes the
+/// engine reads of it.
+pub(super) async fn read(engine: &dyn Engine, bucket: &str, key: &str, rec: ObjectRecord, r: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+    let (rec, sel, read) = read_selected(rec, r)?;
     let body = if with_body { Some(StreamingBlob::wrap(engine.open(bucket, key, &rec, sel.range.clone()).await?)) } else { None };
     Ok(Readout { read, record: Some(rec), body, partial: sel.content_range.is_some() })
 }
 
-/// The source object of a copy, after its `x-amz-copy-source-if-*` conditions.
-pub(super) fn copy_source(index: &Index, bucket: &str, key: &str, conditions: &ReadConditions<'_>) -> Result<ObjectRecord, Error> {
-    let rec = index.object(bucket, key)?;
+/// Checks a copy's source against its `x-amz-copy-source-if-*` conditions.
+pub(super) fn copy_source(rec: ObjectRecord, conditions: &ReadConditions<'_>) -> Result<ObjectRecord, Error> {
     // For copies a failed If-None-Match / If-Modified-Since is 412, not 304.
     check_read_conditions(&rec, conditions).map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
     Ok(rec)
@@ -160,6 +157,7 @@ mod tests {
             parts: Vec::new(),
             sha256: String::new(),
             proof_id: String::new(),
+            version_id: String::new(),
         }
     }
 

@@ -45,6 +45,9 @@ pub enum Error {
     /// (S3 `QuotaExceeded`).
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
+    /// A change the store never makes (a versioned bucket made unversioned); answered as 400.
+    #[error("{0}")]
+    Invalid(String),
     /// The store itself failed (I/O, a transaction or the flush task); answered as 500.
     #[error("metadata store: {0}")]
     Storage(String),
@@ -181,8 +184,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The current object under `key`, if any.
     fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
-    /// Writes `record` under `key` if `precondition` holds; returns the replaced record.
-    /// What it `completes` is removed in the same transaction.
+    /// Writes `record` under `key` if `precondition` holds (against the key's current
+    /// object), as a new version in a versioned bucket; says what the record was given and
+    /// released. What it `completes` is removed in the same transaction.
     // One argument per thing the transaction writes; a wrapper struct would only rename them.
     #[allow(clippy::too_many_arguments)]
     fn object_commit(
@@ -194,9 +198,10 @@ pub trait Store: Send + Sync + 'static {
         completes: Completes<'_>,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Option<ObjectRecord>>;
-    /// Removes the key; returns the removed record, if any. The proof (of the deletion)
-    /// is recorded only if a record was removed.
+    ) -> Result<Committed>;
+    /// Removes the key's current object (in a versioned bucket: puts a delete marker on
+    /// top of it); says what it released. The proof (of the deletion) is recorded only if
+    /// there was a current object.
     fn object_delete(
         &self,
         bucket: &str,
@@ -204,12 +209,37 @@ pub trait Store: Send + Sync + 'static {
         precondition: &Precondition,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Option<ObjectRecord>>;
+    ) -> Result<Deleted>;
+    /// Sets a bucket's versioning (`Enabled` or `Suspended`; never back to unversioned).
+    /// Enabling it the first time makes each current object its key's null version.
+    fn bucket_set_versioning(&self, name: &str, versioning: Versioning, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
+    /// The version `version_id` of `key` in a versioned bucket, if it exists.
+    fn version_get(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<VersionRecord>>;
+    /// Removes one version of `key` for good; its previous version becomes current if it
+    /// was the latest. Returns the removed version (none if there was no such version).
+    fn version_delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        audit: Option<&AuditEntry>,
+        proof: Option<&ProofDraft<'_>>,
+    ) -> Result<Option<VersionRecord>>;
+    /// Versions (and delete markers) of `bucket` whose key starts with `prefix`: keys in
+    /// byte order, each key's versions newest first, strictly after `after` (a key, and a
+    /// version id of it: its later versions; none: the key's versions are all skipped).
+    fn version_scan<'a>(
+        &'a self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<(&str, Option<&str>)>,
+    ) -> Box<dyn Iterator<Item = Result<(String, VersionRecord)>> + 'a>;
     /// Points an entry at new segments (its bytes moved by a migration: same size and
     /// digests, so no new version, proof or usage), if it is still `expected`.
     fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()>;
-    /// Replaces the tags of an existing object; returns false if the key does not exist.
-    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
+    /// Replaces the tags of an existing object (the current one, or its version
+    /// `version`); returns false if there is no such object.
+    fn object_set_tags(&self, bucket: &str, key: &str, version: Option<&str>, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first
     /// key `>= from` (or the bucket's first key).
     fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;

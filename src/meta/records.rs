@@ -28,6 +28,76 @@ pub struct BucketRecord {
     /// the bucket lives in an upstream mapped by prefix. Empty in records older than it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
+    /// Whether writes keep the versions they replace.
+    #[serde(default, skip_serializing_if = "Versioning::is_unversioned")]
+    pub versioning: Versioning,
+}
+
+/// A bucket's versioning state: unversioned until first enabled, never again after.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Versioning {
+    /// Every write replaces the key's object; no version ids.
+    #[default]
+    Unversioned,
+    /// Every write and delete adds a version (a delete: a delete marker) with a new id.
+    Enabled,
+    /// Writes and deletes replace the key's `null` version; older versions stay.
+    Suspended,
+}
+
+impl Versioning {
+    /// Whether the bucket was never versioned.
+    #[must_use]
+    pub fn is_unversioned(&self) -> bool {
+        *self == Self::Unversioned
+    }
+}
+
+/// The version id S3 names a version without an id by: written while versioning was
+/// suspended, or before it was first enabled.
+pub const NULL_VERSION: &str = "null";
+
+/// A version of a key in a versioned bucket: an object, or a delete marker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// Its id ([`NULL_VERSION`] for the null version).
+    pub version_id: String,
+    /// When it was written, nanoseconds since the Unix epoch.
+    pub last_modified_ns: i128,
+    /// Access key id of its writer.
+    #[serde(default)]
+    pub owner: String,
+    /// The object; `None`: a delete marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRecord>,
+}
+
+impl VersionRecord {
+    /// The current object of a bucket never versioned, as the `null` version S3 lists it as.
+    #[must_use]
+    pub fn current_null(object: ObjectRecord) -> Self {
+        Self { version_id: NULL_VERSION.to_owned(), last_modified_ns: object.last_modified_ns, owner: object.owner.clone(), object: Some(object) }
+    }
+}
+
+/// What an object commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The version id the object was given (empty in an unversioned bucket).
+    pub version_id: String,
+    /// The object no version references any more (the key's previous object in an
+    /// unversioned bucket, the previous null version in a suspended one): its bytes can go.
+    pub released: Option<ObjectRecord>,
+}
+
+/// What a deletion of a key (without a version id) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The object no version references any more: its bytes can go.
+    pub released: Option<ObjectRecord>,
+    /// The delete marker's version id, when the bucket is versioned.
+    pub marker: Option<String>,
 }
 
 /// Limits on what a bucket or a tenant may hold; 0 means no limit.
@@ -169,6 +239,10 @@ pub struct ObjectRecord {
     /// older than it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<ObjectPartRecord>,
+    /// The version id in a versioned bucket ([`NULL_VERSION`] for the null version);
+    /// empty in a bucket never versioned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version_id: String,
 }
 
 impl ObjectRecord {

@@ -534,6 +534,7 @@ mod tests {
             visibility,
             quota: crate::meta::Quota::default(),
             origin: String::new(),
+            versioning: crate::meta::Versioning::Unversioned,
         }
     }
 

@@ -108,7 +108,7 @@ pub(super) fn tag_count_header(headers: &mut http::HeaderMap, count: Option<i32>
 }
 
 /// The answer to a CopyObject that made `rec`.
-pub(super) fn copied_output(rec: &crate::meta::ObjectRecord) -> s3s::S3Response<s3s::dto::CopyObjectOutput> {
+pub(super) fn copied_output(rec: &crate::meta::ObjectRecord, source_version: Option<&str>) -> s3s::S3Response<s3s::dto::CopyObjectOutput> {
     let mut headers = http::HeaderMap::new();
     proof_headers(&mut headers, rec);
     let c = &rec.checksums;
@@ -124,6 +124,8 @@ pub(super) fn copied_output(rec: &crate::meta::ObjectRecord) -> s3s::S3Response<
                 checksum_sha256: c.sha256.clone(),
                 checksum_type: rec.checksum_type.clone().map(s3s::dto::ChecksumType::from),
             }),
+            version_id: answered_version(rec),
+            copy_source_version_id: source_version.map(str::to_owned),
             ..Default::default()
         },
         headers,
@@ -146,23 +148,43 @@ pub(super) fn completed_output(bucket: String, key: String, rec: &crate::meta::O
             checksum_sha1: rec.checksums.sha1.clone(),
             checksum_sha256: rec.checksums.sha256.clone(),
             checksum_type: rec.checksum_type.clone().map(s3s::dto::ChecksumType::from),
+            version_id: answered_version(rec),
             ..Default::default()
         },
         headers,
     )
 }
 
+/// The version id an answer names: none for an object of a bucket never versioned.
+pub(super) fn answered_version(rec: &crate::meta::ObjectRecord) -> Option<String> {
+    Some(rec.version_id.clone()).filter(|v| !v.is_empty())
+}
+
+/// What a deletion of one key did, as its answer says it.
+#[derive(Debug, Default)]
+pub(super) struct Removal {
+    /// The version removed, or the delete marker laid.
+    pub version_id: Option<String>,
+    /// Whether that version is a delete marker.
+    pub delete_marker: bool,
+}
+
 /// The DeleteObjects answer for each key's outcome (deleted keys left out when quiet).
 pub(super) fn delete_objects_output(
-    outcomes: impl IntoIterator<Item = (s3s::dto::ObjectIdentifier, Result<(), Error>)>,
+    outcomes: impl IntoIterator<Item = (s3s::dto::ObjectIdentifier, Result<Removal, Error>)>,
     quiet: bool,
 ) -> s3s::dto::DeleteObjectsOutput {
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for (obj, r) in outcomes {
         match r {
-            Ok(()) if !quiet => deleted.push(s3s::dto::DeletedObject { key: Some(obj.key), version_id: obj.version_id, ..Default::default() }),
-            Ok(()) => {}
+            Ok(removal) if !quiet => deleted.push(s3s::dto::DeletedObject {
+                key: Some(obj.key),
+                version_id: obj.version_id,
+                delete_marker: removal.delete_marker.then_some(true),
+                delete_marker_version_id: removal.version_id.filter(|_| removal.delete_marker),
+            }),
+            Ok(_) => {}
             Err(e) => {
                 let s3: s3s::S3Error = e.into();
                 errors.push(s3s::dto::Error {
@@ -185,7 +207,7 @@ mod tests {
     #[test]
     fn delete_answers_list_errors_and_hide_deletions_when_quiet() {
         let id = |k: &str| s3s::dto::ObjectIdentifier { key: k.into(), ..Default::default() };
-        let out = delete_objects_output([(id("a"), Ok(())), (id("b"), Err(Error::KeyTooLong))], true);
+        let out = delete_objects_output([(id("a"), Ok(Removal::default())), (id("b"), Err(Error::KeyTooLong))], true);
         assert!(out.deleted.is_none());
         assert_eq!(out.errors.unwrap()[0].code.as_deref(), Some("KeyTooLongError"));
         let many = s3s::dto::Delete { objects: (0..1001).map(|i| id(&i.to_string())).collect(), quiet: None };

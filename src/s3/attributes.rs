@@ -2,7 +2,6 @@
 //! storage class and size.
 
 use super::Gateway;
-use super::request::only_null_version;
 use crate::backend::Error;
 use crate::backend::s3util::{etag, timestamp};
 use crate::meta::ObjectRecord;
@@ -13,8 +12,7 @@ use s3s::{S3Request, S3Response};
 pub(super) async fn get_object_attributes(g: &Gateway, req: S3Request<GetObjectAttributesInput>) -> Result<S3Response<GetObjectAttributesOutput>, Error> {
     let input = req.input;
     let wanted = WantedAttributes::of(&input)?;
-    only_null_version(input.version_id.as_deref())?;
-    let rec = g.backends.of(&input.bucket).attributes(&input.bucket, &input.key).await?;
+    let rec = g.backends.of(&input.bucket).attributes(&input.bucket, &input.key, input.version_id.as_deref()).await?;
     Ok(S3Response::new(object_attributes(&rec, &wanted, &input)))
 }
 

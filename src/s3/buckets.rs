@@ -6,7 +6,7 @@ use super::Gateway;
 use crate::auth::Principal;
 use crate::backend::Error;
 use crate::backend::s3util::{now_ns, owner, timestamp};
-use crate::meta::BucketRecord;
+use crate::meta::{BucketRecord, Versioning};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -91,6 +91,7 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
         visibility: crate::meta::Visibility::Private,
         quota: crate::meta::Quota::default(),
         origin: principal.tenant().to_owned(),
+        versioning: crate::meta::Versioning::Unversioned,
     };
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateBucket, &name, "", 0);
     if let Some(existing) = g.store.bucket_create(&record, Some(&audit))? {
@@ -129,7 +130,39 @@ pub(super) async fn get_bucket_location(g: &Gateway, req: S3Request<GetBucketLoc
 }
 
 pub(super) async fn get_bucket_versioning(g: &Gateway, req: S3Request<GetBucketVersioningInput>) -> Result<S3Response<GetBucketVersioningOutput>, Error> {
-    g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?;
-    // Buckets are never versioned: an empty configuration, as for a bucket that never was.
-    Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    let status = match g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?.versioning {
+        // A bucket never versioned answers an empty configuration.
+        Versioning::Unversioned => None,
+        Versioning::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
+        Versioning::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+    };
+    Ok(S3Response::new(GetBucketVersioningOutput { status, mfa_delete: None }))
+}
+
+pub(super) async fn put_bucket_versioning(g: &Gateway, req: S3Request<PutBucketVersioningInput>) -> Result<S3Response<PutBucketVersioningOutput>, Error> {
+    let audit = crate::audit::entry(&req, crate::ops::Operation::PutBucketVersioning, &req.input.bucket, "", 0);
+    let input = req.input;
+    let objects = g.backends.of(&input.bucket);
+    objects.index().bucket(&input.bucket)?;
+    let conf = input.versioning_configuration;
+    if input.mfa.is_some() || conf.mfa_delete.as_ref().is_some_and(|m| m.as_str() == MFADelete::ENABLED) {
+        return Err(Error::NotImplemented("MFA delete is not supported"));
+    }
+    let versioning = match conf.status.as_ref().map(BucketVersioningStatus::as_str) {
+        Some(BucketVersioningStatus::ENABLED) => Versioning::Enabled,
+        Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
+        _ => return Err(Error::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into())),
+    };
+    if !objects.keeps_blobs() {
+        return Err(Error::NotImplemented("Versioning of a bucket held by the upstream backend is not supported yet."));
+    }
+    // Enabling versioning the first time makes every current object a version: off the
+    // async workers.
+    let store = std::sync::Arc::clone(&objects.index().store);
+    let bucket = input.bucket.clone();
+    tokio::task::spawn_blocking(move || store.bucket_set_versioning(&bucket, versioning, Some(&audit)))
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))??;
+    objects.index().sync().await?;
+    Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }

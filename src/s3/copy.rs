@@ -13,31 +13,34 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
 /// The bucket and key a copy reads, once both ends are known to be on one engine.
-fn source(g: &Gateway, source: &CopySource, bucket: &str) -> Result<(String, String), Error> {
+fn source<'s>(g: &Gateway, source: &'s CopySource, bucket: &str) -> Result<(&'s str, &'s str, Option<&'s str>), Error> {
     if let CopySource::Bucket { bucket: from, .. } = source {
         g.backends.check_copy(from, bucket)?;
     }
-    let (b, k) = copy_source_location(source)?;
-    Ok((b.to_owned(), k.to_owned()))
+    copy_source_location(source)
 }
 
 pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
-    let (source_bucket, source_key) = source(g, &req.input.copy_source, &req.input.bucket)?;
+    let copy_source = req.input.copy_source.clone();
+    let (source_bucket, source_key, source_version) = source(g, &copy_source, &req.input.bucket)?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CopyObject, &req.input.bucket, &req.input.key, 0);
     let owner = Principal::of(&req).access_key().to_owned();
     let input = &mut req.input;
     check_key(&input.key)?;
     let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
     let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-    if source_bucket == input.bucket && source_key == input.key && !replace_meta && !replace_tags {
+    // A copy of a key onto itself changes nothing unless it replaces something, or copies
+    // an older version (a restore).
+    if source_bucket == input.bucket && source_key == input.key && source_version.is_none() && !replace_meta && !replace_tags {
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
     let attrs = replace_meta.then(|| ObjectAttrs::from(&mut *input));
     let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let input = &req.input;
     let copy = ObjectCopy {
-        source_bucket: &source_bucket,
-        source_key: &source_key,
+        source_bucket,
+        source_key,
+        source_version,
         conditions: ReadConditions::from(input),
         bucket: &input.bucket,
         key: &input.key,
@@ -48,12 +51,12 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         audit,
     };
     let record = g.backends.of(&input.bucket).copy(copy).await?;
-    Ok(copied_output(&record))
+    Ok(copied_output(&record, source_version))
 }
 
 pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {
     let input = &req.input;
-    let (source_bucket, source_key) = source(g, &input.copy_source, &input.bucket)?;
+    let (source_bucket, source_key, source_version) = source(g, &input.copy_source, &input.bucket)?;
     let number = part_number(input.part_number)?;
     let backend = g.backends.of(&input.bucket);
     let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
@@ -62,14 +65,16 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
             upload: &upload,
             upload_id: &input.upload_id,
             number,
-            source_bucket: &source_bucket,
-            source_key: &source_key,
+            source_bucket,
+            source_key,
+            source_version,
             conditions: ReadConditions::from(input),
             range: input.copy_source_range.as_deref(),
             audit: crate::audit::entry(&req, crate::ops::Operation::UploadPartCopy, &input.bucket, &input.key, 0),
         })
         .await?;
     Ok(S3Response::new(UploadPartCopyOutput {
+        copy_source_version_id: source_version.map(str::to_owned),
         copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),
         ..Default::default()
     }))

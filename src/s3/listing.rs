@@ -8,7 +8,7 @@ use super::Gateway;
 use crate::auth::Principal;
 use crate::backend::Error;
 use crate::backend::s3util::{etag, owner, timestamp, uri_encode};
-use crate::meta::ObjectRecord;
+use crate::meta::{NULL_VERSION, ObjectRecord, VersionRecord};
 use crate::policy::topics::{self, TopicOp};
 
 use std::sync::Arc;
@@ -187,7 +187,8 @@ pub(super) async fn list_objects_v2(g: &Gateway, req: S3Request<ListObjectsV2Inp
     Ok(S3Response::new(out))
 }
 
-/// Buckets are unversioned: every current object is listed as version `null`.
+/// ListObjectVersions. A bucket never versioned lists every current object as version
+/// `null`; a versioned bucket's versions and delete markers come from the index.
 pub(super) async fn list_object_versions(g: &Gateway, req: S3Request<ListObjectVersionsInput>) -> Result<S3Response<ListObjectVersionsOutput>, Error> {
     let filter = ListingFilter::of(g, &req, &req.input.bucket);
     let b = g.backends.of(&req.input.bucket);
@@ -196,43 +197,126 @@ pub(super) async fn list_object_versions(g: &Gateway, req: S3Request<ListObjectV
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = non_empty(input.delimiter.as_ref());
     let max = max_keys(input.max_keys)?;
-    let page = b.engine().page(&input.bucket, &prefix, delimiter, non_empty(input.key_marker.as_ref()), max).await?;
-    let own = owner(&b.index().bucket(&input.bucket)?.tenant);
-    let versions: Vec<ObjectVersion> = page
-        .objects
-        .into_iter()
-        .map(|(k, r)| ObjectVersion {
-            key: Some(enc.enc(k)),
-            version_id: Some("null".into()),
-            is_latest: Some(true),
-            e_tag: Some(etag(&r.etag)),
-            last_modified: Some(timestamp(r.last_modified_ns)),
-            size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
-            storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
-            owner: Some(own.clone()),
-            ..Default::default()
-        })
-        .collect();
+    let bucket = b.index().bucket(&input.bucket)?;
+    let own = owner(&bucket.tenant);
+    let page = if bucket.versioning.is_unversioned() {
+        let page = b.engine().page(&input.bucket, &prefix, delimiter, non_empty(input.key_marker.as_ref()), max).await?;
+        let listed = page.objects.into_iter().map(|(k, r)| (k, VersionRecord::current_null(r), true)).collect();
+        VersionsPage { listed, prefixes: page.prefixes, next: page.truncated.then(|| (page.last.unwrap_or_default(), Some(NULL_VERSION.to_owned()))) }
+    } else {
+        let marker = non_empty(input.key_marker.as_ref()).map(|k| (k, non_empty(input.version_id_marker.as_ref())));
+        versions_page(b.index().store.as_ref(), &input.bucket, &prefix, delimiter, marker, max)?
+    };
+    let (mut versions, mut markers) = (Vec::new(), Vec::new());
+    for (key, v, is_latest) in page.listed {
+        let last_modified = Some(timestamp(v.last_modified_ns));
+        match v.object {
+            Some(r) => versions.push(ObjectVersion {
+                key: Some(enc.enc(key)),
+                version_id: Some(v.version_id),
+                is_latest: Some(is_latest),
+                e_tag: Some(etag(&r.etag)),
+                last_modified,
+                size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
+                storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                owner: Some(own.clone()),
+                ..Default::default()
+            }),
+            None => markers.push(DeleteMarkerEntry {
+                key: Some(enc.enc(key)),
+                version_id: Some(v.version_id),
+                is_latest: Some(is_latest),
+                last_modified,
+                owner: Some(own.clone()),
+            }),
+        }
+    }
+    let truncated = page.next.is_some();
+    let (next_key, next_version) = page.next.unzip();
     let mut out = ListObjectVersionsOutput {
         name: Some(input.bucket),
         prefix: Some(enc.enc(prefix)),
         delimiter: enc.opt(delimiter.map(str::to_owned)),
         key_marker: Some(enc.enc(input.key_marker.unwrap_or_default())),
         version_id_marker: input.version_id_marker,
-        next_key_marker: if page.truncated { enc.opt(page.last) } else { None },
-        next_version_id_marker: page.truncated.then(|| "null".to_owned()),
+        next_key_marker: enc.opt(next_key),
+        next_version_id_marker: next_version.flatten(),
         max_keys: Some(i32::try_from(max).unwrap_or(MAX_KEYS)),
-        is_truncated: Some(page.truncated),
+        is_truncated: Some(truncated),
         versions: (!versions.is_empty()).then_some(versions),
+        delete_markers: (!markers.is_empty()).then_some(markers),
         common_prefixes: common_prefixes(&enc, page.prefixes),
         encoding_type: input.encoding_type,
         ..Default::default()
     };
     if let Some(f) = filter {
         f.keep(&mut out.versions, |v| v.key.as_deref(), false);
+        f.keep(&mut out.delete_markers, |m| m.key.as_deref(), false);
         f.keep(&mut out.common_prefixes, |p| p.prefix.as_deref(), true);
     }
     Ok(S3Response::new(out))
+}
+
+/// One page of ListObjectVersions: versions (with whether each is its key's latest) and
+/// common prefixes in listing order, and where the next page starts (key and version id
+/// markers) if the listing is truncated.
+struct VersionsPage {
+    listed: Vec<(String, VersionRecord, bool)>,
+    prefixes: Vec<String>,
+    next: Option<(String, Option<String>)>,
+}
+
+/// Up to `max` versions and common prefixes of a versioned bucket under `prefix`, after
+/// the markers, folding keys at `delimiter`.
+fn versions_page(
+    store: &dyn crate::meta::Store,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    marker: Option<(&str, Option<&str>)>,
+    max: usize,
+) -> Result<VersionsPage, Error> {
+    let mut page = VersionsPage { listed: Vec::new(), prefixes: Vec::new(), next: None };
+    // Resuming inside a key: its later versions are older than the marker's, none latest.
+    let mut previous_key: Option<String> = marker.filter(|(_, v)| v.is_some()).map(|(k, _)| k.to_owned());
+    let marker_key = marker.map(|(k, _)| k);
+    for entry in store.version_scan(bucket, prefix, marker) {
+        let (key, version) = entry?;
+        let folded = delimiter.and_then(|d| key[prefix.len()..].find(d).map(|at| key[..prefix.len() + at + d.len()].to_owned()));
+        if let Some(common) = folded {
+            // A common prefix at or before the marker was listed on an earlier page.
+            if page.prefixes.last() == Some(&common) || marker_key.is_some_and(|m| common.as_str() <= m) {
+                continue;
+            }
+            if page.listed.len() + page.prefixes.len() == max {
+                page.next = Some(last_listed(&page));
+                break;
+            }
+            page.prefixes.push(common);
+            previous_key = Some(key);
+            continue;
+        }
+        if page.listed.len() + page.prefixes.len() == max {
+            page.next = Some(last_listed(&page));
+            break;
+        }
+        let is_latest = previous_key.as_deref() != Some(key.as_str());
+        previous_key = Some(key.clone());
+        page.listed.push((key, version, is_latest));
+    }
+    Ok(page)
+}
+
+/// The markers after the last entry of a full page: a key and its version, or a common
+/// prefix (no version).
+fn last_listed(page: &VersionsPage) -> (String, Option<String>) {
+    let last_version = page.listed.last().map(|(k, v, _)| (k.clone(), Some(v.version_id.clone())));
+    match (last_version, page.prefixes.last()) {
+        (Some(v), Some(p)) if p.as_str() > v.0.as_str() => (p.clone(), None),
+        (Some(v), _) => v,
+        (None, Some(p)) => (p.clone(), None),
+        (None, None) => (String::new(), None),
+    }
 }
 
 #[cfg(test)]

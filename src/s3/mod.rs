@@ -83,6 +83,7 @@ s3_operations! {
     buckets::head_bucket(HeadBucketInput) -> HeadBucketOutput;
     buckets::get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
     buckets::get_bucket_versioning(GetBucketVersioningInput) -> GetBucketVersioningOutput;
+    buckets::put_bucket_versioning(PutBucketVersioningInput) -> PutBucketVersioningOutput;
     objects::put_object(PutObjectInput) -> PutObjectOutput;
     objects::get_object(GetObjectInput) -> GetObjectOutput;
     objects::head_object(HeadObjectInput) -> HeadObjectOutput;

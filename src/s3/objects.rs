@@ -41,6 +41,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let record = backend.put(object).await?;
     let mut headers = HeaderMap::new();
     proof_headers(&mut headers, &record);
+    let version_id = answered_version(&record);
     let c = record.checksums;
     Ok(S3Response::with_headers(
         PutObjectOutput {
@@ -50,6 +51,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
             checksum_crc64nvme: c.crc64nvme,
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
+            version_id,
             ..Default::default()
         },
         headers,
@@ -69,24 +71,27 @@ fn read_headers(out: &crate::backend::Readout) -> HeaderMap {
 
 pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let mut input = req.input;
-    only_null_version(input.version_id.as_deref())?;
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &ReadRequest::from(&input), true).await?;
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &ReadRequest::from(&input), true).await?;
     let headers = read_headers(&out);
     let tag_count = out.read.tag_count;
+    let version_id = out.record.as_ref().and_then(answered_version);
     let mut output = GetObjectOutput::answering(out.read, Overrides::from(&mut input));
     output.body = out.body;
     output.tag_count = tag_count;
+    output.version_id = version_id;
     Ok(S3Response::with_headers(output, headers))
 }
 
 pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let mut input = req.input;
-    only_null_version(input.version_id.as_deref())?;
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, &ReadRequest::from(&input), false).await?;
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &ReadRequest::from(&input), false).await?;
     let mut headers = read_headers(&out);
     tag_count_header(&mut headers, out.read.tag_count);
     let partial = out.partial;
-    let mut resp = S3Response::with_headers(HeadObjectOutput::answering(out.read, Overrides::from(&mut input)), headers);
+    let version_id = out.record.as_ref().and_then(answered_version);
+    let mut output = HeadObjectOutput::answering(out.read, Overrides::from(&mut input));
+    output.version_id = version_id;
+    let mut resp = S3Response::with_headers(output, headers);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }
@@ -99,7 +104,8 @@ pub(super) async fn get_object_torrent(_g: &Gateway, _req: S3Request<GetObjectTo
     Err(Error::NoSuchKey)
 }
 
-/// Deletes one key if `precondition` holds.
+/// Deletes one key if `precondition` holds (a delete marker in a versioned bucket), or
+/// one version of it for good.
 async fn delete_key(
     backend: &Objects,
     bucket: &str,
@@ -107,18 +113,23 @@ async fn delete_key(
     version_id: Option<&str>,
     precondition: &Precondition,
     audit: &crate::meta::AuditEntry,
-) -> Result<(), Error> {
-    only_null_version(version_id)?;
+) -> Result<Removal, Error> {
     check_key(key)?;
-    backend.delete(bucket, key, precondition, audit).await
+    if let Some(id) = version_id {
+        let removed = backend.delete_version(bucket, key, id, audit).await?;
+        return Ok(Removal { version_id: Some(id.to_owned()), delete_marker: removed.is_some_and(|v| v.object.is_none()) });
+    }
+    let deleted = backend.delete(bucket, key, precondition, audit).await?;
+    Ok(Removal { delete_marker: deleted.marker.is_some(), version_id: deleted.marker })
 }
 
 pub(super) async fn delete_object(g: &Gateway, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
     let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteObject, &req.input.bucket, &req.input.key, 0);
     let input = req.input;
     let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
-    delete_key(g.backends.of(&input.bucket).as_ref(), &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
-    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+    let removal = delete_key(g.backends.of(&input.bucket).as_ref(), &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
+    let output = DeleteObjectOutput { delete_marker: removal.delete_marker.then_some(true), version_id: removal.version_id, ..Default::default() };
+    Ok(S3Response::with_status(output, http::StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
@@ -128,7 +139,7 @@ pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInpu
     backend.index().bucket(&input.bucket)?;
     let (objects, quiet) = delete_request(input.delete)?;
     let bucket = &input.bucket;
-    let outcomes: Vec<(ObjectIdentifier, Result<(), Error>)> = futures::stream::iter(objects)
+    let outcomes: Vec<(ObjectIdentifier, Result<Removal, Error>)> = futures::stream::iter(objects)
         .map(|obj| {
             let mut audit = audit.clone();
             audit.key.clone_from(&obj.key);

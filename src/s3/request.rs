@@ -179,6 +179,7 @@ pub(super) fn new_record(attrs: ObjectAttrs, tags: Vec<(String, String)>, owner:
         proof_id: String::new(),
         checksum_type: None,
         parts: Vec::new(),
+        version_id: String::new(),
     }
 }
 
@@ -316,21 +317,12 @@ pub(super) fn upload_checksum(
     Ok((Some(alg), Some(ty)))
 }
 
-/// Buckets are never versioned: only the version `null` exists.
-pub(super) fn only_null_version(v: Option<&str>) -> Result<(), Error> {
-    if v.is_some_and(|v| v != "null") {
-        return Err(Error::InvalidArgument("Invalid version id specified".into()));
-    }
-    Ok(())
-}
-
-/// The bucket and key a copy names (version `null` only; access points are not supported).
-pub(super) fn copy_source_location(source: &s3s::dto::CopySource) -> Result<(&str, &str), Error> {
+/// The bucket, key and version a copy names (access points are not supported).
+pub(super) fn copy_source_location(source: &s3s::dto::CopySource) -> Result<(&str, &str, Option<&str>), Error> {
     let s3s::dto::CopySource::Bucket { bucket, key, version_id } = source else {
         return Err(Error::NotImplemented("access point copy sources are not supported"));
     };
-    only_null_version(version_id.as_deref())?;
-    Ok((bucket, key))
+    Ok((bucket, key, version_id.as_deref()))
 }
 
 /// The keys of a DeleteObjects request (at most 1000, as S3 allows) and its `Quiet` flag.
@@ -355,10 +347,10 @@ mod tests {
     }
 
     #[test]
-    fn only_the_null_version_and_bucket_sources_are_accepted() {
-        assert!(only_null_version(None).is_ok() && only_null_version(Some("null")).is_ok());
-        assert!(matches!(only_null_version(Some("v1")), Err(Error::InvalidArgument(_))));
+    fn bucket_sources_name_their_version() {
         let src = s3s::dto::CopySource::Bucket { bucket: "b".into(), key: "k/1".into(), version_id: None };
-        assert_eq!(copy_source_location(&src).unwrap(), ("b", "k/1"));
+        assert_eq!(copy_source_location(&src).unwrap(), ("b", "k/1", None));
+        let src = s3s::dto::CopySource::Bucket { bucket: "b".into(), key: "k".into(), version_id: Some("v".into()) };
+        assert_eq!(copy_source_location(&src).unwrap(), ("b", "k", Some("v")));
     }
 }

@@ -328,3 +328,8 @@ pub fn md5_hex(b: &[u8]) -> String {
     h.update(b);
     hex_simd::encode_to_string(h.finalize(), hex_simd::AsciiCase::Lower)
 }
+
+/// A header of an SDK error's raw answer.
+pub fn error_header<E, R: std::fmt::Debug>(e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response<R>>, name: &str) -> Option<String> {
+    e.raw_response().and_then(|r| r.headers().get(name)).map(str::to_owned)
+}

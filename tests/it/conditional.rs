@@ -67,11 +67,6 @@ async fn conditional_multipart_completion() {
     assert_eq!(got.as_ref(), b"part");
 }
 
-/// A header of an SDK error's raw answer.
-fn error_header<E, R: std::fmt::Debug>(e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response<R>>, name: &str) -> Option<String> {
-    e.raw_response().and_then(|r| r.headers().get(name)).map(str::to_owned)
-}
-
 #[tokio::test]
 async fn not_modified_answers_carry_etag_and_last_modified() {
     let gw = Gateway::start().await;

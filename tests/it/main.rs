@@ -22,3 +22,4 @@ mod security;
 mod tenancy;
 mod topics;
 mod upstream;
+mod versioning;

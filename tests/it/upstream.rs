@@ -426,6 +426,7 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             proof_id: proof_id.into(),
             checksum_type: None,
             parts: Vec::new(),
+            version_id: String::new(),
         },
         audit: AuditEntry {
             time_ns: 1,

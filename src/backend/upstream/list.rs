@@ -131,6 +131,7 @@ fn listed(size: u64, etag: &str, last_modified: &str) -> ObjectRecord {
         proof_id: String::new(),
         checksum_type: None,
         parts: Vec::new(),
+        version_id: String::new(),
     }
 }
 

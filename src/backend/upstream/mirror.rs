@@ -288,6 +288,7 @@ impl UpstreamBackend {
                 proof_id: m.id.clone(),
                 checksum_type: None,
                 parts: Vec::new(),
+                version_id: String::new(),
             };
             store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
             report.objects_indexed += 1;

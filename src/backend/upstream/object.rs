@@ -324,6 +324,7 @@ pub(super) async fn attributes(b: &UpstreamBackend, bucket: &str, key: &str) -> 
                 proof_id: String::new(),
                 checksum_type,
                 parts: Vec::new(),
+                version_id: String::new(),
             }
         }
     })
@@ -407,6 +408,7 @@ fn upstream_version(h: &HeaderMap) -> ObjectRecord {
         proof_id: String::new(),
         checksum_type: None,
         parts: Vec::new(),
+        version_id: String::new(),
     }
 }
 
@@ -454,6 +456,7 @@ pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option
         proof_id: String::new(),
         checksum_type: None,
         parts: Vec::new(),
+        version_id: String::new(),
     })
 }
 

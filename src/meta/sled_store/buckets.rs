@@ -21,7 +21,9 @@ impl SledStore {
     }
 
     pub(super) fn bucket_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {
-        let has_uploads = self.upload_keys.scan_prefix(object_key(name, "")).next().is_some();
+        // Delete markers are no objects of the usage, but a bucket holding any is not empty.
+        let has_uploads =
+            self.upload_keys.scan_prefix(object_key(name, "")).next().is_some() || self.versions.scan_prefix(object_key(name, "")).next().is_some();
         let row = self.audit_row(audit)?;
         flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
             let Some(raw) = buckets.get(name.as_bytes())? else {

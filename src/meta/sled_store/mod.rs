@@ -20,11 +20,16 @@
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
 //! - `topics`:   bucket `0x00` topic → [`TopicRule`]
 //! - `limits`:   subject (`tenant:T`, `key:K`) → [`Rates`]
+//! - `versions`: bucket `0x00` escaped key `0x00 0x00` !n (BE u64) → [`VersionRecord`]: every
+//!   version of every key of a versioned bucket, the current one too, newest first (`n`:
+//!   the commit's sequence number, which the version id starts with; `0x00` in a key is
+//!   escaped as `0x00 0xff`, so keys keep their byte order)
+//! - `null_versions`: bucket `0x00` key → n (BE u64) of the key's null version
 //! - `pending`:  id → [`PendingWrite`] (writes a backend has not answered yet)
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
 //! - `schema`:   `"version"` → schema version
 //!
-//! One file per record family: `buckets.rs`, `objects.rs` (and pending writes),
+//! One file per record family: `buckets.rs`, `objects.rs` (and pending writes), `versions.rs`,
 //! `uploads.rs` (and parts, completions), `identities.rs` (tenants, users, keys),
 //! `proofs.rs`, `audit.rs`, `settings.rs` (topic rules, rate-limit overrides, named
 //! values); over `kv.rs` (JSON values, composite keys, transactions that abort with a store
@@ -40,11 +45,13 @@ mod objects;
 mod proofs;
 mod settings;
 mod uploads;
+mod versions;
 mod writes;
 
 use kv::*;
 use proofs::*;
 use uploads::*;
+use versions::*;
 use writes::*;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -60,6 +67,8 @@ pub struct SledStore {
     db: Db,
     buckets: Tree,
     objects: Tree,
+    versions: Tree,
+    null_versions: Tree,
     uploads: Tree,
     upload_keys: Tree,
     parts: Tree,
@@ -156,6 +165,8 @@ impl SledStore {
         Self {
             buckets: db.open_tree("buckets")?,
             objects: db.open_tree("objects")?,
+            versions: db.open_tree("versions")?,
+            null_versions: db.open_tree("null_versions")?,
             uploads: db.open_tree("uploads")?,
             upload_keys: db.open_tree("upload_keys")?,
             parts: db.open_tree("parts")?,
@@ -233,7 +244,7 @@ impl Store for SledStore {
         completes: Completes<'_>,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Option<ObjectRecord>> {
+    ) -> Result<Committed> {
         SledStore::object_commit(self, bucket, key, record, precondition, completes, audit, proof)
     }
 
@@ -244,16 +255,44 @@ impl Store for SledStore {
         precondition: &Precondition,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Option<ObjectRecord>> {
+    ) -> Result<Deleted> {
         SledStore::object_delete(self, bucket, key, precondition, audit, proof)
+    }
+
+    fn bucket_set_versioning(&self, name: &str, versioning: Versioning, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
+        SledStore::bucket_set_versioning(self, name, versioning, audit)
+    }
+
+    fn version_get(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<VersionRecord>> {
+        SledStore::version_get(self, bucket, key, version_id)
+    }
+
+    fn version_delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        audit: Option<&AuditEntry>,
+        proof: Option<&ProofDraft<'_>>,
+    ) -> Result<Option<VersionRecord>> {
+        SledStore::version_delete(self, bucket, key, version_id, audit, proof)
+    }
+
+    fn version_scan<'a>(
+        &'a self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<(&str, Option<&str>)>,
+    ) -> Box<dyn Iterator<Item = Result<(String, VersionRecord)>> + 'a> {
+        SledStore::version_scan(self, bucket, prefix, after)
     }
 
     fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()> {
         SledStore::object_relocate(self, bucket, key, expected, segments, audit)
     }
 
-    fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
-        SledStore::object_set_tags(self, bucket, key, tags, audit)
+    fn object_set_tags(&self, bucket: &str, key: &str, version: Option<&str>, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
+        SledStore::object_set_tags(self, bucket, key, version, tags, audit)
     }
 
     fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a> {

@@ -41,7 +41,7 @@ pub(super) enum Attempt<T> {
 impl SledStore {
     /// Refuses a write that would take the bucket's tenant past its quota. Called with
     /// the tenant locked, so its usage cannot change before the commit.
-    pub(super) fn check_tenant_quota(&self, locked: &mut LockedTenants<'_>, bucket: Option<&BucketRecord>, okey: &[u8], new_size: u64) -> Result<()> {
+    pub(super) fn check_tenant_quota(&self, locked: &mut LockedTenants<'_>, bucket: Option<&BucketRecord>, key: &str, new_size: u64) -> Result<()> {
         // A missing bucket is reported by the transaction.
         let Some(b) = bucket else { return Ok(()) };
         let Some(t) = self.tenant_get(&b.tenant)? else {
@@ -50,13 +50,24 @@ impl SledStore {
         if t.quota.is_unlimited() {
             return Ok(());
         }
-        let old: Option<ObjectRecord> = self.objects.get(okey)?.map(|v| decode(&v)).transpose()?;
+        let old = self.replaced_by_write(b, key)?;
         let (objects, bytes) = locked.usage(&b.tenant);
         t.quota.admits(objects, bytes, old.map(|o| o.size), new_size).map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
     }
 }
 
 impl SledStore {
+    /// The object a write to `key` stops counting (the usage a quota check discounts): the
+    /// current object in an unversioned bucket, the null version in a suspended one,
+    /// nothing in an enabled one.
+    fn replaced_by_write(&self, bucket: &BucketRecord, key: &str) -> Result<Option<ObjectRecord>> {
+        match bucket.versioning {
+            Versioning::Unversioned => self.object_get(&bucket.name, key),
+            Versioning::Enabled => Ok(None),
+            Versioning::Suspended => Ok(self.version_get(&bucket.name, key, NULL_VERSION)?.and_then(|v| v.object)),
+        }
+    }
+
     pub(super) fn object_get(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         self.objects.get(object_key(bucket, key))?.map(|v| decode(&v)).transpose()
     }
@@ -72,13 +83,12 @@ impl SledStore {
         completes: Completes<'_>,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Option<ObjectRecord>> {
+    ) -> Result<Committed> {
         let parts = match completes {
             Completes::Upload(id) | Completes::Multipart { upload: id, .. } => self.part_keys(id)?,
             Completes::Nothing | Completes::Pending(_) => Vec::new(),
         };
         let okey = object_key(bucket, key);
-        let value = encode(record);
         let completion = match completes {
             Completes::Multipart { upload, parts } => Some(encode(&CompletedUpload {
                 upload_id: upload.to_owned(),
@@ -93,6 +103,8 @@ impl SledStore {
         let trees = (
             &self.buckets,
             &self.objects,
+            &self.versions,
+            &self.null_versions,
             &self.uploads,
             &self.upload_keys,
             &self.parts,
@@ -104,13 +116,22 @@ impl SledStore {
             &self.proof_heads,
         );
         let (bucket_rec, mut locked) = self.lock_bucket_owner(bucket, &[])?;
-        self.check_tenant_quota(&mut locked, bucket_rec.as_ref(), &okey, record.size)?;
+        self.check_tenant_quota(&mut locked, bucket_rec.as_ref(), key, record.size)?;
+        // Read under the tenant's lock, which every change of the bucket's versioning and
+        // of the key's versions takes: it holds in the transaction.
+        let versioning = bucket_rec.as_ref().map_or(Versioning::Unversioned, |b| b.versioning);
         loop {
-            // Taken under the lock, so that the order of an object's manifests is the order of its commits.
+            // Taken under the lock, so that the order of an object's manifests (and
+            // versions) is the order of its commits.
             let object_n = self.db.generate_id()?;
+            let version = self.new_version(bucket, key, versioning, object_n)?;
+            let replaced_null = version.null_replaced.map(|n| self.versions.get(version_key(bucket, key, n))).transpose()?.flatten();
+            let replaced_null: Option<VersionRecord> = replaced_null.map(|v| decode(&v)).transpose()?;
+            let stored = ObjectRecord { version_id: version.id.clone(), ..record.clone() };
+            let value = encode(&stored);
             let sealed = proof.map(|draft| self.seal(draft, object_n)).transpose()?;
-            let attempt =
-                flatten(trees.transaction(|(buckets, objects, uploads, upload_keys, parts_tree, completed, pending, audit, proofs, index, heads)| {
+            let attempt = flatten(trees.transaction(
+                |(buckets, objects, versions, null_versions, uploads, upload_keys, parts_tree, completed, pending, audit, proofs, index, heads)| {
                     if !tx_chain_holds(heads, sealed.as_ref())? {
                         return Ok(Attempt::Stale);
                     }
@@ -140,17 +161,37 @@ impl SledStore {
                         Some(c) => completed.insert(okey.as_slice(), c.as_slice())?,
                         None => completed.remove(okey.as_slice())?,
                     };
-                    update_usage(buckets, bucket, old.as_ref(), Some(record))?;
+                    let released = match versioning {
+                        Versioning::Unversioned => old,
+                        Versioning::Enabled | Versioning::Suspended => {
+                            if let Some(n) = version.null_replaced {
+                                versions.remove(version_key(bucket, key, n))?;
+                            }
+                            if versioning == Versioning::Suspended {
+                                null_versions.insert(okey.as_slice(), &object_n.to_be_bytes())?;
+                            }
+                            let entry = VersionRecord {
+                                version_id: version.id.clone(),
+                                last_modified_ns: stored.last_modified_ns,
+                                owner: stored.owner.clone(),
+                                object: Some(stored.clone()),
+                            };
+                            versions.insert(version_key(bucket, key, object_n), encode(&entry))?;
+                            replaced_null.clone().and_then(|v| v.object)
+                        }
+                    };
+                    update_usage(buckets, bucket, released.as_ref(), Some(&stored))?;
                     objects.insert(okey.as_slice(), value.as_slice())?;
                     tx_audit(audit, row.as_ref())?;
                     tx_proof(proofs, index, heads, sealed.as_ref())?;
-                    Ok(Attempt::Committed(old))
-                }))?;
-            let Attempt::Committed(old) = attempt else { continue };
+                    Ok(Attempt::Committed(released))
+                },
+            ))?;
+            let Attempt::Committed(released) = attempt else { continue };
             if let Some(b) = bucket_rec {
-                locked.apply(&b.tenant, old.as_ref().map(|o| o.size), Some(record.size));
+                locked.apply(&b.tenant, released.as_ref().map(|o| o.size), Some(record.size));
             }
-            return Ok(old);
+            return Ok(Committed { version_id: version.id, released });
         }
     }
 
@@ -161,51 +202,79 @@ impl SledStore {
         precondition: &Precondition,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Option<ObjectRecord>> {
+    ) -> Result<Deleted> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
-        let trees = (&self.buckets, &self.objects, &self.completed, &self.audit, &self.proofs, &self.proof_index, &self.proof_heads);
+        let trees = (
+            &self.buckets,
+            &self.objects,
+            &self.versions,
+            &self.null_versions,
+            &self.completed,
+            &self.audit,
+            &self.proofs,
+            &self.proof_index,
+            &self.proof_heads,
+        );
         let (bucket_rec, mut locked) = self.lock_bucket_owner(bucket, &[])?;
+        let versioning = bucket_rec.as_ref().map_or(Versioning::Unversioned, |b| b.versioning);
+        let owner = audit.map(|a| a.principal.clone()).unwrap_or_default();
+        let now_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX));
         loop {
             let object_n = self.db.generate_id()?;
+            let version = self.new_version(bucket, key, versioning, object_n)?;
+            let replaced_null: Option<VersionRecord> =
+                version.null_replaced.map(|n| self.versions.get(version_key(bucket, key, n))).transpose()?.flatten().map(|v| decode(&v)).transpose()?;
             // A deletion is proved only if there is something to delete: no signature for the rest.
             let sealed = match proof {
                 Some(draft) if self.objects.contains_key(okey.as_slice())? => Some(self.seal(draft, object_n)?),
                 _ => None,
             };
-            let attempt = flatten(trees.transaction(|(buckets, objects, completed, audit, proofs, index, heads)| {
+            let attempt = flatten(trees.transaction(|(buckets, objects, versions, null_versions, completed, audit, proofs, index, heads)| {
                 if !tx_chain_holds(heads, sealed.as_ref())? {
                     return Ok(Attempt::Stale);
                 }
-                let Some(raw) = objects.get(okey.as_slice())? else {
-                    tx_audit(audit, row.as_ref())?;
-                    if buckets.get(bucket.as_bytes())?.is_none() {
-                        return abort(Error::NoSuchBucket);
-                    }
-                    return match precondition.check(None) {
-                        Ok(()) => Ok(Attempt::Committed(None)),
-                        Err(e) => abort(e),
-                    };
-                };
-                if proof.is_some() && sealed.is_none() {
+                let old: Option<ObjectRecord> = objects.get(okey.as_slice())?.map(|raw| tx_decode(&raw)).transpose()?;
+                if old.is_some() && proof.is_some() && sealed.is_none() {
                     return Ok(Attempt::Stale);
                 }
                 tx_audit(audit, row.as_ref())?;
-                let old: ObjectRecord = tx_decode(&raw)?;
-                if let Err(e) = precondition.check(Some(&old)) {
+                if buckets.get(bucket.as_bytes())?.is_none() {
+                    return abort(Error::NoSuchBucket);
+                }
+                if let Err(e) = precondition.check(old.as_ref()) {
                     return abort(e);
                 }
-                objects.remove(okey.as_slice())?;
-                completed.remove(okey.as_slice())?;
-                update_usage(buckets, bucket, Some(&old), None)?;
+                let had_current = old.is_some();
+                let deleted = if versioning == Versioning::Unversioned {
+                    Deleted { released: old, marker: None }
+                } else {
+                    // A delete marker goes on top, whether or not there was a current object.
+                    if let Some(n) = version.null_replaced {
+                        versions.remove(version_key(bucket, key, n))?;
+                    }
+                    if versioning == Versioning::Suspended {
+                        null_versions.insert(okey.as_slice(), &object_n.to_be_bytes())?;
+                    }
+                    let marker = VersionRecord { version_id: version.id.clone(), last_modified_ns: now_ns, owner: owner.clone(), object: None };
+                    versions.insert(version_key(bucket, key, object_n), encode(&marker))?;
+                    Deleted { released: replaced_null.clone().and_then(|v| v.object), marker: Some(version.id.clone()) }
+                };
+                if had_current {
+                    objects.remove(okey.as_slice())?;
+                    completed.remove(okey.as_slice())?;
+                }
+                if deleted.released.is_some() {
+                    update_usage(buckets, bucket, deleted.released.as_ref(), None)?;
+                }
                 tx_proof(proofs, index, heads, sealed.as_ref())?;
-                Ok(Attempt::Committed(Some(old)))
+                Ok(Attempt::Committed(deleted))
             }))?;
-            let Attempt::Committed(old) = attempt else { continue };
-            if let (Some(b), Some(o)) = (&bucket_rec, &old) {
+            let Attempt::Committed(deleted) = attempt else { continue };
+            if let (Some(b), Some(o)) = (&bucket_rec, &deleted.released) {
                 locked.apply(&b.tenant, Some(o.size), None);
             }
-            return Ok(old);
+            return Ok(deleted);
         }
     }
 
@@ -224,18 +293,52 @@ impl SledStore {
         }))
     }
 
-    pub(super) fn object_set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
+    pub(super) fn object_set_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: Vec<(String, String)>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
-        flatten((&self.objects, &self.audit).transaction(|(objects, audit)| {
-            let Some(raw) = objects.get(okey.as_slice())? else {
-                return Ok(false);
-            };
-            let mut rec: ObjectRecord = tx_decode(&raw)?;
-            rec.tags.clone_from(&tags);
-            objects.insert(okey.as_slice(), encode(&rec))?;
-            tx_audit(audit, row.as_ref())?;
-            Ok(true)
+        // The version's place: named, or the current object's (both copies carry the tags).
+        let current = self.object_get(bucket, key)?;
+        let id = match version {
+            Some(v) => Some(v.to_owned()),
+            None => current.as_ref().map(|c| c.version_id.clone()).filter(|v| !v.is_empty()),
+        };
+        let n = match id.as_deref() {
+            Some(NULL_VERSION) => self.null_version(bucket, key)?,
+            Some(v) => versions::sequence_of(v),
+            None => None,
+        };
+        let vkey = n.map(|n| version_key(bucket, key, n));
+        flatten((&self.objects, &self.versions, &self.audit).transaction(|(objects, versions, audit)| {
+            let mut found = false;
+            if let Some(vkey) = &vkey
+                && let Some(raw) = versions.get(vkey.as_slice())?
+            {
+                let mut v: VersionRecord = tx_decode(&raw)?;
+                if let Some(object) = v.object.as_mut().filter(|_| Some(&v.version_id) == id.as_ref()) {
+                    object.tags.clone_from(&tags);
+                    versions.insert(vkey.as_slice(), encode(&v))?;
+                    found = true;
+                }
+            }
+            if let Some(raw) = objects.get(okey.as_slice())? {
+                let mut rec: ObjectRecord = tx_decode(&raw)?;
+                if version.is_none() || id.as_deref() == Some(rec.version_id.as_str()) {
+                    rec.tags.clone_from(&tags);
+                    objects.insert(okey.as_slice(), encode(&rec))?;
+                    found = true;
+                }
+            }
+            if found {
+                tx_audit(audit, row.as_ref())?;
+            }
+            Ok(found)
         }))
     }
 
@@ -259,6 +362,10 @@ impl SledStore {
         for v in self.objects.iter().values() {
             let rec: ObjectRecord = decode(&v?)?;
             set.extend(rec.segments.into_iter().map(|s| s.blob));
+        }
+        for v in self.versions.iter().values() {
+            let version: VersionRecord = decode(&v?)?;
+            set.extend(version.object.into_iter().flat_map(|o| o.segments).map(|s| s.blob));
         }
         for v in self.parts.iter().values() {
             let rec: PartRecord = decode(&v?)?;

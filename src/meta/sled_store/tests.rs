@@ -34,6 +34,7 @@ fn bucket(name: &str) -> BucketRecord {
         visibility: Visibility::Private,
         quota: Quota::default(),
         origin: String::new(),
+        versioning: Versioning::Unversioned,
     }
 }
 
@@ -52,6 +53,7 @@ fn object(etag: &str, size: u64) -> ObjectRecord {
         proof_id: String::new(),
         checksum_type: None,
         parts: Vec::new(),
+        version_id: String::new(),
     }
 }
 
@@ -75,7 +77,7 @@ fn commit_checks_preconditions_and_keeps_usage_exact() {
         Err(Error::PreconditionFailed)
     ));
     let old = s.object_commit("b", "k", &object("e2", 5), &Precondition::ETagIs("e1".into()), Completes::Nothing, None, None).unwrap();
-    assert_eq!(old.unwrap().etag, "e1");
+    assert_eq!(old.released.unwrap().etag, "e1");
     let b = s.bucket_get("b").unwrap().unwrap();
     assert_eq!((b.objects, b.bytes), (1, 5));
     assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
@@ -83,11 +85,11 @@ fn commit_checks_preconditions_and_keeps_usage_exact() {
     let stale = Precondition::Is(Box::new(object("e1", 10)));
     assert!(matches!(s.object_delete("b", "k", &stale, None, None), Err(Error::PreconditionFailed)));
     let current = Precondition::Is(Box::new(s.object_get("b", "k").unwrap().unwrap()));
-    assert!(s.object_delete("b", "k", &current, None, None).unwrap().is_some());
+    assert!(s.object_delete("b", "k", &current, None, None).unwrap().released.is_some());
     assert!(matches!(s.object_delete("b", "k", &current, None, None), Err(Error::PreconditionFailed)));
     s.object_commit("b", "k", &object("e2", 5), &Precondition::None, Completes::Nothing, None, None).unwrap();
-    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
-    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_none());
+    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().released.is_some());
+    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().released.is_none());
     let b = s.bucket_get("b").unwrap().unwrap();
     assert_eq!((b.objects, b.bytes), (0, 0));
     s.bucket_delete("b", None).unwrap();
@@ -272,7 +274,7 @@ fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
     s.object_commit("b", "k", &object("e", 1), &Precondition::None, Completes::Nothing, None, None).unwrap();
     assert!(s.completed_get("b", "k").unwrap().is_none());
     complete("u3");
-    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().is_some());
+    assert!(s.object_delete("b", "k", &Precondition::None, None, None).unwrap().released.is_some());
     assert!(s.completed_get("b", "k").unwrap().is_none());
     s.bucket_delete("b", None).unwrap();
 }
@@ -307,4 +309,52 @@ fn a_pending_write_is_listed_until_its_commit_or_removal() {
     s.pending_remove("w2").unwrap();
     assert!(s.pending_list().unwrap().is_empty());
     assert!(s.object_get("b", "k2").unwrap().is_none());
+}
+
+#[test]
+fn versions_keep_every_write_in_commit_order_with_exact_usage() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    let commit = |etag: &str, size: u64| s.object_commit("b", "k", &object(etag, size), &Precondition::None, Completes::Nothing, None, None).unwrap();
+    let usage = || {
+        let b = s.bucket_get("b").unwrap().unwrap();
+        (b.objects, b.bytes)
+    };
+    assert_eq!(commit("e0", 1).version_id, "", "an unversioned bucket gives no version ids");
+    s.bucket_set_versioning("b", Versioning::Enabled, None).unwrap();
+    assert_eq!(s.object_get("b", "k").unwrap().unwrap().version_id, NULL_VERSION, "the object from before became the null version");
+    let v1 = commit("e1", 10);
+    let v2 = commit("e2", 20);
+    assert!(v1.released.is_none() && v2.released.is_none(), "an enabled bucket releases nothing");
+    assert!(v1.version_id < v2.version_id, "ids follow commit order");
+    assert_eq!(usage(), (3, 31), "every version counts");
+    let listed = |s: &SledStore| -> Vec<String> { s.version_scan("b", "", None).map(|v| v.unwrap().1.version_id).collect() };
+    assert_eq!(listed(&s), vec![v2.version_id.clone(), v1.version_id.clone(), NULL_VERSION.to_owned()]);
+    assert_eq!(s.version_scan("b", "", Some(("k", Some(&v2.version_id)))).count(), 2, "paging resumes after the marker's version");
+
+    let deleted = s.object_delete("b", "k", &Precondition::None, None, None).unwrap();
+    let marker = deleted.marker.expect("a delete marker");
+    assert!(deleted.released.is_none() && s.object_get("b", "k").unwrap().is_none());
+    assert_eq!(usage(), (3, 31), "a delete marker holds no bytes");
+    assert!(s.version_get("b", "k", &marker).unwrap().unwrap().object.is_none());
+    assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
+
+    // Removing the marker makes the newest version current again; removing a version frees its bytes.
+    assert!(s.version_delete("b", "k", &marker, None, None).unwrap().is_some());
+    assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e2");
+    assert_eq!(s.version_delete("b", "k", &v2.version_id, None, None).unwrap().unwrap().object.unwrap().etag, "e2");
+    assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e1");
+    assert_eq!(usage(), (2, 11));
+    assert!(s.version_delete("b", "k", &v2.version_id, None, None).unwrap().is_none(), "a version goes once");
+
+    // Suspended: writes replace the null version, older versions stay.
+    s.bucket_set_versioning("b", Versioning::Suspended, None).unwrap();
+    let n1 = commit("n1", 5);
+    assert_eq!(n1.version_id, NULL_VERSION);
+    assert_eq!(n1.released.unwrap().etag, "e0", "the first null version is released");
+    let n2 = commit("n2", 7);
+    assert_eq!(n2.released.unwrap().etag, "n1");
+    assert_eq!(listed(&s), vec![NULL_VERSION.to_owned(), v1.version_id.clone()]);
+    assert_eq!(usage(), (2, 17));
+    assert!(matches!(s.bucket_set_versioning("b", Versioning::Unversioned, None), Err(Error::Invalid(_))));
 }
