@@ -176,6 +176,9 @@ pub struct BlobWrite<'a> {
     pub bucket: &'a str,
     /// The object's key.
     pub key: &'a str,
+    /// Store at the key (an engine storing at the key, in a bucket never versioned), or as
+    /// a new blob of the engine's naming.
+    pub at_key: bool,
     /// Stored beside the bytes where the engine keeps attributes (an upstream).
     pub attrs: &'a ObjectAttrs,
     /// The client's `x-amz-tagging`, as sent (an upstream keeps the tags too).
@@ -218,6 +221,11 @@ pub struct Received {
 /// What an engine storing at the key answers itself, from its store.
 #[async_trait::async_trait]
 pub trait AtKey: Send + Sync {
+    /// Up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
+    /// `after`, folding keys at `delimiter`, as the store lists them. Only the size, ETag
+    /// and time of each record are used.
+    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error>;
+
     /// Reads an object (its bytes only if `with_body`), the request's conditions checked
     /// by the store.
     async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error>;
@@ -261,11 +269,6 @@ pub trait Engine: Send + Sync {
         Ok(())
     }
 
-    /// Up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
-    /// `after`, folding keys at `delimiter`. Only the size, ETag and time of each record
-    /// are used.
-    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error>;
-
     /// Stores a body for `target`, verifying it; tells `verified` its digests as soon as
     /// it has been read whole. On failure nothing is left stored (but what an engine
     /// storing at the key replaced).
@@ -279,13 +282,21 @@ pub trait Engine: Send + Sync {
     /// replace). `source` is the index's record of the source: checked against the copy's
     /// conditions already when the engine keeps blobs; for one storing at the key, the
     /// record the gateway wrote, if any (the store checks the conditions).
-    async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error>;
+    /// `at_key`: the copy goes to its key, else to a new blob (see [`BlobWrite::at_key`]).
+    async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>, at_key: bool) -> Result<ObjectRecord, Error>;
 
-    /// Releases stored bytes nothing references any more (none: kept at a key).
-    fn release(&self, segments: &[Segment]);
+    /// Releases the bytes of an object of `key` that nothing references any more (its
+    /// blobs; for one without blobs, what is at the key). In the background: nothing
+    /// waits for it, and what fails is left to `reconcile`.
+    fn release(&self, bucket: &str, key: &str, object: &ObjectRecord);
 
-    /// Starts a multipart upload in storage; returns its id (the index records it after).
-    async fn start_upload(&self, upload: &UploadRecord, tagging: Option<&str>) -> Result<String, Error>;
+    /// Releases the bytes of parts no upload or object references any more.
+    fn release_parts(&self, parts: &[&PartRecord]);
+
+    /// Starts a multipart upload in storage, at the key or (not `at_key`) as a blob of the
+    /// engine's naming, noted in `upload.location`; returns its id (the index records it
+    /// after).
+    async fn start_upload(&self, upload: &mut UploadRecord, tagging: Option<&str>, at_key: bool) -> Result<String, Error>;
 
     /// Stores part `number` of an upload; returns its record (not yet recorded).
     async fn write_part(&self, upload: &UploadRecord, upload_id: &str, number: u32, incoming: Incoming) -> Result<PartRecord, Error>;

@@ -4,13 +4,17 @@
 //! turn and after a precondition check when the engine stores at the key, recorded pending
 //! while such an engine stores the bytes, with quotas checked before anything is replaced,
 //! and the bytes a commit replaced (or a refused commit stored) released again.
+//!
+//! A versioned bucket keeps its versions in the index whatever the engine: an engine that
+//! stores at the key then stores each version as a blob of its own naming (reads, tags and
+//! listings come from the index), as the local engine always does.
 
 use super::engine::{AtKey, BlobWrite, Engine, Keeping, Received, Stored};
 use super::index::Index;
 use super::locks::Locks;
 use super::s3util::{ReadConditions, ReadRequest, now_ns, plan_completion};
 use super::{Error, ErrorClass, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
-use crate::meta::{AuditEntry, Completes, Deleted, NULL_VERSION, ObjectRecord, PartRecord, Precondition, Segment, UploadRecord, VersionRecord, Versioning};
+use crate::meta::{AuditEntry, Completes, Deleted, NULL_VERSION, ObjectRecord, PartRecord, Precondition, UploadRecord, VersionRecord, Versioning};
 
 use std::sync::Arc;
 
@@ -47,22 +51,28 @@ impl Objects {
         self.engine.index()
     }
 
-    fn at_key(&self) -> Option<&dyn AtKey> {
+    /// How `bucket`'s objects are kept: at the key (the engine's reads, tags and removes)
+    /// when the engine stores at the key and the bucket was never versioned; else as
+    /// blobs, answered from the index.
+    fn at_key(&self, bucket: &str) -> Result<Option<&dyn AtKey>, Error> {
         match self.engine.keeping() {
-            Keeping::AtKey(at) => Some(at),
-            Keeping::Blobs => None,
+            Keeping::AtKey(at) if self.index().bucket(bucket)?.versioning.is_unversioned() => Ok(Some(at)),
+            _ => Ok(None),
         }
     }
 
-    /// Waits for the key's turn when the engine stores at the key: a write there replaces
+    /// Whether `bucket`'s objects are stored at their keys (not versioned, on an engine
+    /// storing at the key).
+    pub fn stores_at_key(&self, bucket: &str) -> Result<bool, Error> {
+        Ok(self.at_key(bucket)?.is_some())
+    }
+
+    /// Waits for the key's turn when its bytes are stored at the key: a write there replaces
     /// the bytes before its commit, so writes to one key take turns and a conditional
     /// write's check cannot interleave with another's effect. Blob writes need no turn:
     /// their commit checks the precondition atomically.
-    async fn turn(&self, bucket: &str, key: &str) -> Option<super::locks::Guard<'_, (String, String)>> {
-        match self.at_key() {
-            Some(_) => Some(self.keys.lock((bucket.to_owned(), key.to_owned())).await),
-            None => None,
-        }
+    async fn turn(&self, at_key: bool, bucket: &str, key: &str) -> Option<super::locks::Guard<'_, (String, String)>> {
+        if at_key { Some(self.keys.lock((bucket.to_owned(), key.to_owned())).await) } else { None }
     }
 
     /// Whether the quotas admit `size` bytes under `key` (the index re-checks at commit).
@@ -81,44 +91,46 @@ impl Objects {
     }
 
     /// Commits `record` under `key` if `precondition` holds, then releases the bytes of the
-    /// object it replaced. If the index refuses it, what the engine stored goes again: a
-    /// blob write's bytes (not a completion's: its parts stay with the upload), or the
-    /// object an engine storing at the key holds now.
+    /// object no version references any more (blobs only: bytes at the key were replaced in
+    /// place). If the index refuses it, what the engine stored goes again: the object at
+    /// the key, or the new blobs when `owned` (not a local completion's: they are the
+    /// upload's parts, which stay with it).
+    #[allow(clippy::too_many_arguments)]
     async fn commit(
         &self,
+        at_key: Option<&dyn AtKey>,
         bucket: &str,
         key: &str,
         record: ObjectRecord,
+        owned: bool,
         precondition: &Precondition,
         completes: Completes<'_>,
         audit: &AuditEntry,
     ) -> Result<ObjectRecord, Error> {
-        let segments = record.segments.clone();
-        let completion = matches!(completes, Completes::Multipart { .. });
-        match self.index().commit(bucket, key, record, precondition, completes, audit).await {
-            Ok((record, old)) => {
-                if let Some(old) = old {
-                    self.engine.release(&old.segments);
+        let stored = owned.then(|| record.clone());
+        match (self.index().commit(bucket, key, record, precondition, completes, audit).await, at_key) {
+            (Ok((record, released)), None) => {
+                if let Some(old) = released {
+                    self.engine.release(bucket, key, &old);
                 }
                 Ok(record)
             }
-            Err(e) if self.at_key().is_some() => Err(self.unrecorded(bucket, key, audit, e).await),
-            Err(e) => {
-                if !completion {
-                    self.engine.release(&segments);
+            (Ok((record, _)), Some(_)) => Ok(record),
+            (Err(e), Some(at)) => Err(self.unrecorded(at, bucket, key, audit, e).await),
+            (Err(e), None) => {
+                if let Some(stored) = stored {
+                    self.engine.release(bucket, key, &stored);
                 }
                 Err(e)
             }
         }
     }
 
-    /// Removes again an object an engine stores at the key but the index refused (`e`),
-    /// with the index entry of the version it replaced; returns `e`.
-    async fn unrecorded(&self, bucket: &str, key: &str, audit: &AuditEntry, e: Error) -> Error {
+    /// Removes again an object stored at the key but the index refused (`e`), with the
+    /// index entry of the version it replaced; returns `e`.
+    async fn unrecorded(&self, at: &dyn AtKey, bucket: &str, key: &str, audit: &AuditEntry, e: Error) -> Error {
         tracing::warn!(bucket, key, error = %e, "the index refused a write stored at the key; removing it");
-        if let Some(at) = self.at_key() {
-            let _ = at.remove(bucket, key, &Precondition::None).await;
-        }
+        let _ = at.remove(bucket, key, &Precondition::None).await;
         let _ = self.index().delete(bucket, key, &Precondition::None, audit).await;
         e
     }
@@ -127,16 +139,25 @@ impl Objects {
     pub async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error> {
         let NewObject { bucket, key, precondition, record, tagging, incoming, audit } = object;
         let index = self.index();
-        let _turn = self.turn(&bucket, &key).await;
+        let at_key = self.at_key(&bucket)?;
+        let _turn = self.turn(at_key.is_some(), &bucket, &key).await;
         let admits = |size| self.admits(&bucket, &key, size);
-        let target = BlobWrite { bucket: &bucket, key: &key, attrs: &record.attrs, tagging: tagging.as_deref(), precondition: &precondition, admits: &admits };
+        let target = BlobWrite {
+            bucket: &bucket,
+            key: &key,
+            at_key: at_key.is_some(),
+            attrs: &record.attrs,
+            tagging: tagging.as_deref(),
+            precondition: &precondition,
+            admits: &admits,
+        };
         let (verified, received) = tokio::sync::oneshot::channel::<Received>();
-        if self.at_key().is_none() {
+        let Some(at) = at_key else {
             let stored = self.engine.write(&target, incoming, verified).await?;
             let record = stored_record(stored, record);
             let audit = AuditEntry { bytes: record.size, ..audit };
-            return self.commit(&bucket, &key, record, &precondition, Completes::Nothing, &audit).await;
-        }
+            return self.commit(None, &bucket, &key, record, true, &precondition, Completes::Nothing, &audit).await;
+        };
         precondition.check(index.store.object_get(&bucket, &key)?.as_ref())?;
         // The write is recorded (durably) as pending while the engine stores the bytes, as
         // soon as the body was read whole and verified; the engine's answer then commits
@@ -171,7 +192,7 @@ impl Objects {
         };
         match committed {
             Ok(record) => Ok(record),
-            Err((e, audit)) => Err(self.abandon(&pending, self.unrecorded(&bucket, &key, &audit, e).await)),
+            Err((e, audit)) => Err(self.abandon(&pending, self.unrecorded(at, &bucket, &key, &audit, e).await)),
         }
     }
 
@@ -191,12 +212,6 @@ impl Objects {
         };
         self.index().commit_pending(id, &write.bucket, &write.key, ObjectRecord { etag, ..write.record.clone() }, &write.audit)?;
         Ok(true)
-    }
-
-    /// Whether the engine keeps bytes in blobs of its own (where versions can live).
-    #[must_use]
-    pub fn keeps_blobs(&self) -> bool {
-        self.at_key().is_none()
     }
 
     /// The index's record of `key`'s current object, or of its version `version`: a
@@ -234,10 +249,20 @@ impl Objects {
         }
     }
 
+    /// Up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
+    /// `after`, folding keys at `delimiter`: from the store when objects are at the key,
+    /// else from the index.
+    pub async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<super::Page, Error> {
+        match self.at_key(bucket)? {
+            Some(at) => at.page(bucket, prefix, delimiter, after, max).await,
+            None => super::listing::index_page(self.index(), bucket, prefix, delimiter, after, max),
+        }
+    }
+
     /// Reads an object, or its version `version` (its bytes only if `with_body`), once
     /// the request's conditions hold.
     pub async fn read(&self, bucket: &str, key: &str, version: Option<&str>, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
-        match self.at_key() {
+        match self.at_key(bucket)? {
             Some(at) => self.at_key_version(at, version)?.read(bucket, key, request, with_body).await,
             None => super::reads::read(self.engine.as_ref(), bucket, key, self.version(bucket, key, version)?, request, with_body).await,
         }
@@ -245,7 +270,7 @@ impl Objects {
 
     /// The record GetObjectAttributes describes.
     pub async fn attributes(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectRecord, Error> {
-        match self.at_key() {
+        match self.at_key(bucket)? {
             Some(at) => self.at_key_version(at, version)?.attributes(bucket, key).await,
             None => self.version(bucket, key, version),
         }
@@ -254,7 +279,7 @@ impl Objects {
     /// An object's tags, or its version's, with the version id (none in a bucket never
     /// versioned).
     pub async fn tags(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<(Option<String>, Vec<(String, String)>), Error> {
-        match self.at_key() {
+        match self.at_key(bucket)? {
             Some(at) => Ok((None, self.at_key_version(at, version)?.tags(bucket, key).await?)),
             None => {
                 let rec = self.version(bucket, key, version)?;
@@ -273,14 +298,14 @@ impl Objects {
         tags: Vec<(String, String)>,
         audit: &AuditEntry,
     ) -> Result<Option<String>, Error> {
-        let Some(at) = self.at_key() else {
+        let Some(at) = self.at_key(bucket)? else {
             // The version named must exist (a delete marker has no tags).
             let rec = self.version(bucket, key, version)?;
             let id = Some(rec.version_id).filter(|v| !v.is_empty());
             self.index().set_tags(bucket, key, id.as_deref(), tags, audit).await?;
             return Ok(id);
         };
-        let _turn = self.turn(bucket, key).await;
+        let _turn = self.turn(true, bucket, key).await;
         self.at_key_version(at, version)?.set_tags(bucket, key, &tags).await?;
         // An object the index does not know (written by another writer) has no record to update.
         self.index().store.object_set_tags(bucket, key, None, tags, Some(audit))?;
@@ -293,15 +318,15 @@ impl Objects {
     /// goes on top of the key's versions.
     pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<Deleted, Error> {
         let index = self.index();
-        if let Some(at) = self.at_key() {
+        if let Some(at) = self.at_key(bucket)? {
             // The store holds the truth of what is at the key: the precondition is its to check.
-            let _turn = self.turn(bucket, key).await;
+            let _turn = self.turn(true, bucket, key).await;
             at.remove(bucket, key, precondition).await?;
             return index.delete(bucket, key, &Precondition::None, audit).await;
         }
         let deleted = index.delete(bucket, key, precondition, audit).await?;
         if let Some(old) = &deleted.released {
-            self.engine.release(&old.segments);
+            self.engine.release(bucket, key, old);
         }
         Ok(deleted)
     }
@@ -311,7 +336,7 @@ impl Objects {
     /// only `null` is a version: the key's object.
     pub async fn delete_version(&self, bucket: &str, key: &str, version_id: &str, audit: &AuditEntry) -> Result<Option<VersionRecord>, Error> {
         let index = self.index();
-        if index.bucket(bucket)?.versioning == Versioning::Unversioned || self.at_key().is_some() {
+        if index.bucket(bucket)?.versioning == Versioning::Unversioned {
             if version_id != NULL_VERSION {
                 return Err(Error::InvalidArgument("Invalid version id specified".into()));
             }
@@ -325,22 +350,22 @@ impl Objects {
         }
         let removed = index.delete_version(bucket, key, version_id, audit).await?;
         if let Some(object) = removed.as_ref().and_then(|v| v.object.as_ref()) {
-            self.engine.release(&object.segments);
+            self.engine.release(bucket, key, object);
         }
         Ok(removed)
     }
 
     /// How many keys of one DeleteObjects are deleted at once.
     #[must_use]
-    pub fn deletes_at_once(&self) -> usize {
-        if self.at_key().is_some() { DELETES_AT_ONCE_AT_KEY } else { 1 }
+    pub fn deletes_at_once(&self, bucket: &str) -> usize {
+        if self.at_key(bucket).ok().flatten().is_some() { DELETES_AT_ONCE_AT_KEY } else { 1 }
     }
 
     /// The index's record of a copy's source (its version `version`, if named): checked
     /// against the copy's conditions when the engine keeps blobs; when it stores at the
     /// key, the record if the gateway wrote one (the store checks the conditions).
     fn copy_source(&self, bucket: &str, key: &str, version: Option<&str>, conditions: &ReadConditions<'_>) -> Result<Option<ObjectRecord>, Error> {
-        match self.at_key() {
+        match self.at_key(bucket)? {
             Some(at) => {
                 self.at_key_version(at, version)?;
                 Ok(self.index().store.object_get(bucket, key)?)
@@ -362,9 +387,9 @@ impl Objects {
     /// Copies an object server-side and commits the copy.
     pub async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
         let source = self.copy_source(copy.source_bucket, copy.source_key, copy.source_version, &copy.conditions)?;
-        self.index().bucket(copy.bucket)?;
-        let _turn = self.turn(copy.bucket, copy.key).await;
-        let copied = self.engine.copy(&copy, source.as_ref()).await?;
+        let at_key = self.at_key(copy.bucket)?;
+        let _turn = self.turn(at_key.is_some(), copy.bucket, copy.key).await;
+        let copied = self.engine.copy(&copy, source.as_ref(), at_key.is_some()).await?;
         let ObjectCopy { bucket, key, attrs, tags, owner, audit, .. } = copy;
         let record = ObjectRecord {
             last_modified_ns: now_ns(),
@@ -375,12 +400,14 @@ impl Objects {
             ..copied
         };
         let audit = AuditEntry { bytes: record.size, ..audit };
-        self.commit(bucket, key, record, &Precondition::None, Completes::Nothing, &audit).await
+        self.commit(at_key, bucket, key, record, true, &Precondition::None, Completes::Nothing, &audit).await
     }
 
-    /// Starts a multipart upload in storage; returns its id (the S3 layer records it).
-    pub async fn start_upload(&self, upload: &UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
-        self.engine.start_upload(upload, tagging).await
+    /// Starts a multipart upload in storage (at the key, or as a blob of the engine's
+    /// naming, which it notes in `upload`); returns its id (the S3 layer records it).
+    pub async fn start_upload(&self, upload: &mut UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
+        let at_key = self.at_key(&upload.bucket)?.is_some();
+        self.engine.start_upload(upload, tagging, at_key).await
     }
 
     /// Stores a part and records it; returns its record.
@@ -425,12 +452,12 @@ impl Objects {
             Ok(old) => {
                 self.index().sync().await?;
                 if let Some(old) = old {
-                    self.engine.release(&[part_segment(&old)]);
+                    self.engine.release_parts(&[&old]);
                 }
                 Ok(part)
             }
             Err(e) => {
-                self.engine.release(&[part_segment(&part)]);
+                self.engine.release_parts(&[&part]);
                 Err(e.into())
             }
         }
@@ -441,18 +468,19 @@ impl Objects {
     pub async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error> {
         let UploadCompletion { bucket, key, upload_id, requested, declared, precondition, audit } = completion;
         let _upload_turn = self.uploads.lock(upload_id.to_owned()).await;
-        let _turn = self.turn(bucket, key).await;
         let index = self.index();
         let up = index.upload(bucket, key, upload_id)?;
+        // Where the upload went decides where the object is, whatever the bucket became since.
+        let at_key = if up.location.is_empty() { self.at_key(bucket)? } else { None };
+        let _turn = self.turn(at_key.is_some(), bucket, key).await;
         let stored = index.store.part_list(upload_id)?;
         let plan = plan_completion(&up, requested, &stored, declared)?;
-        let precondition = if self.at_key().is_some() {
-            precondition.check(index.store.object_get(bucket, key)?.as_ref())?;
-            Precondition::None
-        } else {
-            precondition
-        };
+        // Checked before the parts are composed (for blobs again at commit, atomically).
+        precondition.check(index.store.object_get(bucket, key)?.as_ref())?;
+        let precondition = if at_key.is_some() { Precondition::None } else { precondition };
         let composed = self.engine.compose(&up, upload_id, &plan.chosen, plan.size).await?;
+        // A local completion's blobs are its parts, which stay with the upload if refused.
+        let owned = !composed.segments.iter().any(|s| plan.chosen.iter().any(|p| p.blob == s.blob));
         let record = ObjectRecord {
             size: composed.size,
             etag: composed.etag,
@@ -472,10 +500,10 @@ impl Objects {
         let audit = AuditEntry { bytes: record.size, ..audit };
         let completes = Completes::Multipart { upload: upload_id, parts: &plan.digest };
         // A concurrent completion of this upload may have committed first: `NoSuchUpload`.
-        let record = self.commit(bucket, key, record, &precondition, completes, &audit).await?;
+        let record = self.commit(at_key, bucket, key, record, owned, &precondition, completes, &audit).await?;
         // Parts uploaded but not named in the completion are discarded.
-        let unused: Vec<Segment> = stored.iter().filter(|p| !record.segments.iter().any(|s| s.blob == p.blob)).map(part_segment).collect();
-        self.engine.release(&unused);
+        let unused: Vec<&PartRecord> = stored.iter().filter(|p| !record.segments.iter().any(|s| s.blob == p.blob)).collect();
+        self.engine.release_parts(&unused);
         Ok(record)
     }
 
@@ -484,7 +512,7 @@ impl Objects {
         self.engine.abort_upload(upload, upload_id).await?;
         let parts = self.index().store.upload_delete(upload_id, Some(audit))?;
         self.index().sync().await?;
-        self.engine.release(&parts.iter().map(part_segment).collect::<Vec<_>>());
+        self.engine.release_parts(&parts.iter().collect::<Vec<_>>());
         Ok(())
     }
 
@@ -512,9 +540,4 @@ fn stored_record(stored: Stored, record: ObjectRecord) -> ObjectRecord {
         sha256: stored.sha256,
         ..record
     }
-}
-
-/// Where a part's bytes are, as a segment of the object it may become.
-fn part_segment(part: &PartRecord) -> Segment {
-    Segment { blob: part.blob.clone(), size: part.size }
 }

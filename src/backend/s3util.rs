@@ -484,6 +484,14 @@ pub(crate) fn uri_encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
+/// A fresh name for a blob (or an upload) of an engine's naming: 128 random bits, lower-case hex.
+#[must_use]
+pub fn new_blob_id() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    hex_simd::encode_to_string(b, hex_simd::AsciiCase::Lower)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

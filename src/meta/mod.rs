@@ -211,8 +211,9 @@ pub trait Store: Send + Sync + 'static {
         proof: Option<&ProofDraft<'_>>,
     ) -> Result<Deleted>;
     /// Sets a bucket's versioning (`Enabled` or `Suspended`; never back to unversioned).
-    /// Enabling it the first time makes each current object its key's null version.
-    fn bucket_set_versioning(&self, name: &str, versioning: Versioning, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
+    /// Enabling it the first time makes each current object its key's null version
+    /// (`at_key`: whose bytes are at its key, whatever segments its record names).
+    fn bucket_set_versioning(&self, name: &str, versioning: Versioning, at_key: bool, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
     /// The version `version_id` of `key` in a versioned bucket, if it exists.
     fn version_get(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<VersionRecord>>;
     /// Removes one version of `key` for good; its previous version becomes current if it

@@ -288,6 +288,10 @@ pub struct UploadRecord {
     /// Access key id of the caller that created the upload.
     #[serde(default)]
     pub owner: String,
+    /// Where the engine assembles the upload when not at its key (a blob of its naming,
+    /// for a version of a versioned bucket); empty: at the key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub location: String,
 }
 
 /// The completion of a multipart upload, kept while the object it made is the key's

@@ -153,14 +153,12 @@ pub(super) async fn put_bucket_versioning(g: &Gateway, req: S3Request<PutBucketV
         Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
         _ => return Err(Error::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into())),
     };
-    if !objects.keeps_blobs() {
-        return Err(Error::NotImplemented("Versioning of a bucket held by the upstream backend is not supported yet."));
-    }
     // Enabling versioning the first time makes every current object a version: off the
     // async workers.
+    let at_key = objects.stores_at_key(&input.bucket)?;
     let store = std::sync::Arc::clone(&objects.index().store);
     let bucket = input.bucket.clone();
-    tokio::task::spawn_blocking(move || store.bucket_set_versioning(&bucket, versioning, Some(&audit)))
+    tokio::task::spawn_blocking(move || store.bucket_set_versioning(&bucket, versioning, at_key, Some(&audit)))
         .await
         .map_err(|e| Error::Unavailable(e.to_string()))??;
     objects.index().sync().await?;

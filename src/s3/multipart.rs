@@ -24,7 +24,7 @@ pub(super) async fn create_multipart_upload(
     backend.index().bucket(&input.bucket)?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
-    let record = UploadRecord {
+    let mut record = UploadRecord {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
         initiated_ns: now_ns(),
@@ -33,8 +33,9 @@ pub(super) async fn create_multipart_upload(
         checksum_algorithm: algorithm.clone(),
         checksum_type: checksum_type.clone(),
         owner: Principal::of(&req).access_key().to_owned(),
+        location: String::new(),
     };
-    let id = backend.start_upload(&record, req.input.tagging.as_deref()).await?;
+    let id = backend.start_upload(&mut record, req.input.tagging.as_deref()).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);
     g.store.upload_create(&id, &record, Some(&audit))?;
     backend.index().sync().await?;

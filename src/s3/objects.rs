@@ -151,7 +151,7 @@ pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInpu
                 (obj, r)
             }
         })
-        .buffered(backend.deletes_at_once())
+        .buffered(backend.deletes_at_once(bucket))
         .collect()
         .await;
     Ok(S3Response::new(delete_objects_output(outcomes, quiet)))

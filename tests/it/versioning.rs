@@ -21,19 +21,9 @@ mod helpers {
         c.put_bucket_versioning().bucket(b).versioning_configuration(conf).send().await.unwrap();
     }
 
-    /// Turns versioning on; false where the gateway's engine cannot keep versions (the
-    /// upstream engine stores at the key), after checking that it refuses with 501
-    /// NotImplemented and leaves the bucket unversioned.
-    pub async fn enable(c: &Client, b: &str) -> bool {
-        if crate::common::upstream_mode().is_none() {
-            set_versioning(c, b, BucketVersioningStatus::Enabled).await;
-            return true;
-        }
-        let conf = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
-        let e = c.put_bucket_versioning().bucket(b).versioning_configuration(conf).send().await.unwrap_err();
-        assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(501), "{e:?}");
-        assert_eq!(c.get_bucket_versioning().bucket(b).send().await.unwrap().status(), None);
-        false
+    /// Turns versioning on.
+    pub async fn enable(c: &Client, b: &str) {
+        set_versioning(c, b, BucketVersioningStatus::Enabled).await;
     }
 
     /// Puts `body` at `key` and returns the version id it was given (which must be there).
@@ -75,9 +65,7 @@ async fn bucket_versioning_state_round_trips_and_bad_configurations_are_refused(
     assert_eq!(v.status(), None);
     assert_eq!(v.mfa_delete(), None);
 
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let v = c.get_bucket_versioning().bucket(&b).send().await.unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
     set_versioning(&c, &b, BucketVersioningStatus::Suspended).await;
@@ -123,9 +111,7 @@ async fn enabled_bucket_keeps_every_version_and_reads_each_by_id() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-enabled").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
 
     // Distinct sizes, so that each listing entry can be matched to its body.
     let bodies: [&[u8]; 3] = [b"one", b"second", b"third body"];
@@ -170,9 +156,7 @@ async fn delete_without_version_id_lays_a_delete_marker() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-marker").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let v1 = put(&c, &b, "k", b"v1").await;
     let v2 = put(&c, &b, "k", b"v2").await;
 
@@ -223,9 +207,7 @@ async fn delete_with_version_id_removes_that_version_for_good() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-delete-id").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let v1 = put(&c, &b, "k", b"v1").await;
     let v2 = put(&c, &b, "k", b"v2").await;
     let v3 = put(&c, &b, "k", b"v3").await;
@@ -278,9 +260,7 @@ async fn suspended_bucket_writes_replace_the_null_version() {
     assert_eq!(out.version_id(), None, "an unversioned bucket answers no x-amz-version-id");
 
     let b = gw.bucket("ver-suspended").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let v1 = put(&c, &b, "k", b"enabled-1").await;
     let v2 = put(&c, &b, "k", b"enabled-2").await;
     set_versioning(&c, &b, BucketVersioningStatus::Suspended).await;
@@ -304,9 +284,7 @@ async fn objects_from_before_versioning_become_the_null_version() {
     let c = gw.client();
     let b = gw.bucket("ver-null").await;
     c.put_object().bucket(&b).key("k").body(b"before".to_vec().into()).send().await.unwrap();
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let v = put(&c, &b, "k", b"after versioning").await;
     assert_ne!(v, "null");
 
@@ -325,9 +303,7 @@ async fn list_object_versions_pages_and_groups_like_list_objects() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-paging").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let keys = ["a/1", "a/x/2", "b/1", "c", "d"];
     // The expected full listing: keys in order, each key's versions newest first.
     let mut expected = Vec::new();
@@ -398,9 +374,7 @@ async fn delete_objects_with_and_without_version_ids() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-batch").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let k1 = put(&c, &b, "k", b"k1").await;
     let k2 = put(&c, &b, "k", b"k2").await;
     let m1 = put(&c, &b, "m", b"m1").await;
@@ -439,9 +413,7 @@ async fn copy_object_from_an_older_version() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-copy").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let old = put(&c, &b, "src", b"old bytes").await;
     let new = put(&c, &b, "src", b"new").await;
 
@@ -467,9 +439,7 @@ async fn completed_multipart_uploads_are_versions() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-mpu").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let mut ids = Vec::new();
     for body in [b"first upload".as_slice(), b"second".as_slice()] {
         let up = c.create_multipart_upload().bucket(&b).key("k").send().await.unwrap();
@@ -494,9 +464,7 @@ async fn concurrent_puts_to_one_key_each_make_a_version() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-race").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let mut tasks = Vec::new();
     for i in 0..20u8 {
         let (c, b) = (c.clone(), b.clone());
@@ -536,9 +504,7 @@ async fn tagging_is_per_version() {
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-tags").await;
-    if !enable(&c, &b).await {
-        return;
-    }
+    enable(&c, &b).await;
     let v1 = c.put_object().bucket(&b).key("k").body(b"1".to_vec().into()).tagging("a=1").send().await.unwrap().version_id().unwrap().to_owned();
     let v2 = c.put_object().bucket(&b).key("k").body(b"2".to_vec().into()).tagging("b=2").send().await.unwrap().version_id().unwrap().to_owned();
 

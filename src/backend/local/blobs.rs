@@ -50,13 +50,7 @@ impl Drop for PendingBlob {
     }
 }
 
-/// A fresh 128-bit random id, lower-case hex.
-#[must_use]
-pub fn new_id() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS random source is available");
-    hex_simd::encode_to_string(b, hex_simd::AsciiCase::Lower)
-}
+pub use crate::backend::s3util::new_blob_id as new_id;
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
     spawn_blocking(f).await.map_err(io::Error::other)?

@@ -3,11 +3,10 @@
 //! bytes written and synced to `tmp/`, moved into `blobs/`, then one metadata
 //! transaction (conditional checks, index entry, usage) makes it visible.
 //!
-//! One file per operation group: [`object`], [`list`], [`multipart`]. The object layer
+//! One file per operation group: [`object`], [`multipart`]. The object layer
 //! ([`crate::backend::Objects`]) commits what this engine stores.
 
 mod blobs;
-mod list;
 mod multipart;
 mod object;
 mod relocate;
@@ -15,10 +14,9 @@ mod relocate;
 pub use blobs::BlobStore;
 
 use crate::backend::index::Index;
-use crate::backend::listing::Page;
 use crate::backend::scrub::ByteStream;
 use crate::backend::{BlobWrite, Engine, Error, Incoming, Keeping, ObjectCopy, PartCopy, Stored, Verified};
-use crate::meta::{ObjectRecord, PartRecord, Segment, Store, UploadRecord};
+use crate::meta::{ObjectRecord, PartRecord, Store, UploadRecord};
 use crate::proof::Prover;
 use crate::proof::hashing::BodyDigests;
 
@@ -132,10 +130,6 @@ impl Engine for LocalBackend {
         self.blobs.probe_write().await.map_err(crate::backend::NotReady::LocalDisk)
     }
 
-    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
-        list::scan(self, bucket, prefix, delimiter, after, max)
-    }
-
     async fn write(&self, _target: &BlobWrite<'_>, incoming: Incoming, _verified: Verified) -> Result<Stored, Error> {
         object::write(self, incoming).await
     }
@@ -144,15 +138,20 @@ impl Engine for LocalBackend {
         Ok(Box::pin(self.blobs.read(&record.segments, range)))
     }
 
-    async fn copy(&self, _copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error> {
+    async fn copy(&self, _copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>, _at_key: bool) -> Result<ObjectRecord, Error> {
         object::copy(self, source.ok_or(Error::NoSuchKey)?).await
     }
 
-    fn release(&self, segments: &[Segment]) {
-        self.blobs.remove(segments.iter().map(|s| s.blob.as_str()));
+    fn release(&self, _bucket: &str, _key: &str, object: &ObjectRecord) {
+        self.blobs.remove(object.segments.iter().map(|s| s.blob.as_str()));
     }
 
-    async fn start_upload(&self, _upload: &UploadRecord, _tagging: Option<&str>) -> Result<String, Error> {
+    fn release_parts(&self, parts: &[&PartRecord]) {
+        self.blobs.remove(parts.iter().map(|p| p.blob.as_str()));
+    }
+
+    async fn start_upload(&self, _upload: &mut UploadRecord, _tagging: Option<&str>, _at_key: bool) -> Result<String, Error> {
+        // Parts are blobs of their own wherever the object goes: the upload has no place.
         Ok(blobs::new_id())
     }
 

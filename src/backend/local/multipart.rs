@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::backend::s3util::*;
+use crate::meta::Segment;
 use crate::proof::hashing::{BodyHasher, ChecksumSet};
 
 pub(super) async fn write_part(b: &LocalBackend, number: u32, incoming: Incoming) -> Result<PartRecord, Error> {

@@ -67,6 +67,11 @@ pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: 
     let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
     let mut report = ReconcileReport::default();
     for bucket in buckets {
+        if !b.bucket(bucket)?.versioning.is_unversioned() {
+            // Its versions are blobs the index names, not keys the listing shows.
+            tracing::info!(bucket, "reconcile leaves a versioned bucket alone");
+            continue;
+        }
         let entries: Vec<(String, ObjectRecord)> = b.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
         let mut missing = Vec::new();
         let mut next = 0;

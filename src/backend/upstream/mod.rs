@@ -31,7 +31,7 @@ use crate::backend::listing::Page;
 use crate::backend::s3util::ReadRequest;
 use crate::backend::scrub::ByteStream;
 use crate::backend::{AtKey, BlobWrite, Engine, Error, Incoming, Keeping, NotReady, ObjectCopy, PartCopy, Readout, Stored, Verified};
-use crate::meta::{BucketRecord, ObjectRecord, PartRecord, Precondition, Segment, Store, UploadRecord};
+use crate::meta::{BucketRecord, ObjectRecord, PartRecord, Precondition, Store, UploadRecord};
 use crate::proof::Prover;
 
 use client::{Call, Client, ClientOptions};
@@ -81,7 +81,7 @@ pub struct UpstreamOptions {
 /// The engine keeping object bytes in another S3 service.
 pub struct UpstreamBackend {
     index: Index,
-    client: Client,
+    client: std::sync::Arc<Client>,
     mapping: Mapping,
     max_object_size: u64,
     body_idle_timeout: Duration,
@@ -111,6 +111,17 @@ impl Place {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.root)
     }
+
+    /// Where a blob of the engine's naming is (a version of a versioned bucket), under the
+    /// bucket's reserved segment, which no client key can name.
+    fn blob(&self, blob: &str) -> String {
+        format!("{}{}/versions/{blob}", self.root, crate::names::RESERVED_SEGMENT)
+    }
+
+    /// Where an upload is assembled: its blob, or the key.
+    fn of_upload(&self, upload: &UploadRecord) -> String {
+        if upload.location.is_empty() { self.key(&upload.key) } else { self.blob(&upload.location) }
+    }
 }
 
 impl UpstreamBackend {
@@ -123,7 +134,7 @@ impl UpstreamBackend {
         spool::reset(&opts.spool_dir)?;
         Ok(Self {
             index: Index { store, prover, fsync: opts.fsync },
-            client,
+            client: std::sync::Arc::new(client),
             mapping: opts.mapping,
             max_object_size: opts.max_object_size,
             body_idle_timeout: opts.body_idle_timeout,
@@ -147,6 +158,19 @@ impl UpstreamBackend {
     /// Where a gateway bucket is upstream (`NoSuchBucket` if the gateway has no such bucket).
     fn place(&self, bucket: &str) -> Result<Place, Error> {
         Ok(self.place_of(&self.bucket(bucket)?))
+    }
+
+    /// Where the bytes of `key`'s version `record` are: in a versioned bucket, the blob its
+    /// record names (none: at the key, an object from before versioning); else at the key,
+    /// whatever segments the record names (a migration's, from local disk).
+    fn locate(&self, bucket: &str, key: &str, record: &ObjectRecord) -> Result<(Place, String), Error> {
+        let rec = self.bucket(bucket)?;
+        let place = self.place_of(&rec);
+        let at = match record.segments.first() {
+            Some(segment) if !rec.versioning.is_unversioned() => place.blob(&segment.blob),
+            _ => place.key(key),
+        };
+        Ok((place, at))
     }
 
     /// Sends a body-less request and returns the successful answer or the upstream's error.
@@ -188,27 +212,42 @@ impl Engine for UpstreamBackend {
         bucket::remove(self, rec).await
     }
 
-    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
-        self.list_page(bucket, prefix, delimiter, after, max).await
-    }
-
     async fn write(&self, target: &BlobWrite<'_>, incoming: Incoming, verified: Verified) -> Result<Stored, Error> {
         object::write(self, target, incoming, verified).await
     }
 
     async fn open(&self, bucket: &str, key: &str, record: &ObjectRecord, range: std::ops::Range<u64>) -> Result<ByteStream, Error> {
-        object::download(self, bucket, key, (range != (0..record.size)).then_some(range)).await
+        let (place, at) = self.locate(bucket, key, record)?;
+        object::download(self, &place.bucket, &at, (range != (0..record.size)).then_some(range)).await
     }
 
-    async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error> {
-        object::copy(self, copy, source).await
+    async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>, at_key: bool) -> Result<ObjectRecord, Error> {
+        object::copy(self, copy, source, at_key).await
     }
 
-    fn release(&self, _segments: &[Segment]) {
-        // Bytes at a key are replaced or removed in place: nothing is left to release.
+    fn release(&self, bucket: &str, key: &str, object: &ObjectRecord) {
+        let Ok((place, at)) = self.locate(bucket, key, object) else { return };
+        let client = std::sync::Arc::clone(&self.client);
+        tokio::spawn(async move {
+            let call = Call::new(Method::DELETE, &place.bucket, &at);
+            let deleted = match client.send(&call, Bytes::new()).await {
+                Ok(resp) => client.ok(resp).await.map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = deleted {
+                tracing::warn!(bucket = %place.bucket, key = %at, error = %e, "could not remove an object no version references");
+            }
+        });
     }
 
-    async fn start_upload(&self, upload: &UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
+    fn release_parts(&self, _parts: &[&PartRecord]) {
+        // Parts live in their upstream upload, which its completion or abort ends.
+    }
+
+    async fn start_upload(&self, upload: &mut UploadRecord, tagging: Option<&str>, at_key: bool) -> Result<String, Error> {
+        if !at_key {
+            upload.location = crate::backend::s3util::new_blob_id();
+        }
         multipart::start(self, upload, tagging).await
     }
 
@@ -216,8 +255,8 @@ impl Engine for UpstreamBackend {
         multipart::write_part(self, upload, upload_id, number, incoming).await
     }
 
-    async fn copy_part(&self, part: &PartCopy<'_>, _source: Option<&ObjectRecord>) -> Result<PartRecord, Error> {
-        multipart::copy_part(self, part).await
+    async fn copy_part(&self, part: &PartCopy<'_>, source: Option<&ObjectRecord>) -> Result<PartRecord, Error> {
+        multipart::copy_part(self, part, source).await
     }
 
     async fn compose(&self, upload: &UploadRecord, upload_id: &str, chosen: &[&PartRecord], size: u64) -> Result<Stored, Error> {
@@ -253,6 +292,10 @@ impl Engine for UpstreamBackend {
 
 #[async_trait::async_trait]
 impl AtKey for UpstreamBackend {
+    async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
+        self.list_page(bucket, prefix, delimiter, after, max).await
+    }
+
     async fn read(&self, bucket: &str, key: &str, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
         object::read(self, bucket, key, request, with_body).await
     }

@@ -5,7 +5,7 @@ use super::client::Call;
 use super::{Place, UpstreamBackend, xml};
 use crate::backend::s3util::*;
 use crate::backend::{BlobWrite, Error, Incoming, ObjectCopy, Readout, Received, Stored, Verified};
-use crate::meta::{Checksums, ObjectAttrs, ObjectRecord, Precondition};
+use crate::meta::{Checksums, ObjectAttrs, ObjectRecord, Precondition, Segment};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -142,8 +142,11 @@ pub(super) async fn write(b: &UpstreamBackend, target: &BlobWrite<'_>, incoming:
     let Incoming { body, length, check } = incoming;
     let (body, length, _spooled) = sized(b, length.ok_or(Error::MissingContentLength), body).await?;
     (target.admits)(length)?;
-    let (if_match, if_none_match) = upstream_conditions(target.precondition);
-    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(target.key)), target.attrs);
+    // A blob is new: the precondition is the index's to check, against the current version.
+    let blob = (!target.at_key).then(crate::backend::s3util::new_blob_id);
+    let (if_match, if_none_match) = if blob.is_some() { (None, None) } else { upstream_conditions(target.precondition) };
+    let at = blob.as_deref().map_or_else(|| place.key(target.key), |id| place.blob(id));
+    let mut call = with_attrs(Call::new(Method::PUT, &place.bucket, &at), target.attrs);
     call = with_checksums(call, check.declared())
         .header_opt("content-md5", check.declared_md5())
         .header_opt("x-amz-tagging", target.tagging)
@@ -157,7 +160,8 @@ pub(super) async fn write(b: &UpstreamBackend, target: &BlobWrite<'_>, incoming:
     };
     let (sent, ()) = tokio::join!(send_upload(b, check, call, body, length, std::sync::Arc::clone(&outcome)), tell);
     let (headers, digests) = sent?;
-    Ok(Stored { size: length, etag: etag_of(&headers), checksums: digests.checksums, sha256: digests.sha256, segments: Vec::new() })
+    let segments = blob.map(|blob| vec![Segment { blob, size: length }]).unwrap_or_default();
+    Ok(Stored { size: length, etag: etag_of(&headers), checksums: digests.checksums, sha256: digests.sha256, segments })
 }
 
 /// The conditional headers of a write's precondition as sent upstream: only `*` goes as
@@ -186,7 +190,7 @@ pub(super) async fn holds_pending(b: &UpstreamBackend, w: &crate::meta::PendingW
         Err(e) => return Err(e),
     };
     let etag = etag_of(head.headers());
-    if hash_back(b, &w.bucket, &w.key).await? != (w.record.size, w.record.sha256.clone()) {
+    if hash_back(b, &place.bucket, &place.key(&w.key)).await? != (w.record.size, w.record.sha256.clone()) {
         return Ok(None);
     }
     Ok(Some(etag))
@@ -338,24 +342,24 @@ pub(super) fn missing_key(e: Error) -> Error {
     }
 }
 
-/// Reads an object back, whole or a non-empty `range` of it (for scrub, and to hash what
-/// the upstream assembled).
+/// Reads the upstream object `at` of upstream bucket `upstream_bucket` back, whole or a
+/// non-empty `range` of it (for reads from the index, scrub, and to hash what the upstream
+/// assembled).
 pub(super) async fn download(
     b: &UpstreamBackend,
-    bucket: &str,
-    key: &str,
+    upstream_bucket: &str,
+    at: &str,
     range: Option<std::ops::Range<u64>>,
 ) -> Result<crate::backend::scrub::ByteStream, Error> {
-    let place = b.place(bucket)?;
-    let call =
-        Call::new(Method::GET, &place.bucket, &place.key(key)).header_opt("range", range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1))));
+    let call = Call::new(Method::GET, upstream_bucket, at).header_opt("range", range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1))));
     let resp = b.call(call).await.map_err(missing_key)?;
     Ok(Box::pin(IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout)))
 }
 
-/// The size and SHA-256 of an object as the upstream holds it, read back once.
-pub(super) async fn hash_back(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<(u64, String), Error> {
-    sha256_of(download(b, bucket, key, None).await?).await.map_err(|e| Error::Unavailable(e.to_string()))
+/// The size and SHA-256 of the upstream object `at` of upstream bucket `upstream_bucket`,
+/// read back once.
+pub(super) async fn hash_back(b: &UpstreamBackend, upstream_bucket: &str, at: &str) -> Result<(u64, String), Error> {
+    sha256_of(download(b, upstream_bucket, at, None).await?).await.map_err(|e| Error::Unavailable(e.to_string()))
 }
 
 /// Removes one key upstream if `precondition` holds; removing a missing key succeeds, as
@@ -412,21 +416,44 @@ fn upstream_version(h: &HeaderMap) -> ObjectRecord {
     }
 }
 
-/// The source of a copy, located upstream, as `x-amz-copy-source`.
-pub(super) fn copy_source_header(b: &UpstreamBackend, bucket: &str, key: &str) -> Result<String, Error> {
+/// The source of a copy, located upstream, as `x-amz-copy-source` (where the index's
+/// record of it says: a version's blob, else its key), with the copy-source conditions
+/// the upstream is to check: none for a blob (the object layer checked them against the
+/// version's record), the request's for a key.
+pub(super) fn copy_source<'c>(
+    b: &UpstreamBackend,
+    bucket: &str,
+    key: &str,
+    source: Option<&ObjectRecord>,
+    conditions: &ReadConditions<'c>,
+) -> Result<(String, ReadConditions<'c>), Error> {
     let place = b.place(bucket)?;
-    Ok(format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&place.key(key), true)))
+    let (place, at) = match source {
+        Some(s) => b.locate(bucket, key, s)?,
+        None => {
+            let at = place.key(key);
+            (place, at)
+        }
+    };
+    let in_blob = at != place.key(key);
+    let header = format!("/{}/{}", uri_encode(&place.bucket, false), uri_encode(&at, true));
+    let conditions = if in_blob {
+        ReadConditions { if_match: None, if_none_match: None, if_modified_since: None, if_unmodified_since: None }
+    } else {
+        ReadConditions { ..*conditions }
+    };
+    Ok((header, conditions))
 }
 
-/// Copies server-side upstream; `source`: the index's record of the source, if the gateway wrote it.
-pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option<&ObjectRecord>) -> Result<ObjectRecord, Error> {
-    let source_header = copy_source_header(b, c.source_bucket, c.source_key)?;
+/// Copies server-side upstream, to the key or (not `at_key`) to a new blob; `source`: the
+/// index's record of the source, if the gateway wrote it.
+pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option<&ObjectRecord>, at_key: bool) -> Result<ObjectRecord, Error> {
+    let (source_header, conditions) = copy_source(b, c.source_bucket, c.source_key, source, &c.conditions)?;
     let place = b.place(c.bucket)?;
-    let mut call = with_conditions(
-        Call::new(Method::PUT, &place.bucket, &place.key(c.key)).header("x-amz-copy-source", &source_header),
-        COPY_SOURCE_CONDITION_HEADERS,
-        &c.conditions,
-    );
+    let blob = (!at_key).then(crate::backend::s3util::new_blob_id);
+    let at = blob.as_deref().map_or_else(|| place.key(c.key), |id| place.blob(id));
+    let mut call =
+        with_conditions(Call::new(Method::PUT, &place.bucket, &at).header("x-amz-copy-source", &source_header), COPY_SOURCE_CONDITION_HEADERS, &conditions);
     if let Some(a) = &c.attrs {
         call = with_attrs(call.header("x-amz-metadata-directive", "REPLACE"), a);
     }
@@ -438,16 +465,21 @@ pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option
     let etag = result.etag.trim_matches('"').to_owned();
     // The same bytes as the source: its recorded digest if the index knows that version,
     // else read back once.
-    if let Some(s) = source.filter(|s| s.etag == etag && !s.sha256.is_empty()) {
-        return Ok(ObjectRecord { etag, segments: Vec::new(), ..s.clone() });
+    let known = source.filter(|s| s.etag == etag && !s.sha256.is_empty());
+    let (size, sha256) = match known {
+        Some(s) => (s.size, s.sha256.clone()),
+        None => hash_back(b, &place.bucket, &at).await?,
+    };
+    let segments = blob.map(|blob| vec![Segment { blob, size }]).unwrap_or_default();
+    if let Some(s) = known {
+        return Ok(ObjectRecord { etag, segments, ..s.clone() });
     }
-    let (size, sha256) = hash_back(b, c.bucket, c.key).await?;
     Ok(ObjectRecord {
         size,
         multipart: etag.contains('-'),
         etag,
         last_modified_ns: now_ns(),
-        segments: Vec::new(),
+        segments,
         attrs: ObjectAttrs::default(),
         checksums: Checksums::default(),
         tags: Vec::new(),

@@ -35,7 +35,9 @@ impl Relocation for UpstreamBackend {
     }
 
     async fn read(&self, bucket: &str, key: &str, _rec: &ObjectRecord) -> Result<ByteStream, Error> {
-        super::object::download(self, bucket, key, None).await
+        // At the key: a migrated record's segments are the local blobs it came from.
+        let place = self.place(bucket)?;
+        super::object::download(self, &place.bucket, &place.key(key), None).await
     }
 
     async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<(), Error> {

@@ -259,8 +259,8 @@ impl Store for SledStore {
         SledStore::object_delete(self, bucket, key, precondition, audit, proof)
     }
 
-    fn bucket_set_versioning(&self, name: &str, versioning: Versioning, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
-        SledStore::bucket_set_versioning(self, name, versioning, audit)
+    fn bucket_set_versioning(&self, name: &str, versioning: Versioning, at_key: bool, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
+        SledStore::bucket_set_versioning(self, name, versioning, at_key, audit)
     }
 
     fn version_get(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<VersionRecord>> {

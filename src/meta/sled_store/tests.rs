@@ -229,6 +229,7 @@ fn completing_an_upload_removes_it_with_its_parts() {
         checksum_algorithm: None,
         checksum_type: None,
         owner: String::new(),
+        location: String::new(),
     };
     s.upload_create("u1", &up, None).unwrap();
     let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default() };
@@ -256,6 +257,7 @@ fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
         checksum_algorithm: None,
         checksum_type: None,
         owner: String::new(),
+        location: String::new(),
     };
     let complete = |id: &str| {
         s.upload_create(id, &up, None).unwrap();
@@ -321,7 +323,7 @@ fn versions_keep_every_write_in_commit_order_with_exact_usage() {
         (b.objects, b.bytes)
     };
     assert_eq!(commit("e0", 1).version_id, "", "an unversioned bucket gives no version ids");
-    s.bucket_set_versioning("b", Versioning::Enabled, None).unwrap();
+    s.bucket_set_versioning("b", Versioning::Enabled, false, None).unwrap();
     assert_eq!(s.object_get("b", "k").unwrap().unwrap().version_id, NULL_VERSION, "the object from before became the null version");
     let v1 = commit("e1", 10);
     let v2 = commit("e2", 20);
@@ -348,7 +350,7 @@ fn versions_keep_every_write_in_commit_order_with_exact_usage() {
     assert!(s.version_delete("b", "k", &v2.version_id, None, None).unwrap().is_none(), "a version goes once");
 
     // Suspended: writes replace the null version, older versions stay.
-    s.bucket_set_versioning("b", Versioning::Suspended, None).unwrap();
+    s.bucket_set_versioning("b", Versioning::Suspended, false, None).unwrap();
     let n1 = commit("n1", 5);
     assert_eq!(n1.version_id, NULL_VERSION);
     assert_eq!(n1.released.unwrap().etag, "e0", "the first null version is released");
@@ -356,5 +358,5 @@ fn versions_keep_every_write_in_commit_order_with_exact_usage() {
     assert_eq!(n2.released.unwrap().etag, "n1");
     assert_eq!(listed(&s), vec![NULL_VERSION.to_owned(), v1.version_id.clone()]);
     assert_eq!(usage(), (2, 17));
-    assert!(matches!(s.bucket_set_versioning("b", Versioning::Unversioned, None), Err(Error::Invalid(_))));
+    assert!(matches!(s.bucket_set_versioning("b", Versioning::Unversioned, false, None), Err(Error::Invalid(_))));
 }

@@ -210,7 +210,7 @@ impl SledStore {
         }))
     }
 
-    pub(super) fn bucket_set_versioning(&self, name: &str, versioning: Versioning, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
+    pub(super) fn bucket_set_versioning(&self, name: &str, versioning: Versioning, at_key: bool, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
         if versioning == Versioning::Unversioned {
             return Err(Error::Invalid("a versioned bucket cannot become unversioned".into()));
         }
@@ -220,7 +220,7 @@ impl SledStore {
             return Err(Error::NoSuchBucket);
         };
         if before.versioning == Versioning::Unversioned {
-            self.materialize_null_versions(name)?;
+            self.materialize_null_versions(name, at_key)?;
         }
         flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
             let Some(raw) = buckets.get(name.as_bytes())? else {
@@ -236,8 +236,9 @@ impl SledStore {
 
     /// Makes each current object of a bucket about to be versioned its key's null version
     /// (batches of transactions, under the tenant's lock; a repeat after a crash redoes
-    /// what it finds).
-    fn materialize_null_versions(&self, bucket: &str) -> Result<()> {
+    /// what it finds). `at_key`: the objects' bytes are at their keys, so their versions
+    /// name no segments.
+    fn materialize_null_versions(&self, bucket: &str, at_key: bool) -> Result<()> {
         const BATCH: usize = 512;
         let mut from: Option<String> = None;
         loop {
@@ -252,7 +253,8 @@ impl SledStore {
             for (key, rec) in batch {
                 let n = self.db.generate_id()?;
                 let stale = self.null_version(bucket, &key)?;
-                let object = ObjectRecord { version_id: NULL_VERSION.to_owned(), ..rec };
+                let segments = if at_key { Vec::new() } else { rec.segments.clone() };
+                let object = ObjectRecord { version_id: NULL_VERSION.to_owned(), segments, ..rec };
                 let version = VersionRecord {
                     version_id: NULL_VERSION.to_owned(),
                     last_modified_ns: object.last_modified_ns,
