@@ -143,6 +143,7 @@ fn draft(op: &str, tenant: &str, bucket: &str, key: &str) -> Manifest {
         prev: String::new(),
         key_id: String::new(),
         sig: String::new(),
+        version_id: String::new(),
     }
 }
 
@@ -296,6 +297,7 @@ fn a_pending_write_is_listed_until_its_commit_or_removal() {
         outcome: "ok".into(),
         bytes: 3,
         count: 1,
+        version_id: String::new(),
     };
     let write = PendingWrite { bucket: "b".into(), key: "k".into(), record: object("", 3), audit };
     s.pending_put("w1", &write).unwrap();
