@@ -5,6 +5,7 @@
 //! |-------------------------------------|------------------------------------------------------|
 //! | `GET /pubkey`                       | the current key id and every public key, by id       |
 //! | `GET /object/{bucket}/{key}`        | every manifest of the key, oldest first              |
+//! | `GET /object/{bucket}/{key}?version_id=V` | the manifests of one version of the key (its write, its removal) |
 //! | `GET /id/{proof id}`                | one manifest                                         |
 //! | `GET /sha256/{hex}`                 | every manifest of a body with that digest            |
 //! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
@@ -114,7 +115,12 @@ impl ProofApi {
             }
             ("GET", ["object", bucket, key]) => {
                 let key = percent_decode(key)?;
-                let found = self.readable(p, self.store.proof_of_object(bucket, &key)?)?;
+                let mut found = self.store.proof_of_object(bucket, &key)?;
+                // A key's manifests are few: filtered here rather than indexed by version.
+                if let Some(v) = form_value(query, "version_id") {
+                    found.retain(|m| m.version_id == v);
+                }
+                let found = self.readable(p, found)?;
                 if found.is_empty() {
                     return Err(not_found());
                 }

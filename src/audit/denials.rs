@@ -49,6 +49,7 @@ impl DenialLog {
                 outcome: Outcome::Denied.name().to_owned(),
                 bytes: 0,
                 count: 1,
+                version_id: String::new(),
             },
         };
         let closed: Vec<AuditEntry> = {

@@ -154,6 +154,7 @@ pub fn entry_for(
         outcome: outcome.name().to_owned(),
         bytes,
         count: 1,
+        version_id: String::new(),
     }
 }
 

@@ -45,6 +45,12 @@ pub struct Manifest {
     /// Base64 Ed25519 signature of the canonical JSON without `sig`.
     #[serde(default)]
     pub sig: String,
+    /// The version the change made (a put: the new version; a delete: its delete marker)
+    /// or removed (a deletion of one version), in a versioned bucket; empty otherwise.
+    /// Omitted when empty, so manifests of unversioned buckets, and those from before
+    /// versioning, keep their canonical JSON, hash and signature.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version_id: String,
 }
 
 /// A manifest's fields in the canonical (sorted) order, so that serializing it gives the
@@ -69,6 +75,8 @@ struct SortedManifest<'a> {
     size: u64,
     tenant: &'a str,
     v: u32,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    version_id: &'a str,
 }
 
 impl Manifest {
@@ -90,6 +98,7 @@ impl Manifest {
             size: self.size,
             tenant: &self.tenant,
             v: self.v,
+            version_id: &self.version_id,
         };
         // Plain strings and integers: serializing them cannot fail.
         serde_json::to_string(&m).unwrap_or_default()

@@ -131,8 +131,9 @@ impl Precondition {
 }
 
 /// A proof manifest to record with a change. The store fills in its place in the
-/// tenant's chain (`seq`, `prev`) under the tenant's write lock, then `sign` signs it, so
-/// concurrent writers of one tenant always form one linear chain.
+/// tenant's chain (`seq`, `prev`) under the tenant's write lock, and in a versioned bucket
+/// the version id it assigns (`version_id`), then `sign` signs it, so concurrent writers
+/// of one tenant always form one linear chain.
 pub struct ProofDraft<'a> {
     /// The manifest, complete but for its chain place and signature.
     pub manifest: Manifest,

@@ -459,6 +459,11 @@ pub struct AuditEntry {
     /// denials of one source address in one minute, which are recorded together.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub count: u64,
+    /// In a versioned bucket, the version an object write made, the delete marker a
+    /// delete made, or the version a delete by version id removed (filled in by the store,
+    /// which assigns version ids); empty otherwise, and then omitted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version_id: String,
 }
 
 fn one() -> u64 {

@@ -14,7 +14,8 @@ use sha2::Digest as _;
 /// `tollgate proof` subcommands: fetch manifests and public keys from the proof API, verify files and chains.
 #[derive(Debug, Subcommand)]
 pub enum ProofCommand {
-    /// A key's manifests (--bucket, --key), one manifest (--id), or all of a digest (--sha256).
+    /// A key's manifests (--bucket, --key; with --version-id only those of that version
+    /// of it), one manifest (--id), or all of a digest (--sha256).
     Get {
         /// Bucket of the key (with --key).
         #[arg(long, requires = "key")]
@@ -22,6 +23,10 @@ pub enum ProofCommand {
         /// Object key (with --bucket).
         #[arg(long, requires = "bucket")]
         key: Option<String>,
+        /// Only the manifests of this version of the key (with --bucket and --key), in a
+        /// versioned bucket: its write, and its removal if it was deleted by version id.
+        #[arg(long, requires = "key")]
+        version_id: Option<String>,
         /// Manifest id.
         #[arg(long)]
         id: Option<String>,
@@ -97,9 +102,12 @@ fn print(v: &Value) {
 pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
     let base = crate::names::PROOFS_PREFIX;
     match cmd {
-        ProofCommand::Get { bucket, key, id, sha256 } => {
+        ProofCommand::Get { bucket, key, version_id, id, sha256 } => {
             let path = match (bucket, key, id, sha256) {
-                (Some(b), Some(k), None, None) => format!("{base}object/{b}/{}", encode_key(&k)),
+                (Some(b), Some(k), None, None) => match version_id {
+                    Some(v) => format!("{base}object/{b}/{}?version_id={}", encode_key(&k), encode_key(&v)),
+                    None => format!("{base}object/{b}/{}", encode_key(&k)),
+                },
                 (None, None, Some(id), None) => format!("{base}id/{id}"),
                 (None, None, None, Some(h)) => format!("{base}sha256/{h}"),
                 _ => return Err("give --bucket and --key, or --id, or --sha256".into()),
@@ -111,8 +119,9 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
             (Some(m), Some(pk)) => {
                 let json = std::fs::read(&m).map_err(|e| format!("{}: {e}", m.display()))?;
                 let m = verify_offline(&file, &json, &pk)?;
+                let version = if m.version_id.is_empty() { String::new() } else { format!(" version {}", m.version_id) };
                 println!(
-                    "OK: {} is what the gateway recorded as {}/{} ({} bytes, sha256 {}) at {}, proof {} (seq {} of tenant {}), signed by key {}",
+                    "OK: {} is what the gateway recorded as {}/{}{version} ({} bytes, sha256 {}) at {}, proof {} (seq {} of tenant {}), signed by key {}",
                     file.display(),
                     m.bucket,
                     m.key,

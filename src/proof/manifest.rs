@@ -261,6 +261,7 @@ mod tests {
             prev: prev.into(),
             key_id: String::new(),
             sig: String::new(),
+            version_id: String::new(),
         }
     }
 
@@ -292,6 +293,40 @@ mod tests {
         assert_eq!(m.canonical_json(), canonical(&value));
         assert_eq!(m.signed_bytes(), unsigned_canonical(&m));
         assert_eq!(Manifest::parse(m.canonical_json().as_bytes()).unwrap(), m);
+    }
+
+    /// A manifest signed before manifests had `version_id` (signed outside tollgate, with
+    /// the seed [7; 32]): it still parses, keeps its exact canonical JSON (so its hash, the
+    /// next one's `prev`, is unchanged) and verifies.
+    #[test]
+    fn a_manifest_from_before_version_ids_keeps_its_form_and_verifies() {
+        let old = r#"{"bucket":"b","content_type":"text/plain","created":"2026-01-01T00:00:00Z","etag":"e","id":"aaaaaaaaaaaaaaaaaaaaaaaaaa","key":"k","key_id":"fe812c12f3ab4ce6","op":"put","prev":"","principal":"sha256:00","seq":1,"sha256":"ab","sig":"jYav3pxZUw4Su/Sq68nEnjcsJ3sU8TH25XrLSr52T+5+PMauxgGscDnDK2yDxqfaMZUdaDhOOEuEOiA6vdSiCw==","size":3,"tenant":"t","v":1}"#;
+        let m = Manifest::parse(old.as_bytes()).unwrap();
+        assert_eq!(m.version_id, "");
+        assert_eq!(m.canonical_json(), old);
+        assert_eq!(serde_json::to_string(&m).unwrap().len(), old.len(), "no version_id written when empty");
+        let pk = parse_public_key("6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=").unwrap();
+        assert_eq!(key_id(&pk), m.key_id);
+        m.verify(&pk).unwrap();
+    }
+
+    #[test]
+    fn the_version_id_is_signed() {
+        let k = key(6);
+        let mut m = manifest(1, "");
+        m.version_id = "00000000000000070123456789abcdef".into();
+        m.sign(&k);
+        assert!(m.signed_bytes().ends_with(r#","v":1,"version_id":"00000000000000070123456789abcdef"}"#), "{}", m.signed_bytes());
+        assert_eq!(m.canonical_json(), canonical(&serde_json::to_value(&m).unwrap()));
+        let back = Manifest::parse(m.canonical_json().as_bytes()).unwrap();
+        assert_eq!(back, m);
+        back.verify(&k.verifying_key()).unwrap();
+        // Another version's id, or none, breaks the signature.
+        let mut edited = m.clone();
+        edited.version_id = "null".into();
+        assert_eq!(edited.verify(&k.verifying_key()), Err(VerifyError::BadSignature));
+        edited.version_id.clear();
+        assert_eq!(edited.verify(&k.verifying_key()), Err(VerifyError::BadSignature));
     }
 
     #[test]

@@ -111,6 +111,7 @@ impl Prover {
             prev: String::new(),
             key_id: self.key_id.clone(),
             sig: String::new(),
+            version_id: String::new(),
         }
     }
 

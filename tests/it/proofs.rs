@@ -3,7 +3,7 @@
 use crate::common::*;
 use crate::tenancy::{conn, root_conn, user};
 
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration};
 use serde_json::Value;
 use sha2::Digest as _;
 use tollgate::admin::client::{call, request};
@@ -265,4 +265,81 @@ async fn pruned_manifests_leave_a_verifiable_chain() {
     // Only root prunes.
     let (ak, sk) = user(&gw, "acme", "boss", "admin").await;
     assert!(call(&conn(&gw, &ak, &sk), "POST", "prune-proofs?older_than_secs=0", None).await.is_err());
+}
+
+/// Each version's manifest names it (under the signature), `proof get --version-id` finds a
+/// version's manifests, and the audit log names the versions too.
+#[tokio::test]
+async fn manifests_and_audit_entries_of_a_versioned_bucket_name_their_versions() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("versioned-proofs").await;
+    let conf = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    c.put_bucket_versioning().bucket(&b).versioning_configuration(conf).send().await.unwrap();
+    let root = root_conn(&gw);
+    let put = |body: &'static [u8]| {
+        let c = c.clone();
+        let b = b.clone();
+        async move { c.put_object().bucket(&b).key("doc").body(body.to_vec().into()).send().await.unwrap().version_id().unwrap().to_owned() }
+    };
+    let v1 = put(b"first").await;
+    let v2 = put(b"second").await;
+    let deleted = c.delete_object().bucket(&b).key("doc").send().await.unwrap();
+    assert_eq!(deleted.delete_marker(), Some(true));
+    let marker = deleted.version_id().unwrap().to_owned();
+
+    let history = proofs_of(&gw, &b, "doc").await;
+    let named: Vec<(&str, &str)> = history.iter().map(|m| (m["op"].as_str().unwrap(), m["version_id"].as_str().unwrap())).collect();
+    assert_eq!(named, [("put", v1.as_str()), ("put", v2.as_str()), ("delete", marker.as_str())]);
+    assert!(v1 != v2 && v2 != marker && v1 != marker, "three distinct version ids");
+
+    // By version id: the API, then the CLI (which prints it; an unknown version is a 404).
+    let of_version = |v: String| {
+        let root = &root;
+        let b = &b;
+        async move { request(root, "GET", &format!("/_tollgate/proofs/object/{b}/doc?version_id={v}"), Vec::new()).await }
+    };
+    for (v, op, sha) in [(&v1, "put", sha_hex(b"first")), (&v2, "put", sha_hex(b"second")), (&marker, "delete", String::new())] {
+        let found = of_version(v.clone()).await.unwrap();
+        let found = found.as_array().unwrap();
+        assert_eq!(found.len(), 1, "{v}: {found:?}");
+        assert_eq!((found[0]["version_id"].as_str(), found[0]["op"].as_str(), found[0]["sha256"].as_str()), (Some(v.as_str()), Some(op), Some(sha.as_str())));
+    }
+    assert!(of_version("0000000000000001ffffffffffffffff".into()).await.unwrap_err().starts_with("404"));
+    let get =
+        |version_id: &str| ProofCommand::Get { bucket: Some(b.clone()), key: Some("doc".into()), version_id: Some(version_id.into()), id: None, sha256: None };
+    proof_cli(&root, get(&v2)).await.unwrap();
+    assert!(proof_cli(&root, get("null")).await.unwrap_err().starts_with("404"));
+
+    // Removing a version for good is proved under that version's id.
+    c.delete_object().bucket(&b).key("doc").version_id(&v1).send().await.unwrap();
+    let of_v1 = of_version(v1.clone()).await.unwrap();
+    let ops: Vec<&str> = of_v1.as_array().unwrap().iter().map(|m| m["op"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["put", "delete"]);
+
+    // Each verifies: offline against the bytes of its own version only, and in the chain.
+    let keys = request(&root, "GET", "/_tollgate/proofs/pubkey", Vec::new()).await.unwrap();
+    let pubkey = keys["keys"][keys["current"].as_str().unwrap()].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doc");
+    std::fs::write(&file, b"second").unwrap();
+    let m2 = serde_json::to_vec(&of_version(v2.clone()).await.unwrap()[0]).unwrap();
+    assert_eq!(verify_offline(&file, &m2, &pubkey).unwrap().version_id, v2);
+    let mut forged: Value = serde_json::from_slice(&m2).unwrap();
+    forged["version_id"] = v1.clone().into();
+    assert!(verify_offline(&file, &serde_json::to_vec(&forged).unwrap(), &pubkey).is_err(), "the version id is signed");
+    let v = request(&root, "POST", &format!("/_tollgate/proofs/verify?sha256={}", sha_hex(b"second")), Vec::new()).await.unwrap();
+    assert_eq!((v["matches"][0]["signature_valid"].as_bool(), v["matches"][0]["chain_intact"].as_bool()), (Some(true), Some(true)), "{v}");
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+
+    // The audit log names the versions.
+    let audit = call(&root, "GET", &format!("audit?bucket={b}"), None).await.unwrap();
+    let entries: Vec<(&str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["key"] == "doc")
+        .map(|e| (e["operation"].as_str().unwrap(), e["version_id"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(entries, [("PutObject", v1.as_str()), ("PutObject", v2.as_str()), ("DeleteObject", marker.as_str()), ("DeleteObject", v1.as_str())]);
 }

@@ -2,6 +2,8 @@
 
 use super::*;
 
+use std::borrow::Cow;
+
 pub(super) fn time_key(ns: i128) -> [u8; 8] {
     u64::try_from(ns.max(0)).unwrap_or(u64::MAX).to_be_bytes()
 }
@@ -13,6 +15,18 @@ impl SledStore {
         let mut k = time_key(e.time_ns).to_vec();
         k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
         Ok(Some((k, encode(e))))
+    }
+}
+
+/// `row` (of `entry`, from [`SledStore::audit_row`]) naming the version its change made or
+/// removed: a version id is assigned per attempt of the transaction, so the entry is
+/// re-encoded then, in its place in the log. Unchanged when there is none.
+pub(super) fn versioned_row<'r>(row: Option<&'r (Vec<u8>, Vec<u8>)>, entry: Option<&AuditEntry>, version_id: &str) -> Option<Cow<'r, (Vec<u8>, Vec<u8>)>> {
+    match (row, entry) {
+        (Some((k, _)), Some(e)) if !version_id.is_empty() => {
+            Some(Cow::Owned((k.clone(), encode(&AuditEntry { version_id: version_id.to_owned(), ..e.clone() }))))
+        }
+        (row, _) => row.map(Cow::Borrowed),
     }
 }
 

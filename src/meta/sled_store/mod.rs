@@ -48,6 +48,7 @@ mod uploads;
 mod versions;
 mod writes;
 
+use audit::versioned_row;
 use kv::*;
 use proofs::*;
 use uploads::*;

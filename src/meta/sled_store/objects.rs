@@ -129,7 +129,8 @@ impl SledStore {
             let replaced_null: Option<VersionRecord> = replaced_null.map(|v| decode(&v)).transpose()?;
             let stored = ObjectRecord { version_id: version.id.clone(), ..record.clone() };
             let value = encode(&stored);
-            let sealed = proof.map(|draft| self.seal(draft, object_n)).transpose()?;
+            let sealed = proof.map(|draft| self.seal(draft, object_n, &version.id)).transpose()?;
+            let row = versioned_row(row.as_ref(), audit, &version.id);
             let attempt = flatten(trees.transaction(
                 |(buckets, objects, versions, null_versions, uploads, upload_keys, parts_tree, completed, pending, audit, proofs, index, heads)| {
                     if !tx_chain_holds(heads, sealed.as_ref())? {
@@ -182,7 +183,7 @@ impl SledStore {
                     };
                     update_usage(buckets, bucket, released.as_ref(), Some(&stored))?;
                     objects.insert(okey.as_slice(), value.as_slice())?;
-                    tx_audit(audit, row.as_ref())?;
+                    tx_audit(audit, row.as_deref())?;
                     tx_proof(proofs, index, heads, sealed.as_ref())?;
                     Ok(Attempt::Committed(released))
                 },
@@ -227,9 +228,10 @@ impl SledStore {
                 version.null_replaced.map(|n| self.versions.get(version_key(bucket, key, n))).transpose()?.flatten().map(|v| decode(&v)).transpose()?;
             // A deletion is proved only if there is something to delete: no signature for the rest.
             let sealed = match proof {
-                Some(draft) if self.objects.contains_key(okey.as_slice())? => Some(self.seal(draft, object_n)?),
+                Some(draft) if self.objects.contains_key(okey.as_slice())? => Some(self.seal(draft, object_n, &version.id)?),
                 _ => None,
             };
+            let row = versioned_row(row.as_ref(), audit, &version.id);
             let attempt = flatten(trees.transaction(|(buckets, objects, versions, null_versions, completed, audit, proofs, index, heads)| {
                 if !tx_chain_holds(heads, sealed.as_ref())? {
                     return Ok(Attempt::Stale);
@@ -238,7 +240,7 @@ impl SledStore {
                 if old.is_some() && proof.is_some() && sealed.is_none() {
                     return Ok(Attempt::Stale);
                 }
-                tx_audit(audit, row.as_ref())?;
+                tx_audit(audit, row.as_deref())?;
                 if buckets.get(bucket.as_bytes())?.is_none() {
                     return abort(Error::NoSuchBucket);
                 }

@@ -76,14 +76,16 @@ impl SledStore {
         Ok(out)
     }
 
-    /// Places `draft` after its tenant's current chain head and signs it (see
-    /// [`SealedProof`]); called with the tenant locked.
-    pub(super) fn seal(&self, draft: &ProofDraft<'_>, object_n: u64) -> Result<SealedProof> {
+    /// Places `draft` after its tenant's current chain head, names the version the change
+    /// made or removed (`version_id`, empty in an unversioned bucket: only the store knows
+    /// it) and signs it (see [`SealedProof`]); called with the tenant locked.
+    pub(super) fn seal(&self, draft: &ProofDraft<'_>, object_n: u64, version_id: &str) -> Result<SealedProof> {
         let follows = self.proof_heads.get(draft.manifest.tenant.as_bytes())?;
         let head: ChainHead = follows.as_deref().map(decode).transpose()?.unwrap_or_default();
         let mut m = draft.manifest.clone();
         m.seq = head.seq + 1;
         m.prev = head.hash;
+        version_id.clone_into(&mut m.version_id);
         (draft.sign)(&mut m);
         Ok(SealedProof {
             follows,

@@ -143,6 +143,7 @@ fn draft(op: &str, tenant: &str, bucket: &str, key: &str) -> Manifest {
         prev: String::new(),
         key_id: String::new(),
         sig: String::new(),
+        version_id: String::new(),
     }
 }
 
@@ -298,6 +299,7 @@ fn a_pending_write_is_listed_until_its_commit_or_removal() {
         outcome: "ok".into(),
         bytes: 3,
         count: 1,
+        version_id: String::new(),
     };
     let write = PendingWrite { bucket: "b".into(), key: "k".into(), record: object("", 3), audit };
     s.pending_put("w1", &write).unwrap();
@@ -359,4 +361,131 @@ fn versions_keep_every_write_in_commit_order_with_exact_usage() {
     assert_eq!(listed(&s), vec![NULL_VERSION.to_owned(), v1.version_id.clone()]);
     assert_eq!(usage(), (2, 17));
     assert!(matches!(s.bucket_set_versioning("b", Versioning::Unversioned, false, None), Err(Error::Invalid(_))));
+}
+
+fn audited(operation: &str, key: &str, request_id: &str) -> AuditEntry {
+    AuditEntry {
+        time_ns: 1,
+        request_id: request_id.into(),
+        principal: "p".into(),
+        user: String::new(),
+        tenant: "t".into(),
+        source: String::new(),
+        operation: operation.into(),
+        bucket: "b".into(),
+        key: key.into(),
+        outcome: "ok".into(),
+        bytes: 0,
+        count: 1,
+        version_id: String::new(),
+    }
+}
+
+/// The store names the version each change made or removed in its manifest (signed) and
+/// its audit entry; in an unversioned bucket both keep their old form, without the field.
+#[test]
+fn version_ids_are_sealed_in_manifests_and_written_in_audit_rows() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let sign = |m: &mut Manifest| m.sign(&key);
+    let draft_of = |op: &str, req: &str| Manifest { id: req.into(), ..draft(op, "t", "b", "k") };
+    let put = |req: &str| {
+        let proof = ProofDraft { manifest: draft_of("put", req), sign: &sign };
+        let rec = ObjectRecord { proof_id: req.into(), ..object(req, 1) };
+        s.object_commit("b", "k", &rec, &Precondition::None, Completes::Nothing, Some(&audited("PutObject", "k", req)), Some(&proof)).unwrap().version_id
+    };
+    let delete = |req: &str| {
+        let proof = ProofDraft { manifest: draft_of("delete", req), sign: &sign };
+        s.object_delete("b", "k", &Precondition::None, Some(&audited("DeleteObject", "k", req)), Some(&proof)).unwrap()
+    };
+    let manifest = |id: &str| s.proof_get(id).unwrap().unwrap_or_else(|| panic!("no manifest {id}"));
+    let audit_of = |req: &str| {
+        let found: Vec<AuditEntry> = s.audit_scan(0, i128::MAX).map(Result::unwrap).filter(|e| e.request_id == req).collect();
+        assert_eq!(found.len(), 1, "{req}: {found:?}");
+        found[0].version_id.clone()
+    };
+
+    // Unversioned: no version id, and neither the manifest nor the entry has the field.
+    assert_eq!(put("plain"), "");
+    assert_eq!((manifest("plain").version_id.as_str(), audit_of("plain").as_str()), ("", ""));
+    assert!(!String::from_utf8_lossy(&s.proofs.get("plain").unwrap().unwrap()).contains("version_id"));
+    assert!(!manifest("plain").canonical_json().contains("version_id"));
+    assert!(s.audit.iter().values().all(|v| !String::from_utf8_lossy(&v.unwrap()).contains("version_id")));
+
+    s.bucket_set_versioning("b", Versioning::Enabled, false, None).unwrap();
+    let v1 = put("v1");
+    let v2 = put("v2");
+    assert!(!v1.is_empty() && v1 != v2 && v1 != NULL_VERSION);
+    let marker = delete("marker").marker.expect("a delete marker");
+    let removed = s.version_delete(
+        "b",
+        "k",
+        &v1,
+        Some(&audited("DeleteObject", "k", "remove-v1")),
+        Some(&ProofDraft { manifest: draft_of("delete", "remove-v1"), sign: &sign }),
+    );
+    assert_eq!(removed.unwrap().unwrap().version_id, v1);
+    s.bucket_set_versioning("b", Versioning::Suspended, false, None).unwrap();
+    assert_eq!(put("null"), NULL_VERSION);
+
+    for (req, version) in [("v1", &v1), ("v2", &v2), ("marker", &marker), ("remove-v1", &v1), ("null", &NULL_VERSION.to_owned())] {
+        let m = manifest(req);
+        assert_eq!(&m.version_id, version, "manifest {req}");
+        assert_eq!(&audit_of(req), version, "audit entry {req}");
+        // The signature covers the version id.
+        m.verify(&key.verifying_key()).unwrap();
+        assert!(m.canonical_json().contains(&format!(r#""version_id":"{version}""#)));
+        let mut other = m.clone();
+        other.version_id = if req == "v2" { v1.clone() } else { v2.clone() };
+        assert!(other.verify(&key.verifying_key()).is_err(), "{req}: another version id must not verify");
+    }
+    // The chain, old-form manifest and all, is intact: every link and signature.
+    let chain: Vec<Manifest> = s.proof_chain("t", 1).map(Result::unwrap).collect();
+    assert_eq!(chain.len(), 6);
+    let mut prev = String::new();
+    for (n, m) in chain.iter().enumerate() {
+        assert_eq!((m.seq, m.prev.as_str()), (n as u64 + 1, prev.as_str()));
+        m.verify(&key.verifying_key()).unwrap();
+        prev = m.hash();
+    }
+    // By object, each version's manifests are found by their version id.
+    let of_v1: Vec<String> = s.proof_of_object("b", "k").unwrap().into_iter().filter(|m| m.version_id == v1).map(|m| m.op).collect();
+    assert_eq!(of_v1, ["put", "delete"]);
+}
+
+/// Writers racing in one versioned bucket: each manifest and audit entry names the version
+/// its own commit made, whatever the number of attempts.
+#[test]
+fn concurrent_versioned_writes_each_seal_their_own_version_id() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    s.bucket_set_versioning("b", Versioning::Enabled, false, None).unwrap();
+    let sign = |m: &mut Manifest| m.sig = format!("signed {} {}", m.seq, m.version_id);
+    std::thread::scope(|scope| {
+        for writer in 0..4 {
+            let s = &s;
+            let sign = &sign;
+            scope.spawn(move || {
+                for i in 0..10 {
+                    let req = format!("w{writer}-{i}");
+                    let key = format!("k{}", i % 3);
+                    let proof = ProofDraft { manifest: Manifest { id: req.clone(), ..draft("put", "t", "b", &key) }, sign };
+                    let rec = ObjectRecord { proof_id: req.clone(), ..object(&req, 1) };
+                    let audit = AuditEntry { key: key.clone(), ..audited("PutObject", &key, &req) };
+                    s.object_commit("b", &key, &rec, &Precondition::None, Completes::Nothing, Some(&audit), Some(&proof)).unwrap();
+                }
+            });
+        }
+    });
+    let audit: HashMap<String, String> = s.audit_scan(0, i128::MAX).map(Result::unwrap).map(|e| (e.request_id, e.version_id)).collect();
+    let versions: Vec<(String, VersionRecord)> = s.version_scan("b", "", None).map(Result::unwrap).collect();
+    assert_eq!((versions.len(), audit.len()), (40, 40));
+    for (key, v) in versions {
+        let object = v.object.unwrap();
+        let m = s.proof_get(&object.proof_id).unwrap().unwrap();
+        assert_eq!((m.key.as_str(), m.version_id.as_str()), (key.as_str(), v.version_id.as_str()));
+        assert_eq!(m.sig, format!("signed {} {}", m.seq, v.version_id), "signed after the version id was set");
+        assert_eq!(audit[&object.proof_id], v.version_id);
+    }
 }

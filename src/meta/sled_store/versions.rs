@@ -147,9 +147,10 @@ impl SledStore {
         loop {
             let object_n = self.db.generate_id()?;
             let sealed = match (proof, &target.object) {
-                (Some(draft), Some(_)) => Some(self.seal(draft, object_n)?),
+                (Some(draft), Some(_)) => Some(self.seal(draft, object_n, &target.version_id)?),
                 _ => None,
             };
+            let row = versioned_row(row.as_ref(), audit, &target.version_id);
             let attempt = flatten(trees.transaction(|(buckets, objects, versions, null_versions, completed, audit, proofs, index, heads)| {
                 if !tx_chain_holds(heads, sealed.as_ref())? {
                     return Ok(super::objects::Attempt::Stale);
@@ -168,7 +169,7 @@ impl SledStore {
                 if let Some(gone) = &target.object {
                     super::objects::update_usage(buckets, bucket, Some(gone), None)?;
                 }
-                tx_audit(audit, row.as_ref())?;
+                tx_audit(audit, row.as_deref())?;
                 tx_proof(proofs, index, heads, sealed.as_ref())?;
                 Ok(super::objects::Attempt::Committed(()))
             }))?;
