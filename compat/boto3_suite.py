@@ -61,6 +61,7 @@ s3 = make_client()
 RUN = f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
 BUCKET = f"tgc-boto3-{RUN}"
 BUCKET_LIST = f"tgc-boto3l-{RUN}"  # the 1200-key listing bucket
+BUCKET_VER = f"tgc-boto3v-{RUN}"  # the versioned bucket
 created_buckets = []
 WORK = tempfile.mkdtemp(prefix="tgcompat-boto3.")
 
@@ -70,6 +71,9 @@ failed = []
 
 # Behaviour moto lacks, passed through by the gateway in front of it (compat/MOTO.md).
 MOTO_LACKS = os.environ.get("COMPAT_UPSTREAM") == "moto"
+# Through the upstream backend (either upstream) PutBucketVersioning is NotImplemented
+# (README "Versioning"): there the versioning checks assert the refusal instead.
+UPSTREAM_MODE = os.environ.get("COMPAT_UPSTREAM", "")
 
 
 def check(name, skip=None):
@@ -148,6 +152,24 @@ def empty_and_delete(bucket):
         s3.delete_bucket(Bucket=bucket)
     except Exception:  # noqa: BLE001
         pass
+
+
+def delete_all_versions(bucket):
+    """Remove every version and delete marker by id (a bucket holding any is not empty)."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objs = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if objs:
+            r = s3.delete_objects(Bucket=bucket, Delete={"Objects": objs, "Quiet": True})
+            assert not r.get("Errors"), f"delete_objects errors {r.get('Errors')[:3]}"
+
+
+def versions_of(bucket, prefix):
+    """[(key, version id, is latest, is a delete marker)] in listing order (markers and versions merged by key)."""
+    r = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+    assert not r.get("IsTruncated"), "a short listing came back truncated"
+    out = [(v["Key"], v["VersionId"], v["IsLatest"], False) for v in r.get("Versions", [])]
+    out += [(v["Key"], v["VersionId"], v["IsLatest"], True) for v in r.get("DeleteMarkers", [])]
+    return out
 
 
 print(f"{SUITE}: boto3 {boto3.__version__}, botocore {botocore.__version__} against {ENDPOINT}, bucket {BUCKET}")
@@ -425,6 +447,149 @@ try:
         g = s3.head_object(Bucket=BUCKET, Key="copy/dst 2")
         assert g["ContentType"] == "text/x-new" and g["Metadata"] == {"shape": "round"}, f"{g['ContentType']} {g['Metadata']}"
 
+    # --- versioning (a bucket of its own) ----------------------------------
+    VKEY = "ver/doc é+.txt"
+    ver = {}  # version ids found by one check, used by the later ones
+
+    @check("versioning: put_bucket_versioning Enabled, get_bucket_versioning", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        s3.create_bucket(Bucket=BUCKET_VER)
+        created_buckets.append(BUCKET_VER)
+        assert "Status" not in s3.get_bucket_versioning(Bucket=BUCKET_VER), "a new bucket has a versioning Status"
+        s3.put_bucket_versioning(Bucket=BUCKET_VER, VersioningConfiguration={"Status": "Enabled"})
+        assert s3.get_bucket_versioning(Bucket=BUCKET_VER).get("Status") == "Enabled"
+
+    @check("versioning: two put_objects of one key, distinct VersionIds, list newest first", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        ver["v1"] = s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"first")["VersionId"]
+        ver["v2"] = s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"second!")["VersionId"]
+        for v in (ver["v1"], ver["v2"]):
+            assert re.fullmatch(r"[0-9a-f]{32}", v), f"VersionId {v!r} is not 32 hex characters"
+        assert ver["v1"] != ver["v2"], f"both puts answered {ver['v1']}"
+        r = s3.list_object_versions(Bucket=BUCKET_VER, Prefix="ver/")
+        got = [(v["Key"], v["VersionId"], v["IsLatest"], v["Size"]) for v in r.get("Versions", [])]
+        assert got == [(VKEY, ver["v2"], True, 7), (VKEY, ver["v1"], False, 5)], f"Versions {got}"
+        assert not r.get("DeleteMarkers"), f"DeleteMarkers {r.get('DeleteMarkers')}"
+
+    @check("versioning: get_object/head_object VersionId of the older one", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        g = s3.get_object(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["v1"])
+        assert g["Body"].read() == b"first" and g["VersionId"] == ver["v1"], f"VersionId {g['VersionId']}"
+        h = s3.head_object(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["v1"])
+        assert h["ContentLength"] == 5 and h["VersionId"] == ver["v1"], f"head {h['ContentLength']} {h['VersionId']}"
+        g = s3.get_object(Bucket=BUCKET_VER, Key=VKEY)
+        assert g["Body"].read() == b"second!" and g["VersionId"] == ver["v2"], f"current VersionId {g['VersionId']}"
+
+    @check("versioning: delete_object lays a marker, get_object NoSuchKey, marker listed", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        r = s3.delete_object(Bucket=BUCKET_VER, Key=VKEY)
+        assert r.get("DeleteMarker") is True, f"DeleteMarker {r.get('DeleteMarker')!r}"
+        ver["marker"] = r["VersionId"]
+        assert re.fullmatch(r"[0-9a-f]{32}", ver["marker"]), f"marker VersionId {ver['marker']!r}"
+        code, status = error_of(s3.get_object, Bucket=BUCKET_VER, Key=VKEY)
+        assert (code, status) == ("NoSuchKey", 404), f"{(code, status)}"
+        got = versions_of(BUCKET_VER, "ver/")
+        want = [(VKEY, ver["v2"], False, False), (VKEY, ver["v1"], False, False), (VKEY, ver["marker"], True, True)]
+        assert got == want, f"versions {got}"
+        assert s3.list_objects_v2(Bucket=BUCKET_VER)["KeyCount"] == 0, "list_objects_v2 shows a deleted key"
+        code, status = error_of(s3.get_object, Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["marker"])
+        assert (code, status) == ("MethodNotAllowed", 405), f"GET of the marker by id: {(code, status)}"
+
+    @check("versioning: delete_object VersionId=<marker> brings the key back", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        r = s3.delete_object(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["marker"])
+        assert r.get("DeleteMarker") is True and r.get("VersionId") == ver["marker"], f"answer {r.get('DeleteMarker')} {r.get('VersionId')}"
+        g = s3.get_object(Bucket=BUCKET_VER, Key=VKEY)
+        assert g["Body"].read() == b"second!" and g["VersionId"] == ver["v2"], f"VersionId {g['VersionId']}"
+        assert versions_of(BUCKET_VER, "ver/") == [(VKEY, ver["v2"], True, False), (VKEY, ver["v1"], False, False)]
+
+    @check("versioning: put/get_object_tagging VersionId", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        r = s3.put_object_tagging(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["v1"], Tagging={"TagSet": [{"Key": "era", "Value": "old"}]})
+        assert r.get("VersionId") == ver["v1"], f"VersionId {r.get('VersionId')}"
+        t = s3.get_object_tagging(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["v1"])
+        assert t["TagSet"] == [{"Key": "era", "Value": "old"}], f"TagSet {t['TagSet']}"
+        t = s3.get_object_tagging(Bucket=BUCKET_VER, Key=VKEY)
+        assert t["TagSet"] == [] and t.get("VersionId") == ver["v2"], f"current: {t['TagSet']} {t.get('VersionId')}"
+
+    @check("versioning: copy_object CopySource with VersionId copies that version", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        r = s3.copy_object(Bucket=BUCKET_VER, Key="ver/copy", CopySource={"Bucket": BUCKET_VER, "Key": VKEY, "VersionId": ver["v1"]})
+        assert r.get("CopySourceVersionId") == ver["v1"], f"CopySourceVersionId {r.get('CopySourceVersionId')}"
+        assert re.fullmatch(r"[0-9a-f]{32}", r.get("VersionId", "")), f"copy VersionId {r.get('VersionId')!r}"
+        assert r["VersionId"] not in (ver["v1"], ver["v2"]), "the copy reused a source version id"
+        g = s3.get_object(Bucket=BUCKET_VER, Key="ver/copy")
+        assert g["Body"].read() == b"first" and g["VersionId"] == r["VersionId"], "the copy is not the old version"
+
+    @check("versioning: list_object_versions paginator (MaxKeys 2): every version once, in order",
+           skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        want = []  # keys ascending, each key's versions newest first
+        for k in ("pg/a", "pg/b é", "pg/c"):
+            ids = [s3.put_object(Bucket=BUCKET_VER, Key=k, Body=f"{k} {i}".encode())["VersionId"] for i in range(3)]
+            want += [(k, v, i == 0, False) for i, v in enumerate(reversed(ids))]
+        marker = s3.delete_object(Bucket=BUCKET_VER, Key="pg/b é")["VersionId"]
+        # the marker is now pg/b é's latest: first of its key
+        i = next(n for n, w in enumerate(want) if w[0] == "pg/b é")
+        want[i:i + 3] = [("pg/b é", marker, True, True)] + [(k, v, False, m) for k, v, _, m in want[i:i + 3]]
+        pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET_VER, Prefix="pg/", PaginationConfig={"PageSize": 2}))
+        assert len(pages) == 5, f"{len(pages)} pages for 10 entries"
+        seen = 0
+        for n, p in enumerate(pages):
+            vs = [(v["Key"], v["VersionId"], v["IsLatest"], False) for v in p.get("Versions", [])]
+            ms = [(v["Key"], v["VersionId"], v["IsLatest"], True) for v in p.get("DeleteMarkers", [])]
+            assert len(vs) + len(ms) == 2, f"page {n} holds {len(vs) + len(ms)} entries"
+            assert p["IsTruncated"] == (n < len(pages) - 1), f"page {n} IsTruncated {p['IsTruncated']}"
+            # a page answers its versions and its markers in two lists, each in listing order
+            chunk = want[seen:seen + 2]
+            assert vs == [e for e in chunk if not e[3]] and ms == [e for e in chunk if e[3]], f"page {n}: {vs} {ms}, want {chunk}"
+            seen += 2
+        assert seen == len(want), f"{seen} entries listed, {len(want)} stored"
+
+    @check("versioning: Suspended: writes answer VersionId 'null', older versions stay", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        s3.put_bucket_versioning(Bucket=BUCKET_VER, VersioningConfiguration={"Status": "Suspended"})
+        assert s3.get_bucket_versioning(Bucket=BUCKET_VER).get("Status") == "Suspended"
+        assert s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"third")["VersionId"] == "null"
+        assert s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"fourth")["VersionId"] == "null", "second write"
+        g = s3.get_object(Bucket=BUCKET_VER, Key=VKEY)
+        assert g["Body"].read() == b"fourth" and g["VersionId"] == "null", f"VersionId {g['VersionId']}"
+        got = versions_of(BUCKET_VER, "ver/doc")
+        assert got == [(VKEY, "null", True, False), (VKEY, ver["v2"], False, False), (VKEY, ver["v1"], False, False)], f"versions {got}"
+        assert s3.get_object(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["v1"])["Body"].read() == b"first"
+        r = s3.delete_object(Bucket=BUCKET_VER, Key=VKEY)
+        assert r.get("DeleteMarker") is True and r.get("VersionId") == "null", f"suspended delete {r.get('DeleteMarker')} {r.get('VersionId')}"
+
+    @check("versioning: delete every version by id, then delete_bucket", skip=UPSTREAM_MODE and "local disk only")
+    def _():
+        code, status = error_of(s3.delete_bucket, Bucket=BUCKET_VER)
+        assert (code, status) == ("BucketNotEmpty", 409), f"a bucket holding only versions: {(code, status)}"
+        delete_all_versions(BUCKET_VER)
+        r = s3.list_object_versions(Bucket=BUCKET_VER)
+        assert not r.get("Versions") and not r.get("DeleteMarkers"), "versions left"
+        s3.delete_bucket(Bucket=BUCKET_VER)
+        created_buckets.remove(BUCKET_VER)
+
+    @check(f"versioning through the upstream backend ({UPSTREAM_MODE or '-'}): put_bucket_versioning NotImplemented, bucket stays unversioned",
+           skip=not UPSTREAM_MODE and "upstream modes only")
+    def _():
+        s3.create_bucket(Bucket=BUCKET_VER)
+        created_buckets.append(BUCKET_VER)
+        for status_ in ("Enabled", "Suspended"):
+            code, status = error_of(s3.put_bucket_versioning, Bucket=BUCKET_VER, VersioningConfiguration={"Status": status_})
+            assert (code, status) == ("NotImplemented", 501), f"{status_}: {(code, status)}"
+        assert "Status" not in s3.get_bucket_versioning(Bucket=BUCKET_VER), "the bucket has a versioning Status"
+        s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"first")
+        r = s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"second!")
+        assert "VersionId" not in r, f"an unversioned bucket answered VersionId {r['VersionId']!r}"
+        assert versions_of(BUCKET_VER, "ver/") == [(VKEY, "null", True, False)], "the overwrite left more than one version"
+        assert s3.get_object(Bucket=BUCKET_VER, Key=VKEY)["Body"].read() == b"second!"
+        r = s3.delete_object(Bucket=BUCKET_VER, Key=VKEY)
+        assert not r.get("DeleteMarker"), "delete_object laid a delete marker"
+        assert versions_of(BUCKET_VER, "ver/") == [], "versions left after delete_object"
+        s3.delete_bucket(Bucket=BUCKET_VER)
+        created_buckets.remove(BUCKET_VER)
+
     # --- bucket deletion ---------------------------------------------------
     @check("delete_bucket on a non-empty bucket -> 409 BucketNotEmpty, nothing deleted")
     def _():
@@ -458,6 +623,11 @@ try:
 
 finally:
     for b in list(created_buckets):
+        if b == BUCKET_VER:
+            try:
+                delete_all_versions(b)
+            except Exception:  # noqa: BLE001
+                pass
         empty_and_delete(b)
     for root, dirs, files in os.walk(WORK, topdown=False):
         for n in files:

@@ -24,9 +24,16 @@ export RCLONE_RETRIES=1 RCLONE_LOW_LEVEL_RETRIES=2 RCLONE_CONTIMEOUT=10s RCLONE_
 
 B=$(unique_bucket rclone)
 B2=$(unique_bucket rclone2)
+B_VER=$(unique_bucket rclonev)
+# Through the upstream backend PutBucketVersioning is NotImplemented (README "Versioning"):
+# there the versioning checks assert the refusal instead.
+UPSTREAM_MODE=${COMPAT_UPSTREAM:-}
 cleanup() {
   rclone purge "tg:$B" >/dev/null 2>&1 || true
   rclone rmdir "tg:$B2" >/dev/null 2>&1 || true
+  # rclone purge leaves old versions: --s3-versions lists (and deletes) them too
+  rclone delete --s3-versions "tg:$B_VER" >/dev/null 2>&1 || true
+  rclone rmdir "tg:$B_VER" >/dev/null 2>&1 || true
   cleanup_work
 }
 trap cleanup EXIT
@@ -102,6 +109,67 @@ t_rmdir() {
   if grep -qF " $B2" <<<"$out"; then fail "bucket still listed after rmdir"; fi
 }
 
+
+# --- versioning (a bucket of its own) -----------------------------------------
+# rclone names an old version <name>-vYYYY-MM-DD-HHMMSS-sss<.ext> (its LastModified, UTC)
+printf 'old content\n' >"$WORK/v1.txt"
+printf 'the newer content\n' >"$WORK/v2.txt"
+t_v_enable() {
+  rclone mkdir "tg:$B_VER"
+  assert_eq Unversioned "$(rclone backend versioning "tg:$B_VER")" "status of a new bucket"
+  assert_eq Enabled "$(rclone backend versioning "tg:$B_VER" Enabled)" "rclone backend versioning Enabled"
+}
+t_v_overwrite() {
+  rclone copyto "$WORK/v1.txt" "tg:$B_VER/doc.txt"
+  # a time after the first upload and before the overwrite (--s3-version-at takes RFC 3339)
+  date -u +%Y-%m-%dT%H:%M:%S.%3NZ >"$WORK/before-overwrite"
+  rclone copyto "$WORK/v2.txt" "tg:$B_VER/doc.txt"
+  rclone cat "tg:$B_VER/doc.txt" >"$WORK/cur.out"
+  assert_same_file "$WORK/v2.txt" "$WORK/cur.out"
+}
+t_v_ls_versions() {
+  assert_eq "       18 doc.txt" "$(rclone ls "tg:$B_VER")" "rclone ls without --s3-versions"
+  out=$(rclone ls --s3-versions "tg:$B_VER" | LC_ALL=C sort)
+  echo "$out"
+  assert_eq 2 "$(wc -l <<<"$out")" "entries listed with --s3-versions"
+  assert_contains "$out" "       18 doc.txt" "the current version"
+  old=$(grep -v ' doc.txt$' <<<"$out")
+  [[ "$old" =~ ^" "+12" "doc-v[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{6}-[0-9]{3}\.txt$ ]] || fail "old version line: [$old]"
+  # the old version reads back by its versioned name
+  rclone cat --s3-versions "tg:$B_VER/${old##* }" >"$WORK/old.out"
+  assert_same_file "$WORK/v1.txt" "$WORK/old.out"
+}
+t_v_version_at() {
+  at=$(cat "$WORK/before-overwrite")
+  rclone cat --s3-version-at "$at" "tg:$B_VER/doc.txt" >"$WORK/at.out"
+  assert_same_file "$WORK/v1.txt" "$WORK/at.out"
+  assert_eq "       12 doc.txt" "$(rclone ls --s3-version-at "$at" "tg:$B_VER")" "rclone ls --s3-version-at"
+  # before the bucket held anything, there was no doc.txt
+  assert_eq "" "$(rclone ls --s3-version-at 2000-01-01T00:00:00Z "tg:$B_VER")" "rclone ls --s3-version-at 2000"
+}
+t_v_remove() {
+  rclone delete --s3-versions "tg:$B_VER"
+  assert_eq "" "$(rclone ls --s3-versions "tg:$B_VER")" "versions left"
+  rclone rmdir "tg:$B_VER"
+  if grep -qF " $B_VER" <<<"$(rclone lsd tg:)"; then fail "bucket still listed after rmdir"; fi
+}
+# Upstream modes: the refusal, and a bucket that stays unversioned.
+t_v_refused() {
+  rclone mkdir "tg:$B_VER"
+  set +e
+  out=$(rclone backend versioning "tg:$B_VER" Enabled 2>&1)
+  rc=$?
+  set -e
+  echo "$out"
+  [ $rc -ne 0 ] || fail "rclone backend versioning Enabled succeeded through the upstream backend"
+  assert_contains "$out" "NotImplemented" "rclone backend versioning Enabled"
+  assert_eq Unversioned "$(rclone backend versioning "tg:$B_VER")" "status after the refusal"
+  rclone copyto "$WORK/v1.txt" "tg:$B_VER/doc.txt"
+  rclone copyto "$WORK/v2.txt" "tg:$B_VER/doc.txt"
+  assert_eq "       18 doc.txt" "$(rclone ls --s3-versions "tg:$B_VER")" "rclone ls --s3-versions after the overwrite"
+  rclone purge "tg:$B_VER"
+}
+
 check "rclone mkdir (bucket)" t_mkdir
 check "rclone sync up: 151 files, awkward names, one multipart" t_sync_up
 check "rclone check: 0 differences" t_check
@@ -113,5 +181,14 @@ check "rclone copyto (server-side copy), cat, moveto" t_copyto_cat
 check "rclone delete --include" t_delete_filtered
 check "rclone purge" t_purge
 check "rclone mkdir + rmdir of an empty bucket" t_rmdir
+if [ -z "$UPSTREAM_MODE" ]; then
+  check "versioning: rclone backend versioning Enabled" t_v_enable
+  check "versioning: overwrite a file" t_v_overwrite
+  check "versioning: rclone ls --s3-versions lists the old version, cat reads it" t_v_ls_versions
+  check "versioning: rclone cat/ls --s3-version-at a time before the overwrite" t_v_version_at
+  check "versioning: rclone delete --s3-versions, rmdir" t_v_remove
+else
+  check "versioning through the $UPSTREAM_MODE upstream: refused, the bucket stays unversioned" t_v_refused
+fi
 
 finish

@@ -213,6 +213,8 @@ PY
   echo "compat: server healthy at $S3_ENDPOINT (pid $SERVER_PID)"
 fi
 export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY TOLLGATE_BIN
+# the suites read the mode from it (what the upstream backend does not do yet, moto's differences)
+export COMPAT_UPSTREAM=$UPSTREAM_MODE
 export AWS_DEFAULT_REGION=us-east-1
 
 passed=0
