@@ -24,9 +24,6 @@ awsc() { aws --endpoint-url "$S3_ENDPOINT" "$@"; }
 B=$(unique_bucket awscli)
 B_FULL=$(unique_bucket awscli2)
 B_VER=$(unique_bucket awsclv)
-# Through the upstream backend PutBucketVersioning is NotImplemented (README "Versioning"):
-# there the versioning checks assert the refusal instead.
-UPSTREAM_MODE=${COMPAT_UPSTREAM:-}
 # delete_all_versions BUCKET: remove every version and delete marker by id (rb --force
 # removes current objects only, and a bucket holding versions is not empty).
 delete_all_versions() {
@@ -352,33 +349,6 @@ t_v_remove_all() {
   assert_eq 0 "$(pyj 'len(d.get("Versions", [])) + len(d.get("DeleteMarkers", []))' <<<"$out")" "versions left"
   awsc s3 rb "s3://$B_VER"
 }
-# Upstream modes: the refusal, and a bucket that stays unversioned.
-t_v_refused() {
-  awsc s3 mb "s3://$B_VER" >/dev/null
-  set +e
-  out=$(awsc s3api put-bucket-versioning --bucket "$B_VER" --versioning-configuration Status=Enabled 2>&1)
-  rc=$?
-  set -e
-  [ $rc -ne 0 ] || fail "put-bucket-versioning succeeded through the upstream backend"
-  assert_contains "$out" "(NotImplemented)" "put-bucket-versioning"
-  out=$(jsn awsc s3api get-bucket-versioning --bucket "$B_VER" --output json)
-  assert_eq None "$(pyj 'd.get("Status")' <<<"$out")" "get-bucket-versioning Status"
-}
-t_v_unversioned() {
-  awsc s3api put-object --bucket "$B_VER" --key "$V_KEY" --body "$WORK/v1.txt" >/dev/null
-  r=$(awsc s3api put-object --bucket "$B_VER" --key "$V_KEY" --body "$WORK/v2.txt" --output json)
-  assert_eq None "$(pyj 'd.get("VersionId")' <<<"$r")" "put-object VersionId"
-  out=$(vlist)
-  assert_eq "[('null', True, 20)]" "$(pyj '[(v["VersionId"], v["IsLatest"], v["Size"]) for v in d.get("Versions", [])]' <<<"$out")" \
-    "the overwrite left one null version"
-  # an unversioned delete answers no header at all: s3api prints nothing
-  r=$(jsn awsc s3api delete-object --bucket "$B_VER" --key "$V_KEY" --output json)
-  assert_eq None "$(pyj 'd.get("DeleteMarker")' <<<"$r")" "delete-object DeleteMarker"
-  out=$(vlist)
-  assert_eq 0 "$(pyj 'len(d.get("Versions", [])) + len(d.get("DeleteMarkers", []))' <<<"$out")" "versions after delete"
-  awsc s3 rb "s3://$B_VER"
-}
-
 check "s3 mb" t_mb
 check "s3 ls lists the new bucket" t_ls_buckets
 check "s3 cp small file up (Content-Type guessed)" t_cp_small_up
@@ -406,18 +376,13 @@ check "presigned URL reused for another key is 403" t_presign_tampered
 check "s3 rb on a non-empty bucket is BucketNotEmpty" t_rb_not_empty
 check "s3 rm --recursive" t_rm_recursive
 check "s3 rb" t_rb
-if [ -z "$UPSTREAM_MODE" ]; then
-  check "versioning: put-bucket-versioning Enabled, get-bucket-versioning" t_v_enable
-  check "versioning: two put-objects of one key, two VersionIds" t_v_two_puts
-  check "versioning: list-object-versions, newest IsLatest" t_v_list
-  check "versioning: get-object --version-id of the older one" t_v_get_old
-  check "versioning: delete-object lays a marker, get-object 404" t_v_delete_marker
-  check "versioning: delete-object --version-id <marker> brings the key back" t_v_undelete
-  check "versioning: put/get-object-tagging --version-id" t_v_tagging
-  check "versioning: delete every version by id, rb" t_v_remove_all
-else
-  check "versioning through the $UPSTREAM_MODE upstream: put-bucket-versioning NotImplemented" t_v_refused
-  check "versioning through the $UPSTREAM_MODE upstream: the bucket stays unversioned" t_v_unversioned
-fi
+check "versioning: put-bucket-versioning Enabled, get-bucket-versioning" t_v_enable
+check "versioning: two put-objects of one key, two VersionIds" t_v_two_puts
+check "versioning: list-object-versions, newest IsLatest" t_v_list
+check "versioning: get-object --version-id of the older one" t_v_get_old
+check "versioning: delete-object lays a marker, get-object 404" t_v_delete_marker
+check "versioning: delete-object --version-id <marker> brings the key back" t_v_undelete
+check "versioning: put/get-object-tagging --version-id" t_v_tagging
+check "versioning: delete every version by id, rb" t_v_remove_all
 
 finish

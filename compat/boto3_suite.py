@@ -71,9 +71,6 @@ failed = []
 
 # Behaviour moto lacks, passed through by the gateway in front of it (compat/MOTO.md).
 MOTO_LACKS = os.environ.get("COMPAT_UPSTREAM") == "moto"
-# Through the upstream backend (either upstream) PutBucketVersioning is NotImplemented
-# (README "Versioning"): there the versioning checks assert the refusal instead.
-UPSTREAM_MODE = os.environ.get("COMPAT_UPSTREAM", "")
 
 
 def check(name, skip=None):
@@ -451,7 +448,7 @@ try:
     VKEY = "ver/doc é+.txt"
     ver = {}  # version ids found by one check, used by the later ones
 
-    @check("versioning: put_bucket_versioning Enabled, get_bucket_versioning", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: put_bucket_versioning Enabled, get_bucket_versioning")
     def _():
         s3.create_bucket(Bucket=BUCKET_VER)
         created_buckets.append(BUCKET_VER)
@@ -459,7 +456,7 @@ try:
         s3.put_bucket_versioning(Bucket=BUCKET_VER, VersioningConfiguration={"Status": "Enabled"})
         assert s3.get_bucket_versioning(Bucket=BUCKET_VER).get("Status") == "Enabled"
 
-    @check("versioning: two put_objects of one key, distinct VersionIds, list newest first", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: two put_objects of one key, distinct VersionIds, list newest first")
     def _():
         ver["v1"] = s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"first")["VersionId"]
         ver["v2"] = s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"second!")["VersionId"]
@@ -471,7 +468,7 @@ try:
         assert got == [(VKEY, ver["v2"], True, 7), (VKEY, ver["v1"], False, 5)], f"Versions {got}"
         assert not r.get("DeleteMarkers"), f"DeleteMarkers {r.get('DeleteMarkers')}"
 
-    @check("versioning: get_object/head_object VersionId of the older one", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: get_object/head_object VersionId of the older one")
     def _():
         g = s3.get_object(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["v1"])
         assert g["Body"].read() == b"first" and g["VersionId"] == ver["v1"], f"VersionId {g['VersionId']}"
@@ -480,7 +477,7 @@ try:
         g = s3.get_object(Bucket=BUCKET_VER, Key=VKEY)
         assert g["Body"].read() == b"second!" and g["VersionId"] == ver["v2"], f"current VersionId {g['VersionId']}"
 
-    @check("versioning: delete_object lays a marker, get_object NoSuchKey, marker listed", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: delete_object lays a marker, get_object NoSuchKey, marker listed")
     def _():
         r = s3.delete_object(Bucket=BUCKET_VER, Key=VKEY)
         assert r.get("DeleteMarker") is True, f"DeleteMarker {r.get('DeleteMarker')!r}"
@@ -495,7 +492,7 @@ try:
         code, status = error_of(s3.get_object, Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["marker"])
         assert (code, status) == ("MethodNotAllowed", 405), f"GET of the marker by id: {(code, status)}"
 
-    @check("versioning: delete_object VersionId=<marker> brings the key back", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: delete_object VersionId=<marker> brings the key back")
     def _():
         r = s3.delete_object(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["marker"])
         assert r.get("DeleteMarker") is True and r.get("VersionId") == ver["marker"], f"answer {r.get('DeleteMarker')} {r.get('VersionId')}"
@@ -503,7 +500,7 @@ try:
         assert g["Body"].read() == b"second!" and g["VersionId"] == ver["v2"], f"VersionId {g['VersionId']}"
         assert versions_of(BUCKET_VER, "ver/") == [(VKEY, ver["v2"], True, False), (VKEY, ver["v1"], False, False)]
 
-    @check("versioning: put/get_object_tagging VersionId", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: put/get_object_tagging VersionId")
     def _():
         r = s3.put_object_tagging(Bucket=BUCKET_VER, Key=VKEY, VersionId=ver["v1"], Tagging={"TagSet": [{"Key": "era", "Value": "old"}]})
         assert r.get("VersionId") == ver["v1"], f"VersionId {r.get('VersionId')}"
@@ -512,7 +509,7 @@ try:
         t = s3.get_object_tagging(Bucket=BUCKET_VER, Key=VKEY)
         assert t["TagSet"] == [] and t.get("VersionId") == ver["v2"], f"current: {t['TagSet']} {t.get('VersionId')}"
 
-    @check("versioning: copy_object CopySource with VersionId copies that version", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: copy_object CopySource with VersionId copies that version")
     def _():
         r = s3.copy_object(Bucket=BUCKET_VER, Key="ver/copy", CopySource={"Bucket": BUCKET_VER, "Key": VKEY, "VersionId": ver["v1"]})
         assert r.get("CopySourceVersionId") == ver["v1"], f"CopySourceVersionId {r.get('CopySourceVersionId')}"
@@ -522,7 +519,7 @@ try:
         assert g["Body"].read() == b"first" and g["VersionId"] == r["VersionId"], "the copy is not the old version"
 
     @check("versioning: list_object_versions paginator (MaxKeys 2): every version once, in order",
-           skip=UPSTREAM_MODE and "local disk only")
+           )
     def _():
         want = []  # keys ascending, each key's versions newest first
         for k in ("pg/a", "pg/b é", "pg/c"):
@@ -546,7 +543,7 @@ try:
             seen += 2
         assert seen == len(want), f"{seen} entries listed, {len(want)} stored"
 
-    @check("versioning: Suspended: writes answer VersionId 'null', older versions stay", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: Suspended: writes answer VersionId 'null', older versions stay")
     def _():
         s3.put_bucket_versioning(Bucket=BUCKET_VER, VersioningConfiguration={"Status": "Suspended"})
         assert s3.get_bucket_versioning(Bucket=BUCKET_VER).get("Status") == "Suspended"
@@ -560,7 +557,7 @@ try:
         r = s3.delete_object(Bucket=BUCKET_VER, Key=VKEY)
         assert r.get("DeleteMarker") is True and r.get("VersionId") == "null", f"suspended delete {r.get('DeleteMarker')} {r.get('VersionId')}"
 
-    @check("versioning: delete every version by id, then delete_bucket", skip=UPSTREAM_MODE and "local disk only")
+    @check("versioning: delete every version by id, then delete_bucket")
     def _():
         code, status = error_of(s3.delete_bucket, Bucket=BUCKET_VER)
         assert (code, status) == ("BucketNotEmpty", 409), f"a bucket holding only versions: {(code, status)}"
@@ -570,15 +567,11 @@ try:
         s3.delete_bucket(Bucket=BUCKET_VER)
         created_buckets.remove(BUCKET_VER)
 
-    @check(f"versioning through the upstream backend ({UPSTREAM_MODE or '-'}): put_bucket_versioning NotImplemented, bucket stays unversioned",
-           skip=not UPSTREAM_MODE and "upstream modes only")
+    @check("unversioned bucket: no VersionId, an overwrite leaves one null version, a delete lays no marker")
     def _():
         s3.create_bucket(Bucket=BUCKET_VER)
         created_buckets.append(BUCKET_VER)
-        for status_ in ("Enabled", "Suspended"):
-            code, status = error_of(s3.put_bucket_versioning, Bucket=BUCKET_VER, VersioningConfiguration={"Status": status_})
-            assert (code, status) == ("NotImplemented", 501), f"{status_}: {(code, status)}"
-        assert "Status" not in s3.get_bucket_versioning(Bucket=BUCKET_VER), "the bucket has a versioning Status"
+        assert "Status" not in s3.get_bucket_versioning(Bucket=BUCKET_VER), "a new bucket has a versioning Status"
         s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"first")
         r = s3.put_object(Bucket=BUCKET_VER, Key=VKEY, Body=b"second!")
         assert "VersionId" not in r, f"an unversioned bucket answered VersionId {r['VersionId']!r}"

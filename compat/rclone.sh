@@ -25,9 +25,6 @@ export RCLONE_RETRIES=1 RCLONE_LOW_LEVEL_RETRIES=2 RCLONE_CONTIMEOUT=10s RCLONE_
 B=$(unique_bucket rclone)
 B2=$(unique_bucket rclone2)
 B_VER=$(unique_bucket rclonev)
-# Through the upstream backend PutBucketVersioning is NotImplemented (README "Versioning"):
-# there the versioning checks assert the refusal instead.
-UPSTREAM_MODE=${COMPAT_UPSTREAM:-}
 cleanup() {
   rclone purge "tg:$B" >/dev/null 2>&1 || true
   rclone rmdir "tg:$B2" >/dev/null 2>&1 || true
@@ -153,23 +150,6 @@ t_v_remove() {
   rclone rmdir "tg:$B_VER"
   if grep -qF " $B_VER" <<<"$(rclone lsd tg:)"; then fail "bucket still listed after rmdir"; fi
 }
-# Upstream modes: the refusal, and a bucket that stays unversioned.
-t_v_refused() {
-  rclone mkdir "tg:$B_VER"
-  set +e
-  out=$(rclone backend versioning "tg:$B_VER" Enabled 2>&1)
-  rc=$?
-  set -e
-  echo "$out"
-  [ $rc -ne 0 ] || fail "rclone backend versioning Enabled succeeded through the upstream backend"
-  assert_contains "$out" "NotImplemented" "rclone backend versioning Enabled"
-  assert_eq Unversioned "$(rclone backend versioning "tg:$B_VER")" "status after the refusal"
-  rclone copyto "$WORK/v1.txt" "tg:$B_VER/doc.txt"
-  rclone copyto "$WORK/v2.txt" "tg:$B_VER/doc.txt"
-  assert_eq "       18 doc.txt" "$(rclone ls --s3-versions "tg:$B_VER")" "rclone ls --s3-versions after the overwrite"
-  rclone purge "tg:$B_VER"
-}
-
 check "rclone mkdir (bucket)" t_mkdir
 check "rclone sync up: 151 files, awkward names, one multipart" t_sync_up
 check "rclone check: 0 differences" t_check
@@ -181,14 +161,10 @@ check "rclone copyto (server-side copy), cat, moveto" t_copyto_cat
 check "rclone delete --include" t_delete_filtered
 check "rclone purge" t_purge
 check "rclone mkdir + rmdir of an empty bucket" t_rmdir
-if [ -z "$UPSTREAM_MODE" ]; then
-  check "versioning: rclone backend versioning Enabled" t_v_enable
-  check "versioning: overwrite a file" t_v_overwrite
-  check "versioning: rclone ls --s3-versions lists the old version, cat reads it" t_v_ls_versions
-  check "versioning: rclone cat/ls --s3-version-at a time before the overwrite" t_v_version_at
-  check "versioning: rclone delete --s3-versions, rmdir" t_v_remove
-else
-  check "versioning through the $UPSTREAM_MODE upstream: refused, the bucket stays unversioned" t_v_refused
-fi
+check "versioning: rclone backend versioning Enabled" t_v_enable
+check "versioning: overwrite a file" t_v_overwrite
+check "versioning: rclone ls --s3-versions lists the old version, cat reads it" t_v_ls_versions
+check "versioning: rclone cat/ls --s3-version-at a time before the overwrite" t_v_version_at
+check "versioning: rclone delete --s3-versions, rmdir" t_v_remove
 
 finish
