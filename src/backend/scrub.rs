@@ -15,7 +15,8 @@ use sha2::Digest as _;
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
 
 /// Re-hashes every indexed object of `buckets` on `engine` against its recorded SHA-256,
-/// reading at most `bytes_per_sec` (0: unbounded). Never changes anything.
+/// reading at most `bytes_per_sec` (0: unbounded): in a versioned bucket every version.
+/// Never changes anything.
 pub(crate) async fn scrub(engine: &dyn Engine, buckets: &[String], bytes_per_sec: u64) -> Result<ScrubReport, Error> {
     let index = engine.index();
     {
@@ -24,7 +25,12 @@ pub(crate) async fn scrub(engine: &dyn Engine, buckets: &[String], bytes_per_sec
         let mut read = 0u64;
         for bucket in buckets {
             // Collect first: the scan must not hold the index while hashing for long.
-            let entries: Vec<_> = index.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
+            let entries: Vec<(String, crate::meta::ObjectRecord)> = if index.bucket(bucket)?.versioning.is_unversioned() {
+                index.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?
+            } else {
+                let versions: Vec<_> = index.store.version_scan(bucket, "", None).collect::<Result<_, _>>()?;
+                versions.into_iter().filter_map(|(key, v)| Some((key, v.object?))).collect()
+            };
             for (key, rec) in entries {
                 if rec.sha256.is_empty() {
                     continue;

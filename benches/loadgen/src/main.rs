@@ -42,6 +42,8 @@ enum Workload {
     Put,
     Get,
     List,
+    /// ListObjectVersions of the prefix.
+    ListVersions,
     /// 70% GET, 20% PUT, 10% LIST.
     Mixed,
 }
@@ -52,6 +54,7 @@ impl Workload {
             Workload::Put => "put",
             Workload::Get => "get",
             Workload::List => "list",
+            Workload::ListVersions => "list-versions",
             Workload::Mixed => "mixed",
         }
     }
@@ -97,6 +100,13 @@ struct Args {
     /// Do not PUT the key space before a get/list/mixed run (it must exist).
     #[arg(long)]
     no_populate: bool,
+    /// Turn the bucket's versioning on after creating it (every PUT then makes a version).
+    #[arg(long)]
+    versioning: bool,
+    /// A LIST operation reads every page of the prefix (following the continuation token,
+    /// or the key and version-id markers), not only the first.
+    #[arg(long)]
+    paginate: bool,
     /// Per-request timeout in seconds (a timeout counts as an error).
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
@@ -265,14 +275,48 @@ impl Ctx {
         Ok(n)
     }
 
-    async fn list(&self, prefix: &str, max_keys: u32) -> Result<u64, OpError> {
+    /// One LIST (ListObjectsV2, or ListObjectVersions with `versions`) of `prefix`: its
+    /// first page, or with `paginate` every page.
+    async fn list(&self, prefix: &str, max_keys: u32, versions: bool, paginate: bool) -> Result<u64, OpError> {
         let mk = max_keys.to_string();
-        let query = sigv4::canonical_query(&[("list-type", "2"), ("prefix", prefix), ("max-keys", &mk)]);
         let path = sigv4::encode_path(&format!("/{}", self.bucket));
-        let req = self.request(Method::GET, &path, &query, EMPTY_SHA256, empty(), None);
-        self.exchange(req).await?;
-        // LIST moves no object data; its response bytes are not counted.
-        Ok(0)
+        // The markers of the next page: continuation token, or key and version id.
+        let mut next: Vec<(&str, String)> = Vec::new();
+        loop {
+            let mut params: Vec<(&str, &str)> = vec![("prefix", prefix), ("max-keys", &mk)];
+            params.push(if versions { ("versions", "") } else { ("list-type", "2") });
+            params.extend(next.iter().map(|(k, v)| (*k, v.as_str())));
+            let query = sigv4::canonical_query(&params);
+            let req = self.request(Method::GET, &path, &query, EMPTY_SHA256, empty(), None);
+            let resp = self.send(req).await?;
+            let ok = resp.status().is_success();
+            let (status, _, body) = self.drain(resp, if paginate || !ok { usize::MAX } else { 0 }).await?;
+            if !ok {
+                return Err(OpError::Status(status, String::from_utf8_lossy(&body).into_owned()));
+            }
+            let body = String::from_utf8_lossy(&body);
+            if !paginate || xml_value(&body, "IsTruncated") != Some("true") {
+                // LIST moves no object data; its response bytes are not counted.
+                return Ok(0);
+            }
+            next = if versions {
+                let key = xml_value(&body, "NextKeyMarker").unwrap_or_default().to_owned();
+                let version = xml_value(&body, "NextVersionIdMarker").unwrap_or_default().to_owned();
+                vec![("key-marker", key), ("version-id-marker", version)]
+            } else {
+                vec![("continuation-token", xml_value(&body, "NextContinuationToken").unwrap_or_default().to_owned())]
+            };
+        }
+    }
+
+    /// Turns the bucket's versioning on.
+    async fn enable_versioning(&self) -> Result<(), OpError> {
+        let body = Bytes::from_static(b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>");
+        let hash = sigv4::hex(&<sha2::Sha256 as sha2::Digest>::digest(&body));
+        let path = sigv4::encode_path(&format!("/{}", self.bucket));
+        let len = body.len() as u64;
+        let req = self.request(Method::PUT, &path, "versioning=", &hash, Full::new(body).map_err(|never| match never {}).boxed_unsync(), Some(len));
+        self.exchange(req).await.map(drop)
     }
 
     async fn create_bucket(&self) -> Result<(), OpError> {
@@ -284,6 +328,13 @@ impl Ctx {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The text of the first `<name>` element of an XML answer (no entities in the values read).
+fn xml_value<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{name}>"))? + name.len() + 2;
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(&xml[start..start + len])
 }
 
 fn empty() -> ReqBody {
@@ -423,6 +474,9 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     });
 
     ctx.create_bucket().await.map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
+    if args.versioning {
+        ctx.enable_versioning().await.map_err(|e| format!("enable versioning of {}: {e}", args.bucket))?;
+    }
 
     if args.file.is_some() || args.download_to.is_some() {
         return file_mode(&ctx, &args).await;
@@ -458,7 +512,7 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         let payload = payload.clone();
         let issued = issued.clone();
         let prefix = args.prefix.clone();
-        let (workload, keys, list_max_keys) = (args.workload, args.keys, args.list_max_keys);
+        let (workload, keys, list_max_keys, paginate) = (args.workload, args.keys, args.list_max_keys, args.paginate);
         handles.push(tokio::spawn(async move {
             let mut rng = Rng::new(seed0 ^ (w as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F));
             let mut st = WorkerStats::default();
@@ -487,7 +541,8 @@ async fn run(args: Args) -> Result<i32, BoxError> {
                 let res = match op {
                     Workload::Put => ctx.put(&key, &payload).await,
                     Workload::Get => ctx.get(&key, size).await,
-                    Workload::List | Workload::Mixed => ctx.list(&prefix, list_max_keys).await,
+                    Workload::List | Workload::Mixed => ctx.list(&prefix, list_max_keys, false, paginate).await,
+                    Workload::ListVersions => ctx.list(&prefix, list_max_keys, true, paginate).await,
                 };
                 let el = t0.elapsed();
                 match res {
