@@ -219,6 +219,12 @@ impl Objects {
     /// other than `null` in a bucket never versioned is refused, as S3 does.
     pub fn version(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectRecord, Error> {
         let index = self.index();
+        // The current object: one lookup (the bucket is read only when there is none).
+        if version.is_none()
+            && let Some(rec) = index.store.object_get(bucket, key)?
+        {
+            return Ok(rec);
+        }
         let versioning = index.bucket(bucket)?.versioning;
         let Some(id) = version.filter(|_| versioning != Versioning::Unversioned) else {
             if version.is_some_and(|v| v != NULL_VERSION) {
