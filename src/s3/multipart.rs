@@ -21,7 +21,13 @@ pub(super) async fn create_multipart_upload(
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     check_key(&input.key)?;
-    backend.index().bucket(&input.bucket)?;
+    let bucket = backend.index().bucket(&input.bucket)?;
+    let (retention, legal_hold) = super::lock::write_lock(
+        &bucket,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
     let mut record = UploadRecord {
@@ -34,6 +40,8 @@ pub(super) async fn create_multipart_upload(
         checksum_type: checksum_type.clone(),
         owner: Principal::of(&req).access_key().to_owned(),
         location: String::new(),
+        retention,
+        legal_hold,
     };
     let id = backend.start_upload(&mut record, req.input.tagging.as_deref()).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);

@@ -35,6 +35,7 @@ fn bucket(name: &str) -> BucketRecord {
         quota: Quota::default(),
         origin: String::new(),
         versioning: Versioning::Unversioned,
+        object_lock: None,
     }
 }
 
@@ -54,6 +55,8 @@ fn object(etag: &str, size: u64) -> ObjectRecord {
         checksum_type: None,
         parts: Vec::new(),
         version_id: String::new(),
+        retention: None,
+        legal_hold: false,
     }
 }
 
@@ -231,6 +234,8 @@ fn completing_an_upload_removes_it_with_its_parts() {
         checksum_type: None,
         owner: String::new(),
         location: String::new(),
+        retention: None,
+        legal_hold: false,
     };
     s.upload_create("u1", &up, None).unwrap();
     let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default() };
@@ -259,6 +264,8 @@ fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
         checksum_type: None,
         owner: String::new(),
         location: String::new(),
+        retention: None,
+        legal_hold: false,
     };
     let complete = |id: &str| {
         s.upload_create(id, &up, None).unwrap();
@@ -344,12 +351,12 @@ fn versions_keep_every_write_in_commit_order_with_exact_usage() {
     assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
 
     // Removing the marker makes the newest version current again; removing a version frees its bytes.
-    assert!(s.version_delete("b", "k", &marker, None, None).unwrap().is_some());
+    assert!(s.version_delete("b", "k", &marker, (0, false), None, None).unwrap().is_some());
     assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e2");
-    assert_eq!(s.version_delete("b", "k", &v2.version_id, None, None).unwrap().unwrap().object.unwrap().etag, "e2");
+    assert_eq!(s.version_delete("b", "k", &v2.version_id, (0, false), None, None).unwrap().unwrap().object.unwrap().etag, "e2");
     assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e1");
     assert_eq!(usage(), (2, 11));
-    assert!(s.version_delete("b", "k", &v2.version_id, None, None).unwrap().is_none(), "a version goes once");
+    assert!(s.version_delete("b", "k", &v2.version_id, (0, false), None, None).unwrap().is_none(), "a version goes once");
 
     // Suspended: writes replace the null version, older versions stay.
     s.bucket_set_versioning("b", Versioning::Suspended, false, None).unwrap();
@@ -422,6 +429,7 @@ fn version_ids_are_sealed_in_manifests_and_written_in_audit_rows() {
         "b",
         "k",
         &v1,
+        (0, false),
         Some(&audited("DeleteObject", "k", "remove-v1")),
         Some(&ProofDraft { manifest: draft_of("delete", "remove-v1"), sign: &sign }),
     );
