@@ -231,7 +231,14 @@ impl Index {
     /// deletion if it was an object; returns it (none: no such version).
     /// A version under Object Lock is refused (`AccessDenied`): GOVERNANCE retention
     /// yields to `bypass_governance` (asked for by a caller allowed to), nothing else does.
-    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: &str, bypass_governance: bool, audit: &AuditEntry) -> Result<Option<VersionRecord>, Error> {
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        bypass_governance: bool,
+        audit: &AuditEntry,
+    ) -> Result<Option<VersionRecord>, Error> {
         let tenant = self.bucket(bucket)?.tenant;
         let sign = |m: &mut Manifest| self.sign(m);
         let proof = self.deletion_proof(&tenant, bucket, key, audit, &sign);

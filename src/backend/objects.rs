@@ -336,7 +336,14 @@ impl Objects {
     /// only `null` is a version: the key's object.
     /// A version under Object Lock stays (`AccessDenied`) unless `bypass_governance` lifts
     /// its GOVERNANCE retention.
-    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: &str, bypass_governance: bool, audit: &AuditEntry) -> Result<Option<VersionRecord>, Error> {
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        bypass_governance: bool,
+        audit: &AuditEntry,
+    ) -> Result<Option<VersionRecord>, Error> {
         let index = self.index();
         if index.bucket(bucket)?.versioning == Versioning::Unversioned {
             if version_id != NULL_VERSION {

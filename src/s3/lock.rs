@@ -29,6 +29,16 @@ pub(super) fn may_bypass<T>(req: &S3Request<T>, asked: Option<bool>, bucket: &Bu
     asked == Some(true) && Principal::of(req).administers(&bucket.tenant)
 }
 
+/// Whether a write says what its body's digest must be (`Content-MD5`, an
+/// `x-amz-checksum-*` header or trailer, or `x-amz-sdk-checksum-algorithm`), as AWS
+/// requires of writes with Object Lock parameters.
+pub(super) fn has_integrity_header(headers: &http::HeaderMap) -> bool {
+    headers.keys().any(|k| {
+        let k = k.as_str();
+        k == "content-md5" || k.starts_with("x-amz-checksum-") || k == "x-amz-sdk-checksum-algorithm"
+    }) || headers.get_all("x-amz-trailer").iter().any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("x-amz-checksum-")))
+}
+
 /// A retention given with a write (`x-amz-object-lock-mode` and
 /// `x-amz-object-lock-retain-until-date`, both or neither) and its legal hold, checked
 /// against the bucket: lock parameters on a bucket without lock are 400 InvalidRequest.
@@ -49,9 +59,7 @@ pub(super) fn write_lock(
             Some(future_retention(mode, u)?)
         }
         _ => {
-            return Err(Error::InvalidRequest(
-                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied".into(),
-            ));
+            return Err(Error::InvalidRequest("x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied".into()));
         }
     };
     let hold = match hold.map(ObjectLockLegalHoldStatus::as_str) {
@@ -102,7 +110,9 @@ pub(super) async fn put_object_lock_configuration(
 /// A rule's default retention: a mode and a positive number of days or of years, not both.
 fn default_retention(d: &s3s::dto::DefaultRetention) -> Result<DefaultRetention, Error> {
     let mode = d.mode.as_ref().and_then(|m| LockMode::parse(m.as_str())).ok_or_else(|| Error::MalformedXml(MALFORMED.into()))?;
-    let positive = |n: i32| u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| Error::InvalidArgument("Default retention period must be a positive integer value".into()));
+    let positive = |n: i32| {
+        u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| Error::InvalidArgument("Default retention period must be a positive integer value".into()))
+    };
     match (d.days, d.years) {
         (Some(days), None) => Ok(DefaultRetention { mode, days: Some(positive(days)?), years: None }),
         (None, Some(years)) => Ok(DefaultRetention { mode, days: None, years: Some(positive(years)?) }),
@@ -187,10 +197,8 @@ pub(super) async fn get_object_retention(g: &Gateway, req: S3Request<GetObjectRe
     lock_of(&bucket)?;
     let rec = named_version(g, &input.bucket, &input.key, input.version_id.as_deref())?;
     let r = rec.retention.ok_or(Error::NoObjectLock)?;
-    let retention = ObjectLockRetention {
-        mode: Some(ObjectLockRetentionMode::from(r.mode.as_str().to_owned())),
-        retain_until_date: Some(timestamp(r.retain_until_ns)),
-    };
+    let retention =
+        ObjectLockRetention { mode: Some(ObjectLockRetentionMode::from(r.mode.as_str().to_owned())), retain_until_date: Some(timestamp(r.retain_until_ns)) };
     Ok(S3Response::new(GetObjectRetentionOutput { retention: Some(retention) }))
 }
 

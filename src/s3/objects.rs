@@ -6,8 +6,8 @@ use super::request::*;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Error, Incoming, NewObject, Objects};
-use crate::meta::{ObjectAttrs, ObjectRecord};
 use crate::meta::Precondition;
+use crate::meta::{ObjectAttrs, ObjectRecord};
 
 use futures::StreamExt;
 use http::HeaderMap;
@@ -26,6 +26,11 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
         input.object_lock_retain_until_date.as_ref(),
         input.object_lock_legal_hold_status.as_ref(),
     )?;
+    let default_retention = bucket.object_lock.is_some_and(|l| l.default_retention.is_some());
+    if (retention.is_some() || legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
+        return Err(Error::InvalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters".into()));
+    }
+    let input = &mut req.input;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     // Fail fast before reading the body; the commit re-checks authoritatively.
     precondition.check(index.store.object_get(&input.bucket, &input.key)?.as_ref())?;

@@ -309,10 +309,16 @@ impl SledStore {
         tags: Vec<(String, String)>,
         audit: Option<&AuditEntry>,
     ) -> Result<bool> {
-        self.version_update(bucket, key, version, &|rec| {
-            rec.tags.clone_from(&tags);
-            Ok(())
-        }, audit)
+        self.version_update(
+            bucket,
+            key,
+            version,
+            &|rec| {
+                rec.tags.clone_from(&tags);
+                Ok(())
+            },
+            audit,
+        )
     }
 
     /// Changes one version's record (the current one, or version `version`) with `update`,

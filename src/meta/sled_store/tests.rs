@@ -497,3 +497,56 @@ fn concurrent_versioned_writes_each_seal_their_own_version_id() {
         assert_eq!(audit[&object.proof_id], v.version_id);
     }
 }
+
+#[test]
+fn locked_versions_are_never_removed_for_good_and_lock_updates_reach_both_copies() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    assert!(matches!(s.bucket_set_lock("b", LockConfig::default(), None), Err(Error::InvalidState(_))), "lock needs versioning enabled");
+    s.bucket_set_versioning("b", Versioning::Enabled, false, None).unwrap();
+    let default = DefaultRetention { mode: LockMode::Governance, days: Some(1), years: None };
+    s.bucket_set_lock("b", LockConfig { default_retention: Some(default) }, None).unwrap();
+    assert!(matches!(s.bucket_set_versioning("b", Versioning::Suspended, false, None), Err(Error::InvalidState(_))));
+
+    let mut rec = object("e", 1);
+    rec.last_modified_ns = 1_000;
+    let v = s.object_commit("b", "k", &rec, &Precondition::None, Completes::Nothing, None, None).unwrap().version_id;
+    let retention = s.object_get("b", "k").unwrap().unwrap().retention.expect("the bucket's default retention");
+    assert_eq!(retention, Retention { mode: LockMode::Governance, retain_until_ns: 1_000 + 86_400 * 1_000_000_000 });
+    let now = 2_000;
+    assert!(matches!(s.version_delete("b", "k", &v, (now, false), None, None), Err(Error::Locked(_))), "GOVERNANCE without bypass");
+
+    // A hold and a COMPLIANCE retention, set through the one update, land in both copies.
+    let lock = |o: &mut ObjectRecord| -> Result<()> {
+        o.legal_hold = true;
+        o.retention = Some(Retention { mode: LockMode::Compliance, retain_until_ns: i128::MAX });
+        Ok(())
+    };
+    assert!(s.version_update("b", "k", None, &lock, None).unwrap());
+    assert!(s.object_get("b", "k").unwrap().unwrap().legal_hold);
+    assert!(s.version_get("b", "k", &v).unwrap().unwrap().object.unwrap().legal_hold);
+    assert!(matches!(s.version_delete("b", "k", &v, (now, true), None, None), Err(Error::Locked(_))), "a hold yields to no bypass");
+    let release = |o: &mut ObjectRecord| -> Result<()> {
+        o.legal_hold = false;
+        Ok(())
+    };
+    assert!(s.version_update("b", "k", Some(&v), &release, None).unwrap());
+    assert!(matches!(s.version_delete("b", "k", &v, (now, true), None, None), Err(Error::Locked(_))), "COMPLIANCE yields to no bypass");
+    // An update's refusal aborts it: nothing changes.
+    let refused = |o: &mut ObjectRecord| -> Result<()> {
+        o.retention = None;
+        Err(Error::Locked("no".into()))
+    };
+    assert!(s.version_update("b", "k", Some(&v), &refused, None).is_err());
+    assert!(s.object_get("b", "k").unwrap().unwrap().retention.is_some());
+    assert!(s.version_get("b", "k", &v).unwrap().is_some(), "still there");
+
+    // Once expired, it goes.
+    let expire = |o: &mut ObjectRecord| -> Result<()> {
+        o.retention = Some(Retention { mode: LockMode::Compliance, retain_until_ns: now });
+        Ok(())
+    };
+    assert!(s.version_update("b", "k", Some(&v), &expire, None).unwrap());
+    assert!(s.version_delete("b", "k", &v, (now, false), None, None).unwrap().is_some());
+    assert!(s.object_get("b", "k").unwrap().is_none());
+}
