@@ -29,6 +29,15 @@ pub(super) fn may_bypass<T>(req: &S3Request<T>, asked: Option<bool>, bucket: &Bu
     asked == Some(true) && Principal::of(req).administers(&bucket.tenant)
 }
 
+/// The `x-amz-object-lock-*` headers a read of `rec` answers: its retention, and its legal
+/// hold when it has one.
+pub(super) fn read_lock(rec: &ObjectRecord) -> (Option<ObjectLockMode>, Option<Timestamp>, Option<ObjectLockLegalHoldStatus>) {
+    let mode = rec.retention.map(|r| ObjectLockMode::from(r.mode.as_str().to_owned()));
+    let until = rec.retention.map(|r| timestamp(r.retain_until_ns));
+    let hold = rec.legal_hold.then(|| ObjectLockLegalHoldStatus::from_static(ObjectLockLegalHoldStatus::ON));
+    (mode, until, hold)
+}
+
 /// Whether a write says what its body's digest must be (`Content-MD5`, an
 /// `x-amz-checksum-*` header or trailer, or `x-amz-sdk-checksum-algorithm`), as AWS
 /// requires of writes with Object Lock parameters.

@@ -86,7 +86,9 @@ pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> R
     let headers = read_headers(&out);
     let tag_count = out.read.tag_count;
     let version_id = out.record.as_ref().and_then(answered_version);
+    let lock = out.record.as_ref().map(super::lock::read_lock).unwrap_or_default();
     let mut output = GetObjectOutput::answering(out.read, Overrides::from(&mut input));
+    (output.object_lock_mode, output.object_lock_retain_until_date, output.object_lock_legal_hold_status) = lock;
     output.body = out.body;
     output.tag_count = tag_count;
     output.version_id = version_id;
@@ -100,7 +102,9 @@ pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) ->
     tag_count_header(&mut headers, out.read.tag_count);
     let partial = out.partial;
     let version_id = out.record.as_ref().and_then(answered_version);
+    let lock = out.record.as_ref().map(super::lock::read_lock).unwrap_or_default();
     let mut output = HeadObjectOutput::answering(out.read, Overrides::from(&mut input));
+    (output.object_lock_mode, output.object_lock_retain_until_date, output.object_lock_legal_hold_status) = lock;
     output.version_id = version_id;
     let mut resp = S3Response::with_headers(output, headers);
     if partial {

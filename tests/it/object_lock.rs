@@ -128,6 +128,11 @@ async fn compliance_locked_version_survives_root() {
     let v = put_retained(&c, &b, "k", ObjectLockMode::Compliance, 3600).await;
     let r = c.get_object_retention().bucket(&b).key("k").version_id(&v).send().await.unwrap();
     assert_eq!(r.retention().unwrap().mode(), Some(&ObjectLockRetentionMode::Compliance));
+    // Reads answer the version's lock too.
+    let h = c.head_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(h.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    assert!(h.object_lock_retain_until_date().is_some_and(|d| d.secs() > in_secs(3000).secs()));
+    assert_eq!(h.object_lock_legal_hold_status(), None);
 
     let e = c.delete_object().bucket(&b).key("k").version_id(&v).bypass_governance_retention(true).send().await.unwrap_err();
     assert_eq!((status(&e), code(e.as_service_error().unwrap()).as_str()), (403, "AccessDenied"));
@@ -231,6 +236,9 @@ async fn legal_hold_blocks_deletes_until_off() {
     let v = out.version_id().unwrap().to_owned();
     let h = c.get_object_legal_hold().bucket(&b).key("k").version_id(&v).send().await.unwrap();
     assert_eq!(h.legal_hold().unwrap().status(), Some(&ObjectLockLegalHoldStatus::On));
+    let got = c.get_object().bucket(&b).key("k").version_id(&v).send().await.unwrap();
+    assert_eq!(got.object_lock_legal_hold_status(), Some(&ObjectLockLegalHoldStatus::On));
+    assert_eq!(got.object_lock_mode(), None);
     let e = c.delete_object().bucket(&b).key("k").version_id(&v).bypass_governance_retention(true).send().await.unwrap_err();
     assert_eq!((status(&e), code(e.as_service_error().unwrap()).as_str()), (403, "AccessDenied"));
 
