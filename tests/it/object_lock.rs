@@ -315,3 +315,46 @@ fn base64_md5(b: &[u8]) -> String {
     h.update(b);
     base64_simd::STANDARD.encode_to_string(h.finalize())
 }
+
+/// 2 and 3. Malformed lock documents (which the SDK will not send) are 400 MalformedXML and change nothing.
+#[tokio::test]
+async fn malformed_lock_documents_are_refused() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = locked_bucket(&c, "lock-malformed").await;
+    c.put_object().bucket(&b).key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    let ns = "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"";
+    let future = "2099-01-01T00:00:00Z";
+    let cases: Vec<(String, String)> = vec![
+        (
+            "?object-lock".into(),
+            format!(
+                "<ObjectLockConfiguration {ns}><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>FOREVER</Mode><Days>1</Days></DefaultRetention></Rule></ObjectLockConfiguration>"
+            ),
+        ),
+        (
+            "?object-lock".into(),
+            format!(
+                "<ObjectLockConfiguration {ns}><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days><Years>1</Years></DefaultRetention></Rule></ObjectLockConfiguration>"
+            ),
+        ),
+        ("?object-lock".into(), format!("<ObjectLockConfiguration {ns}><ObjectLockEnabled>Disabled</ObjectLockEnabled></ObjectLockConfiguration>")),
+        ("/k?retention".into(), format!("<Retention {ns}><Mode>FOREVER</Mode><RetainUntilDate>{future}</RetainUntilDate></Retention>")),
+        ("/k?retention".into(), format!("<Retention {ns}><Mode>COMPLIANCE</Mode></Retention>")),
+        ("/k?legal-hold".into(), format!("<LegalHold {ns}><Status>MAYBE</Status></LegalHold>")),
+    ];
+    for (resource, body) in cases {
+        let path = format!("/{b}{resource}");
+        let md5 = base64_md5(body.as_bytes());
+        let headers = sign("PUT", &format!("{}{path}", gw.endpoint()), &[("content-md5", md5.as_str())]);
+        let r = raw(gw.addr, "PUT", &path, &headers, body.as_bytes(), None).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert!(r.text().contains("<Code>MalformedXML</Code>"), "{body}: {}", r.text());
+    }
+    let got = c.get_object_lock_configuration().bucket(&b).send().await.unwrap();
+    assert!(got.object_lock_configuration().unwrap().rule().is_none(), "a refused configuration changes nothing");
+    let e = c.get_object_retention().bucket(&b).key("k").send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchObjectLockConfiguration");
+    let h = c.get_object_legal_hold().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(h.legal_hold().unwrap().status(), Some(&ObjectLockLegalHoldStatus::Off));
+}
