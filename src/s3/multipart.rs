@@ -63,6 +63,12 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
+    // The parts of a version that will be locked say their digest, as AWS requires.
+    let default_retention = backend.index().bucket(&input.bucket)?.object_lock.is_some_and(|l| l.default_retention.is_some());
+    if (upload.retention.is_some() || upload.legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
+        return Err(Error::InvalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters".into()));
+    }
+    let input = &mut req.input;
     let mut expect = Expected::from(&mut *input);
     // The upload's checksum is computed for every part, declared or not (completion needs it).
     expect.algorithm = expect.algorithm.or_else(|| upload.checksum_algorithm.clone());

@@ -307,6 +307,17 @@ async fn locked_writes_need_content_md5_or_a_checksum() {
     assert_eq!(r.status, 200, "{}", r.text());
     let h = c.get_object_legal_hold().bucket(&b).key("k").send().await.unwrap();
     assert_eq!(h.legal_hold().unwrap().status(), Some(&ObjectLockLegalHoldStatus::On));
+
+    // So do the parts of an upload whose object will be locked.
+    let up = c.create_multipart_upload().bucket(&b).key("mp").object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On).send().await.unwrap();
+    let path = format!("/{b}/mp?partNumber=1&uploadId={}", up.upload_id().unwrap());
+    let url = format!("{}{path}", gw.endpoint());
+    let r = raw(gw.addr, "PUT", &path, &sign("PUT", &url, &[]), b"part", None).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("<Code>InvalidRequest</Code>"), "{}", r.text());
+    let md5 = base64_md5(b"part");
+    let r = raw(gw.addr, "PUT", &path, &sign("PUT", &url, &[("content-md5", &md5)]), b"part", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 fn base64_md5(b: &[u8]) -> String {
