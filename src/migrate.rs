@@ -385,6 +385,8 @@ mod tests {
             checksum_type: None,
             parts: Vec::new(),
             version_id: String::new(),
+            retention: None,
+            legal_hold: false,
         };
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         let e = expectation(&rec, Some(sha)).unwrap();

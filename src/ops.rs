@@ -180,6 +180,9 @@ operations! {
         GetObject(GetObjectInput)                                             => PublicRead,  reads,   Read;
         GetObjectAcl(GetObjectAclInput)                                       => Read,        reads,   Read;
         GetObjectAttributes(GetObjectAttributesInput)                         => PublicRead,  reads,   Read;
+        GetObjectLegalHold(GetObjectLegalHoldInput)                           => Read,        reads,   Read;
+        GetObjectLockConfiguration(GetObjectLockConfigurationInput)           => Read,        reads,   _;
+        GetObjectRetention(GetObjectRetentionInput)                           => Read,        reads,   Read;
         GetObjectTagging(GetObjectTaggingInput)                               => Read,        reads,   Read;
         GetObjectTorrent(GetObjectTorrentInput)                               => PublicRead,  reads,   Read;
         HeadBucket(HeadBucketInput)                                           => PublicRead,  reads,   _;
@@ -194,6 +197,9 @@ operations! {
         PutBucketVersioning(PutBucketVersioningInput)                         => Manage,      writes,  _;
         PutObject(PutObjectInput)                                             => Write,       writes,  Write;
         PutObjectAcl(PutObjectAclInput)                                       => Write,       writes,  Write;
+        PutObjectLegalHold(PutObjectLegalHoldInput)                           => Write,       writes,  Write;
+        PutObjectLockConfiguration(PutObjectLockConfigurationInput)           => Manage,      writes,  _;
+        PutObjectRetention(PutObjectRetentionInput)                           => Write,       writes,  Write;
         PutObjectTagging(PutObjectTaggingInput)                               => Write,       writes,  Write;
         UploadPart(UploadPartInput)                                           => Write,       writes,  Write;
         UploadPartCopy(UploadPartCopyInput)                                   => Write,       writes,  Write;
@@ -229,9 +235,6 @@ operations! {
         GetBucketPolicyStatus(GetBucketPolicyStatusInput)                                             => reads;
         GetBucketReplication(GetBucketReplicationInput)                                               => reads;
         GetBucketRequestPayment(GetBucketRequestPaymentInput)                                         => reads;
-        GetObjectLegalHold(GetObjectLegalHoldInput)                                                   => reads;
-        GetObjectLockConfiguration(GetObjectLockConfigurationInput)                                   => reads;
-        GetObjectRetention(GetObjectRetentionInput)                                                   => reads;
         GetPublicAccessBlock(GetPublicAccessBlockInput)                                               => reads;
         ListBucketAnalyticsConfigurations(ListBucketAnalyticsConfigurationsInput)                     => reads;
         ListBucketIntelligentTieringConfigurations(ListBucketIntelligentTieringConfigurationsInput)   => reads;
@@ -255,9 +258,6 @@ operations! {
         PutBucketRequestPayment(PutBucketRequestPaymentInput)                                         => writes;
         PutBucketTagging(PutBucketTaggingInput)                                                       => writes;
         PutBucketWebsite(PutBucketWebsiteInput)                                                       => writes;
-        PutObjectLegalHold(PutObjectLegalHoldInput)                                                   => writes;
-        PutObjectLockConfiguration(PutObjectLockConfigurationInput)                                   => writes;
-        PutObjectRetention(PutObjectRetentionInput)                                                   => writes;
         PutPublicAccessBlock(PutPublicAccessBlockInput)                                               => writes;
         RestoreObject(RestoreObjectInput)                                                             => writes;
         SelectObjectContent(SelectObjectContentInput)                                                 => reads;

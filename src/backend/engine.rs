@@ -73,6 +73,8 @@ pub struct ObjectCopy<'a> {
     pub owner: String,
     /// The copy's audit entry; the engine sets its size.
     pub audit: AuditEntry,
+    /// The copy's Object Lock retention and legal hold, from its headers (never the source's).
+    pub lock: (Option<crate::meta::Retention>, bool),
 }
 
 /// A part of a multipart upload.

@@ -229,11 +229,21 @@ impl Index {
 
     /// Removes one version of `key` for good (a versioned bucket's), with the proof of its
     /// deletion if it was an object; returns it (none: no such version).
-    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: &str, audit: &AuditEntry) -> Result<Option<VersionRecord>, Error> {
+    /// A version under Object Lock is refused (`AccessDenied`): GOVERNANCE retention
+    /// yields to `bypass_governance` (asked for by a caller allowed to), nothing else does.
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        bypass_governance: bool,
+        audit: &AuditEntry,
+    ) -> Result<Option<VersionRecord>, Error> {
         let tenant = self.bucket(bucket)?.tenant;
         let sign = |m: &mut Manifest| self.sign(m);
         let proof = self.deletion_proof(&tenant, bucket, key, audit, &sign);
-        let removed = off_worker(|| self.store.version_delete(bucket, key, version_id, Some(audit), proof.as_ref()))?;
+        let now = crate::backend::s3util::now_ns();
+        let removed = off_worker(|| self.store.version_delete(bucket, key, version_id, now, bypass_governance, Some(audit), proof.as_ref()))?;
         if removed.is_some() {
             self.sync().await?;
         }
@@ -249,7 +259,15 @@ impl Index {
         if !rec.version_id.is_empty() {
             // A version of a versioned bucket: that version goes, not the key (no delete
             // marker for a repair).
-            return Ok(self.delete_version(bucket, key, &rec.version_id, &audit).await?.is_some());
+            // Never past Object Lock: a locked version stays, orphaned or not.
+            return match self.delete_version(bucket, key, &rec.version_id, false, &audit).await {
+                Ok(removed) => Ok(removed.is_some()),
+                Err(Error::AccessDenied(why)) => {
+                    tracing::warn!(bucket, key, version = %rec.version_id, %why, "reconcile: a locked version's bytes are gone; its entry is kept");
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            };
         }
         match self.delete(bucket, key, &Precondition::Is(Box::new(rec.clone())), &audit).await {
             Ok(removed) => Ok(removed.released.is_some()),

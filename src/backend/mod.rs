@@ -135,6 +135,18 @@ pub enum Error {
     /// A request body stalled for longer than the body idle timeout (400 RequestTimeout).
     #[error("Your socket connection to the server was not read from or written to within the timeout period.")]
     RequestTimeout,
+    /// Refused whoever asks: Object Lock protects the version (403 AccessDenied).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The bucket's state forbids the change (409 InvalidBucketState).
+    #[error("{0}")]
+    InvalidBucketState(String),
+    /// The bucket has no Object Lock configuration (404 ObjectLockConfigurationNotFoundError).
+    #[error("Object Lock configuration does not exist for this bucket")]
+    NoLockConfiguration,
+    /// The version has no retention (404 NoSuchObjectLockConfiguration).
+    #[error("The specified object does not have a ObjectLock configuration")]
+    NoObjectLock,
     /// An S3 feature tollgate does not offer, with what to do instead (501 NotImplemented).
     #[error("{0}")]
     NotImplemented(&'static str),
@@ -218,6 +230,8 @@ impl From<crate::meta::Error> for Error {
             M::NoSuchKey => Self::NoSuchKey,
             M::QuotaExceeded(why) => Self::QuotaExceeded(why),
             M::Invalid(why) => Self::InvalidRequest(why),
+            M::Locked(why) => Self::AccessDenied(why),
+            M::InvalidState(why) => Self::InvalidBucketState(why),
             e @ (M::Storage(_) | M::StorageFull(_) | M::Corrupt(_) | M::AlreadyExists | M::NotFound | M::InUse(_)) => Self::Meta(e),
         }
     }
@@ -256,6 +270,10 @@ impl From<Error> for S3Error {
             Error::ContentSha256Mismatch => C::Custom("XAmzContentSHA256Mismatch".into()),
             Error::ChunkSignatureMismatch => C::SignatureDoesNotMatch,
             Error::NotImplemented(_) => C::NotImplemented,
+            Error::AccessDenied(_) => C::AccessDenied,
+            Error::InvalidBucketState(_) => C::InvalidBucketState,
+            Error::NoLockConfiguration => C::ObjectLockConfigurationNotFoundError,
+            Error::NoObjectLock => C::NoSuchObjectLockConfiguration,
             Error::Unconfigured(setting) => setting.missing_code(),
             Error::QuotaExceeded(_) => C::Custom("QuotaExceeded".into()),
             Error::MissingContentLength => C::MissingContentLength,

@@ -340,7 +340,16 @@ impl Objects {
     /// Removes version `version_id` of `key` for good (S3's DeleteObject with a version
     /// id); returns it (none if there was no such version). In a bucket never versioned
     /// only `null` is a version: the key's object.
-    pub async fn delete_version(&self, bucket: &str, key: &str, version_id: &str, audit: &AuditEntry) -> Result<Option<VersionRecord>, Error> {
+    /// A version under Object Lock stays (`AccessDenied`) unless `bypass_governance` lifts
+    /// its GOVERNANCE retention.
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        bypass_governance: bool,
+        audit: &AuditEntry,
+    ) -> Result<Option<VersionRecord>, Error> {
         let index = self.index();
         if index.bucket(bucket)?.versioning == Versioning::Unversioned {
             if version_id != NULL_VERSION {
@@ -354,7 +363,7 @@ impl Objects {
                 object: Some(object),
             }));
         }
-        let removed = index.delete_version(bucket, key, version_id, audit).await?;
+        let removed = index.delete_version(bucket, key, version_id, bypass_governance, audit).await?;
         if let Some(object) = removed.as_ref().and_then(|v| v.object.as_ref()) {
             self.engine.release(bucket, key, object);
         }
@@ -396,13 +405,17 @@ impl Objects {
         let at_key = self.at_key(copy.bucket)?;
         let _turn = self.turn(at_key.is_some(), copy.bucket, copy.key).await;
         let copied = self.engine.copy(&copy, source.as_ref(), at_key.is_some()).await?;
-        let ObjectCopy { bucket, key, attrs, tags, owner, audit, .. } = copy;
+        let ObjectCopy { bucket, key, attrs, tags, owner, audit, lock, .. } = copy;
         let record = ObjectRecord {
             last_modified_ns: now_ns(),
             attrs: attrs.unwrap_or(copied.attrs),
             tags: tags.unwrap_or(copied.tags),
             owner,
             proof_id: String::new(),
+            // A copy is a new version: the source's lock is not its (the bucket's default
+            // applies when it names no retention).
+            retention: lock.0,
+            legal_hold: lock.1,
             ..copied
         };
         let audit = AuditEntry { bytes: record.size, ..audit };
@@ -502,6 +515,8 @@ impl Objects {
             checksum_type: plan.checksum_type,
             parts: plan.parts,
             version_id: String::new(),
+            retention: up.retention,
+            legal_hold: up.legal_hold,
         };
         let audit = AuditEntry { bytes: record.size, ..audit };
         let completes = Completes::Multipart { upload: upload_id, parts: &plan.digest };

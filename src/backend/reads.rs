@@ -158,6 +158,8 @@ mod tests {
             sha256: String::new(),
             proof_id: String::new(),
             version_id: String::new(),
+            retention: None,
+            legal_hold: false,
         }
     }
 

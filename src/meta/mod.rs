@@ -48,6 +48,12 @@ pub enum Error {
     /// A change the store never makes (a versioned bucket made unversioned); answered as 400.
     #[error("{0}")]
     Invalid(String),
+    /// Object Lock protects the version from that change (403 `AccessDenied`); says why.
+    #[error("{0}")]
+    Locked(String),
+    /// The bucket's state forbids the change (409 `InvalidBucketState`); says why.
+    #[error("{0}")]
+    InvalidState(String),
     /// The store itself failed (I/O, a transaction or the flush task); answered as 500.
     #[error("metadata store: {0}")]
     Storage(String),
@@ -219,11 +225,18 @@ pub trait Store: Send + Sync + 'static {
     fn version_get(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<VersionRecord>>;
     /// Removes one version of `key` for good; its previous version becomes current if it
     /// was the latest. Returns the removed version (none if there was no such version).
+    /// A version under legal hold or a retention unexpired at `now_ns` is refused
+    /// (`Locked`), whoever asks: GOVERNANCE retention only yields to `bypass_governance`
+    /// (a caller allowed to bypass it who asked to), COMPLIANCE never.
+    // The lock's two inputs make it one argument over the rest.
+    #[allow(clippy::too_many_arguments)]
     fn version_delete(
         &self,
         bucket: &str,
         key: &str,
         version_id: &str,
+        now_ns: i128,
+        bypass_governance: bool,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<VersionRecord>>;
@@ -242,6 +255,20 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the tags of an existing object (the current one, or its version
     /// `version`); returns false if there is no such object.
     fn object_set_tags(&self, bucket: &str, key: &str, version: Option<&str>, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool>;
+    /// Changes an existing object version's record (the current one, or version
+    /// `version`) with `update` in one transaction, which `update`'s error aborts; returns
+    /// false if there is no such object.
+    fn version_update(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        update: &(dyn Fn(&mut ObjectRecord) -> Result<()> + Sync),
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool>;
+    /// Enables Object Lock on a bucket whose versioning is enabled (`InvalidState`
+    /// otherwise) and sets its default retention; returns the updated record.
+    fn bucket_set_lock(&self, name: &str, lock: LockConfig, audit: Option<&AuditEntry>) -> Result<BucketRecord>;
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first
     /// key `>= from` (or the bucket's first key).
     fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;

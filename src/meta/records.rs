@@ -31,6 +31,88 @@ pub struct BucketRecord {
     /// Whether writes keep the versions they replace.
     #[serde(default, skip_serializing_if = "Versioning::is_unversioned")]
     pub versioning: Versioning,
+    /// S3 Object Lock: set once enabled (never cleared), with the default retention of new versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<LockConfig>,
+}
+
+/// A bucket's Object Lock configuration (lock is enabled when it exists).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockConfig {
+    /// The retention given to each new version written without one of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// A bucket's default retention: a mode and a period counted from each version's write.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DefaultRetention {
+    /// The mode new versions get.
+    pub mode: LockMode,
+    /// The period, in days (S3 takes days or years; years are kept as such).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    /// The period, in years.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<u32>,
+}
+
+impl DefaultRetention {
+    /// The retention of a version written at `now_ns` (a year is 365 days, as in S3).
+    #[must_use]
+    pub fn from_write(&self, now_ns: i128) -> Retention {
+        const DAY_NS: i128 = 86_400 * 1_000_000_000;
+        let days = i128::from(self.days.unwrap_or(0)) + 365 * i128::from(self.years.unwrap_or(0));
+        Retention { mode: self.mode, retain_until_ns: now_ns.saturating_add(days * DAY_NS) }
+    }
+}
+
+/// An Object Lock retention mode.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LockMode {
+    /// Removable or shortened early only by a tenant admin (or root) who asks to bypass it.
+    Governance,
+    /// Removable or shortened by no one until it expires.
+    Compliance,
+}
+
+impl LockMode {
+    /// The S3 name of the mode.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Governance => "GOVERNANCE",
+            Self::Compliance => "COMPLIANCE",
+        }
+    }
+
+    /// The mode of that S3 name, if it is one.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "GOVERNANCE" => Some(Self::Governance),
+            "COMPLIANCE" => Some(Self::Compliance),
+            _ => None,
+        }
+    }
+}
+
+/// The retention of one version: it cannot be removed before `retain_until_ns`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Retention {
+    /// Who may lift it early.
+    pub mode: LockMode,
+    /// Until when, nanoseconds since the Unix epoch.
+    pub retain_until_ns: i128,
+}
+
+impl Retention {
+    /// Whether it still protects its version at `now_ns`.
+    #[must_use]
+    pub fn active(&self, now_ns: i128) -> bool {
+        self.retain_until_ns > now_ns
+    }
 }
 
 /// A bucket's versioning state: unversioned until first enabled, never again after.
@@ -243,6 +325,27 @@ pub struct ObjectRecord {
     /// empty in a bucket never versioned.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version_id: String,
+    /// The version's Object Lock retention; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// Whether the version is under an Object Lock legal hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
+}
+
+impl ObjectRecord {
+    /// Why the version may not be removed for good at `now_ns` (`bypass`: by a caller who
+    /// may and asks to bypass GOVERNANCE retention); `None`: it may.
+    #[must_use]
+    pub fn lock_refusal(&self, now_ns: i128, bypass: bool) -> Option<&'static str> {
+        if self.legal_hold {
+            return Some("The object version is under a legal hold");
+        }
+        match self.retention {
+            Some(r) if r.active(now_ns) && (r.mode == LockMode::Compliance || !bypass) => Some("Access Denied because object protected by object lock."),
+            _ => None,
+        }
+    }
 }
 
 impl ObjectRecord {
@@ -292,6 +395,12 @@ pub struct UploadRecord {
     /// for a version of a versioned bucket); empty: at the key.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub location: String,
+    /// The Object Lock retention the completed object gets (`x-amz-object-lock-*` at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// Whether the completed object is put under legal hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 /// The completion of a multipart upload, kept while the object it made is the key's

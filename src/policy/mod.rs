@@ -535,6 +535,7 @@ mod tests {
             quota: crate::meta::Quota::default(),
             origin: String::new(),
             versioning: crate::meta::Versioning::Unversioned,
+            object_lock: None,
         }
     }
 

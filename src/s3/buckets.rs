@@ -80,6 +80,7 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
             false => Err(Error::BucketAlreadyExists),
         };
     }
+    let lock = req.input.object_lock_enabled_for_bucket == Some(true);
     let backend = g.backends.holding();
     backend.engine().create_bucket(&name).await?;
     let record = BucketRecord {
@@ -91,7 +92,9 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
         visibility: crate::meta::Visibility::Private,
         quota: crate::meta::Quota::default(),
         origin: principal.tenant().to_owned(),
-        versioning: crate::meta::Versioning::Unversioned,
+        // A bucket created with Object Lock is versioned from the start, for good.
+        versioning: if lock { Versioning::Enabled } else { Versioning::Unversioned },
+        object_lock: lock.then(crate::meta::LockConfig::default),
     };
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateBucket, &name, "", 0);
     if let Some(existing) = g.store.bucket_create(&record, Some(&audit))? {

@@ -34,6 +34,13 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
     if source_bucket == input.bucket && source_key == input.key && source_version.is_none() && !replace_meta && !replace_tags {
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
+    let bucket = g.backends.of(&input.bucket).index().bucket(&input.bucket)?;
+    let lock = super::lock::write_lock(
+        &bucket,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let attrs = replace_meta.then(|| ObjectAttrs::from(&mut *input));
     let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let input = &req.input;
@@ -49,6 +56,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         tagging: input.tagging.as_deref().filter(|_| replace_tags),
         owner,
         audit,
+        lock,
     };
     let record = g.backends.of(&input.bucket).copy(copy).await?;
     Ok(copied_output(&record, source_version))

@@ -21,7 +21,13 @@ pub(super) async fn create_multipart_upload(
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     check_key(&input.key)?;
-    backend.index().bucket(&input.bucket)?;
+    let bucket = backend.index().bucket(&input.bucket)?;
+    let (retention, legal_hold) = super::lock::write_lock(
+        &bucket,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
     let mut record = UploadRecord {
@@ -34,6 +40,8 @@ pub(super) async fn create_multipart_upload(
         checksum_type: checksum_type.clone(),
         owner: Principal::of(&req).access_key().to_owned(),
         location: String::new(),
+        retention,
+        legal_hold,
     };
     let id = backend.start_upload(&mut record, req.input.tagging.as_deref()).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);
@@ -55,6 +63,12 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
+    // The parts of a version that will be locked say their digest, as AWS requires.
+    let default_retention = backend.index().bucket(&input.bucket)?.object_lock.is_some_and(|l| l.default_retention.is_some());
+    if (upload.retention.is_some() || upload.legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
+        return Err(Error::InvalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters".into()));
+    }
+    let input = &mut req.input;
     let mut expect = Expected::from(&mut *input);
     // The upload's checksum is computed for every part, declared or not (completion needs it).
     expect.algorithm = expect.algorithm.or_else(|| upload.checksum_algorithm.clone());

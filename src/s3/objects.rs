@@ -6,8 +6,8 @@ use super::request::*;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Error, Incoming, NewObject, Objects};
-use crate::meta::ObjectAttrs;
 use crate::meta::Precondition;
+use crate::meta::{ObjectAttrs, ObjectRecord};
 
 use futures::StreamExt;
 use http::HeaderMap;
@@ -19,7 +19,18 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let index = backend.index();
     let input = &mut req.input;
     check_key(&input.key)?;
-    index.bucket(&input.bucket)?;
+    let bucket = index.bucket(&input.bucket)?;
+    let (retention, legal_hold) = super::lock::write_lock(
+        &bucket,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
+    let default_retention = bucket.object_lock.is_some_and(|l| l.default_retention.is_some());
+    if (retention.is_some() || legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
+        return Err(Error::InvalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters".into()));
+    }
+    let input = &mut req.input;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     // Fail fast before reading the body; the commit re-checks authoritatively.
     precondition.check(index.store.object_get(&input.bucket, &input.key)?.as_ref())?;
@@ -31,7 +42,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let check = BodyCheck::new(&req, expect)?;
     let object = NewObject {
         audit: crate::audit::entry(&req, crate::ops::Operation::PutObject, &req.input.bucket, &req.input.key, 0),
-        record: new_record(attrs, tags, Principal::of(&req).access_key().to_owned()),
+        record: ObjectRecord { retention, legal_hold, ..new_record(attrs, tags, Principal::of(&req).access_key().to_owned()) },
         bucket: req.input.bucket,
         key: req.input.key,
         precondition,
@@ -75,7 +86,9 @@ pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> R
     let headers = read_headers(&out);
     let tag_count = out.read.tag_count;
     let version_id = out.record.as_ref().and_then(answered_version);
+    let lock = out.record.as_ref().map(super::lock::read_lock).unwrap_or_default();
     let mut output = GetObjectOutput::answering(out.read, Overrides::from(&mut input));
+    (output.object_lock_mode, output.object_lock_retain_until_date, output.object_lock_legal_hold_status) = lock;
     output.body = out.body;
     output.tag_count = tag_count;
     output.version_id = version_id;
@@ -89,7 +102,9 @@ pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) ->
     tag_count_header(&mut headers, out.read.tag_count);
     let partial = out.partial;
     let version_id = out.record.as_ref().and_then(answered_version);
+    let lock = out.record.as_ref().map(super::lock::read_lock).unwrap_or_default();
     let mut output = HeadObjectOutput::answering(out.read, Overrides::from(&mut input));
+    (output.object_lock_mode, output.object_lock_retain_until_date, output.object_lock_legal_hold_status) = lock;
     output.version_id = version_id;
     let mut resp = S3Response::with_headers(output, headers);
     if partial {
@@ -112,11 +127,12 @@ async fn delete_key(
     key: &str,
     version_id: Option<&str>,
     precondition: &Precondition,
+    bypass_governance: bool,
     audit: &crate::meta::AuditEntry,
 ) -> Result<Removal, Error> {
     check_key(key)?;
     if let Some(id) = version_id {
-        let removed = backend.delete_version(bucket, key, id, audit).await?;
+        let removed = backend.delete_version(bucket, key, id, bypass_governance, audit).await?;
         return Ok(Removal { version_id: Some(id.to_owned()), delete_marker: removed.is_some_and(|v| v.object.is_none()) });
     }
     let deleted = backend.delete(bucket, key, precondition, audit).await?;
@@ -125,18 +141,21 @@ async fn delete_key(
 
 pub(super) async fn delete_object(g: &Gateway, req: S3Request<DeleteObjectInput>) -> Result<S3Response<DeleteObjectOutput>, Error> {
     let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteObject, &req.input.bucket, &req.input.key, 0);
+    let backend = g.backends.of(&req.input.bucket);
+    let bypass = super::lock::may_bypass(&req, req.input.bypass_governance_retention, &backend.index().bucket(&req.input.bucket)?);
     let input = req.input;
     let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
-    let removal = delete_key(g.backends.of(&input.bucket).as_ref(), &input.bucket, &input.key, input.version_id.as_deref(), &precondition, &audit).await?;
+    let removal = delete_key(backend.as_ref(), &input.bucket, &input.key, input.version_id.as_deref(), &precondition, bypass, &audit).await?;
     let output = DeleteObjectOutput { delete_marker: removal.delete_marker.then_some(true), version_id: removal.version_id, ..Default::default() };
     Ok(S3Response::with_status(output, http::StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInput>) -> Result<S3Response<DeleteObjectsOutput>, Error> {
     let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteObjects, &req.input.bucket, "", 0);
+    let bucket_rec = g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?;
+    let bypass = super::lock::may_bypass(&req, req.input.bypass_governance_retention, &bucket_rec);
     let input = req.input;
     let backend = g.backends.of(&input.bucket).as_ref();
-    backend.index().bucket(&input.bucket)?;
     let (objects, quiet) = delete_request(input.delete)?;
     let bucket = &input.bucket;
     let outcomes: Vec<(ObjectIdentifier, Result<Removal, Error>)> = futures::stream::iter(objects)
@@ -145,7 +164,7 @@ pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInpu
             audit.key.clone_from(&obj.key);
             async move {
                 let r = match entry_precondition(&obj) {
-                    Ok(precondition) => delete_key(backend, bucket, &obj.key, obj.version_id.as_deref(), &precondition, &audit).await,
+                    Ok(precondition) => delete_key(backend, bucket, &obj.key, obj.version_id.as_deref(), &precondition, bypass, &audit).await,
                     Err(e) => Err(e),
                 };
                 (obj, r)

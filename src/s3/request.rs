@@ -180,6 +180,8 @@ pub(super) fn new_record(attrs: ObjectAttrs, tags: Vec<(String, String)>, owner:
         checksum_type: None,
         parts: Vec::new(),
         version_id: String::new(),
+        retention: None,
+        legal_hold: false,
     }
 }
 

@@ -16,6 +16,7 @@ mod limits;
 mod listing;
 mod migrate;
 mod multipart;
+mod object_lock;
 mod objects;
 mod proofs;
 mod security;

@@ -427,6 +427,8 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             checksum_type: None,
             parts: Vec::new(),
             version_id: String::new(),
+            retention: None,
+            legal_hold: false,
         },
         audit: AuditEntry {
             time_ns: 1,

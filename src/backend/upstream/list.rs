@@ -137,6 +137,8 @@ fn listed(size: u64, etag: &str, last_modified: &str) -> ObjectRecord {
         checksum_type: None,
         parts: Vec::new(),
         version_id: String::new(),
+        retention: None,
+        legal_hold: false,
     }
 }
 

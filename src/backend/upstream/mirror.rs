@@ -289,6 +289,8 @@ impl UpstreamBackend {
                 checksum_type: None,
                 parts: Vec::new(),
                 version_id: String::new(),
+                retention: None,
+                legal_hold: false,
             };
             store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
             report.objects_indexed += 1;

@@ -329,6 +329,8 @@ pub(super) async fn attributes(b: &UpstreamBackend, bucket: &str, key: &str) -> 
                 checksum_type,
                 parts: Vec::new(),
                 version_id: String::new(),
+                retention: None,
+                legal_hold: false,
             }
         }
     })
@@ -413,6 +415,8 @@ fn upstream_version(h: &HeaderMap) -> ObjectRecord {
         checksum_type: None,
         parts: Vec::new(),
         version_id: String::new(),
+        retention: None,
+        legal_hold: false,
     }
 }
 
@@ -489,6 +493,8 @@ pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option
         checksum_type: None,
         parts: Vec::new(),
         version_id: String::new(),
+        retention: None,
+        legal_hold: false,
     })
 }
 

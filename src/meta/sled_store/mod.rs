@@ -273,10 +273,12 @@ impl Store for SledStore {
         bucket: &str,
         key: &str,
         version_id: &str,
+        now_ns: i128,
+        bypass_governance: bool,
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<VersionRecord>> {
-        SledStore::version_delete(self, bucket, key, version_id, audit, proof)
+        SledStore::version_delete(self, bucket, key, version_id, (now_ns, bypass_governance), audit, proof)
     }
 
     fn version_scan<'a>(
@@ -294,6 +296,21 @@ impl Store for SledStore {
 
     fn object_set_tags(&self, bucket: &str, key: &str, version: Option<&str>, tags: Vec<(String, String)>, audit: Option<&AuditEntry>) -> Result<bool> {
         SledStore::object_set_tags(self, bucket, key, version, tags, audit)
+    }
+
+    fn version_update(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        update: &(dyn Fn(&mut ObjectRecord) -> Result<()> + Sync),
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool> {
+        SledStore::version_update(self, bucket, key, version, update, audit)
+    }
+
+    fn bucket_set_lock(&self, name: &str, lock: LockConfig, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
+        SledStore::bucket_set_lock(self, name, lock, audit)
     }
 
     fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a> {

@@ -127,7 +127,13 @@ impl SledStore {
             let version = self.new_version(bucket, key, versioning, object_n)?;
             let replaced_null = version.null_replaced.map(|n| self.versions.get(version_key(bucket, key, n))).transpose()?.flatten();
             let replaced_null: Option<VersionRecord> = replaced_null.map(|v| decode(&v)).transpose()?;
-            let stored = ObjectRecord { version_id: version.id.clone(), ..record.clone() };
+            let mut stored = ObjectRecord { version_id: version.id.clone(), ..record.clone() };
+            // A version written without a retention of its own gets the bucket's default.
+            if stored.retention.is_none()
+                && let Some(default) = bucket_rec.as_ref().and_then(|b| b.object_lock).and_then(|l| l.default_retention)
+            {
+                stored.retention = Some(default.from_write(stored.last_modified_ns));
+            }
             let value = encode(&stored);
             let sealed = proof.map(|draft| self.seal(draft, object_n, &version.id)).transpose()?;
             let row = versioned_row(row.as_ref(), audit, &version.id);
@@ -303,9 +309,32 @@ impl SledStore {
         tags: Vec<(String, String)>,
         audit: Option<&AuditEntry>,
     ) -> Result<bool> {
+        self.version_update(
+            bucket,
+            key,
+            version,
+            &|rec| {
+                rec.tags.clone_from(&tags);
+                Ok(())
+            },
+            audit,
+        )
+    }
+
+    /// Changes one version's record (the current one, or version `version`) with `update`,
+    /// in both places the current version is kept (the objects tree and the versions
+    /// tree), in one transaction; an error of `update` aborts it. Returns false if there
+    /// is no such object version.
+    pub(super) fn version_update(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        update: &(dyn Fn(&mut ObjectRecord) -> Result<()> + Sync),
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
-        // The version's place: named, or the current object's (both copies carry the tags).
         let current = self.object_get(bucket, key)?;
         let id = match version {
             Some(v) => Some(v.to_owned()),
@@ -324,7 +353,9 @@ impl SledStore {
             {
                 let mut v: VersionRecord = tx_decode(&raw)?;
                 if let Some(object) = v.object.as_mut().filter(|_| Some(&v.version_id) == id.as_ref()) {
-                    object.tags.clone_from(&tags);
+                    if let Err(e) = update(object) {
+                        return abort(e);
+                    }
                     versions.insert(vkey.as_slice(), encode(&v))?;
                     found = true;
                 }
@@ -332,7 +363,9 @@ impl SledStore {
             if let Some(raw) = objects.get(okey.as_slice())? {
                 let mut rec: ObjectRecord = tx_decode(&raw)?;
                 if version.is_none() || id.as_deref() == Some(rec.version_id.as_str()) {
-                    rec.tags.clone_from(&tags);
+                    if let Err(e) = update(&mut rec) {
+                        return abort(e);
+                    }
                     objects.insert(okey.as_slice(), encode(&rec))?;
                     found = true;
                 }

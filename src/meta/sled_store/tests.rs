@@ -35,6 +35,7 @@ fn bucket(name: &str) -> BucketRecord {
         quota: Quota::default(),
         origin: String::new(),
         versioning: Versioning::Unversioned,
+        object_lock: None,
     }
 }
 
@@ -54,6 +55,8 @@ fn object(etag: &str, size: u64) -> ObjectRecord {
         checksum_type: None,
         parts: Vec::new(),
         version_id: String::new(),
+        retention: None,
+        legal_hold: false,
     }
 }
 
@@ -231,6 +234,8 @@ fn completing_an_upload_removes_it_with_its_parts() {
         checksum_type: None,
         owner: String::new(),
         location: String::new(),
+        retention: None,
+        legal_hold: false,
     };
     s.upload_create("u1", &up, None).unwrap();
     let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default() };
@@ -259,6 +264,8 @@ fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
         checksum_type: None,
         owner: String::new(),
         location: String::new(),
+        retention: None,
+        legal_hold: false,
     };
     let complete = |id: &str| {
         s.upload_create(id, &up, None).unwrap();
@@ -344,12 +351,12 @@ fn versions_keep_every_write_in_commit_order_with_exact_usage() {
     assert!(matches!(s.bucket_delete("b", None), Err(Error::BucketNotEmpty)));
 
     // Removing the marker makes the newest version current again; removing a version frees its bytes.
-    assert!(s.version_delete("b", "k", &marker, None, None).unwrap().is_some());
+    assert!(s.version_delete("b", "k", &marker, (0, false), None, None).unwrap().is_some());
     assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e2");
-    assert_eq!(s.version_delete("b", "k", &v2.version_id, None, None).unwrap().unwrap().object.unwrap().etag, "e2");
+    assert_eq!(s.version_delete("b", "k", &v2.version_id, (0, false), None, None).unwrap().unwrap().object.unwrap().etag, "e2");
     assert_eq!(s.object_get("b", "k").unwrap().unwrap().etag, "e1");
     assert_eq!(usage(), (2, 11));
-    assert!(s.version_delete("b", "k", &v2.version_id, None, None).unwrap().is_none(), "a version goes once");
+    assert!(s.version_delete("b", "k", &v2.version_id, (0, false), None, None).unwrap().is_none(), "a version goes once");
 
     // Suspended: writes replace the null version, older versions stay.
     s.bucket_set_versioning("b", Versioning::Suspended, false, None).unwrap();
@@ -422,6 +429,7 @@ fn version_ids_are_sealed_in_manifests_and_written_in_audit_rows() {
         "b",
         "k",
         &v1,
+        (0, false),
         Some(&audited("DeleteObject", "k", "remove-v1")),
         Some(&ProofDraft { manifest: draft_of("delete", "remove-v1"), sign: &sign }),
     );
@@ -488,4 +496,57 @@ fn concurrent_versioned_writes_each_seal_their_own_version_id() {
         assert_eq!(m.sig, format!("signed {} {}", m.seq, v.version_id), "signed after the version id was set");
         assert_eq!(audit[&object.proof_id], v.version_id);
     }
+}
+
+#[test]
+fn locked_versions_are_never_removed_for_good_and_lock_updates_reach_both_copies() {
+    let (_d, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    assert!(matches!(s.bucket_set_lock("b", LockConfig::default(), None), Err(Error::InvalidState(_))), "lock needs versioning enabled");
+    s.bucket_set_versioning("b", Versioning::Enabled, false, None).unwrap();
+    let default = DefaultRetention { mode: LockMode::Governance, days: Some(1), years: None };
+    s.bucket_set_lock("b", LockConfig { default_retention: Some(default) }, None).unwrap();
+    assert!(matches!(s.bucket_set_versioning("b", Versioning::Suspended, false, None), Err(Error::InvalidState(_))));
+
+    let mut rec = object("e", 1);
+    rec.last_modified_ns = 1_000;
+    let v = s.object_commit("b", "k", &rec, &Precondition::None, Completes::Nothing, None, None).unwrap().version_id;
+    let retention = s.object_get("b", "k").unwrap().unwrap().retention.expect("the bucket's default retention");
+    assert_eq!(retention, Retention { mode: LockMode::Governance, retain_until_ns: 1_000 + 86_400 * 1_000_000_000 });
+    let now = 2_000;
+    assert!(matches!(s.version_delete("b", "k", &v, (now, false), None, None), Err(Error::Locked(_))), "GOVERNANCE without bypass");
+
+    // A hold and a COMPLIANCE retention, set through the one update, land in both copies.
+    let lock = |o: &mut ObjectRecord| -> Result<()> {
+        o.legal_hold = true;
+        o.retention = Some(Retention { mode: LockMode::Compliance, retain_until_ns: i128::MAX });
+        Ok(())
+    };
+    assert!(s.version_update("b", "k", None, &lock, None).unwrap());
+    assert!(s.object_get("b", "k").unwrap().unwrap().legal_hold);
+    assert!(s.version_get("b", "k", &v).unwrap().unwrap().object.unwrap().legal_hold);
+    assert!(matches!(s.version_delete("b", "k", &v, (now, true), None, None), Err(Error::Locked(_))), "a hold yields to no bypass");
+    let release = |o: &mut ObjectRecord| -> Result<()> {
+        o.legal_hold = false;
+        Ok(())
+    };
+    assert!(s.version_update("b", "k", Some(&v), &release, None).unwrap());
+    assert!(matches!(s.version_delete("b", "k", &v, (now, true), None, None), Err(Error::Locked(_))), "COMPLIANCE yields to no bypass");
+    // An update's refusal aborts it: nothing changes.
+    let refused = |o: &mut ObjectRecord| -> Result<()> {
+        o.retention = None;
+        Err(Error::Locked("no".into()))
+    };
+    assert!(s.version_update("b", "k", Some(&v), &refused, None).is_err());
+    assert!(s.object_get("b", "k").unwrap().unwrap().retention.is_some());
+    assert!(s.version_get("b", "k", &v).unwrap().is_some(), "still there");
+
+    // Once expired, it goes.
+    let expire = |o: &mut ObjectRecord| -> Result<()> {
+        o.retention = Some(Retention { mode: LockMode::Compliance, retain_until_ns: now });
+        Ok(())
+    };
+    assert!(s.version_update("b", "k", Some(&v), &expire, None).unwrap());
+    assert!(s.version_delete("b", "k", &v, (now, false), None, None).unwrap().is_some());
+    assert!(s.object_get("b", "k").unwrap().is_none());
 }

@@ -116,6 +116,7 @@ impl SledStore {
         bucket: &str,
         key: &str,
         version_id: &str,
+        (now_ns, bypass_governance): (i128, bool),
         audit: Option<&AuditEntry>,
         proof: Option<&ProofDraft<'_>>,
     ) -> Result<Option<VersionRecord>> {
@@ -127,6 +128,12 @@ impl SledStore {
         let Some(target) = self.version_get(bucket, key, version_id)? else {
             return Ok(None);
         };
+        // Object Lock is checked here, where a version goes for good, so no path removes a
+        // locked version; its retention and hold cannot change meanwhile (their updates
+        // are transactions on this record, checked again below).
+        if let Some(why) = target.object.as_ref().and_then(|o| o.lock_refusal(now_ns, bypass_governance)) {
+            return Err(Error::Locked(why.to_owned()));
+        }
         let mut newest = self.versions_of_key(bucket, key);
         let latest = newest.next().transpose()?;
         let n = if version_id == NULL_VERSION { self.null_version(bucket, key)?.unwrap_or(0) } else { sequence_of(version_id).unwrap_or(0) };
@@ -155,7 +162,11 @@ impl SledStore {
                 if !tx_chain_holds(heads, sealed.as_ref())? {
                     return Ok(super::objects::Attempt::Stale);
                 }
-                versions.remove(version_key(bucket, key, n))?;
+                // A retention or hold set since it was read must hold too.
+                let now: Option<VersionRecord> = versions.remove(version_key(bucket, key, n))?.map(|raw| tx_decode(&raw)).transpose()?;
+                if now.as_ref() != Some(&target) {
+                    return abort(Error::Locked("The object version changed meanwhile; try again".to_owned()));
+                }
                 if version_id == NULL_VERSION {
                     null_versions.remove(okey.as_slice())?;
                 }
@@ -215,6 +226,9 @@ impl SledStore {
         if versioning == Versioning::Unversioned {
             return Err(Error::Invalid("a versioned bucket cannot become unversioned".into()));
         }
+        if versioning == Versioning::Suspended && self.bucket_get(name)?.is_some_and(|b| b.object_lock.is_some()) {
+            return Err(Error::InvalidState("An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into()));
+        }
         let row = self.audit_row(audit)?;
         // Under the tenant's lock, no object of the bucket is committed meanwhile.
         let (Some(before), _locked) = self.lock_bucket_owner(name, &[])? else {
@@ -229,6 +243,25 @@ impl SledStore {
             };
             let mut rec: BucketRecord = tx_decode(&raw)?;
             rec.versioning = versioning;
+            buckets.insert(name.as_bytes(), encode(&rec))?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(rec)
+        }))
+    }
+
+    pub(super) fn bucket_set_lock(&self, name: &str, lock: LockConfig, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
+        let row = self.audit_row(audit)?;
+        // Under the tenant's lock, as versioning changes are: no suspension meanwhile.
+        let _locked = self.lock_bucket_owner(name, &[])?;
+        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
+            let Some(raw) = buckets.get(name.as_bytes())? else {
+                return abort(Error::NoSuchBucket);
+            };
+            let mut rec: BucketRecord = tx_decode(&raw)?;
+            if rec.versioning != Versioning::Enabled {
+                return abort(Error::InvalidState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration".into()));
+            }
+            rec.object_lock = Some(lock);
             buckets.insert(name.as_bytes(), encode(&rec))?;
             tx_audit(audit, row.as_ref())?;
             Ok(rec)
