@@ -288,9 +288,10 @@ pub trait Engine: Send + Sync {
     async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>, at_key: bool) -> Result<ObjectRecord, Error>;
 
     /// Releases the bytes of an object of `key` that nothing references any more (its
-    /// blobs; for one without blobs, what is at the key). In the background: nothing
-    /// waits for it, and what fails is left to `reconcile`.
-    fn release(&self, bucket: &str, key: &str, object: &ObjectRecord);
+    /// blobs; for one without blobs, what is at the key) before the request that released
+    /// them answers (a bucket emptied by version deletes is then empty in storage too).
+    /// What fails is logged and left to `reconcile`, never the request's error.
+    async fn release(&self, bucket: &str, key: &str, object: &ObjectRecord);
 
     /// Releases the bytes of parts no upload or object references any more.
     fn release_parts(&self, parts: &[&PartRecord]);

@@ -111,7 +111,7 @@ impl Objects {
         match (self.index().commit(bucket, key, record, precondition, completes, audit).await, at_key) {
             (Ok((record, released)), None) => {
                 if let Some(old) = released {
-                    self.engine.release(bucket, key, &old);
+                    self.engine.release(bucket, key, &old).await;
                 }
                 Ok(record)
             }
@@ -119,7 +119,7 @@ impl Objects {
             (Err(e), Some(at)) => Err(self.unrecorded(at, bucket, key, audit, e).await),
             (Err(e), None) => {
                 if let Some(stored) = stored {
-                    self.engine.release(bucket, key, &stored);
+                    self.engine.release(bucket, key, &stored).await;
                 }
                 Err(e)
             }
@@ -332,7 +332,7 @@ impl Objects {
         }
         let deleted = index.delete(bucket, key, precondition, audit).await?;
         if let Some(old) = &deleted.released {
-            self.engine.release(bucket, key, old);
+            self.engine.release(bucket, key, old).await;
         }
         Ok(deleted)
     }
@@ -365,7 +365,7 @@ impl Objects {
         }
         let removed = index.delete_version(bucket, key, version_id, bypass_governance, audit).await?;
         if let Some(object) = removed.as_ref().and_then(|v| v.object.as_ref()) {
-            self.engine.release(bucket, key, object);
+            self.engine.release(bucket, key, object).await;
         }
         Ok(removed)
     }

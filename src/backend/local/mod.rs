@@ -142,7 +142,7 @@ impl Engine for LocalBackend {
         object::copy(self, source.ok_or(Error::NoSuchKey)?).await
     }
 
-    fn release(&self, _bucket: &str, _key: &str, object: &ObjectRecord) {
+    async fn release(&self, _bucket: &str, _key: &str, object: &ObjectRecord) {
         self.blobs.remove(object.segments.iter().map(|s| s.blob.as_str()));
     }
 

@@ -81,7 +81,7 @@ pub struct UpstreamOptions {
 /// The engine keeping object bytes in another S3 service.
 pub struct UpstreamBackend {
     index: Index,
-    client: std::sync::Arc<Client>,
+    client: Client,
     mapping: Mapping,
     max_object_size: u64,
     body_idle_timeout: Duration,
@@ -134,7 +134,7 @@ impl UpstreamBackend {
         spool::reset(&opts.spool_dir)?;
         Ok(Self {
             index: Index { store, prover, fsync: opts.fsync },
-            client: std::sync::Arc::new(client),
+            client,
             mapping: opts.mapping,
             max_object_size: opts.max_object_size,
             body_idle_timeout: opts.body_idle_timeout,
@@ -225,19 +225,11 @@ impl Engine for UpstreamBackend {
         object::copy(self, copy, source, at_key).await
     }
 
-    fn release(&self, bucket: &str, key: &str, object: &ObjectRecord) {
+    async fn release(&self, bucket: &str, key: &str, object: &ObjectRecord) {
         let Ok((place, at)) = self.locate(bucket, key, object) else { return };
-        let client = std::sync::Arc::clone(&self.client);
-        tokio::spawn(async move {
-            let call = Call::new(Method::DELETE, &place.bucket, &at);
-            let deleted = match client.send(&call, Bytes::new()).await {
-                Ok(resp) => client.ok(resp).await.map(drop),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = deleted {
-                tracing::warn!(bucket = %place.bucket, key = %at, error = %e, "could not remove an object no version references");
-            }
-        });
+        if let Err(e) = self.call(Call::new(Method::DELETE, &place.bucket, &at)).await {
+            tracing::warn!(bucket = %place.bucket, key = %at, error = %e, "could not remove an object no version references");
+        }
     }
 
     fn release_parts(&self, _parts: &[&PartRecord]) {
