@@ -31,9 +31,10 @@ pub(super) async fn get_bucket_acl(g: &Gateway, req: S3Request<GetBucketAclInput
 }
 
 pub(super) async fn get_object_acl(g: &Gateway, req: S3Request<GetObjectAclInput>) -> Result<S3Response<GetObjectAclOutput>, Error> {
-    let index = g.backends.of(&req.input.bucket).index();
-    index.object(&req.input.bucket, &req.input.key)?;
-    let bucket = index.bucket(&req.input.bucket)?;
+    let objects = g.backends.of(&req.input.bucket);
+    // The version asked for (or the current object) must exist: its ACL is the owner's.
+    objects.version(&req.input.bucket, &req.input.key, req.input.version_id.as_deref())?;
+    let bucket = objects.index().bucket(&req.input.bucket)?;
     let (own, grants) = owner_acl(&bucket.tenant);
     Ok(S3Response::new(GetObjectAclOutput { owner: Some(own), grants: Some(grants), ..Default::default() }))
 }
@@ -46,7 +47,7 @@ fn only_private(acl: Option<&str>) -> Result<(), Error> {
 }
 
 pub(super) async fn put_object_acl(g: &Gateway, req: S3Request<PutObjectAclInput>) -> Result<S3Response<PutObjectAclOutput>, Error> {
-    g.backends.of(&req.input.bucket).index().object(&req.input.bucket, &req.input.key)?;
+    g.backends.of(&req.input.bucket).version(&req.input.bucket, &req.input.key, req.input.version_id.as_deref())?;
     only_private(req.input.acl.as_ref().map(ObjectCannedACL::as_str))?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
