@@ -7,6 +7,7 @@
 use super::Gateway;
 use crate::auth::Principal;
 use crate::backend::Error;
+use crate::backend::listing::folded;
 use crate::backend::s3util::{etag, owner, timestamp, uri_encode};
 use crate::meta::{NULL_VERSION, ObjectRecord, VersionRecord};
 use crate::policy::topics::{self, TopicOp};
@@ -198,6 +199,10 @@ pub(super) async fn list_object_versions(g: &Gateway, req: S3Request<ListObjectV
     let delimiter = non_empty(input.delimiter.as_ref());
     let max = max_keys(input.max_keys)?;
     let bucket = b.index().bucket(&input.bucket)?;
+    if non_empty(input.version_id_marker.as_ref()).is_some() && non_empty(input.key_marker.as_ref()).is_none() {
+        // As S3: a version marker means nothing without the key it is a version of.
+        return Err(Error::InvalidArgument("A version-id marker cannot be specified without a key marker.".into()));
+    }
     let own = owner(&bucket.tenant);
     let page = if bucket.versioning.is_unversioned() {
         let page = b.page(&input.bucket, &prefix, delimiter, non_empty(input.key_marker.as_ref()), max).await?;
@@ -282,8 +287,7 @@ fn versions_page(
     let marker_key = marker.map(|(k, _)| k);
     for entry in store.version_scan(bucket, prefix, marker) {
         let (key, version) = entry?;
-        let folded = delimiter.and_then(|d| key[prefix.len()..].find(d).map(|at| key[..prefix.len() + at + d.len()].to_owned()));
-        if let Some(common) = folded {
+        if let Some(common) = folded(&key, prefix, delimiter) {
             // A common prefix at or before the marker was listed on an earlier page.
             if page.prefixes.last() == Some(&common) || marker_key.is_some_and(|m| common.as_str() <= m) {
                 continue;

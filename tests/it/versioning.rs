@@ -583,3 +583,17 @@ async fn object_acls_take_a_version_id() {
     let e = c.get_object_acl().bucket(&b).key("k").version_id(&marker).send().await.unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(405), "{e:?}");
 }
+
+/// A version-id marker without a key marker is refused, as S3 does, not ignored.
+#[tokio::test]
+async fn a_version_marker_needs_a_key_marker() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("ver-marker").await;
+    enable(&c, &b).await;
+    let v = put(&c, &b, "k", b"x").await;
+    let e = c.list_object_versions().bucket(&b).version_id_marker(&v).send().await.unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400), "{e:?}");
+    let page = c.list_object_versions().bucket(&b).key_marker("k").version_id_marker(&v).send().await.unwrap();
+    assert!(page.versions().is_empty(), "nothing after the only version");
+}
