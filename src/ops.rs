@@ -165,6 +165,7 @@ operations! {
         CreateBucket(CreateBucketInput)                                       => Manage,      writes,  _;
         CreateMultipartUpload(CreateMultipartUploadInput)                     => Write,       writes,  Write;
         DeleteBucket(DeleteBucketInput)                                       => Manage,      writes,  _;
+        DeleteBucketTagging(DeleteBucketTaggingInput)                         => Manage,      writes,  _;
         DeleteObject(DeleteObjectInput)                                       => Write,       writes,  Delete;
         DeleteObjectTagging(DeleteObjectTaggingInput)                         => Write,       writes,  Write;
         DeleteObjects(DeleteObjectsInput)                                     => Write,       writes,  _;
@@ -194,6 +195,7 @@ operations! {
         ListObjectsV2(ListObjectsV2Input)                                     => PublicRead,  reads,   List;
         ListParts(ListPartsInput)                                             => Read,        reads,   Write;
         PutBucketAcl(PutBucketAclInput)                                       => Manage,      writes,  _;
+        PutBucketTagging(PutBucketTaggingInput)                               => Manage,      writes,  _;
         PutBucketVersioning(PutBucketVersioningInput)                         => Manage,      writes,  _;
         PutObject(PutObjectInput)                                             => Write,       writes,  Write;
         PutObjectAcl(PutObjectAclInput)                                       => Write,       writes,  Write;
@@ -220,7 +222,6 @@ operations! {
         DeleteBucketOwnershipControls(DeleteBucketOwnershipControlsInput)                             => writes;
         DeleteBucketPolicy(DeleteBucketPolicyInput)                                                   => writes;
         DeleteBucketReplication(DeleteBucketReplicationInput)                                         => writes;
-        DeleteBucketTagging(DeleteBucketTaggingInput)                                                 => writes;
         DeleteBucketWebsite(DeleteBucketWebsiteInput)                                                 => writes;
         DeletePublicAccessBlock(DeletePublicAccessBlockInput)                                         => writes;
         GetBucketAccelerateConfiguration(GetBucketAccelerateConfigurationInput)                       => reads;
@@ -256,7 +257,6 @@ operations! {
         PutBucketPolicy(PutBucketPolicyInput)                                                         => writes;
         PutBucketReplication(PutBucketReplicationInput)                                               => writes;
         PutBucketRequestPayment(PutBucketRequestPaymentInput)                                         => writes;
-        PutBucketTagging(PutBucketTaggingInput)                                                       => writes;
         PutBucketWebsite(PutBucketWebsiteInput)                                                       => writes;
         PutPublicAccessBlock(PutPublicAccessBlockInput)                                               => writes;
         RestoreObject(RestoreObjectInput)                                                             => writes;

@@ -17,6 +17,7 @@ use crate::meta::{SledStore, Store, TenantRecord};
 use crate::obs::{self, Readiness, Unready, metrics::Metrics};
 use crate::ops::RequestKind;
 use crate::policy::Policy;
+use crate::policy::config::BucketConfigs;
 use crate::policy::topics::Topics;
 use crate::proof::Prover;
 use crate::s3::Gateway;
@@ -104,6 +105,7 @@ impl App {
         for rule in &config.topics.rules {
             topics.put(rule, None)?;
         }
+        let configs = Arc::new(BucketConfigs::load(Arc::clone(&store)).map_err(|e| Error::Config(e.to_string()))?);
         let job_parts = workers::Parts {
             store: Arc::clone(&store),
             backend: Arc::clone(&backends),
@@ -113,8 +115,14 @@ impl App {
         };
         let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
-        let mut b =
-            S3ServiceBuilder::new(Gateway::new(Arc::clone(&backends), config.region.clone(), Arc::clone(&metrics), Arc::clone(&topics), Arc::clone(&store)));
+        let mut b = S3ServiceBuilder::new(Gateway::new(
+            Arc::clone(&backends),
+            config.region.clone(),
+            Arc::clone(&metrics),
+            Arc::clone(&topics),
+            Arc::clone(&configs),
+            Arc::clone(&store),
+        ));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
         let denials = Arc::new(crate::audit::DenialLog::default());

@@ -157,6 +157,10 @@ pub enum Error {
     /// a bucket without one with this resource's "not found" error, and so do we.
     #[error("The {0} configuration does not exist")]
     Unconfigured(BucketSetting),
+    /// A bucket configuration document that does not validate (400, with the code AWS
+    /// gives for its kind: MalformedPolicy, InvalidTag, MalformedXML...).
+    #[error("{1}")]
+    InvalidConfig(crate::meta::BucketConfigKind, String),
     /// A body sent without its length (HTTP chunked): the upstream engine's cue to spool it
     /// to learn the length (411 MissingContentLength, were it answered).
     #[error("You must provide the Content-Length HTTP header.")]
@@ -275,6 +279,7 @@ impl From<Error> for S3Error {
             Error::NoLockConfiguration => C::ObjectLockConfigurationNotFoundError,
             Error::NoObjectLock => C::NoSuchObjectLockConfiguration,
             Error::Unconfigured(setting) => setting.missing_code(),
+            Error::InvalidConfig(kind, _) => invalid_config_code(*kind),
             Error::QuotaExceeded(_) => C::Custom("QuotaExceeded".into()),
             Error::MissingContentLength => C::MissingContentLength,
             Error::Upstream { status, code, .. } if *status < 500 => S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or_else(|| C::Custom(code.clone().into())),
@@ -339,6 +344,17 @@ fn delete_marker_headers(version_id: &str) -> http::HeaderMap {
         h.insert("x-amz-version-id", v);
     }
     h
+}
+
+/// The code AWS refuses an invalid configuration document of `kind` with.
+fn invalid_config_code(kind: crate::meta::BucketConfigKind) -> S3ErrorCode {
+    use crate::meta::BucketConfigKind as K;
+    match kind {
+        K::Policy => S3ErrorCode::MalformedPolicy,
+        K::Tagging => S3ErrorCode::InvalidTag,
+        K::Acl => S3ErrorCode::MalformedACLError,
+        K::Cors | K::Ownership | K::PublicAccessBlock => S3ErrorCode::MalformedXML,
+    }
 }
 
 /// Bucket settings every bucket lacks, each with the error AWS gives when it is absent.

@@ -365,6 +365,14 @@ pub trait Store: Send + Sync + 'static {
     /// signed by `sign`) in the same transaction. Returns how many manifests were removed.
     fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64>;
 
+    /// A bucket's configuration document of `kind`, if set.
+    fn bucket_config_get(&self, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>>;
+    /// Sets (or with `None` removes) a bucket's configuration document of `kind`
+    /// (`NoSuchBucket` if the bucket does not exist). Deleting the bucket removes them all.
+    fn bucket_config_set(&self, bucket: &str, kind: BucketConfigKind, document: Option<&str>, audit: Option<&AuditEntry>) -> Result<()>;
+    /// Every bucket's configuration documents (to compile them at start).
+    fn bucket_config_list(&self) -> Result<Vec<(String, BucketConfigKind, String)>>;
+
     /// Creates or replaces a topic rule.
     fn topic_put(&self, rule: &TopicRule, audit: Option<&AuditEntry>) -> Result<()>;
     /// Removes a topic rule (`NotFound` if there is none).

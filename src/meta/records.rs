@@ -449,6 +449,43 @@ pub struct PartRecord {
     pub checksums: Checksums,
 }
 
+/// One of the S3 configuration documents a bucket can carry, each stored as the gateway
+/// validated it (its text; the policy layer compiles it once, at write and at start).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum BucketConfigKind {
+    /// The bucket policy (JSON, as the client wrote it).
+    Policy,
+    /// The CORS rules.
+    Cors,
+    /// The bucket's tags.
+    Tagging,
+    /// The bucket's ACL grants.
+    Acl,
+    /// Object ownership controls.
+    Ownership,
+    /// The Block Public Access flags.
+    PublicAccessBlock,
+}
+
+impl BucketConfigKind {
+    /// Every kind, in storage order.
+    pub const ALL: [Self; 6] = [Self::Policy, Self::Cors, Self::Tagging, Self::Acl, Self::Ownership, Self::PublicAccessBlock];
+
+    /// The kind's name in keys and audit entries.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Policy => "policy",
+            Self::Cors => "cors",
+            Self::Tagging => "tagging",
+            Self::Acl => "acl",
+            Self::Ownership => "ownership",
+            Self::PublicAccessBlock => "public-access-block",
+        }
+    }
+}
+
 /// Who may read a bucket without being its tenant.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

@@ -115,6 +115,7 @@ pub(super) async fn delete_bucket(g: &Gateway, req: S3Request<DeleteBucketInput>
     backend.engine().remove_bucket(&record).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteBucket, name, "", 0);
     g.store.bucket_delete(name, Some(&audit))?;
+    g.configs.forget(name);
     backend.index().sync().await?;
     g.backends.forget(name)?;
     Ok(S3Response::new(DeleteBucketOutput {}))

@@ -29,6 +29,7 @@ use crate::backend::placement::Backends;
 use crate::meta::Store;
 use crate::obs::metrics::Metrics;
 use crate::ops::{Operation, OperationInput};
+use crate::policy::config::BucketConfigs;
 use crate::policy::topics::Topics;
 
 use std::future::Future;
@@ -41,14 +42,23 @@ pub struct Gateway {
     region: String,
     metrics: Arc<Metrics>,
     topics: Arc<Topics>,
+    /// Every bucket's S3 configuration (tags, ...), compiled.
+    configs: Arc<BucketConfigs>,
     store: Arc<dyn Store>,
 }
 
 impl Gateway {
     /// A gateway over `backends`; `region` is every bucket's, `topics` filter listings.
     #[must_use]
-    pub fn new(backends: Arc<Backends>, region: String, metrics: Arc<Metrics>, topics: Arc<Topics>, store: Arc<dyn Store>) -> Self {
-        Self { backends, region, metrics, topics, store }
+    pub fn new(
+        backends: Arc<Backends>,
+        region: String,
+        metrics: Arc<Metrics>,
+        topics: Arc<Topics>,
+        configs: Arc<BucketConfigs>,
+        store: Arc<dyn Store>,
+    ) -> Self {
+        Self { backends, region, metrics, topics, configs, store }
     }
 
     /// Runs an operation, timing it for the metrics.
@@ -121,5 +131,7 @@ s3_operations! {
     settings::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
     settings::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
     settings::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
+    settings::put_bucket_tagging(PutBucketTaggingInput) -> PutBucketTaggingOutput;
+    settings::delete_bucket_tagging(DeleteBucketTaggingInput) -> DeleteBucketTaggingOutput;
     settings::get_bucket_website(GetBucketWebsiteInput) -> GetBucketWebsiteOutput;
 }

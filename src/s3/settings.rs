@@ -1,8 +1,12 @@
-//! The bucket settings tollgate does not store: reads of policy, CORS, lifecycle,
-//! encryption, tagging and website settings answer "not configured".
+//! Bucket configuration: the documents tollgate keeps (tags), and reads of the settings it
+//! does not store (policy, CORS, lifecycle, encryption, website), which answer "not
+//! configured".
 
 use super::Gateway;
 use crate::backend::{BucketSetting, Error};
+use crate::meta::BucketConfigKind;
+use crate::ops::Operation;
+use crate::policy::config::{ConfigError, Tag as BucketTag, tags_document};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -33,8 +37,37 @@ pub(super) async fn get_bucket_encryption(g: &Gateway, req: S3Request<GetBucketE
     unconfigured(g, &req.input.bucket, BucketSetting::Encryption)
 }
 
+/// Validates, stores (or with `None` removes) and audits a bucket's document of `kind`.
+fn set_config<T>(g: &Gateway, req: &S3Request<T>, op: Operation, bucket: &str, kind: BucketConfigKind, document: Option<&str>) -> Result<(), Error> {
+    let audit = crate::audit::entry(req, op, bucket, "", 0);
+    g.configs.set(bucket, kind, document, Some(&audit)).map_err(|e| match e {
+        ConfigError::Invalid(why) => Error::InvalidConfig(kind, why),
+        ConfigError::Store(e) => e.into(),
+    })
+}
+
 pub(super) async fn get_bucket_tagging(g: &Gateway, req: S3Request<GetBucketTaggingInput>) -> Result<S3Response<GetBucketTaggingOutput>, Error> {
-    unconfigured(g, &req.input.bucket, BucketSetting::Tagging)
+    let config = g.configs.of(&req.input.bucket);
+    if config.tags.is_empty() {
+        return unconfigured(g, &req.input.bucket, BucketSetting::Tagging);
+    }
+    let tag_set = config.tags.iter().map(|t| Tag { key: Some(t.key.clone()), value: Some(t.value.clone()) }).collect();
+    Ok(S3Response::new(GetBucketTaggingOutput { tag_set }))
+}
+
+pub(super) async fn put_bucket_tagging(g: &Gateway, req: S3Request<PutBucketTaggingInput>) -> Result<S3Response<PutBucketTaggingOutput>, Error> {
+    let tags: Vec<BucketTag> =
+        req.input.tagging.tag_set.iter().map(|t| BucketTag { key: t.key.clone().unwrap_or_default(), value: t.value.clone().unwrap_or_default() }).collect();
+    let document = tags_document(&tags).map_err(|why| Error::InvalidConfig(BucketConfigKind::Tagging, why))?;
+    // An empty set leaves the bucket untagged, as S3 answers it afterwards.
+    let document = (!tags.is_empty()).then_some(document);
+    set_config(g, &req, Operation::PutBucketTagging, &req.input.bucket, BucketConfigKind::Tagging, document.as_deref())?;
+    Ok(S3Response::new(PutBucketTaggingOutput::default()))
+}
+
+pub(super) async fn delete_bucket_tagging(g: &Gateway, req: S3Request<DeleteBucketTaggingInput>) -> Result<S3Response<DeleteBucketTaggingOutput>, Error> {
+    set_config(g, &req, Operation::DeleteBucketTagging, &req.input.bucket, BucketConfigKind::Tagging, None)?;
+    Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
 }
 
 pub(super) async fn get_bucket_website(g: &Gateway, req: S3Request<GetBucketWebsiteInput>) -> Result<S3Response<GetBucketWebsiteOutput>, Error> {

@@ -4,6 +4,7 @@ mod common;
 
 mod attributes;
 mod auth;
+mod bucket_config;
 mod buckets;
 mod conditional;
 mod conformance;

@@ -25,7 +25,7 @@ impl SledStore {
         let has_uploads =
             self.upload_keys.scan_prefix(object_key(name, "")).next().is_some() || self.versions.scan_prefix(object_key(name, "")).next().is_some();
         let row = self.audit_row(audit)?;
-        flatten((&self.buckets, &self.audit).transaction(|(buckets, audit)| {
+        flatten((&self.buckets, &self.bucket_config, &self.audit).transaction(|(buckets, config, audit)| {
             let Some(raw) = buckets.get(name.as_bytes())? else {
                 return abort(Error::NoSuchBucket);
             };
@@ -34,6 +34,9 @@ impl SledStore {
                 return abort(Error::BucketNotEmpty);
             }
             buckets.remove(name.as_bytes())?;
+            for kind in BucketConfigKind::ALL {
+                config.remove(object_key(name, kind.name()))?;
+            }
             tx_audit(audit, row.as_ref())?;
             Ok(())
         }))

@@ -19,6 +19,7 @@
 //! - `proof_keys`: key id → public key (base64)
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
 //! - `topics`:   bucket `0x00` topic → [`TopicRule`]
+//! - `bucket_config`: bucket `0x00` kind name → the document (text) of that [`BucketConfigKind`]
 //! - `limits`:   subject (`tenant:T`, `key:K`) → [`Rates`]
 //! - `versions`: bucket `0x00` escaped key `0x00 0x00` !n (BE u64) → [`VersionRecord`]: every
 //!   version of every key of a versioned bucket, the current one too, newest first (`n`:
@@ -31,8 +32,8 @@
 //!
 //! One file per record family: `buckets.rs`, `objects.rs` (and pending writes), `versions.rs`,
 //! `uploads.rs` (and parts, completions), `identities.rs` (tenants, users, keys),
-//! `proofs.rs`, `audit.rs`, `settings.rs` (topic rules, rate-limit overrides, named
-//! values); over `kv.rs` (JSON values, composite keys, transactions that abort with a store
+//! `proofs.rs`, `audit.rs`, `settings.rs` (topic rules, bucket configuration documents,
+//! rate-limit overrides, named values); over `kv.rs` (JSON values, composite keys, transactions that abort with a store
 //! [`Error`]) and `writes.rs` (the per-tenant write locks and usage).
 
 use super::*;
@@ -85,6 +86,7 @@ pub struct SledStore {
     proof_keys: Tree,
     proof_checkpoints: Tree,
     topics: Tree,
+    bucket_config: Tree,
     limits: Tree,
     settings: Tree,
     group_flush: GroupFlush,
@@ -183,6 +185,7 @@ impl SledStore {
             proof_keys: db.open_tree("proof_keys")?,
             proof_checkpoints: db.open_tree("proof_checkpoints")?,
             topics: db.open_tree("topics")?,
+            bucket_config: db.open_tree("bucket_config")?,
             limits: db.open_tree("limits")?,
             settings: db.open_tree("settings")?,
             group_flush: GroupFlush::default(),
@@ -455,6 +458,18 @@ impl Store for SledStore {
 
     fn proof_prune(&self, expired: &dyn Fn(&Manifest) -> bool, sign: &dyn Fn(&mut Checkpoint)) -> Result<u64> {
         SledStore::proof_prune(self, expired, sign)
+    }
+
+    fn bucket_config_get(&self, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>> {
+        SledStore::bucket_config_get(self, bucket, kind)
+    }
+
+    fn bucket_config_set(&self, bucket: &str, kind: BucketConfigKind, document: Option<&str>, audit: Option<&AuditEntry>) -> Result<()> {
+        SledStore::bucket_config_set(self, bucket, kind, document, audit)
+    }
+
+    fn bucket_config_list(&self) -> Result<Vec<(String, BucketConfigKind, String)>> {
+        SledStore::bucket_config_list(self)
     }
 
     fn topic_put(&self, rule: &TopicRule, audit: Option<&AuditEntry>) -> Result<()> {

@@ -1,4 +1,5 @@
-//! The gateway's own settings: topic rules, rate-limit overrides, named values.
+//! The gateway's own settings: topic rules, bucket configuration documents, rate-limit
+//! overrides, named values.
 
 use super::*;
 
@@ -26,6 +27,41 @@ impl SledStore {
 
     pub(super) fn topic_list(&self) -> Result<Vec<TopicRule>> {
         self.topics.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    pub(super) fn bucket_config_get(&self, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>> {
+        Ok(self.bucket_config.get(object_key(bucket, kind.name()))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub(super) fn bucket_config_set(&self, bucket: &str, kind: BucketConfigKind, document: Option<&str>, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let key = object_key(bucket, kind.name());
+        // In the bucket's transaction: a document set while the bucket is being deleted
+        // either lands before the deletion (which removes it) or finds no bucket.
+        flatten((&self.buckets, &self.bucket_config, &self.audit).transaction(|(buckets, config, audit)| {
+            if buckets.get(bucket.as_bytes())?.is_none() {
+                return abort(Error::NoSuchBucket);
+            }
+            match document {
+                Some(d) => config.insert(key.as_slice(), d.as_bytes())?,
+                None => config.remove(key.as_slice())?,
+            };
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
+    pub(super) fn bucket_config_list(&self) -> Result<Vec<(String, BucketConfigKind, String)>> {
+        let mut all = Vec::new();
+        for row in self.bucket_config.iter() {
+            let (k, v) = row?;
+            let text = String::from_utf8_lossy(&k);
+            let Some((bucket, name)) = text.split_once('\0') else { continue };
+            // A kind a newer version wrote is left alone, not misread.
+            let Some(kind) = BucketConfigKind::ALL.into_iter().find(|c| c.name() == name) else { continue };
+            all.push((bucket.to_owned(), kind, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(all)
     }
 
     pub(super) fn limits_all(&self) -> Result<Vec<(String, Rates)>> {

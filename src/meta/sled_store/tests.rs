@@ -550,3 +550,33 @@ fn locked_versions_are_never_removed_for_good_and_lock_updates_reach_both_copies
     assert!(s.version_delete("b", "k", &v, (now, false), None, None).unwrap().is_some());
     assert!(s.object_get("b", "k").unwrap().is_none());
 }
+
+#[test]
+fn bucket_configuration_lives_and_dies_with_its_bucket() {
+    let (_dir, s) = store();
+    assert!(matches!(s.bucket_config_set("nope", BucketConfigKind::Policy, Some("{}"), None), Err(Error::NoSuchBucket)));
+    s.bucket_create(&bucket("b"), None).unwrap();
+    s.bucket_create(&bucket("b2"), None).unwrap();
+    s.bucket_config_set("b", BucketConfigKind::Policy, Some("{\"p\":1}"), None).unwrap();
+    s.bucket_config_set("b", BucketConfigKind::Cors, Some("cors"), None).unwrap();
+    s.bucket_config_set("b2", BucketConfigKind::Tagging, Some("tags"), None).unwrap();
+    assert_eq!(s.bucket_config_get("b", BucketConfigKind::Policy).unwrap().as_deref(), Some("{\"p\":1}"));
+    assert_eq!(s.bucket_config_get("b", BucketConfigKind::Tagging).unwrap(), None);
+    let mut all = s.bucket_config_list().unwrap();
+    all.sort_by_key(|(b, k, _)| (b.clone(), k.name()));
+    assert_eq!(
+        all,
+        vec![
+            ("b".to_owned(), BucketConfigKind::Cors, "cors".to_owned()),
+            ("b".to_owned(), BucketConfigKind::Policy, "{\"p\":1}".to_owned()),
+            ("b2".to_owned(), BucketConfigKind::Tagging, "tags".to_owned())
+        ]
+    );
+    s.bucket_config_set("b", BucketConfigKind::Cors, None, None).unwrap();
+    assert_eq!(s.bucket_config_get("b", BucketConfigKind::Cors).unwrap(), None);
+    s.bucket_delete("b", None).unwrap();
+    // A bucket created again under the name starts with no configuration.
+    s.bucket_create(&bucket("b"), None).unwrap();
+    assert_eq!(s.bucket_config_get("b", BucketConfigKind::Policy).unwrap(), None);
+    assert_eq!(s.bucket_config_list().unwrap().len(), 1);
+}

@@ -1,0 +1,223 @@
+//! Each bucket's S3 configuration (policy, CORS, tags, ACL, ownership, Block Public
+//! Access), validated and compiled once when it is written (and at start), kept in memory:
+//! a request's decision reads compiled rules and never parses a document.
+
+use crate::meta::{AuditEntry, BucketConfigKind, Store};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+/// Why a configuration document is not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The document is not valid for its kind (the reason, for the client).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] crate::meta::Error),
+}
+
+/// One tag of a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tag {
+    /// Its key.
+    pub key: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// The most tags a bucket may carry (AWS's limit).
+pub const MAX_BUCKET_TAGS: usize = 50;
+
+/// Checks a bucket's tag set as S3 does (`InvalidTag` reasons) and gives its stored form.
+///
+/// # Errors
+/// The reason a tag set is refused.
+pub fn tags_document(tags: &[Tag]) -> Result<String, String> {
+    if tags.len() > MAX_BUCKET_TAGS {
+        return Err(format!("Bucket tag count cannot be greater than {MAX_BUCKET_TAGS}"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in tags {
+        if t.key.is_empty() || t.key.chars().count() > 128 {
+            return Err("The TagKey you have provided is invalid".into());
+        }
+        if t.value.chars().count() > 256 {
+            return Err("The TagValue you have provided is invalid".into());
+        }
+        if t.key.starts_with("aws:") {
+            return Err("System tags cannot be added/updated by requester".into());
+        }
+        if !seen.insert(t.key.as_str()) {
+            return Err("Cannot provide multiple Tags with the same key".into());
+        }
+    }
+    serde_json::to_string(tags).map_err(|e| e.to_string())
+}
+
+/// A bucket's configuration, compiled.
+#[derive(Debug, Default)]
+pub struct BucketConfig {
+    /// The bucket's tags, in the order they were set.
+    pub tags: Vec<Tag>,
+}
+
+impl BucketConfig {
+    /// Compiles the stored document of `kind` into `self` (`None`: the setting is removed).
+    fn apply(&mut self, kind: BucketConfigKind, document: Option<&str>) -> Result<(), String> {
+        match kind {
+            BucketConfigKind::Tagging => {
+                self.tags = document.map(serde_json::from_str).transpose().map_err(|e| e.to_string())?.unwrap_or_default();
+            }
+            // Kinds this build does not compile are never stored by it.
+            BucketConfigKind::Policy | BucketConfigKind::Cors | BucketConfigKind::Acl | BucketConfigKind::Ownership | BucketConfigKind::PublicAccessBlock => {
+                if document.is_some() {
+                    return Err(format!("the {} setting is not supported by this version", kind.name()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every bucket's compiled configuration, cached from the store (changed only through
+/// [`BucketConfigs::set`], which writes the store first).
+pub struct BucketConfigs {
+    store: Arc<dyn Store>,
+    by_bucket: RwLock<HashMap<String, Arc<BucketConfig>>>,
+    /// Serialises changes, so the cache ends as the store does when two race.
+    changing: Mutex<()>,
+}
+
+impl BucketConfigs {
+    /// Every bucket's configuration, as stored. A stored document that no longer compiles
+    /// stops the start: ignoring it could drop a Deny.
+    ///
+    /// # Errors
+    /// The store's failure, or the bucket and reason of a document that does not compile.
+    pub fn load(store: Arc<dyn Store>) -> Result<Self, ConfigError> {
+        let configs = Self { store, by_bucket: RwLock::new(HashMap::new()), changing: Mutex::new(()) };
+        configs.reload_all()?;
+        Ok(configs)
+    }
+
+    /// Re-reads every document from the store (at start, and after a rebuild).
+    ///
+    /// # Errors
+    /// As [`BucketConfigs::load`].
+    pub fn reload_all(&self) -> Result<(), ConfigError> {
+        let mut by_bucket: HashMap<String, BucketConfig> = HashMap::new();
+        for (bucket, kind, document) in self.store.bucket_config_list()? {
+            by_bucket
+                .entry(bucket.clone())
+                .or_default()
+                .apply(kind, Some(&document))
+                .map_err(|why| ConfigError::Invalid(format!("bucket {bucket}: stored {} setting: {why}", kind.name())))?;
+        }
+        *self.by_bucket.write().unwrap_or_else(PoisonError::into_inner) = by_bucket.into_iter().map(|(b, c)| (b, Arc::new(c))).collect();
+        Ok(())
+    }
+
+    /// The compiled configuration of `bucket` (empty for most buckets).
+    #[must_use]
+    pub fn of(&self, bucket: &str) -> Arc<BucketConfig> {
+        self.by_bucket.read().unwrap_or_else(PoisonError::into_inner).get(bucket).cloned().unwrap_or_default()
+    }
+
+    /// The stored document of `kind` for `bucket`.
+    ///
+    /// # Errors
+    /// The store's failure.
+    pub fn document(&self, bucket: &str, kind: BucketConfigKind) -> crate::meta::Result<Option<String>> {
+        self.store.bucket_config_get(bucket, kind)
+    }
+
+    /// Validates and stores (or with `None` removes) the document of `kind` for `bucket`,
+    /// then recompiles the bucket's configuration.
+    ///
+    /// # Errors
+    /// `Invalid` with the reason a document does not compile (nothing is stored), or the
+    /// store's failure (`NoSuchBucket` included).
+    pub fn set(&self, bucket: &str, kind: BucketConfigKind, document: Option<&str>, audit: Option<&AuditEntry>) -> Result<(), ConfigError> {
+        BucketConfig::default().apply(kind, document).map_err(ConfigError::Invalid)?;
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.store.bucket_config_set(bucket, kind, document, audit)?;
+        self.reload(bucket)
+    }
+
+    /// Forgets a deleted bucket's configuration (the store removed it with the bucket).
+    pub fn forget(&self, bucket: &str) {
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.by_bucket.write().unwrap_or_else(PoisonError::into_inner).remove(bucket);
+    }
+
+    fn reload(&self, bucket: &str) -> Result<(), ConfigError> {
+        let mut config = BucketConfig::default();
+        let mut any = false;
+        for kind in BucketConfigKind::ALL {
+            if let Some(document) = self.store.bucket_config_get(bucket, kind)? {
+                any = true;
+                config.apply(kind, Some(&document)).map_err(ConfigError::Invalid)?;
+            }
+        }
+        let mut map = self.by_bucket.write().unwrap_or_else(PoisonError::into_inner);
+        if any {
+            map.insert(bucket.to_owned(), Arc::new(config));
+        } else {
+            map.remove(bucket);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(k: &str, v: &str) -> Tag {
+        Tag { key: k.into(), value: v.into() }
+    }
+
+    #[test]
+    fn bucket_tag_sets_are_checked_as_s3_does() {
+        assert!(tags_document(&[tag("team", "data"), tag("env", "")]).is_ok());
+        assert!(tags_document(&[tag("a", "1"), tag("a", "2")]).unwrap_err().contains("same key"));
+        assert!(tags_document(&[tag("", "1")]).unwrap_err().contains("TagKey"));
+        assert!(tags_document(&[tag(&"k".repeat(129), "1")]).unwrap_err().contains("TagKey"));
+        assert!(tags_document(&[tag("k", &"v".repeat(257))]).unwrap_err().contains("TagValue"));
+        assert!(tags_document(&[tag("aws:x", "1")]).unwrap_err().contains("System tags"));
+        let many: Vec<Tag> = (0..51).map(|i| tag(&format!("k{i}"), "v")).collect();
+        assert!(tags_document(&many).unwrap_err().contains("50"));
+    }
+
+    #[test]
+    fn the_cache_follows_the_store_and_refuses_what_does_not_compile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(crate::meta::SledStore::open(dir.path()).unwrap());
+        let record = crate::meta::BucketRecord {
+            name: "b".into(),
+            created_ns: 0,
+            tenant: "t".into(),
+            objects: 0,
+            bytes: 0,
+            visibility: crate::meta::Visibility::Private,
+            quota: crate::meta::Quota::default(),
+            origin: String::new(),
+            versioning: crate::meta::Versioning::Unversioned,
+            object_lock: None,
+        };
+        store.bucket_create(&record, None).unwrap();
+        let configs = BucketConfigs::load(Arc::clone(&store)).unwrap();
+        assert!(configs.of("b").tags.is_empty());
+        let doc = tags_document(&[tag("team", "data")]).unwrap();
+        configs.set("b", BucketConfigKind::Tagging, Some(&doc), None).unwrap();
+        assert_eq!(configs.of("b").tags, vec![tag("team", "data")]);
+        assert!(matches!(configs.set("b", BucketConfigKind::Tagging, Some("not json"), None), Err(ConfigError::Invalid(_))));
+        assert_eq!(configs.document("b", BucketConfigKind::Tagging).unwrap(), Some(doc), "a refused document changes nothing");
+        assert_eq!(BucketConfigs::load(Arc::clone(&store)).unwrap().of("b").tags, vec![tag("team", "data")], "compiled again at start");
+        configs.set("b", BucketConfigKind::Tagging, None, None).unwrap();
+        assert!(configs.of("b").tags.is_empty());
+        assert!(matches!(configs.set("missing", BucketConfigKind::Tagging, Some("[]"), None), Err(ConfigError::Store(crate::meta::Error::NoSuchBucket))));
+    }
+}
