@@ -72,12 +72,26 @@ pub struct Config {
     pub limits: crate::limits::LimitsConfig,
     /// `[topics]`: per-prefix permissions inside buckets.
     pub topics: TopicsConfig,
+    /// `[access]`: object ownership and Block Public Access of buckets that set none.
+    pub access: AccessDefaults,
     /// `[jobs]`: background jobs' retries, deadlines and intervals.
     pub jobs: JobsConfig,
     /// Where object bytes go: `local` (files under `data_dir`) or `upstream` (an S3 service).
     pub backend: BackendKind,
     /// `[upstream]`: the S3 service the upstream backend forwards to (and `tollgate migrate` moves to or from).
     pub upstream: UpstreamConfig,
+}
+
+/// `[access]`: what a bucket's S3 access configuration is until it sets its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessDefaults {
+    /// Object ownership of buckets that set none (`BucketOwnerEnforced`, as AWS since
+    /// 2023: ACLs disabled until a bucket asks for `ObjectWriter` or `BucketOwnerPreferred`).
+    pub object_ownership: crate::meta::Ownership,
+    /// Block Public Access of buckets that set none (all off by default, so the admin
+    /// API's public-read visibility works as before).
+    pub block_public_access: crate::meta::PublicAccessBlock,
 }
 
 /// Which backend holds object bytes (the `backend` setting, `tollgate migrate --from/--to`).
@@ -374,6 +388,7 @@ impl Default for Config {
             proofs: ProofConfig::default(),
             limits: crate::limits::LimitsConfig::default(),
             topics: TopicsConfig::default(),
+            access: AccessDefaults::default(),
             jobs: JobsConfig::default(),
             backend: BackendKind::Local,
             upstream: UpstreamConfig::default(),

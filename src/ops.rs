@@ -165,15 +165,18 @@ operations! {
         CreateBucket(CreateBucketInput)                                       => Manage,      writes,  _;
         CreateMultipartUpload(CreateMultipartUploadInput)                     => Write,       writes,  Write;
         DeleteBucket(DeleteBucketInput)                                       => Manage,      writes,  _;
+        DeleteBucketOwnershipControls(DeleteBucketOwnershipControlsInput)     => Manage,      writes,  _;
         DeleteBucketTagging(DeleteBucketTaggingInput)                         => Manage,      writes,  _;
         DeleteObject(DeleteObjectInput)                                       => Write,       writes,  Delete;
         DeleteObjectTagging(DeleteObjectTaggingInput)                         => Write,       writes,  Write;
         DeleteObjects(DeleteObjectsInput)                                     => Write,       writes,  _;
+        DeletePublicAccessBlock(DeletePublicAccessBlockInput)                 => Manage,      writes,  _;
         GetBucketAcl(GetBucketAclInput)                                       => Read,        reads,   _;
         GetBucketCors(GetBucketCorsInput)                                     => Read,        reads,   _;
         GetBucketEncryption(GetBucketEncryptionInput)                         => Read,        reads,   _;
         GetBucketLifecycleConfiguration(GetBucketLifecycleConfigurationInput) => Read,        reads,   _;
         GetBucketLocation(GetBucketLocationInput)                             => PublicRead,  reads,   _;
+        GetBucketOwnershipControls(GetBucketOwnershipControlsInput)           => Read,        reads,   _;
         GetBucketPolicy(GetBucketPolicyInput)                                 => Read,        reads,   _;
         GetBucketTagging(GetBucketTaggingInput)                               => Read,        reads,   _;
         GetBucketVersioning(GetBucketVersioningInput)                         => Read,        reads,   _;
@@ -186,6 +189,7 @@ operations! {
         GetObjectRetention(GetObjectRetentionInput)                           => Read,        reads,   Read;
         GetObjectTagging(GetObjectTaggingInput)                               => Read,        reads,   Read;
         GetObjectTorrent(GetObjectTorrentInput)                               => PublicRead,  reads,   Read;
+        GetPublicAccessBlock(GetPublicAccessBlockInput)                       => Read,        reads,   _;
         HeadBucket(HeadBucketInput)                                           => PublicRead,  reads,   _;
         HeadObject(HeadObjectInput)                                           => PublicRead,  reads,   Read;
         ListBuckets(ListBucketsInput)                                         => ListBuckets, reads,   _;
@@ -195,6 +199,7 @@ operations! {
         ListObjectsV2(ListObjectsV2Input)                                     => PublicRead,  reads,   List;
         ListParts(ListPartsInput)                                             => Read,        reads,   Write;
         PutBucketAcl(PutBucketAclInput)                                       => Manage,      writes,  _;
+        PutBucketOwnershipControls(PutBucketOwnershipControlsInput)           => Manage,      writes,  _;
         PutBucketTagging(PutBucketTaggingInput)                               => Manage,      writes,  _;
         PutBucketVersioning(PutBucketVersioningInput)                         => Manage,      writes,  _;
         PutObject(PutObjectInput)                                             => Write,       writes,  Write;
@@ -203,6 +208,7 @@ operations! {
         PutObjectLockConfiguration(PutObjectLockConfigurationInput)           => Manage,      writes,  _;
         PutObjectRetention(PutObjectRetentionInput)                           => Write,       writes,  Write;
         PutObjectTagging(PutObjectTaggingInput)                               => Write,       writes,  Write;
+        PutPublicAccessBlock(PutPublicAccessBlockInput)                       => Manage,      writes,  _;
         UploadPart(UploadPartInput)                                           => Write,       writes,  Write;
         UploadPartCopy(UploadPartCopyInput)                                   => Write,       writes,  Write;
     }
@@ -219,11 +225,9 @@ operations! {
         DeleteBucketLifecycle(DeleteBucketLifecycleInput)                                             => writes;
         DeleteBucketMetadataTableConfiguration(DeleteBucketMetadataTableConfigurationInput)           => writes;
         DeleteBucketMetricsConfiguration(DeleteBucketMetricsConfigurationInput)                       => writes;
-        DeleteBucketOwnershipControls(DeleteBucketOwnershipControlsInput)                             => writes;
         DeleteBucketPolicy(DeleteBucketPolicyInput)                                                   => writes;
         DeleteBucketReplication(DeleteBucketReplicationInput)                                         => writes;
         DeleteBucketWebsite(DeleteBucketWebsiteInput)                                                 => writes;
-        DeletePublicAccessBlock(DeletePublicAccessBlockInput)                                         => writes;
         GetBucketAccelerateConfiguration(GetBucketAccelerateConfigurationInput)                       => reads;
         GetBucketAnalyticsConfiguration(GetBucketAnalyticsConfigurationInput)                         => reads;
         GetBucketIntelligentTieringConfiguration(GetBucketIntelligentTieringConfigurationInput)       => reads;
@@ -232,11 +236,9 @@ operations! {
         GetBucketMetadataTableConfiguration(GetBucketMetadataTableConfigurationInput)                 => reads;
         GetBucketMetricsConfiguration(GetBucketMetricsConfigurationInput)                             => reads;
         GetBucketNotificationConfiguration(GetBucketNotificationConfigurationInput)                   => reads;
-        GetBucketOwnershipControls(GetBucketOwnershipControlsInput)                                   => reads;
         GetBucketPolicyStatus(GetBucketPolicyStatusInput)                                             => reads;
         GetBucketReplication(GetBucketReplicationInput)                                               => reads;
         GetBucketRequestPayment(GetBucketRequestPaymentInput)                                         => reads;
-        GetPublicAccessBlock(GetPublicAccessBlockInput)                                               => reads;
         ListBucketAnalyticsConfigurations(ListBucketAnalyticsConfigurationsInput)                     => reads;
         ListBucketIntelligentTieringConfigurations(ListBucketIntelligentTieringConfigurationsInput)   => reads;
         ListBucketInventoryConfigurations(ListBucketInventoryConfigurationsInput)                     => reads;
@@ -253,12 +255,10 @@ operations! {
         PutBucketLogging(PutBucketLoggingInput)                                                       => writes;
         PutBucketMetricsConfiguration(PutBucketMetricsConfigurationInput)                             => writes;
         PutBucketNotificationConfiguration(PutBucketNotificationConfigurationInput)                   => writes;
-        PutBucketOwnershipControls(PutBucketOwnershipControlsInput)                                   => writes;
         PutBucketPolicy(PutBucketPolicyInput)                                                         => writes;
         PutBucketReplication(PutBucketReplicationInput)                                               => writes;
         PutBucketRequestPayment(PutBucketRequestPaymentInput)                                         => writes;
         PutBucketWebsite(PutBucketWebsiteInput)                                                       => writes;
-        PutPublicAccessBlock(PutPublicAccessBlockInput)                                               => writes;
         RestoreObject(RestoreObjectInput)                                                             => writes;
         SelectObjectContent(SelectObjectContentInput)                                                 => reads;
         WriteGetObjectResponse(WriteGetObjectResponseInput)                                           => writes;

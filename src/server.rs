@@ -105,7 +105,7 @@ impl App {
         for rule in &config.topics.rules {
             topics.put(rule, None)?;
         }
-        let configs = Arc::new(BucketConfigs::load(Arc::clone(&store)).map_err(|e| Error::Config(e.to_string()))?);
+        let configs = Arc::new(BucketConfigs::load(Arc::clone(&store), config.access).map_err(|e| Error::Config(e.to_string()))?);
         let job_parts = workers::Parts {
             store: Arc::clone(&store),
             backend: Arc::clone(&backends),
@@ -131,7 +131,7 @@ impl App {
             Arc::clone(&store),
             Arc::clone(&limiter),
             Arc::clone(&metrics),
-            Arc::clone(&topics),
+            (Arc::clone(&topics), Arc::clone(&configs)),
             config.storage.max_object_size,
         ));
         b.set_route(Routes {
@@ -141,12 +141,13 @@ impl App {
                 backend: Arc::clone(&backends),
                 limiter: Arc::clone(&limiter),
                 topics: Arc::clone(&topics),
+                configs: Arc::clone(&configs),
                 prover: prover.clone(),
                 proof_retention_days: config.proofs.deleted_retention_days,
                 jobs: Arc::clone(&jobs),
                 denials: Arc::clone(&denials),
             }),
-            proofs: ProofApi::new(Arc::clone(&store), prover.clone()),
+            proofs: ProofApi::new(Arc::clone(&store), prover.clone(), Arc::clone(&configs)),
         });
         b.set_validation(crate::names::BucketNames::new(Arc::clone(&store)));
         if !config.domains.is_empty() {

@@ -28,6 +28,10 @@ impl AdminApi {
         let tenant = s.tenant.unwrap_or_else(|| cur.tenant.clone());
         req.require_admin_of(&cur.tenant)?;
         req.require_admin_of(&tenant)?;
+        if s.visibility == Some(Visibility::PublicRead) && self.configs.public_access_block(bucket).block_public_acls {
+            // Public-read visibility is the bucket ACL's AllUsers READ grant.
+            return Err(ApiError::Conflict(format!("bucket {bucket}'s Block Public Access settings refuse public ACLs (BlockPublicAcls)")));
+        }
         let rec = self.store.bucket_update(bucket, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&req.audit(GatewayOp::AdminSetBucket, bucket)))?;
         Ok(json!(rec))
     }

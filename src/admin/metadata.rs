@@ -10,7 +10,8 @@ impl AdminApi {
         Ok(report.map_or_else(|| json!({"mirror": "none configured"}), |r| json!(r)))
     }
 
-    /// Rebuilds the store, then reloads what is cached from it (keys, topics).
+    /// Rebuilds the store, then reloads what is cached from it (keys, topics, bucket
+    /// configuration).
     pub(super) async fn rebuild(&self) -> ApiResult {
         let report = self.backend.restore_metadata().await.map_err(|e| match e {
             crate::backend::Error::InvalidRequest(why) => bad(why),
@@ -18,6 +19,7 @@ impl AdminApi {
         })?;
         let keys = self.keys.load_stored()?;
         self.topics.reload_all()?;
+        self.configs.reload_all().map_err(|e| ApiError::Internal(e.to_string()))?;
         tracing::info!(
             manifests = report.manifests,
             audit_entries = report.audit_entries,

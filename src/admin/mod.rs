@@ -194,6 +194,8 @@ pub struct AdminParts {
     pub limiter: Arc<Limiter>,
     /// Topic rules, reloaded when one is set or deleted.
     pub topics: Arc<Topics>,
+    /// Every bucket's S3 access configuration (Block Public Access guards visibility).
+    pub configs: Arc<crate::policy::config::BucketConfigs>,
     /// Signs proof manifests and checkpoints (`None`: proofs are off).
     pub prover: Option<Arc<Prover>>,
     /// Days a deleted object's manifests are kept before pruning (the `prune-proofs` default).
@@ -211,6 +213,7 @@ pub struct AdminApi {
     backend: Arc<Backends>,
     limiter: Arc<Limiter>,
     topics: Arc<Topics>,
+    configs: Arc<crate::policy::config::BucketConfigs>,
     prover: Option<Arc<Prover>>,
     proof_retention_days: u64,
     jobs: Arc<Scheduler>,
@@ -221,8 +224,8 @@ impl AdminApi {
     /// An admin API working on `parts`.
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts { store, keys, backend, limiter, topics, prover, proof_retention_days, jobs, denials } = parts;
-        Self { store, keys, backend, limiter, topics, prover, proof_retention_days, jobs, denials }
+        let AdminParts { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials } = parts;
+        Self { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials }
     }
 
     /// Parses a request into its action, checks [`Who::Root`] endpoints (the others are

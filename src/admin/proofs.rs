@@ -35,6 +35,8 @@ const CHAIN_PAGE: usize = 10_000;
 pub struct ProofApi {
     store: Arc<dyn Store>,
     prover: Option<Arc<Prover>>,
+    /// Block Public Access may hide a public bucket's proofs too.
+    configs: Arc<crate::policy::config::BucketConfigs>,
 }
 
 fn not_found() -> ApiError {
@@ -44,8 +46,8 @@ fn not_found() -> ApiError {
 impl ProofApi {
     /// A proof API over `store`'s manifests (`prover` `None`: proofs are off and there is no key to serve).
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, prover: Option<Arc<Prover>>) -> Self {
-        Self { store, prover }
+    pub fn new(store: Arc<dyn Store>, prover: Option<Arc<Prover>>, configs: Arc<crate::policy::config::BucketConfigs>) -> Self {
+        Self { store, prover, configs }
     }
 }
 
@@ -63,7 +65,9 @@ impl ProofApi {
     /// Whether `p` may read the object a manifest records.
     fn may_read(&self, p: &Principal, m: &Manifest) -> Result<bool, ApiError> {
         match self.store.bucket_get(&m.bucket)? {
-            Some(b) if b.tenant == m.tenant => Ok(decide(p, Access::PublicRead, Some(&b)).is_ok()),
+            Some(b) if b.tenant == m.tenant => {
+                Ok(decide(p, Access::PublicRead, Some(&b), self.configs.public_access_block(&b.name).ignore_public_acls).is_ok())
+            }
             // The bucket is gone or changed hands: the recording tenant's users only.
             _ => Ok(p.sees_tenant(&m.tenant)),
         }

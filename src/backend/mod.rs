@@ -157,6 +157,14 @@ pub enum Error {
     /// a bucket without one with this resource's "not found" error, and so do we.
     #[error("The {0} configuration does not exist")]
     Unconfigured(BucketSetting),
+    /// A request S3 refuses with a code of its own that s3s has no constant for (400).
+    #[error("{message}")]
+    BadRequest {
+        /// The S3 error code (`AccessControlListNotSupported`, ...).
+        code: &'static str,
+        /// What to tell the client.
+        message: String,
+    },
     /// A bucket configuration document that does not validate (400, with the code AWS
     /// gives for its kind: MalformedPolicy, InvalidTag, MalformedXML...).
     #[error("{1}")]
@@ -280,6 +288,7 @@ impl From<Error> for S3Error {
             Error::NoObjectLock => C::NoSuchObjectLockConfiguration,
             Error::Unconfigured(setting) => setting.missing_code(),
             Error::InvalidConfig(kind, _) => invalid_config_code(*kind),
+            Error::BadRequest { code, .. } => C::Custom((*code).into()),
             Error::QuotaExceeded(_) => C::Custom("QuotaExceeded".into()),
             Error::MissingContentLength => C::MissingContentLength,
             Error::Upstream { status, code, .. } if *status < 500 => S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or_else(|| C::Custom(code.clone().into())),
@@ -299,6 +308,9 @@ impl From<Error> for S3Error {
                     // A custom code has no status of its own in s3s (it would be a 500).
                     Error::ContentSha256Mismatch => err.set_status_code(http::StatusCode::BAD_REQUEST),
                     Error::QuotaExceeded(_) => err.set_status_code(http::StatusCode::FORBIDDEN),
+                    Error::BadRequest { .. } => err.set_status_code(http::StatusCode::BAD_REQUEST),
+                    // Every "not configured" is a 404, custom codes included.
+                    Error::Unconfigured(_) => err.set_status_code(http::StatusCode::NOT_FOUND),
                     Error::Upstream { status, message, .. } => {
                         if let Ok(s) = http::StatusCode::from_u16(status) {
                             err.set_status_code(s);
@@ -372,6 +384,10 @@ pub enum BucketSetting {
     Tagging,
     /// GetBucketWebsite (404 NoSuchWebsiteConfiguration).
     Website,
+    /// GetBucketOwnershipControls (404 OwnershipControlsNotFoundError).
+    OwnershipControls,
+    /// GetPublicAccessBlock (404 NoSuchPublicAccessBlockConfiguration).
+    PublicAccessBlock,
 }
 
 impl BucketSetting {
@@ -383,6 +399,8 @@ impl BucketSetting {
             Self::Encryption => S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
             Self::Tagging => S3ErrorCode::NoSuchTagSet,
             Self::Website => S3ErrorCode::NoSuchWebsiteConfiguration,
+            Self::OwnershipControls => S3ErrorCode::OwnershipControlsNotFoundError,
+            Self::PublicAccessBlock => S3ErrorCode::Custom("NoSuchPublicAccessBlockConfiguration".into()),
         }
     }
 }
@@ -396,6 +414,8 @@ impl std::fmt::Display for BucketSetting {
             Self::Encryption => "server side encryption",
             Self::Tagging => "tag set",
             Self::Website => "website",
+            Self::OwnershipControls => "bucket ownership controls",
+            Self::PublicAccessBlock => "public access block",
         })
     }
 }

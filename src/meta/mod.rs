@@ -370,6 +370,10 @@ pub trait Store: Send + Sync + 'static {
     /// Sets (or with `None` removes) a bucket's configuration document of `kind`
     /// (`NoSuchBucket` if the bucket does not exist). Deleting the bucket removes them all.
     fn bucket_config_set(&self, bucket: &str, kind: BucketConfigKind, document: Option<&str>, audit: Option<&AuditEntry>) -> Result<()>;
+    /// Sets a bucket's ACL: its public-read grant as `visibility` (the same truth the admin
+    /// API's visibility shows) and its other grants as the `Acl` document (`None`: none), in
+    /// one transaction.
+    fn bucket_acl_set(&self, bucket: &str, visibility: Visibility, grants: Option<&str>, audit: Option<&AuditEntry>) -> Result<()>;
     /// Every bucket's configuration documents (to compile them at start).
     fn bucket_config_list(&self) -> Result<Vec<(String, BucketConfigKind, String)>>;
 

@@ -486,6 +486,94 @@ impl BucketConfigKind {
     }
 }
 
+/// Object ownership (`Put/GetBucketOwnershipControls`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ownership {
+    /// ACLs are disabled: only the owner's full control may be set (AWS's default since 2023).
+    #[default]
+    BucketOwnerEnforced,
+    /// ACLs are enabled; objects written with `bucket-owner-full-control` belong to the bucket owner.
+    BucketOwnerPreferred,
+    /// ACLs are enabled; the writer owns what it writes.
+    ObjectWriter,
+}
+
+impl Ownership {
+    /// The setting's S3 name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BucketOwnerEnforced => "BucketOwnerEnforced",
+            Self::BucketOwnerPreferred => "BucketOwnerPreferred",
+            Self::ObjectWriter => "ObjectWriter",
+        }
+    }
+
+    /// The setting named `s` (S3's spelling).
+    ///
+    /// # Errors
+    /// The reason an unknown name is refused.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        [Self::BucketOwnerEnforced, Self::BucketOwnerPreferred, Self::ObjectWriter]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("Invalid ObjectOwnership {s:?}: expected BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter"))
+    }
+}
+
+/// Block Public Access: the four flags, per bucket or gateway-wide.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicAccessBlock {
+    /// Refuse ACLs that grant to `AllUsers` or `AuthenticatedUsers` (and public visibility).
+    pub block_public_acls: bool,
+    /// Ignore such grants (and public visibility) when deciding.
+    pub ignore_public_acls: bool,
+    /// Refuse bucket policies that allow anyone.
+    pub block_public_policy: bool,
+    /// A public policy applies only to the bucket's own tenant.
+    pub restrict_public_buckets: bool,
+}
+
+/// Who an ACL grant is for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum AclGrantee {
+    /// Every user of a tenant (its canonical user id is the tenant's name).
+    Tenant(String),
+    /// Anyone, anonymous callers included (S3's `AllUsers` group).
+    AllUsers,
+    /// Any caller with a valid key of any tenant (`AuthenticatedUsers`).
+    AuthenticatedUsers,
+    /// S3's log delivery group (kept and shown; tollgate delivers no logs).
+    LogDelivery,
+}
+
+/// What an ACL grant allows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AclPermission {
+    /// List the bucket (and, objects having no ACLs of their own, read its objects).
+    Read,
+    /// Write and delete the bucket's objects.
+    Write,
+    /// Read the ACL.
+    ReadAcp,
+    /// Change the ACL.
+    WriteAcp,
+    /// All of the above.
+    FullControl,
+}
+
+/// One ACL grant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct AclGrant {
+    /// Who it is for.
+    pub grantee: AclGrantee,
+    /// What it allows.
+    pub permission: AclPermission,
+}
+
 /// Who may read a bucket without being its tenant.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

@@ -2,7 +2,9 @@
 //! Access), validated and compiled once when it is written (and at start), kept in memory:
 //! a request's decision reads compiled rules and never parses a document.
 
-use crate::meta::{AuditEntry, BucketConfigKind, Store};
+use super::acl::{Ownership, PublicAccessBlock};
+use crate::config::AccessDefaults;
+use crate::meta::{AclGrant, AuditEntry, BucketConfigKind, Store};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -61,17 +63,29 @@ pub fn tags_document(tags: &[Tag]) -> Result<String, String> {
 pub struct BucketConfig {
     /// The bucket's tags, in the order they were set.
     pub tags: Vec<Tag>,
+    /// The bucket's ACL grants besides its owner's and its public-read (its visibility).
+    pub acl_grants: Vec<AclGrant>,
+    /// Its object ownership, if it set one.
+    pub ownership: Option<Ownership>,
+    /// Its Block Public Access flags, if it set them.
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+/// Parses a stored JSON document (`None`: removed).
+fn stored<T: serde::de::DeserializeOwned>(document: Option<&str>) -> Result<Option<T>, String> {
+    document.map(serde_json::from_str).transpose().map_err(|e| e.to_string())
 }
 
 impl BucketConfig {
     /// Compiles the stored document of `kind` into `self` (`None`: the setting is removed).
     fn apply(&mut self, kind: BucketConfigKind, document: Option<&str>) -> Result<(), String> {
         match kind {
-            BucketConfigKind::Tagging => {
-                self.tags = document.map(serde_json::from_str).transpose().map_err(|e| e.to_string())?.unwrap_or_default();
-            }
+            BucketConfigKind::Tagging => self.tags = stored(document)?.unwrap_or_default(),
+            BucketConfigKind::Acl => self.acl_grants = stored(document)?.unwrap_or_default(),
+            BucketConfigKind::Ownership => self.ownership = stored(document)?,
+            BucketConfigKind::PublicAccessBlock => self.public_access_block = stored(document)?,
             // Kinds this build does not compile are never stored by it.
-            BucketConfigKind::Policy | BucketConfigKind::Cors | BucketConfigKind::Acl | BucketConfigKind::Ownership | BucketConfigKind::PublicAccessBlock => {
+            BucketConfigKind::Policy | BucketConfigKind::Cors => {
                 if document.is_some() {
                     return Err(format!("the {} setting is not supported by this version", kind.name()));
                 }
@@ -85,6 +99,7 @@ impl BucketConfig {
 /// [`BucketConfigs::set`], which writes the store first).
 pub struct BucketConfigs {
     store: Arc<dyn Store>,
+    defaults: AccessDefaults,
     by_bucket: RwLock<HashMap<String, Arc<BucketConfig>>>,
     /// Serialises changes, so the cache ends as the store does when two race.
     changing: Mutex<()>,
@@ -96,8 +111,8 @@ impl BucketConfigs {
     ///
     /// # Errors
     /// The store's failure, or the bucket and reason of a document that does not compile.
-    pub fn load(store: Arc<dyn Store>) -> Result<Self, ConfigError> {
-        let configs = Self { store, by_bucket: RwLock::new(HashMap::new()), changing: Mutex::new(()) };
+    pub fn load(store: Arc<dyn Store>, defaults: AccessDefaults) -> Result<Self, ConfigError> {
+        let configs = Self { store, defaults, by_bucket: RwLock::new(HashMap::new()), changing: Mutex::new(()) };
         configs.reload_all()?;
         Ok(configs)
     }
@@ -123,6 +138,36 @@ impl BucketConfigs {
     #[must_use]
     pub fn of(&self, bucket: &str) -> Arc<BucketConfig> {
         self.by_bucket.read().unwrap_or_else(PoisonError::into_inner).get(bucket).cloned().unwrap_or_default()
+    }
+
+    /// The gateway's defaults (`[access]`).
+    #[must_use]
+    pub const fn defaults(&self) -> AccessDefaults {
+        self.defaults
+    }
+
+    /// The object ownership `bucket` lives under (its own, or the gateway's default).
+    #[must_use]
+    pub fn ownership(&self, bucket: &str) -> Ownership {
+        self.of(bucket).ownership.unwrap_or(self.defaults.object_ownership)
+    }
+
+    /// The Block Public Access flags `bucket` lives under (its own, or the gateway's default).
+    #[must_use]
+    pub fn public_access_block(&self, bucket: &str) -> PublicAccessBlock {
+        self.of(bucket).public_access_block.unwrap_or(self.defaults.block_public_access)
+    }
+
+    /// Sets a bucket's ACL (its visibility and its other grants, in one transaction) and
+    /// recompiles its configuration.
+    ///
+    /// # Errors
+    /// The store's failure (`NoSuchBucket` included).
+    pub fn set_acl(&self, bucket: &str, acl: &super::acl::BucketAcl, audit: Option<&AuditEntry>) -> Result<(), ConfigError> {
+        let grants = (!acl.grants.is_empty()).then(|| serde_json::to_string(&acl.grants)).transpose().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.store.bucket_acl_set(bucket, acl.visibility(), grants.as_deref(), audit)?;
+        self.reload(bucket)
     }
 
     /// The stored document of `kind` for `bucket`.
@@ -208,14 +253,18 @@ mod tests {
             object_lock: None,
         };
         store.bucket_create(&record, None).unwrap();
-        let configs = BucketConfigs::load(Arc::clone(&store)).unwrap();
+        let configs = BucketConfigs::load(Arc::clone(&store), AccessDefaults::default()).unwrap();
         assert!(configs.of("b").tags.is_empty());
         let doc = tags_document(&[tag("team", "data")]).unwrap();
         configs.set("b", BucketConfigKind::Tagging, Some(&doc), None).unwrap();
         assert_eq!(configs.of("b").tags, vec![tag("team", "data")]);
         assert!(matches!(configs.set("b", BucketConfigKind::Tagging, Some("not json"), None), Err(ConfigError::Invalid(_))));
         assert_eq!(configs.document("b", BucketConfigKind::Tagging).unwrap(), Some(doc), "a refused document changes nothing");
-        assert_eq!(BucketConfigs::load(Arc::clone(&store)).unwrap().of("b").tags, vec![tag("team", "data")], "compiled again at start");
+        assert_eq!(
+            BucketConfigs::load(Arc::clone(&store), AccessDefaults::default()).unwrap().of("b").tags,
+            vec![tag("team", "data")],
+            "compiled again at start"
+        );
         configs.set("b", BucketConfigKind::Tagging, None, None).unwrap();
         assert!(configs.of("b").tags.is_empty());
         assert!(matches!(configs.set("missing", BucketConfigKind::Tagging, Some("[]"), None), Err(ConfigError::Store(crate::meta::Error::NoSuchBucket))));

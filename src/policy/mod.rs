@@ -7,6 +7,7 @@
 use crate::audit::{self, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::context::RequestContext;
+pub mod acl;
 pub mod config;
 pub mod topics;
 
@@ -40,8 +41,11 @@ pub enum Denial {
 /// The access decision. `bucket` is the record of the bucket addressed (`None`: no bucket
 /// in the request, or the one a CreateBucket names; a request on a bucket that does not
 /// exist never gets here, see [`Policy::addressed`]).
-pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>) -> Result<(), Denial> {
-    let public = bucket.is_some_and(|b| b.visibility == Visibility::PublicRead);
+///
+/// A public-read bucket (its ACL's `AllUsers` READ) lets anyone read, unless `ignore_public`
+/// (Block Public Access's IgnorePublicAcls).
+pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>, ignore_public: bool) -> Result<(), Denial> {
+    let public = !ignore_public && bucket.is_some_and(|b| b.visibility == Visibility::PublicRead);
     let Some(identity) = p.identity() else {
         return if access == Access::PublicRead && public { Ok(()) } else { Err(Denial::Anonymous) };
     };
@@ -68,6 +72,7 @@ pub struct Policy {
     limiter: Arc<Limiter>,
     metrics: Arc<Metrics>,
     topics: Arc<Topics>,
+    configs: Arc<config::BucketConfigs>,
     /// Largest object or part accepted (`storage.max_object_size`).
     max_object_size: u64,
 }
@@ -84,8 +89,16 @@ fn essence(ct: &str) -> &str {
 impl Policy {
     /// The access check over its parts; an object or part declared larger than `max_object_size` bytes is refused (EntityTooLarge).
     #[must_use]
-    pub fn new(keys: Arc<KeyStore>, store: Arc<dyn Store>, limiter: Arc<Limiter>, metrics: Arc<Metrics>, topics: Arc<Topics>, max_object_size: u64) -> Self {
-        Self { keys, store, limiter, metrics, topics, max_object_size }
+    pub fn new(
+        keys: Arc<KeyStore>,
+        store: Arc<dyn Store>,
+        limiter: Arc<Limiter>,
+        metrics: Arc<Metrics>,
+        rules: (Arc<Topics>, Arc<config::BucketConfigs>),
+        max_object_size: u64,
+    ) -> Self {
+        let (topics, configs) = rules;
+        Self { keys, store, limiter, metrics, topics, configs, max_object_size }
     }
 
     /// Refuses at once, before its body is read, a write whose declared size is over the
@@ -306,8 +319,10 @@ impl Policy {
         // CreateBucket names a bucket that should not exist yet: a taken name is the
         // backend's BucketAlreadyExists, not a denial.
         let record = if bucket.is_empty() || op == Operation::CreateBucket { None } else { self.bucket(bucket)? };
-        match decide(p, access, record.as_ref()) {
+        let block = if record.is_some() { self.configs.public_access_block(bucket) } else { acl::PublicAccessBlock::default() };
+        match decide(p, access, record.as_ref(), block.ignore_public_acls) {
             Ok(()) => Ok(()),
+            Err(_) if record.as_ref().is_some_and(|r| self.acl_grants(p, op, r, block.ignore_public_acls)) => Ok(()),
             Err(why) => Err(self.deny(
                 p,
                 cx,
@@ -321,6 +336,16 @@ impl Policy {
                 },
             )),
         }
+    }
+
+    /// Whether the bucket's ACL grants `op` to `p` (who is not allowed it as a tenant user).
+    fn acl_grants(&self, p: &Principal, op: Operation, record: &BucketRecord, ignore_public: bool) -> bool {
+        let caller = match p.identity() {
+            Some(identity) => acl::Caller::Tenant(&identity.tenant),
+            None => acl::Caller::Anonymous,
+        };
+        let grants = &self.configs.of(&record.name).acl_grants;
+        !grants.is_empty() && acl::grants(&acl::BucketAcl::of(crate::meta::Visibility::Private, grants), caller, op, ignore_public)
     }
 
     /// A copy reads its source: the caller must be allowed to GET it too (so a
@@ -551,7 +576,7 @@ mod tests {
             (Role::Admin, ALL.to_vec()),
         ] {
             for access in ALL {
-                let got = decide(&principal("a", role), access, Some(&own)).is_ok();
+                let got = decide(&principal("a", role), access, Some(&own), false).is_ok();
                 assert_eq!(got, allowed.contains(&access), "{role:?} {access:?}");
             }
         }
@@ -563,9 +588,9 @@ mod tests {
             let foreign = bucket("b", vis);
             for role in [Role::Reader, Role::Writer, Role::Admin] {
                 for access in [Access::Read, Access::Write, Access::Manage] {
-                    assert_eq!(decide(&principal("a", role), access, Some(&foreign)), Err(Denial::ForeignBucket));
+                    assert_eq!(decide(&principal("a", role), access, Some(&foreign), false), Err(Denial::ForeignBucket));
                 }
-                let public_read = decide(&principal("a", role), Access::PublicRead, Some(&foreign));
+                let public_read = decide(&principal("a", role), Access::PublicRead, Some(&foreign), false);
                 assert_eq!(public_read.is_ok(), vis == Visibility::PublicRead);
             }
         }
@@ -576,10 +601,10 @@ mod tests {
         let anon = Principal::Anonymous;
         for access in ALL {
             for vis in [Visibility::Private, Visibility::PublicRead] {
-                let ok = decide(&anon, access, Some(&bucket("a", vis))).is_ok();
+                let ok = decide(&anon, access, Some(&bucket("a", vis)), false).is_ok();
                 assert_eq!(ok, access == Access::PublicRead && vis == Visibility::PublicRead, "{access:?} {vis:?}");
             }
-            assert!(decide(&anon, access, None).is_err());
+            assert!(decide(&anon, access, None, false).is_err());
         }
     }
 
@@ -587,7 +612,7 @@ mod tests {
     fn root_manages_every_tenant() {
         let root = Principal::Key(Identity { root: true, ..identity("root", Role::Admin) });
         for access in ALL {
-            assert!(decide(&root, access, Some(&bucket("other", Visibility::Private))).is_ok());
+            assert!(decide(&root, access, Some(&bucket("other", Visibility::Private)), true).is_ok());
         }
     }
 }

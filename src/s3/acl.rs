@@ -1,59 +1,247 @@
-//! ACLs. tollgate's access model is tenants and topics, not ACLs: the ACL calls answer the
-//! owner's FULL_CONTROL grant, which s3cmd and others ask for, and accept only the canned
-//! `private` ACL.
+//! ACLs (see [`crate::policy::acl`]): a bucket's ACL is its visibility and its grants;
+//! objects inherit their bucket's. Also object ownership controls and Block Public Access,
+//! which decide what ACLs a bucket may take.
 
 use super::Gateway;
 use crate::backend::Error;
 use crate::backend::s3util::owner;
+use crate::meta::BucketConfigKind;
+use crate::ops::Operation;
+use crate::policy::acl::{AclError, BucketAcl, GrantHeaders, Ownership, PublicAccessBlock, check_object_acl, object_acl_refusal, to_dto};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
-fn owner_acl(tenant: &str) -> (Owner, Vec<Grant>) {
-    let own = owner(tenant);
-    let grant = Grant {
-        grantee: Some(Grantee {
-            type_: Type::from_static(Type::CANONICAL_USER),
-            id: own.id.clone(),
-            display_name: own.display_name.clone(),
-            email_address: None,
-            uri: None,
-        }),
-        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-    };
-    (own, vec![grant])
+impl From<AclError> for Error {
+    fn from(e: AclError) -> Self {
+        match e {
+            AclError::Malformed(why) => Self::InvalidConfig(BucketConfigKind::Acl, why),
+            AclError::InvalidArgument(why) => Self::InvalidArgument(why),
+            AclError::InvalidRequest(why) => Self::InvalidRequest(why),
+            AclError::NotSupported => Self::BadRequest { code: "AccessControlListNotSupported", message: e.to_string() },
+            AclError::NotImplemented(why) => Self::NotImplemented(why),
+        }
+    }
+}
+
+/// The ACL a bucket has now.
+fn current(g: &Gateway, bucket: &str) -> Result<(String, BucketAcl), Error> {
+    let record = g.backends.of(bucket).index().bucket(bucket)?;
+    let acl = BucketAcl::of(record.visibility, &g.configs.of(bucket).acl_grants);
+    Ok((record.tenant, acl))
+}
+
+fn listed(tenant: &str, acl: &BucketAcl) -> (Owner, Vec<Grant>) {
+    (owner(tenant), to_dto(&acl.listed(tenant)))
 }
 
 pub(super) async fn get_bucket_acl(g: &Gateway, req: S3Request<GetBucketAclInput>) -> Result<S3Response<GetBucketAclOutput>, Error> {
-    let bucket = g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?;
-    let (own, grants) = owner_acl(&bucket.tenant);
+    let (tenant, acl) = current(g, &req.input.bucket)?;
+    let (own, grants) = listed(&tenant, &acl);
     Ok(S3Response::new(GetBucketAclOutput { owner: Some(own), grants: Some(grants) }))
 }
 
 pub(super) async fn get_object_acl(g: &Gateway, req: S3Request<GetObjectAclInput>) -> Result<S3Response<GetObjectAclOutput>, Error> {
-    let objects = g.backends.of(&req.input.bucket);
-    // The version asked for (or the current object) must exist: its ACL is the owner's.
-    objects.version(&req.input.bucket, &req.input.key, req.input.version_id.as_deref())?;
-    let bucket = objects.index().bucket(&req.input.bucket)?;
-    let (own, grants) = owner_acl(&bucket.tenant);
+    // The version asked for (or the current object) must exist: its ACL is its bucket's.
+    g.backends.of(&req.input.bucket).version(&req.input.bucket, &req.input.key, req.input.version_id.as_deref())?;
+    let (tenant, acl) = current(g, &req.input.bucket)?;
+    let (own, grants) = listed(&tenant, &acl);
     Ok(S3Response::new(GetObjectAclOutput { owner: Some(own), grants: Some(grants), ..Default::default() }))
 }
 
-fn only_private(acl: Option<&str>) -> Result<(), Error> {
-    match acl {
-        None | Some("private") => Ok(()),
-        Some(_) => Err(Error::NotImplemented("only the canned ACL 'private' is supported; bucket visibility is set through the admin API")),
+/// Whether a bucket under `ownership` and `block` may take `acl` (owned by `tenant`), and
+/// whether every tenant it names exists.
+fn admissible(g: &Gateway, tenant: &str, acl: &BucketAcl, ownership: Ownership, block: PublicAccessBlock) -> Result<(), Error> {
+    if ownership == Ownership::BucketOwnerEnforced && !acl.is_owner_only(tenant) {
+        return Err(AclError::NotSupported.into());
     }
+    if block.block_public_acls && acl.is_public() {
+        return Err(Error::AccessDenied("Access Denied: the bucket's Block Public Access settings refuse public ACLs".into()));
+    }
+    for named in acl.tenants() {
+        if g.store.tenant_get(named)?.is_none() {
+            return Err(Error::InvalidArgument(format!("Invalid id: no canonical user {named:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// The grant headers of a request with all five.
+macro_rules! grant_headers {
+    ($input:expr) => {
+        GrantHeaders {
+            read: $input.grant_read.as_deref(),
+            write: $input.grant_write.as_deref(),
+            read_acp: $input.grant_read_acp.as_deref(),
+            write_acp: $input.grant_write_acp.as_deref(),
+            full_control: $input.grant_full_control.as_deref(),
+        }
+    };
+}
+
+/// The grant headers of an object write (which has no `x-amz-grant-write`).
+macro_rules! object_grants {
+    ($input:expr) => {
+        $crate::policy::acl::GrantHeaders {
+            read: $input.grant_read.as_deref(),
+            write: None,
+            read_acp: $input.grant_read_acp.as_deref(),
+            write_acp: $input.grant_write_acp.as_deref(),
+            full_control: $input.grant_full_control.as_deref(),
+        }
+    };
+}
+pub(super) use object_grants;
+
+/// The ACL a CreateBucket asks for, with the ownership it names, checked before the bucket
+/// exists (`None`: the default ACL, which needs no write).
+pub(super) fn creation_acl(g: &Gateway, tenant: &str, input: &CreateBucketInput) -> Result<(Option<BucketAcl>, Option<Ownership>), Error> {
+    let ownership = input.object_ownership.as_ref().map(|o| Ownership::parse(o.as_str())).transpose().map_err(Error::InvalidArgument)?;
+    let acl = BucketAcl::from_request(input.acl.as_ref().map(BucketCannedACL::as_str), &grant_headers!(input))?;
+    if let Some(acl) = &acl {
+        let effective = ownership.unwrap_or(g.configs.defaults().object_ownership);
+        if effective == Ownership::BucketOwnerEnforced && !acl.is_owner_only(tenant) {
+            return Err(Error::BadRequest {
+                code: "InvalidBucketAclWithObjectOwnership",
+                message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting".into(),
+            });
+        }
+        admissible(g, tenant, acl, effective, g.configs.defaults().block_public_access)?;
+    }
+    Ok((acl.filter(|a| *a != BucketAcl::default()), ownership))
+}
+
+pub(super) async fn put_bucket_acl(g: &Gateway, req: S3Request<PutBucketAclInput>) -> Result<S3Response<PutBucketAclOutput>, Error> {
+    let bucket = &req.input.bucket;
+    let (tenant, _) = current(g, bucket)?;
+    let from_headers = BucketAcl::from_request(req.input.acl.as_ref().map(BucketCannedACL::as_str), &grant_headers!(req.input))?;
+    let acl = match (&req.input.access_control_policy, from_headers) {
+        (Some(_), Some(_)) => return Err(Error::InvalidRequest("Specifying both an ACL document and ACL headers is not allowed".into())),
+        (Some(doc), None) => BucketAcl::from_document(doc)?,
+        (None, Some(acl)) => acl,
+        (None, None) => {
+            return Err(Error::InvalidConfig(
+                BucketConfigKind::Acl,
+                "The request names no ACL: send a canned ACL, grant headers or an AccessControlPolicy".into(),
+            ));
+        }
+    };
+    admissible(g, &tenant, &acl, g.configs.ownership(bucket), g.configs.public_access_block(bucket))?;
+    let audit = crate::audit::entry(&req, Operation::PutBucketAcl, bucket, "", 0);
+    g.configs.set_acl(bucket, &acl, Some(&audit)).map_err(super::settings::config_error(BucketConfigKind::Acl))?;
+    Ok(S3Response::new(PutBucketAclOutput::default()))
+}
+
+/// Checks the ACL an object write asks for (PutObject, CopyObject, CreateMultipartUpload,
+/// PutObjectAcl): objects keep none of their own, so only the owner's is accepted.
+pub(super) fn check_object_write_acl(g: &Gateway, bucket: &str, canned: Option<&ObjectCannedACL>, headers: &GrantHeaders<'_>) -> Result<(), Error> {
+    if canned.is_none() && !headers.any() {
+        return Ok(());
+    }
+    let (tenant, _) = current(g, bucket)?;
+    Ok(check_object_acl(canned.map(ObjectCannedACL::as_str), headers, &tenant, g.configs.ownership(bucket))?)
 }
 
 pub(super) async fn put_object_acl(g: &Gateway, req: S3Request<PutObjectAclInput>) -> Result<S3Response<PutObjectAclOutput>, Error> {
     g.backends.of(&req.input.bucket).version(&req.input.bucket, &req.input.key, req.input.version_id.as_deref())?;
-    only_private(req.input.acl.as_ref().map(ObjectCannedACL::as_str))?;
+    let headers = object_grants!(req.input);
+    match &req.input.access_control_policy {
+        Some(doc) => {
+            let (tenant, _) = current(g, &req.input.bucket)?;
+            if req.input.acl.is_some() {
+                return Err(Error::InvalidRequest("Specifying both an ACL document and ACL headers is not allowed".into()));
+            }
+            if !BucketAcl::from_document(doc)?.is_owner_only(&tenant) {
+                return Err(object_acl_refusal(g.configs.ownership(&req.input.bucket)).into());
+            }
+        }
+        None => check_object_write_acl(g, &req.input.bucket, req.input.acl.as_ref(), &headers)?,
+    }
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
-pub(super) async fn put_bucket_acl(g: &Gateway, req: S3Request<PutBucketAclInput>) -> Result<S3Response<PutBucketAclOutput>, Error> {
+pub(super) async fn get_bucket_ownership_controls(
+    g: &Gateway,
+    req: S3Request<GetBucketOwnershipControlsInput>,
+) -> Result<S3Response<GetBucketOwnershipControlsOutput>, Error> {
     g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?;
-    only_private(req.input.acl.as_ref().map(BucketCannedACL::as_str))?;
-    Ok(S3Response::new(PutBucketAclOutput::default()))
+    let Some(ownership) = g.configs.of(&req.input.bucket).ownership else {
+        return Err(Error::Unconfigured(crate::backend::BucketSetting::OwnershipControls));
+    };
+    let rule = OwnershipControlsRule { object_ownership: ObjectOwnership::from(ownership.as_str().to_owned()) };
+    Ok(S3Response::new(GetBucketOwnershipControlsOutput { ownership_controls: Some(OwnershipControls { rules: vec![rule] }) }))
+}
+
+pub(super) async fn put_bucket_ownership_controls(
+    g: &Gateway,
+    req: S3Request<PutBucketOwnershipControlsInput>,
+) -> Result<S3Response<PutBucketOwnershipControlsOutput>, Error> {
+    let bucket = &req.input.bucket;
+    let [rule] = req.input.ownership_controls.rules.as_slice() else {
+        return Err(Error::MalformedXml("OwnershipControls takes exactly one Rule".into()));
+    };
+    let ownership = Ownership::parse(rule.object_ownership.as_str()).map_err(Error::MalformedXml)?;
+    let (tenant, acl) = current(g, bucket)?;
+    if ownership == Ownership::BucketOwnerEnforced && !acl.is_owner_only(&tenant) {
+        // AWS: ACLs must be reset to the owner's before they can be disabled.
+        return Err(Error::BadRequest {
+            code: "InvalidBucketAclWithObjectOwnership",
+            message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting".into(),
+        });
+    }
+    let document = serde_json::to_string(&ownership).map_err(|e| Error::InvalidConfig(BucketConfigKind::Ownership, e.to_string()))?;
+    super::settings::set_config(g, &req, Operation::PutBucketOwnershipControls, bucket, BucketConfigKind::Ownership, Some(&document))?;
+    Ok(S3Response::new(PutBucketOwnershipControlsOutput::default()))
+}
+
+pub(super) async fn delete_bucket_ownership_controls(
+    g: &Gateway,
+    req: S3Request<DeleteBucketOwnershipControlsInput>,
+) -> Result<S3Response<DeleteBucketOwnershipControlsOutput>, Error> {
+    let bucket = &req.input.bucket;
+    let (tenant, acl) = current(g, bucket)?;
+    if g.configs.defaults().object_ownership == Ownership::BucketOwnerEnforced && !acl.is_owner_only(&tenant) {
+        return Err(Error::BadRequest {
+            code: "InvalidBucketAclWithObjectOwnership",
+            message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting".into(),
+        });
+    }
+    super::settings::set_config(g, &req, Operation::DeleteBucketOwnershipControls, bucket, BucketConfigKind::Ownership, None)?;
+    Ok(S3Response::new(DeleteBucketOwnershipControlsOutput::default()))
+}
+
+pub(super) async fn get_public_access_block(g: &Gateway, req: S3Request<GetPublicAccessBlockInput>) -> Result<S3Response<GetPublicAccessBlockOutput>, Error> {
+    g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?;
+    let Some(b) = g.configs.of(&req.input.bucket).public_access_block else {
+        return Err(Error::Unconfigured(crate::backend::BucketSetting::PublicAccessBlock));
+    };
+    Ok(S3Response::new(GetPublicAccessBlockOutput {
+        public_access_block_configuration: Some(PublicAccessBlockConfiguration {
+            block_public_acls: Some(b.block_public_acls),
+            ignore_public_acls: Some(b.ignore_public_acls),
+            block_public_policy: Some(b.block_public_policy),
+            restrict_public_buckets: Some(b.restrict_public_buckets),
+        }),
+    }))
+}
+
+pub(super) async fn put_public_access_block(g: &Gateway, req: S3Request<PutPublicAccessBlockInput>) -> Result<S3Response<PutPublicAccessBlockOutput>, Error> {
+    let c = &req.input.public_access_block_configuration;
+    let block = PublicAccessBlock {
+        block_public_acls: c.block_public_acls.unwrap_or(false),
+        ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
+        block_public_policy: c.block_public_policy.unwrap_or(false),
+        restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
+    };
+    let document = serde_json::to_string(&block).map_err(|e| Error::InvalidConfig(BucketConfigKind::PublicAccessBlock, e.to_string()))?;
+    super::settings::set_config(g, &req, Operation::PutPublicAccessBlock, &req.input.bucket, BucketConfigKind::PublicAccessBlock, Some(&document))?;
+    Ok(S3Response::new(PutPublicAccessBlockOutput::default()))
+}
+
+pub(super) async fn delete_public_access_block(
+    g: &Gateway,
+    req: S3Request<DeletePublicAccessBlockInput>,
+) -> Result<S3Response<DeletePublicAccessBlockOutput>, Error> {
+    super::settings::set_config(g, &req, Operation::DeletePublicAccessBlock, &req.input.bucket, BucketConfigKind::PublicAccessBlock, None)?;
+    Ok(S3Response::new(DeletePublicAccessBlockOutput::default()))
 }

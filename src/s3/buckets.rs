@@ -81,6 +81,7 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
         };
     }
     let lock = req.input.object_lock_enabled_for_bucket == Some(true);
+    let (acl, ownership) = super::acl::creation_acl(g, principal.tenant(), &req.input)?;
     let backend = g.backends.holding();
     backend.engine().create_bucket(&name).await?;
     let record = BucketRecord {
@@ -99,6 +100,15 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateBucket, &name, "", 0);
     if let Some(existing) = g.store.bucket_create(&record, Some(&audit))? {
         return Err(if existing.tenant == principal.tenant() { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
+    }
+    // Set after the bucket exists (checked before it did): a crash in between leaves the
+    // defaults, which are stricter than what was asked.
+    if let Some(ownership) = ownership {
+        let document = serde_json::to_string(&ownership).map_err(|e| Error::InvalidConfig(crate::meta::BucketConfigKind::Ownership, e.to_string()))?;
+        super::settings::set_config(g, &req, crate::ops::Operation::CreateBucket, &name, crate::meta::BucketConfigKind::Ownership, Some(&document))?;
+    }
+    if let Some(acl) = acl {
+        g.configs.set_acl(&name, &acl, Some(&audit)).map_err(super::settings::config_error(crate::meta::BucketConfigKind::Acl))?;
     }
     backend.index().sync().await?;
     g.backends.forget(&name)?;

@@ -126,6 +126,12 @@ s3_operations! {
     acl::get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
     acl::put_bucket_acl(PutBucketAclInput) -> PutBucketAclOutput;
     acl::put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
+    acl::get_bucket_ownership_controls(GetBucketOwnershipControlsInput) -> GetBucketOwnershipControlsOutput;
+    acl::put_bucket_ownership_controls(PutBucketOwnershipControlsInput) -> PutBucketOwnershipControlsOutput;
+    acl::delete_bucket_ownership_controls(DeleteBucketOwnershipControlsInput) -> DeleteBucketOwnershipControlsOutput;
+    acl::get_public_access_block(GetPublicAccessBlockInput) -> GetPublicAccessBlockOutput;
+    acl::put_public_access_block(PutPublicAccessBlockInput) -> PutPublicAccessBlockOutput;
+    acl::delete_public_access_block(DeletePublicAccessBlockInput) -> DeletePublicAccessBlockOutput;
     settings::get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
     settings::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
     settings::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;

@@ -21,6 +21,7 @@ pub(super) async fn create_multipart_upload(
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     check_key(&input.key)?;
+    super::acl::check_object_write_acl(g, &input.bucket, input.acl.as_ref(), &super::acl::object_grants!(input))?;
     let bucket = backend.index().bucket(&input.bucket)?;
     let (retention, legal_hold) = super::lock::write_lock(
         &bucket,

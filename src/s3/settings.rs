@@ -37,13 +37,18 @@ pub(super) async fn get_bucket_encryption(g: &Gateway, req: S3Request<GetBucketE
     unconfigured(g, &req.input.bucket, BucketSetting::Encryption)
 }
 
-/// Validates, stores (or with `None` removes) and audits a bucket's document of `kind`.
-fn set_config<T>(g: &Gateway, req: &S3Request<T>, op: Operation, bucket: &str, kind: BucketConfigKind, document: Option<&str>) -> Result<(), Error> {
-    let audit = crate::audit::entry(req, op, bucket, "", 0);
-    g.configs.set(bucket, kind, document, Some(&audit)).map_err(|e| match e {
+/// The gateway error of a configuration change of `kind` that failed.
+pub(super) fn config_error(kind: BucketConfigKind) -> impl Fn(ConfigError) -> Error {
+    move |e| match e {
         ConfigError::Invalid(why) => Error::InvalidConfig(kind, why),
         ConfigError::Store(e) => e.into(),
-    })
+    }
+}
+
+/// Validates, stores (or with `None` removes) and audits a bucket's document of `kind`.
+pub(super) fn set_config<T>(g: &Gateway, req: &S3Request<T>, op: Operation, bucket: &str, kind: BucketConfigKind, document: Option<&str>) -> Result<(), Error> {
+    let audit = crate::audit::entry(req, op, bucket, "", 0);
+    g.configs.set(bucket, kind, document, Some(&audit)).map_err(config_error(kind))
 }
 
 pub(super) async fn get_bucket_tagging(g: &Gateway, req: S3Request<GetBucketTaggingInput>) -> Result<S3Response<GetBucketTaggingOutput>, Error> {

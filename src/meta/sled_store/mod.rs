@@ -468,6 +468,10 @@ impl Store for SledStore {
         SledStore::bucket_config_set(self, bucket, kind, document, audit)
     }
 
+    fn bucket_acl_set(&self, bucket: &str, visibility: Visibility, grants: Option<&str>, audit: Option<&AuditEntry>) -> Result<()> {
+        SledStore::bucket_acl_set(self, bucket, visibility, grants, audit)
+    }
+
     fn bucket_config_list(&self) -> Result<Vec<(String, BucketConfigKind, String)>> {
         SledStore::bucket_config_list(self)
     }

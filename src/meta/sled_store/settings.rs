@@ -51,6 +51,25 @@ impl SledStore {
         }))
     }
 
+    pub(super) fn bucket_acl_set(&self, bucket: &str, visibility: Visibility, grants: Option<&str>, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let key = object_key(bucket, BucketConfigKind::Acl.name());
+        flatten((&self.buckets, &self.bucket_config, &self.audit).transaction(|(buckets, config, audit)| {
+            let Some(raw) = buckets.get(bucket.as_bytes())? else {
+                return abort(Error::NoSuchBucket);
+            };
+            let mut rec: BucketRecord = tx_decode(&raw)?;
+            rec.visibility = visibility;
+            buckets.insert(bucket.as_bytes(), encode(&rec))?;
+            match grants {
+                Some(d) => config.insert(key.as_slice(), d.as_bytes())?,
+                None => config.remove(key.as_slice())?,
+            };
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
+    }
+
     pub(super) fn bucket_config_list(&self) -> Result<Vec<(String, BucketConfigKind, String)>> {
         let mut all = Vec::new();
         for row in self.bucket_config.iter() {
