@@ -27,6 +27,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
     let owner = Principal::of(&req).access_key().to_owned();
     let input = &mut req.input;
     check_key(&input.key)?;
+    super::request::AsksEncryption::refuse_encryption(&*input)?;
     super::acl::check_object_write_acl(g, &input.bucket, input.acl.as_ref(), &super::acl::object_grants!(input))?;
     let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
     let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);

@@ -21,6 +21,7 @@ pub(super) async fn create_multipart_upload(
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     check_key(&input.key)?;
+    super::request::AsksEncryption::refuse_encryption(&*input)?;
     super::acl::check_object_write_acl(g, &input.bucket, input.acl.as_ref(), &super::acl::object_grants!(input))?;
     let bucket = backend.index().bucket(&input.bucket)?;
     let (retention, legal_hold) = super::lock::write_lock(
@@ -60,6 +61,7 @@ pub(super) async fn create_multipart_upload(
 
 pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>) -> Result<S3Response<UploadPartOutput>, Error> {
     let number = part_number(req.input.part_number)?;
+    super::request::AsksEncryption::refuse_encryption(&req.input)?;
     let length = declared_length(&req.headers, req.input.content_length);
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;

@@ -20,6 +20,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let input = &mut req.input;
     check_key(&input.key)?;
     let bucket = index.bucket(&input.bucket)?;
+    super::request::AsksEncryption::refuse_encryption(&*input)?;
     super::acl::check_object_write_acl(g, &input.bucket, input.acl.as_ref(), &super::acl::object_grants!(input))?;
     let (retention, legal_hold) = super::lock::write_lock(
         &bucket,

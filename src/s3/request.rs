@@ -34,6 +34,43 @@ macro_rules! attributes_of {
 }
 attributes_of!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
 
+/// Server-side encryption a write asks for. tollgate does not encrypt yet: such a write is
+/// refused (501), never stored in the clear as if it had been honoured.
+pub(super) trait AsksEncryption {
+    /// Whether any SSE header is present.
+    fn asks_encryption(&self) -> bool;
+
+    /// Refuses the request if it asks for encryption.
+    fn refuse_encryption(&self) -> Result<(), Error> {
+        if self.asks_encryption() {
+            return Err(Error::NotImplemented("server-side encryption is not supported yet: the object would be stored unencrypted"));
+        }
+        Ok(())
+    }
+}
+
+macro_rules! asks_encryption {
+    ($($input:ty),* $(,)?) => {$(
+        impl AsksEncryption for $input {
+            fn asks_encryption(&self) -> bool {
+                self.server_side_encryption.is_some()
+                    || self.sse_customer_algorithm.is_some()
+                    || self.sse_customer_key.is_some()
+                    || self.ssekms_key_id.is_some()
+                    || self.ssekms_encryption_context.is_some()
+                    || self.bucket_key_enabled == Some(true)
+            }
+        }
+    )*};
+}
+asks_encryption!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
+
+impl AsksEncryption for UploadPartInput {
+    fn asks_encryption(&self) -> bool {
+        self.sse_customer_algorithm.is_some() || self.sse_customer_key.is_some()
+    }
+}
+
 /// `Expected::from(&mut input)`: what a PutObject or UploadPart declares of its body.
 macro_rules! body_declarations_of {
     ($($input:ty),* $(,)?) => {$(
