@@ -8,6 +8,7 @@ use crate::audit::{self, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::context::RequestContext;
 pub mod config;
+pub mod document;
 pub mod topics;
 
 use crate::limits::{Class, Limiter};
