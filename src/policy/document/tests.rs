@@ -403,10 +403,24 @@ fn conditions_and_keys_and_values_or() {
     assert_eq!(evaluate(&p, &ann().with("s3:x-amz-acl", &["private"])), NA, "the Bool operator fails");
     assert_eq!(evaluate(&p, &req(user("acme", "bob"), "s3:GetObject", "a.jpg").with("aws:SecureTransport", &["true"]).with("s3:x-amz-acl", &["private"])), NA);
     // Keys are case-insensitive, in the policy and in the context's answer.
-    let p = parse(&allow_get_if("C", r#"{"stringequals": {"AWS:USERNAME": "ann"}}"#).replace("stringequals", "StringEquals"));
+    let p = parse(&allow_get_if("C", r#"{"StringEquals": {"AWS:USERNAME": "ann"}}"#));
     assert_eq!(evaluate(&p, &ann()), allow("C"));
     let p = parse(&allow_get_if("C", r#"{"StringEquals": {"S3:X-AMZ-ACL": "private"}}"#));
     assert_eq!(evaluate(&p, &get().with("s3:x-amz-acl", &["private"])), allow("C"));
+}
+
+#[test]
+fn the_context_is_asked_with_the_known_spelling() {
+    /// Answers only the exact spellings of the known key list (tag keys as written).
+    struct Strict;
+    impl ConditionContext for Strict {
+        fn values(&self, key: &str) -> Option<Vec<Cow<'_, str>>> {
+            matches!(key, "s3:x-amz-acl" | "s3:ExistingObjectTag/Env").then(|| vec![Cow::Borrowed("v")])
+        }
+    }
+    let p = parse(&allow_get_if("K", r#"{"StringEquals": {"S3:X-Amz-Acl": "v", "S3:EXISTINGOBJECTTAG/Env": "v"}}"#));
+    let facts = Facts { caller: ANON, action: "s3:GetObject", resource: "arn:aws:s3:::photos/k", context: &Strict };
+    assert_eq!(p.evaluate(&facts), allow("K"));
 }
 
 #[test]
