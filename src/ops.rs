@@ -265,6 +265,107 @@ operations! {
     }
 }
 
+impl Operation {
+    /// The IAM action a bucket policy names this operation by (`s3:GetObject`); `versioned`:
+    /// the request names a version id, which AWS checks as the `...Version` action.
+    /// CopyObject and UploadPartCopy are the write (`s3:PutObject`); their source's read
+    /// (`s3:GetObject`) is a second decision.
+    #[must_use]
+    pub const fn iam_action(self, versioned: bool) -> &'static str {
+        match self {
+            Self::AbortMultipartUpload => "s3:AbortMultipartUpload",
+            Self::CompleteMultipartUpload
+            | Self::CopyObject
+            | Self::CreateMultipartUpload
+            | Self::PutObject
+            | Self::UploadPart
+            | Self::UploadPartCopy
+            | Self::PostObject => "s3:PutObject",
+            Self::CreateBucket => "s3:CreateBucket",
+            Self::DeleteBucket => "s3:DeleteBucket",
+            Self::DeleteObject | Self::DeleteObjects if versioned => "s3:DeleteObjectVersion",
+            Self::DeleteObject | Self::DeleteObjects => "s3:DeleteObject",
+            Self::DeleteObjectTagging if versioned => "s3:DeleteObjectVersionTagging",
+            Self::DeleteObjectTagging => "s3:DeleteObjectTagging",
+            Self::GetBucketAcl => "s3:GetBucketAcl",
+            Self::GetBucketCors => "s3:GetBucketCORS",
+            Self::GetBucketEncryption => "s3:GetEncryptionConfiguration",
+            Self::GetBucketLifecycleConfiguration => "s3:GetLifecycleConfiguration",
+            Self::GetBucketLocation => "s3:GetBucketLocation",
+            Self::GetBucketPolicy => "s3:GetBucketPolicy",
+            Self::GetBucketTagging => "s3:GetBucketTagging",
+            Self::GetBucketVersioning => "s3:GetBucketVersioning",
+            Self::GetBucketWebsite => "s3:GetBucketWebsite",
+            Self::GetObject | Self::HeadObject if versioned => "s3:GetObjectVersion",
+            Self::GetObject | Self::HeadObject | Self::SelectObjectContent => "s3:GetObject",
+            Self::GetObjectAcl if versioned => "s3:GetObjectVersionAcl",
+            Self::GetObjectAcl => "s3:GetObjectAcl",
+            Self::GetObjectAttributes if versioned => "s3:GetObjectVersionAttributes",
+            Self::GetObjectAttributes => "s3:GetObjectAttributes",
+            Self::GetObjectLegalHold => "s3:GetObjectLegalHold",
+            Self::GetObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
+            Self::GetObjectRetention => "s3:GetObjectRetention",
+            Self::GetObjectTagging if versioned => "s3:GetObjectVersionTagging",
+            Self::GetObjectTagging => "s3:GetObjectTagging",
+            Self::GetObjectTorrent if versioned => "s3:GetObjectVersionTorrent",
+            Self::GetObjectTorrent => "s3:GetObjectTorrent",
+            Self::HeadBucket | Self::ListObjects | Self::ListObjectsV2 => "s3:ListBucket",
+            Self::ListBuckets | Self::ListDirectoryBuckets => "s3:ListAllMyBuckets",
+            Self::ListMultipartUploads => "s3:ListBucketMultipartUploads",
+            Self::ListObjectVersions => "s3:ListBucketVersions",
+            Self::ListParts => "s3:ListMultipartUploadParts",
+            Self::PutBucketAcl => "s3:PutBucketAcl",
+            Self::PutBucketVersioning => "s3:PutBucketVersioning",
+            Self::PutObjectAcl if versioned => "s3:PutObjectVersionAcl",
+            Self::PutObjectAcl => "s3:PutObjectAcl",
+            Self::PutObjectLegalHold => "s3:PutObjectLegalHold",
+            Self::PutObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
+            Self::PutObjectRetention => "s3:PutObjectRetention",
+            Self::PutObjectTagging if versioned => "s3:PutObjectVersionTagging",
+            Self::PutObjectTagging => "s3:PutObjectTagging",
+            Self::CreateBucketMetadataTableConfiguration => "s3:CreateBucketMetadataTableConfiguration",
+            Self::CreateSession => "s3:CreateSession",
+            // AWS checks a configuration's delete as its put.
+            Self::DeleteBucketAnalyticsConfiguration | Self::PutBucketAnalyticsConfiguration => "s3:PutAnalyticsConfiguration",
+            Self::DeleteBucketCors | Self::PutBucketCors => "s3:PutBucketCORS",
+            Self::DeleteBucketEncryption | Self::PutBucketEncryption => "s3:PutEncryptionConfiguration",
+            Self::DeleteBucketIntelligentTieringConfiguration | Self::PutBucketIntelligentTieringConfiguration => "s3:PutIntelligentTieringConfiguration",
+            Self::DeleteBucketInventoryConfiguration | Self::PutBucketInventoryConfiguration => "s3:PutInventoryConfiguration",
+            Self::DeleteBucketLifecycle | Self::PutBucketLifecycleConfiguration => "s3:PutLifecycleConfiguration",
+            Self::DeleteBucketMetadataTableConfiguration => "s3:DeleteBucketMetadataTableConfiguration",
+            Self::DeleteBucketMetricsConfiguration | Self::PutBucketMetricsConfiguration => "s3:PutMetricsConfiguration",
+            Self::DeleteBucketOwnershipControls | Self::PutBucketOwnershipControls => "s3:PutBucketOwnershipControls",
+            Self::DeleteBucketPolicy => "s3:DeleteBucketPolicy",
+            Self::DeleteBucketReplication | Self::PutBucketReplication => "s3:PutReplicationConfiguration",
+            Self::DeleteBucketTagging | Self::PutBucketTagging => "s3:PutBucketTagging",
+            Self::DeleteBucketWebsite => "s3:DeleteBucketWebsite",
+            Self::DeletePublicAccessBlock | Self::PutPublicAccessBlock => "s3:PutBucketPublicAccessBlock",
+            Self::GetBucketAccelerateConfiguration => "s3:GetAccelerateConfiguration",
+            Self::GetBucketAnalyticsConfiguration | Self::ListBucketAnalyticsConfigurations => "s3:GetAnalyticsConfiguration",
+            Self::GetBucketIntelligentTieringConfiguration | Self::ListBucketIntelligentTieringConfigurations => "s3:GetIntelligentTieringConfiguration",
+            Self::GetBucketInventoryConfiguration | Self::ListBucketInventoryConfigurations => "s3:GetInventoryConfiguration",
+            Self::GetBucketLogging => "s3:GetBucketLogging",
+            Self::GetBucketMetadataTableConfiguration => "s3:GetBucketMetadataTableConfiguration",
+            Self::GetBucketMetricsConfiguration | Self::ListBucketMetricsConfigurations => "s3:GetMetricsConfiguration",
+            Self::GetBucketNotificationConfiguration => "s3:GetBucketNotification",
+            Self::GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
+            Self::GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
+            Self::GetBucketReplication => "s3:GetReplicationConfiguration",
+            Self::GetBucketRequestPayment => "s3:GetBucketRequestPayment",
+            Self::GetPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
+            Self::PutBucketAccelerateConfiguration => "s3:PutAccelerateConfiguration",
+            Self::PutBucketLogging => "s3:PutBucketLogging",
+            Self::PutBucketNotificationConfiguration => "s3:PutBucketNotification",
+            Self::PutBucketPolicy => "s3:PutBucketPolicy",
+            Self::PutBucketRequestPayment => "s3:PutBucketRequestPayment",
+            Self::PutBucketWebsite => "s3:PutBucketWebsite",
+            Self::RestoreObject => "s3:RestoreObject",
+            // S3 Object Lambda's, not S3's: no bucket policy names it.
+            Self::WriteGetObjectResponse => "s3-object-lambda:WriteGetObjectResponse",
+        }
+    }
+}
+
 /// What a request was, as far as the gateway knows when it answers: its metrics label,
 /// and the operation its audit entry names if it is refused unauthenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,6 +534,50 @@ mod tests {
     fn input_types_name_their_operation() {
         assert_eq!(<s3s::dto::PutObjectInput as OperationInput>::OPERATION, Operation::PutObject);
         assert_eq!(<s3s::dto::GetBucketLoggingInput as OperationInput>::OPERATION, Operation::GetBucketLogging);
+    }
+
+    #[test]
+    fn every_served_operation_has_an_iam_action_the_policy_language_knows() {
+        use crate::policy::document::is_known_action;
+        for op in Operation::ALL {
+            if *op == Operation::WriteGetObjectResponse {
+                continue;
+            }
+            for versioned in [false, true] {
+                let action = op.iam_action(versioned);
+                assert!(is_known_action(action), "{} maps to {action}, which the policy validator does not know", op.name());
+            }
+        }
+        assert_eq!(Operation::WriteGetObjectResponse.iam_action(false), "s3-object-lambda:WriteGetObjectResponse");
+    }
+
+    #[test]
+    fn iam_actions_follow_aws() {
+        let cases = [
+            (Operation::GetObject, false, "s3:GetObject"),
+            (Operation::GetObject, true, "s3:GetObjectVersion"),
+            (Operation::HeadObject, false, "s3:GetObject"),
+            (Operation::HeadObject, true, "s3:GetObjectVersion"),
+            (Operation::ListObjects, false, "s3:ListBucket"),
+            (Operation::ListObjectsV2, false, "s3:ListBucket"),
+            (Operation::ListObjectVersions, false, "s3:ListBucketVersions"),
+            (Operation::CopyObject, false, "s3:PutObject"),
+            (Operation::UploadPart, false, "s3:PutObject"),
+            (Operation::CreateMultipartUpload, false, "s3:PutObject"),
+            (Operation::CompleteMultipartUpload, false, "s3:PutObject"),
+            (Operation::PostObject, false, "s3:PutObject"),
+            (Operation::DeleteObjects, false, "s3:DeleteObject"),
+            (Operation::DeleteObject, true, "s3:DeleteObjectVersion"),
+            (Operation::HeadBucket, false, "s3:ListBucket"),
+            (Operation::ListParts, false, "s3:ListMultipartUploadParts"),
+            (Operation::DeleteBucketCors, false, "s3:PutBucketCORS"),
+            (Operation::GetPublicAccessBlock, false, "s3:GetBucketPublicAccessBlock"),
+            (Operation::PutObjectTagging, true, "s3:PutObjectVersionTagging"),
+            (Operation::ListBuckets, false, "s3:ListAllMyBuckets"),
+        ];
+        for (op, versioned, action) in cases {
+            assert_eq!(op.iam_action(versioned), action, "{} versioned={versioned}", op.name());
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::auth::{KeyStore, Principal, Role};
 use crate::context::RequestContext;
 pub mod acl;
 pub mod config;
+pub mod document;
 pub mod topics;
 
 use crate::limits::{Class, Limiter};
