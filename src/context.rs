@@ -20,6 +20,9 @@ pub struct RequestContext {
     pub admission: Arc<OnceLock<Admission>>,
     /// The S3 operation, once the access check knows it.
     pub operation: Arc<OnceLock<Operation>>,
+    /// What let the request in when it was not the caller's tenant role: `acl:READ`,
+    /// `policy:{Sid}`, `public-read`, `topic` (recorded in its audit entry).
+    pub granted_by: Arc<OnceLock<String>>,
     /// Set once the request's signature verified and its key is known: a refusal of a
     /// request without it is an unauthenticated denial ([`crate::audit::DenialLog`]).
     pub authenticated: Arc<AtomicBool>,

@@ -166,6 +166,7 @@ operations! {
         CreateMultipartUpload(CreateMultipartUploadInput)                     => Write,       writes,  Write;
         DeleteBucket(DeleteBucketInput)                                       => Manage,      writes,  _;
         DeleteBucketOwnershipControls(DeleteBucketOwnershipControlsInput)     => Manage,      writes,  _;
+        DeleteBucketPolicy(DeleteBucketPolicyInput)                           => Manage,      writes,  _;
         DeleteBucketTagging(DeleteBucketTaggingInput)                         => Manage,      writes,  _;
         DeleteObject(DeleteObjectInput)                                       => Write,       writes,  Delete;
         DeleteObjectTagging(DeleteObjectTaggingInput)                         => Write,       writes,  Write;
@@ -178,6 +179,7 @@ operations! {
         GetBucketLocation(GetBucketLocationInput)                             => PublicRead,  reads,   _;
         GetBucketOwnershipControls(GetBucketOwnershipControlsInput)           => Read,        reads,   _;
         GetBucketPolicy(GetBucketPolicyInput)                                 => Read,        reads,   _;
+        GetBucketPolicyStatus(GetBucketPolicyStatusInput)                     => Read,        reads,   _;
         GetBucketTagging(GetBucketTaggingInput)                               => Read,        reads,   _;
         GetBucketVersioning(GetBucketVersioningInput)                         => Read,        reads,   _;
         GetBucketWebsite(GetBucketWebsiteInput)                               => Read,        reads,   _;
@@ -200,6 +202,7 @@ operations! {
         ListParts(ListPartsInput)                                             => Read,        reads,   Write;
         PutBucketAcl(PutBucketAclInput)                                       => Manage,      writes,  _;
         PutBucketOwnershipControls(PutBucketOwnershipControlsInput)           => Manage,      writes,  _;
+        PutBucketPolicy(PutBucketPolicyInput)                                 => Manage,      writes,  _;
         PutBucketTagging(PutBucketTaggingInput)                               => Manage,      writes,  _;
         PutBucketVersioning(PutBucketVersioningInput)                         => Manage,      writes,  _;
         PutObject(PutObjectInput)                                             => Write,       writes,  Write;
@@ -225,7 +228,6 @@ operations! {
         DeleteBucketLifecycle(DeleteBucketLifecycleInput)                                             => writes;
         DeleteBucketMetadataTableConfiguration(DeleteBucketMetadataTableConfigurationInput)           => writes;
         DeleteBucketMetricsConfiguration(DeleteBucketMetricsConfigurationInput)                       => writes;
-        DeleteBucketPolicy(DeleteBucketPolicyInput)                                                   => writes;
         DeleteBucketReplication(DeleteBucketReplicationInput)                                         => writes;
         DeleteBucketWebsite(DeleteBucketWebsiteInput)                                                 => writes;
         GetBucketAccelerateConfiguration(GetBucketAccelerateConfigurationInput)                       => reads;
@@ -236,7 +238,6 @@ operations! {
         GetBucketMetadataTableConfiguration(GetBucketMetadataTableConfigurationInput)                 => reads;
         GetBucketMetricsConfiguration(GetBucketMetricsConfigurationInput)                             => reads;
         GetBucketNotificationConfiguration(GetBucketNotificationConfigurationInput)                   => reads;
-        GetBucketPolicyStatus(GetBucketPolicyStatusInput)                                             => reads;
         GetBucketReplication(GetBucketReplicationInput)                                               => reads;
         GetBucketRequestPayment(GetBucketRequestPaymentInput)                                         => reads;
         ListBucketAnalyticsConfigurations(ListBucketAnalyticsConfigurationsInput)                     => reads;
@@ -255,7 +256,6 @@ operations! {
         PutBucketLogging(PutBucketLoggingInput)                                                       => writes;
         PutBucketMetricsConfiguration(PutBucketMetricsConfigurationInput)                             => writes;
         PutBucketNotificationConfiguration(PutBucketNotificationConfigurationInput)                   => writes;
-        PutBucketPolicy(PutBucketPolicyInput)                                                         => writes;
         PutBucketReplication(PutBucketReplicationInput)                                               => writes;
         PutBucketRequestPayment(PutBucketRequestPaymentInput)                                         => writes;
         PutBucketWebsite(PutBucketWebsiteInput)                                                       => writes;

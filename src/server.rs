@@ -436,6 +436,7 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
         peer,
         admission: Arc::clone(&admission),
         operation: Arc::clone(&operation),
+        granted_by: Arc::default(),
         authenticated: Arc::default(),
     };
     req.extensions_mut().insert(context.clone());

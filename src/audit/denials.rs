@@ -50,6 +50,7 @@ impl DenialLog {
                 bytes: 0,
                 count: 1,
                 version_id: String::new(),
+                decided_by: String::new(),
             },
         };
         let closed: Vec<AuditEntry> = {

@@ -155,6 +155,7 @@ pub fn entry_for(
         bytes,
         count: 1,
         version_id: String::new(),
+        decided_by: cx.and_then(|c| c.granted_by.get().cloned()).unwrap_or_default(),
     }
 }
 

@@ -698,6 +698,11 @@ pub struct AuditEntry {
     /// which assigns version ids); empty otherwise, and then omitted.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version_id: String,
+    /// What decided, when it was not the caller's tenant role: the bucket policy statement
+    /// (`policy:{Sid}`), an ACL grant (`acl:READ`), public-read, a topic rule, or for a
+    /// denial its reason; empty otherwise, and then omitted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub decided_by: String,
 }
 
 fn one() -> u64 {

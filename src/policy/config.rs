@@ -69,6 +69,8 @@ pub struct BucketConfig {
     pub ownership: Option<Ownership>,
     /// Its Block Public Access flags, if it set them.
     pub public_access_block: Option<PublicAccessBlock>,
+    /// Its bucket policy, compiled.
+    pub policy: Option<super::document::BucketPolicy>,
 }
 
 /// Parses a stored JSON document (`None`: removed).
@@ -78,14 +80,15 @@ fn stored<T: serde::de::DeserializeOwned>(document: Option<&str>) -> Result<Opti
 
 impl BucketConfig {
     /// Compiles the stored document of `kind` into `self` (`None`: the setting is removed).
-    fn apply(&mut self, kind: BucketConfigKind, document: Option<&str>) -> Result<(), String> {
+    fn apply(&mut self, bucket: &str, kind: BucketConfigKind, document: Option<&str>) -> Result<(), String> {
         match kind {
             BucketConfigKind::Tagging => self.tags = stored(document)?.unwrap_or_default(),
             BucketConfigKind::Acl => self.acl_grants = stored(document)?.unwrap_or_default(),
             BucketConfigKind::Ownership => self.ownership = stored(document)?,
             BucketConfigKind::PublicAccessBlock => self.public_access_block = stored(document)?,
+            BucketConfigKind::Policy => self.policy = document.map(|d| super::document::BucketPolicy::parse(d, bucket)).transpose()?,
             // Kinds this build does not compile are never stored by it.
-            BucketConfigKind::Policy | BucketConfigKind::Cors => {
+            BucketConfigKind::Cors => {
                 if document.is_some() {
                     return Err(format!("the {} setting is not supported by this version", kind.name()));
                 }
@@ -127,7 +130,7 @@ impl BucketConfigs {
             by_bucket
                 .entry(bucket.clone())
                 .or_default()
-                .apply(kind, Some(&document))
+                .apply(&bucket, kind, Some(&document))
                 .map_err(|why| ConfigError::Invalid(format!("bucket {bucket}: stored {} setting: {why}", kind.name())))?;
         }
         *self.by_bucket.write().unwrap_or_else(PoisonError::into_inner) = by_bucket.into_iter().map(|(b, c)| (b, Arc::new(c))).collect();
@@ -185,7 +188,7 @@ impl BucketConfigs {
     /// `Invalid` with the reason a document does not compile (nothing is stored), or the
     /// store's failure (`NoSuchBucket` included).
     pub fn set(&self, bucket: &str, kind: BucketConfigKind, document: Option<&str>, audit: Option<&AuditEntry>) -> Result<(), ConfigError> {
-        BucketConfig::default().apply(kind, document).map_err(ConfigError::Invalid)?;
+        BucketConfig::default().apply(bucket, kind, document).map_err(ConfigError::Invalid)?;
         let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
         self.store.bucket_config_set(bucket, kind, document, audit)?;
         self.reload(bucket)
@@ -203,7 +206,7 @@ impl BucketConfigs {
         for kind in BucketConfigKind::ALL {
             if let Some(document) = self.store.bucket_config_get(bucket, kind)? {
                 any = true;
-                config.apply(kind, Some(&document)).map_err(ConfigError::Invalid)?;
+                config.apply(bucket, kind, Some(&document)).map_err(ConfigError::Invalid)?;
             }
         }
         let mut map = self.by_bucket.write().unwrap_or_else(PoisonError::into_inner);

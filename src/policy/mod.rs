@@ -8,13 +8,16 @@ use crate::audit::{self, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
 use crate::context::RequestContext;
 pub mod acl;
+pub mod conditions;
 pub mod config;
 pub mod document;
 pub mod topics;
 
 use crate::limits::{Class, Limiter};
+use crate::meta::AuditEntry;
 use crate::meta::{BucketRecord, ReadMode, Store, Visibility, WriteMode};
 use crate::obs::metrics::Metrics;
+use document::Verdict;
 use topics::{TopicDenial, TopicKey, TopicOp, Topics};
 
 use s3s::dto::ETagCondition;
@@ -64,6 +67,13 @@ pub fn decide(p: &Principal, access: Access, bucket: Option<&BucketRecord>, igno
         Access::Manage => Role::Admin,
     };
     if identity.root || identity.role >= needed { Ok(()) } else { Err(Denial::Role) }
+}
+
+/// What a bucket policy's conditions read of a request.
+struct RequestView<'a> {
+    headers: &'a http::HeaderMap,
+    query: &'a str,
+    source: Option<std::net::IpAddr>,
 }
 
 /// The access check of every S3 request.
@@ -135,16 +145,57 @@ impl Policy {
     }
 
     fn deny(&self, p: &Principal, cx: Option<&RequestContext>, op: Operation, bucket: &str, key: &str, reason: &'static str) -> s3s::S3Error {
+        self.deny_by(p, cx, (op, bucket, key), reason, reason.to_owned())
+    }
+
+    /// A denial whose audit entry names what decided it (`policy:{Sid}`, or the reason).
+    fn deny_by(&self, p: &Principal, cx: Option<&RequestContext>, target: (Operation, &str, &str), reason: &'static str, decided_by: String) -> s3s::S3Error {
+        let (op, bucket, key) = target;
         self.metrics.denied(reason);
-        tracing::info!(op = op.name(), bucket, reason, principal = %p.access_key(), "access denied");
+        tracing::info!(op = op.name(), bucket, reason, decided_by, principal = %p.access_key(), "access denied");
         // An anonymous denial is audited by the server with the others of its source
         // address and minute (audit::DenialLog): one entry each would let a flood fill the disk.
-        if !p.is_anonymous()
-            && let Err(e) = self.store.audit_append(&audit::entry_for(p, cx, op, bucket, key, Outcome::Denied, 0))
-        {
-            tracing::error!(error = %e, "audit append failed");
+        if !p.is_anonymous() {
+            let entry = AuditEntry { decided_by, ..audit::entry_for(p, cx, op, bucket, key, Outcome::Denied, 0) };
+            if let Err(e) = self.store.audit_append(&entry) {
+                tracing::error!(error = %e, "audit append failed");
+            }
         }
         s3s::s3_error!(AccessDenied, "Access Denied")
+    }
+
+    /// The bucket policy's verdict on `action` over `bucket`/`key` for this request, and
+    /// whether the policy is public; `NotApplicable` without a policy, and for root, which
+    /// no policy denies.
+    fn policy_verdict(&self, p: &Principal, request: &RequestView<'_>, action: &str, bucket: &str, key: &str) -> (Verdict, bool) {
+        let config = self.configs.of(bucket);
+        let Some(policy) = &config.policy else { return (Verdict::NotApplicable, false) };
+        let caller = match p.identity() {
+            Some(i) if i.root => return (Verdict::NotApplicable, false),
+            Some(i) => document::Caller::User { tenant: &i.tenant, user: &i.user },
+            None => document::Caller::Anonymous,
+        };
+        let owner = self.bucket(bucket).ok().flatten().map(|b| b.tenant);
+        let conditions = conditions::RequestConditions {
+            principal: p,
+            source: request.source,
+            headers: request.headers,
+            query: request.query,
+            bucket_owner: owner.as_deref(),
+            bucket_tags: &config.tags,
+            object: (!key.is_empty()).then_some((self.store.as_ref(), bucket, key)),
+            object_tags: std::sync::OnceLock::new(),
+        };
+        let resource = if key.is_empty() { format!("arn:aws:s3:::{bucket}") } else { format!("arn:aws:s3:::{bucket}/{key}") };
+        (policy.evaluate(&document::Facts { caller, action, resource: &resource, context: &conditions }), policy.is_public())
+    }
+
+    /// Refuses a request an explicit Deny of the bucket policy names.
+    fn policy_deny(&self, p: &Principal, cx: Option<&RequestContext>, target: (Operation, &str, &str), verdict: &Verdict) -> S3Result<()> {
+        match verdict {
+            Verdict::Deny { sid } => Err(self.deny_by(p, cx, target, "policy", format!("policy:{}", sid.as_deref().unwrap_or("")))),
+            _ => Ok(()),
+        }
     }
 
     /// Applies the bucket's topic rules, if the request falls under a topic: `Ok(true)`
@@ -249,14 +300,17 @@ impl Policy {
 
     /// A read of `bucket/key` (a GET, or a copy's source): the topic's read mode if the
     /// key is under one, else the tenant rules.
-    fn authorize_read(&self, p: &Principal, cx: Option<&RequestContext>, op: Operation, bucket: &str, key: &str) -> S3Result<()> {
+    fn authorize_read(&self, p: &Principal, cx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, source: (&str, &str, bool)) -> S3Result<()> {
+        let (bucket, key, versioned) = source;
+        let verdict = self.policy_verdict(p, request, Operation::GetObject.iam_action(versioned), bucket, key);
+        self.policy_deny(p, cx, (op, bucket, key), &verdict.0)?;
         let rules = self.topics.of(bucket);
         if let Some(t) = topics::locate(&rules, key)
             && let Some(record) = self.bucket(bucket)?
         {
             return topics::decide(p, &record.tenant, &t, TopicOp::Read).map_err(|_| self.deny(p, cx, op, bucket, key, "topic"));
         }
-        self.enforce(p, cx, op, Access::PublicRead, bucket, key)
+        self.enforce(p, cx, op, Access::PublicRead, (bucket, key), verdict)
     }
 
     /// Charges an allowed request to its rate limits: records its admission for the
@@ -316,14 +370,45 @@ impl Policy {
 
     /// Checks `access` to `bucket`; a denial is audited and answered AccessDenied, never
     /// revealing whether a key exists.
-    fn enforce(&self, p: &Principal, cx: Option<&RequestContext>, op: Operation, access: Access, bucket: &str, key: &str) -> S3Result<()> {
+    /// The policy's verdict (`policy`) can allow what the tenant rules and ACL do not.
+    fn enforce(
+        &self,
+        p: &Principal,
+        cx: Option<&RequestContext>,
+        op: Operation,
+        access: Access,
+        target: (&str, &str),
+        policy: (Verdict, bool),
+    ) -> S3Result<()> {
+        let (bucket, key) = target;
         // CreateBucket names a bucket that should not exist yet: a taken name is the
         // backend's BucketAlreadyExists, not a denial.
         let record = if bucket.is_empty() || op == Operation::CreateBucket { None } else { self.bucket(bucket)? };
         let block = if record.is_some() { self.configs.public_access_block(bucket) } else { acl::PublicAccessBlock::default() };
+        let granted = |by: String| {
+            if let Some(cx) = cx {
+                let _ = cx.granted_by.set(by);
+            }
+        };
+        let own = record.as_ref().is_some_and(|r| p.sees_tenant(&r.tenant));
         match decide(p, access, record.as_ref(), block.ignore_public_acls) {
-            Ok(()) => Ok(()),
-            Err(_) if record.as_ref().is_some_and(|r| self.acl_grants(p, op, r, block.ignore_public_acls)) => Ok(()),
+            Ok(()) => {
+                if !own && record.is_some() && !p.is_root() {
+                    granted("public-read".into());
+                }
+                Ok(())
+            }
+            Err(_) if record.as_ref().is_some_and(|r| self.acl_grants(p, op, r, block.ignore_public_acls)) => {
+                granted(format!("acl:{:?}", acl::permission_needed(op).unwrap_or(crate::meta::AclPermission::FullControl)));
+                Ok(())
+            }
+            // RestrictPublicBuckets: a public policy lets in the bucket's own tenant only.
+            Err(_) if matches!(&policy.0, Verdict::Allow { .. }) && !(policy.1 && block.restrict_public_buckets && !own) => {
+                if let Verdict::Allow { sid } = policy.0 {
+                    granted(format!("policy:{}", sid.unwrap_or_default()));
+                }
+                Ok(())
+            }
             Err(why) => Err(self.deny(
                 p,
                 cx,
@@ -352,14 +437,15 @@ impl Policy {
     /// A copy reads its source: the caller must be allowed to GET it too (so a
     /// public-read source may be copied, as it may be downloaded).
     fn check_copy_source<T>(&self, req: &S3Request<T>, op: Operation, source: &CopySource) -> S3Result<()> {
-        let CopySource::Bucket { bucket, key, .. } = source else {
+        let CopySource::Bucket { bucket, key, version_id } = source else {
             return Ok(());
         };
         let p = Principal::of(req);
         let cx = req.extensions.get::<RequestContext>();
         let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
         self.addressed(&p, cx, op, bucket, key, expected)?;
-        self.authorize_read(&p, cx, op, bucket, key)
+        let request = RequestView { headers: &req.headers, query: req.uri.query().unwrap_or(""), source: cx.map(|c| c.peer.ip()) };
+        self.authorize_read(&p, cx, &request, op, (bucket, key, version_id.is_some()))
     }
 }
 
@@ -399,8 +485,22 @@ impl S3Access for Policy {
             self.addressed(&principal, rcx.as_ref(), op, &bucket, &key, expected)?;
         }
         let query = cx.uri().query().unwrap_or("").to_owned();
-        if !self.topic_check(&principal, rcx.as_ref(), op, &bucket, &key, &query)? {
-            self.enforce(&principal, rcx.as_ref(), op, op.access(), &bucket, &key)?;
+        let request = RequestView { headers: cx.headers(), query: &query, source: rcx.as_ref().map(|c| c.peer.ip()) };
+        // DeleteObjects names its keys in its body: its hook asks the policy key by key.
+        let verdict = if op == Operation::DeleteObjects || bucket.is_empty() {
+            (Verdict::NotApplicable, false)
+        } else {
+            let versioned = crate::names::form_value(&query, "versionId").is_some();
+            self.policy_verdict(&principal, &request, op.iam_action(versioned), &bucket, &key)
+        };
+        // An explicit Deny wins over everything, topic rules included (root excepted).
+        self.policy_deny(&principal, rcx.as_ref(), (op, &bucket, &key), &verdict.0)?;
+        if self.topic_check(&principal, rcx.as_ref(), op, &bucket, &key, &query)? {
+            if let Some(rcx) = &rcx {
+                let _ = rcx.granted_by.set("topic".into());
+            }
+        } else {
+            self.enforce(&principal, rcx.as_ref(), op, op.access(), (&bucket, &key), verdict)?;
         }
         self.admit(&principal, rcx.as_ref(), op, &bucket, &key)?;
         cx.extensions_mut().insert(principal);
@@ -514,12 +614,17 @@ impl S3Access for Policy {
     }
 
     async fn delete_objects(&self, req: &mut S3Request<s3s::dto::DeleteObjectsInput>) -> S3Result<()> {
+        let p = Principal::of(req);
+        let cx = req.extensions.get::<RequestContext>();
+        let request = RequestView { headers: &req.headers, query: req.uri.query().unwrap_or(""), source: cx.map(|c| c.peer.ip()) };
+        for o in &req.input.delete.objects {
+            let (verdict, _) = self.policy_verdict(&p, &request, Operation::DeleteObjects.iam_action(o.version_id.is_some()), &req.input.bucket, &o.key);
+            self.policy_deny(&p, cx, (Operation::DeleteObjects, &req.input.bucket, &o.key), &verdict)?;
+        }
         let rules = self.topics.of(&req.input.bucket);
         if rules.is_empty() {
             return Ok(());
         }
-        let p = Principal::of(req);
-        let cx = req.extensions.get::<RequestContext>();
         let Some(record) = self.bucket(&req.input.bucket)? else {
             return Ok(());
         };

@@ -133,6 +133,9 @@ s3_operations! {
     acl::put_public_access_block(PutPublicAccessBlockInput) -> PutPublicAccessBlockOutput;
     acl::delete_public_access_block(DeletePublicAccessBlockInput) -> DeletePublicAccessBlockOutput;
     settings::get_bucket_policy(GetBucketPolicyInput) -> GetBucketPolicyOutput;
+    settings::put_bucket_policy(PutBucketPolicyInput) -> PutBucketPolicyOutput;
+    settings::delete_bucket_policy(DeleteBucketPolicyInput) -> DeleteBucketPolicyOutput;
+    settings::get_bucket_policy_status(GetBucketPolicyStatusInput) -> GetBucketPolicyStatusOutput;
     settings::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
     settings::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
     settings::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;

@@ -19,7 +19,39 @@ fn unconfigured<T>(g: &Gateway, bucket: &str, setting: BucketSetting) -> Result<
 }
 
 pub(super) async fn get_bucket_policy(g: &Gateway, req: S3Request<GetBucketPolicyInput>) -> Result<S3Response<GetBucketPolicyOutput>, Error> {
-    unconfigured(g, &req.input.bucket, BucketSetting::Policy)
+    match &g.configs.of(&req.input.bucket).policy {
+        Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput { policy: Some(policy.text().to_owned()) })),
+        None => unconfigured(g, &req.input.bucket, BucketSetting::Policy),
+    }
+}
+
+pub(super) async fn put_bucket_policy(g: &Gateway, req: S3Request<PutBucketPolicyInput>) -> Result<S3Response<PutBucketPolicyOutput>, Error> {
+    let bucket = &req.input.bucket;
+    g.backends.of(bucket).index().bucket(bucket)?;
+    if req.input.confirm_remove_self_bucket_access == Some(true) {
+        return Err(Error::NotImplemented("ConfirmRemoveSelfBucketAccess is not supported: the bucket's tenant admins and root always keep access"));
+    }
+    let policy = crate::policy::document::BucketPolicy::parse(&req.input.policy, bucket).map_err(|why| Error::InvalidConfig(BucketConfigKind::Policy, why))?;
+    if policy.is_public() && g.configs.public_access_block(bucket).block_public_policy {
+        return Err(Error::AccessDenied("Access Denied: the bucket's Block Public Access settings refuse public policies (BlockPublicPolicy)".into()));
+    }
+    set_config(g, &req, Operation::PutBucketPolicy, bucket, BucketConfigKind::Policy, Some(&req.input.policy))?;
+    Ok(S3Response::new(PutBucketPolicyOutput::default()))
+}
+
+pub(super) async fn delete_bucket_policy(g: &Gateway, req: S3Request<DeleteBucketPolicyInput>) -> Result<S3Response<DeleteBucketPolicyOutput>, Error> {
+    set_config(g, &req, Operation::DeleteBucketPolicy, &req.input.bucket, BucketConfigKind::Policy, None)?;
+    Ok(S3Response::new(DeleteBucketPolicyOutput::default()))
+}
+
+pub(super) async fn get_bucket_policy_status(
+    g: &Gateway,
+    req: S3Request<GetBucketPolicyStatusInput>,
+) -> Result<S3Response<GetBucketPolicyStatusOutput>, Error> {
+    let Some(policy) = &g.configs.of(&req.input.bucket).policy else {
+        return unconfigured(g, &req.input.bucket, BucketSetting::Policy);
+    };
+    Ok(S3Response::new(GetBucketPolicyStatusOutput { policy_status: Some(PolicyStatus { is_public: Some(policy.is_public()) }) }))
 }
 
 pub(super) async fn get_bucket_cors(g: &Gateway, req: S3Request<GetBucketCorsInput>) -> Result<S3Response<GetBucketCorsOutput>, Error> {

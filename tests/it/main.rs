@@ -5,6 +5,7 @@ mod common;
 mod attributes;
 mod auth;
 mod bucket_config;
+mod bucket_policy;
 mod buckets;
 mod conditional;
 mod conformance;

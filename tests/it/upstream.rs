@@ -444,6 +444,7 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             bytes: body.len() as u64,
             count: 1,
             version_id: String::new(),
+            decided_by: String::new(),
         },
     };
     store.pending_put("w-late", &pending("late", &late, "proofoflate")).unwrap();
