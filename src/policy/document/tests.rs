@@ -982,6 +982,23 @@ fn accepted_documents_keep_their_text() {
     }
 }
 
+/// Here rather than in `ops`: `ops` sits below `policy` (see `import_direction`).
+#[test]
+fn every_served_operation_has_an_iam_action_the_validator_knows() {
+    use crate::ops::Operation;
+    for op in Operation::ALL {
+        if *op == Operation::WriteGetObjectResponse {
+            continue;
+        }
+        for versioned in [false, true] {
+            let action = op.iam_action(versioned);
+            assert!(is_known_action(action), "{} maps to {action}, which the policy validator does not know", op.name());
+        }
+    }
+    // S3 Object Lambda's action: no bucket policy grants it.
+    assert!(!is_known_action(Operation::WriteGetObjectResponse.iam_action(false)));
+}
+
 #[test]
 fn the_validator_knows_the_actions_it_lists() {
     assert!(is_known_action("s3:GetObject"));
