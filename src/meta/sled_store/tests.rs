@@ -307,6 +307,7 @@ fn a_pending_write_is_listed_until_its_commit_or_removal() {
         bytes: 3,
         count: 1,
         version_id: String::new(),
+        decided_by: String::new(),
     };
     let write = PendingWrite { bucket: "b".into(), key: "k".into(), record: object("", 3), audit };
     s.pending_put("w1", &write).unwrap();
@@ -385,6 +386,7 @@ fn audited(operation: &str, key: &str, request_id: &str) -> AuditEntry {
         bytes: 0,
         count: 1,
         version_id: String::new(),
+        decided_by: String::new(),
     }
 }
 
