@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two tenants through aws-cli profiles, as their users would work: each sees only its own
 # buckets, the other's bucket is closed (and does not reveal which keys exist), a
-# public-read bucket opens reads to everyone and writes to no one else.
+# public-read bucket opens reads to everyone and writes to no one else; a bucket policy
+# grants the other tenant reads of one prefix and nothing else, and a Deny on
+# aws:SourceIp refuses the owner's own writes from outside the address range.
 # env: S3_ENDPOINT, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (root), TOLLGATE_BIN (for
 # `tollgate admin`, which creates the tenants).
 set -euo pipefail
@@ -95,8 +97,41 @@ t_public_read() {
   expect_denied anon s3 cp "s3://$B/plans/secret.txt" -
 }
 
+t_policy_cross_tenant_grant() {
+  acme s3 cp "$WORK/secret.txt" "s3://$B/shared/report.txt"
+  expect_denied globex s3 cp "s3://$B/shared/report.txt" -
+  cat >"$WORK/policy.json" <<EOF
+{"Version": "2012-10-17", "Statement": [{"Sid": "GlobexReadsShared", "Effect": "Allow",
+  "Principal": {"AWS": "arn:aws:iam::$GLOBEX:root"}, "Action": "s3:GetObject",
+  "Resource": "arn:aws:s3:::$B/shared/*"}]}
+EOF
+  acme s3api put-bucket-policy --bucket "$B" --policy "file://$WORK/policy.json"
+  assert_contains "$(acme s3api get-bucket-policy --bucket "$B")" "GlobexReadsShared"
+  assert_eq "acme only" "$(globex s3 cp "s3://$B/shared/report.txt" -)" "globex's read granted by the policy"
+  expect_denied globex s3 cp "s3://$B/plans/secret.txt" -
+  expect_denied globex s3 ls "s3://$B/shared/"
+  expect_denied globex s3 cp "$WORK/secret.txt" "s3://$B/shared/planted.txt"
+  expect_denied anon s3 cp "s3://$B/shared/report.txt" -
+  acme s3api delete-bucket-policy --bucket "$B"
+  expect_denied globex s3 cp "s3://$B/shared/report.txt" -
+}
+t_policy_source_ip_deny() {
+  cat >"$WORK/deny.json" <<EOF
+{"Version": "2012-10-17", "Statement": [{"Sid": "OfficeOnly", "Effect": "Deny", "Principal": "*",
+  "Action": "s3:PutObject", "Resource": "arn:aws:s3:::$B/*",
+  "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}
+EOF
+  acme s3api put-bucket-policy --bucket "$B" --policy "file://$WORK/deny.json"
+  expect_denied acme s3 cp "$WORK/secret.txt" "s3://$B/from-loopback.txt"
+  assert_eq "acme only" "$(acme s3 cp "s3://$B/plans/secret.txt" -)" "reads are not denied"
+  acme s3api delete-bucket-policy --bucket "$B"
+  acme s3 cp "$WORK/secret.txt" "s3://$B/from-loopback.txt"
+}
+
 check "each tenant's own bucket works through its profile" t_own_bucket
 check "the other tenant can neither list, read, write, delete nor probe keys" t_foreign_bucket_closed
 check "a bucket name another tenant owns is BucketAlreadyExists" t_name_taken
 check "public-read opens reads to everyone, writes to no one else" t_public_read
+check "a bucket policy grants the other tenant reads of one prefix, nothing else" t_policy_cross_tenant_grant
+check "a Deny on aws:SourceIp refuses writes from outside the range" t_policy_source_ip_deny
 finish

@@ -16,15 +16,19 @@ pub struct RequestConditions<'a> {
     pub principal: &'a Principal,
     /// The client's address.
     pub source: Option<IpAddr>,
+    /// The client's address as text, made at the first question (every statement of a
+    /// policy may ask).
+    pub source_text: OnceLock<String>,
     /// The request's headers.
     pub headers: &'a http::HeaderMap,
     /// The request's query string.
     pub query: &'a str,
-    /// The bucket's tenant (`s3:ResourceAccount`).
-    pub bucket_owner: Option<&'a str>,
+    /// The bucket's tenant (`s3:ResourceAccount`), read at the first question about it.
+    pub bucket_owner: OnceLock<Option<String>>,
     /// The bucket's tags (`aws:ResourceTag/<k>`).
     pub bucket_tags: &'a [super::config::Tag],
-    /// Where `s3:ExistingObjectTag/<k>` is looked up: the store, bucket and key.
+    /// Where `s3:ExistingObjectTag/<k>` and `s3:ResourceAccount` are looked up: the store,
+    /// bucket and key (empty for a bucket's operations).
     pub object: Option<(&'a dyn Store, &'a str, &'a str)>,
     /// The current object's tags, read at the first question about them.
     pub object_tags: OnceLock<Vec<(String, String)>>,
@@ -66,7 +70,7 @@ impl RequestConditions<'_> {
 
     fn existing_tags(&self) -> &[(String, String)] {
         self.object_tags.get_or_init(|| {
-            let Some((store, bucket, key)) = self.object else { return Vec::new() };
+            let Some((store, bucket, key)) = self.object.filter(|(_, _, k)| !k.is_empty()) else { return Vec::new() };
             match store.object_get(bucket, key) {
                 Ok(Some(o)) => o.tags,
                 Ok(None) => Vec::new(),
@@ -77,6 +81,11 @@ impl RequestConditions<'_> {
                 }
             }
         })
+    }
+
+    fn owner(&self) -> Option<String> {
+        let (store, bucket, _) = self.object?;
+        self.bucket_owner.get_or_init(|| store.bucket_get(bucket).ok().flatten().map(|b| b.tenant)).clone()
     }
 
     fn request_tags(&self) -> Vec<(String, String)> {
@@ -97,7 +106,10 @@ impl ConditionContext for RequestConditions<'_> {
             return self.bucket_tags.iter().find(|t| t.key == tag).map(|t| vec![Cow::Borrowed(t.value.as_str())]);
         }
         match key {
-            "aws:SourceIp" => one(self.source?.to_string()),
+            "aws:SourceIp" => {
+                let ip = self.source?;
+                Some(vec![Cow::Borrowed(self.source_text.get_or_init(|| ip.to_string()).as_str())])
+            }
             // tollgate serves plain HTTP (TLS terminates in front of it, if anywhere).
             "aws:SecureTransport" => one("false"),
             "aws:CurrentTime" => {
@@ -108,7 +120,7 @@ impl ConditionContext for RequestConditions<'_> {
             "aws:username" => one(identity?.user.clone()),
             "aws:userid" => one(format!("{}:{}", identity?.tenant, identity?.user)),
             "aws:PrincipalAccount" => one(identity?.tenant.clone()),
-            "s3:ResourceAccount" => one(self.bucket_owner?),
+            "s3:ResourceAccount" => one(self.owner()?),
             "aws:PrincipalArn" => one(format!("arn:aws:iam::{}:user/{}", identity?.tenant, identity?.user)),
             "aws:PrincipalType" => one(if identity.is_some() { "User" } else { "Anonymous" }),
             "aws:Referer" => one(self.header("referer")?),

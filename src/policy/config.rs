@@ -104,6 +104,8 @@ pub struct BucketConfigs {
     store: Arc<dyn Store>,
     defaults: AccessDefaults,
     by_bucket: RwLock<HashMap<String, Arc<BucketConfig>>>,
+    /// What most buckets have: nothing (shared, so a lookup allocates nothing).
+    empty: Arc<BucketConfig>,
     /// Serialises changes, so the cache ends as the store does when two race.
     changing: Mutex<()>,
 }
@@ -115,7 +117,7 @@ impl BucketConfigs {
     /// # Errors
     /// The store's failure, or the bucket and reason of a document that does not compile.
     pub fn load(store: Arc<dyn Store>, defaults: AccessDefaults) -> Result<Self, ConfigError> {
-        let configs = Self { store, defaults, by_bucket: RwLock::new(HashMap::new()), changing: Mutex::new(()) };
+        let configs = Self { store, defaults, by_bucket: RwLock::new(HashMap::new()), empty: Arc::default(), changing: Mutex::new(()) };
         configs.reload_all()?;
         Ok(configs)
     }
@@ -140,7 +142,7 @@ impl BucketConfigs {
     /// The compiled configuration of `bucket` (empty for most buckets).
     #[must_use]
     pub fn of(&self, bucket: &str) -> Arc<BucketConfig> {
-        self.by_bucket.read().unwrap_or_else(PoisonError::into_inner).get(bucket).cloned().unwrap_or_default()
+        self.by_bucket.read().unwrap_or_else(PoisonError::into_inner).get(bucket).map_or_else(|| Arc::clone(&self.empty), Arc::clone)
     }
 
     /// The gateway's defaults (`[access]`).

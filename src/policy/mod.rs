@@ -175,15 +175,15 @@ impl Policy {
             Some(i) => document::Caller::User { tenant: &i.tenant, user: &i.user },
             None => document::Caller::Anonymous,
         };
-        let owner = self.bucket(bucket).ok().flatten().map(|b| b.tenant);
         let conditions = conditions::RequestConditions {
             principal: p,
             source: request.source,
+            source_text: std::sync::OnceLock::new(),
             headers: request.headers,
             query: request.query,
-            bucket_owner: owner.as_deref(),
+            bucket_owner: std::sync::OnceLock::new(),
             bucket_tags: &config.tags,
-            object: (!key.is_empty()).then_some((self.store.as_ref(), bucket, key)),
+            object: Some((self.store.as_ref(), bucket, key)),
             object_tags: std::sync::OnceLock::new(),
         };
         let resource = if key.is_empty() { format!("arn:aws:s3:::{bucket}") } else { format!("arn:aws:s3:::{bucket}/{key}") };

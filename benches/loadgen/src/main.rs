@@ -103,6 +103,11 @@ struct Args {
     /// Turn the bucket's versioning on after creating it (every PUT then makes a version).
     #[arg(long)]
     versioning: bool,
+    /// Give the bucket a policy of this many statements before the run (0: none), each a
+    /// Deny that every request evaluates in full (action, resource, then an IP condition
+    /// that does not match), so the figures show a policy's cost per request.
+    #[arg(long, default_value_t = 0)]
+    policy_statements: usize,
     /// A LIST operation reads every page of the prefix (following the continuation token,
     /// or the key and version-id markers), not only the first.
     #[arg(long)]
@@ -309,14 +314,33 @@ impl Ctx {
         }
     }
 
-    /// Turns the bucket's versioning on.
-    async fn enable_versioning(&self) -> Result<(), OpError> {
-        let body = Bytes::from_static(b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>");
+    /// PUTs a bucket subresource (`versioning=`, `policy=`) with `body`.
+    async fn put_bucket_setting(&self, subresource: &str, body: Bytes) -> Result<(), OpError> {
         let hash = sigv4::hex(&<sha2::Sha256 as sha2::Digest>::digest(&body));
         let path = sigv4::encode_path(&format!("/{}", self.bucket));
         let len = body.len() as u64;
-        let req = self.request(Method::PUT, &path, "versioning=", &hash, Full::new(body).map_err(|never| match never {}).boxed_unsync(), Some(len));
+        let req = self.request(Method::PUT, &path, subresource, &hash, Full::new(body).map_err(|never| match never {}).boxed_unsync(), Some(len));
         self.exchange(req).await.map(drop)
+    }
+
+    /// Turns the bucket's versioning on.
+    async fn enable_versioning(&self) -> Result<(), OpError> {
+        self.put_bucket_setting("versioning=", Bytes::from_static(b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")).await
+    }
+
+    /// Gives the bucket a policy of `statements` Deny statements that match no request of
+    /// the run but are evaluated in full by each.
+    async fn set_policy(&self, statements: usize) -> Result<(), OpError> {
+        let statement = |i: usize| {
+            format!(
+                r#"{{"Sid":"S{i}","Effect":"Deny","Principal":"*","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::{}/*","Condition":{{"IpAddress":{{"aws:SourceIp":"10.{}.0.0/16"}}}}}}"#,
+                self.bucket,
+                i % 256
+            )
+        };
+        let all: Vec<String> = (0..statements).map(statement).collect();
+        let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, all.join(","));
+        self.put_bucket_setting("policy=", Bytes::from(policy)).await
     }
 
     async fn create_bucket(&self) -> Result<(), OpError> {
@@ -476,6 +500,9 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     ctx.create_bucket().await.map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
     if args.versioning {
         ctx.enable_versioning().await.map_err(|e| format!("enable versioning of {}: {e}", args.bucket))?;
+    }
+    if args.policy_statements > 0 {
+        ctx.set_policy(args.policy_statements).await.map_err(|e| format!("set the policy of {}: {e}", args.bucket))?;
     }
 
     if args.file.is_some() || args.download_to.is_some() {

@@ -3,9 +3,10 @@
 # run: 4 KiB PUT and GET (c=16), and a full listing of 10,000 entries paged by 1,000 (c=1):
 # ListObjectVersions of one key with 10,000 versions against ListObjectsV2 of 10,000 keys.
 # Issue 22's targets: PUT and GET within 10 % of unversioned; the versions listing at most
-# 2x the keys listing.
+# 2x the keys listing. Also 4 KiB GET on a bucket with a 20-statement policy against none
+# (issue 23's target: within 5 %).
 #
-# Usage: benches/versioning.sh [--duration SECS] [--rounds N]
+# Usage: benches/bucket_settings.sh [--duration SECS] [--rounds N]
 #   --duration S  length of each timed run (default 10)
 #   --rounds N    repeat the matrix N times, rows alternating which bucket goes first;
 #                 the table shows each row's median round (default 1)
@@ -23,10 +24,10 @@ while [[ $# -gt 0 ]]; do
         --duration) DURATION="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-        *) echo "versioning.sh: unknown argument $1" >&2; exit 2 ;;
+        *) echo "bucket_settings.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "versioning.sh: --rounds takes a positive integer" >&2; exit 2; }
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bucket_settings.sh: --rounds takes a positive integer" >&2; exit 2; }
 
 # shellcheck source=benches/lib.sh
 . "$ROOT/benches/lib.sh"
@@ -59,6 +60,8 @@ MATRIX=(
     "PUT 4KiB versioned|put-versioned|--versioning --workload put --size 4KiB --concurrency 16 --keys 1000 --duration $DURATION"
     "GET 4KiB unversioned|get-plain|--workload get --size 4KiB --concurrency 16 --keys 1000 --duration $DURATION"
     "GET 4KiB versioned|get-versioned|--versioning --workload get --size 4KiB --concurrency 16 --keys 1000 --duration $DURATION"
+    "GET 4KiB no policy|get-nopolicy|--workload get --size 4KiB --concurrency 16 --keys 1000 --duration $DURATION"
+    "GET 4KiB 20-statement policy|get-policy|--policy-statements 20 --workload get --size 4KiB --concurrency 16 --keys 1000 --duration $DURATION"
     "LIST 10,000 keys (10 pages)|list-keys|--no-populate --prefix k/ --workload list --paginate --concurrency 1 --duration $DURATION"
     "LIST 10,000 versions of a key (10 pages)|list-versions|--no-populate --prefix v/ --workload list-versions --paginate --concurrency 1 --duration $DURATION"
 )
@@ -94,4 +97,5 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo
 echo "versioned / unversioned: PUT $(ratio "$(median "${OPS[PUT 4KiB versioned]}")" "$(median "${OPS[PUT 4KiB unversioned]}")") x," \
     "GET $(ratio "$(median "${OPS[GET 4KiB versioned]}")" "$(median "${OPS[GET 4KiB unversioned]}")") x;" \
-    "versions listing time / keys listing time: $(ratio "$(median "${OPS[LIST 10,000 keys (10 pages)]}")" "$(median "${OPS[LIST 10,000 versions of a key (10 pages)]}")") x"
+    "versions listing time / keys listing time: $(ratio "$(median "${OPS[LIST 10,000 keys (10 pages)]}")" "$(median "${OPS[LIST 10,000 versions of a key (10 pages)]}")") x;" \
+    "GET with a 20-statement policy / without: $(ratio "$(median "${OPS[GET 4KiB 20-statement policy]}")" "$(median "${OPS[GET 4KiB no policy]}")") x"
