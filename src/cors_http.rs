@@ -45,31 +45,45 @@ fn refusal(status: StatusCode, code: &'static str, message: &str) -> Refusal {
     Refusal { status, code, message: message.into(), details: Vec::new() }
 }
 
-/// The answer to a preflight for `bucket`: `Ok` with the headers of a 200, or the refusal
-/// S3 gives (400 without `Origin` or `Access-Control-Request-Method`, 404 NoSuchBucket,
-/// 403 AccessForbidden when the bucket has no rules or none matches). A refusal about a
-/// bucket with rules comes with the `Vary` header: its answer depends on them too.
-///
-/// # Errors
-/// The refusal, and the headers to send with it.
-pub fn preflight(configs: &BucketConfigs, store: &dyn Store, bucket: &str, has_key: bool, headers: &HeaderMap) -> Result<HeaderMap, (Refusal, HeaderMap)> {
+/// The answer to a preflight: allowed (a 200) or refused, with its headers.
+#[derive(Debug)]
+pub struct Preflight {
+    /// Why it is refused (400 without `Origin` or `Access-Control-Request-Method`, 404
+    /// NoSuchBucket, 403 AccessForbidden when the bucket has no rules or none matches);
+    /// `None`: allowed.
+    pub refusal: Option<Refusal>,
+    /// The headers to send: the matching rule's, or `Vary` alone for a refusal about a
+    /// bucket with rules (its answer depends on them too).
+    pub headers: HeaderMap,
+}
+
+impl Preflight {
+    fn refused(refusal: Refusal, headers: HeaderMap) -> Self {
+        Self { refusal: Some(refusal), headers }
+    }
+}
+
+/// The answer to a preflight for `bucket` (`has_key`: of an object in it), as S3 gives it.
+#[must_use]
+pub fn preflight(configs: &BucketConfigs, store: &dyn Store, bucket: &str, has_key: bool, headers: &HeaderMap) -> Preflight {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty());
     let Some(origin) = text("origin") else {
-        return Err((refusal(StatusCode::BAD_REQUEST, "BadRequest", "Insufficient information. Origin request header needed."), HeaderMap::new()));
+        return Preflight::refused(refusal(StatusCode::BAD_REQUEST, "BadRequest", "Insufficient information. Origin request header needed."), HeaderMap::new());
     };
     let Some(method) = text("access-control-request-method") else {
-        return Err((refusal(StatusCode::BAD_REQUEST, "BadRequest", "Invalid Access-Control-Request-Method: null"), HeaderMap::new()));
+        return Preflight::refused(refusal(StatusCode::BAD_REQUEST, "BadRequest", "Invalid Access-Control-Request-Method: null"), HeaderMap::new());
     };
     let config = configs.of(bucket);
     let Some(cors) = &config.cors else {
-        let exists = store.bucket_get(bucket).map_err(|_| {
-            (refusal(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again."), HeaderMap::new())
-        })?;
-        return Err(if exists.is_none() {
-            (refusal(StatusCode::NOT_FOUND, "NoSuchBucket", "The specified bucket does not exist"), HeaderMap::new())
-        } else {
-            (refusal(StatusCode::FORBIDDEN, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."), HeaderMap::new())
-        });
+        let refused = match store.bucket_get(bucket) {
+            Ok(None) => refusal(StatusCode::NOT_FOUND, "NoSuchBucket", "The specified bucket does not exist"),
+            Ok(Some(_)) => refusal(StatusCode::FORBIDDEN, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."),
+            Err(e) => {
+                tracing::error!(error = %e, "preflight: the bucket cannot be read");
+                refusal(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.")
+            }
+        };
+        return Preflight::refused(refused, HeaderMap::new());
     };
     let requested = text("access-control-request-headers").map(requested_headers).unwrap_or_default();
     let mut out = HeaderMap::new();
@@ -82,7 +96,7 @@ pub fn preflight(configs: &BucketConfigs, store: &dyn Store, bucket: &str, has_k
         );
         r.details.push(("Method", method.to_owned()));
         r.details.push(("ResourceType", if has_key { "OBJECT" } else { "BUCKET" }.to_owned()));
-        return Err((r, out));
+        return Preflight::refused(r, out);
     };
     allow(&answer, &mut out);
     if !requested.is_empty()
@@ -90,7 +104,7 @@ pub fn preflight(configs: &BucketConfigs, store: &dyn Store, bucket: &str, has_k
     {
         out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
     }
-    Ok(out)
+    Preflight { refusal: None, headers: out }
 }
 
 /// The headers of a matching rule, common to preflights and actual answers.

@@ -402,11 +402,12 @@ fn preflight(app: &App, peer: SocketAddr, req: &http::Request<Incoming>, request
         };
         return refusal_response(&refusal, request_id);
     };
-    let (mut resp, headers) = match crate::cors_http::preflight(&app.configs, app.store.as_ref(), &bucket, has_key, req.headers()) {
-        Ok(headers) => (http::Response::builder().status(http::StatusCode::OK).body(s3s::Body::empty()).unwrap_or_default(), headers),
-        Err((refusal, headers)) => (refusal_response(&refusal, request_id), headers),
+    let answer = crate::cors_http::preflight(&app.configs, app.store.as_ref(), &bucket, has_key, req.headers());
+    let mut resp = match &answer.refusal {
+        None => http::Response::builder().status(http::StatusCode::OK).body(s3s::Body::empty()).unwrap_or_default(),
+        Some(refusal) => refusal_response(refusal, request_id),
     };
-    resp.headers_mut().extend(headers);
+    resp.headers_mut().extend(answer.headers);
     resp
 }
 
