@@ -261,3 +261,34 @@ async fn answers_carry_the_matching_rules_headers() {
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("vary"), None);
 }
+
+/// Preflights count against the address's anonymous request rate; refused ones are not
+/// failed authentications (they do not spend the address's failure budget).
+#[tokio::test]
+async fn preflights_are_limited_per_address_not_charged_as_failures() {
+    let gw = Gateway::start_with(|c| {
+        c.limits.anonymous = tollgate::meta::Rates { read_requests: 5, ..tollgate::meta::Rates::default() };
+        c.limits.unauthenticated_failures = 3;
+    })
+    .await;
+    let b = gw.bucket("cors-limits").await;
+    let path = format!("/{b}/k");
+    // Refused preflights (no rules), quickly: more than the failure budget of 3 pass as
+    // 403s, until the rate of 5 a second answers SlowDown.
+    let mut refused_at = None;
+    for i in 0..40 {
+        let r = preflight(&gw, &path, "https://app.example.com", "PUT", None).await;
+        if r.status == 503 {
+            assert!(r.text().contains("<Code>SlowDown</Code>"), "{}", r.text());
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(r.status, 403, "preflight {i}: {}", r.text());
+    }
+    let i = refused_at.expect("preflights are throttled within 40 quick ones");
+    assert!(i >= 5, "the burst of 5 is allowed (refused at preflight {i})");
+    // A signed request of the same address is not blocked: the refusals spent no failure budget.
+    let url = format!("{}{path}", gw.endpoint());
+    let r = raw(gw.addr, "PUT", &path, &sign("PUT", &url, &[]), b"x", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
