@@ -52,6 +52,7 @@ pub mod backend;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod cors_http;
 pub mod jobs;
 pub mod limits;
 pub mod meta;

@@ -165,6 +165,7 @@ operations! {
         CreateBucket(CreateBucketInput)                                       => Manage,      writes,  _;
         CreateMultipartUpload(CreateMultipartUploadInput)                     => Write,       writes,  Write;
         DeleteBucket(DeleteBucketInput)                                       => Manage,      writes,  _;
+        DeleteBucketCors(DeleteBucketCorsInput)                               => Manage,      writes,  _;
         DeleteBucketOwnershipControls(DeleteBucketOwnershipControlsInput)     => Manage,      writes,  _;
         DeleteBucketPolicy(DeleteBucketPolicyInput)                           => Manage,      writes,  _;
         DeleteBucketTagging(DeleteBucketTaggingInput)                         => Manage,      writes,  _;
@@ -201,6 +202,7 @@ operations! {
         ListObjectsV2(ListObjectsV2Input)                                     => PublicRead,  reads,   List;
         ListParts(ListPartsInput)                                             => Read,        reads,   Write;
         PutBucketAcl(PutBucketAclInput)                                       => Manage,      writes,  _;
+        PutBucketCors(PutBucketCorsInput)                                     => Manage,      writes,  _;
         PutBucketOwnershipControls(PutBucketOwnershipControlsInput)           => Manage,      writes,  _;
         PutBucketPolicy(PutBucketPolicyInput)                                 => Manage,      writes,  _;
         PutBucketTagging(PutBucketTaggingInput)                               => Manage,      writes,  _;
@@ -221,7 +223,6 @@ operations! {
         CreateBucketMetadataTableConfiguration(CreateBucketMetadataTableConfigurationInput)           => writes;
         CreateSession(CreateSessionInput)                                                             => writes;
         DeleteBucketAnalyticsConfiguration(DeleteBucketAnalyticsConfigurationInput)                   => writes;
-        DeleteBucketCors(DeleteBucketCorsInput)                                                       => writes;
         DeleteBucketEncryption(DeleteBucketEncryptionInput)                                           => writes;
         DeleteBucketIntelligentTieringConfiguration(DeleteBucketIntelligentTieringConfigurationInput) => writes;
         DeleteBucketInventoryConfiguration(DeleteBucketInventoryConfigurationInput)                   => writes;
@@ -248,7 +249,6 @@ operations! {
         PostObject(PostObjectInput)                                                                   => writes;
         PutBucketAccelerateConfiguration(PutBucketAccelerateConfigurationInput)                       => writes;
         PutBucketAnalyticsConfiguration(PutBucketAnalyticsConfigurationInput)                         => writes;
-        PutBucketCors(PutBucketCorsInput)                                                             => writes;
         PutBucketEncryption(PutBucketEncryptionInput)                                                 => writes;
         PutBucketIntelligentTieringConfiguration(PutBucketIntelligentTieringConfigurationInput)       => writes;
         PutBucketInventoryConfiguration(PutBucketInventoryConfigurationInput)                         => writes;
@@ -382,6 +382,8 @@ pub enum RequestKind {
     Admin,
     /// The proof API.
     Proofs,
+    /// A browser's CORS preflight (`OPTIONS`).
+    Preflight,
     /// Refused before its operation was known (by the signature check, mostly).
     Unidentified,
 }
@@ -397,6 +399,7 @@ impl RequestKind {
             Self::Metrics => "metrics",
             Self::Admin => "admin",
             Self::Proofs => "proofs",
+            Self::Preflight => "preflight",
             Self::Unidentified => "unauthenticated",
         }
     }

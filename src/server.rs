@@ -65,6 +65,10 @@ pub struct App {
     limiter: Arc<Limiter>,
     denials: Arc<crate::audit::DenialLog>,
     s3: S3Service,
+    /// The buckets' compiled configuration (CORS, for preflights and answers' headers).
+    configs: Arc<BucketConfigs>,
+    /// The virtual-host domains, to find the bucket a browser's request addresses as s3s does.
+    domains: Option<s3s::host::MultiDomain>,
     /// Root credentials generated at this start (to be shown once).
     pub generated_root: Option<(String, auth::Secret)>,
     /// Root access key id.
@@ -150,9 +154,11 @@ impl App {
             proofs: ProofApi::new(Arc::clone(&store), prover.clone(), Arc::clone(&configs)),
         });
         b.set_validation(crate::names::BucketNames::new(Arc::clone(&store)));
+        let mut domains = None;
         if !config.domains.is_empty() {
             let host = s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?;
             b.set_host(host);
+            domains = Some(s3s::host::MultiDomain::new(&config.domains).map_err(|e| Error::Config(e.to_string()))?);
         }
         let mut s3_config = s3s::config::S3Config::default();
         s3_config.xml_max_body_size = config.server.max_xml_body_bytes;
@@ -165,6 +171,8 @@ impl App {
             metrics,
             limiter,
             denials,
+            configs,
+            domains,
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             host_id: host_id(),
@@ -377,6 +385,32 @@ fn client_fault_of(seen: &std::sync::Mutex<Seen>, declared_sha256: Option<&str>,
     })
 }
 
+/// The answer to a browser's preflight (`OPTIONS` on a bucket or object): counted against the
+/// address's anonymous request rate (it carries no credentials), then answered from the
+/// bucket's CORS rules ([`crate::cors_http::preflight`]). `OPTIONS` on the service root
+/// names no bucket: 400, as S3.
+fn preflight(app: &App, peer: SocketAddr, req: &http::Request<Incoming>, request_id: &str) -> http::Response<s3s::Body> {
+    if let Err(throttled) = app.limiter.admit(&crate::auth::Principal::Anonymous, peer.ip(), crate::limits::Class::Read) {
+        return slow_down(throttled, request_id);
+    }
+    let Some((bucket, has_key)) = crate::cors_http::addressed(app.domains.as_ref().map(|d| d as &dyn s3s::host::S3Host), req.headers(), req.uri()) else {
+        let refusal = crate::auth::screen::Refusal {
+            status: http::StatusCode::BAD_REQUEST,
+            code: "BadRequest",
+            message: "Insufficient information. A bucket is needed.".into(),
+            details: Vec::new(),
+        };
+        return refusal_response(&refusal, request_id);
+    };
+    let answer = crate::cors_http::preflight(&app.configs, app.store.as_ref(), &bucket, has_key, req.headers());
+    let mut resp = match &answer.refusal {
+        None => http::Response::builder().status(http::StatusCode::OK).body(s3s::Body::empty()).unwrap_or_default(),
+        Some(refusal) => refusal_response(refusal, request_id),
+    };
+    resp.headers_mut().extend(answer.headers);
+    resp
+}
+
 /// The answer to an address that spent its budget of unauthenticated failures.
 fn slow_down(throttled: crate::limits::Throttled, request_id: &str) -> http::Response<s3s::Body> {
     let retry = throttled.retry_after.as_secs() + u64::from(throttled.retry_after.subsec_nanos() > 0);
@@ -456,6 +490,15 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
         let bucket_only = path.strip_suffix('/').filter(|p| p.len() > 1 && !p[1..].contains('/'));
         bucket_only.unwrap_or(path).to_owned()
     };
+    // A browser's request (it names its origin), and the bucket it addresses: the CORS
+    // rules decide the preflight's answer and the headers of every other answer.
+    let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let addressed = match (&origin, own_endpoint) {
+        (Some(_), None) => crate::cors_http::addressed(app.domains.as_ref().map(|d| d as &dyn s3s::host::S3Host), req.headers(), req.uri()),
+        _ => None,
+    };
+    let is_preflight = *req.method() == http::Method::OPTIONS && own_endpoint.is_none();
+    let method = req.method().as_str().to_owned();
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path(), peer = %peer);
     async move {
         let _in_flight = app.metrics.start_request();
@@ -469,6 +512,8 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
                 if let Some(throttled) = app.limiter.blocked(peer.ip()) {
                     pre_refused = true;
                     slow_down(throttled, &request_id)
+                } else if is_preflight {
+                    preflight(&app, peer, &req, &request_id)
                 } else if let Err(refusal) = crate::auth::screen::screen(req.uri().query().unwrap_or(""), req.headers(), &app.config.region)
                     .and_then(|()| crate::auth::screen::screen_form(req.method(), req.headers()))
                 {
@@ -506,6 +551,9 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
             }
         };
         complete_error_answer(&mut resp, &request_id, &app.host_id, &resource);
+        if !is_preflight && let (Some(origin), Some((bucket, _))) = (&origin, &addressed) {
+            crate::cors_http::decorate(&app.configs, bucket, origin, &method, resp.headers_mut());
+        }
         if let Ok(v) = http::HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
@@ -531,8 +579,11 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
             }
         }
         let status = resp.status().as_u16();
+        let own_endpoint = own_endpoint.or(is_preflight.then_some(RequestKind::Preflight));
         let kind = operation.get().copied().map(RequestKind::S3).or(own_endpoint).unwrap_or(RequestKind::Unidentified);
-        if pre_refused || (status == 403 && !context.is_authenticated()) {
+        // A preflight refused by the CORS rules is no failed authentication (a browser sends
+        // no credentials): the address's anonymous rate counts preflights instead.
+        if pre_refused || (status == 403 && !context.is_authenticated() && !is_preflight) {
             app.unauthenticated_refusal(peer.ip(), kind, &request_id);
         }
         let bytes_out = declared_length(resp.headers(), "content-length");

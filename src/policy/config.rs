@@ -71,6 +71,8 @@ pub struct BucketConfig {
     pub public_access_block: Option<PublicAccessBlock>,
     /// Its bucket policy, compiled.
     pub policy: Option<super::document::BucketPolicy>,
+    /// The bucket's CORS rules, if it has any.
+    pub cors: Option<crate::policy::cors::CorsRules>,
 }
 
 /// Parses a stored JSON document (`None`: removed).
@@ -87,11 +89,8 @@ impl BucketConfig {
             BucketConfigKind::Ownership => self.ownership = stored(document)?,
             BucketConfigKind::PublicAccessBlock => self.public_access_block = stored(document)?,
             BucketConfigKind::Policy => self.policy = document.map(|d| super::document::BucketPolicy::parse(d, bucket)).transpose()?,
-            // Kinds this build does not compile are never stored by it.
             BucketConfigKind::Cors => {
-                if document.is_some() {
-                    return Err(format!("the {} setting is not supported by this version", kind.name()));
-                }
+                self.cors = document.map(crate::policy::cors::CorsRules::from_document).transpose().map_err(|e| e.to_string())?;
             }
         }
         Ok(())

@@ -10,6 +10,7 @@ use crate::context::RequestContext;
 pub mod acl;
 pub mod conditions;
 pub mod config;
+pub mod cors;
 pub mod document;
 pub mod topics;
 

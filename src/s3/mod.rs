@@ -137,6 +137,8 @@ s3_operations! {
     settings::delete_bucket_policy(DeleteBucketPolicyInput) -> DeleteBucketPolicyOutput;
     settings::get_bucket_policy_status(GetBucketPolicyStatusInput) -> GetBucketPolicyStatusOutput;
     settings::get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
+    settings::put_bucket_cors(PutBucketCorsInput) -> PutBucketCorsOutput;
+    settings::delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput;
     settings::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
     settings::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
     settings::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;

@@ -1,5 +1,5 @@
-//! Bucket configuration: the documents tollgate keeps (tags), and reads of the settings it
-//! does not store (policy, CORS, lifecycle, encryption, website), which answer "not
+//! Bucket configuration: the documents tollgate keeps (tags, CORS), and reads of the settings it
+//! does not store (policy, lifecycle, encryption, website), which answer "not
 //! configured".
 
 use super::Gateway;
@@ -7,6 +7,7 @@ use crate::backend::{BucketSetting, Error};
 use crate::meta::BucketConfigKind;
 use crate::ops::Operation;
 use crate::policy::config::{ConfigError, Tag as BucketTag, tags_document};
+use crate::policy::cors::{CorsError, CorsRule, CorsRules};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -55,7 +56,51 @@ pub(super) async fn get_bucket_policy_status(
 }
 
 pub(super) async fn get_bucket_cors(g: &Gateway, req: S3Request<GetBucketCorsInput>) -> Result<S3Response<GetBucketCorsOutput>, Error> {
-    unconfigured(g, &req.input.bucket, BucketSetting::Cors)
+    let config = g.configs.of(&req.input.bucket);
+    let Some(cors) = &config.cors else {
+        return unconfigured(g, &req.input.bucket, BucketSetting::Cors);
+    };
+    let cors_rules = cors
+        .rules()
+        .iter()
+        .map(|r| CORSRule {
+            id: r.id.clone(),
+            allowed_origins: r.allowed_origins.clone(),
+            allowed_methods: r.allowed_methods.clone(),
+            allowed_headers: (!r.allowed_headers.is_empty()).then(|| r.allowed_headers.clone()),
+            expose_headers: (!r.expose_headers.is_empty()).then(|| r.expose_headers.clone()),
+            max_age_seconds: r.max_age_seconds,
+        })
+        .collect();
+    Ok(S3Response::new(GetBucketCorsOutput { cors_rules: Some(cors_rules) }))
+}
+
+pub(super) async fn put_bucket_cors(g: &Gateway, req: S3Request<PutBucketCorsInput>) -> Result<S3Response<PutBucketCorsOutput>, Error> {
+    let rules = req
+        .input
+        .cors_configuration
+        .cors_rules
+        .iter()
+        .map(|r| CorsRule {
+            id: r.id.clone(),
+            allowed_origins: r.allowed_origins.clone(),
+            allowed_methods: r.allowed_methods.clone(),
+            allowed_headers: r.allowed_headers.clone().unwrap_or_default(),
+            expose_headers: r.expose_headers.clone().unwrap_or_default(),
+            max_age_seconds: r.max_age_seconds,
+        })
+        .collect();
+    let rules = CorsRules::new(rules).map_err(|e| match e {
+        CorsError::Invalid(why) => Error::InvalidRequest(why),
+        CorsError::Malformed(why) => Error::InvalidConfig(BucketConfigKind::Cors, why),
+    })?;
+    set_config(g, &req, Operation::PutBucketCors, &req.input.bucket, BucketConfigKind::Cors, Some(&rules.document()))?;
+    Ok(S3Response::new(PutBucketCorsOutput::default()))
+}
+
+pub(super) async fn delete_bucket_cors(g: &Gateway, req: S3Request<DeleteBucketCorsInput>) -> Result<S3Response<DeleteBucketCorsOutput>, Error> {
+    set_config(g, &req, Operation::DeleteBucketCors, &req.input.bucket, BucketConfigKind::Cors, None)?;
+    Ok(S3Response::new(DeleteBucketCorsOutput::default()))
 }
 
 pub(super) async fn get_bucket_lifecycle_configuration(
