@@ -220,6 +220,9 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     c.put_object().bucket("docs").key("keep").body(b"kept bytes".to_vec().into()).send().await.unwrap();
     c.put_object().bucket("docs").key("gone").body(b"short-lived".to_vec().into()).send().await.unwrap();
     c.delete_object().bucket("docs").key("gone").send().await.unwrap();
+    // A Deny policy must survive the loss: a rebuild that dropped it would open the bucket.
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoDeletes","Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::docs/*"}]}"#;
+    c.put_bucket_policy().bucket("docs").policy(deny).send().await.unwrap();
     let (ak, sk) = user(&gw, "acme", "ann", "writer").await;
     let root = root_conn(&gw);
     let chain_before = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
@@ -235,6 +238,7 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     let report = call(&root, "POST", "rebuild", None).await.unwrap();
     assert_eq!(report["manifests"], 3);
     assert_eq!(report["buckets"], 1);
+    assert_eq!(report["bucket_config"], 1);
     assert_eq!(report["objects_indexed"], 1);
     assert!(report["audit_entries"].as_u64().unwrap() >= 7, "{report}");
     // Proofs: the chain is whole again and verifies; the kept object carries its proof.
@@ -258,6 +262,10 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     assert_eq!(usage_bytes(&usage), 10);
     let ann = gw.client_with(&ak, &sk);
     assert!(ann.list_buckets().send().await.is_ok());
+    assert_eq!(c.get_bucket_policy().bucket("docs").send().await.unwrap().policy(), Some(deny), "the policy is back");
+    let (ok, ks) = user(&gw, "root", "editor", "admin").await;
+    let e = gw.client_with(&ok, &ks).delete_object().bucket("docs").key("keep").send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "AccessDenied", "and in force");
     // A second rebuild would mix two histories: refused.
     assert!(call(&root, "POST", "rebuild", None).await.unwrap_err().contains("400"));
 }

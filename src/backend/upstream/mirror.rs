@@ -5,7 +5,8 @@
 //! - `checkpoints/{tenant}.json`: the tenant's checkpoints (pruned runs);
 //! - `audit/{first ns}-{last ns}.jsonl`: audit entries, in batches;
 //! - `state.json`: tenants, users, access keys (secrets sealed by the master key, which is
-//!   not mirrored), buckets, topics and the proof signing keys' public halves.
+//!   not mirrored), buckets, their configuration documents (policies, ACL grants, CORS,
+//!   tags, ownership, Block Public Access), topics and the proof signing keys' public halves.
 //!
 //! Each instance sharing an upstream writes under its own name; what is per instance
 //! (chains, audit, quotas' usage) stays so after a rebuild.
@@ -13,7 +14,9 @@
 use super::client::Call;
 use super::{UpstreamBackend, xml};
 use crate::backend::Error;
-use crate::meta::{AuditEntry, BucketRecord, Checkpoint, KeyRecord, Manifest, ObjectAttrs, ObjectRecord, Precondition, TenantRecord, TopicRule, UserRecord};
+use crate::meta::{
+    AuditEntry, BucketConfigKind, BucketRecord, Checkpoint, KeyRecord, Manifest, ObjectAttrs, ObjectRecord, Precondition, TenantRecord, TopicRule, UserRecord,
+};
 
 use std::collections::BTreeMap;
 
@@ -46,6 +49,9 @@ struct State {
     users: Vec<UserRecord>,
     keys: Vec<KeyRecord>,
     buckets: Vec<BucketRecord>,
+    /// Each bucket's configuration documents (absent from mirrors older than them).
+    #[serde(default)]
+    bucket_config: Vec<(String, BucketConfigKind, String)>,
     topics: Vec<TopicRule>,
     proof_keys: Vec<(String, String)>,
 }
@@ -72,6 +78,8 @@ pub struct RestoreReport {
     pub keys: u64,
     /// Buckets restored, their usage counted anew from the objects indexed.
     pub buckets: u64,
+    /// Bucket configuration documents restored.
+    pub bucket_config: u64,
     /// Topic rules restored.
     pub topics: u64,
     /// Proof manifests imported, every tenant's chain.
@@ -177,6 +185,7 @@ impl UpstreamBackend {
             users: store.user_list()?,
             keys: store.key_list()?,
             buckets: store.bucket_list()?,
+            bucket_config: store.bucket_config_list()?,
             topics: store.topic_list()?,
             proof_keys: store.proof_keys()?,
         };
@@ -227,6 +236,10 @@ impl UpstreamBackend {
             let fresh = BucketRecord { objects: 0, bytes: 0, ..r.clone() };
             store.bucket_create(&fresh, None)?;
             report.buckets += 1;
+        }
+        for (bucket, kind, document) in &state.bucket_config {
+            store.bucket_config_set(bucket, *kind, Some(document), None)?;
+            report.bucket_config += 1;
         }
         for r in &state.topics {
             store.topic_put(r, None)?;
