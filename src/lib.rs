@@ -61,6 +61,7 @@ pub mod names;
 pub mod obs;
 pub mod ops;
 pub mod policy;
+pub mod post;
 pub mod proof;
 pub mod retry;
 pub mod s3;

@@ -127,7 +127,7 @@ macro_rules! operations {
             }
 
             /// Its metrics label: the name of a classified operation, `other` for the rest
-            /// (which s3s answers NotImplemented, but PostObject).
+            /// (which s3s answers NotImplemented).
             #[must_use]
             pub const fn metric_label(self) -> &'static str {
                 match self {
@@ -207,6 +207,9 @@ operations! {
         PutBucketPolicy(PutBucketPolicyInput)                                 => Manage,      writes,  _;
         PutBucketTagging(PutBucketTaggingInput)                               => Manage,      writes,  _;
         PutBucketVersioning(PutBucketVersioningInput)                         => Manage,      writes,  _;
+        // A browser form upload: a PutObject whose key is in the form (the access check
+        // decides it in the `post_object` hook, where the key is known).
+        PostObject(PostObjectInput)                                           => Write,       writes,  Write;
         PutObject(PutObjectInput)                                             => Write,       writes,  Write;
         PutObjectAcl(PutObjectAclInput)                                       => Write,       writes,  Write;
         PutObjectLegalHold(PutObjectLegalHoldInput)                           => Write,       writes,  Write;
@@ -217,8 +220,7 @@ operations! {
         UploadPart(UploadPartInput)                                           => Write,       writes,  Write;
         UploadPartCopy(UploadPartCopyInput)                                   => Write,       writes,  Write;
     }
-    // Only an admin passes the access check of these; s3s then answers them 501
-    // NotImplemented, except PostObject (a browser form upload), which it serves as a PutObject.
+    // Only an admin passes the access check of these; s3s then answers them 501 NotImplemented.
     admin_only {
         CreateBucketMetadataTableConfiguration(CreateBucketMetadataTableConfigurationInput)           => writes;
         CreateSession(CreateSessionInput)                                                             => writes;
@@ -246,7 +248,6 @@ operations! {
         ListBucketInventoryConfigurations(ListBucketInventoryConfigurationsInput)                     => reads;
         ListBucketMetricsConfigurations(ListBucketMetricsConfigurationsInput)                         => reads;
         ListDirectoryBuckets(ListDirectoryBucketsInput)                                               => reads;
-        PostObject(PostObjectInput)                                                                   => writes;
         PutBucketAccelerateConfiguration(PutBucketAccelerateConfigurationInput)                       => writes;
         PutBucketAnalyticsConfiguration(PutBucketAnalyticsConfigurationInput)                         => writes;
         PutBucketEncryption(PutBucketEncryptionInput)                                                 => writes;
@@ -529,6 +530,8 @@ mod tests {
         assert_eq!(access("GetObjectAttributes"), Some(Access::PublicRead));
         assert_eq!(access("ListMultipartUploads"), Some(Access::Read));
         assert_eq!(access("CompleteMultipartUpload"), Some(Access::Write));
+        assert_eq!(access("PostObject"), Some(Access::Write));
+        assert_eq!(Operation::PostObject.topic_action(), Some(TopicAction::Write));
         assert_eq!(access("DeleteBucket"), Some(Access::Manage));
         assert_eq!(access("PutBucketLifecycleConfiguration"), Some(Access::Manage));
     }
@@ -571,7 +574,8 @@ mod tests {
     #[test]
     fn metrics_label_unclassified_operations_other() {
         assert_eq!(Operation::GetObject.metric_label(), "GetObject");
-        assert_eq!(Operation::PostObject.metric_label(), "other");
+        assert_eq!(Operation::PostObject.metric_label(), "PostObject");
+        assert_eq!(Operation::PutBucketPolicy.metric_label(), "other");
         assert_eq!(RequestKind::S3(Operation::PutBucketLogging).label(), "other");
         assert_eq!(RequestKind::Unidentified.label(), "unauthenticated");
     }

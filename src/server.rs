@@ -162,6 +162,8 @@ impl App {
         }
         let mut s3_config = s3s::config::S3Config::default();
         s3_config.xml_max_body_size = config.server.max_xml_body_bytes;
+        // s3s holds a form's file in memory before the access check: no larger than an object may be.
+        s3_config.post_object_max_file_size = config.storage.max_object_size;
         b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
         Ok(Self {
             s3: b.build(),
@@ -524,11 +526,16 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
                     refusal_response(&too_big(xml_limit), &request_id)
                 } else {
                     let (limited, admission) = (app.config.limits.enabled, Arc::clone(&admission));
+                    // A form upload's file name, for its key's `${filename}` (see crate::post).
+                    let boundary = if is_post { crate::post::form_boundary(req.headers()) } else { None };
+                    let form_file = crate::post::FormFile::default();
+                    req.extensions_mut().insert(form_file.clone());
+                    let req = req.map(|body| crate::post::FormTap::new(body, boundary.as_deref(), form_file));
                     let req = req.map(|body| match (config_document, limited) {
                         (true, true) => s3s::Body::http_body(MeteredBody::new(XmlBody::new(body, xml_limit, Arc::clone(&seen)), admission)),
                         (true, false) => s3s::Body::http_body(XmlBody::new(body, xml_limit, Arc::clone(&seen))),
                         (false, true) => s3s::Body::http_body(MeteredBody::new(body, admission)),
-                        (false, false) => s3s::Body::from(body),
+                        (false, false) => s3s::Body::http_body(body),
                     });
                     match app.s3.call(req).await {
                         Ok(resp) if config_document && resp.status() == http::StatusCode::INTERNAL_SERVER_ERROR => {
@@ -550,6 +557,10 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
                 }
             }
         };
+        if is_post {
+            crate::post::complete_refusal(&mut resp, &request_id);
+            crate::post::complete_answer(&mut resp);
+        }
         complete_error_answer(&mut resp, &request_id, &app.host_id, &resource);
         if !is_preflight && let (Some(origin), Some((bucket, _))) = (&origin, &addressed) {
             crate::cors_http::decorate(&app.configs, bucket, origin, &method, resp.headers_mut());

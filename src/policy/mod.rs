@@ -450,6 +450,83 @@ impl Policy {
     }
 }
 
+/// What the rules of an object write (PutObject, PostObject) look at, and the two fields
+/// they may set (append topics add `If-None-Match: *`, content-addressed ones the SHA-256
+/// the body must have).
+struct ObjectWrite<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    content_length: Option<i64>,
+    content_type: Option<&'a str>,
+    if_match: bool,
+    if_none_match: &'a mut Option<ETagCondition>,
+    checksum_sha256: &'a mut Option<String>,
+}
+
+impl Policy {
+    /// The rules of a PutObject, and of a PostObject (the same write, from a form): the
+    /// declared size against the limits and quotas, then the key's topic rules.
+    fn object_write_rules(&self, w: ObjectWrite<'_>) -> S3Result<()> {
+        let declared = w.content_length.and_then(|n| u64::try_from(n).ok());
+        self.declared_size_rules(w.bucket, Some(w.key), declared)?;
+        let rules = self.topics.of(w.bucket);
+        let Some(t) = topics::locate(&rules, w.key) else {
+            return Ok(());
+        };
+        Self::topic_write_rules(&t, declared, w.content_type)?;
+        let if_none_match_any = w.if_none_match.as_ref().is_some_and(ETagCondition::is_any);
+        self.single_lock_rules(&t, w.bucket, w.key, w.if_match, if_none_match_any)?;
+        if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) {
+            // Immutable: even a racing writer cannot replace what another just stored.
+            *w.if_none_match = Some(ETagCondition::Any);
+        }
+        if t.rule.content_addressed {
+            // The backend verifies x-amz-checksum-sha256 while the body streams and stores
+            // nothing on a mismatch: the name is that checksum.
+            let digest = (t.name.len() == 64 && t.name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .then(|| hex_simd::decode_to_vec(t.name).ok())
+                .flatten()
+                .ok_or_else(|| {
+                    refuse(s3s::S3ErrorCode::BadDigest, format!("under topic {} the name must be the lower-case hex SHA-256 of the body", t.rule.topic))
+                })?;
+            *w.checksum_sha256 = Some(base64_simd::STANDARD.encode_to_string(digest));
+        }
+        Ok(())
+    }
+}
+
+/// What S3 checks of a form that s3s 0.14 does not: encryption fields must be in the
+/// policy like any other (s3s exempts them, as MinIO does), and a redirect must be a URL
+/// (s3s refuses one that is not only after the object is stored).
+fn post_form_rules(i: &s3s::dto::PostObjectInput) -> S3Result<()> {
+    if let Some(policy) = &i.policy {
+        let covered = |field: &str| {
+            policy.conditions.iter().any(|c| match c {
+                s3s::post_policy::PostPolicyCondition::Eq { field: f, .. } | s3s::post_policy::PostPolicyCondition::StartsWith { field: f, .. } => f == field,
+                s3s::post_policy::PostPolicyCondition::ContentLengthRange { .. } => false,
+            })
+        };
+        let sse = [
+            ("x-amz-server-side-encryption", i.server_side_encryption.is_some()),
+            ("x-amz-server-side-encryption-aws-kms-key-id", i.ssekms_key_id.is_some()),
+            ("x-amz-server-side-encryption-context", i.ssekms_encryption_context.is_some()),
+            ("x-amz-server-side-encryption-bucket-key-enabled", i.bucket_key_enabled.is_some()),
+            ("x-amz-server-side-encryption-customer-algorithm", i.sse_customer_algorithm.is_some()),
+            ("x-amz-server-side-encryption-customer-key", i.sse_customer_key.is_some()),
+            ("x-amz-server-side-encryption-customer-key-md5", i.sse_customer_key_md5.is_some()),
+        ];
+        if let Some((field, _)) = sse.iter().find(|(f, present)| *present && !covered(f)) {
+            return Err(refuse(s3s::S3ErrorCode::AccessDenied, format!("Invalid according to Policy: Extra input fields: {field}")));
+        }
+    }
+    if let Some(url) = &i.success_action_redirect
+        && (url.chars().any(char::is_control) || url::Url::parse(url).is_err())
+    {
+        return Err(refuse(s3s::S3ErrorCode::InvalidArgument, format!("success_action_redirect is not a valid URL: {url:?}")));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl S3Access for Policy {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
@@ -484,6 +561,12 @@ impl S3Access for Policy {
             // An unreadable header value matches no owner.
             let expected = cx.headers().get("x-amz-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
             self.addressed(&principal, rcx.as_ref(), op, &bucket, &key, expected)?;
+        }
+        if op == Operation::PostObject {
+            // A form upload's key is in the form, which the access context does not show:
+            // the decision is made in the `post_object` hook, once the key is known.
+            cx.extensions_mut().insert(principal);
+            return Ok(());
         }
         let query = cx.uri().query().unwrap_or("").to_owned();
         let request = RequestView { headers: cx.headers(), query: &query, source: rcx.as_ref().map(|c| c.peer.ip()) };
@@ -548,32 +631,51 @@ impl S3Access for Policy {
     }
 
     async fn put_object(&self, req: &mut S3Request<s3s::dto::PutObjectInput>) -> S3Result<()> {
-        let declared = req.input.content_length.and_then(|n| u64::try_from(n).ok());
-        self.declared_size_rules(&req.input.bucket, Some(&req.input.key), declared)?;
-        let rules = self.topics.of(&req.input.bucket);
-        let Some(t) = topics::locate(&rules, &req.input.key) else {
+        if req.method == http::Method::POST {
+            // s3s 0.14 calls this hook for a form upload too, before `post_object`: the rules
+            // run once, there, on the key with its `${filename}` substituted.
             return Ok(());
-        };
-        let size = req.input.content_length.and_then(|n| u64::try_from(n).ok());
-        Self::topic_write_rules(&t, size, req.input.content_type.as_deref())?;
-        let if_none_match_any = req.input.if_none_match.as_ref().is_some_and(ETagCondition::is_any);
-        self.single_lock_rules(&t, &req.input.bucket, &req.input.key, req.input.if_match.is_some(), if_none_match_any)?;
-        if matches!(t.rule.write, WriteMode::AppendAuth | WriteMode::AppendOpen) {
-            // Immutable: even a racing writer cannot replace what another just stored.
-            req.input.if_none_match = Some(ETagCondition::Any);
         }
-        if t.rule.content_addressed {
-            // The backend verifies x-amz-checksum-sha256 while the body streams and stores
-            // nothing on a mismatch: the name is that checksum.
-            let digest = (t.name.len() == 64 && t.name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-                .then(|| hex_simd::decode_to_vec(t.name).ok())
-                .flatten()
-                .ok_or_else(|| {
-                    refuse(s3s::S3ErrorCode::BadDigest, format!("under topic {} the name must be the lower-case hex SHA-256 of the body", t.rule.topic))
-                })?;
-            req.input.checksum_sha256 = Some(base64_simd::STANDARD.encode_to_string(digest));
+        let i = &mut req.input;
+        self.object_write_rules(ObjectWrite {
+            bucket: &i.bucket,
+            key: &i.key,
+            content_length: i.content_length,
+            content_type: i.content_type.as_deref(),
+            if_match: i.if_match.is_some(),
+            if_none_match: &mut i.if_none_match,
+            checksum_sha256: &mut i.checksum_sha256,
+        })
+    }
+
+    async fn post_object(&self, req: &mut S3Request<s3s::dto::PostObjectInput>) -> S3Result<()> {
+        if let Some(name) = req.extensions.get::<crate::post::FormFile>().and_then(|f| f.name())
+            && req.input.key.contains("${filename}")
+        {
+            req.input.key = crate::post::substitute_filename(&req.input.key, name);
         }
-        Ok(())
+        if req.input.key.is_empty() {
+            return Err(refuse(s3s::S3ErrorCode::InvalidArgument, "User key must have a length greater than 0."));
+        }
+        post_form_rules(&req.input)?;
+        let p = Principal::of(req);
+        let cx = req.extensions.get::<RequestContext>();
+        let (bucket, key) = (&req.input.bucket, &req.input.key);
+        let op = Operation::PostObject;
+        if !self.topic_check(&p, cx, op, bucket, key, "")? {
+            self.enforce(&p, cx, op, op.access(), bucket, key)?;
+        }
+        self.admit(&p, cx, op, bucket, key)?;
+        let i = &mut req.input;
+        self.object_write_rules(ObjectWrite {
+            bucket: &i.bucket,
+            key: &i.key,
+            content_length: i.content_length,
+            content_type: i.content_type.as_deref(),
+            if_match: i.if_match.is_some(),
+            if_none_match: &mut i.if_none_match,
+            checksum_sha256: &mut i.checksum_sha256,
+        })
     }
 
     async fn create_multipart_upload(&self, req: &mut S3Request<s3s::dto::CreateMultipartUploadInput>) -> S3Result<()> {

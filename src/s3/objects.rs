@@ -42,8 +42,11 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let expect = Expected::from(&mut *input);
     let body = declared_body(&req.headers, input.body.take());
     let check = BodyCheck::new(&req, expect)?;
+    // s3s serves a browser form upload as this PutObject: its audit entry names PostObject.
+    let op = req.extensions.get::<crate::context::RequestContext>().and_then(|c| c.operation.get().copied());
+    let posted = op == Some(crate::ops::Operation::PostObject);
     let object = NewObject {
-        audit: crate::audit::entry(&req, crate::ops::Operation::PutObject, &req.input.bucket, &req.input.key, 0),
+        audit: crate::audit::entry(&req, if posted { crate::ops::Operation::PostObject } else { crate::ops::Operation::PutObject }, &req.input.bucket, &req.input.key, 0),
         record: ObjectRecord { retention, legal_hold, ..new_record(attrs, tags, Principal::of(&req).access_key().to_owned()) },
         bucket: req.input.bucket,
         key: req.input.key,
@@ -51,12 +54,13 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
         tagging: req.input.tagging,
         incoming: Incoming { body, length, check },
     };
+    let (bucket, key) = (object.bucket.clone(), object.key.clone());
     let record = backend.put(object).await?;
     let mut headers = HeaderMap::new();
     proof_headers(&mut headers, &record);
     let version_id = answered_version(&record);
     let c = record.checksums;
-    Ok(S3Response::with_headers(
+    let mut resp = S3Response::with_headers(
         PutObjectOutput {
             e_tag: Some(etag(&record.etag)),
             checksum_crc32: c.crc32,
@@ -68,7 +72,11 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
             ..Default::default()
         },
         headers,
-    ))
+    );
+    if posted {
+        resp.extensions.insert(crate::post::PostedObject { bucket, key, etag: format!("\"{}\"", record.etag) });
+    }
+    Ok(resp)
 }
 
 /// The headers every read answer carries beside its output: raw UTF-8 metadata values and,

@@ -21,6 +21,7 @@ mod migrate;
 mod multipart;
 mod object_lock;
 mod objects;
+mod post_object;
 mod proofs;
 mod security;
 mod tenancy;
