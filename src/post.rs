@@ -19,16 +19,29 @@ use http_body::{Body, Frame, SizeHint};
 /// fields) the form has no readable file part, and s3s refuses it.
 const SCAN_LIMIT: usize = 21 * 1024 * 1024;
 
-/// The `filename` of a form's file part, once the body streamed past its headers (an
-/// extension of the request). Empty when the part names none.
+/// What the server saw of a form before its file (an extension of the request): the file
+/// part's `filename` (empty when it names none) and the `policy` field. s3s verified the
+/// policy's signature and conditions, then drops it with the form before the hooks run.
 #[derive(Debug, Clone, Default)]
-pub struct FormFile(pub Arc<OnceLock<String>>);
+pub struct FormFile(Arc<OnceLock<Seen>>);
+
+#[derive(Debug)]
+struct Seen {
+    filename: String,
+    policy: Option<String>,
+}
 
 impl FormFile {
     /// The file name, if the file part was seen.
     #[must_use]
     pub fn name(&self) -> Option<&str> {
-        self.0.get().map(String::as_str)
+        self.0.get().map(|s| s.filename.as_str())
+    }
+
+    /// The form's policy (as s3s checked it), if it had one.
+    #[must_use]
+    pub fn policy(&self) -> Option<s3s::post_policy::PostPolicy> {
+        s3s::post_policy::PostPolicy::from_base64(self.0.get()?.policy.as_deref()?).ok()
     }
 }
 
@@ -74,8 +87,8 @@ struct Scan {
 }
 
 impl Scan {
-    /// The file part's `filename` if `buf` now holds its headers; `Some("")` when it has none.
-    fn file_name(&mut self) -> Option<String> {
+    /// What was seen of the form once `buf` holds the file part's headers.
+    fn file_name(&mut self) -> Option<Seen> {
         let delimiter = &self.delimiter[2..];
         loop {
             let Some(found) = find(&self.buf[self.from..], delimiter) else {
@@ -103,10 +116,32 @@ impl Scan {
                     })
                 };
                 if param("name").is_some_and(|n| n.eq_ignore_ascii_case("file")) {
-                    return Some(param("filename").unwrap_or_default());
+                    return Some(Seen { filename: param("filename").unwrap_or_default(), policy: self.policy(at) });
                 }
             }
         }
+    }
+}
+
+impl Scan {
+    /// The value of the `policy` field among the parts before `end` (where the file's starts).
+    fn policy(&self, end: usize) -> Option<String> {
+        let delimiter = &self.delimiter[2..];
+        let mut rest = &self.buf[..end];
+        while let Some(at) = find(rest, delimiter) {
+            rest = &rest[at + delimiter.len()..];
+            let Some(head_end) = find(rest, b"\r\n\r\n") else { break };
+            let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
+            let value = &rest[head_end + 4..];
+            let value = &value[..find(value, &self.delimiter).unwrap_or(value.len())];
+            let named_policy = head.split("\r\n").any(|l| {
+                l.starts_with("content-disposition:") && l.split(';').any(|p| p.trim().replace(' ', "") == "name=\"policy\"")
+            });
+            if named_policy {
+                return Some(String::from_utf8_lossy(value).trim_end_matches("\r\n").to_owned());
+            }
+        }
+        None
     }
 }
 
@@ -144,8 +179,8 @@ where
             && let Some(data) = frame.data_ref()
         {
             scan.buf.extend_from_slice(data);
-            if let Some(name) = scan.file_name() {
-                let _ = this.file.0.set(name);
+            if let Some(seen) = scan.file_name() {
+                let _ = this.file.0.set(seen);
                 this.scan = None;
             } else if scan.buf.len() > SCAN_LIMIT {
                 this.scan = None;
@@ -167,10 +202,14 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Makes the answer to a stored form name the object stored: s3s writes the form's key
+/// Makes the answer to a stored form name the object stored (and its ETag): s3s writes the form's key
 /// as sent (`${filename}` unsubstituted) in the `201` document and the `303` location.
 pub fn complete_answer(resp: &mut http::Response<s3s::Body>) {
     let Some(posted) = resp.extensions().get::<PostedObject>().cloned() else { return };
+    // S3 answers a stored form's ETag as a PUT's (s3s does not).
+    if let Ok(v) = http::HeaderValue::from_str(&posted.etag) {
+        resp.headers_mut().insert(http::header::ETAG, v);
+    }
     match resp.status() {
         http::StatusCode::CREATED => {
             let location = format!("/{}/{}", posted.bucket, posted.key);
@@ -299,8 +338,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_tap_finds_the_file_name_across_frames() {
-        let form = b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nup/${filename}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nDATA\r\n--XyZ--\r\n";
-        for split in [1, 7, 40, 60, 90, form.len() - 1] {
+        let form = b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nup/${filename}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"Policy\"\r\n\r\neyJleHBpcmF0aW9uIjoiMjA5OS0wMS0wMVQwMDowMDowMC4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja2V0IjoiYiJ9XX0=\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nDATA\r\n--XyZ--\r\n";
+        for split in [1, 7, 40, 60, 90, 150, 250, form.len() - 1] {
             let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
                 vec![Ok(Frame::data(Bytes::copy_from_slice(&form[..split]))), Ok(Frame::data(Bytes::copy_from_slice(&form[split..])))];
             let file = FormFile::default();
@@ -308,6 +347,7 @@ mod tests {
             let all = tap.collect().await.unwrap().to_bytes();
             assert_eq!(&all[..], &form[..], "bytes pass through");
             assert_eq!(file.name(), Some("photo.jpg"), "split at {split}");
+            assert_eq!(file.policy().map(|p| p.conditions.len()), Some(1), "split at {split}");
         }
     }
 

@@ -498,8 +498,8 @@ impl Policy {
 /// What S3 checks of a form that s3s 0.14 does not: encryption fields must be in the
 /// policy like any other (s3s exempts them, as MinIO does), and a redirect must be a URL
 /// (s3s refuses one that is not only after the object is stored).
-fn post_form_rules(i: &s3s::dto::PostObjectInput) -> S3Result<()> {
-    if let Some(policy) = &i.policy {
+fn post_form_rules(i: &s3s::dto::PostObjectInput, policy: Option<&s3s::post_policy::PostPolicy>) -> S3Result<()> {
+    if let Some(policy) = policy {
         let covered = |field: &str| {
             policy.conditions.iter().any(|c| match c {
                 s3s::post_policy::PostPolicyCondition::Eq { field: f, .. } | s3s::post_policy::PostPolicyCondition::StartsWith { field: f, .. } => f == field,
@@ -657,7 +657,8 @@ impl S3Access for Policy {
         if req.input.key.is_empty() {
             return Err(refuse(s3s::S3ErrorCode::InvalidArgument, "User key must have a length greater than 0."));
         }
-        post_form_rules(&req.input)?;
+        let policy = req.extensions.get::<crate::post::FormFile>().and_then(crate::post::FormFile::policy);
+        post_form_rules(&req.input, policy.as_ref())?;
         let p = Principal::of(req);
         let cx = req.extensions.get::<RequestContext>();
         let (bucket, key) = (&req.input.bucket, &req.input.key);

@@ -333,8 +333,8 @@ async fn topic_rules_apply_to_form_uploads() {
     assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
     let typed = Form::new("team", "inbox/alice/m3").by(&zed).field("Content-Type", "text/html");
     assert_eq!(refusal(&post(&gw, &typed, b"<b>").await).1, "InvalidArgument");
-    // Append-only: the same key again is refused.
-    assert_eq!(refusal(&post(&gw, &form(&zed, "inbox/alice/m1"), b"again").await).0, 412);
+    // Append-only: the same key again is refused (403, as a PUT's overwrite).
+    assert_eq!(refusal(&post(&gw, &form(&zed, "inbox/alice/m1"), b"again").await).1, "AccessDenied");
     // Not into an invented owner's space.
     assert_eq!(refusal(&post(&gw, &form(&zed, "inbox/nobody/m"), b"x").await).1, "AccessDenied");
 
