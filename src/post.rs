@@ -134,9 +134,8 @@ impl Scan {
             let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
             let value = &rest[head_end + 4..];
             let value = &value[..find(value, &self.delimiter).unwrap_or(value.len())];
-            let named_policy = head.split("\r\n").any(|l| {
-                l.starts_with("content-disposition:") && l.split(';').any(|p| p.trim().replace(' ', "") == "name=\"policy\"")
-            });
+            let named_policy =
+                head.split("\r\n").any(|l| l.starts_with("content-disposition:") && l.split(';').any(|p| p.trim().replace(' ', "") == "name=\"policy\""));
             if named_policy {
                 return Some(String::from_utf8_lossy(value).trim_end_matches("\r\n").to_owned());
             }

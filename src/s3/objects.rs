@@ -46,7 +46,13 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let op = req.extensions.get::<crate::context::RequestContext>().and_then(|c| c.operation.get().copied());
     let posted = op == Some(crate::ops::Operation::PostObject);
     let object = NewObject {
-        audit: crate::audit::entry(&req, if posted { crate::ops::Operation::PostObject } else { crate::ops::Operation::PutObject }, &req.input.bucket, &req.input.key, 0),
+        audit: crate::audit::entry(
+            &req,
+            if posted { crate::ops::Operation::PostObject } else { crate::ops::Operation::PutObject },
+            &req.input.bucket,
+            &req.input.key,
+            0,
+        ),
         record: ObjectRecord { retention, legal_hold, ..new_record(attrs, tags, Principal::of(&req).access_key().to_owned()) },
         bucket: req.input.bucket,
         key: req.input.key,

@@ -94,7 +94,7 @@ impl Form {
         conditions.push(json!({"x-amz-credential": credential}));
         conditions.push(json!({"x-amz-date": date}));
         let policy = base64_simd::STANDARD.encode_to_string(json!({"expiration": self.expiration, "conditions": conditions}).to_string());
-        let k = hmac(format!("AWS4{}", self.secret).as_bytes(), date[..8].as_bytes());
+        let k = hmac(format!("AWS4{}", self.secret).as_bytes(), &date.as_bytes()[..8]);
         let k = hmac(&hmac(&hmac(&k, b"us-east-1"), b"s3"), b"aws4_request");
         let signature = hex(&hmac(&k, policy.as_bytes()));
         let mut fields = self.fields.clone();
