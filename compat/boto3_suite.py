@@ -351,6 +351,91 @@ try:
         url = presign_roundtrip(make_client("s3v4"), "s3v4")
         assert "X-Amz-Signature=" in url, "not a SigV4 URL"
 
+    # --- browser form uploads (POST object) --------------------------------
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def form_post(post, file_name, data, extra=None):
+        """POST a generate_presigned_post form as a browser does (multipart/form-data, the
+        file last) with urllib; returns (status, body, headers), redirects not followed."""
+        boundary = uuid.uuid4().hex
+        parts = []
+        for name, value in list(post["fields"].items()) + list((extra or {}).items()):
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+        )
+        parts.append(f"--{boundary}--\r\n".encode())
+        req = urllib.request.Request(
+            post["url"], data=b"".join(parts), method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
+        try:
+            with urllib.request.build_opener(_NoRedirect).open(req, timeout=30) as r:
+                return r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers
+
+    def key_exists(key):
+        return s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount", 0) > 0
+
+    @check("generate_presigned_post: a browser form upload (204, 201 with ${filename}, 303 redirect)")
+    def _():
+        post = s3.generate_presigned_post(BUCKET, "forms/plain", ExpiresIn=300)
+        st, body, headers = form_post(post, "plain.txt", b"form body")
+        assert st == 204, f"status {st}: {body[:300]!r}"
+        got = s3.get_object(Bucket=BUCKET, Key="forms/plain")
+        assert got["Body"].read() == b"form body"
+        assert headers.get("ETag") == got["ETag"], f"ETag {headers.get('ETag')} vs {got['ETag']}"
+        post = s3.generate_presigned_post(
+            BUCKET,
+            "forms/${filename}",
+            Fields={"success_action_status": "201", "Content-Type": "text/plain", "x-amz-meta-origin": "browser"},
+            Conditions=[
+                {"success_action_status": "201"},
+                ["starts-with", "$Content-Type", "text/"],
+                {"x-amz-meta-origin": "browser"},
+                ["content-length-range", 1, 1024],
+            ],
+            ExpiresIn=300,
+        )
+        st, body, _ = form_post(post, "hello.txt", b"hello from a form")
+        assert st == 201, f"status {st}: {body[:300]!r}"
+        assert b"<Key>forms/hello.txt</Key>" in body, body
+        head = s3.head_object(Bucket=BUCKET, Key="forms/hello.txt")
+        assert head["ContentType"] == "text/plain" and head["Metadata"] == {"origin": "browser"}, head
+        post = s3.generate_presigned_post(
+            BUCKET,
+            "forms/redirected",
+            Fields={"success_action_redirect": "https://app.example/done"},
+            Conditions=[{"success_action_redirect": "https://app.example/done"}],
+            ExpiresIn=300,
+        )
+        st, body, headers = form_post(post, "r.txt", b"redirected")
+        assert st == 303, f"status {st}: {body[:300]!r}"
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(headers["Location"]).query)
+        assert q["bucket"] == [BUCKET] and q["key"] == ["forms/redirected"] and q["etag"][0].strip('"'), q
+
+    @check("generate_presigned_post refusals: expired, oversize, extra field, forged signature; nothing stored")
+    def _():
+        post = s3.generate_presigned_post(BUCKET, "forms/expired", ExpiresIn=-60)
+        st, body, _ = form_post(post, "e.txt", b"x")
+        assert st == 403 and b"Policy expired" in body, f"expired: {st} {body[:300]!r}"
+        post = s3.generate_presigned_post(BUCKET, "forms/big", Conditions=[["content-length-range", 1, 10]], ExpiresIn=300)
+        st, body, _ = form_post(post, "b.txt", b"x" * 11)
+        assert st == 400 and b"EntityTooLarge" in body, f"oversize: {st} {body[:300]!r}"
+        post = s3.generate_presigned_post(BUCKET, "forms/extra", ExpiresIn=300)
+        st, body, _ = form_post(post, "x.txt", b"x", extra={"x-amz-meta-sneaky": "1"})
+        assert st == 403 and b"Extra input fields: x-amz-meta-sneaky" in body, f"extra field: {st} {body[:300]!r}"
+        post = s3.generate_presigned_post(BUCKET, "forms/forged", ExpiresIn=300)
+        sig = post["fields"]["x-amz-signature"]
+        post["fields"]["x-amz-signature"] = ("1" if sig[0] == "0" else "0") + sig[1:]
+        st, body, _ = form_post(post, "f.txt", b"x")
+        assert st == 403 and b"SignatureDoesNotMatch" in body, f"forged: {st} {body[:300]!r}"
+        for k in ("forms/expired", "forms/big", "forms/extra", "forms/forged"):
+            assert not key_exists(k), f"{k} was stored"
+
     @check("presigned GET with a tampered signature is 403")
     def _():
         for sv in (None, "s3v4"):
