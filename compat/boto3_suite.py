@@ -380,14 +380,16 @@ try:
     def key_exists(key):
         return s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount", 0) > 0
 
-    @check("generate_presigned_post: a browser form upload (204, 201 with ${filename}, 303 redirect)")
+    @check("generate_presigned_post: a browser form upload (SigV2 and SigV4; 204, 201 with ${filename}, 303 redirect)")
     def _():
-        post = s3.generate_presigned_post(BUCKET, "forms/plain", ExpiresIn=300)
-        st, body, headers = form_post(post, "plain.txt", b"form body")
-        assert st == 204, f"status {st}: {body[:300]!r}"
-        got = s3.get_object(Bucket=BUCKET, Key="forms/plain")
-        assert got["Body"].read() == b"form body"
-        assert headers.get("ETag") == got["ETag"], f"ETag {headers.get('ETag')} vs {got['ETag']}"
+        for label, client, field in (("default", s3, "signature"), ("s3v4", make_client("s3v4"), "x-amz-signature")):
+            post = client.generate_presigned_post(BUCKET, f"forms/plain-{label}", ExpiresIn=300)
+            assert field in post["fields"], f"{label}: {sorted(post['fields'])}"
+            st, body, headers = form_post(post, "plain.txt", b"form body")
+            assert st == 204, f"{label}: status {st}: {body[:300]!r}"
+            got = s3.get_object(Bucket=BUCKET, Key=f"forms/plain-{label}")
+            assert got["Body"].read() == b"form body"
+            assert headers.get("ETag") == got["ETag"], f"ETag {headers.get('ETag')} vs {got['ETag']}"
         post = s3.generate_presigned_post(
             BUCKET,
             "forms/${filename}",
@@ -417,8 +419,7 @@ try:
         q = urllib.parse.parse_qs(urllib.parse.urlparse(headers["Location"]).query)
         assert q["bucket"] == [BUCKET] and q["key"] == ["forms/redirected"] and q["etag"][0].strip('"'), q
 
-    @check("generate_presigned_post refusals: expired, oversize, extra field, forged signature; nothing stored")
-    def _():
+    def presigned_post_refusals(s3):
         post = s3.generate_presigned_post(BUCKET, "forms/expired", ExpiresIn=-60)
         st, body, _ = form_post(post, "e.txt", b"x")
         assert st == 403 and b"Policy expired" in body, f"expired: {st} {body[:300]!r}"
@@ -429,12 +430,19 @@ try:
         st, body, _ = form_post(post, "x.txt", b"x", extra={"x-amz-meta-sneaky": "1"})
         assert st == 403 and b"Extra input fields: x-amz-meta-sneaky" in body, f"extra field: {st} {body[:300]!r}"
         post = s3.generate_presigned_post(BUCKET, "forms/forged", ExpiresIn=300)
-        sig = post["fields"]["x-amz-signature"]
-        post["fields"]["x-amz-signature"] = ("1" if sig[0] == "0" else "0") + sig[1:]
+        # boto3's default signs forms with SigV2 here (`signature`), s3v4 with `x-amz-signature`.
+        field = "x-amz-signature" if "x-amz-signature" in post["fields"] else "signature"
+        sig = post["fields"][field]
+        post["fields"][field] = ("B" if sig[0] == "A" else "A") + sig[1:]
         st, body, _ = form_post(post, "f.txt", b"x")
         assert st == 403 and b"SignatureDoesNotMatch" in body, f"forged: {st} {body[:300]!r}"
         for k in ("forms/expired", "forms/big", "forms/extra", "forms/forged"):
             assert not key_exists(k), f"{k} was stored"
+
+    @check("generate_presigned_post refusals (SigV2 and SigV4): expired, oversize, extra field, forged signature; nothing stored")
+    def _():
+        for client in (s3, make_client("s3v4")):
+            presigned_post_refusals(client)
 
     @check("presigned GET with a tampered signature is 403")
     def _():
