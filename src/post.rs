@@ -256,6 +256,7 @@ pub fn complete_answer(resp: &mut http::Response<s3s::Body>) {
 /// - a failed `eq` / `starts-with` (s3s: `400 InvalidPolicyDocument`): `403 AccessDenied`
 ///   "Invalid according to Policy: Policy Condition failed: ..."
 /// - no `key` field (s3s: `InvalidRequest`): `400 InvalidArgument`.
+/// - a form s3s cannot read (no file part, mostly): `400 MalformedPOSTRequest`, with S3's message.
 #[must_use]
 pub fn s3_refusal(code: &str, message: &str) -> Option<(http::StatusCode, &'static str, String)> {
     let denied = |m: String| Some((http::StatusCode::FORBIDDEN, "AccessDenied", m));
@@ -272,6 +273,10 @@ pub fn s3_refusal(code: &str, message: &str) -> Option<(http::StatusCode, &'stat
         }
         "InvalidPolicyDocument" if message.starts_with("Policy condition") || message.starts_with("Bucket in form field") => {
             denied(format!("Invalid according to Policy: Policy Condition failed: {message}"))
+        }
+        // s3s says nothing of a form it cannot read (one without a file part, mostly).
+        "MalformedPOSTRequest" if message.is_empty() => {
+            Some((http::StatusCode::BAD_REQUEST, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.".into()))
         }
         "InvalidRequest" if message == "missing key" => Some((
             http::StatusCode::BAD_REQUEST,
@@ -295,7 +300,8 @@ pub fn complete_refusal(resp: &mut http::Response<s3s::Body>, request_id: &str) 
         let end = text[start..].find(&format!("</{tag}>"))? + start;
         Some(unescape(&text[start..end]))
     };
-    let (Some(code), Some(message)) = (field("Code"), field("Message")) else { return };
+    let Some(code) = field("Code") else { return };
+    let message = field("Message").unwrap_or_default();
     let Some((status, code, message)) = s3_refusal(&code, &message) else { return };
     let doc = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
