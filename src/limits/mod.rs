@@ -209,6 +209,22 @@ pub struct Admission {
     pub bytes: Vec<ByteBucket>,
 }
 
+impl Admission {
+    /// Pays for `n` bytes already read, waiting as a metered body would have: a form
+    /// upload's file, which s3s reads whole before the access check admits the request.
+    pub async fn charge(&self, n: u64) {
+        for bucket in &self.bytes {
+            let mut owed = n;
+            while owed > 0 {
+                match bucket.take(owed) {
+                    Ok(taken) => owed = owed.saturating_sub(taken),
+                    Err(wait) => tokio::time::sleep(wait).await,
+                }
+            }
+        }
+    }
+}
+
 /// A refused request: when to retry, and the headers to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {

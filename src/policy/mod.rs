@@ -667,6 +667,12 @@ impl S3Access for Policy {
             self.enforce(&p, cx, op, op.access(), bucket, key)?;
         }
         self.admit(&p, cx, op, bucket, key)?;
+        let admission = cx.and_then(|c| c.admission.get()).cloned();
+        if let Some(admission) = admission {
+            // The file was read before the request was admitted: its bytes are paid for now,
+            // before it is stored, as a PUT's body is paid for while it streams.
+            admission.charge(req.input.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)).await;
+        }
         let i = &mut req.input;
         self.object_write_rules(ObjectWrite {
             bucket: &i.bucket,

@@ -375,3 +375,16 @@ async fn quotas_and_proofs_apply_to_form_uploads() {
     assert_eq!(m["sha256"], hex(&sha2::Sha256::digest(data)));
     assert_eq!(m["size"], data.len());
 }
+
+#[tokio::test]
+async fn a_byte_limit_slows_a_form_upload_as_a_put() {
+    let gw = Gateway::start_with(|c| c.limits.key = tollgate::limits::Rates { write_bytes: 64 << 10, ..tollgate::limits::Rates::default() }).await;
+    let writer = user(&gw, "alpha", "w", "admin").await;
+    client_for(&gw.endpoint(), &writer.0, &writer.1).create_bucket().bucket("slow").send().await.unwrap();
+    let body = data(192 << 10, 7);
+    let started = std::time::Instant::now();
+    assert_eq!(post(&gw, &Form::new("slow", "big").by(&writer), &body).await.status, 204);
+    let took = started.elapsed();
+    // A burst of 64 KiB, then 128 KiB at 64 KiB/s.
+    assert!(took >= std::time::Duration::from_millis(1800), "192 KiB at 64 KiB/s took only {took:?}");
+}
