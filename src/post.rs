@@ -197,8 +197,9 @@ where
     }
 }
 
+/// Escapes XML element text (quotes need none there: S3 writes its ETags' as they are).
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Makes the answer to a stored form name the object stored (and its ETag): s3s writes the form's key
@@ -272,7 +273,7 @@ pub fn s3_refusal(code: &str, message: &str) -> Option<(http::StatusCode, &'stat
             s3_refusal("InvalidRequest", "missing key")
         }
         "InvalidPolicyDocument" if message.starts_with("Policy condition") || message.starts_with("Bucket in form field") => {
-            denied(format!("Invalid according to Policy: Policy Condition failed: {message}"))
+            denied(format!("Invalid according to Policy: Policy Condition failed: {}", failed_condition(message).unwrap_or_else(|| message.to_owned())))
         }
         // s3s says nothing of a form it cannot read (one without a file part, mostly).
         "MalformedPOSTRequest" if message.is_empty() => {
@@ -285,6 +286,17 @@ pub fn s3_refusal(code: &str, message: &str) -> Option<(http::StatusCode, &'stat
         )),
         _ => None,
     }
+}
+
+/// The condition s3s names in "Policy condition 'OP' for field 'FIELD' failed: expected
+/// [prefix ]'VALUE', got '...'", as S3 quotes it: `["OP", "$FIELD", "VALUE"]`.
+fn failed_condition(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Policy condition '")?;
+    let (op, rest) = rest.split_once("' for field '")?;
+    let (field, rest) = rest.split_once("' failed: expected ")?;
+    let value = rest.strip_prefix("prefix ").unwrap_or(rest).strip_prefix('\'')?;
+    let value = &value[..value.rfind("', got '")?];
+    Some(serde_json::json!([op, format!("${field}"), value]).to_string().replace("\",\"", "\", \""))
 }
 
 /// Rewrites the error document of a refused form upload into S3's (see [`s3_refusal`]).
@@ -362,8 +374,14 @@ mod tests {
         assert_eq!((status.as_u16(), code, msg.as_str()), (403, "AccessDenied", "Invalid according to Policy: Policy expired."));
         let extra = "Each form field that you specify in a form must appear in the list of policy conditions. \"x-amz-meta-evil\" not specified in the policy.";
         assert_eq!(s3_refusal("AccessDenied", extra).unwrap().2, "Invalid according to Policy: Extra input fields: x-amz-meta-evil");
-        let (status, code, _) = s3_refusal("InvalidPolicyDocument", "Policy condition 'eq' for field 'key' failed: expected 'a', got 'b'").unwrap();
+        let (status, code, msg) = s3_refusal("InvalidPolicyDocument", "Policy condition 'eq' for field 'key' failed: expected 'a', got 'b'").unwrap();
         assert_eq!((status.as_u16(), code), (403, "AccessDenied"));
+        assert_eq!(msg, r#"Invalid according to Policy: Policy Condition failed: ["eq", "$key", "a"]"#);
+        let msg =
+            s3_refusal("InvalidPolicyDocument", "Policy condition 'starts-with' for field 'content-type' failed: expected prefix 'image/', got 'text/html'")
+                .unwrap()
+                .2;
+        assert_eq!(msg, r#"Invalid according to Policy: Policy Condition failed: ["starts-with", "$content-type", "image/"]"#);
         assert_eq!(s3_refusal("InvalidRequest", "missing key").unwrap().1, "InvalidArgument");
         let no_key = s3_refusal("InvalidPolicyDocument", "Policy condition 'eq' for field 'key' failed: expected 'k', got ''").unwrap();
         assert_eq!((no_key.0.as_u16(), no_key.1), (400, "InvalidArgument"));
