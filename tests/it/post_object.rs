@@ -388,3 +388,30 @@ async fn a_byte_limit_slows_a_form_upload_as_a_put() {
     // A burst of 64 KiB, then 128 KiB at 64 KiB/s.
     assert!(took >= std::time::Duration::from_millis(1800), "192 KiB at 64 KiB/s took only {took:?}");
 }
+
+#[tokio::test]
+async fn bucket_acl_grants_open_form_uploads_to_others() {
+    use aws_sdk_s3::types::{BucketCannedAcl, ObjectOwnership};
+    let gw = Gateway::start().await;
+    let boss = user(&gw, "owner-co", "boss", "admin").await;
+    let partner = user(&gw, "partner-co", "pat", "writer").await;
+    let owner = client_for(&gw.endpoint(), &boss.0, &boss.1);
+    owner.create_bucket().bucket("drop").object_ownership(ObjectOwnership::BucketOwnerPreferred).send().await.unwrap();
+    let anonymous = |key: &str| vec![("key".to_owned(), key.to_owned())];
+
+    // Closed: another tenant's form and an anonymous one are refused.
+    assert_eq!(refusal(&post(&gw, &Form::new("drop", "p1").by(&partner), b"x").await).1, "AccessDenied");
+    assert_eq!(refusal(&post_fields(&gw, "drop", &anonymous("a1"), Some(("a.txt", "text/plain", b"x"))).await).1, "AccessDenied");
+
+    // A WRITE grant to the partner's tenant admits its signed forms.
+    owner.put_bucket_acl().bucket("drop").grant_write("id=\"partner-co\"").send().await.unwrap();
+    assert_eq!(post(&gw, &Form::new("drop", "p2").by(&partner), b"from partner").await.status, 204);
+
+    // public-read-write admits anonymous forms (no policy, no signature), as S3 does.
+    owner.put_bucket_acl().bucket("drop").acl(BucketCannedAcl::PublicReadWrite).send().await.unwrap();
+    let r = post_fields(&gw, "drop", &anonymous("a2"), Some(("a.txt", "text/plain", b"anonymous"))).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let mut stored = keys(&gw, "drop").await;
+    stored.sort();
+    assert_eq!(stored, vec!["a2".to_owned(), "p2".to_owned()]);
+}
