@@ -258,6 +258,9 @@ async fn bad_forms_get_the_s3_error_and_store_nothing() {
     fields.insert(0, ("x-amz-server-side-encryption".into(), "AES256".into()));
     let (status, _, message) = refusal(&post_fields(&gw, &b, &fields, Some(("f.txt", "text/plain", b"x"))).await);
     assert_eq!((status, message.as_str()), (403, "Invalid according to Policy: Extra input fields: x-amz-server-side-encryption"));
+    // Covered by the policy, it is refused as a PUT asking for encryption is (none is done).
+    let form = Form::new(&b, "sse").field("x-amz-server-side-encryption", "AES256");
+    assert_eq!(refusal(&post(&gw, &form, b"x").await).0, 501);
 
     // No key field, no file.
     let fields: Vec<_> = Form::new(&b, "nokey").signed().into_iter().filter(|(n, _)| n != "key").collect();
