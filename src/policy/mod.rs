@@ -450,6 +450,32 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The decision on `op` over `bucket`/`key`: the bucket policy's explicit Deny, then
+    /// the topic rules or the tenant rules, ACL grants and policy Allow. Made in `check`,
+    /// or for a form upload in its hook, once the form's key is known.
+    fn authorize(&self, p: &Principal, rcx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, target: (&str, &str)) -> S3Result<()> {
+        let (bucket, key) = target;
+        // DeleteObjects names its keys in its body: its hook asks the policy key by key.
+        let verdict = if op == Operation::DeleteObjects || bucket.is_empty() {
+            (Verdict::NotApplicable, false)
+        } else {
+            let versioned = crate::names::form_value(request.query, "versionId").is_some();
+            self.policy_verdict(p, request, op.iam_action(versioned), bucket, key)
+        };
+        // An explicit Deny wins over everything, topic rules included (root excepted).
+        self.policy_deny(p, rcx, (op, bucket, key), &verdict.0)?;
+        if self.topic_check(p, rcx, op, bucket, key, request.query)? {
+            if let Some(rcx) = rcx {
+                let _ = rcx.granted_by.set("topic".into());
+            }
+        } else {
+            self.enforce(p, rcx, op, op.access(), (bucket, key), verdict)?;
+        }
+        Ok(())
+    }
+}
+
 /// What the rules of an object write (PutObject, PostObject) look at, and the two fields
 /// they may set (append topics add `If-None-Match: *`, content-addressed ones the SHA-256
 /// the body must have).
@@ -570,22 +596,7 @@ impl S3Access for Policy {
         }
         let query = cx.uri().query().unwrap_or("").to_owned();
         let request = RequestView { headers: cx.headers(), query: &query, source: rcx.as_ref().map(|c| c.peer.ip()) };
-        // DeleteObjects names its keys in its body: its hook asks the policy key by key.
-        let verdict = if op == Operation::DeleteObjects || bucket.is_empty() {
-            (Verdict::NotApplicable, false)
-        } else {
-            let versioned = crate::names::form_value(&query, "versionId").is_some();
-            self.policy_verdict(&principal, &request, op.iam_action(versioned), &bucket, &key)
-        };
-        // An explicit Deny wins over everything, topic rules included (root excepted).
-        self.policy_deny(&principal, rcx.as_ref(), (op, &bucket, &key), &verdict.0)?;
-        if self.topic_check(&principal, rcx.as_ref(), op, &bucket, &key, &query)? {
-            if let Some(rcx) = &rcx {
-                let _ = rcx.granted_by.set("topic".into());
-            }
-        } else {
-            self.enforce(&principal, rcx.as_ref(), op, op.access(), (&bucket, &key), verdict)?;
-        }
+        self.authorize(&principal, rcx.as_ref(), &request, op, (&bucket, &key))?;
         self.admit(&principal, rcx.as_ref(), op, &bucket, &key)?;
         cx.extensions_mut().insert(principal);
         Ok(())
@@ -663,9 +674,9 @@ impl S3Access for Policy {
         let cx = req.extensions.get::<RequestContext>();
         let (bucket, key) = (&req.input.bucket, &req.input.key);
         let op = Operation::PostObject;
-        if !self.topic_check(&p, cx, op, bucket, key, "")? {
-            self.enforce(&p, cx, op, op.access(), bucket, key)?;
-        }
+        let query = req.uri.query().unwrap_or("");
+        let request = RequestView { headers: &req.headers, query, source: cx.map(|c| c.peer.ip()) };
+        self.authorize(&p, cx, &request, op, (bucket, key))?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
         if let Some(admission) = admission {
