@@ -418,3 +418,37 @@ async fn bucket_acl_grants_open_form_uploads_to_others() {
     stored.sort();
     assert_eq!(stored, vec!["a2".to_owned(), "p2".to_owned()]);
 }
+
+#[tokio::test]
+async fn bucket_policies_decide_form_uploads_as_puts() {
+    let gw = Gateway::start().await;
+    let boss = user(&gw, "pol-co", "boss", "admin").await;
+    let intern = user(&gw, "pol-co", "intern", "writer").await;
+    let owner = client_for(&gw.endpoint(), &boss.0, &boss.1);
+    owner.create_bucket().bucket("polforms").send().await.unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoInternUploads", "Effect": "Deny", "Principal": {"AWS": ["arn:aws:iam::pol-co:user/intern"]},
+         "Action": "s3:PutObject", "Resource": "arn:aws:s3:::polforms/locked/*"},
+        {"Sid": "DropBox", "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::polforms/dropbox/*"}
+    ]});
+    owner.put_bucket_policy().bucket("polforms").policy(policy.to_string()).send().await.unwrap();
+
+    // The explicit Deny binds the bucket's own writer on its keys, and only there.
+    assert_eq!(refusal(&post(&gw, &Form::new("polforms", "locked/x").by(&intern), b"x").await).1, "AccessDenied");
+    assert_eq!(post(&gw, &Form::new("polforms", "open/x").by(&intern), b"x").await.status, 204);
+    // The Allow to anyone admits an anonymous form under its prefix, nowhere else.
+    let anonymous = |key: &str| vec![("key".to_owned(), key.to_owned())];
+    let r = post_fields(&gw, "polforms", &anonymous("dropbox/${filename}"), Some(("a.txt", "text/plain", b"dropped"))).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = post_fields(&gw, "polforms", &anonymous("elsewhere/a.txt"), Some(("a.txt", "text/plain", b"x"))).await;
+    assert_eq!(refusal(&r).1, "AccessDenied");
+    let mut stored = keys(&gw, "polforms").await;
+    stored.sort();
+    assert_eq!(stored, vec!["dropbox/a.txt".to_owned(), "open/x".to_owned()]);
+    // The deciding statement is in the audit entry.
+    let audit = call(&root_conn(&gw), "GET", "audit?bucket=polforms", None).await.unwrap();
+    assert!(
+        audit.as_array().unwrap().iter().any(|e| e["operation"] == "PostObject" && e["key"] == "locked/x" && e["decided_by"] == "policy:NoInternUploads"),
+        "{audit}"
+    );
+}
