@@ -575,7 +575,7 @@ mod tests {
     fn metrics_label_unclassified_operations_other() {
         assert_eq!(Operation::GetObject.metric_label(), "GetObject");
         assert_eq!(Operation::PostObject.metric_label(), "PostObject");
-        assert_eq!(Operation::PutBucketPolicy.metric_label(), "other");
+        assert_eq!(Operation::PutBucketLogging.metric_label(), "other");
         assert_eq!(RequestKind::S3(Operation::PutBucketLogging).label(), "other");
         assert_eq!(RequestKind::Unidentified.label(), "unauthenticated");
     }
