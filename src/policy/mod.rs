@@ -452,17 +452,15 @@ impl Policy {
 
 impl Policy {
     /// The decision on `op` over `bucket`/`key`: the bucket policy's explicit Deny, then
-    /// the topic rules or the tenant rules, ACL grants and policy Allow. Made in `check`,
-    /// or for a form upload in its hook, once the form's key is known.
-    fn authorize(&self, p: &Principal, rcx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, target: (&str, &str)) -> S3Result<()> {
-        let (bucket, key) = target;
-        // DeleteObjects names its keys in its body: its hook asks the policy key by key.
-        let verdict = if op == Operation::DeleteObjects || bucket.is_empty() {
-            (Verdict::NotApplicable, false)
-        } else {
-            let versioned = crate::names::form_value(request.query, "versionId").is_some();
-            self.policy_verdict(p, request, op.iam_action(versioned), bucket, key)
-        };
+    /// the topic rules or the tenant rules, ACL grants and policy Allow. Made in `check`;
+    /// for a form upload in its hook, once the form's key is known; for a DeleteObjects on
+    /// a bucket with a policy in its hook, key by key.
+    ///
+    /// `target` is the bucket, the key and whether a version id is named (in the query, or
+    /// a DeleteObjects entry's).
+    fn authorize(&self, p: &Principal, rcx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, target: (&str, &str, bool)) -> S3Result<()> {
+        let (bucket, key, versioned) = target;
+        let verdict = if bucket.is_empty() { (Verdict::NotApplicable, false) } else { self.policy_verdict(p, request, op.iam_action(versioned), bucket, key) };
         // An explicit Deny wins over everything, topic rules included (root excepted).
         self.policy_deny(p, rcx, (op, bucket, key), &verdict.0)?;
         if self.topic_check(p, rcx, op, bucket, key, request.query)? {
@@ -596,7 +594,12 @@ impl S3Access for Policy {
         }
         let query = cx.uri().query().unwrap_or("").to_owned();
         let request = RequestView { headers: cx.headers(), query: &query, source: rcx.as_ref().map(|c| c.peer.ip()) };
-        self.authorize(&principal, rcx.as_ref(), &request, op, (&bucket, &key))?;
+        // A DeleteObjects on a bucket with a policy is decided key by key in its hook (the
+        // keys are in the body): a policy may allow some keys to another tenant.
+        if !(op == Operation::DeleteObjects && self.configs.of(&bucket).policy.is_some()) {
+            let versioned = crate::names::form_value(&query, "versionId").is_some();
+            self.authorize(&principal, rcx.as_ref(), &request, op, (&bucket, &key, versioned))?;
+        }
         self.admit(&principal, rcx.as_ref(), op, &bucket, &key)?;
         cx.extensions_mut().insert(principal);
         Ok(())
@@ -676,7 +679,7 @@ impl S3Access for Policy {
         let op = Operation::PostObject;
         let query = req.uri.query().unwrap_or("");
         let request = RequestView { headers: &req.headers, query, source: cx.map(|c| c.peer.ip()) };
-        self.authorize(&p, cx, &request, op, (bucket, key))?;
+        self.authorize(&p, cx, &request, op, (bucket, key, false))?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
         if let Some(admission) = admission {
@@ -738,9 +741,15 @@ impl S3Access for Policy {
         let p = Principal::of(req);
         let cx = req.extensions.get::<RequestContext>();
         let request = RequestView { headers: &req.headers, query: req.uri.query().unwrap_or(""), source: cx.map(|c| c.peer.ip()) };
-        for o in &req.input.delete.objects {
-            let (verdict, _) = self.policy_verdict(&p, &request, Operation::DeleteObjects.iam_action(o.version_id.is_some()), &req.input.bucket, &o.key);
-            self.policy_deny(&p, cx, (Operation::DeleteObjects, &req.input.bucket, &o.key), &verdict)?;
+        if self.configs.of(&req.input.bucket).policy.is_some() {
+            // The access check left this request to be decided here, key by key: a Deny on
+            // any key refuses it, and every key must be allowed.
+            for o in &req.input.delete.objects {
+                self.authorize(&p, cx, &request, Operation::DeleteObjects, (&req.input.bucket, &o.key, o.version_id.is_some()))?;
+            }
+            if req.input.delete.objects.is_empty() {
+                self.authorize(&p, cx, &request, Operation::DeleteObjects, (&req.input.bucket, "", false))?;
+            }
         }
         let rules = self.topics.of(&req.input.bucket);
         if rules.is_empty() {

@@ -188,3 +188,33 @@ async fn only_the_tenants_admins_manage_policies() {
     assert!(denied(reader.get_object().bucket(&b).key("private/doc").send().await));
     assert!(reader.get_object().bucket(&b).key("shared/doc").send().await.is_ok());
 }
+
+/// A policy may let another tenant delete under one prefix, also by DeleteObjects (as
+/// `aws s3 rm --recursive` sends): every key is decided, and one key outside the grant
+/// refuses the whole request before anything is deleted.
+#[tokio::test]
+async fn delete_objects_is_decided_key_by_key_under_a_policy() {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let gw = Gateway::start().await;
+    let (owner, b, _) = setup(&gw, "delkeys").await;
+    let (wk, ws) = user(&gw, "delkeys-ptn", "cleaner", "writer").await;
+    let partner = gw.client_with(&wk, &ws);
+    put_policy(
+        &owner,
+        &b,
+        json!({"Version":"2012-10-17","Statement":[{"Sid":"PartnerCleans","Effect":"Allow",
+            "Principal":{"AWS":"arn:aws:iam::delkeys-ptn:root"},"Action":"s3:DeleteObject","Resource":format!("arn:aws:s3:::{b}/shared/*")}]}),
+    )
+    .await;
+    let batch = |keys: &[&str]| {
+        let objects = keys.iter().map(|k| ObjectIdentifier::builder().key(*k).build().unwrap()).collect();
+        Delete::builder().set_objects(Some(objects)).build().unwrap()
+    };
+    assert!(denied(partner.delete_objects().bucket(&b).delete(batch(&["shared/doc", "private/doc"])).send().await));
+    assert!(owner.head_object().bucket(&b).key("shared/doc").send().await.is_ok(), "nothing deleted");
+    let out = partner.delete_objects().bucket(&b).delete(batch(&["shared/doc"])).send().await.unwrap();
+    assert_eq!(out.deleted().len(), 1);
+    assert!(out.errors().is_empty());
+    assert!(owner.head_object().bucket(&b).key("shared/doc").send().await.is_err());
+    assert!(owner.head_object().bucket(&b).key("private/doc").send().await.is_ok());
+}
