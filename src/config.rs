@@ -370,6 +370,9 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Largest XML request body (DeleteObjects, CompleteMultipartUpload, ...), in bytes.
     pub max_xml_body_bytes: usize,
+    /// Largest file of a browser form upload (POST object), in bytes: s3s holds the file in
+    /// memory before its signature is checked, so this bounds what an unsigned form costs.
+    pub max_form_file_bytes: u64,
 }
 
 impl Default for Config {
@@ -404,7 +407,14 @@ impl Default for StorageConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { header_timeout_secs: 30, body_idle_timeout_secs: 60, shutdown_grace_secs: 30, max_header_bytes: 64 << 10, max_xml_body_bytes: 2 << 20 }
+        Self {
+            header_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            shutdown_grace_secs: 30,
+            max_header_bytes: 64 << 10,
+            max_xml_body_bytes: 2 << 20,
+            max_form_file_bytes: 32 << 20,
+        }
     }
 }
 

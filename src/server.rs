@@ -162,8 +162,10 @@ impl App {
         }
         let mut s3_config = s3s::config::S3Config::default();
         s3_config.xml_max_body_size = config.server.max_xml_body_bytes;
-        // s3s holds a form's file in memory before the access check: no larger than an object may be.
-        s3_config.post_object_max_file_size = config.storage.max_object_size;
+        // s3s holds a form's file in memory before the signature and access checks: bounded
+        // by its own setting (an object's limit, 5 TiB by default, would let an unsigned
+        // form exhaust memory).
+        s3_config.post_object_max_file_size = config.server.max_form_file_bytes.min(config.storage.max_object_size);
         b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(s3_config))));
         Ok(Self {
             s3: b.build(),

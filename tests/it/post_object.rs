@@ -452,3 +452,18 @@ async fn bucket_policies_decide_form_uploads_as_puts() {
         "{audit}"
     );
 }
+
+/// s3s reads a form's file into memory before the signature is checked: an unsigned form
+/// larger than `server.max_form_file_bytes` is refused while it is read (the object limit,
+/// 5 TiB by default, would let it exhaust memory), and nothing is stored.
+#[tokio::test]
+async fn an_unsigned_form_is_bounded_by_the_form_file_limit() {
+    let gw = Gateway::start_with(|c| c.server.max_form_file_bytes = 64 << 10).await;
+    let b = gw.bucket("formcap").await;
+    let fields = vec![("key".to_owned(), "big".to_owned())];
+    let (status, code, _) = refusal(&post_fields(&gw, &b, &fields, Some(("big.bin", "application/octet-stream", &[1u8; 65 << 10]))).await);
+    assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
+    // A signed form within the limit is stored.
+    assert_eq!(post(&gw, &Form::new(&b, "small"), &[2u8; 60 << 10]).await.status, 204);
+    assert_eq!(keys(&gw, &b).await, vec!["small".to_owned()]);
+}
