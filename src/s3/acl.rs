@@ -5,7 +5,7 @@
 use super::Gateway;
 use crate::backend::Error;
 use crate::backend::s3util::owner;
-use crate::meta::BucketConfigKind;
+use crate::meta::{BucketConfigKind, BucketRecord};
 use crate::ops::Operation;
 use crate::policy::acl::{AclError, BucketAcl, GrantHeaders, Ownership, PublicAccessBlock, check_object_acl, object_acl_refusal, to_dto};
 
@@ -134,12 +134,11 @@ pub(super) async fn put_bucket_acl(g: &Gateway, req: S3Request<PutBucketAclInput
 
 /// Checks the ACL an object write asks for (PutObject, CopyObject, CreateMultipartUpload,
 /// PutObjectAcl): objects keep none of their own, so only the owner's is accepted.
-pub(super) fn check_object_write_acl(g: &Gateway, bucket: &str, canned: Option<&ObjectCannedACL>, headers: &GrantHeaders<'_>) -> Result<(), Error> {
+pub(super) fn check_object_write_acl(g: &Gateway, bucket: &BucketRecord, canned: Option<&ObjectCannedACL>, headers: &GrantHeaders<'_>) -> Result<(), Error> {
     if canned.is_none() && !headers.any() {
         return Ok(());
     }
-    let (tenant, _) = current(g, bucket)?;
-    Ok(check_object_acl(canned.map(ObjectCannedACL::as_str), headers, &tenant, g.configs.ownership(bucket))?)
+    Ok(check_object_acl(canned.map(ObjectCannedACL::as_str), headers, &bucket.tenant, g.configs.ownership(&bucket.name))?)
 }
 
 pub(super) async fn put_object_acl(g: &Gateway, req: S3Request<PutObjectAclInput>) -> Result<S3Response<PutObjectAclOutput>, Error> {
@@ -155,7 +154,7 @@ pub(super) async fn put_object_acl(g: &Gateway, req: S3Request<PutObjectAclInput
                 return Err(object_acl_refusal(g.configs.ownership(&req.input.bucket)).into());
             }
         }
-        None => check_object_write_acl(g, &req.input.bucket, req.input.acl.as_ref(), &headers)?,
+        None => check_object_write_acl(g, &g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?, req.input.acl.as_ref(), &headers)?,
     }
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }

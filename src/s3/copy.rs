@@ -27,8 +27,6 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
     let owner = Principal::of(&req).access_key().to_owned();
     let input = &mut req.input;
     check_key(&input.key)?;
-    super::request::AsksEncryption::refuse_encryption(&*input)?;
-    super::acl::check_object_write_acl(g, &input.bucket, input.acl.as_ref(), &super::acl::object_grants!(input))?;
     let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
     let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
     // A copy of a key onto itself changes nothing unless it replaces something, or copies
@@ -37,12 +35,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
     let bucket = g.backends.of(&input.bucket).index().bucket(&input.bucket)?;
-    let lock = super::lock::write_lock(
-        &bucket,
-        input.object_lock_mode.as_ref(),
-        input.object_lock_retain_until_date.as_ref(),
-        input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    let lock = super::request::write_checks(g, &bucket, &*input)?;
     let attrs = replace_meta.then(|| ObjectAttrs::from(&mut *input));
     let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let input = &req.input;

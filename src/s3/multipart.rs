@@ -21,15 +21,8 @@ pub(super) async fn create_multipart_upload(
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
     check_key(&input.key)?;
-    super::request::AsksEncryption::refuse_encryption(&*input)?;
-    super::acl::check_object_write_acl(g, &input.bucket, input.acl.as_ref(), &super::acl::object_grants!(input))?;
     let bucket = backend.index().bucket(&input.bucket)?;
-    let (retention, legal_hold) = super::lock::write_lock(
-        &bucket,
-        input.object_lock_mode.as_ref(),
-        input.object_lock_retain_until_date.as_ref(),
-        input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    let (retention, legal_hold) = super::request::write_checks(g, &bucket, &*input)?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
     let mut record = UploadRecord {

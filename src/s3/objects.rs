@@ -20,14 +20,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let input = &mut req.input;
     check_key(&input.key)?;
     let bucket = index.bucket(&input.bucket)?;
-    super::request::AsksEncryption::refuse_encryption(&*input)?;
-    super::acl::check_object_write_acl(g, &input.bucket, input.acl.as_ref(), &super::acl::object_grants!(input))?;
-    let (retention, legal_hold) = super::lock::write_lock(
-        &bucket,
-        input.object_lock_mode.as_ref(),
-        input.object_lock_retain_until_date.as_ref(),
-        input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    let (retention, legal_hold) = super::request::write_checks(g, &bucket, &*input)?;
     let default_retention = bucket.object_lock.is_some_and(|l| l.default_retention.is_some());
     if (retention.is_some() || legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
         return Err(Error::InvalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters".into()));

@@ -65,6 +65,45 @@ macro_rules! asks_encryption {
 }
 asks_encryption!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
 
+/// What an object write (PutObject, CopyObject, CreateMultipartUpload) asks for besides its
+/// bytes: an ACL, and a retention or legal hold.
+pub(super) trait ObjectWriteRequest: AsksEncryption {
+    /// The canned ACL and grant headers.
+    fn acl(&self) -> (Option<&ObjectCannedACL>, crate::policy::acl::GrantHeaders<'_>);
+    /// The Object Lock headers: mode, retain-until date, legal hold.
+    fn lock(&self) -> (Option<&ObjectLockMode>, Option<&Timestamp>, Option<&ObjectLockLegalHoldStatus>);
+}
+
+macro_rules! object_write_request {
+    ($($input:ty),* $(,)?) => {$(
+        impl ObjectWriteRequest for $input {
+            fn acl(&self) -> (Option<&ObjectCannedACL>, crate::policy::acl::GrantHeaders<'_>) {
+                (self.acl.as_ref(), super::acl::object_grants!(self))
+            }
+
+            fn lock(&self) -> (Option<&ObjectLockMode>, Option<&Timestamp>, Option<&ObjectLockLegalHoldStatus>) {
+                (self.object_lock_mode.as_ref(), self.object_lock_retain_until_date.as_ref(), self.object_lock_legal_hold_status.as_ref())
+            }
+        }
+    )*};
+}
+object_write_request!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
+
+/// The checks every object write makes of what it asks for, before any byte is read:
+/// encryption is refused, the ACL must be the owner's, and the retention and legal hold
+/// the bucket's lock allows (returned).
+pub(super) fn write_checks(
+    g: &super::Gateway,
+    bucket: &crate::meta::BucketRecord,
+    input: &impl ObjectWriteRequest,
+) -> Result<(Option<crate::meta::Retention>, bool), Error> {
+    input.refuse_encryption()?;
+    let (canned, grants) = input.acl();
+    super::acl::check_object_write_acl(g, bucket, canned, &grants)?;
+    let (mode, until, hold) = input.lock();
+    super::lock::write_lock(bucket, mode, until, hold)
+}
+
 impl AsksEncryption for UploadPartInput {
     fn asks_encryption(&self) -> bool {
         self.sse_customer_algorithm.is_some() || self.sse_customer_key.is_some()
