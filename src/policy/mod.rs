@@ -474,6 +474,21 @@ impl Policy {
     }
 }
 
+/// The [`ObjectWrite`] of a PutObject or PostObject input (the same fields, two types).
+macro_rules! object_write {
+    ($input:expr) => {
+        ObjectWrite {
+            bucket: &$input.bucket,
+            key: &$input.key,
+            content_length: $input.content_length,
+            content_type: $input.content_type.as_deref(),
+            if_match: $input.if_match.is_some(),
+            if_none_match: &mut $input.if_none_match,
+            checksum_sha256: &mut $input.checksum_sha256,
+        }
+    };
+}
+
 /// What the rules of an object write (PutObject, PostObject) look at, and the two fields
 /// they may set (append topics add `If-None-Match: *`, content-addressed ones the SHA-256
 /// the body must have).
@@ -650,16 +665,7 @@ impl S3Access for Policy {
             // run once, there, on the key with its `${filename}` substituted.
             return Ok(());
         }
-        let i = &mut req.input;
-        self.object_write_rules(ObjectWrite {
-            bucket: &i.bucket,
-            key: &i.key,
-            content_length: i.content_length,
-            content_type: i.content_type.as_deref(),
-            if_match: i.if_match.is_some(),
-            if_none_match: &mut i.if_none_match,
-            checksum_sha256: &mut i.checksum_sha256,
-        })
+        self.object_write_rules(object_write!(req.input))
     }
 
     async fn post_object(&self, req: &mut S3Request<s3s::dto::PostObjectInput>) -> S3Result<()> {
@@ -687,16 +693,7 @@ impl S3Access for Policy {
             // before it is stored, as a PUT's body is paid for while it streams.
             admission.charge(req.input.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)).await;
         }
-        let i = &mut req.input;
-        self.object_write_rules(ObjectWrite {
-            bucket: &i.bucket,
-            key: &i.key,
-            content_length: i.content_length,
-            content_type: i.content_type.as_deref(),
-            if_match: i.if_match.is_some(),
-            if_none_match: &mut i.if_none_match,
-            checksum_sha256: &mut i.checksum_sha256,
-        })
+        self.object_write_rules(object_write!(req.input))
     }
 
     async fn create_multipart_upload(&self, req: &mut S3Request<s3s::dto::CreateMultipartUploadInput>) -> S3Result<()> {
