@@ -23,6 +23,7 @@ awsc() { aws --endpoint-url "$S3_ENDPOINT" "$@"; }
 
 B=$(unique_bucket awscli)
 B_FULL=$(unique_bucket awscli2)
+B_ACL=$(unique_bucket awscli-acl)
 B_VER=$(unique_bucket awsclv)
 # delete_all_versions BUCKET: remove every version and delete marker by id (rb --force
 # removes current objects only, and a bucket holding versions is not empty).
@@ -200,6 +201,20 @@ t_bucket_acl() {
   [ -n "$(pyj 'd["Owner"].get("ID", "")' <<<"$out")" ] || fail "no Owner.ID in $out"
   assert_contains "$(pyj '[g["Permission"] for g in d.get("Grants", [])]' <<<"$out")" FULL_CONTROL Grants
 }
+t_object_acl() {
+  # ACLs are disabled by default (BucketOwnerEnforced): a bucket of its own enables them
+  awsc s3api create-bucket --bucket "$B_ACL" --object-ownership ObjectWriter >/dev/null
+  awsc s3 cp "$WORK/small.txt" "s3://$B_ACL/public.txt" --acl public-read --only-show-errors
+  awsc s3 cp "$WORK/small.txt" "s3://$B_ACL/private.txt" --only-show-errors
+  assert_eq 200 "$(curl -sS -o "$WORK/anon.out" -w '%{http_code}' "$S3_ENDPOINT/$B_ACL/public.txt")" "anonymous GET of a public-read object"
+  assert_same_file "$WORK/small.txt" "$WORK/anon.out"
+  assert_eq 403 "$(curl -sS -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/$B_ACL/private.txt")" "anonymous GET of a private object"
+  out=$(awsc s3api get-object-acl --bucket "$B_ACL" --key public.txt --output json)
+  assert_contains "$(pyj '[(g["Grantee"].get("URI"), g["Permission"]) for g in d["Grants"]]' <<<"$out")" "AllUsers', 'READ'" "get-object-acl"
+  awsc s3api put-object-acl --bucket "$B_ACL" --key public.txt --acl private
+  assert_eq 403 "$(curl -sS -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/$B_ACL/public.txt")" "anonymous GET after put-object-acl private"
+  awsc s3 rb "s3://$B_ACL" --force >/dev/null
+}
 t_presign_default() {
   url=$(awsc s3 presign "s3://$B/small.txt" --expires-in 300)
   echo "url: $url"
@@ -370,6 +385,7 @@ check "s3api put/get-object-tagging" t_tagging
 check "s3api delete-objects" t_delete_objects
 check "s3api list-object-versions (VersionId null)" t_list_versions
 check "s3api get-bucket-acl" t_bucket_acl
+check "s3 cp --acl public-read, get/put-object-acl (ObjectWriter bucket)" t_object_acl
 check "s3 presign (default signature) fetched with curl" t_presign_default
 check "s3 presign (SigV4) fetched with curl" t_presign_v4
 check "presigned URL reused for another key is 403" t_presign_tampered

@@ -387,6 +387,7 @@ mod tests {
             version_id: String::new(),
             retention: None,
             legal_hold: false,
+            acl: Vec::new(),
         };
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         let e = expectation(&rec, Some(sha)).unwrap();

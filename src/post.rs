@@ -20,8 +20,10 @@ use http_body::{Body, Frame, SizeHint};
 const SCAN_LIMIT: usize = 21 * 1024 * 1024;
 
 /// What the server saw of a form before its file (an extension of the request): the file
-/// part's `filename` (empty when it names none) and the `policy` field. s3s verified the
-/// policy's signature and conditions, then drops it with the form before the hooks run.
+/// part's `filename` (empty when it names none), the `policy` field and the `acl` field.
+/// s3s verified the policy's signature and conditions, then drops it with the form before
+/// the hooks run; s3s 0.14 reads a form's canned ACL from `x-amz-acl` only, where S3 names
+/// the field `acl`.
 #[derive(Debug, Clone, Default)]
 pub struct FormFile(Arc<OnceLock<Seen>>);
 
@@ -29,6 +31,7 @@ pub struct FormFile(Arc<OnceLock<Seen>>);
 struct Seen {
     filename: String,
     policy: Option<String>,
+    acl: Option<String>,
 }
 
 impl FormFile {
@@ -36,6 +39,12 @@ impl FormFile {
     #[must_use]
     pub fn name(&self) -> Option<&str> {
         self.0.get().map(|s| s.filename.as_str())
+    }
+
+    /// The form's `acl` field, if it had one.
+    #[must_use]
+    pub fn acl(&self) -> Option<&str> {
+        self.0.get()?.acl.as_deref()
     }
 
     /// The form's policy (as s3s checked it), if it had one.
@@ -116,7 +125,7 @@ impl Scan {
                     })
                 };
                 if param("name").is_some_and(|n| n.eq_ignore_ascii_case("file")) {
-                    return Some(Seen { filename: param("filename").unwrap_or_default(), policy: self.policy(at) });
+                    return Some(Seen { filename: param("filename").unwrap_or_default(), policy: self.field(at, "policy"), acl: self.field(at, "acl") });
                 }
             }
         }
@@ -124,8 +133,9 @@ impl Scan {
 }
 
 impl Scan {
-    /// The value of the `policy` field among the parts before `end` (where the file's starts).
-    fn policy(&self, end: usize) -> Option<String> {
+    /// The value of field `name` among the parts before `end` (where the file's starts).
+    fn field(&self, end: usize, name: &str) -> Option<String> {
+        let wanted = format!("name=\"{name}\"");
         let delimiter = &self.delimiter[2..];
         let mut rest = &self.buf[..end];
         while let Some(at) = find(rest, delimiter) {
@@ -134,9 +144,8 @@ impl Scan {
             let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
             let value = &rest[head_end + 4..];
             let value = &value[..find(value, &self.delimiter).unwrap_or(value.len())];
-            let named_policy =
-                head.split("\r\n").any(|l| l.starts_with("content-disposition:") && l.split(';').any(|p| p.trim().replace(' ', "") == "name=\"policy\""));
-            if named_policy {
+            let named = head.split("\r\n").any(|l| l.starts_with("content-disposition:") && l.split(';').any(|p| p.trim().replace(' ', "") == wanted));
+            if named {
                 return Some(String::from_utf8_lossy(value).trim_end_matches("\r\n").to_owned());
             }
         }
@@ -355,8 +364,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_tap_finds_the_file_name_across_frames() {
-        let form = b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nup/${filename}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"Policy\"\r\n\r\neyJleHBpcmF0aW9uIjoiMjA5OS0wMS0wMVQwMDowMDowMC4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja2V0IjoiYiJ9XX0=\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nDATA\r\n--XyZ--\r\n";
-        for split in [1, 7, 40, 60, 90, 150, 250, form.len() - 1] {
+        let form = b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nup/${filename}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"Policy\"\r\n\r\neyJleHBpcmF0aW9uIjoiMjA5OS0wMS0wMVQwMDowMDowMC4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja2V0IjoiYiJ9XX0=\r\n--XyZ\r\nContent-Disposition: form-data; name=\"acl\"\r\n\r\npublic-read\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nDATA\r\n--XyZ--\r\n";
+        for split in [1, 7, 40, 60, 90, 150, 250, 300, form.len() - 1] {
             let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
                 vec![Ok(Frame::data(Bytes::copy_from_slice(&form[..split]))), Ok(Frame::data(Bytes::copy_from_slice(&form[split..])))];
             let file = FormFile::default();
@@ -365,6 +374,7 @@ mod tests {
             assert_eq!(&all[..], &form[..], "bytes pass through");
             assert_eq!(file.name(), Some("photo.jpg"), "split at {split}");
             assert_eq!(file.policy().map(|p| p.conditions.len()), Some(1), "split at {split}");
+            assert_eq!(file.acl(), Some("public-read"), "split at {split}");
         }
     }
 

@@ -89,6 +89,14 @@ impl Principal {
         self.identity().is_some_and(|i| i.root)
     }
 
+    /// The tenant an object this principal writes is owned by as its writer (ACLs give a
+    /// writer from another tenant full control of its object); none for anonymous
+    /// writers and root, who writes as every tenant.
+    #[must_use]
+    pub fn writing_tenant(&self) -> Option<&str> {
+        self.identity().filter(|i| !i.root).map(|i| i.tenant.as_str())
+    }
+
     /// Whether this principal acts within `tenant` (root acts within every tenant).
     #[must_use]
     pub fn sees_tenant(&self, tenant: &str) -> bool {

@@ -73,8 +73,20 @@ pub struct ObjectCopy<'a> {
     pub owner: String,
     /// The copy's audit entry; the engine sets its size.
     pub audit: AuditEntry,
-    /// The copy's Object Lock retention and legal hold, from its headers (never the source's).
-    pub lock: (Option<crate::meta::Retention>, bool),
+    /// The copy's retention, legal hold and ACL, from its headers (never the source's).
+    pub terms: WriteTerms,
+}
+
+/// What an object write asks for besides its bytes, checked by the gateway before any byte
+/// is read: its Object Lock retention and legal hold, and its own ACL grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteTerms {
+    /// The retention (the bucket's default applies when it is none).
+    pub retention: Option<crate::meta::Retention>,
+    /// Whether it is put under legal hold.
+    pub legal_hold: bool,
+    /// Its ACL grants besides its bucket tenant's (see [`crate::meta::ObjectRecord::acl`]).
+    pub acl: Vec<crate::meta::AclGrant>,
 }
 
 /// A part of a multipart upload.

@@ -20,6 +20,7 @@ pub mod upstream;
 
 pub use engine::{
     AtKey, BlobWrite, Engine, Incoming, Keeping, NewObject, NewPart, NotReady, ObjectCopy, PartCopy, Readout, Received, Stored, UploadCompletion, Verified,
+    WriteTerms,
 };
 pub use listing::Page;
 pub use objects::Objects;

@@ -405,17 +405,18 @@ impl Objects {
         let at_key = self.at_key(copy.bucket)?;
         let _turn = self.turn(at_key.is_some(), copy.bucket, copy.key).await;
         let copied = self.engine.copy(&copy, source.as_ref(), at_key.is_some()).await?;
-        let ObjectCopy { bucket, key, attrs, tags, owner, audit, lock, .. } = copy;
+        let ObjectCopy { bucket, key, attrs, tags, owner, audit, terms, .. } = copy;
         let record = ObjectRecord {
             last_modified_ns: now_ns(),
             attrs: attrs.unwrap_or(copied.attrs),
             tags: tags.unwrap_or(copied.tags),
             owner,
             proof_id: String::new(),
-            // A copy is a new version: the source's lock is not its (the bucket's default
-            // applies when it names no retention).
-            retention: lock.0,
-            legal_hold: lock.1,
+            // A copy is a new version: the source's lock and ACL are not its (the bucket's
+            // default retention applies when it names none).
+            retention: terms.retention,
+            legal_hold: terms.legal_hold,
+            acl: terms.acl,
             ..copied
         };
         let audit = AuditEntry { bytes: record.size, ..audit };
@@ -517,6 +518,7 @@ impl Objects {
             version_id: String::new(),
             retention: up.retention,
             legal_hold: up.legal_hold,
+            acl: up.acl,
         };
         let audit = AuditEntry { bytes: record.size, ..audit };
         let completes = Completes::Multipart { upload: upload_id, parts: &plan.digest };

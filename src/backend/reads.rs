@@ -160,6 +160,7 @@ mod tests {
             version_id: String::new(),
             retention: None,
             legal_hold: false,
+            acl: Vec::new(),
         }
     }
 

@@ -331,6 +331,10 @@ pub struct ObjectRecord {
     /// Whether the version is under an Object Lock legal hold.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// The version's own ACL grants, besides its bucket tenant's full control (which is
+    /// implicit); empty: `private`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acl: Vec<AclGrant>,
 }
 
 impl ObjectRecord {
@@ -401,6 +405,9 @@ pub struct UploadRecord {
     /// Whether the completed object is put under legal hold.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// The ACL grants the completed object gets (given at creation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acl: Vec<AclGrant>,
 }
 
 /// The completion of a multipart upload, kept while the object it made is the key's

@@ -1,11 +1,13 @@
 //! S3 ACLs, object ownership and Block Public Access, as tollgate keeps them.
 //!
 //! A bucket's ACL is its owner's implicit FULL_CONTROL, its public-read grant (the bucket's
-//! visibility, which the admin API shows and sets too) and its other grants. Objects carry
-//! no ACLs of their own: they inherit their bucket's, so a bucket READ grant lets its
-//! grantee read the objects as well as list them (on AWS that takes the objects' own ACLs).
-//! Object ACL requests other than the owner's (`private`, `bucket-owner-full-control`) are
-//! refused, never stored as if honoured.
+//! visibility, which the admin API shows and sets too) and its other grants. An object
+//! version's ACL is its own grants (kept in its record) plus what it inherits from its
+//! bucket: a bucket READ grant lets its grantee read the objects as well as list them (on
+//! AWS that takes the objects' own ACLs). The bucket's tenant has full control of every
+//! object in its buckets (it is charged for them); a writer from another tenant gets full
+//! control of the objects it writes, as AWS's object writer does. Under
+//! `BucketOwnerEnforced` (the default) ACLs are disabled: only the owner's are accepted.
 
 use crate::meta::{AclGrant, AclGrantee, AclPermission, Visibility};
 pub use crate::meta::{Ownership, PublicAccessBlock};
@@ -40,7 +42,7 @@ pub enum AclError {
 
 /// A bucket's ACL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BucketAcl {
+pub struct Acl {
     /// `AllUsers` may READ (the bucket's visibility).
     pub public_read: bool,
     /// The other grants (the owner's implicit FULL_CONTROL is not among them).
@@ -104,22 +106,40 @@ fn parse_grant_header(value: &str, permission: AclPermission, into: &mut Vec<Acl
     Ok(())
 }
 
-impl BucketAcl {
-    /// The ACL a canned name stands for on a bucket.
+/// What an ACL is on: their canned ACLs differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclOn {
+    /// A bucket.
+    Bucket,
+    /// An object version.
+    Object,
+}
+
+impl Acl {
+    /// The ACL a canned name stands for on a bucket or an object. The bucket's tenant has
+    /// full control of both anyway, so `bucket-owner-read` and `bucket-owner-full-control`
+    /// add nothing on an object.
     ///
     /// # Errors
-    /// `InvalidArgument` for a name that is not a bucket's canned ACL.
-    pub fn canned(name: &str) -> Result<Self, AclError> {
-        Ok(match name {
-            "private" => Self::default(),
-            "public-read" => Self { public_read: true, grants: vec![] },
-            "public-read-write" => Self { public_read: true, grants: vec![grant(AclGrantee::AllUsers, AclPermission::Write)] },
-            "authenticated-read" => Self { public_read: false, grants: vec![grant(AclGrantee::AuthenticatedUsers, AclPermission::Read)] },
-            "log-delivery-write" => Self {
+    /// `InvalidArgument` for a name that is not a canned ACL of `on`; `NotImplemented` for
+    /// `aws-exec-read` (its grantee is Amazon EC2's account).
+    pub fn canned(name: &str, on: AclOn) -> Result<Self, AclError> {
+        Ok(match (name, on) {
+            ("private", _) | ("bucket-owner-read" | "bucket-owner-full-control", AclOn::Object) => Self::default(),
+            ("public-read", _) => Self { public_read: true, grants: vec![] },
+            ("public-read-write", _) => Self { public_read: true, grants: vec![grant(AclGrantee::AllUsers, AclPermission::Write)] },
+            ("authenticated-read", _) => Self { public_read: false, grants: vec![grant(AclGrantee::AuthenticatedUsers, AclPermission::Read)] },
+            ("log-delivery-write", AclOn::Bucket) => Self {
                 public_read: false,
                 grants: vec![grant(AclGrantee::LogDelivery, AclPermission::Write), grant(AclGrantee::LogDelivery, AclPermission::ReadAcp)],
             },
-            _ => return Err(AclError::InvalidArgument(format!("{name} is not a valid canned ACL for a bucket"))),
+            ("aws-exec-read", AclOn::Object) => {
+                return Err(AclError::NotImplemented("aws-exec-read grants READ to Amazon EC2, which tollgate has no account for"));
+            }
+            _ => {
+                let what = if on == AclOn::Bucket { "a bucket" } else { "an object" };
+                return Err(AclError::InvalidArgument(format!("{name} is not a valid canned ACL for {what}")));
+            }
         })
     }
 
@@ -127,10 +147,10 @@ impl BucketAcl {
     ///
     /// # Errors
     /// Both at once, or an invalid canned name or grant.
-    pub fn from_request(canned: Option<&str>, headers: &GrantHeaders<'_>) -> Result<Option<Self>, AclError> {
+    pub fn from_request(canned: Option<&str>, headers: &GrantHeaders<'_>, on: AclOn) -> Result<Option<Self>, AclError> {
         match (canned, headers.any()) {
             (Some(_), true) => Err(AclError::InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed".into())),
-            (Some(name), false) => Self::canned(name).map(Some),
+            (Some(name), false) => Self::canned(name, on).map(Some),
             (None, false) => Ok(None),
             (None, true) => {
                 let mut grants = Vec::new();
@@ -180,7 +200,8 @@ impl BucketAcl {
     }
 
     /// Splits grants into the public-read flag and the rest, without repeats.
-    fn from_grants(all: Vec<AclGrant>) -> Self {
+    #[must_use]
+    pub fn from_grants(all: Vec<AclGrant>) -> Self {
         let mut acl = Self::default();
         for g in all {
             if g.grantee == AclGrantee::AllUsers && g.permission == AclPermission::Read {
@@ -222,6 +243,27 @@ impl BucketAcl {
             AclGrantee::Tenant(t) => Some(t.as_str()),
             _ => None,
         })
+    }
+
+    /// The grants as one list, public-read among them (as an object's record keeps them).
+    #[must_use]
+    pub fn into_grants(self) -> Vec<AclGrant> {
+        let mut all = Vec::with_capacity(self.grants.len() + 1);
+        if self.public_read {
+            all.push(grant(AclGrantee::AllUsers, AclPermission::Read));
+        }
+        all.extend(self.grants);
+        all
+    }
+
+    /// The ACL that applies to an object: its own grants and those of its bucket's `self`
+    /// that concern objects (all but WRITE, which is about the bucket's keys).
+    #[must_use]
+    pub fn for_object(&self, own: &[AclGrant]) -> Self {
+        let inherited = self.grants.iter().filter(|g| g.permission != AclPermission::Write).cloned();
+        let mut acl = Self::from_grants(inherited.chain(own.iter().cloned()).collect());
+        acl.public_read |= self.public_read;
+        acl
     }
 
     /// Every grant as S3 lists it: the owner's FULL_CONTROL first.
@@ -273,6 +315,18 @@ pub fn permission_needed(op: Operation) -> Option<AclPermission> {
     })
 }
 
+/// The ACL permission an operation on an object needs of the object's own ACL (`None`:
+/// object ACLs do not grant it: writes and deletes are the bucket's to grant).
+#[must_use]
+pub fn object_permission_needed(op: Operation) -> Option<AclPermission> {
+    match op {
+        Operation::GetObject | Operation::HeadObject | Operation::GetObjectAttributes => Some(AclPermission::Read),
+        Operation::GetObjectAcl => Some(AclPermission::ReadAcp),
+        Operation::PutObjectAcl => Some(AclPermission::WriteAcp),
+        _ => None,
+    }
+}
+
 /// Who asks, as ACL grants see callers.
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
@@ -282,10 +336,10 @@ pub enum Caller<'a> {
     Tenant(&'a str),
 }
 
-/// Whether `acl` lets `caller` do `op`; public grants count only when `ignore_public` is off.
+/// Whether `acl` gives `caller` the permission `needed`; public grants count only when
+/// `ignore_public` is off.
 #[must_use]
-pub fn grants(acl: &BucketAcl, caller: Caller<'_>, op: Operation, ignore_public: bool) -> bool {
-    let Some(needed) = permission_needed(op) else { return false };
+pub fn grants(acl: &Acl, caller: Caller<'_>, needed: AclPermission, ignore_public: bool) -> bool {
     let covers = |p: AclPermission| p == needed || p == AclPermission::FullControl;
     let applies = |g: &AclGrantee| match (g, caller) {
         (AclGrantee::AllUsers, _) => !ignore_public,
@@ -296,31 +350,28 @@ pub fn grants(acl: &BucketAcl, caller: Caller<'_>, op: Operation, ignore_public:
     (acl.public_read && needed == AclPermission::Read && !ignore_public) || acl.grants.iter().any(|g| covers(g.permission) && applies(&g.grantee))
 }
 
-/// Checks an object ACL a write asks for: only the owner's (`private`,
-/// `bucket-owner-full-control`, or grants naming only the bucket's tenant) can be kept.
+/// The grants an object version keeps, from the ACL its write or PutObjectAcl asks for
+/// (`None`: the default, `private`), in a bucket of tenant `owner` under `ownership`.
+/// `writer` is the writing tenant: one other than the owner gets full control of the
+/// object. Grants to the owner are implicit and not kept.
 ///
 /// # Errors
-/// `NotSupported` under BucketOwnerEnforced for anything else (as AWS), `NotImplemented`
-/// otherwise (tollgate keeps no per-object ACLs).
-pub fn check_object_acl(canned: Option<&str>, headers: &GrantHeaders<'_>, owner: &str, ownership: Ownership) -> Result<(), AclError> {
-    // The bucket's tenant always has full control of its objects, so the canned ACLs that
-    // give the bucket owner control change nothing.
-    let owner_only = match canned {
-        Some("private" | "bucket-owner-full-control" | "bucket-owner-read") if !headers.any() => true,
-        Some("aws-exec-read") if !headers.any() => false,
-        _ => BucketAcl::from_request(canned, headers)?.is_none_or(|acl| acl.is_owner_only(owner)),
-    };
-    if owner_only { Ok(()) } else { Err(object_acl_refusal(ownership)) }
-}
-
-/// The refusal of an object ACL that grants to anyone besides the bucket's tenant.
-#[must_use]
-pub fn object_acl_refusal(ownership: Ownership) -> AclError {
+/// `NotSupported` under `BucketOwnerEnforced` for an ACL other than the owner's (as AWS).
+pub fn object_acl(requested: Option<Acl>, owner: &str, writer: Option<&str>, ownership: Ownership) -> Result<Vec<AclGrant>, AclError> {
+    let acl = requested.unwrap_or_default();
     if ownership == Ownership::BucketOwnerEnforced {
-        AclError::NotSupported
-    } else {
-        AclError::NotImplemented("objects carry no ACLs of their own in tollgate: they inherit their bucket's ACL (set it with PutBucketAcl)")
+        // ACLs are disabled: the bucket's tenant owns every object, whoever writes it.
+        return if acl.is_owner_only(owner) { Ok(Vec::new()) } else { Err(AclError::NotSupported) };
     }
+    let owner_grantee = AclGrantee::Tenant(owner.to_owned());
+    let mut kept: Vec<AclGrant> = acl.into_grants().into_iter().filter(|g| g.grantee != owner_grantee).collect();
+    if let Some(writer) = writer.filter(|w| *w != owner) {
+        let full = grant(AclGrantee::Tenant(writer.to_owned()), AclPermission::FullControl);
+        if !kept.contains(&full) {
+            kept.push(full);
+        }
+    }
+    Ok(kept)
 }
 
 /// Gives a bucket ACL the S3 document form.
@@ -361,37 +412,40 @@ mod tests {
 
     #[test]
     fn canned_acls_are_the_grants_s3_documents() {
-        let acl = BucketAcl::canned("public-read-write").unwrap();
+        let acl = Acl::canned("public-read-write", AclOn::Bucket).unwrap();
         assert!(acl.public_read);
         assert_eq!(acl.grants, vec![grant(AclGrantee::AllUsers, AclPermission::Write)]);
-        assert_eq!(BucketAcl::canned("authenticated-read").unwrap().grants, vec![grant(AclGrantee::AuthenticatedUsers, AclPermission::Read)]);
-        assert!(BucketAcl::canned("private").unwrap().is_owner_only("t"));
-        assert!(BucketAcl::canned("log-delivery-write").unwrap().grants.iter().all(|g| g.grantee == AclGrantee::LogDelivery));
-        assert!(matches!(BucketAcl::canned("bucket-owner-read"), Err(AclError::InvalidArgument(_))));
-        assert_eq!(BucketAcl::canned("public-read").unwrap().listed("t").len(), 2);
+        assert_eq!(Acl::canned("authenticated-read", AclOn::Bucket).unwrap().grants, vec![grant(AclGrantee::AuthenticatedUsers, AclPermission::Read)]);
+        assert!(Acl::canned("private", AclOn::Bucket).unwrap().is_owner_only("t"));
+        assert!(Acl::canned("log-delivery-write", AclOn::Bucket).unwrap().grants.iter().all(|g| g.grantee == AclGrantee::LogDelivery));
+        assert!(matches!(Acl::canned("bucket-owner-read", AclOn::Bucket), Err(AclError::InvalidArgument(_))));
+        assert_eq!(Acl::canned("public-read", AclOn::Bucket).unwrap().listed("t").len(), 2);
     }
 
     #[test]
     fn grant_headers_parse_as_aws_writes_them() {
-        let acl = BucketAcl::from_request(None, &headers(Some(r#"id="partner", uri="http://acs.amazonaws.com/groups/global/AllUsers""#), Some("id=other")))
-            .unwrap()
-            .unwrap();
+        let acl =
+            Acl::from_request(None, &headers(Some(r#"id="partner", uri="http://acs.amazonaws.com/groups/global/AllUsers""#), Some("id=other")), AclOn::Bucket)
+                .unwrap()
+                .unwrap();
         assert!(acl.public_read);
         assert_eq!(
             acl.grants,
             vec![grant(AclGrantee::Tenant("partner".into()), AclPermission::Read), grant(AclGrantee::Tenant("other".into()), AclPermission::Write)]
         );
         assert_eq!(acl.tenants().collect::<Vec<_>>(), vec!["partner", "other"]);
-        assert!(matches!(BucketAcl::from_request(Some("private"), &headers(Some("id=a"), None)), Err(AclError::InvalidRequest(_))));
-        assert!(matches!(BucketAcl::from_request(None, &headers(Some("emailAddress=\"a@b\""), None)), Err(AclError::NotImplemented(_))));
-        assert!(matches!(BucketAcl::from_request(None, &headers(Some("uri=\"http://example.com/g\""), None)), Err(AclError::InvalidArgument(_))));
-        assert!(matches!(BucketAcl::from_request(None, &headers(Some("nonsense"), None)), Err(AclError::InvalidArgument(_))));
-        assert_eq!(BucketAcl::from_request(None, &GrantHeaders::default()).unwrap(), None);
+        assert!(matches!(Acl::from_request(Some("private"), &headers(Some("id=a"), None), AclOn::Bucket), Err(AclError::InvalidRequest(_))));
+        assert!(matches!(Acl::from_request(None, &headers(Some("emailAddress=\"a@b\""), None), AclOn::Bucket), Err(AclError::NotImplemented(_))));
+        assert!(matches!(Acl::from_request(None, &headers(Some("uri=\"http://example.com/g\""), None), AclOn::Bucket), Err(AclError::InvalidArgument(_))));
+        assert!(matches!(Acl::from_request(None, &headers(Some("nonsense"), None), AclOn::Bucket), Err(AclError::InvalidArgument(_))));
+        assert_eq!(Acl::from_request(None, &GrantHeaders::default(), AclOn::Bucket).unwrap(), None);
     }
 
     #[test]
     fn grants_decide_by_operation_and_caller() {
-        let acl = BucketAcl {
+        // What a bucket's grants allow an operation, as the decision asks them.
+        let grants = |acl: &Acl, caller, op, ignore_public| permission_needed(op).is_some_and(|needed| grants(acl, caller, needed, ignore_public));
+        let acl = Acl {
             public_read: false,
             grants: vec![grant(AclGrantee::Tenant("p".into()), AclPermission::Read), grant(AclGrantee::AuthenticatedUsers, AclPermission::Write)],
         };
@@ -403,7 +457,7 @@ mod tests {
         assert!(!grants(&acl, Caller::Tenant("q"), Operation::PutObject, true), "unless public grants are ignored");
         assert!(!grants(&acl, Caller::Anonymous, Operation::PutObject, false));
         assert!(!grants(&acl, Caller::Tenant("p"), Operation::PutBucketPolicy, false), "no grant allows an owner-only operation");
-        let full = BucketAcl { public_read: true, grants: vec![grant(AclGrantee::Tenant("p".into()), AclPermission::FullControl)] };
+        let full = Acl { public_read: true, grants: vec![grant(AclGrantee::Tenant("p".into()), AclPermission::FullControl)] };
         assert!(grants(&full, Caller::Tenant("p"), Operation::PutBucketAcl, false));
         assert!(grants(&full, Caller::Anonymous, Operation::GetObject, false));
         assert!(!grants(&full, Caller::Anonymous, Operation::GetObject, true));
@@ -411,18 +465,47 @@ mod tests {
     }
 
     #[test]
-    fn object_acls_other_than_the_owners_are_refused_not_ignored() {
-        let none = GrantHeaders::default();
-        for ownership in [Ownership::BucketOwnerEnforced, Ownership::ObjectWriter] {
-            assert_eq!(check_object_acl(None, &none, "t", ownership), Ok(()));
-            assert_eq!(check_object_acl(Some("private"), &none, "t", ownership), Ok(()));
-            assert_eq!(check_object_acl(Some("bucket-owner-full-control"), &none, "t", ownership), Ok(()));
-            assert_eq!(check_object_acl(None, &GrantHeaders { full_control: Some("id=t"), ..none }, "t", ownership), Ok(()));
+    fn object_acls_keep_their_grants_and_the_writers_control() {
+        let canned = |name| Acl::canned(name, AclOn::Object).unwrap();
+        let all_read = grant(AclGrantee::AllUsers, AclPermission::Read);
+        let writer_full = grant(AclGrantee::Tenant("w".into()), AclPermission::FullControl);
+        for ownership in [Ownership::ObjectWriter, Ownership::BucketOwnerPreferred] {
+            assert_eq!(object_acl(None, "t", Some("t"), ownership), Ok(vec![]), "the owner's own write keeps nothing");
+            assert_eq!(object_acl(Some(canned("public-read")), "t", None, ownership), Ok(vec![all_read.clone()]));
+            assert_eq!(object_acl(Some(canned("public-read")), "t", Some("w"), ownership), Ok(vec![all_read.clone(), writer_full.clone()]));
+            assert_eq!(object_acl(Some(canned("bucket-owner-full-control")), "t", Some("w"), ownership), Ok(vec![writer_full.clone()]));
+            let to_owner = Acl::from_request(None, &GrantHeaders { read: Some("id=t"), ..GrantHeaders::default() }, AclOn::Object).unwrap();
+            assert_eq!(object_acl(to_owner, "t", None, ownership), Ok(vec![]), "grants to the owner are implicit");
         }
-        assert_eq!(check_object_acl(Some("public-read"), &none, "t", Ownership::BucketOwnerEnforced), Err(AclError::NotSupported));
-        assert!(matches!(check_object_acl(Some("public-read"), &none, "t", Ownership::ObjectWriter), Err(AclError::NotImplemented(_))));
-        assert!(matches!(check_object_acl(None, &headers(Some("id=x"), None), "t", Ownership::BucketOwnerPreferred), Err(AclError::NotImplemented(_))));
+        // BucketOwnerEnforced: ACLs are disabled, only the owner's accepted, nothing kept.
+        for owner_only in [None, Some(canned("private")), Some(canned("bucket-owner-full-control")), Some(canned("bucket-owner-read"))] {
+            assert_eq!(object_acl(owner_only, "t", Some("w"), Ownership::BucketOwnerEnforced), Ok(vec![]));
+        }
+        assert_eq!(object_acl(Some(canned("public-read")), "t", None, Ownership::BucketOwnerEnforced), Err(AclError::NotSupported));
+        assert!(matches!(Acl::canned("aws-exec-read", AclOn::Object), Err(AclError::NotImplemented(_))));
+        assert!(matches!(Acl::canned("log-delivery-write", AclOn::Object), Err(AclError::InvalidArgument(_))));
+        assert!(matches!(Acl::canned("bucket-owner-full-control", AclOn::Bucket), Err(AclError::InvalidArgument(_))));
         assert_eq!(Ownership::parse("ObjectWriter"), Ok(Ownership::ObjectWriter));
         assert!(Ownership::parse("Whoever").is_err());
+    }
+
+    #[test]
+    fn an_object_inherits_its_buckets_grants_except_write() {
+        let bucket = Acl {
+            public_read: false,
+            grants: vec![grant(AclGrantee::Tenant("p".into()), AclPermission::Read), grant(AclGrantee::AllUsers, AclPermission::Write)],
+        };
+        let own = [grant(AclGrantee::AuthenticatedUsers, AclPermission::ReadAcp), grant(AclGrantee::AllUsers, AclPermission::Read)];
+        let acl = bucket.for_object(&own);
+        assert!(acl.public_read);
+        assert_eq!(acl.grants, vec![grant(AclGrantee::Tenant("p".into()), AclPermission::Read), own[0].clone()]);
+        assert!(grants(&acl, Caller::Anonymous, AclPermission::Read, false));
+        assert!(!grants(&acl, Caller::Anonymous, AclPermission::Read, true), "IgnorePublicAcls");
+        assert!(grants(&acl, Caller::Tenant("q"), AclPermission::ReadAcp, false));
+        assert!(!grants(&acl, Caller::Tenant("q"), AclPermission::WriteAcp, false));
+        assert_eq!(Acl::from_grants(own.to_vec()).into_grants(), vec![own[1].clone(), own[0].clone()], "public-read listed first");
+        assert_eq!(object_permission_needed(Operation::HeadObject), Some(AclPermission::Read));
+        assert_eq!(object_permission_needed(Operation::PutObjectAcl), Some(AclPermission::WriteAcp));
+        assert_eq!(object_permission_needed(Operation::DeleteObject), None, "deleting is the bucket's to grant");
     }
 }

@@ -167,7 +167,7 @@ impl BucketConfigs {
     ///
     /// # Errors
     /// The store's failure (`NoSuchBucket` included).
-    pub fn set_acl(&self, bucket: &str, acl: &super::acl::BucketAcl, audit: Option<&AuditEntry>) -> Result<(), ConfigError> {
+    pub fn set_acl(&self, bucket: &str, acl: &super::acl::Acl, audit: Option<&AuditEntry>) -> Result<(), ConfigError> {
         let grants = (!acl.grants.is_empty()).then(|| serde_json::to_string(&acl.grants)).transpose().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
         self.store.bucket_acl_set(bucket, acl.visibility(), grants.as_deref(), audit)?;

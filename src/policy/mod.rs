@@ -301,9 +301,9 @@ impl Policy {
 
     /// A read of `bucket/key` (a GET, or a copy's source): the topic's read mode if the
     /// key is under one, else the tenant rules.
-    fn authorize_read(&self, p: &Principal, cx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, source: (&str, &str, bool)) -> S3Result<()> {
-        let (bucket, key, versioned) = source;
-        let verdict = self.policy_verdict(p, request, Operation::GetObject.iam_action(versioned), bucket, key);
+    fn authorize_read(&self, p: &Principal, cx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, source: Target<'_>) -> S3Result<()> {
+        let Target { bucket, key, version } = source;
+        let verdict = self.policy_verdict(p, request, Operation::GetObject.iam_action(version.is_some()), bucket, key);
         self.policy_deny(p, cx, (op, bucket, key), &verdict.0)?;
         let rules = self.topics.of(bucket);
         if let Some(t) = topics::locate(&rules, key)
@@ -311,7 +311,8 @@ impl Policy {
         {
             return topics::decide(p, &record.tenant, &t, TopicOp::Read).map_err(|_| self.deny(p, cx, op, bucket, key, "topic"));
         }
-        self.enforce(p, cx, op, Access::PublicRead, (bucket, key), verdict)
+        // ACLs are asked for READ, as for a GET of it.
+        self.enforce(p, cx, Asked { op, access: Access::PublicRead, acl_as: Operation::GetObject }, source, verdict)
     }
 
     /// Charges an allowed request to its rate limits: records its admission for the
@@ -372,16 +373,9 @@ impl Policy {
     /// Checks `access` to `bucket`; a denial is audited and answered AccessDenied, never
     /// revealing whether a key exists.
     /// The policy's verdict (`policy`) can allow what the tenant rules and ACL do not.
-    fn enforce(
-        &self,
-        p: &Principal,
-        cx: Option<&RequestContext>,
-        op: Operation,
-        access: Access,
-        target: (&str, &str),
-        policy: (Verdict, bool),
-    ) -> S3Result<()> {
-        let (bucket, key) = target;
+    fn enforce(&self, p: &Principal, cx: Option<&RequestContext>, asked: Asked, target: Target<'_>, policy: (Verdict, bool)) -> S3Result<()> {
+        let Asked { op, access, acl_as } = asked;
+        let Target { bucket, key, .. } = target;
         // CreateBucket names a bucket that should not exist yet: a taken name is the
         // backend's BucketAlreadyExists, not a denial.
         let record = if bucket.is_empty() || op == Operation::CreateBucket { None } else { self.bucket(bucket)? };
@@ -399,8 +393,12 @@ impl Policy {
                 }
                 Ok(())
             }
-            Err(_) if record.as_ref().is_some_and(|r| self.acl_grants(p, op, r, block.ignore_public_acls)) => {
-                granted(format!("acl:{:?}", acl::permission_needed(op).unwrap_or(crate::meta::AclPermission::FullControl)));
+            Err(_) if record.as_ref().is_some_and(|r| self.acl_grants(p, acl_as, r, block.ignore_public_acls)) => {
+                granted(format!("acl:{:?}", acl::permission_needed(acl_as).unwrap_or(crate::meta::AclPermission::FullControl)));
+                Ok(())
+            }
+            Err(_) if self.object_acl_grants(p, acl_as, target, block.ignore_public_acls) => {
+                granted(format!("object-acl:{:?}", acl::object_permission_needed(acl_as).unwrap_or(crate::meta::AclPermission::FullControl)));
                 Ok(())
             }
             // RestrictPublicBuckets: a public policy lets in the bucket's own tenant only.
@@ -427,12 +425,31 @@ impl Policy {
 
     /// Whether the bucket's ACL grants `op` to `p` (who is not allowed it as a tenant user).
     fn acl_grants(&self, p: &Principal, op: Operation, record: &BucketRecord, ignore_public: bool) -> bool {
-        let caller = match p.identity() {
-            Some(identity) => acl::Caller::Tenant(&identity.tenant),
-            None => acl::Caller::Anonymous,
-        };
         let grants = &self.configs.of(&record.name).acl_grants;
-        !grants.is_empty() && acl::grants(&acl::BucketAcl::of(crate::meta::Visibility::Private, grants), caller, op, ignore_public)
+        let Some(needed) = acl::permission_needed(op) else { return false };
+        !grants.is_empty() && acl::grants(&acl::Acl::of(crate::meta::Visibility::Private, grants), acl_caller(p), needed, ignore_public)
+    }
+
+    /// Whether the ACL of the object version `target` names grants `op` to `p`. Looked up
+    /// only for a request nothing else allowed, and never under BucketOwnerEnforced (ACLs
+    /// disabled).
+    fn object_acl_grants(&self, p: &Principal, op: Operation, target: Target<'_>, ignore_public: bool) -> bool {
+        let Some(needed) = acl::object_permission_needed(op) else { return false };
+        if target.key.is_empty() || self.configs.ownership(target.bucket) == acl::Ownership::BucketOwnerEnforced {
+            return false;
+        }
+        let record = match target.version {
+            Some(id) => self.store.version_get(target.bucket, target.key, id).map(|v| v.and_then(|v| v.object)),
+            None => self.store.object_get(target.bucket, target.key),
+        };
+        match record {
+            Ok(Some(record)) => !record.acl.is_empty() && acl::grants(&acl::Acl::from_grants(record.acl), acl_caller(p), needed, ignore_public),
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "object lookup for its ACL failed");
+                false
+            }
+        }
     }
 
     /// A copy reads its source: the caller must be allowed to GET it too (so a
@@ -446,7 +463,7 @@ impl Policy {
         let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
         self.addressed(&p, cx, op, bucket, key, expected)?;
         let request = RequestView { headers: &req.headers, query: req.uri.query().unwrap_or(""), source: cx.map(|c| c.peer.ip()) };
-        self.authorize_read(&p, cx, &request, op, (bucket, key, version_id.is_some()))
+        self.authorize_read(&p, cx, &request, op, Target { bucket, key, version: version_id.as_deref() })
     }
 }
 
@@ -456,11 +473,11 @@ impl Policy {
     /// for a form upload in its hook, once the form's key is known; for a DeleteObjects on
     /// a bucket with a policy in its hook, key by key.
     ///
-    /// `target` is the bucket, the key and whether a version id is named (in the query, or
-    /// a DeleteObjects entry's).
-    fn authorize(&self, p: &Principal, rcx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, target: (&str, &str, bool)) -> S3Result<()> {
-        let (bucket, key, versioned) = target;
-        let verdict = if bucket.is_empty() { (Verdict::NotApplicable, false) } else { self.policy_verdict(p, request, op.iam_action(versioned), bucket, key) };
+    /// `target` names the version id in the query, or a DeleteObjects entry's.
+    fn authorize(&self, p: &Principal, rcx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, target: Target<'_>) -> S3Result<()> {
+        let Target { bucket, key, version } = target;
+        let verdict =
+            if bucket.is_empty() { (Verdict::NotApplicable, false) } else { self.policy_verdict(p, request, op.iam_action(version.is_some()), bucket, key) };
         // An explicit Deny wins over everything, topic rules included (root excepted).
         self.policy_deny(p, rcx, (op, bucket, key), &verdict.0)?;
         if self.topic_check(p, rcx, op, bucket, key, request.query)? {
@@ -468,9 +485,35 @@ impl Policy {
                 let _ = rcx.granted_by.set("topic".into());
             }
         } else {
-            self.enforce(p, rcx, op, op.access(), (bucket, key), verdict)?;
+            self.enforce(p, rcx, Asked { op, access: op.access(), acl_as: op }, target, verdict)?;
         }
         Ok(())
+    }
+}
+
+/// What a request asks, as [`Policy::enforce`] decides it: the operation (audited), the
+/// access the tenant rules check, and the operation ACL grants are asked for (a copy's
+/// source is read: READ, as a GET of it).
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    op: Operation,
+    access: Access,
+    acl_as: Operation,
+}
+
+/// What a request addresses: a bucket, a key in it (empty: the bucket) and a version id.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    version: Option<&'a str>,
+}
+
+/// How ACL grants see a principal.
+fn acl_caller(p: &Principal) -> acl::Caller<'_> {
+    match p.identity() {
+        Some(identity) => acl::Caller::Tenant(&identity.tenant),
+        None => acl::Caller::Anonymous,
     }
 }
 
@@ -612,8 +655,8 @@ impl S3Access for Policy {
         // A DeleteObjects on a bucket with a policy is decided key by key in its hook (the
         // keys are in the body): a policy may allow some keys to another tenant.
         if !(op == Operation::DeleteObjects && self.configs.of(&bucket).policy.is_some()) {
-            let versioned = crate::names::form_value(&query, "versionId").is_some();
-            self.authorize(&principal, rcx.as_ref(), &request, op, (&bucket, &key, versioned))?;
+            let version = crate::names::form_value(&query, "versionId");
+            self.authorize(&principal, rcx.as_ref(), &request, op, Target { bucket: &bucket, key: &key, version: version.as_deref() })?;
         }
         self.admit(&principal, rcx.as_ref(), op, &bucket, &key)?;
         cx.extensions_mut().insert(principal);
@@ -677,6 +720,11 @@ impl S3Access for Policy {
         if req.input.key.is_empty() {
             return Err(refuse(s3s::S3ErrorCode::InvalidArgument, "User key must have a length greater than 0."));
         }
+        if req.input.acl.is_none()
+            && let Some(acl) = req.extensions.get::<crate::post::FormFile>().and_then(crate::post::FormFile::acl)
+        {
+            req.input.acl = Some(s3s::dto::ObjectCannedACL::from(acl.to_owned()));
+        }
         let policy = req.extensions.get::<crate::post::FormFile>().and_then(crate::post::FormFile::policy);
         post_form_rules(&req.input, policy.as_ref())?;
         let p = Principal::of(req);
@@ -685,7 +733,7 @@ impl S3Access for Policy {
         let op = Operation::PostObject;
         let query = req.uri.query().unwrap_or("");
         let request = RequestView { headers: &req.headers, query, source: cx.map(|c| c.peer.ip()) };
-        self.authorize(&p, cx, &request, op, (bucket, key, false))?;
+        self.authorize(&p, cx, &request, op, Target { bucket, key, version: None })?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
         if let Some(admission) = admission {
@@ -742,10 +790,11 @@ impl S3Access for Policy {
             // The access check left this request to be decided here, key by key: a Deny on
             // any key refuses it, and every key must be allowed.
             for o in &req.input.delete.objects {
-                self.authorize(&p, cx, &request, Operation::DeleteObjects, (&req.input.bucket, &o.key, o.version_id.is_some()))?;
+                let target = Target { bucket: &req.input.bucket, key: &o.key, version: o.version_id.as_deref() };
+                self.authorize(&p, cx, &request, Operation::DeleteObjects, target)?;
             }
             if req.input.delete.objects.is_empty() {
-                self.authorize(&p, cx, &request, Operation::DeleteObjects, (&req.input.bucket, "", false))?;
+                self.authorize(&p, cx, &request, Operation::DeleteObjects, Target { bucket: &req.input.bucket, key: "", version: None })?;
             }
         }
         let rules = self.topics.of(&req.input.bucket);

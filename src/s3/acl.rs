@@ -1,13 +1,14 @@
-//! ACLs (see [`crate::policy::acl`]): a bucket's ACL is its visibility and its grants;
-//! objects inherit their bucket's. Also object ownership controls and Block Public Access,
-//! which decide what ACLs a bucket may take.
+//! ACLs (see [`crate::policy::acl`]): a bucket's ACL is its visibility and its grants; an
+//! object version's is its own grants and those it inherits from its bucket. Also object
+//! ownership controls and Block Public Access, which decide what ACLs a bucket and its
+//! objects may take.
 
 use super::Gateway;
 use crate::backend::Error;
 use crate::backend::s3util::owner;
-use crate::meta::{BucketConfigKind, BucketRecord};
+use crate::meta::{AclGrant, BucketConfigKind, BucketRecord, ObjectRecord};
 use crate::ops::Operation;
-use crate::policy::acl::{AclError, BucketAcl, GrantHeaders, Ownership, PublicAccessBlock, check_object_acl, object_acl_refusal, to_dto};
+use crate::policy::acl::{Acl, AclError, AclOn, GrantHeaders, Ownership, PublicAccessBlock, object_acl, to_dto};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -25,13 +26,13 @@ impl From<AclError> for Error {
 }
 
 /// The ACL a bucket has now.
-fn current(g: &Gateway, bucket: &str) -> Result<(String, BucketAcl), Error> {
+fn current(g: &Gateway, bucket: &str) -> Result<(String, Acl), Error> {
     let record = g.backends.of(bucket).index().bucket(bucket)?;
-    let acl = BucketAcl::of(record.visibility, &g.configs.of(bucket).acl_grants);
+    let acl = Acl::of(record.visibility, &g.configs.of(bucket).acl_grants);
     Ok((record.tenant, acl))
 }
 
-fn listed(tenant: &str, acl: &BucketAcl) -> (Owner, Vec<Grant>) {
+fn listed(tenant: &str, acl: &Acl) -> (Owner, Vec<Grant>) {
     (owner(tenant), to_dto(&acl.listed(tenant)))
 }
 
@@ -42,19 +43,26 @@ pub(super) async fn get_bucket_acl(g: &Gateway, req: S3Request<GetBucketAclInput
 }
 
 pub(super) async fn get_object_acl(g: &Gateway, req: S3Request<GetObjectAclInput>) -> Result<S3Response<GetObjectAclOutput>, Error> {
-    // The version asked for (or the current object) must exist: its ACL is its bucket's.
-    g.backends.of(&req.input.bucket).version(&req.input.bucket, &req.input.key, req.input.version_id.as_deref())?;
-    let (tenant, acl) = current(g, &req.input.bucket)?;
-    let (own, grants) = listed(&tenant, &acl);
-    Ok(S3Response::new(GetObjectAclOutput { owner: Some(own), grants: Some(grants), ..Default::default() }))
+    let input = &req.input;
+    let record = g.backends.of(&input.bucket).version(&input.bucket, &input.key, input.version_id.as_deref())?;
+    let (tenant, bucket_acl) = current(g, &input.bucket)?;
+    // Under BucketOwnerEnforced ACLs are disabled: grants kept from before no longer apply.
+    let own = if g.configs.ownership(&input.bucket) == Ownership::BucketOwnerEnforced { &[][..] } else { &record.acl[..] };
+    let (owner, grants) = listed(&tenant, &bucket_acl.for_object(own));
+    Ok(S3Response::new(GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..Default::default() }))
 }
 
 /// Whether a bucket under `ownership` and `block` may take `acl` (owned by `tenant`), and
 /// whether every tenant it names exists.
-fn admissible(g: &Gateway, tenant: &str, acl: &BucketAcl, ownership: Ownership, block: PublicAccessBlock) -> Result<(), Error> {
+fn admissible(g: &Gateway, tenant: &str, acl: &Acl, ownership: Ownership, block: PublicAccessBlock) -> Result<(), Error> {
     if ownership == Ownership::BucketOwnerEnforced && !acl.is_owner_only(tenant) {
         return Err(AclError::NotSupported.into());
     }
+    grantable(g, acl, block)
+}
+
+/// Whether Block Public Access lets `acl` be set, and every tenant it names exists.
+fn grantable(g: &Gateway, acl: &Acl, block: PublicAccessBlock) -> Result<(), Error> {
     if block.block_public_acls && acl.is_public() {
         return Err(Error::AccessDenied("Access Denied: the bucket's Block Public Access settings refuse public ACLs".into()));
     }
@@ -95,9 +103,9 @@ pub(super) use object_grants;
 
 /// The ACL a CreateBucket asks for, with the ownership it names, checked before the bucket
 /// exists (`None`: the default ACL, which needs no write).
-pub(super) fn creation_acl(g: &Gateway, tenant: &str, input: &CreateBucketInput) -> Result<(Option<BucketAcl>, Option<Ownership>), Error> {
+pub(super) fn creation_acl(g: &Gateway, tenant: &str, input: &CreateBucketInput) -> Result<(Option<Acl>, Option<Ownership>), Error> {
     let ownership = input.object_ownership.as_ref().map(|o| Ownership::parse(o.as_str())).transpose().map_err(Error::InvalidArgument)?;
-    let acl = BucketAcl::from_request(input.acl.as_ref().map(BucketCannedACL::as_str), &grant_headers!(input))?;
+    let acl = Acl::from_request(input.acl.as_ref().map(BucketCannedACL::as_str), &grant_headers!(input), AclOn::Bucket)?;
     if let Some(acl) = &acl {
         let effective = ownership.unwrap_or(g.configs.defaults().object_ownership);
         if effective == Ownership::BucketOwnerEnforced && !acl.is_owner_only(tenant) {
@@ -108,54 +116,78 @@ pub(super) fn creation_acl(g: &Gateway, tenant: &str, input: &CreateBucketInput)
         }
         admissible(g, tenant, acl, effective, g.configs.defaults().block_public_access)?;
     }
-    Ok((acl.filter(|a| *a != BucketAcl::default()), ownership))
+    Ok((acl.filter(|a| *a != Acl::default()), ownership))
+}
+
+/// The ACL a PutBucketAcl or PutObjectAcl sets: its document or its headers' (one of them).
+fn requested_acl(document: Option<&AccessControlPolicy>, from_headers: Option<Acl>) -> Result<Acl, Error> {
+    match (document, from_headers) {
+        (Some(_), Some(_)) => Err(Error::InvalidRequest("Specifying both an ACL document and ACL headers is not allowed".into())),
+        (Some(doc), None) => Ok(Acl::from_document(doc)?),
+        (None, Some(acl)) => Ok(acl),
+        (None, None) => {
+            Err(Error::InvalidConfig(BucketConfigKind::Acl, "The request names no ACL: send a canned ACL, grant headers or an AccessControlPolicy".into()))
+        }
+    }
 }
 
 pub(super) async fn put_bucket_acl(g: &Gateway, req: S3Request<PutBucketAclInput>) -> Result<S3Response<PutBucketAclOutput>, Error> {
     let bucket = &req.input.bucket;
     let (tenant, _) = current(g, bucket)?;
-    let from_headers = BucketAcl::from_request(req.input.acl.as_ref().map(BucketCannedACL::as_str), &grant_headers!(req.input))?;
-    let acl = match (&req.input.access_control_policy, from_headers) {
-        (Some(_), Some(_)) => return Err(Error::InvalidRequest("Specifying both an ACL document and ACL headers is not allowed".into())),
-        (Some(doc), None) => BucketAcl::from_document(doc)?,
-        (None, Some(acl)) => acl,
-        (None, None) => {
-            return Err(Error::InvalidConfig(
-                BucketConfigKind::Acl,
-                "The request names no ACL: send a canned ACL, grant headers or an AccessControlPolicy".into(),
-            ));
-        }
-    };
+    let from_headers = Acl::from_request(req.input.acl.as_ref().map(BucketCannedACL::as_str), &grant_headers!(req.input), AclOn::Bucket)?;
+    let acl = requested_acl(req.input.access_control_policy.as_ref(), from_headers)?;
     admissible(g, &tenant, &acl, g.configs.ownership(bucket), g.configs.public_access_block(bucket))?;
     let audit = crate::audit::entry(&req, Operation::PutBucketAcl, bucket, "", 0);
     g.configs.set_acl(bucket, &acl, Some(&audit)).map_err(super::settings::config_error(BucketConfigKind::Acl))?;
     Ok(S3Response::new(PutBucketAclOutput::default()))
 }
 
-/// Checks the ACL an object write asks for (PutObject, CopyObject, CreateMultipartUpload,
-/// PutObjectAcl): objects keep none of their own, so only the owner's is accepted.
-pub(super) fn check_object_write_acl(g: &Gateway, bucket: &BucketRecord, canned: Option<&ObjectCannedACL>, headers: &GrantHeaders<'_>) -> Result<(), Error> {
-    if canned.is_none() && !headers.any() {
-        return Ok(());
-    }
-    Ok(check_object_acl(canned.map(ObjectCannedACL::as_str), headers, &bucket.tenant, g.configs.ownership(&bucket.name))?)
+/// The grants an object write (PutObject, CopyObject, CreateMultipartUpload) keeps for its
+/// object, from the ACL it asks for; `writer`: the writing tenant (none: anonymous, root).
+pub(super) fn object_write_acl(
+    g: &Gateway,
+    bucket: &BucketRecord,
+    writer: Option<&str>,
+    canned: Option<&ObjectCannedACL>,
+    headers: &GrantHeaders<'_>,
+) -> Result<Vec<AclGrant>, Error> {
+    let requested = Acl::from_request(canned.map(ObjectCannedACL::as_str), headers, AclOn::Object);
+    let requested = match requested {
+        // Disabled ACLs are the answer to any ACL but the owner's, kept or not.
+        Err(AclError::NotImplemented(_)) if g.configs.ownership(&bucket.name) == Ownership::BucketOwnerEnforced => Err(AclError::NotSupported),
+        other => other,
+    }?;
+    grants_kept(g, bucket, writer, requested)
 }
 
-pub(super) async fn put_object_acl(g: &Gateway, req: S3Request<PutObjectAclInput>) -> Result<S3Response<PutObjectAclOutput>, Error> {
-    g.backends.of(&req.input.bucket).version(&req.input.bucket, &req.input.key, req.input.version_id.as_deref())?;
-    let headers = object_grants!(req.input);
-    match &req.input.access_control_policy {
-        Some(doc) => {
-            let (tenant, _) = current(g, &req.input.bucket)?;
-            if req.input.acl.is_some() {
-                return Err(Error::InvalidRequest("Specifying both an ACL document and ACL headers is not allowed".into()));
-            }
-            if !BucketAcl::from_document(doc)?.is_owner_only(&tenant) {
-                return Err(object_acl_refusal(g.configs.ownership(&req.input.bucket)).into());
-            }
-        }
-        None => check_object_write_acl(g, &g.backends.of(&req.input.bucket).index().bucket(&req.input.bucket)?, req.input.acl.as_ref(), &headers)?,
+/// The grants an object keeps for the ACL `requested`, if the bucket's ownership and Block
+/// Public Access allow it and every tenant it names exists.
+fn grants_kept(g: &Gateway, bucket: &BucketRecord, writer: Option<&str>, requested: Option<Acl>) -> Result<Vec<AclGrant>, Error> {
+    if let Some(acl) = &requested {
+        grantable(g, acl, g.configs.public_access_block(&bucket.name))?;
     }
+    Ok(object_acl(requested, &bucket.tenant, writer, g.configs.ownership(&bucket.name))?)
+}
+
+/// Replaces an object version's ACL (the current version's without `versionId`).
+pub(super) async fn put_object_acl(g: &Gateway, req: S3Request<PutObjectAclInput>) -> Result<S3Response<PutObjectAclOutput>, Error> {
+    let input = &req.input;
+    let backend = g.backends.of(&input.bucket);
+    // The version named must exist (a delete marker has no ACL).
+    backend.version(&input.bucket, &input.key, input.version_id.as_deref())?;
+    let bucket = backend.index().bucket(&input.bucket)?;
+    let from_headers = Acl::from_request(input.acl.as_ref().map(ObjectCannedACL::as_str), &object_grants!(input), AclOn::Object)?;
+    let requested = requested_acl(input.access_control_policy.as_ref(), from_headers)?;
+    let grants = grants_kept(g, &bucket, None, Some(requested))?;
+    let audit = crate::audit::entry(&req, Operation::PutObjectAcl, &input.bucket, &input.key, 0);
+    let update = |rec: &mut ObjectRecord| {
+        rec.acl.clone_from(&grants);
+        Ok(())
+    };
+    if !backend.index().store.version_update(&input.bucket, &input.key, input.version_id.as_deref(), &update, Some(&audit))? {
+        return Err(Error::NoSuchKey);
+    }
+    backend.index().sync().await?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 

@@ -25,6 +25,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
     let (source_bucket, source_key, source_version) = source(g, &copy_source, &req.input.bucket)?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CopyObject, &req.input.bucket, &req.input.key, 0);
     let owner = Principal::of(&req).access_key().to_owned();
+    let writer = Principal::of(&req).writing_tenant().map(str::to_owned);
     let input = &mut req.input;
     check_key(&input.key)?;
     let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
@@ -35,7 +36,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
     let bucket = g.backends.of(&input.bucket).index().bucket(&input.bucket)?;
-    let lock = super::request::write_checks(g, &bucket, &*input)?;
+    let terms = super::request::write_checks(g, &bucket, writer.as_deref(), &*input)?;
     let attrs = replace_meta.then(|| ObjectAttrs::from(&mut *input));
     let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let input = &req.input;
@@ -51,7 +52,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         tagging: input.tagging.as_deref().filter(|_| replace_tags),
         owner,
         audit,
-        lock,
+        terms,
     };
     let record = g.backends.of(&input.bucket).copy(copy).await?;
     Ok(copied_output(&record, source_version))

@@ -19,10 +19,10 @@ pub(super) async fn create_multipart_upload(
     mut req: S3Request<CreateMultipartUploadInput>,
 ) -> Result<S3Response<CreateMultipartUploadOutput>, Error> {
     let backend = g.backends.of(&req.input.bucket);
+    check_key(&req.input.key)?;
+    let bucket = backend.index().bucket(&req.input.bucket)?;
+    let terms = super::request::write_checks(g, &bucket, Principal::of(&req).writing_tenant(), &req.input)?;
     let input = &mut req.input;
-    check_key(&input.key)?;
-    let bucket = backend.index().bucket(&input.bucket)?;
-    let (retention, legal_hold) = super::request::write_checks(g, &bucket, &*input)?;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
     let mut record = UploadRecord {
@@ -35,8 +35,9 @@ pub(super) async fn create_multipart_upload(
         checksum_type: checksum_type.clone(),
         owner: Principal::of(&req).access_key().to_owned(),
         location: String::new(),
-        retention,
-        legal_hold,
+        retention: terms.retention,
+        legal_hold: terms.legal_hold,
+        acl: terms.acl,
     };
     let id = backend.start_upload(&mut record, req.input.tagging.as_deref()).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);

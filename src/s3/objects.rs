@@ -17,12 +17,11 @@ use s3s::{S3Request, S3Response};
 pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) -> Result<S3Response<PutObjectOutput>, Error> {
     let backend = g.backends.of(&req.input.bucket);
     let index = backend.index();
-    let input = &mut req.input;
-    check_key(&input.key)?;
-    let bucket = index.bucket(&input.bucket)?;
-    let (retention, legal_hold) = super::request::write_checks(g, &bucket, &*input)?;
+    check_key(&req.input.key)?;
+    let bucket = index.bucket(&req.input.bucket)?;
+    let terms = super::request::write_checks(g, &bucket, Principal::of(&req).writing_tenant(), &req.input)?;
     let default_retention = bucket.object_lock.is_some_and(|l| l.default_retention.is_some());
-    if (retention.is_some() || legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
+    if (terms.retention.is_some() || terms.legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
         return Err(Error::InvalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters".into()));
     }
     let input = &mut req.input;
@@ -46,7 +45,12 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
             &req.input.key,
             0,
         ),
-        record: ObjectRecord { retention, legal_hold, ..new_record(attrs, tags, Principal::of(&req).access_key().to_owned()) },
+        record: ObjectRecord {
+            retention: terms.retention,
+            legal_hold: terms.legal_hold,
+            acl: terms.acl,
+            ..new_record(attrs, tags, Principal::of(&req).access_key().to_owned())
+        },
         bucket: req.input.bucket,
         key: req.input.key,
         precondition,

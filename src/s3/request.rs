@@ -90,18 +90,20 @@ macro_rules! object_write_request {
 object_write_request!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
 
 /// The checks every object write makes of what it asks for, before any byte is read:
-/// encryption is refused, the ACL must be the owner's, and the retention and legal hold
-/// the bucket's lock allows (returned).
+/// encryption is refused, and the ACL (`writer`: the writing tenant, unless anonymous or
+/// root), retention and legal hold must be ones the bucket allows; returns them.
 pub(super) fn write_checks(
     g: &super::Gateway,
     bucket: &crate::meta::BucketRecord,
+    writer: Option<&str>,
     input: &impl ObjectWriteRequest,
-) -> Result<(Option<crate::meta::Retention>, bool), Error> {
+) -> Result<crate::backend::WriteTerms, Error> {
     input.refuse_encryption()?;
     let (canned, grants) = input.acl();
-    super::acl::check_object_write_acl(g, bucket, canned, &grants)?;
+    let acl = super::acl::object_write_acl(g, bucket, writer, canned, &grants)?;
     let (mode, until, hold) = input.lock();
-    super::lock::write_lock(bucket, mode, until, hold)
+    let (retention, legal_hold) = super::lock::write_lock(bucket, mode, until, hold)?;
+    Ok(crate::backend::WriteTerms { retention, legal_hold, acl })
 }
 
 impl AsksEncryption for UploadPartInput {
@@ -258,6 +260,7 @@ pub(super) fn new_record(attrs: ObjectAttrs, tags: Vec<(String, String)>, owner:
         version_id: String::new(),
         retention: None,
         legal_hold: false,
+        acl: Vec::new(),
     }
 }
 

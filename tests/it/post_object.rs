@@ -409,6 +409,12 @@ async fn bucket_acl_grants_open_form_uploads_to_others() {
     // A WRITE grant to the partner's tenant admits its signed forms.
     owner.put_bucket_acl().bucket("drop").grant_write("id=\"partner-co\"").send().await.unwrap();
     assert_eq!(post(&gw, &Form::new("drop", "p2").by(&partner), b"from partner").await.status, 204);
+    // The form's `acl` field is the object's ACL, as a PutObject's header.
+    assert_eq!(post(&gw, &Form::new("drop", "p3").by(&partner).field("acl", "public-read"), b"shared").await.status, 204);
+    assert_eq!(raw(gw.addr, "GET", "/drop/p3", &[], b"", None).await.status, 200);
+    assert_eq!(raw(gw.addr, "GET", "/drop/p2", &[], b"", None).await.status, 403);
+    let partner_client = client_for(&gw.endpoint(), &partner.0, &partner.1);
+    assert!(partner_client.get_object().bucket("drop").key("p2").send().await.is_ok(), "its writer has full control of it");
 
     // public-read-write admits anonymous forms (no policy, no signature), as S3 does.
     owner.put_bucket_acl().bucket("drop").acl(BucketCannedAcl::PublicReadWrite).send().await.unwrap();
@@ -416,7 +422,7 @@ async fn bucket_acl_grants_open_form_uploads_to_others() {
     assert_eq!(r.status, 204, "{}", r.text());
     let mut stored = keys(&gw, "drop").await;
     stored.sort();
-    assert_eq!(stored, vec!["a2".to_owned(), "p2".to_owned()]);
+    assert_eq!(stored, vec!["a2".to_owned(), "p2".to_owned(), "p3".to_owned()]);
 }
 
 #[tokio::test]

@@ -25,6 +25,12 @@ pub async fn user(gw: &Gateway, t: &str, u: &str, role: &str) -> (String, String
     (k["access_key"].as_str().unwrap().to_owned(), k["secret_key"].as_str().unwrap().to_owned())
 }
 
+/// An S3 client of a new user `u` of tenant `t` with `role` (see [`user`]).
+pub async fn user_client(gw: &Gateway, t: &str, u: &str, role: &str) -> aws_sdk_s3::Client {
+    let (ak, sk) = user(gw, t, u, role).await;
+    gw.client_with(&ak, &sk)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     PublicRead,

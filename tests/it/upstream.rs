@@ -437,6 +437,7 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             version_id: String::new(),
             retention: None,
             legal_hold: false,
+            acl: Vec::new(),
         },
         audit: AuditEntry {
             time_ns: 1,

@@ -563,19 +563,28 @@ async fn scrub_reads_every_version() {
     assert_eq!(bucket["noncurrent"], serde_json::json!({"objects": 2, "bytes": 14}), "{bucket}");
 }
 
-/// Object ACLs are read and set per version: an existing version answers the owner's
-/// grant, an unknown one NoSuchVersion, a delete marker 405.
+/// Object ACLs are read and set per version: an existing version answers its own grants
+/// (and decides reads of it by id), an unknown one NoSuchVersion, a delete marker 405.
 #[tokio::test]
 async fn object_acls_take_a_version_id() {
+    use aws_sdk_s3::types::{ObjectCannedAcl, ObjectOwnership, OwnershipControls, OwnershipControlsRule};
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("ver-acl").await;
+    let writer = OwnershipControlsRule::builder().object_ownership(ObjectOwnership::ObjectWriter).build().unwrap();
+    c.put_bucket_ownership_controls().bucket(&b).ownership_controls(OwnershipControls::builder().rules(writer).build().unwrap()).send().await.unwrap();
     enable(&c, &b).await;
     let old = put(&c, &b, "k", b"old").await;
     put(&c, &b, "k", b"new").await;
     let acl = c.get_object_acl().bucket(&b).key("k").version_id(&old).send().await.unwrap();
     assert_eq!(acl.grants().len(), 1);
-    c.put_object_acl().bucket(&b).key("k").version_id(&old).acl(aws_sdk_s3::types::ObjectCannedAcl::Private).send().await.unwrap();
+    c.put_object_acl().bucket(&b).key("k").version_id(&old).acl(ObjectCannedAcl::PublicRead).send().await.unwrap();
+    assert_eq!(c.get_object_acl().bucket(&b).key("k").version_id(&old).send().await.unwrap().grants().len(), 2);
+    assert_eq!(c.get_object_acl().bucket(&b).key("k").send().await.unwrap().grants().len(), 1, "the current version keeps its own");
+    assert_eq!(raw(gw.addr, "GET", &format!("/{b}/k?versionId={old}"), &[], b"", None).await.status, 200);
+    assert_eq!(raw(gw.addr, "GET", &format!("/{b}/k"), &[], b"", None).await.status, 403);
+    c.put_object_acl().bucket(&b).key("k").version_id(&old).acl(ObjectCannedAcl::Private).send().await.unwrap();
+    assert_eq!(raw(gw.addr, "GET", &format!("/{b}/k?versionId={old}"), &[], b"", None).await.status, 403);
     let other = put(&c, &b, "other", b"x").await;
     let e = c.get_object_acl().bucket(&b).key("k").version_id(&other).send().await.unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404), "{e:?}");

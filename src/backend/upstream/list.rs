@@ -139,6 +139,7 @@ fn listed(size: u64, etag: &str, last_modified: &str) -> ObjectRecord {
         version_id: String::new(),
         retention: None,
         legal_hold: false,
+        acl: Vec::new(),
     }
 }
 

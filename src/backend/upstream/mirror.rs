@@ -304,6 +304,7 @@ impl UpstreamBackend {
                 version_id: String::new(),
                 retention: None,
                 legal_hold: false,
+                acl: Vec::new(),
             };
             store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
             report.objects_indexed += 1;

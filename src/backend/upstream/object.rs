@@ -331,6 +331,7 @@ pub(super) async fn attributes(b: &UpstreamBackend, bucket: &str, key: &str) -> 
                 version_id: String::new(),
                 retention: None,
                 legal_hold: false,
+                acl: Vec::new(),
             }
         }
     })
@@ -417,6 +418,7 @@ fn upstream_version(h: &HeaderMap) -> ObjectRecord {
         version_id: String::new(),
         retention: None,
         legal_hold: false,
+        acl: Vec::new(),
     }
 }
 
@@ -495,6 +497,7 @@ pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option
         version_id: String::new(),
         retention: None,
         legal_hold: false,
+        acl: Vec::new(),
     })
 }
 

@@ -57,6 +57,7 @@ fn object(etag: &str, size: u64) -> ObjectRecord {
         version_id: String::new(),
         retention: None,
         legal_hold: false,
+        acl: Vec::new(),
     }
 }
 
@@ -236,6 +237,7 @@ fn completing_an_upload_removes_it_with_its_parts() {
         location: String::new(),
         retention: None,
         legal_hold: false,
+        acl: Vec::new(),
     };
     s.upload_create("u1", &up, None).unwrap();
     let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default() };
@@ -266,6 +268,7 @@ fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
         location: String::new(),
         retention: None,
         legal_hold: false,
+        acl: Vec::new(),
     };
     let complete = |id: &str| {
         s.upload_create(id, &up, None).unwrap();
