@@ -80,6 +80,8 @@ pub struct Config {
     pub backend: BackendKind,
     /// `[upstream]`: the S3 service the upstream backend forwards to (and `tollgate migrate` moves to or from).
     pub upstream: UpstreamConfig,
+    /// `[console]`: the web console at `/_tollgate/console/`.
+    pub console: ConsoleConfig,
 }
 
 /// `[access]`: what a bucket's S3 access configuration is until it sets its own.
@@ -318,6 +320,24 @@ impl Default for ProofConfig {
     }
 }
 
+/// `[console]`: the web console served at `/_tollgate/console/`, and its sign-in sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console; off: every path under `/_tollgate/console/` is 404.
+    pub enabled: bool,
+    /// Seconds a session lives without a request before it ends.
+    pub idle_timeout_secs: u64,
+    /// Seconds a session lives at most, however busy.
+    pub max_session_secs: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self { enabled: true, idle_timeout_secs: 1800, max_session_secs: 43_200 }
+    }
+}
+
 /// `[auth]`: the master key that encrypts secret access keys at rest.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -395,6 +415,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             backend: BackendKind::Local,
             upstream: UpstreamConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -470,6 +491,7 @@ impl Config {
         env_parse("TOLLGATE_AUDIT_RETENTION_DAYS", &mut self.audit.retention_days)?;
         env_parse("TOLLGATE_PROOFS", &mut self.proofs.enabled)?;
         env_parse("TOLLGATE_LIMITS", &mut self.limits.enabled)?;
+        env_parse("TOLLGATE_CONSOLE", &mut self.console.enabled)?;
         if let Ok(v) = std::env::var("TOLLGATE_ROOT_ACCESS_KEY") {
             self.root.access_key = Some(v);
         }
@@ -536,6 +558,9 @@ impl Config {
         if self.audit.prune_interval_secs == 0 {
             return Err(Error::Invalid("audit.prune_interval_secs must be at least 1".into()));
         }
+        if self.console.idle_timeout_secs == 0 || self.console.max_session_secs == 0 {
+            return Err(Error::Invalid("console.idle_timeout_secs and console.max_session_secs must be at least 1".into()));
+        }
         if self.server.body_idle_timeout_secs == 0 || self.server.header_timeout_secs == 0 {
             return Err(Error::Invalid("timeouts must be at least one second".into()));
         }
@@ -564,6 +589,8 @@ mod tests {
         assert_eq!(cfg.proofs.scrub_bytes_per_sec, def.proofs.scrub_bytes_per_sec);
         assert_eq!(cfg.auth.master_key_file, def.auth.master_key_file);
         assert_eq!(cfg.backend, def.backend);
+        let (c, dc) = (&cfg.console, &def.console);
+        assert_eq!((c.enabled, c.idle_timeout_secs, c.max_session_secs), (dc.enabled, dc.idle_timeout_secs, dc.max_session_secs));
         let (u, d) = (&cfg.upstream, &def.upstream);
         assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
         assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));

@@ -51,6 +51,7 @@ pub mod auth;
 pub mod backend;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod cors_http;
 pub mod jobs;

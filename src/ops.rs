@@ -385,6 +385,8 @@ pub enum RequestKind {
     Proofs,
     /// A browser's CORS preflight (`OPTIONS`).
     Preflight,
+    /// A web console sign-in (its other requests are counted as what they ask for).
+    Console,
     /// Refused before its operation was known (by the signature check, mostly).
     Unidentified,
 }
@@ -401,6 +403,7 @@ impl RequestKind {
             Self::Admin => "admin",
             Self::Proofs => "proofs",
             Self::Preflight => "preflight",
+            Self::Console => "console",
             Self::Unidentified => "unauthenticated",
         }
     }

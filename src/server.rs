@@ -58,11 +58,15 @@ pub enum Error {
 pub struct App {
     /// The configuration the gateway was started with.
     pub config: Config,
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
+    /// Access keys: the console checks a secret at sign-in and signs as the session's key.
+    pub(crate) keys: Arc<KeyStore>,
+    /// The web console's sessions (`None`: the console is off).
+    pub(crate) console: Option<crate::console::Console>,
     backends: Arc<Backends>,
     jobs: Arc<Scheduler>,
     pub(crate) metrics: Arc<Metrics>,
-    limiter: Arc<Limiter>,
+    pub(crate) limiter: Arc<Limiter>,
     denials: Arc<crate::audit::DenialLog>,
     s3: S3Service,
     /// The buckets' compiled configuration (CORS, for preflights and answers' headers).
@@ -170,6 +174,10 @@ impl App {
         Ok(Self {
             s3: b.build(),
             store,
+            keys,
+            console: config.console.enabled.then(|| {
+                crate::console::Console::new(Duration::from_secs(config.console.idle_timeout_secs), Duration::from_secs(config.console.max_session_secs))
+            }),
             backends,
             jobs,
             metrics,
@@ -465,7 +473,18 @@ fn has_body(headers: &http::HeaderMap) -> bool {
     headers.contains_key(http::header::TRANSFER_ENCODING) || declared_length(headers, "content-length").is_some_and(|n| n > 0)
 }
 
-async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+/// Serves one request: the web console's own (which makes its gateway requests through
+/// [`handle_inner`]), or any other.
+async fn handle(app: Arc<App>, peer: SocketAddr, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+    let path = req.uri().path();
+    if path.strip_prefix(crate::console::PREFIX.trim_end_matches('/')).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
+        return Ok(crate::console::serve(&app, peer, req).await);
+    }
+    Ok(handle_inner(app, peer, req).await)
+}
+
+/// Serves a request to the S3 front or the gateway's endpoints (admin, proofs, health, metrics).
+pub(crate) async fn handle_inner(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming>) -> http::Response<s3s::Body> {
     let request_id = request_id();
     let admission = Arc::new(std::sync::OnceLock::new());
     let operation = Arc::new(std::sync::OnceLock::new());
@@ -609,7 +628,7 @@ async fn handle(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming
         } else {
             tracing::debug!(status, ms, "served");
         }
-        Ok(resp)
+        resp
     }
     .instrument(span)
     .await
@@ -653,6 +672,12 @@ impl Readiness for App {
 }
 
 impl App {
+    /// Records a console sign-in refused (wrong secret, unknown or disabled key) as any
+    /// unauthenticated refusal: counted, charged to the address's failure budget, audited.
+    pub(crate) fn console_sign_in_failed(&self, source: std::net::IpAddr) {
+        self.unauthenticated_refusal(source, RequestKind::Console, &request_id());
+    }
+
     /// Records a request refused without a verified signature: counted, charged to the
     /// source address's failure budget, and audited with the others of its address and
     /// minute (see [`crate::audit::DenialLog`]).

@@ -39,6 +39,10 @@ macro_rules! gateway_ops {
 gateway_ops! {
     /// A request to the admin API, refused.
     Admin,
+    /// A web console session begun with a key and its secret.
+    ConsoleSignIn,
+    /// A web console session ended by its user.
+    ConsoleSignOut,
     /// A tenant created.
     AdminCreateTenant,
     /// A tenant deleted.

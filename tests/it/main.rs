@@ -9,6 +9,7 @@ mod bucket_policy;
 mod buckets;
 mod conditional;
 mod conformance;
+mod console;
 mod cors;
 mod crash;
 mod errors;

@@ -1,0 +1,150 @@
+// Administration for root and tenant admins, through the admin API's own endpoints (the
+// gateway decides, as for `tollgate admin`): tenants, users, keys, quotas and usage, audit.
+import { json, enc, session } from './api.js';
+import { el, button, guarded, confirmAction, table, bytes, timeNs, notice, copy } from './ui.js';
+
+const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['quotas', 'Usage and quotas'], ['audit', 'Audit log']];
+const A = '_tollgate/admin/';
+const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+
+function form(id, fields, label, onSubmit) {
+  const inputs = {};
+  const f = el('form', { class: 'row', id });
+  for (const [name, title, attrs] of fields) {
+    const input = attrs?.options
+      ? el('select', { name }, attrs.options.map((o) => el('option', { value: o }, o)))
+      : el('input', { name, ...(attrs || {}) });
+    inputs[name] = input;
+    f.append(el('label', {}, title, input));
+  }
+  f.append(el('button', { type: 'submit', class: 'primary' }, label));
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const v = Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value.trim()]));
+    await guarded(() => onSubmit(v));
+  });
+  return f;
+}
+
+const tenantScope = () => (session.who.root ? [['tenant', 'Tenant', { placeholder: 'all tenants' }]] : []);
+const scopeQuery = (v) => (v.tenant ? { tenant: v.tenant } : {});
+
+async function tenants() {
+  const list = await json('GET', A + 'tenants');
+  const parts = [];
+  if (session.who.root) {
+    parts.push(form('create-tenant', [['name', 'New tenant', { required: true }]], 'Create tenant', async (v) => {
+      await json('POST', A + 'tenants', { body: { name: v.name } });
+      notice(`Tenant ${v.name} created.`); reload();
+    }));
+  }
+  parts.push(table([
+    ['Tenant', (t) => t.name], ['Created', (t) => timeNs(t.created_ns)],
+    ['Quota', (t) => `${t.quota.max_bytes ? bytes(t.quota.max_bytes) : 'no byte limit'}, ${t.quota.max_objects || 'no object limit'}`],
+    ['', (t) => (session.who.root && t.name !== 'root' ? button('Delete', async () => {
+      if (!(await confirmAction(`Delete the tenant "${t.name}"?`))) return;
+      if (await guarded(() => json('DELETE', A + 'tenants/' + enc(t.name, false)))) reload();
+    }, { class: 'danger' }) : '')],
+  ], list, { id: 'tenant-table' }));
+  return parts;
+}
+
+async function users() {
+  const mine = session.who.tenant;
+  const list = await json('GET', A + 'users');
+  return [
+    form('create-user', [['tenant', 'Tenant', { value: mine, required: true }], ['name', 'User', { required: true }], ['role', 'Role', { options: ['reader', 'writer', 'admin'] }]], 'Create user', async (v) => {
+      await json('POST', A + 'users', { body: v });
+      notice(`User ${v.tenant}/${v.name} created: give it a key on the Keys page.`); reload();
+    }),
+    table([
+      ['Tenant', (u) => u.tenant], ['User', (u) => u.name], ['Role', (u) => u.role], ['Created', (u) => timeNs(u.created_ns)],
+      ['', (u) => button('Delete', async () => {
+        if (!(await confirmAction(`Delete the user "${u.tenant}/${u.name}" and all its keys?`))) return;
+        if (await guarded(() => json('DELETE', A + `users/${enc(u.tenant, false)}/${enc(u.name, false)}`))) reload();
+      }, { class: 'danger' })],
+    ], list, { id: 'user-table' }),
+  ];
+}
+
+async function keys() {
+  const list = await json('GET', A + 'keys');
+  const shown = el('div', { id: 'new-key' });
+  return [
+    form('create-key', [['tenant', 'Tenant', { value: session.who.tenant, required: true }], ['user', 'User', { required: true }]], 'Create key', async (v) => {
+      const k = await json('POST', A + 'keys', { body: v });
+      // The secret is shown this once: the gateway keeps it sealed and never shows it again.
+      shown.replaceChildren(el('div', { class: 'secret' },
+        el('p', {}, el('strong', {}, 'Copy the secret now: it is shown this once.')),
+        el('dl', {}, el('dt', {}, 'Access key'), el('dd', { id: 'new-access-key' }, k.access_key), el('dt', {}, 'Secret key'), el('dd', { id: 'new-secret-key' }, k.secret_key)),
+        button('Copy secret', () => copy(k.secret_key)), ' ', button('Done', () => reload())));
+    }),
+    shown,
+    table([
+      ['Access key', (k) => el('span', { class: 'mono' }, k.access_key)], ['Tenant', (k) => k.tenant], ['User', (k) => k.user],
+      ['Enabled', (k) => (k.enabled ? 'yes' : 'no')], ['Last used', (k) => timeNs(k.last_used_ns)],
+      ['', (k) => el('span', {},
+        button(k.enabled ? 'Disable' : 'Enable', async () => {
+          if (await guarded(() => json('POST', A + `keys/${enc(k.access_key, false)}/${k.enabled ? 'disable' : 'enable'}`))) reload();
+        }), ' ',
+        button('Delete', async () => {
+          if (!(await confirmAction(`Delete the key ${k.access_key}? Whatever uses it stops working at once.`))) return;
+          if (await guarded(() => json('DELETE', A + 'keys/' + enc(k.access_key, false)))) reload();
+        }, { class: 'danger' }))],
+    ], list, { id: 'key-table' }),
+  ];
+}
+
+async function quotas() {
+  const usage = await json('GET', A + 'usage');
+  const parts = [];
+  const q = (v) => ({ max_bytes: Number(v.max_bytes || 0), max_objects: Number(v.max_objects || 0) });
+  if (session.who.root) {
+    parts.push(form('tenant-quota', [['tenant', 'Tenant', { required: true }], ['max_bytes', 'Max bytes (0: none)', { type: 'number', min: 0, value: 0 }], ['max_objects', 'Max objects (0: none)', { type: 'number', min: 0, value: 0 }]], 'Set tenant quota', async (v) => {
+      await json('PUT', A + 'quotas/tenant/' + enc(v.tenant, false), { body: q(v) });
+      notice(`Quota of tenant ${v.tenant} set.`); reload();
+    }));
+  }
+  parts.push(form('bucket-quota', [['bucket', 'Bucket', { required: true }], ['max_bytes', 'Max bytes (0: none)', { type: 'number', min: 0, value: 0 }], ['max_objects', 'Max objects (0: none)', { type: 'number', min: 0, value: 0 }]], 'Set bucket quota', async (v) => {
+    await json('PUT', A + 'quotas/bucket/' + enc(v.bucket, false), { body: q(v) });
+    notice(`Quota of bucket ${v.bucket} set.`); reload();
+  }));
+  const lim = (quota) => `${quota.max_bytes ? bytes(quota.max_bytes) : '∞'} / ${quota.max_objects || '∞'} objects`;
+  for (const t of usage) {
+    parts.push(el('h2', {}, `Tenant ${t.tenant}: ${bytes(t.bytes)} in ${t.objects} objects (quota ${lim(t.quota)})`));
+    parts.push(table([['Bucket', (b) => b.bucket], ['Objects', (b) => String(b.objects)], ['Bytes', (b) => bytes(b.bytes)], ['Quota', (b) => lim(b.quota)]], t.buckets, { class: 'usage-table' }));
+  }
+  return parts;
+}
+
+async function audit() {
+  const out = el('div', { id: 'audit-out' });
+  const toNs = (s) => (s ? String(BigInt(Date.parse(s)) * 1000000n) : '');
+  async function load(v) {
+    const query = { limit: v.limit || '200' };
+    for (const k of ['tenant', 'principal', 'bucket', 'outcome']) if (v[k]) query[k] = v[k];
+    if (v.since) query.since_ns = toNs(v.since);
+    if (v.until) query.until_ns = toNs(v.until);
+    let rows = await json('GET', A + 'audit', { query });
+    if (v.operation) rows = rows.filter((e) => e.operation.toLowerCase().includes(v.operation.toLowerCase()));
+    out.replaceChildren(el('p', { class: 'muted' }, `${rows.length} entries`), table([
+      ['Time', (e) => timeNs(e.time_ns)], ['Operation', (e) => e.operation], ['Outcome', (e) => e.outcome],
+      ['Principal', (e) => `${e.tenant}/${e.user} ${e.principal}`], ['Object', (e) => [e.bucket, e.key].filter(Boolean).join('/')],
+      ['Source', (e) => e.source], ['Request', (e) => e.request_id],
+    ], rows, { id: 'audit-table' }));
+  }
+  const f = form('audit-filter', [...tenantScope(), ['principal', 'Access key'], ['bucket', 'Bucket'], ['operation', 'Operation'],
+    ['outcome', 'Outcome', { options: ['', 'ok', 'denied', 'throttled', 'error'] }],
+    ['since', 'Since', { type: 'datetime-local' }], ['until', 'Until', { type: 'datetime-local' }], ['limit', 'At most', { type: 'number', value: 200, min: 1 }]], 'Show', load);
+  await load({});
+  return [f, out];
+}
+
+const PAGES = { tenants, users, keys, quotas, audit };
+
+/** The administration page `tab`. */
+export async function adminView(tab) {
+  const nav = el('nav', { class: 'row' }, TABS.map(([id, t]) => (id === tab ? el('strong', {}, t) : el('a', { href: '#/admin/' + id, id: 'admin-' + id }, t))));
+  const body = await (PAGES[tab] || tenants)();
+  return el('div', { id: 'admin-view' }, el('h1', {}, 'Administration'), nav, body);
+}
