@@ -3,12 +3,13 @@
 #
 #   compat/run.sh                  build target/debug/tollgate, run every suite
 #   compat/run.sh boto3 rclone     run only the named suites (awscli boto3 rclone s3cmd tenants metrics
-#                                  topics readme retry browser hostile; tenants, topics, readme and hostile need
+#                                  topics readme retry browser console hostile; tenants, topics, readme and hostile need
 #                                  TOLLGATE_BIN, for `tollgate admin`; readme runs README.md's shell
 #                                  examples; retry runs boto3 through a proxy that loses the first
 #                                  CompleteMultipartUpload response; browser drives headless Chromium
 #                                  on a page of another origin (CORS, presigned PUT and POST, fetch;
-#                                  screenshots in $TOLLGATE_ARTIFACTS); hostile sends raw, hand-signed
+#                                  screenshots in $TOLLGATE_ARTIFACTS); console drives the web console
+#                                  in headless Chromium as a writer and a reader; hostile sends raw, hand-signed
 #                                  attacks and runs last, as its failure flood may trip the
 #                                  per-address limit)
 #   TOLLGATE_BIN=path compat/run.sh    use that binary, build nothing
@@ -27,7 +28,7 @@ set -euo pipefail
 
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$COMPAT_DIR/.." && pwd)
-ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics readme retry browser hostile)
+ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics readme retry browser console hostile)
 SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-300}
 
 suite_cmd() {
@@ -42,6 +43,7 @@ suite_cmd() {
     readme) echo "bash $COMPAT_DIR/readme.sh" ;;
     retry) echo "python3 $COMPAT_DIR/retry.py" ;;
     browser) echo "bash $COMPAT_DIR/browser.sh" ;;
+    console) echo "bash $COMPAT_DIR/console.sh" ;;
     hostile) echo "python3 $COMPAT_DIR/hostile.py" ;;
     *) return 1 ;;
   esac

@@ -59,7 +59,7 @@ export async function objectsView(bucket, prefix) {
   const search = el('input', { id: 'search', placeholder: 'key prefix', value: '' });
   const searchForm = el('form', { class: 'row' }, el('label', {}, 'Search by prefix (within this folder)', search), el('button', { type: 'submit' }, 'Search'));
   const folder = el('input', { id: 'new-folder', placeholder: 'folder name' });
-  const folderForm = el('form', { class: 'row' }, el('label', {}, 'New folder', folder), el('button', { type: 'submit' }, 'Create folder'));
+  const folderForm = el('form', { class: 'row', id: 'create-folder' }, el('label', {}, 'New folder', folder), el('button', { type: 'submit' }, 'Create folder'));
   const listing = el('div', { id: 'listing' });
   const pager = el('div', { class: 'row', id: 'pager' });
   const details = el('div', { id: 'details' });

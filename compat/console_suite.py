@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""The console suite: headless Chromium on the gateway's own web console.
+
+Setup goes through the console's API as root (sign-in, then the admin API through the
+session): a tenant, its admin, writer and reader, and a bucket. Then, in the browser:
+sign in as the writer, create a folder, upload a 20 MiB file (multipart, progress bar),
+download it in the page and compare digests, make a share link and fetch it anonymously,
+show and verify its proof; a key named `<img src=x onerror=alert(1)>` lists as text; the
+reader's upload is refused in the page with the gateway's message. Screenshots of each
+step go to $TOLLGATE_ARTIFACTS/console (default compat/artifacts/console).
+
+Chromium is driven through chromedriver's W3C WebDriver HTTP API with urllib alone.
+env: S3_ENDPOINT, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (root), WEBDRIVER_URL, CHROMIUM,
+CONSOLE_WORK (a scratch directory).
+"""
+import base64
+import hashlib
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+SUITE = "console"
+ENDPOINT = os.environ.get("S3_ENDPOINT", "").rstrip("/")
+WEBDRIVER_URL = os.environ.get("WEBDRIVER_URL")
+WORK = os.environ.get("CONSOLE_WORK") or "/tmp"
+if not (ENDPOINT and WEBDRIVER_URL and os.environ.get("AWS_ACCESS_KEY_ID")):
+    sys.exit("S3_ENDPOINT, WEBDRIVER_URL and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY must be set (compat/console.sh sets them)")
+ROOT = (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+ARTIFACTS = os.path.join(os.environ.get("TOLLGATE_ARTIFACTS") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts"), "console")
+os.makedirs(ARTIFACTS, exist_ok=True)
+CONSOLE = ENDPOINT + "/_tollgate/console/"
+XSS_KEY = "<img src=x onerror=alert(1)>"
+
+failed = []
+passed = 0
+
+
+def ok(name, cond, detail=""):
+    global passed
+    if cond:
+        passed += 1
+        print(f"PASS {SUITE}: {name}", flush=True)
+    else:
+        failed.append(name)
+        print(f"FAIL {SUITE}: {name} {detail}", flush=True)
+
+
+def http(method, url, body=None, headers=None, timeout=60):
+    """(status, headers, body) of one request; errors are answers too."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Session:
+    """A console session opened outside the browser, for setup."""
+
+    def __init__(self, access_key, secret_key):
+        status, headers, body = http("POST", CONSOLE + "session", json.dumps({"access_key": access_key, "secret_key": secret_key}).encode(),
+                                     {"content-type": "application/json"})
+        if status != 200:
+            raise RuntimeError(f"sign-in as {access_key}: {status} {body[:300]!r}")
+        self.cookie = headers.get("set-cookie").split(";")[0]
+        self.csrf = json.loads(body)["csrf"]
+
+    def call(self, method, path, body=b"", headers=None):
+        h = {"cookie": self.cookie, "x-tollgate-csrf": self.csrf, **(headers or {})}
+        return http(method, CONSOLE + "api/" + path, body if method not in ("GET", "HEAD") else None, h)
+
+    def admin(self, method, path, doc=None):
+        status, _, body = self.call(method, "_tollgate/admin/" + path, json.dumps(doc).encode() if doc is not None else b"", {"content-type": "application/json"})
+        if status != 200:
+            raise RuntimeError(f"admin {method} {path}: {status} {body[:300]!r}")
+        return json.loads(body)
+
+
+class WebDriver:
+    """A WebDriver session, spoken as JSON over HTTP with bounded timeouts."""
+
+    def __init__(self, url, binary):
+        self.url = url.rstrip("/")
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": binary,
+            # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,900"],
+        }}}}
+        self.session = self.call("POST", "/session", caps, timeout=60)["sessionId"]
+        self.call("POST", f"/session/{self.session}/timeouts", {"script": 60000, "pageLoad": 20000})
+
+    def call(self, method, path, body=None, timeout=90):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.loads(r.read())["value"]
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"webdriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
+
+    def open(self, url):
+        self.call("POST", f"/session/{self.session}/url", {"url": url})
+
+    def js(self, script, *args):
+        return self.call("POST", f"/session/{self.session}/execute/sync", {"script": script, "args": list(args)})
+
+    def js_async(self, body, *args):
+        """Runs `body` (an async function's body, its arguments as `args`) and returns what it returned."""
+        script = ("const done = arguments[arguments.length - 1]; const args = Array.from(arguments).slice(0, -1);"
+                  f" (async (args) => {{ {body} }})(args).then(done, e => done('script error: ' + e));")
+        return self.call("POST", f"/session/{self.session}/execute/async", {"script": script, "args": list(args)})
+
+    def element(self, css):
+        el = self.call("POST", f"/session/{self.session}/element", {"using": "css selector", "value": css})
+        return next(iter(el.values()))
+
+    def click(self, css):
+        self.call("POST", f"/session/{self.session}/element/{self.element(css)}/click", {})
+
+    def type(self, css, text):
+        eid = self.element(css)
+        self.call("POST", f"/session/{self.session}/element/{eid}/clear", {})
+        self.call("POST", f"/session/{self.session}/element/{eid}/value", {"text": text})
+
+    def give_file(self, css, path):
+        self.call("POST", f"/session/{self.session}/element/{self.element(css)}/value", {"text": path})
+
+    def wait(self, script, what, timeout=60, *args):
+        """Polls `script` (returning a truthy value when done) for up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = self.js(script, *args)
+            if v:
+                return v
+            time.sleep(0.2)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    def text(self, css):
+        return self.js("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", css)
+
+    def alert_open(self):
+        try:
+            self.call("GET", f"/session/{self.session}/alert/text")
+            return True
+        except RuntimeError:
+            return False
+
+    def screenshot(self, name):
+        png = base64.b64decode(self.call("GET", f"/session/{self.session}/screenshot"))
+        with open(os.path.join(ARTIFACTS, f"{name}.png"), "wb") as f:
+            f.write(png)
+
+    def close(self):
+        try:
+            self.call("DELETE", f"/session/{self.session}")
+        except (RuntimeError, OSError) as e:
+            print(f"{SUITE}: closing the browser: {e}", flush=True)
+
+
+def sign_in(d, key, secret):
+    d.open(CONSOLE)
+    d.wait("return !document.getElementById('signin-view').hidden || !document.getElementById('app-view').hidden", "the console page")
+    if d.js("return !document.getElementById('sign-out').hidden"):
+        d.click("#sign-out")
+        d.wait("return !document.getElementById('signin-view').hidden", "sign-out")
+    d.type("#signin-key", key)
+    d.type("#signin-secret", secret)
+    d.click("#signin-submit")
+    d.wait("return !document.getElementById('sign-out').hidden || !document.getElementById('error').hidden", "sign-in")
+
+
+def goto(d, hash_, ready_css):
+    d.js("location.hash = arguments[0];", hash_)
+    d.wait("return document.querySelector(arguments[0]) !== null || !document.getElementById('error').hidden", ready_css, 60, ready_css)
+
+
+def upload_status(d, key):
+    return d.js("const r = [...document.querySelectorAll('.upload')].find(r => r.dataset.key === arguments[0]);"
+                " return r ? {text: r.querySelector('.upload-status').textContent, cls: r.querySelector('.upload-status').className,"
+                " value: r.querySelector('progress').value, max: r.querySelector('progress').max} : null;", key)
+
+
+def main(d):
+    run = uuid.uuid4().hex[:8]
+    tenant, bucket = f"cs{run}", f"tgc-console-{run}"
+    root = Session(*ROOT)
+    root.admin("POST", "tenants", {"name": tenant})
+    keys = {}
+    for user, role in (("ada", "admin"), ("wes", "writer"), ("rae", "reader")):
+        root.admin("POST", "users", {"tenant": tenant, "name": user, "role": role})
+        k = root.admin("POST", "keys", {"tenant": tenant, "user": user})
+        keys[role] = (k["access_key"], k["secret_key"])
+    admin = Session(*keys["admin"])
+    status, _, body = admin.call("PUT", bucket)
+    if status != 200:
+        raise RuntimeError(f"create bucket: {status} {body[:300]!r}")
+
+    # The writer signs in.
+    sign_in(d, *keys["writer"])
+    d.screenshot("01-signed-in")
+    who = d.text("#who") or ""
+    ok("writer signs in", "wes (writer)" in who, who)
+    ok("the secret is not kept in the page", d.js("return document.getElementById('signin-secret').value") == "")
+
+    # A folder, then a 20 MiB file into it.
+    goto(d, f"#/b/{bucket}/", "#object-table, #listing p")
+    d.type("#new-folder", "docs")
+    d.click("#create-folder button")
+    d.wait("return location.hash.includes('docs')", "the new folder")
+    goto(d, f"#/b/{bucket}/docs%2F", "#drop-zone")
+    data = os.urandom(20 << 20)
+    path = os.path.join(WORK, "big.bin")
+    with open(path, "wb") as f:
+        f.write(data)
+    digest = hashlib.sha256(data).hexdigest()
+    d.give_file("#file-input", path)
+    key = "docs/big.bin"
+    seen_progress = set()
+    deadline = time.monotonic() + 120
+    st = None
+    while time.monotonic() < deadline:
+        st = upload_status(d, key)
+        if st:
+            seen_progress.add(round(float(st["value"]) / float(st["max"]), 2))
+            if "uploaded" in st["text"] or "bad" in st["cls"]:
+                break
+        time.sleep(0.05)
+    d.screenshot("02-uploaded")
+    ok("20 MiB upload completes with a progress bar", st is not None and "uploaded" in st["text"] and float(st["value"]) == float(st["max"]), str(st))
+    print(f"{SUITE}: progress values seen: {sorted(seen_progress)}", flush=True)
+    status, _, stored = admin.call("GET", f"{bucket}/{key}")
+    ok("the stored object is the file", status == 200 and hashlib.sha256(stored).hexdigest() == digest)
+
+    # Download in the page, compared by digest.
+    got = d.js_async("const r = await fetch(document.querySelector('a.download').href); const b = await r.arrayBuffer();"
+                     " const h = new Uint8Array(await crypto.subtle.digest('SHA-256', b));"
+                     " return [r.status, [...h].map(x => x.toString(16).padStart(2, '0')).join('')];")
+    ok("download in the browser matches", got == [200, digest], str(got))
+
+    # Details, share link, proof.
+    d.click("a.object-link")
+    d.wait("return document.getElementById('object-details') !== null", "object details")
+    ok("details show the size", "20971520 bytes" in (d.text("#object-facts") or ""))
+    d.click("#share")
+    d.wait("return document.getElementById('share-url') !== null || !document.getElementById('error').hidden", "share link")
+    url = d.js("const e = document.getElementById('share-url'); return e ? e.value : null;")
+    d.screenshot("03-share-link")
+    if url:
+        status, _, body = http("GET", url)
+        ok("share link fetched anonymously", status == 200 and hashlib.sha256(body).hexdigest() == digest, f"{status} {body[:200]!r}")
+    else:
+        ok("share link made", False, d.text("#error") or "")
+    d.click("#show-proof")
+    d.wait("return document.getElementById('proof-panel') !== null || !document.getElementById('error').hidden", "proof")
+    proof = d.text("#proof-panel") or ""
+    ok("the proof shows the file's SHA-256", digest in proof, (d.text("#error") or proof)[:300])
+    if digest in proof:
+        d.click("#proof-panel .verify")
+        d.wait("return document.getElementById('verify-result') !== null", "verification")
+        result = d.text("#verify-result") or ""
+        d.screenshot("04-proof-verified")
+        ok("the proof verifies", "signature valid" in result and "chain intact" in result, result)
+
+    # A key that is markup lists as text.
+    wes = Session(*keys["writer"])
+    status, _, _ = wes.call("PUT", bucket + "/" + urllib.request.quote(XSS_KEY, safe=""), b"x")
+    goto(d, f"#/b/{bucket}/", "#object-table")
+    links = d.js("return [...document.querySelectorAll('a.object-link')].map(a => a.textContent);")
+    imgs = d.js("return document.querySelectorAll('#listing img').length;")
+    d.screenshot("05-markup-key")
+    ok("a key named as markup renders as text", status == 200 and XSS_KEY in links and imgs == 0 and not d.alert_open(), f"{status} {links} {imgs}")
+
+    # The reader: the upload is refused with the gateway's words.
+    sign_in(d, *keys["reader"])
+    goto(d, f"#/b/{bucket}/", "#drop-zone")
+    small = os.path.join(WORK, "reader.txt")
+    with open(small, "w") as f:
+        f.write("a reader's attempt\n")
+    d.give_file("#file-input", small)
+    d.wait("const r = document.querySelector('.upload .upload-status'); return r && r.className.includes('bad');", "the refusal")
+    refusal = d.text(".upload .upload-status") or ""
+    err = d.text("#error") or ""
+    d.screenshot("06-reader-refused")
+    ok("reader sees the upload refused in the gateway's words", "AccessDenied" in refusal and "AccessDenied" in err, f"{refusal} / {err}")
+    status, _, _ = admin.call("HEAD", f"{bucket}/reader.txt")
+    ok("nothing was stored", status == 404, str(status))
+
+
+driver = None
+try:
+    driver = WebDriver(WEBDRIVER_URL, os.environ.get("CHROMIUM") or "chromium")
+    main(driver)
+except Exception as e:  # noqa: BLE001 - any failure is reported as the suite's
+    failed.append(f"driver: {e}")
+    print(f"FAIL {SUITE}: {e}", flush=True)
+    if driver:
+        try:
+            driver.screenshot("failure")
+        except Exception as shot:  # noqa: BLE001
+            print(f"{SUITE}: no screenshot of the failure: {shot}", flush=True)
+finally:
+    if driver:
+        driver.close()
+print(f"{SUITE}: screenshots in {ARTIFACTS}")
+print(f"{SUITE}: {passed} passed, {len(failed)} failed")
+sys.exit(1 if failed else 0)
