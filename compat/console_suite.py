@@ -290,6 +290,32 @@ def main(d):
     status, _, _ = admin.call("HEAD", f"{bucket}/reader.txt")
     ok("nothing was stored", status == 404, str(status))
 
+    # The tenant's admin: a user and its key (the secret shown once), a bucket quota, and
+    # the audit entries of both.
+    sign_in(d, *keys["admin"])
+    ok("an admin sees the administration pages", d.js("return !document.getElementById('nav-admin').hidden"))
+    goto(d, "#/admin/users", "#create-user")
+    d.type("#create-user input[name=name]", "newbie")
+    d.click("#create-user button")
+    d.wait("return !document.getElementById('notice').hidden || !document.getElementById('error').hidden", "the new user")
+    goto(d, "#/admin/keys", "#create-key")
+    d.type("#create-key input[name=user]", "newbie")
+    d.click("#create-key button")
+    d.wait("return document.getElementById('new-secret-key') !== null || !document.getElementById('error').hidden", "the new key")
+    new_key = (d.text("#new-access-key") or "", d.text("#new-secret-key") or "")
+    d.screenshot("07-admin-new-key")
+    ok("a new key's secret is shown once and works", len(new_key[1]) >= 20 and Session(*new_key).csrf != "", str(new_key[0]))
+    goto(d, "#/admin/quotas", "#bucket-quota")
+    d.type("#bucket-quota input[name=bucket]", bucket)
+    d.type("#bucket-quota input[name=max_objects]", "1000")
+    d.click("#bucket-quota button")
+    d.wait("return (document.getElementById('notice').textContent || '').includes('Quota') || !document.getElementById('error').hidden", "the quota")
+    ok("the admin sets a bucket quota", "Quota of bucket" in (d.text("#notice") or ""), d.text("#error") or "")
+    goto(d, "#/admin/audit", "#audit-table")
+    ops = d.js("return [...document.querySelectorAll('#audit-table tbody tr td:nth-child(2)')].map(td => td.textContent);") or []
+    d.screenshot("08-admin-audit")
+    ok("the audit log shows the admin's changes", "AdminCreateKey" in ops and "AdminSetBucketQuota" in ops, str(ops[:10]))
+
 
 driver = None
 try:

@@ -34,13 +34,16 @@ function signedOut(reason) {
 
 whenSignedOut((err) => signedOut(err));
 
+let lastHash = '';
+
 /** Shows the page of the address. */
 export async function route() {
   if (!session.who) return;
   const view = $('app-view');
   const hash = decodeURIComponent(location.hash.replace(/^#/, '')) || '/buckets';
-  showError(null);
-  notice('');
+  // A page shown again after a change keeps the change's notice; another page starts clean.
+  if (hash !== lastHash) { showError(null); notice(''); }
+  lastHash = hash;
   const parts = hash.split('/').slice(1);
   let page;
   if (parts[0] === 'b' && parts[1]) page = objectsView(parts[1], parts.slice(2).join('/'));

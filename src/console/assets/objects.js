@@ -25,7 +25,7 @@ export async function bucketsView() {
     ['Created', (b) => b.created],
     ['', (b) => button('Delete', async () => {
       if (!(await confirmAction(`Delete the bucket "${b.name}"? It must be empty.`))) return;
-      if (await guarded(() => gw('DELETE', enc(b.name, false)))) { notice(`Bucket ${b.name} deleted.`); location.reload(); }
+      if (await guarded(() => gw('DELETE', enc(b.name, false)))) { notice(`Bucket ${b.name} deleted.`); window.dispatchEvent(new HashChangeEvent('hashchange')); }
     }, { class: 'danger' })],
   ], buckets, { id: 'bucket-table' });
   return el('div', {}, el('h1', {}, 'Buckets'), form, buckets.length ? rows : el('p', { class: 'muted' }, 'No bucket yet.'));
