@@ -120,22 +120,27 @@ async function quotas() {
 async function audit() {
   const out = el('div', { id: 'audit-out' });
   const toNs = (s) => (s ? String(BigInt(Date.parse(s)) * 1000000n) : '');
+  const SHOWN = 500;
   async function load(v) {
-    const query = { limit: v.limit || '200' };
+    // The log answers oldest first, up to `limit` (10,000 at most): the newest are shown first.
+    const query = { limit: v.limit || '10000' };
     for (const k of ['tenant', 'principal', 'bucket', 'outcome']) if (v[k]) query[k] = v[k];
     if (v.since) query.since_ns = toNs(v.since);
     if (v.until) query.until_ns = toNs(v.until);
     let rows = await json('GET', A + 'audit', { query });
+    const fetched = rows.length;
     if (v.operation) rows = rows.filter((e) => e.operation.toLowerCase().includes(v.operation.toLowerCase()));
-    out.replaceChildren(el('p', { class: 'muted' }, `${rows.length} entries`), table([
+    rows.reverse();
+    const more = fetched >= Number(query.limit) ? ' The log holds more: narrow the time range to see later entries.' : '';
+    out.replaceChildren(el('p', { class: 'muted' }, `${rows.length} matching entries${rows.length > SHOWN ? `, the newest ${SHOWN} shown` : ''}.${more}`), table([
       ['Time', (e) => timeNs(e.time_ns)], ['Operation', (e) => e.operation], ['Outcome', (e) => e.outcome],
       ['Principal', (e) => `${e.tenant}/${e.user} ${e.principal}`], ['Object', (e) => [e.bucket, e.key].filter(Boolean).join('/')],
       ['Source', (e) => e.source], ['Request', (e) => e.request_id],
-    ], rows, { id: 'audit-table' }));
+    ], rows.slice(0, SHOWN), { id: 'audit-table' }));
   }
   const f = form('audit-filter', [...tenantScope(), ['principal', 'Access key'], ['bucket', 'Bucket'], ['operation', 'Operation'],
     ['outcome', 'Outcome', { options: ['', 'ok', 'denied', 'throttled', 'error'] }],
-    ['since', 'Since', { type: 'datetime-local' }], ['until', 'Until', { type: 'datetime-local' }], ['limit', 'At most', { type: 'number', value: 200, min: 1 }]], 'Show', load);
+    ['since', 'Since', { type: 'datetime-local' }], ['until', 'Until', { type: 'datetime-local' }], ['limit', 'Read at most', { type: 'number', value: 10000, min: 1, max: 10000 }]], 'Show', load);
   await load({});
   return [f, out];
 }
