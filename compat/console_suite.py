@@ -341,6 +341,12 @@ def main(d):
     d.wait("return (document.getElementById('notice').textContent || '').includes('Quota') || !document.getElementById('error').hidden", "the quota")
     ok("the admin sets a bucket quota", "Quota of bucket" in (d.text("#notice") or ""), d.text("#error") or "")
     goto(d, "#/admin/audit", "#audit-table")
+    # The admin's own entries (a large log answers its oldest first: the filter finds these).
+    d.type("#audit-filter input[name=principal]", keys["admin"][0])
+    d.click("#audit-filter button")
+    d.wait("return [...document.querySelectorAll('#audit-table tbody tr td:nth-child(3)')].length > 0 &&"
+           " [...document.querySelectorAll('#audit-table tbody tr td:nth-child(4)')].every(td => td.textContent.includes(arguments[0]))",
+           "the filtered audit log", 30, keys["admin"][0])
     ops = d.js("return [...document.querySelectorAll('#audit-table tbody tr td:nth-child(2)')].map(td => td.textContent);") or []
     d.screenshot("09-admin-audit")
     ok("the audit log shows the admin's changes", "AdminCreateKey" in ops and "AdminSetBucketQuota" in ops, str(ops[:10]))

@@ -17,6 +17,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // Observability answers through traits, not by knowing the server.
     ("obs", &["server", "s3", "admin"]),
     ("proof", &["server", "s3", "admin", "policy", "backend"]),
+    // The web console decides nothing itself: it signs requests the server serves as any
+    // other, so it never reaches the access decisions, the S3 layer or the server.
+    ("console", &["server", "s3", "admin", "policy", "backend", "limits"]),
 ];
 
 /// Every `crate::{module}` path named in the code of `dir` (or `dir.rs`), comments left out.

@@ -58,15 +58,15 @@ pub enum Error {
 pub struct App {
     /// The configuration the gateway was started with.
     pub config: Config,
-    pub(crate) store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     /// Access keys: the console checks a secret at sign-in and signs as the session's key.
-    pub(crate) keys: Arc<KeyStore>,
+    keys: Arc<KeyStore>,
     /// The web console's sessions (`None`: the console is off).
-    pub(crate) console: Option<crate::console::Console>,
+    console: Option<crate::console::Console>,
     backends: Arc<Backends>,
     jobs: Arc<Scheduler>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) limiter: Arc<Limiter>,
+    limiter: Arc<Limiter>,
     denials: Arc<crate::audit::DenialLog>,
     s3: S3Service,
     /// The buckets' compiled configuration (CORS, for preflights and answers' headers).
@@ -484,7 +484,7 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: http::Request<Incoming>) -
 }
 
 /// Serves a request to the S3 front or the gateway's endpoints (admin, proofs, health, metrics).
-pub(crate) async fn handle_inner(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming>) -> http::Response<s3s::Body> {
+async fn handle_inner(app: Arc<App>, peer: SocketAddr, mut req: http::Request<Incoming>) -> http::Response<s3s::Body> {
     let request_id = request_id();
     let admission = Arc::new(std::sync::OnceLock::new());
     let operation = Arc::new(std::sync::OnceLock::new());
@@ -671,13 +671,39 @@ impl Readiness for App {
     }
 }
 
-impl App {
-    /// Records a console sign-in refused (wrong secret, unknown or disabled key) as any
+impl crate::console::Host for App {
+    fn console(&self) -> Option<&crate::console::Console> {
+        self.console.as_ref()
+    }
+
+    fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    fn region(&self) -> &str {
+        &self.config.region
+    }
+
+    fn sign_in_blocked(&self, source: std::net::IpAddr) -> bool {
+        self.limiter.blocked(source).is_some()
+    }
+
+    /// A refused sign-in (wrong secret, unknown or disabled key) counts as any
     /// unauthenticated refusal: counted, charged to the address's failure budget, audited.
-    pub(crate) fn console_sign_in_failed(&self, source: std::net::IpAddr) {
+    fn sign_in_failed(&self, source: std::net::IpAddr) {
         self.unauthenticated_refusal(source, RequestKind::Console, &request_id());
     }
 
+    fn forward(self: Arc<Self>, peer: SocketAddr, req: http::Request<Incoming>) -> std::pin::Pin<Box<dyn Future<Output = http::Response<s3s::Body>> + Send>> {
+        Box::pin(handle_inner(self, peer, req))
+    }
+}
+
+impl App {
     /// Records a request refused without a verified signature: counted, charged to the
     /// source address's failure budget, and audited with the others of its address and
     /// minute (see [`crate::audit::DenialLog`]).

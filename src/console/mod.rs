@@ -23,10 +23,12 @@
 //! Every request but a `GET`/`HEAD` carries the session's CSRF token in `x-tollgate-csrf`.
 
 use crate::auth::{KeyStore, Principal, Secret};
-use crate::server::App;
+use crate::meta::Store;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -70,6 +72,25 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("admin.js", "text/javascript; charset=utf-8", include_bytes!("assets/admin.js")),
     ("ui.js", "text/javascript; charset=utf-8", include_bytes!("assets/ui.js")),
 ];
+
+/// What the console needs of the gateway that serves it (the server's `App`): the console
+/// sits above nothing but this, so it cannot decide anything the gateway would not.
+pub trait Host: Send + Sync + 'static {
+    /// The console's sessions; `None`: the console is turned off.
+    fn console(&self) -> Option<&Console>;
+    /// The access keys, to check a secret and to sign as a session's key.
+    fn keys(&self) -> &KeyStore;
+    /// The metadata store, for the audit entries of sign-ins and sign-outs.
+    fn store(&self) -> &dyn Store;
+    /// The region requests are signed for.
+    fn region(&self) -> &str;
+    /// Whether the address spent its budget of failed authentications.
+    fn sign_in_blocked(&self, source: IpAddr) -> bool;
+    /// Records a failed sign-in as a failed authentication of the address.
+    fn sign_in_failed(&self, source: IpAddr);
+    /// Serves a signed gateway request as any other (access check, limits, audit, metrics).
+    fn forward(self: Arc<Self>, peer: SocketAddr, req: http::Request<Incoming>) -> Pin<Box<dyn Future<Output = http::Response<s3s::Body>> + Send>>;
+}
 
 /// One signed-in browser.
 #[derive(Debug, Clone)]
@@ -243,6 +264,25 @@ fn asset(name: &str, head: bool) -> Option<http::Response<s3s::Body>> {
     Some(resp)
 }
 
+/// A console JSON request must come from the console's own page: typed `application/json`
+/// (which no cross-site form can send, and no cross-origin script without a preflight the
+/// gateway never grants) and, when the browser names its origin, from the gateway's own.
+/// So another site cannot sign a browser in with its own key (login CSRF).
+fn from_own_page(headers: &HeaderMap, tls: bool) -> Result<(), Refused> {
+    let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
+    if !json {
+        return Err(Refused::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The console's requests are JSON (Content-Type: application/json)."));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let own = [format!("http://{host}"), format!("https://{host}")];
+        if !own.iter().any(|o| o.eq_ignore_ascii_case(origin)) || (tls && origin.starts_with("http:")) {
+            return Err(Refused::new(StatusCode::FORBIDDEN, "This request comes from another site's page."));
+        }
+    }
+    Ok(())
+}
+
 async fn read_json(body: Incoming) -> Result<Value, Refused> {
     let bytes = http_body_util::Limited::new(body, MAX_BODY)
         .collect()
@@ -257,8 +297,8 @@ fn field<'a>(v: &'a Value, name: &str) -> Result<&'a str, Refused> {
 }
 
 /// Serves a request under [`PREFIX`] (or the prefix without its slash: a redirect to it).
-pub(crate) async fn serve(app: &Arc<App>, peer: SocketAddr, req: http::Request<Incoming>) -> http::Response<s3s::Body> {
-    let Some(console) = app.console.as_ref() else {
+pub async fn serve<H: Host>(app: &Arc<H>, peer: SocketAddr, req: http::Request<Incoming>) -> http::Response<s3s::Body> {
+    let Some(console) = app.console() else {
         return refused(&Refused::new(StatusCode::NOT_FOUND, "The console is turned off (console.enabled = false)."));
     };
     let path = req.uri().path().to_owned();
@@ -277,8 +317,8 @@ pub(crate) async fn serve(app: &Arc<App>, peer: SocketAddr, req: http::Request<I
         }
     }
     let result = match (&method, rest) {
-        (&Method::POST, "session") => sign_in(app, console, peer, req, now).await,
-        (_, "session") | (_, "presign") => match console.current(req.headers(), &app.keys, now) {
+        (&Method::POST, "session") => sign_in(app.as_ref(), console, peer, req, now).await,
+        (_, "session") | (_, "presign") => match console.current(req.headers(), app.keys(), now) {
             Err(r) => Err(r),
             Ok((id, session, principal)) => {
                 if method != Method::GET && method != Method::HEAD && !csrf_ok(req.headers(), &session) {
@@ -288,14 +328,14 @@ pub(crate) async fn serve(app: &Arc<App>, peer: SocketAddr, req: http::Request<I
                         (&Method::GET, "session") => Ok(json_answer(StatusCode::OK, &json!({ "csrf": session.csrf, "who": who(&principal) }))),
                         (&Method::DELETE, "session") => {
                             console.end(&id);
-                            audit(app, &principal, peer, crate::audit::GatewayOp::ConsoleSignOut);
+                            audit(app.as_ref(), &principal, peer, crate::audit::GatewayOp::ConsoleSignOut);
                             let mut resp = json_answer(StatusCode::OK, &json!({ "signed_out": true }));
                             if let Ok(v) = HeaderValue::from_str(&session_cookie("", Some(0), over_tls(req.headers(), req.uri()))) {
                                 resp.headers_mut().insert(header::SET_COOKIE, v);
                             }
                             Ok(resp)
                         }
-                        (&Method::POST, "presign") => presign(app, &session, req).await,
+                        (&Method::POST, "presign") => presign(app.as_ref(), &session, req).await,
                         _ => Err(Refused::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here."))),
                     }
                 }
@@ -315,31 +355,32 @@ fn csrf_refusal() -> Refused {
     Refused::new(StatusCode::FORBIDDEN, "The request lacks this session's CSRF token: reload the console.")
 }
 
-fn audit(app: &App, p: &Principal, peer: SocketAddr, op: crate::audit::GatewayOp) {
+fn audit(app: &impl Host, p: &Principal, peer: SocketAddr, op: crate::audit::GatewayOp) {
     let mut entry = crate::audit::entry_for(p, None, op, "", "", crate::audit::Outcome::Ok, 0);
     entry.source = peer.to_string();
-    if let Err(e) = app.store.audit_append(&entry) {
+    if let Err(e) = app.store().audit_append(&entry) {
         tracing::error!(error = %e, "audit append failed");
     }
 }
 
 /// Checks the key's secret and opens a session (always a new one: a cookie the browser
 /// already had is ended, so a planted session id is never promoted).
-async fn sign_in(app: &App, console: &Console, peer: SocketAddr, req: http::Request<Incoming>, now: i128) -> Result<http::Response<s3s::Body>, Refused> {
-    if app.limiter.blocked(peer.ip()).is_some() {
+async fn sign_in(app: &impl Host, console: &Console, peer: SocketAddr, req: http::Request<Incoming>, now: i128) -> Result<http::Response<s3s::Body>, Refused> {
+    if app.sign_in_blocked(peer.ip()) {
         return Err(Refused::new(StatusCode::SERVICE_UNAVAILABLE, "Too many failed sign-ins from this address: wait a minute and try again."));
     }
     let secure = over_tls(req.headers(), req.uri());
+    from_own_page(req.headers(), secure)?;
     if let Some(old) = cookie(req.headers()) {
         console.end(&old);
     }
     let body = read_json(req.into_body()).await?;
     let (access_key, secret) = (field(&body, "access_key")?.trim(), field(&body, "secret_key")?);
-    let known = app.keys.get_secret_key(access_key).await.ok();
+    let known = app.keys().get_secret_key(access_key).await.ok();
     let matches = known.as_ref().is_some_and(|k| bool::from(k.expose().as_bytes().ct_eq(secret.as_bytes())));
-    let principal = if matches { app.keys.principal(access_key) } else { None };
+    let principal = if matches { app.keys().principal(access_key) } else { None };
     let Some(principal) = principal else {
-        app.console_sign_in_failed(peer.ip());
+        app.sign_in_failed(peer.ip());
         return Err(Refused::new(StatusCode::FORBIDDEN, "Sign-in refused: the access key is unknown or disabled, or the secret is wrong."));
     };
     let (id, session) = console.create(access_key, now);
@@ -408,10 +449,11 @@ fn host_of(headers: &HeaderMap) -> Result<String, Refused> {
 /// A share link: a GET of one object presigned with the session's key, valid for the
 /// chosen time. Whoever holds it reads the object as that key could, until it expires or
 /// the key is disabled.
-async fn presign(app: &App, session: &Session, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Refused> {
+async fn presign(app: &impl Host, session: &Session, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Refused> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, sign};
     let host = host_of(req.headers())?;
     let scheme = if over_tls(req.headers(), req.uri()) { "https" } else { "http" };
+    from_own_page(req.headers(), scheme == "https")?;
     let body = read_json(req.into_body()).await?;
     let (bucket, key) = (field(&body, "bucket")?, field(&body, "key")?);
     let expires = body.get("expires_secs").and_then(Value::as_u64).unwrap_or(3600);
@@ -421,13 +463,13 @@ async fn presign(app: &App, session: &Session, req: http::Request<Incoming>) -> 
     if bucket.is_empty() || key.is_empty() {
         return Err(Refused::new(StatusCode::BAD_REQUEST, "A share link needs a bucket and a key."));
     }
-    let secret = secret_of(&app.keys, &session.access_key).await?;
+    let secret = secret_of(app.keys(), &session.access_key).await?;
     let url = format!("{scheme}://{host}/{}/{}", uri_encode(bucket, false), uri_encode(key, true));
     let identity = aws_credential_types::Credentials::new(&session.access_key, secret.expose(), None, None, "tollgate-console").into();
     let mut settings = s3_settings();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(Duration::from_secs(expires));
-    let params = signing_params(&identity, &app.config.region, settings)?;
+    let params = signing_params(&identity, app.region(), settings)?;
     let signable = SignableRequest::new("GET", &url, std::iter::once(("host", host.as_str())), SignableBody::UnsignedPayload)
         .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, format!("cannot sign: {e}")))?;
     let (instructions, _) = sign(signable, &params).map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot sign: {e}")))?.into_parts();
@@ -463,9 +505,15 @@ fn forwarded(name: &header::HeaderName) -> bool {
 
 /// Makes `/{path}` as the session's key: the browser's request, re-addressed, stripped of
 /// the cookie and signed, served by the gateway as any signed request.
-async fn proxy(app: &Arc<App>, console: &Console, peer: SocketAddr, req: http::Request<Incoming>, now: i128) -> Result<http::Response<s3s::Body>, Refused> {
+async fn proxy<H: Host>(
+    app: &Arc<H>,
+    console: &Console,
+    peer: SocketAddr,
+    req: http::Request<Incoming>,
+    now: i128,
+) -> Result<http::Response<s3s::Body>, Refused> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, sign};
-    let (_, session, _) = console.current(req.headers(), &app.keys, now)?;
+    let (_, session, _) = console.current(req.headers(), app.keys(), now)?;
     let safe = matches!(*req.method(), Method::GET | Method::HEAD);
     if !safe && !csrf_ok(req.headers(), &session) {
         return Err(csrf_refusal());
@@ -488,9 +536,9 @@ async fn proxy(app: &Arc<App>, console: &Console, peer: SocketAddr, req: http::R
     }
     headers.insert(header::HOST, HeaderValue::from_str(&host).map_err(|_| Refused::new(StatusCode::BAD_REQUEST, "bad Host header"))?);
     headers.insert("x-amz-content-sha256", HeaderValue::from_static("UNSIGNED-PAYLOAD"));
-    let secret = secret_of(&app.keys, &session.access_key).await?;
+    let secret = secret_of(app.keys(), &session.access_key).await?;
     let identity = aws_credential_types::Credentials::new(&session.access_key, secret.expose(), None, None, "tollgate-console").into();
-    let params = signing_params(&identity, &app.config.region, s3_settings())?;
+    let params = signing_params(&identity, app.region(), s3_settings())?;
     let url = format!("http://{host}{path_and_query}");
     let signed_headers: Vec<(String, String)> = headers
         .iter()
@@ -509,7 +557,7 @@ async fn proxy(app: &Arc<App>, console: &Console, peer: SocketAddr, req: http::R
     parts.uri = path_and_query.parse().map_err(|_| Refused::new(StatusCode::BAD_REQUEST, "The path is not a valid request path."))?;
     parts.headers = headers;
     parts.extensions = http::Extensions::new();
-    let mut resp = crate::server::handle_inner(Arc::clone(app), peer, http::Request::from_parts(parts, body)).await;
+    let mut resp = Arc::clone(app).forward(peer, http::Request::from_parts(parts, body)).await;
     // What the gateway answers is data, never a page of the console: a stored HTML object
     // must not run as the console (sandboxed, no script, downloaded rather than shown).
     let h = resp.headers_mut();
@@ -549,6 +597,19 @@ mod tests {
     fn cookies_are_http_only_strict_and_secure_over_tls() {
         assert_eq!(session_cookie("ID", Some(60), true), "tollgate_console=ID; Path=/_tollgate/console; HttpOnly; SameSite=Strict; Max-Age=60; Secure");
         assert!(!session_cookie("ID", None, false).contains("Secure"));
+    }
+
+    #[test]
+    fn json_requests_come_from_the_consoles_own_page() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("gw:9000"));
+        assert_eq!(from_own_page(&h, false).unwrap_err().0, StatusCode::UNSUPPORTED_MEDIA_TYPE, "a form's text/plain or nothing");
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert!(from_own_page(&h, false).is_ok(), "no Origin: not a cross-site browser request");
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://gw:9000"));
+        assert!(from_own_page(&h, false).is_ok());
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert_eq!(from_own_page(&h, false).unwrap_err().0, StatusCode::FORBIDDEN);
     }
 
     #[test]

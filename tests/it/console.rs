@@ -43,6 +43,16 @@ impl Browser {
         }
         raw(gw.addr, method, &format!("{CONSOLE}{path}"), &headers, body, None).await
     }
+
+    /// A POST of JSON to the console's own endpoints, with the CSRF token.
+    async fn post_json(&self, gw: &Gateway, path: &str, v: &Value) -> RawResponse {
+        let headers = vec![
+            ("cookie".to_owned(), self.cookie.clone()),
+            ("x-tollgate-csrf".to_owned(), self.csrf.clone()),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ];
+        raw(gw.addr, "POST", &format!("{CONSOLE}{path}"), &headers, v.to_string().as_bytes(), None).await
+    }
 }
 
 #[tokio::test]
@@ -86,6 +96,14 @@ async fn sign_in_sets_a_strict_cookie_and_a_wrong_secret_is_refused() {
     let v = json_of(&ok);
     assert_eq!(v["who"]["root"], true);
     assert!(!ok.text().contains(SECRET_KEY), "the secret never goes back to the browser");
+
+    // Another site cannot sign a browser in with its own key: a form's body type, or a
+    // page of another origin, is refused.
+    let form = raw(gw.addr, "POST", "/_tollgate/console/session", &[("content-type".into(), "text/plain".into())], b"{}", None).await;
+    assert_eq!(form.status, 415);
+    let foreign = sign_in_raw(&gw, ACCESS_KEY, SECRET_KEY, &[("origin".into(), "https://evil.example".into())]).await;
+    assert_eq!(foreign.status, 403);
+    assert!(foreign.header("set-cookie").is_none());
 
     // Behind a TLS-terminating proxy the cookie is Secure.
     let tls = sign_in_raw(&gw, ACCESS_KEY, SECRET_KEY, &[("x-forwarded-proto".into(), "https".into())]).await;
@@ -148,13 +166,13 @@ async fn objects_go_through_the_console_as_the_session_key() {
         assert!(back.header("content-security-policy").unwrap().contains("sandbox"));
     }
     // A share link: presigned with the session's key, fetched without any credentials.
-    let r = b.call(&gw, "POST", "presign", json!({"bucket": "files", "key": "dir/a b(1)!*'.txt", "expires_secs": 600}).to_string().as_bytes(), true).await;
+    let r = b.post_json(&gw, "presign", &json!({"bucket": "files", "key": "dir/a b(1)!*'.txt", "expires_secs": 600})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let url = json_of(&r)["url"].as_str().unwrap().to_owned();
     let path = url.split_once(&gw.addr.to_string()).unwrap().1;
     let anon = raw(gw.addr, "GET", path, &[], b"", None).await;
     assert_eq!((anon.status, anon.body.as_slice()), (200, b"hello console".as_slice()), "{}", anon.text());
-    let too_long = b.call(&gw, "POST", "presign", json!({"bucket": "files", "key": "k", "expires_secs": 700_000}).to_string().as_bytes(), true).await;
+    let too_long = b.post_json(&gw, "presign", &json!({"bucket": "files", "key": "k", "expires_secs": 700_000})).await;
     assert_eq!(too_long.status, 400);
     // The admin API is reached the same way, with the same answer.
     let tenants = b.call(&gw, "GET", "api/_tollgate/admin/tenants", b"", false).await;
