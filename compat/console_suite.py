@@ -288,6 +288,17 @@ def main(d):
     d.screenshot("05-markup-key")
     ok("a key named as markup renders as text", status == 200 and XSS_KEY in links and imgs == 0 and not d.alert_open(), f"{status} {links} {imgs}")
 
+    # Rename by copy: the markup key becomes renamed.txt.
+    d.js("[...document.querySelectorAll('a.object-link')].find(a => a.textContent === arguments[0]).click();", XSS_KEY)
+    d.wait("return document.getElementById('rename-to') !== null", "the details of the markup key")
+    ok("the details show the markup key as text", d.text("#detail-key") == XSS_KEY and d.js("return document.querySelectorAll('#object-details img').length;") == 0)
+    d.type("#rename-to", "renamed.txt")
+    d.click("#rename button")
+    d.wait("return (document.getElementById('notice').textContent || '').startsWith('Renamed') || !document.getElementById('error').hidden", "the rename")
+    old_status = wes.call("HEAD", bucket + "/" + urllib.request.quote(XSS_KEY, safe=""))[0]
+    new_status, _, new_body = wes.call("GET", bucket + "/renamed.txt")
+    ok("rename by copy moves the object", (old_status, new_status, new_body) == (404, 200, b"x"), f"{old_status} {new_status} {d.text('#error')}")
+
     # A large folder: pages of 1000, the first one timed in the page (fetch, parse, render).
     many = int(os.environ.get("CONSOLE_LIST_KEYS", "2500"))
     started = time.monotonic()

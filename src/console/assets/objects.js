@@ -1,6 +1,6 @@
 // Buckets and objects: list, create, delete, a prefix browser with paging, details, tags,
 // share links, downloads and uploads.
-import { gw, xml, enc, consoleCall, downloadUrl, session } from './api.js';
+import { gw, xml, enc, consoleCall, downloadUrl, session, errorOf } from './api.js';
 import { el, button, guarded, confirmAction, bytes, table, notice, copy, showError } from './ui.js';
 import { uploader } from './upload.js';
 import { proofPanel } from './proof.js';
@@ -146,6 +146,22 @@ async function objectDetails(bucket, key, box, refresh) {
     const body = new XMLSerializer().serializeToString(doc);
     if (await guarded(() => gw('PUT', path, { query: { tagging: '' }, body, headers: { 'content-type': 'application/xml' } }))) notice('Tags saved.');
   });
+  const renameTo = el('input', { id: 'rename-to', value: key, size: 40 });
+  const renameForm = el('form', { class: 'row', id: 'rename' }, el('label', {}, 'Rename to (copied, then the old key deleted)', renameTo), el('button', { type: 'submit' }, 'Rename'));
+  renameForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const to = renameTo.value;
+    if (!to || to === key) return;
+    const copied = await guarded(async () => {
+      const resp = await gw('PUT', enc(bucket, false) + '/' + enc(to), { headers: { 'x-amz-copy-source': '/' + enc(bucket, false) + '/' + enc(key) } });
+      // A copy may answer 200 with an error document.
+      const text = await resp.text();
+      if (text.includes('<Error>')) throw await errorOf(500, text);
+      return true;
+    });
+    if (!copied) return;
+    if (await guarded(() => gw('DELETE', path))) { notice(`Renamed ${key} to ${to}.`); box.replaceChildren(); refresh(); }
+  });
   const expiry = el('select', { id: 'share-expiry' }, [['900', '15 minutes'], ['3600', '1 hour'], ['86400', '1 day'], ['604800', '7 days']].map(([v, t]) => el('option', { value: v }, t)));
   const shareOut = el('div', { id: 'share-out' });
   const share = button('Create share link', async () => {
@@ -161,7 +177,7 @@ async function objectDetails(bucket, key, box, refresh) {
   const proof = el('div', { id: 'proof' });
   const showProof = button('Provenance', () => guarded(async () => proof.replaceChildren(await proofPanel(bucket, key))), { id: 'show-proof' });
   box.replaceChildren(el('div', { class: 'panel', id: 'object-details' },
-    el('h2', {}, 'Object'), dl, tagForm,
+    el('h2', {}, 'Object'), dl, tagForm, renameForm,
     el('div', { class: 'row' }, el('a', { href: downloadUrl(bucket, key), download: key.split('/').pop(), id: 'detail-download' }, 'Download'), el('label', {}, 'Share for', expiry), share, showProof, del),
     shareOut, proof));
   box.scrollIntoView({ block: 'nearest' });
