@@ -71,7 +71,9 @@ class Session:
         self.csrf = json.loads(body)["csrf"]
 
     def call(self, method, path, body=b"", headers=None):
-        h = {"cookie": self.cookie, "x-tollgate-csrf": self.csrf, **(headers or {})}
+        # urllib would type a body application/x-www-form-urlencoded, which moto (an
+        # upstream of the compat runs) reads as a form, storing nothing.
+        h = {"cookie": self.cookie, "x-tollgate-csrf": self.csrf, "content-type": "application/octet-stream", **(headers or {})}
         return http(method, CONSOLE + "api/" + path, body if method not in ("GET", "HEAD") else None, h)
 
     def admin(self, method, path, doc=None):
@@ -297,7 +299,7 @@ def main(d):
     d.wait("return (document.getElementById('notice').textContent || '').startsWith('Renamed') || !document.getElementById('error').hidden", "the rename")
     old_status = wes.call("HEAD", bucket + "/" + urllib.request.quote(XSS_KEY, safe=""))[0]
     new_status, _, new_body = wes.call("GET", bucket + "/renamed.txt")
-    ok("rename by copy moves the object", (old_status, new_status, new_body) == (404, 200, b"x"), f"{old_status} {new_status} {d.text('#error')}")
+    ok("rename by copy moves the object", (old_status, new_status, new_body) == (404, 200, b"x"), f"{old_status} {new_status} {new_body[:200]!r} {d.text('#error')}")
 
     # A large folder: pages of 1000, the first one timed in the page (fetch, parse, render).
     many = int(os.environ.get("CONSOLE_LIST_KEYS", "2500"))
@@ -309,7 +311,9 @@ def main(d):
     render_ms = int(d.js("return document.getElementById('objects-view').dataset.renderMs;") or 0)
     print(f"{SUITE}: first page of {many} keys shown in {render_ms} ms", flush=True)
     d.screenshot("06-large-folder")
-    ok("a large folder shows its first 1000 keys within 300 ms", rows == 1000 and render_ms < 300, f"{rows} rows, {render_ms} ms")
+    # Through an upstream the listing waits on the upstream's own (moto's can take longer).
+    limit_ms = 1000 if os.environ.get("COMPAT_UPSTREAM") else 300
+    ok(f"a large folder shows its first 1000 keys within {limit_ms} ms", rows == 1000 and render_ms < limit_ms, f"{rows} rows, {render_ms} ms")
     d.click("#next-page")
     d.wait("return (document.querySelector('#pager span') || {}).textContent?.startsWith('Page 2')", "page 2")
     first = d.js("return document.querySelector('a.object-link').textContent;")
