@@ -355,6 +355,13 @@ def main(d):
     d.click("#bucket-quota button")
     d.wait("return (document.getElementById('notice').textContent || '').includes('Quota') || !document.getElementById('error').hidden", "the quota")
     ok("the admin sets a bucket quota", "Quota of bucket" in (d.text("#notice") or ""), d.text("#error") or "")
+    goto(d, "#/admin/buckets", "#admin-bucket-table")
+    d.js("[...document.querySelectorAll('#admin-bucket-table tbody tr')].find(r => r.firstChild.textContent === arguments[0]).querySelector('button.visibility').click();", bucket)
+    d.wait("return document.getElementById('confirm-dialog').open", "the confirmation")
+    d.click("#confirm-ok")
+    d.wait("return (document.getElementById('notice').textContent || '').includes('public-read') || !document.getElementById('error').hidden", "the visibility change")
+    status, _, _ = http("GET", f"{ENDPOINT}/{bucket}/renamed.txt")
+    ok("an admin makes the bucket public-read (anonymous GET)", status == 200, f"{status} {d.text('#error')}")
     goto(d, "#/admin/audit", "#audit-table")
     # The admin's own entries (a large log answers its oldest first: the filter finds these).
     d.type("#audit-filter input[name=principal]", keys["admin"][0])
@@ -364,7 +371,7 @@ def main(d):
            "the filtered audit log", 30, keys["admin"][0])
     ops = d.js("return [...document.querySelectorAll('#audit-table tbody tr td:nth-child(2)')].map(td => td.textContent);") or []
     d.screenshot("09-admin-audit")
-    ok("the audit log shows the admin's changes", "AdminCreateKey" in ops and "AdminSetBucketQuota" in ops, str(ops[:10]))
+    ok("the audit log shows the admin's changes", {"AdminCreateKey", "AdminSetBucketQuota", "AdminSetBucket"} <= set(ops), str(ops[:10]))
 
 
 driver = None

@@ -3,7 +3,7 @@
 import { json, enc, session } from './api.js';
 import { el, button, guarded, confirmAction, table, bytes, timeNs, notice, copy } from './ui.js';
 
-const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['quotas', 'Usage and quotas'], ['audit', 'Audit log']];
+const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['buckets', 'Buckets'], ['quotas', 'Usage and quotas'], ['audit', 'Audit log']];
 const A = '_tollgate/admin/';
 const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
 
@@ -95,6 +95,24 @@ async function keys() {
   ];
 }
 
+async function buckets() {
+  const list = await json('GET', A + 'buckets');
+  return [
+    el('p', { class: 'muted' }, 'Public-read buckets can be listed and read by anyone, without a key; writes stay with the tenant.'),
+    table([
+      ['Bucket', (b) => b.name], ['Tenant', (b) => b.tenant], ['Objects', (b) => String(b.objects)], ['Bytes', (b) => bytes(b.bytes)],
+      ['Visibility', (b) => b.visibility],
+      ['', (b) => {
+        const to = b.visibility === 'public-read' ? 'private' : 'public-read';
+        return button(to === 'private' ? 'Make private' : 'Make public-read', async () => {
+          if (to === 'public-read' && !(await confirmAction(`Let anyone, without a key, list and read the bucket "${b.name}"?`))) return;
+          if (await guarded(() => json('PUT', A + 'buckets/' + enc(b.name, false), { body: { visibility: to } }))) { notice(`Bucket ${b.name} is now ${to}.`); reload(); }
+        }, { class: 'visibility' });
+      }],
+    ], list, { id: 'admin-bucket-table' }),
+  ];
+}
+
 async function quotas() {
   const usage = await json('GET', A + 'usage');
   const parts = [];
@@ -145,7 +163,7 @@ async function audit() {
   return [f, out];
 }
 
-const PAGES = { tenants, users, keys, quotas, audit };
+const PAGES = { tenants, users, keys, buckets, quotas, audit };
 
 /** The administration page `tab`. */
 export async function adminView(tab) {
