@@ -157,18 +157,26 @@ impl Console {
     /// on every request: disabling or deleting the key ends its sessions at once).
     fn current(&self, headers: &HeaderMap, keys: &KeyStore, now: i128) -> Result<(String, Session, Principal), Refused> {
         let id = cookie(headers).ok_or_else(|| Refused::new(StatusCode::UNAUTHORIZED, "Not signed in."))?;
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(s) = sessions.get_mut(&id) else {
-            return Err(Refused::new(StatusCode::UNAUTHORIZED, "Your session has ended: sign in again."));
+        let access_key = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(s) = sessions.get(&id) else {
+                return Err(Refused::new(StatusCode::UNAUTHORIZED, "Your session has ended: sign in again."));
+            };
+            if !self.alive(s, now) {
+                sessions.remove(&id);
+                return Err(Refused::new(StatusCode::UNAUTHORIZED, "Your session expired: sign in again."));
+            }
+            s.access_key.clone()
         };
-        if !self.alive(s, now) {
-            sessions.remove(&id);
-            return Err(Refused::new(StatusCode::UNAUTHORIZED, "Your session expired: sign in again."));
-        }
-        let Some(principal) = keys.principal(&s.access_key) else {
+        // The key is asked outside the sessions' lock (it may record the key's use in the store).
+        let principal = keys.principal(&access_key);
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(principal) = principal else {
             sessions.remove(&id);
             return Err(Refused::new(StatusCode::UNAUTHORIZED, "The access key of this session is disabled or deleted: the session has ended."));
         };
+        // Signed out meanwhile: the session is gone.
+        let s = sessions.get_mut(&id).ok_or_else(|| Refused::new(StatusCode::UNAUTHORIZED, "Your session has ended: sign in again."))?;
         s.seen_ns = now;
         Ok((id, s.clone(), principal))
     }

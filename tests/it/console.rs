@@ -174,6 +174,8 @@ async fn objects_go_through_the_console_as_the_session_key() {
     assert_eq!((anon.status, anon.body.as_slice()), (200, b"hello console".as_slice()), "{}", anon.text());
     let too_long = b.post_json(&gw, "presign", &json!({"bucket": "files", "key": "k", "expires_secs": 700_000})).await;
     assert_eq!(too_long.status, 400);
+    // The API does not call the console itself (its session endpoints are the browser's own).
+    assert_eq!(b.call(&gw, "GET", "api/_tollgate/console/session", b"", false).await.status, 400);
     // The admin API is reached the same way, with the same answer.
     let tenants = b.call(&gw, "GET", "api/_tollgate/admin/tenants", b"", false).await;
     assert_eq!(tenants.status, 200, "{}", tenants.text());
