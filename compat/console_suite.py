@@ -314,6 +314,13 @@ def main(d):
     # Through an upstream the listing waits on the upstream's own (moto's can take longer).
     limit_ms = 1000 if os.environ.get("COMPAT_UPSTREAM") else 300
     ok(f"a large folder shows its first 1000 keys within {limit_ms} ms", rows == 1000 and render_ms < limit_ms, f"{rows} rows, {render_ms} ms")
+    # A phone's width: the page reflows rather than scrolling sideways.
+    d.call("POST", f"/session/{d.session}/window/rect", {"width": 400, "height": 850})
+    time.sleep(0.3)
+    overflow = d.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
+    d.screenshot("06-phone-width")
+    d.call("POST", f"/session/{d.session}/window/rect", {"width": 1100, "height": 900})
+    ok("at a phone's width nothing scrolls sideways", overflow[0] <= overflow[1], str(overflow))
     d.click("#next-page")
     d.wait("return (document.querySelector('#pager span') || {}).textContent?.startsWith('Page 2')", "page 2")
     first = d.js("return document.querySelector('a.object-link').textContent;")
