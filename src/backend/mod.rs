@@ -460,6 +460,9 @@ pub struct ReconcileReport {
     /// Index entries whose bytes another backend holds (before a `tollgate migrate`):
     /// left alone.
     pub held_elsewhere: u64,
+    /// Versions under Object Lock (retention or legal hold) whose bytes are gone: their
+    /// entries are kept, as nothing removes a locked version.
+    pub locked_kept: u64,
 }
 
 impl ReconcileReport {

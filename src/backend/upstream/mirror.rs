@@ -124,18 +124,22 @@ impl UpstreamBackend {
     }
 
     /// Every key under `prefix` of the upstream bucket `bucket`, in order.
-    async fn list_meta(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
+    pub(super) async fn list_meta(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
         let mut keys = Vec::new();
         let mut after = String::new();
         loop {
-            let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("prefix", prefix);
+            // URL-encoded, so that any key survives the XML.
+            let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("encoding-type", "url").query("prefix", prefix);
             if !after.is_empty() {
                 call = call.query("start-after", after.as_str());
             }
             let resp = self.client.send(&call, Bytes::new()).await?;
             let page: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
             let n = page.contents.len();
-            keys.extend(page.contents.into_iter().map(|o| o.key));
+            let encoded = page.encoding_type.as_deref() == Some("url");
+            for o in page.contents {
+                keys.push(if encoded { super::list::url_decode(&o.key)? } else { o.key });
+            }
             match keys.last() {
                 Some(last) if page.is_truncated && n > 0 => after.clone_from(last),
                 _ => return Ok(keys),
