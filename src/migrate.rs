@@ -212,8 +212,7 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
         versions.sort_by(|a, b| a.1.cmp(&b.1));
         objects.extend(versions);
     }
-    let mut report =
-        Report { objects: objects.len() as u64, bytes: objects.iter().map(|(_, _, r)| r.size).sum(), delete_markers, ..Report::default() };
+    let mut report = Report { objects: objects.len() as u64, bytes: objects.iter().map(|(_, _, r)| r.size).sum(), delete_markers, ..Report::default() };
     // An upload in progress would be lost with its bucket's move: it blocks the switch.
     for b in &buckets {
         for (id, upload) in store.upload_list(&b.name)? {
@@ -267,8 +266,7 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
         if report.failed == 0 {
             for (bucket, key, rec, segments) in renamed {
                 let gateway = crate::auth::Principal::Gateway;
-                let audit =
-                    crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::MigrateObject, &bucket, &key, crate::audit::Outcome::Ok, rec.size);
+                let audit = crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::MigrateObject, &bucket, &key, crate::audit::Outcome::Ok, rec.size);
                 // Unless the version changed since it was read (nothing writes meanwhile).
                 let relocate = |current: &mut ObjectRecord| {
                     if *current != rec {
@@ -277,9 +275,10 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
                     current.segments.clone_from(&segments);
                     Ok(())
                 };
-                if let Err(e) = store.version_update(&bucket, &key, Some(&rec.version_id), &relocate, Some(&audit)).and_then(|found| {
-                    if found { Ok(()) } else { Err(crate::meta::Error::Invalid("the version is gone".into())) }
-                }) {
+                if let Err(e) = store
+                    .version_update(&bucket, &key, Some(&rec.version_id), &relocate, Some(&audit))
+                    .and_then(|found| if found { Ok(()) } else { Err(crate::meta::Error::Invalid("the version is gone".into())) })
+                {
                     report.failed += 1;
                     report.failures.push(Failure { bucket, key, version_id: rec.version_id, error: format!("naming its new segments: {e}") });
                 }

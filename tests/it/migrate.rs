@@ -286,9 +286,10 @@ async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
 async fn version_listing(c: &aws_sdk_s3::Client, b: &str) -> Vec<String> {
     let out = c.list_object_versions().bucket(b).send().await.unwrap();
     assert_eq!(out.is_truncated(), Some(false));
-    let versions = out.versions().iter().map(|v| {
-        format!("V {} {} latest={} {} {}", v.key().unwrap(), v.version_id().unwrap(), v.is_latest().unwrap(), v.size().unwrap(), v.e_tag().unwrap())
-    });
+    let versions = out
+        .versions()
+        .iter()
+        .map(|v| format!("V {} {} latest={} {} {}", v.key().unwrap(), v.version_id().unwrap(), v.is_latest().unwrap(), v.size().unwrap(), v.e_tag().unwrap()));
     let markers = out.delete_markers().iter().map(|m| format!("M {} {} latest={}", m.key().unwrap(), m.version_id().unwrap(), m.is_latest().unwrap()));
     versions.chain(markers).collect()
 }

@@ -289,7 +289,8 @@ async fn a_rebuild_restores_every_version_marker_and_lock() {
     };
     let listing = |c: aws_sdk_s3::Client, b: &'static str| async move {
         let out = c.list_object_versions().bucket(b).send().await.unwrap();
-        let versions = out.versions().iter().map(|v| format!("V {} {} {} {}", v.key().unwrap(), v.version_id().unwrap(), v.is_latest().unwrap(), v.size().unwrap()));
+        let versions =
+            out.versions().iter().map(|v| format!("V {} {} {} {}", v.key().unwrap(), v.version_id().unwrap(), v.is_latest().unwrap(), v.size().unwrap()));
         let markers = out.delete_markers().iter().map(|m| format!("M {} {} {}", m.key().unwrap(), m.version_id().unwrap(), m.is_latest().unwrap()));
         versions.chain(markers).collect::<Vec<_>>()
     };

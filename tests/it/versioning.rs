@@ -665,7 +665,11 @@ async fn reconcile_knows_versions_and_keeps_locked_ones() {
     let root = root_conn(&gw);
     let run = call(&root, "POST", "jobs/reconcile/run", None).await.unwrap();
     assert_eq!((run["detail"]["orphan_entries"].as_u64(), run["detail"]["orphan_blobs"].as_u64()), (Some(0), Some(0)), "{run}");
-    assert_eq!((run["detail"]["unindexed"].as_u64(), run["detail"]["locked_kept"].as_u64()), (Some(0), Some(0)), "no version is taken for an unknown object: {run}");
+    assert_eq!(
+        (run["detail"]["unindexed"].as_u64(), run["detail"]["locked_kept"].as_u64()),
+        (Some(0), Some(0)),
+        "no version is taken for an unknown object: {run}"
+    );
     assert_eq!(version_ids(&c, &b).await.len(), 6);
 
     // Behind the gateway: the current version of "k" and the held version lose their bytes.

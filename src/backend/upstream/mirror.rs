@@ -201,10 +201,8 @@ impl UpstreamBackend {
             store.setting_put("mirror.audit", &to.to_string())?;
         }
         for bucket in store.bucket_list()?.iter().filter(|b| !b.versioning.is_unversioned()) {
-            let lines: Vec<MirroredVersion> = store
-                .version_entries(&bucket.name)
-                .map(|r| r.map(|(key, n, version)| MirroredVersion { key, n, version }))
-                .collect::<Result<_, _>>()?;
+            let lines: Vec<MirroredVersion> =
+                store.version_entries(&bucket.name).map(|r| r.map(|(key, n, version)| MirroredVersion { key, n, version })).collect::<Result<_, _>>()?;
             let body = jsonl(&lines)?;
             let fingerprint = hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(&body), hex_simd::AsciiCase::Lower);
             let seen_name = format!("mirror.versions.{}", bucket.name);
