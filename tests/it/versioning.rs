@@ -716,8 +716,12 @@ async fn presigned_and_aws_chunked_writes_make_versions() {
     body.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n", crc32_b64(&data)).as_bytes());
     let len = data.len().to_string();
     let url = format!("{}/{b}/k", gw.endpoint());
-    let headers =
-        sign_with("PUT", &url, &[("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", &len), ("x-amz-trailer", "x-amz-checksum-crc32")], STREAMING_TRAILER);
+    let headers = sign_with(
+        "PUT",
+        &url,
+        &[("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", &len), ("x-amz-trailer", "x-amz-checksum-crc32")],
+        STREAMING_TRAILER,
+    );
     let r = raw(gw.addr, "PUT", &format!("/{b}/k"), &headers, &body, None).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let chunked = r.header("x-amz-version-id").expect("an aws-chunked PUT answers its version id").to_owned();
