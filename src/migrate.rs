@@ -1,7 +1,9 @@
 //! `tollgate migrate`: moves buckets from one backend to the other (local disk, the
-//! configured upstream): every object of the index is copied, several at a time, each
-//! streamed from source to destination and verified on its way against its proof manifest
-//! (SHA-256) and recorded digests, before the destination keeps it.
+//! configured upstream): every object of the index is copied (in a versioned bucket every
+//! version, locked ones included), several at a time, each streamed from source to
+//! destination and verified on its way against its proof manifest (SHA-256) and recorded
+//! digests, before the destination keeps it. The index stays the one record of what exists:
+//! version ids, their order, delete markers, retention, legal holds and tags move with it.
 //!
 //! It runs with the gateway stopped (the metadata store admits one process). An object
 //! the destination already holds whole is skipped, so an interrupted run resumes where it
@@ -15,7 +17,7 @@ use crate::backend::Relocation;
 use crate::backend::placement::Placement;
 use crate::backend::s3util::Expected;
 use crate::config::{BackendKind, Config};
-use crate::meta::{ObjectRecord, SledStore, Store};
+use crate::meta::{ObjectRecord, Segment, SledStore, Store};
 use crate::server;
 
 use std::sync::Arc;
@@ -59,6 +61,9 @@ pub struct Failure {
     pub bucket: String,
     /// The object's key (or the key of a multipart upload in progress, which blocks the move).
     pub key: String,
+    /// The version's id, in a versioned bucket.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub version_id: String,
     /// Why it was not copied, for a person to read.
     pub error: String,
 }
@@ -66,8 +71,10 @@ pub struct Failure {
 /// The final report.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
-    /// Objects in the migrated buckets' index.
+    /// Objects in the migrated buckets' index (in a versioned bucket, every version).
     pub objects: u64,
+    /// Delete markers of the versioned buckets: no bytes to copy, kept in the index as they are.
+    pub delete_markers: u64,
     /// Their total size, in bytes.
     pub bytes: u64,
     /// Copied (or, in a dry run, to be copied).
@@ -135,11 +142,11 @@ enum CopyError {
     WriteDestination(crate::backend::Error),
 }
 
-/// How one object went.
+/// How one object went; a copied version may have new segments to name at the switch.
 enum Copied {
     Skipped,
-    Verified,
-    Unverified,
+    Verified(Option<Vec<Segment>>),
+    Unverified(Option<Vec<Segment>>),
 }
 
 /// Runs a migration of `config`'s data directory.
@@ -177,27 +184,41 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
             buckets.retain(|b| placement.holder(&b.name) == opts.from);
         }
     }
-    // Only blobs keep versions (the upstream engine stores at the key): moving a versioned
-    // bucket would drop all but its current objects.
-    if let Some(b) = buckets.iter().find(|b| !b.versioning.is_unversioned()) {
-        return Err(Error::Invalid(format!("bucket {} is versioned: versioned buckets cannot be migrated yet", b.name)));
-    }
     let source = relocation(config, opts.from, &store)?;
     let dest = relocation(config, opts.to, &store)?;
+    // Every object, or in a versioned bucket every version (oldest first, so the copies go
+    // in commit order); delete markers hold no bytes and stay in the index as they are.
     let mut objects: Vec<(String, String, ObjectRecord)> = Vec::new();
+    let mut delete_markers = 0;
     for b in &buckets {
-        for entry in store.object_scan(&b.name, "", None) {
-            let (key, rec) = entry?;
-            objects.push((b.name.clone(), key, rec));
+        if b.versioning.is_unversioned() {
+            for entry in store.object_scan(&b.name, "", None) {
+                let (key, rec) = entry?;
+                objects.push((b.name.clone(), key, rec));
+            }
+            continue;
         }
+        let mut versions = Vec::new();
+        for entry in store.version_scan(&b.name, "", None) {
+            let (key, version) = entry?;
+            match version.object {
+                Some(rec) => versions.push((b.name.clone(), key, rec)),
+                None => delete_markers += 1,
+            }
+        }
+        // The scan lists each key's versions newest first: copy them in commit order (the
+        // index, untouched, keeps their ids and order whatever the order of the copies).
+        versions.reverse();
+        versions.sort_by(|a, b| a.1.cmp(&b.1));
+        objects.extend(versions);
     }
-    let mut report = Report { objects: objects.len() as u64, bytes: objects.iter().map(|(_, _, r)| r.size).sum(), ..Report::default() };
+    let mut report = Report { objects: objects.len() as u64, bytes: objects.iter().map(|(_, _, r)| r.size).sum(), delete_markers, ..Report::default() };
     // An upload in progress would be lost with its bucket's move: it blocks the switch.
     for b in &buckets {
         for (id, upload) in store.upload_list(&b.name)? {
             let error = format!("multipart upload {id} in progress: complete or abort it before moving the bucket");
             report.failed += 1;
-            report.failures.push(Failure { bucket: b.name.clone(), key: upload.key, error });
+            report.failures.push(Failure { bucket: b.name.clone(), key: upload.key, version_id: String::new(), error });
         }
     }
     progress.objects_total.store(report.objects, Ordering::Relaxed);
@@ -213,31 +234,57 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
             let result = copy_one(store.as_ref(), source.as_ref(), dest.as_ref(), &bucket, &key, &rec, opts.dry_run).await;
             progress.objects_done.fetch_add(1, Ordering::Relaxed);
             progress.bytes_done.fetch_add(rec.size, Ordering::Relaxed);
-            (bucket, key, result)
+            (bucket, key, rec, result)
         }
     });
     let mut copies = copies.buffer_unordered(opts.parallel.max(1));
-    while let Some((bucket, key, result)) = copies.next().await {
+    // Versions whose record names their new segments at the switch (see `Relocation::write`).
+    let mut renamed: Vec<(String, String, ObjectRecord, Vec<Segment>)> = Vec::new();
+    while let Some((bucket, key, rec, result)) = copies.next().await {
         match result {
             Ok(Copied::Skipped) => report.skipped += 1,
-            Ok(copied) => {
+            Ok(Copied::Verified(segments)) => {
                 report.copied += 1;
-                if matches!(copied, Copied::Verified) {
-                    report.verified += 1;
-                } else {
-                    report.unverified += 1;
-                }
+                report.verified += 1;
+                renamed.extend(segments.map(|s| (bucket, key, rec, s)));
+            }
+            Ok(Copied::Unverified(segments)) => {
+                report.copied += 1;
+                report.unverified += 1;
+                renamed.extend(segments.map(|s| (bucket, key, rec, s)));
             }
             Err(error) => {
-                tracing::error!(bucket = %bucket, key = %key, error = %error, "object not migrated");
+                tracing::error!(bucket = %bucket, key = %key, version = %rec.version_id, error = %error, "object not migrated");
                 report.failed += 1;
-                report.failures.push(Failure { bucket, key, error: error.to_string() });
+                report.failures.push(Failure { bucket, key, version_id: rec.version_id, error: error.to_string() });
             }
         }
     }
     drop(copies);
     if !opts.dry_run {
         store.flush().await?;
+        if report.failed == 0 {
+            for (bucket, key, rec, segments) in renamed {
+                let gateway = crate::auth::Principal::Gateway;
+                let audit = crate::audit::entry_for(&gateway, None, crate::audit::GatewayOp::MigrateObject, &bucket, &key, crate::audit::Outcome::Ok, rec.size);
+                // Unless the version changed since it was read (nothing writes meanwhile).
+                let relocate = |current: &mut ObjectRecord| {
+                    if *current != rec {
+                        return Err(crate::meta::Error::PreconditionFailed);
+                    }
+                    current.segments.clone_from(&segments);
+                    Ok(())
+                };
+                if let Err(e) = store
+                    .version_update(&bucket, &key, Some(&rec.version_id), &relocate, Some(&audit))
+                    .and_then(|found| if found { Ok(()) } else { Err(crate::meta::Error::Invalid("the version is gone".into())) })
+                {
+                    report.failed += 1;
+                    report.failures.push(Failure { bucket, key, version_id: rec.version_id, error: format!("naming its new segments: {e}") });
+                }
+            }
+            store.flush().await?;
+        }
         if report.failed == 0 {
             match &opts.bucket {
                 Some(bucket) => placement.place(bucket, opts.to),
@@ -322,12 +369,12 @@ async fn copy_one(
         return Err(CopyError::ManifestMismatch { index: rec.sha256.clone(), manifest: m.sha256.clone() });
     }
     if dry_run {
-        return Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified });
+        return Ok(if manifest.is_some() { Copied::Verified(None) } else { Copied::Unverified(None) });
     }
     let expect = expectation(rec, manifest.as_ref().map(|m| m.sha256.as_str()))?;
     let body = source.read(bucket, key, rec).await.map_err(CopyError::ReadSource)?;
-    dest.write(bucket, key, rec, body, expect).await.map_err(CopyError::WriteDestination)?;
-    Ok(if manifest.is_some() { Copied::Verified } else { Copied::Unverified })
+    let renamed = dest.write(bucket, key, rec, body, expect).await.map_err(CopyError::WriteDestination)?;
+    Ok(if manifest.is_some() { Copied::Verified(renamed) } else { Copied::Unverified(renamed) })
 }
 
 /// What the copied bytes must hash to: the manifest's SHA-256, the recorded checksums, and

@@ -460,6 +460,9 @@ pub struct ReconcileReport {
     /// Index entries whose bytes another backend holds (before a `tollgate migrate`):
     /// left alone.
     pub held_elsewhere: u64,
+    /// Versions under Object Lock (retention or legal hold) whose bytes are gone: their
+    /// entries are kept, as nothing removes a locked version.
+    pub locked_kept: u64,
 }
 
 impl ReconcileReport {
@@ -481,7 +484,17 @@ pub(crate) trait Relocation: Send + Sync {
     /// `rec`'s bytes as stored here.
     async fn read(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord) -> Result<scrub::ByteStream, Error>;
     /// Stores `body` as `rec`'s bytes, unless it fails `expect` (then nothing is kept).
-    async fn write(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord, body: scrub::ByteStream, expect: s3util::Expected) -> Result<(), Error>;
+    /// `Some(segments)`: the bytes are here under new segments, which `rec` (a version of a
+    /// versioned bucket) must name once this backend holds the bucket, not before (the
+    /// source still reads the record as it is); `None`: nothing to change, or changed already.
+    async fn write(
+        &self,
+        bucket: &str,
+        key: &str,
+        rec: &crate::meta::ObjectRecord,
+        body: scrub::ByteStream,
+        expect: s3util::Expected,
+    ) -> Result<Option<Vec<crate::meta::Segment>>, Error>;
 }
 
 #[cfg(test)]

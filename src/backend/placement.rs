@@ -224,6 +224,7 @@ impl Backends {
             total.orphan_entries += report.orphan_entries;
             total.unindexed += report.unindexed;
             total.held_elsewhere += report.held_elsewhere;
+            total.locked_kept += report.locked_kept;
         }
         Ok(total)
     }

@@ -249,6 +249,13 @@ pub trait Store: Send + Sync + 'static {
         prefix: &str,
         after: Option<(&str, Option<&str>)>,
     ) -> Box<dyn Iterator<Item = Result<(String, VersionRecord)>> + 'a>;
+    /// Every version (and delete marker) of a versioned bucket with its commit sequence
+    /// number, keys in byte order, each key's versions newest first (for the metadata mirror).
+    fn version_entries<'a>(&'a self, bucket: &str) -> Box<dyn Iterator<Item = Result<(String, u64, VersionRecord)>> + 'a>;
+    /// Puts back one version of `key` as it was committed as `n` (a rebuild from the
+    /// metadata mirror): it becomes current if it is the key's newest, it counts in the
+    /// usage, and later commits are numbered after it.
+    fn version_import(&self, bucket: &str, key: &str, n: u64, version: &VersionRecord) -> Result<()>;
     /// Points an entry at new segments (its bytes moved by a migration: same size and
     /// digests, so no new version, proof or usage), if it is still `expected`.
     fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()>;

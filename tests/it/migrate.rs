@@ -280,3 +280,165 @@ async fn one_bucket_moves_upstream_while_the_others_stay_on_local_disk() {
     let gw = Gateway::start_local_in(dir, |_| {}).await;
     assert_eq!(body(&gw.client(), &moving, "k").await, b"on disk", "no bucket is held upstream any more: no upstream needed");
 }
+
+/// Every entry of a versioned bucket's ListObjectVersions as one line each (versions, then
+/// delete markers, each in listed order), to compare a bucket before and after a move.
+async fn version_listing(c: &aws_sdk_s3::Client, b: &str) -> Vec<String> {
+    let out = c.list_object_versions().bucket(b).send().await.unwrap();
+    assert_eq!(out.is_truncated(), Some(false));
+    let versions = out
+        .versions()
+        .iter()
+        .map(|v| format!("V {} {} latest={} {} {}", v.key().unwrap(), v.version_id().unwrap(), v.is_latest().unwrap(), v.size().unwrap(), v.e_tag().unwrap()));
+    let markers = out.delete_markers().iter().map(|m| format!("M {} {} latest={}", m.key().unwrap(), m.version_id().unwrap(), m.is_latest().unwrap()));
+    versions.chain(markers).collect()
+}
+
+async fn version_body(c: &aws_sdk_s3::Client, b: &str, k: &str, v: &str) -> Vec<u8> {
+    let out = c.get_object().bucket(b).key(k).version_id(v).send().await.unwrap();
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// Issue 22: a versioned bucket moves with every version (ids, order, `IsLatest`), its
+/// delete markers, retention and legal holds, tags and metadata; a COMPLIANCE-locked
+/// version is moved, never dropped, and stays locked. Both ways, with versions written on
+/// the upstream (an object from before versioning at its key there) moved back.
+#[tokio::test]
+async fn versioned_buckets_migrate_with_every_version_marker_and_lock_both_ways() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{BucketVersioningStatus, ObjectLockLegalHoldStatus, ObjectLockMode, VersioningConfiguration};
+    let enabled = || VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    let until = DateTime::from_secs(i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap() + 3600);
+
+    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let c = gw.client();
+    // (bucket, key, version id, bytes) of every version written.
+    let mut written: Vec<(String, String, String, Vec<u8>)> = Vec::new();
+    let hist = gw.bucket("hist").await;
+    c.put_object().bucket(&hist).key("k").body(data(3000, 1).into()).send().await.unwrap();
+    written.push((hist.clone(), "k".into(), "null".into(), data(3000, 1)));
+    c.put_bucket_versioning().bucket(&hist).versioning_configuration(enabled()).send().await.unwrap();
+    for seed in [2u8, 3] {
+        let v = c.put_object().bucket(&hist).key("k").body(data(4000, seed).into()).send().await.unwrap();
+        written.push((hist.clone(), "k".into(), v.version_id().unwrap().into(), data(4000, seed)));
+    }
+    let doc = c
+        .put_object()
+        .bucket(&hist)
+        .key("doc")
+        .content_type("text/plain")
+        .metadata("author", "ada")
+        .tagging("class=internal")
+        .body(b"first draft".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    written.push((hist.clone(), "doc".into(), doc.version_id().unwrap().into(), b"first draft".to_vec()));
+    c.delete_object().bucket(&hist).key("doc").send().await.unwrap();
+    let big = data((5 << 20) + 77, 9);
+    let up = c.create_multipart_upload().bucket(&hist).key("big").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in [&big[..5 << 20], &big[5 << 20..]].into_iter().enumerate() {
+        let n = n as i32 + 1;
+        let p = c.upload_part().bucket(&hist).key("big").upload_id(id).part_number(n).body(chunk.to_vec().into()).send().await.unwrap();
+        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(p.e_tag().unwrap()).build());
+    }
+    let done = c
+        .complete_multipart_upload()
+        .bucket(&hist)
+        .key("big")
+        .upload_id(id)
+        .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    written.push((hist.clone(), "big".into(), done.version_id().unwrap().into(), big.clone()));
+    let vault = "vault".to_owned();
+    c.create_bucket().bucket(&vault).object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let locked = c
+        .put_object()
+        .bucket(&vault)
+        .key("ledger")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(until)
+        .body(b"never lost".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let locked = locked.version_id().unwrap().to_owned();
+    written.push((vault.clone(), "ledger".into(), locked.clone(), b"never lost".to_vec()));
+    let held = c
+        .put_object()
+        .bucket(&vault)
+        .key("ledger")
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .body(b"held".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let held = held.version_id().unwrap().to_owned();
+    written.push((vault.clone(), "ledger".into(), held.clone(), b"held".to_vec()));
+    let before = [version_listing(&c, &hist).await, version_listing(&c, &vault).await];
+    assert_eq!(before[0].len(), 6, "{before:?}");
+    let dir = gw.stop().await;
+
+    let cfg = config(dir.path(), &upstream);
+    let moved = migrate(&cfg, &opts(BackendKind::Local, BackendKind::Upstream)).await;
+    assert_eq!((moved.objects, moved.delete_markers, moved.copied, moved.failed, moved.switched), (7, 1, 7, 0, true), "{moved:?}");
+    assert_eq!(moved.verified, 7);
+
+    let gw = serve_upstream(dir, &upstream).await;
+    let c = gw.client();
+    assert_eq!([version_listing(&c, &hist).await, version_listing(&c, &vault).await], before, "the same versions, ids, order and markers");
+    for (b, k, v, bytes) in &written {
+        assert_eq!(&version_body(&c, b, k, v).await, bytes, "{b}/{k} {v}");
+    }
+    let gone = c.get_object().bucket(&hist).key("doc").send().await.unwrap_err();
+    assert_eq!(status(&gone), 404, "the delete marker still hides the key");
+    let head = c.head_object().bucket(&hist).key("doc").version_id(&written[3].2).send().await.unwrap();
+    assert_eq!((head.content_type(), head.metadata().unwrap().get("author").map(String::as_str)), (Some("text/plain"), Some("ada")));
+    let tags = c.get_object_tagging().bucket(&hist).key("doc").version_id(&written[3].2).send().await.unwrap();
+    assert_eq!((tags.tag_set()[0].key(), tags.tag_set()[0].value()), ("class", "internal"));
+    assert_eq!(c.head_object().bucket(&hist).key("big").send().await.unwrap().e_tag(), done.e_tag(), "the multipart ETag is kept");
+    let r = c.get_object_retention().bucket(&vault).key("ledger").version_id(&locked).send().await.unwrap();
+    assert_eq!(r.retention().unwrap().mode().map(|m| m.as_str()), Some("COMPLIANCE"));
+    let refused = c.delete_object().bucket(&vault).key("ledger").version_id(&locked).bypass_governance_retention(true).send().await.unwrap_err();
+    assert_eq!(status(&refused), 403, "still locked upstream");
+    let hold = c.get_object_legal_hold().bucket(&vault).key("ledger").version_id(&held).send().await.unwrap();
+    assert_eq!(hold.legal_hold().unwrap().status(), Some(&ObjectLockLegalHoldStatus::On));
+    let refused = c.delete_object().bucket(&vault).key("ledger").version_id(&held).send().await.unwrap_err();
+    assert_eq!(status(&refused), 403, "still held upstream");
+
+    // Written on the upstream: a new version, and a bucket whose first object (from before
+    // versioning) is at its key there.
+    let v4 = c.put_object().bucket(&hist).key("k").body(b"upstream v4".to_vec().into()).send().await.unwrap();
+    written.push((hist.clone(), "k".into(), v4.version_id().unwrap().into(), b"upstream v4".to_vec()));
+    let fresh = gw.bucket("fresh").await;
+    c.put_object().bucket(&fresh).key("n").body(b"at the key".to_vec().into()).send().await.unwrap();
+    c.put_bucket_versioning().bucket(&fresh).versioning_configuration(enabled()).send().await.unwrap();
+    let n2 = c.put_object().bucket(&fresh).key("n").body(b"in a blob".to_vec().into()).send().await.unwrap();
+    written.push((fresh.clone(), "n".into(), "null".into(), b"at the key".to_vec()));
+    written.push((fresh.clone(), "n".into(), n2.version_id().unwrap().into(), b"in a blob".to_vec()));
+    let before = [version_listing(&c, &hist).await, version_listing(&c, &vault).await, version_listing(&c, &fresh).await];
+    let dir = gw.stop().await;
+
+    let back = migrate(&cfg, &opts(BackendKind::Upstream, BackendKind::Local)).await;
+    // The local blobs of the versions moved up are still there: only the three written upstream are copied.
+    assert_eq!((back.objects, back.copied, back.skipped, back.failed, back.switched), (10, 3, 7, 0, true), "{back:?}");
+    let gw = Gateway::start_local_in(dir, |_| {}).await;
+    let c = gw.client();
+    assert_eq!([version_listing(&c, &hist).await, version_listing(&c, &vault).await, version_listing(&c, &fresh).await], before);
+    for (b, k, v, bytes) in &written {
+        assert_eq!(&version_body(&c, b, k, v).await, bytes, "{b}/{k} {v}");
+    }
+    let refused = c.delete_object().bucket(&vault).key("ledger").version_id(&locked).bypass_governance_retention(true).send().await.unwrap_err();
+    assert_eq!(status(&refused), 403, "still locked on local disk");
+    // No job finds anything to repair: every version's blob is where its record says.
+    let root = crate::tenancy::root_conn(&gw);
+    let run = tollgate::admin::client::call(&root, "POST", "jobs/reconcile/run", None).await.unwrap();
+    assert_eq!((run["detail"]["orphan_entries"].as_u64(), run["detail"]["orphan_blobs"].as_u64()), (Some(0), Some(0)), "{run}");
+    let run = tollgate::admin::client::call(&root, "POST", "jobs/scrub/run", None).await.unwrap();
+    assert_eq!(run["detail"]["mismatches"].as_array().map(Vec::len), Some(0), "{run}");
+}

@@ -273,3 +273,43 @@ async fn abandoned_uploads_into_topics_expire() {
     }
     assert_eq!(left, [plain_upload.upload_id().unwrap().to_owned()], "only the upload outside topics remains");
 }
+
+/// Issue 22 item 6: in a versioned bucket, `single-*` topics compare `If-Match` with the
+/// current version, and in `append-*` topics nothing lays a delete marker or removes a
+/// version, by any route (DeleteObject with or without a version id, DeleteObjects).
+#[tokio::test]
+async fn topic_rules_hold_in_a_versioning_enabled_bucket() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let w = world(&[json!({"topic": "snap", "write": "single-auth", "read": "auth"}), json!({"topic": "log", "write": "append-auth", "read": "auth"})]).await;
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    w.gw.client().put_bucket_versioning().bucket("team").versioning_configuration(enabled).send().await.unwrap();
+
+    let snap = "snap/alice/state.json";
+    let v1 = w.alice.put_object().bucket("team").key(snap).body(b"v1".to_vec().into()).if_none_match("*").send().await.unwrap();
+    let v2 = w.alice.put_object().bucket("team").key(snap).body(b"v2".to_vec().into()).if_match(v1.e_tag().unwrap()).send().await.unwrap();
+    assert_ne!(v1.version_id(), v2.version_id());
+    let stale = w.alice.put_object().bucket("team").key(snap).body(b"v3".to_vec().into()).if_match(v1.e_tag().unwrap()).send().await.unwrap_err();
+    assert_eq!(status(&stale), 412, "If-Match compares with the current version, not an older one");
+
+    let entry = "log/alice/1";
+    let first = w.alice.put_object().bucket("team").key(entry).body(b"entry".to_vec().into()).send().await.unwrap();
+    let version = first.version_id().unwrap().to_owned();
+    let e = w.alice.put_object().bucket("team").key(entry).body(b"again".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(status(&e), 403, "no new version over an entry");
+    let e = w.alice.delete_object().bucket("team").key(entry).send().await.unwrap_err();
+    assert_eq!(status(&e), 403, "no delete marker");
+    let e = w.carol.delete_object().bucket("team").key(entry).version_id(&version).send().await.unwrap_err();
+    assert_eq!(status(&e), 403, "no version removed, not even by the tenant's admin");
+    let by_id = ObjectIdentifier::builder().key(entry).version_id(&version).build().unwrap();
+    // A batch naming an entry is refused whole, with or without its version id.
+    let e = w.alice.delete_objects().bucket("team").delete(Delete::builder().objects(by_id).build().unwrap()).send().await.unwrap_err();
+    assert_eq!(status(&e), 403);
+    let plain = ObjectIdentifier::builder().key(entry).build().unwrap();
+    let e = w.alice.delete_objects().bucket("team").delete(Delete::builder().objects(plain).build().unwrap()).send().await.unwrap_err();
+    assert_eq!(status(&e), 403);
+    let listed = w.carol.list_object_versions().bucket("team").prefix("log/").send().await.unwrap();
+    assert_eq!(listed.versions().len(), 1);
+    assert!(listed.delete_markers().is_empty(), "{listed:?}");
+    let got = w.alice.get_object().bucket("team").key(entry).send().await.unwrap();
+    assert_eq!(got.version_id(), Some(version.as_str()));
+}

@@ -270,6 +270,93 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     assert!(call(&root, "POST", "rebuild", None).await.unwrap_err().contains("400"));
 }
 
+/// Issue 22: the mirror holds every version's record, so a rebuild brings back each
+/// version (ids, order, `IsLatest`), delete markers, the null version, retention, legal
+/// holds and tags, not only current objects; locks are in force again, and new versions
+/// are newer than the restored ones.
+#[tokio::test]
+async fn a_rebuild_restores_every_version_marker_and_lock() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{BucketVersioningStatus, ObjectLockLegalHoldStatus, ObjectLockMode, VersioningConfiguration};
+    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    inner.client().create_bucket().bucket("gw-meta").send().await.unwrap();
+    let endpoint = inner.endpoint();
+    let setup = |cfg: &mut Config| {
+        forward_to(cfg, endpoint.clone());
+        cfg.upstream.bucket_prefix = "v-".into();
+        cfg.upstream.meta_bucket = "gw-meta".into();
+        cfg.upstream.instance = "one".into();
+    };
+    let listing = |c: aws_sdk_s3::Client, b: &'static str| async move {
+        let out = c.list_object_versions().bucket(b).send().await.unwrap();
+        let versions =
+            out.versions().iter().map(|v| format!("V {} {} {} {}", v.key().unwrap(), v.version_id().unwrap(), v.is_latest().unwrap(), v.size().unwrap()));
+        let markers = out.delete_markers().iter().map(|m| format!("M {} {} {}", m.key().unwrap(), m.version_id().unwrap(), m.is_latest().unwrap()));
+        versions.chain(markers).collect::<Vec<_>>()
+    };
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), setup).await;
+    let c = gw.client();
+    gw.bucket("hist").await;
+    c.put_object().bucket("hist").key("k").body(b"from before".to_vec().into()).send().await.unwrap();
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    c.put_bucket_versioning().bucket("hist").versioning_configuration(enabled).send().await.unwrap();
+    let k2 = c.put_object().bucket("hist").key("k").tagging("t=2").body(b"second".to_vec().into()).send().await.unwrap().version_id().unwrap().to_owned();
+    c.put_object().bucket("hist").key("gone").body(b"hidden".to_vec().into()).send().await.unwrap();
+    c.delete_object().bucket("hist").key("gone").send().await.unwrap();
+    c.create_bucket().bucket("vault").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let until = DateTime::from_secs(i64::try_from(secs).unwrap() + 3600);
+    let locked = c
+        .put_object()
+        .bucket("vault")
+        .key("ledger")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(until)
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .body(b"never lost".to_vec().into())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    let before = [listing(c.clone(), "hist").await, listing(c.clone(), "vault").await];
+    assert_eq!(before[0].len(), 4, "{before:?}");
+    let root = root_conn(&gw);
+    let usage_before = call(&root, "GET", "usage", None).await.unwrap();
+    let dir = gw.stop().await;
+    std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
+
+    let gw = Gateway::start_local_in(dir, setup).await;
+    let c = gw.client();
+    let root = root_conn(&gw);
+    let report = call(&root, "POST", "rebuild", None).await.unwrap();
+    assert_eq!((report["buckets"].as_u64(), report["versions"].as_u64(), report["objects_indexed"].as_u64()), (Some(2), Some(5), Some(0)), "{report}");
+    assert_eq!([listing(c.clone(), "hist").await, listing(c.clone(), "vault").await], before, "every version and marker, in order");
+    let usage = call(&root, "GET", "usage", None).await.unwrap();
+    assert_eq!(usage_bytes(&usage), usage_bytes(&usage_before), "every version counts again");
+    let body = |b: &'static str, k: &'static str, v: &str| {
+        let c = c.clone();
+        let v = v.to_owned();
+        async move { c.get_object().bucket(b).key(k).version_id(v).send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec() }
+    };
+    assert_eq!(body("hist", "k", "null").await, b"from before");
+    assert_eq!(body("hist", "k", &k2).await, b"second");
+    assert_eq!(status(&c.get_object().bucket("hist").key("gone").send().await.unwrap_err()), 404, "the marker hides the key again");
+    let tags = c.get_object_tagging().bucket("hist").key("k").version_id(&k2).send().await.unwrap();
+    assert_eq!(tags.tag_set()[0].value(), "2");
+    let r = c.get_object_retention().bucket("vault").key("ledger").version_id(&locked).send().await.unwrap();
+    assert_eq!(r.retention().unwrap().mode().map(|m| m.as_str()), Some("COMPLIANCE"));
+    let e = c.delete_object().bucket("vault").key("ledger").version_id(&locked).bypass_governance_retention(true).send().await.unwrap_err();
+    assert_eq!(status(&e), 403, "the lock is in force again");
+    // A version written after the rebuild is the newest.
+    let k3 = c.put_object().bucket("hist").key("k").body(b"third".to_vec().into()).send().await.unwrap().version_id().unwrap().to_owned();
+    let now = listing(c.clone(), "hist").await;
+    let of_k: Vec<&String> = now.iter().filter(|l| l.starts_with("V k ")).collect();
+    assert!(of_k[0].starts_with(&format!("V k {k3} true")) && of_k.len() == 3, "{now:?}");
+    assert_eq!(body("hist", "k", &k3).await, b"third");
+}
+
 #[tokio::test]
 async fn readiness_follows_the_upstream_and_requests_fail_fast_when_it_is_down() {
     let (gw, _inner, proxy) = through_proxy(|c| c.upstream.retries = 2).await;

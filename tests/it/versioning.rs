@@ -606,3 +606,128 @@ async fn a_version_marker_needs_a_key_marker() {
     let page = c.list_object_versions().bucket(&b).key_marker("k").version_id_marker(&v).send().await.unwrap();
     assert!(page.versions().is_empty(), "nothing after the only version");
 }
+
+/// Deletes, behind the gateway, the stored bytes of a version that is the only one of its
+/// size (a blob file on local disk; an object of the bucket's place upstream).
+async fn lose_bytes_of_size(gw: &Gateway, b: &str, size: u64) {
+    match gw.behind(b) {
+        None => {
+            let victim = std::fs::read_dir(gw.dir.path().join("blobs"))
+                .unwrap()
+                .flatten()
+                .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+                .find(|f| f.metadata().unwrap().len() == size)
+                .unwrap();
+            std::fs::remove_file(victim.path()).unwrap();
+        }
+        Some((up, name)) => {
+            let listed = up.list_objects_v2().bucket(&name).send().await.unwrap();
+            let victim = listed.contents().iter().find(|o| o.size() == Some(size as i64)).unwrap_or_else(|| panic!("no object of {size} bytes: {listed:?}"));
+            up.delete_object().bucket(&name).key(victim.key().unwrap()).send().await.unwrap();
+        }
+    }
+}
+
+/// The reconcile job knows versions (on local disk and through an upstream, where each
+/// version is an object of its own): no version's bytes are an orphan; a version whose
+/// bytes are gone has that version's entry removed (no delete marker; an older version
+/// becomes current), but a locked version's entry is kept.
+#[tokio::test]
+async fn reconcile_knows_versions_and_keeps_locked_ones() {
+    use aws_sdk_s3::types::ObjectLockLegalHoldStatus;
+    let gw = Gateway::start_with(|c| c.jobs.reconcile_min_age_secs = 0).await;
+    let c = gw.client();
+    let b = "ver-reconcile".to_owned();
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    c.put_object().bucket(&b).key("before").body(data(1500, 9).into()).send().await.unwrap();
+    enable(&c, &b).await;
+    let conf = aws_sdk_s3::types::ObjectLockConfiguration::builder().object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled).build();
+    c.put_object_lock_configuration().bucket(&b).object_lock_configuration(conf).send().await.unwrap();
+    let a1 = put(&c, &b, "a", &data(1001, 1)).await;
+    let a2 = put(&c, &b, "a", &data(1002, 2)).await;
+    let k1 = put(&c, &b, "k", &data(1003, 3)).await;
+    let k2 = put(&c, &b, "k", &data(1004, 4)).await;
+    let held = c
+        .put_object()
+        .bucket(&b)
+        .key("held")
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .body(data(1005, 5).into())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    c.delete_object().bucket(&b).key("a").send().await.unwrap();
+
+    // Nothing to repair: every version's bytes are where its entry says.
+    let root = root_conn(&gw);
+    let run = call(&root, "POST", "jobs/reconcile/run", None).await.unwrap();
+    assert_eq!((run["detail"]["orphan_entries"].as_u64(), run["detail"]["orphan_blobs"].as_u64()), (Some(0), Some(0)), "{run}");
+    assert_eq!(
+        (run["detail"]["unindexed"].as_u64(), run["detail"]["locked_kept"].as_u64()),
+        (Some(0), Some(0)),
+        "no version is taken for an unknown object: {run}"
+    );
+    assert_eq!(version_ids(&c, &b).await.len(), 6);
+
+    // Behind the gateway: the current version of "k" and the held version lose their bytes.
+    lose_bytes_of_size(&gw, &b, 1004).await;
+    lose_bytes_of_size(&gw, &b, 1005).await;
+    let run = call(&root, "POST", "jobs/reconcile/run", None).await.unwrap();
+    assert_eq!((run["detail"]["orphan_entries"].as_u64(), run["detail"]["locked_kept"].as_u64()), (Some(1), Some(1)), "{run}");
+    let ids = version_ids(&c, &b).await;
+    assert!(!ids.contains(&k2) && ids.contains(&k1) && ids.contains(&held) && ids.contains(&a1) && ids.contains(&a2), "{ids:?}");
+    assert_eq!(read(&c, &b, "k", None).await, data(1003, 3), "the older version of k is current again");
+    let markers = c.list_object_versions().bucket(&b).send().await.unwrap().delete_markers().len();
+    assert_eq!(markers, 1, "a repair lays no delete marker");
+    assert_eq!(read(&c, &b, "a", Some(&a1)).await, data(1001, 1));
+    assert_eq!(read(&c, &b, "before", None).await, data(1500, 9));
+    let hold = c.get_object_legal_hold().bucket(&b).key("held").version_id(&held).send().await.unwrap();
+    assert_eq!(hold.legal_hold().unwrap().status(), Some(&ObjectLockLegalHoldStatus::On));
+    let audit = call(&root, "GET", &format!("audit?bucket={b}"), None).await.unwrap();
+    assert!(audit.as_array().unwrap().iter().any(|e| e["operation"] == "RepairOrphanEntry" && e["key"] == "k"), "{audit}");
+}
+
+/// Item 2: a presigned PUT and an `aws-chunked` upload with a trailing checksum each make
+/// a new version in an `Enabled` bucket, answered in `x-amz-version-id`.
+#[tokio::test]
+async fn presigned_and_aws_chunked_writes_make_versions() {
+    use crate::security::{STREAMING_TRAILER, crc32_b64};
+    use aws_sdk_s3::presigning::PresigningConfig;
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("ver-wire").await;
+    enable(&c, &b).await;
+    let first = put(&c, &b, "k", b"by the sdk").await;
+
+    let presigned = c.put_object().bucket(&b).key("k").presigned(PresigningConfig::expires_in(std::time::Duration::from_secs(300)).unwrap()).await.unwrap();
+    let uri: http::Uri = presigned.uri().parse().unwrap();
+    let path = uri.path_and_query().unwrap().as_str();
+    let headers: Vec<(String, String)> = presigned.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let r = raw(gw.addr, "PUT", path, &headers, b"presigned", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let by_url = r.header("x-amz-version-id").expect("a presigned PUT answers its version id").to_owned();
+
+    let data = b"aws-chunked".to_vec();
+    let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n", crc32_b64(&data)).as_bytes());
+    let len = data.len().to_string();
+    let url = format!("{}/{b}/k", gw.endpoint());
+    let headers = sign_with(
+        "PUT",
+        &url,
+        &[("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", &len), ("x-amz-trailer", "x-amz-checksum-crc32")],
+        STREAMING_TRAILER,
+    );
+    let r = raw(gw.addr, "PUT", &format!("/{b}/k"), &headers, &body, None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let chunked = r.header("x-amz-version-id").expect("an aws-chunked PUT answers its version id").to_owned();
+
+    assert_eq!(version_ids(&c, &b).await, [chunked.clone(), by_url.clone(), first.clone()], "three versions, newest first");
+    assert_eq!(read(&c, &b, "k", Some(&by_url)).await, b"presigned");
+    assert_eq!(read(&c, &b, "k", Some(&chunked)).await, b"aws-chunked");
+    assert_eq!(read(&c, &b, "k", Some(&first)).await, b"by the sdk");
+}

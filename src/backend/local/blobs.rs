@@ -241,6 +241,17 @@ impl BlobStore {
         Ok(Segment { blob: pending.id.clone(), size: pending.size })
     }
 
+    /// Moves a complete blob into place under `id` (a blob id another backend gave the same
+    /// bytes, so that a record naming it reads them here too); `None` if `id` is no blob id
+    /// or a blob has it already (the pending blob is then dropped).
+    pub async fn install_as(&self, mut pending: PendingBlob, id: &str) -> Result<Option<Segment>, Error> {
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) || self.size_of(id).await?.is_some() {
+            return Ok(None);
+        }
+        pending.id = id.to_owned();
+        self.install(pending).await.map(Some)
+    }
+
     /// A new blob with the same bytes as `id` (a hard link: no bytes are copied).
     pub async fn link(&self, seg: &Segment) -> Result<Segment, Error> {
         let id = new_id();

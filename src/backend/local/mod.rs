@@ -77,8 +77,15 @@ impl LocalBackend {
     /// disk (the object then answers 404 instead of failing every read; its manifests stay).
     async fn remove_orphan_entries(&self, buckets: &[String], min_age: Duration, report: &mut crate::backend::ReconcileReport) -> Result<(), Error> {
         let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
+        let now = crate::audit::now_ns();
         for bucket in buckets {
-            let entries: Vec<_> = self.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
+            // In a versioned bucket every version has blobs of its own, the current one among them.
+            let entries: Vec<(String, ObjectRecord)> = if self.bucket(bucket)?.versioning.is_unversioned() {
+                self.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?
+            } else {
+                let versions: Vec<_> = self.store.version_scan(bucket, "", None).collect::<Result<_, _>>()?;
+                versions.into_iter().filter_map(|(key, v)| v.object.map(|o| (key, o))).collect()
+            };
             for (key, rec) in entries {
                 if rec.segments.is_empty() && rec.size > 0 {
                     report.held_elsewhere += 1;
@@ -95,6 +102,11 @@ impl LocalBackend {
                     }
                 }
                 let Some(blob) = missing else { continue };
+                if rec.lock_refusal(now, false).is_some() {
+                    tracing::error!(bucket = %bucket, key = %key, version = %rec.version_id, blob = %blob, "a locked version's blob is missing; its entry is kept");
+                    report.locked_kept += 1;
+                    continue;
+                }
                 if self.index.remove_orphan(bucket, &key, &rec).await? {
                     tracing::error!(bucket = %bucket, key = %key, blob = %blob, proof_id = %rec.proof_id, "removed an index entry whose blob is missing");
                     report.orphan_entries += 1;

@@ -5,7 +5,7 @@ use super::LocalBackend;
 use crate::backend::s3util::{BodyCheck, Expected};
 use crate::backend::scrub::ByteStream;
 use crate::backend::{Error, Relocation};
-use crate::meta::ObjectRecord;
+use crate::meta::{ObjectRecord, Segment};
 
 use s3s::dto::StreamingBlob;
 
@@ -31,12 +31,28 @@ impl Relocation for LocalBackend {
         crate::backend::Engine::open(self, bucket, key, rec, 0..rec.size).await
     }
 
-    async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<(), Error> {
+    async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<Option<Vec<Segment>>, Error> {
         let check = BodyCheck::expecting(expect)?;
         let (pending, hasher) = self.blobs.write(StreamingBlob::wrap(body), check.hasher(), u64::MAX).await?;
         check.verify(&hasher.finish())?;
         if pending.size != rec.size {
             return Err(Error::IncompleteBody(format!("read {} bytes of {}", pending.size, rec.size)));
+        }
+        if !rec.version_id.is_empty() {
+            // A version: its record stays as the source reads it until the switch. A version
+            // the upstream keeps in a blob of its own gets a local blob of that id, which
+            // the unchanged record names on both backends; any other (an object from before
+            // versioning, at its key upstream) gets a new blob, named at the switch.
+            if let [only] = rec.segments.as_slice()
+                && only.size == rec.size
+            {
+                return match self.blobs.install_as(pending, &only.blob).await? {
+                    Some(_) => Ok(None),
+                    // Not a blob id, or one held already by other bytes (its size differs).
+                    None => Err(Error::InvalidRequest(format!("the version's blob {} cannot be placed on local disk", only.blob))),
+                };
+            }
+            return Ok(Some(vec![self.blobs.install(pending).await?]));
         }
         let segment = self.blobs.install(pending).await?;
         let gateway = crate::auth::Principal::Gateway;
@@ -45,6 +61,6 @@ impl Relocation for LocalBackend {
             self.blobs.remove([segment.blob.as_str()]);
             return Err(e.into());
         }
-        Ok(())
+        Ok(None)
     }
 }

@@ -68,8 +68,7 @@ pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: 
     let mut report = ReconcileReport::default();
     for bucket in buckets {
         if !b.bucket(bucket)?.versioning.is_unversioned() {
-            // Its versions are blobs the index names, not keys the listing shows.
-            tracing::info!(bucket, "reconcile leaves a versioned bucket alone");
+            reconcile_versions(b, bucket, newest_ns, &mut report).await?;
             continue;
         }
         let entries: Vec<(String, ObjectRecord)> = b.store.object_scan(bucket, "", None).collect::<Result<_, _>>()?;
@@ -117,6 +116,49 @@ pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: 
     Ok(report)
 }
 
+/// A versioned bucket: its versions' bytes are blobs under the bucket's reserved segment
+/// (or, for objects from before versioning, keys), which the index names. Each upstream
+/// object of the bucket's place that a version names is one of its versions, never an
+/// orphan; a version whose object is gone has its entry removed (that version only, as a
+/// repair: no delete marker), unless Object Lock keeps it; upstream objects no version
+/// names are counted and left alone (another instance's, or written past the gateway).
+async fn reconcile_versions(b: &UpstreamBackend, bucket: &str, newest_ns: i128, report: &mut ReconcileReport) -> Result<(), Error> {
+    let place = b.place(bucket)?;
+    let mut named: Vec<(String, String, ObjectRecord)> = Vec::new();
+    for entry in b.store.version_scan(bucket, "", None) {
+        let (key, version) = entry?;
+        if let Some(rec) = version.object {
+            let (_, at) = b.locate(bucket, &key, &rec)?;
+            named.push((at, key, rec));
+        }
+    }
+    let listed: std::collections::BTreeSet<String> = b.list_meta(&place.bucket, &place.root).await?.into_iter().collect();
+    let referenced: std::collections::BTreeSet<&str> = named.iter().map(|(at, _, _)| at.as_str()).collect();
+    report.unindexed += listed.iter().filter(|k| !referenced.contains(k.as_str())).count() as u64;
+    let now = crate::audit::now_ns();
+    for (at, key, rec) in &named {
+        if listed.contains(at) || rec.last_modified_ns > newest_ns {
+            continue;
+        }
+        // A listing may lag a write: the object's absence is confirmed first.
+        match b.call(Call::new(Method::HEAD, &place.bucket, at)).await {
+            Err(Error::Upstream { status: 404, .. }) => {}
+            Ok(_) => continue,
+            Err(e) => return Err(e),
+        }
+        if rec.lock_refusal(now, false).is_some() {
+            tracing::error!(bucket, key = %key, version = %rec.version_id, "a locked version's upstream object is gone; its entry is kept");
+            report.locked_kept += 1;
+            continue;
+        }
+        if b.index.remove_orphan(bucket, key, rec).await? {
+            tracing::error!(bucket, key = %key, version = %rec.version_id, proof_id = %rec.proof_id, "removed a version whose upstream object is gone");
+            report.orphan_entries += 1;
+        }
+    }
+    Ok(())
+}
+
 /// The record of a listed object: only what a listing shows.
 fn listed(size: u64, etag: &str, last_modified: &str) -> ObjectRecord {
     let ns = s3s::dto::Timestamp::parse(s3s::dto::TimestampFormat::DateTime, last_modified)
@@ -144,7 +186,7 @@ fn listed(size: u64, etag: &str, last_modified: &str) -> ObjectRecord {
 }
 
 /// Decodes `%XX` escapes (an upstream's `encoding-type=url` answer).
-fn url_decode(s: &str) -> Result<String, Error> {
+pub(super) fn url_decode(s: &str) -> Result<String, Error> {
     let bad = || Error::Unavailable(format!("the upstream listed a badly encoded key {s:?}"));
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -4,6 +4,9 @@
 //! - `proofs/{tenant}/{first seq}-{last seq}.jsonl`: each tenant's manifests, in batches;
 //! - `checkpoints/{tenant}.json`: the tenant's checkpoints (pruned runs);
 //! - `audit/{first ns}-{last ns}.jsonl`: audit entries, in batches;
+//! - `versions/{bucket}.jsonl`: every version and delete marker of a versioned bucket
+//!   (its record: retention, legal hold, tags, where its bytes are), with its commit
+//!   sequence number, rewritten when the bucket's versions changed;
 //! - `state.json`: tenants, users, access keys (secrets sealed by the master key, which is
 //!   not mirrored), buckets, their configuration documents (policies, ACL grants, CORS,
 //!   tags, ownership, Block Public Access), topics and the proof signing keys' public halves.
@@ -16,6 +19,7 @@ use super::{UpstreamBackend, xml};
 use crate::backend::Error;
 use crate::meta::{
     AuditEntry, BucketConfigKind, BucketRecord, Checkpoint, KeyRecord, Manifest, ObjectAttrs, ObjectRecord, Precondition, TenantRecord, TopicRule, UserRecord,
+    VersionRecord,
 };
 
 use std::collections::BTreeMap;
@@ -43,6 +47,15 @@ impl MirrorTarget {
 /// but dated when it began, so the newest ones may still gain older neighbours.
 const AUDIT_SETTLE_NS: i128 = 120 * 1_000_000_000;
 
+/// One line of `versions/{bucket}.jsonl`.
+#[derive(Debug, Serialize, Deserialize)]
+struct MirroredVersion {
+    key: String,
+    /// The commit's sequence number: the version's place among its key's versions.
+    n: u64,
+    version: VersionRecord,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     tenants: Vec<TenantRecord>,
@@ -63,7 +76,7 @@ pub struct MirrorReport {
     pub manifests: u64,
     /// Audit entries newly mirrored.
     pub audit_entries: u64,
-    /// Upstream objects written: manifest and audit batches, checkpoints, `state.json`.
+    /// Upstream objects written: manifest and audit batches, checkpoints, versions, `state.json`.
     pub objects_written: u64,
 }
 
@@ -88,8 +101,11 @@ pub struct RestoreReport {
     pub checkpoints: u64,
     /// Audit entries imported.
     pub audit_entries: u64,
-    /// Object records rebuilt from the latest manifest of each key not deleted.
+    /// Object records rebuilt from the latest manifest of each key not deleted (in
+    /// unversioned buckets, and versioned ones without mirrored versions).
     pub objects_indexed: u64,
+    /// Versions and delete markers of versioned buckets restored from their mirrored records.
+    pub versions: u64,
 }
 
 fn jsonl<T: Serialize>(items: &[T]) -> Result<Bytes, Error> {
@@ -124,18 +140,22 @@ impl UpstreamBackend {
     }
 
     /// Every key under `prefix` of the upstream bucket `bucket`, in order.
-    async fn list_meta(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
+    pub(super) async fn list_meta(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
         let mut keys = Vec::new();
         let mut after = String::new();
         loop {
-            let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("prefix", prefix);
+            // URL-encoded, so that any key survives the XML.
+            let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("encoding-type", "url").query("prefix", prefix);
             if !after.is_empty() {
                 call = call.query("start-after", after.as_str());
             }
             let resp = self.client.send(&call, Bytes::new()).await?;
             let page: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
             let n = page.contents.len();
-            keys.extend(page.contents.into_iter().map(|o| o.key));
+            let encoded = page.encoding_type.as_deref() == Some("url");
+            for o in page.contents {
+                keys.push(if encoded { super::list::url_decode(&o.key)? } else { o.key });
+            }
             match keys.last() {
                 Some(last) if page.is_truncated && n > 0 => after.clone_from(last),
                 _ => return Ok(keys),
@@ -180,6 +200,18 @@ impl UpstreamBackend {
             }
             store.setting_put("mirror.audit", &to.to_string())?;
         }
+        for bucket in store.bucket_list()?.iter().filter(|b| !b.versioning.is_unversioned()) {
+            let lines: Vec<MirroredVersion> =
+                store.version_entries(&bucket.name).map(|r| r.map(|(key, n, version)| MirroredVersion { key, n, version })).collect::<Result<_, _>>()?;
+            let body = jsonl(&lines)?;
+            let fingerprint = hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(&body), hex_simd::AsciiCase::Lower);
+            let seen_name = format!("mirror.versions.{}", bucket.name);
+            if store.setting_get(&seen_name)?.as_deref() != Some(fingerprint.as_str()) {
+                self.put_meta(t, &format!("versions/{}.jsonl", bucket.name), body).await?;
+                store.setting_put(&seen_name, &fingerprint)?;
+                report.objects_written += 1;
+            }
+        }
         let state = State {
             tenants,
             users: store.user_list()?,
@@ -201,8 +233,9 @@ impl UpstreamBackend {
     }
 
     /// Restores an empty metadata store from the mirror: records, manifests, checkpoints,
-    /// audit, and the object index as the manifests left it (the latest version of each
-    /// key that was not deleted). Refused if the store already has buckets.
+    /// audit, every version of the versioned buckets, and the rest of the object index as
+    /// the manifests left it (the latest version of each key that was not deleted).
+    /// Refused if the store already has buckets.
     pub(super) async fn restore(&self, t: &MirrorTarget) -> Result<RestoreReport, Error> {
         let store = &self.index.store;
         if !store.bucket_list()?.is_empty() {
@@ -283,8 +316,21 @@ impl UpstreamBackend {
                 report.audit_entries += 1;
             }
         }
+        // Versioned buckets: every version and marker as recorded, where mirrored.
+        let mut versions_restored = std::collections::BTreeSet::new();
+        for r in state.buckets.iter().filter(|b| !b.versioning.is_unversioned()) {
+            let Some(body) = self.get_meta(t, &format!("{root}versions/{}.jsonl", r.name)).await? else {
+                tracing::warn!(bucket = %r.name, "no versions mirrored for a versioned bucket: its current objects come from the manifests");
+                continue;
+            };
+            for line in parse_jsonl::<MirroredVersion>(&body)? {
+                store.version_import(&r.name, &line.key, line.n, &line.version)?;
+                report.versions += 1;
+            }
+            versions_restored.insert(r.name.clone());
+        }
         for ((bucket, key), m) in latest {
-            if m.op != "put" || store.bucket_get(&bucket)?.is_none() {
+            if m.op != "put" || versions_restored.contains(&bucket) || store.bucket_get(&bucket)?.is_none() {
                 continue;
             }
             let rec = ObjectRecord {

@@ -1,6 +1,8 @@
 //! Migration to and from an upstream: an object is uploaded with its attributes and tags,
 //! a multipart object part by part with its recorded part sizes (so its ETag stays the
 //! same), and verified on its way; a body that fails its check never completes upstream.
+//! A version of a versioned bucket goes where the engine reads it (see `locate`): the blob
+//! its record names (a local blob's id is as good a name as the engine's own), or its key.
 
 use super::client::Call;
 use super::object::{etag_of, header_str, missing_key, send_upload, with_attrs, with_checksums};
@@ -8,7 +10,7 @@ use super::{UpstreamBackend, xml};
 use crate::backend::s3util::{BodyCheck, Expected};
 use crate::backend::scrub::ByteStream;
 use crate::backend::{Error, Relocation};
-use crate::meta::ObjectRecord;
+use crate::meta::{ObjectRecord, Segment};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -23,8 +25,8 @@ impl Relocation for UpstreamBackend {
     }
 
     async fn holds(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
-        let place = self.place(bucket)?;
-        match self.call(Call::new(Method::HEAD, &place.bucket, &place.key(key))).await.map_err(missing_key) {
+        let (place, at) = self.locate(bucket, key, rec)?;
+        match self.call(Call::new(Method::HEAD, &place.bucket, &at)).await.map_err(missing_key) {
             Ok(resp) => {
                 let size = header_str(resp.headers(), "content-length").and_then(|v| v.parse::<u64>().ok());
                 Ok(size == Some(rec.size) && etag_of(resp.headers()) == rec.etag)
@@ -34,40 +36,44 @@ impl Relocation for UpstreamBackend {
         }
     }
 
-    async fn read(&self, bucket: &str, key: &str, _rec: &ObjectRecord) -> Result<ByteStream, Error> {
-        // At the key: a migrated record's segments are the local blobs it came from.
-        let place = self.place(bucket)?;
-        super::object::download(self, &place.bucket, &place.key(key), None).await
+    async fn read(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<ByteStream, Error> {
+        // Where the engine reads it: a migrated unversioned record's segments are the local
+        // blobs it came from, and its bytes are at the key.
+        let (place, at) = self.locate(bucket, key, rec)?;
+        super::object::download(self, &place.bucket, &at, None).await
     }
 
-    async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<(), Error> {
-        let place = self.place(bucket)?;
+    async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<Option<Vec<Segment>>, Error> {
+        let (place, at) = self.locate(bucket, key, rec)?;
         let tags = (!rec.tags.is_empty()).then(|| serde_urlencoded::to_string(&rec.tags).unwrap_or_default());
-        let object = || with_attrs(Call::new(Method::PUT, &place.bucket, &place.key(key)), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
-        let parts: Vec<u64> = rec.segments.iter().map(|s| s.size).collect();
+        let object = || with_attrs(Call::new(Method::PUT, &place.bucket, &at), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
+        // The recorded parts (a local multipart object's segments are its parts too; an
+        // upstream one's single segment is not).
+        let parts: Vec<u64> = if rec.parts.is_empty() { rec.segments.iter().map(|s| s.size).collect() } else { rec.parts.iter().map(|p| p.size).collect() };
         if !rec.multipart || parts.is_empty() {
             let call = with_checksums(object(), &rec.whole_body_checksums()).header_opt("content-md5", expect.content_md5.as_ref());
             let (headers, _) = send_upload(self, BodyCheck::expecting(expect)?, call, Some(StreamingBlob::wrap(body)), rec.size, Default::default()).await?;
-            return self.same_etag(&place, key, &etag_of(&headers), &rec.etag).await;
+            self.same_etag(&place, &at, &etag_of(&headers), &rec.etag).await?;
+            return Ok(None);
         }
-        let start =
-            with_attrs(Call::new(Method::POST, &place.bucket, &place.key(key)).query("uploads", ""), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
+        let start = with_attrs(Call::new(Method::POST, &place.bucket, &at).query("uploads", ""), &rec.attrs).header_opt("x-amz-tagging", tags.as_ref());
         let started: xml::Initiated = xml::parse(&self.client.xml(self.client.send(&start, Bytes::new()).await?).await?)?;
         let upload = started.upload_id;
-        let result = self.send_parts(&place, key, &upload, &parts, body, expect).await;
+        let result = self.send_parts(&place, &at, &upload, &parts, body, expect).await;
         let etags = match result {
             Ok(etags) => etags,
             Err(e) => {
-                let abort = Call::new(Method::DELETE, &place.bucket, &place.key(key)).query("uploadId", upload.as_str());
+                let abort = Call::new(Method::DELETE, &place.bucket, &at).query("uploadId", upload.as_str());
                 if let Err(abort_error) = self.call(abort).await {
                     tracing::warn!(key, error = %abort_error, "could not abort a failed migration upload");
                 }
                 return Err(e);
             }
         };
-        let complete = Call::new(Method::POST, &place.bucket, &place.key(key)).query("uploadId", upload.as_str());
+        let complete = Call::new(Method::POST, &place.bucket, &at).query("uploadId", upload.as_str());
         let done: xml::ETagResult = xml::parse(&self.client.xml(self.client.send(&complete, Bytes::from(xml::complete_body(&etags))).await?).await?)?;
-        self.same_etag(&place, key, done.etag.trim_matches('"'), &rec.etag).await
+        self.same_etag(&place, &at, done.etag.trim_matches('"'), &rec.etag).await?;
+        Ok(None)
     }
 }
 
@@ -77,7 +83,7 @@ impl UpstreamBackend {
     async fn send_parts(
         &self,
         place: &super::Place,
-        key: &str,
+        at: &str,
         upload: &str,
         parts: &[u64],
         mut body: ByteStream,
@@ -90,7 +96,7 @@ impl UpstreamBackend {
             let number = u32::try_from(i + 1).map_err(|_| Error::InvalidRequest("too many parts".into()))?;
             let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
             let part_body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-            let call = Call::new(Method::PUT, &place.bucket, &place.key(key)).query("partNumber", number.to_string()).query("uploadId", upload);
+            let call = Call::new(Method::PUT, &place.bucket, at).query("partNumber", number.to_string()).query("uploadId", upload);
             let send = send_upload(self, BodyCheck::expecting(Expected::default())?, call, Some(StreamingBlob::wrap(part_body)), size, Default::default());
             // Feeds exactly `size` bytes of the object to this part, keeping the rest.
             let feed = async {
@@ -137,11 +143,11 @@ impl UpstreamBackend {
 
     /// Checks that the upstream's ETag of a migrated object is the recorded one (so both
     /// agree on its MD5s); if not, the copy is removed again.
-    async fn same_etag(&self, place: &super::Place, key: &str, got: &str, recorded: &str) -> Result<(), Error> {
+    async fn same_etag(&self, place: &super::Place, at: &str, got: &str, recorded: &str) -> Result<(), Error> {
         if got == recorded {
             return Ok(());
         }
-        let _ = self.call(Call::new(Method::DELETE, &place.bucket, &place.key(key))).await;
+        let _ = self.call(Call::new(Method::DELETE, &place.bucket, at)).await;
         Err(Error::BadDigest(format!("the upstream's ETag {got} is not the recorded {recorded}")))
     }
 }

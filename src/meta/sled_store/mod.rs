@@ -293,6 +293,14 @@ impl Store for SledStore {
         SledStore::version_scan(self, bucket, prefix, after)
     }
 
+    fn version_entries<'a>(&'a self, bucket: &str) -> Box<dyn Iterator<Item = Result<(String, u64, VersionRecord)>> + 'a> {
+        SledStore::version_entries(self, bucket)
+    }
+
+    fn version_import(&self, bucket: &str, key: &str, n: u64, version: &VersionRecord) -> Result<()> {
+        SledStore::version_import(self, bucket, key, n, version)
+    }
+
     fn object_relocate(&self, bucket: &str, key: &str, expected: &ObjectRecord, segments: Vec<Segment>, audit: Option<&AuditEntry>) -> Result<()> {
         SledStore::object_relocate(self, bucket, key, expected, segments, audit)
     }

@@ -222,6 +222,45 @@ impl SledStore {
         }))
     }
 
+    pub(super) fn version_entries<'a>(&'a self, bucket: &str) -> Box<dyn Iterator<Item = Result<(String, u64, VersionRecord)>> + 'a> {
+        let strip = object_key(bucket, "").len();
+        Box::new(self.versions.scan_prefix(version_prefix(bucket, "")).map(move |r| {
+            let (k, v) = r?;
+            let (key, n) = parse_version_key(&k, strip)?;
+            Ok((key, n, decode(&v)?))
+        }))
+    }
+
+    pub(super) fn version_import(&self, bucket: &str, key: &str, n: u64, version: &VersionRecord) -> Result<()> {
+        // Later commits must sort newer than what comes back (the generator is monotonic;
+        // it persists its position every so many ids, so this loop is cheap per id).
+        while self.db.generate_id()? <= n {}
+        let okey = object_key(bucket, key);
+        let (bucket_rec, mut locked) = self.lock_bucket_owner(bucket, &[])?;
+        let Some(bucket_rec) = bucket_rec else { return Err(Error::NoSuchBucket) };
+        let newest = self.versions_of_key(bucket, key).next().transpose()?.map(|(latest, _)| latest);
+        let becomes_current = newest.is_none_or(|latest| n > latest);
+        let replaced: Option<VersionRecord> = self.versions.get(version_key(bucket, key, n))?.map(|v| decode(&v)).transpose()?;
+        flatten((&self.buckets, &self.objects, &self.versions, &self.null_versions).transaction(|(buckets, objects, versions, null_versions)| {
+            versions.insert(version_key(bucket, key, n), encode(version))?;
+            if version.version_id == NULL_VERSION {
+                null_versions.insert(okey.as_slice(), &n.to_be_bytes())?;
+            }
+            if becomes_current {
+                match &version.object {
+                    Some(object) => objects.insert(okey.as_slice(), encode(object))?,
+                    None => objects.remove(okey.as_slice())?,
+                };
+            }
+            super::objects::update_usage(buckets, bucket, replaced.as_ref().and_then(|r| r.object.as_ref()), version.object.as_ref())?;
+            Ok(())
+        }))?;
+        if let Some(object) = &version.object {
+            locked.apply(&bucket_rec.tenant, replaced.as_ref().and_then(|r| r.object.as_ref()).map(|o| o.size), Some(object.size));
+        }
+        Ok(())
+    }
+
     pub(super) fn bucket_set_versioning(&self, name: &str, versioning: Versioning, at_key: bool, audit: Option<&AuditEntry>) -> Result<BucketRecord> {
         if versioning == Versioning::Unversioned {
             return Err(Error::Invalid("a versioned bucket cannot become unversioned".into()));
