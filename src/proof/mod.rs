@@ -5,6 +5,7 @@ pub mod cli;
 pub mod combine;
 pub mod hashing;
 pub mod manifest;
+pub mod merkle;
 
 use crate::meta::Store;
 use manifest::{Manifest, VERSION};
