@@ -116,6 +116,16 @@ impl Prover {
         }
     }
 
+    /// What signs the tree heads of the store's proof logs (see [`Store::proof_set_head_signer`]).
+    #[must_use]
+    pub fn head_signer(self: &std::sync::Arc<Self>) -> crate::meta::HeadSigner {
+        let me = std::sync::Arc::clone(self);
+        Box::new(move |h: &mut crate::meta::TreeHead| {
+            h.created = rfc3339_now();
+            h.sign(&me.key);
+        })
+    }
+
     /// Signs a manifest (after the store placed it in the chain).
     pub fn sign(&self, m: &mut Manifest) {
         m.sign(&self.key);
