@@ -406,9 +406,9 @@ pub trait Store: Send + Sync + 'static {
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>>;
     /// Where a tenant's proof log stands (none before its first manifest with proofs on).
     fn proof_log(&self, tenant: &str) -> Result<Option<LogInfo>>;
-    /// The leaf index of a manifest in its tenant's log (none for manifests from before the
-    /// log, and pruned ones).
-    fn proof_leaf(&self, id: &str) -> Result<Option<u64>>;
+    /// The tenant and leaf index of a manifest in its tenant's log (none for manifests from
+    /// before the log, and pruned ones).
+    fn proof_leaf(&self, id: &str) -> Result<Option<(String, u64)>>;
     /// The inclusion proof (hex hashes, bottom up, RFC 9162 2.1.3) of `leaf` in the tree of
     /// the tenant's first `tree_size` leaves; `NotFound` if the log is not that big.
     fn proof_inclusion(&self, tenant: &str, leaf: u64, tree_size: u64) -> Result<Vec<String>>;

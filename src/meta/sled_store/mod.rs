@@ -19,7 +19,7 @@
 //!   chain head, size, frontier); `n` tenant `0x00` level (u8) `0x00` index (BE u64) → the
 //!   32-byte hash of every complete subtree (level 0: the leaves), kept when manifests are
 //!   pruned; `t` tenant `0x00` size (BE u64) → [`TreeHead`] (signed heads); `l` id → the
-//!   manifest's leaf index (BE u64)
+//!   manifest's leaf index (BE u64) and its tenant
 //! - `proof_heads`: tenant → [`ChainHead`]
 //! - `proof_keys`: key id → public key (base64)
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
@@ -550,7 +550,7 @@ impl Store for SledStore {
         SledStore::proof_log(self, tenant)
     }
 
-    fn proof_leaf(&self, id: &str) -> Result<Option<u64>> {
+    fn proof_leaf(&self, id: &str) -> Result<Option<(String, u64)>> {
         SledStore::proof_leaf(self, id)
     }
 

@@ -89,7 +89,7 @@ fn log_append(state: Option<LogState>, head: &ChainHead, m: &Manifest) -> Result
         return Err(Error::Corrupt(format!("proof log of {} has {leaf} leaves after seq {}, out of step with seq {}", m.tenant, genesis.seq, m.seq)));
     }
     node_rows(frontier.append(merkle::leaf_hash(m.canonical_json().as_bytes())), &mut rows);
-    rows.push((leaf_key(&m.id), leaf.to_be_bytes().to_vec()));
+    rows.push((leaf_key(&m.id), [&leaf.to_be_bytes()[..], m.tenant.as_bytes()].concat()));
     let state = LogState { genesis, size: frontier.size(), frontier: frontier.roots().iter().map(merkle::to_hex).collect() };
     rows.push((log_key(&m.tenant), encode(&state)));
     Ok(rows)
@@ -175,14 +175,7 @@ impl SledStore {
         // grow, whose head the next signing skips; one that succeeds is always marked
         // before its writer waits for the group commit that signs it.
         self.log_dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(m.tenant.clone());
-        Ok(SealedProof {
-            follows,
-            head: encode(&ChainHead { seq: m.seq, hash: m.hash() }),
-            index_rows,
-            manifest: encode(&m),
-            id: m.id,
-            tenant: m.tenant,
-        })
+        Ok(SealedProof { follows, head: encode(&ChainHead { seq: m.seq, hash: m.hash() }), index_rows, manifest: encode(&m), id: m.id, tenant: m.tenant })
     }
 }
 
@@ -360,10 +353,11 @@ impl SledStore {
         Ok(Some(LogInfo { tree_size: state.size, root_hash: merkle::to_hex(&root), genesis: state.genesis }))
     }
 
-    pub(super) fn proof_leaf(&self, id: &str) -> Result<Option<u64>> {
+    pub(super) fn proof_leaf(&self, id: &str) -> Result<Option<(String, u64)>> {
         let Some(raw) = self.proof_index.get(leaf_key(id))? else { return Ok(None) };
-        let bytes: [u8; 8] = raw.as_ref().try_into().map_err(|_| Error::Corrupt("leaf index is not 8 bytes".into()))?;
-        Ok(Some(u64::from_be_bytes(bytes)))
+        let (leaf, tenant) = raw.split_at_checked(8).ok_or_else(|| Error::Corrupt("leaf row is short".into()))?;
+        let leaf: [u8; 8] = leaf.try_into().map_err(|_| Error::Corrupt("leaf row is short".into()))?;
+        Ok(Some((String::from_utf8_lossy(tenant).into_owned(), u64::from_be_bytes(leaf))))
     }
 
     fn log_size(&self, tenant: &str) -> Result<u64> {

@@ -649,8 +649,8 @@ async fn every_manifest_is_a_leaf_and_each_flush_signs_one_head_per_changed_tena
         assert_eq!((head.tree_size, head.root_hash.as_str(), head.sig.as_str()), (41, log.root_hash.as_str(), format!("head {t} 41").as_str()));
         for m in s.proof_chain(t, 1) {
             let m = m.unwrap();
-            let leaf = s.proof_leaf(&m.id).unwrap().unwrap();
-            assert_eq!(leaf, m.seq);
+            let (tenant, leaf) = s.proof_leaf(&m.id).unwrap().unwrap();
+            assert_eq!((tenant.as_str(), leaf), (t, m.seq));
             for size in [leaf + 1, 41] {
                 let path: Vec<merkle::Hash> = s.proof_inclusion(t, leaf, size).unwrap().iter().map(|h| from_hex(h).unwrap()).collect();
                 let root = merkle::naive_root(&leaves[..size as usize]);
@@ -687,7 +687,7 @@ async fn the_log_extends_an_old_chain_and_only_committed_manifests_become_leaves
         assert_eq!((m.seq, m.prev.as_str()), (8, old_head.hash.as_str()));
         let log = s.proof_log("t").unwrap().unwrap();
         assert_eq!((log.tree_size, &log.genesis), (2, &old_head));
-        assert_eq!(s.proof_leaf(&m.id).unwrap(), Some(1));
+        assert_eq!(s.proof_leaf(&m.id).unwrap(), Some(("t".to_owned(), 1)));
         let leaves = [merkle::leaf_hash(genesis_leaf("t", &old_head).as_bytes()), merkle::leaf_hash(m.canonical_json().as_bytes())];
         assert_eq!(log.root_hash, merkle::to_hex(&merkle::node_hash(&leaves[0], &leaves[1])));
         assert!(genesis_leaf("t", &old_head).contains(r#""chain_seq":7"#));
