@@ -162,7 +162,7 @@ pub fn range_root(t: &(impl Subtrees + ?Sized), start: u64, end: u64) -> Option<
     if n == 0 {
         return Some(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return t.subtree(u8::try_from(n.trailing_zeros()).ok()?, start / n);
     }
     let k = split(n);
