@@ -4,6 +4,7 @@
 //! trait and the records, so a store can be swapped without touching the S3 layer.
 
 mod chain;
+pub mod merkle;
 mod records;
 mod sled_store;
 

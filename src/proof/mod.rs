@@ -5,7 +5,8 @@ pub mod cli;
 pub mod combine;
 pub mod hashing;
 pub mod manifest;
-pub mod merkle;
+/// The log's Merkle tree algorithms (RFC 9162), owned by `meta` with the records they hash.
+pub use crate::meta::merkle;
 
 use crate::meta::Store;
 use manifest::{Manifest, VERSION};

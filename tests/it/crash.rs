@@ -431,8 +431,7 @@ async fn kill_9_during_writes_leaves_every_acknowledged_object_a_leaf_in_a_consi
         let leaf = log["leaf_index"].as_u64().unwrap();
         let path: Vec<merkle::Hash> = log["inclusion_path"].as_array().unwrap().iter().map(|h| merkle::from_hex(h.as_str().unwrap()).unwrap()).collect();
         let leaf_hash = merkle::leaf_hash(m.canonical_json().as_bytes());
-        merkle::verify_inclusion(&leaf_hash, leaf, head.tree_size, &path, &merkle::from_hex(&head.root_hash).unwrap())
-            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        merkle::verify_inclusion(&leaf_hash, leaf, head.tree_size, &path, &merkle::from_hex(&head.root_hash).unwrap()).unwrap_or_else(|e| panic!("{key}: {e}"));
         assert!(leaves.insert(leaf), "{key}: leaf {leaf} is another object's");
     }
     // The log after the crash extends the head seen before it.

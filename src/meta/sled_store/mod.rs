@@ -100,6 +100,8 @@ pub struct SledStore {
     log_dirty: std::sync::Mutex<BTreeSet<String>>,
     /// Signs tree heads (set once proofs are on).
     head_signer: std::sync::OnceLock<HeadSigner>,
+    /// Each tenant's latest signed tree head, as read or signed.
+    latest_heads: std::sync::RwLock<HashMap<String, TreeHead>>,
 }
 
 /// Group commit for [`Store::flush`]: concurrent writers share one `fsync`.
@@ -204,6 +206,7 @@ impl SledStore {
             writes: TenantWrites::new(HashMap::new()),
             log_dirty: std::sync::Mutex::default(),
             head_signer: std::sync::OnceLock::new(),
+            latest_heads: std::sync::RwLock::default(),
             db,
         }
         .with_tenant_usage()

@@ -3,7 +3,7 @@
 //! its signed tree heads.
 
 use super::*;
-use crate::proof::merkle::{self, Frontier, Hash, Subtrees};
+use crate::meta::merkle::{self, Frontier, Hash, Subtrees};
 
 use serde::{Deserialize, Serialize};
 
@@ -386,10 +386,28 @@ impl SledStore {
         match tree_size {
             Some(n) => self.proof_index.get(head_key(tenant, n))?.map(|v| decode(&v)).transpose(),
             None => {
+                // Every read answer names the latest head's size: kept in memory, not
+                // scanned and decoded per request.
+                if let Some(h) = self.latest_heads.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(tenant) {
+                    return Ok(Some(h.clone()));
+                }
                 let mut prefix = index_key(b't', &[tenant.as_bytes()]);
                 prefix.push(0);
-                self.proof_index.scan_prefix(prefix).values().next_back().transpose()?.map(|v| decode(&v)).transpose()
+                let head: Option<TreeHead> = self.proof_index.scan_prefix(prefix).values().next_back().transpose()?.map(|v| decode(&v)).transpose()?;
+                if let Some(h) = &head {
+                    self.remember_head(h);
+                }
+                Ok(head)
             }
+        }
+    }
+
+    /// Keeps `head` as its tenant's latest, unless a bigger one is known (two signings can
+    /// race; the store keeps both, the bigger is the latest).
+    fn remember_head(&self, head: &TreeHead) {
+        let mut heads = self.latest_heads.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if heads.get(&head.tenant).is_none_or(|h| h.tree_size < head.tree_size) {
+            heads.insert(head.tenant.clone(), head.clone());
         }
     }
 
@@ -438,6 +456,7 @@ impl SledStore {
             };
             signer(&mut head);
             self.proof_index.insert(head_key(&tenant, head.tree_size), encode(&head))?;
+            self.remember_head(&head);
             signed.push(head);
         }
         Ok(signed)

@@ -588,8 +588,8 @@ fn bucket_configuration_lives_and_dies_with_its_bucket() {
 
 /// The leaf hashes of a tenant's log, from its manifests and the genesis leaf, computed
 /// here from the definitions (not from the store's frontier).
-fn expected_leaves(s: &SledStore, tenant: &str) -> Vec<crate::proof::merkle::Hash> {
-    use crate::proof::merkle::leaf_hash;
+fn expected_leaves(s: &SledStore, tenant: &str) -> Vec<crate::meta::merkle::Hash> {
+    use crate::meta::merkle::leaf_hash;
     let log = s.proof_log(tenant).unwrap().unwrap();
     let mut leaves = vec![leaf_hash(genesis_leaf(tenant, &log.genesis).as_bytes())];
     leaves.extend(s.proof_chain(tenant, log.genesis.seq + 1).map(|m| leaf_hash(m.unwrap().canonical_json().as_bytes())));
@@ -609,7 +609,7 @@ fn head_signer(signed: std::sync::Arc<std::sync::atomic::AtomicU64>) -> HeadSign
 /// per tenant that changed, not one per write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_manifest_is_a_leaf_and_each_flush_signs_one_head_per_changed_tenant() {
-    use crate::proof::merkle::{self, from_hex};
+    use crate::meta::merkle::{self, from_hex};
     let (_d, s) = store();
     let s = std::sync::Arc::new(s);
     let signed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -672,7 +672,7 @@ async fn every_manifest_is_a_leaf_and_each_flush_signs_one_head_per_changed_tena
 /// a log a crash left ahead of its last signed head is signed when the signer is set.
 #[tokio::test]
 async fn the_log_extends_an_old_chain_and_only_committed_manifests_become_leaves() {
-    use crate::proof::merkle;
+    use crate::meta::merkle;
     let dir = tempfile::tempdir().unwrap();
     let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
     let old_head = ChainHead { seq: 7, hash: "ab".repeat(32) };
