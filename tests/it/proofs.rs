@@ -363,13 +363,22 @@ async fn the_proof_log_proves_inclusion_and_consistency_and_the_monitor_finds_fo
     let url = format!("{}/{b}/a", gw.endpoint());
     let put = raw(gw.addr, "PUT", &format!("/{b}/a"), &sign_with("PUT", &url, &[], &sha_hex(&body)), &body, None).await;
     let leaf: u64 = put.header("x-tollgate-proof-leaf").expect("leaf header").parse().unwrap();
-    let size: u64 = put.header("x-tollgate-tree-size").expect("tree size header").parse().unwrap();
-    assert!(size > leaf, "the signed head includes the leaf ({leaf} of {size})");
     assert!(put.header("x-tollgate-proof-id").is_some());
-    let head = raw(gw.addr, "HEAD", &format!("/{b}/a"), &sign("HEAD", &url, &[]), b"", None).await;
-    assert_eq!(head.header("x-tollgate-proof-leaf"), Some(leaf.to_string().as_str()));
+    // On local disk the PUT waited for its group commit, which signed a head including it.
+    // Through an upstream the commit is not synced before the answer (see Index::prepare):
+    // no head is signed for it yet, and the header is left out rather than name one that
+    // does not include the leaf.
+    match put.header("x-tollgate-tree-size") {
+        Some(size) => assert!(size.parse::<u64>().unwrap() > leaf, "the signed head includes the leaf ({leaf} of {size})"),
+        None => assert!(gw.upstream.is_some(), "a local PUT is answered after its head is signed"),
+    }
 
     let bundle = proofs_of(&gw, &b, "a").await[0].clone();
+    // Serving the proof signed a head if none covered the leaf yet: reads now name it.
+    let head = raw(gw.addr, "HEAD", &format!("/{b}/a"), &sign("HEAD", &url, &[]), b"", None).await;
+    assert_eq!(head.header("x-tollgate-proof-leaf"), Some(leaf.to_string().as_str()));
+    let size: u64 = head.header("x-tollgate-tree-size").expect("tree size header").parse().unwrap();
+    assert!(size > leaf, "the signed head includes the leaf ({leaf} of {size})");
     assert_eq!(bundle["log"]["leaf_index"], leaf);
     assert_eq!(bundle["log"]["tree_head"]["tenant"], "root");
     let keys = request(&root, "GET", "/_tollgate/proofs/pubkey", Vec::new()).await.unwrap();
