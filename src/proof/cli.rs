@@ -232,9 +232,20 @@ async fn monitor(conn: &Connection, state_file: &Path, tenants: Vec<String>, pub
     };
     let mut failures = Vec::new();
     for tenant in &watched {
+        let old = state.heads.get(tenant);
+        let fetched = match request(conn, "GET", &format!("{base}log/{tenant}"), Vec::new()).await {
+            // No manifest yet, no log: nothing to hold it to, unless a head was seen before.
+            Err(e) if e.starts_with("404") && old.is_none() => {
+                println!("OK: tenant {tenant} has no proof log yet");
+                continue;
+            }
+            Err(e) if e.starts_with("404") => {
+                Err(format!("ROLLBACK: the log of {tenant} is gone; a head of {} leaves was seen", old.map_or(0, |h| h.tree_size)))
+            }
+            r => r,
+        };
         let checked = async {
-            let new: TreeHead = serde_json::from_value(request(conn, "GET", &format!("{base}log/{tenant}"), Vec::new()).await?["tree_head"].clone())
-                .map_err(|e| format!("the tree head of {tenant} does not parse: {e}"))?;
+            let new: TreeHead = serde_json::from_value(fetched?["tree_head"].clone()).map_err(|e| format!("the tree head of {tenant} does not parse: {e}"))?;
             let key = match pinned {
                 Some(k) => k,
                 None => state
@@ -243,7 +254,6 @@ async fn monitor(conn: &Connection, state_file: &Path, tenants: Vec<String>, pub
                     .and_then(|pk| manifest::parse_public_key(pk))
                     .ok_or_else(|| format!("head signed with unknown key {}", new.key_id))?,
             };
-            let old = state.heads.get(tenant);
             let path: Vec<String> = match old {
                 Some(old) if old.tree_size < new.tree_size => {
                     let p =

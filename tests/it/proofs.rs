@@ -454,6 +454,16 @@ async fn the_proof_log_proves_inclusion_and_consistency_and_the_monitor_finds_fo
     with_kept(&new);
     proof_cli(&root, monitor()).await.unwrap();
 
+    // A tenant without a manifest has no log yet: nothing to hold it to.
+    let fresh = dir.path().join("fresh.json");
+    proof_cli(&root, ProofCommand::Monitor { state: fresh.clone(), tenant: vec!["nolog".into()], pubkey: None }).await.unwrap();
+    // A log that vanishes after a head was seen is a rollback.
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&fresh).unwrap()).unwrap();
+    v["heads"]["nolog"] = serde_json::to_value(TreeHead { tenant: "nolog".into(), ..new.clone() }).unwrap();
+    std::fs::write(&fresh, serde_json::to_vec(&v).unwrap()).unwrap();
+    let e = proof_cli(&root, ProofCommand::Monitor { state: fresh, tenant: Vec::new(), pubkey: None }).await.unwrap_err();
+    assert!(e.contains("ROLLBACK") && e.contains("gone"), "{e}");
+
     // The seq/prev chain still verifies as before.
     proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
 }
