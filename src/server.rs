@@ -92,7 +92,10 @@ impl App {
             let file = config.proofs.signing_key_file.clone().unwrap_or_else(|| config.data_dir.join("proof-signing.key"));
             let prover = Prover::load(&file)?;
             store.proof_key_put(prover.key_id(), &prover.public_key())?;
-            Some(Arc::new(prover))
+            let prover = Arc::new(prover);
+            // Also signs the heads of logs a crash left ahead of their last signed head.
+            store.proof_set_head_signer(prover.head_signer())?;
+            Some(prover)
         } else {
             None
         };

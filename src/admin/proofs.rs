@@ -5,17 +5,25 @@
 //! |-------------------------------------|------------------------------------------------------|
 //! | `GET /pubkey`                       | the current key id and every public key, by id       |
 //! | `GET /object/{bucket}/{key}`        | every manifest of the key, oldest first              |
+//! | `GET /log/{tenant}[?size=N]`        | the tenant's latest signed tree head (or the one of N leaves) |
+//! | `GET /log/{tenant}/consistency?first=M&second=N` | the consistency proof between the trees of M and N leaves, and the head of N |
 //! | `GET /object/{bucket}/{key}?version_id=V` | the manifests of one version of the key (its write, its removal) |
 //! | `GET /id/{proof id}`                | one manifest                                         |
 //! | `GET /sha256/{hex}`                 | every manifest of a body with that digest            |
 //! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
 //! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
 //!
+//! Each manifest served (by object, id or digest) that is a leaf of its tenant's proof log
+//! carries a `log` member: `leaf_index`, `inclusion_path` (hex, bottom up) and the
+//! `tree_head` it leads to (the tenant's latest signed head), so the whole answer, saved to
+//! a file, is what `tollgate proof verify FILE --manifest` checks offline. The log's
+//! endpoints answer the tenant's users (and root).
+//!
 //! Also the admin API's pruning of old manifests (`POST /_tollgate/admin/prune-proofs`).
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
 use crate::auth::Principal;
-use crate::meta::{Checkpoint, Manifest, Store};
+use crate::meta::{Checkpoint, Manifest, Store, TreeHead};
 use crate::names::form_value;
 use crate::policy::{Access, decide};
 use crate::proof::Prover;
@@ -83,6 +91,36 @@ impl ProofApi {
         Ok(out)
     }
 
+    /// The tenant's latest signed tree head, if it has at least `size` leaves; signed now if
+    /// the log grew past the last one (a gateway without fsync has no group commits).
+    fn head_covering(&self, tenant: &str, size: u64) -> Result<Option<TreeHead>, ApiError> {
+        let covers = |h: &Option<TreeHead>| h.as_ref().is_some_and(|h| h.tree_size >= size);
+        let head = self.store.proof_tree_head(tenant, None)?;
+        if covers(&head) {
+            return Ok(head);
+        }
+        self.store.proof_sign_heads()?;
+        let head = self.store.proof_tree_head(tenant, None)?;
+        Ok(head.filter(|h| h.tree_size >= size))
+    }
+
+    /// A manifest as served: its JSON and, if it is a leaf of its tenant's log, `log` (its
+    /// leaf index, inclusion proof and the signed tree head the proof leads to).
+    fn with_log(&self, m: Manifest) -> Result<serde_json::Value, ApiError> {
+        let mut v = json!(m);
+        if let Some((tenant, leaf)) = self.store.proof_leaf(&m.id)?
+            && let Some(head) = self.head_covering(&tenant, leaf + 1)?
+        {
+            let path = self.store.proof_inclusion(&tenant, leaf, head.tree_size)?;
+            v["log"] = json!({"leaf_index": leaf, "inclusion_path": path, "tree_head": head});
+        }
+        Ok(v)
+    }
+
+    fn all_with_log(&self, found: Vec<Manifest>) -> ApiResult {
+        Ok(serde_json::Value::Array(found.into_iter().map(|m| self.with_log(m)).collect::<Result<_, _>>()?))
+    }
+
     /// Signature and chain checks of one manifest against the store.
     fn check(&self, m: &Manifest) -> Result<serde_json::Value, ApiError> {
         let keys = self.store.proof_keys()?;
@@ -128,16 +166,42 @@ impl ProofApi {
                 if found.is_empty() {
                     return Err(not_found());
                 }
-                Ok(json!(found))
+                self.all_with_log(found)
             }
             ("GET", ["id", id]) => {
                 let m = self.store.proof_get(id)?.ok_or_else(not_found)?;
                 if !self.may_read(p, &m)? {
                     return Err(not_found());
                 }
-                Ok(json!(shown_to(p, m)))
+                self.with_log(shown_to(p, m))
             }
-            ("GET", ["sha256", hex]) => Ok(json!(self.readable(p, self.store.proof_by_sha256(&hex.to_ascii_lowercase())?)?)),
+            ("GET", ["sha256", hex]) => self.all_with_log(self.readable(p, self.store.proof_by_sha256(&hex.to_ascii_lowercase())?)?),
+            ("GET", ["log", tenant]) => {
+                if !p.sees_tenant(tenant) {
+                    return Err(ApiError::Denied);
+                }
+                let head = match form_value(query, "size") {
+                    Some(n) => self.store.proof_tree_head(tenant, Some(n.parse().map_err(|_| bad("size must be a number"))?))?,
+                    None => self.head_covering(tenant, self.store.proof_log(tenant)?.map_or(1, |l| l.tree_size))?,
+                };
+                Ok(json!({"tree_head": head.ok_or_else(|| ApiError::no_such("tree head"))?}))
+            }
+            ("GET", ["log", tenant, "consistency"]) => {
+                if !p.sees_tenant(tenant) {
+                    return Err(ApiError::Denied);
+                }
+                let size = |name: &str| -> Result<u64, ApiError> {
+                    form_value(query, name).ok_or_else(|| bad(format!("give ?{name}=")))?.parse().map_err(|_| bad(format!("{name} must be a number")))
+                };
+                let (first, second) = (size("first")?, size("second")?);
+                let path = match self.store.proof_consistency(tenant, first, second) {
+                    Err(crate::meta::Error::NotFound) => {
+                        return Err(bad(format!("no consistency proof from {first} to {second} leaves: the log of {tenant} is smaller, or first > second")));
+                    }
+                    r => r?,
+                };
+                Ok(json!({"first": first, "second": second, "path": path, "tree_head": self.store.proof_tree_head(tenant, Some(second))?}))
+            }
             ("GET", ["chain", tenant]) => {
                 if !p.administers(tenant) {
                     return Err(ApiError::Denied);

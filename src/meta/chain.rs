@@ -157,3 +157,59 @@ pub struct ChainHead {
     /// Hash of the manifest at `seq`.
     pub hash: String,
 }
+
+/// A signed tree head: the size and root of a tenant's proof log (RFC 9162 Merkle tree)
+/// at one moment, signed by the gateway. Signed once per group commit for each tenant whose
+/// log grew, not once per object; every manifest is proved against one by an inclusion
+/// proof, and any two of a tenant's by a consistency proof.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Format version: [`MANIFEST_VERSION`].
+    pub v: u32,
+    /// The tenant whose log it is.
+    pub tenant: String,
+    /// Number of leaves.
+    pub tree_size: u64,
+    /// Hex `MTH` of the leaves (SHA-256 of the empty string for an empty log).
+    pub root_hash: String,
+    /// RFC 3339, UTC: when it was signed.
+    pub created: String,
+    /// Id of the signing key, as in a manifest.
+    pub key_id: String,
+    /// Base64 Ed25519 signature of the canonical JSON without `sig`.
+    #[serde(default)]
+    pub sig: String,
+}
+
+/// Signs a tree head (fills `created`, `key_id` and `sig`).
+pub type HeadSigner = Box<dyn Fn(&mut TreeHead) + Send + Sync>;
+
+/// Where a tenant's proof log stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogInfo {
+    /// Number of leaves.
+    pub tree_size: u64,
+    /// Hex root hash of the leaves.
+    pub root_hash: String,
+    /// The chain head the log began after (leaf 0 commits to it): manifest `seq` is leaf
+    /// `seq - genesis.seq`.
+    pub genesis: ChainHead,
+}
+
+/// The data of a tenant log's first leaf (leaf 0): the tenant's chain head when the log
+/// began (seq 0 and an empty hash for a tenant that had none), so the log extends the
+/// `seq`/`prev` chain rather than starting over. Canonical JSON (sorted keys).
+#[must_use]
+pub fn genesis_leaf(tenant: &str, head: &ChainHead) -> String {
+    #[derive(Serialize)]
+    struct Genesis<'a> {
+        chain_hash: &'a str,
+        chain_seq: u64,
+        tenant: &'a str,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        v: u32,
+    }
+    let g = Genesis { chain_hash: &head.hash, chain_seq: head.seq, tenant, kind: "genesis", v: MANIFEST_VERSION };
+    serde_json::to_string(&g).unwrap_or_default()
+}

@@ -4,6 +4,7 @@
 //! trait and the records, so a store can be swapped without touching the S3 layer.
 
 mod chain;
+pub mod merkle;
 mod records;
 mod sled_store;
 
@@ -411,4 +412,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes every write made so far durable (group-committed across callers).
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>>;
+    /// Where a tenant's proof log stands (none before its first manifest with proofs on).
+    fn proof_log(&self, tenant: &str) -> Result<Option<LogInfo>>;
+    /// The tenant and leaf index of a manifest in its tenant's log (none for manifests from
+    /// before the log, and pruned ones).
+    fn proof_leaf(&self, id: &str) -> Result<Option<(String, u64)>>;
+    /// The inclusion proof (hex hashes, bottom up, RFC 9162 2.1.3) of `leaf` in the tree of
+    /// the tenant's first `tree_size` leaves; `NotFound` if the log is not that big.
+    fn proof_inclusion(&self, tenant: &str, leaf: u64, tree_size: u64) -> Result<Vec<String>>;
+    /// The consistency proof (RFC 9162 2.1.4) between the tenant's trees of `first` and
+    /// `second` leaves; `NotFound` if the log is not that big.
+    fn proof_consistency(&self, tenant: &str, first: u64, second: u64) -> Result<Vec<String>>;
+    /// The tenant's signed tree head of `tree_size` leaves, or its latest.
+    fn proof_tree_head(&self, tenant: &str, tree_size: Option<u64>) -> Result<Option<TreeHead>>;
+    /// Sets what signs tree heads (once) and signs every log ahead of its last head; from
+    /// then on each [`Store::flush`] signs one head per tenant whose log grew.
+    fn proof_set_head_signer(&self, signer: HeadSigner) -> Result<Vec<TreeHead>>;
+    /// Signs now one head for each tenant whose log grew since its last one (what a flush
+    /// does; for a gateway without fsync, or a caller that needs a head now).
+    fn proof_sign_heads(&self) -> Result<Vec<TreeHead>>;
 }

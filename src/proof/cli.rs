@@ -1,7 +1,9 @@
 //! `tollgate proof ...`: fetch manifests, verify a file against one (offline when given
-//! the manifest and the public key), and walk a tenant's whole chain.
+//! the manifest and the public key: file, manifest, inclusion in the tenant's log, signed
+//! tree head), walk a tenant's whole chain, and monitor tenants' logs for forks.
 
-use super::manifest::{self, Manifest};
+use super::manifest::{self, Manifest, TreeHead};
+use super::merkle;
 use crate::api_client::{Connection, request};
 
 use std::io::Read;
@@ -51,6 +53,22 @@ pub enum ProofCommand {
     /// Tenant chains.
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// Check that tenants' proof logs only grew since the heads kept in --state: fetches
+    /// each one's latest signed tree head and its consistency proof from the kept one,
+    /// and fails (exit status 1, a message naming the tenant) on a rollback or a fork.
+    /// Keeps the new heads in --state; meant for cron.
+    Monitor {
+        /// The file keeping the last head seen of each tenant (created if missing).
+        #[arg(long)]
+        state: PathBuf,
+        /// Tenants to watch (added to those in --state).
+        #[arg(long)]
+        tenant: Vec<String>,
+        /// The public key (base64 or hex) heads must be signed with; without it, the keys the
+        /// gateway publishes, pinned in --state the first time each is seen.
+        #[arg(long)]
+        pubkey: Option<String>,
+    },
 }
 
 /// Tenant chain commands.
@@ -79,8 +97,47 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex_simd::encode_to_string(sha.finalize(), hex_simd::AsciiCase::Lower))
 }
 
-/// Checks a file against a manifest and a public key, with no gateway involved.
+/// Checks a file against a manifest and a public key, with no gateway involved (and, if the
+/// manifest comes with its `log` proof, its inclusion in the signed tree head).
 pub fn verify_offline(file: &Path, manifest_json: &[u8], pubkey: &str) -> Result<Manifest, String> {
+    verify_bundle(file, manifest_json, pubkey).map(|v| v.manifest)
+}
+
+/// What [`verify_bundle`] checked.
+#[derive(Debug)]
+pub struct Verified {
+    /// The manifest, its signature valid and its digest the file's.
+    pub manifest: Manifest,
+    /// Its leaf index and the signed tree head it is included in (none for a manifest
+    /// served without a log proof: one from before the log).
+    pub log: Option<(u64, TreeHead)>,
+}
+
+/// A manifest's `log` member, as the proof API serves it.
+#[derive(serde::Deserialize)]
+struct LogProof {
+    leaf_index: u64,
+    inclusion_path: Vec<String>,
+    tree_head: TreeHead,
+}
+
+fn hashes(hex: &[String]) -> Result<Vec<merkle::Hash>, String> {
+    hex.iter().map(|h| merkle::from_hex(h).ok_or_else(|| format!("{h} is not a SHA-256 in hex"))).collect()
+}
+
+/// Checks a signed tree head against `key`: signed by it, and its root a hash.
+pub fn verify_head(head: &TreeHead, key: &ed25519_dalek::VerifyingKey) -> Result<merkle::Hash, String> {
+    if manifest::key_id(key) != head.key_id {
+        return Err(format!("the tree head of {} was signed with key {}, not {}", head.tenant, head.key_id, manifest::key_id(key)));
+    }
+    head.verify(key).map_err(|_| format!("the tree head of {} ({} leaves) has a bad signature", head.tenant, head.tree_size))?;
+    merkle::from_hex(&head.root_hash).ok_or_else(|| format!("the tree head's root {} is not a SHA-256", head.root_hash))
+}
+
+/// Checks, offline: the file's SHA-256 is the manifest's; the manifest's signature; and if
+/// it carries a `log` proof, that the manifest (its canonical JSON, as leaf) is leaf
+/// `leaf_index` of the tree its signed tree head names, of the same tenant.
+pub fn verify_bundle(file: &Path, manifest_json: &[u8], pubkey: &str) -> Result<Verified, String> {
     let m = Manifest::parse(manifest_json).map_err(|e| e.to_string())?;
     let key = manifest::parse_public_key(pubkey).ok_or("the public key is not a 32-byte Ed25519 key in base64 or hex")?;
     if manifest::key_id(&key) != m.key_id {
@@ -91,7 +148,137 @@ pub fn verify_offline(file: &Path, manifest_json: &[u8], pubkey: &str) -> Result
     if digest != m.sha256 {
         return Err(format!("the file's SHA-256 {digest} is not the recorded {}", m.sha256));
     }
-    Ok(m)
+    let whole: Value = serde_json::from_slice(manifest_json).map_err(|e| e.to_string())?;
+    let log = match whole.get("log") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let proof: LogProof = serde_json::from_value(v.clone()).map_err(|e| format!("the manifest's log proof does not parse: {e}"))?;
+            let root = verify_head(&proof.tree_head, &key)?;
+            if proof.tree_head.tenant != m.tenant {
+                return Err(format!("the tree head is of tenant {}, the manifest of {}", proof.tree_head.tenant, m.tenant));
+            }
+            let leaf = merkle::leaf_hash(m.canonical_json().as_bytes());
+            merkle::verify_inclusion(&leaf, proof.leaf_index, proof.tree_head.tree_size, &hashes(&proof.inclusion_path)?, &root)
+                .map_err(|e| format!("the manifest is not leaf {} of the signed tree of {} leaves: {e}", proof.leaf_index, proof.tree_head.tree_size))?;
+            Some((proof.leaf_index, proof.tree_head))
+        }
+    };
+    Ok(Verified { manifest: m, log })
+}
+
+/// What `proof monitor` keeps between runs.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct MonitorState {
+    /// Public keys by id, pinned the first time each was seen.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, String>,
+    /// The last verified tree head of each tenant.
+    #[serde(default)]
+    pub heads: std::collections::BTreeMap<String, TreeHead>,
+}
+
+/// Checks that `new` (signed under `key`) extends `old` (a head verified before): not
+/// smaller (a rollback), the same root if the same size, else `path` proves the old tree a
+/// prefix of the new one (a fork otherwise).
+pub fn check_head_update(old: Option<&TreeHead>, new: &TreeHead, path: &[String], key: &ed25519_dalek::VerifyingKey) -> Result<(), String> {
+    let new_root = verify_head(new, key)?;
+    let Some(old) = old else { return Ok(()) };
+    let t = &old.tenant;
+    if new.tenant != *t {
+        return Err(format!("asked for the head of {t}, got one of {}", new.tenant));
+    }
+    if new.tree_size < old.tree_size {
+        return Err(format!("ROLLBACK: the log of {t} has {} leaves, fewer than the {} of the head seen at {}", new.tree_size, old.tree_size, old.created));
+    }
+    let old_root = merkle::from_hex(&old.root_hash).ok_or("the kept head's root is not a SHA-256")?;
+    merkle::verify_consistency(old.tree_size, new.tree_size, &old_root, &new_root, &hashes(path)?).map_err(|e| {
+        format!(
+            "FORK: the log of {t} at {} leaves (root {}) does not extend the one seen at {} leaves (root {}, {}): {e}",
+            new.tree_size, new.root_hash, old.tree_size, old.root_hash, old.created
+        )
+    })
+}
+
+async fn monitor(conn: &Connection, state_file: &Path, tenants: Vec<String>, pubkey: Option<String>) -> Result<(), String> {
+    let base = crate::names::PROOFS_PREFIX;
+    let mut state: MonitorState = match std::fs::read(state_file) {
+        Ok(raw) => serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", state_file.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => MonitorState::default(),
+        Err(e) => return Err(format!("{}: {e}", state_file.display())),
+    };
+    let mut watched: Vec<String> = state.heads.keys().cloned().collect();
+    watched.extend(tenants);
+    watched.sort();
+    watched.dedup();
+    if watched.is_empty() {
+        return Err("no tenant to watch: give --tenant".into());
+    }
+    let pinned = match &pubkey {
+        Some(pk) => Some(manifest::parse_public_key(pk).ok_or("the public key is not a 32-byte Ed25519 key in base64 or hex")?),
+        None => {
+            let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
+            for (id, pk) in keys["keys"].as_object().into_iter().flatten() {
+                let pk = pk.as_str().unwrap_or_default();
+                match state.keys.get(id) {
+                    Some(known) if known != pk => return Err(format!("KEY CHANGED: key {id} is now {pk}, it was {known}")),
+                    Some(_) => {}
+                    None => {
+                        state.keys.insert(id.clone(), pk.to_owned());
+                    }
+                }
+            }
+            None
+        }
+    };
+    let mut failures = Vec::new();
+    for tenant in &watched {
+        let old = state.heads.get(tenant);
+        let fetched = match request(conn, "GET", &format!("{base}log/{tenant}"), Vec::new()).await {
+            // No manifest yet, no log: nothing to hold it to, unless a head was seen before.
+            Err(e) if e.starts_with("404") && old.is_none() => {
+                println!("OK: tenant {tenant} has no proof log yet");
+                continue;
+            }
+            Err(e) if e.starts_with("404") => {
+                Err(format!("ROLLBACK: the log of {tenant} is gone; a head of {} leaves was seen", old.map_or(0, |h| h.tree_size)))
+            }
+            r => r,
+        };
+        let checked = async {
+            let new: TreeHead = serde_json::from_value(fetched?["tree_head"].clone()).map_err(|e| format!("the tree head of {tenant} does not parse: {e}"))?;
+            let key = match pinned {
+                Some(k) => k,
+                None => state
+                    .keys
+                    .get(&new.key_id)
+                    .and_then(|pk| manifest::parse_public_key(pk))
+                    .ok_or_else(|| format!("head signed with unknown key {}", new.key_id))?,
+            };
+            let path: Vec<String> = match old {
+                Some(old) if old.tree_size < new.tree_size => {
+                    let p =
+                        request(conn, "GET", &format!("{base}log/{tenant}/consistency?first={}&second={}", old.tree_size, new.tree_size), Vec::new()).await?;
+                    serde_json::from_value(p["path"].clone()).map_err(|e| e.to_string())?
+                }
+                _ => Vec::new(),
+            };
+            check_head_update(old, &new, &path, &key)?;
+            Ok::<TreeHead, String>(new)
+        };
+        match checked.await {
+            Ok(new) => {
+                let was = state.heads.get(tenant).map_or(0, |h| h.tree_size);
+                println!("OK: tenant {tenant}: log of {} leaves (root {}), consistent with the {was} seen before", new.tree_size, new.root_hash);
+                state.heads.insert(tenant.clone(), new);
+            }
+            // The kept head stays: the next run checks against it again.
+            Err(e) => failures.push(format!("tenant {tenant}: {e}")),
+        }
+    }
+    let tmp = state_file.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&state).unwrap_or_default()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, state_file).map_err(|e| format!("{}: {e}", state_file.display()))?;
+    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
 }
 
 fn print(v: &Value) {
@@ -118,7 +305,8 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
         ProofCommand::Verify { file, manifest, pubkey } => match (manifest, pubkey) {
             (Some(m), Some(pk)) => {
                 let json = std::fs::read(&m).map_err(|e| format!("{}: {e}", m.display()))?;
-                let m = verify_offline(&file, &json, &pk)?;
+                let verified = verify_bundle(&file, &json, &pk)?;
+                let m = &verified.manifest;
                 let version = if m.version_id.is_empty() { String::new() } else { format!(" version {}", m.version_id) };
                 println!(
                     "OK: {} is what the gateway recorded as {}/{}{version} ({} bytes, sha256 {}) at {}, proof {} (seq {} of tenant {}), signed by key {}",
@@ -133,6 +321,13 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
                     m.tenant,
                     m.key_id
                 );
+                match &verified.log {
+                    Some((leaf, head)) => println!(
+                        "OK: it is leaf {leaf} of the log of tenant {} in the tree head of {} leaves (root {}) signed at {} by key {}",
+                        head.tenant, head.tree_size, head.root_hash, head.created, head.key_id
+                    ),
+                    None => println!("note: the manifest carries no log proof (recorded before the proof log): its signature and chain prove it"),
+                }
             }
             _ => {
                 let digest = sha256_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -144,6 +339,7 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
                 }
             }
         },
+        ProofCommand::Monitor { state, tenant, pubkey } => monitor(conn, &state, tenant, pubkey).await?,
         ProofCommand::Chain(ChainCommand::Verify { tenant }) => {
             let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
             let key_for = |id: &str| keys["keys"][id].as_str().and_then(manifest::parse_public_key);

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
-pub use crate::meta::{Checkpoint, MANIFEST_VERSION as VERSION, Manifest};
+pub use crate::meta::{Checkpoint, MANIFEST_VERSION as VERSION, Manifest, TreeHead};
 
 /// Errors of manifest checks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +111,19 @@ fn check_signature(key: &VerifyingKey, sig_b64: &str, bytes: &str) -> Result<(),
 }
 
 impl Checkpoint {
+    /// Sets `key_id` and `sig`.
+    pub fn sign(&mut self, key: &SigningKey) {
+        self.key_id = key_id(&key.verifying_key());
+        (self.key_id, self.sig) = sign_bytes(key, &unsigned_canonical(self));
+    }
+
+    /// Checks the signature against `key`.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), VerifyError> {
+        check_signature(key, &self.sig, &unsigned_canonical(self))
+    }
+}
+
+impl TreeHead {
     /// Sets `key_id` and `sig`.
     pub fn sign(&mut self, key: &SigningKey) {
         self.key_id = key_id(&key.verifying_key());

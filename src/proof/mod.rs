@@ -5,6 +5,8 @@ pub mod cli;
 pub mod combine;
 pub mod hashing;
 pub mod manifest;
+/// The log's Merkle tree algorithms (RFC 9162), owned by `meta` with the records they hash.
+pub use crate::meta::merkle;
 
 use crate::meta::Store;
 use manifest::{Manifest, VERSION};
@@ -113,6 +115,16 @@ impl Prover {
             sig: String::new(),
             version_id: String::new(),
         }
+    }
+
+    /// What signs the tree heads of the store's proof logs (see [`Store::proof_set_head_signer`]).
+    #[must_use]
+    pub fn head_signer(self: &std::sync::Arc<Self>) -> crate::meta::HeadSigner {
+        let me = std::sync::Arc::clone(self);
+        Box::new(move |h: &mut crate::meta::TreeHead| {
+            h.created = rfc3339_now();
+            h.sign(&me.key);
+        })
     }
 
     /// Signs a manifest (after the store placed it in the chain).

@@ -89,14 +89,26 @@ pub(super) fn raw_metadata_headers(headers: &mut http::HeaderMap, metadata: &[(S
     }
 }
 
-/// Adds `x-tollgate-proof-id` and `x-tollgate-sha256` for a recorded object version.
-pub(super) fn proof_headers(headers: &mut http::HeaderMap, rec: &crate::meta::ObjectRecord) {
+/// Adds `x-tollgate-proof-id` and `x-tollgate-sha256` for a recorded object version and,
+/// when its manifest is a leaf of its tenant's proof log, `x-tollgate-proof-leaf` (its leaf
+/// index) and `x-tollgate-tree-size` (the size of the tenant's latest signed tree head, the
+/// one `proof get` proves it against; absent until a head covers the leaf).
+pub(super) fn proof_headers(headers: &mut http::HeaderMap, rec: &crate::meta::ObjectRecord, store: &dyn crate::meta::Store) {
     if rec.proof_id.is_empty() {
         return;
     }
     if let (Ok(id), Ok(sha)) = (http::HeaderValue::from_str(&rec.proof_id), http::HeaderValue::from_str(&rec.sha256)) {
         headers.insert("x-tollgate-proof-id", id);
         headers.insert("x-tollgate-sha256", sha);
+    }
+    // A store error only costs the headers, never the answer.
+    if let Ok(Some((tenant, leaf))) = store.proof_leaf(&rec.proof_id) {
+        headers.insert("x-tollgate-proof-leaf", http::HeaderValue::from(leaf));
+        if let Ok(Some(head)) = store.proof_tree_head(&tenant, None)
+            && head.tree_size > leaf
+        {
+            headers.insert("x-tollgate-tree-size", http::HeaderValue::from(head.tree_size));
+        }
     }
 }
 
@@ -108,9 +120,13 @@ pub(super) fn tag_count_header(headers: &mut http::HeaderMap, count: Option<i32>
 }
 
 /// The answer to a CopyObject that made `rec`.
-pub(super) fn copied_output(rec: &crate::meta::ObjectRecord, source_version: Option<&str>) -> s3s::S3Response<s3s::dto::CopyObjectOutput> {
+pub(super) fn copied_output(
+    rec: &crate::meta::ObjectRecord,
+    source_version: Option<&str>,
+    store: &dyn crate::meta::Store,
+) -> s3s::S3Response<s3s::dto::CopyObjectOutput> {
     let mut headers = http::HeaderMap::new();
-    proof_headers(&mut headers, rec);
+    proof_headers(&mut headers, rec, store);
     let c = &rec.checksums;
     s3s::S3Response::with_headers(
         s3s::dto::CopyObjectOutput {
@@ -133,9 +149,14 @@ pub(super) fn copied_output(rec: &crate::meta::ObjectRecord, source_version: Opt
 }
 
 /// The answer to a completion that made `rec` (the first time, or repeated).
-pub(super) fn completed_output(bucket: String, key: String, rec: &crate::meta::ObjectRecord) -> s3s::S3Response<s3s::dto::CompleteMultipartUploadOutput> {
+pub(super) fn completed_output(
+    bucket: String,
+    key: String,
+    rec: &crate::meta::ObjectRecord,
+    store: &dyn crate::meta::Store,
+) -> s3s::S3Response<s3s::dto::CompleteMultipartUploadOutput> {
     let mut headers = http::HeaderMap::new();
-    proof_headers(&mut headers, rec);
+    proof_headers(&mut headers, rec, store);
     s3s::S3Response::with_headers(
         s3s::dto::CompleteMultipartUploadOutput {
             location: Some(format!("/{bucket}/{key}")),

@@ -55,7 +55,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         terms,
     };
     let record = g.backends.of(&input.bucket).copy(copy).await?;
-    Ok(copied_output(&record, source_version))
+    Ok(copied_output(&record, source_version, g.store.as_ref()))
 }
 
 pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyInput>) -> Result<S3Response<UploadPartCopyOutput>, Error> {

@@ -110,11 +110,11 @@ pub(super) async fn complete_multipart_upload(
         audit,
     };
     match backend.complete(completion).await {
-        Ok(record) => Ok(completed_output(input.bucket, input.key, &record)),
+        Ok(record) => Ok(completed_output(input.bucket, input.key, &record, g.store.as_ref())),
         // The upload is gone: completed already (a repeat is answered as it was), or not.
         Err(Error::NoSuchUpload) => {
             let record = backend.index().completed(&input.bucket, &input.key, &input.upload_id, &requested)?;
-            Ok(completed_output(input.bucket, input.key, &record))
+            Ok(completed_output(input.bucket, input.key, &record, g.store.as_ref()))
         }
         Err(e) => Err(e),
     }

@@ -60,7 +60,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let (bucket, key) = (object.bucket.clone(), object.key.clone());
     let record = backend.put(object).await?;
     let mut headers = HeaderMap::new();
-    proof_headers(&mut headers, &record);
+    proof_headers(&mut headers, &record, g.store.as_ref());
     let version_id = answered_version(&record);
     let c = record.checksums;
     let mut resp = S3Response::with_headers(
@@ -84,11 +84,11 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
 
 /// The headers every read answer carries beside its output: raw UTF-8 metadata values and,
 /// for a version the gateway wrote, its proof.
-fn read_headers(out: &crate::backend::Readout) -> HeaderMap {
+fn read_headers(g: &Gateway, out: &crate::backend::Readout) -> HeaderMap {
     let mut headers = HeaderMap::new();
     raw_metadata_headers(&mut headers, &out.read.attrs.user_metadata);
     if let Some(rec) = &out.record {
-        proof_headers(&mut headers, rec);
+        proof_headers(&mut headers, rec, g.store.as_ref());
     }
     headers
 }
@@ -96,7 +96,7 @@ fn read_headers(out: &crate::backend::Readout) -> HeaderMap {
 pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let mut input = req.input;
     let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &ReadRequest::from(&input), true).await?;
-    let headers = read_headers(&out);
+    let headers = read_headers(g, &out);
     let tag_count = out.read.tag_count;
     let version_id = out.record.as_ref().and_then(answered_version);
     let lock = out.record.as_ref().map(super::lock::read_lock).unwrap_or_default();
@@ -111,7 +111,7 @@ pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> R
 pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
     let mut input = req.input;
     let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &ReadRequest::from(&input), false).await?;
-    let mut headers = read_headers(&out);
+    let mut headers = read_headers(g, &out);
     tag_count_header(&mut headers, out.read.tag_count);
     let partial = out.partial;
     let version_id = out.record.as_ref().and_then(answered_version);

@@ -227,8 +227,15 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     let root = root_conn(&gw);
     let chain_before = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
     assert_eq!(chain_before["head"]["seq"], 3);
+    let log_before = request(&root, "GET", "/_tollgate/proofs/log/root", Vec::new()).await.unwrap()["tree_head"].clone();
+    assert_eq!(log_before["tree_size"], 4, "the genesis leaf and 3 manifests");
     // Stopping mirrors the rest; then the metadata directory is lost.
     let dir = gw.stop().await;
+    // The latest signed tree head is in the mirror, off the gateway's disk.
+    let heads = inner.client().list_objects_v2().bucket("gw-meta").prefix(".tollgate/one/heads/root/").send().await.unwrap();
+    let last = heads.contents().last().expect("a tree head is mirrored").key().unwrap().to_owned();
+    let mirrored = inner.client().get_object().bucket("gw-meta").key(&last).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&mirrored).unwrap(), log_before);
     std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
 
     let gw = Gateway::start_local_in(dir, setup).await;
@@ -245,6 +252,9 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     let chain = request(&root, "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
     assert_eq!(chain["head"], chain_before["head"]);
     assert_eq!(chain["manifests"], chain_before["manifests"]);
+    // The log is rebuilt from the manifests: the same tree, so the head a monitor kept holds.
+    let log = request(&root, "GET", "/_tollgate/proofs/log/root", Vec::new()).await.unwrap()["tree_head"].clone();
+    assert_eq!((&log["tree_size"], &log["root_hash"]), (&log_before["tree_size"], &log_before["root_hash"]));
     let got = c.get_object().bucket("docs").key("keep").send().await.unwrap();
     let body = got.body.collect().await.unwrap().into_bytes();
     assert_eq!(&body[..], b"kept bytes");

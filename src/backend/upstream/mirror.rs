@@ -3,6 +3,8 @@
 //!
 //! - `proofs/{tenant}/{first seq}-{last seq}.jsonl`: each tenant's manifests, in batches;
 //! - `checkpoints/{tenant}.json`: the tenant's checkpoints (pruned runs);
+//! - `heads/{tenant}/{tree size}.json`: the tenant's latest signed tree head at each pass
+//!   (a proof log head an auditor can hold the gateway to, kept off the gateway's disk);
 //! - `audit/{first ns}-{last ns}.jsonl`: audit entries, in batches;
 //! - `versions/{bucket}.jsonl`: every version and delete marker of a versioned bucket
 //!   (its record: retention, legal hold, tags, where its bytes are), with its commit
@@ -76,7 +78,9 @@ pub struct MirrorReport {
     pub manifests: u64,
     /// Audit entries newly mirrored.
     pub audit_entries: u64,
-    /// Upstream objects written: manifest and audit batches, checkpoints, versions, `state.json`.
+    /// Signed tree heads newly mirrored (at most one per tenant and pass).
+    pub tree_heads: u64,
+    /// Upstream objects written: manifest and audit batches, checkpoints, tree heads, versions, `state.json`.
     pub objects_written: u64,
 }
 
@@ -177,6 +181,15 @@ impl UpstreamBackend {
                 self.put_meta(t, &format!("proofs/{}/{:020}-{:020}.jsonl", tenant.name, first.seq, last.seq), jsonl(&batch)?).await?;
                 store.setting_put(&cursor_name, &last.seq.to_string())?;
                 report.manifests += batch.len() as u64;
+                report.objects_written += 1;
+            }
+            let heads_name = format!("mirror.heads.{}", tenant.name);
+            let mirrored: u64 = store.setting_get(&heads_name)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+            if let Some(head) = store.proof_tree_head(&tenant.name, None)?.filter(|h| h.tree_size > mirrored) {
+                let body = serde_json::to_vec(&head).map_err(|e| Error::Unavailable(e.to_string()))?;
+                self.put_meta(t, &format!("heads/{}/{:020}.json", tenant.name, head.tree_size), Bytes::from(body)).await?;
+                store.setting_put(&heads_name, &head.tree_size.to_string())?;
+                report.tree_heads += 1;
                 report.objects_written += 1;
             }
             let checkpoints = store.proof_checkpoints(&tenant.name)?;

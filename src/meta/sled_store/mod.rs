@@ -14,7 +14,12 @@
 //! - `keys`:     access key id → [`KeyRecord`]
 //! - `proofs`:   proof id → [`Manifest`]
 //! - `proof_index`: `c` tenant `0x00` seq (BE u64) → id (the chain);
-//!   `o` bucket `0x00` key `0x00` n (BE u64) → id (by object); `s` sha256 `0x00` id → `[]`
+//!   `o` bucket `0x00` key `0x00` n (BE u64) → id (by object); `s` sha256 `0x00` id → `[]`;
+//!   and each tenant's proof log (RFC 9162 Merkle tree): `g` tenant → its state (genesis
+//!   chain head, size, frontier); `n` tenant `0x00` level (u8) `0x00` index (BE u64) → the
+//!   32-byte hash of every complete subtree (level 0: the leaves), kept when manifests are
+//!   pruned; `t` tenant `0x00` size (BE u64) → [`TreeHead`] (signed heads); `l` id → the
+//!   manifest's leaf index (BE u64) and its tenant
 //! - `proof_heads`: tenant → [`ChainHead`]
 //! - `proof_keys`: key id → public key (base64)
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
@@ -59,7 +64,7 @@ use writes::*;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 const SCHEMA_VERSION: &[u8] = b"1";
@@ -91,6 +96,12 @@ pub struct SledStore {
     settings: Tree,
     group_flush: GroupFlush,
     writes: TenantWrites,
+    /// Tenants whose proof log grew since their last signed tree head.
+    log_dirty: std::sync::Mutex<BTreeSet<String>>,
+    /// Signs tree heads (set once proofs are on).
+    head_signer: std::sync::OnceLock<HeadSigner>,
+    /// Each tenant's latest signed tree head, as read or signed.
+    latest_heads: std::sync::RwLock<HashMap<String, TreeHead>>,
 }
 
 /// Group commit for [`Store::flush`]: concurrent writers share one `fsync`.
@@ -106,7 +117,9 @@ struct GroupFlush {
 }
 
 impl GroupFlush {
-    async fn flush(&self, db: &Db) -> Result<()> {
+    /// `before` runs once per flush, after the group is closed and before its `fsync`
+    /// (the tree heads of the group are signed there, and made durable with it).
+    async fn flush(&self, db: &Db, before: impl FnOnce() -> Result<()>) -> Result<()> {
         use std::sync::atomic::Ordering::SeqCst;
         let ticket = self.tickets.fetch_add(1, SeqCst) + 1;
         let mut flushed = self.flushed.lock().await;
@@ -114,6 +127,7 @@ impl GroupFlush {
             return Ok(());
         }
         let covers = self.tickets.load(SeqCst);
+        before()?;
         let db = db.clone();
         tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| Error::Storage(format!("flush task failed: {e}")))??;
         *flushed = covers;
@@ -190,6 +204,9 @@ impl SledStore {
             settings: db.open_tree("settings")?,
             group_flush: GroupFlush::default(),
             writes: TenantWrites::new(HashMap::new()),
+            log_dirty: std::sync::Mutex::default(),
+            head_signer: std::sync::OnceLock::new(),
+            latest_heads: std::sync::RwLock::default(),
             db,
         }
         .with_tenant_usage()
@@ -537,7 +554,35 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> futures::future::BoxFuture<'_, Result<()>> {
-        Box::pin(self.group_flush.flush(&self.db))
+        Box::pin(self.group_flush.flush(&self.db, || self.proof_sign_heads().map(drop)))
+    }
+
+    fn proof_log(&self, tenant: &str) -> Result<Option<LogInfo>> {
+        SledStore::proof_log(self, tenant)
+    }
+
+    fn proof_leaf(&self, id: &str) -> Result<Option<(String, u64)>> {
+        SledStore::proof_leaf(self, id)
+    }
+
+    fn proof_inclusion(&self, tenant: &str, leaf: u64, tree_size: u64) -> Result<Vec<String>> {
+        SledStore::proof_inclusion(self, tenant, leaf, tree_size)
+    }
+
+    fn proof_consistency(&self, tenant: &str, first: u64, second: u64) -> Result<Vec<String>> {
+        SledStore::proof_consistency(self, tenant, first, second)
+    }
+
+    fn proof_tree_head(&self, tenant: &str, tree_size: Option<u64>) -> Result<Option<TreeHead>> {
+        SledStore::proof_tree_head(self, tenant, tree_size)
+    }
+
+    fn proof_set_head_signer(&self, signer: HeadSigner) -> Result<Vec<TreeHead>> {
+        SledStore::proof_set_head_signer(self, signer)
+    }
+
+    fn proof_sign_heads(&self) -> Result<Vec<TreeHead>> {
+        SledStore::proof_sign_heads(self)
     }
 }
 

@@ -1,6 +1,11 @@
-//! Proof manifests, each tenant's chain and its checkpoints, and the signing keys' public halves.
+//! Proof manifests, each tenant's chain and its checkpoints, the signing keys' public
+//! halves, and each tenant's proof log (an RFC 9162 Merkle tree over its manifests) with
+//! its signed tree heads.
 
 use super::*;
+use crate::meta::merkle::{self, Frontier, Hash, Subtrees};
+
+use serde::{Deserialize, Serialize};
 
 pub(super) fn index_key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = vec![kind];
@@ -24,6 +29,82 @@ pub(super) fn proof_index_rows(m: &Manifest, object_n: u64) -> Vec<(Vec<u8>, Vec
         rows.push((index_key(b's', &[m.sha256.as_bytes(), m.id.as_bytes()]), Vec::new()));
     }
     rows
+}
+
+/// Where a tenant's proof log stands, as `proof_index` keeps it under `g` tenant: the chain
+/// head it began after, and its [`Frontier`] (so appending reads one row).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct LogState {
+    genesis: ChainHead,
+    size: u64,
+    /// Hex roots of the complete subtrees, largest first.
+    frontier: Vec<String>,
+}
+
+impl LogState {
+    fn frontier(&self) -> Result<Frontier> {
+        let roots = self.frontier.iter().map(|h| merkle::from_hex(h)).collect::<Option<Vec<Hash>>>();
+        roots.and_then(|r| Frontier::from_parts(self.size, r)).ok_or_else(|| Error::Corrupt("proof log frontier does not parse".into()))
+    }
+}
+
+fn log_key(tenant: &str) -> Vec<u8> {
+    index_key(b'g', &[tenant.as_bytes()])
+}
+
+fn node_key(tenant: &str, level: u8, index: u64) -> Vec<u8> {
+    index_key(b'n', &[tenant.as_bytes(), &[level], &index.to_be_bytes()])
+}
+
+fn head_key(tenant: &str, size: u64) -> Vec<u8> {
+    index_key(b't', &[tenant.as_bytes(), &size.to_be_bytes()])
+}
+
+fn leaf_key(id: &str) -> Vec<u8> {
+    index_key(b'l', &[id.as_bytes()])
+}
+
+/// The rows appending a manifest to its tenant's log writes: the leaf and the subtrees it
+/// completes, the manifest's leaf index by id, and the new log state; the log is created
+/// (its leaf 0 committing to `head`, the chain head the manifest follows) if it has none.
+/// Its leaf index is its `seq` less the genesis `seq`.
+fn log_append(state: Option<LogState>, head: &ChainHead, m: &Manifest) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut rows = Vec::new();
+    let node_rows = |nodes: Vec<merkle::Node>, rows: &mut Vec<(Vec<u8>, Vec<u8>)>| {
+        rows.extend(nodes.into_iter().map(|n| (node_key(&m.tenant, n.level, n.index), n.hash.to_vec())));
+    };
+    let (genesis, mut frontier) = match state {
+        Some(s) => {
+            let f = s.frontier()?;
+            (s.genesis, f)
+        }
+        None => {
+            let mut f = Frontier::default();
+            node_rows(f.append(merkle::leaf_hash(genesis_leaf(&m.tenant, head).as_bytes())), &mut rows);
+            (head.clone(), f)
+        }
+    };
+    let leaf = frontier.size();
+    if genesis.seq + leaf != m.seq {
+        return Err(Error::Corrupt(format!("proof log of {} has {leaf} leaves after seq {}, out of step with seq {}", m.tenant, genesis.seq, m.seq)));
+    }
+    node_rows(frontier.append(merkle::leaf_hash(m.canonical_json().as_bytes())), &mut rows);
+    rows.push((leaf_key(&m.id), [&leaf.to_be_bytes()[..], m.tenant.as_bytes()].concat()));
+    let state = LogState { genesis, size: frontier.size(), frontier: frontier.roots().iter().map(merkle::to_hex).collect() };
+    rows.push((log_key(&m.tenant), encode(&state)));
+    Ok(rows)
+}
+
+/// A tenant's stored complete subtrees, for building proofs.
+struct StoredTree<'a> {
+    index: &'a Tree,
+    tenant: &'a str,
+}
+
+impl Subtrees for StoredTree<'_> {
+    fn subtree(&self, level: u8, index: u64) -> Option<Hash> {
+        self.index.get(node_key(self.tenant, level, index)).ok().flatten().and_then(|v| v.as_ref().try_into().ok())
+    }
 }
 
 /// A proof manifest placed after its tenant's chain head and signed, as the bytes its
@@ -84,17 +165,17 @@ impl SledStore {
         let head: ChainHead = follows.as_deref().map(decode).transpose()?.unwrap_or_default();
         let mut m = draft.manifest.clone();
         m.seq = head.seq + 1;
-        m.prev = head.hash;
+        m.prev.clone_from(&head.hash);
         version_id.clone_into(&mut m.version_id);
         (draft.sign)(&mut m);
-        Ok(SealedProof {
-            follows,
-            head: encode(&ChainHead { seq: m.seq, hash: m.hash() }),
-            index_rows: proof_index_rows(&m, object_n),
-            manifest: encode(&m),
-            id: m.id,
-            tenant: m.tenant,
-        })
+        let state: Option<LogState> = self.proof_index.get(log_key(&m.tenant))?.map(|v| decode(&v)).transpose()?;
+        let mut index_rows = proof_index_rows(&m, object_n);
+        index_rows.extend(log_append(state, &head, &m)?);
+        // Marked before the commit: a commit that then fails leaves a log that did not
+        // grow, whose head the next signing skips; one that succeeds is always marked
+        // before its writer waits for the group commit that signs it.
+        self.log_dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(m.tenant.clone());
+        Ok(SealedProof { follows, head: encode(&ChainHead { seq: m.seq, hash: m.hash() }), index_rows, manifest: encode(&m), id: m.id, tenant: m.tenant })
     }
 }
 
@@ -208,6 +289,9 @@ impl SledStore {
                 flatten((&self.proofs, &self.proof_index, &self.proof_checkpoints).transaction(|(proofs, index, cps)| {
                     for (object_key, m) in &run {
                         proofs.remove(m.id.as_bytes())?;
+                        // The log keeps the leaf's hash (its subtrees): the tree, and every
+                        // other manifest's inclusion proof, stay verifiable.
+                        index.remove(leaf_key(&m.id))?;
                         index.remove(object_key)?;
                         index.remove(index_key(b'c', &[m.tenant.as_bytes(), &m.seq.to_be_bytes()]))?;
                         if !m.sha256.is_empty() {
@@ -234,7 +318,20 @@ impl SledStore {
             for (k, v) in proof_index_rows(m, object_n) {
                 self.proof_index.insert(k, v)?;
             }
-            let ahead = self.proof_head(&m.tenant)?.is_none_or(|h| h.seq < m.seq);
+            let head = self.proof_head(&m.tenant)?;
+            // The next manifest of the chain joins the log as it would have on a write.
+            let state: Option<LogState> = self.proof_index.get(log_key(&m.tenant))?.map(|v| decode(&v)).transpose()?;
+            let follows = head.clone().unwrap_or_default();
+            if follows.seq + 1 == m.seq && (follows.seq == 0 || follows.hash == m.prev) {
+                let start = ChainHead { seq: m.seq - 1, hash: m.prev.clone() };
+                if let Ok(rows) = log_append(state, &start, m) {
+                    for (k, v) in rows {
+                        self.proof_index.insert(k, v)?;
+                    }
+                    self.log_dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(m.tenant.clone());
+                }
+            }
+            let ahead = head.is_none_or(|h| h.seq < m.seq);
             if ahead {
                 self.proof_heads.insert(m.tenant.as_bytes(), encode(&ChainHead { seq: m.seq, hash: m.hash() }))?;
             }
@@ -245,5 +342,123 @@ impl SledStore {
     pub(super) fn checkpoint_import(&self, c: &Checkpoint) -> Result<()> {
         self.proof_checkpoints.insert(index_key(b'k', &[c.tenant.as_bytes(), &c.first_seq.to_be_bytes()]), encode(c))?;
         Ok(())
+    }
+}
+
+impl SledStore {
+    pub(super) fn proof_log(&self, tenant: &str) -> Result<Option<LogInfo>> {
+        let Some(raw) = self.proof_index.get(log_key(tenant))? else { return Ok(None) };
+        let state: LogState = decode(&raw)?;
+        let root = state.frontier()?.root();
+        Ok(Some(LogInfo { tree_size: state.size, root_hash: merkle::to_hex(&root), genesis: state.genesis }))
+    }
+
+    pub(super) fn proof_leaf(&self, id: &str) -> Result<Option<(String, u64)>> {
+        let Some(raw) = self.proof_index.get(leaf_key(id))? else { return Ok(None) };
+        let (leaf, tenant) = raw.split_at_checked(8).ok_or_else(|| Error::Corrupt("leaf row is short".into()))?;
+        let leaf: [u8; 8] = leaf.try_into().map_err(|_| Error::Corrupt("leaf row is short".into()))?;
+        Ok(Some((String::from_utf8_lossy(tenant).into_owned(), u64::from_be_bytes(leaf))))
+    }
+
+    fn log_size(&self, tenant: &str) -> Result<u64> {
+        Ok(self.proof_log(tenant)?.map_or(0, |l| l.tree_size))
+    }
+
+    pub(super) fn proof_inclusion(&self, tenant: &str, leaf: u64, tree_size: u64) -> Result<Vec<String>> {
+        if leaf >= tree_size || tree_size > self.log_size(tenant)? {
+            return Err(Error::NotFound);
+        }
+        let path = merkle::inclusion_proof(&StoredTree { index: &self.proof_index, tenant }, leaf, tree_size)
+            .ok_or_else(|| Error::Corrupt(format!("proof log of {tenant} misses a subtree")))?;
+        Ok(path.iter().map(merkle::to_hex).collect())
+    }
+
+    pub(super) fn proof_consistency(&self, tenant: &str, first: u64, second: u64) -> Result<Vec<String>> {
+        if first > second || second > self.log_size(tenant)? {
+            return Err(Error::NotFound);
+        }
+        let path = merkle::consistency_proof(&StoredTree { index: &self.proof_index, tenant }, first, second)
+            .ok_or_else(|| Error::Corrupt(format!("proof log of {tenant} misses a subtree")))?;
+        Ok(path.iter().map(merkle::to_hex).collect())
+    }
+
+    pub(super) fn proof_tree_head(&self, tenant: &str, tree_size: Option<u64>) -> Result<Option<TreeHead>> {
+        match tree_size {
+            Some(n) => self.proof_index.get(head_key(tenant, n))?.map(|v| decode(&v)).transpose(),
+            None => {
+                // Every read answer names the latest head's size: kept in memory, not
+                // scanned and decoded per request.
+                if let Some(h) = self.latest_heads.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(tenant) {
+                    return Ok(Some(h.clone()));
+                }
+                let mut prefix = index_key(b't', &[tenant.as_bytes()]);
+                prefix.push(0);
+                let head: Option<TreeHead> = self.proof_index.scan_prefix(prefix).values().next_back().transpose()?.map(|v| decode(&v)).transpose()?;
+                if let Some(h) = &head {
+                    self.remember_head(h);
+                }
+                Ok(head)
+            }
+        }
+    }
+
+    /// Keeps `head` as its tenant's latest, unless a bigger one is known (two signings can
+    /// race; the store keeps both, the bigger is the latest).
+    fn remember_head(&self, head: &TreeHead) {
+        let mut heads = self.latest_heads.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if heads.get(&head.tenant).is_none_or(|h| h.tree_size < head.tree_size) {
+            heads.insert(head.tenant.clone(), head.clone());
+        }
+    }
+
+    /// Tenants whose log is ahead of their last signed head (after a crash between a
+    /// commit and its group's signing): signed as soon as a signer is set.
+    pub(super) fn unsigned_logs(&self) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for r in self.proof_index.scan_prefix([b'g']) {
+            let (k, v) = r?;
+            let tenant = String::from_utf8_lossy(&k[1..]).into_owned();
+            let state: LogState = decode(&v)?;
+            if self.proof_tree_head(&tenant, None)?.is_none_or(|h| h.tree_size < state.size) {
+                out.insert(tenant);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn proof_set_head_signer(&self, signer: HeadSigner) -> Result<Vec<TreeHead>> {
+        // Set once (the gateway's key); a second signer is ignored.
+        let _ = self.head_signer.set(signer);
+        let pending = self.unsigned_logs()?;
+        self.log_dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(pending);
+        self.proof_sign_heads()
+    }
+
+    /// Signs one head for each tenant whose log grew since its last signed one: what every
+    /// group commit does before its flush, so the heads are as durable as the leaves.
+    pub(super) fn proof_sign_heads(&self) -> Result<Vec<TreeHead>> {
+        let Some(signer) = self.head_signer.get() else { return Ok(Vec::new()) };
+        let dirty = std::mem::take(&mut *self.log_dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut signed = Vec::new();
+        for tenant in dirty {
+            let Some(log) = self.proof_log(&tenant)? else { continue };
+            if self.proof_tree_head(&tenant, None)?.is_some_and(|h| h.tree_size >= log.tree_size) {
+                continue;
+            }
+            let mut head = TreeHead {
+                v: MANIFEST_VERSION,
+                tenant: tenant.clone(),
+                tree_size: log.tree_size,
+                root_hash: log.root_hash,
+                created: String::new(),
+                key_id: String::new(),
+                sig: String::new(),
+            };
+            signer(&mut head);
+            self.proof_index.insert(head_key(&tenant, head.tree_size), encode(&head))?;
+            self.remember_head(&head);
+            signed.push(head);
+        }
+        Ok(signed)
     }
 }

@@ -620,3 +620,127 @@ fn exported_versions_import_into_an_empty_store() {
     let newest_of_k = listed(&fresh).into_iter().find(|(k, _)| k == "k").unwrap();
     assert_eq!(newest_of_k, ("k".to_owned(), next.version_id), "a later commit is the newest version");
 }
+
+/// The leaf hashes of a tenant's log, from its manifests and the genesis leaf, computed
+/// here from the definitions (not from the store's frontier).
+fn expected_leaves(s: &SledStore, tenant: &str) -> Vec<crate::meta::merkle::Hash> {
+    use crate::meta::merkle::leaf_hash;
+    let log = s.proof_log(tenant).unwrap().unwrap();
+    let mut leaves = vec![leaf_hash(genesis_leaf(tenant, &log.genesis).as_bytes())];
+    leaves.extend(s.proof_chain(tenant, log.genesis.seq + 1).map(|m| leaf_hash(m.unwrap().canonical_json().as_bytes())));
+    leaves
+}
+
+fn head_signer(signed: std::sync::Arc<std::sync::atomic::AtomicU64>) -> HeadSigner {
+    Box::new(move |h: &mut TreeHead| {
+        signed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        h.sig = format!("head {} {}", h.tenant, h.tree_size);
+    })
+}
+
+/// Writers of two tenants at once: every manifest is a leaf of its tenant's log (leaf =
+/// seq, after the genesis leaf 0), the stored root is the RFC root of those leaves, every
+/// inclusion and consistency proof the store builds verifies, and a flush signs one head
+/// per tenant that changed, not one per write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_manifest_is_a_leaf_and_each_flush_signs_one_head_per_changed_tenant() {
+    use crate::meta::merkle::{self, from_hex};
+    let (_d, s) = store();
+    let s = std::sync::Arc::new(s);
+    let signed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    assert!(s.proof_set_head_signer(head_signer(signed.clone())).unwrap().is_empty(), "nothing to sign yet");
+    for t in ["t1", "t2"] {
+        s.bucket_create(&BucketRecord { tenant: t.into(), ..bucket(&format!("b-{t}")) }, None).unwrap();
+    }
+    let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
+    let tasks: Vec<_> = (0..8)
+        .map(|w| {
+            let s = s.clone();
+            tokio::task::spawn_blocking(move || {
+                let (t, b) = [("t1", "b-t1"), ("t2", "b-t2")][w % 2];
+                for i in 0..10 {
+                    let key = format!("k{w}-{i}");
+                    let proof = ProofDraft { manifest: draft("put", t, b, &key), sign: &sign };
+                    s.object_commit(b, &key, &object(&key, 3), &Precondition::None, Completes::Nothing, None, Some(&proof)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(signed.load(std::sync::atomic::Ordering::SeqCst), 0, "no head signed per write");
+    s.flush().await.unwrap();
+    assert_eq!(signed.load(std::sync::atomic::Ordering::SeqCst), 2, "one head per tenant for the group");
+    s.flush().await.unwrap();
+    assert_eq!(signed.load(std::sync::atomic::Ordering::SeqCst), 2, "nothing changed: nothing signed");
+    for t in ["t1", "t2"] {
+        let log = s.proof_log(t).unwrap().unwrap();
+        assert_eq!(log.genesis, ChainHead::default(), "a new tenant's log starts at an empty chain");
+        assert_eq!(log.tree_size, 41);
+        let leaves = expected_leaves(&s, t);
+        assert_eq!(log.root_hash, merkle::to_hex(&merkle::naive_root(&leaves)));
+        let head = s.proof_tree_head(t, None).unwrap().unwrap();
+        assert_eq!((head.tree_size, head.root_hash.as_str(), head.sig.as_str()), (41, log.root_hash.as_str(), format!("head {t} 41").as_str()));
+        for m in s.proof_chain(t, 1) {
+            let m = m.unwrap();
+            let (tenant, leaf) = s.proof_leaf(&m.id).unwrap().unwrap();
+            assert_eq!((tenant.as_str(), leaf), (t, m.seq));
+            for size in [leaf + 1, 41] {
+                let path: Vec<merkle::Hash> = s.proof_inclusion(t, leaf, size).unwrap().iter().map(|h| from_hex(h).unwrap()).collect();
+                let root = merkle::naive_root(&leaves[..size as usize]);
+                merkle::verify_inclusion(&leaves[leaf as usize], leaf, size, &path, &root).unwrap();
+            }
+        }
+        for first in [1, 2, 7, 40, 41] {
+            let path: Vec<merkle::Hash> = s.proof_consistency(t, first, 41).unwrap().iter().map(|h| from_hex(h).unwrap()).collect();
+            let old = merkle::naive_root(&leaves[..first as usize]);
+            merkle::verify_consistency(first, 41, &old, &from_hex(&head.root_hash).unwrap(), &path).unwrap();
+        }
+        assert!(matches!(s.proof_inclusion(t, 41, 41), Err(Error::NotFound)));
+        assert!(matches!(s.proof_consistency(t, 1, 42), Err(Error::NotFound)));
+    }
+}
+
+/// A tenant with a chain from before the log: its log's leaf 0 commits to that chain's
+/// head, and its first manifest after is leaf 1. A commit that fails appends nothing, and
+/// a log a crash left ahead of its last signed head is signed when the signer is set.
+#[tokio::test]
+async fn the_log_extends_an_old_chain_and_only_committed_manifests_become_leaves() {
+    use crate::meta::merkle;
+    let dir = tempfile::tempdir().unwrap();
+    let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
+    let old_head = ChainHead { seq: 7, hash: "ab".repeat(32) };
+    {
+        let s = SledStore::open(dir.path()).unwrap();
+        s.bucket_create(&bucket("b"), None).unwrap();
+        // As a gateway from before the log left it: a chain of 7 and no log.
+        s.proof_heads.insert("t", encode(&old_head)).unwrap();
+        let proof = ProofDraft { manifest: draft("put", "t", "b", "k"), sign: &sign };
+        s.object_commit("b", "k", &object("e", 3), &Precondition::None, Completes::Nothing, None, Some(&proof)).unwrap();
+        let m = s.proof_of_object("b", "k").unwrap().remove(0);
+        assert_eq!((m.seq, m.prev.as_str()), (8, old_head.hash.as_str()));
+        let log = s.proof_log("t").unwrap().unwrap();
+        assert_eq!((log.tree_size, &log.genesis), (2, &old_head));
+        assert_eq!(s.proof_leaf(&m.id).unwrap(), Some(("t".to_owned(), 1)));
+        let leaves = [merkle::leaf_hash(genesis_leaf("t", &old_head).as_bytes()), merkle::leaf_hash(m.canonical_json().as_bytes())];
+        assert_eq!(log.root_hash, merkle::to_hex(&merkle::node_hash(&leaves[0], &leaves[1])));
+        assert!(genesis_leaf("t", &old_head).contains(r#""chain_seq":7"#));
+
+        // Refused by its precondition: no manifest, no leaf.
+        let proof = ProofDraft { manifest: draft("put", "t", "b", "k"), sign: &sign };
+        let refused = s.object_commit("b", "k", &object("e2", 3), &Precondition::Absent, Completes::Nothing, None, Some(&proof));
+        assert!(matches!(refused, Err(Error::PreconditionFailed)));
+        assert_eq!(s.proof_log("t").unwrap().unwrap().tree_size, 2);
+        assert_eq!(s.proof_head("t").unwrap().unwrap().seq, 8);
+        // Never flushed with a signer: no head was signed before the "crash".
+        s.db.flush().unwrap();
+    }
+    let s = SledStore::open(dir.path()).unwrap();
+    assert!(s.proof_tree_head("t", None).unwrap().is_none());
+    let signed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let heads = s.proof_set_head_signer(head_signer(signed)).unwrap();
+    assert_eq!(heads.len(), 1);
+    assert_eq!((heads[0].tenant.as_str(), heads[0].tree_size), ("t", 2));
+    assert_eq!(s.proof_tree_head("t", Some(2)).unwrap().unwrap(), heads[0]);
+}
