@@ -54,6 +54,7 @@ pub mod config;
 pub mod context;
 pub mod cors_http;
 pub mod jobs;
+pub mod lifecycle;
 pub mod limits;
 pub mod meta;
 pub mod migrate;
