@@ -279,6 +279,14 @@ pub struct JobsConfig {
     /// Bytes and entries younger than this are left alone by the reconciliation (a write
     /// in flight has its bytes stored before its entry).
     pub reconcile_min_age_secs: u64,
+    /// Seconds between two runs of the lifecycle job (buckets' lifecycle rules); 0: only
+    /// on demand.
+    pub lifecycle_interval_secs: u64,
+    /// The length of a lifecycle day, in seconds (86,400; shorter only for tests, as Ceph
+    /// RGW's debug interval).
+    pub lifecycle_day_secs: u64,
+    /// The most removals and aborts one lifecycle run makes; the next run goes on from there.
+    pub lifecycle_max_actions: usize,
 }
 
 impl Default for JobsConfig {
@@ -291,6 +299,9 @@ impl Default for JobsConfig {
             upload_expiry_interval_secs: 3600,
             reconcile_interval_secs: 6 * 3600,
             reconcile_min_age_secs: 3600,
+            lifecycle_interval_secs: 3600,
+            lifecycle_day_secs: 86_400,
+            lifecycle_max_actions: 10_000,
         }
     }
 }
@@ -554,6 +565,9 @@ impl Config {
         }
         if self.jobs.upload_expiry_interval_secs == 0 {
             return Err(Error::Invalid("jobs.upload_expiry_interval_secs must be at least 1".into()));
+        }
+        if self.jobs.lifecycle_day_secs == 0 || self.jobs.lifecycle_max_actions == 0 {
+            return Err(Error::Invalid("jobs.lifecycle_day_secs and jobs.lifecycle_max_actions must be at least 1".into()));
         }
         if self.audit.prune_interval_secs == 0 {
             return Err(Error::Invalid("audit.prune_interval_secs must be at least 1".into()));

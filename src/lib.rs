@@ -55,6 +55,7 @@ pub mod console;
 pub mod context;
 pub mod cors_http;
 pub mod jobs;
+pub mod lifecycle;
 pub mod limits;
 pub mod meta;
 pub mod migrate;

@@ -123,6 +123,7 @@ impl App {
             topics: Arc::clone(&topics),
             prover: prover.clone(),
             metrics: Arc::clone(&metrics),
+            configs: Arc::clone(&configs),
         };
         let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
@@ -133,6 +134,7 @@ impl App {
             Arc::clone(&topics),
             Arc::clone(&configs),
             Arc::clone(&store),
+            config.jobs.lifecycle_day_secs,
         ));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);

@@ -69,7 +69,7 @@ pub enum AdminCommand {
 /// What to do with one background job.
 #[derive(Debug, Subcommand)]
 pub enum JobsCmd {
-    /// Run a job now: upload_expiry, reconcile, scrub, audit_retention, proof_retention,
+    /// Run a job now: upload_expiry, reconcile, lifecycle, scrub, audit_retention, proof_retention,
     /// metadata_mirror (those configured).
     Run {
         /// The job's name.

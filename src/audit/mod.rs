@@ -77,6 +77,9 @@ gateway_ops! {
     RepairOrphanEntry,
     /// An object moved to another storage place.
     MigrateObject,
+    /// An object version or delete marker removed, or a delete marker laid, by a lifecycle
+    /// rule (its id is the entry's `decided_by`).
+    LifecycleExpiration,
 }
 
 /// What an audit entry records.

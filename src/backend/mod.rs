@@ -366,7 +366,7 @@ fn invalid_config_code(kind: crate::meta::BucketConfigKind) -> S3ErrorCode {
         K::Policy => S3ErrorCode::MalformedPolicy,
         K::Tagging => S3ErrorCode::InvalidTag,
         K::Acl => S3ErrorCode::MalformedACLError,
-        K::Cors | K::Ownership | K::PublicAccessBlock => S3ErrorCode::MalformedXML,
+        K::Cors | K::Ownership | K::PublicAccessBlock | K::Lifecycle => S3ErrorCode::MalformedXML,
     }
 }
 

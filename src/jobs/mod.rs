@@ -4,6 +4,7 @@
 //! cancelling them. Jobs are written to be safe to run while traffic flows and to be
 //! cancelled at any await point. The workers are in [`workers`].
 
+pub mod lifecycle;
 pub mod workers;
 
 use crate::obs::metrics::Metrics;

@@ -27,6 +27,8 @@ pub struct Parts {
     pub prover: Option<Arc<Prover>>,
     /// Where the jobs report what they found (such as the audit entry count).
     pub metrics: Arc<Metrics>,
+    /// Every bucket's configuration, for its lifecycle rules.
+    pub configs: Arc<crate::policy::config::BucketConfigs>,
 }
 
 /// The jobs `config` asks for, with their intervals.
@@ -52,6 +54,8 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
             Reconcile { backend: Arc::clone(&parts.backend), min_age: secs(config.jobs.reconcile_min_age_secs) },
         ),
     ];
+    let lifecycle = super::lifecycle::LifecycleJob::new(parts, config.jobs.lifecycle_day_secs, config.jobs.lifecycle_max_actions);
+    jobs.push(Scheduled::new("lifecycle", secs(config.jobs.lifecycle_interval_secs), lifecycle));
     if config.proofs.enabled {
         let scrub = Scrub { backend: Arc::clone(&parts.backend), metrics: Arc::clone(&parts.metrics), bytes_per_sec: config.proofs.scrub_bytes_per_sec };
         jobs.push(Scheduled::new("scrub", secs(config.proofs.scrub_interval_secs), scrub));

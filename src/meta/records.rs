@@ -473,11 +473,13 @@ pub enum BucketConfigKind {
     Ownership,
     /// The Block Public Access flags.
     PublicAccessBlock,
+    /// The lifecycle rules.
+    Lifecycle,
 }
 
 impl BucketConfigKind {
     /// Every kind, in storage order.
-    pub const ALL: [Self; 6] = [Self::Policy, Self::Cors, Self::Tagging, Self::Acl, Self::Ownership, Self::PublicAccessBlock];
+    pub const ALL: [Self; 7] = [Self::Policy, Self::Cors, Self::Tagging, Self::Acl, Self::Ownership, Self::PublicAccessBlock, Self::Lifecycle];
 
     /// The kind's name in keys and audit entries.
     #[must_use]
@@ -489,6 +491,7 @@ impl BucketConfigKind {
             Self::Acl => "acl",
             Self::Ownership => "ownership",
             Self::PublicAccessBlock => "public-access-block",
+            Self::Lifecycle => "lifecycle",
         }
     }
 }

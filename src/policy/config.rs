@@ -1,5 +1,5 @@
 //! Each bucket's S3 configuration (policy, CORS, tags, ACL, ownership, Block Public
-//! Access), validated and compiled once when it is written (and at start), kept in memory:
+//! Access, lifecycle), validated and compiled once when it is written (and at start), kept in memory:
 //! a request's decision reads compiled rules and never parses a document.
 
 use super::acl::{Ownership, PublicAccessBlock};
@@ -73,6 +73,8 @@ pub struct BucketConfig {
     pub policy: Option<super::document::BucketPolicy>,
     /// The bucket's CORS rules, if it has any.
     pub cors: Option<crate::policy::cors::CorsRules>,
+    /// The bucket's lifecycle rules, if it has any.
+    pub lifecycle: Option<crate::lifecycle::Lifecycle>,
 }
 
 /// Parses a stored JSON document (`None`: removed).
@@ -89,6 +91,7 @@ impl BucketConfig {
             BucketConfigKind::Ownership => self.ownership = stored(document)?,
             BucketConfigKind::PublicAccessBlock => self.public_access_block = stored(document)?,
             BucketConfigKind::Policy => self.policy = document.map(|d| super::document::BucketPolicy::parse(d, bucket)).transpose()?,
+            BucketConfigKind::Lifecycle => self.lifecycle = document.map(crate::lifecycle::Lifecycle::from_document).transpose()?,
             BucketConfigKind::Cors => {
                 self.cors = document.map(crate::policy::cors::CorsRules::from_document).transpose().map_err(|e| e.to_string())?;
             }

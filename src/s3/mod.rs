@@ -45,6 +45,8 @@ pub struct Gateway {
     /// Every bucket's S3 configuration (tags, ...), compiled.
     configs: Arc<BucketConfigs>,
     store: Arc<dyn Store>,
+    /// The length of a lifecycle day (`jobs.lifecycle_day_secs`), for `x-amz-expiration`.
+    lifecycle_day_secs: u64,
 }
 
 impl Gateway {
@@ -57,8 +59,17 @@ impl Gateway {
         topics: Arc<Topics>,
         configs: Arc<BucketConfigs>,
         store: Arc<dyn Store>,
+        lifecycle_day_secs: u64,
     ) -> Self {
-        Self { backends, region, metrics, topics, configs, store }
+        Self { backends, region, metrics, topics, configs, store, lifecycle_day_secs }
+    }
+
+    /// The `x-amz-expiration` of `rec`, the current version of `key`, if a lifecycle rule
+    /// of its bucket will expire it.
+    fn expiration(&self, bucket: &str, key: &str, rec: &crate::meta::ObjectRecord) -> Option<String> {
+        let config = self.configs.of(bucket);
+        let (at, rule) = config.lifecycle.as_ref()?.expiry(key, rec.size, &rec.tags, rec.last_modified_ns, self.lifecycle_day_secs)?;
+        Some(crate::lifecycle::expiration_header(at, rule))
     }
 
     /// Runs an operation, timing it for the metrics.
@@ -140,6 +151,8 @@ s3_operations! {
     settings::put_bucket_cors(PutBucketCorsInput) -> PutBucketCorsOutput;
     settings::delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput;
     settings::get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
+    settings::put_bucket_lifecycle_configuration(PutBucketLifecycleConfigurationInput) -> PutBucketLifecycleConfigurationOutput;
+    settings::delete_bucket_lifecycle(DeleteBucketLifecycleInput) -> DeleteBucketLifecycleOutput;
     settings::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
     settings::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
     settings::put_bucket_tagging(PutBucketTaggingInput) -> PutBucketTaggingOutput;

@@ -62,9 +62,11 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let mut headers = HeaderMap::new();
     proof_headers(&mut headers, &record, g.store.as_ref());
     let version_id = answered_version(&record);
+    let expiration = g.expiration(&bucket, &key, &record);
     let c = record.checksums;
     let mut resp = S3Response::with_headers(
         PutObjectOutput {
+            expiration,
             e_tag: Some(etag(&record.etag)),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
@@ -100,8 +102,10 @@ pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> R
     let tag_count = out.read.tag_count;
     let version_id = out.record.as_ref().and_then(answered_version);
     let lock = out.record.as_ref().map(super::lock::read_lock).unwrap_or_default();
+    let expiration = out.record.as_ref().filter(|_| input.version_id.is_none()).and_then(|r| g.expiration(&input.bucket, &input.key, r));
     let mut output = GetObjectOutput::answering(out.read, Overrides::from(&mut input));
     (output.object_lock_mode, output.object_lock_retain_until_date, output.object_lock_legal_hold_status) = lock;
+    output.expiration = expiration;
     output.body = out.body;
     output.tag_count = tag_count;
     output.version_id = version_id;
@@ -116,8 +120,10 @@ pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) ->
     let partial = out.partial;
     let version_id = out.record.as_ref().and_then(answered_version);
     let lock = out.record.as_ref().map(super::lock::read_lock).unwrap_or_default();
+    let expiration = out.record.as_ref().filter(|_| input.version_id.is_none()).and_then(|r| g.expiration(&input.bucket, &input.key, r));
     let mut output = HeadObjectOutput::answering(out.read, Overrides::from(&mut input));
     (output.object_lock_mode, output.object_lock_retain_until_date, output.object_lock_legal_hold_status) = lock;
+    output.expiration = expiration;
     output.version_id = version_id;
     let mut resp = S3Response::with_headers(output, headers);
     if partial {

@@ -1,9 +1,10 @@
-//! Bucket configuration: the documents tollgate keeps (tags, CORS), and reads of the settings it
-//! does not store (policy, lifecycle, encryption, website), which answer "not
+//! Bucket configuration: the documents tollgate keeps (tags, policy, CORS, lifecycle), and
+//! reads of the settings it does not store (encryption, website), which answer "not
 //! configured".
 
 use super::Gateway;
 use crate::backend::{BucketSetting, Error};
+use crate::lifecycle::{Lifecycle, LifecycleError};
 use crate::meta::BucketConfigKind;
 use crate::ops::Operation;
 use crate::policy::config::{ConfigError, Tag as BucketTag, tags_document};
@@ -107,7 +108,33 @@ pub(super) async fn get_bucket_lifecycle_configuration(
     g: &Gateway,
     req: S3Request<GetBucketLifecycleConfigurationInput>,
 ) -> Result<S3Response<GetBucketLifecycleConfigurationOutput>, Error> {
-    unconfigured(g, &req.input.bucket, BucketSetting::Lifecycle)
+    match &g.configs.of(&req.input.bucket).lifecycle {
+        Some(lifecycle) => Ok(S3Response::new(GetBucketLifecycleConfigurationOutput { rules: Some(lifecycle.to_dto()), ..Default::default() })),
+        None => unconfigured(g, &req.input.bucket, BucketSetting::Lifecycle),
+    }
+}
+
+pub(super) async fn put_bucket_lifecycle_configuration(
+    g: &Gateway,
+    req: S3Request<PutBucketLifecycleConfigurationInput>,
+) -> Result<S3Response<PutBucketLifecycleConfigurationOutput>, Error> {
+    let Some(config) = &req.input.lifecycle_configuration else {
+        return Err(Error::InvalidConfig(BucketConfigKind::Lifecycle, "The request has no LifecycleConfiguration".into()));
+    };
+    let lifecycle = Lifecycle::from_dto(config).map_err(|e| match e {
+        LifecycleError::Malformed(why) => Error::InvalidConfig(BucketConfigKind::Lifecycle, why),
+        LifecycleError::InvalidArgument(why) => Error::InvalidArgument(why),
+        LifecycleError::InvalidRequest(why) => Error::InvalidRequest(why),
+        LifecycleError::NotImplemented(why) => Error::NotImplemented(why),
+    })?;
+    let bucket = &req.input.bucket;
+    set_config(g, &req, Operation::PutBucketLifecycleConfiguration, bucket, BucketConfigKind::Lifecycle, Some(&lifecycle.document()))?;
+    Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+}
+
+pub(super) async fn delete_bucket_lifecycle(g: &Gateway, req: S3Request<DeleteBucketLifecycleInput>) -> Result<S3Response<DeleteBucketLifecycleOutput>, Error> {
+    set_config(g, &req, Operation::DeleteBucketLifecycle, &req.input.bucket, BucketConfigKind::Lifecycle, None)?;
+    Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
 }
 
 pub(super) async fn get_bucket_encryption(g: &Gateway, req: S3Request<GetBucketEncryptionInput>) -> Result<S3Response<GetBucketEncryptionOutput>, Error> {

@@ -16,6 +16,7 @@ mod errors;
 mod fuzz;
 mod hostile;
 mod jobs;
+mod lifecycle;
 mod limits;
 mod listing;
 mod migrate;
