@@ -64,14 +64,31 @@ fn leaf_key(id: &str) -> Vec<u8> {
     index_key(b'l', &[id.as_bytes()])
 }
 
-/// The rows appending a manifest to its tenant's log writes: the leaf and the subtrees it
-/// completes, the manifest's leaf index by id, and the new log state; the log is created
-/// (its leaf 0 committing to `head`, the chain head the manifest follows) if it has none.
-/// Its leaf index is its `seq` less the genesis `seq`.
-fn log_append(state: Option<LogState>, head: &ChainHead, m: &Manifest) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+/// A manifest as its tenant's log appends it: what its leaf is and which chain head it follows.
+pub(super) struct LogEntry {
+    tenant: String,
+    id: String,
+    seq: u64,
+    leaf: Hash,
+    /// The chain head the manifest follows: the log's leaf 0 commits to it if the log
+    /// begins with this manifest.
+    follows: ChainHead,
+}
+
+impl LogEntry {
+    fn of(m: &Manifest, follows: ChainHead) -> Self {
+        Self { tenant: m.tenant.clone(), id: m.id.clone(), seq: m.seq, leaf: merkle::leaf_hash(m.canonical_json().as_bytes()), follows }
+    }
+}
+
+/// The rows appending `entry` to its tenant's log writes, given the log's state: the leaf
+/// and the subtrees it completes, the manifest's leaf index by id, and the new log state;
+/// the log is created (its leaf 0 committing to the followed head) if it has none. Its leaf
+/// index is its `seq` less the genesis `seq`.
+fn log_append(state: Option<LogState>, entry: &LogEntry) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut rows = Vec::new();
     let node_rows = |nodes: Vec<merkle::Node>, rows: &mut Vec<(Vec<u8>, Vec<u8>)>| {
-        rows.extend(nodes.into_iter().map(|n| (node_key(&m.tenant, n.level, n.index), n.hash.to_vec())));
+        rows.extend(nodes.into_iter().map(|n| (node_key(&entry.tenant, n.level, n.index), n.hash.to_vec())));
     };
     let (genesis, mut frontier) = match state {
         Some(s) => {
@@ -80,18 +97,18 @@ fn log_append(state: Option<LogState>, head: &ChainHead, m: &Manifest) -> Result
         }
         None => {
             let mut f = Frontier::default();
-            node_rows(f.append(merkle::leaf_hash(genesis_leaf(&m.tenant, head).as_bytes())), &mut rows);
-            (head.clone(), f)
+            node_rows(f.append(merkle::leaf_hash(genesis_leaf(&entry.tenant, &entry.follows).as_bytes())), &mut rows);
+            (entry.follows.clone(), f)
         }
     };
     let leaf = frontier.size();
-    if genesis.seq + leaf != m.seq {
-        return Err(Error::Corrupt(format!("proof log of {} has {leaf} leaves after seq {}, out of step with seq {}", m.tenant, genesis.seq, m.seq)));
+    if genesis.seq + leaf != entry.seq {
+        return Err(Error::Corrupt(format!("proof log of {} has {leaf} leaves after seq {}, out of step with seq {}", entry.tenant, genesis.seq, entry.seq)));
     }
-    node_rows(frontier.append(merkle::leaf_hash(m.canonical_json().as_bytes())), &mut rows);
-    rows.push((leaf_key(&m.id), [&leaf.to_be_bytes()[..], m.tenant.as_bytes()].concat()));
+    node_rows(frontier.append(entry.leaf), &mut rows);
+    rows.push((leaf_key(&entry.id), [&leaf.to_be_bytes()[..], entry.tenant.as_bytes()].concat()));
     let state = LogState { genesis, size: frontier.size(), frontier: frontier.roots().iter().map(merkle::to_hex).collect() };
-    rows.push((log_key(&m.tenant), encode(&state)));
+    rows.push((log_key(&entry.tenant), encode(&state)));
     Ok(rows)
 }
 
@@ -119,6 +136,10 @@ pub(super) struct SealedProof {
     id: String,
     manifest: Vec<u8>,
     index_rows: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Appended to the log inside the transaction, where the log's state is read
+    /// consistently with the chain head [`tx_chain_holds`] checked (read outside, a
+    /// concurrent commit could show one and not yet the other).
+    log: LogEntry,
 }
 
 /// Whether the chain head `sealed` follows is still its tenant's head.
@@ -143,7 +164,16 @@ pub(super) fn tx_proof(
     for (k, v) in &s.index_rows {
         index.insert(k.as_slice(), v.as_slice())?;
     }
-    Ok(())
+    let state: Option<LogState> = index.get(log_key(&s.tenant))?.map(|v| tx_decode(&v)).transpose()?;
+    match log_append(state, &s.log) {
+        Ok(rows) => {
+            for (k, v) in rows {
+                index.insert(k, v)?;
+            }
+            Ok(())
+        }
+        Err(e) => abort(e),
+    }
 }
 
 impl SledStore {
@@ -168,14 +198,13 @@ impl SledStore {
         m.prev.clone_from(&head.hash);
         version_id.clone_into(&mut m.version_id);
         (draft.sign)(&mut m);
-        let state: Option<LogState> = self.proof_index.get(log_key(&m.tenant))?.map(|v| decode(&v)).transpose()?;
-        let mut index_rows = proof_index_rows(&m, object_n);
-        index_rows.extend(log_append(state, &head, &m)?);
+        let index_rows = proof_index_rows(&m, object_n);
+        let log = LogEntry::of(&m, head);
         // Marked before the commit: a commit that then fails leaves a log that did not
         // grow, whose head the next signing skips; one that succeeds is always marked
         // before its writer waits for the group commit that signs it.
         self.log_dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(m.tenant.clone());
-        Ok(SealedProof { follows, head: encode(&ChainHead { seq: m.seq, hash: m.hash() }), index_rows, manifest: encode(&m), id: m.id, tenant: m.tenant })
+        Ok(SealedProof { follows, head: encode(&ChainHead { seq: m.seq, hash: m.hash() }), index_rows, log, manifest: encode(&m), id: m.id, tenant: m.tenant })
     }
 }
 
@@ -324,7 +353,7 @@ impl SledStore {
             let follows = head.clone().unwrap_or_default();
             if follows.seq + 1 == m.seq && (follows.seq == 0 || follows.hash == m.prev) {
                 let start = ChainHead { seq: m.seq - 1, hash: m.prev.clone() };
-                if let Ok(rows) = log_append(state, &start, m) {
+                if let Ok(rows) = log_append(state, &LogEntry::of(m, start)) {
                     for (k, v) in rows {
                         self.proof_index.insert(k, v)?;
                     }

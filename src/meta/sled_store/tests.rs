@@ -198,6 +198,11 @@ fn concurrent_writers_keep_chains_linear_and_usage_exact() {
         assert_eq!((head.seq, head.hash.as_str()), (chain.len() as u64, chain.last().unwrap().hash().as_str()));
         let (objects, bytes) = s.bucket_list().unwrap().iter().filter(|b| b.tenant == t).fold((0, 0), |(o, b), r| (o + r.objects, b + r.bytes));
         assert_eq!(s.tenant_usage(t).unwrap(), (objects, bytes), "{t}");
+        // Racing writers (a bucket changing tenant under them included) leave the log
+        // exactly the chain: its genesis leaf and one leaf per manifest, in seq order.
+        let log = s.proof_log(t).unwrap().unwrap();
+        assert_eq!(log.tree_size, chain.len() as u64 + 1, "{t}");
+        assert_eq!(log.root_hash, crate::meta::merkle::to_hex(&crate::meta::merkle::naive_root(&expected_leaves(&s, t))), "{t}");
     }
     let total: u64 = ["t1", "t2"].iter().map(|t| s.proof_head(t).unwrap().unwrap().seq).sum();
     assert_eq!(total, 6 * (20 + 10));
