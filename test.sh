@@ -6,7 +6,8 @@
 #   3. cargo build --bin tollgate
 #   4. compat/run.sh: aws-cli, boto3, rclone and s3cmd against the debug binary; then
 #      compat/operator.sh: the README's operations walked through with the binary (admin jobs,
-#      SIGTERM, migrate: dry run, interrupted and resumed, one bucket, every bucket)
+#      SIGTERM, migrate: dry run, interrupted and resumed, one bucket, every bucket); and
+#      compat/tls.sh: HTTPS with aws-cli --ca-bundle, boto3, curl over HTTP/2, a SIGHUP reload
 #   5. the integration tests (--test it) again through the upstream backend:
 #      TOLLGATE_TEST_UPSTREAM=tollgate, then TOLLGATE_TEST_UPSTREAM=moto against a moto_server
 #      this script starts (TOLLGATE_TEST_MOTO_URL) and stops
@@ -51,6 +52,9 @@ if cargo build --bin tollgate; then
   echo "==== an operator's day (compat/operator.sh) ===="
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/operator.sh ||
     { status=1; failed_steps+=("operator"); }
+  echo "==== HTTPS on the listener (compat/tls.sh) ===="
+  TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/tls.sh ||
+    { status=1; failed_steps+=("tls"); }
 else
   status=1
   failed_steps+=("cargo build (compat suites not run)")

@@ -15,11 +15,6 @@
 #
 # The last line is "operator: N passed, M failed"; exit 1 if anything failed.
 set -euo pipefail
-: "${TOLLGATE_BIN:?TOLLGATE_BIN must name the tollgate binary}"
-TOLLGATE_BIN=$(realpath "$TOLLGATE_BIN")
-# Only this script's settings: nothing from the caller's TOLLGATE_* environment.
-while read -r v; do [ "$v" = TOLLGATE_BIN ] || unset "$v"; done < <(compgen -e | grep '^TOLLGATE_' || true)
-
 # shellcheck source=compat/net.sh
 . "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 PORT=$(free_port)
@@ -38,12 +33,13 @@ command -v aws >/dev/null || { echo "FAIL $SUITE: aws not installed"; exit 1; }
 private_aws_config
 
 CFG=$WORK/tollgate.toml
+GATEWAY_CONFIG=$CFG
+GATEWAY_READY_URL=$S3_ENDPOINT/ready
+# shellcheck source=compat/gateway.sh
+. "$COMPAT_DIR/gateway.sh"
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
 UPSTREAM_PID=""
-# Checks run in subshells (lib.sh), so the gateway's pid and exit status go through files.
-GATEWAY_PID_FILE=$WORK/gateway.pid
-GATEWAY_RC_FILE=$WORK/gateway.rc
 cleanup() {
   for pid in "$(cat "$GATEWAY_PID_FILE" 2>/dev/null)" "$(cat "$WORK/migrate.pid" 2>/dev/null)"; do
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
@@ -84,27 +80,6 @@ bucket_prefix = "gw-"
 EOF
 }
 write_config local
-
-start_gateway() {
-  rm -f "$GATEWAY_RC_FILE"
-  (
-    TOLLGATE_ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID TOLLGATE_ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
-      "$TOLLGATE_BIN" serve --config "$CFG" >>"$WORK/gateway.log" 2>&1 </dev/null &
-    echo $! >"$GATEWAY_PID_FILE"
-    rc=0
-    wait $! || rc=$?
-    echo $rc >"$GATEWAY_RC_FILE"
-  ) &
-  for _ in $(seq 50); do [ -s "$GATEWAY_PID_FILE" ] && break; sleep 0.1; done
-  wait_ready "$S3_ENDPOINT/ready" "$(cat "$GATEWAY_PID_FILE")" || { tail -n 20 "$WORK/gateway.log"; fail "the gateway did not become ready"; }
-}
-# stop_gateway: SIGTERM, as a service manager stops it; it must exit 0 within 30 s
-stop_gateway() {
-  kill -TERM "$(cat "$GATEWAY_PID_FILE")"
-  for _ in $(seq 300); do [ -s "$GATEWAY_RC_FILE" ] && break; sleep 0.1; done
-  rm -f "$GATEWAY_PID_FILE"
-  assert_eq 0 "$(cat "$GATEWAY_RC_FILE" 2>/dev/null || echo 'still running')" "the gateway's exit status after SIGTERM"
-}
 
 s3() { aws --endpoint-url "$S3_ENDPOINT" s3 "$@"; }
 tollgate() { "$TOLLGATE_BIN" "$@"; }

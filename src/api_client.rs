@@ -29,6 +29,10 @@ pub struct Connection {
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// PEM file of the certificates an `https://` endpoint is verified against, instead of
+    /// the system's (a gateway serving its own `[tls]` certificate from a private CA).
+    #[arg(long, env = "AWS_CA_BUNDLE", global = true)]
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 /// One call to the gateway's own endpoints (`full_path` from the root), signed when
@@ -69,7 +73,12 @@ pub async fn request(conn: &Connection, method: &str, full_path: &str, payload: 
 }
 
 async fn send(conn: &Connection, req: http::Request<Full<Bytes>>) -> Result<Value, String> {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let https = crate::tls::client_connector(conn.ca_bundle.as_deref())
+        .map_err(|e| format!("cannot reach {}: {e}", conn.endpoint))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
     let resp = client.request(req).await.map_err(|e| format!("cannot reach {}: {e}", conn.endpoint))?;
     let status = resp.status();
     let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();

@@ -82,6 +82,30 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// `[console]`: the web console at `/_tollgate/console/`.
     pub console: ConsoleConfig,
+    /// `[tls]`: HTTPS on the listener.
+    pub tls: TlsConfig,
+}
+
+/// `[tls]`: HTTPS on `listen` (rustls; HTTP/1.1 and HTTP/2 by ALPN). Off while `cert` is unset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of the certificate chain, the server's certificate first.
+    pub cert: Option<PathBuf>,
+    /// PEM file of the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// Seconds between two checks of the files for a change (then reloaded, as on SIGHUP,
+    /// without dropping a connection); 0: on SIGHUP only.
+    pub reload_check_secs: u64,
+    /// A second listener serving `/health`, `/ready` and `/metrics` only, in plain HTTP,
+    /// for health checks that do not speak TLS; it must be a loopback address.
+    pub plain_health_listen: Option<SocketAddr>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self { cert: None, key: None, reload_check_secs: 10, plain_health_listen: None }
+    }
 }
 
 /// `[access]`: what a bucket's S3 access configuration is until it sets its own.
@@ -427,6 +451,7 @@ impl Default for Config {
             backend: BackendKind::Local,
             upstream: UpstreamConfig::default(),
             console: ConsoleConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -503,6 +528,12 @@ impl Config {
         env_parse("TOLLGATE_PROOFS", &mut self.proofs.enabled)?;
         env_parse("TOLLGATE_LIMITS", &mut self.limits.enabled)?;
         env_parse("TOLLGATE_CONSOLE", &mut self.console.enabled)?;
+        if let Ok(v) = std::env::var("TOLLGATE_TLS_CERT") {
+            self.tls.cert = Some(v.into());
+        }
+        if let Ok(v) = std::env::var("TOLLGATE_TLS_KEY") {
+            self.tls.key = Some(v.into());
+        }
         if let Ok(v) = std::env::var("TOLLGATE_ROOT_ACCESS_KEY") {
             self.root.access_key = Some(v);
         }
@@ -563,6 +594,14 @@ impl Config {
                 return Err(Error::Invalid("upstream.instance must be a non-empty name without '/'".into()));
             }
         }
+        match (&self.tls.cert, &self.tls.key, self.tls.plain_health_listen) {
+            (Some(_), None, _) | (None, Some(_), _) => return Err(Error::Invalid("tls.cert and tls.key must be given together".into())),
+            (None, None, Some(_)) => return Err(Error::Invalid("tls.plain_health_listen needs TLS on the listener (tls.cert, tls.key)".into())),
+            (_, _, Some(a)) if !a.ip().is_loopback() => {
+                return Err(Error::Invalid(format!("tls.plain_health_listen {a} must be a loopback address (plain HTTP)")));
+            }
+            _ => {}
+        }
         if self.jobs.upload_expiry_interval_secs == 0 {
             return Err(Error::Invalid("jobs.upload_expiry_interval_secs must be at least 1".into()));
         }
@@ -605,9 +644,31 @@ mod tests {
         assert_eq!(cfg.backend, def.backend);
         let (c, dc) = (&cfg.console, &def.console);
         assert_eq!((c.enabled, c.idle_timeout_secs, c.max_session_secs), (dc.enabled, dc.idle_timeout_secs, dc.max_session_secs));
+        let (t, dt) = (&cfg.tls, &def.tls);
+        assert_eq!((&t.cert, &t.key, t.reload_check_secs, t.plain_health_listen), (&dt.cert, &dt.key, dt.reload_check_secs, dt.plain_health_listen));
         let (u, d) = (&cfg.upstream, &def.upstream);
         assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
         assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_a_loopback_health_listener() {
+        let with = |cert: Option<&str>, key: Option<&str>, health: Option<&str>| Config {
+            tls: TlsConfig {
+                cert: cert.map(Into::into),
+                key: key.map(Into::into),
+                plain_health_listen: health.map(|h| h.parse().unwrap()),
+                ..TlsConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(with(Some("c.pem"), Some("k.pem"), Some("127.0.0.1:9001")).validate().is_ok());
+        assert!(with(Some("c.pem"), Some("k.pem"), Some("[::1]:9001")).validate().is_ok());
+        assert!(with(Some("c.pem"), None, None).validate().is_err(), "a certificate without its key");
+        assert!(with(None, Some("k.pem"), None).validate().is_err());
+        assert!(with(None, None, Some("127.0.0.1:9001")).validate().is_err(), "a health listener without TLS");
+        let e = with(Some("c.pem"), Some("k.pem"), Some("0.0.0.0:9001")).validate().unwrap_err();
+        assert!(e.to_string().contains("loopback"), "{e}");
     }
 
     #[test]

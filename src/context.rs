@@ -15,6 +15,8 @@ pub struct RequestContext {
     pub request_id: String,
     /// The client's address, as the TCP connection shows it.
     pub peer: SocketAddr,
+    /// Whether the request came over the gateway's TLS (`[tls]`).
+    pub secure: bool,
     /// Filled by the access check when it admits the request: the rate-limit headers and
     /// the byte buckets the request and response bodies are charged to.
     pub admission: Arc<OnceLock<Admission>>,
@@ -26,6 +28,16 @@ pub struct RequestContext {
     /// Set once the request's signature verified and its key is known: a refusal of a
     /// request without it is an unauthenticated denial ([`crate::audit::DenialLog`]).
     pub authenticated: Arc<AtomicBool>,
+}
+
+/// How a request reached the gateway, set by the server on every request (and carried by
+/// the console into the requests it makes for a browser).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// Over the gateway's own TLS (`[tls]`).
+    pub tls: bool,
+    /// On the plain-HTTP health listener (`tls.plain_health_listen`).
+    pub health_only: bool,
 }
 
 impl RequestContext {

@@ -68,6 +68,7 @@ pub mod proof;
 pub mod retry;
 pub mod s3;
 pub mod server;
+pub mod tls;
 
 #[cfg(test)]
 mod import_direction;

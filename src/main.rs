@@ -209,7 +209,17 @@ fn serve(config: Option<PathBuf>, listen: Option<std::net::SocketAddr>, data_dir
                 return ExitCode::FAILURE;
             }
         };
-        match server::run(listener, app, shutdown_signal()).await {
+        let health = match app.config.tls.plain_health_listen {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::error!(%addr, error = %e, "cannot listen for health checks");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
+        match server::run(server::Listeners { main: listener, health }, app, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "server failed");

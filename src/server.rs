@@ -9,7 +9,7 @@ use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::upstream::client::ClientOptions;
 use crate::backend::upstream::{Mapping, MirrorTarget, UpstreamBackend, UpstreamOptions};
 use crate::config::{BackendKind, Config};
-use crate::context::RequestContext;
+use crate::context::{RequestContext, Transport};
 use crate::jobs::{RetryPolicy, Scheduler, workers};
 use crate::limits::xml_body::{Seen, XmlBody, is_config_request};
 use crate::limits::{Limiter, MeteredBody};
@@ -33,7 +33,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::{S3Service, S3ServiceBuilder};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
 
 /// Startup failures.
@@ -480,8 +480,14 @@ fn has_body(headers: &http::HeaderMap) -> bool {
 
 /// Serves one request: the web console's own (which makes its gateway requests through
 /// [`handle_inner`]), or any other.
-async fn handle(app: Arc<App>, peer: SocketAddr, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+async fn handle(app: Arc<App>, peer: SocketAddr, transport: Transport, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+    req.extensions_mut().insert(transport);
     let path = req.uri().path();
+    if transport.health_only && !matches!(own_endpoint(path), Some(RequestKind::Health | RequestKind::Ready | RequestKind::Metrics)) {
+        let mut resp = http::Response::new(s3s::Body::from("This listener serves /health, /ready and /metrics only.\n".to_owned()));
+        *resp.status_mut() = http::StatusCode::NOT_FOUND;
+        return Ok(resp);
+    }
     if path.strip_prefix(crate::console::PREFIX.trim_end_matches('/')).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
         return Ok(crate::console::serve(&app, peer, req).await);
     }
@@ -496,6 +502,7 @@ async fn handle_inner(app: Arc<App>, peer: SocketAddr, mut req: http::Request<In
     let context = RequestContext {
         request_id: request_id.clone(),
         peer,
+        secure: req.extensions().get::<Transport>().is_some_and(|t| t.tls),
         admission: Arc::clone(&admission),
         operation: Arc::clone(&operation),
         granted_by: Arc::default(),
@@ -732,9 +739,33 @@ async fn flush_denials(app: Arc<App>, mut stopped: tokio::sync::watch::Receiver<
     }
 }
 
-/// Serves `listener` until `shutdown` completes, then lets in-flight requests finish
+/// Where the server listens.
+pub struct Listeners {
+    /// S3, admin, proofs and console: HTTPS when `[tls]` is set.
+    pub main: TcpListener,
+    /// `tls.plain_health_listen`: `/health`, `/ready` and `/metrics` only, in plain HTTP.
+    pub health: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(main: TcpListener) -> Self {
+        Self { main, health: None }
+    }
+}
+
+/// The next connection on `listener`; never, without one.
+async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves `listeners` until `shutdown` completes, then lets in-flight requests finish
 /// (up to the configured grace period) and flushes the metadata.
-pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn run(listeners: impl Into<Listeners>, app: App, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let Listeners { main: listener, health } = listeners.into();
+    let tls = crate::tls::Acceptor::from_config(&app.config.tls).map_err(|e| std::io::Error::other(format!("cannot serve TLS: {e}")))?;
     // Before any request can touch their keys.
     app.backends.finish_pending().await.map_err(|e| std::io::Error::other(format!("cannot finish the writes pending since the last stop: {e}")))?;
     let app = Arc::new(app);
@@ -745,35 +776,55 @@ pub async fn run(listener: TcpListener, app: App, shutdown: impl Future<Output =
         .header_read_timeout(Duration::from_secs(app.config.server.header_timeout_secs))
         .max_buf_size(app.config.server.max_header_bytes.max(8192));
     conn_builder.http2().timer(TokioTimer::new());
+    let conn_builder = Arc::new(conn_builder);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let jobs = app.jobs.start(&jobs_stopped);
     let denial_flusher = tokio::spawn(flush_denials(Arc::clone(&app), jobs_stopped.clone()));
+    if let Some(tls) = &tls {
+        tokio::spawn(Arc::clone(tls).watch(Duration::from_secs(app.config.tls.reload_check_secs), jobs_stopped.clone()));
+    }
     let mut shutdown = std::pin::pin!(shutdown);
-    tracing::info!(addr = %listener.local_addr()?, "listening");
+    tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
+    if let Some(h) = &health {
+        tracing::info!(addr = %h.local_addr()?, "listening for health checks (plain HTTP)");
+    }
+    let handshake_timeout = Duration::from_secs(app.config.server.header_timeout_secs);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::error!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (accepted, on_health) = tokio::select! {
+            accepted = listener.accept() => (accepted, false),
+            accepted = accept_on(health.as_ref()) => (accepted, true),
             () = shutdown.as_mut() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::error!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         // Without TCP_NODELAY small responses wait on delayed ACKs (~40 ms).
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
+        let tls = tls.as_ref().filter(|_| !on_health).map(|t| t.config());
+        let transport = Transport { tls: tls.is_some(), health_only: on_health };
         let app = Arc::clone(&app);
-        let service = service_fn(move |req| handle(Arc::clone(&app), peer, req));
-        let conn = conn_builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
+        let service = service_fn(move |req| handle(Arc::clone(&app), peer, transport, req));
+        let (builder, watcher) = (Arc::clone(&conn_builder), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served = match tls {
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                // The handshake runs here, not in the accept loop, bounded like a request's headers.
+                Some(config) => match tokio::time::timeout(handshake_timeout, tokio_rustls::TlsAcceptor::from(config).accept(stream)).await {
+                    Ok(Ok(stream)) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                    Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

@@ -23,6 +23,7 @@
 //! Every request but a `GET`/`HEAD` carries the session's CSRF token in `x-tollgate-csrf`.
 
 use crate::auth::{KeyStore, Principal, Secret};
+use crate::context::Transport;
 use crate::meta::Store;
 
 use std::collections::HashMap;
@@ -207,11 +208,13 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the browser reached the gateway over HTTPS: a TLS-terminating proxy in front
-/// says so in `X-Forwarded-Proto` (the gateway itself serves plain HTTP). It only adds the
-/// cookie's `Secure`, so a client claiming it gains nothing.
-fn over_tls(headers: &HeaderMap, uri: &http::Uri) -> bool {
-    uri.scheme_str() == Some("https") || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// Whether the browser reached the gateway over HTTPS: the gateway's own TLS, or a
+/// TLS-terminating proxy in front saying so in `X-Forwarded-Proto`. It only adds the
+/// cookie's `Secure` and makes share links `https`, so a client claiming it gains nothing.
+fn over_tls<B>(req: &http::Request<B>) -> bool {
+    req.extensions().get::<Transport>().is_some_and(|t| t.tls)
+        || req.uri().scheme_str() == Some("https")
+        || req.headers().get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 fn session_cookie(id: &str, max_age: Option<u64>, secure: bool) -> String {
@@ -338,7 +341,7 @@ pub async fn serve<H: Host>(app: &Arc<H>, peer: SocketAddr, req: http::Request<I
                             console.end(&id);
                             audit(app.as_ref(), &principal, peer, crate::audit::GatewayOp::ConsoleSignOut);
                             let mut resp = json_answer(StatusCode::OK, &json!({ "signed_out": true }));
-                            if let Ok(v) = HeaderValue::from_str(&session_cookie("", Some(0), over_tls(req.headers(), req.uri()))) {
+                            if let Ok(v) = HeaderValue::from_str(&session_cookie("", Some(0), over_tls(&req))) {
                                 resp.headers_mut().insert(header::SET_COOKIE, v);
                             }
                             Ok(resp)
@@ -377,7 +380,7 @@ async fn sign_in(app: &impl Host, console: &Console, peer: SocketAddr, req: http
     if app.sign_in_blocked(peer.ip()) {
         return Err(Refused::new(StatusCode::SERVICE_UNAVAILABLE, "Too many failed sign-ins from this address: wait a minute and try again."));
     }
-    let secure = over_tls(req.headers(), req.uri());
+    let secure = over_tls(&req);
     from_own_page(req.headers(), secure)?;
     if let Some(old) = cookie(req.headers()) {
         console.end(&old);
@@ -460,7 +463,7 @@ fn host_of(headers: &HeaderMap) -> Result<String, Refused> {
 async fn presign(app: &impl Host, session: &Session, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Refused> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, sign};
     let host = host_of(req.headers())?;
-    let scheme = if over_tls(req.headers(), req.uri()) { "https" } else { "http" };
+    let scheme = if over_tls(&req) { "https" } else { "http" };
     from_own_page(req.headers(), scheme == "https")?;
     let body = read_json(req.into_body()).await?;
     let (bucket, key) = (field(&body, "bucket")?, field(&body, "key")?);
@@ -564,7 +567,12 @@ async fn proxy<H: Host>(
     }
     parts.uri = path_and_query.parse().map_err(|_| Refused::new(StatusCode::BAD_REQUEST, "The path is not a valid request path."))?;
     parts.headers = headers;
+    // The request is the console's own making: only how the browser's came is carried.
+    let transport = parts.extensions.get::<Transport>().copied();
     parts.extensions = http::Extensions::new();
+    if let Some(t) = transport {
+        parts.extensions.insert(t);
+    }
     let mut resp = Arc::clone(app).forward(peer, http::Request::from_parts(parts, body)).await;
     // What the gateway answers is data, never a page of the console: a stored HTML object
     // must not run as the console (sandboxed, no script, downloaded rather than shown).

@@ -19,6 +19,8 @@ pub struct RequestConditions<'a> {
     /// The client's address as text, made at the first question (every statement of a
     /// policy may ask).
     pub source_text: OnceLock<String>,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
     /// The request's headers.
     pub headers: &'a http::HeaderMap,
     /// The request's query string.
@@ -110,8 +112,8 @@ impl ConditionContext for RequestConditions<'_> {
                 let ip = self.source?;
                 Some(vec![Cow::Borrowed(self.source_text.get_or_init(|| ip.to_string()).as_str())])
             }
-            // tollgate serves plain HTTP (TLS terminates in front of it, if anywhere).
-            "aws:SecureTransport" => one("false"),
+            // TLS terminated in front of the gateway is not seen here: only its own `[tls]`.
+            "aws:SecureTransport" => one(if self.secure_transport { "true" } else { "false" }),
             "aws:CurrentTime" => {
                 let now = time::OffsetDateTime::from_unix_timestamp_nanos(crate::clock::now_ns()).ok()?;
                 one(now.format(&time::format_description::well_known::Rfc3339).ok()?)

@@ -75,6 +75,13 @@ struct RequestView<'a> {
     headers: &'a http::HeaderMap,
     query: &'a str,
     source: Option<std::net::IpAddr>,
+    secure: bool,
+}
+
+impl<'a> RequestView<'a> {
+    fn of(headers: &'a http::HeaderMap, query: &'a str, cx: Option<&RequestContext>) -> Self {
+        Self { headers, query, source: cx.map(|c| c.peer.ip()), secure: cx.is_some_and(|c| c.secure) }
+    }
 }
 
 /// The access check of every S3 request.
@@ -180,6 +187,7 @@ impl Policy {
             principal: p,
             source: request.source,
             source_text: std::sync::OnceLock::new(),
+            secure_transport: request.secure,
             headers: request.headers,
             query: request.query,
             bucket_owner: std::sync::OnceLock::new(),
@@ -462,7 +470,7 @@ impl Policy {
         let cx = req.extensions.get::<RequestContext>();
         let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
         self.addressed(&p, cx, op, bucket, key, expected)?;
-        let request = RequestView { headers: &req.headers, query: req.uri.query().unwrap_or(""), source: cx.map(|c| c.peer.ip()) };
+        let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx);
         self.authorize_read(&p, cx, &request, op, Target { bucket, key, version: version_id.as_deref() })
     }
 }
@@ -651,7 +659,7 @@ impl S3Access for Policy {
             return Ok(());
         }
         let query = cx.uri().query().unwrap_or("").to_owned();
-        let request = RequestView { headers: cx.headers(), query: &query, source: rcx.as_ref().map(|c| c.peer.ip()) };
+        let request = RequestView::of(cx.headers(), &query, rcx.as_ref());
         // A DeleteObjects on a bucket with a policy is decided key by key in its hook (the
         // keys are in the body): a policy may allow some keys to another tenant.
         if !(op == Operation::DeleteObjects && self.configs.of(&bucket).policy.is_some()) {
@@ -732,7 +740,7 @@ impl S3Access for Policy {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
         let op = Operation::PostObject;
         let query = req.uri.query().unwrap_or("");
-        let request = RequestView { headers: &req.headers, query, source: cx.map(|c| c.peer.ip()) };
+        let request = RequestView::of(&req.headers, query, cx);
         self.authorize(&p, cx, &request, op, Target { bucket, key, version: None })?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
@@ -785,7 +793,7 @@ impl S3Access for Policy {
     async fn delete_objects(&self, req: &mut S3Request<s3s::dto::DeleteObjectsInput>) -> S3Result<()> {
         let p = Principal::of(req);
         let cx = req.extensions.get::<RequestContext>();
-        let request = RequestView { headers: &req.headers, query: req.uri.query().unwrap_or(""), source: cx.map(|c| c.peer.ip()) };
+        let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx);
         if self.configs.of(&req.input.bucket).policy.is_some() {
             // The access check left this request to be decided here, key by key: a Deny on
             // any key refuses it, and every key must be allowed.

@@ -23,6 +23,15 @@ pub struct Gateway {
     /// The local-disk gateway this one forwards to, when the suite runs through an
     /// upstream (`TOLLGATE_TEST_UPSTREAM=tollgate`).
     pub upstream: Option<Box<Gateway>>,
+    /// Serving HTTPS (`[tls]`): its endpoint is `https://`, trusted through [`test_ca`].
+    pub tls: bool,
+    /// The plain-HTTP health listener (`tls.plain_health_listen`), if configured.
+    pub health: Option<std::net::SocketAddr>,
+}
+
+/// The CA of the test certificates in `tests/fixtures/tls` (for 127.0.0.1 and localhost).
+pub fn test_ca() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem")
 }
 
 /// A change to a gateway's configuration.
@@ -121,18 +130,24 @@ impl Gateway {
         cfg.root.access_key = Some(ACCESS_KEY.into());
         cfg.root.secret_key = Some(SECRET_KEY.into());
         tweak(&mut cfg);
+        let tls = cfg.tls.cert.is_some();
+        let health = match cfg.tls.plain_health_listen {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await.unwrap()),
+            None => None,
+        };
+        let health_addr = health.as_ref().map(|l| l.local_addr().unwrap());
         let app = App::open(cfg).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            server::run(listener, app, async move {
+            server::run(server::Listeners { main: listener, health }, app, async move {
                 let _ = stopped.await;
             })
             .await
             .unwrap();
         });
-        Self { addr, dir, stop: Some(stop), task: Some(task), upstream: None }
+        Self { addr, dir, stop: Some(stop), task: Some(task), upstream: None, tls, health: health_addr }
     }
 
     /// Stops the gateway gracefully and returns its data directory (its upstream, if any,
@@ -152,7 +167,7 @@ impl Gateway {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     pub fn client(&self) -> Client {
@@ -183,20 +198,29 @@ impl Gateway {
     }
 }
 
-/// An aws-sdk-s3 client for `endpoint` (plain HTTP, path style, us-east-1).
+/// An aws-sdk-s3 client for `endpoint` (path style, us-east-1; an `https://` one trusts
+/// only [`test_ca`]).
 pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> Client {
-    {
-        let creds = Credentials::new(access_key, secret_key, None, None, "test");
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(creds)
-            .force_path_style(true)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build();
-        Client::from_conf(conf)
-    }
+    use aws_smithy_http_client::tls;
+    let http = if endpoint.starts_with("https://") {
+        let trust = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(std::fs::read(test_ca()).unwrap());
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().unwrap())
+            .build_https()
+    } else {
+        aws_smithy_http_client::Builder::new().build_http()
+    };
+    let creds = Credentials::new(access_key, secret_key, None, None, "test");
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .http_client(http)
+        .build();
+    Client::from_conf(conf)
 }
 
 impl Drop for Gateway {

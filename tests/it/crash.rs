@@ -386,6 +386,7 @@ async fn kill_9_during_writes_leaves_every_acknowledged_object_a_leaf_in_a_consi
         secret_key: Some(SECRET_KEY.into()),
         region: "us-east-1".into(),
         json: true,
+        ca_bundle: None,
     };
     c.create_bucket().bucket("crash-log").send().await.unwrap();
     c.put_object().bucket("crash-log").key("first").body(b"1".to_vec().into()).send().await.unwrap();

@@ -27,6 +27,7 @@ mod post_object;
 mod proofs;
 mod security;
 mod tenancy;
+mod tls;
 mod topics;
 mod upstream;
 mod versioning;

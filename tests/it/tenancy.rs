@@ -13,7 +13,8 @@ pub fn root_conn(gw: &Gateway) -> Connection {
 }
 
 pub fn conn(gw: &Gateway, ak: &str, sk: &str) -> Connection {
-    Connection { endpoint: gw.endpoint(), access_key: Some(ak.into()), secret_key: Some(sk.into()), region: "us-east-1".into(), json: true }
+    let ca_bundle = gw.tls.then(crate::common::test_ca);
+    Connection { endpoint: gw.endpoint(), access_key: Some(ak.into()), secret_key: Some(sk.into()), region: "us-east-1".into(), json: true, ca_bundle }
 }
 
 /// Creates tenant `t` (if needed), user `u` with `role` and a key; returns (key, secret).
