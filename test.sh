@@ -75,10 +75,11 @@ it_tests() {
   fi
 }
 
-# crash:: kills a local-disk gateway process and counts its blob files; migrate:: sets up
-# both backends itself: local backend only. fuzz:: (hostile input, proptest) runs once, on
-# local disk: the input it mutates is parsed by the front, the same whatever the backend.
-LOCAL_ONLY=(crash:: migrate:: fuzz::)
+# crash:: kills a local-disk gateway process and counts its blob files; migrate:: and
+# cluster:: set up their upstream themselves: local backend only. fuzz:: (hostile input,
+# proptest) runs once, on local disk: the input it mutates is parsed by the front, the
+# same whatever the backend.
+LOCAL_ONLY=(crash:: migrate:: fuzz:: cluster::)
 # Tests that read stored bytes on disk (the tollgate upstream's; moto keeps none), and
 # tests of behaviour moto lacks (compat/MOTO.md): copy-source conditions, GET ?partNumber,
 # Last-Modified on a GET's 304.

@@ -196,6 +196,10 @@ pub struct UpstreamConfig {
     pub instance: String,
     /// Seconds between two uploads of new metadata to `meta_bucket`.
     pub mirror_interval_secs: u64,
+    /// Seconds between two heartbeats of this instance in `meta_bucket`, where the
+    /// instances sharing it see each other (`tollgate admin cluster`); one silent for
+    /// three intervals is counted gone.
+    pub heartbeat_secs: u64,
 }
 
 impl std::fmt::Debug for UpstreamConfig {
@@ -232,6 +236,7 @@ impl Default for UpstreamConfig {
             meta_bucket: String::new(),
             instance: "default".into(),
             mirror_interval_secs: 10,
+            heartbeat_secs: 5,
         }
     }
 }
@@ -587,8 +592,8 @@ impl Config {
             if !(up.endpoint.starts_with("http://") || up.endpoint.starts_with("https://")) {
                 return Err(Error::Invalid("backend = \"upstream\" needs upstream.endpoint (http:// or https://)".into()));
             }
-            if up.timeout_secs == 0 || up.connect_timeout_ms == 0 || up.mirror_interval_secs == 0 {
-                return Err(Error::Invalid("upstream timeouts and mirror_interval_secs must be positive".into()));
+            if up.timeout_secs == 0 || up.connect_timeout_ms == 0 || up.mirror_interval_secs == 0 || up.heartbeat_secs == 0 {
+                return Err(Error::Invalid("upstream timeouts, mirror_interval_secs and heartbeat_secs must be positive".into()));
             }
             if up.instance.is_empty() || up.instance.contains('/') {
                 return Err(Error::Invalid("upstream.instance must be a non-empty name without '/'".into()));
@@ -649,6 +654,7 @@ mod tests {
         let (u, d) = (&cfg.upstream, &def.upstream);
         assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
         assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));
+        assert_eq!(u.heartbeat_secs, d.heartbeat_secs);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::backend::Engine;
 use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::upstream::client::ClientOptions;
-use crate::backend::upstream::{Mapping, MirrorTarget, UpstreamBackend, UpstreamOptions};
+use crate::backend::upstream::{Mapping, Member, MirrorTarget, UpstreamBackend, UpstreamOptions};
 use crate::config::{BackendKind, Config};
 use crate::context::{RequestContext, Transport};
 use crate::jobs::{RetryPolicy, Scheduler, workers};
@@ -77,6 +77,9 @@ pub struct App {
     pub generated_root: Option<(String, auth::Secret)>,
     /// Root access key id.
     pub root_access_key: String,
+    /// This instance as its heartbeats describe it, when it shares a metadata bucket: its
+    /// last one, at shutdown, says it left.
+    member: Option<Member>,
     /// This process's `HostId` (and `x-amz-id-2`): opaque, the same for every answer of one
     /// run, so that a report quoting it names the instance that answered.
     host_id: String,
@@ -117,6 +120,15 @@ impl App {
             topics.put(rule, None)?;
         }
         let configs = Arc::new(BucketConfigs::load(Arc::clone(&store), config.access).map_err(|e| Error::Config(e.to_string()))?);
+        let up = &config.upstream;
+        let member = (backends.upstream_opened() && !up.meta_bucket.is_empty()).then(|| Member {
+            instance: up.instance.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_ns: crate::clock::now_ns(),
+            heartbeat_ns: 0,
+            heartbeat_secs: up.heartbeat_secs,
+            left: false,
+        });
         let job_parts = workers::Parts {
             store: Arc::clone(&store),
             backend: Arc::clone(&backends),
@@ -124,6 +136,7 @@ impl App {
             prover: prover.clone(),
             metrics: Arc::clone(&metrics),
             configs: Arc::clone(&configs),
+            member: member.clone(),
         };
         let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
@@ -193,6 +206,7 @@ impl App {
             generated_root: generated.then(|| (root_key.clone(), root_secret)),
             root_access_key: root_key,
             host_id: host_id(),
+            member,
             config,
         })
     }
@@ -840,6 +854,12 @@ pub async fn run(listeners: impl Into<Listeners>, app: App, shutdown: impl Futur
     tokio::join!(requests_done, jobs.finish(Duration::from_secs(app.config.jobs.shutdown_deadline_secs)));
     let _ = denial_flusher.await;
     app.denials.flush(app.store.as_ref(), crate::clock::now_ns(), true);
+    if let Some(m) = &app.member {
+        let left = Member { heartbeat_ns: crate::clock::now_ns(), left: true, ..m.clone() };
+        if let Err(e) = app.backends.heartbeat(&left).await {
+            tracing::warn!(error = %e, "could not tell the cluster this instance left: it is counted gone after its heartbeats stop");
+        }
+    }
     // Last, so that it has the proofs and audit entries of every request served.
     match app.backends.mirror_metadata(false).await {
         Ok(Some(r)) => tracing::info!(manifests = r.manifests, audit_entries = r.audit_entries, "final metadata mirror pass"),

@@ -64,6 +64,10 @@ pub enum AdminCommand {
     /// the metadata directory was lost. Keep master.key and proof-signing.key: secrets and
     /// signatures need them.
     Rebuild,
+    /// The instances sharing this gateway's upstream metadata bucket (root only): each
+    /// one's state (live, left, or gone after three silent heartbeat intervals), version,
+    /// start and last heartbeat.
+    Cluster,
 }
 
 /// What to do with one background job.
@@ -396,6 +400,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         }
         AdminCommand::Mirror => ("POST", "mirror".to_owned(), None),
         AdminCommand::Rebuild => ("POST", "rebuild".to_owned(), None),
+        AdminCommand::Cluster => ("GET", "cluster".to_owned(), None),
         AdminCommand::Audit(a) => {
             let since = a.since.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());
             let until = a.until.as_deref().map(rfc3339_ns).transpose()?.map(|n| n.to_string());

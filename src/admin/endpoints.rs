@@ -152,6 +152,8 @@ endpoints! {
     Mirror = POST "mirror", Root;
     /// Fill an empty metadata store from the upstream's mirror.
     Rebuild = POST "rebuild", Root;
+    /// The instances sharing this gateway's metadata bucket, as their heartbeats tell.
+    Cluster = GET "cluster", Root;
     /// Each background job's last run, result and next run.
     ListJobs = GET "jobs", Root;
     /// Run a background job now and answer its outcome.

@@ -5,6 +5,30 @@ use super::{AdminApi, ApiError, ApiResult, bad};
 use serde_json::json;
 
 impl AdminApi {
+    /// The instances sharing this gateway's metadata bucket: each one's version, start,
+    /// last heartbeat, its age and whether it is live, left or gone.
+    pub(super) async fn cluster(&self) -> ApiResult {
+        let members = self.backend.members().await.map_err(|e| ApiError::Unavailable(format!("cannot read the heartbeats: {e}")))?;
+        let mut members = members.ok_or_else(|| bad("this gateway shares no metadata bucket (upstream.meta_bucket): it is in no cluster"))?;
+        members.sort_by(|a, b| a.instance.cmp(&b.instance));
+        let now = crate::clock::now_ns();
+        let rows: Vec<_> = members
+            .iter()
+            .map(|m| {
+                json!({
+                    "instance": m.instance,
+                    "state": m.presence(now),
+                    "version": m.version,
+                    "started_ns": m.started_ns,
+                    "last_heartbeat_ns": m.heartbeat_ns,
+                    "heartbeat_age_secs": ((now - m.heartbeat_ns) / 1_000_000) as f64 / 1000.0,
+                    "heartbeat_secs": m.heartbeat_secs,
+                })
+            })
+            .collect();
+        Ok(json!(rows))
+    }
+
     pub(super) async fn mirror(&self) -> ApiResult {
         let report = self.backend.mirror_metadata(true).await.map_err(|e| ApiError::Unavailable(format!("mirror failed: {e}")))?;
         Ok(report.map_or_else(|| json!({"mirror": "none configured"}), |r| json!(r)))

@@ -265,6 +265,7 @@ impl AdminApi {
             Action::PruneProofs => self.prune_proofs(&req).await,
             Action::Mirror => self.mirror().await,
             Action::Rebuild => self.rebuild().await,
+            Action::Cluster => self.cluster().await,
             Action::ListJobs => Ok(self.list_jobs()),
             Action::RunJob { job } => self.run_job(&job).await,
             Action::ScrubReport => Ok(self.scrub_report()),

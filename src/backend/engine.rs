@@ -351,4 +351,16 @@ pub trait Engine: Send + Sync {
     async fn restore_metadata(&self) -> Result<upstream::RestoreReport, Error> {
         Err(Error::InvalidRequest("the local backend keeps no metadata mirror: nothing to rebuild from".into()))
     }
+
+    /// Writes this instance's heartbeat where the instances sharing the engine's metadata
+    /// mirror find it; false if it keeps none (the instance is in no cluster).
+    async fn heartbeat(&self, _beat: &upstream::Member) -> Result<bool, Error> {
+        Ok(false)
+    }
+
+    /// The last heartbeat of every instance sharing the metadata mirror, this one's
+    /// included; `None` if it keeps none.
+    async fn members(&self) -> Result<Option<Vec<upstream::Member>>, Error> {
+        Ok(None)
+    }
 }

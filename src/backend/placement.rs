@@ -257,6 +257,16 @@ impl Backends {
     pub async fn restore_metadata(&self) -> Result<RestoreReport, Error> {
         self.mirrored().engine().restore_metadata().await
     }
+
+    /// See [`Engine::heartbeat`].
+    pub async fn heartbeat(&self, beat: &crate::backend::upstream::Member) -> Result<bool, Error> {
+        self.mirrored().engine().heartbeat(beat).await
+    }
+
+    /// See [`Engine::members`].
+    pub async fn members(&self) -> Result<Option<Vec<crate::backend::upstream::Member>>, Error> {
+        self.mirrored().engine().members().await
+    }
 }
 
 #[cfg(test)]

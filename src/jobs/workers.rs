@@ -4,6 +4,7 @@
 
 use super::{Job, JobError, Outcome, Scheduled};
 use crate::backend::placement::Backends;
+use crate::backend::upstream::Member;
 use crate::config::Config;
 use crate::meta::Store;
 use crate::obs::metrics::Metrics;
@@ -29,6 +30,8 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Every bucket's configuration, for its lifecycle rules.
     pub configs: Arc<crate::policy::config::BucketConfigs>,
+    /// This instance as its heartbeats describe it, when it shares a metadata bucket.
+    pub member: Option<Member>,
 }
 
 /// The jobs `config` asks for, with their intervals.
@@ -76,6 +79,10 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
     if parts.backend.upstream_opened() && !config.upstream.meta_bucket.is_empty() {
         let mirror = MetadataMirror { backend: Arc::clone(&parts.backend) };
         jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
+    }
+    if let Some(member) = parts.member.clone() {
+        let heartbeat = Heartbeat { backend: Arc::clone(&parts.backend), member };
+        jobs.push(Scheduled::new("heartbeat", secs(config.upstream.heartbeat_secs), heartbeat));
     }
     jobs
 }
@@ -201,6 +208,22 @@ impl Job for MetadataMirror {
     async fn run(&self) -> Result<Outcome, JobError> {
         let report = self.backend.mirror_metadata(true).await?;
         Ok(Outcome::new(report.as_ref().map_or(0, |r| r.objects_written), report))
+    }
+}
+
+/// Writes this instance's heartbeat where the instances sharing its metadata bucket read
+/// it (`tollgate admin cluster`).
+pub struct Heartbeat {
+    backend: Arc<Backends>,
+    member: Member,
+}
+
+#[async_trait::async_trait]
+impl Job for Heartbeat {
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let beat = Member { heartbeat_ns: crate::clock::now_ns(), ..self.member.clone() };
+        self.backend.heartbeat(&beat).await?;
+        Ok(Outcome::new(1, json!({ "heartbeat_ns": beat.heartbeat_ns.to_string() })))
     }
 }
 

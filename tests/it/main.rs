@@ -7,6 +7,7 @@ mod auth;
 mod bucket_config;
 mod bucket_policy;
 mod buckets;
+mod cluster;
 mod conditional;
 mod conformance;
 mod console;

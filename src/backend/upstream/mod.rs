@@ -19,6 +19,7 @@ mod body;
 mod bucket;
 pub mod client;
 mod list;
+mod members;
 mod mirror;
 mod multipart;
 mod object;
@@ -35,6 +36,7 @@ use crate::meta::{BucketRecord, ObjectRecord, PartRecord, Precondition, Store, U
 use crate::proof::Prover;
 
 use client::{Call, Client, ClientOptions};
+pub use members::{GONE_AFTER, Member, Presence};
 pub use mirror::{MirrorReport, MirrorTarget, RestoreReport};
 
 use std::sync::Arc;
@@ -278,6 +280,20 @@ impl Engine for UpstreamBackend {
         match &self.mirror {
             Some(t) => self.restore(t).await,
             None => Err(Error::InvalidRequest("no upstream.meta_bucket is configured: nothing to rebuild from".into())),
+        }
+    }
+
+    async fn heartbeat(&self, beat: &Member) -> Result<bool, Error> {
+        match &self.mirror {
+            Some(t) => self.write_heartbeat(t, beat).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    async fn members(&self) -> Result<Option<Vec<Member>>, Error> {
+        match &self.mirror {
+            Some(t) => self.read_heartbeats(t).await.map(Some),
+            None => Ok(None),
         }
     }
 }
