@@ -69,6 +69,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("objects.js", "text/javascript; charset=utf-8", include_bytes!("assets/objects.js")),
     ("upload.js", "text/javascript; charset=utf-8", include_bytes!("assets/upload.js")),
     ("proof.js", "text/javascript; charset=utf-8", include_bytes!("assets/proof.js")),
+    ("versions.js", "text/javascript; charset=utf-8", include_bytes!("assets/versions.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_bytes!("assets/admin.js")),
     ("ui.js", "text/javascript; charset=utf-8", include_bytes!("assets/ui.js")),
 ];

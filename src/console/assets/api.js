@@ -88,11 +88,12 @@ export async function consoleCall(method, path, body) {
   return resp.json();
 }
 
-/** The URL that downloads an object (the gateway serves it as an attachment). */
-export function downloadUrl(bucket, key) {
+/** The URL that downloads an object, or one version of it (the gateway serves it as an attachment). */
+export function downloadUrl(bucket, key, versionId) {
   const name = key.split('/').pop() || 'download';
   const disposition = `attachment; filename*=UTF-8''${enc(name, false)}`;
-  return BASE + 'api/' + enc(bucket, false) + '/' + enc(key) + '?response-content-disposition=' + enc(disposition, false);
+  const version = versionId ? '&versionId=' + enc(versionId, false) : '';
+  return BASE + 'api/' + enc(bucket, false) + '/' + enc(key) + '?response-content-disposition=' + enc(disposition, false) + version;
 }
 
 /**

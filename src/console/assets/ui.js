@@ -97,3 +97,17 @@ export async function copy(text) {
     notice('The browser refused the clipboard: select the text and copy it.');
   }
 }
+
+/**
+ * Saves `text` as a file named `name`, made in the browser (a Blob behind an object URL
+ * that a download link opens: no request leaves the page, no inline script).
+ */
+export function saveFile(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = el('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The download has its own reference by now; the URL would only hold the Blob in memory.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
