@@ -5,7 +5,9 @@
 # anonymously, verify its proof; a key named as markup renders as text; an object's versions
 # listed, the older downloaded and deleted; a reader sees its upload refused with the
 # gateway's message; an admin's audit log filtered and exported (JSON, CSV, read back from
-# the browser's download directory). Needs Debian's chromium and chromium-driver.
+# the browser's download directory), its topics, limits and quotas, the health page's ready
+# checks and charts; root runs a job now. The new pages are checked at 400 px width too.
+# Needs Debian's chromium and chromium-driver.
 # Screenshots: $TOLLGATE_ARTIFACTS/console (default compat/artifacts/console).
 #
 # env: S3_ENDPOINT, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of root (compat/run.sh sets them).

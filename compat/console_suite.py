@@ -9,7 +9,10 @@ show and verify its proof; a key named `<img src=x onerror=alert(1)>` lists as t
 versioned key's two versions are listed newest first, the older downloaded with its own
 content and deleted (confirmed); the reader's upload is refused in the page with the
 gateway's message; the admin's audit log is filtered by operation and exported as JSON and
-CSV (read back from the browser's download directory). Screenshots of each
+CSV (read back from the browser's download directory); a topic the suite sets is listed
+with the tenant's limits and quotas; the health page shows /ready's checks and charts of
+at least two /metrics samples; root runs upload_expiry now and sees its last run change.
+Screenshots of each
 step go to $TOLLGATE_ARTIFACTS/console (default compat/artifacts/console).
 
 Chromium is driven through chromedriver's W3C WebDriver HTTP API with urllib alone.
@@ -209,6 +212,16 @@ def downloaded(suffix, timeout=30):
     return None
 
 
+def fits_a_phone(d, name):
+    """Whether the page, at 400 px wide, reflows rather than scrolling sideways (a screenshot as `name`)."""
+    d.call("POST", f"/session/{d.session}/window/rect", {"width": 400, "height": 850})
+    time.sleep(0.3)
+    overflow = d.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
+    d.screenshot(name)
+    d.call("POST", f"/session/{d.session}/window/rect", {"width": 1100, "height": 900})
+    return overflow[0] <= overflow[1], overflow
+
+
 def put_many(session, bucket, prefix, count):
     """Stores `count` one-byte objects `{prefix}k0000000`..., eight requests at a time."""
     from concurrent.futures import ThreadPoolExecutor
@@ -345,6 +358,8 @@ def main(d):
     d.screenshot("06-versions")
     ok("a versioned object lists its versions newest first, the latest marked",
        listed == [[version_ids[1], "latest", "version"], [version_ids[0], "", "version"]], f"{listed} {version_ids} {d.text('#versions')} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "06-versions-phone")
+    ok("the versions fit a phone's width", fits, str(overflow))
     got = d.js_async("const r = await fetch(document.querySelectorAll('#version-table a.version-download')[1].href); return [r.status, await r.text()];")
     ok("the older version downloads with its own content", got == [200, "the first version\n"], str(got))
     d.js("document.querySelectorAll('#version-table button.version-delete')[1].click();")
@@ -371,12 +386,8 @@ def main(d):
     limit_ms = 1000 if os.environ.get("COMPAT_UPSTREAM") else 300
     ok(f"a large folder shows its first 1000 keys within {limit_ms} ms", rows == 1000 and render_ms < limit_ms, f"{rows} rows, {render_ms} ms")
     # A phone's width: the page reflows rather than scrolling sideways.
-    d.call("POST", f"/session/{d.session}/window/rect", {"width": 400, "height": 850})
-    time.sleep(0.3)
-    overflow = d.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
-    d.screenshot("06-phone-width")
-    d.call("POST", f"/session/{d.session}/window/rect", {"width": 1100, "height": 900})
-    ok("at a phone's width nothing scrolls sideways", overflow[0] <= overflow[1], str(overflow))
+    fits, overflow = fits_a_phone(d, "06-phone-width")
+    ok("at a phone's width nothing scrolls sideways", fits, str(overflow))
     d.click("#next-page")
     d.wait("return (document.querySelector('#pager span') || {}).textContent?.startsWith('Page 2')", "page 2")
     first = d.js("return document.querySelector('a.object-link').textContent;")
@@ -454,6 +465,48 @@ def main(d):
     csv_text = downloaded(".csv") or ""
     ok("the CSV export holds them too", csv_text.startswith('time,time_ns,operation') and '"AdminSetBucketQuota"' in csv_text and keys["admin"][0] in csv_text,
        csv_text[:300])
+
+    # Topics and limits (read-only): a topic set up here is listed, with the tenant's limits and quotas.
+    admin.admin("PUT", f"topics/{bucket}/inbox", {"write": "append-open", "read": "auth"})
+    goto(d, "#/admin/topics", "#topic-table")
+    listed = d.js("return [...document.querySelectorAll('#topic-table tbody tr')].map(r => [...r.cells].slice(0, 2).map(c => c.textContent));") or []
+    limit_rows = d.js("return document.querySelectorAll('#limits-table tbody tr').length;")
+    quotas = d.text("#bucket-quota-table") or ""
+    d.screenshot("10-topics-limits")
+    ok("the topics page lists the suite's topic, the tenant's rate limits and quotas", [bucket, "inbox/"] in listed and limit_rows == 4 and "1000 objects" in quotas,
+       f"{listed} {limit_rows} {quotas[:200]} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "10-topics-phone")
+    ok("the topics page fits a phone's width", fits, str(overflow))
+
+    # Health: /ready's checks in words, and charts of samples from /metrics.
+    ok("a tenant admin has no Jobs page", d.js("return document.getElementById('admin-jobs') === null"))
+    goto(d, "#/admin/health", "#ready-checks p")
+    d.wait("const s = document.querySelector('#rate-chart svg'); return (s && Number(s.dataset.samples) >= 2) || !document.getElementById('error').hidden",
+           "two samples of /metrics", 30)
+    ready = d.text("#ready-checks") or ""
+    samples = d.js("return [...document.querySelectorAll('#health svg.chart')].map(s => [Number(s.dataset.samples), s.querySelector('polyline').getAttribute('points').split(' ').length]);")
+    d.screenshot("11-health")
+    ok("the health page shows the ready checks in words", "Ready: the gateway can serve." in ready and "Metadata store takes a durable write: yes" in ready, ready)
+    ok("the health page draws rate and latency from at least two samples", len(samples) == 2 and all(n >= 2 and p == n for n, p in samples),
+       f"{samples} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "11-health-phone")
+    ok("the health page fits a phone's width", fits, str(overflow))
+
+    # Root: the jobs, one run now.
+    sign_in(d, *ROOT)
+    goto(d, "#/admin/jobs", "#job-table")
+    row = ("const r = [...document.querySelectorAll('#job-table tbody tr')].find(r => r.cells[0].textContent === arguments[0]);"
+           " return r ? [...r.cells].map(c => c.textContent) : null;")
+    before = d.js(row, "upload_expiry")
+    d.js("[...document.querySelectorAll('#job-table tbody tr')].find(r => r.cells[0].textContent === arguments[0]).querySelector('button.run-job').click();", "upload_expiry")
+    d.wait("return (document.getElementById('notice').textContent || '').startsWith('Job upload_expiry ran') || !document.getElementById('error').hidden", "the job's run")
+    d.wait("const r = [...document.querySelectorAll('#job-table tbody tr')].find(r => r.cells[0].textContent === arguments[0]);"
+           " return r && r.cells[2].textContent !== arguments[1];", "the job's last run shown", 30, "upload_expiry", before[2] if before else "")
+    after = d.js(row, "upload_expiry")
+    d.screenshot("12-jobs")
+    ok("root runs a job now and sees its last run and result", before is not None and after[2] != before[2] and after[3].startswith("ok"), f"{before} {after} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "12-jobs-phone")
+    ok("the jobs page fits a phone's width", fits, str(overflow))
 
 
 driver = None

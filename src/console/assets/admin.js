@@ -1,30 +1,13 @@
 // Administration for root and tenant admins, through the admin API's own endpoints (the
-// gateway decides, as for `tollgate admin`): tenants, users, keys, quotas and usage, audit.
-import { json, gw, enc, session } from './api.js';
-import { el, button, guarded, confirmAction, table, bytes, timeNs, notice, copy, saveFile } from './ui.js';
+// gateway decides, as for `tollgate admin`): tenants, users, keys, quotas and usage, audit;
+// topics and limits, health and jobs are in ops.js.
+import { json, gw, enc, session, ADMIN as A } from './api.js';
+import { el, button, form, guarded, confirmAction, table, bytes, timeNs, notice, copy, saveFile, reload } from './ui.js';
+import { jobs, health, topics } from './ops.js';
 
-const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['buckets', 'Buckets'], ['quotas', 'Usage and quotas'], ['audit', 'Audit log']];
-const A = '_tollgate/admin/';
-const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
-
-function form(id, fields, label, onSubmit) {
-  const inputs = {};
-  const f = el('form', { class: 'row', id });
-  for (const [name, title, attrs] of fields) {
-    const input = attrs?.options
-      ? el('select', { name }, attrs.options.map((o) => el('option', { value: o }, o)))
-      : el('input', { name, ...(attrs || {}) });
-    inputs[name] = input;
-    f.append(el('label', {}, title, input));
-  }
-  f.append(el('button', { type: 'submit', class: 'primary' }, label));
-  f.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const v = Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value.trim()]));
-    await guarded(() => onSubmit(v));
-  });
-  return f;
-}
+// [page, title, root only]
+const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['buckets', 'Buckets'], ['quotas', 'Usage and quotas'], ['topics', 'Topics and limits'],
+  ['audit', 'Audit log'], ['health', 'Health'], ['jobs', 'Jobs', true]];
 
 const tenantScope = () => (session.who.root ? [['tenant', 'Tenant', { placeholder: 'all tenants' }]] : []);
 const scopeQuery = (v) => (v.tenant ? { tenant: v.tenant } : {});
@@ -183,11 +166,12 @@ async function audit() {
   return [f, exports, out];
 }
 
-const PAGES = { tenants, users, keys, buckets, quotas, audit };
+const PAGES = { tenants, users, keys, buckets, quotas, topics, audit, health, jobs };
 
 /** The administration page `tab`. */
 export async function adminView(tab) {
-  const nav = el('nav', { class: 'row' }, TABS.map(([id, t]) => (id === tab ? el('strong', {}, t) : el('a', { href: '#/admin/' + id, id: 'admin-' + id }, t))));
+  const tabs = TABS.filter(([, , rootOnly]) => !rootOnly || session.who.root);
+  const nav = el('nav', { class: 'row' }, tabs.map(([id, t]) => (id === tab ? el('strong', {}, t) : el('a', { href: '#/admin/' + id, id: 'admin-' + id }, t))));
   const body = await (PAGES[tab] || tenants)();
   return el('div', { id: 'admin-view' }, el('h1', {}, 'Administration'), nav, body);
 }

@@ -18,11 +18,37 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+/** Shows the current page again (after a change). */
+export const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+
 /** A button calling `fn` on click. */
 export function button(label, fn, attrs = {}) {
   const b = el('button', { type: 'button', ...attrs }, label);
   b.addEventListener('click', (ev) => { ev.preventDefault(); fn(ev); });
   return b;
+}
+
+/**
+ * A one-row form: `fields` are [name, label, attrs] (attrs.options: a select), the
+ * submit button says `label`; `onSubmit` gets the trimmed values, its error shown.
+ */
+export function form(id, fields, label, onSubmit) {
+  const inputs = {};
+  const f = el('form', { class: 'row', id });
+  for (const [name, title, attrs] of fields) {
+    const input = attrs?.options
+      ? el('select', { name }, attrs.options.map((o) => el('option', { value: o }, o)))
+      : el('input', { name, ...(attrs || {}) });
+    inputs[name] = input;
+    f.append(el('label', {}, title, input));
+  }
+  f.append(el('button', { type: 'submit', class: 'primary' }, label));
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const v = Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value.trim()]));
+    await guarded(() => onSubmit(v));
+  });
+  return f;
 }
 
 /** Shows an error in words (and logs it); `null` hides it. */
