@@ -203,11 +203,15 @@ def downloaded(suffix, timeout=30):
     """The content of the newest finished download whose name ends with `suffix`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        names = [n for n in os.listdir(DOWNLOADS) if n.endswith(suffix)]
-        if names:
+        present = os.listdir(DOWNLOADS)
+        names = [n for n in present if n.endswith(suffix)]
+        # Chromium reserves the final name with an empty file while it writes a .crdownload.
+        if names and not any(n.endswith(".crdownload") for n in present):
             newest = max(names, key=lambda n: os.path.getmtime(os.path.join(DOWNLOADS, n)))
             with open(os.path.join(DOWNLOADS, newest), encoding="utf-8") as f:
-                return f.read()
+                text = f.read()
+            if text:
+                return text
         time.sleep(0.2)
     return None
 
@@ -452,6 +456,8 @@ def main(d):
     d.wait("const ops = [...document.querySelectorAll('#audit-table tbody tr td:nth-child(2)')].map(td => td.textContent);"
            " return ops.length > 0 && ops.every(o => o === 'AdminSetBucketQuota');", "the audit log filtered by operation", 30)
     ok("the audit log filters by operation", True)
+    fits, overflow = fits_a_phone(d, "09-audit-phone")
+    ok("the audit page fits a phone's width", fits, str(overflow))
     d.click("#audit-export-json")
     exported = downloaded(".json")
     try:
@@ -465,6 +471,11 @@ def main(d):
     csv_text = downloaded(".csv") or ""
     ok("the CSV export holds them too", csv_text.startswith('time,time_ns,operation') and '"AdminSetBucketQuota"' in csv_text and keys["admin"][0] in csv_text,
        csv_text[:300])
+    # A time range that starts after every entry: nothing matches.
+    d.js("document.querySelector('#audit-filter input[name=since]').value = '2099-01-01T00:00';")
+    d.click("#audit-filter button")
+    d.wait("return (document.querySelector('#audit-out p') || {}).textContent?.startsWith('0 matching') || !document.getElementById('error').hidden", "the audit log from 2099")
+    ok("the audit log filters by time range", d.js("return document.querySelectorAll('#audit-table tbody tr').length") == 0, d.text("#error") or "")
 
     # Topics and limits (read-only): a topic set up here is listed, with the tenant's limits and quotas.
     admin.admin("PUT", f"topics/{bucket}/inbox", {"write": "append-open", "read": "auth"})
@@ -507,6 +518,8 @@ def main(d):
     ok("root runs a job now and sees its last run and result", before is not None and after[2] != before[2] and after[3].startswith("ok"), f"{before} {after} {d.text('#error')}")
     fits, overflow = fits_a_phone(d, "12-jobs-phone")
     ok("the jobs page fits a phone's width", fits, str(overflow))
+    goto(d, "#/admin/topics", "#limits-table")
+    ok("root sees its own tenant's topics and limits", d.js("return document.querySelectorAll('#limits-table tbody tr').length") == 4, d.text("#error") or "")
 
 
 driver = None

@@ -1,7 +1,7 @@
 // Operations pages of the administration: background jobs (root), the gateway's health
 // (/ready's checks, and request rate and latency sampled from /metrics, drawn as small
 // SVG charts), and a tenant's topics, rate limits and quotas (read-only).
-import { json, gw, enc, session, ADMIN as A } from './api.js';
+import { json, gw, enc, session, errorOf, ADMIN as A } from './api.js';
 import { el, button, form, guarded, table, bytes, timeNs, notice, reload } from './ui.js';
 
 /** A duration in seconds in words. */
@@ -80,7 +80,11 @@ const READY_CHECKS = [['metadata', 'Metadata store', 'takes a durable write'], [
 
 /** `/ready`'s checks in words (a 503 is the answer that says what is not ready). */
 async function readiness(box) {
-  const v = await (await gw('GET', 'ready', { accept: [503] })).json();
+  const resp = await gw('GET', 'ready', { accept: [503] });
+  const text = await resp.text();
+  let v;
+  // Another 503 (not /ready's own answer) is shown as the error it is.
+  try { v = JSON.parse(text); } catch { throw await errorOf(resp.status, text); }
   const failed = v.failed || {};
   const ready = v.status === 'ready';
   box.replaceChildren(

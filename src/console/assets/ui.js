@@ -37,7 +37,7 @@ export function form(id, fields, label, onSubmit) {
   const f = el('form', { class: 'row', id });
   for (const [name, title, attrs] of fields) {
     const input = attrs?.options
-      ? el('select', { name }, attrs.options.map((o) => el('option', { value: o }, o)))
+      ? el('select', { name }, attrs.options.map((o) => el('option', { value: o }, o || 'any')))
       : el('input', { name, ...(attrs || {}) });
     inputs[name] = input;
     f.append(el('label', {}, title, input));
