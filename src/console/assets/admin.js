@@ -119,7 +119,8 @@ async function quotas() {
 }
 
 /** Audit entries as CSV: one line each, every field quoted; a field a spreadsheet would
- * run as a formula (=, +, -, @) is prefixed with ' (keys and names are anyone's text). */
+ * run as a formula (starting with =, +, -, @, a tab or CR) is prefixed with ' (keys and
+ * names are anyone's text). */
 function auditCsv(rows) {
   const cols = ['time', 'time_ns', 'operation', 'outcome', 'tenant', 'user', 'principal', 'bucket', 'key', 'version_id', 'bytes', 'count', 'source', 'request_id', 'decided_by'];
   const cell = (v) => {

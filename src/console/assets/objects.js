@@ -172,7 +172,8 @@ async function objectDetails(bucket, key, box, refresh) {
       el('p', { class: 'muted' }, `Anyone with this link can download the object until ${new Date(Number(BigInt(v.expires_ns) / 1000000n)).toISOString()}, as ${session.who.access_key} could.`));
   }, { id: 'share' });
   const del = button('Delete object', async () => {
-    if (!(await confirmAction(`Delete "${key}"?`))) return;
+    const kept = versioned ? ' The bucket is versioned: a delete marker hides it, its versions stay.' : '';
+    if (!(await confirmAction(`Delete "${key}"?${kept}`))) return;
     if (await guarded(() => gw('DELETE', path))) { notice(`Deleted ${key}.`); box.replaceChildren(); refresh(); }
   }, { class: 'danger', id: 'delete-object' });
   // A deleted version may have been the current one: the details are read again, and gone
@@ -181,9 +182,10 @@ async function objectDetails(bucket, key, box, refresh) {
     refresh();
     try { await objectDetails(bucket, key, box, refresh); } catch (e) { box.replaceChildren(); if (e.status !== 404) showError(e); }
   };
-  let versions;
+  let versions = null, versioned = false;
   try {
     versions = await versionsPanel(bucket, key, versionChanged);
+    versioned = versions !== null;
   } catch (e) {
     versions = el('p', { class: 'bad', id: 'versions' }, `The versions could not be listed: ${e.message}`);
   }

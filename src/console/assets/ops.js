@@ -2,7 +2,7 @@
 // (/ready's checks, and request rate and latency sampled from /metrics, drawn as small
 // SVG charts), and a tenant's topics, rate limits and quotas (read-only).
 import { json, gw, enc, session, errorOf, ADMIN as A } from './api.js';
-import { el, button, form, guarded, table, bytes, timeNs, notice, reload } from './ui.js';
+import { el, button, form, guarded, table, bytes, timeNs, notice, reload, showError } from './ui.js';
 
 /** A duration in seconds in words. */
 function every(secs) {
@@ -107,21 +107,26 @@ export async function health() {
   let last = { at: performance.now(), ...parseMetrics(await (await gw('GET', 'metrics')).text()) };
   drawChart(rateBox, 'Requests per second', 'req/s', rates);
   drawChart(latencyBox, 'Mean latency', 'ms', latencies);
-  const timer = setInterval(async () => {
-    // The page was left: sampling stops.
-    if (!root.isConnected) { clearInterval(timer); return; }
-    const text = await guarded(async () => (await gw('GET', 'metrics')).text());
-    if (text === undefined) return;
-    const now = { at: performance.now(), ...parseMetrics(text) };
-    const secs = (now.at - last.at) / 1000;
-    const timed = now.timed - last.timed;
-    rates.push(Math.max(0, now.requests - last.requests) / secs);
-    latencies.push(timed > 0 ? ((now.seconds - last.seconds) / timed) * 1000 : 0);
-    if (rates.length > KEEP) { rates.shift(); latencies.shift(); }
-    last = now;
-    drawChart(rateBox, 'Requests per second', 'req/s', rates);
-    drawChart(latencyBox, 'Mean latency', 'ms', latencies);
-  }, EVERY_MS);
+  // One sample at a time, the next one 2 s after the last; none once the page was left.
+  const sample = async () => {
+    if (!root.isConnected) return;
+    try {
+      const now = { at: performance.now(), ...parseMetrics(await (await gw('GET', 'metrics')).text()) };
+      const secs = (now.at - last.at) / 1000;
+      const timed = now.timed - last.timed;
+      rates.push(Math.max(0, now.requests - last.requests) / secs);
+      latencies.push(timed > 0 ? ((now.seconds - last.seconds) / timed) * 1000 : 0);
+      if (rates.length > KEEP) { rates.shift(); latencies.shift(); }
+      last = now;
+      drawChart(rateBox, 'Requests per second', 'req/s', rates);
+      drawChart(latencyBox, 'Mean latency', 'ms', latencies);
+    } catch (e) {
+      // Shown, without hiding another page error as guarded() would on each success.
+      showError(e);
+    }
+    setTimeout(sample, EVERY_MS);
+  };
+  setTimeout(sample, EVERY_MS);
   return root;
 }
 
