@@ -2,8 +2,12 @@
 # The console suite: headless Chromium drives the web console at /_tollgate/console/
 # (compat/console_suite.py): sign in as a tenant writer, create a folder, upload a 20 MiB
 # file (multipart, progress bar), download it and compare, share a link and fetch it
-# anonymously, verify its proof; a key named as markup renders as text; a reader sees its
-# upload refused with the gateway's message. Needs Debian's chromium and chromium-driver.
+# anonymously, verify its proof; a key named as markup renders as text; an object's versions
+# listed, the older downloaded and deleted; a reader sees its upload refused with the
+# gateway's message; an admin's audit log filtered and exported (JSON, CSV, read back from
+# the browser's download directory), its topics, limits and quotas, the health page's ready
+# checks and charts; root runs a job now. The new pages are checked at 400 px width too.
+# Needs Debian's chromium and chromium-driver.
 # Screenshots: $TOLLGATE_ARTIFACTS/console (default compat/artifacts/console).
 #
 # env: S3_ENDPOINT, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of root (compat/run.sh sets them).

@@ -5,8 +5,14 @@ Setup goes through the console's API as root (sign-in, then the admin API throug
 session): a tenant, its admin, writer and reader, and a bucket. Then, in the browser:
 sign in as the writer, create a folder, upload a 20 MiB file (multipart, progress bar),
 download it in the page and compare digests, make a share link and fetch it anonymously,
-show and verify its proof; a key named `<img src=x onerror=alert(1)>` lists as text; the
-reader's upload is refused in the page with the gateway's message. Screenshots of each
+show and verify its proof; a key named `<img src=x onerror=alert(1)>` lists as text; a
+versioned key's two versions are listed newest first, the older downloaded with its own
+content and deleted (confirmed); the reader's upload is refused in the page with the
+gateway's message; the admin's audit log is filtered by operation and exported as JSON and
+CSV (read back from the browser's download directory); a topic the suite sets is listed
+with the tenant's limits and quotas; the health page shows /ready's checks and charts of
+at least two /metrics samples; root runs upload_expiry now and sees its last run change.
+Screenshots of each
 step go to $TOLLGATE_ARTIFACTS/console (default compat/artifacts/console).
 
 Chromium is driven through chromedriver's W3C WebDriver HTTP API with urllib alone.
@@ -34,6 +40,8 @@ ARTIFACTS = os.path.join(os.environ.get("TOLLGATE_ARTIFACTS") or os.path.join(os
 os.makedirs(ARTIFACTS, exist_ok=True)
 CONSOLE = ENDPOINT + "/_tollgate/console/"
 XSS_KEY = "<img src=x onerror=alert(1)>"
+DOWNLOADS = os.path.join(WORK, "downloads")
+os.makedirs(DOWNLOADS, exist_ok=True)
 
 failed = []
 passed = 0
@@ -92,9 +100,13 @@ class WebDriver:
             "binary": binary,
             # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,900"],
+            "prefs": {"download.default_directory": DOWNLOADS, "download.prompt_for_download": False},
         }}}}
         self.session = self.call("POST", "/session", caps, timeout=60)["sessionId"]
         self.call("POST", f"/session/{self.session}/timeouts", {"script": 60000, "pageLoad": 20000})
+        # Headless Chromium saves downloads only where it is told to.
+        self.call("POST", f"/session/{self.session}/goog/cdp/execute",
+                  {"cmd": "Browser.setDownloadBehavior", "params": {"behavior": "allow", "downloadPath": DOWNLOADS}})
 
     def call(self, method, path, body=None, timeout=90):
         data = None if body is None else json.dumps(body).encode()
@@ -187,6 +199,33 @@ def upload_status(d, key):
                 " value: r.querySelector('progress').value, max: r.querySelector('progress').max} : null;", key)
 
 
+def downloaded(suffix, timeout=30):
+    """The content of the newest finished download whose name ends with `suffix`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        present = os.listdir(DOWNLOADS)
+        names = [n for n in present if n.endswith(suffix)]
+        # Chromium reserves the final name with an empty file while it writes a .crdownload.
+        if names and not any(n.endswith(".crdownload") for n in present):
+            newest = max(names, key=lambda n: os.path.getmtime(os.path.join(DOWNLOADS, n)))
+            with open(os.path.join(DOWNLOADS, newest), encoding="utf-8") as f:
+                text = f.read()
+            if text:
+                return text
+        time.sleep(0.2)
+    return None
+
+
+def fits_a_phone(d, name):
+    """Whether the page, at 400 px wide, reflows rather than scrolling sideways (a screenshot as `name`)."""
+    d.call("POST", f"/session/{d.session}/window/rect", {"width": 400, "height": 850})
+    time.sleep(0.3)
+    overflow = d.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
+    d.screenshot(name)
+    d.call("POST", f"/session/{d.session}/window/rect", {"width": 1100, "height": 900})
+    return overflow[0] <= overflow[1], overflow
+
+
 def put_many(session, bucket, prefix, count):
     """Stores `count` one-byte objects `{prefix}k0000000`..., eight requests at a time."""
     from concurrent.futures import ThreadPoolExecutor
@@ -214,6 +253,19 @@ def main(d):
     status, _, body = admin.call("PUT", bucket)
     if status != 200:
         raise RuntimeError(f"create bucket: {status} {body[:300]!r}")
+
+    vbucket = f"tgc-console-v-{run}"
+    versioning = b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>'
+    for method, path, body, h in (("PUT", vbucket, b"", None), ("PUT", vbucket + "?versioning", versioning, {"content-type": "application/xml"})):
+        status, _, answer = admin.call(method, path, body, h)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: {status} {answer[:300]!r}")
+    version_ids = []
+    for content in (b"the first version\n", b"the second version, longer\n"):
+        status, headers, answer = admin.call("PUT", f"{vbucket}/notes.txt", content)
+        if status != 200:
+            raise RuntimeError(f"PUT notes.txt: {status} {answer[:300]!r}")
+        version_ids.append(headers.get("x-amz-version-id"))
 
     # The writer signs in.
     sign_in(d, *keys["writer"])
@@ -301,6 +353,29 @@ def main(d):
     new_status, _, new_body = wes.call("GET", bucket + "/renamed.txt")
     ok("rename by copy moves the object", (old_status, new_status, new_body) == (404, 200, b"x"), f"{old_status} {new_status} {new_body[:200]!r} {d.text('#error')}")
 
+    # A versioned bucket: the key's two versions, newest first, the older one downloaded and deleted.
+    goto(d, f"#/b/{vbucket}/", "#object-table")
+    d.click("a.object-link")
+    d.wait("return document.getElementById('version-table') !== null || document.getElementById('versions') !== null"
+           " || !document.getElementById('error').hidden", "the versions")
+    listed = d.js("return [...document.querySelectorAll('#version-table tbody tr')].map(r => [...r.cells].slice(0, 3).map(c => c.textContent));") or []
+    d.screenshot("06-versions")
+    ok("a versioned object lists its versions newest first, the latest marked",
+       listed == [[version_ids[1], "latest", "version"], [version_ids[0], "", "version"]], f"{listed} {version_ids} {d.text('#versions')} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "06-versions-phone")
+    ok("the versions fit a phone's width", fits, str(overflow))
+    got = d.js_async("const r = await fetch(document.querySelectorAll('#version-table a.version-download')[1].href); return [r.status, await r.text()];")
+    ok("the older version downloads with its own content", got == [200, "the first version\n"], str(got))
+    d.js("document.querySelectorAll('#version-table button.version-delete')[1].click();")
+    d.wait("return document.getElementById('confirm-dialog').open", "the confirmation")
+    d.click("#confirm-ok")
+    d.wait("return (document.getElementById('notice').textContent || '').startsWith('Deleted the version') || !document.getElementById('error').hidden", "the version's deletion")
+    d.wait("return document.querySelectorAll('#version-table tbody tr').length === 1 || !document.getElementById('error').hidden", "the versions read again")
+    status, _, body = wes.call("GET", f"{vbucket}/notes.txt?versionId={version_ids[0]}")
+    status_latest, _, latest = wes.call("GET", f"{vbucket}/notes.txt")
+    ok("a version is deleted after confirmation, the latest stays", status == 404 and (status_latest, latest) == (200, b"the second version, longer\n"),
+       f"{status} {status_latest} {d.text('#error')}")
+
     # A large folder: pages of 1000, the first one timed in the page (fetch, parse, render).
     many = int(os.environ.get("CONSOLE_LIST_KEYS", "2500"))
     started = time.monotonic()
@@ -315,12 +390,8 @@ def main(d):
     limit_ms = 1000 if os.environ.get("COMPAT_UPSTREAM") else 300
     ok(f"a large folder shows its first 1000 keys within {limit_ms} ms", rows == 1000 and render_ms < limit_ms, f"{rows} rows, {render_ms} ms")
     # A phone's width: the page reflows rather than scrolling sideways.
-    d.call("POST", f"/session/{d.session}/window/rect", {"width": 400, "height": 850})
-    time.sleep(0.3)
-    overflow = d.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
-    d.screenshot("06-phone-width")
-    d.call("POST", f"/session/{d.session}/window/rect", {"width": 1100, "height": 900})
-    ok("at a phone's width nothing scrolls sideways", overflow[0] <= overflow[1], str(overflow))
+    fits, overflow = fits_a_phone(d, "06-phone-width")
+    ok("at a phone's width nothing scrolls sideways", fits, str(overflow))
     d.click("#next-page")
     d.wait("return (document.querySelector('#pager span') || {}).textContent?.startsWith('Page 2')", "page 2")
     first = d.js("return document.querySelector('a.object-link').textContent;")
@@ -379,6 +450,76 @@ def main(d):
     ops = d.js("return [...document.querySelectorAll('#audit-table tbody tr td:nth-child(2)')].map(td => td.textContent);") or []
     d.screenshot("09-admin-audit")
     ok("the audit log shows the admin's changes", {"AdminCreateKey", "AdminSetBucketQuota", "AdminSetBucket"} <= set(ops), str(ops[:10]))
+    # By operation, then exported as the browser makes the files (JSON and CSV).
+    d.type("#audit-filter input[name=operation]", "AdminSetBucketQuota")
+    d.click("#audit-filter button")
+    d.wait("const ops = [...document.querySelectorAll('#audit-table tbody tr td:nth-child(2)')].map(td => td.textContent);"
+           " return ops.length > 0 && ops.every(o => o === 'AdminSetBucketQuota');", "the audit log filtered by operation", 30)
+    ok("the audit log filters by operation", True)
+    fits, overflow = fits_a_phone(d, "09-audit-phone")
+    ok("the audit page fits a phone's width", fits, str(overflow))
+    d.click("#audit-export-json")
+    exported = downloaded(".json")
+    try:
+        entries = json.loads(exported or "[]")
+    except ValueError:
+        entries = []
+    ok("the JSON export holds the filtered entries", bool(entries) and all(e["operation"] == "AdminSetBucketQuota" for e in entries)
+       and any(e["principal"] == keys["admin"][0] and bucket in (e["bucket"], e["key"]) for e in entries),
+       (exported or "no file")[:300])
+    d.click("#audit-export-csv")
+    csv_text = downloaded(".csv") or ""
+    ok("the CSV export holds them too", csv_text.startswith('time,time_ns,operation') and '"AdminSetBucketQuota"' in csv_text and keys["admin"][0] in csv_text,
+       csv_text[:300])
+    # A time range that starts after every entry: nothing matches.
+    d.js("document.querySelector('#audit-filter input[name=since]').value = '2099-01-01T00:00';")
+    d.click("#audit-filter button")
+    d.wait("return (document.querySelector('#audit-out p') || {}).textContent?.startsWith('0 matching') || !document.getElementById('error').hidden", "the audit log from 2099")
+    ok("the audit log filters by time range", d.js("return document.querySelectorAll('#audit-table tbody tr').length") == 0, d.text("#error") or "")
+
+    # Topics and limits (read-only): a topic set up here is listed, with the tenant's limits and quotas.
+    admin.admin("PUT", f"topics/{bucket}/inbox", {"write": "append-open", "read": "auth"})
+    goto(d, "#/admin/topics", "#topic-table")
+    listed = d.js("return [...document.querySelectorAll('#topic-table tbody tr')].map(r => [...r.cells].slice(0, 2).map(c => c.textContent));") or []
+    limit_rows = d.js("return document.querySelectorAll('#limits-table tbody tr').length;")
+    quotas = d.text("#bucket-quota-table") or ""
+    d.screenshot("10-topics-limits")
+    ok("the topics page lists the suite's topic, the tenant's rate limits and quotas", [bucket, "inbox/"] in listed and limit_rows == 4 and "1000 objects" in quotas,
+       f"{listed} {limit_rows} {quotas[:200]} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "10-topics-phone")
+    ok("the topics page fits a phone's width", fits, str(overflow))
+
+    # Health: /ready's checks in words, and charts of samples from /metrics.
+    ok("a tenant admin has no Jobs page", d.js("return document.getElementById('admin-jobs') === null"))
+    goto(d, "#/admin/health", "#ready-checks p")
+    d.wait("const s = document.querySelector('#rate-chart svg'); return (s && Number(s.dataset.samples) >= 2) || !document.getElementById('error').hidden",
+           "two samples of /metrics", 30)
+    ready = d.text("#ready-checks") or ""
+    samples = d.js("return [...document.querySelectorAll('#health svg.chart')].map(s => [Number(s.dataset.samples), s.querySelector('polyline').getAttribute('points').split(' ').length]);")
+    d.screenshot("11-health")
+    ok("the health page shows the ready checks in words", "Ready: the gateway can serve." in ready and "Metadata store takes a durable write: yes" in ready, ready)
+    ok("the health page draws rate and latency from at least two samples", len(samples) == 2 and all(n >= 2 and p == n for n, p in samples),
+       f"{samples} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "11-health-phone")
+    ok("the health page fits a phone's width", fits, str(overflow))
+
+    # Root: the jobs, one run now.
+    sign_in(d, *ROOT)
+    goto(d, "#/admin/jobs", "#job-table")
+    row = ("const r = [...document.querySelectorAll('#job-table tbody tr')].find(r => r.cells[0].textContent === arguments[0]);"
+           " return r ? [...r.cells].map(c => c.textContent) : null;")
+    before = d.js(row, "upload_expiry")
+    d.js("[...document.querySelectorAll('#job-table tbody tr')].find(r => r.cells[0].textContent === arguments[0]).querySelector('button.run-job').click();", "upload_expiry")
+    d.wait("return (document.getElementById('notice').textContent || '').startsWith('Job upload_expiry ran') || !document.getElementById('error').hidden", "the job's run")
+    d.wait("const r = [...document.querySelectorAll('#job-table tbody tr')].find(r => r.cells[0].textContent === arguments[0]);"
+           " return r && r.cells[2].textContent !== arguments[1];", "the job's last run shown", 30, "upload_expiry", before[2] if before else "")
+    after = d.js(row, "upload_expiry")
+    d.screenshot("12-jobs")
+    ok("root runs a job now and sees its last run and result", before is not None and after[2] != before[2] and after[3].startswith("ok"), f"{before} {after} {d.text('#error')}")
+    fits, overflow = fits_a_phone(d, "12-jobs-phone")
+    ok("the jobs page fits a phone's width", fits, str(overflow))
+    goto(d, "#/admin/topics", "#limits-table")
+    ok("root sees its own tenant's topics and limits", d.js("return document.querySelectorAll('#limits-table tbody tr').length") == 4, d.text("#error") or "")
 
 
 driver = None

@@ -70,7 +70,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("objects.js", "text/javascript; charset=utf-8", include_bytes!("assets/objects.js")),
     ("upload.js", "text/javascript; charset=utf-8", include_bytes!("assets/upload.js")),
     ("proof.js", "text/javascript; charset=utf-8", include_bytes!("assets/proof.js")),
+    ("versions.js", "text/javascript; charset=utf-8", include_bytes!("assets/versions.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_bytes!("assets/admin.js")),
+    ("ops.js", "text/javascript; charset=utf-8", include_bytes!("assets/ops.js")),
     ("ui.js", "text/javascript; charset=utf-8", include_bytes!("assets/ui.js")),
 ];
 

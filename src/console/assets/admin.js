@@ -1,30 +1,13 @@
 // Administration for root and tenant admins, through the admin API's own endpoints (the
-// gateway decides, as for `tollgate admin`): tenants, users, keys, quotas and usage, audit.
-import { json, enc, session } from './api.js';
-import { el, button, guarded, confirmAction, table, bytes, timeNs, notice, copy } from './ui.js';
+// gateway decides, as for `tollgate admin`): tenants, users, keys, quotas and usage, audit;
+// topics and limits, health and jobs are in ops.js.
+import { json, gw, enc, session, ADMIN as A } from './api.js';
+import { el, button, form, guarded, confirmAction, table, bytes, timeNs, notice, copy, saveFile, reload } from './ui.js';
+import { jobs, health, topics } from './ops.js';
 
-const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['buckets', 'Buckets'], ['quotas', 'Usage and quotas'], ['audit', 'Audit log']];
-const A = '_tollgate/admin/';
-const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
-
-function form(id, fields, label, onSubmit) {
-  const inputs = {};
-  const f = el('form', { class: 'row', id });
-  for (const [name, title, attrs] of fields) {
-    const input = attrs?.options
-      ? el('select', { name }, attrs.options.map((o) => el('option', { value: o }, o)))
-      : el('input', { name, ...(attrs || {}) });
-    inputs[name] = input;
-    f.append(el('label', {}, title, input));
-  }
-  f.append(el('button', { type: 'submit', class: 'primary' }, label));
-  f.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const v = Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value.trim()]));
-    await guarded(() => onSubmit(v));
-  });
-  return f;
-}
+// [page, title, root only]
+const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['buckets', 'Buckets'], ['quotas', 'Usage and quotas'], ['topics', 'Topics and limits'],
+  ['audit', 'Audit log'], ['health', 'Health'], ['jobs', 'Jobs', true]];
 
 const tenantScope = () => (session.who.root ? [['tenant', 'Tenant', { placeholder: 'all tenants' }]] : []);
 const scopeQuery = (v) => (v.tenant ? { tenant: v.tenant } : {});
@@ -135,20 +118,41 @@ async function quotas() {
   return parts;
 }
 
+/** Audit entries as CSV: one line each, every field quoted; a field a spreadsheet would
+ * run as a formula (starting with =, +, -, @, a tab or CR) is prefixed with ' (keys and
+ * names are anyone's text). */
+function auditCsv(rows) {
+  const cols = ['time', 'time_ns', 'operation', 'outcome', 'tenant', 'user', 'principal', 'bucket', 'key', 'version_id', 'bytes', 'count', 'source', 'request_id', 'decided_by'];
+  const cell = (v) => {
+    let t = v === undefined || v === null ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(t)) t = "'" + t;
+    return '"' + t.replace(/"/g, '""') + '"';
+  };
+  return [cols.join(','), ...rows.map((e) => cols.map((c) => cell(c === 'time' ? timeNs(e.time_ns) : e[c])).join(','))].join('\r\n') + '\r\n';
+}
+
 async function audit() {
   const out = el('div', { id: 'audit-out' });
   const toNs = (s) => (s ? String(BigInt(Date.parse(s)) * 1000000n) : '');
   const SHOWN = 500;
+  let rows = [];
+  const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
+  const exports = el('div', { class: 'row', id: 'audit-export' },
+    button('Export JSON', () => saveFile(`audit-${stamp()}.json`, 'application/json', JSON.stringify(rows, null, 2) + '\n'), { id: 'audit-export-json' }),
+    button('Export CSV', () => saveFile(`audit-${stamp()}.csv`, 'text/csv', auditCsv(rows)), { id: 'audit-export-csv' }),
+    el('span', { class: 'muted' }, 'Exports every matching entry, newest first.'));
   async function load(v) {
     // The log answers oldest first, up to `limit` (10,000 at most): the newest are shown first.
     const query = { limit: v.limit || '10000' };
     for (const k of ['tenant', 'principal', 'bucket', 'outcome']) if (v[k]) query[k] = v[k];
     if (v.since) query.since_ns = toNs(v.since);
     if (v.until) query.until_ns = toNs(v.until);
-    let rows = await json('GET', A + 'audit', { query });
-    const fetched = rows.length;
-    if (v.operation) rows = rows.filter((e) => e.operation.toLowerCase().includes(v.operation.toLowerCase()));
-    rows.reverse();
+    // Nanosecond times exceed a JavaScript number's precision: read as strings, exactly.
+    const raw = await (await gw('GET', A + 'audit', { query })).text();
+    let found = JSON.parse(raw.replace(/"time_ns":(-?\d+)/g, '"time_ns":"$1"'));
+    const fetched = found.length;
+    if (v.operation) found = found.filter((e) => e.operation.toLowerCase().includes(v.operation.toLowerCase()));
+    rows = found.reverse();
     const more = fetched >= Number(query.limit) ? ' The log holds more: narrow the time range to see later entries.' : '';
     out.replaceChildren(el('p', { class: 'muted' }, `${rows.length} matching entries${rows.length > SHOWN ? `, the newest ${SHOWN} shown` : ''}.${more}`), table([
       ['Time', (e) => timeNs(e.time_ns)], ['Operation', (e) => e.operation], ['Outcome', (e) => e.outcome],
@@ -156,18 +160,19 @@ async function audit() {
       ['Source', (e) => e.source], ['Request', (e) => e.request_id],
     ], rows.slice(0, SHOWN), { id: 'audit-table' }));
   }
-  const f = form('audit-filter', [...tenantScope(), ['principal', 'Access key'], ['bucket', 'Bucket'], ['operation', 'Operation'],
+  const f = form('audit-filter', [...tenantScope(), ['principal', 'Principal (access key)'], ['bucket', 'Bucket'], ['operation', 'Operation'],
     ['outcome', 'Outcome', { options: ['', 'ok', 'denied', 'throttled', 'error'] }],
-    ['since', 'Since', { type: 'datetime-local' }], ['until', 'Until', { type: 'datetime-local' }], ['limit', 'Read at most', { type: 'number', value: 10000, min: 1, max: 10000 }]], 'Show', load);
+    ['since', 'From', { type: 'datetime-local' }], ['until', 'To', { type: 'datetime-local' }], ['limit', 'Read at most', { type: 'number', value: 10000, min: 1, max: 10000 }]], 'Show', load);
   await load({});
-  return [f, out];
+  return [f, exports, out];
 }
 
-const PAGES = { tenants, users, keys, buckets, quotas, audit };
+const PAGES = { tenants, users, keys, buckets, quotas, topics, audit, health, jobs };
 
 /** The administration page `tab`. */
 export async function adminView(tab) {
-  const nav = el('nav', { class: 'row' }, TABS.map(([id, t]) => (id === tab ? el('strong', {}, t) : el('a', { href: '#/admin/' + id, id: 'admin-' + id }, t))));
+  const tabs = TABS.filter(([, , rootOnly]) => !rootOnly || session.who.root);
+  const nav = el('nav', { class: 'row' }, tabs.map(([id, t]) => (id === tab ? el('strong', {}, t) : el('a', { href: '#/admin/' + id, id: 'admin-' + id }, t))));
   const body = await (PAGES[tab] || tenants)();
   return el('div', { id: 'admin-view' }, el('h1', {}, 'Administration'), nav, body);
 }

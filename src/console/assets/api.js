@@ -4,6 +4,8 @@
 
 const BASE = '/_tollgate/console/';
 export const session = { csrf: '', who: null };
+/** The admin API's path, as `gw` takes it. */
+export const ADMIN = '_tollgate/admin/';
 
 /** An error the gateway answered: its status, code and message. */
 export class GatewayError extends Error {
@@ -46,8 +48,8 @@ export async function errorOf(status, text) {
 let onSignedOut = () => {};
 export function whenSignedOut(fn) { onSignedOut = fn; }
 
-async function check(resp) {
-  if (resp.ok) return resp;
+async function check(resp, accept = []) {
+  if (resp.ok || accept.includes(resp.status)) return resp;
   const err = await errorOf(resp.status, await resp.text());
   if (resp.status === 401) onSignedOut(err);
   throw err;
@@ -58,12 +60,15 @@ export function qs(query) {
   return query ? '?' + new URLSearchParams(query).toString().replace(/\+/g, '%20') : '';
 }
 
-/** A request to the gateway as this session's key: `path` is the S3 or admin path without its first slash. */
-export async function gw(method, path, { query, body, headers } = {}) {
+/**
+ * A request to the gateway as this session's key: `path` is the S3 or admin path without
+ * its first slash. A failed answer throws, unless its status is in `accept`.
+ */
+export async function gw(method, path, { query, body, headers, accept } = {}) {
   const q = qs(query);
   const h = new Headers(headers || {});
   if (method !== 'GET' && method !== 'HEAD') h.set('x-tollgate-csrf', session.csrf);
-  return check(await fetch(BASE + 'api/' + path + q, { method, headers: h, body, credentials: 'same-origin', cache: 'no-store' }));
+  return check(await fetch(BASE + 'api/' + path + q, { method, headers: h, body, credentials: 'same-origin', cache: 'no-store' }), accept);
 }
 
 /** An S3 answer as an XML document. */
@@ -88,11 +93,12 @@ export async function consoleCall(method, path, body) {
   return resp.json();
 }
 
-/** The URL that downloads an object (the gateway serves it as an attachment). */
-export function downloadUrl(bucket, key) {
+/** The URL that downloads an object, or one version of it (the gateway serves it as an attachment). */
+export function downloadUrl(bucket, key, versionId) {
   const name = key.split('/').pop() || 'download';
   const disposition = `attachment; filename*=UTF-8''${enc(name, false)}`;
-  return BASE + 'api/' + enc(bucket, false) + '/' + enc(key) + '?response-content-disposition=' + enc(disposition, false);
+  const version = versionId ? '&versionId=' + enc(versionId, false) : '';
+  return BASE + 'api/' + enc(bucket, false) + '/' + enc(key) + '?response-content-disposition=' + enc(disposition, false) + version;
 }
 
 /**

@@ -4,6 +4,7 @@ import { gw, xml, enc, consoleCall, downloadUrl, session, errorOf } from './api.
 import { el, button, guarded, confirmAction, bytes, table, notice, copy, showError } from './ui.js';
 import { uploader } from './upload.js';
 import { proofPanel } from './proof.js';
+import { versionsPanel } from './versions.js';
 
 const PAGE = 1000;
 const text = (node, sel) => node.querySelector(sel)?.textContent ?? '';
@@ -171,15 +172,29 @@ async function objectDetails(bucket, key, box, refresh) {
       el('p', { class: 'muted' }, `Anyone with this link can download the object until ${new Date(Number(BigInt(v.expires_ns) / 1000000n)).toISOString()}, as ${session.who.access_key} could.`));
   }, { id: 'share' });
   const del = button('Delete object', async () => {
-    if (!(await confirmAction(`Delete "${key}"?`))) return;
+    const kept = versioned ? ' The bucket is versioned: a delete marker hides it, its versions stay.' : '';
+    if (!(await confirmAction(`Delete "${key}"?${kept}`))) return;
     if (await guarded(() => gw('DELETE', path))) { notice(`Deleted ${key}.`); box.replaceChildren(); refresh(); }
   }, { class: 'danger', id: 'delete-object' });
+  // A deleted version may have been the current one: the details are read again, and gone
+  // with the object if no version is left.
+  const versionChanged = async () => {
+    refresh();
+    try { await objectDetails(bucket, key, box, refresh); } catch (e) { box.replaceChildren(); if (e.status !== 404) showError(e); }
+  };
+  let versions = null, versioned = false;
+  try {
+    versions = await versionsPanel(bucket, key, versionChanged);
+    versioned = versions !== null;
+  } catch (e) {
+    versions = el('p', { class: 'bad', id: 'versions' }, `The versions could not be listed: ${e.message}`);
+  }
   const proof = el('div', { id: 'proof' });
   const showProof = button('Provenance', () => guarded(async () => proof.replaceChildren(await proofPanel(bucket, key))), { id: 'show-proof' });
   box.replaceChildren(el('div', { class: 'panel', id: 'object-details' },
     el('h2', {}, 'Object'), dl, tagForm, renameForm,
     el('div', { class: 'row' }, el('a', { href: downloadUrl(bucket, key), download: key.split('/').pop(), id: 'detail-download' }, 'Download'), el('label', {}, 'Share for', expiry), share, showProof, del),
-    shareOut, proof));
+    shareOut, versions, proof));
   box.scrollIntoView({ block: 'nearest' });
   showError(null);
 }

@@ -18,11 +18,37 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+/** Shows the current page again (after a change). */
+export const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+
 /** A button calling `fn` on click. */
 export function button(label, fn, attrs = {}) {
   const b = el('button', { type: 'button', ...attrs }, label);
   b.addEventListener('click', (ev) => { ev.preventDefault(); fn(ev); });
   return b;
+}
+
+/**
+ * A one-row form: `fields` are [name, label, attrs] (attrs.options: a select), the
+ * submit button says `label`; `onSubmit` gets the trimmed values, its error shown.
+ */
+export function form(id, fields, label, onSubmit) {
+  const inputs = {};
+  const f = el('form', { class: 'row', id });
+  for (const [name, title, attrs] of fields) {
+    const input = attrs?.options
+      ? el('select', { name }, attrs.options.map((o) => el('option', { value: o }, o || 'any')))
+      : el('input', { name, ...(attrs || {}) });
+    inputs[name] = input;
+    f.append(el('label', {}, title, input));
+  }
+  f.append(el('button', { type: 'submit', class: 'primary' }, label));
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const v = Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.value.trim()]));
+    await guarded(() => onSubmit(v));
+  });
+  return f;
 }
 
 /** Shows an error in words (and logs it); `null` hides it. */
@@ -96,4 +122,18 @@ export async function copy(text) {
   } catch {
     notice('The browser refused the clipboard: select the text and copy it.');
   }
+}
+
+/**
+ * Saves `text` as a file named `name`, made in the browser (a Blob behind an object URL
+ * that a download link opens: no request leaves the page, no inline script).
+ */
+export function saveFile(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = el('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The download has its own reference by now; the URL would only hold the Blob in memory.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
