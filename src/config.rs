@@ -200,6 +200,10 @@ pub struct UpstreamConfig {
     /// instances sharing it see each other (`tollgate admin cluster`); one silent for
     /// three intervals is counted gone.
     pub heartbeat_secs: u64,
+    /// Each instance enforces its share of every rate limit (the rate divided by the live
+    /// instances its heartbeats count), so that a cluster behind an even load balancer
+    /// holds the configured rate in total; false: each instance enforces the whole rate.
+    pub share_limits: bool,
 }
 
 impl std::fmt::Debug for UpstreamConfig {
@@ -237,6 +241,7 @@ impl Default for UpstreamConfig {
             instance: "default".into(),
             mirror_interval_secs: 10,
             heartbeat_secs: 5,
+            share_limits: true,
         }
     }
 }
@@ -654,7 +659,7 @@ mod tests {
         let (u, d) = (&cfg.upstream, &def.upstream);
         assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
         assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));
-        assert_eq!(u.heartbeat_secs, d.heartbeat_secs);
+        assert_eq!((u.heartbeat_secs, u.share_limits), (d.heartbeat_secs, d.share_limits));
     }
 
     #[test]

@@ -129,6 +129,7 @@ impl App {
             heartbeat_secs: up.heartbeat_secs,
             left: false,
         });
+        let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
         let job_parts = workers::Parts {
             store: Arc::clone(&store),
             backend: Arc::clone(&backends),
@@ -137,6 +138,7 @@ impl App {
             metrics: Arc::clone(&metrics),
             configs: Arc::clone(&configs),
             member: member.clone(),
+            limiter: up.share_limits.then(|| Arc::clone(&limiter)),
         };
         let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
@@ -150,7 +152,6 @@ impl App {
             config.jobs.lifecycle_day_secs,
         ));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
-        let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
         let denials = Arc::new(crate::audit::DenialLog::default());
         b.set_access(Policy::new(
             Arc::clone(&keys),

@@ -32,6 +32,9 @@ pub struct Parts {
     pub configs: Arc<crate::policy::config::BucketConfigs>,
     /// This instance as its heartbeats describe it, when it shares a metadata bucket.
     pub member: Option<Member>,
+    /// The limiter sharing its rates among the cluster's live instances
+    /// (`upstream.share_limits`), told their number at each heartbeat.
+    pub limiter: Option<Arc<crate::limits::Limiter>>,
 }
 
 /// The jobs `config` asks for, with their intervals.
@@ -81,7 +84,7 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
         jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
     }
     if let Some(member) = parts.member.clone() {
-        let heartbeat = Heartbeat { backend: Arc::clone(&parts.backend), member };
+        let heartbeat = Heartbeat { backend: Arc::clone(&parts.backend), member, limiter: parts.limiter.clone() };
         jobs.push(Scheduled::new("heartbeat", secs(config.upstream.heartbeat_secs), heartbeat));
     }
     jobs
@@ -212,10 +215,12 @@ impl Job for MetadataMirror {
 }
 
 /// Writes this instance's heartbeat where the instances sharing its metadata bucket read
-/// it (`tollgate admin cluster`).
+/// it (`tollgate admin cluster`), then counts the live ones and shares the rate limits
+/// among them.
 pub struct Heartbeat {
     backend: Arc<Backends>,
     member: Member,
+    limiter: Option<Arc<crate::limits::Limiter>>,
 }
 
 #[async_trait::async_trait]
@@ -223,7 +228,16 @@ impl Job for Heartbeat {
     async fn run(&self) -> Result<Outcome, JobError> {
         let beat = Member { heartbeat_ns: crate::clock::now_ns(), ..self.member.clone() };
         self.backend.heartbeat(&beat).await?;
-        Ok(Outcome::new(1, json!({ "heartbeat_ns": beat.heartbeat_ns.to_string() })))
+        let members = self.backend.members().await?.unwrap_or_default();
+        let now = crate::clock::now_ns();
+        let live = members.iter().filter(|m| m.presence(now) == crate::backend::upstream::Presence::Live).count();
+        // This instance counts even if its own beat is not listed yet (an eventually
+        // consistent listing).
+        let live = u32::try_from(live).unwrap_or(u32::MAX).max(1);
+        if let Some(limiter) = &self.limiter {
+            limiter.set_instances(live);
+        }
+        Ok(Outcome::new(1, json!({ "heartbeat_ns": beat.heartbeat_ns.to_string(), "live_instances": live })))
     }
 }
 

@@ -240,13 +240,22 @@ pub struct Limiter {
     clock: TokioClock,
     overrides: RwLock<HashMap<Subject, Rates>>,
     buckets: Mutex<HashMap<Subject, SubjectBuckets>>,
+    /// The live instances of this gateway's cluster (1 alone): each enforces its share of
+    /// every rate, so that the cluster's total is the configured rate.
+    instances: std::sync::atomic::AtomicU32,
 }
 
 impl Limiter {
     /// A limiter with the overrides currently stored.
     pub fn new(config: LimitsConfig, store: &dyn Store) -> crate::meta::Result<Self> {
         let overrides = store.limits_all()?.into_iter().filter_map(|(id, r)| Some((Subject::parse(&id)?, r))).collect();
-        Ok(Self { config, clock: TokioClock { origin: tokio::time::Instant::now() }, overrides: RwLock::new(overrides), buckets: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            config,
+            clock: TokioClock { origin: tokio::time::Instant::now() },
+            overrides: RwLock::new(overrides),
+            buckets: Mutex::new(HashMap::new()),
+            instances: std::sync::atomic::AtomicU32::new(1),
+        })
     }
 
     /// Whether rate limiting is configured on (off: every request is admitted, no headers).
@@ -263,6 +272,18 @@ impl Limiter {
             Some(r) => map.insert(subject.clone(), r),
             None => map.remove(subject),
         };
+    }
+
+    /// Shares every rate among `live` instances from now on (the cluster's heartbeats
+    /// tell how many; 0 counts as 1). A bucket whose share changed is remade full.
+    pub fn set_instances(&self, live: u32) {
+        self.instances.store(live.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// This instance's share of a cluster-wide `rate` (rounded up: a rate is never shared
+    /// down to nothing).
+    fn share(&self, rate: u64) -> u64 {
+        rate.div_ceil(u64::from(self.instances.load(std::sync::atomic::Ordering::Relaxed).max(1)))
     }
 
     /// The limits in force for `subject`: its override, else the configured default.
@@ -307,7 +328,7 @@ impl Limiter {
         let now = self.clock.now();
         let mut table = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         for (subject, r) in &rates {
-            let rate = class.requests().limit_in(r);
+            let rate = self.share(class.requests().limit_in(r));
             if rate == 0 {
                 continue;
             }
@@ -327,7 +348,7 @@ impl Limiter {
             }
         }
         for (subject, r) in &rates {
-            let rate = class.bytes().limit_in(r);
+            let rate = self.share(class.bytes().limit_in(r));
             if rate > 0 {
                 let gcra = self.bucket(&mut table, subject, class.bytes(), rate, now);
                 admission.bytes.push(ByteBucket { gcra, clock: self.clock.clone(), burst: burst(rate).get() });
@@ -427,6 +448,7 @@ mod tests {
             clock: TokioClock { origin: tokio::time::Instant::now() },
             overrides: RwLock::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
+            instances: std::sync::atomic::AtomicU32::new(1),
         }
     }
 
@@ -488,6 +510,22 @@ mod tests {
             l.admit(&p, PEER, Class::Read).unwrap();
         }
         assert!(l.admit(&p, PEER, Class::Read).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_live_instance_enforces_its_share_of_the_rate() {
+        let l = limiter(per_key(10));
+        let p = user("a", "K1");
+        l.set_instances(3);
+        for _ in 0..4 {
+            assert_eq!(l.admit(&p, PEER, Class::Read).unwrap().headers.unwrap().0, 4, "10 shared by 3, rounded up");
+        }
+        assert_eq!(l.admit(&p, PEER, Class::Read).unwrap_err().limit, 4);
+        l.set_instances(0);
+        for _ in 0..10 {
+            l.admit(&p, PEER, Class::Read).unwrap();
+        }
+        assert!(l.admit(&p, PEER, Class::Read).is_err(), "alone again: the whole rate, no more");
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,7 @@
 //! Cluster membership (`tollgate admin cluster`): instances sharing an upstream metadata
 //! bucket see each other through their heartbeats there; one that stops says it left, one
-//! that falls silent is counted gone after three of its heartbeat intervals. Each test
+//! that falls silent is counted gone after three of its heartbeat intervals; each live
+//! instance enforces its share of the rate limits. Each test
 //! sets up its own upstream (a local-disk tollgate), whatever the suite's mode.
 
 use crate::common::*;
@@ -25,6 +26,30 @@ fn member_of(upstream: &Gateway, instance: &'static str) -> impl FnOnce(&mut Con
         c.upstream.meta_bucket = META.into();
         c.upstream.instance = instance.into();
         c.upstream.heartbeat_secs = 1;
+        c.limits.key.read_requests = 20;
+    }
+}
+
+/// The read rate `gw` enforces for `key` now (`RateLimit-Limit` of an admitted GET).
+async fn read_limit(gw: &Gateway, c: &aws_sdk_s3::Client, bucket: &str) -> String {
+    use aws_sdk_s3::presigning::PresigningConfig;
+    let url = c.get_object().bucket(bucket).key("k").presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap()).await.unwrap();
+    let path = url.uri().strip_prefix(&gw.endpoint()).unwrap().to_owned();
+    let r = raw(gw.addr, "GET", &path, &[], b"", None).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.header("ratelimit-limit").unwrap().to_owned()
+}
+
+/// Polls until `gw` enforces `want` as the read rate; fails after 10 s.
+async fn until_limit(gw: &Gateway, c: &aws_sdk_s3::Client, bucket: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = read_limit(gw, c, bucket).await;
+        if seen == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "read limit {seen}, waiting for {want}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -62,9 +87,18 @@ async fn instances_sharing_a_metadata_bucket_see_each_other_come_and_go() {
     assert_eq!(first["heartbeat_secs"], 1);
     assert!(first["heartbeat_age_secs"].as_f64().unwrap() < 3.0, "{first}");
 
-    // A graceful stop says so at once.
+    // Two live instances: each enforces half of a key's read rate (20/s)...
+    let (ak, sk) = crate::tenancy::user(&a, "corp", "ann", "admin").await;
+    let ann = a.client_with(&ak, &sk);
+    let bucket = format!("cl-limits-{}", std::process::id());
+    ann.create_bucket().bucket(&bucket).send().await.unwrap();
+    ann.put_object().bucket(&bucket).key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    until_limit(&a, &ann, &bucket, "10").await;
+
+    // A graceful stop says so at once, and the survivor takes the whole rate again.
     b.stop().await;
     until_seen(&a, &[("a", "live"), ("b", "left")]).await;
+    until_limit(&a, &ann, &bucket, "20").await;
 
     // An instance that stops beating without a word (killed, cut off) is gone after three
     // of its intervals: here a heartbeat written by hand, 5 s old, of an instance beating
