@@ -84,7 +84,7 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
         jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
     }
     if let Some(member) = parts.member.clone() {
-        let heartbeat = Heartbeat { backend: Arc::clone(&parts.backend), member, limiter: parts.limiter.clone() };
+        let heartbeat = Heartbeat { backend: Arc::clone(&parts.backend), member, limiter: parts.limiter.clone(), metrics: Arc::clone(&parts.metrics) };
         jobs.push(Scheduled::new("heartbeat", secs(config.upstream.heartbeat_secs), heartbeat));
     }
     jobs
@@ -221,6 +221,7 @@ pub struct Heartbeat {
     backend: Arc<Backends>,
     member: Member,
     limiter: Option<Arc<crate::limits::Limiter>>,
+    metrics: Arc<Metrics>,
 }
 
 #[async_trait::async_trait]
@@ -237,6 +238,7 @@ impl Job for Heartbeat {
         if let Some(limiter) = &self.limiter {
             limiter.set_instances(live);
         }
+        self.metrics.cluster_live_instances(live);
         Ok(Outcome::new(1, json!({ "heartbeat_ns": beat.heartbeat_ns.to_string(), "live_instances": live })))
     }
 }

@@ -69,6 +69,7 @@ pub struct Metrics {
     job_duration: Family<JobLabel, Gauge<f64, AtomicU64>>,
     job_changes: Family<JobLabel, Counter>,
     scrub_mismatches: Gauge<u64, AtomicU64>,
+    cluster_live: Gauge<u64, AtomicU64>,
     meta_size: Gauge<u64, AtomicU64>,
     unauthenticated_denials: Counter,
     audit_entries: Gauge<u64, AtomicU64>,
@@ -104,6 +105,12 @@ impl Default for Metrics {
         registry.register("job_changes", "Things background jobs changed (removed, aborted, repaired), by job", job_changes.clone());
         let scrub_mismatches = Gauge::<u64, AtomicU64>::default();
         registry.register("scrub_mismatches", "Objects whose bytes did not match their manifest in the last scrub", scrub_mismatches.clone());
+        let cluster_live = Gauge::<u64, AtomicU64>::default();
+        registry.register(
+            "cluster_live_instances",
+            "Live instances sharing this gateway's metadata bucket, as its last heartbeat counted (0: in no cluster)",
+            cluster_live.clone(),
+        );
         let meta_size = Gauge::<u64, AtomicU64>::default();
         registry.register("metadata_size_bytes", "Size of the metadata database on disk", meta_size.clone());
         let unauthenticated_denials = Counter::default();
@@ -131,6 +138,7 @@ impl Default for Metrics {
             job_duration,
             job_changes,
             scrub_mismatches,
+            cluster_live,
             meta_size,
             unauthenticated_denials,
             audit_entries,
@@ -208,6 +216,11 @@ impl Metrics {
     /// How many objects no longer matched their manifests in the last scrub.
     pub fn scrub_mismatches(&self, count: usize) {
         self.scrub_mismatches.set(count as u64);
+    }
+
+    /// How many live instances the last heartbeat counted in this gateway's cluster.
+    pub fn cluster_live_instances(&self, live: u32) {
+        self.cluster_live.set(u64::from(live));
     }
 
     /// The text exposition, with the metadata size sampled now.

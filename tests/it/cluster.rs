@@ -94,6 +94,8 @@ async fn instances_sharing_a_metadata_bucket_see_each_other_come_and_go() {
     ann.create_bucket().bucket(&bucket).send().await.unwrap();
     ann.put_object().bucket(&bucket).key("k").body(b"x".to_vec().into()).send().await.unwrap();
     until_limit(&a, &ann, &bucket, "10").await;
+    let metrics = raw(a.addr, "GET", "/metrics", &[], b"", None).await;
+    assert!(String::from_utf8_lossy(&metrics.body).contains("tollgate_cluster_live_instances 2"), "the live count is a metric");
 
     // A graceful stop says so at once, and the survivor takes the whole rate again.
     b.stop().await;
