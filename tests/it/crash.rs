@@ -11,6 +11,19 @@ fn blob_files(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("blobs")).unwrap().flatten().map(|d| std::fs::read_dir(d.path()).unwrap().count()).sum()
 }
 
+/// Lets `writers` run against `child` for 1.5 s, kills it with SIGKILL, and returns what
+/// each writer returned once its requests failed.
+async fn kill_9_after<T>(child: &mut tokio::process::Child, writers: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let mut done = Vec::new();
+    for w in writers {
+        done.push(w.await.unwrap());
+    }
+    done
+}
+
 async fn spawn(dir: &Path, port: u16) -> tokio::process::Child {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
@@ -56,12 +69,7 @@ async fn kill_9_during_uploads_leaves_only_complete_objects() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    child.start_kill().unwrap(); // SIGKILL
-    child.wait().await.unwrap();
-    for w in writers {
-        w.await.unwrap();
-    }
+    kill_9_after(&mut child, writers).await;
 
     let mut child = spawn(dir.path(), port).await;
     let listed = c.list_objects_v2().bucket("crash").max_keys(1000).send().await.unwrap();
@@ -113,13 +121,7 @@ async fn kill_9_during_versioned_writes_loses_no_acknowledged_version() {
             acknowledged
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    child.start_kill().unwrap(); // SIGKILL
-    child.wait().await.unwrap();
-    let mut acknowledged = Vec::new();
-    for w in writers {
-        acknowledged.extend(w.await.unwrap());
-    }
+    let acknowledged: Vec<_> = kill_9_after(&mut child, writers).await.into_iter().flatten().collect();
     assert!(!acknowledged.is_empty(), "some writes were acknowledged before the kill");
 
     let mut child = spawn(dir.path(), port).await;
@@ -408,12 +410,7 @@ async fn kill_9_during_writes_leaves_every_acknowledged_object_a_leaf_in_a_consi
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    child.start_kill().unwrap(); // SIGKILL
-    child.wait().await.unwrap();
-    for w in writers {
-        w.await.unwrap();
-    }
+    kill_9_after(&mut child, writers).await;
 
     let mut child = spawn(dir.path(), port).await;
     let acknowledged = acknowledged.lock().unwrap().clone();

@@ -51,6 +51,20 @@ async fn serve_upstream(dir: tempfile::TempDir, upstream: &Gateway) -> Gateway {
     .await
 }
 
+/// `big` (over 5 MiB) uploaded as `big` in two parts: a 5 MiB one and the rest.
+async fn upload_big(c: &aws_sdk_s3::Client, bucket: &str, big: &[u8]) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+    let up = c.create_multipart_upload().bucket(bucket).key("big").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in [&big[..5 << 20], &big[5 << 20..]].into_iter().enumerate() {
+        let n = n as i32 + 1;
+        let p = c.upload_part().bucket(bucket).key("big").upload_id(id).part_number(n).body(chunk.to_vec().into()).send().await.unwrap();
+        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(p.e_tag().unwrap()).build());
+    }
+    let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+    c.complete_multipart_upload().bucket(bucket).key("big").upload_id(id).multipart_upload(parts).send().await.unwrap()
+}
+
 async fn body(c: &aws_sdk_s3::Client, b: &str, k: &str) -> Vec<u8> {
     c.get_object().bucket(b).key(k).send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec()
 }
@@ -76,23 +90,7 @@ async fn an_interrupted_migration_resumes_verifies_and_switches_backends() {
         .unwrap();
     c.put_object().bucket(&docs).key("empty").body(Vec::new().into()).send().await.unwrap();
     let big = data((5 << 20) + 4321, 9);
-    let up = c.create_multipart_upload().bucket(&docs).key("big").send().await.unwrap();
-    let id = up.upload_id().unwrap();
-    let mut parts = Vec::new();
-    for (n, chunk) in [&big[..5 << 20], &big[5 << 20..]].into_iter().enumerate() {
-        let n = n as i32 + 1;
-        let p = c.upload_part().bucket(&docs).key("big").upload_id(id).part_number(n).body(chunk.to_vec().into()).send().await.unwrap();
-        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(p.e_tag().unwrap()).build());
-    }
-    let done = c
-        .complete_multipart_upload()
-        .bucket(&docs)
-        .key("big")
-        .upload_id(id)
-        .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap();
+    let done = upload_big(&c, &docs, &big).await;
     let big_etag = done.e_tag().unwrap().to_owned();
     c.put_object().bucket(&docs).key("rot").body(data(50_001, 3).into()).send().await.unwrap();
     let dir = gw.stop().await;
@@ -337,23 +335,7 @@ async fn versioned_buckets_migrate_with_every_version_marker_and_lock_both_ways(
     written.push((hist.clone(), "doc".into(), doc.version_id().unwrap().into(), b"first draft".to_vec()));
     c.delete_object().bucket(&hist).key("doc").send().await.unwrap();
     let big = data((5 << 20) + 77, 9);
-    let up = c.create_multipart_upload().bucket(&hist).key("big").send().await.unwrap();
-    let id = up.upload_id().unwrap();
-    let mut parts = Vec::new();
-    for (n, chunk) in [&big[..5 << 20], &big[5 << 20..]].into_iter().enumerate() {
-        let n = n as i32 + 1;
-        let p = c.upload_part().bucket(&hist).key("big").upload_id(id).part_number(n).body(chunk.to_vec().into()).send().await.unwrap();
-        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(n).e_tag(p.e_tag().unwrap()).build());
-    }
-    let done = c
-        .complete_multipart_upload()
-        .bucket(&hist)
-        .key("big")
-        .upload_id(id)
-        .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap();
+    let done = upload_big(&c, &hist, &big).await;
     written.push((hist.clone(), "big".into(), done.version_id().unwrap().into(), big.clone()));
     let vault = "vault".to_owned();
     c.create_bucket().bucket(&vault).object_lock_enabled_for_bucket(true).send().await.unwrap();
