@@ -84,6 +84,21 @@ pub struct Config {
     pub console: ConsoleConfig,
     /// `[tls]`: HTTPS on the listener.
     pub tls: TlsConfig,
+    /// `[encryption]`: encryption at rest.
+    pub encryption: EncryptionConfig,
+}
+
+/// `[encryption]`: encryption at rest of object bytes (SSE-S3 and SSE-C, and buckets'
+/// default encryption, are always available; these settings widen them).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// Encrypt every new object (SSE-S3 unless the request asks for SSE-C), whatever the
+    /// client or the bucket asks: the storage behind the gateway sees only ciphertext.
+    pub always: bool,
+    /// Accept SSE-C keys over plain HTTP from a loopback client (S3 requires HTTPS, as
+    /// the key travels in headers; tests and a same-host proxy terminating TLS need this).
+    pub sse_c_plain_http_on_loopback: bool,
 }
 
 /// `[tls]`: HTTPS on `listen` (rustls; HTTP/1.1 and HTTP/2 by ALPN). Off while `cert` is unset.
@@ -462,6 +477,7 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             console: ConsoleConfig::default(),
             tls: TlsConfig::default(),
+            encryption: EncryptionConfig::default(),
         }
     }
 }

@@ -54,6 +54,7 @@ pub mod config;
 pub mod console;
 pub mod context;
 pub mod cors_http;
+pub mod crypt;
 pub mod jobs;
 pub mod lifecycle;
 pub mod limits;

@@ -417,25 +417,8 @@ mod tests {
 
     #[test]
     fn expectations_name_the_manifest_digest_and_single_part_md5() {
-        let rec = ObjectRecord {
-            size: 3,
-            etag: "900150983cd24fb0d6963f7d28e17f72".into(),
-            last_modified_ns: 0,
-            segments: Vec::new(),
-            multipart: false,
-            attrs: Default::default(),
-            checksums: Default::default(),
-            tags: Vec::new(),
-            owner: String::new(),
-            sha256: String::new(),
-            proof_id: String::new(),
-            checksum_type: None,
-            parts: Vec::new(),
-            version_id: String::new(),
-            retention: None,
-            legal_hold: false,
-            acl: Vec::new(),
-        };
+        let rec =
+            ObjectRecord { size: 3, etag: "900150983cd24fb0d6963f7d28e17f72".into(), ..ObjectRecord::new(Default::default(), Vec::new(), String::new(), 0) };
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         let e = expectation(&rec, Some(sha)).unwrap();
         assert_eq!(e.content_md5.as_deref(), Some("kAFQmDzST7DWlj99KOF/cg=="));

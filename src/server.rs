@@ -112,6 +112,7 @@ impl App {
         }
         let master_file = config.auth.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
+        let sse = Arc::new(crate::s3::sse::SseKeys::new(&master, config.encryption));
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
         let metrics = Arc::new(Metrics::default());
@@ -150,6 +151,7 @@ impl App {
             Arc::clone(&configs),
             Arc::clone(&store),
             config.jobs.lifecycle_day_secs,
+            sse,
         ));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         let denials = Arc::new(crate::audit::DenialLog::default());

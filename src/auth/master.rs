@@ -29,6 +29,13 @@ fn decode_key(text: &str) -> io::Result<MasterKey> {
 }
 
 impl MasterKey {
+    /// A key derived from the master key for one use (`label`), so that no other use
+    /// holds the master key itself.
+    #[must_use]
+    pub fn derive(&self, label: &str) -> crate::crypt::Kek {
+        crate::crypt::Kek::derive(&self.0[..], label)
+    }
+
     /// The key from `TOLLGATE_MASTER_KEY` (base64), else from `file`, else generated into
     /// `file` (mode 0600). A key file readable by group or others is refused.
     pub fn load(env_value: Option<&str>, file: &Path) -> io::Result<Self> {

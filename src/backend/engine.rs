@@ -47,6 +47,8 @@ pub struct NewObject {
     pub incoming: Incoming,
     /// The write's audit entry; the engine sets its size.
     pub audit: AuditEntry,
+    /// The data key to seal the body under, and its sealing; `None`: stored as sent.
+    pub seal: Option<(crate::crypt::DataKey, crate::meta::Sealing)>,
 }
 
 /// A server-side copy (CopyObject).
@@ -75,6 +77,10 @@ pub struct ObjectCopy<'a> {
     pub audit: AuditEntry,
     /// The copy's retention, legal hold and ACL, from its headers (never the source's).
     pub terms: WriteTerms,
+    /// How the copy is sealed (none: stored as plaintext).
+    pub seal: Option<&'a super::sealed::Seal>,
+    /// Opens the source's data key, if it is sealed (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub source_keys: &'a dyn super::sealed::OpenKey,
 }
 
 /// What an object write asks for besides its bytes, checked by the gateway before any byte
@@ -101,6 +107,8 @@ pub struct NewPart<'a> {
     pub incoming: Incoming,
     /// The part's audit entry; the engine sets its size.
     pub audit: AuditEntry,
+    /// The upload's data key, when it is sealed (opened from `upload.sealing`).
+    pub key: Option<crate::crypt::DataKey>,
 }
 
 /// A part copied from an object (UploadPartCopy).
@@ -123,6 +131,10 @@ pub struct PartCopy<'a> {
     pub range: Option<&'a str>,
     /// The part's audit entry; the engine sets its size.
     pub audit: AuditEntry,
+    /// The upload's data key, when it is sealed (opened from `upload.sealing`).
+    pub key: Option<crate::crypt::DataKey>,
+    /// Opens the source's data key, if it is sealed.
+    pub source_keys: &'a dyn super::sealed::OpenKey,
 }
 
 /// A completion of a multipart upload, with the parts the client chose.
@@ -141,6 +153,8 @@ pub struct UploadCompletion<'a> {
     pub precondition: Precondition,
     /// The completion's audit entry; the engine sets its size.
     pub audit: AuditEntry,
+    /// The upload's data key, when it is sealed (the object's digest is read back).
+    pub data_key: Option<crate::crypt::DataKey>,
 }
 
 /// What a GetObject or HeadObject reads.

@@ -16,6 +16,7 @@ pub mod placement;
 mod reads;
 pub(crate) mod s3util;
 mod scrub;
+pub mod sealed;
 pub mod upstream;
 
 pub use engine::{
@@ -366,7 +367,7 @@ fn invalid_config_code(kind: crate::meta::BucketConfigKind) -> S3ErrorCode {
         K::Policy => S3ErrorCode::MalformedPolicy,
         K::Tagging => S3ErrorCode::InvalidTag,
         K::Acl => S3ErrorCode::MalformedACLError,
-        K::Cors | K::Ownership | K::PublicAccessBlock | K::Lifecycle => S3ErrorCode::MalformedXML,
+        K::Cors | K::Ownership | K::PublicAccessBlock | K::Lifecycle | K::Encryption => S3ErrorCode::MalformedXML,
     }
 }
 

@@ -9,12 +9,16 @@
 //! stores at the key then stores each version as a blob of its own naming (reads, tags and
 //! listings come from the index), as the local engine always does.
 
+use super::engine::Incoming;
 use super::engine::{AtKey, BlobWrite, Engine, Keeping, Received, Stored};
 use super::index::Index;
 use super::locks::Locks;
+use super::s3util::{BodyCheck, Expected};
 use super::s3util::{ReadConditions, ReadRequest, now_ns, plan_completion};
-use super::{Error, ErrorClass, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion};
-use crate::meta::{AuditEntry, Completes, Deleted, NULL_VERSION, ObjectRecord, PartRecord, Precondition, UploadRecord, VersionRecord, Versioning};
+use super::{Error, ErrorClass, NewObject, NewPart, ObjectCopy, PartCopy, Readout, UploadCompletion, sealed};
+use crate::crypt::DataKey;
+use crate::meta::{AuditEntry, Completes, Deleted, NULL_VERSION, ObjectRecord, PartRecord, Precondition, SseMode, UploadRecord, VersionRecord, Versioning};
+use s3s::dto::StreamingBlob;
 
 use std::sync::Arc;
 
@@ -137,7 +141,20 @@ impl Objects {
 
     /// Stores a new object and commits it; returns the record as committed.
     pub async fn put(&self, object: NewObject) -> Result<ObjectRecord, Error> {
-        let NewObject { bucket, key, precondition, record, tagging, incoming, audit } = object;
+        let NewObject { bucket, key, precondition, mut record, tagging, incoming, audit, seal } = object;
+        let (incoming, sealed) = match &seal {
+            Some((data_key, sealing)) => {
+                let (incoming, outcome) = sealed::seal_incoming(incoming, data_key, sealing, 0)?;
+                record.sealing = Some(sealing.clone());
+                (incoming, Some(outcome))
+            }
+            None => (incoming, None),
+        };
+        // A sealed write fails with its body's own error, not the engine's account of it.
+        let failed = |e: Error| match &sealed {
+            Some(outcome) => sealed::sealed_error(outcome, e),
+            None => e,
+        };
         let index = self.index();
         let at_key = self.at_key(&bucket)?;
         let _turn = self.turn(at_key.is_some(), &bucket, &key).await;
@@ -153,8 +170,12 @@ impl Objects {
         };
         let (verified, received) = tokio::sync::oneshot::channel::<Received>();
         let Some(at) = at_key else {
-            let stored = self.engine.write(&target, incoming, verified).await?;
-            let record = stored_record(stored, record);
+            let stored = self.engine.write(&target, incoming, verified).await.map_err(failed)?;
+            let mut record = stored_record(stored, record);
+            if let Some(outcome) = &sealed {
+                let body = outcome.plaintext().ok_or_else(|| Error::Unavailable("the engine stored a body it had not read whole".into()))?;
+                plaintext_record(&mut record, body);
+            }
             let audit = AuditEntry { bytes: record.size, ..audit };
             return self.commit(None, &bucket, &key, record, true, &precondition, Completes::Nothing, &audit).await;
         };
@@ -166,7 +187,11 @@ impl Objects {
         let writing = self.engine.write(&target, incoming, verified);
         let preparing = async {
             let body = received.await.ok()?;
-            let mut record = ObjectRecord { size: body.size, checksums: body.digests.checksums, sha256: body.digests.sha256, ..record.clone() };
+            let mut record = record.clone();
+            match &sealed {
+                Some(outcome) => plaintext_record(&mut record, outcome.plaintext()?),
+                None => record = ObjectRecord { size: body.size, checksums: body.digests.checksums, sha256: body.digests.sha256, ..record },
+            }
             let audit = AuditEntry { bytes: body.size, ..audit.clone() };
             Some(index.prepare(&pending, &bucket, &key, &mut record, &audit).await.map(|()| (record, audit)))
         };
@@ -182,13 +207,15 @@ impl Objects {
         };
         let committed = match (stored, prepared) {
             (Ok(stored), Some(Ok((record, audit)))) => {
-                index.commit_pending(&pending, &bucket, &key, ObjectRecord { etag: stored.etag, ..record }, &audit).map_err(|e| (e, audit))
+                // A sealed object's ETag is its plaintext's (the store's is of ciphertext).
+                let etag = if record.sealing.is_some() { record.etag.clone() } else { stored.etag };
+                index.commit_pending(&pending, &bucket, &key, ObjectRecord { etag, ..record }, &audit).map_err(|e| (e, audit))
             }
             (Ok(_), prepared) => {
                 let e = prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the engine stored a body it had not read whole".into()));
                 Err((e, audit))
             }
-            (Err(e), _) => return Err(self.abandon(&pending, e)),
+            (Err(e), _) => return Err(self.abandon(&pending, failed(e))),
         };
         match committed {
             Ok(record) => Ok(record),
@@ -210,6 +237,7 @@ impl Objects {
         let Some(etag) = self.engine.holds_pending(write).await? else {
             return Ok(false);
         };
+        let etag = if write.record.sealing.is_some() { write.record.etag.clone() } else { etag };
         self.index().commit_pending(id, &write.bucket, &write.key, ObjectRecord { etag, ..write.record.clone() }, &write.audit)?;
         Ok(true)
     }
@@ -260,7 +288,17 @@ impl Objects {
     /// else from the index.
     pub async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<super::Page, Error> {
         match self.at_key(bucket)? {
-            Some(at) => at.page(bucket, prefix, delimiter, after, max).await,
+            Some(at) => {
+                let mut page = at.page(bucket, prefix, delimiter, after, max).await?;
+                // The store lists a sealed object's ciphertext: list the client's size and ETag.
+                for (key, listed) in &mut page.objects {
+                    if let Some(rec) = self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) {
+                        listed.size = rec.size;
+                        listed.etag = rec.etag;
+                    }
+                }
+                Ok(page)
+            }
             None => super::listing::index_page(self.index(), bucket, prefix, delimiter, after, max),
         }
     }
@@ -269,8 +307,15 @@ impl Objects {
     /// the request's conditions hold.
     pub async fn read(&self, bucket: &str, key: &str, version: Option<&str>, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
         match self.at_key(bucket)? {
-            Some(at) => self.at_key_version(at, version)?.read(bucket, key, request, with_body).await,
-            None => super::reads::read(self.engine.as_ref(), bucket, key, self.version(bucket, key, version)?, request, with_body).await,
+            Some(at) => {
+                let at = self.at_key_version(at, version)?;
+                // A sealed object is read from the index's record: the store holds ciphertext.
+                match self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) {
+                    Some(rec) => super::reads::read(&self.engine, bucket, key, rec, request, with_body).await,
+                    None => at.read(bucket, key, request, with_body).await,
+                }
+            }
+            None => super::reads::read(&self.engine, bucket, key, self.version(bucket, key, version)?, request, with_body).await,
         }
     }
 
@@ -402,9 +447,35 @@ impl Objects {
     /// Copies an object server-side and commits the copy.
     pub async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
         let source = self.copy_source(copy.source_bucket, copy.source_key, copy.source_version, &copy.conditions)?;
+        let from = source.as_ref().and_then(|s| s.sealing.as_ref());
+        // Sealed bytes are copied as they are, their key re-wrapped for the copy's mode,
+        // unless the copy's ETag would have to be its plaintext's MD5 (SSE-S3), which only
+        // an SSE-S3 source records; anything else is read, opened and sealed again.
+        let rewrapped = match (from, copy.seal) {
+            (None, None) => None,
+            (Some(from), Some(seal)) if from.mode == SseMode::S3 || seal.template.mode != SseMode::S3 => Some(seal.rewrap(&copy.source_keys.open(from)?, from)),
+            _ => return self.copy_rewritten(copy, source).await,
+        };
         let at_key = self.at_key(copy.bucket)?;
         let _turn = self.turn(at_key.is_some(), copy.bucket, copy.key).await;
-        let copied = self.engine.copy(&copy, source.as_ref(), at_key.is_some()).await?;
+        // A key re-wrapped in place changes no stored byte: a store at the key (which
+        // sees the same bytes copied onto themselves) is not asked.
+        let in_place = at_key.is_some() && copy.source_bucket == copy.bucket && copy.source_key == copy.key;
+        let mut copied = match (&rewrapped, &source) {
+            (Some(_), Some(source)) if in_place => source.clone(),
+            _ => self.engine.copy(&copy, source.as_ref(), at_key.is_some()).await?,
+        };
+        if let (Some(sealing), Some(source)) = (rewrapped, &source) {
+            // The store describes the ciphertext it copied: the copy is the source's plaintext.
+            copied.etag = if sealing.mode == SseMode::S3 || from.is_some_and(|f| f.mode != SseMode::S3) {
+                source.etag.clone()
+            } else {
+                sealed::sealed_etag(&sealing, &source.etag)
+            };
+            copied.sealing = Some(sealing);
+            (copied.size, copied.sha256, copied.checksums) = (source.size, source.sha256.clone(), source.checksums.clone());
+            (copied.multipart, copied.parts) = (source.multipart, source.parts.clone());
+        }
         let ObjectCopy { bucket, key, attrs, tags, owner, audit, terms, .. } = copy;
         let record = ObjectRecord {
             last_modified_ns: now_ns(),
@@ -423,6 +494,63 @@ impl Objects {
         self.commit(at_key, bucket, key, record, true, &Precondition::None, Completes::Nothing, &audit).await
     }
 
+    /// A copy that changes how the bytes are sealed: the source read (and opened), sealed
+    /// again as a new object.
+    async fn copy_rewritten(&self, copy: ObjectCopy<'_>, source: Option<ObjectRecord>) -> Result<ObjectRecord, Error> {
+        let (body, size, attrs, tags) = self.source_bytes(copy.source_bucket, copy.source_key, source, &copy.conditions, copy.source_keys, None).await?;
+        let ObjectCopy { bucket, key, attrs: new_attrs, tags: new_tags, tagging, owner, audit, terms, seal, .. } = copy;
+        let record = ObjectRecord {
+            retention: terms.retention,
+            legal_hold: terms.legal_hold,
+            acl: terms.acl,
+            ..ObjectRecord::new(new_attrs.unwrap_or(attrs), new_tags.unwrap_or(tags), owner, now_ns())
+        };
+        self.put(NewObject {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            precondition: Precondition::None,
+            record,
+            tagging: tagging.map(str::to_owned),
+            incoming: Incoming { body: Some(body), length: Some(size), check: BodyCheck::expecting(Expected::default())? },
+            audit,
+            seal: seal.map(sealed::Seal::new_key).transpose()?,
+        })
+        .await
+    }
+
+    /// The plaintext of a copy's source (its `range` of it, `x-amz-copy-source-range`),
+    /// with its length, attributes and tags: from the index's record (opened if sealed),
+    /// or from the store for an object at the key the gateway did not write.
+    async fn source_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: Option<ObjectRecord>,
+        conditions: &ReadConditions<'_>,
+        keys: &dyn sealed::OpenKey,
+        range: Option<&str>,
+    ) -> Result<(StreamingBlob, u64, crate::meta::ObjectAttrs, Vec<(String, String)>), Error> {
+        let Some(rec) = source else {
+            let at = self.at_key(bucket)?.ok_or(Error::NoSuchKey)?;
+            let request = ReadRequest { conditions: *conditions, range: None, part_number: None, checksum_mode: None, keys: None };
+            let read =
+                at.read(bucket, key, &request, true).await.map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
+            let size = read.read.content_length.and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
+            let range = super::s3util::copy_range(range, size)?;
+            let body = read.body.ok_or(Error::NoSuchKey)?;
+            let tags = at.tags(bucket, key).await?;
+            return Ok((StreamingBlob::wrap(sealed::slice(body, range.clone())), range.end - range.start, read.read.attrs, tags));
+        };
+        let rec = super::reads::copy_source(rec, conditions)?;
+        let range = super::s3util::copy_range(range, rec.size)?;
+        let len = range.end - range.start;
+        let body = match &rec.sealing {
+            Some(sealing) => sealed::open_sealed(Arc::clone(&self.engine), bucket, key, &rec, &keys.open(sealing)?, range)?,
+            None => self.engine.open(bucket, key, &rec, range).await?,
+        };
+        Ok((StreamingBlob::wrap(body), len, rec.attrs, rec.tags))
+    }
+
     /// Starts a multipart upload in storage (at the key, or as a blob of the engine's
     /// naming, which it notes in `upload`); returns its id (the S3 layer records it).
     pub async fn start_upload(&self, upload: &mut UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
@@ -432,9 +560,30 @@ impl Objects {
 
     /// Stores a part and records it; returns its record.
     pub async fn upload_part(&self, part: NewPart<'_>) -> Result<PartRecord, Error> {
-        let NewPart { upload, upload_id, number, incoming, audit } = part;
-        let stored = match self.engine.write_part(upload, upload_id, number, incoming).await {
-            Ok(stored) => stored,
+        let NewPart { upload, upload_id, number, incoming, audit, key } = part;
+        let (incoming, sealed) = match (&upload.sealing, &key) {
+            (Some(sealing), Some(key)) => {
+                let part = u16::try_from(number).map_err(|_| Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()))?;
+                let (incoming, outcome) = sealed::seal_incoming(incoming, key, sealing, part)?;
+                (incoming, Some(outcome))
+            }
+            (Some(_), None) => return Err(Error::InvalidRequest(super::reads::SEALED_NEEDS_KEY.into())),
+            (None, _) => (incoming, None),
+        };
+        let written = self.engine.write_part(upload, upload_id, number, incoming).await.map_err(|e| match &sealed {
+            Some(outcome) => sealed::sealed_error(outcome, e),
+            None => e,
+        });
+        let stored = match written {
+            Ok(mut stored) => {
+                // A sealed part keeps the store's ETag (the completion names it) and the
+                // plaintext's length and checksums.
+                if let Some(outcome) = &sealed {
+                    let body = outcome.plaintext().ok_or_else(|| Error::Unavailable("the engine stored a part it had not read whole".into()))?;
+                    (stored.stored_size, stored.size, stored.checksums) = (stored.size, body.size, body.digests.checksums);
+                }
+                stored
+            }
             // The upload may have been completed or aborted while the part streamed, and the
             // store failed the part for it (moto answers 500). A completion in flight holds
             // the upload's turn until it is recorded.
@@ -454,6 +603,13 @@ impl Objects {
     /// Copies a range of an object into a part and records it; returns its record.
     pub async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
         let source = self.copy_source(part.source_bucket, part.source_key, part.source_version, &part.conditions)?;
+        if part.upload.sealing.is_some() || source.as_ref().is_some_and(|s| s.sealing.is_some()) {
+            // Sealed bytes on either side: the range is read in plaintext and sealed as a part.
+            let (body, size, _, _) = self.source_bytes(part.source_bucket, part.source_key, source, &part.conditions, part.source_keys, part.range).await?;
+            let PartCopy { upload, upload_id, number, audit, key, .. } = part;
+            let incoming = Incoming { body: Some(body), length: Some(size), check: BodyCheck::expecting(Expected::default())? };
+            return self.upload_part(NewPart { upload, upload_id, number, incoming, audit, key }).await;
+        }
         let stored = self.engine.copy_part(&part, source.as_ref()).await?;
         self.record_part(part.upload_id, stored, part.audit).await
     }
@@ -486,7 +642,7 @@ impl Objects {
     /// Assembles the chosen parts into the object and commits it. `NoSuchUpload` if the
     /// upload is gone (completed meanwhile, or aborted).
     pub async fn complete(&self, completion: UploadCompletion<'_>) -> Result<ObjectRecord, Error> {
-        let UploadCompletion { bucket, key, upload_id, requested, declared, precondition, audit } = completion;
+        let UploadCompletion { bucket, key, upload_id, requested, declared, precondition, audit, data_key } = completion;
         let _upload_turn = self.uploads.lock(upload_id.to_owned()).await;
         let index = self.index();
         let up = index.upload(bucket, key, upload_id)?;
@@ -498,7 +654,15 @@ impl Objects {
         // Checked before the parts are composed (for blobs again at commit, atomically).
         precondition.check(index.store.object_get(bucket, key)?.as_ref())?;
         let precondition = if at_key.is_some() { Precondition::None } else { precondition };
-        let composed = self.engine.compose(&up, upload_id, &plan.chosen, plan.size).await?;
+        let composed = match &up.sealing {
+            None => self.engine.compose(&up, upload_id, &plan.chosen, plan.size).await?,
+            Some(_) => {
+                // The engine composes the parts' ciphertext.
+                let stored: Vec<PartRecord> = plan.chosen.iter().map(|p| PartRecord { size: p.stored_len(), ..(*p).clone() }).collect();
+                let stored_size = stored.iter().map(|p| p.size).sum();
+                self.engine.compose(&up, upload_id, &stored.iter().collect::<Vec<_>>(), stored_size).await?
+            }
+        };
         // A local completion's blobs are its parts, which stay with the upload if refused.
         let owned = !composed.segments.iter().any(|s| plan.chosen.iter().any(|p| p.blob == s.blob));
         let record = ObjectRecord {
@@ -519,6 +683,11 @@ impl Objects {
             retention: up.retention,
             legal_hold: up.legal_hold,
             acl: up.acl,
+            sealing: up.sealing,
+        };
+        let record = match &record.sealing {
+            Some(_) => self.plaintext_digest(bucket, key, record, data_key.as_ref()).await?,
+            None => record,
         };
         let audit = AuditEntry { bytes: record.size, ..audit };
         let completes = Completes::Multipart { upload: upload_id, parts: &plan.digest };
@@ -527,6 +696,16 @@ impl Objects {
         // Parts uploaded but not named in the completion are discarded.
         let unused: Vec<&PartRecord> = stored.iter().filter(|p| !record.segments.iter().any(|s| s.blob == p.blob)).collect();
         self.engine.release_parts(&unused);
+        Ok(record)
+    }
+
+    /// A sealed object's record, just composed, with its plaintext's length and SHA-256
+    /// (read back and opened: the parts' digests do not compose into it).
+    async fn plaintext_digest(&self, bucket: &str, key: &str, mut record: ObjectRecord, data_key: Option<&DataKey>) -> Result<ObjectRecord, Error> {
+        record.size = record.parts.iter().map(|p| p.size).sum();
+        let data_key = data_key.ok_or_else(|| Error::InvalidRequest(super::reads::SEALED_NEEDS_KEY.into()))?;
+        let (_, sha256) = super::s3util::sha256_of(sealed::open_sealed(Arc::clone(&self.engine), bucket, key, &record, data_key, 0..record.size)?).await?;
+        record.sha256 = sha256;
         Ok(record)
     }
 
@@ -563,4 +742,12 @@ fn stored_record(stored: Stored, record: ObjectRecord) -> ObjectRecord {
         sha256: stored.sha256,
         ..record
     }
+}
+
+/// `record` of a sealed object with what its plaintext decided: its size, digests and ETag.
+fn plaintext_record(record: &mut ObjectRecord, body: Received) {
+    record.size = body.size;
+    record.etag = record.sealing.as_ref().map_or_else(|| body.digests.md5_hex(), |s| sealed::sealed_etag(s, &body.digests.md5_hex()));
+    record.checksums = body.digests.checksums;
+    record.sha256 = body.digests.sha256;
 }

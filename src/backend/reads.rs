@@ -7,6 +7,11 @@ use crate::backend::Error;
 use crate::meta::{Checksums, ObjectRecord};
 
 use std::ops::Range as ByteRange;
+use std::sync::Arc;
+
+/// Why a read of a sealed object without the means to open its key is refused.
+pub(super) const SEALED_NEEDS_KEY: &str =
+    "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.";
 
 use s3s::dto::*;
 
@@ -62,14 +67,11 @@ fn select(rec: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>) -
     match (range, part_number) {
         (Some(_), Some(_)) => Err(Error::InvalidRequest("Cannot specify both Range header and partNumber query parameter".into())),
         (None, Some(n)) => {
-            let parts = if rec.multipart { rec.segments.len() } else { 1 };
+            // The parts' plaintext sizes (a sealed object's segments hold ciphertext).
+            let sizes: Vec<u64> = if rec.parts.is_empty() { rec.segments.iter().map(|s| s.size).collect() } else { rec.parts.iter().map(|p| p.size).collect() };
+            let parts = if rec.multipart { sizes.len() } else { 1 };
             let idx = usize::try_from(n).ok().filter(|n| (1..=parts).contains(n)).ok_or(Error::InvalidPartNumber)?;
-            let (start, len) = if rec.multipart {
-                let start: u64 = rec.segments[..idx - 1].iter().map(|s| s.size).sum();
-                (start, rec.segments[idx - 1].size)
-            } else {
-                (0, size)
-            };
+            let (start, len) = if rec.multipart { (sizes[..idx - 1].iter().sum(), sizes[idx - 1]) } else { (0, size) };
             let end = start + len;
             Ok(Selection {
                 range: start..end,
@@ -123,9 +125,18 @@ fn read_selected(rec: ObjectRecord, r: &ReadRequest<'_>) -> Result<(ObjectRecord
 
 /// A GetObject or HeadObject of `key`'s version `rec` (from the index), with the bytes the
 /// engine reads of it.
-pub(super) async fn read(engine: &dyn Engine, bucket: &str, key: &str, rec: ObjectRecord, r: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+pub(super) async fn read(engine: &Arc<dyn Engine>, bucket: &str, key: &str, rec: ObjectRecord, r: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+    // A sealed object's key is checked first, as S3 does: even a HEAD needs an SSE-C key.
+    let data_key = match &rec.sealing {
+        Some(sealing) => Some(r.keys.ok_or(Error::InvalidRequest(SEALED_NEEDS_KEY.into()))?.open(sealing)?),
+        None => None,
+    };
     let (rec, sel, read) = read_selected(rec, r)?;
-    let body = if with_body { Some(StreamingBlob::wrap(engine.open(bucket, key, &rec, sel.range.clone()).await?)) } else { None };
+    let body = match (with_body, &data_key) {
+        (false, _) => None,
+        (true, Some(data_key)) => Some(StreamingBlob::wrap(super::sealed::open_sealed(Arc::clone(engine), bucket, key, &rec, data_key, sel.range.clone())?)),
+        (true, None) => Some(StreamingBlob::wrap(engine.open(bucket, key, &rec, sel.range.clone()).await?)),
+    };
     Ok(Readout { read, record: Some(rec), body, partial: sel.content_range.is_some() })
 }
 
@@ -146,21 +157,9 @@ mod tests {
         ObjectRecord {
             size: segs.iter().sum(),
             etag: etag.into(),
-            last_modified_ns: 1_000 * 1_000_000_000,
             segments: segs.iter().map(|s| Segment { blob: String::new(), size: *s }).collect(),
             multipart,
-            attrs: ObjectAttrs::default(),
-            checksums: Checksums::default(),
-            tags: vec![],
-            owner: String::new(),
-            checksum_type: None,
-            parts: Vec::new(),
-            sha256: String::new(),
-            proof_id: String::new(),
-            version_id: String::new(),
-            retention: None,
-            legal_hold: false,
-            acl: Vec::new(),
+            ..ObjectRecord::new(ObjectAttrs::default(), vec![], String::new(), 1_000 * 1_000_000_000)
         }
     }
 

@@ -219,6 +219,8 @@ pub struct ReadRequest<'a> {
     pub part_number: Option<i32>,
     /// `x-amz-checksum-mode: ENABLED` asks for the stored checksums of a whole object.
     pub checksum_mode: Option<&'a s3s::dto::ChecksumMode>,
+    /// Opens the data key of a sealed object (none: a sealed object is refused).
+    pub keys: Option<&'a dyn super::sealed::OpenKey>,
 }
 
 /// What a GetObject or HeadObject answers about the object read (from the index, or from

@@ -335,6 +335,74 @@ pub struct ObjectRecord {
     /// implicit); empty: `private`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acl: Vec<AclGrant>,
+    /// How its bytes are encrypted at rest; `None`: stored as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<Sealing>,
+}
+
+/// The server-side encryption mode of an object, as S3 names it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SseMode {
+    /// SSE-S3 (`AES256`): the data key is wrapped by the gateway's key.
+    S3,
+    /// SSE-KMS (`aws:kms`): wrapped by a named key of the gateway's keyring.
+    Kms,
+    /// SSE-C: wrapped by the customer's key, which the gateway never stores.
+    Customer,
+}
+
+/// How an object's (or an upload's) bytes are encrypted at rest ([`crate::crypt`], format
+/// version 1): each part a sealed stream under one data key, kept here wrapped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Sealing {
+    /// The mode the client asked for (or the bucket's or gateway's default).
+    pub mode: SseMode,
+    /// The keyring key's id (SSE-KMS); empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_id: String,
+    /// SSE-C: the base64 MD5 of the customer's key (returned in answers, as S3 does).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub customer_key_md5: String,
+    /// SSE-C: a keyed hash recognising the customer's key (never the key).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub customer_key_digest: String,
+    /// SSE-KMS: the encryption context the client gave (base64 JSON, as sent).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub context: String,
+    /// The data key, wrapped by the mode's key (base64).
+    pub wrapped_key: String,
+    /// The random nonce prefix of the object's frames (hex, 5 bytes).
+    pub nonce_prefix: String,
+    /// Length of each sealed stream's header, in bytes.
+    pub header_len: u64,
+}
+
+impl ObjectRecord {
+    /// A new object's record before its bytes are stored: what its request decided.
+    #[must_use]
+    pub fn new(attrs: ObjectAttrs, tags: Vec<(String, String)>, owner: String, last_modified_ns: i128) -> Self {
+        Self {
+            size: 0,
+            etag: String::new(),
+            last_modified_ns,
+            segments: Vec::new(),
+            multipart: false,
+            attrs,
+            checksums: Checksums::default(),
+            tags,
+            owner,
+            sha256: String::new(),
+            proof_id: String::new(),
+            checksum_type: None,
+            parts: Vec::new(),
+            version_id: String::new(),
+            retention: None,
+            legal_hold: false,
+            acl: Vec::new(),
+            sealing: None,
+        }
+    }
 }
 
 impl ObjectRecord {
@@ -408,6 +476,14 @@ pub struct UploadRecord {
     /// The ACL grants the completed object gets (given at creation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acl: Vec<AclGrant>,
+    /// How the parts (and so the object) are encrypted at rest, chosen at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<Sealing>,
+    /// The upload's data key wrapped by the gateway's key while the upload is open (base64),
+    /// so the completion can read the object back for its digest without an SSE-C key;
+    /// it goes with the upload record.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub escrow_key: String,
 }
 
 /// The completion of a multipart upload, kept while the object it made is the key's
@@ -454,6 +530,22 @@ pub struct PartRecord {
     /// The part's checksums, as uploaded; empty: none.
     #[serde(default, skip_serializing_if = "Checksums::is_empty")]
     pub checksums: Checksums,
+    /// Length of the bytes stored for it when they are not the part's (sealed: its
+    /// ciphertext); 0: `size`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stored_size: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl PartRecord {
+    /// Length of the bytes stored for the part.
+    #[must_use]
+    pub fn stored_len(&self) -> u64 {
+        if self.stored_size == 0 { self.size } else { self.stored_size }
+    }
 }
 
 /// One of the S3 configuration documents a bucket can carry, each stored as the gateway
@@ -475,11 +567,14 @@ pub enum BucketConfigKind {
     PublicAccessBlock,
     /// The lifecycle rules.
     Lifecycle,
+    /// The default server-side encryption.
+    Encryption,
 }
 
 impl BucketConfigKind {
     /// Every kind, in storage order.
-    pub const ALL: [Self; 7] = [Self::Policy, Self::Cors, Self::Tagging, Self::Acl, Self::Ownership, Self::PublicAccessBlock, Self::Lifecycle];
+    pub const ALL: [Self; 8] =
+        [Self::Policy, Self::Cors, Self::Tagging, Self::Acl, Self::Ownership, Self::PublicAccessBlock, Self::Lifecycle, Self::Encryption];
 
     /// The kind's name in keys and audit entries.
     #[must_use]
@@ -492,6 +587,7 @@ impl BucketConfigKind {
             Self::Ownership => "ownership",
             Self::PublicAccessBlock => "public-access-block",
             Self::Lifecycle => "lifecycle",
+            Self::Encryption => "encryption",
         }
     }
 }

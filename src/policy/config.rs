@@ -75,6 +75,21 @@ pub struct BucketConfig {
     pub cors: Option<crate::policy::cors::CorsRules>,
     /// The bucket's lifecycle rules, if it has any.
     pub lifecycle: Option<crate::lifecycle::Lifecycle>,
+    /// The bucket's default encryption, if it set one.
+    pub encryption: Option<BucketEncryption>,
+}
+
+/// A bucket's default encryption (`PutBucketEncryption`), applied to writes that ask for none.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BucketEncryption {
+    /// `AES256` (SSE-S3) or `aws:kms`.
+    pub algorithm: String,
+    /// The SSE-KMS key, if named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// `BucketKeyEnabled`, as set (kept and answered; every object has its own data key).
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
 }
 
 /// Parses a stored JSON document (`None`: removed).
@@ -92,6 +107,7 @@ impl BucketConfig {
             BucketConfigKind::PublicAccessBlock => self.public_access_block = stored(document)?,
             BucketConfigKind::Policy => self.policy = document.map(|d| super::document::BucketPolicy::parse(d, bucket)).transpose()?,
             BucketConfigKind::Lifecycle => self.lifecycle = document.map(crate::lifecycle::Lifecycle::from_document).transpose()?,
+            BucketConfigKind::Encryption => self.encryption = stored(document)?,
             BucketConfigKind::Cors => {
                 self.cors = document.map(crate::policy::cors::CorsRules::from_document).transpose().map_err(|e| e.to_string())?;
             }

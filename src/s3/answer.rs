@@ -128,24 +128,23 @@ pub(super) fn copied_output(
     let mut headers = http::HeaderMap::new();
     proof_headers(&mut headers, rec, store);
     let c = &rec.checksums;
-    s3s::S3Response::with_headers(
-        s3s::dto::CopyObjectOutput {
-            copy_object_result: Some(s3s::dto::CopyObjectResult {
-                e_tag: Some(etag(&rec.etag)),
-                last_modified: Some(timestamp(rec.last_modified_ns)),
-                checksum_crc32: c.crc32.clone(),
-                checksum_crc32c: c.crc32c.clone(),
-                checksum_crc64nvme: c.crc64nvme.clone(),
-                checksum_sha1: c.sha1.clone(),
-                checksum_sha256: c.sha256.clone(),
-                checksum_type: rec.checksum_type.clone().map(s3s::dto::ChecksumType::from),
-            }),
-            version_id: answered_version(rec),
-            copy_source_version_id: source_version.map(str::to_owned),
-            ..Default::default()
-        },
-        headers,
-    )
+    let mut output = s3s::dto::CopyObjectOutput {
+        copy_object_result: Some(s3s::dto::CopyObjectResult {
+            e_tag: Some(etag(&rec.etag)),
+            last_modified: Some(timestamp(rec.last_modified_ns)),
+            checksum_crc32: c.crc32.clone(),
+            checksum_crc32c: c.crc32c.clone(),
+            checksum_crc64nvme: c.crc64nvme.clone(),
+            checksum_sha1: c.sha1.clone(),
+            checksum_sha256: c.sha256.clone(),
+            checksum_type: rec.checksum_type.clone().map(s3s::dto::ChecksumType::from),
+        }),
+        version_id: answered_version(rec),
+        copy_source_version_id: source_version.map(str::to_owned),
+        ..Default::default()
+    };
+    super::sse::answer_sse!(output, rec.sealing.as_ref());
+    s3s::S3Response::with_headers(output, headers)
 }
 
 /// The answer to a completion that made `rec` (the first time, or repeated).
@@ -170,6 +169,7 @@ pub(super) fn completed_output(
             checksum_sha256: rec.checksums.sha256.clone(),
             checksum_type: rec.checksum_type.clone().map(s3s::dto::ChecksumType::from),
             version_id: answered_version(rec),
+            server_side_encryption: super::sse::answer(rec.sealing.as_ref()).server_side_encryption,
             ..Default::default()
         },
         headers,

@@ -4,6 +4,7 @@
 use super::Gateway;
 use super::answer::copied_output;
 use super::request::*;
+use super::sse;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Error, ObjectCopy, PartCopy};
@@ -21,6 +22,9 @@ fn source<'s>(g: &Gateway, source: &'s CopySource, bucket: &str) -> Result<(&'s 
 }
 
 pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
+    let (seal, asks_customer) = sse::requested_seal(g, &req)?;
+    let source_keys = sse::copy_source_keys(g, &req)?;
+    let asks_encryption = req.input.server_side_encryption.is_some() || asks_customer;
     let copy_source = req.input.copy_source.clone();
     let (source_bucket, source_key, source_version) = source(g, &copy_source, &req.input.bucket)?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CopyObject, &req.input.bucket, &req.input.key, 0);
@@ -32,7 +36,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
     let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
     // A copy of a key onto itself changes nothing unless it replaces something, or copies
     // an older version (a restore).
-    if source_bucket == input.bucket && source_key == input.key && source_version.is_none() && !replace_meta && !replace_tags {
+    if source_bucket == input.bucket && source_key == input.key && source_version.is_none() && !replace_meta && !replace_tags && !asks_encryption {
         return Err(Error::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into()));
     }
     let bucket = g.backends.of(&input.bucket).index().bucket(&input.bucket)?;
@@ -53,6 +57,8 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         owner,
         audit,
         terms,
+        seal: seal.as_ref(),
+        source_keys: &source_keys,
     };
     let record = g.backends.of(&input.bucket).copy(copy).await?;
     Ok(copied_output(&record, source_version, g.store.as_ref()))
@@ -64,6 +70,8 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
     let number = part_number(input.part_number)?;
     let backend = g.backends.of(&input.bucket);
     let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
+    let keys = sse::request_keys(g, &req)?;
+    let source_keys = sse::copy_source_keys(g, &req)?;
     let part = backend
         .upload_part_copy(PartCopy {
             upload: &upload,
@@ -75,11 +83,15 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
             conditions: ReadConditions::from(input),
             range: input.copy_source_range.as_deref(),
             audit: crate::audit::entry(&req, crate::ops::Operation::UploadPartCopy, &input.bucket, &input.key, 0),
+            key: keys.upload_key(&upload)?,
+            source_keys: &source_keys,
         })
         .await?;
-    Ok(S3Response::new(UploadPartCopyOutput {
+    let mut output = UploadPartCopyOutput {
         copy_source_version_id: source_version.map(str::to_owned),
         copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),
         ..Default::default()
-    }))
+    };
+    sse::answer_sse!(output, upload.sealing.as_ref());
+    Ok(S3Response::new(output))
 }

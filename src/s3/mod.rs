@@ -23,6 +23,7 @@ mod multipart;
 mod objects;
 mod request;
 mod settings;
+pub mod sse;
 mod tagging;
 
 use crate::backend::placement::Backends;
@@ -47,11 +48,14 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     /// The length of a lifecycle day (`jobs.lifecycle_day_secs`), for `x-amz-expiration`.
     lifecycle_day_secs: u64,
+    /// The keys and settings of encryption at rest.
+    sse: Arc<sse::SseKeys>,
 }
 
 impl Gateway {
     /// A gateway over `backends`; `region` is every bucket's, `topics` filter listings.
     #[must_use]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         backends: Arc<Backends>,
         region: String,
@@ -60,8 +64,9 @@ impl Gateway {
         configs: Arc<BucketConfigs>,
         store: Arc<dyn Store>,
         lifecycle_day_secs: u64,
+        sse: Arc<sse::SseKeys>,
     ) -> Self {
-        Self { backends, region, metrics, topics, configs, store, lifecycle_day_secs }
+        Self { backends, region, metrics, topics, configs, store, lifecycle_day_secs, sse }
     }
 
     /// The `x-amz-expiration` of `rec`, the current version of `key`, if a lifecycle rule
@@ -154,6 +159,8 @@ s3_operations! {
     settings::put_bucket_lifecycle_configuration(PutBucketLifecycleConfigurationInput) -> PutBucketLifecycleConfigurationOutput;
     settings::delete_bucket_lifecycle(DeleteBucketLifecycleInput) -> DeleteBucketLifecycleOutput;
     settings::get_bucket_encryption(GetBucketEncryptionInput) -> GetBucketEncryptionOutput;
+    settings::put_bucket_encryption(PutBucketEncryptionInput) -> PutBucketEncryptionOutput;
+    settings::delete_bucket_encryption(DeleteBucketEncryptionInput) -> DeleteBucketEncryptionOutput;
     settings::get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
     settings::put_bucket_tagging(PutBucketTaggingInput) -> PutBucketTaggingOutput;
     settings::delete_bucket_tagging(DeleteBucketTaggingInput) -> DeleteBucketTaggingOutput;

@@ -5,6 +5,7 @@
 use super::Gateway;
 use super::answer::completed_output;
 use super::request::*;
+use super::sse;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Error, Incoming, NewPart, UploadCompletion};
@@ -22,6 +23,13 @@ pub(super) async fn create_multipart_upload(
     check_key(&req.input.key)?;
     let bucket = backend.index().bucket(&req.input.bucket)?;
     let terms = super::request::write_checks(g, &bucket, Principal::of(&req).writing_tenant(), &req.input)?;
+    let (seal, customer) = sse::requested_seal(g, &req)?;
+    let (sealing, escrow_key) = match seal.as_ref().map(crate::backend::sealed::Seal::new_key).transpose()? {
+        // An SSE-C upload's key stays openable by the gateway until completion (which
+        // reads the object back for its digest without the customer's key).
+        Some((key, sealing)) => (Some(sealing), if customer { g.sse.escrow(&key) } else { String::new() }),
+        None => (None, String::new()),
+    };
     let input = &mut req.input;
     let tags = parse_tagging_header(input.tagging.as_deref())?;
     let (algorithm, checksum_type) = upload_checksum(input.checksum_algorithm.take().as_ref(), input.checksum_type.take().as_ref())?;
@@ -38,24 +46,28 @@ pub(super) async fn create_multipart_upload(
         retention: terms.retention,
         legal_hold: terms.legal_hold,
         acl: terms.acl,
+        sealing,
+        escrow_key,
     };
     let id = backend.start_upload(&mut record, req.input.tagging.as_deref()).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);
     g.store.upload_create(&id, &record, Some(&audit))?;
     backend.index().sync().await?;
-    Ok(S3Response::new(CreateMultipartUploadOutput {
+    let mut output = CreateMultipartUploadOutput {
         bucket: Some(record.bucket),
         key: Some(record.key),
         upload_id: Some(id),
         checksum_algorithm: algorithm.map(ChecksumAlgorithm::from),
         checksum_type: checksum_type.map(ChecksumType::from),
         ..Default::default()
-    }))
+    };
+    sse::answer_sse!(output, record.sealing.as_ref());
+    Ok(S3Response::new(output))
 }
 
 pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>) -> Result<S3Response<UploadPartOutput>, Error> {
     let number = part_number(req.input.part_number)?;
-    super::request::AsksEncryption::refuse_encryption(&req.input)?;
+    let keys = sse::request_keys(g, &req)?;
     let length = declared_length(&req.headers, req.input.content_length);
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
@@ -71,16 +83,18 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
     expect.algorithm = expect.algorithm.or_else(|| upload.checksum_algorithm.clone());
     let body = declared_body(&req.headers, input.body.take());
     let check = BodyCheck::new(&req, expect)?;
+    let key = keys.upload_key(&upload)?;
     let part = NewPart {
         upload: &upload,
         upload_id: &req.input.upload_id,
         number,
         incoming: Incoming { body, length, check },
         audit: crate::audit::entry(&req, crate::ops::Operation::UploadPart, &req.input.bucket, &req.input.key, 0),
+        key,
     };
     let part = backend.upload_part(part).await?;
     let c = part.checksums;
-    Ok(S3Response::new(UploadPartOutput {
+    let mut output = UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
@@ -88,7 +102,9 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
         checksum_sha1: c.sha1,
         checksum_sha256: c.sha256,
         ..Default::default()
-    }))
+    };
+    sse::answer_sse!(output, upload.sealing.as_ref());
+    Ok(S3Response::new(output))
 }
 
 pub(super) async fn complete_multipart_upload(
@@ -100,6 +116,10 @@ pub(super) async fn complete_multipart_upload(
     let backend = g.backends.of(&input.bucket);
     let requested = input.multipart_upload.take().and_then(|m| m.parts).unwrap_or_default();
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let data_key = match backend.index().store.upload_get(&input.upload_id)? {
+        Some(upload) => g.sse.completion_key(&upload)?,
+        None => None,
+    };
     let completion = UploadCompletion {
         bucket: &input.bucket,
         key: &input.key,
@@ -108,6 +128,7 @@ pub(super) async fn complete_multipart_upload(
         declared: &declared_checksums(&input),
         precondition,
         audit,
+        data_key,
     };
     match backend.complete(completion).await {
         Ok(record) => Ok(completed_output(input.bucket, input.key, &record, g.store.as_ref())),

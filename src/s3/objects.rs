@@ -3,6 +3,7 @@
 use super::Gateway;
 use super::answer::*;
 use super::request::*;
+use super::sse;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
 use crate::backend::{Error, Incoming, NewObject, Objects};
@@ -24,6 +25,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     if (terms.retention.is_some() || terms.legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
         return Err(Error::InvalidRequest("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters".into()));
     }
+    let (seal, _) = sse::requested_seal(g, &req)?;
     let input = &mut req.input;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     // Fail fast before reading the body; the commit re-checks authoritatively.
@@ -56,6 +58,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
         precondition,
         tagging: req.input.tagging,
         incoming: Incoming { body, length, check },
+        seal: seal.as_ref().map(crate::backend::sealed::Seal::new_key).transpose()?,
     };
     let (bucket, key) = (object.bucket.clone(), object.key.clone());
     let record = backend.put(object).await?;
@@ -64,20 +67,19 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     let version_id = answered_version(&record);
     let expiration = g.expiration(&bucket, &key, &record);
     let c = record.checksums;
-    let mut resp = S3Response::with_headers(
-        PutObjectOutput {
-            expiration,
-            e_tag: Some(etag(&record.etag)),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            version_id,
-            ..Default::default()
-        },
-        headers,
-    );
+    let mut output = PutObjectOutput {
+        expiration,
+        e_tag: Some(etag(&record.etag)),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        version_id,
+        ..Default::default()
+    };
+    sse::answer_sse!(output, record.sealing.as_ref());
+    let mut resp = S3Response::with_headers(output, headers);
     if posted {
         resp.extensions.insert(crate::post::PostedObject { bucket, key, etag: format!("\"{}\"", record.etag) });
     }
@@ -96,8 +98,11 @@ fn read_headers(g: &Gateway, out: &crate::backend::Readout) -> HeaderMap {
 }
 
 pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
+    let keys = sse::request_keys(g, &req)?;
     let mut input = req.input;
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &ReadRequest::from(&input), true).await?;
+    let request = ReadRequest { keys: Some(&keys), ..ReadRequest::from(&input) };
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &request, true).await?;
+    let sealing = out.record.as_ref().and_then(|r| r.sealing.clone());
     let headers = read_headers(g, &out);
     let tag_count = out.read.tag_count;
     let version_id = out.record.as_ref().and_then(answered_version);
@@ -108,13 +113,17 @@ pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> R
     output.expiration = expiration;
     output.body = out.body;
     output.tag_count = tag_count;
+    sse::answer_sse!(output, sealing.as_ref());
     output.version_id = version_id;
     Ok(S3Response::with_headers(output, headers))
 }
 
 pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) -> Result<S3Response<HeadObjectOutput>, Error> {
+    let keys = sse::request_keys(g, &req)?;
     let mut input = req.input;
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &ReadRequest::from(&input), false).await?;
+    let request = ReadRequest { keys: Some(&keys), ..ReadRequest::from(&input) };
+    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &request, false).await?;
+    let sealing = out.record.as_ref().and_then(|r| r.sealing.clone());
     let mut headers = read_headers(g, &out);
     tag_count_header(&mut headers, out.read.tag_count);
     let partial = out.partial;
@@ -125,6 +134,7 @@ pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) ->
     (output.object_lock_mode, output.object_lock_retain_until_date, output.object_lock_legal_hold_status) = lock;
     output.expiration = expiration;
     output.version_id = version_id;
+    sse::answer_sse!(output, sealing.as_ref());
     let mut resp = S3Response::with_headers(output, headers);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);

@@ -34,40 +34,9 @@ macro_rules! attributes_of {
 }
 attributes_of!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
 
-/// Server-side encryption a write asks for. tollgate does not encrypt yet: such a write is
-/// refused (501), never stored in the clear as if it had been honoured.
-pub(super) trait AsksEncryption {
-    /// Whether any SSE header is present.
-    fn asks_encryption(&self) -> bool;
-
-    /// Refuses the request if it asks for encryption.
-    fn refuse_encryption(&self) -> Result<(), Error> {
-        if self.asks_encryption() {
-            return Err(Error::NotImplemented("server-side encryption is not supported yet: the object would be stored unencrypted"));
-        }
-        Ok(())
-    }
-}
-
-macro_rules! asks_encryption {
-    ($($input:ty),* $(,)?) => {$(
-        impl AsksEncryption for $input {
-            fn asks_encryption(&self) -> bool {
-                self.server_side_encryption.is_some()
-                    || self.sse_customer_algorithm.is_some()
-                    || self.sse_customer_key.is_some()
-                    || self.ssekms_key_id.is_some()
-                    || self.ssekms_encryption_context.is_some()
-                    || self.bucket_key_enabled == Some(true)
-            }
-        }
-    )*};
-}
-asks_encryption!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
-
 /// What an object write (PutObject, CopyObject, CreateMultipartUpload) asks for besides its
 /// bytes: an ACL, and a retention or legal hold.
-pub(super) trait ObjectWriteRequest: AsksEncryption {
+pub(super) trait ObjectWriteRequest {
     /// The canned ACL and grant headers.
     fn acl(&self) -> (Option<&ObjectCannedACL>, crate::policy::acl::GrantHeaders<'_>);
     /// The Object Lock headers: mode, retain-until date, legal hold.
@@ -89,8 +58,7 @@ macro_rules! object_write_request {
 }
 object_write_request!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput);
 
-/// The checks every object write makes of what it asks for, before any byte is read:
-/// encryption is refused, and the ACL (`writer`: the writing tenant, unless anonymous or
+/// The checks every object write makes of what it asks for, before any byte is read: the ACL (`writer`: the writing tenant, unless anonymous or
 /// root), retention and legal hold must be ones the bucket allows; returns them.
 pub(super) fn write_checks(
     g: &super::Gateway,
@@ -98,18 +66,11 @@ pub(super) fn write_checks(
     writer: Option<&str>,
     input: &impl ObjectWriteRequest,
 ) -> Result<crate::backend::WriteTerms, Error> {
-    input.refuse_encryption()?;
     let (canned, grants) = input.acl();
     let acl = super::acl::object_write_acl(g, bucket, writer, canned, &grants)?;
     let (mode, until, hold) = input.lock();
     let (retention, legal_hold) = super::lock::write_lock(bucket, mode, until, hold)?;
     Ok(crate::backend::WriteTerms { retention, legal_hold, acl })
-}
-
-impl AsksEncryption for UploadPartInput {
-    fn asks_encryption(&self) -> bool {
-        self.sse_customer_algorithm.is_some() || self.sse_customer_key.is_some()
-    }
 }
 
 /// `Expected::from(&mut input)`: what a PutObject or UploadPart declares of its body.
@@ -149,6 +110,7 @@ macro_rules! read_request_of {
                     range: input.range.as_ref(),
                     part_number: input.part_number,
                     checksum_mode: input.checksum_mode.as_ref(),
+                    keys: None,
                 }
             }
         }
@@ -243,25 +205,7 @@ pub(super) fn declared_length(headers: &http::HeaderMap, content_length: Option<
 
 /// The record of a new object before its bytes are stored: what the request says of it.
 pub(super) fn new_record(attrs: ObjectAttrs, tags: Vec<(String, String)>, owner: String) -> ObjectRecord {
-    ObjectRecord {
-        size: 0,
-        etag: String::new(),
-        last_modified_ns: now_ns(),
-        segments: Vec::new(),
-        multipart: false,
-        attrs,
-        checksums: Checksums::default(),
-        tags,
-        owner,
-        sha256: String::new(),
-        proof_id: String::new(),
-        checksum_type: None,
-        parts: Vec::new(),
-        version_id: String::new(),
-        retention: None,
-        legal_hold: false,
-        acl: Vec::new(),
-    }
+    ObjectRecord::new(attrs, tags, owner, now_ns())
 }
 
 /// Keys that S3 refuses: over 1024 bytes (s3s checks path keys; this also covers keys

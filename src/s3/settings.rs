@@ -1,13 +1,13 @@
-//! Bucket configuration: the documents tollgate keeps (tags, policy, CORS, lifecycle), and
-//! reads of the settings it does not store (encryption, website), which answer "not
-//! configured".
+//! Bucket configuration: the documents tollgate keeps (tags, policy, CORS, lifecycle,
+//! default encryption), and reads of the settings it does not store (website), which
+//! answer "not configured".
 
 use super::Gateway;
 use crate::backend::{BucketSetting, Error};
 use crate::lifecycle::{Lifecycle, LifecycleError};
 use crate::meta::BucketConfigKind;
 use crate::ops::Operation;
-use crate::policy::config::{ConfigError, Tag as BucketTag, tags_document};
+use crate::policy::config::{BucketEncryption, ConfigError, Tag as BucketTag, tags_document};
 use crate::policy::cors::{CorsError, CorsRule, CorsRules};
 
 use s3s::dto::*;
@@ -138,7 +138,55 @@ pub(super) async fn delete_bucket_lifecycle(g: &Gateway, req: S3Request<DeleteBu
 }
 
 pub(super) async fn get_bucket_encryption(g: &Gateway, req: S3Request<GetBucketEncryptionInput>) -> Result<S3Response<GetBucketEncryptionOutput>, Error> {
-    unconfigured(g, &req.input.bucket, BucketSetting::Encryption)
+    let Some(e) = g.configs.of(&req.input.bucket).encryption.clone() else {
+        return unconfigured(g, &req.input.bucket, BucketSetting::Encryption);
+    };
+    let rule = ServerSideEncryptionRule {
+        apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
+            sse_algorithm: ServerSideEncryption::from(e.algorithm),
+            kms_master_key_id: e.kms_key_id,
+        }),
+        bucket_key_enabled: Some(e.bucket_key_enabled),
+    };
+    Ok(S3Response::new(GetBucketEncryptionOutput { server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration { rules: vec![rule] }) }))
+}
+
+pub(super) async fn put_bucket_encryption(g: &Gateway, req: S3Request<PutBucketEncryptionInput>) -> Result<S3Response<PutBucketEncryptionOutput>, Error> {
+    let bucket = &req.input.bucket;
+    g.backends.of(bucket).index().bucket(bucket)?;
+    let [rule] = req.input.server_side_encryption_configuration.rules.as_slice() else {
+        return Err(Error::InvalidConfig(BucketConfigKind::Encryption, "The configuration must hold exactly one Rule".into()));
+    };
+    let Some(default) = &rule.apply_server_side_encryption_by_default else {
+        return Err(Error::InvalidConfig(BucketConfigKind::Encryption, "The Rule has no ApplyServerSideEncryptionByDefault".into()));
+    };
+    let algorithm = default.sse_algorithm.as_str();
+    match algorithm {
+        ServerSideEncryption::AES256 if default.kms_master_key_id.is_some() => {
+            return Err(Error::InvalidArgument("a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse".into()));
+        }
+        ServerSideEncryption::AES256 => {}
+        ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE => {
+            return Err(Error::NotImplemented("SSE-KMS is not supported yet: the bucket's default encryption may be AES256 (SSE-S3)"));
+        }
+        other => return Err(Error::InvalidConfig(BucketConfigKind::Encryption, format!("The SSEAlgorithm {other} is not valid"))),
+    }
+    let encryption = BucketEncryption {
+        algorithm: algorithm.to_owned(),
+        kms_key_id: default.kms_master_key_id.clone(),
+        bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
+    };
+    let document = serde_json::to_string(&encryption).map_err(|e| Error::InvalidConfig(BucketConfigKind::Encryption, e.to_string()))?;
+    set_config(g, &req, Operation::PutBucketEncryption, bucket, BucketConfigKind::Encryption, Some(&document))?;
+    Ok(S3Response::new(PutBucketEncryptionOutput::default()))
+}
+
+pub(super) async fn delete_bucket_encryption(
+    g: &Gateway,
+    req: S3Request<DeleteBucketEncryptionInput>,
+) -> Result<S3Response<DeleteBucketEncryptionOutput>, Error> {
+    set_config(g, &req, Operation::DeleteBucketEncryption, &req.input.bucket, BucketConfigKind::Encryption, None)?;
+    Ok(S3Response::new(DeleteBucketEncryptionOutput::default()))
 }
 
 /// The gateway error of a configuration change of `kind` that failed.

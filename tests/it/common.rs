@@ -346,6 +346,11 @@ pub fn data(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+pub fn sha_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex_simd::encode_to_string(sha2::Sha256::digest(b), hex_simd::AsciiCase::Lower)
+}
+
 pub fn md5_hex(b: &[u8]) -> String {
     use s3s::crypto::Checksum;
     let mut h = s3s::crypto::Md5::new();

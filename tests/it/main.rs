@@ -13,6 +13,7 @@ mod conformance;
 mod console;
 mod cors;
 mod crash;
+mod encryption;
 mod errors;
 mod fuzz;
 mod hostile;

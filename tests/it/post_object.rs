@@ -258,9 +258,14 @@ async fn bad_forms_get_the_s3_error_and_store_nothing() {
     fields.insert(0, ("x-amz-server-side-encryption".into(), "AES256".into()));
     let (status, _, message) = refusal(&post_fields(&gw, &b, &fields, Some(("f.txt", "text/plain", b"x"))).await);
     assert_eq!((status, message.as_str()), (403, "Invalid according to Policy: Extra input fields: x-amz-server-side-encryption"));
-    // Covered by the policy, it is refused as a PUT asking for encryption is (none is done).
+    // Covered by the policy, it is honoured as a PUT's: the object is sealed (SSE-S3).
     let form = Form::new(&b, "sse").field("x-amz-server-side-encryption", "AES256");
-    assert_eq!(refusal(&post(&gw, &form, b"x").await).0, 501);
+    assert_eq!(post(&gw, &form, b"x").await.status, 204);
+    let head = gw.client().head_object().bucket(&b).key("sse").send().await.unwrap();
+    assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
+    gw.client().delete_object().bucket(&b).key("sse").send().await.unwrap();
+    let form = Form::new(&b, "kms").field("x-amz-server-side-encryption", "aws:kms");
+    assert_eq!(refusal(&post(&gw, &form, b"x").await).0, 501, "SSE-KMS is not done");
 
     // No key field, no file.
     let fields: Vec<_> = Form::new(&b, "nokey").signed().into_iter().filter(|(n, _)| n != "key").collect();

@@ -5,13 +5,8 @@ use crate::tenancy::{conn, root_conn, user};
 
 use aws_sdk_s3::types::{BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration};
 use serde_json::Value;
-use sha2::Digest as _;
 use tollgate::admin::client::{call, request};
 use tollgate::proof::cli::{ChainCommand, ProofCommand, run as proof_cli, verify_bundle, verify_offline};
-
-fn sha_hex(b: &[u8]) -> String {
-    hex_simd::encode_to_string(sha2::Sha256::digest(b), hex_simd::AsciiCase::Lower)
-}
 
 async fn proofs_of(gw: &Gateway, bucket: &str, key: &str) -> Vec<Value> {
     request(&root_conn(gw), "GET", &format!("/_tollgate/proofs/object/{bucket}/{key}"), Vec::new()).await.unwrap().as_array().unwrap().clone()

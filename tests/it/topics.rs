@@ -11,12 +11,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use serde_json::json;
-use sha2::Digest as _;
 use tollgate::admin::client::call;
-
-fn sha_hex(b: &[u8]) -> String {
-    hex_simd::encode_to_string(sha2::Sha256::digest(b), hex_simd::AsciiCase::Lower)
-}
 
 fn err_code<E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String {
     e.as_service_error().map(code).unwrap_or_else(|| format!("{e:?}"))

@@ -519,22 +519,9 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
         key: key.into(),
         record: ObjectRecord {
             size: body.len() as u64,
-            etag: String::new(),
-            last_modified_ns: 1,
-            segments: Vec::new(),
-            multipart: false,
-            attrs: Default::default(),
-            checksums: Default::default(),
-            tags: Vec::new(),
-            owner: ACCESS_KEY.into(),
             sha256: hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(body), hex_simd::AsciiCase::Lower),
             proof_id: proof_id.into(),
-            checksum_type: None,
-            parts: Vec::new(),
-            version_id: String::new(),
-            retention: None,
-            legal_hold: false,
-            acl: Vec::new(),
+            ..ObjectRecord::new(Default::default(), Vec::new(), ACCESS_KEY.into(), 1)
         },
         audit: AuditEntry {
             time_ns: 1,

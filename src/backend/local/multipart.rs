@@ -27,7 +27,15 @@ pub(super) async fn copy_part(b: &LocalBackend, p: &PartCopy<'_>, source: &Objec
 /// Installs a part's written blob; returns its record.
 async fn install_part(b: &LocalBackend, number: u32, pending: blobs::PendingBlob, digests: BodyDigests) -> Result<PartRecord, Error> {
     let segment = b.blobs.install(pending).await?;
-    Ok(PartRecord { number, blob: segment.blob, size: segment.size, etag: digests.md5_hex(), last_modified_ns: now_ns(), checksums: digests.checksums })
+    Ok(PartRecord {
+        number,
+        blob: segment.blob,
+        size: segment.size,
+        etag: digests.md5_hex(),
+        last_modified_ns: now_ns(),
+        checksums: digests.checksums,
+        stored_size: 0,
+    })
 }
 
 /// The object of the chosen parts: their blobs in order, so no byte is written; its

@@ -164,25 +164,7 @@ fn listed(size: u64, etag: &str, last_modified: &str) -> ObjectRecord {
     let ns = s3s::dto::Timestamp::parse(s3s::dto::TimestampFormat::DateTime, last_modified)
         .map(|t| time::OffsetDateTime::from(t).unix_timestamp_nanos())
         .unwrap_or(0);
-    ObjectRecord {
-        size,
-        etag: etag.to_owned(),
-        last_modified_ns: ns,
-        segments: Vec::new(),
-        multipart: etag.contains('-'),
-        attrs: ObjectAttrs::default(),
-        checksums: crate::meta::Checksums::default(),
-        tags: Vec::new(),
-        owner: String::new(),
-        sha256: String::new(),
-        proof_id: String::new(),
-        checksum_type: None,
-        parts: Vec::new(),
-        version_id: String::new(),
-        retention: None,
-        legal_hold: false,
-        acl: Vec::new(),
-    }
+    ObjectRecord { size, etag: etag.to_owned(), multipart: etag.contains('-'), ..ObjectRecord::new(ObjectAttrs::default(), Vec::new(), String::new(), ns) }
 }
 
 /// Decodes `%XX` escapes (an upstream's `encoding-type=url` answer).

@@ -349,21 +349,15 @@ impl UpstreamBackend {
             let rec = ObjectRecord {
                 size: m.size,
                 etag: m.etag.clone(),
-                last_modified_ns: 0,
-                segments: Vec::new(),
                 multipart: m.etag.contains('-'),
-                attrs: ObjectAttrs { content_type: (!m.content_type.is_empty()).then(|| m.content_type.clone()), ..ObjectAttrs::default() },
-                checksums: crate::meta::Checksums::default(),
-                tags: Vec::new(),
-                owner: m.principal.clone(),
                 sha256: m.sha256.clone(),
                 proof_id: m.id.clone(),
-                checksum_type: None,
-                parts: Vec::new(),
-                version_id: String::new(),
-                retention: None,
-                legal_hold: false,
-                acl: Vec::new(),
+                ..ObjectRecord::new(
+                    ObjectAttrs { content_type: (!m.content_type.is_empty()).then(|| m.content_type.clone()), ..ObjectAttrs::default() },
+                    Vec::new(),
+                    m.principal.clone(),
+                    0,
+                )
             };
             store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
             report.objects_indexed += 1;

@@ -37,7 +37,15 @@ pub(super) async fn write_part(b: &UpstreamBackend, up: &UploadRecord, upload_id
     let (body, length, _spooled) = super::object::sized(b, length.ok_or(Error::MissingContentLength), body).await?;
     let call = super::object::with_checksums(part_call(&place, up, upload_id, number), check.declared()).header_opt("content-md5", check.declared_md5());
     let (headers, digests) = send_upload(b, check, call, body, length, Default::default()).await?;
-    Ok(PartRecord { number, blob: String::new(), size: length, etag: etag_of(&headers), last_modified_ns: now_ns(), checksums: digests.checksums })
+    Ok(PartRecord {
+        number,
+        blob: String::new(),
+        size: length,
+        etag: etag_of(&headers),
+        last_modified_ns: now_ns(),
+        checksums: digests.checksums,
+        stored_size: 0,
+    })
 }
 
 /// Copies a range of an object into a part upstream; `source`: the index's record of the
@@ -69,6 +77,7 @@ pub(super) async fn copy_part(b: &UpstreamBackend, p: &PartCopy<'_>, source: Opt
         etag: result.etag.trim_matches('"').to_owned(),
         last_modified_ns: now_ns(),
         checksums: crate::meta::Checksums::default(),
+        stored_size: 0,
     })
 }
 

@@ -318,20 +318,14 @@ pub(super) async fn attributes(b: &UpstreamBackend, bucket: &str, key: &str) -> 
                 size: read.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
                 multipart: read.etag.contains('-'),
                 etag: read.etag,
-                last_modified_ns: read.last_modified.map_or(0, |t| time::OffsetDateTime::from(t).unix_timestamp_nanos()),
-                segments: Vec::new(),
-                attrs: ObjectAttrs::default(),
                 checksums: read.checksums,
-                tags: Vec::new(),
-                owner: String::new(),
-                sha256: String::new(),
-                proof_id: String::new(),
                 checksum_type,
-                parts: Vec::new(),
-                version_id: String::new(),
-                retention: None,
-                legal_hold: false,
-                acl: Vec::new(),
+                ..ObjectRecord::new(
+                    ObjectAttrs::default(),
+                    Vec::new(),
+                    String::new(),
+                    read.last_modified.map_or(0, |t| time::OffsetDateTime::from(t).unix_timestamp_nanos()),
+                )
             }
         }
     })
@@ -404,21 +398,7 @@ fn upstream_version(h: &HeaderMap) -> ObjectRecord {
     ObjectRecord {
         size: header_str(h, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0),
         etag: etag_of(h),
-        last_modified_ns: i128::from(modified) * 1_000_000_000,
-        segments: Vec::new(),
-        multipart: false,
-        attrs: ObjectAttrs::default(),
-        checksums: Checksums::default(),
-        tags: Vec::new(),
-        owner: String::new(),
-        sha256: String::new(),
-        proof_id: String::new(),
-        checksum_type: None,
-        parts: Vec::new(),
-        version_id: String::new(),
-        retention: None,
-        legal_hold: false,
-        acl: Vec::new(),
+        ..ObjectRecord::new(ObjectAttrs::default(), Vec::new(), String::new(), i128::from(modified) * 1_000_000_000)
     }
 }
 
@@ -484,20 +464,9 @@ pub(super) async fn copy(b: &UpstreamBackend, c: &ObjectCopy<'_>, source: Option
         size,
         multipart: etag.contains('-'),
         etag,
-        last_modified_ns: now_ns(),
         segments,
-        attrs: ObjectAttrs::default(),
-        checksums: Checksums::default(),
-        tags: Vec::new(),
-        owner: String::new(),
         sha256,
-        proof_id: String::new(),
-        checksum_type: None,
-        parts: Vec::new(),
-        version_id: String::new(),
-        retention: None,
-        legal_hold: false,
-        acl: Vec::new(),
+        ..ObjectRecord::new(ObjectAttrs::default(), Vec::new(), String::new(), now_ns())
     })
 }
 

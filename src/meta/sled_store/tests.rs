@@ -43,21 +43,8 @@ fn object(etag: &str, size: u64) -> ObjectRecord {
     ObjectRecord {
         size,
         etag: etag.into(),
-        last_modified_ns: 0,
         segments: vec![Segment { blob: format!("blob-{etag}"), size }],
-        multipart: false,
-        attrs: ObjectAttrs::default(),
-        checksums: Checksums::default(),
-        tags: vec![],
-        owner: String::new(),
-        sha256: String::new(),
-        proof_id: String::new(),
-        checksum_type: None,
-        parts: Vec::new(),
-        version_id: String::new(),
-        retention: None,
-        legal_hold: false,
-        acl: Vec::new(),
+        ..ObjectRecord::new(ObjectAttrs::default(), vec![], String::new(), 0)
     }
 }
 
@@ -243,9 +230,11 @@ fn completing_an_upload_removes_it_with_its_parts() {
         retention: None,
         legal_hold: false,
         acl: Vec::new(),
+        sealing: None,
+        escrow_key: String::new(),
     };
     s.upload_create("u1", &up, None).unwrap();
-    let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default() };
+    let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default(), stored_size: 0 };
     assert!(s.part_put("u1", &part, None).unwrap().is_none());
     assert_eq!(s.upload_list("b").unwrap().len(), 1);
     assert!(s.referenced_blobs().unwrap().contains("p1"));
@@ -274,6 +263,8 @@ fn a_completion_is_remembered_until_its_key_is_written_or_deleted() {
         retention: None,
         legal_hold: false,
         acl: Vec::new(),
+        sealing: None,
+        escrow_key: String::new(),
     };
     let complete = |id: &str| {
         s.upload_create(id, &up, None).unwrap();

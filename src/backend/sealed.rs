@@ -1,0 +1,305 @@
+//! Encryption at rest on the object layer's byte paths: a body is hashed (plaintext: the
+//! proof, checksums and ETag are the client's bytes') and sealed in frames
+//! ([`crate::crypt`]) on its way to the engine, which stores only ciphertext and never knows;
+//! a read maps the plaintext range asked for onto the frames (of each part) that hold it,
+//! reads just those and opens them.
+
+use super::Error;
+use super::engine::{Engine, Incoming, Received};
+use super::s3util::{BodyCheck, Expected};
+use super::scrub::ByteStream;
+use crate::crypt::{DataKey, Header, Kek, Sealer, cipher_span, open_range, sealed_len};
+use crate::meta::{ObjectRecord, Sealing, SseMode};
+use crate::proof::hashing::BodyHasher;
+
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use s3s::dto::StreamingBlob;
+
+/// Opens the data key of a sealed object or upload: the S3 layer's, knowing the gateway's
+/// keys and the request's customer key; refuses as S3 does (a missing or wrong SSE-C key).
+pub trait OpenKey: Send + Sync {
+    /// The data key `sealing` wraps.
+    ///
+    /// # Errors
+    /// The S3 error refusing it.
+    fn open(&self, sealing: &Sealing) -> Result<DataKey, Error>;
+}
+
+/// How new bytes are to be sealed: the mode the request (or its bucket, or the gateway)
+/// chose, with the key that wraps data keys in it.
+pub struct Seal {
+    /// The sealing's mode and key names (its wrapped key, prefix and header are set per use).
+    pub template: Sealing,
+    /// The key wrapping data keys in this mode.
+    pub kek: Kek,
+}
+
+/// The wrap context binding a wrapped data key to its mode and key names.
+#[must_use]
+pub fn wrap_context(sealing: &Sealing) -> Vec<u8> {
+    let mode = match sealing.mode {
+        SseMode::S3 => "sse-s3",
+        SseMode::Kms => "sse-kms",
+        SseMode::Customer => "sse-c",
+    };
+    format!("tollgate sse v1\0{mode}\0{}\0{}", sealing.key_id, sealing.context).into_bytes()
+}
+
+/// The header of one sealed stream (part 0 for a whole object): the mode, key id and
+/// wrapped key as written, so the stored bytes describe themselves; the record's sealing
+/// is authoritative (a copy or rotation re-wraps the key there only).
+fn header(sealing: &Sealing, part: u16) -> Result<Header, Error> {
+    let mode = match sealing.mode {
+        SseMode::S3 => crate::crypt::MODE_SSE_S3,
+        SseMode::Kms => crate::crypt::MODE_SSE_KMS,
+        SseMode::Customer => crate::crypt::MODE_SSE_C,
+    };
+    let wrapped = base64_simd::STANDARD.decode_to_vec(sealing.wrapped_key.as_bytes()).map_err(|_| corrupt("wrapped key"))?;
+    let header = Header { mode, part, prefix: prefix(sealing)?, key_id: sealing.key_id.clone(), wrapped };
+    header.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    Ok(header)
+}
+
+fn prefix(sealing: &Sealing) -> Result<[u8; 5], Error> {
+    let raw = hex_simd::decode_to_vec(sealing.nonce_prefix.as_bytes()).map_err(|_| corrupt("nonce prefix"))?;
+    <[u8; 5]>::try_from(raw.as_slice()).map_err(|_| corrupt("nonce prefix"))
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a sealed record's {what} is malformed")))
+}
+
+impl Seal {
+    /// A fresh data key, and the sealing recording it wrapped.
+    ///
+    /// # Errors
+    /// A key id too long for the stream header.
+    pub fn new_key(&self) -> Result<(DataKey, Sealing), Error> {
+        let key = DataKey::generate();
+        let prefix = hex_simd::encode_to_string(crate::crypt::random_prefix(), hex_simd::AsciiCase::Lower);
+        let mut sealing = self.rewrap(&key, &Sealing { nonce_prefix: prefix, header_len: 0, ..self.template.clone() });
+        sealing.header_len = header(&sealing, 0)?.encoded_len();
+        Ok((key, sealing))
+    }
+
+    /// `like` (bytes sealed already: its prefix and header length) with `key` wrapped in
+    /// this seal's mode: a copy or a rotation changes the key's wrapping, never the bytes
+    /// (whose headers keep the wrapping they were written with).
+    #[must_use]
+    pub fn rewrap(&self, key: &DataKey, like: &Sealing) -> Sealing {
+        let mut sealing = Sealing { nonce_prefix: like.nonce_prefix.clone(), header_len: like.header_len, wrapped_key: String::new(), ..self.template.clone() };
+        sealing.wrapped_key = base64_simd::STANDARD.encode_to_string(self.kek.wrap(key, &wrap_context(&sealing)));
+        sealing
+    }
+}
+
+/// What a sealing body found: the plaintext's size and digests once read whole and
+/// verified, or why it failed.
+#[derive(Default)]
+pub struct SealedOutcome(Mutex<Option<Result<Received, Error>>>);
+
+impl SealedOutcome {
+    /// The plaintext's size and digests, or the body's own error; `None` if it did not end.
+    pub fn take(&self) -> Option<Result<Received, Error>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// The plaintext's size and digests, once the body was read whole and verified (an
+    /// error stays for [`sealed_error`]).
+    pub fn plaintext(&self) -> Option<Received> {
+        match &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(Ok(r)) => Some(Received { size: r.size, digests: r.digests.clone() }),
+            _ => None,
+        }
+    }
+
+    fn set(&self, found: Result<Received, Error>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(found);
+    }
+}
+
+/// A client's body sealed on its way to the engine: hashed and checked as plaintext; its
+/// final frame only comes out once every check passed, so a body failing one never leaves
+/// a complete sealed stream.
+struct SealingBody {
+    inner: StreamingBlob,
+    hasher: Option<BodyHasher>,
+    check: BodyCheck,
+    sealer: Option<Sealer>,
+    received: u64,
+    length: Option<u64>,
+    outcome: Arc<SealedOutcome>,
+}
+
+impl SealingBody {
+    fn fail(&mut self, e: Error) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        let failed = std::io::Error::other(e.to_string());
+        self.outcome.set(Err(e));
+        self.sealer = None;
+        Poll::Ready(Some(Err(failed)))
+    }
+
+    fn finish(&mut self) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        if let Some(length) = self.length.filter(|l| *l != self.received) {
+            return self.fail(Error::IncompleteBody(format!("received {} of {length} bytes", self.received)));
+        }
+        let (Some(hasher), Some(sealer)) = (self.hasher.take(), self.sealer.take()) else {
+            return Poll::Ready(None);
+        };
+        let digests = hasher.finish();
+        if let Err(e) = self.check.verify(&digests) {
+            return self.fail(e);
+        }
+        self.outcome.set(Ok(Received { size: self.received, digests }));
+        Poll::Ready(Some(Ok(sealer.finish())))
+    }
+}
+
+impl Stream for SealingBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.sealer.is_none() {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.received += chunk.len() as u64;
+                    if this.length.is_some_and(|l| this.received > l) {
+                        return this.fail(Error::IncompleteBody("more bytes than announced".into()));
+                    }
+                    if let Some(h) = &mut this.hasher {
+                        h.update(&chunk);
+                    }
+                    let sealed = this.sealer.as_mut().map(|s| s.push(&chunk)).unwrap_or_default();
+                    if !sealed.is_empty() {
+                        return Poll::Ready(Some(Ok(sealed)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => return this.fail(Error::body(e)),
+                Poll::Ready(None) => return this.finish(),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// `incoming` sealed as part `part` under `key`: the engine gets ciphertext (with its
+/// length, when the plaintext's is known) and checks nothing of it; `outcome` learns the
+/// plaintext's size and digests.
+pub fn seal_incoming(incoming: Incoming, key: &DataKey, sealing: &Sealing, part: u16) -> Result<(Incoming, Arc<SealedOutcome>), Error> {
+    let Incoming { body, length, check } = incoming;
+    let outcome = Arc::new(SealedOutcome::default());
+    let body = SealingBody {
+        inner: body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>())),
+        hasher: Some(check.hasher()),
+        check,
+        sealer: Some(Sealer::new(key, &header(sealing, part)?)),
+        received: 0,
+        length,
+        outcome: Arc::clone(&outcome),
+    };
+    let sealed = Incoming {
+        body: Some(StreamingBlob::wrap(body)),
+        length: length.map(|l| sealed_len(sealing.header_len, l)),
+        check: BodyCheck::expecting(Expected::default())?,
+    };
+    Ok((sealed, outcome))
+}
+
+/// The error of a sealed write that failed: the body's own (a bad digest, a short body)
+/// rather than the engine's account of the stream it was cut from.
+pub fn sealed_error(outcome: &SealedOutcome, engine_error: Error) -> Error {
+    match outcome.take() {
+        Some(Err(e)) => e,
+        _ => engine_error,
+    }
+}
+
+/// The ETag of a sealed object whose plaintext has MD5 `md5_hex`: that MD5 for SSE-S3, as
+/// S3 answers; for SSE-C and SSE-KMS not an MD5 of the data (as S3), so that who may list
+/// the object learns no fingerprint of what they cannot read.
+#[must_use]
+pub fn sealed_etag(sealing: &Sealing, md5_hex: &str) -> String {
+    match sealing.mode {
+        SseMode::S3 => md5_hex.to_owned(),
+        SseMode::Kms | SseMode::Customer => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::new().chain_update(sealing.wrapped_key.as_bytes()).chain_update(md5_hex.as_bytes()).finalize();
+            hex_simd::encode_to_string(&digest[..16], hex_simd::AsciiCase::Lower)
+        }
+    }
+}
+
+/// The parts of a sealed object: (part number in the nonces, plaintext length).
+fn sealed_parts(rec: &ObjectRecord) -> Vec<(u16, u64)> {
+    if rec.multipart && !rec.parts.is_empty() {
+        rec.parts.iter().map(|p| (u16::try_from(p.number).unwrap_or(u16::MAX), p.size)).collect()
+    } else {
+        vec![(0, rec.size)]
+    }
+}
+
+/// Length of the bytes stored for a sealed object.
+#[must_use]
+pub fn stored_len(rec: &ObjectRecord, sealing: &Sealing) -> u64 {
+    sealed_parts(rec).iter().map(|(_, size)| sealed_len(sealing.header_len, *size)).sum()
+}
+
+/// Reads the plaintext `range` of sealed `rec`: for each part it overlaps, the frames
+/// holding it, read from the engine as they are needed and opened.
+pub fn open_sealed(engine: Arc<dyn Engine>, bucket: &str, key: &str, rec: &ObjectRecord, data_key: &DataKey, range: Range<u64>) -> Result<ByteStream, Error> {
+    let sealing = rec.sealing.as_ref().ok_or_else(|| corrupt("sealing"))?;
+    let prefix = prefix(sealing)?;
+    let header_len = sealing.header_len;
+    let mut spans = Vec::new();
+    let (mut plain_at, mut stored_at) = (0u64, 0u64);
+    for (part, size) in sealed_parts(rec) {
+        let (start, end) = (range.start.max(plain_at), range.end.min(plain_at + size));
+        if start < end {
+            let local = start - plain_at..end - plain_at;
+            let span = cipher_span(header_len, size, local.clone());
+            spans.push((part, size, local, stored_at + span.cipher.start..stored_at + span.cipher.end));
+        }
+        plain_at += size;
+        stored_at += sealed_len(header_len, size);
+    }
+    let (bucket, key, rec, data_key) = (bucket.to_owned(), key.to_owned(), rec.clone(), data_key.clone());
+    let stream = futures::stream::iter(spans)
+        .then(move |(part, size, local, stored)| {
+            let (engine, bucket, key, rec, data_key) = (Arc::clone(&engine), bucket.clone(), key.clone(), rec.clone(), data_key.clone());
+            async move {
+                let cipher = engine.open(&bucket, &key, &rec, stored).await.map_err(std::io::Error::other)?;
+                Ok::<_, std::io::Error>(open_range(&data_key, prefix, part, header_len, size, local, cipher))
+            }
+        })
+        .try_flatten();
+    Ok(Box::pin(sync_stream(stream)))
+}
+
+/// A stream made `Sync` (the bodies s3s answers with must be) by polling it under a lock
+/// no one else takes.
+fn sync_stream<S: Stream + Send + 'static>(inner: S) -> impl Stream<Item = S::Item> + Send + Sync + 'static {
+    let inner = Mutex::new(Box::pin(inner));
+    futures::stream::poll_fn(move |cx| inner.lock().unwrap_or_else(PoisonError::into_inner).as_mut().poll_next(cx))
+}
+
+/// The bytes `range` of `body` (a store's whole object, read for a copy of its range).
+pub fn slice(body: StreamingBlob, range: Range<u64>) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
+    let mut at = 0u64;
+    body.map_err(std::io::Error::other).try_filter_map(move |chunk: Bytes| {
+        let (start, end) = (at, at + chunk.len() as u64);
+        at = end;
+        let (from, to) = (range.start.max(start), range.end.min(end));
+        let kept = (from < to).then(|| chunk.slice(usize::try_from(from - start).unwrap_or(0)..usize::try_from(to - start).unwrap_or(0)));
+        futures::future::ready(Ok(kept))
+    })
+}
