@@ -203,14 +203,21 @@ PY
   export AWS_ACCESS_KEY_ID=$TOLLGATE_ROOT_ACCESS_KEY
   export AWS_SECRET_ACCESS_KEY=$TOLLGATE_ROOT_SECRET_KEY
   export S3_ENDPOINT="http://127.0.0.1:$PORT"
+  # The suites send SSE-C keys over plain HTTP from 127.0.0.1; S3 (and tollgate by default)
+  # refuses customer keys without TLS, so the gateway under test allows them from loopback.
+  GATEWAY_CONFIG="$RUN_DIR/tollgate.toml"
+  cat >"$GATEWAY_CONFIG" <<'TOML'
+[encryption]
+sse_c_plain_http_on_loopback = true
+TOML
 
   if [ -z "$UPSTREAM_MODE" ]; then
-    echo "compat: starting $TOLLGATE_BIN serve --listen 127.0.0.1:$PORT"
-    "$TOLLGATE_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" >"$SERVER_LOG" 2>&1 </dev/null &
+    echo "compat: starting $TOLLGATE_BIN serve --config $GATEWAY_CONFIG --listen 127.0.0.1:$PORT"
+    "$TOLLGATE_BIN" serve --config "$GATEWAY_CONFIG" --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" >"$SERVER_LOG" 2>&1 </dev/null &
   else
-    echo "compat: starting $TOLLGATE_BIN serve --listen 127.0.0.1:$PORT --upstream $UPSTREAM_URL ($UPSTREAM_MAPPING)"
+    echo "compat: starting $TOLLGATE_BIN serve --config $GATEWAY_CONFIG --listen 127.0.0.1:$PORT --upstream $UPSTREAM_URL ($UPSTREAM_MAPPING)"
     env "${UNSET_UPSTREAM_VARS[@]}" "${GATEWAY_ENV[@]}" \
-      "$TOLLGATE_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --upstream "$UPSTREAM_URL" \
+      "$TOLLGATE_BIN" serve --config "$GATEWAY_CONFIG" --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --upstream "$UPSTREAM_URL" \
       >"$SERVER_LOG" 2>&1 </dev/null &
   fi
   SERVER_PID=$!
