@@ -5,6 +5,7 @@ env: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (region us-east-1, pa
 Prints one PASS/FAIL line per check and a final "boto3: N passed, M failed" line;
 exits 1 if any check failed.
 """
+import base64
 import concurrent.futures
 import hashlib
 import os
@@ -62,6 +63,7 @@ RUN = f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
 BUCKET = f"tgc-boto3-{RUN}"
 BUCKET_LIST = f"tgc-boto3l-{RUN}"  # the 1200-key listing bucket
 BUCKET_VER = f"tgc-boto3v-{RUN}"  # the versioned bucket
+BUCKET_SSE = f"tgc-boto3e-{RUN}"  # encryption at rest
 created_buckets = []
 WORK = tempfile.mkdtemp(prefix="tgcompat-boto3.")
 
@@ -675,6 +677,114 @@ try:
         assert versions_of(BUCKET_VER, "ver/") == [], "versions left after delete_object"
         s3.delete_bucket(Bucket=BUCKET_VER)
         created_buckets.remove(BUCKET_VER)
+
+    # --- encryption at rest (a bucket of its own) ---------------------------
+    # boto3 base64-encodes SSECustomerKey and computes its MD5 itself
+    SSEC_KEY = os.urandom(32)
+    SSEC_KEY_MD5 = base64.b64encode(hashlib.md5(SSEC_KEY).digest()).decode()
+    SSEC = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSEC_KEY}
+    SSEC_BODY = b"customer-keyed body " * 100
+
+    @check("sse: put_object/get_object/head_object with SSECustomerKey")
+    def _():
+        s3.create_bucket(Bucket=BUCKET_SSE)
+        created_buckets.append(BUCKET_SSE)
+        r = s3.put_object(Bucket=BUCKET_SSE, Key="ssec/obj é+", Body=SSEC_BODY, **SSEC)
+        assert r.get("SSECustomerAlgorithm") == "AES256", f"put SSECustomerAlgorithm {r.get('SSECustomerAlgorithm')!r}"
+        assert r.get("SSECustomerKeyMD5") == SSEC_KEY_MD5, f"put SSECustomerKeyMD5 {r.get('SSECustomerKeyMD5')!r}"
+        assert "ServerSideEncryption" not in r, f"an SSE-C put answered ServerSideEncryption {r['ServerSideEncryption']!r}"
+        # an SSE-C object's ETag is not the MD5 of its plaintext
+        assert r["ETag"].strip('"') != hashlib.md5(SSEC_BODY).hexdigest(), f"SSE-C ETag is the plaintext MD5: {r['ETag']}"
+        g = s3.get_object(Bucket=BUCKET_SSE, Key="ssec/obj é+", **SSEC)
+        assert g["Body"].read() == SSEC_BODY, "SSE-C body differs"
+        assert (g.get("SSECustomerAlgorithm"), g.get("SSECustomerKeyMD5")) == ("AES256", SSEC_KEY_MD5), \
+            f"get {g.get('SSECustomerAlgorithm')!r} {g.get('SSECustomerKeyMD5')!r}"
+        assert g["ETag"] == r["ETag"], f"get ETag {g['ETag']} != put ETag {r['ETag']}"
+        h = s3.head_object(Bucket=BUCKET_SSE, Key="ssec/obj é+", **SSEC)
+        assert h["ContentLength"] == len(SSEC_BODY) and h.get("SSECustomerKeyMD5") == SSEC_KEY_MD5, f"head {h['ContentLength']} {h.get('SSECustomerKeyMD5')!r}"
+        g = s3.get_object(Bucket=BUCKET_SSE, Key="ssec/obj é+", Range="bytes=10-29", **SSEC)
+        assert g["Body"].read() == SSEC_BODY[10:30], "SSE-C ranged body differs"
+
+    @check("sse: get_object/head_object of an SSE-C object without its key -> 400, another key -> 403")
+    def _():
+        code, status = error_of(s3.get_object, Bucket=BUCKET_SSE, Key="ssec/obj é+")
+        assert (code, status) == ("InvalidRequest", 400), f"get without the key: {(code, status)}"
+        code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="ssec/obj é+")
+        assert status == 400, f"head without the key: {(code, status)}"
+        other = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": os.urandom(32)}
+        code, status = error_of(s3.get_object, Bucket=BUCKET_SSE, Key="ssec/obj é+", **other)
+        assert (code, status) == ("AccessDenied", 403), f"get with another key: {(code, status)}"
+
+    @check("sse: copy_object SSE-C -> SSE-S3 with CopySourceSSECustomer*")
+    def _():
+        src = {"Bucket": BUCKET_SSE, "Key": "ssec/obj é+"}
+        code, status = error_of(s3.copy_object, Bucket=BUCKET_SSE, Key="ssec/copy-nokey", CopySource=src, ServerSideEncryption="AES256")
+        assert status == 400, f"copy without the source key: {(code, status)}"
+        r = s3.copy_object(
+            Bucket=BUCKET_SSE, Key="ssec/copy", CopySource=src, ServerSideEncryption="AES256",
+            CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=SSEC_KEY,
+        )
+        assert r.get("ServerSideEncryption") == "AES256", f"copy ServerSideEncryption {r.get('ServerSideEncryption')!r}"
+        # SSE-S3: the copy's ETag is the MD5 of the plaintext
+        assert r["CopyObjectResult"]["ETag"].strip('"') == hashlib.md5(SSEC_BODY).hexdigest(), f"copy ETag {r['CopyObjectResult']['ETag']}"
+        g = s3.get_object(Bucket=BUCKET_SSE, Key="ssec/copy")
+        assert g["Body"].read() == SSEC_BODY, "the copy's body differs"
+        assert g.get("ServerSideEncryption") == "AES256" and "SSECustomerAlgorithm" not in g, \
+            f"copy read back as {g.get('ServerSideEncryption')!r} {g.get('SSECustomerAlgorithm')!r}"
+        code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="ssec/copy-nokey")
+        assert status == 404, f"the refused copy was stored: {(code, status)}"
+
+    @check("sse: put_object ServerSideEncryption='aws:kms' SSEKMSKeyId -> 501 NotImplemented, nothing stored")
+    def _():
+        code, status = error_of(
+            s3.put_object, Bucket=BUCKET_SSE, Key="kms/obj", Body=b"kms body",
+            ServerSideEncryption="aws:kms", SSEKMSKeyId="arn:aws:kms:us-east-1:111122223333:key/tollgate-compat",
+        )
+        assert (code, status) == ("NotImplemented", 501), f"{(code, status)}"
+        code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="kms/obj")
+        assert status == 404, f"object stored despite 501: {(code, status)}"
+
+    @check("sse: put_object ServerSideEncryption=AES256: PUT/GET/HEAD answer AES256, ETag = MD5")
+    def _():
+        body = b"sse-s3 body " * 50
+        r = s3.put_object(Bucket=BUCKET_SSE, Key="sse/small", Body=body, ServerSideEncryption="AES256")
+        assert r.get("ServerSideEncryption") == "AES256", f"put ServerSideEncryption {r.get('ServerSideEncryption')!r}"
+        assert r["ETag"].strip('"') == hashlib.md5(body).hexdigest(), f"SSE-S3 ETag {r['ETag']} is not the MD5"
+        g = s3.get_object(Bucket=BUCKET_SSE, Key="sse/small")
+        assert g["Body"].read() == body and g.get("ServerSideEncryption") == "AES256", f"get {g.get('ServerSideEncryption')!r}"
+        h = s3.head_object(Bucket=BUCKET_SSE, Key="sse/small")
+        assert h.get("ServerSideEncryption") == "AES256" and h["ETag"] == r["ETag"], f"head {h.get('ServerSideEncryption')!r} {h['ETag']}"
+
+    @check("sse: upload_file ExtraArgs ServerSideEncryption=AES256 (multipart), head AES256, download_file equal")
+    def _():
+        s3.upload_file(BIG, BUCKET_SSE, "sse/big.bin", ExtraArgs={"ServerSideEncryption": "AES256"}, Config=TC)
+        head = s3.head_object(Bucket=BUCKET_SSE, Key="sse/big.bin")
+        assert head.get("ServerSideEncryption") == "AES256", f"ServerSideEncryption {head.get('ServerSideEncryption')!r}"
+        assert head["ContentLength"] == BIG_SIZE, f"ContentLength {head['ContentLength']}"
+        assert head["ETag"].strip('"').endswith("-3"), f"multipart ETag should end in -3: {head['ETag']}"
+        out = os.path.join(WORK, "sse-big.down")
+        s3.download_file(BUCKET_SSE, "sse/big.bin", out, Config=TC)
+        assert sha256_file(out) == sha256_file(BIG), "downloaded SSE-S3 file differs"
+
+    @check("sse: upload_file/download_file ExtraArgs SSECustomerKey (multipart)")
+    def _():
+        s3.upload_file(BIG, BUCKET_SSE, "ssec/big.bin", ExtraArgs=SSEC, Config=TC)
+        head = s3.head_object(Bucket=BUCKET_SSE, Key="ssec/big.bin", **SSEC)
+        assert head["ContentLength"] == BIG_SIZE and head.get("SSECustomerKeyMD5") == SSEC_KEY_MD5, \
+            f"head {head['ContentLength']} {head.get('SSECustomerKeyMD5')!r}"
+        out = os.path.join(WORK, "ssec-big.down")
+        s3.download_file(BUCKET_SSE, "ssec/big.bin", out, ExtraArgs=SSEC, Config=TC)
+        assert sha256_file(out) == sha256_file(BIG), "downloaded SSE-C file differs"
+        code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="ssec/big.bin")
+        assert status == 400, f"head of the SSE-C multipart object without the key: {(code, status)}"
+
+    @check("sse: empty and delete the encryption bucket")
+    def _():
+        for k in ("ssec/obj é+", "ssec/copy", "sse/small", "sse/big.bin", "ssec/big.bin"):
+            s3.delete_object(Bucket=BUCKET_SSE, Key=k)
+        assert s3.list_objects_v2(Bucket=BUCKET_SSE)["KeyCount"] == 0, "keys left"
+        s3.delete_bucket(Bucket=BUCKET_SSE)
+        created_buckets.remove(BUCKET_SSE)
 
     # --- bucket deletion ---------------------------------------------------
     @check("delete_bucket on a non-empty bucket -> 409 BucketNotEmpty, nothing deleted")
