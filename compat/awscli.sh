@@ -25,6 +25,7 @@ B=$(unique_bucket awscli)
 B_FULL=$(unique_bucket awscli2)
 B_ACL=$(unique_bucket awscli-acl)
 B_VER=$(unique_bucket awsclv)
+B_SSE=$(unique_bucket awsclse)
 # delete_all_versions BUCKET: remove every version and delete marker by id (rb --force
 # removes current objects only, and a bucket holding versions is not empty).
 delete_all_versions() {
@@ -39,6 +40,7 @@ cleanup() {
   awsc s3 rb --force "s3://$B_FULL" >/dev/null 2>&1 || true
   delete_all_versions "$B_VER" >/dev/null 2>&1 || true
   awsc s3 rb "s3://$B_VER" >/dev/null 2>&1 || true
+  awsc s3 rb --force "s3://$B_SSE" >/dev/null 2>&1 || true
   cleanup_work
 }
 trap cleanup EXIT
@@ -364,6 +366,113 @@ t_v_remove_all() {
   assert_eq 0 "$(pyj 'len(d.get("Versions", [])) + len(d.get("DeleteMarkers", []))' <<<"$out")" "versions left"
   awsc s3 rb "s3://$B_VER"
 }
+
+# --- encryption at rest (a bucket of its own) ----------------------------------
+# SSE-C keys are given raw (32 bytes); aws-cli base64-encodes them and sends their MD5.
+SSEC_KEY='tgcompat/awscli/sse-c/key=32byte'
+SSEC_KEY2='tgcompat/awscli/sse-c/key=wrong!'
+SSEC_MD5=$(python3 -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.md5(sys.argv[1].encode()).digest()).decode())' "$SSEC_KEY")
+ssec_args=(--sse-customer-algorithm AES256 --sse-customer-key "$SSEC_KEY")
+md5_etag() { echo "\"$(md5sum "$1" | cut -d' ' -f1)\""; }
+# expect_fail STATUS_TEXT CMD...: CMD fails and its error names STATUS_TEXT
+expect_fail() {
+  local want=$1 out rc
+  shift
+  set +e
+  out=$("$@" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -ne 0 ] || fail "succeeded, an error was expected: $*"
+  assert_contains "$out" "$want" "error of $1 $2 $3"
+}
+t_sse_s3_small() {
+  awsc s3 mb "s3://$B_SSE" >/dev/null
+  awsc s3 cp "$WORK/small.txt" "s3://$B_SSE/sse-s3.txt" --sse AES256 --only-show-errors
+  head=$(awsc s3api head-object --bucket "$B_SSE" --key sse-s3.txt --output json)
+  assert_eq AES256 "$(pyj 'd.get("ServerSideEncryption")' <<<"$head")" ServerSideEncryption
+  # SSE-S3: the ETag is still the MD5 of the plaintext
+  assert_eq "$(md5_etag "$WORK/small.txt")" "$(pyj 'd["ETag"]' <<<"$head")" ETag
+  assert_eq "$(stat -c %s "$WORK/small.txt")" "$(pyj 'd["ContentLength"]' <<<"$head")" ContentLength
+  r=$(awsc s3api get-object --bucket "$B_SSE" --key sse-s3.txt "$WORK/down/sse-s3.txt" --output json)
+  assert_eq AES256 "$(pyj 'd.get("ServerSideEncryption")' <<<"$r")" "get-object ServerSideEncryption"
+  assert_same_file "$WORK/small.txt" "$WORK/down/sse-s3.txt"
+}
+t_sse_s3_big() {
+  awsc s3 cp "$WORK/big.bin" "s3://$B_SSE/sse-s3-big.bin" --sse AES256 --only-show-errors
+  head=$(awsc s3api head-object --bucket "$B_SSE" --key sse-s3-big.bin --output json)
+  assert_eq AES256 "$(pyj 'd.get("ServerSideEncryption")' <<<"$head")" ServerSideEncryption
+  assert_eq 20971520 "$(pyj 'd["ContentLength"]' <<<"$head")" ContentLength
+  etag=$(pyj 'd["ETag"]' <<<"$head")
+  [[ "$etag" =~ ^\"[0-9a-f]{32}-3\"$ ]] || fail "multipart ETag expected \"<md5>-3\", got $etag"
+  awsc s3 cp "s3://$B_SSE/sse-s3-big.bin" "$WORK/down/sse-s3-big.bin" --only-show-errors
+  assert_same_file "$WORK/big.bin" "$WORK/down/sse-s3-big.bin"
+  # a range across the boundary of parts 1 and 2 (8 MiB)
+  awsc s3api get-object --bucket "$B_SSE" --key sse-s3-big.bin --range bytes=8388000-8389000 "$WORK/sse-range.out" >/dev/null
+  python3 - "$WORK/big.bin" "$WORK/sse-range.out" <<'PY'
+import sys
+full = open(sys.argv[1], "rb").read()
+part = open(sys.argv[2], "rb").read()
+assert part == full[8388000:8389001], "ranged body of the SSE-S3 multipart object differs"
+PY
+}
+t_sse_c_small() {
+  awsc s3 cp "$WORK/small.txt" "s3://$B_SSE/sse-c.txt" --sse-c AES256 --sse-c-key "$SSEC_KEY" --only-show-errors
+  head=$(awsc s3api head-object --bucket "$B_SSE" --key sse-c.txt "${ssec_args[@]}" --output json)
+  assert_eq AES256 "$(pyj 'd.get("SSECustomerAlgorithm")' <<<"$head")" SSECustomerAlgorithm
+  assert_eq "$SSEC_MD5" "$(pyj 'd.get("SSECustomerKeyMD5")' <<<"$head")" SSECustomerKeyMD5
+  [ "$(pyj 'd["ETag"]' <<<"$head")" != "$(md5_etag "$WORK/small.txt")" ] || fail "an SSE-C object's ETag is the MD5 of its plaintext"
+  awsc s3 cp "s3://$B_SSE/sse-c.txt" "$WORK/down/sse-c.txt" --sse-c AES256 --sse-c-key "$SSEC_KEY" --only-show-errors
+  assert_same_file "$WORK/small.txt" "$WORK/down/sse-c.txt"
+}
+t_sse_c_refused() {
+  # no key: 400; another key: 403 (as S3)
+  expect_fail "(400)" awsc s3 cp "s3://$B_SSE/sse-c.txt" "$WORK/down/sse-c-nokey.txt"
+  expect_fail "(AccessDenied)" awsc s3api get-object --bucket "$B_SSE" --key sse-c.txt \
+    --sse-customer-algorithm AES256 --sse-customer-key "$SSEC_KEY2" "$WORK/down/sse-c-badkey.txt"
+}
+t_sse_c_big() {
+  awsc s3 cp "$WORK/big.bin" "s3://$B_SSE/sse-c-big.bin" --sse-c AES256 --sse-c-key "$SSEC_KEY" --only-show-errors
+  head=$(awsc s3api head-object --bucket "$B_SSE" --key sse-c-big.bin "${ssec_args[@]}" --output json)
+  assert_eq 20971520 "$(pyj 'd["ContentLength"]' <<<"$head")" ContentLength
+  assert_eq "$SSEC_MD5" "$(pyj 'd.get("SSECustomerKeyMD5")' <<<"$head")" SSECustomerKeyMD5
+  awsc s3 cp "s3://$B_SSE/sse-c-big.bin" "$WORK/down/sse-c-big.bin" --sse-c AES256 --sse-c-key "$SSEC_KEY" --only-show-errors
+  assert_same_file "$WORK/big.bin" "$WORK/down/sse-c-big.bin"
+}
+t_sse_c_copy() {
+  # SSE-C source to an SSE-S3 copy: the source key comes in the copy-source headers
+  awsc s3 cp "s3://$B_SSE/sse-c.txt" "s3://$B_SSE/from-sse-c.txt" \
+    --sse-c-copy-source AES256 --sse-c-copy-source-key "$SSEC_KEY" --sse AES256 --only-show-errors
+  r=$(awsc s3api get-object --bucket "$B_SSE" --key from-sse-c.txt "$WORK/down/from-sse-c.txt" --output json)
+  assert_eq AES256 "$(pyj 'd.get("ServerSideEncryption")' <<<"$r")" "copy's ServerSideEncryption"
+  assert_eq None "$(pyj 'd.get("SSECustomerAlgorithm")' <<<"$r")" "copy's SSECustomerAlgorithm"
+  assert_same_file "$WORK/small.txt" "$WORK/down/from-sse-c.txt"
+}
+t_sse_bucket_default() {
+  expect_fail "(NotImplemented)" awsc s3api put-bucket-encryption --bucket "$B_SSE" \
+    --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms"}}]}'
+  awsc s3api put-bucket-encryption --bucket "$B_SSE" \
+    --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+  out=$(awsc s3api get-bucket-encryption --bucket "$B_SSE" --output json)
+  assert_eq "['AES256']" \
+    "$(pyj '[r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in d["ServerSideEncryptionConfiguration"]["Rules"]]' <<<"$out")" \
+    "get-bucket-encryption SSEAlgorithm"
+  # a plain upload (no --sse) is encrypted by the bucket's default
+  awsc s3 cp "$WORK/small.txt" "s3://$B_SSE/by-default.txt" --only-show-errors
+  head=$(awsc s3api head-object --bucket "$B_SSE" --key by-default.txt --output json)
+  assert_eq AES256 "$(pyj 'd.get("ServerSideEncryption")' <<<"$head")" "ServerSideEncryption of a plain upload"
+  assert_eq "$(md5_etag "$WORK/small.txt")" "$(pyj 'd["ETag"]' <<<"$head")" ETag
+}
+t_sse_bucket_delete() {
+  awsc s3api delete-bucket-encryption --bucket "$B_SSE"
+  expect_fail "(ServerSideEncryptionConfigurationNotFoundError)" awsc s3api get-bucket-encryption --bucket "$B_SSE"
+  # objects written under the default stay encrypted and readable
+  r=$(awsc s3api get-object --bucket "$B_SSE" --key by-default.txt "$WORK/down/by-default.txt" --output json)
+  assert_eq AES256 "$(pyj 'd.get("ServerSideEncryption")' <<<"$r")" "ServerSideEncryption after delete-bucket-encryption"
+  assert_same_file "$WORK/small.txt" "$WORK/down/by-default.txt"
+}
+t_sse_rb() {
+  awsc s3 rb --force "s3://$B_SSE" >/dev/null
+}
 check "s3 mb" t_mb
 check "s3 ls lists the new bucket" t_ls_buckets
 check "s3 cp small file up (Content-Type guessed)" t_cp_small_up
@@ -400,5 +509,15 @@ check "versioning: delete-object lays a marker, get-object 404" t_v_delete_marke
 check "versioning: delete-object --version-id <marker> brings the key back" t_v_undelete
 check "versioning: put/get-object-tagging --version-id" t_v_tagging
 check "versioning: delete every version by id, rb" t_v_remove_all
+
+check "sse: s3 cp --sse AES256, head-object AES256 (ETag = MD5), get back" t_sse_s3_small
+check "sse: s3 cp --sse AES256 of 20 MiB (multipart), get back, range across parts" t_sse_s3_big
+check "sse: s3 cp --sse-c AES256 --sse-c-key up and down, head-object key MD5" t_sse_c_small
+check "sse: s3 cp of an SSE-C object without its key is 400, get-object with another key 403" t_sse_c_refused
+check "sse: s3 cp --sse-c of 20 MiB (multipart), down with the key" t_sse_c_big
+check "sse: s3 cp --sse-c-copy-source --sse AES256 (SSE-C to SSE-S3 copy)" t_sse_c_copy
+check "sse: put-bucket-encryption (aws:kms 501, AES256), a plain upload reports AES256" t_sse_bucket_default
+check "sse: delete-bucket-encryption, get-bucket-encryption 404" t_sse_bucket_delete
+check "sse: s3 rb --force of the encrypted bucket" t_sse_rb
 
 finish
