@@ -112,7 +112,8 @@ impl App {
         }
         let master_file = config.auth.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
-        let sse = Arc::new(crate::s3::sse::SseKeys::new(&master, config.encryption));
+        let seal_keys = Arc::new(crate::backend::sealed::GatewayKeys::new(master.derive("sse-s3"), master.derive("sse-c digest")));
+        let sse = Arc::new(crate::s3::sse::SseKeys::new(Arc::clone(&seal_keys), config.encryption));
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
         let metrics = Arc::new(Metrics::default());
@@ -140,6 +141,7 @@ impl App {
             configs: Arc::clone(&configs),
             member: member.clone(),
             limiter: up.share_limits.then(|| Arc::clone(&limiter)),
+            seal_keys: Arc::clone(&seal_keys),
         };
         let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));

@@ -161,6 +161,7 @@ impl Index {
         proof_id: Option<String>,
     ) -> Result<(ObjectRecord, Option<ObjectRecord>), Error> {
         let tenant = self.bucket(bucket)?.tenant;
+        let encryption = record.sealing.as_ref().map(crate::meta::Sealing::described).unwrap_or_default();
         let draft = self.prover.as_ref().map(|p| {
             let mut m = p.draft(&crate::proof::Change {
                 op: "put",
@@ -172,6 +173,7 @@ impl Index {
                 etag: &record.etag,
                 content_type: record.attrs.content_type.as_deref().unwrap_or(""),
                 principal: &audit.principal,
+                encryption: &encryption,
             });
             if let Some(id) = proof_id.filter(|id| !id.is_empty()) {
                 m.id = id;
@@ -208,6 +210,7 @@ impl Index {
                 etag: "",
                 content_type: "",
                 principal: &audit.principal,
+                encryption: "",
             }),
             sign,
         })

@@ -446,6 +446,9 @@ pub struct ScrubReport {
     pub bytes: u64,
     /// The objects whose bytes did not hash as recorded; empty when all did.
     pub mismatches: Vec<ScrubMismatch>,
+    /// SSE-C objects among them: their content cannot be checked without the customer's
+    /// key, so their stored bytes are read whole and their length checked only.
+    pub sealed_by_customers: u64,
 }
 
 /// What a reconciliation of stored bytes and the index found, and repaired.

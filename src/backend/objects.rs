@@ -49,6 +49,12 @@ impl Objects {
         self.engine.as_ref()
     }
 
+    /// The engine, shared (for reads that outlive the call).
+    #[must_use]
+    pub fn engine_arc(&self) -> Arc<dyn Engine> {
+        Arc::clone(&self.engine)
+    }
+
     /// The gateway's index.
     #[must_use]
     pub fn index(&self) -> &Index {

@@ -204,12 +204,13 @@ impl Backends {
     }
 
     /// Scrubs each bucket on its backend.
-    pub async fn scrub(&self, bytes_per_sec: u64) -> Result<ScrubReport, Error> {
+    pub async fn scrub(&self, bytes_per_sec: u64, keys: &dyn crate::backend::sealed::OpenKey) -> Result<ScrubReport, Error> {
         let mut total = ScrubReport::default();
         for (backend, buckets) in self.with_buckets()? {
-            let report = crate::backend::scrub::scrub(backend.engine(), &buckets, bytes_per_sec).await?;
+            let report = crate::backend::scrub::scrub(backend.engine_arc(), &buckets, bytes_per_sec, keys).await?;
             total.objects += report.objects;
             total.bytes += report.bytes;
+            total.sealed_by_customers += report.sealed_by_customers;
             total.mismatches.extend(report.mismatches);
         }
         Ok(total)

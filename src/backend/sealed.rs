@@ -31,6 +31,72 @@ pub trait OpenKey: Send + Sync {
     fn open(&self, sealing: &Sealing) -> Result<DataKey, Error>;
 }
 
+/// The gateway's own keys for sealed objects, derived from its master key: the key
+/// wrapping SSE-S3 data keys (and those of open SSE-C uploads), and the key of the hash
+/// that recognises an SSE-C key. They open what the gateway may open by itself: what
+/// maintenance (scrub, migrate) and completions read.
+pub struct GatewayKeys {
+    wrapping: Kek,
+    digest: Kek,
+}
+
+impl std::fmt::Debug for GatewayKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GatewayKeys(..)")
+    }
+}
+
+const ESCROW_CONTEXT: &[u8] = b"tollgate upload escrow v1";
+
+impl GatewayKeys {
+    /// The keys, from the master key's derivations for these uses.
+    #[must_use]
+    pub fn new(wrapping: Kek, digest: Kek) -> Self {
+        Self { wrapping, digest }
+    }
+
+    /// How SSE-S3 seals.
+    #[must_use]
+    pub fn sse_s3(&self) -> Seal {
+        Seal { template: Sealing::of(SseMode::S3), kek: self.wrapping.clone() }
+    }
+
+    /// The keyed hash recognising the SSE-C key `customer_key`.
+    #[must_use]
+    pub fn customer_digest(&self, customer_key: &[u8]) -> String {
+        self.digest.digest_of(customer_key)
+    }
+
+    /// `key` wrapped by the gateway's key while an SSE-C upload is open (see
+    /// [`crate::meta::UploadRecord::escrow_key`]).
+    #[must_use]
+    pub fn escrow(&self, key: &DataKey) -> String {
+        base64_simd::STANDARD.encode_to_string(self.wrapping.wrap(key, ESCROW_CONTEXT))
+    }
+
+    /// The data key an open upload's escrow holds.
+    ///
+    /// # Errors
+    /// An escrow this gateway's key did not make.
+    pub fn open_escrow(&self, escrow: &str) -> Result<DataKey, Error> {
+        let wrapped = base64_simd::STANDARD.decode_to_vec(escrow.as_bytes()).map_err(|_| corrupt("escrowed key"))?;
+        self.wrapping.unwrap(&wrapped, ESCROW_CONTEXT).map_err(|_| corrupt("escrowed key"))
+    }
+}
+
+impl OpenKey for GatewayKeys {
+    fn open(&self, sealing: &Sealing) -> Result<DataKey, Error> {
+        match sealing.mode {
+            SseMode::S3 => {
+                let wrapped = base64_simd::STANDARD.decode_to_vec(sealing.wrapped_key.as_bytes()).map_err(|_| corrupt("wrapped key"))?;
+                self.wrapping.unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| corrupt("wrapped key (it does not open with the gateway's key)"))
+            }
+            SseMode::Customer => Err(Error::InvalidRequest(super::reads::SEALED_NEEDS_KEY.into())),
+            SseMode::Kms => Err(Error::NotImplemented("SSE-KMS is not supported yet")),
+        }
+    }
+}
+
 /// How new bytes are to be sealed: the mode the request (or its bucket, or the gateway)
 /// chose, with the key that wraps data keys in it.
 pub struct Seal {
@@ -252,6 +318,18 @@ fn sealed_parts(rec: &ObjectRecord) -> Vec<(u16, u64)> {
 #[must_use]
 pub fn stored_len(rec: &ObjectRecord, sealing: &Sealing) -> u64 {
     sealed_parts(rec).iter().map(|(_, size)| sealed_len(sealing.header_len, *size)).sum()
+}
+
+/// Length of the bytes stored for any object: its size, or a sealed one's ciphertext's.
+#[must_use]
+pub fn stored_size(rec: &ObjectRecord) -> u64 {
+    rec.sealing.as_ref().map_or(rec.size, |s| stored_len(rec, s))
+}
+
+/// The stored lengths of a sealed multipart object's parts (each a sealed stream).
+#[must_use]
+pub fn stored_part_sizes(rec: &ObjectRecord, sealing: &Sealing) -> Vec<u64> {
+    sealed_parts(rec).iter().map(|(_, size)| sealed_len(sealing.header_len, *size)).collect()
 }
 
 /// Reads the plaintext `range` of sealed `rec`: for each part it overlaps, the frames

@@ -35,6 +35,8 @@ pub struct Parts {
     /// The limiter sharing its rates among the cluster's live instances
     /// (`upstream.share_limits`), told their number at each heartbeat.
     pub limiter: Option<Arc<crate::limits::Limiter>>,
+    /// The gateway's keys, which scrub opens sealed objects with.
+    pub seal_keys: Arc<crate::backend::sealed::GatewayKeys>,
 }
 
 /// The jobs `config` asks for, with their intervals.
@@ -63,7 +65,12 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
     let lifecycle = super::lifecycle::LifecycleJob::new(parts, config.jobs.lifecycle_day_secs, config.jobs.lifecycle_max_actions);
     jobs.push(Scheduled::new("lifecycle", secs(config.jobs.lifecycle_interval_secs), lifecycle));
     if config.proofs.enabled {
-        let scrub = Scrub { backend: Arc::clone(&parts.backend), metrics: Arc::clone(&parts.metrics), bytes_per_sec: config.proofs.scrub_bytes_per_sec };
+        let scrub = Scrub {
+            backend: Arc::clone(&parts.backend),
+            metrics: Arc::clone(&parts.metrics),
+            bytes_per_sec: config.proofs.scrub_bytes_per_sec,
+            keys: Arc::clone(&parts.seal_keys),
+        };
         jobs.push(Scheduled::new("scrub", secs(config.proofs.scrub_interval_secs), scrub));
     }
     if config.audit.retention_days > 0 || config.audit.max_entries > 0 {
@@ -143,14 +150,21 @@ pub struct Scrub {
     backend: Arc<Backends>,
     metrics: Arc<Metrics>,
     bytes_per_sec: u64,
+    keys: Arc<crate::backend::sealed::GatewayKeys>,
 }
 
 #[async_trait::async_trait]
 impl Job for Scrub {
     async fn run(&self) -> Result<Outcome, JobError> {
-        let report = self.backend.scrub(self.bytes_per_sec).await?;
+        let report = self.backend.scrub(self.bytes_per_sec, self.keys.as_ref()).await?;
         self.metrics.scrub_mismatches(report.mismatches.len());
-        tracing::info!(objects = report.objects, bytes = report.bytes, mismatches = report.mismatches.len(), "scrub finished");
+        tracing::info!(
+            objects = report.objects,
+            bytes = report.bytes,
+            mismatches = report.mismatches.len(),
+            sealed_by_customers = report.sealed_by_customers,
+            "scrub finished"
+        );
         Ok(Outcome::new(0, report))
     }
 }

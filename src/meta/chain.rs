@@ -51,6 +51,11 @@ pub struct Manifest {
     /// versioning, keep their canonical JSON, hash and signature.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version_id: String,
+    /// How the object's bytes are encrypted at rest: `AES256` (SSE-S3), `aws:kms:{key id}`
+    /// or `SSE-C`; never key material. Omitted when empty (stored in the clear), so older
+    /// manifests keep their canonical JSON.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub encryption: String,
 }
 
 /// A manifest's fields in the canonical (sorted) order, so that serializing it gives the
@@ -61,6 +66,8 @@ struct SortedManifest<'a> {
     bucket: &'a str,
     content_type: &'a str,
     created: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    encryption: &'a str,
     etag: &'a str,
     id: &'a str,
     key: &'a str,
@@ -85,6 +92,7 @@ impl Manifest {
             bucket: &self.bucket,
             content_type: &self.content_type,
             created: &self.created,
+            encryption: &self.encryption,
             etag: &self.etag,
             id: &self.id,
             key: &self.key,

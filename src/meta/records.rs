@@ -378,6 +378,33 @@ pub struct Sealing {
     pub header_len: u64,
 }
 
+impl Sealing {
+    /// The mode as proof manifests record it: `AES256`, `aws:kms:{key id}` or `SSE-C`.
+    #[must_use]
+    pub fn described(&self) -> String {
+        match self.mode {
+            SseMode::S3 => "AES256".to_owned(),
+            SseMode::Kms => format!("aws:kms:{}", self.key_id),
+            SseMode::Customer => "SSE-C".to_owned(),
+        }
+    }
+
+    /// A sealing in `mode` naming no key yet (the data key, prefix and header are set per object).
+    #[must_use]
+    pub fn of(mode: SseMode) -> Self {
+        Self {
+            mode,
+            key_id: String::new(),
+            customer_key_md5: String::new(),
+            customer_key_digest: String::new(),
+            context: String::new(),
+            wrapped_key: String::new(),
+            nonce_prefix: String::new(),
+            header_len: 0,
+        }
+    }
+}
+
 impl ObjectRecord {
     /// A new object's record before its bytes are stored: what its request decided.
     #[must_use]

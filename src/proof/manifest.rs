@@ -275,6 +275,7 @@ mod tests {
             key_id: String::new(),
             sig: String::new(),
             version_id: String::new(),
+            encryption: String::new(),
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Change<'a> {
     pub content_type: &'a str,
     /// Access key id of the caller (empty when anonymous).
     pub principal: &'a str,
+    /// How the bytes are encrypted at rest ([`crate::meta::Sealing::described`]); empty: not.
+    pub encryption: &'a str,
 }
 
 impl Prover {
@@ -114,6 +116,7 @@ impl Prover {
             key_id: self.key_id.clone(),
             sig: String::new(),
             version_id: String::new(),
+            encryption: c.encryption.to_owned(),
         }
     }
 

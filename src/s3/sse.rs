@@ -6,10 +6,12 @@
 
 use super::Gateway;
 use crate::backend::Error;
-use crate::backend::sealed::{OpenKey, Seal, wrap_context};
+use crate::backend::sealed::{GatewayKeys, OpenKey, Seal, wrap_context};
+
 use crate::config::EncryptionConfig;
 use crate::crypt::{DataKey, Kek};
 use crate::meta::{Sealing, SseMode};
+use std::sync::Arc;
 
 use s3s::dto::{
     CopyObjectInput, CreateMultipartUploadInput, GetObjectInput, HeadObjectInput, PutObjectInput, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5,
@@ -17,74 +19,34 @@ use s3s::dto::{
 };
 use zeroize::Zeroizing;
 
-/// The gateway's keys for encryption at rest, derived from its master key, and its settings.
+/// The gateway's keys for encryption at rest, and its settings.
+#[derive(Debug)]
 pub struct SseKeys {
-    /// Wraps SSE-S3 data keys, and the data keys of open SSE-C uploads.
-    gateway: Kek,
-    /// Keys the hash that recognises an SSE-C key.
-    digest: Kek,
+    keys: Arc<GatewayKeys>,
     config: EncryptionConfig,
 }
 
-impl std::fmt::Debug for SseKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SseKeys").field("config", &self.config).finish_non_exhaustive()
-    }
-}
-
 impl SseKeys {
-    /// The keys derived from `master`.
+    /// The gateway's `keys` under `config`.
     #[must_use]
-    pub fn new(master: &crate::auth::MasterKey, config: EncryptionConfig) -> Self {
-        Self { gateway: master.derive("sse-s3"), digest: master.derive("sse-c digest"), config }
+    pub fn new(keys: Arc<GatewayKeys>, config: EncryptionConfig) -> Self {
+        Self { keys, config }
     }
 
-    fn gateway_seal(&self) -> Seal {
-        Seal { template: template(SseMode::S3), kek: self.gateway.clone() }
-    }
-
-    /// `key` wrapped by the gateway's key while an SSE-C upload is open (see
-    /// [`crate::meta::UploadRecord::escrow_key`]).
-    pub(super) fn escrow(&self, key: &DataKey) -> String {
-        base64_simd::STANDARD.encode_to_string(self.gateway.wrap(key, ESCROW_CONTEXT))
-    }
-
-    /// The data key an open upload's escrow holds.
-    pub(super) fn open_escrow(&self, escrow: &str) -> Result<DataKey, Error> {
-        let wrapped = base64_simd::STANDARD.decode_to_vec(escrow.as_bytes()).map_err(|_| unopenable())?;
-        self.gateway.unwrap(&wrapped, ESCROW_CONTEXT).map_err(|_| unopenable())
-    }
-}
-
-impl SseKeys {
     /// The data key a completion of `upload` reads the object back with: an SSE-S3
     /// upload's opens with the gateway's key, an SSE-C upload's from its escrow.
     pub(super) fn completion_key(&self, upload: &crate::meta::UploadRecord) -> Result<Option<DataKey>, Error> {
         match &upload.sealing {
             None => Ok(None),
-            Some(sealing) if sealing.mode == SseMode::Customer => self.open_escrow(&upload.escrow_key).map(Some),
-            Some(sealing) => RequestKeys { sse: self, customer: None }.open(sealing).map(Some),
+            Some(sealing) if sealing.mode == SseMode::Customer => self.keys.open_escrow(&upload.escrow_key).map(Some),
+            Some(sealing) => self.keys.open(sealing).map(Some),
         }
     }
-}
 
-const ESCROW_CONTEXT: &[u8] = b"tollgate upload escrow v1";
-
-fn template(mode: SseMode) -> Sealing {
-    Sealing {
-        mode,
-        key_id: String::new(),
-        customer_key_md5: String::new(),
-        customer_key_digest: String::new(),
-        context: String::new(),
-        wrapped_key: String::new(),
-        nonce_prefix: String::new(),
-        header_len: 0,
+    /// `key` escrowed while its SSE-C upload is open.
+    pub(super) fn escrow(&self, key: &DataKey) -> String {
+        self.keys.escrow(key)
     }
-}
-
-fn unopenable() -> Error {
-    Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, "a sealed object's data key does not open with the gateway's key"))
 }
 
 /// An SSE-C key a request carries, checked against its MD5.
@@ -240,8 +202,11 @@ fn write_seal(
                 "Server Side Encryption with Customer provided key is incompatible with the encryption method specified".into(),
             ));
         }
-        let template =
-            Sealing { customer_key_md5: customer.md5.clone(), customer_key_digest: g.sse.digest.digest_of(&customer.key[..]), ..template(SseMode::Customer) };
+        let template = Sealing {
+            customer_key_md5: customer.md5.clone(),
+            customer_key_digest: g.sse.keys.customer_digest(&customer.key[..]),
+            ..Sealing::of(SseMode::Customer)
+        };
         return Ok(Some(Seal { template, kek: Kek::from_bytes(*customer.key) }));
     }
     let algorithm = match asked {
@@ -249,12 +214,12 @@ fn write_seal(
         None => g.configs.of(bucket).encryption.as_ref().map(|e| e.algorithm.clone()),
     };
     match algorithm.as_deref() {
-        Some(ServerSideEncryption::AES256) => Ok(Some(g.sse.gateway_seal())),
+        Some(ServerSideEncryption::AES256) => Ok(Some(g.sse.keys.sse_s3())),
         Some(ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE) => {
             Err(Error::NotImplemented("SSE-KMS is not supported yet: use SSE-S3 (AES256) or SSE-C; the object was not stored"))
         }
         Some(other) => Err(Error::InvalidArgument(format!("The encryption method specified is not supported: {other}"))),
-        None if g.sse.config.always => Ok(Some(g.sse.gateway_seal())),
+        None if g.sse.config.always => Ok(Some(g.sse.keys.sse_s3())),
         None => Ok(None),
     }
 }
@@ -279,28 +244,20 @@ impl RequestKeys<'_> {
 
 impl OpenKey for RequestKeys<'_> {
     fn open(&self, sealing: &Sealing) -> Result<DataKey, Error> {
-        let wrapped = base64_simd::STANDARD.decode_to_vec(sealing.wrapped_key.as_bytes()).map_err(|_| unopenable())?;
-        let kek = match sealing.mode {
-            SseMode::S3 => {
-                if self.customer.is_some() {
-                    return Err(Error::InvalidRequest("The encryption parameters are not applicable to this object.".into()));
-                }
-                &self.sse.gateway
-            }
-            SseMode::Customer => {
-                let Some(customer) = &self.customer else {
-                    return Err(Error::InvalidRequest(
-                        "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.".into(),
-                    ));
-                };
-                if !bool::from(subtle::ConstantTimeEq::ct_eq(self.sse.digest.digest_of(&customer.key[..]).as_bytes(), sealing.customer_key_digest.as_bytes())) {
-                    return Err(Error::AccessDenied("Access Denied: the SSE-C key is not the object's".into()));
-                }
-                return Kek::from_bytes(*customer.key).unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| unopenable());
-            }
-            SseMode::Kms => return Err(Error::NotImplemented("SSE-KMS is not supported yet")),
+        let Some(customer) = &self.customer else {
+            return self.sse.keys.open(sealing);
         };
-        kek.unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| unopenable())
+        if sealing.mode != SseMode::Customer {
+            return Err(Error::InvalidRequest("The encryption parameters are not applicable to this object.".into()));
+        }
+        let digest = self.sse.keys.customer_digest(&customer.key[..]);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(digest.as_bytes(), sealing.customer_key_digest.as_bytes())) {
+            return Err(Error::AccessDenied("Access Denied: the SSE-C key is not the object's".into()));
+        }
+        let wrapped = base64_simd::STANDARD.decode_to_vec(sealing.wrapped_key.as_bytes()).unwrap_or_default();
+        Kek::from_bytes(*customer.key).unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| {
+            Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, "a sealed object's data key does not open with its recognised SSE-C key"))
+        })
     }
 }
 

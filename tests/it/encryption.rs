@@ -389,3 +389,20 @@ async fn an_altered_frame_fails_the_read() {
     let got = c.get_object().bucket(&b).key("k").range("bytes=0-99").send().await.unwrap();
     assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], &body[..100]);
 }
+
+#[tokio::test]
+async fn scrub_opens_what_the_gateway_sealed_and_counts_what_customers_did() {
+    let gw = gateway().await;
+    let c = gw.client();
+    let b = gw.bucket("scrubsealed").await;
+    let ck = customer_key(31);
+    c.put_object().bucket(&b).key("s3").body(data(150_000, 1).into()).server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap();
+    let put = c.put_object().bucket(&b).key("c").body(data(150_000, 2).into()).sse_customer_algorithm("AES256").sse_customer_key(&ck.key);
+    put.sse_customer_key_md5(&ck.md5).send().await.unwrap();
+    multipart(&c, &b, "mp", &[data(5 << 20, 3), data(1000, 4)], None).await;
+    let root = crate::tenancy::root_conn(&gw);
+    let report = tollgate::admin::client::call(&root, "POST", "scrub", None).await.unwrap();
+    assert_eq!(report["objects"], 3);
+    assert_eq!(report["sealed_by_customers"], 1);
+    assert!(report["mismatches"].as_array().unwrap().is_empty(), "{report}");
+}

@@ -1,9 +1,10 @@
 //! Migration to and from local disk: an object's bytes become one new blob, verified
-//! before its entry points at it.
+//! before its entry points at it (a sealed object's ciphertext moves as it is).
 
 use super::LocalBackend;
 use crate::backend::s3util::{BodyCheck, Expected};
 use crate::backend::scrub::ByteStream;
+use crate::backend::sealed::stored_size;
 use crate::backend::{Error, Relocation};
 use crate::meta::{ObjectRecord, Segment};
 
@@ -16,7 +17,7 @@ impl Relocation for LocalBackend {
     }
 
     async fn holds(&self, _bucket: &str, _key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
-        if rec.segments.iter().map(|s| s.size).sum::<u64>() != rec.size {
+        if rec.segments.iter().map(|s| s.size).sum::<u64>() != stored_size(rec) {
             return Ok(false);
         }
         for seg in &rec.segments {
@@ -28,15 +29,15 @@ impl Relocation for LocalBackend {
     }
 
     async fn read(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<ByteStream, Error> {
-        crate::backend::Engine::open(self, bucket, key, rec, 0..rec.size).await
+        crate::backend::Engine::open(self, bucket, key, rec, 0..stored_size(rec)).await
     }
 
     async fn write(&self, bucket: &str, key: &str, rec: &ObjectRecord, body: ByteStream, expect: Expected) -> Result<Option<Vec<Segment>>, Error> {
         let check = BodyCheck::expecting(expect)?;
         let (pending, hasher) = self.blobs.write(StreamingBlob::wrap(body), check.hasher(), u64::MAX).await?;
         check.verify(&hasher.finish())?;
-        if pending.size != rec.size {
-            return Err(Error::IncompleteBody(format!("read {} bytes of {}", pending.size, rec.size)));
+        if pending.size != stored_size(rec) {
+            return Err(Error::IncompleteBody(format!("read {} bytes of {}", pending.size, stored_size(rec))));
         }
         if !rec.version_id.is_empty() {
             // A version: its record stays as the source reads it until the switch. A version
@@ -44,7 +45,7 @@ impl Relocation for LocalBackend {
             // the unchanged record names on both backends; any other (an object from before
             // versioning, at its key upstream) gets a new blob, named at the switch.
             if let [only] = rec.segments.as_slice()
-                && only.size == rec.size
+                && only.size == stored_size(rec)
             {
                 return match self.blobs.install_as(pending, &only.blob).await? {
                     Some(_) => Ok(None),

@@ -9,6 +9,9 @@
 //! - `versions/{bucket}.jsonl`: every version and delete marker of a versioned bucket
 //!   (its record: retention, legal hold, tags, where its bytes are), with its commit
 //!   sequence number, rewritten when the bucket's versions changed;
+//! - `sealed/{bucket}.jsonl`: the record of each encrypted object of an unversioned
+//!   bucket (its wrapped data key, nonce prefix, parts: what reading it needs, which its
+//!   manifest does not say), rewritten when they changed;
 //! - `state.json`: tenants, users, access keys (secrets sealed by the master key, which is
 //!   not mirrored), buckets, their configuration documents (policies, ACL grants, CORS,
 //!   tags, ownership, Block Public Access), topics and the proof signing keys' public halves.
@@ -56,6 +59,13 @@ struct MirroredVersion {
     /// The commit's sequence number: the version's place among its key's versions.
     n: u64,
     version: VersionRecord,
+}
+
+/// One line of `sealed/{bucket}.jsonl`.
+#[derive(Debug, Serialize, Deserialize)]
+struct MirroredSealed {
+    key: String,
+    record: ObjectRecord,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -110,6 +120,10 @@ pub struct RestoreReport {
     pub objects_indexed: u64,
     /// Versions and delete markers of versioned buckets restored from their mirrored records.
     pub versions: u64,
+    /// Encrypted objects whose latest manifest has no mirrored record (written after the
+    /// last mirror pass): left out of the index, as their bytes cannot be read without it
+    /// (`reconcile` reports them as unindexed).
+    pub sealed_unrestored: u64,
 }
 
 fn jsonl<T: Serialize>(items: &[T]) -> Result<Bytes, Error> {
@@ -221,6 +235,23 @@ impl UpstreamBackend {
             let seen_name = format!("mirror.versions.{}", bucket.name);
             if store.setting_get(&seen_name)?.as_deref() != Some(fingerprint.as_str()) {
                 self.put_meta(t, &format!("versions/{}.jsonl", bucket.name), body).await?;
+                store.setting_put(&seen_name, &fingerprint)?;
+                report.objects_written += 1;
+            }
+        }
+        for bucket in store.bucket_list()?.iter().filter(|b| b.versioning.is_unversioned()) {
+            let lines: Vec<MirroredSealed> = store
+                .object_scan(&bucket.name, "", None)
+                .filter(|r| r.as_ref().map_or(true, |(_, rec)| rec.sealing.is_some()))
+                .map(|r| r.map(|(key, record)| MirroredSealed { key, record }))
+                .collect::<Result<_, _>>()?;
+            let body = jsonl(&lines)?;
+            let fingerprint = hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(&body), hex_simd::AsciiCase::Lower);
+            let seen_name = format!("mirror.sealed.{}", bucket.name);
+            let seen = store.setting_get(&seen_name)?;
+            // A bucket that never held an encrypted object writes nothing.
+            if seen.as_deref() != Some(fingerprint.as_str()) && (seen.is_some() || !lines.is_empty()) {
+                self.put_meta(t, &format!("sealed/{}.jsonl", bucket.name), body).await?;
                 store.setting_put(&seen_name, &fingerprint)?;
                 report.objects_written += 1;
             }
@@ -342,8 +373,30 @@ impl UpstreamBackend {
             }
             versions_restored.insert(r.name.clone());
         }
+        // Unversioned buckets' encrypted objects: their records as mirrored.
+        let mut sealed = std::collections::HashMap::new();
+        for r in state.buckets.iter().filter(|b| b.versioning.is_unversioned()) {
+            if let Some(body) = self.get_meta(t, &format!("{root}sealed/{}.jsonl", r.name)).await? {
+                for line in parse_jsonl::<MirroredSealed>(&body)? {
+                    sealed.insert((r.name.clone(), line.key), line.record);
+                }
+            }
+        }
         for ((bucket, key), m) in latest {
             if m.op != "put" || versions_restored.contains(&bucket) || store.bucket_get(&bucket)?.is_none() {
+                continue;
+            }
+            if !m.encryption.is_empty() {
+                match sealed.remove(&(bucket.clone(), key.clone())).filter(|rec| rec.proof_id == m.id) {
+                    Some(rec) => {
+                        store.object_commit(&bucket, &key, &rec, &Precondition::None, crate::meta::Completes::Nothing, None, None)?;
+                        report.objects_indexed += 1;
+                    }
+                    None => {
+                        tracing::warn!(bucket = %bucket, key = %key, "an encrypted object's record was not mirrored yet: left out of the rebuilt index");
+                        report.sealed_unrestored += 1;
+                    }
+                }
                 continue;
             }
             let rec = ObjectRecord {

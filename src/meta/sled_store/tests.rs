@@ -135,6 +135,7 @@ fn draft(op: &str, tenant: &str, bucket: &str, key: &str) -> Manifest {
         key_id: String::new(),
         sig: String::new(),
         version_id: String::new(),
+        encryption: String::new(),
     }
 }
 
