@@ -44,6 +44,8 @@ command -v aws >/dev/null 2>&1 || want_pip+=(awscli)
 "$PY" -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1 || want_pip+=("moto[server]")
 # the metrics suite parses /metrics with the Prometheus client library's parser
 "$PY" -c 'import prometheus_client' >/dev/null 2>&1 || want_pip+=(prometheus-client)
+# tools/decrypt.py (run by the encryption tests) decrypts with the cryptography package
+"$PY" -c 'import cryptography.hazmat.primitives.ciphers.aead' >/dev/null 2>&1 || want_pip+=(cryptography)
 if [ ${#want_pip[@]} -gt 0 ]; then
   pip_install "${want_pip[@]}"
   # pyenv needs its shims regenerated before a freshly installed console script is on PATH.

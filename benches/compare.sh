@@ -4,9 +4,10 @@
 # Usage: benches/compare.sh [--servers "SUBJECT REFERENCE"] [--duration SECS]
 #                           [--rounds N] [--quick] [--keep] [--out FILE]
 #
-#   --servers LIST  one or two of: tollgate, tollgate-noproofs, s3s-fs (see lib.sh);
-#                   default "tollgate s3s-fs"; ratio = first / second.
-#                   "tollgate tollgate-noproofs" measures the cost of proof manifests.
+#   --servers LIST  one or two of: tollgate, tollgate-noproofs, tollgate-sse, s3s-fs
+#                   (see lib.sh); default "tollgate s3s-fs"; ratio = first / second.
+#                   "tollgate tollgate-noproofs" measures the cost of proof manifests,
+#                   "tollgate-sse tollgate" that of encryption at rest (SSE-S3).
 #   --duration S    length of each time-bounded run (default 10)
 #   --quick         smoke test: 2 s runs, 8 ops of 64MiB
 #   --rounds N      repeat the whole matrix N times (server order flips each

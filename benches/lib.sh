@@ -4,6 +4,8 @@
 # Servers (names accepted by start_server):
 #   tollgate            the release build, defaults (fsync on, proofs on)
 #   tollgate-noproofs   the same with proof manifests off (TOLLGATE_PROOFS=false)
+#   tollgate-sse        the same as tollgate with encryption at rest on every object
+#                       (TOLLGATE_ENCRYPTION_ALWAYS=true: SSE-S3, AES-256-GCM)
 #   tollgate-limits     requests signed by a tenant's key (not root) with rate limits and
 #                       quotas set on the tenant and the key, far above what is reached
 #   tollgate-nolimits   the same tenant key, limiter off (TOLLGATE_LIMITS=false), no quota
@@ -17,7 +19,8 @@
 #
 # Each server's credentials are in KEY_OF[name] and SECRET_OF[name].
 #
-# Environment: TOLLGATE_BIN (use this binary instead of building one), BASE_PORT
+# Environment: TOLLGATE_BIN (use this binary instead of building one), CARGO_TARGET_DIR
+# (where cargo puts the release builds; default target/ in the repo), BASE_PORT
 # (default 19001: servers get consecutive ports), BENCH_TMPDIR (parent of the temp dir),
 # UPSTREAM_TMPDIR (parent of upstream-direct's data dir instead; e.g. /dev/shm, so that
 # its fsyncs do not queue on the gateway's disk, as with an upstream on other machines).
@@ -26,7 +29,7 @@ AK="benchaccesskey"
 SK="benchsecretkey0123456789"
 HOST=127.0.0.1
 BASE_PORT="${BASE_PORT:-19001}"
-KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream tollgate-upstream-nofsync"
+KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-sse tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream tollgate-upstream-nofsync"
 UPSTREAM_DIRECT_PORT=$((BASE_PORT + 20))
 PIDS=()
 declare -A PORT PID_OF KEY_OF SECRET_OF DIR_OF
@@ -71,8 +74,8 @@ check_servers() { # server...
 build_tools() { # server...
     say "building loadgen"
     cargo build --release -p loadgen >&2
-    LOADGEN="$ROOT/target/release/loadgen"
-    TOLLGATE="${TOLLGATE_BIN:-$ROOT/target/release/tollgate}"
+    LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/loadgen"
+    TOLLGATE="${TOLLGATE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate}"
     if [[ " $* " == *" tollgate"* && -z ${TOLLGATE_BIN:-} ]]; then
         say "building tollgate"
         cargo build --release --bin tollgate >&2
@@ -127,10 +130,12 @@ start_server() { # name index
             wait_ready "$name" "$pid" "http://$HOST:$port/health" 200
             ;;
         tollgate* | upstream-direct)
-            local proofs=true limits=true
+            local proofs=true limits=true sse=false
             [[ $name == tollgate-noproofs ]] && proofs=false
             [[ $name == tollgate-nolimits ]] && limits=false
-            TOLLGATE_PROOFS="$proofs" TOLLGATE_LIMITS="$limits" TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" \
+            [[ $name == tollgate-sse ]] && sse=true
+            TOLLGATE_PROOFS="$proofs" TOLLGATE_LIMITS="$limits" TOLLGATE_ENCRYPTION_ALWAYS="$sse" \
+                TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" \
                 "$TOLLGATE" serve --listen "$HOST:$port" --data-dir "$dir" >"$WORK/$name.log" 2>&1 &
             pid=$!
             PIDS+=("$pid")

@@ -23,8 +23,8 @@ command -v valgrind >/dev/null 2>&1 || { echo "profile: needs valgrind (apt-get 
 if [[ -z ${TOLLGATE_BIN:-} || -z ${LOADGEN_BIN:-} ]]; then
   (cd "$ROOT" && cargo build --release -q --bin tollgate && cargo build --release -q -p loadgen)
 fi
-TOLLGATE=${TOLLGATE_BIN:-$ROOT/target/release/tollgate}
-LOADGEN=${LOADGEN_BIN:-$ROOT/target/release/loadgen}
+TOLLGATE=${TOLLGATE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate}
+LOADGEN=${LOADGEN_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/loadgen}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-profile.XXXXXX")
 PIDS=()

@@ -29,7 +29,7 @@ set -euo pipefail
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$COMPAT_DIR/.." && pwd)
 ALL_SUITES=(awscli boto3 rclone s3cmd tenants topics metrics readme retry browser console hostile)
-SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-300}
+SUITE_TIMEOUT=${COMPAT_SUITE_TIMEOUT:-600}
 
 suite_cmd() {
   case "$1" in

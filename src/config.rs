@@ -95,6 +95,7 @@ pub struct Config {
 pub struct EncryptionConfig {
     /// Encrypt every new object (SSE-S3 unless the request asks for SSE-C), whatever the
     /// client or the bucket asks: the storage behind the gateway sees only ciphertext.
+    /// `TOLLGATE_ENCRYPTION_ALWAYS` (true/false) overrides the file.
     pub always: bool,
     /// Accept SSE-C keys over plain HTTP from a loopback client (S3 requires HTTPS, as
     /// the key travels in headers; tests and a same-host proxy terminating TLS need this).
@@ -552,6 +553,7 @@ impl Config {
         env_parse("TOLLGATE_MAX_OBJECT_SIZE", &mut self.storage.max_object_size)?;
         env_parse("TOLLGATE_AUDIT_RETENTION_DAYS", &mut self.audit.retention_days)?;
         env_parse("TOLLGATE_PROOFS", &mut self.proofs.enabled)?;
+        env_parse("TOLLGATE_ENCRYPTION_ALWAYS", &mut self.encryption.always)?;
         env_parse("TOLLGATE_LIMITS", &mut self.limits.enabled)?;
         env_parse("TOLLGATE_CONSOLE", &mut self.console.enabled)?;
         if let Ok(v) = std::env::var("TOLLGATE_TLS_CERT") {

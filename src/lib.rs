@@ -23,6 +23,8 @@
 //! - [`limits`]: rate limits (GCRA) and byte metering; its stored overrides are `meta`'s [`meta::Rates`].
 //! - [`proof`]: digests computed while bodies stream; drafting, signing and verifying proof
 //!   manifests (the records themselves, [`meta::Manifest`], are `meta`'s).
+//! - [`crypt`]: the encrypted-at-rest format: data keys, key wrapping, AES-256-GCM frames
+//!   sealed and opened by range (the object layer's `backend::sealed` applies it).
 //! - [`meta`]: the records, the metadata store trait and its sled implementation (the only
 //!   sled user), one file per record family under `meta/sled_store/`. It imports neither
 //!   `proof` nor `limits`.

@@ -5,8 +5,8 @@
 //! Every object gets a fresh random 256-bit data key. The data key is wrapped (AES-256-GCM) by a
 //! key-encryption key (KEK): for SSE-S3 a gateway key derived from the master key with [`Kek::derive`], for
 //! SSE-KMS a key from the keyring, for SSE-C the customer's own 32-byte key (recognised later by
-//! [`key_digest`], never stored). The wrap is bound to a caller-chosen context (the AAD, e.g. bucket, key and
-//! version), which is not stored in the header. The wrapped key is stored both in the header of every sealed
+//! [`key_digest`], never stored). The wrap is bound to a caller-chosen context (the AAD: the
+//! gateway binds the mode and key names), which is not stored in the header. The wrapped key is stored both in the header of every sealed
 //! part and in the object's record, so rotating a KEK only rewraps 60 bytes, never the data.
 //!
 //! # Why frames
@@ -43,25 +43,10 @@
 //!
 //! # Decrypting by hand
 //!
-//! A single-part object, given its KEK and the wrap context:
-//!
-//! ```python
-//! import struct
-//! from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-//!
-//! def decrypt(blob: bytes, kek: bytes, context: bytes) -> bytes:
-//!     assert blob[:4] == b"TGE1" and blob[12] == 16
-//!     part, prefix = struct.unpack(">H", blob[5:7])[0], blob[7:12]
-//!     p = 14 + blob[13]                        # skip the key id
-//!     wrapped = blob[p + 1 : p + 1 + blob[p]]
-//!     p += 1 + blob[p]
-//!     dk = AESGCM(AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], context))
-//!     step = 65536 + 16
-//!     frames = [blob[i : i + step] for i in range(p, len(blob), step)]
-//!     return b"".join(
-//!         dk.decrypt(prefix + struct.pack(">HIB", part, i, i == len(frames) - 1), f, None)
-//!         for i, f in enumerate(frames))
-//! ```
+//! `tools/decrypt.py` decrypts a stored object (one sealed stream) with Python's
+//! `cryptography` and its KEK, as this layout says; the tests run it against objects the
+//! gateway stored. The gateway's wrap context is `tollgate sse v1\0{sse-s3|sse-kms|sse-c}\0{key
+//! id}\0{SSE-KMS context}` (`backend::sealed::wrap_context`).
 
 mod frame;
 mod key;

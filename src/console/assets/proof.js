@@ -16,6 +16,7 @@ function manifestFacts(m) {
     el('dt', {}, 'Size'), el('dd', {}, `${bytes(m.size)} (${m.size} bytes)`),
     el('dt', {}, 'Object'), el('dd', {}, `${m.bucket}/${m.key}`),
     m.version_id ? [el('dt', {}, 'Version'), el('dd', {}, m.version_id)] : [],
+    m.encryption ? [el('dt', {}, 'Encrypted at rest'), el('dd', {}, m.encryption)] : [],
     el('dt', {}, 'Written by'), el('dd', {}, m.principal),
     el('dt', {}, 'Chain'), el('dd', {}, `tenant ${m.tenant}, position ${m.seq}`),
     el('dt', {}, 'Previous'), el('dd', {}, m.prev || '(first)'),
