@@ -337,6 +337,11 @@ pub struct JobsConfig {
     pub lifecycle_day_secs: u64,
     /// The most removals and aborts one lifecycle run makes; the next run goes on from there.
     pub lifecycle_max_actions: usize,
+    /// Seconds between two runs of the `rewrap` job, which moves SSE-KMS objects' data
+    /// keys onto the current version of their keyring key after a rotation; 0: only on demand.
+    pub rewrap_interval_secs: u64,
+    /// The most data keys one `rewrap` run re-wraps; the next run goes on from there.
+    pub rewrap_max: u64,
 }
 
 impl Default for JobsConfig {
@@ -352,6 +357,8 @@ impl Default for JobsConfig {
             lifecycle_interval_secs: 3600,
             lifecycle_day_secs: 86_400,
             lifecycle_max_actions: 10_000,
+            rewrap_interval_secs: 3600,
+            rewrap_max: 100_000,
         }
     }
 }

@@ -112,7 +112,12 @@ impl App {
         }
         let master_file = config.auth.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
-        let seal_keys = Arc::new(crate::backend::sealed::GatewayKeys::new(master.derive("sse-s3"), master.derive("sse-c digest")));
+        let seal_keys = Arc::new(crate::backend::sealed::GatewayKeys::new(
+            master.derive("sse-s3"),
+            master.derive("sse-c digest"),
+            master.derive("keyring"),
+            Arc::clone(&store),
+        ));
         let sse = Arc::new(crate::s3::sse::SseKeys::new(Arc::clone(&seal_keys), config.encryption));
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
@@ -177,6 +182,7 @@ impl App {
                 proof_retention_days: config.proofs.deleted_retention_days,
                 jobs: Arc::clone(&jobs),
                 denials: Arc::clone(&denials),
+                seal_keys: Arc::clone(&seal_keys),
             }),
             proofs: ProofApi::new(Arc::clone(&store), prover.clone(), Arc::clone(&configs)),
         });

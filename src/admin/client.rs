@@ -37,6 +37,9 @@ pub enum AdminCommand {
     /// Topics: per-prefix permissions inside a bucket.
     #[command(subcommand)]
     Topic(TopicCmd),
+    /// The keyring of SSE-KMS keys (root only): list, create, rotate, enable, disable.
+    #[command(subcommand)]
+    Keyring(KeyringCmd),
     /// Prune the manifests of deleted objects now (root only), leaving signed checkpoints.
     PruneProofs {
         /// Deleted more than this long ago (default: proofs.deleted_retention_days).
@@ -73,7 +76,7 @@ pub enum AdminCommand {
 /// What to do with one background job.
 #[derive(Debug, Subcommand)]
 pub enum JobsCmd {
-    /// Run a job now: upload_expiry, reconcile, lifecycle, scrub, audit_retention, proof_retention,
+    /// Run a job now: upload_expiry, reconcile, lifecycle, rewrap, scrub, audit_retention, proof_retention,
     /// metadata_mirror (those configured).
     Run {
         /// The job's name.
@@ -246,6 +249,35 @@ pub enum LimitsCmd {
     },
 }
 
+/// Keyring commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyringCmd {
+    /// The keys: id, versions, enabled (never key material).
+    List,
+    /// Create a key: SSE-KMS requests name it as their key id.
+    Create {
+        /// Its id: letters, digits, `-` and `_`.
+        id: String,
+    },
+    /// Give a key a new version: new objects use it, and the `rewrap` job moves older
+    /// objects' data keys onto it (no object byte is rewritten).
+    Rotate {
+        /// The key's id.
+        id: String,
+    },
+    /// Enable a disabled key.
+    Enable {
+        /// The key's id.
+        id: String,
+    },
+    /// Disable a key: objects sealed under it cannot be read, nor new ones written, until
+    /// it is enabled again.
+    Disable {
+        /// The key's id.
+        id: String,
+    },
+}
+
 /// Topic commands.
 #[derive(Debug, Subcommand)]
 pub enum TopicCmd {
@@ -385,6 +417,11 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
             format!("topics/{bucket}/{topic}"),
             Some(json!({"write": write, "read": read, "content_addressed": content_addressed, "max_size": max_size, "content_types": content_types})),
         ),
+        AdminCommand::Keyring(KeyringCmd::List) => ("GET", "keyring".to_owned(), None),
+        AdminCommand::Keyring(KeyringCmd::Create { id }) => ("POST", format!("keyring/{id}"), None),
+        AdminCommand::Keyring(KeyringCmd::Rotate { id }) => ("POST", format!("keyring/{id}/rotate"), None),
+        AdminCommand::Keyring(KeyringCmd::Enable { id }) => ("PUT", format!("keyring/{id}"), Some(json!({"enabled": true}))),
+        AdminCommand::Keyring(KeyringCmd::Disable { id }) => ("PUT", format!("keyring/{id}"), Some(json!({"enabled": false}))),
         AdminCommand::Topic(TopicCmd::List { bucket }) => ("GET", format!("topics{}", enc(vec![("bucket", bucket)])), None),
         AdminCommand::Topic(TopicCmd::Delete { bucket, topic }) => ("DELETE", format!("topics/{bucket}/{topic}"), None),
         AdminCommand::PruneProofs { older_than_secs } => {

@@ -158,6 +158,15 @@ endpoints! {
     ListJobs = GET "jobs", Root;
     /// Run a background job now and answer its outcome.
     RunJob { job } = POST "jobs/{job}/run", Root;
+    /// The keyring's keys (SSE-KMS): ids, versions, enabled; never key material.
+    ListKeyring = GET "keyring", Root;
+    /// Create a keyring key.
+    CreateKeyringKey { id } = POST "keyring/{id}", Root;
+    /// Give a keyring key a new version (new objects use it; the `rewrap` job moves the
+    /// data keys of older objects onto it).
+    RotateKeyringKey { id } = POST "keyring/{id}/rotate", Root;
+    /// Enable or disable a keyring key (`{"enabled": bool}`).
+    SetKeyringKey { id } = PUT "keyring/{id}", Root;
     /// The last scrub's report.
     ScrubReport = GET "scrub", Root;
     /// Re-hash every stored object against its proof manifest now.

@@ -41,6 +41,7 @@ pub mod proofs;
 mod audit;
 mod buckets;
 mod jobs;
+mod keyring;
 mod keys;
 mod limits;
 mod metadata;
@@ -204,6 +205,8 @@ pub struct AdminParts {
     pub jobs: Arc<Scheduler>,
     /// Unauthenticated denials not yet written (flushed before the audit log is read).
     pub denials: Arc<crate::audit::DenialLog>,
+    /// The gateway's keys, which make the keyring's key material.
+    pub seal_keys: Arc<crate::backend::sealed::GatewayKeys>,
 }
 
 /// The admin API: authorizes a request against its endpoint's [`Who`], then carries it out, audited.
@@ -218,14 +221,15 @@ pub struct AdminApi {
     proof_retention_days: u64,
     jobs: Arc<Scheduler>,
     denials: Arc<crate::audit::DenialLog>,
+    seal_keys: Arc<crate::backend::sealed::GatewayKeys>,
 }
 
 impl AdminApi {
     /// An admin API working on `parts`.
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials } = parts;
-        Self { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials }
+        let AdminParts { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials, seal_keys } = parts;
+        Self { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials, seal_keys }
     }
 
     /// Parses a request into its action, checks [`Who::Root`] endpoints (the others are
@@ -268,6 +272,10 @@ impl AdminApi {
             Action::Cluster => self.cluster().await,
             Action::ListJobs => Ok(self.list_jobs()),
             Action::RunJob { job } => self.run_job(&job).await,
+            Action::ListKeyring => self.list_keyring(),
+            Action::CreateKeyringKey { id } => self.create_keyring_key(&req, &id),
+            Action::RotateKeyringKey { id } => self.rotate_keyring_key(&req, &id),
+            Action::SetKeyringKey { id } => self.set_keyring_key(&req, &id),
             Action::ScrubReport => Ok(self.scrub_report()),
             Action::RunScrub => self.run_scrub().await,
         }

@@ -71,6 +71,12 @@ gateway_ops! {
     AdminSetTopic,
     /// A bucket's topic rule deleted.
     AdminDeleteTopic,
+    /// A keyring key created (SSE-KMS).
+    AdminCreateKeyringKey,
+    /// A keyring key given a new version.
+    AdminRotateKeyringKey,
+    /// A keyring key enabled or disabled.
+    AdminSetKeyringKey,
     /// An abandoned multipart upload aborted by the expiry job.
     ExpireMultipartUpload,
     /// An index entry whose bytes are gone, removed by the reconciliation.

@@ -161,6 +161,14 @@ impl Backends {
     }
 
     /// The opened backends, each with the names of the buckets it holds.
+    /// Every bucket's name, whichever backend holds it.
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn bucket_names(&self) -> Result<Vec<String>, Error> {
+        Ok(self.store.bucket_list()?.into_iter().map(|b| b.name).collect())
+    }
+
     fn with_buckets(&self) -> Result<Vec<HeldBuckets<'_>>, Error> {
         let buckets = self.store.bucket_list()?;
         let placement = self.placement().clone();

@@ -31,6 +31,17 @@ pub struct BodyCheck {
     set: ChecksumSet,
     trailer_names: Vec<String>,
     trailers: Option<TrailingHeaders>,
+    /// Digests to skip: sealed bytes, whose plaintext was hashed already.
+    sealed: Option<Sealed>,
+}
+
+/// What is still hashed of sealed bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sealed {
+    /// Nothing: an object's ETag and digests are its plaintext's.
+    Nothing,
+    /// MD5, a part's ETag (the completion names parts by what the store holds).
+    Md5,
 }
 
 impl BodyCheck {
@@ -62,7 +73,12 @@ impl BodyCheck {
         {
             return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
         }
-        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None })
+        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None, sealed: None })
+    }
+
+    /// The check of sealed bytes: nothing declared, and only what `sealed` keeps hashed.
+    pub(crate) fn of_sealed(sealed: Sealed) -> Self {
+        Self { content_md5: None, expected: Checksums::default(), set: ChecksumSet::default(), trailer_names: Vec::new(), trailers: None, sealed: Some(sealed) }
     }
 
     /// The checksums declared in headers or the presigned query (not trailers).
@@ -78,13 +94,17 @@ impl BodyCheck {
     /// A hasher computing every digest this check needs, and MD5 (the ETag of a body the
     /// gateway stores itself).
     pub fn hasher(&self) -> BodyHasher {
-        BodyHasher::new(self.set)
+        match self.sealed {
+            None => BodyHasher::new(self.set),
+            Some(Sealed::Md5) => BodyHasher::new(self.set).without_sha256(),
+            Some(Sealed::Nothing) => BodyHasher::new(self.set).without_sha256().without_md5(),
+        }
     }
 
     /// A hasher computing every digest this check needs, MD5 only if declared (a body
     /// whose ETag another store computes).
     pub fn hasher_for_forwarding(&self) -> BodyHasher {
-        let hasher = BodyHasher::new(self.set);
+        let hasher = self.hasher();
         if self.content_md5.is_some() { hasher } else { hasher.without_md5() }
     }
 

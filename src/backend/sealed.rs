@@ -6,10 +6,10 @@
 
 use super::Error;
 use super::engine::{Engine, Incoming, Received};
-use super::s3util::{BodyCheck, Expected};
+use super::s3util::{BodyCheck, Sealed as SealedBytes};
 use super::scrub::ByteStream;
 use crate::crypt::{DataKey, Header, Kek, Sealer, cipher_span, open_range, sealed_len};
-use crate::meta::{ObjectRecord, Sealing, SseMode};
+use crate::meta::{KeyringKey, ObjectRecord, Sealing, SseMode, Store};
 use crate::proof::hashing::BodyHasher;
 
 use std::ops::Range;
@@ -38,6 +38,40 @@ pub trait OpenKey: Send + Sync {
 pub struct GatewayKeys {
     wrapping: Kek,
     digest: Kek,
+    /// Wraps the keyring's keys (SSE-KMS), which the store keeps only wrapped.
+    keyring: Kek,
+    store: Arc<dyn Store>,
+}
+
+/// The keyring key SSE-KMS uses when a request and its bucket name none (AWS's `aws/s3`),
+/// created at its first use.
+pub const DEFAULT_KMS_KEY: &str = "default";
+
+/// A keyring key id as clients may give it (an id, or a key ARN ending in `key/{id}`).
+///
+/// # Errors
+/// An id of other characters than letters, digits, `-` and `_`, or over 64 of them.
+pub fn kms_key_id(given: &str) -> Result<&str, Error> {
+    let id = given.rsplit_once(":key/").map_or(given, |(_, id)| id);
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(kms_error("KMS.NotFoundException", format!("Invalid keyId '{given}'")));
+    }
+    Ok(id)
+}
+
+fn kms_error(code: &'static str, message: String) -> Error {
+    Error::BadRequest { code, message }
+}
+
+/// A report of one re-wrap pass (after a keyring key's rotation).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RewrapReport {
+    /// Object versions sealed under an older version of their keyring key, re-wrapped.
+    pub rewrapped: u64,
+    /// Object versions sealed with SSE-KMS looked at.
+    pub sealed: u64,
+    /// Whether the pass stopped at its bound (the next one resumes).
+    pub more: bool,
 }
 
 impl std::fmt::Debug for GatewayKeys {
@@ -49,10 +83,112 @@ impl std::fmt::Debug for GatewayKeys {
 const ESCROW_CONTEXT: &[u8] = b"tollgate upload escrow v1";
 
 impl GatewayKeys {
-    /// The keys, from the master key's derivations for these uses.
+    /// The keys, from the master key's derivations for these uses; the keyring's keys are
+    /// in `store`.
     #[must_use]
-    pub fn new(wrapping: Kek, digest: Kek) -> Self {
-        Self { wrapping, digest }
+    pub fn new(wrapping: Kek, digest: Kek, keyring: Kek, store: Arc<dyn Store>) -> Self {
+        Self { wrapping, digest, keyring, store }
+    }
+
+    /// Fresh key material for a keyring key's new version, wrapped as the store keeps it.
+    #[must_use]
+    pub fn new_keyring_version(&self, id: &str) -> String {
+        base64_simd::STANDARD.encode_to_string(self.keyring.wrap(&DataKey::generate(), id.as_bytes()))
+    }
+
+    /// The enabled keyring key `id`; the default key is created at its first use.
+    fn keyring_key(&self, id: &str) -> Result<KeyringKey, Error> {
+        let key = match self.store.keyring_get(id).map_err(Error::Meta)? {
+            Some(key) => key,
+            None if id == DEFAULT_KMS_KEY => {
+                let key = KeyringKey { id: id.to_owned(), created_ns: crate::clock::now_ns(), enabled: true, versions: vec![self.new_keyring_version(id)] };
+                self.store.keyring_put(&key, None).map_err(Error::Meta)?;
+                key
+            }
+            None => return Err(kms_error("KMS.NotFoundException", format!("Key '{id}' does not exist"))),
+        };
+        if !key.enabled {
+            return Err(kms_error("KMS.DisabledException", format!("Key '{id}' is disabled.")));
+        }
+        Ok(key)
+    }
+
+    /// The key-encryption key of version `version` (from 1) of keyring key `key`.
+    fn keyring_kek(&self, key: &KeyringKey, version: u32) -> Result<Kek, Error> {
+        let wrapped = usize::try_from(version).ok().and_then(|v| key.versions.get(v.checked_sub(1)?)).ok_or_else(|| corrupt("keyring key version"))?;
+        let raw = base64_simd::STANDARD.decode_to_vec(wrapped.as_bytes()).map_err(|_| corrupt("keyring key"))?;
+        let material = self.keyring.unwrap(&raw, key.id.as_bytes()).map_err(|_| corrupt("keyring key (it does not open with the master key)"))?;
+        Ok(Kek::from_bytes(*material.bytes()))
+    }
+
+    /// How SSE-KMS seals under keyring key `id` (its current version), binding `context`
+    /// (the client's `x-amz-server-side-encryption-context`, as sent).
+    ///
+    /// # Errors
+    /// `KMS.NotFoundException` for an unknown key, `KMS.DisabledException` for a disabled one.
+    pub fn sse_kms(&self, id: &str, context: &str) -> Result<Seal, Error> {
+        let key = self.keyring_key(kms_key_id(id)?)?;
+        let version = u32::try_from(key.versions.len()).unwrap_or(u32::MAX);
+        let template = Sealing { key_id: key.id.clone(), key_version: version, context: context.to_owned(), ..Sealing::of(SseMode::Kms) };
+        Ok(Seal { template, kek: self.keyring_kek(&key, version)? })
+    }
+
+    /// Re-wraps, under the current version of their keyring key, the data keys of SSE-KMS
+    /// objects (every version) sealed under an older one: after a rotation no object
+    /// depends on the old version's material, and no object byte is rewritten. Bounded to
+    /// `max` re-wraps per pass.
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn rewrap(&self, buckets: &[String], max: u64) -> Result<RewrapReport, Error> {
+        let mut report = RewrapReport::default();
+        let current: std::collections::HashMap<String, KeyringKey> =
+            self.store.keyring_list().map_err(Error::Meta)?.into_iter().filter(|k| k.enabled).map(|k| (k.id.clone(), k)).collect();
+        for bucket in buckets {
+            let mut stale = Vec::new();
+            for entry in self
+                .store
+                .object_scan(bucket, "", None)
+                .map(|r| r.map(|(k, rec)| (k, None, rec)))
+                .chain(self.store.version_scan(bucket, "", None).filter_map(|r| r.map(|(k, v)| v.object.map(|o| (k, Some(v.version_id), o))).transpose()))
+            {
+                let (key, version, rec) = entry.map_err(Error::Meta)?;
+                let Some(sealing) = rec.sealing.filter(|s| s.mode == SseMode::Kms) else { continue };
+                report.sealed += 1;
+                let Some(ring) = current.get(&sealing.key_id) else { continue };
+                if usize::try_from(sealing.key_version).unwrap_or(usize::MAX) < ring.versions.len() {
+                    stale.push((key, version, sealing));
+                }
+            }
+            for (key, version, from) in stale {
+                if report.rewrapped >= max {
+                    report.more = true;
+                    return Ok(report);
+                }
+                let data_key = self.open(&from)?;
+                let to = self.sse_kms(&from.key_id, &from.context)?.rewrap(&data_key, &from);
+                let changed = self
+                    .store
+                    .version_update(
+                        bucket,
+                        &key,
+                        version.as_deref(),
+                        &|rec| match &rec.sealing {
+                            // Changed meanwhile (overwritten, re-wrapped): left as it is.
+                            Some(s) if *s == from => {
+                                rec.sealing = Some(to.clone());
+                                Ok(())
+                            }
+                            _ => Err(crate::meta::Error::PreconditionFailed),
+                        },
+                        None,
+                    )
+                    .or_else(|e| if matches!(e, crate::meta::Error::PreconditionFailed) { Ok(false) } else { Err(e) })
+                    .map_err(Error::Meta)?;
+                report.rewrapped += u64::from(changed);
+            }
+        }
+        Ok(report)
     }
 
     /// How SSE-S3 seals.
@@ -92,7 +228,11 @@ impl OpenKey for GatewayKeys {
                 self.wrapping.unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| corrupt("wrapped key (it does not open with the gateway's key)"))
             }
             SseMode::Customer => Err(Error::InvalidRequest(super::reads::SEALED_NEEDS_KEY.into())),
-            SseMode::Kms => Err(Error::NotImplemented("SSE-KMS is not supported yet")),
+            SseMode::Kms => {
+                let kek = self.keyring_kek(&self.keyring_key(&sealing.key_id)?, sealing.key_version)?;
+                let wrapped = base64_simd::STANDARD.decode_to_vec(sealing.wrapped_key.as_bytes()).map_err(|_| corrupt("wrapped key"))?;
+                kek.unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| corrupt("wrapped key (it does not open with its keyring key)"))
+            }
         }
     }
 }
@@ -276,7 +416,8 @@ pub fn seal_incoming(incoming: Incoming, key: &DataKey, sealing: &Sealing, part:
     let sealed = Incoming {
         body: Some(StreamingBlob::wrap(body)),
         length: length.map(|l| sealed_len(sealing.header_len, l)),
-        check: BodyCheck::expecting(Expected::default())?,
+        // The plaintext is hashed here: the engine hashes at most a part's ETag.
+        check: BodyCheck::of_sealed(if part == 0 { SealedBytes::Nothing } else { SealedBytes::Md5 }),
     };
     Ok((sealed, outcome))
 }

@@ -73,6 +73,8 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
         };
         jobs.push(Scheduled::new("scrub", secs(config.proofs.scrub_interval_secs), scrub));
     }
+    let rewrap = Rewrap { backend: Arc::clone(&parts.backend), keys: Arc::clone(&parts.seal_keys), max: config.jobs.rewrap_max };
+    jobs.push(Scheduled::new("rewrap", secs(config.jobs.rewrap_interval_secs), rewrap));
     if config.audit.retention_days > 0 || config.audit.max_entries > 0 {
         let retention = AuditRetention {
             store: Arc::clone(&parts.store),
@@ -166,6 +168,26 @@ impl Job for Scrub {
             "scrub finished"
         );
         Ok(Outcome::new(0, report))
+    }
+}
+
+/// Re-wraps the data keys of SSE-KMS objects sealed under an older version of their
+/// keyring key (after `tollgate admin keyring rotate`), bounded per run: no object byte is
+/// rewritten. Its outcome counts what it re-wrapped, and whether more remain.
+pub struct Rewrap {
+    backend: Arc<Backends>,
+    keys: Arc<crate::backend::sealed::GatewayKeys>,
+    max: u64,
+}
+
+#[async_trait::async_trait]
+impl Job for Rewrap {
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let buckets = self.backend.bucket_names()?;
+        let keys = Arc::clone(&self.keys);
+        let max = self.max;
+        let report = tokio::task::spawn_blocking(move || keys.rewrap(&buckets, max)).await??;
+        Ok(Outcome::new(report.rewrapped, report))
     }
 }
 

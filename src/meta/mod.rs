@@ -397,6 +397,13 @@ pub trait Store: Send + Sync + 'static {
     /// Sets (or with `None` removes) the override of a subject.
     fn limits_set(&self, subject: &str, rates: Option<&Rates>, audit: Option<&AuditEntry>) -> Result<()>;
 
+    /// A key of the keyring, by id.
+    fn keyring_get(&self, id: &str) -> Result<Option<KeyringKey>>;
+    /// Every key of the keyring, by id.
+    fn keyring_list(&self) -> Result<Vec<KeyringKey>>;
+    /// Creates or replaces a key of the keyring.
+    fn keyring_put(&self, key: &KeyringKey, audit: Option<&AuditEntry>) -> Result<()>;
+
     /// A small named value of the gateway's own (such as how far the metadata mirror got).
     fn setting_get(&self, name: &str) -> Result<Option<String>>;
     /// Sets a named value of the gateway's own (see [`Store::setting_get`]).

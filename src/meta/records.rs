@@ -340,6 +340,21 @@ pub struct ObjectRecord {
     pub sealing: Option<Sealing>,
 }
 
+/// A key of the gateway's keyring (SSE-KMS): every version of its 256-bit key, each
+/// wrapped by the keyring's own key (derived from the master key, never stored); the last
+/// is current, the older ones only open what they wrapped until a re-wrap moves it on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyringKey {
+    /// Its id, as clients name it (`x-amz-server-side-encryption-aws-kms-key-id`).
+    pub id: String,
+    /// When it was created, nanoseconds since the Unix epoch.
+    pub created_ns: i128,
+    /// Whether it seals and opens; a disabled key does neither (S3's `KMS.DisabledException`).
+    pub enabled: bool,
+    /// Its versions' key material, wrapped (base64), oldest first.
+    pub versions: Vec<String>,
+}
+
 /// The server-side encryption mode of an object, as S3 names it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -370,6 +385,9 @@ pub struct Sealing {
     /// SSE-KMS: the encryption context the client gave (base64 JSON, as sent).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub context: String,
+    /// SSE-KMS: the version of the keyring key that wrapped the data key (from 1).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub key_version: u32,
     /// The data key, wrapped by the mode's key (base64).
     pub wrapped_key: String,
     /// The random nonce prefix of the object's frames (hex, 5 bytes).
@@ -398,6 +416,7 @@ impl Sealing {
             customer_key_md5: String::new(),
             customer_key_digest: String::new(),
             context: String::new(),
+            key_version: 0,
             wrapped_key: String::new(),
             nonce_prefix: String::new(),
             header_len: 0,
@@ -564,6 +583,10 @@ pub struct PartRecord {
 }
 
 fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 

@@ -11,7 +11,7 @@ use crate::meta::Checksums;
 /// checksums the client asked for.
 pub struct BodyHasher {
     md5: Option<Md5>,
-    sha256: sha2::Sha256,
+    sha256: Option<sha2::Sha256>,
     checksums: ChecksumHasher,
 }
 
@@ -96,7 +96,7 @@ impl BodyHasher {
         if set.sha256 {
             checksums.sha256 = Some(Default::default());
         }
-        Self { md5: Some(Md5::new()), sha256: sha2::Sha256::new(), checksums }
+        Self { md5: Some(Md5::new()), sha256: Some(sha2::Sha256::new()), checksums }
     }
 
     /// Leaves MD5 out: the costliest digest per byte, needed only for an ETag the gateway
@@ -106,12 +106,21 @@ impl BodyHasher {
         Self { md5: None, ..self }
     }
 
+    /// Leaves SHA-256 out (its digest is then empty): for bytes whose digests were taken
+    /// before, such as ciphertext sealed from a plaintext hashed on its way in.
+    #[must_use]
+    pub fn without_sha256(self) -> Self {
+        Self { sha256: None, ..self }
+    }
+
     /// Feeds the next bytes of the body.
     pub fn update(&mut self, data: &[u8]) {
         if let Some(md5) = &mut self.md5 {
             md5.update(data);
         }
-        self.sha256.update(data);
+        if let Some(sha256) = &mut self.sha256 {
+            sha256.update(data);
+        }
         self.checksums.update(data);
     }
 
@@ -121,7 +130,7 @@ impl BodyHasher {
         let c = self.checksums.finalize();
         BodyDigests {
             md5: self.md5.map(Md5::finalize),
-            sha256: hex_simd::encode_to_string(self.sha256.finalize(), hex_simd::AsciiCase::Lower),
+            sha256: self.sha256.map(|h| hex_simd::encode_to_string(h.finalize(), hex_simd::AsciiCase::Lower)).unwrap_or_default(),
             checksums: Checksums {
                 crc32: c.checksum_crc32,
                 crc32c: c.checksum_crc32c,

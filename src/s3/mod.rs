@@ -77,6 +77,11 @@ impl Gateway {
         Some(crate::lifecycle::expiration_header(at, rule))
     }
 
+    /// Refuses an SSE-KMS key the keyring does not have, or has disabled (none: the default key).
+    fn sse_kms_check(&self, key: Option<&str>) -> Result<(), crate::backend::Error> {
+        self.sse.keys().sse_kms(key.unwrap_or(crate::backend::sealed::DEFAULT_KMS_KEY), "").map(drop)
+    }
+
     /// Runs an operation, timing it for the metrics.
     async fn timed<T>(&self, operation: Operation, call: impl Future<Output = Result<T, crate::backend::Error>>) -> s3s::S3Result<T> {
         let started = std::time::Instant::now();

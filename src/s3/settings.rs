@@ -166,16 +166,15 @@ pub(super) async fn put_bucket_encryption(g: &Gateway, req: S3Request<PutBucketE
             return Err(Error::InvalidArgument("a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse".into()));
         }
         ServerSideEncryption::AES256 => {}
-        ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE => {
-            return Err(Error::NotImplemented("SSE-KMS is not supported yet: the bucket's default encryption may be AES256 (SSE-S3)"));
+        ServerSideEncryption::AWS_KMS => {
+            // The key must be one the keyring has (or will make: the default).
+            g.sse_kms_check(default.kms_master_key_id.as_deref())?;
         }
+        ServerSideEncryption::AWS_KMS_DSSE => return Err(Error::NotImplemented("DSSE-KMS (two layers of encryption) is not supported: use aws:kms or AES256")),
         other => return Err(Error::InvalidConfig(BucketConfigKind::Encryption, format!("The SSEAlgorithm {other} is not valid"))),
     }
-    let encryption = BucketEncryption {
-        algorithm: algorithm.to_owned(),
-        kms_key_id: default.kms_master_key_id.clone(),
-        bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
-    };
+    let kms_key_id = default.kms_master_key_id.as_deref().map(crate::backend::sealed::kms_key_id).transpose()?.map(str::to_owned);
+    let encryption = BucketEncryption { algorithm: algorithm.to_owned(), kms_key_id, bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false) };
     let document = serde_json::to_string(&encryption).map_err(|e| Error::InvalidConfig(BucketConfigKind::Encryption, e.to_string()))?;
     set_config(g, &req, Operation::PutBucketEncryption, bucket, BucketConfigKind::Encryption, Some(&document))?;
     Ok(S3Response::new(PutBucketEncryptionOutput::default()))

@@ -43,6 +43,11 @@ impl SseKeys {
         }
     }
 
+    /// The gateway's keys.
+    pub(super) fn keys(&self) -> &GatewayKeys {
+        &self.keys
+    }
+
     /// `key` escrowed while its SSE-C upload is open.
     pub(super) fn escrow(&self, key: &DataKey) -> String {
         self.keys.escrow(key)
@@ -116,9 +121,9 @@ pub(super) trait CopySourceKeyHeaders {
 
 /// The SSE headers of a write besides SSE-C's: the mode and the SSE-KMS key or context.
 pub(super) trait EncryptionHeaders: CustomerKeyHeaders {
-    /// The bucket written to, `x-amz-server-side-encryption`, and the SSE-KMS key id or
+    /// The bucket written to, `x-amz-server-side-encryption`, and the SSE-KMS key id and
     /// encryption context, if any.
-    fn encryption_headers(&self) -> (&str, Option<&ServerSideEncryption>, Option<&str>);
+    fn encryption_headers(&self) -> (&str, Option<&ServerSideEncryption>, Option<&str>, Option<&str>);
 }
 
 macro_rules! customer_key_headers {
@@ -146,8 +151,8 @@ copy_source_key_headers!(CopyObjectInput, UploadPartCopyInput);
 macro_rules! encryption_headers {
     ($($input:ty),* $(,)?) => {$(
         impl EncryptionHeaders for $input {
-            fn encryption_headers(&self) -> (&str, Option<&ServerSideEncryption>, Option<&str>) {
-                (&self.bucket, self.server_side_encryption.as_ref(), self.ssekms_key_id.as_deref().or(self.ssekms_encryption_context.as_deref()))
+            fn encryption_headers(&self) -> (&str, Option<&ServerSideEncryption>, Option<&str>, Option<&str>) {
+                (&self.bucket, self.server_side_encryption.as_ref(), self.ssekms_key_id.as_deref(), self.ssekms_encryption_context.as_deref())
             }
         }
     )*};
@@ -169,8 +174,8 @@ pub(super) fn copy_source_keys<'g, T: CopySourceKeyHeaders>(g: &'g Gateway, req:
 /// How a write request is sealed ([`write_seal`]), and whether it brought an SSE-C key.
 pub(super) fn requested_seal<T: EncryptionHeaders>(g: &Gateway, req: &s3s::S3Request<T>) -> Result<(Option<Seal>, bool), Error> {
     let keys = request_keys(g, req)?;
-    let (bucket, asked, kms) = req.input.encryption_headers();
-    Ok((write_seal(g, bucket, asked, kms, keys.customer.as_ref())?, keys.customer.is_some()))
+    let (bucket, asked, kms_key, context) = req.input.encryption_headers();
+    Ok((write_seal(g, bucket, asked, kms_key, context, keys.customer.as_ref())?, keys.customer.is_some()))
 }
 
 /// Whether a request may carry an SSE-C key: over the gateway's own HTTPS, or from a
@@ -189,9 +194,11 @@ fn write_seal(
     bucket: &str,
     asked: Option<&ServerSideEncryption>,
     kms_key: Option<&str>,
+    context: Option<&str>,
     customer: Option<&CustomerKey>,
 ) -> Result<Option<Seal>, Error> {
-    if kms_key.is_some() && asked.is_none_or(|a| a.as_str() != ServerSideEncryption::AWS_KMS) {
+    let kms_asked = asked.is_some_and(|a| a.as_str() == ServerSideEncryption::AWS_KMS);
+    if (kms_key.is_some() || context.is_some()) && !kms_asked {
         return Err(Error::InvalidArgument(
             "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms".into(),
         ));
@@ -209,18 +216,37 @@ fn write_seal(
         };
         return Ok(Some(Seal { template, kek: Kek::from_bytes(*customer.key) }));
     }
-    let algorithm = match asked {
-        Some(a) => Some(a.as_str().to_owned()),
-        None => g.configs.of(bucket).encryption.as_ref().map(|e| e.algorithm.clone()),
+    if let Some(context) = context {
+        check_context(context)?;
+    }
+    let default = g.configs.of(bucket).encryption.clone();
+    let (algorithm, key) = match asked {
+        Some(a) => (Some(a.as_str().to_owned()), kms_key.map(str::to_owned)),
+        None => (default.as_ref().map(|e| e.algorithm.clone()), default.and_then(|e| e.kms_key_id)),
     };
     match algorithm.as_deref() {
         Some(ServerSideEncryption::AES256) => Ok(Some(g.sse.keys.sse_s3())),
-        Some(ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE) => {
-            Err(Error::NotImplemented("SSE-KMS is not supported yet: use SSE-S3 (AES256) or SSE-C; the object was not stored"))
+        Some(ServerSideEncryption::AWS_KMS) => {
+            Ok(Some(g.sse.keys.sse_kms(key.as_deref().unwrap_or(crate::backend::sealed::DEFAULT_KMS_KEY), context.unwrap_or_default())?))
         }
+        Some(ServerSideEncryption::AWS_KMS_DSSE) => Err(Error::NotImplemented("DSSE-KMS (two layers of encryption) is not supported: use aws:kms or AES256")),
         Some(other) => Err(Error::InvalidArgument(format!("The encryption method specified is not supported: {other}"))),
         None if g.sse.config.always => Ok(Some(g.sse.keys.sse_s3())),
         None => Ok(None),
+    }
+}
+
+/// Checks an SSE-KMS encryption context: base64 of a JSON object of strings, as S3 takes it.
+fn check_context(context: &str) -> Result<(), Error> {
+    let bad = || {
+        Error::InvalidArgument(
+            "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map".into(),
+        )
+    };
+    let raw = base64_simd::STANDARD.decode_to_vec(context.trim().as_bytes()).map_err(|_| bad())?;
+    match serde_json::from_slice::<serde_json::Value>(&raw) {
+        Ok(serde_json::Value::Object(map)) if map.values().all(serde_json::Value::is_string) => Ok(()),
+        _ => Err(bad()),
     }
 }
 

@@ -296,24 +296,24 @@ async fn put_body_streams_from_a_file() {
     assert!(got.as_ref() == body.as_slice());
 }
 
-/// A write asking for server-side encryption is refused (501) and stores nothing: tollgate
-/// would otherwise keep the bytes in the clear while the client believes them encrypted.
+/// A write asking for DSSE-KMS (two layers) is refused (501) and stores nothing: tollgate
+/// does not do it, and never stores in the clear what was asked to be encrypted.
 #[tokio::test]
-async fn writes_asking_for_sse_kms_are_refused_not_stored_in_the_clear() {
+async fn writes_asking_for_dsse_kms_are_refused_not_stored_in_the_clear() {
     use aws_sdk_s3::types::ServerSideEncryption;
     let gw = Gateway::start().await;
     let c = gw.client();
     let b = gw.bucket("sse-refused").await;
-    let kms = ServerSideEncryption::AwsKms;
-    let e = c.put_object().bucket(&b).key("k").server_side_encryption(kms.clone()).ssekms_key_id("k1").body(b"x".to_vec().into()).send().await.unwrap_err();
+    let dsse = ServerSideEncryption::AwsKmsDsse;
+    let e = c.put_object().bucket(&b).key("k").server_side_encryption(dsse.clone()).body(b"x".to_vec().into()).send().await.unwrap_err();
     assert_eq!(status(&e), 501);
     let e = c.put_object().bucket(&b).key("k").ssekms_key_id("k1").body(b"x".to_vec().into()).send().await.unwrap_err();
     assert_eq!(status(&e), 400, "a KMS key without aws:kms");
     assert!(c.head_object().bucket(&b).key("k").send().await.is_err(), "nothing stored");
-    let e = c.create_multipart_upload().bucket(&b).key("m").server_side_encryption(kms.clone()).send().await.unwrap_err();
+    let e = c.create_multipart_upload().bucket(&b).key("m").server_side_encryption(dsse.clone()).send().await.unwrap_err();
     assert_eq!(status(&e), 501);
     c.put_object().bucket(&b).key("src").body(b"x".to_vec().into()).send().await.unwrap();
-    let e = c.copy_object().bucket(&b).key("dst").copy_source(format!("{b}/src")).server_side_encryption(kms).send().await.unwrap_err();
+    let e = c.copy_object().bucket(&b).key("dst").copy_source(format!("{b}/src")).server_side_encryption(dsse).send().await.unwrap_err();
     assert_eq!(status(&e), 501);
     assert!(c.head_object().bucket(&b).key("dst").send().await.is_err());
 }

@@ -264,8 +264,8 @@ async fn bad_forms_get_the_s3_error_and_store_nothing() {
     let head = gw.client().head_object().bucket(&b).key("sse").send().await.unwrap();
     assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
     gw.client().delete_object().bucket(&b).key("sse").send().await.unwrap();
-    let form = Form::new(&b, "kms").field("x-amz-server-side-encryption", "aws:kms");
-    assert_eq!(refusal(&post(&gw, &form, b"x").await).0, 501, "SSE-KMS is not done");
+    let form = Form::new(&b, "kms").field("x-amz-server-side-encryption", "aws:kms:dsse");
+    assert_eq!(refusal(&post(&gw, &form, b"x").await).0, 501, "DSSE-KMS is not done");
 
     // No key field, no file.
     let fields: Vec<_> = Form::new(&b, "nokey").signed().into_iter().filter(|(n, _)| n != "key").collect();

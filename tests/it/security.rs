@@ -311,9 +311,8 @@ async fn manifests_served_to_anyone_name_no_access_key() {
 fn concrete(e: &tollgate::admin::Endpoint, bucket: &str, key: &str) -> (String, Option<Value>) {
     use serde_json::json;
     let path = match e.path {
-        "tenants" | "users" | "keys" | "buckets" | "usage" | "audit" | "topics" | "prune-proofs" | "mirror" | "rebuild" | "cluster" | "jobs" | "scrub" => {
-            e.path.to_owned()
-        }
+        "tenants" | "users" | "keys" | "buckets" | "usage" | "audit" | "topics" | "prune-proofs" | "mirror" | "rebuild" | "cluster" | "jobs" | "scrub"
+        | "keyring" => e.path.to_owned(),
         "tenants/{tenant}" => "tenants/tz".into(),
         "users/{tenant}/{user}" => "users/ta/victim".into(),
         "keys/{key}/enable" => format!("keys/{key}/enable"),
@@ -324,6 +323,7 @@ fn concrete(e: &tollgate::admin::Endpoint, bucket: &str, key: &str) -> (String, 
         "limits/{kind}/{name}" => format!("limits/key/{key}"),
         "topics/{bucket}/{topic..}" => format!("topics/{bucket}/t"),
         "jobs/{job}/run" => "jobs/audit_retention/run".into(),
+        "keyring/{id}" | "keyring/{id}/rotate" => e.path.replace("{id}", "matrix"),
         other => panic!("the access matrix has no case for admin endpoint {} {other}", e.method),
     };
     let body = match (e.method, e.path) {
@@ -334,6 +334,7 @@ fn concrete(e: &tollgate::admin::Endpoint, bucket: &str, key: &str) -> (String, 
         ("PUT", p) if p.starts_with("quotas/") => Some(json!({"max_bytes": 0})),
         ("PUT", "limits/{kind}/{name}") => Some(json!({})),
         ("PUT", "topics/{bucket}/{topic..}") => Some(json!({"write": "append-open", "read": "auth"})),
+        ("PUT", "keyring/{id}") => Some(json!({"enabled": true})),
         _ => None,
     };
     (path, body)

@@ -14,7 +14,8 @@
 //!   manifest does not say), rewritten when they changed;
 //! - `state.json`: tenants, users, access keys (secrets sealed by the master key, which is
 //!   not mirrored), buckets, their configuration documents (policies, ACL grants, CORS,
-//!   tags, ownership, Block Public Access), topics and the proof signing keys' public halves.
+//!   tags, ownership, Block Public Access), topics, the keyring (each key wrapped by the
+//!   master key, which is not mirrored) and the proof signing keys' public halves.
 //!
 //! Each instance sharing an upstream writes under its own name; what is per instance
 //! (chains, audit, quotas' usage) stays so after a rebuild.
@@ -79,6 +80,10 @@ struct State {
     bucket_config: Vec<(String, BucketConfigKind, String)>,
     topics: Vec<TopicRule>,
     proof_keys: Vec<(String, String)>,
+    /// The keyring, each key's versions wrapped by a key derived from the master key
+    /// (which is not mirrored): a mirror alone opens nothing (absent from older mirrors).
+    #[serde(default)]
+    keyring: Vec<crate::meta::KeyringKey>,
 }
 
 /// What one mirror pass wrote.
@@ -109,6 +114,8 @@ pub struct RestoreReport {
     pub bucket_config: u64,
     /// Topic rules restored.
     pub topics: u64,
+    /// Keyring keys restored (still wrapped: they open with the master key only).
+    pub keyring_keys: u64,
     /// Proof manifests imported, every tenant's chain.
     pub manifests: u64,
     /// Proof checkpoints imported (runs of pruned manifests).
@@ -264,6 +271,7 @@ impl UpstreamBackend {
             bucket_config: store.bucket_config_list()?,
             topics: store.topic_list()?,
             proof_keys: store.proof_keys()?,
+            keyring: store.keyring_list()?,
         };
         let body = serde_json::to_vec(&state).map_err(|e| Error::Unavailable(e.to_string()))?;
         let fingerprint = hex_simd::encode_to_string(<sha2::Sha256 as sha2::Digest>::digest(&body), hex_simd::AsciiCase::Lower);
@@ -321,6 +329,10 @@ impl UpstreamBackend {
         for r in &state.topics {
             store.topic_put(r, None)?;
             report.topics += 1;
+        }
+        for k in &state.keyring {
+            store.keyring_put(k, None)?;
+            report.keyring_keys += 1;
         }
         for (id, pk) in &state.proof_keys {
             store.proof_key_put(id, pk)?;

@@ -24,6 +24,7 @@
 //! - `proof_keys`: key id → public key (base64)
 //! - `proof_checkpoints`: tenant `0x00` first seq (BE u64) → [`Checkpoint`]
 //! - `topics`:   bucket `0x00` topic → [`TopicRule`]
+//! - `keyring`:  key id → [`KeyringKey`] (its versions wrapped)
 //! - `bucket_config`: bucket `0x00` kind name → the document (text) of that [`BucketConfigKind`]
 //! - `limits`:   subject (`tenant:T`, `key:K`) → [`Rates`]
 //! - `versions`: bucket `0x00` escaped key `0x00 0x00` !n (BE u64) → [`VersionRecord`]: every
@@ -91,6 +92,7 @@ pub struct SledStore {
     proof_keys: Tree,
     proof_checkpoints: Tree,
     topics: Tree,
+    keyring: Tree,
     bucket_config: Tree,
     limits: Tree,
     settings: Tree,
@@ -199,6 +201,7 @@ impl SledStore {
             proof_keys: db.open_tree("proof_keys")?,
             proof_checkpoints: db.open_tree("proof_checkpoints")?,
             topics: db.open_tree("topics")?,
+            keyring: db.open_tree("keyring")?,
             bucket_config: db.open_tree("bucket_config")?,
             limits: db.open_tree("limits")?,
             settings: db.open_tree("settings")?,
@@ -511,6 +514,18 @@ impl Store for SledStore {
 
     fn topic_list(&self) -> Result<Vec<TopicRule>> {
         SledStore::topic_list(self)
+    }
+
+    fn keyring_get(&self, id: &str) -> Result<Option<KeyringKey>> {
+        SledStore::keyring_get(self, id)
+    }
+
+    fn keyring_list(&self) -> Result<Vec<KeyringKey>> {
+        SledStore::keyring_list(self)
+    }
+
+    fn keyring_put(&self, key: &KeyringKey, audit: Option<&AuditEntry>) -> Result<()> {
+        SledStore::keyring_put(self, key, audit)
     }
 
     fn limits_all(&self) -> Result<Vec<(String, Rates)>> {

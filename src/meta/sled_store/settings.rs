@@ -1,5 +1,5 @@
-//! The gateway's own settings: topic rules, bucket configuration documents, rate-limit
-//! overrides, named values.
+//! The gateway's own settings: topic rules, the keyring, bucket configuration documents,
+//! rate-limit overrides, named values.
 
 use super::*;
 
@@ -27,6 +27,24 @@ impl SledStore {
 
     pub(super) fn topic_list(&self) -> Result<Vec<TopicRule>> {
         self.topics.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    pub(super) fn keyring_get(&self, id: &str) -> Result<Option<KeyringKey>> {
+        self.keyring.get(id.as_bytes())?.map(|v| decode(&v)).transpose()
+    }
+
+    pub(super) fn keyring_list(&self) -> Result<Vec<KeyringKey>> {
+        self.keyring.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    pub(super) fn keyring_put(&self, key: &KeyringKey, audit: Option<&AuditEntry>) -> Result<()> {
+        let row = self.audit_row(audit)?;
+        let value = encode(key);
+        flatten((&self.keyring, &self.audit).transaction(|(keyring, audit)| {
+            keyring.insert(key.id.as_bytes(), value.as_slice())?;
+            tx_audit(audit, row.as_ref())?;
+            Ok(())
+        }))
     }
 
     pub(super) fn bucket_config_get(&self, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>> {
