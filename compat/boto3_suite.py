@@ -8,8 +8,10 @@ exits 1 if any check failed.
 import base64
 import concurrent.futures
 import hashlib
+import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -734,15 +736,111 @@ try:
         code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="ssec/copy-nokey")
         assert status == 404, f"the refused copy was stored: {(code, status)}"
 
-    @check("sse: put_object ServerSideEncryption='aws:kms' SSEKMSKeyId -> 501 NotImplemented, nothing stored")
+    # SSE-KMS: the gateway's keyring; a key is named by id or by an ARN ending in key/ID
+    KMS_ARN_PREFIX = "arn:aws:kms:us-east-1:111122223333:key/"
+    KMS_BODY = b"kms body " * 100
+    TOLLGATE_BIN = os.environ.get("TOLLGATE_BIN")
+    KMS_ID = f"tgc-boto3-{RUN}"
+
+    def kms_of(r):
+        return r.get("ServerSideEncryption"), r.get("SSEKMSKeyId")
+
+    def tgadmin(*args):
+        subprocess.run([TOLLGATE_BIN, "admin", "--endpoint", ENDPOINT, *args], check=True, capture_output=True, timeout=60)
+
+    def kms_context(d):
+        return base64.b64encode(json.dumps(d).encode()).decode()
+
+    @check("sse-kms: put_object ServerSideEncryption='aws:kms' (default key): PUT/GET/HEAD answer aws:kms + key 'default', ETag not MD5")
+    def _():
+        r = s3.put_object(Bucket=BUCKET_SSE, Key="kms/obj", Body=KMS_BODY, ServerSideEncryption="aws:kms")
+        assert kms_of(r) == ("aws:kms", "default"), f"put {kms_of(r)}"
+        assert r["ETag"].strip('"') != hashlib.md5(KMS_BODY).hexdigest(), f"SSE-KMS ETag is the plaintext MD5: {r['ETag']}"
+        g = s3.get_object(Bucket=BUCKET_SSE, Key="kms/obj")
+        assert g["Body"].read() == KMS_BODY, "SSE-KMS body differs"
+        assert kms_of(g) == ("aws:kms", "default") and g["ETag"] == r["ETag"], f"get {kms_of(g)} {g['ETag']}"
+        h = s3.head_object(Bucket=BUCKET_SSE, Key="kms/obj")
+        assert kms_of(h) == ("aws:kms", "default") and h["ContentLength"] == len(KMS_BODY), f"head {kms_of(h)} {h['ContentLength']}"
+        g = s3.get_object(Bucket=BUCKET_SSE, Key="kms/obj", Range="bytes=10-29")
+        assert g["Body"].read() == KMS_BODY[10:30], "SSE-KMS ranged body differs"
+
+    @check("sse-kms: SSEKMSKeyId of a key the keyring lacks -> 400 KMS.NotFoundException, nothing stored")
     def _():
         code, status = error_of(
-            s3.put_object, Bucket=BUCKET_SSE, Key="kms/obj", Body=b"kms body",
-            ServerSideEncryption="aws:kms", SSEKMSKeyId="arn:aws:kms:us-east-1:111122223333:key/tollgate-compat",
+            s3.put_object, Bucket=BUCKET_SSE, Key="kms/unknown", Body=KMS_BODY,
+            ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_ARN_PREFIX + "tollgate-compat",
         )
-        assert (code, status) == ("NotImplemented", 501), f"{(code, status)}"
-        code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="kms/obj")
-        assert status == 404, f"object stored despite 501: {(code, status)}"
+        assert (code, status) == ("KMS.NotFoundException", 400), f"{(code, status)}"
+        code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="kms/unknown")
+        assert status == 404, f"object stored despite the refusal: {(code, status)}"
+
+    @check("sse-kms: SSEKMSEncryptionContext accepted; a malformed one -> 400 InvalidArgument, nothing stored")
+    def _():
+        r = s3.put_object(Bucket=BUCKET_SSE, Key="kms/ctx", Body=KMS_BODY, ServerSideEncryption="aws:kms",
+                          SSEKMSEncryptionContext=kms_context({"project": "tollgate", "suite": "boto3"}))
+        assert kms_of(r) == ("aws:kms", "default"), f"put {kms_of(r)}"
+        assert s3.get_object(Bucket=BUCKET_SSE, Key="kms/ctx")["Body"].read() == KMS_BODY, "body under a context differs"
+        for bad in ("not base64 at all!", kms_context(["a", "list"]), kms_context({"n": 1})):
+            code, status = error_of(s3.put_object, Bucket=BUCKET_SSE, Key="kms/badctx", Body=KMS_BODY,
+                                    ServerSideEncryption="aws:kms", SSEKMSEncryptionContext=bad)
+            assert (code, status) == ("InvalidArgument", 400), f"context {bad!r}: {(code, status)}"
+        code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="kms/badctx")
+        assert status == 404, f"object stored despite a malformed context: {(code, status)}"
+
+    @check("sse-kms: keyring key (tollgate admin keyring create) by ARN and by id; disabled -> 400 KMS.DisabledException; enabled again",
+           skip=None if TOLLGATE_BIN else "TOLLGATE_BIN not set: no tollgate admin to create a key")
+    def _():
+        tgadmin("keyring", "create", KMS_ID)
+        r = s3.put_object(Bucket=BUCKET_SSE, Key="kms/own", Body=KMS_BODY, ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_ARN_PREFIX + KMS_ID)
+        assert kms_of(r) == ("aws:kms", KMS_ID), f"put by ARN {kms_of(r)}"
+        r = s3.put_object(Bucket=BUCKET_SSE, Key="kms/own2", Body=KMS_BODY, ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_ID)
+        assert kms_of(r) == ("aws:kms", KMS_ID), f"put by id {kms_of(r)}"
+        h = s3.head_object(Bucket=BUCKET_SSE, Key="kms/own")
+        assert kms_of(h) == ("aws:kms", KMS_ID), f"head {kms_of(h)}"
+        tgadmin("keyring", "disable", KMS_ID)
+        try:
+            code, status = error_of(s3.get_object, Bucket=BUCKET_SSE, Key="kms/own")
+            assert (code, status) == ("KMS.DisabledException", 400), f"get under a disabled key: {(code, status)}"
+            code, status = error_of(s3.put_object, Bucket=BUCKET_SSE, Key="kms/own3", Body=KMS_BODY,
+                                    ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_ID)
+            assert (code, status) == ("KMS.DisabledException", 400), f"put under a disabled key: {(code, status)}"
+            code, status = error_of(s3.head_object, Bucket=BUCKET_SSE, Key="kms/own3")
+            assert status == 404, f"object stored under a disabled key: {(code, status)}"
+        finally:
+            tgadmin("keyring", "enable", KMS_ID)
+        assert s3.get_object(Bucket=BUCKET_SSE, Key="kms/own")["Body"].read() == KMS_BODY, "body after enable differs"
+
+    @check("sse-kms: upload_file ExtraArgs ServerSideEncryption='aws:kms' (multipart), head aws:kms, download_file equal")
+    def _():
+        s3.upload_file(BIG, BUCKET_SSE, "kms/big.bin", ExtraArgs={"ServerSideEncryption": "aws:kms"}, Config=TC)
+        head = s3.head_object(Bucket=BUCKET_SSE, Key="kms/big.bin")
+        assert kms_of(head) == ("aws:kms", "default"), f"head {kms_of(head)}"
+        assert head["ContentLength"] == BIG_SIZE, f"ContentLength {head['ContentLength']}"
+        out = os.path.join(WORK, "kms-big.down")
+        s3.download_file(BUCKET_SSE, "kms/big.bin", out, Config=TC)
+        assert sha256_file(out) == sha256_file(BIG), "downloaded SSE-KMS file differs"
+
+    @check("sse-kms: put_bucket_encryption aws:kms:dsse -> 501, unknown KMSMasterKeyID -> 400, aws:kms: a plain put reports aws:kms")
+    def _():
+        def rules(algorithm, key=None):
+            d = {"SSEAlgorithm": algorithm, **({"KMSMasterKeyID": key} if key else {})}
+            return {"Rules": [{"ApplyServerSideEncryptionByDefault": d}]}
+
+        code, status = error_of(s3.put_bucket_encryption, Bucket=BUCKET_SSE, ServerSideEncryptionConfiguration=rules("aws:kms:dsse"))
+        assert (code, status) == ("NotImplemented", 501), f"aws:kms:dsse: {(code, status)}"
+        code, status = error_of(s3.put_bucket_encryption, Bucket=BUCKET_SSE,
+                                ServerSideEncryptionConfiguration=rules("aws:kms", KMS_ARN_PREFIX + "tollgate-compat"))
+        assert (code, status) == ("KMS.NotFoundException", 400), f"unknown KMSMasterKeyID: {(code, status)}"
+        s3.put_bucket_encryption(Bucket=BUCKET_SSE, ServerSideEncryptionConfiguration=rules("aws:kms"))
+        try:
+            got = s3.get_bucket_encryption(Bucket=BUCKET_SSE)["ServerSideEncryptionConfiguration"]["Rules"]
+            assert [r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in got] == ["aws:kms"], f"rules {got}"
+            r = s3.put_object(Bucket=BUCKET_SSE, Key="kms/by-default", Body=KMS_BODY)
+            assert kms_of(r) == ("aws:kms", "default"), f"plain put {kms_of(r)}"
+            h = s3.head_object(Bucket=BUCKET_SSE, Key="kms/by-default")
+            assert kms_of(h) == ("aws:kms", "default"), f"head {kms_of(h)}"
+        finally:
+            s3.delete_bucket_encryption(Bucket=BUCKET_SSE)
 
     @check("sse: put_object ServerSideEncryption=AES256: PUT/GET/HEAD answer AES256, ETag = MD5")
     def _():
@@ -780,7 +878,8 @@ try:
 
     @check("sse: empty and delete the encryption bucket")
     def _():
-        for k in ("ssec/obj é+", "ssec/copy", "sse/small", "sse/big.bin", "ssec/big.bin"):
+        for k in ("ssec/obj é+", "ssec/copy", "sse/small", "sse/big.bin", "ssec/big.bin",
+                  "kms/obj", "kms/ctx", "kms/own", "kms/own2", "kms/big.bin", "kms/by-default"):
             s3.delete_object(Bucket=BUCKET_SSE, Key=k)
         assert s3.list_objects_v2(Bucket=BUCKET_SSE)["KeyCount"] == 0, "keys left"
         s3.delete_bucket(Bucket=BUCKET_SSE)
