@@ -88,8 +88,8 @@ pub struct Config {
     pub encryption: EncryptionConfig,
 }
 
-/// `[encryption]`: encryption at rest of object bytes (SSE-S3 and SSE-C, and buckets'
-/// default encryption, are always available; these settings widen them).
+/// `[encryption]`: encryption at rest of object bytes (SSE-S3, SSE-KMS, SSE-C and buckets'
+/// default encryption are always available; these settings widen them).
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EncryptionConfig {
