@@ -272,6 +272,15 @@ fn header(sealing: &Sealing, part: u16) -> Result<Header, Error> {
     Ok(header)
 }
 
+/// The header a sealed single-part object's stored bytes begin with (a pending write's
+/// bytes are recognised by it).
+///
+/// # Errors
+/// A malformed sealing.
+pub fn written_header(sealing: &Sealing) -> Result<Vec<u8>, Error> {
+    Ok(header(sealing, 0)?.encode())
+}
+
 fn prefix(sealing: &Sealing) -> Result<[u8; 5], Error> {
     let raw = hex_simd::decode_to_vec(sealing.nonce_prefix.as_bytes()).map_err(|_| corrupt("nonce prefix"))?;
     <[u8; 5]>::try_from(raw.as_slice()).map_err(|_| corrupt("nonce prefix"))

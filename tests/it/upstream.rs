@@ -532,9 +532,74 @@ fn store_of(dir: &tempfile::TempDir) -> tollgate::meta::SledStore {
     tollgate::meta::SledStore::open(&dir.path().join("meta")).unwrap()
 }
 
+/// The audit entry of a root PutObject of `key` in bucket `pend`, as a pending write keeps it.
+fn put_audit(key: &str, bytes: u64) -> tollgate::meta::AuditEntry {
+    tollgate::meta::AuditEntry {
+        time_ns: 1,
+        request_id: "req".into(),
+        principal: ACCESS_KEY.into(),
+        user: String::new(),
+        tenant: "root".into(),
+        source: "127.0.0.1".into(),
+        operation: "PutObject".into(),
+        bucket: "pend".into(),
+        key: key.into(),
+        outcome: "ok".into(),
+        bytes,
+        count: 1,
+        version_id: String::new(),
+        decided_by: String::new(),
+    }
+}
+
+/// A sealed write pending at a crash is recognised by its stored length and header (its
+/// digests are the plaintext's): committed if the upstream holds its bytes, dropped if
+/// another write's are there.
+#[tokio::test]
+async fn a_sealed_write_pending_at_a_crash_is_recognised_by_its_header() {
+    use aws_sdk_s3::types::ServerSideEncryption;
+    use tollgate::meta::{PendingWrite, Precondition, Store};
+    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let endpoint = inner.endpoint();
+    let through = |cfg: &mut Config| {
+        forward_to(cfg, endpoint.clone());
+        cfg.upstream.bucket_prefix = "gw-".into();
+    };
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), through).await;
+    let c = gw.client();
+    gw.bucket("pend").await;
+    let body = data(100_000, 7);
+    for key in ["sealed", "replaced"] {
+        c.put_object().bucket("pend").key(key).body(body.clone().into()).server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap();
+    }
+    let dir = gw.stop().await;
+    // As if the gateway had stopped before committing them: both are pending again, and
+    // the second's bytes upstream are another sealed write's (same length, other header).
+    let store = store_of(&dir);
+    for key in ["sealed", "replaced"] {
+        let rec = store.object_get("pend", key).unwrap().unwrap();
+        store.object_delete("pend", key, &Precondition::None, None, None).unwrap();
+        let record = tollgate::meta::ObjectRecord { proof_id: format!("proofof{key}"), ..rec };
+        store.pending_put(&format!("w-{key}"), &PendingWrite { bucket: "pend".into(), key: key.into(), record, audit: put_audit(key, 100_000) }).unwrap();
+    }
+    store.flush().await.unwrap();
+    drop(store);
+    let other = inner.client().get_object().bucket("gw-pend").key("sealed").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    inner.client().put_object().bucket("gw-pend").key("replaced").body(other.to_vec().into()).send().await.unwrap();
+
+    let gw = Gateway::start_local_in(dir, through).await;
+    let got = gw.client().get_object().bucket("pend").key("sealed").send().await.unwrap();
+    assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), body, "the write the upstream holds is committed, and reads");
+    let dir = gw.stop().await;
+    let store = store_of(&dir);
+    assert!(store.pending_list().unwrap().is_empty());
+    assert!(store.object_get("pend", "replaced").unwrap().is_none(), "bytes of another write are not taken for its own");
+}
+
 #[tokio::test]
 async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
-    use tollgate::meta::{AuditEntry, ObjectRecord, PendingWrite, Store};
+    use tollgate::meta::{ObjectRecord, PendingWrite, Store};
     let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
     let endpoint = inner.endpoint();
     let through = |cfg: &mut Config| {
@@ -566,22 +631,7 @@ async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
             proof_id: proof_id.into(),
             ..ObjectRecord::new(Default::default(), Vec::new(), ACCESS_KEY.into(), 1)
         },
-        audit: AuditEntry {
-            time_ns: 1,
-            request_id: "req".into(),
-            principal: ACCESS_KEY.into(),
-            user: String::new(),
-            tenant: "root".into(),
-            source: "127.0.0.1".into(),
-            operation: "PutObject".into(),
-            bucket: "pend".into(),
-            key: key.into(),
-            outcome: "ok".into(),
-            bytes: body.len() as u64,
-            count: 1,
-            version_id: String::new(),
-            decided_by: String::new(),
-        },
+        audit: put_audit(key, body.len() as u64),
     };
     store.pending_put("w-late", &pending("late", &late, "proofoflate")).unwrap();
     store.pending_put("w-lost", &pending("lost", b"never sent", "proofoflost")).unwrap();
