@@ -552,6 +552,20 @@ fn put_audit(key: &str, bytes: u64) -> tollgate::meta::AuditEntry {
     }
 }
 
+/// An upstream tollgate and a gateway in front of it (its buckets under `gw-`) holding the
+/// bucket `pend`, with the configuration that puts a gateway in front of it again.
+async fn pending_setup() -> (Gateway, Gateway, impl Fn(&mut Config) + Clone) {
+    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let endpoint = inner.endpoint();
+    let through = move |cfg: &mut Config| {
+        forward_to(cfg, endpoint.clone());
+        cfg.upstream.bucket_prefix = "gw-".into();
+    };
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), through.clone()).await;
+    gw.bucket("pend").await;
+    (inner, gw, through)
+}
+
 /// A sealed write pending at a crash is recognised by its stored length and header (its
 /// digests are the plaintext's): committed if the upstream holds its bytes, dropped if
 /// another write's are there.
@@ -559,15 +573,8 @@ fn put_audit(key: &str, bytes: u64) -> tollgate::meta::AuditEntry {
 async fn a_sealed_write_pending_at_a_crash_is_recognised_by_its_header() {
     use aws_sdk_s3::types::ServerSideEncryption;
     use tollgate::meta::{PendingWrite, Precondition, Store};
-    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
-    let endpoint = inner.endpoint();
-    let through = |cfg: &mut Config| {
-        forward_to(cfg, endpoint.clone());
-        cfg.upstream.bucket_prefix = "gw-".into();
-    };
-    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), through).await;
+    let (inner, gw, through) = pending_setup().await;
     let c = gw.client();
-    gw.bucket("pend").await;
     let body = data(100_000, 7);
     for key in ["sealed", "replaced"] {
         c.put_object().bucket("pend").key(key).body(body.clone().into()).server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap();
@@ -600,15 +607,8 @@ async fn a_sealed_write_pending_at_a_crash_is_recognised_by_its_header() {
 #[tokio::test]
 async fn writes_pending_at_a_crash_are_finished_or_dropped_at_the_next_start() {
     use tollgate::meta::{ObjectRecord, PendingWrite, Store};
-    let inner = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
-    let endpoint = inner.endpoint();
-    let through = |cfg: &mut Config| {
-        forward_to(cfg, endpoint.clone());
-        cfg.upstream.bucket_prefix = "gw-".into();
-    };
-    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), through).await;
+    let (inner, gw, through) = pending_setup().await;
     let c = gw.client();
-    gw.bucket("pend").await;
     c.put_object().bucket("pend").key("acked").body(data(3000, 1).into()).send().await.unwrap();
     let dir = gw.stop().await;
     let store = store_of(&dir);
