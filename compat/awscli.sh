@@ -584,10 +584,17 @@ check "versioning: delete every version by id, rb" t_v_remove_all
 
 check "sse: s3 cp --sse AES256, head-object AES256 (ETag = MD5), get back" t_sse_s3_small
 check "sse: s3 cp --sse AES256 of 20 MiB (multipart), get back, range across parts" t_sse_s3_big
-check "sse: s3 cp --sse-c AES256 --sse-c-key up and down, head-object key MD5" t_sse_c_small
-check "sse: s3 cp of an SSE-C object without its key is 400, get-object with another key 403" t_sse_c_refused
-check "sse: s3 cp --sse-c of 20 MiB (multipart), down with the key" t_sse_c_big
-check "sse: s3 cp --sse-c-copy-source --sse AES256 (SSE-C to SSE-S3 copy)" t_sse_c_copy
+# SSE-C keys travel only over HTTPS: S3 refuses them over plain HTTP, and so does tollgate
+# unless loopback clients may send them (run.sh's own gateway allows it); an external
+# endpoint in plain HTTP (the container's) is not asked.
+if [ "${COMPAT_EXTERNAL:-}" = 1 ] && [[ $S3_ENDPOINT == http://* ]]; then
+  echo "SKIP $SUITE: sse-c (4 checks): SSE-C needs HTTPS and $S3_ENDPOINT is an external plain-HTTP endpoint"
+else
+  check "sse: s3 cp --sse-c AES256 --sse-c-key up and down, head-object key MD5" t_sse_c_small
+  check "sse: s3 cp of an SSE-C object without its key is 400, get-object with another key 403" t_sse_c_refused
+  check "sse: s3 cp --sse-c of 20 MiB (multipart), down with the key" t_sse_c_big
+  check "sse: s3 cp --sse-c-copy-source --sse AES256 (SSE-C to SSE-S3 copy)" t_sse_c_copy
+fi
 check "sse-kms: put-object --server-side-encryption aws:kms (default key), head/get-object report it, ETag not MD5" t_sse_kms_default_key
 check "sse-kms: unknown --ssekms-key-id 400 KMS.NotFoundException, malformed context 400 InvalidArgument, nothing stored" t_sse_kms_refused
 check "sse-kms: s3 cp --sse aws:kms of 20 MiB (multipart), head-object, range across parts" t_sse_kms_big

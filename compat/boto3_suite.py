@@ -686,11 +686,17 @@ try:
     SSEC_KEY_MD5 = base64.b64encode(hashlib.md5(SSEC_KEY).digest()).decode()
     SSEC = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSEC_KEY}
     SSEC_BODY = b"customer-keyed body " * 100
+    # SSE-C keys travel only over HTTPS: S3 refuses them over plain HTTP, and so does tollgate
+    # unless loopback clients may send them (run.sh's own gateway allows it); an external
+    # endpoint in plain HTTP (the container's) is not asked.
+    SSEC_SKIP = None
+    if os.environ.get("COMPAT_EXTERNAL") == "1" and ENDPOINT.startswith("http://"):
+        SSEC_SKIP = f"SSE-C needs HTTPS and {ENDPOINT} is an external plain-HTTP endpoint"
+    s3.create_bucket(Bucket=BUCKET_SSE)
+    created_buckets.append(BUCKET_SSE)
 
-    @check("sse: put_object/get_object/head_object with SSECustomerKey")
+    @check("sse: put_object/get_object/head_object with SSECustomerKey", skip=SSEC_SKIP)
     def _():
-        s3.create_bucket(Bucket=BUCKET_SSE)
-        created_buckets.append(BUCKET_SSE)
         r = s3.put_object(Bucket=BUCKET_SSE, Key="ssec/obj é+", Body=SSEC_BODY, **SSEC)
         assert r.get("SSECustomerAlgorithm") == "AES256", f"put SSECustomerAlgorithm {r.get('SSECustomerAlgorithm')!r}"
         assert r.get("SSECustomerKeyMD5") == SSEC_KEY_MD5, f"put SSECustomerKeyMD5 {r.get('SSECustomerKeyMD5')!r}"
@@ -707,7 +713,7 @@ try:
         g = s3.get_object(Bucket=BUCKET_SSE, Key="ssec/obj é+", Range="bytes=10-29", **SSEC)
         assert g["Body"].read() == SSEC_BODY[10:30], "SSE-C ranged body differs"
 
-    @check("sse: get_object/head_object of an SSE-C object without its key -> 400, another key -> 403")
+    @check("sse: get_object/head_object of an SSE-C object without its key -> 400, another key -> 403", skip=SSEC_SKIP)
     def _():
         code, status = error_of(s3.get_object, Bucket=BUCKET_SSE, Key="ssec/obj é+")
         assert (code, status) == ("InvalidRequest", 400), f"get without the key: {(code, status)}"
@@ -717,7 +723,7 @@ try:
         code, status = error_of(s3.get_object, Bucket=BUCKET_SSE, Key="ssec/obj é+", **other)
         assert (code, status) == ("AccessDenied", 403), f"get with another key: {(code, status)}"
 
-    @check("sse: copy_object SSE-C -> SSE-S3 with CopySourceSSECustomer*")
+    @check("sse: copy_object SSE-C -> SSE-S3 with CopySourceSSECustomer*", skip=SSEC_SKIP)
     def _():
         src = {"Bucket": BUCKET_SSE, "Key": "ssec/obj é+"}
         code, status = error_of(s3.copy_object, Bucket=BUCKET_SSE, Key="ssec/copy-nokey", CopySource=src, ServerSideEncryption="AES256")
@@ -864,7 +870,7 @@ try:
         s3.download_file(BUCKET_SSE, "sse/big.bin", out, Config=TC)
         assert sha256_file(out) == sha256_file(BIG), "downloaded SSE-S3 file differs"
 
-    @check("sse: upload_file/download_file ExtraArgs SSECustomerKey (multipart)")
+    @check("sse: upload_file/download_file ExtraArgs SSECustomerKey (multipart)", skip=SSEC_SKIP)
     def _():
         s3.upload_file(BIG, BUCKET_SSE, "ssec/big.bin", ExtraArgs=SSEC, Config=TC)
         head = s3.head_object(Bucket=BUCKET_SSE, Key="ssec/big.bin", **SSEC)
