@@ -220,6 +220,11 @@ pub struct UpstreamConfig {
     /// instances its heartbeats count), so that a cluster behind an even load balancer
     /// holds the configured rate in total; false: each instance enforces the whole rate.
     pub share_limits: bool,
+    /// Milliseconds between two reads of the cluster's control log in `meta_bucket`
+    /// (tenants, users, keys, limits, topics, the keyring, buckets and their settings,
+    /// shared by the instances): a change made on one instance is in force on the others
+    /// within this and an upstream round trip.
+    pub control_poll_ms: u64,
 }
 
 impl std::fmt::Debug for UpstreamConfig {
@@ -258,6 +263,7 @@ impl Default for UpstreamConfig {
             mirror_interval_secs: 10,
             heartbeat_secs: 5,
             share_limits: true,
+            control_poll_ms: 500,
         }
     }
 }
@@ -622,8 +628,8 @@ impl Config {
             if !(up.endpoint.starts_with("http://") || up.endpoint.starts_with("https://")) {
                 return Err(Error::Invalid("backend = \"upstream\" needs upstream.endpoint (http:// or https://)".into()));
             }
-            if up.timeout_secs == 0 || up.connect_timeout_ms == 0 || up.mirror_interval_secs == 0 || up.heartbeat_secs == 0 {
-                return Err(Error::Invalid("upstream timeouts, mirror_interval_secs and heartbeat_secs must be positive".into()));
+            if up.timeout_secs == 0 || up.connect_timeout_ms == 0 || up.mirror_interval_secs == 0 || up.heartbeat_secs == 0 || up.control_poll_ms == 0 {
+                return Err(Error::Invalid("upstream timeouts, mirror_interval_secs, heartbeat_secs and control_poll_ms must be positive".into()));
             }
             if up.instance.is_empty() || up.instance.contains('/') {
                 return Err(Error::Invalid("upstream.instance must be a non-empty name without '/'".into()));
@@ -684,7 +690,7 @@ mod tests {
         let (u, d) = (&cfg.upstream, &def.upstream);
         assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
         assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));
-        assert_eq!((u.heartbeat_secs, u.share_limits), (d.heartbeat_secs, d.share_limits));
+        assert_eq!((u.heartbeat_secs, u.share_limits, u.control_poll_ms), (d.heartbeat_secs, d.share_limits, d.control_poll_ms));
     }
 
     #[test]

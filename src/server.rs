@@ -4,6 +4,7 @@
 use crate::admin::{AdminApi, AdminParts, Routes, proofs::ProofApi};
 use crate::auth::{self, KeyStore, MasterKey};
 use crate::backend::Engine;
+use crate::backend::control::ControlPlane;
 use crate::backend::local::{LocalBackend, LocalOptions};
 use crate::backend::placement::{Backends, HOLDING_BACKEND, Placement};
 use crate::backend::upstream::client::ClientOptions;
@@ -83,6 +84,8 @@ pub struct App {
     /// This process's `HostId` (and `x-amz-id-2`): opaque, the same for every answer of one
     /// run, so that a report quoting it names the instance that answered.
     host_id: String,
+    /// The control plane, which may lag a cluster's when its log cannot be read.
+    control: Arc<ControlPlane>,
 }
 
 impl App {
@@ -103,6 +106,9 @@ impl App {
             None
         };
         let backends = open_backends(&config, &store, prover.as_ref())?;
+        let up = &config.upstream;
+        // Instances sharing a metadata bucket share the control plane through it.
+        let clustered = backends.upstream_opened() && !up.meta_bucket.is_empty();
         let (root_key, root_secret, generated) = auth::root_credentials(&config.root, &config.data_dir)?;
         if store.tenant_get(auth::ROOT_TENANT)?.is_none() {
             store.tenant_create(
@@ -117,6 +123,7 @@ impl App {
             master.derive("sse-c digest"),
             master.derive("keyring"),
             Arc::clone(&store),
+            !clustered,
         ));
         let sse = Arc::new(crate::s3::sse::SseKeys::new(Arc::clone(&seal_keys), config.encryption));
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
@@ -127,16 +134,22 @@ impl App {
             topics.put(rule, None)?;
         }
         let configs = Arc::new(BucketConfigs::load(Arc::clone(&store), config.access).map_err(|e| Error::Config(e.to_string()))?);
-        let up = &config.upstream;
-        let member = (backends.upstream_opened() && !up.meta_bucket.is_empty()).then(|| Member {
+        let member = clustered.then(|| Member {
             instance: up.instance.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             started_ns: crate::clock::now_ns(),
             heartbeat_ns: 0,
             heartbeat_secs: up.heartbeat_secs,
             left: false,
+            control_applied: 0,
         });
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
+        let cluster_log = member.is_some().then(|| Arc::clone(&backends));
+        let control = Arc::new(ControlPlane::new(Arc::clone(&store), cluster_log, &up.instance, Duration::from_millis(up.control_poll_ms))?);
+        control.listen(&keys);
+        control.listen(&topics);
+        control.listen(&configs);
+        control.listen(&limiter);
         let job_parts = workers::Parts {
             store: Arc::clone(&store),
             backend: Arc::clone(&backends),
@@ -147,6 +160,7 @@ impl App {
             member: member.clone(),
             limiter: up.share_limits.then(|| Arc::clone(&limiter)),
             seal_keys: Arc::clone(&seal_keys),
+            control: Arc::clone(&control),
         };
         let retry = RetryPolicy { retries: config.jobs.retries, base: Duration::from_millis(config.jobs.retry_base_ms) };
         let jobs = Arc::new(Scheduler::new(workers::configured(&config, &job_parts), retry, Arc::clone(&metrics)));
@@ -159,6 +173,7 @@ impl App {
             Arc::clone(&store),
             config.jobs.lifecycle_day_secs,
             sse,
+            Arc::clone(&control),
         ));
         b.set_auth(ArcAuth(Arc::clone(&keys)));
         let denials = Arc::new(crate::audit::DenialLog::default());
@@ -183,6 +198,7 @@ impl App {
                 jobs: Arc::clone(&jobs),
                 denials: Arc::clone(&denials),
                 seal_keys: Arc::clone(&seal_keys),
+                control: Arc::clone(&control),
             }),
             proofs: ProofApi::new(Arc::clone(&store), prover.clone(), Arc::clone(&configs)),
         });
@@ -218,6 +234,7 @@ impl App {
             root_access_key: root_key,
             host_id: host_id(),
             member,
+            control,
             config,
         })
     }
@@ -698,9 +715,12 @@ impl Readiness for App {
             Ok(()) => self.store.flush().await,
             Err(e) => Err(e),
         };
-        let failed =
-            Unready { backend: self.backends.ready().await.err().map(|e| e.to_string()), metadata: synced.err().map(|e| format!("not writable: {e}")) };
-        if failed.backend.is_none() && failed.metadata.is_none() { Ok(()) } else { Err(failed) }
+        let failed = Unready {
+            backend: self.backends.ready().await.err().map(|e| e.to_string()),
+            control: self.control.staleness(),
+            metadata: synced.err().map(|e| format!("not writable: {e}")),
+        };
+        if failed.backend.is_none() && failed.metadata.is_none() && failed.control.is_none() { Ok(()) } else { Err(failed) }
     }
 
     fn metadata_size(&self) -> u64 {

@@ -2,7 +2,7 @@
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult};
 use crate::audit::GatewayOp;
-use crate::meta::Visibility;
+use crate::meta::{Applied, ControlChange, Visibility};
 
 use serde::Deserialize;
 use serde_json::json;
@@ -22,7 +22,7 @@ impl AdminApi {
     }
 
     /// A bucket changing hands needs an admin of both tenants.
-    pub(super) fn set_bucket(&self, req: &AdminRequest<'_>, bucket: &str) -> ApiResult {
+    pub(super) async fn set_bucket(&self, req: &AdminRequest<'_>, bucket: &str) -> ApiResult {
         let s: BucketSettings = req.body()?;
         let cur = self.store.bucket_get(bucket)?.ok_or_else(|| ApiError::no_such("bucket"))?;
         let tenant = s.tenant.unwrap_or_else(|| cur.tenant.clone());
@@ -32,7 +32,10 @@ impl AdminApi {
             // Public-read visibility is the bucket ACL's AllUsers READ grant.
             return Err(ApiError::Conflict(format!("bucket {bucket}'s Block Public Access settings refuse public ACLs (BlockPublicAcls)")));
         }
-        let rec = self.store.bucket_update(bucket, &tenant, s.visibility.unwrap_or(cur.visibility), Some(&req.audit(GatewayOp::AdminSetBucket, bucket)))?;
-        Ok(json!(rec))
+        let change = ControlChange::BucketUpdate { name: bucket.to_owned(), tenant, visibility: s.visibility.unwrap_or(cur.visibility) };
+        match self.change(change, req.audit(GatewayOp::AdminSetBucket, bucket)).await? {
+            Applied::Bucket(rec) => Ok(json!(rec)),
+            _ => Ok(json!(self.store.bucket_get(bucket)?)),
+        }
     }
 }

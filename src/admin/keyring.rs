@@ -4,7 +4,7 @@
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
 use crate::audit::GatewayOp;
-use crate::meta::KeyringKey;
+use crate::meta::{Applied, ControlChange, KeyringKey};
 
 use serde_json::json;
 
@@ -18,28 +18,32 @@ impl AdminApi {
         Ok(json!(self.store.keyring_list()?.iter().map(shown).collect::<Vec<_>>()))
     }
 
-    pub(super) fn create_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
+    pub(super) async fn create_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
         let id = crate::backend::sealed::kms_key_id(id).map_err(|e| bad(e.to_string()))?;
         if self.store.keyring_get(id)?.is_some() {
             return Err(ApiError::Conflict(format!("keyring key {id} exists already")));
         }
-        let key = KeyringKey { id: id.to_owned(), created_ns: crate::clock::now_ns(), enabled: true, versions: vec![self.seal_keys.new_keyring_version(id)] };
-        self.store.keyring_put(&key, Some(&req.audit(GatewayOp::AdminCreateKeyringKey, id)))?;
-        Ok(shown(&key))
+        let key = self.seal_keys.new_keyring_key(id);
+        self.keyring_change(ControlChange::KeyringCreate { key }, req.audit(GatewayOp::AdminCreateKeyringKey, id)).await
     }
 
-    pub(super) fn rotate_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
-        let mut key = self.store.keyring_get(id)?.ok_or_else(|| ApiError::no_such("keyring key"))?;
-        key.versions.push(self.seal_keys.new_keyring_version(id));
-        self.store.keyring_put(&key, Some(&req.audit(GatewayOp::AdminRotateKeyringKey, id)))?;
-        Ok(shown(&key))
+    pub(super) async fn rotate_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
+        let key = self.store.keyring_get(id)?.ok_or_else(|| ApiError::no_such("keyring key"))?;
+        let change = ControlChange::KeyringRotate { id: id.to_owned(), had: key.versions.len(), wrapped: self.seal_keys.new_keyring_version(id) };
+        self.keyring_change(change, req.audit(GatewayOp::AdminRotateKeyringKey, id)).await
     }
 
-    pub(super) fn set_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
-        let mut key = self.store.keyring_get(id)?.ok_or_else(|| ApiError::no_such("keyring key"))?;
+    pub(super) async fn set_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
+        self.store.keyring_get(id)?.ok_or_else(|| ApiError::no_such("keyring key"))?;
         let body = req.json_body()?;
-        key.enabled = body.get("enabled").and_then(serde_json::Value::as_bool).ok_or_else(|| bad("the body is {\"enabled\": true|false}"))?;
-        self.store.keyring_put(&key, Some(&req.audit(GatewayOp::AdminSetKeyringKey, id)))?;
-        Ok(shown(&key))
+        let enabled = body.get("enabled").and_then(serde_json::Value::as_bool).ok_or_else(|| bad("the body is {\"enabled\": true|false}"))?;
+        self.keyring_change(ControlChange::KeyringEnable { id: id.to_owned(), enabled }, req.audit(GatewayOp::AdminSetKeyringKey, id)).await
+    }
+
+    async fn keyring_change(&self, change: ControlChange, audit: crate::meta::AuditEntry) -> ApiResult {
+        match self.change(change, audit).await? {
+            Applied::Keyring(key) => Ok(shown(&key)),
+            other => Err(ApiError::Internal(format!("a keyring change applied as {other:?}"))),
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult};
 use crate::audit::GatewayOp;
+use crate::meta::ControlChange;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,31 +46,37 @@ impl AdminApi {
         Ok(json!(list))
     }
 
-    pub(super) fn create_key(&self, req: &AdminRequest<'_>) -> ApiResult {
+    pub(super) async fn create_key(&self, req: &AdminRequest<'_>) -> ApiResult {
         let k: NewKeyRequest = req.body()?;
         req.require_admin_of(&k.tenant)?;
-        let created = self.keys.create(&k.tenant, &k.user, Some(&req.audit(GatewayOp::AdminCreateKey, &format!("{}/{}", k.tenant, k.user))))?;
+        if self.store.user_get(&k.tenant, &k.user)?.is_none() {
+            return Err(ApiError::no_such("user"));
+        }
+        let (record, created) = self.keys.new_key(&k.tenant, &k.user);
+        self.change(ControlChange::KeyPut { record }, req.audit(GatewayOp::AdminCreateKey, &format!("{}/{}", k.tenant, k.user))).await?;
         Ok(json!(created))
     }
 
-    pub(super) fn set_key_enabled(&self, req: &AdminRequest<'_>, key: &str, enabled: bool) -> ApiResult {
-        self.require_key_admin(req, key)?;
+    pub(super) async fn set_key_enabled(&self, req: &AdminRequest<'_>, key: &str, enabled: bool) -> ApiResult {
+        let mut record = self.require_key_admin(req, key)?;
         let op = if enabled { GatewayOp::AdminEnableKey } else { GatewayOp::AdminDisableKey };
-        self.keys.set_enabled(key, enabled, Some(&req.audit(op, key)))?;
+        record.enabled = enabled;
+        self.change(ControlChange::KeyPut { record }, req.audit(op, key)).await?;
         Ok(json!({"access_key": key, "enabled": enabled}))
     }
 
-    pub(super) fn delete_key(&self, req: &AdminRequest<'_>, key: &str) -> ApiResult {
+    pub(super) async fn delete_key(&self, req: &AdminRequest<'_>, key: &str) -> ApiResult {
         self.require_key_admin(req, key)?;
-        self.keys.delete(key, Some(&req.audit(GatewayOp::AdminDeleteKey, key)))?;
+        self.change(ControlChange::KeyDelete { access_key: key.to_owned() }, req.audit(GatewayOp::AdminDeleteKey, key)).await?;
         Ok(json!({"deleted": key}))
     }
 
     /// The tenant admin check of a key. Another tenant's key is answered exactly as a key
     /// that does not exist, so key ids cannot be probed.
-    fn require_key_admin(&self, req: &AdminRequest<'_>, key: &str) -> Result<(), ApiError> {
+    /// The key's record, if the caller administers its tenant.
+    fn require_key_admin(&self, req: &AdminRequest<'_>, key: &str) -> Result<crate::meta::KeyRecord, ApiError> {
         match self.keys.get(key)? {
-            Some(rec) if req.principal.administers(&rec.tenant) => Ok(()),
+            Some(rec) if req.principal.administers(&rec.tenant) => Ok(rec),
             _ => Err(ApiError::no_such("key")),
         }
     }

@@ -23,25 +23,25 @@ impl AdminApi {
         self.limits_view(&s.subject)
     }
 
-    pub(super) fn set_limits(&self, req: &AdminRequest<'_>, kind: &str, name: &str) -> ApiResult {
-        self.change_limits(req, kind, name, || req.body().map(Some))
+    pub(super) async fn set_limits(&self, req: &AdminRequest<'_>, kind: &str, name: &str) -> ApiResult {
+        self.change_limits(req, kind, name, || req.body().map(Some)).await
     }
 
     /// Back to the configured defaults.
-    pub(super) fn reset_limits(&self, req: &AdminRequest<'_>, kind: &str, name: &str) -> ApiResult {
-        self.change_limits(req, kind, name, || Ok(None))
+    pub(super) async fn reset_limits(&self, req: &AdminRequest<'_>, kind: &str, name: &str) -> ApiResult {
+        self.change_limits(req, kind, name, || Ok(None)).await
     }
 
     /// Stores and applies the override `rates` gives (read once the caller is authorized).
-    fn change_limits(&self, req: &AdminRequest<'_>, kind: &str, name: &str, rates: impl FnOnce() -> Result<Option<Rates>, ApiError>) -> ApiResult {
+    async fn change_limits(&self, req: &AdminRequest<'_>, kind: &str, name: &str, rates: impl FnOnce() -> Result<Option<Rates>, ApiError>) -> ApiResult {
         let s = self.limit_subject(req, kind, name)?;
         if !s.may_change {
             return Err(ApiError::Denied);
         }
         let rates = rates()?;
         let id = s.subject.id();
-        self.store.limits_set(&id, rates.as_ref(), Some(&req.audit(GatewayOp::AdminSetLimits, &id)))?;
-        self.limiter.set_override(&s.subject, rates);
+        let audit = req.audit(GatewayOp::AdminSetLimits, &id);
+        self.change(crate::meta::ControlChange::Limits { subject: id, rates }, audit).await?;
         self.limits_view(&s.subject)
     }
 

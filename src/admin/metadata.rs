@@ -6,12 +6,15 @@ use serde_json::json;
 
 impl AdminApi {
     /// The instances sharing this gateway's metadata bucket: each one's version, start,
-    /// last heartbeat, its age and whether it is live, left or gone.
+    /// last heartbeat, its age, whether it is live, left or gone, and how many entries of
+    /// the control log it had not applied at its last heartbeat (`control_lag`, against
+    /// the furthest instance).
     pub(super) async fn cluster(&self) -> ApiResult {
         let members = self.backend.members().await.map_err(|e| ApiError::Unavailable(format!("cannot read the heartbeats: {e}")))?;
         let mut members = members.ok_or_else(|| bad("this gateway shares no metadata bucket (upstream.meta_bucket): it is in no cluster"))?;
         members.sort_by(|a, b| a.instance.cmp(&b.instance));
         let now = crate::clock::now_ns();
+        let newest = members.iter().map(|m| m.control_applied).max().unwrap_or(0).max(self.control.applied());
         let rows: Vec<_> = members
             .iter()
             .map(|m| {
@@ -23,6 +26,8 @@ impl AdminApi {
                     "last_heartbeat_ns": m.heartbeat_ns,
                     "heartbeat_age_secs": ((now - m.heartbeat_ns) / 1_000_000) as f64 / 1000.0,
                     "heartbeat_secs": m.heartbeat_secs,
+                    "control_applied": m.control_applied,
+                    "control_lag": newest - m.control_applied,
                 })
             })
             .collect();

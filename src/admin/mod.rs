@@ -54,11 +54,12 @@ pub use endpoints::{Action, ENDPOINTS, Endpoint, Who};
 
 use crate::audit::{AuditQuery, GatewayOp, Outcome};
 use crate::auth::{KeyStore, Principal, Role};
+use crate::backend::control::ControlPlane;
 use crate::backend::placement::Backends;
 use crate::context::RequestContext;
 use crate::jobs::Scheduler;
 use crate::limits::Limiter;
-use crate::meta::{self, AuditEntry, Store};
+use crate::meta::{self, Applied, AuditEntry, ControlChange, Store};
 use crate::policy::topics::Topics;
 use crate::proof::Prover;
 
@@ -124,6 +125,7 @@ impl From<meta::Error> for ApiError {
             meta::Error::NotFound | meta::Error::NoSuchBucket => Self::NotFound("not found".into()),
             meta::Error::AlreadyExists => Self::Conflict("already exists".into()),
             meta::Error::InUse(why) => Self::Conflict(why.into()),
+            meta::Error::InvalidState(why) => Self::Conflict(why),
             meta::Error::QuotaExceeded(why) => Self::QuotaExceeded(why),
             e @ meta::Error::StorageFull(_) => {
                 tracing::error!(error = %e, "admin API: the metadata store's disk is full");
@@ -131,6 +133,19 @@ impl From<meta::Error> for ApiError {
             }
             e => {
                 tracing::error!(error = %e, "admin API storage failure");
+                Self::Internal("internal error".into())
+            }
+        }
+    }
+}
+
+impl From<crate::backend::Error> for ApiError {
+    fn from(e: crate::backend::Error) -> Self {
+        match e {
+            crate::backend::Error::Meta(e) => e.into(),
+            crate::backend::Error::Unavailable(why) => Self::Unavailable(why),
+            e => {
+                tracing::error!(error = %e, "admin API: backend failure");
                 Self::Internal("internal error".into())
             }
         }
@@ -207,6 +222,8 @@ pub struct AdminParts {
     pub denials: Arc<crate::audit::DenialLog>,
     /// The gateway's keys, which make the keyring's key material.
     pub seal_keys: Arc<crate::backend::sealed::GatewayKeys>,
+    /// Where every change to the control plane goes.
+    pub control: Arc<ControlPlane>,
 }
 
 /// The admin API: authorizes a request against its endpoint's [`Who`], then carries it out, audited.
@@ -222,14 +239,20 @@ pub struct AdminApi {
     jobs: Arc<Scheduler>,
     denials: Arc<crate::audit::DenialLog>,
     seal_keys: Arc<crate::backend::sealed::GatewayKeys>,
+    control: Arc<ControlPlane>,
 }
 
 impl AdminApi {
     /// An admin API working on `parts`.
     #[must_use]
     pub fn new(parts: AdminParts) -> Self {
-        let AdminParts { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials, seal_keys } = parts;
-        Self { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials, seal_keys }
+        let AdminParts { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials, seal_keys, control } = parts;
+        Self { store, keys, backend, limiter, topics, configs, prover, proof_retention_days, jobs, denials, seal_keys, control }
+    }
+
+    /// Makes a control-plane change (through the cluster's log, in a cluster), audited.
+    async fn change(&self, change: ControlChange, audit: AuditEntry) -> Result<Applied, ApiError> {
+        Ok(self.control.submit(change, Some(audit)).await?)
     }
 
     /// Parses a request into its action, checks [`Who::Root`] endpoints (the others are
@@ -244,28 +267,28 @@ impl AdminApi {
         let req = AdminRequest { principal: p, context: cx, filters, query, body };
         match action {
             Action::ListTenants => self.list_tenants(&req),
-            Action::CreateTenant => self.create_tenant(&req),
-            Action::DeleteTenant { tenant } => self.delete_tenant(&req, &tenant),
+            Action::CreateTenant => self.create_tenant(&req).await,
+            Action::DeleteTenant { tenant } => self.delete_tenant(&req, &tenant).await,
             Action::ListUsers => self.list_users(&req),
-            Action::CreateUser => self.create_user(&req),
-            Action::DeleteUser { tenant, user } => self.delete_user(&req, &tenant, &user),
+            Action::CreateUser => self.create_user(&req).await,
+            Action::DeleteUser { tenant, user } => self.delete_user(&req, &tenant, &user).await,
             Action::ListKeys => self.list_keys(&req),
-            Action::CreateKey => self.create_key(&req),
-            Action::EnableKey { key } => self.set_key_enabled(&req, &key, true),
-            Action::DisableKey { key } => self.set_key_enabled(&req, &key, false),
-            Action::DeleteKey { key } => self.delete_key(&req, &key),
+            Action::CreateKey => self.create_key(&req).await,
+            Action::EnableKey { key } => self.set_key_enabled(&req, &key, true).await,
+            Action::DisableKey { key } => self.set_key_enabled(&req, &key, false).await,
+            Action::DeleteKey { key } => self.delete_key(&req, &key).await,
             Action::ListBuckets => self.list_buckets(&req),
-            Action::SetBucket { bucket } => self.set_bucket(&req, &bucket),
+            Action::SetBucket { bucket } => self.set_bucket(&req, &bucket).await,
             Action::Usage => self.usage(&req),
-            Action::SetTenantQuota { tenant } => self.set_tenant_quota(&req, &tenant),
-            Action::SetBucketQuota { bucket } => self.set_bucket_quota(&req, &bucket),
+            Action::SetTenantQuota { tenant } => self.set_tenant_quota(&req, &tenant).await,
+            Action::SetBucketQuota { bucket } => self.set_bucket_quota(&req, &bucket).await,
             Action::GetLimits { kind, name } => self.get_limits(&req, &kind, &name),
-            Action::SetLimits { kind, name } => self.set_limits(&req, &kind, &name),
-            Action::ResetLimits { kind, name } => self.reset_limits(&req, &kind, &name),
+            Action::SetLimits { kind, name } => self.set_limits(&req, &kind, &name).await,
+            Action::ResetLimits { kind, name } => self.reset_limits(&req, &kind, &name).await,
             Action::ReadAudit => self.read_audit(&req),
             Action::ListTopics => self.list_topics(&req),
-            Action::SetTopic { bucket, topic } => self.set_topic(&req, &bucket, &topic),
-            Action::DeleteTopic { bucket, topic } => self.delete_topic(&req, &bucket, &topic),
+            Action::SetTopic { bucket, topic } => self.set_topic(&req, &bucket, &topic).await,
+            Action::DeleteTopic { bucket, topic } => self.delete_topic(&req, &bucket, &topic).await,
             Action::PruneProofs => self.prune_proofs(&req).await,
             Action::Mirror => self.mirror().await,
             Action::Rebuild => self.rebuild().await,
@@ -273,9 +296,9 @@ impl AdminApi {
             Action::ListJobs => Ok(self.list_jobs()),
             Action::RunJob { job } => self.run_job(&job).await,
             Action::ListKeyring => self.list_keyring(),
-            Action::CreateKeyringKey { id } => self.create_keyring_key(&req, &id),
-            Action::RotateKeyringKey { id } => self.rotate_keyring_key(&req, &id),
-            Action::SetKeyringKey { id } => self.set_keyring_key(&req, &id),
+            Action::CreateKeyringKey { id } => self.create_keyring_key(&req, &id).await,
+            Action::RotateKeyringKey { id } => self.rotate_keyring_key(&req, &id).await,
+            Action::SetKeyringKey { id } => self.set_keyring_key(&req, &id).await,
             Action::ScrubReport => Ok(self.scrub_report()),
             Action::RunScrub => self.run_scrub().await,
         }

@@ -2,7 +2,7 @@
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
 use crate::audit::GatewayOp;
-use crate::meta::TopicRule;
+use crate::meta::{ControlChange, TopicRule};
 use crate::names::valid_topic_name;
 
 use serde_json::json;
@@ -23,7 +23,7 @@ impl AdminApi {
         Ok(json!(out))
     }
 
-    pub(super) fn set_topic(&self, req: &AdminRequest<'_>, bucket: &str, topic: &str) -> ApiResult {
+    pub(super) async fn set_topic(&self, req: &AdminRequest<'_>, bucket: &str, topic: &str) -> ApiResult {
         self.require_bucket_admin(req, bucket)?;
         if !valid_topic_name(topic) {
             return Err(bad("a topic is a key prefix like inbox or a/b, without leading or trailing /"));
@@ -34,14 +34,15 @@ impl AdminApi {
             o.insert("topic".into(), json!(topic));
         }
         let rule: TopicRule = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
-        self.topics.put(&rule, Some(&req.audit(GatewayOp::AdminSetTopic, &format!("{bucket}/{topic}"))))?;
+        self.change(ControlChange::TopicPut { rule: rule.clone() }, req.audit(GatewayOp::AdminSetTopic, &format!("{bucket}/{topic}"))).await?;
         Ok(json!(rule))
     }
 
-    pub(super) fn delete_topic(&self, req: &AdminRequest<'_>, bucket: &str, topic: &str) -> ApiResult {
+    pub(super) async fn delete_topic(&self, req: &AdminRequest<'_>, bucket: &str, topic: &str) -> ApiResult {
         self.require_bucket_admin(req, bucket)?;
         let target = format!("{bucket}/{topic}");
-        self.topics.delete(bucket, topic, Some(&req.audit(GatewayOp::AdminDeleteTopic, &target)))?;
+        let change = ControlChange::TopicDelete { bucket: bucket.to_owned(), topic: topic.to_owned() };
+        self.change(change, req.audit(GatewayOp::AdminDeleteTopic, &target)).await?;
         Ok(json!({"deleted": target}))
     }
 

@@ -43,17 +43,23 @@ impl AdminApi {
         Ok(view)
     }
 
-    pub(super) fn set_tenant_quota(&self, req: &AdminRequest<'_>, tenant: &str) -> ApiResult {
+    pub(super) async fn set_tenant_quota(&self, req: &AdminRequest<'_>, tenant: &str) -> ApiResult {
         let quota: Quota = req.body()?;
-        let rec = self.store.tenant_set_quota(tenant, quota, Some(&req.audit(GatewayOp::AdminSetTenantQuota, tenant)))?;
-        Ok(json!(rec))
+        let change = crate::meta::ControlChange::TenantQuota { name: tenant.to_owned(), quota };
+        match self.change(change, req.audit(GatewayOp::AdminSetTenantQuota, tenant)).await? {
+            crate::meta::Applied::Tenant(rec) => Ok(json!(rec)),
+            _ => Ok(json!(self.store.tenant_get(tenant)?)),
+        }
     }
 
-    pub(super) fn set_bucket_quota(&self, req: &AdminRequest<'_>, bucket: &str) -> ApiResult {
+    pub(super) async fn set_bucket_quota(&self, req: &AdminRequest<'_>, bucket: &str) -> ApiResult {
         let cur = self.store.bucket_get(bucket)?.ok_or_else(|| ApiError::no_such("bucket"))?;
         req.require_admin_of(&cur.tenant)?;
         let quota: Quota = req.body()?;
-        let rec = self.store.bucket_set_quota(bucket, quota, Some(&req.audit(GatewayOp::AdminSetBucketQuota, bucket)))?;
-        Ok(json!(rec))
+        let change = crate::meta::ControlChange::BucketQuota { name: bucket.to_owned(), quota };
+        match self.change(change, req.audit(GatewayOp::AdminSetBucketQuota, bucket)).await? {
+            crate::meta::Applied::Bucket(rec) => Ok(json!(rec)),
+            _ => Ok(json!(self.store.bucket_get(bucket)?)),
+        }
     }
 }

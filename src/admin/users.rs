@@ -3,7 +3,7 @@
 use super::{AdminApi, AdminRequest, ApiResult, bad};
 use crate::audit::GatewayOp;
 use crate::auth::Role;
-use crate::meta::UserRecord;
+use crate::meta::{ControlChange, UserRecord};
 use crate::names::valid_identity_name;
 
 use serde::Deserialize;
@@ -24,20 +24,22 @@ impl AdminApi {
         Ok(json!(list))
     }
 
-    pub(super) fn create_user(&self, req: &AdminRequest<'_>) -> ApiResult {
+    pub(super) async fn create_user(&self, req: &AdminRequest<'_>) -> ApiResult {
         let u: NewUser = req.body()?;
         req.require_admin_of(&u.tenant)?;
         if !valid_identity_name(&u.name) {
             return Err(bad("user names are 1-64 characters of a-z, 0-9, '.', '_', '-'"));
         }
         let rec = UserRecord { tenant: u.tenant, name: u.name, role: u.role, created_ns: crate::audit::now_ns() };
-        self.store.user_create(&rec, Some(&req.audit(GatewayOp::AdminCreateUser, &format!("{}/{}", rec.tenant, rec.name))))?;
+        let audit = req.audit(GatewayOp::AdminCreateUser, &format!("{}/{}", rec.tenant, rec.name));
+        self.change(ControlChange::UserCreate { record: rec.clone() }, audit).await?;
         Ok(json!(rec))
     }
 
-    pub(super) fn delete_user(&self, req: &AdminRequest<'_>, tenant: &str, user: &str) -> ApiResult {
+    pub(super) async fn delete_user(&self, req: &AdminRequest<'_>, tenant: &str, user: &str) -> ApiResult {
         req.require_admin_of(tenant)?;
-        self.keys.delete_user(tenant, user, Some(&req.audit(GatewayOp::AdminDeleteUser, &format!("{tenant}/{user}"))))?;
+        let change = ControlChange::UserDelete { tenant: tenant.to_owned(), name: user.to_owned() };
+        self.change(change, req.audit(GatewayOp::AdminDeleteUser, &format!("{tenant}/{user}"))).await?;
         Ok(json!({"deleted": format!("{tenant}/{user}")}))
     }
 }

@@ -1,7 +1,7 @@
 //! Access keys and their secrets.
 
 use super::{Identity, MasterKey, Principal, ROOT_TENANT};
-use crate::meta::{self, AuditEntry, KeyRecord, Role, Store};
+use crate::meta::{self, Applied, ControlChange, ControlListener, KeyRecord, Role, Store};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -89,8 +89,8 @@ const LAST_USED_PERIOD_NS: i128 = 60_000_000_000;
 
 /// The access keys the gateway accepts: the root key (from configuration) and the keys
 /// of users, kept in the metadata store with sealed secrets and cached here, decrypted,
-/// for the signature check. Changes go to the store and the cache together, so a
-/// disabled or deleted key is refused at once.
+/// for the signature check. Changes are control-plane changes: the cache follows each
+/// one applied (as a [`ControlListener`]), so a disabled or deleted key is refused at once.
 pub struct KeyStore {
     store: Arc<dyn Store>,
     master: MasterKey,
@@ -171,8 +171,10 @@ impl KeyStore {
         }
     }
 
-    /// Creates a key for an existing user.
-    pub fn create(&self, tenant: &str, user: &str, audit: Option<&AuditEntry>) -> Result<NewKey, meta::Error> {
+    /// A new key for a user: its record (the secret sealed), to store as a
+    /// [`ControlChange::KeyPut`], and what to show once.
+    #[must_use]
+    pub fn new_key(&self, tenant: &str, user: &str) -> (KeyRecord, NewKey) {
         let access_key = generate_access_key();
         let secret = Secret::generate();
         let rec = KeyRecord {
@@ -184,11 +186,7 @@ impl KeyStore {
             created_ns: crate::clock::now_ns(),
             last_used_ns: 0,
         };
-        self.store.key_put(&rec, audit)?;
-        if let Some(entry) = self.entry(&rec)? {
-            self.cache.write().unwrap_or_else(poisoned).insert(access_key.clone(), entry);
-        }
-        Ok(NewKey { access_key, secret_key: secret.expose().to_owned(), tenant: tenant.to_owned(), user: user.to_owned() })
+        (rec, NewKey { access_key, secret_key: secret.expose().to_owned(), tenant: tenant.to_owned(), user: user.to_owned() })
     }
 
     /// The stored record of a key (its secret sealed).
@@ -196,44 +194,41 @@ impl KeyStore {
         self.store.key_get(access_key)
     }
 
-    /// Enables or disables a key, effective at once: a disabled key's signatures are refused.
-    /// `audit` is recorded with the change.
-    ///
-    /// # Errors
-    /// [`meta::Error::NotFound`] if there is no such key, or the store's error.
-    pub fn set_enabled(&self, access_key: &str, enabled: bool, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
-        let mut rec = self.store.key_get(access_key)?.ok_or(meta::Error::NotFound)?;
-        rec.enabled = enabled;
-        self.store.key_put(&rec, audit)?;
+    /// Caches `rec` as it now is: enabled (its secret opened), or gone.
+    fn follow(&self, rec: &KeyRecord) {
+        let entry = if rec.enabled { self.entry(rec) } else { Ok(None) };
         let mut cache = self.cache.write().unwrap_or_else(poisoned);
-        if enabled {
-            if let Some(entry) = self.entry(&rec)? {
+        match entry {
+            Ok(Some(entry)) => {
                 cache.insert(rec.access_key.clone(), entry);
             }
-        } else {
-            cache.remove(access_key);
+            Ok(None) => {
+                cache.remove(&rec.access_key);
+            }
+            Err(e) => {
+                // Refused until the next change of the key: safer than a stale secret.
+                cache.remove(&rec.access_key);
+                tracing::error!(access_key = %rec.access_key, error = %e, "a changed key could not be read back; it is refused");
+            }
         }
-        Ok(())
     }
+}
 
-    /// Deletes a key, effective at once; `audit` is recorded with the deletion.
-    ///
-    /// # Errors
-    /// The store's error.
-    pub fn delete(&self, access_key: &str, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
-        self.store.key_delete(access_key, audit)?;
-        self.cache.write().unwrap_or_else(poisoned).remove(access_key);
-        Ok(())
-    }
-
-    /// Deletes a user with all its keys.
-    pub fn delete_user(&self, tenant: &str, user: &str, audit: Option<&AuditEntry>) -> Result<(), meta::Error> {
-        let keys = self.store.user_delete(tenant, user, audit)?;
-        let mut cache = self.cache.write().unwrap_or_else(poisoned);
-        for k in keys {
-            cache.remove(&k);
+impl ControlListener for KeyStore {
+    fn applied(&self, change: &ControlChange, outcome: &Applied) {
+        match (change, outcome) {
+            (ControlChange::KeyPut { record }, _) => self.follow(record),
+            (ControlChange::KeyDelete { access_key }, _) => {
+                self.cache.write().unwrap_or_else(poisoned).remove(access_key);
+            }
+            (_, Applied::KeysDeleted(keys)) => {
+                let mut cache = self.cache.write().unwrap_or_else(poisoned);
+                for k in keys {
+                    cache.remove(k);
+                }
+            }
+            _ => {}
         }
-        Ok(())
     }
 }
 
@@ -282,7 +277,13 @@ mod tests {
 
         store.tenant_create(&meta::TenantRecord { name: "acme".into(), created_ns: 0, quota: meta::Quota::default() }, None).unwrap();
         store.user_create(&meta::UserRecord { tenant: "acme".into(), name: "ann".into(), role: Role::Writer, created_ns: 0 }, None).unwrap();
-        let k = ks.create("acme", "ann", None).unwrap();
+        // Changes reach the cache as the control plane applies them.
+        let apply = |change: ControlChange| {
+            let outcome = change.apply(store.as_ref(), None).unwrap();
+            ks.applied(&change, &outcome);
+        };
+        let (rec, k) = ks.new_key("acme", "ann");
+        apply(ControlChange::KeyPut { record: rec.clone() });
         assert_eq!(ks.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);
         let Some(Principal::Key(p)) = ks.principal(&k.access_key) else { panic!("a user's key is a key principal") };
         assert_eq!((p.tenant.as_str(), p.user.as_str(), p.role, p.root), ("acme", "ann", Role::Writer, false));
@@ -293,12 +294,12 @@ mod tests {
         let ks2 = KeyStore::open(Arc::clone(&store), master(), "ROOT", Secret::new("s")).unwrap();
         assert_eq!(ks2.get_secret_key(&k.access_key).await.unwrap().expose(), k.secret_key);
 
-        ks.set_enabled(&k.access_key, false, None).unwrap();
+        apply(ControlChange::KeyPut { record: KeyRecord { enabled: false, ..rec.clone() } });
         assert!(ks.get_secret_key(&k.access_key).await.is_err());
         assert!(ks.principal(&k.access_key).is_none());
-        ks.set_enabled(&k.access_key, true, None).unwrap();
+        apply(ControlChange::KeyPut { record: rec });
         assert!(ks.principal(&k.access_key).is_some());
-        ks.delete_user("acme", "ann", None).unwrap();
+        apply(ControlChange::UserDelete { tenant: "acme".into(), name: "ann".into() });
         assert!(ks.get_secret_key(&k.access_key).await.is_err());
         assert!(store.key_get(&k.access_key).unwrap().is_none());
     }

@@ -377,4 +377,17 @@ pub trait Engine: Send + Sync {
     async fn members(&self) -> Result<Option<Vec<upstream::Member>>, Error> {
         Ok(None)
     }
+
+    /// Creates entry `seq` of the control log the instances sharing the metadata mirror
+    /// keep: `Some(false)` if another instance took the number, `None` if the engine
+    /// keeps no such log (the instance is in no cluster).
+    async fn control_append(&self, _seq: u64, _entry: bytes::Bytes) -> Result<Option<bool>, Error> {
+        Ok(None)
+    }
+
+    /// The control log's entries after `after`, in order, at most `max`; `None` if the
+    /// engine keeps no such log.
+    async fn control_read(&self, _after: u64, _max: usize) -> Result<Option<Vec<(u64, bytes::Bytes)>>, Error> {
+        Ok(None)
+    }
 }

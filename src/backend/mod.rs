@@ -6,6 +6,7 @@
 //! [`local`] disk or an [`upstream`] S3 service. Everything S3-level (request validation,
 //! preconditions, tags, attributes, audit entries, answers) is the S3 layer's.
 
+pub mod control;
 mod engine;
 pub mod index;
 pub(crate) mod listing;

@@ -276,6 +276,16 @@ impl Backends {
     pub async fn members(&self) -> Result<Option<Vec<crate::backend::upstream::Member>>, Error> {
         self.mirrored().engine().members().await
     }
+
+    /// See [`Engine::control_append`].
+    pub async fn control_append(&self, seq: u64, entry: bytes::Bytes) -> Result<Option<bool>, Error> {
+        self.mirrored().engine().control_append(seq, entry).await
+    }
+
+    /// See [`Engine::control_read`].
+    pub async fn control_read(&self, after: u64, max: usize) -> Result<Option<Vec<(u64, bytes::Bytes)>>, Error> {
+        self.mirrored().engine().control_read(after, max).await
+    }
 }
 
 #[cfg(test)]

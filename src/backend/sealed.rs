@@ -41,6 +41,9 @@ pub struct GatewayKeys {
     /// Wraps the keyring's keys (SSE-KMS), which the store keeps only wrapped.
     keyring: Kek,
     store: Arc<dyn Store>,
+    /// Whether the default key is created here at its first use; in a cluster it is
+    /// created through the control log instead (see [`GatewayKeys::new_keyring_key`]).
+    lazy_default: bool,
 }
 
 /// The keyring key SSE-KMS uses when a request and its bucket name none (AWS's `aws/s3`),
@@ -86,8 +89,21 @@ impl GatewayKeys {
     /// The keys, from the master key's derivations for these uses; the keyring's keys are
     /// in `store`.
     #[must_use]
-    pub fn new(wrapping: Kek, digest: Kek, keyring: Kek, store: Arc<dyn Store>) -> Self {
-        Self { wrapping, digest, keyring, store }
+    pub fn new(wrapping: Kek, digest: Kek, keyring: Kek, store: Arc<dyn Store>, lazy_default: bool) -> Self {
+        Self { wrapping, digest, keyring, store, lazy_default }
+    }
+
+    /// A new keyring key `id`, with its first version. The default key's first version is
+    /// derived from the master key rather than drawn, so that it is the same key whichever
+    /// instance of a cluster creates it.
+    #[must_use]
+    pub fn new_keyring_key(&self, id: &str) -> KeyringKey {
+        let first = if id == DEFAULT_KMS_KEY {
+            base64_simd::STANDARD.encode_to_string(self.keyring.wrap(&self.keyring.derive_key(id), id.as_bytes()))
+        } else {
+            self.new_keyring_version(id)
+        };
+        KeyringKey { id: id.to_owned(), created_ns: crate::clock::now_ns(), enabled: true, versions: vec![first] }
     }
 
     /// Fresh key material for a keyring key's new version, wrapped as the store keeps it.
@@ -96,14 +112,26 @@ impl GatewayKeys {
         base64_simd::STANDARD.encode_to_string(self.keyring.wrap(&DataKey::generate(), id.as_bytes()))
     }
 
-    /// The enabled keyring key `id`; the default key is created at its first use.
+    /// Whether the keyring has no key `id`.
+    ///
+    /// # Errors
+    /// The store's.
+    pub fn keyring_missing(&self, id: &str) -> Result<bool, Error> {
+        Ok(self.store.keyring_get(id).map_err(Error::Meta)?.is_none())
+    }
+
+    /// The enabled keyring key `id`; the default key is created at its first use (in a
+    /// cluster, by the control log's job).
     fn keyring_key(&self, id: &str) -> Result<KeyringKey, Error> {
         let key = match self.store.keyring_get(id).map_err(Error::Meta)? {
             Some(key) => key,
-            None if id == DEFAULT_KMS_KEY => {
-                let key = KeyringKey { id: id.to_owned(), created_ns: crate::clock::now_ns(), enabled: true, versions: vec![self.new_keyring_version(id)] };
+            None if id == DEFAULT_KMS_KEY && self.lazy_default => {
+                let key = self.new_keyring_key(id);
                 self.store.keyring_put(&key, None).map_err(Error::Meta)?;
                 key
+            }
+            None if id == DEFAULT_KMS_KEY => {
+                return Err(Error::Unavailable("the cluster's default keyring key is being created: retry in a second".into()));
             }
             None => return Err(kms_error("KMS.NotFoundException", format!("Key '{id}' does not exist"))),
         };

@@ -72,6 +72,17 @@ impl Kek {
         Kek(k)
     }
 
+    /// Key material derived from this key for `label`: the same wherever this key is.
+    #[must_use]
+    pub fn derive_key(&self, label: &str) -> DataKey {
+        let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, &self.0[..]));
+        ctx.update(b"tollgate derived key v1\0");
+        ctx.update(label.as_bytes());
+        let mut k = [0u8; 32];
+        k.copy_from_slice(ctx.sign().as_ref());
+        DataKey::from_bytes(k)
+    }
+
     /// [`key_digest`] keyed by this key: recognises an SSE-C key without storing it.
     pub fn digest_of(&self, customer_key: &[u8]) -> String {
         key_digest(&self.0[..], customer_key)

@@ -37,6 +37,8 @@ pub struct Parts {
     pub limiter: Option<Arc<crate::limits::Limiter>>,
     /// The gateway's keys, which scrub opens sealed objects with.
     pub seal_keys: Arc<crate::backend::sealed::GatewayKeys>,
+    /// The control plane, which tails the cluster's log.
+    pub control: Arc<crate::backend::control::ControlPlane>,
 }
 
 /// The jobs `config` asks for, with their intervals.
@@ -93,8 +95,18 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
         jobs.push(Scheduled::new("metadata_mirror", secs(config.upstream.mirror_interval_secs), mirror));
     }
     if let Some(member) = parts.member.clone() {
-        let heartbeat = Heartbeat { backend: Arc::clone(&parts.backend), member, limiter: parts.limiter.clone(), metrics: Arc::clone(&parts.metrics) };
+        let heartbeat = Heartbeat {
+            backend: Arc::clone(&parts.backend),
+            member,
+            limiter: parts.limiter.clone(),
+            metrics: Arc::clone(&parts.metrics),
+            control: Arc::clone(&parts.control),
+        };
         jobs.push(Scheduled::new("heartbeat", secs(config.upstream.heartbeat_secs), heartbeat));
+    }
+    if parts.control.clustered() {
+        let tail = ControlLog { control: Arc::clone(&parts.control), metrics: Arc::clone(&parts.metrics), seal_keys: Arc::clone(&parts.seal_keys) };
+        jobs.push(Scheduled::new("control_log", Duration::from_millis(config.upstream.control_poll_ms), tail));
     }
     jobs
 }
@@ -258,12 +270,13 @@ pub struct Heartbeat {
     member: Member,
     limiter: Option<Arc<crate::limits::Limiter>>,
     metrics: Arc<Metrics>,
+    control: Arc<crate::backend::control::ControlPlane>,
 }
 
 #[async_trait::async_trait]
 impl Job for Heartbeat {
     async fn run(&self) -> Result<Outcome, JobError> {
-        let beat = Member { heartbeat_ns: crate::clock::now_ns(), ..self.member.clone() };
+        let beat = Member { heartbeat_ns: crate::clock::now_ns(), control_applied: self.control.applied(), ..self.member.clone() };
         self.backend.heartbeat(&beat).await?;
         let members = self.backend.members().await?.unwrap_or_default();
         let now = crate::clock::now_ns();
@@ -276,6 +289,33 @@ impl Job for Heartbeat {
         }
         self.metrics.cluster_live_instances(live);
         Ok(Outcome::new(1, json!({ "heartbeat_ns": beat.heartbeat_ns.to_string(), "live_instances": live })))
+    }
+}
+
+/// Applies the cluster's control-plane changes made on other instances (see
+/// [`crate::backend::control`]); creates the keyring's default key through the log once
+/// the log has none.
+pub struct ControlLog {
+    control: Arc<crate::backend::control::ControlPlane>,
+    metrics: Arc<Metrics>,
+    seal_keys: Arc<crate::backend::sealed::GatewayKeys>,
+}
+
+#[async_trait::async_trait]
+impl Job for ControlLog {
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let mut applied = self.control.catch_up().await?;
+        let default = crate::backend::sealed::DEFAULT_KMS_KEY;
+        if self.seal_keys.keyring_missing(default)? {
+            let create = crate::meta::ControlChange::KeyringCreate { key: self.seal_keys.new_keyring_key(default) };
+            match self.control.submit(create, None).await {
+                // Another instance created it first: the same material, derived from the master key.
+                Ok(_) | Err(crate::backend::Error::Meta(crate::meta::Error::AlreadyExists)) => applied += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.metrics.control_applied(self.control.applied());
+        Ok(Outcome::new(applied, json!({ "applied": self.control.applied() })))
     }
 }
 

@@ -265,7 +265,7 @@ impl Limiter {
     }
 
     /// Replaces (or with `None` removes) the override of `subject`, effective for the next
-    /// request. The caller has stored it.
+    /// request. The caller has stored it (see the [`crate::meta::ControlListener`]).
     pub fn set_override(&self, subject: &Subject, rates: Option<Rates>) {
         let mut map = self.overrides.write().unwrap_or_else(PoisonError::into_inner);
         match rates {
@@ -435,6 +435,16 @@ impl Limiter {
 /// A burst of one second's worth (at least 1, at most `u32::MAX` cells).
 fn burst(rate: u64) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(rate).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
+}
+
+impl crate::meta::ControlListener for Limiter {
+    fn applied(&self, change: &crate::meta::ControlChange, _: &crate::meta::Applied) {
+        if let crate::meta::ControlChange::Limits { subject, rates } = change
+            && let Some(subject) = Subject::parse(subject)
+        {
+            self.set_override(&subject, *rates);
+        }
+    }
 }
 
 #[cfg(test)]

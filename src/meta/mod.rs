@@ -4,11 +4,13 @@
 //! trait and the records, so a store can be swapped without touching the S3 layer.
 
 mod chain;
+mod control;
 pub mod merkle;
 mod records;
 mod sled_store;
 
 pub use chain::*;
+pub use control::*;
 pub use records::*;
 pub use sled_store::SledStore;
 

@@ -70,6 +70,7 @@ pub struct Metrics {
     job_changes: Family<JobLabel, Counter>,
     scrub_mismatches: Gauge<u64, AtomicU64>,
     cluster_live: Gauge<u64, AtomicU64>,
+    control_applied: Gauge<u64, AtomicU64>,
     meta_size: Gauge<u64, AtomicU64>,
     unauthenticated_denials: Counter,
     audit_entries: Gauge<u64, AtomicU64>,
@@ -111,6 +112,8 @@ impl Default for Metrics {
             "Live instances sharing this gateway's metadata bucket, as its last heartbeat counted (0: in no cluster)",
             cluster_live.clone(),
         );
+        let control_applied = Gauge::<u64, AtomicU64>::default();
+        registry.register("control_applied", "The last entry of the cluster's control log this instance applied", control_applied.clone());
         let meta_size = Gauge::<u64, AtomicU64>::default();
         registry.register("metadata_size_bytes", "Size of the metadata database on disk", meta_size.clone());
         let unauthenticated_denials = Counter::default();
@@ -139,6 +142,7 @@ impl Default for Metrics {
             job_changes,
             scrub_mismatches,
             cluster_live,
+            control_applied,
             meta_size,
             unauthenticated_denials,
             audit_entries,
@@ -221,6 +225,11 @@ impl Metrics {
     /// How many live instances the last heartbeat counted in this gateway's cluster.
     pub fn cluster_live_instances(&self, live: u32) {
         self.cluster_live.set(u64::from(live));
+    }
+
+    /// The last entry of the cluster's control log applied here.
+    pub fn control_applied(&self, seq: u64) {
+        self.control_applied.set(seq);
     }
 
     /// The text exposition, with the metadata size sampled now.

@@ -54,6 +54,10 @@ pub struct Unready {
     /// A storage engine does not answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// The cluster's control log has not been read lately: this instance may not know
+    /// the latest changes to keys, tenants and settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
     /// The metadata store does not take a durable write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
@@ -154,9 +158,9 @@ mod tests {
 
     #[test]
     fn unready_parts_are_listed_in_name_order() {
-        let both = Unready { backend: Some("b".into()), metadata: Some("m".into()) };
-        assert_eq!(serde_json::to_string(&both).unwrap(), r#"{"backend":"b","metadata":"m"}"#);
-        let metadata = Unready { backend: None, metadata: Some("m".into()) };
+        let all = Unready { backend: Some("b".into()), control: Some("c".into()), metadata: Some("m".into()) };
+        assert_eq!(serde_json::to_string(&all).unwrap(), r#"{"backend":"b","control":"c","metadata":"m"}"#);
+        let metadata = Unready { backend: None, control: None, metadata: Some("m".into()) };
         assert_eq!(serde_json::to_string(&metadata).unwrap(), r#"{"metadata":"m"}"#);
     }
 

@@ -4,7 +4,7 @@
 
 use super::acl::{Ownership, PublicAccessBlock};
 use crate::config::AccessDefaults;
-use crate::meta::{AclGrant, AuditEntry, BucketConfigKind, Store};
+use crate::meta::{AclGrant, BucketConfigKind, ControlChange, ControlListener, Store};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -116,8 +116,9 @@ impl BucketConfig {
     }
 }
 
-/// Every bucket's compiled configuration, cached from the store (changed only through
-/// [`BucketConfigs::set`], which writes the store first).
+/// Every bucket's compiled configuration, cached from the store, following each
+/// control-plane change applied (as a [`crate::meta::ControlListener`]): a change is
+/// checked first ([`BucketConfigs::check`]), then made through the control plane.
 pub struct BucketConfigs {
     store: Arc<dyn Store>,
     defaults: AccessDefaults,
@@ -181,16 +182,14 @@ impl BucketConfigs {
         self.of(bucket).public_access_block.unwrap_or(self.defaults.block_public_access)
     }
 
-    /// Sets a bucket's ACL (its visibility and its other grants, in one transaction) and
-    /// recompiles its configuration.
+    /// The change setting a bucket's ACL (its visibility and its other grants, in one
+    /// transaction).
     ///
     /// # Errors
-    /// The store's failure (`NoSuchBucket` included).
-    pub fn set_acl(&self, bucket: &str, acl: &super::acl::Acl, audit: Option<&AuditEntry>) -> Result<(), ConfigError> {
+    /// `Invalid` if the grants do not encode.
+    pub fn acl_change(bucket: &str, acl: &super::acl::Acl) -> Result<ControlChange, ConfigError> {
         let grants = (!acl.grants.is_empty()).then(|| serde_json::to_string(&acl.grants)).transpose().map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
-        self.store.bucket_acl_set(bucket, acl.visibility(), grants.as_deref(), audit)?;
-        self.reload(bucket)
+        Ok(ControlChange::BucketAcl { bucket: bucket.to_owned(), visibility: acl.visibility(), grants })
     }
 
     /// The stored document of `kind` for `bucket`.
@@ -201,26 +200,18 @@ impl BucketConfigs {
         self.store.bucket_config_get(bucket, kind)
     }
 
-    /// Validates and stores (or with `None` removes) the document of `kind` for `bucket`,
-    /// then recompiles the bucket's configuration.
+    /// The change storing (or with `None` removing) the document of `kind` for `bucket`,
+    /// once the document compiles.
     ///
     /// # Errors
-    /// `Invalid` with the reason a document does not compile (nothing is stored), or the
-    /// store's failure (`NoSuchBucket` included).
-    pub fn set(&self, bucket: &str, kind: BucketConfigKind, document: Option<&str>, audit: Option<&AuditEntry>) -> Result<(), ConfigError> {
+    /// `Invalid` with the reason a document does not compile.
+    pub fn check(bucket: &str, kind: BucketConfigKind, document: Option<&str>) -> Result<ControlChange, ConfigError> {
         BucketConfig::default().apply(bucket, kind, document).map_err(ConfigError::Invalid)?;
-        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
-        self.store.bucket_config_set(bucket, kind, document, audit)?;
-        self.reload(bucket)
-    }
-
-    /// Forgets a deleted bucket's configuration (the store removed it with the bucket).
-    pub fn forget(&self, bucket: &str) {
-        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
-        self.by_bucket.write().unwrap_or_else(PoisonError::into_inner).remove(bucket);
+        Ok(ControlChange::BucketConfig { bucket: bucket.to_owned(), kind, document: document.map(str::to_owned) })
     }
 
     fn reload(&self, bucket: &str) -> Result<(), ConfigError> {
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
         let mut config = BucketConfig::default();
         let mut any = false;
         for kind in BucketConfigKind::ALL {
@@ -236,6 +227,20 @@ impl BucketConfigs {
             map.remove(bucket);
         }
         Ok(())
+    }
+}
+
+impl ControlListener for BucketConfigs {
+    fn applied(&self, change: &ControlChange, _: &crate::meta::Applied) {
+        let (ControlChange::BucketConfig { bucket, .. } | ControlChange::BucketAcl { bucket, .. } | ControlChange::BucketDelete { name: bucket }) = change
+        else {
+            return;
+        };
+        // A document stored compiles (it was checked before it was submitted); one that
+        // does not (from a newer version) leaves the bucket's previous configuration.
+        if let Err(e) = self.reload(bucket) {
+            tracing::error!(bucket = %bucket, error = %e, "a bucket's configuration could not be reloaded after a change");
+        }
     }
 }
 
@@ -279,17 +284,24 @@ mod tests {
         let configs = BucketConfigs::load(Arc::clone(&store), AccessDefaults::default()).unwrap();
         assert!(configs.of("b").tags.is_empty());
         let doc = tags_document(&[tag("team", "data")]).unwrap();
-        configs.set("b", BucketConfigKind::Tagging, Some(&doc), None).unwrap();
+        // A change is checked, applied by the control plane, and followed by the cache.
+        let set = |bucket: &str, document: Option<&str>| -> Result<(), ConfigError> {
+            let change = BucketConfigs::check(bucket, BucketConfigKind::Tagging, document)?;
+            let outcome = change.apply(store.as_ref(), None)?;
+            configs.applied(&change, &outcome);
+            Ok(())
+        };
+        set("b", Some(&doc)).unwrap();
         assert_eq!(configs.of("b").tags, vec![tag("team", "data")]);
-        assert!(matches!(configs.set("b", BucketConfigKind::Tagging, Some("not json"), None), Err(ConfigError::Invalid(_))));
+        assert!(matches!(set("b", Some("not json")), Err(ConfigError::Invalid(_))));
         assert_eq!(configs.document("b", BucketConfigKind::Tagging).unwrap(), Some(doc), "a refused document changes nothing");
         assert_eq!(
             BucketConfigs::load(Arc::clone(&store), AccessDefaults::default()).unwrap().of("b").tags,
             vec![tag("team", "data")],
             "compiled again at start"
         );
-        configs.set("b", BucketConfigKind::Tagging, None, None).unwrap();
+        set("b", None).unwrap();
         assert!(configs.of("b").tags.is_empty());
-        assert!(matches!(configs.set("missing", BucketConfigKind::Tagging, Some("[]"), None), Err(ConfigError::Store(crate::meta::Error::NoSuchBucket))));
+        assert!(matches!(set("missing", Some("[]")), Err(ConfigError::Store(crate::meta::Error::NoSuchBucket))));
     }
 }

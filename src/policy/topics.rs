@@ -96,8 +96,9 @@ pub fn listing_topic<'a>(rules: &'a [TopicRule], prefix: &str) -> Option<&'a Top
         .max_by_key(|r| r.topic.len())
 }
 
-/// The topic rules of every bucket, cached from the store (changed only through
-/// [`Topics::put`] and [`Topics::delete`], which write the store first).
+/// The topic rules of every bucket, cached from the store: following each control-plane
+/// change applied (as a [`crate::meta::ControlListener`]), and the configured rules
+/// [`Topics::put`] stores at start.
 pub struct Topics {
     store: Arc<dyn Store>,
     by_bucket: RwLock<HashMap<String, Arc<Vec<TopicRule>>>>,
@@ -143,11 +144,16 @@ impl Topics {
         self.store.topic_put(rule, audit)?;
         self.reload(&rule.bucket)
     }
+}
 
-    /// Deletes the topic `topic` of `bucket` and reloads the bucket's rules.
-    pub fn delete(&self, bucket: &str, topic: &str, audit: Option<&crate::meta::AuditEntry>) -> crate::meta::Result<()> {
-        self.store.topic_delete(bucket, topic, audit)?;
-        self.reload(bucket)
+impl crate::meta::ControlListener for Topics {
+    fn applied(&self, change: &crate::meta::ControlChange, _: &crate::meta::Applied) {
+        use crate::meta::ControlChange as C;
+        if let C::TopicPut { rule: TopicRule { bucket, .. } } | C::TopicDelete { bucket, .. } | C::BucketDelete { name: bucket } = change
+            && let Err(e) = self.reload(bucket)
+        {
+            tracing::error!(bucket = %bucket, error = %e, "topic rules could not be reloaded after a change");
+        }
     }
 }
 

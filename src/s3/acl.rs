@@ -9,6 +9,7 @@ use crate::backend::s3util::owner;
 use crate::meta::{AclGrant, BucketConfigKind, BucketRecord, ObjectRecord};
 use crate::ops::Operation;
 use crate::policy::acl::{Acl, AclError, AclOn, GrantHeaders, Ownership, PublicAccessBlock, object_acl, to_dto};
+use crate::policy::config::BucketConfigs;
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -138,7 +139,8 @@ pub(super) async fn put_bucket_acl(g: &Gateway, req: S3Request<PutBucketAclInput
     let acl = requested_acl(req.input.access_control_policy.as_ref(), from_headers)?;
     admissible(g, &tenant, &acl, g.configs.ownership(bucket), g.configs.public_access_block(bucket))?;
     let audit = crate::audit::entry(&req, Operation::PutBucketAcl, bucket, "", 0);
-    g.configs.set_acl(bucket, &acl, Some(&audit)).map_err(super::settings::config_error(BucketConfigKind::Acl))?;
+    let change = BucketConfigs::acl_change(bucket, &acl).map_err(super::settings::config_error(BucketConfigKind::Acl))?;
+    g.change(change, audit).await?;
     Ok(S3Response::new(PutBucketAclOutput::default()))
 }
 
@@ -221,7 +223,7 @@ pub(super) async fn put_bucket_ownership_controls(
         });
     }
     let document = serde_json::to_string(&ownership).map_err(|e| Error::InvalidConfig(BucketConfigKind::Ownership, e.to_string()))?;
-    super::settings::set_config(g, &req, Operation::PutBucketOwnershipControls, bucket, BucketConfigKind::Ownership, Some(&document))?;
+    super::settings::set_config(g, &req, Operation::PutBucketOwnershipControls, bucket, BucketConfigKind::Ownership, Some(&document)).await?;
     Ok(S3Response::new(PutBucketOwnershipControlsOutput::default()))
 }
 
@@ -237,7 +239,7 @@ pub(super) async fn delete_bucket_ownership_controls(
             message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting".into(),
         });
     }
-    super::settings::set_config(g, &req, Operation::DeleteBucketOwnershipControls, bucket, BucketConfigKind::Ownership, None)?;
+    super::settings::set_config(g, &req, Operation::DeleteBucketOwnershipControls, bucket, BucketConfigKind::Ownership, None).await?;
     Ok(S3Response::new(DeleteBucketOwnershipControlsOutput::default()))
 }
 
@@ -265,7 +267,7 @@ pub(super) async fn put_public_access_block(g: &Gateway, req: S3Request<PutPubli
         restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
     };
     let document = serde_json::to_string(&block).map_err(|e| Error::InvalidConfig(BucketConfigKind::PublicAccessBlock, e.to_string()))?;
-    super::settings::set_config(g, &req, Operation::PutPublicAccessBlock, &req.input.bucket, BucketConfigKind::PublicAccessBlock, Some(&document))?;
+    super::settings::set_config(g, &req, Operation::PutPublicAccessBlock, &req.input.bucket, BucketConfigKind::PublicAccessBlock, Some(&document)).await?;
     Ok(S3Response::new(PutPublicAccessBlockOutput::default()))
 }
 
@@ -273,6 +275,6 @@ pub(super) async fn delete_public_access_block(
     g: &Gateway,
     req: S3Request<DeletePublicAccessBlockInput>,
 ) -> Result<S3Response<DeletePublicAccessBlockOutput>, Error> {
-    super::settings::set_config(g, &req, Operation::DeletePublicAccessBlock, &req.input.bucket, BucketConfigKind::PublicAccessBlock, None)?;
+    super::settings::set_config(g, &req, Operation::DeletePublicAccessBlock, &req.input.bucket, BucketConfigKind::PublicAccessBlock, None).await?;
     Ok(S3Response::new(DeletePublicAccessBlockOutput::default()))
 }

@@ -6,7 +6,7 @@ use super::Gateway;
 use crate::auth::Principal;
 use crate::backend::Error;
 use crate::backend::s3util::{now_ns, owner, timestamp};
-use crate::meta::{BucketRecord, Versioning};
+use crate::meta::{Applied, BucketRecord, ControlChange, Versioning};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -98,17 +98,19 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
         object_lock: lock.then(crate::meta::LockConfig::default),
     };
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateBucket, &name, "", 0);
-    if let Some(existing) = g.store.bucket_create(&record, Some(&audit))? {
+    if let Applied::BucketExists(existing) = g.change(ControlChange::BucketCreate { record }, audit.clone()).await? {
         return Err(if existing.tenant == principal.tenant() { Error::BucketAlreadyOwnedByYou } else { Error::BucketAlreadyExists });
     }
     // Set after the bucket exists (checked before it did): a crash in between leaves the
     // defaults, which are stricter than what was asked.
     if let Some(ownership) = ownership {
         let document = serde_json::to_string(&ownership).map_err(|e| Error::InvalidConfig(crate::meta::BucketConfigKind::Ownership, e.to_string()))?;
-        super::settings::set_config(g, &req, crate::ops::Operation::CreateBucket, &name, crate::meta::BucketConfigKind::Ownership, Some(&document))?;
+        super::settings::set_config(g, &req, crate::ops::Operation::CreateBucket, &name, crate::meta::BucketConfigKind::Ownership, Some(&document)).await?;
     }
     if let Some(acl) = acl {
-        g.configs.set_acl(&name, &acl, Some(&audit)).map_err(super::settings::config_error(crate::meta::BucketConfigKind::Acl))?;
+        let change =
+            crate::policy::config::BucketConfigs::acl_change(&name, &acl).map_err(super::settings::config_error(crate::meta::BucketConfigKind::Acl))?;
+        g.change(change, audit).await?;
     }
     backend.index().sync().await?;
     g.backends.forget(&name)?;
@@ -124,8 +126,7 @@ pub(super) async fn delete_bucket(g: &Gateway, req: S3Request<DeleteBucketInput>
     }
     backend.engine().remove_bucket(&record).await?;
     let audit = crate::audit::entry(&req, crate::ops::Operation::DeleteBucket, name, "", 0);
-    g.store.bucket_delete(name, Some(&audit))?;
-    g.configs.forget(name);
+    g.change(ControlChange::BucketDelete { name: name.clone() }, audit).await?;
     backend.index().sync().await?;
     g.backends.forget(name)?;
     Ok(S3Response::new(DeleteBucketOutput {}))
@@ -170,11 +171,7 @@ pub(super) async fn put_bucket_versioning(g: &Gateway, req: S3Request<PutBucketV
     // Enabling versioning the first time makes every current object a version: off the
     // async workers.
     let at_key = objects.stores_at_key(&input.bucket)?;
-    let store = std::sync::Arc::clone(&objects.index().store);
-    let bucket = input.bucket.clone();
-    tokio::task::spawn_blocking(move || store.bucket_set_versioning(&bucket, versioning, at_key, Some(&audit)))
-        .await
-        .map_err(|e| Error::Unavailable(e.to_string()))??;
+    g.change(ControlChange::BucketVersioning { name: input.bucket.clone(), versioning, at_key }, audit).await?;
     objects.index().sync().await?;
     Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }

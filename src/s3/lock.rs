@@ -6,7 +6,7 @@ use super::Gateway;
 use crate::auth::Principal;
 use crate::backend::Error;
 use crate::backend::s3util::{now_ns, timestamp};
-use crate::meta::{BucketRecord, DefaultRetention, LockConfig, LockMode, ObjectRecord, Retention};
+use crate::meta::{BucketRecord, ControlChange, DefaultRetention, LockConfig, LockMode, ObjectRecord, Retention};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
@@ -107,11 +107,7 @@ pub(super) async fn put_object_lock_configuration(
         Some(ObjectLockRule { default_retention: None }) => return Err(Error::MalformedXml(MALFORMED.into())),
         Some(ObjectLockRule { default_retention: Some(d) }) => Some(default_retention(d)?),
     };
-    let store = std::sync::Arc::clone(&index.store);
-    let bucket = req.input.bucket.clone();
-    tokio::task::spawn_blocking(move || store.bucket_set_lock(&bucket, LockConfig { default_retention }, Some(&audit)))
-        .await
-        .map_err(|e| Error::Unavailable(e.to_string()))??;
+    g.change(ControlChange::BucketLock { name: req.input.bucket.clone(), lock: LockConfig { default_retention } }, audit).await?;
     index.sync().await?;
     Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
 }

@@ -50,6 +50,8 @@ pub struct Gateway {
     lifecycle_day_secs: u64,
     /// The keys and settings of encryption at rest.
     sse: Arc<sse::SseKeys>,
+    /// Where bucket creations, deletions and settings go (shared by a cluster).
+    control: Arc<crate::backend::control::ControlPlane>,
 }
 
 impl Gateway {
@@ -65,8 +67,14 @@ impl Gateway {
         store: Arc<dyn Store>,
         lifecycle_day_secs: u64,
         sse: Arc<sse::SseKeys>,
+        control: Arc<crate::backend::control::ControlPlane>,
     ) -> Self {
-        Self { backends, region, metrics, topics, configs, store, lifecycle_day_secs, sse }
+        Self { backends, region, metrics, topics, configs, store, lifecycle_day_secs, sse, control }
+    }
+
+    /// Makes a control-plane change (through the cluster's log, in a cluster), audited.
+    async fn change(&self, change: crate::meta::ControlChange, audit: crate::meta::AuditEntry) -> Result<crate::meta::Applied, crate::backend::Error> {
+        self.control.submit(change, Some(audit)).await
     }
 
     /// The `x-amz-expiration` of `rec`, the current version of `key`, if a lifecycle rule

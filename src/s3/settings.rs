@@ -7,7 +7,7 @@ use crate::backend::{BucketSetting, Error};
 use crate::lifecycle::{Lifecycle, LifecycleError};
 use crate::meta::BucketConfigKind;
 use crate::ops::Operation;
-use crate::policy::config::{BucketEncryption, ConfigError, Tag as BucketTag, tags_document};
+use crate::policy::config::{BucketConfigs, BucketEncryption, ConfigError, Tag as BucketTag, tags_document};
 use crate::policy::cors::{CorsError, CorsRule, CorsRules};
 
 use s3s::dto::*;
@@ -37,12 +37,12 @@ pub(super) async fn put_bucket_policy(g: &Gateway, req: S3Request<PutBucketPolic
     if policy.is_public() && g.configs.public_access_block(bucket).block_public_policy {
         return Err(Error::AccessDenied("Access Denied: the bucket's Block Public Access settings refuse public policies (BlockPublicPolicy)".into()));
     }
-    set_config(g, &req, Operation::PutBucketPolicy, bucket, BucketConfigKind::Policy, Some(&req.input.policy))?;
+    set_config(g, &req, Operation::PutBucketPolicy, bucket, BucketConfigKind::Policy, Some(&req.input.policy)).await?;
     Ok(S3Response::new(PutBucketPolicyOutput::default()))
 }
 
 pub(super) async fn delete_bucket_policy(g: &Gateway, req: S3Request<DeleteBucketPolicyInput>) -> Result<S3Response<DeleteBucketPolicyOutput>, Error> {
-    set_config(g, &req, Operation::DeleteBucketPolicy, &req.input.bucket, BucketConfigKind::Policy, None)?;
+    set_config(g, &req, Operation::DeleteBucketPolicy, &req.input.bucket, BucketConfigKind::Policy, None).await?;
     Ok(S3Response::new(DeleteBucketPolicyOutput::default()))
 }
 
@@ -95,12 +95,12 @@ pub(super) async fn put_bucket_cors(g: &Gateway, req: S3Request<PutBucketCorsInp
         CorsError::Invalid(why) => Error::InvalidRequest(why),
         CorsError::Malformed(why) => Error::InvalidConfig(BucketConfigKind::Cors, why),
     })?;
-    set_config(g, &req, Operation::PutBucketCors, &req.input.bucket, BucketConfigKind::Cors, Some(&rules.document()))?;
+    set_config(g, &req, Operation::PutBucketCors, &req.input.bucket, BucketConfigKind::Cors, Some(&rules.document())).await?;
     Ok(S3Response::new(PutBucketCorsOutput::default()))
 }
 
 pub(super) async fn delete_bucket_cors(g: &Gateway, req: S3Request<DeleteBucketCorsInput>) -> Result<S3Response<DeleteBucketCorsOutput>, Error> {
-    set_config(g, &req, Operation::DeleteBucketCors, &req.input.bucket, BucketConfigKind::Cors, None)?;
+    set_config(g, &req, Operation::DeleteBucketCors, &req.input.bucket, BucketConfigKind::Cors, None).await?;
     Ok(S3Response::new(DeleteBucketCorsOutput::default()))
 }
 
@@ -128,12 +128,12 @@ pub(super) async fn put_bucket_lifecycle_configuration(
         LifecycleError::NotImplemented(why) => Error::NotImplemented(why),
     })?;
     let bucket = &req.input.bucket;
-    set_config(g, &req, Operation::PutBucketLifecycleConfiguration, bucket, BucketConfigKind::Lifecycle, Some(&lifecycle.document()))?;
+    set_config(g, &req, Operation::PutBucketLifecycleConfiguration, bucket, BucketConfigKind::Lifecycle, Some(&lifecycle.document())).await?;
     Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
 }
 
 pub(super) async fn delete_bucket_lifecycle(g: &Gateway, req: S3Request<DeleteBucketLifecycleInput>) -> Result<S3Response<DeleteBucketLifecycleOutput>, Error> {
-    set_config(g, &req, Operation::DeleteBucketLifecycle, &req.input.bucket, BucketConfigKind::Lifecycle, None)?;
+    set_config(g, &req, Operation::DeleteBucketLifecycle, &req.input.bucket, BucketConfigKind::Lifecycle, None).await?;
     Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
 }
 
@@ -176,7 +176,7 @@ pub(super) async fn put_bucket_encryption(g: &Gateway, req: S3Request<PutBucketE
     let kms_key_id = default.kms_master_key_id.as_deref().map(crate::backend::sealed::kms_key_id).transpose()?.map(str::to_owned);
     let encryption = BucketEncryption { algorithm: algorithm.to_owned(), kms_key_id, bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false) };
     let document = serde_json::to_string(&encryption).map_err(|e| Error::InvalidConfig(BucketConfigKind::Encryption, e.to_string()))?;
-    set_config(g, &req, Operation::PutBucketEncryption, bucket, BucketConfigKind::Encryption, Some(&document))?;
+    set_config(g, &req, Operation::PutBucketEncryption, bucket, BucketConfigKind::Encryption, Some(&document)).await?;
     Ok(S3Response::new(PutBucketEncryptionOutput::default()))
 }
 
@@ -184,7 +184,7 @@ pub(super) async fn delete_bucket_encryption(
     g: &Gateway,
     req: S3Request<DeleteBucketEncryptionInput>,
 ) -> Result<S3Response<DeleteBucketEncryptionOutput>, Error> {
-    set_config(g, &req, Operation::DeleteBucketEncryption, &req.input.bucket, BucketConfigKind::Encryption, None)?;
+    set_config(g, &req, Operation::DeleteBucketEncryption, &req.input.bucket, BucketConfigKind::Encryption, None).await?;
     Ok(S3Response::new(DeleteBucketEncryptionOutput::default()))
 }
 
@@ -197,9 +197,16 @@ pub(super) fn config_error(kind: BucketConfigKind) -> impl Fn(ConfigError) -> Er
 }
 
 /// Validates, stores (or with `None` removes) and audits a bucket's document of `kind`.
-pub(super) fn set_config<T>(g: &Gateway, req: &S3Request<T>, op: Operation, bucket: &str, kind: BucketConfigKind, document: Option<&str>) -> Result<(), Error> {
-    let audit = crate::audit::entry(req, op, bucket, "", 0);
-    g.configs.set(bucket, kind, document, Some(&audit)).map_err(config_error(kind))
+pub(super) async fn set_config<T>(
+    g: &Gateway,
+    req: &S3Request<T>,
+    op: Operation,
+    bucket: &str,
+    kind: BucketConfigKind,
+    document: Option<&str>,
+) -> Result<(), Error> {
+    let change = BucketConfigs::check(bucket, kind, document).map_err(config_error(kind))?;
+    g.change(change, crate::audit::entry(req, op, bucket, "", 0)).await.map(drop)
 }
 
 pub(super) async fn get_bucket_tagging(g: &Gateway, req: S3Request<GetBucketTaggingInput>) -> Result<S3Response<GetBucketTaggingOutput>, Error> {
@@ -217,12 +224,12 @@ pub(super) async fn put_bucket_tagging(g: &Gateway, req: S3Request<PutBucketTagg
     let document = tags_document(&tags).map_err(|why| Error::InvalidConfig(BucketConfigKind::Tagging, why))?;
     // An empty set leaves the bucket untagged, as S3 answers it afterwards.
     let document = (!tags.is_empty()).then_some(document);
-    set_config(g, &req, Operation::PutBucketTagging, &req.input.bucket, BucketConfigKind::Tagging, document.as_deref())?;
+    set_config(g, &req, Operation::PutBucketTagging, &req.input.bucket, BucketConfigKind::Tagging, document.as_deref()).await?;
     Ok(S3Response::new(PutBucketTaggingOutput::default()))
 }
 
 pub(super) async fn delete_bucket_tagging(g: &Gateway, req: S3Request<DeleteBucketTaggingInput>) -> Result<S3Response<DeleteBucketTaggingOutput>, Error> {
-    set_config(g, &req, Operation::DeleteBucketTagging, &req.input.bucket, BucketConfigKind::Tagging, None)?;
+    set_config(g, &req, Operation::DeleteBucketTagging, &req.input.bucket, BucketConfigKind::Tagging, None).await?;
     Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
 }
 

@@ -1,8 +1,10 @@
-//! Cluster membership (`tollgate admin cluster`): instances sharing an upstream metadata
-//! bucket see each other through their heartbeats there; one that stops says it left, one
-//! that falls silent is counted gone after three of its heartbeat intervals; each live
-//! instance enforces its share of the rate limits. Each test
-//! sets up its own upstream (a local-disk tollgate), whatever the suite's mode.
+//! Clusters: instances sharing an upstream metadata bucket see each other through their
+//! heartbeats there (`tollgate admin cluster`); one that stops says it left, one that falls
+//! silent is counted gone after three of its heartbeat intervals; each live instance
+//! enforces its share of the rate limits; and they share one control plane through the
+//! log kept there: a change made on any instance is in force on all within the bound the
+//! README states. Each test sets up its own upstream (a local-disk tollgate), whatever the
+//! suite's mode.
 
 use crate::common::*;
 use crate::tenancy::root_conn;
@@ -16,8 +18,14 @@ use tollgate::config::{BackendKind, Config};
 const META: &str = "cluster-meta";
 
 fn member_of(upstream: &Gateway, instance: &'static str) -> impl FnOnce(&mut Config) {
-    let endpoint = upstream.endpoint();
+    member_at(upstream.endpoint(), instance, None)
+}
+
+/// A member of the cluster on the upstream at `endpoint`, sharing the master key in
+/// `master` (a cluster's instances must: key secrets are sealed under it).
+fn member_at(endpoint: String, instance: &'static str, master: Option<std::path::PathBuf>) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
+        c.auth.master_key_file = master;
         c.backend = BackendKind::Upstream;
         c.upstream.endpoint = endpoint;
         c.upstream.access_key = ACCESS_KEY.into();
@@ -121,4 +129,195 @@ async fn a_gateway_without_a_metadata_bucket_is_in_no_cluster() {
     let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
     let e = call(&root_conn(&gw), "GET", "cluster", None).await.unwrap_err();
     assert!(e.starts_with("400") && e.contains("no cluster"), "{e}");
+}
+
+/// The documented bound within which a control change made on one instance is in force
+/// on every other (README, "Several instances as one service").
+const BOUND: Duration = Duration::from_secs(2);
+
+/// Polls `probe` until it is true; fails after `within` (plus a second of grace for a
+/// loaded test machine, reported apart) naming `what`. Returns how long it took.
+async fn within<F: std::future::Future<Output = bool>>(within: Duration, what: &str, mut probe: impl FnMut() -> F) -> Duration {
+    let start = Instant::now();
+    loop {
+        if probe().await {
+            let took = start.elapsed();
+            assert!(took <= within + Duration::from_secs(1), "{what} took {took:?}, beyond the bound {within:?}");
+            return took;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{what}: never within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether `gw` accepts the key (a signed ListBuckets succeeds).
+async fn accepts(gw: &Gateway, ak: &str, sk: &str) -> bool {
+    gw.client_with(ak, sk).list_buckets().send().await.is_ok()
+}
+
+/// Three instances and their upstream; the master key file they share.
+async fn three() -> (Gateway, Vec<Gateway>, tempfile::TempDir) {
+    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    upstream.client().create_bucket().bucket(META).send().await.unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    let master = shared.path().join("master.key");
+    let mut members = Vec::new();
+    for name in ["a", "b", "c"] {
+        members.push(Gateway::start_local_in(tempfile::tempdir().unwrap(), member_at(upstream.endpoint(), name, Some(master.clone()))).await);
+    }
+    (upstream, members, shared)
+}
+
+#[tokio::test]
+async fn three_instances_share_one_control_plane() {
+    let (_upstream, gws, _shared) = three().await;
+    let (a, b, c) = (&gws[0], &gws[1], &gws[2]);
+
+    // A key created on a works on b and c within the bound.
+    let (ak, sk) = crate::tenancy::user(a, "corp", "ann", "admin").await;
+    for gw in [b, c] {
+        let took = within(BOUND, "a key created elsewhere", || accepts(gw, &ak, &sk)).await;
+        eprintln!("key in force on {} after {took:?}", gw.addr);
+    }
+
+    // Buckets and their settings too: created and tagged through a, read through c.
+    let ann_a = a.client_with(&ak, &sk);
+    ann_a.create_bucket().bucket("cl-shared").send().await.unwrap();
+    let tags = aws_sdk_s3::types::Tagging::builder().tag_set(aws_sdk_s3::types::Tag::builder().key("team").value("data").build().unwrap()).build().unwrap();
+    ann_a.put_bucket_tagging().bucket("cl-shared").tagging(tags).send().await.unwrap();
+    let ann_c = c.client_with(&ak, &sk);
+    within(BOUND, "a bucket's tags set elsewhere", || async {
+        ann_c.get_bucket_tagging().bucket("cl-shared").send().await.is_ok_and(|t| t.tag_set().first().is_some_and(|t| t.value() == "data"))
+    })
+    .await;
+    ann_c.put_object().bucket("cl-shared").key("k").body(b"written through c".to_vec().into()).send().await.unwrap();
+    let got = ann_a.get_object().bucket("cl-shared").key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(&got[..], b"written through c");
+
+    // A key disabled on b is refused by a and c within the bound.
+    call(&root_conn(b), "POST", &format!("keys/{ak}/disable"), None).await.unwrap();
+    for gw in [a, c] {
+        within(BOUND, "a key disabled elsewhere", || async { !accepts(gw, &ak, &sk).await }).await;
+    }
+
+    // Two conflicting changes made at once on two instances: exactly one wins.
+    let body = || Some(serde_json::json!({"name": "raced"}));
+    let (root_a, root_b) = (root_conn(a), root_conn(b));
+    let (ra, rb) = tokio::join!(call(&root_a, "POST", "tenants", body()), call(&root_b, "POST", "tenants", body()));
+    let outcomes = [&ra, &rb];
+    assert_eq!(outcomes.iter().filter(|r| r.is_ok()).count(), 1, "one creation wins: {ra:?} {rb:?}");
+    assert!(outcomes.iter().any(|r| r.as_ref().is_err_and(|e| e.starts_with("409"))), "the other is a conflict: {ra:?} {rb:?}");
+
+    // Keyring keys are shared (sealed): created on a, rotated on b, used on c.
+    call(&root_conn(a), "POST", "keyring/shared-key", None).await.unwrap();
+    within(BOUND, "a keyring key created elsewhere", || async {
+        call(&root_conn(b), "POST", "keyring/shared-key/rotate", None).await.is_ok_and(|k| k["versions"] == 2)
+    })
+    .await;
+    let (wk, ws) = crate::tenancy::user(c, "corp", "wes", "writer").await;
+    let wes = c.client_with(&wk, &ws);
+    within(BOUND, "a keyring key rotated elsewhere, used for a write", || async {
+        wes.put_object()
+            .bucket("cl-shared")
+            .key("sealed")
+            .body(b"secret".to_vec().into())
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id("shared-key")
+            .send()
+            .await
+            .is_ok()
+    })
+    .await;
+    // Read back through the instance that wrote it: the object's sealing is in its index
+    // (objects are indexed per instance; README, "One control plane").
+    let got = wes.get_object().bucket("cl-shared").key("sealed").send().await.unwrap();
+    assert_eq!(got.ssekms_key_id(), Some("shared-key"));
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret");
+
+    // Every instance applied the same log, and says how far it is.
+    let rows = call(&root_conn(a), "GET", "cluster", None).await;
+    let rows = rows.unwrap();
+    assert!(rows.as_array().unwrap().iter().all(|m| m["control_applied"].as_u64().is_some()), "{rows}");
+}
+
+/// A TCP relay to `to` that can be cut (every connection dropped, new ones refused) and
+/// mended: an instance's road to the upstream.
+struct Relay {
+    addr: std::net::SocketAddr,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Relay {
+    async fn start(to: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+        let watch = std::sync::Arc::clone(&cut);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if *watch.borrow() {
+                    continue;
+                }
+                let mut cut = watch.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.wait_for(|c| *c) => {}
+                    }
+                });
+            }
+        });
+        Relay { addr, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+/// Whether `gw`'s `/ready` answers 200.
+async fn ready(gw: &Gateway) -> bool {
+    raw(gw.addr, "GET", "/ready", &[], b"", None).await.status == 200
+}
+
+#[tokio::test]
+async fn an_instance_catches_up_after_a_restart_and_when_its_upstream_is_back() {
+    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    upstream.client().create_bucket().bucket(META).send().await.unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    let master = shared.path().join("master.key");
+    let relay = Relay::start(upstream.addr).await;
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), member_at(upstream.endpoint(), "a", Some(master.clone()))).await;
+    let b_config = |master: std::path::PathBuf| {
+        let through = format!("http://{}", relay.addr);
+        move |c: &mut Config| {
+            member_at(through, "b", Some(master))(c);
+            c.upstream.timeout_secs = 2;
+            c.upstream.retries = 0;
+        }
+    };
+    let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), b_config(master.clone())).await;
+    within(BOUND, "b reads the log", || ready(&b)).await;
+
+    // b stops; changes are made meanwhile on a; b restarted finds them.
+    let b_dir = b.stop().await;
+    let (ak, sk) = crate::tenancy::user(&a, "late", "lou", "writer").await;
+    let b = Gateway::start_local_in(b_dir, b_config(master.clone())).await;
+    within(BOUND, "a key created while b was down", || accepts(&b, &ak, &sk)).await;
+
+    // Cut from the upstream, b reports it is not ready, refuses control changes, and
+    // keeps serving what it knows.
+    relay.set_cut(true);
+    within(Duration::from_secs(12), "b says it is not ready", || async { !ready(&b).await }).await;
+    let refused = call(&root_conn(&b), "POST", "tenants", Some(serde_json::json!({"name": "offline"}))).await.unwrap_err();
+    assert!(refused.starts_with("503"), "{refused}");
+    let (mk, ms) = crate::tenancy::user(&a, "late", "mia", "writer").await;
+
+    // Mended, it catches up and is ready again.
+    relay.set_cut(false);
+    within(Duration::from_secs(12), "b ready again", || ready(&b)).await;
+    within(BOUND, "a key created while b was cut off", || accepts(&b, &mk, &ms)).await;
+    assert!(accepts(&b, &ak, &sk).await);
 }

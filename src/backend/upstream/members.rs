@@ -37,6 +37,9 @@ pub struct Member {
     pub heartbeat_secs: u64,
     /// Written as it stopped: it is not coming back on its own.
     pub left: bool,
+    /// The last entry of the cluster's control log it had applied.
+    #[serde(default)]
+    pub control_applied: u64,
 }
 
 /// Whether an instance is serving, as far as its heartbeats tell.
@@ -101,7 +104,7 @@ mod tests {
     #[test]
     fn presence_follows_the_heartbeat_age_and_a_leaving_instance() {
         let s = 1_000_000_000;
-        let m = Member { instance: "a".into(), version: "1".into(), started_ns: 0, heartbeat_ns: 100 * s, heartbeat_secs: 5, left: false };
+        let m = Member { instance: "a".into(), version: "1".into(), started_ns: 0, heartbeat_ns: 100 * s, heartbeat_secs: 5, left: false, control_applied: 0 };
         assert_eq!(m.presence(100 * s), Presence::Live);
         assert_eq!(m.presence(115 * s), Presence::Live, "three intervals of silence are tolerated");
         assert_eq!(m.presence(115 * s + 1), Presence::Gone);

@@ -18,6 +18,7 @@
 mod body;
 mod bucket;
 pub mod client;
+mod control;
 mod list;
 mod members;
 mod mirror;
@@ -293,6 +294,20 @@ impl Engine for UpstreamBackend {
     async fn members(&self) -> Result<Option<Vec<Member>>, Error> {
         match &self.mirror {
             Some(t) => self.read_heartbeats(t).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn control_append(&self, seq: u64, entry: bytes::Bytes) -> Result<Option<bool>, Error> {
+        match &self.mirror {
+            Some(t) => self.append_control(t, seq, entry).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn control_read(&self, after: u64, max: usize) -> Result<Option<Vec<(u64, bytes::Bytes)>>, Error> {
+        match &self.mirror {
+            Some(t) => self.read_control(t, after, max).await.map(Some),
             None => Ok(None),
         }
     }

@@ -1,0 +1,239 @@
+//! The control plane, one for a cluster: every change to tenants, users, keys, limits,
+//! topics, the keyring, buckets and their settings goes through [`ControlPlane::submit`].
+//!
+//! Alone, an instance applies a change to its store at once. Sharing a metadata bucket
+//! with others (a cluster), it first appends the change to the log kept there (the next
+//! sequence number, created with `If-None-Match: *`, so that of two instances appending
+//! at once one wins and the other retries after applying the winner's change), then
+//! applies it. Every instance tails the log (the `control_log` job, every
+//! `upstream.control_poll_ms`) and applies each entry in order, so all end in the same
+//! state: a change made on one instance is in force on every other within a poll
+//! interval and an upstream round trip. Applying is deterministic given the state, so a
+//! change that fails on the instance that took it (a tenant created twice) fails the
+//! same way everywhere, and two conflicting changes cannot both win.
+//!
+//! An instance that cannot reach the log keeps serving with what it has applied, refuses
+//! control changes (503), reports it in `/ready`, and catches up when the log is back.
+
+use super::Error;
+use super::placement::Backends;
+use crate::meta::{Applied, AuditEntry, ControlChange, ControlListener, Store};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// The store setting holding the last log entry this instance applied.
+const APPLIED: &str = "control.applied";
+/// Entries read from the log per request.
+const PAGE: usize = 200;
+
+/// One entry of the shared log.
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    /// Random: tells an instance its own entry when an append's answer was lost.
+    id: String,
+    /// The instance that took the request.
+    instance: String,
+    /// When it did (ns since the epoch).
+    at_ns: i128,
+    change: ControlChange,
+}
+
+/// A change this instance is appending.
+struct Pending<'a> {
+    id: &'a str,
+    audit: Option<&'a AuditEntry>,
+}
+
+/// The control plane of one instance; see the module's documentation.
+pub struct ControlPlane {
+    store: Arc<dyn Store>,
+    /// The engines keeping the shared log; `None`: alone.
+    log: Option<Arc<Backends>>,
+    instance: String,
+    /// Serialises appends and applies, so the store sees the log's order.
+    order: tokio::sync::Mutex<()>,
+    /// The last log entry applied.
+    applied: AtomicU64,
+    /// When the log was last read to its end.
+    read_at: Mutex<Option<Instant>>,
+    /// How long the log may go unread before `/ready` says so.
+    stale_after: Duration,
+    listeners: RwLock<Vec<Weak<dyn ControlListener>>>,
+}
+
+/// The errors of a change submitted while the log cannot be reached.
+fn unreachable(e: &Error) -> Error {
+    Error::Unavailable(format!("the cluster's control log cannot be reached, so the change was not made: {e}"))
+}
+
+impl ControlPlane {
+    /// An instance's control plane: alone (`log` is `None`), or in the cluster whose
+    /// shared log `log` keeps, as `instance`, polling it every `poll`.
+    ///
+    /// # Errors
+    /// The store's, reading where this instance left the log.
+    pub fn new(store: Arc<dyn Store>, log: Option<Arc<Backends>>, instance: &str, poll: Duration) -> Result<Self, crate::meta::Error> {
+        let applied = store.setting_get(APPLIED)?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok(Self {
+            store,
+            log,
+            instance: instance.to_owned(),
+            order: tokio::sync::Mutex::new(()),
+            applied: AtomicU64::new(applied),
+            read_at: Mutex::new(None),
+            stale_after: (poll * 10).max(Duration::from_secs(5)),
+            listeners: RwLock::new(Vec::new()),
+        })
+    }
+
+    /// Tells `listener` of every change applied from now on.
+    pub fn listen(&self, listener: &Arc<impl ControlListener + 'static>) {
+        let weak: Weak<dyn ControlListener> = Arc::downgrade(listener) as Weak<dyn ControlListener>;
+        self.listeners.write().unwrap_or_else(PoisonError::into_inner).push(weak);
+    }
+
+    /// Whether this instance shares a control log.
+    #[must_use]
+    pub fn clustered(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// The last log entry applied here.
+    #[must_use]
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    /// Why the control plane may be behind the cluster's, if it may: the log has not been
+    /// read to its end for a while.
+    #[must_use]
+    pub fn staleness(&self) -> Option<String> {
+        self.log.as_ref()?;
+        match *self.read_at.lock().unwrap_or_else(PoisonError::into_inner) {
+            None => Some("the cluster's control log has not been read yet".to_owned()),
+            Some(at) if at.elapsed() > self.stale_after => Some(format!("the cluster's control log was last read {} s ago", at.elapsed().as_secs())),
+            Some(_) => None,
+        }
+    }
+
+    /// Makes `change`, recording `audit` with it; in a cluster, through the shared log.
+    ///
+    /// # Errors
+    /// The store's refusal of the change (as every instance refuses it), or
+    /// `Unavailable` if the log cannot be reached (the change was not made).
+    pub async fn submit(&self, change: ControlChange, audit: Option<AuditEntry>) -> Result<Applied, Error> {
+        let _order = self.order.lock().await;
+        let Some(log) = &self.log else {
+            return Ok(self.apply(None, change, audit).await?);
+        };
+        let id = hex_simd::encode_to_string(rand_id(), hex_simd::AsciiCase::Lower);
+        let entry = Entry { id: id.clone(), instance: self.instance.clone(), at_ns: crate::clock::now_ns(), change };
+        let body = Bytes::from(serde_json::to_vec(&entry).map_err(|e| Error::Io(std::io::Error::other(e)))?);
+        let mine = Pending { id: &id, audit: audit.as_ref() };
+        loop {
+            if let Some(outcome) = self.pull(log, Some(&mine)).await.map_err(|e| unreachable(&e))? {
+                return Ok(outcome?);
+            }
+            let seq = self.applied() + 1;
+            match log.control_append(seq, body.clone()).await {
+                Ok(Some(true)) => return Ok(self.apply(Some(seq), entry.change, audit).await?),
+                Ok(Some(false)) => {}
+                Ok(None) => return Err(Error::Unavailable("the cluster's control log is not kept by this backend".into())),
+                // The entry may have been written: the next pull finds it if so.
+                Err(e) if self.pull(log, Some(&mine)).await.is_err() => return Err(unreachable(&e)),
+                Err(e) => tracing::warn!(seq, error = %e, "appending to the control log failed; trying again"),
+            }
+        }
+    }
+
+    /// Applies the log's entries this instance has not applied; returns how many.
+    ///
+    /// # Errors
+    /// The log's, if it cannot be read (what was applied stays applied).
+    pub async fn catch_up(&self) -> Result<u64, Error> {
+        let Some(log) = &self.log else {
+            return Ok(0);
+        };
+        let _order = self.order.lock().await;
+        let before = self.applied();
+        self.pull(log, None).await?;
+        Ok(self.applied() - before)
+    }
+
+    /// Applies the log's new entries in order (the lock held). If one is `mine`, stops
+    /// there and returns its outcome.
+    async fn pull(&self, log: &Backends, mine: Option<&Pending<'_>>) -> Result<Option<Result<Applied, crate::meta::Error>>, Error> {
+        loop {
+            let after = self.applied();
+            let Some(entries) = log.control_read(after, PAGE).await? else {
+                return Ok(None);
+            };
+            if entries.is_empty() {
+                *self.read_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                return Ok(None);
+            }
+            for (seq, body) in entries {
+                if seq != self.applied() + 1 {
+                    return Err(Error::Unavailable(format!("the control log has no entry {} (next is {seq})", self.applied() + 1)));
+                }
+                let entry = match serde_json::from_slice::<Entry>(&body) {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        // Skipped rather than blocking every later change; loud, as instances may now differ.
+                        tracing::error!(seq, error = %e, "a control log entry does not parse (written by a newer version?): skipped");
+                        self.advance(seq)?;
+                        continue;
+                    }
+                };
+                let ours = mine.filter(|m| m.id == entry.id);
+                let outcome = self.apply(Some(seq), entry.change, ours.and_then(|m| m.audit).cloned()).await;
+                if ours.is_some() {
+                    return Ok(Some(outcome));
+                }
+                if let Err(e) = outcome {
+                    tracing::info!(seq, instance = %entry.instance, error = %e, "a control change from the log was refused here, as where it was made");
+                }
+            }
+        }
+    }
+
+    /// Applies `change` (entry `seq` of the log, if from one) and tells the listeners.
+    async fn apply(&self, seq: Option<u64>, change: ControlChange, audit: Option<AuditEntry>) -> Result<Applied, crate::meta::Error> {
+        let store = Arc::clone(&self.store);
+        let (change, outcome) = tokio::task::spawn_blocking(move || {
+            let outcome = change.apply(store.as_ref(), audit.as_ref());
+            (change, outcome)
+        })
+        .await
+        .map_err(|e| crate::meta::Error::Storage(format!("applying a control change: {e}")))?;
+        if let Ok(applied) = &outcome {
+            let listeners = self.listeners.read().unwrap_or_else(PoisonError::into_inner).clone();
+            for listener in listeners.iter().filter_map(Weak::upgrade) {
+                listener.applied(&change, applied);
+            }
+        }
+        if let Some(seq) = seq {
+            self.advance(seq)?;
+        }
+        outcome
+    }
+
+    /// Records that entry `seq` was applied. A crash before this line applies the entry
+    /// again at the restart: creations then fail as existing, the rest set what they set.
+    fn advance(&self, seq: u64) -> Result<(), crate::meta::Error> {
+        self.store.setting_put(APPLIED, &seq.to_string())?;
+        self.applied.store(seq, Ordering::Release);
+        Ok(())
+    }
+}
+
+fn rand_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).expect("the OS random source is available");
+    id
+}
