@@ -264,6 +264,11 @@ impl AdminApi {
         if action.endpoint().who == Who::Root && !p.is_root() {
             return Err(ApiError::Denied);
         }
+        if method != Method::GET {
+            // A change is checked against the cluster's latest state: a tenant created on
+            // another instance a moment ago is known here before this request is judged.
+            self.control.catch_up().await?;
+        }
         let req = AdminRequest { principal: p, context: cx, filters, query, body };
         match action {
             Action::ListTenants => self.list_tenants(&req),

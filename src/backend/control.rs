@@ -66,9 +66,9 @@ pub struct ControlPlane {
     listeners: RwLock<Vec<Weak<dyn ControlListener>>>,
 }
 
-/// The errors of a change submitted while the log cannot be reached.
+/// The error of a change made, or a catch-up tried, while the log cannot be read.
 fn unreachable(e: &Error) -> Error {
-    Error::Unavailable(format!("the cluster's control log cannot be reached, so the change was not made: {e}"))
+    Error::Unavailable(format!("the cluster's control log cannot be read (no change is made until it can): {e}"))
 }
 
 impl ControlPlane {
@@ -161,7 +161,7 @@ impl ControlPlane {
         };
         let _order = self.order.lock().await;
         let before = self.applied();
-        self.pull(log, None).await?;
+        self.pull(log, None).await.map_err(|e| unreachable(&e))?;
         Ok(self.applied() - before)
     }
 

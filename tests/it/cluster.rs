@@ -18,7 +18,11 @@ use tollgate::config::{BackendKind, Config};
 const META: &str = "cluster-meta";
 
 fn member_of(upstream: &Gateway, instance: &'static str) -> impl FnOnce(&mut Config) {
-    member_at(upstream.endpoint(), instance, None)
+    let member = member_at(upstream.endpoint(), instance, None);
+    |c: &mut Config| {
+        member(c);
+        c.limits.key.read_requests = 20;
+    }
 }
 
 /// A member of the cluster on the upstream at `endpoint`, sharing the master key in
@@ -34,18 +38,17 @@ fn member_at(endpoint: String, instance: &'static str, master: Option<std::path:
         c.upstream.meta_bucket = META.into();
         c.upstream.instance = instance.into();
         c.upstream.heartbeat_secs = 1;
-        c.limits.key.read_requests = 20;
     }
 }
 
-/// The read rate `gw` enforces for `key` now (`RateLimit-Limit` of an admitted GET).
-async fn read_limit(gw: &Gateway, c: &aws_sdk_s3::Client, bucket: &str) -> String {
+/// The read rate `gw` enforces for `key` now (`RateLimit-Limit` of an admitted GET), if any.
+async fn read_limit(gw: &Gateway, c: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
     use aws_sdk_s3::presigning::PresigningConfig;
     let url = c.get_object().bucket(bucket).key("k").presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap()).await.unwrap();
     let path = url.uri().strip_prefix(&gw.endpoint()).unwrap().to_owned();
     let r = raw(gw.addr, "GET", &path, &[], b"", None).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    r.header("ratelimit-limit").unwrap().to_owned()
+    r.header("ratelimit-limit").map(str::to_owned)
 }
 
 /// Polls until `gw` enforces `want` as the read rate; fails after 10 s.
@@ -53,10 +56,10 @@ async fn until_limit(gw: &Gateway, c: &aws_sdk_s3::Client, bucket: &str, want: &
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let seen = read_limit(gw, c, bucket).await;
-        if seen == want {
+        if seen.as_deref() == Some(want) {
             return;
         }
-        assert!(Instant::now() < deadline, "read limit {seen}, waiting for {want}");
+        assert!(Instant::now() < deadline, "read limit {seen:?}, waiting for {want}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -320,4 +323,76 @@ async fn an_instance_catches_up_after_a_restart_and_when_its_upstream_is_back() 
     within(Duration::from_secs(12), "b ready again", || ready(&b)).await;
     within(BOUND, "a key created while b was cut off", || accepts(&b, &mk, &ms)).await;
     assert!(accepts(&b, &ak, &sk).await);
+}
+
+#[tokio::test]
+async fn a_tenant_rate_limit_holds_across_the_cluster() {
+    let (_upstream, gws, _shared) = three().await;
+    let (ak, sk) = crate::tenancy::user(&gws[0], "metered", "mo", "admin").await;
+    let mo = gws[0].client_with(&ak, &sk);
+    mo.create_bucket().bucket("cl-rate").send().await.unwrap();
+    mo.put_object().bucket("cl-rate").key("k").body(b"x".to_vec().into()).send().await.unwrap();
+    // Set once, on one instance: each of the three then enforces a third. 60/s rather than
+    // the 300: three debug-built instances on a 2-core machine serve about 300
+    // GETs/s in all, and the load must exceed the limit for the test to prove anything.
+    const RATE: f64 = 60.0;
+    call(&root_conn(&gws[1]), "PUT", "limits/tenant/metered", Some(serde_json::json!({"read_requests": 60}))).await.unwrap();
+    for gw in &gws {
+        let client = gw.client_with(&ak, &sk);
+        within(Duration::from_secs(5), "the tenant's share on every instance", || async { read_limit(gw, &client, "cl-rate").await.as_deref() == Some("20") })
+            .await;
+    }
+    // Refilled: each instance's burst is one second of its share.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // Clients spread evenly over the instances, as behind a round-robin load balancer.
+    use aws_sdk_s3::presigning::PresigningConfig;
+    let mut urls = Vec::new();
+    for gw in &gws {
+        let url = gw
+            .client_with(&ak, &sk)
+            .get_object()
+            .bucket("cl-rate")
+            .key("k")
+            .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+        urls.push(url.uri().parse::<http::Uri>().unwrap());
+    }
+    // Kept-alive connections, so that the load exceeds 300/s on a small test machine.
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let run = Duration::from_secs(3);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (http, uri) = (http.clone(), urls[i % urls.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            use http_body_util::BodyExt;
+            let (mut admitted, mut refused) = (0u64, 0u64);
+            while start.elapsed() < run {
+                let resp = http.get(uri.clone()).await.unwrap();
+                let status = resp.status().as_u16();
+                resp.into_body().collect().await.unwrap();
+                match status {
+                    200 => admitted += 1,
+                    503 => refused += 1,
+                    other => panic!("GET answered {other}"),
+                }
+            }
+            (admitted, refused)
+        }));
+    }
+    let (mut admitted, mut refused) = (0, 0);
+    for t in tasks {
+        let (a, r) = t.await.unwrap();
+        admitted += a;
+        refused += r;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    // What the cluster may admit: RATE per second, plus each instance's one-second burst.
+    let allowed = RATE * secs + RATE;
+    eprintln!("admitted {admitted}, refused {refused} in {secs:.2} s: {:.0}/s, allowed {allowed:.0}", admitted as f64 / secs);
+    assert!(refused > 0, "the load exceeded the limit (else this proves nothing)");
+    assert!(admitted as f64 <= allowed * 1.1, "admitted {admitted} in {secs:.2} s, beyond {RATE}/s (+10 %) and the bursts");
+    assert!(admitted as f64 >= RATE * secs * 0.9, "admitted {admitted} in {secs:.2} s: the cluster should admit about {RATE}/s");
 }
