@@ -142,6 +142,7 @@ impl App {
             heartbeat_secs: up.heartbeat_secs,
             left: false,
             control_applied: 0,
+            usage: Default::default(),
         });
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
         let cluster_log = member.is_some().then(|| Arc::clone(&backends));

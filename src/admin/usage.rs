@@ -30,6 +30,11 @@ impl AdminApi {
     /// the bucket's current objects: an admin's question, not a request's).
     fn bucket_usage(&self, b: &BucketRecord) -> ApiResult {
         let mut view = json!({"bucket": b.name, "objects": b.objects, "bytes": b.bytes, "quota": b.quota});
+        let (objects, bytes) = self.store.usage_elsewhere(&b.name);
+        if objects > 0 {
+            // In a cluster: what the other instances store in it, which its quota counts too.
+            view["elsewhere"] = json!({"objects": objects, "bytes": bytes});
+        }
         if !b.versioning.is_unversioned() {
             let (mut objects, mut bytes) = (0u64, 0u64);
             for entry in self.store.object_scan(&b.name, "", None) {

@@ -96,6 +96,7 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
     }
     if let Some(member) = parts.member.clone() {
         let heartbeat = Heartbeat {
+            store: Arc::clone(&parts.store),
             backend: Arc::clone(&parts.backend),
             member,
             limiter: parts.limiter.clone(),
@@ -263,9 +264,11 @@ impl Job for MetadataMirror {
 }
 
 /// Writes this instance's heartbeat where the instances sharing its metadata bucket read
-/// it (`tollgate admin cluster`), then counts the live ones and shares the rate limits
-/// among them.
+/// it (`tollgate admin cluster`), with what it stores; then counts the live ones and
+/// shares the rate limits among them, and takes what the others store into its quota
+/// checks.
 pub struct Heartbeat {
+    store: Arc<dyn Store>,
     backend: Arc<Backends>,
     member: Member,
     limiter: Option<Arc<crate::limits::Limiter>>,
@@ -276,9 +279,19 @@ pub struct Heartbeat {
 #[async_trait::async_trait]
 impl Job for Heartbeat {
     async fn run(&self) -> Result<Outcome, JobError> {
-        let beat = Member { heartbeat_ns: crate::clock::now_ns(), control_applied: self.control.applied(), ..self.member.clone() };
+        let usage = self.store.bucket_list()?.into_iter().filter(|b| b.objects > 0).map(|b| (b.name, [b.objects, b.bytes])).collect();
+        let beat = Member { heartbeat_ns: crate::clock::now_ns(), control_applied: self.control.applied(), usage, ..self.member.clone() };
         self.backend.heartbeat(&beat).await?;
         let members = self.backend.members().await?.unwrap_or_default();
+        // Every other instance's objects count, whether it is live or not: they are stored.
+        let mut elsewhere: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
+        for m in members.iter().filter(|m| m.instance != beat.instance) {
+            for (bucket, [objects, bytes]) in &m.usage {
+                let e = elsewhere.entry(bucket.clone()).or_default();
+                *e = (e.0 + objects, e.1 + bytes);
+            }
+        }
+        self.store.usage_elsewhere_set(elsewhere)?;
         let now = crate::clock::now_ns();
         let live = members.iter().filter(|m| m.presence(now) == crate::backend::upstream::Presence::Live).count();
         // This instance counts even if its own beat is not listed yet (an eventually

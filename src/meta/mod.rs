@@ -321,6 +321,11 @@ pub trait Store: Send + Sync + 'static {
     fn tenant_set_quota(&self, name: &str, quota: Quota, audit: Option<&AuditEntry>) -> Result<TenantRecord>;
     /// `(objects, bytes)` stored in the tenant's buckets.
     fn tenant_usage(&self, name: &str) -> Result<(u64, u64)>;
+    /// Replaces what the other instances of a cluster store, `(objects, bytes)` by bucket
+    /// (their heartbeats say): quota checks count it with this instance's own usage.
+    fn usage_elsewhere_set(&self, by_bucket: std::collections::HashMap<String, (u64, u64)>) -> Result<()>;
+    /// `(objects, bytes)` the other instances of a cluster store in `bucket`.
+    fn usage_elsewhere(&self, bucket: &str) -> (u64, u64);
     /// Deletes a tenant that owns no bucket and no user (`InUse` otherwise).
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
 

@@ -396,3 +396,53 @@ async fn a_tenant_rate_limit_holds_across_the_cluster() {
     assert!(admitted as f64 <= allowed * 1.1, "admitted {admitted} in {secs:.2} s, beyond {RATE}/s (+10 %) and the bursts");
     assert!(admitted as f64 >= RATE * secs * 0.9, "admitted {admitted} in {secs:.2} s: the cluster should admit about {RATE}/s");
 }
+
+/// What `gw` says the other instances store in `bucket` (objects).
+async fn stored_elsewhere(gw: &Gateway, bucket: &str) -> u64 {
+    let usage = call(&root_conn(gw), "GET", "usage", None).await.unwrap();
+    let buckets = usage.as_array().unwrap().iter().flat_map(|t| t["buckets"].as_array().unwrap().iter());
+    buckets.filter(|b| b["bucket"] == bucket).map(|b| b["elsewhere"]["objects"].as_u64().unwrap_or(0)).sum()
+}
+
+/// Puts `n` one-byte objects named `{prefix}{i}` through `client`; returns how many were
+/// taken before the first refusal, which must be `QuotaExceeded`.
+async fn fill(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, n: usize, pause: Duration) -> usize {
+    for i in 0..n {
+        if let Err(e) = client.put_object().bucket(bucket).key(format!("{prefix}{i}")).body(b"x".to_vec().into()).send().await {
+            assert_eq!(code(&e), "QuotaExceeded", "{e:?}");
+            return i;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_quota_counts_what_every_instance_stores() {
+    let (_upstream, gws, _shared) = three().await;
+    let (ak, sk) = crate::tenancy::user(&gws[0], "quota", "qi", "admin").await;
+    let clients: Vec<_> = gws.iter().map(|gw| gw.client_with(&ak, &sk)).collect();
+    for bucket in ["cl-quota", "cl-race"] {
+        clients[0].create_bucket().bucket(bucket).send().await.unwrap();
+        call(&root_conn(&gws[0]), "PUT", &format!("quotas/bucket/{bucket}"), Some(serde_json::json!({"max_objects": 30}))).await.unwrap();
+    }
+
+    // Ten objects through a; once b has a's heartbeat, it takes only twenty more.
+    assert_eq!(fill(&clients[0], "cl-quota", "a", 10, Duration::ZERO).await, 10);
+    within(Duration::from_secs(3), "b counts what a stores", || async { stored_elsewhere(&gws[1], "cl-quota").await == 10 }).await;
+    assert_eq!(fill(&clients[1], "cl-quota", "b", 40, Duration::ZERO).await, 20, "the quota counts the cluster's objects");
+    within(Duration::from_secs(3), "c counts what a and b store", || async { stored_elsewhere(&gws[2], "cl-quota").await == 30 }).await;
+    assert_eq!(fill(&clients[2], "cl-quota", "c", 1, Duration::ZERO).await, 0);
+
+    // Writers racing on all three at 20 writes/s: the overshoot is at most what the others
+    // take between two heartbeats (1 s here: 20 each), the README's bound.
+    let (x, y, z) = tokio::join!(
+        fill(&clients[0], "cl-race", "a", 30, Duration::from_millis(50)),
+        fill(&clients[1], "cl-race", "b", 30, Duration::from_millis(50)),
+        fill(&clients[2], "cl-race", "c", 30, Duration::from_millis(50)),
+    );
+    let total = x + y + z;
+    eprintln!("racing writers took {x} + {y} + {z} = {total} objects under a quota of 30");
+    assert!(total >= 30, "the quota admits its 30");
+    assert!(total <= 30 + 2 * 20 + 2, "overshoot {} beyond the bound", total - 30);
+}

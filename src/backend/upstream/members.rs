@@ -40,6 +40,10 @@ pub struct Member {
     /// The last entry of the cluster's control log it had applied.
     #[serde(default)]
     pub control_applied: u64,
+    /// What it stores, `[objects, bytes]` by bucket (the objects written through it): the
+    /// others count it in their quota checks.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub usage: std::collections::BTreeMap<String, [u64; 2]>,
 }
 
 /// Whether an instance is serving, as far as its heartbeats tell.
@@ -104,7 +108,16 @@ mod tests {
     #[test]
     fn presence_follows_the_heartbeat_age_and_a_leaving_instance() {
         let s = 1_000_000_000;
-        let m = Member { instance: "a".into(), version: "1".into(), started_ns: 0, heartbeat_ns: 100 * s, heartbeat_secs: 5, left: false, control_applied: 0 };
+        let m = Member {
+            instance: "a".into(),
+            version: "1".into(),
+            started_ns: 0,
+            heartbeat_ns: 100 * s,
+            heartbeat_secs: 5,
+            left: false,
+            control_applied: 0,
+            usage: Default::default(),
+        };
         assert_eq!(m.presence(100 * s), Presence::Live);
         assert_eq!(m.presence(115 * s), Presence::Live, "three intervals of silence are tolerated");
         assert_eq!(m.presence(115 * s + 1), Presence::Gone);

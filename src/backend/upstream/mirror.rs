@@ -284,14 +284,15 @@ impl UpstreamBackend {
         Ok(report)
     }
 
-    /// Restores an empty metadata store from the mirror: records, manifests, checkpoints,
-    /// audit, every version of the versioned buckets, and the rest of the object index as
-    /// the manifests left it (the latest version of each key that was not deleted).
-    /// Refused if the store already has buckets.
+    /// Restores a metadata store that holds no object from the mirror: records, manifests,
+    /// checkpoints, audit, every version of the versioned buckets, and the rest of the
+    /// object index as the manifests left it (the latest version of each key that was not
+    /// deleted). Records the store has already (a cluster's control log gave them, and is
+    /// newer than the mirror) are kept as they are. Refused if a bucket holds objects.
     pub(super) async fn restore(&self, t: &MirrorTarget) -> Result<RestoreReport, Error> {
         let store = &self.index.store;
-        if !store.bucket_list()?.is_empty() {
-            return Err(Error::InvalidRequest("the metadata store has buckets: a rebuild only fills an empty one".into()));
+        if store.bucket_list()?.iter().any(|b| b.objects > 0) {
+            return Err(Error::InvalidRequest("the metadata store holds objects: a rebuild only fills an empty index".into()));
         }
         let root = t.root();
         let mut report = RestoreReport::default();
@@ -314,8 +315,10 @@ impl UpstreamBackend {
             }
         }
         for r in &state.keys {
-            store.key_put(r, None)?;
-            report.keys += 1;
+            if store.key_get(&r.access_key)?.is_none() {
+                store.key_put(r, None)?;
+                report.keys += 1;
+            }
         }
         for r in &state.buckets {
             let fresh = BucketRecord { objects: 0, bytes: 0, ..r.clone() };
@@ -323,16 +326,21 @@ impl UpstreamBackend {
             report.buckets += 1;
         }
         for (bucket, kind, document) in &state.bucket_config {
-            store.bucket_config_set(bucket, *kind, Some(document), None)?;
-            report.bucket_config += 1;
+            if store.bucket_config_get(bucket, *kind)?.is_none() {
+                store.bucket_config_set(bucket, *kind, Some(document), None)?;
+                report.bucket_config += 1;
+            }
         }
-        for r in &state.topics {
+        let topics = store.topic_list()?;
+        for r in state.topics.iter().filter(|r| !topics.iter().any(|t| t.bucket == r.bucket && t.topic == r.topic)) {
             store.topic_put(r, None)?;
             report.topics += 1;
         }
         for k in &state.keyring {
-            store.keyring_put(k, None)?;
-            report.keyring_keys += 1;
+            if store.keyring_get(&k.id)?.is_none() {
+                store.keyring_put(k, None)?;
+                report.keyring_keys += 1;
+            }
         }
         for (id, pk) in &state.proof_keys {
             store.proof_key_put(id, pk)?;

@@ -104,6 +104,16 @@ pub struct SledStore {
     head_signer: std::sync::OnceLock<HeadSigner>,
     /// Each tenant's latest signed tree head, as read or signed.
     latest_heads: std::sync::RwLock<HashMap<String, TreeHead>>,
+    /// What the other instances of a cluster store, as their last heartbeats said.
+    elsewhere: std::sync::RwLock<Elsewhere>,
+}
+
+/// Usage stored through the other instances of a cluster, by bucket and by tenant:
+/// `(objects, bytes)`, added to this instance's own in quota checks.
+#[derive(Default)]
+struct Elsewhere {
+    buckets: HashMap<String, (u64, u64)>,
+    tenants: HashMap<String, (u64, u64)>,
 }
 
 /// Group commit for [`Store::flush`]: concurrent writers share one `fsync`.
@@ -210,6 +220,7 @@ impl SledStore {
             log_dirty: std::sync::Mutex::default(),
             head_signer: std::sync::OnceLock::new(),
             latest_heads: std::sync::RwLock::default(),
+            elsewhere: std::sync::RwLock::default(),
             db,
         }
         .with_tenant_usage()
@@ -398,6 +409,22 @@ impl Store for SledStore {
 
     fn tenant_usage(&self, name: &str) -> Result<(u64, u64)> {
         SledStore::tenant_usage(self, name)
+    }
+
+    fn usage_elsewhere_set(&self, by_bucket: HashMap<String, (u64, u64)>) -> Result<()> {
+        let mut tenants: HashMap<String, (u64, u64)> = HashMap::new();
+        for (bucket, (objects, bytes)) in &by_bucket {
+            if let Some(b) = self.bucket_get(bucket)? {
+                let t = tenants.entry(b.tenant).or_default();
+                *t = (t.0 + objects, t.1 + bytes);
+            }
+        }
+        *self.elsewhere.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Elsewhere { buckets: by_bucket, tenants };
+        Ok(())
+    }
+
+    fn usage_elsewhere(&self, bucket: &str) -> (u64, u64) {
+        SledStore::usage_elsewhere(self, Some(bucket), None)
     }
 
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {

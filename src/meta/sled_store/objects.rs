@@ -2,19 +2,21 @@
 
 use super::*;
 
-/// Applies the usage change of replacing `old` by `new` to the bucket record.
+/// Applies the usage change of replacing `old` by `new` to the bucket record; the quota
+/// check also counts `elsewhere`, what other instances of a cluster store in the bucket.
 pub(super) fn update_usage(
     buckets: &TransactionalTree,
     bucket: &str,
     old: Option<&ObjectRecord>,
     new: Option<&ObjectRecord>,
+    elsewhere: (u64, u64),
 ) -> std::result::Result<(), ConflictableTransactionError<Error>> {
     let Some(raw) = buckets.get(bucket.as_bytes())? else {
         return abort(Error::NoSuchBucket);
     };
     let mut rec: BucketRecord = tx_decode(&raw)?;
     if let Some(new) = new
-        && let Err(why) = rec.quota.admits(rec.objects, rec.bytes, old.map(|o| o.size), new.size)
+        && let Err(why) = rec.quota.admits(rec.objects + elsewhere.0, rec.bytes + elsewhere.1, old.map(|o| o.size), new.size)
     {
         return abort(Error::QuotaExceeded(format!("bucket {bucket}: {why}")));
     }
@@ -52,11 +54,24 @@ impl SledStore {
         }
         let old = self.replaced_by_write(b, key)?;
         let (objects, bytes) = locked.usage(&b.tenant);
-        t.quota.admits(objects, bytes, old.map(|o| o.size), new_size).map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
+        let (other_objects, other_bytes) = self.usage_elsewhere(None, Some(&b.tenant));
+        t.quota
+            .admits(objects + other_objects, bytes + other_bytes, old.map(|o| o.size), new_size)
+            .map_err(|why| Error::QuotaExceeded(format!("tenant {}: {why}", t.name)))
     }
 }
 
 impl SledStore {
+    /// What other instances of a cluster store in `bucket`, or else in `tenant`'s buckets.
+    pub(super) fn usage_elsewhere(&self, bucket: Option<&str>, tenant: Option<&str>) -> (u64, u64) {
+        let e = self.elsewhere.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (bucket, tenant) {
+            (Some(b), _) => e.buckets.get(b).copied().unwrap_or_default(),
+            (None, Some(t)) => e.tenants.get(t).copied().unwrap_or_default(),
+            (None, None) => (0, 0),
+        }
+    }
+
     /// The object a write to `key` stops counting (the usage a quota check discounts): the
     /// current object in an unversioned bucket, the null version in a suspended one,
     /// nothing in an enabled one.
@@ -100,6 +115,7 @@ impl SledStore {
             _ => None,
         };
         let row = self.audit_row(audit)?;
+        let elsewhere = self.usage_elsewhere(Some(bucket), None);
         let trees = (
             &self.buckets,
             &self.objects,
@@ -187,7 +203,7 @@ impl SledStore {
                             replaced_null.clone().and_then(|v| v.object)
                         }
                     };
-                    update_usage(buckets, bucket, released.as_ref(), Some(&stored))?;
+                    update_usage(buckets, bucket, released.as_ref(), Some(&stored), elsewhere)?;
                     objects.insert(okey.as_slice(), value.as_slice())?;
                     tx_audit(audit, row.as_deref())?;
                     tx_proof(proofs, index, heads, sealed.as_ref())?;
@@ -273,7 +289,7 @@ impl SledStore {
                     completed.remove(okey.as_slice())?;
                 }
                 if deleted.released.is_some() {
-                    update_usage(buckets, bucket, deleted.released.as_ref(), None)?;
+                    update_usage(buckets, bucket, deleted.released.as_ref(), None, (0, 0))?;
                 }
                 tx_proof(proofs, index, heads, sealed.as_ref())?;
                 Ok(Attempt::Committed(deleted))

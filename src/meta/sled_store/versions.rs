@@ -178,7 +178,7 @@ impl SledStore {
                     };
                 }
                 if let Some(gone) = &target.object {
-                    super::objects::update_usage(buckets, bucket, Some(gone), None)?;
+                    super::objects::update_usage(buckets, bucket, Some(gone), None, (0, 0))?;
                 }
                 tx_audit(audit, row.as_deref())?;
                 tx_proof(proofs, index, heads, sealed.as_ref())?;
@@ -252,7 +252,7 @@ impl SledStore {
                     None => objects.remove(okey.as_slice())?,
                 };
             }
-            super::objects::update_usage(buckets, bucket, replaced.as_ref().and_then(|r| r.object.as_ref()), version.object.as_ref())?;
+            super::objects::update_usage(buckets, bucket, replaced.as_ref().and_then(|r| r.object.as_ref()), version.object.as_ref(), (0, 0))?;
             Ok(())
         }))?;
         if let Some(object) = &version.object {
