@@ -176,7 +176,7 @@ impl App {
             sse,
             Arc::clone(&control),
         ));
-        b.set_auth(ArcAuth(Arc::clone(&keys)));
+        b.set_auth(ArcAuth(Arc::clone(&keys), Arc::clone(&control)));
         let denials = Arc::new(crate::audit::DenialLog::default());
         b.set_access(Policy::new(
             Arc::clone(&keys),
@@ -185,6 +185,7 @@ impl App {
             Arc::clone(&metrics),
             (Arc::clone(&topics), Arc::clone(&configs)),
             config.storage.max_object_size,
+            Arc::clone(&control),
         ));
         b.set_route(Routes {
             admin: AdminApi::new(AdminParts {
@@ -315,12 +316,20 @@ fn check_holding_backend(store: &dyn Store, configured: BackendKind) -> Result<(
     }
 }
 
-struct ArcAuth(Arc<KeyStore>);
+/// The keys' signature check; a key not known here is looked for in the cluster's control
+/// log once (it may have been created on another instance a moment ago).
+struct ArcAuth(Arc<KeyStore>, Arc<ControlPlane>);
 
 #[async_trait::async_trait]
 impl s3s::auth::S3Auth for ArcAuth {
     async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
-        self.0.get_secret_key(access_key).await
+        match self.0.get_secret_key(access_key).await {
+            Err(e) if self.1.clustered() && *e.code() == s3s::S3ErrorCode::InvalidAccessKeyId => {
+                self.1.refresh().await;
+                self.0.get_secret_key(access_key).await
+            }
+            found => found,
+        }
     }
 }
 

@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 const APPLIED: &str = "control.applied";
 /// Entries read from the log per request.
 const PAGE: usize = 200;
+/// The least time between two reads of the log that [`ControlPlane::refresh`] asks for.
+const REFRESH_GAP: Duration = Duration::from_millis(50);
 
 /// One entry of the shared log.
 #[derive(Debug, Serialize, Deserialize)]
@@ -59,7 +61,7 @@ pub struct ControlPlane {
     order: tokio::sync::Mutex<()>,
     /// The last log entry applied.
     applied: AtomicU64,
-    /// When the log was last read to its end.
+    /// When the last read of the log to its end began.
     read_at: Mutex<Option<Instant>>,
     /// How long the log may go unread before `/ready` says so.
     stale_after: Duration,
@@ -151,6 +153,27 @@ impl ControlPlane {
         }
     }
 
+    /// Makes sure the log has been read since this call began: for a request naming a
+    /// bucket or key this instance does not know, which may have been made on another
+    /// instance a moment ago. Misses coalesce (a read begun after the miss serves every
+    /// miss waiting), and reads are at least 50 ms apart, so that requests for unknown
+    /// names cost the upstream at most twenty log reads a second.
+    pub async fn refresh(&self) {
+        let Some(log) = &self.log else { return };
+        let asked = Instant::now();
+        let _order = self.order.lock().await;
+        let last = *self.read_at.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|began| began >= asked) {
+            return;
+        }
+        if let Some(wait) = last.and_then(|began| REFRESH_GAP.checked_sub(began.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
+        if let Err(e) = self.pull(log, None).await {
+            tracing::info!(error = %e, "the control log could not be read for a name not known here");
+        }
+    }
+
     /// Applies the log's entries this instance has not applied; returns how many.
     ///
     /// # Errors
@@ -168,13 +191,14 @@ impl ControlPlane {
     /// Applies the log's new entries in order (the lock held). If one is `mine`, stops
     /// there and returns its outcome.
     async fn pull(&self, log: &Backends, mine: Option<&Pending<'_>>) -> Result<Option<Result<Applied, crate::meta::Error>>, Error> {
+        let began = Instant::now();
         loop {
             let after = self.applied();
             let Some(entries) = log.control_read(after, PAGE).await? else {
                 return Ok(None);
             };
             if entries.is_empty() {
-                *self.read_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                *self.read_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(began);
                 return Ok(None);
             }
             for (seq, body) in entries {

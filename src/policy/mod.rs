@@ -94,6 +94,8 @@ pub struct Policy {
     configs: Arc<config::BucketConfigs>,
     /// Largest object or part accepted (`storage.max_object_size`).
     max_object_size: u64,
+    /// Asked again for a bucket not known here (made on another instance a moment ago?).
+    control: Arc<crate::backend::control::ControlPlane>,
 }
 
 fn refuse(code: s3s::S3ErrorCode, msg: impl Into<std::borrow::Cow<'static, str>>) -> s3s::S3Error {
@@ -115,9 +117,10 @@ impl Policy {
         metrics: Arc<Metrics>,
         rules: (Arc<Topics>, Arc<config::BucketConfigs>),
         max_object_size: u64,
+        control: Arc<crate::backend::control::ControlPlane>,
     ) -> Self {
         let (topics, configs) = rules;
-        Self { keys, store, limiter, metrics, topics, configs, max_object_size }
+        Self { keys, store, limiter, metrics, topics, configs, max_object_size, control }
     }
 
     /// Refuses at once, before its body is read, a write whose declared size is over the
@@ -648,6 +651,9 @@ impl S3Access for Policy {
             let _ = rcx.operation.set(op);
         }
         if !bucket.is_empty() && op != Operation::CreateBucket {
+            if self.control.clustered() && self.bucket(&bucket)?.is_none() {
+                self.control.refresh().await;
+            }
             // An unreadable header value matches no owner.
             let expected = cx.headers().get("x-amz-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
             self.addressed(&principal, rcx.as_ref(), op, &bucket, &key, expected)?;

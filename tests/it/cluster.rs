@@ -176,16 +176,26 @@ async fn three_instances_share_one_control_plane() {
     let (_upstream, gws, _shared) = three().await;
     let (a, b, c) = (&gws[0], &gws[1], &gws[2]);
 
-    // A key created on a works on b and c within the bound.
+    // A key created on a works on b and c at once: a key not known here is looked for in
+    // the log before it is refused.
     let (ak, sk) = crate::tenancy::user(a, "corp", "ann", "admin").await;
     for gw in [b, c] {
-        let took = within(BOUND, "a key created elsewhere", || accepts(gw, &ak, &sk)).await;
-        eprintln!("key in force on {} after {took:?}", gw.addr);
+        assert!(accepts(gw, &ak, &sk).await, "a key created elsewhere, used at once");
     }
+    // And within the bound without being asked for (the log is tailed).
+    let (bk, bs) = crate::tenancy::user(a, "corp", "bea", "reader").await;
+    let took = within(BOUND, "a key created elsewhere", || async {
+        call(&root_conn(c), "GET", "keys", None).await.unwrap().as_array().unwrap().iter().any(|k| k["access_key"] == bk.as_str())
+    })
+    .await;
+    eprintln!("key in force on c after {took:?}");
+    assert!(accepts(c, &bk, &bs).await);
 
-    // Buckets and their settings too: created and tagged through a, read through c.
+    // Buckets and their settings too: created through a and used through c at once;
+    // tagged through a, read through c.
     let ann_a = a.client_with(&ak, &sk);
     ann_a.create_bucket().bucket("cl-shared").send().await.unwrap();
+    c.client_with(&ak, &sk).head_bucket().bucket("cl-shared").send().await.expect("a bucket created elsewhere, used at once");
     let tags = aws_sdk_s3::types::Tagging::builder().tag_set(aws_sdk_s3::types::Tag::builder().key("team").value("data").build().unwrap()).build().unwrap();
     ann_a.put_bucket_tagging().bucket("cl-shared").tagging(tags).send().await.unwrap();
     let ann_c = c.client_with(&ak, &sk);
