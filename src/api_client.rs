@@ -12,7 +12,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 /// Where the admin API is and who calls it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Connection {
     /// Gateway endpoint.
     #[arg(long, env = "TOLLGATE_ENDPOINT", default_value = "http://127.0.0.1:9000", global = true)]

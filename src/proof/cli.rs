@@ -79,6 +79,10 @@ pub enum ChainCommand {
         /// Tenant whose chain to walk.
         #[arg(long)]
         tenant: String,
+        /// Other instances of the cluster (their endpoints, comma-separated): each keeps
+        /// its own chain of the tenant, walked in turn with the same credentials.
+        #[arg(long, value_delimiter = ',')]
+        instances: Vec<String>,
     },
 }
 
@@ -340,30 +344,42 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
             }
         },
         ProofCommand::Monitor { state, tenant, pubkey } => monitor(conn, &state, tenant, pubkey).await?,
-        ProofCommand::Chain(ChainCommand::Verify { tenant }) => {
-            let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
-            let key_for = |id: &str| keys["keys"][id].as_str().and_then(manifest::parse_public_key);
-            let mut walk = manifest::ChainWalk::new(1, "", key_for);
-            loop {
-                let from = walk.next_seq;
-                let page = request(conn, "GET", &format!("{base}chain/{tenant}?from={from}"), Vec::new()).await?;
-                let manifests: Vec<Manifest> = serde_json::from_value(page["manifests"].clone()).map_err(|e| e.to_string())?;
-                let checkpoints: Vec<manifest::Checkpoint> = serde_json::from_value(page["checkpoints"].clone()).map_err(|e| e.to_string())?;
-                walk.walk(&manifests, &checkpoints).map_err(|e| e.to_string())?;
-                if walk.next_seq == from {
-                    let head_seq = page["head"]["seq"].as_u64().unwrap_or(0);
-                    if head_seq + 1 != from {
-                        return Err(format!("chain of {tenant} ends at seq {} but its head is {head_seq}", from - 1));
-                    }
-                    break;
-                }
+        ProofCommand::Chain(ChainCommand::Verify { tenant, instances }) => {
+            verify_chain(conn, &tenant, "").await?;
+            for endpoint in instances {
+                let other = Connection { endpoint: endpoint.clone(), ..conn.clone() };
+                verify_chain(&other, &tenant, &format!(" on {endpoint}")).await.map_err(|e| format!("{endpoint}: {e}"))?;
             }
-            println!(
-                "OK: chain of tenant {tenant}: {} manifests and {} pruned under signed checkpoints, every signature valid, every link intact",
-                walk.manifests, walk.pruned
-            );
         }
     }
+    Ok(())
+}
+
+/// Walks the chain of `tenant` that the gateway at `conn` keeps, with that gateway's
+/// published keys; prints the outcome (`at` names the instance).
+async fn verify_chain(conn: &Connection, tenant: &str, at: &str) -> Result<(), String> {
+    let base = crate::names::PROOFS_PREFIX;
+    let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
+    let key_for = |id: &str| keys["keys"][id].as_str().and_then(manifest::parse_public_key);
+    let mut walk = manifest::ChainWalk::new(1, "", key_for);
+    loop {
+        let from = walk.next_seq;
+        let page = request(conn, "GET", &format!("{base}chain/{tenant}?from={from}"), Vec::new()).await?;
+        let manifests: Vec<Manifest> = serde_json::from_value(page["manifests"].clone()).map_err(|e| e.to_string())?;
+        let checkpoints: Vec<manifest::Checkpoint> = serde_json::from_value(page["checkpoints"].clone()).map_err(|e| e.to_string())?;
+        walk.walk(&manifests, &checkpoints).map_err(|e| e.to_string())?;
+        if walk.next_seq == from {
+            let head_seq = page["head"]["seq"].as_u64().unwrap_or(0);
+            if head_seq + 1 != from {
+                return Err(format!("chain of {tenant} ends at seq {} but its head is {head_seq}", from - 1));
+            }
+            break;
+        }
+    }
+    println!(
+        "OK: chain of tenant {tenant}{at}: {} manifests and {} pruned under signed checkpoints, every signature valid, every link intact",
+        walk.manifests, walk.pruned
+    );
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::tenancy::root_conn;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tollgate::admin::client::call;
+use tollgate::admin::client::{call, request};
 use tollgate::config::{BackendKind, Config};
 
 const META: &str = "cluster-meta";
@@ -246,6 +246,14 @@ async fn three_instances_share_one_control_plane() {
     let got = wes.get_object().bucket("cl-shared").key("sealed").send().await.unwrap();
     assert_eq!(got.ssekms_key_id(), Some("shared-key"));
     assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret");
+
+    // Proof chains stay per instance; one command walks them all.
+    use tollgate::proof::cli::{ChainCommand, ProofCommand};
+    let others = vec![b.endpoint(), c.endpoint()];
+    let walk = ProofCommand::Chain(ChainCommand::Verify { tenant: "corp".into(), instances: others });
+    tollgate::proof::cli::run(&root_conn(a), walk).await.expect("every instance's chain of the tenant verifies");
+    let c_chain = request(&root_conn(c), "GET", "/_tollgate/proofs/chain/corp", Vec::new()).await.unwrap();
+    assert!(c_chain["manifests"].as_array().is_some_and(|m| m.len() >= 2), "c keeps the chain of what was written through it: {c_chain}");
 
     // Every instance applied the same log, and says how far it is.
     let rows = call(&root_conn(a), "GET", "cluster", None).await;

@@ -71,7 +71,7 @@ async fn every_write_path_records_a_signed_manifest() {
     assert_eq!(by_sha.as_array().unwrap().len(), 2, "the original and its copy");
 
     // The whole chain verifies, as the CLI walks it.
-    proof_cli(&root_conn(&gw), ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    proof_cli(&root_conn(&gw), ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
     let chain = request(&root_conn(&gw), "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
     assert_eq!(chain["head"]["seq"], 5, "put, copy, complete, overwrite, delete");
 }
@@ -175,7 +175,7 @@ async fn concurrent_writes_keep_one_linear_chain_and_proofs_follow_read_access()
     for t in tasks {
         t.await.unwrap();
     }
-    proof_cli(&root_conn(&gw), ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    proof_cli(&root_conn(&gw), ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
     let chain = request(&root_conn(&gw), "GET", "/_tollgate/proofs/chain/root", Vec::new()).await.unwrap();
     assert_eq!(chain["head"]["seq"], 24);
     let seqs: Vec<u64> = chain["manifests"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
@@ -236,7 +236,7 @@ async fn pruned_manifests_leave_a_verifiable_chain() {
     let after = chain(1).await.unwrap();
     assert_eq!(after["head"]["seq"].as_u64().unwrap(), head_seq, "the head is unchanged");
     assert!(!after["checkpoints"].as_array().unwrap().is_empty());
-    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
     // A live object's manifest still verifies with its chain links, pruned neighbours and all.
     let v = request(&root, "POST", &format!("/_tollgate/proofs/verify?sha256={}", sha_hex(b"c1")), Vec::new()).await.unwrap();
     assert_eq!(v["matches"][0]["signature_valid"], true);
@@ -252,10 +252,10 @@ async fn pruned_manifests_leave_a_verifiable_chain() {
     let covered: u64 = cps.iter().map(|c| c["last_seq"].as_u64().unwrap() - c["first_seq"].as_u64().unwrap() + 1).sum();
     assert_eq!(covered, 7);
     assert!(cps.len() < 3, "adjacent runs merge: {cps:?}");
-    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
     // Writes after pruning extend the same chain.
     put("f", b"f1").await;
-    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
 
     // Only root prunes.
     let (ak, sk) = user(&gw, "acme", "boss", "admin").await;
@@ -325,7 +325,7 @@ async fn manifests_and_audit_entries_of_a_versioned_bucket_name_their_versions()
     assert!(verify_offline(&file, &serde_json::to_vec(&forged).unwrap(), &pubkey).is_err(), "the version id is signed");
     let v = request(&root, "POST", &format!("/_tollgate/proofs/verify?sha256={}", sha_hex(b"second")), Vec::new()).await.unwrap();
     assert_eq!((v["matches"][0]["signature_valid"].as_bool(), v["matches"][0]["chain_intact"].as_bool()), (Some(true), Some(true)), "{v}");
-    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
 
     // The audit log names the versions.
     let audit = call(&root, "GET", &format!("audit?bucket={b}"), None).await.unwrap();
@@ -460,5 +460,5 @@ async fn the_proof_log_proves_inclusion_and_consistency_and_the_monitor_finds_fo
     assert!(e.contains("ROLLBACK") && e.contains("gone"), "{e}");
 
     // The seq/prev chain still verifies as before.
-    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into() })).await.unwrap();
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
 }
