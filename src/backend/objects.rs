@@ -165,11 +165,15 @@ impl Objects {
         let at_key = self.at_key(&bucket)?;
         let _turn = self.turn(at_key.is_some(), &bucket, &key).await;
         let admits = |size| self.admits(&bucket, &key, size);
+        let stored_attrs = match &seal {
+            Some(_) => std::borrow::Cow::Owned(sealed::marked(&record.attrs)),
+            None => std::borrow::Cow::Borrowed(&record.attrs),
+        };
         let target = BlobWrite {
             bucket: &bucket,
             key: &key,
             at_key: at_key.is_some(),
-            attrs: &record.attrs,
+            attrs: &stored_attrs,
             tagging: tagging.as_deref(),
             precondition: &precondition,
             admits: &admits,
@@ -318,7 +322,11 @@ impl Objects {
                 // A sealed object is read from the index's record: the store holds ciphertext.
                 match self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) {
                     Some(rec) => super::reads::read(&self.engine, bucket, key, rec, request, with_body).await,
-                    None => at.read(bucket, key, request, with_body).await,
+                    None => {
+                        let readout = at.read(bucket, key, request, with_body).await?;
+                        sealed::refuse_sealed_elsewhere(&readout.read)?;
+                        Ok(readout)
+                    }
                 }
             }
             None => super::reads::read(&self.engine, bucket, key, self.version(bucket, key, version)?, request, with_body).await,

@@ -468,6 +468,33 @@ pub fn sealed_error(outcome: &SealedOutcome, engine_error: Error) -> Error {
     }
 }
 
+/// The user metadata marking, in a store others share, the bytes of a sealed object: an
+/// instance that did not write it (its index has no record of the sealing) refuses to
+/// serve them rather than hand out ciphertext as the object.
+pub const SEALED_MARKER: &str = "tollgate-sealed";
+
+/// `attrs` with the [`SEALED_MARKER`], as the engine stores them beside sealed bytes.
+#[must_use]
+pub fn marked(attrs: &crate::meta::ObjectAttrs) -> crate::meta::ObjectAttrs {
+    let mut marked = attrs.clone();
+    marked.user_metadata.push((SEALED_MARKER.to_owned(), "1".to_owned()));
+    marked
+}
+
+/// Refuses bytes a store answered with the [`SEALED_MARKER`] when this instance has no
+/// record of how they are sealed.
+///
+/// # Errors
+/// `InvalidRequest` naming what to do.
+pub fn refuse_sealed_elsewhere(read: &super::s3util::ObjectRead) -> Result<(), Error> {
+    if read.attrs.user_metadata.iter().any(|(k, _)| k == SEALED_MARKER) {
+        return Err(Error::InvalidRequest(
+            "The object was stored encrypted through another instance of this cluster, which alone records how: read it through that instance".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The ETag of a sealed object whose plaintext has MD5 `md5_hex`: that MD5 for SSE-S3, as
 /// S3 answers; for SSE-C and SSE-KMS not an MD5 of the data (as S3), so that who may list
 /// the object learns no fingerprint of what they cannot read.

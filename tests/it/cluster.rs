@@ -246,6 +246,10 @@ async fn three_instances_share_one_control_plane() {
     let got = wes.get_object().bucket("cl-shared").key("sealed").send().await.unwrap();
     assert_eq!(got.ssekms_key_id(), Some("shared-key"));
     assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret");
+    // Another instance has no record of how it is sealed: it refuses rather than serve
+    // the stored ciphertext as the object.
+    let e = a.client_with(&wk, &ws).get_object().bucket("cl-shared").key("sealed").send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "InvalidRequest", "{e:?}");
 
     // Proof chains stay per instance; one command walks them all.
     use tollgate::proof::cli::{ChainCommand, ProofCommand};

@@ -12,11 +12,16 @@ use crate::meta::{ObjectRecord, PartRecord, UploadRecord};
 use bytes::Bytes;
 use http::Method;
 
+/// The header carrying [`crate::backend::sealed::SEALED_MARKER`].
+const SEALED_HEADER: &str = "x-amz-meta-tollgate-sealed";
+
 /// Starts the upload upstream; its id is the upstream's.
 pub(super) async fn start(b: &UpstreamBackend, up: &UploadRecord, tagging: Option<&str>) -> Result<String, Error> {
     let place = b.place(&up.bucket)?;
     let call = with_attrs(Call::new(Method::POST, &place.bucket, &place.of_upload(up)).query("uploads", ""), &up.attrs)
         .header_opt("x-amz-tagging", tagging)
+        // Each part is sealed: the object is marked as sealed ones are.
+        .header_opt(SEALED_HEADER, up.sealing.as_ref().map(|_| "1"))
         .header_opt("x-amz-checksum-algorithm", up.checksum_algorithm.as_ref())
         .header_opt("x-amz-checksum-type", up.checksum_type.as_ref());
     let resp = b.client.send(&call, Bytes::new()).await?;
