@@ -325,6 +325,7 @@ impl Objects {
                     None => {
                         let readout = at.read(bucket, key, request, with_body).await?;
                         sealed::refuse_sealed_elsewhere(&readout.read)?;
+                        sealed::refuse_customer_key(request.keys)?;
                         Ok(readout)
                     }
                 }

@@ -129,7 +129,10 @@ pub(super) async fn read(engine: &Arc<dyn Engine>, bucket: &str, key: &str, rec:
     // A sealed object's key is checked first, as S3 does: even a HEAD needs an SSE-C key.
     let data_key = match &rec.sealing {
         Some(sealing) => Some(r.keys.ok_or(Error::InvalidRequest(SEALED_NEEDS_KEY.into()))?.open(sealing)?),
-        None => None,
+        None => {
+            super::sealed::refuse_customer_key(r.keys)?;
+            None
+        }
     };
     let (rec, sel, read) = read_selected(rec, r)?;
     let body = match (with_body, &data_key) {

@@ -29,6 +29,27 @@ pub trait OpenKey: Send + Sync {
     /// # Errors
     /// The S3 error refusing it.
     fn open(&self, sealing: &Sealing) -> Result<DataKey, Error>;
+
+    /// Whether the request gave an SSE-C key: S3 refuses one for an object not sealed
+    /// under a customer's key ([`ENCRYPTION_NOT_APPLICABLE`]).
+    fn customer_key_given(&self) -> bool {
+        false
+    }
+}
+
+/// Why SSE-C parameters sent for an object not sealed under a customer's key are refused
+/// (400 InvalidRequest, as S3 answers).
+pub const ENCRYPTION_NOT_APPLICABLE: &str = "The encryption parameters are not applicable to this object.";
+
+/// Refuses a read that gave an SSE-C key for an object stored in plaintext.
+///
+/// # Errors
+/// `InvalidRequest` with [`ENCRYPTION_NOT_APPLICABLE`].
+pub fn refuse_customer_key(keys: Option<&dyn OpenKey>) -> Result<(), Error> {
+    match keys {
+        Some(k) if k.customer_key_given() => Err(Error::InvalidRequest(ENCRYPTION_NOT_APPLICABLE.into())),
+        _ => Ok(()),
+    }
 }
 
 /// The gateway's own keys for sealed objects, derived from its master key: the key

@@ -274,7 +274,7 @@ impl OpenKey for RequestKeys<'_> {
             return self.sse.keys.open(sealing);
         };
         if sealing.mode != SseMode::Customer {
-            return Err(Error::InvalidRequest("The encryption parameters are not applicable to this object.".into()));
+            return Err(Error::InvalidRequest(crate::backend::sealed::ENCRYPTION_NOT_APPLICABLE.into()));
         }
         let digest = self.sse.keys.customer_digest(&customer.key[..]);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(digest.as_bytes(), sealing.customer_key_digest.as_bytes())) {
@@ -284,6 +284,10 @@ impl OpenKey for RequestKeys<'_> {
         Kek::from_bytes(*customer.key).unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| {
             Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, "a sealed object's data key does not open with its recognised SSE-C key"))
         })
+    }
+
+    fn customer_key_given(&self) -> bool {
+        self.customer.is_some()
     }
 }
 

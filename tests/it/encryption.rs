@@ -135,6 +135,14 @@ async fn sse_c_needs_the_customers_key_for_every_read() {
     assert_eq!(code(e.unwrap_err().as_service_error().unwrap()), "InvalidArgument", "a 16-byte key");
     assert_eq!(status(&c.head_object().bucket(&b).key("bad").send().await.unwrap_err()), 404);
     assert_stored_sealed(&gw, &b, "k", &body).await;
+
+    // A key given for an object not sealed under one is refused, as S3 refuses it.
+    c.put_object().bucket(&b).key("plain").body(b"plain".to_vec().into()).send().await.unwrap();
+    let e = c.get_object().bucket(&b).key("plain").sse_customer_algorithm("AES256").sse_customer_key(&key.key).sse_customer_key_md5(&key.md5).send().await;
+    let e = e.unwrap_err();
+    assert_eq!((status(&e), code(e.as_service_error().unwrap()).as_str()), (400, "InvalidRequest"), "a key for a plaintext object");
+    let e = c.head_object().bucket(&b).key("plain").sse_customer_algorithm("AES256").sse_customer_key(&key.key).sse_customer_key_md5(&key.md5).send().await;
+    assert_eq!(status(&e.unwrap_err()), 400, "HEAD too");
 }
 
 #[tokio::test]
