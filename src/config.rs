@@ -448,6 +448,9 @@ pub struct StorageConfig {
     pub fsync: bool,
     /// Largest object or part accepted, in bytes.
     pub max_object_size: u64,
+    /// The metadata store's page cache, in MiB: most of the gateway's memory beyond its
+    /// buffers in flight.
+    pub metadata_cache_mib: u64,
 }
 
 /// `[server]`: HTTP timeouts, shutdown grace and request size limits.
@@ -496,9 +499,17 @@ impl Default for Config {
     }
 }
 
+impl StorageConfig {
+    /// `metadata_cache_mib` in bytes.
+    #[must_use]
+    pub const fn metadata_cache_bytes(&self) -> u64 {
+        self.metadata_cache_mib.saturating_mul(1 << 20)
+    }
+}
+
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { fsync: true, max_object_size: 5 << 40 }
+        Self { fsync: true, max_object_size: 5 << 40, metadata_cache_mib: 64 }
     }
 }
 
@@ -675,6 +686,7 @@ mod tests {
         assert_eq!(cfg.data_dir, def.data_dir);
         assert_eq!(cfg.storage.fsync, def.storage.fsync);
         assert_eq!(cfg.storage.max_object_size, def.storage.max_object_size);
+        assert_eq!(cfg.storage.metadata_cache_mib, def.storage.metadata_cache_mib);
         assert_eq!(cfg.server.body_idle_timeout_secs, def.server.body_idle_timeout_secs);
         assert_eq!(cfg.log.format, def.log.format);
         assert_eq!(cfg.audit.retention_days, def.audit.retention_days);

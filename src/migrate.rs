@@ -155,7 +155,8 @@ pub async fn run(config: &Config, opts: &Options, progress: &Progress) -> Result
     if opts.from == opts.to {
         return Err(Error::Invalid("--from and --to are the same backend".into()));
     }
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta")).map_err(Error::Store)?);
+    let store: Arc<dyn Store> =
+        Arc::new(SledStore::open_with_cache(&config.data_dir.join("meta"), config.storage.metadata_cache_bytes()).map_err(Error::Store)?);
     let mut placement = Placement::load(store.as_ref(), opts.from).map_err(Error::Placement)?;
     let pending = store.pending_list()?;
     if !pending.is_empty() {

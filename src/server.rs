@@ -92,7 +92,7 @@ impl App {
     /// Opens the data directory and builds the service.
     pub fn open(config: Config) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
+        let store: Arc<dyn Store> = Arc::new(SledStore::open_with_cache(&config.data_dir.join("meta"), config.storage.metadata_cache_bytes())?);
         check_holding_backend(store.as_ref(), config.backend)?;
         let prover = if config.proofs.enabled {
             let file = config.proofs.signing_key_file.clone().unwrap_or_else(|| config.data_dir.join("proof-signing.key"));

@@ -163,8 +163,11 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// little after the last handle is dropped (spacejam/sled#1289), so an open in the same
 /// process right after a close (a migration run after another) waits for it, briefly; a
 /// lock another process holds still fails, after [`LOCK_WAIT`].
-fn open_db(dir: &Path) -> Result<Db> {
-    let config = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024);
+/// The page cache of a store opened with [`SledStore::open`].
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
+fn open_db(dir: &Path, cache_bytes: u64) -> Result<Db> {
+    let config = sled::Config::new().path(dir).cache_capacity(cache_bytes);
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match config.open() {
@@ -178,9 +181,15 @@ fn open_db(dir: &Path) -> Result<Db> {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, with the default page cache.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = open_db(dir)?;
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store in `dir`, its page cache bounded to `cache_bytes`
+    /// (`storage.metadata_cache_mib`).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self> {
+        let db = open_db(dir, cache_bytes)?;
         let schema = db.open_tree("schema")?;
         match schema.get("version")? {
             None => {
