@@ -215,7 +215,7 @@ impl GatewayKeys {
                     return Ok(report);
                 }
                 let data_key = self.open(&from)?;
-                let to = self.sse_kms(&from.key_id, &from.context)?.rewrap(&data_key, &from);
+                let to = Sealing { bucket_key: from.bucket_key, ..self.sse_kms(&from.key_id, &from.context)?.rewrap(&data_key, &from) };
                 let changed = self
                     .store
                     .version_update(

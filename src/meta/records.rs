@@ -394,6 +394,11 @@ pub struct Sealing {
     pub nonce_prefix: String,
     /// Length of each sealed stream's header, in bytes.
     pub header_len: u64,
+    /// SSE-KMS with an S3 Bucket Key, as the write or its bucket's default asked: answered
+    /// back as S3 does. (A Bucket Key spares KMS calls; the keyring costs none, so the data
+    /// key is wrapped the same way.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bucket_key: bool,
 }
 
 impl Sealing {
@@ -420,6 +425,7 @@ impl Sealing {
             wrapped_key: String::new(),
             nonce_prefix: String::new(),
             header_len: 0,
+            bucket_key: false,
         }
     }
 }

@@ -119,11 +119,14 @@ pub(super) trait CopySourceKeyHeaders {
     fn copy_source_headers(&self) -> (Option<&SSECustomerAlgorithm>, Option<&SSECustomerKey>, Option<&SSECustomerKeyMD5>);
 }
 
-/// The SSE headers of a write besides SSE-C's: the mode and the SSE-KMS key or context.
+/// The SSE headers of a write besides SSE-C's: the mode, the SSE-KMS key or context, and
+/// whether an S3 Bucket Key is asked for.
 pub(super) trait EncryptionHeaders: CustomerKeyHeaders {
     /// The bucket written to, `x-amz-server-side-encryption`, and the SSE-KMS key id and
     /// encryption context, if any.
     fn encryption_headers(&self) -> (&str, Option<&ServerSideEncryption>, Option<&str>, Option<&str>);
+    /// `x-amz-server-side-encryption-bucket-key-enabled`, if given.
+    fn bucket_key_header(&self) -> Option<bool>;
 }
 
 macro_rules! customer_key_headers {
@@ -154,6 +157,10 @@ macro_rules! encryption_headers {
             fn encryption_headers(&self) -> (&str, Option<&ServerSideEncryption>, Option<&str>, Option<&str>) {
                 (&self.bucket, self.server_side_encryption.as_ref(), self.ssekms_key_id.as_deref(), self.ssekms_encryption_context.as_deref())
             }
+
+            fn bucket_key_header(&self) -> Option<bool> {
+                self.bucket_key_enabled
+            }
         }
     )*};
 }
@@ -175,7 +182,13 @@ pub(super) fn copy_source_keys<'g, T: CopySourceKeyHeaders>(g: &'g Gateway, req:
 pub(super) fn requested_seal<T: EncryptionHeaders>(g: &Gateway, req: &s3s::S3Request<T>) -> Result<(Option<Seal>, bool), Error> {
     let keys = request_keys(g, req)?;
     let (bucket, asked, kms_key, context) = req.input.encryption_headers();
-    Ok((write_seal(g, bucket, asked, kms_key, context, keys.customer.as_ref())?, keys.customer.is_some()))
+    let mut seal = write_seal(g, bucket, asked, kms_key, context, keys.customer.as_ref())?;
+    if let Some(seal) = seal.as_mut().filter(|s| s.template.mode == SseMode::Kms) {
+        // The request's header, else the bucket default's setting when the default applies.
+        let default = || asked.is_none().then(|| g.configs.of(bucket).encryption.as_ref().map(|e| e.bucket_key_enabled)).flatten();
+        seal.template.bucket_key = req.input.bucket_key_header().or_else(default).unwrap_or(false);
+    }
+    Ok((seal, keys.customer.is_some()))
 }
 
 /// Whether a request may carry an SSE-C key: over the gateway's own HTTPS, or from a
@@ -300,6 +313,7 @@ macro_rules! answer_sse {
         $output.sse_customer_algorithm = answer.sse_customer_algorithm;
         $output.sse_customer_key_md5 = answer.sse_customer_key_md5;
         $output.ssekms_key_id = answer.ssekms_key_id;
+        $output.bucket_key_enabled = answer.bucket_key_enabled;
     }};
 }
 pub(super) use answer_sse;
@@ -311,6 +325,7 @@ pub(super) struct SseAnswer {
     pub(super) sse_customer_algorithm: Option<SSECustomerAlgorithm>,
     pub(super) sse_customer_key_md5: Option<SSECustomerKeyMD5>,
     pub(super) ssekms_key_id: Option<String>,
+    pub(super) bucket_key_enabled: Option<bool>,
 }
 
 /// What an answer says of `sealing`.
@@ -323,6 +338,7 @@ pub(super) fn answer(sealing: Option<&Sealing>) -> SseAnswer {
         Some((SseMode::Kms, s)) => SseAnswer {
             server_side_encryption: Some(ServerSideEncryption::from_static(ServerSideEncryption::AWS_KMS)),
             ssekms_key_id: Some(s.key_id.clone()),
+            bucket_key_enabled: s.bucket_key.then_some(true),
             ..Default::default()
         },
         Some((SseMode::Customer, s)) => {

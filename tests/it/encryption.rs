@@ -478,9 +478,14 @@ async fn sse_kms_seals_under_keyring_keys_that_rotate_and_disable() {
     // A key of the keyring, named by id or ARN, with an encryption context.
     call(&root, "POST", "keyring/app", None).await.unwrap();
     let context = base64_simd::STANDARD.encode_to_string(br#"{"project":"tollgate"}"#);
-    kms_put("app", Some("arn:aws:kms:us-east-1:111122223333:key/app")).ssekms_encryption_context(&context).send().await.unwrap();
+    // With an S3 Bucket Key asked for: answered back, as S3 does.
+    let put =
+        kms_put("app", Some("arn:aws:kms:us-east-1:111122223333:key/app")).ssekms_encryption_context(&context).bucket_key_enabled(true).send().await.unwrap();
+    assert_eq!(put.bucket_key_enabled(), Some(true));
     let head = c.head_object().bucket(&b).key("app").send().await.unwrap();
     assert_eq!((head.server_side_encryption(), head.ssekms_key_id()), (Some(&ServerSideEncryption::AwsKms), Some("app")));
+    assert_eq!(head.bucket_key_enabled(), Some(true));
+    assert_eq!(c.head_object().bucket(&b).key("default").send().await.unwrap().bucket_key_enabled(), None, "none asked, none answered");
     assert_eq!(get(&c, &b, "app").await, body);
     let bad_context = kms_put("bad", Some("app")).ssekms_encryption_context("not json").send().await.unwrap_err();
     assert_eq!(code(bad_context.as_service_error().unwrap()), "InvalidArgument");
@@ -505,6 +510,7 @@ async fn sse_kms_seals_under_keyring_keys_that_rotate_and_disable() {
     let again = call(&root, "POST", "jobs/rewrap/run", None).await.unwrap();
     assert_eq!(again["detail"]["rewrapped"], 0, "{again}");
     assert_eq!(get(&c, &b, "app").await, body);
+    assert_eq!(c.head_object().bucket(&b).key("app").send().await.unwrap().bucket_key_enabled(), Some(true), "kept by the re-wrap");
     assert_eq!(get(&c, &b, "after").await, body);
 
     // A copy from SSE-S3 to SSE-KMS re-wraps; a multipart upload seals part by part.
