@@ -125,6 +125,7 @@ impl App {
             Arc::clone(&store),
             !clustered,
         ));
+        let control_mac = master.derive("control log");
         let sse = Arc::new(crate::s3::sse::SseKeys::new(Arc::clone(&seal_keys), config.encryption));
         let keys = Arc::new(KeyStore::open(Arc::clone(&store), master, &root_key, root_secret.clone())?);
 
@@ -146,7 +147,7 @@ impl App {
         });
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
         let cluster_log = member.is_some().then(|| Arc::clone(&backends));
-        let control = Arc::new(ControlPlane::new(Arc::clone(&store), cluster_log, &up.instance, Duration::from_millis(up.control_poll_ms))?);
+        let control = Arc::new(ControlPlane::new(Arc::clone(&store), cluster_log, &up.instance, Duration::from_millis(up.control_poll_ms), control_mac)?);
         control.listen(&keys);
         control.listen(&topics);
         control.listen(&configs);

@@ -45,6 +45,16 @@ struct Entry {
     change: ControlChange,
 }
 
+/// An entry as stored: its JSON, and a MAC binding it to its sequence number under a key
+/// derived from the master key the instances share. Whoever can write to the metadata
+/// bucket without that key (the upstream's operator, say) can neither forge a change (a
+/// user, an admin role, a public policy) nor replay one at another place in the log.
+#[derive(Serialize, Deserialize)]
+struct Signed {
+    entry: String,
+    mac: String,
+}
+
 /// A change this instance is appending.
 struct Pending<'a> {
     id: &'a str,
@@ -66,6 +76,8 @@ pub struct ControlPlane {
     /// How long the log may go unread before `/ready` says so.
     stale_after: Duration,
     listeners: RwLock<Vec<Weak<dyn ControlListener>>>,
+    /// Authenticates the log's entries ([`Signed`]).
+    mac_key: crate::crypt::Kek,
 }
 
 /// The error of a change made, or a catch-up tried, while the log cannot be read.
@@ -75,11 +87,18 @@ fn unreachable(e: &Error) -> Error {
 
 impl ControlPlane {
     /// An instance's control plane: alone (`log` is `None`), or in the cluster whose
-    /// shared log `log` keeps, as `instance`, polling it every `poll`.
+    /// shared log `log` keeps, as `instance`, polling it every `poll`, its entries
+    /// authenticated under `mac_key` (derived from the master key the instances share).
     ///
     /// # Errors
     /// The store's, reading where this instance left the log.
-    pub fn new(store: Arc<dyn Store>, log: Option<Arc<Backends>>, instance: &str, poll: Duration) -> Result<Self, crate::meta::Error> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        log: Option<Arc<Backends>>,
+        instance: &str,
+        poll: Duration,
+        mac_key: crate::crypt::Kek,
+    ) -> Result<Self, crate::meta::Error> {
         let applied = store.setting_get(APPLIED)?.and_then(|s| s.parse().ok()).unwrap_or(0);
         Ok(Self {
             store,
@@ -90,7 +109,29 @@ impl ControlPlane {
             read_at: Mutex::new(None),
             stale_after: (poll * 10).max(Duration::from_secs(5)),
             listeners: RwLock::new(Vec::new()),
+            mac_key,
         })
+    }
+
+    /// The MAC of entry `seq` holding `entry` (JSON).
+    fn mac(&self, seq: u64, entry: &str) -> String {
+        self.mac_key.digest_of(format!("control log entry {seq}\n{entry}").as_bytes())
+    }
+
+    /// Entry `seq` as stored: `entry` (JSON) with its MAC.
+    fn signed(&self, seq: u64, entry: &str) -> Result<Bytes, Error> {
+        let signed = Signed { entry: entry.to_owned(), mac: self.mac(seq, entry) };
+        Ok(Bytes::from(serde_json::to_vec(&signed).map_err(|e| Error::Io(std::io::Error::other(e)))?))
+    }
+
+    /// The entry stored as `body` at `seq`, if it parses and its MAC holds.
+    fn verified(&self, seq: u64, body: &[u8]) -> Result<Entry, String> {
+        let signed: Signed = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let expected = self.mac(seq, &signed.entry);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signed.mac.as_bytes())) {
+            return Err("its MAC does not hold (not written by an instance holding the master key, or moved from another place)".into());
+        }
+        serde_json::from_str(&signed.entry).map_err(|e| e.to_string())
     }
 
     /// Tells `listener` of every change applied from now on.
@@ -135,14 +176,14 @@ impl ControlPlane {
         };
         let id = hex_simd::encode_to_string(rand_id(), hex_simd::AsciiCase::Lower);
         let entry = Entry { id: id.clone(), instance: self.instance.clone(), at_ns: crate::clock::now_ns(), change };
-        let body = Bytes::from(serde_json::to_vec(&entry).map_err(|e| Error::Io(std::io::Error::other(e)))?);
+        let json = serde_json::to_string(&entry).map_err(|e| Error::Io(std::io::Error::other(e)))?;
         let mine = Pending { id: &id, audit: audit.as_ref() };
         loop {
             if let Some(outcome) = self.pull(log, Some(&mine)).await.map_err(|e| unreachable(&e))? {
                 return Ok(outcome?);
             }
             let seq = self.applied() + 1;
-            match log.control_append(seq, body.clone()).await {
+            match log.control_append(seq, self.signed(seq, &json)?).await {
                 Ok(Some(true)) => return Ok(self.apply(Some(seq), entry.change, audit).await?),
                 Ok(Some(false)) => {}
                 Ok(None) => return Err(Error::Unavailable("the cluster's control log is not kept by this backend".into())),
@@ -205,11 +246,12 @@ impl ControlPlane {
                 if seq != self.applied() + 1 {
                     return Err(Error::Unavailable(format!("the control log has no entry {} (next is {seq})", self.applied() + 1)));
                 }
-                let entry = match serde_json::from_slice::<Entry>(&body) {
+                let entry = match self.verified(seq, &body) {
                     Ok(entry) => entry,
                     Err(e) => {
-                        // Skipped rather than blocking every later change; loud, as instances may now differ.
-                        tracing::error!(seq, error = %e, "a control log entry does not parse (written by a newer version?): skipped");
+                        // Skipped rather than blocking every later change; loud, as it is either
+                        // tampering or a newer version's entry.
+                        tracing::error!(seq, error = %e, "a control log entry is refused: skipped");
                         self.advance(seq)?;
                         continue;
                     }

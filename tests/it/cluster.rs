@@ -259,6 +259,27 @@ async fn three_instances_share_one_control_plane() {
     let c_chain = request(&root_conn(c), "GET", "/_tollgate/proofs/chain/corp", Vec::new()).await.unwrap();
     assert!(c_chain["manifests"].as_array().is_some_and(|m| m.len() >= 2), "c keeps the chain of what was written through it: {c_chain}");
 
+    // Whoever writes to the metadata bucket without the master key cannot add a change:
+    // an entry forged at the next place is refused by every instance, and later ones apply.
+    let log = _upstream.client().list_objects_v2().bucket(META).prefix(".tollgate-control/").send().await.unwrap();
+    let last = log.contents().last().unwrap().key().unwrap().to_owned();
+    let next: u64 = last.trim_start_matches(".tollgate-control/").trim_end_matches(".json").parse::<u64>().unwrap() + 1;
+    let entry = serde_json::json!({"id": "x", "instance": "a", "at_ns": 0,
+        "change": {"tenant_create": {"record": {"name": "forged", "created_ns": 0, "quota": {}}}}});
+    let forged = serde_json::json!({"entry": entry.to_string(), "mac": "0".repeat(64)});
+    let key = format!(".tollgate-control/{next:020}.json");
+    _upstream.client().put_object().bucket(META).key(key).body(forged.to_string().into_bytes().into()).send().await.unwrap();
+    call(&root_conn(a), "POST", "tenants", Some(serde_json::json!({"name": "genuine"}))).await.unwrap();
+    for gw in [b, c] {
+        within(BOUND, "a change after a forged entry", || async {
+            call(&root_conn(gw), "GET", "tenants", None).await.unwrap().to_string().contains("genuine")
+        })
+        .await;
+    }
+    for gw in [a, b, c] {
+        assert!(!call(&root_conn(gw), "GET", "tenants", None).await.unwrap().to_string().contains("forged"), "a forged entry was applied");
+    }
+
     // Every instance applied the same log, and says how far it is.
     let rows = call(&root_conn(a), "GET", "cluster", None).await;
     let rows = rows.unwrap();
