@@ -17,13 +17,13 @@
 
 use super::Error;
 use super::placement::Backends;
+use super::shared::{ClusterMac, SharedUploads};
 use crate::meta::{Applied, AuditEntry, ControlChange, ControlListener, Store};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// The store setting holding the last log entry this instance applied.
@@ -43,16 +43,6 @@ struct Entry {
     /// When it did (ns since the epoch).
     at_ns: i128,
     change: ControlChange,
-}
-
-/// An entry as stored: its JSON, and a MAC binding it to its sequence number under a key
-/// derived from the master key the instances share. Whoever can write to the metadata
-/// bucket without that key (the upstream's operator, say) can neither forge a change (a
-/// user, an admin role, a public policy) nor replay one at another place in the log.
-#[derive(Serialize, Deserialize)]
-struct Signed {
-    entry: String,
-    mac: String,
 }
 
 /// A change this instance is appending.
@@ -76,8 +66,13 @@ pub struct ControlPlane {
     /// How long the log may go unread before `/ready` says so.
     stale_after: Duration,
     listeners: RwLock<Vec<Weak<dyn ControlListener>>>,
-    /// Authenticates the log's entries ([`Signed`]).
-    mac_key: crate::crypt::Kek,
+    /// Authenticates the log's entries, binding each to its sequence number: whoever can
+    /// write to the metadata bucket without the master key (the upstream's operator, say)
+    /// can neither forge a change (a user, an admin role, a public policy) nor replay one
+    /// at another place in the log.
+    mac: Arc<ClusterMac>,
+    /// The multipart uploads shared with the cluster (in a cluster).
+    uploads: Option<SharedUploads>,
 }
 
 /// The error of a change made, or a catch-up tried, while the log cannot be read.
@@ -88,7 +83,8 @@ fn unreachable(e: &Error) -> Error {
 impl ControlPlane {
     /// An instance's control plane: alone (`log` is `None`), or in the cluster whose
     /// shared log `log` keeps, as `instance`, polling it every `poll`, its entries
-    /// authenticated under `mac_key` (derived from the master key the instances share).
+    /// authenticated under `mac_key` (derived from the master key the instances share), as
+    /// are the multipart uploads it shares.
     ///
     /// # Errors
     /// The store's, reading where this instance left the log.
@@ -100,6 +96,8 @@ impl ControlPlane {
         mac_key: crate::crypt::Kek,
     ) -> Result<Self, crate::meta::Error> {
         let applied = store.setting_get(APPLIED)?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mac = Arc::new(ClusterMac::new(mac_key));
+        let uploads = log.as_ref().map(|log| SharedUploads::new(Arc::clone(log), Arc::clone(&mac)));
         Ok(Self {
             store,
             log,
@@ -109,35 +107,26 @@ impl ControlPlane {
             read_at: Mutex::new(None),
             stale_after: (poll * 10).max(Duration::from_secs(5)),
             listeners: RwLock::new(Vec::new()),
-            mac_key,
+            mac,
+            uploads,
         })
     }
 
-    /// The MAC of entry `seq` holding `entry` (JSON).
-    fn mac(&self, seq: u64, entry: &str) -> String {
-        self.mac_key.digest_of(format!("control log entry {seq}\n{entry}").as_bytes())
-    }
-
-    /// Entry `seq` as stored: `entry` (JSON) with its MAC.
-    fn signed(&self, seq: u64, entry: &str) -> Result<Bytes, Error> {
-        let signed = Signed { entry: entry.to_owned(), mac: self.mac(seq, entry) };
-        Ok(Bytes::from(serde_json::to_vec(&signed).map_err(|e| Error::Io(std::io::Error::other(e)))?))
-    }
-
-    /// The entry stored as `body` at `seq`, if it parses and its MAC holds.
-    fn verified(&self, seq: u64, body: &[u8]) -> Result<Entry, String> {
-        let signed: Signed = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let expected = self.mac(seq, &signed.entry);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signed.mac.as_bytes())) {
-            return Err("its MAC does not hold (not written by an instance holding the master key, or moved from another place)".into());
-        }
-        serde_json::from_str(&signed.entry).map_err(|e| e.to_string())
+    /// Where entry `seq` is, as its MAC binds it.
+    fn place(seq: u64) -> String {
+        format!("control log entry {seq}")
     }
 
     /// Tells `listener` of every change applied from now on.
     pub fn listen(&self, listener: &Arc<impl ControlListener + 'static>) {
         let weak: Weak<dyn ControlListener> = Arc::downgrade(listener) as Weak<dyn ControlListener>;
         self.listeners.write().unwrap_or_else(PoisonError::into_inner).push(weak);
+    }
+
+    /// The multipart uploads shared with the cluster; `None`: alone.
+    #[must_use]
+    pub fn uploads(&self) -> Option<&SharedUploads> {
+        self.uploads.as_ref()
     }
 
     /// Whether this instance shares a control log.
@@ -176,14 +165,13 @@ impl ControlPlane {
         };
         let id = hex_simd::encode_to_string(rand_id(), hex_simd::AsciiCase::Lower);
         let entry = Entry { id: id.clone(), instance: self.instance.clone(), at_ns: crate::clock::now_ns(), change };
-        let json = serde_json::to_string(&entry).map_err(|e| Error::Io(std::io::Error::other(e)))?;
         let mine = Pending { id: &id, audit: audit.as_ref() };
         loop {
             if let Some(outcome) = self.pull(log, Some(&mine)).await.map_err(|e| unreachable(&e))? {
                 return Ok(outcome?);
             }
             let seq = self.applied() + 1;
-            match log.control_append(seq, self.signed(seq, &json)?).await {
+            match log.control_append(seq, self.mac.sign(&Self::place(seq), &entry)?).await {
                 Ok(Some(true)) => return Ok(self.apply(Some(seq), entry.change, audit).await?),
                 Ok(Some(false)) => {}
                 Ok(None) => return Err(Error::Unavailable("the cluster's control log is not kept by this backend".into())),
@@ -246,7 +234,7 @@ impl ControlPlane {
                 if seq != self.applied() + 1 {
                     return Err(Error::Unavailable(format!("the control log has no entry {} (next is {seq})", self.applied() + 1)));
                 }
-                let entry = match self.verified(seq, &body) {
+                let entry: Entry = match self.mac.open(&Self::place(seq), &body) {
                     Ok(entry) => entry,
                     Err(e) => {
                         // Skipped rather than blocking every later change; loud, as it is either

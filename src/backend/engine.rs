@@ -390,4 +390,25 @@ pub trait Engine: Send + Sync {
     async fn control_read(&self, _after: u64, _max: usize) -> Result<Option<Vec<(u64, bytes::Bytes)>>, Error> {
         Ok(None)
     }
+
+    /// Writes `body` at `path` of the metadata bucket the instances of a cluster share
+    /// (records other than the control log: [`super::shared`]).
+    async fn shared_put(&self, _path: &str, _body: bytes::Bytes) -> Result<(), Error> {
+        Err(Error::Unavailable("this backend keeps no metadata bucket shared with a cluster".into()))
+    }
+
+    /// The object at `path` of the shared metadata bucket, if there is one.
+    async fn shared_get(&self, _path: &str) -> Result<Option<bytes::Bytes>, Error> {
+        Ok(None)
+    }
+
+    /// The paths under `prefix` of the shared metadata bucket, in order.
+    async fn shared_list(&self, _prefix: &str) -> Result<Vec<String>, Error> {
+        Ok(Vec::new())
+    }
+
+    /// Removes `paths` from the shared metadata bucket (those already gone are no error).
+    async fn shared_delete(&self, _paths: &[String]) -> Result<(), Error> {
+        Ok(())
+    }
 }

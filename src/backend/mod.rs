@@ -18,6 +18,7 @@ mod reads;
 pub(crate) mod s3util;
 mod scrub;
 pub mod sealed;
+pub mod shared;
 pub mod upstream;
 
 pub use engine::{

@@ -286,6 +286,26 @@ impl Backends {
     pub async fn control_read(&self, after: u64, max: usize) -> Result<Option<Vec<(u64, bytes::Bytes)>>, Error> {
         self.mirrored().engine().control_read(after, max).await
     }
+
+    /// See [`Engine::shared_put`].
+    pub async fn shared_put(&self, path: &str, body: bytes::Bytes) -> Result<(), Error> {
+        self.mirrored().engine().shared_put(path, body).await
+    }
+
+    /// See [`Engine::shared_get`].
+    pub async fn shared_get(&self, path: &str) -> Result<Option<bytes::Bytes>, Error> {
+        self.mirrored().engine().shared_get(path).await
+    }
+
+    /// See [`Engine::shared_list`].
+    pub async fn shared_list(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        self.mirrored().engine().shared_list(prefix).await
+    }
+
+    /// See [`Engine::shared_delete`].
+    pub async fn shared_delete(&self, paths: &[String]) -> Result<(), Error> {
+        self.mirrored().engine().shared_delete(paths).await
+    }
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
     let (source_bucket, source_key, source_version) = source(g, &input.copy_source, &input.bucket)?;
     let number = part_number(input.part_number)?;
     let backend = g.backends.of(&input.bucket);
-    let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
+    let upload = super::multipart::known_upload(g, &input.bucket, &input.key, &input.upload_id, false).await?;
     let keys = sse::request_keys(g, &req)?;
     let source_keys = sse::copy_source_keys(g, &req)?;
     let part = backend
@@ -87,6 +87,7 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
             source_keys: &source_keys,
         })
         .await?;
+    super::multipart::share_part(g, &input.upload_id, &part).await?;
     let mut output = UploadPartCopyOutput {
         copy_source_version_id: source_version.map(str::to_owned),
         copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&part.etag)), last_modified: Some(timestamp(part.last_modified_ns)), ..Default::default() }),

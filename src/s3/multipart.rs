@@ -15,6 +15,31 @@ use crate::meta::{PartRecord, UploadRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
+/// The upload `id` of `bucket`/`key`, as this instance's index has it or, in a cluster, as
+/// the instance that started it shared it (brought into the index); with `parts`, with
+/// every part shared since, wherever it was taken.
+pub(super) async fn known_upload(g: &Gateway, bucket: &str, key: &str, id: &str, parts: bool) -> Result<UploadRecord, Error> {
+    if let Some(shared) = g.control.uploads() {
+        shared.adopt(g.store.as_ref(), id, parts).await?;
+    }
+    g.backends.of(bucket).index().upload(bucket, key, id)
+}
+
+/// Shares a part just recorded with the cluster, if in one.
+pub(super) async fn share_part(g: &Gateway, upload_id: &str, part: &PartRecord) -> Result<(), Error> {
+    match g.control.uploads() {
+        Some(shared) => shared.publish_part(upload_id, part).await,
+        None => Ok(()),
+    }
+}
+
+/// Drops a finished upload's shared records, if in a cluster.
+async fn forget_shared(g: &Gateway, upload_id: &str) {
+    if let Some(shared) = g.control.uploads() {
+        shared.forget(upload_id).await;
+    }
+}
+
 pub(super) async fn create_multipart_upload(
     g: &Gateway,
     mut req: S3Request<CreateMultipartUploadInput>,
@@ -53,6 +78,9 @@ pub(super) async fn create_multipart_upload(
     let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);
     g.store.upload_create(&id, &record, Some(&audit))?;
     backend.index().sync().await?;
+    if let Some(shared) = g.control.uploads() {
+        shared.publish(&id, &record).await?;
+    }
     let mut output = CreateMultipartUploadOutput {
         bucket: Some(record.bucket),
         key: Some(record.key),
@@ -71,7 +99,7 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
     let length = declared_length(&req.headers, req.input.content_length);
     let backend = g.backends.of(&req.input.bucket);
     let input = &mut req.input;
-    let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
+    let upload = known_upload(g, &input.bucket, &input.key, &input.upload_id, false).await?;
     // The parts of a version that will be locked say their digest, as AWS requires.
     let default_retention = backend.index().bucket(&input.bucket)?.object_lock.is_some_and(|l| l.default_retention.is_some());
     if (upload.retention.is_some() || upload.legal_hold || default_retention) && !super::lock::has_integrity_header(&req.headers) {
@@ -93,6 +121,7 @@ pub(super) async fn upload_part(g: &Gateway, mut req: S3Request<UploadPartInput>
         key,
     };
     let part = backend.upload_part(part).await?;
+    share_part(g, &req.input.upload_id, &part).await?;
     let c = part.checksums;
     let mut output = UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
@@ -116,9 +145,11 @@ pub(super) async fn complete_multipart_upload(
     let backend = g.backends.of(&input.bucket);
     let requested = input.multipart_upload.take().and_then(|m| m.parts).unwrap_or_default();
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let data_key = match backend.index().store.upload_get(&input.upload_id)? {
-        Some(upload) => g.sse.completion_key(&upload)?,
-        None => None,
+    // In a cluster, the parts taken by other instances are brought in first.
+    let data_key = match known_upload(g, &input.bucket, &input.key, &input.upload_id, true).await {
+        Ok(upload) => g.sse.completion_key(&upload)?,
+        Err(Error::NoSuchUpload) => None,
+        Err(e) => return Err(e),
     };
     let completion = UploadCompletion {
         bucket: &input.bucket,
@@ -131,7 +162,10 @@ pub(super) async fn complete_multipart_upload(
         data_key,
     };
     match backend.complete(completion).await {
-        Ok(record) => Ok(completed_output(input.bucket, input.key, &record, g.store.as_ref())),
+        Ok(record) => {
+            forget_shared(g, &input.upload_id).await;
+            Ok(completed_output(input.bucket, input.key, &record, g.store.as_ref()))
+        }
         // The upload is gone: completed already (a repeat is answered as it was), or not.
         Err(Error::NoSuchUpload) => {
             let record = backend.index().completed(&input.bucket, &input.key, &input.upload_id, &requested)?;
@@ -145,15 +179,16 @@ pub(super) async fn abort_multipart_upload(g: &Gateway, req: S3Request<AbortMult
     let audit = crate::audit::entry(&req, crate::ops::Operation::AbortMultipartUpload, &req.input.bucket, &req.input.key, 0);
     let input = &req.input;
     let backend = g.backends.of(&input.bucket);
-    let upload = backend.index().upload(&input.bucket, &input.key, &input.upload_id)?;
+    let upload = known_upload(g, &input.bucket, &input.key, &input.upload_id, false).await?;
     backend.abort(&upload, &input.upload_id, &audit).await?;
+    forget_shared(g, &input.upload_id).await;
     Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn list_parts(g: &Gateway, req: S3Request<ListPartsInput>) -> Result<S3Response<ListPartsOutput>, Error> {
     let input = req.input;
+    let up = known_upload(g, &input.bucket, &input.key, &input.upload_id, true).await?;
     let b = g.backends.of(&input.bucket).index();
-    let up = b.upload(&input.bucket, &input.key, &input.upload_id)?;
     let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
     let marker = input.part_number_marker.unwrap_or(0);
     let after: Vec<PartRecord> = b.store.part_list(&input.upload_id)?.into_iter().filter(|p| i64::from(p.number) > i64::from(marker)).collect();

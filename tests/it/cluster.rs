@@ -489,3 +489,71 @@ async fn a_quota_counts_what_every_instance_stores() {
     assert!(total >= 30, "the quota admits its 30");
     assert!(total <= 30 + 2 * 20 + 2, "overshoot {} beyond the bound", total - 30);
 }
+
+/// Uploads `body` as part `number` of `upload_id` through `client`; returns its ETag.
+async fn part_through(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str, number: i32, body: Vec<u8>) -> String {
+    let part = client.upload_part().bucket(bucket).key(key).upload_id(upload_id).part_number(number).body(body.into()).send().await;
+    part.unwrap_or_else(|e| panic!("part {number}: {e:?}")).e_tag().unwrap().to_owned()
+}
+
+fn completed(etags: &[String]) -> aws_sdk_s3::types::CompletedMultipartUpload {
+    let parts = etags.iter().enumerate().map(|(i, e)| aws_sdk_s3::types::CompletedPart::builder().part_number(i as i32 + 1).e_tag(e).build());
+    aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts.collect())).build()
+}
+
+#[tokio::test]
+async fn a_multipart_upload_takes_its_parts_on_every_instance() {
+    let (upstream, gws, _shared) = three().await;
+    let (ak, sk) = crate::tenancy::user(&gws[0], "corp", "mia", "admin").await;
+    let [a, b, c] = [0, 1, 2].map(|i| gws[i].client_with(&ak, &sk));
+    a.create_bucket().bucket("cl-parts").send().await.unwrap();
+    let (first, second) = (vec![b'1'; 5 << 20], b"the last part".to_vec());
+    let whole = [first.clone(), second.clone()].concat();
+
+    // Started on a, a part through b and one through c, listed on a, completed on b, read on c.
+    let id = a.create_multipart_upload().bucket("cl-parts").key("spread").send().await.unwrap().upload_id().unwrap().to_owned();
+    let etags = vec![part_through(&b, "cl-parts", "spread", &id, 1, first.clone()).await, part_through(&c, "cl-parts", "spread", &id, 2, second.clone()).await];
+    let listed = a.list_parts().bucket("cl-parts").key("spread").upload_id(&id).send().await.unwrap();
+    let seen: Vec<(i32, i64)> = listed.parts().iter().map(|p| (p.part_number().unwrap(), p.size().unwrap())).collect();
+    assert_eq!(seen, vec![(1, 5 << 20), (2, second.len() as i64)], "every instance's parts are listed");
+    b.complete_multipart_upload().bucket("cl-parts").key("spread").upload_id(&id).multipart_upload(completed(&etags)).send().await.unwrap();
+    let got = c.get_object().bucket("cl-parts").key("spread").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert!(got[..] == whole[..], "the object assembled from parts taken on three instances");
+    // Finished: no instance knows the upload any more, the one that started it included.
+    for client in [&a, &c] {
+        let e = client.list_parts().bucket("cl-parts").key("spread").upload_id(&id).send().await.unwrap_err();
+        assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "{e:?}");
+    }
+    let left = upstream.client().list_objects_v2().bucket(META).prefix(".tollgate-uploads/").send().await.unwrap();
+    assert_eq!(left.key_count(), Some(0), "a finished upload's shared records are removed");
+
+    // Sealed (SSE-S3): the upload's key goes with its record, so any instance seals a part.
+    let sse = aws_sdk_s3::types::ServerSideEncryption::Aes256;
+    let started = a.create_multipart_upload().bucket("cl-parts").key("sealed").server_side_encryption(sse).send().await.unwrap();
+    let id = started.upload_id().unwrap().to_owned();
+    let etags = vec![part_through(&b, "cl-parts", "sealed", &id, 1, first.clone()).await, part_through(&a, "cl-parts", "sealed", &id, 2, second.clone()).await];
+    c.complete_multipart_upload().bucket("cl-parts").key("sealed").upload_id(&id).multipart_upload(completed(&etags)).send().await.unwrap();
+    let got = c.get_object().bucket("cl-parts").key("sealed").send().await.unwrap();
+    assert_eq!(got.server_side_encryption(), Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256));
+    assert!(got.body.collect().await.unwrap().into_bytes()[..] == whole[..], "sealed parts taken on two instances open as one object");
+
+    // Aborted on another instance than the one that started it.
+    let id = b.create_multipart_upload().bucket("cl-parts").key("dropped").send().await.unwrap().upload_id().unwrap().to_owned();
+    part_through(&c, "cl-parts", "dropped", &id, 1, second.clone()).await;
+    a.abort_multipart_upload().bucket("cl-parts").key("dropped").upload_id(&id).send().await.unwrap();
+    let e = b.list_parts().bucket("cl-parts").key("dropped").upload_id(&id).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "{e:?}");
+
+    // A record forged in the metadata bucket (no master key) is not taken for an upload.
+    let forged_id = "forged-upload";
+    let record = serde_json::json!({"bucket": "cl-parts", "key": "x", "initiated_ns": 0, "attrs": {}, "acl": []});
+    let forged = serde_json::json!({"entry": record.to_string(), "mac": "0".repeat(64)});
+    let path = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(forged_id.as_bytes());
+        format!(".tollgate-uploads/{}/upload.json", digest[..20].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    upstream.client().put_object().bucket(META).key(path).body(forged.to_string().into_bytes().into()).send().await.unwrap();
+    let e = c.list_parts().bucket("cl-parts").key("x").upload_id(forged_id).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "{e:?}");
+}

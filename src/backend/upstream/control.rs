@@ -2,6 +2,7 @@
 //! `.tollgate-control/{seq}.json` with `seq` zero-padded so that keys list in order. An
 //! entry is only ever created, with `If-None-Match: *`: of two instances appending at the
 //! same sequence number one wins, the other reads the winner's entry and tries the next.
+//! Beside it, the other records a cluster shares ([`crate::backend::shared`]).
 
 use super::UpstreamBackend;
 use super::client::Call;
@@ -48,9 +49,38 @@ impl UpstreamBackend {
                 tracing::warn!(key = %o.key, "a stray object in the control log is ignored");
                 continue;
             };
-            let resp = self.client.send(&Call::new(Method::GET, &t.bucket, &o.key), Bytes::new()).await?;
-            entries.push((seq, self.client.xml(resp).await?));
+            // Entries are never removed: one listed is there.
+            let body = self.get_meta(t, &o.key).await?.ok_or_else(|| Error::Unavailable(format!("the control log's entry {seq} went away")))?;
+            entries.push((seq, body));
         }
         Ok(entries)
+    }
+
+    /// The metadata bucket a cluster shares, if this backend keeps one.
+    pub(super) fn shared_target(&self) -> Result<&MirrorTarget, Error> {
+        self.mirror.as_ref().ok_or_else(|| Error::Unavailable("no metadata bucket is configured (upstream.meta_bucket)".into()))
+    }
+
+    /// Writes `body` at `path` of the shared metadata bucket.
+    pub(super) async fn put_shared(&self, t: &MirrorTarget, path: &str, body: Bytes) -> Result<(), Error> {
+        let resp = self.client.send(&Call::new(Method::PUT, &t.bucket, path).header("content-type", "application/json"), body).await?;
+        self.client.ok(resp).await.map(|_| ())
+    }
+
+    /// Removes `paths` from the shared metadata bucket, a few at a time.
+    pub(super) async fn delete_shared(&self, t: &MirrorTarget, paths: &[String]) -> Result<(), Error> {
+        use futures::StreamExt;
+        let mut deletes = futures::stream::iter(paths.to_vec()).map(|path| self.delete_one(t, path)).buffer_unordered(8);
+        while let Some(done) = deletes.next().await {
+            done?;
+        }
+        Ok(())
+    }
+
+    async fn delete_one(&self, t: &MirrorTarget, path: String) -> Result<(), Error> {
+        match self.call(Call::new(Method::DELETE, &t.bucket, &path)).await {
+            Ok(_) | Err(Error::Upstream { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

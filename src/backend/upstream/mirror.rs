@@ -151,12 +151,11 @@ fn parse_jsonl<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<Vec<T>, Erro
 
 impl UpstreamBackend {
     async fn put_meta(&self, t: &MirrorTarget, name: &str, body: Bytes) -> Result<(), Error> {
-        let call = Call::new(Method::PUT, &t.bucket, &format!("{}{name}", t.root())).header("content-type", "application/json");
-        let resp = self.client.send(&call, body).await?;
-        self.client.ok(resp).await.map(|_| ())
+        self.put_shared(t, &format!("{}{name}", t.root()), body).await
     }
 
-    async fn get_meta(&self, t: &MirrorTarget, key: &str) -> Result<Option<Bytes>, Error> {
+    /// The object `key` of the metadata bucket, if there is one.
+    pub(super) async fn get_meta(&self, t: &MirrorTarget, key: &str) -> Result<Option<Bytes>, Error> {
         let resp = self.client.send(&Call::new(Method::GET, &t.bucket, key), Bytes::new()).await?;
         if resp.status() == http::StatusCode::NOT_FOUND {
             return Ok(None);

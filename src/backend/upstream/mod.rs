@@ -311,6 +311,22 @@ impl Engine for UpstreamBackend {
             None => Ok(None),
         }
     }
+
+    async fn shared_put(&self, path: &str, body: bytes::Bytes) -> Result<(), Error> {
+        self.put_shared(self.shared_target()?, path, body).await
+    }
+
+    async fn shared_get(&self, path: &str) -> Result<Option<bytes::Bytes>, Error> {
+        self.get_meta(self.shared_target()?, path).await
+    }
+
+    async fn shared_list(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        self.list_meta(&self.shared_target()?.bucket, prefix).await
+    }
+
+    async fn shared_delete(&self, paths: &[String]) -> Result<(), Error> {
+        self.delete_shared(self.shared_target()?, paths).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -1,0 +1,222 @@
+//! What the instances of a cluster share through the metadata bucket besides the control
+//! log: multipart uploads in progress. An upload started on one instance can take parts on
+//! any and be listed, completed or aborted on any, because its record and each part's
+//! record are written to `.tollgate-uploads/{upload}/` as they are made, and an instance
+//! asked about an upload it does not know, or completing one, reads them into its index.
+//!
+//! Every record written there carries a MAC under a key derived from the master key the
+//! instances share ([`ClusterMac`]), binding it to its place: whoever can write to the
+//! metadata bucket without that key cannot forge an upload (its owner, ACL or location) or
+//! move a part to another upload.
+
+use super::Error;
+use super::placement::Backends;
+use crate::meta::{PartRecord, Store, UploadRecord};
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+/// Where shared uploads are, in the metadata bucket.
+const UPLOADS: &str = ".tollgate-uploads/";
+/// Part records read at once when an upload's parts are gathered.
+const PARTS_AT_ONCE: usize = 16;
+
+/// A record as stored in the metadata bucket: its JSON and its MAC.
+#[derive(Serialize, Deserialize)]
+struct Signed {
+    entry: String,
+    mac: String,
+}
+
+/// Authenticates the records a cluster shares, under a key derived from the master key.
+pub struct ClusterMac(crate::crypt::Kek);
+
+impl ClusterMac {
+    /// Records authenticated under `key`.
+    #[must_use]
+    pub fn new(key: crate::crypt::Kek) -> Self {
+        Self(key)
+    }
+
+    fn mac(&self, place: &str, entry: &str) -> String {
+        self.0.digest_of(format!("{place}\n{entry}").as_bytes())
+    }
+
+    /// `value` as stored at `place` (a name binding it there: a log position, an upload).
+    ///
+    /// # Errors
+    /// If `value` does not serialize.
+    pub fn sign(&self, place: &str, value: &impl Serialize) -> Result<Bytes, Error> {
+        let entry = serde_json::to_string(value).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let signed = Signed { mac: self.mac(place, &entry), entry };
+        Ok(Bytes::from(serde_json::to_vec(&signed).map_err(|e| Error::Io(std::io::Error::other(e)))?))
+    }
+
+    /// The value stored as `body` at `place`, if it parses and its MAC holds.
+    ///
+    /// # Errors
+    /// Why it is refused.
+    pub fn open<T: for<'de> Deserialize<'de>>(&self, place: &str, body: &[u8]) -> Result<T, String> {
+        let signed: Signed = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let expected = self.mac(place, &signed.entry);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signed.mac.as_bytes())) {
+            return Err("its MAC does not hold (not written by an instance holding the master key, or moved from another place)".into());
+        }
+        serde_json::from_str(&signed.entry).map_err(|e| e.to_string())
+    }
+}
+
+/// The multipart uploads a cluster shares; see the module's documentation.
+pub struct SharedUploads {
+    log: Arc<Backends>,
+    mac: Arc<ClusterMac>,
+}
+
+/// The folder of upload `id`: its digest, as ids are the upstream's and may hold any byte.
+fn folder(id: &str) -> String {
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    format!("{UPLOADS}{}/", hex_simd::encode_to_string(&digest[..20], hex_simd::AsciiCase::Lower))
+}
+
+fn upload_place(id: &str) -> String {
+    format!("upload {id}")
+}
+
+fn part_place(id: &str, number: u32) -> String {
+    format!("upload {id} part {number}")
+}
+
+impl SharedUploads {
+    /// Uploads shared through the metadata bucket `log` keeps, authenticated by `mac`.
+    #[must_use]
+    pub fn new(log: Arc<Backends>, mac: Arc<ClusterMac>) -> Self {
+        Self { log, mac }
+    }
+
+    /// Shares upload `id`, just started here.
+    ///
+    /// # Errors
+    /// The metadata bucket's.
+    pub async fn publish(&self, id: &str, upload: &UploadRecord) -> Result<(), Error> {
+        let body = self.mac.sign(&upload_place(id), upload)?;
+        self.log.shared_put(&format!("{}upload.json", folder(id)), body).await
+    }
+
+    /// Shares a part of upload `id`, just recorded here (it replaces a part of its number
+    /// taken anywhere).
+    ///
+    /// # Errors
+    /// The metadata bucket's.
+    pub async fn publish_part(&self, id: &str, part: &PartRecord) -> Result<(), Error> {
+        let body = self.mac.sign(&part_place(id, part.number), part)?;
+        self.log.shared_put(&format!("{}part-{:05}.json", folder(id), part.number), body).await
+    }
+
+    /// Brings upload `id` up to date here: makes it known if another instance shared it,
+    /// and with `parts` (to list or complete it), brings in every part shared since
+    /// (newer than this index's of its number), or forgets it if it was completed or
+    /// aborted elsewhere (every upload of a cluster is shared when it starts).
+    ///
+    /// # Errors
+    /// The metadata bucket's or the store's.
+    pub async fn adopt(&self, store: &dyn Store, id: &str, parts: bool) -> Result<(), Error> {
+        let known = store.upload_get(id)?.is_some();
+        if known && !parts {
+            return Ok(());
+        }
+        let folder = folder(id);
+        let shared = match self.log.shared_get(&format!("{folder}upload.json")).await? {
+            Some(body) => match self.mac.open::<UploadRecord>(&upload_place(id), &body) {
+                Ok(upload) => Some(upload),
+                Err(e) => {
+                    tracing::error!(upload_id = id, error = %e, "a shared upload record is refused");
+                    None
+                }
+            },
+            None => None,
+        };
+        match (shared, known) {
+            (None, false) => return Ok(()),
+            (None, true) => {
+                tracing::info!(upload_id = id, "an upload finished on another instance is forgotten here");
+                store.upload_delete(id, None)?;
+                return Ok(());
+            }
+            // Recorded by the instance that took the request, audit included.
+            (Some(upload), false) => store.upload_create(id, &upload, None)?,
+            (Some(_), true) => {}
+        }
+        if parts {
+            self.gather(store, id, &folder).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings in the parts shared for upload `id` that this index lacks or has older.
+    async fn gather(&self, store: &dyn Store, id: &str, folder: &str) -> Result<(), Error> {
+        let paths: Vec<String> = self.log.shared_list(folder).await?.into_iter().filter(|p| p.contains("/part-")).collect();
+        let mut reads =
+            futures::stream::iter(paths.into_iter().map(|path| async move { (self.log.shared_get(&path).await, path) })).buffer_unordered(PARTS_AT_ONCE);
+        let mut shared = Vec::new();
+        while let Some((body, path)) = reads.next().await {
+            let Some(body) = body? else { continue };
+            let number = path.rsplit("part-").next().and_then(|n| n.strip_suffix(".json")).and_then(|n| n.parse::<u32>().ok());
+            let Some(number) = number else { continue };
+            match self.mac.open::<PartRecord>(&part_place(id, number), &body) {
+                Ok(part) if part.number == number => shared.push(part),
+                Ok(_) => tracing::error!(upload_id = id, path, "a shared part record names another part: refused"),
+                Err(e) => tracing::error!(upload_id = id, path, error = %e, "a shared part record is refused"),
+            }
+        }
+        let known = store.part_list(id)?;
+        for part in shared {
+            let newer = known.iter().find(|k| k.number == part.number).is_none_or(|k| k.last_modified_ns < part.last_modified_ns);
+            if newer {
+                store.part_put(id, &part, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes upload `id`'s shared records (it was completed or aborted). Best effort: a
+    /// record left behind names an upload the upstream no longer has.
+    pub async fn forget(&self, id: &str) {
+        let folder = folder(id);
+        let removed = match self.log.shared_list(&folder).await {
+            Ok(paths) => self.log.shared_delete(&paths).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
+            tracing::warn!(upload_id = id, error = %e, "a finished upload's shared records could not be removed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_opens_only_at_its_place_and_unaltered() {
+        let mac = ClusterMac::new(crate::crypt::Kek::from_bytes([7; 32]));
+        let body = mac.sign("upload a", &vec![1, 2, 3]).unwrap();
+        assert_eq!(mac.open::<Vec<u8>>("upload a", &body).unwrap(), vec![1, 2, 3]);
+        assert!(mac.open::<Vec<u8>>("upload b", &body).unwrap_err().contains("MAC"));
+        let altered = String::from_utf8(body.to_vec()).unwrap().replace("[1,2,3]", "[1,2,4]");
+        assert!(mac.open::<Vec<u8>>("upload a", altered.as_bytes()).unwrap_err().contains("MAC"));
+        let other = ClusterMac::new(crate::crypt::Kek::from_bytes([8; 32]));
+        assert!(other.open::<Vec<u8>>("upload a", &body).is_err());
+    }
+
+    #[test]
+    fn upload_folders_are_safe_names() {
+        let f = folder("../weird id/\u{1}");
+        assert!(f.starts_with(UPLOADS) && f.ends_with('/'));
+        assert_eq!(f.len(), UPLOADS.len() + 41);
+        assert!(f[UPLOADS.len()..f.len() - 1].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+}
