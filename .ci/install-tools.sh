@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install the tools the compat suites need (rclone, s3cmd, curl, aws-cli, boto3, chromium and
-# chromedriver), moto_server, the S3 upstream of the upstream=moto test runs (moto[server]), and
-# what compat/container.sh needs (Docker engine, debootstrap).
+# Install the tools the compat suites need (rclone, s3cmd, curl, aws-cli, boto3, chromium,
+# chromedriver and firefox-esr), moto_server, the S3 upstream of the upstream=moto test
+# runs (moto[server]), and what compat/container.sh needs (Docker engine, debootstrap).
 # Idempotent and quiet: does nothing when everything is already there.
 # Used by .ci/run and ./test.sh.  Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -22,6 +22,8 @@ command -v dockerd >/dev/null 2>&1 || missing_apt+=(docker.io)
 # compat/browser.sh: headless Chromium, driven through chromedriver's WebDriver API
 command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing_apt+=(chromium-driver)
+# compat/console.sh: headless Firefox too, driven through its built-in WebDriver BiDi agent
+command -v firefox-esr >/dev/null 2>&1 || missing_apt+=(firefox-esr)
 if [ ${#missing_apt[@]} -gt 0 ]; then
   log "apt-get install ${missing_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -7,7 +7,13 @@ sign in as the writer, create a folder, upload a 20 MiB file (multipart, progres
 download it in the page and compare digests, make a share link and fetch it anonymously,
 show and verify its proof; a key named `<img src=x onerror=alert(1)>` lists as text; a
 versioned key's two versions are listed newest first, the older downloaded with its own
-content and deleted (confirmed); the reader's upload is refused in the page with the
+content and deleted (confirmed); a versioned key deleted in the page is found under "Show
+deleted keys", restored, and downloads with its content again; the keyboard alone (WebDriver
+Actions: Tab, Shift+Tab, Enter, Space, Escape) signs out and in, follows the skip link,
+opens a bucket and an object, reaches the upload control, opens a confirmation and
+dismisses it with Escape (focus returned), closes the details with Escape, the focused
+element and its focus indicator (a solid outline of 2 px or more, or a box-shadow) checked
+at each step; the reader's upload is refused in the page with the
 gateway's message; the admin's audit log is filtered by operation and exported as JSON and
 CSV (read back from the browser's download directory); a topic the suite sets is listed
 with the tenant's limits and quotas; the health page shows /ready's checks and charts of
@@ -29,6 +35,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+from console_api import CONSOLE, Session, http, new_tenant
+
 SUITE = "console"
 ENDPOINT = os.environ.get("S3_ENDPOINT", "").rstrip("/")
 WEBDRIVER_URL = os.environ.get("WEBDRIVER_URL")
@@ -38,8 +46,20 @@ if not (ENDPOINT and WEBDRIVER_URL and os.environ.get("AWS_ACCESS_KEY_ID")):
 ROOT = (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
 ARTIFACTS = os.path.join(os.environ.get("TOLLGATE_ARTIFACTS") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts"), "console")
 os.makedirs(ARTIFACTS, exist_ok=True)
-CONSOLE = ENDPOINT + "/_tollgate/console/"
 XSS_KEY = "<img src=x onerror=alert(1)>"
+# WebDriver's key codes of the keys the keyboard section presses.
+KEYS = {"Tab": "\ue004", "Enter": "\ue007", "Space": "\ue00d", "Escape": "\ue00c", "Shift": "\ue008"}
+# What has the focus, and whether the console's own indicator is drawn on it: a solid
+# outline of 2 px or more, or a box-shadow (Chromium's default ring is an `auto` outline).
+FOCUSED = """const a = document.activeElement;
+if (!a || a === document.body) return null;
+const s = getComputedStyle(a);
+const r = a.getBoundingClientRect();
+return {id: a.id, tag: a.tagName.toLowerCase(), cls: String(a.className || ''), key: a.dataset ? (a.dataset.key || null) : null,
+  text: (a.textContent || '').trim().slice(0, 60), type: a.getAttribute('type'), inDialog: a.closest('dialog') !== null,
+  focusVisible: a.matches(':focus-visible'), outline: s.outlineStyle + ' ' + s.outlineWidth, shadow: s.boxShadow,
+  ring: (s.outlineStyle === 'solid' && parseFloat(s.outlineWidth) >= 2) || (s.boxShadow !== 'none' && s.boxShadow !== ''),
+  onScreen: r.width > 0 && r.height > 0 && r.right > 0 && r.left < innerWidth};"""
 DOWNLOADS = os.path.join(WORK, "downloads")
 os.makedirs(DOWNLOADS, exist_ok=True)
 
@@ -55,40 +75,6 @@ def ok(name, cond, detail=""):
     else:
         failed.append(name)
         print(f"FAIL {SUITE}: {name} {detail}", flush=True)
-
-
-def http(method, url, body=None, headers=None, timeout=60):
-    """(status, headers, body) of one request; errors are answers too."""
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-
-
-class Session:
-    """A console session opened outside the browser, for setup."""
-
-    def __init__(self, access_key, secret_key):
-        status, headers, body = http("POST", CONSOLE + "session", json.dumps({"access_key": access_key, "secret_key": secret_key}).encode(),
-                                     {"content-type": "application/json"})
-        if status != 200:
-            raise RuntimeError(f"sign-in as {access_key}: {status} {body[:300]!r}")
-        self.cookie = headers.get("set-cookie").split(";")[0]
-        self.csrf = json.loads(body)["csrf"]
-
-    def call(self, method, path, body=b"", headers=None):
-        # urllib would type a body application/x-www-form-urlencoded, which moto (an
-        # upstream of the compat runs) reads as a form, storing nothing.
-        h = {"cookie": self.cookie, "x-tollgate-csrf": self.csrf, "content-type": "application/octet-stream", **(headers or {})}
-        return http(method, CONSOLE + "api/" + path, body if method not in ("GET", "HEAD") else None, h)
-
-    def admin(self, method, path, doc=None):
-        status, _, body = self.call(method, "_tollgate/admin/" + path, json.dumps(doc).encode() if doc is not None else b"", {"content-type": "application/json"})
-        if status != 200:
-            raise RuntimeError(f"admin {method} {path}: {status} {body[:300]!r}")
-        return json.loads(body)
 
 
 class WebDriver:
@@ -156,6 +142,24 @@ class WebDriver:
 
     def text(self, css):
         return self.js("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", css)
+
+    def keys(self, *actions):
+        """Real key presses (WebDriver Actions): each action is ("down" | "up", key)."""
+        self.call("POST", f"/session/{self.session}/actions", {"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown" if kind == "down" else "keyUp", "value": KEYS.get(k, k)} for kind, k in actions]}]})
+
+    def press(self, key, shift=False):
+        """One key pressed and released (Tab, Enter, Space, Escape or a character), Shift held if asked."""
+        seq = [("down", key), ("up", key)]
+        self.keys(*([("down", "Shift")] + seq + [("up", "Shift")] if shift else seq))
+
+    def type_keys(self, text):
+        """Types `text` into the focused element, one key press a character."""
+        self.keys(*[a for ch in text for a in (("down", ch), ("up", ch))])
+
+    def focused(self):
+        """The focused element (document.activeElement) and whether its focus indicator shows."""
+        return self.js(FOCUSED)
 
     def alert_open(self):
         try:
@@ -226,6 +230,41 @@ def fits_a_phone(d, name):
     return overflow[0] <= overflow[1], overflow
 
 
+def describe(f):
+    if not f:
+        return "nothing (the body)"
+    return f"<{f['tag']}{' #' + f['id'] if f['id'] else ''}{' .' + f['cls'] if f['cls'] else ''}> {f['text']!r} (outline {f['outline']}, shadow {f['shadow']})"
+
+
+class Keyboard:
+    """The keyboard section's walk: every element Tab reaches is checked for a visible
+    focus indicator; the ones without are kept to report."""
+
+    def __init__(self, d):
+        self.d = d
+        self.unmarked = []
+
+    def now(self):
+        f = self.d.focused()
+        if f and not (f["ring"] and f["focusVisible"] and f["onScreen"]):
+            self.unmarked.append(describe(f))
+        return f
+
+    def press(self, key, shift=False):
+        self.d.press(key, shift)
+        return self.now()
+
+    def tab_to(self, matches, what, limit=80, shift=False):
+        """Presses Tab (or Shift+Tab) until the focused element `matches`; fails after `limit` presses."""
+        seen = []
+        for _ in range(limit):
+            f = self.press("Tab", shift)
+            if f and matches(f):
+                return f
+            seen.append(describe(f))
+        raise RuntimeError(f"Tab did not reach {what} in {limit} presses; went through {seen[-12:]}")
+
+
 def put_many(session, bucket, prefix, count):
     """Stores `count` one-byte objects `{prefix}k0000000`..., eight requests at a time."""
     from concurrent.futures import ThreadPoolExecutor
@@ -243,12 +282,7 @@ def main(d):
     run = uuid.uuid4().hex[:8]
     tenant, bucket = f"cs{run}", f"tgc-console-{run}"
     root = Session(*ROOT)
-    root.admin("POST", "tenants", {"name": tenant})
-    keys = {}
-    for user, role in (("ada", "admin"), ("wes", "writer"), ("rae", "reader")):
-        root.admin("POST", "users", {"tenant": tenant, "name": user, "role": role})
-        k = root.admin("POST", "keys", {"tenant": tenant, "user": user})
-        keys[role] = (k["access_key"], k["secret_key"])
+    keys = new_tenant(root, tenant)
     admin = Session(*keys["admin"])
     status, _, body = admin.call("PUT", bucket)
     if status != 200:
@@ -376,6 +410,136 @@ def main(d):
     ok("a version is deleted after confirmation, the latest stays", status == 404 and (status_latest, latest) == (200, b"the second version, longer\n"),
        f"{status} {status_latest} {d.text('#error')}")
 
+    # A deleted key of a versioned bucket: deleted in the page (confirmed), gone from the
+    # listing, found under "Show deleted keys", restored, and downloaded with its content again.
+    for method, path in (("PUT", f"{vbucket}/old/gone.txt"), ("DELETE", f"{vbucket}/old/gone.txt")):
+        status, _, answer = admin.call(method, path, b"gone\n" if method == "PUT" else b"")
+        if status not in (200, 204):
+            raise RuntimeError(f"{method} {path}: {status} {answer[:300]!r}")
+    # (through the bucket list: the same address again would show nothing new)
+    goto(d, "#/buckets", "#bucket-table")
+    goto(d, f"#/b/{vbucket}/", "#object-table")
+    d.js("[...document.querySelectorAll('a.object-link')].find(a => a.dataset.key === 'notes.txt').click();")
+    d.wait("return document.getElementById('delete-object') !== null || !document.getElementById('error').hidden", "the details of notes.txt")
+    d.click("#delete-object")
+    d.wait("return document.getElementById('confirm-dialog').open", "the confirmation")
+    d.click("#confirm-ok")
+    d.wait("return document.getElementById('restore-object') !== null || !document.getElementById('error').hidden", "the deleted key's details")
+    listed = d.js("return [...document.querySelectorAll('a.object-link')].map(a => a.dataset.key);") or []
+    status, _, _ = wes.call("GET", f"{vbucket}/notes.txt")
+    ok("a versioned key deleted in the page is gone from the listing, its details offer Restore",
+       status == 404 and "notes.txt" not in listed and d.js("return document.querySelector('#object-details[data-deleted]') !== null"),
+       f"{status} {listed} {d.text('#error')}")
+    goto(d, "#/buckets", "#bucket-table")
+    goto(d, f"#/b/{vbucket}/", "#object-table, #listing p")
+    d.wait("const t = document.getElementById('show-deleted'); return t && t.offsetParent !== null", "the deleted keys' toggle")
+    d.click("#show-deleted")
+    d.wait("return document.getElementById('deleted-table') !== null || !document.getElementById('error').hidden", "the deleted keys")
+    deleted = d.js("return [...document.querySelectorAll('#deleted-table a.deleted-link')].map(a => a.dataset.key);") or []
+    folders = d.js("return [...document.querySelectorAll('#deleted-table a.folder')].map(a => a.textContent);") or []
+    d.screenshot("07-deleted-keys")
+    ok("the deleted keys of a versioned bucket are listed (folders too)", deleted == ["notes.txt"] and folders == ["old/"], f"{deleted} {folders} {d.text('#error')}")
+    d.js("document.querySelector('#deleted-table a.folder').click();")
+    d.wait("return [...document.querySelectorAll('#deleted-table a.deleted-link')].some(a => a.dataset.key === 'old/gone.txt') || !document.getElementById('error').hidden",
+           "the deleted keys of old/")
+    ok("the deleted keys' view stays on in a folder", d.js("return document.getElementById('show-deleted').checked"), d.text("#error") or "")
+    goto(d, f"#/b/{vbucket}/", "#deleted-table")
+    d.js("[...document.querySelectorAll('a.deleted-link')].find(a => a.dataset.key === 'notes.txt').click();")
+    d.wait("return document.getElementById('restore-object') !== null || !document.getElementById('error').hidden", "the Restore button")
+    first = d.js("const r = document.querySelector('#version-table tbody tr'); return r ? [...r.cells].slice(1, 3).map(c => c.textContent) : null;")
+    d.screenshot("07-deleted-key-details")
+    ok("a deleted key's details show its delete marker as the latest entry", first == ["latest", "delete marker"], f"{first} {d.text('#error')}")
+    d.click("#restore-object")
+    d.wait("return (document.getElementById('notice').textContent || '').startsWith('Restored') || !document.getElementById('error').hidden", "the restore")
+    d.wait("return document.getElementById('detail-download') !== null || !document.getElementById('error').hidden", "the restored object's details")
+    got = d.js_async("const r = await fetch(document.getElementById('detail-download').href); return [r.status, await r.text()];")
+    d.wait("return ![...document.querySelectorAll('a.deleted-link')].some(a => a.dataset.key === 'notes.txt')", "notes.txt gone from the deleted keys", 30)
+    status, _, body = wes.call("GET", f"{vbucket}/notes.txt")
+    d.screenshot("07-restored")
+    ok("Restore makes the previous version current: it downloads with its content again",
+       got == [200, "the second version, longer\n"] and (status, body) == (200, b"the second version, longer\n"), f"{got} {status} {d.text('#error')}")
+    d.click("#show-deleted")
+    d.wait("return [...document.querySelectorAll('a.object-link')].some(a => a.dataset.key === 'notes.txt')", "notes.txt listed again", 30)
+    ok("the restored key is listed among the objects again", True)
+
+    # The keyboard alone: every step by real key presses (Tab, Shift+Tab, Enter, Space,
+    # Escape), the focused element and its focus indicator checked at each one.
+    # (A key that leaves the page is pressed with d.press: what has the focus is checked once
+    # the next page is shown, not while the old one is being hidden.)
+    kb = Keyboard(d)
+    d.open(CONSOLE)
+    d.wait("return !document.getElementById('app-view').hidden && document.querySelector('#app-view h1') !== null", "the console page")
+    d.wait("return document.activeElement && document.activeElement.tagName === 'H1'", "the focus on the page's heading", 10)
+    f = kb.press("Tab", shift=True)
+    ok("keyboard: Shift+Tab from the page's heading reaches Sign out", f and f["id"] == "sign-out", describe(f))
+    d.press("Enter")
+    d.wait("return !document.getElementById('signin-view').hidden", "the sign-out by Enter")
+    d.wait("return document.activeElement && document.activeElement.id === 'signin-key'", "the focus on the access key", 10)
+    f = kb.now()
+    ok("keyboard: signed out with Enter, the focus on the access key field", f and f["id"] == "signin-key", describe(f))
+    f = kb.press("Tab", shift=True)
+    ok("keyboard: a skip link comes first and shows when focused", f and f["id"] == "skip-link" and f["onScreen"], describe(f))
+    f = kb.press("Enter")
+    ok("keyboard: the skip link moves the focus to the content's heading", f and f["tag"] == "h1" and f["text"] == "Sign in", describe(f))
+    f = kb.press("Tab")
+    ok("keyboard: Tab goes on to the access key", f and f["id"] == "signin-key", describe(f))
+    d.type_keys(keys["writer"][0])
+    f = kb.press("Tab")
+    ok("keyboard: Tab reaches the secret", f and f["id"] == "signin-secret", describe(f))
+    d.type_keys(keys["writer"][1])
+    f = kb.press("Tab")
+    ok("keyboard: Tab reaches Sign in", f and f["id"] == "signin-submit", describe(f))
+    f = kb.press("Tab", shift=True)
+    ok("keyboard: Shift+Tab goes back to the secret", f and f["id"] == "signin-secret", describe(f))
+    kb.press("Tab")
+    d.press("Space")
+    d.wait("return !document.getElementById('sign-out').hidden || !document.getElementById('error').hidden", "the sign-in by Space")
+    d.wait("return document.querySelector('#bucket-table') !== null || !document.getElementById('error').hidden", "the buckets")
+    f = kb.now()
+    ok("keyboard: signed in with Space, the focus on the Buckets heading", f and f["tag"] == "h1" and f["text"] == "Buckets" and "wes (writer)" in (d.text("#who") or ""),
+       f"{describe(f)} {d.text('#error')}")
+    f = kb.tab_to(lambda f: "bucket-link" in f["cls"] and f["text"] == bucket, f"the link of bucket {bucket}")
+    ok("keyboard: Tab reaches the bucket's link", True)
+    d.press("Enter")
+    d.wait("return document.querySelector('#object-table') !== null || !document.getElementById('error').hidden", "the bucket opened by Enter")
+    f = kb.now()
+    ok("keyboard: Enter opens the bucket, the focus on the Objects heading", f and f["tag"] == "h1" and f["text"] == "Objects", describe(f))
+    f = kb.tab_to(lambda f: f["id"] == "file-input", "the upload control")
+    d.screenshot("13-keyboard-upload-focus")
+    ok("keyboard: Tab reaches the upload control (the file input)", f["type"] == "file", describe(f))
+    f = kb.tab_to(lambda f: "object-link" in f["cls"] and f["key"] == "renamed.txt", "the link of renamed.txt")
+    d.screenshot("13-keyboard-focus")
+    ok("keyboard: Tab reaches an object's link in the list", True)
+    d.press("Enter")
+    d.wait("return document.getElementById('object-details') !== null || !document.getElementById('error').hidden", "the details opened by Enter")
+    d.wait("return document.activeElement && document.activeElement.closest('#object-details') !== null", "the focus in the details", 10)
+    f = kb.now()
+    ok("keyboard: Enter opens the object's details, the focus on their heading",
+       f and f["tag"] == "h2" and d.text("#detail-key") == "renamed.txt", f"{describe(f)} {d.text('#error')}")
+    f = kb.tab_to(lambda f: f["id"] == "show-proof", "the Provenance button")
+    d.press("Space")
+    d.wait("return document.getElementById('proof').childElementCount > 0 || !document.getElementById('error').hidden", "the provenance opened by Space")
+    ok("keyboard: Space presses a button (Provenance shown)", d.js("return document.getElementById('proof').childElementCount > 0"), d.text("#error") or "")
+    f = kb.press("Tab")
+    ok("keyboard: Tab reaches Delete object", f and f["id"] == "delete-object", describe(f))
+    d.press("Enter")
+    d.wait("return document.getElementById('confirm-dialog').open", "the confirmation opened by Enter")
+    f = kb.now()
+    d.screenshot("14-keyboard-confirm")
+    ok("keyboard: the confirmation opens with the focus on Cancel", f and f["id"] == "confirm-cancel" and f["inDialog"], describe(f))
+    f = kb.press("Tab")
+    ok("keyboard: Tab moves within the confirmation", f and f["id"] == "confirm-ok" and f["inDialog"], describe(f))
+    f = kb.press("Escape")
+    status, _, _ = wes.call("HEAD", f"{bucket}/renamed.txt")
+    ok("keyboard: Escape dismisses the confirmation, nothing deleted, the focus back on Delete object",
+       not d.js("return document.getElementById('confirm-dialog').open") and status == 200 and f and f["id"] == "delete-object", f"{status} {describe(f)}")
+    f = kb.press("Tab", shift=True)
+    ok("keyboard: Shift+Tab goes back to Provenance", f and f["id"] == "show-proof", describe(f))
+    f = kb.press("Escape")
+    ok("keyboard: Escape closes the details, the focus back on the object's link",
+       d.js("return document.getElementById('object-details') === null") and f and f["key"] == "renamed.txt", describe(f))
+    ok("keyboard: every element reached shows a focus indicator", not kb.unmarked, "; ".join(kb.unmarked[:8]))
+
     # A large folder: pages of 1000, the first one timed in the page (fetch, parse, render).
     many = int(os.environ.get("CONSOLE_LIST_KEYS", "2500"))
     started = time.monotonic()
@@ -396,6 +560,12 @@ def main(d):
     d.wait("return (document.querySelector('#pager span') || {}).textContent?.startsWith('Page 2')", "page 2")
     first = d.js("return document.querySelector('a.object-link').textContent;")
     ok("the next page continues the listing", first == "k%07d" % 1000, str(first))
+    d.js("document.getElementById('next-page').focus();")
+    d.press("Enter")
+    d.wait("return (document.querySelector('#pager span') || {}).textContent?.startsWith('Page 3')", "page 3 by Enter")
+    f = d.focused()
+    ok("keyboard: a page turned with Enter keeps the focus in the pager", f and f["tag"] == "button" and d.js("return document.getElementById('pager').contains(document.activeElement)"),
+       describe(f))
 
     # The reader: the upload is refused with the gateway's words.
     sign_in(d, *keys["reader"])

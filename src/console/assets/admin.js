@@ -172,7 +172,7 @@ const PAGES = { tenants, users, keys, buckets, quotas, topics, audit, health, jo
 /** The administration page `tab`. */
 export async function adminView(tab) {
   const tabs = TABS.filter(([, , rootOnly]) => !rootOnly || session.who.root);
-  const nav = el('nav', { class: 'row' }, tabs.map(([id, t]) => (id === tab ? el('strong', {}, t) : el('a', { href: '#/admin/' + id, id: 'admin-' + id }, t))));
+  const nav = el('nav', { class: 'row' }, tabs.map(([id, t]) => (id === tab ? el('strong', { 'aria-current': 'page' }, t) : el('a', { href: '#/admin/' + id, id: 'admin-' + id }, t))));
   const body = await (PAGES[tab] || tenants)();
   return el('div', { id: 'admin-view' }, el('h1', {}, 'Administration'), nav, body);
 }

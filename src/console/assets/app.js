@@ -1,6 +1,6 @@
 // The console's entry: sign-in, the session, and the page each address (#/...) shows.
 import { session, consoleCall, whenSignedOut } from './api.js';
-import { showError, notice, guarded, el } from './ui.js';
+import { showError, notice, guarded, el, focusHeading, focusLost } from './ui.js';
 import { bucketsView, objectsView } from './objects.js';
 import { adminView } from './admin.js';
 import { proofFileView } from './proof.js';
@@ -28,12 +28,14 @@ function signedOut(reason) {
   $('app-view').hidden = true;
   $('app-view').replaceChildren();
   $('signin-view').hidden = false;
+  lastHash = '';
   if (reason) showError(reason);
   $('signin-key').focus();
 }
 
 whenSignedOut((err) => signedOut(err));
 
+/** The address of the page shown last; none after a sign-out, so the next sign-in starts clean. */
 let lastHash = '';
 
 /** Shows the page of the address. */
@@ -53,6 +55,17 @@ export async function route() {
   view.replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
   const node = await guarded(() => page);
   view.replaceChildren(node || el('p', { class: 'muted' }, 'This page could not be shown (see the message above).'));
+  // The link or button that led here is gone with the old page: the keyboard goes on from
+  // the new page's heading rather than from the top of the document.
+  if (focusLost()) focusHeading(view);
+}
+
+/** "Skip to content": to the heading of what is shown (the address stays: it is the page's route). */
+function skipToContent(ev) {
+  ev.preventDefault();
+  const shown = [$('signin-view'), $('app-view')].find((v) => !v.hidden);
+  if (shown?.querySelector('h1, h2')) focusHeading(shown);
+  else $('main').focus();
 }
 
 async function start() {
@@ -70,6 +83,7 @@ async function start() {
     signedOut();
     notice('Signed out.');
   });
+  $('skip-link').addEventListener('click', skipToContent);
   window.addEventListener('hashchange', route);
   try {
     signedIn(await consoleCall('GET', 'session'));

@@ -1,14 +1,16 @@
 // Buckets and objects: list, create, delete, a prefix browser with paging, details, tags,
 // share links, downloads and uploads.
 import { gw, xml, enc, consoleCall, downloadUrl, session, errorOf } from './api.js';
-import { el, button, guarded, confirmAction, bytes, table, notice, copy, showError } from './ui.js';
+import { el, button, guarded, confirmAction, bytes, table, notice, copy, showError, focusHeading } from './ui.js';
 import { uploader } from './upload.js';
 import { proofPanel } from './proof.js';
-import { versionsPanel } from './versions.js';
+import { versionsPanel, versioned as isVersioned, deletedPage } from './versions.js';
 
 const PAGE = 1000;
 const text = (node, sel) => node.querySelector(sel)?.textContent ?? '';
 export const bucketHash = (bucket, prefix = '') => '#/b/' + encodeURIComponent(bucket) + '/' + encodeURIComponent(prefix);
+/** The buckets whose deleted keys are shown (kept while going from folder to folder). */
+const showingDeleted = new Set();
 
 /** The bucket list, with create and delete. */
 export async function bucketsView() {
@@ -64,11 +66,43 @@ export async function objectsView(bucket, prefix) {
   const listing = el('div', { id: 'listing' });
   const pager = el('div', { class: 'row', id: 'pager' });
   const details = el('div', { id: 'details' });
+  // A versioned bucket can list its deleted keys (their latest entry a delete marker).
+  const deletedToggle = el('input', { type: 'checkbox', id: 'show-deleted', checked: showingDeleted.has(bucket) });
+  const deletedRow = el('div', { class: 'row', id: 'deleted-row', hidden: !showingDeleted.has(bucket) },
+    el('label', { class: 'check' }, deletedToggle, 'Show deleted keys (to restore them)'));
   const tokens = [''];
+  const starts = [null];
   let page = 0;
   let filter = '';
+  let openKey = null;
+
+  function pagerOf(text, more) {
+    // A page turned from the keyboard keeps the focus on the pager (on the other button
+    // when this one is now disabled), not lost with the old buttons.
+    const was = pager.contains(document.activeElement) ? document.activeElement.textContent : null;
+    const prev = button('Previous page', () => { page--; guarded(show); }, { disabled: page === 0 });
+    const next = button('Next page', () => { page++; guarded(show); }, { disabled: !more, id: 'next-page' });
+    pager.replaceChildren(prev, el('span', { class: 'muted' }, text), next);
+    if (was) (was === next.textContent ? [next, prev] : [prev, next]).find((b) => !b.disabled)?.focus();
+  }
+
+  /** A page of deleted keys: each opens its details, where Restore is. */
+  async function showDeleted() {
+    const p = await deletedPage(bucket, prefix + filter, starts[page], !filter, PAGE);
+    if (p.next) starts[page + 1] = p.next;
+    const rows = [...p.folders.map((f) => ({ folder: f })), ...p.deleted.filter((o) => o.key !== prefix)];
+    listing.replaceChildren(el('p', { class: 'muted' }, 'Deleted keys: their latest entry is a delete marker, their versions are kept. Open one to restore it. Folders are listed as they may hold some.'),
+      rows.length ? table([
+        ['Name', (r) => r.folder
+          ? el('a', { href: bucketHash(bucket, r.folder), class: 'folder' }, r.folder.slice(prefix.length))
+          : el('a', { href: '#', class: 'deleted-link', 'data-key': r.key }, r.key.slice(prefix.length))],
+        ['Deleted', (r) => r.modified || ''],
+      ], rows, { id: 'deleted-table' }) : el('p', { class: 'muted' }, p.next ? 'No deleted key among these entries: the next page may hold some.' : 'No deleted key here.'));
+    pagerOf(`Page ${page + 1} · ${p.deleted.length} deleted keys among ${p.read} versions and markers`, Boolean(p.next));
+  }
 
   async function show() {
+    if (deletedToggle.checked) return showDeleted();
     const t0 = performance.now();
     const p = await listPage(bucket, prefix + filter, tokens[page], !filter);
     if (p.truncated && p.next) tokens[page + 1] = p.next;
@@ -84,22 +118,35 @@ export async function objectsView(bucket, prefix) {
       ['', (r) => (r.folder ? '' : el('span', {}, el('a', { href: downloadUrl(bucket, r.key), download: r.key.split('/').pop(), class: 'download' }, 'Download')))],
     ], rows, { id: 'object-table' });
     listing.replaceChildren(rows.length ? frag : el('p', { class: 'muted' }, filter ? 'No key starts with this.' : 'This folder is empty.'));
-    pager.replaceChildren(
-      button('Previous page', () => { page--; guarded(show); }, { disabled: page === 0 }),
-      el('span', { class: 'muted' }, `Page ${page + 1} · ${rows.length} entries`),
-      button('Next page', () => { page++; guarded(show); }, { disabled: !tokens[page + 1] || !p.truncated, id: 'next-page' }),
-    );
+    pagerOf(`Page ${page + 1} · ${rows.length} entries`, Boolean(tokens[page + 1] && p.truncated));
     root.dataset.renderMs = String(Math.round(performance.now() - t0));
   }
 
-  // One listener for every row (1000 rows, one handler).
-  listing.addEventListener('click', (ev) => {
-    const a = ev.target.closest('a.object-link');
+  /** Closes the details, the focus back on the link that opened them (if still listed). */
+  function closeDetails() {
+    details.replaceChildren();
+    const link = [...listing.querySelectorAll('a[data-key]')].find((a) => a.dataset.key === openKey);
+    if (link) link.focus(); else focusHeading(root);
+    openKey = null;
+  }
+  // One listener for every row (1000 rows, one handler); a link opens with Enter as with a click.
+  listing.addEventListener('click', async (ev) => {
+    const a = ev.target.closest('a.object-link, a.deleted-link');
     if (!a) return;
     ev.preventDefault();
-    guarded(() => objectDetails(bucket, a.dataset.key, details, () => guarded(show)));
+    openKey = a.dataset.key;
+    if (await guarded(() => objectDetails(bucket, a.dataset.key, details, () => guarded(show), closeDetails))) focusHeading(details);
   });
-  searchForm.addEventListener('submit', (ev) => { ev.preventDefault(); filter = search.value; tokens.length = 1; page = 0; guarded(show); });
+  // Escape in the details closes them (a dialog over them takes its own Escape).
+  details.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && details.firstChild && !ev.defaultPrevented) { ev.preventDefault(); closeDetails(); }
+  });
+  const restart = () => { tokens.length = 1; starts.length = 1; page = 0; guarded(show); };
+  deletedToggle.addEventListener('change', () => {
+    if (deletedToggle.checked) showingDeleted.add(bucket); else showingDeleted.delete(bucket);
+    restart();
+  });
+  searchForm.addEventListener('submit', (ev) => { ev.preventDefault(); filter = search.value; restart(); });
   folderForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const name = folder.value.replace(/^\/+|\/+$/g, '');
@@ -108,15 +155,23 @@ export async function objectsView(bucket, prefix) {
     if (await guarded(() => gw('PUT', enc(bucket, false) + '/' + enc(prefix + name + '/'), { body: '' }))) location.hash = bucketHash(bucket, prefix + name + '/');
   });
   const up = uploader(bucket, () => prefix, () => guarded(show));
-  root.append(el('h1', {}, 'Objects'), crumbs, up, folderForm, searchForm, pager, listing, details);
+  root.append(el('h1', {}, 'Objects'), crumbs, up, folderForm, searchForm, deletedRow, pager, listing, details);
   await show();
+  // Asked once the first page is shown (it waits for nothing else); if versioning cannot be
+  // read, the toggle is offered anyway (its listing says what the gateway answers).
+  isVersioned(bucket).then((v) => { if (v) deletedRow.hidden = false; }, () => { deletedRow.hidden = false; });
   return root;
 }
 
-/** An object's details: size, type, ETag, metadata, tags (editable), share link, proof, delete. */
-async function objectDetails(bucket, key, box, refresh) {
+/**
+ * An object's details: size, type, ETag, metadata, tags (editable), share link, proof,
+ * delete; or, for a deleted key of a versioned bucket, its versions with Restore.
+ * `close()` closes them. Returns true once shown.
+ */
+async function objectDetails(bucket, key, box, refresh, close) {
   const path = enc(bucket, false) + '/' + enc(key);
-  const head = await gw('HEAD', path);
+  const head = await gw('HEAD', path, { accept: [404] });
+  if (head.status === 404) return deletedDetails(bucket, key, box, refresh, close);
   const h = head.headers;
   const meta = [...h.entries()].filter(([k]) => k.startsWith('x-amz-meta-'));
   const checksums = [...h.entries()].filter(([k]) => k.startsWith('x-amz-checksum-'));
@@ -161,7 +216,7 @@ async function objectDetails(bucket, key, box, refresh) {
       return true;
     });
     if (!copied) return;
-    if (await guarded(() => gw('DELETE', path))) { notice(`Renamed ${key} to ${to}.`); box.replaceChildren(); refresh(); }
+    if (await guarded(() => gw('DELETE', path))) { notice(`Renamed ${key} to ${to}.`); await refresh(); close(); }
   });
   const expiry = el('select', { id: 'share-expiry' }, [['900', '15 minutes'], ['3600', '1 hour'], ['86400', '1 day'], ['604800', '7 days']].map(([v, t]) => el('option', { value: v }, t)));
   const shareOut = el('div', { id: 'share-out' });
@@ -174,14 +229,12 @@ async function objectDetails(bucket, key, box, refresh) {
   const del = button('Delete object', async () => {
     const kept = versioned ? ' The bucket is versioned: a delete marker hides it, its versions stay.' : '';
     if (!(await confirmAction(`Delete "${key}"?${kept}`))) return;
-    if (await guarded(() => gw('DELETE', path))) { notice(`Deleted ${key}.`); box.replaceChildren(); refresh(); }
+    if (!(await guarded(() => gw('DELETE', path)))) return;
+    notice(`Deleted ${key}.${versioned ? ' Restore brings it back.' : ''}`);
+    // In a versioned bucket the details stay, as those of the deleted key (with Restore).
+    if (versioned) await versionChanged(); else { await refresh(); close(); }
   }, { class: 'danger', id: 'delete-object' });
-  // A deleted version may have been the current one: the details are read again, and gone
-  // with the object if no version is left.
-  const versionChanged = async () => {
-    refresh();
-    try { await objectDetails(bucket, key, box, refresh); } catch (e) { box.replaceChildren(); if (e.status !== 404) showError(e); }
-  };
+  const versionChanged = () => detailsAgain(bucket, key, box, refresh, close);
   let versions = null, versioned = false;
   try {
     versions = await versionsPanel(bucket, key, versionChanged);
@@ -194,7 +247,42 @@ async function objectDetails(bucket, key, box, refresh) {
   box.replaceChildren(el('div', { class: 'panel', id: 'object-details' },
     el('h2', {}, 'Object'), dl, tagForm, renameForm,
     el('div', { class: 'row' }, el('a', { href: downloadUrl(bucket, key), download: key.split('/').pop(), id: 'detail-download' }, 'Download'), el('label', {}, 'Share for', expiry), share, showProof, del),
-    shareOut, versions, proof));
+    shareOut, versions, proof, closeButton(close)));
   box.scrollIntoView({ block: 'nearest' });
   showError(null);
+  return true;
+}
+
+const closeButton = (close) => el('div', { class: 'row' }, button('Close details', close, { id: 'close-details' }), el('span', { class: 'muted' }, 'or Escape'));
+
+/**
+ * The details read again after a change (a version deleted, the key deleted or restored),
+ * the focus on their heading (the button pressed is gone); gone if no version is left.
+ */
+async function detailsAgain(bucket, key, box, refresh, close) {
+  refresh();
+  try {
+    await objectDetails(bucket, key, box, refresh, close);
+    focusHeading(box);
+  } catch (e) {
+    close();
+    if (e.status !== 404) showError(e);
+  }
+}
+
+/**
+ * A deleted key of a versioned bucket (its latest entry a delete marker): its versions,
+ * with Restore. Any other missing key is the gateway's 404.
+ */
+async function deletedDetails(bucket, key, box, refresh, close) {
+  const versions = await versionsPanel(bucket, key, () => detailsAgain(bucket, key, box, refresh, close));
+  if (!versions || versions.dataset.latest !== 'marker') throw await errorOf(404, '');
+  box.replaceChildren(el('div', { class: 'panel', id: 'object-details', 'data-deleted': 'true' },
+    el('h2', {}, 'Deleted object'),
+    el('dl', { id: 'object-facts' }, el('dt', {}, 'Key'), el('dd', { id: 'detail-key' }, key)),
+    el('p', { class: 'muted' }, 'The latest entry of this key is a delete marker: it is not listed among the objects, and its versions are kept.'),
+    versions, closeButton(close)));
+  box.scrollIntoView({ block: 'nearest' });
+  showError(null);
+  return true;
 }

@@ -78,16 +78,40 @@ export async function guarded(fn) {
   }
 }
 
-/** Asks for confirmation in the page's own dialog. */
+/**
+ * Asks for confirmation in the page's own dialog (modal: Tab stays in it, Escape or Cancel
+ * answer no). Focus goes back to where it was, if that is still in the page.
+ */
 export function confirmAction(text) {
   const d = document.getElementById('confirm-dialog');
   document.getElementById('confirm-text').textContent = text;
+  const back = document.activeElement;
   return new Promise((resolve) => {
-    d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
+    d.addEventListener('close', () => {
+      if (back && back !== document.body && back.isConnected) back.focus();
+      resolve(d.returnValue === 'ok');
+    }, { once: true });
     d.returnValue = 'cancel';
     d.showModal();
     document.getElementById('confirm-cancel').focus();
   });
+}
+
+/**
+ * Moves the keyboard focus to the first heading of `node` (made focusable from script
+ * only), so that after a page or panel is shown, Tab continues from there.
+ */
+export function focusHeading(node) {
+  const h = node?.querySelector('h1, h2');
+  if (!h) return;
+  h.tabIndex = -1;
+  h.focus();
+}
+
+/** Whether the keyboard focus was lost (its element removed or hidden, or none yet). */
+export function focusLost() {
+  const a = document.activeElement;
+  return !a || a === document.body || !a.isConnected || a.closest('[hidden]') !== null;
 }
 
 /** Bytes in human units. */

@@ -10,7 +10,9 @@ const PART = 8 * 1024 * 1024;
 export function uploader(bucket, prefix, done) {
   const input = el('input', { type: 'file', multiple: true, id: 'file-input' });
   const list = el('div', { id: 'uploads' });
-  const drop = el('div', { class: 'drop', id: 'drop-zone', tabindex: '0' }, 'Drop files here, or ', el('label', {}, 'choose files', input));
+  // The keyboard's way in is the file input (Tab, then Enter or Space): the drop zone
+  // itself is for the mouse and takes no focus.
+  const drop = el('div', { class: 'drop', id: 'drop-zone' }, 'Drop files here, or ', el('label', {}, 'choose files', input));
   drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (ev) => { ev.preventDefault(); drop.classList.remove('over'); start([...ev.dataTransfer.files]); });

@@ -1,0 +1,59 @@
+"""The console's HTTP API as the console suites use it for their setup (compat/console_suite.py
+in Chromium, compat/console_firefox.py in Firefox): a session opened outside the browser,
+and a tenant with one key per role.
+
+env: S3_ENDPOINT (the gateway, e.g. http://127.0.0.1:9000).
+"""
+import json
+import os
+import urllib.error
+import urllib.request
+
+ENDPOINT = os.environ.get("S3_ENDPOINT", "").rstrip("/")
+CONSOLE = ENDPOINT + "/_tollgate/console/"
+
+
+def http(method, url, body=None, headers=None, timeout=60):
+    """(status, headers, body) of one request; errors are answers too."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Session:
+    """A console session opened outside the browser, for setup."""
+
+    def __init__(self, access_key, secret_key):
+        status, headers, body = http("POST", CONSOLE + "session", json.dumps({"access_key": access_key, "secret_key": secret_key}).encode(),
+                                     {"content-type": "application/json"})
+        if status != 200:
+            raise RuntimeError(f"sign-in as {access_key}: {status} {body[:300]!r}")
+        self.cookie = headers.get("set-cookie").split(";")[0]
+        self.csrf = json.loads(body)["csrf"]
+
+    def call(self, method, path, body=b"", headers=None):
+        # urllib would type a body application/x-www-form-urlencoded, which moto (an
+        # upstream of the compat runs) reads as a form, storing nothing.
+        h = {"cookie": self.cookie, "x-tollgate-csrf": self.csrf, "content-type": "application/octet-stream", **(headers or {})}
+        return http(method, CONSOLE + "api/" + path, body if method not in ("GET", "HEAD") else None, h)
+
+    def admin(self, method, path, doc=None):
+        status, _, body = self.call(method, "_tollgate/admin/" + path, json.dumps(doc).encode() if doc is not None else b"", {"content-type": "application/json"})
+        if status != 200:
+            raise RuntimeError(f"admin {method} {path}: {status} {body[:300]!r}")
+        return json.loads(body)
+
+
+def new_tenant(root, tenant, users=(("ada", "admin"), ("wes", "writer"), ("rae", "reader"))):
+    """Creates `tenant` through root's session, a user of each (name, role) and a key each:
+    {role: (access_key, secret_key)}."""
+    root.admin("POST", "tenants", {"name": tenant})
+    keys = {}
+    for user, role in users:
+        root.admin("POST", "users", {"tenant": tenant, "name": user, "role": role})
+        k = root.admin("POST", "keys", {"tenant": tenant, "user": user})
+        keys[role] = (k["access_key"], k["secret_key"])
+    return keys
