@@ -533,18 +533,30 @@ fn has_body(headers: &http::HeaderMap) -> bool {
 
 /// Serves one request: the web console's own (which makes its gateway requests through
 /// [`handle_inner`]), or any other.
-async fn handle(app: Arc<App>, peer: SocketAddr, transport: Transport, mut req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+async fn handle(app: Arc<App>, peer: SocketAddr, transport: Transport, req: http::Request<Incoming>) -> Result<http::Response<s3s::Body>, Infallible> {
+    let head = req.method() == http::Method::HEAD;
+    let mut resp = route(app, peer, transport, req).await;
+    // An answer to HEAD has no body, errors included: HTTP/1.1 drops one, but over HTTP/2
+    // DATA on a HEAD stream is a protocol error that makes clients reset the stream.
+    if head {
+        *resp.body_mut() = s3s::Body::empty();
+    }
+    Ok(resp)
+}
+
+/// Sends a request to the console, the S3 front or the gateway's own endpoints.
+async fn route(app: Arc<App>, peer: SocketAddr, transport: Transport, mut req: http::Request<Incoming>) -> http::Response<s3s::Body> {
     req.extensions_mut().insert(transport);
     let path = req.uri().path();
     if transport.health_only && !matches!(own_endpoint(path), Some(RequestKind::Health | RequestKind::Ready | RequestKind::Metrics)) {
         let mut resp = http::Response::new(s3s::Body::from("This listener serves /health, /ready and /metrics only.\n".to_owned()));
         *resp.status_mut() = http::StatusCode::NOT_FOUND;
-        return Ok(resp);
+        return resp;
     }
     if path.strip_prefix(crate::console::PREFIX.trim_end_matches('/')).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
-        return Ok(crate::console::serve(&app, peer, req).await);
+        return crate::console::serve(&app, peer, req).await;
     }
-    Ok(handle_inner(app, peer, req).await)
+    handle_inner(app, peer, req).await
 }
 
 /// Serves a request to the S3 front or the gateway's endpoints (admin, proofs, health, metrics).

@@ -462,6 +462,9 @@ impl Objects {
     /// Copies an object server-side and commits the copy.
     pub async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
         let source = self.copy_source(copy.source_bucket, copy.source_key, copy.source_version, &copy.conditions)?;
+        if source.is_none() {
+            self.refuse_sealed_unrecorded(copy.source_bucket, copy.source_key, &copy.conditions).await?;
+        }
         let from = source.as_ref().and_then(|s| s.sealing.as_ref());
         // Sealed bytes are copied as they are, their key re-wrapped for the copy's mode,
         // unless the copy's ETag would have to be its plaintext's MD5 (SSE-S3), which only
@@ -531,6 +534,16 @@ impl Objects {
             seal: seal.map(sealed::Seal::new_key).transpose()?,
         })
         .await
+    }
+
+    /// Refuses a copy's source the index has no record of when the store marks it sealed
+    /// (written encrypted through another instance of a cluster, which alone records how):
+    /// a copy made by the store would be that ciphertext, served as the object.
+    async fn refuse_sealed_unrecorded(&self, bucket: &str, key: &str, conditions: &ReadConditions<'_>) -> Result<(), Error> {
+        let Some(at) = self.at_key(bucket)? else { return Ok(()) };
+        let request = ReadRequest { conditions: *conditions, range: None, part_number: None, checksum_mode: None, keys: None };
+        let head = at.read(bucket, key, &request, false).await.map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
+        sealed::refuse_sealed_elsewhere(&head.read)
     }
 
     /// The plaintext of a copy's source (its `range` of it, `x-amz-copy-source-range`),
@@ -618,6 +631,9 @@ impl Objects {
     /// Copies a range of an object into a part and records it; returns its record.
     pub async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
         let source = self.copy_source(part.source_bucket, part.source_key, part.source_version, &part.conditions)?;
+        if source.is_none() {
+            self.refuse_sealed_unrecorded(part.source_bucket, part.source_key, &part.conditions).await?;
+        }
         if part.upload.sealing.is_some() || source.as_ref().is_some_and(|s| s.sealing.is_some()) {
             // Sealed bytes on either side: the range is read in plaintext and sealed as a part.
             let (body, size, _, _) = self.source_bytes(part.source_bucket, part.source_key, source, &part.conditions, part.source_keys, part.range).await?;

@@ -108,6 +108,30 @@ fn essence(ct: &str) -> &str {
 }
 
 impl Policy {
+    /// Whether the request names what this instance does not know and another instance
+    /// of its cluster may have made a moment ago: its bucket, an SSE-KMS key (given in
+    /// a header), or every bucket (a ListBuckets).
+    fn names_unknown(&self, op: Operation, bucket: &str, headers: &http::HeaderMap) -> s3s::S3Result<bool> {
+        if op == Operation::ListBuckets {
+            return Ok(true);
+        }
+        if !bucket.is_empty() && op != Operation::CreateBucket && self.bucket(bucket)?.is_none() {
+            return Ok(true);
+        }
+        let kms_key = headers.get("x-amz-server-side-encryption-aws-kms-key-id").and_then(|v| v.to_str().ok());
+        let kms_key = kms_key.and_then(|k| crate::backend::sealed::kms_key_id(k).ok());
+        Ok(match kms_key {
+            Some(id) => self
+                .store
+                .keyring_get(id)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "keyring lookup failed");
+                    s3s::s3_error!(InternalError)
+                })?
+                .is_none(),
+            None => false,
+        })
+    }
     /// The access check over its parts; an object or part declared larger than `max_object_size` bytes is refused (EntityTooLarge).
     #[must_use]
     pub fn new(
@@ -650,10 +674,10 @@ impl S3Access for Policy {
         if let Some(rcx) = &rcx {
             let _ = rcx.operation.set(op);
         }
+        if self.control.clustered() && self.names_unknown(op, &bucket, cx.headers())? {
+            self.control.refresh().await;
+        }
         if !bucket.is_empty() && op != Operation::CreateBucket {
-            if self.control.clustered() && self.bucket(&bucket)?.is_none() {
-                self.control.refresh().await;
-            }
             // An unreadable header value matches no owner.
             let expected = cx.headers().get("x-amz-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
             self.addressed(&principal, rcx.as_ref(), op, &bucket, &key, expected)?;

@@ -85,9 +85,17 @@ impl Gateway {
         Some(crate::lifecycle::expiration_header(at, rule))
     }
 
-    /// Refuses an SSE-KMS key the keyring does not have, or has disabled (none: the default key).
-    fn sse_kms_check(&self, key: Option<&str>) -> Result<(), crate::backend::Error> {
-        self.sse.keys().sse_kms(key.unwrap_or(crate::backend::sealed::DEFAULT_KMS_KEY), "").map(drop)
+    /// Refuses an SSE-KMS key the keyring does not have, or has disabled (none: the default
+    /// key). In a cluster, a key not known here is looked for in the control log first.
+    async fn sse_kms_check(&self, key: Option<&str>) -> Result<(), crate::backend::Error> {
+        let check = || self.sse.keys().sse_kms(key.unwrap_or(crate::backend::sealed::DEFAULT_KMS_KEY), "").map(drop);
+        match check() {
+            Err(crate::backend::Error::BadRequest { code: "KMS.NotFoundException", .. }) if self.control.clustered() => {
+                self.control.refresh().await;
+                check()
+            }
+            checked => checked,
+        }
     }
 
     /// Runs an operation, timing it for the metrics.

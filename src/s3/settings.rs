@@ -168,7 +168,7 @@ pub(super) async fn put_bucket_encryption(g: &Gateway, req: S3Request<PutBucketE
         ServerSideEncryption::AES256 => {}
         ServerSideEncryption::AWS_KMS => {
             // The key must be one the keyring has (or will make: the default).
-            g.sse_kms_check(default.kms_master_key_id.as_deref())?;
+            g.sse_kms_check(default.kms_master_key_id.as_deref()).await?;
         }
         ServerSideEncryption::AWS_KMS_DSSE => return Err(Error::NotImplemented("DSSE-KMS (two layers of encryption) is not supported: use aws:kms or AES256")),
         other => return Err(Error::InvalidConfig(BucketConfigKind::Encryption, format!("The SSEAlgorithm {other} is not valid"))),

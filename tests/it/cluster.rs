@@ -3,8 +3,8 @@
 //! silent is counted gone after three of its heartbeat intervals; each live instance
 //! enforces its share of the rate limits; and they share one control plane through the
 //! log kept there: a change made on any instance is in force on all within the bound the
-//! README states. Each test sets up its own upstream (a local-disk tollgate), whatever the
-//! suite's mode.
+//! README states. Each test sets up its own upstream: a local-disk tollgate, or buckets of
+//! its own on moto when the suite runs through moto.
 
 use crate::common::*;
 use crate::tenancy::root_conn;
@@ -15,29 +15,68 @@ use serde_json::Value;
 use tollgate::admin::client::{call, request};
 use tollgate::config::{BackendKind, Config};
 
-const META: &str = "cluster-meta";
+/// The upstream a test's cluster shares: a local-disk tollgate of its own, or with
+/// `TOLLGATE_TEST_UPSTREAM=moto` the moto server, where the test's buckets (the metadata
+/// bucket included) go under a prefix of its own.
+struct Upstream {
+    endpoint: String,
+    addr: std::net::SocketAddr,
+    keys: (String, String),
+    /// The prefix of the members' buckets upstream.
+    prefix: String,
+    /// The metadata bucket the members share.
+    meta: String,
+    client: aws_sdk_s3::Client,
+    _local: Option<Gateway>,
+}
 
-fn member_of(upstream: &Gateway, instance: &'static str) -> impl FnOnce(&mut Config) {
-    let member = member_at(upstream.endpoint(), instance, None);
-    |c: &mut Config| {
-        member(c);
-        c.limits.key.read_requests = 20;
+impl Upstream {
+    async fn start() -> Self {
+        let (endpoint, keys, prefix, local) = match upstream_mode().as_deref() {
+            Some("moto") => {
+                let url = std::env::var("TOLLGATE_TEST_MOTO_URL").expect("TOLLGATE_TEST_UPSTREAM=moto needs TOLLGATE_TEST_MOTO_URL");
+                let dir = tempfile::tempdir().unwrap();
+                (url, ("moto".to_owned(), "moto-secret".to_owned()), moto_bucket_prefix(dir.path()), None)
+            }
+            _ => {
+                let local = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+                (local.endpoint(), (ACCESS_KEY.to_owned(), SECRET_KEY.to_owned()), "cl-".to_owned(), Some(local))
+            }
+        };
+        let addr = endpoint.trim_start_matches("http://").parse().unwrap();
+        let client = client_for(&endpoint, &keys.0, &keys.1);
+        let meta = format!("{prefix}cluster-meta");
+        client.create_bucket().bucket(&meta).send().await.unwrap();
+        Self { endpoint, addr, keys, prefix, meta, client, _local: local }
+    }
+
+    /// A member of the cluster on this upstream reached at `endpoint`, sharing the master
+    /// key in `master` (a cluster's instances must: key secrets are sealed under it).
+    fn member_through(&self, endpoint: String, instance: &'static str, master: Option<std::path::PathBuf>) -> impl FnOnce(&mut Config) + use<> {
+        let (keys, prefix, meta) = (self.keys.clone(), self.prefix.clone(), self.meta.clone());
+        move |c: &mut Config| {
+            c.auth.master_key_file = master;
+            c.backend = BackendKind::Upstream;
+            c.upstream.endpoint = endpoint;
+            (c.upstream.access_key, c.upstream.secret_key) = keys;
+            c.upstream.bucket_prefix = prefix;
+            c.upstream.meta_bucket = meta;
+            c.upstream.instance = instance.into();
+            c.upstream.heartbeat_secs = 1;
+        }
+    }
+
+    fn member(&self, instance: &'static str, master: Option<std::path::PathBuf>) -> impl FnOnce(&mut Config) + use<> {
+        self.member_through(self.endpoint.clone(), instance, master)
     }
 }
 
-/// A member of the cluster on the upstream at `endpoint`, sharing the master key in
-/// `master` (a cluster's instances must: key secrets are sealed under it).
-fn member_at(endpoint: String, instance: &'static str, master: Option<std::path::PathBuf>) -> impl FnOnce(&mut Config) {
-    move |c: &mut Config| {
-        c.auth.master_key_file = master;
-        c.backend = BackendKind::Upstream;
-        c.upstream.endpoint = endpoint;
-        c.upstream.access_key = ACCESS_KEY.into();
-        c.upstream.secret_key = SECRET_KEY.into();
-        c.upstream.bucket_prefix = "cl-".into();
-        c.upstream.meta_bucket = META.into();
-        c.upstream.instance = instance.into();
-        c.upstream.heartbeat_secs = 1;
+/// A member whose key read rate is 20/s, shared between the live instances.
+fn member_of(upstream: &Upstream, instance: &'static str) -> impl FnOnce(&mut Config) + use<> {
+    let member = upstream.member(instance, None);
+    |c: &mut Config| {
+        member(c);
+        c.limits.key.read_requests = 20;
     }
 }
 
@@ -86,8 +125,7 @@ async fn until_seen(gw: &Gateway, want: &[(&str, &str)]) {
 
 #[tokio::test]
 async fn instances_sharing_a_metadata_bucket_see_each_other_come_and_go() {
-    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
-    upstream.client().create_bucket().bucket(META).send().await.unwrap();
+    let upstream = Upstream::start().await;
     let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), member_of(&upstream, "a")).await;
     let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), member_of(&upstream, "b")).await;
     until_seen(&a, &[("a", "live"), ("b", "live")]).await;
@@ -119,7 +157,7 @@ async fn instances_sharing_a_metadata_bucket_see_each_other_come_and_go() {
     let now = tollgate::clock::now_ns();
     let ghost = serde_json::json!({"instance": "ghost", "version": "0", "started_ns": now - 60_000_000_000i128,
         "heartbeat_ns": now - 5_000_000_000i128, "heartbeat_secs": 1, "left": false});
-    upstream.client().put_object().bucket(META).key(".tollgate-members/ghost.json").body(ghost.to_string().into_bytes().into()).send().await.unwrap();
+    upstream.client.put_object().bucket(&upstream.meta).key(".tollgate-members/ghost.json").body(ghost.to_string().into_bytes().into()).send().await.unwrap();
     until_seen(&a, &[("a", "live"), ("b", "left"), ("ghost", "gone")]).await;
 
     // The heartbeat is a job like the others, listed and run on demand.
@@ -159,14 +197,13 @@ async fn accepts(gw: &Gateway, ak: &str, sk: &str) -> bool {
 }
 
 /// Three instances and their upstream; the master key file they share.
-async fn three() -> (Gateway, Vec<Gateway>, tempfile::TempDir) {
-    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
-    upstream.client().create_bucket().bucket(META).send().await.unwrap();
+async fn three() -> (Upstream, Vec<Gateway>, tempfile::TempDir) {
+    let upstream = Upstream::start().await;
     let shared = tempfile::tempdir().unwrap();
     let master = shared.path().join("master.key");
     let mut members = Vec::new();
     for name in ["a", "b", "c"] {
-        members.push(Gateway::start_local_in(tempfile::tempdir().unwrap(), member_at(upstream.endpoint(), name, Some(master.clone()))).await);
+        members.push(Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member(name, Some(master.clone()))).await);
     }
     (upstream, members, shared)
 }
@@ -261,14 +298,14 @@ async fn three_instances_share_one_control_plane() {
 
     // Whoever writes to the metadata bucket without the master key cannot add a change:
     // an entry forged at the next place is refused by every instance, and later ones apply.
-    let log = _upstream.client().list_objects_v2().bucket(META).prefix(".tollgate-control/").send().await.unwrap();
+    let log = _upstream.client.list_objects_v2().bucket(&_upstream.meta).prefix(".tollgate-control/").send().await.unwrap();
     let last = log.contents().last().unwrap().key().unwrap().to_owned();
     let next: u64 = last.trim_start_matches(".tollgate-control/").trim_end_matches(".json").parse::<u64>().unwrap() + 1;
     let entry = serde_json::json!({"id": "x", "instance": "a", "at_ns": 0,
         "change": {"tenant_create": {"record": {"name": "forged", "created_ns": 0, "quota": {}}}}});
     let forged = serde_json::json!({"entry": entry.to_string(), "mac": "0".repeat(64)});
     let key = format!(".tollgate-control/{next:020}.json");
-    _upstream.client().put_object().bucket(META).key(key).body(forged.to_string().into_bytes().into()).send().await.unwrap();
+    _upstream.client.put_object().bucket(&_upstream.meta).key(key).body(forged.to_string().into_bytes().into()).send().await.unwrap();
     call(&root_conn(a), "POST", "tenants", Some(serde_json::json!({"name": "genuine"}))).await.unwrap();
     for gw in [b, c] {
         within(BOUND, "a change after a forged entry", || async {
@@ -330,16 +367,15 @@ async fn ready(gw: &Gateway) -> bool {
 
 #[tokio::test]
 async fn an_instance_catches_up_after_a_restart_and_when_its_upstream_is_back() {
-    let upstream = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
-    upstream.client().create_bucket().bucket(META).send().await.unwrap();
+    let upstream = Upstream::start().await;
     let shared = tempfile::tempdir().unwrap();
     let master = shared.path().join("master.key");
     let relay = Relay::start(upstream.addr).await;
-    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), member_at(upstream.endpoint(), "a", Some(master.clone()))).await;
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("a", Some(master.clone()))).await;
     let b_config = |master: std::path::PathBuf| {
-        let through = format!("http://{}", relay.addr);
+        let member = upstream.member_through(format!("http://{}", relay.addr), "b", Some(master));
         move |c: &mut Config| {
-            member_at(through, "b", Some(master))(c);
+            member(c);
             c.upstream.timeout_secs = 2;
             c.upstream.retries = 0;
         }
@@ -524,7 +560,7 @@ async fn a_multipart_upload_takes_its_parts_on_every_instance() {
         let e = client.list_parts().bucket("cl-parts").key("spread").upload_id(&id).send().await.unwrap_err();
         assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "{e:?}");
     }
-    let left = upstream.client().list_objects_v2().bucket(META).prefix(".tollgate-uploads/").send().await.unwrap();
+    let left = upstream.client.list_objects_v2().bucket(&upstream.meta).prefix(".tollgate-uploads/").send().await.unwrap();
     assert_eq!(left.key_count(), Some(0), "a finished upload's shared records are removed");
 
     // Sealed (SSE-S3): the upload's key goes with its record, so any instance seals a part.
@@ -553,7 +589,44 @@ async fn a_multipart_upload_takes_its_parts_on_every_instance() {
         let digest = sha2::Sha256::digest(forged_id.as_bytes());
         format!(".tollgate-uploads/{}/upload.json", digest[..20].iter().map(|b| format!("{b:02x}")).collect::<String>())
     };
-    upstream.client().put_object().bucket(META).key(path).body(forged.to_string().into_bytes().into()).send().await.unwrap();
+    upstream.client.put_object().bucket(&upstream.meta).key(path).body(forged.to_string().into_bytes().into()).send().await.unwrap();
     let e = c.list_parts().bucket("cl-parts").key("x").upload_id(forged_id).send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "{e:?}");
+}
+
+#[tokio::test]
+async fn what_one_instance_did_is_seen_at_once_by_the_others() {
+    let (_upstream, gws, _shared) = three().await;
+    let (ak, sk) = crate::tenancy::user(&gws[0], "corp", "noa", "admin").await;
+    let [a, b, c] = [0, 1, 2].map(|i| gws[i].client_with(&ak, &sk));
+
+    // A bucket made on a is in b's ListBuckets at once (the listing reads the log first).
+    a.create_bucket().bucket("cl-seen").send().await.unwrap();
+    let listed = b.list_buckets().send().await.unwrap();
+    assert!(listed.buckets().iter().any(|x| x.name() == Some("cl-seen")), "{listed:?}");
+
+    // A keyring key made on a seals a write through c at once.
+    call(&root_conn(&gws[0]), "POST", "keyring/made-on-a", None).await.unwrap();
+    let kms = aws_sdk_s3::types::ServerSideEncryption::AwsKms;
+    let put = c.put_object().bucket("cl-seen").key("kms").body(b"k".to_vec().into()).server_side_encryption(kms).ssekms_key_id("made-on-a");
+    put.send().await.expect("a keyring key made elsewhere, used at once");
+
+    // An object sealed through c is no copy source for another instance: it would copy
+    // the ciphertext as the object (plainly or under another key).
+    let sse_s3 = aws_sdk_s3::types::ServerSideEncryption::Aes256;
+    c.put_object().bucket("cl-seen").key("sealed").body(b"secret".to_vec().into()).server_side_encryption(sse_s3.clone()).send().await.unwrap();
+    for sse in [None, Some(sse_s3)] {
+        let copy = a.copy_object().bucket("cl-seen").key("copy").copy_source("cl-seen/sealed").set_server_side_encryption(sse).send().await;
+        let e = copy.unwrap_err();
+        assert_eq!(code(e.as_service_error().unwrap()), "InvalidRequest", "{e:?}");
+    }
+    let e = a.head_object().bucket("cl-seen").key("copy").send().await.unwrap_err();
+    assert!(e.as_service_error().is_some_and(|e| e.is_not_found()), "no copy was made: {e:?}");
+
+    // Objects written through a and deleted through b leave the bucket empty for a too.
+    a.put_object().bucket("cl-seen").key("plain").body(b"p".to_vec().into()).send().await.unwrap();
+    for key in ["plain", "kms", "sealed"] {
+        b.delete_object().bucket("cl-seen").key(key).send().await.unwrap();
+    }
+    a.delete_bucket().bucket("cl-seen").send().await.expect("a bucket emptied through another instance can be deleted");
 }
