@@ -6,6 +6,7 @@ env: S3_ENDPOINT (the gateway, e.g. http://127.0.0.1:9000).
 """
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
 
@@ -57,3 +58,42 @@ def new_tenant(root, tenant, users=(("ada", "admin"), ("wes", "writer"), ("rae",
         k = root.admin("POST", "keys", {"tenant": tenant, "user": user})
         keys[role] = (k["access_key"], k["secret_key"])
     return keys
+
+
+class Checks:
+    """A suite's PASS/FAIL lines and its summary."""
+
+    def __init__(self, suite):
+        self.suite, self.passed, self.failed = suite, 0, []
+
+    def ok(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print(f"PASS {self.suite}: {name}", flush=True)
+        else:
+            self.failed.append(name)
+            print(f"FAIL {self.suite}: {name} {detail}", flush=True)
+
+    def run(self, start_driver, main, artifacts, before_close=None):
+        """Runs `main` with the browser `start_driver` opens (a failure is the suite's, with a
+        screenshot), lets `before_close` check the page last, prints the summary and exits."""
+        driver = None
+        try:
+            driver = start_driver()
+            main(driver)
+        except Exception as e:  # noqa: BLE001 - any failure is reported as the suite's
+            self.failed.append(f"driver: {e}")
+            print(f"FAIL {self.suite}: {e}", flush=True)
+            if driver:
+                try:
+                    driver.screenshot("failure")
+                except Exception as shot:  # noqa: BLE001
+                    print(f"{self.suite}: no screenshot of the failure: {shot}", flush=True)
+        finally:
+            if driver:
+                if before_close:
+                    before_close(driver)
+                driver.close()
+        print(f"{self.suite}: screenshots in {artifacts}")
+        print(f"{self.suite}: {self.passed} passed, {len(self.failed)} failed")
+        sys.exit(1 if self.failed else 0)

@@ -28,7 +28,7 @@ import time
 import urllib.parse
 import uuid
 
-from console_api import CONSOLE, ENDPOINT, Session, new_tenant
+from console_api import CONSOLE, ENDPOINT, Checks, Session, new_tenant
 
 SUITE = "console-firefox"
 BIDI_URL = os.environ.get("FIREFOX_BIDI_URL")
@@ -43,18 +43,8 @@ os.makedirs(ARTIFACTS, exist_ok=True)
 DEADLINE = time.monotonic() + float(os.environ.get("CONSOLE_FIREFOX_BUDGET") or 300)
 CSP_MARK = "tollgate-suite: CSP violation"
 
-failed = []
-passed = 0
-
-
-def ok(name, cond, detail=""):
-    global passed
-    if cond:
-        passed += 1
-        print(f"PASS {SUITE}: {name}", flush=True)
-    else:
-        failed.append(name)
-        print(f"FAIL {SUITE}: {name} {detail}", flush=True)
+checks = Checks(SUITE)
+ok = checks.ok
 
 
 def bounded(timeout):
@@ -547,30 +537,18 @@ def main(d):
     ok("nothing was stored", status == 404, str(status))
 
 
-driver = None
-try:
-    driver = Firefox(BIDI_URL, FIREFOX_PID)
-    main(driver)
-except Exception as e:  # noqa: BLE001 - any failure is reported as the suite's
-    failed.append(f"driver: {e}")
-    print(f"FAIL {SUITE}: {e}", flush=True)
-    if driver:
-        try:
-            driver.screenshot("failure")
-        except Exception as shot:  # noqa: BLE001
-            print(f"{SUITE}: no screenshot of the failure: {shot}", flush=True)
-finally:
-    if driver:
-        try:
-            driver.settle_log()
-        except Exception as e:  # noqa: BLE001 - the check below still reports what arrived
-            print(f"{SUITE}: the page's last log entries may be missing: {e}", flush=True)
-        problems = page_problems(driver.log)
-        ok("no JavaScript error, CSP violation or unexpected logged error in the page during the run", not problems, describe(problems))
-        others = [e for e in driver.log if e not in problems]
-        if others:
-            print(f"{SUITE}: expected or harmless console entries: {describe(others)}", flush=True)
-        driver.close()
-print(f"{SUITE}: screenshots in {ARTIFACTS}")
-print(f"{SUITE}: {passed} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+
+def last_page_check(driver):
+    """Every error the page logged during the run, except those expected, fails it."""
+    try:
+        driver.settle_log()
+    except Exception as e:  # noqa: BLE001 - the check below still reports what arrived
+        print(f"{SUITE}: the page's last log entries may be missing: {e}", flush=True)
+    problems = page_problems(driver.log)
+    ok("no JavaScript error, CSP violation or unexpected logged error in the page during the run", not problems, describe(problems))
+    others = [e for e in driver.log if e not in problems]
+    if others:
+        print(f"{SUITE}: expected or harmless console entries: {describe(others)}", flush=True)
+
+
+checks.run(lambda: Firefox(BIDI_URL, FIREFOX_PID), main, ARTIFACTS, before_close=last_page_check)

@@ -35,7 +35,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from console_api import CONSOLE, Session, http, new_tenant
+from console_api import CONSOLE, Checks, Session, http, new_tenant
 
 SUITE = "console"
 ENDPOINT = os.environ.get("S3_ENDPOINT", "").rstrip("/")
@@ -63,18 +63,8 @@ return {id: a.id, tag: a.tagName.toLowerCase(), cls: String(a.className || ''), 
 DOWNLOADS = os.path.join(WORK, "downloads")
 os.makedirs(DOWNLOADS, exist_ok=True)
 
-failed = []
-passed = 0
-
-
-def ok(name, cond, detail=""):
-    global passed
-    if cond:
-        passed += 1
-        print(f"PASS {SUITE}: {name}", flush=True)
-    else:
-        failed.append(name)
-        print(f"FAIL {SUITE}: {name} {detail}", flush=True)
+checks = Checks(SUITE)
+ok = checks.ok
 
 
 class WebDriver:
@@ -692,21 +682,4 @@ def main(d):
     ok("root sees its own tenant's topics and limits", d.js("return document.querySelectorAll('#limits-table tbody tr').length") == 4, d.text("#error") or "")
 
 
-driver = None
-try:
-    driver = WebDriver(WEBDRIVER_URL, os.environ.get("CHROMIUM") or "chromium")
-    main(driver)
-except Exception as e:  # noqa: BLE001 - any failure is reported as the suite's
-    failed.append(f"driver: {e}")
-    print(f"FAIL {SUITE}: {e}", flush=True)
-    if driver:
-        try:
-            driver.screenshot("failure")
-        except Exception as shot:  # noqa: BLE001
-            print(f"{SUITE}: no screenshot of the failure: {shot}", flush=True)
-finally:
-    if driver:
-        driver.close()
-print(f"{SUITE}: screenshots in {ARTIFACTS}")
-print(f"{SUITE}: {passed} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+checks.run(lambda: WebDriver(WEBDRIVER_URL, os.environ.get("CHROMIUM") or "chromium"), main, ARTIFACTS)
