@@ -245,6 +245,9 @@ impl ControlPlane {
                     }
                 };
                 let ours = mine.filter(|m| m.id == entry.id);
+                if ours.is_none() {
+                    self.prepare(log, &entry.change).await;
+                }
                 let outcome = self.apply(Some(seq), entry.change, ours.and_then(|m| m.audit).cloned()).await;
                 if ours.is_some() {
                     return Ok(Some(outcome));
@@ -254,6 +257,47 @@ impl ControlPlane {
                 }
             }
         }
+    }
+
+    /// Readies this instance for a change made on another: a bucket deleted there (it found
+    /// it empty upstream) may still count objects here that were deleted through other
+    /// instances, which a reconcile of the bucket removes first (audited, with proofs).
+    async fn prepare(&self, log: &Backends, change: &ControlChange) {
+        let ControlChange::BucketDelete { name } = change else { return };
+        if let Err(e) = self.forget_bucket_contents(log.of(name), name).await {
+            tracing::warn!(bucket = %name, error = %e, "a bucket deleted elsewhere could not be emptied here first");
+        }
+    }
+
+    /// Removes what this index still holds of `bucket` (deleted on another instance, which
+    /// found it empty upstream: the records are of objects deleted through others), each
+    /// as a repair, audited, with the proof of its deletion.
+    async fn forget_bucket_contents(&self, objects: &super::Objects, name: &str) -> Result<(), Error> {
+        if let Some(uploads) = &self.uploads {
+            uploads.forget_finished(self.store.as_ref(), name).await?;
+        }
+        let held: Vec<(String, crate::meta::ObjectRecord)> = self.store.object_scan(name, "", None).collect::<Result<_, _>>()?;
+        for (key, rec) in held {
+            objects.index().remove_orphan(name, &key, &rec).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops from the index what no longer is in `bucket`, held by `objects`: uploads
+    /// finished on other instances of a cluster, and, stored at the key, objects deleted
+    /// through them (or past the gateway), so that the index counts what the store holds:
+    /// before the bucket is deleted.
+    ///
+    /// # Errors
+    /// The store's or the upstream's.
+    pub async fn settle_bucket(&self, objects: &super::Objects, name: &str) -> Result<(), Error> {
+        if let Some(uploads) = &self.uploads {
+            uploads.forget_finished(self.store.as_ref(), name).await?;
+        }
+        if self.store.bucket_get(name)?.is_some_and(|b| b.objects > 0) && objects.stores_at_key(name)? {
+            objects.engine().reconcile(&[name.to_owned()], Duration::ZERO).await?;
+        }
+        Ok(())
     }
 
     /// Applies `change` (entry `seq` of the log, if from one) and tells the listeners.

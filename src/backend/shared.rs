@@ -156,6 +156,21 @@ impl SharedUploads {
         Ok(())
     }
 
+    /// Forgets the uploads of `bucket` this index holds that were completed or aborted on
+    /// another instance (their shared record is gone): before the bucket is deleted.
+    ///
+    /// # Errors
+    /// The metadata bucket's or the store's.
+    pub async fn forget_finished(&self, store: &dyn Store, bucket: &str) -> Result<(), Error> {
+        for (id, _) in store.upload_list(bucket)? {
+            if self.log.shared_get(&format!("{}upload.json", folder(&id))).await?.is_none() {
+                tracing::info!(upload_id = %id, bucket, "an upload finished on another instance is forgotten here");
+                store.upload_delete(&id, None)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Brings in the parts shared for upload `id` that this index lacks or has older.
     async fn gather(&self, store: &dyn Store, id: &str, folder: &str) -> Result<(), Error> {
         let paths: Vec<String> = self.log.shared_list(folder).await?.into_iter().filter(|p| p.contains("/part-")).collect();

@@ -120,13 +120,11 @@ pub(super) async fn create_bucket(g: &Gateway, req: S3Request<CreateBucketInput>
 pub(super) async fn delete_bucket(g: &Gateway, req: S3Request<DeleteBucketInput>) -> Result<S3Response<DeleteBucketOutput>, Error> {
     let name = &req.input.bucket;
     let backend = g.backends.of(name);
-    let mut record = backend.index().bucket(name)?;
-    if record.objects > 0 && backend.stores_at_key(name)? {
-        // Objects deleted through another instance of a cluster (or past the gateway) stay
-        // counted here until reconciled: what the store holds decides.
-        backend.engine().reconcile(std::slice::from_ref(name), std::time::Duration::ZERO).await?;
-        record = backend.index().bucket(name)?;
-    }
+    backend.index().bucket(name)?;
+    // What other instances of a cluster (or clients past the gateway) removed may still be
+    // counted here: what the store holds decides.
+    g.control.settle_bucket(backend, name).await?;
+    let record = backend.index().bucket(name)?;
     if record.objects > 0 {
         return Err(Error::BucketNotEmpty);
     }

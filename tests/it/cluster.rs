@@ -623,10 +623,19 @@ async fn what_one_instance_did_is_seen_at_once_by_the_others() {
     let e = a.head_object().bucket("cl-seen").key("copy").send().await.unwrap_err();
     assert!(e.as_service_error().is_some_and(|e| e.is_not_found()), "no copy was made: {e:?}");
 
-    // Objects written through a and deleted through b leave the bucket empty for a too.
+    // Objects written through a and c and deleted through b, and an upload started on a and
+    // completed on b, leave the bucket empty for a, which deletes it; c, which counted
+    // objects in it, follows.
     a.put_object().bucket("cl-seen").key("plain").body(b"p".to_vec().into()).send().await.unwrap();
-    for key in ["plain", "kms", "sealed"] {
+    let id = a.create_multipart_upload().bucket("cl-seen").key("mp").send().await.unwrap().upload_id().unwrap().to_owned();
+    let etag = part_through(&b, "cl-seen", "mp", &id, 1, b"one part".to_vec()).await;
+    b.complete_multipart_upload().bucket("cl-seen").key("mp").upload_id(&id).multipart_upload(completed(&[etag])).send().await.unwrap();
+    for key in ["plain", "kms", "sealed", "mp"] {
         b.delete_object().bucket("cl-seen").key(key).send().await.unwrap();
     }
     a.delete_bucket().bucket("cl-seen").send().await.expect("a bucket emptied through another instance can be deleted");
+    within(BOUND, "a bucket deleted elsewhere, gone on the instance that wrote into it", || async {
+        c.head_bucket().bucket("cl-seen").send().await.is_err_and(|e| e.as_service_error().is_some_and(|e| e.is_not_found()))
+    })
+    .await;
 }
