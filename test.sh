@@ -7,7 +7,10 @@
 #   4. compat/run.sh: aws-cli, boto3, rclone and s3cmd against the debug binary; then
 #      compat/operator.sh: the README's operations walked through with the binary (admin jobs,
 #      SIGTERM, migrate: dry run, interrupted and resumed, one bucket, every bucket); and
-#      compat/tls.sh: HTTPS with aws-cli --ca-bundle, boto3, curl over HTTP/2, a SIGHUP reload
+#      compat/tls.sh: HTTPS with aws-cli --ca-bundle, boto3, curl over HTTP/2, a SIGHUP reload; and
+#      compat/cluster.sh: aws-cli, boto3, rclone and s3cmd over HTTPS (a test CA) through a
+#      round-robin TCP proxy (compat/rr_proxy.py) in front of three instances sharing one
+#      upstream tollgate (metadata bucket, master key, root keys)
 #   5. the integration tests (--test it) again through the upstream backend:
 #      TOLLGATE_TEST_UPSTREAM=tollgate, then TOLLGATE_TEST_UPSTREAM=moto against a moto_server
 #      this script starts (TOLLGATE_TEST_MOTO_URL) and stops
@@ -55,6 +58,9 @@ if cargo build --bin tollgate; then
   echo "==== HTTPS on the listener (compat/tls.sh) ===="
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/tls.sh ||
     { status=1; failed_steps+=("tls"); }
+  echo "==== the compat suites through a three-instance cluster over HTTPS (compat/cluster.sh) ===="
+  TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/cluster.sh ||
+    { status=1; failed_steps+=("cluster"); }
 else
   status=1
   failed_steps+=("cargo build (compat suites not run)")

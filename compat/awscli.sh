@@ -7,6 +7,8 @@ SUITE=awscli
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v aws >/dev/null || { echo "FAIL $SUITE: aws not installed"; exit 1; }
+# an https:// endpoint with a private CA (lib.sh): aws-cli and `tollgate admin` read it here
+[ -z "${COMPAT_CA_BUNDLE:-}" ] || export AWS_CA_BUNDLE=$COMPAT_CA_BUNDLE
 
 # Private aws config: path-style addressing; a second one presigning with SigV4.
 private_aws_config

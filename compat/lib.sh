@@ -20,6 +20,10 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_DEFAULT_PROFILE || tr
 # A CA bundle in the environment makes rclone refuse to start ("unsupported transport");
 # the suites talk plain HTTP or pass their own TLS settings.
 unset AWS_CA_BUNDLE || true
+# COMPAT_CA_BUNDLE: the CA (PEM) an https:// S3_ENDPOINT's certificate chains to (a test CA,
+# compat/cluster.sh). curl and Python's ssl trust it here; each suite hands it to its client
+# (aws-cli: AWS_CA_BUNDLE, rclone: --ca-cert, s3cmd: ca_certs_file). Unset: as before.
+if [ -n "${COMPAT_CA_BUNDLE:-}" ]; then export CURL_CA_BUNDLE=$COMPAT_CA_BUNDLE SSL_CERT_FILE=$COMPAT_CA_BUNDLE; fi
 
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PASSED=0
@@ -37,9 +41,16 @@ unique_bucket() {
   printf 'tgc-%s-%s-%04x%04x' "$tag" "$(date +%s)" "$RANDOM" "$RANDOM"
 }
 
+# COMPAT_SKIP_CHECKS: an extended regex of "suite: check name"s not run, with the reason
+# COMPAT_SKIP_REASON (a run where some behaviour is documented as not offered: see
+# compat/cluster.sh); each is printed as SKIP.
 check() {
   local name=$1
   shift
+  if [ -n "${COMPAT_SKIP_CHECKS:-}" ] && [[ "$SUITE: $name" =~ $COMPAT_SKIP_CHECKS ]]; then
+    echo "SKIP $SUITE: $name: ${COMPAT_SKIP_REASON:-skipped}"
+    return 0
+  fi
   local log="$WORK/check.log" rc start=$SECONDS
   set +e
   (set -euo pipefail; "$@") >"$log" 2>&1 </dev/null

@@ -30,6 +30,10 @@ export RCLONE_CONFIG_TGSSE_REGION=us-east-1
 export RCLONE_CONFIG_TGSSE_FORCE_PATH_STYLE=true
 export RCLONE_CONFIG_TGSSE_SERVER_SIDE_ENCRYPTION=AES256
 export RCLONE_RETRIES=1 RCLONE_LOW_LEVEL_RETRIES=2 RCLONE_CONTIMEOUT=10s RCLONE_TIMEOUT=60s
+# an https:// endpoint with a private CA (lib.sh): rclone --ca-cert, aws-cli --ca-bundle (not
+# AWS_CA_BUNDLE, which rclone refuses)
+AWS_TLS=()
+if [ -n "${COMPAT_CA_BUNDLE:-}" ]; then export RCLONE_CA_CERT=$COMPAT_CA_BUNDLE; AWS_TLS=(--ca-bundle "$COMPAT_CA_BUNDLE"); fi
 
 B=$(unique_bucket rclone)
 B2=$(unique_bucket rclone2)
@@ -168,7 +172,7 @@ t_v_remove() {
 # aws-cli (private config) reads the SSE header rclone does not show.
 private_aws_config
 sse_of() { # key: the object's ServerSideEncryption (None if absent)
-  aws --endpoint-url "$S3_ENDPOINT" s3api head-object --bucket "$B_SSE" --key "$1" --output json |
+  aws --endpoint-url "$S3_ENDPOINT" "${AWS_TLS[@]}" s3api head-object --bucket "$B_SSE" --key "$1" --output json |
     pyj 'd.get("ServerSideEncryption")'
 }
 SMALL_ONE=$(local_files | grep -v '^big file' | sed -n 1p)

@@ -9,12 +9,14 @@
 #                                  CompleteMultipartUpload response; browser drives headless Chromium
 #                                  on a page of another origin (CORS, presigned PUT and POST, fetch;
 #                                  screenshots in $TOLLGATE_ARTIFACTS); console drives the web console
-#                                  in headless Chromium as a writer and a reader; hostile sends raw, hand-signed
+#                                  in headless Chromium and Firefox as a writer and a reader; hostile sends raw, hand-signed
 #                                  attacks and runs last, as its failure flood may trip the
 #                                  per-address limit)
 #   TOLLGATE_BIN=path compat/run.sh    use that binary, build nothing
 #   COMPAT_EXTERNAL=1 S3_ENDPOINT=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... compat/run.sh
 #                                  run against an already running S3 server (start nothing)
+#   COMPAT_EXTERNAL_UPSTREAM=tollgate|moto   with COMPAT_EXTERNAL=1: what that server stores on, told
+#                                  to the suites as COMPAT_UPSTREAM is (compat/cluster.sh's gateways)
 #   COMPAT_KEEP=1                  keep the server's data dir and log
 #   COMPAT_UPSTREAM=tollgate       run the tollgate under test as a gateway in front of a second
 #                                  tollgate (local disk, own port and root keys), with every gateway
@@ -76,7 +78,6 @@ RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-compat.XXXXXX")
 SERVER_LOG="$RUN_DIR/server.log"
 UPSTREAM_LOG="$RUN_DIR/upstream.log"
 
-pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 server_alive() { pid_alive "$SERVER_PID"; }
 upstream_alive() { pid_alive "$UPSTREAM_PID"; }
 # the gateway under test and, in upstream mode, the upstream it forwards to
@@ -90,14 +91,6 @@ show_log() { # file title
 show_server_log() {
   show_log "$SERVER_LOG" server
   [ -z "$UPSTREAM_MODE" ] || show_log "$UPSTREAM_LOG" "upstream ($UPSTREAM_MODE)"
-}
-stop_pid() { # pid: TERM, up to 5 s, then KILL
-  if pid_alive "$1"; then
-    kill "$1" 2>/dev/null || true
-    for _ in $(seq 50); do pid_alive "$1" || break; sleep 0.1; done
-    if pid_alive "$1"; then kill -9 "$1" 2>/dev/null || true; fi
-    wait "$1" 2>/dev/null || true
-  fi
 }
 stop_server() {
   stop_pid "$SERVER_PID"
@@ -227,6 +220,12 @@ fi
 export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY TOLLGATE_BIN
 # the suites read the mode from it (what the upstream backend does not do yet, moto's differences)
 export COMPAT_UPSTREAM=$UPSTREAM_MODE
+if [ "${COMPAT_EXTERNAL:-0}" = 1 ]; then
+  case "${COMPAT_EXTERNAL_UPSTREAM:-}" in
+    "" | tollgate | moto) COMPAT_UPSTREAM=${COMPAT_EXTERNAL_UPSTREAM:-} ;;
+    *) echo "compat: COMPAT_EXTERNAL_UPSTREAM must be tollgate or moto, not '$COMPAT_EXTERNAL_UPSTREAM'" >&2; exit 2 ;;
+  esac
+fi
 export AWS_DEFAULT_REGION=us-east-1
 
 passed=0

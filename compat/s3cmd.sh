@@ -9,6 +9,9 @@ SUITE=s3cmd
 command -v s3cmd >/dev/null || { echo "FAIL $SUITE: s3cmd not installed"; exit 1; }
 
 case "$S3_ENDPOINT" in https://*) USE_HTTPS=True ;; *) USE_HTTPS=False ;; esac
+# an https:// endpoint with a private CA (lib.sh): its certificate checked against it
+if [ -n "${COMPAT_CA_BUNDLE:-}" ]; then CHECK_SSL="True
+ca_certs_file = $COMPAT_CA_BUNDLE"; else CHECK_SSL=False; fi
 CFG="$WORK/s3cfg"
 # host_bucket without %(bucket)s means path-style requests.
 cat >"$CFG" <<CFG
@@ -18,7 +21,7 @@ secret_key = $AWS_SECRET_ACCESS_KEY
 host_base = $ENDPOINT_HOSTPORT
 host_bucket = $ENDPOINT_HOSTPORT
 use_https = $USE_HTTPS
-check_ssl_certificate = False
+check_ssl_certificate = $CHECK_SSL
 signature_v2 = False
 bucket_location = us-east-1
 multipart_chunk_size_mb = 5
