@@ -16,11 +16,17 @@
 #                       upstream-direct (`serve --upstream`), buckets named gw-B there
 #   tollgate-upstream-nofsync  the same without syncing its index (TOLLGATE_FSYNC=false):
 #                       what the gateway adds besides its own fsync
+#   cluster-I           (I = 1, 2, ...) instance I of a cluster on upstream-direct: as
+#                       tollgate-upstream, with upstream.instance = its name, the metadata
+#                       bucket CLUSTER_META_BUCKET (created on upstream-direct beforehand) and
+#                       the master key CLUSTER_MASTER_KEY (base64) shared by every instance;
+#                       ready when /ready answers 200 (it has read the control log)
 #
 # Each server's credentials are in KEY_OF[name] and SECRET_OF[name].
 #
 # Environment: TOLLGATE_BIN (use this binary instead of building one), CARGO_TARGET_DIR
-# (where cargo puts the release builds; default target/ in the repo), BASE_PORT
+# (where cargo puts the release builds; default target/ in the repo), BENCH_CARGO_LOCK (a
+# file: builds run under `flock` of it, for a target dir shared with others), BASE_PORT
 # (default 19001: servers get consecutive ports), BENCH_TMPDIR (parent of the temp dir),
 # UPSTREAM_TMPDIR (parent of upstream-direct's data dir instead; e.g. /dev/shm, so that
 # its fsyncs do not queue on the gateway's disk, as with an upstream on other machines).
@@ -69,16 +75,25 @@ check_servers() { # server...
     done
 }
 
-# Builds loadgen and, if a tollgate variant is among the servers, tollgate (release);
-# installs s3s-fs if it is among them and missing. Sets LOADGEN, TOLLGATE, S3SFS.
+# cargo build --release ARGS, under flock BENCH_CARGO_LOCK when set.
+cargo_release() { # args...
+    if [[ -n ${BENCH_CARGO_LOCK:-} ]]; then
+        flock "$BENCH_CARGO_LOCK" cargo build --release "$@" >&2
+    else
+        cargo build --release "$@" >&2
+    fi
+}
+
+# Builds loadgen and, if a tollgate variant (or a cluster) is among the servers, tollgate
+# (release); installs s3s-fs if it is among them and missing. Sets LOADGEN, TOLLGATE, S3SFS.
 build_tools() { # server...
     say "building loadgen"
-    cargo build --release -p loadgen >&2
+    cargo_release -p loadgen
     LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/loadgen"
     TOLLGATE="${TOLLGATE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate}"
-    if [[ " $* " == *" tollgate"* && -z ${TOLLGATE_BIN:-} ]]; then
+    if [[ " $* " == *" tollgate"* || " $* " == *" cluster-"* ]] && [[ -z ${TOLLGATE_BIN:-} ]]; then
         say "building tollgate"
-        cargo build --release --bin tollgate >&2
+        cargo_release --bin tollgate
     fi
     if [[ " $* " == *" s3s-fs "* ]]; then
         if ! command -v s3s-fs >/dev/null; then
@@ -118,16 +133,21 @@ start_server() { # name index
     DIR_OF[$name]="$dir"
     if port_in_use "$port"; then say "port $port busy"; exit 1; fi
     case "$name" in
-        tollgate-upstream | tollgate-upstream-nofsync)
-            # Its upstream may start after it: nothing is forwarded before the load begins.
-            local fsync=true
+        tollgate-upstream | tollgate-upstream-nofsync | cluster-*)
+            # Its upstream may start after it (not a cluster's): nothing is forwarded before
+            # the load begins. A cluster's instance reads the control log before it is ready.
+            local fsync=true ready=health cluster=()
             [[ $name == tollgate-upstream-nofsync ]] && fsync=false
-            TOLLGATE_FSYNC="$fsync" TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" TOLLGATE_UPSTREAM_BUCKET_PREFIX=gw- \
+            if [[ $name == cluster-* ]]; then
+                ready=ready
+                cluster=(TOLLGATE_UPSTREAM_META_BUCKET="$CLUSTER_META_BUCKET" TOLLGATE_UPSTREAM_INSTANCE="$name" TOLLGATE_MASTER_KEY="$CLUSTER_MASTER_KEY")
+            fi
+            env "${cluster[@]}" TOLLGATE_FSYNC="$fsync" TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" TOLLGATE_UPSTREAM_BUCKET_PREFIX=gw- \
                 "$TOLLGATE" serve --listen "$HOST:$port" --data-dir "$dir" --upstream "http://$AK:$SK@$HOST:$UPSTREAM_DIRECT_PORT" \
                 >"$WORK/$name.log" 2>&1 &
             pid=$!
             PIDS+=("$pid")
-            wait_ready "$name" "$pid" "http://$HOST:$port/health" 200
+            wait_ready "$name" "$pid" "http://$HOST:$port/$ready" 200
             ;;
         tollgate* | upstream-direct)
             local proofs=true limits=true sse=false

@@ -3,7 +3,8 @@
 //! keep-alive HTTP/1.1 client with TCP_NODELAY.
 //!
 //! Benchmark mode: `--workload put|get|list|mixed` for `--duration` seconds
-//! and/or `--ops` operations at `--concurrency` in-flight requests.
+//! and/or `--ops` operations at `--concurrency` in-flight requests. Several
+//! `--endpoint`s (a cluster's instances): operations go to each in turn.
 //! File mode: `--file PATH` streams one file as one PUT, `--download-to PATH`
 //! streams one GET to disk (both use `--key`).
 
@@ -63,9 +64,11 @@ impl Workload {
 #[derive(Parser, Debug)]
 #[command(name = "loadgen", about = "S3 load generator (SigV4, path-style)")]
 struct Args {
-    /// Server base URL (http only, path-style).
-    #[arg(long, default_value = "http://127.0.0.1:9000")]
-    endpoint: String,
+    /// Server base URL (http only, path-style). Repeat it, or separate URLs with commas,
+    /// to spread the operations over several servers (a cluster's instances) in turn:
+    /// setup (bucket, versioning, policy) and file mode use the first.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:9000")]
+    endpoint: Vec<String>,
     #[arg(long)]
     access_key: String,
     #[arg(long)]
@@ -123,8 +126,13 @@ struct Args {
     json: bool,
     /// Also report the CPU time (user + system, all threads) this process, the server
     /// under test on this machine, spent per successful request of the measured phase.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// Repeat it (or separate pids with commas) for several servers: their CPU times add.
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// Like --server-pid, reported apart (`upstream_cpu_ms_per_op`): the processes behind
+    /// the servers under test (an upstream on this machine).
+    #[arg(long, value_delimiter = ',')]
+    upstream_pid: Vec<u32>,
     /// File mode: upload this file (streamed from disk) as one PUT of --key.
     #[arg(long)]
     file: Option<PathBuf>,
@@ -166,13 +174,21 @@ fn human_size(n: u64) -> String {
     format!("{n}B")
 }
 
-/// Shared request context: client, signer, endpoint pieces, error reporting.
-struct Ctx {
-    client: Client<HttpConnector, ReqBody>,
-    signer: Signer,
+/// One server the requests go to.
+struct Target {
     /// scheme://authority, no trailing slash.
     base: String,
     host: String,
+}
+
+/// Shared request context: client, signer, endpoints, error reporting.
+struct Ctx {
+    client: Client<HttpConnector, ReqBody>,
+    signer: Signer,
+    /// At least one; operations take them in turn (see [`Ctx::pick`]).
+    targets: Vec<Target>,
+    /// The operations begun, for the round robin over `targets`.
+    turn: AtomicUsize,
     bucket: String,
     timeout: Duration,
     reported: AtomicUsize,
@@ -192,14 +208,22 @@ impl std::fmt::Display for OpError {
     }
 }
 
-impl Ctx {
+/// A target of a [`Ctx`]: signs requests for it.
+struct Via<'a> {
+    ctx: &'a Ctx,
+    target: &'a Target,
+}
+
+impl Via<'_> {
+    /// A signed request to the target.
     fn request(&self, method: Method, path: &str, query: &str, payload_hash: &str, body: ReqBody, len: Option<u64>) -> Request<ReqBody> {
-        let signed = self.signer.sign(method.as_str(), &self.host, path, query, payload_hash, SystemTime::now());
-        let uri = if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{query}", self.base) };
+        let target = self.target;
+        let signed = self.ctx.signer.sign(method.as_str(), &target.host, path, query, payload_hash, SystemTime::now());
+        let uri = if query.is_empty() { format!("{}{path}", target.base) } else { format!("{}{path}?{query}", target.base) };
         let mut b = Request::builder()
             .method(method)
             .uri(uri.parse::<Uri>().expect("valid request URI"))
-            .header(HOST, &self.host)
+            .header(HOST, &target.host)
             .header("x-amz-date", signed.amz_date)
             .header("x-amz-content-sha256", payload_hash)
             .header(AUTHORIZATION, signed.authorization);
@@ -207,6 +231,18 @@ impl Ctx {
             b = b.header(CONTENT_LENGTH, len);
         }
         b.body(body).expect("valid request")
+    }
+}
+
+impl Ctx {
+    /// The target of the next operation: each in turn.
+    fn pick(&self) -> usize {
+        self.turn.fetch_add(1, Ordering::Relaxed) % self.targets.len()
+    }
+
+    /// Requests to target `t`.
+    fn to(&self, t: usize) -> Via<'_> {
+        Via { ctx: self, target: &self.targets[t] }
     }
 
     fn object_path(&self, key: &str) -> String {
@@ -266,13 +302,13 @@ impl Ctx {
 
     async fn put(&self, key: &str, payload: &Bytes) -> Result<u64, OpError> {
         let body = Full::new(payload.clone()).map_err(|never| match never {}).boxed_unsync();
-        let req = self.request(Method::PUT, &self.object_path(key), "", UNSIGNED_PAYLOAD, body, Some(payload.len() as u64));
+        let req = self.to(self.pick()).request(Method::PUT, &self.object_path(key), "", UNSIGNED_PAYLOAD, body, Some(payload.len() as u64));
         self.exchange(req).await?;
         Ok(payload.len() as u64)
     }
 
     async fn get(&self, key: &str, expect: u64) -> Result<u64, OpError> {
-        let req = self.request(Method::GET, &self.object_path(key), "", EMPTY_SHA256, empty(), None);
+        let req = self.to(self.pick()).request(Method::GET, &self.object_path(key), "", EMPTY_SHA256, empty(), None);
         let n = self.exchange(req).await?;
         if n != expect {
             return Err(OpError::Other(format!("GET {key}: got {n} bytes, expected {expect}")));
@@ -281,8 +317,9 @@ impl Ctx {
     }
 
     /// One LIST (ListObjectsV2, or ListObjectVersions with `versions`) of `prefix`: its
-    /// first page, or with `paginate` every page.
+    /// first page, or with `paginate` every page (all from the same target).
     async fn list(&self, prefix: &str, max_keys: u32, versions: bool, paginate: bool) -> Result<u64, OpError> {
+        let t = self.pick();
         let mk = max_keys.to_string();
         let path = sigv4::encode_path(&format!("/{}", self.bucket));
         // The markers of the next page: continuation token, or key and version id.
@@ -292,7 +329,7 @@ impl Ctx {
             params.push(if versions { ("versions", "") } else { ("list-type", "2") });
             params.extend(next.iter().map(|(k, v)| (*k, v.as_str())));
             let query = sigv4::canonical_query(&params);
-            let req = self.request(Method::GET, &path, &query, EMPTY_SHA256, empty(), None);
+            let req = self.to(t).request(Method::GET, &path, &query, EMPTY_SHA256, empty(), None);
             let resp = self.send(req).await?;
             let ok = resp.status().is_success();
             let (status, _, body) = self.drain(resp, if paginate || !ok { usize::MAX } else { 0 }).await?;
@@ -319,7 +356,7 @@ impl Ctx {
         let hash = sigv4::hex(&<sha2::Sha256 as sha2::Digest>::digest(&body));
         let path = sigv4::encode_path(&format!("/{}", self.bucket));
         let len = body.len() as u64;
-        let req = self.request(Method::PUT, &path, subresource, &hash, Full::new(body).map_err(|never| match never {}).boxed_unsync(), Some(len));
+        let req = self.to(0).request(Method::PUT, &path, subresource, &hash, Full::new(body).map_err(|never| match never {}).boxed_unsync(), Some(len));
         self.exchange(req).await.map(drop)
     }
 
@@ -345,7 +382,7 @@ impl Ctx {
 
     async fn create_bucket(&self) -> Result<(), OpError> {
         let path = sigv4::encode_path(&format!("/{}", self.bucket));
-        let req = self.request(Method::PUT, &path, "", EMPTY_SHA256, empty(), Some(0));
+        let req = self.to(0).request(Method::PUT, &path, "", EMPTY_SHA256, empty(), Some(0));
         match self.exchange(req).await {
             Ok(_) => Ok(()),
             Err(OpError::Status(StatusCode::CONFLICT, body)) if body.contains("BucketAlreadyOwnedByYou") || body.contains("BucketAlreadyExists") => Ok(()),
@@ -473,11 +510,18 @@ fn main() {
 }
 
 async fn run(args: Args) -> Result<i32, BoxError> {
-    let uri: Uri = args.endpoint.trim_end_matches('/').parse()?;
-    if uri.scheme_str() != Some("http") {
-        return Err("only http:// endpoints are supported".into());
+    let mut targets = Vec::with_capacity(args.endpoint.len());
+    for endpoint in &args.endpoint {
+        let uri: Uri = endpoint.trim_end_matches('/').parse()?;
+        if uri.scheme_str() != Some("http") {
+            return Err("only http:// endpoints are supported".into());
+        }
+        let host = uri.authority().ok_or("endpoint needs a host")?.as_str().to_owned();
+        targets.push(Target { base: format!("http://{host}"), host });
     }
-    let host = uri.authority().ok_or("endpoint needs a host")?.as_str().to_owned();
+    if targets.is_empty() {
+        return Err("--endpoint is required".into());
+    }
     if args.concurrency == 0 {
         return Err("--concurrency must be at least 1".into());
     }
@@ -490,8 +534,8 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     let ctx = Arc::new(Ctx {
         client,
         signer: Signer::new(&args.access_key, &args.secret_key, &args.region, "s3"),
-        base: format!("http://{host}"),
-        host,
+        targets,
+        turn: AtomicUsize::new(0),
         bucket: args.bucket.clone(),
         timeout: Duration::from_secs_f64(args.timeout),
         reported: AtomicUsize::new(0),
@@ -530,7 +574,8 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     let issued = Arc::new(AtomicU64::new(0));
     let seed0 = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
 
-    let server_cpu_before = args.server_pid.map(process_cpu).transpose()?;
+    let server_cpu_before = cpu_of(&args.server_pid)?;
+    let upstream_cpu_before = cpu_of(&args.upstream_pid)?;
     let start = Instant::now();
     let deadline = duration.map(|d| start + Duration::from_secs_f64(d));
     let mut handles = Vec::with_capacity(args.concurrency);
@@ -596,10 +641,14 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         total.lat_us.extend(st.lat_us);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let server_cpu_ms_per_op = match (args.server_pid, server_cpu_before) {
-        (Some(pid), Some(before)) if total.ok > 0 => Some((process_cpu(pid)? - before).as_secs_f64() * 1000.0 / total.ok as f64),
-        _ => None,
+    let per_op = |pids: &[u32], before: Option<Duration>| -> Result<Option<f64>, BoxError> {
+        Ok(match (cpu_of(pids)?, before) {
+            (Some(after), Some(before)) if total.ok > 0 => Some((after - before).as_secs_f64() * 1000.0 / total.ok as f64),
+            _ => None,
+        })
     };
+    let server_cpu_ms_per_op = per_op(&args.server_pid, server_cpu_before)?;
+    let upstream_cpu_ms_per_op = per_op(&args.upstream_pid, upstream_cpu_before)?;
     total.lat_us.sort_unstable();
     let pct = |p: f64| -> f64 {
         if total.lat_us.is_empty() {
@@ -616,9 +665,15 @@ async fn run(args: Args) -> Result<i32, BoxError> {
     let (p50, p99) = (pct(50.0), pct(99.0));
 
     if args.json {
-        let server_cpu = server_cpu_ms_per_op.map(|ms| format!(",\"server_cpu_ms_per_op\":{ms:.3}")).unwrap_or_default();
+        let mut extra = server_cpu_ms_per_op.map(|ms| format!(",\"server_cpu_ms_per_op\":{ms:.3}")).unwrap_or_default();
+        if let Some(ms) = upstream_cpu_ms_per_op {
+            extra.push_str(&format!(",\"upstream_cpu_ms_per_op\":{ms:.3}"));
+        }
+        if ctx.targets.len() > 1 {
+            extra.push_str(&format!(",\"endpoints\":{}", ctx.targets.len()));
+        }
         println!(
-            "{{\"workload\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"errors\":{},\"elapsed_s\":{:.3},\"ops_per_s\":{:.2},\"mib_per_s\":{:.2},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{:.3},\"max_ms\":{:.3},\"bytes\":{}{server_cpu}}}",
+            "{{\"workload\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"errors\":{},\"elapsed_s\":{:.3},\"ops_per_s\":{:.2},\"mib_per_s\":{:.2},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{:.3},\"max_ms\":{:.3},\"bytes\":{}{extra}}}",
             args.workload.name(),
             size,
             args.concurrency,
@@ -646,8 +701,14 @@ async fn run(args: Args) -> Result<i32, BoxError> {
         println!("p99          {p99:.3} ms");
         println!("mean         {mean_ms:.3} ms");
         println!("max          {max_ms:.3} ms");
+        if ctx.targets.len() > 1 {
+            println!("endpoints    {} (in turn)", ctx.targets.len());
+        }
         if let Some(ms) = server_cpu_ms_per_op {
             println!("server CPU   {ms:.3} ms/op");
+        }
+        if let Some(ms) = upstream_cpu_ms_per_op {
+            println!("upstream CPU {ms:.3} ms/op");
         }
     }
     Ok(if total.errors > 0 { 1 } else { 0 })
@@ -662,6 +723,18 @@ fn process_cpu(pid: u32) -> Result<Duration, BoxError> {
     let fields: Vec<&str> = stat.rsplit_once(')').ok_or("malformed /proc stat")?.1.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).ok_or("malformed /proc stat");
     Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
+}
+
+/// The CPU time `pids` have used so far, together; `None` for no pid.
+fn cpu_of(pids: &[u32]) -> Result<Option<Duration>, BoxError> {
+    if pids.is_empty() {
+        return Ok(None);
+    }
+    let mut sum = Duration::ZERO;
+    for &pid in pids {
+        sum += process_cpu(pid)?;
+    }
+    Ok(Some(sum))
 }
 
 /// Deterministic, non-repeating-looking payload (not all zeros, so nothing
@@ -715,14 +788,14 @@ async fn file_mode(ctx: &Arc<Ctx>, args: &Args) -> Result<i32, BoxError> {
         let file = tokio::fs::File::open(src).await?;
         let len = file.metadata().await?.len();
         let body = FileBody { file, remaining: len }.boxed_unsync();
-        let req = ctx.request(Method::PUT, &path, "", UNSIGNED_PAYLOAD, body, Some(len));
+        let req = ctx.to(0).request(Method::PUT, &path, "", UNSIGNED_PAYLOAD, body, Some(len));
         let t0 = Instant::now();
         ctx.exchange(req).await.map_err(|e| format!("PUT {}: {e}", args.key))?;
         let s = t0.elapsed().as_secs_f64();
         report_file("upload", args, len, s);
     }
     if let Some(dst) = &args.download_to {
-        let req = ctx.request(Method::GET, &path, "", EMPTY_SHA256, empty(), None);
+        let req = ctx.to(0).request(Method::GET, &path, "", EMPTY_SHA256, empty(), None);
         let t0 = Instant::now();
         let resp = ctx.send(req).await.map_err(|e| format!("GET {}: {e}", args.key))?;
         if !resp.status().is_success() {
@@ -782,6 +855,33 @@ mod tests {
         let used = process_cpu(std::process::id()).unwrap() - before;
         assert!(used >= Duration::from_millis(100), "{used:?} for 200 ms of spinning");
         assert!(process_cpu(u32::MAX).is_err());
+    }
+
+    #[test]
+    fn endpoints_and_pids_take_lists_and_repeats() {
+        let a = Args::try_parse_from(["loadgen", "--access-key", "a", "--secret-key", "s"]).unwrap();
+        assert_eq!(a.endpoint, ["http://127.0.0.1:9000"]);
+        assert!(a.server_pid.is_empty() && a.upstream_pid.is_empty());
+        let a = Args::try_parse_from([
+            "loadgen",
+            "--access-key",
+            "a",
+            "--secret-key",
+            "s",
+            "--endpoint",
+            "http://h:1,http://h:2",
+            "--endpoint",
+            "http://h:3",
+            "--server-pid",
+            "1,2",
+            "--server-pid",
+            "3",
+            "--upstream-pid",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(a.endpoint, ["http://h:1", "http://h:2", "http://h:3"]);
+        assert_eq!((a.server_pid, a.upstream_pid), (vec![1, 2, 3], vec![4]));
     }
 
     #[test]
