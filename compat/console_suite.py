@@ -17,7 +17,8 @@ at each step; the reader's upload is refused in the page with the
 gateway's message; the admin's audit log is filtered by operation and exported as JSON and
 CSV (read back from the browser's download directory); a topic the suite sets is listed
 with the tenant's limits and quotas; the health page shows /ready's checks and charts of
-at least two /metrics samples; root runs upload_expiry now and sees its last run change.
+at least two /metrics samples; root runs upload_expiry now and sees its last run change, and
+sees usage over time charted from the usage history.
 Screenshots of each
 step go to $TOLLGATE_ARTIFACTS/console (default compat/artifacts/console).
 
@@ -680,6 +681,15 @@ def main(d):
     ok("the jobs page fits a phone's width", fits, str(overflow))
     goto(d, "#/admin/topics", "#limits-table")
     ok("root sees its own tenant's topics and limits", d.js("return document.querySelectorAll('#limits-table tbody tr').length") == 4, d.text("#error") or "")
+
+    # Root: usage over time, charted from the usage_history job's samples, per tenant and bucket.
+    for _ in range(2):
+        root.admin("POST", "jobs/usage_history/run")
+    goto(d, "#/admin/quotas", "#usage-history .charts")
+    samples = d.js("const c = document.querySelector('#usage-history svg.chart'); return c ? Number(c.dataset.samples) : 0;")
+    figures = d.js("return document.querySelectorAll('#usage-history figure.chart-box').length")
+    d.screenshot("15-usage-history")
+    ok("root sees each tenant's and bucket's bytes charted over the usage history", samples >= 2 and figures >= 2, f"{samples} samples, {figures} charts {d.text('#error')}")
 
 
 checks.run(lambda: WebDriver(WEBDRIVER_URL, os.environ.get("CHROMIUM") or "chromium"), main, ARTIFACTS)

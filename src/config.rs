@@ -348,6 +348,11 @@ pub struct JobsConfig {
     pub rewrap_interval_secs: u64,
     /// The most data keys one `rewrap` run re-wraps; the next run goes on from there.
     pub rewrap_max: u64,
+    /// Seconds between two samples of every tenant's and bucket's usage (the usage
+    /// history); 0: only on demand.
+    pub usage_history_interval_secs: u64,
+    /// Samples of the usage history older than this many days are forgotten.
+    pub usage_history_days: u64,
 }
 
 impl Default for JobsConfig {
@@ -365,6 +370,8 @@ impl Default for JobsConfig {
             lifecycle_max_actions: 10_000,
             rewrap_interval_secs: 3600,
             rewrap_max: 100_000,
+            usage_history_interval_secs: 3600,
+            usage_history_days: 30,
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum AdminCommand {
         /// Only this tenant (default: the caller's; root sees every tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// The usage history instead: the samples the `usage_history` job took.
+        #[arg(long)]
+        history: bool,
     },
     /// Topics: per-prefix permissions inside a bucket.
     #[command(subcommand)]
@@ -427,7 +430,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<(), String> {
         AdminCommand::PruneProofs { older_than_secs } => {
             ("POST", format!("prune-proofs{}", enc(vec![("older_than_secs", older_than_secs.map(|s| s.to_string()))])), None)
         }
-        AdminCommand::Usage { tenant } => ("GET", format!("usage{}", enc(vec![("tenant", tenant)])), None),
+        AdminCommand::Usage { tenant, history } => ("GET", format!("usage{}{}", if history { "/history" } else { "" }, enc(vec![("tenant", tenant)])), None),
         AdminCommand::Scrub { last } => (if last { "GET" } else { "POST" }, "scrub".to_owned(), None),
         AdminCommand::Jobs { command: Some(JobsCmd::Run { job }) } => ("POST", format!("jobs/{job}/run"), None),
         AdminCommand::Jobs { command: None } => {

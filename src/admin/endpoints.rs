@@ -128,6 +128,8 @@ endpoints! {
     SetBucket { bucket } = PUT "buckets/{bucket}", TenantAdmin;
     /// Objects and bytes stored per tenant and bucket, with their quotas.
     Usage = GET "usage", AnyAdmin;
+    /// The usage history: samples of what each tenant and bucket stored over time.
+    UsageHistory = GET "usage/history", AnyAdmin;
     /// Set a tenant's storage quota, all its buckets together.
     SetTenantQuota { tenant } = PUT "quotas/tenant/{tenant}", Root;
     /// Set a bucket's storage quota.

@@ -18,6 +18,7 @@
 //! | `GET /buckets`                          | `?tenant=`                        | admins of the tenant|
 //! | `PUT /buckets/{bucket}`                 | `{"visibility"?, "tenant"?}`      | admins of both tenants |
 //! | `GET /usage`                            | `?tenant=`                        | admins: own tenant  |
+//! | `GET /usage/history`                    | `?tenant=`, `?since_ns=`: samples | admins: own tenant  |
 //! | `PUT /quotas/tenant/{tenant}`           | `{"max_bytes","max_objects"}`     | root                |
 //! | `PUT /quotas/bucket/{bucket}`           | `{"max_bytes","max_objects"}`     | admins of its tenant|
 //! | `GET /limits/{tenant\|key}/{name}`      | → override and limits in force    | admins of the tenant|
@@ -285,6 +286,7 @@ impl AdminApi {
             Action::ListBuckets => self.list_buckets(&req),
             Action::SetBucket { bucket } => self.set_bucket(&req, &bucket).await,
             Action::Usage => self.usage(&req),
+            Action::UsageHistory => self.usage_history(&req),
             Action::SetTenantQuota { tenant } => self.set_tenant_quota(&req, &tenant).await,
             Action::SetBucketQuota { bucket } => self.set_bucket_quota(&req, &bucket).await,
             Action::GetLimits { kind, name } => self.get_limits(&req, &kind, &name),

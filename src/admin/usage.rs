@@ -18,6 +18,29 @@ impl AdminApi {
         Ok(json!(out))
     }
 
+    /// The usage history (the `usage_history` job's samples) since `?since_ns=`, each
+    /// sample showing the tenants the caller may see and their buckets.
+    pub(super) fn usage_history(&self, req: &AdminRequest<'_>) -> ApiResult {
+        let tenant = req.tenant_scope()?;
+        let since = req.filters.since_ns.map_or(0, i128::from);
+        let samples: Vec<_> = self
+            .store
+            .usage_history(since)?
+            .into_iter()
+            .map(|mut sample| {
+                if let Some(only) = &tenant {
+                    sample.tenants.retain(|t, _| t == only);
+                    sample.buckets.retain(|_, b| b.tenant == *only);
+                }
+                let tenants: serde_json::Map<_, _> =
+                    sample.tenants.into_iter().map(|(t, [objects, bytes])| (t, json!({"objects": objects, "bytes": bytes}))).collect();
+                // Milliseconds for a chart's axis; nanoseconds as a string, whole.
+                json!({"at_ns": sample.at_ns.to_string(), "at_ms": sample.at_ns / 1_000_000, "tenants": tenants, "buckets": sample.buckets})
+            })
+            .collect();
+        Ok(json!(samples))
+    }
+
     fn usage_view(&self, tenant: &TenantRecord) -> ApiResult {
         let (objects, bytes) = self.store.tenant_usage(&tenant.name)?;
         let buckets: Vec<_> =

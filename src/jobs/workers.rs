@@ -77,6 +77,8 @@ pub fn configured(config: &Config, parts: &Parts) -> Vec<Scheduled> {
     }
     let rewrap = Rewrap { backend: Arc::clone(&parts.backend), keys: Arc::clone(&parts.seal_keys), max: config.jobs.rewrap_max };
     jobs.push(Scheduled::new("rewrap", secs(config.jobs.rewrap_interval_secs), rewrap));
+    let history = UsageHistory { store: Arc::clone(&parts.store), keep: days(config.jobs.usage_history_days) };
+    jobs.push(Scheduled::new("usage_history", secs(config.jobs.usage_history_interval_secs), history));
     if config.audit.retention_days > 0 || config.audit.max_entries > 0 {
         let retention = AuditRetention {
             store: Arc::clone(&parts.store),
@@ -229,6 +231,24 @@ impl Job for AuditRetention {
             tracing::warn!(trimmed, max_entries = self.max_entries, "the audit log reached audit.max_entries: its oldest entries were removed");
         }
         Ok(Outcome::new((expired + trimmed) as u64, json!({ "removed": expired, "trimmed": trimmed, "entries": kept })))
+    }
+}
+
+/// Records a sample of what every tenant and bucket stores (the usage history the console
+/// charts), forgetting the samples older than `keep`.
+pub struct UsageHistory {
+    store: Arc<dyn Store>,
+    keep: Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for UsageHistory {
+    async fn run(&self) -> Result<Outcome, JobError> {
+        let now = crate::clock::now_ns();
+        let before = now - i128::try_from(self.keep.as_nanos()).unwrap_or(i128::MAX);
+        let store = Arc::clone(&self.store);
+        let forgotten = tokio::task::spawn_blocking(move || store.usage_sample(now, before)).await??;
+        Ok(Outcome::new(1, json!({ "sampled_at_ns": now.to_string(), "forgotten": forgotten })))
     }
 }
 

@@ -326,6 +326,12 @@ pub trait Store: Send + Sync + 'static {
     fn usage_elsewhere_set(&self, by_bucket: std::collections::HashMap<String, (u64, u64)>) -> Result<()>;
     /// `(objects, bytes)` the other instances of a cluster store in `bucket`.
     fn usage_elsewhere(&self, bucket: &str) -> (u64, u64);
+    /// Records what every tenant and bucket stores now as a sample of the usage history
+    /// taken at `at_ns`, and forgets the samples taken before `forget_before_ns`; returns
+    /// how many it forgot.
+    fn usage_sample(&self, at_ns: i128, forget_before_ns: i128) -> Result<u64>;
+    /// The usage history's samples taken at or after `since_ns`, oldest first.
+    fn usage_history(&self, since_ns: i128) -> Result<Vec<UsageSample>>;
     /// Deletes a tenant that owns no bucket and no user (`InUse` otherwise).
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()>;
 

@@ -2,6 +2,7 @@
 //! tolerant of added fields).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A bucket and the usage counters kept exact by every object commit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -745,6 +746,29 @@ pub enum Visibility {
     Private,
     /// Anyone, anonymous included, may GET, HEAD and list; writes stay with the tenant.
     PublicRead,
+}
+
+/// What every tenant and bucket stored at one time: a point of the usage history the
+/// `usage_history` job records (charted by the console).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UsageSample {
+    /// When it was taken, nanoseconds since the Unix epoch.
+    pub at_ns: i128,
+    /// `[objects, bytes]` by tenant (what this instance stores).
+    pub tenants: BTreeMap<String, [u64; 2]>,
+    /// By bucket: its tenant, objects and bytes.
+    pub buckets: BTreeMap<String, BucketUsage>,
+}
+
+/// A bucket's usage in a [`UsageSample`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketUsage {
+    /// The tenant owning the bucket then.
+    pub tenant: String,
+    /// Objects (every version).
+    pub objects: u64,
+    /// Bytes of their bodies.
+    pub bytes: u64,
 }
 
 /// An organisation: owns buckets and users.

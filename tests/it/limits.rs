@@ -234,3 +234,36 @@ async fn with_the_limiter_off_nothing_is_limited_or_metered() {
         c.head_object().bucket("free").key("k").send().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn the_usage_history_samples_tenants_and_buckets_and_shows_an_admin_its_own() {
+    let gw = Gateway::start().await;
+    let root = root_conn(&gw);
+    let (ak, sk) = user(&gw, "hist", "ann", "admin").await;
+    let (bk, bs) = user(&gw, "other", "bob", "admin").await;
+    let c = client_for(&gw.endpoint(), &ak, &sk);
+    c.create_bucket().bucket("hist-b").send().await.unwrap();
+    let ran = call(&root, "POST", "jobs/usage_history/run", None).await.unwrap();
+    assert_eq!(ran["changed"], 1, "{ran}");
+    c.put_object().bucket("hist-b").key("k").body(vec![1u8; 100].into()).send().await.unwrap();
+    call(&root, "POST", "jobs/usage_history/run", None).await.unwrap();
+
+    let history = call(&root, "GET", "usage/history", None).await.unwrap();
+    let samples = history.as_array().unwrap();
+    assert_eq!(samples.len(), 2, "{history}");
+    assert_eq!(samples[0]["tenants"]["hist"]["bytes"], 0);
+    assert_eq!(samples[1]["tenants"]["hist"], json!({"objects": 1, "bytes": 100}));
+    assert_eq!(samples[1]["buckets"]["hist-b"], json!({"tenant": "hist", "objects": 1, "bytes": 100}));
+    assert!(samples[0]["at_ms"].as_i64().unwrap() <= samples[1]["at_ms"].as_i64().unwrap());
+    // From a time on.
+    let since = samples[1]["at_ns"].as_str().unwrap();
+    let later = call(&root, "GET", &format!("usage/history?since_ns={since}"), None).await.unwrap();
+    assert_eq!(later.as_array().unwrap().len(), 1, "{later}");
+
+    // Another tenant's admin sees its own tenant and buckets only.
+    let theirs = call(&crate::tenancy::conn(&gw, &bk, &bs), "GET", "usage/history", None).await.unwrap();
+    assert_eq!(theirs[1]["tenants"], json!({"other": {"objects": 0, "bytes": 0}}), "{theirs}");
+    assert_eq!(theirs[1]["buckets"], json!({}), "{theirs}");
+    let e = call(&crate::tenancy::conn(&gw, &bk, &bs), "GET", "usage/history?tenant=hist", None).await.unwrap_err();
+    assert!(e.starts_with("403"), "{e}");
+}

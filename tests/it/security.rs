@@ -311,8 +311,8 @@ async fn manifests_served_to_anyone_name_no_access_key() {
 fn concrete(e: &tollgate::admin::Endpoint, bucket: &str, key: &str) -> (String, Option<Value>) {
     use serde_json::json;
     let path = match e.path {
-        "tenants" | "users" | "keys" | "buckets" | "usage" | "audit" | "topics" | "prune-proofs" | "mirror" | "rebuild" | "cluster" | "jobs" | "scrub"
-        | "keyring" => e.path.to_owned(),
+        "tenants" | "users" | "keys" | "buckets" | "usage" | "usage/history" | "audit" | "topics" | "prune-proofs" | "mirror" | "rebuild" | "cluster"
+        | "jobs" | "scrub" | "keyring" => e.path.to_owned(),
         "tenants/{tenant}" => "tenants/tz".into(),
         "users/{tenant}/{user}" => "users/ta/victim".into(),
         "keys/{key}/enable" => format!("keys/{key}/enable"),

@@ -3,7 +3,7 @@
 // topics and limits, health and jobs are in ops.js.
 import { json, gw, enc, session, ADMIN as A } from './api.js';
 import { el, button, form, guarded, confirmAction, table, bytes, timeNs, notice, copy, saveFile, reload } from './ui.js';
-import { jobs, health, topics } from './ops.js';
+import { jobs, health, topics, drawChart } from './ops.js';
 
 // [page, title, root only]
 const TABS = [['tenants', 'Tenants'], ['users', 'Users'], ['keys', 'Keys'], ['buckets', 'Buckets'], ['quotas', 'Usage and quotas'], ['topics', 'Topics and limits'],
@@ -115,7 +115,32 @@ async function quotas() {
     parts.push(el('h2', {}, `Tenant ${t.tenant}: ${bytes(t.bytes)} in ${t.objects} objects (quota ${lim(t.quota)})`));
     parts.push(table([['Bucket', (b) => b.bucket], ['Objects', (b) => String(b.objects)], ['Bytes', (b) => bytes(b.bytes)], ['Quota', (b) => lim(b.quota)]], t.buckets, { class: 'usage-table' }));
   }
+  parts.push(await usageOverTime(usage));
   return parts;
+}
+
+/** Charts of each tenant's and bucket's bytes over the usage history (the usage_history
+ * job's samples, one an hour by default), for the tenants `usage` shows. */
+async function usageOverTime(usage) {
+  const history = await json('GET', A + 'usage/history');
+  const section = el('section', { id: 'usage-history' }, el('h2', {}, 'Usage over time'));
+  if (!history.length) {
+    section.append(el('p', { class: 'muted' }, 'No usage history yet: the usage_history job records a sample every jobs.usage_history_interval_secs (an hour by default).'));
+    return section;
+  }
+  const since = timeNs(history[0].at_ns);
+  section.append(el('p', { class: 'muted' }, `${history.length} samples since ${since}.`));
+  const chart = (id, title, pick) => {
+    const box = el('figure', { class: 'chart-box', id });
+    drawChart(box, title, 'bytes', history.map((h) => pick(h)?.bytes ?? 0), bytes);
+    return box;
+  };
+  for (const t of usage) {
+    const charts = [chart(`usage-chart-tenant-${t.tenant}`, `Tenant ${t.tenant}`, (h) => h.tenants[t.tenant])];
+    for (const b of t.buckets) charts.push(chart(`usage-chart-bucket-${b.bucket}`, `Bucket ${b.bucket}`, (h) => h.buckets[b.bucket]));
+    section.append(el('div', { class: 'charts' }, charts));
+  }
+  return section;
 }
 
 /** Audit entries as CSV: one line each, every field quoted; a field a spreadsheet would

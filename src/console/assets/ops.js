@@ -51,14 +51,15 @@ function svg(tag, attrs) {
   return e;
 }
 
-/** A small line chart of `values` (no library: one polyline scaled to the largest value). */
-function drawChart(box, title, unit, values) {
+/** A small line chart of `values` (no library: one polyline scaled to the largest value),
+ * said in words too; `show` writes a value (default: two decimals and `unit`). */
+export function drawChart(box, title, unit, values, show = (v) => `${v.toFixed(2)} ${unit}`) {
   const w = 300, h = 80;
   const max = Math.max(...values, 0);
   const y = (v) => (max > 0 ? h - 2 - (v / max) * (h - 4) : h - 2);
   const points = values.map((v, i) => `${((i * w) / Math.max(values.length - 1, 1)).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
   const now = values.length ? values.at(-1) : 0;
-  const words = `${title}: ${now.toFixed(2)} ${unit} now, ${max.toFixed(2)} at most over the last ${values.length} samples`;
+  const words = `${title}: ${show(now)} now, ${show(max)} at most over the last ${values.length} samples`;
   const chart = svg('svg', { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: 'none', class: 'chart', role: 'img', 'aria-label': words, 'data-samples': values.length });
   chart.append(svg('line', { x1: 0, y1: h - 1, x2: w, y2: h - 1, class: 'chart-axis' }), svg('polyline', { points, class: 'chart-line' }));
   box.replaceChildren(el('h3', {}, title), chart, el('p', { class: 'muted' }, words));

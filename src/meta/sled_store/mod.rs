@@ -34,12 +34,13 @@
 //! - `null_versions`: bucket `0x00` key → n (BE u64) of the key's null version
 //! - `pending`:  id → [`PendingWrite`] (writes a backend has not answered yet)
 //! - `audit`:    time (ns, big endian u64) and a unique id (big endian u64) → [`AuditEntry`]
+//! - `usage_history`: time (ns, big endian u64) → [`UsageSample`]
 //! - `schema`:   `"version"` → schema version
 //!
 //! One file per record family: `buckets.rs`, `objects.rs` (and pending writes), `versions.rs`,
 //! `uploads.rs` (and parts, completions), `identities.rs` (tenants, users, keys),
 //! `proofs.rs`, `audit.rs`, `settings.rs` (topic rules, bucket configuration documents,
-//! rate-limit overrides, named values); over `kv.rs` (JSON values, composite keys, transactions that abort with a store
+//! rate-limit overrides, named values), `usage.rs` (the usage history); over `kv.rs` (JSON values, composite keys, transactions that abort with a store
 //! [`Error`]) and `writes.rs` (the per-tenant write locks and usage).
 
 use super::*;
@@ -52,6 +53,7 @@ mod objects;
 mod proofs;
 mod settings;
 mod uploads;
+mod usage;
 mod versions;
 mod writes;
 
@@ -96,6 +98,7 @@ pub struct SledStore {
     bucket_config: Tree,
     limits: Tree,
     settings: Tree,
+    usage_history: Tree,
     group_flush: GroupFlush,
     writes: TenantWrites,
     /// Tenants whose proof log grew since their last signed tree head.
@@ -224,6 +227,7 @@ impl SledStore {
             bucket_config: db.open_tree("bucket_config")?,
             limits: db.open_tree("limits")?,
             settings: db.open_tree("settings")?,
+            usage_history: db.open_tree("usage_history")?,
             group_flush: GroupFlush::default(),
             writes: TenantWrites::new(HashMap::new()),
             log_dirty: std::sync::Mutex::default(),
@@ -434,6 +438,14 @@ impl Store for SledStore {
 
     fn usage_elsewhere(&self, bucket: &str) -> (u64, u64) {
         SledStore::usage_elsewhere(self, Some(bucket), None)
+    }
+
+    fn usage_sample(&self, at_ns: i128, forget_before_ns: i128) -> Result<u64> {
+        SledStore::usage_sample(self, at_ns, forget_before_ns)
+    }
+
+    fn usage_history(&self, since_ns: i128) -> Result<Vec<UsageSample>> {
+        SledStore::usage_history(self, since_ns)
     }
 
     fn tenant_delete(&self, name: &str, audit: Option<&AuditEntry>) -> Result<()> {

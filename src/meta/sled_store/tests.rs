@@ -741,3 +741,20 @@ async fn the_log_extends_an_old_chain_and_only_committed_manifests_become_leaves
     assert_eq!((heads[0].tenant.as_str(), heads[0].tree_size), ("t", 2));
     assert_eq!(s.proof_tree_head("t", Some(2)).unwrap().unwrap(), heads[0]);
 }
+
+#[test]
+fn usage_samples_come_back_in_time_order_and_old_ones_are_forgotten() {
+    let (_dir, s) = store();
+    s.bucket_create(&bucket("b"), None).unwrap();
+    s.usage_sample(1_000, 0).unwrap();
+    s.object_commit("b", "k", &object("e", 7), &Precondition::None, Completes::Nothing, None, None).unwrap();
+    s.usage_sample(2_000, 0).unwrap();
+    let history = s.usage_history(0).unwrap();
+    assert_eq!(history.iter().map(|h| h.at_ns).collect::<Vec<_>>(), vec![1_000, 2_000]);
+    assert_eq!(history[0].tenants["t"], [0, 0]);
+    assert_eq!(history[1].tenants["t"], [1, 7]);
+    assert_eq!(history[1].buckets["b"], BucketUsage { tenant: "t".into(), objects: 1, bytes: 7 });
+    assert_eq!(s.usage_history(1_500).unwrap().len(), 1, "since a time");
+    assert_eq!(s.usage_sample(3_000, 2_000).unwrap(), 1, "the sample before 2,000 is forgotten");
+    assert_eq!(s.usage_history(0).unwrap().iter().map(|h| h.at_ns).collect::<Vec<_>>(), vec![2_000, 3_000]);
+}
