@@ -17,7 +17,7 @@
 
 use super::Error;
 use super::placement::Backends;
-use super::shared::{ClusterMac, SharedUploads};
+use super::shared::{ClusterMac, SharedObjects, SharedUploads};
 use crate::meta::{Applied, AuditEntry, ControlChange, ControlListener, Store};
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,6 +73,8 @@ pub struct ControlPlane {
     mac: Arc<ClusterMac>,
     /// The multipart uploads shared with the cluster (in a cluster).
     uploads: Option<SharedUploads>,
+    /// The records of encrypted objects shared with the cluster (in a cluster).
+    objects: Option<SharedObjects>,
 }
 
 /// The error of a change made, or a catch-up tried, while the log cannot be read.
@@ -98,6 +100,7 @@ impl ControlPlane {
         let applied = store.setting_get(APPLIED)?.and_then(|s| s.parse().ok()).unwrap_or(0);
         let mac = Arc::new(ClusterMac::new(mac_key));
         let uploads = log.as_ref().map(|log| SharedUploads::new(Arc::clone(log), Arc::clone(&mac)));
+        let objects = log.as_ref().map(|log| SharedObjects::new(Arc::clone(log), Arc::clone(&mac)));
         Ok(Self {
             store,
             log,
@@ -109,6 +112,7 @@ impl ControlPlane {
             listeners: RwLock::new(Vec::new()),
             mac,
             uploads,
+            objects,
         })
     }
 
@@ -127,6 +131,12 @@ impl ControlPlane {
     #[must_use]
     pub fn uploads(&self) -> Option<&SharedUploads> {
         self.uploads.as_ref()
+    }
+
+    /// The records of encrypted objects shared with the cluster; `None`: alone.
+    #[must_use]
+    pub fn objects(&self) -> Option<&SharedObjects> {
+        self.objects.as_ref()
     }
 
     /// Whether this instance shares a control log.

@@ -81,6 +81,9 @@ pub struct ObjectCopy<'a> {
     pub seal: Option<&'a super::sealed::Seal>,
     /// Opens the source's data key, if it is sealed (`x-amz-copy-source-server-side-encryption-customer-*`).
     pub source_keys: &'a dyn super::sealed::OpenKey,
+    /// The record another instance of a cluster shared of the source, stored encrypted
+    /// through it, for when this index has none.
+    pub shared_source: Option<ObjectRecord>,
 }
 
 /// What an object write asks for besides its bytes, checked by the gateway before any byte
@@ -135,6 +138,8 @@ pub struct PartCopy<'a> {
     pub key: Option<crate::crypt::DataKey>,
     /// Opens the source's data key, if it is sealed.
     pub source_keys: &'a dyn super::sealed::OpenKey,
+    /// The record another instance of a cluster shared of the source (see [`ObjectCopy`]).
+    pub shared_source: Option<ObjectRecord>,
 }
 
 /// A completion of a multipart upload, with the parts the client chose.

@@ -66,6 +66,10 @@ pub enum Error {
         /// Whether the request named it by its version id.
         named: bool,
     },
+    /// Bytes stored encrypted through another instance of a cluster, of which this one has
+    /// no record (400 InvalidRequest): it will not serve the ciphertext as the object.
+    #[error("The object was stored encrypted through another instance of this cluster, which alone records how: read it through that instance")]
+    SealedElsewhere,
     /// No such upload of this key: never started, completed, or aborted (404 NoSuchUpload).
     #[error("The specified multipart upload does not exist.")]
     NoSuchUpload,
@@ -279,7 +283,7 @@ impl From<Error> for S3Error {
             Error::InvalidDigest => C::InvalidDigest,
             Error::InvalidArgument(_) => C::InvalidArgument,
             Error::InvalidTag(_) => C::InvalidTag,
-            Error::InvalidRequest(_) => C::InvalidRequest,
+            Error::InvalidRequest(_) | Error::SealedElsewhere => C::InvalidRequest,
             Error::KeyTooLong => C::KeyTooLongError,
             Error::IncompleteBody(_) => C::IncompleteBody,
             Error::RequestTimeout => C::RequestTimeout,

@@ -334,6 +334,13 @@ impl Objects {
         }
     }
 
+    /// Reads, as `record` says, the object at `key` this index has no record of: one stored
+    /// encrypted through another instance of a cluster, `record` being the one it shared.
+    pub async fn read_as(&self, bucket: &str, key: &str, record: ObjectRecord, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
+        self.at_key(bucket)?.ok_or(Error::NoSuchKey)?;
+        super::reads::read(&self.engine, bucket, key, record, request, with_body).await
+    }
+
     /// The record GetObjectAttributes describes.
     pub async fn attributes(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectRecord, Error> {
         match self.at_key(bucket)? {
@@ -460,11 +467,12 @@ impl Objects {
     }
 
     /// Copies an object server-side and commits the copy.
-    pub async fn copy(&self, copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
+    pub async fn copy(&self, mut copy: ObjectCopy<'_>) -> Result<ObjectRecord, Error> {
         let source = self.copy_source(copy.source_bucket, copy.source_key, copy.source_version, &copy.conditions)?;
-        if source.is_none() {
-            self.refuse_sealed_unrecorded(copy.source_bucket, copy.source_key, &copy.conditions).await?;
-        }
+        let source = match source {
+            Some(source) => Some(source),
+            None => self.unrecorded_source(copy.source_bucket, copy.source_key, &copy.conditions, copy.shared_source.take()).await?,
+        };
         let from = source.as_ref().and_then(|s| s.sealing.as_ref());
         // Sealed bytes are copied as they are, their key re-wrapped for the copy's mode,
         // unless the copy's ETag would have to be its plaintext's MD5 (SSE-S3), which only
@@ -536,14 +544,26 @@ impl Objects {
         .await
     }
 
-    /// Refuses a copy's source the index has no record of when the store marks it sealed
-    /// (written encrypted through another instance of a cluster, which alone records how):
-    /// a copy made by the store would be that ciphertext, served as the object.
-    async fn refuse_sealed_unrecorded(&self, bucket: &str, key: &str, conditions: &ReadConditions<'_>) -> Result<(), Error> {
-        let Some(at) = self.at_key(bucket)? else { return Ok(()) };
+    /// The record of a copy's source the index has none of: none for bytes stored in the
+    /// clear; for bytes the store marks sealed (stored encrypted through another instance
+    /// of a cluster) the record that instance shared, checked against the copy's
+    /// conditions, and without one, a refusal: a copy made by the store would be that
+    /// ciphertext, served as the object.
+    async fn unrecorded_source(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &ReadConditions<'_>,
+        shared: Option<ObjectRecord>,
+    ) -> Result<Option<ObjectRecord>, Error> {
+        let Some(at) = self.at_key(bucket)? else { return Ok(None) };
         let request = ReadRequest { conditions: *conditions, range: None, part_number: None, checksum_mode: None, keys: None };
         let head = at.read(bucket, key, &request, false).await.map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
-        sealed::refuse_sealed_elsewhere(&head.read)
+        match (sealed::refuse_sealed_elsewhere(&head.read), shared) {
+            (Ok(()), _) => Ok(None),
+            (Err(_), Some(shared)) => super::reads::copy_source(shared, conditions).map(Some),
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// The plaintext of a copy's source (its `range` of it, `x-amz-copy-source-range`),
@@ -629,11 +649,12 @@ impl Objects {
     }
 
     /// Copies a range of an object into a part and records it; returns its record.
-    pub async fn upload_part_copy(&self, part: PartCopy<'_>) -> Result<PartRecord, Error> {
+    pub async fn upload_part_copy(&self, mut part: PartCopy<'_>) -> Result<PartRecord, Error> {
         let source = self.copy_source(part.source_bucket, part.source_key, part.source_version, &part.conditions)?;
-        if source.is_none() {
-            self.refuse_sealed_unrecorded(part.source_bucket, part.source_key, &part.conditions).await?;
-        }
+        let source = match source {
+            Some(source) => Some(source),
+            None => self.unrecorded_source(part.source_bucket, part.source_key, &part.conditions, part.shared_source.take()).await?,
+        };
         if part.upload.sealing.is_some() || source.as_ref().is_some_and(|s| s.sealing.is_some()) {
             // Sealed bytes on either side: the range is read in plaintext and sealed as a part.
             let (body, size, _, _) = self.source_bytes(part.source_bucket, part.source_key, source, &part.conditions, part.source_keys, part.range).await?;

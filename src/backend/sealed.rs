@@ -506,12 +506,10 @@ pub fn marked(attrs: &crate::meta::ObjectAttrs) -> crate::meta::ObjectAttrs {
 /// record of how they are sealed.
 ///
 /// # Errors
-/// `InvalidRequest` naming what to do.
+/// [`Error::SealedElsewhere`].
 pub fn refuse_sealed_elsewhere(read: &super::s3util::ObjectRead) -> Result<(), Error> {
     if read.attrs.user_metadata.iter().any(|(k, _)| k == SEALED_MARKER) {
-        return Err(Error::InvalidRequest(
-            "The object was stored encrypted through another instance of this cluster, which alone records how: read it through that instance".into(),
-        ));
+        return Err(Error::SealedElsewhere);
     }
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! What the instances of a cluster share through the metadata bucket besides the control
-//! log: multipart uploads in progress. An upload started on one instance can take parts on
-//! any and be listed, completed or aborted on any, because its record and each part's
-//! record are written to `.tollgate-uploads/{upload}/` as they are made, and an instance
-//! asked about an upload it does not know, or completing one, reads them into its index.
+//! log:
+//! - multipart uploads in progress. An upload started on one instance can take parts on
+//!   any and be listed, completed or aborted on any, because its record and each part's
+//!   record are written to `.tollgate-uploads/{upload}/` as they are made, and an instance
+//!   asked about an upload it does not know, or completing one, reads them into its index;
+//! - the records of objects stored encrypted (`.tollgate-objects/{bucket and key}`): the
+//!   upstream holds their ciphertext, and how to open it (the sealed data key, the
+//!   plaintext's size, ETag and checksums) is in the record, which another instance reads
+//!   when asked for such an object.
 //!
 //! Every record written there carries a MAC under a key derived from the master key the
 //! instances share ([`ClusterMac`]), binding it to its place: whoever can write to the
@@ -11,7 +16,7 @@
 
 use super::Error;
 use super::placement::Backends;
-use crate::meta::{PartRecord, Store, UploadRecord};
+use crate::meta::{ObjectRecord, PartRecord, Store, UploadRecord};
 
 use std::sync::Arc;
 
@@ -22,6 +27,8 @@ use sha2::Digest;
 
 /// Where shared uploads are, in the metadata bucket.
 const UPLOADS: &str = ".tollgate-uploads/";
+/// Where the records of encrypted objects are.
+const OBJECTS: &str = ".tollgate-objects/";
 /// Part records read at once when an upload's parts are gathered.
 const PARTS_AT_ONCE: usize = 16;
 
@@ -76,10 +83,14 @@ pub struct SharedUploads {
     mac: Arc<ClusterMac>,
 }
 
-/// The folder of upload `id`: its digest, as ids are the upstream's and may hold any byte.
+/// A name for `bytes` (ids, keys: any byte) that is a safe key: its digest.
+fn digest_name(bytes: &[u8]) -> String {
+    hex_simd::encode_to_string(&sha2::Sha256::digest(bytes)[..20], hex_simd::AsciiCase::Lower)
+}
+
+/// The folder of upload `id`.
 fn folder(id: &str) -> String {
-    let digest = sha2::Sha256::digest(id.as_bytes());
-    format!("{UPLOADS}{}/", hex_simd::encode_to_string(&digest[..20], hex_simd::AsciiCase::Lower))
+    format!("{UPLOADS}{}/", digest_name(id.as_bytes()))
 }
 
 fn upload_place(id: &str) -> String {
@@ -207,6 +218,54 @@ impl SharedUploads {
         };
         if let Err(e) = removed {
             tracing::warn!(upload_id = id, error = %e, "a finished upload's shared records could not be removed");
+        }
+    }
+}
+
+/// The records of encrypted objects a cluster shares; see the module's documentation.
+pub struct SharedObjects {
+    log: Arc<Backends>,
+    mac: Arc<ClusterMac>,
+}
+
+/// Where the record of `bucket`/`key` is, and the place its MAC binds it to.
+fn object_path(bucket: &str, key: &str) -> (String, String) {
+    let place = format!("object {bucket}\n{key}");
+    (format!("{OBJECTS}{}.json", digest_name(place.as_bytes())), place)
+}
+
+impl SharedObjects {
+    /// The records shared through the metadata bucket `log` keeps, authenticated by `mac`.
+    #[must_use]
+    pub fn new(log: Arc<Backends>, mac: Arc<ClusterMac>) -> Self {
+        Self { log, mac }
+    }
+
+    /// Shares the record of an object just stored encrypted here at `bucket`/`key`.
+    ///
+    /// # Errors
+    /// The metadata bucket's.
+    pub async fn publish(&self, bucket: &str, key: &str, record: &ObjectRecord) -> Result<(), Error> {
+        let (path, place) = object_path(bucket, key);
+        self.log.shared_put(&path, self.mac.sign(&place, record)?).await
+    }
+
+    /// The record another instance shared of the encrypted object at `bucket`/`key`, if
+    /// any (one that does not authenticate is refused, and logged). It describes the last
+    /// encrypted write there; if the bytes are since another's, they do not open.
+    ///
+    /// # Errors
+    /// The metadata bucket's.
+    pub async fn fetch(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, Error> {
+        let (path, place) = object_path(bucket, key);
+        let Some(body) = self.log.shared_get(&path).await? else { return Ok(None) };
+        match self.mac.open::<ObjectRecord>(&place, &body) {
+            Ok(record) if record.sealing.is_some() => Ok(Some(record)),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::error!(bucket, key, error = %e, "a shared object record is refused");
+                Ok(None)
+            }
         }
     }
 }

@@ -21,6 +21,17 @@ fn source<'s>(g: &Gateway, source: &'s CopySource, bucket: &str) -> Result<(&'s 
     copy_source_location(source)
 }
 
+/// In a cluster, the record another instance shared of a copy's source this index has
+/// none of (one stored encrypted through that instance), if any.
+async fn shared_source(g: &Gateway, bucket: &str, key: &str, version: Option<&str>) -> Result<Option<crate::meta::ObjectRecord>, Error> {
+    match g.control.objects() {
+        Some(shared) if version.is_none() && g.store.object_get(bucket, key)?.is_none() && g.backends.of(bucket).stores_at_key(bucket)? => {
+            shared.fetch(bucket, key).await
+        }
+        _ => Ok(None),
+    }
+}
+
 pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>) -> Result<S3Response<CopyObjectOutput>, Error> {
     let (seal, asks_customer) = sse::requested_seal(g, &req)?;
     let source_keys = sse::copy_source_keys(g, &req)?;
@@ -44,6 +55,7 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
     let attrs = replace_meta.then(|| ObjectAttrs::from(&mut *input));
     let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
     let input = &req.input;
+    let shared_source = shared_source(g, source_bucket, source_key, source_version).await?;
     let copy = ObjectCopy {
         source_bucket,
         source_key,
@@ -59,8 +71,10 @@ pub(super) async fn copy_object(g: &Gateway, mut req: S3Request<CopyObjectInput>
         terms,
         seal: seal.as_ref(),
         source_keys: &source_keys,
+        shared_source,
     };
     let record = g.backends.of(&input.bucket).copy(copy).await?;
+    super::objects::share_sealed(g, &input.bucket, &input.key, &record).await?;
     Ok(copied_output(&record, source_version, g.store.as_ref()))
 }
 
@@ -72,6 +86,7 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
     let upload = super::multipart::known_upload(g, &input.bucket, &input.key, &input.upload_id, false).await?;
     let keys = sse::request_keys(g, &req)?;
     let source_keys = sse::copy_source_keys(g, &req)?;
+    let shared_source = shared_source(g, source_bucket, source_key, source_version).await?;
     let part = backend
         .upload_part_copy(PartCopy {
             upload: &upload,
@@ -85,6 +100,7 @@ pub(super) async fn upload_part_copy(g: &Gateway, req: S3Request<UploadPartCopyI
             audit: crate::audit::entry(&req, crate::ops::Operation::UploadPartCopy, &input.bucket, &input.key, 0),
             key: keys.upload_key(&upload)?,
             source_keys: &source_keys,
+            shared_source,
         })
         .await?;
     super::multipart::share_part(g, &input.upload_id, &part).await?;

@@ -164,6 +164,7 @@ pub(super) async fn complete_multipart_upload(
     match backend.complete(completion).await {
         Ok(record) => {
             forget_shared(g, &input.upload_id).await;
+            super::objects::share_sealed(g, &input.bucket, &input.key, &record).await?;
             Ok(completed_output(input.bucket, input.key, &record, g.store.as_ref()))
         }
         // The upload is gone: completed already (a repeat is answered as it was), or not.

@@ -62,6 +62,7 @@ pub(super) async fn put_object(g: &Gateway, mut req: S3Request<PutObjectInput>) 
     };
     let (bucket, key) = (object.bucket.clone(), object.key.clone());
     let record = backend.put(object).await?;
+    share_sealed(g, &bucket, &key, &record).await?;
     let mut headers = HeaderMap::new();
     proof_headers(&mut headers, &record, g.store.as_ref());
     let version_id = answered_version(&record);
@@ -97,11 +98,45 @@ fn read_headers(g: &Gateway, out: &crate::backend::Readout) -> HeaderMap {
     headers
 }
 
+/// Reads an object (its bytes only `with_body`); in a cluster, one stored encrypted through
+/// another instance is read as that instance's shared record describes it.
+async fn read_object(
+    g: &Gateway,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    request: &ReadRequest<'_>,
+    with_body: bool,
+) -> Result<crate::backend::Readout, Error> {
+    let backend = g.backends.of(bucket);
+    match backend.read(bucket, key, version, request, with_body).await {
+        Err(Error::SealedElsewhere) if version.is_none() => match g.control.objects() {
+            Some(shared) => match shared.fetch(bucket, key).await? {
+                Some(record) => backend.read_as(bucket, key, record, request, with_body).await,
+                None => Err(Error::SealedElsewhere),
+            },
+            None => Err(Error::SealedElsewhere),
+        },
+        read => read,
+    }
+}
+
+/// Shares the record of an object just stored encrypted with the other instances of a
+/// cluster, which read its ciphertext by it (stored at the key: versions stay the writer's).
+pub(super) async fn share_sealed(g: &Gateway, bucket: &str, key: &str, record: &ObjectRecord) -> Result<(), Error> {
+    match g.control.objects() {
+        Some(shared) if record.sealing.is_some() && record.version_id.is_empty() && g.backends.of(bucket).stores_at_key(bucket)? => {
+            shared.publish(bucket, key, record).await
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(super) async fn get_object(g: &Gateway, req: S3Request<GetObjectInput>) -> Result<S3Response<GetObjectOutput>, Error> {
     let keys = sse::request_keys(g, &req)?;
     let mut input = req.input;
     let request = ReadRequest { keys: Some(&keys), ..ReadRequest::from(&input) };
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &request, true).await?;
+    let out = read_object(g, &input.bucket, &input.key, input.version_id.as_deref(), &request, true).await?;
     let sealing = out.record.as_ref().and_then(|r| r.sealing.clone());
     let headers = read_headers(g, &out);
     let tag_count = out.read.tag_count;
@@ -122,7 +157,7 @@ pub(super) async fn head_object(g: &Gateway, req: S3Request<HeadObjectInput>) ->
     let keys = sse::request_keys(g, &req)?;
     let mut input = req.input;
     let request = ReadRequest { keys: Some(&keys), ..ReadRequest::from(&input) };
-    let out = g.backends.of(&input.bucket).read(&input.bucket, &input.key, input.version_id.as_deref(), &request, false).await?;
+    let out = read_object(g, &input.bucket, &input.key, input.version_id.as_deref(), &request, false).await?;
     let sealing = out.record.as_ref().and_then(|r| r.sealing.clone());
     let mut headers = read_headers(g, &out);
     tag_count_header(&mut headers, out.read.tag_count);

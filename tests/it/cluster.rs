@@ -278,13 +278,19 @@ async fn three_instances_share_one_control_plane() {
             .is_ok()
     })
     .await;
-    // Read back through the instance that wrote it: the object's sealing is in its index
-    // (objects are indexed per instance; README, "One control plane").
-    let got = wes.get_object().bucket("cl-shared").key("sealed").send().await.unwrap();
-    assert_eq!(got.ssekms_key_id(), Some("shared-key"));
-    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret");
-    // Another instance has no record of how it is sealed: it refuses rather than serve
-    // the stored ciphertext as the object.
+    // Read back through the instance that wrote it, and through another, which reads the
+    // record the writer shared of how it is sealed.
+    for reader in [c, a] {
+        let got = reader.client_with(&wk, &ws).get_object().bucket("cl-shared").key("sealed").send().await.unwrap();
+        assert_eq!(got.ssekms_key_id(), Some("shared-key"));
+        assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret");
+    }
+    // Without that record (lost, or never written: sealed past this version), another
+    // instance refuses rather than serve the stored ciphertext as the object.
+    let records = _upstream.client.list_objects_v2().bucket(&_upstream.meta).prefix(".tollgate-objects/").send().await.unwrap();
+    for o in records.contents() {
+        _upstream.client.delete_object().bucket(&_upstream.meta).key(o.key().unwrap()).send().await.unwrap();
+    }
     let e = a.client_with(&wk, &ws).get_object().bucket("cl-shared").key("sealed").send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "InvalidRequest", "{e:?}");
 
@@ -569,9 +575,13 @@ async fn a_multipart_upload_takes_its_parts_on_every_instance() {
     let id = started.upload_id().unwrap().to_owned();
     let etags = vec![part_through(&b, "cl-parts", "sealed", &id, 1, first.clone()).await, part_through(&a, "cl-parts", "sealed", &id, 2, second.clone()).await];
     c.complete_multipart_upload().bucket("cl-parts").key("sealed").upload_id(&id).multipart_upload(completed(&etags)).send().await.unwrap();
-    let got = c.get_object().bucket("cl-parts").key("sealed").send().await.unwrap();
-    assert_eq!(got.server_side_encryption(), Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256));
-    assert!(got.body.collect().await.unwrap().into_bytes()[..] == whole[..], "sealed parts taken on two instances open as one object");
+    for reader in [&c, &a] {
+        let got = reader.get_object().bucket("cl-parts").key("sealed").send().await.unwrap();
+        assert_eq!(got.server_side_encryption(), Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256));
+        assert!(got.body.collect().await.unwrap().into_bytes()[..] == whole[..], "sealed parts taken on two instances open as one object, anywhere");
+    }
+    let range = a.get_object().bucket("cl-parts").key("sealed").range("bytes=5242878-5242881").send().await.unwrap();
+    assert_eq!(&range.body.collect().await.unwrap().into_bytes()[..], b"11th", "a range across the parts, read elsewhere");
 
     // Aborted on another instance than the one that started it.
     let id = b.create_multipart_upload().bucket("cl-parts").key("dropped").send().await.unwrap().upload_id().unwrap().to_owned();
@@ -611,15 +621,22 @@ async fn what_one_instance_did_is_seen_at_once_by_the_others() {
     let put = c.put_object().bucket("cl-seen").key("kms").body(b"k".to_vec().into()).server_side_encryption(kms).ssekms_key_id("made-on-a");
     put.send().await.expect("a keyring key made elsewhere, used at once");
 
-    // An object sealed through c is no copy source for another instance: it would copy
-    // the ciphertext as the object (plainly or under another key).
+    // An object sealed through c is copied through another instance by the record c shared
+    // (into plaintext or sealed again); without that record the copy is refused, as the
+    // store would copy the ciphertext as the object.
     let sse_s3 = aws_sdk_s3::types::ServerSideEncryption::Aes256;
     c.put_object().bucket("cl-seen").key("sealed").body(b"secret".to_vec().into()).server_side_encryption(sse_s3.clone()).send().await.unwrap();
-    for sse in [None, Some(sse_s3)] {
-        let copy = a.copy_object().bucket("cl-seen").key("copy").copy_source("cl-seen/sealed").set_server_side_encryption(sse).send().await;
-        let e = copy.unwrap_err();
-        assert_eq!(code(e.as_service_error().unwrap()), "InvalidRequest", "{e:?}");
+    for (copy, sse) in [("copy-plain", None), ("copy-sealed", Some(sse_s3))] {
+        a.copy_object().bucket("cl-seen").key(copy).copy_source("cl-seen/sealed").set_server_side_encryption(sse).send().await.unwrap();
+        let got = b.get_object().bucket("cl-seen").key(copy).send().await.unwrap();
+        assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret", "{copy}");
     }
+    let records = _upstream.client.list_objects_v2().bucket(&_upstream.meta).prefix(".tollgate-objects/").send().await.unwrap();
+    for o in records.contents() {
+        _upstream.client.delete_object().bucket(&_upstream.meta).key(o.key().unwrap()).send().await.unwrap();
+    }
+    let e = a.copy_object().bucket("cl-seen").key("copy").copy_source("cl-seen/sealed").send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "InvalidRequest", "{e:?}");
     let e = a.head_object().bucket("cl-seen").key("copy").send().await.unwrap_err();
     assert!(e.as_service_error().is_some_and(|e| e.is_not_found()), "no copy was made: {e:?}");
 
@@ -630,7 +647,7 @@ async fn what_one_instance_did_is_seen_at_once_by_the_others() {
     let id = a.create_multipart_upload().bucket("cl-seen").key("mp").send().await.unwrap().upload_id().unwrap().to_owned();
     let etag = part_through(&b, "cl-seen", "mp", &id, 1, b"one part".to_vec()).await;
     b.complete_multipart_upload().bucket("cl-seen").key("mp").upload_id(&id).multipart_upload(completed(&[etag])).send().await.unwrap();
-    for key in ["plain", "kms", "sealed", "mp"] {
+    for key in ["plain", "kms", "sealed", "mp", "copy-plain", "copy-sealed"] {
         b.delete_object().bucket("cl-seen").key(key).send().await.unwrap();
     }
     a.delete_bucket().bucket("cl-seen").send().await.expect("a bucket emptied through another instance can be deleted");
