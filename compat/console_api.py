@@ -7,6 +7,7 @@ env: S3_ENDPOINT (the gateway, e.g. http://127.0.0.1:9000).
 import json
 import os
 import sys
+import uuid
 import urllib.error
 import urllib.request
 
@@ -59,6 +60,20 @@ def new_tenant(root, tenant, users=(("ada", "admin"), ("wes", "writer"), ("rae",
         keys[role] = (k["access_key"], k["secret_key"])
     return keys
 
+
+
+def setup(root_keys, tenant_prefix, bucket_prefix):
+    """A run's tenant (new_tenant, through root's session) and a bucket of its admin's:
+    (run id, root session, keys by role, admin session, tenant, bucket)."""
+    run = uuid.uuid4().hex[:8]
+    tenant, bucket = f"{tenant_prefix}{run}", f"{bucket_prefix}{run}"
+    root = Session(*root_keys)
+    keys = new_tenant(root, tenant)
+    admin = Session(*keys["admin"])
+    status, _, body = admin.call("PUT", bucket)
+    if status != 200:
+        raise RuntimeError(f"create bucket: {status} {body[:300]!r}")
+    return run, root, keys, admin, tenant, bucket
 
 class Checks:
     """A suite's PASS/FAIL lines and its summary."""

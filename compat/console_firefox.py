@@ -28,7 +28,7 @@ import time
 import urllib.parse
 import uuid
 
-from console_api import CONSOLE, ENDPOINT, Checks, Session, new_tenant
+from console_api import CONSOLE, ENDPOINT, Checks, setup
 
 SUITE = "console-firefox"
 BIDI_URL = os.environ.get("FIREFOX_BIDI_URL")
@@ -424,14 +424,7 @@ def self_test(d):
 
 
 def main(d):
-    run = uuid.uuid4().hex[:8]
-    tenant, bucket = f"cf{run}", f"tgc-console-ff-{run}"
-    root = Session(*ROOT)
-    keys = new_tenant(root, tenant)
-    admin = Session(*keys["admin"])
-    status, _, body = admin.call("PUT", bucket)
-    if status != 200:
-        raise RuntimeError(f"create bucket: {status} {body[:300]!r}")
+    run, root, keys, admin, tenant, bucket = setup(ROOT, "cf", "tgc-console-ff-")
 
     d.open(CONSOLE)
     self_test(d)

@@ -34,9 +34,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 
-from console_api import CONSOLE, Checks, Session, http, new_tenant
+from console_api import CONSOLE, Checks, Session, http, setup
 
 SUITE = "console"
 ENDPOINT = os.environ.get("S3_ENDPOINT", "").rstrip("/")
@@ -270,14 +269,7 @@ def put_many(session, bucket, prefix, count):
 
 
 def main(d):
-    run = uuid.uuid4().hex[:8]
-    tenant, bucket = f"cs{run}", f"tgc-console-{run}"
-    root = Session(*ROOT)
-    keys = new_tenant(root, tenant)
-    admin = Session(*keys["admin"])
-    status, _, body = admin.call("PUT", bucket)
-    if status != 200:
-        raise RuntimeError(f"create bucket: {status} {body[:300]!r}")
+    run, root, keys, admin, tenant, bucket = setup(ROOT, "cs", "tgc-console-")
 
     vbucket = f"tgc-console-v-{run}"
     versioning = b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>'
