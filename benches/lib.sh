@@ -4,6 +4,8 @@
 # Servers (names accepted by start_server):
 #   tollgate            the release build, defaults (fsync on, proofs on)
 #   tollgate-noproofs   the same with proof manifests off (TOLLGATE_PROOFS=false)
+#   tollgate-baseline   the same defaults run from BASELINE_BIN, a release build of another
+#                       commit: a change measured against its base in one run
 #   tollgate-sse        the same as tollgate with encryption at rest on every object
 #                       (TOLLGATE_ENCRYPTION_ALWAYS=true: SSE-S3, AES-256-GCM)
 #   tollgate-limits     requests signed by a tenant's key (not root) with rate limits and
@@ -35,7 +37,7 @@ AK="benchaccesskey"
 SK="benchsecretkey0123456789"
 HOST=127.0.0.1
 BASE_PORT="${BASE_PORT:-19001}"
-KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-sse tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream tollgate-upstream-nofsync"
+KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-baseline tollgate-sse tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream tollgate-upstream-nofsync"
 UPSTREAM_DIRECT_PORT=$((BASE_PORT + 20))
 PIDS=()
 declare -A PORT PID_OF KEY_OF SECRET_OF DIR_OF
@@ -150,13 +152,14 @@ start_server() { # name index
             wait_ready "$name" "$pid" "http://$HOST:$port/$ready" 200
             ;;
         tollgate* | upstream-direct)
-            local proofs=true limits=true sse=false
+            local proofs=true limits=true sse=false bin="$TOLLGATE"
+            [[ $name == tollgate-baseline ]] && bin="${BASELINE_BIN:?tollgate-baseline needs BASELINE_BIN, a release build of the commit to compare with}"
             [[ $name == tollgate-noproofs ]] && proofs=false
             [[ $name == tollgate-nolimits ]] && limits=false
             [[ $name == tollgate-sse ]] && sse=true
             TOLLGATE_PROOFS="$proofs" TOLLGATE_LIMITS="$limits" TOLLGATE_ENCRYPTION_ALWAYS="$sse" \
                 TOLLGATE_ROOT_ACCESS_KEY="$AK" TOLLGATE_ROOT_SECRET_KEY="$SK" \
-                "$TOLLGATE" serve --listen "$HOST:$port" --data-dir "$dir" >"$WORK/$name.log" 2>&1 &
+                "$bin" serve --listen "$HOST:$port" --data-dir "$dir" >"$WORK/$name.log" 2>&1 &
             pid=$!
             PIDS+=("$pid")
             wait_ready "$name" "$pid" "http://$HOST:$port/health" 200

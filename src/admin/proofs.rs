@@ -11,7 +11,7 @@
 //! | `GET /id/{proof id}`                | one manifest                                         |
 //! | `GET /sha256/{hex}`                 | every manifest of a body with that digest            |
 //! | `GET /chain/{tenant}?from=N`        | the tenant's chain from seq N, the checkpoints of pruned runs, its head (admins) |
-//! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature and chain checks |
+//! | `POST /verify?sha256=hex` or bytes  | matching manifests, each with signature (its own, or its log's signed head: `proved_by`) and chain checks |
 //!
 //! Each manifest served (by object, id or digest) that is a leaf of its tenant's proof log
 //! carries a `log` member: `leaf_index`, `inclusion_path` (hex, bottom up) and the
@@ -121,11 +121,20 @@ impl ProofApi {
         Ok(serde_json::Value::Array(found.into_iter().map(|m| self.with_log(m)).collect::<Result<_, _>>()?))
     }
 
-    /// Signature and chain checks of one manifest against the store.
+    /// Whether a signed tree head of `m`'s tenant includes it (a logged manifest's proof).
+    fn included(&self, m: &Manifest, key_for: impl Fn(&str) -> Option<ed25519_dalek::VerifyingKey>) -> Result<bool, ApiError> {
+        let Some((tenant, leaf)) = self.store.proof_leaf(&m.id)? else { return Ok(false) };
+        let Some(head) = self.head_covering(&tenant, leaf + 1)? else { return Ok(false) };
+        let path = self.store.proof_inclusion(&tenant, leaf, head.tree_size)?;
+        Ok(key_for(&head.key_id).is_some_and(|k| manifest::verify_inclusion(m, leaf, &path, &head, &k).is_ok()))
+    }
+
+    /// Signature and chain checks of one manifest against the store: its own signature, or
+    /// for a logged manifest its signed tree head's (`proved_by` says which).
     fn check(&self, m: &Manifest) -> Result<serde_json::Value, ApiError> {
         let keys = self.store.proof_keys()?;
-        let signature_valid =
-            keys.iter().find(|(id, _)| *id == m.key_id).and_then(|(_, pk)| manifest::parse_public_key(pk)).is_some_and(|k| m.verify(&k).is_ok());
+        let key_for = |id: &str| keys.iter().find(|(k, _)| k == id).and_then(|(_, pk)| manifest::parse_public_key(pk));
+        let signature_valid = if m.logged() { self.included(m, key_for)? } else { key_for(&m.key_id).is_some_and(|k| m.verify(&k).is_ok()) };
         // Its neighbours in the chain are manifests, or checkpoints of pruned runs.
         let checkpoints = self.store.proof_checkpoints(&m.tenant)?;
         let at = |seq: u64| -> Result<Option<Manifest>, ApiError> { Ok(self.store.proof_chain(&m.tenant, seq).next().transpose()?.filter(|x| x.seq == seq)) };
@@ -145,7 +154,8 @@ impl ProofApi {
             }
         };
         let chain_intact = hash_before.as_deref() == Some(m.prev.as_str()) && at(m.seq)?.as_ref() == Some(m) && linked_after;
-        Ok(json!({"manifest": m, "signature_valid": signature_valid, "chain_intact": chain_intact}))
+        let proved_by = if m.logged() { "log" } else { "signature" };
+        Ok(json!({"manifest": m, "signature_valid": signature_valid, "proved_by": proved_by, "chain_intact": chain_intact}))
     }
 
     pub(super) async fn handle(&self, p: &Principal, method: &http::Method, path: &str, query: &str, body: s3s::Body) -> ApiResult {

@@ -1,13 +1,11 @@
 //! The gateway's object index, shared by every backend: buckets and their usage, object
 //! records (what was written through the gateway: sizes, ETags, attributes, checksums,
 //! SHA-256 and proof ids), multipart uploads and parts, all in the metadata store. Each
-//! change records its audit entry and, when proofs are on, its signed manifest in the same
+//! change records its audit entry and, when proofs are on, its proof manifest in the same
 //! transaction.
 
 use crate::backend::Error;
-use crate::meta::{
-    AuditEntry, BucketRecord, Completes, Deleted, Manifest, ObjectRecord, PendingWrite, Precondition, ProofDraft, Store, UploadRecord, VersionRecord,
-};
+use crate::meta::{AuditEntry, BucketRecord, Completes, Deleted, ObjectRecord, PendingWrite, Precondition, ProofDraft, Store, UploadRecord, VersionRecord};
 use crate::proof::Prover;
 
 use std::sync::Arc;
@@ -95,12 +93,6 @@ impl Index {
         self.sync().await
     }
 
-    fn sign(&self, m: &mut Manifest) {
-        if let Some(p) = &self.prover {
-            p.sign(m);
-        }
-    }
-
     /// Records `record` under `key` if `precondition` holds, with its proof manifest, and
     /// makes it durable. Returns the record as stored (with its proof and version ids) and
     /// the object no version references any more. What it `completes` (an upload) goes in
@@ -183,24 +175,15 @@ impl Index {
         if let Some(d) = &draft {
             record.proof_id.clone_from(&d.id);
         }
-        let sign = |m: &mut Manifest| self.sign(m);
-        let proof = draft.map(|manifest| ProofDraft { manifest, sign: &sign });
-        let committed = off_worker(|| self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), proof.as_ref()))?;
+        let committed = off_worker(|| self.store.object_commit(bucket, key, &record, precondition, completes, Some(audit), draft.as_ref()))?;
         record.version_id = committed.version_id;
         Ok((record, committed.released))
     }
 
     /// The proof draft of a deletion of `key` (none when proofs are off).
-    fn deletion_proof<'s>(
-        &self,
-        tenant: &str,
-        bucket: &str,
-        key: &str,
-        audit: &AuditEntry,
-        sign: &'s (dyn Fn(&mut Manifest) + Sync),
-    ) -> Option<ProofDraft<'s>> {
-        self.prover.as_ref().map(|p| ProofDraft {
-            manifest: p.draft(&crate::proof::Change {
+    fn deletion_proof(&self, tenant: &str, bucket: &str, key: &str, audit: &AuditEntry) -> Option<ProofDraft> {
+        self.prover.as_ref().map(|p| {
+            p.draft(&crate::proof::Change {
                 op: "delete",
                 tenant,
                 bucket,
@@ -211,8 +194,7 @@ impl Index {
                 content_type: "",
                 principal: &audit.principal,
                 encryption: "",
-            }),
-            sign,
+            })
         })
     }
 
@@ -221,8 +203,7 @@ impl Index {
     /// it released.
     pub async fn delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: &AuditEntry) -> Result<Deleted, Error> {
         let tenant = self.bucket(bucket)?.tenant;
-        let sign = |m: &mut Manifest| self.sign(m);
-        let proof = self.deletion_proof(&tenant, bucket, key, audit, &sign);
+        let proof = self.deletion_proof(&tenant, bucket, key, audit);
         let deleted = off_worker(|| self.store.object_delete(bucket, key, precondition, Some(audit), proof.as_ref()))?;
         if deleted.released.is_some() || deleted.marker.is_some() {
             self.sync().await?;
@@ -243,8 +224,7 @@ impl Index {
         audit: &AuditEntry,
     ) -> Result<Option<VersionRecord>, Error> {
         let tenant = self.bucket(bucket)?.tenant;
-        let sign = |m: &mut Manifest| self.sign(m);
-        let proof = self.deletion_proof(&tenant, bucket, key, audit, &sign);
+        let proof = self.deletion_proof(&tenant, bucket, key, audit);
         let now = crate::backend::s3util::now_ns();
         let removed = off_worker(|| self.store.version_delete(bucket, key, version_id, now, bypass_governance, Some(audit), proof.as_ref()))?;
         if removed.is_some() {

@@ -5,13 +5,21 @@
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-/// Manifest format version.
+/// Format version of checkpoints, tree heads and the log's genesis leaf, and of the
+/// manifests each signed on its own (every manifest recorded before the proof log stopped
+/// signing them).
 pub const MANIFEST_VERSION: u32 = 1;
+
+/// Format version of a manifest proved by its tenant's proof log alone: not signed on its
+/// own (`sig` empty), its leaf included in a tree head signed by `key_id`. Signing one tree
+/// head per group commit instead of one manifest per object is what the log is for.
+pub const LOGGED_MANIFEST_VERSION: u32 = 2;
 
 /// The record of one stored (or deleted) object version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
-    /// Format version: [`MANIFEST_VERSION`].
+    /// Format version: [`MANIFEST_VERSION`] (signed on its own) or
+    /// [`LOGGED_MANIFEST_VERSION`] (proved by its inclusion in a signed tree head).
     pub v: u32,
     /// 128-bit random, base32 (lower case, no padding).
     pub id: String,
@@ -40,9 +48,11 @@ pub struct Manifest {
     /// Hex SHA-256 of the previous manifest of the tenant (canonical JSON, signature
     /// included); empty for the first.
     pub prev: String,
-    /// Id of the signing key: the first 16 hex characters of its public key's SHA-256.
+    /// Id of the signing key: the first 16 hex characters of its public key's SHA-256. For
+    /// a logged manifest, the key that signs the tree heads proving it.
     pub key_id: String,
-    /// Base64 Ed25519 signature of the canonical JSON without `sig`.
+    /// Base64 Ed25519 signature of the canonical JSON without `sig`; empty in a logged
+    /// manifest (its tree head is signed instead).
     #[serde(default)]
     pub sig: String,
     /// The version the change made (a put: the new version; a delete: its delete marker)
@@ -122,6 +132,13 @@ impl Manifest {
     #[must_use]
     pub fn canonical_json(&self) -> String {
         self.sorted(true)
+    }
+
+    /// Whether it is proved by its tenant's log ([`LOGGED_MANIFEST_VERSION`]) rather than
+    /// by a signature of its own.
+    #[must_use]
+    pub fn logged(&self) -> bool {
+        self.v == LOGGED_MANIFEST_VERSION
     }
 
     /// Hex SHA-256 of [`Manifest::canonical_json`].

@@ -139,16 +139,12 @@ impl Precondition {
     }
 }
 
-/// A proof manifest to record with a change. The store fills in its place in the
-/// tenant's chain (`seq`, `prev`) under the tenant's write lock, and in a versioned bucket
-/// the version id it assigns (`version_id`), then `sign` signs it, so concurrent writers
-/// of one tenant always form one linear chain.
-pub struct ProofDraft<'a> {
-    /// The manifest, complete but for its chain place and signature.
-    pub manifest: Manifest,
-    /// Signs the manifest once its chain place is filled in.
-    pub sign: &'a (dyn Fn(&mut Manifest) + Sync),
-}
+/// A proof manifest to record with a change, complete but for what only the store knows:
+/// its place in the tenant's chain (`seq`, `prev`), filled in under the tenant's write lock
+/// so concurrent writers of one tenant form one linear chain, and in a versioned bucket the
+/// version id it assigns (`version_id`). The store appends it to the tenant's proof log,
+/// whose tree head the next group commit signs.
+pub type ProofDraft = Manifest;
 
 /// What an object commit finishes, removed in the same transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,19 +203,12 @@ pub trait Store: Send + Sync + 'static {
         precondition: &Precondition,
         completes: Completes<'_>,
         audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
+        proof: Option<&ProofDraft>,
     ) -> Result<Committed>;
     /// Removes the key's current object (in a versioned bucket: puts a delete marker on
     /// top of it); says what it released. The proof (of the deletion) is recorded only if
     /// there was a current object.
-    fn object_delete(
-        &self,
-        bucket: &str,
-        key: &str,
-        precondition: &Precondition,
-        audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Deleted>;
+    fn object_delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: Option<&AuditEntry>, proof: Option<&ProofDraft>) -> Result<Deleted>;
     /// Sets a bucket's versioning (`Enabled` or `Suspended`; never back to unversioned).
     /// Enabling it the first time makes each current object its key's null version
     /// (`at_key`: whose bytes are at its key, whatever segments its record names).
@@ -241,7 +230,7 @@ pub trait Store: Send + Sync + 'static {
         now_ns: i128,
         bypass_governance: bool,
         audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
+        proof: Option<&ProofDraft>,
     ) -> Result<Option<VersionRecord>>;
     /// Versions (and delete markers) of `bucket` whose key starts with `prefix`: keys in
     /// byte order, each key's versions newest first, strictly after `after` (a key, and a

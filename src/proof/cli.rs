@@ -125,45 +125,31 @@ struct LogProof {
     tree_head: TreeHead,
 }
 
-fn hashes(hex: &[String]) -> Result<Vec<merkle::Hash>, String> {
-    hex.iter().map(|h| merkle::from_hex(h).ok_or_else(|| format!("{h} is not a SHA-256 in hex"))).collect()
-}
-
-/// Checks a signed tree head against `key`: signed by it, and its root a hash.
-pub fn verify_head(head: &TreeHead, key: &ed25519_dalek::VerifyingKey) -> Result<merkle::Hash, String> {
-    if manifest::key_id(key) != head.key_id {
-        return Err(format!("the tree head of {} was signed with key {}, not {}", head.tenant, head.key_id, manifest::key_id(key)));
-    }
-    head.verify(key).map_err(|_| format!("the tree head of {} ({} leaves) has a bad signature", head.tenant, head.tree_size))?;
-    merkle::from_hex(&head.root_hash).ok_or_else(|| format!("the tree head's root {} is not a SHA-256", head.root_hash))
-}
-
-/// Checks, offline: the file's SHA-256 is the manifest's; the manifest's signature; and if
-/// it carries a `log` proof, that the manifest (its canonical JSON, as leaf) is leaf
-/// `leaf_index` of the tree its signed tree head names, of the same tenant.
+/// Checks, offline: the file's SHA-256 is the manifest's; and the manifest: by its own
+/// signature if it has one, and if it carries a `log` proof (which a logged manifest must),
+/// that it is leaf `leaf_index` of the tree its signed tree head names, of the same tenant.
 pub fn verify_bundle(file: &Path, manifest_json: &[u8], pubkey: &str) -> Result<Verified, String> {
     let m = Manifest::parse(manifest_json).map_err(|e| e.to_string())?;
     let key = manifest::parse_public_key(pubkey).ok_or("the public key is not a 32-byte Ed25519 key in base64 or hex")?;
     if manifest::key_id(&key) != m.key_id {
         return Err(format!("the manifest was signed with key {}, not this one ({})", m.key_id, manifest::key_id(&key)));
     }
-    m.verify(&key).map_err(|e| e.to_string())?;
+    if !m.logged() {
+        m.verify(&key).map_err(|e| e.to_string())?;
+    }
     let digest = sha256_file(file).map_err(|e| format!("{}: {e}", file.display()))?;
     if digest != m.sha256 {
         return Err(format!("the file's SHA-256 {digest} is not the recorded {}", m.sha256));
     }
     let whole: Value = serde_json::from_slice(manifest_json).map_err(|e| e.to_string())?;
     let log = match whole.get("log") {
+        None | Some(Value::Null) if m.logged() => {
+            return Err("the manifest is proved by its tenant's log but carries no log proof: save it as `tollgate proof get` prints it".into());
+        }
         None | Some(Value::Null) => None,
         Some(v) => {
             let proof: LogProof = serde_json::from_value(v.clone()).map_err(|e| format!("the manifest's log proof does not parse: {e}"))?;
-            let root = verify_head(&proof.tree_head, &key)?;
-            if proof.tree_head.tenant != m.tenant {
-                return Err(format!("the tree head is of tenant {}, the manifest of {}", proof.tree_head.tenant, m.tenant));
-            }
-            let leaf = merkle::leaf_hash(m.canonical_json().as_bytes());
-            merkle::verify_inclusion(&leaf, proof.leaf_index, proof.tree_head.tree_size, &hashes(&proof.inclusion_path)?, &root)
-                .map_err(|e| format!("the manifest is not leaf {} of the signed tree of {} leaves: {e}", proof.leaf_index, proof.tree_head.tree_size))?;
+            manifest::verify_inclusion(&m, proof.leaf_index, &proof.inclusion_path, &proof.tree_head, &key)?;
             Some((proof.leaf_index, proof.tree_head))
         }
     };
@@ -185,7 +171,7 @@ pub struct MonitorState {
 /// smaller (a rollback), the same root if the same size, else `path` proves the old tree a
 /// prefix of the new one (a fork otherwise).
 pub fn check_head_update(old: Option<&TreeHead>, new: &TreeHead, path: &[String], key: &ed25519_dalek::VerifyingKey) -> Result<(), String> {
-    let new_root = verify_head(new, key)?;
+    let new_root = manifest::verify_head(new, key)?;
     let Some(old) = old else { return Ok(()) };
     let t = &old.tenant;
     if new.tenant != *t {
@@ -195,7 +181,7 @@ pub fn check_head_update(old: Option<&TreeHead>, new: &TreeHead, path: &[String]
         return Err(format!("ROLLBACK: the log of {t} has {} leaves, fewer than the {} of the head seen at {}", new.tree_size, old.tree_size, old.created));
     }
     let old_root = merkle::from_hex(&old.root_hash).ok_or("the kept head's root is not a SHA-256")?;
-    merkle::verify_consistency(old.tree_size, new.tree_size, &old_root, &new_root, &hashes(path)?).map_err(|e| {
+    merkle::verify_consistency(old.tree_size, new.tree_size, &old_root, &new_root, &manifest::parse_hashes(path)?).map_err(|e| {
         format!(
             "FORK: the log of {t} at {} leaves (root {}) does not extend the one seen at {} leaves (root {}, {}): {e}",
             new.tree_size, new.root_hash, old.tree_size, old.root_hash, old.created
@@ -312,8 +298,9 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
                 let verified = verify_bundle(&file, &json, &pk)?;
                 let m = &verified.manifest;
                 let version = if m.version_id.is_empty() { String::new() } else { format!(" version {}", m.version_id) };
+                let vouched = if m.logged() { "proved by its log".to_owned() } else { format!("signed by key {}", m.key_id) };
                 println!(
-                    "OK: {} is what the gateway recorded as {}/{}{version} ({} bytes, sha256 {}) at {}, proof {} (seq {} of tenant {}), signed by key {}",
+                    "OK: {} is what the gateway recorded as {}/{}{version} ({} bytes, sha256 {}) at {}, proof {} (seq {} of tenant {}), {vouched}",
                     file.display(),
                     m.bucket,
                     m.key,
@@ -323,7 +310,6 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
                     m.id,
                     m.seq,
                     m.tenant,
-                    m.key_id
                 );
                 match &verified.log {
                     Some((leaf, head)) => println!(
@@ -356,7 +342,8 @@ pub async fn run(conn: &Connection, cmd: ProofCommand) -> Result<(), String> {
 }
 
 /// Walks the chain of `tenant` that the gateway at `conn` keeps, with that gateway's
-/// published keys; prints the outcome (`at` names the instance).
+/// published keys, proving the logged manifests at its end by the last one's inclusion in
+/// the tenant's signed log; prints the outcome (`at` names the instance).
 async fn verify_chain(conn: &Connection, tenant: &str, at: &str) -> Result<(), String> {
     let base = crate::names::PROOFS_PREFIX;
     let keys = request(conn, "GET", &format!("{base}pubkey"), Vec::new()).await?;
@@ -376,8 +363,20 @@ async fn verify_chain(conn: &Connection, tenant: &str, at: &str) -> Result<(), S
             break;
         }
     }
+    let logged = match walk.unvouched() {
+        None => String::new(),
+        Some((last, n)) => {
+            let served = request(conn, "GET", &format!("{base}id/{}", last.id), Vec::new()).await?;
+            let proof: LogProof = serde_json::from_value(served["log"].clone())
+                .map_err(|e| format!("manifest {} (seq {}) comes without its log proof: {e}", last.id, last.seq))?;
+            let key = key_for(&proof.tree_head.key_id).ok_or_else(|| format!("tree head signed with unknown key {}", proof.tree_head.key_id))?;
+            manifest::verify_inclusion(last, proof.leaf_index, &proof.inclusion_path, &proof.tree_head, &key)
+                .map_err(|e| format!("chain of {tenant}: the last of its {n} logged manifests at its end (seq {}): {e}", last.seq))?;
+            format!(", the last {n} proved by the signed tree head of {} leaves", proof.tree_head.tree_size)
+        }
+    };
     println!(
-        "OK: chain of tenant {tenant}{at}: {} manifests and {} pruned under signed checkpoints, every signature valid, every link intact",
+        "OK: chain of tenant {tenant}{at}: {} manifests and {} pruned under signed checkpoints, every signature valid, every link intact{logged}",
         walk.manifests, walk.pruned
     );
     Ok(())

@@ -1,12 +1,13 @@
-//! Proof manifests: canonical JSON, Ed25519 signatures, and the per-tenant hash chain.
-//! Everything here is pure, so a third party can check a manifest offline with only the
-//! public key (`tollgate proof verify`).
+//! Proof manifests: canonical JSON, Ed25519 signatures, the per-tenant hash chain and the
+//! proofs of inclusion in a tenant's signed log. Everything here is pure, so a third party
+//! can check a manifest offline with only the public key (`tollgate proof verify`).
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
+use crate::meta::merkle;
 pub use crate::meta::{Checkpoint, MANIFEST_VERSION as VERSION, Manifest, TreeHead};
 
 /// Errors of manifest checks.
@@ -21,6 +22,10 @@ pub enum VerifyError {
     /// Signed by a key id no known public key has.
     #[error("manifest signed with unknown key {0}")]
     UnknownKey(String),
+    /// A logged manifest has no signature of its own: its inclusion in a signed tree head
+    /// ([`verify_inclusion`]) proves it.
+    #[error("the manifest is not signed on its own: it is proved by its inclusion in its tenant's signed log")]
+    Logged,
     /// The chain is broken at `seq`: a gap, a wrong link or a bad signature, as `why` says.
     #[error("chain broken at seq {seq}: {why}")]
     BrokenChain {
@@ -137,14 +142,19 @@ impl TreeHead {
 }
 
 impl Manifest {
-    /// Sets `key_id` and `sig`.
+    /// Sets `key_id` and `sig`, as the gateway did before its log proved manifests.
+    #[cfg(test)]
     pub fn sign(&mut self, key: &SigningKey) {
         self.key_id = key_id(&key.verifying_key());
         (self.key_id, self.sig) = sign_bytes(key, &self.signed_bytes());
     }
 
-    /// Checks the signature against `key`.
+    /// Checks the manifest's own signature against `key` (a logged manifest has none:
+    /// [`VerifyError::Logged`]).
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), VerifyError> {
+        if self.logged() {
+            return Err(VerifyError::Logged);
+        }
         check_signature(key, &self.sig, &self.signed_bytes())
     }
 
@@ -161,9 +171,43 @@ pub fn parse_public_key(s: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&raw.try_into().ok()?).ok()
 }
 
+fn broken(seq: u64, why: impl Into<String>) -> VerifyError {
+    VerifyError::BrokenChain { seq, why: why.into() }
+}
+
+/// Hex hashes, as proofs are served, to hashes.
+pub fn parse_hashes(hex: &[String]) -> Result<Vec<merkle::Hash>, String> {
+    hex.iter().map(|h| merkle::from_hex(h).ok_or_else(|| format!("{h} is not a SHA-256 in hex"))).collect()
+}
+
+/// Checks a signed tree head against `key`: signed by it, and its root a hash.
+pub fn verify_head(head: &TreeHead, key: &VerifyingKey) -> Result<merkle::Hash, String> {
+    if key_id(key) != head.key_id {
+        return Err(format!("the tree head of {} was signed with key {}, not {}", head.tenant, head.key_id, key_id(key)));
+    }
+    head.verify(key).map_err(|_| format!("the tree head of {} ({} leaves) has a bad signature", head.tenant, head.tree_size))?;
+    merkle::from_hex(&head.root_hash).ok_or_else(|| format!("the tree head's root {} is not a SHA-256", head.root_hash))
+}
+
+/// Checks that `m` (its canonical JSON as the leaf) is leaf `leaf_index` of the tree `head`
+/// names, by the inclusion proof `path` (hex, bottom up), `head` being of `m`'s tenant and
+/// signed by `key`: what proves a logged manifest.
+pub fn verify_inclusion(m: &Manifest, leaf_index: u64, path: &[String], head: &TreeHead, key: &VerifyingKey) -> Result<(), String> {
+    let root = verify_head(head, key)?;
+    if head.tenant != m.tenant {
+        return Err(format!("the tree head is of tenant {}, the manifest of {}", head.tenant, m.tenant));
+    }
+    let leaf = merkle::leaf_hash(m.canonical_json().as_bytes());
+    merkle::verify_inclusion(&leaf, leaf_index, head.tree_size, &parse_hashes(path)?, &root)
+        .map_err(|e| format!("the manifest is not leaf {leaf_index} of the signed tree of {} leaves: {e}", head.tree_size))
+}
+
 /// Walks a tenant's chain in order, page by page: consecutive `seq`, each `prev` the hash
 /// of the one before, each signature valid under a key that `key_for` knows; a pruned run
-/// is crossed by its checkpoint, itself signed and linked at both ends.
+/// is crossed by its checkpoint, itself signed and linked at both ends. Logged manifests
+/// have no signature to check: the next signed manifest or checkpoint vouches for them
+/// through its `prev` link, and if none follows, the walker must prove the last one's
+/// inclusion in a signed tree head ([`ChainWalk::unvouched`]), which vouches for them all.
 pub struct ChainWalk<F> {
     /// The `seq` the next manifest (or checkpoint's first) must have.
     pub next_seq: u64,
@@ -173,29 +217,34 @@ pub struct ChainWalk<F> {
     pub manifests: u64,
     /// Manifests crossed by checkpoints (pruned) so far.
     pub pruned: u64,
+    /// The last manifest walked, with how many logged manifests up to it no signature has
+    /// vouched for yet.
+    unvouched: Option<(Manifest, u64)>,
     key_for: F,
 }
 
 impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
     /// A walk from `start` (1 for a whole chain), whose first `prev` must be `start_prev`.
     pub fn new(start: u64, start_prev: &str, key_for: F) -> Self {
-        Self { next_seq: start, prev: start_prev.to_owned(), manifests: 0, pruned: 0, key_for }
-    }
-
-    fn broken(seq: u64, why: impl Into<String>) -> VerifyError {
-        VerifyError::BrokenChain { seq, why: why.into() }
+        Self { next_seq: start, prev: start_prev.to_owned(), manifests: 0, pruned: 0, unvouched: None, key_for }
     }
 
     /// Checks the next manifest: its `seq`, its link to the previous one and its signature.
     pub fn manifest(&mut self, m: &Manifest) -> Result<(), VerifyError> {
         if m.seq != self.next_seq {
-            return Err(Self::broken(m.seq, format!("expected seq {}", self.next_seq)));
+            return Err(broken(m.seq, format!("expected seq {}", self.next_seq)));
         }
         if m.prev != self.prev {
-            return Err(Self::broken(m.seq, "prev does not match the previous manifest"));
+            return Err(broken(m.seq, "prev does not match the previous manifest"));
         }
-        let key = (self.key_for)(&m.key_id).ok_or_else(|| VerifyError::UnknownKey(m.key_id.clone()))?;
-        m.verify(&key).map_err(|_| Self::broken(m.seq, "signature does not verify"))?;
+        if m.logged() {
+            let run = self.unvouched.take().map_or(0, |(_, n)| n);
+            self.unvouched = Some((m.clone(), run + 1));
+        } else {
+            let key = (self.key_for)(&m.key_id).ok_or_else(|| VerifyError::UnknownKey(m.key_id.clone()))?;
+            m.verify(&key).map_err(|_| broken(m.seq, "signature does not verify"))?;
+            self.unvouched = None;
+        }
         self.prev = m.hash();
         self.next_seq += 1;
         self.manifests += 1;
@@ -205,17 +254,27 @@ impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
     /// Crosses a pruned run with its checkpoint: it must start at the next `seq`, follow the previous link and be signed.
     pub fn checkpoint(&mut self, c: &Checkpoint) -> Result<(), VerifyError> {
         if c.first_seq != self.next_seq || c.last_seq < c.first_seq {
-            return Err(Self::broken(c.first_seq, format!("checkpoint of {}..={} where seq {} was expected", c.first_seq, c.last_seq, self.next_seq)));
+            return Err(broken(c.first_seq, format!("checkpoint of {}..={} where seq {} was expected", c.first_seq, c.last_seq, self.next_seq)));
         }
         if c.first_prev != self.prev {
-            return Err(Self::broken(c.first_seq, "checkpoint does not follow the previous manifest"));
+            return Err(broken(c.first_seq, "checkpoint does not follow the previous manifest"));
         }
         let key = (self.key_for)(&c.key_id).ok_or_else(|| VerifyError::UnknownKey(c.key_id.clone()))?;
-        c.verify(&key).map_err(|_| Self::broken(c.first_seq, "checkpoint signature does not verify"))?;
+        c.verify(&key).map_err(|_| broken(c.first_seq, "checkpoint signature does not verify"))?;
+        self.unvouched = None;
         self.prev.clone_from(&c.last_hash);
         self.pruned += c.last_seq - c.first_seq + 1;
         self.next_seq = c.last_seq + 1;
         Ok(())
+    }
+
+    /// The last manifest walked, and how many logged manifests up to it (itself included)
+    /// no signature vouches for yet; none if every manifest walked is vouched for. Its
+    /// inclusion in a signed tree head ([`verify_inclusion`]) proves it and, through the
+    /// `prev` links, all of them.
+    #[must_use]
+    pub fn unvouched(&self) -> Option<(&Manifest, u64)> {
+        self.unvouched.as_ref().map(|(m, n)| (m, *n))
     }
 
     /// Walks `manifests` (in order), crossing gaps with `checkpoints`, including a pruned
@@ -236,6 +295,7 @@ impl<F: Fn(&str) -> Option<VerifyingKey>> ChainWalk<F> {
 }
 
 /// Checks a tenant's chain from `start` (see [`ChainWalk`]); returns how many manifests.
+/// Logged manifests at its end, which only an inclusion proof vouches for, are refused.
 pub fn verify_chain<'a>(
     manifests: impl IntoIterator<Item = &'a Manifest>,
     checkpoints: &[Checkpoint],
@@ -245,6 +305,9 @@ pub fn verify_chain<'a>(
 ) -> Result<u64, VerifyError> {
     let mut walk = ChainWalk::new(start, start_prev, key_for);
     walk.walk(manifests, checkpoints)?;
+    if let Some((m, _)) = walk.unvouched() {
+        return Err(broken(m.seq, "logged manifests that no signature vouches for: prove the last one's inclusion"));
+    }
     Ok(walk.manifests)
 }
 
@@ -403,6 +466,78 @@ mod tests {
         };
         cp.sign(k);
         cp
+    }
+
+    /// Two manifests signed before the log, then three logged ones, and the log over them
+    /// (its genesis leaf first, as a tenant's log starts) with a head signed by `k`.
+    fn logged_chain(k: &SigningKey) -> (Vec<Manifest>, Vec<merkle::Hash>, TreeHead) {
+        let mut c = chain(2, k);
+        for seq in 3..=5 {
+            let mut m = manifest(seq, &c[c.len() - 1].hash());
+            (m.v, m.key_id) = (crate::meta::LOGGED_MANIFEST_VERSION, key_id(&k.verifying_key()));
+            c.push(m);
+        }
+        let genesis = crate::meta::genesis_leaf("t", &crate::meta::ChainHead::default());
+        let leaves: Vec<merkle::Hash> =
+            std::iter::once(merkle::leaf_hash(genesis.as_bytes())).chain(c.iter().map(|m| merkle::leaf_hash(m.canonical_json().as_bytes()))).collect();
+        let mut head = TreeHead {
+            v: VERSION,
+            tenant: "t".into(),
+            tree_size: leaves.len() as u64,
+            root_hash: merkle::to_hex(&merkle::naive_root(&leaves)),
+            created: "2026-01-01T00:00:00Z".into(),
+            key_id: String::new(),
+            sig: String::new(),
+        };
+        head.sign(k);
+        (c, leaves, head)
+    }
+
+    #[test]
+    fn logged_manifests_are_vouched_for_by_what_follows_them_or_by_their_inclusion() {
+        let k = key(5);
+        let pk = k.verifying_key();
+        let keys = |id: &str| (id == key_id(&pk)).then_some(pk);
+        let (c, leaves, head) = logged_chain(&k);
+        assert_eq!(c[4].verify(&pk), Err(VerifyError::Logged), "no signature of its own to check");
+
+        // The walk takes their links and leaves the last three to be proved by inclusion.
+        let mut walk = ChainWalk::new(1, "", keys);
+        walk.walk(&c, &[]).unwrap();
+        let (last, n) = walk.unvouched().unwrap();
+        assert_eq!((last.seq, n, walk.manifests), (5, 3, 5));
+        assert!(matches!(verify_chain(&c, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 5, .. })), "not proved by a signature alone");
+        let path =
+            |leaf: u64| -> Vec<String> { merkle::inclusion_proof(leaves.as_slice(), leaf, head.tree_size).unwrap().iter().map(merkle::to_hex).collect() };
+        verify_inclusion(last, 5, &path(5), &head, &pk).unwrap();
+        // A signed checkpoint after them vouches for them through its link.
+        assert_eq!(verify_chain(&c[..3], &[checkpoint(&c, 3, 4, &k)], 1, "", keys).unwrap(), 3);
+
+        // An edit of a logged manifest breaks the link after it, or (the last) its inclusion.
+        let mut edited = c.clone();
+        edited[2].size = 9;
+        assert!(matches!(verify_chain(&edited, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 4, .. })));
+        assert!(verify_inclusion(&Manifest { size: 9, ..c[4].clone() }, 5, &path(5), &head, &pk).unwrap_err().contains("not leaf 5"));
+        // Every leaf's proof verifies, at its own index only, under the head's key only.
+        for (i, m) in c.iter().enumerate() {
+            let leaf = i as u64 + 1;
+            verify_inclusion(m, leaf, &path(leaf), &head, &pk).unwrap();
+            assert!(verify_inclusion(m, leaf, &path(leaf), &head, &key(6).verifying_key()).unwrap_err().contains("signed with key"));
+            assert!(verify_inclusion(m, leaf ^ 1, &path(leaf), &head, &pk).is_err());
+        }
+        let mut forged_head = head.clone();
+        forged_head.tree_size -= 1;
+        assert!(verify_inclusion(&c[0], 1, &path(1), &forged_head, &pk).unwrap_err().contains("bad signature"));
+        let other_tenant = Manifest { tenant: "u".into(), ..c[4].clone() };
+        assert!(verify_inclusion(&other_tenant, 5, &path(5), &head, &pk).unwrap_err().contains("tenant"));
+
+        // A manifest signed before the log cannot pass as logged: stripped of its signature
+        // it fails it; relabelled as logged it no longer hashes to the next one's link.
+        let mut stripped = c.clone();
+        stripped[1].sig.clear();
+        assert!(matches!(verify_chain(&stripped, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 2, .. })));
+        stripped[1].v = crate::meta::LOGGED_MANIFEST_VERSION;
+        assert!(matches!(verify_chain(&stripped, &[], 1, "", keys), Err(VerifyError::BrokenChain { seq: 3, .. })));
     }
 
     #[test]

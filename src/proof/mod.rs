@@ -1,5 +1,6 @@
-//! Proofs of what was stored: streaming digests ([`hashing`]), signed and chained
-//! manifests ([`manifest`]), and the gateway's signing key ([`Prover`]).
+//! Proofs of what was stored: streaming digests ([`hashing`]), chained manifests proved by
+//! each tenant's signed log ([`manifest`], [`merkle`]), and the gateway's signing key
+//! ([`Prover`]).
 
 pub mod cli;
 pub mod combine;
@@ -9,7 +10,7 @@ pub mod manifest;
 pub use crate::meta::merkle;
 
 use crate::meta::Store;
-use manifest::{Manifest, VERSION};
+use manifest::Manifest;
 
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -95,11 +96,12 @@ impl Prover {
         base64_simd::STANDARD.encode_to_string(self.key.verifying_key().as_bytes())
     }
 
-    /// A manifest for `change`, not yet placed in the chain nor signed.
+    /// A manifest for `change`, not yet placed in the chain. It is never signed on its own:
+    /// the tree head of its tenant's log that includes it is.
     #[must_use]
     pub fn draft(&self, c: &Change<'_>) -> Manifest {
         Manifest {
-            v: VERSION,
+            v: crate::meta::LOGGED_MANIFEST_VERSION,
             id: manifest::new_id(),
             op: c.op.to_owned(),
             tenant: c.tenant.to_owned(),
@@ -128,11 +130,6 @@ impl Prover {
             h.created = rfc3339_now();
             h.sign(&me.key);
         })
-    }
-
-    /// Signs a manifest (after the store placed it in the chain).
-    pub fn sign(&self, m: &mut Manifest) {
-        m.sign(&self.key);
     }
 
     /// Prunes the manifests of objects deleted more than `older_than` ago, leaving signed

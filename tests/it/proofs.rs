@@ -101,6 +101,11 @@ async fn a_third_party_verifies_offline_with_only_the_public_key() {
     drop(gw); // offline: the gateway is gone
     let m = verify_offline(&file, &json, &pubkey).unwrap();
     assert_eq!((m.bucket.as_str(), m.key.as_str(), m.size), ("offline", "doc", 12_345));
+    // One signature per commit: the manifest has none of its own, its log proof is needed.
+    assert_eq!((manifest["v"].as_u64(), manifest["sig"].as_str()), (Some(2), Some("")), "{manifest}");
+    let mut bare = manifest.clone();
+    bare.as_object_mut().unwrap().remove("log");
+    assert!(verify_offline(&file, &serde_json::to_vec(&bare).unwrap(), &pubkey).unwrap_err().contains("no log proof"));
 
     let mut tampered = body.clone();
     tampered[100] ^= 1;
@@ -158,6 +163,7 @@ async fn scrub_and_verify_find_a_tampered_blob() {
     assert!(v["matches"].as_array().unwrap().is_empty());
     let v = request(&root, "POST", "/_tollgate/proofs/verify", body).await.unwrap();
     assert_eq!(v["matches"][0]["signature_valid"], true);
+    assert_eq!(v["matches"][0]["proved_by"], "log", "its signed tree head was checked");
     assert_eq!(v["matches"][0]["chain_intact"], true);
 }
 

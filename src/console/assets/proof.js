@@ -1,6 +1,7 @@
-// Provenance: an object's signed manifests shown readably, verified by the gateway's proof
-// API (signature and chain), and a page that checks a local file by its SHA-256, hashed
-// in the browser (the file is never uploaded).
+// Provenance: an object's manifests shown readably, verified by the gateway's proof API
+// (the signed tree head that includes each, or an old manifest's own signature, and the
+// chain), and a page that checks a local file by its SHA-256, hashed in the browser (the
+// file is never uploaded).
 import { json, enc } from './api.js';
 import { el, button, guarded, bytes, showError } from './ui.js';
 
@@ -20,7 +21,7 @@ function manifestFacts(m) {
     el('dt', {}, 'Written by'), el('dd', {}, m.principal),
     el('dt', {}, 'Chain'), el('dd', {}, `tenant ${m.tenant}, position ${m.seq}`),
     el('dt', {}, 'Previous'), el('dd', {}, m.prev || '(first)'),
-    el('dt', {}, 'Signed with'), el('dd', {}, m.key_id),
+    el('dt', {}, m.v === 2 ? 'Its log signed with' : 'Signed with'), el('dd', {}, m.key_id),
     el('dt', {}, 'Proof id'), el('dd', {}, m.id),
   );
 }
@@ -30,7 +31,8 @@ async function verifyDigest(sha256) {
   const v = await json('POST', '_tollgate/proofs/verify', { query: { sha256 } });
   if (!v.matches.length) return el('p', { class: 'bad', id: 'verify-result' }, `No manifest records a body with SHA-256 ${sha256}.`);
   return el('div', { id: 'verify-result' }, v.matches.map((c) => el('p', {},
-    `${c.manifest.op} of ${c.manifest.bucket}/${c.manifest.key} at ${c.manifest.created}: signature `,
+    `${c.manifest.op} of ${c.manifest.bucket}/${c.manifest.key} at ${c.manifest.created}: `,
+    c.proved_by === 'log' ? 'included in its signed tree head, its signature ' : 'signature ',
     verdict(c.signature_valid, 'valid', 'INVALID'), ', chain ', verdict(c.chain_intact, 'intact', 'BROKEN'), '.')));
 }
 

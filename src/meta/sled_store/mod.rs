@@ -291,19 +291,12 @@ impl Store for SledStore {
         precondition: &Precondition,
         completes: Completes<'_>,
         audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
+        proof: Option<&ProofDraft>,
     ) -> Result<Committed> {
         SledStore::object_commit(self, bucket, key, record, precondition, completes, audit, proof)
     }
 
-    fn object_delete(
-        &self,
-        bucket: &str,
-        key: &str,
-        precondition: &Precondition,
-        audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
-    ) -> Result<Deleted> {
+    fn object_delete(&self, bucket: &str, key: &str, precondition: &Precondition, audit: Option<&AuditEntry>, proof: Option<&ProofDraft>) -> Result<Deleted> {
         SledStore::object_delete(self, bucket, key, precondition, audit, proof)
     }
 
@@ -323,7 +316,7 @@ impl Store for SledStore {
         now_ns: i128,
         bypass_governance: bool,
         audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
+        proof: Option<&ProofDraft>,
     ) -> Result<Option<VersionRecord>> {
         SledStore::version_delete(self, bucket, key, version_id, (now_ns, bypass_governance), audit, proof)
     }

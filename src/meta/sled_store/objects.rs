@@ -97,7 +97,7 @@ impl SledStore {
         precondition: &Precondition,
         completes: Completes<'_>,
         audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
+        proof: Option<&ProofDraft>,
     ) -> Result<Committed> {
         let parts = match completes {
             Completes::Upload(id) | Completes::Multipart { upload: id, .. } => self.part_keys(id)?,
@@ -224,7 +224,7 @@ impl SledStore {
         key: &str,
         precondition: &Precondition,
         audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
+        proof: Option<&ProofDraft>,
     ) -> Result<Deleted> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;

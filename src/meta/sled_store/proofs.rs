@@ -124,10 +124,9 @@ impl Subtrees for StoredTree<'_> {
     }
 }
 
-/// A proof manifest placed after its tenant's chain head and signed, as the bytes its
-/// transaction inserts. Sealed under the tenant's write lock but outside the transaction
-/// (sled's global lock), where the signature, the hash and the JSON would hold up every
-/// writer of the process.
+/// A proof manifest placed after its tenant's chain head, as the bytes its transaction
+/// inserts. Sealed under the tenant's write lock but outside the transaction (sled's
+/// global lock), where the hashes and the JSON would hold up every writer of the process.
 pub(super) struct SealedProof {
     tenant: String,
     /// The raw head the manifest follows (none: the chain's first).
@@ -189,15 +188,15 @@ impl SledStore {
 
     /// Places `draft` after its tenant's current chain head, names the version the change
     /// made or removed (`version_id`, empty in an unversioned bucket: only the store knows
-    /// it) and signs it (see [`SealedProof`]); called with the tenant locked.
-    pub(super) fn seal(&self, draft: &ProofDraft<'_>, object_n: u64, version_id: &str) -> Result<SealedProof> {
-        let follows = self.proof_heads.get(draft.manifest.tenant.as_bytes())?;
+    /// it) and encodes it with its log leaf (see [`SealedProof`]); called with the tenant
+    /// locked.
+    pub(super) fn seal(&self, draft: &ProofDraft, object_n: u64, version_id: &str) -> Result<SealedProof> {
+        let follows = self.proof_heads.get(draft.tenant.as_bytes())?;
         let head: ChainHead = follows.as_deref().map(decode).transpose()?.unwrap_or_default();
-        let mut m = draft.manifest.clone();
+        let mut m = draft.clone();
         m.seq = head.seq + 1;
         m.prev.clone_from(&head.hash);
         version_id.clone_into(&mut m.version_id);
-        (draft.sign)(&mut m);
         let index_rows = proof_index_rows(&m, object_n);
         let log = LogEntry::of(&m, head);
         // Marked before the commit: a commit that then fails leaves a log that did not

@@ -118,7 +118,7 @@ async fn concurrent_commits_and_flushes_complete() {
 
 fn draft(op: &str, tenant: &str, bucket: &str, key: &str) -> Manifest {
     Manifest {
-        v: 1,
+        v: crate::meta::LOGGED_MANIFEST_VERSION,
         id: format!("{op} {bucket}/{key}"),
         op: op.into(),
         tenant: tenant.into(),
@@ -151,7 +151,6 @@ fn concurrent_writers_keep_chains_linear_and_usage_exact() {
         s.bucket_create(&BucketRecord { tenant: t.into(), ..bucket(&format!("b-{t}")) }, None).unwrap();
     }
     s.bucket_create(&BucketRecord { tenant: "t1".into(), ..bucket("moving") }, None).unwrap();
-    let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
     std::thread::scope(|scope| {
         for writer in 0..6 {
             let s = &s;
@@ -160,11 +159,10 @@ fn concurrent_writers_keep_chains_linear_and_usage_exact() {
                 for i in 0..20 {
                     let key = format!("k{writer}-{i}");
                     let tenant = s.bucket_get(b).unwrap().unwrap().tenant;
-                    let proof = ProofDraft { manifest: draft("put", &tenant, b, &key), sign: &sign };
+                    let proof = draft("put", &tenant, b, &key);
                     s.object_commit(b, &key, &object(&key, 3), &Precondition::None, Completes::Nothing, None, Some(&proof)).unwrap();
                     if i % 2 == 1 {
-                        s.object_delete(b, &key, &Precondition::None, None, Some(&ProofDraft { manifest: draft("delete", &tenant, b, &key), sign: &sign }))
-                            .unwrap();
+                        s.object_delete(b, &key, &Precondition::None, None, Some(&draft("delete", &tenant, b, &key))).unwrap();
                     }
                 }
             });
@@ -180,7 +178,6 @@ fn concurrent_writers_keep_chains_linear_and_usage_exact() {
         for (n, pair) in chain.windows(2).enumerate() {
             assert_eq!((pair[0].seq, pair[1].seq), (n as u64 + 1, n as u64 + 2), "{t}");
             assert_eq!(pair[1].prev, pair[0].hash(), "{t} at {}", pair[1].seq);
-            assert_eq!(pair[1].sig, format!("signed {}", pair[1].seq));
         }
         let head = s.proof_head(t).unwrap().unwrap();
         assert_eq!((head.seq, head.hash.as_str()), (chain.len() as u64, chain.last().unwrap().hash().as_str()));
@@ -390,22 +387,30 @@ fn audited(operation: &str, key: &str, request_id: &str) -> AuditEntry {
     }
 }
 
-/// The store names the version each change made or removed in its manifest (signed) and
-/// its audit entry; in an unversioned bucket both keep their old form, without the field.
+/// Whether `m`, as it is now, is the leaf of its tenant's log that the store says it is:
+/// proved by an inclusion proof against the log's root.
+fn logged_as_is(s: &SledStore, m: &Manifest) -> bool {
+    use crate::meta::merkle;
+    let (Some((tenant, leaf)), Some(log)) = (s.proof_leaf(&m.id).unwrap(), s.proof_log(&m.tenant).unwrap()) else { return false };
+    let path: Vec<merkle::Hash> = s.proof_inclusion(&tenant, leaf, log.tree_size).unwrap().iter().map(|h| merkle::from_hex(h).unwrap()).collect();
+    let root = merkle::from_hex(&log.root_hash).unwrap();
+    merkle::verify_inclusion(&merkle::leaf_hash(m.canonical_json().as_bytes()), leaf, log.tree_size, &path, &root).is_ok()
+}
+
+/// The store names the version each change made or removed in its manifest (its log leaf)
+/// and its audit entry; in an unversioned bucket both keep their old form, without the field.
 #[test]
 fn version_ids_are_sealed_in_manifests_and_written_in_audit_rows() {
     let (_d, s) = store();
     s.bucket_create(&bucket("b"), None).unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
-    let sign = |m: &mut Manifest| m.sign(&key);
     let draft_of = |op: &str, req: &str| Manifest { id: req.into(), ..draft(op, "t", "b", "k") };
     let put = |req: &str| {
-        let proof = ProofDraft { manifest: draft_of("put", req), sign: &sign };
+        let proof = draft_of("put", req);
         let rec = ObjectRecord { proof_id: req.into(), ..object(req, 1) };
         s.object_commit("b", "k", &rec, &Precondition::None, Completes::Nothing, Some(&audited("PutObject", "k", req)), Some(&proof)).unwrap().version_id
     };
     let delete = |req: &str| {
-        let proof = ProofDraft { manifest: draft_of("delete", req), sign: &sign };
+        let proof = draft_of("delete", req);
         s.object_delete("b", "k", &Precondition::None, Some(&audited("DeleteObject", "k", req)), Some(&proof)).unwrap()
     };
     let manifest = |id: &str| s.proof_get(id).unwrap().unwrap_or_else(|| panic!("no manifest {id}"));
@@ -427,14 +432,7 @@ fn version_ids_are_sealed_in_manifests_and_written_in_audit_rows() {
     let v2 = put("v2");
     assert!(!v1.is_empty() && v1 != v2 && v1 != NULL_VERSION);
     let marker = delete("marker").marker.expect("a delete marker");
-    let removed = s.version_delete(
-        "b",
-        "k",
-        &v1,
-        (0, false),
-        Some(&audited("DeleteObject", "k", "remove-v1")),
-        Some(&ProofDraft { manifest: draft_of("delete", "remove-v1"), sign: &sign }),
-    );
+    let removed = s.version_delete("b", "k", &v1, (0, false), Some(&audited("DeleteObject", "k", "remove-v1")), Some(&draft_of("delete", "remove-v1")));
     assert_eq!(removed.unwrap().unwrap().version_id, v1);
     s.bucket_set_versioning("b", Versioning::Suspended, false, None).unwrap();
     assert_eq!(put("null"), NULL_VERSION);
@@ -443,20 +441,20 @@ fn version_ids_are_sealed_in_manifests_and_written_in_audit_rows() {
         let m = manifest(req);
         assert_eq!(&m.version_id, version, "manifest {req}");
         assert_eq!(&audit_of(req), version, "audit entry {req}");
-        // The signature covers the version id.
-        m.verify(&key.verifying_key()).unwrap();
+        // The log's leaf covers the version id.
+        assert!(logged_as_is(&s, &m), "{req}");
         assert!(m.canonical_json().contains(&format!(r#""version_id":"{version}""#)));
         let mut other = m.clone();
         other.version_id = if req == "v2" { v1.clone() } else { v2.clone() };
-        assert!(other.verify(&key.verifying_key()).is_err(), "{req}: another version id must not verify");
+        assert!(!logged_as_is(&s, &other), "{req}: another version id must not be the leaf");
     }
-    // The chain, old-form manifest and all, is intact: every link and signature.
+    // The chain, old-form manifest and all, is intact: every link, and every manifest a leaf.
     let chain: Vec<Manifest> = s.proof_chain("t", 1).map(Result::unwrap).collect();
     assert_eq!(chain.len(), 6);
     let mut prev = String::new();
     for (n, m) in chain.iter().enumerate() {
         assert_eq!((m.seq, m.prev.as_str()), (n as u64 + 1, prev.as_str()));
-        m.verify(&key.verifying_key()).unwrap();
+        assert!(logged_as_is(&s, m));
         prev = m.hash();
     }
     // By object, each version's manifests are found by their version id.
@@ -471,16 +469,14 @@ fn concurrent_versioned_writes_each_seal_their_own_version_id() {
     let (_d, s) = store();
     s.bucket_create(&bucket("b"), None).unwrap();
     s.bucket_set_versioning("b", Versioning::Enabled, false, None).unwrap();
-    let sign = |m: &mut Manifest| m.sig = format!("signed {} {}", m.seq, m.version_id);
     std::thread::scope(|scope| {
         for writer in 0..4 {
             let s = &s;
-            let sign = &sign;
             scope.spawn(move || {
                 for i in 0..10 {
                     let req = format!("w{writer}-{i}");
                     let key = format!("k{}", i % 3);
-                    let proof = ProofDraft { manifest: Manifest { id: req.clone(), ..draft("put", "t", "b", &key) }, sign };
+                    let proof = Manifest { id: req.clone(), ..draft("put", "t", "b", &key) };
                     let rec = ObjectRecord { proof_id: req.clone(), ..object(&req, 1) };
                     let audit = AuditEntry { key: key.clone(), ..audited("PutObject", &key, &req) };
                     s.object_commit("b", &key, &rec, &Precondition::None, Completes::Nothing, Some(&audit), Some(&proof)).unwrap();
@@ -495,7 +491,7 @@ fn concurrent_versioned_writes_each_seal_their_own_version_id() {
         let object = v.object.unwrap();
         let m = s.proof_get(&object.proof_id).unwrap().unwrap();
         assert_eq!((m.key.as_str(), m.version_id.as_str()), (key.as_str(), v.version_id.as_str()));
-        assert_eq!(m.sig, format!("signed {} {}", m.seq, v.version_id), "signed after the version id was set");
+        assert!(logged_as_is(&s, &m), "logged after the version id was set");
         assert_eq!(audit[&object.proof_id], v.version_id);
     }
 }
@@ -649,7 +645,6 @@ async fn every_manifest_is_a_leaf_and_each_flush_signs_one_head_per_changed_tena
     for t in ["t1", "t2"] {
         s.bucket_create(&BucketRecord { tenant: t.into(), ..bucket(&format!("b-{t}")) }, None).unwrap();
     }
-    let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
     let tasks: Vec<_> = (0..8)
         .map(|w| {
             let s = s.clone();
@@ -657,7 +652,7 @@ async fn every_manifest_is_a_leaf_and_each_flush_signs_one_head_per_changed_tena
                 let (t, b) = [("t1", "b-t1"), ("t2", "b-t2")][w % 2];
                 for i in 0..10 {
                     let key = format!("k{w}-{i}");
-                    let proof = ProofDraft { manifest: draft("put", t, b, &key), sign: &sign };
+                    let proof = draft("put", t, b, &key);
                     s.object_commit(b, &key, &object(&key, 3), &Precondition::None, Completes::Nothing, None, Some(&proof)).unwrap();
                 }
             })
@@ -706,14 +701,13 @@ async fn every_manifest_is_a_leaf_and_each_flush_signs_one_head_per_changed_tena
 async fn the_log_extends_an_old_chain_and_only_committed_manifests_become_leaves() {
     use crate::meta::merkle;
     let dir = tempfile::tempdir().unwrap();
-    let sign = |m: &mut Manifest| m.sig = format!("signed {}", m.seq);
     let old_head = ChainHead { seq: 7, hash: "ab".repeat(32) };
     {
         let s = SledStore::open(dir.path()).unwrap();
         s.bucket_create(&bucket("b"), None).unwrap();
         // As a gateway from before the log left it: a chain of 7 and no log.
         s.proof_heads.insert("t", encode(&old_head)).unwrap();
-        let proof = ProofDraft { manifest: draft("put", "t", "b", "k"), sign: &sign };
+        let proof = draft("put", "t", "b", "k");
         s.object_commit("b", "k", &object("e", 3), &Precondition::None, Completes::Nothing, None, Some(&proof)).unwrap();
         let m = s.proof_of_object("b", "k").unwrap().remove(0);
         assert_eq!((m.seq, m.prev.as_str()), (8, old_head.hash.as_str()));
@@ -725,7 +719,7 @@ async fn the_log_extends_an_old_chain_and_only_committed_manifests_become_leaves
         assert!(genesis_leaf("t", &old_head).contains(r#""chain_seq":7"#));
 
         // Refused by its precondition: no manifest, no leaf.
-        let proof = ProofDraft { manifest: draft("put", "t", "b", "k"), sign: &sign };
+        let proof = draft("put", "t", "b", "k");
         let refused = s.object_commit("b", "k", &object("e2", 3), &Precondition::Absent, Completes::Nothing, None, Some(&proof));
         assert!(matches!(refused, Err(Error::PreconditionFailed)));
         assert_eq!(s.proof_log("t").unwrap().unwrap().tree_size, 2);

@@ -118,7 +118,7 @@ impl SledStore {
         version_id: &str,
         (now_ns, bypass_governance): (i128, bool),
         audit: Option<&AuditEntry>,
-        proof: Option<&ProofDraft<'_>>,
+        proof: Option<&ProofDraft>,
     ) -> Result<Option<VersionRecord>> {
         let okey = object_key(bucket, key);
         let row = self.audit_row(audit)?;
