@@ -411,8 +411,10 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a named value of the gateway's own (see [`Store::setting_get`]).
     fn setting_put(&self, name: &str, value: &str) -> Result<()>;
     /// Restores manifests recorded elsewhere (a rebuild), in chain order; a tenant's chain
-    /// head follows its highest seq.
-    fn proof_import(&self, manifests: &[Manifest]) -> Result<()>;
+    /// head follows its highest seq. Those whose seq `logged` gives for their tenant join
+    /// its log while they follow one another (the first one's predecessor is the log's
+    /// genesis); the others are kept without a leaf.
+    fn proof_import(&self, manifests: &[Manifest], logged: &dyn Fn(&str, u64) -> bool) -> Result<()>;
     /// Restores a checkpoint recorded elsewhere.
     fn checkpoint_import(&self, checkpoint: &Checkpoint) -> Result<()>;
 

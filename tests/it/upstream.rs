@@ -233,7 +233,9 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
     let dir = gw.stop().await;
     // The latest signed tree head is in the mirror, off the gateway's disk.
     let heads = inner.client().list_objects_v2().bucket("gw-meta").prefix(".tollgate/one/heads/root/").send().await.unwrap();
-    let last = heads.contents().last().expect("a tree head is mirrored").key().unwrap().to_owned();
+    let names: Vec<&str> = heads.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(names.contains(&".tollgate/one/heads/root/genesis.json"), "the log's genesis too: {names:?}");
+    let last = names.iter().rfind(|k| !k.ends_with("genesis.json")).expect("a tree head is mirrored").to_string();
     let mirrored = inner.client().get_object().bucket("gw-meta").key(&last).send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&mirrored).unwrap(), log_before);
     std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
@@ -248,8 +250,30 @@ async fn a_lost_metadata_directory_is_rebuilt_from_the_upstream_mirror() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let root = root_conn(&gw);
+    // Manifests are not signed one by one: a rebuild checks the mirrored ones against the
+    // mirrored signed head first, and refuses one edited in the upstream, restoring nothing.
+    let up = inner.client();
+    let batches = up.list_objects_v2().bucket("gw-meta").prefix(".tollgate/one/proofs/root/").send().await.unwrap();
+    let batch = batches.contents().last().unwrap().key().unwrap().to_owned();
+    let original = up.get_object().bucket("gw-meta").key(&batch).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    let text = String::from_utf8(original.to_vec()).unwrap();
+    // An edit of the first manifest breaks the second one's link; one of the last (the
+    // deletion), which nothing follows, no longer hashes to the mirrored head.
+    let last_line = text.trim_end().rsplit('\n').next().unwrap().to_owned();
+    for (forged, why) in [
+        (text.replacen(r#""size":10"#, r#""size":99"#, 1), "does not follow the one before it"),
+        (text.replace(&last_line, &last_line.replace(r#""size":0"#, r#""size":1"#)), "do not hash to its mirrored signed tree head"),
+    ] {
+        assert_ne!(forged.as_bytes(), &original[..]);
+        up.put_object().bucket("gw-meta").key(&batch).body(forged.into_bytes().into()).send().await.unwrap();
+        let refused = call(&root, "POST", "rebuild", None).await.unwrap_err();
+        assert!(refused.contains("400") && refused.contains(why) && refused.contains("nothing was restored"), "{refused}");
+        assert_eq!(usage_bytes(&call(&root, "GET", "usage", None).await.unwrap()), 0, "nothing was restored");
+    }
+    up.put_object().bucket("gw-meta").key(&batch).body(original.into()).send().await.unwrap();
     let report = call(&root, "POST", "rebuild", None).await.unwrap();
     assert_eq!(report["manifests"], 3);
+    assert_eq!(report["manifests_unvouched"], 0, "the mirrored head covers every mirrored manifest");
     assert_eq!(report["buckets"], 1);
     assert_eq!(report["bucket_config"], 0, "the policy came back with the control log, newer than the mirror");
     assert_eq!(report["objects_indexed"], 1);

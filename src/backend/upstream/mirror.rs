@@ -4,7 +4,10 @@
 //! - `proofs/{tenant}/{first seq}-{last seq}.jsonl`: each tenant's manifests, in batches;
 //! - `checkpoints/{tenant}.json`: the tenant's checkpoints (pruned runs);
 //! - `heads/{tenant}/{tree size}.json`: the tenant's latest signed tree head at each pass
-//!   (a proof log head an auditor can hold the gateway to, kept off the gateway's disk);
+//!   (a proof log head an auditor can hold the gateway to, kept off the gateway's disk),
+//!   written after the manifests it covers and no others, so that a rebuild checks the
+//!   mirrored manifests against it ([`super::mirror_log`]); and `heads/{tenant}/genesis.json`,
+//!   the chain head the tenant's log began after, so that a rebuilt log is the same;
 //! - `audit/{first ns}-{last ns}.jsonl`: audit entries, in batches;
 //! - `versions/{bucket}.jsonl`: every version and delete marker of a versioned bucket
 //!   (its record: retention, legal hold, tags, where its bytes are), with its commit
@@ -44,7 +47,7 @@ pub struct MirrorTarget {
 }
 
 impl MirrorTarget {
-    fn root(&self) -> String {
+    pub(super) fn root(&self) -> String {
         format!(".tollgate/{}/", self.instance)
     }
 }
@@ -131,6 +134,10 @@ pub struct RestoreReport {
     /// last mirror pass): left out of the index, as their bytes cannot be read without it
     /// (`reconcile` reports them as unindexed).
     pub sealed_unrestored: u64,
+    /// Manifests imported that no mirrored signed tree head vouches for (mirrored after
+    /// the last head, or of a chain the rebuilt log does not hold whole); every other one
+    /// was checked against a mirrored head before anything was restored.
+    pub manifests_unvouched: u64,
 }
 
 fn jsonl<T: Serialize>(items: &[T]) -> Result<Bytes, Error> {
@@ -142,7 +149,7 @@ fn jsonl<T: Serialize>(items: &[T]) -> Result<Bytes, Error> {
     Ok(Bytes::from(out))
 }
 
-fn parse_jsonl<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<Vec<T>, Error> {
+pub(super) fn parse_jsonl<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<Vec<T>, Error> {
     body.split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).map_err(|e| Error::Unavailable(format!("a mirrored record does not parse: {e}"))))
@@ -192,11 +199,22 @@ impl UpstreamBackend {
     pub(super) async fn mirror(&self, t: &MirrorTarget, settled_only: bool) -> Result<MirrorReport, Error> {
         let store = &self.index.store;
         let mut report = MirrorReport::default();
+        // Every log's latest head signed (a gateway without fsync signs only on demand).
+        store.proof_sign_heads()?;
         let tenants = store.tenant_list()?;
         for tenant in &tenants {
             let cursor_name = format!("mirror.proofs.{}", tenant.name);
             let done: u64 = store.setting_get(&cursor_name)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-            let batch: Vec<Manifest> = store.proof_chain(&tenant.name, done + 1).collect::<Result<_, _>>()?;
+            // The manifests the latest signed head covers, mirrored with it: so each
+            // mirrored head vouches for every manifest mirrored with it or before (what a
+            // rebuild checks), and those committed since wait for the next pass's head.
+            let head = store.proof_tree_head(&tenant.name, None)?;
+            let covered = match (&head, store.proof_log(&tenant.name)?) {
+                (Some(h), Some(log)) => log.genesis.seq + h.tree_size - 1,
+                _ => u64::MAX,
+            };
+            let batch: Vec<Manifest> =
+                store.proof_chain(&tenant.name, done + 1).take_while(|m| !m.as_ref().is_ok_and(|m| m.seq > covered)).collect::<Result<_, _>>()?;
             if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
                 self.put_meta(t, &format!("proofs/{}/{:020}-{:020}.jsonl", tenant.name, first.seq, last.seq), jsonl(&batch)?).await?;
                 store.setting_put(&cursor_name, &last.seq.to_string())?;
@@ -205,7 +223,16 @@ impl UpstreamBackend {
             }
             let heads_name = format!("mirror.heads.{}", tenant.name);
             let mirrored: u64 = store.setting_get(&heads_name)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-            if let Some(head) = store.proof_tree_head(&tenant.name, None)?.filter(|h| h.tree_size > mirrored) {
+            if let Some(head) = head.filter(|h| h.tree_size > mirrored) {
+                let genesis_name = format!("mirror.genesis.{}", tenant.name);
+                if store.setting_get(&genesis_name)?.is_none()
+                    && let Some(log) = store.proof_log(&tenant.name)?
+                {
+                    let genesis = serde_json::to_vec(&log.genesis).map_err(|e| Error::Unavailable(e.to_string()))?;
+                    self.put_meta(t, &format!("heads/{}", super::mirror_log::genesis_name(&tenant.name)), Bytes::from(genesis)).await?;
+                    store.setting_put(&genesis_name, "1")?;
+                    report.objects_written += 1;
+                }
                 let body = serde_json::to_vec(&head).map_err(|e| Error::Unavailable(e.to_string()))?;
                 self.put_meta(t, &format!("heads/{}/{:020}.json", tenant.name, head.tree_size), Bytes::from(body)).await?;
                 store.setting_put(&heads_name, &head.tree_size.to_string())?;
@@ -301,6 +328,8 @@ impl UpstreamBackend {
                 return Err(Error::InvalidRequest(format!("nothing mirrored under {}/{root}", t.bucket)));
             }
         };
+        let relog = self.check_mirrored_log(t, &state.proof_keys).await?;
+        report.manifests_unvouched = relog.unvouched;
         for r in &state.tenants {
             if store.tenant_get(&r.name)?.is_none() {
                 store.tenant_create(r, None)?;
@@ -351,7 +380,7 @@ impl UpstreamBackend {
                 continue;
             };
             let batch: Vec<Manifest> = parse_jsonl(&body)?;
-            store.proof_import(&batch)?;
+            store.proof_import(&batch, &|tenant, seq| relog.logs(tenant, seq))?;
             report.manifests += batch.len() as u64;
             for m in batch {
                 let slot = latest.entry((m.bucket.clone(), m.key.clone())).or_insert_with(|| m.clone());

@@ -22,6 +22,7 @@ mod control;
 mod list;
 mod members;
 mod mirror;
+mod mirror_log;
 mod multipart;
 mod object;
 mod relocate;

@@ -597,8 +597,8 @@ impl Store for SledStore {
         SledStore::setting_put(self, name, value)
     }
 
-    fn proof_import(&self, manifests: &[Manifest]) -> Result<()> {
-        SledStore::proof_import(self, manifests)
+    fn proof_import(&self, manifests: &[Manifest], logged: &dyn Fn(&str, u64) -> bool) -> Result<()> {
+        SledStore::proof_import(self, manifests, logged)
     }
 
     fn checkpoint_import(&self, c: &Checkpoint) -> Result<()> {

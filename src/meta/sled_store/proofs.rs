@@ -339,7 +339,7 @@ impl SledStore {
         Ok(removed)
     }
 
-    pub(super) fn proof_import(&self, manifests: &[Manifest]) -> Result<()> {
+    pub(super) fn proof_import(&self, manifests: &[Manifest], logged: &dyn Fn(&str, u64) -> bool) -> Result<()> {
         for m in manifests {
             let object_n = self.db.generate_id()?;
             self.proofs.insert(m.id.as_bytes(), encode(m))?;
@@ -350,7 +350,7 @@ impl SledStore {
             // The next manifest of the chain joins the log as it would have on a write.
             let state: Option<LogState> = self.proof_index.get(log_key(&m.tenant))?.map(|v| decode(&v)).transpose()?;
             let follows = head.clone().unwrap_or_default();
-            if follows.seq + 1 == m.seq && (follows.seq == 0 || follows.hash == m.prev) {
+            if logged(&m.tenant, m.seq) && follows.seq + 1 == m.seq && (follows.seq == 0 || follows.hash == m.prev) {
                 let start = ChainHead { seq: m.seq - 1, hash: m.prev.clone() };
                 if let Ok(rows) = log_append(state, &LogEntry::of(m, start)) {
                     for (k, v) in rows {

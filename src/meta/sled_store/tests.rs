@@ -752,3 +752,31 @@ fn usage_samples_come_back_in_time_order_and_old_ones_are_forgotten() {
     assert_eq!(s.usage_sample(3_000, 2_000).unwrap(), 1, "the sample before 2,000 is forgotten");
     assert_eq!(s.usage_history(0).unwrap().iter().map(|h| h.at_ns).collect::<Vec<_>>(), vec![2_000, 3_000]);
 }
+
+/// A rebuild's import: the manifests `logged` names join the log, the first one's
+/// predecessor as its genesis (a log that began after an older chain comes back the same);
+/// the others are kept, without a leaf.
+#[test]
+fn an_import_logs_what_it_is_told_from_the_genesis_it_implies() {
+    let (_d, s) = store();
+    let mut chain: Vec<Manifest> = Vec::new();
+    for seq in 1..=6 {
+        let prev = chain.last().map(Manifest::hash).unwrap_or_default();
+        chain.push(Manifest { seq, prev, ..draft("put", "t", "b", &format!("k{seq}")) });
+    }
+    // Seqs 3..=5 join the log: 6 is not vouched for.
+    s.proof_import(&chain, &|tenant, seq| tenant == "t" && (3..=5).contains(&seq)).unwrap();
+    let log = s.proof_log("t").unwrap().unwrap();
+    assert_eq!(log.genesis, ChainHead { seq: 2, hash: chain[1].hash() });
+    assert_eq!(log.tree_size, 4, "the genesis leaf and seqs 3, 4, 5");
+    let leaves: Vec<_> = std::iter::once(crate::meta::merkle::leaf_hash(genesis_leaf("t", &log.genesis).as_bytes()))
+        .chain(chain[2..5].iter().map(|m| crate::meta::merkle::leaf_hash(m.canonical_json().as_bytes())))
+        .collect();
+    assert_eq!(log.root_hash, crate::meta::merkle::to_hex(&crate::meta::merkle::naive_root(&leaves)));
+    assert_eq!(s.proof_leaf(&chain[2].id).unwrap(), Some(("t".to_owned(), 1)));
+    for unlogged in [&chain[0], &chain[5]] {
+        assert_eq!(s.proof_leaf(&unlogged.id).unwrap(), None);
+        assert_eq!(s.proof_get(&unlogged.id).unwrap().as_ref(), Some(unlogged), "kept all the same");
+    }
+    assert_eq!(s.proof_head("t").unwrap().unwrap().seq, 6);
+}
