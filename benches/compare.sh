@@ -159,6 +159,11 @@ else
     echo
     echo "server: $s only; cpu ms = its CPU time (user + system, all threads) per request"
 fi
+# The servers are still up: their peak resident set over the whole run.
+for s in "${SERVERS[@]}"; do
+    hwm="$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/${PID_OF[$s]}/status" 2>/dev/null || true)"
+    echo "peak RSS (VmHWM) of $s over the run: ${hwm:-?} MiB"
+done
 if [[ -n $OUT ]]; then
     cp "$RAW" "$OUT"
     echo "raw results: $OUT"
