@@ -4,8 +4,9 @@
 # Usage: benches/compare.sh [--servers "SUBJECT REFERENCE"] [--duration SECS]
 #                           [--rounds N] [--quick] [--keep] [--out FILE]
 #
-#   --servers LIST  one or two of: tollgate, tollgate-noproofs, tollgate-sse, s3s-fs
-#                   (see lib.sh); default "tollgate s3s-fs"; ratio = first / second.
+#   --servers LIST  one or two of: tollgate, tollgate-noproofs, tollgate-sse, s3s-fs,
+#                   ceiling, ... (see lib.sh); default "tollgate s3s-fs"; ratio = first / second.
+#                   "tollgate ceiling" measures tollgate against the loopback ceiling.
 #                   "tollgate tollgate-noproofs" measures the cost of proof manifests,
 #                   "tollgate-sse tollgate" that of encryption at rest (SSE-S3).
 #   --duration S    length of each time-bounded run (default 10)

@@ -12,6 +12,8 @@
 #                       quotas set on the tenant and the key, far above what is reached
 #   tollgate-nolimits   the same tenant key, limiter off (TOLLGATE_LIMITS=false), no quota
 #   s3s-fs              s3s-fs 0.14.1, the reference (plain files, no fsync, no metadata db)
+#   ceiling             loadgen's in-memory stand-in (benches/loadgen/src/bin/ceiling.rs): the
+#                       cheapest server answering the same requests, the loopback ceiling
 #   upstream-direct     a tollgate on local disk (defaults) listening on BASE_PORT + 20, measured
 #                       directly: the reference for
 #   tollgate-upstream   a tollgate (defaults: proofs, fsync of its index) forwarding to
@@ -37,7 +39,7 @@ AK="benchaccesskey"
 SK="benchsecretkey0123456789"
 HOST=127.0.0.1
 BASE_PORT="${BASE_PORT:-19001}"
-KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-baseline tollgate-sse tollgate-limits tollgate-nolimits s3s-fs upstream-direct tollgate-upstream tollgate-upstream-nofsync"
+KNOWN_SERVERS="tollgate tollgate-noproofs tollgate-baseline tollgate-sse tollgate-limits tollgate-nolimits s3s-fs ceiling upstream-direct tollgate-upstream tollgate-upstream-nofsync"
 UPSTREAM_DIRECT_PORT=$((BASE_PORT + 20))
 PIDS=()
 declare -A PORT PID_OF KEY_OF SECRET_OF DIR_OF
@@ -92,6 +94,7 @@ build_tools() { # server...
     say "building loadgen"
     cargo_release -p loadgen
     LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/release/loadgen"
+    CEILING="${CARGO_TARGET_DIR:-$ROOT/target}/release/ceiling"
     TOLLGATE="${TOLLGATE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate}"
     if [[ " $* " == *" tollgate"* || " $* " == *" cluster-"* ]] && [[ -z ${TOLLGATE_BIN:-} ]]; then
         say "building tollgate"
@@ -163,6 +166,12 @@ start_server() { # name index
             pid=$!
             PIDS+=("$pid")
             wait_ready "$name" "$pid" "http://$HOST:$port/health" 200
+            ;;
+        ceiling)
+            "$CEILING" --listen "$HOST:$port" >"$WORK/$name.log" 2>&1 &
+            pid=$!
+            PIDS+=("$pid")
+            wait_ready "$name" "$pid" "http://$HOST:$port/" any
             ;;
         s3s-fs)
             "$S3SFS" --host "$HOST" --port "$port" --access-key "$AK" --secret-key "$SK" "$dir" \
