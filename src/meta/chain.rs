@@ -49,7 +49,8 @@ pub struct Manifest {
     /// included); empty for the first.
     pub prev: String,
     /// Id of the signing key: the first 16 hex characters of its public key's SHA-256. For
-    /// a logged manifest, the key that signs the tree heads proving it.
+    /// a logged manifest, the key signing the gateway's tree heads when it was recorded (a
+    /// later head proving it may be signed by a key rotated in since).
     pub key_id: String,
     /// Base64 Ed25519 signature of the canonical JSON without `sig`; empty in a logged
     /// manifest (its tree head is signed instead).

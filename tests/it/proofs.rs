@@ -468,3 +468,31 @@ async fn the_proof_log_proves_inclusion_and_consistency_and_the_monitor_finds_fo
     // The seq/prev chain still verifies as before.
     proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
 }
+
+/// The signing key replaced (a rotation): manifests recorded under the old key are proved
+/// by the heads signed with the new one, offline and in the chain; the old key stays published.
+#[tokio::test]
+async fn after_a_key_rotation_old_manifests_are_proved_by_heads_under_the_new_key() {
+    let gw = Gateway::start_local_in(tempfile::tempdir().unwrap(), |_| {}).await;
+    let b = gw.bucket("rotated").await;
+    gw.client().put_object().bucket(&b).key("old").body(b"before".to_vec().into()).send().await.unwrap();
+    let dir = gw.stop().await;
+    // The gateway makes itself a new key when it finds none.
+    std::fs::remove_file(dir.path().join("proof-signing.key")).unwrap();
+    let gw = Gateway::start_local_in(dir, |_| {}).await;
+    gw.client().put_object().bucket(&b).key("new").body(b"after".to_vec().into()).send().await.unwrap();
+
+    let root = root_conn(&gw);
+    let keys = request(&root, "GET", "/_tollgate/proofs/pubkey", Vec::new()).await.unwrap();
+    assert_eq!(keys["keys"].as_object().unwrap().len(), 2, "the old key stays published: {keys}");
+    let current = keys["current"].as_str().unwrap();
+    let m = proofs_of(&gw, &b, "old").await[0].clone();
+    assert_ne!(m["key_id"].as_str(), Some(current), "recorded under the old key");
+    assert_eq!(m["log"]["tree_head"]["key_id"].as_str(), Some(current), "proved by a head signed with the new one");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("old");
+    std::fs::write(&file, b"before").unwrap();
+    let verified = verify_bundle(&file, &serde_json::to_vec(&m).unwrap(), keys["keys"][current].as_str().unwrap()).unwrap();
+    assert_eq!(verified.log.unwrap().1.key_id, current);
+    proof_cli(&root, ProofCommand::Chain(ChainCommand::Verify { tenant: "root".into(), instances: vec![] })).await.unwrap();
+}
