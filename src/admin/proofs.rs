@@ -133,7 +133,7 @@ impl ProofApi {
     /// for a logged manifest its signed tree head's (`proved_by` says which).
     fn check(&self, m: &Manifest) -> Result<serde_json::Value, ApiError> {
         let keys = self.store.proof_keys()?;
-        let key_for = |id: &str| keys.iter().find(|(k, _)| k == id).and_then(|(_, pk)| manifest::parse_public_key(pk));
+        let key_for = |id: &str| manifest::published_key(&keys, id);
         let signature_valid = if m.logged() { self.included(m, key_for)? } else { key_for(&m.key_id).is_some_and(|k| m.verify(&k).is_ok()) };
         // Its neighbours in the chain are manifests, or checkpoints of pruned runs.
         let checkpoints = self.store.proof_checkpoints(&m.tenant)?;

@@ -164,6 +164,12 @@ impl Manifest {
     }
 }
 
+/// The public key published under `id` among `keys` (id, base64 key), as the proof API
+/// and the mirror list them.
+pub fn published_key(keys: &[(String, String)], id: &str) -> Option<VerifyingKey> {
+    keys.iter().find(|(k, _)| k == id).and_then(|(_, pk)| parse_public_key(pk))
+}
+
 /// Parses a public key given as base64 or hex.
 pub fn parse_public_key(s: &str) -> Option<VerifyingKey> {
     let s = s.trim();

@@ -13,7 +13,7 @@ use super::mirror::{MirrorTarget, parse_jsonl};
 use crate::backend::Error;
 use crate::meta::merkle::{self, Frontier};
 use crate::meta::{ChainHead, Manifest, TreeHead, genesis_leaf};
-use crate::proof::manifest::{parse_public_key, verify_head};
+use crate::proof::manifest::{published_key, verify_head};
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::RangeInclusive;
@@ -61,7 +61,8 @@ struct Replay {
 
 impl Replay {
     fn first_logged(&self) -> u64 {
-        self.genesis.as_ref().map_or(1, |g| g.seq + 1)
+        // The genesis is read from the upstream: a hostile one may say anything.
+        self.genesis.as_ref().map_or(1, |g| g.seq.saturating_add(1))
     }
 }
 
@@ -72,7 +73,7 @@ impl UpstreamBackend {
     /// names, a mirrored head whose signature does not, and, where the log's genesis is
     /// mirrored, manifests that do not hash to a head they reach.
     pub(super) async fn check_mirrored_log(&self, t: &MirrorTarget, keys: &[(String, String)]) -> Result<Relog, Error> {
-        let key_for = |id: &str| keys.iter().find(|(k, _)| k == id).and_then(|(_, pk)| parse_public_key(pk));
+        let key_for = |id: &str| published_key(keys, id);
         let heads_prefix = format!("{}heads/", t.root());
         let mut head_sizes: HashMap<String, BTreeSet<u64>> = HashMap::new();
         for key in self.list_meta(&t.bucket, &heads_prefix).await? {
