@@ -3,7 +3,7 @@
 use std::io;
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use ring::aead::{Aad, LessSafeKey, NONCE_LEN, Nonce};
 
@@ -249,18 +249,34 @@ struct Opener<S> {
 }
 
 impl<S: Stream<Item = io::Result<Bytes>> + Send + 'static> Opener<S> {
+    /// The next `need` bytes of the cipher stream. A frame within one chunk is decrypted where the chunk
+    /// lies (no copy when nothing else holds the chunk, as with the backends' reads); only a frame split
+    /// across chunks is gathered by copying.
+    async fn next_frame(&mut self, need: usize) -> io::Result<BytesMut> {
+        while self.buf.len() < need {
+            let mut chunk = match self.cipher.next().await {
+                Some(chunk) => chunk?,
+                None => return Err(io_err(io::ErrorKind::UnexpectedEof, CryptError::Truncated)),
+            };
+            if self.buf.is_empty() {
+                self.buf = BytesMut::from(chunk);
+                continue;
+            }
+            let take = (need - self.buf.len()).min(chunk.len());
+            self.buf.extend_from_slice(&chunk[..take]);
+            if self.buf.len() == need {
+                chunk.advance(take);
+                return Ok(std::mem::replace(&mut self.buf, BytesMut::from(chunk)));
+            }
+        }
+        Ok(self.buf.split_to(need))
+    }
+
     /// Next non-empty plaintext chunk, `None` at the end of the range.
     async fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
         while self.index <= self.end_frame {
             let plain = frame_plain_len(self.plain_len, self.index);
-            let need = (plain + TAG_LEN) as usize;
-            while self.buf.len() < need {
-                match self.cipher.next().await {
-                    Some(chunk) => self.buf.extend_from_slice(&chunk?),
-                    None => return Err(io_err(io::ErrorKind::UnexpectedEof, CryptError::Truncated)),
-                }
-            }
-            let mut frame = self.buf.split_to(need);
+            let mut frame = self.next_frame((plain + TAG_LEN) as usize).await?;
             let last = self.index == frames(self.plain_len) - 1;
             let n = nonce(&self.prefix, self.part, self.index as u32, last);
             if self.key.open_in_place(n, Aad::empty(), &mut frame[..]).is_err() {
@@ -312,7 +328,7 @@ where
         prefix,
         part,
         plain_len,
-        buf: BytesMut::with_capacity(FRAME + TAG),
+        buf: BytesMut::new(),
         index: first,
         end_frame,
         skip: span.skip,
