@@ -249,10 +249,17 @@ struct Opener<S> {
 }
 
 impl<S: Stream<Item = io::Result<Bytes>> + Send + 'static> Opener<S> {
-    /// The next `need` bytes of the cipher stream. A frame within one chunk is decrypted where the chunk
-    /// lies (no copy when nothing else holds the chunk, as with the backends' reads); only a frame split
-    /// across chunks is gathered by copying.
-    async fn next_frame(&mut self, need: usize) -> io::Result<BytesMut> {
+    /// Length of frame `index` with its tag.
+    fn sealed_frame_len(&self, index: u64) -> usize {
+        (frame_plain_len(self.plain_len, index) + TAG_LEN) as usize
+    }
+
+    /// The next frames of the cipher stream, and how many: the next one (awaited), with every whole frame
+    /// after it that is already buffered. Frames within one chunk are decrypted where the chunk lies (no
+    /// copy when nothing else holds the chunk, as with the backends' reads); only a frame split across
+    /// chunks is gathered by copying, and comes alone.
+    async fn next_frames(&mut self) -> io::Result<(BytesMut, u64)> {
+        let need = self.sealed_frame_len(self.index);
         while self.buf.len() < need {
             let mut chunk = match self.cipher.next().await {
                 Some(chunk) => chunk?,
@@ -266,29 +273,41 @@ impl<S: Stream<Item = io::Result<Bytes>> + Send + 'static> Opener<S> {
             self.buf.extend_from_slice(&chunk[..take]);
             if self.buf.len() == need {
                 chunk.advance(take);
-                return Ok(std::mem::replace(&mut self.buf, BytesMut::from(chunk)));
+                return Ok((std::mem::replace(&mut self.buf, BytesMut::from(chunk)), 1));
             }
         }
-        Ok(self.buf.split_to(need))
+        let (mut len, mut count) = (need, 1);
+        while self.index + count <= self.end_frame && self.buf.len() >= len + self.sealed_frame_len(self.index + count) {
+            len += self.sealed_frame_len(self.index + count);
+            count += 1;
+        }
+        Ok((self.buf.split_to(len), count))
     }
 
     /// Next non-empty plaintext chunk, `None` at the end of the range.
     async fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        let last_frame = frames(self.plain_len) - 1;
         while self.index <= self.end_frame {
-            let plain = frame_plain_len(self.plain_len, self.index);
-            let mut frame = self.next_frame((plain + TAG_LEN) as usize).await?;
-            let last = self.index == frames(self.plain_len) - 1;
-            let n = nonce(&self.prefix, self.part, self.index as u32, last);
-            if self.key.open_in_place(n, Aad::empty(), &mut frame[..]).is_err() {
-                return Err(io_err(io::ErrorKind::InvalidData, CryptError::Frame { index: self.index }));
+            let (mut sealed, count) = self.next_frames().await?;
+            // Each frame's plaintext is written up against the previous one's, over the tags between them,
+            // in the same pass as its decryption: the frames come out as one contiguous chunk.
+            let (mut plain, mut at) = (0, 0);
+            for index in self.index..self.index + count {
+                let len = frame_plain_len(self.plain_len, index) as usize;
+                let n = nonce(&self.prefix, self.part, index as u32, index == last_frame);
+                if self.key.open_within(n, Aad::empty(), &mut sealed[plain..at + len + TAG], at - plain..).is_err() {
+                    return Err(io_err(io::ErrorKind::InvalidData, CryptError::Frame { index }));
+                }
+                plain += len;
+                at += len + TAG;
             }
-            self.index += 1;
-            frame.truncate(plain as usize);
+            self.index += count;
+            sealed.truncate(plain);
             let skip = std::mem::take(&mut self.skip) as usize;
-            let n = (plain as usize - skip).min(self.take as usize);
+            let n = (plain - skip).min(self.take as usize);
             self.take -= n as u64;
             if n > 0 {
-                return Ok(Some(frame.freeze().slice(skip..skip + n)));
+                return Ok(Some(sealed.freeze().slice(skip..skip + n)));
             }
         }
         // Everything wanted is decrypted; the cipher stream must be exhausted too.
