@@ -120,6 +120,7 @@ impl App {
         let master = MasterKey::load(std::env::var("TOLLGATE_MASTER_KEY").ok().as_deref(), &master_file)?;
         let seal_keys = Arc::new(crate::backend::sealed::GatewayKeys::new(
             master.derive("sse-s3"),
+            master.derive("sse-s3 versions"),
             master.derive("sse-c digest"),
             master.derive("keyring"),
             Arc::clone(&store),

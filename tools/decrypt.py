@@ -22,7 +22,8 @@ MODES = {1: b"sse-s3", 2: b"sse-kms", 3: b"sse-c"}
 FRAME = 65536 + 16
 
 
-def decrypt(blob: bytes, kek: bytes, context: bytes = b"") -> bytes:
+def decrypt(blob: bytes, kek_of, context: bytes = b"") -> bytes:
+    """kek_of(key_id) is the key that wrapped the data key named in the header."""
     if blob[:4] != b"TGE1" or blob[12] != 16:
         raise ValueError("not a tollgate sealed stream (format 1)")
     mode, (part,), prefix = blob[4], struct.unpack(">H", blob[5:7]), blob[7:12]
@@ -31,7 +32,7 @@ def decrypt(blob: bytes, kek: bytes, context: bytes = b"") -> bytes:
     wrapped = blob[p + 1 : p + 1 + blob[p]]
     p += 1 + blob[p]
     aad = b"tollgate sse v1\0" + MODES[mode] + b"\0" + key_id + b"\0" + context
-    dk = AESGCM(AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], aad))
+    dk = AESGCM(AESGCM(kek_of(key_id)).decrypt(wrapped[:12], wrapped[12:], aad))
     frames = [blob[i : i + FRAME] for i in range(p, len(blob), FRAME)]
     return b"".join(dk.decrypt(prefix + struct.pack(">HIB", part, i, i == len(frames) - 1), f, None) for i, f in enumerate(frames))
 
@@ -45,10 +46,20 @@ def main() -> None:
     args = ap.parse_args()
     if args.master_key_file:
         master = base64.b64decode(open(args.master_key_file).read().strip())
-        kek = hmac.new(master, b"tollgate kek v1\0sse-s3", hashlib.sha256).digest()
+        derive = lambda key, label: hmac.new(key, label, hashlib.sha256).digest()  # noqa: E731
+
+        def kek_of(key_id: bytes) -> bytes:
+            if not key_id:  # the SSE-S3 key before any rotation
+                return derive(master, b"tollgate kek v1\0sse-s3")
+            versions = derive(master, b"tollgate kek v1\0sse-s3 versions")
+            return derive(versions, b"tollgate derived key v1\0" + key_id)  # key_id "v{n}": version n
     else:
-        kek = base64.b64decode(args.customer_key)
-    sys.stdout.buffer.write(decrypt(open(args.stored, "rb").read(), kek))
+        customer = base64.b64decode(args.customer_key)
+
+        def kek_of(_key_id: bytes) -> bytes:
+            return customer
+
+    sys.stdout.buffer.write(decrypt(open(args.stored, "rb").read(), kek_of))
 
 
 if __name__ == "__main__":

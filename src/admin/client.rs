@@ -263,9 +263,10 @@ pub enum KeyringCmd {
         id: String,
     },
     /// Give a key a new version: new objects use it, and the `rewrap` job moves older
-    /// objects' data keys onto it (no object byte is rewritten).
+    /// objects' data keys onto it (no object byte is rewritten). The id `@sse-s3` rotates
+    /// the key of SSE-S3.
     Rotate {
-        /// The key's id.
+        /// The key's id (`@sse-s3`: the SSE-S3 key).
         id: String,
     },
     /// Enable a disabled key.

@@ -160,12 +160,12 @@ endpoints! {
     ListJobs = GET "jobs", Root;
     /// Run a background job now and answer its outcome.
     RunJob { job } = POST "jobs/{job}/run", Root;
-    /// The keyring's keys (SSE-KMS): ids, versions, enabled; never key material.
+    /// The keyring's keys (SSE-KMS, and `@sse-s3` once rotated): ids, versions, enabled; never key material.
     ListKeyring = GET "keyring", Root;
     /// Create a keyring key.
     CreateKeyringKey { id } = POST "keyring/{id}", Root;
     /// Give a keyring key a new version (new objects use it; the `rewrap` job moves the
-    /// data keys of older objects onto it).
+    /// data keys of older objects onto it); `@sse-s3`: the SSE-S3 key.
     RotateKeyringKey { id } = POST "keyring/{id}/rotate", Root;
     /// Enable or disable a keyring key (`{"enabled": bool}`).
     SetKeyringKey { id } = PUT "keyring/{id}", Root;

@@ -1,9 +1,11 @@
-//! The keyring (SSE-KMS): its keys listed, created, rotated, enabled and disabled. Key
+//! The keyring (SSE-KMS): its keys listed, created, rotated, enabled and disabled, and the
+//! SSE-S3 key's versions (entry [`SSE_S3_KEY`], listed and rotated like the others). Key
 //! material never leaves the gateway: the store keeps each version wrapped by a key derived
 //! from the master key, and the API shows ids, versions and states only.
 
 use super::{AdminApi, AdminRequest, ApiError, ApiResult, bad};
 use crate::audit::GatewayOp;
+use crate::backend::sealed::SSE_S3_KEY;
 use crate::meta::{Applied, ControlChange, KeyringKey};
 
 use serde_json::json;
@@ -27,13 +29,25 @@ impl AdminApi {
         self.keyring_change(ControlChange::KeyringCreate { key }, req.audit(GatewayOp::AdminCreateKeyringKey, id)).await
     }
 
+    /// A new version of keyring key `id`, or of the SSE-S3 key ([`SSE_S3_KEY`], whose
+    /// keyring entry its first rotation creates).
     pub(super) async fn rotate_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
-        let key = self.store.keyring_get(id)?.ok_or_else(|| ApiError::no_such("keyring key"))?;
-        let change = ControlChange::KeyringRotate { id: id.to_owned(), had: key.versions.len(), wrapped: self.seal_keys.new_keyring_version(id) };
+        let change = match self.store.keyring_get(id)? {
+            Some(key) => ControlChange::KeyringRotate {
+                id: id.to_owned(),
+                had: key.versions.len(),
+                wrapped: self.seal_keys.new_keyring_version(id, key.versions.len() + 1),
+            },
+            None if id == SSE_S3_KEY => ControlChange::KeyringCreate { key: self.seal_keys.new_keyring_key(id) },
+            None => return Err(ApiError::no_such("keyring key")),
+        };
         self.keyring_change(change, req.audit(GatewayOp::AdminRotateKeyringKey, id)).await
     }
 
     pub(super) async fn set_keyring_key(&self, req: &AdminRequest<'_>, id: &str) -> ApiResult {
+        if id == SSE_S3_KEY {
+            return Err(bad("the SSE-S3 key is always enabled: it can only be rotated"));
+        }
         self.store.keyring_get(id)?.ok_or_else(|| ApiError::no_such("keyring key"))?;
         let body = req.json_body()?;
         let enabled = body.get("enabled").and_then(serde_json::Value::as_bool).ok_or_else(|| bad("the body is {\"enabled\": true|false}"))?;

@@ -624,11 +624,14 @@ impl Objects {
         });
         let stored = match written {
             Ok(mut stored) => {
-                // A sealed part keeps the store's ETag (the completion names it) and the
-                // plaintext's length and checksums.
-                if let Some(outcome) = &sealed {
+                // A sealed part gets its plaintext's length, ETag and checksums; what the
+                // store gave its ciphertext is kept for the completion.
+                if let (Some(outcome), Some(sealing)) = (&sealed, &upload.sealing) {
                     let body = outcome.plaintext().ok_or_else(|| Error::Unavailable("the engine stored a part it had not read whole".into()))?;
-                    (stored.stored_size, stored.size, stored.checksums) = (stored.size, body.size, body.digests.checksums);
+                    let etag = sealed::sealed_etag(sealing, &body.digests.md5_hex());
+                    (stored.stored_size, stored.size) = (stored.size, body.size);
+                    stored.stored_etag = std::mem::replace(&mut stored.etag, etag);
+                    stored.checksums = body.digests.checksums;
                 }
                 stored
             }
@@ -709,10 +712,12 @@ impl Objects {
         let composed = match &up.sealing {
             None => self.engine.compose(&up, upload_id, &plan.chosen, plan.size).await?,
             Some(_) => {
-                // The engine composes the parts' ciphertext.
-                let stored: Vec<PartRecord> = plan.chosen.iter().map(|p| PartRecord { size: p.stored_len(), ..(*p).clone() }).collect();
+                // The engine composes the parts' ciphertext; the object's ETag is made of
+                // the parts' ETags the client was given, as S3 makes it.
+                let stored: Vec<PartRecord> = plan.chosen.iter().map(|p| p.as_stored()).collect();
                 let stored_size = stored.iter().map(|p| p.size).sum();
-                self.engine.compose(&up, upload_id, &stored.iter().collect::<Vec<_>>(), stored_size).await?
+                let composed = self.engine.compose(&up, upload_id, &stored.iter().collect::<Vec<_>>(), stored_size).await?;
+                Stored { etag: super::s3util::multipart_etag(&plan.chosen)?, ..composed }
             }
         };
         // A local completion's blobs are its parts, which stay with the upload if refused.

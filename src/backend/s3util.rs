@@ -31,17 +31,9 @@ pub struct BodyCheck {
     set: ChecksumSet,
     trailer_names: Vec<String>,
     trailers: Option<TrailingHeaders>,
-    /// Digests to skip: sealed bytes, whose plaintext was hashed already.
-    sealed: Option<Sealed>,
-}
-
-/// What is still hashed of sealed bytes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Sealed {
-    /// Nothing: an object's ETag and digests are its plaintext's.
-    Nothing,
-    /// MD5, a part's ETag (the completion names parts by what the store holds).
-    Md5,
+    /// Sealed bytes, whose plaintext was hashed already (their ETag and digests are the
+    /// plaintext's): nothing is hashed of them.
+    sealed: bool,
 }
 
 impl BodyCheck {
@@ -73,12 +65,12 @@ impl BodyCheck {
         {
             return Err(Error::InvalidArgument(format!("unsupported checksum algorithm {alg}")));
         }
-        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None, sealed: None })
+        Ok(Self { content_md5, expected: expect.checksums, set, trailer_names: Vec::new(), trailers: None, sealed: false })
     }
 
-    /// The check of sealed bytes: nothing declared, and only what `sealed` keeps hashed.
-    pub(crate) fn of_sealed(sealed: Sealed) -> Self {
-        Self { content_md5: None, expected: Checksums::default(), set: ChecksumSet::default(), trailer_names: Vec::new(), trailers: None, sealed: Some(sealed) }
+    /// The check of sealed bytes: nothing declared, nothing hashed.
+    pub(crate) fn of_sealed() -> Self {
+        Self { content_md5: None, expected: Checksums::default(), set: ChecksumSet::default(), trailer_names: Vec::new(), trailers: None, sealed: true }
     }
 
     /// The checksums declared in headers or the presigned query (not trailers).
@@ -94,11 +86,7 @@ impl BodyCheck {
     /// A hasher computing every digest this check needs, and MD5 (the ETag of a body the
     /// gateway stores itself).
     pub fn hasher(&self) -> BodyHasher {
-        match self.sealed {
-            None => BodyHasher::new(self.set),
-            Some(Sealed::Md5) => BodyHasher::new(self.set).without_sha256(),
-            Some(Sealed::Nothing) => BodyHasher::new(self.set).without_sha256().without_md5(),
-        }
+        if self.sealed { BodyHasher::new(self.set).without_sha256().without_md5() } else { BodyHasher::new(self.set) }
     }
 
     /// A hasher computing every digest this check needs, MD5 only if declared (a body

@@ -6,7 +6,7 @@
 
 use super::Error;
 use super::engine::{Engine, Incoming, Received};
-use super::s3util::{BodyCheck, Sealed as SealedBytes};
+use super::s3util::BodyCheck;
 use super::scrub::ByteStream;
 use crate::crypt::{DataKey, Header, Kek, Sealer, cipher_span, open_range, sealed_len};
 use crate::meta::{KeyringKey, ObjectRecord, Sealing, SseMode, Store};
@@ -57,7 +57,10 @@ pub fn refuse_customer_key(keys: Option<&dyn OpenKey>) -> Result<(), Error> {
 /// that recognises an SSE-C key. They open what the gateway may open by itself: what
 /// maintenance (scrub, migrate) and completions read.
 pub struct GatewayKeys {
+    /// Wraps SSE-S3 data keys at version 0 (before any rotation of the SSE-S3 key).
     wrapping: Kek,
+    /// Derives the SSE-S3 key's later versions ([`SSE_S3_KEY`]).
+    sse_s3_versions: Kek,
     digest: Kek,
     /// Wraps the keyring's keys (SSE-KMS), which the store keeps only wrapped.
     keyring: Kek,
@@ -70,6 +73,13 @@ pub struct GatewayKeys {
 /// The keyring key SSE-KMS uses when a request and its bucket name none (AWS's `aws/s3`),
 /// created at its first use.
 pub const DEFAULT_KMS_KEY: &str = "default";
+
+/// The keyring entry whose versions are the SSE-S3 key's after its first rotation (its
+/// version 0 is the key derived from the master key): an id no SSE-KMS key can have, so
+/// no client can name it. Each version's key is derived from the master key too
+/// ([`GatewayKeys::sse_s3_kek_of`]), so that the stored bytes of an SSE-S3 object decrypt
+/// with the master key alone (`tools/decrypt.py`).
+pub const SSE_S3_KEY: &str = "@sse-s3";
 
 /// A keyring key id as clients may give it (an id, or a key ARN ending in `key/{id}`).
 ///
@@ -87,12 +97,12 @@ fn kms_error(code: &'static str, message: String) -> Error {
     Error::BadRequest { code, message }
 }
 
-/// A report of one re-wrap pass (after a keyring key's rotation).
+/// A report of one re-wrap pass (after a rotation of a keyring key or of the SSE-S3 key).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RewrapReport {
-    /// Object versions sealed under an older version of their keyring key, re-wrapped.
+    /// Object versions sealed under an older version of their key, re-wrapped.
     pub rewrapped: u64,
-    /// Object versions sealed with SSE-KMS looked at.
+    /// Object versions sealed with SSE-KMS, or with SSE-S3 once its key was rotated, looked at.
     pub sealed: u64,
     /// Whether the pass stopped at its bound (the next one resumes).
     pub more: bool,
@@ -110,8 +120,8 @@ impl GatewayKeys {
     /// The keys, from the master key's derivations for these uses; the keyring's keys are
     /// in `store`.
     #[must_use]
-    pub fn new(wrapping: Kek, digest: Kek, keyring: Kek, store: Arc<dyn Store>, lazy_default: bool) -> Self {
-        Self { wrapping, digest, keyring, store, lazy_default }
+    pub fn new(wrapping: Kek, sse_s3_versions: Kek, digest: Kek, keyring: Kek, store: Arc<dyn Store>, lazy_default: bool) -> Self {
+        Self { wrapping, sse_s3_versions, digest, keyring, store, lazy_default }
     }
 
     /// A new keyring key `id`, with its first version. The default key's first version is
@@ -122,15 +132,23 @@ impl GatewayKeys {
         let first = if id == DEFAULT_KMS_KEY {
             base64_simd::STANDARD.encode_to_string(self.keyring.wrap(&self.keyring.derive_key(id), id.as_bytes()))
         } else {
-            self.new_keyring_version(id)
+            self.new_keyring_version(id, 1)
         };
         KeyringKey { id: id.to_owned(), created_ns: crate::clock::now_ns(), enabled: true, versions: vec![first] }
     }
 
-    /// Fresh key material for a keyring key's new version, wrapped as the store keeps it.
+    /// Key material for version `version` (from 1) of keyring key `id`, wrapped as the store
+    /// keeps it: fresh, or for [`SSE_S3_KEY`] derived from the master key.
     #[must_use]
-    pub fn new_keyring_version(&self, id: &str) -> String {
-        base64_simd::STANDARD.encode_to_string(self.keyring.wrap(&DataKey::generate(), id.as_bytes()))
+    pub fn new_keyring_version(&self, id: &str, version: usize) -> String {
+        let material = if id == SSE_S3_KEY { self.sse_s3_kek_of(version) } else { DataKey::generate() };
+        base64_simd::STANDARD.encode_to_string(self.keyring.wrap(&material, id.as_bytes()))
+    }
+
+    /// The SSE-S3 key of version `version` (from 1): HMAC-SHA256 of the master-derived
+    /// versions key, labelled with the key id SSE-S3 headers carry ([`sse_s3_key_id`]).
+    fn sse_s3_kek_of(&self, version: usize) -> DataKey {
+        self.sse_s3_versions.derive_key(&sse_s3_key_id(version))
     }
 
     /// Whether the keyring has no key `id`.
@@ -182,10 +200,11 @@ impl GatewayKeys {
         Ok(Seal { template, kek: self.keyring_kek(&key, version)? })
     }
 
-    /// Re-wraps, under the current version of their keyring key, the data keys of SSE-KMS
-    /// objects (every version) sealed under an older one: after a rotation no object
-    /// depends on the old version's material, and no object byte is rewritten. Bounded to
-    /// `max` re-wraps per pass.
+    /// Re-wraps, under the current version of their key, the data keys of SSE-KMS objects
+    /// (every version) sealed under an older version of their keyring key, and of SSE-S3
+    /// objects under an older version of the SSE-S3 key: after a rotation no object depends
+    /// on the old version's material, and no object byte is rewritten. Bounded to `max`
+    /// re-wraps per pass.
     ///
     /// # Errors
     /// The store's.
@@ -202,9 +221,16 @@ impl GatewayKeys {
                 .chain(self.store.version_scan(bucket, "", None).filter_map(|r| r.map(|(k, v)| v.object.map(|o| (k, Some(v.version_id), o))).transpose()))
             {
                 let (key, version, rec) = entry.map_err(Error::Meta)?;
-                let Some(sealing) = rec.sealing.filter(|s| s.mode == SseMode::Kms) else { continue };
-                report.sealed += 1;
-                let Some(ring) = current.get(&sealing.key_id) else { continue };
+                let Some(sealing) = rec.sealing else { continue };
+                let ring = match sealing.mode {
+                    SseMode::Kms => current.get(&sealing.key_id),
+                    SseMode::S3 => current.get(SSE_S3_KEY),
+                    SseMode::Customer => continue,
+                };
+                if sealing.mode == SseMode::Kms || ring.is_some() {
+                    report.sealed += 1;
+                }
+                let Some(ring) = ring else { continue };
                 if usize::try_from(sealing.key_version).unwrap_or(usize::MAX) < ring.versions.len() {
                     stale.push((key, version, sealing));
                 }
@@ -215,7 +241,10 @@ impl GatewayKeys {
                     return Ok(report);
                 }
                 let data_key = self.open(&from)?;
-                let to = Sealing { bucket_key: from.bucket_key, ..self.sse_kms(&from.key_id, &from.context)?.rewrap(&data_key, &from) };
+                let to = match from.mode {
+                    SseMode::S3 => self.sse_s3()?.rewrap(&data_key, &from),
+                    _ => Sealing { bucket_key: from.bucket_key, ..self.sse_kms(&from.key_id, &from.context)?.rewrap(&data_key, &from) },
+                };
                 let changed = self
                     .store
                     .version_update(
@@ -240,10 +269,26 @@ impl GatewayKeys {
         Ok(report)
     }
 
-    /// How SSE-S3 seals.
-    #[must_use]
-    pub fn sse_s3(&self) -> Seal {
-        Seal { template: Sealing::of(SseMode::S3), kek: self.wrapping.clone() }
+    /// How SSE-S3 seals: under the current version of its key.
+    ///
+    /// # Errors
+    /// The store's; a keyring entry of the SSE-S3 key that does not open.
+    pub fn sse_s3(&self) -> Result<Seal, Error> {
+        let Some(ring) = self.store.keyring_get(SSE_S3_KEY).map_err(Error::Meta)? else {
+            return Ok(Seal { template: Sealing::of(SseMode::S3), kek: self.wrapping.clone() });
+        };
+        let version = u32::try_from(ring.versions.len()).unwrap_or(u32::MAX);
+        let template = Sealing { key_id: sse_s3_key_id(ring.versions.len()), key_version: version, ..Sealing::of(SseMode::S3) };
+        Ok(Seal { template, kek: self.keyring_kek(&ring, version)? })
+    }
+
+    /// The key that wrapped an SSE-S3 data key: version 0, or a version of [`SSE_S3_KEY`].
+    fn sse_s3_kek(&self, version: u32) -> Result<Kek, Error> {
+        if version == 0 {
+            return Ok(self.wrapping.clone());
+        }
+        let ring = self.store.keyring_get(SSE_S3_KEY).map_err(Error::Meta)?.ok_or_else(|| corrupt("SSE-S3 key version (the keyring has none)"))?;
+        self.keyring_kek(&ring, version)
     }
 
     /// The keyed hash recognising the SSE-C key `customer_key`.
@@ -274,7 +319,8 @@ impl OpenKey for GatewayKeys {
         match sealing.mode {
             SseMode::S3 => {
                 let wrapped = base64_simd::STANDARD.decode_to_vec(sealing.wrapped_key.as_bytes()).map_err(|_| corrupt("wrapped key"))?;
-                self.wrapping.unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| corrupt("wrapped key (it does not open with the gateway's key)"))
+                let kek = self.sse_s3_kek(sealing.key_version)?;
+                kek.unwrap(&wrapped, &wrap_context(sealing)).map_err(|_| corrupt("wrapped key (it does not open with the gateway's key)"))
             }
             SseMode::Customer => Err(Error::InvalidRequest(super::reads::SEALED_NEEDS_KEY.into())),
             SseMode::Kms => {
@@ -293,6 +339,13 @@ pub struct Seal {
     pub template: Sealing,
     /// The key wrapping data keys in this mode.
     pub kek: Kek,
+}
+
+/// The key id an SSE-S3 sealing (and its stream headers) carries at version `version` of
+/// the SSE-S3 key: none at version 0, else `v{version}`.
+#[must_use]
+pub fn sse_s3_key_id(version: usize) -> String {
+    if version == 0 { String::new() } else { format!("v{version}") }
 }
 
 /// The wrap context binding a wrapped data key to its mode and key names.
@@ -474,8 +527,8 @@ pub fn seal_incoming(incoming: Incoming, key: &DataKey, sealing: &Sealing, part:
     let sealed = Incoming {
         body: Some(StreamingBlob::wrap(body)),
         length: length.map(|l| sealed_len(sealing.header_len, l)),
-        // The plaintext is hashed here: the engine hashes at most a part's ETag.
-        check: BodyCheck::of_sealed(if part == 0 { SealedBytes::Nothing } else { SealedBytes::Md5 }),
+        // The plaintext is hashed here (a part's ETag too): the engine hashes nothing.
+        check: BodyCheck::of_sealed(),
     };
     Ok((sealed, outcome))
 }

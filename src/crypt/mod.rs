@@ -3,7 +3,8 @@
 //! # Key hierarchy
 //!
 //! Every object gets a fresh random 256-bit data key. The data key is wrapped (AES-256-GCM) by a
-//! key-encryption key (KEK): for SSE-S3 a gateway key derived from the master key with [`Kek::derive`], for
+//! key-encryption key (KEK): for SSE-S3 a gateway key derived from the master key (with [`Kek::derive`]; each version of the SSE-S3
+//! key has its own), for
 //! SSE-KMS a key from the keyring, for SSE-C the customer's own 32-byte key (recognised later by
 //! [`key_digest`], never stored). The wrap is bound to a caller-chosen context (the AAD: the
 //! gateway binds the mode and key names), which is not stored in the header. The wrapped key is stored both in the header of every sealed

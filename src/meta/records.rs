@@ -587,6 +587,10 @@ pub struct PartRecord {
     /// ciphertext); 0: `size`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stored_size: u64,
+    /// The ETag the store gave the bytes stored for it when they are not the part's
+    /// (sealed: its ciphertext; a completion upstream names the part by it); empty: `etag`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stored_etag: String,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -602,6 +606,14 @@ impl PartRecord {
     #[must_use]
     pub fn stored_len(&self) -> u64 {
         if self.stored_size == 0 { self.size } else { self.stored_size }
+    }
+
+    /// The record of the bytes stored for the part, as the store knows them (their length
+    /// and ETag), for composing them.
+    #[must_use]
+    pub fn as_stored(&self) -> PartRecord {
+        let etag = if self.stored_etag.is_empty() { self.etag.clone() } else { self.stored_etag.clone() };
+        PartRecord { size: self.stored_len(), etag, stored_size: 0, stored_etag: String::new(), ..self.clone() }
     }
 }
 

@@ -238,13 +238,13 @@ fn write_seal(
         None => (default.as_ref().map(|e| e.algorithm.clone()), default.and_then(|e| e.kms_key_id)),
     };
     match algorithm.as_deref() {
-        Some(ServerSideEncryption::AES256) => Ok(Some(g.sse.keys.sse_s3())),
+        Some(ServerSideEncryption::AES256) => Ok(Some(g.sse.keys.sse_s3()?)),
         Some(ServerSideEncryption::AWS_KMS) => {
             Ok(Some(g.sse.keys.sse_kms(key.as_deref().unwrap_or(crate::backend::sealed::DEFAULT_KMS_KEY), context.unwrap_or_default())?))
         }
         Some(ServerSideEncryption::AWS_KMS_DSSE) => Err(Error::NotImplemented("DSSE-KMS (two layers of encryption) is not supported: use aws:kms or AES256")),
         Some(other) => Err(Error::InvalidArgument(format!("The encryption method specified is not supported: {other}"))),
-        None if g.sse.config.always => Ok(Some(g.sse.keys.sse_s3())),
+        None if g.sse.config.always => Ok(Some(g.sse.keys.sse_s3()?)),
         None => Ok(None),
     }
 }

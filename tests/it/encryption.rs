@@ -187,7 +187,8 @@ async fn bucket_default_encryption_seals_writes_that_ask_for_none() {
     assert_stored_sealed(&gw, &b, "k", &body).await;
 
     c.delete_bucket_encryption().bucket(&b).send().await.unwrap();
-    let plain = c.put_object().bucket(&b).key("plain").body(body.clone().into()).send().await.unwrap();
+    let clear = data(150_000, 64);
+    let plain = c.put_object().bucket(&b).key("plain").body(clear.clone().into()).send().await.unwrap();
     assert_eq!(plain.server_side_encryption(), None);
     let e = c.put_object().bucket(&b).key("kms").server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id("nosuchkey").send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "KMS.NotFoundException");
@@ -294,10 +295,24 @@ async fn multipart(c: &Client, b: &str, k: &str, parts: &[Vec<u8>], ck: Option<&
             part = part.sse_customer_algorithm("AES256").sse_customer_key(&ck.key).sse_customer_key_md5(&ck.md5);
         }
         let e = part.send().await.unwrap();
+        let etag = e.e_tag().unwrap().trim_matches('"');
+        // As S3 answers: an SSE-S3 part's ETag is its plaintext's MD5; an SSE-C part's is no MD5 of the data.
+        assert_eq!(etag == md5_hex(p), ck.is_none(), "part {n}'s ETag {etag}");
         done = done.parts(CompletedPart::builder().part_number(n).e_tag(e.e_tag().unwrap()).build());
     }
-    let out = c.complete_multipart_upload().bucket(b).key(k).upload_id(&id).multipart_upload(done.build()).send().await.unwrap();
+    let done = done.build();
+    let listed = c.list_parts().bucket(b).key(k).upload_id(&id).send().await.unwrap();
+    let listed: Vec<_> = listed.parts().iter().map(|p| (p.e_tag().unwrap().to_owned(), p.size().unwrap())).collect();
+    let given: Vec<_> = done.parts().iter().zip(parts).map(|(p, body)| (p.e_tag().unwrap().to_owned(), body.len() as i64)).collect();
+    assert_eq!(listed, given, "ListParts shows the ETags and plaintext sizes UploadPart answered");
+    let out = c.complete_multipart_upload().bucket(b).key(k).upload_id(&id).multipart_upload(done).send().await.unwrap();
     out.e_tag().unwrap().to_owned()
+}
+
+/// S3's ETag of a multipart object whose parts have ETags `etags`: the MD5 of their MD5s, then `-{parts}`.
+fn multipart_etag(etags: &[String]) -> String {
+    let md5s: Vec<u8> = etags.iter().flat_map(|e| hex_simd::decode_to_vec(e.as_bytes()).unwrap()).collect();
+    format!("\"{}-{}\"", md5_hex(&md5s), etags.len())
 }
 
 #[tokio::test]
@@ -307,9 +322,11 @@ async fn multipart_uploads_are_sealed_part_by_part() {
     let b = gw.bucket("mpsealed").await;
     let parts = vec![data(5 << 20, 1), data(5 << 20, 2), data(70_000, 3)];
     let whole: Vec<u8> = parts.concat();
-    multipart(&c, &b, "s3", &parts, None).await;
+    let etag = multipart(&c, &b, "s3", &parts, None).await;
+    assert_eq!(etag, multipart_etag(&parts.iter().map(|p| md5_hex(p)).collect::<Vec<_>>()), "S3's ETag of the plaintext parts");
     assert_eq!(get(&c, &b, "s3").await, whole);
     let head = c.head_object().bucket(&b).key("s3").send().await.unwrap();
+    assert_eq!(head.e_tag(), Some(etag.as_str()));
     assert_eq!((head.content_length(), head.server_side_encryption()), (Some(whole.len() as i64), Some(&ServerSideEncryption::Aes256)));
     // A range across the first part boundary, and part 2 alone.
     let (start, end) = ((5 << 20) - 100, (5 << 20) + 100);
@@ -449,6 +466,62 @@ async fn stored_objects_decrypt_with_the_documented_script() {
     put.sse_customer_key_md5(&ck.md5).send().await.unwrap();
     let sealed_c = blobs(&gw).into_iter().find(|p| *p != stored).unwrap();
     assert_eq!(decrypt(&["--customer-key", &ck.key, sealed_c.to_str().unwrap()]), body);
+
+    // After a rotation of the SSE-S3 key, new objects still decrypt with the master key alone.
+    let root = crate::tenancy::root_conn(&gw);
+    tollgate::admin::client::call(&root, "POST", "keyring/@sse-s3/rotate", None).await.unwrap();
+    let before = blobs(&gw);
+    c.put_object().bucket(&b).key("s3v1").body(body.clone().into()).server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap();
+    let rotated = blobs(&gw).into_iter().find(|p| !before.contains(p)).unwrap();
+    assert!(std::fs::read(&rotated).unwrap().windows(2).any(|w| w == b"v1"), "the header names the key's version");
+    assert_eq!(decrypt(&["--master-key-file", master.to_str().unwrap(), rotated.to_str().unwrap()]), body);
+}
+
+/// `tollgate admin keyring rotate @sse-s3`: new SSE-S3 objects are sealed under the new
+/// version, and the rewrap job moves older objects' data keys onto it; every object reads
+/// back with its ETag, and the SSE-S3 key cannot be disabled.
+#[tokio::test]
+async fn the_sse_s3_key_rotates_and_older_objects_are_rewrapped_onto_it() {
+    use tollgate::admin::client::call;
+    let gw = gateway().await;
+    let c = gw.client();
+    let root = crate::tenancy::root_conn(&gw);
+    let b = gw.bucket("s3rotate").await;
+    let body = data(150_000, 61);
+    let put = |key: &'static str| c.put_object().bucket(&b).key(key).body(body.clone().into()).server_side_encryption(ServerSideEncryption::Aes256).send();
+    put("v0").await.unwrap();
+    let parts = [data(5 << 20, 62), data(1000, 63)];
+    let mp_etag = multipart(&c, &b, "mp", &parts, None).await;
+    let clear = data(150_000, 64);
+    let plain = c.put_object().bucket(&b).key("plain").body(clear.clone().into()).send().await.unwrap();
+
+    assert_eq!(call(&root, "POST", "keyring/@sse-s3/rotate", None).await.unwrap()["versions"], 1);
+    put("v1").await.unwrap();
+    assert_eq!(call(&root, "POST", "keyring/@sse-s3/rotate", None).await.unwrap()["versions"], 2);
+    put("v2").await.unwrap();
+    let listed = call(&root, "GET", "keyring", None).await.unwrap();
+    assert!(listed.to_string().contains(r#""id":"@sse-s3""#), "{listed}");
+    let disable = call(&root, "PUT", "keyring/@sse-s3", Some(serde_json::json!({"enabled": false}))).await;
+    assert!(disable.is_err(), "the SSE-S3 key cannot be disabled");
+
+    let run = call(&root, "POST", "jobs/rewrap/run", None).await.unwrap();
+    assert_eq!(run["detail"]["rewrapped"], 3, "v0, v1 and mp onto version 2: {run}");
+    assert_eq!(run["detail"]["sealed"], 4, "{run}");
+    let again = call(&root, "POST", "jobs/rewrap/run", None).await.unwrap();
+    assert_eq!(again["detail"]["rewrapped"], 0, "{again}");
+    for key in ["v0", "v1", "v2"] {
+        assert_eq!(get(&c, &b, key).await, body, "{key}");
+        let head = c.head_object().bucket(&b).key(key).send().await.unwrap();
+        assert_eq!(head.e_tag().map(|e| e.trim_matches('"').to_owned()), Some(md5_hex(&body)), "{key}");
+        assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    }
+    assert_eq!(get(&c, &b, "mp").await, parts.concat());
+    assert_eq!(c.head_object().bucket(&b).key("mp").send().await.unwrap().e_tag(), Some(mp_etag.as_str()));
+    assert_eq!(get(&c, &b, "plain").await, clear);
+    assert_eq!(c.head_object().bucket(&b).key("plain").send().await.unwrap().e_tag(), plain.e_tag());
+    assert_stored_sealed(&gw, &b, "v2", &body).await;
+    let scrub = call(&root, "POST", "scrub", None).await.unwrap();
+    assert!(scrub["mismatches"].as_array().unwrap().is_empty(), "{scrub}");
 }
 
 #[tokio::test]

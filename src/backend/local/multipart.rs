@@ -35,6 +35,7 @@ async fn install_part(b: &LocalBackend, number: u32, pending: blobs::PendingBlob
         last_modified_ns: now_ns(),
         checksums: digests.checksums,
         stored_size: 0,
+        stored_etag: String::new(),
     })
 }
 

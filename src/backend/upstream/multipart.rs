@@ -50,6 +50,7 @@ pub(super) async fn write_part(b: &UpstreamBackend, up: &UploadRecord, upload_id
         last_modified_ns: now_ns(),
         checksums: digests.checksums,
         stored_size: 0,
+        stored_etag: String::new(),
     })
 }
 
@@ -83,6 +84,7 @@ pub(super) async fn copy_part(b: &UpstreamBackend, p: &PartCopy<'_>, source: Opt
         last_modified_ns: now_ns(),
         checksums: crate::meta::Checksums::default(),
         stored_size: 0,
+        stored_etag: String::new(),
     })
 }
 

@@ -232,7 +232,16 @@ fn completing_an_upload_removes_it_with_its_parts() {
         escrow_key: String::new(),
     };
     s.upload_create("u1", &up, None).unwrap();
-    let part = PartRecord { number: 1, blob: "p1".into(), size: 3, etag: "e".into(), last_modified_ns: 0, checksums: Checksums::default(), stored_size: 0 };
+    let part = PartRecord {
+        number: 1,
+        blob: "p1".into(),
+        size: 3,
+        etag: "e".into(),
+        last_modified_ns: 0,
+        checksums: Checksums::default(),
+        stored_size: 0,
+        stored_etag: String::new(),
+    };
     assert!(s.part_put("u1", &part, None).unwrap().is_none());
     assert_eq!(s.upload_list("b").unwrap().len(), 1);
     assert!(s.referenced_blobs().unwrap().contains("p1"));
