@@ -3,12 +3,13 @@
 
 use super::Error;
 use super::index::Index;
-use crate::meta::ObjectRecord;
+use crate::meta::{ObjectRecord, ObjectSummary, Store};
 
-/// One page of a listing.
-pub struct Page {
-    /// The keys, in order, with their records (listings use only size, ETag and time).
-    pub objects: Vec<(String, ObjectRecord)>,
+/// One page of a listing: its keys with their records, or with only what an S3 listing
+/// shows of them ([`ObjectSummary`]).
+pub struct Page<T = ObjectRecord> {
+    /// The keys, in order, with their records.
+    pub objects: Vec<(String, T)>,
     /// The common prefixes, in order, each ending with the delimiter.
     pub prefixes: Vec<String>,
     /// Whether more keys or prefixes follow `last`.
@@ -17,7 +18,7 @@ pub struct Page {
     pub last: Option<String>,
 }
 
-impl Page {
+impl<T> Page<T> {
     /// A page with nothing in it, and nothing after.
     pub fn empty() -> Self {
         Self { objects: Vec::new(), prefixes: Vec::new(), truncated: false, last: None }
@@ -30,10 +31,36 @@ pub(crate) fn folded(key: &str, prefix: &str, delimiter: Option<&str>) -> Option
     key.get(prefix.len()..)?.find(d).map(|pos| key[..prefix.len() + pos + d.len()].to_owned())
 }
 
+/// What a page holds of each object: its whole record, or an [`ObjectSummary`], each
+/// decoded by its own scan of the index.
+pub trait Listed: From<ObjectRecord> + Sized {
+    /// The objects of `bucket` under `prefix`, from `from` on, as the store scans them.
+    fn scan<'a>(store: &'a dyn Store, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = crate::meta::Result<(String, Self)>> + 'a>;
+}
+
+impl Listed for ObjectRecord {
+    fn scan<'a>(store: &'a dyn Store, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = crate::meta::Result<(String, Self)>> + 'a> {
+        store.object_scan(bucket, prefix, from)
+    }
+}
+
+impl Listed for ObjectSummary {
+    fn scan<'a>(store: &'a dyn Store, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = crate::meta::Result<(String, Self)>> + 'a> {
+        store.object_summary_scan(bucket, prefix, from)
+    }
+}
+
 /// Up to `max` keys and common prefixes of `bucket` under `prefix` from the index (ordered
 /// range scans), strictly after `after`, folding keys at `delimiter`: the scan jumps past
 /// a folded subtree.
-pub(crate) fn index_page(index: &Index, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<Page, Error> {
+pub(crate) fn index_page<T: Listed>(
+    index: &Index,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    after: Option<&str>,
+    max: usize,
+) -> Result<Page<T>, Error> {
     index.bucket(bucket)?;
     let mut page = Page::empty();
     if max == 0 {
@@ -41,7 +68,7 @@ pub(crate) fn index_page(index: &Index, bucket: &str, prefix: &str, delimiter: O
     }
     let mut from: Option<String> = after.map(str::to_owned);
     'restart: loop {
-        for entry in index.store.object_scan(bucket, prefix, from.as_deref()) {
+        for entry in T::scan(&*index.store, bucket, prefix, from.as_deref()) {
             let (key, rec) = entry?;
             if after.is_some_and(|a| key.as_str() <= a) {
                 continue;

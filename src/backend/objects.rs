@@ -295,19 +295,28 @@ impl Objects {
 
     /// Up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
     /// `after`, folding keys at `delimiter`: from the store when objects are at the key,
-    /// else from the index.
-    pub async fn page(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Result<super::Page, Error> {
+    /// else from the index. `T`: what the page holds of each object.
+    pub async fn page<T: super::listing::Listed>(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<super::Page<T>, Error> {
         match self.at_key(bucket)? {
             Some(at) => {
-                let mut page = at.page(bucket, prefix, delimiter, after, max).await?;
-                // The store lists a sealed object's ciphertext: list the client's size and ETag.
-                for (key, listed) in &mut page.objects {
-                    if let Some(rec) = self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) {
+                let page = at.page(bucket, prefix, delimiter, after, max).await?;
+                let mut objects = Vec::with_capacity(page.objects.len());
+                for (key, mut listed) in page.objects {
+                    // The store lists a sealed object's ciphertext: list the client's size and ETag.
+                    if let Some(rec) = self.index().store.object_get(bucket, &key)?.filter(|rec| rec.sealing.is_some()) {
                         listed.size = rec.size;
                         listed.etag = rec.etag;
                     }
+                    objects.push((key, T::from(listed)));
                 }
-                Ok(page)
+                Ok(super::Page { objects, prefixes: page.prefixes, truncated: page.truncated, last: page.last })
             }
             None => super::listing::index_page(self.index(), bucket, prefix, delimiter, after, max),
         }

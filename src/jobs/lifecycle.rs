@@ -148,7 +148,7 @@ impl LifecycleJob {
         let mut actions = Vec::new();
         let mut after = after;
         loop {
-            let page = objects.page(bucket, "", None, after.as_deref(), BATCH).await?;
+            let page = objects.page::<crate::meta::ObjectRecord>(bucket, "", None, after.as_deref(), BATCH).await?;
             for (key, o) in &page.objects {
                 if self.append_only(bucket, key) {
                     continue;

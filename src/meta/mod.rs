@@ -271,6 +271,8 @@ pub trait Store: Send + Sync + 'static {
     /// Objects of `bucket` whose key starts with `prefix`, in byte order, from the first
     /// key `>= from` (or the bucket's first key).
     fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a>;
+    /// [`Store::object_scan`] with only what a listing shows of each object.
+    fn object_summary_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<(String, ObjectSummary)>> + 'a>;
 
     /// Records a new multipart upload under its id (`NoSuchBucket` if the bucket is gone).
     fn upload_create(&self, id: &str, record: &UploadRecord, audit: Option<&AuditEntry>) -> Result<()>;

@@ -362,7 +362,11 @@ impl Store for SledStore {
     }
 
     fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a> {
-        SledStore::object_scan(self, bucket, prefix, from)
+        self.scan_objects(bucket, prefix, from)
+    }
+
+    fn object_summary_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<(String, ObjectSummary)>> + 'a> {
+        self.scan_objects(bucket, prefix, from)
     }
 
     fn upload_create(&self, id: &str, record: &UploadRecord, audit: Option<&AuditEntry>) -> Result<()> {

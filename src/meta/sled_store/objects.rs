@@ -393,7 +393,14 @@ impl SledStore {
         }))
     }
 
-    pub(super) fn object_scan<'a>(&'a self, bucket: &str, prefix: &str, from: Option<&str>) -> Box<dyn Iterator<Item = Result<ObjectEntry>> + 'a> {
+    /// The objects of `bucket` under `prefix` from `from`, each record decoded as a `T`
+    /// (the whole record, or only what a listing shows of it).
+    pub(super) fn scan_objects<'a, T: serde::de::DeserializeOwned + 'a>(
+        &'a self,
+        bucket: &str,
+        prefix: &str,
+        from: Option<&str>,
+    ) -> Box<dyn Iterator<Item = Result<(String, T)>> + 'a> {
         let base = object_key(bucket, "");
         let strip = base.len();
         let scan_prefix = object_key(bucket, prefix);

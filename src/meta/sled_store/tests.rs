@@ -209,6 +209,12 @@ fn scan_is_ordered_and_bounded_by_bucket_and_prefix() {
     assert_eq!(keys, ["x/1", "x/10", "x/2"]);
     let keys: Vec<String> = s.object_scan("a", "", Some("x/10")).map(|r| r.unwrap().0).collect();
     assert_eq!(keys, ["x/10", "x/2", "y"]);
+    // The listing's scan: the same keys, with what their records say of size, ETag and time.
+    let whole: Vec<(String, ObjectSummary)> = s.object_scan("a", "", None).map(|r| r.map(|(k, rec)| (k, rec.into())).unwrap()).collect();
+    let summaries: Vec<(String, ObjectSummary)> = s.object_summary_scan("a", "", None).map(Result::unwrap).collect();
+    assert_eq!(summaries, whole);
+    assert_eq!(summaries.len(), 4);
+    assert!(summaries.iter().all(|(_, o)| !o.etag.is_empty() && o.size == 1), "{summaries:?}");
 }
 
 #[test]
