@@ -139,6 +139,18 @@ impl ControlPlane {
         self.objects.as_ref()
     }
 
+    /// In a cluster, forgets the shared record of the encrypted object a delete just
+    /// removed from `bucket`/`key`: one this instance sealed (`released`, its index's
+    /// record, says so), or one it had no record of (another instance may have sealed it).
+    /// Best effort: a record left behind is only read for bytes marked sealed at the key.
+    pub async fn forget_deleted(&self, objects: &super::Objects, bucket: &str, key: &str, released: Option<&crate::meta::ObjectRecord>) {
+        let Some(shared) = &self.objects else { return };
+        if released.is_some_and(|r| r.sealing.is_none()) || !objects.stores_at_key(bucket).unwrap_or(false) {
+            return;
+        }
+        shared.forget(bucket, key).await;
+    }
+
     /// Whether this instance shares a control log.
     #[must_use]
     pub fn clustered(&self) -> bool {

@@ -343,6 +343,13 @@ impl Objects {
         }
     }
 
+    /// Whether the bytes at `key` of `bucket` are stored sealed through another instance
+    /// (the store marks them so, and this index has no record of them).
+    pub async fn sealed_elsewhere(&self, bucket: &str, key: &str) -> bool {
+        let request = ReadRequest { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None };
+        matches!(self.read(bucket, key, None, &request, false).await, Err(Error::SealedElsewhere))
+    }
+
     /// Reads, as `record` says, the object at `key` this index has no record of: one stored
     /// encrypted through another instance of a cluster, `record` being the one it shared.
     pub async fn read_as(&self, bucket: &str, key: &str, record: ObjectRecord, request: &ReadRequest<'_>, with_body: bool) -> Result<Readout, Error> {
@@ -566,8 +573,11 @@ impl Objects {
         shared: Option<ObjectRecord>,
     ) -> Result<Option<ObjectRecord>, Error> {
         let Some(at) = self.at_key(bucket)? else { return Ok(None) };
-        let request = ReadRequest { conditions: *conditions, range: None, part_number: None, checksum_mode: None, keys: None };
-        let head = at.read(bucket, key, &request, false).await.map_err(|e| if matches!(e, Error::NotModified(_)) { Error::PreconditionFailed } else { e })?;
+        // Asked without the conditions: the store would judge them by the ETag of what it
+        // holds, a sealed object's ciphertext's. Bytes in the clear have theirs judged by
+        // the store's copy; sealed ones by their shared record.
+        let request = ReadRequest { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None };
+        let head = at.read(bucket, key, &request, false).await?;
         match (sealed::refuse_sealed_elsewhere(&head.read), shared) {
             (Ok(()), _) => Ok(None),
             (Err(_), Some(shared)) => super::reads::copy_source(shared, conditions).map(Some),

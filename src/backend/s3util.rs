@@ -205,7 +205,7 @@ fn verify_checksums(expected: &Checksums, actual: &Checksums) -> Result<(), Erro
 }
 
 /// The conditional headers of a read.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct ReadConditions<'a> {
     /// `If-Match`: the object must have this ETag (or exist, for `*`), else 412.
     pub if_match: Option<&'a ETagCondition>,

@@ -7,7 +7,7 @@
 //! - the records of objects stored encrypted (`.tollgate-objects/{bucket and key}`): the
 //!   upstream holds their ciphertext, and how to open it (the sealed data key, the
 //!   plaintext's size, ETag and checksums) is in the record, which another instance reads
-//!   when asked for such an object.
+//!   when asked for such an object. A delete through any instance removes it.
 //!
 //! Every record written there carries a MAC under a key derived from the master key the
 //! instances share ([`ClusterMac`]), binding it to its place: whoever can write to the
@@ -248,6 +248,16 @@ impl SharedObjects {
     pub async fn publish(&self, bucket: &str, key: &str, record: &ObjectRecord) -> Result<(), Error> {
         let (path, place) = object_path(bucket, key);
         self.log.shared_put(&path, self.mac.sign(&place, record)?).await
+    }
+
+    /// Removes the record of `bucket`/`key` (its object was deleted). Best effort: a record
+    /// left behind is only read for bytes marked sealed at the key, and does not open any
+    /// other.
+    pub async fn forget(&self, bucket: &str, key: &str) {
+        let (path, _) = object_path(bucket, key);
+        if let Err(e) = self.log.shared_delete(&[path]).await {
+            tracing::warn!(bucket, key, error = %e, "a deleted object's shared record could not be removed");
+        }
     }
 
     /// The record another instance shared of the encrypted object at `bucket`/`key`, if

@@ -29,6 +29,8 @@ pub struct LifecycleJob {
     backend: Arc<Backends>,
     configs: Arc<BucketConfigs>,
     topics: Arc<Topics>,
+    /// Told of each expiry, to forget a cluster's shared record of an encrypted object.
+    control: Arc<crate::backend::control::ControlPlane>,
     day_secs: u64,
     max_actions: usize,
     /// Where the last run stopped on reaching `max_actions`: a bucket, and the last key
@@ -70,6 +72,7 @@ impl LifecycleJob {
             backend: Arc::clone(&parts.backend),
             configs: Arc::clone(&parts.configs),
             topics: Arc::clone(&parts.topics),
+            control: Arc::clone(&parts.control),
             day_secs,
             max_actions,
             resume: Mutex::new(None),
@@ -174,7 +177,10 @@ impl LifecycleJob {
         for action in actions {
             match action {
                 Action::Expire { key, etag, rule } => match objects.delete(bucket, &key, &Precondition::ETagIs(etag), &audit(bucket, &key, &rule)).await {
-                    Ok(_) => {
+                    Ok(deleted) => {
+                        if deleted.marker.is_none() {
+                            self.control.forget_deleted(objects, bucket, &key, deleted.released.as_ref()).await;
+                        }
                         tracing::info!(bucket, key, rule, "lifecycle expired an object");
                         report.expired += 1;
                     }
@@ -183,6 +189,9 @@ impl LifecycleJob {
                 },
                 Action::Remove { key, version_id, rule } => match objects.delete_version(bucket, &key, &version_id, false, &audit(bucket, &key, &rule)).await {
                     Ok(removed) => {
+                        if version_id == crate::meta::NULL_VERSION {
+                            self.control.forget_deleted(objects, bucket, &key, removed.as_ref().and_then(|v| v.object.as_ref())).await;
+                        }
                         tracing::info!(bucket, key, version_id, rule, "lifecycle removed a version");
                         report.versions_removed += u64::from(removed.is_some());
                     }

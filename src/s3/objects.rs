@@ -6,7 +6,7 @@ use super::request::*;
 use super::sse;
 use crate::auth::Principal;
 use crate::backend::s3util::*;
-use crate::backend::{Error, Incoming, NewObject, Objects};
+use crate::backend::{Error, Incoming, NewObject};
 use crate::meta::Precondition;
 use crate::meta::{ObjectAttrs, ObjectRecord};
 
@@ -109,15 +109,21 @@ async fn read_object(
     with_body: bool,
 ) -> Result<crate::backend::Readout, Error> {
     let backend = g.backends.of(bucket);
-    match backend.read(bucket, key, version, request, with_body).await {
-        Err(Error::SealedElsewhere) if version.is_none() => match g.control.objects() {
-            Some(shared) => match shared.fetch(bucket, key).await? {
-                Some(record) => backend.read_as(bucket, key, record, request, with_body).await,
-                None => Err(Error::SealedElsewhere),
-            },
-            None => Err(Error::SealedElsewhere),
-        },
-        read => read,
+    let read = backend.read(bucket, key, version, request, with_body).await;
+    let Some(shared) = g.control.objects().filter(|_| version.is_none()) else { return read };
+    let sealed_elsewhere = match &read {
+        Err(Error::SealedElsewhere) => true,
+        // The store judged the conditions by the ETag of what it holds: for bytes sealed
+        // through another instance, the ciphertext's. They are judged again by the record.
+        Err(Error::PreconditionFailed | Error::NotModified(_)) => backend.sealed_elsewhere(bucket, key).await,
+        _ => false,
+    };
+    if !sealed_elsewhere {
+        return read;
+    }
+    match shared.fetch(bucket, key).await? {
+        Some(record) => backend.read_as(bucket, key, record, request, with_body).await,
+        None => Err(Error::SealedElsewhere),
     }
 }
 
@@ -186,7 +192,7 @@ pub(super) async fn get_object_torrent(_g: &Gateway, _req: S3Request<GetObjectTo
 /// Deletes one key if `precondition` holds (a delete marker in a versioned bucket), or
 /// one version of it for good.
 async fn delete_key(
-    backend: &Objects,
+    g: &Gateway,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
@@ -195,11 +201,18 @@ async fn delete_key(
     audit: &crate::meta::AuditEntry,
 ) -> Result<Removal, Error> {
     check_key(key)?;
+    let backend = g.backends.of(bucket).as_ref();
     if let Some(id) = version_id {
         let removed = backend.delete_version(bucket, key, id, bypass_governance, audit).await?;
+        if id == crate::meta::NULL_VERSION {
+            g.control.forget_deleted(backend, bucket, key, removed.as_ref().and_then(|v| v.object.as_ref())).await;
+        }
         return Ok(Removal { version_id: Some(id.to_owned()), delete_marker: removed.is_some_and(|v| v.object.is_none()) });
     }
     let deleted = backend.delete(bucket, key, precondition, audit).await?;
+    if deleted.marker.is_none() {
+        g.control.forget_deleted(backend, bucket, key, deleted.released.as_ref()).await;
+    }
     Ok(Removal { delete_marker: deleted.marker.is_some(), version_id: deleted.marker })
 }
 
@@ -209,7 +222,7 @@ pub(super) async fn delete_object(g: &Gateway, req: S3Request<DeleteObjectInput>
     let bypass = super::lock::may_bypass(&req, req.input.bypass_governance_retention, &backend.index().bucket(&req.input.bucket)?);
     let input = req.input;
     let precondition = delete_precondition(input.if_match.as_ref(), input.if_match_size, input.if_match_last_modified_time.as_ref())?;
-    let removal = delete_key(backend.as_ref(), &input.bucket, &input.key, input.version_id.as_deref(), &precondition, bypass, &audit).await?;
+    let removal = delete_key(g, &input.bucket, &input.key, input.version_id.as_deref(), &precondition, bypass, &audit).await?;
     let output = DeleteObjectOutput { delete_marker: removal.delete_marker.then_some(true), version_id: removal.version_id, ..Default::default() };
     Ok(S3Response::with_status(output, http::StatusCode::NO_CONTENT))
 }
@@ -228,7 +241,7 @@ pub(super) async fn delete_objects(g: &Gateway, req: S3Request<DeleteObjectsInpu
             audit.key.clone_from(&obj.key);
             async move {
                 let r = match entry_precondition(&obj) {
-                    Ok(precondition) => delete_key(backend, bucket, &obj.key, obj.version_id.as_deref(), &precondition, bypass, &audit).await,
+                    Ok(precondition) => delete_key(g, bucket, &obj.key, obj.version_id.as_deref(), &precondition, bypass, &audit).await,
                     Err(e) => Err(e),
                 };
                 (obj, r)

@@ -285,6 +285,29 @@ async fn three_instances_share_one_control_plane() {
         assert_eq!(got.ssekms_key_id(), Some("shared-key"));
         assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret");
     }
+    // Conditions are judged by the client's ETag (the record's), not by the ciphertext's
+    // the upstream holds, through a reader that did not write it, as a ranged download
+    // with If-Match (boto3's, aws-cli's) asks.
+    let etag = c.client_with(&wk, &ws).head_object().bucket("cl-shared").key("sealed").send().await.unwrap().e_tag().unwrap().to_owned();
+    let ranged = a.client_with(&wk, &ws).get_object().bucket("cl-shared").key("sealed").range("bytes=1-3").if_match(&etag).send().await.unwrap();
+    assert_eq!(&ranged.body.collect().await.unwrap().into_bytes()[..], b"ecr");
+    let e = a.client_with(&wk, &ws).get_object().bucket("cl-shared").key("sealed").if_match("\"0123\"").send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "{e:?}");
+    let e = a.client_with(&wk, &ws).get_object().bucket("cl-shared").key("sealed").if_none_match(&etag).send().await.unwrap_err();
+    assert_eq!(status(&e), 304, "{e:?}");
+
+    // A delete through an instance that did not write the object removes its shared record.
+    let shared_records = || async {
+        let listed = _upstream.client.list_objects_v2().bucket(&_upstream.meta).prefix(".tollgate-objects/").send().await.unwrap();
+        listed.contents().iter().map(|o| o.key().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let before = shared_records().await;
+    let put = c.client_with(&wk, &ws).put_object().bucket("cl-shared").key("sealed-then-deleted").body(b"gone".to_vec().into());
+    put.server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256).send().await.unwrap();
+    assert_eq!(shared_records().await.len(), before.len() + 1, "the write shared its record");
+    a.client_with(&wk, &ws).delete_object().bucket("cl-shared").key("sealed-then-deleted").send().await.unwrap();
+    assert_eq!(shared_records().await, before, "the delete removed it, and only it");
+
     // Without that record (lost, or never written: sealed past this version), another
     // instance refuses rather than serve the stored ciphertext as the object.
     let records = _upstream.client.list_objects_v2().bucket(&_upstream.meta).prefix(".tollgate-objects/").send().await.unwrap();
