@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers of benches/cluster.sh (standard library only): SigV4-signed calls to tollgate's
+"""Helpers of benches/cluster.sh and cluster_join.sh (standard library only): SigV4-signed calls to tollgate's
 S3 and admin APIs, the upstream's request counters, and the control-plane propagation
 measurements.
 
@@ -14,6 +14,8 @@ measurements.
       10 ms until they refuse it (403): GET /_tollgate/admin/keys, which makes no instance
       read the log (an S3 ListBuckets would: it reads the log first). With --upstream URL, also the upstream's requests
       (by operation) while the keys were being created. Prints one JSON object.
+  cluster_probe.py churn --tenant T --user U --changes N URL
+      creates N access keys on URL, one after another; prints {"changes", "secs", "per_s"}
   cluster_probe.py report RESULTS.jsonl         the tables of benches/cluster.sh
 
 Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (root's). Region us-east-1.
@@ -230,6 +232,16 @@ def propagate(a):
     return out
 
 
+def churn(a):
+    """Creates `changes` access keys on the instance at `url`, one after another."""
+    c = root_conn(a.url)
+    t0 = time.monotonic()
+    for _ in range(a.changes):
+        c.admin("POST", "keys", {"tenant": a.tenant, "user": a.user})
+    secs = time.monotonic() - t0
+    return {"changes": a.changes, "secs": round(secs, 3), "per_s": round(a.changes / secs, 1)}
+
+
 def _rates(line):
     """Upstream requests per second by operation over an idle window."""
     b, a = line["before"], line["after"]
@@ -335,6 +347,11 @@ def main():
     g.add_argument("--disable", type=int, default=10)
     g.add_argument("--upstream")
     g.add_argument("urls", nargs="+")
+    h = sub.add_parser("churn")
+    h.add_argument("--tenant", required=True)
+    h.add_argument("--user", required=True)
+    h.add_argument("--changes", type=int, required=True)
+    h.add_argument("url")
     r = sub.add_parser("report")
     r.add_argument("results")
     a = p.parse_args()
@@ -348,6 +365,8 @@ def main():
         print(json.dumps(objects(a.url, a.bucket, a.prefix)))
     elif a.cmd == "report":
         report(a.results)
+    elif a.cmd == "churn":
+        print(json.dumps(churn(a)))
     else:
         print(json.dumps(propagate(a)))
 

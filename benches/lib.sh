@@ -109,9 +109,9 @@ build_tools() { # server...
     fi
 }
 
-wait_ready() { # name pid url want  (want: a status code, or "any")
+wait_ready() { # name pid url want  (want: a status code, or "any"); READY_SECS: how long (30)
     local code _
-    for _ in $(seq 1 300); do
+    for _ in $(seq 1 $(( ${READY_SECS:-30} * 10 ))); do
         if ! kill -0 "$2" 2>/dev/null; then
             say "$1 exited during startup; log:"
             tail -n 30 "$WORK/$1.log" >&2
@@ -123,7 +123,7 @@ wait_ready() { # name pid url want  (want: a status code, or "any")
         fi
         sleep 0.1
     done
-    say "$1 not ready at $3 after 30 s (last status: ${code:-none})"
+    say "$1 not ready at $3 after ${READY_SECS:-30} s (last status: ${code:-none})"
     return 1
 }
 

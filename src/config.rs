@@ -225,6 +225,11 @@ pub struct UpstreamConfig {
     /// shared by the instances): a change made on one instance is in force on the others
     /// within this and an upstream round trip.
     pub control_poll_ms: u64,
+    /// Entries of the control log between two checkpoints of it: the log keeps about
+    /// twice this many, and an instance joining, or left behind its start, loads the
+    /// newest checkpoint and the entries after it; 0: never checkpointed (the log grows
+    /// by one object per change, and a joining instance reads it all).
+    pub control_checkpoint_every: u64,
 }
 
 impl std::fmt::Debug for UpstreamConfig {
@@ -264,6 +269,7 @@ impl Default for UpstreamConfig {
             heartbeat_secs: 5,
             share_limits: true,
             control_poll_ms: 500,
+            control_checkpoint_every: 1000,
         }
     }
 }
@@ -710,7 +716,10 @@ mod tests {
         let (u, d) = (&cfg.upstream, &def.upstream);
         assert_eq!((u.timeout_secs, u.retries, u.retry_base_ms, u.connect_timeout_ms), (d.timeout_secs, d.retries, d.retry_base_ms, d.connect_timeout_ms));
         assert_eq!((u.path_style, &u.region, &u.instance, u.mirror_interval_secs), (d.path_style, &d.region, &d.instance, d.mirror_interval_secs));
-        assert_eq!((u.heartbeat_secs, u.share_limits, u.control_poll_ms), (d.heartbeat_secs, d.share_limits, d.control_poll_ms));
+        assert_eq!(
+            (u.heartbeat_secs, u.share_limits, u.control_poll_ms, u.control_checkpoint_every),
+            (d.heartbeat_secs, d.share_limits, d.control_poll_ms, d.control_checkpoint_every)
+        );
     }
 
     #[test]

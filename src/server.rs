@@ -148,7 +148,14 @@ impl App {
         });
         let limiter = Arc::new(Limiter::new(config.limits.clone(), store.as_ref())?);
         let cluster_log = member.is_some().then(|| Arc::clone(&backends));
-        let control = Arc::new(ControlPlane::new(Arc::clone(&store), cluster_log, &up.instance, Duration::from_millis(up.control_poll_ms), control_mac)?);
+        let control = Arc::new(ControlPlane::new(
+            Arc::clone(&store),
+            cluster_log,
+            &up.instance,
+            Duration::from_millis(up.control_poll_ms),
+            control_mac,
+            up.control_checkpoint_every,
+        )?);
         control.listen(&keys);
         control.listen(&topics);
         control.listen(&configs);

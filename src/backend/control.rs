@@ -14,11 +14,22 @@
 //!
 //! An instance that cannot reach the log keeps serving with what it has applied, refuses
 //! control changes (503), reports it in `/ready`, and catches up when the log is back.
+//!
+//! The log is compacted behind checkpoints. Once `upstream.control_checkpoint_every`
+//! entries were appended since the newest checkpoint, the next instance to poll writes one:
+//! the whole control state at the entry it has applied ([`ControlState`]), authenticated
+//! like an entry. It then removes what the checkpoint before made redundant: the entries up
+//! to that one and older checkpoints. So the log holds at most about two intervals of
+//! entries, and an instance joining late, or left behind the log's start (stopped a long
+//! time, restored from a backup), loads the newest checkpoint and replays the entries
+//! after it. Loading a checkpoint makes the store's control state equal to it: what was
+//! created, changed or deleted meanwhile (a disabled or deleted key included) is, by the
+//! same changes as the log's.
 
 use super::Error;
 use super::placement::Backends;
 use super::shared::{ClusterMac, SharedObjects, SharedUploads};
-use crate::meta::{Applied, AuditEntry, ControlChange, ControlListener, Store};
+use crate::meta::{Applied, AuditEntry, ControlChange, ControlListener, ControlState, Store};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
@@ -32,6 +43,37 @@ const APPLIED: &str = "control.applied";
 const PAGE: usize = 200;
 /// The least time between two reads of the log that [`ControlPlane::refresh`] asks for.
 const REFRESH_GAP: Duration = Duration::from_millis(50);
+
+/// Where the log's entries are, in the metadata bucket (beside the instances' own
+/// `.tollgate/{instance}/`): one object per entry, numbered so that they list in order.
+pub(crate) const ENTRIES: &str = ".tollgate-control/";
+/// Where its checkpoints are.
+const CHECKPOINTS: &str = ".tollgate-control-checkpoints/";
+
+/// The path of entry `seq` of the log.
+pub(crate) fn entry_path(seq: u64) -> String {
+    format!("{ENTRIES}{seq:020}.json")
+}
+
+/// The entry a path under [`ENTRIES`] (or [`CHECKPOINTS`]) names, if it names one.
+pub(crate) fn entry_of(path: &str) -> Option<u64> {
+    let name = path.strip_prefix(ENTRIES).or_else(|| path.strip_prefix(CHECKPOINTS))?;
+    name.strip_suffix(".json")?.parse().ok()
+}
+
+fn checkpoint_path(seq: u64) -> String {
+    format!("{CHECKPOINTS}{seq:020}.json")
+}
+
+/// A checkpoint of the log: the control state once its entries up to `seq` were applied.
+#[derive(Debug, Serialize, Deserialize)]
+struct Checkpoint {
+    seq: u64,
+    /// The instance that wrote it, and when (ns since the epoch).
+    instance: String,
+    at_ns: i128,
+    state: ControlState,
+}
 
 /// One entry of the shared log.
 #[derive(Debug, Serialize, Deserialize)]
@@ -75,6 +117,10 @@ pub struct ControlPlane {
     uploads: Option<SharedUploads>,
     /// The records of encrypted objects shared with the cluster (in a cluster).
     objects: Option<SharedObjects>,
+    /// Entries between two checkpoints of the log; 0: none is written.
+    checkpoint_every: u64,
+    /// The newest checkpoint known to be in the log.
+    checkpointed: AtomicU64,
 }
 
 /// The error of a change made, or a catch-up tried, while the log cannot be read.
@@ -86,7 +132,8 @@ impl ControlPlane {
     /// An instance's control plane: alone (`log` is `None`), or in the cluster whose
     /// shared log `log` keeps, as `instance`, polling it every `poll`, its entries
     /// authenticated under `mac_key` (derived from the master key the instances share), as
-    /// are the multipart uploads it shares.
+    /// are the multipart uploads it shares, checkpointing it every `checkpoint_every`
+    /// entries (0: never).
     ///
     /// # Errors
     /// The store's, reading where this instance left the log.
@@ -96,6 +143,7 @@ impl ControlPlane {
         instance: &str,
         poll: Duration,
         mac_key: crate::crypt::Kek,
+        checkpoint_every: u64,
     ) -> Result<Self, crate::meta::Error> {
         let applied = store.setting_get(APPLIED)?.and_then(|s| s.parse().ok()).unwrap_or(0);
         let mac = Arc::new(ClusterMac::new(mac_key));
@@ -113,12 +161,19 @@ impl ControlPlane {
             mac,
             uploads,
             objects,
+            checkpoint_every,
+            checkpointed: AtomicU64::new(0),
         })
     }
 
     /// Where entry `seq` is, as its MAC binds it.
     fn place(seq: u64) -> String {
         format!("control log entry {seq}")
+    }
+
+    /// Where the checkpoint at entry `seq` is, as its MAC binds it.
+    fn checkpoint_place(seq: u64) -> String {
+        format!("control log checkpoint {seq}")
     }
 
     /// Tells `listener` of every change applied from now on.
@@ -243,7 +298,7 @@ impl ControlPlane {
     /// there and returns its outcome.
     async fn pull(&self, log: &Backends, mine: Option<&Pending<'_>>) -> Result<Option<Result<Applied, crate::meta::Error>>, Error> {
         let began = Instant::now();
-        loop {
+        'read: loop {
             let after = self.applied();
             let Some(entries) = log.control_read(after, PAGE).await? else {
                 return Ok(None);
@@ -254,7 +309,9 @@ impl ControlPlane {
             }
             for (seq, body) in entries {
                 if seq != self.applied() + 1 {
-                    return Err(Error::Unavailable(format!("the control log has no entry {} (next is {seq})", self.applied() + 1)));
+                    // The entries before `seq` were compacted behind a checkpoint.
+                    self.load_checkpoint(log, seq).await?;
+                    continue 'read;
                 }
                 let entry: Entry = match self.mac.open(&Self::place(seq), &body) {
                     Ok(entry) => entry,
@@ -279,6 +336,87 @@ impl ControlPlane {
                 }
             }
         }
+    }
+
+    /// The checkpoints in the log, oldest first.
+    async fn checkpoints(log: &Backends) -> Result<Vec<u64>, Error> {
+        let mut seqs: Vec<u64> = log.shared_list(CHECKPOINTS).await?.iter().filter_map(|p| entry_of(p)).collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// Makes this instance's control state the newest checkpoint's, which must cover the
+    /// entries before `next` (the first the log still holds after this instance's last),
+    /// by the changes between the two; then goes on from the checkpoint's entry.
+    async fn load_checkpoint(&self, log: &Backends, next: u64) -> Result<(), Error> {
+        let applied = self.applied();
+        let newest = Self::checkpoints(log).await?.last().copied().filter(|&seq| seq + 1 >= next && seq > applied);
+        let Some(seq) = newest else {
+            return Err(Error::Unavailable(format!("the control log has no entry {} (next is {next}), and no checkpoint covers it", applied + 1)));
+        };
+        let body = log.shared_get(&checkpoint_path(seq)).await?.ok_or_else(|| Error::Unavailable(format!("the control log's checkpoint {seq} went away")))?;
+        let checkpoint: Checkpoint = self
+            .mac
+            .open(&Self::checkpoint_place(seq), &body)
+            .map_err(|e| Error::Unavailable(format!("the control log's checkpoint {seq} is refused: {e}")))?;
+        let store = Arc::clone(&self.store);
+        let here = tokio::task::spawn_blocking(move || ControlState::of(store.as_ref()))
+            .await
+            .map_err(|e| Error::Unavailable(format!("reading the control state: {e}")))??;
+        let at_key = |bucket: &str| log.of(bucket).stores_at_key(bucket).unwrap_or(false);
+        let changes = checkpoint.state.changes_from(&here, at_key);
+        tracing::info!(seq, applied, changes = changes.len(), by = %checkpoint.instance, "loading a checkpoint of the control log");
+        for change in changes {
+            self.prepare(log, &change).await;
+            if let Err(e) = self.apply(None, change, None).await {
+                tracing::warn!(seq, error = %e, "a change to reach a checkpoint of the control log was refused here");
+            }
+        }
+        self.advance(seq)?;
+        self.checkpointed.fetch_max(seq, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Writes a checkpoint of the log at the entry this instance has applied, once
+    /// `checkpoint_every` entries were appended since the newest one, and removes what the
+    /// checkpoint before it made redundant (the entries up to it, older checkpoints); that
+    /// one is kept with the entries after it, so that an instance a little behind replays
+    /// entries rather than load a checkpoint. Returns the entry checkpointed, if one was.
+    ///
+    /// # Errors
+    /// The store's or the log's.
+    pub async fn checkpoint(&self) -> Result<Option<u64>, Error> {
+        let Some(log) = &self.log else { return Ok(None) };
+        let every = self.checkpoint_every;
+        if every == 0 || self.applied() < self.checkpointed.load(Ordering::Acquire) + every {
+            return Ok(None);
+        }
+        let known = Self::checkpoints(log).await?;
+        let newest = known.last().copied().unwrap_or(0);
+        self.checkpointed.fetch_max(newest, Ordering::AcqRel);
+        // The state read under the lock is the log's at `seq`, as no entry is applied meanwhile.
+        let (seq, state) = {
+            let _order = self.order.lock().await;
+            let seq = self.applied();
+            if seq < newest + every {
+                return Ok(None);
+            }
+            let store = Arc::clone(&self.store);
+            let state = tokio::task::spawn_blocking(move || ControlState::of(store.as_ref()))
+                .await
+                .map_err(|e| Error::Unavailable(format!("reading the control state: {e}")))??;
+            (seq, state)
+        };
+        let checkpoint = Checkpoint { seq, instance: self.instance.clone(), at_ns: crate::clock::now_ns(), state };
+        log.shared_put(&checkpoint_path(seq), self.mac.sign(&Self::checkpoint_place(seq), &checkpoint)?).await?;
+        self.checkpointed.fetch_max(seq, Ordering::AcqRel);
+        if newest > 0 {
+            let mut redundant: Vec<String> = known.iter().filter(|&&s| s < newest).map(|&s| checkpoint_path(s)).collect();
+            redundant.extend(log.shared_list(ENTRIES).await?.into_iter().filter(|p| entry_of(p).is_some_and(|s| s <= newest)));
+            log.shared_delete(&redundant).await?;
+            tracing::info!(seq, removed = redundant.len(), "the control log was checkpointed and compacted");
+        }
+        Ok(Some(seq))
     }
 
     /// Readies this instance for a change made on another: a bucket deleted there (it found

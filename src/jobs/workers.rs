@@ -327,7 +327,7 @@ impl Job for Heartbeat {
 
 /// Applies the cluster's control-plane changes made on other instances (see
 /// [`crate::backend::control`]); creates the keyring's default key through the log once
-/// the log has none.
+/// the log has none; checkpoints and compacts the log when it is due.
 pub struct ControlLog {
     control: Arc<crate::backend::control::ControlPlane>,
     metrics: Arc<Metrics>,
@@ -347,8 +347,9 @@ impl Job for ControlLog {
                 Err(e) => return Err(e.into()),
             }
         }
+        let checkpoint = self.control.checkpoint().await?;
         self.metrics.control_applied(self.control.applied());
-        Ok(Outcome::new(applied, json!({ "applied": self.control.applied() })))
+        Ok(Outcome::new(applied, json!({ "applied": self.control.applied(), "checkpoint": checkpoint })))
     }
 }
 

@@ -638,7 +638,7 @@ impl PartRecord {
 
 /// One of the S3 configuration documents a bucket can carry, each stored as the gateway
 /// validated it (its text; the policy layer compiles it once, at write and at start).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum BucketConfigKind {
     /// The bucket policy (JSON, as the client wrote it).

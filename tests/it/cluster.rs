@@ -679,3 +679,95 @@ async fn what_one_instance_did_is_seen_at_once_by_the_others() {
     })
     .await;
 }
+
+/// The numbers of the objects under `prefix` of the cluster's metadata bucket (the
+/// control log's entries or checkpoints), in order.
+async fn numbered(upstream: &Upstream, prefix: &str) -> Vec<u64> {
+    let listed = upstream.client.list_objects_v2().bucket(&upstream.meta).prefix(prefix).send().await.unwrap();
+    listed.contents().iter().filter_map(|o| o.key()?.strip_prefix(prefix)?.strip_suffix(".json")?.parse().ok()).collect()
+}
+
+/// Whether `gw` knows the state the checkpoint test left on the cluster.
+async fn in_checkpointed_state(gw: &Gateway, gone: &[(String, String)], made: &[(String, String)]) -> bool {
+    for (ak, sk) in gone {
+        if accepts(gw, ak, sk).await {
+            return false;
+        }
+    }
+    for (ak, sk) in made {
+        if !accepts(gw, ak, sk).await {
+            return false;
+        }
+    }
+    let (ak, sk) = &made[0];
+    let bucket_gone = gw.client_with(ak, sk).head_bucket().bucket("cl-doomed").send().await.is_err();
+    let limit = call(&root_conn(gw), "GET", "limits/tenant/new", None).await.unwrap();
+    bucket_gone && limit["override"]["read_requests"].as_u64().is_some_and(|n| n >= 100)
+}
+
+#[tokio::test]
+async fn the_control_log_is_compacted_behind_checkpoints_that_late_instances_load() {
+    let upstream = Upstream::start().await;
+    let shared = tempfile::tempdir().unwrap();
+    let master = shared.path().join("master.key");
+    let member = |name: &'static str| {
+        let member = upstream.member(name, Some(master.clone()));
+        move |c: &mut Config| {
+            member(c);
+            c.upstream.control_checkpoint_every = 4;
+        }
+    };
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), member("a")).await;
+    let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), member("b")).await;
+
+    // b knows two keys and a bucket, and stops. Meanwhile the bucket is deleted, one key
+    // deleted and the other disabled, new users made, and the log compacted past where b
+    // left it.
+    let (ok, os) = crate::tenancy::user(&a, "old", "olu", "admin").await;
+    let (dk, ds) = crate::tenancy::user(&a, "old", "dan", "writer").await;
+    a.client_with(&ok, &os).create_bucket().bucket("cl-doomed").send().await.unwrap();
+    within(BOUND, "b knows the keys and the bucket", || async {
+        accepts(&b, &dk, &ds).await && b.client_with(&ok, &os).head_bucket().bucket("cl-doomed").send().await.is_ok()
+    })
+    .await;
+    let b_dir = b.stop().await;
+    let left_at = numbered(&upstream, ".tollgate-control/").await.last().copied().unwrap();
+    let root = root_conn(&a);
+    a.client_with(&ok, &os).delete_bucket().bucket("cl-doomed").send().await.unwrap();
+    call(&root, "DELETE", &format!("keys/{ok}"), None).await.unwrap();
+    call(&root, "POST", &format!("keys/{dk}/disable"), None).await.unwrap();
+    let mut made = Vec::new();
+    for i in 0..3 {
+        made.push(crate::tenancy::user(&a, "new", &format!("n{i}"), "reader").await);
+    }
+    // Changes go on (a limit override set again and again) until the log no longer holds
+    // the entry after b's last: a polls every 500 ms and checkpoints every 4 entries.
+    let start = Instant::now();
+    for rate in 100.. {
+        call(&root, "PUT", "limits/tenant/new", Some(serde_json::json!({"read_requests": rate}))).await.unwrap();
+        if numbered(&upstream, ".tollgate-control/").await.first().is_some_and(|&first| first > left_at + 1) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the log was not compacted: {:?}", numbered(&upstream, ".tollgate-control/").await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let checkpoints = numbered(&upstream, ".tollgate-control-checkpoints/").await;
+    let entries = numbered(&upstream, ".tollgate-control/").await;
+    assert!((1..=2).contains(&checkpoints.len()), "older checkpoints are removed: {checkpoints:?}");
+    assert!(entries.first().is_some_and(|&first| first > checkpoints[0]), "entries a kept checkpoint covers are removed: {entries:?} {checkpoints:?}");
+    eprintln!("log after compaction: entries {entries:?}, checkpoints {checkpoints:?}; b left at {left_at}");
+
+    // b restarted loads the newest checkpoint: the deleted key, the disabled key and the
+    // deleted bucket are gone there too, what was made meanwhile is known.
+    let gone = [(ok, os), (dk, ds)];
+    let b = Gateway::start_local_in(b_dir, member("b")).await;
+    within(BOUND, "b behind the log's start reaches the cluster's state", || in_checkpointed_state(&b, &gone, &made)).await;
+    // So does an instance joining now, from nothing.
+    let c = Gateway::start_local_in(tempfile::tempdir().unwrap(), member("c")).await;
+    within(BOUND, "a new instance reaches the cluster's state", || in_checkpointed_state(&c, &gone, &made)).await;
+    // And changes go on through all three.
+    let (nk, ns) = crate::tenancy::user(&c, "new", "late", "reader").await;
+    for gw in [&a, &b] {
+        within(BOUND, "a change made after the checkpoint", || accepts(gw, &nk, &ns)).await;
+    }
+}

@@ -1,28 +1,26 @@
 //! The shared control log in the metadata bucket: one object per control-plane change,
 //! `.tollgate-control/{seq}.json` with `seq` zero-padded so that keys list in order. An
 //! entry is only ever created, with `If-None-Match: *`: of two instances appending at the
-//! same sequence number one wins, the other reads the winner's entry and tries the next.
+//! same sequence number one wins, the other reads the winner's entry and tries the next;
+//! entries are removed only once a checkpoint covers them ([`crate::backend::control`]).
 //! Beside it, the other records a cluster shares ([`crate::backend::shared`]).
 
 use super::UpstreamBackend;
 use super::client::Call;
 use super::mirror::MirrorTarget;
 use crate::backend::Error;
+use crate::backend::control::{ENTRIES, entry_of, entry_path};
 
 use bytes::Bytes;
 use http::Method;
 
-/// Where the log is, in the metadata bucket (beside the instances' own `.tollgate/{instance}/`).
-const PREFIX: &str = ".tollgate-control/";
-
-fn entry_key(seq: u64) -> String {
-    format!("{PREFIX}{seq:020}.json")
-}
+/// Entries fetched at once while reading the log.
+const FETCHES: usize = 8;
 
 impl UpstreamBackend {
     /// Creates the log's entry `seq` holding `body`; false if the sequence number is taken.
     pub(super) async fn append_control(&self, t: &MirrorTarget, seq: u64, body: Bytes) -> Result<bool, Error> {
-        let call = Call::new(Method::PUT, &t.bucket, &entry_key(seq)).header("content-type", "application/json").header("if-none-match", "*");
+        let call = Call::new(Method::PUT, &t.bucket, &entry_path(seq)).header("content-type", "application/json").header("if-none-match", "*");
         let resp = self.client.send(&call, body).await?;
         match self.client.ok(resp).await {
             Ok(_) => Ok(true),
@@ -33,27 +31,44 @@ impl UpstreamBackend {
         }
     }
 
-    /// The log's entries after `after`, in order, at most `max`: (sequence number, body).
+    /// The log's entries after `after`, in order, at most `max`: (sequence number, body),
+    /// fetched a few at once. An entry listed but gone when fetched was compacted away
+    /// meanwhile (see [`crate::backend::control`]): the entries before it are returned, or
+    /// if it was the first, the log is listed again.
     pub(super) async fn read_control(&self, t: &MirrorTarget, after: u64, max: usize) -> Result<Vec<(u64, Bytes)>, Error> {
-        let call = Call::new(Method::GET, &t.bucket, "")
-            .query("list-type", "2")
-            .query("prefix", PREFIX)
-            .query("start-after", entry_key(after))
-            .query("max-keys", max.to_string());
-        let resp = self.client.send(&call, Bytes::new()).await?;
-        let page: super::xml::ListResult = super::xml::parse(&self.client.xml(resp).await?)?;
-        let mut entries = Vec::with_capacity(page.contents.len());
-        for o in page.contents {
-            let seq = o.key.strip_prefix(PREFIX).and_then(|k| k.strip_suffix(".json")).and_then(|n| n.parse::<u64>().ok());
-            let Some(seq) = seq else {
-                tracing::warn!(key = %o.key, "a stray object in the control log is ignored");
-                continue;
-            };
-            // Entries are never removed: one listed is there.
-            let body = self.get_meta(t, &o.key).await?.ok_or_else(|| Error::Unavailable(format!("the control log's entry {seq} went away")))?;
-            entries.push((seq, body));
+        use futures::StreamExt;
+        for _ in 0..3 {
+            let call = Call::new(Method::GET, &t.bucket, "")
+                .query("list-type", "2")
+                .query("prefix", ENTRIES)
+                .query("start-after", entry_path(after))
+                .query("max-keys", max.to_string());
+            let resp = self.client.send(&call, Bytes::new()).await?;
+            let page: super::xml::ListResult = super::xml::parse(&self.client.xml(resp).await?)?;
+            let listed = page.contents.into_iter().filter_map(|o| {
+                let seq = entry_of(&o.key);
+                if seq.is_none() {
+                    tracing::warn!(key = %o.key, "a stray object in the control log is ignored");
+                }
+                Some((seq?, o.key))
+            });
+            let mut fetched = futures::stream::iter(listed).map(|(seq, key)| async move { (seq, self.get_meta(t, &key).await) }).buffered(FETCHES);
+            let mut entries = Vec::new();
+            let mut missing = false;
+            while let Some((seq, body)) = fetched.next().await {
+                match body? {
+                    Some(body) => entries.push((seq, body)),
+                    None => {
+                        missing = true;
+                        break;
+                    }
+                }
+            }
+            if !entries.is_empty() || !missing {
+                return Ok(entries);
+            }
         }
-        Ok(entries)
+        Err(Error::Unavailable("the control log's entries went away while being read (compacted meanwhile?)".into()))
     }
 
     /// The metadata bucket a cluster shares, if this backend keeps one.
