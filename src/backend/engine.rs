@@ -412,6 +412,12 @@ pub trait Engine: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// The folders (paths ending in `/`) right under `prefix` of the shared metadata
+    /// bucket, in order.
+    async fn shared_folders(&self, _prefix: &str) -> Result<Vec<String>, Error> {
+        Ok(Vec::new())
+    }
+
     /// Removes `paths` from the shared metadata bucket (those already gone are no error).
     async fn shared_delete(&self, _paths: &[String]) -> Result<(), Error> {
         Ok(())

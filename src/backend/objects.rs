@@ -217,9 +217,7 @@ impl Objects {
         };
         let committed = match (stored, prepared) {
             (Ok(stored), Some(Ok((record, audit)))) => {
-                // A sealed object's ETag is its plaintext's (the store's is of ciphertext).
-                let etag = if record.sealing.is_some() { record.etag.clone() } else { stored.etag };
-                index.commit_pending(&pending, &bucket, &key, ObjectRecord { etag, ..record }, &audit).map_err(|e| (e, audit))
+                index.commit_pending(&pending, &bucket, &key, with_stored_etag(record, stored.etag), &audit).map_err(|e| (e, audit))
             }
             (Ok(_), prepared) => {
                 let e = prepared.and_then(Result::err).unwrap_or_else(|| Error::Unavailable("the engine stored a body it had not read whole".into()));
@@ -247,8 +245,7 @@ impl Objects {
         let Some(etag) = self.engine.holds_pending(write).await? else {
             return Ok(false);
         };
-        let etag = if write.record.sealing.is_some() { write.record.etag.clone() } else { etag };
-        self.index().commit_pending(id, &write.bucket, &write.key, ObjectRecord { etag, ..write.record.clone() }, &write.audit)?;
+        self.index().commit_pending(id, &write.bucket, &write.key, with_stored_etag(write.record.clone(), etag), &write.audit)?;
         Ok(true)
     }
 
@@ -410,7 +407,7 @@ impl Objects {
         if let Some(at) = self.at_key(bucket)? {
             // The store holds the truth of what is at the key: the precondition is its to check.
             let _turn = self.turn(true, bucket, key).await;
-            at.remove(bucket, key, precondition).await?;
+            at.remove(bucket, key, &self.stored_precondition(bucket, key, precondition)?).await?;
             return index.delete(bucket, key, &Precondition::None, audit).await;
         }
         let deleted = index.delete(bucket, key, precondition, audit).await?;
@@ -418,6 +415,23 @@ impl Objects {
             self.engine.release(bucket, key, old).await;
         }
         Ok(deleted)
+    }
+
+    /// `precondition` as the store at the key is to judge it. A sealed object's ETag and
+    /// size there are its ciphertext's, not the client's: the condition is judged by this
+    /// index's record of it, and the store is asked for the bytes that record describes
+    /// (their ETag, as it gave it).
+    fn stored_precondition(&self, bucket: &str, key: &str, precondition: &Precondition) -> Result<Precondition, Error> {
+        if *precondition == Precondition::None {
+            return Ok(Precondition::None);
+        }
+        match self.index().store.object_get(bucket, key)? {
+            Some(rec) if rec.sealing.is_some() && !rec.stored_etag.is_empty() => {
+                precondition.check(Some(&rec))?;
+                Ok(Precondition::Matches { exists: true, etag: Some(rec.stored_etag), size: None, modified_secs: None })
+            }
+            _ => Ok(precondition.clone()),
+        }
     }
 
     /// Removes version `version_id` of `key` for good (S3's DeleteObject with a version
@@ -509,6 +523,9 @@ impl Objects {
         };
         if let (Some(sealing), Some(source)) = (rewrapped, &source) {
             // The store describes the ciphertext it copied: the copy is the source's plaintext.
+            if at_key.is_some() && !in_place {
+                copied.stored_etag = std::mem::take(&mut copied.etag);
+            }
             copied.etag = if sealing.mode == SseMode::S3 || from.is_some_and(|f| f.mode != SseMode::S3) {
                 source.etag.clone()
             } else {
@@ -728,15 +745,16 @@ impl Objects {
         // Checked before the parts are composed (for blobs again at commit, atomically).
         precondition.check(index.store.object_get(bucket, key)?.as_ref())?;
         let precondition = if at_key.is_some() { Precondition::None } else { precondition };
-        let composed = match &up.sealing {
-            None => self.engine.compose(&up, upload_id, &plan.chosen, plan.size).await?,
+        let (composed, stored_etag) = match &up.sealing {
+            None => (self.engine.compose(&up, upload_id, &plan.chosen, plan.size).await?, String::new()),
             Some(_) => {
                 // The engine composes the parts' ciphertext; the object's ETag is made of
                 // the parts' ETags the client was given, as S3 makes it.
                 let stored: Vec<PartRecord> = plan.chosen.iter().map(|p| p.as_stored()).collect();
                 let stored_size = stored.iter().map(|p| p.size).sum();
                 let composed = self.engine.compose(&up, upload_id, &stored.iter().collect::<Vec<_>>(), stored_size).await?;
-                Stored { etag: super::s3util::multipart_etag(&plan.chosen)?, ..composed }
+                let stored_etag = if at_key.is_some() { composed.etag.clone() } else { String::new() };
+                (Stored { etag: super::s3util::multipart_etag(&plan.chosen)?, ..composed }, stored_etag)
             }
         };
         // A local completion's blobs are its parts, which stay with the upload if refused.
@@ -760,6 +778,7 @@ impl Objects {
             legal_hold: up.legal_hold,
             acl: up.acl,
             sealing: up.sealing,
+            stored_etag,
         };
         let record = match &record.sealing {
             Some(_) => self.plaintext_digest(bucket, key, record, data_key.as_ref()).await?,
@@ -817,6 +836,15 @@ fn stored_record(stored: Stored, record: ObjectRecord) -> ObjectRecord {
         checksums: stored.checksums,
         sha256: stored.sha256,
         ..record
+    }
+}
+
+/// `record` of an object a store at its key holds, which gave it `etag`: a sealed object's
+/// ETag is its plaintext's, the store's kept beside it.
+fn with_stored_etag(record: ObjectRecord, etag: String) -> ObjectRecord {
+    match record.sealing {
+        Some(_) => ObjectRecord { stored_etag: etag, ..record },
+        None => ObjectRecord { etag, ..record },
     }
 }
 

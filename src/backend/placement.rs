@@ -302,6 +302,11 @@ impl Backends {
         self.mirrored().engine().shared_list(prefix).await
     }
 
+    /// See [`Engine::shared_folders`].
+    pub async fn shared_folders(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        self.mirrored().engine().shared_folders(prefix).await
+    }
+
     /// See [`Engine::shared_delete`].
     pub async fn shared_delete(&self, paths: &[String]) -> Result<(), Error> {
         self.mirrored().engine().shared_delete(paths).await

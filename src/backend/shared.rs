@@ -37,6 +37,11 @@ const PARTS_AT_ONCE: usize = 16;
 struct Signed {
     entry: String,
     mac: String,
+    /// The name its place is made of, for a reader that finds the record without knowing
+    /// it (an upload's id, under a folder named by its digest); the MAC, bound to the
+    /// place, authenticates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
 /// Authenticates the records a cluster shares, under a key derived from the master key.
@@ -58,8 +63,13 @@ impl ClusterMac {
     /// # Errors
     /// If `value` does not serialize.
     pub fn sign(&self, place: &str, value: &impl Serialize) -> Result<Bytes, Error> {
+        self.sign_named(place, None, value)
+    }
+
+    /// `value` as stored at `place`, made of `name`, which the record carries.
+    fn sign_named(&self, place: &str, name: Option<&str>, value: &impl Serialize) -> Result<Bytes, Error> {
         let entry = serde_json::to_string(value).map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let signed = Signed { mac: self.mac(place, &entry), entry };
+        let signed = Signed { mac: self.mac(place, &entry), entry, name: name.map(str::to_owned) };
         Ok(Bytes::from(serde_json::to_vec(&signed).map_err(|e| Error::Io(std::io::Error::other(e)))?))
     }
 
@@ -69,6 +79,19 @@ impl ClusterMac {
     /// Why it is refused.
     pub fn open<T: for<'de> Deserialize<'de>>(&self, place: &str, body: &[u8]) -> Result<T, String> {
         let signed: Signed = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        self.check(place, &signed)
+    }
+
+    /// The name a record carries and its value, if its MAC holds at the place `place_of`
+    /// makes of that name.
+    fn open_named<T: for<'de> Deserialize<'de>>(&self, place_of: impl Fn(&str) -> String, body: &[u8]) -> Result<(String, T), String> {
+        let signed: Signed = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let name = signed.name.clone().ok_or("it does not carry its name (written by an older version)")?;
+        let value = self.check(&place_of(&name), &signed)?;
+        Ok((name, value))
+    }
+
+    fn check<T: for<'de> Deserialize<'de>>(&self, place: &str, signed: &Signed) -> Result<T, String> {
         let expected = self.mac(place, &signed.entry);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signed.mac.as_bytes())) {
             return Err("its MAC does not hold (not written by an instance holding the master key, or moved from another place)".into());
@@ -81,6 +104,9 @@ impl ClusterMac {
 pub struct SharedUploads {
     log: Arc<Backends>,
     mac: Arc<ClusterMac>,
+    /// The bucket of each shared upload's folder read already (records never change):
+    /// a listing of a bucket's uploads reads only the folders it has not seen.
+    seen: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A name for `bytes` (ids, keys: any byte) that is a safe key: its digest.
@@ -105,7 +131,7 @@ impl SharedUploads {
     /// Uploads shared through the metadata bucket `log` keeps, authenticated by `mac`.
     #[must_use]
     pub fn new(log: Arc<Backends>, mac: Arc<ClusterMac>) -> Self {
-        Self { log, mac }
+        Self { log, mac, seen: std::sync::Mutex::default() }
     }
 
     /// Shares upload `id`, just started here.
@@ -113,7 +139,7 @@ impl SharedUploads {
     /// # Errors
     /// The metadata bucket's.
     pub async fn publish(&self, id: &str, upload: &UploadRecord) -> Result<(), Error> {
-        let body = self.mac.sign(&upload_place(id), upload)?;
+        let body = self.mac.sign_named(&upload_place(id), Some(id), upload)?;
         self.log.shared_put(&format!("{}upload.json", folder(id)), body).await
     }
 
@@ -163,6 +189,60 @@ impl SharedUploads {
         }
         if parts {
             self.gather(store, id, &folder).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings this index's uploads of `bucket` in line with the cluster's, for a listing
+    /// of them: adopts those started on other instances, and forgets those completed or
+    /// aborted elsewhere (their folder gone). One listing of the shared folders, and one
+    /// read per folder not seen before.
+    ///
+    /// # Errors
+    /// The metadata bucket's or the store's.
+    pub async fn adopt_bucket(&self, store: &dyn Store, bucket: &str) -> Result<(), Error> {
+        // Read before the listing: an upload is shared before it is recorded, so each one
+        // read here is listed unless it was finished.
+        let here = store.upload_list(bucket)?;
+        let listed: std::collections::HashSet<String> = self.log.shared_folders(UPLOADS).await?.into_iter().collect();
+        let unseen: Vec<String> = {
+            let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mine: std::collections::HashSet<String> = here.iter().map(|(id, _)| folder(id)).collect();
+            listed.iter().filter(|f| !seen.contains_key(*f) && !mine.contains(*f)).cloned().collect()
+        };
+        let mut reads = futures::stream::iter(unseen.into_iter().map(|f| async move { (self.log.shared_get(&format!("{f}upload.json")).await, f) }))
+            .buffer_unordered(PARTS_AT_ONCE);
+        let mut found = Vec::new();
+        while let Some((body, f)) = reads.next().await {
+            let Some(body) = body? else { continue };
+            match self.mac.open_named::<UploadRecord>(upload_place, &body) {
+                Ok((id, upload)) if folder(&id) == f => found.push((f, Some((id, upload)))),
+                Ok(_) => tracing::error!(folder = %f, "a shared upload record names another upload: refused"),
+                Err(e) => {
+                    tracing::info!(folder = %f, error = %e, "a shared upload record is not listed");
+                    found.push((f, None));
+                }
+            }
+        }
+        let mut adopted = Vec::new();
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.retain(|f, _| listed.contains(f));
+            for (f, record) in found {
+                seen.insert(f, record.as_ref().map(|(_, u)| u.bucket.clone()).unwrap_or_default());
+                adopted.extend(record.filter(|(_, u)| u.bucket == bucket));
+            }
+        }
+        for (id, upload) in adopted {
+            if store.upload_get(&id)?.is_none() {
+                store.upload_create(&id, &upload, None)?;
+            }
+        }
+        for (id, _) in here {
+            if !listed.contains(&folder(&id)) {
+                tracing::info!(upload_id = %id, bucket, "an upload finished on another instance is forgotten here");
+                store.upload_delete(&id, None)?;
+            }
         }
         Ok(())
     }

@@ -358,6 +358,11 @@ pub struct ObjectRecord {
     /// How its bytes are encrypted at rest; `None`: stored as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealing: Option<Sealing>,
+    /// A sealed object kept by a store at its key: the store's ETag of its ciphertext,
+    /// which a conditional delete sent there names (`etag` is the plaintext's, the
+    /// client's); empty otherwise, and for records older than it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stored_etag: String,
 }
 
 /// A key of the gateway's keyring (SSE-KMS): every version of its 256-bit key, each
@@ -473,6 +478,7 @@ impl ObjectRecord {
             legal_hold: false,
             acl: Vec::new(),
             sealing: None,
+            stored_etag: String::new(),
         }
     }
 }

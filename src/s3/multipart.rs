@@ -75,12 +75,14 @@ pub(super) async fn create_multipart_upload(
         escrow_key,
     };
     let id = backend.start_upload(&mut record, req.input.tagging.as_deref()).await?;
-    let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);
-    g.store.upload_create(&id, &record, Some(&audit))?;
-    backend.index().sync().await?;
+    // Shared before it is recorded here: an upload this index holds is always in the
+    // cluster's listing unless finished (see `SharedUploads::adopt_bucket`).
     if let Some(shared) = g.control.uploads() {
         shared.publish(&id, &record).await?;
     }
+    let audit = crate::audit::entry(&req, crate::ops::Operation::CreateMultipartUpload, &record.bucket, &record.key, 0);
+    g.store.upload_create(&id, &record, Some(&audit))?;
+    backend.index().sync().await?;
     let mut output = CreateMultipartUploadOutput {
         bucket: Some(record.bucket),
         key: Some(record.key),
@@ -232,6 +234,9 @@ pub(super) async fn list_multipart_uploads(g: &Gateway, req: S3Request<ListMulti
     let input = req.input;
     let b = g.backends.of(&input.bucket).index();
     let bucket = b.bucket(&input.bucket)?;
+    if let Some(shared) = g.control.uploads() {
+        shared.adopt_bucket(g.store.as_ref(), &input.bucket).await?;
+    }
     let own = owner(&bucket.tenant);
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());

@@ -69,6 +69,15 @@ impl Upstream {
     fn member(&self, instance: &'static str, master: Option<std::path::PathBuf>) -> impl FnOnce(&mut Config) + use<> {
         self.member_through(self.endpoint.clone(), instance, master)
     }
+
+    /// A member (see [`Self::member`]) configured further by `tweak`.
+    fn member_with(&self, instance: &'static str, master: &std::path::Path, tweak: fn(&mut Config)) -> impl FnOnce(&mut Config) + use<> {
+        let member = self.member(instance, Some(master.to_owned()));
+        move |c: &mut Config| {
+            member(c);
+            tweak(c);
+        }
+    }
 }
 
 /// A member whose key read rate is 20/s, shared between the live instances.
@@ -295,6 +304,16 @@ async fn three_instances_share_one_control_plane() {
     assert_eq!(status(&e), 412, "{e:?}");
     let e = a.client_with(&wk, &ws).get_object().bucket("cl-shared").key("sealed").if_none_match(&etag).send().await.unwrap_err();
     assert_eq!(status(&e), 304, "{e:?}");
+    // So are a copy's: the source is read by the shared record, its conditions judged by it.
+    let wes_a = a.client_with(&wk, &ws);
+    let copy = || wes_a.copy_object().bucket("cl-shared").key("sealed-copy").copy_source("cl-shared/sealed");
+    copy().copy_source_if_match(&etag).send().await.expect("x-amz-copy-source-if-match of the client's ETag");
+    let got = wes_a.get_object().bucket("cl-shared").key("sealed-copy").send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"secret");
+    let e = copy().copy_source_if_match("\"0123\"").send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "{e:?}");
+    let e = copy().copy_source_if_none_match(&etag).send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "{e:?}");
 
     // A delete through an instance that did not write the object removes its shared record.
     let shared_records = || async {
@@ -613,6 +632,25 @@ async fn a_multipart_upload_takes_its_parts_on_every_instance() {
     let e = b.list_parts().bucket("cl-parts").key("dropped").upload_id(&id).send().await.unwrap_err();
     assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload", "{e:?}");
 
+    // Listed through every instance, wherever started; once completed or aborted anywhere,
+    // listed by none.
+    let listed = |client: &aws_sdk_s3::Client| {
+        let list = client.list_multipart_uploads().bucket("cl-parts");
+        async move { list.send().await.unwrap().uploads().iter().map(|u| (u.key().unwrap().to_owned(), u.upload_id().unwrap().to_owned())).collect::<Vec<_>>() }
+    };
+    let on_a = a.create_multipart_upload().bucket("cl-parts").key("listed/a").send().await.unwrap().upload_id().unwrap().to_owned();
+    let on_b = b.create_multipart_upload().bucket("cl-parts").key("listed/b").send().await.unwrap().upload_id().unwrap().to_owned();
+    let both = vec![("listed/a".to_owned(), on_a.clone()), ("listed/b".to_owned(), on_b.clone())];
+    for client in [&a, &b, &c] {
+        assert_eq!(listed(client).await, both, "uploads started on a and b, and no other");
+    }
+    let etags = vec![part_through(&b, "cl-parts", "listed/a", &on_a, 1, second.clone()).await];
+    c.complete_multipart_upload().bucket("cl-parts").key("listed/a").upload_id(&on_a).multipart_upload(completed(&etags)).send().await.unwrap();
+    a.abort_multipart_upload().bucket("cl-parts").key("listed/b").upload_id(&on_b).send().await.unwrap();
+    for client in [&a, &b, &c] {
+        assert_eq!(listed(client).await, vec![], "finished elsewhere");
+    }
+
     // A record forged in the metadata bucket (no master key) is not taken for an upload.
     let forged_id = "forged-upload";
     let record = serde_json::json!({"bucket": "cl-parts", "key": "x", "initiated_ns": 0, "attrs": {}, "acl": []});
@@ -710,13 +748,7 @@ async fn the_control_log_is_compacted_behind_checkpoints_that_late_instances_loa
     let upstream = Upstream::start().await;
     let shared = tempfile::tempdir().unwrap();
     let master = shared.path().join("master.key");
-    let member = |name: &'static str| {
-        let member = upstream.member(name, Some(master.clone()));
-        move |c: &mut Config| {
-            member(c);
-            c.upstream.control_checkpoint_every = 4;
-        }
-    };
+    let member = |name| upstream.member_with(name, &master, |c| c.upstream.control_checkpoint_every = 4);
     let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), member("a")).await;
     let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), member("b")).await;
 
@@ -770,4 +802,51 @@ async fn the_control_log_is_compacted_behind_checkpoints_that_late_instances_loa
     for gw in [&a, &b] {
         within(BOUND, "a change made after the checkpoint", || accepts(gw, &nk, &ns)).await;
     }
+}
+
+#[tokio::test]
+async fn a_lifecycle_expiry_removes_an_encrypted_objects_shared_record() {
+    let upstream = Upstream::start().await;
+    let shared = tempfile::tempdir().unwrap();
+    let master = shared.path().join("master.key");
+    let member = |name| {
+        upstream.member_with(name, &master, |c| {
+            c.jobs.lifecycle_day_secs = 1;
+            c.jobs.lifecycle_interval_secs = 0;
+        })
+    };
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), member("a")).await;
+    let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), member("b")).await;
+    let (ak, sk) = crate::tenancy::user(&a, "corp", "lea", "admin").await;
+    let lea = a.client_with(&ak, &sk);
+    lea.create_bucket().bucket("cl-expiring").send().await.unwrap();
+    let records = || async {
+        let listed = upstream.client.list_objects_v2().bucket(&upstream.meta).prefix(".tollgate-objects/").send().await.unwrap();
+        listed.contents().len()
+    };
+    for key in ["tmp/sealed", "keep/sealed"] {
+        let put = lea.put_object().bucket("cl-expiring").key(key).body(b"short-lived".to_vec().into());
+        put.server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256).send().await.unwrap();
+    }
+    assert_eq!(records().await, 2);
+    // The rule is set through b; a, which wrote the objects, expires what it matches.
+    use aws_sdk_s3::types::{BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter};
+    let rule = LifecycleRule::builder()
+        .id("tmp")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .build()
+        .unwrap();
+    let config = BucketLifecycleConfiguration::builder().rules(rule).build().unwrap();
+    b.client_with(&ak, &sk).put_bucket_lifecycle_configuration().bucket("cl-expiring").lifecycle_configuration(config).send().await.unwrap();
+    let start = Instant::now();
+    while lea.head_object().bucket("cl-expiring").key("tmp/sealed").send().await.is_ok() {
+        assert!(start.elapsed() < Duration::from_secs(15), "the object did not expire");
+        call(&root_conn(&a), "POST", "jobs/lifecycle/run", None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(records().await, 1, "the expiry removed the expired object's record, and only it");
+    let kept = b.client_with(&ak, &sk).get_object().bucket("cl-expiring").key("keep/sealed").send().await.unwrap();
+    assert_eq!(&kept.body.collect().await.unwrap().into_bytes()[..], b"short-lived");
 }

@@ -92,6 +92,16 @@ async fn sse_s3_objects_are_stored_sealed_and_read_back_by_any_range() {
     let empty = c.put_object().bucket(&b).key("empty").server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap();
     assert_eq!(empty.e_tag().unwrap().trim_matches('"'), md5_hex(b""));
     assert!(get(&c, &b, "empty").await.is_empty());
+
+    // A conditional delete is judged by the client's ETag and size, not the stored
+    // ciphertext's (an upstream holds that one).
+    let etag = put.e_tag().unwrap();
+    let e = c.delete_object().bucket(&b).key("k").if_match("\"0123456789abcdef0123456789abcdef\"").send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "{e:?}");
+    let e = c.delete_object().bucket(&b).key("k").if_match(etag).if_match_size(200_001).send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "{e:?}");
+    c.delete_object().bucket(&b).key("k").if_match(etag).if_match_size(200_000).send().await.expect("the client's ETag and size");
+    assert!(c.head_object().bucket(&b).key("k").send().await.is_err());
 }
 
 #[tokio::test]

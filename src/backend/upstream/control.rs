@@ -45,13 +45,22 @@ impl UpstreamBackend {
                 .query("max-keys", max.to_string());
             let resp = self.client.send(&call, Bytes::new()).await?;
             let page: super::xml::ListResult = super::xml::parse(&self.client.xml(resp).await?)?;
-            let listed = page.contents.into_iter().filter_map(|o| {
-                let seq = entry_of(&o.key);
-                if seq.is_none() {
-                    tracing::warn!(key = %o.key, "a stray object in the control log is ignored");
-                }
-                Some((seq?, o.key))
-            });
+            let mut listed: Vec<(u64, String)> = page
+                .contents
+                .into_iter()
+                .filter_map(|o| {
+                    let seq = entry_of(&o.key);
+                    if seq.is_none() {
+                        tracing::warn!(key = %o.key, "a stray object in the control log is ignored");
+                    }
+                    Some((seq?, o.key))
+                })
+                .collect();
+            // Entries after a gap (compacted behind a checkpoint the reader loads first) are
+            // not fetched: the first tells the reader where the log starts.
+            if listed.first().is_some_and(|&(seq, _)| seq != after + 1) {
+                listed.truncate(1);
+            }
             let mut fetched = futures::stream::iter(listed).map(|(seq, key)| async move { (seq, self.get_meta(t, &key).await) }).buffered(FETCHES);
             let mut entries = Vec::new();
             let mut missing = false;

@@ -194,6 +194,30 @@ impl UpstreamBackend {
         }
     }
 
+    /// The folders (`{prefix}{name}/`) right under `prefix` of the upstream bucket
+    /// `bucket`, in order.
+    pub(super) async fn list_meta_folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
+        let mut folders = Vec::new();
+        let mut token = None;
+        loop {
+            let mut call =
+                Call::new(Method::GET, bucket, "").query("list-type", "2").query("encoding-type", "url").query("prefix", prefix).query("delimiter", "/");
+            if let Some(token) = &token {
+                call = call.query("continuation-token", String::as_str(token));
+            }
+            let resp = self.client.send(&call, Bytes::new()).await?;
+            let page: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
+            let encoded = page.encoding_type.as_deref() == Some("url");
+            for p in page.common_prefixes {
+                folders.push(if encoded { super::list::url_decode(&p.prefix)? } else { p.prefix });
+            }
+            match page.next_continuation_token {
+                Some(next) if page.is_truncated => token = Some(next),
+                _ => return Ok(folders),
+            }
+        }
+    }
+
     /// Writes what is new since the last pass; `settled_only`: audit entries only once
     /// [`AUDIT_SETTLE_NS`] old (false when nothing is in flight: on shutdown).
     pub(super) async fn mirror(&self, t: &MirrorTarget, settled_only: bool) -> Result<MirrorReport, Error> {

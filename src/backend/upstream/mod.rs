@@ -325,6 +325,10 @@ impl Engine for UpstreamBackend {
         self.list_meta(&self.shared_target()?.bucket, prefix).await
     }
 
+    async fn shared_folders(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        self.list_meta_folders(&self.shared_target()?.bucket, prefix).await
+    }
+
     async fn shared_delete(&self, paths: &[String]) -> Result<(), Error> {
         self.delete_shared(self.shared_target()?, paths).await
     }

@@ -14,6 +14,7 @@ pub struct ListResult {
     pub contents: Vec<Listed>,
     pub common_prefixes: Vec<Prefix>,
     pub encoding_type: Option<String>,
+    pub next_continuation_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
