@@ -105,15 +105,15 @@ echo "changes: $CHANGES access keys created on cluster-1 before cluster-2 joins"
 echo
 python3 - "$RAW" <<'PY'
 import json, sys
-print("| round | control_checkpoint_every | log entries kept (bytes) | checkpoints (bytes) | join: ready after s | upstream GET / LIST during the join |")
-print("|---|---|---|---|---|---|")
+print("| round | control_checkpoint_every | changes made (per s) | log entries kept (bytes) | checkpoints (bytes) | join: ready after s | upstream GET / LIST during the join |")
+print("|---|---|---|---|---|---|---|")
 for line in open(sys.argv[1]):
     r = json.loads(line)
     d = {op: r["after"].get(op, 0) - r["before"].get(op, 0) for op in r["after"]}
     gets = d.get("GetObject", 0)
     lists = d.get("ListObjectsV2", 0) + d.get("ListObjects", 0)
     e, c = r["entries"], r["checkpoints"]
-    print(f"| {r['round']} | {r['every']} | {e['count']} ({e['bytes']:,}) | {c['count']} ({c['bytes']:,}) | {r['join_secs']:.2f} | {gets} / {lists} |")
+    print(f"| {r['round']} | {r['every']} | {r['churn']['changes']} ({r['churn']['per_s']}) | {e['count']} ({e['bytes']:,}) | {c['count']} ({c['bytes']:,}) | {r['join_secs']:.2f} | {gets} / {lists} |")
 PY
 if [[ -n $OUT ]]; then
     cp "$RAW" "$OUT"

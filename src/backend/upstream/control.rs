@@ -91,20 +91,19 @@ impl UpstreamBackend {
         self.client.ok(resp).await.map(|_| ())
     }
 
-    /// Removes `paths` from the shared metadata bucket, a few at a time.
+    /// Removes `paths` from the shared metadata bucket: a `DeleteObjects` per 1,000 (one
+    /// already gone is no error).
     pub(super) async fn delete_shared(&self, t: &MirrorTarget, paths: &[String]) -> Result<(), Error> {
-        use futures::StreamExt;
-        let mut deletes = futures::stream::iter(paths.to_vec()).map(|path| self.delete_one(t, path)).buffer_unordered(8);
-        while let Some(done) = deletes.next().await {
-            done?;
+        for batch in paths.chunks(1000) {
+            let body = super::xml::delete_body(batch);
+            let md5 = base64_simd::STANDARD.encode_to_string(<md5::Md5 as md5::Digest>::digest(body.as_bytes()));
+            let call = Call::new(Method::POST, &t.bucket, "").query("delete", "").header("content-md5", md5).header("content-type", "application/xml");
+            let resp = self.client.send(&call, Bytes::from(body)).await?;
+            let answer: super::xml::DeleteResult = super::xml::parse(&self.client.xml(resp).await?)?;
+            if let Some(failed) = answer.error.into_iter().find(|e| e.code != "NoSuchKey") {
+                return Err(Error::Upstream { status: 500, code: failed.code, message: format!("{}: {}", failed.key, failed.message) });
+            }
         }
         Ok(())
-    }
-
-    async fn delete_one(&self, t: &MirrorTarget, path: String) -> Result<(), Error> {
-        match self.call(Call::new(Method::DELETE, &t.bucket, &path)).await {
-            Ok(_) | Err(Error::Upstream { status: 404, .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 }

@@ -126,6 +126,31 @@ pub fn tagging_body(tags: &[(String, String)]) -> String {
     s
 }
 
+/// A quiet `Delete` body (DeleteObjects) naming `keys`.
+pub fn delete_body(keys: &[String]) -> String {
+    let mut s = String::from("<Delete><Quiet>true</Quiet>");
+    for key in keys {
+        s.push_str(&format!("<Object><Key>{}</Key></Object>", escape(key.as_str())));
+    }
+    s.push_str("</Delete>");
+    s
+}
+
+/// `DeleteResult`: in a quiet answer, only the keys that could not be deleted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeleteResult {
+    pub error: Vec<DeleteError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeleteError {
+    pub key: String,
+    pub code: String,
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +183,19 @@ mod tests {
             e => panic!("{e:?}"),
         }
         assert!(matches!(error(StatusCode::NOT_FOUND, b""), Error::Upstream { code, .. } if code == "NoSuchKey"));
+    }
+
+    #[test]
+    fn deletions_name_their_keys_and_answer_their_failures() {
+        assert_eq!(
+            delete_body(&["a&b".into(), "c".into()]),
+            "<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>"
+        );
+        let answer = br#"<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Error><Key>c</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>"#;
+        let r: DeleteResult = parse(answer).unwrap();
+        assert_eq!((r.error.len(), r.error[0].key.as_str(), r.error[0].code.as_str()), (1, "c", "AccessDenied"));
+        let quiet: DeleteResult = parse(br#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>"#).unwrap();
+        assert!(quiet.error.is_empty());
     }
 
     #[test]
