@@ -347,8 +347,8 @@ impl Job for ControlLog {
                 Err(e) => return Err(e.into()),
             }
         }
-        let checkpoint = self.control.checkpoint().await?;
         self.metrics.control_applied(self.control.applied());
+        let checkpoint = self.control.checkpoint().await?;
         Ok(Outcome::new(applied, json!({ "applied": self.control.applied(), "checkpoint": checkpoint })))
     }
 }

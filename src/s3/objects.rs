@@ -127,6 +127,15 @@ async fn read_object(
     }
 }
 
+/// In a cluster, the record another instance shared of the object at `bucket`/`key`, if
+/// the bytes there are sealed and this index has no record of them.
+async fn sealed_elsewhere(g: &Gateway, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, Error> {
+    match g.control.objects() {
+        Some(shared) if g.backends.of(bucket).sealed_elsewhere(bucket, key).await => Ok(shared.fetch(bucket, key).await?),
+        _ => Ok(None),
+    }
+}
+
 /// Shares the record of an object just stored encrypted with the other instances of a
 /// cluster, which read its ciphertext by it (stored at the key: versions stay the writer's).
 pub(super) async fn share_sealed(g: &Gateway, bucket: &str, key: &str, record: &ObjectRecord) -> Result<(), Error> {
@@ -209,7 +218,20 @@ async fn delete_key(
         }
         return Ok(Removal { version_id: Some(id.to_owned()), delete_marker: removed.is_some_and(|v| v.object.is_none()) });
     }
-    let deleted = backend.delete(bucket, key, precondition, audit).await?;
+    let deleted = match backend.delete(bucket, key, precondition, audit).await {
+        // The store judged the conditions by the ETag and size of what it holds: for bytes
+        // sealed through another instance, the ciphertext's. They are judged again by the
+        // record that instance shared, and the delete names those bytes by their stored ETag.
+        Err(Error::PreconditionFailed) => match sealed_elsewhere(g, bucket, key).await? {
+            Some(record) if !record.stored_etag.is_empty() => {
+                precondition.check(Some(&record))?;
+                let stored = Precondition::Matches { exists: true, etag: Some(record.stored_etag), size: None, modified_secs: None };
+                backend.delete(bucket, key, &stored, audit).await?
+            }
+            _ => return Err(Error::PreconditionFailed),
+        },
+        deleted => deleted?,
+    };
     if deleted.marker.is_none() {
         g.control.forget_deleted(backend, bucket, key, deleted.released.as_ref()).await;
     }

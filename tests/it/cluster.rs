@@ -314,6 +314,16 @@ async fn three_instances_share_one_control_plane() {
     assert_eq!(status(&e), 412, "{e:?}");
     let e = copy().copy_source_if_none_match(&etag).send().await.unwrap_err();
     assert_eq!(status(&e), 412, "{e:?}");
+    // And a conditional delete's: by the client's ETag and size, not the ciphertext's.
+    let put = wes.put_object().bucket("cl-shared").key("sealed-then-deleted-if").body(b"conditional".to_vec().into());
+    let put = put.server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256).send().await.unwrap();
+    let delete = || wes_a.delete_object().bucket("cl-shared").key("sealed-then-deleted-if");
+    let e = delete().if_match(&etag).send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "another object's ETag: {e:?}");
+    let e = delete().if_match(put.e_tag().unwrap()).if_match_size(12).send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "a wrong size: {e:?}");
+    delete().if_match(put.e_tag().unwrap()).if_match_size(11).send().await.expect("the client's ETag and size, through a non-writer");
+    assert!(wes_a.head_object().bucket("cl-shared").key("sealed-then-deleted-if").send().await.is_err());
 
     // A delete through an instance that did not write the object removes its shared record.
     let shared_records = || async {
