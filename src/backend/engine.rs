@@ -307,7 +307,9 @@ pub trait Engine: Send + Sync {
     /// storing at the key replaced).
     async fn write(&self, target: &BlobWrite<'_>, incoming: Incoming, verified: Verified) -> Result<Stored, Error>;
 
-    /// Reads `range` of the bytes of `key` that `record` describes (and, for blobs, locates).
+    /// Reads `range` of the bytes of `key` that `record` describes (and, for blobs, locates);
+    /// `NoSuchKey` if they are gone (at the key: replaced since, when the record names the
+    /// store's ETag of them).
     async fn open(&self, bucket: &str, key: &str, record: &ObjectRecord, range: std::ops::Range<u64>) -> Result<super::scrub::ByteStream, Error>;
 
     /// Copies an object server-side; returns the copy as a record: the source's, located
@@ -410,6 +412,12 @@ pub trait Engine: Send + Sync {
     /// The paths under `prefix` of the shared metadata bucket, in order.
     async fn shared_list(&self, _prefix: &str) -> Result<Vec<String>, Error> {
         Ok(Vec::new())
+    }
+
+    /// One page (up to 1,000) of the paths under `prefix` of the shared metadata bucket
+    /// after `after` (none if empty), in order, each with its ETag; whether more follow.
+    async fn shared_page(&self, _prefix: &str, _after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
+        Ok((Vec::new(), false))
     }
 
     /// The folders (paths ending in `/`) right under `prefix` of the shared metadata

@@ -291,8 +291,9 @@ impl Objects {
     }
 
     /// Up to `max` keys and common prefixes of `bucket` under `prefix`, strictly after
-    /// `after`, folding keys at `delimiter`: from the store when objects are at the key,
-    /// else from the index. `T`: what the page holds of each object.
+    /// `after`, folding keys at `delimiter`: from the store when objects are at the key
+    /// (an encrypted one described by its record: this index's, or in a cluster the one
+    /// `shared` holds), else from the index. `T`: what the page holds of each object.
     pub async fn page<T: super::listing::Listed>(
         &self,
         bucket: &str,
@@ -300,16 +301,31 @@ impl Objects {
         delimiter: Option<&str>,
         after: Option<&str>,
         max: usize,
+        shared: Option<&super::shared::SharedObjects>,
     ) -> Result<super::Page<T>, Error> {
         match self.at_key(bucket)? {
             Some(at) => {
                 let page = at.page(bucket, prefix, delimiter, after, max).await?;
+                // In a cluster, the records of what other instances stored encrypted.
+                let elsewhere = match (shared, page.objects.last()) {
+                    (Some(shared), Some((last, _))) => shared.listed(bucket, prefix, after, last).await?,
+                    _ => std::collections::HashMap::new(),
+                };
                 let mut objects = Vec::with_capacity(page.objects.len());
                 for (key, mut listed) in page.objects {
-                    // The store lists a sealed object's ciphertext: list the client's size and ETag.
-                    if let Some(rec) = self.index().store.object_get(bucket, &key)?.filter(|rec| rec.sealing.is_some()) {
+                    // The store lists a sealed object's ciphertext: list the client's size
+                    // and ETag, by a record of the bytes listed (not of ones replaced since).
+                    if let Some(rec) = self
+                        .index()
+                        .store
+                        .object_get(bucket, &key)?
+                        .filter(|rec| rec.sealing.is_some() && (rec.stored_etag.is_empty() || rec.stored_etag == listed.etag))
+                    {
                         listed.size = rec.size;
                         listed.etag = rec.etag;
+                    } else if let Some(record) = elsewhere.get(&key).filter(|r| r.stored_etag == listed.etag) {
+                        listed.size = record.size;
+                        listed.etag.clone_from(&record.etag);
                     }
                     objects.push((key, T::from(listed)));
                 }
@@ -325,18 +341,86 @@ impl Objects {
         match self.at_key(bucket)? {
             Some(at) => {
                 let at = self.at_key_version(at, version)?;
-                // A sealed object is read from the index's record: the store holds ciphertext.
-                match self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) {
-                    Some(rec) => super::reads::read(&self.engine, bucket, key, rec, request, with_body).await,
-                    None => {
-                        let readout = at.read(bucket, key, request, with_body).await?;
-                        sealed::refuse_sealed_elsewhere(&readout.read)?;
-                        sealed::refuse_customer_key(request.keys)?;
-                        Ok(readout)
+                // A sealed object is read by the index's record (the store holds ciphertext)
+                // while the store holds the bytes it describes. A record found stale is
+                // removed and the index asked again: a write through this instance may
+                // have replaced it meanwhile.
+                for _ in 0..2 {
+                    let Some(rec) = self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) else { break };
+                    if let Some(readout) = self.read_recorded(at, bucket, key, rec, request, with_body).await? {
+                        return Ok(readout);
                     }
                 }
+                let readout = at.read(bucket, key, request, with_body).await?;
+                sealed::refuse_sealed_elsewhere(&readout.read)?;
+                sealed::refuse_customer_key(request.keys)?;
+                Ok(readout)
             }
             None => super::reads::read(&self.engine, bucket, key, self.version(bucket, key, version)?, request, with_body).await,
+        }
+    }
+
+    /// Reads the sealed object at `key` by this index's record `rec`, if the store still
+    /// holds the bytes it describes; else (deleted or replaced through another instance of
+    /// a cluster, or past the gateway) removes the record, as a repair, and reads nothing.
+    async fn read_recorded(
+        &self,
+        at: &dyn AtKey,
+        bucket: &str,
+        key: &str,
+        rec: ObjectRecord,
+        request: &ReadRequest<'_>,
+        with_body: bool,
+    ) -> Result<Option<Readout>, Error> {
+        // Bytes read by the record are read only while they are its (`NoSuchKey` else).
+        let reads_bytes = with_body && rec.size > 0;
+        let read = super::reads::read(&self.engine, bucket, key, rec.clone(), request, with_body).await;
+        let held = match &read {
+            Ok(_) if reads_bytes => true,
+            Err(Error::NoSuchKey) if reads_bytes => false,
+            // Answered by the record alone: a HEAD, a refusal by its ETag or time, no bytes.
+            Ok(_) | Err(Error::PreconditionFailed | Error::NotModified(_)) => self.holds(at, bucket, key, &rec).await?,
+            Err(_) => true,
+        };
+        if held {
+            return read.map(Some);
+        }
+        self.forget_replaced(bucket, key, &rec).await?;
+        Ok(None)
+    }
+
+    /// Whether the store at the key holds the bytes sealed `rec` describes (by their ETag
+    /// there; a record older than that is taken at its word).
+    async fn holds(&self, at: &dyn AtKey, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
+        if rec.stored_etag.is_empty() {
+            return Ok(true);
+        }
+        let request = ReadRequest { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None };
+        match at.read(bucket, key, &request, false).await {
+            Ok(head) => Ok(head.read.etag == rec.stored_etag),
+            Err(Error::NoSuchKey) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes this index's record `rec` of a sealed object whose bytes the store at the
+    /// key no longer holds (audited as a repair), unless a write changed it meanwhile.
+    async fn forget_replaced(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<(), Error> {
+        let _turn = self.turn(true, bucket, key).await;
+        if self.index().remove_orphan(bucket, key, rec).await? {
+            tracing::info!(bucket, key, proof_id = %rec.proof_id, "removed the record of an encrypted object deleted or replaced past this instance");
+        }
+        Ok(())
+    }
+
+    /// Removes this index's record of the sealed object at `key` if the store no longer
+    /// holds the bytes it describes (for a cluster's copies, which then read the record
+    /// the writer of what is there shared).
+    pub async fn forget_if_replaced(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        let Some(at) = self.at_key(bucket)? else { return Ok(()) };
+        match self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) {
+            Some(rec) if !self.holds(at, bucket, key, &rec).await? => self.forget_replaced(bucket, key, &rec).await,
+            _ => Ok(()),
         }
     }
 
@@ -354,10 +438,17 @@ impl Objects {
         super::reads::read(&self.engine, bucket, key, record, request, with_body).await
     }
 
-    /// The record GetObjectAttributes describes.
+    /// The record GetObjectAttributes describes; `SealedElsewhere` for bytes at the key
+    /// another instance sealed (its shared record describes them).
     pub async fn attributes(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectRecord, Error> {
         match self.at_key(bucket)? {
-            Some(at) => self.at_key_version(at, version)?.attributes(bucket, key).await,
+            Some(at) => {
+                let rec = self.at_key_version(at, version)?.attributes(bucket, key).await?;
+                if rec.sealing.is_none() {
+                    sealed::refuse_marked(&rec.attrs)?;
+                }
+                Ok(rec)
+            }
             None => self.version(bucket, key, version),
         }
     }
@@ -629,7 +720,7 @@ impl Objects {
         let range = super::s3util::copy_range(range, rec.size)?;
         let len = range.end - range.start;
         let body = match &rec.sealing {
-            Some(sealing) => sealed::open_sealed(Arc::clone(&self.engine), bucket, key, &rec, &keys.open(sealing)?, range)?,
+            Some(sealing) => sealed::open_sealed(Arc::clone(&self.engine), bucket, key, &rec, &keys.open(sealing)?, range).await?,
             None => self.engine.open(bucket, key, &rec, range).await?,
         };
         Ok((StreamingBlob::wrap(body), len, rec.attrs, rec.tags))
@@ -799,7 +890,8 @@ impl Objects {
     async fn plaintext_digest(&self, bucket: &str, key: &str, mut record: ObjectRecord, data_key: Option<&DataKey>) -> Result<ObjectRecord, Error> {
         record.size = record.parts.iter().map(|p| p.size).sum();
         let data_key = data_key.ok_or_else(|| Error::InvalidRequest(super::reads::SEALED_NEEDS_KEY.into()))?;
-        let (_, sha256) = super::s3util::sha256_of(sealed::open_sealed(Arc::clone(&self.engine), bucket, key, &record, data_key, 0..record.size)?).await?;
+        let (_, sha256) =
+            super::s3util::sha256_of(sealed::open_sealed(Arc::clone(&self.engine), bucket, key, &record, data_key, 0..record.size).await?).await?;
         record.sha256 = sha256;
         Ok(record)
     }

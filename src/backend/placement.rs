@@ -302,6 +302,11 @@ impl Backends {
         self.mirrored().engine().shared_list(prefix).await
     }
 
+    /// See [`Engine::shared_page`].
+    pub async fn shared_page(&self, prefix: &str, after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
+        self.mirrored().engine().shared_page(prefix, after).await
+    }
+
     /// See [`Engine::shared_folders`].
     pub async fn shared_folders(&self, prefix: &str) -> Result<Vec<String>, Error> {
         self.mirrored().engine().shared_folders(prefix).await

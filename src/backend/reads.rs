@@ -137,7 +137,9 @@ pub(super) async fn read(engine: &Arc<dyn Engine>, bucket: &str, key: &str, rec:
     let (rec, sel, read) = read_selected(rec, r)?;
     let body = match (with_body, &data_key) {
         (false, _) => None,
-        (true, Some(data_key)) => Some(StreamingBlob::wrap(super::sealed::open_sealed(Arc::clone(engine), bucket, key, &rec, data_key, sel.range.clone())?)),
+        (true, Some(data_key)) => {
+            Some(StreamingBlob::wrap(super::sealed::open_sealed(Arc::clone(engine), bucket, key, &rec, data_key, sel.range.clone()).await?))
+        }
         (true, None) => Some(StreamingBlob::wrap(engine.open(bucket, key, &rec, sel.range.clone()).await?)),
     };
     Ok(Readout { read, record: Some(rec), body, partial: sel.content_range.is_some() })

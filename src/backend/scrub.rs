@@ -46,9 +46,10 @@ pub(crate) async fn scrub(engine: Arc<dyn Engine>, buckets: &[String], bytes_per
                 let mut failed = None;
                 let customers = rec.sealing.as_ref().filter(|s| s.mode == SseMode::Customer);
                 let opened = match (&rec.sealing, customers) {
-                    (Some(sealing), None) => {
-                        keys.open(sealing).and_then(|k| super::sealed::open_sealed(Arc::clone(&engine), bucket, &key, &rec, &k, 0..rec.size))
-                    }
+                    (Some(sealing), None) => match keys.open(sealing) {
+                        Ok(k) => super::sealed::open_sealed(Arc::clone(&engine), bucket, &key, &rec, &k, 0..rec.size).await,
+                        Err(e) => Err(e),
+                    },
                     (Some(sealing), Some(_)) => engine.open(bucket, &key, &rec, 0..super::sealed::stored_len(&rec, sealing)).await,
                     (None, _) => engine.open(bucket, &key, &rec, 0..rec.size).await,
                 };

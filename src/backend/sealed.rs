@@ -561,7 +561,15 @@ pub fn marked(attrs: &crate::meta::ObjectAttrs) -> crate::meta::ObjectAttrs {
 /// # Errors
 /// [`Error::SealedElsewhere`].
 pub fn refuse_sealed_elsewhere(read: &super::s3util::ObjectRead) -> Result<(), Error> {
-    if read.attrs.user_metadata.iter().any(|(k, _)| k == SEALED_MARKER) {
+    refuse_marked(&read.attrs)
+}
+
+/// Refuses a store's description of bytes (their attributes) it marks sealed.
+///
+/// # Errors
+/// [`Error::SealedElsewhere`].
+pub fn refuse_marked(attrs: &crate::meta::ObjectAttrs) -> Result<(), Error> {
+    if attrs.user_metadata.iter().any(|(k, _)| k == SEALED_MARKER) {
         return Err(Error::SealedElsewhere);
     }
     Ok(())
@@ -610,8 +618,16 @@ pub fn stored_part_sizes(rec: &ObjectRecord, sealing: &Sealing) -> Vec<u64> {
 }
 
 /// Reads the plaintext `range` of sealed `rec`: for each part it overlaps, the frames
-/// holding it, read from the engine as they are needed and opened.
-pub fn open_sealed(engine: Arc<dyn Engine>, bucket: &str, key: &str, rec: &ObjectRecord, data_key: &DataKey, range: Range<u64>) -> Result<ByteStream, Error> {
+/// holding it, read from the engine as they are needed and opened. The first is asked for
+/// before this returns, so bytes gone (`NoSuchKey`) are an answer, not a body cut short.
+pub async fn open_sealed(
+    engine: Arc<dyn Engine>,
+    bucket: &str,
+    key: &str,
+    rec: &ObjectRecord,
+    data_key: &DataKey,
+    range: Range<u64>,
+) -> Result<ByteStream, Error> {
     let sealing = rec.sealing.as_ref().ok_or_else(|| corrupt("sealing"))?;
     let prefix = prefix(sealing)?;
     let header_len = sealing.header_len;
@@ -628,16 +644,18 @@ pub fn open_sealed(engine: Arc<dyn Engine>, bucket: &str, key: &str, rec: &Objec
         stored_at += sealed_len(header_len, size);
     }
     let (bucket, key, rec, data_key) = (bucket.to_owned(), key.to_owned(), rec.clone(), data_key.clone());
-    let stream = futures::stream::iter(spans)
-        .then(move |(part, size, local, stored)| {
-            let (engine, bucket, key, rec, data_key) = (Arc::clone(&engine), bucket.clone(), key.clone(), rec.clone(), data_key.clone());
-            async move {
-                let cipher = engine.open(&bucket, &key, &rec, stored).await.map_err(std::io::Error::other)?;
-                Ok::<_, std::io::Error>(open_range(&data_key, prefix, part, header_len, size, local, cipher))
-            }
-        })
-        .try_flatten();
-    Ok(Box::pin(sync_stream(stream)))
+    let open = move |(part, size, local, stored): (u16, u64, Range<u64>, Range<u64>)| {
+        let (engine, bucket, key, rec, data_key) = (Arc::clone(&engine), bucket.clone(), key.clone(), rec.clone(), data_key.clone());
+        async move {
+            let cipher = engine.open(&bucket, &key, &rec, stored).await?;
+            Ok::<_, Error>(open_range(&data_key, prefix, part, header_len, size, local, cipher))
+        }
+    };
+    let mut spans = spans.into_iter();
+    let Some(first) = spans.next() else { return Ok(Box::pin(futures::stream::empty())) };
+    let first = open(first).await?;
+    let rest = futures::stream::iter(spans).then(open).map_err(std::io::Error::other).try_flatten();
+    Ok(Box::pin(sync_stream(first.chain(rest))))
 }
 
 /// A stream made `Sync` (the bodies s3s answers with must be) by polling it under a lock

@@ -4,10 +4,12 @@
 //!   any and be listed, completed or aborted on any, because its record and each part's
 //!   record are written to `.tollgate-uploads/{upload}/` as they are made, and an instance
 //!   asked about an upload it does not know, or completing one, reads them into its index;
-//! - the records of objects stored encrypted (`.tollgate-objects/{bucket and key}`): the
+//! - the records of objects stored encrypted (`.tollgate-objects/{bucket}/{key}`): the
 //!   upstream holds their ciphertext, and how to open it (the sealed data key, the
 //!   plaintext's size, ETag and checksums) is in the record, which another instance reads
-//!   when asked for such an object. A delete through any instance removes it.
+//!   when asked for such an object, and which listings show the object by (a bucket's
+//!   records listed by key range beside each page). A delete through any instance
+//!   removes it.
 //!
 //! Every record written there carries a MAC under a key derived from the master key the
 //! instances share ([`ClusterMac`]), binding it to its place: whoever can write to the
@@ -306,19 +308,62 @@ impl SharedUploads {
 pub struct SharedObjects {
     log: Arc<Backends>,
     mac: Arc<ClusterMac>,
+    /// What listings show of the records read already, by path and the record's ETag
+    /// there (a record changes with each encrypted write of its key).
+    listed: std::sync::Mutex<std::collections::HashMap<String, (String, Option<SealedListing>)>>,
+}
+
+/// What a listing shows of an object stored encrypted at its key, instead of what the
+/// upstream lists (its ciphertext's size and ETag), while the upstream lists `stored_etag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedListing {
+    /// The upstream's ETag of the ciphertext the record describes.
+    pub stored_etag: String,
+    /// The plaintext's size.
+    pub size: u64,
+    /// The client's ETag.
+    pub etag: String,
+}
+
+/// Keys longer than this have their record under a digest of bucket and key, not in their
+/// bucket's folder under the key itself (the path would pass S3's 1,024 bytes): such
+/// records are read, not listed.
+const LISTED_KEY_MAX: usize = 900;
+
+/// Records remembered for listings; past this many the memory is cleared, and records are
+/// read again as listings meet them.
+const LISTED_MAX: usize = 100_000;
+
+/// Records read at once for a listing.
+const RECORDS_AT_ONCE: usize = 16;
+
+/// The folder of `bucket`'s records, in which each record is at its key.
+fn records_folder(bucket: &str) -> String {
+    format!("{OBJECTS}{}/", digest_name(bucket.as_bytes()))
+}
+
+/// The place the MAC of the record of `bucket`/`key` binds it to.
+fn object_place(bucket: &str, key: &str) -> String {
+    format!("object {bucket}\n{key}")
 }
 
 /// Where the record of `bucket`/`key` is, and the place its MAC binds it to.
 fn object_path(bucket: &str, key: &str) -> (String, String) {
-    let place = format!("object {bucket}\n{key}");
-    (format!("{OBJECTS}{}.json", digest_name(place.as_bytes())), place)
+    let place = object_place(bucket, key);
+    if key.len() <= LISTED_KEY_MAX { (format!("{}{key}", records_folder(bucket)), place) } else { (digest_path(&place), place) }
+}
+
+/// Where records were before they were kept in their bucket's folder (and where those of
+/// the longest keys are).
+fn digest_path(place: &str) -> String {
+    format!("{OBJECTS}{}.json", digest_name(place.as_bytes()))
 }
 
 impl SharedObjects {
     /// The records shared through the metadata bucket `log` keeps, authenticated by `mac`.
     #[must_use]
     pub fn new(log: Arc<Backends>, mac: Arc<ClusterMac>) -> Self {
-        Self { log, mac }
+        Self { log, mac, listed: std::sync::Mutex::default() }
     }
 
     /// Shares the record of an object just stored encrypted here at `bucket`/`key`.
@@ -330,12 +375,14 @@ impl SharedObjects {
         self.log.shared_put(&path, self.mac.sign(&place, record)?).await
     }
 
-    /// Removes the record of `bucket`/`key` (its object was deleted). Best effort: a record
-    /// left behind is only read for bytes marked sealed at the key, and does not open any
-    /// other.
+    /// Removes the record of `bucket`/`key` (its object was deleted), and one an older
+    /// version shared. Best effort: a record left behind is only read for bytes marked
+    /// sealed at the key, and does not open any other.
     pub async fn forget(&self, bucket: &str, key: &str) {
-        let (path, _) = object_path(bucket, key);
-        if let Err(e) = self.log.shared_delete(&[path]).await {
+        let (path, place) = object_path(bucket, key);
+        let older = digest_path(&place);
+        let paths = if path == older { vec![path] } else { vec![path, older] };
+        if let Err(e) = self.log.shared_delete(&paths).await {
             tracing::warn!(bucket, key, error = %e, "a deleted object's shared record could not be removed");
         }
     }
@@ -348,15 +395,78 @@ impl SharedObjects {
     /// The metadata bucket's.
     pub async fn fetch(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, Error> {
         let (path, place) = object_path(bucket, key);
-        let Some(body) = self.log.shared_get(&path).await? else { return Ok(None) };
-        match self.mac.open::<ObjectRecord>(&place, &body) {
-            Ok(record) if record.sealing.is_some() => Ok(Some(record)),
-            Ok(_) => Ok(None),
+        let older = digest_path(&place);
+        let body = match self.log.shared_get(&path).await? {
+            Some(body) => body,
+            // Shared by an older version, at the digest of its place.
+            None if older != path => match self.log.shared_get(&older).await? {
+                Some(body) => body,
+                None => return Ok(None),
+            },
+            None => return Ok(None),
+        };
+        Ok(self.open(bucket, key, &place, &body))
+    }
+
+    /// The record `body` of `bucket`/`key`, if it authenticates at `place` (else logged).
+    fn open(&self, bucket: &str, key: &str, place: &str, body: &[u8]) -> Option<ObjectRecord> {
+        match self.mac.open::<ObjectRecord>(place, body) {
+            Ok(record) if record.sealing.is_some() => Some(record),
+            Ok(_) => None,
             Err(e) => {
                 tracing::error!(bucket, key, error = %e, "a shared object record is refused");
-                Ok(None)
+                None
             }
         }
+    }
+
+    /// What listings show of the objects of `bucket` stored encrypted, by key, for keys
+    /// under `prefix` after `after` up to `last` (a listing's page): one listing of the
+    /// bucket's records per 1,000 in that range, and a read of each record not read before.
+    ///
+    /// # Errors
+    /// The metadata bucket's.
+    pub async fn listed(&self, bucket: &str, prefix: &str, after: Option<&str>, last: &str) -> Result<std::collections::HashMap<String, SealedListing>, Error> {
+        let folder = records_folder(bucket);
+        let under = format!("{folder}{prefix}");
+        let end = format!("{folder}{last}");
+        let mut from = format!("{folder}{}", after.unwrap_or_default());
+        let mut paths = Vec::new();
+        loop {
+            let (page, truncated) = self.log.shared_page(&under, &from).await?;
+            let beyond = page.last().is_none_or(|(path, _)| *path >= end);
+            paths.extend(page.into_iter().filter(|(path, _)| *path <= end));
+            match paths.last() {
+                Some((path, _)) if truncated && !beyond && *path > from => from.clone_from(path),
+                _ => break,
+            }
+        }
+        let unread: Vec<(String, String)> = {
+            let known = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            paths.iter().filter(|(path, etag)| known.get(path).is_none_or(|(seen, _)| seen != etag)).cloned().collect()
+        };
+        let folder_len = folder.len();
+        let read: Vec<(String, String, Option<SealedListing>)> = futures::stream::iter(unread)
+            .map(|(path, etag)| async move {
+                let key = path.get(folder_len..).unwrap_or_default();
+                let body = self.log.shared_get(&path).await?;
+                let record = body.and_then(|body| self.open(bucket, key, &object_place(bucket, key), &body));
+                let listing = record.map(|r| SealedListing { stored_etag: r.stored_etag, size: r.size, etag: r.etag });
+                Ok::<_, Error>((path, etag, listing))
+            })
+            .buffered(RECORDS_AT_ONCE)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let mut known = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() + read.len() > LISTED_MAX {
+            known.clear();
+        }
+        for (path, etag, listing) in read {
+            known.insert(path, (etag, listing));
+        }
+        Ok(paths.iter().filter_map(|(path, _)| Some((path.get(folder_len..)?.to_owned(), known.get(path)?.1.clone()?))).collect())
     }
 }
 
@@ -374,6 +484,19 @@ mod tests {
         assert!(mac.open::<Vec<u8>>("upload a", altered.as_bytes()).unwrap_err().contains("MAC"));
         let other = ClusterMac::new(crate::crypt::Kek::from_bytes([8; 32]));
         assert!(other.open::<Vec<u8>>("upload a", &body).is_err());
+    }
+
+    #[test]
+    fn object_records_are_at_their_key_in_their_buckets_folder_unless_it_is_too_long() {
+        let (path, place) = object_path("b", "photos/a b.jpg");
+        assert_eq!(path, format!("{}photos/a b.jpg", records_folder("b")));
+        assert_eq!(place, "object b\nphotos/a b.jpg");
+        assert_ne!(records_folder("b"), records_folder("c"));
+        assert!(records_folder("b").starts_with(OBJECTS) && records_folder("b").ends_with('/'));
+        let long = "k".repeat(LISTED_KEY_MAX + 1);
+        let (path, place) = object_path("b", &long);
+        assert_eq!(path, digest_path(&place));
+        assert_eq!(path.len(), OBJECTS.len() + 45);
     }
 
     #[test]

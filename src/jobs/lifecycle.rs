@@ -151,7 +151,7 @@ impl LifecycleJob {
         let mut actions = Vec::new();
         let mut after = after;
         loop {
-            let page = objects.page::<crate::meta::ObjectRecord>(bucket, "", None, after.as_deref(), BATCH).await?;
+            let page = objects.page::<crate::meta::ObjectRecord>(bucket, "", None, after.as_deref(), BATCH, self.control.objects()).await?;
             for (key, o) in &page.objects {
                 if self.append_only(bucket, key) {
                     continue;

@@ -10,9 +10,21 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response};
 
 pub(super) async fn get_object_attributes(g: &Gateway, req: S3Request<GetObjectAttributesInput>) -> Result<S3Response<GetObjectAttributesOutput>, Error> {
+    let keys = super::sse::request_keys(g, &req)?;
     let input = req.input;
     let wanted = WantedAttributes::of(&input)?;
-    let rec = g.backends.of(&input.bucket).attributes(&input.bucket, &input.key, input.version_id.as_deref()).await?;
+    let rec = match g.backends.of(&input.bucket).attributes(&input.bucket, &input.key, input.version_id.as_deref()).await {
+        // Stored encrypted through another instance of a cluster: described by its record.
+        Err(Error::SealedElsewhere) => match g.control.objects() {
+            Some(shared) => shared.fetch(&input.bucket, &input.key).await?.ok_or(Error::SealedElsewhere)?,
+            None => return Err(Error::SealedElsewhere),
+        },
+        rec => rec?,
+    };
+    // As for a HEAD, an SSE-C object is described only to who brings its key.
+    if let Some(sealing) = rec.sealing.as_ref().filter(|s| s.mode == crate::meta::SseMode::Customer) {
+        crate::backend::sealed::OpenKey::open(&keys, sealing)?;
+    }
     Ok(S3Response::new(object_attributes(&rec, &wanted, &input)))
 }
 

@@ -24,9 +24,15 @@ fn source<'s>(g: &Gateway, source: &'s CopySource, bucket: &str) -> Result<(&'s 
 /// In a cluster, the record another instance shared of a copy's source this index has
 /// none of (one stored encrypted through that instance), if any.
 async fn shared_source(g: &Gateway, bucket: &str, key: &str, version: Option<&str>) -> Result<Option<crate::meta::ObjectRecord>, Error> {
+    let backend = g.backends.of(bucket);
     match g.control.objects() {
-        Some(shared) if version.is_none() && g.store.object_get(bucket, key)?.is_none() && g.backends.of(bucket).stores_at_key(bucket)? => {
-            shared.fetch(bucket, key).await
+        Some(shared) if version.is_none() && backend.stores_at_key(bucket)? => {
+            // This index's record of bytes since replaced through another instance is not theirs.
+            backend.forget_if_replaced(bucket, key).await?;
+            match g.store.object_get(bucket, key)? {
+                None => shared.fetch(bucket, key).await,
+                Some(_) => Ok(None),
+            }
         }
         _ => Ok(None),
     }

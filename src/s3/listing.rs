@@ -112,7 +112,7 @@ pub(super) async fn list_objects(g: &Gateway, req: S3Request<ListObjectsInput>) 
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = non_empty(input.delimiter.as_ref());
     let max = max_keys(input.max_keys)?;
-    let page = b.page::<ObjectSummary>(&input.bucket, &prefix, delimiter, non_empty(input.marker.as_ref()), max).await?;
+    let page = b.page::<ObjectSummary>(&input.bucket, &prefix, delimiter, non_empty(input.marker.as_ref()), max, g.control.objects()).await?;
     let bucket = b.index().bucket(&input.bucket)?;
     let own = owner(&bucket.tenant);
     let contents: Vec<Object> = page.objects.into_iter().map(|(k, r)| object_entry(&enc, k, &r, Some(&own))).collect();
@@ -160,7 +160,7 @@ pub(super) async fn list_objects_v2(g: &Gateway, req: S3Request<ListObjectsV2Inp
         Some(t) => Some(decode_token(t)?),
         None => input.start_after.clone().filter(|s| !s.is_empty()),
     };
-    let page = b.page::<ObjectSummary>(&input.bucket, &prefix, delimiter, after.as_deref(), max).await?;
+    let page = b.page::<ObjectSummary>(&input.bucket, &prefix, delimiter, after.as_deref(), max, g.control.objects()).await?;
     let own = if input.fetch_owner == Some(true) { Some(owner(&b.index().bucket(&input.bucket)?.tenant)) } else { None };
     let key_count = page.objects.len() + page.prefixes.len();
     let contents: Vec<Object> = page.objects.into_iter().map(|(k, r)| object_entry(&enc, k, &r, own.as_ref())).collect();
@@ -205,7 +205,7 @@ pub(super) async fn list_object_versions(g: &Gateway, req: S3Request<ListObjectV
     }
     let own = owner(&bucket.tenant);
     let page = if bucket.versioning.is_unversioned() {
-        let page = b.page::<ObjectRecord>(&input.bucket, &prefix, delimiter, non_empty(input.key_marker.as_ref()), max).await?;
+        let page = b.page::<ObjectRecord>(&input.bucket, &prefix, delimiter, non_empty(input.key_marker.as_ref()), max, g.control.objects()).await?;
         let listed = page.objects.into_iter().map(|(k, r)| (k, VersionRecord::current_null(r), true)).collect();
         VersionsPage { listed, prefixes: page.prefixes, next: page.truncated.then(|| (page.last.unwrap_or_default(), Some(NULL_VERSION.to_owned()))) }
     } else {

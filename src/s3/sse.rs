@@ -14,8 +14,8 @@ use crate::meta::{Sealing, SseMode};
 use std::sync::Arc;
 
 use s3s::dto::{
-    CopyObjectInput, CreateMultipartUploadInput, GetObjectInput, HeadObjectInput, PutObjectInput, SSECustomerAlgorithm, SSECustomerKey, SSECustomerKeyMD5,
-    ServerSideEncryption, UploadPartCopyInput, UploadPartInput,
+    CopyObjectInput, CreateMultipartUploadInput, GetObjectAttributesInput, GetObjectInput, HeadObjectInput, PutObjectInput, SSECustomerAlgorithm,
+    SSECustomerKey, SSECustomerKeyMD5, ServerSideEncryption, UploadPartCopyInput, UploadPartInput,
 };
 use zeroize::Zeroizing;
 
@@ -138,7 +138,16 @@ macro_rules! customer_key_headers {
         }
     )*};
 }
-customer_key_headers!(PutObjectInput, CopyObjectInput, CreateMultipartUploadInput, GetObjectInput, HeadObjectInput, UploadPartInput, UploadPartCopyInput);
+customer_key_headers!(
+    PutObjectInput,
+    CopyObjectInput,
+    CreateMultipartUploadInput,
+    GetObjectInput,
+    HeadObjectInput,
+    GetObjectAttributesInput,
+    UploadPartInput,
+    UploadPartCopyInput
+);
 
 macro_rules! copy_source_key_headers {
     ($($input:ty),* $(,)?) => {$(

@@ -860,3 +860,104 @@ async fn a_lifecycle_expiry_removes_an_encrypted_objects_shared_record() {
     let kept = b.client_with(&ak, &sk).get_object().bucket("cl-expiring").key("keep/sealed").send().await.unwrap();
     assert_eq!(&kept.body.collect().await.unwrap().into_bytes()[..], b"short-lived");
 }
+
+/// An object written through the instance that stores it encrypted is read there by its
+/// own record only while the upstream holds those bytes: deleted or replaced through
+/// another instance, it is answered there as everywhere (no stale HEAD, no body cut
+/// short), and the record is removed.
+#[tokio::test]
+async fn the_writer_of_an_encrypted_object_sees_it_deleted_or_replaced_elsewhere() {
+    use aws_sdk_s3::types::ServerSideEncryption::Aes256;
+    let upstream = Upstream::start().await;
+    let shared = tempfile::tempdir().unwrap();
+    let master = shared.path().join("master.key");
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("a", Some(master.clone()))).await;
+    let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("b", Some(master))).await;
+    let (ak, sk) = crate::tenancy::user(&a, "corp", "lea", "admin").await;
+    let (lea_a, lea_b) = (a.client_with(&ak, &sk), b.client_with(&ak, &sk));
+    lea_a.create_bucket().bucket("cl-replaced").send().await.unwrap();
+    within(BOUND, "the bucket, through b", || async { lea_b.head_bucket().bucket("cl-replaced").send().await.is_ok() }).await;
+    let sealed = |c: &aws_sdk_s3::Client, key: &str, body: &[u8]| {
+        c.put_object().bucket("cl-replaced").key(key).body(body.to_vec().into()).server_side_encryption(Aes256).send()
+    };
+    let read = |key: &'static str| {
+        let got = lea_a.get_object().bucket("cl-replaced").key(key).send();
+        async move {
+            let got = got.await?;
+            let sse = got.server_side_encryption().cloned();
+            Ok::<_, aws_sdk_s3::error::SdkError<_, _>>((got.body.collect().await.unwrap().into_bytes(), sse))
+        }
+    };
+    let old = sealed(&lea_a, "deleted", b"written by a").await.unwrap();
+    for key in ["replaced-sealed", "replaced-plain", "replaced-then-copied"] {
+        sealed(&lea_a, key, b"written by a").await.unwrap();
+    }
+    // Listings describe the plaintext through the writer and through another, page by page.
+    for c in [&lea_a, &lea_b] {
+        let (mut token, mut seen) = (None, Vec::new());
+        loop {
+            let page = c.list_objects_v2().bucket("cl-replaced").max_keys(2).set_continuation_token(token).send().await.unwrap();
+            seen.extend(page.contents().iter().map(|o| (o.key().unwrap().to_owned(), o.size(), o.e_tag().unwrap().to_owned())));
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        let keys = ["deleted", "replaced-plain", "replaced-sealed", "replaced-then-copied"];
+        let want: Vec<_> = keys.iter().map(|k| ((*k).to_owned(), Some(12), old.e_tag().unwrap().to_owned())).collect();
+        assert_eq!(seen, want, "SSE-S3 objects of one body: one ETag, its MD5");
+    }
+    // GetObjectAttributes describes the plaintext through the writer and through another.
+    for c in [&lea_a, &lea_b] {
+        let attrs = c.get_object_attributes().bucket("cl-replaced").key("deleted").object_attributes(aws_sdk_s3::types::ObjectAttributes::ObjectSize);
+        let attrs = attrs.object_attributes(aws_sdk_s3::types::ObjectAttributes::Etag).send().await.unwrap();
+        assert_eq!((attrs.object_size(), attrs.e_tag().map(|e| e.trim_matches('"'))), (Some(12), old.e_tag().map(|e| e.trim_matches('"'))));
+    }
+
+    // A record shared by an older version, at the digest of its bucket and key rather
+    // than in its bucket's folder, is read still.
+    let digest = |s: &str| hex_simd::encode_to_string(&<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())[..20], hex_simd::AsciiCase::Lower);
+    let (current, older) = (
+        format!(".tollgate-objects/{}/replaced-sealed", digest("cl-replaced")),
+        format!(".tollgate-objects/{}.json", digest("object cl-replaced\nreplaced-sealed")),
+    );
+    let record = upstream.client.get_object().bucket(&upstream.meta).key(&current).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    upstream.client.put_object().bucket(&upstream.meta).key(&older).body(record.to_vec().into()).send().await.unwrap();
+    upstream.client.delete_object().bucket(&upstream.meta).key(&current).send().await.unwrap();
+    let got = lea_b.get_object().bucket("cl-replaced").key("replaced-sealed").send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"written by a");
+
+    // Deleted through b: a's HEAD and GET are 404, not its record's answer.
+    lea_b.delete_object().bucket("cl-replaced").key("deleted").send().await.unwrap();
+    let e = lea_a.head_object().bucket("cl-replaced").key("deleted").send().await.unwrap_err();
+    assert_eq!(status(&e), 404, "{e:?}");
+    let e = lea_a.get_object().bucket("cl-replaced").key("deleted").send().await.unwrap_err();
+    assert_eq!(status(&e), 404, "{e:?}");
+
+    // Replaced encrypted through b: a answers b's object, and judges conditions by it.
+    let new = sealed(&lea_b, "replaced-sealed", b"replaced through b").await.unwrap();
+    let head = lea_a.head_object().bucket("cl-replaced").key("replaced-sealed").send().await.unwrap();
+    assert_eq!((head.e_tag(), head.content_length()), (new.e_tag(), Some(18)));
+    let got = lea_a.get_object().bucket("cl-replaced").key("replaced-sealed").if_none_match(old.e_tag().unwrap()).send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"replaced through b");
+    let e = lea_a.get_object().bucket("cl-replaced").key("replaced-sealed").if_match(old.e_tag().unwrap()).send().await.unwrap_err();
+    assert_eq!(status(&e), 412, "{e:?}");
+    assert_eq!(read("replaced-sealed").await.unwrap(), (bytes::Bytes::from_static(b"replaced through b"), Some(Aes256)));
+
+    // Replaced in the clear through b: a lists and reads the plain object.
+    lea_b.put_object().bucket("cl-replaced").key("replaced-plain").body(b"plain now".to_vec().into()).send().await.unwrap();
+    let listed = lea_a.list_objects_v2().bucket("cl-replaced").prefix("replaced-plain").send().await.unwrap();
+    assert_eq!(listed.contents()[0].size(), Some(9), "listed as the upstream holds it, not as a's record said");
+    assert_eq!(read("replaced-plain").await.unwrap(), (bytes::Bytes::from_static(b"plain now"), None));
+
+    // A copy through a reads what b stored, not what a's record describes.
+    sealed(&lea_b, "replaced-then-copied", b"copied from b's").await.unwrap();
+    lea_a.copy_object().bucket("cl-replaced").key("copy").copy_source("cl-replaced/replaced-then-copied").send().await.unwrap();
+    assert_eq!(read("copy").await.unwrap().0, bytes::Bytes::from_static(b"copied from b's"));
+
+    // a removed its stale records: its usage counts only what it still stores (the copy).
+    let usage = call(&root_conn(&a), "GET", "usage", None).await.unwrap();
+    let buckets = usage.as_array().unwrap().iter().flat_map(|t| t["buckets"].as_array().unwrap().iter());
+    let counted: Vec<u64> = buckets.filter(|b| b["bucket"] == "cl-replaced").map(|b| b["objects"].as_u64().unwrap()).collect();
+    assert_eq!(counted, [1], "{usage}");
+}

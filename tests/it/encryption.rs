@@ -5,7 +5,8 @@ use crate::common::*;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    CompletedMultipartUpload, CompletedPart, ObjectAttributes, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
 };
 
 /// An SSE-C key with its base64 and the base64 of its MD5, as the headers carry them.
@@ -83,6 +84,10 @@ async fn sse_s3_objects_are_stored_sealed_and_read_back_by_any_range() {
     let listed = c.list_objects_v2().bucket(&b).send().await.unwrap();
     assert_eq!(listed.contents()[0].size(), Some(200_000), "listings show the plaintext's size");
     assert_eq!(listed.contents()[0].e_tag().unwrap().trim_matches('"'), md5_hex(&body));
+    let attrs = c.get_object_attributes().bucket(&b).key("k").object_attributes(ObjectAttributes::ObjectSize).object_attributes(ObjectAttributes::Etag);
+    let attrs = attrs.send().await.unwrap();
+    assert_eq!(attrs.object_size(), Some(200_000), "GetObjectAttributes describes the plaintext");
+    assert_eq!(attrs.e_tag().unwrap().trim_matches('"'), md5_hex(&body));
     // The proof is of the plaintext.
     let url = format!("{}/{b}/k", gw.endpoint());
     let r = raw(gw.addr, "HEAD", &format!("/{b}/k"), &sign("HEAD", &url, &[]), b"", None).await;
@@ -135,6 +140,11 @@ async fn sse_c_needs_the_customers_key_for_every_read() {
     let head =
         c.head_object().bucket(&b).key("k").sse_customer_algorithm("AES256").sse_customer_key(&key.key).sse_customer_key_md5(&key.md5).send().await.unwrap();
     assert_eq!(head.sse_customer_algorithm(), Some("AES256"));
+    let attributes = || c.get_object_attributes().bucket(&b).key("k").object_attributes(ObjectAttributes::ObjectSize);
+    let e = attributes().send().await.unwrap_err();
+    assert_eq!(status(&e), 400, "GetObjectAttributes needs the key too");
+    let attrs = attributes().sse_customer_algorithm("AES256").sse_customer_key(&key.key).sse_customer_key_md5(&key.md5).send().await.unwrap();
+    assert_eq!(attrs.object_size(), Some(100_000));
 
     // Bad keys are refused before anything is stored.
     let e = c.put_object().bucket(&b).key("bad").sse_customer_algorithm("AES256").sse_customer_key(&key.key).sse_customer_key_md5(&other.md5).send().await;

@@ -59,9 +59,16 @@ impl UpstreamBackend {
     }
 }
 
+/// Whether the upstream's object of ETag `etag` at a key is other bytes than sealed `rec`
+/// there describes (replaced through another instance, or past the gateway).
+fn replaced(rec: &ObjectRecord, etag: &str) -> bool {
+    !rec.stored_etag.is_empty() && rec.stored_etag != etag
+}
+
 /// Walks each bucket's index beside the upstream's listing: entries the upstream no
-/// longer holds (deleted past the gateway) are removed once a HEAD confirms it; objects
-/// the index does not know are counted, never touched (another instance may own them).
+/// longer holds (deleted past the gateway, or a sealed object replaced there) are removed
+/// once a HEAD confirms it; objects the index does not know are counted, never touched
+/// (another instance may own them).
 pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: std::time::Duration) -> Result<ReconcileReport, Error> {
     const PAGE: usize = 1000;
     let newest_ns = crate::audit::now_ns() - i128::try_from(min_age.as_nanos()).unwrap_or(i128::MAX);
@@ -77,16 +84,18 @@ pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: 
         let mut after: Option<String> = None;
         loop {
             let page = b.list_page(bucket, "", None, after.as_deref(), PAGE).await?;
-            let listed: std::collections::BTreeSet<&str> = page.objects.iter().map(|(k, _)| k.as_str()).collect();
+            let listed: std::collections::BTreeMap<&str, &str> = page.objects.iter().map(|(k, o)| (k.as_str(), o.etag.as_str())).collect();
             // Entries up to the page's last key (all the rest after the last page).
             let mut matched = 0;
             while let Some((key, rec)) = entries.get(next) {
                 if page.truncated && page.last.as_deref().is_some_and(|last| key.as_str() > last) {
                     break;
                 }
-                if listed.contains(key.as_str()) {
+                let etag = listed.get(key.as_str());
+                if etag.is_some() {
                     matched += 1;
-                } else if rec.last_modified_ns <= newest_ns {
+                }
+                if etag.is_none_or(|etag| replaced(rec, etag)) && rec.last_modified_ns <= newest_ns {
                     missing.push(next);
                 }
                 next += 1;
@@ -104,6 +113,7 @@ pub(super) async fn reconcile(b: &UpstreamBackend, buckets: &[String], min_age: 
             // only an unchanged one.
             match b.call(Call::new(Method::HEAD, &place.bucket, &place.key(key))).await {
                 Err(Error::Upstream { status: 404, .. }) => {}
+                Ok(head) if replaced(rec, &super::object::etag_of(head.headers())) => {}
                 Ok(_) => continue,
                 Err(e) => return Err(e),
             }

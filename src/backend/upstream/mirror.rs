@@ -175,23 +175,32 @@ impl UpstreamBackend {
         let mut keys = Vec::new();
         let mut after = String::new();
         loop {
-            // URL-encoded, so that any key survives the XML.
-            let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("encoding-type", "url").query("prefix", prefix);
-            if !after.is_empty() {
-                call = call.query("start-after", after.as_str());
-            }
-            let resp = self.client.send(&call, Bytes::new()).await?;
-            let page: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
-            let n = page.contents.len();
-            let encoded = page.encoding_type.as_deref() == Some("url");
-            for o in page.contents {
-                keys.push(if encoded { super::list::url_decode(&o.key)? } else { o.key });
-            }
+            let (page, truncated) = self.list_meta_page(bucket, prefix, &after).await?;
+            keys.extend(page.into_iter().map(|(key, _)| key));
             match keys.last() {
-                Some(last) if page.is_truncated && n > 0 => after.clone_from(last),
+                Some(last) if truncated && *last > after => after.clone_from(last),
                 _ => return Ok(keys),
             }
         }
+    }
+
+    /// One page (up to 1,000) of the keys under `prefix` of the upstream bucket `bucket`
+    /// after `after` (none if empty), in order, each with its ETag; whether more follow.
+    pub(super) async fn list_meta_page(&self, bucket: &str, prefix: &str, after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
+        // URL-encoded, so that any key survives the XML.
+        let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("encoding-type", "url").query("prefix", prefix);
+        if !after.is_empty() {
+            call = call.query("start-after", after);
+        }
+        let resp = self.client.send(&call, Bytes::new()).await?;
+        let page: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
+        let encoded = page.encoding_type.as_deref() == Some("url");
+        let keys = page
+            .contents
+            .into_iter()
+            .map(|o| Ok((if encoded { super::list::url_decode(&o.key)? } else { o.key }, o.etag)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok((keys, page.is_truncated))
     }
 
     /// The folders (`{prefix}{name}/`) right under `prefix` of the upstream bucket

@@ -222,7 +222,10 @@ impl Engine for UpstreamBackend {
 
     async fn open(&self, bucket: &str, key: &str, record: &ObjectRecord, range: std::ops::Range<u64>) -> Result<ByteStream, Error> {
         let (place, at) = self.locate(bucket, key, record)?;
-        object::download(self, &place.bucket, &at, (range != (0..record.size)).then_some(range)).await
+        // A sealed object at its key is read only while it is the one its record describes:
+        // an instance of a cluster (or a writer past the gateway) may have replaced it.
+        let etag = Some(record.stored_etag.as_str()).filter(|e| !e.is_empty());
+        object::download_if(self, &place.bucket, &at, (range != (0..record.size)).then_some(range), etag).await
     }
 
     async fn copy(&self, copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>, at_key: bool) -> Result<ObjectRecord, Error> {
@@ -323,6 +326,10 @@ impl Engine for UpstreamBackend {
 
     async fn shared_list(&self, prefix: &str) -> Result<Vec<String>, Error> {
         self.list_meta(&self.shared_target()?.bucket, prefix).await
+    }
+
+    async fn shared_page(&self, prefix: &str, after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
+        self.list_meta_page(&self.shared_target()?.bucket, prefix, after).await
     }
 
     async fn shared_folders(&self, prefix: &str) -> Result<Vec<String>, Error> {

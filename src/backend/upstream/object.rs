@@ -205,7 +205,7 @@ pub(super) async fn holds_pending(b: &UpstreamBackend, w: &crate::meta::PendingW
         })
         .await
         .map_err(|e| Error::Unavailable(e.to_string()))?;
-        return Ok((start == expected).then(|| w.record.etag.clone()));
+        return Ok((start == expected).then(|| etag_of(head.headers())));
     }
     let etag = etag_of(head.headers());
     if hash_back(b, &place.bucket, &place.key(&w.key)).await? != (w.record.size, w.record.sha256.clone()) {
@@ -325,7 +325,9 @@ pub(super) async fn attributes(b: &UpstreamBackend, bucket: &str, key: &str) -> 
     let place = b.place(bucket)?;
     let head = b.call(Call::new(Method::HEAD, &place.bucket, &place.key(key)).header("x-amz-checksum-mode", "ENABLED")).await.map_err(missing_key)?;
     let read = describe(head.headers());
-    Ok(match recorded(b, bucket, key, &read.etag) {
+    // What the gateway wrote there (a sealed object by the ciphertext's ETag it keeps).
+    let written = b.store.object_get(bucket, key).ok().flatten().filter(|r| r.etag == read.etag || (!r.stored_etag.is_empty() && r.stored_etag == read.etag));
+    Ok(match written {
         Some(rec) => rec,
         None => {
             let composite = [&read.checksums.crc32, &read.checksums.crc32c, &read.checksums.sha1, &read.checksums.sha256]
@@ -338,8 +340,9 @@ pub(super) async fn attributes(b: &UpstreamBackend, bucket: &str, key: &str) -> 
                 etag: read.etag,
                 checksums: read.checksums,
                 checksum_type,
+                // Its user metadata, which says if another instance sealed it.
                 ..ObjectRecord::new(
-                    ObjectAttrs::default(),
+                    read.attrs,
                     Vec::new(),
                     String::new(),
                     read.last_modified.map_or(0, |t| time::OffsetDateTime::from(t).unix_timestamp_nanos()),
@@ -366,8 +369,25 @@ pub(super) async fn download(
     at: &str,
     range: Option<std::ops::Range<u64>>,
 ) -> Result<crate::backend::scrub::ByteStream, Error> {
-    let call = Call::new(Method::GET, upstream_bucket, at).header_opt("range", range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1))));
-    let resp = b.call(call).await.map_err(missing_key)?;
+    download_if(b, upstream_bucket, at, range, None).await
+}
+
+/// [`download`], only while the upstream's ETag of `at` is `etag` (if given): other bytes
+/// there (replaced past the reader) are none of its, and answered `NoSuchKey` as gone.
+pub(super) async fn download_if(
+    b: &UpstreamBackend,
+    upstream_bucket: &str,
+    at: &str,
+    range: Option<std::ops::Range<u64>>,
+    etag: Option<&str>,
+) -> Result<crate::backend::scrub::ByteStream, Error> {
+    let call = Call::new(Method::GET, upstream_bucket, at)
+        .header_opt("range", range.map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1))))
+        .header_opt("if-match", etag.map(|e| format!("\"{e}\"")));
+    let resp = b.call(call).await.map_err(|e| match e {
+        Error::Upstream { status: 412, .. } if etag.is_some() => Error::NoSuchKey,
+        e => missing_key(e),
+    })?;
     Ok(Box::pin(IdleLimited::new(http_body_util::BodyDataStream::new(resp.into_body()), b.timeout)))
 }
 
