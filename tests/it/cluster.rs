@@ -871,7 +871,7 @@ async fn the_writer_of_an_encrypted_object_sees_it_deleted_or_replaced_elsewhere
     let upstream = Upstream::start().await;
     let shared = tempfile::tempdir().unwrap();
     let master = shared.path().join("master.key");
-    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("a", Some(master.clone()))).await;
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member_with("a", &master, |c| c.jobs.reconcile_min_age_secs = 0)).await;
     let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("b", Some(master))).await;
     let (ak, sk) = crate::tenancy::user(&a, "corp", "lea", "admin").await;
     let (lea_a, lea_b) = (a.client_with(&ak, &sk), b.client_with(&ak, &sk));
@@ -954,6 +954,12 @@ async fn the_writer_of_an_encrypted_object_sees_it_deleted_or_replaced_elsewhere
     sealed(&lea_b, "replaced-then-copied", b"copied from b's").await.unwrap();
     lea_a.copy_object().bucket("cl-replaced").key("copy").copy_source("cl-replaced/replaced-then-copied").send().await.unwrap();
     assert_eq!(read("copy").await.unwrap().0, bytes::Bytes::from_static(b"copied from b's"));
+
+    // One replaced and never read through a: its reconcile job removes its record.
+    sealed(&lea_a, "reconciled", b"written by a").await.unwrap();
+    sealed(&lea_b, "reconciled", b"replaced through b").await.unwrap();
+    let ran = call(&root_conn(&a), "POST", "jobs/reconcile/run", None).await.unwrap();
+    assert_eq!(ran["changed"], 1, "{ran}");
 
     // a removed its stale records: its usage counts only what it still stores (the copy).
     let usage = call(&root_conn(&a), "GET", "usage", None).await.unwrap();
