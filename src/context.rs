@@ -25,6 +25,9 @@ pub struct RequestContext {
     /// What let the request in when it was not the caller's tenant role: `acl:READ`,
     /// `policy:{Sid}`, `public-read`, `topic` (recorded in its audit entry).
     pub granted_by: Arc<OnceLock<String>>,
+    /// The bucket and key of the object whose ACL grant let the request in, if one did:
+    /// the grant is the index's record's, checked against the bytes before the operation.
+    pub object_grant: Arc<OnceLock<(String, String)>>,
     /// Set once the request's signature verified and its key is known: a refusal of a
     /// request without it is an unauthenticated denial ([`crate::audit::DenialLog`]).
     pub authenticated: Arc<AtomicBool>,

@@ -579,6 +579,7 @@ async fn handle_inner(app: Arc<App>, peer: SocketAddr, mut req: http::Request<In
         admission: Arc::clone(&admission),
         operation: Arc::clone(&operation),
         granted_by: Arc::default(),
+        object_grant: Arc::default(),
         authenticated: Arc::default(),
     };
     req.extensions_mut().insert(context.clone());

@@ -389,39 +389,43 @@ impl Objects {
         Ok(None)
     }
 
-    /// Whether the store at the key holds the bytes sealed `rec` describes (by their ETag
-    /// there; a record older than that is taken at its word).
+    /// Whether the store at the key holds the bytes `rec` describes, by their ETag there
+    /// (a sealed record older than the stored ETag it keeps is taken at its word).
     async fn holds(&self, at: &dyn AtKey, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<bool, Error> {
-        if rec.stored_etag.is_empty() {
+        let stored = if rec.sealing.is_some() { &rec.stored_etag } else { &rec.etag };
+        if stored.is_empty() {
             return Ok(true);
         }
         let request = ReadRequest { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None };
         match at.read(bucket, key, &request, false).await {
-            Ok(head) => Ok(head.read.etag == rec.stored_etag),
+            Ok(head) => Ok(head.read.etag == *stored),
             Err(Error::NoSuchKey) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
-    /// Removes this index's record `rec` of a sealed object whose bytes the store at the
-    /// key no longer holds (audited as a repair), unless a write changed it meanwhile.
+    /// Removes this index's record `rec` of an object whose bytes the store at the key no
+    /// longer holds (audited as a repair), unless a write changed it meanwhile.
     async fn forget_replaced(&self, bucket: &str, key: &str, rec: &ObjectRecord) -> Result<(), Error> {
         let _turn = self.turn(true, bucket, key).await;
         if self.index().remove_orphan(bucket, key, rec).await? {
-            tracing::info!(bucket, key, proof_id = %rec.proof_id, "removed the record of an encrypted object deleted or replaced past this instance");
+            tracing::info!(bucket, key, proof_id = %rec.proof_id, "removed the record of an object deleted or replaced past this instance");
         }
         Ok(())
     }
 
-    /// Removes this index's record of the sealed object at `key` if the store no longer
-    /// holds the bytes it describes (for a cluster's copies, which then read the record
-    /// the writer of what is there shared).
-    pub async fn forget_if_replaced(&self, bucket: &str, key: &str) -> Result<(), Error> {
-        let Some(at) = self.at_key(bucket)? else { return Ok(()) };
-        match self.index().store.object_get(bucket, key)?.filter(|rec| rec.sealing.is_some()) {
-            Some(rec) if !self.holds(at, bucket, key, &rec).await? => self.forget_replaced(bucket, key, &rec).await,
-            _ => Ok(()),
+    /// Whether this index's record of the object at `key` describes what the store holds
+    /// there (an object kept at its key: another instance of a cluster, or a writer past
+    /// the gateway, may have replaced it); a record that does not is removed, as a repair.
+    /// True for objects kept as blobs, and without a record.
+    pub async fn record_current(&self, bucket: &str, key: &str) -> Result<bool, Error> {
+        let Some(at) = self.at_key(bucket)? else { return Ok(true) };
+        let Some(rec) = self.index().store.object_get(bucket, key)? else { return Ok(true) };
+        if self.holds(at, bucket, key, &rec).await? {
+            return Ok(true);
         }
+        self.forget_replaced(bucket, key, &rec).await?;
+        Ok(false)
     }
 
     /// Whether the bytes at `key` of `bucket` are stored sealed through another instance

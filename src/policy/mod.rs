@@ -434,6 +434,9 @@ impl Policy {
             }
             Err(_) if self.object_acl_grants(p, acl_as, target, block.ignore_public_acls) => {
                 granted(format!("object-acl:{:?}", acl::object_permission_needed(acl_as).unwrap_or(crate::meta::AclPermission::FullControl)));
+                if let Some(cx) = cx {
+                    let _ = cx.object_grant.set((bucket.to_owned(), key.to_owned()));
+                }
                 Ok(())
             }
             // RestrictPublicBuckets: a public policy lets in the bucket's own tenant only.

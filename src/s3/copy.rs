@@ -28,7 +28,9 @@ async fn shared_source(g: &Gateway, bucket: &str, key: &str, version: Option<&st
     match g.control.objects() {
         Some(shared) if version.is_none() && backend.stores_at_key(bucket)? => {
             // This index's record of bytes since replaced through another instance is not theirs.
-            backend.forget_if_replaced(bucket, key).await?;
+            if g.store.object_get(bucket, key)?.is_some_and(|r| r.sealing.is_some()) {
+                backend.record_current(bucket, key).await?;
+            }
             match g.store.object_get(bucket, key)? {
                 None => shared.fetch(bucket, key).await,
                 Some(_) => Ok(None),

@@ -98,6 +98,20 @@ impl Gateway {
         }
     }
 
+    /// A request let in by an object's ACL grant only: the grant is this index's record's,
+    /// which for an object kept at its key upstream holds only while the upstream holds
+    /// the bytes it describes (another instance of a cluster, or a writer past the
+    /// gateway, may have replaced them, under another ACL). Else the record goes, as a
+    /// repair, and the request is refused as it is without the grant.
+    async fn object_grant_holds<T>(&self, req: &s3s::S3Request<T>) -> Result<(), crate::backend::Error> {
+        let Some((bucket, key)) = req.extensions.get::<crate::context::RequestContext>().and_then(|cx| cx.object_grant.get()) else { return Ok(()) };
+        if self.backends.of(bucket).record_current(bucket, key).await? {
+            return Ok(());
+        }
+        tracing::info!(bucket, key, "an object ACL grant refused: the object was replaced past this instance");
+        Err(crate::backend::Error::AccessDenied("Access Denied".into()))
+    }
+
     /// Runs an operation, timing it for the metrics.
     async fn timed<T>(&self, operation: Operation, call: impl Future<Output = Result<T, crate::backend::Error>>) -> s3s::S3Result<T> {
         let started = std::time::Instant::now();
@@ -117,7 +131,11 @@ macro_rules! s3_operations {
             $(
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn $op(&self, req: s3s::S3Request<s3s::dto::$input>) -> s3s::S3Result<s3s::S3Response<s3s::dto::$output>> {
-                    self.timed(<s3s::dto::$input as OperationInput>::OPERATION, $group::$op(self, req)).await
+                    self.timed(<s3s::dto::$input as OperationInput>::OPERATION, async {
+                        self.object_grant_holds(&req).await?;
+                        $group::$op(self, req).await
+                    })
+                    .await
                 }
             )*
         }

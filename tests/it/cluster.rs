@@ -967,3 +967,31 @@ async fn the_writer_of_an_encrypted_object_sees_it_deleted_or_replaced_elsewhere
     let counted: Vec<u64> = buckets.filter(|b| b["bucket"] == "cl-replaced").map(|b| b["objects"].as_u64().unwrap()).collect();
     assert_eq!(counted, [1], "{usage}");
 }
+
+/// An object's ACL is its writer's record: once the object is replaced through another
+/// instance (under the bucket's default, private), the old grant lets no one read the new
+/// bytes through the writer, nor through the other.
+#[tokio::test]
+async fn an_object_acl_grant_ends_when_the_object_is_replaced_elsewhere() {
+    use aws_sdk_s3::types::{ObjectCannedAcl, ObjectOwnership};
+    let upstream = Upstream::start().await;
+    let shared = tempfile::tempdir().unwrap();
+    let master = shared.path().join("master.key");
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("a", Some(master.clone()))).await;
+    let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("b", Some(master))).await;
+    let (ak, sk) = crate::tenancy::user(&a, "corp", "ola", "admin").await;
+    let (ola_a, ola_b) = (a.client_with(&ak, &sk), b.client_with(&ak, &sk));
+    ola_a.create_bucket().bucket("cl-acl").object_ownership(ObjectOwnership::ObjectWriter).send().await.unwrap();
+    within(BOUND, "the bucket, through b", || async { ola_b.head_bucket().bucket("cl-acl").send().await.is_ok() }).await;
+    let anonymous = |gw: &Gateway, method: &'static str| {
+        let addr = gw.addr;
+        async move { raw(addr, method, "/cl-acl/doc", &[], b"", None).await.status }
+    };
+    ola_a.put_object().bucket("cl-acl").key("doc").acl(ObjectCannedAcl::PublicRead).body(b"public".to_vec().into()).send().await.unwrap();
+    assert_eq!((anonymous(&a, "GET").await, anonymous(&a, "HEAD").await), (200, 200), "public through its writer");
+    ola_b.put_object().bucket("cl-acl").key("doc").body(b"private now".to_vec().into()).send().await.unwrap();
+    assert_eq!((anonymous(&a, "GET").await, anonymous(&a, "HEAD").await), (403, 403), "the grant was the replaced object's");
+    assert_eq!(anonymous(&b, "GET").await, 403);
+    let got = ola_a.get_object().bucket("cl-acl").key("doc").send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"private now", "its tenant reads it through either");
+}
