@@ -45,12 +45,24 @@ pub(super) async fn get_bucket_acl(g: &Gateway, req: S3Request<GetBucketAclInput
 
 pub(super) async fn get_object_acl(g: &Gateway, req: S3Request<GetObjectAclInput>) -> Result<S3Response<GetObjectAclOutput>, Error> {
     let input = &req.input;
-    let record = g.backends.of(&input.bucket).version(&input.bucket, &input.key, input.version_id.as_deref())?;
+    let backend = g.backends.of(&input.bucket);
+    current_record(backend, &input.bucket, &input.key, input.version_id.as_deref()).await?;
+    let record = backend.version(&input.bucket, &input.key, input.version_id.as_deref())?;
     let (tenant, bucket_acl) = current(g, &input.bucket)?;
     // Under BucketOwnerEnforced ACLs are disabled: grants kept from before no longer apply.
     let own = if g.configs.ownership(&input.bucket) == Ownership::BucketOwnerEnforced { &[][..] } else { &record.acl[..] };
     let (owner, grants) = listed(&tenant, &bucket_acl.for_object(own));
     Ok(S3Response::new(GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..Default::default() }))
+}
+
+/// Removes this index's record of an object kept at its key upstream if the upstream no
+/// longer holds it (replaced through another instance of a cluster, or past the gateway):
+/// its ACL was that object's, and is neither answered nor changed for its successor.
+async fn current_record(backend: &crate::backend::Objects, bucket: &str, key: &str, version: Option<&str>) -> Result<(), Error> {
+    if version.is_none() {
+        backend.record_current(bucket, key).await?;
+    }
+    Ok(())
 }
 
 /// Whether a bucket under `ownership` and `block` may take `acl` (owned by `tenant`), and
@@ -176,6 +188,7 @@ pub(super) async fn put_object_acl(g: &Gateway, req: S3Request<PutObjectAclInput
     let input = &req.input;
     let backend = g.backends.of(&input.bucket);
     // The version named must exist (a delete marker has no ACL).
+    current_record(backend, &input.bucket, &input.key, input.version_id.as_deref()).await?;
     backend.version(&input.bucket, &input.key, input.version_id.as_deref())?;
     let bucket = backend.index().bucket(&input.bucket)?;
     let from_headers = Acl::from_request(input.acl.as_ref().map(ObjectCannedACL::as_str), &object_grants!(input), AclOn::Object)?;

@@ -994,4 +994,14 @@ async fn an_object_acl_grant_ends_when_the_object_is_replaced_elsewhere() {
     assert_eq!(anonymous(&b, "GET").await, 403);
     let got = ola_a.get_object().bucket("cl-acl").key("doc").send().await.unwrap();
     assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"private now", "its tenant reads it through either");
+
+    // The writer neither answers nor changes the replaced object's ACL as its successor's;
+    // the instance that wrote the successor does.
+    ola_a.put_object().bucket("cl-acl").key("doc2").acl(ObjectCannedAcl::PublicRead).body(b"public".to_vec().into()).send().await.unwrap();
+    ola_b.put_object().bucket("cl-acl").key("doc2").body(b"private now".to_vec().into()).send().await.unwrap();
+    let e = ola_a.get_object_acl().bucket("cl-acl").key("doc2").send().await.unwrap_err();
+    assert_eq!(status(&e), 404, "{e:?}");
+    let e = ola_a.put_object_acl().bucket("cl-acl").key("doc2").acl(ObjectCannedAcl::PublicRead).send().await.unwrap_err();
+    assert_eq!(status(&e), 404, "not accepted as if kept: {e:?}");
+    assert_eq!(ola_b.get_object_acl().bucket("cl-acl").key("doc2").send().await.unwrap().grants().len(), 1, "private");
 }
