@@ -278,6 +278,21 @@ pub trait AtKey: Send + Sync {
     async fn remove(&self, bucket: &str, key: &str, precondition: &Precondition) -> Result<(), Error>;
 }
 
+/// Which page of a listing of the shared metadata bucket: the paths under `prefix` after
+/// `after` (none if empty), those folded at `delimiter` left out, from the page `token`
+/// names (a page's continuation) if given.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedPageAt<'a> {
+    /// Only paths starting with it.
+    pub prefix: &'a str,
+    /// Paths with it after the prefix are folded, and not listed.
+    pub delimiter: Option<&'a str>,
+    /// Only paths after it (empty: from the first).
+    pub after: &'a str,
+    /// The continuation of an earlier page.
+    pub token: Option<&'a str>,
+}
+
 /// A storage engine behind the gateway: moves bytes, commits nothing.
 #[async_trait::async_trait]
 pub trait Engine: Send + Sync {
@@ -414,10 +429,10 @@ pub trait Engine: Send + Sync {
         Ok(Vec::new())
     }
 
-    /// One page (up to 1,000) of the paths under `prefix` of the shared metadata bucket
-    /// after `after` (none if empty), in order, each with its ETag; whether more follow.
-    async fn shared_page(&self, _prefix: &str, _after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
-        Ok((Vec::new(), false))
+    /// One page (up to 1,000) of the paths of the shared metadata bucket `at` says, in
+    /// order, each with its ETag; the token of the next page, if any.
+    async fn shared_page(&self, _at: &SharedPageAt<'_>) -> Result<(Vec<(String, String)>, Option<String>), Error> {
+        Ok((Vec::new(), None))
     }
 
     /// The folders (paths ending in `/`) right under `prefix` of the shared metadata

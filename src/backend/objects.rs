@@ -308,7 +308,7 @@ impl Objects {
                 let page = at.page(bucket, prefix, delimiter, after, max).await?;
                 // In a cluster, the records of what other instances stored encrypted.
                 let elsewhere = match (shared, page.objects.last()) {
-                    (Some(shared), Some((last, _))) => shared.listed(bucket, prefix, after, last).await?,
+                    (Some(shared), Some((last, _))) => shared.listed(bucket, &super::shared::ListedPage { prefix, delimiter, after, last }).await?,
                     _ => std::collections::HashMap::new(),
                 };
                 let mut objects = Vec::with_capacity(page.objects.len());

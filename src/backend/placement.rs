@@ -303,8 +303,8 @@ impl Backends {
     }
 
     /// See [`Engine::shared_page`].
-    pub async fn shared_page(&self, prefix: &str, after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
-        self.mirrored().engine().shared_page(prefix, after).await
+    pub async fn shared_page(&self, at: &super::engine::SharedPageAt<'_>) -> Result<(Vec<(String, String)>, Option<String>), Error> {
+        self.mirrored().engine().shared_page(at).await
     }
 
     /// See [`Engine::shared_folders`].

@@ -17,6 +17,7 @@
 //! move a part to another upload.
 
 use super::Error;
+use super::engine::SharedPageAt;
 use super::placement::Backends;
 use crate::meta::{ObjectRecord, PartRecord, Store, UploadRecord};
 
@@ -325,6 +326,20 @@ pub struct SealedListing {
     pub etag: String,
 }
 
+/// A page of a listing of a bucket, whose encrypted objects [`SharedObjects::listed`]
+/// describes: its keys under `prefix` after `after` up to `last`, folded at `delimiter`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListedPage<'a> {
+    /// The listing's prefix.
+    pub prefix: &'a str,
+    /// The listing's delimiter: records of keys it folds are not read.
+    pub delimiter: Option<&'a str>,
+    /// The key the page starts after.
+    pub after: Option<&'a str>,
+    /// The page's last key.
+    pub last: &'a str,
+}
+
 /// Keys longer than this have their record under a digest of bucket and key, not in their
 /// bucket's folder under the key itself (the path would pass S3's 1,024 bytes): such
 /// records are read, not listed.
@@ -426,18 +441,20 @@ impl SharedObjects {
     ///
     /// # Errors
     /// The metadata bucket's.
-    pub async fn listed(&self, bucket: &str, prefix: &str, after: Option<&str>, last: &str) -> Result<std::collections::HashMap<String, SealedListing>, Error> {
+    pub async fn listed(&self, bucket: &str, page: &ListedPage<'_>) -> Result<std::collections::HashMap<String, SealedListing>, Error> {
         let folder = records_folder(bucket);
-        let under = format!("{folder}{prefix}");
-        let end = format!("{folder}{last}");
-        let mut from = format!("{folder}{}", after.unwrap_or_default());
+        let under = format!("{folder}{}", page.prefix);
+        let end = format!("{folder}{}", page.last);
+        let from = format!("{folder}{}", page.after.unwrap_or_default());
         let mut paths = Vec::new();
+        let mut token = None;
         loop {
-            let (page, truncated) = self.log.shared_page(&under, &from).await?;
-            let beyond = page.last().is_none_or(|(path, _)| *path >= end);
-            paths.extend(page.into_iter().filter(|(path, _)| *path <= end));
-            match paths.last() {
-                Some((path, _)) if truncated && !beyond && *path > from => from.clone_from(path),
+            let at = SharedPageAt { prefix: &under, delimiter: page.delimiter, after: &from, token: token.as_deref() };
+            let (listed, next) = self.log.shared_page(&at).await?;
+            let beyond = listed.last().is_some_and(|(path, _)| *path >= end);
+            paths.extend(listed.into_iter().filter(|(path, _)| *path <= end));
+            match next {
+                Some(next) if !beyond => token = Some(next),
                 _ => break,
             }
         }

@@ -906,6 +906,12 @@ async fn the_writer_of_an_encrypted_object_sees_it_deleted_or_replaced_elsewhere
         let keys = ["deleted", "replaced-plain", "replaced-sealed", "replaced-then-copied"];
         let want: Vec<_> = keys.iter().map(|k| ((*k).to_owned(), Some(12), old.e_tag().unwrap().to_owned())).collect();
         assert_eq!(seen, want, "SSE-S3 objects of one body: one ETag, its MD5");
+        // With a delimiter, beside the prefixes it folds.
+        let folded = c.list_objects_v2().bucket("cl-replaced").prefix("replaced-").delimiter("-").send().await.unwrap();
+        let prefixes: Vec<_> = folded.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
+        assert_eq!(prefixes, ["replaced-then-"]);
+        let sizes: Vec<_> = folded.contents().iter().map(|o| (o.key().unwrap(), o.size())).collect();
+        assert_eq!(sizes, [("replaced-plain", Some(12)), ("replaced-sealed", Some(12))]);
     }
     // GetObjectAttributes describes the plaintext through the writer and through another.
     for c in [&lea_a, &lea_b] {

@@ -26,6 +26,7 @@
 use super::client::Call;
 use super::{UpstreamBackend, xml};
 use crate::backend::Error;
+use crate::backend::engine::SharedPageAt;
 use crate::meta::{
     AuditEntry, BucketConfigKind, BucketRecord, Checkpoint, KeyRecord, Manifest, ObjectAttrs, ObjectRecord, Precondition, TenantRecord, TopicRule, UserRecord,
     VersionRecord,
@@ -173,24 +174,27 @@ impl UpstreamBackend {
     /// Every key under `prefix` of the upstream bucket `bucket`, in order.
     pub(super) async fn list_meta(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
         let mut keys = Vec::new();
-        let mut after = String::new();
+        let mut token = None;
         loop {
-            let (page, truncated) = self.list_meta_page(bucket, prefix, &after).await?;
+            let at = SharedPageAt { prefix, delimiter: None, after: "", token: token.as_deref() };
+            let (page, next) = self.list_meta_page(bucket, &at).await?;
             keys.extend(page.into_iter().map(|(key, _)| key));
-            match keys.last() {
-                Some(last) if truncated && *last > after => after.clone_from(last),
-                _ => return Ok(keys),
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(keys),
             }
         }
     }
 
-    /// One page (up to 1,000) of the keys under `prefix` of the upstream bucket `bucket`
-    /// after `after` (none if empty), in order, each with its ETag; whether more follow.
-    pub(super) async fn list_meta_page(&self, bucket: &str, prefix: &str, after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
+    /// One page (up to 1,000) of the keys of the upstream bucket `bucket` that `at` says,
+    /// in order, each with its ETag; the token of the next page, if any.
+    pub(super) async fn list_meta_page(&self, bucket: &str, at: &SharedPageAt<'_>) -> Result<(Vec<(String, String)>, Option<String>), Error> {
         // URL-encoded, so that any key survives the XML.
-        let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("encoding-type", "url").query("prefix", prefix);
-        if !after.is_empty() {
-            call = call.query("start-after", after);
+        let mut call = Call::new(Method::GET, bucket, "").query("list-type", "2").query("encoding-type", "url").query("prefix", at.prefix);
+        for (name, value) in [("delimiter", at.delimiter), ("start-after", Some(at.after).filter(|a| !a.is_empty())), ("continuation-token", at.token)] {
+            if let Some(value) = value {
+                call = call.query(name, value);
+            }
         }
         let resp = self.client.send(&call, Bytes::new()).await?;
         let page: xml::ListResult = xml::parse(&self.client.xml(resp).await?)?;
@@ -200,7 +204,7 @@ impl UpstreamBackend {
             .into_iter()
             .map(|o| Ok((if encoded { super::list::url_decode(&o.key)? } else { o.key }, o.etag)))
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok((keys, page.is_truncated))
+        Ok((keys, page.next_continuation_token.filter(|_| page.is_truncated)))
     }
 
     /// The folders (`{prefix}{name}/`) right under `prefix` of the upstream bucket

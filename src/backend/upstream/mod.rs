@@ -29,6 +29,7 @@ mod relocate;
 mod spool;
 mod xml;
 
+use crate::backend::engine::SharedPageAt;
 use crate::backend::index::Index;
 use crate::backend::listing::Page;
 use crate::backend::s3util::ReadRequest;
@@ -328,8 +329,8 @@ impl Engine for UpstreamBackend {
         self.list_meta(&self.shared_target()?.bucket, prefix).await
     }
 
-    async fn shared_page(&self, prefix: &str, after: &str) -> Result<(Vec<(String, String)>, bool), Error> {
-        self.list_meta_page(&self.shared_target()?.bucket, prefix, after).await
+    async fn shared_page(&self, at: &SharedPageAt<'_>) -> Result<(Vec<(String, String)>, Option<String>), Error> {
+        self.list_meta_page(&self.shared_target()?.bucket, at).await
     }
 
     async fn shared_folders(&self, prefix: &str) -> Result<Vec<String>, Error> {
