@@ -396,7 +396,7 @@ impl Objects {
         if stored.is_empty() {
             return Ok(true);
         }
-        let request = ReadRequest { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None };
+        let request = ReadRequest::whole();
         match at.read(bucket, key, &request, false).await {
             Ok(head) => Ok(head.read.etag == *stored),
             Err(Error::NoSuchKey) => Ok(false),
@@ -431,7 +431,7 @@ impl Objects {
     /// Whether the bytes at `key` of `bucket` are stored sealed through another instance
     /// (the store marks them so, and this index has no record of them).
     pub async fn sealed_elsewhere(&self, bucket: &str, key: &str) -> bool {
-        let request = ReadRequest { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None };
+        let request = ReadRequest::whole();
         matches!(self.read(bucket, key, None, &request, false).await, Err(Error::SealedElsewhere))
     }
 
@@ -688,7 +688,7 @@ impl Objects {
         // Asked without the conditions: the store would judge them by the ETag of what it
         // holds, a sealed object's ciphertext's. Bytes in the clear have theirs judged by
         // the store's copy; sealed ones by their shared record.
-        let request = ReadRequest { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None };
+        let request = ReadRequest::whole();
         let head = at.read(bucket, key, &request, false).await?;
         match (sealed::refuse_sealed_elsewhere(&head.read), shared) {
             (Ok(()), _) => Ok(None),

@@ -231,6 +231,15 @@ pub struct ReadRequest<'a> {
     pub keys: Option<&'a dyn super::sealed::OpenKey>,
 }
 
+impl ReadRequest<'static> {
+    /// The whole object, unconditionally, without keys: what the gateway's own checks of
+    /// what a store holds at a key ask.
+    #[must_use]
+    pub fn whole() -> Self {
+        Self { conditions: ReadConditions::default(), range: None, part_number: None, checksum_mode: None, keys: None }
+    }
+}
+
 /// What a GetObject or HeadObject answers about the object read (from the index, or from
 /// the upstream's headers).
 pub struct ObjectRead {

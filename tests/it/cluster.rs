@@ -972,6 +972,12 @@ async fn the_writer_of_an_encrypted_object_sees_it_deleted_or_replaced_elsewhere
     let buckets = usage.as_array().unwrap().iter().flat_map(|t| t["buckets"].as_array().unwrap().iter());
     let counted: Vec<u64> = buckets.filter(|b| b["bucket"] == "cl-replaced").map(|b| b["objects"].as_u64().unwrap()).collect();
     assert_eq!(counted, [1], "{usage}");
+
+    // A delete removes the record at either place (the older one was left above).
+    lea_b.delete_object().bucket("cl-replaced").key("replaced-sealed").send().await.unwrap();
+    let left = upstream.client.list_objects_v2().bucket(&upstream.meta).prefix(".tollgate-objects/").send().await.unwrap();
+    let left: Vec<_> = left.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(!left.contains(&current.as_str()) && !left.contains(&older.as_str()), "{left:?}");
 }
 
 /// An object's ACL is its writer's record: once the object is replaced through another
