@@ -20,6 +20,39 @@ fn blob_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
     out
 }
 
+/// Removes `key`'s bytes behind the gateway's back: its blob of `len` bytes on local disk,
+/// or the object in the upstream.
+async fn lose_bytes(gw: &Gateway, bucket: &str, key: &str, len: u64) {
+    match gw.behind(bucket) {
+        None => {
+            let (victim, _) = blob_files(gw.dir.path()).into_iter().find(|(_, l)| *l == len).unwrap();
+            std::fs::remove_file(&victim).unwrap();
+        }
+        Some((upstream, name)) => {
+            upstream.delete_object().bucket(name).key(key).send().await.unwrap();
+        }
+    }
+}
+
+/// The first chunk is read before the answer starts: bytes gone behind the gateway's back
+/// are an error status with no body, not a `200` whose body is cut short.
+#[tokio::test]
+async fn a_get_whose_bytes_are_gone_is_refused_before_the_answer() {
+    let gw = Gateway::start().await;
+    let c = gw.client();
+    let b = gw.bucket("gone").await;
+    c.put_object().bucket(&b).key("lost").body(data(33_333, 2).into()).send().await.unwrap();
+    lose_bytes(&gw, &b, "lost", 33_333).await;
+    let url = format!("{}/{b}/lost", gw.endpoint());
+    let r = raw(gw.addr, "GET", &format!("/{b}/lost"), &sign("GET", &url, &[]), b"", None).await;
+    assert!(r.status >= 400, "{} {}", r.status, r.text());
+    assert!(r.text().contains("<Error>") && r.body.len() < 33_333, "an error document, no object bytes: {}", r.text());
+    if gw.behind(&b).is_none() {
+        assert_eq!(r.status, 500, "{}", r.text());
+        assert!(r.text().contains("InternalError"), "{}", r.text());
+    }
+}
+
 #[tokio::test]
 async fn reconcile_removes_orphan_blobs_and_entries_whose_bytes_are_gone() {
     let gw = Gateway::start_with(|c| c.jobs.reconcile_min_age_secs = 0).await;
@@ -30,19 +63,12 @@ async fn reconcile_removes_orphan_blobs_and_entries_whose_bytes_are_gone() {
 
     // Behind the gateway's back: the bytes of "lost" disappear, and (on local disk) a
     // blob nothing references appears.
-    let orphan = match gw.behind(&b) {
-        None => {
-            let (victim, _) = blob_files(gw.dir.path()).into_iter().find(|(_, len)| *len == 33_333).unwrap();
-            std::fs::remove_file(&victim).unwrap();
-            let orphan = gw.dir.path().join("blobs/ab/ab00000000000000000000000000orphan");
-            std::fs::write(&orphan, b"left by a crash").unwrap();
-            Some(orphan)
-        }
-        Some((upstream, name)) => {
-            upstream.delete_object().bucket(name).key("lost").send().await.unwrap();
-            None
-        }
-    };
+    lose_bytes(&gw, &b, "lost", 33_333).await;
+    let orphan = gw.behind(&b).is_none().then(|| {
+        let orphan = gw.dir.path().join("blobs/ab/ab00000000000000000000000000orphan");
+        std::fs::write(&orphan, b"left by a crash").unwrap();
+        orphan
+    });
 
     let root = root_conn(&gw);
     let run = call(&root, "POST", "jobs/reconcile/run", None).await.unwrap();

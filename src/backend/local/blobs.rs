@@ -299,8 +299,11 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Streams `range` of the object made of `segments`.
-    pub fn read(&self, segments: &[Segment], range: Range<u64>) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
+    /// Streams `range` of the object made of `segments`. The first chunk is read before
+    /// this returns: a missing blob is an error the answer can still report (not a body
+    /// cut short), and a small object's head and bytes leave in one write. Each chunk,
+    /// opening its blob included, is one trip to the blocking pool.
+    pub async fn read(&self, segments: &[Segment], range: Range<u64>) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static> {
         // (path, offset in blob, length) for each segment overlapping the range.
         let mut spans = Vec::new();
         let mut seg_start = 0u64;
@@ -314,36 +317,16 @@ impl BlobStore {
             seg_start = seg_end;
         }
         spans.reverse();
-        futures::stream::try_unfold((spans, None::<(File, u64)>), |(mut spans, mut current)| async move {
-            if current.is_none() {
-                let Some((path, offset, len)) = spans.pop() else {
-                    return Ok(None);
-                };
-                let file = blocking(move || {
-                    let mut f = File::open(path)?;
-                    f.seek(SeekFrom::Start(offset))?;
-                    Ok(f)
-                })
-                .await?;
-                current = Some((file, len));
+        let reader = SpanReader { spans, current: None };
+        let (first, reader) = blocking(move || reader.next_chunk()).await?;
+        let rest = futures::stream::try_unfold(reader, |reader| async move {
+            if reader.is_done() {
+                return Ok(None);
             }
-            let (mut file, remaining) = current.take().expect("set above");
-            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(READ_CHUNK);
-            let (file, chunk) = blocking(move || {
-                // Read into spare capacity: zeroing the buffer first cost more than the few more
-                // reads this takes (benches/README.md, "Opening sealed frames").
-                let mut buf = Vec::with_capacity(want);
-                (&mut file).take(want as u64).read_to_end(&mut buf)?;
-                if buf.len() < want {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a blob is shorter than its record"));
-                }
-                Ok((file, Bytes::from(buf)))
-            })
-            .await?;
-            let left = remaining - chunk.len() as u64;
-            let next = (left > 0).then_some((file, left));
-            Ok(Some((chunk, (spans, next))))
-        })
+            let (chunk, reader) = blocking(move || reader.next_chunk()).await?;
+            Ok(chunk.map(|c| (c, reader)))
+        });
+        Ok(futures::stream::iter(first.map(Ok)).chain(rest))
     }
 
     /// The size of blob `id` on disk; `None` if it is not there.
@@ -366,5 +349,47 @@ impl BlobStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// The blob spans of a read still to stream, last first, and the open file of the one
+/// being read with the bytes left in it.
+struct SpanReader {
+    spans: Vec<(PathBuf, u64, u64)>,
+    current: Option<(File, u64)>,
+}
+
+impl SpanReader {
+    fn is_done(&self) -> bool {
+        self.current.is_none() && self.spans.is_empty()
+    }
+
+    /// The next chunk (opening the next span's blob when the current one is finished);
+    /// `None` at the end. Blocking.
+    fn next_chunk(mut self) -> io::Result<(Option<Bytes>, Self)> {
+        let (mut file, remaining) = match self.current.take() {
+            Some(current) => current,
+            None => {
+                let Some((path, offset, len)) = self.spans.pop() else {
+                    return Ok((None, self));
+                };
+                let mut file = File::open(path)?;
+                file.seek(SeekFrom::Start(offset))?;
+                (file, len)
+            }
+        };
+        let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(READ_CHUNK);
+        // Read into spare capacity: zeroing the buffer first cost more than the few more
+        // reads this takes (benches/README.md, "Opening sealed frames").
+        let mut buf = Vec::with_capacity(want);
+        (&mut file).take(want as u64).read_to_end(&mut buf)?;
+        if buf.len() < want {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a blob is shorter than its record"));
+        }
+        let left = remaining - want as u64;
+        if left > 0 {
+            self.current = Some((file, left));
+        }
+        Ok((Some(Bytes::from(buf)), self))
     }
 }
