@@ -3,6 +3,7 @@
 
 use super::engine::{Engine, Readout};
 use super::s3util::*;
+use super::scrub::ByteStream;
 use crate::backend::Error;
 use crate::meta::{Checksums, ObjectRecord};
 
@@ -138,11 +139,23 @@ pub(super) async fn read(engine: &Arc<dyn Engine>, bucket: &str, key: &str, rec:
     let body = match (with_body, &data_key) {
         (false, _) => None,
         (true, Some(data_key)) => {
-            Some(StreamingBlob::wrap(super::sealed::open_sealed(Arc::clone(engine), bucket, key, &rec, data_key, sel.range.clone()).await?))
+            Some(first_chunk_ahead(super::sealed::open_sealed(Arc::clone(engine), bucket, key, &rec, data_key, sel.range.clone()).await?).await?)
         }
-        (true, None) => Some(StreamingBlob::wrap(engine.open(bucket, key, &rec, sel.range.clone()).await?)),
+        (true, None) => Some(first_chunk_ahead(engine.open(bucket, key, &rec, sel.range.clone()).await?).await?),
     };
     Ok(Readout { read, record: Some(rec), body, partial: sel.content_range.is_some() })
+}
+
+/// A body whose first chunk has been read: a read failing before its first byte (a
+/// missing blob, an altered first frame) is answered with an error status, not a `200`
+/// cut short, and a small object's head and bytes leave in one write.
+async fn first_chunk_ahead(mut body: ByteStream) -> Result<StreamingBlob, Error> {
+    use futures::StreamExt;
+    Ok(match body.next().await {
+        None => StreamingBlob::wrap(futures::stream::empty::<std::io::Result<bytes::Bytes>>()),
+        Some(Err(e)) => return Err(Error::Io(e)),
+        Some(Ok(first)) => StreamingBlob::wrap(futures::stream::once(std::future::ready(Ok(first))).chain(body)),
+    })
 }
 
 /// Checks a copy's source against its `x-amz-copy-source-if-*` conditions.

@@ -337,7 +337,7 @@ impl Policy {
     /// A read of `bucket/key` (a GET, or a copy's source): the topic's read mode if the
     /// key is under one, else the tenant rules.
     fn authorize_read(&self, p: &Principal, cx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, source: Target<'_>) -> S3Result<()> {
-        let Target { bucket, key, version } = source;
+        let Target { bucket, key, version, .. } = source;
         let verdict = self.policy_verdict(p, request, Operation::GetObject.iam_action(version.is_some()), bucket, key);
         self.policy_deny(p, cx, (op, bucket, key), &verdict.0)?;
         let rules = self.topics.of(bucket);
@@ -385,7 +385,15 @@ impl Policy {
     /// (`x-amz-expected-bucket-owner`, or `x-amz-source-expected-bucket-owner` for a copy's
     /// source) that is not the owning tenant's canonical id (the `Owner` ID of ListBuckets
     /// and GetBucketAcl) is `403 AccessDenied` (audited).
-    fn addressed(&self, p: &Principal, cx: Option<&RequestContext>, op: Operation, bucket: &str, key: &str, expected_owner: Option<&str>) -> S3Result<()> {
+    fn addressed(
+        &self,
+        p: &Principal,
+        cx: Option<&RequestContext>,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        expected_owner: Option<&str>,
+    ) -> S3Result<BucketRecord> {
         let Some(record) = self.bucket(bucket)? else {
             tracing::info!(op = op.name(), bucket, principal = %p.access_key(), "no such bucket");
             return Err(s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"));
@@ -395,7 +403,7 @@ impl Policy {
         {
             return Err(self.deny(p, cx, op, bucket, key, "expected_owner"));
         }
-        Ok(())
+        Ok(record)
     }
 
     fn bucket(&self, name: &str) -> S3Result<Option<BucketRecord>> {
@@ -413,22 +421,30 @@ impl Policy {
         let Target { bucket, key, .. } = target;
         // CreateBucket names a bucket that should not exist yet: a taken name is the
         // backend's BucketAlreadyExists, not a denial.
-        let record = if bucket.is_empty() || op == Operation::CreateBucket { None } else { self.bucket(bucket)? };
+        let looked_up;
+        let record = match target.record {
+            Some(known) => Some(known),
+            None if bucket.is_empty() || op == Operation::CreateBucket => None,
+            None => {
+                looked_up = self.bucket(bucket)?;
+                looked_up.as_ref()
+            }
+        };
         let block = if record.is_some() { self.configs.public_access_block(bucket) } else { acl::PublicAccessBlock::default() };
         let granted = |by: String| {
             if let Some(cx) = cx {
                 let _ = cx.granted_by.set(by);
             }
         };
-        let own = record.as_ref().is_some_and(|r| p.sees_tenant(&r.tenant));
-        match decide(p, access, record.as_ref(), block.ignore_public_acls) {
+        let own = record.is_some_and(|r| p.sees_tenant(&r.tenant));
+        match decide(p, access, record, block.ignore_public_acls) {
             Ok(()) => {
                 if !own && record.is_some() && !p.is_root() {
                     granted("public-read".into());
                 }
                 Ok(())
             }
-            Err(_) if record.as_ref().is_some_and(|r| self.acl_grants(p, acl_as, r, block.ignore_public_acls)) => {
+            Err(_) if record.is_some_and(|r| self.acl_grants(p, acl_as, r, block.ignore_public_acls)) => {
                 granted(format!("acl:{:?}", acl::permission_needed(acl_as).unwrap_or(crate::meta::AclPermission::FullControl)));
                 Ok(())
             }
@@ -499,9 +515,9 @@ impl Policy {
         let p = Principal::of(req);
         let cx = req.extensions.get::<RequestContext>();
         let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
-        self.addressed(&p, cx, op, bucket, key, expected)?;
+        let record = self.addressed(&p, cx, op, bucket, key, expected)?;
         let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx);
-        self.authorize_read(&p, cx, &request, op, Target { bucket, key, version: version_id.as_deref() })
+        self.authorize_read(&p, cx, &request, op, Target { bucket, key, version: version_id.as_deref(), record: Some(&record) })
     }
 }
 
@@ -513,7 +529,7 @@ impl Policy {
     ///
     /// `target` names the version id in the query, or a DeleteObjects entry's.
     fn authorize(&self, p: &Principal, rcx: Option<&RequestContext>, request: &RequestView<'_>, op: Operation, target: Target<'_>) -> S3Result<()> {
-        let Target { bucket, key, version } = target;
+        let Target { bucket, key, version, .. } = target;
         let verdict =
             if bucket.is_empty() { (Verdict::NotApplicable, false) } else { self.policy_verdict(p, request, op.iam_action(version.is_some()), bucket, key) };
         // An explicit Deny wins over everything, topic rules included (root excepted).
@@ -539,12 +555,14 @@ struct Asked {
     acl_as: Operation,
 }
 
-/// What a request addresses: a bucket, a key in it (empty: the bucket) and a version id.
+/// What a request addresses: a bucket, a key in it (empty: the bucket) and a version id;
+/// with the bucket's record when the caller has read it already (one lookup per request).
 #[derive(Debug, Clone, Copy)]
 struct Target<'a> {
     bucket: &'a str,
     key: &'a str,
     version: Option<&'a str>,
+    record: Option<&'a BucketRecord>,
 }
 
 /// How ACL grants see a principal.
@@ -680,11 +698,13 @@ impl S3Access for Policy {
         if self.control.clustered() && self.names_unknown(op, &bucket, cx.headers())? {
             self.control.refresh().await;
         }
-        if !bucket.is_empty() && op != Operation::CreateBucket {
+        let record = if !bucket.is_empty() && op != Operation::CreateBucket {
             // An unreadable header value matches no owner.
             let expected = cx.headers().get("x-amz-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
-            self.addressed(&principal, rcx.as_ref(), op, &bucket, &key, expected)?;
-        }
+            Some(self.addressed(&principal, rcx.as_ref(), op, &bucket, &key, expected)?)
+        } else {
+            None
+        };
         if op == Operation::PostObject {
             // A form upload's key is in the form, which the access context does not show:
             // the decision is made in the `post_object` hook, once the key is known.
@@ -697,7 +717,8 @@ impl S3Access for Policy {
         // keys are in the body): a policy may allow some keys to another tenant.
         if !(op == Operation::DeleteObjects && self.configs.of(&bucket).policy.is_some()) {
             let version = crate::names::form_value(&query, "versionId");
-            self.authorize(&principal, rcx.as_ref(), &request, op, Target { bucket: &bucket, key: &key, version: version.as_deref() })?;
+            let target = Target { bucket: &bucket, key: &key, version: version.as_deref(), record: record.as_ref() };
+            self.authorize(&principal, rcx.as_ref(), &request, op, target)?;
         }
         self.admit(&principal, rcx.as_ref(), op, &bucket, &key)?;
         cx.extensions_mut().insert(principal);
@@ -774,7 +795,7 @@ impl S3Access for Policy {
         let op = Operation::PostObject;
         let query = req.uri.query().unwrap_or("");
         let request = RequestView::of(&req.headers, query, cx);
-        self.authorize(&p, cx, &request, op, Target { bucket, key, version: None })?;
+        self.authorize(&p, cx, &request, op, Target { bucket, key, version: None, record: None })?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
         if let Some(admission) = admission {
@@ -831,11 +852,11 @@ impl S3Access for Policy {
             // The access check left this request to be decided here, key by key: a Deny on
             // any key refuses it, and every key must be allowed.
             for o in &req.input.delete.objects {
-                let target = Target { bucket: &req.input.bucket, key: &o.key, version: o.version_id.as_deref() };
+                let target = Target { bucket: &req.input.bucket, key: &o.key, version: o.version_id.as_deref(), record: None };
                 self.authorize(&p, cx, &request, Operation::DeleteObjects, target)?;
             }
             if req.input.delete.objects.is_empty() {
-                self.authorize(&p, cx, &request, Operation::DeleteObjects, Target { bucket: &req.input.bucket, key: "", version: None })?;
+                self.authorize(&p, cx, &request, Operation::DeleteObjects, Target { bucket: &req.input.bucket, key: "", version: None, record: None })?;
             }
         }
         let rules = self.topics.of(&req.input.bucket);

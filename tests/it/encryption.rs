@@ -405,10 +405,13 @@ async fn an_altered_frame_fails_the_read() {
     let gw = gateway().await;
     let c = gw.client();
     let b = gw.bucket("tampered").await;
-    let body = data(200_000, 4);
-    c.put_object().bucket(&b).key("k").body(body.clone().into()).server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap();
-    // Flip one byte in the middle of the object's blob (the largest file on disk).
-    let mut largest: Option<(u64, std::path::PathBuf)> = None;
+    let (small, big) = (data(200_000, 4), data(1_500_000, 5));
+    for (key, body) in [("small", &small), ("big", &big)] {
+        c.put_object().bucket(&b).key(key).body(body.clone().into()).server_side_encryption(ServerSideEncryption::Aes256).send().await.unwrap();
+    }
+    // Flip one byte of each object's blob: in the middle of the small one (the second
+    // largest file on disk), three quarters into the big one (the largest).
+    let mut blobs = Vec::new();
     let mut dirs = vec![gw.storage_dir().to_owned()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -416,23 +419,26 @@ async fn an_altered_frame_fails_the_read() {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.to_string_lossy().contains("blobs") {
-                let len = std::fs::metadata(&path).unwrap().len();
-                if largest.as_ref().is_none_or(|(l, _)| len > *l) {
-                    largest = Some((len, path));
-                }
+                blobs.push((std::fs::metadata(&path).unwrap().len(), path));
             }
         }
     }
-    let (len, path) = largest.expect("a blob");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = usize::try_from(len / 2).unwrap();
-    bytes[at] ^= 1;
-    std::fs::write(&path, bytes).unwrap();
-    let got = c.get_object().bucket(&b).key("k").send().await.unwrap();
+    blobs.sort();
+    for ((len, path), (n, d)) in blobs.iter().rev().zip([(3, 4), (1, 2)]) {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[usize::try_from(len * n / d).unwrap()] ^= 1;
+        std::fs::write(path, bytes).unwrap();
+    }
+    // The first chunk read holds the small object's altered frame: the answer is an
+    // error status, before any byte.
+    let e = c.get_object().bucket(&b).key("small").send().await.unwrap_err();
+    assert_eq!(status(&e), 500, "{e:?}");
+    // The big one's is further on: the answer has begun, its body fails there.
+    let got = c.get_object().bucket(&b).key("big").send().await.unwrap();
     assert!(got.body.collect().await.is_err(), "an altered frame must not be served");
     // A range in an untouched frame still reads.
-    let got = c.get_object().bucket(&b).key("k").range("bytes=0-99").send().await.unwrap();
-    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], &body[..100]);
+    let got = c.get_object().bucket(&b).key("small").range("bytes=0-99").send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], &small[..100]);
 }
 
 #[tokio::test]

@@ -299,11 +299,9 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Streams `range` of the object made of `segments`. The first chunk is read before
-    /// this returns: a missing blob is an error the answer can still report (not a body
-    /// cut short), and a small object's head and bytes leave in one write. Each chunk,
-    /// opening its blob included, is one trip to the blocking pool.
-    pub async fn read(&self, segments: &[Segment], range: Range<u64>) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static> {
+    /// Streams `range` of the object made of `segments`. Each chunk, opening its blob
+    /// included, is one trip to the blocking pool (a small object's read is one trip).
+    pub fn read(&self, segments: &[Segment], range: Range<u64>) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
         // (path, offset in blob, length) for each segment overlapping the range.
         let mut spans = Vec::new();
         let mut seg_start = 0u64;
@@ -317,16 +315,13 @@ impl BlobStore {
             seg_start = seg_end;
         }
         spans.reverse();
-        let reader = SpanReader { spans, current: None };
-        let (first, reader) = blocking(move || reader.next_chunk()).await?;
-        let rest = futures::stream::try_unfold(reader, |reader| async move {
+        futures::stream::try_unfold(SpanReader { spans, current: None }, |reader| async move {
             if reader.is_done() {
                 return Ok(None);
             }
             let (chunk, reader) = blocking(move || reader.next_chunk()).await?;
             Ok(chunk.map(|c| (c, reader)))
-        });
-        Ok(futures::stream::iter(first.map(Ok)).chain(rest))
+        })
     }
 
     /// The size of blob `id` on disk; `None` if it is not there.

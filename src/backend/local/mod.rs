@@ -147,7 +147,7 @@ impl Engine for LocalBackend {
     }
 
     async fn open(&self, _bucket: &str, _key: &str, record: &ObjectRecord, range: std::ops::Range<u64>) -> Result<ByteStream, Error> {
-        Ok(Box::pin(self.blobs.read(&record.segments, range).await?))
+        Ok(Box::pin(self.blobs.read(&record.segments, range)))
     }
 
     async fn copy(&self, _copy: &ObjectCopy<'_>, source: Option<&ObjectRecord>, _at_key: bool) -> Result<ObjectRecord, Error> {

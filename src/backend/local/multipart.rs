@@ -19,7 +19,7 @@ pub(super) async fn copy_part(b: &LocalBackend, p: &PartCopy<'_>, source: &Objec
         set.add(alg);
     }
     let range = copy_range(p.range, source.size)?;
-    let body = futures::StreamExt::map(b.blobs.read(&source.segments, range).await?, |r| r.map_err(|e| Box::new(e) as s3s::StdError));
+    let body = futures::StreamExt::map(b.blobs.read(&source.segments, range), |r| r.map_err(|e| Box::new(e) as s3s::StdError));
     let (pending, hasher) = b.blobs.write(Box::pin(body), BodyHasher::new(set), b.opts.max_object_size).await?;
     install_part(b, p.number, pending, hasher.finish()).await
 }
@@ -44,7 +44,7 @@ async fn install_part(b: &LocalBackend, number: u32, pending: blobs::PendingBlob
 pub(super) async fn compose(b: &LocalBackend, chosen: &[&PartRecord], size: u64) -> Result<Stored, Error> {
     let etag = multipart_etag(chosen)?;
     let segments: Vec<Segment> = chosen.iter().map(|p| Segment { blob: p.blob.clone(), size: p.size }).collect();
-    let (_, sha256) = sha256_of(b.blobs.read(&segments, 0..size).await?).await?;
+    let (_, sha256) = sha256_of(b.blobs.read(&segments, 0..size)).await?;
     Ok(Stored { size, etag, checksums: crate::meta::Checksums::default(), sha256, segments })
 }
 
