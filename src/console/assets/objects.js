@@ -105,6 +105,7 @@ export async function objectsView(bucket, prefix) {
     if (deletedToggle.checked) return showDeleted();
     const t0 = performance.now();
     const p = await listPage(bucket, prefix + filter, tokens[page], !filter);
+    root.dataset.fetchMs = String(Math.round(performance.now() - t0));
     if (p.truncated && p.next) tokens[page + 1] = p.next;
     const rows = [];
     for (const f of p.folders) rows.push({ folder: f });
