@@ -26,6 +26,9 @@ bash .ci/install-tools.sh
 
 status=0
 failed_steps=()
+# step NAME: a step's heading, with the minutes and seconds the run has taken so far (to see
+# where a run's time goes).
+step() { printf '==== %s (at %dm%02ds) ====\n' "$1" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 have_nextest=0
 if cargo nextest --version >/dev/null 2>&1; then have_nextest=1; fi
@@ -34,11 +37,11 @@ if cargo nextest --version >/dev/null 2>&1; then have_nextest=1; fi
 # seed so that its result is reproducible; campaigns with fresh seeds are described there.
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261201}"
 
-echo "==== cargo fmt --check, cargo clippy -D warnings ===="
+step "cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --check || { status=1; failed_steps+=("cargo fmt --check"); }
 cargo clippy --all-targets -- -D warnings || { status=1; failed_steps+=("cargo clippy"); }
 
-echo "==== cargo tests ===="
+step "cargo tests"
 if [ $have_nextest = 1 ]; then
   cargo nextest run --no-fail-fast || { status=1; failed_steps+=("cargo nextest"); }
 else
@@ -46,19 +49,19 @@ else
 fi
 
 built=0
-echo "==== cargo build --bin tollgate ===="
+step "cargo build --bin tollgate"
 if cargo build --bin tollgate; then
   built=1
-  echo "==== compat suites ===="
+  step "compat suites"
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/run.sh "$@" ||
     { status=1; failed_steps+=("compat"); }
-  echo "==== an operator's day (compat/operator.sh) ===="
+  step "an operator's day (compat/operator.sh)"
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/operator.sh ||
     { status=1; failed_steps+=("operator"); }
-  echo "==== HTTPS on the listener (compat/tls.sh) ===="
+  step "HTTPS on the listener (compat/tls.sh)"
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/tls.sh ||
     { status=1; failed_steps+=("tls"); }
-  echo "==== the compat suites through a three-instance cluster over HTTPS (compat/cluster.sh) ===="
+  step "the compat suites through a three-instance cluster over HTTPS (compat/cluster.sh)"
   TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/cluster.sh ||
     { status=1; failed_steps+=("cluster"); }
 else
@@ -135,10 +138,10 @@ start_moto() {
   done
 }
 
-echo "==== cargo integration tests through an upstream tollgate ===="
+step "cargo integration tests through an upstream tollgate"
 TOLLGATE_TEST_UPSTREAM=tollgate it_tests "cargo --test it (upstream tollgate)" "${LOCAL_ONLY[@]}" "${OWN_UPSTREAM[@]}"
 
-echo "==== cargo integration tests through moto_server ===="
+step "cargo integration tests through moto_server"
 if start_moto; then
   TOLLGATE_TEST_UPSTREAM=moto it_tests "cargo --test it (upstream moto)" "${LOCAL_ONLY[@]}" "${NOT_ON_MOTO[@]}"
   if ! kill -0 "$MOTO_PID" 2>/dev/null; then
@@ -153,7 +156,7 @@ fi
 
 if [ $built = 1 ]; then
   for upstream in tollgate moto; do
-    echo "==== compat suites through an upstream ($upstream) ===="
+    step "compat suites through an upstream ($upstream)"
     COMPAT_UPSTREAM=$upstream TOLLGATE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tollgate" bash compat/run.sh "$@" ||
       { status=1; failed_steps+=("compat (upstream $upstream)"); }
   done
@@ -162,10 +165,11 @@ else
 fi
 
 if [ "${TOLLGATE_TEST_CONTAINER:-1}" != 0 ]; then
-  echo "==== the container image (compat/container.sh) ===="
+  step "the container image (compat/container.sh)"
   bash compat/container.sh || { status=1; failed_steps+=("container"); }
 fi
 
+step "done"
 if [ $status -ne 0 ]; then
   echo "test.sh: FAILED: ${failed_steps[*]}"
 fi
