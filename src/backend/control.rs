@@ -359,6 +359,10 @@ impl ControlPlane {
             .mac
             .open(&Self::checkpoint_place(seq), &body)
             .map_err(|e| Error::Unavailable(format!("the control log's checkpoint {seq} is refused: {e}")))?;
+        // The MAC binds the path's number; the body names its own, and they must agree.
+        if checkpoint.seq != seq {
+            return Err(Error::Unavailable(format!("the control log's checkpoint {seq} says it is {}", checkpoint.seq)));
+        }
         let store = Arc::clone(&self.store);
         let here = tokio::task::spawn_blocking(move || ControlState::of(store.as_ref()))
             .await
