@@ -194,7 +194,7 @@ impl App {
             Arc::clone(&metrics),
             (Arc::clone(&topics), Arc::clone(&configs)),
             config.storage.max_object_size,
-            Arc::clone(&control),
+            (Arc::clone(&control), Arc::clone(&backends)),
         ));
         b.set_route(Routes {
             admin: AdminApi::new(AdminParts {

@@ -48,6 +48,9 @@ const MAX_POLICY_BYTES: usize = 20 * 1024;
 pub struct BucketPolicy {
     text: String,
     statements: Vec<Statement>,
+    /// Whether the document names `s3:ExistingObjectTag/` in any string, once its JSON
+    /// escapes are decoded (a Sid naming it costs a lookup, never a tag missed).
+    asks_existing_tags: bool,
 }
 
 /// Who makes a request.
@@ -280,7 +283,21 @@ const KEYS: &[&str] = &[
 
 /// Keys followed by a tag key (`s3:ExistingObjectTag/<key>`); `aws:ResourceTag` names the
 /// bucket's tags.
-const TAG_KEYS: &[&str] = &["s3:ExistingObjectTag/", "s3:RequestObjectTag/", "aws:ResourceTag/"];
+const TAG_KEYS: &[&str] = &[EXISTING_OBJECT_TAG, "s3:RequestObjectTag/", "aws:ResourceTag/"];
+
+/// The key naming a tag of the object a request addresses, as it is before the request.
+const EXISTING_OBJECT_TAG: &str = "s3:ExistingObjectTag/";
+
+/// Whether a string of `v` (a key or a value, at any depth) contains `lower`, ignoring ASCII case.
+fn names_ci(v: &Value, lower: &str) -> bool {
+    let has = |s: &str| s.to_ascii_lowercase().contains(lower);
+    match v {
+        Value::String(s) => has(s),
+        Value::Array(items) => items.iter().any(|i| names_ci(i, lower)),
+        Value::Object(map) => map.iter().any(|(k, i)| has(k) || names_ci(i, lower)),
+        _ => false,
+    }
+}
 
 /// `key` in the known list's spelling; `None` for an unknown key.
 fn canonical_key(key: &str) -> Option<String> {
@@ -1112,7 +1129,8 @@ impl BucketPolicy {
         if sids.windows(2).any(|w| w[0] == w[1]) {
             return Err("Statement IDs (SID) in a single policy must be unique".to_owned());
         }
-        Ok(Self { text: json.to_owned(), statements })
+        let asks_existing_tags = doc.values().any(|v| names_ci(v, &EXISTING_OBJECT_TAG.to_ascii_lowercase()));
+        Ok(Self { text: json.to_owned(), statements, asks_existing_tags })
     }
 
     /// The document as stored and returned by GetBucketPolicy (the client's text, unchanged).
@@ -1127,6 +1145,13 @@ impl BucketPolicy {
     #[must_use]
     pub fn is_public(&self) -> bool {
         self.statements.iter().any(Statement::is_public)
+    }
+
+    /// Whether a condition asks for an object's tags (`s3:ExistingObjectTag/<k>`, as a key
+    /// or a `${...}` variable): their lookup then must see the tags wherever they are kept.
+    #[must_use]
+    pub fn asks_existing_tags(&self) -> bool {
+        self.asks_existing_tags
     }
 
     /// The decision of this policy alone for one request.

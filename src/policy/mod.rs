@@ -76,11 +76,18 @@ struct RequestView<'a> {
     query: &'a str,
     source: Option<std::net::IpAddr>,
     secure: bool,
+    /// The addressed object's tags as [`Policy::existing_tags`] read them; `None`: the
+    /// index's, looked up if a condition asks.
+    existing_tags: Option<Vec<(String, String)>>,
 }
 
 impl<'a> RequestView<'a> {
     fn of(headers: &'a http::HeaderMap, query: &'a str, cx: Option<&RequestContext>) -> Self {
-        Self { headers, query, source: cx.map(|c| c.peer.ip()), secure: cx.is_some_and(|c| c.secure) }
+        Self { headers, query, source: cx.map(|c| c.peer.ip()), secure: cx.is_some_and(|c| c.secure), existing_tags: None }
+    }
+
+    fn with_existing_tags(self, existing_tags: Option<Vec<(String, String)>>) -> Self {
+        Self { existing_tags, ..self }
     }
 }
 
@@ -96,6 +103,8 @@ pub struct Policy {
     max_object_size: u64,
     /// Asked again for a bucket not known here (made on another instance a moment ago?).
     control: Arc<crate::backend::control::ControlPlane>,
+    /// Where an object stored at its key upstream keeps its tags (see `existing_tags`).
+    backends: Arc<crate::backend::placement::Backends>,
 }
 
 fn refuse(code: s3s::S3ErrorCode, msg: impl Into<std::borrow::Cow<'static, str>>) -> s3s::S3Error {
@@ -141,10 +150,35 @@ impl Policy {
         metrics: Arc<Metrics>,
         rules: (Arc<Topics>, Arc<config::BucketConfigs>),
         max_object_size: u64,
-        control: Arc<crate::backend::control::ControlPlane>,
+        planes: (Arc<crate::backend::control::ControlPlane>, Arc<crate::backend::placement::Backends>),
     ) -> Self {
         let (topics, configs) = rules;
-        Self { keys, store, limiter, metrics, topics, configs, max_object_size, control }
+        let (control, backends) = planes;
+        Self { keys, store, limiter, metrics, topics, configs, max_object_size, control, backends }
+    }
+
+    /// The tags an `s3:ExistingObjectTag` condition sees for `bucket`/`key` (`version`):
+    /// `None` (the index's, looked up if a condition asks) unless the bucket's policy asks
+    /// for them and its objects are stored at their keys upstream. There another instance
+    /// of a cluster, or a writer past the gateway, may have stored or re-tagged the object
+    /// without this index knowing: the upstream's tags are asked now (one request). A
+    /// lookup that fails refuses the request, as a Deny on a tag cannot be ruled out.
+    async fn existing_tags(&self, bucket: &str, key: &str, version: Option<&str>) -> S3Result<Option<Vec<(String, String)>>> {
+        if key.is_empty() || !self.configs.of(bucket).policy.as_ref().is_some_and(document::BucketPolicy::asks_existing_tags) {
+            return Ok(None);
+        }
+        let objects = self.backends.of(bucket);
+        if !objects.stores_at_key(bucket)? {
+            return Ok(None);
+        }
+        match objects.tags(bucket, key, version).await {
+            Ok((_, tags)) => Ok(Some(tags)),
+            Err(crate::backend::Error::NoSuchKey | crate::backend::Error::NoSuchVersion | crate::backend::Error::DeleteMarker { .. }) => Ok(Some(Vec::new())),
+            Err(e) => {
+                tracing::warn!(error = %e, bucket, key, "an object's tags for a policy condition could not be read");
+                Err(s3s::s3_error!(ServiceUnavailable, "The object's tags, which the bucket policy asks for, could not be read."))
+            }
+        }
     }
 
     /// Refuses at once, before its body is read, a write whose declared size is over the
@@ -220,7 +254,7 @@ impl Policy {
             bucket_owner: std::sync::OnceLock::new(),
             bucket_tags: &config.tags,
             object: Some((self.store.as_ref(), bucket, key)),
-            object_tags: std::sync::OnceLock::new(),
+            object_tags: request.existing_tags.clone().map(std::sync::OnceLock::from).unwrap_or_default(),
         };
         let resource = if key.is_empty() { format!("arn:aws:s3:::{bucket}") } else { format!("arn:aws:s3:::{bucket}/{key}") };
         (policy.evaluate(&document::Facts { caller, action, resource: &resource, context: &conditions }), policy.is_public())
@@ -508,7 +542,7 @@ impl Policy {
 
     /// A copy reads its source: the caller must be allowed to GET it too (so a
     /// public-read source may be copied, as it may be downloaded).
-    fn check_copy_source<T>(&self, req: &S3Request<T>, op: Operation, source: &CopySource) -> S3Result<()> {
+    async fn check_copy_source<T: Sync>(&self, req: &S3Request<T>, op: Operation, source: &CopySource) -> S3Result<()> {
         let CopySource::Bucket { bucket, key, version_id } = source else {
             return Ok(());
         };
@@ -516,7 +550,8 @@ impl Policy {
         let cx = req.extensions.get::<RequestContext>();
         let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
         let record = self.addressed(&p, cx, op, bucket, key, expected)?;
-        let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx);
+        let tags = self.existing_tags(bucket, key, version_id.as_deref()).await?;
+        let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx).with_existing_tags(tags);
         self.authorize_read(&p, cx, &request, op, Target { bucket, key, version: version_id.as_deref(), record: Some(&record) })
     }
 }
@@ -712,11 +747,12 @@ impl S3Access for Policy {
             return Ok(());
         }
         let query = cx.uri().query().unwrap_or("").to_owned();
-        let request = RequestView::of(cx.headers(), &query, rcx.as_ref());
         // A DeleteObjects on a bucket with a policy is decided key by key in its hook (the
         // keys are in the body): a policy may allow some keys to another tenant.
         if !(op == Operation::DeleteObjects && self.configs.of(&bucket).policy.is_some()) {
             let version = crate::names::form_value(&query, "versionId");
+            let tags = self.existing_tags(&bucket, &key, version.as_deref()).await?;
+            let request = RequestView::of(cx.headers(), &query, rcx.as_ref()).with_existing_tags(tags);
             let target = Target { bucket: &bucket, key: &key, version: version.as_deref(), record: record.as_ref() };
             self.authorize(&principal, rcx.as_ref(), &request, op, target)?;
         }
@@ -739,7 +775,7 @@ impl S3Access for Policy {
     }
 
     async fn copy_object(&self, req: &mut S3Request<s3s::dto::CopyObjectInput>) -> S3Result<()> {
-        self.check_copy_source(req, Operation::CopyObject, &req.input.copy_source)?;
+        self.check_copy_source(req, Operation::CopyObject, &req.input.copy_source).await?;
         let rules = self.topics.of(&req.input.bucket);
         let Some(t) = topics::locate(&rules, &req.input.key) else {
             return Ok(());
@@ -794,7 +830,7 @@ impl S3Access for Policy {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
         let op = Operation::PostObject;
         let query = req.uri.query().unwrap_or("");
-        let request = RequestView::of(&req.headers, query, cx);
+        let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(bucket, key, None).await?);
         self.authorize(&p, cx, &request, op, Target { bucket, key, version: None, record: None })?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
@@ -847,15 +883,17 @@ impl S3Access for Policy {
     async fn delete_objects(&self, req: &mut S3Request<s3s::dto::DeleteObjectsInput>) -> S3Result<()> {
         let p = Principal::of(req);
         let cx = req.extensions.get::<RequestContext>();
-        let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx);
+        let query = req.uri.query().unwrap_or("");
         if self.configs.of(&req.input.bucket).policy.is_some() {
             // The access check left this request to be decided here, key by key: a Deny on
             // any key refuses it, and every key must be allowed.
             for o in &req.input.delete.objects {
-                let target = Target { bucket: &req.input.bucket, key: &o.key, version: o.version_id.as_deref(), record: None };
-                self.authorize(&p, cx, &request, Operation::DeleteObjects, target)?;
+                let version = o.version_id.as_deref();
+                let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(&req.input.bucket, &o.key, version).await?);
+                self.authorize(&p, cx, &request, Operation::DeleteObjects, Target { bucket: &req.input.bucket, key: &o.key, version, record: None })?;
             }
             if req.input.delete.objects.is_empty() {
+                let request = RequestView::of(&req.headers, query, cx);
                 self.authorize(&p, cx, &request, Operation::DeleteObjects, Target { bucket: &req.input.bucket, key: "", version: None, record: None })?;
             }
         }
@@ -877,7 +915,7 @@ impl S3Access for Policy {
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<s3s::dto::UploadPartCopyInput>) -> S3Result<()> {
-        self.check_copy_source(req, Operation::UploadPartCopy, &req.input.copy_source)
+        self.check_copy_source(req, Operation::UploadPartCopy, &req.input.copy_source).await
     }
 }
 

@@ -218,3 +218,34 @@ async fn delete_objects_is_decided_key_by_key_under_a_policy() {
     assert!(owner.head_object().bucket(&b).key("shared/doc").send().await.is_err());
     assert!(owner.head_object().bucket(&b).key("private/doc").send().await.is_ok());
 }
+
+/// A Deny on `s3:ExistingObjectTag` refuses the reads and copies of the objects carrying
+/// the tag, follows the tag as it is set and removed, and leaves the others alone (on
+/// local disk, where the index holds the tags, and through an upstream, where they are
+/// asked of it).
+#[tokio::test]
+async fn a_deny_on_an_existing_object_tag_follows_the_tag() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let gw = Gateway::start().await;
+    let (owner, b, _) = setup(&gw, "objtag").await;
+    let (wk, ws) = user(&gw, "objtag-own", "wes", "writer").await;
+    let writer = gw.client_with(&wk, &ws);
+    put_policy(
+        &owner,
+        &b,
+        json!({"Version":"2012-10-17","Statement":[{"Sid":"NoSecrets","Effect":"Deny","Principal":"*","Action":"s3:GetObject",
+            "Resource":format!("arn:aws:s3:::{b}/*"),"Condition":{"StringEquals":{"S3:existingObjectTag/class":"secret"}}}]}),
+    )
+    .await;
+    owner.put_object().bucket(&b).key("secret").tagging("class=secret&team=x").body(b"s".to_vec().into()).send().await.unwrap();
+    assert!(denied(writer.get_object().bucket(&b).key("secret").send().await));
+    assert!(denied(writer.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/secret")).send().await));
+    assert!(writer.get_object().bucket(&b).key("shared/doc").send().await.is_ok(), "untagged objects are read");
+    let secret = Tagging::builder().tag_set(Tag::builder().key("class").value("secret").build().unwrap()).build().unwrap();
+    owner.put_object_tagging().bucket(&b).key("shared/doc").tagging(secret).send().await.unwrap();
+    assert!(denied(writer.get_object().bucket(&b).key("shared/doc").send().await), "tagged later: denied");
+    owner.delete_object_tagging().bucket(&b).key("shared/doc").send().await.unwrap();
+    assert!(writer.get_object().bucket(&b).key("shared/doc").send().await.is_ok(), "untagged again: read");
+    let e = writer.get_object().bucket(&b).key("missing").send().await.unwrap_err();
+    assert_eq!(status(&e), 404, "a missing object has no tags: the Deny does not apply, the key is not found");
+}

@@ -1017,3 +1017,49 @@ async fn an_object_acl_grant_ends_when_the_object_is_replaced_elsewhere() {
     assert_eq!(status(&e), 404, "not accepted as if kept: {e:?}");
     assert_eq!(ola_b.get_object_acl().bucket("cl-acl").key("doc2").send().await.unwrap().grants().len(), 1, "private");
 }
+
+/// A bucket policy's Deny on an object's tag holds through every instance: the tags of an
+/// object stored at its key are the upstream's, whichever instance wrote or re-tagged it
+/// (through an instance whose index did not hold them, the Deny used to be evaded).
+#[tokio::test]
+async fn a_deny_on_an_object_tag_holds_through_every_instance() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let upstream = Upstream::start().await;
+    let shared = tempfile::tempdir().unwrap();
+    let master = shared.path().join("master.key");
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("a", Some(master.clone()))).await;
+    let b = Gateway::start_local_in(tempfile::tempdir().unwrap(), upstream.member("b", Some(master))).await;
+    let (ak, sk) = crate::tenancy::user(&a, "corp", "ivy", "admin").await;
+    let (wk, ws) = crate::tenancy::user(&a, "corp", "wes", "writer").await;
+    let (ivy_a, ivy_b) = (a.client_with(&ak, &sk), b.client_with(&ak, &sk));
+    let (wes_a, wes_b) = (a.client_with(&wk, &ws), b.client_with(&wk, &ws));
+    ivy_a.create_bucket().bucket("cl-tagged").send().await.unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoSecrets", "Effect": "Deny", "Principal": "*",
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::cl-tagged/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "secret"}}}]});
+    ivy_a.put_bucket_policy().bucket("cl-tagged").policy(policy.to_string()).send().await.unwrap();
+    within(BOUND, "b knows the policy and the writer's key", || async {
+        ivy_b.get_bucket_policy().bucket("cl-tagged").send().await.is_ok() && accepts(&b, &wk, &ws).await
+    })
+    .await;
+    let put = |c: &aws_sdk_s3::Client, key: &'static str, tagging: Option<&'static str>| {
+        c.put_object().bucket("cl-tagged").key(key).set_tagging(tagging.map(str::to_owned)).body(b"text".to_vec().into()).send()
+    };
+    put(&ivy_a, "secret", Some("class=secret")).await.unwrap();
+    put(&ivy_a, "open", None).await.unwrap();
+    let read = |c: &aws_sdk_s3::Client, key: &'static str| c.get_object().bucket("cl-tagged").key(key).send();
+    assert_eq!(status(&read(&wes_a, "secret").await.unwrap_err()), 403, "denied through its writer");
+    assert_eq!(status(&read(&wes_b, "secret").await.unwrap_err()), 403, "denied through the other instance");
+    assert!(read(&wes_b, "open").await.is_ok(), "an object without the tag is read through either");
+    let copy = wes_b.copy_object().bucket("cl-tagged").key("leaked").copy_source("cl-tagged/secret").send().await;
+    assert_eq!(status(&copy.unwrap_err()), 403, "a copy reads its source: denied too");
+
+    // Tagged through b, the object a wrote is denied through a, whose index never saw the tag.
+    let secret = Tagging::builder().tag_set(Tag::builder().key("class").value("secret").build().unwrap()).build().unwrap();
+    ivy_b.put_object_tagging().bucket("cl-tagged").key("open").tagging(secret).send().await.unwrap();
+    assert_eq!(status(&read(&wes_a, "open").await.unwrap_err()), 403, "the upstream's tags decide, not a's record");
+    assert_eq!(status(&read(&wes_b, "open").await.unwrap_err()), 403);
+    // Untagged again through a, it is read through both.
+    ivy_a.delete_object_tagging().bucket("cl-tagged").key("open").send().await.unwrap();
+    assert!(read(&wes_a, "open").await.is_ok() && read(&wes_b, "open").await.is_ok());
+}

@@ -1072,3 +1072,17 @@ fn wildcard_matching() {
     assert!(!longer("arn:aws:s3:::photos"));
     assert!(!longer("arn:aws:s3:::other/*"));
 }
+
+/// A policy asks for an object's tags when `s3:ExistingObjectTag/` is a condition key or a
+/// variable, in any case and through JSON escapes: the gateway then reads the tags where
+/// they are kept, so a miss here would let a Deny on a tag be evaded.
+#[test]
+fn a_policy_says_whether_it_asks_for_existing_tags() {
+    let asks = |json: &str| parse(json).asks_existing_tags();
+    assert!(asks(&allow_get_if("K", r#"{"StringEquals": {"s3:ExistingObjectTag/env": "prod"}}"#)));
+    assert!(asks(&allow_get_if("K", r#"{"StringEquals": {"S3:EXISTINGOBJECTTAG/env": "prod"}}"#)));
+    assert!(asks(&allow_get_if("K", r#"{"StringEquals": {"s3:Existing\u004fbjectTag/env": "prod"}}"#)), "a JSON escape");
+    assert!(asks(&allow_get_if("K", r#"{"StringEquals": {"aws:username": "${s3:ExistingObjectTag/owner}"}}"#)), "a variable");
+    assert!(!asks(&allow_get_if("K", r#"{"StringEquals": {"s3:RequestObjectTag/env": "prod"}}"#)));
+    assert!(!asks(&allow_get_if("K", r#"{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}"#)));
+}
