@@ -163,8 +163,9 @@ impl Policy {
     /// of a cluster, or a writer past the gateway, may have stored or re-tagged the object
     /// without this index knowing: the upstream's tags are asked now (one request). A
     /// lookup that fails refuses the request, as a Deny on a tag cannot be ruled out.
-    async fn existing_tags(&self, bucket: &str, key: &str, version: Option<&str>) -> S3Result<Option<Vec<(String, String)>>> {
-        if key.is_empty() || !self.configs.of(bucket).policy.as_ref().is_some_and(document::BucketPolicy::asks_existing_tags) {
+    /// Root, which no policy denies, is not asked for.
+    async fn existing_tags(&self, p: &Principal, bucket: &str, key: &str, version: Option<&str>) -> S3Result<Option<Vec<(String, String)>>> {
+        if key.is_empty() || p.is_root() || !self.configs.of(bucket).policy.as_ref().is_some_and(document::BucketPolicy::asks_existing_tags) {
             return Ok(None);
         }
         let objects = self.backends.of(bucket);
@@ -550,7 +551,7 @@ impl Policy {
         let cx = req.extensions.get::<RequestContext>();
         let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
         let record = self.addressed(&p, cx, op, bucket, key, expected)?;
-        let tags = self.existing_tags(bucket, key, version_id.as_deref()).await?;
+        let tags = self.existing_tags(&p, bucket, key, version_id.as_deref()).await?;
         let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx).with_existing_tags(tags);
         self.authorize_read(&p, cx, &request, op, Target { bucket, key, version: version_id.as_deref(), record: Some(&record) })
     }
@@ -751,7 +752,7 @@ impl S3Access for Policy {
         // keys are in the body): a policy may allow some keys to another tenant.
         if !(op == Operation::DeleteObjects && self.configs.of(&bucket).policy.is_some()) {
             let version = crate::names::form_value(&query, "versionId");
-            let tags = self.existing_tags(&bucket, &key, version.as_deref()).await?;
+            let tags = self.existing_tags(&principal, &bucket, &key, version.as_deref()).await?;
             let request = RequestView::of(cx.headers(), &query, rcx.as_ref()).with_existing_tags(tags);
             let target = Target { bucket: &bucket, key: &key, version: version.as_deref(), record: record.as_ref() };
             self.authorize(&principal, rcx.as_ref(), &request, op, target)?;
@@ -830,7 +831,7 @@ impl S3Access for Policy {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
         let op = Operation::PostObject;
         let query = req.uri.query().unwrap_or("");
-        let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(bucket, key, None).await?);
+        let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(&p, bucket, key, None).await?);
         self.authorize(&p, cx, &request, op, Target { bucket, key, version: None, record: None })?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
@@ -889,7 +890,7 @@ impl S3Access for Policy {
             // any key refuses it, and every key must be allowed.
             for o in &req.input.delete.objects {
                 let version = o.version_id.as_deref();
-                let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(&req.input.bucket, &o.key, version).await?);
+                let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(&p, &req.input.bucket, &o.key, version).await?);
                 self.authorize(&p, cx, &request, Operation::DeleteObjects, Target { bucket: &req.input.bucket, key: &o.key, version, record: None })?;
             }
             if req.input.delete.objects.is_empty() {
