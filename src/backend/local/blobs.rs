@@ -25,6 +25,9 @@ use tokio::task::spawn_blocking;
 const WRITE_BATCH: usize = 1 << 20;
 /// Largest chunk read from disk at once for a GET body.
 const READ_CHUNK: usize = 256 << 10;
+/// Largest span read on the calling thread when the kernel has it cached
+/// (`SpanReader::next_chunk_cached`).
+const CACHED_READ_MAX: u64 = 64 << 10;
 
 /// The blob files under one data directory.
 pub struct BlobStore {
@@ -300,7 +303,8 @@ impl BlobStore {
     }
 
     /// Streams `range` of the object made of `segments`. Each chunk, opening its blob
-    /// included, is one trip to the blocking pool (a small object's read is one trip).
+    /// included, is one trip to the blocking pool (a small object's read is one trip),
+    /// unless it is a small span the kernel has cached, read in place.
     pub fn read(&self, segments: &[Segment], range: Range<u64>) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
         // (path, offset in blob, length) for each segment overlapping the range.
         let mut spans = Vec::new();
@@ -315,9 +319,12 @@ impl BlobStore {
             seg_start = seg_end;
         }
         spans.reverse();
-        futures::stream::try_unfold(SpanReader { spans, current: None }, |reader| async move {
+        futures::stream::try_unfold(SpanReader { spans, current: None }, |mut reader| async move {
             if reader.is_done() {
                 return Ok(None);
+            }
+            if let Some(chunk) = reader.next_chunk_cached() {
+                return Ok(Some((chunk, reader)));
             }
             let (chunk, reader) = blocking(move || reader.next_chunk()).await?;
             Ok(chunk.map(|c| (c, reader)))
@@ -359,6 +366,36 @@ impl SpanReader {
         self.current.is_none() && self.spans.is_empty()
     }
 
+    /// The next span whole, read on the calling thread, when it is small and the kernel has
+    /// both its blob's path and its bytes cached: `RESOLVE_CACHED` and `RWF_NOWAIT` make
+    /// the open and the read fail rather than wait for the disk. `None`, with nothing
+    /// consumed, otherwise (the blocking pool then reads it, and reports any error). For a
+    /// small GET the pool's hand-off cost more than the read (benches/README.md, "A small
+    /// GET read in place").
+    #[cfg(target_os = "linux")]
+    fn next_chunk_cached(&mut self) -> Option<Bytes> {
+        use rustix::fs::{CWD, Mode, OFlags, ResolveFlags, openat2};
+        use rustix::io::{ReadWriteFlags, preadv2};
+        if self.current.is_some() {
+            return None;
+        }
+        let (path, offset, len) = self.spans.last()?;
+        let len = usize::try_from(*len).ok().filter(|&len| len as u64 <= CACHED_READ_MAX)?;
+        let fd = openat2(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::CACHED).ok()?;
+        let mut buf = vec![0u8; len];
+        let read = preadv2(&fd, &mut [io::IoSliceMut::new(&mut buf)], *offset, ReadWriteFlags::NOWAIT).ok()?;
+        if read != len {
+            return None;
+        }
+        self.spans.pop();
+        Some(Bytes::from(buf))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn next_chunk_cached(&mut self) -> Option<Bytes> {
+        None
+    }
+
     /// The next chunk (opening the next span's blob when the current one is finished);
     /// `None` at the end. Blocking.
     fn next_chunk(mut self) -> io::Result<(Option<Bytes>, Self)> {
@@ -386,5 +423,70 @@ impl SpanReader {
             self.current = Some((file, left));
         }
         Ok((Some(Bytes::from(buf)), self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_blob(bytes: &[u8]) -> (tempfile::TempDir, BlobStore, Segment) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), false, Duration::from_secs(5)).unwrap();
+        let id = new_id();
+        std::fs::write(store.path(&id), bytes).unwrap();
+        (dir, store, Segment { blob: id, size: bytes.len() as u64 })
+    }
+
+    async fn read_all(store: &BlobStore, segments: &[Segment], range: Range<u64>) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut body = std::pin::pin!(store.read(segments, range));
+        while let Some(chunk) = body.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_small_span_just_written_is_read_in_place() {
+        let bytes: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let (_dir, store, seg) = store_with_blob(&bytes);
+        let mut reader = SpanReader { spans: vec![(store.path(&seg.blob), 100, 4000)], current: None };
+        assert_eq!(reader.next_chunk_cached().as_deref(), Some(&bytes[100..4100]));
+        assert!(reader.is_done());
+    }
+
+    #[test]
+    fn a_large_span_or_a_missing_blob_is_left_to_the_blocking_pool() {
+        let (_dir, store, seg) = store_with_blob(&vec![7u8; CACHED_READ_MAX as usize + 1]);
+        let mut large = SpanReader { spans: vec![(store.path(&seg.blob), 0, seg.size)], current: None };
+        assert!(large.next_chunk_cached().is_none());
+        assert_eq!(large.spans.len(), 1, "nothing is consumed");
+        let mut missing = SpanReader { spans: vec![(store.path(&new_id()), 0, 10)], current: None };
+        assert!(missing.next_chunk_cached().is_none());
+        assert_eq!(missing.spans.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn reads_span_segments_in_place_and_in_the_pool_alike() {
+        let small: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        let large: Vec<u8> = (0..(READ_CHUNK as u32 + 70_000)).map(|i| (i % 241) as u8).collect();
+        let (_dir, store, small_seg) = store_with_blob(&small);
+        let large_id = new_id();
+        std::fs::write(store.path(&large_id), &large).unwrap();
+        let segments = [small_seg, Segment { blob: large_id, size: large.len() as u64 }, Segment { blob: new_id(), size: 0 }];
+        let whole: Vec<u8> = small.iter().chain(&large).copied().collect();
+        for range in [0..whole.len() as u64, 10..20, 2990..3010, 2999..whole.len() as u64 - 1] {
+            let got = read_all(&store, &segments, range.clone()).await.unwrap();
+            assert_eq!(got, whole[range.start as usize..range.end as usize], "range {range:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_blob_shorter_than_its_record_fails_the_read() {
+        let (_dir, store, seg) = store_with_blob(b"0123456789");
+        let err = read_all(&store, &[Segment { size: 20, ..seg }], 0..20).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }
