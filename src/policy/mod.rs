@@ -25,12 +25,17 @@ use s3s::dto::ETagCondition;
 
 use std::sync::Arc;
 
+use futures::StreamExt;
+
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::dto::CopySource;
 use s3s::{S3Request, S3Result};
 
 pub use crate::ops::Access;
 use crate::ops::{Operation, TopicAction};
+
+/// Upstream lookups of object tags in flight at once for one DeleteObjects.
+const TAG_LOOKUPS_AT_ONCE: usize = 8;
 
 /// Why a request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,8 +168,17 @@ impl Policy {
     /// of a cluster, or a writer past the gateway, may have stored or re-tagged the object
     /// without this index knowing: the upstream's tags are asked now (one request). A
     /// lookup that fails refuses the request, as a Deny on a tag cannot be ruled out.
-    /// Root, which no policy denies, is not asked for.
-    async fn existing_tags(&self, p: &Principal, bucket: &str, key: &str, version: Option<&str>) -> S3Result<Option<Vec<(String, String)>>> {
+    /// Root, which no policy denies, is not asked for. The request (`op`) is charged to
+    /// its rate limits before the upstream is asked, so that a throttled client cannot
+    /// make the gateway send the upstream one request per refusal.
+    async fn existing_tags(
+        &self,
+        p: &Principal,
+        cx: Option<&RequestContext>,
+        op: Operation,
+        target: (&str, &str, Option<&str>),
+    ) -> S3Result<Option<Vec<(String, String)>>> {
+        let (bucket, key, version) = target;
         if key.is_empty() || p.is_root() || !self.configs.of(bucket).policy.as_ref().is_some_and(document::BucketPolicy::asks_existing_tags) {
             return Ok(None);
         }
@@ -172,6 +186,7 @@ impl Policy {
         if !objects.stores_at_key(bucket)? {
             return Ok(None);
         }
+        self.admit(p, cx, op, bucket, key)?;
         match objects.tags(bucket, key, version).await {
             Ok((_, tags)) => Ok(Some(tags)),
             Err(crate::backend::Error::NoSuchKey | crate::backend::Error::NoSuchVersion | crate::backend::Error::DeleteMarker { .. }) => Ok(Some(Vec::new())),
@@ -387,8 +402,10 @@ impl Policy {
 
     /// Charges an allowed request to its rate limits: records its admission for the
     /// bodies and headers, or refuses it with 503 SlowDown and Retry-After (audited).
+    /// A request is charged once: one admitted already, before an upstream lookup its
+    /// decision needed (`existing_tags`), passes.
     fn admit(&self, p: &Principal, cx: Option<&RequestContext>, op: Operation, bucket: &str, key: &str) -> S3Result<()> {
-        let Some(cx) = cx else { return Ok(()) };
+        let Some(cx) = cx.filter(|cx| cx.admission.get().is_none()) else { return Ok(()) };
         let class = if op.writes() { Class::Write } else { Class::Read };
         match self.limiter.admit(p, cx.peer.ip(), class) {
             Ok(admission) => {
@@ -551,7 +568,7 @@ impl Policy {
         let cx = req.extensions.get::<RequestContext>();
         let expected = req.headers.get("x-amz-source-expected-bucket-owner").map(|v| v.to_str().unwrap_or("\u{0}"));
         let record = self.addressed(&p, cx, op, bucket, key, expected)?;
-        let tags = self.existing_tags(&p, bucket, key, version_id.as_deref()).await?;
+        let tags = self.existing_tags(&p, cx, op, (bucket, key, version_id.as_deref())).await?;
         let request = RequestView::of(&req.headers, req.uri.query().unwrap_or(""), cx).with_existing_tags(tags);
         self.authorize_read(&p, cx, &request, op, Target { bucket, key, version: version_id.as_deref(), record: Some(&record) })
     }
@@ -752,7 +769,7 @@ impl S3Access for Policy {
         // keys are in the body): a policy may allow some keys to another tenant.
         if !(op == Operation::DeleteObjects && self.configs.of(&bucket).policy.is_some()) {
             let version = crate::names::form_value(&query, "versionId");
-            let tags = self.existing_tags(&principal, &bucket, &key, version.as_deref()).await?;
+            let tags = self.existing_tags(&principal, rcx.as_ref(), op, (&bucket, &key, version.as_deref())).await?;
             let request = RequestView::of(cx.headers(), &query, rcx.as_ref()).with_existing_tags(tags);
             let target = Target { bucket: &bucket, key: &key, version: version.as_deref(), record: record.as_ref() };
             self.authorize(&principal, rcx.as_ref(), &request, op, target)?;
@@ -831,7 +848,7 @@ impl S3Access for Policy {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
         let op = Operation::PostObject;
         let query = req.uri.query().unwrap_or("");
-        let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(&p, bucket, key, None).await?);
+        let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(&p, cx, op, (bucket, key, None)).await?);
         self.authorize(&p, cx, &request, op, Target { bucket, key, version: None, record: None })?;
         self.admit(&p, cx, op, bucket, key)?;
         let admission = cx.and_then(|c| c.admission.get()).cloned();
@@ -887,10 +904,17 @@ impl S3Access for Policy {
         let query = req.uri.query().unwrap_or("");
         if self.configs.of(&req.input.bucket).policy.is_some() {
             // The access check left this request to be decided here, key by key: a Deny on
-            // any key refuses it, and every key must be allowed.
+            // any key refuses it, and every key must be allowed. The keys' tags, where the
+            // upstream is asked for them, are asked a few at a time, in order.
+            let (bucket, objects) = (req.input.bucket.as_str(), &req.input.delete.objects);
+            // By index: a future borrowing the closure's argument would not be `Send` here.
+            let mut tags = futures::stream::iter(0..objects.len())
+                .map(|i| self.existing_tags(&p, cx, Operation::DeleteObjects, (bucket, &objects[i].key, objects[i].version_id.as_deref())))
+                .buffered(TAG_LOOKUPS_AT_ONCE);
             for o in &req.input.delete.objects {
                 let version = o.version_id.as_deref();
-                let request = RequestView::of(&req.headers, query, cx).with_existing_tags(self.existing_tags(&p, &req.input.bucket, &o.key, version).await?);
+                let tags = tags.next().await.expect("one lookup per key")?;
+                let request = RequestView::of(&req.headers, query, cx).with_existing_tags(tags);
                 self.authorize(&p, cx, &request, Operation::DeleteObjects, Target { bucket: &req.input.bucket, key: &o.key, version, record: None })?;
             }
             if req.input.delete.objects.is_empty() {

@@ -27,7 +27,8 @@ struct Upstream {
     /// The metadata bucket the members share.
     meta: String,
     client: aws_sdk_s3::Client,
-    _local: Option<Gateway>,
+    /// The local-disk gateway serving as the upstream; `None` on moto.
+    local: Option<Gateway>,
 }
 
 impl Upstream {
@@ -47,7 +48,7 @@ impl Upstream {
         let client = client_for(&endpoint, &keys.0, &keys.1);
         let meta = format!("{prefix}cluster-meta");
         client.create_bucket().bucket(&meta).send().await.unwrap();
-        Self { endpoint, addr, keys, prefix, meta, client, _local: local }
+        Self { endpoint, addr, keys, prefix, meta, client, local }
     }
 
     /// A member of the cluster on this upstream reached at `endpoint`, sharing the master
@@ -1065,4 +1066,61 @@ async fn a_deny_on_an_object_tag_holds_through_every_instance() {
     // Untagged again through a, it is read through both.
     ivy_a.delete_object_tagging().bucket("cl-tagged").key("open").send().await.unwrap();
     assert!(read(&wes_a, "open").await.is_ok() && read(&wes_b, "open").await.is_ok());
+}
+
+/// A request whose decision asks the upstream for an object's tags is charged to its rate
+/// limits before the lookup: a throttled client makes the gateway ask the upstream
+/// nothing. A DeleteObjects asks for its keys' tags a few at a time and is still decided
+/// key by key.
+#[tokio::test]
+async fn a_throttled_request_asks_the_upstream_for_no_tags() {
+    let upstream = Upstream::start().await;
+    let a = Gateway::start_local_in(tempfile::tempdir().unwrap(), member_of(&upstream, "a")).await;
+    let (ak, sk) = crate::tenancy::user(&a, "corp", "ivy", "admin").await;
+    let ivy = a.client_with(&ak, &sk);
+    ivy.create_bucket().bucket("cl-throttled").send().await.unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+        "Action": ["s3:GetObject", "s3:DeleteObject"], "Resource": "arn:aws:s3:::cl-throttled/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "secret"}}}]});
+    ivy.put_bucket_policy().bucket("cl-throttled").policy(policy.to_string()).send().await.unwrap();
+    for (key, tagging) in [("doc", None), ("plain", None), ("secret", Some("class=secret"))] {
+        ivy.put_object().bucket("cl-throttled").key(key).set_tagging(tagging.map(str::to_owned)).body(b"text".to_vec().into()).send().await.unwrap();
+    }
+    // The upstream's count of tag lookups answered (a local-disk upstream's metrics).
+    let lookups = || async {
+        let local = upstream.local.as_ref()?;
+        let text = raw(local.addr, "GET", "/metrics", &[], b"", None).await.text();
+        let series = r#"tollgate_requests_total{operation="GetObjectTagging",status="200"} "#;
+        Some(text.lines().find_map(|l| l.strip_prefix(series)).map_or(0.0, |v| v.trim().parse::<f64>().unwrap()))
+    };
+    let before = lookups().await;
+    let once = {
+        let c = ivy.config().to_builder().retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled()).build();
+        aws_sdk_s3::Client::from_conf(c)
+    };
+    // All at once: however slow the upstream answers, they reach the limiter together.
+    let gets = futures::future::join_all((0..60).map(|_| once.get_object().bucket("cl-throttled").key("doc").send())).await;
+    let (mut served, mut throttled) = (0u32, 0u32);
+    for get in gets {
+        match get {
+            Ok(_) => served += 1,
+            Err(e) if status(&e) == 503 => throttled += 1,
+            Err(e) => panic!("a GET failed otherwise than throttled: {e:?}"),
+        }
+    }
+    assert!(throttled >= 15, "60 GETs at once against 20/s are throttled ({served} served)");
+    if let (Some(before), Some(after)) = (before, lookups().await) {
+        assert!(after - before <= f64::from(served), "{} tag lookups for {served} GETs served, {throttled} throttled", after - before);
+    }
+
+    // The SDK's retries wait out the throttling.
+    let delete = |keys: &[&str]| {
+        let objects = keys.iter().map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(*k).build().unwrap()).collect();
+        ivy.delete_objects().bucket("cl-throttled").delete(aws_sdk_s3::types::Delete::builder().set_objects(Some(objects)).build().unwrap()).send()
+    };
+    assert_eq!(status(&delete(&["doc", "plain", "secret"]).await.unwrap_err()), 403, "a Deny on one key refuses the whole request");
+    assert!(ivy.head_object().bucket("cl-throttled").key("doc").send().await.is_ok(), "nothing was deleted");
+    let deleted = delete(&["doc", "plain"]).await.unwrap();
+    assert_eq!(deleted.deleted().len(), 2, "{deleted:?}");
+    assert_eq!(status(&ivy.head_object().bucket("cl-throttled").key("plain").send().await.unwrap_err()), 404);
 }
